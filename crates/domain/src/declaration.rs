@@ -1,0 +1,290 @@
+//! The goods declaration 报关单 (DOMAIN.md §2), in two forms:
+//!
+//! - [`DeclarationForm`]: the JSON wire form, as lenient as possible (every field optional, codes
+//!   as text, numbers as text or JSON numbers) so that one pass of [`crate::validate`] can report
+//!   every problem with its field path. Field names are documented in `docs/declaration-json.md`.
+//! - [`Declaration`]: the typed form that only validation builds; everything after the gate
+//!   (tax, risk, storage) works on it.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::codes::{
+    CountryCode, CurrencyCode, CustomsCode, Direction, DistrictCode, DomesticPort, DutyTreatment,
+    HsCode, LevyNature, OfficeCode, PackageType, TradeMode, TransactionTerms, TransportMode,
+    UnitCode, Uscc,
+};
+
+/// At most this many goods lines on one declaration.
+pub const ITEMS_MAX: usize = 50;
+
+// ---------------------------------------------------------------------------------------------
+// Wire form
+
+/// A number as text, from a JSON string (`"350.00"`, exact) or a JSON number (`350`, read as its
+/// shortest decimal form). Validation turns it into a `Decimal`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct NumberText(pub String);
+
+impl<'de> Deserialize<'de> for NumberText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NumberText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a string holding a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NumberText, E> {
+                Ok(NumberText(v.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NumberText, E> {
+                Ok(NumberText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NumberText, E> {
+                Ok(NumberText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NumberText, E> {
+                // Display of f64 is the shortest text that reads back as the same f64, which is
+                // the literal the sender wrote for up to 15 significant digits.
+                Ok(NumberText(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A domestic party: consignee/consignor, consuming/producing unit or declaring agent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyForm {
+    pub name: Option<String>,
+    /// Unified social credit code (18 characters).
+    pub uscc: Option<String>,
+    /// Customs enterprise code (10 characters).
+    pub customs_code: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverseasPartyForm {
+    /// AEO partner code such as `SG123456789012`, if any.
+    pub code: Option<String>,
+    /// `NO` when there is no overseas party.
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+/// Freight, insurance or other charges: mark `1` rate (percent), `2` per unit (freight only),
+/// `3` total amount in `currency`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeForm {
+    pub mark: Option<String>,
+    pub value: Option<NumberText>,
+    pub currency: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentForm {
+    /// Document kind 随附单证代码 (`1` import licence ...).
+    pub code: Option<String>,
+    pub number: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemForm {
+    pub item_no: Option<NumberText>,
+    pub record_item: Option<String>,
+    pub commodity_code: Option<String>,
+    pub name: Option<String>,
+    /// Declaration elements joined by `|`.
+    pub specification: Option<String>,
+    pub declared_quantity: Option<NumberText>,
+    pub declared_unit: Option<String>,
+    pub first_quantity: Option<NumberText>,
+    pub first_unit: Option<String>,
+    pub second_quantity: Option<NumberText>,
+    pub second_unit: Option<String>,
+    pub unit_price: Option<NumberText>,
+    pub total_price: Option<NumberText>,
+    pub currency: Option<String>,
+    pub origin_country: Option<String>,
+    pub destination_country: Option<String>,
+    /// Domestic destination (import) or source (export), 5 digits.
+    pub district: Option<String>,
+    pub duty_treatment: Option<String>,
+    /// Manufacturer, when a trade remedy names producers.
+    pub producer: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclarationForm {
+    /// `import` or `export`.
+    pub direction: Option<String>,
+    pub declaration_office: Option<String>,
+    pub entry_exit_office: Option<String>,
+    pub record_no: Option<String>,
+    pub contract_no: Option<String>,
+    /// Date of import or export, `YYYY-MM-DD` (or `YYYYMMDD`).
+    pub ie_date: Option<String>,
+    pub declaration_date: Option<String>,
+    /// Domestic consignee (import) or consignor (export).
+    pub trader: Option<PartyForm>,
+    pub overseas_party: Option<OverseasPartyForm>,
+    /// Consuming/using unit (import) or producing/selling unit (export).
+    pub owner: Option<PartyForm>,
+    pub agent: Option<PartyForm>,
+    pub transport_mode: Option<String>,
+    pub vessel: Option<String>,
+    pub voyage_no: Option<String>,
+    pub bill_no: Option<String>,
+    pub goods_place: Option<String>,
+    pub trade_mode: Option<String>,
+    pub levy_nature: Option<String>,
+    pub licence_no: Option<String>,
+    /// Import: port of loading abroad.
+    pub loading_port: Option<String>,
+    /// Export: port of destination abroad.
+    pub destination_port: Option<String>,
+    pub trading_country: Option<String>,
+    /// Country of dispatch (import) or arrival (export).
+    pub dispatch_country: Option<String>,
+    pub domestic_port: Option<String>,
+    pub package_type: Option<String>,
+    pub packages: Option<NumberText>,
+    pub gross_weight_kg: Option<NumberText>,
+    pub net_weight_kg: Option<NumberText>,
+    pub transaction_terms: Option<String>,
+    pub freight: Option<ChargeForm>,
+    pub insurance: Option<ChargeForm>,
+    pub other_charges: Option<ChargeForm>,
+    #[serde(default)]
+    pub documents: Vec<DocumentForm>,
+    pub marks: Option<String>,
+    pub remarks: Option<String>,
+    /// `0` paper, `L` paper with list, `D` paperless with list, `M` paperless.
+    pub entry_type: Option<String>,
+    #[serde(default)]
+    pub items: Vec<ItemForm>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed form
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub name: String,
+    pub uscc: Uscc,
+    pub customs_code: Option<CustomsCode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverseasParty {
+    pub code: Option<String>,
+    pub name: String,
+    pub address: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Charge {
+    /// A percentage of the goods price (`1.5` means 1.5 %).
+    Rate { percent: Decimal },
+    /// Per unit of declared quantity (freight only).
+    PerUnit { amount: Decimal, currency: CurrencyCode },
+    /// A total amount.
+    Total { amount: Decimal, currency: CurrencyCode },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    pub code: String,
+    pub number: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryType {
+    #[serde(rename = "0")]
+    Paper,
+    #[serde(rename = "L")]
+    PaperWithList,
+    #[serde(rename = "D")]
+    PaperlessWithList,
+    #[serde(rename = "M")]
+    Paperless,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub item_no: u16,
+    pub record_item: Option<String>,
+    pub commodity_code: HsCode,
+    pub name: String,
+    pub specification: String,
+    pub declared_quantity: Decimal,
+    pub declared_unit: UnitCode,
+    pub first_quantity: Decimal,
+    pub first_unit: UnitCode,
+    pub second_quantity: Option<Decimal>,
+    pub second_unit: Option<UnitCode>,
+    /// Up to 4 decimal places.
+    pub unit_price: Decimal,
+    /// Up to 2 decimal places.
+    pub total_price: Decimal,
+    pub currency: CurrencyCode,
+    pub origin_country: CountryCode,
+    pub destination_country: CountryCode,
+    pub district: Option<DistrictCode>,
+    pub duty_treatment: DutyTreatment,
+    pub producer: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declaration {
+    pub direction: Direction,
+    pub declaration_office: OfficeCode,
+    pub entry_exit_office: OfficeCode,
+    pub record_no: Option<String>,
+    pub contract_no: Option<String>,
+    pub ie_date: Option<NaiveDate>,
+    pub declaration_date: NaiveDate,
+    pub trader: Party,
+    pub overseas_party: OverseasParty,
+    pub owner: Option<Party>,
+    pub agent: Option<Party>,
+    pub transport_mode: TransportMode,
+    pub vessel: Option<String>,
+    pub voyage_no: Option<String>,
+    pub bill_no: Option<String>,
+    pub goods_place: Option<String>,
+    pub trade_mode: TradeMode,
+    pub levy_nature: LevyNature,
+    pub licence_no: Option<String>,
+    pub loading_port: Option<String>,
+    pub destination_port: Option<String>,
+    pub trading_country: CountryCode,
+    pub dispatch_country: CountryCode,
+    pub domestic_port: Option<DomesticPort>,
+    pub package_type: PackageType,
+    pub packages: u32,
+    pub gross_weight_kg: Decimal,
+    pub net_weight_kg: Decimal,
+    pub transaction_terms: TransactionTerms,
+    pub freight: Option<Charge>,
+    pub insurance: Option<Charge>,
+    pub other_charges: Option<Charge>,
+    pub documents: Vec<Document>,
+    pub marks: Option<String>,
+    pub remarks: Option<String>,
+    pub entry_type: EntryType,
+    pub items: Vec<Item>,
+}
+
+impl Declaration {
+    /// Whether the declaration names a licence: in the licence field, or as an attached
+    /// document of the given kind.
+    pub fn names_licence(&self, document_code: &str) -> bool {
+        self.licence_no.is_some() || self.documents.iter().any(|d| d.code == document_code)
+    }
+}

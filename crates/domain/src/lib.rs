@@ -1,0 +1,19 @@
+//! The customs domain of Jinguan, with no IO and no clock.
+//!
+//! - [`codes`]: identifiers and code values as newtypes that can only be built by parsing
+//!   (`Uscc`, `DeclarationNo`, `HsCode`, `OfficeCode`, ...).
+//! - [`money`]: amounts in fen (`Fen`) and the one rounding rule.
+//! - [`declaration`]: the goods declaration, its JSON wire form and the typed form.
+//! - [`reference`]: what validation needs to know of code tables and the tariff (`Reference`),
+//!   implemented by the `refdata` crate.
+//! - [`validate`]: the gate from the wire form to the typed form, reporting every problem at once.
+//! - [`problem`]: one problem: field path, stable code, message in Chinese and English.
+
+pub mod codes;
+pub mod declaration;
+pub mod money;
+pub mod problem;
+pub mod reference;
+pub mod validate;
+
+pub use problem::{Problem, Problems};

@@ -1,0 +1,62 @@
+//! One problem found in an input: where (a field path such as `items[3].commodity_code`), what
+//! (a stable code for machines) and why (a message in Chinese and in English).
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// JSON path of the field, `items[2].unit_price`; empty for the document as a whole.
+    pub field: String,
+    /// Stable, snake_case; safe to match on.
+    pub code: &'static str,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
+impl Problem {
+    pub fn new(
+        field: impl Into<String>,
+        code: &'static str,
+        message_zh: impl Into<String>,
+        message_en: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            field: field.into(),
+            code,
+            message_zh: message_zh.into(),
+            message_en: message_en.into(),
+        }
+    }
+}
+
+/// Problems collected in one pass, in the order found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub fn push(&mut self, p: Problem) {
+        self.0.push(p);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, Problem> {
+        self.0.iter()
+    }
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.0.iter().map(|p| p.code).collect()
+    }
+}
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for p in &self.0 {
+            writeln!(f, "{} [{}] {} / {}", p.field, p.code, p.message_zh, p.message_en)?;
+        }
+        Ok(())
+    }
+}
