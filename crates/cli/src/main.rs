@@ -1,1 +1,76 @@
-fn main() {}
+//! `jinguan`: the one binary. Each subcommand is a thin edge over the library crates: read
+//! files and settings here, call pure code, print, and choose the exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod codes_cmd;
+mod parse_cmd;
+mod tax_cmd;
+mod validate_cmd;
+
+/// Jinguan 金关: electronic customs clearance and the electronic port.
+///
+/// Check declarations, look up codes, compute duties and taxes, and (as the platform grows)
+/// serve the single window. Every command takes --data-dir for the folder where Jinguan keeps
+/// its data and the official tables an administrator imported.
+#[derive(Parser)]
+#[command(name = "jinguan", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// Folder for Jinguan's data (imported tables, rates, the store).
+    #[arg(long, global = true, env = "JINGUAN_DATA_DIR", default_value = "jinguan-data")]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check declaration files (JSON) and list every problem found.
+    ///
+    /// Exit status: 0 all valid, 1 some invalid, 2 some could not be read.
+    Validate(validate_cmd::Args),
+    /// Check one identifier and show its parts.
+    ///
+    /// Exit status: 0 valid, 1 invalid (with the reason).
+    Parse(parse_cmd::Args),
+    /// Look up a code table: offices, countries, currencies, units, trade-modes, tariff, ...
+    Codes(codes_cmd::Args),
+    /// Manage reference tables.
+    #[command(subcommand)]
+    Refdata(codes_cmd::RefdataCommand),
+    /// Compute the duties and taxes of a declaration and print the assessment.
+    Tax(tax_cmd::Args),
+    /// Manage exchange rates.
+    #[command(subcommand)]
+    Rates(tax_cmd::RatesCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate_cmd::run(&cli.data_dir, args),
+        Command::Parse(args) => parse_cmd::run(&cli.data_dir, args),
+        Command::Codes(args) => codes_cmd::run(&cli.data_dir, args),
+        Command::Refdata(cmd) => codes_cmd::run_refdata(&cli.data_dir, cmd),
+        Command::Tax(args) => tax_cmd::run(&cli.data_dir, args),
+        Command::Rates(cmd) => tax_cmd::run_rates(&cli.data_dir, cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("jinguan: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The reference data: shipped tables, with any imported into the data folder in force.
+fn load_reference(data_dir: &std::path::Path) -> anyhow::Result<refdata::RefData> {
+    use anyhow::Context;
+    refdata::RefData::load(Some(data_dir))
+        .with_context(|| format!("failed to load reference tables (data folder {})", data_dir.display()))
+}

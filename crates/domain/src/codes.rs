@@ -147,9 +147,9 @@ macro_rules! fixed_code {
     };
 }
 
-const DIGITS: &str = "digits 0-9";
-const UPPER: &str = "letters A-Z";
-const DIGITS_UPPER: &str = "digits 0-9 and letters A-Z";
+const DIGITS: &str = "数字 digits 0-9";
+const UPPER: &str = "大写字母 letters A-Z";
+const DIGITS_UPPER: &str = "数字和大写字母 digits 0-9 and letters A-Z";
 
 fn is_digit(b: u8) -> bool {
     b.is_ascii_digit()
@@ -386,7 +386,7 @@ serde_via_str!(TransactionTerms);
 /// The 31 symbols of GB 32100: digits and capitals without I, O, S, V, Z.
 pub const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
-const USCC_ALLOWED: &str = "digits and capitals except I, O, S, V, Z";
+const USCC_ALLOWED: &str = "数字和除I、O、S、V、Z外的大写字母 digits and capitals except I, O, S, V, Z";
 
 fn uscc_index(b: u8) -> Option<u32> {
     USCC_ALPHABET.iter().position(|&c| c == b).map(|i| i as u32)
@@ -635,7 +635,7 @@ impl EntryNumber {
                 return Err(CodeError::Character {
                     position: 9,
                     found,
-                    allowed: "1 or I (import), 0 or E (export)",
+                    allowed: "1或I（进口）、0或E（出口） 1 or I (import), 0 or E (export)",
                 });
             }
         };

@@ -1,0 +1,143 @@
+//! `jinguan parse KIND VALUE`
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use domain::codes::{CodeError, CustomsCode, DeclarationNo, EntryNumber, HsCode, OfficeCode, PreEntryNo, Uscc};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Kind {
+    /// Unified social credit code (18 characters, GB 32100 check character).
+    Uscc,
+    /// Customs enterprise code (10 characters).
+    CustomsCode,
+    /// Customs declaration number (18 digits).
+    DeclarationNo,
+    /// Pre-entry number (18 characters).
+    PreEntryNo,
+    /// Customs office code (4 digits).
+    Office,
+    /// Commodity code (10 digits).
+    Commodity,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(value_enum)]
+    kind: Kind,
+    value: String,
+    /// For a USCC: also require a valid GB 11714 organisation code in positions 9–17.
+    #[arg(long)]
+    strict: bool,
+    /// Print JSON for machines.
+    #[arg(long)]
+    json: bool,
+}
+
+fn entry_parts(n: &EntryNumber) -> Value {
+    json!({
+        "office": n.office.as_str(),
+        "year": n.year,
+        "direction": n.direction().to_string(),
+        "serial": n.serial,
+    })
+}
+
+fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, CodeError>> {
+    let v = args.value.trim();
+    Ok(match args.kind {
+        Kind::Uscc => Uscc::parse(v).and_then(|u| {
+            if args.strict {
+                u.check_organisation_code()?;
+            }
+            Ok(json!({
+                "registration_authority": u.registration_authority().to_string(),
+                "entity_type": u.entity_type().to_string(),
+                "division": u.division(),
+                "organisation_code": u.organisation_code(),
+                "check_character": &u.as_str()[17..],
+                "organisation_code_check": u.check_organisation_code().is_ok(),
+            }))
+        }),
+        Kind::CustomsCode => CustomsCode::parse(v).map(|c| {
+            json!({
+                "locality": c.locality(),
+                "zone": c.zone().to_string(),
+                "zone_name": c.zone_name(),
+                "enterprise_type": c.enterprise_type().to_string(),
+                "enterprise_type_name": c.enterprise_type_name(),
+                "sequence": c.sequence(),
+            })
+        }),
+        Kind::DeclarationNo => DeclarationNo::parse(v).map(|n| entry_parts(&n.0)),
+        Kind::PreEntryNo => PreEntryNo::parse(v).map(|n| entry_parts(&n.0)),
+        Kind::Office => match OfficeCode::parse(v) {
+            Err(e) => Err(e),
+            Ok(code) => {
+                let reference = crate::load_reference(data_dir)?;
+                match domain::reference::Reference::office(&reference, code) {
+                    Some(o) => Ok(json!({
+                        "name_zh": o.name_zh,
+                        "name_en": o.name_en,
+                        "level": o.level,
+                        "parent": o.parent.map(|p| p.to_string()),
+                    })),
+                    None => Err(CodeError::Invalid("well formed, but not in the office table (import the official table with `jinguan refdata import offices FILE`)")),
+                }
+            }
+        },
+        Kind::Commodity => match HsCode::parse(v) {
+            Err(e) => Err(e),
+            Ok(code) => {
+                let reference = crate::load_reference(data_dir)?;
+                let versions = reference.tariff_versions(code);
+                Ok(json!({
+                    "chapter": code.chapter(),
+                    "heading": code.heading(),
+                    "hs6": code.hs6(),
+                    "tariff_line": code.tariff8(),
+                    "in_tariff": !versions.is_empty(),
+                    "description_zh": versions.last().map(|l| l.description_zh.clone()),
+                    "description_en": versions.last().map(|l| l.description_en.clone()),
+                }))
+            }
+        },
+    })
+}
+
+pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let result = parts(data_dir, &args)?;
+    let kind = clap::ValueEnum::to_possible_value(&args.kind).expect("no skipped variants");
+    let kind = kind.get_name();
+    match result {
+        Ok(parts) => {
+            if args.json {
+                println!("{}", json!({"kind": kind, "value": args.value.trim(), "valid": true, "parts": parts}));
+            } else {
+                println!("{} {}: valid 有效", kind, args.value.trim());
+                for (k, v) in parts.as_object().expect("parts are an object") {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    println!("  {k}: {v}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"kind": kind, "value": args.value.trim(), "valid": false, "code": e.code(), "message_en": e.to_string(), "message_zh": e.message_zh()})
+                );
+            } else {
+                println!("{} {:?}: invalid 无效", kind, args.value.trim());
+                println!("  {}", e.message_zh());
+                println!("  {e}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
