@@ -217,7 +217,7 @@ impl Checker<'_> {
     }
 
     /// A code that must also be in one of the simple code tables.
-    fn table_code<T: std::fmt::Display>(
+    fn table_code<T>(
         &mut self,
         path: &str,
         v: &Option<String>,
@@ -226,7 +226,9 @@ impl Checker<'_> {
         table: CodeTable,
     ) -> Option<T> {
         let t = self.code(path, v, required, parse)?;
-        if !self.reference.contains(table, &t.to_string()) {
+        // A parsed fixed-length code is exactly its trimmed input.
+        let text = v.as_deref().map(str::trim).unwrap_or_default();
+        if !self.reference.contains(table, text) {
             let (zh, en) = match table {
                 CodeTable::Unit => ("计量单位", "unit"),
                 CodeTable::LevyNature => ("征免性质", "levy nature"),
@@ -234,7 +236,7 @@ impl Checker<'_> {
                 CodeTable::TransportMode => ("运输方式", "transport mode"),
                 CodeTable::PackageType => ("包装种类", "package type"),
             };
-            self.unknown_code(path, &t.to_string(), zh, en);
+            self.unknown_code(path, text, zh, en);
             return None;
         }
         Some(t)
@@ -463,8 +465,9 @@ impl Checker<'_> {
         let goods_place = self.owned_text("goods_place", &f.goods_place);
 
         let trade_mode = self.code("trade_mode", &f.trade_mode, true, TradeMode::parse);
+        let reference = self.reference;
         let trade_mode_entry = trade_mode.and_then(|t| {
-            let e = self.reference.trade_mode(t).cloned();
+            let e = reference.trade_mode(t);
             if e.is_none() {
                 self.unknown_code("trade_mode", t.as_str(), "监管方式", "trade mode");
             }
@@ -729,7 +732,8 @@ impl Checker<'_> {
         let commodity_code = self.code(&p("commodity_code"), &it.commodity_code, true, HsCode::parse);
         let line = match (commodity_code, date) {
             (Some(code), Some(date)) => {
-                let line = self.reference.tariff_line(code, date).cloned();
+                let reference = self.reference;
+                let line = reference.tariff_line(code, date);
                 if line.is_none() {
                     self.push(
                         &p("commodity_code"),
@@ -774,7 +778,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if let Some(line) = &line {
+        if let Some(line) = line {
             if let Some(fu) = first_unit {
                 if fu != line.first_unit {
                     self.push(

@@ -1,0 +1,454 @@
+//! The meaning of each table's columns: every field is parsed with the domain's newtypes and rate
+//! parsers, references to earlier tables are checked, duplicate keys refused. Each parser reads
+//! the whole file and returns every problem, or the table.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use domain::codes::{
+    CountryCode, CurrencyCode, DutyTreatment, LevyNature, OfficeCode, PackageType, TradeMode,
+    TransactionTerms, TransportMode, UnitCode,
+};
+use domain::reference::{Office, OfficeLevel, TradeModeEntry};
+use rust_decimal::Decimal;
+
+use crate::csvfile::{CsvFile, Record};
+use crate::error::{RowProblem, TableError};
+use crate::table::Table;
+use crate::{tariff, CodeEntry, Country, Currency, RefData, Unit};
+
+/// Problems found so far in one file.
+#[derive(Default)]
+pub(crate) struct Problems(pub Vec<RowProblem>);
+
+impl Problems {
+    pub fn add(&mut self, line: u64, field: &str, reason: impl Into<String>) {
+        self.0.push(RowProblem::new(line, field, reason));
+    }
+
+    /// Parses a required field with `parse`, recording the problem and returning `None` on failure.
+    pub fn field<T, E: std::fmt::Display>(
+        &mut self,
+        r: &Record<'_>,
+        column: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let text = r.get(column);
+        if text.is_empty() {
+            self.add(r.line, column, "required");
+            return None;
+        }
+        match parse(text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(r.line, column, format!("{text:?}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Like [`Problems::field`] for an optional field: `Some(None)` when empty.
+    pub fn optional<T, E: std::fmt::Display>(
+        &mut self,
+        r: &Record<'_>,
+        column: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<Option<T>> {
+        if r.get(column).is_empty() {
+            return Some(None);
+        }
+        self.field(r, column, parse).map(Some)
+    }
+
+    /// A required Chinese name (any text) or an English name that may be empty.
+    pub fn name(&mut self, r: &Record<'_>, column: &str, required: bool) -> String {
+        let text = r.get(column);
+        if required && text.is_empty() {
+            self.add(r.line, column, "required");
+        }
+        if text.chars().any(char::is_control) {
+            self.add(r.line, column, "contains control characters");
+        }
+        text.to_string()
+    }
+
+    /// Records a duplicate key; returns whether the key is new.
+    pub fn unique<K: std::hash::Hash + Eq>(
+        &mut self,
+        seen: &mut HashMap<K, u64>,
+        key: K,
+        line: u64,
+        column: &str,
+        shown: &str,
+    ) -> bool {
+        if let Some(first) = seen.get(&key) {
+            self.add(line, column, format!("{shown} repeats line {first}"));
+            false
+        } else {
+            seen.insert(key, line);
+            true
+        }
+    }
+
+    fn finish(self) -> Result<(), TableError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(TableError::Rows { problems: self.0 })
+        }
+    }
+}
+
+fn digits(n: usize) -> impl Fn(&str) -> Result<String, String> {
+    move |s: &str| {
+        if s.len() == n && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(s.to_string())
+        } else {
+            Err(format!("must be {n} digits"))
+        }
+    }
+}
+
+pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "a date is YYYY-MM-DD".to_string())
+}
+
+/// Parses `bytes` as `table`, checking references against the tables already in `data` (those
+/// before it in [`Table::ALL`]); on success replaces the table in `data` and returns its row count.
+pub(crate) fn parse_into(
+    data: &mut RefData,
+    table: Table,
+    bytes: &[u8],
+) -> Result<usize, TableError> {
+    let mut p = Problems::default();
+    let file = CsvFile::parse(table, bytes, &mut p.0)?;
+    let rows = file.len();
+    match table {
+        Table::Units => {
+            let t = units(&file, &mut p);
+            p.finish()?;
+            data.units = t;
+        }
+        Table::Countries => {
+            let t = countries(&file, &mut p);
+            p.finish()?;
+            data.set_countries(t);
+        }
+        Table::Currencies => {
+            let t = currencies(&file, &mut p);
+            p.finish()?;
+            data.set_currencies(t);
+        }
+        Table::LevyNatures => simple(data, table, &file, p, |s| LevyNature::parse(s).map(|_| ()))?,
+        Table::StatsTradeModes => simple(data, table, &file, p, |s| digits(2)(s).map(|_| ()))?,
+        Table::DutyTreatments => simple(data, table, &file, p, |s| {
+            DutyTreatment::parse(s).map(|_| ())
+        })?,
+        Table::TransportModes => simple(data, table, &file, p, |s| {
+            TransportMode::parse(s).map(|_| ())
+        })?,
+        Table::TransactionTerms => simple(data, table, &file, p, |s| {
+            TransactionTerms::parse(s).map(|_| ())
+        })?,
+        Table::PackageTypes => {
+            simple(data, table, &file, p, |s| PackageType::parse(s).map(|_| ()))?
+        }
+        Table::Provinces => simple(data, table, &file, p, |s| digits(2)(s).map(|_| ()))?,
+        Table::Offices => {
+            let t = offices(&file, &mut p);
+            p.finish()?;
+            data.offices = t;
+        }
+        Table::TradeModes => {
+            let t = trade_modes(data, &file, &mut p);
+            p.finish()?;
+            data.trade_modes = t;
+        }
+        Table::Tariff => {
+            let t = tariff::parse(data, &file, &mut p);
+            p.finish()?;
+            data.tariff = t;
+        }
+    }
+    Ok(rows)
+}
+
+fn simple<E: std::fmt::Display>(
+    data: &mut RefData,
+    table: Table,
+    file: &CsvFile,
+    mut p: Problems,
+    check: impl Fn(&str) -> Result<(), E>,
+) -> Result<(), TableError> {
+    let mut out = BTreeMap::new();
+    let mut seen = HashMap::new();
+    for r in file.records() {
+        let code = p.field(&r, "code", |s| check(s).map(|_| s.to_string()));
+        let name_zh = p.name(&r, "name_zh", true);
+        let name_en = p.name(&r, "name_en", false);
+        if let Some(code) = code {
+            if p.unique(&mut seen, code.clone(), r.line, "code", &code) {
+                out.insert(
+                    code.clone(),
+                    CodeEntry {
+                        code,
+                        name_zh,
+                        name_en,
+                    },
+                );
+            }
+        }
+    }
+    p.finish()?;
+    data.simple.insert(table, out);
+    Ok(())
+}
+
+fn units(file: &CsvFile, p: &mut Problems) -> BTreeMap<UnitCode, Unit> {
+    let mut out = BTreeMap::new();
+    let mut seen = HashMap::new();
+    let mut bases = Vec::new();
+    for r in file.records() {
+        let code = p.field(&r, "code", UnitCode::parse);
+        let name_zh = p.name(&r, "name_zh", true);
+        let name_en = p.name(&r, "name_en", false);
+        let base_unit = p.optional(&r, "base_unit", UnitCode::parse);
+        let base_ratio = p.optional(&r, "base_ratio", |s| match Decimal::from_str(s) {
+            Ok(d) if d > Decimal::ZERO => Ok(d),
+            _ => Err("must be a number above 0"),
+        });
+        let base = match (base_unit, base_ratio) {
+            (Some(Some(u)), Some(Some(q))) => {
+                bases.push((r.line, u));
+                Some((u, q))
+            }
+            (Some(None), Some(None)) => None,
+            (Some(Some(_)), Some(None)) => {
+                p.add(r.line, "base_ratio", "required when base_unit is given");
+                None
+            }
+            (Some(None), Some(Some(_))) => {
+                p.add(r.line, "base_unit", "required when base_ratio is given");
+                None
+            }
+            _ => None,
+        };
+        if let Some(code) = code {
+            if p.unique(&mut seen, code, r.line, "code", code.as_str()) {
+                out.insert(
+                    code,
+                    Unit {
+                        code,
+                        name_zh,
+                        name_en,
+                        base,
+                    },
+                );
+            }
+        }
+    }
+    for (line, base) in bases {
+        if !out.contains_key(&base) {
+            p.add(
+                line,
+                "base_unit",
+                format!("{base} is not in this units table"),
+            );
+        }
+    }
+    out
+}
+
+fn countries(file: &CsvFile, p: &mut Problems) -> Vec<Country> {
+    let mut out = Vec::new();
+    let (mut seen_legacy, mut seen_alpha) = (HashMap::new(), HashMap::new());
+    for r in file.records() {
+        let legacy = p.field(&r, "legacy_code", digits(3));
+        let alpha = p.field(&r, "alpha3", CountryCode::parse);
+        let name_zh = p.name(&r, "name_zh", true);
+        let name_en = p.name(&r, "name_en", false);
+        let (Some(legacy_code), Some(alpha3)) = (legacy, alpha) else {
+            continue;
+        };
+        let new_legacy = p.unique(
+            &mut seen_legacy,
+            legacy_code.clone(),
+            r.line,
+            "legacy_code",
+            &legacy_code,
+        );
+        let new_alpha = p.unique(&mut seen_alpha, alpha3, r.line, "alpha3", alpha3.as_str());
+        if new_legacy && new_alpha {
+            out.push(Country {
+                legacy_code,
+                alpha3,
+                name_zh,
+                name_en,
+            });
+        }
+    }
+    out
+}
+
+fn currencies(file: &CsvFile, p: &mut Problems) -> Vec<Currency> {
+    let mut out = Vec::new();
+    let (mut seen_legacy, mut seen_alpha) = (HashMap::new(), HashMap::new());
+    for r in file.records() {
+        let legacy = p.field(&r, "legacy_code", digits(3));
+        let alpha = p.field(&r, "alpha", CurrencyCode::parse);
+        let name_zh = p.name(&r, "name_zh", true);
+        let name_en = p.name(&r, "name_en", false);
+        let (Some(legacy_code), Some(alpha)) = (legacy, alpha) else {
+            continue;
+        };
+        let new_legacy = p.unique(
+            &mut seen_legacy,
+            legacy_code.clone(),
+            r.line,
+            "legacy_code",
+            &legacy_code,
+        );
+        let new_alpha = p.unique(&mut seen_alpha, alpha, r.line, "alpha", alpha.as_str());
+        if new_legacy && new_alpha {
+            out.push(Currency {
+                legacy_code,
+                alpha,
+                name_zh,
+                name_en,
+            });
+        }
+    }
+    out
+}
+
+fn level(s: &str) -> Result<OfficeLevel, &'static str> {
+    match s {
+        "hq" => Ok(OfficeLevel::Hq),
+        "direct" => Ok(OfficeLevel::Direct),
+        "subordinate" => Ok(OfficeLevel::Subordinate),
+        _ => Err("level is hq, direct or subordinate"),
+    }
+}
+
+fn offices(file: &CsvFile, p: &mut Problems) -> BTreeMap<OfficeCode, Office> {
+    let mut out = BTreeMap::new();
+    let mut seen = HashMap::new();
+    let mut lines = HashMap::new();
+    for r in file.records() {
+        let code = p.field(&r, "code", OfficeCode::parse);
+        let name_zh = p.name(&r, "name_zh", true);
+        let name_en = p.name(&r, "name_en", false);
+        let level = p.field(&r, "level", level);
+        let parent = p.optional(&r, "parent", OfficeCode::parse);
+        let (Some(code), Some(level), Some(parent)) = (code, level, parent) else {
+            continue;
+        };
+        match (level, parent) {
+            (OfficeLevel::Hq, Some(_)) => p.add(r.line, "parent", "HQ has no parent"),
+            (OfficeLevel::Hq, None) if code != OfficeCode::HQ => {
+                p.add(r.line, "level", "only 0000 is HQ")
+            }
+            (OfficeLevel::Direct, Some(parent)) if parent != OfficeCode::HQ => p.add(
+                r.line,
+                "parent",
+                "a directly-affiliated customs has parent 0000",
+            ),
+            (OfficeLevel::Direct | OfficeLevel::Subordinate, None) => {
+                p.add(r.line, "parent", "required")
+            }
+            _ => {}
+        }
+        if p.unique(&mut seen, code, r.line, "code", code.as_str()) {
+            lines.insert(code, r.line);
+            out.insert(
+                code,
+                Office {
+                    code,
+                    name_zh,
+                    name_en,
+                    level,
+                    parent,
+                },
+            );
+        }
+    }
+    if !out.is_empty() && !out.contains_key(&OfficeCode::HQ) {
+        p.add(1, "code", "the table has no HQ row 0000");
+    }
+    for office in out.values() {
+        if office.level != OfficeLevel::Subordinate {
+            continue;
+        }
+        let Some(parent) = office.parent else {
+            continue;
+        };
+        let line = lines[&office.code];
+        match out.get(&parent) {
+            None => p.add(line, "parent", format!("{parent} is not in the table")),
+            Some(up) if up.level != OfficeLevel::Direct => p.add(
+                line,
+                "parent",
+                format!("{parent} is not a directly-affiliated customs"),
+            ),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+fn trade_modes(
+    data: &RefData,
+    file: &CsvFile,
+    p: &mut Problems,
+) -> BTreeMap<TradeMode, TradeModeEntry> {
+    let mut out = BTreeMap::new();
+    let mut seen = HashMap::new();
+    let stats = data.simple.get(&Table::StatsTradeModes);
+    let levies = data.simple.get(&Table::LevyNatures);
+    for r in file.records() {
+        let code = p.field(&r, "code", TradeMode::parse);
+        let name_zh = p.name(&r, "name_zh", true);
+        let name_en = p.name(&r, "name_en", false);
+        let stats_code = p.optional(&r, "stats_code", |s| {
+            let s = digits(2)(s)?;
+            if stats.is_some_and(|t| t.contains_key(&s)) {
+                Ok(s)
+            } else {
+                Err("not in the stats_trade_modes table".to_string())
+            }
+        });
+        let mut levy_natures = Vec::new();
+        let mut distinct = HashSet::new();
+        for text in r.get("levy_natures").split_whitespace() {
+            match LevyNature::parse(text) {
+                Ok(l) if !levies.is_some_and(|t| t.contains_key(text)) => p.add(
+                    r.line,
+                    "levy_natures",
+                    format!("{l} is not in the levy_natures table"),
+                ),
+                Ok(l) if !distinct.insert(l) => {
+                    p.add(r.line, "levy_natures", format!("{l} is listed twice"))
+                }
+                Ok(l) => levy_natures.push(l),
+                Err(e) => p.add(r.line, "levy_natures", format!("{text:?}: {e}")),
+            }
+        }
+        let (Some(code), Some(stats_code)) = (code, stats_code) else {
+            continue;
+        };
+        if p.unique(&mut seen, code, r.line, "code", code.as_str()) {
+            out.insert(
+                code,
+                TradeModeEntry {
+                    code,
+                    name_zh,
+                    name_en,
+                    stats_code,
+                    levy_natures,
+                },
+            );
+        }
+    }
+    out
+}
