@@ -1,0 +1,391 @@
+//! Exchange rates: [`RateTable`] (currency → dated rates), the rule that picks the rate date
+//! for a declaration date ([`rule_date`]), and [`import`] of a CSV into the data directory.
+//!
+//! CSV format: `currency,date,rate[,units]`: ISO 4217 alpha currency, `YYYY-MM-DD`, the number of
+//! yuan (CNY) for `units` units of the currency with at most 4 decimal places, and `units` = `1`
+//! (the default) or `100` (as JPY and KRW are quoted: `JPY,2024-05-15,4.6012,100`). A header line
+//! starting with `currency,` and lines starting with `#` are allowed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{Datelike, Duration, Months, NaiveDate};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use domain::codes::CurrencyCode;
+
+use crate::calendar::{nth_wednesday, TradingCalendar};
+use crate::error::TaxError;
+use crate::policy::TaxPolicy;
+
+/// One bad row of a CSV file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct RowError {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub message: String,
+}
+
+/// One rate as quoted: yuan for `units` units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct QuotedRate {
+    pub yuan: Decimal,
+    pub units: u32,
+}
+
+impl QuotedRate {
+    /// Yuan per one unit (exact: `yuan / units`).
+    pub fn per_unit(&self) -> Decimal {
+        self.yuan / Decimal::from(self.units)
+    }
+}
+
+/// Which rule picked the rate date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateRule {
+    /// Up to 2024-11-30: the benchmark rate of the third Wednesday of the previous month.
+    ThirdWednesday,
+    /// Up to 2024-11-30: the third Wednesday was a public holiday, so the fourth.
+    FourthWednesdayAfterHoliday,
+    /// From 2024-12-01: the central parity of the third Wednesday of the previous month.
+    ThirdWednesdayTrading,
+    /// From 2024-12-01: the third Wednesday was not a trading day, so the next trading day.
+    NextTradingDay,
+    /// The amount is already in yuan.
+    Yuan,
+}
+
+impl RateRule {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RateRule::ThirdWednesday => "third Wednesday of the previous month (rule before 2024-12-01)",
+            RateRule::FourthWednesdayAfterHoliday => {
+                "fourth Wednesday of the previous month, the third being a public holiday (rule before 2024-12-01)"
+            }
+            RateRule::ThirdWednesdayTrading => "third Wednesday of the previous month (rule from 2024-12-01)",
+            RateRule::NextTradingDay => {
+                "next trading day after the third Wednesday of the previous month (rule from 2024-12-01)"
+            }
+            RateRule::Yuan => "amount in yuan",
+        }
+    }
+}
+
+/// The date whose rate applies to a declaration dated `declaration_date`, and the rule used.
+pub fn rule_date(
+    declaration_date: NaiveDate,
+    calendar: &TradingCalendar,
+    policy: &TaxPolicy,
+) -> (NaiveDate, RateRule) {
+    let previous = declaration_date.with_day(1).expect("day 1 exists") - Months::new(1);
+    let third = nth_wednesday(previous.year(), previous.month(), 3);
+    if declaration_date < policy.rate_rule_switch {
+        if calendar.is_holiday(third) {
+            (
+                nth_wednesday(previous.year(), previous.month(), 4),
+                RateRule::FourthWednesdayAfterHoliday,
+            )
+        } else {
+            (third, RateRule::ThirdWednesday)
+        }
+    } else if calendar.is_trading_day(third, policy.weekend_workdays_trade) {
+        (third, RateRule::ThirdWednesdayTrading)
+    } else {
+        let mut day = third + Duration::days(1);
+        // Bounded: no holiday period is 60 days long.
+        for _ in 0..60 {
+            if calendar.is_trading_day(day, policy.weekend_workdays_trade) {
+                break;
+            }
+            day += Duration::days(1);
+        }
+        (day, RateRule::NextTradingDay)
+    }
+}
+
+/// The rate used for one currency, as shown in an assessment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RateUsed {
+    pub currency: CurrencyCode,
+    /// Yuan per one unit.
+    pub yuan_per_unit: Decimal,
+    /// As quoted (yuan per `units`).
+    pub quoted: QuotedRate,
+    pub rate_date: NaiveDate,
+    pub rule: RateRule,
+}
+
+/// Exchange rates by currency and date.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RateTable {
+    rates: BTreeMap<CurrencyCode, BTreeMap<NaiveDate, QuotedRate>>,
+}
+
+/// The SAMPLE rate table shipped for tests and demos (not official rates).
+pub const SAMPLE_RATES_CSV: &str = include_str!("../../../data/exchange_rates_sample.csv");
+
+impl RateTable {
+    /// The sample table of `data/exchange_rates_sample.csv` (illustrative, not official).
+    pub fn sample() -> RateTable {
+        RateTable::parse_csv(SAMPLE_RATES_CSV).expect("the sample rate table parses")
+    }
+
+    pub fn insert(&mut self, currency: CurrencyCode, date: NaiveDate, rate: QuotedRate) {
+        self.rates.entry(currency).or_default().insert(date, rate);
+    }
+
+    pub fn len(&self) -> usize {
+        self.rates.values().map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, currency: CurrencyCode, date: NaiveDate) -> Option<QuotedRate> {
+        self.rates.get(&currency)?.get(&date).copied()
+    }
+
+    /// Every row, sorted by currency then date.
+    pub fn rows(&self) -> impl Iterator<Item = (CurrencyCode, NaiveDate, QuotedRate)> + '_ {
+        self.rates
+            .iter()
+            .flat_map(|(c, by_date)| by_date.iter().map(move |(d, r)| (*c, *d, *r)))
+    }
+
+    /// Parse the CSV format of this module; every bad row is reported with its line number.
+    pub fn parse_csv(text: &str) -> Result<RateTable, Vec<RowError>> {
+        let mut table = RateTable::default();
+        let mut errors = Vec::new();
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let row = raw.trim().trim_start_matches('\u{feff}');
+            if row.is_empty()
+                || row.starts_with('#')
+                || row.to_ascii_lowercase().starts_with("currency,")
+            {
+                continue;
+            }
+            match parse_row(row) {
+                Ok((currency, date, rate)) => {
+                    if table.get(currency, date).is_some() {
+                        errors.push(RowError {
+                            line,
+                            message: format!("{currency} on {date} is listed twice"),
+                        });
+                    } else {
+                        table.insert(currency, date, rate);
+                    }
+                }
+                Err(message) => errors.push(RowError { line, message }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(table)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The table as CSV in this module's format, sorted.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("currency,date,rate,units\n");
+        for (currency, date, rate) in self.rows() {
+            let _ = writeln!(out, "{currency},{date},{},{}", rate.yuan, rate.units);
+        }
+        out
+    }
+
+    /// Add or replace every row of `other`; returns (added, replaced).
+    pub fn merge(&mut self, other: &RateTable) -> (usize, usize) {
+        let (mut added, mut replaced) = (0, 0);
+        for (currency, date, rate) in other.rows() {
+            match self.rates.entry(currency).or_default().insert(date, rate) {
+                Some(old) if old != rate => replaced += 1,
+                Some(_) => {}
+                None => added += 1,
+            }
+        }
+        (added, replaced)
+    }
+
+    /// The rate (yuan per one unit) for a declaration dated `declaration_date`, and the date it
+    /// was taken from. CNY is 1 on the declaration date.
+    pub fn rate_for(
+        &self,
+        currency: CurrencyCode,
+        declaration_date: NaiveDate,
+        calendar: &TradingCalendar,
+    ) -> Result<(Decimal, NaiveDate), TaxError> {
+        let used = self.rate_used(currency, declaration_date, calendar, &TaxPolicy::default())?;
+        Ok((used.yuan_per_unit, used.rate_date))
+    }
+
+    /// Like [`RateTable::rate_for`], with the policy's switch date and the rule named.
+    pub fn rate_used(
+        &self,
+        currency: CurrencyCode,
+        declaration_date: NaiveDate,
+        calendar: &TradingCalendar,
+        policy: &TaxPolicy,
+    ) -> Result<RateUsed, TaxError> {
+        if currency == CurrencyCode::CNY {
+            return Ok(RateUsed {
+                currency,
+                yuan_per_unit: Decimal::ONE,
+                quoted: QuotedRate {
+                    yuan: Decimal::ONE,
+                    units: 1,
+                },
+                rate_date: declaration_date,
+                rule: RateRule::Yuan,
+            });
+        }
+        let (rate_date, rule) = rule_date(declaration_date, calendar, policy);
+        let quoted = self.get(currency, rate_date).ok_or(TaxError::MissingRate {
+            currency,
+            rate_date,
+            declaration_date,
+            rule: rule.describe(),
+        })?;
+        Ok(RateUsed {
+            currency,
+            yuan_per_unit: quoted.per_unit(),
+            quoted,
+            rate_date,
+            rule,
+        })
+    }
+}
+
+fn parse_row(row: &str) -> Result<(CurrencyCode, NaiveDate, QuotedRate), String> {
+    let fields: Vec<&str> = row.split(',').map(str::trim).collect();
+    if !(3..=4).contains(&fields.len()) {
+        return Err(format!(
+            "expected currency,date,rate[,units], found {} fields",
+            fields.len()
+        ));
+    }
+    let currency =
+        CurrencyCode::parse(fields[0]).map_err(|e| format!("currency {:?}: {e}", fields[0]))?;
+    if currency == CurrencyCode::CNY {
+        return Err("CNY needs no rate".into());
+    }
+    let date = NaiveDate::parse_from_str(fields[1], "%Y-%m-%d")
+        .map_err(|_| format!("date {:?} is not YYYY-MM-DD", fields[1]))?;
+    let yuan = Decimal::from_str(fields[2])
+        .map_err(|_| format!("rate {:?} is not a number", fields[2]))?;
+    if yuan <= Decimal::ZERO {
+        return Err(format!("rate {yuan} must be positive"));
+    }
+    if yuan.scale() > 4 && yuan.normalize().scale() > 4 {
+        return Err(format!("rate {yuan} has more than 4 decimal places"));
+    }
+    let units = match fields.get(3).copied() {
+        None | Some("") | Some("1") => 1,
+        Some("100") => 100,
+        Some(other) => return Err(format!("units {other:?} must be 1 or 100")),
+    };
+    Ok((currency, date, QuotedRate { yuan, units }))
+}
+
+/// Why an import failed. A failed import changes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} has {} bad rows:\n{}", .errors.len(), .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Rows {
+        path: PathBuf,
+        errors: Vec<RowError>,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What an import did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub path: PathBuf,
+    pub rows_read: usize,
+    pub added: usize,
+    pub replaced: usize,
+    pub total: usize,
+}
+
+/// Where the imported table lives under a data directory.
+pub fn table_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("rates").join("exchange_rates.csv")
+}
+
+/// Load the imported table of a data directory, or `None` when nothing was imported yet.
+pub fn load(data_dir: &Path) -> Result<Option<RateTable>, ImportError> {
+    let path = table_path(data_dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(ImportError::Read { path, source }),
+    };
+    RateTable::parse_csv(&text)
+        .map(Some)
+        .map_err(|errors| ImportError::Rows { path, errors })
+}
+
+/// `jinguan rates import FILE.csv`: validate every row of `csv_path`, merge it into the table of
+/// `<data_dir>/rates/exchange_rates.csv` (new rows replace old ones of the same currency and
+/// date), and write the result atomically (temporary file, fsync, rename, fsync of the
+/// directory). A file with any bad row changes nothing.
+pub fn import(data_dir: &Path, csv_path: &Path) -> Result<ImportSummary, ImportError> {
+    let text = std::fs::read_to_string(csv_path).map_err(|source| ImportError::Read {
+        path: csv_path.to_path_buf(),
+        source,
+    })?;
+    let new = RateTable::parse_csv(&text).map_err(|errors| ImportError::Rows {
+        path: csv_path.to_path_buf(),
+        errors,
+    })?;
+    let mut table = load(data_dir)?.unwrap_or_default();
+    let (added, replaced) = table.merge(&new);
+    let path = table_path(data_dir);
+    write_atomically(&path, table.to_csv().as_bytes()).map_err(|source| ImportError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(ImportSummary {
+        path,
+        rows_read: new.len(),
+        added,
+        replaced,
+        total: table.len(),
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("the table path has a parent");
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(".exchange_rates.csv.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // The rename is durable only once the directory is synced.
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

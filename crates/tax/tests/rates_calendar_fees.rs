@@ -1,0 +1,245 @@
+//! Table-driven tests of the exchange-rate date rule (tests/cases/rate_dates.csv), the fees
+//! (tests/cases/fees.csv), the rate CSV format and `rates::import`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{d, dec};
+use domain::codes::CurrencyCode;
+use domain::money::Fen;
+use tax::fees::{late_declaration_fee, late_payment_surcharge, FeeKind};
+use tax::rates::{self, rule_date, RateTable};
+use tax::{DayKind, TaxError, TaxKind, TaxPolicy, TradingCalendar};
+
+fn rows(name: &str) -> Vec<(usize, Vec<String>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cases")
+        .join(name);
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l.split(',').map(|s| s.trim().to_string()).collect()))
+        .collect()
+}
+
+#[test]
+fn rate_date_rule_cases() {
+    let policy = TaxPolicy::default();
+    let cases = rows("rate_dates.csv");
+    assert!(cases.len() >= 10);
+    let mut failures = Vec::new();
+    for (line, f) in cases {
+        let mut calendar = TradingCalendar::china();
+        for h in f[1].split('|').filter(|s| !s.is_empty()) {
+            calendar.insert(d(h), DayKind::Holiday);
+        }
+        let (date, rule) = rule_date(d(&f[0]), &calendar, &policy);
+        let rule = serde_json::to_value(rule)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string();
+        if date != d(&f[2]) || rule != f[3] {
+            failures.push(format!(
+                "line {line} ({}): got {date} {rule}, expected {} {}",
+                f[4], f[2], f[3]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn fee_cases() {
+    let calendar = TradingCalendar::china();
+    let policy = TaxPolicy::default();
+    let cases = rows("fees.csv");
+    assert!(cases.len() >= 15);
+    let mut failures = Vec::new();
+    for (line, f) in cases {
+        let base = Fen::round_yuan(dec(&f[1])).unwrap();
+        let fee = match f[0].as_str() {
+            "late_declaration" => {
+                late_declaration_fee(base, d(&f[2]), d(&f[3]), &calendar, &policy)
+            }
+            "late_payment" => late_payment_surcharge(
+                TaxKind::ImportVat,
+                base,
+                d(&f[2]),
+                d(&f[3]),
+                &calendar,
+                &policy,
+            ),
+            other => panic!("line {line}: kind {other}"),
+        };
+        let got = (
+            fee.deadline,
+            fee.days,
+            fee.amount_fen.to_string(),
+            fee.payable_fen.to_string(),
+        );
+        let want = (
+            d(&f[4]),
+            f[5].parse::<i64>().unwrap(),
+            f[6].clone(),
+            f[7].clone(),
+        );
+        if got != want {
+            failures.push(format!(
+                "line {line} ({}): got {got:?}, expected {want:?}",
+                f[8]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn fee_kinds_and_shift_are_reported() {
+    let calendar = TradingCalendar::china();
+    let fee = late_declaration_fee(
+        Fen::yuan(1_000_000),
+        d("2024-09-17"),
+        d("2024-10-10"),
+        &calendar,
+        &TaxPolicy::default(),
+    );
+    assert_eq!(fee.kind, FeeKind::LateDeclarationFee);
+    assert!(fee.deadline_shifted);
+    assert!(fee.formula.contains("2 days"), "{}", fee.formula);
+}
+
+#[test]
+fn sample_rates_cover_every_declaration_month_2023_to_2026() {
+    let table = RateTable::sample();
+    let calendar = TradingCalendar::china();
+    let currencies = [
+        "USD", "EUR", "JPY", "HKD", "GBP", "KRW", "AUD", "SGD", "CAD", "CHF",
+    ];
+    for c in currencies {
+        let c = CurrencyCode::parse(c).unwrap();
+        for year in 2023..=2026 {
+            for month in 1..=12 {
+                let date = chrono::NaiveDate::from_ymd_opt(year, month, 10).unwrap();
+                let (rate, _) = table
+                    .rate_for(c, date, &calendar)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(rate > dec("0.001") && rate < dec("20"), "{c} {date} {rate}");
+            }
+        }
+    }
+    let (usd, on) = table
+        .rate_for(
+            CurrencyCode::parse("USD").unwrap(),
+            d("2024-12-05"),
+            &calendar,
+        )
+        .unwrap();
+    assert_eq!(on, d("2024-11-20"));
+    assert!(usd > dec("6.5") && usd < dec("7.5"));
+}
+
+#[test]
+fn missing_rate_names_currency_and_date() {
+    let table = RateTable::parse_csv("USD,2024-04-17,7.1\n").unwrap();
+    let err = table
+        .rate_for(
+            CurrencyCode::parse("EUR").unwrap(),
+            d("2024-05-10"),
+            &TradingCalendar::china(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, TaxError::MissingRate { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("EUR") && text.contains("2024-04-17") && text.contains("2024-05-10"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rate_csv_accepts_per_100_and_reports_bad_rows_with_line_numbers() {
+    let t = RateTable::parse_csv(
+        "currency,date,rate,units\nJPY,2024-04-17,4.6012,100\nUSD,2024-04-17,7.1000\n",
+    )
+    .unwrap();
+    let (jpy, _) = t
+        .rate_for(
+            CurrencyCode::parse("JPY").unwrap(),
+            d("2024-05-10"),
+            &TradingCalendar::china(),
+        )
+        .unwrap();
+    assert_eq!(jpy, dec("0.046012"));
+    let errors = RateTable::parse_csv(
+        "currency,date,rate\nUSD,2024-04-17,7.1\nusd,2024-04-17,7.1\nEUR,2024-02-30,7.7\nGBP,2024-04-17,-9\nHKD,2024-04-17,0.91234\nUSD,2024-04-17,7.2\nJPY,2024-04-17,4.6,10\n",
+    )
+    .unwrap_err();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![3, 4, 5, 6, 7, 8], "{errors:?}");
+}
+
+#[test]
+fn import_writes_atomically_and_a_bad_file_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("jinguan-tax-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.csv");
+    std::fs::write(
+        &good,
+        "currency,date,rate\nUSD,2024-04-17,7.1000\nEUR,2024-04-17,7.7000\n",
+    )
+    .unwrap();
+    let summary = rates::import(&dir, &good).unwrap();
+    assert_eq!(
+        (
+            summary.rows_read,
+            summary.added,
+            summary.replaced,
+            summary.total
+        ),
+        (2, 2, 0, 2)
+    );
+    let before = std::fs::read_to_string(rates::table_path(&dir)).unwrap();
+
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "USD,2024-05-15,7.2\nEUR,notadate,7.7\n").unwrap();
+    let err = rates::import(&dir, &bad).unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(rates::table_path(&dir)).unwrap(),
+        before
+    );
+
+    let more = dir.join("more.csv");
+    std::fs::write(&more, "USD,2024-05-15,7.2\nUSD,2024-04-17,7.1100\n").unwrap();
+    let summary = rates::import(&dir, &more).unwrap();
+    assert_eq!((summary.added, summary.replaced, summary.total), (1, 1, 3));
+    let table = rates::load(&dir).unwrap().unwrap();
+    assert_eq!(
+        table
+            .get(CurrencyCode::parse("USD").unwrap(), d("2024-04-17"))
+            .unwrap()
+            .yuan,
+        dec("7.1100")
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("rates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shipped_remedies_and_calendar_parse() {
+    let remedies = tax::TradeRemedyTable::sample();
+    assert!(remedies.remedies.len() >= 5);
+    let calendar = TradingCalendar::china();
+    assert_eq!(calendar.kind(d("2026-02-14")), Some(DayKind::Workday));
+    assert!(calendar.is_holiday(d("2025-10-08")));
+}
