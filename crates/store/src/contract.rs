@@ -1,0 +1,1004 @@
+//! The contract every [`Store`] backend must pass: plain functions over a [`Harness`], and the
+//! [`contract_tests!`](crate::contract_tests) macro that turns them into `#[test]`s for one
+//! backend. The SQLite backend runs them in `tests/sqlite_contract.rs`; the PostgreSQL backend
+//! will run the same ones.
+//!
+//! The functions panic on a failed check, like assertions in a test.
+
+use std::collections::HashSet;
+use std::thread;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use clearance::{
+    apply, decide, Action, Actor, Command, DeclarationState, Event, Lane, LaneReason,
+    PaymentNotice, Status, TaxKind,
+};
+use domain::codes::{Direction, OfficeCode, Uscc};
+use domain::money::Fen;
+
+use crate::*;
+
+/// What a backend gives the contract: a way to open its store on the same database again, and
+/// raw access to tamper with the audit log as an attacker with database access would.
+pub trait Harness {
+    /// Open the store. Called again after the previous store was dropped, it must open the
+    /// same data (durability across restart).
+    fn open(&self) -> Box<dyn Store>;
+    /// Change the `detail` of one audit record behind the store's back.
+    fn tamper_audit_detail(&self, record_id: i64, detail: &str);
+    /// Delete one audit record behind the store's back.
+    fn delete_audit_record(&self, record_id: i64);
+}
+
+/// The instant the contract runs at (injected time, never the clock).
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 10, 1, 0, 0).unwrap()
+}
+
+pub fn shanghai() -> OfficeCode {
+    OfficeCode::parse("2200").unwrap()
+}
+
+pub fn declarant() -> Uscc {
+    Uscc::parse("91110000600037341L").unwrap()
+}
+
+pub fn other_declarant() -> Uscc {
+    Uscc::parse("91310000132149237G").unwrap()
+}
+
+/// A declaration-shaped JSON body of about 1.2 KB, different for each `i`.
+pub fn sample_body(i: u64) -> String {
+    format!(
+        concat!(
+            r#"{{"direction":"import","declaration_office":"2200","entry_exit_office":"2201","contract_no":"CT-{i:08}","#,
+            r#""ie_date":"2025-03-09","declaration_date":"2025-03-10","#,
+            r#""trader":{{"name":"北京示例进出口有限公司","uscc":"91110000600037341L","customs_code":"1105910159"}},"#,
+            r#""overseas_party":{{"code":"SG123456789012","name":"Example Trading Pte Ltd","address":"1 Example Road, Singapore"}},"#,
+            r#""transport_mode":"2","vessel":"EVER GIVEN","voyage_no":"0{v:03}E","bill_no":"EGLV{i:010}","#,
+            r#""trade_mode":"0110","levy_nature":"101","loading_port":"SGSIN","trading_country":"SGP","dispatch_country":"SGP","#,
+            r#""domestic_port":"310001","package_type":"22","packages":"{p}","gross_weight_kg":"1250.5","net_weight_kg":"1180.2","#,
+            r#""transaction_terms":"3","freight":{{"mark":"3","value":"1200.00","currency":"USD"}},"#,
+            r#""entry_type":"M","items":["#,
+            r#"{{"item_no":"1","commodity_code":"8471300000","name":"笔记本电脑","specification":"4|3|便携式|Intel i7|16GB","declared_quantity":"100","declared_unit":"001","first_quantity":"100","first_unit":"001","unit_price":"350.0000","total_price":"35000.00","currency":"USD","origin_country":"CHN","destination_country":"CHN","district":"11059","duty_treatment":"1"}},"#,
+            r#"{{"item_no":"2","commodity_code":"8504401400","name":"电源适配器","specification":"4|3|65W","declared_quantity":"100","declared_unit":"007","first_quantity":"12.5","first_unit":"035","unit_price":"8.5000","total_price":"850.00","currency":"USD","origin_country":"VNM","destination_country":"CHN","district":"11059","duty_treatment":"1"}}"#,
+            r#"]}}"#
+        ),
+        i = i,
+        v = i % 1000,
+        p = 10 + i % 90,
+    )
+}
+
+pub fn submit_request(client_seq_no: &str, body: String) -> SubmitRequest {
+    SubmitRequest {
+        client_seq_no: client_seq_no.to_owned(),
+        declarant: declarant(),
+        direction: Direction::Import,
+        declaration_office: shanghai(),
+        entry_exit_office: OfficeCode::parse("2201").unwrap(),
+        body_json: body,
+        actor: Actor::Enterprise { uscc: declarant() },
+        now: t0(),
+    }
+}
+
+fn system() -> Actor {
+    Actor::System {
+        component: "contract".into(),
+    }
+}
+
+fn officer() -> Actor {
+    Actor::Officer {
+        login: "wang".into(),
+        office: shanghai(),
+    }
+}
+
+/// Load, decide, append: the use-case loop the clearance service will run.
+fn step(
+    store: &dyn Store,
+    id: DeclarationId,
+    actor: Actor,
+    action: Action,
+    now: DateTime<Utc>,
+) -> Appended {
+    let d = store
+        .load(DeclarationKey::Id(id))
+        .unwrap()
+        .expect("declaration exists");
+    let events = decide(&d.state, &Command { actor, action }, now).expect("command fits");
+    store
+        .append(AppendRequest {
+            id,
+            expected_version: d.version,
+            events,
+        })
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contract
+
+/// A submission is stored as given and loads back with its state and history.
+pub fn submit_then_load(h: &dyn Harness) {
+    let store = h.open();
+    let body = sample_body(1);
+    let s = store.submit(submit_request("seq-1", body.clone())).unwrap();
+    assert!(!s.replayed);
+    assert_eq!(s.version, 1);
+    assert_eq!(s.pre_entry_no.to_string(), "220020251000000001");
+
+    let d = store.load(DeclarationKey::Id(s.id)).unwrap().unwrap();
+    assert_eq!(d.body_json, body);
+    assert_eq!(d.version, 1);
+    assert_eq!(d.state.status, Status::Submitted);
+    assert_eq!(
+        d.state.header.as_ref().unwrap().pre_entry_no,
+        s.pre_entry_no
+    );
+    let by_pre = store
+        .load(DeclarationKey::PreEntryNo(s.pre_entry_no))
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_pre.id, s.id);
+
+    let events = store.events(s.id).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].seq, 1);
+    assert_eq!(events[0].event.kind.name(), "submitted");
+    assert_eq!(clearance::replay(events.iter().map(|e| &e.event)), d.state);
+    assert!(store
+        .load(DeclarationKey::Id(DeclarationId(999_999)))
+        .unwrap()
+        .is_none());
+}
+
+/// The same (enterprise, client sequence number) returns the first result; a different body
+/// under the same key is refused; another enterprise may use the same number.
+pub fn idempotent_retry_returns_first_result(h: &dyn Harness) {
+    let store = h.open();
+    let first = store
+        .submit(submit_request("retry-7", sample_body(7)))
+        .unwrap();
+    let again = store
+        .submit(submit_request("retry-7", sample_body(7)))
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(
+        (again.id, again.pre_entry_no),
+        (first.id, first.pre_entry_no)
+    );
+
+    let err = store
+        .submit(submit_request("retry-7", sample_body(8)))
+        .unwrap_err();
+    assert_eq!(err.code(), "idempotency_mismatch", "{err}");
+
+    let mut other = submit_request("retry-7", sample_body(7));
+    other.declarant = other_declarant();
+    other.actor = Actor::Enterprise {
+        uscc: other_declarant(),
+    };
+    let theirs = store.submit(other).unwrap();
+    assert!(!theirs.replayed);
+    assert_ne!(theirs.id, first.id);
+
+    // Retries inside one group-commit batch: many threads send the same key at once.
+    let key = "burst-1";
+    let results: Vec<Submitted> = thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| s.spawn(|| store.submit(submit_request(key, sample_body(11))).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|r| !r.replayed).count(), 1);
+    assert!(results
+        .iter()
+        .all(|r| r.pre_entry_no == results[0].pre_entry_no));
+
+    // And after a restart.
+    drop(store);
+    let store = h.open();
+    let after = store
+        .submit(submit_request("retry-7", sample_body(7)))
+        .unwrap();
+    assert!(after.replayed);
+    assert_eq!(after.pre_entry_no, first.pre_entry_no);
+    let listed = store
+        .list(
+            &ListFilter {
+                declarant: Some(declarant()),
+                ..ListFilter::default()
+            },
+            &PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        listed.items.len(),
+        2,
+        "one declaration per key, whatever the retries"
+    );
+}
+
+/// Declaration numbers are unique per office, year and direction under concurrent accepts, and
+/// carry the office, year and flag.
+pub fn serials_unique_under_concurrent_accepts(h: &dyn Harness) {
+    let store = h.open();
+    let n = 40;
+    let ids: Vec<DeclarationId> = (0..n)
+        .map(|i| {
+            let mut r = submit_request(&format!("acc-{i}"), sample_body(i));
+            if i % 4 == 0 {
+                r.direction = Direction::Export;
+            }
+            store.submit(r).unwrap().id
+        })
+        .collect();
+    let store_ref: &dyn Store = store.as_ref();
+    let numbers: Vec<_> = thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .chunks(5)
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|id| {
+                            store_ref
+                                .accept(AcceptRequest {
+                                    id: *id,
+                                    expected_version: 1,
+                                    actor: system(),
+                                    now: t0(),
+                                })
+                                .unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(numbers.len(), n as usize);
+    let distinct: HashSet<_> = numbers.iter().map(|a| a.declaration_no).collect();
+    assert_eq!(
+        distinct.len(),
+        numbers.len(),
+        "declaration numbers must be unique"
+    );
+    for direction in [Direction::Import, Direction::Export] {
+        let mut serials: Vec<u32> = numbers
+            .iter()
+            .filter(|a| a.declaration_no.direction() == direction)
+            .map(|a| a.declaration_no.serial())
+            .collect();
+        serials.sort_unstable();
+        let expected: Vec<u32> = (1..=serials.len() as u32).collect();
+        assert_eq!(
+            serials, expected,
+            "serials of {direction} are 1..n without gaps"
+        );
+    }
+    for a in &numbers {
+        assert_eq!(
+            (a.declaration_no.office(), a.declaration_no.year()),
+            (shanghai(), 2025)
+        );
+        assert_eq!(a.version, 2);
+    }
+    // A refused accept takes no serial.
+    let err = store
+        .accept(AcceptRequest {
+            id: ids[1],
+            expected_version: 2,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "not_allowed_in_status", "{err}");
+    let fresh = store
+        .submit(submit_request("acc-late", sample_body(99)))
+        .unwrap();
+    let late = store
+        .accept(AcceptRequest {
+            id: fresh.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap();
+    assert_eq!(late.declaration_no.serial(), 31);
+    // The year restarts the series.
+    let next_year = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
+    let mut r = submit_request("acc-2026", sample_body(100));
+    r.now = next_year;
+    let s = store.submit(r).unwrap();
+    assert_eq!(s.pre_entry_no.to_string(), "220020261000000001");
+    let a = store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 1,
+            actor: system(),
+            now: next_year,
+        })
+        .unwrap();
+    assert_eq!(a.declaration_no.to_string(), "220020261000000001");
+}
+
+/// Two writers decide on the same version; the second append is a conflict and changes nothing.
+pub fn optimistic_concurrency_conflict(h: &dyn Harness) {
+    let store = h.open();
+    let s = store.submit(submit_request("occ", sample_body(3))).unwrap();
+    store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap();
+    let d = store.load(DeclarationKey::Id(s.id)).unwrap().unwrap();
+    let lane = |l| Command {
+        actor: system(),
+        action: Action::ChooseLane {
+            lane: l,
+            reasons: vec![reason()],
+        },
+    };
+    let a = decide(&d.state, &lane(Lane::Green), t0()).unwrap();
+    let b = decide(&d.state, &lane(Lane::Red), t0()).unwrap();
+    store
+        .append(AppendRequest {
+            id: s.id,
+            expected_version: d.version,
+            events: a,
+        })
+        .unwrap();
+    let err = store
+        .append(AppendRequest {
+            id: s.id,
+            expected_version: d.version,
+            events: b,
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 2,
+                actual: 3
+            }
+        ),
+        "{err}"
+    );
+    let after = store.load(DeclarationKey::Id(s.id)).unwrap().unwrap();
+    assert_eq!((after.version, after.state.lane), (3, Some(Lane::Green)));
+    assert_eq!(store.events(s.id).unwrap().len(), 3);
+    // Stale accept is a conflict too.
+    let err = store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "version_conflict");
+    let err = store
+        .append(AppendRequest {
+            id: DeclarationId(424_242),
+            expected_version: 0,
+            events: vec![],
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid");
+}
+
+fn reason() -> LaneReason {
+    LaneReason {
+        code: "default_green".into(),
+        message_zh: "默认".into(),
+        message_en: "default".into(),
+    }
+}
+
+/// A whole import through the store: notices recorded and paid, narrow columns follow.
+pub fn lifecycle_and_payment_notices(h: &dyn Harness) {
+    let store = h.open();
+    let s = store
+        .submit(submit_request("life", sample_body(5)))
+        .unwrap();
+    let acc = store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap();
+    let t = |m| t0() + Duration::minutes(m);
+    step(
+        store.as_ref(),
+        s.id,
+        system(),
+        Action::ChooseLane {
+            lane: Lane::Yellow,
+            reasons: vec![reason()],
+        },
+        t(1),
+    );
+    step(
+        store.as_ref(),
+        s.id,
+        officer(),
+        Action::RecordReview {
+            result: clearance::ExaminationResult::Conform,
+        },
+        t(2),
+    );
+    let notices = vec![
+        PaymentNotice {
+            notice_no: format!("{}A", acc.declaration_no),
+            tax: TaxKind::Duty,
+            amount_fen: Fen(2_000_000),
+        },
+        PaymentNotice {
+            notice_no: format!("{}L", acc.declaration_no),
+            tax: TaxKind::Vat,
+            amount_fen: Fen(3_364_706),
+        },
+    ];
+    let a = step(
+        store.as_ref(),
+        s.id,
+        system(),
+        Action::Assess {
+            notices: notices.clone(),
+        },
+        t(3),
+    );
+    assert_eq!(a.status, Status::Assessed);
+    let stored = store.payment_notices(s.id).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored
+        .iter()
+        .all(|n| n.paid_at.is_none() && n.issued_at == t(3)));
+    let bank = Actor::Bank {
+        code: "ICBC".into(),
+    };
+    step(
+        store.as_ref(),
+        s.id,
+        bank.clone(),
+        Action::Pay {
+            notice_no: notices[0].notice_no.clone(),
+        },
+        t(4),
+    );
+    let paid = step(
+        store.as_ref(),
+        s.id,
+        bank,
+        Action::Pay {
+            notice_no: notices[1].notice_no.clone(),
+        },
+        t(5),
+    );
+    assert_eq!(paid.status, Status::Paid);
+    assert!(store
+        .payment_notices(s.id)
+        .unwrap()
+        .iter()
+        .all(|n| n.paid_at.is_some()));
+    step(store.as_ref(), s.id, officer(), Action::Release, t(6));
+    let closed = step(store.as_ref(), s.id, officer(), Action::Close, t(7));
+    assert_eq!((closed.status, closed.version), (Status::Closed, 9));
+
+    let d = store
+        .load(DeclarationKey::DeclarationNo(acc.declaration_no))
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.id, s.id);
+    assert_eq!(d.updated_at, t(7));
+    let history = store.events(s.id).unwrap();
+    assert_eq!(
+        history.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=9).collect::<Vec<_>>()
+    );
+    assert_eq!(clearance::replay(history.iter().map(|e| &e.event)), d.state);
+
+    // A notice number used twice is refused and changes nothing.
+    let s2 = store
+        .submit(submit_request("life-2", sample_body(6)))
+        .unwrap();
+    store
+        .accept(AcceptRequest {
+            id: s2.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap();
+    step(
+        store.as_ref(),
+        s2.id,
+        system(),
+        Action::ChooseLane {
+            lane: Lane::Green,
+            reasons: vec![reason()],
+        },
+        t(1),
+    );
+    let d2 = store.load(DeclarationKey::Id(s2.id)).unwrap().unwrap();
+    let events = decide(
+        &d2.state,
+        &Command {
+            actor: system(),
+            action: Action::Assess {
+                notices: notices[..1].to_vec(),
+            },
+        },
+        t(2),
+    )
+    .unwrap();
+    let err = store
+        .append(AppendRequest {
+            id: s2.id,
+            expected_version: d2.version,
+            events,
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "duplicate", "{err}");
+    assert_eq!(
+        store
+            .load(DeclarationKey::Id(s2.id))
+            .unwrap()
+            .unwrap()
+            .version,
+        d2.version
+    );
+}
+
+/// Filters combine; pages are bounded, newest first, and the cursor walks them all once.
+pub fn list_filters_and_pagination(h: &dyn Harness) {
+    let store = h.open();
+    let mut ids = Vec::new();
+    for i in 0..25u64 {
+        let mut r = submit_request(&format!("list-{i}"), sample_body(i));
+        r.now = t0() + Duration::hours(i as i64);
+        if i % 5 == 0 {
+            r.declarant = other_declarant();
+            r.actor = Actor::Enterprise {
+                uscc: other_declarant(),
+            };
+        }
+        if i % 2 == 0 {
+            r.declaration_office = OfficeCode::parse("5300").unwrap();
+        }
+        ids.push(store.submit(r).unwrap().id);
+    }
+    for id in ids.iter().take(6) {
+        let d = store.load(DeclarationKey::Id(*id)).unwrap().unwrap();
+        store
+            .accept(AcceptRequest {
+                id: *id,
+                expected_version: d.version,
+                actor: system(),
+                now: d.state.submitted_at.unwrap(),
+            })
+            .unwrap();
+    }
+    step(
+        store.as_ref(),
+        ids[0],
+        system(),
+        Action::ChooseLane {
+            lane: Lane::Red,
+            reasons: vec![reason()],
+        },
+        t0(),
+    );
+
+    let all = |f: ListFilter, limit| {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let p = store.list(&f, &PageRequest { after, limit }).unwrap();
+            assert!(p.items.len() <= limit as usize);
+            seen.extend(p.items.iter().map(|s| s.id));
+            match p.next {
+                Some(c) => after = Some(Cursor::parse(c.as_str())),
+                None => return seen,
+            }
+        }
+    };
+    let every = all(ListFilter::default(), 7);
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(every, expected, "newest first, each once");
+
+    assert_eq!(
+        all(
+            ListFilter {
+                status: Some(Status::Accepted),
+                ..Default::default()
+            },
+            2
+        )
+        .len(),
+        5
+    );
+    assert_eq!(
+        all(
+            ListFilter {
+                status: Some(Status::Submitted),
+                ..Default::default()
+            },
+            50
+        )
+        .len(),
+        19
+    );
+    assert_eq!(
+        all(
+            ListFilter {
+                lane: Some(Lane::Red),
+                ..Default::default()
+            },
+            50
+        ),
+        vec![ids[0]]
+    );
+    assert_eq!(
+        all(
+            ListFilter {
+                declarant: Some(other_declarant()),
+                ..Default::default()
+            },
+            2
+        )
+        .len(),
+        5
+    );
+    let office = OfficeCode::parse("5300").unwrap();
+    assert_eq!(
+        all(
+            ListFilter {
+                declaration_office: Some(office),
+                ..Default::default()
+            },
+            4
+        )
+        .len(),
+        13
+    );
+    let both = ListFilter {
+        declaration_office: Some(office),
+        declarant: Some(other_declarant()),
+        ..Default::default()
+    };
+    assert_eq!(all(both, 50).len(), 3); // i = 0, 10, 20
+    let window = ListFilter {
+        submitted_from: Some(t0() + Duration::hours(10)),
+        submitted_to: Some(t0() + Duration::hours(15)),
+        ..Default::default()
+    };
+    assert_eq!(
+        all(window, 50),
+        (10..15).rev().map(|i| ids[i]).collect::<Vec<_>>()
+    );
+
+    let summary = &store
+        .list(
+            &ListFilter {
+                lane: Some(Lane::Red),
+                ..Default::default()
+            },
+            &PageRequest {
+                after: None,
+                limit: 1,
+            },
+        )
+        .unwrap()
+        .items[0];
+    assert_eq!(
+        (summary.status, summary.lane, summary.version),
+        (Status::Inspection, Some(Lane::Red), 3)
+    );
+    assert!(summary.declaration_no.is_some());
+
+    for limit in [0, PAGE_MAX + 1] {
+        let err = store
+            .list(&ListFilter::default(), &PageRequest { after: None, limit })
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid");
+    }
+    let err = store
+        .list(
+            &ListFilter::default(),
+            &PageRequest {
+                after: Some(Cursor::parse("nonsense")),
+                limit: 5,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid");
+}
+
+/// The audit chain covers every change and verifies; a tampered record is reported at that
+/// record, a deleted one at the gap it leaves.
+pub fn audit_chain_verifies_and_tampering_is_found(h: &dyn Harness) {
+    let store = h.open();
+    let empty = store.verify_audit().unwrap();
+    assert_eq!(
+        (empty.records_checked, empty.first_broken.clone()),
+        (0, None)
+    );
+
+    let s = store
+        .submit(submit_request("audit-1", sample_body(1)))
+        .unwrap(); // record 1
+    store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap(); // 2
+    store
+        .submit(submit_request("audit-2", sample_body(2)))
+        .unwrap(); // 3
+    store
+        .put_office(
+            Office {
+                code: shanghai(),
+                name: "上海海关".into(),
+                parent: Some(OfficeCode::HQ),
+            },
+            &system(),
+            t0(),
+        )
+        .unwrap(); // 4
+    let user = NewUser {
+        login: "wang".into(),
+        role: Role::Officer,
+        office: Some(shanghai()),
+        uscc: None,
+    };
+    store.put_user(user.clone(), &system(), t0()).unwrap(); // 5
+                                                            // Replays and refusals write nothing.
+    store
+        .submit(submit_request("audit-1", sample_body(1)))
+        .unwrap();
+    assert!(store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 2,
+            actor: system(),
+            now: t0()
+        })
+        .is_err());
+    assert_eq!(
+        store.put_user(user, &system(), t0()).unwrap_err().code(),
+        "duplicate"
+    );
+
+    let report = store.verify_audit().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.records_checked, 5);
+    drop(store);
+
+    h.tamper_audit_detail(3, r#"{"pre_entry_no":"forged"}"#);
+    let store = h.open();
+    let report = store.verify_audit().unwrap();
+    assert_eq!(
+        report.first_broken,
+        Some(BrokenLink {
+            record_id: 3,
+            reason: BrokenReason::HashMismatch
+        })
+    );
+    assert_eq!(report.records_checked, 3);
+    drop(store);
+
+    h.delete_audit_record(2);
+    let store = h.open();
+    let report = store.verify_audit().unwrap();
+    assert_eq!(
+        report.first_broken,
+        Some(BrokenLink {
+            record_id: 3,
+            reason: BrokenReason::Gap { expected_id: 2 }
+        })
+    );
+}
+
+/// Everything written is there after the store is dropped and opened again, and the audit
+/// chain continues where it stopped.
+pub fn durable_across_reopen(h: &dyn Harness) {
+    let store = h.open();
+    let s = store
+        .submit(submit_request("dur-1", sample_body(1)))
+        .unwrap();
+    let a = store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap();
+    store
+        .put_office(
+            Office {
+                code: shanghai(),
+                name: "上海海关".into(),
+                parent: None,
+            },
+            &system(),
+            t0(),
+        )
+        .unwrap();
+    let uid = store
+        .put_user(
+            NewUser {
+                login: "li".into(),
+                role: Role::Enterprise,
+                office: None,
+                uscc: Some(declarant()),
+            },
+            &system(),
+            t0(),
+        )
+        .unwrap();
+    let before = store.load(DeclarationKey::Id(s.id)).unwrap().unwrap();
+    drop(store);
+
+    let store = h.open();
+    let after = store.load(DeclarationKey::Id(s.id)).unwrap().unwrap();
+    assert_eq!(after, before);
+    assert_eq!(after.state.declaration_no, Some(a.declaration_no));
+    let user = store.user_by_login("li").unwrap().unwrap();
+    assert_eq!(
+        (user.id, user.role, user.uscc),
+        (uid, Role::Enterprise, Some(declarant()))
+    );
+    assert!(store.user_by_login("nobody").unwrap().is_none());
+    // Counters continue: the next numbers follow the stored ones.
+    let s2 = store
+        .submit(submit_request("dur-2", sample_body(2)))
+        .unwrap();
+    assert_eq!(s2.pre_entry_no.serial(), s.pre_entry_no.serial() + 1);
+    let a2 = store
+        .accept(AcceptRequest {
+            id: s2.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap();
+    assert_eq!(a2.declaration_no.serial(), a.declaration_no.serial() + 1);
+    let report = store.verify_audit().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.records_checked, 6);
+}
+
+/// The lifecycle's refusals come through the store unchanged and leave no trace.
+pub fn refusals_pass_through(h: &dyn Harness) {
+    let store = h.open();
+    let mut r = submit_request("ref-1", sample_body(1));
+    r.actor = Actor::Enterprise {
+        uscc: other_declarant(),
+    };
+    let err = store.submit(r).unwrap_err();
+    assert_eq!(err.code(), "not_declarant", "{err}");
+    assert!(matches!(err, StoreError::Refused(_)));
+
+    let s = store
+        .submit(submit_request("ref-2", sample_body(2)))
+        .unwrap();
+    assert_eq!(
+        s.pre_entry_no.serial(),
+        1,
+        "the refused submission took no number"
+    );
+    let d = store.load(DeclarationKey::Id(s.id)).unwrap().unwrap();
+    let withdraw = decide(
+        &d.state,
+        &Command {
+            actor: Actor::Enterprise { uscc: declarant() },
+            action: Action::Withdraw {
+                reason: "mistake".into(),
+            },
+        },
+        t0(),
+    )
+    .unwrap();
+    store
+        .append(AppendRequest {
+            id: s.id,
+            expected_version: 1,
+            events: withdraw,
+        })
+        .unwrap();
+    let err = store
+        .accept(AcceptRequest {
+            id: s.id,
+            expected_version: 2,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "not_allowed_in_status");
+    // Events decided on another state cannot revive a terminal declaration.
+    let as_submitted = apply(
+        DeclarationState::default(),
+        &store.events(s.id).unwrap()[0].event,
+    );
+    let problem = clearance::ReviewProblem {
+        field: String::new(),
+        code: "x".into(),
+        message_zh: "x".into(),
+        message_en: "x".into(),
+    };
+    let reject = Command {
+        actor: system(),
+        action: Action::Reject {
+            problems: vec![problem],
+        },
+    };
+    let fake: Vec<Event> = decide(&as_submitted, &reject, t0()).unwrap();
+    let err = store
+        .append(AppendRequest {
+            id: s.id,
+            expected_version: 2,
+            events: fake,
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid");
+    assert_eq!(store.verify_audit().unwrap().records_checked, 2);
+    let big = "x".repeat(BODY_BYTES_MAX + 1);
+    assert_eq!(
+        store
+            .submit(submit_request("ref-3", big))
+            .unwrap_err()
+            .code(),
+        "invalid"
+    );
+}
+
+/// Generate one `#[test]` per contract function for a backend. `$make` is an expression that
+/// builds a fresh [`Harness`] (a fresh, empty database) each time it is evaluated.
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:expr) => {
+        $crate::contract_tests!(@each $make;
+            submit_then_load,
+            idempotent_retry_returns_first_result,
+            serials_unique_under_concurrent_accepts,
+            optimistic_concurrency_conflict,
+            lifecycle_and_payment_notices,
+            list_filters_and_pagination,
+            audit_chain_verifies_and_tampering_is_found,
+            durable_across_reopen,
+            refusals_pass_through,
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let harness = $make;
+                $crate::contract::$name(&harness);
+            }
+        )*
+    };
+}

@@ -1,0 +1,380 @@
+//! The durable ledger of Jinguan: declarations, their events, payment notices, users, offices and
+//! a hash-chained audit log, behind one use-case-shaped trait, [`Store`].
+//!
+//! - [`Store`]: what the clearance service asks of storage (submit, accept, append events, load,
+//!   list, payment notices, audit verification), not generic CRUD.
+//! - [`sqlite`]: the embedded backend (rusqlite, bundled SQLite): WAL, `synchronous=FULL`, one
+//!   writer thread with group commit, a small pool of reader connections.
+//! - [`audit`]: the hash chain (SHA-256 over previous hash ‖ canonical record bytes) and its
+//!   verifier, shared by every backend.
+//! - [`contract`]: the one test suite every backend must pass (PostgreSQL will run it too).
+//!
+//! # Sync, not async
+//!
+//! The trait is synchronous and `Send + Sync`. A call blocks until its answer is durable; the
+//! HTTP layer will call it through `tokio::task::spawn_blocking`. This keeps group commit
+//! simple: each write is a message to the one writer thread with a reply channel, the writer
+//! drains whatever is waiting into one transaction, fsyncs once, and answers everyone. No async
+//! runtime is needed inside the store, the trait stays object-safe (`&dyn Store`, `Box<dyn
+//! Store>`), and blocking threads are cheap compared with one fsync. A PostgreSQL backend fits
+//! the same shape: its writer (a thread driving tokio-postgres on its own runtime, or a task
+//! behind a channel) takes the waiting requests, writes them as multi-row inserts in one
+//! transaction from a pooled connection, and answers after `COMMIT`; readers use other pooled
+//! connections.
+//!
+//! # Row shape
+//!
+//! A declaration is one row: its body (compact JSON, as submitted) and its lifecycle state
+//! (compact JSON of `clearance::DeclarationState`) in two columns, with narrow indexed columns
+//! for what is searched (status, office, declarant, numbers). Item-level analysis belongs to the
+//! statistics warehouse. See PERFORMANCE.md: the row shape decides the ceiling.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use clearance::{Actor, DeclarationState, Event, Lane, Refusal, Status, TaxKind};
+use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
+use domain::money::Fen;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub mod audit;
+pub mod contract;
+pub mod sqlite;
+
+pub use audit::{AuditReport, BrokenLink, BrokenReason};
+
+/// At most this many rows in one page of [`Store::list`].
+pub const PAGE_MAX: u32 = 500;
+/// At most this many bytes in a declaration body.
+pub const BODY_BYTES_MAX: usize = 256 * 1024;
+/// At most this many events in one [`Store::append`].
+pub const APPEND_EVENTS_MAX: usize = 32;
+
+/// The store's own key for a declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeclarationId(pub i64);
+
+impl fmt::Display for DeclarationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A new filing. `(declarant, client_seq_no)` is the idempotency key: the same key always
+/// returns the first result, across retries, crashes and restarts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmitRequest {
+    pub client_seq_no: String,
+    pub declarant: Uscc,
+    pub direction: Direction,
+    pub declaration_office: OfficeCode,
+    pub entry_exit_office: OfficeCode,
+    /// The typed declaration as compact JSON. Stored as given, not parsed again.
+    pub body_json: String,
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Submitted {
+    pub id: DeclarationId,
+    pub pre_entry_no: PreEntryNo,
+    /// The version after the submission (1), or the current version on a replay.
+    pub version: u64,
+    /// `true` when this was a retry of an earlier submission: nothing new was written.
+    pub replayed: bool,
+}
+
+/// Accept a submitted declaration: the store allocates the next serial of (office, customs
+/// year, direction) and records `Accepted`, all in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptRequest {
+    pub id: DeclarationId,
+    pub expected_version: u64,
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    pub declaration_no: DeclarationNo,
+    pub version: u64,
+}
+
+/// Append events decided on the state at `expected_version` (optimistic concurrency).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendRequest {
+    pub id: DeclarationId,
+    pub expected_version: u64,
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Appended {
+    pub version: u64,
+    pub status: Status,
+}
+
+/// How to find one declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeclarationKey {
+    Id(DeclarationId),
+    PreEntryNo(PreEntryNo),
+    DeclarationNo(DeclarationNo),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredDeclaration {
+    pub id: DeclarationId,
+    /// The number of events recorded; the `expected_version` of the next write.
+    pub version: u64,
+    pub state: DeclarationState,
+    pub body_json: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredEvent {
+    /// 1-based position in the declaration's history.
+    pub seq: u64,
+    pub event: Event,
+}
+
+/// Filters of [`Store::list`]; all optional, combined with AND.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub lane: Option<Lane>,
+    pub declaration_office: Option<OfficeCode>,
+    pub declarant: Option<Uscc>,
+    /// Submitted at or after.
+    pub submitted_from: Option<DateTime<Utc>>,
+    /// Submitted before.
+    pub submitted_to: Option<DateTime<Utc>>,
+}
+
+/// An opaque position in a listing (newest first).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cursor(String);
+
+impl Cursor {
+    fn from_id(id: DeclarationId) -> Cursor {
+        Cursor(format!("d{}", id.0))
+    }
+    fn id(&self) -> Result<DeclarationId, StoreError> {
+        self.0
+            .strip_prefix('d')
+            .and_then(|s| s.parse().ok())
+            .map(DeclarationId)
+            .ok_or_else(|| StoreError::Invalid(format!("bad cursor {:?}", self.0)))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// From the text a client sent back.
+    pub fn parse(s: &str) -> Cursor {
+        Cursor(s.to_owned())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<Cursor>,
+    /// 1..=[`PAGE_MAX`].
+    pub limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// The narrow columns of a declaration, as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeclarationSummary {
+    pub id: DeclarationId,
+    pub pre_entry_no: PreEntryNo,
+    pub declaration_no: Option<DeclarationNo>,
+    pub declarant: Uscc,
+    pub direction: Direction,
+    pub declaration_office: OfficeCode,
+    pub status: Status,
+    pub lane: Option<Lane>,
+    pub submitted_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredNotice {
+    pub notice_no: String,
+    pub declaration_id: DeclarationId,
+    pub tax: TaxKind,
+    pub amount_fen: Fen,
+    pub issued_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Office {
+    pub code: OfficeCode,
+    pub name: String,
+    pub parent: Option<OfficeCode>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Enterprise,
+    Officer,
+    AntiSmuggling,
+    Bank,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Enterprise => "enterprise",
+            Role::Officer => "officer",
+            Role::AntiSmuggling => "anti_smuggling",
+            Role::Bank => "bank",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        [
+            Role::Enterprise,
+            Role::Officer,
+            Role::AntiSmuggling,
+            Role::Bank,
+            Role::Admin,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// A user record; authentication is not built yet, only who is who.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub login: String,
+    pub role: Role,
+    pub office: Option<OfficeCode>,
+    pub uscc: Option<Uscc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub role: Role,
+    pub office: Option<OfficeCode>,
+    pub uscc: Option<Uscc>,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The lifecycle refused the step (from `accept` or `submit`).
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    /// Someone else wrote first: reload and decide again.
+    #[error("version conflict: expected {expected}, found {actual}")]
+    Conflict { expected: u64, actual: u64 },
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The idempotency key was used before for a different body.
+    #[error("client sequence number {client_seq_no} was already used for another declaration ({pre_entry_no})")]
+    IdempotencyMismatch {
+        client_seq_no: String,
+        pre_entry_no: PreEntryNo,
+    },
+    /// A unique value (login, notice number) already exists.
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("no serial left for {0}")]
+    SerialExhausted(String),
+    /// Stored data does not read back as it was written: a broken invariant.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error("the store is closed")]
+    Closed,
+    #[error("storage backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// A stable code for machines.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Refused(r) => r.code(),
+            StoreError::Conflict { .. } => "version_conflict",
+            StoreError::NotFound(_) => "not_found",
+            StoreError::IdempotencyMismatch { .. } => "idempotency_mismatch",
+            StoreError::Duplicate(_) => "duplicate",
+            StoreError::Invalid(_) => "invalid",
+            StoreError::SerialExhausted(_) => "serial_exhausted",
+            StoreError::Corrupt(_) => "corrupt",
+            StoreError::Closed => "closed",
+            StoreError::Backend(_) => "backend",
+        }
+    }
+}
+
+/// What the clearance service asks of durable storage. Every write is atomic with its audit
+/// record, and answers only once it is durable.
+pub trait Store: Send + Sync {
+    /// File a declaration: allocate a pre-entry number, record `Submitted`. Idempotent on
+    /// `(declarant, client_seq_no)`.
+    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError>;
+
+    /// Number and accept a submitted declaration.
+    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError>;
+
+    /// Append events decided on the state at `expected_version`; `Conflict` if it moved.
+    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError>;
+
+    fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError>;
+
+    /// The history of one declaration, oldest first.
+    fn events(&self, id: DeclarationId) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Newest first, filtered, one page at a time.
+    fn list(
+        &self,
+        filter: &ListFilter,
+        page: &PageRequest,
+    ) -> Result<Page<DeclarationSummary>, StoreError>;
+
+    fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError>;
+
+    fn put_office(
+        &self,
+        office: Office,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    fn put_user(&self, user: NewUser, actor: &Actor, now: DateTime<Utc>)
+        -> Result<i64, StoreError>;
+
+    fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+
+    /// Walk the audit chain from the first record and report the first broken link.
+    fn verify_audit(&self) -> Result<AuditReport, StoreError>;
+}
+
+/// Milliseconds since the epoch, the form timestamps take in narrow columns.
+pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
+}

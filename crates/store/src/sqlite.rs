@@ -1,0 +1,1182 @@
+//! The embedded backend: one SQLite file (`jinguan.db`) in a data directory (default
+//! `./jinguan-data/`).
+//!
+//! - Durability: WAL journal, `synchronous=FULL` (each commit fsyncs the WAL before answering).
+//! - Writes: ONE writer thread owns the only write connection. Callers send a request with a
+//!   reply channel through a bounded queue; the writer takes the first waiting request and then
+//!   every other one already queued (at most `batch_max`), runs each inside its own SAVEPOINT of
+//!   a single `BEGIN IMMEDIATE` transaction, commits once, and only then answers all of them.
+//!   A request that fails (refusal, conflict) rolls back to its savepoint and does not spoil the
+//!   others. No timer: while one batch is being fsynced, the next one gathers by itself.
+//! - Reads: separate connections (`query_only`), kept in a small pool, never blocked by the
+//!   writer thanks to WAL.
+//! - Schema: versioned migrations recorded in `PRAGMA user_version`.
+//!
+//! Living in this crate (module `sqlite`) rather than a `store-sqlite` crate: it is the default
+//! backend the contract suite and the benchmark run on, and splitting would only add a crate
+//! boundary with one user. PostgreSQL, with its own heavy dependencies, gets its own crate.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clearance::{
+    apply, customs_year, decide, Action, Actor, Command, DeclarationState, EventKind, Lane, Status,
+};
+use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
+use domain::money::Fen;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::audit::{sha256_hex, AuditRecord, AuditReport, ChainHead, ChainVerifier};
+use crate::*;
+
+pub const DEFAULT_DIR: &str = "./jinguan-data";
+pub const DB_FILE: &str = "jinguan.db";
+
+/// Tuning, all bounded.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// Most requests committed in one transaction.
+    pub batch_max: usize,
+    /// Most requests waiting for the writer; senders block beyond it (back-pressure).
+    pub queue_max: usize,
+    /// Idle reader connections kept open.
+    pub readers_max: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            batch_max: 256,
+            queue_max: 4096,
+            readers_max: 4,
+        }
+    }
+}
+
+/// Counters of the writer, for benchmarks and operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub batches: u64,
+    pub requests: u64,
+}
+
+/// The migrations, in order; `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: the ledger.
+    r#"
+    CREATE TABLE declarations (
+        id                 INTEGER PRIMARY KEY,
+        pre_entry_no       TEXT NOT NULL UNIQUE,
+        declaration_no     TEXT UNIQUE,
+        declarant          TEXT NOT NULL,
+        client_seq_no      TEXT NOT NULL,
+        direction          TEXT NOT NULL,
+        declaration_office TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        lane               TEXT,
+        submitted_at_ms    INTEGER NOT NULL,
+        updated_at_ms      INTEGER NOT NULL,
+        version            INTEGER NOT NULL,
+        state              TEXT NOT NULL,
+        body               TEXT NOT NULL
+    );
+    -- The idempotency key of submission.
+    CREATE UNIQUE INDEX declarations_client_seq ON declarations (declarant, client_seq_no);
+    CREATE INDEX declarations_status ON declarations (status, id);
+    CREATE INDEX declarations_office ON declarations (declaration_office, id);
+    CREATE INDEX declarations_declarant ON declarations (declarant, id);
+
+    CREATE TABLE events (
+        declaration_id INTEGER NOT NULL REFERENCES declarations (id),
+        seq            INTEGER NOT NULL,
+        type           TEXT NOT NULL,
+        at_ms          INTEGER NOT NULL,
+        body           TEXT NOT NULL,
+        PRIMARY KEY (declaration_id, seq)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE payment_notices (
+        notice_no      TEXT PRIMARY KEY,
+        declaration_id INTEGER NOT NULL REFERENCES declarations (id),
+        tax            TEXT NOT NULL,
+        amount_fen     INTEGER NOT NULL,
+        issued_at_ms   INTEGER NOT NULL,
+        paid_at_ms     INTEGER
+    );
+    CREATE INDEX payment_notices_declaration ON payment_notices (declaration_id);
+
+    -- Serial counters: kind `pre_entry` or `declaration`, per office, customs year, direction.
+    CREATE TABLE serials (
+        kind      TEXT NOT NULL,
+        office    TEXT NOT NULL,
+        year      INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        last      INTEGER NOT NULL,
+        PRIMARY KEY (kind, office, year, direction)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE offices (
+        code   TEXT PRIMARY KEY,
+        name   TEXT NOT NULL,
+        parent TEXT
+    );
+
+    CREATE TABLE users (
+        id     INTEGER PRIMARY KEY,
+        login  TEXT NOT NULL UNIQUE,
+        role   TEXT NOT NULL,
+        office TEXT,
+        uscc   TEXT
+    );
+
+    CREATE TABLE audit_log (
+        id        INTEGER PRIMARY KEY,
+        at_ms     INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash      BLOB NOT NULL
+    );
+    "#,
+];
+
+/// Apply the pending migrations in one transaction. Public so that the benchmark's raw
+/// reference writes into exactly the same schema.
+pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let current: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    let known = MIGRATIONS.len() as u32;
+    if current > known {
+        return Err(StoreError::Invalid(format!(
+            "database schema version {current} is newer than this program ({known})"
+        )));
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)
+            .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)?;
+    Ok(known)
+}
+
+/// Open a write connection with the durability settings of the project.
+pub fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(backend)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(backend)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Invalid(format!(
+            "could not switch to WAL (got {mode})"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(backend)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+fn corrupt(what: impl fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests to the writer
+
+enum Op {
+    Submit(SubmitRequest),
+    Accept(AcceptRequest),
+    Append(AppendRequest),
+    PutOffice(Office, Actor, DateTime<Utc>),
+    PutUser(NewUser, Actor, DateTime<Utc>),
+}
+
+enum Reply {
+    Submitted(Submitted),
+    Accepted(Accepted),
+    Appended(Appended),
+    Unit,
+    UserId(i64),
+}
+
+struct Job {
+    op: Op,
+    reply: SyncSender<Result<Reply, StoreError>>,
+}
+
+/// The SQLite [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    queue: Option<SyncSender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Mutex<Vec<Connection>>,
+    readers_max: usize,
+    stats: std::sync::Arc<Mutex<WriterStats>>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store in `dir`, migrate it, and start the writer.
+    pub fn open(dir: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        assert!(
+            options.batch_max >= 1 && options.queue_max >= 1,
+            "bounds must be positive"
+        );
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let path = dir.join(DB_FILE);
+        let mut conn = open_write_connection(&path)?;
+        migrate(&mut conn)?;
+        let head = read_chain_head(&conn)?;
+
+        let (tx, rx) = mpsc::sync_channel::<Job>(options.queue_max);
+        let stats = std::sync::Arc::new(Mutex::new(WriterStats::default()));
+        let writer_stats = stats.clone();
+        let batch_max = options.batch_max;
+        let writer = std::thread::Builder::new()
+            .name("jinguan-sqlite-writer".into())
+            .spawn(move || {
+                Writer {
+                    conn,
+                    head,
+                    batch_max,
+                    stats: writer_stats,
+                }
+                .run(rx)
+            })
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        Ok(SqliteStore {
+            path,
+            queue: Some(tx),
+            writer: Some(writer),
+            readers: Mutex::new(Vec::new()),
+            readers_max: options.readers_max,
+            stats,
+        })
+    }
+
+    /// Open the default data directory `./jinguan-data/`.
+    pub fn open_default() -> Result<SqliteStore, StoreError> {
+        Self::open(Path::new(DEFAULT_DIR), SqliteOptions::default())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        *self.stats.lock().expect("stats lock")
+    }
+
+    fn send(&self, op: Op) -> Result<Reply, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        match queue.try_send(Job { op, reply }) {
+            Ok(()) => {}
+            // Back-pressure: wait for room rather than failing.
+            Err(TrySendError::Full(job)) => queue.send(job).map_err(|_| StoreError::Closed)?,
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+        }
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let conn = self.readers.lock().expect("reader pool lock").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(backend)?;
+                c.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+                c.execute_batch("PRAGMA query_only=ON;").map_err(backend)?;
+                c
+            }
+        };
+        let result = f(&conn);
+        let mut pool = self.readers.lock().expect("reader pool lock");
+        if pool.len() < self.readers_max {
+            pool.push(conn);
+        }
+        result
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Closing the queue lets the writer finish what is queued and stop.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "body is larger than {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match self.send(Op::Submit(req))? {
+            Reply::Submitted(s) => Ok(s),
+            _ => unreachable!("the writer answers submit with Submitted"),
+        }
+    }
+
+    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
+        match self.send(Op::Accept(req))? {
+            Reply::Accepted(a) => Ok(a),
+            _ => unreachable!("the writer answers accept with Accepted"),
+        }
+    }
+
+    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
+        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
+            return Err(StoreError::Invalid(format!(
+                "1 to {APPEND_EVENTS_MAX} events per append"
+            )));
+        }
+        match self.send(Op::Append(req))? {
+            Reply::Appended(a) => Ok(a),
+            _ => unreachable!("the writer answers append with Appended"),
+        }
+    }
+
+    fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError> {
+        self.read(|c| {
+            let (sql, value) = match key {
+                DeclarationKey::Id(id) => ("SELECT id, version, state, body, updated_at_ms FROM declarations WHERE id = ?1", rusqlite::types::Value::Integer(id.0)),
+                DeclarationKey::PreEntryNo(n) => ("SELECT id, version, state, body, updated_at_ms FROM declarations WHERE pre_entry_no = ?1", rusqlite::types::Value::Text(n.to_string())),
+                DeclarationKey::DeclarationNo(n) => ("SELECT id, version, state, body, updated_at_ms FROM declarations WHERE declaration_no = ?1", rusqlite::types::Value::Text(n.to_string())),
+            };
+            let row = c
+                .prepare_cached(sql)
+                .map_err(backend)?
+                .query_row([value], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
+                })
+                .optional()
+                .map_err(backend)?;
+            let Some((id, version, state, body, updated_at_ms)) = row else { return Ok(None) };
+            Ok(Some(StoredDeclaration {
+                id: DeclarationId(id),
+                version: version as u64,
+                state: serde_json::from_str(&state).map_err(|e| corrupt(format!("state of declaration {id}: {e}")))?,
+                body_json: body,
+                updated_at: from_ms(updated_at_ms)?,
+            }))
+        })
+    }
+
+    fn events(&self, id: DeclarationId) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, body FROM events WHERE declaration_id = ?1 ORDER BY seq",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([id.0], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, body) = row.map_err(backend)?;
+                let event = serde_json::from_str(&body)
+                    .map_err(|e| corrupt(format!("event {id}/{seq}: {e}")))?;
+                out.push(StoredEvent {
+                    seq: seq as u64,
+                    event,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn list(
+        &self,
+        filter: &ListFilter,
+        page: &PageRequest,
+    ) -> Result<Page<DeclarationSummary>, StoreError> {
+        if page.limit == 0 || page.limit > PAGE_MAX {
+            return Err(StoreError::Invalid(format!(
+                "page limit must be 1 to {PAGE_MAX}"
+            )));
+        }
+        let after = page.after.as_ref().map(Cursor::id).transpose()?;
+        let mut sql = String::from(
+            "SELECT id, pre_entry_no, declaration_no, declarant, direction, declaration_office, status, lane, submitted_at_ms, version FROM declarations WHERE 1=1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut push = |clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+        };
+        use rusqlite::types::Value::{Integer, Text};
+        if let Some(s) = filter.status {
+            push("status =", Text(s.as_str().into()));
+        }
+        if let Some(l) = filter.lane {
+            push("lane =", Text(l.as_str().into()));
+        }
+        if let Some(o) = filter.declaration_office {
+            push("declaration_office =", Text(o.to_string()));
+        }
+        if let Some(u) = filter.declarant {
+            push("declarant =", Text(u.to_string()));
+        }
+        if let Some(t) = filter.submitted_from {
+            push("submitted_at_ms >=", Integer(to_ms(t)));
+        }
+        if let Some(t) = filter.submitted_to {
+            push("submitted_at_ms <", Integer(to_ms(t)));
+        }
+        if let Some(id) = after {
+            push("id <", Integer(id.0));
+        }
+        // One more than asked, to know whether there is a next page.
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", page.limit + 1));
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, i64>(9)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (id, pre, dno, declarant, direction, office, status, lane, submitted, version) =
+                    row.map_err(backend)?;
+                items.push(DeclarationSummary {
+                    id: DeclarationId(id),
+                    pre_entry_no: PreEntryNo::parse(&pre).map_err(corrupt)?,
+                    declaration_no: dno
+                        .as_deref()
+                        .map(DeclarationNo::parse)
+                        .transpose()
+                        .map_err(corrupt)?,
+                    declarant: Uscc::parse(&declarant).map_err(corrupt)?,
+                    direction: parse_direction(&direction)?,
+                    declaration_office: OfficeCode::parse(&office).map_err(corrupt)?,
+                    status: Status::parse(&status)
+                        .ok_or_else(|| corrupt(format!("status {status}")))?,
+                    lane: lane
+                        .as_deref()
+                        .map(|l| Lane::parse(l).ok_or_else(|| corrupt(format!("lane {l}"))))
+                        .transpose()?,
+                    submitted_at: from_ms(submitted)?,
+                    version: version as u64,
+                });
+            }
+            let next = if items.len() > page.limit as usize {
+                items.truncate(page.limit as usize);
+                items.last().map(|s| Cursor::from_id(s.id))
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+    }
+
+    fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT notice_no, tax, amount_fen, issued_at_ms, paid_at_ms FROM payment_notices WHERE declaration_id = ?1 ORDER BY notice_no",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([id.0], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (notice_no, tax, amount, issued, paid) = row.map_err(backend)?;
+                out.push(StoredNotice {
+                    notice_no,
+                    declaration_id: id,
+                    tax: serde_json::from_value(serde_json::Value::String(tax.clone())).map_err(|_| corrupt(format!("tax {tax}")))?,
+                    amount_fen: Fen(amount),
+                    issued_at: from_ms(issued)?,
+                    paid_at: paid.map(from_ms).transpose()?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn put_office(
+        &self,
+        office: Office,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self.send(Op::PutOffice(office, actor.clone(), now))? {
+            Reply::Unit => Ok(()),
+            _ => unreachable!("the writer answers put_office with Unit"),
+        }
+    }
+
+    fn put_user(
+        &self,
+        user: NewUser,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        match self.send(Op::PutUser(user, actor.clone(), now))? {
+            Reply::UserId(id) => Ok(id),
+            _ => unreachable!("the writer answers put_user with UserId"),
+        }
+    }
+
+    fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        self.read(|c| {
+            let row = c
+                .prepare_cached("SELECT id, login, role, office, uscc FROM users WHERE login = ?1")
+                .map_err(backend)?
+                .query_row([login], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                })
+                .optional()
+                .map_err(backend)?;
+            let Some((id, login, role, office, uscc)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(User {
+                id,
+                login,
+                role: Role::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))?,
+                office: office
+                    .as_deref()
+                    .map(OfficeCode::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                uscc: uscc
+                    .as_deref()
+                    .map(Uscc::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+            }))
+        })
+    }
+
+    fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        // Read in bounded chunks so memory stays flat however long the log is.
+        const CHUNK: i64 = 10_000;
+        self.read(|c| {
+            let mut verifier = ChainVerifier::default();
+            let mut after = 0i64;
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )
+                .map_err(backend)?;
+            loop {
+                let mut rows = stmt.query(params![after, CHUNK]).map_err(backend)?;
+                let mut n = 0;
+                while let Some(r) = rows.next().map_err(backend)? {
+                    n += 1;
+                    let id: i64 = r.get(0).map_err(backend)?;
+                    after = id;
+                    match read_audit_row(r) {
+                        Ok(rec) => {
+                            if !verifier.check(&rec) {
+                                return Ok(verifier.finish());
+                            }
+                        }
+                        Err(why) => {
+                            verifier.unreadable(id, why);
+                            return Ok(verifier.finish());
+                        }
+                    }
+                }
+                if n < CHUNK {
+                    return Ok(verifier.finish());
+                }
+            }
+        })
+    }
+}
+
+fn read_audit_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
+    let hash32 = |i: usize| -> Result<[u8; 32], String> {
+        let v: Vec<u8> = r.get(i).map_err(|e| e.to_string())?;
+        v.try_into()
+            .map_err(|v: Vec<u8>| format!("hash of {} bytes", v.len()))
+    };
+    let text = |i: usize| -> Result<String, String> { r.get(i).map_err(|e| e.to_string()) };
+    Ok(AuditRecord {
+        id: r.get(0).map_err(|e| e.to_string())?,
+        at_ms: r.get(1).map_err(|e| e.to_string())?,
+        actor: text(2)?,
+        action: text(3)?,
+        subject: text(4)?,
+        detail: text(5)?,
+        prev_hash: hash32(6)?,
+        hash: hash32(7)?,
+    })
+}
+
+fn read_chain_head(conn: &Connection) -> Result<ChainHead, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    match row {
+        None => Ok(ChainHead::EMPTY),
+        Some((id, hash)) => Ok(ChainHead {
+            last_id: id,
+            last_hash: hash
+                .try_into()
+                .map_err(|_| corrupt(format!("audit record {id}: hash is not 32 bytes")))?,
+        }),
+    }
+}
+
+fn parse_direction(s: &str) -> Result<Direction, StoreError> {
+    match s {
+        "import" => Ok(Direction::Import),
+        "export" => Ok(Direction::Export),
+        other => Err(corrupt(format!("direction {other}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer thread
+
+struct Writer {
+    conn: Connection,
+    head: ChainHead,
+    batch_max: usize,
+    stats: std::sync::Arc<Mutex<WriterStats>>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Job>) {
+        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
+        // `recv` fails only once every sender is gone and the queue is empty.
+        while let Ok(first) = rx.recv() {
+            batch.push(first);
+            while batch.len() < self.batch_max {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let results = self.commit_batch(&batch);
+            {
+                let mut s = self.stats.lock().expect("stats lock");
+                s.batches += 1;
+                s.requests += batch.len() as u64;
+            }
+            for (job, result) in batch.drain(..).zip(results) {
+                // The caller may have gone away; its answer is simply dropped.
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+
+    /// One transaction for the whole batch, one savepoint per request. Answers are returned
+    /// only after COMMIT (and its fsync) succeeded; if it failed, every request fails.
+    fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Reply, StoreError>> {
+        let head_before = self.head;
+        let mut results = Vec::with_capacity(batch.len());
+        let tx = match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => tx,
+            Err(e) => {
+                let msg = e.to_string();
+                return batch
+                    .iter()
+                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
+                    .collect();
+            }
+        };
+        let mut tx = tx;
+        for job in batch {
+            let head_at_start = self.head;
+            let result = (|| {
+                let sp = tx.savepoint().map_err(backend)?;
+                let reply = execute(&sp, &mut self.head, &job.op)?;
+                sp.commit().map_err(backend)?;
+                Ok(reply)
+            })();
+            if result.is_err() {
+                // The savepoint rolled back on drop; the chain head goes back with it.
+                self.head = head_at_start;
+            }
+            results.push(result);
+        }
+        match tx.commit() {
+            Ok(()) => results,
+            Err(e) => {
+                self.head = head_before;
+                let msg = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// One request inside its savepoint.
+fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, StoreError> {
+    match op {
+        Op::Submit(req) => submit(c, head, req).map(Reply::Submitted),
+        Op::Accept(req) => accept(c, head, req).map(Reply::Accepted),
+        Op::Append(req) => {
+            let row = load_for_write(c, req.id)?;
+            if row.version != req.expected_version {
+                return Err(StoreError::Conflict {
+                    expected: req.expected_version,
+                    actual: row.version,
+                });
+            }
+            let now = req.events.last().map(|e| e.at).expect("append has events");
+            let actor = req
+                .events
+                .last()
+                .map(|e| e.actor.label())
+                .expect("append has events");
+            write_events(c, head, req.id, row, &req.events, now, &actor, "append")
+                .map(Reply::Appended)
+        }
+        Op::PutOffice(office, actor, now) => {
+            c.prepare_cached(
+                "INSERT INTO offices (code, name, parent) VALUES (?1, ?2, ?3) ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
+            )
+            .map_err(backend)?
+            .execute(params![office.code.to_string(), office.name, office.parent.map(|p| p.to_string())])
+            .map_err(backend)?;
+            let detail = serde_json::to_string(office).expect("office serializes");
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "put_office",
+                &format!("office:{}", office.code),
+                detail,
+            )?;
+            Ok(Reply::Unit)
+        }
+        Op::PutUser(user, actor, now) => {
+            let inserted = c
+                .prepare_cached("INSERT INTO users (login, role, office, uscc) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (login) DO NOTHING")
+                .map_err(backend)?
+                .execute(params![user.login, user.role.as_str(), user.office.map(|o| o.to_string()), user.uscc.map(|u| u.to_string())])
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate(format!("login {}", user.login)));
+            }
+            let id = c.last_insert_rowid();
+            let detail = serde_json::to_string(user).expect("user serializes");
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "put_user",
+                &format!("user:{id}"),
+                detail,
+            )?;
+            Ok(Reply::UserId(id))
+        }
+    }
+}
+
+fn submit(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &SubmitRequest,
+) -> Result<Submitted, StoreError> {
+    let declarant = req.declarant.to_string();
+    // Idempotency: the same key returns the first result and writes nothing.
+    let existing = c
+        .prepare_cached("SELECT id, pre_entry_no, version, body FROM declarations WHERE declarant = ?1 AND client_seq_no = ?2")
+        .map_err(backend)?
+        .query_row(params![declarant, req.client_seq_no], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+        })
+        .optional()
+        .map_err(backend)?;
+    if let Some((id, pre, version, body)) = existing {
+        let pre_entry_no = PreEntryNo::parse(&pre).map_err(corrupt)?;
+        if body != req.body_json {
+            return Err(StoreError::IdempotencyMismatch {
+                client_seq_no: req.client_seq_no.clone(),
+                pre_entry_no,
+            });
+        }
+        return Ok(Submitted {
+            id: DeclarationId(id),
+            pre_entry_no,
+            version: version as u64,
+            replayed: true,
+        });
+    }
+
+    let year = customs_year(req.now);
+    let serial = next_serial(c, "pre_entry", req.declaration_office, year, req.direction)?;
+    let pre_entry_no = PreEntryNo::new(req.declaration_office, year, req.direction, serial)
+        .ok_or_else(|| {
+            StoreError::SerialExhausted(format!(
+                "pre-entry {} {year} {}",
+                req.declaration_office, req.direction
+            ))
+        })?;
+    let cmd = Command {
+        actor: req.actor.clone(),
+        action: Action::Submit {
+            pre_entry_no,
+            client_seq_no: req.client_seq_no.clone(),
+            declarant: req.declarant,
+            direction: req.direction,
+            declaration_office: req.declaration_office,
+            entry_exit_office: req.entry_exit_office,
+        },
+    };
+    let events =
+        decide(&DeclarationState::default(), &cmd, req.now).map_err(StoreError::Refused)?;
+    let state = events.iter().fold(DeclarationState::default(), apply);
+    let now_ms = to_ms(req.now);
+    c.prepare_cached(
+        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, ?8, ?9, ?10)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        pre_entry_no.to_string(),
+        declarant,
+        req.client_seq_no,
+        req.direction.to_string(),
+        req.declaration_office.to_string(),
+        state.status.as_str(),
+        now_ms,
+        events.len() as i64,
+        serde_json::to_string(&state).expect("state serializes"),
+        req.body_json,
+    ])
+    .map_err(backend)?;
+    let id = c.last_insert_rowid();
+    insert_events(c, id, 0, &events)?;
+    let detail = format!(
+        r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{}}}"#,
+        serde_json::to_string(&req.client_seq_no).expect("string serializes"),
+        sha256_hex(req.body_json.as_bytes()),
+        events.len()
+    );
+    audit(
+        c,
+        head,
+        req.now,
+        &req.actor.label(),
+        "submit",
+        &format!("declaration:{id}"),
+        detail,
+    )?;
+    Ok(Submitted {
+        id: DeclarationId(id),
+        pre_entry_no,
+        version: events.len() as u64,
+        replayed: false,
+    })
+}
+
+fn accept(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &AcceptRequest,
+) -> Result<Accepted, StoreError> {
+    let row = load_for_write(c, req.id)?;
+    if row.version != req.expected_version {
+        return Err(StoreError::Conflict {
+            expected: req.expected_version,
+            actual: row.version,
+        });
+    }
+    let header = row.state.header.clone().ok_or_else(|| {
+        StoreError::Refused(clearance::Refusal::NotAllowedInStatus {
+            status: row.state.status,
+            action: "accept",
+        })
+    })?;
+    let year = customs_year(req.now);
+    // Refuse before taking a serial, so that a refused accept leaves no gap (the savepoint
+    // would undo it anyway).
+    if row.state.status != Status::Submitted {
+        return Err(StoreError::Refused(
+            clearance::Refusal::NotAllowedInStatus {
+                status: row.state.status,
+                action: "accept",
+            },
+        ));
+    }
+    let serial = next_serial(
+        c,
+        "declaration",
+        header.declaration_office,
+        year,
+        header.direction,
+    )?;
+    let declaration_no =
+        DeclarationNo::new(header.declaration_office, year, header.direction, serial).ok_or_else(
+            || {
+                StoreError::SerialExhausted(format!(
+                    "declaration {} {year} {}",
+                    header.declaration_office, header.direction
+                ))
+            },
+        )?;
+    let cmd = Command {
+        actor: req.actor.clone(),
+        action: Action::Accept { declaration_no },
+    };
+    let events = decide(&row.state, &cmd, req.now).map_err(StoreError::Refused)?;
+    let appended = write_events(
+        c,
+        head,
+        req.id,
+        row,
+        &events,
+        req.now,
+        &req.actor.label(),
+        "accept",
+    )?;
+    Ok(Accepted {
+        declaration_no,
+        version: appended.version,
+    })
+}
+
+struct RowForWrite {
+    version: u64,
+    state: DeclarationState,
+}
+
+fn load_for_write(c: &Connection, id: DeclarationId) -> Result<RowForWrite, StoreError> {
+    let (version, state) = c
+        .prepare_cached("SELECT version, state FROM declarations WHERE id = ?1")
+        .map_err(backend)?
+        .query_row([id.0], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::NotFound(format!("declaration {id}")))?;
+    let state = serde_json::from_str(&state)
+        .map_err(|e| corrupt(format!("state of declaration {id}: {e}")))?;
+    Ok(RowForWrite {
+        version: version as u64,
+        state,
+    })
+}
+
+/// Apply events to the row, keep the narrow columns and payment notices in step, record the
+/// events and one audit record.
+#[allow(clippy::too_many_arguments)]
+fn write_events(
+    c: &Connection,
+    head: &mut ChainHead,
+    id: DeclarationId,
+    row: RowForWrite,
+    events: &[clearance::Event],
+    now: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+) -> Result<Appended, StoreError> {
+    let before = row.state.status;
+    let state = events.iter().fold(row.state, apply);
+    // A terminal declaration never changes (the lifecycle refuses first; this guards the store
+    // against events decided elsewhere on a wrong state).
+    if before.is_terminal() {
+        return Err(StoreError::Invalid(format!(
+            "declaration {id} is {before} and cannot change"
+        )));
+    }
+    let version = row.version + events.len() as u64;
+    let state_json = serde_json::to_string(&state).expect("state serializes");
+    c.prepare_cached(
+        "UPDATE declarations SET status = ?2, lane = ?3, declaration_no = ?4, updated_at_ms = ?5, version = ?6, state = ?7 WHERE id = ?1 AND version = ?8",
+    )
+    .map_err(backend)?
+    .execute(params![
+        id.0,
+        state.status.as_str(),
+        state.lane.map(|l| l.as_str()),
+        state.declaration_no.map(|n| n.to_string()),
+        to_ms(now),
+        version as i64,
+        state_json,
+        row.version as i64,
+    ])
+    .map_err(backend)?;
+    insert_events(c, id.0, row.version, events)?;
+    for e in events {
+        match &e.kind {
+            EventKind::Assessed { notices } => {
+                let mut stmt = c
+                    .prepare_cached(
+                        "INSERT INTO payment_notices (notice_no, declaration_id, tax, amount_fen, issued_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(backend)?;
+                for n in notices {
+                    stmt.execute(params![
+                        n.notice_no,
+                        id.0,
+                        n.tax.as_str(),
+                        n.amount_fen.0,
+                        to_ms(e.at)
+                    ])
+                    .map_err(|err| match err {
+                        rusqlite::Error::SqliteFailure(f, _)
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                        {
+                            StoreError::Duplicate(format!("payment notice {}", n.notice_no))
+                        }
+                        other => backend(other),
+                    })?;
+                }
+            }
+            EventKind::NoticePaid { notice_no } => {
+                c.prepare_cached("UPDATE payment_notices SET paid_at_ms = ?3 WHERE notice_no = ?1 AND declaration_id = ?2")
+                    .map_err(backend)?
+                    .execute(params![notice_no, id.0, to_ms(e.at)])
+                    .map_err(backend)?;
+            }
+            _ => {}
+        }
+    }
+    let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+    let events_json = serde_json::to_string(events).expect("events serialize");
+    let detail = format!(
+        r#"{{"from_version":{},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
+        row.version,
+        serde_json::to_string(&types).expect("names serialize"),
+        sha256_hex(events_json.as_bytes())
+    );
+    audit(
+        c,
+        head,
+        now,
+        actor,
+        action,
+        &format!("declaration:{id}"),
+        detail,
+    )?;
+    Ok(Appended {
+        version,
+        status: state.status,
+    })
+}
+
+fn insert_events(
+    c: &Connection,
+    id: i64,
+    from_version: u64,
+    events: &[clearance::Event],
+) -> Result<(), StoreError> {
+    let mut stmt = c
+        .prepare_cached("INSERT INTO events (declaration_id, seq, type, at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .map_err(backend)?;
+    for (i, e) in events.iter().enumerate() {
+        let seq = from_version + 1 + i as u64;
+        stmt.execute(params![
+            id,
+            seq as i64,
+            e.kind.name(),
+            to_ms(e.at),
+            serde_json::to_string(e).expect("event serializes")
+        ])
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn next_serial(
+    c: &Connection,
+    kind: &str,
+    office: OfficeCode,
+    year: u16,
+    direction: Direction,
+) -> Result<u32, StoreError> {
+    let last: i64 = c
+        .prepare_cached(
+            "INSERT INTO serials (kind, office, year, direction, last) VALUES (?1, ?2, ?3, ?4, 1)
+             ON CONFLICT (kind, office, year, direction) DO UPDATE SET last = last + 1 RETURNING last",
+        )
+        .map_err(backend)?
+        .query_row(params![kind, office.to_string(), year, direction.to_string()], |r| r.get(0))
+        .map_err(backend)?;
+    u32::try_from(last)
+        .ok()
+        .filter(|s| *s <= domain::codes::EntryNumber::SERIAL_MAX)
+        .ok_or_else(|| StoreError::SerialExhausted(format!("{kind} {office} {year} {direction}")))
+}
+
+fn audit(
+    c: &Connection,
+    head: &mut ChainHead,
+    now: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: String,
+) -> Result<(), StoreError> {
+    let rec = head.next(to_ms(now), actor, action, subject, detail);
+    c.prepare_cached(
+        "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .map_err(backend)?
+    .execute(params![rec.id, rec.at_ms, rec.actor, rec.action, rec.subject, rec.detail, &rec.prev_hash[..], &rec.hash[..]])
+    .map_err(backend)?;
+    Ok(())
+}
