@@ -25,17 +25,19 @@ pub enum RefdataCommand {
     ///
     /// Every row is checked first; if any is bad, each is listed by line number and nothing
     /// changes. Otherwise the table is written atomically to DATA_DIR/refdata/TABLE.csv.
-    Import {
-        table: String,
-        file: PathBuf,
-    },
+    Import { table: String, file: PathBuf },
     /// List the tables, where each is loaded from, and its row count.
     List,
 }
 
 fn list_tables(reference: &refdata::RefData) {
     for t in Table::ALL {
-        println!("{:<18} {:>6} rows  {}", t.name(), reference.row_count(t), t.description());
+        println!(
+            "{:<18} {:>6} rows  {}",
+            t.name(),
+            reference.row_count(t),
+            t.description()
+        );
     }
 }
 
@@ -65,7 +67,11 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("no rows match 没有匹配的代码");
         }
     }
-    Ok(if rows.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if rows.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn run_refdata(data_dir: &Path, cmd: RefdataCommand) -> anyhow::Result<ExitCode> {

@@ -17,10 +17,20 @@ mod validate_cmd;
 /// serve the single window. Every command takes --data-dir for the folder where Jinguan keeps
 /// its data and the official tables an administrator imported.
 #[derive(Parser)]
-#[command(name = "jinguan", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "jinguan",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     /// Folder for Jinguan's data (imported tables, rates, the store).
-    #[arg(long, global = true, env = "JINGUAN_DATA_DIR", default_value = "jinguan-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "JINGUAN_DATA_DIR",
+        default_value = "jinguan-data"
+    )]
     data_dir: PathBuf,
 
     #[command(subcommand)]
@@ -71,6 +81,10 @@ fn main() -> ExitCode {
 /// The reference data: shipped tables, with any imported into the data folder in force.
 fn load_reference(data_dir: &std::path::Path) -> anyhow::Result<refdata::RefData> {
     use anyhow::Context;
-    refdata::RefData::load(Some(data_dir))
-        .with_context(|| format!("failed to load reference tables (data folder {})", data_dir.display()))
+    refdata::RefData::load(Some(data_dir)).with_context(|| {
+        format!(
+            "failed to load reference tables (data folder {})",
+            data_dir.display()
+        )
+    })
 }

@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use domain::codes::{CodeError, CustomsCode, DeclarationNo, EntryNumber, HsCode, OfficeCode, PreEntryNo, Uscc};
+use domain::codes::{
+    CodeError, CustomsCode, DeclarationNo, EntryNumber, HsCode, OfficeCode, PreEntryNo, Uscc,
+};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -113,7 +115,10 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     match result {
         Ok(parts) => {
             if args.json {
-                println!("{}", json!({"kind": kind, "value": args.value.trim(), "valid": true, "parts": parts}));
+                println!(
+                    "{}",
+                    json!({"kind": kind, "value": args.value.trim(), "valid": true, "parts": parts})
+                );
             } else {
                 println!("{} {}: valid 有效", kind, args.value.trim());
                 for (k, v) in parts.as_object().expect("parts are an object") {

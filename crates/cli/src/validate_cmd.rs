@@ -35,7 +35,9 @@ struct Outcome {
 /// Reads at most one byte past the limit, so a huge file costs no more than the limit.
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    File::open(path)?.take(DOCUMENT_BYTES_MAX as u64 + 1).read_to_end(&mut bytes)?;
+    File::open(path)?
+        .take(DOCUMENT_BYTES_MAX as u64 + 1)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -66,7 +68,13 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
                     problems: Problems::default(),
                     error: None,
                 },
-                Err(problems) => Outcome { file, status: "invalid", summary: None, problems, error: None },
+                Err(problems) => Outcome {
+                    file,
+                    status: "invalid",
+                    summary: None,
+                    problems,
+                    error: None,
+                },
             },
         };
         outcomes.push(outcome);
@@ -77,14 +85,30 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         for o in &outcomes {
             match o.status {
-                "valid" => println!("{}: valid 有效 — {}", o.file, o.summary.as_deref().unwrap_or("")),
+                "valid" => println!(
+                    "{}: valid 有效 — {}",
+                    o.file,
+                    o.summary.as_deref().unwrap_or("")
+                ),
                 "unreadable" => {
-                    println!("{}: unreadable 无法读取 — {}", o.file, o.error.as_deref().unwrap_or(""))
+                    println!(
+                        "{}: unreadable 无法读取 — {}",
+                        o.file,
+                        o.error.as_deref().unwrap_or("")
+                    )
                 }
                 _ => {
-                    println!("{}: invalid 无效 — {} problem(s) 个问题", o.file, o.problems.len());
+                    println!(
+                        "{}: invalid 无效 — {} problem(s) 个问题",
+                        o.file,
+                        o.problems.len()
+                    );
                     for p in o.problems.iter() {
-                        let field = if p.field.is_empty() { "(document)" } else { &p.field };
+                        let field = if p.field.is_empty() {
+                            "(document)"
+                        } else {
+                            &p.field
+                        };
                         println!("  {field} [{}]", p.code);
                         println!("    {}", p.message_zh);
                         println!("    {}", p.message_en);

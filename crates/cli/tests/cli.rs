@@ -25,7 +25,8 @@ fn stdout(o: &Output) -> String {
 
 fn validate_json_output(file: &Path, data: &Path) -> (i32, Value) {
     let o = jinguan(&["validate", "--json", file.to_str().unwrap()], data);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
     (o.status.code().unwrap(), v[0].clone())
 }
 
@@ -34,7 +35,12 @@ fn problem_codes(v: &Value) -> Vec<(String, String)> {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|p| (p["field"].as_str().unwrap().to_string(), p["code"].as_str().unwrap().to_string()))
+                .map(|p| {
+                    (
+                        p["field"].as_str().unwrap().to_string(),
+                        p["code"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -74,14 +80,23 @@ fn invalid_examples_list_every_problem() {
                 ("items[0].commodity_code", "required"),
             ],
         ),
-        ("examples/invalid-no-items.json", &[("items", "items_count")]),
+        (
+            "examples/invalid-no-items.json",
+            &[("items", "items_count")],
+        ),
         (
             "examples/invalid-licence-and-levy.json",
-            &[("levy_nature", "levy_nature_mismatch"), ("items[0].commodity_code", "licence_missing")],
+            &[
+                ("levy_nature", "levy_nature_mismatch"),
+                ("items[0].commodity_code", "licence_missing"),
+            ],
         ),
         (
             "examples/invalid-unknown-fields.json",
-            &[("items[0].weight", "unknown_field"), ("colour", "unknown_field")],
+            &[
+                ("items[0].weight", "unknown_field"),
+                ("colour", "unknown_field"),
+            ],
         ),
         ("examples/invalid-garbage.json", &[("", "not_json")]),
         ("examples/invalid-empty.json", &[("", "empty")]),
@@ -91,8 +106,10 @@ fn invalid_examples_list_every_problem() {
         assert_eq!(code, 1, "{file}");
         assert_eq!(v["status"], "invalid", "{file}");
         let mut got = problem_codes(&v);
-        let mut expected: Vec<(String, String)> =
-            expected.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
+        let mut expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(f, c)| (f.to_string(), c.to_string()))
+            .collect();
         got.sort();
         expected.sort();
         assert_eq!(got, expected, "{file}");
@@ -106,7 +123,10 @@ fn invalid_examples_list_every_problem() {
 #[test]
 fn human_output_lists_problems_in_both_languages() {
     let data = tempfile::tempdir().unwrap();
-    let o = jinguan(&["validate", "examples/invalid-many-problems.json"], data.path());
+    let o = jinguan(
+        &["validate", "examples/invalid-many-problems.json"],
+        data.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(out.contains("6 problem(s)"), "{out}");
@@ -123,10 +143,17 @@ fn hostile_files_get_clear_errors() {
     let f = std::fs::File::create(&big).unwrap();
     f.set_len(50 * 1024 * 1024).unwrap();
     let (code, v) = validate_json_output(&big, data.path());
-    assert_eq!((code, problem_codes(&v)), (1, vec![("".into(), "too_large".into())]));
+    assert_eq!(
+        (code, problem_codes(&v)),
+        (1, vec![("".into(), "too_large".into())])
+    );
 
     let deep = dir.path().join("deep.json");
-    std::fs::write(&deep, format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))).unwrap();
+    std::fs::write(
+        &deep,
+        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+    )
+    .unwrap();
     let (code, v) = validate_json_output(&deep, data.path());
     assert_eq!(code, 1);
     assert_eq!(v["status"], "invalid");
@@ -142,7 +169,10 @@ fn hostile_files_get_clear_errors() {
 #[test]
 fn parse_identifiers() {
     let data = tempfile::tempdir().unwrap();
-    let o = jinguan(&["parse", "declaration-no", "020220080525641690", "--json"], data.path());
+    let o = jinguan(
+        &["parse", "declaration-no", "020220080525641690", "--json"],
+        data.path(),
+    );
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["parts"]["office"], "0202");
@@ -152,7 +182,10 @@ fn parse_identifiers() {
 
     let o = jinguan(&["parse", "uscc", "91110000600037341L"], data.path());
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let o = jinguan(&["parse", "uscc", "91110000600037341M", "--json"], data.path());
+    let o = jinguan(
+        &["parse", "uscc", "91110000600037341M", "--json"],
+        data.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["code"], "check_character");
@@ -175,8 +208,13 @@ fn codes_lookup() {
     let o = jinguan(&["codes", "countries", "502", "--json"], data.path());
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v.as_array().unwrap().iter().any(|r| r["extra"].as_str().unwrap_or("").contains("USA")
-        || r["code"] == "USA"), "{v}");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["extra"].as_str().unwrap_or("").contains("USA") || r["code"] == "USA"),
+        "{v}"
+    );
     let o = jinguan(&["codes", "trade_modes", "一般贸易"], data.path());
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("0110"));
@@ -190,19 +228,38 @@ fn a_bad_import_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("offices.csv");
     let shipped = std::fs::read_to_string(root().join("data/offices.csv")).unwrap();
-    std::fs::write(&good, format!("{shipped}9999,测试海关,Test Customs,direct,0000\n")).unwrap();
-    let o = jinguan(&["refdata", "import", "offices", good.to_str().unwrap()], data.path());
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        &good,
+        format!("{shipped}9999,测试海关,Test Customs,direct,0000\n"),
+    )
+    .unwrap();
+    let o = jinguan(
+        &["refdata", "import", "offices", good.to_str().unwrap()],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = jinguan(&["parse", "office", "9999"], data.path());
     assert_eq!(o.status.code(), Some(0), "imported office is in force");
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "code,name_zh,name_en,level,parent\n0000,海关总署,HQ,hq,\n12,短,Short,direct,0000\n1201,无父,Orphan,subordinate,7700\n").unwrap();
-    let o = jinguan(&["refdata", "import", "offices", bad.to_str().unwrap()], data.path());
+    let o = jinguan(
+        &["refdata", "import", "offices", bad.to_str().unwrap()],
+        data.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("line 3"), "{err}");
     assert!(err.contains("line 4"), "{err}");
     let o = jinguan(&["parse", "office", "9999"], data.path());
-    assert_eq!(o.status.code(), Some(0), "the earlier import is still in force");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the earlier import is still in force"
+    );
 }

@@ -16,7 +16,11 @@ pub enum CodeError {
     #[error("must be {expected} characters, found {found}")]
     Length { expected: usize, found: usize },
     #[error("character {position} ({found:?}) is not allowed: {allowed}")]
-    Character { position: usize, found: char, allowed: &'static str },
+    Character {
+        position: usize,
+        found: char,
+        allowed: &'static str,
+    },
     #[error("check character should be {expected:?}, found {found:?}")]
     CheckCharacter { expected: char, found: char },
     #[error("{0}")]
@@ -40,7 +44,11 @@ impl CodeError {
             CodeError::Length { expected, found } => {
                 format!("长度应为{expected}位，实际为{found}位")
             }
-            CodeError::Character { position, found, allowed } => {
+            CodeError::Character {
+                position,
+                found,
+                allowed,
+            } => {
                 format!("第{position}位字符{found:?}不合法（允许：{allowed}）")
             }
             CodeError::CheckCharacter { expected, found } => {
@@ -62,19 +70,23 @@ fn check_len(s: &str, expected: usize) -> Result<(), CodeError> {
 /// After `check_len`, so that byte slicing below is safe.
 fn check_ascii(s: &str, allowed: &'static str) -> Result<(), CodeError> {
     match s.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
-        Some((i, found)) => Err(CodeError::Character { position: i + 1, found, allowed }),
+        Some((i, found)) => Err(CodeError::Character {
+            position: i + 1,
+            found,
+            allowed,
+        }),
         None => Ok(()),
     }
 }
 
-fn check_chars(
-    s: &str,
-    allowed: &'static str,
-    ok: impl Fn(u8) -> bool,
-) -> Result<(), CodeError> {
+fn check_chars(s: &str, allowed: &'static str, ok: impl Fn(u8) -> bool) -> Result<(), CodeError> {
     for (i, c) in s.chars().enumerate() {
         if !c.is_ascii() || !ok(c as u8) {
-            return Err(CodeError::Character { position: i + 1, found: c, allowed });
+            return Err(CodeError::Character {
+                position: i + 1,
+                found: c,
+                allowed,
+            });
         }
     }
     Ok(())
@@ -340,11 +352,9 @@ impl TransactionTerms {
             "5" => TransactionTerms::MarketPrice,
             "6" => TransactionTerms::Dianchang,
             "7" => TransactionTerms::Exw,
-            _ => {
-                return Err(CodeError::Invalid(
-                    "transaction terms are 1 CIF, 2 C&F, 3 FOB, 4 C&I, 5 market price, 6 垫仓, 7 EXW",
-                ))
-            }
+            _ => return Err(CodeError::Invalid(
+                "transaction terms are 1 CIF, 2 C&F, 3 FOB, 4 C&I, 5 market price, 6 垫仓, 7 EXW",
+            )),
         })
     }
 
@@ -385,8 +395,11 @@ serde_via_str!(TransactionTerms);
 
 /// The 31 symbols of GB 32100: digits and capitals without I, O, S, V, Z.
 pub const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
-const USCC_ALLOWED: &str = "数字和除I、O、S、V、Z外的大写字母 digits and capitals except I, O, S, V, Z";
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+const USCC_ALLOWED: &str =
+    "数字和除I、O、S、V、Z外的大写字母 digits and capitals except I, O, S, V, Z";
 
 fn uscc_index(b: u8) -> Option<u32> {
     USCC_ALPHABET.iter().position(|&c| c == b).map(|i| i as u32)
@@ -405,7 +418,11 @@ impl Uscc {
             let idx = (c.is_ascii())
                 .then(|| uscc_index(c as u8))
                 .flatten()
-                .ok_or(CodeError::Character { position: i + 1, found: c, allowed: USCC_ALLOWED })?;
+                .ok_or(CodeError::Character {
+                    position: i + 1,
+                    found: c,
+                    allowed: USCC_ALLOWED,
+                })?;
             sum += idx * USCC_WEIGHTS[i];
         }
         let check = (31 - sum % 31) % 31;
@@ -420,7 +437,11 @@ impl Uscc {
         let found = s[17..].chars().next().expect("length checked");
         if found != expected {
             if !found.is_ascii() || uscc_index(found as u8).is_none() {
-                return Err(CodeError::Character { position: 18, found, allowed: USCC_ALLOWED });
+                return Err(CodeError::Character {
+                    position: 18,
+                    found,
+                    allowed: USCC_ALLOWED,
+                });
             }
             return Err(CodeError::CheckCharacter { expected, found });
         }
@@ -471,7 +492,13 @@ pub fn organisation_check_digit(body: &str) -> Result<char, CodeError> {
         let v = match c {
             '0'..='9' => c as u32 - '0' as u32,
             'A'..='Z' => c as u32 - 'A' as u32 + 10,
-            _ => return Err(CodeError::Character { position: i + 1, found: c, allowed: DIGITS_UPPER }),
+            _ => {
+                return Err(CodeError::Character {
+                    position: i + 1,
+                    found: c,
+                    allowed: DIGITS_UPPER,
+                })
+            }
         };
         sum += v * WEIGHTS[i];
     }
@@ -509,7 +536,11 @@ impl CustomsCode {
         check_chars(&s[..6], DIGITS, is_digit)?;
         for (i, c) in s[6..].chars().enumerate() {
             if !c.is_ascii() || !is_digit_upper(c as u8) {
-                return Err(CodeError::Character { position: i + 7, found: c, allowed: DIGITS_UPPER });
+                return Err(CodeError::Character {
+                    position: i + 7,
+                    found: c,
+                    allowed: DIGITS_UPPER,
+                });
             }
         }
         Ok(CustomsCode(copy_bytes(s)))
@@ -618,7 +649,12 @@ impl EntryNumber {
             Direction::Import => EntryFlag::Import { list: false },
             Direction::Export => EntryFlag::Export { list: false },
         };
-        Some(EntryNumber { office, year, flag, serial })
+        Some(EntryNumber {
+            office,
+            year,
+            flag,
+            serial,
+        })
     }
 
     pub fn parse(s: &str) -> Result<Self, CodeError> {
@@ -641,7 +677,11 @@ impl EntryNumber {
         };
         for (i, c) in s[9..].chars().enumerate() {
             if !c.is_ascii_digit() {
-                return Err(CodeError::Character { position: i + 10, found: c, allowed: DIGITS });
+                return Err(CodeError::Character {
+                    position: i + 10,
+                    found: c,
+                    allowed: DIGITS,
+                });
             }
         }
         Ok(EntryNumber {
@@ -659,7 +699,14 @@ impl EntryNumber {
 
 impl fmt::Display for EntryNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{:04}{}{:09}", self.office, self.year, self.flag.char(), self.serial)
+        write!(
+            f,
+            "{}{:04}{}{:09}",
+            self.office,
+            self.year,
+            self.flag.char(),
+            self.serial
+        )
     }
 }
 
@@ -722,21 +769,38 @@ mod tests {
     fn uscc_with_wrong_check_is_refused() {
         assert_eq!(
             Uscc::parse("91110000600037341M"),
-            Err(CodeError::CheckCharacter { expected: 'L', found: 'M' })
+            Err(CodeError::CheckCharacter {
+                expected: 'L',
+                found: 'M'
+            })
         );
-        assert!(matches!(Uscc::parse("91110000600037341"), Err(CodeError::Length { .. })));
+        assert!(matches!(
+            Uscc::parse("91110000600037341"),
+            Err(CodeError::Length { .. })
+        ));
         // I, O, S, V, Z are not in the alphabet.
         assert!(matches!(
             Uscc::parse("9111000060003734IL"),
-            Err(CodeError::Character { position: 17, found: 'I', .. })
+            Err(CodeError::Character {
+                position: 17,
+                found: 'I',
+                ..
+            })
         ));
-        assert!(matches!(Uscc::parse("91110000600037341l"), Err(CodeError::Character { .. })));
+        assert!(matches!(
+            Uscc::parse("91110000600037341l"),
+            Err(CodeError::Character { .. })
+        ));
     }
 
     #[test]
     fn more_published_usccs() {
         // Codes of listed companies, checked against the published algorithm.
-        for code in ["91310000132149237G", "914403001922038216", "91330000142933021T"] {
+        for code in [
+            "91310000132149237G",
+            "914403001922038216",
+            "91330000142933021T",
+        ] {
             let body = &code[..17];
             let check = Uscc::check_character(body).unwrap();
             assert_eq!(Uscc::parse(code).is_ok(), code.ends_with(check), "{code}");
@@ -748,13 +812,19 @@ mod tests {
     fn organisation_code_check() {
         // 60003734-1: 6*3+0*7+0*9+0*10+3*5+7*8+3*4+4*2 = 109; 109 % 11 = 10; 11-10 = 1.
         assert_eq!(organisation_check_digit("60003734").unwrap(), '1');
-        Uscc::parse("91110000600037341L").unwrap().check_organisation_code().unwrap();
+        Uscc::parse("91110000600037341L")
+            .unwrap()
+            .check_organisation_code()
+            .unwrap();
         let body = "91110000600037342";
         let check = Uscc::check_character(body).unwrap();
         let bad = Uscc::parse(&format!("{body}{check}")).unwrap();
         assert_eq!(
             bad.check_organisation_code(),
-            Err(CodeError::CheckCharacter { expected: '1', found: '2' })
+            Err(CodeError::CheckCharacter {
+                expected: '1',
+                found: '2'
+            })
         );
     }
 
@@ -774,7 +844,10 @@ mod tests {
             DeclarationNo::parse("02022008X525641690"),
             Err(CodeError::Character { position: 9, .. })
         ));
-        assert!(matches!(DeclarationNo::parse("0202"), Err(CodeError::Length { .. })));
+        assert!(matches!(
+            DeclarationNo::parse("0202"),
+            Err(CodeError::Length { .. })
+        ));
         let list = PreEntryNo::parse("22002024I000000001").unwrap();
         assert_eq!(list.direction(), Direction::Import);
         assert_eq!(list.to_string(), "22002024I000000001");
@@ -784,7 +857,10 @@ mod tests {
     fn office_parent_by_digits() {
         let o = OfficeCode::parse("0101").unwrap();
         assert_eq!(o.digit_parent().unwrap().as_str(), "0100");
-        assert_eq!(o.digit_parent().unwrap().digit_parent(), Some(OfficeCode::HQ));
+        assert_eq!(
+            o.digit_parent().unwrap().digit_parent(),
+            Some(OfficeCode::HQ)
+        );
         assert_eq!(OfficeCode::HQ.digit_parent(), None);
     }
 

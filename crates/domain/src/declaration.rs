@@ -192,9 +192,15 @@ pub enum Charge {
     /// A percentage of the goods price (`1.5` means 1.5 %).
     Rate { percent: Decimal },
     /// Per unit of declared quantity (freight only).
-    PerUnit { amount: Decimal, currency: CurrencyCode },
+    PerUnit {
+        amount: Decimal,
+        currency: CurrencyCode,
+    },
     /// A total amount.
-    Total { amount: Decimal, currency: CurrencyCode },
+    Total {
+        amount: Decimal,
+        currency: CurrencyCode,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

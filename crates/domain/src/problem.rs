@@ -55,7 +55,11 @@ impl Problems {
 impl std::fmt::Display for Problems {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for p in &self.0 {
-            writeln!(f, "{} [{}] {} / {}", p.field, p.code, p.message_zh, p.message_en)?;
+            writeln!(
+                f,
+                "{} [{}] {} / {}",
+                p.field, p.code, p.message_zh, p.message_en
+            )?;
         }
         Ok(())
     }

@@ -9,7 +9,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{CountryCode, CurrencyCode, HsCode, LevyNature, OfficeCode, TradeMode, UnitCode};
+use crate::codes::{
+    CountryCode, CurrencyCode, HsCode, LevyNature, OfficeCode, TradeMode, UnitCode,
+};
 
 /// The simple code tables: a code is either in them or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,7 +84,10 @@ pub struct PerUnit {
 pub enum DutyRate {
     AdValorem(Decimal),
     Specific(PerUnit),
-    Compound { ad_valorem: Decimal, specific: PerUnit },
+    Compound {
+        ad_valorem: Decimal,
+        specific: PerUnit,
+    },
 }
 
 impl DutyRate {
@@ -116,22 +121,26 @@ fn parse_percent(s: &str) -> Result<Decimal, RateError> {
     let pct = Decimal::from_str(body.trim())
         .map_err(|_| RateError(format!("{s:?}: not a number before %")))?;
     if pct.is_sign_negative() || pct > Decimal::from(1000) {
-        return Err(RateError(format!("{s:?}: a rate must be between 0% and 1000%")));
+        return Err(RateError(format!(
+            "{s:?}: a rate must be between 0% and 1000%"
+        )));
     }
     Ok(pct / Decimal::ONE_HUNDRED)
 }
 
 fn parse_per_unit(s: &str) -> Result<PerUnit, RateError> {
-    let (amount, unit) = s
-        .split_once('/')
-        .ok_or_else(|| RateError(format!("{s:?}: a specific rate is AMOUNT/UNIT, e.g. 3.5/095")))?;
+    let (amount, unit) = s.split_once('/').ok_or_else(|| {
+        RateError(format!(
+            "{s:?}: a specific rate is AMOUNT/UNIT, e.g. 3.5/095"
+        ))
+    })?;
     let yuan = Decimal::from_str(amount.trim())
         .map_err(|_| RateError(format!("{s:?}: amount is not a number")))?;
     if yuan.is_sign_negative() {
         return Err(RateError(format!("{s:?}: amount must not be negative")));
     }
-    let unit = UnitCode::parse(unit.trim())
-        .map_err(|e| RateError(format!("{s:?}: unit code {e}")))?;
+    let unit =
+        UnitCode::parse(unit.trim()).map_err(|e| RateError(format!("{s:?}: unit code {e}")))?;
     Ok(PerUnit { yuan, unit })
 }
 
@@ -159,8 +168,17 @@ impl fmt::Display for DutyRate {
         match self {
             DutyRate::AdValorem(r) => f.write_str(&percent_text(*r)),
             DutyRate::Specific(p) => write!(f, "{}/{}", p.yuan.normalize(), p.unit),
-            DutyRate::Compound { ad_valorem, specific } => {
-                write!(f, "{}+{}/{}", percent_text(*ad_valorem), specific.yuan.normalize(), specific.unit)
+            DutyRate::Compound {
+                ad_valorem,
+                specific,
+            } => {
+                write!(
+                    f,
+                    "{}+{}/{}",
+                    percent_text(*ad_valorem),
+                    specific.yuan.normalize(),
+                    specific.unit
+                )
             }
         }
     }
@@ -174,7 +192,11 @@ impl fmt::Display for DutyRate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConsumptionTaxRate {
     Flat(DutyRate),
-    Tiered { threshold_yuan: Decimal, at_or_above: DutyRate, below: DutyRate },
+    Tiered {
+        threshold_yuan: Decimal,
+        at_or_above: DutyRate,
+        below: DutyRate,
+    },
 }
 
 impl FromStr for ConsumptionTaxRate {
@@ -203,8 +225,18 @@ impl fmt::Display for ConsumptionTaxRate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConsumptionTaxRate::Flat(r) => r.fmt(f),
-            ConsumptionTaxRate::Tiered { threshold_yuan, at_or_above, below } => {
-                write!(f, "T>={}:{}|{}", threshold_yuan.normalize(), at_or_above, below)
+            ConsumptionTaxRate::Tiered {
+                threshold_yuan,
+                at_or_above,
+                below,
+            } => {
+                write!(
+                    f,
+                    "T>={}:{}|{}",
+                    threshold_yuan.normalize(),
+                    at_or_above,
+                    below
+                )
             }
         }
     }
@@ -313,7 +345,10 @@ mod tests {
             let r: DutyRate = text.parse().unwrap();
             assert_eq!(r.to_string(), text);
         }
-        assert_eq!("13%".parse::<DutyRate>().unwrap(), DutyRate::AdValorem(dec!(0.13)));
+        assert_eq!(
+            "13%".parse::<DutyRate>().unwrap(),
+            DutyRate::AdValorem(dec!(0.13))
+        );
         for text in ["56%+0.6/007", "T>=350:56%+0.6/007|36%+0.6/007", "15%"] {
             let r: ConsumptionTaxRate = text.parse().unwrap();
             assert_eq!(r.to_string(), text);
@@ -322,8 +357,20 @@ mod tests {
 
     #[test]
     fn bad_rate_text_is_refused() {
-        for text in ["", "10", "-5%", "abc%", "3.5/95", "3.5", "T>=x:1%|2%", "10%+"] {
-            assert!(text.parse::<DutyRate>().is_err() || text.starts_with('T'), "{text}");
+        for text in [
+            "",
+            "10",
+            "-5%",
+            "abc%",
+            "3.5/95",
+            "3.5",
+            "T>=x:1%|2%",
+            "10%+",
+        ] {
+            assert!(
+                text.parse::<DutyRate>().is_err() || text.starts_with('T'),
+                "{text}"
+            );
             assert!(text.parse::<ConsumptionTaxRate>().is_err(), "{text}");
         }
     }

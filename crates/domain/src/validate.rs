@@ -8,6 +8,7 @@
 //! transaction terms; levy nature allowed with the trade mode; a licence named where the tariff
 //! line requires one.
 
+use std::fmt::{self, Display};
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -44,27 +45,53 @@ pub fn parse_form(bytes: &[u8]) -> Result<DeclarationForm, Problems> {
         problems.push(Problem::new(
             "",
             "too_large",
-            format!("文件过大：{} 字节，上限 {} 字节", bytes.len(), DOCUMENT_BYTES_MAX),
-            format!("document too large: {} bytes, the limit is {} bytes", bytes.len(), DOCUMENT_BYTES_MAX),
+            format!(
+                "文件过大：{} 字节，上限 {} 字节",
+                bytes.len(),
+                DOCUMENT_BYTES_MAX
+            ),
+            format!(
+                "document too large: {} bytes, the limit is {} bytes",
+                bytes.len(),
+                DOCUMENT_BYTES_MAX
+            ),
         ));
         return Err(problems);
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        problems.push(Problem::new("", "empty", "文件为空", "the document is empty"));
+        problems.push(Problem::new(
+            "",
+            "empty",
+            "文件为空",
+            "the document is empty",
+        ));
         return Err(problems);
     }
+    // Fast path: one pass that also notes unknown fields. Only when it fails is the document
+    // read again with path tracking, which costs about a third more, to say where it failed.
     let mut unknown: Vec<String> = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let result: Result<DeclarationForm, _> = serde_path_to_error::deserialize(
-        serde_ignored::Deserializer::new(&mut de, &mut on_unknown),
-    );
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<DeclarationForm, _> =
+        serde::Deserialize::deserialize(serde_ignored::Deserializer::new(&mut de, &mut on_unknown));
     let form = match result {
         Ok(form) => form,
-        Err(e) => {
-            let path = json_path(&e.path().to_string());
-            let inner = e.into_inner();
-            problems.push(json_problem(path, &inner));
+        Err(first) => {
+            let mut ignore = |_: serde_ignored::Path<'_>| {};
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let again: Result<DeclarationForm, _> = serde_path_to_error::deserialize(
+                serde_ignored::Deserializer::new(&mut de, &mut ignore),
+            );
+            let problem = match again {
+                Err(e) => {
+                    let path = json_path(&e.path().to_string());
+                    json_problem(path, &e.into_inner())
+                }
+                // Both reads see the same bytes, so the second fails too; should it not, the
+                // first error still stands.
+                Ok(_) => json_problem(String::new(), &first),
+            };
+            problems.push(problem);
             return Err(problems);
         }
     };
@@ -91,11 +118,26 @@ pub fn parse_form(bytes: &[u8]) -> Result<DeclarationForm, Problems> {
 fn json_problem(path: String, e: &serde_json::Error) -> Problem {
     let text = e.to_string();
     if text.contains("recursion limit") {
-        Problem::new(path, "too_deep", format!("JSON嵌套过深：{text}"), format!("JSON nested too deeply: {text}"))
+        Problem::new(
+            path,
+            "too_deep",
+            format!("JSON嵌套过深：{text}"),
+            format!("JSON nested too deeply: {text}"),
+        )
     } else if e.is_syntax() || e.is_eof() {
-        Problem::new(path, "not_json", format!("不是合法的JSON：{text}"), format!("not valid JSON: {text}"))
+        Problem::new(
+            path,
+            "not_json",
+            format!("不是合法的JSON：{text}"),
+            format!("not valid JSON: {text}"),
+        )
     } else {
-        Problem::new(path, "json_type", format!("字段类型不正确：{text}"), format!("wrong JSON type: {text}"))
+        Problem::new(
+            path,
+            "json_type",
+            format!("字段类型不正确：{text}"),
+            format!("wrong JSON type: {text}"),
+        )
     }
 }
 
@@ -127,15 +169,42 @@ pub fn validate_json(bytes: &[u8], reference: &dyn Reference) -> Result<Declarat
 
 /// Check a form against the rules and the reference data. Returns the typed declaration, or
 /// every problem found.
-pub fn validate(form: &DeclarationForm, reference: &dyn Reference) -> Result<Declaration, Problems> {
-    let mut c = Checker { problems: Problems::default(), reference };
+pub fn validate(
+    form: &DeclarationForm,
+    reference: &dyn Reference,
+) -> Result<Declaration, Problems> {
+    let mut c = Checker {
+        problems: Problems::default(),
+        reference,
+    };
     let decl = c.declaration(form);
     match decl {
         Some(d) if c.problems.is_empty() => Ok(d),
         _ => {
-            debug_assert!(!c.problems.is_empty(), "a declaration was not built but nothing was said");
+            debug_assert!(
+                !c.problems.is_empty(),
+                "a declaration was not built but nothing was said"
+            );
             Err(c.problems)
         }
+    }
+}
+
+/// `trader.uscc`: a field of a part, formatted only when a problem is reported.
+struct At<'a, P: ?Sized>(&'a P, &'static str);
+
+impl<P: Display + ?Sized> Display for At<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// `items[3].name`: a field of a list element, formatted only when a problem is reported.
+struct Field(&'static str, usize, &'static str);
+
+impl Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}].{}", self.0, self.1, self.2)
     }
 }
 
@@ -145,16 +214,27 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn push(&mut self, path: &str, code: &'static str, zh: String, en: String) {
-        self.problems.push(Problem::new(path, code, zh, en));
+    fn push(&mut self, path: &(impl Display + ?Sized), code: &'static str, zh: String, en: String) {
+        self.problems
+            .push(Problem::new(path.to_string(), code, zh, en));
     }
 
-    fn missing(&mut self, path: &str) {
-        self.push(path, "required", format!("{path} 为必填项"), format!("{path} is required"));
+    fn missing(&mut self, path: &(impl Display + ?Sized)) {
+        self.push(
+            path,
+            "required",
+            format!("{path} 为必填项"),
+            format!("{path} is required"),
+        );
     }
 
     /// Trimmed, non-empty text, or a `required` problem when `required`.
-    fn text<'s>(&mut self, path: &str, v: &'s Option<String>, required: bool) -> Option<&'s str> {
+    fn text<'s>(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        v: &'s Option<String>,
+        required: bool,
+    ) -> Option<&'s str> {
         match v.as_deref().map(str::trim) {
             Some(s) if !s.is_empty() => {
                 if s.chars().count() > TEXT_CHARS_MAX {
@@ -177,11 +257,11 @@ impl Checker<'_> {
         }
     }
 
-    fn owned_text(&mut self, path: &str, v: &Option<String>) -> Option<String> {
+    fn owned_text(&mut self, path: &(impl Display + ?Sized), v: &Option<String>) -> Option<String> {
         self.text(path, v, false).map(str::to_owned)
     }
 
-    fn format_error(&mut self, path: &str, value: &str, e: CodeError) {
+    fn format_error(&mut self, path: &(impl Display + ?Sized), value: &str, e: CodeError) {
         self.push(
             path,
             "format",
@@ -192,7 +272,7 @@ impl Checker<'_> {
 
     fn code<T>(
         &mut self,
-        path: &str,
+        path: &(impl Display + ?Sized),
         v: &Option<String>,
         required: bool,
         parse: fn(&str) -> Result<T, CodeError>,
@@ -207,7 +287,13 @@ impl Checker<'_> {
         }
     }
 
-    fn unknown_code(&mut self, path: &str, value: &str, table_zh: &str, table_en: &str) {
+    fn unknown_code(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        value: &str,
+        table_zh: &str,
+        table_en: &str,
+    ) {
         self.push(
             path,
             "unknown_code",
@@ -219,7 +305,7 @@ impl Checker<'_> {
     /// A code that must also be in one of the simple code tables.
     fn table_code<T>(
         &mut self,
-        path: &str,
+        path: &(impl Display + ?Sized),
         v: &Option<String>,
         required: bool,
         parse: fn(&str) -> Result<T, CodeError>,
@@ -242,7 +328,7 @@ impl Checker<'_> {
         Some(t)
     }
 
-    fn office(&mut self, path: &str, v: &Option<String>) -> Option<OfficeCode> {
+    fn office(&mut self, path: &(impl Display + ?Sized), v: &Option<String>) -> Option<OfficeCode> {
         let code = self.code(path, v, true, OfficeCode::parse)?;
         match self.reference.office(code) {
             None => {
@@ -262,7 +348,11 @@ impl Checker<'_> {
         }
     }
 
-    fn country(&mut self, path: &str, v: &Option<String>) -> Option<CountryCode> {
+    fn country(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        v: &Option<String>,
+    ) -> Option<CountryCode> {
         let s = self.text(path, v, true)?;
         let found = self.reference.country(s);
         if found.is_none() {
@@ -271,7 +361,11 @@ impl Checker<'_> {
         found
     }
 
-    fn currency(&mut self, path: &str, v: &Option<String>) -> Option<CurrencyCode> {
+    fn currency(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        v: &Option<String>,
+    ) -> Option<CurrencyCode> {
         let s = self.text(path, v, true)?;
         let found = self.reference.currency(s);
         if found.is_none() {
@@ -280,7 +374,12 @@ impl Checker<'_> {
         found
     }
 
-    fn date(&mut self, path: &str, v: &Option<String>, required: bool) -> Option<NaiveDate> {
+    fn date(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        v: &Option<String>,
+        required: bool,
+    ) -> Option<NaiveDate> {
         let s = self.text(path, v, required)?;
         let parsed = NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .or_else(|_| NaiveDate::parse_from_str(s, "%Y%m%d"))
@@ -300,7 +399,7 @@ impl Checker<'_> {
     /// A decimal with at most `dp` decimal places, positive (or zero when `allow_zero`).
     fn number(
         &mut self,
-        path: &str,
+        path: &(impl Display + ?Sized),
         v: &Option<NumberText>,
         required: bool,
         dp: u32,
@@ -328,10 +427,24 @@ impl Checker<'_> {
             );
             return None;
         };
-        if d.is_sign_negative() && !d.is_zero() || (d.is_zero() && !allow_zero) || d > MAGNITUDE_MAX {
-            let (zh, en) = if allow_zero { ("不能为负数", "must not be negative") } else { ("必须大于零", "must be greater than zero") };
-            let (zh, en) = if d > MAGNITUDE_MAX { ("数值过大", "is too large") } else { (zh, en) };
-            self.push(path, "range", format!("{path} 值 {s} {zh}"), format!("{path} value {s} {en}"));
+        if d.is_sign_negative() && !d.is_zero() || (d.is_zero() && !allow_zero) || d > MAGNITUDE_MAX
+        {
+            let (zh, en) = if allow_zero {
+                ("不能为负数", "must not be negative")
+            } else {
+                ("必须大于零", "must be greater than zero")
+            };
+            let (zh, en) = if d > MAGNITUDE_MAX {
+                ("数值过大", "is too large")
+            } else {
+                (zh, en)
+            };
+            self.push(
+                path,
+                "range",
+                format!("{path} 值 {s} {zh}"),
+                format!("{path} value {s} {en}"),
+            );
             return None;
         }
         let d = d.normalize();
@@ -347,28 +460,49 @@ impl Checker<'_> {
         Some(d)
     }
 
-    fn party(&mut self, path: &str, p: &Option<PartyForm>, required: bool) -> Option<Party> {
+    fn party(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        p: &Option<PartyForm>,
+        required: bool,
+    ) -> Option<Party> {
         let Some(p) = p else {
             if required {
                 self.missing(path);
             }
             return None;
         };
-        let name = self.text(&format!("{path}.name"), &p.name, true).map(str::to_owned);
-        let uscc = self.code(&format!("{path}.uscc"), &p.uscc, true, Uscc::parse);
-        let customs_code = self.code(&format!("{path}.customs_code"), &p.customs_code, false, CustomsCode::parse);
-        Some(Party { name: name?, uscc: uscc?, customs_code })
+        let name = self
+            .text(&At(path, "name"), &p.name, true)
+            .map(str::to_owned);
+        let uscc = self.code(&At(path, "uscc"), &p.uscc, true, Uscc::parse);
+        let customs_code = self.code(
+            &At(path, "customs_code"),
+            &p.customs_code,
+            false,
+            CustomsCode::parse,
+        );
+        Some(Party {
+            name: name?,
+            uscc: uscc?,
+            customs_code,
+        })
     }
 
-    fn charge(&mut self, path: &str, c: &Option<ChargeForm>, per_unit_allowed: bool) -> Option<Option<Charge>> {
+    fn charge(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        c: &Option<ChargeForm>,
+        per_unit_allowed: bool,
+    ) -> Option<Option<Charge>> {
         let Some(c) = c else { return Some(None) };
-        let mark = self.text(&format!("{path}.mark"), &c.mark, true);
-        let value = self.number(&format!("{path}.value"), &c.value, true, 4, true);
+        let mark = self.text(&At(path, "mark"), &c.mark, true);
+        let value = self.number(&At(path, "value"), &c.value, true, 4, true);
         let charge = match mark {
             Some("1") => {
                 if c.currency.as_deref().is_some_and(|s| !s.trim().is_empty()) {
                     self.push(
-                        &format!("{path}.currency"),
+                        &At(path, "currency"),
                         "charge_currency",
                         format!("{path} 为费率时不填币制"),
                         format!("{path} is a rate: give no currency"),
@@ -378,7 +512,7 @@ impl Checker<'_> {
             }
             Some("2") if !per_unit_allowed => {
                 self.push(
-                    &format!("{path}.mark"),
+                    &At(path, "mark"),
                     "charge_mark",
                     format!("{path}.mark 单价（2）仅用于运费"),
                     format!("{path}.mark 2 (per unit) is for freight only"),
@@ -386,16 +520,18 @@ impl Checker<'_> {
                 None
             }
             Some("2") | Some("3") => {
-                let currency = self.currency(&format!("{path}.currency"), &c.currency);
+                let currency = self.currency(&At(path, "currency"), &c.currency);
                 match (mark, value, currency) {
-                    (Some("2"), Some(amount), Some(currency)) => Some(Charge::PerUnit { amount, currency }),
+                    (Some("2"), Some(amount), Some(currency)) => {
+                        Some(Charge::PerUnit { amount, currency })
+                    }
                     (_, Some(amount), Some(currency)) => Some(Charge::Total { amount, currency }),
                     _ => None,
                 }
             }
             Some(other) => {
                 self.push(
-                    &format!("{path}.mark"),
+                    &At(path, "mark"),
                     "charge_mark",
                     format!("{path}.mark 值 {other:?} 应为 1 费率、2 单价、3 总价"),
                     format!("{path}.mark {other:?} must be 1 rate, 2 per unit or 3 total"),
@@ -435,7 +571,9 @@ impl Checker<'_> {
                 None
             }
             Some(o) => {
-                let name = self.text("overseas_party.name", &o.name, true).map(str::to_owned);
+                let name = self
+                    .text("overseas_party.name", &o.name, true)
+                    .map(str::to_owned);
                 let code = self.owned_text("overseas_party.code", &o.code);
                 if let Some(code) = &code {
                     let ok = code.len() <= 17
@@ -452,13 +590,22 @@ impl Checker<'_> {
                     }
                 }
                 let address = self.owned_text("overseas_party.address", &o.address);
-                name.map(|name| OverseasParty { code, name, address })
+                name.map(|name| OverseasParty {
+                    code,
+                    name,
+                    address,
+                })
             }
         };
         let owner = self.party("owner", &f.owner, false);
         let agent = self.party("agent", &f.agent, false);
-        let transport_mode =
-            self.table_code("transport_mode", &f.transport_mode, true, TransportMode::parse, CodeTable::TransportMode);
+        let transport_mode = self.table_code(
+            "transport_mode",
+            &f.transport_mode,
+            true,
+            TransportMode::parse,
+            CodeTable::TransportMode,
+        );
         let vessel = self.owned_text("vessel", &f.vessel);
         let voyage_no = self.owned_text("voyage_no", &f.voyage_no);
         let bill_no = self.owned_text("bill_no", &f.bill_no);
@@ -473,24 +620,39 @@ impl Checker<'_> {
             }
             e
         });
-        let levy_nature =
-            self.table_code("levy_nature", &f.levy_nature, true, LevyNature::parse, CodeTable::LevyNature);
+        let levy_nature = self.table_code(
+            "levy_nature",
+            &f.levy_nature,
+            true,
+            LevyNature::parse,
+            CodeTable::LevyNature,
+        );
         if let (Some(entry), Some(levy)) = (&trade_mode_entry, levy_nature) {
             if !entry.levy_natures.is_empty() && !entry.levy_natures.contains(&levy) {
-                let allowed: Vec<String> = entry.levy_natures.iter().map(|l| l.to_string()).collect();
+                let allowed: Vec<String> =
+                    entry.levy_natures.iter().map(|l| l.to_string()).collect();
                 let allowed = allowed.join(", ");
                 self.push(
                     "levy_nature",
                     "levy_nature_mismatch",
-                    format!("征免性质 {levy} 与监管方式 {}（{}）不符，应为：{allowed}", entry.code, entry.name_zh),
-                    format!("levy nature {levy} does not fit trade mode {} ({}); allowed: {allowed}", entry.code, entry.name_en),
+                    format!(
+                        "征免性质 {levy} 与监管方式 {}（{}）不符，应为：{allowed}",
+                        entry.code, entry.name_zh
+                    ),
+                    format!(
+                        "levy nature {levy} does not fit trade mode {} ({}); allowed: {allowed}",
+                        entry.code, entry.name_en
+                    ),
                 );
             }
         }
         let licence_no = self.owned_text("licence_no", &f.licence_no);
         let loading_port = self.owned_text("loading_port", &f.loading_port);
         let destination_port = self.owned_text("destination_port", &f.destination_port);
-        for (path, v) in [("loading_port", &loading_port), ("destination_port", &destination_port)] {
+        for (path, v) in [
+            ("loading_port", &loading_port),
+            ("destination_port", &destination_port),
+        ] {
             if let Some(p) = v {
                 if p.len() > 8 || !p.bytes().all(|b| b.is_ascii_alphanumeric()) {
                     self.push(
@@ -504,16 +666,33 @@ impl Checker<'_> {
         }
         let trading_country = self.country("trading_country", &f.trading_country);
         let dispatch_country = self.country("dispatch_country", &f.dispatch_country);
-        let domestic_port = self.code("domestic_port", &f.domestic_port, false, DomesticPort::parse);
-        let package_type =
-            self.table_code("package_type", &f.package_type, true, PackageType::parse, CodeTable::PackageType);
-        let packages = self.number("packages", &f.packages, true, 0, false).and_then(|d| {
-            let n = u32::try_from(d).ok();
-            if n.is_none() {
-                self.push("packages", "range", "packages 件数过大".into(), "packages is too large".into());
-            }
-            n
-        });
+        let domestic_port = self.code(
+            "domestic_port",
+            &f.domestic_port,
+            false,
+            DomesticPort::parse,
+        );
+        let package_type = self.table_code(
+            "package_type",
+            &f.package_type,
+            true,
+            PackageType::parse,
+            CodeTable::PackageType,
+        );
+        let packages = self
+            .number("packages", &f.packages, true, 0, false)
+            .and_then(|d| {
+                let n = u32::try_from(d).ok();
+                if n.is_none() {
+                    self.push(
+                        "packages",
+                        "range",
+                        "packages 件数过大".into(),
+                        "packages is too large".into(),
+                    );
+                }
+                n
+            });
         let gross = self.number("gross_weight_kg", &f.gross_weight_kg, true, 5, false);
         let net = self.number("net_weight_kg", &f.net_weight_kg, true, 5, false);
         if let (Some(g), Some(n)) = (gross, net) {
@@ -526,17 +705,29 @@ impl Checker<'_> {
                 );
             }
         }
-        let transaction_terms = self.code("transaction_terms", &f.transaction_terms, true, TransactionTerms::parse);
+        let transaction_terms = self.code(
+            "transaction_terms",
+            &f.transaction_terms,
+            true,
+            TransactionTerms::parse,
+        );
         let freight = self.charge("freight", &f.freight, true);
         let insurance = self.charge("insurance", &f.insurance, false);
         let other_charges = self.charge("other_charges", &f.other_charges, false);
 
         let mut documents = Vec::new();
         for (i, d) in f.documents.iter().enumerate() {
-            let code = self.text(&format!("documents[{i}].code"), &d.code, true).map(str::to_owned);
-            let number = self.text(&format!("documents[{i}].number"), &d.number, true).map(str::to_owned);
+            let code = self
+                .text(&Field("documents", i, "code"), &d.code, true)
+                .map(str::to_owned);
+            let number = self
+                .text(&Field("documents", i, "number"), &d.number, true)
+                .map(str::to_owned);
             if let (Some(code), Some(number)) = (code, number) {
-                if documents.iter().any(|x: &Document| x.code == code && x.number == number) {
+                if documents
+                    .iter()
+                    .any(|x: &Document| x.code == code && x.number == number)
+                {
                     self.push(
                         &format!("documents[{i}]"),
                         "duplicate",
@@ -595,7 +786,10 @@ impl Checker<'_> {
                 "items",
                 "items_count",
                 format!("商品项数为 {}，应为 1 至 {ITEMS_MAX} 项", f.items.len()),
-                format!("{} items given; a declaration has 1 to {ITEMS_MAX}", f.items.len()),
+                format!(
+                    "{} items given; a declaration has 1 to {ITEMS_MAX}",
+                    f.items.len()
+                ),
             );
         }
         let mut items = Vec::with_capacity(f.items.len().min(ITEMS_MAX));
@@ -608,15 +802,23 @@ impl Checker<'_> {
         // A licence named where the tariff line requires one.
         if let Some(date) = declaration_date {
             for (i, it) in f.items.iter().enumerate().take(ITEMS_MAX) {
-                let Some(code) = it.commodity_code.as_deref().and_then(|s| HsCode::parse(s.trim()).ok()) else {
+                let Some(code) = it
+                    .commodity_code
+                    .as_deref()
+                    .and_then(|s| HsCode::parse(s.trim()).ok())
+                else {
                     continue;
                 };
-                let Some(line) = self.reference.tariff_line(code, date) else { continue };
-                let Some(doc) = line.licence.clone() else { continue };
+                let Some(line) = self.reference.tariff_line(code, date) else {
+                    continue;
+                };
+                let Some(doc) = line.licence.clone() else {
+                    continue;
+                };
                 let named = licence_no.is_some() || documents.iter().any(|d| d.code == doc);
                 if !named {
                     self.push(
-                        &format!("items[{i}].commodity_code"),
+                        &Field("items", i, "commodity_code"),
                         "licence_missing",
                         format!("商品 {code} 需要许可证（单证代码 {doc}），请填写许可证号或随附单证"),
                         format!("commodity {code} needs a licence (document code {doc}): give licence_no or attach the document"),
@@ -687,9 +889,10 @@ impl Checker<'_> {
             (Direction::Export, Cif | Cfr) => (Some(true), None),
             (_, MarketPrice | Dianchang) | (Direction::Export, Ci | Exw) => (None, None),
         };
-        for (path, given, rule) in
-            [("freight", freight.is_some(), freight_rule), ("insurance", insurance.is_some(), insurance_rule)]
-        {
+        for (path, given, rule) in [
+            ("freight", freight.is_some(), freight_rule),
+            ("insurance", insurance.is_some(), insurance_rule),
+        ] {
             match rule {
                 Some(true) if !given => self.push(
                     path,
@@ -701,7 +904,10 @@ impl Checker<'_> {
                     path,
                     "charge_not_allowed",
                     format!("成交方式 {} 的价格已含 {path}，不应另填", terms.name()),
-                    format!("a {} price already includes {path}: do not give it again", terms.name()),
+                    format!(
+                        "a {} price already includes {path}: do not give it again",
+                        terms.name()
+                    ),
                 ),
                 _ => {}
             }
@@ -715,21 +921,28 @@ impl Checker<'_> {
         direction: Option<Direction>,
         date: Option<NaiveDate>,
     ) -> Option<Item> {
-        let p = |f: &str| format!("items[{i}].{f}");
-        let item_no = self.number(&p("item_no"), &it.item_no, true, 0, false).and_then(|n| {
-            if n != Decimal::from(i + 1) {
-                self.push(
-                    &p("item_no"),
-                    "item_no_sequence",
-                    format!("项号应为 {}，实际为 {n}", i + 1),
-                    format!("item number should be {}, found {n}", i + 1),
-                );
-                return None;
-            }
-            Some(i as u16 + 1)
-        });
+        let p = |f: &'static str| Field("items", i, f);
+        let item_no = self
+            .number(&p("item_no"), &it.item_no, true, 0, false)
+            .and_then(|n| {
+                if n != Decimal::from(i + 1) {
+                    self.push(
+                        &p("item_no"),
+                        "item_no_sequence",
+                        format!("项号应为 {}，实际为 {n}", i + 1),
+                        format!("item number should be {}, found {n}", i + 1),
+                    );
+                    return None;
+                }
+                Some(i as u16 + 1)
+            });
         let record_item = self.owned_text(&p("record_item"), &it.record_item);
-        let commodity_code = self.code(&p("commodity_code"), &it.commodity_code, true, HsCode::parse);
+        let commodity_code = self.code(
+            &p("commodity_code"),
+            &it.commodity_code,
+            true,
+            HsCode::parse,
+        );
         let line = match (commodity_code, date) {
             (Some(code), Some(date)) => {
                 let reference = self.reference;
@@ -747,21 +960,53 @@ impl Checker<'_> {
             _ => None,
         };
         let name = self.text(&p("name"), &it.name, true).map(str::to_owned);
-        let specification = self.text(&p("specification"), &it.specification, true).map(str::to_owned);
-        let declared_quantity = self.number(&p("declared_quantity"), &it.declared_quantity, true, 5, false);
-        let declared_unit = self.table_code(&p("declared_unit"), &it.declared_unit, true, UnitCode::parse, CodeTable::Unit);
+        let specification = self
+            .text(&p("specification"), &it.specification, true)
+            .map(str::to_owned);
+        let declared_quantity = self.number(
+            &p("declared_quantity"),
+            &it.declared_quantity,
+            true,
+            5,
+            false,
+        );
+        let declared_unit = self.table_code(
+            &p("declared_unit"),
+            &it.declared_unit,
+            true,
+            UnitCode::parse,
+            CodeTable::Unit,
+        );
         let first_quantity = self.number(&p("first_quantity"), &it.first_quantity, true, 5, false);
-        let first_unit = self.table_code(&p("first_unit"), &it.first_unit, true, UnitCode::parse, CodeTable::Unit);
-        let second_quantity = self.number(&p("second_quantity"), &it.second_quantity, false, 5, false);
-        let second_unit = self.table_code(&p("second_unit"), &it.second_unit, false, UnitCode::parse, CodeTable::Unit);
+        let first_unit = self.table_code(
+            &p("first_unit"),
+            &it.first_unit,
+            true,
+            UnitCode::parse,
+            CodeTable::Unit,
+        );
+        let second_quantity =
+            self.number(&p("second_quantity"), &it.second_quantity, false, 5, false);
+        let second_unit = self.table_code(
+            &p("second_unit"),
+            &it.second_unit,
+            false,
+            UnitCode::parse,
+            CodeTable::Unit,
+        );
         let unit_price = self.number(&p("unit_price"), &it.unit_price, true, 4, false);
         let total_price = self.number(&p("total_price"), &it.total_price, true, 2, false);
         let currency = self.currency(&p("currency"), &it.currency);
         let origin_country = self.country(&p("origin_country"), &it.origin_country);
         let destination_country = self.country(&p("destination_country"), &it.destination_country);
         let district = self.code(&p("district"), &it.district, false, DistrictCode::parse);
-        let duty_treatment =
-            self.table_code(&p("duty_treatment"), &it.duty_treatment, true, DutyTreatment::parse, CodeTable::DutyTreatment);
+        let duty_treatment = self.table_code(
+            &p("duty_treatment"),
+            &it.duty_treatment,
+            true,
+            DutyTreatment::parse,
+            CodeTable::DutyTreatment,
+        );
         let producer = self.owned_text(&p("producer"), &it.producer);
 
         if let (Some(q), Some(u), Some(t)) = (declared_quantity, unit_price, total_price) {
@@ -773,8 +1018,14 @@ impl Checker<'_> {
                 self.push(
                     &p("total_price"),
                     "total_mismatch",
-                    format!("总价 {t} 与数量 {q} × 单价 {u} = {} 不符", expected.round_dp(2)),
-                    format!("total {t} differs from quantity {q} × unit price {u} = {}", expected.round_dp(2)),
+                    format!(
+                        "总价 {t} 与数量 {q} × 单价 {u} = {} 不符",
+                        expected.round_dp(2)
+                    ),
+                    format!(
+                        "total {t} differs from quantity {q} × unit price {u} = {}",
+                        expected.round_dp(2)
+                    ),
                 );
             }
         }
@@ -784,8 +1035,14 @@ impl Checker<'_> {
                     self.push(
                         &p("first_unit"),
                         "legal_unit",
-                        format!("法定第一计量单位应为 {}（税则 {}），实际为 {fu}", line.first_unit, line.commodity_code),
-                        format!("the legal first unit of {} is {}, not {fu}", line.commodity_code, line.first_unit),
+                        format!(
+                            "法定第一计量单位应为 {}（税则 {}），实际为 {fu}",
+                            line.first_unit, line.commodity_code
+                        ),
+                        format!(
+                            "the legal first unit of {} is {}, not {fu}",
+                            line.commodity_code, line.first_unit
+                        ),
                     );
                 }
             }
@@ -795,7 +1052,10 @@ impl Checker<'_> {
                         self.push(
                             &p("second_unit"),
                             "legal_unit",
-                            format!("法定第二计量单位应为 {want}（税则 {}）", line.commodity_code),
+                            format!(
+                                "法定第二计量单位应为 {want}（税则 {}）",
+                                line.commodity_code
+                            ),
                             format!("the legal second unit of {} is {want}", line.commodity_code),
                         );
                     }
@@ -804,7 +1064,10 @@ impl Checker<'_> {
                             &p("second_quantity"),
                             "required",
                             format!("商品 {} 须申报法定第二数量", line.commodity_code),
-                            format!("commodity {} needs a legal second quantity", line.commodity_code),
+                            format!(
+                                "commodity {} needs a legal second quantity",
+                                line.commodity_code
+                            ),
                         );
                     }
                 }
@@ -814,13 +1077,18 @@ impl Checker<'_> {
                             &p("second_unit"),
                             "legal_unit",
                             format!("商品 {} 无法定第二计量单位，不应填写", line.commodity_code),
-                            format!("commodity {} has no legal second unit: leave it out", line.commodity_code),
+                            format!(
+                                "commodity {} has no legal second unit: leave it out",
+                                line.commodity_code
+                            ),
                         );
                     }
                 }
             }
         }
-        if let (Some(du), Some(fu), Some(dq), Some(fq)) = (declared_unit, first_unit, declared_quantity, first_quantity) {
+        if let (Some(du), Some(fu), Some(dq), Some(fq)) =
+            (declared_unit, first_unit, declared_quantity, first_quantity)
+        {
             if du == fu && dq != fq {
                 self.push(
                     &p("first_quantity"),

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use domain::codes::{CountryCode, CurrencyCode, HsCode, LevyNature, OfficeCode, TradeMode, UnitCode};
+use domain::codes::{
+    CountryCode, CurrencyCode, HsCode, LevyNature, OfficeCode, TradeMode, UnitCode,
+};
 use domain::reference::{
     CodeTable, DutyRate, Office, OfficeLevel, Reference, TariffLine, TradeModeEntry,
 };
@@ -115,7 +117,9 @@ impl Reference for TestRef {
         self.trade_modes.get(&code)
     }
     fn tariff_line(&self, code: HsCode, on: NaiveDate) -> Option<&TariffLine> {
-        self.tariff.iter().find(|l| l.commodity_code == code && l.in_force(on))
+        self.tariff
+            .iter()
+            .find(|l| l.commodity_code == code && l.in_force(on))
     }
 }
 
@@ -168,12 +172,18 @@ fn check(doc: &Value) -> Vec<(String, &'static str)> {
 }
 
 fn with(mut doc: Value, pointer: &str, value: Value) -> Value {
-    *doc.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value;
+    *doc.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer}")) = value;
     doc
 }
 
 fn without(mut doc: Value, parent: &str, key: &str) -> Value {
-    doc.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(key).unwrap();
+    doc.pointer_mut(parent)
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove(key)
+        .unwrap();
     doc
 }
 
@@ -204,7 +214,10 @@ fn every_problem_is_reported_at_once() {
         ("items[0].origin_country", "unknown_code"),
     ];
     for (field, code) in expected {
-        assert!(got.contains(&(field.to_string(), code)), "missing {field} {code} in {got:?}");
+        assert!(
+            got.contains(&(field.to_string(), code)),
+            "missing {field} {code} in {got:?}"
+        );
     }
     assert_eq!(got.len(), expected.len(), "{got:?}");
 }
@@ -231,17 +244,24 @@ fn item_count_limits() {
     let doc = with(valid_import(), "/items", json!([]));
     assert_eq!(check(&doc), vec![("items".into(), "items_count")]);
     let item = valid_import()["items"][0].clone();
-    let items: Vec<Value> = (1..=51).map(|n| with(item.clone(), "/item_no", json!(n))).collect();
+    let items: Vec<Value> = (1..=51)
+        .map(|n| with(item.clone(), "/item_no", json!(n)))
+        .collect();
     let doc = with(valid_import(), "/items", json!(items));
     assert_eq!(check(&doc), vec![("items".into(), "items_count")]);
-    let items: Vec<Value> = (1..=50).map(|n| with(item.clone(), "/item_no", json!(n))).collect();
+    let items: Vec<Value> = (1..=50)
+        .map(|n| with(item.clone(), "/item_no", json!(n)))
+        .collect();
     assert_eq!(check(&with(valid_import(), "/items", json!(items))), vec![]);
 }
 
 #[test]
 fn item_numbers_run_from_one() {
     let doc = with(valid_import(), "/items/0/item_no", json!(2));
-    assert_eq!(check(&doc), vec![("items[0].item_no".into(), "item_no_sequence")]);
+    assert_eq!(
+        check(&doc),
+        vec![("items[0].item_no".into(), "item_no_sequence")]
+    );
 }
 
 #[test]
@@ -254,7 +274,10 @@ fn total_within_rounding_passes() {
     let doc = with(doc, "/items/0/total_price", json!("1.00"));
     assert_eq!(check(&doc), vec![]);
     let doc = with(doc, "/items/0/total_price", json!("1.02"));
-    assert_eq!(check(&doc), vec![("items[0].total_price".into(), "total_mismatch")]);
+    assert_eq!(
+        check(&doc),
+        vec![("items[0].total_price".into(), "total_mismatch")]
+    );
 }
 
 #[test]
@@ -275,15 +298,25 @@ fn decimals_and_ranges() {
 fn legal_units_follow_the_tariff_line() {
     let doc = with(valid_import(), "/items/0/first_unit", json!("007"));
     let got = check(&doc);
-    assert!(got.contains(&("items[0].first_unit".into(), "legal_unit")), "{got:?}");
+    assert!(
+        got.contains(&("items[0].first_unit".into(), "legal_unit")),
+        "{got:?}"
+    );
     // A line with a second unit needs it.
-    let doc = with(valid_import(), "/items/0/commodity_code", json!("2204210000"));
+    let doc = with(
+        valid_import(),
+        "/items/0/commodity_code",
+        json!("2204210000"),
+    );
     let doc = with(doc, "/items/0/first_unit", json!("095"));
     let doc = with(doc, "/items/0/declared_unit", json!("095"));
     let got = check(&doc);
     assert_eq!(
         got,
-        vec![("items[0].second_unit".into(), "legal_unit"), ("items[0].second_quantity".into(), "required")]
+        vec![
+            ("items[0].second_unit".into(), "legal_unit"),
+            ("items[0].second_quantity".into(), "required")
+        ]
     );
     let mut ok = doc.clone();
     ok["items"][0]["second_unit"] = json!("035");
@@ -292,19 +325,32 @@ fn legal_units_follow_the_tariff_line() {
     // A line without one refuses it.
     let mut doc = valid_import();
     doc["items"][0]["second_unit"] = json!("035");
-    assert_eq!(check(&doc), vec![("items[0].second_unit".into(), "legal_unit")]);
+    assert_eq!(
+        check(&doc),
+        vec![("items[0].second_unit".into(), "legal_unit")]
+    );
 }
 
 #[test]
 fn same_unit_same_quantity() {
     let doc = with(valid_import(), "/items/0/first_quantity", json!(99));
-    assert_eq!(check(&doc), vec![("items[0].first_quantity".into(), "quantity_mismatch")]);
+    assert_eq!(
+        check(&doc),
+        vec![("items[0].first_quantity".into(), "quantity_mismatch")]
+    );
 }
 
 #[test]
 fn unknown_commodity_code() {
-    let doc = with(valid_import(), "/items/0/commodity_code", json!("8471300001"));
-    assert_eq!(check(&doc), vec![("items[0].commodity_code".into(), "tariff_line_unknown")]);
+    let doc = with(
+        valid_import(),
+        "/items/0/commodity_code",
+        json!("8471300001"),
+    );
+    assert_eq!(
+        check(&doc),
+        vec![("items[0].commodity_code".into(), "tariff_line_unknown")]
+    );
 }
 
 #[test]
@@ -315,7 +361,10 @@ fn direction_specific_fields() {
     let got = check(&doc);
     assert_eq!(
         got,
-        vec![("destination_port".into(), "direction_field"), ("items[0].destination_country".into(), "direction_field")]
+        vec![
+            ("destination_port".into(), "direction_field"),
+            ("items[0].destination_country".into(), "direction_field")
+        ]
     );
     let doc = with(valid_import(), "/direction", json!("sideways"));
     assert_eq!(check(&doc), vec![("direction".into(), "direction")]);
@@ -333,13 +382,19 @@ fn charges_must_fit_the_terms() {
     let doc = with(valid_import(), "/freight/currency", json!(null));
     assert_eq!(check(&doc), vec![("freight.currency".into(), "required")]);
     let doc = with(valid_import(), "/freight/mark", json!("1"));
-    assert_eq!(check(&doc), vec![("freight.currency".into(), "charge_currency")]);
+    assert_eq!(
+        check(&doc),
+        vec![("freight.currency".into(), "charge_currency")]
+    );
 }
 
 #[test]
 fn levy_nature_must_fit_trade_mode() {
     let doc = with(valid_import(), "/levy_nature", json!("299"));
-    assert_eq!(check(&doc), vec![("levy_nature".into(), "levy_nature_mismatch")]);
+    assert_eq!(
+        check(&doc),
+        vec![("levy_nature".into(), "levy_nature_mismatch")]
+    );
     let doc = with(doc, "/trade_mode", json!("2225"));
     assert_eq!(check(&doc), vec![], "2225 sets no constraint here");
     let doc = with(valid_import(), "/levy_nature", json!("555"));
@@ -352,7 +407,10 @@ fn licence_required_by_the_tariff_line() {
     let doc = with(doc, "/items/0/commodity_code", json!("8703231900"));
     let doc = with(doc, "/items/0/first_unit", json!("003"));
     let doc = with(doc, "/items/0/declared_unit", json!("003"));
-    assert_eq!(check(&doc), vec![("items[0].commodity_code".into(), "licence_missing")]);
+    assert_eq!(
+        check(&doc),
+        vec![("items[0].commodity_code".into(), "licence_missing")]
+    );
     let mut by_document = doc.clone();
     by_document["documents"] = json!([{"code": "1", "number": "25-AA-000001"}]);
     assert_eq!(check(&by_document), vec![]);
@@ -364,9 +422,15 @@ fn licence_required_by_the_tariff_line() {
 #[test]
 fn offices_must_exist_and_not_be_hq() {
     let doc = with(valid_import(), "/declaration_office", json!("0000"));
-    assert_eq!(check(&doc), vec![("declaration_office".into(), "office_level")]);
+    assert_eq!(
+        check(&doc),
+        vec![("declaration_office".into(), "office_level")]
+    );
     let doc = with(valid_import(), "/entry_exit_office", json!("4444"));
-    assert_eq!(check(&doc), vec![("entry_exit_office".into(), "unknown_code")]);
+    assert_eq!(
+        check(&doc),
+        vec![("entry_exit_office".into(), "unknown_code")]
+    );
 }
 
 #[test]
@@ -384,7 +448,13 @@ fn unknown_fields_are_all_listed() {
     doc["items"][0]["weight"] = json!(1);
     let err = parse_form(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
     let got: Vec<_> = err.iter().map(|p| (p.field.as_str(), p.code)).collect();
-    assert_eq!(got, vec![("colour", "unknown_field"), ("items[0].weight", "unknown_field")]);
+    assert_eq!(
+        got,
+        vec![
+            ("colour", "unknown_field"),
+            ("items[0].weight", "unknown_field")
+        ]
+    );
 }
 
 #[test]
@@ -400,13 +470,28 @@ fn structural_problems_are_problems_not_panics() {
     ];
     for (bytes, code) in cases {
         let err = parse_form(bytes).unwrap_err();
-        assert_eq!(err.codes(), vec![*code], "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            err.codes(),
+            vec![*code],
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
     }
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    assert_eq!(parse_form(deep.as_bytes()).unwrap_err().codes(), vec!["json_type"]);
-    let deep_object = format!("{{\"trader\":{}1{}}}", "{\"a\":".repeat(5000), "}".repeat(5000));
+    assert_eq!(
+        parse_form(deep.as_bytes()).unwrap_err().codes(),
+        vec!["json_type"]
+    );
+    let deep_object = format!(
+        "{{\"trader\":{}1{}}}",
+        "{\"a\":".repeat(5000),
+        "}".repeat(5000)
+    );
     let codes = parse_form(deep_object.as_bytes()).unwrap_err().codes();
-    assert!(codes == vec!["too_deep"] || codes == vec!["unknown_field"], "{codes:?}");
+    assert!(
+        codes == vec!["too_deep"] || codes == vec!["unknown_field"],
+        "{codes:?}"
+    );
     let big = vec![b' '; domain::validate::DOCUMENT_BYTES_MAX + 1];
     assert_eq!(parse_form(&big).unwrap_err().codes(), vec!["too_large"]);
 }
