@@ -1,0 +1,48 @@
+//! Control of transport and cargo (DOMAIN.md §6): manifests and means of transport, matching
+//! declarations to bills and writing them off, late declarations, transit under customs control,
+//! postal parcels and baggage. The rules and policies are in docs/CARGO.md.
+//!
+//! - [`codes`]: [`BillNo`], [`ContainerNo`] (ISO 6346 check digit), [`ImoNumber`] (check
+//!   digit), [`ManifestId`], [`TransitNo`], [`SealNo`], [`FlightNo`], [`TruckPlate`], [`TrainNo`],
+//!   [`VoyageNo`].
+//! - [`model`]: [`Actor`], [`MeansOfTransport`], [`Voyage`], [`ManifestKind`], [`Bill`],
+//!   [`GoodsLine`], [`MatchPolicy`] (weight tolerance), [`office_covers`].
+//! - [`ledger`]: [`ManifestLedger`] — `decide`/`apply` of [`ManifestCommand`] into
+//!   [`ManifestEvent`]s; `match_declaration`, `balance`, `late_bills`.
+//! - [`transit`]: [`TransitDeclaration`] and its pure state machine (`transit::decide`,
+//!   `transit::apply`, `transit::alerts`).
+//! - [`postal`]: parcel lists and baggage declarations taxed with `tax::assess_postal`, the
+//!   [`PostalRiskScreen`] seam, released or held.
+//! - [`Refusal`]: stable codes, messages in Chinese and English.
+//!
+//! Invariants, as absences: no IO, no clock (time is an argument), no id generation (ids arrive
+//! in commands), no `_` arm in a transition match, no float for weights or money.
+
+pub mod codes;
+pub mod ledger;
+pub mod model;
+pub mod postal;
+pub mod refusal;
+pub mod transit;
+
+pub use codes::{
+    BillNo, ContainerNo, FlightNo, ImoNumber, ManifestId, SealNo, TrainNo, TransitNo, TruckPlate,
+    VoyageNo,
+};
+pub use ledger::{
+    china_date, BillBalance, BillEntry, BillPosition, DeclaredGoods, DeclaredPart, Landing,
+    LateBill, ManifestAction, ManifestBalance, ManifestCommand, ManifestEvent, ManifestEventKind,
+    ManifestLedger, ManifestState, ManifestStatus, ManifestVersion, Match, MovementReport,
+    TallyLine, TallyReport,
+};
+pub use model::*;
+pub use postal::{
+    clear_baggage, clear_parcel, clear_parcel_list, BaggageDeclaration, HoldReason, NoScreening,
+    Parcel, ParcelList, PostalDecision, PostalItem, PostalKind, PostalOutcome, PostalPolicy,
+    PostalRiskScreen, Screening,
+};
+pub use refusal::Refusal;
+pub use transit::{
+    Guarantee, SealCheck, TransitAction, TransitAlert, TransitAlertKind, TransitCommand,
+    TransitDeclaration, TransitEvent, TransitEventKind, TransitState, TransitStatus,
+};

@@ -1,0 +1,220 @@
+//! The vocabulary shared by manifests, transit and postal clearance: [`Actor`],
+//! [`MeansOfTransport`], [`Voyage`], [`ManifestKind`], [`Bill`] and [`GoodsLine`], the
+//! [`MatchPolicy`] with its weight tolerance, and the access rule [`office_covers`].
+
+use domain::codes::{Direction, OfficeCode, Uscc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{BillNo, ContainerNo, FlightNo, ImoNumber, TrainNo, TruckPlate, VoyageNo};
+
+/// Bounds on what one command may carry (house style: a limit on everything).
+pub const BILLS_MAX: usize = 20_000;
+pub const LINES_PER_BILL_MAX: usize = 999;
+pub const CONTAINERS_PER_LINE_MAX: usize = 200;
+pub const SEALS_MAX: usize = 50;
+pub const ROUTE_MAX: usize = 50;
+pub const ARTICLES_MAX: usize = 200;
+pub const PARCELS_MAX: usize = 10_000;
+pub const TEXT_MAX: usize = 512;
+
+/// Who asks. Authentication is the caller's job; this crate checks that this kind of actor may do
+/// this step, and that a carrier acts only on its own manifests.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// The carrier (shipping line, airline, road or rail operator) or its agent, by USCC.
+    Carrier { uscc: Uscc },
+    /// The operator of a customs-supervised place (terminal, warehouse), which files arrival reports.
+    Terminal { uscc: Uscc },
+    /// A tally agency 理货公司, which files tally reports.
+    TallyAgency { uscc: Uscc },
+    /// A postal operator, which files parcel lists.
+    PostalOperator { uscc: Uscc },
+    /// A passenger filing a baggage declaration; the id is the caller's (hashed) passenger id,
+    /// never a document number in clear.
+    Passenger { id: String },
+    /// A customs officer of an office.
+    Officer { login: String, office: OfficeCode },
+    /// An automatic component (`clearance`, `release`, `risk`).
+    System { component: String },
+}
+
+impl Actor {
+    /// A short stable label for logs and audit.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Carrier { uscc } => format!("carrier:{uscc}"),
+            Actor::Terminal { uscc } => format!("terminal:{uscc}"),
+            Actor::TallyAgency { uscc } => format!("tally_agency:{uscc}"),
+            Actor::PostalOperator { uscc } => format!("postal_operator:{uscc}"),
+            Actor::Passenger { id } => format!("passenger:{id}"),
+            Actor::Officer { login, office } => format!("officer:{office}:{login}"),
+            Actor::System { component } => format!("system:{component}"),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Carrier { .. } => "carrier",
+            Actor::Terminal { .. } => "terminal",
+            Actor::TallyAgency { .. } => "tally_agency",
+            Actor::PostalOperator { .. } => "postal_operator",
+            Actor::Passenger { .. } => "passenger",
+            Actor::Officer { .. } => "officer",
+            Actor::System { .. } => "system",
+        }
+    }
+}
+
+/// Whether an officer of `officer_office` may see or act on the work of `target`: the same office
+/// or one below it. Uses [`OfficeCode::digit_parent`]; the office table is the authority and the
+/// caller may filter with it first (a few first-level codes break the digit pattern).
+pub fn office_covers(officer_office: OfficeCode, target: OfficeCode) -> bool {
+    let mut cur = Some(target);
+    while let Some(o) = cur {
+        if o == officer_office {
+            return true;
+        }
+        cur = o.digit_parent();
+    }
+    false
+}
+
+/// The vessel, aircraft, truck or train 运输工具.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum MeansOfTransport {
+    Vessel { imo: ImoNumber, name: String },
+    Flight { flight_no: FlightNo },
+    Truck { plate: TruckPlate },
+    Train { train_no: TrainNo },
+}
+
+impl MeansOfTransport {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            MeansOfTransport::Vessel { .. } => "vessel",
+            MeansOfTransport::Flight { .. } => "flight",
+            MeansOfTransport::Truck { .. } => "truck",
+            MeansOfTransport::Train { .. } => "train",
+        }
+    }
+}
+
+/// One trip of a means of transport, inbound or outbound, at an office of entry or exit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voyage {
+    pub means: MeansOfTransport,
+    pub voyage_no: VoyageNo,
+    pub direction: Direction,
+    /// The office of entry (imports) or exit (exports) 进出境关别.
+    pub office: OfficeCode,
+}
+
+/// The kind of manifest filing (DOMAIN.md §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestKind {
+    /// 预配舱单: before loading.
+    PreLoad,
+    /// 原始舱单: the manifest as loaded.
+    Original,
+    /// 运抵报告: the goods are at the supervised place.
+    ArrivalReport,
+    /// 理货报告: what the tally counted.
+    TallyReport,
+}
+
+impl ManifestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManifestKind::PreLoad => "pre_load",
+            ManifestKind::Original => "original",
+            ManifestKind::ArrivalReport => "arrival_report",
+            ManifestKind::TallyReport => "tally_report",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ManifestKind::PreLoad => "预配舱单",
+            ManifestKind::Original => "原始舱单",
+            ManifestKind::ArrivalReport => "运抵报告",
+            ManifestKind::TallyReport => "理货报告",
+        }
+    }
+}
+
+/// A master bill (the carrier's) or a house bill (a forwarder's, under a master).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BillKind {
+    Master,
+    House { master: BillNo },
+}
+
+/// One goods line of a bill.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoodsLine {
+    pub packages: u32,
+    /// Package type code (`CT` cartons, `PK` packages, …), as text.
+    pub package_type: String,
+    pub gross_weight_kg: Decimal,
+    pub description: String,
+    #[serde(default)]
+    pub containers: Vec<ContainerNo>,
+}
+
+/// A bill of lading or waybill 提运单 on a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bill {
+    pub bill_no: BillNo,
+    pub kind: BillKind,
+    pub lines: Vec<GoodsLine>,
+}
+
+impl Bill {
+    pub fn packages(&self) -> u64 {
+        self.lines.iter().map(|l| u64::from(l.packages)).sum()
+    }
+
+    pub fn gross_weight_kg(&self) -> Decimal {
+        self.lines.iter().map(|l| l.gross_weight_kg).sum()
+    }
+
+    pub fn containers(&self) -> impl Iterator<Item = &ContainerNo> {
+        self.lines.iter().flat_map(|l| l.containers.iter())
+    }
+}
+
+/// How closely a declaration must agree with its bill (DOMAIN.md §6: "packages and weight
+/// agreeing"; the tolerance is a documented policy, docs/CARGO.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchPolicy {
+    /// Weight may differ by this fraction of the expected weight (0.03 = 3 %) …
+    pub weight_tolerance_ratio: Decimal,
+    /// … or by this many kilograms, whichever allows more.
+    pub weight_tolerance_kg: Decimal,
+    /// Whether a declaration may cover part of a bill's packages (分批申报). When false the
+    /// declared packages must equal what remains of the bill.
+    pub allow_partial: bool,
+}
+
+impl Default for MatchPolicy {
+    fn default() -> Self {
+        MatchPolicy {
+            weight_tolerance_ratio: Decimal::new(3, 2),
+            weight_tolerance_kg: Decimal::from(5),
+            allow_partial: false,
+        }
+    }
+}
+
+impl MatchPolicy {
+    /// The largest difference allowed against `expected_kg`.
+    pub fn allowed_difference_kg(&self, expected_kg: Decimal) -> Decimal {
+        let by_ratio = expected_kg.abs() * self.weight_tolerance_ratio;
+        by_ratio.max(self.weight_tolerance_kg)
+    }
+}
