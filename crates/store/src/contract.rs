@@ -975,6 +975,367 @@ pub fn refusals_pass_through(h: &dyn Harness) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Filing with automatic review, accounts and sessions
+
+/// Submission and automatic review commit together: a rejection, an accepted green-lane
+/// declaration with its notices, a yellow one left for an officer; a retry writes nothing.
+pub fn submit_reviewed_records_review_in_one_step(h: &dyn Harness) {
+    let store = h.open();
+    let audit_before = store.verify_audit().unwrap().records_checked;
+
+    let problem = clearance::ReviewProblem {
+        field: "items[0].commodity_code".into(),
+        code: "unknown_code".into(),
+        message_zh: "商品编号不存在".into(),
+        message_en: "unknown commodity code".into(),
+    };
+    let rejected = store
+        .submit_reviewed(
+            submit_request("rev-1", sample_body(1)),
+            AutomaticReview::Reject {
+                problems: vec![problem.clone()],
+            },
+        )
+        .unwrap();
+    assert_eq!(rejected.status, Status::Rejected);
+    assert_eq!(rejected.declaration_no, None);
+    assert_eq!(rejected.version, 2);
+    let events = store.events(rejected.id).unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.event.kind.name())
+            .collect::<Vec<_>>(),
+        ["submitted", "rejected"]
+    );
+
+    let green = store
+        .submit_reviewed(
+            submit_request("rev-2", sample_body(2)),
+            AutomaticReview::Accept {
+                lane: Lane::Green,
+                reasons: vec![reason()],
+                assessment: Some(vec![
+                    (TaxKind::Duty, Fen(12_345)),
+                    (TaxKind::Vat, Fen(67_890)),
+                ]),
+            },
+        )
+        .unwrap();
+    assert_eq!(green.status, Status::Assessed);
+    assert!(!green.replayed);
+    let no = green
+        .declaration_no
+        .expect("accepted declarations are numbered");
+    assert_eq!(no.to_string(), "220020251000000001");
+    let notices = store.payment_notices(green.id).unwrap();
+    assert_eq!(notices.len(), 2);
+    assert!(notices
+        .iter()
+        .any(|n| n.notice_no == notice_no(no, TaxKind::Vat) && n.amount_fen == Fen(67_890)));
+    let d = store.load(DeclarationKey::Id(green.id)).unwrap().unwrap();
+    assert_eq!(d.version, green.version);
+    assert_eq!(d.state.lane, Some(Lane::Green));
+    assert_eq!(
+        clearance::replay(store.events(green.id).unwrap().iter().map(|e| &e.event)),
+        d.state
+    );
+
+    let nothing_due = store
+        .submit_reviewed(
+            submit_request("rev-3", sample_body(3)),
+            AutomaticReview::Accept {
+                lane: Lane::Blue,
+                reasons: vec![reason()],
+                assessment: Some(vec![]),
+            },
+        )
+        .unwrap();
+    assert_eq!(nothing_due.status, Status::Paid);
+
+    let yellow = store
+        .submit_reviewed(
+            submit_request("rev-4", sample_body(4)),
+            AutomaticReview::Accept {
+                lane: Lane::Yellow,
+                reasons: vec![reason()],
+                assessment: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(yellow.status, Status::DocumentReview);
+    assert_eq!(
+        yellow.declaration_no.unwrap().to_string(),
+        "220020251000000003"
+    );
+
+    // Two audit records per filing (submission, review).
+    let audit_after = store.verify_audit().unwrap();
+    assert!(audit_after.is_intact());
+    assert_eq!(audit_after.records_checked, audit_before + 8);
+
+    // A retry returns the current state and writes nothing, whatever review it carries.
+    let again = store
+        .submit_reviewed(
+            submit_request("rev-2", sample_body(2)),
+            AutomaticReview::Reject {
+                problems: vec![problem],
+            },
+        )
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!((again.id, again.status), (green.id, Status::Assessed));
+    assert_eq!(again.declaration_no, Some(no));
+    assert_eq!(
+        store.verify_audit().unwrap().records_checked,
+        audit_after.records_checked
+    );
+    let err = store
+        .submit_reviewed(
+            submit_request("rev-2", sample_body(99)),
+            AutomaticReview::Accept {
+                lane: Lane::Green,
+                reasons: vec![reason()],
+                assessment: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "idempotency_mismatch");
+
+    // A refused review (no reasons for the lane) leaves nothing behind: no row, no serial.
+    let err = store
+        .submit_reviewed(
+            submit_request("rev-5", sample_body(5)),
+            AutomaticReview::Accept {
+                lane: Lane::Green,
+                reasons: vec![],
+                assessment: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "missing");
+    let next = store
+        .submit_reviewed(
+            submit_request("rev-6", sample_body(6)),
+            AutomaticReview::Accept {
+                lane: Lane::Red,
+                reasons: vec![reason()],
+                assessment: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(next.status, Status::Inspection);
+    assert_eq!(next.pre_entry_no.to_string(), "220020251000000005");
+    assert_eq!(
+        next.declaration_no.unwrap().to_string(),
+        "220020251000000004"
+    );
+}
+
+fn new_account(login: &str, role: Role, duties: Vec<Duty>) -> NewAccount {
+    NewAccount {
+        user: NewUser {
+            login: login.into(),
+            role,
+            office: Some(shanghai()),
+            uscc: None,
+        },
+        duties,
+        agency: None,
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${login}"),
+    }
+}
+
+/// Accounts keep their duties and password hash; logins are unique.
+pub fn accounts_roundtrip(h: &dyn Harness) {
+    let store = h.open();
+    let admin = Actor::System {
+        component: "admin".into(),
+    };
+    let id = store
+        .create_account(
+            new_account("li", Role::Officer, vec![Duty::Reviewer, Duty::TaxOfficer]),
+            &admin,
+            t0(),
+        )
+        .unwrap();
+    let a = store.account_by_login("li").unwrap().unwrap();
+    assert_eq!(a.user.id, id);
+    assert_eq!(a.user.role, Role::Officer);
+    assert_eq!(a.user.office, Some(shanghai()));
+    assert_eq!(a.duties, vec![Duty::Reviewer, Duty::TaxOfficer]);
+    assert!(a.password_hash.unwrap().ends_with("$li"));
+    assert_eq!(store.account_by_id(id).unwrap().unwrap().user.login, "li");
+    assert!(store.account_by_login("nobody").unwrap().is_none());
+    assert!(store.account_by_id(id + 100).unwrap().is_none());
+
+    let err = store
+        .create_account(new_account("li", Role::Admin, vec![]), &admin, t0())
+        .unwrap_err();
+    assert_eq!(err.code(), "duplicate");
+
+    let mut agency = new_account("mofcom", Role::Agency, vec![]);
+    agency.user.office = None;
+    agency.agency = Some("commerce".into());
+    store.create_account(agency, &admin, t0()).unwrap();
+    let a = store.account_by_login("mofcom").unwrap().unwrap();
+    assert_eq!(a.agency.as_deref(), Some("commerce"));
+    assert!(a.duties.is_empty());
+
+    // A user recorded without sign-in has no hash; the old accessor still sees accounts.
+    store
+        .put_user(
+            NewUser {
+                login: "plain".into(),
+                role: Role::Enterprise,
+                office: None,
+                uscc: Some(declarant()),
+            },
+            &admin,
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .account_by_login("plain")
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        None
+    );
+    assert_eq!(store.user_by_login("li").unwrap().unwrap().id, id);
+    let report = store.verify_audit().unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.records_checked, 3, "the failed insert wrote nothing");
+}
+
+/// Sessions: found by token hash with their user, revoked one at a time or all of a user.
+pub fn sessions_expire_and_revoke(h: &dyn Harness) {
+    let store = h.open();
+    let admin = Actor::System {
+        component: "admin".into(),
+    };
+    let uid = store
+        .create_account(
+            new_account("zhao", Role::Officer, vec![Duty::Inspector]),
+            &admin,
+            t0(),
+        )
+        .unwrap();
+    let session = |hash: &str| NewSession {
+        token_hash: hash.into(),
+        user_id: uid,
+        created_at: t0(),
+        expires_at: t0() + Duration::hours(8),
+    };
+    store.create_session(session("aa01"), &admin, t0()).unwrap();
+    store.create_session(session("aa02"), &admin, t0()).unwrap();
+    store.create_session(session("aa03"), &admin, t0()).unwrap();
+    assert_eq!(
+        store
+            .create_session(session("aa01"), &admin, t0())
+            .unwrap_err()
+            .code(),
+        "duplicate"
+    );
+    let mut orphan = session("aa04");
+    orphan.user_id = uid + 1000;
+    assert!(store.create_session(orphan, &admin, t0()).is_err());
+
+    let s = store.session_by_token_hash("aa01").unwrap().unwrap();
+    assert_eq!(s.account.user.login, "zhao");
+    assert_eq!(s.account.duties, vec![Duty::Inspector]);
+    assert_eq!(s.expires_at, t0() + Duration::hours(8));
+    assert_eq!(s.revoked_at, None);
+    assert!(store.session_by_token_hash("ffff").unwrap().is_none());
+
+    let later = t0() + Duration::minutes(5);
+    assert!(store.revoke_session("aa01", &admin, later).unwrap());
+    assert!(
+        !store.revoke_session("aa01", &admin, later).unwrap(),
+        "already revoked"
+    );
+    assert!(!store.revoke_session("ffff", &admin, later).unwrap());
+    assert_eq!(
+        store
+            .session_by_token_hash("aa01")
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later)
+    );
+    assert_eq!(store.revoke_sessions_of(uid, &admin, later).unwrap(), 2);
+    assert!(store
+        .session_by_token_hash("aa03")
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert_eq!(store.revoke_sessions_of(uid, &admin, later).unwrap(), 0);
+    assert!(store.verify_audit().unwrap().is_intact());
+}
+
+/// The office-scope filter: only the listed offices; an empty list matches nothing.
+pub fn list_within_offices(h: &dyn Harness) {
+    let store = h.open();
+    for (i, office) in ["2200", "2233", "5300", "2200"].iter().enumerate() {
+        let mut r = submit_request(&format!("scope-{i}"), sample_body(i as u64));
+        r.declaration_office = OfficeCode::parse(office).unwrap();
+        store.submit(r).unwrap();
+    }
+    let page = PageRequest {
+        after: None,
+        limit: 10,
+    };
+    let list = |offices: Option<Vec<&str>>| {
+        let filter = ListFilter {
+            offices: offices.map(|v| v.iter().map(|o| OfficeCode::parse(o).unwrap()).collect()),
+            ..ListFilter::default()
+        };
+        let mut got: Vec<String> = store
+            .list(&filter, &page)
+            .unwrap()
+            .items
+            .iter()
+            .map(|d| d.declaration_office.to_string())
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(list(None).len(), 4);
+    assert_eq!(list(Some(vec!["2200", "2233"])), ["2200", "2200", "2233"]);
+    assert_eq!(list(Some(vec!["5300"])), ["5300"]);
+    assert!(list(Some(vec![])).is_empty());
+    // Combined with another filter, and paged.
+    let filter = ListFilter {
+        offices: Some(vec![shanghai(), OfficeCode::parse("2233").unwrap()]),
+        status: Some(Status::Submitted),
+        ..ListFilter::default()
+    };
+    let first = store
+        .list(
+            &filter,
+            &PageRequest {
+                after: None,
+                limit: 2,
+            },
+        )
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    let second = store
+        .list(
+            &filter,
+            &PageRequest {
+                after: first.next,
+                limit: 2,
+            },
+        )
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.next, None);
+}
+
 /// Generate one `#[test]` per contract function for a backend. `$make` is an expression that
 /// builds a fresh [`Harness`] (a fresh, empty database) each time it is evaluated.
 #[macro_export]
@@ -990,6 +1351,10 @@ macro_rules! contract_tests {
             audit_chain_verifies_and_tampering_is_found,
             durable_across_reopen,
             refusals_pass_through,
+            submit_reviewed_records_review_in_one_step,
+            accounts_roundtrip,
+            sessions_expire_and_revoke,
+            list_within_offices,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -32,7 +32,9 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use clearance::{Actor, DeclarationState, Event, Lane, Refusal, Status, TaxKind};
+use clearance::{
+    Actor, DeclarationState, Event, Lane, LaneReason, Refusal, ReviewProblem, Status, TaxKind,
+};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use serde::{Deserialize, Serialize};
@@ -153,7 +155,13 @@ pub struct ListFilter {
     pub submitted_from: Option<DateTime<Utc>>,
     /// Submitted before.
     pub submitted_to: Option<DateTime<Utc>>,
+    /// The declaration office is one of these (an officer's scope: an office and those below
+    /// it). `None`: any office. At most [`OFFICES_MAX`] codes; an empty list matches nothing.
+    pub offices: Option<Vec<OfficeCode>>,
 }
+
+/// At most this many offices in [`ListFilter::offices`].
+pub const OFFICES_MAX: usize = 2000;
 
 /// An opaque position in a listing (newest first).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -233,6 +241,10 @@ pub enum Role {
     AntiSmuggling,
     Bank,
     Admin,
+    /// An officer of headquarters: sees every office.
+    Hq,
+    /// A partner agency on the E-Port (commerce, tax, foreign exchange, ...).
+    Agency,
 }
 
 impl Role {
@@ -243,6 +255,8 @@ impl Role {
             Role::AntiSmuggling => "anti_smuggling",
             Role::Bank => "bank",
             Role::Admin => "admin",
+            Role::Hq => "hq",
+            Role::Agency => "agency",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -252,6 +266,8 @@ impl Role {
             Role::AntiSmuggling,
             Role::Bank,
             Role::Admin,
+            Role::Hq,
+            Role::Agency,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -274,6 +290,131 @@ pub struct User {
     pub role: Role,
     pub office: Option<OfficeCode>,
     pub uscc: Option<Uscc>,
+}
+
+/// What an officer may do, on top of seeing the work of their office (a user may hold several).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Duty {
+    /// Document review, ordering inspection, deciding amendment and cancellation requests.
+    Reviewer,
+    /// Physical inspection results.
+    Inspector,
+    /// Assessment of duties and taxes.
+    TaxOfficer,
+    /// Release, release against guarantee, closure.
+    ReleaseOfficer,
+    /// Risk rules and lanes (read access for now).
+    RiskAnalyst,
+    /// Statistics (read access for now).
+    Statistician,
+    /// Manages the users of the office and those below it.
+    Administrator,
+    /// Anti-smuggling: suspends and resumes declarations.
+    AntiSmuggling,
+}
+
+impl Duty {
+    pub const ALL: [Duty; 8] = [
+        Duty::Reviewer,
+        Duty::Inspector,
+        Duty::TaxOfficer,
+        Duty::ReleaseOfficer,
+        Duty::RiskAnalyst,
+        Duty::Statistician,
+        Duty::Administrator,
+        Duty::AntiSmuggling,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Duty::Reviewer => "reviewer",
+            Duty::Inspector => "inspector",
+            Duty::TaxOfficer => "tax_officer",
+            Duty::ReleaseOfficer => "release_officer",
+            Duty::RiskAnalyst => "risk_analyst",
+            Duty::Statistician => "statistician",
+            Duty::Administrator => "administrator",
+            Duty::AntiSmuggling => "anti_smuggling",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Duty> {
+        Duty::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// A user who can sign in: who they are ([`NewUser`]), what they may do, and the password hash
+/// (PHC string, argon2id; the store never sees a password).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAccount {
+    pub user: NewUser,
+    pub duties: Vec<Duty>,
+    /// The agency a [`Role::Agency`] user works for (`commerce`, `tax`, ...).
+    pub agency: Option<String>,
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub user: User,
+    pub duties: Vec<Duty>,
+    pub agency: Option<String>,
+    /// `None` for users recorded by [`Store::put_user`], who cannot sign in.
+    pub password_hash: Option<String>,
+}
+
+/// A session: the token itself is never stored, only its SHA-256 (hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub account: Account,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The outcome of automatic review (电子审单), decided by the service before the filing is
+/// written, so that submission and review commit together in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutomaticReview {
+    /// Failed review, with every problem.
+    Reject { problems: Vec<ReviewProblem> },
+    /// Passed: the store numbers it, records the lane and, when given, the assessment.
+    Accept {
+        lane: Lane,
+        reasons: Vec<LaneReason>,
+        /// Payable amounts by tax (only those above zero), assessed right away (green and blue
+        /// lanes). The store numbers each notice `<declaration no>-<tax>`. `None`: assessed
+        /// later by an officer.
+        assessment: Option<Vec<(TaxKind, Fen)>>,
+    },
+}
+
+/// The result of [`Store::submit_reviewed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Filed {
+    pub id: DeclarationId,
+    pub pre_entry_no: PreEntryNo,
+    pub declaration_no: Option<DeclarationNo>,
+    pub status: Status,
+    pub lane: Option<Lane>,
+    pub version: u64,
+    /// `true` when this was a retry: nothing new was written, the current state is returned.
+    pub replayed: bool,
+}
+
+/// The payment notice number the store gives a tax of an accepted declaration.
+pub fn notice_no(declaration_no: DeclarationNo, tax: TaxKind) -> String {
+    format!("{declaration_no}-{}", tax.as_str())
 }
 
 #[derive(Debug, Error)]
@@ -367,6 +508,54 @@ pub trait Store: Send + Sync {
 
     /// Walk the audit chain from the first record and report the first broken link.
     fn verify_audit(&self) -> Result<AuditReport, StoreError>;
+
+    /// File a declaration and record its automatic review in one transaction: `Submitted`,
+    /// then `Rejected`, or `Accepted` (numbered) + `LaneChosen` (+ `Assessed`). Idempotent on
+    /// `(declarant, client_seq_no)` like [`Store::submit`]; a retry returns the current state.
+    fn submit_reviewed(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+    ) -> Result<Filed, StoreError>;
+
+    /// Create a user who can sign in. `Duplicate` if the login exists.
+    fn create_account(
+        &self,
+        account: NewAccount,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
+
+    fn account_by_id(&self, user_id: i64) -> Result<Option<Account>, StoreError>;
+
+    /// Record a new session (a sign-in). `Duplicate` if the token hash exists.
+    fn create_session(
+        &self,
+        session: NewSession,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The session and its user, whether or not expired or revoked: the caller decides.
+    fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Revoke one session (sign-out). `false` if unknown or already revoked.
+    fn revoke_session(
+        &self,
+        token_hash: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Revoke every live session of a user (an administrator's action); returns how many.
+    fn revoke_sessions_of(
+        &self,
+        user_id: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Milliseconds since the epoch, the form timestamps take in narrow columns.

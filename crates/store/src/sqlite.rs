@@ -144,6 +144,22 @@ const MIGRATIONS: &[&str] = &[
         hash      BLOB NOT NULL
     );
     "#,
+    // 2: sign-in (duties, password hashes, sessions) and the lane filter.
+    r#"
+    ALTER TABLE users ADD COLUMN duties TEXT NOT NULL DEFAULT '';
+    ALTER TABLE users ADD COLUMN agency TEXT;
+    ALTER TABLE users ADD COLUMN password_hash TEXT;
+
+    CREATE TABLE sessions (
+        token_hash    TEXT PRIMARY KEY,
+        user_id       INTEGER NOT NULL REFERENCES users (id),
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    CREATE INDEX declarations_lane ON declarations (lane, id);
+    "#,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -205,9 +221,16 @@ enum Op {
     Append(AppendRequest),
     PutOffice(Office, Actor, DateTime<Utc>),
     PutUser(NewUser, Actor, DateTime<Utc>),
+    SubmitReviewed(SubmitRequest, AutomaticReview),
+    CreateAccount(NewAccount, Actor, DateTime<Utc>),
+    CreateSession(NewSession, Actor, DateTime<Utc>),
+    RevokeSession(String, Actor, DateTime<Utc>),
+    RevokeSessionsOf(i64, Actor, DateTime<Utc>),
 }
 
 enum Reply {
+    Filed(Filed),
+    Count(u64),
     Submitted(Submitted),
     Accepted(Accepted),
     Appended(Appended),
@@ -453,8 +476,31 @@ impl Store for SqliteStore {
         if let Some(t) = filter.submitted_to {
             push("submitted_at_ms <", Integer(to_ms(t)));
         }
+        if let Some(offices) = &filter.offices {
+            if offices.len() > OFFICES_MAX {
+                return Err(StoreError::Invalid(format!(
+                    "at most {OFFICES_MAX} offices in a filter"
+                )));
+            }
+            if offices.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            let mut list = String::new();
+            for o in offices {
+                args.push(Text(o.to_string()));
+                if !list.is_empty() {
+                    list.push(',');
+                }
+                list.push_str(&format!("?{}", args.len()));
+            }
+            sql.push_str(&format!(" AND declaration_office IN ({list})"));
+        }
         if let Some(id) = after {
-            push("id <", Integer(id.0));
+            args.push(Integer(id.0));
+            sql.push_str(&format!(" AND id < ?{}", args.len()));
         }
         // One more than asked, to know whether there is a next page.
         sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", page.limit + 1));
@@ -636,6 +682,180 @@ impl Store for SqliteStore {
             }
         })
     }
+    fn submit_reviewed(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+    ) -> Result<Filed, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "body is larger than {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match self.send(Op::SubmitReviewed(req, review))? {
+            Reply::Filed(f) => Ok(f),
+            _ => unreachable!("the writer answers submit_reviewed with Filed"),
+        }
+    }
+
+    fn create_account(
+        &self,
+        account: NewAccount,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        match self.send(Op::CreateAccount(account, actor.clone(), now))? {
+            Reply::UserId(id) => Ok(id),
+            _ => unreachable!("the writer answers create_account with UserId"),
+        }
+    }
+
+    fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        self.read(|c| {
+            read_account(
+                c,
+                "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE login = ?1",
+                rusqlite::types::Value::Text(login.to_owned()),
+            )
+        })
+    }
+
+    fn account_by_id(&self, user_id: i64) -> Result<Option<Account>, StoreError> {
+        self.read(|c| {
+            read_account(
+                c,
+                "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = ?1",
+                rusqlite::types::Value::Integer(user_id),
+            )
+        })
+    }
+
+    fn create_session(
+        &self,
+        session: NewSession,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self.send(Op::CreateSession(session, actor.clone(), now))? {
+            Reply::Unit => Ok(()),
+            _ => unreachable!("the writer answers create_session with Unit"),
+        }
+    }
+
+    fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.read(|c| {
+            let row = c
+                .prepare_cached("SELECT user_id, created_at_ms, expires_at_ms, revoked_at_ms FROM sessions WHERE token_hash = ?1")
+                .map_err(backend)?
+                .query_row([token_hash], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
+                })
+                .optional()
+                .map_err(backend)?;
+            let Some((user_id, created, expires, revoked)) = row else {
+                return Ok(None);
+            };
+            let account = read_account(
+                c,
+                "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = ?1",
+                rusqlite::types::Value::Integer(user_id),
+            )?
+            .ok_or_else(|| corrupt(format!("session of missing user {user_id}")))?;
+            Ok(Some(SessionRecord {
+                token_hash: token_hash.to_owned(),
+                account,
+                created_at: from_ms(created)?,
+                expires_at: from_ms(expires)?,
+                revoked_at: revoked.map(from_ms).transpose()?,
+            }))
+        })
+    }
+
+    fn revoke_session(
+        &self,
+        token_hash: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self.send(Op::RevokeSession(token_hash.to_owned(), actor.clone(), now))? {
+            Reply::Count(n) => Ok(n > 0),
+            _ => unreachable!("the writer answers revoke_session with Count"),
+        }
+    }
+
+    fn revoke_sessions_of(
+        &self,
+        user_id: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        match self.send(Op::RevokeSessionsOf(user_id, actor.clone(), now))? {
+            Reply::Count(n) => Ok(n),
+            _ => unreachable!("the writer answers revoke_sessions_of with Count"),
+        }
+    }
+}
+
+fn read_account(
+    c: &Connection,
+    sql: &str,
+    key: rusqlite::types::Value,
+) -> Result<Option<Account>, StoreError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = c
+        .prepare_cached(sql)
+        .map_err(backend)?
+        .query_row([key], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .optional()
+        .map_err(backend)?;
+    let Some((id, login, role, office, uscc, duties, agency, password_hash)) = row else {
+        return Ok(None);
+    };
+    let duties = duties
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(|d| Duty::parse(d).ok_or_else(|| corrupt(format!("duty {d} of user {id}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Account {
+        user: User {
+            id,
+            login,
+            role: Role::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))?,
+            office: office
+                .as_deref()
+                .map(OfficeCode::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            uscc: uscc
+                .as_deref()
+                .map(Uscc::parse)
+                .transpose()
+                .map_err(corrupt)?,
+        },
+        duties,
+        agency,
+        password_hash,
+    }))
 }
 
 fn read_audit_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
@@ -789,6 +1009,101 @@ fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, Store
             write_events(c, head, req.id, row, &req.events, now, &actor, "append")
                 .map(Reply::Appended)
         }
+        Op::SubmitReviewed(req, review) => submit_reviewed(c, head, req, review).map(Reply::Filed),
+        Op::CreateAccount(account, actor, now) => {
+            let user = &account.user;
+            let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();
+            let inserted = c
+                .prepare_cached("INSERT INTO users (login, role, office, uscc, duties, agency, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (login) DO NOTHING")
+                .map_err(backend)?
+                .execute(params![user.login, user.role.as_str(), user.office.map(|o| o.to_string()), user.uscc.map(|u| u.to_string()), duties.join(","), account.agency, account.password_hash])
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate(format!("login {}", user.login)));
+            }
+            let id = c.last_insert_rowid();
+            // The hash stays out of the audit log.
+            let detail = serde_json::json!({
+                "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
+                "duties": account.duties, "agency": account.agency,
+            })
+            .to_string();
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "create_account",
+                &format!("user:{id}"),
+                detail,
+            )?;
+            Ok(Reply::UserId(id))
+        }
+        Op::CreateSession(session, actor, now) => {
+            let inserted = c
+                .prepare_cached("INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (token_hash) DO NOTHING")
+                .map_err(backend)?
+                .execute(params![session.token_hash, session.user_id, to_ms(session.created_at), to_ms(session.expires_at)])
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                        StoreError::NotFound(format!("user {}", session.user_id))
+                    }
+                    other => backend(other),
+                })?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate("session".into()));
+            }
+            let detail = format!(r#"{{"expires_at_ms":{}}}"#, to_ms(session.expires_at));
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "sign_in",
+                &format!("user:{}", session.user_id),
+                detail,
+            )?;
+            Ok(Reply::Unit)
+        }
+        Op::RevokeSession(token_hash, actor, now) => {
+            let user_id: Option<i64> = c
+                .prepare_cached("UPDATE sessions SET revoked_at_ms = ?2 WHERE token_hash = ?1 AND revoked_at_ms IS NULL RETURNING user_id")
+                .map_err(backend)?
+                .query_row(params![token_hash, to_ms(*now)], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            let Some(user_id) = user_id else {
+                return Ok(Reply::Count(0));
+            };
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "sign_out",
+                &format!("user:{user_id}"),
+                "{}".into(),
+            )?;
+            Ok(Reply::Count(1))
+        }
+        Op::RevokeSessionsOf(user_id, actor, now) => {
+            let n = c
+                .prepare_cached("UPDATE sessions SET revoked_at_ms = ?2 WHERE user_id = ?1 AND revoked_at_ms IS NULL")
+                .map_err(backend)?
+                .execute(params![user_id, to_ms(*now)])
+                .map_err(backend)?;
+            let detail = format!(r#"{{"sessions":{n}}}"#);
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "revoke_sessions",
+                &format!("user:{user_id}"),
+                detail,
+            )?;
+            Ok(Reply::Count(n as u64))
+        }
         Op::PutOffice(office, actor, now) => {
             c.prepare_cached(
                 "INSERT INTO offices (code, name, parent) VALUES (?1, ?2, ?3) ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
@@ -927,6 +1242,125 @@ fn submit(
         id: DeclarationId(id),
         pre_entry_no,
         version: events.len() as u64,
+        replayed: false,
+    })
+}
+
+/// Submission and automatic review in one savepoint: one new row, its events, one audit record
+/// for the submission and one for the review.
+fn submit_reviewed(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &SubmitRequest,
+    review: &AutomaticReview,
+) -> Result<Filed, StoreError> {
+    let submitted = submit(c, head, req)?;
+    let row = load_for_write(c, submitted.id)?;
+    let header = row
+        .state
+        .header
+        .clone()
+        .ok_or_else(|| corrupt(format!("declaration {} has no header", submitted.id)))?;
+    if submitted.replayed {
+        return Ok(Filed {
+            id: submitted.id,
+            pre_entry_no: submitted.pre_entry_no,
+            declaration_no: row.state.declaration_no,
+            status: row.state.status,
+            lane: row.state.lane,
+            version: row.version,
+            replayed: true,
+        });
+    }
+    let system = |component: &str| Actor::System {
+        component: component.to_owned(),
+    };
+    let mut state = row.state.clone();
+    let mut events = Vec::new();
+    let mut step = |state: &mut DeclarationState, actor: Actor, action: Action| {
+        let new =
+            decide(state, &Command { actor, action }, req.now).map_err(StoreError::Refused)?;
+        for e in &new {
+            *state = apply(std::mem::take(state), e);
+        }
+        events.extend(new);
+        Ok::<(), StoreError>(())
+    };
+    match review {
+        AutomaticReview::Reject { problems } => {
+            step(
+                &mut state,
+                system("automatic_review"),
+                Action::Reject {
+                    problems: problems.clone(),
+                },
+            )?;
+        }
+        AutomaticReview::Accept {
+            lane,
+            reasons,
+            assessment,
+        } => {
+            let year = customs_year(req.now);
+            let serial = next_serial(
+                c,
+                "declaration",
+                header.declaration_office,
+                year,
+                header.direction,
+            )?;
+            let declaration_no =
+                DeclarationNo::new(header.declaration_office, year, header.direction, serial)
+                    .ok_or_else(|| {
+                        StoreError::SerialExhausted(format!(
+                            "declaration {} {year} {}",
+                            header.declaration_office, header.direction
+                        ))
+                    })?;
+            step(
+                &mut state,
+                system("automatic_review"),
+                Action::Accept { declaration_no },
+            )?;
+            step(
+                &mut state,
+                system("risk"),
+                Action::ChooseLane {
+                    lane: *lane,
+                    reasons: reasons.clone(),
+                },
+            )?;
+            if let Some(amounts) = assessment {
+                let notices = amounts
+                    .iter()
+                    .map(|(tax, amount_fen)| clearance::PaymentNotice {
+                        notice_no: notice_no(declaration_no, *tax),
+                        tax: *tax,
+                        amount_fen: *amount_fen,
+                    })
+                    .collect();
+                step(&mut state, system("tax"), Action::Assess { notices })?;
+            }
+        }
+    }
+    let appended = write_events(
+        c,
+        head,
+        submitted.id,
+        row,
+        &events,
+        req.now,
+        "system:automatic_review",
+        "automatic_review",
+    )?;
+    debug_assert_eq!(appended.status, state.status);
+    Ok(Filed {
+        id: submitted.id,
+        pre_entry_no: submitted.pre_entry_no,
+        declaration_no: state.declaration_no,
+        status: appended.status,
+        lane: state.lane,
+        version: appended.version,
         replayed: false,
     })
 }

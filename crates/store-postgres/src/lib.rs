@@ -1,0 +1,761 @@
+//! The PostgreSQL backend of [`store::Store`]: [`PostgresStore`], opened with
+//! [`PostgresStore::open`]`(url, `[`PostgresOptions`]`)`.
+//!
+//! The same shape as the SQLite backend, and it passes the same contract suite
+//! (`store::contract`):
+//!
+//! - Writes: ONE writer (module `writer`): a thread owning a current-thread tokio runtime and
+//!   one connection with `synchronous_commit = on`. It drains the waiting requests (at most
+//!   `batch_max`) into one transaction, writes runs of filings (`submit`, `submit_reviewed`)
+//!   as multi-row statements, every other request in its own savepoint, commits once, and only
+//!   then answers.
+//! - Reads: a `deadpool-postgres` pool (at most `readers_max` connections) driven by a small
+//!   multi-thread runtime the store owns. A read is spawned there and the caller's thread waits
+//!   for its rows, then parses them itself.
+//! - Schema: versioned migrations recorded in `schema_version` (module `schema`), applied at open.
+//!   [`PostgresOptions::schema`] puts the tables in a schema of their own (created if missing),
+//!   which is how tests run in parallel on one database.
+//!
+//! The trait is synchronous; callers in async code use `spawn_blocking`, as with SQLite.
+//! TLS is not supported yet (`NoTls`): use a local socket or a trusted network.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clearance::{Actor, Lane, Status, TaxKind};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
+use domain::money::Fen;
+use store::audit::{AuditRecord, ChainVerifier};
+use store::*;
+use tokio_postgres::config::Host;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row};
+
+mod schema;
+mod writer;
+
+use writer::{Job, Op, Reply};
+
+/// Tuning, all bounded.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// Keep the tables in this schema (created if missing) instead of the connection's current
+    /// one. 1 to 63 of `a-z`, `0-9`, `_`.
+    pub schema: Option<String>,
+    /// Most requests committed in one transaction.
+    pub batch_max: usize,
+    /// Most requests waiting for the writer; senders block beyond it (back-pressure).
+    pub queue_max: usize,
+    /// Most reader connections in the pool.
+    pub readers_max: usize,
+    /// How long to wait for the server when connecting.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            schema: None,
+            batch_max: 256,
+            queue_max: 4096,
+            readers_max: 4,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counters of the writer, for benchmarks and operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub batches: u64,
+    pub requests: u64,
+}
+
+/// The PostgreSQL [`Store`].
+pub struct PostgresStore {
+    queue: Option<SyncSender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    pool: Pool,
+    runtime: Option<tokio::runtime::Runtime>,
+    stats: Arc<Mutex<WriterStats>>,
+}
+
+/// The server could not be reached or refused the connection.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to PostgreSQL at {target}: {source}")]
+pub struct ConnectError {
+    /// Hosts, ports, database and user; never the password.
+    pub target: String,
+    #[source]
+    pub source: tokio_postgres::Error,
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user@host:port/database`), migrate, start the writer.
+    /// An unreachable server is a [`StoreError::Backend`] wrapping a [`ConnectError`] that
+    /// names the host, port, database and user.
+    pub fn open(url: &str, options: PostgresOptions) -> Result<PostgresStore, StoreError> {
+        assert!(
+            options.batch_max >= 1 && options.queue_max >= 1 && options.readers_max >= 1,
+            "bounds must be positive"
+        );
+        let mut config = Config::from_str(url)
+            .map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
+        if let Some(schema) = &options.schema {
+            schema::check_schema_name(schema)?;
+            let mut startup = config.get_options().unwrap_or_default().to_owned();
+            if !startup.is_empty() {
+                startup.push(' ');
+            }
+            startup.push_str(&format!("-c search_path={schema}"));
+            config.options(&startup);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("jinguan");
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("jinguan-pg-reader")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+
+        // Migrate on a connection of its own, before anything else runs.
+        let setup_config = config.clone();
+        let schema_name = options.schema.clone();
+        run_on(&runtime, async move {
+            let client = connect(&setup_config).await?;
+            let fsync: String = client
+                .query_one("SHOW fsync", &[])
+                .await
+                .map_err(backend)?
+                .get(0);
+            if fsync != "on" {
+                tracing::warn!("PostgreSQL runs with fsync={fsync}: commits are not durable");
+            }
+            schema::migrate(&client, schema_name.as_deref()).await
+        })??;
+
+        let pool = Pool::builder(Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        ))
+        .max_size(options.readers_max)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .create_timeout(Some(options.connect_timeout))
+        .build()
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+
+        let (tx, rx) = mpsc::sync_channel::<Job>(options.queue_max);
+        let stats = Arc::new(Mutex::new(WriterStats::default()));
+        let writer = writer::spawn(config, options.batch_max, rx, stats.clone())?;
+        Ok(PostgresStore {
+            queue: Some(tx),
+            writer: Some(writer),
+            pool,
+            runtime: Some(runtime),
+            stats,
+        })
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        *self.stats.lock().expect("stats lock")
+    }
+
+    fn send(&self, op: Op) -> Result<Reply, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        match queue.try_send(Job { op, reply }) {
+            Ok(()) => {}
+            // Back-pressure: wait for room rather than failing.
+            Err(TrySendError::Full(job)) => queue.send(job).map_err(|_| StoreError::Closed)?,
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+        }
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Run one query on a pooled connection; the rows come back to the caller's thread.
+    fn query(
+        &self,
+        sql: &'static str,
+        params: Vec<Box<dyn ToSql + Send + Sync>>,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.query_owned(sql.to_owned(), params)
+    }
+
+    fn query_owned(
+        &self,
+        sql: String,
+        params: Vec<Box<dyn ToSql + Send + Sync>>,
+    ) -> Result<Vec<Row>, StoreError> {
+        let pool = self.pool.clone();
+        let runtime = self.runtime.as_ref().ok_or(StoreError::Closed)?;
+        run_on(runtime, async move {
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            // A pooled connection the server has dropped is noticed on use: reads change
+            // nothing, so one more try on a fresh connection is safe.
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                let client = pool.get().await.map_err(pool_error)?;
+                let result = match client.prepare_cached(&sql).await {
+                    Ok(stmt) => client.query(&stmt, &refs).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Err(_) if client.is_closed() && tries < 2 => continue,
+                    other => return other.map_err(backend),
+                }
+            }
+        })?
+    }
+
+    fn account(
+        &self,
+        sql: &'static str,
+        key: Box<dyn ToSql + Send + Sync>,
+    ) -> Result<Option<Account>, StoreError> {
+        self.query(sql, vec![key])?
+            .first()
+            .map(read_account)
+            .transpose()
+    }
+}
+
+impl Drop for PostgresStore {
+    /// Closing the queue lets the writer finish what is queued and stop.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        self.pool.close();
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Run a future on the store's runtime and wait for it on this thread. Works from any thread,
+/// inside or outside an async context (where it blocks, like any `Store` call).
+fn run_on<T: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    fut: impl Future<Output = T> + Send + 'static,
+) -> Result<T, StoreError> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    runtime.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv().map_err(|_| StoreError::Closed)
+}
+
+/// Open one connection and drive it on the current runtime.
+pub(crate) async fn connect(config: &Config) -> Result<Client, StoreError> {
+    match config.connect(NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "PostgreSQL connection ended");
+                }
+            });
+            Ok(client)
+        }
+        Err(source) => Err(StoreError::Backend(Box::new(ConnectError {
+            target: describe_target(config),
+            source,
+        }))),
+    }
+}
+
+fn describe_target(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "{} port {} (database {}, user {})",
+        if hosts.is_empty() {
+            "localhost".into()
+        } else {
+            hosts.join(",")
+        },
+        if ports.is_empty() {
+            "5432".into()
+        } else {
+            ports.join(",")
+        },
+        config.get_dbname().unwrap_or("(default)"),
+        config.get_user().unwrap_or("(default)"),
+    )
+}
+
+pub(crate) fn backend(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        // Input the server cannot store (a NUL character, JSON it cannot parse) is the
+        // caller's problem, not the backend's.
+        if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+            || *code == SqlState::UNTRANSLATABLE_CHARACTER
+            || *code == SqlState::INVALID_TEXT_REPRESENTATION
+        {
+            return StoreError::Invalid(db.message().to_owned());
+        }
+    }
+    StoreError::Backend(Box::new(e))
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => backend(e),
+        other => StoreError::Backend(Box::new(other)),
+    }
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// Times are kept to the millisecond, as on SQLite, so both backends answer alike.
+pub(crate) fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).expect("a millisecond of a valid time")
+}
+
+fn cursor_of(id: DeclarationId) -> Cursor {
+    Cursor::parse(&format!("d{}", id.0))
+}
+
+fn cursor_id(c: &Cursor) -> Result<DeclarationId, StoreError> {
+    c.as_str()
+        .strip_prefix('d')
+        .and_then(|s| s.parse().ok())
+        .map(DeclarationId)
+        .ok_or_else(|| StoreError::Invalid(format!("bad cursor {:?}", c.as_str())))
+}
+
+fn parse_direction(s: &str) -> Result<Direction, StoreError> {
+    match s {
+        "import" => Ok(Direction::Import),
+        "export" => Ok(Direction::Export),
+        other => Err(corrupt(format!("direction {other}"))),
+    }
+}
+
+fn parse_opt<T, E: std::fmt::Display>(
+    s: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, StoreError> {
+    s.map(|s| parse(s).map_err(corrupt)).transpose()
+}
+
+fn read_account(r: &Row) -> Result<Account, StoreError> {
+    let id: i64 = r.get(0);
+    let role: &str = r.get(2);
+    let duties: Vec<&str> = r.get(5);
+    Ok(Account {
+        user: User {
+            id,
+            login: r.get(1),
+            role: Role::parse(role).ok_or_else(|| corrupt(format!("role {role}")))?,
+            office: parse_opt(r.get(3), OfficeCode::parse)?,
+            uscc: parse_opt(r.get(4), Uscc::parse)?,
+        },
+        duties: duties
+            .into_iter()
+            .map(|d| Duty::parse(d).ok_or_else(|| corrupt(format!("duty {d} of user {id}"))))
+            .collect::<Result<_, _>>()?,
+        agency: r.get(6),
+        password_hash: r.get(7),
+    })
+}
+
+const ACCOUNT_COLUMNS_BY_LOGIN: &str =
+    "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE login = $1";
+const ACCOUNT_COLUMNS_BY_ID: &str =
+    "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = $1";
+
+impl Store for PostgresStore {
+    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "body is larger than {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match self.send(Op::Submit(req))? {
+            Reply::Submitted(s) => Ok(s),
+            _ => unreachable!("the writer answers submit with Submitted"),
+        }
+    }
+
+    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
+        match self.send(Op::Accept(req))? {
+            Reply::Accepted(a) => Ok(a),
+            _ => unreachable!("the writer answers accept with Accepted"),
+        }
+    }
+
+    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
+        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
+            return Err(StoreError::Invalid(format!(
+                "1 to {APPEND_EVENTS_MAX} events per append"
+            )));
+        }
+        match self.send(Op::Append(req))? {
+            Reply::Appended(a) => Ok(a),
+            _ => unreachable!("the writer answers append with Appended"),
+        }
+    }
+
+    fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError> {
+        const COLUMNS: &str =
+            "SELECT id, version, state::text, body::text, updated_at FROM declarations";
+        let rows = match key {
+            DeclarationKey::Id(id) => {
+                self.query_owned(format!("{COLUMNS} WHERE id = $1"), vec![Box::new(id.0)])?
+            }
+            DeclarationKey::PreEntryNo(n) => self.query_owned(
+                format!("{COLUMNS} WHERE pre_entry_no = $1"),
+                vec![Box::new(n.to_string())],
+            )?,
+            DeclarationKey::DeclarationNo(n) => self.query_owned(
+                format!("{COLUMNS} WHERE declaration_no = $1"),
+                vec![Box::new(n.to_string())],
+            )?,
+        };
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        let id: i64 = r.get(0);
+        let version: i64 = r.get(1);
+        let state: &str = r.get(2);
+        Ok(Some(StoredDeclaration {
+            id: DeclarationId(id),
+            version: version as u64,
+            state: serde_json::from_str(state)
+                .map_err(|e| corrupt(format!("state of declaration {id}: {e}")))?,
+            body_json: r.get(3),
+            updated_at: r.get(4),
+        }))
+    }
+
+    fn events(&self, id: DeclarationId) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, body::text FROM events WHERE declaration_id = $1 ORDER BY seq",
+            vec![Box::new(id.0)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.get(0);
+                let body: &str = r.get(1);
+                Ok(StoredEvent {
+                    seq: seq as u64,
+                    event: serde_json::from_str(body)
+                        .map_err(|e| corrupt(format!("event {id}/{seq}: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    fn list(
+        &self,
+        filter: &ListFilter,
+        page: &PageRequest,
+    ) -> Result<Page<DeclarationSummary>, StoreError> {
+        if page.limit == 0 || page.limit > PAGE_MAX {
+            return Err(StoreError::Invalid(format!(
+                "page limit must be 1 to {PAGE_MAX}"
+            )));
+        }
+        let after = page.after.as_ref().map(cursor_id).transpose()?;
+        let mut sql = String::from(
+            "SELECT id, pre_entry_no, declaration_no, declarant, direction, declaration_office, status, lane, submitted_at, version FROM declarations WHERE true",
+        );
+        let mut args: Vec<Box<dyn ToSql + Send + Sync>> = Vec::new();
+        let mut push = |clause: &str, v: Box<dyn ToSql + Send + Sync>| {
+            args.push(v);
+            sql.push_str(&format!(" AND {clause} ${}", args.len()));
+        };
+        if let Some(s) = filter.status {
+            push("status =", Box::new(s.as_str()));
+        }
+        if let Some(l) = filter.lane {
+            push("lane =", Box::new(l.as_str()));
+        }
+        if let Some(o) = filter.declaration_office {
+            push("declaration_office =", Box::new(o.to_string()));
+        }
+        if let Some(u) = filter.declarant {
+            push("declarant =", Box::new(u.to_string()));
+        }
+        if let Some(t) = filter.submitted_from {
+            push("submitted_at >=", Box::new(ms(t)));
+        }
+        if let Some(t) = filter.submitted_to {
+            push("submitted_at <", Box::new(ms(t)));
+        }
+        if let Some(offices) = &filter.offices {
+            if offices.len() > OFFICES_MAX {
+                return Err(StoreError::Invalid(format!(
+                    "at most {OFFICES_MAX} offices in a filter"
+                )));
+            }
+            if offices.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            let codes: Vec<String> = offices.iter().map(|o| o.to_string()).collect();
+            args.push(Box::new(codes));
+            sql.push_str(&format!(" AND declaration_office = ANY(${})", args.len()));
+        }
+        if let Some(id) = after {
+            args.push(Box::new(id.0));
+            sql.push_str(&format!(" AND id < ${}", args.len()));
+        }
+        // One more than asked, to know whether there is a next page.
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", page.limit + 1));
+        let rows = self.query_owned(sql, args)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let status: &str = r.get(6);
+            let lane: Option<&str> = r.get(7);
+            let version: i64 = r.get(9);
+            items.push(DeclarationSummary {
+                id: DeclarationId(r.get(0)),
+                pre_entry_no: PreEntryNo::parse(r.get(1)).map_err(corrupt)?,
+                declaration_no: parse_opt(r.get(2), DeclarationNo::parse)?,
+                declarant: Uscc::parse(r.get(3)).map_err(corrupt)?,
+                direction: parse_direction(r.get(4))?,
+                declaration_office: OfficeCode::parse(r.get(5)).map_err(corrupt)?,
+                status: Status::parse(status).ok_or_else(|| corrupt(format!("status {status}")))?,
+                lane: lane
+                    .map(|l| Lane::parse(l).ok_or_else(|| corrupt(format!("lane {l}"))))
+                    .transpose()?,
+                submitted_at: r.get(8),
+                version: version as u64,
+            });
+        }
+        let next = if items.len() > page.limit as usize {
+            items.truncate(page.limit as usize);
+            items.last().map(|s| cursor_of(s.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError> {
+        let rows = self.query(
+            "SELECT notice_no, tax, amount_fen, issued_at, paid_at FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",
+            vec![Box::new(id.0)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let tax: String = r.get(1);
+                Ok(StoredNotice {
+                    notice_no: r.get(0),
+                    declaration_id: id,
+                    tax: serde_json::from_value::<TaxKind>(serde_json::Value::String(tax.clone()))
+                        .map_err(|_| corrupt(format!("tax {tax}")))?,
+                    amount_fen: Fen(r.get(2)),
+                    issued_at: r.get(3),
+                    paid_at: r.get(4),
+                })
+            })
+            .collect()
+    }
+
+    fn put_office(
+        &self,
+        office: Office,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self.send(Op::PutOffice(office, actor.clone(), now))? {
+            Reply::Unit => Ok(()),
+            _ => unreachable!("the writer answers put_office with Unit"),
+        }
+    }
+
+    fn put_user(
+        &self,
+        user: NewUser,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        match self.send(Op::PutUser(user, actor.clone(), now))? {
+            Reply::UserId(id) => Ok(id),
+            _ => unreachable!("the writer answers put_user with UserId"),
+        }
+    }
+
+    fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .account(ACCOUNT_COLUMNS_BY_LOGIN, Box::new(login.to_owned()))?
+            .map(|a| a.user))
+    }
+
+    fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        // Read in bounded chunks so memory stays flat however long the log is.
+        const CHUNK: i64 = 10_000;
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0i64;
+        loop {
+            let rows = self.query(
+                "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+                vec![Box::new(after), Box::new(CHUNK)],
+            )?;
+            for r in &rows {
+                let id: i64 = r.get(0);
+                after = id;
+                match read_audit_row(r) {
+                    Ok(rec) => {
+                        if !verifier.check(&rec) {
+                            return Ok(verifier.finish());
+                        }
+                    }
+                    Err(why) => {
+                        verifier.unreadable(id, why);
+                        return Ok(verifier.finish());
+                    }
+                }
+            }
+            if (rows.len() as i64) < CHUNK {
+                return Ok(verifier.finish());
+            }
+        }
+    }
+
+    fn submit_reviewed(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+    ) -> Result<Filed, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "body is larger than {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match self.send(Op::SubmitReviewed(req, review))? {
+            Reply::Filed(f) => Ok(f),
+            _ => unreachable!("the writer answers submit_reviewed with Filed"),
+        }
+    }
+
+    fn create_account(
+        &self,
+        account: NewAccount,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        match self.send(Op::CreateAccount(account, actor.clone(), now))? {
+            Reply::UserId(id) => Ok(id),
+            _ => unreachable!("the writer answers create_account with UserId"),
+        }
+    }
+
+    fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        self.account(ACCOUNT_COLUMNS_BY_LOGIN, Box::new(login.to_owned()))
+    }
+
+    fn account_by_id(&self, user_id: i64) -> Result<Option<Account>, StoreError> {
+        self.account(ACCOUNT_COLUMNS_BY_ID, Box::new(user_id))
+    }
+
+    fn create_session(
+        &self,
+        session: NewSession,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self.send(Op::CreateSession(session, actor.clone(), now))? {
+            Reply::Unit => Ok(()),
+            _ => unreachable!("the writer answers create_session with Unit"),
+        }
+    }
+
+    fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        // One statement: the session and its user from the same snapshot.
+        let rows = self.query(
+            "SELECT u.id, u.login, u.role, u.office, u.uscc, u.duties, u.agency, u.password_hash,
+                    s.created_at, s.expires_at, s.revoked_at
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+            vec![Box::new(token_hash.to_owned())],
+        )?;
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            token_hash: token_hash.to_owned(),
+            account: read_account(r)?,
+            created_at: r.get(8),
+            expires_at: r.get(9),
+            revoked_at: r.get(10),
+        }))
+    }
+
+    fn revoke_session(
+        &self,
+        token_hash: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self.send(Op::RevokeSession(token_hash.to_owned(), actor.clone(), now))? {
+            Reply::Count(n) => Ok(n > 0),
+            _ => unreachable!("the writer answers revoke_session with Count"),
+        }
+    }
+
+    fn revoke_sessions_of(
+        &self,
+        user_id: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        match self.send(Op::RevokeSessionsOf(user_id, actor.clone(), now))? {
+            Reply::Count(n) => Ok(n),
+            _ => unreachable!("the writer answers revoke_sessions_of with Count"),
+        }
+    }
+}
+
+fn read_audit_row(r: &Row) -> Result<AuditRecord, String> {
+    let hash32 = |i: usize| -> Result<[u8; 32], String> {
+        let v: Vec<u8> = r.try_get(i).map_err(|e| e.to_string())?;
+        v.try_into()
+            .map_err(|v: Vec<u8>| format!("hash of {} bytes", v.len()))
+    };
+    let text = |i: usize| -> Result<String, String> { r.try_get(i).map_err(|e| e.to_string()) };
+    Ok(AuditRecord {
+        id: r.try_get(0).map_err(|e| e.to_string())?,
+        at_ms: r.try_get(1).map_err(|e| e.to_string())?,
+        actor: text(2)?,
+        action: text(3)?,
+        subject: text(4)?,
+        detail: text(5)?,
+        prev_hash: hash32(6)?,
+        hash: hash32(7)?,
+    })
+}

@@ -1,0 +1,1574 @@
+//! The one writer: a thread that owns a current-thread tokio runtime and one connection.
+//!
+//! Callers send a [`Job`] (the request and a reply channel) through a bounded queue. The writer
+//! takes the first waiting job and every other one already queued (at most `batch_max`), and
+//! runs them in ONE transaction:
+//!
+//! - `BEGIN`, then an advisory lock keyed by the schema (so that a second process writing the
+//!   same schema waits instead of forking the audit chain), then the chain head is read.
+//! - Consecutive filings (`submit`, `submit_reviewed`) are written together
+//!   ([`Tx::submit_many`]): one query finds the idempotency keys already used, one upsert per
+//!   kind takes the serials of every (office, customs year, direction) at once, one query takes
+//!   the ids, and each declaration row goes in once, already in its final state, with its
+//!   events, audit records and payment notices, as pipelined multi-row
+//!   `INSERT … SELECT FROM unnest(…)` statements. About five round trips per group, whatever
+//!   its size. If the group cannot be written as a whole, it rolls back to its savepoint and
+//!   each filing is retried alone in its own savepoint, so one bad request spoils no other and
+//!   numbers stay gapless.
+//! - Every other request runs alone inside its own savepoint, as on SQLite.
+//! - `COMMIT` (with `synchronous_commit=on`: the WAL is flushed), and only then are the callers
+//!   answered. If COMMIT fails, every request of the batch fails.
+//!
+//! No timer: while one batch commits, the next one gathers in the queue.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use clearance::{
+    apply, customs_year, decide, Action, Actor, Command, DeclarationState, Event, EventKind, Status,
+};
+use domain::codes::{DeclarationNo, Direction, EntryNumber, OfficeCode, PreEntryNo};
+use store::audit::{sha256_hex, AuditRecord, ChainHead};
+use store::*;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, Statement};
+
+use crate::{backend, corrupt, ms, WriterStats};
+
+pub(crate) enum Op {
+    Submit(SubmitRequest),
+    Accept(AcceptRequest),
+    Append(AppendRequest),
+    PutOffice(Office, Actor, DateTime<Utc>),
+    PutUser(NewUser, Actor, DateTime<Utc>),
+    SubmitReviewed(SubmitRequest, AutomaticReview),
+    CreateAccount(NewAccount, Actor, DateTime<Utc>),
+    CreateSession(NewSession, Actor, DateTime<Utc>),
+    RevokeSession(String, Actor, DateTime<Utc>),
+    RevokeSessionsOf(i64, Actor, DateTime<Utc>),
+}
+
+pub(crate) enum Reply {
+    Submitted(Submitted),
+    Accepted(Accepted),
+    Appended(Appended),
+    Filed(Filed),
+    Unit,
+    UserId(i64),
+    Count(u64),
+}
+
+pub(crate) struct Job {
+    pub op: Op,
+    pub reply: SyncSender<Result<Reply, StoreError>>,
+}
+
+/// Start the writer thread; returns once its connection is open and its statements prepared.
+pub(crate) fn spawn(
+    config: Config,
+    batch_max: usize,
+    queue: Receiver<Job>,
+    stats: Arc<Mutex<WriterStats>>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
+    let handle = std::thread::Builder::new()
+        .name("jinguan-pg-writer".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(StoreError::Backend(Box::new(e))));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let mut writer = Writer {
+                    config,
+                    conn: None,
+                    batch_max,
+                    stats,
+                };
+                match writer.connection().await {
+                    Ok(_) => {
+                        let _ = ready_tx.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                }
+                writer.run(queue).await;
+            });
+        })
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = handle.join();
+            Err(StoreError::Closed)
+        }
+    }
+}
+
+struct Writer {
+    config: Config,
+    conn: Option<Conn>,
+    batch_max: usize,
+    stats: Arc<Mutex<WriterStats>>,
+}
+
+struct Conn {
+    client: Client,
+    st: Statements,
+}
+
+impl Writer {
+    async fn run(&mut self, queue: Receiver<Job>) {
+        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
+        // Blocking here is fine: this runtime has nothing else to do between batches (the
+        // connection task only matters while a statement is in flight). `recv` fails once every
+        // sender is gone and the queue is empty.
+        while let Ok(first) = queue.recv() {
+            batch.push(first);
+            while batch.len() < self.batch_max {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let results = self.commit_batch(&batch).await;
+            debug_assert_eq!(results.len(), batch.len());
+            {
+                let mut s = self.stats.lock().expect("stats lock");
+                s.batches += 1;
+                s.requests += batch.len() as u64;
+            }
+            for (job, result) in batch.drain(..).zip(results) {
+                // The caller may have gone away; its answer is simply dropped.
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+
+    /// The open connection, reconnecting if there is none or it closed.
+    async fn connection(&mut self) -> Result<&Conn, StoreError> {
+        if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let client = crate::connect(&self.config).await?;
+            // Durability is part of the design: whatever the server or role default, this
+            // connection's commits wait for the WAL flush.
+            client
+                .batch_execute("SET synchronous_commit = on")
+                .await
+                .map_err(backend)?;
+            let st = Statements::prepare(&client).await?;
+            self.conn = Some(Conn { client, st });
+        }
+        Ok(self.conn.as_ref().expect("connected above"))
+    }
+
+    async fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Reply, StoreError>> {
+        match self.try_commit(batch).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::warn!(code = e.code(), requests = batch.len(), error = %e, "PostgreSQL write batch failed");
+                if let Some(conn) = &self.conn {
+                    if conn.client.is_closed() {
+                        self.conn = None;
+                    } else {
+                        let _ = conn.client.batch_execute("ROLLBACK").await;
+                    }
+                }
+                let msg = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
+                    .collect()
+            }
+        }
+    }
+
+    async fn try_commit(
+        &mut self,
+        batch: &[Job],
+    ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+        let mut head = match begin(self.connection().await?).await {
+            Ok(head) => head,
+            Err(e) => {
+                // An idle connection may have been closed by the server: nothing was written,
+                // so try once more on a fresh one.
+                if !self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+                    return Err(e);
+                }
+                self.conn = None;
+                begin(self.connection().await?).await?
+            }
+        };
+        let conn = self.conn.as_ref().expect("connected");
+        let tx = Tx {
+            c: &conn.client,
+            st: &conn.st,
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        let mut i = 0;
+        while i < batch.len() {
+            if is_filing(&batch[i].op) {
+                let end = batch[i..]
+                    .iter()
+                    .position(|j| !is_filing(&j.op))
+                    .map_or(batch.len(), |p| i + p);
+                let filings: Vec<Filing<'_>> = batch[i..end]
+                    .iter()
+                    .map(|j| match &j.op {
+                        Op::Submit(r) => (r, None),
+                        Op::SubmitReviewed(r, review) => (r, Some(review)),
+                        _ => unreachable!("the run holds filings only"),
+                    })
+                    .collect();
+                let outcomes = tx.submit_group(&mut head, &filings).await?;
+                for ((_, review), r) in filings.iter().zip(outcomes) {
+                    results.push(r.map(|o| match review {
+                        None => Reply::Submitted(o.submitted),
+                        Some(_) => Reply::Filed(filed(o)),
+                    }));
+                }
+                i = end;
+            } else {
+                results.push(tx.single(&mut head, &batch[i].op).await?);
+                i += 1;
+            }
+        }
+        tx.c.batch_execute("COMMIT").await.map_err(backend)?;
+        Ok(results)
+    }
+}
+
+/// `BEGIN`, the writers' lock, and the chain head, pipelined.
+async fn begin(conn: &Conn) -> Result<ChainHead, StoreError> {
+    let (b, l, h) = tokio::join!(
+            biased;
+        conn.client.batch_execute("BEGIN"),
+        conn.client.execute(&conn.st.writer_lock, &[]),
+        conn.client.query_opt(&conn.st.chain_head, &[]),
+    );
+    b.map_err(backend)?;
+    l.map_err(backend)?;
+    match h.map_err(backend)? {
+        None => Ok(ChainHead::EMPTY),
+        Some(row) => {
+            let id: i64 = row.get(0);
+            let hash: Vec<u8> = row.get(1);
+            Ok(ChainHead {
+                last_id: id,
+                last_hash: hash
+                    .try_into()
+                    .map_err(|_| corrupt(format!("audit record {id}: hash is not 32 bytes")))?,
+            })
+        }
+    }
+}
+
+/// The statements of the writer, prepared once per connection.
+struct Statements {
+    writer_lock: Statement,
+    chain_head: Statement,
+    lookup_keys: Statement,
+    take_serials: Statement,
+    next_ids: Statement,
+    insert_declarations: Statement,
+    insert_events: Statement,
+    insert_audit: Statement,
+    load_for_write: Statement,
+    update_declaration: Statement,
+    insert_notices: Statement,
+    insert_new_notices: Statement,
+    pay_notice: Statement,
+    put_office: Statement,
+    insert_user: Statement,
+    insert_session: Statement,
+    revoke_session: Statement,
+    revoke_sessions_of: Statement,
+}
+
+impl Statements {
+    async fn prepare(c: &Client) -> Result<Statements, StoreError> {
+        let p = |sql: &'static str| async move { c.prepare(sql).await.map_err(backend) };
+        Ok(Statements {
+            writer_lock: p("SELECT pg_advisory_xact_lock(hashtext('jinguan-writer:' || coalesce(current_schema(), '')))").await?,
+            chain_head: p("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").await?,
+            lookup_keys: p(
+                "SELECT d.declarant, d.client_seq_no, d.id, d.pre_entry_no, d.version, d.body::text, d.state::text
+                 FROM declarations d
+                 JOIN unnest($1::text[], $2::text[]) AS k (declarant, client_seq_no)
+                   ON d.declarant = k.declarant AND d.client_seq_no = k.client_seq_no",
+            )
+            .await?,
+            take_serials: p(
+                "INSERT INTO serials (kind, office, year, direction, last)
+                 SELECT $1::text, o, y, d, n FROM unnest($2::text[], $3::int4[], $4::text[], $5::int8[]) AS t (o, y, d, n)
+                 ON CONFLICT (kind, office, year, direction) DO UPDATE SET last = serials.last + excluded.last
+                 RETURNING office, year, direction, last",
+            )
+            .await?,
+            next_ids: p("SELECT nextval('declarations_id_seq') FROM generate_series(1, $1::int4)").await?,
+            insert_declarations: p(
+                "INSERT INTO declarations (id, pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, submitted_at, updated_at, version, state, body, lane, declaration_no)
+                 SELECT id, pre, decl, seq, dir, office, status, at, at, version, state::jsonb, body::json, lane, dno
+                 FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[])
+                   AS t (id, pre, decl, seq, dir, office, status, at, version, state, body, lane, dno)",
+            )
+            .await?,
+            insert_events: p(
+                "INSERT INTO events (declaration_id, seq, type, at, body)
+                 SELECT id, seq, type, at, body::json
+                 FROM unnest($1::int8[], $2::int8[], $3::text[], $4::timestamptz[], $5::text[]) AS t (id, seq, type, at, body)",
+            )
+            .await?,
+            insert_audit: p(
+                "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash)
+                 SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])",
+            )
+            .await?,
+            load_for_write: p("SELECT version, state::text FROM declarations WHERE id = $1 FOR UPDATE").await?,
+            update_declaration: p(
+                "UPDATE declarations SET status = $2, lane = $3, declaration_no = $4, updated_at = $5, version = $6, state = $7::text::jsonb
+                 WHERE id = $1 AND version = $8",
+            )
+            .await?,
+            insert_notices: p(
+                "INSERT INTO payment_notices (notice_no, declaration_id, tax, amount_fen, issued_at)
+                 SELECT n, $1::int8, t, a, $5::timestamptz FROM unnest($2::text[], $3::text[], $4::int8[]) AS u (n, t, a)
+                 ON CONFLICT (notice_no) DO NOTHING
+                 RETURNING notice_no",
+            )
+            .await?,
+            insert_new_notices: p(
+                "INSERT INTO payment_notices (notice_no, declaration_id, tax, amount_fen, issued_at)
+                 SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::timestamptz[])
+                 ON CONFLICT (notice_no) DO NOTHING",
+            )
+            .await?,
+            pay_notice: p("UPDATE payment_notices SET paid_at = $3 WHERE notice_no = $1 AND declaration_id = $2").await?,
+            put_office: p(
+                "INSERT INTO offices (code, name, parent) VALUES ($1, $2, $3)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
+            )
+            .await?,
+            insert_user: p(
+                "INSERT INTO users (login, role, office, uscc, duties, agency, password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (login) DO NOTHING RETURNING id",
+            )
+            .await?,
+            insert_session: p(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (token_hash) DO NOTHING",
+            )
+            .await?,
+            revoke_session: p(
+                "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
+            )
+            .await?,
+            revoke_sessions_of: p("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL").await?,
+        })
+    }
+}
+
+/// The result of one submission (with its review, if any).
+struct SubmitOutcome {
+    /// `version` is the row's current version.
+    submitted: Submitted,
+    /// The row's current state.
+    state: DeclarationState,
+}
+
+/// One filing of a group: the submission, and the automatic review to record with it.
+type Filing<'a> = (&'a SubmitRequest, Option<&'a AutomaticReview>);
+
+/// A serial counter: (office, customs year, direction).
+type SerialKey = (OfficeCode, u16, Direction);
+/// How many numbers to take from a counter.
+type SerialCount = (SerialKey, i64);
+
+fn count_serial(counts: &mut Vec<SerialCount>, key: SerialKey) {
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key, 1)),
+    }
+}
+
+/// From the last number taken of each counter, the first of the group's.
+fn first_serials(
+    kind: &str,
+    counts: &[SerialCount],
+    last: Vec<i64>,
+    first: &mut HashMap<SerialKey, u32>,
+) -> Result<(), StoreError> {
+    for ((k, n), last) in counts.iter().zip(last) {
+        let start = last - n + 1;
+        if last > i64::from(EntryNumber::SERIAL_MAX) || start < 1 {
+            return Err(StoreError::SerialExhausted(format!(
+                "{kind} {} {} {}",
+                k.0, k.1, k.2
+            )));
+        }
+        first.insert(*k, start as u32);
+    }
+    Ok(())
+}
+
+/// What [`Tx::submit_many`] decided for one request before writing.
+enum Plan {
+    Done(Box<Result<SubmitOutcome, StoreError>>),
+    /// A retry of request `j` of the same group.
+    ReplayOf(usize),
+    /// The key of request `j` of the same group with another body.
+    MismatchOf(usize),
+    New,
+}
+
+/// Rows of a new declaration, written by [`Tx::submit_many`].
+struct NewRow {
+    id: i64,
+    pre_entry_no: PreEntryNo,
+    state: DeclarationState,
+    version: u64,
+}
+
+/// Declaration rows to insert together.
+#[derive(Default)]
+struct DeclarationRows<'a> {
+    ids: Vec<i64>,
+    pre: Vec<String>,
+    declarants: Vec<&'a str>,
+    seqs: Vec<&'a str>,
+    directions: Vec<String>,
+    offices: Vec<String>,
+    statuses: Vec<&'static str>,
+    at: Vec<DateTime<Utc>>,
+    versions: Vec<i64>,
+    states: Vec<String>,
+    bodies: Vec<&'a str>,
+    lanes: Vec<Option<&'static str>>,
+    numbers: Vec<Option<String>>,
+}
+
+impl<'a> DeclarationRows<'a> {
+    fn push(
+        &mut self,
+        id: i64,
+        pre_entry_no: PreEntryNo,
+        declarant: &'a str,
+        r: &'a SubmitRequest,
+        state: &DeclarationState,
+        version: u64,
+    ) {
+        self.ids.push(id);
+        self.pre.push(pre_entry_no.to_string());
+        self.declarants.push(declarant);
+        self.seqs.push(&r.client_seq_no);
+        self.directions.push(r.direction.to_string());
+        self.offices.push(r.declaration_office.to_string());
+        self.statuses.push(state.status.as_str());
+        self.at.push(ms(r.now));
+        self.versions.push(version as i64);
+        self.states
+            .push(serde_json::to_string(state).expect("state serializes"));
+        self.bodies.push(&r.body_json);
+        self.lanes.push(state.lane.map(|l| l.as_str()));
+        self.numbers
+            .push(state.declaration_no.map(|n| n.to_string()));
+    }
+    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        [
+            &self.ids,
+            &self.pre,
+            &self.declarants,
+            &self.seqs,
+            &self.directions,
+            &self.offices,
+            &self.statuses,
+            &self.at,
+            &self.versions,
+            &self.states,
+            &self.bodies,
+            &self.lanes,
+            &self.numbers,
+        ]
+    }
+}
+
+/// Payment notice rows of new declarations, inserted together.
+#[derive(Default)]
+struct NoticeRows {
+    numbers: Vec<String>,
+    ids: Vec<i64>,
+    taxes: Vec<&'static str>,
+    amounts: Vec<i64>,
+    at: Vec<DateTime<Utc>>,
+}
+
+impl NoticeRows {
+    fn push(&mut self, id: i64, n: &clearance::PaymentNotice, at: DateTime<Utc>) {
+        self.numbers.push(n.notice_no.clone());
+        self.ids.push(id);
+        self.taxes.push(n.tax.as_str());
+        self.amounts.push(n.amount_fen.0);
+        self.at.push(ms(at));
+    }
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.numbers,
+            &self.ids,
+            &self.taxes,
+            &self.amounts,
+            &self.at,
+        ]
+    }
+}
+
+/// Audit records to insert together.
+#[derive(Default)]
+struct AuditRows {
+    ids: Vec<i64>,
+    at_ms: Vec<i64>,
+    actors: Vec<String>,
+    actions: Vec<String>,
+    subjects: Vec<String>,
+    details: Vec<String>,
+    prev: Vec<Vec<u8>>,
+    hashes: Vec<Vec<u8>>,
+}
+
+impl AuditRows {
+    fn push(&mut self, rec: AuditRecord) {
+        self.ids.push(rec.id);
+        self.at_ms.push(rec.at_ms);
+        self.actors.push(rec.actor);
+        self.actions.push(rec.action);
+        self.subjects.push(rec.subject);
+        self.details.push(rec.detail);
+        self.prev.push(rec.prev_hash.to_vec());
+        self.hashes.push(rec.hash.to_vec());
+    }
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.ids,
+            &self.at_ms,
+            &self.actors,
+            &self.actions,
+            &self.subjects,
+            &self.details,
+            &self.prev,
+            &self.hashes,
+        ]
+    }
+}
+
+/// Event rows to insert together.
+#[derive(Default)]
+struct EventRows {
+    ids: Vec<i64>,
+    seqs: Vec<i64>,
+    types: Vec<&'static str>,
+    at: Vec<DateTime<Utc>>,
+    bodies: Vec<String>,
+}
+
+impl EventRows {
+    fn push(&mut self, id: i64, from_version: u64, events: &[Event]) {
+        for (i, e) in events.iter().enumerate() {
+            self.ids.push(id);
+            self.seqs.push((from_version + 1 + i as u64) as i64);
+            self.types.push(e.kind.name());
+            self.at.push(ms(e.at));
+            self.bodies
+                .push(serde_json::to_string(e).expect("event serializes"));
+        }
+    }
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [&self.ids, &self.seqs, &self.types, &self.at, &self.bodies]
+    }
+}
+
+struct RowForWrite {
+    version: u64,
+    state: DeclarationState,
+}
+
+/// The writer's open transaction.
+struct Tx<'a> {
+    c: &'a Client,
+    st: &'a Statements,
+}
+
+impl Tx<'_> {
+    /// One request inside its own savepoint: a failure undoes it alone. `Err` only when the
+    /// transaction itself is lost.
+    async fn single(
+        &self,
+        head: &mut ChainHead,
+        op: &Op,
+    ) -> Result<Result<Reply, StoreError>, StoreError> {
+        self.c
+            .batch_execute("SAVEPOINT op")
+            .await
+            .map_err(backend)?;
+        let at_start = *head;
+        match self.execute(head, op).await {
+            Ok(reply) => {
+                self.c
+                    .batch_execute("RELEASE SAVEPOINT op")
+                    .await
+                    .map_err(backend)?;
+                Ok(Ok(reply))
+            }
+            Err(e) => {
+                *head = at_start;
+                self.c
+                    .batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+                    .await
+                    .map_err(backend)?;
+                Ok(Err(e))
+            }
+        }
+    }
+
+    /// Consecutive submissions: together when they can, else one by one.
+    async fn submit_group(
+        &self,
+        head: &mut ChainHead,
+        reqs: &[Filing<'_>],
+    ) -> Result<Vec<Result<SubmitOutcome, StoreError>>, StoreError> {
+        if reqs.len() > 1 {
+            let at_start = *head;
+            match self.submit_many(head, reqs, Some("grp")).await {
+                Ok(results) => return Ok(results),
+                Err(e) => {
+                    *head = at_start;
+                    self.c
+                        .batch_execute("ROLLBACK TO SAVEPOINT grp; RELEASE SAVEPOINT grp")
+                        .await
+                        .map_err(backend)?;
+                    tracing::debug!(
+                        code = e.code(),
+                        requests = reqs.len(),
+                        "group of submissions failed; retrying one by one"
+                    );
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let at_start = *head;
+            out.push(match self.submit_many(head, &[*req], Some("op")).await {
+                Ok(mut v) => v.pop().expect("one result per request"),
+                Err(e) => {
+                    *head = at_start;
+                    self.c
+                        .batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+                        .await
+                        .map_err(backend)?;
+                    Err(e)
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Write a group of filings with a fixed number of statements: each new declaration is
+    /// inserted once, already in its final state (after its automatic review, if any). The
+    /// outer `Err` means the group could not be written as a whole (a statement failed, a
+    /// counter ran out, the lifecycle refused a review step); the inner results are each
+    /// request's answer (replays, mismatches and refusals of the submission write nothing).
+    ///
+    /// With `savepoint`, the group runs inside a savepoint of that name, opened and released
+    /// in the same round trips as the group's first and last statements: on `Ok` it is
+    /// released, on `Err` the caller rolls back to it.
+    async fn submit_many(
+        &self,
+        head: &mut ChainHead,
+        filings: &[Filing<'_>],
+        savepoint: Option<&str>,
+    ) -> Result<Vec<Result<SubmitOutcome, StoreError>>, StoreError> {
+        let reqs: Vec<&SubmitRequest> = filings.iter().map(|(r, _)| *r).collect();
+        let declarants: Vec<String> = reqs.iter().map(|r| r.declarant.to_string()).collect();
+        let seqs: Vec<&str> = reqs.iter().map(|r| r.client_seq_no.as_str()).collect();
+        let open = savepoint.map(|name| format!("SAVEPOINT {name}"));
+        let release = savepoint.map(|name| format!("RELEASE SAVEPOINT {name}"));
+
+        // Idempotency keys already used (pipelined after the savepoint).
+        let lookup_params: [&(dyn ToSql + Sync); 2] = [&declarants, &seqs];
+        let (opened, rows) = tokio::join!(
+            biased;
+            async {
+                match &open {
+                    Some(sql) => self.c.batch_execute(sql).await,
+                    None => Ok(()),
+                }
+            },
+            self.c.query(&self.st.lookup_keys, &lookup_params),
+        );
+        opened.map_err(backend)?;
+        let rows = rows.map_err(backend)?;
+        type Existing = (i64, String, i64, String, String);
+        let mut existing: HashMap<(String, String), Existing> = HashMap::new();
+        for r in rows {
+            existing.insert(
+                (r.get(0), r.get(1)),
+                (r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)),
+            );
+        }
+
+        // Decide what each request is, in order. Refusals take no number: the lifecycle is
+        // asked first with a provisional number (its decision does not depend on the serial).
+        let mut plans: Vec<Plan> = Vec::with_capacity(reqs.len());
+        let mut first_new: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, r) in reqs.iter().enumerate() {
+            let key = (declarants[i].as_str(), r.client_seq_no.as_str());
+            if let Some((id, pre, version, body, state)) =
+                existing.get(&(declarants[i].clone(), r.client_seq_no.clone()))
+            {
+                let pre_entry_no = PreEntryNo::parse(pre).map_err(corrupt)?;
+                plans.push(Plan::Done(Box::new(if *body != r.body_json {
+                    Err(StoreError::IdempotencyMismatch {
+                        client_seq_no: r.client_seq_no.clone(),
+                        pre_entry_no,
+                    })
+                } else {
+                    Ok(SubmitOutcome {
+                        submitted: Submitted {
+                            id: DeclarationId(*id),
+                            pre_entry_no,
+                            version: *version as u64,
+                            replayed: true,
+                        },
+                        state: serde_json::from_str(state)
+                            .map_err(|e| corrupt(format!("state of declaration {id}: {e}")))?,
+                    })
+                })));
+                continue;
+            }
+            if let Some(&j) = first_new.get(&key) {
+                plans.push(if reqs[j].body_json == r.body_json {
+                    Plan::ReplayOf(j)
+                } else {
+                    Plan::MismatchOf(j)
+                });
+                continue;
+            }
+            let year = customs_year(r.now);
+            let Some(provisional) = PreEntryNo::new(r.declaration_office, year, r.direction, 1)
+            else {
+                plans.push(Plan::Done(Box::new(Err(StoreError::SerialExhausted(
+                    format!("pre-entry {} {year} {}", r.declaration_office, r.direction),
+                )))));
+                continue;
+            };
+            if let Err(refusal) = decide(
+                &DeclarationState::default(),
+                &submit_command(r, provisional),
+                r.now,
+            ) {
+                plans.push(Plan::Done(Box::new(Err(StoreError::Refused(refusal)))));
+                continue;
+            }
+            first_new.insert(key, i);
+            plans.push(Plan::New);
+        }
+
+        // Serials: one upsert per kind for every (office, customs year, direction) of the
+        // group, and the ids, all pipelined.
+        let serial_key =
+            |r: &SubmitRequest| (r.declaration_office, customs_year(r.now), r.direction);
+        let mut counts: Vec<SerialCount> = Vec::new();
+        let mut accept_counts: Vec<SerialCount> = Vec::new();
+        for ((r, review), p) in filings.iter().zip(&plans) {
+            if matches!(p, Plan::New) {
+                count_serial(&mut counts, serial_key(r));
+                if matches!(review, Some(AutomaticReview::Accept { .. })) {
+                    count_serial(&mut accept_counts, serial_key(r));
+                }
+            }
+        }
+        let new_count: i64 = counts.iter().map(|(_, n)| n).sum();
+        let mut next_pre: HashMap<SerialKey, u32> = HashMap::new();
+        let mut next_declaration: HashMap<SerialKey, u32> = HashMap::new();
+        let mut ids: Vec<i64> = Vec::new();
+        if new_count > 0 {
+            let new_count_i32 = new_count as i32;
+            let id_params: [&(dyn ToSql + Sync); 1] = [&new_count_i32];
+            let (pre_taken, declaration_taken, id_rows) = tokio::join!(
+                biased;
+                self.take_serials("pre_entry", &counts),
+                async {
+                    if accept_counts.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        self.take_serials("declaration", &accept_counts).await
+                    }
+                },
+                self.c.query(&self.st.next_ids, &id_params),
+            );
+            first_serials("pre-entry", &counts, pre_taken?, &mut next_pre)?;
+            first_serials(
+                "declaration",
+                &accept_counts,
+                declaration_taken?,
+                &mut next_declaration,
+            )?;
+            ids = id_rows
+                .map_err(backend)?
+                .iter()
+                .map(|r| r.get::<_, i64>(0))
+                .collect();
+            ids.sort_unstable();
+            assert_eq!(ids.len() as i64, new_count, "one id per new declaration");
+        }
+
+        // The rows, in request order.
+        let mut new_rows: HashMap<usize, NewRow> = HashMap::new();
+        let mut decl = DeclarationRows::default();
+        let mut events = EventRows::default();
+        let mut notices = NoticeRows::default();
+        let mut audit = AuditRows::default();
+        let mut next_id = ids.into_iter();
+        for (i, ((r, review), p)) in filings.iter().zip(&plans).enumerate() {
+            if !matches!(p, Plan::New) {
+                continue;
+            }
+            let k = serial_key(r);
+            let serial = next_pre.get_mut(&k).expect("serial taken for the key");
+            let pre_entry_no = PreEntryNo::new(k.0, k.1, k.2, *serial).ok_or_else(|| {
+                StoreError::SerialExhausted(format!("pre-entry {} {} {}", k.0, k.1, k.2))
+            })?;
+            *serial += 1;
+            let mut evs = decide(
+                &DeclarationState::default(),
+                &submit_command(r, pre_entry_no),
+                r.now,
+            )
+            .map_err(StoreError::Refused)?;
+            let mut state = evs.iter().fold(DeclarationState::default(), apply);
+            let submitted_version = evs.len() as u64;
+            let id = next_id.next().expect("an id per new declaration");
+            let detail = format!(
+                r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{}}}"#,
+                serde_json::to_string(&r.client_seq_no).expect("string serializes"),
+                sha256_hex(r.body_json.as_bytes()),
+                evs.len()
+            );
+            audit.push(head.next(
+                ms(r.now).timestamp_millis(),
+                &r.actor.label(),
+                "submit",
+                &format!("declaration:{id}"),
+                detail,
+            ));
+            if let Some(review) = review {
+                // A number for an accepting review only (counted above).
+                let taken = match review {
+                    AutomaticReview::Accept { .. } => next_declaration.get_mut(&k),
+                    AutomaticReview::Reject { .. } => None,
+                };
+                let declaration_no = match taken {
+                    Some(serial) => {
+                        let n = DeclarationNo::new(k.0, k.1, k.2, *serial).ok_or_else(|| {
+                            StoreError::SerialExhausted(format!(
+                                "declaration {} {} {}",
+                                k.0, k.1, k.2
+                            ))
+                        })?;
+                        *serial += 1;
+                        Some(n)
+                    }
+                    None => None,
+                };
+                let review_events = review_steps(&mut state, review, declaration_no, r.now)?;
+                let version = submitted_version + review_events.len() as u64;
+                let types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
+                let events_json = serde_json::to_string(&review_events).expect("events serialize");
+                let detail = format!(
+                    r#"{{"from_version":{submitted_version},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
+                    serde_json::to_string(&types).expect("names serialize"),
+                    sha256_hex(events_json.as_bytes())
+                );
+                audit.push(head.next(
+                    ms(r.now).timestamp_millis(),
+                    "system:automatic_review",
+                    "automatic_review",
+                    &format!("declaration:{id}"),
+                    detail,
+                ));
+                for e in &review_events {
+                    if let EventKind::Assessed { notices: assessed } = &e.kind {
+                        for n in assessed {
+                            notices.push(id, n, e.at);
+                        }
+                    }
+                }
+                evs.extend(review_events);
+            }
+            let version = evs.len() as u64;
+            decl.push(id, pre_entry_no, &declarants[i], r, &state, version);
+            events.push(id, 0, &evs);
+            new_rows.insert(
+                i,
+                NewRow {
+                    id,
+                    pre_entry_no,
+                    state,
+                    version,
+                },
+            );
+        }
+        if new_rows.is_empty() {
+            if let Some(sql) = &release {
+                self.c.batch_execute(sql).await.map_err(backend)?;
+            }
+        } else {
+            let (decl_params, event_params, audit_params, notice_params) = (
+                decl.params(),
+                events.params(),
+                audit.params(),
+                notices.params(),
+            );
+            // Pipelined: sent together, answered in order. If one fails, the ones after it
+            // (the release too) fail with it, and the savepoint is still there to roll back to.
+            let (a, b, c, n, r) = tokio::join!(
+                biased;
+                self.c.execute(&self.st.insert_declarations, &decl_params),
+                self.c.execute(&self.st.insert_events, &event_params),
+                self.c.execute(&self.st.insert_audit, &audit_params),
+                async {
+                    if notices.numbers.is_empty() {
+                        Ok(0)
+                    } else {
+                        self.c.execute(&self.st.insert_new_notices, &notice_params).await
+                    }
+                },
+                async {
+                    match &release {
+                        Some(sql) => self.c.batch_execute(sql).await,
+                        None => Ok(()),
+                    }
+                },
+            );
+            a.map_err(backend)?;
+            b.map_err(backend)?;
+            c.map_err(backend)?;
+            if n.map_err(backend)? != notices.numbers.len() as u64 {
+                // Numbers are `<declaration no>-<tax>`: only a broken counter repeats one.
+                return Err(StoreError::Duplicate("payment notice number".into()));
+            }
+            r.map_err(backend)?;
+        }
+
+        // The answers.
+        let outcome_of = |j: usize, replayed: bool| {
+            let row = &new_rows[&j];
+            SubmitOutcome {
+                submitted: Submitted {
+                    id: DeclarationId(row.id),
+                    pre_entry_no: row.pre_entry_no,
+                    version: row.version,
+                    replayed,
+                },
+                state: row.state.clone(),
+            }
+        };
+        let mut out = Vec::with_capacity(reqs.len());
+        for (i, p) in plans.into_iter().enumerate() {
+            out.push(match p {
+                Plan::Done(result) => *result,
+                Plan::New => Ok(outcome_of(i, false)),
+                Plan::ReplayOf(j) => Ok(outcome_of(j, true)),
+                Plan::MismatchOf(j) => Err(StoreError::IdempotencyMismatch {
+                    client_seq_no: reqs[i].client_seq_no.clone(),
+                    pre_entry_no: new_rows[&j].pre_entry_no,
+                }),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Take `n` numbers from each counter; returns the last number taken of each, in order.
+    async fn take_serials(
+        &self,
+        kind: &str,
+        counts: &[((OfficeCode, u16, Direction), i64)],
+    ) -> Result<Vec<i64>, StoreError> {
+        let offices: Vec<String> = counts.iter().map(|((o, _, _), _)| o.to_string()).collect();
+        let years: Vec<i32> = counts.iter().map(|((_, y, _), _)| i32::from(*y)).collect();
+        let dirs: Vec<String> = counts.iter().map(|((_, _, d), _)| d.to_string()).collect();
+        let ns: Vec<i64> = counts.iter().map(|(_, n)| *n).collect();
+        let rows = self
+            .c
+            .query(
+                &self.st.take_serials,
+                &[&kind, &offices, &years, &dirs, &ns],
+            )
+            .await
+            .map_err(backend)?;
+        let mut last: HashMap<(String, i32, String), i64> = HashMap::new();
+        for r in rows {
+            last.insert((r.get(0), r.get(1), r.get(2)), r.get(3));
+        }
+        (0..counts.len())
+            .map(|i| {
+                last.get(&(offices[i].clone(), years[i], dirs[i].clone()))
+                    .copied()
+                    .ok_or_else(|| corrupt("serial counter not returned"))
+            })
+            .collect()
+    }
+
+    async fn next_serial(
+        &self,
+        kind: &str,
+        office: OfficeCode,
+        year: u16,
+        direction: Direction,
+    ) -> Result<u32, StoreError> {
+        let last = self
+            .take_serials(kind, &[((office, year, direction), 1)])
+            .await?[0];
+        u32::try_from(last)
+            .ok()
+            .filter(|s| *s <= EntryNumber::SERIAL_MAX)
+            .ok_or_else(|| {
+                StoreError::SerialExhausted(format!("{kind} {office} {year} {direction}"))
+            })
+    }
+
+    async fn audit(
+        &self,
+        head: &mut ChainHead,
+        now: DateTime<Utc>,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: String,
+    ) -> Result<(), StoreError> {
+        let mut rows = AuditRows::default();
+        rows.push(head.next(ms(now).timestamp_millis(), actor, action, subject, detail));
+        self.c
+            .execute(&self.st.insert_audit, &rows.params())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn execute(&self, head: &mut ChainHead, op: &Op) -> Result<Reply, StoreError> {
+        match op {
+            Op::Submit(req) => {
+                let mut v = self.submit_many(head, &[(req, None)], None).await?;
+                v.pop()
+                    .expect("one result per request")
+                    .map(|o| Reply::Submitted(o.submitted))
+            }
+            Op::SubmitReviewed(req, review) => {
+                let mut v = self.submit_many(head, &[(req, Some(review))], None).await?;
+                v.pop()
+                    .expect("one result per request")
+                    .map(|o| Reply::Filed(filed(o)))
+            }
+            Op::Accept(req) => self.accept(head, req).await.map(Reply::Accepted),
+            Op::Append(req) => {
+                let row = self.load_for_write(req.id).await?;
+                if row.version != req.expected_version {
+                    return Err(StoreError::Conflict {
+                        expected: req.expected_version,
+                        actual: row.version,
+                    });
+                }
+                let last = req.events.last().expect("append has events");
+                self.write_events(
+                    head,
+                    req.id,
+                    row,
+                    &req.events,
+                    last.at,
+                    &last.actor.label(),
+                    "append",
+                )
+                .await
+                .map(Reply::Appended)
+            }
+            Op::PutOffice(office, actor, now) => {
+                self.c
+                    .execute(
+                        &self.st.put_office,
+                        &[
+                            &office.code.to_string(),
+                            &office.name,
+                            &office.parent.map(|p| p.to_string()),
+                        ],
+                    )
+                    .await
+                    .map_err(backend)?;
+                let detail = serde_json::to_string(office).expect("office serializes");
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "put_office",
+                    &format!("office:{}", office.code),
+                    detail,
+                )
+                .await?;
+                Ok(Reply::Unit)
+            }
+            Op::PutUser(user, actor, now) => {
+                let id = self.insert_user(user, &[], None, None).await?;
+                let detail = serde_json::to_string(user).expect("user serializes");
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "put_user",
+                    &format!("user:{id}"),
+                    detail,
+                )
+                .await?;
+                Ok(Reply::UserId(id))
+            }
+            Op::CreateAccount(account, actor, now) => {
+                let user = &account.user;
+                let id = self
+                    .insert_user(
+                        user,
+                        &account.duties,
+                        account.agency.as_deref(),
+                        Some(&account.password_hash),
+                    )
+                    .await?;
+                // The hash stays out of the audit log.
+                let detail = serde_json::json!({
+                    "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
+                    "duties": account.duties, "agency": account.agency,
+                })
+                .to_string();
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "create_account",
+                    &format!("user:{id}"),
+                    detail,
+                )
+                .await?;
+                Ok(Reply::UserId(id))
+            }
+            Op::CreateSession(session, actor, now) => {
+                let inserted = self
+                    .c
+                    .execute(
+                        &self.st.insert_session,
+                        &[
+                            &session.token_hash,
+                            &session.user_id,
+                            &ms(session.created_at),
+                            &ms(session.expires_at),
+                        ],
+                    )
+                    .await
+                    .map_err(|e| {
+                        if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
+                        {
+                            StoreError::NotFound(format!("user {}", session.user_id))
+                        } else {
+                            backend(e)
+                        }
+                    })?;
+                if inserted == 0 {
+                    return Err(StoreError::Duplicate("session".into()));
+                }
+                let detail = format!(
+                    r#"{{"expires_at_ms":{}}}"#,
+                    session.expires_at.timestamp_millis()
+                );
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "sign_in",
+                    &format!("user:{}", session.user_id),
+                    detail,
+                )
+                .await?;
+                Ok(Reply::Unit)
+            }
+            Op::RevokeSession(token_hash, actor, now) => {
+                let row = self
+                    .c
+                    .query_opt(&self.st.revoke_session, &[token_hash, &ms(*now)])
+                    .await
+                    .map_err(backend)?;
+                let Some(row) = row else {
+                    return Ok(Reply::Count(0));
+                };
+                let user_id: i64 = row.get(0);
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "sign_out",
+                    &format!("user:{user_id}"),
+                    "{}".into(),
+                )
+                .await?;
+                Ok(Reply::Count(1))
+            }
+            Op::RevokeSessionsOf(user_id, actor, now) => {
+                let n = self
+                    .c
+                    .execute(&self.st.revoke_sessions_of, &[user_id, &ms(*now)])
+                    .await
+                    .map_err(backend)?;
+                let detail = format!(r#"{{"sessions":{n}}}"#);
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "revoke_sessions",
+                    &format!("user:{user_id}"),
+                    detail,
+                )
+                .await?;
+                Ok(Reply::Count(n))
+            }
+        }
+    }
+
+    async fn insert_user(
+        &self,
+        user: &NewUser,
+        duties: &[Duty],
+        agency: Option<&str>,
+        password_hash: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let duties: Vec<&str> = duties.iter().map(|d| d.as_str()).collect();
+        let row = self
+            .c
+            .query_opt(
+                &self.st.insert_user,
+                &[
+                    &user.login,
+                    &user.role.as_str(),
+                    &user.office.map(|o| o.to_string()),
+                    &user.uscc.map(|u| u.to_string()),
+                    &duties,
+                    &agency,
+                    &password_hash,
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(r) => Ok(r.get(0)),
+            None => Err(StoreError::Duplicate(format!("login {}", user.login))),
+        }
+    }
+
+    async fn accept(
+        &self,
+        head: &mut ChainHead,
+        req: &AcceptRequest,
+    ) -> Result<Accepted, StoreError> {
+        let row = self.load_for_write(req.id).await?;
+        if row.version != req.expected_version {
+            return Err(StoreError::Conflict {
+                expected: req.expected_version,
+                actual: row.version,
+            });
+        }
+        let not_allowed = |status| {
+            StoreError::Refused(clearance::Refusal::NotAllowedInStatus {
+                status,
+                action: "accept",
+            })
+        };
+        let header = row
+            .state
+            .header
+            .clone()
+            .ok_or_else(|| not_allowed(row.state.status))?;
+        // Refuse before taking a serial, so that a refused accept leaves no gap (the savepoint
+        // would undo it anyway).
+        if row.state.status != Status::Submitted {
+            return Err(not_allowed(row.state.status));
+        }
+        let year = customs_year(req.now);
+        let serial = self
+            .next_serial(
+                "declaration",
+                header.declaration_office,
+                year,
+                header.direction,
+            )
+            .await?;
+        let declaration_no =
+            DeclarationNo::new(header.declaration_office, year, header.direction, serial)
+                .ok_or_else(|| {
+                    StoreError::SerialExhausted(format!(
+                        "declaration {} {year} {}",
+                        header.declaration_office, header.direction
+                    ))
+                })?;
+        let cmd = Command {
+            actor: req.actor.clone(),
+            action: Action::Accept { declaration_no },
+        };
+        let events = decide(&row.state, &cmd, req.now).map_err(StoreError::Refused)?;
+        let appended = self
+            .write_events(
+                head,
+                req.id,
+                row,
+                &events,
+                req.now,
+                &req.actor.label(),
+                "accept",
+            )
+            .await?;
+        Ok(Accepted {
+            declaration_no,
+            version: appended.version,
+        })
+    }
+
+    async fn load_for_write(&self, id: DeclarationId) -> Result<RowForWrite, StoreError> {
+        let row = self
+            .c
+            .query_opt(&self.st.load_for_write, &[&id.0])
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::NotFound(format!("declaration {id}")))?;
+        let version: i64 = row.get(0);
+        let state: &str = row.get(1);
+        Ok(RowForWrite {
+            version: version as u64,
+            state: serde_json::from_str(state)
+                .map_err(|e| corrupt(format!("state of declaration {id}: {e}")))?,
+        })
+    }
+
+    /// Apply events to the row, keep the narrow columns and payment notices in step, record
+    /// the events and one audit record.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_events(
+        &self,
+        head: &mut ChainHead,
+        id: DeclarationId,
+        row: RowForWrite,
+        events: &[Event],
+        now: DateTime<Utc>,
+        actor: &str,
+        action: &str,
+    ) -> Result<Appended, StoreError> {
+        let before = row.state.status;
+        // A terminal declaration never changes (the lifecycle refuses first; this guards the
+        // store against events decided elsewhere on a wrong state).
+        if before.is_terminal() {
+            return Err(StoreError::Invalid(format!(
+                "declaration {id} is {before} and cannot change"
+            )));
+        }
+        let state = events.iter().fold(row.state, apply);
+        let version = row.version + events.len() as u64;
+        let state_json = serde_json::to_string(&state).expect("state serializes");
+        let mut event_rows = EventRows::default();
+        event_rows.push(id.0, row.version, events);
+        let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+        let events_json = serde_json::to_string(events).expect("events serialize");
+        let detail = format!(
+            r#"{{"from_version":{},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
+            row.version,
+            serde_json::to_string(&types).expect("names serialize"),
+            sha256_hex(events_json.as_bytes())
+        );
+        let mut audit = AuditRows::default();
+        audit.push(head.next(
+            ms(now).timestamp_millis(),
+            actor,
+            action,
+            &format!("declaration:{id}"),
+            detail,
+        ));
+        let (status, lane) = (state.status.as_str(), state.lane.map(|l| l.as_str()));
+        let declaration_no = state.declaration_no.map(|n| n.to_string());
+        let (at, new_version, old_version) = (ms(now), version as i64, row.version as i64);
+        let update_params: [&(dyn ToSql + Sync); 8] = [
+            &id.0,
+            &status,
+            &lane,
+            &declaration_no,
+            &at,
+            &new_version,
+            &state_json,
+            &old_version,
+        ];
+        let (event_params, audit_params) = (event_rows.params(), audit.params());
+        // Pipelined: sent together, answered in order.
+        let (u, e, a) = tokio::join!(
+            biased;
+            self.c.execute(&self.st.update_declaration, &update_params),
+            self.c.execute(&self.st.insert_events, &event_params),
+            self.c.execute(&self.st.insert_audit, &audit_params),
+        );
+        let updated = u.map_err(backend)?;
+        e.map_err(backend)?;
+        a.map_err(backend)?;
+        if updated != 1 {
+            return Err(corrupt(format!("declaration {id} moved under the writer")));
+        }
+        for e in events {
+            match &e.kind {
+                EventKind::Assessed { notices } => {
+                    let numbers: Vec<&str> = notices.iter().map(|n| n.notice_no.as_str()).collect();
+                    let taxes: Vec<&str> = notices.iter().map(|n| n.tax.as_str()).collect();
+                    let amounts: Vec<i64> = notices.iter().map(|n| n.amount_fen.0).collect();
+                    let inserted: Vec<String> = self
+                        .c
+                        .query(
+                            &self.st.insert_notices,
+                            &[&id.0, &numbers, &taxes, &amounts, &ms(e.at)],
+                        )
+                        .await
+                        .map_err(backend)?
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect();
+                    // `ON CONFLICT DO NOTHING` skipped the numbers already used.
+                    if let Some(dup) = numbers.iter().find(|n| !inserted.iter().any(|i| i == *n)) {
+                        return Err(StoreError::Duplicate(format!("payment notice {dup}")));
+                    }
+                    if inserted.len() != numbers.len() {
+                        return Err(StoreError::Duplicate(
+                            "payment notice numbers repeat".into(),
+                        ));
+                    }
+                }
+                EventKind::NoticePaid { notice_no } => {
+                    self.c
+                        .execute(&self.st.pay_notice, &[notice_no, &id.0, &ms(e.at)])
+                        .await
+                        .map_err(backend)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(Appended {
+            version,
+            status: state.status,
+        })
+    }
+}
+
+fn submit_command(r: &SubmitRequest, pre_entry_no: PreEntryNo) -> Command {
+    Command {
+        actor: r.actor.clone(),
+        action: Action::Submit {
+            pre_entry_no,
+            client_seq_no: r.client_seq_no.clone(),
+            declarant: r.declarant,
+            direction: r.direction,
+            declaration_office: r.declaration_office,
+            entry_exit_office: r.entry_exit_office,
+        },
+    }
+}
+
+/// Submissions, with or without their review, are written together.
+fn is_filing(op: &Op) -> bool {
+    matches!(op, Op::Submit(_) | Op::SubmitReviewed(..))
+}
+
+fn filed(o: SubmitOutcome) -> Filed {
+    Filed {
+        id: o.submitted.id,
+        pre_entry_no: o.submitted.pre_entry_no,
+        declaration_no: o.state.declaration_no,
+        status: o.state.status,
+        lane: o.state.lane,
+        version: o.submitted.version,
+        replayed: o.submitted.replayed,
+    }
+}
+
+/// The events of an automatic review of a just-submitted declaration, applied to `state`:
+/// `Rejected`, or `Accepted` (with `declaration_no`, taken by the caller) + `LaneChosen`
+/// (+ `Assessed`, notices numbered `<declaration no>-<tax>`).
+fn review_steps(
+    state: &mut DeclarationState,
+    review: &AutomaticReview,
+    declaration_no: Option<DeclarationNo>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, StoreError> {
+    let system = |component: &str| Actor::System {
+        component: component.to_owned(),
+    };
+    let mut events = Vec::new();
+    let mut step = |state: &mut DeclarationState, actor: Actor, action: Action| {
+        let new = decide(state, &Command { actor, action }, now).map_err(StoreError::Refused)?;
+        for e in &new {
+            *state = apply(std::mem::take(state), e);
+        }
+        events.extend(new);
+        Ok::<(), StoreError>(())
+    };
+    match review {
+        AutomaticReview::Reject { problems } => step(
+            state,
+            system("automatic_review"),
+            Action::Reject {
+                problems: problems.clone(),
+            },
+        )?,
+        AutomaticReview::Accept {
+            lane,
+            reasons,
+            assessment,
+        } => {
+            // The caller takes a number for every accepting review.
+            let declaration_no = declaration_no
+                .ok_or_else(|| corrupt("no declaration number taken for an accepting review"))?;
+            step(
+                state,
+                system("automatic_review"),
+                Action::Accept { declaration_no },
+            )?;
+            step(
+                state,
+                system("risk"),
+                Action::ChooseLane {
+                    lane: *lane,
+                    reasons: reasons.clone(),
+                },
+            )?;
+            if let Some(amounts) = assessment {
+                let notices = amounts
+                    .iter()
+                    .map(|(tax, amount_fen)| clearance::PaymentNotice {
+                        notice_no: notice_no(declaration_no, *tax),
+                        tax: *tax,
+                        amount_fen: *amount_fen,
+                    })
+                    .collect();
+                step(state, system("tax"), Action::Assess { notices })?;
+            }
+        }
+    }
+    Ok(events)
+}
