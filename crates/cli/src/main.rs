@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench_cmd;
 mod codes_cmd;
 mod parse_cmd;
+mod serve_cmd;
 mod tax_cmd;
 mod validate_cmd;
 
@@ -57,6 +59,19 @@ enum Command {
     /// Manage exchange rates.
     #[command(subcommand)]
     Rates(tax_cmd::RatesCommand),
+    /// Serve the HTTP API (and, with --demo, load demo data first and print the logins).
+    Serve(serve_cmd::ServeArgs),
+    /// The same as `serve --demo`.
+    Demo(serve_cmd::DemoArgs),
+    /// Manage users (create the first administrator with `user add --role admin`).
+    #[command(subcommand)]
+    User(serve_cmd::UserCommand),
+    /// Check the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(serve_cmd::AuditCommand),
+    /// Benchmarks over HTTP, with the storage ceiling measured in the same run.
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +83,11 @@ fn main() -> ExitCode {
         Command::Refdata(cmd) => codes_cmd::run_refdata(&cli.data_dir, cmd),
         Command::Tax(args) => tax_cmd::run(&cli.data_dir, args),
         Command::Rates(cmd) => tax_cmd::run_rates(&cli.data_dir, cmd),
+        Command::Serve(args) => serve_cmd::run_serve(&cli.data_dir, args),
+        Command::Demo(args) => serve_cmd::run_serve(&cli.data_dir, args.into()),
+        Command::User(cmd) => serve_cmd::run_user(&cli.data_dir, cmd),
+        Command::Audit(cmd) => serve_cmd::run_audit(&cli.data_dir, cmd),
+        Command::Bench(cmd) => bench_cmd::run(&cli.data_dir, cmd),
     };
     match result {
         Ok(code) => code,

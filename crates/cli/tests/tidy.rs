@@ -129,3 +129,19 @@ fn no_stubs_in_shipped_code() {
         }
     }
 }
+
+#[test]
+fn the_service_layer_knows_no_http() {
+    if !crates_dir().join("app").exists() {
+        return;
+    }
+    let deps = dependencies("app");
+    for bad in [
+        "axum", "hyper", "reqwest", "server", "tokio", "rusqlite", "anyhow",
+    ] {
+        assert!(
+            !deps.iter().any(|d| d == bad),
+            "app must not depend on {bad} (ARCHITECTURE.md)"
+        );
+    }
+}

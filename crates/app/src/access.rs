@@ -1,0 +1,349 @@
+//! Who may do what: [`Principal`] (the signed-in user), [`Operation`] (what they ask),
+//! [`Resource`] (what it is about) and the one function that decides, [`authorize`].
+//!
+//! Deny by default: `authorize` lists what each kind of principal may do and refuses the rest.
+//! Every use case of [`crate::Clearance`] calls it before it reads or writes anything, and the
+//! access-control matrix test enumerates it over every principal, operation and scope.
+//!
+//! Scopes (DOMAIN.md §0): an enterprise sees only its own filings (by USCC); an officer sees
+//! the work of their office and of the offices below it (refdata's office hierarchy: an officer
+//! of 2200 sees 2233, one of 2233 sees neither 2200 nor a sibling); HQ sees every office; an
+//! agency sees nothing yet (its entitlements come with the E-Port exchange); the system
+//! administrator manages users and the audit log but not declarations (separation of duties).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use domain::codes::{OfficeCode, Uscc};
+use refdata::RefData;
+use serde::Serialize;
+pub use store::{Duty, Role};
+
+/// The signed-in user, built from an account by [`Principal::from_account`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Principal {
+    /// A user of an enterprise (or its broker), bound to its USCC.
+    Enterprise {
+        user_id: i64,
+        login: String,
+        uscc: Uscc,
+    },
+    /// A customs officer of one office, with duties.
+    Officer {
+        user_id: i64,
+        login: String,
+        office: OfficeCode,
+        duties: BTreeSet<Duty>,
+    },
+    /// An officer of headquarters: every office is in scope.
+    Hq {
+        user_id: i64,
+        login: String,
+        duties: BTreeSet<Duty>,
+    },
+    /// A partner agency on the E-Port.
+    Agency {
+        user_id: i64,
+        login: String,
+        agency: String,
+    },
+    /// The system administrator: users, sessions, audit.
+    Admin { user_id: i64, login: String },
+}
+
+impl Principal {
+    /// `None` when the account cannot act (an enterprise user without a USCC, an officer
+    /// without an office): such an account is refused at sign-in.
+    pub fn from_account(a: &store::Account) -> Option<Principal> {
+        let user_id = a.user.id;
+        let login = a.user.login.clone();
+        let duties: BTreeSet<Duty> = a.duties.iter().copied().collect();
+        Some(match a.user.role {
+            Role::Enterprise => Principal::Enterprise {
+                user_id,
+                login,
+                uscc: a.user.uscc?,
+            },
+            Role::Officer => Principal::Officer {
+                user_id,
+                login,
+                office: a.user.office?,
+                duties,
+            },
+            Role::AntiSmuggling => {
+                let mut duties = duties;
+                duties.insert(Duty::AntiSmuggling);
+                Principal::Officer {
+                    user_id,
+                    login,
+                    office: a.user.office?,
+                    duties,
+                }
+            }
+            Role::Hq => Principal::Hq {
+                user_id,
+                login,
+                duties,
+            },
+            Role::Agency => Principal::Agency {
+                user_id,
+                login,
+                agency: a.agency.clone().unwrap_or_else(|| "agency".into()),
+            },
+            Role::Bank => Principal::Agency {
+                user_id,
+                login,
+                agency: "bank".into(),
+            },
+            Role::Admin => Principal::Admin { user_id, login },
+        })
+    }
+
+    pub fn user_id(&self) -> i64 {
+        match self {
+            Principal::Enterprise { user_id, .. }
+            | Principal::Officer { user_id, .. }
+            | Principal::Hq { user_id, .. }
+            | Principal::Agency { user_id, .. }
+            | Principal::Admin { user_id, .. } => *user_id,
+        }
+    }
+
+    pub fn login(&self) -> &str {
+        match self {
+            Principal::Enterprise { login, .. }
+            | Principal::Officer { login, .. }
+            | Principal::Hq { login, .. }
+            | Principal::Agency { login, .. }
+            | Principal::Admin { login, .. } => login,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Principal::Enterprise { .. } => "enterprise",
+            Principal::Officer { .. } => "officer",
+            Principal::Hq { .. } => "hq",
+            Principal::Agency { .. } => "agency",
+            Principal::Admin { .. } => "admin",
+        }
+    }
+}
+
+/// What a principal asks to do. One per use case of the service (and so per endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Read one declaration with its events, notices and tax breakdown.
+    View,
+    /// List declarations (the listing is narrowed to the principal's scope).
+    List,
+    Submit,
+    Withdraw,
+    RequestAmendment,
+    RequestCancellation,
+    /// Pay a payment notice through the bank link.
+    Pay,
+    RecordReview,
+    OrderInspection,
+    RecordInspection,
+    Assess,
+    Release,
+    ReleaseAgainstGuarantee,
+    /// Close an import, or confirm the exit of an export.
+    Close,
+    /// Approve or refuse an amendment or cancellation request.
+    DecideRequest,
+    /// Suspend or resume (anti-smuggling).
+    Suspend,
+    /// Create users.
+    ManageUsers,
+    /// Revoke another user's sessions.
+    RevokeSessions,
+    /// Walk the audit chain.
+    VerifyAudit,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 19] = [
+        Operation::View,
+        Operation::List,
+        Operation::Submit,
+        Operation::Withdraw,
+        Operation::RequestAmendment,
+        Operation::RequestCancellation,
+        Operation::Pay,
+        Operation::RecordReview,
+        Operation::OrderInspection,
+        Operation::RecordInspection,
+        Operation::Assess,
+        Operation::Release,
+        Operation::ReleaseAgainstGuarantee,
+        Operation::Close,
+        Operation::DecideRequest,
+        Operation::Suspend,
+        Operation::ManageUsers,
+        Operation::RevokeSessions,
+        Operation::VerifyAudit,
+    ];
+
+    /// The officer duty an operation on a declaration needs, or `None` when seeing it is
+    /// enough (officers) or officers may not do it at all (enterprise steps).
+    fn officer_duty(self) -> OfficerRule {
+        use OfficerRule::*;
+        match self {
+            Operation::View | Operation::List => AnyDuty,
+            Operation::RecordReview | Operation::OrderInspection | Operation::DecideRequest => {
+                Needs(Duty::Reviewer)
+            }
+            Operation::RecordInspection => Needs(Duty::Inspector),
+            Operation::Assess => Needs(Duty::TaxOfficer),
+            Operation::Release | Operation::ReleaseAgainstGuarantee | Operation::Close => {
+                Needs(Duty::ReleaseOfficer)
+            }
+            Operation::Suspend => Needs(Duty::AntiSmuggling),
+            Operation::ManageUsers | Operation::RevokeSessions => Needs(Duty::Administrator),
+            Operation::Submit
+            | Operation::Withdraw
+            | Operation::RequestAmendment
+            | Operation::RequestCancellation
+            | Operation::Pay
+            | Operation::VerifyAudit => Never,
+        }
+    }
+
+    fn enterprise_may(self) -> bool {
+        match self {
+            Operation::View
+            | Operation::List
+            | Operation::Submit
+            | Operation::Withdraw
+            | Operation::RequestAmendment
+            | Operation::RequestCancellation
+            | Operation::Pay => true,
+            Operation::RecordReview
+            | Operation::OrderInspection
+            | Operation::RecordInspection
+            | Operation::Assess
+            | Operation::Release
+            | Operation::ReleaseAgainstGuarantee
+            | Operation::Close
+            | Operation::DecideRequest
+            | Operation::Suspend
+            | Operation::ManageUsers
+            | Operation::RevokeSessions
+            | Operation::VerifyAudit => false,
+        }
+    }
+}
+
+enum OfficerRule {
+    AnyDuty,
+    Needs(Duty),
+    Never,
+}
+
+/// What an operation is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// One declaration (existing, or about to be filed), by its declarant and office of
+    /// declaration.
+    Declaration { declarant: Uscc, office: OfficeCode },
+    /// The listing as a whole; the service narrows it to the principal's scope.
+    Listing,
+    /// A user account: its role and office, if any.
+    User {
+        role: Role,
+        office: Option<OfficeCode>,
+    },
+    /// The system as a whole (the audit log).
+    System,
+}
+
+/// Why access was refused, with messages in both languages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denied {
+    pub code: &'static str,
+    pub message_en: String,
+    pub message_zh: String,
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message_en)
+    }
+}
+
+pub(crate) fn denied(principal: &Principal, op: Operation) -> Denied {
+    Denied {
+        code: "forbidden",
+        message_en: format!("a user of kind {} may not {op:?} here", principal.kind()),
+        message_zh: format!("{}类用户无权在此执行{op:?}", principal.kind()),
+    }
+}
+
+/// Whether `office` is the principal's office or below it. HQ: every office.
+pub fn in_scope(principal: &Principal, office: OfficeCode, offices: &RefData) -> bool {
+    match principal {
+        Principal::Officer { office: own, .. } => offices.office_within(office, *own),
+        Principal::Hq { .. } => true,
+        Principal::Enterprise { .. } | Principal::Agency { .. } | Principal::Admin { .. } => false,
+    }
+}
+
+/// The one access decision. Pure: the same principal, operation and resource always give the
+/// same answer.
+pub fn authorize(
+    principal: &Principal,
+    op: Operation,
+    resource: Resource,
+    offices: &RefData,
+) -> Result<(), Denied> {
+    let allowed = match (principal, resource) {
+        (Principal::Enterprise { uscc, .. }, Resource::Declaration { declarant, .. }) => {
+            op.enterprise_may() && op != Operation::List && *uscc == declarant
+        }
+        (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
+        (Principal::Enterprise { .. }, Resource::User { .. } | Resource::System) => false,
+
+        (Principal::Officer { duties, .. } | Principal::Hq { duties, .. }, resource) => {
+            let duty_ok = match op.officer_duty() {
+                OfficerRule::AnyDuty => true,
+                OfficerRule::Needs(d) => duties.contains(&d),
+                OfficerRule::Never => false,
+            };
+            duty_ok
+                && match resource {
+                    Resource::Declaration { office, .. } => {
+                        op != Operation::List
+                            && op != Operation::ManageUsers
+                            && op != Operation::RevokeSessions
+                            && in_scope(principal, office, offices)
+                    }
+                    Resource::Listing => op == Operation::List,
+                    // An office administrator manages officers of their scope only.
+                    Resource::User { role, office } => {
+                        matches!(op, Operation::ManageUsers | Operation::RevokeSessions)
+                            && matches!(role, Role::Officer | Role::AntiSmuggling)
+                            && office.is_some_and(|o| in_scope(principal, o, offices))
+                    }
+                    Resource::System => false,
+                }
+        }
+
+        // Entitlements of agencies come with the E-Port exchange; until then, nothing.
+        (Principal::Agency { .. }, _) => false,
+
+        (Principal::Admin { .. }, Resource::User { .. }) => {
+            matches!(op, Operation::ManageUsers | Operation::RevokeSessions)
+        }
+        (Principal::Admin { .. }, Resource::System) => op == Operation::VerifyAudit,
+        (Principal::Admin { .. }, Resource::Declaration { .. } | Resource::Listing) => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(denied(principal, op))
+    }
+}

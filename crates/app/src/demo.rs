@@ -1,0 +1,457 @@
+//! Demo data: offices, enterprises with credit classes, users of every kind, and a few hundred
+//! declarations in different states, all made through the real use cases (so they pass the
+//! same checks and leave the same audit trail as real work). Deterministic: the same count
+//! gives the same declarations and steps; the service's clock decides the dates.
+
+use std::collections::HashMap;
+
+use clearance::{
+    CreditClass, EnterpriseFacts, ExaminationResult, FieldChange, Finding, FindingKind, Status,
+};
+use domain::codes::{OfficeCode, Uscc};
+use store::{DeclarationKey, Office};
+
+use crate::access::{Duty, Principal, Role};
+use crate::error::AppError;
+use crate::service::{Clearance, NewUserRequest, StaticRegistry, Step};
+
+/// The password of every demo user (printed by `jinguan demo`; never use it elsewhere).
+pub const DEMO_PASSWORD: &str = "jinguan-demo";
+
+pub const IMPORT_TEMPLATE: &str = include_str!("../../../examples/import-laptops.json");
+pub const EXPORT_TEMPLATE: &str = include_str!("../../../examples/export-shoes.json");
+
+/// The demo enterprises: (USCC, name, credit class, discrepancies last year).
+pub const ENTERPRISES: [(&str, &str, CreditClass, u32); 4] = [
+    (
+        "91310115MA1K4Q7B4Y",
+        "上海示例电子贸易有限公司 (AEO)",
+        CreditClass::AdvancedCertified,
+        0,
+    ),
+    (
+        "91440300MA5FT3XKX8",
+        "深圳示例鞋业有限公司",
+        CreditClass::General,
+        0,
+    ),
+    (
+        "91110000600037341L",
+        "北京示例进出口有限公司 (discredited)",
+        CreditClass::Discredited,
+        0,
+    ),
+    (
+        "91310000132149237G",
+        "上海示例贸易有限公司",
+        CreditClass::General,
+        2,
+    ),
+];
+
+/// One demo login: login, kind, what it is bound to, duties.
+#[derive(Clone, Debug)]
+pub struct DemoUser {
+    pub login: &'static str,
+    pub role: Role,
+    pub office: Option<&'static str>,
+    pub uscc: Option<&'static str>,
+    pub agency: Option<&'static str>,
+    pub duties: &'static [Duty],
+}
+
+const ALL_DUTIES: &[Duty] = &Duty::ALL;
+const OFFICE_DUTIES: &[Duty] = &[
+    Duty::Reviewer,
+    Duty::Inspector,
+    Duty::TaxOfficer,
+    Duty::ReleaseOfficer,
+];
+
+pub fn users() -> Vec<DemoUser> {
+    let u = |login, role, office, uscc, agency, duties| DemoUser {
+        login,
+        role,
+        office,
+        uscc,
+        agency,
+        duties,
+    };
+    vec![
+        u("admin", Role::Admin, None, None, None, &[]),
+        u(
+            "ent-sh",
+            Role::Enterprise,
+            None,
+            Some(ENTERPRISES[0].0),
+            None,
+            &[],
+        ),
+        u(
+            "ent-sz",
+            Role::Enterprise,
+            None,
+            Some(ENTERPRISES[1].0),
+            None,
+            &[],
+        ),
+        u(
+            "ent-bj",
+            Role::Enterprise,
+            None,
+            Some(ENTERPRISES[2].0),
+            None,
+            &[],
+        ),
+        u(
+            "ent-sh2",
+            Role::Enterprise,
+            None,
+            Some(ENTERPRISES[3].0),
+            None,
+            &[],
+        ),
+        u(
+            "sh-chief",
+            Role::Officer,
+            Some("2200"),
+            None,
+            None,
+            ALL_DUTIES,
+        ),
+        u(
+            "pd-officer",
+            Role::Officer,
+            Some("2233"),
+            None,
+            None,
+            OFFICE_DUTIES,
+        ),
+        u(
+            "pd-jisi",
+            Role::AntiSmuggling,
+            Some("2233"),
+            None,
+            None,
+            &[Duty::AntiSmuggling],
+        ),
+        u(
+            "sz-officer",
+            Role::Officer,
+            Some("5304"),
+            None,
+            None,
+            OFFICE_DUTIES,
+        ),
+        u(
+            "hq-analyst",
+            Role::Hq,
+            None,
+            None,
+            None,
+            &[Duty::RiskAnalyst, Duty::Statistician],
+        ),
+        u("mofcom", Role::Agency, None, None, Some("commerce"), &[]),
+    ]
+}
+
+/// The registry the demo's lanes come from: AEO green, discredited red, a general-class
+/// enterprise with recent discrepancies yellow.
+pub fn registry() -> StaticRegistry {
+    let mut m = HashMap::new();
+    for (uscc, _, class, discrepancies) in ENTERPRISES {
+        m.insert(
+            Uscc::parse(uscc).expect("demo USCCs are valid"),
+            EnterpriseFacts {
+                credit_class: class,
+                discrepancies_last_year: discrepancies,
+            },
+        );
+    }
+    StaticRegistry(m)
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub users: usize,
+    pub declarations: usize,
+    pub by_status: Vec<(Status, usize)>,
+}
+
+fn principal(svc: &Clearance, login: &str) -> Result<Principal, AppError> {
+    Ok(svc.login(login, DEMO_PASSWORD)?.principal)
+}
+
+/// The `i`-th demo declaration: (filer's login, client sequence number, JSON).
+pub fn declaration(i: usize) -> (&'static str, String, String) {
+    let seq = format!("demo-{i:05}");
+    let mut v: serde_json::Value;
+    let login = match i % 10 {
+        4 | 5 => {
+            v = serde_json::from_str(EXPORT_TEMPLATE).expect("template parses");
+            "ent-sz"
+        }
+        6 => {
+            v = serde_json::from_str(IMPORT_TEMPLATE).expect("template parses");
+            set_trader(&mut v, ENTERPRISES[2].0);
+            "ent-bj"
+        }
+        7 => {
+            v = serde_json::from_str(IMPORT_TEMPLATE).expect("template parses");
+            set_trader(&mut v, ENTERPRISES[3].0);
+            "ent-sh2"
+        }
+        _ => {
+            v = serde_json::from_str(IMPORT_TEMPLATE).expect("template parses");
+            "ent-sh"
+        }
+    };
+    v["contract_no"] = format!("DEMO-{i:05}").into();
+    let qty = 10 + (i * 7) % 190;
+    let item = &mut v["items"][0];
+    let price: f64 = item["unit_price"]
+        .as_str()
+        .unwrap_or("1")
+        .parse()
+        .unwrap_or(1.0);
+    // Keep total = quantity × unit price, as validation requires.
+    let price_cents = (price * 100.0).round() as u64;
+    for f in ["declared_quantity", "first_quantity"] {
+        item[f] = qty.to_string().into();
+    }
+    if item.get("second_quantity").is_some() {
+        item["second_quantity"] = (qty * 3 / 2).to_string().into();
+    }
+    let total = price_cents * qty as u64;
+    item["total_price"] = format!("{}.{:02}", total / 100, total % 100).into();
+    if i % 10 == 8 {
+        // Fails automatic review: a commodity code not in the tariff.
+        item["commodity_code"] = "0101999999".into();
+    }
+    (login, seq, v.to_string())
+}
+
+fn set_trader(v: &mut serde_json::Value, uscc: &str) {
+    v["trader"]["uscc"] = uscc.into();
+    v["owner"]["uscc"] = uscc.into();
+}
+
+/// Load the demo into the service's store: offices, users, `count` declarations moved along
+/// their lifecycle. Safe to run twice: users that exist are kept, filings replay.
+pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
+    let system = clearance::Actor::System {
+        component: "demo".into(),
+    };
+    for o in svc.refdata().offices() {
+        svc.store().put_office(
+            Office {
+                code: o.code,
+                name: o.name_zh.clone(),
+                parent: o.parent,
+            },
+            &system,
+            svc.now(),
+        )?;
+    }
+    let users = users();
+    for u in &users {
+        let req = NewUserRequest {
+            login: u.login.into(),
+            password: DEMO_PASSWORD.into(),
+            role: u.role,
+            duties: u.duties.to_vec(),
+            office: u
+                .office
+                .map(|o| OfficeCode::parse(o).expect("demo offices are valid")),
+            uscc: u
+                .uscc
+                .map(|x| Uscc::parse(x).expect("demo USCCs are valid")),
+            agency: u.agency.map(str::to_owned),
+        };
+        match svc.bootstrap_user(req) {
+            Ok(_) => {}
+            Err(AppError::Conflict {
+                code: "duplicate", ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Declarations only into an empty ledger: their steps are not idempotent.
+    let any = svc.store().list(
+        &store::ListFilter::default(),
+        &store::PageRequest {
+            after: None,
+            limit: 1,
+        },
+    )?;
+    if !any.items.is_empty() {
+        return Ok(DemoSummary {
+            users: users.len(),
+            declarations: 0,
+            by_status: Vec::new(),
+        });
+    }
+    let mut who: HashMap<&str, Principal> = HashMap::new();
+    for u in &users {
+        who.insert(u.login, principal(svc, u.login)?);
+    }
+    let officer = |office: &str| {
+        if office == "5304" {
+            &who["sz-officer"]
+        } else {
+            &who["pd-officer"]
+        }
+    };
+
+    let mut by_status: HashMap<Status, usize> = HashMap::new();
+    for i in 0..count {
+        let (login, seq, json) = declaration(i);
+        let filer = &who[login];
+        let filing = match svc.submit(filer, &seq, json.as_bytes()) {
+            Ok(f) => f,
+            Err(AppError::Rejected { .. }) => {
+                *by_status.entry(Status::Rejected).or_default() += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let key = DeclarationKey::Id(filing.id);
+        let office = if i % 10 == 4 || i % 10 == 5 {
+            "5304"
+        } else {
+            "2233"
+        };
+        let off = officer(office);
+        let stage = (i / 10) % 5;
+        let mut status = filing.status;
+        let notices = |svc: &Clearance| -> Result<Vec<String>, AppError> {
+            Ok(svc
+                .get(filer, key)?
+                .notices
+                .iter()
+                .filter(|n| n.paid_at.is_none())
+                .map(|n| n.notice_no.clone())
+                .collect())
+        };
+        // Officer examination for red and yellow lanes.
+        if status == Status::Inspection && stage >= 1 {
+            let result = if stage == 4 {
+                ExaminationResult::Discrepancy {
+                    findings: vec![Finding {
+                        kind: FindingKind::Quantity,
+                        field: "items[0].declared_quantity".into(),
+                        note: "多出2台 2 units more than declared".into(),
+                    }],
+                }
+            } else {
+                ExaminationResult::Conform
+            };
+            status = svc
+                .step(off, key, Step::RecordInspection { result })?
+                .status;
+        }
+        if status == Status::DocumentReview {
+            if stage == 0 {
+                status = svc
+                    .step(
+                        filer,
+                        key,
+                        Step::RequestAmendment {
+                            reason: "单价录入错误 unit price keyed wrongly".into(),
+                            changes: vec![FieldChange {
+                                field: "items[0].unit_price".into(),
+                                value: "349.0000".into(),
+                            }],
+                        },
+                    )?
+                    .status;
+                continue_count(&mut by_status, status);
+                continue;
+            }
+            status = svc
+                .step(
+                    off,
+                    key,
+                    Step::RecordReview {
+                        result: ExaminationResult::Conform,
+                    },
+                )?
+                .status;
+        }
+        if status == Status::AwaitingAssessment && stage >= 2 {
+            status = svc.step(off, key, Step::Assess)?.status;
+        }
+        if i % 10 == 9 && status == Status::Assessed {
+            status = if stage % 2 == 0 {
+                svc.step(
+                    &who["pd-jisi"],
+                    key,
+                    Step::Suspend {
+                        reason: "涉嫌低报价格 suspected undervaluation".into(),
+                        case_no: format!("JS-{i:05}"),
+                    },
+                )?
+                .status
+            } else {
+                svc.step(
+                    filer,
+                    key,
+                    Step::RequestCancellation {
+                        reason: "合同取消 contract cancelled".into(),
+                    },
+                )?
+                .status
+            };
+            continue_count(&mut by_status, status);
+            continue;
+        }
+        if status == Status::Assessed && stage >= 1 {
+            if i % 10 == 3 {
+                status = svc
+                    .step(
+                        off,
+                        key,
+                        Step::ReleaseAgainstGuarantee {
+                            guarantee_no: format!("BZ-{i:05}"),
+                        },
+                    )?
+                    .status;
+            } else {
+                for n in notices(svc)? {
+                    status = svc.step(filer, key, Step::Pay { notice_no: n })?.status;
+                }
+            }
+        }
+        if status == Status::Paid && stage >= 2 {
+            status = svc.step(off, key, Step::Release)?.status;
+        }
+        if status == Status::Released && stage >= 3 {
+            status = if office == "5304" {
+                svc.step(
+                    off,
+                    key,
+                    Step::ConfirmExit {
+                        manifest_ref: format!("COSU-{i:05}"),
+                    },
+                )?
+                .status
+            } else if svc.get(filer, key)?.state.outstanding_fen() == domain::money::Fen::ZERO {
+                svc.step(off, key, Step::Close)?.status
+            } else {
+                status
+            };
+        }
+        continue_count(&mut by_status, status);
+    }
+    let mut by_status: Vec<(Status, usize)> = by_status.into_iter().collect();
+    by_status.sort();
+    Ok(DemoSummary {
+        users: users.len(),
+        declarations: count,
+        by_status,
+    })
+}
+
+fn continue_count(m: &mut HashMap<Status, usize>, s: Status) {
+    *m.entry(s).or_default() += 1;
+}

@@ -1,0 +1,254 @@
+//! The access-control matrix: every role × every operation × every scope, against a table
+//! written here by hand (the specification), not derived from the code under test.
+//!
+//! The declaration D is filed by enterprise A at office 0101 (Beijing Capital Airport, under
+//! 0100 Beijing, under 0000 HQ). Scopes: the enterprise's own filing or another's; an officer of
+//! the same office, of a sibling (0102), of the parent (0100), of another directly-affiliated
+//! customs (2200); HQ.
+
+use std::collections::BTreeSet;
+
+use app::{authorize, Duty, Operation, Principal, Resource, Role};
+use domain::codes::{OfficeCode, Uscc};
+use refdata::RefData;
+
+fn office(s: &str) -> OfficeCode {
+    OfficeCode::parse(s).unwrap()
+}
+fn a() -> Uscc {
+    Uscc::parse("91110000600037341L").unwrap()
+}
+fn b() -> Uscc {
+    Uscc::parse("91310000132149237G").unwrap()
+}
+
+/// What each officer duty allows on a declaration in scope, besides viewing it.
+fn duty_ops(d: Duty) -> &'static [Operation] {
+    use Operation::*;
+    match d {
+        Duty::Reviewer => &[RecordReview, OrderInspection, DecideRequest],
+        Duty::Inspector => &[RecordInspection],
+        Duty::TaxOfficer => &[Assess],
+        Duty::ReleaseOfficer => &[Release, ReleaseAgainstGuarantee, Close],
+        Duty::AntiSmuggling => &[Suspend],
+        Duty::RiskAnalyst | Duty::Statistician | Duty::Administrator => &[],
+    }
+}
+
+const ENTERPRISE_OPS: &[Operation] = &[
+    Operation::View,
+    Operation::Submit,
+    Operation::Withdraw,
+    Operation::RequestAmendment,
+    Operation::RequestCancellation,
+    Operation::Pay,
+];
+
+fn officer(office_code: &str, duty: Duty) -> Principal {
+    Principal::Officer {
+        user_id: 1,
+        login: "o".into(),
+        office: office(office_code),
+        duties: BTreeSet::from([duty]),
+    }
+}
+
+#[test]
+fn declaration_matrix() {
+    let refdata = RefData::embedded().unwrap();
+    let d = Resource::Declaration {
+        declarant: a(),
+        office: office("0101"),
+    };
+    let mut checked = 0;
+    let mut check = |who: &str, p: &Principal, op: Operation, expect: bool| {
+        let got = authorize(p, op, d, &refdata).is_ok();
+        assert_eq!(
+            got,
+            expect,
+            "{who} {op:?} on D: expected {}",
+            if expect { "allow" } else { "deny" }
+        );
+        checked += 1;
+    };
+    for op in Operation::ALL {
+        // Enterprises: their own filing only.
+        let own = Principal::Enterprise {
+            user_id: 1,
+            login: "a".into(),
+            uscc: a(),
+        };
+        let other = Principal::Enterprise {
+            user_id: 2,
+            login: "b".into(),
+            uscc: b(),
+        };
+        check("enterprise/own", &own, op, ENTERPRISE_OPS.contains(&op));
+        check("enterprise/other", &other, op, false);
+
+        // Officers, one duty each, by office relation.
+        for duty in Duty::ALL {
+            let allowed_in_scope = op == Operation::View || duty_ops(duty).contains(&op);
+            for (scope, code, in_scope) in [
+                ("own office", "0101", true),
+                ("parent office", "0100", true),
+                ("sibling office", "0102", false),
+                ("other customs", "2200", false),
+            ] {
+                let p = officer(code, duty);
+                check(
+                    &format!("{duty:?}/{scope}"),
+                    &p,
+                    op,
+                    in_scope && allowed_in_scope,
+                );
+            }
+            let hq = Principal::Hq {
+                user_id: 3,
+                login: "hq".into(),
+                duties: BTreeSet::from([duty]),
+            };
+            check(&format!("hq {duty:?}"), &hq, op, allowed_in_scope);
+        }
+
+        // An officer of the office with no duty at all still sees its work.
+        let none = Principal::Officer {
+            user_id: 4,
+            login: "n".into(),
+            office: office("0101"),
+            duties: BTreeSet::new(),
+        };
+        check("officer without duties", &none, op, op == Operation::View);
+
+        let agency = Principal::Agency {
+            user_id: 5,
+            login: "m".into(),
+            agency: "commerce".into(),
+        };
+        check("agency", &agency, op, false);
+        let admin = Principal::Admin {
+            user_id: 6,
+            login: "root".into(),
+        };
+        check("admin", &admin, op, false);
+    }
+    assert_eq!(checked, Operation::ALL.len() * (2 + 8 * 5 + 3));
+}
+
+/// A subordinate officer does not see the parent office's work.
+#[test]
+fn child_office_does_not_see_parent() {
+    let refdata = RefData::embedded().unwrap();
+    let at_parent = Resource::Declaration {
+        declarant: a(),
+        office: office("2200"),
+    };
+    let at_child = Resource::Declaration {
+        declarant: a(),
+        office: office("2233"),
+    };
+    let child_officer = officer("2233", Duty::Reviewer);
+    let parent_officer = officer("2200", Duty::Reviewer);
+    assert!(authorize(&child_officer, Operation::View, at_parent, &refdata).is_err());
+    assert!(authorize(&child_officer, Operation::View, at_child, &refdata).is_ok());
+    assert!(authorize(&parent_officer, Operation::RecordReview, at_child, &refdata).is_ok());
+    // 2244 is not in the table: its digits put it under 2200, beside 2233.
+    let sibling = Resource::Declaration {
+        declarant: a(),
+        office: office("2244"),
+    };
+    assert!(authorize(&child_officer, Operation::View, sibling, &refdata).is_err());
+    assert!(authorize(&parent_officer, Operation::View, sibling, &refdata).is_ok());
+}
+
+#[test]
+fn listing_users_and_system() {
+    let refdata = RefData::embedded().unwrap();
+    let ent = Principal::Enterprise {
+        user_id: 1,
+        login: "a".into(),
+        uscc: a(),
+    };
+    let off = officer("2200", Duty::Statistician);
+    let office_admin = officer("2200", Duty::Administrator);
+    let hq = Principal::Hq {
+        user_id: 3,
+        login: "hq".into(),
+        duties: BTreeSet::new(),
+    };
+    let agency = Principal::Agency {
+        user_id: 5,
+        login: "m".into(),
+        agency: "tax".into(),
+    };
+    let admin = Principal::Admin {
+        user_id: 6,
+        login: "root".into(),
+    };
+
+    for op in Operation::ALL {
+        for (who, p, may_list) in [
+            ("enterprise", &ent, true),
+            ("officer", &off, true),
+            ("hq", &hq, true),
+            ("agency", &agency, false),
+            ("admin", &admin, false),
+        ] {
+            assert_eq!(
+                authorize(p, op, Resource::Listing, &refdata).is_ok(),
+                may_list && op == Operation::List,
+                "{who} {op:?} listing"
+            );
+        }
+        let admin_ops = [Operation::ManageUsers, Operation::RevokeSessions];
+        let officer_user_here = Resource::User {
+            role: Role::Officer,
+            office: Some(office("2233")),
+        };
+        let officer_user_elsewhere = Resource::User {
+            role: Role::Officer,
+            office: Some(office("5300")),
+        };
+        let enterprise_user = Resource::User {
+            role: Role::Enterprise,
+            office: None,
+        };
+        assert_eq!(
+            authorize(&admin, op, officer_user_here, &refdata).is_ok(),
+            admin_ops.contains(&op),
+            "admin {op:?}"
+        );
+        assert_eq!(
+            authorize(&admin, op, enterprise_user, &refdata).is_ok(),
+            admin_ops.contains(&op),
+            "admin {op:?}"
+        );
+        assert_eq!(
+            authorize(&office_admin, op, officer_user_here, &refdata).is_ok(),
+            admin_ops.contains(&op),
+            "office admin {op:?} here"
+        );
+        assert!(
+            authorize(&office_admin, op, officer_user_elsewhere, &refdata).is_err(),
+            "office admin {op:?} elsewhere"
+        );
+        assert!(
+            authorize(&office_admin, op, enterprise_user, &refdata).is_err(),
+            "office admin {op:?} enterprise user"
+        );
+        for p in [&ent, &off, &hq, &agency] {
+            assert!(
+                authorize(p, op, officer_user_here, &refdata).is_err(),
+                "{p:?} {op:?} users"
+            );
+            assert!(
+                authorize(p, op, Resource::System, &refdata).is_err(),
+                "{p:?} {op:?} system"
+            );
+        }
+        assert_eq!(
+            authorize(&admin, op, Resource::System, &refdata).is_ok(),
+            op == Operation::VerifyAudit
+        );
+    }
+}

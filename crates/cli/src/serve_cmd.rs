@@ -1,0 +1,344 @@
+//! `jinguan serve`, `jinguan demo`, `jinguan user add`, `jinguan audit verify`: the service
+//! wired to a storage backend, the demo data, the first administrator, the audit chain.
+//!
+//! The backend is chosen once, in [`open_store`]: the embedded SQLite store in the data folder
+//! by default, PostgreSQL with `--database postgres://…` (one match arm to fill when its crate
+//! lands).
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use app::{Clearance, Duty, NewUserRequest, Role, SystemClock};
+use domain::codes::{OfficeCode, Uscc};
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+/// Where the ledger lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `<data-dir>/jinguan.db`.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string.
+    Postgres(String),
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// The database: PostgreSQL as `postgres://…`; by default the embedded SQLite store in
+    /// the data folder.
+    #[arg(long, env = "JINGUAN_DATABASE")]
+    pub database: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn backend(&self, data_dir: &Path) -> anyhow::Result<Backend> {
+        match self.database.as_deref() {
+            None => Ok(Backend::Sqlite(data_dir.to_owned())),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Backend::Postgres(url.to_owned()))
+            }
+            Some(other) => bail!(
+                "--database must be a postgres:// URL (got {:?}); leave it out for the embedded SQLite store",
+                other.split(':').next().unwrap_or("")
+            ),
+        }
+    }
+}
+
+pub fn open_store(backend: &Backend) -> anyhow::Result<Arc<dyn Store>> {
+    match backend {
+        Backend::Sqlite(dir) => Ok(Arc::new(
+            SqliteStore::open(dir, SqliteOptions::default())
+                .with_context(|| format!("failed to open the store in {}", dir.display()))?,
+        )),
+        Backend::Postgres(url) => Ok(Arc::new(
+            store_postgres::PostgresStore::open(url, store_postgres::PostgresOptions::default())
+                .context("failed to open the PostgreSQL store")?,
+        )),
+    }
+}
+
+fn service(data_dir: &Path, store: Arc<dyn Store>, demo: bool) -> anyhow::Result<Clearance> {
+    let refdata = Arc::new(crate::load_reference(data_dir)?);
+    let mut svc = Clearance::new(store, refdata, Arc::new(SystemClock));
+    if demo {
+        svc = svc.with_registry(Box::new(app::demo::registry()));
+    }
+    Ok(svc)
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Load the demo data first (offices, enterprises, users, declarations) and print the logins.
+    #[arg(long)]
+    demo: bool,
+    /// Declarations the demo makes.
+    #[arg(long, default_value_t = 300)]
+    demo_declarations: usize,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[arg(long, default_value_t = 300)]
+    demo_declarations: usize,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+impl From<DemoArgs> for ServeArgs {
+    fn from(d: DemoArgs) -> ServeArgs {
+        ServeArgs {
+            addr: d.addr,
+            demo: true,
+            demo_declarations: d.demo_declarations,
+            store: d.store,
+        }
+    }
+}
+
+pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JINGUAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let backend = args.store.backend(data_dir)?;
+    let store = open_store(&backend)?;
+    let svc = Arc::new(service(data_dir, store, args.demo)?);
+    if args.demo {
+        let t = Instant::now();
+        let summary = app::demo::load(&svc, args.demo_declarations)
+            .map_err(|e| anyhow::anyhow!("failed to load the demo data: {e}"))?;
+        eprintln!(
+            "demo data loaded 演示数据已载入: {} users, {} declarations in {:.1} s",
+            summary.users,
+            summary.declarations,
+            t.elapsed().as_secs_f64()
+        );
+        for (status, n) in &summary.by_status {
+            eprintln!("  {:<20} {n}", status.as_str());
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("failed to listen on {}", args.addr))?;
+        let addr = listener.local_addr().context("no local address")?;
+        // The first line of stdout is the URL: scripts and tests read it.
+        println!("http://{addr}/");
+        if args.demo {
+            print_demo_logins(addr);
+        }
+        eprintln!(
+            "jinguan serving 服务已启动 on http://{addr}/ (API under /api, OpenAPI at /api/openapi.json), ready in {} ms",
+            started.elapsed().as_millis()
+        );
+        std::io::stdout().flush().ok();
+        server::serve(listener, svc, shutdown_signal())
+            .await
+            .context("server failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo_logins(addr: SocketAddr) {
+    println!(
+        "demo logins 演示账号 (password 密码: {}):",
+        app::demo::DEMO_PASSWORD
+    );
+    for u in app::demo::users() {
+        let bound = match (u.office, u.uscc, u.agency) {
+            (Some(o), _, _) => format!("office {o}"),
+            (_, Some(x), _) => format!("USCC {x}"),
+            (_, _, Some(a)) => format!("agency {a}"),
+            _ => String::new(),
+        };
+        let duties: Vec<&str> = u.duties.iter().map(|d| d.as_str()).collect();
+        println!(
+            "  {:<12} {:<15} {:<24} {}",
+            u.login,
+            u.role.as_str(),
+            bound,
+            duties.join(",")
+        );
+    }
+    println!(
+        "try: curl -s -X POST http://{addr}/api/session -H 'content-type: application/json' -d '{{\"login\":\"pd-officer\",\"password\":\"{}\"}}'",
+        app::demo::DEMO_PASSWORD
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("jinguan: shutting down 正在停止");
+}
+
+#[derive(clap::Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input (one line).
+    Add {
+        #[arg(long)]
+        login: String,
+        /// enterprise, officer, anti_smuggling, hq, agency, admin
+        #[arg(long)]
+        role: String,
+        /// Office of an officer (4 digits).
+        #[arg(long)]
+        office: Option<String>,
+        /// USCC of an enterprise user.
+        #[arg(long)]
+        uscc: Option<String>,
+        /// Agency of an agency user (commerce, tax, forex, ...).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Duties of an officer, repeatable: reviewer, inspector, tax_officer, release_officer,
+        /// risk_analyst, statistician, administrator, anti_smuggling.
+        #[arg(long = "duty")]
+        duties: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub fn run_user(data_dir: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        UserCommand::Add {
+            login,
+            role,
+            office,
+            uscc,
+            agency,
+            duties,
+            store,
+        } => {
+            let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
+            let duties = duties
+                .iter()
+                .map(|d| Duty::parse(d).with_context(|| format!("unknown duty {d:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let office = office
+                .as_deref()
+                .map(OfficeCode::parse)
+                .transpose()
+                .context("bad --office")?;
+            let uscc = uscc
+                .as_deref()
+                .map(Uscc::parse)
+                .transpose()
+                .context("bad --uscc")?;
+            eprint!("password for {login} 密码: ");
+            std::io::stderr().flush().ok();
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("failed to read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let svc = service(data_dir, open_store(&store.backend(data_dir)?)?, false)?;
+            match svc.bootstrap_user(NewUserRequest {
+                login,
+                password,
+                role,
+                duties,
+                office,
+                uscc,
+                agency,
+            }) {
+                Ok(u) => {
+                    println!(
+                        "created user 已创建用户 {} (id {}, {})",
+                        u.login,
+                        u.id,
+                        u.role.as_str()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(app::AppError::Invalid(problems)) => {
+                    for p in problems {
+                        eprintln!("{}: {} / {}", p.field, p.message_zh, p.message_en);
+                    }
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    eprintln!("jinguan: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit chain from the first record; exit 1 at the first broken link.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub fn run_audit(data_dir: &Path, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify { store } => {
+            let store = open_store(&store.backend(data_dir)?)?;
+            let report = store
+                .verify_audit()
+                .context("failed to read the audit log")?;
+            match &report.first_broken {
+                None => {
+                    println!(
+                        "audit chain intact 审计链完整: {} records, head {}",
+                        report.records_checked, report.head_hash_hex
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    println!(
+                        "audit chain BROKEN 审计链断裂 at record {}: {} ({} records checked, last good head {})",
+                        b.record_id,
+                        b.reason.describe(),
+                        report.records_checked,
+                        report.head_hash_hex
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}

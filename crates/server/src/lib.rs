@@ -1,0 +1,849 @@
+//! The HTTP API of Jinguan: an axum 0.8 router over [`app::Clearance`].
+//!
+//! - Every use case under `/api/…`, JSON in and out; the OpenAPI document at
+//!   `/api/openapi.json` (utoipa); `/api/health`.
+//! - Bodies: at most [`BODY_BYTES_MAX`] (413 beyond), `Content-Type: application/json` (415
+//!   otherwise), unknown fields refused (422) with their path. Errors: [`ApiError`], one shape.
+//! - Who: `Authorization: Bearer <token>`, or the `jinguan_session` cookie (for the web UI).
+//!   Authentication here; authorization in the service, for every call.
+//! - The store is synchronous: every service call runs on `spawn_blocking`.
+//!
+//! The router holds no state of its own beyond `Arc<Clearance>`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use app::{Clearance, Duty, ListQuery, NewUserRequest, Principal, Role, Step};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use clearance::{ExaminationResult, FieldChange, Finding, FindingKind, Lane, Status};
+use domain::codes::{OfficeCode, Uscc};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use store::{Cursor, DeclarationId, DeclarationKey, PageRequest};
+use utoipa::{OpenApi, ToSchema};
+
+mod error;
+pub use error::ApiError;
+
+/// Largest request body accepted.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// The cookie that carries the session token for browsers.
+pub const SESSION_COOKIE: &str = "jinguan_session";
+/// The header that carries the client sequence number of a submission (its idempotency key).
+pub const CLIENT_SEQ_NO_HEADER: &str = "client-seq-no";
+/// Default and largest page of a listing.
+const PAGE_DEFAULT: u32 = 50;
+
+type Svc = Arc<Clearance>;
+
+/// The whole API.
+pub fn router(svc: Svc) -> Router {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/session", post(login).delete(logout).get(whoami))
+        .route("/api/users", post(create_user))
+        .route("/api/users/{login}/revoke-sessions", post(revoke_sessions))
+        .route("/api/audit/verify", get(verify_audit))
+        .route("/api/declarations", post(submit).get(list))
+        .route("/api/declarations/{id}", get(get_one))
+        .route("/api/declarations/{id}/{step}", post(step))
+        .fallback(|| async { ApiError::not_found() })
+        // Bytes beyond the limit are refused by the extractor, which we turn into a 413 of
+        // our own shape.
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(svc)
+}
+
+/// Serve until `shutdown` completes, then finish the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    svc: Svc,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(svc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+
+/// Run a service call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, app::AppError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "service task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies.split(';').find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == SESSION_COOKIE).then(|| v.to_owned())
+    })
+}
+
+async fn principal(svc: &Svc, headers: &HeaderMap) -> Result<(Principal, String), ApiError> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::from(app::AppError::Unauthenticated("no token")))?;
+    let s = svc.clone();
+    let t = token.clone();
+    // Cached sessions answer from memory; only a miss reads the store.
+    let p = blocking(move || s.authenticate(&t)).await?;
+    Ok((p, token))
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large(BODY_BYTES_MAX)
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "无法读取请求体",
+                "the request body could not be read",
+            )
+        }
+    })
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type())
+    }
+}
+
+/// Parse a JSON body into a DTO, saying where it went wrong: not JSON → 400; wrong type,
+/// unknown or missing field → 422 with the field path.
+fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+    require_json(headers)?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            let inner = e.into_inner();
+            let text = inner.to_string();
+            return Err(if inner.is_syntax() || inner.is_eof() {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    "请求体不是合法的 JSON",
+                    "the request body is not valid JSON",
+                )
+                .with_problems(vec![app::FieldProblem::new(
+                    path,
+                    "not_json",
+                    format!("不是合法的JSON：{text}"),
+                    format!("not valid JSON: {text}"),
+                )])
+            } else {
+                invalid(
+                    path,
+                    "json_type",
+                    format!("字段有误：{text}"),
+                    format!("invalid field: {text}"),
+                )
+            });
+        }
+    };
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "请求体不是合法的 JSON",
+            "the request body is not valid JSON",
+        )
+        .with_problems(vec![app::FieldProblem::new(
+            "",
+            "not_json",
+            e.to_string(),
+            e.to_string(),
+        )])
+    })?;
+    Ok(value)
+}
+
+fn invalid(
+    field: impl Into<String>,
+    code: &str,
+    zh: impl Into<String>,
+    en: impl Into<String>,
+) -> ApiError {
+    ApiError::from(app::AppError::invalid(field, code, zh, en))
+}
+
+fn json_ok<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    (status, Json(value)).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// DTOs (wire forms; each refuses unknown fields)
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    pub login: String,
+    pub password: String,
+    /// enterprise, officer, anti_smuggling, hq, agency, admin
+    pub role: String,
+    #[serde(default)]
+    pub duties: Vec<String>,
+    pub office: Option<String>,
+    pub uscc: Option<String>,
+    pub agency: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBody {
+    pub field: String,
+    pub value: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentBody {
+    pub reason: String,
+    pub changes: Vec<ChangeBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    pub notice_no: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingBody {
+    /// misclassification, undervaluation, quantity, prohibited_goods, other
+    #[schema(value_type = String)]
+    pub kind: FindingKind,
+    #[serde(default)]
+    pub field: String,
+    pub note: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExaminationBody {
+    /// conform or discrepancy
+    pub result: String,
+    #[serde(default)]
+    pub findings: Vec<FindingBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuaranteeBody {
+    pub guarantee_no: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExitBody {
+    pub manifest_ref: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendBody {
+    pub reason: String,
+    pub case_no: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+/// Listing filters (query string).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub status: Option<String>,
+    pub lane: Option<String>,
+    pub office: Option<String>,
+    pub declarant: Option<String>,
+    /// Submitted at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Submitted before (RFC 3339).
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+#[utoipa::path(get, path = "/api/health", responses((status = 200, description = "serving")))]
+async fn health() -> Response {
+    json_ok(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+async fn openapi() -> Response {
+    let mut resp = ApiDoc::openapi()
+        .to_json()
+        .map(IntoResponse::into_response)
+        .unwrap_or_else(|_| ApiError::internal().into_response());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[utoipa::path(post, path = "/api/session", request_body = LoginBody,
+    responses((status = 201, description = "signed in: token, expiry, who"), (status = 401, description = "wrong login or password")))]
+async fn login(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let b: LoginBody = parse_json(&headers, &body_bytes(body)?)?;
+    let s = svc.clone();
+    let session = blocking(move || s.login(&b.login, &b.password)).await?;
+    let max_age = (session.expires_at - svc.now()).num_seconds().max(0);
+    let mut resp = json_ok(StatusCode::CREATED, &session);
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/api; Max-Age={max_age}",
+        session.token
+    )) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+#[utoipa::path(delete, path = "/api/session", responses((status = 204, description = "signed out")))]
+async fn logout(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, token) = principal(&svc, &headers).await?;
+    blocking(move || svc.logout(&p, &token)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(get, path = "/api/session", responses((status = 200, description = "who is signed in")))]
+async fn whoami(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    Ok(json_ok(StatusCode::OK, &p))
+}
+
+#[utoipa::path(post, path = "/api/users", request_body = NewUserBody,
+    responses((status = 201, description = "user created"), (status = 403, description = "not an administrator")))]
+async fn create_user(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: NewUserBody = parse_json(&headers, &body_bytes(body)?)?;
+    let mut problems = Vec::new();
+    let role = Role::parse(&b.role);
+    if role.is_none() {
+        problems.push(app::FieldProblem::new(
+            "role",
+            "unknown_role",
+            "未知的用户类型",
+            "unknown role",
+        ));
+    }
+    let mut duties = Vec::new();
+    for (i, d) in b.duties.iter().enumerate() {
+        match Duty::parse(d) {
+            Some(d) => duties.push(d),
+            None => problems.push(app::FieldProblem::new(
+                format!("duties[{i}]"),
+                "unknown_duty",
+                "未知的岗位",
+                "unknown duty",
+            )),
+        }
+    }
+    let office = match b.office.as_deref().map(OfficeCode::parse).transpose() {
+        Ok(o) => o,
+        Err(e) => {
+            problems.push(app::FieldProblem::new(
+                "office",
+                "office_code",
+                format!("关区代码有误：{e}"),
+                format!("bad office code: {e}"),
+            ));
+            None
+        }
+    };
+    let uscc = match b.uscc.as_deref().map(Uscc::parse).transpose() {
+        Ok(u) => u,
+        Err(e) => {
+            problems.push(app::FieldProblem::new(
+                "uscc",
+                "uscc",
+                format!("统一社会信用代码有误：{e}"),
+                format!("bad USCC: {e}"),
+            ));
+            None
+        }
+    };
+    let Some(role) = role else {
+        return Err(ApiError::from(app::AppError::Invalid(problems)));
+    };
+    if !problems.is_empty() {
+        return Err(ApiError::from(app::AppError::Invalid(problems)));
+    }
+    let req = NewUserRequest {
+        login: b.login,
+        password: b.password,
+        role,
+        duties,
+        office,
+        uscc,
+        agency: b.agency,
+    };
+    let user = blocking(move || svc.create_user(&p, req)).await?;
+    Ok(json_ok(StatusCode::CREATED, &user))
+}
+
+#[utoipa::path(post, path = "/api/users/{login}/revoke-sessions",
+    params(("login" = String, Path, description = "the user")),
+    responses((status = 200, description = "sessions revoked")))]
+async fn revoke_sessions(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let n = blocking(move || svc.revoke_sessions(&p, &login)).await?;
+    Ok(json_ok(StatusCode::OK, &serde_json::json!({"revoked": n})))
+}
+
+#[utoipa::path(get, path = "/api/audit/verify", responses((status = 200, description = "the audit chain report")))]
+async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let report = blocking(move || svc.verify_audit(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &report))
+}
+
+#[utoipa::path(post, path = "/api/declarations",
+    request_body(content = Object, description = "a declaration in Jinguan's JSON form (docs/declaration-json.md)"),
+    params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing")),
+    responses((status = 201, description = "filed, accepted and numbered"), (status = 200, description = "a retry: the first result"),
+        (status = 422, description = "invalid, or rejected by automatic review (recorded)")))]
+async fn submit(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let bytes = body_bytes(body)?;
+    require_json(&headers)?;
+    let seq = headers
+        .get(CLIENT_SEQ_NO_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            invalid(
+                "headers.client-seq-no",
+                "missing",
+                "缺少 Client-Seq-No 请求头（客户端序号）",
+                "the Client-Seq-No header (client sequence number) is missing",
+            )
+        })?;
+    let filing = blocking(move || svc.submit(&p, &seq, &bytes)).await?;
+    let status = if filing.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json_ok(status, &filing))
+}
+
+fn parse_id(id: &str) -> Result<DeclarationKey, ApiError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| DeclarationKey::Id(DeclarationId(n)))
+        .ok_or_else(ApiError::not_found)
+}
+
+#[utoipa::path(get, path = "/api/declarations/{id}",
+    params(("id" = i64, Path, description = "declaration id")),
+    responses((status = 200, description = "the declaration with its events, notices and tax breakdown"), (status = 404, description = "no such declaration, or not visible to you")))]
+async fn get_one(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let key = parse_id(&id)?;
+    let detail = blocking(move || svc.get(&p, key)).await?;
+    Ok(json_ok(StatusCode::OK, &detail))
+}
+
+fn parse_time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    v.as_deref()
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    invalid(
+                        field,
+                        "time_format",
+                        format!("时间格式有误（RFC 3339）：{e}"),
+                        format!("bad time (RFC 3339): {e}"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+#[utoipa::path(get, path = "/api/declarations", params(ListParams),
+    responses((status = 200, description = "a page, newest first, with the cursor of the next")))]
+async fn list(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let Query(q) = query.map_err(|e| {
+        invalid(
+            "query",
+            "query",
+            format!("查询参数有误：{e}"),
+            format!("bad query: {e}"),
+        )
+    })?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            Status::parse(s)
+                .ok_or_else(|| invalid("status", "unknown_status", "未知状态", "unknown status"))
+        })
+        .transpose()?;
+    let lane = q
+        .lane
+        .as_deref()
+        .map(|s| {
+            Lane::parse(s)
+                .ok_or_else(|| invalid("lane", "unknown_lane", "未知通道", "unknown lane"))
+        })
+        .transpose()?;
+    let office = q
+        .office
+        .as_deref()
+        .map(|s| {
+            OfficeCode::parse(s)
+                .map_err(|e| invalid("office", "office_code", e.to_string(), e.to_string()))
+        })
+        .transpose()?;
+    let declarant = q
+        .declarant
+        .as_deref()
+        .map(|s| {
+            Uscc::parse(s).map_err(|e| invalid("declarant", "uscc", e.to_string(), e.to_string()))
+        })
+        .transpose()?;
+    let query = ListQuery {
+        status,
+        lane,
+        office,
+        declarant,
+        submitted_from: parse_time("from", &q.from)?,
+        submitted_to: parse_time("to", &q.to)?,
+    };
+    let page = PageRequest {
+        after: q.cursor.as_deref().map(Cursor::parse),
+        limit: q.limit.unwrap_or(PAGE_DEFAULT),
+    };
+    let page = blocking(move || svc.list(&p, query, page)).await?;
+    Ok(json_ok(
+        StatusCode::OK,
+        &serde_json::json!({
+            "items": page.items,
+            "next_cursor": page.next.as_ref().map(Cursor::as_str),
+        }),
+    ))
+}
+
+/// The steps, by the last path segment.
+const STEPS: &[&str] = &[
+    "withdraw",
+    "amendment-request",
+    "cancellation-request",
+    "pay",
+    "review",
+    "inspection-order",
+    "inspection",
+    "assess",
+    "release",
+    "guarantee-release",
+    "close",
+    "exit-confirmation",
+    "request-approval",
+    "request-refusal",
+    "suspend",
+    "unsuspend",
+];
+
+fn examination(b: ExaminationBody) -> Result<ExaminationResult, ApiError> {
+    match b.result.as_str() {
+        "conform" if b.findings.is_empty() => Ok(ExaminationResult::Conform),
+        "conform" => Err(invalid(
+            "findings",
+            "findings_with_conform",
+            "结论为相符时不应有发现",
+            "a conform result has no findings",
+        )),
+        "discrepancy" => Ok(ExaminationResult::Discrepancy {
+            findings: b
+                .findings
+                .into_iter()
+                .map(|f| Finding {
+                    kind: f.kind,
+                    field: f.field,
+                    note: f.note,
+                })
+                .collect(),
+        }),
+        _ => Err(invalid(
+            "result",
+            "unknown_result",
+            "结论须为 conform 或 discrepancy",
+            "result is conform or discrepancy",
+        )),
+    }
+}
+
+/// An empty body is accepted for steps that carry nothing; anything else must be `{}`.
+fn no_body(headers: &HeaderMap, bytes: &[u8]) -> Result<(), ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    parse_json::<EmptyBody>(headers, bytes).map(|_| ())
+}
+
+fn parse_step(name: &str, headers: &HeaderMap, bytes: &[u8]) -> Result<Step, ApiError> {
+    Ok(match name {
+        "withdraw" => Step::Withdraw {
+            reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
+        },
+        "amendment-request" => {
+            let b: AmendmentBody = parse_json(headers, bytes)?;
+            Step::RequestAmendment {
+                reason: b.reason,
+                changes: b
+                    .changes
+                    .into_iter()
+                    .map(|c| FieldChange {
+                        field: c.field,
+                        value: c.value,
+                    })
+                    .collect(),
+            }
+        }
+        "cancellation-request" => Step::RequestCancellation {
+            reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
+        },
+        "pay" => Step::Pay {
+            notice_no: parse_json::<PayBody>(headers, bytes)?.notice_no,
+        },
+        "review" => Step::RecordReview {
+            result: examination(parse_json(headers, bytes)?)?,
+        },
+        "inspection-order" => Step::OrderInspection {
+            reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
+        },
+        "inspection" => Step::RecordInspection {
+            result: examination(parse_json(headers, bytes)?)?,
+        },
+        "assess" => {
+            no_body(headers, bytes)?;
+            Step::Assess
+        }
+        "release" => {
+            no_body(headers, bytes)?;
+            Step::Release
+        }
+        "guarantee-release" => Step::ReleaseAgainstGuarantee {
+            guarantee_no: parse_json::<GuaranteeBody>(headers, bytes)?.guarantee_no,
+        },
+        "close" => {
+            no_body(headers, bytes)?;
+            Step::Close
+        }
+        "exit-confirmation" => Step::ConfirmExit {
+            manifest_ref: parse_json::<ExitBody>(headers, bytes)?.manifest_ref,
+        },
+        "request-approval" => Step::ApproveRequest {
+            reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
+        },
+        "request-refusal" => Step::RefuseRequest {
+            reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
+        },
+        "suspend" => {
+            let b: SuspendBody = parse_json(headers, bytes)?;
+            Step::Suspend {
+                reason: b.reason,
+                case_no: b.case_no,
+            }
+        }
+        "unsuspend" => Step::Unsuspend {
+            reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
+        },
+        _ => return Err(ApiError::not_found()),
+    })
+}
+
+/// One handler for every step; the OpenAPI document lists each (see [`ApiDoc`]).
+async fn step(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path((id, name)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    if !STEPS.contains(&name.as_str()) {
+        return Err(ApiError::not_found());
+    }
+    let key = parse_id(&id)?;
+    let bytes = body_bytes(body)?;
+    let step = parse_step(&name, &headers, &bytes)?;
+    let done = blocking(move || svc.step(&p, key, step)).await?;
+    Ok(json_ok(StatusCode::OK, &done))
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAPI
+
+macro_rules! step_docs {
+    ($($fn:ident, $path:literal, $body:ty, $what:literal;)*) => {
+        $(
+            #[utoipa::path(post, path = $path, request_body = $body,
+                params(("id" = i64, Path, description = "declaration id")),
+                responses((status = 200, description = $what), (status = 403, description = "not allowed"),
+                    (status = 404, description = "not found or not visible"), (status = 409, description = "not allowed in the current status"),
+                    (status = 422, description = "invalid")))]
+            #[allow(dead_code)]
+            fn $fn() {}
+        )*
+    };
+}
+
+step_docs! {
+    doc_withdraw, "/api/declarations/{id}/withdraw", ReasonBody, "withdrawn (enterprise, before acceptance)";
+    doc_amendment, "/api/declarations/{id}/amendment-request", AmendmentBody, "amendment requested (enterprise)";
+    doc_cancellation, "/api/declarations/{id}/cancellation-request", ReasonBody, "cancellation requested (enterprise)";
+    doc_pay, "/api/declarations/{id}/pay", PayBody, "notice paid through the simulated bank link (enterprise)";
+    doc_review, "/api/declarations/{id}/review", ExaminationBody, "document review recorded (reviewer)";
+    doc_inspection_order, "/api/declarations/{id}/inspection-order", ReasonBody, "inspection ordered (reviewer)";
+    doc_inspection, "/api/declarations/{id}/inspection", ExaminationBody, "inspection recorded (inspector)";
+    doc_assess, "/api/declarations/{id}/assess", EmptyBody, "taxes assessed, notices issued (tax officer)";
+    doc_release, "/api/declarations/{id}/release", EmptyBody, "released (release officer)";
+    doc_guarantee, "/api/declarations/{id}/guarantee-release", GuaranteeBody, "released against a guarantee (release officer)";
+    doc_close, "/api/declarations/{id}/close", EmptyBody, "import closed (release officer)";
+    doc_exit, "/api/declarations/{id}/exit-confirmation", ExitBody, "export exit confirmed and closed (release officer)";
+    doc_approve, "/api/declarations/{id}/request-approval", ReasonBody, "request approved (reviewer)";
+    doc_refuse, "/api/declarations/{id}/request-refusal", ReasonBody, "request refused (reviewer)";
+    doc_suspend, "/api/declarations/{id}/suspend", SuspendBody, "suspended (anti-smuggling)";
+    doc_unsuspend, "/api/declarations/{id}/unsuspend", ReasonBody, "resumed (anti-smuggling)";
+}
+
+/// The OpenAPI document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Jinguan 金关 API",
+        description = "Electronic customs clearance: declarations, review, inspection, taxes, release. Errors: {error:{code,message_zh,message_en,problems:[{field,code,message_zh,message_en}]}}."
+    ),
+    paths(
+        health,
+        login,
+        logout,
+        whoami,
+        create_user,
+        revoke_sessions,
+        verify_audit,
+        submit,
+        list,
+        get_one,
+        doc_withdraw,
+        doc_amendment,
+        doc_cancellation,
+        doc_pay,
+        doc_review,
+        doc_inspection_order,
+        doc_inspection,
+        doc_assess,
+        doc_release,
+        doc_guarantee,
+        doc_close,
+        doc_exit,
+        doc_approve,
+        doc_refuse,
+        doc_suspend,
+        doc_unsuspend
+    ),
+    components(schemas(
+        LoginBody,
+        NewUserBody,
+        ReasonBody,
+        ChangeBody,
+        AmendmentBody,
+        PayBody,
+        FindingBody,
+        ExaminationBody,
+        GuaranteeBody,
+        ExitBody,
+        SuspendBody,
+        EmptyBody
+    ))
+)]
+pub struct ApiDoc;
