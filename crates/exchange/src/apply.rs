@@ -1,0 +1,411 @@
+//! Receiving: verify each message, refuse and log what fails, and apply the rest once.
+//!
+//! - [`Receiver::receive`] takes a batch of raw envelopes as they arrived (from JetStream or the
+//!   HTTP feed) and returns one [`Disposition`] per message.
+//! - [`Apply`] is what an agency's ledger implements: apply a batch of [`Verified`] messages,
+//!   each at most once by message id, the record of the id committed with the effect.
+//! - [`MemoryAppliedLog`] (tests) and [`SqliteAppliedLog`] (a durable log in SQLite, WAL,
+//!   `synchronous=FULL`, with an optional effect run in the same transaction) implement it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::message::{Agency, Envelope, MessageId};
+use crate::sign::{verify, KeyRing};
+
+/// A message whose signature was checked against the receiver's key ring and which is
+/// addressed to the receiver. Only [`Receiver`] makes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    envelope: Envelope,
+}
+
+impl Verified {
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+    pub fn id(&self) -> &MessageId {
+        &self.envelope.id
+    }
+}
+
+/// The result of applying one verified message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// First time: the effect was applied and the id recorded, together.
+    Applied,
+    /// The id was applied before; nothing changed.
+    Duplicate,
+    /// The effect failed (the ledger refused it or could not write); nothing changed, the
+    /// message will be delivered again.
+    Failed(String),
+}
+
+/// A refused message, as logged: never applied, never redelivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// When the envelope could be read.
+    pub message_id: Option<String>,
+    pub sender: Option<String>,
+    /// Stable code: `malformed`, `not_addressed`, `unsigned`, `unknown_key`, `key_not_sender`,
+    /// `wrong_algorithm`, `malformed_signature`, `bad_signature`.
+    pub reason: String,
+    pub detail: String,
+    pub size_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("applied log: {0}")]
+    Storage(String),
+}
+
+impl From<rusqlite::Error> for ApplyError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApplyError::Storage(e.to_string())
+    }
+}
+
+/// What a receiving agency's ledger implements. `apply_batch` returns one outcome per message,
+/// in order; a message id applied before (in an earlier batch or earlier in this one) is a
+/// [`Outcome::Duplicate`]. An `Err` means nothing of the batch was applied.
+pub trait Apply: Send + Sync {
+    fn apply_batch(&self, messages: &[Verified]) -> Result<Vec<Outcome>, ApplyError>;
+    fn record_refused(&self, refusals: &[Refusal]) -> Result<(), ApplyError>;
+}
+
+/// What happened to one received message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    Applied,
+    Duplicate,
+    Refused(Refusal),
+    /// Apply failed; deliver again later.
+    Failed(String),
+}
+
+/// Verifies and applies for one agency.
+#[derive(Clone)]
+pub struct Receiver {
+    agency: Agency,
+    keyring: Arc<KeyRing>,
+    apply: Arc<dyn Apply>,
+}
+
+impl Receiver {
+    pub fn new(agency: Agency, keyring: Arc<KeyRing>, apply: Arc<dyn Apply>) -> Receiver {
+        Receiver {
+            agency,
+            keyring,
+            apply,
+        }
+    }
+
+    pub fn agency(&self) -> &Agency {
+        &self.agency
+    }
+
+    /// Check one raw envelope: readable, addressed to us, signed by a key of its sender.
+    pub fn check(&self, raw: &[u8]) -> Result<Verified, Refusal> {
+        let refusal = |e: Option<&Envelope>, reason: &str, detail: String| Refusal {
+            message_id: e.map(|e| e.id.to_string()),
+            sender: e.map(|e| e.sender.to_string()),
+            reason: reason.to_owned(),
+            detail,
+            size_bytes: raw.len(),
+        };
+        let envelope =
+            Envelope::from_wire(raw).map_err(|e| refusal(None, "malformed", e.to_string()))?;
+        if !envelope.recipients.contains(&self.agency) {
+            return Err(refusal(
+                Some(&envelope),
+                "not_addressed",
+                format!("not addressed to {}", self.agency),
+            ));
+        }
+        verify(&envelope, &self.keyring)
+            .map_err(|e| refusal(Some(&envelope), e.code(), e.to_string()))?;
+        Ok(Verified { envelope })
+    }
+
+    /// Check a batch, on two threads when it is large: signature verification is the
+    /// receiver's main CPU cost.
+    fn check_all(&self, raw: &[&[u8]]) -> Vec<Result<Verified, Refusal>> {
+        if raw.len() < 64 {
+            return raw.iter().map(|r| self.check(r)).collect();
+        }
+        let (a, b) = raw.split_at(raw.len() / 2);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| a.iter().map(|r| self.check(r)).collect::<Vec<_>>());
+            let second: Vec<_> = b.iter().map(|r| self.check(r)).collect();
+            let mut first = h.join().expect("verifying thread");
+            first.extend(second);
+            first
+        })
+    }
+
+    /// Verify a batch, refuse (and log) the bad ones, apply the good ones in one call.
+    /// Returns one disposition per input, in order. `Err` when the refused log or the
+    /// applied log could not be written: the caller delivers the whole batch again.
+    pub fn receive(&self, raw: &[&[u8]]) -> Result<Vec<Disposition>, ApplyError> {
+        let mut verified = Vec::with_capacity(raw.len());
+        let mut refusals = Vec::new();
+        let mut slots: Vec<Result<usize, usize>> = Vec::with_capacity(raw.len());
+        for checked in self.check_all(raw) {
+            match checked {
+                Ok(v) => {
+                    slots.push(Ok(verified.len()));
+                    verified.push(v);
+                }
+                Err(refusal) => {
+                    tracing::warn!(
+                        agency = %self.agency,
+                        message_id = refusal.message_id.as_deref().unwrap_or("?"),
+                        sender = refusal.sender.as_deref().unwrap_or("?"),
+                        reason = %refusal.reason,
+                        "exchange message refused: {}", refusal.detail
+                    );
+                    slots.push(Err(refusals.len()));
+                    refusals.push(refusal);
+                }
+            }
+        }
+        if !refusals.is_empty() {
+            self.apply.record_refused(&refusals)?;
+        }
+        let outcomes = if verified.is_empty() {
+            Vec::new()
+        } else {
+            self.apply.apply_batch(&verified)?
+        };
+        assert_eq!(outcomes.len(), verified.len(), "one outcome per message");
+        Ok(slots
+            .into_iter()
+            .map(|s| match s {
+                Ok(i) => match &outcomes[i] {
+                    Outcome::Applied => Disposition::Applied,
+                    Outcome::Duplicate => Disposition::Duplicate,
+                    Outcome::Failed(why) => Disposition::Failed(why.clone()),
+                },
+                Err(i) => Disposition::Refused(refusals[i].clone()),
+            })
+            .collect())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct MemoryState {
+    applied: HashMap<MessageId, u32>,
+    order: Vec<MessageId>,
+    refused: Vec<Refusal>,
+}
+
+/// An applied-once log in memory; the effect is to remember the order of application.
+#[derive(Clone, Default)]
+pub struct MemoryAppliedLog {
+    inner: Arc<Mutex<MemoryState>>,
+}
+
+impl MemoryAppliedLog {
+    pub fn new() -> MemoryAppliedLog {
+        MemoryAppliedLog::default()
+    }
+    /// Ids in the order they were applied; each appears once if applied once.
+    pub fn applied(&self) -> Vec<MessageId> {
+        self.inner.lock().expect("log lock").order.clone()
+    }
+    pub fn applied_count(&self) -> usize {
+        self.inner.lock().expect("log lock").order.len()
+    }
+    pub fn refused(&self) -> Vec<Refusal> {
+        self.inner.lock().expect("log lock").refused.clone()
+    }
+}
+
+impl Apply for MemoryAppliedLog {
+    fn apply_batch(&self, messages: &[Verified]) -> Result<Vec<Outcome>, ApplyError> {
+        let mut g = self.inner.lock().expect("log lock");
+        Ok(messages
+            .iter()
+            .map(|m| {
+                let n = g.applied.entry(m.id().clone()).or_insert(0);
+                *n += 1;
+                if *n == 1 {
+                    g.order.push(m.id().clone());
+                    Outcome::Applied
+                } else {
+                    Outcome::Duplicate
+                }
+            })
+            .collect())
+    }
+
+    fn record_refused(&self, refusals: &[Refusal]) -> Result<(), ApplyError> {
+        self.inner
+            .lock()
+            .expect("log lock")
+            .refused
+            .extend_from_slice(refusals);
+        Ok(())
+    }
+}
+
+/// An effect applied in the same transaction as the record of the message id.
+pub type Effect = dyn Fn(&rusqlite::Transaction<'_>, &Verified) -> Result<(), String> + Send + Sync;
+
+/// A durable applied-once log in SQLite (WAL, `synchronous=FULL`): one transaction per batch,
+/// one savepoint per message so a failing effect spoils no other.
+pub struct SqliteAppliedLog {
+    conn: Mutex<Connection>,
+    effect: Option<Box<Effect>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS exchange_applied (
+    message_id TEXT PRIMARY KEY,
+    sender     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS exchange_refused (
+    id          INTEGER PRIMARY KEY,
+    message_id  TEXT,
+    sender      TEXT,
+    reason      TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    size_bytes  INTEGER NOT NULL,
+    refused_at  TEXT NOT NULL
+);
+";
+
+/// Counts read from a [`SqliteAppliedLog`] file.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LogCounts {
+    pub applied: u64,
+    pub refused: u64,
+}
+
+impl SqliteAppliedLog {
+    pub fn open(path: &Path) -> Result<SqliteAppliedLog, ApplyError> {
+        SqliteAppliedLog::open_with_effect(path, None)
+    }
+
+    pub fn open_with_effect(
+        path: &Path,
+        effect: Option<Box<Effect>>,
+    ) -> Result<SqliteAppliedLog, ApplyError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteAppliedLog {
+            conn: Mutex::new(conn),
+            effect,
+        })
+    }
+
+    pub fn counts(&self) -> Result<LogCounts, ApplyError> {
+        counts_of(&self.conn.lock().expect("log lock"))
+    }
+
+    /// Whether this id was applied.
+    pub fn contains(&self, id: &MessageId) -> Result<bool, ApplyError> {
+        let conn = self.conn.lock().expect("log lock");
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM exchange_applied WHERE message_id = ?1",
+                [id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
+fn counts_of(conn: &Connection) -> Result<LogCounts, ApplyError> {
+    let applied: i64 = conn.query_row("SELECT count(*) FROM exchange_applied", [], |r| r.get(0))?;
+    let refused: i64 = conn.query_row("SELECT count(*) FROM exchange_refused", [], |r| r.get(0))?;
+    Ok(LogCounts {
+        applied: applied as u64,
+        refused: refused as u64,
+    })
+}
+
+/// Read the counts of an applied log file without creating it (for `jinguan exchange status`).
+pub fn read_log_counts(path: &Path) -> Result<LogCounts, ApplyError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    counts_of(&conn)
+}
+
+impl Apply for SqliteAppliedLog {
+    fn apply_batch(&self, messages: &[Verified]) -> Result<Vec<Outcome>, ApplyError> {
+        let mut conn = self.conn.lock().expect("log lock");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = crate::message::timestamp_text(&Utc::now());
+        let mut outcomes = Vec::with_capacity(messages.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO exchange_applied
+                 (message_id, sender, kind, created_at, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for m in messages {
+                let e = m.envelope();
+                tx.execute_batch("SAVEPOINT one")?;
+                let inserted = insert.execute(params![
+                    e.id.to_string(),
+                    e.sender.as_str(),
+                    e.kind.as_str(),
+                    crate::message::timestamp_text(&e.created_at),
+                    now
+                ])?;
+                if inserted == 0 {
+                    tx.execute_batch("RELEASE one")?;
+                    outcomes.push(Outcome::Duplicate);
+                    continue;
+                }
+                match self.effect.as_ref().map(|f| f(&tx, m)).unwrap_or(Ok(())) {
+                    Ok(()) => {
+                        tx.execute_batch("RELEASE one")?;
+                        outcomes.push(Outcome::Applied);
+                    }
+                    Err(why) => {
+                        tx.execute_batch("ROLLBACK TO one; RELEASE one")?;
+                        outcomes.push(Outcome::Failed(why));
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    fn record_refused(&self, refusals: &[Refusal]) -> Result<(), ApplyError> {
+        let mut conn = self.conn.lock().expect("log lock");
+        let tx = conn.transaction()?;
+        let now = crate::message::timestamp_text(&Utc::now());
+        for r in refusals {
+            tx.execute(
+                "INSERT INTO exchange_refused
+                 (message_id, sender, reason, detail, size_bytes, refused_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    r.message_id,
+                    r.sender,
+                    r.reason,
+                    r.detail,
+                    r.size_bytes as i64,
+                    now
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
