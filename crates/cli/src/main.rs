@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 
 mod bench_cmd;
 mod codes_cmd;
+mod exchange_cmd;
 mod parse_cmd;
+mod risk_cmd;
 mod serve_cmd;
 mod tax_cmd;
 mod validate_cmd;
@@ -72,6 +74,12 @@ enum Command {
     /// Benchmarks over HTTP, with the storage ceiling measured in the same run.
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
+    /// The E-Port exchange: status per agency.
+    #[command(subcommand)]
+    Exchange(exchange_cmd::ExchangeCommand),
+    /// Risk rules: check a rule file, report hit rates from feedback, repeat a sampling draw.
+    #[command(subcommand)]
+    Risk(risk_cmd::RiskCommand),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +96,8 @@ fn main() -> ExitCode {
         Command::User(cmd) => serve_cmd::run_user(&cli.data_dir, cmd),
         Command::Audit(cmd) => serve_cmd::run_audit(&cli.data_dir, cmd),
         Command::Bench(cmd) => bench_cmd::run(&cli.data_dir, cmd),
+        Command::Exchange(cmd) => exchange_cmd::run(&cli.data_dir, cmd),
+        Command::Risk(cmd) => risk_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
