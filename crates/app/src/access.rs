@@ -50,6 +50,19 @@ pub enum Principal {
     },
     /// The system administrator: users, sessions, audit.
     Admin { user_id: i64, login: String },
+    /// A carrier or its agent, bound to its USCC (the carrier code of its manifests):
+    /// manifests and transits only (`crate::cargo_access`).
+    Carrier {
+        user_id: i64,
+        login: String,
+        uscc: Uscc,
+    },
+    /// A postal operator, bound to its USCC: parcel lists only.
+    PostalOperator {
+        user_id: i64,
+        login: String,
+        uscc: Uscc,
+    },
 }
 
 impl Principal {
@@ -97,6 +110,16 @@ impl Principal {
                 agency: "bank".into(),
             },
             Role::Admin => Principal::Admin { user_id, login },
+            Role::Carrier => Principal::Carrier {
+                user_id,
+                login,
+                uscc: a.user.uscc?,
+            },
+            Role::PostalOperator => Principal::PostalOperator {
+                user_id,
+                login,
+                uscc: a.user.uscc?,
+            },
         })
     }
 
@@ -106,7 +129,9 @@ impl Principal {
             | Principal::Officer { user_id, .. }
             | Principal::Hq { user_id, .. }
             | Principal::Agency { user_id, .. }
-            | Principal::Admin { user_id, .. } => *user_id,
+            | Principal::Admin { user_id, .. }
+            | Principal::Carrier { user_id, .. }
+            | Principal::PostalOperator { user_id, .. } => *user_id,
         }
     }
 
@@ -116,7 +141,9 @@ impl Principal {
             | Principal::Officer { login, .. }
             | Principal::Hq { login, .. }
             | Principal::Agency { login, .. }
-            | Principal::Admin { login, .. } => login,
+            | Principal::Admin { login, .. }
+            | Principal::Carrier { login, .. }
+            | Principal::PostalOperator { login, .. } => login,
         }
     }
 
@@ -127,6 +154,8 @@ impl Principal {
             Principal::Hq { .. } => "hq",
             Principal::Agency { .. } => "agency",
             Principal::Admin { .. } => "admin",
+            Principal::Carrier { .. } => "carrier",
+            Principal::PostalOperator { .. } => "postal_operator",
         }
     }
 }
@@ -163,10 +192,21 @@ pub enum Operation {
     RevokeSessions,
     /// Walk the audit chain.
     VerifyAudit,
+    /// Read the statistics of offices (the HQ dashboard): statisticians, within their scope.
+    ViewStatistics,
+    /// Read and replace risk rules owned by an office (risk analysts, within their scope), and
+    /// refresh reference prices.
+    ManageRiskRules,
+    /// Add and remove watch-list entries (risk analysts).
+    ManageWatchList,
+    /// Set the credit class of an enterprise (officers with the reviewer duty, or HQ).
+    SetCreditClass,
+    /// Read the risk report: hit rate and effect of every rule (risk analysts).
+    ViewRiskReport,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 24] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -186,6 +226,11 @@ impl Operation {
         Operation::ManageUsers,
         Operation::RevokeSessions,
         Operation::VerifyAudit,
+        Operation::ViewStatistics,
+        Operation::ManageRiskRules,
+        Operation::ManageWatchList,
+        Operation::SetCreditClass,
+        Operation::ViewRiskReport,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -204,6 +249,11 @@ impl Operation {
             }
             Operation::Suspend => Needs(Duty::AntiSmuggling),
             Operation::ManageUsers | Operation::RevokeSessions => Needs(Duty::Administrator),
+            Operation::ViewStatistics => Needs(Duty::Statistician),
+            Operation::ManageRiskRules | Operation::ManageWatchList | Operation::ViewRiskReport => {
+                Needs(Duty::RiskAnalyst)
+            }
+            Operation::SetCreditClass => Needs(Duty::Reviewer),
             Operation::Submit
             | Operation::Withdraw
             | Operation::RequestAmendment
@@ -211,6 +261,17 @@ impl Operation {
             | Operation::Pay
             | Operation::VerifyAudit => Never,
         }
+    }
+
+    /// Risk management: rules, watch list, credit classes, report. Never on a declaration.
+    pub fn is_risk_management(self) -> bool {
+        matches!(
+            self,
+            Operation::ManageRiskRules
+                | Operation::ManageWatchList
+                | Operation::SetCreditClass
+                | Operation::ViewRiskReport
+        )
     }
 
     fn enterprise_may(self) -> bool {
@@ -233,7 +294,12 @@ impl Operation {
             | Operation::Suspend
             | Operation::ManageUsers
             | Operation::RevokeSessions
-            | Operation::VerifyAudit => false,
+            | Operation::VerifyAudit
+            | Operation::ViewStatistics
+            | Operation::ManageRiskRules
+            | Operation::ManageWatchList
+            | Operation::SetCreditClass
+            | Operation::ViewRiskReport => false,
         }
     }
 }
@@ -259,6 +325,11 @@ pub enum Resource {
     },
     /// The system as a whole (the audit log).
     System,
+    /// Statistics of one office and those below it, or (`None`) of the principal's whole scope.
+    Statistics { office: Option<OfficeCode> },
+    /// Risk management: rules owned by an office (`Some`: that office must be in the
+    /// principal's scope), or national lists, credit classes and reports (`None`).
+    Risk { office: Option<OfficeCode> },
 }
 
 /// Why access was refused, with messages in both languages.
@@ -288,7 +359,11 @@ pub fn in_scope(principal: &Principal, office: OfficeCode, offices: &RefData) ->
     match principal {
         Principal::Officer { office: own, .. } => offices.office_within(office, *own),
         Principal::Hq { .. } => true,
-        Principal::Enterprise { .. } | Principal::Agency { .. } | Principal::Admin { .. } => false,
+        Principal::Enterprise { .. }
+        | Principal::Agency { .. }
+        | Principal::Admin { .. }
+        | Principal::Carrier { .. }
+        | Principal::PostalOperator { .. } => false,
     }
 }
 
@@ -305,7 +380,13 @@ pub fn authorize(
             op.enterprise_may() && op != Operation::List && *uscc == declarant
         }
         (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
-        (Principal::Enterprise { .. }, Resource::User { .. } | Resource::System) => false,
+        (
+            Principal::Enterprise { .. },
+            Resource::User { .. }
+            | Resource::System
+            | Resource::Statistics { .. }
+            | Resource::Risk { .. },
+        ) => false,
 
         (Principal::Officer { duties, .. } | Principal::Hq { duties, .. }, resource) => {
             let duty_ok = match op.officer_duty() {
@@ -319,6 +400,8 @@ pub fn authorize(
                         op != Operation::List
                             && op != Operation::ManageUsers
                             && op != Operation::RevokeSessions
+                            && op != Operation::ViewStatistics
+                            && !op.is_risk_management()
                             && in_scope(principal, office, offices)
                     }
                     Resource::Listing => op == Operation::List,
@@ -329,6 +412,21 @@ pub fn authorize(
                             && office.is_some_and(|o| in_scope(principal, o, offices))
                     }
                     Resource::System => false,
+                    Resource::Statistics { office } => {
+                        op == Operation::ViewStatistics
+                            && office.is_none_or(|o| in_scope(principal, o, offices))
+                    }
+                    // Rules: an analyst manages those owned by their office or below it; lists,
+                    // classes and the report are national.
+                    Resource::Risk { office } => match op {
+                        Operation::ManageRiskRules => {
+                            office.is_none_or(|o| in_scope(principal, o, offices))
+                        }
+                        Operation::ManageWatchList
+                        | Operation::SetCreditClass
+                        | Operation::ViewRiskReport => office.is_none(),
+                        _ => false,
+                    },
                 }
         }
 
@@ -339,7 +437,17 @@ pub fn authorize(
             matches!(op, Operation::ManageUsers | Operation::RevokeSessions)
         }
         (Principal::Admin { .. }, Resource::System) => op == Operation::VerifyAudit,
-        (Principal::Admin { .. }, Resource::Declaration { .. } | Resource::Listing) => false,
+        (
+            Principal::Admin { .. },
+            Resource::Declaration { .. }
+            | Resource::Listing
+            | Resource::Statistics { .. }
+            | Resource::Risk { .. },
+        ) => false,
+
+        // Carriers and postal operators work on manifests, transits and parcels
+        // (`crate::cargo_access`), never on declarations, users or statistics.
+        (Principal::Carrier { .. } | Principal::PostalOperator { .. }, _) => false,
     };
     if allowed {
         Ok(())

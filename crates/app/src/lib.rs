@@ -7,6 +7,8 @@
 //! - [`access`]: [`Principal`], [`Operation`], [`Resource`] and the one access decision,
 //!   [`authorize`], deny by default. Every use case calls it before touching data.
 //! - [`auth`]: argon2id password hashes and session tokens (random 256 bits, stored hashed).
+//! - [`portal`] and [`stats`]: what the web interface asks beyond the clearance steps (checking
+//!   a declaration without filing it, code lookups, the HQ dashboard's statistics).
 //! - [`error`]: [`AppError`], one variant per kind of answer, mapped 1:1 to HTTP statuses by the
 //!   server.
 //!
@@ -15,15 +17,22 @@
 
 pub mod access;
 pub mod auth;
+pub mod cargo;
+pub mod cargo_access;
 pub mod clock;
 pub mod demo;
 pub mod error;
+pub mod portal;
+pub mod risk;
 pub mod service;
+pub mod stats;
 
 pub use access::{authorize, Denied, Duty, Operation, Principal, Resource, Role};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, FieldProblem};
+pub use portal::{CodeLookup, CodeRow};
 pub use service::{
     Clearance, DeclarationDetail, EnterpriseRegistry, Filing, ListQuery, NewUserRequest,
     SessionToken, Settings, StaticRegistry, Step, StepDone, TaxTables, UserView,
 };
+pub use stats::{StatsQuery, StatsSummary};

@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use clearance::{
-    decide, Action, Actor, Command, CreditClass, DeclarationState, DefaultLanePolicy,
-    EnterpriseFacts, EventKind, ExaminationResult, FieldChange, Lane, LaneDecision, LanePolicy,
-    ReviewProblem, Status, PROBLEMS_MAX,
+    decide, Action, Actor, Command, CreditClass, DeclarationState, EnterpriseFacts, EventKind,
+    ExaminationResult, FieldChange, Lane, LanePolicy, ReviewProblem, Status, PROBLEMS_MAX,
 };
 use domain::codes::{Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::declaration::{Declaration, DeclarationForm};
@@ -17,9 +16,9 @@ use domain::money::Fen;
 use refdata::RefData;
 use serde::Serialize;
 use store::{
-    AppendRequest, AutomaticReview, DeclarationId, DeclarationKey, DeclarationSummary, ListFilter,
-    NewAccount, NewSession, NewUser, Page, PageRequest, Store, StoreError, StoredEvent,
-    StoredNotice, SubmitRequest,
+    AutomaticReview, DeclarationId, DeclarationKey, DeclarationSummary, ListFilter, NewAccount,
+    NewSession, NewUser, Page, PageRequest, Store, StoreError, StoredEvent, StoredNotice,
+    SubmitRequest,
 };
 use tax::{RateTable, TaxContext, TaxPolicy, TradeRemedyTable, TradingCalendar};
 
@@ -247,17 +246,23 @@ struct CachedSession {
 
 /// The clearance service.
 pub struct Clearance {
-    store: Arc<dyn Store>,
-    refdata: Arc<RefData>,
-    tax: TaxTables,
-    lanes: Box<dyn LanePolicy + Send + Sync>,
-    registry: Box<dyn EnterpriseRegistry>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) refdata: Arc<RefData>,
+    pub(crate) tax: TaxTables,
+    /// `None`: the risk engine of `risk` chooses lanes (the default).
+    pub(crate) lanes: Option<Arc<dyn LanePolicy + Send + Sync>>,
+    pub(crate) registry: Box<dyn EnterpriseRegistry>,
+    /// The risk engine, its rules, lists and credit classes (`crate::risk`).
+    pub(crate) risk: Arc<crate::risk::RiskDesk>,
     clock: Arc<dyn Clock>,
     settings: Settings,
     /// Sessions already checked, by token hash. Every revocation goes through this service
     /// and evicts here, so the cache never outlives a revoked session; expiry is checked on
     /// every use. (Several server processes would need a short cache lifetime instead.)
     sessions: Mutex<HashMap<String, CachedSession>>,
+    /// Transport and cargo control (`crate::cargo`); `None`: declarations are not linked to
+    /// manifests and the cargo use cases answer not found.
+    pub(crate) cargo: Option<Arc<crate::cargo::CargoDesk>>,
 }
 
 impl Clearance {
@@ -268,18 +273,33 @@ impl Clearance {
             store,
             refdata,
             tax: TaxTables::sample(),
-            lanes: Box::new(DefaultLanePolicy),
+            lanes: None,
+            risk: Arc::new(crate::risk::RiskDesk::default()),
             registry: Box::new(StaticRegistry::default()),
             clock,
             settings: Settings::default(),
             sessions: Mutex::new(HashMap::new()),
+            cargo: None,
         }
     }
 
-    /// Replace the lane policy (the risk engine plugs in here).
-    pub fn with_lane_policy(mut self, policy: Box<dyn LanePolicy + Send + Sync>) -> Clearance {
-        self.lanes = policy;
+    /// Link declarations to manifests and enable the cargo use cases (docs/CARGO.md).
+    pub fn with_cargo(mut self, desk: Arc<crate::cargo::CargoDesk>) -> Clearance {
+        self.cargo = Some(desk);
         self
+    }
+
+    /// Choose lanes with another policy instead of the risk engine (for example
+    /// `clearance::DefaultLanePolicy`).
+    pub fn with_lane_policy(mut self, policy: Box<dyn LanePolicy + Send + Sync>) -> Clearance {
+        self.lanes = Some(Arc::from(policy));
+        self
+    }
+
+    /// Load the risk engine's rules, watch list and credit classes from the store (at start;
+    /// later changes go through the risk use cases and take effect at once).
+    pub fn load_risk(&self) -> Result<(), AppError> {
+        self.risk.load(&*self.store, self.clock.now().date_naive())
     }
 
     pub fn with_registry(mut self, registry: Box<dyn EnterpriseRegistry>) -> Clearance {
@@ -480,7 +500,7 @@ impl Clearance {
             }
         };
         match req.role {
-            Role::Enterprise => {
+            Role::Enterprise | Role::Carrier | Role::PostalOperator => {
                 need(
                     &mut problems,
                     req.uscc.is_some(),
@@ -596,6 +616,18 @@ impl Clearance {
         client_seq_no: &str,
         body: &[u8],
     ) -> Result<(SubmitRequest, AutomaticReview), AppError> {
+        self.prepare_filing_with(principal, client_seq_no, body, &mut None)
+    }
+
+    /// [`Clearance::prepare_filing`], also handing out where the risk decision leaves its
+    /// feedback row once the store has called the lane hook.
+    fn prepare_filing_with(
+        &self,
+        principal: &Principal,
+        client_seq_no: &str,
+        body: &[u8],
+        feedback: &mut Option<crate::risk::FeedbackSink>,
+    ) -> Result<(SubmitRequest, AutomaticReview), AppError> {
         // Only enterprises file; refuse others before reading the document.
         if !matches!(principal, Principal::Enterprise { .. }) {
             return Err(access_denied(principal, Operation::Submit));
@@ -646,20 +678,9 @@ impl Clearance {
 
         let (body_json, review) = match &typed {
             Ok(decl) => {
-                let facts = self.registry.facts(&header.declarant);
-                let LaneDecision { lane, reasons } = self.lanes.choose(decl, &facts);
-                let assessment = match lane {
-                    Lane::Green | Lane::Blue => self.assess_amounts(decl).ok(),
-                    Lane::Yellow | Lane::Red => None,
-                };
-                (
-                    serde_json::to_string(decl).map_err(internal)?,
-                    AutomaticReview::Accept {
-                        lane,
-                        reasons,
-                        assessment,
-                    },
-                )
+                let (review, sink) = self.accepting_review(decl, &header.declarant);
+                *feedback = Some(sink);
+                (serde_json::to_string(decl).map_err(internal)?, review)
             }
             Err(problems) => (
                 serde_json::to_string(&form).map_err(internal)?,
@@ -700,8 +721,13 @@ impl Clearance {
         client_seq_no: &str,
         body: &[u8],
     ) -> Result<Filing, AppError> {
-        let (request, review) = self.prepare_filing(principal, client_seq_no, body)?;
-        let filed = self.store.submit_reviewed(request, review)?;
+        let mut feedback = None;
+        let (request, review) =
+            self.prepare_filing_with(principal, client_seq_no, body, &mut feedback)?;
+        let filed = self.write_filing(request, review)?;
+        if let Some(sink) = &feedback {
+            self.record_feedback(&filed, sink);
+        }
         if filed.status == Status::Rejected {
             let problems = self
                 .store
@@ -732,7 +758,7 @@ impl Clearance {
     }
 
     /// Payable amounts per notice kind, as the lifecycle records them.
-    fn assess_amounts(
+    pub(crate) fn assess_amounts(
         &self,
         decl: &Declaration,
     ) -> Result<Vec<(clearance::TaxKind, Fen)>, tax::TaxError> {
@@ -818,7 +844,7 @@ impl Clearance {
                     let decl: Declaration = serde_json::from_str(&d.body_json).map_err(|e| {
                         AppError::Internal(format!("declaration {} body: {e}", d.id))
                     })?;
-                    let amounts = self.assess_amounts(&decl).map_err(|e| {
+                    let mut amounts = self.assess_amounts(&decl).map_err(|e| {
                         AppError::invalid(
                             "",
                             "cannot_assess",
@@ -826,6 +852,9 @@ impl Clearance {
                             format!("cannot assess: {e}"),
                         )
                     })?;
+                    if let Some(fee) = self.late_fee_at_assessment(&d, &decl) {
+                        amounts.push((clearance::TaxKind::LateDeclarationFee, fee));
+                    }
                     Action::Assess {
                         notices: amounts
                             .into_iter()
@@ -851,11 +880,11 @@ impl Clearance {
             let now = self.clock.now();
             let events =
                 decide(&d.state, &Command { actor, action }, now).map_err(AppError::Refused)?;
-            match self.store.append(AppendRequest {
-                id: d.id,
-                expected_version: d.version,
-                events,
-            }) {
+            let examined = match &step {
+                Step::RecordReview { result } | Step::RecordInspection { result } => Some(result),
+                _ => None,
+            };
+            match self.append_step(&d, examined, events) {
                 Ok(a) => {
                     return Ok(StepDone {
                         id: d.id,
@@ -898,9 +927,10 @@ impl Clearance {
                 officer_actor(login, acting, op)
             }
             Principal::Hq { login, .. } => officer_actor(login, header.declaration_office, op),
-            Principal::Agency { .. } | Principal::Admin { .. } => {
-                return Err(access_denied(principal, op))
-            }
+            Principal::Agency { .. }
+            | Principal::Admin { .. }
+            | Principal::Carrier { .. }
+            | Principal::PostalOperator { .. } => return Err(access_denied(principal, op)),
         })
     }
 
@@ -936,7 +966,10 @@ impl Clearance {
         key: DeclarationKey,
     ) -> Result<DeclarationDetail, AppError> {
         let d = self.load_visible(principal, key)?;
-        let events = self.store.events(d.id)?;
+        let mut events = self.store.events(d.id)?;
+        if matches!(principal, Principal::Enterprise { .. }) {
+            crate::risk::redact_for_enterprise(&mut events);
+        }
         let notices = self.store.payment_notices(d.id)?;
         let typed: Option<Declaration> = match d.state.status {
             Status::Rejected => None,
@@ -997,7 +1030,10 @@ impl Clearance {
                 }
             }
             Principal::Hq { .. } => {}
-            Principal::Agency { .. } | Principal::Admin { .. } => {
+            Principal::Agency { .. }
+            | Principal::Admin { .. }
+            | Principal::Carrier { .. }
+            | Principal::PostalOperator { .. } => {
                 return Err(access_denied(principal, Operation::List))
             }
         }
@@ -1075,6 +1111,9 @@ pub fn audit_actor(p: &Principal) -> Actor {
         Principal::Admin { login, .. } => Actor::System {
             component: format!("admin:{login}"),
         },
+        Principal::Carrier { uscc, .. } | Principal::PostalOperator { uscc, .. } => {
+            Actor::Enterprise { uscc: *uscc }
+        }
     }
 }
 

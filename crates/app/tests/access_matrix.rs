@@ -252,3 +252,132 @@ fn listing_users_and_system() {
         );
     }
 }
+
+/// Statistics: statisticians only, each within their scope; HQ statisticians everywhere;
+/// nobody else, whatever their other duties.
+#[test]
+fn statistics_matrix() {
+    let refdata = RefData::embedded().unwrap();
+    let stats = |o: Option<&str>| Resource::Statistics {
+        office: o.map(office),
+    };
+    for duty in Duty::ALL {
+        let statistician = duty == Duty::Statistician;
+        let p = officer("2200", duty);
+        for (what, r, in_scope) in [
+            ("own scope", stats(None), true),
+            ("own office", stats(Some("2200")), true),
+            ("office below", stats(Some("2233")), true),
+            ("other customs", stats(Some("5300")), false),
+            ("hq office", stats(Some("0000")), false),
+        ] {
+            for op in Operation::ALL {
+                assert_eq!(
+                    authorize(&p, op, r, &refdata).is_ok(),
+                    statistician && in_scope && op == Operation::ViewStatistics,
+                    "officer {duty:?} {op:?} statistics of {what}"
+                );
+            }
+        }
+        let hq = Principal::Hq {
+            user_id: 3,
+            login: "hq".into(),
+            duties: BTreeSet::from([duty]),
+        };
+        for r in [stats(None), stats(Some("5300")), stats(Some("0101"))] {
+            for op in Operation::ALL {
+                assert_eq!(
+                    authorize(&hq, op, r, &refdata).is_ok(),
+                    statistician && op == Operation::ViewStatistics,
+                    "hq {duty:?} {op:?} statistics"
+                );
+            }
+        }
+    }
+    let others = [
+        Principal::Enterprise {
+            user_id: 1,
+            login: "a".into(),
+            uscc: a(),
+        },
+        Principal::Agency {
+            user_id: 5,
+            login: "m".into(),
+            agency: "tax".into(),
+        },
+        Principal::Admin {
+            user_id: 6,
+            login: "root".into(),
+        },
+    ];
+    for p in &others {
+        for op in Operation::ALL {
+            assert!(
+                authorize(p, op, stats(None), &refdata).is_err(),
+                "{p:?} {op:?}"
+            );
+        }
+    }
+}
+
+/// Risk management (docs/RISK.md "API"): analysts manage rules owned within their scope, lists
+/// and the report; reviewers set credit classes; nobody else does any of it.
+#[test]
+fn risk_matrix() {
+    use Operation::*;
+    let refdata = RefData::embedded().unwrap();
+    let national = Resource::Risk { office: None };
+    let owned = |o: &str| Resource::Risk {
+        office: Some(office(o)),
+    };
+    let analyst = officer("2200", Duty::RiskAnalyst);
+    let reviewer = officer("2200", Duty::Reviewer);
+    let hq_analyst = Principal::Hq {
+        user_id: 3,
+        login: "hq".into(),
+        duties: BTreeSet::from([Duty::RiskAnalyst]),
+    };
+    let ok = |p: &Principal, op, r| authorize(p, op, r, &refdata).is_ok();
+    // Rules owned by the analyst's office or below it; not above, not elsewhere.
+    assert!(ok(&analyst, ManageRiskRules, owned("2200")));
+    assert!(ok(&analyst, ManageRiskRules, owned("2201")));
+    assert!(!ok(&analyst, ManageRiskRules, owned("0000")));
+    assert!(!ok(&analyst, ManageRiskRules, owned("0101")));
+    assert!(ok(&hq_analyst, ManageRiskRules, owned("0101")));
+    for op in [ManageRiskRules, ManageWatchList, ViewRiskReport] {
+        assert!(ok(&analyst, op, national), "{op:?}");
+        assert!(ok(&hq_analyst, op, national), "{op:?}");
+        assert!(!ok(&reviewer, op, national), "{op:?}");
+    }
+    assert!(ok(&reviewer, SetCreditClass, national));
+    assert!(!ok(&analyst, SetCreditClass, national));
+    // Lists, classes and the report are national: never asked for one office.
+    assert!(!ok(&hq_analyst, ManageWatchList, owned("2200")));
+    let others = [
+        Principal::Enterprise {
+            user_id: 1,
+            login: "a".into(),
+            uscc: a(),
+        },
+        Principal::Agency {
+            user_id: 5,
+            login: "m".into(),
+            agency: "commerce".into(),
+        },
+        Principal::Admin {
+            user_id: 6,
+            login: "root".into(),
+        },
+    ];
+    for op in Operation::ALL {
+        for p in &others {
+            assert!(!ok(p, op, national), "{p:?} {op:?}");
+            assert!(!ok(p, op, owned("2200")), "{p:?} {op:?}");
+        }
+        // Only the four risk operations ever apply to the risk resource.
+        if !op.is_risk_management() {
+            assert!(!ok(&hq_analyst, op, national), "{op:?}");
+            assert!(!ok(&reviewer, op, national), "{op:?}");
+        }
+    }
+}

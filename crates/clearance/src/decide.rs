@@ -167,13 +167,26 @@ pub fn decide(
         ) => return not_allowed(),
 
         // --- risk and examination -------------------------------------------------------------
-        (S::Accepted, A::ChooseLane { lane, reasons }) => {
+        (
+            S::Accepted,
+            A::ChooseLane {
+                lane,
+                reasons,
+                inspection,
+                explanation,
+            },
+        ) => {
             officer_or_system(state, actor, action)?;
             no_pending(state)?;
             bounded("reasons", reasons.len(), REASONS_MAX)?;
+            if let Some(kind) = inspection {
+                text("inspection", kind, 64)?;
+            }
             EventKind::LaneChosen {
                 lane: *lane,
                 reasons: reasons.clone(),
+                inspection: inspection.clone(),
+                explanation: explanation.clone(),
             }
         }
         (
@@ -588,7 +601,7 @@ pub fn decide(
             | S::Paid,
             A::Suspend { reason, case_no },
         ) => {
-            anti_smuggling(actor, action)?;
+            anti_smuggling_or_risk(actor, action)?;
             text("reason", reason, TEXT_MAX)?;
             text("case_no", case_no, 64)?;
             EventKind::Suspended {
@@ -841,6 +854,16 @@ fn anti_smuggling(actor: &Actor, action: &'static str) -> Result<(), Refusal> {
     match actor {
         Actor::AntiSmuggling { .. } => Ok(()),
         other => Err(forbidden(other, action)),
+    }
+}
+
+/// Suspension: an anti-smuggling officer, or the risk engine itself when a watch list or rule
+/// holds the declaration at acceptance (`System { component: "risk" }`). Resuming stays with
+/// anti-smuggling officers.
+fn anti_smuggling_or_risk(actor: &Actor, action: &'static str) -> Result<(), Refusal> {
+    match actor {
+        Actor::System { component } if component == "risk" => Ok(()),
+        other => anti_smuggling(other, action),
     }
 }
 

@@ -1,6 +1,9 @@
-//! Choosing the lane: the [`LanePolicy`] seam that the risk engine will fill, and the simple
-//! [`DefaultLanePolicy`] used until it does.
+//! Choosing the lane: the [`LanePolicy`] seam that the risk engine (`risk::RiskLanePolicy`)
+//! fills, its [`LaneContext`], and the simple [`DefaultLanePolicy`] kept for tests and
+//! deployments without rules.
 
+use chrono::NaiveDate;
+use domain::codes::DeclarationNo;
 use domain::declaration::Declaration;
 use serde::{Deserialize, Serialize};
 
@@ -26,18 +29,44 @@ pub struct EnterpriseFacts {
     pub discrepancies_last_year: u32,
 }
 
+/// What a lane decision knows besides the declaration and the enterprise: the number given at
+/// acceptance (random sampling hashes it with a published seed) and the day of the decision
+/// (rule validity, watch-list expiry). Both are arguments: a policy never reads the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LaneContext {
+    pub declaration_no: DeclarationNo,
+    pub today: NaiveDate,
+}
+
 /// The policy's answer: a lane and why, ready for `Action::ChooseLane`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaneDecision {
     pub lane: Lane,
     /// Never empty: the reasons are recorded with the lane.
     pub reasons: Vec<LaneReason>,
+    /// The inspection kind asked for (`document`, `physical`, `machine`, `sampling`,
+    /// `post_clearance_audit`); `None` when the policy names none (always for green).
+    #[serde(default)]
+    pub inspection: Option<String>,
+    /// Hold the declaration for anti-smuggling: the caller issues `Suspend` after `ChooseLane`.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Everything behind the decision (rules fired with their values, checks, the sampling
+    /// draw). For officers only: never shown to the enterprise.
+    #[serde(default)]
+    pub explanation: Option<serde_json::Value>,
 }
 
 /// Chooses the lane of an accepted declaration. Pure and deterministic, like `decide`: any
-/// randomness (sampling) must come from a seeded hash of its inputs so an auditor can repeat it.
+/// randomness (sampling) must come from a seeded hash of its inputs (the declaration number of
+/// the context) so an auditor can repeat it.
 pub trait LanePolicy {
-    fn choose(&self, declaration: &Declaration, facts: &EnterpriseFacts) -> LaneDecision;
+    fn choose(
+        &self,
+        ctx: &LaneContext,
+        declaration: &Declaration,
+        facts: &EnterpriseFacts,
+    ) -> LaneDecision;
 }
 
 /// The placeholder policy, in order, first match wins:
@@ -53,7 +82,12 @@ pub trait LanePolicy {
 pub struct DefaultLanePolicy;
 
 impl LanePolicy for DefaultLanePolicy {
-    fn choose(&self, _declaration: &Declaration, facts: &EnterpriseFacts) -> LaneDecision {
+    fn choose(
+        &self,
+        _ctx: &LaneContext,
+        _declaration: &Declaration,
+        facts: &EnterpriseFacts,
+    ) -> LaneDecision {
         let (lane, code, zh, en) = match facts.credit_class {
             CreditClass::Discredited => (
                 Lane::Red,
@@ -76,6 +110,11 @@ impl LanePolicy for DefaultLanePolicy {
                 "no risk rule matched: no intervention",
             ),
         };
+        let inspection = match lane {
+            Lane::Red => Some("physical"),
+            Lane::Yellow => Some("document"),
+            Lane::Green | Lane::Blue => None,
+        };
         LaneDecision {
             lane,
             reasons: vec![LaneReason {
@@ -83,6 +122,9 @@ impl LanePolicy for DefaultLanePolicy {
                 message_zh: zh.to_owned(),
                 message_en: en.to_owned(),
             }],
+            inspection: inspection.map(str::to_owned),
+            suspend: false,
+            explanation: None,
         }
     }
 }

@@ -28,7 +28,9 @@ pub mod model;
 pub mod refusal;
 
 pub use decide::{apply, customs_year, decide, replay};
-pub use lane::{CreditClass, DefaultLanePolicy, EnterpriseFacts, LaneDecision, LanePolicy};
+pub use lane::{
+    CreditClass, DefaultLanePolicy, EnterpriseFacts, LaneContext, LaneDecision, LanePolicy,
+};
 pub use model::*;
 pub use refusal::Refusal;
 

@@ -356,6 +356,12 @@ pub enum Action {
     ChooseLane {
         lane: Lane,
         reasons: Vec<LaneReason>,
+        /// The inspection kind the risk engine asks for (`document`, `physical`, ...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inspection: Option<String>,
+        /// Everything behind the decision, for officers only (never shown to enterprises).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        explanation: Option<serde_json::Value>,
     },
     /// Escalate from document review to physical inspection.
     OrderInspection {
@@ -480,6 +486,12 @@ pub enum EventKind {
     LaneChosen {
         lane: Lane,
         reasons: Vec<LaneReason>,
+        /// The inspection kind asked for (red and yellow lanes), if the policy named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inspection: Option<String>,
+        /// Officer-only: the rules and checks that fired, with their values.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        explanation: Option<serde_json::Value>,
     },
     InspectionOrdered {
         reason: String,

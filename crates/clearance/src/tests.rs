@@ -80,6 +80,8 @@ fn lane(lane: Lane) -> Action {
             message_zh: "规则".into(),
             message_en: "rule".into(),
         }],
+        inspection: None,
+        explanation: None,
     }
 }
 fn notices() -> Vec<PaymentNotice> {
@@ -551,6 +553,31 @@ fn only_the_right_actor_may_act() {
         },
     );
     assert_eq!(r.code(), "actor_not_permitted");
+    // The risk engine may hold a declaration at acceptance; no other system component may, and
+    // only anti-smuggling officers resume.
+    let risk = Actor::System {
+        component: "risk".into(),
+    };
+    let held = run(
+        &accepted,
+        risk.clone(),
+        Action::Suspend {
+            reason: reason(),
+            case_no: "C".into(),
+        },
+    );
+    assert_eq!(held.status, Status::Suspended);
+    let r = refused(
+        &accepted,
+        system(),
+        Action::Suspend {
+            reason: reason(),
+            case_no: "C".into(),
+        },
+    );
+    assert_eq!(r.code(), "actor_not_permitted");
+    let r = refused(&held, risk, Action::Unsuspend { reason: reason() });
+    assert_eq!(r.code(), "actor_not_permitted");
     // Submitting for another enterprise.
     let r = refused(
         &DeclarationState::default(),
@@ -641,6 +668,8 @@ fn inputs_are_checked() {
     let no_reasons = Action::ChooseLane {
         lane: Lane::Green,
         reasons: vec![],
+        inspection: None,
+        explanation: None,
     };
     assert_eq!(refused(&accepted, system(), no_reasons).code(), "missing");
     let submitted = reach(Status::Submitted, Direction::Import, false);
@@ -936,26 +965,35 @@ fn default_lane_policy_is_documented_behaviour() {
         discrepancies_last_year,
     };
     let p = DefaultLanePolicy;
+    let ctx = LaneContext {
+        declaration_no: DeclarationNo::new(office(), 2025, Direction::Import, 7).unwrap(),
+        today: chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+    };
     assert_eq!(
-        p.choose(&decl, &facts(CreditClass::Discredited, 0)).lane,
+        p.choose(&ctx, &decl, &facts(CreditClass::Discredited, 0))
+            .lane,
         Lane::Red
     );
     assert_eq!(
-        p.choose(&decl, &facts(CreditClass::General, 2)).lane,
+        p.choose(&ctx, &decl, &facts(CreditClass::General, 2)).lane,
         Lane::Yellow
     );
     assert_eq!(
-        p.choose(&decl, &facts(CreditClass::General, 0)).lane,
+        p.choose(&ctx, &decl, &facts(CreditClass::General, 0)).lane,
         Lane::Green
     );
-    let aeo = p.choose(&decl, &facts(CreditClass::AdvancedCertified, 5));
+    let aeo = p.choose(&ctx, &decl, &facts(CreditClass::AdvancedCertified, 5));
     assert_eq!(
         (aeo.lane, aeo.reasons[0].code.as_str()),
         (Lane::Green, "default_green")
     );
     // The decision plugs straight into the state machine.
     let s = reach(Status::Accepted, Direction::Import, false);
-    let d = p.choose(&decl, &facts(CreditClass::Discredited, 0));
+    let d = p.choose(&ctx, &decl, &facts(CreditClass::Discredited, 0));
+    assert_eq!(
+        (d.inspection.as_deref(), d.suspend, d.explanation.is_none()),
+        (Some("physical"), false, true)
+    );
     let next = run(
         &s,
         Actor::System {
@@ -964,9 +1002,16 @@ fn default_lane_policy_is_documented_behaviour() {
         Action::ChooseLane {
             lane: d.lane,
             reasons: d.reasons,
+            inspection: d.inspection,
+            explanation: d.explanation,
         },
     );
     assert_eq!(next.status, Status::Inspection);
+    assert_eq!(
+        p.choose(&ctx, &decl, &facts(CreditClass::General, 0))
+            .inspection,
+        None
+    );
 }
 
 fn sample_declaration() -> domain::declaration::Declaration {

@@ -69,8 +69,14 @@ fn service(data_dir: &Path, store: Arc<dyn Store>, demo: bool) -> anyhow::Result
     if demo {
         svc = svc.with_registry(Box::new(app::demo::registry()));
     }
+    svc.load_risk()
+        .map_err(|e| anyhow::anyhow!("failed to load the risk engine's rules and lists: {e}"))?;
     Ok(svc)
 }
+
+/// Minutes between two rebuilds of the reference prices (also after every
+/// `app::risk::REFRESH_AFTER_RELEASES` releases, and on request).
+const PRICE_REFRESH_MINUTES: u64 = 15;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -153,6 +159,22 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             started.elapsed().as_millis()
         );
         std::io::stdout().flush().ok();
+        // Reference prices are rebuilt off the hot path, on the blocking pool.
+        let refresher = svc.clone();
+        tokio::spawn(async move {
+            let period = std::time::Duration::from_secs(PRICE_REFRESH_MINUTES * 60);
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let s = refresher.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = s.refresh_prices(None) {
+                        tracing::warn!(error = %e, "price refresh failed");
+                    }
+                })
+                .await;
+            }
+        });
         server::serve(listener, svc, shutdown_signal())
             .await
             .context("server failed")

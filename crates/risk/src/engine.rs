@@ -14,7 +14,7 @@
 use std::sync::{Arc, RwLock};
 
 use chrono::NaiveDate;
-use clearance::{EnterpriseFacts, Lane, LaneDecision, LanePolicy, LaneReason};
+use clearance::{EnterpriseFacts, Lane, LaneContext, LaneDecision, LanePolicy, LaneReason};
 use domain::codes::DeclarationNo;
 use domain::declaration::Declaration;
 use rust_decimal::Decimal;
@@ -122,7 +122,8 @@ pub struct RiskDecision {
 }
 
 impl RiskDecision {
-    /// The lane and reasons for `clearance::Action::ChooseLane`.
+    /// The decision for `clearance::Action::ChooseLane`: lane, reasons, inspection kind, hold,
+    /// and the explanation as JSON (officer-only).
     pub fn lane_decision(&self) -> LaneDecision {
         LaneDecision {
             lane: self.lane,
@@ -135,7 +136,39 @@ impl RiskDecision {
                     message_en: r.message_en.clone(),
                 })
                 .collect(),
+            inspection: self.inspection.map(|k| k.as_str().to_owned()),
+            suspend: self.suspend,
+            explanation: Some(
+                serde_json::to_value(&self.explanation).expect("an explanation serialises"),
+            ),
         }
+    }
+
+    /// Why the declaration is held, as `(reason, case number)` for `Suspend`: the first
+    /// watch-list entry that holds (its case), else the first rule that holds (`id@version`).
+    /// `None` when nothing holds.
+    pub fn hold(&self) -> Option<(String, String)> {
+        if !self.suspend {
+            return None;
+        }
+        let e = &self.explanation;
+        if let Some(w) = e.watch_hits.iter().find(|w| w.entry.suspend) {
+            return Some((
+                format!(
+                    "watch list hold: {} {} ({})",
+                    w.entry.kind.as_str(),
+                    w.entry.value,
+                    w.matched_field
+                ),
+                w.entry.case.clone(),
+            ));
+        }
+        e.rules_fired.iter().find(|r| r.suspend).map(|r| {
+            (
+                format!("rule hold: {} ({})", r.reason_code, r.message_en),
+                format!("{}@{}", r.id, r.version),
+            )
+        })
     }
 
     /// Whether the random sample chose it (feedback uses these as the unbiased baseline).
@@ -463,24 +496,27 @@ impl RiskEngine {
     }
 }
 
-/// Adapter to `clearance::LanePolicy`, whose `choose` has neither the declaration number (for
-/// sampling) nor the day nor the office tree: they are fixed here, for one declaration.
+/// Adapter to `clearance::LanePolicy`: the context gives the declaration number (sampling) and
+/// the day; the office tree and the exchange rates are fixed here.
 pub struct RiskLanePolicy<'a> {
     pub state: &'a RiskState,
-    pub declaration_no: &'a DeclarationNo,
-    pub today: NaiveDate,
     pub offices: &'a dyn OfficeHierarchy,
     pub rates: &'a dyn CnyRates,
 }
 
 impl LanePolicy for RiskLanePolicy<'_> {
-    fn choose(&self, declaration: &Declaration, facts: &EnterpriseFacts) -> LaneDecision {
+    fn choose(
+        &self,
+        ctx: &LaneContext,
+        declaration: &Declaration,
+        facts: &EnterpriseFacts,
+    ) -> LaneDecision {
         self.state
             .decide(&DecisionInput {
                 declaration,
-                declaration_no: self.declaration_no,
+                declaration_no: &ctx.declaration_no,
                 enterprise: facts,
-                today: self.today,
+                today: ctx.today,
                 offices: self.offices,
                 rates: self.rates,
             })

@@ -4,7 +4,7 @@
 mod common;
 use std::sync::Arc;
 
-use clearance::{CreditClass, Lane, LanePolicy};
+use clearance::{CreditClass, Lane, LaneContext, LanePolicy};
 use common::*;
 use domain::codes::{CountryCode, HsCode, OfficeCode, UnitCode, Uscc};
 use risk::*;
@@ -464,14 +464,34 @@ fn lane_policy_adapter_gives_the_same_lane() {
     let r = rates();
     let policy = RiskLanePolicy {
         state: &s,
-        declaration_no: &no,
-        today: day("2025-03-10"),
         offices: &DigitOffices,
         rates: &r,
     };
+    let ctx = LaneContext {
+        declaration_no: no,
+        today: day("2025-03-10"),
+    };
     let d = laptops();
-    let ld = policy.choose(&d, &facts(CreditClass::General));
+    let ld = policy.choose(&ctx, &d, &facts(CreditClass::General));
     assert_eq!(ld.lane, Lane::Yellow);
     assert_eq!(ld.reasons[0].code, "A_reason");
+    // The same decision as the engine's, with the inspection kind, hold and explanation.
+    let direct = s.decide(&DecisionInput {
+        declaration: &d,
+        declaration_no: &no,
+        enterprise: &facts(CreditClass::General),
+        today: day("2025-03-10"),
+        offices: &DigitOffices,
+        rates: &r,
+    });
+    assert_eq!(ld.inspection.as_deref(), Some("document"));
+    assert!(!ld.suspend);
+    assert_eq!(direct.hold(), None);
+    let explanation = ld.explanation.expect("the engine explains");
+    assert_eq!(explanation["rules_fired"][0]["id"], "A");
+    assert_eq!(
+        explanation,
+        serde_json::to_value(&direct.explanation).unwrap()
+    );
     let _ = Uscc::parse(TRADER).unwrap();
 }

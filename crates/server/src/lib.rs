@@ -8,6 +8,9 @@
 //!   Authentication here; authorization in the service, for every call.
 //! - The store is synchronous: every service call runs on `spawn_blocking`.
 //!
+//! - The web interface ([`web`]): the single-page application at `/`, its files under
+//!   `/assets/`, compiled into the binary.
+//!
 //! The router holds no state of its own beyond `Arc<Clearance>`.
 
 use std::future::Future;
@@ -29,7 +32,11 @@ use serde::Deserialize;
 use store::{Cursor, DeclarationId, DeclarationKey, PageRequest};
 use utoipa::{OpenApi, ToSchema};
 
+mod cargo_api;
 mod error;
+mod risk_api;
+mod ui_api;
+pub mod web;
 pub use error::ApiError;
 
 /// Largest request body accepted.
@@ -53,6 +60,12 @@ pub fn router(svc: Svc) -> Router {
         .route("/api/users/{login}/revoke-sessions", post(revoke_sessions))
         .route("/api/audit/verify", get(verify_audit))
         .route("/api/declarations", post(submit).get(list))
+        .route("/api/declarations/check", post(ui_api::check))
+        .route("/api/codes/{table}", get(ui_api::codes))
+        .route("/api/stats/summary", get(ui_api::stats_summary))
+        .merge(web::routes())
+        .merge(cargo_api::routes())
+        .merge(risk_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
         .fallback(|| async { ApiError::not_found() })
@@ -332,7 +345,10 @@ async fn health() -> Response {
 }
 
 async fn openapi() -> Response {
-    let mut resp = ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(<cargo_api::CargoApiDoc as OpenApi>::openapi());
+    doc.merge(<risk_api::RiskApiDoc as OpenApi>::openapi());
+    let mut resp = doc
         .to_json()
         .map(IntoResponse::into_response)
         .unwrap_or_else(|_| ApiError::internal().into_response());
@@ -829,7 +845,10 @@ step_docs! {
         doc_approve,
         doc_refuse,
         doc_suspend,
-        doc_unsuspend
+        doc_unsuspend,
+        ui_api::codes,
+        ui_api::check,
+        ui_api::stats_summary
     ),
     components(schemas(
         LoginBody,

@@ -50,7 +50,10 @@ impl TestApp {
                 Arc::new(refdata::RefData::embedded().unwrap()),
                 clock.clone(),
             )
-            .with_registry(Box::new(StaticRegistry(facts))),
+            .with_registry(Box::new(StaticRegistry(facts)))
+            // These tests pin lanes by the registry's facts; the risk engine has its own tests
+            // (tests/risk_api.rs).
+            .with_lane_policy(Box::new(clearance::DefaultLanePolicy)),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -796,7 +796,10 @@ impl Tx<'_> {
         for ((r, review), p) in filings.iter().zip(&plans) {
             if matches!(p, Plan::New) {
                 count_serial(&mut counts, serial_key(r));
-                if matches!(review, Some(AutomaticReview::Accept { .. })) {
+                if matches!(
+                    review,
+                    Some(AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. })
+                ) {
                     count_serial(&mut accept_counts, serial_key(r));
                 }
             }
@@ -878,7 +881,9 @@ impl Tx<'_> {
             if let Some(review) = review {
                 // A number for an accepting review only (counted above).
                 let taken = match review {
-                    AutomaticReview::Accept { .. } => next_declaration.get_mut(&k),
+                    AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. } => {
+                        next_declaration.get_mut(&k)
+                    }
                     AutomaticReview::Reject { .. } => None,
                 };
                 let declaration_no = match taken {
@@ -1555,6 +1560,8 @@ fn review_steps(
                 Action::ChooseLane {
                     lane: *lane,
                     reasons: reasons.clone(),
+                    inspection: None,
+                    explanation: None,
                 },
             )?;
             if let Some(amounts) = assessment {
@@ -1567,6 +1574,19 @@ fn review_steps(
                     })
                     .collect();
                 step(state, system("tax"), Action::Assess { notices })?;
+            }
+        }
+        AutomaticReview::AcceptRisk { choose } => {
+            // The lane is chosen with the number just taken (sampling hashes it).
+            let declaration_no = declaration_no
+                .ok_or_else(|| corrupt("no declaration number taken for an accepting review"))?;
+            step(
+                state,
+                system("automatic_review"),
+                Action::Accept { declaration_no },
+            )?;
+            for (actor, action) in choose.choose(&declaration_no).steps(declaration_no) {
+                step(state, actor, action)?;
             }
         }
     }

@@ -350,6 +350,8 @@ pub fn optimistic_concurrency_conflict(h: &dyn Harness) {
         action: Action::ChooseLane {
             lane: l,
             reasons: vec![reason()],
+            inspection: None,
+            explanation: None,
         },
     };
     let a = decide(&d.state, &lane(Lane::Green), t0()).unwrap();
@@ -401,7 +403,7 @@ pub fn optimistic_concurrency_conflict(h: &dyn Harness) {
     assert_eq!(err.code(), "invalid");
 }
 
-fn reason() -> LaneReason {
+pub fn reason() -> LaneReason {
     LaneReason {
         code: "default_green".into(),
         message_zh: "默认".into(),
@@ -431,6 +433,8 @@ pub fn lifecycle_and_payment_notices(h: &dyn Harness) {
         Action::ChooseLane {
             lane: Lane::Yellow,
             reasons: vec![reason()],
+            inspection: None,
+            explanation: None,
         },
         t(1),
     );
@@ -533,6 +537,8 @@ pub fn lifecycle_and_payment_notices(h: &dyn Harness) {
         Action::ChooseLane {
             lane: Lane::Green,
             reasons: vec![reason()],
+            inspection: None,
+            explanation: None,
         },
         t(1),
     );
@@ -602,6 +608,8 @@ pub fn list_filters_and_pagination(h: &dyn Harness) {
         Action::ChooseLane {
             lane: Lane::Red,
             reasons: vec![reason()],
+            inspection: None,
+            explanation: None,
         },
         t0(),
     );

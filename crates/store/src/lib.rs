@@ -41,7 +41,11 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub mod audit;
+pub mod cargo;
+pub mod cargo_contract;
 pub mod contract;
+pub mod risk;
+pub mod risk_contract;
 pub mod sqlite;
 
 pub use audit::{AuditReport, BrokenLink, BrokenReason};
@@ -245,6 +249,11 @@ pub enum Role {
     Hq,
     /// A partner agency on the E-Port (commerce, tax, foreign exchange, ...).
     Agency,
+    /// A carrier (shipping line, airline, road or rail operator) or its agent, bound to its
+    /// USCC: files manifests and transits (docs/CARGO.md).
+    Carrier,
+    /// A postal operator, bound to its USCC: files parcel lists.
+    PostalOperator,
 }
 
 impl Role {
@@ -257,6 +266,8 @@ impl Role {
             Role::Admin => "admin",
             Role::Hq => "hq",
             Role::Agency => "agency",
+            Role::Carrier => "carrier",
+            Role::PostalOperator => "postal_operator",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -268,6 +279,8 @@ impl Role {
             Role::Admin,
             Role::Hq,
             Role::Agency,
+            Role::Carrier,
+            Role::PostalOperator,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -397,6 +410,10 @@ pub enum AutomaticReview {
         /// later by an officer.
         assessment: Option<Vec<(TaxKind, Fen)>>,
     },
+    /// Passed, with the lane chosen by the risk engine once the number is taken (sampling
+    /// hashes it): the store calls the hook and records its [`risk::ChosenLane`] (lane with
+    /// explanation, assessment, hold) in the same transaction.
+    AcceptRisk { choose: risk::LaneHook },
 }
 
 /// The result of [`Store::submit_reviewed`].
@@ -556,6 +573,11 @@ pub trait Store: Send + Sync {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+
+    /// The risk engine's storage ([`risk::RiskStore`]), if this backend has it.
+    fn risk_store(&self) -> Option<&dyn risk::RiskStore> {
+        None
+    }
 }
 
 /// Milliseconds since the epoch, the form timestamps take in narrow columns.

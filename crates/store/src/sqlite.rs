@@ -33,6 +33,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use crate::audit::{sha256_hex, AuditRecord, AuditReport, ChainHead, ChainVerifier};
 use crate::*;
 
+mod cargo;
+mod risk;
+
 pub const DEFAULT_DIR: &str = "./jinguan-data";
 pub const DB_FILE: &str = "jinguan.db";
 
@@ -160,6 +163,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_user ON sessions (user_id);
     CREATE INDEX declarations_lane ON declarations (lane, id);
     "#,
+    // 3: transport and cargo control (store::cargo): manifest event log, transits, postal items.
+    cargo::MIGRATION,
+    // 4: the risk engine (store::risk): rule set versions, credit classes, watch list, feedback.
+    risk::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -226,6 +233,8 @@ enum Op {
     CreateSession(NewSession, Actor, DateTime<Utc>),
     RevokeSession(String, Actor, DateTime<Utc>),
     RevokeSessionsOf(i64, Actor, DateTime<Utc>),
+    Cargo(cargo::CargoOp),
+    Risk(risk::RiskOp),
 }
 
 enum Reply {
@@ -236,6 +245,8 @@ enum Reply {
     Appended(Appended),
     Unit,
     UserId(i64),
+    Cargo(cargo::CargoReply),
+    Risk(risk::RiskReply),
 }
 
 struct Job {
@@ -794,6 +805,10 @@ impl Store for SqliteStore {
             _ => unreachable!("the writer answers revoke_sessions_of with Count"),
         }
     }
+
+    fn risk_store(&self) -> Option<&dyn crate::risk::RiskStore> {
+        Some(self)
+    }
 }
 
 fn read_account(
@@ -1010,6 +1025,8 @@ fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, Store
                 .map(Reply::Appended)
         }
         Op::SubmitReviewed(req, review) => submit_reviewed(c, head, req, review).map(Reply::Filed),
+        Op::Cargo(op) => cargo::execute(c, head, op).map(Reply::Cargo),
+        Op::Risk(op) => risk::execute(c, head, op).map(Reply::Risk),
         Op::CreateAccount(account, actor, now) => {
             let user = &account.user;
             let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();
@@ -1328,6 +1345,8 @@ fn submit_reviewed(
                 Action::ChooseLane {
                     lane: *lane,
                     reasons: reasons.clone(),
+                    inspection: None,
+                    explanation: None,
                 },
             )?;
             if let Some(amounts) = assessment {
@@ -1340,6 +1359,17 @@ fn submit_reviewed(
                     })
                     .collect();
                 step(&mut state, system("tax"), Action::Assess { notices })?;
+            }
+        }
+        AutomaticReview::AcceptRisk { choose } => {
+            let declaration_no = risk::take_declaration_no(c, &header, req.now)?;
+            step(
+                &mut state,
+                system("automatic_review"),
+                Action::Accept { declaration_no },
+            )?;
+            for (actor, action) in choose.choose(&declaration_no).steps(declaration_no) {
+                step(&mut state, actor, action)?;
             }
         }
     }

@@ -1,0 +1,192 @@
+//! The HTTP endpoints of risk management (docs/RISK.md "API"): the rule set of risk analysts
+//! (read, replace: takes effect for the next declaration, no restart), the watch list, credit
+//! classes set by officers, the report of rule hit rates, and a refresh of reference prices.
+//! Authentication here; authorization in the service (`app::authorize`), deny by default.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use axum::Router;
+use chrono::NaiveDate;
+use clearance::{CreditClass, Lane};
+use domain::codes::Uscc;
+use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::{blocking, body_bytes, json_ok, parse_json, principal, ApiError, Svc};
+
+pub(crate) fn routes() -> Router<Svc> {
+    Router::new()
+        .route("/api/risk/rules", get(get_rules).put(put_rules))
+        .route("/api/risk/watch-list", get(watch_list).post(add_watch))
+        .route(
+            "/api/risk/watch-list/{id}",
+            axum::routing::delete(remove_watch),
+        )
+        .route("/api/risk/credit-classes/{uscc}", put(set_credit_class))
+        .route("/api/risk/report", get(report))
+        .route("/api/risk/prices/refresh", post(refresh_prices))
+}
+
+/// A rule set in the rule-file text form or as JSON (docs/RISK.md), replacing the rules the
+/// analyst manages.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RulesBody {
+    text: String,
+    /// The version read before editing; a store that moved on answers 409.
+    expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WatchBody {
+    /// `enterprise`, `overseas_party`, `vessel` or `bill`.
+    kind: String,
+    value: String,
+    #[schema(value_type = String, example = "red")]
+    lane: Lane,
+    #[serde(default)]
+    suspend: bool,
+    case: String,
+    #[schema(value_type = Option<String>, example = "2025-12-31")]
+    until: Option<NaiveDate>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreditClassBody {
+    #[schema(value_type = String, example = "advanced_certified")]
+    class: CreditClass,
+}
+
+#[utoipa::path(get, path = "/api/risk/rules",
+    responses((status = 200, description = "the rules the analyst manages, with the version and fingerprint")))]
+async fn get_rules(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let view = blocking(move || svc.risk_rules(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &view))
+}
+
+#[utoipa::path(put, path = "/api/risk/rules", request_body = RulesBody,
+    responses((status = 200, description = "stored as a new version and in force"),
+        (status = 422, description = "every error, with its line and field"),
+        (status = 409, description = "the rule set changed meanwhile")))]
+async fn put_rules(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: RulesBody = parse_json(&headers, &body_bytes(body)?)?;
+    let view = blocking(move || svc.put_risk_rules(&p, &b.text, b.expected_version)).await?;
+    Ok(json_ok(StatusCode::OK, &view))
+}
+
+#[utoipa::path(get, path = "/api/risk/watch-list",
+    responses((status = 200, description = "the entries in force")))]
+async fn watch_list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let list = blocking(move || svc.watch_list(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &list))
+}
+
+#[utoipa::path(post, path = "/api/risk/watch-list", request_body = WatchBody,
+    responses((status = 201, description = "added and in force")))]
+async fn add_watch(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: WatchBody = parse_json(&headers, &body_bytes(body)?)?;
+    let entry = app::risk::NewWatchEntry {
+        kind: b.kind,
+        value: b.value,
+        lane: b.lane,
+        suspend: b.suspend,
+        case: b.case,
+        until: b.until,
+    };
+    let id = blocking(move || svc.add_watch_entry(&p, entry)).await?;
+    Ok(json_ok(
+        StatusCode::CREATED,
+        &serde_json::json!({ "id": id }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/risk/watch-list/{id}",
+    params(("id" = i64, Path, description = "watch-list entry id")),
+    responses((status = 204, description = "removed")))]
+async fn remove_watch(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    blocking(move || svc.remove_watch_entry(&p, id)).await?;
+    Ok(axum::response::IntoResponse::into_response(
+        StatusCode::NO_CONTENT,
+    ))
+}
+
+#[utoipa::path(put, path = "/api/risk/credit-classes/{uscc}", request_body = CreditClassBody,
+    params(("uscc" = String, Path, description = "the enterprise's USCC")),
+    responses((status = 200, description = "set; in force for its next filing")))]
+async fn set_credit_class(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(uscc): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let uscc = Uscc::parse(&uscc).map_err(|e| {
+        crate::invalid(
+            "uscc",
+            "uscc",
+            format!("统一社会信用代码有误：{e}"),
+            e.to_string(),
+        )
+    })?;
+    let b: CreditClassBody = parse_json(&headers, &body_bytes(body)?)?;
+    blocking(move || svc.set_credit_class(&p, uscc, b.class)).await?;
+    Ok(json_ok(
+        StatusCode::OK,
+        &serde_json::json!({ "uscc": uscc, "class": b.class }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/risk/report",
+    responses((status = 200, description = "hit rate and effect (lift) of every rule and check")))]
+async fn report(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let r = blocking(move || svc.risk_report(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &r))
+}
+
+#[utoipa::path(post, path = "/api/risk/prices/refresh",
+    responses((status = 200, description = "reference prices rebuilt from released declarations")))]
+async fn refresh_prices(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let r = blocking(move || svc.refresh_prices(Some(&p))).await?;
+    Ok(json_ok(StatusCode::OK, &r))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        get_rules,
+        put_rules,
+        watch_list,
+        add_watch,
+        remove_watch,
+        set_credit_class,
+        report,
+        refresh_prices
+    ),
+    components(schemas(RulesBody, WatchBody, CreditClassBody))
+)]
+pub(crate) struct RiskApiDoc;

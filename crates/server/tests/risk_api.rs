@@ -1,0 +1,407 @@
+//! Black-box tests of risk management over HTTP (docs/RISK.md "API"): a real server on port 0
+//! over a fresh data folder, the risk engine choosing lanes (the service's default).
+
+use std::sync::Arc;
+
+use app::{Clearance, Duty, ManualClock, NewUserRequest, Role};
+use chrono::{TimeZone, Utc};
+use domain::codes::{OfficeCode, Uscc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+const PASSWORD: &str = "test-password";
+const A: &str = "91310115MA1K4Q7B4Y";
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    svc: Arc<Clearance>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
+        ));
+        let svc = Arc::new(Clearance::new(
+            store,
+            Arc::new(refdata::RefData::embedded().unwrap()),
+            clock,
+        ));
+        svc.load_risk().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let s = svc.clone();
+        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            svc,
+            _dir: dir,
+        }
+    }
+
+    fn user(&self, login: &str, role: Role, office: Option<&str>, duties: &[Duty]) {
+        self.svc
+            .bootstrap_user(NewUserRequest {
+                login: login.into(),
+                password: PASSWORD.into(),
+                role,
+                duties: duties.to_vec(),
+                office: office.map(|o| OfficeCode::parse(o).unwrap()),
+                uscc: (role == Role::Enterprise).then(|| Uscc::parse(A).unwrap()),
+                agency: (role == Role::Agency).then(|| "commerce".into()),
+            })
+            .unwrap();
+    }
+
+    async fn login(&self, login: &str) -> String {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                None,
+                "/api/session",
+                Some(json!({"login": login, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{login}: {v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, v)
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, Some(token), path, None)
+            .await
+    }
+
+    async fn submit(&self, token: &str, seq: &str, body: &str) -> Value {
+        let resp = self
+            .client
+            .post(format!("{}/api/declarations", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("client-seq-no", seq)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.unwrap()
+    }
+
+    /// The `lane_chosen` event of a declaration as `token` sees it.
+    async fn lane_event(&self, token: &str, id: &Value) -> Value {
+        let (s, d) = self.get(token, &format!("/api/declarations/{id}")).await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        d["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["event"])
+            .find(|e| e["type"] == "lane_chosen")
+            .cloned()
+            .expect("a lane_chosen event")
+    }
+}
+
+fn declaration(variant: u32, vessel: &str) -> String {
+    let mut v: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
+    v["trader"]["uscc"] = A.into();
+    v["owner"]["uscc"] = A.into();
+    v["declaration_office"] = "2200".into();
+    v["entry_exit_office"] = "2200".into();
+    v["contract_no"] = format!("R-{variant}").into();
+    v["vessel"] = vessel.into();
+    v.to_string()
+}
+
+const RULE_RED: &str = r#"
+rule T1-TRADER
+  office 0000
+  valid from 2025-01-01
+  priority 10
+  when trader = "91310115MA1K4Q7B4Y"
+  lane red
+  inspection machine
+  reason test_trader "测试企业" "test trader"
+end
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_lanes_explanations_holds_classes_and_feedback() {
+    let t = TestApp::start().await;
+    t.user("ent", Role::Enterprise, None, &[]);
+    t.user("hq-risk", Role::Hq, None, &[Duty::RiskAnalyst]);
+    t.user("sh-risk", Role::Officer, Some("2200"), &[Duty::RiskAnalyst]);
+    t.user(
+        "sh-off",
+        Role::Officer,
+        Some("2200"),
+        &[Duty::Reviewer, Duty::Inspector],
+    );
+    t.user("agency", Role::Agency, None, &[]);
+    let ent = t.login("ent").await;
+    let hq = t.login("hq-risk").await;
+    let sh = t.login("sh-risk").await;
+    let off = t.login("sh-off").await;
+    let agency = t.login("agency").await;
+
+    // Before any rule: no rule fires; the explanation still shows the sampling draw.
+    let first = t.submit(&ent, "r-1", &declaration(1, "CA986")).await;
+    let ev = t.lane_event(&off, &first["id"]).await;
+    assert_eq!(ev["explanation"]["rules_fired"], json!([]));
+    assert_eq!(ev["explanation"]["sampling"]["credit_class"], "general");
+
+    // Invalid rules: 422 with every error, each with its line, field and both languages.
+    let (s, v) = t
+        .call(
+            reqwest::Method::PUT,
+            Some(&hq),
+            "/api/risk/rules",
+            Some(json!({"text": "rule X\n  office 0000\n  valid from 2025-01-01\n  when origin = \"US\" and colour = \"red\"\n  lane purple\n  reason r \"原因\" \"reason\"\nend\n"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let problems = v["error"]["problems"].as_array().unwrap();
+    let fields: Vec<&str> = problems
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["line 4:17 rule X origin", "line 5:8 rule X lane"],
+        "{v}"
+    );
+    for p in problems {
+        assert!(p["field"].as_str().unwrap().starts_with("line "), "{p}");
+        assert_eq!(p["code"], "rule_invalid");
+        assert!(!p["message_zh"].as_str().unwrap().is_empty());
+        assert!(!p["message_en"].as_str().unwrap().is_empty());
+    }
+
+    // Access: an office analyst may not own a national rule; enterprises, agencies and
+    // officers without the duty may not read rules.
+    let (s, _) = t
+        .call(
+            reqwest::Method::PUT,
+            Some(&sh),
+            "/api/risk/rules",
+            Some(json!({ "text": RULE_RED })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for token in [&ent, &agency, &off] {
+        let (s, _) = t.get(token, "/api/risk/rules").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t.get(token, "/api/risk/report").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+
+    // A valid rule, in force for the next declaration without a restart.
+    let (s, v) = t
+        .call(
+            reqwest::Method::PUT,
+            Some(&hq),
+            "/api/risk/rules",
+            Some(json!({ "text": RULE_RED, "expected_version": 0 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["rules"][0]["id"], "T1-TRADER");
+    // The office analyst sees the national rule as outside their scope.
+    let (s, v) = t.get(&sh, "/api/risk/rules").await;
+    assert_eq!(
+        (s, v["rules_outside_scope"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+    // A stale version is refused.
+    let (s, _) = t
+        .call(
+            reqwest::Method::PUT,
+            Some(&hq),
+            "/api/risk/rules",
+            Some(json!({ "text": RULE_RED, "expected_version": 0 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    let second = t.submit(&ent, "r-2", &declaration(2, "CA986")).await;
+    assert_eq!(second["lane"], "red");
+    assert_eq!(second["status"], "inspection");
+    // The officer sees why, with the values the rule read.
+    let ev = t.lane_event(&off, &second["id"]).await;
+    let fired = &ev["explanation"]["rules_fired"][0];
+    assert_eq!(fired["id"], "T1-TRADER");
+    assert_eq!(fired["values"][0], json!({"field": "trader", "value": A}));
+    assert_eq!(ev["inspection"], "machine");
+    assert_eq!(ev["reasons"][0]["code"], "test_trader");
+    // The enterprise sees the lane, not the explanation nor the rule's reason.
+    let ev = t.lane_event(&ent, &second["id"]).await;
+    assert_eq!(ev["lane"], "red");
+    assert!(ev.get("explanation").is_none(), "{ev}");
+    assert_eq!(
+        ev["reasons"],
+        json!([{"code": "lane_red", "message_zh": "查验", "message_en": "inspection"}])
+    );
+    let (_, whole) = t
+        .get(&ent, &format!("/api/declarations/{}", second["id"]))
+        .await;
+    assert!(!whole.to_string().contains("T1-TRADER"), "{whole}");
+
+    // Feedback: the inspection found undervaluation; the report counts it for the rule.
+    let (s, v) = t
+        .call(
+            reqwest::Method::POST,
+            Some(&off),
+            &format!("/api/declarations/{}/inspection", second["id"]),
+            Some(json!({"result": "discrepancy", "findings": [{"kind": "undervaluation", "field": "items[1].unit_price", "note": "invoice shows less"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, report) = t.get(&sh, "/api/risk/report").await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(report["decisions"], 2);
+    let rule = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "T1-TRADER@1")
+        .expect("the rule is reported");
+    assert_eq!(
+        (
+            rule["fired"].clone(),
+            rule["examined"].clone(),
+            rule["found"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+    assert_eq!(rule["hit_rate_percent"], "100.00");
+    assert_eq!(rule["findings"]["undervaluation"], 1);
+
+    // Watch list: a vessel on hold suspends the next filing; the enterprise sees no case.
+    let (s, _) = t
+        .call(
+            reqwest::Method::POST,
+            Some(&ent),
+            "/api/risk/watch-list",
+            Some(json!({"kind": "vessel", "value": "SUSPECT", "lane": "red", "suspend": true, "case": "JS-7"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = t
+        .call(
+            reqwest::Method::POST,
+            Some(&sh),
+            "/api/risk/watch-list",
+            Some(json!({"kind": "vessel", "value": "SUSPECT", "lane": "red", "suspend": true, "case": "JS-7"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let held = t.submit(&ent, "r-3", &declaration(3, "suspect")).await;
+    assert_eq!(held["status"], "suspended");
+    let (_, d) = t
+        .get(&off, &format!("/api/declarations/{}", held["id"]))
+        .await;
+    let susp = d["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["event"])
+        .find(|e| e["type"] == "suspended")
+        .unwrap()
+        .clone();
+    assert_eq!(susp["case_no"], "JS-7");
+    assert_eq!(susp["actor"]["component"], "risk");
+    let (_, d) = t
+        .get(&ent, &format!("/api/declarations/{}", held["id"]))
+        .await;
+    assert!(!d.to_string().contains("JS-7"), "{d}");
+
+    // Credit class: an officer sets it; the next decision samples at the class's rates.
+    let (s, _) = t
+        .call(
+            reqwest::Method::PUT,
+            Some(&ent),
+            &format!("/api/risk/credit-classes/{A}"),
+            Some(json!({"class": "advanced_certified"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = t
+        .call(
+            reqwest::Method::PUT,
+            Some(&off),
+            &format!("/api/risk/credit-classes/{A}"),
+            Some(json!({"class": "advanced_certified"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let fourth = t.submit(&ent, "r-4", &declaration(4, "CA986")).await;
+    let ev = t.lane_event(&off, &fourth["id"]).await;
+    let sampling = &ev["explanation"]["sampling"];
+    assert_eq!(sampling["credit_class"], "advanced_certified");
+    assert_eq!(
+        (sampling["red_ppm"].clone(), sampling["yellow_ppm"].clone()),
+        (json!(2000), json!(3000))
+    );
+    assert_eq!(sampling["seed"], "jinguan-sampling-2025");
+
+    // Price references refresh on request (nothing released yet); others may not.
+    let (s, v) = t
+        .call(
+            reqwest::Method::POST,
+            Some(&hq),
+            "/api/risk/prices/refresh",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, v["references"].clone()),
+        (StatusCode::OK, json!(0)),
+        "{v}"
+    );
+    let (s, _) = t
+        .call(
+            reqwest::Method::POST,
+            Some(&agency),
+            "/api/risk/prices/refresh",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The audit chain holds every risk write.
+    let report = t.svc.store().verify_audit().unwrap();
+    assert!(report.is_intact());
+}

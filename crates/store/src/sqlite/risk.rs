@@ -1,0 +1,461 @@
+//! [`RiskStore`] on SQLite: writes go through the same writer thread as declarations, so they
+//! share its group commit and the one audit chain, and an examination's events and its feedback
+//! commit in one savepoint.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::*;
+use crate::risk::*;
+
+pub(super) const MIGRATION: &str = r#"
+    CREATE TABLE risk_rules (
+        version     INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        rules       TEXT NOT NULL
+    );
+
+    CREATE TABLE risk_credit_classes (
+        uscc  TEXT PRIMARY KEY,
+        class TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE risk_watch_entries (
+        id            INTEGER PRIMARY KEY,
+        entry         TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        at_ms         INTEGER NOT NULL,
+        removed_at_ms INTEGER
+    );
+
+    CREATE TABLE risk_feedback (
+        seq            INTEGER PRIMARY KEY,
+        declaration_no TEXT NOT NULL UNIQUE,
+        record         TEXT NOT NULL
+    );
+"#;
+
+pub(super) enum RiskOp {
+    PutRules(RulesWrite),
+    SetCreditClass(Uscc, clearance::CreditClass, Actor, DateTime<Utc>),
+    AddWatch(WatchRow, Actor, DateTime<Utc>),
+    RemoveWatch(i64, Actor, DateTime<Utc>),
+    RecordDecision(FeedbackRow, Actor, DateTime<Utc>),
+    AppendExamined(AppendRequest, Examination),
+}
+
+pub(super) enum RiskReply {
+    Rules(StoredRules),
+    Unit,
+    Id(i64),
+    Removed(bool),
+    Appended(Appended),
+}
+
+/// The declaration number of an accepting review, taken in the filing's savepoint.
+pub(super) fn take_declaration_no(
+    c: &Connection,
+    header: &clearance::Header,
+    now: DateTime<Utc>,
+) -> Result<DeclarationNo, StoreError> {
+    let year = customs_year(now);
+    let serial = next_serial(
+        c,
+        "declaration",
+        header.declaration_office,
+        year,
+        header.direction,
+    )?;
+    DeclarationNo::new(header.declaration_office, year, header.direction, serial).ok_or_else(|| {
+        StoreError::SerialExhausted(format!(
+            "declaration {} {year} {}",
+            header.declaration_office, header.direction
+        ))
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+pub(super) fn execute(
+    c: &Connection,
+    head: &mut ChainHead,
+    op: &RiskOp,
+) -> Result<RiskReply, StoreError> {
+    match op {
+        RiskOp::PutRules(w) => {
+            let current: i64 = c
+                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM risk_rules")
+                .map_err(backend)?
+                .query_row([], |r| r.get(0))
+                .map_err(backend)?;
+            if current as u64 != w.expected_version {
+                return Err(StoreError::Conflict {
+                    expected: w.expected_version,
+                    actual: current as u64,
+                });
+            }
+            let version = current + 1;
+            let actor = w.actor.label();
+            c.prepare_cached(
+                "INSERT INTO risk_rules (version, fingerprint, actor, at_ms, rules) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(backend)?
+            .execute(params![version, w.fingerprint, actor, to_ms(w.now), w.rules_json])
+            .map_err(backend)?;
+            audit(
+                c,
+                head,
+                w.now,
+                &actor,
+                "risk.put_rules",
+                &format!("risk_rules:{version}"),
+                format!(
+                    r#"{{"version":{version},"fingerprint":{},"rules_sha256":"{}"}}"#,
+                    json(&w.fingerprint)?,
+                    sha256_hex(w.rules_json.as_bytes())
+                ),
+            )?;
+            Ok(RiskReply::Rules(StoredRules {
+                version: version as u64,
+                rules_json: w.rules_json.clone(),
+                fingerprint: w.fingerprint.clone(),
+                actor,
+                at: from_ms(to_ms(w.now))?,
+            }))
+        }
+        RiskOp::SetCreditClass(uscc, class, actor, now) => {
+            let name = credit_class_name(*class);
+            c.prepare_cached(
+                "INSERT INTO risk_credit_classes (uscc, class, actor, at_ms) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (uscc) DO UPDATE SET class = excluded.class, actor = excluded.actor, at_ms = excluded.at_ms",
+            )
+            .map_err(backend)?
+            .execute(params![uscc.to_string(), name, actor.label(), to_ms(*now)])
+            .map_err(backend)?;
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "risk.set_credit_class",
+                &format!("enterprise:{uscc}"),
+                format!(r#"{{"class":"{name}"}}"#),
+            )?;
+            Ok(RiskReply::Unit)
+        }
+        RiskOp::AddWatch(entry, actor, now) => {
+            check_watch_row(entry)?;
+            let body = json(entry)?;
+            c.prepare_cached(
+                "INSERT INTO risk_watch_entries (entry, actor, at_ms) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(backend)?
+            .execute(params![body, actor.label(), to_ms(*now)])
+            .map_err(backend)?;
+            let id = c.last_insert_rowid();
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "risk.add_watch_entry",
+                &format!("watch_entry:{id}"),
+                body,
+            )?;
+            Ok(RiskReply::Id(id))
+        }
+        RiskOp::RemoveWatch(id, actor, now) => {
+            let n = c
+                .prepare_cached(
+                    "UPDATE risk_watch_entries SET removed_at_ms = ?2 WHERE id = ?1 AND removed_at_ms IS NULL",
+                )
+                .map_err(backend)?
+                .execute(params![id, to_ms(*now)])
+                .map_err(backend)?;
+            if n > 0 {
+                audit(
+                    c,
+                    head,
+                    *now,
+                    &actor.label(),
+                    "risk.remove_watch_entry",
+                    &format!("watch_entry:{id}"),
+                    "{}".into(),
+                )?;
+            }
+            Ok(RiskReply::Removed(n > 0))
+        }
+        RiskOp::RecordDecision(row, actor, now) => {
+            let body = json(row)?;
+            c.prepare_cached(
+                "INSERT INTO risk_feedback (declaration_no, record) VALUES (?1, ?2) \
+                 ON CONFLICT (declaration_no) DO UPDATE SET record = excluded.record",
+            )
+            .map_err(backend)?
+            .execute(params![row.declaration_no.to_string(), body])
+            .map_err(backend)?;
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "risk.record_decision",
+                &format!("declaration_no:{}", row.declaration_no),
+                body,
+            )?;
+            Ok(RiskReply::Unit)
+        }
+        RiskOp::AppendExamined(req, exam) => {
+            let appended = match super::execute(c, head, &Op::Append(req.clone()))? {
+                Reply::Appended(a) => a,
+                _ => unreachable!("append answers Appended"),
+            };
+            let no = exam.declaration_no.to_string();
+            let existing: Option<String> = c
+                .prepare_cached("SELECT record FROM risk_feedback WHERE declaration_no = ?1")
+                .map_err(backend)?
+                .query_row([&no], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            if let Some(record) = existing {
+                let mut row: FeedbackRow = serde_json::from_str(&record)
+                    .map_err(|e| corrupt(format!("feedback of {no}: {e}")))?;
+                row.found = Some(exam.found);
+                row.findings = if exam.found {
+                    exam.findings.clone()
+                } else {
+                    Vec::new()
+                };
+                let body = json(&row)?;
+                c.prepare_cached("UPDATE risk_feedback SET record = ?2 WHERE declaration_no = ?1")
+                    .map_err(backend)?
+                    .execute(params![no, body])
+                    .map_err(backend)?;
+                let last = req.events.last().expect("append has events");
+                audit(
+                    c,
+                    head,
+                    last.at,
+                    &last.actor.label(),
+                    "risk.record_examination",
+                    &format!("declaration_no:{no}"),
+                    body,
+                )?;
+            }
+            Ok(RiskReply::Appended(appended))
+        }
+    }
+}
+
+fn send(store: &SqliteStore, op: RiskOp) -> Result<RiskReply, StoreError> {
+    match store.send(Op::Risk(op))? {
+        Reply::Risk(r) => Ok(r),
+        _ => unreachable!("the writer answers a risk request with a risk reply"),
+    }
+}
+
+fn read_rules(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, i64, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn stored_rules(
+    (version, fingerprint, actor, at_ms, rules_json): (i64, String, String, i64, String),
+) -> Result<StoredRules, StoreError> {
+    Ok(StoredRules {
+        version: version as u64,
+        rules_json,
+        fingerprint,
+        actor,
+        at: from_ms(at_ms)?,
+    })
+}
+
+impl RiskStore for SqliteStore {
+    fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError> {
+        check_rules(&write)?;
+        match send(self, RiskOp::PutRules(write))? {
+            RiskReply::Rules(r) => Ok(r),
+            _ => unreachable!("put_rules answers Rules"),
+        }
+    }
+
+    fn rules(&self) -> Result<Option<StoredRules>, StoreError> {
+        Ok(self.rules_history(1)?.into_iter().next())
+    }
+
+    fn rules_history(&self, limit: u32) -> Result<Vec<StoredRules>, StoreError> {
+        check_page(limit)?;
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT version, fingerprint, actor, at_ms, rules FROM risk_rules ORDER BY version DESC LIMIT ?1")
+                .map_err(backend)?;
+            let rows = stmt.query_map([limit], read_rules).map_err(backend)?;
+            rows.map(|r| stored_rules(r.map_err(backend)?)).collect()
+        })
+    }
+
+    fn set_credit_class(
+        &self,
+        uscc: Uscc,
+        class: clearance::CreditClass,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        send(
+            self,
+            RiskOp::SetCreditClass(uscc, class, actor.clone(), now),
+        )
+        .map(|_| ())
+    }
+
+    fn credit_classes(&self) -> Result<Vec<StoredCreditClass>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT uscc, class, actor, at_ms FROM risk_credit_classes ORDER BY uscc",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|r| {
+                let (uscc, class, actor, at) = r.map_err(backend)?;
+                Ok(StoredCreditClass {
+                    uscc: Uscc::parse(&uscc).map_err(|e| corrupt(format!("uscc {uscc}: {e}")))?,
+                    class: parse_credit_class(&class)
+                        .ok_or_else(|| corrupt(format!("credit class {class}")))?,
+                    actor,
+                    at: from_ms(at)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn add_watch_entry(
+        &self,
+        entry: WatchRow,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        check_watch_row(&entry)?;
+        match send(self, RiskOp::AddWatch(entry, actor.clone(), now))? {
+            RiskReply::Id(id) => Ok(id),
+            _ => unreachable!("add_watch_entry answers Id"),
+        }
+    }
+
+    fn remove_watch_entry(
+        &self,
+        id: i64,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match send(self, RiskOp::RemoveWatch(id, actor.clone(), now))? {
+            RiskReply::Removed(b) => Ok(b),
+            _ => unreachable!("remove_watch_entry answers Removed"),
+        }
+    }
+
+    fn watch_entries(&self) -> Result<Vec<StoredWatchEntry>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT id, entry, actor, at_ms FROM risk_watch_entries WHERE removed_at_ms IS NULL ORDER BY id")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|r| {
+                let (id, entry, actor, at) = r.map_err(backend)?;
+                Ok(StoredWatchEntry {
+                    id,
+                    entry: serde_json::from_str(&entry)
+                        .map_err(|e| corrupt(format!("watch entry {id}: {e}")))?,
+                    actor,
+                    at: from_ms(at)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn record_decision(
+        &self,
+        row: FeedbackRow,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        send(self, RiskOp::RecordDecision(row, actor.clone(), now)).map(|_| ())
+    }
+
+    fn append_examined(
+        &self,
+        req: AppendRequest,
+        exam: Examination,
+    ) -> Result<Appended, StoreError> {
+        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
+            return Err(StoreError::Invalid(format!(
+                "1 to {APPEND_EVENTS_MAX} events per append"
+            )));
+        }
+        match send(self, RiskOp::AppendExamined(req, exam))? {
+            RiskReply::Appended(a) => Ok(a),
+            _ => unreachable!("append_examined answers Appended"),
+        }
+    }
+
+    fn feedback(&self, limit: u32) -> Result<Vec<FeedbackRow>, StoreError> {
+        check_page(limit)?;
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT record FROM risk_feedback ORDER BY seq LIMIT ?1")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([limit], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            rows.map(|r| {
+                let record = r.map_err(backend)?;
+                serde_json::from_str(&record).map_err(|e| corrupt(format!("feedback: {e}")))
+            })
+            .collect()
+        })
+    }
+
+    fn released_bodies(
+        &self,
+        after: Option<DeclarationId>,
+        limit: u32,
+    ) -> Result<Vec<(DeclarationId, String)>, StoreError> {
+        check_page(limit)?;
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT id, body FROM declarations WHERE status IN ('released', 'closed') AND id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![after.map_or(0, |a| a.0), limit], |r| {
+                    Ok((DeclarationId(r.get(0)?), r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?;
+            rows.map(|r| r.map_err(backend)).collect()
+        })
+    }
+}

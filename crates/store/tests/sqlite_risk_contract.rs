@@ -1,0 +1,24 @@
+//! The risk store contract (`store::risk_contract`), run on the SQLite backend in a fresh
+//! temporary directory per test.
+
+use store::risk_contract::RiskHarness;
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+struct SqliteHarness {
+    dir: tempfile::TempDir,
+}
+
+impl RiskHarness for SqliteHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(SqliteStore::open(self.dir.path(), SqliteOptions::default()).expect("open store"))
+    }
+}
+
+fn harness() -> SqliteHarness {
+    SqliteHarness {
+        dir: tempfile::tempdir().expect("temporary directory"),
+    }
+}
+
+store::risk_contract_tests!(harness());
