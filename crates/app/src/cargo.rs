@@ -1,0 +1,1006 @@
+//! Transport and cargo control wired into the service (docs/CARGO.md "Wiring"): the manifest
+//! ledger in memory over [`store::cargo::CargoStore`], the links with the clearance lifecycle
+//! (match at acceptance, write-off at release, unmatch at cancellation, exit confirmation closing
+//! exports, the late declaration fee), transits and postal items.
+//!
+//! **Ledger state.** [`CargoDesk::open`] replays the manifest event log once at start into a
+//! [`ManifestLedger`] (matching must answer from memory: a declaration names any bill of any
+//! manifest). Every manifest write holds the ledger lock from decide to apply and passes the
+//! sequence it has applied, so the log and the ledger cannot diverge (another process writing the
+//! same database gets `Conflict`). Transits are loaded per transit from their row; postal items
+//! are rows.
+
+use std::sync::{Arc, Mutex};
+
+use cargo_control::{
+    china_date, transit, Actor as CargoActor, BaggageDeclaration, Bill, DeclaredGoods, LateBill,
+    ManifestAction, ManifestBalance, ManifestCommand, ManifestId, ManifestKind, ManifestLedger,
+    ManifestState, MatchPolicy, ParcelList, PostalPolicy, Refusal, SealNo, TallyLine,
+    TransitAction, TransitAlert, TransitCommand, TransitDeclaration, TransitNo, Voyage,
+};
+use chrono::{DateTime, Utc};
+use clearance::{Event, Status};
+use domain::codes::TransportMode;
+use domain::codes::{Direction, OfficeCode};
+use domain::declaration::Declaration;
+use domain::money::Fen;
+use serde::Serialize;
+use store::cargo::{
+    CargoStore, ManifestWrite, PendingMatch, PostalFilter, PostalRecord, PostalWrite, StoredPostal,
+    StoredTransit, TransitFilter, TransitWrite,
+};
+use store::{
+    AppendRequest, Appended, AutomaticReview, DeclarationKey, Filed, StoreError, StoredDeclaration,
+    SubmitRequest,
+};
+
+use crate::access::Principal;
+use crate::cargo_access::{authorize_cargo, CargoOperation as Op, CargoResource as Res};
+use crate::error::{AppError, FieldProblem};
+use crate::service::Clearance;
+
+/// Policies of the clearance links (docs/CARGO.md "Policies").
+#[derive(Clone, Debug)]
+pub struct CargoPolicy {
+    /// Imports by these modes that name a bill must match it on an arrived manifest at
+    /// acceptance; a mismatch, an unknown bill or a manifest not arrived rejects the filing at
+    /// automatic review with the reasons. `false`: imports are never matched.
+    pub require_manifest: bool,
+    /// The transport modes `require_manifest` applies to: `2` waterway (sea) and `5` air by
+    /// default (the customs transport mode table).
+    pub manifest_modes: Vec<TransportMode>,
+    pub matching: MatchPolicy,
+    pub postal: PostalPolicy,
+}
+
+impl Default for CargoPolicy {
+    fn default() -> Self {
+        CargoPolicy {
+            require_manifest: true,
+            manifest_modes: ["2", "5"]
+                .into_iter()
+                .map(|m| TransportMode::parse(m).expect("shipped transport mode codes parse"))
+                .collect(),
+            matching: MatchPolicy::default(),
+            postal: PostalPolicy::default(),
+        }
+    }
+}
+
+struct LedgerState {
+    ledger: ManifestLedger,
+    /// The last manifest event applied.
+    seq: u64,
+}
+
+/// The cargo side of the service: the ledger and its store.
+pub struct CargoDesk {
+    store: Arc<dyn CargoStore>,
+    state: Mutex<LedgerState>,
+    policy: CargoPolicy,
+}
+
+/// Events read per page when replaying.
+const REPLAY_PAGE: u32 = 5_000;
+
+impl CargoDesk {
+    /// Replay the manifest log into the ledger.
+    pub fn open(store: Arc<dyn CargoStore>, policy: CargoPolicy) -> Result<CargoDesk, AppError> {
+        let mut ledger = ManifestLedger::new(policy.matching.clone());
+        let mut seq = 0;
+        loop {
+            let page = store.manifest_events(seq, REPLAY_PAGE)?;
+            if page.is_empty() {
+                break;
+            }
+            for e in page {
+                assert!(e.seq > seq, "the manifest log grows");
+                seq = e.seq;
+                ledger.apply(&e.event);
+            }
+        }
+        Ok(CargoDesk {
+            store,
+            state: Mutex::new(LedgerState { ledger, seq }),
+            policy,
+        })
+    }
+
+    pub fn policy(&self) -> &CargoPolicy {
+        &self.policy
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
+        self.state.lock().expect("ledger lock")
+    }
+}
+
+/// A manifest with its balance, as shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct ManifestView {
+    pub manifest: ManifestState,
+    pub balance: ManifestBalance,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ManifestSummary {
+    pub manifest_id: ManifestId,
+    pub carrier: domain::codes::Uscc,
+    pub direction: Direction,
+    pub office: OfficeCode,
+    pub status: cargo_control::ManifestStatus,
+    pub version: u32,
+    pub bills: usize,
+}
+
+/// The answer to a manifest command.
+#[derive(Clone, Debug, Serialize)]
+pub struct ManifestDone {
+    pub manifest_id: ManifestId,
+    pub status: cargo_control::ManifestStatus,
+    pub version: u32,
+    pub events: Vec<&'static str>,
+    /// Export declarations closed by an exit confirmation.
+    pub closed: Vec<domain::codes::DeclarationNo>,
+}
+
+/// What the pure core refused, as the service answers it.
+pub fn refusal(r: Refusal) -> AppError {
+    match r {
+        Refusal::ActorNotPermitted { .. }
+        | Refusal::NotOwnManifest { .. }
+        | Refusal::WrongOffice { .. } => AppError::Forbidden(crate::access::Denied {
+            code: "forbidden",
+            message_en: r.message_en(),
+            message_zh: r.message_zh(),
+        }),
+        Refusal::NotAllowedInStatus { .. }
+        | Refusal::ManifestExists { .. }
+        | Refusal::ManifestDeparted { .. }
+        | Refusal::AlreadyWrittenOff { .. }
+        | Refusal::DuplicateDeclaration { .. } => AppError::Conflict {
+            code: r.code(),
+            message_en: r.message_en(),
+            message_zh: r.message_zh(),
+        },
+        other => AppError::Invalid(problems(&other, "")),
+    }
+}
+
+/// Every reason of a refusal as a field problem.
+fn problems(r: &Refusal, field: &str) -> Vec<FieldProblem> {
+    r.reasons()
+        .into_iter()
+        .map(|x| FieldProblem::new(field, x.code(), x.message_zh(), x.message_en()))
+        .collect()
+}
+
+fn cargo_actor(p: &Principal) -> Result<CargoActor, AppError> {
+    Ok(match p {
+        Principal::Carrier { uscc, .. } => CargoActor::Carrier { uscc: *uscc },
+        Principal::PostalOperator { uscc, .. } => CargoActor::PostalOperator { uscc: *uscc },
+        Principal::Officer { login, office, .. } => CargoActor::Officer {
+            login: login.clone(),
+            office: *office,
+        },
+        Principal::Hq { login, .. } => CargoActor::Officer {
+            login: login.clone(),
+            office: OfficeCode::HQ,
+        },
+        Principal::Enterprise { .. } | Principal::Agency { .. } | Principal::Admin { .. } => {
+            return Err(AppError::Forbidden(crate::access::Denied {
+                code: "forbidden",
+                message_en: format!("a user of kind {} has no part in cargo control", p.kind()),
+                message_zh: format!("{}类用户无权办理舱单、转关或邮递物品业务", p.kind()),
+            }))
+        }
+    })
+}
+
+fn system() -> CargoActor {
+    CargoActor::System {
+        component: "clearance".into(),
+    }
+}
+
+/// Whether and how a declaration is matched at acceptance.
+enum Link {
+    /// Not linked to a manifest.
+    None,
+    /// Must match (imports under `require_manifest`).
+    Required,
+    /// Matched when its bill is on a manifest (exports: the goods may be declared before the
+    /// pre-load manifest is filed).
+    IfKnown,
+}
+
+impl CargoPolicy {
+    fn link(&self, decl: &Declaration) -> Link {
+        if decl.bill_no.is_none() {
+            return Link::None;
+        }
+        match decl.direction {
+            Direction::Import
+                if self.require_manifest && self.manifest_modes.contains(&decl.transport_mode) =>
+            {
+                Link::Required
+            }
+            Direction::Import => Link::None,
+            Direction::Export => Link::IfKnown,
+        }
+    }
+}
+
+impl Clearance {
+    fn desk(&self) -> Result<&CargoDesk, AppError> {
+        self.cargo
+            .as_deref()
+            .ok_or_else(|| AppError::NotFound("cargo control is not enabled".into()))
+    }
+
+    /// The submission's write: with cargo control, the match to the bill (or the rejection
+    /// with the reasons) and the late declaration fee, in one transaction with the filing.
+    pub(crate) fn write_filing(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+    ) -> Result<Filed, AppError> {
+        let Some(desk) = self.cargo.as_deref() else {
+            return Ok(self.store.submit_reviewed(req, review)?);
+        };
+        // Accepted by review: the lane chosen here (`Accept`) or by the risk engine inside the
+        // store (`AcceptRisk`); either way the bill must agree first.
+        if matches!(review, AutomaticReview::Reject { .. }) {
+            return Ok(self.store.submit_reviewed(req, review)?);
+        }
+        let decl: Declaration = serde_json::from_str(&req.body_json)
+            .map_err(|e| AppError::Internal(format!("typed declaration: {e}")))?;
+        let link = desk.policy.link(&decl);
+        if matches!(link, Link::None) {
+            return Ok(self.store.submit_reviewed(req, review)?);
+        }
+        let mut g = desk.lock();
+        let goods = match DeclaredGoods::from_declaration(&decl) {
+            Ok(g) => g,
+            Err(r) => {
+                let review = reject(&r);
+                return Ok(desk.store.submit_matched(req, review, None)?.filed);
+            }
+        };
+        let checked = g.ledger.match_declaration(
+            &goods.bill_no,
+            goods.direction,
+            goods.packages,
+            goods.gross_weight_kg,
+            &desk.policy.matching,
+        );
+        let (review, pending) = match checked {
+            Ok(m) => {
+                let mut review = review;
+                let fee = match (goods.direction, self.customs_value(&decl)) {
+                    (Direction::Import, Some(value)) => Some(
+                        g.ledger
+                            .late_declaration_fee(
+                                &goods.bill_no,
+                                china_date(req.now),
+                                value,
+                                &self.tax.calendar,
+                                &self.tax.policy,
+                            )
+                            .map_err(refusal)?
+                            .payable_fen,
+                    ),
+                    _ => None,
+                }
+                .filter(|f| *f > Fen::ZERO);
+                // Assessed at once (green and blue lanes, chosen here or by the risk engine):
+                // the fee joins the notices; otherwise the officer's assessment adds it.
+                if let Some(fee) = fee {
+                    let late = clearance::TaxKind::LateDeclarationFee;
+                    if let AutomaticReview::Accept {
+                        assessment: Some(amounts),
+                        ..
+                    } = &mut review
+                    {
+                        amounts.push((late, fee));
+                    } else if let AutomaticReview::AcceptRisk { choose } = &mut review {
+                        let inner = choose.clone();
+                        *choose = store::risk::LaneHook(Arc::new(move |no| {
+                            let mut chosen = inner.choose(no);
+                            if let Some(amounts) = chosen.assessment.as_mut() {
+                                amounts.push((late, fee));
+                            }
+                            chosen
+                        }));
+                    }
+                }
+                (
+                    review,
+                    Some(PendingMatch {
+                        expected_seq: g.seq,
+                        manifest_id: m.manifest_id,
+                        bill_no: goods.bill_no,
+                        packages: goods.packages,
+                        gross_weight_kg: goods.gross_weight_kg,
+                    }),
+                )
+            }
+            Err(Refusal::BillUnknown { .. }) if matches!(link, Link::IfKnown) => (review, None),
+            Err(r) => (reject(&r), None),
+        };
+        let out = desk.store.submit_matched(req, review, pending)?;
+        if let Some(m) = out.matched {
+            g.ledger.apply(&m.event);
+            g.seq = m.seq;
+        }
+        Ok(out.filed)
+    }
+
+    /// The late declaration fee for a declaration assessed by an officer (yellow and red lanes).
+    pub(crate) fn late_fee_at_assessment(
+        &self,
+        d: &StoredDeclaration,
+        decl: &Declaration,
+    ) -> Option<Fen> {
+        let desk = self.cargo.as_deref()?;
+        if decl.direction != Direction::Import {
+            return None;
+        }
+        let goods = DeclaredGoods::from_declaration(decl).ok()?;
+        let g = desk.lock();
+        let matched = g
+            .ledger
+            .bill(&goods.bill_no)?
+            .parts
+            .iter()
+            .any(|p| Some(p.declaration_no) == d.state.declaration_no);
+        if !matched {
+            return None;
+        }
+        let fee = g
+            .ledger
+            .late_declaration_fee(
+                &goods.bill_no,
+                china_date(d.state.submitted_at?),
+                self.customs_value(decl)?,
+                &self.tax.calendar,
+                &self.tax.policy,
+            )
+            .ok()?;
+        (fee.payable_fen > Fen::ZERO).then_some(fee.payable_fen)
+    }
+
+    fn customs_value(&self, decl: &Declaration) -> Option<Fen> {
+        let ctx = tax::TaxContext {
+            reference: &*self.refdata,
+            rates: &self.tax.rates,
+            calendar: &self.tax.calendar,
+            remedies: &self.tax.remedies,
+            policy: &self.tax.policy,
+            tax_date: None,
+            ecommerce_buyer: None,
+        };
+        tax::assess(decl, &ctx)
+            .ok()
+            .map(|a| a.customs_value_total_fen)
+    }
+
+    /// A step's write: with cargo control, a release writes the bill off and a cancellation
+    /// or withdrawal frees it, in one transaction with the declaration's events.
+    pub(crate) fn write_step(
+        &self,
+        d: &StoredDeclaration,
+        events: Vec<Event>,
+    ) -> Result<Appended, StoreError> {
+        let append = AppendRequest {
+            id: d.id,
+            expected_version: d.version,
+            events,
+        };
+        let Some(desk) = self.cargo.as_deref() else {
+            return self.store.append(append);
+        };
+        let before = d.state.status;
+        let after = append
+            .events
+            .iter()
+            .fold(d.state.clone(), clearance::apply)
+            .status;
+        let action = match (before == after, after) {
+            (false, Status::Released) => "release",
+            (false, Status::Cancelled | Status::Withdrawn) => "unmatch",
+            _ => return self.store.append(append),
+        };
+        let (Some(declaration_no), Some(bill_no)) = (d.state.declaration_no, bill_of(d)) else {
+            return self.store.append(append);
+        };
+        let mut g = desk.lock();
+        let matched = g
+            .ledger
+            .bill(&bill_no)
+            .is_some_and(|b| b.parts.iter().any(|p| p.declaration_no == declaration_no));
+        if !matched {
+            return self.store.append(append);
+        }
+        let cmd = ManifestCommand {
+            actor: system(),
+            action: if action == "release" {
+                ManifestAction::WriteOff {
+                    bill_no,
+                    declaration_no,
+                }
+            } else {
+                ManifestAction::UnmatchDeclaration {
+                    bill_no,
+                    declaration_no,
+                    reason: format!("declaration {}", after.as_str()),
+                }
+            },
+        };
+        let now = append.events.last().map_or_else(|| self.now(), |e| e.at);
+        let manifest_events = g
+            .ledger
+            .decide(&cmd, now)
+            .map_err(|r| StoreError::Invalid(r.message_en()))?;
+        let written = desk.store.record_manifest(ManifestWrite {
+            expected_seq: g.seq,
+            events: manifest_events.clone(),
+            declarations: vec![append],
+        })?;
+        for e in &manifest_events {
+            g.ledger.apply(e);
+        }
+        g.seq = written.last_seq;
+        written
+            .declarations
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("manifest write lost its declaration".into()))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Manifests
+
+    fn manifest_resource(m: &ManifestState) -> Res {
+        Res::Manifest {
+            carrier: m.carrier,
+            office: m.voyage.office,
+        }
+    }
+
+    /// Run a manifest command for a principal: authorize on the manifest (or, for a first
+    /// filing, on what it would be), decide, write with the declaration events it causes.
+    fn manifest_command(
+        &self,
+        p: &Principal,
+        op: Op,
+        manifest_id: ManifestId,
+        action: ManifestAction,
+        new_filing: Option<(&Voyage, ManifestKind)>,
+    ) -> Result<ManifestDone, AppError> {
+        let desk = self.desk()?;
+        let actor = cargo_actor(p)?;
+        let mut g = desk.lock();
+        let resource = match (g.ledger.manifest(&manifest_id), new_filing) {
+            (Some(m), _) => {
+                // Not visible: not found, so that ids cannot be probed.
+                if authorize_cargo(
+                    p,
+                    Op::ViewManifest,
+                    Self::manifest_resource(m),
+                    &self.refdata,
+                )
+                .is_err()
+                {
+                    return Err(AppError::NotFound("manifest".into()));
+                }
+                Self::manifest_resource(m)
+            }
+            (None, Some((voyage, _))) => match p {
+                Principal::Carrier { uscc, .. } => Res::Manifest {
+                    carrier: *uscc,
+                    office: voyage.office,
+                },
+                _ => Res::Listing,
+            },
+            (None, None) => return Err(AppError::NotFound("manifest".into())),
+        };
+        authorize_cargo(p, op, resource, &self.refdata)?;
+        let now = self.now();
+        let events = g
+            .ledger
+            .decide(&ManifestCommand { actor, action }, now)
+            .map_err(refusal)?;
+        // Exit confirmations close their export declarations in the same transaction.
+        let mut declarations = Vec::new();
+        let mut closed = Vec::new();
+        for e in &events {
+            let Some((no, cmd)) = e.kind.clearance_command() else {
+                continue;
+            };
+            let Some(d) = self.store.load(DeclarationKey::DeclarationNo(no))? else {
+                continue;
+            };
+            // A declaration that cannot close (already closed, suspended) is left as it is;
+            // the departure still records it.
+            if let Ok(evs) = clearance::decide(&d.state, &cmd, now) {
+                declarations.push(AppendRequest {
+                    id: d.id,
+                    expected_version: d.version,
+                    events: evs,
+                });
+                closed.push(no);
+            }
+        }
+        let written = desk.store.record_manifest(ManifestWrite {
+            expected_seq: g.seq,
+            events: events.clone(),
+            declarations,
+        })?;
+        for e in &events {
+            g.ledger.apply(e);
+        }
+        g.seq = written.last_seq;
+        let m = g
+            .ledger
+            .manifest(&manifest_id)
+            .ok_or_else(|| AppError::Internal("manifest vanished".into()))?;
+        Ok(ManifestDone {
+            manifest_id,
+            status: m.status,
+            version: m.version(),
+            events: events.iter().map(|e| e.kind.name()).collect(),
+            closed,
+        })
+    }
+
+    pub fn file_manifest(
+        &self,
+        p: &Principal,
+        manifest_id: ManifestId,
+        kind: ManifestKind,
+        voyage: Voyage,
+        bills: Vec<Bill>,
+    ) -> Result<ManifestDone, AppError> {
+        let v = voyage.clone();
+        self.manifest_command(
+            p,
+            Op::FileManifest,
+            manifest_id,
+            ManifestAction::File {
+                manifest_id,
+                kind,
+                voyage,
+                bills,
+            },
+            Some((&v, kind)),
+        )
+    }
+
+    pub fn amend_manifest(
+        &self,
+        p: &Principal,
+        manifest_id: ManifestId,
+        reason: String,
+        bills: Vec<Bill>,
+    ) -> Result<ManifestDone, AppError> {
+        self.manifest_command(
+            p,
+            Op::AmendManifest,
+            manifest_id,
+            ManifestAction::Amend {
+                manifest_id,
+                reason,
+                bills,
+            },
+            None,
+        )
+    }
+
+    pub fn report_arrival(
+        &self,
+        p: &Principal,
+        manifest_id: ManifestId,
+        arrived_at: DateTime<Utc>,
+    ) -> Result<ManifestDone, AppError> {
+        self.manifest_command(
+            p,
+            Op::ReportArrival,
+            manifest_id,
+            ManifestAction::ReportArrival {
+                manifest_id,
+                arrived_at,
+            },
+            None,
+        )
+    }
+
+    pub fn report_tally(
+        &self,
+        p: &Principal,
+        manifest_id: ManifestId,
+        lines: Vec<TallyLine>,
+    ) -> Result<ManifestDone, AppError> {
+        self.manifest_command(
+            p,
+            Op::ReportTally,
+            manifest_id,
+            ManifestAction::ReportTally { manifest_id, lines },
+            None,
+        )
+    }
+
+    pub fn confirm_manifest_departure(
+        &self,
+        p: &Principal,
+        manifest_id: ManifestId,
+        departed_at: DateTime<Utc>,
+    ) -> Result<ManifestDone, AppError> {
+        self.manifest_command(
+            p,
+            Op::ConfirmDeparture,
+            manifest_id,
+            ManifestAction::ConfirmDeparture {
+                manifest_id,
+                departed_at,
+            },
+            None,
+        )
+    }
+
+    pub fn manifest(&self, p: &Principal, id: &ManifestId) -> Result<ManifestView, AppError> {
+        let desk = self.desk()?;
+        let g = desk.lock();
+        let not_found = || AppError::NotFound("manifest".into());
+        let m = g.ledger.manifest(id).ok_or_else(not_found)?;
+        authorize_cargo(
+            p,
+            Op::ViewManifest,
+            Self::manifest_resource(m),
+            &self.refdata,
+        )
+        .map_err(|_| not_found())?;
+        Ok(ManifestView {
+            manifest: m.clone(),
+            balance: g.ledger.balance(id).ok_or_else(not_found)?,
+        })
+    }
+
+    /// The manifests the principal may see, newest filing last, at most `limit`.
+    pub fn manifests(&self, p: &Principal, limit: usize) -> Result<Vec<ManifestSummary>, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(p, Op::ListManifests, Res::Listing, &self.refdata)?;
+        let g = desk.lock();
+        Ok(g.ledger
+            .manifests()
+            .filter(|m| {
+                authorize_cargo(
+                    p,
+                    Op::ViewManifest,
+                    Self::manifest_resource(m),
+                    &self.refdata,
+                )
+                .is_ok()
+            })
+            .take(limit)
+            .map(|m| ManifestSummary {
+                manifest_id: m.manifest_id,
+                carrier: m.carrier,
+                direction: m.voyage.direction,
+                office: m.voyage.office,
+                status: m.status,
+                version: m.version(),
+                bills: m.current().bills.len(),
+            })
+            .collect())
+    }
+
+    /// Import bills undeclared past the 14 days, in the officer's scope, as of today (UTC+8).
+    /// The fee shown is what a declaration filed today would pay when the value is known; the
+    /// value is not on the manifest, so the list gives days and, per bill, `fee: null`.
+    pub fn late_bills(&self, p: &Principal) -> Result<Vec<LateBill>, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(p, Op::ListLateBills, Res::Listing, &self.refdata)?;
+        let g = desk.lock();
+        let today = china_date(self.now());
+        Ok(g.ledger
+            .late_bills(today, &self.tax.calendar, &self.tax.policy, &|_| None)
+            .into_iter()
+            .filter(|b| crate::access::in_scope(p, b.office, &self.refdata))
+            .collect())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Transits
+
+    fn transit_resource(d: &TransitDeclaration) -> Res {
+        Res::Transit {
+            declarant: d.declarant,
+            entry_office: d.entry_office,
+            destination_office: d.destination_office,
+        }
+    }
+
+    pub fn declare_transit(
+        &self,
+        p: &Principal,
+        declaration: TransitDeclaration,
+    ) -> Result<StoredTransit, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(
+            p,
+            Op::DeclareTransit,
+            Self::transit_resource(&declaration),
+            &self.refdata,
+        )?;
+        if desk.store.load_transit(&declaration.transit_no)?.is_some() {
+            return Err(AppError::Conflict {
+                code: "transit_exists",
+                message_en: format!("transit {} already exists", declaration.transit_no),
+                message_zh: format!("转关单{}已存在", declaration.transit_no),
+            });
+        }
+        let no = declaration.transit_no;
+        let events = transit::decide(
+            &cargo_control::TransitState::default(),
+            &TransitCommand {
+                actor: cargo_actor(p)?,
+                action: TransitAction::Declare { declaration },
+            },
+            self.now(),
+        )
+        .map_err(refusal)?;
+        Ok(desk.store.record_transit(TransitWrite {
+            transit_no: no,
+            expected_version: 0,
+            events,
+        })?)
+    }
+
+    fn transit_step(
+        &self,
+        p: &Principal,
+        no: &TransitNo,
+        op: Op,
+        action: TransitAction,
+    ) -> Result<StoredTransit, AppError> {
+        let t = self.transit(p, no)?;
+        let desk = self.desk()?;
+        let decl = t
+            .state
+            .declaration
+            .as_ref()
+            .ok_or_else(|| AppError::Internal("transit without declaration".into()))?;
+        authorize_cargo(p, op, Self::transit_resource(decl), &self.refdata)?;
+        let events = transit::decide(
+            &t.state,
+            &TransitCommand {
+                actor: cargo_actor(p)?,
+                action,
+            },
+            self.now(),
+        )
+        .map_err(refusal)?;
+        Ok(desk.store.record_transit(TransitWrite {
+            transit_no: *no,
+            expected_version: t.version,
+            events,
+        })?)
+    }
+
+    pub fn confirm_transit_departure(
+        &self,
+        p: &Principal,
+        no: &TransitNo,
+    ) -> Result<StoredTransit, AppError> {
+        self.transit_step(
+            p,
+            no,
+            Op::ConfirmTransitDeparture,
+            TransitAction::ConfirmDeparture,
+        )
+    }
+
+    pub fn confirm_transit_arrival(
+        &self,
+        p: &Principal,
+        no: &TransitNo,
+        seals_intact: Vec<SealNo>,
+        seals_damaged: Vec<SealNo>,
+    ) -> Result<StoredTransit, AppError> {
+        self.transit_step(
+            p,
+            no,
+            Op::ConfirmTransitArrival,
+            TransitAction::ConfirmArrival {
+                seals_intact,
+                seals_damaged,
+            },
+        )
+    }
+
+    pub fn resolve_seal_alert(
+        &self,
+        p: &Principal,
+        no: &TransitNo,
+        reason: String,
+    ) -> Result<StoredTransit, AppError> {
+        self.transit_step(
+            p,
+            no,
+            Op::ConfirmTransitArrival,
+            TransitAction::ResolveSealAlert { reason },
+        )
+    }
+
+    pub fn transit(&self, p: &Principal, no: &TransitNo) -> Result<StoredTransit, AppError> {
+        let desk = self.desk()?;
+        let not_found = || AppError::NotFound("transit".into());
+        let t = desk.store.load_transit(no)?.ok_or_else(not_found)?;
+        let decl = t.state.declaration.as_ref().ok_or_else(not_found)?;
+        authorize_cargo(
+            p,
+            Op::ViewTransit,
+            Self::transit_resource(decl),
+            &self.refdata,
+        )
+        .map_err(|_| not_found())?;
+        Ok(t)
+    }
+
+    /// Overdue and broken-seal transits whose office of destination is in the officer's scope,
+    /// as of now.
+    pub fn transit_alerts(&self, p: &Principal) -> Result<Vec<TransitAlert>, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(p, Op::ListTransitAlerts, Res::Listing, &self.refdata)?;
+        use cargo_control::TransitStatus as S;
+        let open = desk.store.transits(&TransitFilter {
+            statuses: Some(vec![S::Departed, S::Arrived, S::SealBroken]),
+            declarant: None,
+            offices: None,
+            limit: store::cargo::CARGO_PAGE_MAX,
+        })?;
+        let states: Vec<_> = open.into_iter().map(|t| t.state).collect();
+        Ok(transit::alerts(&states, self.now())
+            .into_iter()
+            .filter(|a| crate::access::in_scope(p, a.destination_office, &self.refdata))
+            .collect())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Postal
+
+    pub fn file_parcel_list(
+        &self,
+        p: &Principal,
+        list: ParcelList,
+    ) -> Result<Vec<cargo_control::PostalDecision>, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(
+            p,
+            Op::FileParcels,
+            Res::Postal {
+                operator: Some(list.operator),
+                office: list.office,
+            },
+            &self.refdata,
+        )?;
+        let now = self.now();
+        let decisions = cargo_control::clear_parcel_list(
+            &list,
+            china_date(now),
+            &self.tax.policy,
+            &desk.policy.postal,
+            &cargo_control::NoScreening,
+        )
+        .map_err(refusal)?;
+        desk.store.record_postal(PostalWrite {
+            records: decisions
+                .iter()
+                .map(|d| PostalRecord {
+                    list_no: Some(list.list_no.clone()),
+                    operator: Some(list.operator),
+                    office: list.office,
+                    decision: d.clone(),
+                })
+                .collect(),
+            actor: cargo_actor(p)?.label(),
+            now,
+        })?;
+        Ok(decisions)
+    }
+
+    pub fn file_baggage(
+        &self,
+        p: &Principal,
+        declaration: BaggageDeclaration,
+    ) -> Result<cargo_control::PostalDecision, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(
+            p,
+            Op::FileBaggage,
+            Res::Postal {
+                operator: None,
+                office: declaration.office,
+            },
+            &self.refdata,
+        )?;
+        let now = self.now();
+        let decision = cargo_control::clear_baggage(
+            &declaration,
+            china_date(now),
+            &self.tax.policy,
+            &cargo_control::NoScreening,
+        )
+        .map_err(refusal)?;
+        desk.store.record_postal(PostalWrite {
+            records: vec![PostalRecord {
+                list_no: None,
+                operator: None,
+                office: declaration.office,
+                decision: decision.clone(),
+            }],
+            actor: cargo_actor(p)?.label(),
+            now,
+        })?;
+        Ok(decision)
+    }
+
+    /// Postal outcomes the principal may see: an operator its own, an officer those of its
+    /// scope, newest first.
+    pub fn postal_outcomes(
+        &self,
+        p: &Principal,
+        held_only: bool,
+        limit: u32,
+    ) -> Result<Vec<StoredPostal>, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(p, Op::ViewPostal, Res::Listing, &self.refdata)?;
+        let mut filter = PostalFilter {
+            held_only,
+            limit: limit.clamp(1, store::cargo::CARGO_PAGE_MAX),
+            ..PostalFilter::default()
+        };
+        match p {
+            Principal::PostalOperator { uscc, .. } => filter.operator = Some(*uscc),
+            Principal::Officer { office, .. } => {
+                filter.offices = Some(
+                    self.refdata
+                        .offices()
+                        .map(|o| o.code)
+                        .filter(|o| self.refdata.office_within(*o, *office))
+                        .chain(std::iter::once(*office))
+                        .collect(),
+                )
+            }
+            Principal::Hq { .. } => {}
+            Principal::Enterprise { .. }
+            | Principal::Agency { .. }
+            | Principal::Admin { .. }
+            | Principal::Carrier { .. } => return Err(AppError::NotFound("postal".into())),
+        }
+        Ok(desk.store.postal_outcomes(&filter)?)
+    }
+}
+
+fn reject(r: &Refusal) -> AutomaticReview {
+    AutomaticReview::Reject {
+        problems: r
+            .reasons()
+            .into_iter()
+            .map(|x| clearance::ReviewProblem {
+                field: "bill_no".into(),
+                code: x.code().into(),
+                message_zh: x.message_zh(),
+                message_en: x.message_en(),
+            })
+            .collect(),
+    }
+}
+
+fn bill_of(d: &StoredDeclaration) -> Option<cargo_control::BillNo> {
+    let decl: Declaration = serde_json::from_str(&d.body_json).ok()?;
+    DeclaredGoods::from_declaration(&decl)
+        .ok()
+        .map(|g| g.bill_no)
+}

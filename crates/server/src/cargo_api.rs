@@ -1,0 +1,407 @@
+//! The HTTP endpoints of transport and cargo control (docs/CARGO.md "Endpoints"): manifests,
+//! late bills, transits and their alerts, parcel lists and baggage. Authentication here;
+//! authorization in the service (`app::cargo_access`), like every other endpoint.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use cargo_control::{
+    BaggageDeclaration, Bill, ManifestId, ManifestKind, ParcelList, SealNo, TallyLine,
+    TransitDeclaration, TransitNo, Voyage,
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::{blocking, body_bytes, json_ok, parse_json, principal, ApiError, Svc};
+
+pub(crate) fn routes() -> Router<Svc> {
+    Router::new()
+        .route("/api/manifests", post(file_manifest).get(list_manifests))
+        .route("/api/manifests/late-bills", get(late_bills))
+        .route("/api/manifests/{id}", get(get_manifest))
+        .route("/api/manifests/{id}/amendment", post(amend))
+        .route("/api/manifests/{id}/arrival", post(arrival))
+        .route("/api/manifests/{id}/tally", post(tally))
+        .route("/api/manifests/{id}/departure", post(departure))
+        .route("/api/transits", post(declare_transit))
+        .route("/api/transits/alerts", get(transit_alerts))
+        .route("/api/transits/{no}", get(get_transit))
+        .route("/api/transits/{no}/departure", post(transit_departure))
+        .route("/api/transits/{no}/arrival", post(transit_arrival))
+        .route("/api/transits/{no}/seal-resolution", post(seal_resolution))
+        .route("/api/postal/parcel-lists", post(parcel_list))
+        .route("/api/postal/baggage", post(baggage))
+        .route("/api/postal/outcomes", get(postal_outcomes))
+}
+
+fn manifest_id(s: &str) -> Result<ManifestId, ApiError> {
+    ManifestId::parse(s).map_err(|e| {
+        crate::invalid(
+            "id",
+            "manifest_id",
+            format!("舱单编号有误：{e}"),
+            e.to_string(),
+        )
+    })
+}
+
+fn transit_no(s: &str) -> Result<TransitNo, ApiError> {
+    TransitNo::parse(s).map_err(|e| {
+        crate::invalid(
+            "no",
+            "transit_no",
+            format!("转关单号有误：{e}"),
+            e.to_string(),
+        )
+    })
+}
+
+/// A carrier's filing of a pre-load or original manifest.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ManifestBody {
+    #[schema(value_type = String)]
+    manifest_id: ManifestId,
+    #[schema(value_type = String, example = "original")]
+    kind: ManifestKind,
+    #[schema(value_type = Object)]
+    voyage: Voyage,
+    #[schema(value_type = Vec<Object>)]
+    bills: Vec<Bill>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AmendBody {
+    reason: String,
+    #[schema(value_type = Vec<Object>)]
+    bills: Vec<Bill>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MovementBody {
+    /// When the means of transport arrived or left (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TallyBody {
+    #[schema(value_type = Vec<Object>)]
+    lines: Vec<TallyLine>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SealCheckBody {
+    #[schema(value_type = Vec<String>)]
+    seals_intact: Vec<SealNo>,
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    seals_damaged: Vec<SealNo>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResolutionBody {
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    limit: Option<u32>,
+    held: Option<bool>,
+}
+
+async fn call<T: serde::Serialize + Send + 'static>(
+    svc: &Svc,
+    headers: &HeaderMap,
+    status: StatusCode,
+    f: impl FnOnce(&app::Clearance, &app::Principal) -> Result<T, app::AppError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(svc, headers).await?;
+    let s = svc.clone();
+    let out = blocking(move || f(&s, &p)).await?;
+    Ok(json_ok(status, &out))
+}
+
+#[utoipa::path(post, path = "/api/manifests", request_body = ManifestBody,
+    responses((status = 201, description = "filed (carrier)"), (status = 403, description = "not a carrier"),
+        (status = 409, description = "exists"), (status = 422, description = "refused with reasons")))]
+async fn file_manifest(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let b: ManifestBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::CREATED, move |s, p| {
+        s.file_manifest(p, b.manifest_id, b.kind, b.voyage, b.bills)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/manifests", params(("limit" = Option<u32>, Query, description = "at most this many")),
+    responses((status = 200, description = "manifests the caller may see")))]
+async fn list_manifests(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Query(q): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000) as usize;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.manifests(p, limit)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/manifests/{id}", params(("id" = String, Path, description = "manifest id")),
+    responses((status = 200, description = "the manifest with every version and its balance (undeclared, over-declared, short, over-landed)"),
+        (status = 404, description = "not found or not visible")))]
+async fn get_manifest(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = manifest_id(&id)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.manifest(p, &id)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/manifests/{id}/amendment", request_body = AmendBody, params(("id" = String, Path, description = "manifest id")),
+    responses((status = 200, description = "a new version (carrier)"), (status = 404, description = "not found or not visible")))]
+async fn amend(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = manifest_id(&id)?;
+    let b: AmendBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.amend_manifest(p, id, b.reason, b.bills)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/manifests/{id}/arrival", request_body = MovementBody, params(("id" = String, Path, description = "manifest id")),
+    responses((status = 200, description = "arrival reported (carrier, officer of the office)")))]
+async fn arrival(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = manifest_id(&id)?;
+    let b: MovementBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.report_arrival(p, id, b.at)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/manifests/{id}/tally", request_body = TallyBody, params(("id" = String, Path, description = "manifest id")),
+    responses((status = 200, description = "tally reported (officer of the office)")))]
+async fn tally(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = manifest_id(&id)?;
+    let b: TallyBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.report_tally(p, id, b.lines)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/manifests/{id}/departure", request_body = MovementBody, params(("id" = String, Path, description = "manifest id")),
+    responses((status = 200, description = "departure confirmed; the released export declarations on it are closed (`closed`)")))]
+async fn departure(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = manifest_id(&id)?;
+    let b: MovementBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.confirm_manifest_departure(p, id, b.at)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/manifests/late-bills",
+    responses((status = 200, description = "import bills undeclared past the 14 days in the officer's scope")))]
+async fn late_bills(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    call(&svc, &headers, StatusCode::OK, move |s, p| s.late_bills(p)).await
+}
+
+#[utoipa::path(post, path = "/api/transits", request_body = Object,
+    responses((status = 201, description = "transit declared (carrier)")))]
+async fn declare_transit(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let d: TransitDeclaration = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::CREATED, move |s, p| {
+        s.declare_transit(p, d)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/transits/{no}", params(("no" = String, Path, description = "transit number")),
+    responses((status = 200, description = "the transit"), (status = 404, description = "not found or not visible")))]
+async fn get_transit(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+) -> Result<Response, ApiError> {
+    let no = transit_no(&no)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.transit(p, &no)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/transits/{no}/departure", params(("no" = String, Path, description = "transit number")),
+    responses((status = 200, description = "departure confirmed (officer of the office of entry); the deadline starts")))]
+async fn transit_departure(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+) -> Result<Response, ApiError> {
+    let no = transit_no(&no)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.confirm_transit_departure(p, &no)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/transits/{no}/arrival", request_body = SealCheckBody, params(("no" = String, Path, description = "transit number")),
+    responses((status = 200, description = "arrival with seal check (officer of the office of destination)")))]
+async fn transit_arrival(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let no = transit_no(&no)?;
+    let b: SealCheckBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.confirm_transit_arrival(p, &no, b.seals_intact, b.seals_damaged)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/transits/{no}/seal-resolution", request_body = ResolutionBody, params(("no" = String, Path, description = "transit number")),
+    responses((status = 200, description = "seal alert lifted after examination (officer of the office of destination)")))]
+async fn seal_resolution(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let no = transit_no(&no)?;
+    let b: ResolutionBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.resolve_seal_alert(p, &no, b.reason)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/transits/alerts",
+    responses((status = 200, description = "overdue and broken-seal transits whose office of destination is in scope")))]
+async fn transit_alerts(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.transit_alerts(p)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/postal/parcel-lists", request_body = Object,
+    responses((status = 201, description = "each parcel taxed (personal articles, ¥50 rule), screened, released or held (postal operator)")))]
+async fn parcel_list(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let l: ParcelList = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::CREATED, move |s, p| {
+        s.file_parcel_list(p, l)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/postal/baggage", request_body = Object,
+    responses((status = 201, description = "baggage declaration taxed and decided (officer of the office)")))]
+async fn baggage(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let d: BaggageDeclaration = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::CREATED, move |s, p| {
+        s.file_baggage(p, d)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/postal/outcomes", params(("held" = Option<bool>, Query, description = "held items only"), ("limit" = Option<u32>, Query, description = "at most this many")),
+    responses((status = 200, description = "postal outcomes the caller may see, newest first")))]
+async fn postal_outcomes(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Query(q): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    let held = q.held.unwrap_or(false);
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.postal_outcomes(p, held, limit)
+    })
+    .await
+}
+
+/// The cargo part of the OpenAPI document, merged into [`crate::ApiDoc`]'s at `/api/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        file_manifest,
+        list_manifests,
+        get_manifest,
+        amend,
+        arrival,
+        tally,
+        departure,
+        late_bills,
+        declare_transit,
+        get_transit,
+        transit_departure,
+        transit_arrival,
+        seal_resolution,
+        transit_alerts,
+        parcel_list,
+        baggage,
+        postal_outcomes
+    ),
+    components(schemas(
+        ManifestBody,
+        AmendBody,
+        MovementBody,
+        TallyBody,
+        SealCheckBody,
+        ResolutionBody
+    ))
+)]
+pub(crate) struct CargoApiDoc;

@@ -1,0 +1,625 @@
+//! Black-box tests of transport and cargo control over HTTP: a real server on port 0 over a fresh
+//! data folder, with cargo control enabled (docs/CARGO.md "Wiring").
+
+use std::sync::Arc;
+
+use app::cargo::{CargoDesk, CargoPolicy};
+use app::{Clearance, Duty, ManualClock, NewUserRequest, Role, StaticRegistry};
+use chrono::{TimeZone, Utc};
+use clearance::{CreditClass, EnterpriseFacts};
+use domain::codes::{OfficeCode, Uscc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use store::sqlite::{SqliteOptions, SqliteStore};
+
+const PASSWORD: &str = "test-password";
+/// Yellow lane (a recent discrepancy): officers review and assess.
+const Y: &str = "91310000132149237G";
+const CARRIER: &str = "91110000600037341L";
+const OTHER_CARRIER: &str = "91440300MA5FT3XKX8";
+
+struct T {
+    base: String,
+    client: reqwest::Client,
+    clock: Arc<ManualClock>,
+    svc: Arc<Clearance>,
+    _dir: tempfile::TempDir,
+}
+
+impl T {
+    async fn start() -> T {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
+        ));
+        let desk = Arc::new(CargoDesk::open(store.clone(), CargoPolicy::default()).unwrap());
+        let mut facts = std::collections::HashMap::new();
+        facts.insert(
+            Uscc::parse(Y).unwrap(),
+            EnterpriseFacts {
+                credit_class: CreditClass::General,
+                discrepancies_last_year: 1,
+            },
+        );
+        let svc = Arc::new(
+            Clearance::new(
+                store,
+                Arc::new(refdata::RefData::embedded().unwrap()),
+                clock.clone(),
+            )
+            .with_registry(Box::new(StaticRegistry(facts)))
+            .with_cargo(desk),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let s = svc.clone();
+        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
+        T {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            svc,
+            _dir: dir,
+        }
+    }
+
+    async fn user(
+        &self,
+        login: &str,
+        role: Role,
+        office: Option<&str>,
+        uscc: Option<&str>,
+    ) -> String {
+        self.svc
+            .bootstrap_user(NewUserRequest {
+                login: login.into(),
+                password: PASSWORD.into(),
+                role,
+                duties: if matches!(role, Role::Officer) {
+                    vec![Duty::Reviewer, Duty::TaxOfficer, Duty::ReleaseOfficer]
+                } else {
+                    vec![]
+                },
+                office: office.map(|o| OfficeCode::parse(o).unwrap()),
+                uscc: uscc.map(|u| Uscc::parse(u).unwrap()),
+                agency: None,
+            })
+            .unwrap();
+        self.login(login).await
+    }
+
+    /// Sessions last 8 hours of the test clock: sign in again after moving it.
+    async fn login(&self, login: &str) -> String {
+        let (s, r) = self
+            .post(
+                None,
+                "/api/session",
+                json!({"login": login, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        r["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !status.is_success() {
+            let e = &v["error"];
+            assert!(e["code"].is_string() && e["problems"].is_array(), "{text}");
+        }
+        (status, v)
+    }
+
+    async fn post(&self, token: Option<&str>, path: &str, body: Value) -> (StatusCode, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.send(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    async fn submit(&self, token: &str, seq: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(
+            self.client
+                .post(format!("{}/api/declarations", self.base))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .header("client-seq-no", seq)
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// Review and assess (when the lane asks for it), pay every notice, release: the
+    /// declaration's notices at release.
+    async fn clear(&self, off: &str, ent: &str, id: i64) -> Vec<Value> {
+        let step = |n: &str| format!("/api/declarations/{id}/{n}");
+        let (_, d) = self.get(ent, &format!("/api/declarations/{id}")).await;
+        if d["state"]["status"] == "document_review" {
+            let (s, r) = self
+                .post(Some(off), &step("review"), json!({"result": "conform"}))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{r}");
+            let (s, r) = self.post(Some(off), &step("assess"), json!({})).await;
+            assert_eq!(s, StatusCode::OK, "{r}");
+        }
+        let (_, d) = self.get(ent, &format!("/api/declarations/{id}")).await;
+        let notices = d["notices"].as_array().unwrap().clone();
+        for n in &notices {
+            let (s, r) = self
+                .post(
+                    Some(ent),
+                    &step("pay"),
+                    json!({"notice_no": n["notice_no"]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{r}");
+        }
+        let (s, r) = self.post(Some(off), &step("release"), json!({})).await;
+        assert_eq!(
+            (s, r["status"].as_str()),
+            (StatusCode::OK, Some("released")),
+            "{r}"
+        );
+        notices
+    }
+}
+
+fn import(bill: &str, packages: u32, weight: &str) -> Value {
+    let mut v: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
+    v["trader"]["uscc"] = Y.into();
+    v["owner"]["uscc"] = Y.into();
+    v["declaration_office"] = "2233".into();
+    v["entry_exit_office"] = "2233".into();
+    v["transport_mode"] = "5".into();
+    v["bill_no"] = bill.into();
+    v["packages"] = packages.into();
+    v["gross_weight_kg"] = weight.into();
+    v
+}
+
+fn manifest(id: &str, direction: &str, bills: Value) -> Value {
+    json!({
+        "manifest_id": id,
+        "kind": "original",
+        "voyage": {
+            "means": {"mode": "flight", "flight_no": "CA986"},
+            "voyage_no": "20250308",
+            "direction": direction,
+            "office": "2233"
+        },
+        "bills": bills
+    })
+}
+
+fn bill(no: &str, packages: u32, weight: &str) -> Value {
+    json!({"bill_no": no, "kind": {"kind": "master"},
+        "lines": [{"packages": packages, "package_type": "CT", "gross_weight_kg": weight, "description": "laptops"}]})
+}
+
+fn codes(problems: &Value) -> Vec<String> {
+    problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrival_declaration_release_write_off_and_refusals() {
+    let t = T::start().await;
+    let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
+    let other = t.user("cb", Role::Carrier, None, Some(OTHER_CARRIER)).await;
+    let ent = t.user("ent", Role::Enterprise, None, Some(Y)).await;
+    let off = t.user("pd", Role::Officer, Some("2233"), None).await;
+    let parent = t.user("sh", Role::Officer, Some("2200"), None).await;
+    let sibling = t.user("nj", Role::Officer, Some("2300"), None).await;
+
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests",
+            manifest(
+                "MF-1",
+                "import",
+                json!([bill("999-12345675", 10, "260"), bill("LATE-1", 4, "300")]),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, r["status"].as_str()),
+        (StatusCode::CREATED, Some("original")),
+        "{r}"
+    );
+    // Enterprises and officers do not file manifests.
+    let (s, _) = t
+        .post(
+            Some(&ent),
+            "/api/manifests",
+            manifest("MF-2", "import", json!([bill("X-1", 1, "1")])),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Before the arrival report: rejected at automatic review, with the reason.
+    let (s, r) = t
+        .submit(&ent, "s-0", &import("999-12345675", 10, "260.5"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(codes(&r["error"]["problems"]), ["manifest_not_arrived"]);
+
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests/MF-1/arrival",
+            json!({"at": "2025-03-10T01:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["status"].as_str()),
+        (StatusCode::OK, Some("arrived")),
+        "{r}"
+    );
+
+    // Packages and weight disagree: both reasons; an unknown bill: its reason.
+    let (s, r) = t
+        .submit(&ent, "s-1", &import("999-12345675", 12, "400"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(
+        codes(&r["error"]["problems"]),
+        ["packages_differ", "weight_beyond_tolerance"]
+    );
+    let (s, r) = t.submit(&ent, "s-2", &import("NOPE-1", 10, "260")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(codes(&r["error"]["problems"]), ["bill_unknown"]);
+
+    // Agreeing (260.5 kg against 260 kg: within 5 kg): accepted and matched.
+    let (s, filed) = t
+        .submit(&ent, "s-3", &import("999-12345675", 10, "260.5"))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{filed}");
+    let id = filed["id"].as_i64().unwrap();
+    let (_, m) = t.get(&off, "/api/manifests/MF-1").await;
+    let b0 = &m["balance"]["bills"][0];
+    assert_eq!(
+        (b0["position"].as_str(), b0["declared_packages"].as_u64()),
+        (Some("declared"), Some(10))
+    );
+    // A second declaration on the same bill finds nothing left.
+    let (s, r) = t
+        .submit(&ent, "s-4", &import("999-12345675", 10, "260.5"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(codes(&r["error"]["problems"]), ["packages_differ"]);
+
+    let notices = t.clear(&off, &ent, id).await;
+    assert!(
+        notices.iter().all(|n| n["tax"] != "late_declaration_fee"),
+        "declared on time: no fee"
+    );
+    let (_, m) = t.get(&carrier, "/api/manifests/MF-1").await;
+    let b0 = &m["balance"]["bills"][0];
+    assert_eq!(
+        (b0["position"].as_str(), b0["written_off_packages"].as_u64()),
+        (Some("written_off"), Some(10))
+    );
+    assert_eq!(m["balance"]["undeclared"], json!(["LATE-1"]));
+
+    // Who sees the manifest: its carrier, officers of 2233 and of 2200; not another carrier,
+    // a sibling office or an enterprise (404, not 403).
+    for (who, want) in [
+        (&carrier, StatusCode::OK),
+        (&off, StatusCode::OK),
+        (&parent, StatusCode::OK),
+        (&other, StatusCode::NOT_FOUND),
+        (&sibling, StatusCode::NOT_FOUND),
+        (&ent, StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(t.get(who, "/api/manifests/MF-1").await.0, want);
+    }
+    let (_, list) = t.get(&other, "/api/manifests").await;
+    assert_eq!(list, json!([]));
+    // Another carrier may not amend it; its own carrier may.
+    let (s, _) = t
+        .post(
+            Some(&other),
+            "/api/manifests/MF-1/amendment",
+            json!({"reason": "x", "bills": [bill("999-12345675", 10, "260")]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // 14 days later (+ weekend shift): LATE-1 is on the officers' list; carriers may not list.
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 4, 2, 2, 0, 0).unwrap());
+    let (off, ent, sibling, carrier) = (
+        t.login("pd").await,
+        t.login("ent").await,
+        t.login("nj").await,
+        t.login("ca").await,
+    );
+    let (s, late) = t.get(&off, "/api/manifests/late-bills").await;
+    assert_eq!(s, StatusCode::OK, "{late}");
+    assert_eq!(late.as_array().unwrap().len(), 1);
+    assert_eq!(late[0]["bill_no"], "LATE-1");
+    assert!(late[0]["days"].as_i64().unwrap() > 0);
+    assert_eq!(
+        t.get(&sibling, "/api/manifests/late-bills").await.1,
+        json!([])
+    );
+    assert_eq!(
+        t.get(&carrier, "/api/manifests/late-bills").await.0,
+        StatusCode::FORBIDDEN
+    );
+    // Declared late: the fee is charged as a payment notice at assessment.
+    let (s, filed) = t.submit(&ent, "s-5", &import("LATE-1", 4, "300")).await;
+    assert_eq!(s, StatusCode::CREATED, "{filed}");
+    let notices = t.clear(&off, &ent, filed["id"].as_i64().unwrap()).await;
+    assert!(
+        notices.iter().any(|n| n["tax"] == "late_declaration_fee"),
+        "{notices:?}"
+    );
+    let (_, late) = t.get(&off, "/api/manifests/late-bills").await;
+    assert_eq!(late, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_confirmation_closes_the_export() {
+    let t = T::start().await;
+    let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
+    let ent = t.user("ent", Role::Enterprise, None, Some(Y)).await;
+    let off = t.user("pd", Role::Officer, Some("2233"), None).await;
+    let mut v: Value =
+        serde_json::from_str(include_str!("../../../examples/export-shoes.json")).unwrap();
+    v["trader"]["uscc"] = Y.into();
+    v["owner"]["uscc"] = Y.into();
+    v["declaration_office"] = "2233".into();
+    v["entry_exit_office"] = "2233".into();
+    let bill_no = v["bill_no"].as_str().unwrap().to_owned();
+    let mut m = manifest("MF-X", "export", json!([bill(&bill_no, 400, "5200")]));
+    m["kind"] = "pre_load".into();
+    let (s, r) = t.post(Some(&carrier), "/api/manifests", m).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (s, filed) = t.submit(&ent, "x-1", &v).await;
+    assert_eq!(s, StatusCode::CREATED, "{filed}");
+    let id = filed["id"].as_i64().unwrap();
+    t.clear(&off, &ent, id).await;
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests/MF-X/departure",
+            json!({"at": "2025-03-10T01:30:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["status"].as_str()),
+        (StatusCode::OK, Some("departed")),
+        "{r}"
+    );
+    assert_eq!(r["closed"], json!([filed["declaration_no"]]));
+    let (_, d) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    assert_eq!(d["state"]["status"], "closed");
+}
+
+fn transit(no: &str) -> Value {
+    json!({
+        "transit_no": no, "declarant": CARRIER, "entry_office": "2233", "destination_office": "2300",
+        "vehicle": {"mode": "truck", "plate": "沪A12345"}, "seals": ["S1", "S2"],
+        "route": ["Pudong", "Nanjing"], "time_limit_hours": 24, "guarantee": null, "bills": ["999-12345675"]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_on_time_late_and_broken_seal() {
+    let t = T::start().await;
+    let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
+    let entry = t.user("pd", Role::Officer, Some("2233"), None).await;
+    let dest = t.user("nj", Role::Officer, Some("2300"), None).await;
+    for no in ["T1", "T2", "T3"] {
+        let (s, r) = t.post(Some(&carrier), "/api/transits", transit(no)).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        // Departure by the office of entry only.
+        let (s, _) = t
+            .post(
+                Some(&dest),
+                &format!("/api/transits/{no}/departure"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, r) = t
+            .post(
+                Some(&entry),
+                &format!("/api/transits/{no}/departure"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (s, r["state"]["status"].as_str()),
+            (StatusCode::OK, Some("departed")),
+            "{r}"
+        );
+    }
+    let arrive = |no: &str, intact: Value, damaged: Value| {
+        let path = format!("/api/transits/{no}/arrival");
+        let body = json!({"seals_intact": intact, "seals_damaged": damaged});
+        let t = &t;
+        let dest = dest.clone();
+        async move { t.post(Some(&dest), &path, body).await }
+    };
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 3, 10, 9, 0, 0).unwrap());
+    let (s, r) = arrive("T1", json!(["S1", "S2"]), json!([])).await;
+    assert_eq!(
+        (s, r["state"]["status"].as_str()),
+        (StatusCode::OK, Some("arrived")),
+        "{r}"
+    );
+    let (s, r) = arrive("T3", json!(["S1"]), json!(["S2"])).await;
+    assert_eq!(
+        (s, r["state"]["status"].as_str()),
+        (StatusCode::OK, Some("seal_broken")),
+        "{r}"
+    );
+    // T2 still on the road past its deadline (departed 02:00 + 24 h).
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 3, 11, 4, 0, 0).unwrap());
+    let (dest, entry, carrier) = (
+        t.login("nj").await,
+        t.login("pd").await,
+        t.login("ca").await,
+    );
+    let arrive = |no: &str, intact: Value, damaged: Value| {
+        let path = format!("/api/transits/{no}/arrival");
+        let body = json!({"seals_intact": intact, "seals_damaged": damaged});
+        let t = &t;
+        let dest = dest.clone();
+        async move { t.post(Some(&dest), &path, body).await }
+    };
+    let (_, alerts) = t.get(&dest, "/api/transits/alerts").await;
+    let kinds: Vec<(String, String)> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["transit_no"].as_str().unwrap().into(),
+                a["alert"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("T2".into(), "overdue".into()),
+            ("T3".into(), "broken_seal".into())
+        ]
+    );
+    assert_eq!(alerts[0]["arrived"], false);
+    let (s, r) = arrive("T2", json!(["S1", "S2"]), json!([])).await;
+    assert_eq!(
+        (s, r["state"]["late_minutes"].as_i64()),
+        (StatusCode::OK, Some(120)),
+        "{r}"
+    );
+    let (s, r) = t
+        .post(
+            Some(&dest),
+            "/api/transits/T3/seal-resolution",
+            json!({"reason": "examined, goods complete"}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["state"]["status"].as_str()),
+        (StatusCode::OK, Some("arrived")),
+        "{r}"
+    );
+    let (_, alerts) = t.get(&dest, "/api/transits/alerts").await;
+    assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
+    assert_eq!(alerts[0]["arrived"], true);
+    assert_eq!(alerts[1]["resolved"], true);
+    // Alerts are for the office of destination's scope.
+    assert_eq!(t.get(&entry, "/api/transits/alerts").await.1, json!([]));
+    assert_eq!(
+        t.get(&carrier, "/api/transits/alerts").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postal_parcels_and_baggage() {
+    let t = T::start().await;
+    let post = t
+        .user("ems", Role::PostalOperator, None, Some(CARRIER))
+        .await;
+    let off = t.user("pd", Role::Officer, Some("2233"), None).await;
+    let sibling = t.user("nj", Role::Officer, Some("2300"), None).await;
+    let art = |c: u8, v: &str, q: &str| json!({"description": "article", "category": c, "dutiable_value_yuan": v, "quantity": q});
+    let parcel = |no: &str, articles: Value| json!({"parcel_no": no, "dispatch_country": "USA", "addressee_id": "h:1", "articles": articles});
+    let list = json!({"list_no": "L1", "operator": CARRIER, "office": "2233", "parcels": [
+        parcel("P1", json!([art(1, "300", "1")])),
+        parcel("P2", json!([art(3, "200", "1")])),
+        parcel("P3", json!([art(1, "900", "1"), art(1, "300", "1")])),
+    ]});
+    let (s, r) = t
+        .post(Some(&post), "/api/postal/parcel-lists", list.clone())
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let payable: Vec<i64> = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["payable_fen"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        payable[..2],
+        [0, 10_000],
+        "¥39 not collected; 50 % of ¥200 collected"
+    );
+    assert_eq!(r[2]["outcome"]["outcome"], "held");
+    // Another operator's list: refused.
+    let mut foreign = list;
+    foreign["operator"] = OTHER_CARRIER.into();
+    assert_eq!(
+        t.post(Some(&post), "/api/postal/parcel-lists", foreign)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, r) = t
+        .post(
+            Some(&off),
+            "/api/postal/baggage",
+            json!({"declaration_ref": "B1", "passenger_id": "h:9",
+            "arrived_by": "CA986", "office": "2233", "articles": [art(2, "1000", "1")]}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["payable_fen"].as_i64()),
+        (StatusCode::CREATED, Some(20_000)),
+        "{r}"
+    );
+    assert_eq!(
+        t.get(&post, "/api/postal/outcomes")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        t.get(&off, "/api/postal/outcomes")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        t.get(&off, "/api/postal/outcomes?held=true")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(t.get(&sibling, "/api/postal/outcomes").await.1, json!([]));
+}

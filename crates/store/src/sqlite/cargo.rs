@@ -1,0 +1,519 @@
+//! [`CargoStore`] on SQLite: the requests go through the same writer thread as declarations, so
+//! they share its group commit and the one audit chain, and a write touching a manifest and a
+//! declaration commits both in one savepoint.
+
+use cargo_control::{transit, ManifestEvent, TransitEvent, TransitNo, TransitState};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::*;
+use crate::cargo::*;
+
+pub(super) const MIGRATION: &str = r#"
+    CREATE TABLE manifest_events (
+        seq         INTEGER PRIMARY KEY,
+        manifest_id TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX manifest_events_manifest ON manifest_events (manifest_id, seq);
+
+    CREATE TABLE transits (
+        transit_no         TEXT PRIMARY KEY,
+        declarant          TEXT NOT NULL,
+        entry_office       TEXT NOT NULL,
+        destination_office TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        version            INTEGER NOT NULL,
+        updated_at_ms      INTEGER NOT NULL,
+        state              TEXT NOT NULL
+    );
+    CREATE INDEX transits_status ON transits (status);
+
+    CREATE TABLE transit_events (
+        transit_no TEXT NOT NULL REFERENCES transits (transit_no),
+        seq        INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        PRIMARY KEY (transit_no, seq)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE postal_items (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL,
+        reference      TEXT NOT NULL,
+        list_no        TEXT,
+        operator       TEXT,
+        office         TEXT NOT NULL,
+        outcome        TEXT NOT NULL,
+        value_fen      INTEGER NOT NULL,
+        payable_fen    INTEGER NOT NULL,
+        decided_at_ms  INTEGER NOT NULL,
+        decision       TEXT NOT NULL
+    );
+    CREATE INDEX postal_items_operator ON postal_items (operator, id);
+    CREATE INDEX postal_items_office ON postal_items (office, id);
+"#;
+
+pub(super) enum CargoOp {
+    Manifest(ManifestWrite),
+    SubmitMatched(Box<(SubmitRequest, AutomaticReview, Option<PendingMatch>)>),
+    Transit(TransitWrite),
+    Postal(PostalWrite),
+}
+
+pub(super) enum CargoReply {
+    Manifest(ManifestWritten),
+    SubmitMatched(Box<SubmittedMatched>),
+    Transit(Box<StoredTransit>),
+    Postal(Vec<i64>),
+}
+
+pub(super) fn execute(
+    c: &Connection,
+    head: &mut ChainHead,
+    op: &CargoOp,
+) -> Result<CargoReply, StoreError> {
+    match op {
+        CargoOp::Manifest(req) => {
+            let mut last_seq = check_seq(c, req.expected_seq)?;
+            for e in &req.events {
+                last_seq = insert_manifest_event(c, head, e)?;
+            }
+            let mut declarations = Vec::with_capacity(req.declarations.len());
+            for a in &req.declarations {
+                match super::execute(c, head, &Op::Append(a.clone()))? {
+                    Reply::Appended(x) => declarations.push(x),
+                    _ => unreachable!("append answers Appended"),
+                }
+            }
+            Ok(CargoReply::Manifest(ManifestWritten {
+                last_seq,
+                declarations,
+            }))
+        }
+        CargoOp::SubmitMatched(boxed) => {
+            let (req, review, pending) = &**boxed;
+            if let Some(m) = pending {
+                check_seq(c, m.expected_seq)?;
+            }
+            let filed = submit_reviewed(c, head, req, review)?;
+            let matched = match (pending, filed.declaration_no, filed.replayed) {
+                (Some(m), Some(no), false) => {
+                    let event = matched_event(m, no, req.now);
+                    let seq = insert_manifest_event(c, head, &event)?;
+                    Some(StoredManifestEvent { seq, event })
+                }
+                _ => None,
+            };
+            Ok(CargoReply::SubmitMatched(Box::new(SubmittedMatched {
+                filed,
+                matched,
+            })))
+        }
+        CargoOp::Transit(req) => {
+            write_transit(c, head, req).map(|t| CargoReply::Transit(Box::new(t)))
+        }
+        CargoOp::Postal(req) => {
+            let mut ids = Vec::with_capacity(req.records.len());
+            for r in &req.records {
+                let d = &r.decision;
+                c.prepare_cached(
+                    "INSERT INTO postal_items (kind, reference, list_no, operator, office, outcome, value_fen, payable_fen, decided_at_ms, decision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(backend)?
+                .execute(params![
+                    postal_kind_name(d),
+                    d.reference,
+                    r.list_no,
+                    r.operator.map(|u| u.to_string()),
+                    r.office.to_string(),
+                    postal_outcome_name(d),
+                    d.value_fen.0,
+                    d.payable_fen.0,
+                    to_ms(req.now),
+                    serde_json::to_string(d).map_err(corrupt)?,
+                ])
+                .map_err(backend)?;
+                let id = c.last_insert_rowid();
+                audit(
+                    c,
+                    head,
+                    req.now,
+                    &req.actor,
+                    &format!("postal.{}", postal_kind_name(d)),
+                    &d.reference,
+                    serde_json::json!({"id": id, "outcome": postal_outcome_name(d), "value_fen": d.value_fen, "payable_fen": d.payable_fen}).to_string(),
+                )?;
+                ids.push(id);
+            }
+            Ok(CargoReply::Postal(ids))
+        }
+    }
+}
+
+fn check_seq(c: &Connection, expected: u64) -> Result<u64, StoreError> {
+    let last: i64 = c
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM manifest_events")
+        .map_err(backend)?
+        .query_row([], |r| r.get(0))
+        .map_err(backend)?;
+    if last as u64 != expected {
+        return Err(StoreError::Conflict {
+            expected,
+            actual: last as u64,
+        });
+    }
+    Ok(expected)
+}
+
+fn insert_manifest_event(
+    c: &Connection,
+    head: &mut ChainHead,
+    e: &ManifestEvent,
+) -> Result<u64, StoreError> {
+    let manifest = manifest_of(e).to_string();
+    c.prepare_cached(
+        "INSERT INTO manifest_events (manifest_id, type, at_ms, body) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        manifest,
+        e.kind.name(),
+        to_ms(e.at),
+        serde_json::to_string(e).map_err(corrupt)?
+    ])
+    .map_err(backend)?;
+    let seq = c.last_insert_rowid() as u64;
+    audit(
+        c,
+        head,
+        e.at,
+        &e.actor.label(),
+        &format!("manifest.{}", e.kind.name()),
+        &manifest,
+        manifest_audit_detail(e),
+    )?;
+    Ok(seq)
+}
+
+fn write_transit(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &TransitWrite,
+) -> Result<StoredTransit, StoreError> {
+    check_transit_write(req)?;
+    let current = load_transit_row(c, &req.transit_no)?;
+    let (version, mut state) = match current {
+        Some(t) => (t.version, t.state),
+        None => (0, TransitState::default()),
+    };
+    if version != req.expected_version {
+        return Err(StoreError::Conflict {
+            expected: req.expected_version,
+            actual: version,
+        });
+    }
+    for e in &req.events {
+        transit::apply(&mut state, e);
+    }
+    let decl = state
+        .declaration
+        .as_ref()
+        .ok_or_else(|| StoreError::Invalid("a transit starts with its declaration".into()))?;
+    let new_version = version + req.events.len() as u64;
+    let now = req
+        .events
+        .last()
+        .map(|e: &TransitEvent| e.at)
+        .expect("checked non-empty");
+    c.prepare_cached(
+        "INSERT INTO transits (transit_no, declarant, entry_office, destination_office, status, version, updated_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (transit_no) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at_ms = excluded.updated_at_ms, state = excluded.state",
+    )
+    .map_err(backend)?
+    .execute(params![
+        req.transit_no.to_string(),
+        decl.declarant.to_string(),
+        decl.entry_office.to_string(),
+        decl.destination_office.to_string(),
+        state.status.as_str(),
+        new_version as i64,
+        to_ms(now),
+        serde_json::to_string(&state).map_err(corrupt)?
+    ])
+    .map_err(backend)?;
+    for (i, e) in req.events.iter().enumerate() {
+        c.prepare_cached(
+            "INSERT INTO transit_events (transit_no, seq, type, at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?
+        .execute(params![
+            req.transit_no.to_string(),
+            (version + i as u64 + 1) as i64,
+            transit_event_name(e),
+            to_ms(e.at),
+            serde_json::to_string(e).map_err(corrupt)?
+        ])
+        .map_err(backend)?;
+        audit(
+            c,
+            head,
+            e.at,
+            &e.actor.label(),
+            &format!("transit.{}", transit_event_name(e)),
+            &req.transit_no.to_string(),
+            transit_audit_detail(e),
+        )?;
+    }
+    Ok(StoredTransit {
+        transit_no: req.transit_no,
+        version: new_version,
+        state,
+        updated_at: now,
+    })
+}
+
+fn load_transit_row(c: &Connection, no: &TransitNo) -> Result<Option<StoredTransit>, StoreError> {
+    c.prepare_cached("SELECT version, updated_at_ms, state FROM transits WHERE transit_no = ?1")
+        .map_err(backend)?
+        .query_row([no.to_string()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .optional()
+        .map_err(backend)?
+        .map(|(v, at, s)| read_transit(no.to_string(), v, at, s))
+        .transpose()
+}
+
+fn read_transit(no: String, v: i64, at: i64, s: String) -> Result<StoredTransit, StoreError> {
+    Ok(StoredTransit {
+        transit_no: TransitNo::parse(&no).map_err(|e| corrupt(format!("transit {no}: {e}")))?,
+        version: v as u64,
+        state: serde_json::from_str(&s).map_err(|e| corrupt(format!("transit {no}: {e}")))?,
+        updated_at: from_ms(at)?,
+    })
+}
+
+fn send(store: &SqliteStore, op: CargoOp) -> Result<CargoReply, StoreError> {
+    match store.send(Op::Cargo(op))? {
+        Reply::Cargo(r) => Ok(r),
+        _ => unreachable!("the writer answers a cargo request with a cargo reply"),
+    }
+}
+
+/// `?` placeholders from `from` for `n` values, and the values as text.
+fn in_list(from: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("?{}", from + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl CargoStore for SqliteStore {
+    fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
+        check_manifest_write(&req)?;
+        match send(self, CargoOp::Manifest(req))? {
+            CargoReply::Manifest(m) => Ok(m),
+            _ => unreachable!("manifest write answers Manifest"),
+        }
+    }
+
+    fn submit_matched(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        matched: Option<PendingMatch>,
+    ) -> Result<SubmittedMatched, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "body is larger than {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match send(
+            self,
+            CargoOp::SubmitMatched(Box::new((req, review, matched))),
+        )? {
+            CargoReply::SubmitMatched(m) => Ok(*m),
+            _ => unreachable!("submit_matched answers SubmitMatched"),
+        }
+    }
+
+    fn manifest_events(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredManifestEvent>, StoreError> {
+        check_limit(limit)?;
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT seq, body FROM manifest_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = st
+                .query_map(params![after_seq as i64, limit], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, body) = row.map_err(backend)?;
+                out.push(StoredManifestEvent {
+                    seq: seq as u64,
+                    event: serde_json::from_str(&body)
+                        .map_err(|e| corrupt(format!("manifest event {seq}: {e}")))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
+        check_transit_write(&req)?;
+        match send(self, CargoOp::Transit(req))? {
+            CargoReply::Transit(t) => Ok(*t),
+            _ => unreachable!("transit write answers Transit"),
+        }
+    }
+
+    fn load_transit(&self, transit_no: &TransitNo) -> Result<Option<StoredTransit>, StoreError> {
+        self.read(|c| load_transit_row(c, transit_no))
+    }
+
+    fn transits(&self, filter: &TransitFilter) -> Result<Vec<StoredTransit>, StoreError> {
+        check_limit(filter.limit)?;
+        let mut sql = String::from(
+            "SELECT transit_no, version, updated_at_ms, state FROM transits WHERE 1 = 1",
+        );
+        let mut values: Vec<String> = Vec::new();
+        if let Some(s) = &filter.statuses {
+            if s.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql += &format!(" AND status IN ({})", in_list(values.len() + 1, s.len()));
+            values.extend(s.iter().map(|s| s.as_str().to_owned()));
+        }
+        if let Some(d) = &filter.declarant {
+            sql += &format!(" AND declarant = ?{}", values.len() + 1);
+            values.push(d.to_string());
+        }
+        if let Some(o) = &filter.offices {
+            if o.is_empty() {
+                return Ok(Vec::new());
+            }
+            let a = in_list(values.len() + 1, o.len());
+            let b = in_list(values.len() + 1, o.len());
+            sql += &format!(" AND (entry_office IN ({a}) OR destination_office IN ({b}))");
+            values.extend(o.iter().map(|o| o.to_string()));
+        }
+        sql += &format!(" ORDER BY transit_no LIMIT {}", filter.limit);
+        self.read(|c| {
+            let mut st = c.prepare(&sql).map_err(backend)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (no, v, at, s) = row.map_err(backend)?;
+                out.push(read_transit(no, v, at, s)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_postal(&self, req: PostalWrite) -> Result<Vec<i64>, StoreError> {
+        if req.records.is_empty() || req.records.len() > cargo_control::PARCELS_MAX {
+            return Err(StoreError::Invalid(format!(
+                "a postal write has 1 to {} records",
+                cargo_control::PARCELS_MAX
+            )));
+        }
+        match send(self, CargoOp::Postal(req))? {
+            CargoReply::Postal(ids) => Ok(ids),
+            _ => unreachable!("postal write answers Postal"),
+        }
+    }
+
+    fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError> {
+        check_limit(filter.limit)?;
+        let mut sql = String::from(
+            "SELECT id, kind, reference, list_no, operator, office, outcome, value_fen, payable_fen, decided_at_ms, decision FROM postal_items WHERE 1 = 1",
+        );
+        let mut values: Vec<String> = Vec::new();
+        if let Some(o) = &filter.operator {
+            sql += &format!(" AND operator = ?{}", values.len() + 1);
+            values.push(o.to_string());
+        }
+        if let Some(l) = &filter.list_no {
+            sql += &format!(" AND list_no = ?{}", values.len() + 1);
+            values.push(l.clone());
+        }
+        if let Some(o) = &filter.offices {
+            if o.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql += &format!(" AND office IN ({})", in_list(values.len() + 1, o.len()));
+            values.extend(o.iter().map(|o| o.to_string()));
+        }
+        if filter.held_only {
+            sql += " AND outcome = 'held'";
+        }
+        sql += &format!(" ORDER BY id DESC LIMIT {}", filter.limit);
+        self.read(|c| {
+            let mut st = c.prepare(&sql).map_err(backend)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, String>(10)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, kind, reference, list_no, operator, office, outcome, v, p, at, d) =
+                    row.map_err(backend)?;
+                out.push(StoredPostal {
+                    id,
+                    kind,
+                    reference,
+                    list_no,
+                    operator: operator
+                        .map(|u| Uscc::parse(&u).map_err(|e| corrupt(format!("postal {id}: {e}"))))
+                        .transpose()?,
+                    office: OfficeCode::parse(&office)
+                        .map_err(|e| corrupt(format!("postal {id}: {e}")))?,
+                    outcome,
+                    value_fen: Fen(v),
+                    payable_fen: Fen(p),
+                    decided_at: from_ms(at)?,
+                    decision: serde_json::from_str(&d)
+                        .map_err(|e| corrupt(format!("postal {id}: {e}")))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
