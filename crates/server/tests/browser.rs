@@ -1,0 +1,566 @@
+//! The web interface end to end, in headless Chromium through chromedriver (WebDriver):
+//! an enterprise signs in, files a declaration through the form (after the form showed its
+//! inline validation messages), sees it accepted; an officer inspects it and assesses the
+//! taxes; the enterprise pays through the simulated bank link; the officer releases it; the
+//! enterprise sees it released. Every page visited is checked in both languages for keys
+//! without a translation (shown as ⟦key⟧), and screenshots of the main pages are saved under
+//! `screenshots/` at the repository root.
+//!
+//! The server runs in-process on port 0 over a fresh data folder with the demo data. Without
+//! `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says it skipped, unless
+//! `JINGUAN_BROWSER_TESTS=1` (as in CI), where a missing browser is a failure.
+
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::{Clearance, SystemClock};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const WAIT: Duration = Duration::from_secs(15);
+const ENTERPRISE: &str = "ent-bj"; // discredited: its filings go to the red lane (inspection)
+const ENTERPRISE_USCC: &str = "91110000600037341L";
+const OFFICER: &str = "pd-officer";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_server(dir: &Path) -> String {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, SqliteOptions::default()).unwrap());
+    let svc = Arc::new(
+        Clearance::new(
+            store,
+            Arc::new(refdata::RefData::embedded().unwrap()),
+            Arc::new(SystemClock),
+        )
+        .with_registry(Box::new(app::demo::registry())),
+    );
+    let s = svc.clone();
+    tokio::task::spawn_blocking(move || app::demo::load(&s, 40))
+        .await
+        .unwrap()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { server::serve(listener, svc, std::future::pending()).await });
+    base
+}
+
+async fn start_browser(profile: &Path) -> (Driver, Client) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver(child);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1440,1000", "--lang=zh-CN",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let started = Instant::now();
+    let client = loop {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if started.elapsed() < WAIT => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot open a WebDriver session: {e}"),
+        }
+    };
+    client.set_window_size(1440, 1000).await.unwrap();
+    (driver, client)
+}
+
+/// Drives one browser session through the pages.
+struct Ui {
+    c: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Ui {
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.c.execute(script, args).await.unwrap()
+    }
+
+    /// Wait until a JavaScript expression is true.
+    async fn until(&self, expr: &str, what: &str) {
+        let started = Instant::now();
+        let script = format!("return !!({expr});");
+        loop {
+            if self.js(&script, vec![]).await == json!(true) {
+                return;
+            }
+            if started.elapsed() > WAIT {
+                let text = self.js("return document.body.innerText;", vec![]).await;
+                panic!("timed out waiting for {what} ({expr}); page text:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+    }
+
+    /// The route has finished rendering.
+    async fn settled(&self) {
+        self.until(
+            "document.querySelector('main').getAttribute('aria-busy') === 'false'",
+            "the page to render",
+        )
+        .await;
+    }
+
+    async fn go(&self, hash: &str) {
+        self.c.goto(&format!("{}/{hash}", self.base)).await.unwrap();
+        self.settled().await;
+    }
+
+    async fn click(&self, css: &str) {
+        self.c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    async fn type_into(&self, id: &str, text: &str) {
+        let e = self
+            .c
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id}: {e}"));
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    /// Set a select or date input (whose typing depends on the locale) and tell the page.
+    async fn set(&self, id: &str, value: &str) {
+        self.js(
+            "const e = document.getElementById(arguments[0]); e.value = arguments[1];
+             e.dispatchEvent(new Event('input', {bubbles: true}));
+             e.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![json!(id), json!(value)],
+        )
+        .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.c.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn assert_translated(&self, page: &str) {
+        let text = self.js("return document.body.innerText;", vec![]).await;
+        let text = text.as_str().unwrap_or_default();
+        assert!(
+            !text.contains('⟦'),
+            "{page}: untranslated keys on the page:\n{text}"
+        );
+        let lang = self
+            .js("return document.documentElement.lang;", vec![])
+            .await;
+        assert!(!text.trim().is_empty(), "{page} ({lang}) is empty");
+    }
+
+    /// Check the page in both languages (switching with the header button and back), and save
+    /// the English rendering too when `shot` names it.
+    async fn both_languages(&self, page: &str, shot: Option<&str>) {
+        self.assert_translated(page).await;
+        let before = self
+            .js("return document.documentElement.lang;", vec![])
+            .await;
+        self.click("#lang").await;
+        self.until(
+            &format!("document.documentElement.lang !== {before}"),
+            "the language to switch",
+        )
+        .await;
+        self.settled().await;
+        self.assert_translated(&format!("{page} (other language)"))
+            .await;
+        if let Some(name) = shot {
+            self.shot(name).await;
+        }
+        self.click("#lang").await;
+        self.until(
+            &format!("document.documentElement.lang === {before}"),
+            "the language to switch back",
+        )
+        .await;
+        self.settled().await;
+    }
+
+    async fn sign_in(&self, login: &str) {
+        self.go("#/login").await;
+        self.type_into("login", login).await;
+        self.type_into("password", app::demo::DEMO_PASSWORD).await;
+        self.click("#login-submit").await;
+        self.until(
+            "!location.hash.startsWith('#/login') && document.getElementById('logout').hidden === false",
+            "the sign-in",
+        )
+        .await;
+        self.settled().await;
+    }
+
+    async fn sign_out(&self) {
+        self.click("#logout").await;
+        self.until("location.hash === '#/login'", "the sign-out")
+            .await;
+        self.settled().await;
+    }
+
+    async fn status_is(&self, status: &str) {
+        self.until(
+            &format!("document.querySelector('#status .status-{status}') !== null"),
+            &format!("status {status}"),
+        )
+        .await;
+    }
+
+    /// Confirm the open dialog (after choosing values in it).
+    async fn confirm_dialog(&self) {
+        self.click("#dialog-confirm").await;
+        self.until(
+            "!document.getElementById('dialog').open",
+            "the dialog to close",
+        )
+        .await;
+    }
+}
+
+fn have_browser() -> bool {
+    Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_inspect_pay_release_in_a_browser() {
+    if !have_browser() {
+        if std::env::var("JINGUAN_BROWSER_TESTS").as_deref() == Ok("1") {
+            panic!("JINGUAN_BROWSER_TESTS=1 but chromium/chromedriver are not installed");
+        }
+        eprintln!("skipped: chromium/chromedriver not installed");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let base = start_server(data.path()).await;
+    let (_driver, c) = start_browser(profile.path()).await;
+    let ui = Ui { c, base, shots };
+
+    // The sign-in page, Chinese by default, English on request.
+    ui.go("").await;
+    ui.until("location.hash === '#/login'", "the sign-in page")
+        .await;
+    assert_eq!(
+        ui.js("return document.documentElement.lang;", vec![]).await,
+        json!("zh-CN")
+    );
+    assert_eq!(ui.text("#login-title").await, "登录");
+    ui.shot("01-login-zh").await;
+    ui.both_languages("login", Some("01-login-en")).await;
+
+    // A wrong password is refused with a message.
+    ui.type_into("login", ENTERPRISE).await;
+    ui.type_into("password", "not-the-password").await;
+    ui.click("#login-submit").await;
+    ui.until(
+        "document.getElementById('login-error').textContent.length > 0",
+        "the sign-in error",
+    )
+    .await;
+
+    // The enterprise portal.
+    ui.sign_in(ENTERPRISE).await;
+    ui.until("location.hash === '#/portal'", "the portal").await;
+    ui.shot("02-portal-list").await;
+    ui.both_languages("portal list", None).await;
+    ui.go("#/portal/services").await;
+    ui.both_languages("E-Port services", None).await;
+
+    // The form: a first try with mistakes shows every problem beside its field.
+    ui.go("#/portal/new").await;
+    assert_eq!(
+        ui.js(
+            "return document.getElementById('f-trader_uscc').value;",
+            vec![]
+        )
+        .await,
+        json!(ENTERPRISE_USCC),
+        "the trader's USCC is filled from the session"
+    );
+    ui.type_into("f-declaration_office", "2233").await;
+    ui.until(
+        "document.getElementById('f-declaration_office-hint').textContent.includes('2233')",
+        "the office lookup to name the office",
+    )
+    .await;
+    ui.type_into("f-items_0__commodity_code", "0101999999")
+        .await;
+    ui.type_into("f-gross_weight_kg", "200").await;
+    ui.type_into("f-net_weight_kg", "230").await;
+    ui.click("#check").await;
+    ui.until(
+        "!document.getElementById('error-summary').hidden",
+        "the problems",
+    )
+    .await;
+    let commodity_error = ui.text("#f-items_0__commodity_code-err").await;
+    assert!(
+        !commodity_error.is_empty(),
+        "the unknown commodity code has a message"
+    );
+    assert!(!ui.text("#f-net_weight_kg-err").await.is_empty());
+    assert!(!ui.text("#f-trade_mode-err").await.is_empty());
+    ui.shot("03-declaration-form-problems").await;
+    ui.both_languages("declaration form", Some("03-declaration-form-problems-en"))
+        .await;
+
+    // Now the whole declaration, typed as a filer would.
+    ui.set("f-declaration_date", "2025-03-10").await;
+    ui.set("f-ie_date", "2025-03-08").await;
+    for (id, v) in [
+        ("f-declaration_office", "2233"),
+        ("f-entry_exit_office", "2233"),
+        ("f-contract_no", "E2E-0001"),
+        ("f-trader_name", "北京示例进出口有限公司"),
+        ("f-overseas_party_name", "Example Computers Inc."),
+        ("f-transport_mode", "5"),
+        ("f-vessel", "CA986"),
+        ("f-bill_no", "999-12345675"),
+        ("f-loading_port", "USSFO"),
+        ("f-domestic_port", "310301"),
+        ("f-trade_mode", "0110"),
+        ("f-levy_nature", "101"),
+        ("f-trading_country", "USA"),
+        ("f-dispatch_country", "USA"),
+        ("f-transaction_terms", "3"),
+        ("f-package_type", "22"),
+        ("f-packages", "10"),
+        ("f-gross_weight_kg", "260.5"),
+        ("f-net_weight_kg", "230"),
+        ("f-freight_value", "1200.00"),
+        ("f-freight_currency", "USD"),
+        ("f-items_0__commodity_code", "8471300000"),
+        ("f-items_0__name", "笔记本电脑"),
+        (
+            "f-items_0__specification",
+            "便携式|14英寸|Intel处理器|品牌X|型号X14",
+        ),
+        ("f-items_0__declared_quantity", "100"),
+        ("f-items_0__declared_unit", "001"),
+        ("f-items_0__first_quantity", "100"),
+        ("f-items_0__first_unit", "001"),
+        ("f-items_0__second_quantity", "150"),
+        ("f-items_0__second_unit", "035"),
+        ("f-items_0__unit_price", "350.0000"),
+        ("f-items_0__total_price", "35000.00"),
+        ("f-items_0__currency", "USD"),
+        ("f-items_0__origin_country", "USA"),
+        ("f-items_0__destination_country", "CHN"),
+        ("f-items_0__district", "31159"),
+        ("f-items_0__duty_treatment", "1"),
+    ] {
+        ui.type_into(id, v).await;
+    }
+    ui.set("f-freight_mark", "3").await;
+    ui.until(
+        "document.getElementById('f-items_0__commodity_code-hint').textContent.includes('8471300000')",
+        "the tariff lookup to describe the commodity code",
+    )
+    .await;
+    ui.click("#check").await;
+    ui.until(
+        "!document.getElementById('check-ok').hidden",
+        "a clean check",
+    )
+    .await;
+    ui.click("#submit").await;
+    ui.until(
+        "location.hash.startsWith('#/portal/d/')",
+        "the declaration page",
+    )
+    .await;
+    ui.settled().await;
+    let id = ui
+        .js("return location.hash.split('/').pop();", vec![])
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Accepted and numbered; the discredited filer's goods go to inspection.
+    ui.status_is("inspection").await;
+    let declaration_no = ui.text("#declaration-no").await;
+    assert_eq!(
+        declaration_no.len(),
+        18,
+        "an 18-digit number: {declaration_no}"
+    );
+    assert!(ui.text(".ev-accepted").await.contains(&declaration_no));
+    ui.shot("04-enterprise-declaration-accepted").await;
+    ui.both_languages("enterprise declaration", None).await;
+    ui.sign_out().await;
+
+    // The officer: the inspection worklist holds it; inspect, then assess.
+    ui.sign_in(OFFICER).await;
+    ui.go("#/officer?tab=inspection").await;
+    ui.until(
+        &format!("[...document.querySelectorAll('#worklist a')].some(a => a.textContent === '{declaration_no}')"),
+        "the declaration in the inspection worklist",
+    )
+    .await;
+    ui.shot("05-officer-worklist").await;
+    ui.both_languages("officer worklist", Some("05-officer-worklist-en"))
+        .await;
+    ui.click(&format!("#worklist a[href='#/officer/d/{id}']"))
+        .await;
+    ui.settled().await;
+    ui.status_is("inspection").await;
+    ui.shot("06-officer-declaration").await;
+    ui.both_languages("officer declaration", None).await;
+    ui.click("#act-inspection").await;
+    ui.set("dlg-result", "conform").await;
+    ui.confirm_dialog().await;
+    ui.status_is("awaiting_assessment").await;
+    ui.click("#act-assess").await;
+    ui.confirm_dialog().await;
+    ui.status_is("assessed").await;
+    ui.sign_out().await;
+
+    // The enterprise sees the notices and pays them through the simulated bank.
+    ui.sign_in(ENTERPRISE).await;
+    ui.go(&format!("#/portal/d/{id}")).await;
+    ui.status_is("assessed").await;
+    let total = ui.text("#total-payable").await;
+    assert!(total.starts_with('¥'), "a total payable: {total}");
+    ui.shot("07-enterprise-taxes").await;
+    loop {
+        let unpaid = ui
+            .js(
+                "return document.querySelectorAll('button[data-notice]').length;",
+                vec![],
+            )
+            .await;
+        if unpaid == json!(0) {
+            break;
+        }
+        ui.click("button[data-notice]").await;
+        ui.confirm_dialog().await;
+        ui.until(
+            &format!(
+                "document.querySelectorAll('button[data-notice]').length < {unpaid} && document.querySelector('main').getAttribute('aria-busy') === 'false'"
+            ),
+            "the notice to be paid",
+        )
+        .await;
+    }
+    ui.status_is("paid").await;
+    ui.sign_out().await;
+
+    // The officer releases it.
+    ui.sign_in(OFFICER).await;
+    ui.go("#/officer?tab=release").await;
+    ui.until(
+        &format!("[...document.querySelectorAll('#worklist a')].some(a => a.textContent === '{declaration_no}')"),
+        "the declaration in the release worklist",
+    )
+    .await;
+    ui.go(&format!("#/officer/d/{id}")).await;
+    ui.click("#act-release").await;
+    ui.confirm_dialog().await;
+    ui.status_is("released").await;
+    ui.sign_out().await;
+
+    // The enterprise sees it released, with the release in its timeline.
+    ui.sign_in(ENTERPRISE).await;
+    ui.go(&format!("#/portal/d/{id}")).await;
+    ui.status_is("released").await;
+    assert!(!ui.text(".ev-released").await.is_empty());
+    ui.shot("08-enterprise-released").await;
+    ui.sign_out().await;
+
+    // HQ: the dashboard, its charts drawn by Chart.js.
+    ui.sign_in("hq-analyst").await;
+    ui.until("location.hash === '#/hq'", "the dashboard").await;
+    ui.until(
+        "window.Chart && Chart.getChart(document.getElementById('chart-lanes'))",
+        "the lane chart",
+    )
+    .await;
+    let month = ui.text("#kpi-month .kpi-value").await;
+    assert!(
+        month.chars().any(|c| c.is_ascii_digit() && c != '0'),
+        "declarations this month: {month}"
+    );
+    ui.shot("09-hq-dashboard").await;
+    ui.both_languages("HQ dashboard", Some("09-hq-dashboard-en"))
+        .await;
+    ui.sign_out().await;
+
+    // The agency desk says plainly what is still to come.
+    ui.sign_in("mofcom").await;
+    ui.until("location.hash === '#/agency'", "the agency desk")
+        .await;
+    ui.both_languages("agency desk", None).await;
+    ui.sign_out().await;
+    ui.sign_in("admin").await;
+    ui.until("location.hash === '#/admin'", "the administration page")
+        .await;
+    ui.both_languages("administration", None).await;
+
+    ui.c.close().await.unwrap();
+}

@@ -1,0 +1,170 @@
+// One declaration on one screen: summary, timeline, taxes and notices, items, parties,
+// risk explanation, documents. Used by the enterprise portal and the officer console; each
+// adds its own actions.
+import { t, tk, pick } from './i18n.js';
+import { h, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, problemText } from './ui.js';
+
+function dl(pairs) {
+  return h('dl.kv', pairs.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [h('dt', k), h('dd', v)]));
+}
+
+export function actorText(a) {
+  if (!a) return '';
+  switch (a.kind) {
+    case 'enterprise': return `${tk('actor', 'enterprise')} ${a.uscc}`;
+    case 'officer': return `${tk('actor', 'officer')} ${a.login} (${a.office})`;
+    case 'anti_smuggling': return `${tk('actor', 'anti_smuggling')} ${a.login} (${a.office})`;
+    case 'bank': return `${tk('actor', 'bank')} ${a.code}`;
+    default: return `${tk('actor', 'system')} ${a.component || ''}`;
+  }
+}
+
+function eventDetails(e) {
+  const out = [];
+  switch (e.type) {
+    case 'submitted': out.push(t('event_detail.pre_entry_no', { no: e.pre_entry_no })); break;
+    case 'accepted': out.push(t('event_detail.declaration_no', { no: e.declaration_no })); break;
+    case 'lane_chosen': out.push(h('span', tk('lane', e.lane), ': ', (e.reasons || []).map((r) => pick(r, 'message')).join('；'))); break;
+    case 'rejected': out.push(h('ul', (e.problems || []).map((p) => h('li', h('code', p.field || '—'), ' ', problemText(p))))); break;
+    case 'assessed': out.push((e.notices || []).map((n) => `${tk('tax', n.tax)} ${fmtFen(n.amount_fen)}`).join('，')); break;
+    case 'notice_paid': out.push(t('event_detail.notice', { no: e.notice_no })); break;
+    case 'document_review_recorded':
+    case 'inspection_recorded': out.push(resultText(e.result)); break;
+    case 'released_against_guarantee': out.push(t('event_detail.guarantee', { no: e.guarantee_no })); break;
+    case 'exit_confirmed': out.push(t('event_detail.manifest', { no: e.manifest_ref })); break;
+    case 'suspended': out.push(`${e.case_no}: ${e.reason}`); break;
+    case 'amendment_requested': out.push(e.reason, h('ul', (e.changes || []).map((c) => h('li', h('code', c.field), ' → ', c.value)))); break;
+    case 'request_approved':
+    case 'request_refused': out.push(`${tk('request', e.kind)}: ${e.reason}`); break;
+    default: if (e.reason) out.push(e.reason);
+  }
+  return out;
+}
+
+function resultText(r) {
+  if (!r) return '';
+  if (r.result === 'conform' || r === 'conform') return t('result.conform');
+  const findings = (r.findings || []).map((f) => `${tk('finding', f.kind)}${f.field ? ` (${f.field})` : ''}: ${f.note}`);
+  return `${t('result.discrepancy')} — ${findings.join('；')}`;
+}
+
+export function timeline(d) {
+  return section('detail.timeline', h('ol.timeline', d.events.map(({ seq, event }) =>
+    h('li', { class: `ev ev-${event.type}` },
+      h('div.ev-head', h('strong', tk('event', event.type)), h('time', { datetime: event.at }, fmtTime(event.at))),
+      h('div.ev-actor.muted', actorText(event.actor)),
+      h('div.ev-body', eventDetails(event)),
+      h('span.sr-only', `#${seq}`)))));
+}
+
+export function summary(d) {
+  const s = d.state;
+  const hd = s.header || {};
+  return h('div.summary.card',
+    h('div.summary-main',
+      h('div', h('span.muted', t('detail.declaration_no')), h('div.big#declaration-no', s.declaration_no || '—')),
+      h('div', h('span.muted', t('detail.pre_entry_no')), h('div.mono', hd.pre_entry_no || '—')),
+      h('div', h('span.muted', t('detail.status')), h('div#status', statusBadge(s.status))),
+      h('div', h('span.muted', t('detail.lane')), h('div#lane', laneBadge(s.lane)))),
+    dl([
+      [t('f.direction'), hd.direction ? tk('direction', hd.direction) : ''],
+      [t('f.declaration_office'), hd.declaration_office],
+      [t('f.entry_exit_office'), hd.entry_exit_office],
+      [t('detail.declarant'), hd.declarant],
+      [t('detail.submitted_at'), fmtTime(s.submitted_at)],
+      [t('detail.accepted_at'), s.accepted_at ? fmtTime(s.accepted_at) : ''],
+      [t('detail.released_at'), s.released_at ? fmtTime(s.released_at) : ''],
+      [t('detail.guarantee_no'), s.guarantee_no],
+      [t('detail.pending_request'), s.pending_request ? tk('request', s.pending_request.kind) : ''],
+      [t('detail.suspended_from'), s.suspended_from ? tk('status', s.suspended_from) : ''],
+    ]));
+}
+
+// Notices with their state; `payButton(notice)` adds the enterprise's pay action.
+export function taxes(d, payButton) {
+  const rows = d.notices.map((n) => h('tr',
+    h('td.mono', n.notice_no),
+    h('td', tk('tax', n.tax)),
+    h('td.num', fmtFen(n.amount_fen)),
+    h('td', fmtTime(n.issued_at)),
+    h('td', n.paid_at ? h('span.badge.status-paid', t('tax.paid_at', { at: fmtTime(n.paid_at) })) : h('span.badge.status-assessed', t('tax.unpaid'))),
+    h('td', !n.paid_at && payButton ? payButton(n) : '')));
+  const content = [];
+  content.push(h('h3', t('detail.notices')));
+  content.push(d.notices.length
+    ? table([t('tax.notice_no'), t('tax.kind'), t('tax.amount'), t('tax.issued_at'), t('tax.state'), ''], rows, { caption: t('detail.notices') })
+    : emptyState(t('detail.no_notices')));
+  const a = d.tax;
+  if (a) {
+    content.push(h('h3', t('detail.breakdown')));
+    content.push(dl([
+      [t('tax.customs_value'), fmtFen(a.customs_value_total_fen)],
+      [t('tax.total_payable'), h('strong#total-payable', fmtFen(a.total_payable_fen))],
+      [t('tax.terms'), a.transaction_terms],
+      [t('tax.rates'), (a.exchange_rates || []).map((r) => `${r.currency} ${r.yuan_per_unit} (${r.rate_date})`).join('，')],
+    ]));
+    content.push(table([t('item.no'), t('f.commodity_code'), t('tax.measures'), t('tax.customs_value')],
+      (a.items || []).map((it) => h('tr',
+        h('td', it.item_no),
+        h('td.mono', it.commodity_code),
+        h('td', (it.measures || []).map((m) => h('div', `${tk('measure', m.kind)} ${m.rate} — ${m.reason}`))),
+        h('td.num', fmtFen(it.customs_value_fen)))), { caption: t('detail.breakdown') }));
+    const steps = [...(a.header_steps || []), ...(a.items || []).flatMap((it) => it.steps || [])];
+    content.push(h('details', h('summary', t('tax.steps')),
+      h('ol.steps', steps.map((s) => h('li', h('strong', pick(s, 'label')), ' ', h('span.mono', s.formula))))));
+  } else {
+    content.push(h('p.muted', t('detail.no_breakdown')));
+  }
+  return section('detail.taxes', ...content);
+}
+
+export function items(d) {
+  const its = (d.declaration && d.declaration.items) || [];
+  return section('detail.items', table(
+    [t('item.no'), t('f.commodity_code'), t('f.name'), t('f.specification'), t('f.declared_quantity'), t('f.unit_price'), t('f.total_price'), t('f.currency'), t('f.origin_country')],
+    its.map((it) => h('tr',
+      h('td', it.item_no), h('td.mono', it.commodity_code), h('td', it.name), h('td.spec', it.specification),
+      h('td.num', `${it.declared_quantity ?? ''} ${it.declared_unit ?? ''}`), h('td.num', it.unit_price), h('td.num', it.total_price),
+      h('td', it.currency), h('td', it.origin_country))), { caption: t('detail.items') }));
+}
+
+export function parties(d) {
+  const x = d.declaration || {};
+  const party = (p) => (p ? [p.name, p.uscc || p.code, p.customs_code].filter(Boolean).join(' · ') : '');
+  return section('detail.parties', dl([
+    [t('f.trader'), party(x.trader)],
+    [t('f.overseas_party'), party(x.overseas_party)],
+    [t('f.owner'), party(x.owner)],
+    [t('f.agent'), party(x.agent)],
+    [t('f.transport_mode'), x.transport_mode],
+    [t('f.vessel'), [x.vessel, x.voyage_no].filter(Boolean).join(' / ')],
+    [t('f.bill_no'), x.bill_no],
+    [t('f.trade_mode'), x.trade_mode],
+    [t('f.levy_nature'), x.levy_nature],
+    [t('f.trading_country'), x.trading_country],
+    [t('f.dispatch_country'), x.dispatch_country],
+    [t('f.transaction_terms'), x.transaction_terms],
+    [t('f.packages'), x.packages],
+    [t('f.gross_weight_kg'), x.gross_weight_kg],
+    [t('f.net_weight_kg'), x.net_weight_kg],
+    [t('f.contract_no'), x.contract_no],
+    [t('f.declaration_date'), x.declaration_date],
+  ]));
+}
+
+export function risk(d) {
+  const lanes = d.events.filter(({ event }) => event.type === 'lane_chosen');
+  const findings = d.state.findings || [];
+  return section('detail.risk',
+    lanes.length ? lanes.map(({ event }) => h('div', h('p', laneBadge(event.lane)),
+      h('ul', (event.reasons || []).map((r) => h('li', h('code', r.code), ' ', pick(r, 'message')))))) : emptyState(t('detail.no_lane')),
+    findings.length ? [h('h3', t('detail.findings')), h('ul', findings.map((f) => h('li', `${tk('finding', f.kind)}${f.field ? ` (${f.field})` : ''}: ${f.note}`)))] : null);
+}
+
+export function documents(d) {
+  const x = d.declaration || {};
+  const docs = x.documents || [];
+  return section('detail.documents',
+    x.licence_no ? h('p', t('f.licence_no'), ': ', h('span.mono', x.licence_no)) : null,
+    docs.length ? h('ul', docs.map((doc) => h('li', h('span.mono', doc.code), ' ', doc.number))) : emptyState(t('detail.no_documents')));
+}

@@ -1,0 +1,361 @@
+// The declaration form: code lookups, inline validation (the server's own checks, without
+// filing), drafts kept in this browser (localStorage), JSON upload, and submission with a
+// client sequence number so that a retry never files twice.
+import { t, tk, pick } from './i18n.js';
+import { get, post, codes, ApiError } from './api.js';
+import { h, clear, toast, errorText, problemText } from './ui.js';
+
+const DRAFTS_KEY = 'jinguan.drafts';
+
+export function listDrafts() {
+  try {
+    return Object.values(JSON.parse(localStorage.getItem(DRAFTS_KEY) || '{}')).sort((a, b) => (a.saved_at < b.saved_at ? 1 : -1));
+  } catch {
+    return [];
+  }
+}
+function saveDraft(d) {
+  const all = JSON.parse(localStorage.getItem(DRAFTS_KEY) || '{}');
+  all[d.id] = d;
+  localStorage.setItem(DRAFTS_KEY, JSON.stringify(all));
+}
+export function deleteDraft(id) {
+  const all = JSON.parse(localStorage.getItem(DRAFTS_KEY) || '{}');
+  delete all[id];
+  localStorage.setItem(DRAFTS_KEY, JSON.stringify(all));
+}
+
+// Fields: [path, label, options]. options: req (required), code (table), type, sel (options),
+// only ('import' | 'export').
+function headerSections() {
+  return [
+    ['form.s_basic', [
+      ['direction', t('f.direction'), { req: true, sel: [['import', tk('direction', 'import')], ['export', tk('direction', 'export')]] }],
+      ['declaration_office', t('f.declaration_office'), { req: true, code: 'offices' }],
+      ['entry_exit_office', t('f.entry_exit_office'), { req: true, code: 'offices' }],
+      ['declaration_date', t('f.declaration_date'), { req: true, type: 'date' }],
+      ['ie_date', t('f.ie_date'), { type: 'date' }],
+      ['contract_no', t('f.contract_no'), {}],
+      ['record_no', t('f.record_no'), {}],
+      ['licence_no', t('f.licence_no'), {}],
+      ['entry_type', t('f.entry_type'), { sel: [['M', t('entry_type.m')], ['D', t('entry_type.d')], ['L', t('entry_type.l')], ['0', t('entry_type.paper')]] }],
+    ]],
+    ['form.s_parties', [
+      ['trader.name', t('f.trader_name'), { req: true }],
+      ['trader.uscc', t('f.trader_uscc'), { req: true }],
+      ['trader.customs_code', t('f.trader_customs_code'), {}],
+      ['overseas_party.name', t('f.overseas_name'), { req: true }],
+      ['overseas_party.code', t('f.overseas_code'), {}],
+      ['overseas_party.address', t('f.overseas_address'), {}],
+      ['owner.name', t('f.owner_name'), {}],
+      ['owner.uscc', t('f.owner_uscc'), {}],
+    ]],
+    ['form.s_transport', [
+      ['transport_mode', t('f.transport_mode'), { req: true, code: 'transport_modes' }],
+      ['vessel', t('f.vessel'), {}],
+      ['voyage_no', t('f.voyage_no'), {}],
+      ['bill_no', t('f.bill_no'), {}],
+      ['goods_place', t('f.goods_place'), {}],
+      ['loading_port', t('f.loading_port'), { only: 'import' }],
+      ['destination_port', t('f.destination_port'), { only: 'export' }],
+      ['domestic_port', t('f.domestic_port'), {}],
+    ]],
+    ['form.s_trade', [
+      ['trade_mode', t('f.trade_mode'), { req: true, code: 'trade_modes' }],
+      ['levy_nature', t('f.levy_nature'), { req: true, code: 'levy_natures' }],
+      ['trading_country', t('f.trading_country'), { req: true, code: 'countries' }],
+      ['dispatch_country', t('f.dispatch_country'), { req: true, code: 'countries' }],
+      ['transaction_terms', t('f.transaction_terms'), { req: true, code: 'transaction_terms' }],
+      ['package_type', t('f.package_type'), { req: true, code: 'package_types' }],
+      ['packages', t('f.packages'), { req: true, type: 'number' }],
+      ['gross_weight_kg', t('f.gross_weight_kg'), { req: true }],
+      ['net_weight_kg', t('f.net_weight_kg'), { req: true }],
+      ['freight.mark', t('f.freight_mark'), { sel: chargeMarks() }],
+      ['freight.value', t('f.freight_value'), {}],
+      ['freight.currency', t('f.freight_currency'), { code: 'currencies' }],
+      ['insurance.mark', t('f.insurance_mark'), { sel: chargeMarks() }],
+      ['insurance.value', t('f.insurance_value'), {}],
+      ['insurance.currency', t('f.insurance_currency'), { code: 'currencies' }],
+      ['marks', t('f.marks'), {}],
+      ['remarks', t('f.remarks'), {}],
+    ]],
+  ];
+}
+
+function chargeMarks() {
+  return [['', t('charge.none')], ['1', t('charge.rate')], ['2', t('charge.per_unit')], ['3', t('charge.total')]];
+}
+
+function itemFields() {
+  return [
+    ['commodity_code', t('f.commodity_code'), { req: true, code: 'tariff' }],
+    ['name', t('f.name'), { req: true }],
+    ['specification', t('f.specification'), { req: true, wide: true }],
+    ['declared_quantity', t('f.declared_quantity'), { req: true }],
+    ['declared_unit', t('f.declared_unit'), { req: true, code: 'units' }],
+    ['first_quantity', t('f.first_quantity'), { req: true }],
+    ['first_unit', t('f.first_unit'), { req: true, code: 'units' }],
+    ['second_quantity', t('f.second_quantity'), {}],
+    ['second_unit', t('f.second_unit'), { code: 'units' }],
+    ['unit_price', t('f.unit_price'), { req: true }],
+    ['total_price', t('f.total_price'), { req: true }],
+    ['currency', t('f.currency'), { req: true, code: 'currencies' }],
+    ['origin_country', t('f.origin_country'), { req: true, code: 'countries' }],
+    ['destination_country', t('f.destination_country'), { req: true, code: 'countries' }],
+    ['district', t('f.district'), {}],
+    ['duty_treatment', t('f.duty_treatment'), { req: true, code: 'duty_treatments' }],
+  ];
+}
+
+const idOf = (path) => 'f-' + path.replace(/[[\].]/g, '_');
+
+// One labelled input with its hint (the code's name) and error line.
+function fieldEl(path, label, o) {
+  const id = idOf(path);
+  let input;
+  if (o.sel) {
+    input = h('select', { id, name: path }, o.sel.map(([v, l]) => h('option', { value: v }, l)));
+  } else {
+    input = h('input', { id, name: path, type: o.type === 'date' ? 'date' : 'text', inputmode: o.type === 'number' ? 'numeric' : null, autocomplete: 'off', spellcheck: 'false' });
+  }
+  input.dataset.path = path;
+  if (o.req) input.setAttribute('aria-required', 'true');
+  const hint = h('div.hint', { id: `${id}-hint`, 'aria-live': 'polite' });
+  const err = h('div.field-error', { id: `${id}-err` });
+  input.setAttribute('aria-describedby', `${id}-hint ${id}-err`);
+  const wrap = h('div.field', { class: `field${o.wide ? ' wide' : ''}`, dataset: { only: o.only || '' } },
+    h('label', { for: id }, label, o.req ? h('span.req', { 'aria-hidden': 'true' }, ' *') : null, o.code ? h('span.code-tag', t('form.lookup')) : null),
+    input, hint, err);
+  if (o.code) wireLookup(input, o.code, hint);
+  if (o.req) {
+    input.addEventListener('blur', () => {
+      if (!input.value.trim() && !input.closest('[hidden]')) setError(input, t('form.required'));
+    });
+  }
+  input.addEventListener('input', () => setError(input, ''));
+  return wrap;
+}
+
+// A code field: a datalist filled from /api/codes as the user types; the hint names the code.
+function wireLookup(input, table, hint) {
+  const listId = `${input.id}-list`;
+  const list = h('datalist', { id: listId });
+  input.setAttribute('list', listId);
+  input.after(list);
+  let timer;
+  let lastRows = [];
+  const showHint = () => {
+    const v = input.value.trim().toUpperCase();
+    const row = lastRows.find((r) => r.code.toUpperCase() === v);
+    hint.textContent = row ? `${row.code} — ${pick(row, 'name')}${table === 'tariff' && row.extra ? ` (${row.extra.split('; ').slice(0, 2).join('; ')})` : ''}` : '';
+  };
+  const refresh = async () => {
+    const q = input.value.trim();
+    if (table === 'tariff' && q.length < 2) return;
+    try {
+      const r = await codes(table, q);
+      lastRows = r.rows;
+      clear(list).append(...r.rows.map((row) => h('option', { value: row.code }, `${row.code} ${pick(row, 'name')}`)));
+      showHint();
+    } catch { /* lookups are help, not a gate */ }
+  };
+  input.addEventListener('focus', refresh, { once: true });
+  input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(refresh, 150); });
+  input.addEventListener('change', refresh);
+  input.refreshHint = refresh;
+}
+
+function setError(input, msg) {
+  const err = document.getElementById(`${input.id}-err`);
+  if (!err) return;
+  err.textContent = msg;
+  if (msg) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}
+
+function setAt(obj, path, value) {
+  const parts = path.split('.');
+  let o = obj;
+  for (let i = 0; i < parts.length - 1; i++) o = o[parts[i]] = o[parts[i]] || {};
+  o[parts[parts.length - 1]] = value;
+}
+
+function getAt(obj, path) {
+  return path.split('.').reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), obj);
+}
+
+export async function declarationForm(el, { params, session }) {
+  const draftId = params.get('draft');
+  const draft = draftId ? listDrafts().find((d) => d.id === draftId) : null;
+  const state = { id: draft ? draft.id : `d-${Date.now()}`, seq: draft ? draft.seq : crypto.randomUUID() };
+
+  const summaryBox = h('div.error-summary#error-summary', { tabindex: '-1', hidden: true, role: 'alert' });
+  const okBox = h('p.ok-box#check-ok', { role: 'status', hidden: true }, t('form.check_ok'));
+  const form = h('form#declaration-form', { novalidate: true });
+  for (const [titleKey, fields] of headerSections()) {
+    form.append(h('fieldset.card', h('legend', t(titleKey)), h('div.fields', fields.map(([p, l, o]) => fieldEl(p, l, o)))));
+  }
+  const itemsBox = h('div#items');
+  const addItem = () => {
+    const i = itemsBox.children.length;
+    const box = h('fieldset.card.item', { dataset: { index: i } }, h('legend', t('form.item', { n: i + 1 })),
+      h('div.fields', itemFields().map(([p, l, o]) => fieldEl(`items[${i}].${p}`, l, o))));
+    if (i > 0) {
+      box.append(h('button.btn-link', { type: 'button', onclick: () => { box.remove(); renumber(); } }, t('form.remove_item')));
+    }
+    itemsBox.append(box);
+    return box;
+  };
+  const renumber = () => {
+    [...itemsBox.children].forEach((box, i) => {
+      box.dataset.index = i;
+      box.querySelector('legend').textContent = t('form.item', { n: i + 1 });
+      box.querySelectorAll('[data-path]').forEach((inp) => {
+        const p = inp.dataset.path.replace(/^items\[\d+\]/, `items[${i}]`);
+        inp.dataset.path = p;
+        inp.name = p;
+      });
+    });
+  };
+  form.append(h('section.card', { 'aria-labelledby': 'items-title' }, h('h2#items-title', t('form.s_items')), itemsBox,
+    h('button.btn-secondary#add-item', { type: 'button', onclick: () => addItem().querySelector('input').focus() }, t('form.add_item'))));
+
+  const direction = () => form.querySelector('[data-path="direction"]').value;
+  const applyDirection = () => {
+    form.querySelectorAll('[data-only]').forEach((f) => { f.hidden = !!f.dataset.only && f.dataset.only !== direction(); });
+  };
+
+  const toJson = () => {
+    const out = {};
+    const its = [];
+    form.querySelectorAll('[data-path]').forEach((inp) => {
+      if (inp.closest('[hidden]')) return;
+      const v = inp.value.trim();
+      if (!v) return;
+      const m = inp.dataset.path.match(/^items\[(\d+)\]\.(.+)$/);
+      if (m) {
+        const i = Number(m[1]);
+        its[i] = its[i] || { item_no: i + 1 };
+        its[i][m[2]] = v;
+      } else {
+        setAt(out, inp.dataset.path, inp.dataset.path === 'packages' && /^\d+$/.test(v) ? Number(v) : v);
+      }
+    });
+    out.items = its.filter(Boolean);
+    return out;
+  };
+
+  const fromJson = (obj) => {
+    while (itemsBox.children.length) itemsBox.lastChild.remove();
+    const n = Math.max(1, Array.isArray(obj.items) ? obj.items.length : 0);
+    for (let i = 0; i < n; i++) addItem();
+    form.querySelectorAll('[data-path]').forEach((inp) => {
+      const p = inp.dataset.path;
+      const m = p.match(/^items\[(\d+)\]\.(.+)$/);
+      const v = m ? getAt((obj.items || [])[Number(m[1])] || {}, m[2]) : getAt(obj, p);
+      inp.value = v === undefined || v === null ? '' : String(v);
+      if (inp.refreshHint && inp.value) inp.refreshHint();
+    });
+    applyDirection();
+  };
+
+  const showProblems = (problems) => {
+    form.querySelectorAll('[data-path]').forEach((inp) => setError(inp, ''));
+    clear(summaryBox);
+    okBox.hidden = problems.length > 0;
+    if (!problems.length) {
+      summaryBox.hidden = true;
+      return;
+    }
+    const listItems = problems.map((p) => {
+      const inp = [...form.querySelectorAll('[data-path]')].find((x) => x.dataset.path === p.field);
+      if (inp) setError(inp, problemText(p));
+      const label = p.field || t('form.whole');
+      return h('li', inp ? h('a', { href: `#${inp.id}`, onclick: (ev) => { ev.preventDefault(); inp.focus(); } }, label) : h('code', label), ' ', problemText(p));
+    });
+    summaryBox.append(h('h2', t('form.problems', { n: problems.length })), h('ul', listItems));
+    summaryBox.hidden = false;
+    summaryBox.focus();
+  };
+
+  const check = async () => {
+    const r = await post('/api/declarations/check', toJson());
+    showProblems(r.problems);
+    return r.problems.length === 0;
+  };
+
+  const fileInput = h('input#upload', { type: 'file', accept: '.json,.xml,application/json,text/xml', class: 'sr-only' });
+  fileInput.addEventListener('change', async () => {
+    const f = fileInput.files[0];
+    if (!f) return;
+    const text = await f.text();
+    fileInput.value = '';
+    if (/^\s*</.test(text)) {
+      showProblems([{ field: '', message_zh: t('form.xml_unsupported'), message_en: t('form.xml_unsupported') }]);
+      return;
+    }
+    let obj;
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      showProblems([{ field: '', message_zh: t('form.not_json'), message_en: t('form.not_json') }]);
+      return;
+    }
+    fromJson(obj);
+    toast(t('form.uploaded', { name: f.name }));
+    await check();
+  });
+
+  const busy = (btn, fn) => async () => {
+    btn.disabled = true;
+    try { await fn(); } catch (e) { toast(errorText(e), 'error'); } finally { btn.disabled = false; }
+  };
+  const checkBtn = h('button.btn-secondary#check', { type: 'button' }, t('form.check'));
+  checkBtn.addEventListener('click', busy(checkBtn, check));
+  const draftBtn = h('button.btn-secondary#save-draft', { type: 'button' }, t('form.save_draft'));
+  draftBtn.addEventListener('click', () => {
+    const json = toJson();
+    const title = [json.contract_no, json.items[0] && json.items[0].name].filter(Boolean).join(' · ');
+    saveDraft({ id: state.id, seq: state.seq, saved_at: new Date().toISOString(), title, json });
+    toast(t('form.draft_saved'));
+  });
+  const submitBtn = h('button.btn-primary#submit', { type: 'submit' }, t('form.submit'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(submitBtn, async () => {
+      if (!(await check())) return;
+      try {
+        const r = await post('/api/declarations', toJson(), { 'client-seq-no': state.seq });
+        deleteDraft(state.id);
+        toast(t('form.accepted', { no: r.declaration_no || r.pre_entry_no, lane: r.lane ? tk('lane', r.lane) : '' }));
+        location.hash = `#/portal/d/${r.id}`;
+      } catch (e) {
+        if (e instanceof ApiError && e.problems.length) {
+          showProblems(e.problems);
+          // A rejection is recorded under this sequence number: the next try needs a new one.
+          if (e.code === 'rejected') state.seq = crypto.randomUUID();
+        } else {
+          throw e;
+        }
+      }
+    })();
+  });
+
+  el.append(h('div.page-head', h('h1', t('form.title')),
+    h('div.head-actions',
+      h('label.btn-secondary', { for: 'upload' }, t('form.upload')), fileInput)));
+  el.append(h('p.muted', t('form.intro')));
+  el.append(summaryBox, okBox, form);
+  form.append(h('div.form-actions.card', checkBtn, draftBtn, submitBtn));
+
+  form.querySelector('[data-path="direction"]').addEventListener('change', applyDirection);
+  if (draft) {
+    fromJson(draft.json);
+  } else {
+    addItem();
+    const today = new Date().toISOString().slice(0, 10);
+    fromJson({ direction: 'import', entry_type: 'M', declaration_date: today, trader: { uscc: session.principal.uscc }, items: [{}] });
+  }
+  applyDirection();
+  form.querySelector('input').focus();
+}

@@ -1,0 +1,139 @@
+// Enterprise portal: my declarations (with drafts), one declaration with its timeline, taxes
+// and payment through the (simulated) bank link, amendment / cancellation / withdrawal, and
+// the E-Port services.
+import { t, tk } from './i18n.js';
+import { get, post } from './api.js';
+import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText } from './ui.js';
+import { summary, timeline, taxes, items, parties, documents } from './detail.js';
+import { listDrafts, deleteDraft } from './form.js';
+
+const STATUSES = ['submitted', 'rejected', 'accepted', 'document_review', 'inspection', 'awaiting_assessment', 'assessed', 'paid', 'released', 'closed', 'withdrawn', 'cancelled', 'suspended'];
+
+export function statusSelect(id, value) {
+  return h('select', { id, name: 'status' },
+    h('option', { value: '' }, t('filter.any_status')),
+    STATUSES.map((s) => h('option', { value: s, selected: s === value ? true : null }, tk('status', s))));
+}
+
+export function declarationRows(items, hrefOf) {
+  return items.map((d) => h('tr',
+    h('td', h('a', { href: hrefOf(d), class: 'mono' }, d.declaration_no || d.pre_entry_no)),
+    h('td', tk('direction', d.direction)),
+    h('td.mono', d.declaration_office),
+    h('td.mono', d.declarant),
+    h('td', statusBadge(d.status)),
+    h('td', laneBadge(d.lane)),
+    h('td', fmtTime(d.submitted_at))));
+}
+
+export function declarationTable(items, hrefOf) {
+  return table([t('list.number'), t('f.direction'), t('f.declaration_office'), t('detail.declarant'), t('detail.status'), t('detail.lane'), t('detail.submitted_at')],
+    declarationRows(items, hrefOf), { caption: t('list.caption') });
+}
+
+export async function portalList(el, { params }) {
+  const status = params.get('status') || '';
+  const sel = statusSelect('f-status', status);
+  sel.addEventListener('change', () => { location.hash = sel.value ? `#/portal?status=${sel.value}` : '#/portal'; });
+  el.append(h('div.page-head', h('h1', t('portal.title')),
+    h('a.btn-primary#new-declaration', { href: '#/portal/new' }, t('nav.new'))));
+
+  const drafts = listDrafts();
+  if (drafts.length) {
+    el.append(section('portal.drafts', h('p.muted.small', t('portal.drafts_note')), h('ul.drafts', drafts.map((d) => h('li',
+      h('a', { href: `#/portal/new?draft=${encodeURIComponent(d.id)}` }, d.title || t('portal.untitled')),
+      h('span.muted', ` ${t('portal.saved_at', { at: fmtTime(d.saved_at) })} `),
+      h('button.btn-link', { type: 'button', onclick: async () => {
+        if (await confirmDialog({ title: t('portal.delete_draft'), text: d.title, danger: true, confirm: t('action.delete') })) {
+          deleteDraft(d.id);
+          location.reload();
+        }
+      } }, t('action.delete')))))));
+  }
+
+  const body = h('div');
+  const more = h('button.btn-secondary', { type: 'button', hidden: true }, t('list.more'));
+  el.append(section('portal.mine', h('div.filters', h('label', { for: 'f-status' }, t('filter.status')), sel), body, more));
+  let cursor = null;
+  const rows = [];
+  const load = async () => {
+    const q = new URLSearchParams({ limit: '20' });
+    if (status) q.set('status', status);
+    if (cursor) q.set('cursor', cursor);
+    const page = await get(`/api/declarations?${q}`);
+    rows.push(...page.items);
+    cursor = page.next_cursor;
+    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/portal/d/${d.id}`) : emptyState(t('list.empty')));
+    more.hidden = !cursor;
+  };
+  more.addEventListener('click', load);
+  await load();
+}
+
+async function step(id, name, body, okKey) {
+  try {
+    const r = await post(`/api/declarations/${id}/${name}`, body);
+    toast(t(okKey, { status: tk('status', r.status) }));
+    return true;
+  } catch (e) {
+    toast(errorText(e), 'error');
+    return false;
+  }
+}
+
+export async function portalDetail(el, ctx) {
+  const d = await get(`/api/declarations/${ctx.id}`);
+  if (!ctx.isCurrent()) return;
+  const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+  const s = d.state;
+  const terminal = ['rejected', 'withdrawn', 'closed', 'cancelled'].includes(s.status);
+
+  const pay = (n) => h('button.btn-primary', { type: 'button', 'data-notice': n.notice_no, onclick: async () => {
+    const ok = await confirmDialog({
+      title: t('pay.title'),
+      text: t('pay.text', { notice: n.notice_no, amount: fmtFen(n.amount_fen), tax: tk('tax', n.tax) }),
+      confirm: t('pay.confirm'),
+    });
+    if (ok && await step(d.id, 'pay', { notice_no: n.notice_no }, 'pay.done')) reload();
+  } }, t('pay.button'));
+
+  const actions = [];
+  if (s.status === 'submitted') {
+    actions.push(h('button.btn-danger', { type: 'button', onclick: async () => {
+      const v = await confirmDialog({ title: t('action.withdraw'), fields: [{ name: 'reason', label: t('action.reason'), required: true }], danger: true });
+      if (v && await step(d.id, 'withdraw', { reason: v.reason }, 'action.done')) reload();
+    } }, t('action.withdraw')));
+  }
+  if (!terminal && s.status !== 'submitted' && !s.pending_request) {
+    actions.push(h('button.btn-secondary#request-amendment', { type: 'button', onclick: async () => {
+      const v = await confirmDialog({
+        title: t('action.amendment'),
+        fields: [
+          { name: 'field', label: t('amend.field'), required: true, value: 'items[0].unit_price' },
+          { name: 'value', label: t('amend.value'), required: true },
+          { name: 'reason', label: t('action.reason'), type: 'textarea', required: true },
+        ],
+      });
+      if (v && await step(d.id, 'amendment-request', { reason: v.reason, changes: [{ field: v.field, value: v.value }] }, 'action.done')) reload();
+    } }, t('action.amendment')));
+    actions.push(h('button.btn-danger', { type: 'button', onclick: async () => {
+      const v = await confirmDialog({ title: t('action.cancellation'), fields: [{ name: 'reason', label: t('action.reason'), type: 'textarea', required: true }], danger: true });
+      if (v && await step(d.id, 'cancellation-request', { reason: v.reason }, 'action.done')) reload();
+    } }, t('action.cancellation')));
+  }
+
+  el.append(h('div.page-head', h('h1', t('detail.title')), h('a', { href: '#/portal' }, t('nav.back_list'))));
+  el.append(summary(d));
+  if (actions.length) el.append(h('div.actions.card', { role: 'group', 'aria-label': t('detail.actions') }, actions));
+  el.append(h('div.cols',
+    h('div', timeline(d)),
+    h('div', taxes(d, pay), items(d), parties(d), documents(d))));
+}
+
+export function portalServices(el) {
+  el.append(h('h1', t('services.title')), h('p.muted', t('services.intro')));
+  el.append(h('div.grid3',
+    section('services.licences', h('p', t('services.licences_text')), emptyState(t('eport.coming'))),
+    section('services.refunds', h('p', t('services.refunds_text')), emptyState(t('eport.coming'))),
+    section('services.forex', h('p', t('services.forex_text')), emptyState(t('eport.coming')))));
+}
