@@ -3,6 +3,9 @@
 //! service code, written straight to the store from as many threads, so the writer forms the
 //! same batches). Also the server's start-up time and resident memory idle and under load.
 //!
+//! `jinguan bench pipeline`: the in-memory pipeline on one core beside parsing alone, on the
+//! simulator's declarations (`sim`).
+//!
 //! Bounded: loopback only (127.0.0.1), a fixed number of clients and seconds, temporary data
 //! folders removed at the end. Durability as shipped: SQLite WAL, `synchronous=FULL`.
 
@@ -29,6 +32,22 @@ pub enum BenchCommand {
         /// Seconds of load (each of the HTTP run and the ceiling run).
         #[arg(long, default_value_t = 4)]
         seconds: u64,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+    /// The in-memory pipeline (parse + validate + risk with 1,000 rules + tax) on one core,
+    /// beside parsing alone, on the simulator's 5-item declarations.
+    Pipeline {
+        /// Seconds of each run (parse-only and pipeline).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Distinct declarations cycled through.
+        #[arg(long, default_value_t = 20_000)]
+        declarations: u64,
+        /// Active risk rules.
+        #[arg(long, default_value_t = 1_000)]
+        rules: usize,
         /// Also write the figures as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -84,11 +103,113 @@ impl Drop for ServerChild {
 }
 
 pub fn run(data_dir: &Path, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Http {
-        clients,
-        seconds,
-        json,
-    } = cmd;
+    match cmd {
+        BenchCommand::Http {
+            clients,
+            seconds,
+            json,
+        } => run_http(data_dir, clients, seconds, json),
+        BenchCommand::Pipeline {
+            seconds,
+            declarations,
+            rules,
+            json,
+        } => run_pipeline(data_dir, seconds, declarations, rules, json),
+    }
+}
+
+/// Calls of `f` over `inputs`, cycled, for about `seconds`: per second, on this thread.
+fn rate_over(inputs: &[Vec<u8>], seconds: u64, mut f: impl FnMut(&[u8], usize)) -> f64 {
+    for (i, x) in inputs.iter().enumerate().take(500) {
+        f(x, i);
+    }
+    let budget = Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut n = 0usize;
+    while started.elapsed() < budget {
+        for _ in 0..100 {
+            let k = n % inputs.len();
+            f(&inputs[k], k);
+            n += 1;
+        }
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn run_pipeline(
+    data_dir: &Path,
+    seconds: u64,
+    declarations: u64,
+    rules: usize,
+    json: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if !(1..=120).contains(&seconds) || !(100..=1_000_000).contains(&declarations) {
+        bail!("--seconds 1..=120 and --declarations 100..=1,000,000");
+    }
+    let refdata = Arc::new(crate::load_reference(data_dir)?);
+    let mut cfg = sim::Config::new(1, declarations);
+    cfg.rules = rules;
+    cfg.items = Some(5);
+    let world = cfg.world(&refdata);
+    let pipe = sim::Pipeline::new(&world, &cfg.rates, refdata, cfg.rules, cfg.warmup);
+    let bodies: Vec<Vec<u8>> = (0..declarations)
+        .map(|i| sim::generate(&world, &cfg.rates, i, Some(5)).json)
+        .collect();
+    let bytes_mean = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len();
+    let parse = rate_over(&bodies, seconds, |b, _| {
+        std::hint::black_box(sim::Pipeline::parse_only(b));
+    });
+    let mut green = 0u64;
+    let mut total = 0u64;
+    let pipeline = rate_over(&bodies, seconds, |b, i| {
+        let o = pipe.process(b, i as u32 + 1);
+        total += 1;
+        green += u64::from(o.lane == Some(clearance::Lane::Green));
+        std::hint::black_box(o);
+    });
+    let ratio = pipeline / parse;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("jinguan bench pipeline — one thread, {declarations} distinct 5-item declarations ({bytes_mean} bytes of JSON on average), {} rules, {} price references, {} watch-list entries; load average {}",
+        pipe.rules_count, pipe.price_keys, pipe.watch_entries, load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!("{:<44} {:>12} {:>10}", "run", "decl/s", "µs each");
+    println!(
+        "{:<44} {:>12.0} {:>10.2}",
+        "parse only (reference: parse_form)",
+        parse,
+        1e6 / parse
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10.2}",
+        "pipeline: parse+validate+risk+tax",
+        pipeline,
+        1e6 / pipeline
+    );
+    println!(
+        "ratio pipeline / parse: {ratio:.3} (target ≥ 0.25: {}); per core {pipeline:.0}/s (target ≥ 50,000: {}); green {:.1} %",
+        if ratio >= 0.25 { "met" } else { "not met" },
+        if pipeline >= 50_000.0 { "met" } else { "not met" },
+        green as f64 * 100.0 / total.max(1) as f64
+    );
+    let figures = serde_json::json!({
+        "bench": "pipeline", "declarations": declarations, "items": 5, "bytes_mean": bytes_mean,
+        "rules": pipe.rules_count, "price_references": pipe.price_keys, "watch_entries": pipe.watch_entries,
+        "parse_per_s": parse, "pipeline_per_s": pipeline, "ratio": ratio,
+        "target_per_s": 50_000, "target_ratio": 0.25, "loadavg": load.trim(),
+    });
+    println!("{figures}");
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&figures)?)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_http(
+    data_dir: &Path,
+    clients: usize,
+    seconds: u64,
+    json: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
     if !(1..=1024).contains(&clients) || !(1..=60).contains(&seconds) {
         bail!("--clients 1..=1024 and --seconds 1..=60");
     }

@@ -12,6 +12,7 @@ mod exchange_cmd;
 mod parse_cmd;
 mod risk_cmd;
 mod serve_cmd;
+mod simulate_cmd;
 mod tax_cmd;
 mod validate_cmd;
 
@@ -80,6 +81,8 @@ enum Command {
     /// Risk rules: check a rule file, report hit rates from feedback, repeat a sampling draw.
     #[command(subcommand)]
     Risk(risk_cmd::RiskCommand),
+    /// Simulate a national trade day from a seed, with planted violations, and report.
+    Simulate(simulate_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => bench_cmd::run(&cli.data_dir, cmd),
         Command::Exchange(cmd) => exchange_cmd::run(&cli.data_dir, cmd),
         Command::Risk(cmd) => risk_cmd::run(cmd),
+        Command::Simulate(args) => simulate_cmd::run(&cli.data_dir, args),
     };
     match result {
         Ok(code) => code,
