@@ -203,10 +203,13 @@ pub enum Operation {
     SetCreditClass,
     /// Read the risk report: hit rate and effect of every rule (risk analysts).
     ViewRiskReport,
+    /// Read an uploaded declaration file (single-window XML) into the JSON form, to fill the
+    /// form for review; nothing is recorded (enterprises, on [`Resource::Upload`] only).
+    ReadDeclarationFile,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 24] = [
+    pub const ALL: [Operation; 25] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -231,6 +234,7 @@ impl Operation {
         Operation::ManageWatchList,
         Operation::SetCreditClass,
         Operation::ViewRiskReport,
+        Operation::ReadDeclarationFile,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -259,7 +263,8 @@ impl Operation {
             | Operation::RequestAmendment
             | Operation::RequestCancellation
             | Operation::Pay
-            | Operation::VerifyAudit => Never,
+            | Operation::VerifyAudit
+            | Operation::ReadDeclarationFile => Never,
         }
     }
 
@@ -299,7 +304,8 @@ impl Operation {
             | Operation::ManageRiskRules
             | Operation::ManageWatchList
             | Operation::SetCreditClass
-            | Operation::ViewRiskReport => false,
+            | Operation::ViewRiskReport
+            | Operation::ReadDeclarationFile => false,
         }
     }
 }
@@ -330,6 +336,8 @@ pub enum Resource {
     /// Risk management: rules owned by an office (`Some`: that office must be in the
     /// principal's scope), or national lists, credit classes and reports (`None`).
     Risk { office: Option<OfficeCode> },
+    /// A file the principal uploads to fill in a declaration form: not filed, not stored.
+    Upload,
 }
 
 /// Why access was refused, with messages in both languages.
@@ -380,6 +388,7 @@ pub fn authorize(
             op.enterprise_may() && op != Operation::List && *uscc == declarant
         }
         (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
+        (Principal::Enterprise { .. }, Resource::Upload) => op == Operation::ReadDeclarationFile,
         (
             Principal::Enterprise { .. },
             Resource::User { .. }
@@ -411,7 +420,7 @@ pub fn authorize(
                             && matches!(role, Role::Officer | Role::AntiSmuggling)
                             && office.is_some_and(|o| in_scope(principal, o, offices))
                     }
-                    Resource::System => false,
+                    Resource::System | Resource::Upload => false,
                     Resource::Statistics { office } => {
                         op == Operation::ViewStatistics
                             && office.is_none_or(|o| in_scope(principal, o, offices))
@@ -442,7 +451,8 @@ pub fn authorize(
             Resource::Declaration { .. }
             | Resource::Listing
             | Resource::Statistics { .. }
-            | Resource::Risk { .. },
+            | Resource::Risk { .. }
+            | Resource::Upload,
         ) => false,
 
         // Carriers and postal operators work on manifests, transits and parcels

@@ -37,6 +37,7 @@ mod error;
 mod risk_api;
 mod ui_api;
 pub mod web;
+mod xml_api;
 pub use error::ApiError;
 
 /// Largest request body accepted.
@@ -66,6 +67,7 @@ pub fn router(svc: Svc) -> Router {
         .merge(web::routes())
         .merge(cargo_api::routes())
         .merge(risk_api::routes())
+        .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
         .fallback(|| async { ApiError::not_found() })
@@ -348,6 +350,7 @@ async fn openapi() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(<cargo_api::CargoApiDoc as OpenApi>::openapi());
     doc.merge(<risk_api::RiskApiDoc as OpenApi>::openapi());
+    doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()
         .map(IntoResponse::into_response)

@@ -24,6 +24,15 @@ export async function api(method, path, body, headers = {}) {
   return data;
 }
 
+// A file sent as it is (its bytes: an XML file's prolog names its encoding, GB2312 included).
+export async function postFile(path, bytes, contentType) {
+  const opts = { method: 'POST', headers: { 'content-type': contentType }, body: bytes, credentials: 'same-origin' };
+  const r = await fetch(path, opts);
+  const data = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
 export const get = (path) => api('GET', path);
 export const post = (path, body, headers) => api('POST', path, body === undefined ? {} : body, headers);
 

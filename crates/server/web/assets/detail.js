@@ -152,12 +152,41 @@ export function parties(d) {
   ]));
 }
 
+// What the risk engine weighed (officers only: the server sends no explanation to enterprises).
+function explanation(x) {
+  if (!x) return null;
+  const out = [];
+  const rules = x.rules_fired || [];
+  if (rules.length) {
+    out.push(h('h3', t('detail.rules_fired', { rule_set: x.rule_set || '' })), h('ul.explanation', rules.map((r) => h('li',
+      h('code', `${r.id}@${r.version}`), ` ${tk('lane', r.lane)} · P${r.priority}`, r.decisive ? ` · ${t('detail.decisive')}` : '',
+      ' — ', pick(r, 'message'), r.item_no ? ` (#${r.item_no})` : '',
+      (r.values || []).length ? h('div.mono', r.values.map((v) => `${v.field} = ${v.value}`).join('; ')) : null))));
+  }
+  const hits = x.watch_hits || [];
+  if (hits.length) {
+    out.push(h('h3', t('detail.watch_hits')), h('ul.explanation', hits.map((w) => h('li',
+      h('code', `${(w.entry || {}).kind || ''}`), ` ${(w.entry || {}).value || ''} — ${w.matched_field || ''} — ${(w.entry || {}).case || ''}`))));
+  }
+  const prices = x.price_findings || [];
+  if (prices.length) {
+    out.push(h('h3', t('detail.price_findings')), h('ul.explanation', prices.map((f) => h('li',
+      `#${f.item_no}: ${f.unit_price_cny} CNY — ${f.percent_of_median}% · ${(f.reference || {}).median_cny} · ≤ ${f.threshold_cny}`))));
+  }
+  const s = x.sampling;
+  if (s) {
+    out.push(h('p.muted', t('detail.sampling', { draw: s.draw_ppm, class: s.credit_class, red: s.red_ppm, yellow: s.red_ppm + s.yellow_ppm, seed: s.seed })));
+  }
+  return out;
+}
+
 export function risk(d) {
   const lanes = d.events.filter(({ event }) => event.type === 'lane_chosen');
   const findings = d.state.findings || [];
   return section('detail.risk',
     lanes.length ? lanes.map(({ event }) => h('div', h('p', laneBadge(event.lane)),
-      h('ul', (event.reasons || []).map((r) => h('li', h('code', r.code), ' ', pick(r, 'message')))))) : emptyState(t('detail.no_lane')),
+      h('ul', (event.reasons || []).map((r) => h('li', h('code', r.code), ' ', pick(r, 'message')))),
+      explanation(event.explanation))) : emptyState(t('detail.no_lane')),
     findings.length ? [h('h3', t('detail.findings')), h('ul', findings.map((f) => h('li', `${tk('finding', f.kind)}${f.field ? ` (${f.field})` : ''}: ${f.note}`)))] : null);
 }
 

@@ -1,8 +1,9 @@
 // The declaration form: code lookups, inline validation (the server's own checks, without
 // filing), drafts kept in this browser (localStorage), JSON upload, and submission with a
-// client sequence number so that a retry never files twice.
+// client sequence number so that a retry never files twice. An uploaded single-window XML file
+// (DecMessage, UTF-8 or GB2312/GBK) is read by the server into the same JSON form.
 import { t, tk, pick } from './i18n.js';
-import { get, post, codes, ApiError } from './api.js';
+import { get, post, postFile, codes, ApiError } from './api.js';
 import { h, clear, toast, errorText, problemText } from './ui.js';
 
 const DRAFTS_KEY = 'jinguan.drafts';
@@ -285,21 +286,46 @@ export async function declarationForm(el, { params, session }) {
   };
 
   const fileInput = h('input#upload', { type: 'file', accept: '.json,.xml,application/json,text/xml', class: 'sr-only' });
+  // XML by its first character other than white space (after a UTF-8 byte order mark).
+  const looksXml = (bytes) => {
+    let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    while (i < bytes.length && [0x20, 0x09, 0x0a, 0x0d].includes(bytes[i])) i++;
+    return bytes[i] === 0x3c;
+  };
+  // The server reads the XML (its encoding from its prolog) into the JSON form; the form's
+  // direction is the hint for a file without an I/E flag, and an empty declaration date keeps
+  // the form's.
+  const readXml = async (bytes) => {
+    const dir = direction();
+    const obj = await postFile(`/api/declarations/parse-xml${dir ? `?direction=${encodeURIComponent(dir)}` : ''}`, bytes, 'application/xml');
+    if (!obj.declaration_date) obj.declaration_date = form.querySelector('[data-path="declaration_date"]').value || null;
+    return obj;
+  };
   fileInput.addEventListener('change', async () => {
     const f = fileInput.files[0];
     if (!f) return;
-    const text = await f.text();
+    const bytes = new Uint8Array(await f.arrayBuffer());
     fileInput.value = '';
-    if (/^\s*</.test(text)) {
-      showProblems([{ field: '', message_zh: t('form.xml_unsupported'), message_en: t('form.xml_unsupported') }]);
-      return;
-    }
     let obj;
-    try {
-      obj = JSON.parse(text);
-    } catch (e) {
-      showProblems([{ field: '', message_zh: t('form.not_json'), message_en: t('form.not_json') }]);
-      return;
+    if (looksXml(bytes)) {
+      try {
+        obj = await readXml(bytes);
+      } catch (e) {
+        if (e instanceof ApiError && e.problems.length) {
+          showProblems(e.problems);
+          toast(t('form.xml_unreadable'), 'error');
+        } else {
+          toast(errorText(e), 'error');
+        }
+        return;
+      }
+    } else {
+      try {
+        obj = JSON.parse(new TextDecoder().decode(bytes));
+      } catch (e) {
+        showProblems([{ field: '', message_zh: t('form.not_json'), message_en: t('form.not_json') }]);
+        return;
+      }
     }
     fromJson(obj);
     toast(t('form.uploaded', { name: f.name }));

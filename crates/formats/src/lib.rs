@@ -1,0 +1,9 @@
+//! Interchange formats of the goods declaration (DOMAIN.md §8), read into Jinguan's JSON form
+//! ([`domain::declaration::DeclarationForm`]) so that one validation pass reports every problem.
+//!
+//! - [`decmessage`]: the single-window XML `DecMessage` (UTF-8, or GBK/GB2312 as the XML prolog
+//!   declares). The mapping is documented in `docs/declaration-xml.md`.
+//!
+//! Pure: bytes in, a form or problems out; no IO, no clock.
+
+pub mod decmessage;
