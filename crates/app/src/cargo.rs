@@ -110,6 +110,11 @@ impl CargoDesk {
         &self.policy
     }
 
+    /// The store behind the desk (the demo writes a transit with past times through it).
+    pub(crate) fn store(&self) -> &dyn CargoStore {
+        &*self.store
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
         self.state.lock().expect("ledger lock")
     }

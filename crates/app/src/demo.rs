@@ -15,6 +15,9 @@ use crate::access::{Duty, Principal, Role};
 use crate::error::AppError;
 use crate::service::{Clearance, NewUserRequest, StaticRegistry, Step};
 
+pub mod cargo;
+pub mod risk;
+
 /// The password of every demo user (printed by `jinguan demo`; never use it elsewhere).
 pub const DEMO_PASSWORD: &str = "jinguan-demo";
 
@@ -152,6 +155,22 @@ pub fn users() -> Vec<DemoUser> {
             &[Duty::RiskAnalyst, Duty::Statistician],
         ),
         u("mofcom", Role::Agency, None, None, Some("commerce"), &[]),
+        u(
+            "carrier",
+            Role::Carrier,
+            None,
+            Some(cargo::CARRIER_USCC),
+            None,
+            &[],
+        ),
+        u(
+            "post-sh",
+            Role::PostalOperator,
+            None,
+            Some(cargo::POSTAL_USCC),
+            None,
+            &[],
+        ),
     ]
 }
 
@@ -207,6 +226,9 @@ pub fn declaration(i: usize) -> (&'static str, String, String) {
         }
     };
     v["contract_no"] = format!("DEMO-{i:05}").into();
+    if cargo::is_import(i) {
+        v["bill_no"] = cargo::bill_no(i).into();
+    }
     let qty = 10 + (i * 7) % 190;
     let item = &mut v["items"][0];
     let price: f64 = item["unit_price"]
@@ -276,6 +298,8 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
             Err(e) => return Err(e),
         }
     }
+    // Rules, credit classes, the watch list and the sampling seed, before any filing.
+    self::risk::load(svc)?;
     // Declarations only into an empty ledger: their steps are not idempotent.
     let any = svc.store().list(
         &store::ListFilter::default(),
@@ -295,6 +319,8 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
     for u in &users {
         who.insert(u.login, principal(svc, u.login)?);
     }
+    // Manifests (a bill for every demo import), transits, parcels: with cargo control only.
+    self::cargo::load(svc, &who, count)?;
     let officer = |office: &str| {
         if office == "5304" {
             &who["sz-officer"]

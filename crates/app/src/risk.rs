@@ -5,7 +5,8 @@
 //!
 //! - At acceptance the lane is chosen with the declaration number the store gives, through a
 //!   [`store::risk::LaneHook`] run in the filing's transaction; the explanation goes into the
-//!   `LaneChosen` event, a hold into a `Suspend` by the risk engine, in the same transaction.
+//!   `LaneChosen` event, a hold into a `Suspend` by the risk engine, and the decision's feedback
+//!   row into `risk_feedback`, all in the same transaction.
 //! - Enterprises never see the explanation, the rule reasons or a hold's case:
 //!   [`redact_for_enterprise`].
 //! - Reference prices are rebuilt off the hot path ([`Clearance::refresh_prices`]): by a timer of
@@ -33,14 +34,11 @@ use store::risk::{
     ChosenLane, Examination, FeedbackRow, Hold, LaneHook, RiskStore, RulesWrite, StoredWatchEntry,
     WatchRow,
 };
-use store::{AutomaticReview, Filed, Store, StoredEvent};
+use store::{AutomaticReview, Store, StoredEvent};
 
 use crate::access::{authorize, in_scope, Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
 use crate::service::{audit_actor, Clearance};
-
-/// Where a lane hook leaves the feedback row of its decision, for the service to record.
-pub type FeedbackSink = Arc<Mutex<Option<FeedbackRow>>>;
 
 /// Releases between two automatic refreshes of the reference prices.
 pub const REFRESH_AFTER_RELEASES: u64 = 500;
@@ -266,29 +264,31 @@ impl Clearance {
 
     /// The accepting review of a valid declaration: a hook the store calls with the number it
     /// takes, choosing the lane (the risk engine, or the configured policy), assessing green and
-    /// blue lanes unless held, and holding when the decision says so.
-    pub(crate) fn accepting_review(
-        &self,
-        decl: &Declaration,
-        declarant: &Uscc,
-    ) -> (AutomaticReview, FeedbackSink) {
+    /// blue lanes unless held, and holding when the decision says so. The risk engine's
+    /// decisions carry their feedback row, which the store writes with the filing.
+    pub(crate) fn accepting_review(&self, decl: &Declaration, declarant: &Uscc) -> AutomaticReview {
         let facts = self.enterprise_facts(declarant);
         let amounts = self.assess_amounts(decl).ok();
         let today = self.now().date_naive();
         let decl = Arc::new(decl.clone());
-        let feedback: FeedbackSink = Arc::new(Mutex::new(None));
-        let finish =
-            move |lane: Lane, reasons, inspection, explanation, hold: Option<Hold>| -> ChosenLane {
-                let assess = matches!(lane, Lane::Green | Lane::Blue) && hold.is_none();
-                ChosenLane {
-                    lane,
-                    reasons,
-                    inspection,
-                    explanation,
-                    assessment: if assess { amounts.clone() } else { None },
-                    hold,
-                }
-            };
+        let finish = move |lane: Lane,
+                           reasons,
+                           inspection,
+                           explanation,
+                           hold: Option<Hold>,
+                           feedback: Option<FeedbackRow>|
+              -> ChosenLane {
+            let assess = matches!(lane, Lane::Green | Lane::Blue) && hold.is_none();
+            ChosenLane {
+                lane,
+                reasons,
+                inspection,
+                explanation,
+                assessment: if assess { amounts.clone() } else { None },
+                hold,
+                feedback,
+            }
+        };
         let choose: Arc<dyn Fn(&DeclarationNo) -> ChosenLane + Send + Sync> = match &self.lanes {
             Some(policy) => {
                 let policy = policy.clone();
@@ -309,7 +309,7 @@ impl Clearance {
                         ),
                         case_no: "risk".into(),
                     });
-                    finish(d.lane, d.reasons, d.inspection, d.explanation, hold)
+                    finish(d.lane, d.reasons, d.inspection, d.explanation, hold, None)
                 })
             }
             None => {
@@ -326,7 +326,6 @@ impl Clearance {
                     }
                 }
                 let rates = DeclarationRates(rates);
-                let sink = feedback.clone();
                 Arc::new(move |no: &DeclarationNo| {
                     let d = state.decide(&risk::DecisionInput {
                         declaration: &decl,
@@ -337,7 +336,7 @@ impl Clearance {
                         rates: &rates,
                     });
                     let record = FeedbackRecord::from_decision(*no, &d);
-                    *sink.lock().expect("feedback lock") = Some(FeedbackRow {
+                    let feedback = Some(FeedbackRow {
                         declaration_no: record.declaration_no,
                         lane: record.lane,
                         rules: record.rules,
@@ -349,36 +348,19 @@ impl Clearance {
                     });
                     let hold = d.hold().map(|(reason, case_no)| Hold { reason, case_no });
                     let ld = d.lane_decision();
-                    finish(ld.lane, ld.reasons, ld.inspection, ld.explanation, hold)
+                    finish(
+                        ld.lane,
+                        ld.reasons,
+                        ld.inspection,
+                        ld.explanation,
+                        hold,
+                        feedback,
+                    )
                 })
             }
         };
-        (
-            AutomaticReview::AcceptRisk {
-                choose: LaneHook(choose),
-            },
-            feedback,
-        )
-    }
-
-    /// After a filing is written: its decision goes into the feedback log. A failure here
-    /// loses one feedback row, never the filing (the decision is in its events).
-    pub(crate) fn record_feedback(&self, filed: &Filed, feedback: &Mutex<Option<FeedbackRow>>) {
-        if filed.replayed {
-            return;
-        }
-        let row = feedback.lock().expect("feedback lock").take();
-        let (Some(row), Some(rs)) = (row, self.store.risk_store()) else {
-            return;
-        };
-        if Some(row.declaration_no) != filed.declaration_no {
-            return;
-        }
-        let actor = clearance::Actor::System {
-            component: "risk".into(),
-        };
-        if let Err(e) = rs.record_decision(row, &actor, self.now()) {
-            tracing::warn!(error = %e, "could not record risk feedback");
+        AutomaticReview::AcceptRisk {
+            choose: LaneHook(choose),
         }
     }
 
@@ -652,22 +634,29 @@ impl Clearance {
             Resource::Risk { office: None },
             &self.refdata,
         )?;
-        let rows = risk_store(&*self.store)?.feedback(store::risk::RISK_PAGE_MAX)?;
-        let records = rows
-            .into_iter()
-            .map(|r| FeedbackRecord {
-                declaration_no: r.declaration_no,
-                lane: r.lane,
-                rules: r.rules,
-                sampled: r.sampled,
-                price_flagged: r.price_flagged,
-                watch_hit: r.watch_hit,
-                found: r.found,
-                findings: r.findings,
-            })
-            .collect();
-        Ok(FeedbackLog { records }.report())
+        report_from_store(risk_store(&*self.store)?)
     }
+}
+
+/// The report of hit rates and lift from the feedback stored so far (at most
+/// [`store::risk::RISK_PAGE_MAX`] decisions): what `GET /api/risk/report` and
+/// `jinguan risk report` (without a file) print.
+pub fn report_from_store(rs: &dyn RiskStore) -> Result<RiskReport, AppError> {
+    let rows = rs.feedback(store::risk::RISK_PAGE_MAX)?;
+    let records = rows
+        .into_iter()
+        .map(|r| FeedbackRecord {
+            declaration_no: r.declaration_no,
+            lane: r.lane,
+            rules: r.rules,
+            sampled: r.sampled,
+            price_flagged: r.price_flagged,
+            watch_hit: r.watch_hit,
+            found: r.found,
+            findings: r.findings,
+        })
+        .collect();
+    Ok(FeedbackLog { records }.report())
 }
 
 /// Reads released declarations page by page and swaps in new references. Runs on the caller's

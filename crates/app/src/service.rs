@@ -616,17 +616,16 @@ impl Clearance {
         client_seq_no: &str,
         body: &[u8],
     ) -> Result<(SubmitRequest, AutomaticReview), AppError> {
-        self.prepare_filing_with(principal, client_seq_no, body, &mut None)
+        self.prepare_filing_with(principal, client_seq_no, body)
     }
 
-    /// [`Clearance::prepare_filing`], also handing out where the risk decision leaves its
-    /// feedback row once the store has called the lane hook.
+    /// [`Clearance::prepare_filing`]; the risk decision's feedback row travels in the lane
+    /// hook's answer and is written with the filing.
     fn prepare_filing_with(
         &self,
         principal: &Principal,
         client_seq_no: &str,
         body: &[u8],
-        feedback: &mut Option<crate::risk::FeedbackSink>,
     ) -> Result<(SubmitRequest, AutomaticReview), AppError> {
         // Only enterprises file; refuse others before reading the document.
         if !matches!(principal, Principal::Enterprise { .. }) {
@@ -678,8 +677,7 @@ impl Clearance {
 
         let (body_json, review) = match &typed {
             Ok(decl) => {
-                let (review, sink) = self.accepting_review(decl, &header.declarant);
-                *feedback = Some(sink);
+                let review = self.accepting_review(decl, &header.declarant);
                 (serde_json::to_string(decl).map_err(internal)?, review)
             }
             Err(problems) => (
@@ -721,13 +719,8 @@ impl Clearance {
         client_seq_no: &str,
         body: &[u8],
     ) -> Result<Filing, AppError> {
-        let mut feedback = None;
-        let (request, review) =
-            self.prepare_filing_with(principal, client_seq_no, body, &mut feedback)?;
+        let (request, review) = self.prepare_filing_with(principal, client_seq_no, body)?;
         let filed = self.write_filing(request, review)?;
-        if let Some(sink) = &feedback {
-            self.record_feedback(&filed, sink);
-        }
         if filed.status == Status::Rejected {
             let problems = self
                 .store

@@ -100,7 +100,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => serve_cmd::run_audit(&cli.data_dir, cmd),
         Command::Bench(cmd) => bench_cmd::run(&cli.data_dir, cmd),
         Command::Exchange(cmd) => exchange_cmd::run(&cli.data_dir, cmd),
-        Command::Risk(cmd) => risk_cmd::run(cmd),
+        Command::Risk(cmd) => risk_cmd::run(&cli.data_dir, cmd),
         Command::Simulate(args) => simulate_cmd::run(&cli.data_dir, args),
     };
     match result {

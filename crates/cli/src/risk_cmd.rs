@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use risk::cli::Output;
+
+use crate::serve_cmd::{open_store, Backend, StoreArgs};
 
 /// A rule file larger than this is refused (100,000 rules of about 600 bytes).
 const RULES_BYTES_MAX: u64 = 64 << 20;
@@ -24,14 +27,18 @@ pub enum RiskCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Report each rule's hit rate and effect from a feedback file (JSON lines, docs/RISK.md).
+    /// Report each rule's hit rate and effect from a feedback file (JSON lines, docs/RISK.md),
+    /// or, without a file, from the feedback the service stored (the store of --data-dir, or
+    /// --database postgres://…): the same report as `GET /api/risk/report`.
     ///
-    /// Exit status: 0 done, 1 some lines invalid, 2 the file could not be read.
+    /// Exit status: 0 done, 1 some lines invalid, 2 the file or the store could not be read.
     Report {
-        file: PathBuf,
+        file: Option<PathBuf>,
         /// Print JSON for machines.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Repeat the sampling draw of declaration numbers with a published seed (for auditors).
     ///
@@ -62,16 +69,29 @@ fn read(path: &Path, max: u64) -> anyhow::Result<String> {
     String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", path.display()))
 }
 
-pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
+pub fn run(data_dir: &Path, cmd: RiskCommand) -> anyhow::Result<ExitCode> {
     let out = match cmd {
         RiskCommand::Check { file, json } => {
             let text = read(&file, RULES_BYTES_MAX)?;
             risk::cli::check(&file.display().to_string(), &text, json)
         }
-        RiskCommand::Report { file, json } => {
+        RiskCommand::Report {
+            file: Some(file),
+            json,
+            store,
+        } => {
+            anyhow::ensure!(
+                store.database.is_none(),
+                "give either a feedback file or --database, not both"
+            );
             let text = read(&file, FEEDBACK_BYTES_MAX)?;
             risk::cli::report(&file.display().to_string(), &text, json)
         }
+        RiskCommand::Report {
+            file: None,
+            json,
+            store,
+        } => report_from_store(data_dir, &store, json)?,
         RiskCommand::Draw {
             seed,
             numbers,
@@ -80,4 +100,33 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
     };
     print!("{}", out.stdout);
     Ok(ExitCode::from(out.exit_code))
+}
+
+/// The report of the feedback stored by the service, as the API gives it.
+fn report_from_store(data_dir: &Path, args: &StoreArgs, json: bool) -> anyhow::Result<Output> {
+    let backend = args.backend(data_dir)?;
+    if let Backend::Sqlite(dir) = &backend {
+        // Reading a report never creates a store.
+        let db = dir.join(store::sqlite::DB_FILE);
+        anyhow::ensure!(
+            db.exists(),
+            "no store in {} (give a feedback file, or the --data-dir the service runs with)",
+            dir.display()
+        );
+    }
+    let store = open_store(&backend)?;
+    let rs = store
+        .risk_store()
+        .context("this store keeps no risk feedback")?;
+    let report = app::risk::report_from_store(rs)
+        .map_err(|e| anyhow::anyhow!("failed to read the risk feedback: {e}"))?;
+    let stdout = if json {
+        serde_json::to_string_pretty(&report).expect("serialises") + "\n"
+    } else {
+        report.to_text()
+    };
+    Ok(Output {
+        stdout,
+        exit_code: 0,
+    })
 }

@@ -51,6 +51,11 @@ impl StoreArgs {
 }
 
 pub fn open_store(backend: &Backend) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_ledgers(backend)?)
+}
+
+/// The store opened once, as both `Store` and `CargoStore` (one writer, one audit chain).
+pub fn open_ledgers(backend: &Backend) -> anyhow::Result<Arc<dyn store::cargo::Ledgers>> {
     match backend {
         Backend::Sqlite(dir) => Ok(Arc::new(
             SqliteStore::open(dir, SqliteOptions::default())
@@ -124,8 +129,11 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .try_init();
     let backend = args.store.backend(data_dir)?;
-    let store = open_store(&backend)?;
-    let svc = Arc::new(service(data_dir, store, args.demo)?);
+    let ledgers = open_ledgers(&backend)?;
+    // Transport and cargo control on the same store: the manifest ledger replayed once here.
+    let desk = app::cargo::CargoDesk::open(ledgers.clone(), app::cargo::CargoPolicy::default())
+        .map_err(|e| anyhow::anyhow!("failed to replay the manifest log: {e}"))?;
+    let svc = Arc::new(service(data_dir, ledgers, args.demo)?.with_cargo(Arc::new(desk)));
     if args.demo {
         let t = Instant::now();
         let summary = app::demo::load(&svc, args.demo_declarations)

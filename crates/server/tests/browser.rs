@@ -332,6 +332,64 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.go("#/portal/services").await;
     ui.both_languages("E-Port services", None).await;
 
+    // Uploading a single-window XML file (GB2312) fills the form, which is then checked.
+    ui.go("#/portal/new").await;
+    let xml = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../formats/tests/fixtures/decmessage_SYNTHETIC_import_gb2312.xml")
+        .canonicalize()
+        .unwrap();
+    ui.c.find(Locator::Id("upload"))
+        .await
+        .unwrap()
+        .send_keys(xml.to_str().unwrap())
+        .await
+        .unwrap();
+    ui.until(
+        "document.getElementById('f-items_0__name').value === '电动剃须刀零件'",
+        "the XML upload to fill the form",
+    )
+    .await;
+    for (id, v) in [
+        ("f-trader_name", "示例进口有限公司"),
+        ("f-declaration_office", "2200"),
+        ("f-gross_weight_kg", "1200.5"),
+        ("f-items_0__commodity_code", "8510900000"),
+    ] {
+        assert_eq!(
+            ui.js(
+                "return document.getElementById(arguments[0]).value;",
+                vec![json!(id)]
+            )
+            .await,
+            json!(v),
+            "{id} from the XML file"
+        );
+    }
+    ui.until(
+        "!document.getElementById('error-summary').hidden",
+        "the check of the uploaded form",
+    )
+    .await;
+    // A file that is not a declaration message: its problems are listed.
+    let receipt = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../formats/tests/fixtures/dec_data_legacy_gb2312.xml")
+        .canonicalize()
+        .unwrap();
+    ui.c.find(Locator::Id("upload"))
+        .await
+        .unwrap()
+        .send_keys(receipt.to_str().unwrap())
+        .await
+        .unwrap();
+    ui.until(
+        "document.getElementById('error-summary').textContent.includes('DEC_DATA')",
+        "the problems of a file that is not a DecMessage",
+    )
+    .await;
+    ui.assert_translated("declaration form after an XML upload")
+        .await;
+    ui.go("#/portal/services").await;
+
     // The form: a first try with mistakes shows every problem beside its field.
     ui.go("#/portal/new").await;
     assert_eq!(
@@ -470,6 +528,10 @@ async fn file_inspect_pay_release_in_a_browser() {
         .await;
     ui.settled().await;
     ui.status_is("inspection").await;
+    // The officer sees why: the demo rule that chose the lane, with the values it read.
+    let why = ui.text("section[aria-labelledby='s-detail-risk']").await;
+    assert!(why.contains("DEMO-DISCREDITED-RED@1"), "{why}");
+    assert!(why.contains("91110000600037341L"), "{why}");
     ui.shot("06-officer-declaration").await;
     ui.both_languages("officer declaration", None).await;
     ui.click("#act-inspection").await;

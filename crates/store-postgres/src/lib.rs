@@ -38,6 +38,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
+mod cargo;
+mod risk;
 mod schema;
 mod writer;
 
@@ -738,6 +740,10 @@ impl Store for PostgresStore {
             Reply::Count(n) => Ok(n),
             _ => unreachable!("the writer answers revoke_sessions_of with Count"),
         }
+    }
+
+    fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {
+        Some(self)
     }
 }
 

@@ -108,6 +108,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         hash      bytea NOT NULL
     );
     "#,
+    // 2: the risk engine's rule-set versions, credit classes, watch list and feedback
+    // (`crate::risk`).
+    crate::risk::MIGRATION,
+    // 3: manifests, transits and postal items (`crate::cargo`).
+    crate::cargo::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

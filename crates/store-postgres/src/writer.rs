@@ -37,6 +37,9 @@ use tokio_postgres::{Client, Config, Statement};
 
 use crate::{backend, corrupt, ms, WriterStats};
 
+pub(crate) mod cargo;
+pub(crate) mod risk;
+
 pub(crate) enum Op {
     Submit(SubmitRequest),
     Accept(AcceptRequest),
@@ -48,6 +51,8 @@ pub(crate) enum Op {
     CreateSession(NewSession, Actor, DateTime<Utc>),
     RevokeSession(String, Actor, DateTime<Utc>),
     RevokeSessionsOf(i64, Actor, DateTime<Utc>),
+    Risk(risk::RiskOp),
+    Cargo(cargo::CargoOp),
 }
 
 pub(crate) enum Reply {
@@ -58,6 +63,8 @@ pub(crate) enum Reply {
     Unit,
     UserId(i64),
     Count(u64),
+    Risk(risk::RiskReply),
+    Cargo(cargo::CargoReply),
 }
 
 pub(crate) struct Job {
@@ -299,6 +306,7 @@ struct Statements {
     insert_session: Statement,
     revoke_session: Statement,
     revoke_sessions_of: Statement,
+    insert_feedback: Statement,
 }
 
 impl Statements {
@@ -380,6 +388,7 @@ impl Statements {
             )
             .await?,
             revoke_sessions_of: p("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL").await?,
+            insert_feedback: p(risk::INSERT_FEEDBACK).await?,
         })
     }
 }
@@ -845,6 +854,7 @@ impl Tx<'_> {
         let mut events = EventRows::default();
         let mut notices = NoticeRows::default();
         let mut audit = AuditRows::default();
+        let mut feedback = risk::FeedbackRows::default();
         let mut next_id = ids.into_iter();
         for (i, ((r, review), p)) in filings.iter().zip(&plans).enumerate() {
             if !matches!(p, Plan::New) {
@@ -899,7 +909,8 @@ impl Tx<'_> {
                     }
                     None => None,
                 };
-                let review_events = review_steps(&mut state, review, declaration_no, r.now)?;
+                let (review_events, decision) =
+                    review_steps(&mut state, review, declaration_no, r.now)?;
                 let version = submitted_version + review_events.len() as u64;
                 let types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
                 let events_json = serde_json::to_string(&review_events).expect("events serialize");
@@ -915,6 +926,10 @@ impl Tx<'_> {
                     &format!("declaration:{id}"),
                     detail,
                 ));
+                // The decision's feedback row, with its audit record after the review's.
+                if let Some(f) = decision {
+                    feedback.push(&mut audit, head, &f, r.now)?;
+                }
                 for e in &review_events {
                     if let EventKind::Assessed { notices: assessed } = &e.kind {
                         for n in assessed {
@@ -950,7 +965,8 @@ impl Tx<'_> {
             );
             // Pipelined: sent together, answered in order. If one fails, the ones after it
             // (the release too) fail with it, and the savepoint is still there to roll back to.
-            let (a, b, c, n, r) = tokio::join!(
+            let feedback_params = feedback.params();
+            let (a, b, c, n, f, r) = tokio::join!(
                 biased;
                 self.c.execute(&self.st.insert_declarations, &decl_params),
                 self.c.execute(&self.st.insert_events, &event_params),
@@ -960,6 +976,13 @@ impl Tx<'_> {
                         Ok(0)
                     } else {
                         self.c.execute(&self.st.insert_new_notices, &notice_params).await
+                    }
+                },
+                async {
+                    if feedback.is_empty() {
+                        Ok(0)
+                    } else {
+                        self.c.execute(&self.st.insert_feedback, &feedback_params).await
                     }
                 },
                 async {
@@ -976,6 +999,7 @@ impl Tx<'_> {
                 // Numbers are `<declaration no>-<tax>`: only a broken counter repeats one.
                 return Err(StoreError::Duplicate("payment notice number".into()));
             }
+            f.map_err(backend)?;
             r.map_err(backend)?;
         }
 
@@ -1089,6 +1113,8 @@ impl Tx<'_> {
                     .map(|o| Reply::Filed(filed(o)))
             }
             Op::Accept(req) => self.accept(head, req).await.map(Reply::Accepted),
+            Op::Risk(op) => self.risk(head, op).await.map(Reply::Risk),
+            Op::Cargo(op) => self.cargo(head, op).await.map(Reply::Cargo),
             Op::Append(req) => {
                 let row = self.load_for_write(req.id).await?;
                 if row.version != req.expected_version {
@@ -1520,11 +1546,12 @@ fn review_steps(
     review: &AutomaticReview,
     declaration_no: Option<DeclarationNo>,
     now: DateTime<Utc>,
-) -> Result<Vec<Event>, StoreError> {
+) -> Result<(Vec<Event>, Option<store::risk::FeedbackRow>), StoreError> {
     let system = |component: &str| Actor::System {
         component: component.to_owned(),
     };
     let mut events = Vec::new();
+    let mut feedback = None;
     let mut step = |state: &mut DeclarationState, actor: Actor, action: Action| {
         let new = decide(state, &Command { actor, action }, now).map_err(StoreError::Refused)?;
         for e in &new {
@@ -1585,10 +1612,14 @@ fn review_steps(
                 system("automatic_review"),
                 Action::Accept { declaration_no },
             )?;
-            for (actor, action) in choose.choose(&declaration_no).steps(declaration_no) {
+            let chosen = choose.choose(&declaration_no);
+            for (actor, action) in chosen.steps(declaration_no) {
                 step(state, actor, action)?;
             }
+            feedback = chosen
+                .feedback
+                .filter(|f| f.declaration_no == declaration_no);
         }
     }
-    Ok(events)
+    Ok((events, feedback))
 }

@@ -144,6 +144,18 @@ store::contract_tests!(match pg_harness() {
     None => return,
 });
 
+impl store::risk_contract::RiskHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// The risk engine's storage (rule-set versions, credit classes, watch list, feedback).
+store::risk_contract_tests!(match pg_harness() {
+    Some(h) => h,
+    None => return,
+});
+
 /// An unreachable server is a clear error naming where it looked (no server needed).
 #[test]
 fn unreachable_server_is_a_clear_error() {
@@ -191,7 +203,7 @@ fn migrations_are_versioned() {
     drop(h.open_store(h.options()));
     assert_eq!(
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
-        "1"
+        "1,2,3"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())

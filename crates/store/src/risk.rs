@@ -11,8 +11,9 @@
 //!   ([`crate::AutomaticReview::AcceptRisk`]) that the store calls with the number it took; the
 //!   lane, its explanation, the assessment and the hold are then written in the same
 //!   transaction as the filing ([`ChosenLane::steps`]).
-//! - **Feedback** is one row per decided declaration ([`FeedbackRow`]); the examination result
-//!   is recorded with the examination's events in one transaction ([`RiskStore::append_examined`]).
+//! - **Feedback** is one row per decided declaration ([`FeedbackRow`]), written with the filing
+//!   ([`ChosenLane::feedback`]); the examination result is recorded with the examination's
+//!   events in one transaction ([`RiskStore::append_examined`]).
 //! - Price references are computed by the service from released declarations
 //!   ([`RiskStore::released_bodies`]), off the hot path.
 //!
@@ -49,6 +50,10 @@ pub struct ChosenLane {
     pub assessment: Option<Vec<(TaxKind, Fen)>>,
     /// Hold for anti-smuggling: `Suspend` by the risk engine after the lane.
     pub hold: Option<Hold>,
+    /// The decision's feedback row (its `declaration_no` the number given to the hook): a
+    /// backend with a [`RiskStore`] writes it in the filing's transaction, with its audit
+    /// record, so that every decided declaration has its row for the examination's result.
+    pub feedback: Option<FeedbackRow>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -176,6 +176,7 @@ fn hook(
                     reason: "watch list hold: vessel EVER GIVEN".into(),
                     case_no: "JS-2025-001".into(),
                 }),
+                feedback: None,
             }
         })),
     }
@@ -354,6 +355,97 @@ pub fn examination_feedback_commits_with_its_events(h: &dyn RiskHarness) {
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+/// A red-lane hook that hands the store the decision's feedback row.
+fn hook_with_feedback() -> AutomaticReview {
+    AutomaticReview::AcceptRisk {
+        choose: LaneHook(Arc::new(|no: &DeclarationNo| ChosenLane {
+            lane: Lane::Red,
+            reasons: vec![reason()],
+            inspection: Some("physical".to_owned()),
+            explanation: None,
+            assessment: None,
+            hold: None,
+            feedback: Some(FeedbackRow {
+                declaration_no: *no,
+                lane: Lane::Red,
+                rules: vec!["UV-8471@2".into()],
+                sampled: false,
+                price_flagged: false,
+                watch_hit: true,
+                found: None,
+                findings: vec![],
+            }),
+        })),
+    }
+}
+
+pub fn decision_feedback_commits_with_the_filing(h: &dyn RiskHarness) {
+    let s = h.open();
+    let r = risk(&*s);
+    let a = s
+        .submit_reviewed(
+            submit_request("fbf-1", sample_body(4)),
+            hook_with_feedback(),
+        )
+        .unwrap();
+    let no_a = a.declaration_no.unwrap();
+    let fb = r.feedback(10).unwrap();
+    assert_eq!(fb.len(), 1);
+    assert_eq!(
+        (
+            fb[0].declaration_no,
+            fb[0].rules.clone(),
+            fb[0].watch_hit,
+            fb[0].found
+        ),
+        (no_a, vec!["UV-8471@2".to_owned()], true, None)
+    );
+    // Submission, review and feedback: three records of one transaction.
+    let report = s.verify_audit().unwrap();
+    assert_eq!((report.records_checked, report.is_intact()), (3, true));
+    // A retry writes nothing more.
+    let again = s
+        .submit_reviewed(
+            submit_request("fbf-1", sample_body(4)),
+            hook_with_feedback(),
+        )
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(r.feedback(10).unwrap().len(), 1);
+
+    // Filings at once (committed in groups where the backend groups them): a row each, for
+    // the number each was given.
+    let s: std::sync::Arc<dyn Store> = std::sync::Arc::from(s);
+    let handles: Vec<_> = (0..12)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                s.submit_reviewed(
+                    submit_request(&format!("fbf-g{i}"), sample_body(10 + i)),
+                    hook_with_feedback(),
+                )
+                .unwrap()
+                .declaration_no
+                .unwrap()
+            })
+        })
+        .collect();
+    let mut numbers: Vec<DeclarationNo> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    numbers.push(no_a);
+    numbers.sort();
+    let r = risk(&*s);
+    let mut recorded: Vec<DeclarationNo> = r
+        .feedback(100)
+        .unwrap()
+        .iter()
+        .map(|f| f.declaration_no)
+        .collect();
+    recorded.sort();
+    assert_eq!(recorded, numbers);
+    let report = s.verify_audit().unwrap();
+    assert_eq!((report.records_checked, report.is_intact()), (39, true));
+}
+
 #[macro_export]
 macro_rules! risk_contract_tests {
     ($make:expr) => {
@@ -363,6 +455,7 @@ macro_rules! risk_contract_tests {
             watch_entries_are_added_and_removed,
             risk_review_records_lane_explanation_and_hold_in_one_step,
             examination_feedback_commits_with_its_events,
+            decision_feedback_commits_with_the_filing,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -1294,6 +1294,7 @@ fn submit_reviewed(
     };
     let mut state = row.state.clone();
     let mut events = Vec::new();
+    let mut feedback = None;
     let mut step = |state: &mut DeclarationState, actor: Actor, action: Action| {
         let new =
             decide(state, &Command { actor, action }, req.now).map_err(StoreError::Refused)?;
@@ -1368,9 +1369,13 @@ fn submit_reviewed(
                 system("automatic_review"),
                 Action::Accept { declaration_no },
             )?;
-            for (actor, action) in choose.choose(&declaration_no).steps(declaration_no) {
+            let chosen = choose.choose(&declaration_no);
+            for (actor, action) in chosen.steps(declaration_no) {
                 step(&mut state, actor, action)?;
             }
+            feedback = chosen
+                .feedback
+                .filter(|f| f.declaration_no == declaration_no);
         }
     }
     let appended = write_events(
@@ -1383,6 +1388,10 @@ fn submit_reviewed(
         "system:automatic_review",
         "automatic_review",
     )?;
+    // The decision's feedback row, in the same savepoint (after the review's audit record).
+    if let Some(f) = &feedback {
+        risk::record_decision(c, head, f, "system:risk", req.now)?;
+    }
     debug_assert_eq!(appended.status, state.status);
     Ok(Filed {
         id: submitted.id,

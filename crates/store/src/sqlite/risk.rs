@@ -191,23 +191,7 @@ pub(super) fn execute(
             Ok(RiskReply::Removed(n > 0))
         }
         RiskOp::RecordDecision(row, actor, now) => {
-            let body = json(row)?;
-            c.prepare_cached(
-                "INSERT INTO risk_feedback (declaration_no, record) VALUES (?1, ?2) \
-                 ON CONFLICT (declaration_no) DO UPDATE SET record = excluded.record",
-            )
-            .map_err(backend)?
-            .execute(params![row.declaration_no.to_string(), body])
-            .map_err(backend)?;
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "risk.record_decision",
-                &format!("declaration_no:{}", row.declaration_no),
-                body,
-            )?;
+            record_decision(c, head, row, &actor.label(), *now)?;
             Ok(RiskReply::Unit)
         }
         RiskOp::AppendExamined(req, exam) => {
@@ -250,6 +234,34 @@ pub(super) fn execute(
             Ok(RiskReply::Appended(appended))
         }
     }
+}
+
+/// The feedback row of a decision and its audit record (also called by a filing whose lane
+/// hook gave one, inside the filing's savepoint).
+pub(super) fn record_decision(
+    c: &Connection,
+    head: &mut ChainHead,
+    row: &FeedbackRow,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let body = json(row)?;
+    c.prepare_cached(
+        "INSERT INTO risk_feedback (declaration_no, record) VALUES (?1, ?2) \
+         ON CONFLICT (declaration_no) DO UPDATE SET record = excluded.record",
+    )
+    .map_err(backend)?
+    .execute(params![row.declaration_no.to_string(), body])
+    .map_err(backend)?;
+    audit(
+        c,
+        head,
+        now,
+        actor,
+        "risk.record_decision",
+        &format!("declaration_no:{}", row.declaration_no),
+        body,
+    )
 }
 
 fn send(store: &SqliteStore, op: RiskOp) -> Result<RiskReply, StoreError> {

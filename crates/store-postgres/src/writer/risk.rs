@@ -1,0 +1,277 @@
+//! The writes of [`store::risk::RiskStore`] on PostgreSQL, run by the one writer like every
+//! other request: each in its own savepoint of the batch's transaction, with its audit record
+//! in the same chain. An examination's events and the result on its feedback row are one
+//! request, so they commit (or fail) together. Same statements' meaning and same audit records
+//! as the SQLite backend (`store/src/sqlite/risk.rs`).
+
+use chrono::{DateTime, Utc};
+use clearance::{Actor, CreditClass};
+use domain::codes::Uscc;
+use store::audit::{sha256_hex, ChainHead};
+use store::risk::*;
+use store::{AppendRequest, Appended, StoreError};
+
+use super::{AuditRows, Tx};
+use crate::{backend, corrupt, ms};
+
+/// The feedback rows of the decisions of a group of filings, inserted with one statement.
+pub(super) const INSERT_FEEDBACK: &str = "INSERT INTO risk_feedback (declaration_no, record)
+     SELECT * FROM unnest($1::text[], $2::text[])
+     ON CONFLICT (declaration_no) DO UPDATE SET record = excluded.record";
+
+#[derive(Default)]
+pub(super) struct FeedbackRows {
+    numbers: Vec<String>,
+    records: Vec<String>,
+}
+
+impl FeedbackRows {
+    /// A decision's row, and its audit record (as `record_decision` writes it) next in the chain.
+    pub(super) fn push(
+        &mut self,
+        audit: &mut AuditRows,
+        head: &mut ChainHead,
+        row: &FeedbackRow,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(row).map_err(corrupt)?;
+        audit.push(head.next(
+            ms(now).timestamp_millis(),
+            "system:risk",
+            "risk.record_decision",
+            &format!("declaration_no:{}", row.declaration_no),
+            body.clone(),
+        ));
+        self.numbers.push(row.declaration_no.to_string());
+        self.records.push(body);
+        Ok(())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    pub(super) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 2] {
+        [&self.numbers, &self.records]
+    }
+}
+
+pub(crate) enum RiskOp {
+    PutRules(RulesWrite),
+    SetCreditClass(Uscc, CreditClass, Actor, DateTime<Utc>),
+    AddWatch(WatchRow, Actor, DateTime<Utc>),
+    RemoveWatch(i64, Actor, DateTime<Utc>),
+    RecordDecision(FeedbackRow, Actor, DateTime<Utc>),
+    AppendExamined(AppendRequest, Examination),
+}
+
+pub(crate) enum RiskReply {
+    Rules(StoredRules),
+    Unit,
+    Id(i64),
+    Removed(bool),
+    Appended(Appended),
+}
+
+impl Tx<'_> {
+    pub(super) async fn risk(
+        &self,
+        head: &mut ChainHead,
+        op: &RiskOp,
+    ) -> Result<RiskReply, StoreError> {
+        match op {
+            RiskOp::PutRules(w) => {
+                check_rules(w)?;
+                let current: i64 = self
+                    .c
+                    .query_one("SELECT coalesce(max(version), 0) FROM risk_rules", &[])
+                    .await
+                    .map_err(backend)?
+                    .get(0);
+                if current as u64 != w.expected_version {
+                    return Err(StoreError::Conflict {
+                        expected: w.expected_version,
+                        actual: current as u64,
+                    });
+                }
+                let version = current + 1;
+                let actor = w.actor.label();
+                let at = ms(w.now);
+                self.c
+                    .execute(
+                        "INSERT INTO risk_rules (version, fingerprint, actor, at, rules) VALUES ($1, $2, $3, $4, $5)",
+                        &[&version, &w.fingerprint, &actor, &at, &w.rules_json],
+                    )
+                    .await
+                    .map_err(backend)?;
+                self.audit(
+                    head,
+                    w.now,
+                    &actor,
+                    "risk.put_rules",
+                    &format!("risk_rules:{version}"),
+                    format!(
+                        r#"{{"version":{version},"fingerprint":{},"rules_sha256":"{}"}}"#,
+                        serde_json::to_string(&w.fingerprint).map_err(corrupt)?,
+                        sha256_hex(w.rules_json.as_bytes())
+                    ),
+                )
+                .await?;
+                Ok(RiskReply::Rules(StoredRules {
+                    version: version as u64,
+                    rules_json: w.rules_json.clone(),
+                    fingerprint: w.fingerprint.clone(),
+                    actor,
+                    at,
+                }))
+            }
+            RiskOp::SetCreditClass(uscc, class, actor, now) => {
+                let name = credit_class_name(*class);
+                self.c
+                    .execute(
+                        "INSERT INTO risk_credit_classes (uscc, class, actor, at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (uscc) DO UPDATE SET class = excluded.class, actor = excluded.actor, at = excluded.at",
+                        &[&uscc.to_string(), &name, &actor.label(), &ms(*now)],
+                    )
+                    .await
+                    .map_err(backend)?;
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "risk.set_credit_class",
+                    &format!("enterprise:{uscc}"),
+                    format!(r#"{{"class":"{name}"}}"#),
+                )
+                .await?;
+                Ok(RiskReply::Unit)
+            }
+            RiskOp::AddWatch(entry, actor, now) => {
+                check_watch_row(entry)?;
+                let body = serde_json::to_string(entry).map_err(corrupt)?;
+                let id: i64 = self
+                    .c
+                    .query_one(
+                        "INSERT INTO risk_watch_entries (entry, actor, at) VALUES ($1, $2, $3) RETURNING id",
+                        &[&body, &actor.label(), &ms(*now)],
+                    )
+                    .await
+                    .map_err(backend)?
+                    .get(0);
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "risk.add_watch_entry",
+                    &format!("watch_entry:{id}"),
+                    body,
+                )
+                .await?;
+                Ok(RiskReply::Id(id))
+            }
+            RiskOp::RemoveWatch(id, actor, now) => {
+                let n = self
+                    .c
+                    .execute(
+                        "UPDATE risk_watch_entries SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL",
+                        &[id, &ms(*now)],
+                    )
+                    .await
+                    .map_err(backend)?;
+                if n > 0 {
+                    self.audit(
+                        head,
+                        *now,
+                        &actor.label(),
+                        "risk.remove_watch_entry",
+                        &format!("watch_entry:{id}"),
+                        "{}".into(),
+                    )
+                    .await?;
+                }
+                Ok(RiskReply::Removed(n > 0))
+            }
+            RiskOp::RecordDecision(row, actor, now) => {
+                let body = serde_json::to_string(row).map_err(corrupt)?;
+                self.c
+                    .execute(
+                        "INSERT INTO risk_feedback (declaration_no, record) VALUES ($1, $2)
+                         ON CONFLICT (declaration_no) DO UPDATE SET record = excluded.record",
+                        &[&row.declaration_no.to_string(), &body],
+                    )
+                    .await
+                    .map_err(backend)?;
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "risk.record_decision",
+                    &format!("declaration_no:{}", row.declaration_no),
+                    body,
+                )
+                .await?;
+                Ok(RiskReply::Unit)
+            }
+            RiskOp::AppendExamined(req, exam) => {
+                // As `append`, then the result on the feedback row, in the same savepoint.
+                let row = self.load_for_write(req.id).await?;
+                if row.version != req.expected_version {
+                    return Err(StoreError::Conflict {
+                        expected: req.expected_version,
+                        actual: row.version,
+                    });
+                }
+                let last = req.events.last().expect("append has events");
+                let appended = self
+                    .write_events(
+                        head,
+                        req.id,
+                        row,
+                        &req.events,
+                        last.at,
+                        &last.actor.label(),
+                        "append",
+                    )
+                    .await?;
+                let no = exam.declaration_no.to_string();
+                let existing = self
+                    .c
+                    .query_opt(
+                        "SELECT record FROM risk_feedback WHERE declaration_no = $1 FOR UPDATE",
+                        &[&no],
+                    )
+                    .await
+                    .map_err(backend)?;
+                if let Some(r) = existing {
+                    let record: String = r.get(0);
+                    let mut fb: FeedbackRow = serde_json::from_str(&record)
+                        .map_err(|e| corrupt(format!("feedback of {no}: {e}")))?;
+                    fb.found = Some(exam.found);
+                    fb.findings = if exam.found {
+                        exam.findings.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    let body = serde_json::to_string(&fb).map_err(corrupt)?;
+                    self.c
+                        .execute(
+                            "UPDATE risk_feedback SET record = $2 WHERE declaration_no = $1",
+                            &[&no, &body],
+                        )
+                        .await
+                        .map_err(backend)?;
+                    self.audit(
+                        head,
+                        last.at,
+                        &last.actor.label(),
+                        "risk.record_examination",
+                        &format!("declaration_no:{no}"),
+                        body,
+                    )
+                    .await?;
+                }
+                Ok(RiskReply::Appended(appended))
+            }
+        }
+    }
+}
