@@ -891,12 +891,17 @@ impl Clearance {
             &self.refdata,
         )?;
         let now = self.now();
+        let risk = self.risk.engine.snapshot();
+        let screen = crate::postal_screen::WatchListScreen {
+            watch: &risk.watch,
+            today: china_date(now),
+        };
         let decisions = cargo_control::clear_parcel_list(
             &list,
             china_date(now),
             &self.tax.policy,
             &desk.policy.postal,
-            &cargo_control::NoScreening,
+            &screen,
         )
         .map_err(refusal)?;
         desk.store.record_postal(PostalWrite {
@@ -931,13 +936,14 @@ impl Clearance {
             &self.refdata,
         )?;
         let now = self.now();
-        let decision = cargo_control::clear_baggage(
-            &declaration,
-            china_date(now),
-            &self.tax.policy,
-            &cargo_control::NoScreening,
-        )
-        .map_err(refusal)?;
+        let risk = self.risk.engine.snapshot();
+        let screen = crate::postal_screen::WatchListScreen {
+            watch: &risk.watch,
+            today: china_date(now),
+        };
+        let decision =
+            cargo_control::clear_baggage(&declaration, china_date(now), &self.tax.policy, &screen)
+                .map_err(refusal)?;
         desk.store.record_postal(PostalWrite {
             records: vec![PostalRecord {
                 list_no: None,

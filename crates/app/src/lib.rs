@@ -23,6 +23,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod portal;
+pub mod postal_screen;
 pub mod risk;
 pub mod service;
 pub mod stats;

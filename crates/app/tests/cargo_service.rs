@@ -308,3 +308,88 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
     assert_eq!(svc.postal_outcomes(&off, true, 100).unwrap().len(), 1);
     assert!(svc.store().verify_audit().unwrap().is_intact());
 }
+
+/// Baggage and parcels are screened against the risk engine's watch list: a listed flight holds
+/// the baggage arriving by it, a listed parcel number holds the parcel; the rest is released.
+#[test]
+fn postal_items_and_baggage_are_screened_against_the_watch_list() {
+    use app::risk::NewWatchEntry;
+    use cargo_control::{BaggageDeclaration, Parcel, ParcelList, PostalOutcome};
+    use clearance::Lane;
+    use tax::PostalArticle;
+
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), clock());
+    svc.bootstrap_user(NewUserRequest {
+        login: "analyst".into(),
+        password: PASSWORD.into(),
+        role: Role::Officer,
+        duties: vec![Duty::RiskAnalyst],
+        office: Some(OfficeCode::parse("2200").unwrap()),
+        uscc: None,
+        agency: None,
+    })
+    .unwrap();
+    let analyst = svc.login("analyst", PASSWORD).unwrap().principal;
+    let officer = user(&svc, "pd", Role::Officer, Some("2233"), None);
+    let post = user(&svc, "ems", Role::PostalOperator, None, Some(CARRIER));
+    for (kind, value) in [("vessel", "MU5101"), ("bill", "EMS123456789CN")] {
+        svc.add_watch_entry(
+            &analyst,
+            NewWatchEntry {
+                kind: kind.into(),
+                value: value.into(),
+                lane: Lane::Red,
+                suspend: true,
+                case: "JS-2025-7".into(),
+                until: None,
+            },
+        )
+        .unwrap();
+    }
+    let article = || PostalArticle {
+        description: "clothes".into(),
+        category: 2,
+        dutiable_value_yuan: "100".parse().unwrap(),
+        quantity: "1".parse().unwrap(),
+    };
+    let baggage = |reference: &str, flight: &str| BaggageDeclaration {
+        declaration_ref: reference.into(),
+        passenger_id: "h:9".into(),
+        arrived_by: flight.into(),
+        office: OfficeCode::parse("2233").unwrap(),
+        articles: vec![article()],
+    };
+    let held = svc
+        .file_baggage(&officer, baggage("B-1", "MU5101"))
+        .unwrap();
+    let PostalOutcome::Held { reasons } = &held.outcome else {
+        panic!(
+            "baggage from a listed flight must be held: {:?}",
+            held.outcome
+        )
+    };
+    assert_eq!(reasons[0].code, "watch_list_transport");
+    let free = svc.file_baggage(&officer, baggage("B-2", "CA986")).unwrap();
+    assert_eq!(free.outcome, PostalOutcome::Released);
+
+    let parcel = |no: &str| Parcel {
+        parcel_no: no.into(),
+        dispatch_country: "USA".into(),
+        addressee_id: "h:1".into(),
+        articles: vec![article()],
+    };
+    let list = ParcelList {
+        list_no: "L-1".into(),
+        operator: Uscc::parse(CARRIER).unwrap(),
+        office: OfficeCode::parse("2233").unwrap(),
+        parcels: vec![parcel("EMS123456789CN"), parcel("EMS000000001CN")],
+    };
+    let decisions = svc.file_parcel_list(&post, list).unwrap();
+    assert!(
+        matches!(&decisions[0].outcome, PostalOutcome::Held { reasons } if reasons[0].code == "watch_list_reference"),
+        "{:?}",
+        decisions[0].outcome
+    );
+    assert_eq!(decisions[1].outcome, PostalOutcome::Released);
+}

@@ -115,6 +115,20 @@ impl WatchLists {
     }
 
     /// Entries in force on `today` that the declaration meets.
+    /// The entries in force on `today` for one value of one kind (postal items and baggage
+    /// are screened this way: they are not declarations).
+    pub fn lookup(&self, kind: WatchKind, value: &str, today: NaiveDate) -> Vec<&WatchEntry> {
+        self.index
+            .get(&(kind, norm(value)))
+            .map(|list| {
+                list.iter()
+                    .map(|&i| &self.entries[i])
+                    .filter(|e| e.until.is_none_or(|u| today <= u))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn check(&self, d: &Declaration, today: NaiveDate) -> Vec<WatchHit> {
         if self.entries.is_empty() {
             return Vec::new();
