@@ -3,6 +3,18 @@
 //! service code, written straight to the store from as many threads, so the writer forms the
 //! same batches). Also the server's start-up time and resident memory idle and under load.
 //!
+//! As the server runs cargo control, the bench first files arrived air manifests on the server's
+//! ledger with one bill per request (a bill is written off by one declaration); each request
+//! names the next bill.
+//!
+//! With `--database postgres://…` the server uses the PostgreSQL store (tables in a fresh schema,
+//! dropped at the end) and the ceiling writes the same rows straight into another fresh schema
+//! through `PostgresStore`, from as many threads.
+//!
+//! `jinguan bench growth`: the same HTTP benchmark on an empty store and on a store filled to N
+//! declarations first (through the store's own `submit_reviewed`, with large batches: the same
+//! schema, indexes, events, notices and audit chain as any filing), with start-up time and RSS.
+//!
 //! `jinguan bench pipeline`: the in-memory pipeline on one core beside parsing alone, on the
 //! simulator's declarations (`sim`).
 //!
@@ -10,7 +22,7 @@
 //! folders removed at the end. Durability as shipped: SQLite WAL, `synchronous=FULL`.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +33,7 @@ use app::{Clearance, NewUserRequest, Principal, Role, SystemClock};
 use domain::codes::Uscc;
 use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_postgres::{PostgresOptions, PostgresStore};
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -32,6 +45,33 @@ pub enum BenchCommand {
         /// Seconds of load (each of the HTTP run and the ceiling run).
         #[arg(long, default_value_t = 4)]
         seconds: u64,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+        /// Run the server on PostgreSQL (`postgres://…`) instead of SQLite; its tables go to a
+        /// fresh schema, dropped at the end.
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// The HTTP benchmark on an empty SQLite store and on one filled to `--declarations` first:
+    /// the slowdown, start-up time to serving and resident memory with the big store.
+    Growth {
+        /// Declarations stored before the second run.
+        #[arg(long, default_value_t = 1_000_000)]
+        declarations: u64,
+        /// Stop filling after this many seconds (the figures name the count reached).
+        #[arg(long, default_value_t = 600)]
+        fill_seconds: u64,
+        /// Concurrent clients of each HTTP run.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds of each HTTP run.
+        #[arg(long, default_value_t = 4)]
+        seconds: u64,
+        /// Keep the filled store in this folder (reused when it already holds declarations)
+        /// instead of a temporary one.
+        #[arg(long)]
+        store_dir: Option<PathBuf>,
         /// Also write the figures as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -88,9 +128,176 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-fn service(dir: &Path, refdata: Arc<refdata::RefData>) -> anyhow::Result<Clearance> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, SqliteOptions::default())?);
-    Ok(Clearance::new(store, refdata, Arc::new(SystemClock)))
+/// Where a store under test keeps its ledger.
+enum Target {
+    /// SQLite in this folder.
+    Sqlite(PathBuf),
+    /// PostgreSQL at `url`, tables in `schema`.
+    Postgres { url: String, schema: String },
+}
+
+impl Target {
+    fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        Ok(match self {
+            Target::Sqlite(dir) => Arc::new(SqliteStore::open(dir, SqliteOptions::default())?),
+            Target::Postgres { url, schema } => Arc::new(PostgresStore::open(
+                url,
+                PostgresOptions {
+                    schema: Some(schema.clone()),
+                    ..PostgresOptions::default()
+                },
+            )?),
+        })
+    }
+
+    /// The arguments that make `jinguan serve` use this ledger.
+    fn serve_args(&self, scratch: &Path) -> Vec<std::ffi::OsString> {
+        match self {
+            Target::Sqlite(dir) => vec!["--data-dir".into(), dir.into()],
+            Target::Postgres { url, schema } => {
+                // The server opens the store with default options: the schema goes in the URL
+                // as the session's search path (`options=-c search_path=…`).
+                let sep = if url.contains('?') { '&' } else { '?' };
+                vec![
+                    "--data-dir".into(),
+                    scratch.into(),
+                    "--database".into(),
+                    format!("{url}{sep}options=-c%20search_path%3D{schema}").into(),
+                ]
+            }
+        }
+    }
+}
+
+fn service(target: &Target, refdata: Arc<refdata::RefData>) -> anyhow::Result<Clearance> {
+    Ok(Clearance::new(
+        target.open()?,
+        refdata,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// Drop the bench's PostgreSQL schemas.
+fn drop_schemas(url: &str, schemas: &[&str]) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        for s in schemas {
+            client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
+                .await?;
+        }
+        anyhow::Ok(())
+    })
+}
+
+fn bootstrap_bench_user(svc: &Clearance) -> anyhow::Result<()> {
+    svc.bootstrap_user(NewUserRequest {
+        login: "bench".into(),
+        password: BENCH_PASSWORD.into(),
+        role: Role::Enterprise,
+        duties: vec![],
+        office: None,
+        uscc: Some(Uscc::parse(BENCH_USCC).expect("valid")),
+        agency: None,
+    })
+    .map_err(|e| anyhow::anyhow!("bench user: {e}"))?;
+    Ok(())
+}
+
+/// The bill of lading the example declaration names; each HTTP request names its own bill
+/// instead (cargo control writes a bill off with one declaration).
+const TEMPLATE_BILL: &str = "\"bill_no\": \"999-12345675\"";
+/// Bills filed for a run: enough for this many submissions per second.
+const BILLS_PER_SECOND: u64 = 12_000;
+/// Bills per manifest (a flight's worth).
+const BILLS_PER_MANIFEST: usize = 500;
+const CARRIER_LOGIN: &str = "bench-carrier";
+const CARRIER_USCC: &str = "91310000MA1FL3CA1X";
+
+fn bench_bill(n: u64) -> String {
+    format!("BENCH-{n:07}")
+}
+
+/// The example declaration naming bill `n`.
+fn body_with_bill(body: &[u8], n: u64) -> Vec<u8> {
+    let text = std::str::from_utf8(body).expect("the template is UTF-8");
+    text.replacen(
+        TEMPLATE_BILL,
+        &format!("\"bill_no\": \"{}\"", bench_bill(n)),
+        1,
+    )
+    .into_bytes()
+}
+
+/// As `jinguan serve` runs cargo control, file (in process, through the use cases, on the
+/// server's ledger) an arrived air manifest with `bills` bills matching the example declaration
+/// (flight CA986, voyage 20250308, Pudong 2233, 10 packages, 260.5 kg).
+fn file_bench_manifests(
+    target: &Target,
+    refdata: Arc<refdata::RefData>,
+    bills: u64,
+) -> anyhow::Result<()> {
+    use cargo_control::{Bill, ManifestId, ManifestKind, Voyage};
+    let ledgers: Arc<dyn store::cargo::Ledgers> = match target {
+        Target::Sqlite(dir) => Arc::new(SqliteStore::open(dir, SqliteOptions::default())?),
+        Target::Postgres { url, schema } => Arc::new(PostgresStore::open(
+            url,
+            PostgresOptions {
+                schema: Some(schema.clone()),
+                ..PostgresOptions::default()
+            },
+        )?),
+    };
+    let desk = app::cargo::CargoDesk::open(ledgers.clone(), app::cargo::CargoPolicy::default())
+        .map_err(|e| anyhow::anyhow!("cargo desk: {e}"))?;
+    let svc = Clearance::new(ledgers, refdata, Arc::new(SystemClock)).with_cargo(Arc::new(desk));
+    svc.bootstrap_user(NewUserRequest {
+        login: CARRIER_LOGIN.into(),
+        password: BENCH_PASSWORD.into(),
+        role: Role::Carrier,
+        duties: vec![],
+        office: None,
+        uscc: Some(Uscc::parse(CARRIER_USCC).expect("valid")),
+        agency: None,
+    })
+    .map_err(|e| anyhow::anyhow!("bench carrier: {e}"))?;
+    let carrier = svc
+        .login(CARRIER_LOGIN, BENCH_PASSWORD)
+        .map_err(|e| anyhow::anyhow!("carrier login: {e}"))?
+        .principal;
+    let now = svc.now();
+    let all: Vec<Bill> = (0..bills)
+        .map(|n| {
+            serde_json::from_value(serde_json::json!({"bill_no": bench_bill(n), "kind": {"kind": "master"}, "lines": [
+                {"packages": 10, "package_type": "CT", "gross_weight_kg": "260.5", "description": "笔记本电脑 laptops"}
+            ]}))
+        })
+        .collect::<Result<_, _>>()?;
+    for (k, chunk) in all.chunks(BILLS_PER_MANIFEST).enumerate() {
+        let id = ManifestId::parse(&format!("BENCH-CA986-{k}"))
+            .map_err(|e| anyhow::anyhow!("manifest id: {e}"))?;
+        let air: Voyage = serde_json::from_value(serde_json::json!({
+            "means": {"mode": "flight", "flight_no": "CA986"},
+            "voyage_no": "20250308", "direction": "import", "office": "2233"
+        }))?;
+        svc.file_manifest(&carrier, id, ManifestKind::Original, air, chunk.to_vec())
+            .map_err(|e| anyhow::anyhow!("file manifest: {e}"))?;
+        svc.report_arrival(&carrier, id, now - chrono::Duration::days(1))
+            .map_err(|e| anyhow::anyhow!("report arrival: {e}"))?;
+    }
+    Ok(())
+}
+
+/// What one HTTP run against a `jinguan serve` child came to.
+struct Served {
+    run: Run,
+    startup_ms: u128,
+    rss_idle_kib: u64,
+    rss_peak_kib: u64,
 }
 
 struct ServerChild(Child);
@@ -108,7 +315,24 @@ pub fn run(data_dir: &Path, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             clients,
             seconds,
             json,
-        } => run_http(data_dir, clients, seconds, json),
+            database,
+        } => run_http(data_dir, clients, seconds, json, database),
+        BenchCommand::Growth {
+            declarations,
+            fill_seconds,
+            clients,
+            seconds,
+            store_dir,
+            json,
+        } => run_growth(
+            data_dir,
+            declarations,
+            fill_seconds,
+            clients,
+            seconds,
+            store_dir,
+            json,
+        ),
         BenchCommand::Pipeline {
             seconds,
             declarations,
@@ -209,33 +433,137 @@ fn run_http(
     clients: usize,
     seconds: u64,
     json: Option<std::path::PathBuf>,
+    database: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     if !(1..=1024).contains(&clients) || !(1..=60).contains(&seconds) {
         bail!("--clients 1..=1024 and --seconds 1..=60");
     }
+    if let Some(url) = &database {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!("--database must be a postgres:// URL");
+        }
+    }
     let refdata = Arc::new(crate::load_reference(data_dir)?);
     let body = app::demo::IMPORT_TEMPLATE.as_bytes().to_vec();
-
-    // --- the server, a child process on a fresh data folder ---------------------------------
     let server_dir = tempfile::tempdir().context("temporary folder")?;
-    {
-        let svc = service(server_dir.path(), refdata.clone())?;
-        svc.bootstrap_user(NewUserRequest {
+    let ceiling_dir = tempfile::tempdir().context("temporary folder")?;
+    let pid = std::process::id();
+    let (server, ceiling_target) = match &database {
+        None => (
+            Target::Sqlite(server_dir.path().to_owned()),
+            Target::Sqlite(ceiling_dir.path().to_owned()),
+        ),
+        Some(url) => (
+            Target::Postgres {
+                url: url.clone(),
+                schema: format!("jinguan_bench_http_{pid}"),
+            },
+            Target::Postgres {
+                url: url.clone(),
+                schema: format!("jinguan_bench_ceiling_{pid}"),
+            },
+        ),
+    };
+    let result = (|| {
+        // --- the server, a child process on a fresh ledger -----------------------------------
+        bootstrap_bench_user(&service(&server, refdata.clone())?)?;
+        file_bench_manifests(&server, refdata.clone(), BILLS_PER_SECOND * seconds)?;
+        let served = serve_and_load(&server, server_dir.path(), &body, clients, seconds)?;
+
+        // --- the ceiling: the same rows straight into a fresh store, same threads -------------
+        let svc = service(&ceiling_target, refdata.clone())?;
+        let principal = Principal::Enterprise {
+            user_id: 1,
             login: "bench".into(),
-            password: BENCH_PASSWORD.into(),
-            role: Role::Enterprise,
-            duties: vec![],
-            office: None,
-            uscc: Some(Uscc::parse(BENCH_USCC).expect("valid")),
-            agency: None,
-        })
-        .map_err(|e| anyhow::anyhow!("bench user: {e}"))?;
+            uscc: Uscc::parse(BENCH_USCC).expect("valid"),
+        };
+        let (request, review) = svc
+            .prepare_filing(&principal, "template", &body)
+            .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
+        let ceiling = store_load(svc.store().clone(), request, review, clients, seconds);
+        anyhow::Ok((served, ceiling))
+    })();
+    if let Some(url) = &database {
+        let schemas = [&server, &ceiling_target].map(|t| match t {
+            Target::Postgres { schema, .. } => schema.as_str(),
+            Target::Sqlite(_) => "",
+        });
+        if let Err(e) = drop_schemas(url, &schemas) {
+            eprintln!("warning: could not drop the bench schemas {schemas:?}: {e}");
+        }
     }
+    let (served, ceiling) = result?;
+    let http = &served.run;
+
+    let ratio = if ceiling.rate() > 0.0 {
+        http.rate() / ceiling.rate()
+    } else {
+        0.0
+    };
+    let storage = match &database {
+        None => "SQLite WAL synchronous=FULL",
+        Some(_) => "PostgreSQL synchronous_commit as configured (default on)",
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("jinguan bench http — {clients} clients, {seconds} s each, {storage}, loopback; load average {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "{:<34} {:>12} {:>9} {:>9} {:>8}",
+        "run", "decl/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (name, r) in [
+        ("HTTP submit (server process)", http),
+        ("storage ceiling (Store direct)", &ceiling),
+    ] {
+        println!(
+            "{:<34} {:>12.0} {:>9.2} {:>9.2} {:>8}",
+            name,
+            r.rate(),
+            r.percentile_ms(0.5),
+            r.percentile_ms(0.99),
+            r.errors
+        );
+    }
+    println!("ratio HTTP / ceiling: {ratio:.2}");
+    println!(
+        "server: start-up {} ms to healthy; RSS idle {:.1} MiB, under load peak {:.1} MiB",
+        served.startup_ms,
+        served.rss_idle_kib as f64 / 1024.0,
+        served.rss_peak_kib as f64 / 1024.0
+    );
+    let figures = serde_json::json!({
+        "clients": clients, "seconds": seconds,
+        "storage": if database.is_some() { "postgres" } else { "sqlite" },
+        "http": {"per_s": http.rate(), "p50_ms": http.percentile_ms(0.5), "p99_ms": http.percentile_ms(0.99), "ok": http.ok, "errors": http.errors},
+        "ceiling": {"per_s": ceiling.rate(), "p50_ms": ceiling.percentile_ms(0.5), "p99_ms": ceiling.percentile_ms(0.99), "ok": ceiling.ok, "errors": ceiling.errors},
+        "ratio": ratio,
+        "startup_ms": served.startup_ms as u64,
+        "rss_idle_mib": served.rss_idle_kib as f64 / 1024.0,
+        "rss_load_peak_mib": served.rss_peak_kib as f64 / 1024.0,
+        "loadavg": load.trim(),
+    });
+    println!("{figures}");
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&figures)?)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Start `jinguan serve` on `target` (the bench user already in it), time it to healthy, log in,
+/// load it from `clients` clients for `seconds` (0: no load), sample its RSS, stop it.
+fn serve_and_load(
+    target: &Target,
+    scratch: &Path,
+    body: &[u8],
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<Served> {
     let exe = std::env::current_exe().context("own executable")?;
     let started = Instant::now();
     let mut child = Command::new(exe)
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(server_dir.path())
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(target.serve_args(scratch))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -265,17 +593,36 @@ fn run_http(
                     return started.elapsed().as_millis();
                 }
             }
-            if started.elapsed() > Duration::from_secs(10) {
+            if started.elapsed() > Duration::from_secs(60) {
                 return u128::MAX;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
     if startup_ms == u128::MAX {
-        bail!("the server did not answer within 10 s");
+        bail!("the server did not answer within 60 s");
     }
     std::thread::sleep(Duration::from_millis(300));
     let rss_idle_kib = rss_kib(pid).unwrap_or(0);
+    if seconds == 0 {
+        // Start-up and idle memory only.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        drop(child);
+        return Ok(Served {
+            run: Run {
+                ok: 0,
+                errors: 0,
+                seconds: 1.0,
+                latencies_us: Vec::new(),
+            },
+            startup_ms,
+            rss_idle_kib,
+            rss_peak_kib: rss_idle_kib,
+        });
+    }
     let token: String = rt.block_on(async {
         let r = client
             .post(format!("{base}/api/session"))
@@ -299,7 +646,7 @@ fn run_http(
             }
         })
     };
-    let http = rt.block_on(http_load(&client, &base, &token, &body, clients, seconds));
+    let run = rt.block_on(http_load(&client, &base, &token, body, clients, seconds));
     stop_sampling.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let _ = Command::new("kill")
@@ -307,57 +654,265 @@ fn run_http(
         .arg(pid.to_string())
         .status();
     drop(child);
+    Ok(Served {
+        run,
+        startup_ms,
+        rss_idle_kib,
+        rss_peak_kib: rss_peak.load(Ordering::Relaxed),
+    })
+}
 
-    // --- the ceiling: the same rows straight into a fresh store, same threads -----------------
-    let ceiling_dir = tempfile::tempdir().context("temporary folder")?;
-    let svc = service(ceiling_dir.path(), refdata)?;
+/// Declarations a previous `bench growth` left in `dir` (noted in a file beside the store).
+fn stored_declarations(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join(FILL_COUNT_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const FILL_COUNT_FILE: &str = "bench-growth-filled.txt";
+
+/// Fill a SQLite store to `target` declarations through `Store::submit_reviewed` with large
+/// batches (many submitters, a large `batch_max`): every declaration is a real filing with its
+/// events, notices and audit records. Stops at `budget`; returns the count stored.
+fn bulk_fill(
+    dir: &Path,
+    refdata: Arc<refdata::RefData>,
+    body: &[u8],
+    target: u64,
+    budget: Duration,
+) -> anyhow::Result<u64> {
+    const SUBMITTERS: usize = 512;
+    let already = stored_declarations(dir);
+    if already >= target {
+        return Ok(already);
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(
+        dir,
+        SqliteOptions {
+            batch_max: 4096,
+            queue_max: 8192,
+            readers_max: 4,
+        },
+    )?);
+    let svc = Clearance::new(store.clone(), refdata, Arc::new(SystemClock));
     let principal = Principal::Enterprise {
         user_id: 1,
         login: "bench".into(),
         uscc: Uscc::parse(BENCH_USCC).expect("valid"),
     };
     let (request, review) = svc
-        .prepare_filing(&principal, "template", &body)
+        .prepare_filing(&principal, "template", body)
         .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
-    let ceiling = store_load(svc.store().clone(), request, review, clients, seconds);
+    let issued = AtomicU64::new(already);
+    let done = AtomicU64::new(already);
+    let started = Instant::now();
+    let deadline = started + budget;
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..SUBMITTERS {
+            let (store, request, review, issued, done, failed) =
+                (&store, &request, &review, &issued, &done, &failed);
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, move || loop {
+                    if Instant::now() >= deadline || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = issued.fetch_add(1, Ordering::Relaxed);
+                    if i >= target {
+                        break;
+                    }
+                    let mut r = request.clone();
+                    r.client_seq_no = format!("fill-{i}");
+                    if store.submit_reviewed(r, review.clone()).is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n % 250_000 == 0 {
+                        eprintln!(
+                            "filled {n} declarations in {:.0} s",
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                })
+                .expect("spawn a submitter");
+        }
+    });
+    if failed.load(Ordering::Relaxed) {
+        bail!("bulk fill: a submission failed");
+    }
+    let n = done.load(Ordering::Relaxed);
+    drop(svc);
+    drop(store);
+    std::fs::write(dir.join(FILL_COUNT_FILE), format!("{n}\n"))?;
+    eprintln!(
+        "filled {} declarations in {:.1} s ({:.0}/s)",
+        n - already,
+        started.elapsed().as_secs_f64(),
+        (n - already) as f64 / started.elapsed().as_secs_f64()
+    );
+    Ok(n)
+}
 
-    let ratio = if ceiling.rate() > 0.0 {
-        http.rate() / ceiling.rate()
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn run_growth(
+    data_dir: &Path,
+    declarations: u64,
+    fill_seconds: u64,
+    clients: usize,
+    seconds: u64,
+    store_dir: Option<PathBuf>,
+    json: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if !(1..=1024).contains(&clients) || !(1..=60).contains(&seconds) {
+        bail!("--clients 1..=1024 and --seconds 1..=60");
+    }
+    if !(1..=100_000_000).contains(&declarations) {
+        bail!("--declarations 1..=100,000,000");
+    }
+    let refdata = Arc::new(crate::load_reference(data_dir)?);
+    let body = app::demo::IMPORT_TEMPLATE.as_bytes().to_vec();
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    // One measurement of a store: the durable submission run (the same prepared filing through
+    // `Store::submit_reviewed` from `clients` threads, default options: group commit as the
+    // server runs it), then `jinguan serve` on it: start-up to healthy and idle RSS.
+    let measure = |target: &Target, dir: &Path| -> anyhow::Result<(Run, Served, String)> {
+        let l = load();
+        let svc = service(target, refdata.clone())?;
+        let principal = Principal::Enterprise {
+            user_id: 1,
+            login: "bench".into(),
+            uscc: Uscc::parse(BENCH_USCC).expect("valid"),
+        };
+        let (request, review) = svc
+            .prepare_filing(&principal, "template", &body)
+            .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
+        let run = store_load(svc.store().clone(), request, review, clients, seconds);
+        drop(svc);
+        let served = serve_and_load(target, dir, &body, clients, 0)?;
+        Ok((run, served, l))
+    };
+
+    // Empty store.
+    let empty_dir = tempfile::tempdir().context("temporary folder")?;
+    let empty_target = Target::Sqlite(empty_dir.path().to_owned());
+    bootstrap_bench_user(&service(&empty_target, refdata.clone())?)?;
+    let empty = measure(&empty_target, empty_dir.path())?;
+
+    // Big store, filled first.
+    let tmp_big = tempfile::tempdir().context("temporary folder")?;
+    let big_dir = match &store_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => tmp_big.path().to_owned(),
+    };
+    let big_target = Target::Sqlite(big_dir.clone());
+    {
+        let svc = service(&big_target, refdata.clone())?;
+        if svc
+            .store()
+            .user_by_login("bench")
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .is_none()
+        {
+            bootstrap_bench_user(&svc)?;
+        }
+    }
+    let fill_started = Instant::now();
+    let stored = bulk_fill(
+        &big_dir,
+        refdata.clone(),
+        &body,
+        declarations,
+        Duration::from_secs(fill_seconds),
+    )?;
+    let fill_s = fill_started.elapsed().as_secs_f64();
+    let bytes = dir_bytes(&big_dir);
+    let big = measure(&big_target, &big_dir)?;
+    // Empty again, to bracket the machine's drift.
+    let empty2_dir = tempfile::tempdir().context("temporary folder")?;
+    let empty2_target = Target::Sqlite(empty2_dir.path().to_owned());
+    bootstrap_bench_user(&service(&empty2_target, refdata.clone())?)?;
+    let empty2 = measure(&empty2_target, empty2_dir.path())?;
+
+    let empty_rate = (empty.0.rate() + empty2.0.rate()) / 2.0;
+    let slowdown = if empty_rate > 0.0 {
+        1.0 - big.0.rate() / empty_rate
     } else {
         0.0
     };
-    println!("jinguan bench http — {clients} clients, {seconds} s each, SQLite WAL synchronous=FULL, loopback");
+    println!("jinguan bench growth — SQLite WAL synchronous=FULL, durable submissions (Store::submit_reviewed, group commit) from {clients} threads, {seconds} s per run; then jinguan serve on the same store");
     println!(
-        "{:<34} {:>12} {:>9} {:>9} {:>8}",
-        "run", "decl/s", "p50 ms", "p99 ms", "errors"
+        "{:<14} {:>12} {:>10} {:>9} {:>9} {:>11} {:>12} {:>16}",
+        "store",
+        "declarations",
+        "decl/s",
+        "p50 ms",
+        "p99 ms",
+        "start-up ms",
+        "RSS idle",
+        "load average"
     );
-    for (name, r) in [
-        ("HTTP submit (server process)", &http),
-        ("storage ceiling (Store direct)", &ceiling),
+    for (name, n, (r, sv, l)) in [
+        ("empty", 0, &empty),
+        ("filled", stored, &big),
+        ("empty (again)", 0, &empty2),
     ] {
         println!(
-            "{:<34} {:>12.0} {:>9.2} {:>9.2} {:>8}",
+            "{:<14} {:>12} {:>10.0} {:>9.2} {:>9.2} {:>11} {:>8.1} MiB {:>16}",
             name,
+            n,
             r.rate(),
             r.percentile_ms(0.5),
             r.percentile_ms(0.99),
-            r.errors
+            sv.startup_ms,
+            sv.rss_idle_kib as f64 / 1024.0,
+            l
         );
     }
-    println!("ratio HTTP / ceiling: {ratio:.2}");
     println!(
-        "server: start-up {startup_ms} ms to healthy; RSS idle {:.1} MiB, under load peak {:.1} MiB",
-        rss_idle_kib as f64 / 1024.0,
-        rss_peak.load(Ordering::Relaxed) as f64 / 1024.0
+        "filled {stored} declarations ({:.2} GiB on disk) in {fill_s:.0} s; slowdown at {stored} vs empty (mean of both empty runs): {:.1} % (target ≤ 20 % at 10,000,000: {}); start-up with the filled store {} ms (target ≤ 1,000 ms: {})",
+        bytes as f64 / (1u64 << 30) as f64,
+        slowdown * 100.0,
+        if slowdown <= 0.20 { "met at this size" } else { "not met" },
+        big.1.startup_ms,
+        if big.1.startup_ms <= 1_000 { "met at this size" } else { "not met" },
     );
+    let fig = |(r, sv, l): &(Run, Served, String)| {
+        serde_json::json!({"per_s": r.rate(), "p50_ms": r.percentile_ms(0.5), "p99_ms": r.percentile_ms(0.99),
+            "ok": r.ok, "errors": r.errors, "startup_ms": sv.startup_ms as u64,
+            "rss_idle_mib": sv.rss_idle_kib as f64 / 1024.0, "loadavg": l})
+    };
     let figures = serde_json::json!({
-        "clients": clients, "seconds": seconds,
-        "http": {"per_s": http.rate(), "p50_ms": http.percentile_ms(0.5), "p99_ms": http.percentile_ms(0.99), "ok": http.ok, "errors": http.errors},
-        "ceiling": {"per_s": ceiling.rate(), "p50_ms": ceiling.percentile_ms(0.5), "p99_ms": ceiling.percentile_ms(0.99), "ok": ceiling.ok, "errors": ceiling.errors},
-        "ratio": ratio,
-        "startup_ms": startup_ms as u64,
-        "rss_idle_mib": rss_idle_kib as f64 / 1024.0,
-        "rss_load_peak_mib": rss_peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        "bench": "growth", "clients": clients, "seconds": seconds,
+        "declarations_requested": declarations, "declarations_stored": stored,
+        "fill_s": fill_s, "store_bytes": bytes,
+        "empty": fig(&empty), "filled": fig(&big), "empty_again": fig(&empty2),
+        "slowdown": slowdown,
     });
     println!("{figures}");
     if let Some(path) = json {
@@ -378,15 +933,23 @@ async fn http_load(
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
+    let bills = BILLS_PER_SECOND * seconds;
+    let next_bill = Arc::new(AtomicU64::new(0));
     for c in 0..clients {
         let client = client.clone();
         let url = format!("{base}/api/declarations");
         let auth = format!("Bearer {token}");
-        let body = body.to_vec();
+        let template = body.to_vec();
+        let next_bill = next_bill.clone();
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
             let mut i = 0u64;
             while Instant::now() < deadline {
+                let n = next_bill.fetch_add(1, Ordering::Relaxed);
+                if n >= bills {
+                    break;
+                }
+                let body = body_with_bill(&template, n);
                 i += 1;
                 let t = Instant::now();
                 let r = client
@@ -394,7 +957,7 @@ async fn http_load(
                     .header("authorization", &auth)
                     .header("content-type", "application/json")
                     .header("client-seq-no", format!("b-{c}-{i}"))
-                    .body(body.clone())
+                    .body(body)
                     .send()
                     .await;
                 match r {
@@ -403,7 +966,20 @@ async fn http_load(
                         ok += 1;
                         lat.push(t.elapsed().as_micros() as u64);
                     }
-                    _ => errors += 1,
+                    Ok(resp) => {
+                        if errors == 0 && c == 0 {
+                            let status = resp.status();
+                            let text = resp.text().await.unwrap_or_default();
+                            eprintln!("first error of client 0: {status} {text}");
+                        }
+                        errors += 1;
+                    }
+                    Err(e) => {
+                        if errors == 0 && c == 0 {
+                            eprintln!("first error of client 0: {e}");
+                        }
+                        errors += 1;
+                    }
                 }
             }
             (ok, errors, lat)

@@ -237,7 +237,8 @@ impl Checker<'_> {
     ) -> Option<&'s str> {
         match v.as_deref().map(str::trim) {
             Some(s) if !s.is_empty() => {
-                if s.chars().count() > TEXT_CHARS_MAX {
+                // A char is at least one byte: count them only when the bytes could be too many.
+                if s.len() > TEXT_CHARS_MAX && s.chars().count() > TEXT_CHARS_MAX {
                     self.push(
                         path,
                         "too_long",

@@ -1,6 +1,7 @@
 //! The output of the engine: an [`Assessment`] with one [`PaymentNotice`] per tax kind and a
 //! per-item breakdown of [`Step`]s, as JSON (serde) and as readable text ([`Assessment::render_text`]).
 
+use std::fmt;
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
@@ -58,12 +59,90 @@ pub struct Step {
     pub rule: &'static str,
     pub label_zh: &'static str,
     pub label_en: &'static str,
-    /// The formula with the numbers filled in.
-    pub formula: String,
+    /// The formula with the numbers filled in: kept as its parts (the numbers themselves) and
+    /// written out as text only when displayed or serialized (see [`Formula`]).
+    pub formula: Formula,
     /// The exact result (yuan, a rate or a count, as the rule says).
     pub exact: Decimal,
     /// The result rounded to the fen, when it is an amount that later steps use.
     pub rounded_fen: Option<Fen>,
+}
+
+/// One part of a [`Formula`]: literal text, or a number written the way the formula shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Literal text.
+    Lit(&'static str),
+    /// Owned text (rare: formulas whose shape is decided at run time).
+    Text(String),
+    /// A number, normalized and cut to 6 decimal places (marked `≈` when cut).
+    Num(Decimal),
+    /// A rate shown as a percentage (`0.13` → `13%`).
+    Percent(Decimal),
+    /// A decimal as it is (`Display`, trailing zeros kept).
+    Plain(Decimal),
+    /// An amount of money in fen, shown in yuan.
+    Fen(Fen),
+    /// A currency code.
+    Currency(domain::codes::CurrencyCode),
+    /// A unit of measure code.
+    Unit(domain::codes::UnitCode),
+    /// A count.
+    Count(usize),
+}
+
+/// The formula of a [`Step`] with the numbers filled in. Building it on every assessment only
+/// stores the numbers; the text is written when the step is displayed (`render_text`) or
+/// serialized (`to_json`, as a string), and is the same text either way.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Formula(pub Vec<Part>);
+
+impl Formula {
+    pub fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<String> for Formula {
+    fn from(s: String) -> Self {
+        Formula(vec![Part::Text(s)])
+    }
+}
+
+impl fmt::Display for Formula {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.0 {
+            match p {
+                Part::Lit(s) => f.write_str(s)?,
+                Part::Text(s) => f.write_str(s)?,
+                Part::Num(d) => write_num(f, *d)?,
+                Part::Percent(r) => write!(f, "{}%", (*r * Decimal::ONE_HUNDRED).normalize())?,
+                Part::Plain(d) => write!(f, "{d}")?,
+                Part::Fen(x) => write!(f, "{x}")?,
+                Part::Currency(c) => write!(f, "{c}")?,
+                Part::Unit(u) => write!(f, "{u}")?,
+                Part::Count(n) => write!(f, "{n}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A number for a formula: normalized, and at most 6 decimal places (marked `≈` when cut; the
+/// step's `exact` field keeps every digit).
+pub(crate) fn write_num(f: &mut impl fmt::Write, d: Decimal) -> fmt::Result {
+    let short = d.round_dp(6);
+    if short == d {
+        write!(f, "{}", d.normalize())
+    } else {
+        write!(f, "≈{}", short.normalize())
+    }
+}
+
+impl Serialize for Formula {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A tax of one item: the statutory amount, and what is payable after relief.

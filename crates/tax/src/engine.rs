@@ -17,7 +17,8 @@ use domain::money::Fen;
 use domain::reference::{ConsumptionTaxRate, DutyRate, PerUnit, Reference, TariffLine};
 
 use crate::assessment::{
-    Assessment, ItemAssessment, ItemTax, MeasureApplied, PaymentNotice, Regime, Step, TaxKind,
+    Assessment, Formula, ItemAssessment, ItemTax, MeasureApplied, Part, PaymentNotice, Regime,
+    Step, TaxKind,
 };
 use crate::calendar::TradingCalendar;
 use crate::ecommerce::EcommerceBuyer;
@@ -61,11 +62,48 @@ fn n(d: Decimal) -> String {
     }
 }
 
+/// Parts of a [`Formula`]: a number as formulas show it ([`n`]).
+#[allow(non_snake_case)]
+fn N(d: Decimal) -> Part {
+    Part::Num(d)
+}
+
+/// A rate as a percentage ([`percent`]).
+#[allow(non_snake_case)]
+fn P(r: Decimal) -> Part {
+    Part::Percent(r)
+}
+
+/// A decimal as it is (`Display`).
+#[allow(non_snake_case)]
+fn D(d: Decimal) -> Part {
+    Part::Plain(d)
+}
+
+/// An amount in fen.
+#[allow(non_snake_case)]
+fn F(f: Fen) -> Part {
+    Part::Fen(f)
+}
+
+/// Literal text.
+#[allow(non_snake_case)]
+fn L(s: &'static str) -> Part {
+    Part::Lit(s)
+}
+
+/// A formula from its parts; the text is written only when it is displayed.
+macro_rules! formula {
+    ($($p:expr),* $(,)?) => {
+        Formula(vec![$($p),*])
+    };
+}
+
 pub(crate) fn step(
     rule: &'static str,
     label_zh: &'static str,
     label_en: &'static str,
-    formula: String,
+    formula: impl Into<Formula>,
     exact: Decimal,
     rounded_fen: Option<Fen>,
 ) -> Step {
@@ -73,7 +111,7 @@ pub(crate) fn step(
         rule,
         label_zh,
         label_en,
-        formula,
+        formula: formula.into(),
         exact,
         rounded_fen,
     }
@@ -119,13 +157,15 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
             "value.goods",
             "货价",
             "goods price",
-            format!(
-                "{} {} × {} = {}",
-                item.currency,
-                n(item.total_price),
-                rate,
-                n(yuan)
-            ),
+            formula![
+                Part::Currency(item.currency),
+                L(" "),
+                N(item.total_price),
+                L(" × "),
+                D(rate),
+                L(" = "),
+                N(yuan)
+            ],
             yuan,
             None,
         ));
@@ -137,16 +177,27 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
                        base: Decimal,
                        what: &'static str,
                        rate_of: &mut dyn FnMut(CurrencyCode) -> Result<Decimal, TaxError>|
-     -> Result<(Decimal, String), TaxError> {
+     -> Result<(Decimal, Formula), TaxError> {
         Ok(match *charge {
             Charge::Rate { percent: p } => {
                 let v = base * p / Decimal::ONE_HUNDRED;
-                (v, format!("{} × {}% = {}", n(base), n(p), n(v)))
+                (v, formula![N(base), L(" × "), N(p), L("% = "), N(v)])
             }
             Charge::Total { amount, currency } => {
                 let r = rate_of(currency)?;
                 let v = amount * r;
-                (v, format!("{currency} {} × {r} = {}", n(amount), n(v)))
+                (
+                    v,
+                    formula![
+                        Part::Currency(currency),
+                        L(" "),
+                        N(amount),
+                        L(" × "),
+                        D(r),
+                        L(" = "),
+                        N(v)
+                    ],
+                )
             }
             Charge::PerUnit { amount, currency } => {
                 if what != "freight" {
@@ -165,12 +216,19 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
                 let v = amount * units * r;
                 (
                     v,
-                    format!(
-                        "{currency} {} × {} {basis} × {r} = {}",
-                        n(amount),
-                        n(units),
-                        n(v)
-                    ),
+                    formula![
+                        Part::Currency(currency),
+                        L(" "),
+                        N(amount),
+                        L(" × "),
+                        N(units),
+                        L(" "),
+                        L(basis),
+                        L(" × "),
+                        D(r),
+                        L(" = "),
+                        N(v)
+                    ],
                 )
             }
         })
@@ -188,7 +246,11 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
         "value.goods_total",
         "货价合计",
         "goods price, all items",
-        format!("{} item(s) = {}", decl.items.len(), n(goods_total)),
+        formula![
+            Part::Count(decl.items.len()),
+            L(" item(s) = "),
+            N(goods_total)
+        ],
         goods_total,
         None,
     ));
@@ -235,13 +297,16 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
                             "value.insurance_unknown",
                             "保险费未知，按3‰计",
                             "insurance unknown: (goods + freight) × 3‰",
-                            format!(
-                                "({} + {}) × {} = {}",
-                                n(goods_total),
-                                n(freight),
-                                n(unknown_rate),
-                                n(insurance)
-                            ),
+                            formula![
+                                L("("),
+                                N(goods_total),
+                                L(" + "),
+                                N(freight),
+                                L(") × "),
+                                N(unknown_rate),
+                                L(" = "),
+                                N(insurance)
+                            ],
                             insurance,
                             None,
                         ));
@@ -336,13 +401,15 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
                         "value.insurance_in_price",
                         "价格内含保险费",
                         "insurance in the price: price × r ÷ (1 + r) (deducted)",
-                        format!(
-                            "{} × {} ÷ {} = {}",
-                            n(goods_total),
-                            n(r),
-                            n(Decimal::ONE + r),
-                            n(v)
-                        ),
+                        formula![
+                            N(goods_total),
+                            L(" × "),
+                            N(r),
+                            L(" ÷ "),
+                            N(Decimal::ONE + r),
+                            L(" = "),
+                            N(v)
+                        ],
                         v,
                         None,
                     ));
@@ -379,14 +446,17 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
         } else {
             "FOB value, all items"
         },
-        format!(
-            "{} + {} + {} + {} = {}",
-            n(goods_total),
-            n(freight),
-            n(insurance),
-            n(other),
-            n(total_exact)
-        ),
+        formula![
+            N(goods_total),
+            L(" + "),
+            N(freight),
+            L(" + "),
+            N(insurance),
+            L(" + "),
+            N(other),
+            L(" = "),
+            N(total_exact)
+        ],
         total_exact,
         Some(total_fen),
     ));
@@ -398,7 +468,11 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
             "value.apportionment",
             "按货价分摊运保杂费",
             "charges apportioned to items by goods value; each item floored to the fen, leftover fen to the largest remainders",
-            format!("{} items, Σ = {}", decl.items.len(), total_fen),
+            formula![
+                Part::Count(decl.items.len()),
+                L(" items, Σ = "),
+                F(total_fen)
+            ],
             total_exact,
             Some(total_fen),
         ));
@@ -644,28 +718,31 @@ fn duty_formula(
     value: Decimal,
     item: &Item,
     amount: Decimal,
-) -> Result<String, TaxError> {
-    let av = format!("{} × {}", n(value), percent(rate.ad_valorem()));
-    let formula = match (rate, rate.specific()) {
+) -> Result<Formula, TaxError> {
+    let mut f = Formula(Vec::with_capacity(9));
+    match (rate, rate.specific()) {
         (DutyRate::Specific(_), Some(per)) => {
-            format!(
-                "{} {} × {}",
-                n(quantity_in(item, &per, "duty")?),
-                per.unit,
-                n(per.yuan)
-            )
+            let q = quantity_in(item, &per, "duty")?;
+            f.0.extend([N(q), L(" "), Part::Unit(per.unit), L(" × "), N(per.yuan)]);
         }
         (_, Some(per)) => {
-            format!(
-                "{av} + {} {} × {}",
-                n(quantity_in(item, &per, "duty")?),
-                per.unit,
-                n(per.yuan)
-            )
+            let q = quantity_in(item, &per, "duty")?;
+            f.0.extend([
+                N(value),
+                L(" × "),
+                P(rate.ad_valorem()),
+                L(" + "),
+                N(q),
+                L(" "),
+                Part::Unit(per.unit),
+                L(" × "),
+                N(per.yuan),
+            ]);
         }
-        (_, None) => av,
-    };
-    Ok(format!("{formula} = {}", n(amount)))
+        (_, None) => f.0.extend([N(value), L(" × "), P(rate.ad_valorem())]),
+    }
+    f.0.extend([L(" = "), N(amount)]);
+    Ok(f)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -686,7 +763,7 @@ fn assess_import_item(
         "value.item",
         "完税价格",
         "customs value of the item",
-        format!("goods + apportioned charges = {value_fen}"),
+        formula![L("goods + apportioned charges = "), F(value_fen)],
         value,
         Some(value_fen),
     ));
@@ -793,7 +870,7 @@ fn assess_import_item(
                 "duty.trade_remedy",
                 zh,
                 en,
-                format!("{} × {} = {}", n(value), percent(r.rate), n(exact)),
+                formula![N(value), L(" × "), P(r.rate), L(" = "), N(exact)],
                 exact,
                 Some(fen),
             ));
@@ -829,11 +906,18 @@ fn assess_import_item(
                     "consumption_tax.tier",
                     "消费税税率档次",
                     "consumption tax tier by unit price",
-                    format!(
-                        "{formula}; {} ≥ {}? → {chosen}",
-                        n(price),
-                        n(*threshold_yuan)
-                    ),
+                    {
+                        let mut f = formula;
+                        f.0.extend([
+                            L("; "),
+                            N(price),
+                            L(" ≥ "),
+                            N(*threshold_yuan),
+                            L("? → "),
+                            Part::Text(chosen.to_string()),
+                        ]);
+                        f
+                    },
                     price,
                     None,
                 ));
@@ -846,15 +930,15 @@ fn assess_import_item(
                 item_no: item.item_no,
             });
         }
-        let (specific, spec_text) = match rate.specific() {
+        let (specific, spec_text): (Decimal, [Part; 5]) = match rate.specific() {
             Some(per) => {
                 let q = quantity_in(item, &per, "consumption tax")?;
                 (
                     q * per.yuan,
-                    format!("{} {} × {}", n(q), per.unit, n(per.yuan)),
+                    [N(q), L(" "), Part::Unit(per.unit), L(" × "), N(per.yuan)],
                 )
             }
-            None => (Decimal::ZERO, String::new()),
+            None => (Decimal::ZERO, [L(""), L(""), L(""), L(""), L("")]),
         };
         let duty_yuan = duty_all.to_yuan();
         let exact = if t.is_zero() {
@@ -862,48 +946,70 @@ fn assess_import_item(
                 "consumption_tax.specific",
                 "从量消费税",
                 "specific consumption tax: quantity × amount",
-                format!("{spec_text} = {}", n(specific)),
+                {
+                    let mut f = Formula(spec_text.to_vec());
+                    f.0.extend([L(" = "), N(specific)]);
+                    f
+                },
                 specific,
                 None,
             ));
             specific
         } else {
             let base = (value + duty_yuan + specific) / (Decimal::ONE - t);
-            let (rule, zh, en, base_formula) =
-                if specific.is_zero() {
-                    (
-                        "consumption_tax.ad_valorem",
-                        "从价消费税组成计税价格",
-                        "ad valorem consumption tax base: (value + duty) ÷ (1 − t)",
-                        format!("({} + {}) ÷ (1 − {})", n(value), duty_all, percent(t)),
-                    )
-                } else {
-                    (
+            let (rule, zh, en, base_formula) = if specific.is_zero() {
+                (
+                    "consumption_tax.ad_valorem",
+                    "从价消费税组成计税价格",
+                    "ad valorem consumption tax base: (value + duty) ÷ (1 − t)",
+                    formula![
+                        L("("),
+                        N(value),
+                        L(" + "),
+                        F(duty_all),
+                        L(") ÷ (1 − "),
+                        P(t),
+                        L(")")
+                    ],
+                )
+            } else {
+                (
                     "consumption_tax.compound",
                     "复合计税组成计税价格",
                     "compound consumption tax base: (value + duty + quantity × amount) ÷ (1 − t)",
-                    format!("({} + {} + {}) ÷ (1 − {})", n(value), duty_all, spec_text, percent(t)),
+                    {
+                        let mut f = formula![L("("), N(value), L(" + "), F(duty_all), L(" + ")];
+                        f.0.extend(spec_text.iter().cloned());
+                        f.0.extend([L(") ÷ (1 − "), P(t), L(")")]);
+                        f
+                    },
                 )
-                };
+            };
             a.steps.push(step(
                 rule,
                 zh,
                 en,
-                format!("{base_formula} = {}", n(base)),
+                {
+                    let mut f = base_formula;
+                    f.0.extend([L(" = "), N(base)]);
+                    f
+                },
                 base,
                 None,
             ));
             let tax = base * t + specific;
             let formula = if specific.is_zero() {
-                format!("{} × {} = {}", n(base), percent(t), n(tax))
+                formula![N(base), L(" × "), P(t), L(" = "), N(tax)]
             } else {
-                format!(
-                    "{} × {} + {} = {}",
-                    n(base),
-                    percent(t),
-                    n(specific),
-                    n(tax)
-                )
+                formula![
+                    N(base),
+                    L(" × "),
+                    P(t),
+                    L(" + "),
+                    N(specific),
+                    L(" = "),
+                    N(tax)
+                ]
             };
             a.steps.push(step(
                 "consumption_tax.amount",
@@ -920,7 +1026,7 @@ fn assess_import_item(
             "consumption_tax.rounded",
             "消费税（分位四舍五入）",
             "consumption tax, rounded to the fen half up",
-            n(exact),
+            formula![N(exact)],
             exact,
             Some(ct_fen),
         ));
@@ -948,16 +1054,22 @@ fn assess_import_item(
         "vat",
         "进口环节增值税",
         "import VAT: (value + duty + consumption tax) × rate",
-        format!(
-            "({} + {} + {}) × {} = {} × {} = {}",
-            value_fen,
-            duty_all,
-            ct_fen,
-            percent(line.vat_rate),
-            n(base),
-            percent(line.vat_rate),
-            n(exact)
-        ),
+        formula![
+            L("("),
+            F(value_fen),
+            L(" + "),
+            F(duty_all),
+            L(" + "),
+            F(ct_fen),
+            L(") × "),
+            P(line.vat_rate),
+            L(" = "),
+            N(base),
+            L(" × "),
+            P(line.vat_rate),
+            L(" = "),
+            N(exact)
+        ],
         exact,
         Some(vat_fen),
     ));
@@ -989,16 +1101,16 @@ fn tier_price(
     value: Decimal,
     duty: Fen,
     how: TierPrice,
-) -> Result<(Decimal, String), TaxError> {
+) -> Result<(Decimal, Formula), TaxError> {
     if item.first_quantity.is_zero() {
-        return Ok((Decimal::ZERO, "first quantity 0".into()));
+        return Ok((Decimal::ZERO, formula![L("first quantity 0")]));
     }
     Ok(match how {
         TierPrice::CustomsValuePerUnit => {
             let p = value / item.first_quantity;
             (
                 p,
-                format!("{} ÷ {} = {}", n(value), n(item.first_quantity), n(p)),
+                formula![N(value), L(" ÷ "), N(item.first_quantity), L(" = "), N(p)],
             )
         }
         TierPrice::CompositeBaseAtLowerRate => {
@@ -1015,15 +1127,20 @@ fn tier_price(
             let p = (value + duty.to_yuan() + specific) / (Decimal::ONE - t) / item.first_quantity;
             (
                 p,
-                format!(
-                    "({} + {} + {}) ÷ (1 − {}) ÷ {} = {}",
-                    n(value),
-                    duty,
-                    n(specific),
-                    percent(t),
-                    n(item.first_quantity),
-                    n(p)
-                ),
+                formula![
+                    L("("),
+                    N(value),
+                    L(" + "),
+                    F(duty),
+                    L(" + "),
+                    N(specific),
+                    L(") ÷ (1 − "),
+                    P(t),
+                    L(") ÷ "),
+                    N(item.first_quantity),
+                    L(" = "),
+                    N(p)
+                ],
             )
         }
     })
@@ -1046,13 +1163,15 @@ fn push_tax(
             "relief",
             "减免",
             "relief: statutory amount × payable share",
-            format!(
-                "{} {} × {} = {}",
-                kind.name_en(),
-                statutory,
-                n(factor),
-                n(exact)
-            ),
+            formula![
+                L(kind.name_en()),
+                L(" "),
+                F(statutory),
+                L(" × "),
+                N(factor),
+                L(" = "),
+                N(exact)
+            ],
             exact,
             Some(fen),
         ));
@@ -1084,7 +1203,7 @@ fn assess_export_item(
         "value.fob_item",
         "FOB价格",
         "FOB value of the item",
-        format!("{fob_fen}"),
+        formula![F(fob_fen)],
         fob,
         Some(fob_fen),
     ));
@@ -1095,7 +1214,13 @@ fn assess_export_item(
         "export.value",
         "出口完税价格",
         "export customs value: FOB ÷ (1 + export duty rate)",
-        format!("{} ÷ (1 + {}) = {}", fob_fen, percent(rate), n(value_exact)),
+        formula![
+            F(fob_fen),
+            L(" ÷ (1 + "),
+            P(rate),
+            L(") = "),
+            N(value_exact)
+        ],
         value_exact,
         Some(value_fen),
     ));
@@ -1108,7 +1233,7 @@ fn assess_export_item(
         "export.duty",
         "出口关税",
         "export duty: export customs value × rate",
-        format!("{} × {} = {}", value_fen, percent(rate), n(exact)),
+        formula![F(value_fen), L(" × "), P(rate), L(" = "), N(exact)],
         exact,
         Some(fen),
     ));
