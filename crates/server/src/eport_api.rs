@@ -1,0 +1,129 @@
+//! The HTTP endpoints of the E-Port ledgers (docs/EPORT.md "API"): the commerce agency issues
+//! licences and reads its ledger with what remains; an enterprise reads its own licences; the
+//! market-regulation agency keeps the enterprise registry. Authentication here; authorization
+//! in the service (`app::authorize`), deny by default.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, put};
+use axum::Router;
+use domain::codes::Uscc;
+use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::{blocking, body_bytes, json_ok, parse_json, principal, ApiError, Svc};
+
+pub(crate) fn routes() -> Router<Svc> {
+    Router::new()
+        .route("/api/eport/licences", get(issued).post(issue))
+        .route("/api/eport/my-licences", get(mine))
+        .route("/api/eport/registry/{uscc}", put(put_registry))
+}
+
+/// A licence to issue (the body is read as `app::eport::LicenceRequest`).
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LicenceBody {
+    #[schema(example = "AIL-2025-000123")]
+    licence_no: String,
+    /// `import` or `export`.
+    #[schema(example = "import")]
+    kind: String,
+    /// The holder's USCC.
+    #[schema(example = "91310115MA1K4Q7B4Y")]
+    holder: String,
+    /// An HS code or a prefix of one (2 to 10 digits).
+    #[schema(example = "8703")]
+    commodity: String,
+    /// A 3-digit unit code.
+    #[schema(example = "003")]
+    unit: String,
+    /// Decimal text, above zero.
+    #[schema(example = "50")]
+    quantity: String,
+    #[schema(example = "2025-01-01")]
+    valid_from: String,
+    /// The last day of validity.
+    #[schema(example = "2025-12-31")]
+    valid_to: String,
+}
+
+/// An enterprise's registry entry (the body is read as `app::eport::RegistryRequest`).
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegistryBody {
+    name: String,
+    /// `active` or `deregistered`.
+    #[schema(example = "active")]
+    status: String,
+}
+
+#[utoipa::path(post, path = "/api/eport/licences", request_body = LicenceBody,
+    responses((status = 201, description = "issued; the licence with what remains"),
+        (status = 403, description = "not the commerce agency"),
+        (status = 409, description = "the licence number exists"),
+        (status = 422, description = "the licence is not well formed")))]
+async fn issue(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: app::eport::LicenceRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let view = blocking(move || svc.issue_licence(&p, b)).await?;
+    Ok(json_ok(StatusCode::CREATED, &view))
+}
+
+#[utoipa::path(get, path = "/api/eport/licences",
+    responses((status = 200, description = "the licences the agency issued, with reserved, written-off and remaining quantities"),
+        (status = 403, description = "not the commerce agency")))]
+async fn issued(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let list = blocking(move || svc.issued_licences(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &list))
+}
+
+#[utoipa::path(get, path = "/api/eport/my-licences",
+    responses((status = 200, description = "the enterprise's own licences and what remains"),
+        (status = 403, description = "not an enterprise")))]
+async fn mine(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let list = blocking(move || svc.my_licences(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &list))
+}
+
+#[utoipa::path(put, path = "/api/eport/registry/{uscc}", request_body = RegistryBody,
+    params(("uscc" = String, Path, description = "the enterprise's USCC")),
+    responses((status = 200, description = "recorded; checked at the enterprise's next filing"),
+        (status = 403, description = "not the market-regulation agency")))]
+async fn put_registry(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(uscc): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let uscc = Uscc::parse(&uscc).map_err(|e| {
+        crate::invalid(
+            "uscc",
+            "uscc",
+            format!("统一社会信用代码有误：{e}"),
+            e.to_string(),
+        )
+    })?;
+    let b: app::eport::RegistryRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let entry = blocking(move || svc.put_registry(&p, uscc, b)).await?;
+    Ok(json_ok(StatusCode::OK, &entry))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(issue, issued, mine, put_registry),
+    components(schemas(LicenceBody, RegistryBody))
+)]
+pub(crate) struct EportApiDoc;

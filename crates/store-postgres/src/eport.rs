@@ -1,0 +1,185 @@
+//! [`EportStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
+//! `store::eport_contract`). Writes are requests to the one writer (`writer::eport`), so each
+//! commits with its audit records in the batch's transaction; reads go through the pool.
+//!
+//! - `eport_licences`: a row per licence (its JSON form, the running reserved and written-off
+//!   totals as decimal text).
+//! - `eport_licence_uses`: what each declaration took from each licence, and its state
+//!   (reserved, written off, released).
+//! - `eport_registry`: the market-regulation registry.
+
+use chrono::{DateTime, Utc};
+use clearance::Actor;
+use domain::codes::Uscc;
+use eport::{Licence, RegistryEntry, RegistryStatus, Standing};
+use store::cargo::{PendingMatch, SubmittedMatched};
+use store::eport::*;
+use store::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest, BODY_BYTES_MAX};
+
+use crate::writer::eport::{dec, read_standing, EportOp, EportReply};
+use crate::writer::{Op, Reply};
+use crate::{corrupt, PostgresStore};
+
+pub(crate) const MIGRATION: &str = r#"
+    CREATE TABLE eport_licences (
+        licence_no  text PRIMARY KEY,
+        holder      text NOT NULL,
+        issued_by   text NOT NULL,
+        licence     text NOT NULL,
+        reserved    text NOT NULL,
+        written_off text NOT NULL
+    );
+    CREATE INDEX eport_licences_holder ON eport_licences (holder);
+    CREATE INDEX eport_licences_issuer ON eport_licences (issued_by);
+
+    CREATE TABLE eport_licence_uses (
+        declaration_id bigint NOT NULL REFERENCES declarations (id),
+        licence_no     text NOT NULL REFERENCES eport_licences (licence_no),
+        quantity       text NOT NULL,
+        state          text NOT NULL,
+        PRIMARY KEY (declaration_id, licence_no)
+    );
+
+    CREATE TABLE eport_registry (
+        uscc   text PRIMARY KEY,
+        name   text NOT NULL,
+        status text NOT NULL
+    );
+"#;
+
+impl PostgresStore {
+    fn eport_send(&self, op: EportOp) -> Result<EportReply, StoreError> {
+        match self.send(Op::Eport(op))? {
+            Reply::Eport(r) => Ok(r),
+            _ => unreachable!("the writer answers an E-Port request with an E-Port reply"),
+        }
+    }
+
+    fn standings(&self, sql: &'static str, key: String) -> Result<Vec<Standing>, StoreError> {
+        self.query(sql, vec![Box::new(key)])?
+            .iter()
+            .map(|r| read_standing(r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+}
+
+impl EportStore for PostgresStore {
+    fn issue_licence(
+        &self,
+        licence: Licence,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Standing, StoreError> {
+        licence.validate().map_err(StoreError::Invalid)?;
+        match self.eport_send(EportOp::Issue(licence, actor.clone(), now))? {
+            EportReply::Standing(s) => Ok(s),
+            _ => unreachable!("issue answers Standing"),
+        }
+    }
+
+    fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
+        Ok(self
+            .standings(
+                "SELECT licence, reserved, written_off FROM eport_licences WHERE licence_no = $1",
+                licence_no.to_owned(),
+            )?
+            .pop())
+    }
+
+    fn licences_held_by(&self, holder: &Uscc) -> Result<Vec<Standing>, StoreError> {
+        self.standings(
+            "SELECT licence, reserved, written_off FROM eport_licences WHERE holder = $1 ORDER BY licence_no LIMIT 10000",
+            holder.to_string(),
+        )
+    }
+
+    fn licences_issued_by(&self, issuer: &str) -> Result<Vec<Standing>, StoreError> {
+        self.standings(
+            "SELECT licence, reserved, written_off FROM eport_licences WHERE issued_by = $1 ORDER BY licence_no LIMIT 10000",
+            issuer.to_owned(),
+        )
+    }
+
+    fn put_registry(
+        &self,
+        entry: RegistryEntry,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        entry.validate().map_err(StoreError::Invalid)?;
+        self.eport_send(EportOp::PutRegistry(entry, actor.clone(), now))
+            .map(|_| ())
+    }
+
+    fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
+        self.query(
+            "SELECT name, status FROM eport_registry WHERE uscc = $1",
+            vec![Box::new(uscc.to_string())],
+        )?
+        .first()
+        .map(|r| {
+            let status: String = r.get(1);
+            Ok(RegistryEntry {
+                uscc: *uscc,
+                name: r.get(0),
+                status: RegistryStatus::parse(&status)
+                    .ok_or_else(|| corrupt(format!("registry status {status:?}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn file_checked(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        check: FilingCheck,
+    ) -> Result<Filed, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "body is larger than {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match self.eport_send(EportOp::File(Box::new((req, review, check, None))))? {
+            EportReply::Filed(f) => Ok(f.filed),
+            _ => unreachable!("file answers Filed"),
+        }
+    }
+
+    fn file_checked_matched(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        check: FilingCheck,
+        matched: Option<PendingMatch>,
+    ) -> Result<SubmittedMatched, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "body is larger than {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match self.eport_send(EportOp::File(Box::new((req, review, check, Some(matched)))))? {
+            EportReply::Filed(f) => Ok(*f),
+            _ => unreachable!("file answers Filed"),
+        }
+    }
+
+    fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError> {
+        self.query(
+            "SELECT licence_no, quantity, state FROM eport_licence_uses WHERE declaration_id = $1 ORDER BY licence_no",
+            vec![Box::new(id.0)],
+        )?
+        .iter()
+        .map(|r| {
+            let state: String = r.get(2);
+            Ok(LicenceUse {
+                declaration_id: id,
+                licence_no: r.get(0),
+                quantity: dec(r.get(1))?,
+                state: UseState::parse(&state)
+                    .ok_or_else(|| corrupt(format!("use state {state:?}")))?,
+            })
+        })
+        .collect()
+    }
+}

@@ -1,0 +1,335 @@
+//! The writes of [`store::eport::EportStore`] on PostgreSQL, run by the one writer like every
+//! other request, each in its own savepoint of the batch's transaction, with its audit records
+//! in the same chain. A checked filing reads the licences it draws on `FOR UPDATE` and reserves
+//! in the same savepoint as the filing, so that, with the writers' advisory lock, no other
+//! filing runs between the check and the reservation. Same meaning and same audit records as
+//! the SQLite backend (`store/src/sqlite/eport.rs`).
+
+use std::str::FromStr;
+
+use ::eport::{check_licences, check_registry, Licence, RegistryEntry, RegistryStatus, Standing};
+use chrono::{DateTime, Utc};
+use clearance::{Actor, Status};
+use domain::codes::Uscc;
+use rust_decimal::Decimal;
+use store::audit::ChainHead;
+use store::eport::*;
+use store::{AutomaticReview, DeclarationId, StoreError, SubmitRequest};
+
+use super::cargo::{CargoOp, CargoReply};
+use super::{filed, Tx};
+use crate::{backend, corrupt};
+use store::cargo::{PendingMatch, SubmittedMatched};
+
+pub(crate) enum EportOp {
+    Issue(Licence, Actor, DateTime<Utc>),
+    PutRegistry(RegistryEntry, Actor, DateTime<Utc>),
+    /// The filing, its checks, and the bill match when filed through cargo control.
+    File(
+        Box<(
+            SubmitRequest,
+            AutomaticReview,
+            FilingCheck,
+            Option<Option<PendingMatch>>,
+        )>,
+    ),
+}
+
+pub(crate) enum EportReply {
+    Standing(Standing),
+    Unit,
+    Filed(Box<SubmittedMatched>),
+}
+
+pub(crate) fn dec(s: &str) -> Result<Decimal, StoreError> {
+    Decimal::from_str(s).map_err(|e| corrupt(format!("quantity {s:?}: {e}")))
+}
+
+pub(crate) fn read_standing(
+    licence: &str,
+    reserved: &str,
+    written_off: &str,
+) -> Result<Standing, StoreError> {
+    Ok(Standing {
+        licence: serde_json::from_str(licence).map_err(|e| corrupt(format!("licence: {e}")))?,
+        reserved: dec(reserved)?,
+        written_off: dec(written_off)?,
+    })
+}
+
+impl Tx<'_> {
+    async fn standing_for_update(&self, no: &str) -> Result<Option<Standing>, StoreError> {
+        let row = self
+            .c
+            .query_opt(
+                "SELECT licence, reserved, written_off FROM eport_licences WHERE licence_no = $1 FOR UPDATE",
+                &[&no],
+            )
+            .await
+            .map_err(backend)?;
+        row.map(|r| read_standing(r.get(0), r.get(1), r.get(2)))
+            .transpose()
+    }
+
+    async fn set_totals(
+        &self,
+        no: &str,
+        reserved: Decimal,
+        written_off: Decimal,
+    ) -> Result<(), StoreError> {
+        self.c
+            .execute(
+                "UPDATE eport_licences SET reserved = $2, written_off = $3 WHERE licence_no = $1",
+                &[&no, &reserved.to_string(), &written_off.to_string()],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// Settle the reserved uses of a declaration by its new status, inside the step's savepoint
+    /// (called by `write_events` whenever a step changes the status).
+    pub(super) async fn settle(
+        &self,
+        head: &mut ChainHead,
+        id: DeclarationId,
+        status: Status,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let to = match status {
+            Status::Released | Status::Closed => UseState::WrittenOff,
+            Status::Cancelled | Status::Withdrawn | Status::Rejected => UseState::Released,
+            _ => return Ok(()),
+        };
+        let uses = self
+            .c
+            .query(
+                "SELECT licence_no, quantity FROM eport_licence_uses WHERE declaration_id = $1 AND state = 'reserved' ORDER BY licence_no",
+                &[&id.0],
+            )
+            .await
+            .map_err(backend)?;
+        for u in uses {
+            let no: String = u.get(0);
+            let q = dec(u.get(1))?;
+            let s = self
+                .standing_for_update(&no)
+                .await?
+                .ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
+            let written_off = if to == UseState::WrittenOff {
+                s.written_off + q
+            } else {
+                s.written_off
+            };
+            self.set_totals(&no, s.reserved - q, written_off).await?;
+            self.c
+                .execute(
+                    "UPDATE eport_licence_uses SET state = $3 WHERE declaration_id = $1 AND licence_no = $2",
+                    &[&id.0, &no, &to.as_str()],
+                )
+                .await
+                .map_err(backend)?;
+            let action = match to {
+                UseState::WrittenOff => "eport.write_off",
+                _ => "eport.release_reservation",
+            };
+            self.audit(
+                head,
+                now,
+                actor,
+                action,
+                &format!("licence:{no}"),
+                format!(r#"{{"declaration_id":{},"quantity":"{q}"}}"#, id.0),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn registry_of(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
+        let row = self
+            .c
+            .query_opt(
+                "SELECT name, status FROM eport_registry WHERE uscc = $1",
+                &[&uscc.to_string()],
+            )
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            let status: String = r.get(1);
+            Ok(RegistryEntry {
+                uscc: *uscc,
+                name: r.get(0),
+                status: RegistryStatus::parse(&status)
+                    .ok_or_else(|| corrupt(format!("registry status {status:?}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn eport(
+        &self,
+        head: &mut ChainHead,
+        op: &EportOp,
+    ) -> Result<EportReply, StoreError> {
+        match op {
+            EportOp::Issue(l, actor, now) => {
+                let body = serde_json::to_string(l).map_err(corrupt)?;
+                let n = self
+                    .c
+                    .execute(
+                        "INSERT INTO eport_licences (licence_no, holder, issued_by, licence, reserved, written_off)
+                         VALUES ($1, $2, $3, $4, '0', '0') ON CONFLICT (licence_no) DO NOTHING",
+                        &[&l.licence_no, &l.holder.to_string(), &l.issued_by, &body],
+                    )
+                    .await
+                    .map_err(backend)?;
+                if n == 0 {
+                    return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
+                }
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "eport.issue_licence",
+                    &format!("licence:{}", l.licence_no),
+                    body,
+                )
+                .await?;
+                Ok(EportReply::Standing(Standing {
+                    licence: l.clone(),
+                    reserved: Decimal::ZERO,
+                    written_off: Decimal::ZERO,
+                }))
+            }
+            EportOp::PutRegistry(e, actor, now) => {
+                self.c
+                    .execute(
+                        "INSERT INTO eport_registry (uscc, name, status) VALUES ($1, $2, $3)
+                         ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, status = excluded.status",
+                        &[&e.uscc.to_string(), &e.name, &e.status.as_str()],
+                    )
+                    .await
+                    .map_err(backend)?;
+                let body = serde_json::to_string(e).map_err(corrupt)?;
+                self.audit(
+                    head,
+                    *now,
+                    &actor.label(),
+                    "eport.put_registry",
+                    &format!("uscc:{}", e.uscc),
+                    body,
+                )
+                .await?;
+                Ok(EportReply::Unit)
+            }
+            EportOp::File(boxed) => {
+                let (req, review, check, cargo_match) = &**boxed;
+                let enforced: bool = self
+                    .c
+                    .query_one("SELECT EXISTS (SELECT 1 FROM eport_registry)", &[])
+                    .await
+                    .map_err(backend)?
+                    .get(0);
+                let entry = self.registry_of(&check.trader).await?;
+                let mut refusals: Vec<::eport::Refusal> =
+                    check_registry(&check.trader, entry.as_ref(), enforced)
+                        .into_iter()
+                        .collect();
+                // The licences drawn on, locked until the batch commits.
+                let mut standings = Vec::new();
+                for n in &check.needs {
+                    if let Some(no) = &n.licence_no {
+                        if !standings.iter().any(|(k, _)| k == no) {
+                            standings.push((no.clone(), self.standing_for_update(no).await?));
+                        }
+                    }
+                }
+                let claims = match check_licences(&check.needs, &check.trader, check.date, |no| {
+                    standings
+                        .iter()
+                        .find(|(k, _)| k == no)
+                        .and_then(|(_, s)| s.clone())
+                }) {
+                    Ok(claims) => claims,
+                    Err(r) => {
+                        refusals.extend(r);
+                        Vec::new()
+                    }
+                };
+                let review = if refusals.is_empty() {
+                    review.clone()
+                } else {
+                    let mut problems = match review {
+                        AutomaticReview::Reject { problems } => problems.clone(),
+                        _ => Vec::new(),
+                    };
+                    problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
+                        field: r.field,
+                        code: r.code,
+                        message_zh: r.message_zh,
+                        message_en: r.message_en,
+                    }));
+                    problems.truncate(clearance::PROBLEMS_MAX);
+                    AutomaticReview::Reject { problems }
+                };
+                let out = match cargo_match {
+                    None => SubmittedMatched {
+                        filed: filed(
+                            self.submit_many(head, &[(req, Some(&review))], None)
+                                .await?
+                                .pop()
+                                .expect("one result per request")?,
+                        ),
+                        matched: None,
+                    },
+                    Some(m) => {
+                        let op = CargoOp::SubmitMatched(Box::new((req.clone(), review, m.clone())));
+                        match self.cargo(head, &op).await? {
+                            CargoReply::SubmitMatched(out) => *out,
+                            _ => unreachable!("submit_matched answers SubmitMatched"),
+                        }
+                    }
+                };
+                let f = &out.filed;
+                if !f.replayed && f.status != Status::Rejected {
+                    for claim in &claims {
+                        let s = self
+                            .standing_for_update(&claim.licence_no)
+                            .await?
+                            .ok_or_else(|| {
+                                corrupt(format!("licence {} vanished", claim.licence_no))
+                            })?;
+                        self.set_totals(
+                            &claim.licence_no,
+                            s.reserved + claim.quantity,
+                            s.written_off,
+                        )
+                        .await?;
+                        self.c
+                            .execute(
+                                "INSERT INTO eport_licence_uses (declaration_id, licence_no, quantity, state) VALUES ($1, $2, $3, 'reserved')",
+                                &[&f.id.0, &claim.licence_no, &claim.quantity.to_string()],
+                            )
+                            .await
+                            .map_err(backend)?;
+                        self.audit(
+                            head,
+                            req.now,
+                            "system:automatic_review",
+                            "eport.reserve",
+                            &format!("licence:{}", claim.licence_no),
+                            format!(
+                                r#"{{"declaration_id":{},"quantity":"{}"}}"#,
+                                f.id.0, claim.quantity
+                            ),
+                        )
+                        .await?;
+                    }
+                }
+                Ok(EportReply::Filed(Box::new(out)))
+            }
+        }
+    }
+}

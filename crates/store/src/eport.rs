@@ -1,0 +1,131 @@
+//! Storage of the E-Port ledgers (docs/EPORT.md): the commerce agency's licences with their
+//! reservations and write-offs, and the market-regulation registry, behind a use-case-shaped
+//! trait of its own, [`EportStore`], so that the main [`crate::Store`] does not grow. A backend
+//! that has it answers [`crate::Store::eport_store`].
+//!
+//! - **Race-free reservation.** [`EportStore::file_checked`] runs the licence and registry
+//!   checks ([`eport::check_licences`], [`eport::check_registry`]) on the ledger as it stands
+//!   inside the filing's own transaction (the SQLite single writer; on PostgreSQL under a row
+//!   lock of each licence), turns a failed check into a rejection, and reserves the quantities
+//!   of an accepted filing in the same transaction. However many filings race for a licence,
+//!   the reserved and written-off quantities never exceed it.
+//! - **Write-off.** Every step that changes a declaration's status settles its reservations
+//!   in the step's own transaction (the backends' common event-writing path, whatever use case
+//!   wrote the step): released (or closed) writes them off, cancelled or withdrawn gives them
+//!   back.
+//! - Every write has its audit record in the same transaction.
+
+use ::eport::{Licence, Need, RegistryEntry, Standing};
+use chrono::{DateTime, NaiveDate, Utc};
+use clearance::Actor;
+use domain::codes::Uscc;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::cargo::{PendingMatch, SubmittedMatched};
+use crate::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
+
+/// At most this many licences in one listing.
+pub const LICENCES_MAX: u32 = 10_000;
+
+/// What [`EportStore::file_checked`] checks, computed by the service from the typed
+/// declaration and the tariff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilingCheck {
+    /// The trader (收发货人): the licence holder and the registry entry checked.
+    pub trader: Uscc,
+    /// The date the licences must be valid on (China time).
+    pub date: NaiveDate,
+    /// The items that need a licence.
+    pub needs: Vec<Need>,
+}
+
+/// What one declaration took from one licence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LicenceUse {
+    pub declaration_id: DeclarationId,
+    pub licence_no: String,
+    pub quantity: Decimal,
+    pub state: UseState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UseState {
+    Reserved,
+    WrittenOff,
+    Released,
+}
+
+impl UseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UseState::Reserved => "reserved",
+            UseState::WrittenOff => "written_off",
+            UseState::Released => "released",
+        }
+    }
+    pub fn parse(s: &str) -> Option<UseState> {
+        match s {
+            "reserved" => Some(UseState::Reserved),
+            "written_off" => Some(UseState::WrittenOff),
+            "released" => Some(UseState::Released),
+            _ => None,
+        }
+    }
+}
+
+pub trait EportStore: Send + Sync {
+    /// Record a new licence (checked with [`Licence::validate`]). `Duplicate` if the number
+    /// exists.
+    fn issue_licence(
+        &self,
+        licence: Licence,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Standing, StoreError>;
+
+    fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError>;
+
+    /// The licences held by an enterprise, by number.
+    fn licences_held_by(&self, holder: &Uscc) -> Result<Vec<Standing>, StoreError>;
+
+    /// The licences issued by an agency, by number.
+    fn licences_issued_by(&self, issuer: &str) -> Result<Vec<Standing>, StoreError>;
+
+    /// Record or change an enterprise in the registry.
+    fn put_registry(
+        &self,
+        entry: RegistryEntry,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError>;
+
+    /// File a declaration like [`crate::Store::submit_reviewed`], with the licence and
+    /// registry checks run in the same transaction: a failed check rejects (its refusals join
+    /// the review's problems), an accepted filing reserves its quantities. The registry check
+    /// applies once the registry has an entry. A retry returns the current state and reserves
+    /// nothing.
+    fn file_checked(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        check: FilingCheck,
+    ) -> Result<Filed, StoreError>;
+
+    /// [`EportStore::file_checked`] for a filing matched to its bill of lading: the checks,
+    /// then [`crate::cargo::CargoStore::submit_matched`], then the reservation, in one
+    /// transaction.
+    fn file_checked_matched(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        check: FilingCheck,
+        matched: Option<PendingMatch>,
+    ) -> Result<SubmittedMatched, StoreError>;
+
+    /// What a declaration took from licences.
+    fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError>;
+}

@@ -1,0 +1,446 @@
+//! [`EportStore`] on SQLite: writes go through the same writer thread as declarations, so the
+//! licence check reads the ledger as the filing's own savepoint sees it and no other filing can
+//! run between the check and the reservation.
+
+use std::str::FromStr;
+
+use ::eport::{check_licences, check_registry, Licence, RegistryEntry, RegistryStatus, Standing};
+use rusqlite::{params, Connection, OptionalExtension};
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::cargo::{PendingMatch, SubmittedMatched};
+use crate::eport::*;
+
+pub(super) const MIGRATION: &str = r#"
+    CREATE TABLE eport_licences (
+        licence_no  TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        issued_by   TEXT NOT NULL,
+        licence     TEXT NOT NULL,
+        reserved    TEXT NOT NULL,
+        written_off TEXT NOT NULL
+    );
+    CREATE INDEX eport_licences_holder ON eport_licences (holder);
+    CREATE INDEX eport_licences_issuer ON eport_licences (issued_by);
+
+    CREATE TABLE eport_licence_uses (
+        declaration_id INTEGER NOT NULL REFERENCES declarations (id),
+        licence_no     TEXT NOT NULL REFERENCES eport_licences (licence_no),
+        quantity       TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        PRIMARY KEY (declaration_id, licence_no)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE eport_registry (
+        uscc   TEXT PRIMARY KEY,
+        name   TEXT NOT NULL,
+        status TEXT NOT NULL
+    ) WITHOUT ROWID;
+"#;
+
+pub(super) enum EportOp {
+    Issue(Licence, Actor, DateTime<Utc>),
+    PutRegistry(RegistryEntry, Actor, DateTime<Utc>),
+    /// The filing, its checks, and the bill match when filed through cargo control.
+    File(
+        Box<(
+            SubmitRequest,
+            AutomaticReview,
+            FilingCheck,
+            Option<Option<PendingMatch>>,
+        )>,
+    ),
+}
+
+pub(super) enum EportReply {
+    Standing(Standing),
+    Unit,
+    Filed(Box<SubmittedMatched>),
+}
+
+fn dec(s: &str) -> Result<Decimal, StoreError> {
+    Decimal::from_str(s).map_err(|e| corrupt(format!("quantity {s:?}: {e}")))
+}
+
+fn read_standing(
+    (licence, reserved, written_off): (String, String, String),
+) -> Result<Standing, StoreError> {
+    Ok(Standing {
+        licence: serde_json::from_str(&licence).map_err(|e| corrupt(format!("licence: {e}")))?,
+        reserved: dec(&reserved)?,
+        written_off: dec(&written_off)?,
+    })
+}
+
+const SELECT_STANDING: &str = "SELECT licence, reserved, written_off FROM eport_licences";
+
+fn standing_of(c: &Connection, no: &str) -> Result<Option<Standing>, StoreError> {
+    c.prepare_cached(&format!("{SELECT_STANDING} WHERE licence_no = ?1"))
+        .map_err(backend)?
+        .query_row([no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .map_err(backend)?
+        .map(read_standing)
+        .transpose()
+}
+
+fn registry_of(c: &Connection, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
+    let row: Option<(String, String)> = c
+        .prepare_cached("SELECT name, status FROM eport_registry WHERE uscc = ?1")
+        .map_err(backend)?
+        .query_row([uscc.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)?;
+    row.map(|(name, status)| {
+        Ok(RegistryEntry {
+            uscc: *uscc,
+            name,
+            status: RegistryStatus::parse(&status)
+                .ok_or_else(|| corrupt(format!("registry status {status:?}")))?,
+        })
+    })
+    .transpose()
+}
+
+fn set_totals(
+    c: &Connection,
+    no: &str,
+    reserved: Decimal,
+    written_off: Decimal,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "UPDATE eport_licences SET reserved = ?2, written_off = ?3 WHERE licence_no = ?1",
+    )
+    .map_err(backend)?
+    .execute(params![no, reserved.to_string(), written_off.to_string()])
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Settle the reserved uses of a declaration by its new status, inside the step's savepoint
+/// (called by `write_events` whenever a step changes the status): written off when released or
+/// closed, given back when cancelled, withdrawn or rejected; otherwise kept.
+pub(super) fn settle(
+    c: &Connection,
+    head: &mut ChainHead,
+    id: DeclarationId,
+    status: Status,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let to = match status {
+        Status::Released | Status::Closed => UseState::WrittenOff,
+        Status::Cancelled | Status::Withdrawn | Status::Rejected => UseState::Released,
+        _ => return Ok(()),
+    };
+    let uses: Vec<(String, String)> = c
+        .prepare_cached(
+            "SELECT licence_no, quantity FROM eport_licence_uses WHERE declaration_id = ?1 AND state = 'reserved' ORDER BY licence_no",
+        )
+        .map_err(backend)?
+        .query_map([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    for (no, q) in uses {
+        let q = dec(&q)?;
+        let s = standing_of(c, &no)?.ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
+        let written_off = if to == UseState::WrittenOff {
+            s.written_off + q
+        } else {
+            s.written_off
+        };
+        set_totals(c, &no, s.reserved - q, written_off)?;
+        c.prepare_cached(
+            "UPDATE eport_licence_uses SET state = ?3 WHERE declaration_id = ?1 AND licence_no = ?2",
+        )
+        .map_err(backend)?
+        .execute(params![id.0, no, to.as_str()])
+        .map_err(backend)?;
+        let action = match to {
+            UseState::WrittenOff => "eport.write_off",
+            _ => "eport.release_reservation",
+        };
+        audit(
+            c,
+            head,
+            now,
+            actor,
+            action,
+            &format!("licence:{no}"),
+            format!(r#"{{"declaration_id":{},"quantity":"{q}"}}"#, id.0),
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn execute(
+    c: &Connection,
+    head: &mut ChainHead,
+    op: &EportOp,
+) -> Result<EportReply, StoreError> {
+    match op {
+        EportOp::Issue(l, actor, now) => {
+            if standing_of(c, &l.licence_no)?.is_some() {
+                return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
+            }
+            let body = serde_json::to_string(l).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            c.prepare_cached(
+                "INSERT INTO eport_licences (licence_no, holder, issued_by, licence, reserved, written_off) VALUES (?1, ?2, ?3, ?4, '0', '0')",
+            )
+            .map_err(backend)?
+            .execute(params![l.licence_no, l.holder.to_string(), l.issued_by, body])
+            .map_err(backend)?;
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "eport.issue_licence",
+                &format!("licence:{}", l.licence_no),
+                body,
+            )?;
+            Ok(EportReply::Standing(Standing {
+                licence: l.clone(),
+                reserved: Decimal::ZERO,
+                written_off: Decimal::ZERO,
+            }))
+        }
+        EportOp::PutRegistry(e, actor, now) => {
+            c.prepare_cached(
+                "INSERT INTO eport_registry (uscc, name, status) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, status = excluded.status",
+            )
+            .map_err(backend)?
+            .execute(params![e.uscc.to_string(), e.name, e.status.as_str()])
+            .map_err(backend)?;
+            let body = serde_json::to_string(e).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "eport.put_registry",
+                &format!("uscc:{}", e.uscc),
+                body,
+            )?;
+            Ok(EportReply::Unit)
+        }
+        EportOp::File(boxed) => {
+            let (req, review, check, cargo_match) = &**boxed;
+            let enforced: bool = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM eport_registry)")
+                .map_err(backend)?
+                .query_row([], |r| r.get(0))
+                .map_err(backend)?;
+            let entry = registry_of(c, &check.trader)?;
+            let mut refusals: Vec<::eport::Refusal> =
+                check_registry(&check.trader, entry.as_ref(), enforced)
+                    .into_iter()
+                    .collect();
+            let mut lookup_err = None;
+            let claims = match check_licences(&check.needs, &check.trader, check.date, |no| {
+                standing_of(c, no).unwrap_or_else(|e| {
+                    lookup_err = Some(e);
+                    None
+                })
+            }) {
+                Ok(claims) => claims,
+                Err(r) => {
+                    refusals.extend(r);
+                    Vec::new()
+                }
+            };
+            if let Some(e) = lookup_err {
+                return Err(e);
+            }
+            let review = if refusals.is_empty() {
+                review.clone()
+            } else {
+                let mut problems = match review {
+                    AutomaticReview::Reject { problems } => problems.clone(),
+                    _ => Vec::new(),
+                };
+                problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
+                    field: r.field,
+                    code: r.code,
+                    message_zh: r.message_zh,
+                    message_en: r.message_en,
+                }));
+                problems.truncate(clearance::PROBLEMS_MAX);
+                AutomaticReview::Reject { problems }
+            };
+            let out = match cargo_match {
+                None => SubmittedMatched {
+                    filed: submit_reviewed(c, head, req, &review)?,
+                    matched: None,
+                },
+                Some(m) => {
+                    let op =
+                        cargo::CargoOp::SubmitMatched(Box::new((req.clone(), review, m.clone())));
+                    match cargo::execute(c, head, &op)? {
+                        cargo::CargoReply::SubmitMatched(out) => *out,
+                        _ => unreachable!("submit_matched answers SubmitMatched"),
+                    }
+                }
+            };
+            let filed = &out.filed;
+            if !filed.replayed && filed.status != Status::Rejected {
+                for claim in &claims {
+                    let s = standing_of(c, &claim.licence_no)?
+                        .ok_or_else(|| corrupt(format!("licence {} vanished", claim.licence_no)))?;
+                    set_totals(
+                        c,
+                        &claim.licence_no,
+                        s.reserved + claim.quantity,
+                        s.written_off,
+                    )?;
+                    c.prepare_cached(
+                        "INSERT INTO eport_licence_uses (declaration_id, licence_no, quantity, state) VALUES (?1, ?2, ?3, 'reserved')",
+                    )
+                    .map_err(backend)?
+                    .execute(params![filed.id.0, claim.licence_no, claim.quantity.to_string()])
+                    .map_err(backend)?;
+                    audit(
+                        c,
+                        head,
+                        req.now,
+                        "system:automatic_review",
+                        "eport.reserve",
+                        &format!("licence:{}", claim.licence_no),
+                        format!(
+                            r#"{{"declaration_id":{},"quantity":"{}"}}"#,
+                            filed.id.0, claim.quantity
+                        ),
+                    )?;
+                }
+            }
+            Ok(EportReply::Filed(Box::new(out)))
+        }
+    }
+}
+
+fn send(store: &SqliteStore, op: EportOp) -> Result<EportReply, StoreError> {
+    match store.send(Op::Eport(op))? {
+        Reply::Eport(r) => Ok(r),
+        _ => unreachable!("the writer answers an E-Port request with an E-Port reply"),
+    }
+}
+
+fn standings(c: &Connection, column: &str, value: &str) -> Result<Vec<Standing>, StoreError> {
+    let rows: Vec<(String, String, String)> = c
+        .prepare_cached(&format!(
+            "{SELECT_STANDING} WHERE {column} = ?1 ORDER BY licence_no LIMIT {LICENCES_MAX}"
+        ))
+        .map_err(backend)?
+        .query_map([value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    rows.into_iter().map(read_standing).collect()
+}
+
+impl EportStore for SqliteStore {
+    fn issue_licence(
+        &self,
+        licence: Licence,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Standing, StoreError> {
+        licence.validate().map_err(StoreError::Invalid)?;
+        match send(self, EportOp::Issue(licence, actor.clone(), now))? {
+            EportReply::Standing(s) => Ok(s),
+            _ => unreachable!("issue answers Standing"),
+        }
+    }
+
+    fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
+        self.read(|c| standing_of(c, licence_no))
+    }
+
+    fn licences_held_by(&self, holder: &Uscc) -> Result<Vec<Standing>, StoreError> {
+        self.read(|c| standings(c, "holder", &holder.to_string()))
+    }
+
+    fn licences_issued_by(&self, issuer: &str) -> Result<Vec<Standing>, StoreError> {
+        self.read(|c| standings(c, "issued_by", issuer))
+    }
+
+    fn put_registry(
+        &self,
+        entry: RegistryEntry,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        entry.validate().map_err(StoreError::Invalid)?;
+        send(self, EportOp::PutRegistry(entry, actor.clone(), now)).map(|_| ())
+    }
+
+    fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
+        self.read(|c| registry_of(c, uscc))
+    }
+
+    fn file_checked(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        check: FilingCheck,
+    ) -> Result<Filed, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "declaration body over {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match send(self, EportOp::File(Box::new((req, review, check, None))))? {
+            EportReply::Filed(f) => Ok(f.filed),
+            _ => unreachable!("file answers Filed"),
+        }
+    }
+
+    fn file_checked_matched(
+        &self,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        check: FilingCheck,
+        matched: Option<PendingMatch>,
+    ) -> Result<SubmittedMatched, StoreError> {
+        if req.body_json.len() > BODY_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "declaration body over {BODY_BYTES_MAX} bytes"
+            )));
+        }
+        match send(
+            self,
+            EportOp::File(Box::new((req, review, check, Some(matched)))),
+        )? {
+            EportReply::Filed(f) => Ok(*f),
+            _ => unreachable!("file answers Filed"),
+        }
+    }
+
+    fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError> {
+        self.read(|c| {
+            let rows: Vec<(String, String, String)> = c
+                .prepare_cached(
+                    "SELECT licence_no, quantity, state FROM eport_licence_uses WHERE declaration_id = ?1 ORDER BY licence_no",
+                )
+                .map_err(backend)?
+                .query_map([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(backend)?
+                .collect::<Result<_, _>>()
+                .map_err(backend)?;
+            rows.into_iter()
+                .map(|(licence_no, q, state)| {
+                    Ok(LicenceUse {
+                        declaration_id: id,
+                        licence_no,
+                        quantity: dec(&q)?,
+                        state: UseState::parse(&state)
+                            .ok_or_else(|| corrupt(format!("use state {state:?}")))?,
+                    })
+                })
+                .collect()
+        })
+    }
+}

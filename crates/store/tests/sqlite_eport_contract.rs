@@ -1,0 +1,24 @@
+//! The E-Port store contract (`store::eport_contract`), run on the SQLite backend in a fresh
+//! temporary directory per test.
+
+use store::eport_contract::EportHarness;
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+struct SqliteHarness {
+    dir: tempfile::TempDir,
+}
+
+impl EportHarness for SqliteHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(SqliteStore::open(self.dir.path(), SqliteOptions::default()).expect("open store"))
+    }
+}
+
+fn harness() -> Option<SqliteHarness> {
+    Some(SqliteHarness {
+        dir: tempfile::tempdir().expect("temporary directory"),
+    })
+}
+
+store::eport_contract_tests!(harness());
