@@ -206,10 +206,20 @@ pub enum Operation {
     /// Read an uploaded declaration file (single-window XML) into the JSON form, to fill the
     /// form for review; nothing is recorded (enterprises, on [`Resource::Upload`] only).
     ReadDeclarationFile,
+    /// Read the E-Port exchange feed: the messages addressed to the principal's own agency
+    /// (agencies only, on [`Resource::ExchangeFeed`]).
+    ReadExchangeFeed,
+    /// Issue licences (the commerce agency, on [`Resource::Eport`] without a holder).
+    IssueLicence,
+    /// Read licences with what remains: the commerce agency its ledger, an enterprise its own
+    /// licences (docs/EPORT.md).
+    ViewLicences,
+    /// Record enterprises in the registry (the market-regulation agency).
+    ManageRegistry,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 25] = [
+    pub const ALL: [Operation; 29] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -235,6 +245,10 @@ impl Operation {
         Operation::SetCreditClass,
         Operation::ViewRiskReport,
         Operation::ReadDeclarationFile,
+        Operation::ReadExchangeFeed,
+        Operation::IssueLicence,
+        Operation::ViewLicences,
+        Operation::ManageRegistry,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -264,7 +278,11 @@ impl Operation {
             | Operation::RequestCancellation
             | Operation::Pay
             | Operation::VerifyAudit
-            | Operation::ReadDeclarationFile => Never,
+            | Operation::ReadDeclarationFile
+            | Operation::ReadExchangeFeed
+            | Operation::IssueLicence
+            | Operation::ViewLicences
+            | Operation::ManageRegistry => Never,
         }
     }
 
@@ -305,7 +323,11 @@ impl Operation {
             | Operation::ManageWatchList
             | Operation::SetCreditClass
             | Operation::ViewRiskReport
-            | Operation::ReadDeclarationFile => false,
+            | Operation::ReadDeclarationFile
+            | Operation::ReadExchangeFeed
+            | Operation::IssueLicence
+            | Operation::ViewLicences
+            | Operation::ManageRegistry => false,
         }
     }
 }
@@ -338,6 +360,12 @@ pub enum Resource {
     Risk { office: Option<OfficeCode> },
     /// A file the principal uploads to fill in a declaration form: not filed, not stored.
     Upload,
+    /// The exchange feed of the principal's own agency: the service reads only the messages
+    /// addressed to it.
+    ExchangeFeed,
+    /// The E-Port ledgers (docs/EPORT.md): the licences of one holder (`Some`), or an agency's
+    /// ledger as a whole (`None`).
+    Eport { holder: Option<Uscc> },
 }
 
 /// Why access was refused, with messages in both languages.
@@ -360,6 +388,15 @@ pub(crate) fn denied(principal: &Principal, op: Operation) -> Denied {
         message_en: format!("a user of kind {} may not {op:?} here", principal.kind()),
         message_zh: format!("{}类用户无权在此执行{op:?}", principal.kind()),
     }
+}
+
+/// The names the commerce agency goes by (`Principal::Agency::agency`, any case).
+pub const COMMERCE: &[&str] = &["commerce", "mofcom"];
+/// The names the market-regulation agency goes by.
+pub const MARKET_REGULATION: &[&str] = &["market_regulation", "samr"];
+
+fn is_agency(agency: &str, names: &[&str]) -> bool {
+    names.iter().any(|n| agency.eq_ignore_ascii_case(n))
 }
 
 /// Whether `office` is the principal's office or below it. HQ: every office.
@@ -389,12 +426,17 @@ pub fn authorize(
         }
         (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
         (Principal::Enterprise { .. }, Resource::Upload) => op == Operation::ReadDeclarationFile,
+        // An enterprise reads its own licences.
+        (Principal::Enterprise { uscc, .. }, Resource::Eport { holder }) => {
+            op == Operation::ViewLicences && holder == Some(*uscc)
+        }
         (
             Principal::Enterprise { .. },
             Resource::User { .. }
             | Resource::System
             | Resource::Statistics { .. }
-            | Resource::Risk { .. },
+            | Resource::Risk { .. }
+            | Resource::ExchangeFeed,
         ) => false,
 
         (Principal::Officer { duties, .. } | Principal::Hq { duties, .. }, resource) => {
@@ -420,7 +462,10 @@ pub fn authorize(
                             && matches!(role, Role::Officer | Role::AntiSmuggling)
                             && office.is_some_and(|o| in_scope(principal, o, offices))
                     }
-                    Resource::System | Resource::Upload => false,
+                    Resource::System
+                    | Resource::Upload
+                    | Resource::ExchangeFeed
+                    | Resource::Eport { .. } => false,
                     Resource::Statistics { office } => {
                         op == Operation::ViewStatistics
                             && office.is_none_or(|o| in_scope(principal, o, offices))
@@ -439,7 +484,16 @@ pub fn authorize(
                 }
         }
 
-        // Entitlements of agencies come with the E-Port exchange; until then, nothing.
+        // An agency reads its own exchange feed; nothing else (other entitlements come with
+        // the E-Port ledgers).
+        (Principal::Agency { .. }, Resource::ExchangeFeed) => op == Operation::ReadExchangeFeed,
+        // The commerce agency issues licences and reads its ledger; the market-regulation
+        // agency keeps the registry (docs/EPORT.md).
+        (Principal::Agency { agency, .. }, Resource::Eport { holder: None }) => match op {
+            Operation::IssueLicence | Operation::ViewLicences => is_agency(agency, COMMERCE),
+            Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
+            _ => false,
+        },
         (Principal::Agency { .. }, _) => false,
 
         (Principal::Admin { .. }, Resource::User { .. }) => {
@@ -452,7 +506,9 @@ pub fn authorize(
             | Resource::Listing
             | Resource::Statistics { .. }
             | Resource::Risk { .. }
-            | Resource::Upload,
+            | Resource::Upload
+            | Resource::ExchangeFeed
+            | Resource::Eport { .. },
         ) => false,
 
         // Carriers and postal operators work on manifests, transits and parcels

@@ -250,26 +250,30 @@ impl Clearance {
         req: SubmitRequest,
         review: AutomaticReview,
     ) -> Result<Filed, AppError> {
+        // The E-Port ledgers' check, run by the store in the filing's transaction (`crate::eport`).
+        let check = self.filing_check(&req);
         let Some(desk) = self.cargo.as_deref() else {
-            return Ok(self.store.submit_reviewed(req, review)?);
+            return Ok(self.submit_checked(req, review, check)?);
         };
         // Accepted by review: the lane chosen here (`Accept`) or by the risk engine inside the
         // store (`AcceptRisk`); either way the bill must agree first.
         if matches!(review, AutomaticReview::Reject { .. }) {
-            return Ok(self.store.submit_reviewed(req, review)?);
+            return Ok(self.submit_checked(req, review, check)?);
         }
         let decl: Declaration = serde_json::from_str(&req.body_json)
             .map_err(|e| AppError::Internal(format!("typed declaration: {e}")))?;
         let link = desk.policy.link(&decl);
         if matches!(link, Link::None) {
-            return Ok(self.store.submit_reviewed(req, review)?);
+            return Ok(self.submit_checked(req, review, check)?);
         }
         let mut g = desk.lock();
         let goods = match DeclaredGoods::from_declaration(&decl) {
             Ok(g) => g,
             Err(r) => {
                 let review = reject(&r);
-                return Ok(desk.store.submit_matched(req, review, None)?.filed);
+                return Ok(self
+                    .submit_matched_checked(&*desk.store, req, review, None, check)?
+                    .filed);
             }
         };
         let checked = g.ledger.match_declaration(
@@ -333,7 +337,7 @@ impl Clearance {
             Err(Refusal::BillUnknown { .. }) if matches!(link, Link::IfKnown) => (review, None),
             Err(r) => (reject(&r), None),
         };
-        let out = desk.store.submit_matched(req, review, pending)?;
+        let out = self.submit_matched_checked(&*desk.store, req, review, pending, check)?;
         if let Some(m) = out.matched {
             g.ledger.apply(&m.event);
             g.seq = m.seq;
@@ -397,13 +401,15 @@ impl Clearance {
         d: &StoredDeclaration,
         events: Vec<Event>,
     ) -> Result<Appended, StoreError> {
+        // The exchange messages of this step, written with its events (`crate::exchange`).
+        let outbox = self.outbox_messages(d, &events);
         let append = AppendRequest {
             id: d.id,
             expected_version: d.version,
             events,
         };
         let Some(desk) = self.cargo.as_deref() else {
-            return self.store.append(append);
+            return self.append_with_outbox(append, outbox);
         };
         let before = d.state.status;
         let after = append
@@ -414,10 +420,10 @@ impl Clearance {
         let action = match (before == after, after) {
             (false, Status::Released) => "release",
             (false, Status::Cancelled | Status::Withdrawn) => "unmatch",
-            _ => return self.store.append(append),
+            _ => return self.append_with_outbox(append, outbox),
         };
         let (Some(declaration_no), Some(bill_no)) = (d.state.declaration_no, bill_of(d)) else {
-            return self.store.append(append);
+            return self.append_with_outbox(append, outbox);
         };
         let mut g = desk.lock();
         let matched = g
@@ -425,7 +431,7 @@ impl Clearance {
             .bill(&bill_no)
             .is_some_and(|b| b.parts.iter().any(|p| p.declaration_no == declaration_no));
         if !matched {
-            return self.store.append(append);
+            return self.append_with_outbox(append, outbox);
         }
         let cmd = ManifestCommand {
             actor: system(),
@@ -451,6 +457,7 @@ impl Clearance {
             expected_seq: g.seq,
             events: manifest_events.clone(),
             declarations: vec![append],
+            outbox,
         })?;
         for e in &manifest_events {
             g.ledger.apply(e);
@@ -518,6 +525,7 @@ impl Clearance {
             .map_err(refusal)?;
         // Exit confirmations close their export declarations in the same transaction.
         let mut declarations = Vec::new();
+        let mut outbox = Vec::new();
         let mut closed = Vec::new();
         for e in &events {
             let Some((no, cmd)) = e.kind.clearance_command() else {
@@ -529,6 +537,7 @@ impl Clearance {
             // A declaration that cannot close (already closed, suspended) is left as it is;
             // the departure still records it.
             if let Ok(evs) = clearance::decide(&d.state, &cmd, now) {
+                outbox.extend(self.outbox_messages(&d, &evs));
                 declarations.push(AppendRequest {
                     id: d.id,
                     expected_version: d.version,
@@ -541,6 +550,7 @@ impl Clearance {
             expected_seq: g.seq,
             events: events.clone(),
             declarations,
+            outbox,
         })?;
         for e in &events {
             g.ledger.apply(e);

@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::service::{Clearance, NewUserRequest, StaticRegistry, Step};
 
 pub mod cargo;
+pub mod eport;
 pub mod risk;
 
 /// The password of every demo user (printed by `jinguan demo`; never use it elsewhere).
@@ -155,6 +156,14 @@ pub fn users() -> Vec<DemoUser> {
             &[Duty::RiskAnalyst, Duty::Statistician],
         ),
         u("mofcom", Role::Agency, None, None, Some("commerce"), &[]),
+        u(
+            "samr",
+            Role::Agency,
+            None,
+            None,
+            Some("market_regulation"),
+            &[],
+        ),
         u(
             "carrier",
             Role::Carrier,
@@ -300,6 +309,8 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
     }
     // Rules, credit classes, the watch list and the sampling seed, before any filing.
     self::risk::load(svc)?;
+    // The E-Port registry and a licence, when the ledgers are on.
+    self::eport::load(svc)?;
     // Declarations only into an empty ledger: their steps are not idempotent.
     let any = svc.store().list(
         &store::ListFilter::default(),

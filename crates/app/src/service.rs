@@ -263,6 +263,11 @@ pub struct Clearance {
     /// Transport and cargo control (`crate::cargo`); `None`: declarations are not linked to
     /// manifests and the cargo use cases answer not found.
     pub(crate) cargo: Option<Arc<crate::cargo::CargoDesk>>,
+    /// The E-Port exchange (`crate::exchange`): the signing key the feed signs with; `None`:
+    /// no feed (outbox rows are written whenever the store keeps an outbox).
+    pub(crate) exchange: Option<Arc<crate::exchange::ExchangeDesk>>,
+    /// The E-Port ledgers (`crate::eport`): licences and registry checked at filing.
+    pub(crate) eport: bool,
 }
 
 impl Clearance {
@@ -280,7 +285,15 @@ impl Clearance {
             settings: Settings::default(),
             sessions: Mutex::new(HashMap::new()),
             cargo: None,
+            exchange: None,
+            eport: false,
         }
+    }
+
+    /// Serve the exchange feed, signed with the desk's key (docs/EXCHANGE.md).
+    pub fn with_exchange(mut self, desk: Arc<crate::exchange::ExchangeDesk>) -> Clearance {
+        self.exchange = Some(desk);
+        self
     }
 
     /// Link declarations to manifests and enable the cargo use cases (docs/CARGO.md).

@@ -1,17 +1,27 @@
 //! `jinguan exchange status [--nats URL] [--json]`: per agency, messages pending, delivered,
 //! failed, refused, and the lag. A thin edge over `exchange::status`.
 //!
-//! Sources today: the bus (each agency's durable consumer on the exchange stream) and, with
-//! `--applied-log AGENCY=PATH`, an agency's applied log for its refused count. The outbox
-//! columns join when the store gains its outbox table.
+//! Sources: the store's outbox (unpublished rows, their lag, and without a bus the agencies'
+//! acknowledged feed cursors), the bus (each agency's durable consumer on the exchange stream)
+//! with `--nats`, and, with `--applied-log AGENCY=PATH`, an agency's applied log for its
+//! refused count.
+//!
+//! Also the exchange's part of `jinguan serve` ([`ExchangeArgs`]): the customs signing key
+//! (`--exchange-key FILE`, or a development key generated under the data folder) and, with
+//! `--nats URL`, the relay from the store's outbox to JetStream.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use exchange::status::{bus_state_blocking, compute, render_table};
-use exchange::{Agency, BusConfig};
+use exchange::{Agency, Algorithm, BusConfig, KeyId, Relay, RelayConfig, SigningKey};
+use store::Store;
+
+use crate::serve_cmd::StoreArgs;
 
 #[derive(clap::Subcommand)]
 pub enum ExchangeCommand {
@@ -33,15 +43,55 @@ pub struct StatusArgs {
     /// Print JSON for machines.
     #[arg(long)]
     json: bool,
+    /// Leave the store's outbox out (only the bus and applied logs).
+    #[arg(long)]
+    no_outbox: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
-pub fn run(_data_dir: &Path, cmd: ExchangeCommand) -> anyhow::Result<ExitCode> {
+pub fn run(data_dir: &Path, cmd: ExchangeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ExchangeCommand::Status(args) => status(args),
+        ExchangeCommand::Status(args) => status(data_dir, args),
     }
 }
 
-fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+/// The store's outbox per agency, as the status wants it; `None` when the store has none.
+/// Without a bus, an agency's feed acknowledgements are its deliveries.
+type OutboxView = (
+    BTreeMap<Agency, exchange::OutboxCounts>,
+    BTreeMap<Agency, store::outbox::RecipientCounts>,
+);
+
+fn read_outbox(store: &dyn Store) -> anyhow::Result<Option<OutboxView>> {
+    let Some(o) = store.outbox_store() else {
+        return Ok(None);
+    };
+    let mut counts = BTreeMap::new();
+    let mut raw = BTreeMap::new();
+    for (agency, c) in o.counts().context("failed to read the outbox")? {
+        let a = Agency::parse(&agency).with_context(|| format!("outbox recipient {agency:?}"))?;
+        counts.insert(
+            a.clone(),
+            exchange::OutboxCounts {
+                total: c.total,
+                unpublished: c.unpublished,
+                oldest_unpublished_at: c.oldest_unpublished_at,
+            },
+        );
+        raw.insert(a, c);
+    }
+    Ok(Some((counts, raw)))
+}
+
+fn status(data_dir: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let outbox = if args.no_outbox {
+        None
+    } else {
+        let backend = args.store.backend(data_dir)?;
+        let store = crate::serve_cmd::open_store(&backend)?;
+        read_outbox(&*store)?
+    };
     let bus = match &args.nats {
         Some(url) => {
             let mut config = BusConfig::new(url.clone());
@@ -64,19 +114,144 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("failed to read the applied log {}", path.display()))?;
         refused.insert(agency, counts.refused);
     }
-    if bus.is_none() && refused.is_empty() {
+    if outbox.is_none() && bus.is_none() && refused.is_empty() {
         eprintln!(
-            "jinguan: nothing to report: give --nats URL (or JINGUAN_NATS_URL) and/or --applied-log AGENCY=PATH"
+            "jinguan: nothing to report: the store has no outbox; give --nats URL (or JINGUAN_NATS_URL) and/or --applied-log AGENCY=PATH"
         );
         return Ok(ExitCode::from(2));
     }
-    let status = compute(None, bus.as_ref(), &refused, chrono::Utc::now());
+    let mut status = compute(
+        outbox.as_ref().map(|(c, _)| c),
+        bus.as_ref(),
+        &refused,
+        chrono::Utc::now(),
+    );
+    // Without a bus the HTTP feed is the channel: delivered = acknowledged on the feed, and
+    // pending = addressed to the agency and not yet acknowledged.
+    if let (None, Some((_, raw))) = (&bus, &outbox) {
+        for a in &mut status.agencies {
+            if let Some(c) = Agency::parse(&a.agency).ok().and_then(|x| raw.get(&x)) {
+                a.delivered = Some(c.acked);
+                a.pending = c.total - c.acked;
+                a.lag_messages = a.pending;
+            }
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else if status.agencies.is_empty() {
-        println!("no agency consumers on stream {}", args.stream);
+        println!(
+            "no messages in the outbox and no agency consumers on stream {}",
+            args.stream
+        );
     } else {
         print!("{}", render_table(&status));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exchange's options of `jinguan serve`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ExchangeArgs {
+    /// The customs signing key (a secret key file, `ALGORITHM CUSTOMS KEY_ID HEX`). Without
+    /// it, a development key is generated once under the data folder (`exchange-customs.key`,
+    /// its public line in `exchange-customs.pub`) with a warning.
+    #[arg(long, value_name = "FILE", env = "JINGUAN_EXCHANGE_KEY")]
+    pub exchange_key: Option<PathBuf>,
+    /// Publish the outbox to this NATS JetStream server (the relay). Without it, agencies
+    /// read the HTTP feed `GET /api/exchange/feed`.
+    #[arg(long, value_name = "URL", env = "JINGUAN_NATS_URL")]
+    pub nats: Option<String>,
+    /// The JetStream stream of the exchange.
+    #[arg(long, default_value = "JINGUAN_EXCHANGE")]
+    pub exchange_stream: String,
+}
+
+const DEV_KEY_FILE: &str = "exchange-customs.key";
+const DEV_PUBLIC_FILE: &str = "exchange-customs.pub";
+
+/// The customs signing key: `--exchange-key FILE`, or the development key of the data folder
+/// (generated at first use).
+pub fn load_key(data_dir: &Path, args: &ExchangeArgs) -> anyhow::Result<SigningKey> {
+    if let Some(path) = &args.exchange_key {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the exchange key {}", path.display()))?;
+        return SigningKey::from_line(&text)
+            .with_context(|| format!("failed to read the exchange key {}", path.display()));
+    }
+    let path = data_dir.join(DEV_KEY_FILE);
+    let key = if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("failed to read {}", path.display()))?;
+        SigningKey::from_line(&text)
+            .with_context(|| format!("failed to read {}", path.display()))?
+    } else {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("failed to create {}", data_dir.display()))?;
+        let key = SigningKey::generate(
+            Algorithm::Sm2Sm3,
+            Agency::parse(app::exchange::CUSTOMS).expect("agency code"),
+            KeyId::parse("customs-dev").expect("key id"),
+        )
+        .context("failed to generate the development exchange key")?;
+        write_secret(
+            &path,
+            &format!(
+                "# development key: use --exchange-key in production\n{}\n",
+                key.to_secret_line()
+            ),
+        )?;
+        let public = data_dir.join(DEV_PUBLIC_FILE);
+        std::fs::write(&public, format!("{}\n", key.public_line()))
+            .with_context(|| format!("failed to write {}", public.display()))?;
+        key
+    };
+    eprintln!(
+        "jinguan: warning: signing exchange messages with the development key {} (public key in {}); give --exchange-key FILE in production",
+        path.display(),
+        data_dir.join(DEV_PUBLIC_FILE).display()
+    );
+    Ok(key)
+}
+
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("failed to write {}", path.display()))
+}
+
+/// The exchange of `jinguan serve`: the desk the feed signs with, and (with `--nats`) the
+/// relay to start on the server's runtime.
+pub fn desk(
+    data_dir: &Path,
+    store: Arc<dyn Store>,
+    args: &ExchangeArgs,
+) -> anyhow::Result<(Arc<app::exchange::ExchangeDesk>, Option<Relay>)> {
+    let key = Arc::new(load_key(data_dir, args)?);
+    let desk = Arc::new(app::exchange::ExchangeDesk::new(store.clone(), key.clone()));
+    let relay = match &args.nats {
+        None => None,
+        Some(_) if store.outbox_store().is_none() => {
+            anyhow::bail!(
+                "--nats: this store keeps no exchange outbox yet (use the embedded SQLite store)"
+            )
+        }
+        Some(url) => {
+            let mut bus = BusConfig::new(url.clone());
+            bus.stream = args.exchange_stream.clone();
+            Some(Relay::new(desk.outbox(), key, bus, RelayConfig::default()))
+        }
+    };
+    Ok((desk, relay))
 }

@@ -70,7 +70,8 @@ pub fn open_ledgers(backend: &Backend) -> anyhow::Result<Arc<dyn store::cargo::L
 
 fn service(data_dir: &Path, store: Arc<dyn Store>, demo: bool) -> anyhow::Result<Clearance> {
     let refdata = Arc::new(crate::load_reference(data_dir)?);
-    let mut svc = Clearance::new(store, refdata, Arc::new(SystemClock));
+    // The E-Port ledgers (licences, registry) are checked at filing (docs/EPORT.md).
+    let mut svc = Clearance::new(store, refdata, Arc::new(SystemClock)).with_eport();
     if demo {
         svc = svc.with_registry(Box::new(app::demo::registry()));
     }
@@ -96,6 +97,8 @@ pub struct ServeArgs {
     demo_declarations: usize,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    exchange: crate::exchange_cmd::ExchangeArgs,
 }
 
 #[derive(clap::Args)]
@@ -115,6 +118,7 @@ impl From<DemoArgs> for ServeArgs {
             demo: true,
             demo_declarations: d.demo_declarations,
             store: d.store,
+            exchange: crate::exchange_cmd::ExchangeArgs::default(),
         }
     }
 }
@@ -133,7 +137,13 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Transport and cargo control on the same store: the manifest ledger replayed once here.
     let desk = app::cargo::CargoDesk::open(ledgers.clone(), app::cargo::CargoPolicy::default())
         .map_err(|e| anyhow::anyhow!("failed to replay the manifest log: {e}"))?;
-    let svc = Arc::new(service(data_dir, ledgers, args.demo)?.with_cargo(Arc::new(desk)));
+    // The E-Port exchange: the feed's signing key, and the relay when a bus is given.
+    let (exchange, relay) = crate::exchange_cmd::desk(data_dir, ledgers.clone(), &args.exchange)?;
+    let svc = Arc::new(
+        service(data_dir, ledgers, args.demo)?
+            .with_cargo(Arc::new(desk))
+            .with_exchange(exchange),
+    );
     if args.demo {
         let t = Instant::now();
         let summary = app::demo::load(&svc, args.demo_declarations)
@@ -167,6 +177,17 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             started.elapsed().as_millis()
         );
         std::io::stdout().flush().ok();
+        if let Some(relay) = relay {
+            let (_stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                // The sender lives as long as the relay: the runtime ends it at shutdown.
+                let _stop = _stop;
+                if let Err(e) = relay.run(stopped).await {
+                    tracing::error!(error = %e, "exchange relay stopped");
+                    eprintln!("jinguan: exchange relay stopped: {e}");
+                }
+            });
+        }
         // Reference prices are rebuilt off the hot path, on the blocking pool.
         let refresher = svc.clone();
         tokio::spawn(async move {

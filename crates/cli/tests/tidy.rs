@@ -64,6 +64,7 @@ fn the_pure_core_does_no_io() {
         "cargo-control",
         "risk",
         "formats",
+        "eport",
     ] {
         if !crates_dir().join(krate).exists() {
             continue;

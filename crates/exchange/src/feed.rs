@@ -1,6 +1,6 @@
 //! The HTTP feed's read side, for when no bus is configured (the embedded default): an agency
 //! asks for the messages addressed to it after a cursor and gets signed envelopes and the next
-//! cursor. The server exposes this later (`GET /exchange/feed/{agency}?after=CURSOR`); the
+//! cursor. The server exposes this as `GET /api/exchange/feed?after=CURSOR` (agency users); the
 //! agency applies what it read through [`crate::apply::Receiver`], exactly as from the bus,
 //! and asks again with the cursor it got.
 

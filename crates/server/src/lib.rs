@@ -33,7 +33,9 @@ use store::{Cursor, DeclarationId, DeclarationKey, PageRequest};
 use utoipa::{OpenApi, ToSchema};
 
 mod cargo_api;
+mod eport_api;
 mod error;
+mod exchange_api;
 mod risk_api;
 mod ui_api;
 pub mod web;
@@ -67,6 +69,8 @@ pub fn router(svc: Svc) -> Router {
         .merge(web::routes())
         .merge(cargo_api::routes())
         .merge(risk_api::routes())
+        .merge(eport_api::routes())
+        .merge(exchange_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
@@ -350,6 +354,8 @@ async fn openapi() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(<cargo_api::CargoApiDoc as OpenApi>::openapi());
     doc.merge(<risk_api::RiskApiDoc as OpenApi>::openapi());
+    doc.merge(<eport_api::EportApiDoc as OpenApi>::openapi());
+    doc.merge(<exchange_api::ExchangeApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()

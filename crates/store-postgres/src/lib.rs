@@ -39,6 +39,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 mod cargo;
+mod eport;
+mod outbox;
 mod risk;
 mod schema;
 mod writer;
@@ -743,6 +745,14 @@ impl Store for PostgresStore {
     }
 
     fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {
+        Some(self)
+    }
+
+    fn outbox_store(&self) -> Option<&dyn store::outbox::OutboxStore> {
+        Some(self)
+    }
+
+    fn eport_store(&self) -> Option<&dyn store::eport::EportStore> {
         Some(self)
     }
 }

@@ -113,6 +113,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::risk::MIGRATION,
     // 3: manifests, transits and postal items (`crate::cargo`).
     crate::cargo::MIGRATION,
+    // 4: the E-Port ledgers: licences, their uses, the enterprise registry (`crate::eport`).
+    crate::eport::MIGRATION,
+    // 5: the exchange outbox: rows written with the change they report (`crate::outbox`).
+    crate::outbox::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

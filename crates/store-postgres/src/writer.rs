@@ -38,6 +38,8 @@ use tokio_postgres::{Client, Config, Statement};
 use crate::{backend, corrupt, ms, WriterStats};
 
 pub(crate) mod cargo;
+pub(crate) mod eport;
+pub(crate) mod outbox;
 pub(crate) mod risk;
 
 pub(crate) enum Op {
@@ -53,6 +55,8 @@ pub(crate) enum Op {
     RevokeSessionsOf(i64, Actor, DateTime<Utc>),
     Risk(risk::RiskOp),
     Cargo(cargo::CargoOp),
+    Eport(eport::EportOp),
+    Outbox(outbox::OutboxOp),
 }
 
 pub(crate) enum Reply {
@@ -65,6 +69,7 @@ pub(crate) enum Reply {
     Count(u64),
     Risk(risk::RiskReply),
     Cargo(cargo::CargoReply),
+    Eport(eport::EportReply),
 }
 
 pub(crate) struct Job {
@@ -1115,6 +1120,8 @@ impl Tx<'_> {
             Op::Accept(req) => self.accept(head, req).await.map(Reply::Accepted),
             Op::Risk(op) => self.risk(head, op).await.map(Reply::Risk),
             Op::Cargo(op) => self.cargo(head, op).await.map(Reply::Cargo),
+            Op::Eport(op) => self.eport(head, op).await.map(Reply::Eport),
+            Op::Outbox(op) => self.outbox(head, op).await,
             Op::Append(req) => {
                 let row = self.load_for_write(req.id).await?;
                 if row.version != req.expected_version {
@@ -1499,6 +1506,10 @@ impl Tx<'_> {
                 }
                 _ => {}
             }
+        }
+        // The E-Port licence uses settle with the step that releases or ends the declaration.
+        if state.status != before {
+            self.settle(head, id, state.status, actor, now).await?;
         }
         Ok(Appended {
             version,

@@ -156,6 +156,18 @@ store::risk_contract_tests!(match pg_harness() {
     None => return,
 });
 
+impl store::outbox_contract::OutboxHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// The exchange outbox: rows commit with the change, fetch after a cursor, marks, counts.
+store::outbox_contract_tests!(match pg_harness() {
+    Some(h) => h,
+    None => return,
+});
+
 /// An unreachable server is a clear error naming where it looked (no server needed).
 #[test]
 fn unreachable_server_is_a_clear_error() {
@@ -203,7 +215,7 @@ fn migrations_are_versioned() {
     drop(h.open_store(h.options()));
     assert_eq!(
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
-        "1,2,3"
+        "1,2,3,4,5"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())
@@ -473,3 +485,12 @@ fn concurrent_reviewed_filings_share_commits() {
         "a submit and a review record per filing"
     );
 }
+
+impl store::eport_contract::EportHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// The E-Port ledgers: licences, reservations under concurrent filings, write-off, registry.
+store::eport_contract_tests!(pg_harness());

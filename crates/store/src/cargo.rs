@@ -45,6 +45,9 @@ pub struct ManifestWrite {
     pub events: Vec<ManifestEvent>,
     /// Events on declarations, each decided on the state at its `expected_version`.
     pub declarations: Vec<AppendRequest>,
+    /// Exchange messages the declarations' changes send, written in the same transaction
+    /// ([`crate::outbox`]); empty unless the store has an outbox.
+    pub outbox: Vec<crate::outbox::OutboxMessage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

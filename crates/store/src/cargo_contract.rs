@@ -104,6 +104,7 @@ pub fn manifest_log_replays_and_refuses_stale_writes(h: &dyn CargoHarness) {
             expected_seq: 0,
             events: events.clone(),
             declarations: vec![],
+            outbox: vec![],
         })
         .unwrap();
     assert_eq!(w.last_seq, 2);
@@ -112,6 +113,7 @@ pub fn manifest_log_replays_and_refuses_stale_writes(h: &dyn CargoHarness) {
         expected_seq: 0,
         events: events.clone(),
         declarations: vec![],
+        outbox: vec![],
     });
     assert!(
         matches!(
@@ -146,6 +148,7 @@ pub fn filing_and_match_commit_together(h: &dyn CargoHarness) {
             expected_seq: 0,
             events: arrived(&mut ledger, "M2"),
             declarations: vec![],
+            outbox: vec![],
         })
         .unwrap();
     let pending = PendingMatch {
@@ -250,6 +253,7 @@ pub fn manifest_and_declaration_events_commit_together(h: &dyn CargoHarness) {
             expected_seq: 0,
             events: arrived(&mut ledger, "M3"),
             declarations: vec![],
+            outbox: vec![],
         })
         .unwrap();
     let filed = store
@@ -305,6 +309,7 @@ pub fn manifest_and_declaration_events_commit_together(h: &dyn CargoHarness) {
             expected_version: d.version + 1,
             events: suspend.clone(),
         }],
+        outbox: vec![],
     });
     assert!(
         matches!(stale, Err(StoreError::Conflict { .. })),
@@ -320,6 +325,7 @@ pub fn manifest_and_declaration_events_commit_together(h: &dyn CargoHarness) {
                 expected_version: d.version,
                 events: suspend,
             }],
+            outbox: vec![],
         })
         .unwrap();
     assert_eq!(ok.last_seq, 3);

@@ -44,6 +44,10 @@ pub mod audit;
 pub mod cargo;
 pub mod cargo_contract;
 pub mod contract;
+pub mod eport;
+pub mod eport_contract;
+pub mod outbox;
+pub mod outbox_contract;
 pub mod risk;
 pub mod risk_contract;
 pub mod sqlite;
@@ -576,6 +580,16 @@ pub trait Store: Send + Sync {
 
     /// The risk engine's storage ([`risk::RiskStore`]), if this backend has it.
     fn risk_store(&self) -> Option<&dyn risk::RiskStore> {
+        None
+    }
+
+    /// The E-Port ledgers' storage ([`eport::EportStore`]), if this backend has it.
+    fn eport_store(&self) -> Option<&dyn eport::EportStore> {
+        None
+    }
+
+    /// The exchange outbox ([`outbox::OutboxStore`]), if this backend has it.
+    fn outbox_store(&self) -> Option<&dyn outbox::OutboxStore> {
         None
     }
 }

@@ -34,6 +34,8 @@ use crate::audit::{sha256_hex, AuditRecord, AuditReport, ChainHead, ChainVerifie
 use crate::*;
 
 mod cargo;
+mod eport;
+mod outbox;
 mod risk;
 
 pub const DEFAULT_DIR: &str = "./jinguan-data";
@@ -167,6 +169,10 @@ const MIGRATIONS: &[&str] = &[
     cargo::MIGRATION,
     // 4: the risk engine (store::risk): rule set versions, credit classes, watch list, feedback.
     risk::MIGRATION,
+    // 5: the exchange outbox (store::outbox): rows written with the change they report.
+    outbox::MIGRATION,
+    // 6: the E-Port ledgers (store::eport): licences, their uses, the enterprise registry.
+    eport::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -235,6 +241,8 @@ enum Op {
     RevokeSessionsOf(i64, Actor, DateTime<Utc>),
     Cargo(cargo::CargoOp),
     Risk(risk::RiskOp),
+    Eport(eport::EportOp),
+    Outbox(outbox::OutboxOp),
 }
 
 enum Reply {
@@ -247,6 +255,7 @@ enum Reply {
     UserId(i64),
     Cargo(cargo::CargoReply),
     Risk(risk::RiskReply),
+    Eport(eport::EportReply),
 }
 
 struct Job {
@@ -809,6 +818,14 @@ impl Store for SqliteStore {
     fn risk_store(&self) -> Option<&dyn crate::risk::RiskStore> {
         Some(self)
     }
+
+    fn eport_store(&self) -> Option<&dyn crate::eport::EportStore> {
+        Some(self)
+    }
+
+    fn outbox_store(&self) -> Option<&dyn crate::outbox::OutboxStore> {
+        Some(self)
+    }
 }
 
 fn read_account(
@@ -1027,6 +1044,8 @@ fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, Store
         Op::SubmitReviewed(req, review) => submit_reviewed(c, head, req, review).map(Reply::Filed),
         Op::Cargo(op) => cargo::execute(c, head, op).map(Reply::Cargo),
         Op::Risk(op) => risk::execute(c, head, op).map(Reply::Risk),
+        Op::Eport(op) => eport::execute(c, head, op).map(Reply::Eport),
+        Op::Outbox(op) => outbox::execute(c, head, op),
         Op::CreateAccount(account, actor, now) => {
             let user = &account.user;
             let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();
@@ -1585,6 +1604,10 @@ fn write_events(
         &format!("declaration:{id}"),
         detail,
     )?;
+    // The E-Port licence uses settle with the step that releases or ends the declaration.
+    if state.status != before {
+        eport::settle(c, head, id, state.status, actor, now)?;
+    }
     Ok(Appended {
         version,
         status: state.status,

@@ -66,8 +66,8 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     let version: u32 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    // 1 ledger, 2 sessions, 3 cargo control, 4 risk engine.
-    assert_eq!(version, 4);
+    // 1 ledger, 2 sessions, 3 cargo control, 4 risk engine, 5 exchange outbox, 6 E-Port ledgers.
+    assert_eq!(version, 6);
     let conn = store::sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))

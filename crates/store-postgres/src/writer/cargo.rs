@@ -53,6 +53,7 @@ impl Tx<'_> {
                 for a in &req.declarations {
                     declarations.push(self.append_linked(head, a).await?);
                 }
+                self.insert_outbox_rows(&req.outbox).await?;
                 Ok(CargoReply::Manifest(ManifestWritten {
                     last_seq,
                     declarations,

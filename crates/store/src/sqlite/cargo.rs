@@ -88,6 +88,7 @@ pub(super) fn execute(
                     _ => unreachable!("append answers Appended"),
                 }
             }
+            super::outbox::insert_rows(c, &req.outbox)?;
             Ok(CargoReply::Manifest(ManifestWritten {
                 last_seq,
                 declarations,

@@ -1,0 +1,58 @@
+//! The E-Port exchange feed over HTTP (docs/EXCHANGE.md "Feed"), the channel to agencies when
+//! no bus is configured: `GET /api/exchange/feed?after=CURSOR&limit=N` answers the signed
+//! envelopes addressed to the caller's agency after the cursor, and the next cursor.
+//! Authentication here; authorization in the service (`app::authorize`), deny by default.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
+
+use crate::{blocking, principal, ApiError, Svc};
+
+pub(crate) fn routes() -> Router<Svc> {
+    Router::new().route("/api/exchange/feed", get(feed))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedQuery {
+    /// The cursor of the last message read (`s42`; absent: from the beginning). Asking with a
+    /// cursor acknowledges every message up to it.
+    after: Option<String>,
+    /// Messages per page, 1..=1000 (default 100).
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/exchange/feed", params(FeedQuery),
+    responses((status = 200, description = "`{\"messages\":[signed envelope…],\"next\":\"s42\"}`"),
+        (status = 403, description = "not an agency user")))]
+async fn feed(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let Query(q) = query.map_err(|e| {
+        crate::invalid(
+            "query",
+            "bad_query",
+            format!("查询参数有误：{e}"),
+            e.to_string(),
+        )
+    })?;
+    let page = blocking(move || svc.exchange_feed(&p, q.after.as_deref(), q.limit)).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        page.to_json(),
+    )
+        .into_response())
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(feed))]
+pub(crate) struct ExchangeApiDoc;

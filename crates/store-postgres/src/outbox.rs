@@ -1,0 +1,150 @@
+//! [`OutboxStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
+//! `store::outbox_contract`). Writes go to the one writer (`writer::outbox`); reads through
+//! the pool.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use store::outbox::*;
+use store::{AppendRequest, Appended, StoreError, APPEND_EVENTS_MAX};
+use tokio_postgres::Row;
+
+use crate::writer::outbox::OutboxOp;
+use crate::writer::{Op, Reply};
+use crate::PostgresStore;
+
+pub(crate) const MIGRATION: &str = r#"
+    CREATE TABLE outbox (
+        seq          bigint PRIMARY KEY,
+        kind         text NOT NULL,
+        recipients   text[] NOT NULL,
+        created_at   timestamptz NOT NULL,
+        payload      bytea NOT NULL,
+        published_at timestamptz
+    );
+    CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+    CREATE TABLE outbox_recipients (
+        agency text NOT NULL,
+        seq    bigint NOT NULL REFERENCES outbox (seq),
+        PRIMARY KEY (agency, seq)
+    );
+    CREATE TABLE outbox_feed_acks (
+        agency text PRIMARY KEY,
+        cursor bigint NOT NULL,
+        at     timestamptz NOT NULL
+    );
+"#;
+
+const COLUMNS: &str = "o.seq, o.kind, o.recipients, o.created_at, o.payload, o.published_at";
+
+fn row_of(r: &Row) -> OutboxRow {
+    OutboxRow {
+        seq: r.get::<_, i64>(0) as u64,
+        message: OutboxMessage {
+            kind: r.get(1),
+            recipients: r.get(2),
+            created_at: r.get(3),
+            payload: r.get(4),
+        },
+        published_at: r.get(5),
+    }
+}
+
+impl PostgresStore {
+    fn outbox_send(&self, op: OutboxOp) -> Result<Reply, StoreError> {
+        self.send(Op::Outbox(op))
+    }
+}
+
+impl OutboxStore for PostgresStore {
+    fn append_with_outbox(
+        &self,
+        req: AppendRequest,
+        outbox: Vec<OutboxMessage>,
+    ) -> Result<Appended, StoreError> {
+        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
+            return Err(StoreError::Invalid(format!(
+                "append takes 1..={APPEND_EVENTS_MAX} events"
+            )));
+        }
+        check_messages(&outbox)?;
+        match self.outbox_send(OutboxOp::Append(req, outbox))? {
+            Reply::Appended(a) => Ok(a),
+            _ => unreachable!("the writer answers an append with Appended"),
+        }
+    }
+
+    fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let limit = limit.clamp(1, OUTBOX_READ_MAX) as i64;
+        let rows = self.query_owned(
+            format!(
+                "SELECT {COLUMNS} FROM outbox o WHERE o.published_at IS NULL AND o.seq > $1 ORDER BY o.seq LIMIT $2"
+            ),
+            vec![Box::new(after as i64), Box::new(limit)],
+        )?;
+        Ok(rows.iter().map(row_of).collect())
+    }
+
+    fn mark_published(&self, seqs: &[u64], at: DateTime<Utc>) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.outbox_send(OutboxOp::MarkPublished(seqs.to_vec(), at))
+            .map(|_| ())
+    }
+
+    fn read_for(
+        &self,
+        recipient: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let limit = limit.clamp(1, OUTBOX_READ_MAX) as i64;
+        let rows = self.query_owned(
+            format!(
+                "SELECT {COLUMNS} FROM outbox_recipients r JOIN outbox o ON o.seq = r.seq \
+                 WHERE r.agency = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3"
+            ),
+            vec![
+                Box::new(recipient.to_owned()),
+                Box::new(after as i64),
+                Box::new(limit),
+            ],
+        )?;
+        Ok(rows.iter().map(row_of).collect())
+    }
+
+    fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.outbox_send(OutboxOp::AckFeed(recipient.to_owned(), cursor, at))
+            .map(|_| ())
+    }
+
+    fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError> {
+        let rows = self.query(
+            "SELECT r.agency, count(*), \
+                count(*) FILTER (WHERE o.published_at IS NULL), \
+                min(o.created_at) FILTER (WHERE o.published_at IS NULL), \
+                count(*) FILTER (WHERE r.seq <= coalesce(a.cursor, 0)), \
+                coalesce(max(a.cursor), 0) \
+             FROM outbox_recipients r JOIN outbox o ON o.seq = r.seq \
+             LEFT JOIN outbox_feed_acks a ON a.agency = r.agency \
+             GROUP BY r.agency",
+            Vec::new(),
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    RecipientCounts {
+                        total: r.get::<_, i64>(1) as u64,
+                        unpublished: r.get::<_, i64>(2) as u64,
+                        oldest_unpublished_at: r.get(3),
+                        acked: r.get::<_, i64>(4) as u64,
+                        acked_cursor: r.get::<_, i64>(5) as u64,
+                    },
+                )
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,24 @@
+//! The outbox contract (`store::outbox_contract`), run on the SQLite backend in a fresh
+//! temporary directory per test.
+
+use store::outbox_contract::OutboxHarness;
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+struct SqliteHarness {
+    dir: tempfile::TempDir,
+}
+
+impl OutboxHarness for SqliteHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(SqliteStore::open(self.dir.path(), SqliteOptions::default()).expect("open store"))
+    }
+}
+
+fn harness() -> SqliteHarness {
+    SqliteHarness {
+        dir: tempfile::tempdir().expect("temporary directory"),
+    }
+}
+
+store::outbox_contract_tests!(harness());
