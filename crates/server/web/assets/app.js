@@ -2,7 +2,7 @@
 import { t, tk, initialLang, loadLang, currentLang, applyStatic } from './i18n.js';
 import { api, get, post, ApiError } from './api.js';
 import { h, clear, toast, section, emptyState, errorText } from './ui.js';
-import { portalList, portalDetail, portalServices } from './portal.js';
+import { portalList, portalDetail, portalServices, agencyLicences } from './portal.js';
 import { declarationForm } from './form.js';
 import { worklist, officerDetail } from './officer.js';
 import { dashboard } from './hq.js';
@@ -90,11 +90,16 @@ function loginView(el) {
   login.focus();
 }
 
-function agencyView(el) {
+// The commerce agency (`commerce` or `mofcom`, any case) keeps the licence ledger.
+const isCommerce = (p) => ['commerce', 'mofcom'].includes(String(p.agency || '').toLowerCase());
+
+async function agencyView(el, ctx) {
   const p = session.principal;
+  const licences = isCommerce(p) ? await agencyLicences(ctx) : [emptyState(t('eport.coming'))];
+  if (!ctx.isCurrent()) return;
   el.append(h('h1', t('agency.title')), h('p.muted', t('agency.intro', { agency: p.agency || '' })));
-  el.append(h('div.grid3',
-    section('agency.licences', emptyState(t('eport.coming'))),
+  el.append(section('agency.licences', licences));
+  el.append(h('div.grid2',
     section('agency.refunds', emptyState(t('eport.coming'))),
     section('agency.messages', emptyState(t('eport.coming')))));
 }

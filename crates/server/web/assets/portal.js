@@ -1,9 +1,9 @@
 // Enterprise portal: my declarations (with drafts), one declaration with its timeline, taxes
 // and payment through the (simulated) bank link, amendment / cancellation / withdrawal, and
-// the E-Port services.
+// the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
-import { get, post } from './api.js';
-import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText } from './ui.js';
+import { get, post, ApiError } from './api.js';
+import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText, problemText } from './ui.js';
 import { summary, timeline, taxes, items, parties, documents } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 
@@ -130,10 +130,144 @@ export async function portalDetail(el, ctx) {
     h('div', taxes(d, pay), items(d), parties(d), documents(d))));
 }
 
-export function portalServices(el) {
+export async function portalServices(el, ctx) {
+  const mine = await myLicences();
+  if (!ctx.isCurrent()) return;
   el.append(h('h1', t('services.title')), h('p.muted', t('services.intro')));
-  el.append(h('div.grid3',
-    section('services.licences', h('p', t('services.licences_text')), emptyState(t('eport.coming'))),
+  el.append(section('services.licences', h('p', t('services.licences_text')), mine));
+  el.append(h('div.grid2',
     section('services.refunds', h('p', t('services.refunds_text')), emptyState(t('eport.coming'))),
     section('services.forex', h('p', t('services.forex_text')), emptyState(t('eport.coming')))));
+}
+
+// --- The E-Port licence ledger (docs/EPORT.md "API") ---------------------------------------
+
+const qty = (v) => h('td.num', String(v));
+
+function licenceRows(list, withHolder) {
+  return list.map((l) => h('tr', { dataset: { licence: l.licence_no } },
+    h('td.mono', l.licence_no),
+    h('td', tk('direction', l.kind)),
+    withHolder ? h('td.mono', l.holder) : null,
+    h('td.mono', l.commodity),
+    h('td.num', `${l.quantity} `, h('span.mono.muted', l.unit)),
+    h('td.num.remaining', String(l.remaining)),
+    qty(l.reserved),
+    qty(l.written_off),
+    h('td', `${l.valid_from} – ${l.valid_to}`)));
+}
+
+export function licenceTable(list, { withHolder = false, id } = {}) {
+  if (!list.length) return emptyState(t('licence.empty'));
+  const heads = [t('licence.no'), t('licence.kind'), withHolder ? t('licence.holder') : null, t('licence.commodity'),
+    t('licence.quantity'), t('licence.remaining'), t('licence.reserved'), t('licence.written_off'), t('licence.validity')].filter(Boolean);
+  const el = table(heads, licenceRows(list, withHolder), { caption: t('licence.caption') });
+  if (id) el.id = id;
+  return el;
+}
+
+// The form fields: [name, label key, input attributes].
+const FIELDS = [
+  ['licence_no', 'licence.no', { maxlength: 64 }],
+  ['kind', 'licence.kind', null],
+  ['holder', 'licence.holder', { maxlength: 18, pattern: '[0-9A-Z]{18}' }],
+  ['commodity', 'licence.commodity', { pattern: '[0-9]{2,10}', inputmode: 'numeric' }],
+  ['unit', 'licence.unit', { pattern: '[0-9]{3}', inputmode: 'numeric' }],
+  ['quantity', 'licence.quantity', { inputmode: 'decimal' }],
+  ['valid_from', 'licence.valid_from', { type: 'date' }],
+  ['valid_to', 'licence.valid_to', { type: 'date' }],
+];
+
+function issueForm(onIssued) {
+  const inputs = {};
+  const errs = {};
+  const fields = FIELDS.map(([name, key, attrs]) => {
+    const id = `lic-${name}`;
+    const input = name === 'kind'
+      ? h('select', { id, name, required: true },
+        h('option', { value: 'import' }, t('direction.import')),
+        h('option', { value: 'export' }, t('direction.export')))
+      : h('input', { id, name, type: 'text', autocomplete: 'off', required: true, ...(attrs || {}) });
+    const err = h('div.field-error', { id: `${id}-err`, role: 'alert' });
+    input.setAttribute('aria-describedby', `${id}-err`);
+    inputs[name] = input;
+    errs[name] = err;
+    return h('div.field', h('label', { for: id }, t(key), h('span.req', { 'aria-hidden': 'true' }, ' *')), input, err);
+  });
+  const formErr = h('p.error#lic-error', { role: 'alert' });
+  const submit = h('button.btn-primary#lic-submit', { type: 'submit' }, t('licence.issue_submit'));
+  const form = h('form#licence-form', { novalidate: true, 'aria-labelledby': 'lic-title' },
+    h('h3#lic-title', t('licence.issue')),
+    h('div.fields', fields), formErr, h('div.actions', submit));
+
+  const setError = (name, msg) => {
+    errs[name].textContent = msg || '';
+    if (msg) inputs[name].setAttribute('aria-invalid', 'true');
+    else inputs[name].removeAttribute('aria-invalid');
+  };
+  const reset = () => {
+    for (const name of Object.keys(inputs)) setError(name, '');
+    formErr.textContent = '';
+  };
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    reset();
+    let first = null;
+    for (const [name, input] of Object.entries(inputs)) {
+      if (!input.value.trim()) {
+        setError(name, t('licence.required'));
+        first = first || input;
+      }
+    }
+    if (first) {
+      first.focus();
+      return;
+    }
+    const body = {};
+    for (const [name, input] of Object.entries(inputs)) body[name] = input.value.trim();
+    submit.disabled = true;
+    try {
+      const l = await post('/api/eport/licences', body);
+      toast(t('licence.issued', { no: l.licence_no }));
+      for (const [name, input] of Object.entries(inputs)) if (name !== 'kind') input.value = '';
+      await onIssued();
+    } catch (e) {
+      const problems = e instanceof ApiError ? e.problems : [];
+      const general = [];
+      for (const p of problems) {
+        const name = String(p.field || '').split(/[.[]/)[0];
+        if (inputs[name]) {
+          setError(name, problemText(p));
+          first = first || inputs[name];
+        } else {
+          general.push(problemText(p));
+        }
+      }
+      if (!problems.length) general.push(errorText(e));
+      formErr.textContent = general.join(' ');
+      if (first) first.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+// The commerce agency's ledger and the form to issue a licence.
+export async function agencyLicences(ctx) {
+  const body = h('div#agency-licences');
+  const load = async () => {
+    const list = await get('/api/eport/licences');
+    if (ctx && !ctx.isCurrent()) return;
+    clear(body).append(licenceTable(list, { withHolder: true }));
+  };
+  await load();
+  return [body, issueForm(load)];
+}
+
+// The enterprise's own licences.
+export async function myLicences() {
+  const list = await get('/api/eport/my-licences');
+  return h('div#my-licences', licenceTable(list));
 }
