@@ -7,16 +7,20 @@
 //! [`ManifestLedger`] (matching must answer from memory: a declaration names any bill of any
 //! manifest). Every manifest write holds the ledger lock from decide to apply and passes the
 //! sequence it has applied, so the log and the ledger cannot diverge (another process writing the
-//! same database gets `Conflict`). Transits are loaded per transit from their row; postal items
+//! same database gets `Conflict`), except a filing's match: reserved provisionally under the lock,
+//! written without it (joining group commit), then confirmed or undone (docs/CARGO.md "Ledger
+//! state"). Transits are loaded per transit from their row; postal items
 //! are rows.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cargo_control::{
     china_date, transit, Actor as CargoActor, BaggageDeclaration, Bill, DeclaredGoods, LateBill,
-    ManifestAction, ManifestBalance, ManifestCommand, ManifestId, ManifestKind, ManifestLedger,
-    ManifestState, MatchPolicy, ParcelList, PostalPolicy, Refusal, SealNo, TallyLine,
-    TransitAction, TransitAlert, TransitCommand, TransitDeclaration, TransitNo, Voyage,
+    ManifestAction, ManifestBalance, ManifestCommand, ManifestEvent, ManifestEventKind, ManifestId,
+    ManifestKind, ManifestLedger, ManifestState, MatchPolicy, ParcelList, PostalPolicy, Refusal,
+    SealNo, TallyLine, TransitAction, TransitAlert, TransitCommand, TransitDeclaration, TransitNo,
+    Voyage,
 };
 use chrono::{DateTime, Utc};
 use clearance::{Event, Status};
@@ -78,6 +82,8 @@ pub struct CargoDesk {
     store: Arc<dyn CargoStore>,
     state: Mutex<LedgerState>,
     policy: CargoPolicy,
+    /// Serials of the placeholder numbers of provisional reservations.
+    provisional: AtomicU32,
 }
 
 /// Events read per page when replaying.
@@ -103,6 +109,7 @@ impl CargoDesk {
             store,
             state: Mutex::new(LedgerState { ledger, seq }),
             policy,
+            provisional: AtomicU32::new(0),
         })
     }
 
@@ -113,6 +120,15 @@ impl CargoDesk {
     /// The store behind the desk (the demo writes a transit with past times through it).
     pub(crate) fn store(&self) -> &dyn CargoStore {
         &*self.store
+    }
+
+    /// A number no declaration has (year 0), standing for a filing's match until the store
+    /// has written it.
+    fn placeholder(&self) -> domain::codes::DeclarationNo {
+        let serial = self.provisional.fetch_add(1, Ordering::Relaxed)
+            % (domain::codes::EntryNumber::SERIAL_MAX + 1);
+        domain::codes::DeclarationNo::new(OfficeCode::HQ, 0, Direction::Import, serial)
+            .expect("placeholder numbers are valid")
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
@@ -266,7 +282,6 @@ impl Clearance {
         if matches!(link, Link::None) {
             return Ok(self.submit_checked(req, review, check)?);
         }
-        let mut g = desk.lock();
         let goods = match DeclaredGoods::from_declaration(&decl) {
             Ok(g) => g,
             Err(r) => {
@@ -276,6 +291,16 @@ impl Clearance {
                     .filed);
             }
         };
+        // The tax assessment for the late fee needs no ledger: outside the lock.
+        let value = match goods.direction {
+            Direction::Import => self.customs_value(&decl),
+            Direction::Export => None,
+        };
+        // Under the lock: check the match and reserve it provisionally (under a placeholder
+        // number), so that concurrent filings see the reservation; the store write then runs
+        // without the lock and joins group commit (the store gives the match event its
+        // sequence number, tolerating concurrent match events: docs/CARGO.md "Ledger state").
+        let mut g = desk.lock();
         let checked = g.ledger.match_declaration(
             &goods.bill_no,
             goods.direction,
@@ -286,7 +311,7 @@ impl Clearance {
         let (review, pending) = match checked {
             Ok(m) => {
                 let mut review = review;
-                let fee = match (goods.direction, self.customs_value(&decl)) {
+                let fee = match (goods.direction, value) {
                     (Direction::Import, Some(value)) => Some(
                         g.ledger
                             .late_declaration_fee(
@@ -337,10 +362,34 @@ impl Clearance {
             Err(Refusal::BillUnknown { .. }) if matches!(link, Link::IfKnown) => (review, None),
             Err(r) => (reject(&r), None),
         };
-        let out = self.submit_matched_checked(&*desk.store, req, review, pending, check)?;
-        if let Some(m) = out.matched {
+        let Some(pending) = pending else {
+            drop(g);
+            return Ok(self
+                .submit_matched_checked(&*desk.store, req, review, None, check)?
+                .filed);
+        };
+        let placeholder = desk.placeholder();
+        g.ledger
+            .apply(&store::cargo::matched_event(&pending, placeholder, req.now));
+        drop(g);
+        let undo = ManifestEvent {
+            at: req.now,
+            actor: system(),
+            kind: ManifestEventKind::DeclarationUnmatched {
+                manifest_id: pending.manifest_id,
+                bill_no: pending.bill_no,
+                declaration_no: placeholder,
+                reason: "provisional reservation".into(),
+            },
+        };
+        let out = self.submit_matched_checked(&*desk.store, req, review, Some(pending), check);
+        let mut g = desk.lock();
+        // The placeholder gives way to the match written (or to nothing).
+        g.ledger.apply(&undo);
+        let out = out?;
+        if let Some(m) = &out.matched {
             g.ledger.apply(&m.event);
-            g.seq = m.seq;
+            g.seq = g.seq.max(m.seq);
         }
         Ok(out.filed)
     }
@@ -462,7 +511,7 @@ impl Clearance {
         for e in &manifest_events {
             g.ledger.apply(e);
         }
-        g.seq = written.last_seq;
+        g.seq = g.seq.max(written.last_seq);
         written
             .declarations
             .into_iter()
@@ -519,10 +568,17 @@ impl Clearance {
         };
         authorize_cargo(p, op, resource, &self.refdata)?;
         let now = self.now();
-        let events = g
+        let mut events = g
             .ledger
             .decide(&ManifestCommand { actor, action }, now)
             .map_err(refusal)?;
+        // A filing in flight holds its reservation under a placeholder number (year 0): not a
+        // declaration to list (its match write will find this event and answer `Conflict`).
+        for e in &mut events {
+            if let ManifestEventKind::DepartureConfirmed { unreleased, .. } = &mut e.kind {
+                unreleased.retain(|no| no.year() != 0);
+            }
+        }
         // Exit confirmations close their export declarations in the same transaction.
         let mut declarations = Vec::new();
         let mut outbox = Vec::new();
@@ -555,7 +611,7 @@ impl Clearance {
         for e in &events {
             g.ledger.apply(e);
         }
-        g.seq = written.last_seq;
+        g.seq = g.seq.max(written.last_seq);
         let m = g
             .ledger
             .manifest(&manifest_id)

@@ -393,3 +393,159 @@ fn postal_items_and_baggage_are_screened_against_the_watch_list() {
     );
     assert_eq!(decisions[1].outcome, PostalOutcome::Released);
 }
+
+/// The bills of `mf` as `(bill, position, declared packages, declaration numbers)`.
+fn bills_of(svc: &Clearance, off: &Principal, mf: &ManifestId) -> Vec<(String, BillPosition, u64)> {
+    svc.manifest(off, mf)
+        .unwrap()
+        .balance
+        .bills
+        .into_iter()
+        .map(|b| {
+            (
+                b.bill_no.as_str().to_string(),
+                b.position,
+                b.declared_packages,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn concurrent_filings_on_distinct_bills_are_all_matched_and_survive_a_restart() {
+    const N: usize = 24;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let mf = ManifestId::parse("MF-CONC-1").unwrap();
+    let nos = {
+        let svc = service(dir.path(), clock.clone());
+        let carrier = user(&svc, "ca", Role::Carrier, None, Some(CARRIER));
+        let ent = user(&svc, "ent", Role::Enterprise, None, Some(AEO));
+        let bills = (0..N)
+            .map(|i| bill(&format!("AWB-C{i}"), 10, "260"))
+            .collect();
+        svc.file_manifest(&carrier, mf, ManifestKind::Original, voyage(), bills)
+            .unwrap();
+        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+            .unwrap();
+        let filed: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..N)
+                .map(|i| {
+                    let (svc, ent) = (&svc, &ent);
+                    s.spawn(move || {
+                        svc.submit(
+                            ent,
+                            &format!("c-{i}"),
+                            &import(&format!("AWB-C{i}"), &format!("C-C{i}")),
+                        )
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let nos: Vec<_> = filed
+            .into_iter()
+            .map(|f| f.expect("every filing on its own bill is accepted"))
+            .map(|f| f.declaration_no.expect("accepted with a number"))
+            .collect();
+        let off = user(&svc, "pd", Role::Officer, Some("2233"), None);
+        let before = bills_of(&svc, &off, &mf);
+        assert_eq!(before.len(), N);
+        assert!(
+            before
+                .iter()
+                .all(|(_, p, n)| *p == BillPosition::Declared && *n == 10),
+            "{before:?}"
+        );
+        nos
+    };
+    // Restart: the ledger replayed from the manifest log holds every match, under the
+    // declaration numbers given (no provisional placeholder survives).
+    let svc = service(dir.path(), clock);
+    let off = svc.login("pd", PASSWORD).unwrap().principal;
+    let after = bills_of(&svc, &off, &mf);
+    assert_eq!(after.len(), N);
+    assert!(
+        after
+            .iter()
+            .all(|(_, p, n)| *p == BillPosition::Declared && *n == 10),
+        "{after:?}"
+    );
+    assert!(svc.store().verify_audit().unwrap().is_intact());
+    drop(svc);
+    // The log holds one match per filing, under the number each was given.
+    let mut matched = matched_in_log(dir.path());
+    let mut nos = nos;
+    matched.sort();
+    nos.sort();
+    assert_eq!(matched, nos);
+}
+
+/// The declaration numbers of the match events in the manifest log.
+fn matched_in_log(dir: &std::path::Path) -> Vec<domain::codes::DeclarationNo> {
+    let store = SqliteStore::open(dir, SqliteOptions::default()).unwrap();
+    store::cargo::CargoStore::manifest_events(&store, 0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event.kind {
+            cargo_control::ManifestEventKind::DeclarationMatched { declaration_no, .. } => {
+                Some(declaration_no)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn two_concurrent_filings_on_one_bill_give_exactly_one_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let mf = ManifestId::parse("MF-CONC-2").unwrap();
+    {
+        let svc = service(dir.path(), clock.clone());
+        let carrier = user(&svc, "ca", Role::Carrier, None, Some(CARRIER));
+        let ent = user(&svc, "ent", Role::Enterprise, None, Some(AEO));
+        svc.file_manifest(
+            &carrier,
+            mf,
+            ManifestKind::Original,
+            voyage(),
+            vec![bill("AWB-ONE", 10, "260")],
+        )
+        .unwrap();
+        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+            .unwrap();
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (svc, ent) = (&svc, &ent);
+                    s.spawn(move || {
+                        svc.submit(
+                            ent,
+                            &format!("one-{i}"),
+                            &import("AWB-ONE", &format!("C-O{i}")),
+                        )
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let (ok, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.is_ok());
+        assert_eq!((ok.len(), refused.len()), (1, 1));
+        let e = refused.into_iter().next().unwrap().unwrap_err();
+        assert_eq!(problem_codes(e), ["packages_differ"]);
+        let off = user(&svc, "pd", Role::Officer, Some("2233"), None);
+        assert_eq!(
+            bills_of(&svc, &off, &mf),
+            [("AWB-ONE".to_string(), BillPosition::Declared, 10)]
+        );
+    }
+    let svc = service(dir.path(), clock);
+    let off = svc.login("pd", PASSWORD).unwrap().principal;
+    assert_eq!(
+        bills_of(&svc, &off, &mf),
+        [("AWB-ONE".to_string(), BillPosition::Declared, 10)]
+    );
+    drop(svc);
+    assert_eq!(matched_in_log(dir.path()).len(), 1);
+}

@@ -5,7 +5,9 @@
 //! - **Manifests** are an event log in one global sequence (`manifest_events`). The application
 //!   keeps the [`cargo_control::ManifestLedger`] in memory, rebuilt at start by replaying the log
 //!   ([`CargoStore::manifest_events`]), and writes with the sequence it has applied
-//!   ([`ManifestWrite::expected_seq`]): a store that moved on answers `Conflict`.
+//!   ([`ManifestWrite::expected_seq`]): a store that moved on answers `Conflict`, unless only
+//!   match events came after it (filings in flight, which the caller reserved in its ledger
+//!   before writing them; docs/CARGO.md "Ledger state").
 //! - Writes that touch declarations too — a filing matched to its bill, a release writing a bill
 //!   off, an exit confirmation closing an export — commit the manifest events and the
 //!   declaration's events in **one transaction** ([`CargoStore::submit_matched`],
@@ -156,7 +158,8 @@ pub struct PostalFilter {
 /// What transport and cargo control asks of durable storage.
 pub trait CargoStore: Send + Sync {
     /// Record manifest events and the declaration events they cause, in one transaction.
-    /// `Conflict` when the log moved past `expected_seq` or a declaration past its version.
+    /// `Conflict` when the log moved past `expected_seq` with anything other than match events,
+    /// or a declaration past its version.
     fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError>;
 
     /// [`crate::Store::submit_reviewed`], plus the match to its bill when the filing is
