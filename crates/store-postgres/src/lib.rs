@@ -346,18 +346,6 @@ pub(crate) fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).expect("a millisecond of a valid time")
 }
 
-fn cursor_of(id: DeclarationId) -> Cursor {
-    Cursor::parse(&format!("d{}", id.0))
-}
-
-fn cursor_id(c: &Cursor) -> Result<DeclarationId, StoreError> {
-    c.as_str()
-        .strip_prefix('d')
-        .and_then(|s| s.parse().ok())
-        .map(DeclarationId)
-        .ok_or_else(|| StoreError::Invalid(format!("bad cursor {:?}", c.as_str())))
-}
-
 fn parse_direction(s: &str) -> Result<Direction, StoreError> {
     match s {
         "import" => Ok(Direction::Import),
@@ -491,7 +479,7 @@ impl Store for PostgresStore {
                 "page limit must be 1 to {PAGE_MAX}"
             )));
         }
-        let after = page.after.as_ref().map(cursor_id).transpose()?;
+        let after = page.after.as_ref().map(Cursor::id).transpose()?;
         let mut sql = String::from(
             "SELECT id, pre_entry_no, declaration_no, declarant, direction, declaration_office, status, lane, submitted_at, version FROM declarations WHERE true",
         );
@@ -563,7 +551,7 @@ impl Store for PostgresStore {
         }
         let next = if items.len() > page.limit as usize {
             items.truncate(page.limit as usize);
-            items.last().map(|s| cursor_of(s.id))
+            items.last().map(|s| Cursor::from_id(s.id))
         } else {
             None
         };

@@ -48,6 +48,7 @@ pub mod eport;
 pub mod eport_contract;
 pub mod outbox;
 pub mod outbox_contract;
+pub mod review;
 pub mod risk;
 pub mod risk_contract;
 pub mod sqlite;
@@ -176,10 +177,12 @@ pub const OFFICES_MAX: usize = 2000;
 pub struct Cursor(String);
 
 impl Cursor {
-    fn from_id(id: DeclarationId) -> Cursor {
+    /// The cursor that continues a listing after `id` (every backend writes it the same way).
+    pub fn from_id(id: DeclarationId) -> Cursor {
         Cursor(format!("d{}", id.0))
     }
-    fn id(&self) -> Result<DeclarationId, StoreError> {
+    /// The declaration a cursor continues after; `Invalid` for a cursor no backend wrote.
+    pub fn id(&self) -> Result<DeclarationId, StoreError> {
         self.0
             .strip_prefix('d')
             .and_then(|s| s.parse().ok())

@@ -1308,95 +1308,16 @@ fn submit_reviewed(
             replayed: true,
         });
     }
-    let system = |component: &str| Actor::System {
-        component: component.to_owned(),
-    };
     let mut state = row.state.clone();
-    let mut events = Vec::new();
-    let mut feedback = None;
-    let mut step = |state: &mut DeclarationState, actor: Actor, action: Action| {
-        let new =
-            decide(state, &Command { actor, action }, req.now).map_err(StoreError::Refused)?;
-        for e in &new {
-            *state = apply(std::mem::take(state), e);
+    // An accepting review takes its number here, in the filing's transaction.
+    let declaration_no = match review {
+        AutomaticReview::Reject { .. } => None,
+        AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. } => {
+            Some(risk::take_declaration_no(c, &header, req.now)?)
         }
-        events.extend(new);
-        Ok::<(), StoreError>(())
     };
-    match review {
-        AutomaticReview::Reject { problems } => {
-            step(
-                &mut state,
-                system("automatic_review"),
-                Action::Reject {
-                    problems: problems.clone(),
-                },
-            )?;
-        }
-        AutomaticReview::Accept {
-            lane,
-            reasons,
-            assessment,
-        } => {
-            let year = customs_year(req.now);
-            let serial = next_serial(
-                c,
-                "declaration",
-                header.declaration_office,
-                year,
-                header.direction,
-            )?;
-            let declaration_no =
-                DeclarationNo::new(header.declaration_office, year, header.direction, serial)
-                    .ok_or_else(|| {
-                        StoreError::SerialExhausted(format!(
-                            "declaration {} {year} {}",
-                            header.declaration_office, header.direction
-                        ))
-                    })?;
-            step(
-                &mut state,
-                system("automatic_review"),
-                Action::Accept { declaration_no },
-            )?;
-            step(
-                &mut state,
-                system("risk"),
-                Action::ChooseLane {
-                    lane: *lane,
-                    reasons: reasons.clone(),
-                    inspection: None,
-                    explanation: None,
-                },
-            )?;
-            if let Some(amounts) = assessment {
-                let notices = amounts
-                    .iter()
-                    .map(|(tax, amount_fen)| clearance::PaymentNotice {
-                        notice_no: notice_no(declaration_no, *tax),
-                        tax: *tax,
-                        amount_fen: *amount_fen,
-                    })
-                    .collect();
-                step(&mut state, system("tax"), Action::Assess { notices })?;
-            }
-        }
-        AutomaticReview::AcceptRisk { choose } => {
-            let declaration_no = risk::take_declaration_no(c, &header, req.now)?;
-            step(
-                &mut state,
-                system("automatic_review"),
-                Action::Accept { declaration_no },
-            )?;
-            let chosen = choose.choose(&declaration_no);
-            for (actor, action) in chosen.steps(declaration_no) {
-                step(&mut state, actor, action)?;
-            }
-            feedback = chosen
-                .feedback
-                .filter(|f| f.declaration_no == declaration_no);
-        }
-    }
+    let (events, feedback) =
+        crate::review::review_steps(&mut state, review, declaration_no, req.now)?;
     let appended = write_events(
         c,
         head,
