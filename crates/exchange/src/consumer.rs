@@ -211,6 +211,14 @@ impl Consumer {
                 }
             }
         }
+        // Acks are buffered by the client: push them out before counting the batch as done, so
+        // a consumer stopped right after it does not leave them unsent (they would only cause a
+        // redelivery, which the applied log absorbs, but the stream would look behind).
+        if let Some(m) = messages.first() {
+            if let Err(e) = m.context.client().flush().await {
+                tracing::debug!("exchange consumer flush: {e}");
+            }
+        }
         self.stats.send_modify(|s| {
             s.received += delta.received;
             s.applied += delta.applied;

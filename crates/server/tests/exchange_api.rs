@@ -392,7 +392,17 @@ async fn releases_reach_jetstream_through_the_relay_exactly_once() {
     assert_eq!(stats.borrow().duplicates, 0);
     let o = t.store.outbox_store().unwrap();
     assert!(o.fetch_unpublished(0, 10).unwrap().is_empty());
-    let on_bus = exchange::status::bus_state(&bus).await.unwrap();
+    // The server applies acks asynchronously: wait (bounded) for the consumer to show none
+    // outstanding; a message never acked would stay pending and fail this.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let on_bus = loop {
+        let on_bus = exchange::status::bus_state(&bus).await.unwrap();
+        let outstanding = on_bus[&forex].num_pending + on_bus[&forex].num_ack_pending;
+        if outstanding == 0 || std::time::Instant::now() > deadline {
+            break on_bus;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(on_bus[&forex].on_bus, 3);
     assert_eq!(
         on_bus[&forex].num_pending + on_bus[&forex].num_ack_pending,
