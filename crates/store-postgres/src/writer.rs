@@ -240,21 +240,7 @@ impl Writer {
                     .iter()
                     .position(|j| !is_filing(&j.op))
                     .map_or(batch.len(), |p| i + p);
-                let filings: Vec<Filing<'_>> = batch[i..end]
-                    .iter()
-                    .map(|j| match &j.op {
-                        Op::Submit(r) => (r, None),
-                        Op::SubmitReviewed(r, review) => (r, Some(review)),
-                        _ => unreachable!("the run holds filings only"),
-                    })
-                    .collect();
-                let outcomes = tx.submit_group(&mut head, &filings).await?;
-                for ((_, review), r) in filings.iter().zip(outcomes) {
-                    results.push(r.map(|o| match review {
-                        None => Reply::Submitted(o.submitted),
-                        Some(_) => Reply::Filed(filed(o)),
-                    }));
-                }
+                results.extend(tx.filing_run(&mut head, &batch[i..end]).await?);
                 i = end;
             } else {
                 results.push(tx.single(&mut head, &batch[i].op).await?);
@@ -321,10 +307,14 @@ impl Statements {
             writer_lock: p("SELECT pg_advisory_xact_lock(hashtext('jinguan-writer:' || coalesce(current_schema(), '')))").await?,
             chain_head: p("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").await?,
             lookup_keys: p(
+                // LATERAL: one index probe per key. As a plain join the planner, which cannot
+                // see how many keys come, hashes the keys and scans the whole table.
                 "SELECT d.declarant, d.client_seq_no, d.id, d.pre_entry_no, d.version, d.body::text, d.state::text
-                 FROM declarations d
-                 JOIN unnest($1::text[], $2::text[]) AS k (declarant, client_seq_no)
-                   ON d.declarant = k.declarant AND d.client_seq_no = k.client_seq_no",
+                 FROM unnest($1::text[], $2::text[]) AS k (declarant, client_seq_no)
+                 CROSS JOIN LATERAL (
+                   SELECT * FROM declarations x
+                   WHERE x.declarant = k.declarant AND x.client_seq_no = k.client_seq_no
+                 ) d",
             )
             .await?,
             take_serials: p(
@@ -656,6 +646,114 @@ impl Tx<'_> {
                 Ok(Err(e))
             }
         }
+    }
+
+    /// A run of consecutive filings, written as one group ([`Tx::submit_group`]). Before it,
+    /// with one or two pipelined queries each for the whole run: the E-Port filings' registry
+    /// check (their refusals turn the review into a rejection, as alone), and the bill matches'
+    /// check against the manifest log (a refused check refuses that filing alone). After it,
+    /// the match events, numbered in order, with their audit records.
+    async fn filing_run(
+        &self,
+        head: &mut ChainHead,
+        jobs: &[Job],
+    ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+        fn pending(op: &Op) -> Option<&store::cargo::PendingMatch> {
+            match op {
+                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => b.2.as_ref(),
+                Op::Eport(eport::EportOp::File(b)) => b.3.as_ref().and_then(|m| m.as_ref()),
+                _ => None,
+            }
+        }
+        let traders: Vec<domain::codes::Uscc> = jobs
+            .iter()
+            .filter_map(|j| match &j.op {
+                Op::Eport(eport::EportOp::File(b)) => Some(b.2.trader),
+                _ => None,
+            })
+            .collect();
+        let registry = if traders.is_empty() {
+            None
+        } else {
+            Some(self.registry_for(&traders).await?)
+        };
+        let reviews: Vec<Option<AutomaticReview>> = jobs
+            .iter()
+            .map(|j| match (&j.op, &registry) {
+                (Op::Eport(eport::EportOp::File(b)), Some((enforced, entries))) => {
+                    let (_, review, check, _) = &**b;
+                    let entry = entries.iter().find(|e| e.uscc == check.trader);
+                    // No licence numbers in a run (`eport::joins_run`): nothing to claim.
+                    let (review, _) =
+                        eport::checked_review(review, check, entry, *enforced, |_| None);
+                    Some(review)
+                }
+                _ => None,
+            })
+            .collect();
+
+        let mut results: Vec<Option<Result<Reply, StoreError>>> =
+            jobs.iter().map(|_| None).collect();
+        let mut last_seq = 0;
+        if let Some(from) = jobs
+            .iter()
+            .filter_map(|j| pending(&j.op))
+            .map(|m| m.expected_seq)
+            .min()
+        {
+            let log = self.manifest_log_since(from).await?;
+            for (k, j) in jobs.iter().enumerate() {
+                if let Some(m) = pending(&j.op) {
+                    if let Err(e) = log.admits(m.expected_seq) {
+                        results[k] = Some(Err(e));
+                    }
+                }
+            }
+            last_seq = log.last;
+        }
+        let to_write: Vec<usize> = (0..jobs.len()).filter(|&k| results[k].is_none()).collect();
+        let filings: Vec<Filing<'_>> = to_write
+            .iter()
+            .map(|&k| match &jobs[k].op {
+                Op::Submit(r) => (r, None),
+                Op::SubmitReviewed(r, review) => (r, Some(review)),
+                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => (&b.0, Some(&b.1)),
+                Op::Eport(eport::EportOp::File(b)) => (&b.0, reviews[k].as_ref()),
+                _ => unreachable!("the run holds filings only"),
+            })
+            .collect();
+        let outcomes = self.submit_group(head, &filings).await?;
+        for (&k, outcome) in to_write.iter().zip(outcomes) {
+            let op = &jobs[k].op;
+            let mut matched = |o: SubmitOutcome, req: &SubmitRequest| {
+                let filed = filed(o);
+                let matched = cargo::match_written(req, pending(op), &filed, &mut last_seq);
+                store::cargo::SubmittedMatched { filed, matched }
+            };
+            results[k] = Some(match op {
+                Op::Submit(_) => outcome.map(|o| Reply::Submitted(o.submitted)),
+                Op::SubmitReviewed(..) => outcome.map(|o| Reply::Filed(filed(o))),
+                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => outcome.map(|o| {
+                    Reply::Cargo(cargo::CargoReply::SubmitMatched(Box::new(matched(o, &b.0))))
+                }),
+                Op::Eport(eport::EportOp::File(b)) => outcome
+                    .map(|o| Reply::Eport(eport::EportReply::Filed(Box::new(matched(o, &b.0))))),
+                _ => unreachable!("the run holds filings only"),
+            });
+        }
+        let matches: Vec<&store::cargo::StoredManifestEvent> = results
+            .iter()
+            .filter_map(|r| match r {
+                Some(Ok(Reply::Cargo(cargo::CargoReply::SubmitMatched(m)))) => m.matched.as_ref(),
+                Some(Ok(Reply::Eport(eport::EportReply::Filed(m)))) => m.matched.as_ref(),
+                _ => None,
+            })
+            .collect();
+        self.insert_manifest_events(head, &matches).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every filing of the run answered"))
+            .collect())
     }
 
     /// Consecutive submissions: together when they can, else one by one.
@@ -1533,8 +1631,17 @@ fn submit_command(r: &SubmitRequest, pre_entry_no: PreEntryNo) -> Command {
 }
 
 /// Submissions, with or without their review, are written together.
+/// Filings are written together ([`Tx::filing_run`]): those matched to a bill too, and
+/// those checked by the E-Port unless they draw on a licence (which is locked and reserved in
+/// the filing's own savepoint).
 fn is_filing(op: &Op) -> bool {
-    matches!(op, Op::Submit(_) | Op::SubmitReviewed(..))
+    match op {
+        Op::Submit(_) | Op::SubmitReviewed(..) | Op::Cargo(cargo::CargoOp::SubmitMatched(_)) => {
+            true
+        }
+        Op::Eport(e) => eport::joins_run(e),
+        _ => false,
+    }
 }
 
 fn filed(o: SubmitOutcome) -> Filed {

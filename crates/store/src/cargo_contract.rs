@@ -40,6 +40,18 @@ fn bill(no: &str, packages: u32) -> Bill {
 
 /// An import manifest filed and arrived, decided on a ledger: its events.
 fn arrived(ledger: &mut ManifestLedger, id: &str) -> Vec<cargo_control::ManifestEvent> {
+    arrived_with(
+        ledger,
+        id,
+        vec![bill(&format!("{id}-1"), 10), bill(&format!("{id}-2"), 5)],
+    )
+}
+
+fn arrived_with(
+    ledger: &mut ManifestLedger,
+    id: &str,
+    bills: Vec<Bill>,
+) -> Vec<cargo_control::ManifestEvent> {
     let mut events = ledger
         .execute(
             &ManifestCommand {
@@ -56,7 +68,7 @@ fn arrived(ledger: &mut ManifestLedger, id: &str) -> Vec<cargo_control::Manifest
                         direction: Direction::Import,
                         office: shanghai(),
                     },
-                    bills: vec![bill(&format!("{id}-1"), 10), bill(&format!("{id}-2"), 5)],
+                    bills,
                 },
             },
             t0(),
@@ -243,6 +255,113 @@ pub fn filing_and_match_commit_together(h: &dyn CargoHarness) {
     let entry = replayed.bill(&BillNo::parse("M2-1").unwrap()).unwrap();
     assert_eq!(entry.declared_packages, 10);
     assert!(store.verify_audit().unwrap().is_intact());
+}
+
+/// Filings racing on distinct bills of one manifest, all having read the log at the same
+/// position (as the clearance service reserves matches before writing): each is written with
+/// its match, the matches numbered one after another without gaps or repeats; a filing that
+/// read the log before a later non-match event is refused and writes nothing.
+pub fn concurrent_filings_are_matched_in_sequence(h: &dyn CargoHarness) {
+    const N: usize = 16;
+    let store = h.open();
+    let mut ledger = ManifestLedger::new(MatchPolicy::default());
+    let bills = (0..N).map(|i| bill(&format!("M5-{i}"), 10)).collect();
+    store
+        .record_manifest(ManifestWrite {
+            expected_seq: 0,
+            events: arrived_with(&mut ledger, "M5", bills),
+            declarations: vec![],
+            outbox: vec![],
+        })
+        .unwrap();
+    let accept = || AutomaticReview::Accept {
+        lane: Lane::Green,
+        reasons: vec![crate::contract::reason()],
+        assessment: None,
+    };
+    let pending = |i: usize, expected_seq: u64| PendingMatch {
+        expected_seq,
+        manifest_id: ManifestId::parse("M5").unwrap(),
+        bill_no: BillNo::parse(&format!("M5-{i}")).unwrap(),
+        packages: 10,
+        gross_weight_kg: rust_decimal::Decimal::from(100),
+    };
+    let store_ref: &dyn Ledgers = &*store;
+    let done: Vec<SubmittedMatched> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                s.spawn(move || {
+                    store_ref
+                        .submit_matched(
+                            submit_request(&format!("cm-{i}"), sample_body(100 + i as u64)),
+                            accept(),
+                            Some(pending(i, 2)),
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut seqs: Vec<u64> = done
+        .iter()
+        .map(|d| {
+            let m = d.matched.as_ref().expect("every filing matched");
+            match &m.event.kind {
+                cargo_control::ManifestEventKind::DeclarationMatched { declaration_no, .. } => {
+                    assert_eq!(Some(*declaration_no), d.filed.declaration_no)
+                }
+                other => panic!("{other:?}"),
+            }
+            m.seq
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (3..3 + N as u64).collect::<Vec<_>>());
+    // The log replays with every match, in the numbers the answers gave.
+    let (replayed, last) = replay(&*store);
+    assert_eq!(last, 2 + N as u64);
+    let balance = replayed
+        .balance(&ManifestId::parse("M5").unwrap())
+        .expect("manifest replayed");
+    assert!(balance.bills.iter().all(|b| b.declared_packages == 10));
+
+    // A non-match event (another manifest filed) after the log was read: that filing is
+    // refused.
+    let other = arrived(&mut ledger_after(&*store), "M6");
+    store
+        .record_manifest(ManifestWrite {
+            expected_seq: last,
+            events: other,
+            declarations: vec![],
+            outbox: vec![],
+        })
+        .unwrap();
+    let stale = store.submit_matched(
+        submit_request("cm-stale", sample_body(999)),
+        accept(),
+        Some(pending(0, last)),
+    );
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let listed = store
+        .list(
+            &crate::ListFilter::default(),
+            &crate::PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .unwrap();
+    assert_eq!(listed.items.len(), N, "the refused filing wrote nothing");
+    assert!(store.verify_audit().unwrap().is_intact());
+}
+
+/// The ledger as the store's log replays it.
+fn ledger_after(store: &dyn Ledgers) -> ManifestLedger {
+    replay(store).0
 }
 
 pub fn manifest_and_declaration_events_commit_together(h: &dyn CargoHarness) {
@@ -526,6 +645,7 @@ macro_rules! cargo_contract_tests {
         $crate::cargo_contract_tests!(@each $make;
             manifest_log_replays_and_refuses_stale_writes,
             filing_and_match_commit_together,
+            concurrent_filings_are_matched_in_sequence,
             manifest_and_declaration_events_commit_together,
             transits_fold_and_conflict,
             postal_outcomes_roundtrip,

@@ -61,24 +61,24 @@ impl Tx<'_> {
             }
             CargoOp::SubmitMatched(boxed) => {
                 let (req, review, pending) = &**boxed;
-                let last = match pending {
-                    Some(m) => Some(self.check_manifest_seq(m.expected_seq).await?),
-                    None => None,
-                };
+                // Filings are normally written in runs (`Tx::filing_run`); this is the same
+                // write for one.
+                let mut last = 0;
+                if let Some(m) = pending {
+                    let log = self.manifest_log_since(m.expected_seq).await?;
+                    log.admits(m.expected_seq)?;
+                    last = log.last;
+                }
                 let filed = filed(
                     self.submit_many(head, &[(req, Some(review))], None)
                         .await?
                         .pop()
                         .expect("one result per request")?,
                 );
-                let matched = match (pending, last, filed.declaration_no, filed.replayed) {
-                    (Some(m), Some(last), Some(no), false) => {
-                        let event = matched_event(m, no, req.now);
-                        let seq = self.insert_manifest_event(head, last + 1, &event).await?;
-                        Some(StoredManifestEvent { seq, event })
-                    }
-                    _ => None,
-                };
+                let matched = match_written(req, pending.as_ref(), &filed, &mut last);
+                if let Some(m) = &matched {
+                    self.insert_manifest_events(head, &[m]).await?;
+                }
                 Ok(CargoReply::SubmitMatched(Box::new(SubmittedMatched {
                     filed,
                     matched,
@@ -162,6 +162,82 @@ impl Tx<'_> {
             });
         }
         Ok(last)
+    }
+
+    /// The manifest log past `from`: its last sequence number and the numbers of the events
+    /// other than matches (two queries, pipelined), to check several filings' matches at once.
+    pub(super) async fn manifest_log_since(
+        &self,
+        from: u64,
+    ) -> Result<ManifestLogTail, StoreError> {
+        let from = from as i64;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&from];
+        let (last, others) = tokio::join!(
+            biased;
+            self.c.query_one("SELECT coalesce(max(seq), 0) FROM manifest_events", &[]),
+            self.c.query(
+                "SELECT seq FROM manifest_events WHERE seq > $1 AND type <> 'declaration_matched'",
+                &params,
+            ),
+        );
+        let last: i64 = last.map_err(backend)?.get(0);
+        Ok(ManifestLogTail {
+            last: last as u64,
+            others: others
+                .map_err(backend)?
+                .iter()
+                .map(|r| r.get::<_, i64>(0) as u64)
+                .collect(),
+        })
+    }
+
+    /// Match events numbered by [`match_written`], with their audit records, in two pipelined
+    /// statements.
+    pub(super) async fn insert_manifest_events(
+        &self,
+        head: &mut ChainHead,
+        events: &[&StoredManifestEvent],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut seqs = Vec::with_capacity(events.len());
+        let mut manifests = Vec::with_capacity(events.len());
+        let mut types = Vec::with_capacity(events.len());
+        let mut at = Vec::with_capacity(events.len());
+        let mut bodies = Vec::with_capacity(events.len());
+        let mut audit = super::AuditRows::default();
+        for s in events {
+            let e = &s.event;
+            let manifest = manifest_of(e).to_string();
+            audit.push(head.next(
+                ms(e.at).timestamp_millis(),
+                &e.actor.label(),
+                &format!("manifest.{}", e.kind.name()),
+                &manifest,
+                manifest_audit_detail(e),
+            ));
+            seqs.push(s.seq as i64);
+            manifests.push(manifest);
+            types.push(e.kind.name());
+            at.push(ms(e.at));
+            bodies.push(json!(e)?);
+        }
+        let audit_params = audit.params();
+        let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&seqs, &manifests, &types, &at, &bodies];
+        let (a, b) = tokio::join!(
+            biased;
+            self.c.execute(
+                "INSERT INTO manifest_events (seq, manifest_id, type, at, body)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])",
+                &event_params,
+            ),
+            self.c.execute(&self.st.insert_audit, &audit_params),
+        );
+        a.map_err(backend)?;
+        b.map_err(backend)?;
+        Ok(())
     }
 
     async fn insert_manifest_event(
@@ -317,4 +393,46 @@ pub(crate) fn read_state(no: &str, s: &str) -> Result<TransitState, StoreError> 
 /// Kept for symmetry with the reads: a transit number read back must parse.
 pub(crate) fn read_transit_no(no: &str) -> Result<TransitNo, StoreError> {
     TransitNo::parse(no).map_err(|e| corrupt(format!("transit {no}: {e}")))
+}
+
+/// The manifest log past the earliest expected sequence of a run of filings.
+pub(super) struct ManifestLogTail {
+    pub last: u64,
+    /// Sequence numbers of events other than matches.
+    pub others: Vec<u64>,
+}
+
+impl ManifestLogTail {
+    /// A filing that read the log at `expected` may add its match if the log has only grown
+    /// by matches since (the caller reserved its match in its ledger before writing: matches
+    /// of filings in flight are already counted there; docs/CARGO.md "Wiring").
+    pub fn admits(&self, expected: u64) -> Result<(), StoreError> {
+        if self.last < expected || self.others.iter().any(|&s| s > expected) {
+            return Err(StoreError::Conflict {
+                expected,
+                actual: self.last,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The match event of a filing just written, numbered after `last_seq`: only for a new,
+/// accepted declaration with a pending match.
+pub(super) fn match_written(
+    req: &SubmitRequest,
+    pending: Option<&PendingMatch>,
+    filed: &store::Filed,
+    last_seq: &mut u64,
+) -> Option<StoredManifestEvent> {
+    match (pending, filed.declaration_no, filed.replayed) {
+        (Some(m), Some(no), false) => {
+            *last_seq += 1;
+            Some(StoredManifestEvent {
+                seq: *last_seq,
+                event: matched_event(m, no, req.now),
+            })
+        }
+        _ => None,
+    }
 }

@@ -233,10 +233,6 @@ impl Tx<'_> {
                     .map_err(backend)?
                     .get(0);
                 let entry = self.registry_of(&check.trader).await?;
-                let mut refusals: Vec<::eport::Refusal> =
-                    check_registry(&check.trader, entry.as_ref(), enforced)
-                        .into_iter()
-                        .collect();
                 // The licences drawn on, locked until the batch commits.
                 let mut standings = Vec::new();
                 for n in &check.needs {
@@ -246,34 +242,13 @@ impl Tx<'_> {
                         }
                     }
                 }
-                let claims = match check_licences(&check.needs, &check.trader, check.date, |no| {
-                    standings
-                        .iter()
-                        .find(|(k, _)| k == no)
-                        .and_then(|(_, s)| s.clone())
-                }) {
-                    Ok(claims) => claims,
-                    Err(r) => {
-                        refusals.extend(r);
-                        Vec::new()
-                    }
-                };
-                let review = if refusals.is_empty() {
-                    review.clone()
-                } else {
-                    let mut problems = match review {
-                        AutomaticReview::Reject { problems } => problems.clone(),
-                        _ => Vec::new(),
-                    };
-                    problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
-                        field: r.field,
-                        code: r.code,
-                        message_zh: r.message_zh,
-                        message_en: r.message_en,
-                    }));
-                    problems.truncate(clearance::PROBLEMS_MAX);
-                    AutomaticReview::Reject { problems }
-                };
+                let (review, claims) =
+                    checked_review(review, check, entry.as_ref(), enforced, |no| {
+                        standings
+                            .iter()
+                            .find(|(k, _)| k == no)
+                            .and_then(|(_, s)| s.clone())
+                    });
                 let out = match cargo_match {
                     None => SubmittedMatched {
                         filed: filed(
@@ -331,5 +306,87 @@ impl Tx<'_> {
                 Ok(EportReply::Filed(Box::new(out)))
             }
         }
+    }
+}
+
+/// A filing that can be written in a run with others (`Tx::filing_run`): it draws on no
+/// licence, so there is nothing to lock and reserve, only the registry to read.
+pub(super) fn joins_run(op: &EportOp) -> bool {
+    match op {
+        EportOp::File(b) => b.2.needs.iter().all(|n| n.licence_no.is_none()),
+        _ => false,
+    }
+}
+
+/// The automatic review with the E-Port's refusals (registry, licences) added, and the
+/// licence quantities to reserve when it stands.
+pub(super) fn checked_review(
+    review: &AutomaticReview,
+    check: &FilingCheck,
+    entry: Option<&RegistryEntry>,
+    enforced: bool,
+    standing: impl FnMut(&str) -> Option<Standing>,
+) -> (AutomaticReview, Vec<::eport::Claim>) {
+    let mut refusals: Vec<::eport::Refusal> = check_registry(&check.trader, entry, enforced)
+        .into_iter()
+        .collect();
+    let claims = match check_licences(&check.needs, &check.trader, check.date, standing) {
+        Ok(claims) => claims,
+        Err(r) => {
+            refusals.extend(r);
+            Vec::new()
+        }
+    };
+    if refusals.is_empty() {
+        return (review.clone(), claims);
+    }
+    let mut problems = match review {
+        AutomaticReview::Reject { problems } => problems.clone(),
+        _ => Vec::new(),
+    };
+    problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
+        field: r.field,
+        code: r.code,
+        message_zh: r.message_zh,
+        message_en: r.message_en,
+    }));
+    problems.truncate(clearance::PROBLEMS_MAX);
+    (AutomaticReview::Reject { problems }, claims)
+}
+
+impl Tx<'_> {
+    /// The registry as a run of filings needs it: whether it is enforced (it has entries) and
+    /// the entries of the given traders (two queries, pipelined).
+    pub(super) async fn registry_for(
+        &self,
+        traders: &[Uscc],
+    ) -> Result<(bool, Vec<RegistryEntry>), StoreError> {
+        let keys: Vec<String> = traders.iter().map(|u| u.to_string()).collect();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&keys];
+        let (enforced, rows) = tokio::join!(
+            biased;
+            self.c.query_one("SELECT EXISTS (SELECT 1 FROM eport_registry)", &[]),
+            self.c.query(
+                "SELECT uscc, name, status FROM eport_registry WHERE uscc = ANY($1::text[])",
+                &params,
+            ),
+        );
+        let enforced: bool = enforced.map_err(backend)?.get(0);
+        let entries = rows
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                let uscc: String = r.get(0);
+                let status: String = r.get(2);
+                Ok(RegistryEntry {
+                    uscc: Uscc::parse(&uscc)
+                        .map_err(|e| corrupt(format!("registry {uscc}: {e}")))?,
+                    name: r.get(1),
+                    status: RegistryStatus::parse(&status)
+                        .ok_or_else(|| corrupt(format!("registry status {status:?}")))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((enforced, entries))
     }
 }
