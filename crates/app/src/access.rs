@@ -8,7 +8,9 @@
 //! Scopes (DOMAIN.md §0): an enterprise sees only its own filings (by USCC); an officer sees
 //! the work of their office and of the offices below it (refdata's office hierarchy: an officer
 //! of 2200 sees 2233, one of 2233 sees neither 2200 nor a sibling); HQ sees every office; an
-//! agency sees nothing yet (its entitlements come with the E-Port exchange); the system
+//! agency sees no declaration, only its own exchange feed and its own E-Port ledger (commerce
+//! the licences, market regulation the registry, tax the refund claims, banks their receipts
+//! and payments, foreign exchange the class report; docs/EPORT.md); the system
 //! administrator manages users and the audit log but not declarations (separation of duties).
 
 use std::collections::BTreeSet;
@@ -216,10 +218,19 @@ pub enum Operation {
     ViewLicences,
     /// Record enterprises in the registry (the market-regulation agency).
     ManageRegistry,
+    /// File an export tax refund claim (an enterprise, for itself).
+    FileRefundClaim,
+    /// Read verified refund claims: the tax agency all of them, an enterprise its own.
+    ViewRefundClaims,
+    /// Record a bank's receipts and payments and read its own records (bank users).
+    RecordFunds,
+    /// Read the foreign-exchange match of goods and funds: the foreign-exchange agency every
+    /// enterprise's (the class report), an enterprise its own.
+    ViewForexMatch,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 29] = [
+    pub const ALL: [Operation; 33] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -249,6 +260,10 @@ impl Operation {
         Operation::IssueLicence,
         Operation::ViewLicences,
         Operation::ManageRegistry,
+        Operation::FileRefundClaim,
+        Operation::ViewRefundClaims,
+        Operation::RecordFunds,
+        Operation::ViewForexMatch,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -282,7 +297,11 @@ impl Operation {
             | Operation::ReadExchangeFeed
             | Operation::IssueLicence
             | Operation::ViewLicences
-            | Operation::ManageRegistry => Never,
+            | Operation::ManageRegistry
+            | Operation::FileRefundClaim
+            | Operation::ViewRefundClaims
+            | Operation::RecordFunds
+            | Operation::ViewForexMatch => Never,
         }
     }
 
@@ -327,7 +346,11 @@ impl Operation {
             | Operation::ReadExchangeFeed
             | Operation::IssueLicence
             | Operation::ViewLicences
-            | Operation::ManageRegistry => false,
+            | Operation::ManageRegistry
+            | Operation::FileRefundClaim
+            | Operation::ViewRefundClaims
+            | Operation::RecordFunds
+            | Operation::ViewForexMatch => false,
         }
     }
 }
@@ -394,6 +417,12 @@ pub(crate) fn denied(principal: &Principal, op: Operation) -> Denied {
 pub const COMMERCE: &[&str] = &["commerce", "mofcom"];
 /// The names the market-regulation agency goes by.
 pub const MARKET_REGULATION: &[&str] = &["market_regulation", "samr"];
+/// The names the tax agency goes by.
+pub const TAX: &[&str] = &["tax", "sat"];
+/// The names the foreign-exchange agency goes by.
+pub const FOREX: &[&str] = &["forex", "safe"];
+/// The agency name of bank users ([`Role::Bank`]).
+pub const BANK: &[&str] = &["bank"];
 
 fn is_agency(agency: &str, names: &[&str]) -> bool {
     names.iter().any(|n| agency.eq_ignore_ascii_case(n))
@@ -426,9 +455,16 @@ pub fn authorize(
         }
         (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
         (Principal::Enterprise { .. }, Resource::Upload) => op == Operation::ReadDeclarationFile,
-        // An enterprise reads its own licences.
+        // An enterprise reads its own licences, files and follows its own refund claims, and
+        // reads its own foreign-exchange match.
         (Principal::Enterprise { uscc, .. }, Resource::Eport { holder }) => {
-            op == Operation::ViewLicences && holder == Some(*uscc)
+            matches!(
+                op,
+                Operation::ViewLicences
+                    | Operation::FileRefundClaim
+                    | Operation::ViewRefundClaims
+                    | Operation::ViewForexMatch
+            ) && holder == Some(*uscc)
         }
         (
             Principal::Enterprise { .. },
@@ -489,9 +525,14 @@ pub fn authorize(
         (Principal::Agency { .. }, Resource::ExchangeFeed) => op == Operation::ReadExchangeFeed,
         // The commerce agency issues licences and reads its ledger; the market-regulation
         // agency keeps the registry (docs/EPORT.md).
+        // The tax agency reads verified refund claims; banks record receipts and payments;
+        // the foreign-exchange agency reads the class report.
         (Principal::Agency { agency, .. }, Resource::Eport { holder: None }) => match op {
             Operation::IssueLicence | Operation::ViewLicences => is_agency(agency, COMMERCE),
             Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
+            Operation::ViewRefundClaims => is_agency(agency, TAX),
+            Operation::RecordFunds => is_agency(agency, BANK),
+            Operation::ViewForexMatch => is_agency(agency, FOREX),
             _ => false,
         },
         (Principal::Agency { .. }, _) => false,

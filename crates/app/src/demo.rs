@@ -17,6 +17,7 @@ use crate::service::{Clearance, NewUserRequest, StaticRegistry, Step};
 
 pub mod cargo;
 pub mod eport;
+pub mod finance;
 pub mod risk;
 
 /// The password of every demo user (printed by `jinguan demo`; never use it elsewhere).
@@ -164,6 +165,9 @@ pub fn users() -> Vec<DemoUser> {
             Some("market_regulation"),
             &[],
         ),
+        u("sat", Role::Agency, None, None, Some("tax"), &[]),
+        u("safe", Role::Agency, None, None, Some("forex"), &[]),
+        u("bank-boc", Role::Bank, None, None, None, &[]),
         u(
             "carrier",
             Role::Carrier,
@@ -480,6 +484,8 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
         }
         continue_count(&mut by_status, status);
     }
+    // Refund claims of closed exports and the bank's receipts and payments.
+    self::finance::load(svc, &who)?;
     let mut by_status: Vec<(Status, usize)> = by_status.into_iter().collect();
     by_status.sort();
     Ok(DemoSummary {

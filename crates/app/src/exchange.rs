@@ -307,7 +307,9 @@ impl Clearance {
         out
     }
 
-    fn export_closed(
+    /// The `export_closed.v1` record of a closed export; also the customs record refund
+    /// claims are matched against (`crate::finance`). `None` when the FOB values are not exact.
+    pub(crate) fn export_closed(
         &self,
         decl: &Declaration,
         no: domain::codes::DeclarationNo,

@@ -9,6 +9,8 @@
 //! - [`auth`]: argon2id password hashes and session tokens (random 256 bits, stored hashed).
 //! - [`portal`] and [`stats`]: what the web interface asks beyond the clearance steps (checking
 //!   a declaration without filing it, code lookups, the HQ dashboard's statistics).
+//! - [`eport`] and [`finance`]: the E-Port ledgers (licences, registry, export tax refund
+//!   claims, banks' receipts and payments matched to declarations; docs/EPORT.md).
 //! - [`error`]: [`AppError`], one variant per kind of answer, mapped 1:1 to HTTP statuses by the
 //!   server.
 //!
@@ -24,6 +26,7 @@ pub mod demo;
 pub mod eport;
 pub mod error;
 pub mod exchange;
+pub mod finance;
 pub mod portal;
 pub mod postal_screen;
 pub mod risk;

@@ -381,3 +381,94 @@ fn risk_matrix() {
         }
     }
 }
+
+/// The E-Port ledgers (docs/EPORT.md): every operation on an agency's ledger as a whole and on
+/// one holder's records, by every kind of principal. Written out by hand: commerce issues and
+/// reads licences, market regulation keeps the registry, tax reads refund claims, banks record
+/// funds, forex reads the report; an enterprise reads its licences, files and reads its own
+/// claims and reads its own forex match, for itself only.
+#[test]
+fn eport_matrix() {
+    use Operation::*;
+    let refdata = RefData::embedded().unwrap();
+    let agency = |name: &str| Principal::Agency {
+        user_id: 7,
+        login: format!("{name}-user"),
+        agency: name.into(),
+    };
+    let ledger_ops = |name: &str| -> &'static [Operation] {
+        match name {
+            "commerce" | "MOFCOM" => &[IssueLicence, ViewLicences],
+            "market_regulation" => &[ManageRegistry],
+            "tax" | "SAT" => &[ViewRefundClaims],
+            "bank" => &[RecordFunds],
+            "forex" | "safe" => &[ViewForexMatch],
+            _ => &[],
+        }
+    };
+    let own_ops = [
+        ViewLicences,
+        FileRefundClaim,
+        ViewRefundClaims,
+        ViewForexMatch,
+    ];
+    let ent = Principal::Enterprise {
+        user_id: 1,
+        login: "a".into(),
+        uscc: a(),
+    };
+    let mut checked = 0;
+    for op in Operation::ALL {
+        for name in [
+            "commerce",
+            "MOFCOM",
+            "market_regulation",
+            "tax",
+            "SAT",
+            "bank",
+            "forex",
+            "safe",
+            "transport",
+        ] {
+            let p = agency(name);
+            let got = authorize(&p, op, Resource::Eport { holder: None }, &refdata).is_ok();
+            assert_eq!(
+                got,
+                ledger_ops(name).contains(&op),
+                "{name} {op:?} on the ledger"
+            );
+            // No agency acts on one holder's records.
+            let got = authorize(&p, op, Resource::Eport { holder: Some(a()) }, &refdata).is_ok();
+            assert!(!got, "{name} {op:?} on a holder");
+            checked += 2;
+        }
+        let own = authorize(&ent, op, Resource::Eport { holder: Some(a()) }, &refdata).is_ok();
+        assert_eq!(own, own_ops.contains(&op), "enterprise {op:?} on its own");
+        let other = authorize(&ent, op, Resource::Eport { holder: Some(b()) }, &refdata).is_ok();
+        assert!(!other, "enterprise {op:?} on another's");
+        let whole = authorize(&ent, op, Resource::Eport { holder: None }, &refdata).is_ok();
+        assert!(!whole, "enterprise {op:?} on a whole ledger");
+        for p in [
+            officer("0101", Duty::Reviewer),
+            Principal::Hq {
+                user_id: 3,
+                login: "hq".into(),
+                duties: Duty::ALL.into_iter().collect(),
+            },
+            Principal::Admin {
+                user_id: 6,
+                login: "root".into(),
+            },
+        ] {
+            for holder in [None, Some(a())] {
+                assert!(
+                    authorize(&p, op, Resource::Eport { holder }, &refdata).is_err(),
+                    "{} {op:?} on the E-Port",
+                    p.kind()
+                );
+            }
+        }
+        checked += 3 + 6;
+    }
+    assert_eq!(checked, Operation::ALL.len() * (9 * 2 + 3 + 6));
+}

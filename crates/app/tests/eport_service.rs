@@ -380,3 +380,41 @@ fn demo_licence_is_there_for_the_aeo_enterprise() {
         q("18")
     );
 }
+
+/// The demo files refund claims for closed exports of `ent-sz` and records bank funds so that
+/// the foreign-exchange report shows each class; the demo users of tax, forex and the bank
+/// sign in.
+#[test]
+fn demo_seeds_refund_claims_and_bank_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path()).with_registry(Box::new(app::demo::registry()));
+    app::demo::load(&svc, 50).unwrap();
+    let login = |l: &str| svc.login(l, app::demo::DEMO_PASSWORD).unwrap().principal;
+    let claims = svc.verified_refund_claims(&login("sat")).unwrap();
+    assert_eq!(claims.len(), app::demo::finance::DEMO_CLAIMS);
+    assert!(claims.iter().all(|c| c.claimant == uscc(SZ)));
+    assert_eq!(svc.my_refund_claims(&enterprise(SZ)).unwrap().len(), 2);
+    assert!(!svc.my_bank_records(&login("bank-boc")).unwrap().is_empty());
+    let report = svc
+        .forex_report(&login("safe"), app::finance::PeriodQuery::default())
+        .unwrap();
+    let class = |u: &str| {
+        report
+            .enterprises
+            .iter()
+            .find(|l| l.matched.uscc == uscc(u))
+            .map(|l| l.matched.class)
+    };
+    use eport::forex::EnterpriseClass;
+    assert_eq!(class(SH), Some(EnterpriseClass::A), "{report:?}");
+    assert_eq!(class(SZ), Some(EnterpriseClass::B), "{report:?}");
+    assert_eq!(
+        class("91310000132149237G"),
+        Some(EnterpriseClass::C),
+        "{report:?}"
+    );
+    let mine = svc
+        .my_forex_status(&enterprise(SZ), app::finance::PeriodQuery::default())
+        .unwrap();
+    assert_eq!(mine.matched.class, EnterpriseClass::B);
+}

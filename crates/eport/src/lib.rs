@@ -9,6 +9,10 @@
 //!   its quantities; release writes them off; cancellation or withdrawal gives them back. The
 //!   remaining quantity is `quantity − reserved − written off`, never below zero.
 //! - **Registry** of the market-regulation agency: USCC, name, status (active, deregistered).
+//! - **Export tax refund** of the tax agency ([`refund`]): a claim matched against the closed
+//!   export declaration it names.
+//! - **Foreign exchange** ([`forex`]): banks' receipts and payments matched to goods per
+//!   enterprise, classes A, B, C by a named policy ([`forex::FOREX_POLICY`]).
 //!
 //! Refusals carry stable codes ([`Refusal::code`]) and messages in Chinese and English.
 
@@ -17,6 +21,9 @@ use domain::codes::{Direction, HsCode, Uscc};
 use domain::declaration::Declaration;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+pub mod forex;
+pub mod refund;
 
 /// At most this many characters in a licence number.
 pub const LICENCE_NO_CHARS_MAX: usize = 32;

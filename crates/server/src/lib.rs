@@ -36,6 +36,7 @@ mod cargo_api;
 mod eport_api;
 mod error;
 mod exchange_api;
+mod finance_api;
 mod risk_api;
 mod ui_api;
 pub mod web;
@@ -71,6 +72,7 @@ pub fn router(svc: Svc) -> Router {
         .merge(risk_api::routes())
         .merge(eport_api::routes())
         .merge(exchange_api::routes())
+        .merge(finance_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
@@ -356,6 +358,7 @@ async fn openapi() -> Response {
     doc.merge(<risk_api::RiskApiDoc as OpenApi>::openapi());
     doc.merge(<eport_api::EportApiDoc as OpenApi>::openapi());
     doc.merge(<exchange_api::ExchangeApiDoc as OpenApi>::openapi());
+    doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()

@@ -613,6 +613,9 @@ async fn access_matrix_over_http() {
     principals.push(("hq".into(), "hq"));
     t.user("agency", Role::Agency, None, None, &[]);
     principals.push(("agency".into(), "agency"));
+    // A bank user (an E-Port participant, docs/EPORT.md) touches no declaration either.
+    t.user("bank", Role::Bank, None, None, &[]);
+    principals.push(("bank".into(), "agency"));
     t.user("admin", Role::Admin, None, None, &[]);
     principals.push(("admin".into(), "admin"));
 

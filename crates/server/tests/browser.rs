@@ -2,9 +2,11 @@
 //! an enterprise signs in, files a declaration through the form (after the form showed its
 //! inline validation messages), sees it accepted; an officer inspects it and assesses the
 //! taxes; the enterprise pays through the simulated bank link; the officer releases it; the
-//! enterprise sees it released. Every page visited is checked in both languages for keys
-//! without a translation (shown as ⟦key⟧), and screenshots of the main pages are saved under
-//! `screenshots/` at the repository root.
+//! enterprise sees it released. The agency desks follow: commerce issues a licence, tax reads
+//! the demo's verified refund claims, a bank records a receipt from its form, foreign exchange
+//! reads the class report, and the exporter sees its claims and its class. Every page visited
+//! is checked in both languages for keys without a translation (shown as ⟦key⟧), and
+//! screenshots of the main pages are saved under `screenshots/` at the repository root.
 //!
 //! The server runs in-process on port 0 over a fresh data folder with the demo data. Without
 //! `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says it skipped, unless
@@ -673,6 +675,74 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.shot("11-enterprise-licences").await;
     ui.both_languages("E-Port services (licence holder)", None)
         .await;
+    ui.sign_out().await;
+
+    // Export tax refund and foreign exchange (docs/EPORT.md): the demo's verified claims on
+    // the tax desk, a receipt recorded from the bank's form, the class report on the
+    // foreign-exchange desk, and the exporter's own claims and status among its services.
+    ui.sign_in("sat").await;
+    ui.until("location.hash === '#/agency'", "the tax desk")
+        .await;
+    ui.until(
+        "document.querySelector('#tax-claims tr[data-claim]') !== null",
+        "the verified refund claims",
+    )
+    .await;
+    ui.shot("12-tax-refund-claims").await;
+    ui.both_languages("tax desk", Some("12-tax-refund-claims-en"))
+        .await;
+    ui.sign_out().await;
+
+    ui.sign_in("bank-boc").await;
+    ui.until("location.hash === '#/agency'", "the bank desk")
+        .await;
+    ui.until(
+        "document.querySelector('#bank-records tr[data-ref]') !== null",
+        "the bank's records",
+    )
+    .await;
+    for (id, v) in [
+        ("bank-form-kind", "receipt"),
+        ("bank-form-uscc", ENTERPRISE_USCC),
+        ("bank-form-amount", "1000.00"),
+        ("bank-form-currency", "CNY"),
+        ("bank-form-value_date", "2026-01-15"),
+        ("bank-form-bank_ref", "UI-BOC-0001"),
+    ] {
+        ui.set(id, v).await;
+    }
+    ui.click("#bank-form-submit").await;
+    ui.until(
+        "document.querySelector('#bank-records tr[data-ref=\"UI-BOC-0001\"]') !== null",
+        "the recorded receipt",
+    )
+    .await;
+    ui.shot("13-bank-records").await;
+    ui.both_languages("bank desk", None).await;
+    ui.sign_out().await;
+
+    ui.sign_in("safe").await;
+    ui.until("location.hash === '#/agency'", "the foreign-exchange desk")
+        .await;
+    ui.until(
+        "document.querySelector('#forex-report tr[data-cls]') !== null",
+        "the class report",
+    )
+    .await;
+    ui.shot("14-forex-report").await;
+    ui.both_languages("foreign-exchange desk", Some("14-forex-report-en"))
+        .await;
+    ui.sign_out().await;
+
+    ui.sign_in("ent-sz").await;
+    ui.go("#/portal/services").await;
+    ui.until(
+        "document.querySelector('#my-refunds tr[data-claim]') !== null && document.querySelector('#my-forex .forex-class') !== null",
+        "the exporter's claims and foreign-exchange class",
+    )
+    .await;
+    ui.shot("15-enterprise-refunds-forex").await;
+    ui.both_languages("E-Port services (exporter)", None).await;
     ui.sign_out().await;
     ui.sign_in("admin").await;
     ui.until("location.hash === '#/admin'", "the administration page")

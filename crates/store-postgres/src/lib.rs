@@ -40,6 +40,7 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 
 mod cargo;
 mod eport;
+mod finance;
 mod outbox;
 mod risk;
 mod schema;
@@ -737,6 +738,10 @@ impl Store for PostgresStore {
     }
 
     fn outbox_store(&self) -> Option<&dyn store::outbox::OutboxStore> {
+        Some(self)
+    }
+
+    fn finance_store(&self) -> Option<&dyn store::finance::FinanceStore> {
         Some(self)
     }
 

@@ -117,6 +117,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::eport::MIGRATION,
     // 5: the exchange outbox: rows written with the change they report (`crate::outbox`).
     crate::outbox::MIGRATION,
+    // 6: export tax refund claims and banks' receipts and payments (`crate::finance`).
+    crate::finance::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

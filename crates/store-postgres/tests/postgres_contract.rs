@@ -215,7 +215,7 @@ fn migrations_are_versioned() {
     drop(h.open_store(h.options()));
     assert_eq!(
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
-        "1,2,3,4,5"
+        "1,2,3,4,5,6"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())
@@ -494,3 +494,12 @@ impl store::eport_contract::EportHarness for PgHarness {
 
 // The E-Port ledgers: licences, reservations under concurrent filings, write-off, registry.
 store::eport_contract_tests!(pg_harness());
+
+impl store::finance_contract::FinanceHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// Export tax refund claims (once per item, under racing requests) and bank records.
+store::finance_contract_tests!(pg_harness());

@@ -46,6 +46,8 @@ pub mod cargo_contract;
 pub mod contract;
 pub mod eport;
 pub mod eport_contract;
+pub mod finance;
+pub mod finance_contract;
 pub mod outbox;
 pub mod outbox_contract;
 pub mod review;
@@ -593,6 +595,12 @@ pub trait Store: Send + Sync {
 
     /// The exchange outbox ([`outbox::OutboxStore`]), if this backend has it.
     fn outbox_store(&self) -> Option<&dyn outbox::OutboxStore> {
+        None
+    }
+
+    /// The tax and foreign-exchange ledgers ([`finance::FinanceStore`]), if this backend has
+    /// them.
+    fn finance_store(&self) -> Option<&dyn finance::FinanceStore> {
         None
     }
 }

@@ -35,6 +35,7 @@ use crate::*;
 
 mod cargo;
 mod eport;
+mod finance;
 mod outbox;
 mod risk;
 
@@ -173,6 +174,8 @@ const MIGRATIONS: &[&str] = &[
     outbox::MIGRATION,
     // 6: the E-Port ledgers (store::eport): licences, their uses, the enterprise registry.
     eport::MIGRATION,
+    // 7: export tax refund claims and banks' receipts and payments (store::finance).
+    finance::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -243,6 +246,7 @@ enum Op {
     Risk(risk::RiskOp),
     Eport(eport::EportOp),
     Outbox(outbox::OutboxOp),
+    Finance(finance::FinanceOp),
 }
 
 enum Reply {
@@ -826,6 +830,10 @@ impl Store for SqliteStore {
     fn outbox_store(&self) -> Option<&dyn crate::outbox::OutboxStore> {
         Some(self)
     }
+
+    fn finance_store(&self) -> Option<&dyn crate::finance::FinanceStore> {
+        Some(self)
+    }
 }
 
 fn read_account(
@@ -1046,6 +1054,7 @@ fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, Store
         Op::Risk(op) => risk::execute(c, head, op).map(Reply::Risk),
         Op::Eport(op) => eport::execute(c, head, op).map(Reply::Eport),
         Op::Outbox(op) => outbox::execute(c, head, op),
+        Op::Finance(op) => finance::execute(c, head, op),
         Op::CreateAccount(account, actor, now) => {
             let user = &account.user;
             let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();

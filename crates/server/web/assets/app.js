@@ -6,6 +6,7 @@ import { portalList, portalDetail, portalServices, agencyLicences } from './port
 import { declarationForm } from './form.js';
 import { worklist, officerDetail } from './officer.js';
 import { dashboard } from './hq.js';
+import { taxClaims, forexReport, bankDesk } from './finance.js';
 
 export const session = { principal: null };
 
@@ -90,18 +91,22 @@ function loginView(el) {
   login.focus();
 }
 
-// The commerce agency (`commerce` or `mofcom`, any case) keeps the licence ledger.
-const isCommerce = (p) => ['commerce', 'mofcom'].includes(String(p.agency || '').toLowerCase());
+// Which ledger an agency keeps, by its name (any case): commerce the licences, tax the refund
+// claims, forex the class report, bank users their receipts and payments.
+const agencyIs = (p, names) => names.includes(String(p.agency || '').toLowerCase());
 
 async function agencyView(el, ctx) {
   const p = session.principal;
-  const licences = isCommerce(p) ? await agencyLicences(ctx) : [emptyState(t('eport.coming'))];
+  const parts = [];
+  if (agencyIs(p, ['commerce', 'mofcom'])) parts.push(['agency.licences', await agencyLicences(ctx)]);
+  if (agencyIs(p, ['tax', 'sat'])) parts.push(['agency.refunds', [await taxClaims()]]);
+  if (agencyIs(p, ['forex', 'safe'])) parts.push(['agency.forex', [await forexReport()]]);
+  if (agencyIs(p, ['bank'])) parts.push(['agency.bank', await bankDesk(ctx)]);
   if (!ctx.isCurrent()) return;
   el.append(h('h1', t('agency.title')), h('p.muted', t('agency.intro', { agency: p.agency || '' })));
-  el.append(section('agency.licences', licences));
-  el.append(h('div.grid2',
-    section('agency.refunds', emptyState(t('eport.coming'))),
-    section('agency.messages', emptyState(t('eport.coming')))));
+  for (const [key, content] of parts) el.append(section(key, ...content));
+  if (!parts.length) el.append(section('agency.ledger', emptyState(t('eport.coming'))));
+  el.append(section('agency.messages', h('p.muted', t('agency.messages_text'))));
 }
 
 function adminView(el) {

@@ -6,6 +6,7 @@ import { get, post, ApiError } from './api.js';
 import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText, problemText } from './ui.js';
 import { summary, timeline, taxes, items, parties, documents } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
+import { myRefunds, myForex } from './finance.js';
 
 const STATUSES = ['submitted', 'rejected', 'accepted', 'document_review', 'inspection', 'awaiting_assessment', 'assessed', 'paid', 'released', 'closed', 'withdrawn', 'cancelled', 'suspended'];
 
@@ -131,13 +132,13 @@ export async function portalDetail(el, ctx) {
 }
 
 export async function portalServices(el, ctx) {
-  const mine = await myLicences();
+  const [mine, refunds, forex] = await Promise.all([myLicences(), myRefunds(ctx), myForex()]);
   if (!ctx.isCurrent()) return;
   el.append(h('h1', t('services.title')), h('p.muted', t('services.intro')));
   el.append(section('services.licences', h('p', t('services.licences_text')), mine));
   el.append(h('div.grid2',
-    section('services.refunds', h('p', t('services.refunds_text')), emptyState(t('eport.coming'))),
-    section('services.forex', h('p', t('services.forex_text')), emptyState(t('eport.coming')))));
+    section('services.refunds', h('p', t('services.refunds_text')), ...refunds),
+    section('services.forex', h('p', t('services.forex_text')), forex)));
 }
 
 // --- The E-Port licence ledger (docs/EPORT.md "API") ---------------------------------------

@@ -1,0 +1,532 @@
+//! Export tax refund and foreign-exchange matching in the service (docs/EPORT.md "Export tax
+//! refund", "Foreign exchange"): the use cases of enterprises, the tax agency, banks and the
+//! foreign-exchange agency. The rules are pure ([`eport::refund`], [`eport::forex`]); the
+//! ledgers are stored through [`store::finance::FinanceStore`]. On with the E-Port ledgers
+//! ([`Clearance::with_eport`]).
+//!
+//! - **The customs record a claim is matched against** is the one `export_closed.v1` carries
+//!   to the tax agency, built by the same function from the declaration in the store
+//!   ([`Clearance::export_closed`]): FOB terms, the items' FOB values in fen at the customs
+//!   rate. A declaration that is not closed, not an export, or not the claimant's is refused
+//!   with its reason (another's looks like a missing one).
+//! - **Goods** of an enterprise over a period: its declarations filed in the period (China
+//!   dates) that are released or closed, each valued as the sum of its items' total prices
+//!   converted to fen at the customs rate of the declaration (the tax engine's rate table and
+//!   rate-date rule, rounded half up per item, as `export_closed.v1`). A declaration in a
+//!   currency without a rate is left out and counted (`unvalued_declarations`).
+//! - **Funds**: banks' receipts and payments with a value date in the period; each amount was
+//!   converted to fen when it was recorded, at the customs rate the tax engine would pick for a
+//!   declaration of the value date.
+//! - **Classes** by [`eport::forex::FOREX_POLICY`].
+//! - **Access** ([`crate::authorize`]): an enterprise files and follows its own claims and
+//!   reads its own match; the tax agency reads every verified claim; bank users record
+//!   receipts and payments and read their own; the foreign-exchange agency reads the report.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use clearance::Status;
+use domain::codes::{CurrencyCode, DeclarationNo, Uscc};
+use domain::declaration::Declaration;
+use domain::money::Fen;
+use eport::forex::{
+    match_enterprises, BankRecord, EnterpriseClass, EnterpriseMatch, Figures, ForexPolicy,
+    FundsEntry, FundsKind, GoodsEntry, FOREX_POLICY,
+};
+/// The claim as an enterprise files it (re-exported for the HTTP edge).
+pub use eport::refund::ClaimRequest;
+use eport::refund::{check_claim, ExportRecord, ExportRecordItem, RefundClaim};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use store::finance::FinanceStore;
+use store::{DeclarationKey, ListFilter, PageRequest, StoredDeclaration, PAGE_MAX};
+
+use crate::access::{authorize, denied, Operation, Principal, Resource};
+use crate::error::{AppError, FieldProblem};
+use crate::service::{audit_actor, Clearance};
+
+/// At most this many days in a matching period.
+pub const PERIOD_DAYS_MAX: i64 = 731;
+/// The period when none is asked: the last 365 days, today included.
+pub const PERIOD_DAYS_DEFAULT: i64 = 365;
+/// At most this many declarations valued for one report.
+pub const GOODS_DECLARATIONS_MAX: usize = 20_000;
+/// At most this many verified claims in the tax agency's listing.
+pub const CLAIMS_LIST_DEFAULT: u32 = 1_000;
+
+/// A receipt or payment as a bank sends it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankRecordRequest {
+    /// `receipt` (export proceeds) or `payment` (import payment).
+    pub kind: FundsKind,
+    /// The enterprise's USCC.
+    pub uscc: Uscc,
+    /// In `currency`, above zero, at most 2 decimals.
+    pub amount: Decimal,
+    pub currency: CurrencyCode,
+    pub value_date: NaiveDate,
+    /// The bank's own reference, unique per bank.
+    pub bank_ref: String,
+    #[serde(default)]
+    pub declaration_no: Option<DeclarationNo>,
+}
+
+/// A matching period, both days included (China dates).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// An enterprise's line of the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EnterpriseLine {
+    /// From the market-regulation registry, when it knows the enterprise.
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub matched: EnterpriseMatch,
+}
+
+/// The foreign-exchange agency's report: enterprises by class, with the figures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ForexReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub policy: ForexPolicy,
+    pub class_a: usize,
+    pub class_b: usize,
+    pub class_c: usize,
+    /// Declarations in the period left out because their currency has no rate.
+    pub unvalued_declarations: usize,
+    /// The most divergent first.
+    pub enterprises: Vec<EnterpriseLine>,
+}
+
+/// An enterprise's own match status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ForexStatus {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub policy: ForexPolicy,
+    pub unvalued_declarations: usize,
+    #[serde(flatten)]
+    pub matched: EnterpriseMatch,
+}
+
+fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8")
+}
+
+fn china_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&china()).date_naive()
+}
+
+/// The first instant of a China day, in UTC.
+fn china_midnight(d: NaiveDate) -> DateTime<Utc> {
+    china()
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("UTC+8 has no gaps")
+        .with_timezone(&Utc)
+}
+
+fn problems(refusals: Vec<eport::Refusal>) -> AppError {
+    AppError::Invalid(
+        refusals
+            .into_iter()
+            .map(|r| FieldProblem::new(r.field, r.code, r.message_zh, r.message_en))
+            .collect(),
+    )
+}
+
+impl Clearance {
+    fn finance(&self) -> Result<&dyn FinanceStore, AppError> {
+        match (self.eport, self.store.finance_store()) {
+            (true, Some(f)) => Ok(f),
+            _ => Err(AppError::NotFound(
+                "the E-Port tax and foreign-exchange ledgers are not enabled".into(),
+            )),
+        }
+    }
+
+    /// `amount` of `currency` in fen at the customs rate for a declaration dated `date` (the
+    /// tax engine's table and rate-date rule), rounded half up; `None` without a rate.
+    fn to_fen(&self, amount: Decimal, currency: CurrencyCode, date: NaiveDate) -> Option<Fen> {
+        let per_unit = if currency.as_str() == "CNY" {
+            Decimal::ONE
+        } else {
+            let (rate_date, _) = tax::rates::rule_date(date, &self.tax.calendar, &self.tax.policy);
+            self.tax.rates.get(currency, rate_date)?.per_unit()
+        };
+        let fen = (amount
+            .checked_mul(per_unit)?
+            .checked_mul(Decimal::ONE_HUNDRED)?)
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+        i64::try_from(fen).ok().map(Fen)
+    }
+
+    /// A declaration's value in fen (its items' total prices at the customs rate of its
+    /// declaration date, rounded per item); `None` when a currency has no rate.
+    fn declared_value_fen(&self, decl: &Declaration) -> Option<Fen> {
+        let mut sum = 0i64;
+        for i in &decl.items {
+            sum = sum.checked_add(
+                self.to_fen(i.total_price, i.currency, decl.declaration_date)?
+                    .0,
+            )?;
+        }
+        Some(Fen(sum))
+    }
+
+    /// What the tax agency knows of a declaration: the `export_closed.v1` record when it is a
+    /// closed export, else its facts (direction, closed or not) for the refusal.
+    pub(crate) fn export_record(&self, d: &StoredDeclaration) -> Option<ExportRecord> {
+        let (no, header) = (d.state.declaration_no?, d.state.header.as_ref()?);
+        let decl: Declaration = serde_json::from_str(&d.body_json).ok()?;
+        let closed = d.state.status == Status::Closed;
+        let published = closed
+            .then(|| self.export_closed(&decl, no, header.declarant, d.updated_at))
+            .flatten();
+        let items = decl
+            .items
+            .iter()
+            .map(|i| ExportRecordItem {
+                item_no: u32::from(i.item_no),
+                hs_code: i.commodity_code,
+                quantity: i.declared_quantity,
+                unit: i.declared_unit,
+                fob_value: i.total_price,
+                fob_value_fen: published.as_ref().and_then(|p| {
+                    p.items
+                        .iter()
+                        .find(|x| x.item_no == u32::from(i.item_no))
+                        .map(|x| x.fob_value_fen)
+                }),
+            })
+            .collect();
+        let currency = decl.items.first().map(|i| i.currency);
+        Some(ExportRecord {
+            declaration_no: no,
+            declarant: header.declarant,
+            direction: header.direction,
+            closed,
+            currency: currency.filter(|c| decl.items.iter().all(|i| i.currency == *c)),
+            items,
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Export tax refund
+
+    /// File a refund claim (an enterprise): matched against the closed export declaration it
+    /// names; recorded as verified once per declaration item. 422 with every problem when it
+    /// does not match; 409 when the item was claimed already (even by a racing request).
+    pub fn file_refund_claim(
+        &self,
+        by: &Principal,
+        req: ClaimRequest,
+    ) -> Result<RefundClaim, AppError> {
+        let Principal::Enterprise { uscc, .. } = by else {
+            return Err(AppError::Forbidden(denied(by, Operation::FileRefundClaim)));
+        };
+        let claimant = *uscc;
+        authorize(
+            by,
+            Operation::FileRefundClaim,
+            Resource::Eport {
+                holder: Some(claimant),
+            },
+            &self.refdata,
+        )?;
+        let ledger = self.finance()?;
+        let stored = self
+            .store
+            .load(DeclarationKey::DeclarationNo(req.declaration_no))?;
+        // The one access decision on the declaration itself: one the claimant may not see
+        // answers like one that does not exist.
+        let visible = stored.filter(|d| {
+            d.state.header.as_ref().is_some_and(|h| {
+                authorize(
+                    by,
+                    Operation::View,
+                    Resource::Declaration {
+                        declarant: h.declarant,
+                        office: h.declaration_office,
+                    },
+                    &self.refdata,
+                )
+                .is_ok()
+            })
+        });
+        let record = visible.as_ref().and_then(|d| self.export_record(d));
+        let matched = check_claim(&req, &claimant, record.as_ref()).map_err(problems)?;
+        let claim = matched.claim(&req, claimant, self.now());
+        Ok(ledger.record_refund_claim(claim, &audit_actor(by), self.now())?)
+    }
+
+    /// The enterprise's own claims, newest first.
+    pub fn my_refund_claims(&self, by: &Principal) -> Result<Vec<RefundClaim>, AppError> {
+        let Principal::Enterprise { uscc, .. } = by else {
+            return Err(AppError::Forbidden(denied(by, Operation::ViewRefundClaims)));
+        };
+        let uscc = *uscc;
+        authorize(
+            by,
+            Operation::ViewRefundClaims,
+            Resource::Eport { holder: Some(uscc) },
+            &self.refdata,
+        )?;
+        Ok(self.finance()?.refund_claims_of(&uscc)?)
+    }
+
+    /// Every verified claim, newest first (the tax agency).
+    pub fn verified_refund_claims(&self, by: &Principal) -> Result<Vec<RefundClaim>, AppError> {
+        authorize(
+            by,
+            Operation::ViewRefundClaims,
+            Resource::Eport { holder: None },
+            &self.refdata,
+        )?;
+        Ok(self.finance()?.refund_claims(CLAIMS_LIST_DEFAULT)?)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Foreign exchange
+
+    /// Record a receipt or payment (a bank user); the bank is the user's login. 422 with every
+    /// problem (or without a rate for the currency), 409 when the bank used the reference.
+    pub fn record_bank_record(
+        &self,
+        by: &Principal,
+        req: BankRecordRequest,
+    ) -> Result<BankRecord, AppError> {
+        authorize(
+            by,
+            Operation::RecordFunds,
+            Resource::Eport { holder: None },
+            &self.refdata,
+        )?;
+        let ledger = self.finance()?;
+        let amount_fen = self.to_fen(req.amount, req.currency, req.value_date);
+        // Without a rate the amount in fen is unknown: a placeholder, refused below.
+        let record = BankRecord {
+            bank: by.login().to_owned(),
+            bank_ref: req.bank_ref,
+            kind: req.kind,
+            uscc: req.uscc,
+            amount: req.amount,
+            currency: req.currency,
+            amount_fen: amount_fen.unwrap_or(Fen(1)),
+            value_date: req.value_date,
+            declaration_no: req.declaration_no,
+        };
+        let mut refusals = record.problems();
+        if amount_fen.is_none() {
+            refusals.push(eport::Refusal {
+                field: "currency".into(),
+                code: "no_exchange_rate".into(),
+                message_zh: format!("没有 {} 在 {} 适用的汇率", req.currency, req.value_date),
+                message_en: format!(
+                    "no exchange rate of {} applies on {}",
+                    req.currency, req.value_date
+                ),
+            });
+        }
+        if !refusals.is_empty() {
+            return Err(problems(refusals));
+        }
+        Ok(ledger.record_bank_record(record, &audit_actor(by), self.now())?)
+    }
+
+    /// The bank user's own records, newest value date first.
+    pub fn my_bank_records(&self, by: &Principal) -> Result<Vec<BankRecord>, AppError> {
+        authorize(
+            by,
+            Operation::RecordFunds,
+            Resource::Eport { holder: None },
+            &self.refdata,
+        )?;
+        Ok(self.finance()?.bank_records_of(by.login())?)
+    }
+
+    fn period(&self, q: PeriodQuery) -> Result<(NaiveDate, NaiveDate), AppError> {
+        let to = q.to.unwrap_or_else(|| china_day(self.now()));
+        let from = q
+            .from
+            .unwrap_or(to - Duration::days(PERIOD_DAYS_DEFAULT - 1));
+        if from > to {
+            return Err(AppError::invalid(
+                "from",
+                "bad_period",
+                "起始日期须不晚于截止日期",
+                "from must be on or before to",
+            ));
+        }
+        if (to - from).num_days() >= PERIOD_DAYS_MAX {
+            return Err(AppError::invalid(
+                "from",
+                "bad_period",
+                format!("期间最长 {PERIOD_DAYS_MAX} 天"),
+                format!("a period is at most {PERIOD_DAYS_MAX} days"),
+            ));
+        }
+        Ok((from, to))
+    }
+
+    /// Goods of the period (one enterprise or all): released and closed declarations filed in
+    /// it, valued in fen; and how many could not be valued.
+    fn goods(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        uscc: Option<Uscc>,
+    ) -> Result<(Vec<GoodsEntry>, usize), AppError> {
+        let mut out = Vec::new();
+        let mut unvalued = 0;
+        let mut seen = 0usize;
+        for status in [Status::Released, Status::Closed] {
+            let filter = ListFilter {
+                status: Some(status),
+                declarant: uscc,
+                submitted_from: Some(china_midnight(from)),
+                submitted_to: Some(china_midnight(to + Duration::days(1))),
+                ..ListFilter::default()
+            };
+            let mut after = None;
+            loop {
+                let page = self.store.list(
+                    &filter,
+                    &PageRequest {
+                        after: after.take(),
+                        limit: PAGE_MAX,
+                    },
+                )?;
+                for s in &page.items {
+                    seen += 1;
+                    if seen > GOODS_DECLARATIONS_MAX {
+                        return Err(AppError::invalid(
+                            "from",
+                            "period_too_large",
+                            format!("期间内报关单超过 {GOODS_DECLARATIONS_MAX} 份，请缩短期间"),
+                            format!(
+                                "more than {GOODS_DECLARATIONS_MAX} declarations in the period: ask for a shorter one"
+                            ),
+                        ));
+                    }
+                    let Some(d) = self.store.load(DeclarationKey::Id(s.id))? else {
+                        continue;
+                    };
+                    let value = serde_json::from_str::<Declaration>(&d.body_json)
+                        .ok()
+                        .and_then(|decl| self.declared_value_fen(&decl));
+                    match value {
+                        Some(value_fen) => out.push(GoodsEntry {
+                            uscc: s.declarant,
+                            direction: s.direction,
+                            date: china_day(s.submitted_at),
+                            value_fen,
+                        }),
+                        None => unvalued += 1,
+                    }
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok((out, unvalued))
+    }
+
+    fn funds(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        uscc: Option<&Uscc>,
+    ) -> Result<Vec<FundsEntry>, AppError> {
+        Ok(self
+            .finance()?
+            .bank_records_between(from, to, uscc)?
+            .iter()
+            .map(FundsEntry::from)
+            .collect())
+    }
+
+    /// Enterprises by class with their goods and funds over the period (the foreign-exchange
+    /// agency).
+    pub fn forex_report(&self, by: &Principal, q: PeriodQuery) -> Result<ForexReport, AppError> {
+        authorize(
+            by,
+            Operation::ViewForexMatch,
+            Resource::Eport { holder: None },
+            &self.refdata,
+        )?;
+        self.finance()?;
+        let (from, to) = self.period(q)?;
+        let (goods, unvalued) = self.goods(from, to, None)?;
+        let funds = self.funds(from, to, None)?;
+        let matched = match_enterprises(&goods, &funds, &FOREX_POLICY);
+        let count = |c| matched.iter().filter(|m| m.class == c).count();
+        let (class_a, class_b, class_c) = (
+            count(EnterpriseClass::A),
+            count(EnterpriseClass::B),
+            count(EnterpriseClass::C),
+        );
+        let registry = self.store.eport_store();
+        let mut enterprises = Vec::with_capacity(matched.len());
+        for m in matched {
+            let name = match registry {
+                Some(r) => r.registry_entry(&m.uscc)?.map(|e| e.name),
+                None => None,
+            };
+            enterprises.push(EnterpriseLine { name, matched: m });
+        }
+        Ok(ForexReport {
+            from,
+            to,
+            policy: FOREX_POLICY,
+            class_a,
+            class_b,
+            class_c,
+            unvalued_declarations: unvalued,
+            enterprises,
+        })
+    }
+
+    /// The enterprise's own match over the period.
+    pub fn my_forex_status(&self, by: &Principal, q: PeriodQuery) -> Result<ForexStatus, AppError> {
+        let Principal::Enterprise { uscc, .. } = by else {
+            return Err(AppError::Forbidden(denied(by, Operation::ViewForexMatch)));
+        };
+        let uscc = *uscc;
+        authorize(
+            by,
+            Operation::ViewForexMatch,
+            Resource::Eport { holder: Some(uscc) },
+            &self.refdata,
+        )?;
+        self.finance()?;
+        let (from, to) = self.period(q)?;
+        let (goods, unvalued) = self.goods(from, to, Some(uscc))?;
+        let funds = self.funds(from, to, Some(&uscc))?;
+        let matched = match_enterprises(&goods, &funds, &FOREX_POLICY)
+            .into_iter()
+            .find(|m| m.uscc == uscc)
+            .unwrap_or(EnterpriseMatch {
+                uscc,
+                figures: Figures::default(),
+                gap_fen: 0,
+                divergence_bp: 0,
+                class: EnterpriseClass::A,
+                months_diverging: 0,
+                persistent: false,
+            });
+        Ok(ForexStatus {
+            from,
+            to,
+            policy: FOREX_POLICY,
+            unvalued_declarations: unvalued,
+            matched,
+        })
+    }
+}

@@ -1,0 +1,200 @@
+//! The HTTP endpoints of export tax refund and foreign-exchange matching (docs/EPORT.md
+//! "API"): an enterprise files and follows its refund claims and reads its foreign-exchange
+//! status; the tax agency reads the verified claims; bank users record receipts and payments;
+//! the foreign-exchange agency reads the class report. Authentication here; authorization in
+//! the service (`app::authorize`), deny by default.
+
+use app::finance::{BankRecordRequest, ClaimRequest, PeriodQuery};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::{blocking, body_bytes, json_ok, parse_json, principal, ApiError, Svc};
+
+pub(crate) fn routes() -> Router<Svc> {
+    Router::new()
+        .route("/api/eport/refund-claims", get(verified).post(file_claim))
+        .route("/api/eport/my-refund-claims", get(my_claims))
+        .route("/api/eport/bank-records", get(bank_records).post(record))
+        .route("/api/eport/forex/report", get(report))
+        .route("/api/eport/forex/my-status", get(my_status))
+}
+
+/// A refund claim (the body is read as `app::finance::ClaimRequest`).
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClaimBody {
+    /// The closed export declaration's number (18 digits).
+    #[schema(example = "530420250000000045")]
+    declaration_no: String,
+    /// The item number on the declaration (1-based).
+    #[schema(example = 1)]
+    item_no: u32,
+    /// The commodity exported (10-digit HS code), as declared.
+    #[schema(example = "6403990000")]
+    hs_code: String,
+    /// The quantity in the item's declared unit, as declared (exact).
+    #[schema(example = "4000")]
+    quantity: String,
+    /// The FOB value in yuan, as fen; within 1 fen of the customs record.
+    #[schema(example = 53228980)]
+    fob_value_fen: i64,
+}
+
+/// A receipt or payment (the body is read as `app::finance::BankRecordRequest`).
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BankRecordBody {
+    /// `receipt` (export proceeds) or `payment` (import payment).
+    #[schema(example = "receipt")]
+    kind: String,
+    /// The enterprise's USCC.
+    #[schema(example = "91440300MA5FT3XKX8")]
+    uscc: String,
+    /// In `currency`, above zero, at most 2 decimals.
+    #[schema(example = "74000.00")]
+    amount: String,
+    #[schema(example = "USD")]
+    currency: String,
+    #[schema(example = "2025-04-20")]
+    value_date: String,
+    /// The bank's own reference, unique per bank.
+    #[schema(example = "BOC-2025-0001")]
+    bank_ref: String,
+    /// The declaration the funds are for, if the bank knows it.
+    declaration_no: Option<String>,
+}
+
+/// A matching period, both days included (China dates); default the last 365 days.
+#[allow(dead_code)]
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PeriodParams {
+    /// First day (`2025-01-01`).
+    from: Option<String>,
+    /// Last day (`2025-12-31`); default today.
+    to: Option<String>,
+}
+
+fn period(query: Result<Query<PeriodQuery>, QueryRejection>) -> Result<PeriodQuery, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| {
+        crate::invalid(
+            "query",
+            "bad_query",
+            format!("查询参数有误：{e}"),
+            e.to_string(),
+        )
+    })
+}
+
+#[utoipa::path(post, path = "/api/eport/refund-claims", request_body = ClaimBody,
+    responses((status = 201, description = "matched and recorded as verified"),
+        (status = 403, description = "not an enterprise"),
+        (status = 409, description = "the declaration item was claimed already"),
+        (status = 422, description = "no match: every problem with its field, in Chinese and English")))]
+async fn file_claim(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: ClaimRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let claim = blocking(move || svc.file_refund_claim(&p, b)).await?;
+    Ok(json_ok(StatusCode::CREATED, &claim))
+}
+
+#[utoipa::path(get, path = "/api/eport/refund-claims",
+    responses((status = 200, description = "every verified claim, newest first"),
+        (status = 403, description = "not the tax agency")))]
+async fn verified(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let list = blocking(move || svc.verified_refund_claims(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &list))
+}
+
+#[utoipa::path(get, path = "/api/eport/my-refund-claims",
+    responses((status = 200, description = "the enterprise's own claims and their status"),
+        (status = 403, description = "not an enterprise")))]
+async fn my_claims(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let list = blocking(move || svc.my_refund_claims(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &list))
+}
+
+#[utoipa::path(post, path = "/api/eport/bank-records", request_body = BankRecordBody,
+    responses((status = 201, description = "recorded, with the amount in fen at the customs rate"),
+        (status = 403, description = "not a bank user"),
+        (status = 409, description = "the bank used this reference already"),
+        (status = 422, description = "malformed, or no exchange rate for the currency")))]
+async fn record(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: BankRecordRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let rec = blocking(move || svc.record_bank_record(&p, b)).await?;
+    Ok(json_ok(StatusCode::CREATED, &rec))
+}
+
+#[utoipa::path(get, path = "/api/eport/bank-records",
+    responses((status = 200, description = "the bank's own records, newest value date first"),
+        (status = 403, description = "not a bank user")))]
+async fn bank_records(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let list = blocking(move || svc.my_bank_records(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &list))
+}
+
+#[utoipa::path(get, path = "/api/eport/forex/report", params(PeriodParams),
+    responses((status = 200, description = "enterprises by class (C first) with goods, funds, gap and divergence"),
+        (status = 403, description = "not the foreign-exchange agency"),
+        (status = 422, description = "a bad period")))]
+async fn report(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<PeriodQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let q = period(query)?;
+    let r = blocking(move || svc.forex_report(&p, q)).await?;
+    Ok(json_ok(StatusCode::OK, &r))
+}
+
+#[utoipa::path(get, path = "/api/eport/forex/my-status", params(PeriodParams),
+    responses((status = 200, description = "the enterprise's own goods, funds and class"),
+        (status = 403, description = "not an enterprise"),
+        (status = 422, description = "a bad period")))]
+async fn my_status(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<PeriodQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let q = period(query)?;
+    let r = blocking(move || svc.my_forex_status(&p, q)).await?;
+    Ok(json_ok(StatusCode::OK, &r))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        file_claim,
+        verified,
+        my_claims,
+        record,
+        bank_records,
+        report,
+        my_status
+    ),
+    components(schemas(ClaimBody, BankRecordBody))
+)]
+pub(crate) struct FinanceApiDoc;

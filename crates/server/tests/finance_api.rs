@@ -1,0 +1,615 @@
+//! Black-box tests of export tax refund and foreign-exchange matching over HTTP (docs/EPORT.md
+//! "Export tax refund", "Foreign exchange", "API"): a real server on port 0 with the E-Port
+//! ledgers on. An export is filed, released and closed (exit confirmed); its enterprise claims
+//! a refund; duplicate, mismatched and foreign claims are refused with reasons; 16 clients race
+//! for one item; the tax agency sees the verified claims; a bank records receipts and the
+//! foreign-exchange agency reads the class report; and every new endpoint is tried by every
+//! kind of user.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use app::{Clearance, Duty, ManualClock, NewUserRequest, Role, StaticRegistry};
+use chrono::{NaiveDate, TimeZone, Utc};
+use clearance::{CreditClass, EnterpriseFacts};
+use domain::codes::{CurrencyCode, OfficeCode, Uscc};
+use reqwest::StatusCode;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{json, Value};
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+const PASSWORD: &str = "test-password";
+/// The exporter (yellow lane: review, assess, pay, release, exit).
+const Y: &str = "91310000132149237G";
+/// Another enterprise.
+const B: &str = "91440300MA5FT3XKX8";
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    store: Arc<dyn Store>,
+    svc: Arc<Clearance>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
+        ));
+        let facts = [(
+            Uscc::parse(Y).unwrap(),
+            EnterpriseFacts {
+                credit_class: CreditClass::General,
+                discrepancies_last_year: 1,
+            },
+        )]
+        .into_iter()
+        .collect();
+        let svc = Arc::new(
+            Clearance::new(
+                store.clone(),
+                Arc::new(refdata::RefData::embedded().unwrap()),
+                clock,
+            )
+            .with_registry(Box::new(StaticRegistry(facts)))
+            .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
+            .with_eport(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let s = svc.clone();
+        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
+        let t = TestApp {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            svc,
+            _dir: dir,
+        };
+        t.user("ent-y", Role::Enterprise, Some(Y), None);
+        t.user("ent-b", Role::Enterprise, Some(B), None);
+        t.user("pd", Role::Officer, None, None);
+        t.user("sat", Role::Agency, None, Some("tax"));
+        t.user("safe", Role::Agency, None, Some("forex"));
+        t.user("mofcom", Role::Agency, None, Some("commerce"));
+        t.user("boc", Role::Bank, None, None);
+        t.user("icbc", Role::Bank, None, None);
+        t.user("admin", Role::Admin, None, None);
+        t
+    }
+
+    fn user(&self, login: &str, role: Role, uscc: Option<&str>, agency: Option<&str>) {
+        let officer = role == Role::Officer;
+        self.svc
+            .bootstrap_user(NewUserRequest {
+                login: login.into(),
+                password: PASSWORD.into(),
+                role,
+                duties: if officer {
+                    vec![Duty::Reviewer, Duty::TaxOfficer, Duty::ReleaseOfficer]
+                } else {
+                    vec![]
+                },
+                office: officer.then(|| OfficeCode::parse("2233").unwrap()),
+                uscc: uscc.map(|u| Uscc::parse(u).unwrap()),
+                agency: agency.map(str::to_owned),
+            })
+            .unwrap();
+    }
+
+    async fn login(&self, login: &str) -> String {
+        let (s, v) = self
+            .call(
+                "POST",
+                None,
+                "/api/session",
+                Some(json!({"login": login, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{login}: {v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_str(method).unwrap();
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, v)
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", Some(token), path, Some(body)).await
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call("GET", Some(token), path, None).await
+    }
+
+    /// File, review, assess, pay and release one export of Y; close it (exit confirmed) when
+    /// asked. Returns its number.
+    async fn export(&self, ent: &str, off: &str, variant: u32, close: bool) -> String {
+        let mut v: Value = serde_json::from_str(app::demo::EXPORT_TEMPLATE).unwrap();
+        v["trader"]["uscc"] = Y.into();
+        v["owner"]["uscc"] = Y.into();
+        v["declaration_office"] = "2233".into();
+        v["entry_exit_office"] = "2233".into();
+        v["contract_no"] = format!("X-{variant}").into();
+        let r = self
+            .client
+            .post(format!("{}/api/declarations", self.base))
+            .bearer_auth(ent)
+            .header("content-type", "application/json")
+            .header("client-seq-no", format!("x-{variant}"))
+            .body(v.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let filed: Value = r.json().await.unwrap();
+        let id = filed["id"].as_i64().unwrap();
+        let step = |name: &str| format!("/api/declarations/{id}/{name}");
+        let (s, r) = self
+            .post(off, &step("review"), json!({"result": "conform"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let (s, r) = self.post(off, &step("assess"), json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let (_, d) = self.get(ent, &format!("/api/declarations/{id}")).await;
+        for n in d["notices"].as_array().unwrap() {
+            let (s, r) = self
+                .post(ent, &step("pay"), json!({"notice_no": n["notice_no"]}))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{r}");
+        }
+        let (s, r) = self.post(off, &step("release"), json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        if close {
+            let (s, r) = self
+                .post(
+                    off,
+                    &step("exit-confirmation"),
+                    json!({"manifest_ref": format!("MF-{variant}")}),
+                )
+                .await;
+            assert_eq!(
+                (s, r["status"].as_str()),
+                (StatusCode::OK, Some("closed")),
+                "{r}"
+            );
+        }
+        d["declaration_no"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| d["state"]["declaration_no"].as_str().map(str::to_owned))
+            .expect("numbered")
+    }
+
+    fn audit_records(&self) -> u64 {
+        self.store.verify_audit().unwrap().records_checked
+    }
+}
+
+/// The template's USD amount in fen at the customs rate of its declaration date (the tax
+/// engine's rule), as customs computes it.
+fn usd_fen(amount: &str) -> i64 {
+    let date = NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+    let (rate_date, _) = tax::rates::rule_date(
+        date,
+        &tax::TradingCalendar::china(),
+        &tax::TaxPolicy::default(),
+    );
+    let rate = tax::RateTable::sample()
+        .get(CurrencyCode::parse("USD").unwrap(), rate_date)
+        .unwrap()
+        .per_unit();
+    let fen = (Decimal::from_str(amount).unwrap() * rate * Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(fen).unwrap()
+}
+
+fn claim(no: &str, item: u32, qty: &str, fen: i64) -> Value {
+    json!({"declaration_no": no, "item_no": item, "hs_code": "6403990000",
+           "quantity": qty, "fob_value_fen": fen})
+}
+
+fn codes(v: &Value) -> Vec<(String, String)> {
+    v["error"]["problems"]
+        .as_array()
+        .unwrap_or(&vec![])
+        .iter()
+        .map(|p| {
+            assert!(
+                !p["message_zh"].as_str().unwrap_or("").is_empty()
+                    && !p["message_en"].as_str().unwrap_or("").is_empty(),
+                "{p}"
+            );
+            (
+                p["field"].as_str().unwrap().to_owned(),
+                p["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_claims_matched_once_refused_with_reasons_seen_by_tax() {
+    let t = TestApp::start().await;
+    let ent = t.login("ent-y").await;
+    let other = t.login("ent-b").await;
+    let off = t.login("pd").await;
+    let tax = t.login("sat").await;
+    let no = t.export(&ent, &off, 1, true).await;
+    let open_no = t.export(&ent, &off, 2, false).await;
+
+    let (s, list) = t.get(&tax, "/api/eport/refund-claims").await;
+    assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 0));
+
+    // Accepted: item 1, FOB within one fen of the customs record.
+    let fen1 = usd_fen("74000.00");
+    let (s, c) = t
+        .post(
+            &ent,
+            "/api/eport/refund-claims",
+            claim(&no, 1, "4000", fen1 + 1),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["status"], "verified");
+    assert_eq!(c["customs_fob_value_fen"], fen1);
+    assert_eq!(c["claimant"], Y);
+
+    // The same item again: 409, nothing written.
+    let before = t.audit_records();
+    let (s, r) = t
+        .post(
+            &ent,
+            "/api/eport/refund-claims",
+            claim(&no, 1, "4000", fen1),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate")),
+        "{r}"
+    );
+
+    // Mismatched: commodity, quantity and FOB value all wrong; every reason listed.
+    let mut wrong = claim(&no, 2, "2001", usd_fen("42500.00") + 5);
+    wrong["hs_code"] = "6403190000".into();
+    let (s, r) = t.post(&ent, "/api/eport/refund-claims", wrong).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(
+        codes(&r),
+        pairs(&[
+            ("hs_code", "commodity_mismatch"),
+            ("quantity", "quantity_mismatch"),
+            ("fob_value_fen", "fob_value_mismatch"),
+        ])
+    );
+
+    // Another enterprise's declaration looks like none at all.
+    let (s, r) = t
+        .post(
+            &other,
+            "/api/eport/refund-claims",
+            claim(&no, 2, "2000", usd_fen("42500.00")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(
+        codes(&r),
+        pairs(&[("declaration_no", "declaration_not_found")])
+    );
+
+    // Released but not closed (exit not confirmed): not yet claimable.
+    let (s, r) = t
+        .post(
+            &ent,
+            "/api/eport/refund-claims",
+            claim(&open_no, 1, "4000", fen1),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(codes(&r), pairs(&[("declaration_no", "export_not_closed")]));
+
+    // A malformed claim: 422 with the field, never 500.
+    let (s, r) = t
+        .post(
+            &ent,
+            "/api/eport/refund-claims",
+            json!({"declaration_no": "12", "item_no": 1, "hs_code": "6403990000", "quantity": "1", "fob_value_fen": 1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(r["error"]["problems"][0]["field"], "declaration_no");
+    assert_eq!(t.audit_records(), before, "refusals write nothing");
+
+    // The tax agency sees the one verified claim; each enterprise follows its own.
+    let (s, list) = t.get(&tax, "/api/eport/refund-claims").await;
+    assert_eq!(s, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (
+            list[0]["declaration_no"].as_str(),
+            list[0]["item_no"].as_u64()
+        ),
+        (Some(no.as_str()), Some(1))
+    );
+    let (s, mine) = t.get(&ent, "/api/eport/my-refund-claims").await;
+    assert_eq!((s, mine.as_array().unwrap().len()), (StatusCode::OK, 1));
+    let (s, theirs) = t.get(&other, "/api/eport/my-refund-claims").await;
+    assert_eq!((s, theirs.as_array().unwrap().len()), (StatusCode::OK, 0));
+    assert!(t.store.verify_audit().unwrap().is_intact());
+}
+
+/// 16 clients claim the same item at once: exactly one is accepted, 15 are duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_claims_exactly_one_accepted() {
+    const N: usize = 16;
+    let t = Arc::new(TestApp::start().await);
+    let ent = t.login("ent-y").await;
+    let off = t.login("pd").await;
+    let no = t.export(&ent, &off, 3, true).await;
+    let body = claim(&no, 2, "2000", usd_fen("42500.00"));
+    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let (t, ent, body, barrier) = (t.clone(), ent.clone(), body.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            t.post(&ent, "/api/eport/refund-claims", body).await
+        }));
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        let (s, r) = task.await.unwrap();
+        match s {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {
+                assert_eq!(r["error"]["code"], "duplicate", "{r}");
+                conflicts += 1;
+            }
+            other => panic!("unexpected {other}: {r}"),
+        }
+    }
+    assert_eq!((created, conflicts), (1, N - 1));
+    let (_, mine) = t.get(&ent, "/api/eport/my-refund-claims").await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_records_and_the_forex_class_report() {
+    let t = TestApp::start().await;
+    let ent = t.login("ent-y").await;
+    let other = t.login("ent-b").await;
+    let off = t.login("pd").await;
+    let boc = t.login("boc").await;
+    let icbc = t.login("icbc").await;
+    let safe = t.login("safe").await;
+    t.export(&ent, &off, 4, true).await;
+    // The goods: both items of the export, in fen.
+    let goods = usd_fen("74000.00") + usd_fen("42500.00");
+
+    let receipt = |bank_ref: &str, yuan_fen: i64| {
+        json!({"kind": "receipt", "uscc": Y, "amount": Decimal::new(yuan_fen, 2).to_string(),
+               "currency": "CNY", "value_date": "2025-03-10", "bank_ref": bank_ref})
+    };
+    // 80 % received: a 20 % divergence, class B.
+    let (s, r) = t
+        .post(
+            &boc,
+            "/api/eport/bank-records",
+            receipt("BOC-1", goods * 8 / 10),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["amount_fen"], goods * 8 / 10);
+    assert_eq!(r["bank"], "boc");
+    // The same reference at the same bank: 409; at another bank: another record.
+    let (s, r) = t
+        .post(&boc, "/api/eport/bank-records", receipt("BOC-1", 100))
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate"))
+    );
+    // A currency without a rate on the value date, and a bad amount: every problem.
+    let mut bad = receipt("BOC-2", 100);
+    bad["currency"] = "USD".into();
+    bad["value_date"] = "2019-01-10".into();
+    bad["amount"] = "1.001".into();
+    let (s, r) = t.post(&boc, "/api/eport/bank-records", bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(
+        codes(&r),
+        pairs(&[
+            ("amount", "invalid_amount"),
+            ("currency", "no_exchange_rate")
+        ])
+    );
+    // A payment of B in USD, converted at the customs rate.
+    let (s, r) = t
+        .post(
+            &icbc,
+            "/api/eport/bank-records",
+            json!({"kind": "payment", "uscc": B, "amount": "1000.00", "currency": "USD",
+                   "value_date": "2025-03-10", "bank_ref": "BOC-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert!(r["amount_fen"].as_i64().unwrap() > 100_000);
+    let (s, list) = t.get(&boc, "/api/eport/bank-records").await;
+    assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 1));
+
+    let (s, rep) = t
+        .get(
+            &safe,
+            "/api/eport/forex/report?from=2025-01-01&to=2025-12-31",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{rep}");
+    let line = |rep: &Value, uscc: &str| {
+        rep["enterprises"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["uscc"] == uscc)
+            .cloned()
+            .unwrap()
+    };
+    let y = line(&rep, Y);
+    assert_eq!(y["class"], "B", "{y}");
+    assert_eq!(y["export_goods_fen"], goods);
+    assert_eq!(y["receipts_fen"], goods * 8 / 10);
+    assert_eq!(y["divergence_bp"], 2000);
+    // B paid for imports it never declared: class C, listed first.
+    assert_eq!(line(&rep, B)["class"], "C");
+    assert_eq!(rep["enterprises"][0]["uscc"], B);
+    assert_eq!(
+        (rep["class_b"].as_u64(), rep["class_c"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(rep["policy"]["class_a_divergence_bp_max"], 1000);
+
+    // The enterprise sees its own status; the rest arrives and it is class A.
+    let (s, st) = t.get(&ent, "/api/eport/forex/my-status").await;
+    assert_eq!(
+        (s, st["class"].as_str()),
+        (StatusCode::OK, Some("B")),
+        "{st}"
+    );
+    let (s, r) = t
+        .post(
+            &boc,
+            "/api/eport/bank-records",
+            receipt("BOC-3", goods - goods * 8 / 10),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, st) = t.get(&ent, "/api/eport/forex/my-status").await;
+    assert_eq!(
+        (st["class"].as_str(), st["gap_fen"].as_i64()),
+        (Some("A"), Some(0)),
+        "{st}"
+    );
+    let (s, st) = t.get(&other, "/api/eport/forex/my-status").await;
+    assert_eq!(
+        (s, st["class"].as_str()),
+        (StatusCode::OK, Some("C")),
+        "{st}"
+    );
+
+    // A bad period: 422, not 500.
+    let (s, r) = t
+        .get(
+            &safe,
+            "/api/eport/forex/report?from=2025-12-31&to=2025-01-01",
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    let (s, _) = t.get(&safe, "/api/eport/forex/report?from=yesterday").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(t.store.verify_audit().unwrap().is_intact());
+}
+
+/// Every new endpoint × every kind of user: allowed ones answer 2xx (or a 4xx other than
+/// 401/403/404 for a body the use case refuses), denied ones 403 and write nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_access_matrix_over_http() {
+    let t = TestApp::start().await;
+    let logins = ["ent-y", "pd", "sat", "safe", "mofcom", "boc", "admin"];
+    let mut tokens = std::collections::HashMap::new();
+    for l in logins {
+        tokens.insert(l, t.login(l).await);
+    }
+    let bank_body = json!({"kind": "receipt", "uscc": Y, "amount": "10.00", "currency": "CNY",
+                           "value_date": "2025-03-10", "bank_ref": "M-1"});
+    let claim_body = claim("223320250000000001", 1, "1", 1);
+    let endpoints: Vec<(&str, &str, Option<Value>, &[&str])> = vec![
+        (
+            "POST",
+            "/api/eport/refund-claims",
+            Some(claim_body),
+            &["ent-y"],
+        ),
+        ("GET", "/api/eport/refund-claims", None, &["sat"]),
+        ("GET", "/api/eport/my-refund-claims", None, &["ent-y"]),
+        ("POST", "/api/eport/bank-records", Some(bank_body), &["boc"]),
+        ("GET", "/api/eport/bank-records", None, &["boc"]),
+        ("GET", "/api/eport/forex/report", None, &["safe"]),
+        ("GET", "/api/eport/forex/my-status", None, &["ent-y"]),
+    ];
+    let mut cells = 0;
+    for (method, path, body, allowed) in &endpoints {
+        for login in logins {
+            let before = t.audit_records();
+            let (s, r) = t
+                .call(method, Some(&tokens[login]), path, body.clone())
+                .await;
+            let denied = matches!(
+                s,
+                StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED
+            );
+            assert_eq!(
+                !denied,
+                allowed.contains(&login),
+                "{login} {method} {path}: {s} {r}"
+            );
+            if denied {
+                assert_eq!(s, StatusCode::FORBIDDEN, "{login} {method} {path}: {r}");
+                assert_eq!(
+                    t.audit_records(),
+                    before,
+                    "{login} {path}: a denied request wrote"
+                );
+            }
+            cells += 1;
+        }
+        // Without a session: 401.
+        let (s, _) = t.call(method, None, path, body.clone()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    assert_eq!(cells, endpoints.len() * logins.len());
+
+    // The OpenAPI document lists the endpoints.
+    let (_, doc) = t.call("GET", None, "/api/openapi.json", None).await;
+    for (method, path, _, _) in &endpoints {
+        let m = method.to_ascii_lowercase();
+        assert!(
+            doc["paths"][path].get(&m).is_some(),
+            "{method} {path} in the OpenAPI document"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Storage of the tax and foreign-exchange ledgers of the E-Port (docs/EPORT.md "Export tax
+//! refund", "Foreign exchange"), behind a trait of its own, [`FinanceStore`]; a backend that
+//! has it answers [`crate::Store::finance_store`].
+//!
+//! - **Refund claims** ([`eport::refund::RefundClaim`]): verified claims, one per declaration
+//!   item. The key `(declaration_no, item_no)` is unique in the database, so that of claims
+//!   racing for the same item exactly one is recorded; the others are `Duplicate`.
+//! - **Bank records** ([`eport::forex::BankRecord`]): receipts and payments; the key
+//!   `(bank, bank_ref)` is unique.
+//! - Every write has its audit record in the same transaction, in the one hash chain. These
+//!   ledgers are low-volume: the SQLite backend writes them through its one writer, the
+//!   PostgreSQL backend in ordinary transactions under the writers' lock.
+
+use ::eport::forex::BankRecord;
+use ::eport::refund::RefundClaim;
+use chrono::{DateTime, NaiveDate, Utc};
+use clearance::Actor;
+use domain::codes::Uscc;
+
+use crate::StoreError;
+
+/// At most this many claims or bank records in one listing (newest first).
+pub const FINANCE_LIST_MAX: u32 = 10_000;
+/// At most this many bank records read for one match (a period of one enterprise, or all).
+pub const BANK_RECORDS_READ_MAX: u32 = 100_000;
+
+pub trait FinanceStore: Send + Sync {
+    /// Record a verified claim (checked with [`RefundClaim::validate`]). `Duplicate` if the
+    /// declaration item has a claim, even one written a moment ago by a racing request.
+    fn record_refund_claim(
+        &self,
+        claim: RefundClaim,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<RefundClaim, StoreError>;
+
+    /// The claims of one enterprise, newest first.
+    fn refund_claims_of(&self, claimant: &Uscc) -> Result<Vec<RefundClaim>, StoreError>;
+
+    /// Every verified claim, newest first, at most `limit` (≤ [`FINANCE_LIST_MAX`]).
+    fn refund_claims(&self, limit: u32) -> Result<Vec<RefundClaim>, StoreError>;
+
+    /// Record a bank's receipt or payment (checked with [`BankRecord::problems`]).
+    /// `Duplicate` if the bank has a record with the reference.
+    fn record_bank_record(
+        &self,
+        record: BankRecord,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<BankRecord, StoreError>;
+
+    /// One bank's records, newest value date first.
+    fn bank_records_of(&self, bank: &str) -> Result<Vec<BankRecord>, StoreError>;
+
+    /// Records with a value date in `from ..= to`, of one enterprise or (`None`) all, oldest
+    /// first, at most [`BANK_RECORDS_READ_MAX`] (`Invalid` beyond: ask for a shorter period).
+    fn bank_records_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        uscc: Option<&Uscc>,
+    ) -> Result<Vec<BankRecord>, StoreError>;
+}
+
+/// Checks before writing a claim, the same in every backend.
+pub fn check_claim(claim: &RefundClaim) -> Result<(), StoreError> {
+    claim.validate().map_err(StoreError::Invalid)
+}
+
+/// Checks before writing a bank record, the same in every backend.
+pub fn check_bank_record(record: &BankRecord) -> Result<(), StoreError> {
+    match record.problems().first() {
+        None => Ok(()),
+        Some(p) => Err(StoreError::Invalid(p.message_en.clone())),
+    }
+}
+
+/// The subject of a claim's audit record.
+pub fn claim_subject(claim: &RefundClaim) -> String {
+    format!("refund_claim:{}/{}", claim.declaration_no, claim.item_no)
+}
+
+/// The subject of a bank record's audit record.
+pub fn bank_record_subject(record: &BankRecord) -> String {
+    format!("bank_record:{}/{}", record.bank, record.bank_ref)
+}

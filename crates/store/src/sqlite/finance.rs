@@ -1,0 +1,229 @@
+//! [`FinanceStore`] on SQLite: refund claims and bank records. Writes go through the one
+//! writer thread (each in its savepoint with its audit record); the primary keys
+//! `(declaration_no, item_no)` and `(bank, bank_ref)` make a second write of the same key a
+//! `Duplicate`, whatever the order racing requests arrive in.
+
+use ::eport::forex::BankRecord;
+use ::eport::refund::RefundClaim;
+use chrono::NaiveDate;
+use rusqlite::{params, Connection};
+
+use super::*;
+use crate::finance::*;
+
+pub(super) const MIGRATION: &str = r#"
+    CREATE TABLE eport_refund_claims (
+        declaration_no TEXT NOT NULL,
+        item_no        INTEGER NOT NULL,
+        claimant       TEXT NOT NULL,
+        claimed_at_ms  INTEGER NOT NULL,
+        claim          TEXT NOT NULL,
+        PRIMARY KEY (declaration_no, item_no)
+    ) WITHOUT ROWID;
+    CREATE INDEX eport_refund_claims_claimant ON eport_refund_claims (claimant, claimed_at_ms);
+    CREATE INDEX eport_refund_claims_time ON eport_refund_claims (claimed_at_ms);
+
+    CREATE TABLE eport_bank_records (
+        bank       TEXT NOT NULL,
+        bank_ref   TEXT NOT NULL,
+        uscc       TEXT NOT NULL,
+        value_date TEXT NOT NULL,
+        record     TEXT NOT NULL,
+        PRIMARY KEY (bank, bank_ref)
+    ) WITHOUT ROWID;
+    CREATE INDEX eport_bank_records_date ON eport_bank_records (value_date);
+    CREATE INDEX eport_bank_records_uscc ON eport_bank_records (uscc, value_date);
+"#;
+
+pub(super) enum FinanceOp {
+    Claim(Box<RefundClaim>, Actor, DateTime<Utc>),
+    BankRecord(Box<BankRecord>, Actor, DateTime<Utc>),
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub(super) fn execute(
+    c: &Connection,
+    head: &mut ChainHead,
+    op: &FinanceOp,
+) -> Result<Reply, StoreError> {
+    match op {
+        FinanceOp::Claim(claim, actor, now) => {
+            let body = json(&**claim)?;
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO eport_refund_claims (declaration_no, item_no, claimant, claimed_at_ms, claim) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )
+                .map_err(backend)?
+                .execute(params![
+                    claim.declaration_no.to_string(),
+                    claim.item_no,
+                    claim.claimant.to_string(),
+                    to_ms(claim.claimed_at),
+                    body
+                ])
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate(format!(
+                    "refund claim for item {} of declaration {}",
+                    claim.item_no, claim.declaration_no
+                )));
+            }
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "eport.refund_claim",
+                &claim_subject(claim),
+                format!(r#"{{"sha256":"{}"}}"#, sha256_hex(body.as_bytes())),
+            )?;
+            Ok(Reply::Unit)
+        }
+        FinanceOp::BankRecord(record, actor, now) => {
+            let body = json(&**record)?;
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO eport_bank_records (bank, bank_ref, uscc, value_date, record) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )
+                .map_err(backend)?
+                .execute(params![
+                    record.bank,
+                    record.bank_ref,
+                    record.uscc.to_string(),
+                    record.value_date.to_string(),
+                    body
+                ])
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate(format!(
+                    "bank reference {} of {}",
+                    record.bank_ref, record.bank
+                )));
+            }
+            audit(
+                c,
+                head,
+                *now,
+                &actor.label(),
+                "eport.bank_record",
+                &bank_record_subject(record),
+                format!(r#"{{"sha256":"{}"}}"#, sha256_hex(body.as_bytes())),
+            )?;
+            Ok(Reply::Unit)
+        }
+    }
+}
+
+fn rows<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let bodies: Vec<String> = c
+        .prepare_cached(sql)
+        .map_err(backend)?
+        .query_map(params, |r| r.get(0))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).map_err(|e| corrupt(format!("finance row: {e}"))))
+        .collect()
+}
+
+impl FinanceStore for SqliteStore {
+    fn record_refund_claim(
+        &self,
+        claim: RefundClaim,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<RefundClaim, StoreError> {
+        check_claim(&claim)?;
+        self.send(Op::Finance(FinanceOp::Claim(
+            Box::new(claim.clone()),
+            actor.clone(),
+            now,
+        )))?;
+        Ok(claim)
+    }
+
+    fn refund_claims_of(&self, claimant: &Uscc) -> Result<Vec<RefundClaim>, StoreError> {
+        self.read(|c| {
+            rows(
+                c,
+                &format!("SELECT claim FROM eport_refund_claims WHERE claimant = ?1 ORDER BY claimed_at_ms DESC, declaration_no DESC, item_no DESC LIMIT {FINANCE_LIST_MAX}"),
+                [claimant.to_string()],
+            )
+        })
+    }
+
+    fn refund_claims(&self, limit: u32) -> Result<Vec<RefundClaim>, StoreError> {
+        let limit = limit.min(FINANCE_LIST_MAX);
+        self.read(|c| {
+            rows(
+                c,
+                "SELECT claim FROM eport_refund_claims ORDER BY claimed_at_ms DESC, declaration_no DESC, item_no DESC LIMIT ?1",
+                [limit],
+            )
+        })
+    }
+
+    fn record_bank_record(
+        &self,
+        record: BankRecord,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<BankRecord, StoreError> {
+        check_bank_record(&record)?;
+        self.send(Op::Finance(FinanceOp::BankRecord(
+            Box::new(record.clone()),
+            actor.clone(),
+            now,
+        )))?;
+        Ok(record)
+    }
+
+    fn bank_records_of(&self, bank: &str) -> Result<Vec<BankRecord>, StoreError> {
+        self.read(|c| {
+            rows(
+                c,
+                &format!("SELECT record FROM eport_bank_records WHERE bank = ?1 ORDER BY value_date DESC, bank_ref DESC LIMIT {FINANCE_LIST_MAX}"),
+                [bank],
+            )
+        })
+    }
+
+    fn bank_records_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        uscc: Option<&Uscc>,
+    ) -> Result<Vec<BankRecord>, StoreError> {
+        let cap = BANK_RECORDS_READ_MAX + 1;
+        let (from, to) = (from.to_string(), to.to_string());
+        let out: Vec<BankRecord> = self.read(|c| match uscc {
+            Some(u) => rows(
+                c,
+                &format!("SELECT record FROM eport_bank_records WHERE uscc = ?1 AND value_date BETWEEN ?2 AND ?3 ORDER BY value_date, bank, bank_ref LIMIT {cap}"),
+                params![u.to_string(), from, to],
+            ),
+            None => rows(
+                c,
+                &format!("SELECT record FROM eport_bank_records WHERE value_date BETWEEN ?1 AND ?2 ORDER BY value_date, bank, bank_ref LIMIT {cap}"),
+                params![from, to],
+            ),
+        })?;
+        if out.len() > BANK_RECORDS_READ_MAX as usize {
+            return Err(StoreError::Invalid(format!(
+                "more than {BANK_RECORDS_READ_MAX} bank records in the period: ask for a shorter one"
+            )));
+        }
+        Ok(out)
+    }
+}

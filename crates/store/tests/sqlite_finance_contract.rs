@@ -1,0 +1,24 @@
+//! The finance store contract (`store::finance_contract`: refund claims, bank records), run on the SQLite backend in a fresh
+//! temporary directory per test.
+
+use store::finance_contract::FinanceHarness;
+use store::sqlite::{SqliteOptions, SqliteStore};
+use store::Store;
+
+struct SqliteHarness {
+    dir: tempfile::TempDir,
+}
+
+impl FinanceHarness for SqliteHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(SqliteStore::open(self.dir.path(), SqliteOptions::default()).expect("open store"))
+    }
+}
+
+fn harness() -> Option<SqliteHarness> {
+    Some(SqliteHarness {
+        dir: tempfile::tempdir().expect("temporary directory"),
+    })
+}
+
+store::finance_contract_tests!(harness());
