@@ -1193,37 +1193,40 @@ fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, Store
     }
 }
 
-fn submit(
-    c: &Connection,
-    head: &mut ChainHead,
-    req: &SubmitRequest,
-) -> Result<Submitted, StoreError> {
-    let declarant = req.declarant.to_string();
-    // Idempotency: the same key returns the first result and writes nothing.
+/// The first result of an earlier submission with the same key, if any; a different body
+/// under the same key is refused.
+fn replay_of(c: &Connection, req: &SubmitRequest) -> Result<Option<Submitted>, StoreError> {
     let existing = c
         .prepare_cached("SELECT id, pre_entry_no, version, body FROM declarations WHERE declarant = ?1 AND client_seq_no = ?2")
         .map_err(backend)?
-        .query_row(params![declarant, req.client_seq_no], |r| {
+        .query_row(params![req.declarant.to_string(), req.client_seq_no], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
         })
         .optional()
         .map_err(backend)?;
-    if let Some((id, pre, version, body)) = existing {
-        let pre_entry_no = PreEntryNo::parse(&pre).map_err(corrupt)?;
-        if body != req.body_json {
-            return Err(StoreError::IdempotencyMismatch {
-                client_seq_no: req.client_seq_no.clone(),
-                pre_entry_no,
-            });
-        }
-        return Ok(Submitted {
-            id: DeclarationId(id),
+    let Some((id, pre, version, body)) = existing else {
+        return Ok(None);
+    };
+    let pre_entry_no = PreEntryNo::parse(&pre).map_err(corrupt)?;
+    if body != req.body_json {
+        return Err(StoreError::IdempotencyMismatch {
+            client_seq_no: req.client_seq_no.clone(),
             pre_entry_no,
-            version: version as u64,
-            replayed: true,
         });
     }
+    Ok(Some(Submitted {
+        id: DeclarationId(id),
+        pre_entry_no,
+        version: version as u64,
+        replayed: true,
+    }))
+}
 
+/// A pre-entry number and the submission's events (nothing written yet but the serial).
+fn submission(
+    c: &Connection,
+    req: &SubmitRequest,
+) -> Result<(PreEntryNo, Vec<clearance::Event>), StoreError> {
     let year = customs_year(req.now);
     let serial = next_serial(c, "pre_entry", req.declaration_office, year, req.direction)?;
     let pre_entry_no = PreEntryNo::new(req.declaration_office, year, req.direction, serial)
@@ -1246,6 +1249,44 @@ fn submit(
     };
     let events =
         decide(&DeclarationState::default(), &cmd, req.now).map_err(StoreError::Refused)?;
+    Ok((pre_entry_no, events))
+}
+
+/// The audit record of a submission.
+fn audit_submit(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &SubmitRequest,
+    id: i64,
+    pre_entry_no: PreEntryNo,
+    version: usize,
+) -> Result<(), StoreError> {
+    let detail = format!(
+        r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{version}}}"#,
+        serde_json::to_string(&req.client_seq_no).expect("string serializes"),
+        sha256_hex(req.body_json.as_bytes()),
+    );
+    audit(
+        c,
+        head,
+        req.now,
+        &req.actor.label(),
+        "submit",
+        &format!("declaration:{id}"),
+        detail,
+    )
+}
+
+fn submit(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &SubmitRequest,
+) -> Result<Submitted, StoreError> {
+    // Idempotency: the same key returns the first result and writes nothing.
+    if let Some(first) = replay_of(c, req)? {
+        return Ok(first);
+    }
+    let (pre_entry_no, events) = submission(c, req)?;
     let state = events.iter().fold(DeclarationState::default(), apply);
     let now_ms = to_ms(req.now);
     c.prepare_cached(
@@ -1255,7 +1296,7 @@ fn submit(
     .map_err(backend)?
     .execute(params![
         pre_entry_no.to_string(),
-        declarant,
+        req.declarant.to_string(),
         req.client_seq_no,
         req.direction.to_string(),
         req.declaration_office.to_string(),
@@ -1268,21 +1309,7 @@ fn submit(
     .map_err(backend)?;
     let id = c.last_insert_rowid();
     insert_events(c, id, 0, &events)?;
-    let detail = format!(
-        r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{}}}"#,
-        serde_json::to_string(&req.client_seq_no).expect("string serializes"),
-        sha256_hex(req.body_json.as_bytes()),
-        events.len()
-    );
-    audit(
-        c,
-        head,
-        req.now,
-        &req.actor.label(),
-        "submit",
-        &format!("declaration:{id}"),
-        detail,
-    )?;
+    audit_submit(c, head, req, id, pre_entry_no, events.len())?;
     Ok(Submitted {
         id: DeclarationId(id),
         pre_entry_no,
@@ -1291,25 +1318,20 @@ fn submit(
     })
 }
 
-/// Submission and automatic review in one savepoint: one new row, its events, one audit record
-/// for the submission and one for the review.
+/// Submission and automatic review in one savepoint: the row inserted once, already in its
+/// state after the review (as on PostgreSQL), its events, one audit record for the submission
+/// and one for the review (the same records as a submission followed by an append).
 fn submit_reviewed(
     c: &Connection,
     head: &mut ChainHead,
     req: &SubmitRequest,
     review: &AutomaticReview,
 ) -> Result<Filed, StoreError> {
-    let submitted = submit(c, head, req)?;
-    let row = load_for_write(c, submitted.id)?;
-    let header = row
-        .state
-        .header
-        .clone()
-        .ok_or_else(|| corrupt(format!("declaration {} has no header", submitted.id)))?;
-    if submitted.replayed {
+    if let Some(first) = replay_of(c, req)? {
+        let row = load_for_write(c, first.id)?;
         return Ok(Filed {
-            id: submitted.id,
-            pre_entry_no: submitted.pre_entry_no,
+            id: first.id,
+            pre_entry_no: first.pre_entry_no,
             declaration_no: row.state.declaration_no,
             status: row.state.status,
             lane: row.state.lane,
@@ -1317,7 +1339,13 @@ fn submit_reviewed(
             replayed: true,
         });
     }
-    let mut state = row.state.clone();
+    let (pre_entry_no, mut events) = submission(c, req)?;
+    let mut state = events.iter().fold(DeclarationState::default(), apply);
+    let submitted_version = events.len();
+    let header = state
+        .header
+        .clone()
+        .ok_or_else(|| corrupt("a submission without a header"))?;
     // An accepting review takes its number here, in the filing's transaction.
     let declaration_no = match review {
         AutomaticReview::Reject { .. } => None,
@@ -1325,30 +1353,62 @@ fn submit_reviewed(
             Some(risk::take_declaration_no(c, &header, req.now)?)
         }
     };
-    let (events, feedback) =
+    let (review_events, feedback) =
         crate::review::review_steps(&mut state, review, declaration_no, req.now)?;
-    let appended = write_events(
+    let review_json = serde_json::to_string(&review_events).expect("events serialize");
+    let review_types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
+    events.extend(review_events);
+    let version = events.len();
+    let now_ms = to_ms(req.now);
+    c.prepare_cached(
+        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, declaration_no, submitted_at_ms, updated_at_ms, version, state, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        pre_entry_no.to_string(),
+        req.declarant.to_string(),
+        req.client_seq_no,
+        req.direction.to_string(),
+        req.declaration_office.to_string(),
+        state.status.as_str(),
+        state.lane.map(|l| l.as_str()),
+        state.declaration_no.map(|n| n.to_string()),
+        now_ms,
+        version as i64,
+        serde_json::to_string(&state).expect("state serializes"),
+        req.body_json,
+    ])
+    .map_err(backend)?;
+    let id = c.last_insert_rowid();
+    insert_events(c, id, 0, &events)?;
+    insert_notices(c, id, &events[submitted_version..])?;
+    audit_submit(c, head, req, id, pre_entry_no, submitted_version)?;
+    let detail = format!(
+        r#"{{"from_version":{submitted_version},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
+        serde_json::to_string(&review_types).expect("names serialize"),
+        sha256_hex(review_json.as_bytes())
+    );
+    audit(
         c,
         head,
-        submitted.id,
-        row,
-        &events,
         req.now,
         "system:automatic_review",
         "automatic_review",
+        &format!("declaration:{id}"),
+        detail,
     )?;
     // The decision's feedback row, in the same savepoint (after the review's audit record).
     if let Some(f) = &feedback {
         risk::record_decision(c, head, f, "system:risk", req.now)?;
     }
-    debug_assert_eq!(appended.status, state.status);
     Ok(Filed {
-        id: submitted.id,
-        pre_entry_no: submitted.pre_entry_no,
+        id: DeclarationId(id),
+        pre_entry_no,
         declaration_no: state.declaration_no,
-        status: appended.status,
+        status: state.status,
         lane: state.lane,
-        version: appended.version,
+        version: version as u64,
         replayed: false,
     })
 }
@@ -1482,41 +1542,7 @@ fn write_events(
     ])
     .map_err(backend)?;
     insert_events(c, id.0, row.version, events)?;
-    for e in events {
-        match &e.kind {
-            EventKind::Assessed { notices } => {
-                let mut stmt = c
-                    .prepare_cached(
-                        "INSERT INTO payment_notices (notice_no, declaration_id, tax, amount_fen, issued_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )
-                    .map_err(backend)?;
-                for n in notices {
-                    stmt.execute(params![
-                        n.notice_no,
-                        id.0,
-                        n.tax.as_str(),
-                        n.amount_fen.0,
-                        to_ms(e.at)
-                    ])
-                    .map_err(|err| match err {
-                        rusqlite::Error::SqliteFailure(f, _)
-                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                        {
-                            StoreError::Duplicate(format!("payment notice {}", n.notice_no))
-                        }
-                        other => backend(other),
-                    })?;
-                }
-            }
-            EventKind::NoticePaid { notice_no } => {
-                c.prepare_cached("UPDATE payment_notices SET paid_at_ms = ?3 WHERE notice_no = ?1 AND declaration_id = ?2")
-                    .map_err(backend)?
-                    .execute(params![notice_no, id.0, to_ms(e.at)])
-                    .map_err(backend)?;
-            }
-            _ => {}
-        }
-    }
+    insert_notices(c, id.0, events)?;
     let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
     let events_json = serde_json::to_string(events).expect("events serialize");
     let detail = format!(
@@ -1542,6 +1568,46 @@ fn write_events(
         version,
         status: state.status,
     })
+}
+
+/// The payment notices issued and paid by `events`.
+fn insert_notices(c: &Connection, id: i64, events: &[clearance::Event]) -> Result<(), StoreError> {
+    for e in events {
+        match &e.kind {
+            EventKind::Assessed { notices } => {
+                let mut stmt = c
+                    .prepare_cached(
+                        "INSERT INTO payment_notices (notice_no, declaration_id, tax, amount_fen, issued_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(backend)?;
+                for n in notices {
+                    stmt.execute(params![
+                        n.notice_no,
+                        id,
+                        n.tax.as_str(),
+                        n.amount_fen.0,
+                        to_ms(e.at)
+                    ])
+                    .map_err(|err| match err {
+                        rusqlite::Error::SqliteFailure(f, _)
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                        {
+                            StoreError::Duplicate(format!("payment notice {}", n.notice_no))
+                        }
+                        other => backend(other),
+                    })?;
+                }
+            }
+            EventKind::NoticePaid { notice_no } => {
+                c.prepare_cached("UPDATE payment_notices SET paid_at_ms = ?3 WHERE notice_no = ?1 AND declaration_id = ?2")
+                    .map_err(backend)?
+                    .execute(params![notice_no, id, to_ms(e.at)])
+                    .map_err(backend)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn insert_events(
