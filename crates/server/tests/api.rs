@@ -1,16 +1,15 @@
 //! Black-box tests of the HTTP API: a real server on port 0 over a fresh data folder, a real
 //! HTTP client. The clock is injected so that session expiry can be tested without waiting.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod common;
 
-use app::{Clearance, Duty, ManualClock, NewUserRequest, Role, StaticRegistry};
-use chrono::{Duration, TimeZone, Utc};
-use clearance::{CreditClass, EnterpriseFacts};
+use std::collections::HashMap;
+
+use app::{Clearance, Duty, NewUserRequest, Role};
+use chrono::Duration;
 use domain::codes::{OfficeCode, Uscc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 const PASSWORD: &str = "test-password";
@@ -19,54 +18,28 @@ const B: &str = "91440300MA5FT3XKX8";
 /// An enterprise with a recent discrepancy: its filings go to the yellow lane.
 const Y: &str = "91310000132149237G";
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    clock: Arc<ManualClock>,
-    store: Arc<dyn Store>,
-    svc: Arc<Clearance>,
-    _dir: tempfile::TempDir,
+struct TestApp(common::Harness);
+
+impl std::ops::Deref for TestApp {
+    type Target = common::Harness;
+    fn deref(&self) -> &common::Harness {
+        &self.0
+    }
 }
 
 impl TestApp {
     async fn start() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
-        ));
-        let mut facts = HashMap::new();
-        facts.insert(
-            Uscc::parse(Y).unwrap(),
-            EnterpriseFacts {
-                credit_class: CreditClass::General,
-                discrepancies_last_year: 1,
-            },
+        let t = TestApp(
+            common::Harness::start(|store, clock| {
+                Clearance::new(store, common::refdata(), clock)
+                    .with_registry(Box::new(common::general_class(Y)))
+                    // These tests pin lanes by the registry's facts; the risk engine has its own
+                    // tests (tests/risk_api.rs).
+                    .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
+            })
+            .await,
         );
-        let svc = Arc::new(
-            Clearance::new(
-                store.clone(),
-                Arc::new(refdata::RefData::embedded().unwrap()),
-                clock.clone(),
-            )
-            .with_registry(Box::new(StaticRegistry(facts)))
-            // These tests pin lanes by the registry's facts; the risk engine has its own tests
-            // (tests/risk_api.rs).
-            .with_lane_policy(Box::new(clearance::DefaultLanePolicy)),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let s = svc.clone();
-        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
-        TestApp {
-            base,
-            client: reqwest::Client::new(),
-            clock,
-            store,
-            svc,
-            _dir: dir,
-        }
+        t
     }
 
     fn user(

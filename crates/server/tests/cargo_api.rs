@@ -1,16 +1,16 @@
 //! Black-box tests of transport and cargo control over HTTP: a real server on port 0 over a fresh
 //! data folder, with cargo control enabled (docs/CARGO.md "Wiring").
 
+mod common;
+
 use std::sync::Arc;
 
 use app::cargo::{CargoDesk, CargoPolicy};
-use app::{Clearance, Duty, ManualClock, NewUserRequest, Role, StaticRegistry};
+use app::{Clearance, Duty, NewUserRequest, Role};
 use chrono::{TimeZone, Utc};
-use clearance::{CreditClass, EnterpriseFacts};
 use domain::codes::{OfficeCode, Uscc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 
 const PASSWORD: &str = "test-password";
 /// Yellow lane (a recent discrepancy): officers review and assess.
@@ -18,50 +18,25 @@ const Y: &str = "91310000132149237G";
 const CARRIER: &str = "91110000600037341L";
 const OTHER_CARRIER: &str = "91440300MA5FT3XKX8";
 
-struct T {
-    base: String,
-    client: reqwest::Client,
-    clock: Arc<ManualClock>,
-    svc: Arc<Clearance>,
-    _dir: tempfile::TempDir,
+struct T(common::Harness);
+
+impl std::ops::Deref for T {
+    type Target = common::Harness;
+    fn deref(&self) -> &common::Harness {
+        &self.0
+    }
 }
 
 impl T {
     async fn start() -> T {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
-        ));
-        let desk = Arc::new(CargoDesk::open(store.clone(), CargoPolicy::default()).unwrap());
-        let mut facts = std::collections::HashMap::new();
-        facts.insert(
-            Uscc::parse(Y).unwrap(),
-            EnterpriseFacts {
-                credit_class: CreditClass::General,
-                discrepancies_last_year: 1,
-            },
-        );
-        let svc = Arc::new(
-            Clearance::new(
-                store,
-                Arc::new(refdata::RefData::embedded().unwrap()),
-                clock.clone(),
-            )
-            .with_registry(Box::new(StaticRegistry(facts)))
-            .with_cargo(desk),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let s = svc.clone();
-        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
-        T {
-            base,
-            client: reqwest::Client::new(),
-            clock,
-            svc,
-            _dir: dir,
-        }
+        let t = T(common::Harness::start(|store, clock| {
+            let desk = Arc::new(CargoDesk::open(store.clone(), CargoPolicy::default()).unwrap());
+            Clearance::new(store, common::refdata(), clock)
+                .with_registry(Box::new(common::general_class(Y)))
+                .with_cargo(desk)
+        })
+        .await);
+        t
     }
 
     async fn user(

@@ -6,17 +6,17 @@
 //! foreign-exchange agency reads the class report; and every new endpoint is tried by every
 //! kind of user.
 
+mod common;
+
 use std::str::FromStr;
 use std::sync::Arc;
 
-use app::{Clearance, Duty, ManualClock, NewUserRequest, Role, StaticRegistry};
-use chrono::{NaiveDate, TimeZone, Utc};
-use clearance::{CreditClass, EnterpriseFacts};
+use app::{Clearance, Duty, NewUserRequest, Role};
+use chrono::NaiveDate;
 use domain::codes::{CurrencyCode, OfficeCode, Uscc};
 use reqwest::StatusCode;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 const PASSWORD: &str = "test-password";
@@ -25,52 +25,26 @@ const Y: &str = "91310000132149237G";
 /// Another enterprise.
 const B: &str = "91440300MA5FT3XKX8";
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    store: Arc<dyn Store>,
-    svc: Arc<Clearance>,
-    _dir: tempfile::TempDir,
+struct TestApp(common::Harness);
+
+impl std::ops::Deref for TestApp {
+    type Target = common::Harness;
+    fn deref(&self) -> &common::Harness {
+        &self.0
+    }
 }
 
 impl TestApp {
     async fn start() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
-        ));
-        let facts = [(
-            Uscc::parse(Y).unwrap(),
-            EnterpriseFacts {
-                credit_class: CreditClass::General,
-                discrepancies_last_year: 1,
-            },
-        )]
-        .into_iter()
-        .collect();
-        let svc = Arc::new(
-            Clearance::new(
-                store.clone(),
-                Arc::new(refdata::RefData::embedded().unwrap()),
-                clock,
-            )
-            .with_registry(Box::new(StaticRegistry(facts)))
-            .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
-            .with_eport(),
+        let t = TestApp(
+            common::Harness::start(|store, clock| {
+                Clearance::new(store, common::refdata(), clock)
+                    .with_registry(Box::new(common::general_class(Y)))
+                    .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
+                    .with_eport()
+            })
+            .await,
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let s = svc.clone();
-        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
-        let t = TestApp {
-            base,
-            client: reqwest::Client::new(),
-            store,
-            svc,
-            _dir: dir,
-        };
         t.user("ent-y", Role::Enterprise, Some(Y), None);
         t.user("ent-b", Role::Enterprise, Some(B), None);
         t.user("pd", Role::Officer, None, None);
@@ -100,53 +74,6 @@ impl TestApp {
                 agency: agency.map(str::to_owned),
             })
             .unwrap();
-    }
-
-    async fn login(&self, login: &str) -> String {
-        let (s, v) = self
-            .call(
-                "POST",
-                None,
-                "/api/session",
-                Some(json!({"login": login, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{login}: {v}");
-        v["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        token: Option<&str>,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let method = reqwest::Method::from_str(method).unwrap();
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-        };
-        (status, v)
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call("POST", Some(token), path, Some(body)).await
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        self.call("GET", Some(token), path, None).await
     }
 
     /// File, review, assess, pay and release one export of Y; close it (exit confirmed) when
@@ -576,7 +503,12 @@ async fn finance_access_matrix_over_http() {
         for login in logins {
             let before = t.audit_records();
             let (s, r) = t
-                .call(method, Some(&tokens[login]), path, body.clone())
+                .call(
+                    method.parse().unwrap(),
+                    Some(&tokens[login]),
+                    path,
+                    body.clone(),
+                )
                 .await;
             let denied = matches!(
                 s,
@@ -598,13 +530,17 @@ async fn finance_access_matrix_over_http() {
             cells += 1;
         }
         // Without a session: 401.
-        let (s, _) = t.call(method, None, path, body.clone()).await;
+        let (s, _) = t
+            .call(method.parse().unwrap(), None, path, body.clone())
+            .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
     assert_eq!(cells, endpoints.len() * logins.len());
 
     // The OpenAPI document lists the endpoints.
-    let (_, doc) = t.call("GET", None, "/api/openapi.json", None).await;
+    let (_, doc) = t
+        .call(reqwest::Method::GET, None, "/api/openapi.json", None)
+        .await;
     for (method, path, _, _) in &endpoints {
         let m = method.to_ascii_lowercase();
         assert!(

@@ -3,14 +3,12 @@
 //! file that cannot be read. A real server on port 0, a real HTTP client. The samples are the
 //! fixtures of the `formats` crate.
 
-use std::sync::Arc;
+mod common;
 
-use app::{Clearance, Duty, ManualClock, NewUserRequest, Role};
-use chrono::{TimeZone, Utc};
+use app::{Clearance, Duty, NewUserRequest, Role};
 use domain::codes::{OfficeCode, Uscc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 const PASSWORD: &str = "test-password";
@@ -23,38 +21,22 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    store: Arc<dyn Store>,
-    svc: Arc<Clearance>,
-    _dir: tempfile::TempDir,
+struct TestApp(common::Harness);
+
+impl std::ops::Deref for TestApp {
+    type Target = common::Harness;
+    fn deref(&self) -> &common::Harness {
+        &self.0
+    }
 }
 
 impl TestApp {
     async fn start() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
-        ));
-        let svc = Arc::new(Clearance::new(
-            store.clone(),
-            Arc::new(refdata::RefData::embedded().unwrap()),
-            clock,
-        ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let s = svc.clone();
-        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
-        TestApp {
-            base,
-            client: reqwest::Client::new(),
-            store,
-            svc,
-            _dir: dir,
-        }
+        let t = TestApp(
+            common::Harness::start(|store, clock| Clearance::new(store, common::refdata(), clock))
+                .await,
+        );
+        t
     }
 
     fn user(&self, login: &str, role: Role, office: Option<&str>, uscc: Option<&str>) {

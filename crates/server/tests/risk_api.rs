@@ -1,50 +1,36 @@
 //! Black-box tests of risk management over HTTP (docs/RISK.md "API"): a real server on port 0
 //! over a fresh data folder, the risk engine choosing lanes (the service's default).
 
-use std::sync::Arc;
+mod common;
 
-use app::{Clearance, Duty, ManualClock, NewUserRequest, Role};
-use chrono::{TimeZone, Utc};
+use app::{Clearance, Duty, NewUserRequest, Role};
 use domain::codes::{OfficeCode, Uscc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
-use store::Store;
 
 const PASSWORD: &str = "test-password";
 const A: &str = "91310115MA1K4Q7B4Y";
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    svc: Arc<Clearance>,
-    _dir: tempfile::TempDir,
+struct TestApp(common::Harness);
+
+impl std::ops::Deref for TestApp {
+    type Target = common::Harness;
+    fn deref(&self) -> &common::Harness {
+        &self.0
+    }
 }
 
 impl TestApp {
     async fn start() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
-        ));
-        let svc = Arc::new(Clearance::new(
-            store,
-            Arc::new(refdata::RefData::embedded().unwrap()),
-            clock,
-        ));
-        svc.load_risk().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let s = svc.clone();
-        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
-        TestApp {
-            base,
-            client: reqwest::Client::new(),
-            svc,
-            _dir: dir,
-        }
+        let t = TestApp(
+            common::Harness::start(|store, clock| {
+                let svc = Clearance::new(store, common::refdata(), clock);
+                svc.load_risk().unwrap();
+                svc
+            })
+            .await,
+        );
+        t
     }
 
     fn user(&self, login: &str, role: Role, office: Option<&str>, duties: &[Duty]) {
@@ -59,49 +45,6 @@ impl TestApp {
                 agency: (role == Role::Agency).then(|| "commerce".into()),
             })
             .unwrap();
-    }
-
-    async fn login(&self, login: &str) -> String {
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                None,
-                "/api/session",
-                Some(json!({"login": login, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{login}: {v}");
-        v["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        token: Option<&str>,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-        };
-        (status, v)
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, Some(token), path, None)
-            .await
     }
 
     async fn submit(&self, token: &str, seq: &str, body: &str) -> Value {
