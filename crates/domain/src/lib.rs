@@ -14,6 +14,7 @@ pub mod declaration;
 pub mod money;
 pub mod problem;
 pub mod reference;
+mod strict;
 pub mod validate;
 
 pub use problem::{Problem, Problems};

@@ -10,12 +10,15 @@
 //! - [`pipeline`]: [`Pipeline`], parse + validate + risk + tax in memory.
 //! - [`report`]: [`Tally`] and the text and JSON report.
 //! - [`run_pipeline`] (in memory, on every core) and [`run_store`] (the clearance service on the
-//!   durable SQLite store, as many submitters as clients): the day's drivers.
+//!   durable SQLite store, as many submitters as clients): the day's drivers; [`http`] (feature
+//!   `http`): the day against a running `jinguan serve` over its HTTP API.
 //!
 //! Invariants, as absences: no clock read (times are simulated from the seed), no IO outside
-//! [`run_store`]'s store, no randomness but [`rng`].
+//! [`run_store`]'s store and [`http`]'s client, no randomness but [`rng`].
 
 pub mod gen;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod pipeline;
 pub mod report;
 pub mod rng;

@@ -34,6 +34,9 @@ pub struct Outcome {
     pub sampled: bool,
     pub revenue_fen: i64,
     pub tax_error: bool,
+    /// Refused when filed (over HTTP: a 422, by validation, the licence ledger or cargo
+    /// control); `lane` is then `None`.
+    pub refused_at_filing: bool,
 }
 
 pub struct Pipeline {
@@ -162,6 +165,7 @@ impl Pipeline {
             sampled: d.sampled(),
             revenue_fen,
             tax_error,
+            refused_at_filing: false,
         }
     }
 

@@ -26,6 +26,9 @@ pub struct KindTally {
     pub by_sampling_only: u64,
     /// Rejected at validation (only for declarations also made invalid).
     pub rejected: u64,
+    /// Not made invalid, but refused at filing (over HTTP: the licence ledger refusing an
+    /// overused licence); counted as caught, like an intervention.
+    pub refused_at_filing: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -39,7 +42,8 @@ pub struct Tally {
     pub declarations: u64,
     pub accepted: u64,
     pub rejected: u64,
-    /// Rejected although not made invalid on purpose (should be 0).
+    /// Rejected although not made invalid on purpose, and not a planted violation refused at
+    /// filing (should be 0 in memory; over HTTP, e.g. an honest filing on an exhausted licence).
     pub rejected_unexpected: u64,
     /// Made invalid on purpose and still accepted (should be 0).
     pub accepted_invalid: u64,
@@ -135,12 +139,13 @@ impl Tally {
         }
         let Some(lane) = o.lane else {
             self.rejected += 1;
-            if d.invalid {
-                if let Some(k) = &kind_tally {
-                    self.planted.entry(k.clone()).or_default().rejected += 1;
+            match (&kind_tally, d.invalid) {
+                (Some(k), true) => self.planted.entry(k.clone()).or_default().rejected += 1,
+                (Some(k), false) if o.refused_at_filing => {
+                    self.planted.entry(k.clone()).or_default().refused_at_filing += 1;
                 }
-            } else {
-                self.rejected_unexpected += 1;
+                (_, true) => {}
+                (_, false) => self.rejected_unexpected += 1,
             }
             self.decisions_digest = self.decisions_digest.wrapping_add(mix(decision ^ 0xDEAD));
             return;
@@ -210,6 +215,7 @@ impl Tally {
             t.by_watch_list += v.by_watch_list;
             t.by_sampling_only += v.by_sampling_only;
             t.rejected += v.rejected;
+            t.refused_at_filing += v.refused_at_filing;
         }
         self.intervened += o.intervened;
         self.intervened_planted += o.intervened_planted;
@@ -279,10 +285,10 @@ pub fn to_json(t: &Tally, meta: serde_json::Value) -> serde_json::Value {
                 k.as_str().to_owned(),
                 serde_json::json!({
                     "planted": v.planted, "intervened": v.intervened,
-                    "recall": ratio(v.intervened, v.planted.saturating_sub(v.rejected)),
+                    "recall": ratio(v.intervened + v.refused_at_filing, v.planted.saturating_sub(v.rejected)),
                     "by_rule": v.by_rule, "by_price_check": v.by_price_check,
                     "by_watch_list": v.by_watch_list, "by_sampling_only": v.by_sampling_only,
-                    "rejected_invalid": v.rejected,
+                    "rejected_invalid": v.rejected, "refused_at_filing": v.refused_at_filing,
                 }),
             )
         })
@@ -309,7 +315,7 @@ pub fn to_json(t: &Tally, meta: serde_json::Value) -> serde_json::Value {
         "clearance_minutes": {"all": pct(&[0, 1, 2, 3]), "green": pct(&[0]), "yellow": pct(&[1]), "red": pct(&[2]), "blue": pct(&[3])},
         "detection": {"intervened": t.intervened, "intervened_planted": t.intervened_planted,
             "precision": ratio(t.intervened_planted, t.intervened),
-            "recall": ratio(t.intervened_planted, t.planted.values().map(|k| k.planted - k.rejected).sum()),
+            "recall": ratio(t.intervened_planted + t.planted.values().map(|k| k.refused_at_filing).sum::<u64>(), t.planted.values().map(|k| k.planted - k.rejected).sum()),
             "by_kind": kinds, "rule_families": families, "rules_top": rules},
         "revenue": {"assessed_fen": t.revenue_fen, "assessed_yuan": t.revenue_fen / 100, "tax_errors": t.tax_errors},
         "fingerprints": {"declarations": format!("{:016x}", t.declarations_digest), "decisions": format!("{:016x}", t.decisions_digest)},
@@ -345,15 +351,15 @@ pub fn to_text(v: &serde_json::Value) -> String {
     );
     let _ = writeln!(
         s,
-        "  {:<20} {:>8} {:>10} {:>7} {:>7} {:>7} {:>7} {:>8}",
-        "kind", "planted", "intervened", "recall", "rule", "price", "watch", "sample"
+        "  {:<20} {:>8} {:>10} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8}",
+        "kind", "planted", "intervened", "recall", "rule", "price", "watch", "sample", "refused"
     );
     if let Some(kinds) = det["by_kind"].as_object() {
         for (k, x) in kinds {
             let u = |f: &str| x[f].as_u64().unwrap_or(0);
             let _ = writeln!(
                 s,
-                "  {:<20} {:>8} {:>10} {:>7.3} {:>7} {:>7} {:>7} {:>8}",
+                "  {:<20} {:>8} {:>10} {:>7.3} {:>7} {:>7} {:>7} {:>8} {:>8}",
                 k,
                 u("planted"),
                 u("intervened"),
@@ -361,7 +367,8 @@ pub fn to_text(v: &serde_json::Value) -> String {
                 u("by_rule"),
                 u("by_price_check"),
                 u("by_watch_list"),
-                u("by_sampling_only")
+                u("by_sampling_only"),
+                u("refused_at_filing")
             );
         }
     }

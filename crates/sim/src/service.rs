@@ -90,6 +90,7 @@ impl LanePolicy for SimLanePolicy {
             sampled: d.sampled(),
             revenue_fen: 0,
             tax_error: false,
+            refused_at_filing: false,
         };
         self.decided
             .lock()
