@@ -296,6 +296,43 @@ impl Clearance {
             Direction::Import => self.customs_value(&decl),
             Direction::Export => None,
         };
+        // A manifest write (a release writing off another bill, an arrival, a tally) between the
+        // reservation and the write makes the store refuse the match (`Conflict`): nothing was
+        // written, so the match is decided again on the ledger as it now is.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let out = self.match_and_write(
+                desk,
+                req.clone(),
+                review.clone(),
+                check.clone(),
+                &goods,
+                value,
+                &link,
+            )?;
+            match out {
+                Err(StoreError::Conflict { .. }) if attempt < crate::service::CONFLICT_RETRIES => {
+                    continue
+                }
+                out => return Ok(out?),
+            }
+        }
+    }
+
+    /// Check the filing's match on the ledger, reserve it, and write the filing with it: the
+    /// outer `Err` is a refusal of the late fee's computation, the inner one the store's answer.
+    #[allow(clippy::too_many_arguments)]
+    fn match_and_write(
+        &self,
+        desk: &CargoDesk,
+        req: SubmitRequest,
+        review: AutomaticReview,
+        check: Option<store::eport::FilingCheck>,
+        goods: &DeclaredGoods,
+        value: Option<Fen>,
+        link: &Link,
+    ) -> Result<Result<Filed, StoreError>, AppError> {
         // Under the lock: check the match and reserve it provisionally (under a placeholder
         // number), so that concurrent filings see the reservation; the store write then runs
         // without the lock and joins group commit (the store gives the match event its
@@ -365,8 +402,8 @@ impl Clearance {
         let Some(pending) = pending else {
             drop(g);
             return Ok(self
-                .submit_matched_checked(&*desk.store, req, review, None, check)?
-                .filed);
+                .submit_matched_checked(&*desk.store, req, review, None, check)
+                .map(|m| m.filed));
         };
         let placeholder = desk.placeholder();
         g.ledger
@@ -386,12 +423,13 @@ impl Clearance {
         let mut g = desk.lock();
         // The placeholder gives way to the match written (or to nothing).
         g.ledger.apply(&undo);
-        let out = out?;
-        if let Some(m) = &out.matched {
-            g.ledger.apply(&m.event);
-            g.seq = g.seq.max(m.seq);
-        }
-        Ok(out.filed)
+        Ok(out.map(|out| {
+            if let Some(m) = &out.matched {
+                g.ledger.apply(&m.event);
+                g.seq = g.seq.max(m.seq);
+            }
+            out.filed
+        }))
     }
 
     /// The late declaration fee for a declaration assessed by an officer (yellow and red lanes).

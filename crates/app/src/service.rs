@@ -32,7 +32,7 @@ pub const CLIENT_SEQ_NO_CHARS_MAX: usize = 64;
 /// Sessions kept in memory; beyond it the cache starts over (the store stays the authority).
 const SESSION_CACHE_MAX: usize = 100_000;
 /// Retries of a step that met a concurrent change.
-const CONFLICT_RETRIES: usize = 3;
+pub(crate) const CONFLICT_RETRIES: usize = 3;
 
 /// The tax engine's tables, owned by the service.
 pub struct TaxTables {

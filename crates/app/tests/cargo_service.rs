@@ -549,3 +549,65 @@ fn two_concurrent_filings_on_one_bill_give_exactly_one_match() {
     drop(svc);
     assert_eq!(matched_in_log(dir.path()).len(), 1);
 }
+
+/// Manifest work elsewhere (other vessels filed and arriving) while enterprises file against
+/// one manifest: every filing is accepted and matched, none answered with a conflict.
+#[test]
+fn filings_are_not_refused_by_manifest_work_on_other_manifests() {
+    const N: usize = 24;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path(), clock());
+    let carrier = user(&svc, "ca", Role::Carrier, None, Some(CARRIER));
+    let ent = user(&svc, "ent", Role::Enterprise, None, Some(AEO));
+    let mf = ManifestId::parse("MF-BUSY-0").unwrap();
+    let bills = (0..N)
+        .map(|i| bill(&format!("AWB-B{i}"), 10, "260"))
+        .collect();
+    svc.file_manifest(&carrier, mf, ManifestKind::Original, voyage(), bills)
+        .unwrap();
+    svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+        .unwrap();
+    let filed: Vec<_> = std::thread::scope(|s| {
+        let busy = s.spawn(|| {
+            for k in 1..=N {
+                let other = ManifestId::parse(&format!("MF-BUSY-{k}")).unwrap();
+                svc.file_manifest(
+                    &carrier,
+                    other,
+                    ManifestKind::Original,
+                    voyage(),
+                    vec![bill(&format!("AWB-X{k}"), 5, "100")],
+                )
+                .unwrap();
+                svc.report_arrival(&carrier, other, svc.now() - Duration::hours(1))
+                    .unwrap();
+            }
+        });
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let (svc, ent) = (&svc, &ent);
+                s.spawn(move || {
+                    svc.submit(
+                        ent,
+                        &format!("busy-{i}"),
+                        &import(&format!("AWB-B{i}"), &format!("C-B{i}")),
+                    )
+                })
+            })
+            .collect();
+        busy.join().unwrap();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for f in &filed {
+        let f = f.as_ref().expect("accepted, not a conflict");
+        assert!(f.declaration_no.is_some(), "{f:?}");
+    }
+    let off = user(&svc, "pd", Role::Officer, Some("2233"), None);
+    let bills = bills_of(&svc, &off, &mf);
+    assert!(
+        bills
+            .iter()
+            .all(|(_, p, n)| *p == BillPosition::Declared && *n == 10),
+        "{bills:?}"
+    );
+}

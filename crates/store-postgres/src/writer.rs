@@ -704,7 +704,7 @@ impl Tx<'_> {
             let log = self.manifest_log_since(from).await?;
             for (k, j) in jobs.iter().enumerate() {
                 if let Some(m) = pending(&j.op) {
-                    if let Err(e) = log.admits(m.expected_seq) {
+                    if let Err(e) = log.admits(m) {
                         results[k] = Some(Err(e));
                     }
                 }

@@ -59,6 +59,16 @@ pub struct ManifestWritten {
     pub declarations: Vec<Appended>,
 }
 
+/// Manifest events that leave a match reserved before them valid: other matches, unmatches
+/// (they free quantity) and write-offs (of parts already counted). Any other event on the
+/// same manifest (an amendment, arrival, tally, departure) refuses the match with `Conflict`,
+/// and the caller decides it again.
+pub const KEEPS_RESERVATIONS: [&str; 3] = [
+    "declaration_matched",
+    "declaration_unmatched",
+    "bill_written_off",
+];
+
 /// A match decided by the caller on its ledger: recorded as `DeclarationMatched` with the
 /// declaration number the store gives, if the filing is accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,7 +173,9 @@ pub trait CargoStore: Send + Sync {
     fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError>;
 
     /// [`crate::Store::submit_reviewed`], plus the match to its bill when the filing is
-    /// accepted, in one transaction.
+    /// accepted, in one transaction. `Conflict` (nothing written) when, after the match's
+    /// `expected_seq`, the log holds an event on the same manifest that could change the match
+    /// ([`KEEPS_RESERVATIONS`] do not; events of other manifests do not either).
     fn submit_matched(
         &self,
         req: SubmitRequest,

@@ -326,8 +326,8 @@ pub fn concurrent_filings_are_matched_in_sequence(h: &dyn CargoHarness) {
         .expect("manifest replayed");
     assert!(balance.bills.iter().all(|b| b.declared_packages == 10));
 
-    // A non-match event (another manifest filed) after the log was read: that filing is
-    // refused.
+    // Another manifest filed after the log was read does not touch this one: a filing that
+    // read the log before it is written with its match.
     let other = arrived(&mut ledger_after(&*store), "M6");
     store
         .record_manifest(ManifestWrite {
@@ -337,10 +337,44 @@ pub fn concurrent_filings_are_matched_in_sequence(h: &dyn CargoHarness) {
             outbox: vec![],
         })
         .unwrap();
+    let late = store
+        .submit_matched(
+            submit_request("cm-other", sample_body(998)),
+            accept(),
+            Some(pending(1, last)),
+        )
+        .unwrap();
+    assert!(late.matched.is_some(), "{late:?}");
+    let last = replay(&*store).1;
+
+    // An event on the same manifest that could change the match (an amendment of its bills)
+    // after the log was read: that filing is refused.
+    let mut again = ledger_after(&*store);
+    let amendment = again
+        .execute(
+            &ManifestCommand {
+                actor: carrier(),
+                action: ManifestAction::Amend {
+                    manifest_id: ManifestId::parse("M5").unwrap(),
+                    bills: (0..N).map(|i| bill(&format!("M5-{i}"), 20)).collect(),
+                    reason: "packages recounted".into(),
+                },
+            },
+            t0() + Duration::hours(3),
+        )
+        .unwrap();
+    store
+        .record_manifest(ManifestWrite {
+            expected_seq: last,
+            events: amendment,
+            declarations: vec![],
+            outbox: vec![],
+        })
+        .unwrap();
     let stale = store.submit_matched(
         submit_request("cm-stale", sample_body(999)),
         accept(),
-        Some(pending(0, last)),
+        Some(pending(2, last)),
     );
     assert!(
         matches!(stale, Err(StoreError::Conflict { .. })),
@@ -355,7 +389,11 @@ pub fn concurrent_filings_are_matched_in_sequence(h: &dyn CargoHarness) {
             },
         )
         .unwrap();
-    assert_eq!(listed.items.len(), N, "the refused filing wrote nothing");
+    assert_eq!(
+        listed.items.len(),
+        N + 1,
+        "the refused filing wrote nothing"
+    );
     assert!(store.verify_audit().unwrap().is_intact());
 }
 

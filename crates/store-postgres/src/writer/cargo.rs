@@ -66,7 +66,7 @@ impl Tx<'_> {
                 let mut last = 0;
                 if let Some(m) = pending {
                     let log = self.manifest_log_since(m.expected_seq).await?;
-                    log.admits(m.expected_seq)?;
+                    log.admits(m)?;
                     last = log.last;
                 }
                 let filed = filed(
@@ -164,19 +164,21 @@ impl Tx<'_> {
         Ok(last)
     }
 
-    /// The manifest log past `from`: its last sequence number and the numbers of the events
-    /// other than matches (two queries, pipelined), to check several filings' matches at once.
+    /// The manifest log past `from`: its last sequence number and the events that could change
+    /// a match reserved before them (two queries, pipelined), to check several filings' matches
+    /// at once.
     pub(super) async fn manifest_log_since(
         &self,
         from: u64,
     ) -> Result<ManifestLogTail, StoreError> {
         let from = from as i64;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&from];
+        let keeps: Vec<&str> = KEEPS_RESERVATIONS.to_vec();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&from, &keeps];
         let (last, others) = tokio::join!(
             biased;
             self.c.query_one("SELECT coalesce(max(seq), 0) FROM manifest_events", &[]),
             self.c.query(
-                "SELECT seq FROM manifest_events WHERE seq > $1 AND type <> 'declaration_matched'",
+                "SELECT seq, manifest_id FROM manifest_events WHERE seq > $1 AND type <> ALL($2::text[])",
                 &params,
             ),
         );
@@ -186,7 +188,7 @@ impl Tx<'_> {
             others: others
                 .map_err(backend)?
                 .iter()
-                .map(|r| r.get::<_, i64>(0) as u64)
+                .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, String>(1)))
                 .collect(),
         })
     }
@@ -398,18 +400,24 @@ pub(crate) fn read_transit_no(no: &str) -> Result<TransitNo, StoreError> {
 /// The manifest log past the earliest expected sequence of a run of filings.
 pub(super) struct ManifestLogTail {
     pub last: u64,
-    /// Sequence numbers of events other than matches.
-    pub others: Vec<u64>,
+    /// Sequence numbers and manifests of the events that could change a match
+    /// ([`KEEPS_RESERVATIONS`] are left out).
+    pub others: Vec<(u64, String)>,
 }
 
 impl ManifestLogTail {
-    /// A filing that read the log at `expected` may add its match if the log has only grown
-    /// by matches since (the caller reserved its match in its ledger before writing: matches
-    /// of filings in flight are already counted there; docs/CARGO.md "Wiring").
-    pub fn admits(&self, expected: u64) -> Result<(), StoreError> {
-        if self.last < expected || self.others.iter().any(|&s| s > expected) {
+    /// A filing whose match was reserved on the ledger at `m.expected_seq` may write it unless
+    /// an event since then on the same manifest could change it (docs/CARGO.md "Wiring").
+    pub fn admits(&self, m: &PendingMatch) -> Result<(), StoreError> {
+        let manifest = m.manifest_id.to_string();
+        if self.last < m.expected_seq
+            || self
+                .others
+                .iter()
+                .any(|(s, id)| *s > m.expected_seq && *id == manifest)
+        {
             return Err(StoreError::Conflict {
-                expected,
+                expected: m.expected_seq,
                 actual: self.last,
             });
         }

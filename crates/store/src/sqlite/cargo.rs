@@ -97,7 +97,7 @@ pub(super) fn execute(
         CargoOp::SubmitMatched(boxed) => {
             let (req, review, pending) = &**boxed;
             if let Some(m) = pending {
-                check_seq(c, m.expected_seq)?;
+                check_match_seq(c, m)?;
             }
             let filed = submit_reviewed(c, head, req, review)?;
             let matched = match (pending, filed.declaration_no, filed.replayed) {
@@ -184,6 +184,43 @@ fn check_seq(c: &Connection, expected: u64) -> Result<u64, StoreError> {
         });
     }
     Ok(last)
+}
+
+/// A filing's match may be written after `m.expected_seq` unless an event since then on the
+/// same manifest could change it ([`KEEPS_RESERVATIONS`]).
+pub(super) fn check_match_seq(c: &Connection, m: &PendingMatch) -> Result<(), StoreError> {
+    let last: i64 = c
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM manifest_events")
+        .map_err(backend)?
+        .query_row([], |r| r.get(0))
+        .map_err(backend)?;
+    let last = last as u64;
+    let changed: i64 = if last < m.expected_seq {
+        1
+    } else {
+        c.prepare_cached(
+            "SELECT COUNT(*) FROM manifest_events WHERE manifest_id = ?1 AND seq > ?2 AND type NOT IN (?3, ?4, ?5)",
+        )
+        .map_err(backend)?
+        .query_row(
+            params![
+                m.manifest_id.to_string(),
+                m.expected_seq as i64,
+                KEEPS_RESERVATIONS[0],
+                KEEPS_RESERVATIONS[1],
+                KEEPS_RESERVATIONS[2]
+            ],
+            |r| r.get(0),
+        )
+        .map_err(backend)?
+    };
+    if changed > 0 {
+        return Err(StoreError::Conflict {
+            expected: m.expected_seq,
+            actual: last,
+        });
+    }
+    Ok(())
 }
 
 fn insert_manifest_event(
