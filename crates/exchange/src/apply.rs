@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::batch::BatchCache;
 use crate::message::{Agency, Envelope, MessageId};
-use crate::sign::{verify, KeyRing};
+use crate::sign::{verify_cached, KeyRing};
 
 /// A message whose signature was checked against the receiver's key ring and which is
 /// addressed to the receiver. Only [`Receiver`] makes one.
@@ -52,7 +53,7 @@ pub struct Refusal {
     pub message_id: Option<String>,
     pub sender: Option<String>,
     /// Stable code: `malformed`, `not_addressed`, `unsigned`, `unknown_key`, `key_not_sender`,
-    /// `wrong_algorithm`, `malformed_signature`, `bad_signature`.
+    /// `wrong_algorithm`, `malformed_signature`, `bad_signature`, `bad_proof`.
     pub reason: String,
     pub detail: String,
     pub size_bytes: usize,
@@ -88,11 +89,13 @@ pub enum Disposition {
     Failed(String),
 }
 
-/// Verifies and applies for one agency.
+/// Verifies and applies for one agency. Batch signatures (envelope version 2) it has verified
+/// are remembered (bounded, [`crate::batch::BATCH_CACHE_MAX`]), so each is checked once.
 #[derive(Clone)]
 pub struct Receiver {
     agency: Agency,
     keyring: Arc<KeyRing>,
+    batches: Arc<BatchCache>,
     apply: Arc<dyn Apply>,
 }
 
@@ -101,6 +104,7 @@ impl Receiver {
         Receiver {
             agency,
             keyring,
+            batches: Arc::new(BatchCache::new()),
             apply,
         }
     }
@@ -127,14 +131,15 @@ impl Receiver {
                 format!("not addressed to {}", self.agency),
             ));
         }
-        verify(&envelope, &self.keyring)
+        verify_cached(&envelope, &self.keyring, Some(&self.batches))
             .map_err(|e| refusal(Some(&envelope), e.code(), e.to_string()))?;
         Ok(Verified { envelope })
     }
 
-    /// Check a batch, on two threads when it is large: signature verification is the
-    /// receiver's main CPU cost.
-    fn check_all(&self, raw: &[&[u8]]) -> Vec<Result<Verified, Refusal>> {
+    /// Check a batch, on two threads when it is large: verification is the receiver's main
+    /// CPU cost. The first half of [`Receiver::receive`]; [`Receiver::apply_checked`] is the
+    /// second, so a consumer can check one chunk while the previous one is being applied.
+    pub fn check_all(&self, raw: &[&[u8]]) -> Vec<Result<Verified, Refusal>> {
         if raw.len() < 64 {
             return raw.iter().map(|r| self.check(r)).collect();
         }
@@ -152,10 +157,20 @@ impl Receiver {
     /// Returns one disposition per input, in order. `Err` when the refused log or the
     /// applied log could not be written: the caller delivers the whole batch again.
     pub fn receive(&self, raw: &[&[u8]]) -> Result<Vec<Disposition>, ApplyError> {
-        let mut verified = Vec::with_capacity(raw.len());
+        self.apply_checked(self.check_all(raw))
+    }
+
+    /// Log and record the refusals among checked messages and apply the rest in one call: one
+    /// disposition per message, in order. `Err` as for [`Receiver::receive`].
+    pub fn apply_checked(
+        &self,
+        checked: Vec<Result<Verified, Refusal>>,
+    ) -> Result<Vec<Disposition>, ApplyError> {
+        let count = checked.len();
+        let mut verified = Vec::with_capacity(count);
         let mut refusals = Vec::new();
-        let mut slots: Vec<Result<usize, usize>> = Vec::with_capacity(raw.len());
-        for checked in self.check_all(raw) {
+        let mut slots: Vec<Result<usize, usize>> = Vec::with_capacity(count);
+        for checked in checked {
             match checked {
                 Ok(v) => {
                     slots.push(Ok(verified.len()));
@@ -260,7 +275,7 @@ impl Apply for MemoryAppliedLog {
 pub type Effect = dyn Fn(&rusqlite::Transaction<'_>, &Verified) -> Result<(), String> + Send + Sync;
 
 /// A durable applied-once log in SQLite (WAL, `synchronous=FULL`): one transaction per batch,
-/// one savepoint per message so a failing effect spoils no other.
+/// one savepoint per message when there is an effect, so a failing effect spoils no other.
 pub struct SqliteAppliedLog {
     conn: Mutex<Connection>,
     effect: Option<Box<Effect>>,
@@ -357,20 +372,32 @@ impl Apply for SqliteAppliedLog {
             )?;
             for m in messages {
                 let e = m.envelope();
+                let mut record = || {
+                    insert.execute(params![
+                        e.id.to_string(),
+                        e.sender.as_str(),
+                        e.kind.as_str(),
+                        crate::message::timestamp_text(&e.created_at),
+                        now
+                    ])
+                };
+                // Without an effect there is nothing to undo: the insert alone is the message's
+                // whole change, so it needs no savepoint of its own.
+                let Some(effect) = self.effect.as_ref() else {
+                    outcomes.push(if record()? == 0 {
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::Applied
+                    });
+                    continue;
+                };
                 tx.execute_batch("SAVEPOINT one")?;
-                let inserted = insert.execute(params![
-                    e.id.to_string(),
-                    e.sender.as_str(),
-                    e.kind.as_str(),
-                    crate::message::timestamp_text(&e.created_at),
-                    now
-                ])?;
-                if inserted == 0 {
+                if record()? == 0 {
                     tx.execute_batch("RELEASE one")?;
                     outcomes.push(Outcome::Duplicate);
                     continue;
                 }
-                match self.effect.as_ref().map(|f| f(&tx, m)).unwrap_or(Ok(())) {
+                match effect(&tx, m) {
                     Ok(()) => {
                         tx.execute_batch("RELEASE one")?;
                         outcomes.push(Outcome::Applied);

@@ -1,11 +1,15 @@
 //! The agency side on the bus: a durable pull consumer per agency, explicit acks.
 //!
 //! Messages arrive in chunks (whatever is ready, at most [`ConsumerConfig::batch_max`]); each
-//! chunk goes through [`Receiver::receive`]: verified and applied once (acked), duplicates
-//! acked, refused ones (unsigned, forged, tampered, unreadable, misaddressed) logged and
-//! *terminated* so JetStream never redelivers them, failed applications nak'ed with a delay so
-//! they come back. A crash between applying and acking redelivers the message; the applied
-//! log answers `Duplicate` and it is acked then.
+//! chunk is verified ([`Receiver::check_all`]) and applied once ([`Receiver::apply_checked`]):
+//! applied ones acked, duplicates acked, refused ones (unsigned, forged, tampered, unreadable,
+//! misaddressed) logged and *terminated* so JetStream never redelivers them, failed
+//! applications nak'ed with a delay so they come back. A crash between applying and acking
+//! redelivers the message; the applied log answers `Duplicate` and it is acked then.
+//!
+//! Two stages: a chunk is verified while the previous one is applied and acked (its applied
+//! log transaction, with its fsync, is the stage's main wait). Chunks are applied one at a
+//! time, in delivery order.
 
 use std::time::Duration;
 
@@ -15,9 +19,12 @@ use async_nats::jetstream::{
     AckKind,
 };
 use futures_util::StreamExt;
-use tokio::sync::watch;
+use std::sync::Arc;
 
-use crate::apply::{Disposition, Receiver};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::apply::{Disposition, Receiver, Refusal, Verified};
 use crate::bus::{connect, ensure_stream, BusConfig, BusError};
 use crate::message::Agency;
 
@@ -36,7 +43,7 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
-            batch_max: 512,
+            batch_max: 1024,
             ack_wait: Duration::from_secs(30),
             max_ack_pending: 20_000,
             nak_delay: Duration::from_secs(1),
@@ -80,7 +87,7 @@ pub struct Consumer {
     bus: BusConfig,
     receiver: Receiver,
     config: ConsumerConfig,
-    stats: watch::Sender<ConsumerStats>,
+    stats: Arc<watch::Sender<ConsumerStats>>,
 }
 
 impl Consumer {
@@ -89,7 +96,7 @@ impl Consumer {
             bus,
             receiver,
             config,
-            stats: watch::channel(ConsumerStats::default()).0,
+            stats: Arc::new(watch::channel(ConsumerStats::default()).0),
         }
     }
 
@@ -120,10 +127,15 @@ impl Consumer {
                     continue;
                 }
             };
+            // The chunk being applied and acked while the next one is verified.
+            let mut applying: Option<JoinHandle<()>> = None;
             loop {
                 let chunk = tokio::select! {
                     c = messages.next() => c,
-                    _ = shutdown.changed() => return Ok(()),
+                    _ = shutdown.changed() => {
+                        finish(applying.take()).await;
+                        return Ok(());
+                    }
                 };
                 let Some(chunk) = chunk else { break };
                 let mut ok = Vec::with_capacity(chunk.len());
@@ -135,11 +147,33 @@ impl Consumer {
                         }
                     }
                 }
-                if !ok.is_empty() {
-                    self.handle(ok).await;
+                if ok.is_empty() {
+                    continue;
                 }
+                let checked = self.check(&ok).await;
+                finish(applying.take()).await;
+                applying = Some(tokio::spawn(apply_and_ack(
+                    self.receiver.clone(),
+                    self.stats.clone(),
+                    self.config.nak_delay,
+                    ok,
+                    checked,
+                )));
             }
+            finish(applying.take()).await;
         }
+    }
+
+    /// Verify a chunk on the blocking pool.
+    async fn check(&self, messages: &[jetstream::Message]) -> Vec<Result<Verified, Refusal>> {
+        let raws: Vec<bytes::Bytes> = messages.iter().map(|m| m.payload.clone()).collect();
+        let receiver = self.receiver.clone();
+        tokio::task::spawn_blocking(move || {
+            let slices: Vec<&[u8]> = raws.iter().map(|b| b.as_ref()).collect();
+            receiver.check_all(&slices)
+        })
+        .await
+        .expect("verify task")
     }
 
     async fn subscribe(&self, js: &jetstream::Context) -> Result<pull::Stream, BusError> {
@@ -160,71 +194,81 @@ impl Consumer {
             .await
             .map_err(|e| BusError::JetStream(format!("consumer {agency} messages: {e}")))
     }
+}
 
-    async fn handle(&self, messages: Vec<jetstream::Message>) {
-        let raws: Vec<bytes::Bytes> = messages.iter().map(|m| m.payload.clone()).collect();
-        let receiver = self.receiver.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let slices: Vec<&[u8]> = raws.iter().map(|b| b.as_ref()).collect();
-            receiver.receive(&slices)
-        })
-        .await
-        .expect("receive task");
-        let mut delta = ConsumerStats {
-            received: messages.len() as u64,
-            ..Default::default()
-        };
-        match result {
-            Ok(dispositions) => {
-                for (m, d) in messages.iter().zip(dispositions) {
-                    let kind = match d {
-                        Disposition::Applied => {
-                            delta.applied += 1;
-                            AckKind::Ack
-                        }
-                        Disposition::Duplicate => {
-                            delta.duplicates += 1;
-                            AckKind::Ack
-                        }
-                        Disposition::Refused(_) => {
-                            delta.refused += 1;
-                            AckKind::Term
-                        }
-                        Disposition::Failed(why) => {
-                            tracing::warn!(agency = %self.receiver.agency(), "exchange apply failed, will retry: {why}");
-                            delta.failed += 1;
-                            AckKind::Nak(Some(self.config.nak_delay))
-                        }
-                    };
-                    // An ack that does not reach the server means a redelivery, which the
-                    // applied log absorbs.
-                    if let Err(e) = m.ack_with(kind).await {
-                        tracing::debug!("exchange consumer ack: {e}");
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(agency = %self.receiver.agency(), "exchange consumer: applied log failed, batch will be redelivered: {e}");
-                delta.failed += messages.len() as u64;
-                for m in &messages {
-                    let _ = m.ack_with(AckKind::Nak(Some(self.config.nak_delay))).await;
-                }
-            }
-        }
-        // Acks are buffered by the client: push them out before counting the batch as done, so
-        // a consumer stopped right after it does not leave them unsent (they would only cause a
-        // redelivery, which the applied log absorbs, but the stream would look behind).
-        if let Some(m) = messages.first() {
-            if let Err(e) = m.context.client().flush().await {
-                tracing::debug!("exchange consumer flush: {e}");
-            }
-        }
-        self.stats.send_modify(|s| {
-            s.received += delta.received;
-            s.applied += delta.applied;
-            s.duplicates += delta.duplicates;
-            s.refused += delta.refused;
-            s.failed += delta.failed;
-        });
+/// Wait for the chunk being applied, if any.
+async fn finish(applying: Option<JoinHandle<()>>) {
+    if let Some(h) = applying {
+        h.await.expect("apply task");
     }
+}
+
+/// Apply a verified chunk (refusals logged), then ack, terminate or nak each message.
+async fn apply_and_ack(
+    receiver: Receiver,
+    stats: Arc<watch::Sender<ConsumerStats>>,
+    nak_delay: std::time::Duration,
+    messages: Vec<jetstream::Message>,
+    checked: Vec<Result<Verified, Refusal>>,
+) {
+    let agency = receiver.agency().clone();
+    let result = tokio::task::spawn_blocking(move || receiver.apply_checked(checked))
+        .await
+        .expect("apply task");
+    let mut delta = ConsumerStats {
+        received: messages.len() as u64,
+        ..Default::default()
+    };
+    match result {
+        Ok(dispositions) => {
+            for (m, d) in messages.iter().zip(dispositions) {
+                let kind = match d {
+                    Disposition::Applied => {
+                        delta.applied += 1;
+                        AckKind::Ack
+                    }
+                    Disposition::Duplicate => {
+                        delta.duplicates += 1;
+                        AckKind::Ack
+                    }
+                    Disposition::Refused(_) => {
+                        delta.refused += 1;
+                        AckKind::Term
+                    }
+                    Disposition::Failed(why) => {
+                        tracing::warn!(agency = %agency, "exchange apply failed, will retry: {why}");
+                        delta.failed += 1;
+                        AckKind::Nak(Some(nak_delay))
+                    }
+                };
+                // An ack that does not reach the server means a redelivery, which the
+                // applied log absorbs.
+                if let Err(e) = m.ack_with(kind).await {
+                    tracing::debug!("exchange consumer ack: {e}");
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(agency = %agency, "exchange consumer: applied log failed, batch will be redelivered: {e}");
+            delta.failed += messages.len() as u64;
+            for m in &messages {
+                let _ = m.ack_with(AckKind::Nak(Some(nak_delay))).await;
+            }
+        }
+    }
+    // Acks are buffered by the client: push them out before counting the batch as done, so
+    // a consumer stopped right after it does not leave them unsent (they would only cause a
+    // redelivery, which the applied log absorbs, but the stream would look behind).
+    if let Some(m) = messages.first() {
+        if let Err(e) = m.context.client().flush().await {
+            tracing::debug!("exchange consumer flush: {e}");
+        }
+    }
+    stats.send_modify(|s| {
+        s.received += delta.received;
+        s.applied += delta.applied;
+        s.duplicates += delta.duplicates;
+        s.refused += delta.refused;
+        s.failed += delta.failed;
+    });
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::message::{Agency, Envelope, MessageError};
 use crate::outbox::{Outbox, OutboxError};
-use crate::relay::envelope_of;
+use crate::relay::envelopes_of;
 use crate::sign::SigningKey;
 
 /// At most this many messages in one page of the feed.
@@ -66,7 +66,7 @@ impl FeedReader {
         FeedReader { outbox, key }
     }
 
-    /// The messages to `recipient` after `after`, at most `limit`, signed.
+    /// The messages to `recipient` after `after`, at most `limit`, signed as one batch.
     pub fn read(
         &self,
         recipient: &Agency,
@@ -78,10 +78,8 @@ impl FeedReader {
         }
         let rows = self.outbox.read_for(recipient, after.0, limit as usize)?;
         let next = rows.last().map(|r| FeedCursor(r.seq)).unwrap_or(after);
-        let messages = rows
-            .iter()
-            .map(|r| envelope_of(self.key.agency(), r, &self.key))
-            .collect::<Result<Vec<_>, _>>()?;
+        // One signature per page (envelope version 2), each message with its proof.
+        let messages = envelopes_of(self.key.agency(), &rows, &self.key)?;
         Ok(FeedPage { messages, next })
     }
 }

@@ -4,7 +4,10 @@
 //!   ([`DeclarationReleasedV1`], [`ExportClosedV1`], [`LicenceWrittenOffV1`]) and the
 //!   [`Envelope`] with its JSON wire form.
 //! - [`sign`]: SM2 with SM3 (default) and Ed25519 signatures over [`sign::signing_bytes`];
-//!   [`SigningKey`], [`KeyRing`], [`sign()`](sign::sign), [`verify`](sign::verify).
+//!   [`SigningKey`], [`KeyRing`], [`sign()`](sign::sign) (one message, envelope version 1),
+//!   [`sign_batch`](sign::sign_batch) (one signature per batch, version 2),
+//!   [`verify`](sign::verify), [`verify_cached`](sign::verify_cached).
+//! - [`batch`]: the Merkle tree of a batch signature, inclusion proofs, [`BatchCache`].
 //! - [`outbox`]: the [`Outbox`] trait a store implements (rows written in the same transaction
 //!   as the change), [`MemoryOutbox`].
 //! - [`relay`]: [`Relay`], outbox → JetStream, retrying while the bus is down, never dropping.
@@ -18,6 +21,7 @@
 //! Formats and choices are in `docs/EXCHANGE.md`.
 
 pub mod apply;
+pub mod batch;
 pub mod bus;
 pub mod consumer;
 pub mod feed;
@@ -31,6 +35,7 @@ pub use apply::{
     Apply, ApplyError, Disposition, MemoryAppliedLog, Outcome, Receiver, Refusal, SqliteAppliedLog,
     Verified,
 };
+pub use batch::{BatchCache, BatchProof};
 pub use bus::BusConfig;
 pub use consumer::{Consumer, ConsumerConfig, ConsumerStats};
 pub use feed::{FeedCursor, FeedPage, FeedReader};

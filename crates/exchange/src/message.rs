@@ -5,6 +5,8 @@
 //! The envelope's wire form is one JSON object (documented in `docs/EXCHANGE.md`). The payload
 //! travels inside it as a JSON *string* holding the compact JSON of the payload struct, so that
 //! the bytes that were signed are exactly the bytes received: nobody re-serialises them.
+//! Version 1 envelopes carry their own signature; version 2 envelopes carry their batch's
+//! signature and their inclusion proof in it (`signature.batch`, [`crate::batch`]).
 
 use std::fmt;
 
@@ -14,10 +16,17 @@ use domain::money::Fen;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::batch::{BatchProof, Digest, PROOF_LEN_MAX};
 use crate::sign::{Algorithm, KeyId};
 
-/// The version of the envelope format (the signed bytes and the JSON shape).
-pub const ENVELOPE_VERSION: u32 = 1;
+/// Envelope format 1: one signature per message ([`crate::sign::sign`]). Still read and
+/// verified; [`Envelope::new`] builds this version.
+pub const ENVELOPE_VERSION_SINGLE: u32 = 1;
+/// Envelope format 2: one signature per batch, each message carrying the batch signature and
+/// its inclusion proof ([`crate::sign::sign_batch`]). What the relay and the feed send.
+pub const ENVELOPE_VERSION_BATCH: u32 = 2;
+/// The newest version of the envelope format this build reads and writes.
+pub const ENVELOPE_VERSION: u32 = ENVELOPE_VERSION_BATCH;
 /// At most this many bytes of payload in one message.
 pub const PAYLOAD_BYTES_MAX: usize = 256 * 1024;
 /// At most this many bytes of one envelope on the wire (payload, escaping, signature, fields).
@@ -41,7 +50,7 @@ pub enum MessageError {
     PayloadTooLarge(usize),
     #[error("envelope of {0} bytes exceeds {WIRE_BYTES_MAX}")]
     WireTooLarge(usize),
-    #[error("envelope version {0} is not supported (this build reads {ENVELOPE_VERSION})")]
+    #[error("envelope version {0} is not supported (this build reads 1 to {ENVELOPE_VERSION})")]
     Version(u32),
     #[error("malformed envelope: {0}")]
     Malformed(String),
@@ -307,12 +316,15 @@ impl Payload {
 // Envelope
 
 /// A signature as carried: algorithm, the signer's key id, and the signature bytes (SM2: r‖s,
-/// 64 bytes; Ed25519: R‖S, 64 bytes), hex on the wire.
+/// 64 bytes; Ed25519: R‖S, 64 bytes), hex on the wire. In a version 2 envelope the value
+/// signs the batch root ([`crate::batch::root_bytes`]) and `batch` says where the message
+/// sits in that batch; in version 1 it signs the message itself and `batch` is `None`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureField {
     pub algorithm: Algorithm,
     pub key_id: KeyId,
     pub value: Vec<u8>,
+    pub batch: Option<BatchProof>,
 }
 
 /// One message between agencies. Built from an outbox row by [`Envelope::new`], signed by
@@ -341,7 +353,8 @@ pub fn timestamp_text(t: &DateTime<Utc>) -> String {
 }
 
 impl Envelope {
-    /// An unsigned envelope. The id's sender is the sender.
+    /// An unsigned envelope (version 1; [`crate::sign::sign_batch`] makes it version 2). The
+    /// id's sender is the sender.
     pub fn new(
         id: MessageId,
         kind: Kind,
@@ -350,7 +363,7 @@ impl Envelope {
         payload: Vec<u8>,
     ) -> Result<Envelope, MessageError> {
         let e = Envelope {
-            version: ENVELOPE_VERSION,
+            version: ENVELOPE_VERSION_SINGLE,
             sender: id.sender().clone(),
             id,
             kind,
@@ -365,8 +378,23 @@ impl Envelope {
 
     /// The rules every envelope obeys, on building and on receipt.
     fn check(&self) -> Result<(), MessageError> {
-        if self.version != ENVELOPE_VERSION {
+        if !(ENVELOPE_VERSION_SINGLE..=ENVELOPE_VERSION).contains(&self.version) {
             return Err(MessageError::Version(self.version));
+        }
+        // Version 1 is signed alone, version 2 by batch: the proof is there exactly when the
+        // version says so (the version is inside the signed bytes too).
+        if let Some(s) = &self.signature {
+            if s.batch.is_some() != (self.version == ENVELOPE_VERSION_BATCH) {
+                return Err(MessageError::Malformed(format!(
+                    "a version {} envelope {} a batch proof",
+                    self.version,
+                    if s.batch.is_some() {
+                        "carries"
+                    } else {
+                        "lacks"
+                    }
+                )));
+            }
         }
         if self.id.sender() != &self.sender {
             return Err(MessageError::SenderMismatch {
@@ -409,6 +437,11 @@ impl Envelope {
                 algorithm: s.algorithm,
                 key_id: s.key_id.clone(),
                 value: hex::encode(&s.value),
+                batch: s.batch.as_ref().map(|b| WireBatch {
+                    size: b.size,
+                    index: b.index,
+                    proof: hex::encode(b.path.concat()),
+                }),
             }),
         };
         serde_json::to_vec(&wire).expect("an envelope always serialises")
@@ -437,6 +470,7 @@ impl Envelope {
                 key_id: s.key_id,
                 value: hex::decode(&s.value)
                     .map_err(|e| MessageError::Malformed(format!("signature value: {e}")))?,
+                batch: s.batch.map(WireBatch::decode).transpose()?,
             }),
         };
         let e = Envelope {
@@ -474,6 +508,39 @@ struct WireSignature {
     algorithm: Algorithm,
     key_id: KeyId,
     value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch: Option<WireBatch>,
+}
+
+/// `{"size":1024,"index":41,"proof":"<64 hex digits per level, leaf to root>"}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireBatch {
+    size: u32,
+    index: u32,
+    proof: String,
+}
+
+impl WireBatch {
+    fn decode(self) -> Result<BatchProof, MessageError> {
+        let bytes = hex::decode(&self.proof)
+            .map_err(|e| MessageError::Malformed(format!("batch proof: {e}")))?;
+        if bytes.len() % 32 != 0 || bytes.len() / 32 > PROOF_LEN_MAX {
+            return Err(MessageError::Malformed(format!(
+                "batch proof: {} bytes is not 32 per level, at most {PROOF_LEN_MAX} levels",
+                bytes.len()
+            )));
+        }
+        let path = bytes
+            .chunks_exact(32)
+            .map(|c| Digest::try_from(c).expect("32-byte chunks"))
+            .collect();
+        Ok(BatchProof {
+            size: self.size,
+            index: self.index,
+            path,
+        })
+    }
 }
 
 #[cfg(test)]

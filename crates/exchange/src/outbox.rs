@@ -4,8 +4,9 @@
 //! transaction as the state change it reports, and gives it the next sequence number of its
 //! outbox. Nothing else is needed at write time: the message id is `SENDER-SEQ`, and the
 //! signature is added when the message leaves ([`crate::relay`], [`crate::feed`]), by the
-//! exchange, which holds the key; both algorithms sign deterministically, so a row signs to the
-//! same envelope every time.
+//! exchange, which holds the key. The relay and the feed sign the rows they read together, one
+//! signature per batch (envelope version 2); a row re-sent in another batch carries another
+//! proof and signature, but the same message id, so de-duplication and apply-once hold.
 //!
 //! A store implements [`Outbox`] over a table like this (SQLite dialect):
 //!

@@ -5,7 +5,11 @@
 //! keeps it until the bus has it. A row published twice (a retry after a lost ack, a restart
 //! between publishing and marking) is stored once: its `Nats-Msg-Id` is the same.
 //!
-//! Publishing is pipelined: a batch's publishes are all sent, then their acks awaited.
+//! Each batch read from the outbox is signed once ([`sign_batch`]: one signature over the
+//! Merkle root of its envelopes, each envelope carrying the signature and its inclusion proof).
+//! Publishing is pipelined: a batch's publishes are all sent, then, while their acks are
+//! awaited, the next batch is read and signed on the blocking pool. Only one batch is on the
+//! bus at a time, so a failed publish is retried before anything after it is sent.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -18,7 +22,7 @@ use tokio::sync::{watch, Notify};
 use crate::bus::{bus_message_id, connect, ensure_stream, BusConfig, BusError};
 use crate::message::{Agency, Envelope, MessageError, MessageId};
 use crate::outbox::{Outbox, OutboxError, OutboxRecord};
-use crate::sign::{sign, SigningKey};
+use crate::sign::{sign, sign_batch, SigningKey};
 
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
@@ -68,54 +72,85 @@ struct Ready {
     targets: Vec<(String, String)>,
 }
 
-/// Build and sign the envelope of an outbox row.
-pub fn envelope_of(
-    sender: &Agency,
-    record: &OutboxRecord,
-    key: &SigningKey,
-) -> Result<Envelope, MessageError> {
-    let mut e = Envelope::new(
+/// The unsigned envelope of an outbox row.
+fn unsigned_envelope(sender: &Agency, record: &OutboxRecord) -> Result<Envelope, MessageError> {
+    Envelope::new(
         MessageId::new(sender.clone(), record.seq),
         record.kind.clone(),
         record.recipients.clone(),
         record.created_at,
         record.payload.clone(),
-    )?;
+    )
+}
+
+/// Build and sign the envelope of one outbox row on its own (envelope version 1).
+pub fn envelope_of(
+    sender: &Agency,
+    record: &OutboxRecord,
+    key: &SigningKey,
+) -> Result<Envelope, MessageError> {
+    let mut e = unsigned_envelope(sender, record)?;
     sign(&mut e, key);
     Ok(e)
 }
 
-/// Sign a batch, on up to two threads (signing is the relay's main CPU cost).
+/// Build the envelopes of outbox rows and sign them as one batch (envelope version 2):
+/// 1..=[`crate::batch::BATCH_LEAVES_MAX`] rows, or none.
+pub fn envelopes_of(
+    sender: &Agency,
+    records: &[OutboxRecord],
+    key: &SigningKey,
+) -> Result<Vec<Envelope>, MessageError> {
+    let mut envelopes = records
+        .iter()
+        .map(|r| unsigned_envelope(sender, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !envelopes.is_empty() {
+        sign_batch(&mut envelopes, key);
+    }
+    Ok(envelopes)
+}
+
+/// Sign a batch (one signature) and serialise it, the serialising on up to two threads.
 fn prepare(
     records: Vec<OutboxRecord>,
     key: &SigningKey,
     bus: &BusConfig,
 ) -> Result<Vec<Ready>, RelayError> {
-    let one = |r: &OutboxRecord| -> Result<Ready, RelayError> {
-        let e = envelope_of(key.agency(), r, key)
-            .map_err(|source| RelayError::Row { seq: r.seq, source })?;
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut envelopes = records
+        .iter()
+        .map(|r| {
+            unsigned_envelope(key.agency(), r)
+                .map_err(|source| RelayError::Row { seq: r.seq, source })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    sign_batch(&mut envelopes, key);
+    let one = |e: &Envelope| -> Ready {
         let targets = e
             .recipients
             .iter()
             .map(|to| (bus.subject(to, &e.kind), bus_message_id(&e.id, to)))
             .collect();
-        Ok(Ready {
-            seq: r.seq,
+        Ready {
+            seq: e.id.seq(),
             bytes: bytes::Bytes::from(e.to_wire()),
             targets,
-        })
+        }
     };
-    if records.len() < 64 {
-        return records.iter().map(one).collect();
+    if envelopes.len() < 64 {
+        return Ok(envelopes.iter().map(one).collect());
     }
-    let (a, b) = records.split_at(records.len() / 2);
-    std::thread::scope(|s| {
-        let h = s.spawn(|| a.iter().map(one).collect::<Result<Vec<_>, _>>());
-        let second: Result<Vec<_>, _> = b.iter().map(one).collect();
-        let mut first = h.join().expect("signing thread")?;
-        first.extend(second?);
-        Ok(first)
-    })
+    let (a, b) = envelopes.split_at(envelopes.len() / 2);
+    Ok(std::thread::scope(|s| {
+        let h = s.spawn(|| a.iter().map(one).collect::<Vec<_>>());
+        let second: Vec<_> = b.iter().map(one).collect();
+        let mut first = h.join().expect("serialising thread");
+        first.extend(second);
+        first
+    }))
 }
 
 pub struct Relay {
@@ -163,6 +198,7 @@ impl Relay {
         let mut backoff = Duration::from_millis(50);
         let mut cursor = 0u64;
         let batch_max = self.config.batch_max.clamp(1, 4096);
+        let mut next: Option<tokio::task::JoinHandle<Result<Vec<Ready>, RelayError>>> = None;
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -177,15 +213,10 @@ impl Relay {
                     }
                 }
             }
-            let outbox = self.outbox.clone();
-            let key = self.key.clone();
-            let bus = self.bus.clone();
-            let ready = tokio::task::spawn_blocking(move || {
-                let rows = outbox.fetch_unpublished(cursor, batch_max)?;
-                prepare(rows, &key, &bus)
-            })
-            .await
-            .expect("relay fetch task")?;
+            let ready = match next.take() {
+                Some(prefetched) => prefetched.await.expect("relay fetch task")?,
+                None => self.fetch_and_sign(cursor, batch_max).await?,
+            };
             if ready.is_empty() {
                 tokio::select! {
                     _ = self.wake.notified() => {}
@@ -194,7 +225,14 @@ impl Relay {
                 }
                 continue;
             }
-            let acked = publish_batch(&js, &ready).await;
+            let sent = send_batch(&js, &ready).await;
+            if sent.error.is_none() {
+                // Read and sign the next batch while this one's acks come back. Should this
+                // one fail, the prefetched batch is dropped and read again after the cursor.
+                let last = ready.last().expect("non-empty").seq;
+                next = Some(self.spawn_fetch_and_sign(last, batch_max));
+            }
+            let acked = await_acks(sent, ready.len()).await;
             let done: Vec<u64> = ready[..acked.count].iter().map(|r| r.seq).collect();
             if !done.is_empty() {
                 let outbox = self.outbox.clone();
@@ -211,12 +249,35 @@ impl Relay {
             match acked.error {
                 None => backoff = Duration::from_millis(50),
                 Some(e) => {
+                    // The prefetched batch starts after rows that are not on the bus yet.
+                    next = None;
                     tracing::warn!(stream = %self.bus.stream, "exchange relay: publish failed, retrying: {e}");
                     self.failed(e);
                     self.sleep(&mut shutdown, &mut backoff).await;
                 }
             }
         }
+    }
+
+    /// Read the unpublished rows after `after` and sign them, on the blocking pool.
+    fn spawn_fetch_and_sign(
+        &self,
+        after: u64,
+        batch_max: usize,
+    ) -> tokio::task::JoinHandle<Result<Vec<Ready>, RelayError>> {
+        let outbox = self.outbox.clone();
+        let key = self.key.clone();
+        let bus = self.bus.clone();
+        tokio::task::spawn_blocking(move || {
+            let rows = outbox.fetch_unpublished(after, batch_max)?;
+            prepare(rows, &key, &bus)
+        })
+    }
+
+    async fn fetch_and_sign(&self, after: u64, batch_max: usize) -> Result<Vec<Ready>, RelayError> {
+        self.spawn_fetch_and_sign(after, batch_max)
+            .await
+            .expect("relay fetch task")
     }
 
     fn failed(&self, e: String) {
@@ -241,12 +302,17 @@ struct Acked {
     error: Option<String>,
 }
 
-/// Send every publish of the batch, then await the acks in order.
-async fn publish_batch(js: &jetstream::Context, ready: &[Ready]) -> Acked {
+/// The publishes of a batch that were sent, and why sending stopped, if it did.
+struct Sent {
+    pending: Vec<(usize, async_nats::jetstream::context::PublishAckFuture)>,
+    broke_at: Option<usize>,
+    error: Option<String>,
+}
+
+/// Send every publish of the batch (buffered by the client; acks come later).
+async fn send_batch(js: &jetstream::Context, ready: &[Ready]) -> Sent {
     let mut pending = Vec::with_capacity(ready.len());
-    let mut error = None;
-    let mut broke_at = None;
-    'send: for (i, r) in ready.iter().enumerate() {
+    for (i, r) in ready.iter().enumerate() {
         for (subject, msg_id) in &r.targets {
             let publish = PublishMessage::build()
                 .payload(r.bytes.clone())
@@ -254,15 +320,31 @@ async fn publish_batch(js: &jetstream::Context, ready: &[Ready]) -> Acked {
             match js.send_publish(subject.clone(), publish).await {
                 Ok(ack) => pending.push((i, ack)),
                 Err(e) => {
-                    error = Some(e.to_string());
-                    broke_at = Some(i);
-                    break 'send;
+                    return Sent {
+                        pending,
+                        broke_at: Some(i),
+                        error: Some(e.to_string()),
+                    }
                 }
             }
         }
     }
+    Sent {
+        pending,
+        broke_at: None,
+        error: None,
+    }
+}
+
+/// Await the acks of a sent batch of `len` rows.
+async fn await_acks(sent: Sent, len: usize) -> Acked {
+    let Sent {
+        pending,
+        broke_at,
+        mut error,
+    } = sent;
     // A row counts only when all its recipients' publishes are acked, and rows count in order.
-    let mut first_bad = broke_at.unwrap_or(ready.len());
+    let mut first_bad = broke_at.unwrap_or(len);
     // Await the acks together: each one's timeout starts when it is first polled, so awaiting
     // them one after the other would wait a timeout per message while the bus is down.
     let (rows, acks): (Vec<usize>, Vec<_>) = pending

@@ -9,8 +9,17 @@
 //!
 //! What is signed is [`signing_bytes`]: every field of the envelope but the signature value,
 //! length-prefixed, the algorithm and key id included so that a signature cannot be moved to
-//! another algorithm or key. Both algorithms sign deterministically (SM2 with RFC 6979 nonces),
-//! so signing the same outbox row again gives the same bytes.
+//! another algorithm or key. Two envelope versions:
+//! - version 1, [`sign`]: one signature over the envelope's signing bytes;
+//! - version 2, [`sign_batch`]: the signing bytes of each envelope of a batch are the leaves of
+//!   a Merkle tree ([`crate::batch`]), one signature covers the root (with sender, algorithm,
+//!   key id and batch size), and each envelope carries that signature and its inclusion proof.
+//!   [`verify`] walks the proof to the root and checks the signature; [`verify_cached`] checks
+//!   each batch signature once.
+//!
+//! Both algorithms sign deterministically (SM2 with RFC 6979 nonces), so signing the same
+//! outbox row again (version 1), or the same batch of rows again (version 2), gives the same
+//! bytes.
 //!
 //! Keys live in text files at the edge, one key per line: `ALGORITHM AGENCY KEY_ID HEX`
 //! ([`SigningKey::from_line`], [`KeyRing::parse`]); [`SigningKey::generate`] makes new ones.
@@ -20,7 +29,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::{timestamp_text, Agency, Envelope, MessageError, SignatureField};
+use crate::batch::{self, BatchCache, BatchProof};
+use crate::message::{
+    timestamp_text, Agency, Envelope, MessageError, SignatureField, ENVELOPE_VERSION_BATCH,
+    ENVELOPE_VERSION_SINGLE,
+};
 
 /// The default SM2 distinguishing identifier (ID_A), "1234567812345678", ENTL_A = 128 bits.
 pub const SM2_DISTID: &str = "1234567812345678";
@@ -135,6 +148,8 @@ pub enum VerifyError {
     Malformed(usize),
     #[error("signature does not match (content altered or forged)")]
     BadSignature,
+    #[error("batch proof: {0}")]
+    BadProof(String),
 }
 
 impl VerifyError {
@@ -147,6 +162,7 @@ impl VerifyError {
             VerifyError::WrongAlgorithm { .. } => "wrong_algorithm",
             VerifyError::Malformed(_) => "malformed_signature",
             VerifyError::BadSignature => "bad_signature",
+            VerifyError::BadProof(_) => "bad_proof",
         }
     }
 }
@@ -475,23 +491,106 @@ impl KeyRing {
     }
 }
 
-/// Sign an envelope in place with the sender's key. The key must be the sender's.
+/// Sign an envelope in place with the sender's key, alone (envelope version 1). The key must
+/// be the sender's.
 pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
     assert_eq!(
         &envelope.sender, &key.agency,
         "an agency signs only its own messages"
     );
+    envelope.version = ENVELOPE_VERSION_SINGLE;
     let bytes = signing_bytes(envelope, key.algorithm(), &key.key_id);
     envelope.signature = Some(SignatureField {
         algorithm: key.algorithm(),
         key_id: key.key_id.clone(),
         value: key.sign_bytes(&bytes),
+        batch: None,
     });
 }
 
+/// The leaf hash of an envelope in a batch signed by `algorithm` and `key_id`.
+fn leaf_of(envelope: &Envelope, algorithm: Algorithm, key_id: &KeyId) -> batch::Digest {
+    batch::leaf_hash(algorithm, &signing_bytes(envelope, algorithm, key_id))
+}
+
+/// Sign envelopes in place as one batch (envelope version 2): one signature over the Merkle
+/// root of their signing bytes, each envelope given the signature and its inclusion proof.
+/// 1..=[`batch::BATCH_LEAVES_MAX`] envelopes, all the key's agency's.
+pub fn sign_batch(envelopes: &mut [Envelope], key: &SigningKey) {
+    assert!(
+        !envelopes.is_empty() && envelopes.len() <= batch::BATCH_LEAVES_MAX as usize,
+        "a batch holds 1..={} envelopes",
+        batch::BATCH_LEAVES_MAX
+    );
+    let algorithm = key.algorithm();
+    for e in envelopes.iter_mut() {
+        assert_eq!(
+            &e.sender, &key.agency,
+            "an agency signs only its own messages"
+        );
+        e.version = ENVELOPE_VERSION_BATCH;
+    }
+    // Hashing the leaves is the batch's main cost once the signature is shared: two threads.
+    let leaves: Vec<batch::Digest> = if envelopes.len() < 256 {
+        envelopes
+            .iter()
+            .map(|e| leaf_of(e, algorithm, &key.key_id))
+            .collect()
+    } else {
+        let (a, b) = envelopes.split_at(envelopes.len() / 2);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                a.iter()
+                    .map(|e| leaf_of(e, algorithm, &key.key_id))
+                    .collect::<Vec<_>>()
+            });
+            let second: Vec<_> = b
+                .iter()
+                .map(|e| leaf_of(e, algorithm, &key.key_id))
+                .collect();
+            let mut first = h.join().expect("hashing thread");
+            first.extend(second);
+            first
+        })
+    };
+    let (root, proofs) = batch::tree(algorithm, &leaves);
+    let size = u32::try_from(envelopes.len()).expect("bounded above");
+    let value = key.sign_bytes(&batch::root_bytes(
+        &key.agency,
+        algorithm,
+        &key.key_id,
+        size,
+        &root,
+    ));
+    for (index, (e, path)) in envelopes.iter_mut().zip(proofs).enumerate() {
+        e.signature = Some(SignatureField {
+            algorithm,
+            key_id: key.key_id.clone(),
+            value: value.clone(),
+            batch: Some(BatchProof {
+                size,
+                index: u32::try_from(index).expect("bounded above"),
+                path,
+            }),
+        });
+    }
+}
+
 /// Check an envelope's signature against the ring: signed, by a known key of the sender, with
-/// that key's algorithm, over exactly these contents.
+/// that key's algorithm, over exactly these contents (version 1), or over the root of a batch
+/// that the envelope's proof shows it belongs to (version 2).
 pub fn verify(envelope: &Envelope, ring: &KeyRing) -> Result<(), VerifyError> {
+    verify_cached(envelope, ring, None)
+}
+
+/// [`verify`], remembering verified batch signatures in `cache`: a batch's signature is then
+/// checked once, and each of its messages costs its leaf hash and proof walk. The cache must
+/// belong to this ring (a receiver keeps one beside its ring).
+pub fn verify_cached(
+    envelope: &Envelope,
+    ring: &KeyRing,
+    cache: Option<&BatchCache>,
+) -> Result<(), VerifyError> {
     let sig = envelope.signature.as_ref().ok_or(VerifyError::Unsigned)?;
     let (owner, key) = ring
         .keys
@@ -513,8 +612,36 @@ pub fn verify(envelope: &Envelope, ring: &KeyRing) -> Result<(), VerifyError> {
             found: sig.algorithm,
         });
     }
-    let bytes = signing_bytes(envelope, sig.algorithm, &sig.key_id);
-    key.verify_bytes(&bytes, &sig.value)
+    match (&sig.batch, envelope.version) {
+        (None, ENVELOPE_VERSION_SINGLE) => {
+            let bytes = signing_bytes(envelope, sig.algorithm, &sig.key_id);
+            key.verify_bytes(&bytes, &sig.value)
+        }
+        (Some(proof), ENVELOPE_VERSION_BATCH) => {
+            let leaf = leaf_of(envelope, sig.algorithm, &sig.key_id);
+            let root = batch::root_from_proof(sig.algorithm, leaf, proof)
+                .map_err(|e| VerifyError::BadProof(e.to_string()))?;
+            let bytes = batch::root_bytes(
+                &envelope.sender,
+                sig.algorithm,
+                &sig.key_id,
+                proof.size,
+                &root,
+            );
+            if cache.is_some_and(|c| c.contains(&bytes, &sig.value)) {
+                return Ok(());
+            }
+            key.verify_bytes(&bytes, &sig.value)?;
+            if let Some(c) = cache {
+                c.insert(&bytes, &sig.value);
+            }
+            Ok(())
+        }
+        (batch, version) => Err(VerifyError::BadProof(format!(
+            "a version {version} envelope {} a batch proof",
+            if batch.is_some() { "with" } else { "without" }
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -606,6 +733,230 @@ mod tests {
     #[test]
     fn ed25519_signs_and_refuses_what_it_should() {
         check(Algorithm::Ed25519);
+    }
+
+    fn batch(first: u64, n: u64) -> Vec<Envelope> {
+        (first..first + n)
+            .map(|seq| {
+                let mut e = envelope();
+                e.id = MessageId::new(agency("CUSTOMS"), seq);
+                e.payload = format!(r#"{{"x":{seq}}}"#).into_bytes();
+                e
+            })
+            .collect()
+    }
+
+    fn check_batch(algorithm: Algorithm) {
+        let key = SigningKey::generate(algorithm, agency("CUSTOMS"), KeyId::parse("c1").unwrap())
+            .unwrap();
+        let ring = KeyRing::parse(&key.public_line()).unwrap();
+        let mut b = batch(1, 5);
+        assert_eq!(verify(&b[0], &ring), Err(VerifyError::Unsigned));
+        sign_batch(&mut b, &key);
+        let value = &b[0].signature.as_ref().unwrap().value;
+        for (i, e) in b.iter().enumerate() {
+            assert_eq!(e.version, ENVELOPE_VERSION_BATCH);
+            let sig = e.signature.as_ref().unwrap();
+            assert_eq!(&sig.value, value, "one signature for the batch");
+            assert_eq!(sig.batch.as_ref().unwrap().index, i as u32);
+            // Each message verifies on its own, as a receiver of only that one sees it.
+            assert_eq!(verify(e, &ring), Ok(()));
+            let back = Envelope::from_wire(&e.to_wire()).unwrap();
+            assert_eq!(&back, e);
+            assert_eq!(verify(&back, &ring), Ok(()));
+        }
+        // Deterministic: the same batch signs to the same bytes.
+        let mut again = batch(1, 5);
+        sign_batch(&mut again, &key);
+        assert_eq!(again, b);
+
+        // A receiver checks the batch signature once, then hashes per message.
+        let cache = BatchCache::new();
+        for e in &b {
+            assert_eq!(verify_cached(e, &ring, Some(&cache)), Ok(()));
+        }
+        assert_eq!(cache.len(), 1);
+
+        // Refusals, each with the warm cache and without one.
+        let refused = |e: &Envelope| {
+            let cold = verify(e, &ring);
+            assert_eq!(
+                cold,
+                verify_cached(e, &ring, Some(&cache)),
+                "cache changes nothing"
+            );
+            cold
+        };
+        let mut tampered = b[2].clone();
+        tampered.payload = br#"{"x":99}"#.to_vec();
+        assert_eq!(refused(&tampered), Err(VerifyError::BadSignature));
+        let mut rerouted = b[2].clone();
+        rerouted.recipients.pop();
+        assert_eq!(refused(&rerouted), Err(VerifyError::BadSignature));
+
+        // A genuine message whose signature value was altered: refused although its root is known.
+        let mut altered = b[1].clone();
+        altered.signature.as_mut().unwrap().value[5] ^= 1;
+        assert_eq!(refused(&altered), Err(VerifyError::BadSignature));
+
+        // A wrong inclusion proof: a sibling hash changed, or another message's index.
+        let mut wrong_proof = b[1].clone();
+        wrong_proof
+            .signature
+            .as_mut()
+            .unwrap()
+            .batch
+            .as_mut()
+            .unwrap()
+            .path[0][0] ^= 1;
+        assert_eq!(refused(&wrong_proof), Err(VerifyError::BadSignature));
+        let mut wrong_index = b[1].clone();
+        wrong_index
+            .signature
+            .as_mut()
+            .unwrap()
+            .batch
+            .as_mut()
+            .unwrap()
+            .index = 0;
+        assert_eq!(refused(&wrong_index), Err(VerifyError::BadSignature));
+        let mut wrong_size = b[4].clone();
+        wrong_size
+            .signature
+            .as_mut()
+            .unwrap()
+            .batch
+            .as_mut()
+            .unwrap()
+            .size = 6;
+        assert!(matches!(
+            refused(&wrong_size),
+            Err(VerifyError::BadSignature | VerifyError::BadProof(_))
+        ));
+        let mut short = b[1].clone();
+        short
+            .signature
+            .as_mut()
+            .unwrap()
+            .batch
+            .as_mut()
+            .unwrap()
+            .path
+            .pop();
+        assert!(matches!(refused(&short), Err(VerifyError::BadProof(_))));
+        let mut out_of_range = b[1].clone();
+        out_of_range
+            .signature
+            .as_mut()
+            .unwrap()
+            .batch
+            .as_mut()
+            .unwrap()
+            .index = 5;
+        assert!(matches!(
+            refused(&out_of_range),
+            Err(VerifyError::BadProof(_))
+        ));
+
+        // A proof and signature from another (genuine) batch.
+        let mut other = batch(6, 5);
+        sign_batch(&mut other, &key);
+        assert_eq!(verify(&other[0], &ring), Ok(()));
+        let mut moved = b[0].clone();
+        moved.signature = other[0].signature.clone();
+        assert_eq!(refused(&moved), Err(VerifyError::BadSignature));
+
+        // A forged batch: a forger's key under the sender's key id.
+        let forger =
+            SigningKey::generate(algorithm, agency("CUSTOMS"), KeyId::parse("c1").unwrap())
+                .unwrap();
+        let mut forged = batch(1, 5);
+        sign_batch(&mut forged, &forger);
+        assert_eq!(refused(&forged[3]), Err(VerifyError::BadSignature));
+
+        // Unsigned, or the signature's version and shape disagreeing.
+        let mut unsigned = b[0].clone();
+        unsigned.signature = None;
+        assert_eq!(refused(&unsigned), Err(VerifyError::Unsigned));
+        let mut as_single = b[0].clone();
+        as_single.version = ENVELOPE_VERSION_SINGLE;
+        assert!(matches!(refused(&as_single), Err(VerifyError::BadProof(_))));
+        assert!(Envelope::from_wire(&as_single.to_wire()).is_err());
+        let mut no_proof = b[0].clone();
+        no_proof.signature.as_mut().unwrap().batch = None;
+        assert!(matches!(refused(&no_proof), Err(VerifyError::BadProof(_))));
+        assert!(Envelope::from_wire(&no_proof.to_wire()).is_err());
+
+        // The root's signed bytes bind the algorithm and the key id.
+        let mut other_alg = b[0].clone();
+        other_alg.signature.as_mut().unwrap().algorithm = match algorithm {
+            Algorithm::Sm2Sm3 => Algorithm::Ed25519,
+            Algorithm::Ed25519 => Algorithm::Sm2Sm3,
+        };
+        assert!(matches!(
+            refused(&other_alg),
+            Err(VerifyError::WrongAlgorithm { .. })
+        ));
+        let mut two_ids = KeyRing::parse(&key.public_line()).unwrap();
+        two_ids.insert(
+            agency("CUSTOMS"),
+            KeyId::parse("c2").unwrap(),
+            key.public_key(),
+        );
+        let mut other_id = b[0].clone();
+        other_id.signature.as_mut().unwrap().key_id = KeyId::parse("c2").unwrap();
+        assert_eq!(verify(&other_id, &two_ids), Err(VerifyError::BadSignature));
+
+        // Old single-signed envelopes still verify beside batch ones.
+        let mut single = envelope();
+        sign(&mut single, &key);
+        assert_eq!(single.version, ENVELOPE_VERSION_SINGLE);
+        assert_eq!(verify_cached(&single, &ring, Some(&cache)), Ok(()));
+
+        // A batch of one.
+        let mut one = batch(20, 1);
+        sign_batch(&mut one, &key);
+        assert_eq!(
+            one[0]
+                .signature
+                .as_ref()
+                .unwrap()
+                .batch
+                .as_ref()
+                .unwrap()
+                .path
+                .len(),
+            0
+        );
+        assert_eq!(verify(&one[0], &ring), Ok(()));
+    }
+
+    #[test]
+    fn sm2_batches_sign_and_refuse_what_they_should() {
+        check_batch(Algorithm::Sm2Sm3);
+    }
+
+    #[test]
+    fn ed25519_batches_sign_and_refuse_what_they_should() {
+        check_batch(Algorithm::Ed25519);
+    }
+
+    #[test]
+    fn large_batches_verify_message_by_message() {
+        let key = SigningKey::generate(
+            Algorithm::Sm2Sm3,
+            agency("CUSTOMS"),
+            KeyId::parse("c1").unwrap(),
+        )
+        .unwrap();
+        let ring = KeyRing::parse(&key.public_line()).unwrap();
+        let mut b = batch(1, 1000);
+        sign_batch(&mut b, &key);
+        let cache = BatchCache::new();
+        for e in &b {
+            assert_eq!(verify_cached(e, &ring, Some(&cache)), Ok(()));
+        }
+        assert_eq!(verify(&b[777], &ring), Ok(()));
     }
 
     #[test]

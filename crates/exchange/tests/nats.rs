@@ -15,7 +15,7 @@ use exchange::bus::{bus_message_id, BusConfig};
 use exchange::consumer::consumer_config;
 use exchange::message::encode_payload;
 use exchange::relay::envelope_of;
-use exchange::sign::{sign, Algorithm, KeyId, KeyRing, SigningKey};
+use exchange::sign::{sign, sign_batch, Algorithm, KeyId, KeyRing, SigningKey};
 use exchange::{
     Agency, Consumer, ConsumerConfig, ConsumerStats, DeclarationReleasedV1, Disposition, Envelope,
     MemoryAppliedLog, MemoryOutbox, MessageId, Outbox, Receiver, Relay, RelayConfig, RelayStats,
@@ -459,6 +459,40 @@ async fn tampered_forged_unsigned_and_unreadable_messages_are_refused_and_logged
         ..good.clone()
     };
     sign(&mut forged, &forger);
+    // Batch-signed (envelope version 2) messages: a genuine batch of six, CUSTOMS-1004..1009,
+    // of which only the last is delivered intact (a receiver of one message of a batch
+    // verifies it alone); the others are altered, and one carries another batch's proof.
+    let batch_of = |first: u64, k: &SigningKey| {
+        let mut b: Vec<Envelope> = (first..first + 6)
+            .map(|seq| Envelope {
+                id: MessageId::new(agency("CUSTOMS"), seq),
+                signature: None,
+                ..good.clone()
+            })
+            .collect();
+        sign_batch(&mut b, k);
+        b
+    };
+    let genuine = batch_of(1004, &customs);
+    let other = batch_of(2004, &customs);
+    let mut batch_tampered = genuine[0].clone();
+    batch_tampered.payload = tampered.payload.clone();
+    let mut wrong_proof = genuine[1].clone();
+    let proof = wrong_proof
+        .signature
+        .as_mut()
+        .unwrap()
+        .batch
+        .as_mut()
+        .unwrap();
+    proof.path[0][31] ^= 0x01;
+    let mut other_batch = genuine[2].clone();
+    other_batch.signature = other[2].signature.clone();
+    let forged_batch = batch_of(1004, &forger)[3].clone();
+    let mut batch_unsigned = genuine[4].clone();
+    batch_unsigned.signature = None;
+    let lone = genuine[5].clone();
+
     let js = js(&url).await;
     let subject = bus.subject(&tax, &good.kind);
     for bytes in [
@@ -466,6 +500,12 @@ async fn tampered_forged_unsigned_and_unreadable_messages_are_refused_and_logged
         unsigned.to_wire(),
         forged.to_wire(),
         b"{not an envelope".to_vec(),
+        batch_tampered.to_wire(),
+        wrong_proof.to_wire(),
+        other_batch.to_wire(),
+        forged_batch.to_wire(),
+        batch_unsigned.to_wire(),
+        lone.to_wire(),
     ] {
         js.publish(subject.clone(), bytes.into())
             .await
@@ -475,9 +515,11 @@ async fn tampered_forged_unsigned_and_unreadable_messages_are_refused_and_logged
     }
 
     let mut consumed = run.consumer(consumer_for(&bus, "TAX", ring(&[&customs]), &log));
-    let s = wait_for(&mut consumed, "7 deliveries", |s| s.received >= 7).await;
-    assert_eq!((s.applied, s.refused), (3, 4));
-    assert_eq!(log.applied(), expected_ids("CUSTOMS", 1..=3));
+    let s = wait_for(&mut consumed, "13 deliveries", |s| s.received >= 13).await;
+    assert_eq!((s.applied, s.refused), (4, 9));
+    let mut expected = expected_ids("CUSTOMS", 1..=3);
+    expected.push(MessageId::new(agency("CUSTOMS"), 1009));
+    assert_eq!(log.applied(), expected);
     let refused = log.refused();
     let reasons: Vec<(Option<&str>, &str)> = refused
         .iter()
@@ -490,6 +532,11 @@ async fn tampered_forged_unsigned_and_unreadable_messages_are_refused_and_logged
             (Some("CUSTOMS-1002"), "unsigned"),
             (Some("CUSTOMS-1003"), "bad_signature"),
             (None, "malformed"),
+            (Some("CUSTOMS-1004"), "bad_signature"),
+            (Some("CUSTOMS-1005"), "bad_signature"),
+            (Some("CUSTOMS-1006"), "bad_signature"),
+            (Some("CUSTOMS-1007"), "bad_signature"),
+            (Some("CUSTOMS-1008"), "unsigned"),
         ]
     );
     // Refused messages are terminated, not redelivered.
@@ -503,7 +550,7 @@ async fn tampered_forged_unsigned_and_unreadable_messages_are_refused_and_logged
     })
     .await;
     run.stop().await;
-    assert_eq!(log.refused().len(), 4, "each refused once");
+    assert_eq!(log.refused().len(), 9, "each refused once");
     delete_stream(&url, &bus).await;
 }
 
