@@ -467,16 +467,7 @@ impl Clearance {
     }
 
     fn customs_value(&self, decl: &Declaration) -> Option<Fen> {
-        let ctx = tax::TaxContext {
-            reference: &*self.refdata,
-            rates: &self.tax.rates,
-            calendar: &self.tax.calendar,
-            remedies: &self.tax.remedies,
-            policy: &self.tax.policy,
-            tax_date: None,
-            ecommerce_buyer: None,
-        };
-        tax::assess(decl, &ctx)
+        self.assess(decl, None)
             .ok()
             .map(|a| a.customs_value_total_fen)
     }

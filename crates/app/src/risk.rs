@@ -266,9 +266,13 @@ impl Clearance {
     /// takes, choosing the lane (the risk engine, or the configured policy), assessing green and
     /// blue lanes unless held, and holding when the decision says so. The risk engine's
     /// decisions carry their feedback row, which the store writes with the filing.
-    pub(crate) fn accepting_review(&self, decl: &Declaration, declarant: &Uscc) -> AutomaticReview {
+    pub(crate) fn accepting_review(
+        &self,
+        decl: &Declaration,
+        declarant: &Uscc,
+        amounts: Option<Vec<(clearance::TaxKind, domain::money::Fen)>>,
+    ) -> AutomaticReview {
         let facts = self.enterprise_facts(declarant);
-        let amounts = self.assess_amounts(decl).ok();
         let today = self.now().date_naive();
         let decl = Arc::new(decl.clone());
         let finish = move |lane: Lane,

@@ -688,9 +688,30 @@ impl Clearance {
             &self.refdata,
         )?;
 
+        let mut purchase = None;
         let (body_json, review) = match &typed {
             Ok(decl) => {
-                let review = self.accepting_review(decl, &header.declarant);
+                // Assessed once, with the buyer's purchases for an e-commerce retail import;
+                // its transaction value is what this filing adds to them.
+                let assessment = self.assess(decl, None);
+                if let Some(b) = &decl.buyer {
+                    purchase = Some(store::Purchase {
+                        buyer: b.person_id(),
+                        value_fen: match &assessment {
+                            Ok(a) => match &a.regime {
+                                tax::Regime::CrossBorderEcommerce {
+                                    transaction_value_fen,
+                                    ..
+                                } => *transaction_value_fen,
+                                _ => Fen::ZERO,
+                            },
+                            // Not assessable (no rate): nothing is counted until it is.
+                            Err(_) => Fen::ZERO,
+                        },
+                    });
+                }
+                let amounts = assessment.ok().map(|a| notice_amounts(&a));
+                let review = self.accepting_review(decl, &header.declarant, amounts);
                 (serde_json::to_string(decl).map_err(internal)?, review)
             }
             Err(problems) => (
@@ -716,6 +737,7 @@ impl Clearance {
                     uscc: header.declarant,
                 },
                 now: self.clock.now(),
+                purchase,
             },
             review,
         ))
@@ -763,41 +785,88 @@ impl Clearance {
         })
     }
 
+    /// The tax engine on a declaration as filed. A cross-border e-commerce retail import is
+    /// assessed with its buyer's purchases of the year on record, those still standing (not
+    /// rejected, withdrawn or cancelled) and other than `exclude` (the declaration itself once
+    /// it is on record). The history is read at filing: two purchases of one buyer filed at the
+    /// same moment do not see each other (docs/TAX.md "E-commerce buyers in the service").
+    pub(crate) fn assess(
+        &self,
+        decl: &Declaration,
+        exclude: Option<DeclarationId>,
+    ) -> Result<tax::Assessment, AppError> {
+        let person = decl
+            .buyer
+            .as_ref()
+            .filter(|_| {
+                decl.direction == Direction::Import
+                    && decl.trade_mode.is_cross_border_ecommerce_retail()
+            })
+            .map(|b| b.person_id());
+        let history = match &person {
+            Some(person) => {
+                let year = chrono::Datelike::year(&decl.declaration_date);
+                let since = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+                    .expect("1 January exists")
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight exists")
+                    - chrono::Duration::hours(8);
+                let purchases = self
+                    .store
+                    .purchases(person, since.and_utc())?
+                    .into_iter()
+                    .filter(|p| {
+                        Some(p.id) != exclude
+                            && !matches!(
+                                p.status,
+                                Status::Rejected | Status::Withdrawn | Status::Cancelled
+                            )
+                    })
+                    .map(|p| tax::Purchase {
+                        person_id: person.clone(),
+                        date: cargo_control::china_date(p.submitted_at),
+                        value_fen: p.value_fen,
+                    })
+                    .collect();
+                Some(tax::EcommerceHistory { purchases })
+            }
+            None => None,
+        };
+        let ctx = TaxContext {
+            reference: &*self.refdata,
+            rates: &self.tax.rates,
+            calendar: &self.tax.calendar,
+            remedies: &self.tax.remedies,
+            policy: &self.tax.policy,
+            tax_date: None,
+            ecommerce_buyer: match (&person, &history) {
+                (Some(person_id), Some(history)) => {
+                    Some(tax::EcommerceBuyer { person_id, history })
+                }
+                _ => None,
+            },
+        };
+        tax::assess(decl, &ctx).map_err(|e| {
+            AppError::invalid(
+                "",
+                "cannot_assess",
+                format!("无法计税：{e}"),
+                format!("cannot assess: {e}"),
+            )
+        })
+    }
+
     /// Payable amounts per notice kind, as the lifecycle records them.
     pub(crate) fn assess_amounts(
         &self,
         decl: &Declaration,
-    ) -> Result<Vec<(clearance::TaxKind, Fen)>, tax::TaxError> {
-        let ctx = TaxContext {
-            reference: &*self.refdata,
-            rates: &self.tax.rates,
-            calendar: &self.tax.calendar,
-            remedies: &self.tax.remedies,
-            policy: &self.tax.policy,
-            tax_date: None,
-            ecommerce_buyer: None,
-        };
-        let assessment = tax::assess(decl, &ctx)?;
-        let mut by_kind: BTreeMap<clearance::TaxKind, Fen> = BTreeMap::new();
-        for n in &assessment.notices {
-            if n.payable_fen > Fen::ZERO {
-                *by_kind.entry(notice_kind(n.kind)).or_insert(Fen::ZERO) += n.payable_fen;
-            }
-        }
-        Ok(by_kind.into_iter().collect())
+        exclude: Option<DeclarationId>,
+    ) -> Result<Vec<(clearance::TaxKind, Fen)>, AppError> {
+        Ok(notice_amounts(&self.assess(decl, exclude)?))
     }
 
-    fn breakdown(&self, decl: &Declaration) -> Option<tax::Assessment> {
-        let ctx = TaxContext {
-            reference: &*self.refdata,
-            rates: &self.tax.rates,
-            calendar: &self.tax.calendar,
-            remedies: &self.tax.remedies,
-            policy: &self.tax.policy,
-            tax_date: None,
-            ecommerce_buyer: None,
-        };
-        tax::assess(decl, &ctx).ok()
+    fn breakdown(&self, decl: &Declaration, id: DeclarationId) -> Option<tax::Assessment> {
+        self.assess(decl, Some(id)).ok()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -850,14 +919,7 @@ impl Clearance {
                     let decl: Declaration = serde_json::from_str(&d.body_json).map_err(|e| {
                         AppError::Internal(format!("declaration {} body: {e}", d.id))
                     })?;
-                    let mut amounts = self.assess_amounts(&decl).map_err(|e| {
-                        AppError::invalid(
-                            "",
-                            "cannot_assess",
-                            format!("无法计税：{e}"),
-                            format!("cannot assess: {e}"),
-                        )
-                    })?;
+                    let mut amounts = self.assess_amounts(&decl, Some(d.id))?;
                     if let Some(fee) = self.late_fee_at_assessment(&d, &decl) {
                         amounts.push((clearance::TaxKind::LateDeclarationFee, fee));
                     }
@@ -981,7 +1043,7 @@ impl Clearance {
             Status::Rejected => None,
             _ => serde_json::from_str(&d.body_json).ok(),
         };
-        let tax = typed.as_ref().and_then(|decl| self.breakdown(decl));
+        let tax = typed.as_ref().and_then(|decl| self.breakdown(decl, d.id));
         let declaration = serde_json::from_str(&d.body_json).map_err(internal)?;
         Ok(DeclarationDetail {
             id: d.id,
@@ -1142,4 +1204,15 @@ fn notice_kind(kind: tax::TaxKind) -> clearance::TaxKind {
         tax::TaxKind::ConsumptionTax => clearance::TaxKind::ConsumptionTax,
         tax::TaxKind::ImportVat => clearance::TaxKind::Vat,
     }
+}
+
+/// Payable amounts per notice kind, as the lifecycle records them.
+fn notice_amounts(assessment: &tax::Assessment) -> Vec<(clearance::TaxKind, Fen)> {
+    let mut by_kind: BTreeMap<clearance::TaxKind, Fen> = BTreeMap::new();
+    for n in &assessment.notices {
+        if n.payable_fen > Fen::ZERO {
+            *by_kind.entry(notice_kind(n.kind)).or_insert(Fen::ZERO) += n.payable_fen;
+        }
+    }
+    by_kind.into_iter().collect()
 }

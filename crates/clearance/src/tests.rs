@@ -1062,6 +1062,7 @@ fn sample_declaration() -> domain::declaration::Declaration {
         marks: None,
         remarks: None,
         entry_type: EntryType::Paperless,
+        buyer: None,
         items: vec![],
     }
 }

@@ -165,8 +165,20 @@ pub struct DeclarationForm {
     pub remarks: Option<String>,
     /// `0` paper, `L` paper with list, `D` paperless with list, `M` paperless.
     pub entry_type: Option<String>,
+    /// Cross-border e-commerce retail imports (9610, 1210): the buyer (订购人).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<BuyerForm>,
     #[serde(default)]
     pub items: Vec<ItemForm>,
+}
+
+/// The buyer of a cross-border e-commerce retail import, as filed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuyerForm {
+    /// `resident_id` (居民身份证) or `passport`.
+    pub id_type: Option<String>,
+    pub id_no: Option<String>,
+    pub name: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,7 +296,61 @@ pub struct Declaration {
     pub marks: Option<String>,
     pub remarks: Option<String>,
     pub entry_type: EntryType,
+    /// Cross-border e-commerce retail imports only: the person whose limits apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<Buyer>,
     pub items: Vec<Item>,
+}
+
+/// The buyer (订购人) of a cross-border e-commerce retail import (9610, 1210): the person
+/// whose transaction and annual limits apply (DOMAIN.md §4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buyer {
+    pub id_type: BuyerIdType,
+    /// As filed, upper case.
+    pub id_no: String,
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuyerIdType {
+    /// 居民身份证: 18 characters, the last a GB 11643 check character.
+    ResidentId,
+    Passport,
+}
+
+impl Buyer {
+    /// The key of the buyer's purchase history: the kind of document and its number.
+    pub fn person_id(&self) -> String {
+        let kind = match self.id_type {
+            BuyerIdType::ResidentId => "resident_id",
+            BuyerIdType::Passport => "passport",
+        };
+        format!("{kind}:{}", self.id_no)
+    }
+}
+
+/// Whether `id` is a resident identity number of GB 11643: 17 digits and a check character
+/// (`0`–`9` or `X`) computed with the weights 2^(17-i) mod 11.
+pub fn resident_id_is_valid(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 18 && resident_id_check_char(&id[..17]) == Some(b[17] as char)
+}
+
+/// The GB 11643 check character of the 17 digits `body`; `None` if `body` is not 17 digits.
+pub fn resident_id_check_char(body: &str) -> Option<char> {
+    let b = body.as_bytes();
+    if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = b
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    Some(b"10X98765432"[(sum % 11) as usize] as char)
 }
 
 impl Declaration {
@@ -292,5 +358,36 @@ impl Declaration {
     /// document of the given kind.
     pub fn names_licence(&self, document_code: &str) -> bool {
         self.licence_no.is_some() || self.documents.iter().any(|d| d.code == document_code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_resident_ids() {
+        // The sample number of GB 11643 and its neighbours.
+        assert!(resident_id_is_valid("11010519491231002X"));
+        assert!(!resident_id_is_valid("110105194912310021"));
+        assert!(!resident_id_is_valid("11010519491231002"));
+        assert!(!resident_id_is_valid("1101051949123100XX"));
+        assert_eq!(resident_id_check_char("11010519491231002"), Some('X'));
+        assert_eq!(resident_id_check_char("1101051949123100A"), None);
+    }
+
+    proptest! {
+        /// A check character computed for any 17 digits validates, and every other one fails.
+        #[test]
+        fn check_characters_validate(body in "[0-9]{17}", other in "[0-9X]") {
+            let check = resident_id_check_char(&body).unwrap();
+            let good = format!("{body}{check}");
+            prop_assert!(resident_id_is_valid(&good));
+            if !other.starts_with(check) {
+                let bad = format!("{body}{other}");
+                prop_assert!(!resident_id_is_valid(&bad));
+            }
+        }
     }
 }

@@ -10,7 +10,8 @@
 use serde::Deserialize;
 
 use crate::declaration::{
-    ChargeForm, DeclarationForm, DocumentForm, ItemForm, NumberText, OverseasPartyForm, PartyForm,
+    BuyerForm, ChargeForm, DeclarationForm, DocumentForm, ItemForm, NumberText, OverseasPartyForm,
+    PartyForm,
 };
 
 #[derive(Deserialize)]
@@ -207,8 +208,32 @@ pub(crate) struct Declaration {
     marks: Option<String>,
     remarks: Option<String>,
     entry_type: Option<String>,
+    buyer: Option<Buyer>,
     #[serde(default)]
     items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Buyer {
+    id_type: Option<String>,
+    id_no: Option<String>,
+    name: Option<String>,
+}
+
+impl From<Buyer> for BuyerForm {
+    fn from(s: Buyer) -> BuyerForm {
+        let Buyer {
+            id_type,
+            id_no,
+            name,
+        } = s;
+        BuyerForm {
+            id_type,
+            id_no,
+            name,
+        }
+    }
 }
 
 impl From<Declaration> for DeclarationForm {
@@ -250,6 +275,7 @@ impl From<Declaration> for DeclarationForm {
             marks,
             remarks,
             entry_type,
+            buyer,
             items,
         } = s;
         DeclarationForm {
@@ -289,6 +315,7 @@ impl From<Declaration> for DeclarationForm {
             marks,
             remarks,
             entry_type,
+            buyer: buyer.map(Into::into),
             items: items.into_iter().map(Into::into).collect(),
         }
     }

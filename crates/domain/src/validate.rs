@@ -20,8 +20,8 @@ use crate::codes::{
     TransportMode, UnitCode, Uscc,
 };
 use crate::declaration::{
-    Charge, ChargeForm, Declaration, DeclarationForm, Document, EntryType, Item, ItemForm,
-    NumberText, OverseasParty, Party, PartyForm, ITEMS_MAX,
+    resident_id_is_valid, Buyer, BuyerIdType, Charge, ChargeForm, Declaration, DeclarationForm,
+    Document, EntryType, Item, ItemForm, NumberText, OverseasParty, Party, PartyForm, ITEMS_MAX,
 };
 use crate::problem::{Problem, Problems};
 use crate::reference::{CodeTable, OfficeLevel, Reference};
@@ -847,6 +847,8 @@ impl Checker<'_> {
             }
         }
 
+        let buyer = self.buyer(f, direction, trade_mode_entry.as_ref().map(|e| e.code));
+
         Some(Declaration {
             direction: direction?,
             declaration_office: declaration_office?,
@@ -884,8 +886,97 @@ impl Checker<'_> {
             marks,
             remarks,
             entry_type: entry_type?,
+            buyer: buyer?,
             items: (items.len() == f.items.len()).then_some(items)?,
         })
+    }
+
+    /// The buyer: required for cross-border e-commerce retail imports (the person whose
+    /// limits the tax engine applies), refused on any other declaration. `None` when a problem
+    /// was found; `Some(None)` when there is rightly no buyer.
+    fn buyer(
+        &mut self,
+        f: &DeclarationForm,
+        direction: Option<Direction>,
+        trade_mode: Option<TradeMode>,
+    ) -> Option<Option<Buyer>> {
+        let (Some(direction), Some(trade_mode)) = (direction, trade_mode) else {
+            return Some(None);
+        };
+        let retail =
+            direction == Direction::Import && trade_mode.is_cross_border_ecommerce_retail();
+        let Some(b) = &f.buyer else {
+            if retail {
+                self.push(
+                    "buyer",
+                    "required",
+                    format!("跨境电商零售进口（监管方式 {trade_mode}）须填写订购人 buyer"),
+                    format!("a cross-border e-commerce retail import (trade mode {trade_mode}) names its buyer"),
+                );
+                return None;
+            }
+            return Some(None);
+        };
+        if !retail {
+            self.push(
+                "buyer",
+                "not_applicable",
+                "订购人 buyer 仅用于跨境电商零售进口（9610、1210）".to_owned(),
+                "buyer is for cross-border e-commerce retail imports only (9610, 1210)".to_owned(),
+            );
+            return None;
+        }
+        let id_type = match self.text("buyer.id_type", &b.id_type, true) {
+            Some("resident_id") => Some(BuyerIdType::ResidentId),
+            Some("passport") => Some(BuyerIdType::Passport),
+            Some(other) => {
+                self.push(
+                    "buyer.id_type",
+                    "buyer_id_type",
+                    format!("buyer.id_type 值 {other:?} 应为 resident_id（居民身份证）或 passport（护照）"),
+                    format!("buyer.id_type {other:?} must be resident_id or passport"),
+                );
+                None
+            }
+            None => None,
+        };
+        let id_no = self
+            .text("buyer.id_no", &b.id_no, true)
+            .map(str::to_ascii_uppercase);
+        let name = self.owned_text("buyer.name", &b.name);
+        if name.is_none() && b.name.is_none() {
+            self.missing("buyer.name");
+        }
+        let (Some(id_type), Some(id_no), Some(name)) = (id_type, id_no, name) else {
+            return None;
+        };
+        let ok = match id_type {
+            BuyerIdType::ResidentId => resident_id_is_valid(&id_no),
+            BuyerIdType::Passport => {
+                (5..=20).contains(&id_no.len()) && id_no.bytes().all(|c| c.is_ascii_alphanumeric())
+            }
+        };
+        if !ok {
+            let (zh, en) = match id_type {
+                BuyerIdType::ResidentId => (
+                    "应为18位居民身份证号码（末位校验码按 GB 11643 计算）",
+                    "must be an 18-character resident identity number whose last character is its GB 11643 check character",
+                ),
+                BuyerIdType::Passport => ("应为5至20位字母数字的护照号码", "must be a passport number of 5 to 20 letters or digits"),
+            };
+            self.push(
+                "buyer.id_no",
+                "buyer_id_no",
+                format!("buyer.id_no 值 {id_no:?} {zh}"),
+                format!("buyer.id_no {id_no:?} {en}"),
+            );
+            return None;
+        }
+        Some(Some(Buyer {
+            id_type,
+            id_no,
+            name,
+        }))
     }
 
     /// Which charges the transaction terms allow or need. Import value is CIF, so what the price

@@ -633,6 +633,10 @@ fn map(doc: Document, hint: Option<Direction>) -> Result<DeclarationForm, Vec<Pr
         marks: h.get("MarkNo"),
         remarks: h.get("NoteS"),
         entry_type: h.get("EntryType"),
+        // The head of DecMessage has no buyer: e-commerce retail imports carry their buyer in
+        // the list (清单) message, which this reader does not take; such a declaration filed as
+        // XML is refused with `buyer` required.
+        buyer: None,
         items: doc.items.iter().map(item).collect(),
     })
 }

@@ -175,6 +175,7 @@ fn declaration(rng: &mut Rng, w: &World) -> Declaration {
         marks: None,
         remarks: None,
         entry_type: EntryType::Paperless,
+        buyer: None,
         items,
     }
 }

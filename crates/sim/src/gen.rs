@@ -494,6 +494,7 @@ pub fn generate(
             currency: s(currency),
         }),
         entry_type: s("M"),
+        buyer: (import && matches!(trade_mode, "9610" | "1210")).then(|| buyer_of(index)),
         items,
         ..DeclarationForm::default()
     };
@@ -523,4 +524,22 @@ pub fn generate(
 /// The USCC of the filer of a generated declaration.
 pub fn filer(world: &World, d: &SimDeclaration) -> Uscc {
     world.enterprises[d.enterprise].uscc
+}
+
+/// The buyer of an e-commerce retail import: one of 100,000 people, taken from the
+/// declaration's index (not from the generator's stream, so the rest of the day is the same
+/// with or without buyers), with a valid resident identity number.
+fn buyer_of(index: u64) -> domain::declaration::BuyerForm {
+    const REGIONS: [&str; 6] = ["110105", "310115", "440305", "330106", "510107", "420106"];
+    let person = index.wrapping_mul(2_654_435_761) % 100_000;
+    let region = REGIONS[(person % REGIONS.len() as u64) as usize];
+    let born = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).expect("a date")
+        + chrono::Duration::days((person % 16_000) as i64);
+    let body = format!("{region}{}{:03}", born.format("%Y%m%d"), person % 1_000);
+    let check = domain::declaration::resident_id_check_char(&body).expect("17 digits");
+    domain::declaration::BuyerForm {
+        id_type: Some("resident_id".into()),
+        id_no: Some(format!("{body}{check}")),
+        name: Some(format!("买家{person:05}")),
+    }
 }

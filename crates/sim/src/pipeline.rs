@@ -132,7 +132,10 @@ impl Pipeline {
             offices: &ReferenceOffices(&*self.refdata),
             rates: &self.cny,
         });
-        let person = decl.trader.uscc.as_str().to_owned();
+        let person = decl
+            .buyer
+            .as_ref()
+            .map_or_else(|| decl.trader.uscc.as_str().to_owned(), |b| b.person_id());
         let ctx = TaxContext {
             reference: &*self.refdata,
             rates: &self.tax_rates,

@@ -420,6 +420,40 @@ impl Store for PostgresStore {
         }
     }
 
+    fn purchases(
+        &self,
+        buyer: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredPurchase>, StoreError> {
+        let rows = self.query(
+            "SELECT id, submitted_at, purchase_fen, status FROM declarations
+             WHERE buyer = $1 AND submitted_at >= $2 ORDER BY submitted_at, id LIMIT $3",
+            vec![
+                Box::new(buyer.to_owned()),
+                Box::new(since),
+                Box::new(i64::from(PURCHASES_MAX)),
+            ],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.get(0);
+                let value: Option<i64> = r.get(2);
+                let status: &str = r.get(3);
+                Ok(StoredPurchase {
+                    id: DeclarationId(id),
+                    submitted_at: r.get(1),
+                    value_fen: Fen(value.ok_or_else(|| {
+                        corrupt(format!(
+                            "declaration {id}: a buyer without a purchase value"
+                        ))
+                    })?),
+                    status: Status::parse(status)
+                        .ok_or_else(|| corrupt(format!("status {status}")))?,
+                })
+            })
+            .collect()
+    }
+
     fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError> {
         const COLUMNS: &str =
             "SELECT id, version, state::text, body::text, updated_at FROM declarations";

@@ -119,6 +119,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::outbox::MIGRATION,
     // 6: export tax refund claims and banks' receipts and payments (`crate::finance`).
     crate::finance::MIGRATION,
+    // 7: cross-border e-commerce retail purchases: the buyer and the value counted against
+    // their limits (`Store::purchases`).
+    r#"
+    ALTER TABLE declarations ADD COLUMN buyer text, ADD COLUMN purchase_fen bigint;
+    CREATE INDEX declarations_buyer ON declarations (buyer, submitted_at) WHERE buyer IS NOT NULL;
+    "#,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

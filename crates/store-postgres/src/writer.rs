@@ -326,10 +326,10 @@ impl Statements {
             .await?,
             next_ids: p("SELECT nextval('declarations_id_seq') FROM generate_series(1, $1::int4)").await?,
             insert_declarations: p(
-                "INSERT INTO declarations (id, pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, submitted_at, updated_at, version, state, body, lane, declaration_no)
-                 SELECT id, pre, decl, seq, dir, office, status, at, at, version, state::jsonb, body::json, lane, dno
-                 FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[])
-                   AS t (id, pre, decl, seq, dir, office, status, at, version, state, body, lane, dno)",
+                "INSERT INTO declarations (id, pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, submitted_at, updated_at, version, state, body, lane, declaration_no, buyer, purchase_fen)
+                 SELECT id, pre, decl, seq, dir, office, status, at, at, version, state::jsonb, body::json, lane, dno, buyer, purchase
+                 FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int8[])
+                   AS t (id, pre, decl, seq, dir, office, status, at, version, state, body, lane, dno, buyer, purchase)",
             )
             .await?,
             insert_events: p(
@@ -465,6 +465,8 @@ struct DeclarationRows<'a> {
     bodies: Vec<&'a str>,
     lanes: Vec<Option<&'static str>>,
     numbers: Vec<Option<String>>,
+    buyers: Vec<Option<&'a str>>,
+    purchases: Vec<Option<i64>>,
 }
 
 impl<'a> DeclarationRows<'a> {
@@ -492,8 +494,12 @@ impl<'a> DeclarationRows<'a> {
         self.lanes.push(state.lane.map(|l| l.as_str()));
         self.numbers
             .push(state.declaration_no.map(|n| n.to_string()));
+        self.buyers
+            .push(r.purchase.as_ref().map(|p| p.buyer.as_str()));
+        self.purchases
+            .push(r.purchase.as_ref().map(|p| p.value_fen.0));
     }
-    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 15] {
         [
             &self.ids,
             &self.pre,
@@ -508,6 +514,8 @@ impl<'a> DeclarationRows<'a> {
             &self.bodies,
             &self.lanes,
             &self.numbers,
+            &self.buyers,
+            &self.purchases,
         ]
     }
 }

@@ -80,6 +80,7 @@ pub fn submit_request(client_seq_no: &str, body: String) -> SubmitRequest {
         body_json: body,
         actor: Actor::Enterprise { uscc: declarant() },
         now: t0(),
+        purchase: None,
     }
 }
 
@@ -1346,6 +1347,69 @@ pub fn list_within_offices(h: &dyn Harness) {
 
 /// Generate one `#[test]` per contract function for a backend. `$make` is an expression that
 /// builds a fresh [`Harness`] (a fresh, empty database) each time it is evaluated.
+/// E-commerce purchases are kept per buyer with their value and status, found from a date on
+/// (through `submit` and `submit_reviewed` alike); other declarations have none.
+pub fn purchases_by_buyer(h: &dyn Harness) {
+    let store = h.open();
+    let purchase = |buyer: &str, fen: i64| {
+        Some(crate::Purchase {
+            buyer: buyer.to_owned(),
+            value_fen: Fen(fen),
+        })
+    };
+    let at = |hours: i64, seq: &str, buyer: &str, fen: i64| {
+        let mut r = submit_request(seq, sample_body(seq.len() as u64 * 100 + fen as u64));
+        r.now = t0() + chrono::Duration::hours(hours);
+        r.purchase = purchase(buyer, fen);
+        r
+    };
+    let first = store.submit(at(0, "p-1", "resident_id:A", 10_000)).unwrap();
+    let accept = AutomaticReview::Accept {
+        lane: Lane::Green,
+        reasons: vec![reason()],
+        assessment: None,
+    };
+    let second = store
+        .submit_reviewed(at(2, "p-2", "resident_id:A", 25_000), accept)
+        .unwrap();
+    let rejected = store
+        .submit_reviewed(
+            at(3, "p-3", "resident_id:A", 5_000),
+            AutomaticReview::Reject {
+                problems: vec![clearance::ReviewProblem {
+                    field: "buyer".into(),
+                    code: "required".into(),
+                    message_zh: "缺".into(),
+                    message_en: "missing".into(),
+                }],
+            },
+        )
+        .unwrap();
+    store
+        .submit(at(1, "p-4", "passport:E1234567", 7_000))
+        .unwrap();
+    store.submit(submit_request("p-5", sample_body(5))).unwrap();
+
+    let all = store.purchases("resident_id:A", t0()).unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|p| (p.id, p.value_fen.0, p.status))
+            .collect::<Vec<_>>(),
+        [
+            (first.id, 10_000, Status::Submitted),
+            (second.id, 25_000, Status::AwaitingAssessment),
+            (rejected.id, 5_000, Status::Rejected),
+        ]
+    );
+    assert_eq!(all[1].submitted_at, t0() + chrono::Duration::hours(2));
+    let later = store
+        .purchases("resident_id:A", t0() + chrono::Duration::hours(1))
+        .unwrap();
+    assert_eq!(later.len(), 2);
+    assert_eq!(store.purchases("passport:E1234567", t0()).unwrap().len(), 1);
+    assert!(store.purchases("resident_id:B", t0()).unwrap().is_empty());
+}
+
 #[macro_export]
 macro_rules! contract_tests {
     ($make:expr) => {
@@ -1363,6 +1427,7 @@ macro_rules! contract_tests {
             accounts_roundtrip,
             sessions_expire_and_revoke,
             list_within_offices,
+            purchases_by_buyer,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -88,7 +88,31 @@ pub struct SubmitRequest {
     pub body_json: String,
     pub actor: Actor,
     pub now: DateTime<Utc>,
+    /// A cross-border e-commerce retail import: its buyer and the value that counts against
+    /// the buyer's annual limit (kept in narrow columns for [`Store::purchases`]).
+    pub purchase: Option<Purchase>,
 }
+
+/// What a cross-border e-commerce retail import counts against its buyer's limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Purchase {
+    /// `domain::declaration::Buyer::person_id`.
+    pub buyer: String,
+    pub value_fen: Fen,
+}
+
+/// A purchase on record: the declaration, when it was filed, its value and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredPurchase {
+    pub id: DeclarationId,
+    pub submitted_at: DateTime<Utc>,
+    pub value_fen: Fen,
+    pub status: Status,
+}
+
+/// At most this many purchases are read for one buyer (the annual limit is reached long
+/// before).
+pub const PURCHASES_MAX: u32 = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Submitted {
@@ -507,6 +531,14 @@ pub trait Store: Send + Sync {
     fn append(&self, req: AppendRequest) -> Result<Appended, StoreError>;
 
     fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError>;
+
+    /// The cross-border e-commerce retail purchases of `buyer` filed at or after `since`,
+    /// oldest first, at most [`PURCHASES_MAX`].
+    fn purchases(
+        &self,
+        buyer: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredPurchase>, StoreError>;
 
     /// The history of one declaration, oldest first.
     fn events(&self, id: DeclarationId) -> Result<Vec<StoredEvent>, StoreError>;

@@ -176,6 +176,13 @@ const MIGRATIONS: &[&str] = &[
     eport::MIGRATION,
     // 7: export tax refund claims and banks' receipts and payments (store::finance).
     finance::MIGRATION,
+    // 8: cross-border e-commerce retail purchases: the buyer and the value counted against
+    // their limits (Store::purchases).
+    r#"
+    ALTER TABLE declarations ADD COLUMN buyer TEXT;
+    ALTER TABLE declarations ADD COLUMN purchase_fen INTEGER;
+    CREATE INDEX declarations_buyer ON declarations (buyer, submitted_at_ms) WHERE buyer IS NOT NULL;
+    "#,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -408,6 +415,43 @@ impl Store for SqliteStore {
             Reply::Appended(a) => Ok(a),
             _ => unreachable!("the writer answers append with Appended"),
         }
+    }
+
+    fn purchases(
+        &self,
+        buyer: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredPurchase>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, submitted_at_ms, purchase_fen, status FROM declarations
+                     WHERE buyer = ?1 AND submitted_at_ms >= ?2 ORDER BY submitted_at_ms, id LIMIT ?3",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![buyer, to_ms(since), PURCHASES_MAX], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, at, value, status) = row.map_err(backend)?;
+                out.push(StoredPurchase {
+                    id: DeclarationId(id),
+                    submitted_at: from_ms(at)?,
+                    value_fen: Fen(value),
+                    status: Status::parse(&status)
+                        .ok_or_else(|| corrupt(format!("declaration {id}: status {status:?}")))?,
+                });
+            }
+            Ok(out)
+        })
     }
 
     fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError> {
@@ -1290,8 +1334,8 @@ fn submit(
     let state = events.iter().fold(DeclarationState::default(), apply);
     let now_ms = to_ms(req.now);
     c.prepare_cached(
-        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, ?8, ?9, ?10)",
+        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .map_err(backend)?
     .execute(params![
@@ -1305,6 +1349,8 @@ fn submit(
         events.len() as i64,
         serde_json::to_string(&state).expect("state serializes"),
         req.body_json,
+        req.purchase.as_ref().map(|p| p.buyer.as_str()),
+        req.purchase.as_ref().map(|p| p.value_fen.0),
     ])
     .map_err(backend)?;
     let id = c.last_insert_rowid();
@@ -1361,8 +1407,8 @@ fn submit_reviewed(
     let version = events.len();
     let now_ms = to_ms(req.now);
     c.prepare_cached(
-        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, declaration_no, submitted_at_ms, updated_at_ms, version, state, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, declaration_no, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .map_err(backend)?
     .execute(params![
@@ -1378,6 +1424,8 @@ fn submit_reviewed(
         version as i64,
         serde_json::to_string(&state).expect("state serializes"),
         req.body_json,
+        req.purchase.as_ref().map(|p| p.buyer.as_str()),
+        req.purchase.as_ref().map(|p| p.value_fen.0),
     ])
     .map_err(backend)?;
     let id = c.last_insert_rowid();

@@ -101,6 +101,7 @@ pub fn declaration(items: Vec<Item>) -> Declaration {
         marks: None,
         remarks: None,
         entry_type: EntryType::Paperless,
+        buyer: None,
         items,
     }
 }

@@ -80,6 +80,12 @@ function headerSections() {
       ['marks', t('f.marks'), {}],
       ['remarks', t('f.remarks'), {}],
     ]],
+    // Cross-border e-commerce retail imports (9610, 1210) only: the buyer whose limits apply.
+    ['form.s_buyer', [
+      ['buyer.id_type', t('f.buyer_id_type'), { only: 'import', sel: [['', t('buyer_doc.none')], ['resident_id', t('buyer_doc.resident_id')], ['passport', t('buyer_doc.passport')]] }],
+      ['buyer.id_no', t('f.buyer_id_no'), { only: 'import' }],
+      ['buyer.name', t('f.buyer_name'), { only: 'import' }],
+    ]],
   ];
 }
 

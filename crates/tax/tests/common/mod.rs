@@ -311,6 +311,7 @@ pub fn base_declaration(date: NaiveDate, terms: TransactionTerms, items: Vec<Ite
         marks: None,
         remarks: None,
         entry_type: EntryType::Paperless,
+        buyer: None,
         items,
     }
 }
