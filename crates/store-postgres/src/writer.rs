@@ -307,13 +307,15 @@ impl Statements {
             writer_lock: p("SELECT pg_advisory_xact_lock(hashtext('jinguan-writer:' || coalesce(current_schema(), '')))").await?,
             chain_head: p("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").await?,
             lookup_keys: p(
-                // LATERAL: one index probe per key. As a plain join the planner, which cannot
-                // see how many keys come, hashes the keys and scans the whole table.
+                // One index probe per key. As a join (which a simple LATERAL subquery is pulled
+                // up into) the planner, which cannot see how many keys come, hashes the keys and
+                // scans the whole table; `OFFSET 0` keeps the subquery, and so the probe.
                 "SELECT d.declarant, d.client_seq_no, d.id, d.pre_entry_no, d.version, d.body::text, d.state::text
                  FROM unnest($1::text[], $2::text[]) AS k (declarant, client_seq_no)
                  CROSS JOIN LATERAL (
                    SELECT * FROM declarations x
                    WHERE x.declarant = k.declarant AND x.client_seq_no = k.client_seq_no
+                   OFFSET 0
                  ) d",
             )
             .await?,
