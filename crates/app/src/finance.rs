@@ -37,7 +37,7 @@ use eport::refund::{check_claim, ExportRecord, ExportRecordItem, RefundClaim};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use store::finance::FinanceStore;
-use store::{DeclarationKey, ListFilter, PageRequest, StoredDeclaration, PAGE_MAX};
+use store::{DeclarationKey, StoredDeclaration};
 
 use crate::access::{authorize, denied, Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
@@ -47,8 +47,6 @@ use crate::service::{audit_actor, Clearance};
 pub const PERIOD_DAYS_MAX: i64 = 731;
 /// The period when none is asked: the last 365 days, today included.
 pub const PERIOD_DAYS_DEFAULT: i64 = 365;
-/// At most this many declarations valued for one report.
-pub const GOODS_DECLARATIONS_MAX: usize = 20_000;
 /// At most this many verified claims in the tax agency's listing.
 pub const CLAIMS_LIST_DEFAULT: u32 = 1_000;
 
@@ -167,7 +165,7 @@ impl Clearance {
 
     /// A declaration's value in fen (its items' total prices at the customs rate of its
     /// declaration date, rounded per item); `None` when a currency has no rate.
-    fn declared_value_fen(&self, decl: &Declaration) -> Option<Fen> {
+    pub(crate) fn declared_value_fen(&self, decl: &Declaration) -> Option<Fen> {
         let mut sum = 0i64;
         for i in &decl.items {
             sum = sum.checked_add(
@@ -374,68 +372,43 @@ impl Clearance {
     }
 
     /// Goods of the period (one enterprise or all): released and closed declarations filed in
-    /// it, valued in fen; and how many could not be valued.
+    /// it, valued in fen when they were filed ([`Clearance::declared_value_fen`], kept by the
+    /// store), totalled per enterprise, direction and day by the store; and how many had no
+    /// value (a currency without a rate).
     fn goods(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         uscc: Option<Uscc>,
     ) -> Result<(Vec<GoodsEntry>, usize), AppError> {
-        let mut out = Vec::new();
-        let mut unvalued = 0;
-        let mut seen = 0usize;
-        for status in [Status::Released, Status::Closed] {
-            let filter = ListFilter {
-                status: Some(status),
-                declarant: uscc,
-                submitted_from: Some(china_midnight(from)),
-                submitted_to: Some(china_midnight(to + Duration::days(1))),
-                ..ListFilter::default()
-            };
-            let mut after = None;
-            loop {
-                let page = self.store.list(
-                    &filter,
-                    &PageRequest {
-                        after: after.take(),
-                        limit: PAGE_MAX,
-                    },
-                )?;
-                for s in &page.items {
-                    seen += 1;
-                    if seen > GOODS_DECLARATIONS_MAX {
-                        return Err(AppError::invalid(
-                            "from",
-                            "period_too_large",
-                            format!("期间内报关单超过 {GOODS_DECLARATIONS_MAX} 份，请缩短期间"),
-                            format!(
-                                "more than {GOODS_DECLARATIONS_MAX} declarations in the period: ask for a shorter one"
-                            ),
-                        ));
-                    }
-                    let Some(d) = self.store.load(DeclarationKey::Id(s.id))? else {
-                        continue;
-                    };
-                    let value = serde_json::from_str::<Declaration>(&d.body_json)
-                        .ok()
-                        .and_then(|decl| self.declared_value_fen(&decl));
-                    match value {
-                        Some(value_fen) => out.push(GoodsEntry {
-                            uscc: s.declarant,
-                            direction: s.direction,
-                            date: china_day(s.submitted_at),
-                            value_fen,
-                        }),
-                        None => unvalued += 1,
-                    }
-                }
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-        }
-        Ok((out, unvalued))
+        let totals = self
+            .store
+            .goods_totals(
+                china_midnight(from),
+                china_midnight(to + Duration::days(1)),
+                uscc.as_ref(),
+            )
+            .map_err(|e| match e {
+                store::StoreError::Invalid(why) => AppError::invalid(
+                    "from",
+                    "period_too_large",
+                    "期间内的数据过多，请缩短期间".to_owned(),
+                    why,
+                ),
+                other => other.into(),
+            })?;
+        let unvalued = totals.iter().map(|t| t.unvalued as usize).sum();
+        let goods = totals
+            .into_iter()
+            .filter(|t| t.declarations > t.unvalued)
+            .map(|t| GoodsEntry {
+                uscc: t.declarant,
+                direction: t.direction,
+                date: t.day,
+                value_fen: t.value_fen,
+            })
+            .collect();
+        Ok((goods, unvalued))
     }
 
     fn funds(

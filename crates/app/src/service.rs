@@ -689,8 +689,10 @@ impl Clearance {
         )?;
 
         let mut purchase = None;
+        let mut goods_value_fen = None;
         let (body_json, review) = match &typed {
             Ok(decl) => {
+                goods_value_fen = self.declared_value_fen(decl);
                 // Assessed once, with the buyer's purchases for an e-commerce retail import;
                 // its transaction value is what this filing adds to them.
                 let assessment = self.assess(decl, None);
@@ -738,6 +740,7 @@ impl Clearance {
                 },
                 now: self.clock.now(),
                 purchase,
+                goods_value_fen,
             },
             review,
         ))

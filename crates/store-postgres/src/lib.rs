@@ -420,6 +420,45 @@ impl Store for PostgresStore {
         }
     }
 
+    fn goods_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        declarant: Option<&Uscc>,
+    ) -> Result<Vec<GoodsTotal>, StoreError> {
+        let rows = self.query(
+            "SELECT declarant, direction, (submitted_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
+                    coalesce(sum(goods_value_fen), 0)::int8, count(*), count(*) - count(goods_value_fen)
+             FROM declarations
+             WHERE status IN ('released', 'closed') AND submitted_at >= $1 AND submitted_at < $2
+               AND ($3::text IS NULL OR declarant = $3)
+             GROUP BY declarant, direction, day ORDER BY declarant, direction, day LIMIT $4",
+            vec![
+                Box::new(from),
+                Box::new(to),
+                Box::new(declarant.map(|u| u.to_string())),
+                Box::new(i64::from(GOODS_TOTALS_MAX) + 1),
+            ],
+        )?;
+        let totals = rows
+            .iter()
+            .map(|r| {
+                let declarant: &str = r.get(0);
+                let n: i64 = r.get(4);
+                let unvalued: i64 = r.get(5);
+                Ok(GoodsTotal {
+                    declarant: Uscc::parse(declarant).map_err(corrupt)?,
+                    direction: parse_direction(r.get(1))?,
+                    day: r.get(2),
+                    value_fen: Fen(r.get(3)),
+                    declarations: n as u64,
+                    unvalued: unvalued as u64,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        goods_totals_bounded(totals)
+    }
+
     fn purchases(
         &self,
         buyer: &str,

@@ -120,9 +120,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 6: export tax refund claims and banks' receipts and payments (`crate::finance`).
     crate::finance::MIGRATION,
     // 7: cross-border e-commerce retail purchases: the buyer and the value counted against
-    // their limits (`Store::purchases`).
+    // their limits (`Store::purchases`); the goods' value for the foreign-exchange match
+    // (`Store::goods_totals`).
     r#"
-    ALTER TABLE declarations ADD COLUMN buyer text, ADD COLUMN purchase_fen bigint;
+    ALTER TABLE declarations ADD COLUMN buyer text, ADD COLUMN purchase_fen bigint,
+        ADD COLUMN goods_value_fen bigint;
     CREATE INDEX declarations_buyer ON declarations (buyer, submitted_at) WHERE buyer IS NOT NULL;
     "#,
 ];

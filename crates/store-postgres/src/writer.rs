@@ -328,10 +328,10 @@ impl Statements {
             .await?,
             next_ids: p("SELECT nextval('declarations_id_seq') FROM generate_series(1, $1::int4)").await?,
             insert_declarations: p(
-                "INSERT INTO declarations (id, pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, submitted_at, updated_at, version, state, body, lane, declaration_no, buyer, purchase_fen)
-                 SELECT id, pre, decl, seq, dir, office, status, at, at, version, state::jsonb, body::json, lane, dno, buyer, purchase
-                 FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int8[])
-                   AS t (id, pre, decl, seq, dir, office, status, at, version, state, body, lane, dno, buyer, purchase)",
+                "INSERT INTO declarations (id, pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, submitted_at, updated_at, version, state, body, lane, declaration_no, buyer, purchase_fen, goods_value_fen)
+                 SELECT id, pre, decl, seq, dir, office, status, at, at, version, state::jsonb, body::json, lane, dno, buyer, purchase, goods
+                 FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int8[], $16::int8[])
+                   AS t (id, pre, decl, seq, dir, office, status, at, version, state, body, lane, dno, buyer, purchase, goods)",
             )
             .await?,
             insert_events: p(
@@ -469,6 +469,7 @@ struct DeclarationRows<'a> {
     numbers: Vec<Option<String>>,
     buyers: Vec<Option<&'a str>>,
     purchases: Vec<Option<i64>>,
+    goods: Vec<Option<i64>>,
 }
 
 impl<'a> DeclarationRows<'a> {
@@ -500,8 +501,9 @@ impl<'a> DeclarationRows<'a> {
             .push(r.purchase.as_ref().map(|p| p.buyer.as_str()));
         self.purchases
             .push(r.purchase.as_ref().map(|p| p.value_fen.0));
+        self.goods.push(r.goods_value_fen.map(|v| v.0));
     }
-    fn params(&self) -> [&(dyn ToSql + Sync); 15] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
         [
             &self.ids,
             &self.pre,
@@ -518,6 +520,7 @@ impl<'a> DeclarationRows<'a> {
             &self.numbers,
             &self.buyers,
             &self.purchases,
+            &self.goods,
         ]
     }
 }

@@ -81,6 +81,7 @@ pub fn submit_request(client_seq_no: &str, body: String) -> SubmitRequest {
         actor: Actor::Enterprise { uscc: declarant() },
         now: t0(),
         purchase: None,
+        goods_value_fen: None,
     }
 }
 
@@ -1347,6 +1348,79 @@ pub fn list_within_offices(h: &dyn Harness) {
 
 /// Generate one `#[test]` per contract function for a backend. `$make` is an expression that
 /// builds a fresh [`Harness`] (a fresh, empty database) each time it is evaluated.
+/// Released and closed declarations are totalled per declarant, direction and filing day in
+/// China time, with those that had no value counted apart; others are left out.
+pub fn goods_totals_by_day(h: &dyn Harness) {
+    let store = h.open();
+    let file = |seq: &str, hours: i64, fen: Option<i64>| {
+        let mut r = submit_request(seq, sample_body(1_000 + hours as u64));
+        r.now = t0() + Duration::hours(hours);
+        r.goods_value_fen = fen.map(Fen);
+        store
+            .submit_reviewed(
+                r,
+                AutomaticReview::Accept {
+                    lane: Lane::Green,
+                    reasons: vec![reason()],
+                    assessment: Some(vec![]),
+                },
+            )
+            .unwrap()
+    };
+    let release = |seq: &str, hours: i64, fen: Option<i64>| {
+        let f = file(seq, hours, fen);
+        assert_eq!(f.status, Status::Paid, "nothing due");
+        step(
+            store.as_ref(),
+            f.id,
+            officer(),
+            Action::Release,
+            t0() + Duration::hours(hours + 1),
+        );
+    };
+    // t0 is 09:00 in China on 2025-03-10; 16 hours later it is 01:00 on the 11th.
+    release("g-1", 0, Some(10_000));
+    release("g-2", 2, Some(20_000));
+    release("g-3", 3, None);
+    release("g-4", 16, Some(5_000));
+    file("g-5", 4, Some(99_900)); // not released: left out
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2025, 3, d).unwrap();
+    let all = store
+        .goods_totals(t0(), t0() + Duration::days(2), None)
+        .unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|g| (
+                g.declarant,
+                g.direction,
+                g.day,
+                g.value_fen.0,
+                g.declarations,
+                g.unvalued
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (declarant(), Direction::Import, day(10), 30_000, 3, 1),
+            (declarant(), Direction::Import, day(11), 5_000, 1, 0),
+        ]
+    );
+    // The period is half-open on filing time, and a declarant filter applies.
+    let later = store
+        .goods_totals(t0() + Duration::hours(1), t0() + Duration::hours(16), None)
+        .unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!((later[0].value_fen.0, later[0].declarations), (20_000, 2));
+    let mine = store
+        .goods_totals(t0(), t0() + Duration::days(2), Some(&declarant()))
+        .unwrap();
+    assert_eq!(mine, all);
+    let other = Uscc::parse("91440300MA5FT3XKX8").unwrap();
+    assert!(store
+        .goods_totals(t0(), t0() + Duration::days(2), Some(&other))
+        .unwrap()
+        .is_empty());
+}
+
 /// E-commerce purchases are kept per buyer with their value and status, found from a date on
 /// (through `submit` and `submit_reviewed` alike); other declarations have none.
 pub fn purchases_by_buyer(h: &dyn Harness) {
@@ -1428,6 +1502,7 @@ macro_rules! contract_tests {
             sessions_expire_and_revoke,
             list_within_offices,
             purchases_by_buyer,
+            goods_totals_by_day,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

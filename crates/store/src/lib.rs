@@ -91,6 +91,35 @@ pub struct SubmitRequest {
     /// A cross-border e-commerce retail import: its buyer and the value that counts against
     /// the buyer's annual limit (kept in narrow columns for [`Store::purchases`]).
     pub purchase: Option<Purchase>,
+    /// The goods' declared value in fen at the declaration date's rate, when it could be
+    /// valued (kept in a narrow column for [`Store::goods_totals`]).
+    pub goods_value_fen: Option<Fen>,
+}
+
+/// Released and closed declarations of one declarant, direction and filing day (China time):
+/// the sum of their goods values and how many had none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GoodsTotal {
+    pub declarant: Uscc,
+    pub direction: Direction,
+    pub day: chrono::NaiveDate,
+    pub value_fen: Fen,
+    pub declarations: u64,
+    pub unvalued: u64,
+}
+
+/// At most this many (declarant, direction, day) totals in one answer.
+pub const GOODS_TOTALS_MAX: u32 = 1_000_000;
+
+/// The backends read one total more than [`GOODS_TOTALS_MAX`] to tell a full answer from a
+/// cut one: refuse the cut one.
+pub fn goods_totals_bounded(totals: Vec<GoodsTotal>) -> Result<Vec<GoodsTotal>, StoreError> {
+    if totals.len() > GOODS_TOTALS_MAX as usize {
+        return Err(StoreError::Invalid(format!(
+            "more than {GOODS_TOTALS_MAX} daily totals in the period: ask for a shorter one"
+        )));
+    }
+    Ok(totals)
 }
 
 /// What a cross-border e-commerce retail import counts against its buyer's limits.
@@ -531,6 +560,16 @@ pub trait Store: Send + Sync {
     fn append(&self, req: AppendRequest) -> Result<Appended, StoreError>;
 
     fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError>;
+
+    /// Totals of the released and closed declarations filed in `[from, to)`, of `declarant` or
+    /// of everyone, per declarant, direction and filing day (China time), ordered by them; at
+    /// most [`GOODS_TOTALS_MAX`] (`Invalid` beyond).
+    fn goods_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        declarant: Option<&Uscc>,
+    ) -> Result<Vec<GoodsTotal>, StoreError>;
 
     /// The cross-border e-commerce retail purchases of `buyer` filed at or after `since`,
     /// oldest first, at most [`PURCHASES_MAX`].

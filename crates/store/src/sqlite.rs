@@ -177,10 +177,12 @@ const MIGRATIONS: &[&str] = &[
     // 7: export tax refund claims and banks' receipts and payments (store::finance).
     finance::MIGRATION,
     // 8: cross-border e-commerce retail purchases: the buyer and the value counted against
-    // their limits (Store::purchases).
+    // their limits (Store::purchases); the goods' value for the foreign-exchange match
+    // (Store::goods_totals).
     r#"
     ALTER TABLE declarations ADD COLUMN buyer TEXT;
     ALTER TABLE declarations ADD COLUMN purchase_fen INTEGER;
+    ALTER TABLE declarations ADD COLUMN goods_value_fen INTEGER;
     CREATE INDEX declarations_buyer ON declarations (buyer, submitted_at_ms) WHERE buyer IS NOT NULL;
     "#,
 ];
@@ -415,6 +417,59 @@ impl Store for SqliteStore {
             Reply::Appended(a) => Ok(a),
             _ => unreachable!("the writer answers append with Appended"),
         }
+    }
+
+    fn goods_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        declarant: Option<&Uscc>,
+    ) -> Result<Vec<GoodsTotal>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT declarant, direction, date(submitted_at_ms / 1000 + 8 * 3600, 'unixepoch') AS day,
+                            COALESCE(SUM(goods_value_fen), 0), COUNT(*), COUNT(*) - COUNT(goods_value_fen)
+                     FROM declarations
+                     WHERE status IN ('released', 'closed') AND submitted_at_ms >= ?1 AND submitted_at_ms < ?2
+                       AND (?3 IS NULL OR declarant = ?3)
+                     GROUP BY declarant, direction, day ORDER BY declarant, direction, day LIMIT ?4",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        to_ms(from),
+                        to_ms(to),
+                        declarant.map(|u| u.to_string()),
+                        GOODS_TOTALS_MAX + 1
+                    ],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, i64>(5)?,
+                        ))
+                    },
+                )
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (declarant, direction, day, value, n, unvalued) = row.map_err(backend)?;
+                out.push(GoodsTotal {
+                    declarant: Uscc::parse(&declarant).map_err(corrupt)?,
+                    direction: parse_direction(&direction)?,
+                    day: chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(corrupt)?,
+                    value_fen: Fen(value),
+                    declarations: n as u64,
+                    unvalued: unvalued as u64,
+                });
+            }
+            goods_totals_bounded(out)
+        })
     }
 
     fn purchases(
@@ -1334,8 +1389,8 @@ fn submit(
     let state = events.iter().fold(DeclarationState::default(), apply);
     let now_ms = to_ms(req.now);
     c.prepare_cached(
-        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen, goods_value_fen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .map_err(backend)?
     .execute(params![
@@ -1351,6 +1406,7 @@ fn submit(
         req.body_json,
         req.purchase.as_ref().map(|p| p.buyer.as_str()),
         req.purchase.as_ref().map(|p| p.value_fen.0),
+        req.goods_value_fen.map(|v| v.0),
     ])
     .map_err(backend)?;
     let id = c.last_insert_rowid();
@@ -1407,8 +1463,8 @@ fn submit_reviewed(
     let version = events.len();
     let now_ms = to_ms(req.now);
     c.prepare_cached(
-        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, declaration_no, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, declaration_no, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen, goods_value_fen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )
     .map_err(backend)?
     .execute(params![
@@ -1426,6 +1482,7 @@ fn submit_reviewed(
         req.body_json,
         req.purchase.as_ref().map(|p| p.buyer.as_str()),
         req.purchase.as_ref().map(|p| p.value_fen.0),
+        req.goods_value_fen.map(|v| v.0),
     ])
     .map_err(backend)?;
     let id = c.last_insert_rowid();
