@@ -12,7 +12,7 @@
 use domain::codes::{OfficeCode, Uscc};
 use domain::money::Fen;
 use store::cargo::*;
-use store::{AutomaticReview, StoreError, SubmitRequest, BODY_BYTES_MAX};
+use store::{AutomaticReview, StoreError, SubmitRequest};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -106,11 +106,7 @@ impl CargoStore for PostgresStore {
         review: AutomaticReview,
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "body is larger than {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        store::check_body(&req)?;
         match self.cargo_send(CargoOp::SubmitMatched(Box::new((req, review, matched))))? {
             CargoReply::SubmitMatched(m) => Ok(*m),
             _ => unreachable!("submit_matched answers SubmitMatched"),

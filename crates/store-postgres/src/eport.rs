@@ -14,7 +14,7 @@ use domain::codes::Uscc;
 use eport::{Licence, RegistryEntry, RegistryStatus, Standing};
 use store::cargo::{PendingMatch, SubmittedMatched};
 use store::eport::*;
-use store::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest, BODY_BYTES_MAX};
+use store::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
 
 use crate::writer::eport::{dec, read_standing, EportOp, EportReply};
 use crate::writer::{Op, Reply};
@@ -135,11 +135,7 @@ impl EportStore for PostgresStore {
         review: AutomaticReview,
         check: FilingCheck,
     ) -> Result<Filed, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "body is larger than {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        store::check_body(&req)?;
         match self.eport_send(EportOp::File(Box::new((req, review, check, None))))? {
             EportReply::Filed(f) => Ok(f.filed),
             _ => unreachable!("file answers Filed"),
@@ -153,11 +149,7 @@ impl EportStore for PostgresStore {
         check: FilingCheck,
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "body is larger than {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        store::check_body(&req)?;
         match self.eport_send(EportOp::File(Box::new((req, review, check, Some(matched)))))? {
             EportReply::Filed(f) => Ok(*f),
             _ => unreachable!("file answers Filed"),

@@ -390,11 +390,7 @@ const ACCOUNT_COLUMNS_BY_ID: &str =
 
 impl Store for PostgresStore {
     fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "body is larger than {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        store::check_body(&req)?;
         match self.send(Op::Submit(req))? {
             Reply::Submitted(s) => Ok(s),
             _ => unreachable!("the writer answers submit with Submitted"),
@@ -409,11 +405,7 @@ impl Store for PostgresStore {
     }
 
     fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
-        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "1 to {APPEND_EVENTS_MAX} events per append"
-            )));
-        }
+        store::check_append(&req)?;
         match self.send(Op::Append(req))? {
             Reply::Appended(a) => Ok(a),
             _ => unreachable!("the writer answers append with Appended"),
@@ -719,11 +711,7 @@ impl Store for PostgresStore {
         req: SubmitRequest,
         review: AutomaticReview,
     ) -> Result<Filed, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "body is larger than {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        store::check_body(&req)?;
         match self.send(Op::SubmitReviewed(req, review))? {
             Reply::Filed(f) => Ok(f),
             _ => unreachable!("the writer answers submit_reviewed with Filed"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use store::outbox::*;
-use store::{AppendRequest, Appended, StoreError, APPEND_EVENTS_MAX};
+use store::{AppendRequest, Appended, StoreError};
 use tokio_postgres::Row;
 
 use crate::writer::outbox::OutboxOp;
@@ -62,11 +62,7 @@ impl OutboxStore for PostgresStore {
         req: AppendRequest,
         outbox: Vec<OutboxMessage>,
     ) -> Result<Appended, StoreError> {
-        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "append takes 1..={APPEND_EVENTS_MAX} events"
-            )));
-        }
+        store::check_append(&req)?;
         check_messages(&outbox)?;
         match self.outbox_send(OutboxOp::Append(req, outbox))? {
             Reply::Appended(a) => Ok(a),

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use clearance::{Actor, CreditClass};
 use domain::codes::Uscc;
 use store::risk::*;
-use store::{AppendRequest, Appended, DeclarationId, StoreError, APPEND_EVENTS_MAX};
+use store::{AppendRequest, Appended, DeclarationId, StoreError};
 
 use crate::writer::risk::{RiskOp, RiskReply};
 use crate::writer::{Op, Reply};
@@ -182,11 +182,7 @@ impl RiskStore for PostgresStore {
         req: AppendRequest,
         exam: Examination,
     ) -> Result<Appended, StoreError> {
-        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "1 to {APPEND_EVENTS_MAX} events per append"
-            )));
-        }
+        store::check_append(&req)?;
         match self.risk_send(RiskOp::AppendExamined(req, exam))? {
             RiskReply::Appended(a) => Ok(a),
             _ => unreachable!("append_examined answers Appended"),

@@ -64,6 +64,26 @@ pub const BODY_BYTES_MAX: usize = 256 * 1024;
 /// At most this many events in one [`Store::append`].
 pub const APPEND_EVENTS_MAX: usize = 32;
 
+/// The bound on a filing's body that every backend checks before queueing the write.
+pub fn check_body(req: &SubmitRequest) -> Result<(), StoreError> {
+    if req.body_json.len() > BODY_BYTES_MAX {
+        return Err(StoreError::Invalid(format!(
+            "body is larger than {BODY_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The bound on an append's events that every backend checks before queueing the write.
+pub fn check_append(req: &AppendRequest) -> Result<(), StoreError> {
+    if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
+        return Err(StoreError::Invalid(format!(
+            "1 to {APPEND_EVENTS_MAX} events per append"
+        )));
+    }
+    Ok(())
+}
+
 /// The store's own key for a declaration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

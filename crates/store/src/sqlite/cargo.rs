@@ -385,11 +385,7 @@ impl CargoStore for SqliteStore {
         review: AutomaticReview,
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "body is larger than {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        crate::check_body(&req)?;
         match send(
             self,
             CargoOp::SubmitMatched(Box::new((req, review, matched))),

@@ -387,11 +387,7 @@ impl EportStore for SqliteStore {
         review: AutomaticReview,
         check: FilingCheck,
     ) -> Result<Filed, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "declaration body over {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        crate::check_body(&req)?;
         match send(self, EportOp::File(Box::new((req, review, check, None))))? {
             EportReply::Filed(f) => Ok(f.filed),
             _ => unreachable!("file answers Filed"),
@@ -405,11 +401,7 @@ impl EportStore for SqliteStore {
         check: FilingCheck,
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
-        if req.body_json.len() > BODY_BYTES_MAX {
-            return Err(StoreError::Invalid(format!(
-                "declaration body over {BODY_BYTES_MAX} bytes"
-            )));
-        }
+        crate::check_body(&req)?;
         match send(
             self,
             EportOp::File(Box::new((req, review, check, Some(matched)))),

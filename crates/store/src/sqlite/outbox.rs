@@ -148,11 +148,7 @@ impl OutboxStore for SqliteStore {
         req: AppendRequest,
         outbox: Vec<OutboxMessage>,
     ) -> Result<Appended, StoreError> {
-        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "append takes 1..={APPEND_EVENTS_MAX} events"
-            )));
-        }
+        crate::check_append(&req)?;
         check_messages(&outbox)?;
         match send(self, OutboxOp::Append(req, outbox))? {
             Reply::Appended(a) => Ok(a),

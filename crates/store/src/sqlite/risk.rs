@@ -424,11 +424,7 @@ impl RiskStore for SqliteStore {
         req: AppendRequest,
         exam: Examination,
     ) -> Result<Appended, StoreError> {
-        if req.events.is_empty() || req.events.len() > APPEND_EVENTS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "1 to {APPEND_EVENTS_MAX} events per append"
-            )));
-        }
+        crate::check_append(&req)?;
         match send(self, RiskOp::AppendExamined(req, exam))? {
             RiskReply::Appended(a) => Ok(a),
             _ => unreachable!("append_examined answers Appended"),
