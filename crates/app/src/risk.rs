@@ -239,6 +239,26 @@ pub struct NewWatchEntry {
     pub until: Option<NaiveDate>,
 }
 
+/// The sampling policy in force (`GET /api/risk/sampling`): the published seed and each credit
+/// class's rates, with which an auditor repeats any draw (`jinguan risk draw --seed …
+/// --red-ppm … --yellow-ppm …`), and the price-check thresholds.
+#[derive(Clone, Debug, Serialize)]
+pub struct SamplingView {
+    pub seed: String,
+    pub classes: Vec<ClassRatesView>,
+    pub price_check: risk::PriceCheckPolicy,
+}
+
+/// The rates of one credit class, in parts per million of declarations.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassRatesView {
+    pub class: CreditClass,
+    pub red_ppm: u32,
+    pub yellow_ppm: u32,
+    /// The base intervention rate: red and yellow together.
+    pub intervention_ppm: u32,
+}
+
 /// What a price refresh did.
 #[derive(Clone, Debug, Serialize)]
 pub struct PriceRefresh {
@@ -602,6 +622,26 @@ impl Clearance {
             &self.refdata,
         )?;
         let rs = risk_store(&*self.store)?;
+        // Entries apply nationwide, but only the listing office (or one above it) lifts them:
+        // an office analyst may not lift another office's or HQ's anti-smuggling hold.
+        let listed = rs
+            .watch_entries()?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| AppError::NotFound(format!("watch entry {id}")))?;
+        if !in_scope(by, listed.entry.office, &self.refdata) {
+            return Err(AppError::Forbidden(crate::access::Denied {
+                code: "forbidden",
+                message_en: format!(
+                    "watch entry {id} was listed by office {}, outside your scope",
+                    listed.entry.office
+                ),
+                message_zh: format!(
+                    "布控名单条目 {id} 由关区 {} 设置，不在您的管辖范围内",
+                    listed.entry.office
+                ),
+            }));
+        }
         if !rs.remove_watch_entry(id, &audit_actor(by), self.now())? {
             return Err(AppError::NotFound(format!("watch entry {id}")));
         }
@@ -628,6 +668,49 @@ impl Clearance {
             .expect("credit lock")
             .insert(uscc, class);
         Ok(())
+    }
+
+    /// The sampling policy the engine runs, for risk analysts and reviewers (who set credit
+    /// classes). Not for enterprises: knowing the seed ahead of a filing tells which numbers
+    /// would be sampled.
+    pub fn sampling_policy(&self, by: &Principal) -> Result<SamplingView, AppError> {
+        authorize(
+            by,
+            Operation::ViewRiskReport,
+            Resource::Risk { office: None },
+            &self.refdata,
+        )
+        .or_else(|_| {
+            authorize(
+                by,
+                Operation::SetCreditClass,
+                Resource::Risk { office: None },
+                &self.refdata,
+            )
+        })?;
+        let policy = self.risk.engine.snapshot().policy.clone();
+        let classes = [
+            CreditClass::AdvancedCertified,
+            CreditClass::GeneralCertified,
+            CreditClass::General,
+            CreditClass::Discredited,
+        ]
+        .into_iter()
+        .map(|class| {
+            let r = policy.sampling.rates(class);
+            ClassRatesView {
+                class,
+                red_ppm: r.red_ppm,
+                yellow_ppm: r.yellow_ppm,
+                intervention_ppm: r.intervention_ppm(),
+            }
+        })
+        .collect();
+        Ok(SamplingView {
+            seed: policy.sampling.seed.clone(),
+            classes,
+            price_check: policy.price_check.clone(),
+        })
     }
 
     /// Hit rate and effect of every rule, from the stored feedback.

@@ -40,13 +40,21 @@ pub enum RiskCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Repeat the sampling draw of declaration numbers with a published seed (for auditors).
+    /// Repeat the sampling draw of declaration numbers with a published seed (for auditors);
+    /// with the rates of the enterprise's credit class (`GET /api/risk/sampling`), also the lane
+    /// sampling chose: red, yellow or none.
     ///
-    /// Exit status: 0 done, 1 some numbers invalid.
+    /// Exit status: 0 done, 1 some numbers invalid or rates over 1,000,000 ppm.
     Draw {
         /// The published sampling seed.
         #[arg(long)]
         seed: String,
+        /// The class's red (inspection) rate, in parts per million.
+        #[arg(long, requires = "yellow_ppm")]
+        red_ppm: Option<u32>,
+        /// The class's yellow (document review) rate, in parts per million.
+        #[arg(long, requires = "red_ppm")]
+        yellow_ppm: Option<u32>,
         /// 18-digit declaration numbers.
         #[arg(required = true)]
         numbers: Vec<String>,
@@ -94,9 +102,19 @@ pub fn run(data_dir: &Path, cmd: RiskCommand) -> anyhow::Result<ExitCode> {
         } => report_from_store(data_dir, &store, json)?,
         RiskCommand::Draw {
             seed,
+            red_ppm,
+            yellow_ppm,
             numbers,
             json,
-        } => risk::cli::draw(&seed, &numbers, json),
+        } => {
+            let rates = red_ppm
+                .zip(yellow_ppm)
+                .map(|(red_ppm, yellow_ppm)| risk::ClassRates {
+                    red_ppm,
+                    yellow_ppm,
+                });
+            risk::cli::draw_with_rates(&seed, rates, &numbers, json)
+        }
     };
     print!("{}", out.stdout);
     Ok(ExitCode::from(out.exit_code))

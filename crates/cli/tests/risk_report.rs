@@ -100,3 +100,64 @@ fn report_without_a_store_says_so() {
     // Nothing was created.
     assert!(!dir.path().join("jinguan.db").exists());
 }
+
+#[test]
+fn draw_repeats_the_sampling_choice_with_the_class_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    // The documented vector: draw 342,147 under the default seed.
+    let out = jinguan(
+        &[
+            "risk",
+            "draw",
+            "--seed",
+            "jinguan-sampling-2025",
+            "--red-ppm",
+            "300000",
+            "--yellow-ppm",
+            "100000",
+            "020220080525641690",
+            "223320251000000001",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "020220080525641690 342147 yellow\n223320251000000001 979686 none\n"
+    );
+    // Without rates: the draw alone.
+    let out = jinguan(
+        &[
+            "risk",
+            "draw",
+            "--seed",
+            "jinguan-sampling-2025",
+            "020220080525641690",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "020220080525641690 342147\n"
+    );
+    // One rate without the other is a usage error.
+    let out = jinguan(
+        &[
+            "risk",
+            "draw",
+            "--seed",
+            "s",
+            "--red-ppm",
+            "1",
+            "020220080525641690",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yellow-ppm"));
+}

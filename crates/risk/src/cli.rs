@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::feedback::FeedbackLog;
 use crate::rule::RuleSet;
-use crate::sampling::draw_ppm;
+use crate::sampling::{draw_ppm, ClassRates, PPM};
 
 /// What a command prints and how it exits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,12 +103,48 @@ pub fn report(file_name: &str, text: &str, as_json: bool) -> Output {
 /// `jinguan risk draw --seed SEED NUMBER…`: the sampling draw of each declaration number, for
 /// auditors. 0 when every number parses, 1 otherwise.
 pub fn draw(seed: &str, numbers: &[String], as_json: bool) -> Output {
+    draw_with_rates(seed, None, numbers, as_json)
+}
+
+/// `jinguan risk draw --seed SEED [--red-ppm R --yellow-ppm Y] NUMBER…`: the draw of each
+/// declaration number and, given the rates of the enterprise's credit class (as
+/// `GET /api/risk/sampling` publishes them), the lane sampling chose (`red`, `yellow` or
+/// `none`), so an auditor repeats the whole choice. 0 when every number parses, 1 otherwise
+/// (also when the rates add up to more than 1,000,000 ppm).
+pub fn draw_with_rates(
+    seed: &str,
+    rates: Option<ClassRates>,
+    numbers: &[String],
+    as_json: bool,
+) -> Output {
+    if let Some(r) = rates {
+        let total = u64::from(r.red_ppm) + u64::from(r.yellow_ppm);
+        if total > u64::from(PPM) {
+            let msg = format!(
+                "red and yellow rates add up to {total} ppm, more than 1,000,000 / 抽中比例之和超过 100%"
+            );
+            return Output {
+                stdout: if as_json {
+                    json!({ "seed": seed, "error": msg }).to_string() + "\n"
+                } else {
+                    format!("error: {msg}\n")
+                },
+                exit_code: 1,
+            };
+        }
+    }
     let mut rows = Vec::new();
     let mut ok = true;
     for n in numbers {
         match domain::codes::DeclarationNo::parse(n.trim()) {
-            Ok(no) => rows
-                .push(json!({ "declaration_no": no.to_string(), "draw_ppm": draw_ppm(seed, &no) })),
+            Ok(no) => {
+                let d = draw_ppm(seed, &no);
+                let mut row = json!({ "declaration_no": no.to_string(), "draw_ppm": d });
+                if let Some(r) = rates {
+                    row["lane"] = json!(r.lane_for(d).map_or("none", |l| l.as_str()));
+                }
+                rows.push(row);
+            }
             Err(e) => {
                 ok = false;
                 rows.push(json!({ "declaration_no": n, "error": e.to_string() }));
@@ -116,11 +152,23 @@ pub fn draw(seed: &str, numbers: &[String], as_json: bool) -> Output {
         }
     }
     let stdout = if as_json {
-        json!({ "seed": seed, "draws": rows }).to_string() + "\n"
+        let mut doc = json!({ "seed": seed, "draws": rows });
+        if let Some(r) = rates {
+            doc["red_ppm"] = json!(r.red_ppm);
+            doc["yellow_ppm"] = json!(r.yellow_ppm);
+        }
+        doc.to_string() + "\n"
     } else {
         rows.iter()
             .map(|r| match r.get("draw_ppm") {
-                Some(d) => format!("{} {}\n", r["declaration_no"].as_str().unwrap_or(""), d),
+                Some(d) => match r.get("lane").and_then(|l| l.as_str()) {
+                    Some(lane) => format!(
+                        "{} {} {lane}\n",
+                        r["declaration_no"].as_str().unwrap_or(""),
+                        d
+                    ),
+                    None => format!("{} {}\n", r["declaration_no"].as_str().unwrap_or(""), d),
+                },
                 None => format!(
                     "{} error: {}\n",
                     r["declaration_no"].as_str().unwrap_or(""),

@@ -46,6 +46,12 @@ enum CExpr {
         op: Op,
         value: Decimal,
     },
+    /// A test on the set of document codes: some code matches (`negate`: there are documents
+    /// and none matches).
+    Set {
+        m: StrMatch,
+        negate: bool,
+    },
 }
 
 fn compile_expr(e: &Expr) -> CExpr {
@@ -58,6 +64,14 @@ fn compile_expr(e: &Expr) -> CExpr {
 }
 
 fn compile_test(t: &Test) -> CExpr {
+    let e = compile_value_test(t);
+    match e {
+        CExpr::Str { m, negate, .. } if t.field == Field::DocumentCode => CExpr::Set { m, negate },
+        e => e,
+    }
+}
+
+fn compile_value_test(t: &Test) -> CExpr {
     let (level, slot) = (t.field.level(), t.field.slot());
     match (&t.value, t.op) {
         (Literal::Num(n), op) => CExpr::Num {
@@ -97,6 +111,17 @@ fn compile_test(t: &Test) -> CExpr {
     }
 }
 
+impl StrMatch {
+    fn hit(&self, s: &str) -> bool {
+        match self {
+            StrMatch::Eq(x) => s == &**x,
+            StrMatch::In(list) => list.binary_search_by(|x| (**x).cmp(s)).is_ok(),
+            StrMatch::Prefix(p) => s.starts_with(&**p),
+            StrMatch::Contains(p) => s.contains(&**p),
+        }
+    }
+}
+
 impl CExpr {
     fn eval(&self, view: &View<'_>, item: usize) -> bool {
         match self {
@@ -109,18 +134,16 @@ impl CExpr {
                 m,
                 negate,
             } => match slot_value(view, *level, *slot, item) {
-                Value::Str(s) => {
-                    let s: &str = s;
-                    let hit = match m {
-                        StrMatch::Eq(x) => s == &**x,
-                        StrMatch::In(list) => list.binary_search_by(|x| (**x).cmp(s)).is_ok(),
-                        StrMatch::Prefix(p) => s.starts_with(&**p),
-                        StrMatch::Contains(p) => s.contains(&**p),
-                    };
-                    hit != *negate
-                }
+                Value::Str(s) => m.hit(s) != *negate,
                 Value::Absent | Value::Num(_) => false,
             },
+            CExpr::Set { m, negate } => {
+                if *negate {
+                    !view.documents.is_empty() && !view.documents.iter().any(|s| m.hit(s))
+                } else {
+                    view.documents.iter().any(|s| m.hit(s))
+                }
+            }
             CExpr::Num {
                 level,
                 slot,
@@ -206,6 +229,8 @@ fn field_rank(field: Field, key: &Key) -> u32 {
         | Field::TradingCountry
         | Field::DispatchCountry => 4,
         Field::TradeMode | Field::DeclarationOffice | Field::EntryExitOffice => 5,
+        // A few dozen document kinds; licences are on a minority of declarations.
+        Field::DocumentCode => 5,
         Field::Direction
         | Field::TransportMode
         | Field::LevyNature
@@ -471,6 +496,11 @@ impl CompiledRules {
         for &f in &self.indexed_fields {
             let fi = self.index[f as usize].as_ref().expect("indexed");
             match f.level() {
+                Level::Header if f == Field::DocumentCode => {
+                    for s in &view.documents {
+                        fi.lookup(s, &mut cand);
+                    }
+                }
                 Level::Header => {
                     if let Value::Str(s) = &view.header[f.slot()] {
                         fi.lookup(s, &mut cand);

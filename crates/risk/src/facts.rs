@@ -173,6 +173,17 @@ pub fn overseas_party(declaration: &Declaration) -> Option<&str> {
     }
 }
 
+/// The codes of the attached documents as rules see them: trimmed, blanks left out, in
+/// declared order (a code may repeat, one per document).
+pub fn document_codes(declaration: &Declaration) -> Vec<&str> {
+    declaration
+        .documents
+        .iter()
+        .map(|doc| doc.code.trim())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
 /// `foreign port-domestic port`, when both are known.
 pub fn route(declaration: &Declaration) -> Option<String> {
     let foreign = match declaration.direction {
@@ -198,6 +209,10 @@ pub struct View<'a> {
     pub(crate) items: Vec<[Value<'a>; ITEM_FIELDS]>,
     /// Item numbers, parallel to `items`.
     pub(crate) item_nos: Vec<u16>,
+    /// The attached documents' codes (trimmed, in declared order): the set
+    /// [`Field::DocumentCode`] tests. Its header slot holds them joined by `,`, for the
+    /// explanation.
+    pub(crate) documents: Vec<&'a str>,
 }
 
 impl<'a> View<'a> {
@@ -257,6 +272,13 @@ impl<'a> View<'a> {
         set(Field::NetWeightKg, Value::Num(d.net_weight_kg));
         set(Field::Packages, Value::Num(Decimal::from(d.packages)));
         set(Field::ItemCount, Value::Num(Decimal::from(d.items.len())));
+        let documents = document_codes(d);
+        if !documents.is_empty() {
+            set(
+                Field::DocumentCode,
+                Value::Str(Cow::Owned(documents.join(","))),
+            );
+        }
 
         let mut total_cny = Some(Decimal::ZERO);
         let mut items = Vec::with_capacity(d.items.len());
@@ -308,6 +330,7 @@ impl<'a> View<'a> {
             header,
             item_nos: d.items.iter().map(|i| i.item_no).collect(),
             items,
+            documents,
         }
     }
 

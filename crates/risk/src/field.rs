@@ -67,6 +67,8 @@ enum Format {
     Words(&'static [&'static str]),
     Uscc,
     CustomsCode,
+    /// 1 to n ASCII letters and digits, compared exactly (case kept: `a` and `A` differ).
+    ShortCode(usize),
     Text,
     Number,
 }
@@ -111,6 +113,9 @@ fields! {
     ItemCount = "item_count", Header, Number, Format::Number;
     /// Sum of the items' total prices in CNY.
     TotalValueCny = "total_value_cny", Header, Number, Format::Number;
+    /// The codes of the attached documents (随附单证代码), a set: a test holds when some
+    /// document's code satisfies it (`!=` and `not in`: documents, none of them with the code).
+    DocumentCode = "document_code", Header, Code, Format::ShortCode(8);
 
     /// The 10-digit commodity code.
     Commodity = "commodity", Item, Code, Format::Digits(10);
@@ -148,6 +153,7 @@ const ALIASES: &[(&str, Field)] = &[
     ("origin_country", Field::Origin),
     ("declared_quantity", Field::Quantity),
     ("name", Field::GoodsName),
+    ("document", Field::DocumentCode),
 ];
 
 /// Number of header fields: they come first in [`Field::ALL`].
@@ -284,6 +290,16 @@ impl Field {
                         format!("{name}: invalid customs enterprise code \"{literal}\": {e}"),
                     )
                 }),
+            Format::ShortCode(max) => {
+                if literal.len() <= max && literal.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    Ok(literal.to_owned())
+                } else {
+                    Err((
+                        format!("{name} 应为1至{max}位字母或数字：\"{literal}\""),
+                        format!("{name} has 1 to {max} letters or digits: \"{literal}\""),
+                    ))
+                }
+            }
             Format::Text => Ok(literal.to_ascii_uppercase()),
             Format::Number => Err((
                 format!("{name} 是数值字段，值不应加引号：\"{literal}\""),

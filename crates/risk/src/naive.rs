@@ -19,6 +19,8 @@ enum V {
     Absent,
     S(String),
     N(Decimal),
+    /// The document codes (never empty: no documents is `Absent`).
+    Set(Vec<String>),
 }
 
 fn opt_text(s: Option<&str>) -> V {
@@ -96,6 +98,19 @@ fn value(d: &Declaration, item: Option<&Item>, field: Field, rates: &dyn CnyRate
         Field::NetWeightKg => V::N(d.net_weight_kg),
         Field::Packages => V::N(Decimal::from(d.packages)),
         Field::ItemCount => V::N(Decimal::from(d.items.len())),
+        Field::DocumentCode => {
+            let codes: Vec<String> = d
+                .documents
+                .iter()
+                .map(|doc| doc.code.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+            if codes.is_empty() {
+                V::Absent
+            } else {
+                V::Set(codes)
+            }
+        }
         Field::TotalValueCny => {
             let mut sum = Some(Decimal::ZERO);
             for it in &d.items {
@@ -111,6 +126,23 @@ fn value(d: &Declaration, item: Option<&Item>, field: Field, rates: &dyn CnyRate
 fn test(t: &Test, v: &V) -> bool {
     match (v, &t.value) {
         (V::Absent, _) => false,
+        // A set: some member passes the positive form of the test; `!=` and `not in` hold when
+        // no member passes it.
+        (V::Set(codes), _) => {
+            let positive = Test {
+                op: match t.op {
+                    Op::Ne => Op::Eq,
+                    Op::NotIn => Op::In,
+                    op => op,
+                },
+                ..t.clone()
+            };
+            let any = codes.iter().any(|c| test(&positive, &V::S(c.clone())));
+            match t.op {
+                Op::Ne | Op::NotIn => !any,
+                _ => any,
+            }
+        }
         (V::N(n), Literal::Num(x)) => compare(t.op, n, x),
         (V::S(s), Literal::Str(x)) => match t.op {
             Op::Eq | Op::In => s == x,

@@ -6,9 +6,12 @@ use common::*;
 /// Each case: a condition and whether it fires on the one-item laptop import
 /// (8471300000 from USA, 100 × USD 350 at 7.1 → CNY 2,485 each, 150 kg).
 fn check(cases: &[(&str, bool)]) {
-    let d = laptops();
+    check_on(&laptops(), cases);
+}
+
+fn check_on(d: &domain::declaration::Declaration, cases: &[(&str, bool)]) {
     for (when, expected) in cases {
-        assert_eq!(fires(when, &d), *expected, "`{when}`");
+        assert_eq!(fires(when, d), *expected, "`{when}`");
     }
 }
 
@@ -201,4 +204,55 @@ fn no_exchange_rate_means_no_price_in_cny() {
     assert!(!fires("unit_price_cny < 1000000", &d));
     assert!(!fires("total_value_cny >= 0", &d));
     assert!(fires("unit_price = 10", &d));
+}
+
+#[test]
+fn document_codes_are_a_set() {
+    let mut d = laptops();
+    // No attached documents: absent, so false whatever the operator; `not` of it is true.
+    assert!(!fires(r#"document_code = "1""#, &d));
+    assert!(!fires(r#"document_code != "1""#, &d));
+    assert!(!fires(r#"document_code not in ["1"]"#, &d));
+    assert!(fires(r#"not document_code = "1""#, &d));
+    d.documents = vec![
+        domain::declaration::Document {
+            code: "Y".into(),
+            number: "Y2025000001".into(),
+        },
+        domain::declaration::Document {
+            code: " a ".into(),
+            number: "A1".into(),
+        },
+    ];
+    check_on(
+        &d,
+        &[
+            // Some document has the code.
+            (r#"document_code = "Y""#, true),
+            (r#"document = "a""#, true),
+            (r#"document_code = "1""#, false),
+            // Codes compare exactly: `A` is not `a`.
+            (r#"document_code = "A""#, false),
+            (r#"document_code in ["1", "Y"]"#, true),
+            (r#"document_code ^= "Y""#, true),
+            // `!=` and `not in`: documents, none of them with the code.
+            (r#"document_code != "1""#, true),
+            (r#"document_code != "Y""#, false),
+            (r#"document_code not in ["1", "4"]"#, true),
+            (r#"document_code not in ["1", "a"]"#, false),
+            // The usual question: an automatic import licence (code 7) missing.
+            (r#"commodity ^= "8471" and not document_code = "7""#, true),
+            (r#"commodity ^= "8471" and not document_code = "Y""#, false),
+        ],
+    );
+    // The explanation shows the codes the rule read.
+    let s = state(&rule("D", r#"document_code = "Y""#, "yellow"));
+    let fired = &decide(&s, &d).explanation.rules_fired[0];
+    assert_eq!(fired.values[0].field, "document_code");
+    assert_eq!(fired.values[0].value, "Y,a");
+    // A literal that cannot be a document code is an error, not a rule that never fires.
+    for bad in [r#"document_code = "Y 1""#, r#"document_code = "ABCDEFGHI""#] {
+        let text = rule("B", bad, "red");
+        assert!(risk::RuleSet::parse(&text).is_err(), "{bad}");
+    }
 }

@@ -21,6 +21,7 @@ const COMMODITIES: [&str; 6] = [
 const ORIGINS: [&str; 5] = ["USA", "JPN", "CHN", "KOR", "BRA"];
 const CURRENCIES: [&str; 4] = ["USD", "CNY", "JPY", "EUR"];
 const MODES: [&str; 3] = ["0110", "9610", "1210"];
+const DOCUMENTS: [&str; 4] = ["1", "Y", "a", "4A"];
 const OFFICES: [&str; 4] = ["2233", "2200", "5101", "0101"];
 const RULE_OFFICES: [&str; 5] = ["0000", "2200", "2233", "5100", "0100"];
 const DAYS: [&str; 5] = [
@@ -70,6 +71,10 @@ fn test_text() -> impl Strategy<Value = String> {
         (cmp(), 0u32..500_000).prop_map(|(op, n)| format!("total_value_cny {op} {n}")),
         (cmp(), 0u32..5).prop_map(|(op, n)| format!("weight_per_unit_kg {op} {n}.5")),
         (cmp(), 1u32..4).prop_map(|(op, n)| format!("item_count {op} {n}")),
+        (pick(&DOCUMENTS[..]), strs()).prop_map(|(c, op)| format!("document_code {op} \"{c}\"")),
+        (list(&DOCUMENTS), any::<bool>())
+            .prop_map(|(l, not)| format!("document_code {}in {l}", if not { "not " } else { "" })),
+        pick(&["4", "A", "Y"][..]).prop_map(|p| format!("document_code ^= \"{p}\"")),
     ]
 }
 
@@ -172,8 +177,9 @@ fn declaration_strategy() -> impl Strategy<Value = domain::declaration::Declarat
         pick(&[TRADER, OTHER_TRADER][..]),
         pick(&[Some("CA986"), Some("Maersk Alabama"), None][..]),
         any::<bool>(),
+        prop::collection::vec(pick(&DOCUMENTS[..]), 0..3),
     )
-        .prop_map(|(mut items, office, mode, trader, vessel, export)| {
+        .prop_map(|(mut items, office, mode, trader, vessel, export, docs)| {
             for (i, it) in items.iter_mut().enumerate() {
                 it.item_no = i as u16 + 1;
             }
@@ -185,6 +191,14 @@ fn declaration_strategy() -> impl Strategy<Value = domain::declaration::Declarat
             if export {
                 d.direction = domain::codes::Direction::Export;
             }
+            d.documents = docs
+                .iter()
+                .enumerate()
+                .map(|(i, code)| domain::declaration::Document {
+                    code: (*code).to_owned(),
+                    number: format!("N{i}"),
+                })
+                .collect();
             d
         })
 }

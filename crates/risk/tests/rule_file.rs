@@ -207,3 +207,59 @@ fn report_and_draw_commands() {
     );
     assert_eq!(cli::draw("s", &["12".into()], false).exit_code, 1);
 }
+
+#[test]
+fn draw_command_repeats_the_lane_with_the_published_rates() {
+    let numbers = [
+        "223320251000000001".to_owned(),
+        "020220080525641690".to_owned(),
+    ];
+    // Draws 979,686 and 342,147 (the documented vectors): with red 30 % and yellow 10 %, the
+    // first is not sampled and the second goes to document review.
+    let rates = ClassRates {
+        red_ppm: 300_000,
+        yellow_ppm: 100_000,
+    };
+    let d = cli::draw_with_rates("jinguan-sampling-2025", Some(rates), &numbers, false);
+    assert_eq!(
+        (d.exit_code, d.stdout.as_str()),
+        (
+            0,
+            "223320251000000001 979686 none\n020220080525641690 342147 yellow\n"
+        )
+    );
+    // A higher red rate puts the second in the red lane; the JSON form carries the rates.
+    let rates = ClassRates {
+        red_ppm: 400_000,
+        yellow_ppm: 0,
+    };
+    let j: serde_json::Value = serde_json::from_str(
+        &cli::draw_with_rates("jinguan-sampling-2025", Some(rates), &numbers, true).stdout,
+    )
+    .unwrap();
+    assert_eq!(j["red_ppm"], 400_000);
+    assert_eq!(j["draws"][0]["lane"], "none");
+    assert_eq!(j["draws"][1]["lane"], "red");
+    assert_eq!(j["draws"][1]["draw_ppm"], 342_147);
+    // The lane agrees with the engine's own rule for every number.
+    for serial in 0..200 {
+        let no = number(serial);
+        let out = cli::draw_with_rates("s", Some(rates), &[no.to_string()], false);
+        let lane = rates
+            .lane_for(draw_ppm("s", &no))
+            .map_or("none", |l| l.as_str());
+        assert!(
+            out.stdout.ends_with(&format!(" {lane}\n")),
+            "{}",
+            out.stdout
+        );
+    }
+    // Rates over 100 % are refused.
+    let bad = ClassRates {
+        red_ppm: 700_000,
+        yellow_ppm: 400_000,
+    };
+    let out = cli::draw_with_rates("s", Some(bad), &numbers, false);
+    assert_eq!(out.exit_code, 1);
+    assert!(out.stdout.contains("1100000 ppm"), "{}", out.stdout);
+}

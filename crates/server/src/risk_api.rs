@@ -1,6 +1,7 @@
 //! The HTTP endpoints of risk management (docs/RISK.md "API"): the rule set of risk analysts
 //! (read, replace: takes effect for the next declaration, no restart), the watch list, credit
-//! classes set by officers, the report of rule hit rates, and a refresh of reference prices.
+//! classes set by officers, the report of rule hit rates, the sampling policy (published seed
+//! and class rates), and a refresh of reference prices.
 //! Authentication here; authorization in the service (`app::authorize`), deny by default.
 
 use axum::body::Bytes;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<Svc> {
         )
         .route("/api/risk/credit-classes/{uscc}", put(set_credit_class))
         .route("/api/risk/report", get(report))
+        .route("/api/risk/sampling", get(sampling))
         .route("/api/risk/prices/refresh", post(refresh_prices))
 }
 
@@ -124,9 +126,17 @@ async fn add_watch(
 async fn remove_watch(
     State(svc): State<Svc>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
+    let id: i64 = id.parse().map_err(|_| {
+        crate::invalid(
+            "id",
+            "invalid",
+            format!("布控名单条目编号应为整数：{id}"),
+            format!("a watch-list entry id is a whole number: {id}"),
+        )
+    })?;
     blocking(move || svc.remove_watch_entry(&p, id)).await?;
     Ok(axum::response::IntoResponse::into_response(
         StatusCode::NO_CONTENT,
@@ -167,6 +177,14 @@ async fn report(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, 
     Ok(json_ok(StatusCode::OK, &r))
 }
 
+#[utoipa::path(get, path = "/api/risk/sampling",
+    responses((status = 200, description = "the published sampling seed, each credit class's rates and the price-check thresholds")))]
+async fn sampling(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let v = blocking(move || svc.sampling_policy(&p)).await?;
+    Ok(json_ok(StatusCode::OK, &v))
+}
+
 #[utoipa::path(post, path = "/api/risk/prices/refresh",
     responses((status = 200, description = "reference prices rebuilt from released declarations")))]
 async fn refresh_prices(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -185,6 +203,7 @@ async fn refresh_prices(State(svc): State<Svc>, headers: HeaderMap) -> Result<Re
         remove_watch,
         set_credit_class,
         report,
+        sampling,
         refresh_prices
     ),
     components(schemas(RulesBody, WatchBody, CreditClassBody))

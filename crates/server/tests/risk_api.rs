@@ -344,6 +344,117 @@ async fn rules_lanes_explanations_holds_classes_and_feedback() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
+    // The sampling policy an auditor needs to repeat a draw: the seed and the class's rates
+    // recorded in the explanation above; for analysts and reviewers, not enterprises.
+    let (s, v) = t.get(&hq, "/api/risk/sampling").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["seed"], sampling["seed"]);
+    let aeo = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "advanced_certified")
+        .expect("every class is listed")
+        .clone();
+    assert_eq!(
+        (aeo["red_ppm"].clone(), aeo["yellow_ppm"].clone()),
+        (sampling["red_ppm"].clone(), sampling["yellow_ppm"].clone())
+    );
+    assert_eq!(aeo["intervention_ppm"], 5000);
+    assert_eq!(v["classes"].as_array().unwrap().len(), 4);
+    let (s, _) = t.get(&off, "/api/risk/sampling").await;
+    assert_eq!(s, StatusCode::OK);
+    for token in [&ent, &agency] {
+        let (s, _) = t.get(token, "/api/risk/sampling").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+
+    // Watch entries apply nationwide, but only the listing office or one above it lifts them:
+    // the Shanghai analyst may not lift an HQ hold; HQ may lift Shanghai's.
+    let (s, v) = t
+        .call(
+            reqwest::Method::POST,
+            Some(&hq),
+            "/api/risk/watch-list",
+            Some(json!({"kind": "bill", "value": "999-12345675", "lane": "red", "suspend": true, "case": "JS-HQ-1"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let hq_entry = v["id"].as_i64().unwrap();
+    let (_, list) = t.get(&sh, "/api/risk/watch-list").await;
+    let sh_entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entry"]["case"] == "JS-7")
+        .expect("the Shanghai entry is listed")["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = t
+        .call(
+            reqwest::Method::DELETE,
+            Some(&sh),
+            &format!("/api/risk/watch-list/{hq_entry}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, _) = t
+        .call(
+            reqwest::Method::DELETE,
+            Some(&ent),
+            &format!("/api/risk/watch-list/{sh_entry}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The HQ hold is still in force: a filing under that bill (the template's) is held.
+    let held = t.submit(&ent, "r-5", &declaration(5, "CA986")).await;
+    assert_eq!(held["status"], "suspended", "{held}");
+    let (s, _) = t
+        .call(
+            reqwest::Method::DELETE,
+            Some(&hq),
+            &format!("/api/risk/watch-list/{sh_entry}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = t
+        .call(
+            reqwest::Method::DELETE,
+            Some(&hq),
+            &format!("/api/risk/watch-list/{hq_entry}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = t
+        .call(
+            reqwest::Method::DELETE,
+            Some(&hq),
+            &format!("/api/risk/watch-list/{hq_entry}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = t.get(&hq, "/api/risk/watch-list").await;
+    assert_eq!(list, json!([]));
+    // A malformed id is a field error in both languages, not a bare 400.
+    let (s, v) = t
+        .call(
+            reqwest::Method::DELETE,
+            Some(&hq),
+            "/api/risk/watch-list/abc",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let p = &v["error"]["problems"][0];
+    assert_eq!(p["field"], "id", "{v}");
+    assert!(p["message_zh"].as_str().unwrap().contains("abc"), "{v}");
+    assert!(p["message_en"].as_str().unwrap().contains("abc"), "{v}");
+
     // The audit chain holds every risk write.
     let report = t.svc.store().verify_audit().unwrap();
     assert!(report.is_intact());
