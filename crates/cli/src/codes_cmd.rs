@@ -91,10 +91,8 @@ pub fn run_refdata(data_dir: &Path, cmd: RefdataCommand) -> anyhow::Result<ExitC
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
+                // The error's text already lists every bad row, one per line.
                 eprintln!("jinguan: {e}");
-                for p in e.problems() {
-                    eprintln!("  {p}");
-                }
                 eprintln!("nothing was changed 未做任何更改");
                 Ok(ExitCode::from(1))
             }

@@ -46,10 +46,27 @@ fn entry_parts(n: &EntryNumber) -> Value {
     })
 }
 
-fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, CodeError>> {
+/// Why a value is refused: a stable code and the reason in Chinese and English.
+struct Refusal {
+    code: &'static str,
+    zh: String,
+    en: String,
+}
+
+impl From<CodeError> for Refusal {
+    fn from(e: CodeError) -> Self {
+        Refusal {
+            code: e.code(),
+            zh: e.message_zh(),
+            en: e.to_string(),
+        }
+    }
+}
+
+fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, Refusal>> {
     let v = args.value.trim();
     Ok(match args.kind {
-        Kind::Uscc => Uscc::parse(v).and_then(|u| {
+        Kind::Uscc => Uscc::parse(v).map_err(Refusal::from).and_then(|u| {
             if args.strict {
                 u.check_organisation_code()?;
             }
@@ -62,7 +79,7 @@ fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, CodeError
                 "organisation_code_check": u.check_organisation_code().is_ok(),
             }))
         }),
-        Kind::CustomsCode => CustomsCode::parse(v).map(|c| {
+        Kind::CustomsCode => CustomsCode::parse(v).map_err(Refusal::from).map(|c| {
             json!({
                 "locality": c.locality(),
                 "zone": c.zone().to_string(),
@@ -72,10 +89,14 @@ fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, CodeError
                 "sequence": c.sequence(),
             })
         }),
-        Kind::DeclarationNo => DeclarationNo::parse(v).map(|n| entry_parts(&n.0)),
-        Kind::PreEntryNo => PreEntryNo::parse(v).map(|n| entry_parts(&n.0)),
+        Kind::DeclarationNo => DeclarationNo::parse(v)
+            .map(|n| entry_parts(&n.0))
+            .map_err(Refusal::from),
+        Kind::PreEntryNo => PreEntryNo::parse(v)
+            .map(|n| entry_parts(&n.0))
+            .map_err(Refusal::from),
         Kind::Office => match OfficeCode::parse(v) {
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
             Ok(code) => {
                 let reference = crate::load_reference(data_dir)?;
                 match domain::reference::Reference::office(&reference, code) {
@@ -85,12 +106,16 @@ fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, CodeError
                         "level": o.level,
                         "parent": o.parent.map(|p| p.to_string()),
                     })),
-                    None => Err(CodeError::Invalid("well formed, but not in the office table (import the official table with `jinguan refdata import offices FILE`)")),
+                    None => Err(Refusal {
+                        code: "unknown_code",
+                        zh: "格式正确，但不在关区代码表中（可用 `jinguan refdata import offices FILE` 导入官方代码表）".into(),
+                        en: "well formed, but not in the office table (import the official table with `jinguan refdata import offices FILE`)".into(),
+                    }),
                 }
             }
         },
         Kind::Commodity => match HsCode::parse(v) {
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
             Ok(code) => {
                 let reference = crate::load_reference(data_dir)?;
                 let versions = reference.tariff_versions(code);
@@ -135,12 +160,12 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 println!(
                     "{}",
-                    json!({"kind": kind, "value": args.value.trim(), "valid": false, "code": e.code(), "message_en": e.to_string(), "message_zh": e.message_zh()})
+                    json!({"kind": kind, "value": args.value.trim(), "valid": false, "code": e.code, "message_en": e.en, "message_zh": e.zh})
                 );
             } else {
                 println!("{} {:?}: invalid 无效", kind, args.value.trim());
-                println!("  {}", e.message_zh());
-                println!("  {e}");
+                println!("  {}", e.zh);
+                println!("  {}", e.en);
             }
             Ok(ExitCode::from(1))
         }

@@ -21,6 +21,81 @@ pub struct Args {
     /// Print the assessment as JSON.
     #[arg(long)]
     json: bool,
+    /// For a cross-border e-commerce retail import (9610, 1210): the buyer's earlier purchases,
+    /// whose total in the year counts against the annual limit. CSV `person_id,date,value`:
+    /// person_id as `resident_id:NUMBER` or `passport:NUMBER`, date YYYY-MM-DD, value in yuan
+    /// (at most 2 decimals); a header row and `#` lines are skipped; an empty file means none.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+}
+
+/// Read a purchase history file (see `Args::history`); every bad row is reported by line.
+fn read_history(path: &Path) -> anyhow::Result<tax::EcommerceHistory> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the purchase history {}", path.display()))?;
+    let mut purchases = Vec::new();
+    let mut errors = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let row = raw.trim().trim_start_matches('\u{feff}');
+        if row.is_empty() || row.starts_with('#') || row.starts_with("person_id,") {
+            continue;
+        }
+        let fields: Vec<&str> = row.split(',').map(str::trim).collect();
+        let parsed = (|| -> Result<tax::Purchase, String> {
+            let [person_id, date, value] = fields[..] else {
+                return Err(format!(
+                    "expected person_id,date,value, found {} fields",
+                    fields.len()
+                ));
+            };
+            // The key the engine looks up (`Buyer::person_id`): the number as filed, upper case.
+            let person_id = match person_id.split_once(':') {
+                Some((kind @ ("resident_id" | "passport"), number)) if !number.is_empty() => {
+                    format!("{kind}:{}", number.to_uppercase())
+                }
+                _ => {
+                    return Err(format!(
+                        "person_id {person_id:?} is resident_id:NUMBER or passport:NUMBER"
+                    ))
+                }
+            };
+            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|_| format!("date {date:?} is not YYYY-MM-DD"))?;
+            let value: rust_decimal::Decimal = value
+                .parse()
+                .map_err(|_| format!("value {value:?} is not a number"))?;
+            if value.is_sign_negative()
+                || value.normalize().scale() > 2
+                || value > rust_decimal::Decimal::from(tax::AMOUNT_MAX_YUAN)
+            {
+                return Err(format!(
+                    "value {value} must be 0 to {} yuan with at most 2 decimals",
+                    tax::AMOUNT_MAX_YUAN
+                ));
+            }
+            let value_fen = domain::money::Fen::round_yuan(value)
+                .ok_or_else(|| format!("value {value} is out of range"))?;
+            Ok(tax::Purchase {
+                person_id,
+                date,
+                value_fen,
+            })
+        })();
+        match parsed {
+            Ok(p) => purchases.push(p),
+            Err(e) => errors.push(format!("line {line}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "purchase history {} has {} bad row(s):\n{}",
+            path.display(),
+            errors.len(),
+            errors.join("\n")
+        );
+    }
+    Ok(tax::EcommerceHistory { purchases })
 }
 
 #[derive(clap::Subcommand)]
@@ -63,6 +138,28 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    let ecommerce = declaration.direction == domain::codes::Direction::Import
+        && declaration.trade_mode.is_cross_border_ecommerce_retail();
+    let history = match (&args.history, ecommerce) {
+        (Some(path), true) => Some(read_history(path)?),
+        (Some(_), false) => {
+            eprintln!("jinguan: --history applies only to cross-border e-commerce retail imports (9610, 1210); this declaration is trade mode {}", declaration.trade_mode);
+            return Ok(ExitCode::from(2));
+        }
+        (None, true) => {
+            eprintln!("jinguan: cannot assess 无法计税: a cross-border e-commerce retail import (trade mode {}) is limited per buyer and year: give the buyer's earlier purchases with --history FILE (an empty file if there are none) / 跨境电商零售进口需提供订购人本年度的历史交易（--history）", declaration.trade_mode);
+            return Ok(ExitCode::from(1));
+        }
+        (None, false) => None,
+    };
+    let person_id = declaration
+        .buyer
+        .as_ref()
+        .map(domain::declaration::Buyer::person_id);
+    let ecommerce_buyer = match (&history, &person_id) {
+        (Some(history), Some(person_id)) => Some(tax::EcommerceBuyer { person_id, history }),
+        _ => None,
+    };
     let (rates, rates_source) = rate_table(data_dir)?;
     let calendar = TradingCalendar::china();
     let remedies = TradeRemedyTable::sample();
@@ -74,7 +171,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         remedies: &remedies,
         policy: &policy,
         tax_date: args.date,
-        ecommerce_buyer: None,
+        ecommerce_buyer,
     };
     match tax::assess(&declaration, &ctx) {
         Ok(assessment) => {

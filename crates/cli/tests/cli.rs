@@ -49,7 +49,11 @@ fn problem_codes(v: &Value) -> Vec<(String, String)> {
 #[test]
 fn valid_examples_exit_zero() {
     let data = tempfile::tempdir().unwrap();
-    for f in ["examples/import-laptops.json", "examples/export-shoes.json"] {
+    for f in [
+        "examples/import-laptops.json",
+        "examples/export-shoes.json",
+        "examples/import-ecommerce-cosmetics.json",
+    ] {
         let o = jinguan(&["validate", f], data.path());
         assert_eq!(o.status.code(), Some(0), "{f}: {}", stdout(&o));
         assert!(stdout(&o).contains("valid"), "{}", stdout(&o));
@@ -262,4 +266,239 @@ fn a_bad_import_changes_nothing() {
         Some(0),
         "the earlier import is still in force"
     );
+}
+
+#[test]
+fn parse_every_kind_valid_and_invalid() {
+    let data = tempfile::tempdir().unwrap();
+    let parse = |kind: &str, value: &str, extra: &[&str]| {
+        let mut args = vec!["parse", kind, value, "--json"];
+        args.extend_from_slice(extra);
+        let o = jinguan(&args, data.path());
+        let v: Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
+        (o.status.code().unwrap(), v)
+    };
+    let (code, v) = parse("pre-entry-no", "22002024I000000001", &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["parts"]["office"], "2200");
+    assert_eq!(v["parts"]["year"], 2024);
+    assert_eq!(v["parts"]["direction"], "import");
+    assert_eq!(v["parts"]["serial"], 1);
+    let (code, v) = parse("pre-entry-no", "22002024X000000001", &[]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("character")));
+
+    let (code, v) = parse("customs-code", "1105910159", &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["parts"]["locality"], "1105");
+    assert_eq!(v["parts"]["zone"], "9");
+    assert_eq!(v["parts"]["enterprise_type"], "1");
+    assert_eq!(v["parts"]["sequence"], "0159");
+
+    let (code, v) = parse("declaration-no", "0202200805256416", &[]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("length")));
+    let (code, v) = parse("commodity", "84713000AB", &[]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("character")));
+
+    // A published code (its check character computed independently) passes the strict check
+    // too; a code whose organisation-code part has a wrong GB 11714 digit passes only the
+    // GB 32100 check.
+    let (code, v) = parse("uscc", "91110000600037341L", &["--strict"]);
+    assert_eq!(code, 0, "{v}");
+    let (code, v) = parse("uscc", "91350100M000100Y43", &["--strict"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["parts"]["organisation_code_check"], true);
+    // 91110000600037342P: GB 32100 check P is right, GB 11714 digit should be 1, not 2.
+    let (code, v) = parse("uscc", "91110000600037342P", &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["parts"]["organisation_code_check"], false);
+    let (code, v) = parse("uscc", "91110000600037342P", &["--strict"]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("check_character")));
+
+    // Well formed but not in the table: the reason in both languages, the Chinese in Chinese.
+    let (code, v) = parse("office", "9999", &[]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("unknown_code")));
+    let zh = v["message_zh"].as_str().unwrap();
+    assert!(zh.contains("关区代码表"), "{zh}");
+    assert!(!zh.contains("well formed"), "{zh}");
+    assert!(v["message_en"].as_str().unwrap().contains("office table"));
+}
+
+#[test]
+fn an_array_is_not_a_declaration() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.json");
+    let one = std::fs::read_to_string(root().join("examples/import-laptops.json")).unwrap();
+    std::fs::write(&list, format!("[{one}]")).unwrap();
+    let (code, v) = validate_json_output(&list, data.path());
+    assert_eq!(code, 1);
+    assert_eq!(problem_codes(&v), vec![("".into(), "not_object".into())]);
+}
+
+#[test]
+fn import_errors_list_each_bad_line_once_in_line_order() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("tariff.csv");
+    std::fs::copy(
+        root().join("crates/refdata/tests/fixtures/tariff_bad.csv"),
+        &bad,
+    )
+    .unwrap();
+    let o = jinguan(
+        &["refdata", "import", "tariff", bad.to_str().unwrap()],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<u64> = err
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("line "))
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    // Lines 3, 4, 6 (overlapping versions: found after the row checks), 7, 8, 9, 10.
+    assert_eq!(lines, vec![3, 4, 6, 7, 8, 9, 10], "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(!data.path().join("refdata").join("tariff.csv").exists());
+}
+
+#[test]
+fn tax_prints_text_and_json_and_takes_a_date() {
+    let data = tempfile::tempdir().unwrap();
+    let o = jinguan(&["tax", "examples/import-laptops.json"], data.path());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o);
+    for part in [
+        "完税价格",
+        "customs value",
+        "缴款书",
+        "Payment notices",
+        "合计 Total payable",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    assert!(
+        text.contains("SAMPLE"),
+        "the rates' source is named: {text}"
+    );
+
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json"],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tax_date"], "2025-03-10");
+    assert_eq!(v["exchange_rates"][0]["rate_date"], "2025-02-19");
+    let notices = v["notices"].as_array().unwrap();
+    let sum: i64 = notices
+        .iter()
+        .map(|n| n["payable_fen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(Some(sum), v["total_payable_fen"].as_i64());
+    assert!(sum > 0);
+
+    // --date: the rate of the month before that date.
+    let o = jinguan(
+        &[
+            "tax",
+            "examples/import-laptops.json",
+            "--json",
+            "--date",
+            "2025-06-02",
+        ],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tax_date"], "2025-06-02");
+    assert_eq!(v["exchange_rates"][0]["rate_date"], "2025-05-21");
+
+    // Invalid declaration: exit 1 with the problems; unreadable: exit 2.
+    let o = jinguan(&["tax", "examples/invalid-many-problems.json"], data.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("total_mismatch"));
+    let o = jinguan(&["tax", "examples/no-such-file.json"], data.path());
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn tax_of_an_ecommerce_import_counts_the_buyers_year() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = "examples/import-ecommerce-cosmetics.json";
+    let o = jinguan(&["validate", file], data.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // Without the history the limits cannot be checked: refused, saying what to give.
+    let o = jinguan(&["tax", file], data.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--history"));
+
+    let assess = |history: &str| {
+        let path = dir.path().join("history.csv");
+        std::fs::write(&path, history).unwrap();
+        let o = jinguan(
+            &["tax", file, "--json", "--history", path.to_str().unwrap()],
+            data.path(),
+        );
+        (o.status.code().unwrap(), o)
+    };
+    // No earlier purchase: within the limits (duty 0, VAT and consumption tax at 70 %).
+    let (code, o) = assess("");
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["regime"]["within_limits"], true, "{v}");
+    assert_eq!(v["regime"]["annual_before_fen"], 0);
+    // CT 300 ÷ 0.85 × 15 % = 52.94, × 70 % = 37.06; VAT (300 + 52.94) × 13 % = 45.88, × 70 % =
+    // 32.12 (no ¥50 exemption within the limits).
+    assert_eq!(v["total_payable_fen"], 6_918, "{v}");
+
+    // 25,800 yuan earlier this year (and purchases of other years and people, which do not
+    // count) + this 300 > 26,000: general taxation. Duty 1 % = 3.00 and VAT (303 + 53.47) ×
+    // 13 % = 46.34 are then at most ¥50 and not collected; CT 303 ÷ 0.85 × 15 % = 53.47 is.
+    let (code, o) = assess(
+        "person_id,date,value\n\
+         resident_id:11010519491231002x,2025-01-05,25000.00\n\
+         resident_id:11010519491231002X,2025-02-01,800\n\
+         resident_id:11010519491231002X,2024-12-31,9000\n\
+         passport:E12345678,2025-02-01,9000\n",
+    );
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["regime"]["within_limits"], false, "{v}");
+    assert_eq!(v["regime"]["annual_before_fen"], 2_580_000);
+    assert_eq!(v["total_payable_fen"], 5_347, "{v}");
+
+    // A bad history file: every bad row by line number, exit 2.
+    let (code, o) = assess("person_id,date,value\nnobody,2025-01-05,1\nresident_id:1,2025-13-01,1\npassport:X,2025-01-01,-5\n");
+    assert_eq!(code, 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    for line in ["line 2", "line 3", "line 4"] {
+        assert!(err.contains(line), "{line}: {err}");
+    }
+
+    // --history on a general-trade declaration is a mistake, not ignored.
+    let path = dir.path().join("history.csv");
+    let o = jinguan(
+        &[
+            "tax",
+            "examples/import-laptops.json",
+            "--history",
+            path.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
 }

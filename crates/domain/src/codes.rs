@@ -794,18 +794,34 @@ mod tests {
     }
 
     #[test]
-    fn more_published_usccs() {
-        // Codes of listed companies, checked against the published algorithm.
-        for code in [
-            "91310000132149237G",
-            "914403001922038216",
-            "91330000142933021T",
+    fn more_usccs_against_the_published_algorithm() {
+        // Expected check characters computed independently (Python, GB 32100-2015 weights
+        // 3^(i-1) mod 31 over the 31-symbol alphabet), not by this code.
+        for (code, check) in [
+            ("91310000132149237G", 'G'),
+            ("914403001922038216", '6'),
+            ("91440300MA5FT3XKX8", '8'),
+            ("91310115MA1K4Q7B4Y", 'Y'),
+            ("91350100M000100Y43", '3'),
         ] {
-            let body = &code[..17];
-            let check = Uscc::check_character(body).unwrap();
-            assert_eq!(Uscc::parse(code).is_ok(), code.ends_with(check), "{code}");
+            assert_eq!(Uscc::check_character(&code[..17]), Ok(check), "{code}");
+            assert!(Uscc::parse(code).is_ok(), "{code}");
         }
-        assert!(Uscc::parse("914403001922038216").is_ok());
+        // Wrong check characters: the algorithm gives D and H.
+        assert_eq!(
+            Uscc::parse("91330000142933021T"),
+            Err(CodeError::CheckCharacter {
+                expected: 'D',
+                found: 'T'
+            })
+        );
+        assert_eq!(
+            Uscc::parse("911101087229842770"),
+            Err(CodeError::CheckCharacter {
+                expected: 'H',
+                found: '0'
+            })
+        );
     }
 
     #[test]
@@ -931,6 +947,47 @@ mod tests {
             prop_assert_eq!(CountryCode::parse(&c.to_string()).unwrap(), c);
             let c = CurrencyCode::parse(&s).unwrap();
             prop_assert_eq!(CurrencyCode::parse(&c.to_string()).unwrap(), c);
+        }
+
+        #[test]
+        fn every_other_code_type_round_trips(
+            digits in "[0-9]{6}",
+            mode in "[0-9A-Z]",
+            sequence in "[0-9A-Z]{4}",
+            terms in 1u8..=7,
+        ) {
+            macro_rules! round_trip {
+                ($t:ty, $s:expr) => {{
+                    let text: String = $s.to_string();
+                    let x = <$t>::parse(&text).unwrap();
+                    prop_assert_eq!(<$t>::parse(&x.to_string()).unwrap(), x);
+                    prop_assert_eq!(x.to_string(), text);
+                    // The JSON form is the text form.
+                    let json = serde_json::to_string(&x).unwrap();
+                    prop_assert_eq!(serde_json::from_str::<$t>(&json).unwrap(), x);
+                }};
+            }
+            round_trip!(UnitCode, &digits[..3]);
+            round_trip!(TradeMode, &digits[..4]);
+            round_trip!(LevyNature, &digits[..3]);
+            round_trip!(DutyTreatment, &digits[..1]);
+            round_trip!(PackageType, &digits[..2]);
+            round_trip!(DomesticPort, &digits[..6]);
+            round_trip!(DistrictCode, &digits[..5]);
+            round_trip!(TransportMode, mode);
+            round_trip!(TransactionTerms, terms);
+            round_trip!(CustomsCode, format!("{}{sequence}", &digits[..6]));
+            let n = format!("{}2024{}{}", &digits[..4], if terms % 2 == 0 { "1" } else { "E" }, "000012345");
+            round_trip!(DeclarationNo, n);
+            round_trip!(PreEntryNo, n);
+        }
+
+        #[test]
+        fn usccs_round_trip_through_json(body in uscc_body()) {
+            let check = Uscc::check_character(&body).unwrap();
+            let u = Uscc::parse(&format!("{body}{check}")).unwrap();
+            let json = serde_json::to_string(&u).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Uscc>(&json).unwrap(), u);
         }
 
         #[test]

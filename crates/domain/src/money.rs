@@ -23,7 +23,8 @@ impl Fen {
 
     /// Round an exact yuan amount to the fen, half up. Returns `None` beyond ±9.2e16 yuan.
     pub fn round_yuan(yuan: Decimal) -> Option<Fen> {
-        let fen = (yuan * Decimal::ONE_HUNDRED)
+        let fen = yuan
+            .checked_mul(Decimal::ONE_HUNDRED)?
             .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
         i64::try_from(fen).ok().map(Fen)
     }
@@ -86,6 +87,17 @@ mod tests {
         assert_eq!(Fen::round_yuan(dec!(0.005)), Some(Fen(1)));
         assert_eq!(Fen::round_yuan(dec!(0.0049999)), Some(Fen(0)));
         assert_eq!(Fen::round_yuan(dec!(-0.005)), Some(Fen(-1)));
+    }
+
+    #[test]
+    fn out_of_range_is_none_not_a_panic() {
+        assert_eq!(Fen::round_yuan(Decimal::MAX), None);
+        assert_eq!(Fen::round_yuan(Decimal::MIN), None);
+        assert_eq!(Fen::round_yuan(dec!(92233720368547758.08)), None);
+        assert_eq!(
+            Fen::round_yuan(dec!(92233720368547758.07)),
+            Some(Fen(i64::MAX))
+        );
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn parse_form(bytes: &[u8]) -> Result<DeclarationForm, Problems> {
     // check take its slow path) with no unknown field (refused by the strict twins rather than
     // each key captured as a `String`). Anything else is read again below, which reports it
     // exactly.
-    let text = (bytes.len() <= DOCUMENT_BYTES_MAX)
+    let text = (bytes.len() <= DOCUMENT_BYTES_MAX && first_byte(bytes) == Some(b'{'))
         .then(|| simdutf8::basic::from_utf8(bytes).ok())
         .flatten();
     if let Some(text) = text {
@@ -68,16 +68,9 @@ pub(crate) fn parse_general(bytes: &[u8]) -> Result<DeclarationForm, Problems> {
         problems.push(Problem::new(
             "",
             "too_large",
-            format!(
-                "文件过大：{} 字节，上限 {} 字节",
-                bytes.len(),
-                DOCUMENT_BYTES_MAX
-            ),
-            format!(
-                "document too large: {} bytes, the limit is {} bytes",
-                bytes.len(),
-                DOCUMENT_BYTES_MAX
-            ),
+            // Readers stop one byte past the limit, so the length seen is not the file's size.
+            format!("文件过大：超过 {DOCUMENT_BYTES_MAX} 字节的上限"),
+            format!("document too large: over the limit of {DOCUMENT_BYTES_MAX} bytes"),
         ));
         return Err(problems);
     }
@@ -89,6 +82,30 @@ pub(crate) fn parse_general(bytes: &[u8]) -> Result<DeclarationForm, Problems> {
             "the document is empty",
         ));
         return Err(problems);
+    }
+    // serde reads a struct from a JSON array too (fields by position), which would accept an
+    // array as a declaration and, when it fails, name a path like `[0]` for a field it never
+    // had; a declaration is an object, so say so.
+    match first_byte(bytes) {
+        Some(b'[') => {
+            problems.push(Problem::new(
+                "",
+                "not_object",
+                "文件应为一个JSON对象 {…}，实际为数组 […]（每个文件一份报关单）",
+                "the document must be one JSON object {…}, found an array […] (one declaration per file)",
+            ));
+            return Err(problems);
+        }
+        Some(0xEF) if bytes.starts_with(b"\xEF\xBB\xBF") => {
+            problems.push(Problem::new(
+                "",
+                "not_json",
+                "文件以字节顺序标记（BOM）开头：请保存为不带BOM的UTF-8",
+                "the document starts with a byte order mark (BOM): save it as UTF-8 without BOM",
+            ));
+            return Err(problems);
+        }
+        _ => {}
     }
     let mut unknown: Vec<String> = Vec::new();
     let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
@@ -134,6 +151,14 @@ pub(crate) fn parse_general(bytes: &[u8]) -> Result<DeclarationForm, Problems> {
     } else {
         Err(problems)
     }
+}
+
+/// The first byte that is not JSON whitespace.
+fn first_byte(bytes: &[u8]) -> Option<u8> {
+    bytes
+        .iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 fn json_problem(path: String, e: &serde_json::Error) -> Problem {
@@ -449,6 +474,17 @@ impl Checker<'_> {
             );
             return None;
         };
+        // Beyond 28 decimal places the parse rounds (0.000…01 reads as 0): that is too many
+        // decimals, not "must be greater than zero".
+        if d.is_zero() && s.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+            self.push(
+                path,
+                "decimals",
+                format!("{path} 值 {s} 最多保留 {dp} 位小数"),
+                format!("{path} value {s} has more than {dp} decimal places"),
+            );
+            return None;
+        }
         if d.is_sign_negative() && !d.is_zero() || (d.is_zero() && !allow_zero) || d > MAGNITUDE_MAX
         {
             let (zh, en) = if allow_zero {
@@ -1126,9 +1162,11 @@ impl Checker<'_> {
             // The unit price has 4 decimals and the total 2: allow half a unit of the last place
             // of each, plus one fen for the sender's own rounding.
             let tolerance = Decimal::new(1, 2) + q * Decimal::new(5, 5);
-            let expected = q * u;
-            if (expected - t).abs() > tolerance {
-                self.push(
+            // Each is at most 10^15, so the product can pass Decimal's range (7.9 × 10^28);
+            // then it is far above any total.
+            match q.checked_mul(u) {
+                Some(expected) if (expected - t).abs() <= tolerance => {}
+                Some(expected) => self.push(
                     &p("total_price"),
                     "total_mismatch",
                     format!(
@@ -1139,7 +1177,13 @@ impl Checker<'_> {
                         "total {t} differs from quantity {q} × unit price {u} = {}",
                         expected.round_dp(2)
                     ),
-                );
+                ),
+                None => self.push(
+                    &p("total_price"),
+                    "total_mismatch",
+                    format!("总价 {t} 与数量 {q} × 单价 {u} 不符（乘积过大）"),
+                    format!("total {t} differs from quantity {q} × unit price {u} (a product beyond range)"),
+                ),
             }
         }
         if let Some(line) = line {

@@ -292,6 +292,33 @@ fn decimals_and_ranges() {
     assert_eq!(check(&doc), vec![("packages".into(), "number")]);
     let doc = with(valid_import(), "/packages", json!("99999999999999999"));
     assert_eq!(check(&doc), vec![("packages".into(), "range")]);
+    // More decimals than Decimal holds: parsed as 0, reported as decimals, not as "> 0".
+    let tiny = "0.00000000000000000000000000001";
+    let doc = with(valid_import(), "/items/0/unit_price", json!(tiny));
+    assert!(check(&doc).contains(&("items[0].unit_price".into(), "decimals")));
+    assert!(!check(&doc).contains(&("items[0].unit_price".into(), "range")));
+    let doc = with(valid_import(), "/gross_weight_kg", json!(tiny));
+    assert!(check(&doc).contains(&("gross_weight_kg".into(), "decimals")));
+}
+
+#[test]
+fn largest_quantity_and_price_give_a_problem_not_a_panic() {
+    // Each within the 10^15 limit; their product (10^30) is beyond Decimal's range.
+    let max = "999999999999999";
+    let mut doc = valid_import();
+    for (field, value) in [
+        ("declared_quantity", max),
+        ("first_quantity", max),
+        ("unit_price", max),
+        ("total_price", max),
+    ] {
+        doc = with(doc, &format!("/items/0/{field}"), json!(value));
+    }
+    let problems = check(&doc);
+    assert!(
+        problems.contains(&("items[0].total_price".into(), "total_mismatch")),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -464,7 +491,10 @@ fn structural_problems_are_problems_not_panics() {
         (b"   \n", "empty"),
         (b"\xff\xfe\x00garbage", "not_json"),
         (b"{\"direction\": ", "not_json"),
-        (b"[1,2,3]", "json_type"),
+        (b"[1,2,3]", "not_object"),
+        (b" \n [{\"direction\": \"import\"}]", "not_object"),
+        (b"\xEF\xBB\xBF{\"direction\": \"import\"}", "not_json"),
+        (b"\"a string\"", "json_type"),
         (b"{\"packages\": {\"a\": 1}}", "json_type"),
         (b"{} trailing", "not_json"),
     ];
@@ -477,11 +507,21 @@ fn structural_problems_are_problems_not_panics() {
             String::from_utf8_lossy(bytes)
         );
     }
-    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    assert_eq!(
-        parse_form(deep.as_bytes()).unwrap_err().codes(),
-        vec!["json_type"]
+    // 100,000 nested arrays: refused at the first byte, with the document as the field.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let err = parse_form(deep.as_bytes()).unwrap_err();
+    assert_eq!(err.codes(), vec!["not_object"]);
+    assert_eq!(err.0[0].field, "");
+    assert!(err.0[0].message_en.contains("JSON object"), "{err:?}");
+    // Nested inside a field of the object: the field is named.
+    let deep_field = format!(
+        "{{\"remarks\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
     );
+    let err = parse_form(deep_field.as_bytes()).unwrap_err();
+    assert_eq!(err.codes(), vec!["json_type"]);
+    assert_eq!(err.0[0].field, "remarks");
     let deep_object = format!(
         "{{\"trader\":{}1{}}}",
         "{\"a\":".repeat(5000),
@@ -493,7 +533,9 @@ fn structural_problems_are_problems_not_panics() {
         "{codes:?}"
     );
     let big = vec![b' '; domain::validate::DOCUMENT_BYTES_MAX + 1];
-    assert_eq!(parse_form(&big).unwrap_err().codes(), vec!["too_large"]);
+    let err = parse_form(&big).unwrap_err();
+    assert_eq!(err.codes(), vec!["too_large"]);
+    assert!(err.0[0].message_en.contains("1048576"), "{err:?}");
 }
 
 #[test]

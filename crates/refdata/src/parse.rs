@@ -91,10 +91,14 @@ impl Problems {
         }
     }
 
-    fn finish(self) -> Result<(), TableError> {
+    fn finish(mut self) -> Result<(), TableError> {
         if self.0.is_empty() {
             Ok(())
         } else {
+            // Checks across rows (repeats, overlaps, parents) run after the row checks; an
+            // administrator reads the file top to bottom, so list in line order (stable: a
+            // line's problems keep the order they were found in).
+            self.0.sort_by_key(|p| p.line);
             Err(TableError::Rows { problems: self.0 })
         }
     }

@@ -42,9 +42,36 @@ pub struct TaxContext<'a> {
     pub ecommerce_buyer: Option<EcommerceBuyer<'a>>,
 }
 
-/// Round an exact yuan amount to the fen, half up.
+/// The largest amount, in yuan, that the engine takes as a goods value, a charge or a rounded
+/// tax: ten trillion yuan (10^13), about China's imports of a whole year. Anything larger is
+/// [`TaxError::Overflow`], never a panic: with every amount at most this, the products and sums
+/// inside stay within `Decimal` (apportionment multiplies two such amounts by 100, 10^28 <
+/// 7.9 × 10^28), and sums of fen over any number of items stay far inside `i64`.
+pub const AMOUNT_MAX_YUAN: i64 = 10_000_000_000_000;
+
+/// `v`, if it is within ±[`AMOUNT_MAX_YUAN`].
+pub(crate) fn bounded(v: Decimal, what: &'static str) -> Result<Decimal, TaxError> {
+    if v.abs() > Decimal::from(AMOUNT_MAX_YUAN) {
+        Err(TaxError::Overflow { what })
+    } else {
+        Ok(v)
+    }
+}
+
+/// `a × b`, or [`TaxError::Overflow`] beyond `Decimal`'s range.
+pub(crate) fn mul(a: Decimal, b: Decimal, what: &'static str) -> Result<Decimal, TaxError> {
+    a.checked_mul(b).ok_or(TaxError::Overflow { what })
+}
+
+/// `a ÷ b` (b not zero), or [`TaxError::Overflow`] beyond `Decimal`'s range.
+fn div(a: Decimal, b: Decimal, what: &'static str) -> Result<Decimal, TaxError> {
+    a.checked_div(b).ok_or(TaxError::Overflow { what })
+}
+
+/// Round an exact yuan amount to the fen, half up; beyond ±[`AMOUNT_MAX_YUAN`] it is
+/// [`TaxError::Overflow`].
 pub(crate) fn round(yuan: Decimal, what: &'static str) -> Result<Fen, TaxError> {
-    Fen::round_yuan(yuan).ok_or(TaxError::Overflow { what })
+    Fen::round_yuan(bounded(yuan, what)?).ok_or(TaxError::Overflow { what })
 }
 
 fn percent(r: Decimal) -> String {
@@ -152,7 +179,7 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
             });
         }
         let rate = rate_of(item.currency)?;
-        let yuan = item.total_price * rate;
+        let yuan = bounded(mul(item.total_price, rate, "goods price")?, "goods price")?;
         item_steps[i].push(step(
             "value.goods",
             "货价",
@@ -180,12 +207,12 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
      -> Result<(Decimal, Formula), TaxError> {
         Ok(match *charge {
             Charge::Rate { percent: p } => {
-                let v = base * p / Decimal::ONE_HUNDRED;
+                let v = bounded(mul(base, p, what)? / Decimal::ONE_HUNDRED, what)?;
                 (v, formula![N(base), L(" × "), N(p), L("% = "), N(v)])
             }
             Charge::Total { amount, currency } => {
                 let r = rate_of(currency)?;
-                let v = amount * r;
+                let v = bounded(mul(amount, r, what)?, what)?;
                 (
                     v,
                     formula![
@@ -213,7 +240,7 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
                         "declared units",
                     ),
                 };
-                let v = amount * units * r;
+                let v = bounded(mul(mul(amount, units, what)?, r, what)?, what)?;
                 (
                     v,
                     formula![
@@ -292,7 +319,7 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
                         ));
                     }
                     None => {
-                        insurance = base * unknown_rate;
+                        insurance = bounded(mul(base, unknown_rate, "insurance")?, "insurance")?;
                         header_steps.push(step(
                             "value.insurance_unknown",
                             "保险费未知，按3‰计",
@@ -395,7 +422,11 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
                     None => unknown_rate,
                 };
                 if !r.is_zero() {
-                    let v = goods_total * r / (Decimal::ONE + r);
+                    let v = div(
+                        mul(goods_total, r, "insurance")?,
+                        Decimal::ONE + r,
+                        "insurance",
+                    )?;
                     insurance = -v;
                     header_steps.push(step(
                         "value.insurance_in_price",
@@ -705,9 +736,10 @@ fn quantity_in(item: &Item, per: &PerUnit, measure: &'static str) -> Result<Deci
 
 /// The exact amount of a duty rate on a value and an item's quantities, and the formula.
 fn duty_amount(rate: &DutyRate, value: Decimal, item: &Item) -> Result<Decimal, TaxError> {
-    let mut amount = value * rate.ad_valorem();
+    let mut amount = mul(value, rate.ad_valorem(), "duty")?;
     if let Some(per) = rate.specific() {
-        amount += quantity_in(item, &per, "duty")? * per.yuan;
+        let specific = mul(quantity_in(item, &per, "duty")?, per.yuan, "duty")?;
+        amount = bounded(amount, "duty")? + bounded(specific, "duty")?;
     }
     Ok(amount)
 }
@@ -847,7 +879,7 @@ fn assess_import_item(
                 RemedyKind::AntiDumping => TaxKind::AntiDumpingDuty,
                 RemedyKind::Countervailing => TaxKind::CountervailingDuty,
             };
-            let exact = value * r.rate;
+            let exact = mul(value, r.rate, "trade remedy")?;
             let fen = round(exact, "trade remedy")?;
             let producer = r.producer.as_deref().unwrap_or("*");
             a.measures.push(MeasureApplied {
@@ -934,7 +966,7 @@ fn assess_import_item(
             Some(per) => {
                 let q = quantity_in(item, &per, "consumption tax")?;
                 (
-                    q * per.yuan,
+                    bounded(mul(q, per.yuan, "consumption tax")?, "consumption tax")?,
                     [N(q), L(" "), Part::Unit(per.unit), L(" × "), N(per.yuan)],
                 )
             }
@@ -956,7 +988,11 @@ fn assess_import_item(
             ));
             specific
         } else {
-            let base = (value + duty_yuan + specific) / (Decimal::ONE - t);
+            let base = div(
+                value + duty_yuan + specific,
+                Decimal::ONE - t,
+                "consumption tax",
+            )?;
             let (rule, zh, en, base_formula) = if specific.is_zero() {
                 (
                     "consumption_tax.ad_valorem",
@@ -997,7 +1033,7 @@ fn assess_import_item(
                 base,
                 None,
             ));
-            let tax = base * t + specific;
+            let tax = bounded(mul(base, t, "consumption tax")?, "consumption tax")? + specific;
             let formula = if specific.is_zero() {
                 formula![N(base), L(" × "), P(t), L(" = "), N(tax)]
             } else {
@@ -1107,7 +1143,7 @@ fn tier_price(
     }
     Ok(match how {
         TierPrice::CustomsValuePerUnit => {
-            let p = value / item.first_quantity;
+            let p = div(value, item.first_quantity, "consumption tax tier price")?;
             (
                 p,
                 formula![N(value), L(" ÷ "), N(item.first_quantity), L(" = "), N(p)],
@@ -1116,7 +1152,14 @@ fn tier_price(
         TierPrice::CompositeBaseAtLowerRate => {
             let t = below.ad_valorem();
             let specific = match below.specific() {
-                Some(per) => quantity_in(item, &per, "consumption tax")? * per.yuan,
+                Some(per) => bounded(
+                    mul(
+                        quantity_in(item, &per, "consumption tax")?,
+                        per.yuan,
+                        "consumption tax",
+                    )?,
+                    "consumption tax",
+                )?,
                 None => Decimal::ZERO,
             };
             if t >= Decimal::ONE {
@@ -1124,7 +1167,15 @@ fn tier_price(
                     item_no: item.item_no,
                 });
             }
-            let p = (value + duty.to_yuan() + specific) / (Decimal::ONE - t) / item.first_quantity;
+            let p = div(
+                div(
+                    value + duty.to_yuan() + specific,
+                    Decimal::ONE - t,
+                    "consumption tax tier price",
+                )?,
+                item.first_quantity,
+                "consumption tax tier price",
+            )?;
             (
                 p,
                 formula![

@@ -31,7 +31,7 @@ pub mod remedies;
 pub use assessment::{Assessment, ItemAssessment, ItemTax, PaymentNotice, Regime, Step, TaxKind};
 pub use calendar::{DayKind, TradingCalendar};
 pub use ecommerce::{EcommerceBuyer, EcommerceHistory, Purchase};
-pub use engine::{assess, TaxContext};
+pub use engine::{assess, TaxContext, AMOUNT_MAX_YUAN};
 pub use error::TaxError;
 pub use policy::{Relief, TaxPolicy};
 pub use postal::{assess_postal, PostalArticle};

@@ -13,7 +13,7 @@ use domain::codes::Direction;
 use domain::money::Fen;
 
 use crate::assessment::{Assessment, ItemAssessment, ItemTax, MeasureApplied, Regime, TaxKind};
-use crate::engine::{check_invariants, notices, round, step};
+use crate::engine::{check_invariants, mul, notices, round, step};
 use crate::error::TaxError;
 use crate::policy::TaxPolicy;
 
@@ -50,7 +50,11 @@ pub fn assess_postal(
                 value: article.dutiable_value_yuan.to_string(),
             });
         }
-        let value = article.dutiable_value_yuan * article.quantity;
+        let value = mul(
+            article.dutiable_value_yuan,
+            article.quantity,
+            "postal value",
+        )?;
         let value_fen = round(value, "postal value")?;
         let exact = value_fen.to_yuan() * rate;
         let tax = round(exact, "postal tax")?;

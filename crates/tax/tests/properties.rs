@@ -158,3 +158,108 @@ proptest! {
         prop_assert!(a2.items[0].customs_value_fen >= a1.items[0].customs_value_fen);
     }
 }
+
+/// The same laws for the other two paths: exports (export duty on FOB ÷ (1 + rate)) and
+/// cross-border e-commerce retail imports (within the limits and beyond, by the history).
+fn run_other(decl: &Declaration, history_fen: i64) -> Assessment {
+    let lines = [
+        r#"{"code":"8501100000","mfn":"10%","export_duty":"0.2"}"#,
+        r#"{"code":"3303000000","mfn":"6.5%","consumption_tax":"15%","export_duty":"0.4"}"#,
+        r#"{"code":"2203000000","mfn":"3.5/001","consumption_tax":"220/001"}"#,
+        r#"{"code":"2402200000","mfn":"25%","consumption_tax":"T>=70:56%+0.6/001|36%+0.6/001"}"#,
+        r#"{"code":"8471300000","mfn":"0%","vat":"0.09"}"#,
+    ];
+    let reference = TestReference {
+        lines: lines
+            .iter()
+            .map(|l| serde_json::from_str::<TariffFixture>(l).unwrap().line())
+            .collect(),
+    };
+    let rates = RateTable::parse_csv("USD,2024-04-17,7.1023\n").unwrap();
+    let calendar = TradingCalendar::china();
+    let remedies = TradeRemedyTable::default();
+    let policy = TaxPolicy::default();
+    let history = tax::EcommerceHistory {
+        purchases: vec![tax::Purchase {
+            person_id: "passport:E1".into(),
+            date: common::d("2024-02-01"),
+            value_fen: Fen(history_fen),
+        }],
+    };
+    let ctx = TaxContext {
+        reference: &reference,
+        rates: &rates,
+        calendar: &calendar,
+        remedies: &remedies,
+        policy: &policy,
+        tax_date: None,
+        ecommerce_buyer: Some(tax::EcommerceBuyer {
+            person_id: "passport:E1",
+            history: &history,
+        }),
+    };
+    assess(decl, &ctx).expect("generated declarations are assessable")
+}
+
+fn check_laws(a: &Assessment) -> Result<(), TestCaseError> {
+    let mut sum = Fen::ZERO;
+    for n in &a.notices {
+        prop_assert!(n.payable_fen.0 >= 0 && n.assessed_fen.0 >= 0);
+        sum += n.payable_fen;
+    }
+    prop_assert_eq!(sum, a.total_payable_fen);
+    let half = Decimal::new(5, 3);
+    for i in &a.items {
+        for t in &i.taxes {
+            prop_assert!(t.statutory_fen.0 >= 0 && t.payable_fen.0 >= 0);
+            prop_assert!(t.payable_fen <= t.statutory_fen);
+        }
+        for s in &i.steps {
+            if let Some(r) = s.rounded_fen {
+                if s.rule == "value.item" {
+                    continue;
+                }
+                prop_assert!(
+                    (r.to_yuan() - s.exact).abs() <= half,
+                    "{} {} {}",
+                    s.rule,
+                    s.exact,
+                    r
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn laws_hold_for_exports(items in items(), terms in 0usize..4, freight in 0u64..5_000_000) {
+        let mut decl = declaration(&items, terms, freight, 0);
+        decl.direction = domain::codes::Direction::Export;
+        // Freight deducted under CIF/C&F must not exceed the price: keep it small.
+        decl.freight = Some(Charge::Rate { percent: Decimal::new(1, 0) });
+        let a = run_other(&decl, 0);
+        check_laws(&a)?;
+        prop_assert!(a.notices.iter().all(|n| n.kind == TaxKind::ExportDuty));
+    }
+
+    #[test]
+    fn laws_hold_for_ecommerce(
+        // Small purchases, so that both sides of the ¥5,000 and ¥26,000 limits come up.
+        items in prop::collection::vec((0..CODES.len(), 1u64..20, 1u64..300_000, any::<bool>()), 1..3),
+        history in 0i64..3_000_000,
+        treatment in 0u8..3,
+    ) {
+        let mut decl = declaration(&items, 0, 0, treatment);
+        decl.trade_mode = domain::codes::TradeMode::parse("9610").unwrap();
+        let a = run_other(&decl, history);
+        check_laws(&a)?;
+        // Within the limits, no duty is paid.
+        if let tax::Regime::CrossBorderEcommerce { within_limits: true, .. } = a.regime {
+            prop_assert!(a.notices.iter().all(|n| n.kind != TaxKind::Duty || n.payable_fen.is_zero()));
+        }
+    }
+}
