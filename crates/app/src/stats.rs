@@ -7,6 +7,9 @@
 //! is right for one office or a demo ledger; a national ledger wants an aggregate kept by the
 //! store (or the statistics replica), which is the next step, not this one.
 //!
+//! It also reports the health of the E-Port exchange ([`ExchangeHealth`]): the outbox's counts
+//! per recipient agency, as `jinguan exchange status` reads them without a bus.
+//!
 //! Days and months are Beijing time (UTC+8), the calendar customs works by. Percentiles are
 //! nearest-rank: the p-th percentile of n sorted values is the value at rank ⌈p·n⌉.
 
@@ -122,6 +125,35 @@ pub struct StatsSummary {
     pub scanned: u64,
     /// `true` when [`STATS_SCAN_MAX`] stopped the scan: older declarations are not counted.
     pub truncated: bool,
+    /// The E-Port exchange as the store's outbox sees it (docs/EXCHANGE.md "Status").
+    pub exchange: ExchangeHealth,
+}
+
+/// The health of the E-Port exchange: whether the feed is served (and with which key), and per
+/// recipient agency what was sent, what it acknowledged on the feed, and what no bus took yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ExchangeHealth {
+    /// The store keeps an outbox (messages are written with the changes that send them).
+    pub outbox: bool,
+    /// `ALGORITHM KEY_ID` of the key the feed signs with; `None`: no feed is served.
+    pub signing_key: Option<String>,
+    pub agencies: Vec<ExchangeAgencyRow>,
+}
+
+/// One recipient agency of the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExchangeAgencyRow {
+    pub agency: String,
+    /// Messages addressed to it.
+    pub sent: u64,
+    /// Read and acknowledged on the HTTP feed (up to its cursor).
+    pub acknowledged: u64,
+    /// Sent and not acknowledged on the feed: what the agency has still to read (without a bus).
+    pub waiting: u64,
+    /// Not yet published to a bus (with `--nats`, the relay's backlog; without, every message).
+    pub unpublished: u64,
+    /// Age in seconds of the oldest message not yet published.
+    pub oldest_unpublished_seconds: Option<i64>,
 }
 
 fn beijing() -> FixedOffset {
@@ -211,6 +243,7 @@ impl Clearance {
             by_office: Vec::new(),
             scanned: 0,
             truncated: false,
+            exchange: self.exchange_health(now)?,
         };
         let mut times: Vec<i64> = Vec::new();
         let mut office_times: HashMap<OfficeCode, Vec<i64>> = HashMap::new();
@@ -339,6 +372,45 @@ impl Clearance {
     }
 }
 
+impl Clearance {
+    /// The outbox's counts per recipient and the feed's signing key.
+    fn exchange_health(&self, now: DateTime<Utc>) -> Result<ExchangeHealth, AppError> {
+        let signing_key = self.exchange.as_deref().map(|desk| {
+            format!(
+                "{} {}",
+                desk.key().algorithm().as_str(),
+                desk.key().key_id().as_str()
+            )
+        });
+        let Some(outbox) = self.store().outbox_store() else {
+            return Ok(ExchangeHealth {
+                outbox: false,
+                signing_key,
+                agencies: Vec::new(),
+            });
+        };
+        let agencies = outbox
+            .counts()?
+            .into_iter()
+            .map(|(agency, c)| ExchangeAgencyRow {
+                agency,
+                sent: c.total,
+                acknowledged: c.acked,
+                waiting: c.total.saturating_sub(c.acked),
+                unpublished: c.unpublished,
+                oldest_unpublished_seconds: c
+                    .oldest_unpublished_at
+                    .map(|at| (now - at).num_seconds().max(0)),
+            })
+            .collect();
+        Ok(ExchangeHealth {
+            outbox: true,
+            signing_key,
+            agencies,
+        })
+    }
+}
+
 /// The largest counts first, ties by key, at most [`TOP_ROWS_MAX`].
 fn top(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = counts.into_iter().collect();
@@ -363,6 +435,93 @@ mod tests {
         let v: Vec<i64> = (1..=11).collect();
         assert_eq!(percentile(&v, 50), Some(6));
         assert_eq!(percentile(&v, 90), Some(10));
+    }
+
+    /// The dashboard's exchange health: what the outbox holds for each agency, and what the
+    /// agency acknowledged on the feed, move as releases send messages and the feed is read.
+    #[test]
+    fn the_exchange_health_counts_what_was_sent_and_acknowledged() {
+        use std::sync::Arc;
+
+        use exchange::{Agency, Algorithm, KeyId, SigningKey};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn store::Store> = Arc::new(
+            store::sqlite::SqliteStore::open(dir.path(), store::sqlite::SqliteOptions::default())
+                .unwrap(),
+        );
+        let key = SigningKey::generate(
+            Algorithm::Sm2Sm3,
+            Agency::parse("CUSTOMS").unwrap(),
+            KeyId::parse("customs-test").unwrap(),
+        )
+        .unwrap();
+        let desk = Arc::new(crate::exchange::ExchangeDesk::new(
+            store.clone(),
+            Arc::new(key),
+        ));
+        let svc = Clearance::new(
+            store,
+            Arc::new(refdata::RefData::embedded().unwrap()),
+            Arc::new(crate::clock::SystemClock),
+        )
+        .with_registry(Box::new(crate::demo::registry()))
+        .with_eport()
+        .with_exchange(desk);
+        let hq = Principal::Hq {
+            user_id: 1,
+            login: "hq".into(),
+            duties: [crate::access::Duty::Statistician].into_iter().collect(),
+        };
+        let health = |svc: &Clearance| svc.stats(&hq, StatsQuery::default()).unwrap().exchange;
+
+        // Nothing sent yet: the feed is served, the outbox is empty.
+        let h = health(&svc);
+        assert!(h.outbox);
+        assert_eq!(h.signing_key.as_deref(), Some("SM2-SM3 customs-test"));
+        assert!(h.agencies.is_empty(), "{h:?}");
+
+        crate::demo::load(&svc, 40).unwrap();
+        let forex = |h: &ExchangeHealth| {
+            h.agencies
+                .iter()
+                .find(|r| r.agency == "FOREX")
+                .cloned()
+                .unwrap_or_else(|| panic!("FOREX in {h:?}"))
+        };
+        let before = forex(&health(&svc));
+        assert!(
+            before.sent >= 2,
+            "the demo's releases went to FOREX: {before:?}"
+        );
+        assert_eq!(before.acknowledged, 0);
+        assert_eq!(before.waiting, before.sent);
+        // No bus: nothing was published, and the oldest message is waiting.
+        assert_eq!(before.unpublished, before.sent);
+        assert!(before.oldest_unpublished_seconds.is_some_and(|s| s >= 0));
+
+        // The agency reads two messages, then asks on from its cursor: those two are acknowledged.
+        let safe = Principal::Agency {
+            user_id: 2,
+            login: "safe".into(),
+            agency: "forex".into(),
+        };
+        let page = svc.exchange_feed(&safe, None, Some(2)).unwrap();
+        assert_eq!(page.messages.len(), 2);
+        assert_eq!(
+            forex(&health(&svc)).acknowledged,
+            0,
+            "reading alone acknowledges nothing"
+        );
+        svc.exchange_feed(&safe, Some(&page.next.to_string()), Some(1))
+            .unwrap();
+        let after = forex(&health(&svc));
+        assert_eq!(after.sent, before.sent);
+        assert_eq!(after.acknowledged, 2);
+        assert_eq!(after.waiting, before.sent - 2);
+
+        // An agency user sees no statistics.
+        assert!(svc.stats(&safe, StatsQuery::default()).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The endpoints the web interface needs beyond the clearance steps: code lookups
 //! (`GET /api/codes/{table}?q=`, public reference data), checking a declaration without filing
-//! it (`POST /api/declarations/check`), and the dashboard's statistics
-//! (`GET /api/stats/summary?office=&from=&to=`). Access is decided in `app`, as everywhere.
+//! it (`POST /api/declarations/check`), and the dashboard's statistics with the exchange's
+//! health (`GET /api/stats/summary?office=&from=&to=`). Access is decided in `app`, as everywhere.
 
 use app::StatsQuery;
 use axum::body::Bytes;
@@ -100,7 +100,7 @@ fn bound(field: &str, v: Option<&str>, end: bool) -> Result<Option<DateTime<Utc>
 }
 
 #[utoipa::path(get, path = "/api/stats/summary", params(StatsParams),
-    responses((status = 200, description = "volumes today and this month, lane mix, clearance times (median, p90), top commodities and partners, by office"),
+    responses((status = 200, description = "volumes today and this month, lane mix, clearance times (median, p90), top commodities and partners, by office; the exchange's health (outbox counts per agency, the feed's signing key)"),
         (status = 403, description = "not a statistician, or the office is outside your scope")))]
 pub(crate) async fn stats_summary(
     State(svc): State<Svc>,

@@ -27,6 +27,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     ("form.js", JS, include_bytes!("../web/assets/form.js")),
     ("officer.js", JS, include_bytes!("../web/assets/officer.js")),
     ("hq.js", JS, include_bytes!("../web/assets/hq.js")),
+    (
+        "exchange.js",
+        JS,
+        include_bytes!("../web/assets/exchange.js"),
+    ),
     ("i18n/zh.json", JSON, include_bytes!("../web/i18n/zh.json")),
     ("i18n/en.json", JSON, include_bytes!("../web/i18n/en.json")),
     (

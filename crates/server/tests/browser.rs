@@ -4,7 +4,8 @@
 //! taxes; the enterprise pays through the simulated bank link; the officer releases it; the
 //! enterprise sees it released. The agency desks follow: commerce issues a licence, tax reads
 //! the demo's verified refund claims, a bank records a receipt from its form, foreign exchange
-//! reads the class report, and the exporter sees its claims and its class. Every page visited
+//! reads the class report and the messages it received (the release above among them), and the
+//! exporter sees its claims and its class; the HQ dashboard shows the exchange's health. Every page visited
 //! is checked in both languages for keys without a translation (shown as ⟦key⟧), and
 //! screenshots of the main pages are saved under `screenshots/` at the repository root.
 //!
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::{Clearance, SystemClock};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use store::sqlite::{SqliteOptions, SqliteStore};
@@ -50,6 +52,18 @@ fn free_port() -> u16 {
 
 async fn start_server(dir: &Path) -> String {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, SqliteOptions::default()).unwrap());
+    // The exchange as `jinguan serve` has it: releases write messages to the outbox, and the
+    // agencies' feeds are signed with the customs key.
+    let key = exchange::SigningKey::generate(
+        exchange::Algorithm::Sm2Sm3,
+        exchange::Agency::parse("CUSTOMS").unwrap(),
+        exchange::KeyId::parse("customs-browser").unwrap(),
+    )
+    .unwrap();
+    let desk = Arc::new(app::exchange::ExchangeDesk::new(
+        store.clone(),
+        Arc::new(key),
+    ));
     let svc = Arc::new(
         Clearance::new(
             store,
@@ -57,7 +71,8 @@ async fn start_server(dir: &Path) -> String {
             Arc::new(SystemClock),
         )
         .with_registry(Box::new(app::demo::registry()))
-        .with_eport(),
+        .with_eport()
+        .with_exchange(desk),
     );
     let s = svc.clone();
     tokio::task::spawn_blocking(move || app::demo::load(&s, 40))
@@ -217,9 +232,82 @@ impl Ui {
         assert!(!text.trim().is_empty(), "{page} ({lang}) is empty");
     }
 
+    /// Every visible form control has a label (a `<label>`, `aria-label` or
+    /// `aria-labelledby`), and every image-like chart has a name.
+    async fn assert_labelled(&self, page: &str) {
+        let unlabelled = self
+            .js(
+                "return [...document.querySelectorAll('input, select, textarea, canvas')]
+                   .filter((e) => e.type !== 'hidden' && !e.closest('[hidden]') && !e.closest('dialog:not([open])'))
+                   .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                                  && !e.getAttribute('aria-labelledby'))
+                   .map((e) => e.id || e.name || e.outerHTML.slice(0, 80));",
+                vec![],
+            )
+            .await;
+        assert_eq!(unlabelled, json!([]), "{page}: controls without a label");
+        // What the page hides (`hidden`: the sign-out button before sign-in, a "more" button
+        // with nothing more) is not drawn, whatever display its class gives it.
+        let drawn = self
+            .js(
+                "return [...document.querySelectorAll('[hidden]')].filter((e) => e.getClientRects().length > 0)
+                   .map((e) => e.id || e.outerHTML.slice(0, 80));",
+                vec![],
+            )
+            .await;
+        assert_eq!(drawn, json!([]), "{page}: hidden elements drawn");
+    }
+
+    /// Walk the page with the Tab key: every stop is a control a keyboard user can see the
+    /// focus of (its own outline, or its label's when the control is visually hidden), and the
+    /// walk gets past the header into the page.
+    async fn assert_keyboard_focus(&self, page: &str, stops: usize) {
+        self.js(
+            "document.getElementById('skip-link').focus(); window.scrollTo(0, 0);",
+            vec![],
+        )
+        .await;
+        let mut seen_main = false;
+        for i in 0..stops {
+            // A key press of the keyboard (not typed into an element: a file input takes typed
+            // text as a file name).
+            let tab = KeyActions::new("keyboard".into())
+                .then(KeyAction::Down { value: '\u{e004}' })
+                .then(KeyAction::Up { value: '\u{e004}' });
+            self.c.perform_actions(tab).await.unwrap();
+            let stop = self
+                .js(
+                    "const e = document.activeElement;
+                     if (!e || e === document.body) return null;
+                     const ring = (x) => { const cs = getComputedStyle(x); const r = x.getBoundingClientRect();
+                       return cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2 && r.width > 2 && r.height > 2; };
+                     const visible = ring(e) || [...(e.labels || [])].some(ring);
+                     return { what: e.id || e.name || e.tagName + ' ' + (e.textContent || '').trim().slice(0, 30),
+                              inMain: !!e.closest('main'), visible, focusVisible: e.matches(':focus-visible'),
+                              outline: getComputedStyle(e).outline };",
+                    vec![],
+                )
+                .await;
+            if stop.is_null() {
+                break;
+            }
+            seen_main |= stop["inMain"] == json!(true);
+            assert_eq!(
+                stop["visible"],
+                json!(true),
+                "{page}: Tab stop {i} shows no focus: {stop}"
+            );
+        }
+        assert!(
+            seen_main,
+            "{page}: the Tab key never reached the page's content"
+        );
+    }
+
     /// Check the page in both languages (switching with the header button and back), and save
     /// the English rendering too when `shot` names it.
     async fn both_languages(&self, page: &str, shot: Option<&str>) {
+        self.assert_labelled(page).await;
         self.assert_translated(page).await;
         let before = self
             .js("return document.documentElement.lang;", vec![])
@@ -245,11 +333,23 @@ impl Ui {
         self.settled().await;
     }
 
+    /// Sign in with the keyboard: in the login field, type, Tab to the password, Enter submits.
     async fn sign_in(&self, login: &str) {
         self.go("#/login").await;
-        self.type_into("login", login).await;
-        self.type_into("password", app::demo::DEMO_PASSWORD).await;
-        self.click("#login-submit").await;
+        self.js(
+            "const l = document.getElementById('login'); l.value = ''; l.focus();
+             document.getElementById('password').value = '';",
+            vec![],
+        )
+        .await;
+        let keys = format!("{login}\u{e004}{}\u{e007}", app::demo::DEMO_PASSWORD);
+        self.c
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&keys)
+            .await
+            .unwrap();
         self.until(
             "!location.hash.startsWith('#/login') && document.getElementById('logout').hidden === false",
             "the sign-in",
@@ -271,6 +371,17 @@ impl Ui {
             &format!("status {status}"),
         )
         .await;
+    }
+
+    /// Which requests the declaration page offers: (amendment, cancellation).
+    async fn requests(&self) -> (bool, bool) {
+        let v = self
+            .js(
+                "return [!!document.getElementById('request-amendment'), !!document.getElementById('request-cancellation')];",
+                vec![],
+            )
+            .await;
+        (v[0] == json!(true), v[1] == json!(true))
     }
 
     /// Confirm the open dialog (after choosing values in it).
@@ -315,6 +426,7 @@ async fn file_inspect_pay_release_in_a_browser() {
     );
     assert_eq!(ui.text("#login-title").await, "登录");
     ui.shot("01-login-zh").await;
+    ui.assert_keyboard_focus("login", 12).await;
     ui.both_languages("login", Some("01-login-en")).await;
 
     // A wrong password is refused with a message.
@@ -428,6 +540,7 @@ async fn file_inspect_pay_release_in_a_browser() {
     assert!(!ui.text("#f-net_weight_kg-err").await.is_empty());
     assert!(!ui.text("#f-trade_mode-err").await.is_empty());
     ui.shot("03-declaration-form-problems").await;
+    ui.assert_keyboard_focus("declaration form", 40).await;
     ui.both_languages("declaration form", Some("03-declaration-form-problems-en"))
         .await;
 
@@ -512,6 +625,26 @@ async fn file_inspect_pay_release_in_a_browser() {
         "an 18-digit number: {declaration_no}"
     );
     assert!(ui.text(".ev-accepted").await.contains(&declaration_no));
+    // Before assessment the declarant may ask for an amendment (naming a field of the
+    // declaration, suggested from it) or a cancellation.
+    ui.click("#request-amendment").await;
+    ui.until(
+        "document.querySelector('#dlg-field-list option[value=\"items[0].declared_quantity\"]') !== null",
+        "the field paths suggested for an amendment",
+    )
+    .await;
+    ui.assert_labelled("amendment dialog").await;
+    ui.click("#dialog .actions .btn-secondary").await;
+    ui.until(
+        "!document.getElementById('dialog').open",
+        "the dialog to close",
+    )
+    .await;
+    assert_eq!(
+        ui.requests().await,
+        (true, true),
+        "requests while inspected"
+    );
     ui.shot("04-enterprise-declaration-accepted").await;
     ui.both_languages("enterprise declaration", None).await;
     ui.sign_out().await;
@@ -536,11 +669,49 @@ async fn file_inspect_pay_release_in_a_browser() {
     assert!(why.contains("DEMO-DISCREDITED-RED@1"), "{why}");
     assert!(why.contains("91110000600037341L"), "{why}");
     ui.shot("06-officer-declaration").await;
+    ui.assert_keyboard_focus("officer declaration", 25).await;
     ui.both_languages("officer declaration", None).await;
+    // The inspection found two discrepancies: each entered as a finding. A finding without a
+    // note is not recorded: the dialog says so and stays open.
     ui.click("#act-inspection").await;
-    ui.set("dlg-result", "conform").await;
+    ui.set("dlg-result", "discrepancy").await;
+    ui.until(
+        "document.getElementById('dlg-note-0') !== null",
+        "the first finding's fields",
+    )
+    .await;
+    ui.click("#dialog-confirm").await;
+    ui.until(
+        "document.getElementById('dlg-error').textContent.length > 0 && document.getElementById('dialog').open",
+        "the message that a finding needs a note",
+    )
+    .await;
+    ui.set("dlg-kind-0", "quantity").await;
+    ui.type_into("dlg-field-0", "items[0].declared_quantity")
+        .await;
+    ui.type_into("dlg-note-0", "98 laptops counted, 100 declared")
+        .await;
+    ui.click("#dlg-add-finding").await;
+    ui.set("dlg-kind-1", "other").await;
+    ui.type_into("dlg-note-1", "two cartons without shipping marks")
+        .await;
+    ui.assert_labelled("inspection results dialog").await;
+    ui.assert_translated("inspection results dialog").await;
+    ui.shot("06-officer-inspection-results").await;
     ui.confirm_dialog().await;
     ui.status_is("awaiting_assessment").await;
+    let found = ui.text("section[aria-labelledby='s-detail-risk']").await;
+    for part in [
+        "items[0].declared_quantity",
+        "98 laptops counted, 100 declared",
+        "two cartons without shipping marks",
+    ] {
+        assert!(found.contains(part), "the finding {part:?} in: {found}");
+    }
+    assert!(ui
+        .text(".ev-inspection_recorded")
+        .await
+        .contains("two cartons without shipping marks"));
     ui.click("#act-assess").await;
     ui.confirm_dialog().await;
     ui.status_is("assessed").await;
@@ -552,6 +723,8 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.status_is("assessed").await;
     let total = ui.text("#total-payable").await;
     assert!(total.starts_with('¥'), "a total payable: {total}");
+    // Assessed: an amendment is no longer offered (the service refuses it); a cancellation is.
+    assert_eq!(ui.requests().await, (false, true), "requests once assessed");
     ui.shot("07-enterprise-taxes").await;
     loop {
         let unpaid = ui
@@ -595,6 +768,7 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.go(&format!("#/portal/d/{id}")).await;
     ui.status_is("released").await;
     assert!(!ui.text(".ev-released").await.is_empty());
+    assert_eq!(ui.requests().await, (false, true), "requests once released");
     ui.shot("08-enterprise-released").await;
     ui.sign_out().await;
 
@@ -611,7 +785,17 @@ async fn file_inspect_pay_release_in_a_browser() {
         month.chars().any(|c| c.is_ascii_digit() && c != '0'),
         "declarations this month: {month}"
     );
+    // The exchange's health: the feed is served, and FOREX was sent (at least) the release above.
+    assert!(ui.text("#exchange-state").await.contains("customs-browser"));
+    let forex_sent = ui
+        .text("#exchange-health tr[data-agency='FOREX'] .sent")
+        .await;
+    assert!(
+        forex_sent.chars().any(|c| c.is_ascii_digit() && c != '0'),
+        "messages sent to FOREX: {forex_sent}"
+    );
     ui.shot("09-hq-dashboard").await;
+    ui.assert_keyboard_focus("HQ dashboard", 15).await;
     ui.both_languages("HQ dashboard", Some("09-hq-dashboard-en"))
         .await;
     ui.sign_out().await;
@@ -651,6 +835,7 @@ async fn file_inspect_pay_release_in_a_browser() {
     )
     .await;
     ui.shot("10-agency-licences").await;
+    ui.assert_keyboard_focus("agency desk", 25).await;
     ui.both_languages("agency desk", Some("10-agency-licences-en"))
         .await;
     ui.sign_out().await;
@@ -729,6 +914,14 @@ async fn file_inspect_pay_release_in_a_browser() {
         "the class report",
     )
     .await;
+    // Among the messages the foreign-exchange agency received: the release of the declaration
+    // filed above, signed with the customs key.
+    let received = ui
+        .text(&format!(
+            "#agency-messages tr[data-declaration='{declaration_no}']"
+        ))
+        .await;
+    assert!(received.contains("SM2-SM3 customs-browser"), "{received}");
     ui.shot("14-forex-report").await;
     ui.both_languages("foreign-exchange desk", Some("14-forex-report-en"))
         .await;
@@ -743,6 +936,17 @@ async fn file_inspect_pay_release_in_a_browser() {
     .await;
     ui.shot("15-enterprise-refunds-forex").await;
     ui.both_languages("E-Port services (exporter)", None).await;
+    ui.sign_out().await;
+    // An agency without an exchange code is told so on its desk, in both languages.
+    ui.sign_in("samr").await;
+    ui.until("location.hash === '#/agency'", "the market regulation desk")
+        .await;
+    ui.until(
+        "document.getElementById('agency-messages') !== null",
+        "the messages section",
+    )
+    .await;
+    ui.both_languages("market regulation desk", None).await;
     ui.sign_out().await;
     ui.sign_in("admin").await;
     ui.until("location.hash === '#/admin'", "the administration page")

@@ -163,6 +163,18 @@ fn families() -> BTreeMap<&'static str, BTreeSet<String>> {
         .collect(),
     );
     f.insert("direction", set(&["import", "export"]));
+    // Kinds of the exchange's messages (the agency desk lists what its feed holds).
+    {
+        use exchange::MessageType;
+        f.insert(
+            "msg",
+            set(&[
+                exchange::DeclarationReleasedV1::KIND,
+                exchange::ExportClosedV1::KIND,
+                exchange::LicenceWrittenOffV1::KIND,
+            ]),
+        );
+    }
     // Actor kinds (clearance::Actor's tag), principal kinds (app::Principal::kind), and the
     // tax engine's kinds in a breakdown (tax::TaxKind, snake_case).
     f.insert(

@@ -7,6 +7,7 @@ import { declarationForm } from './form.js';
 import { worklist, officerDetail } from './officer.js';
 import { dashboard } from './hq.js';
 import { taxClaims, forexReport, bankDesk } from './finance.js';
+import { agencyMessages } from './exchange.js';
 
 export const session = { principal: null };
 
@@ -102,11 +103,12 @@ async function agencyView(el, ctx) {
   if (agencyIs(p, ['tax', 'sat'])) parts.push(['agency.refunds', [await taxClaims()]]);
   if (agencyIs(p, ['forex', 'safe'])) parts.push(['agency.forex', [await forexReport()]]);
   if (agencyIs(p, ['bank'])) parts.push(['agency.bank', await bankDesk(ctx)]);
+  const messages = await agencyMessages();
   if (!ctx.isCurrent()) return;
   el.append(h('h1', t('agency.title')), h('p.muted', t('agency.intro', { agency: p.agency || '' })));
   for (const [key, content] of parts) el.append(section(key, ...content));
   if (!parts.length) el.append(section('agency.ledger', emptyState(t('eport.coming'))));
-  el.append(section('agency.messages', h('p.muted', t('agency.messages_text'))));
+  el.append(section('agency.messages', messages));
 }
 
 function adminView(el) {

@@ -1,9 +1,10 @@
 // HQ dashboard: volumes today and this month, lane mix, clearance times (median, p90), top
 // commodities and partners, by office; charts by Chart.js (vendored, see vendor/README.md);
-// every chart has a table beside it with the same figures.
+// every chart has a table beside it with the same figures; and the exchange's health.
 import { t, tk, pick } from './i18n.js';
 import { get } from './api.js';
 import { h, section, table, fmtNumber, fmtSeconds, emptyState } from './ui.js';
+import { exchangeHealth } from './exchange.js';
 
 const LANE_COLOURS = { green: '#2e7d32', yellow: '#f9a825', red: '#c62828', blue: '#1565c0' };
 const charts = [];
@@ -80,7 +81,7 @@ export async function dashboard(el, { params, session }) {
   el.append(h('div.grid2',
     section('hq.by_office', officeCanvas, table([t('filter.office'), t('hq.declarations'), t('hq.released'), t('hq.median')],
       s.by_office.map((o) => h('tr', h('td', `${o.office} ${pick(o, 'name')}`), h('td.num', fmtNumber(o.declarations)), h('td.num', fmtNumber(o.released)), h('td.num', fmtSeconds(o.median_clearance_seconds)))), { cls: 'compact' })),
-    section('hq.exchange', h('p#exchange-state', h('span.badge.status-suspended', t('hq.exchange_not_connected'))), h('p.muted', t('hq.exchange_text')))));
+    section('hq.exchange', exchangeHealth(s.exchange))));
 
   chart(laneCanvas.firstChild, {
     type: 'doughnut',

@@ -74,18 +74,102 @@ export async function worklist(el, { params, session }) {
   await load();
 }
 
-function findingFields() {
-  return [
-    { name: 'result', label: t('result.label'), type: 'select', options: [['conform', t('result.conform')], ['discrepancy', t('result.discrepancy')]] },
-    { name: 'kind', label: t('finding.label'), type: 'select', options: ['misclassification', 'undervaluation', 'quantity', 'prohibited_goods', 'other'].map((k) => [k, tk('finding', k)]) },
-    { name: 'field', label: t('finding.field') },
-    { name: 'note', label: t('finding.note'), type: 'textarea' },
-  ];
-}
+const FINDING_KINDS = ['misclassification', 'undervaluation', 'quantity', 'prohibited_goods', 'other'];
+// Findings one examination records at most (the clearance service's own limit is higher).
+const FINDINGS_SHOWN_MAX = 10;
 
-function examinationBody(v) {
-  if (v.result === 'conform') return { result: 'conform' };
-  return { result: 'discrepancy', findings: [{ kind: v.kind, field: v.field, note: v.note || '—' }] };
+// The result of a document review or an inspection: conform, or a discrepancy with one or more
+// findings (kind, the field concerned, a note), each added with a button and checked before the
+// dialog closes. Resolves to the request body, or null if cancelled.
+function examinationDialog({ title, text }) {
+  const dlg = document.getElementById('dialog');
+  clear(dlg);
+  return new Promise((resolve) => {
+    const result = h('select#dlg-result', { name: 'result' },
+      h('option', { value: 'conform' }, t('result.conform')),
+      h('option', { value: 'discrepancy' }, t('result.discrepancy')));
+    const list = h('ol.findings#dlg-findings');
+    const err = h('p.error#dlg-error', { role: 'alert' });
+    const add = h('button.btn-secondary#dlg-add-finding', { type: 'button' }, t('finding.add'));
+    const findingsBox = h('fieldset.findings-box', { hidden: true }, h('legend', t('finding.list')), list, add);
+    const renumber = () => {
+      [...list.children].forEach((li, i) => {
+        li.querySelector('h3').textContent = t('finding.n', { n: i + 1 });
+        for (const name of ['kind', 'field', 'note']) {
+          const input = li.querySelector(`[name="${name}"]`);
+          const label = li.querySelector(`label[data-for="${name}"]`);
+          input.id = `dlg-${name}-${i}`;
+          label.htmlFor = input.id;
+        }
+      });
+      add.disabled = list.children.length >= FINDINGS_SHOWN_MAX;
+    };
+    const addFinding = () => {
+      const kind = h('select', { name: 'kind' }, FINDING_KINDS.map((k) => h('option', { value: k }, tk('finding', k))));
+      const field = h('input', { name: 'field', type: 'text', autocomplete: 'off', spellcheck: 'false' });
+      const note = h('textarea', { name: 'note', rows: 2, required: true });
+      const remove = h('button.btn-link', { type: 'button' }, t('finding.remove'));
+      const li = h('li.finding', h('h3', ''),
+        h('div.field', h('label', { dataset: { for: 'kind' } }, t('finding.label')), kind),
+        h('div.field', h('label', { dataset: { for: 'field' } }, t('finding.field')), field),
+        h('div.field', h('label', { dataset: { for: 'note' } }, t('finding.note'), h('span.req', { 'aria-hidden': 'true' }, ' *')), note),
+        remove);
+      remove.addEventListener('click', () => {
+        li.remove();
+        renumber();
+        (list.querySelector('select') || add).focus();
+      });
+      list.append(li);
+      renumber();
+      return kind;
+    };
+    add.addEventListener('click', () => addFinding().focus());
+    result.addEventListener('change', () => {
+      const discrepancy = result.value === 'discrepancy';
+      findingsBox.hidden = !discrepancy;
+      if (discrepancy && !list.children.length) addFinding();
+      err.textContent = '';
+    });
+    const cancel = h('button.btn-secondary', { type: 'button' }, t('action.cancel'));
+    const ok = h('button.btn-primary#dialog-confirm', { type: 'submit' }, t('act.record'));
+    const form = h('form', { method: 'dialog', novalidate: true },
+      h('h2#dialog-title', title), text ? h('p', text) : null,
+      h('div.field', h('label', { for: 'dlg-result' }, t('result.label')), result),
+      findingsBox, err, h('div.actions', cancel, ok));
+    dlg.append(form);
+    dlg.setAttribute('aria-labelledby', 'dialog-title');
+    let done = false;
+    const finish = (v) => {
+      if (done) return;
+      done = true;
+      if (dlg.open) dlg.close();
+      resolve(v);
+    };
+    cancel.addEventListener('click', () => finish(null));
+    dlg.addEventListener('cancel', () => finish(null), { once: true });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (result.value === 'conform') {
+        finish({ result: 'conform' });
+        return;
+      }
+      const findings = [...list.children].map((li) => ({
+        kind: li.querySelector('[name="kind"]').value,
+        field: li.querySelector('[name="field"]').value.trim(),
+        note: li.querySelector('[name="note"]').value.trim(),
+      }));
+      const blank = [...list.children].find((li) => !li.querySelector('[name="note"]').value.trim());
+      if (!findings.length || blank) {
+        err.textContent = t('finding.note_required');
+        if (blank) blank.querySelector('[name="note"]').focus();
+        else add.focus();
+        return;
+      }
+      finish({ result: 'discrepancy', findings });
+    });
+    dlg.showModal();
+    result.focus();
+  });
 }
 
 export async function officerDetail(el, ctx) {
@@ -110,8 +194,8 @@ export async function officerDetail(el, ctx) {
   const actions = [];
   if (s.status === 'document_review' && has('reviewer')) {
     actions.push(btn('review', 'act.review', async () => {
-      const v = await confirmDialog({ title: t('act.review'), fields: findingFields(), confirm: t('act.record') });
-      if (v) take('review', examinationBody(v));
+      const body = await examinationDialog({ title: t('act.review') });
+      if (body) take('review', body);
     }));
     actions.push(btn('order-inspection', 'act.order_inspection', async () => {
       const v = await confirmDialog({ title: t('act.order_inspection'), fields: [{ name: 'reason', label: t('action.reason'), type: 'textarea', required: true }] });
@@ -120,8 +204,8 @@ export async function officerDetail(el, ctx) {
   }
   if (s.status === 'inspection' && has('inspector')) {
     actions.push(btn('inspection', 'act.inspection', async () => {
-      const v = await confirmDialog({ title: t('act.inspection'), text: t('act.inspection_text'), fields: findingFields(), confirm: t('act.record') });
-      if (v) take('inspection', examinationBody(v));
+      const body = await examinationDialog({ title: t('act.inspection'), text: t('act.inspection_text') });
+      if (body) take('inspection', body);
     }));
   }
   if (s.status === 'awaiting_assessment' && has('tax_officer')) {

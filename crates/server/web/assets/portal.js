@@ -71,6 +71,20 @@ export async function portalList(el, { params }) {
   await load();
 }
 
+// The statuses in which the declarant may ask (clearance::decide): an amendment before the
+// taxes are assessed, a cancellation until release.
+const AMENDABLE = ['accepted', 'document_review', 'inspection', 'awaiting_assessment'];
+const CANCELLABLE = [...AMENDABLE, 'assessed', 'paid', 'released'];
+
+// The paths an amendment may name, from the declaration as filed: items first, then the header.
+function fieldPaths(x) {
+  if (!x) return [];
+  const scalar = (v) => v !== null && typeof v !== 'object';
+  const items = (x.items || []).flatMap((it, i) => Object.keys(it).filter((k) => k !== 'item_no' && scalar(it[k])).map((k) => `items[${i}].${k}`));
+  const header = Object.keys(x).filter((k) => scalar(x[k]));
+  return [...items, ...header];
+}
+
 async function step(id, name, body, okKey) {
   try {
     const r = await post(`/api/declarations/${id}/${name}`, body);
@@ -87,7 +101,6 @@ export async function portalDetail(el, ctx) {
   if (!ctx.isCurrent()) return;
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
   const s = d.state;
-  const terminal = ['rejected', 'withdrawn', 'closed', 'cancelled'].includes(s.status);
 
   const pay = (n) => h('button.btn-primary', { type: 'button', 'data-notice': n.notice_no, onclick: async () => {
     const ok = await confirmDialog({
@@ -105,19 +118,21 @@ export async function portalDetail(el, ctx) {
       if (v && await step(d.id, 'withdraw', { reason: v.reason }, 'action.done')) reload();
     } }, t('action.withdraw')));
   }
-  if (!terminal && s.status !== 'submitted' && !s.pending_request) {
+  if (AMENDABLE.includes(s.status) && !s.pending_request) {
     actions.push(h('button.btn-secondary#request-amendment', { type: 'button', onclick: async () => {
       const v = await confirmDialog({
         title: t('action.amendment'),
         fields: [
-          { name: 'field', label: t('amend.field'), required: true, value: 'items[0].unit_price' },
+          { name: 'field', label: t('amend.field'), required: true, value: 'items[0].unit_price', suggestions: fieldPaths(d.declaration) },
           { name: 'value', label: t('amend.value'), required: true },
           { name: 'reason', label: t('action.reason'), type: 'textarea', required: true },
         ],
       });
       if (v && await step(d.id, 'amendment-request', { reason: v.reason, changes: [{ field: v.field, value: v.value }] }, 'action.done')) reload();
     } }, t('action.amendment')));
-    actions.push(h('button.btn-danger', { type: 'button', onclick: async () => {
+  }
+  if (CANCELLABLE.includes(s.status) && !s.pending_request) {
+    actions.push(h('button.btn-danger#request-cancellation', { type: 'button', onclick: async () => {
       const v = await confirmDialog({ title: t('action.cancellation'), fields: [{ name: 'reason', label: t('action.reason'), type: 'textarea', required: true }], danger: true });
       if (v && await step(d.id, 'cancellation-request', { reason: v.reason }, 'action.done')) reload();
     } }, t('action.cancellation')));

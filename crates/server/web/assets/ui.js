@@ -91,7 +91,8 @@ export function toast(msg, kind = 'ok') {
 }
 
 // A modal confirmation with optional fields. Resolves to the field values, or null if cancelled.
-// fields: [{name, label, type: 'text'|'select'|'textarea', options: [[value, label]], required, value}]
+// fields: [{name, label, type: 'text'|'select'|'textarea', options: [[value, label]], required, value,
+//          suggestions: [value] (a text field's datalist)}]
 export function confirmDialog({ title, text, fields = [], confirm, danger = false }) {
   const dlg = document.getElementById('dialog');
   clear(dlg);
@@ -110,10 +111,15 @@ export function confirmDialog({ title, text, fields = [], confirm, danger = fals
       } else {
         input = h('input', { id, name: f.name, type: 'text', autocomplete: 'off' });
       }
+      let list = null;
+      if (f.suggestions && f.suggestions.length) {
+        list = h('datalist', { id: `${id}-list` }, f.suggestions.map((v) => h('option', { value: v })));
+        input.setAttribute('list', list.id);
+      }
       if (f.value !== undefined) input.value = f.value;
       if (f.required) input.required = true;
       inputs[f.name] = input;
-      body.push(h('div.field', h('label', { for: id }, f.label, f.required ? h('span.req', { 'aria-hidden': 'true' }, ' *') : null), input));
+      body.push(h('div.field', h('label', { for: id }, f.label, f.required ? h('span.req', { 'aria-hidden': 'true' }, ' *') : null), input, list));
     }
     const cancel = h('button.btn-secondary', { type: 'button', value: 'cancel' }, t('action.cancel'));
     const ok = h('button', { type: 'submit', value: 'ok', class: danger ? 'btn-danger' : 'btn-primary', id: 'dialog-confirm' }, confirm || t('action.confirm'));
