@@ -87,6 +87,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.prints_and_exits() {
+        // Rust ignores SIGPIPE, so `println!` panics when a reader such as `head` closes the
+        // pipe. Commands that only print get the default Unix behaviour back: a quiet exit.
+        // The server and the network clients keep SIGPIPE ignored (a closed socket is an error
+        // they handle, not a reason to die).
+        sigpipe::reset();
+    }
     let result = match cli.command {
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, args),
         Command::Parse(args) => parse_cmd::run(&cli.data_dir, args),
@@ -108,6 +115,28 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("jinguan: error: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+impl Command {
+    /// Whether the command reads files, prints and exits, with no socket open.
+    fn prints_and_exits(&self) -> bool {
+        match self {
+            Command::Validate(_)
+            | Command::Parse(_)
+            | Command::Codes(_)
+            | Command::Refdata(_)
+            | Command::Tax(_)
+            | Command::Rates(_)
+            | Command::Audit(_)
+            | Command::Risk(_) => true,
+            Command::Serve(_)
+            | Command::Demo(_)
+            | Command::User(_)
+            | Command::Bench(_)
+            | Command::Exchange(_)
+            | Command::Simulate(_) => false,
         }
     }
 }

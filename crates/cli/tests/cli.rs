@@ -502,3 +502,26 @@ fn tax_of_an_ecommerce_import_counts_the_buyers_year() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `jinguan codes tariff | head -1`: when the reader closes the pipe the command stops quietly
+/// (killed by SIGPIPE, as Unix tools are) instead of panicking with "failed printing to stdout".
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    use std::process::Stdio;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jinguan"))
+        .args(["codes", "tariff", "--data-dir"])
+        .arg(data.path())
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jinguan runs");
+    // Close the reading end before the command writes: every write then fails with EPIPE.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("jinguan ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE: {:?}", out.status);
+}

@@ -727,3 +727,43 @@ async fn access_matrix_over_http() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{u}");
 }
+
+/// Amounts at the edge of what the form takes never crash the filing. Quantity and unit price
+/// both at the largest amount: their product once overflowed validation's arithmetic (a panic,
+/// so a 500); now automatic review rejects the filing with the problem named. A huge but
+/// consistent amount once overflowed the tax engine inside the store's write; now the goods are
+/// left for an officer to assess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_at_the_limits_are_rejected_or_left_to_an_officer() {
+    let t = TestApp::start().await;
+    t.user("ent-a", Role::Enterprise, None, Some(A), &[]);
+    let ent = t.login("ent-a").await;
+
+    let mut at_limit: Value = serde_json::from_str(&declaration(A, "2233", 8)).unwrap();
+    for f in ["declared_quantity", "first_quantity", "unit_price", "total_price"] {
+        at_limit["items"][0][f] = json!("999999999999999");
+    }
+    let (s, body) = t.submit(&ent, "limit-1", &at_limit.to_string()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "rejected", "{body}");
+    let problems = body["error"]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["field"] == "items[0].total_price"
+            && p["code"] == "total_mismatch"
+            && !p["message_zh"].as_str().unwrap().is_empty()),
+        "{body}"
+    );
+
+    let mut huge: Value = serde_json::from_str(&declaration(A, "2233", 9)).unwrap();
+    for f in ["declared_quantity", "first_quantity", "second_quantity"] {
+        if huge["items"][0].get(f).is_some() {
+            huge["items"][0][f] = json!("1");
+        }
+    }
+    for f in ["unit_price", "total_price"] {
+        huge["items"][0][f] = json!("900000000000000");
+    }
+    let (s, body) = t.submit(&ent, "huge-1", &huge.to_string()).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "awaiting_assessment", "{body}");
+}
