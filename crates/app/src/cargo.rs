@@ -9,18 +9,20 @@
 //! sequence it has applied, so the log and the ledger cannot diverge (another process writing the
 //! same database gets `Conflict`), except a filing's match: reserved provisionally under the lock,
 //! written without it (joining group commit), then confirmed or undone (docs/CARGO.md "Ledger
-//! state"). Transits are loaded per transit from their row; postal items
-//! are rows.
+//! state"). Transits are loaded per transit from their row, and the bills of open transits are
+//! indexed in memory (an import naming one waits for the arrival at the office of destination);
+//! postal items are rows.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cargo_control::{
-    china_date, transit, Actor as CargoActor, BaggageDeclaration, Bill, DeclaredGoods, LateBill,
-    ManifestAction, ManifestBalance, ManifestCommand, ManifestEvent, ManifestEventKind, ManifestId,
-    ManifestKind, ManifestLedger, ManifestState, MatchPolicy, ParcelList, PostalPolicy, Refusal,
-    SealNo, TallyLine, TransitAction, TransitAlert, TransitCommand, TransitDeclaration, TransitNo,
-    Voyage,
+    china_date, transit, Actor as CargoActor, BaggageDeclaration, Bill, BillNo,
+    ClearingDeclaration, DeclaredGoods, LateBill, ManifestAction, ManifestBalance, ManifestCommand,
+    ManifestEvent, ManifestEventKind, ManifestId, ManifestKind, ManifestLedger, ManifestState,
+    MatchPolicy, ParcelList, PostalPolicy, Refusal, SealNo, TallyLine, TransitAction, TransitAlert,
+    TransitCommand, TransitDeclaration, TransitNo, Voyage,
 };
 use chrono::{DateTime, Utc};
 use clearance::{Event, Status};
@@ -84,6 +86,11 @@ pub struct CargoDesk {
     policy: CargoPolicy,
     /// Serials of the placeholder numbers of provisional reservations.
     provisional: AtomicU32,
+    /// The bills carried by transits not yet cleared or cancelled, with their transit: an import
+    /// naming one is refused until the goods have arrived, and then accepted at the office of
+    /// destination only (`transit::check_inland_declaration`). Loaded at start (at most
+    /// `CARGO_PAGE_MAX` open transits), kept up to date by every transit write of this process.
+    transit_bills: Mutex<HashMap<BillNo, Arc<cargo_control::TransitState>>>,
 }
 
 /// Events read per page when replaying.
@@ -105,12 +112,43 @@ impl CargoDesk {
                 ledger.apply(&e.event);
             }
         }
+        use cargo_control::TransitStatus as S;
+        let open = store.transits(&TransitFilter {
+            statuses: Some(vec![S::Declared, S::Departed, S::Arrived, S::SealBroken]),
+            declarant: None,
+            offices: None,
+            limit: store::cargo::CARGO_PAGE_MAX,
+        })?;
+        let mut transit_bills = HashMap::new();
+        for t in &open {
+            note_transit(&mut transit_bills, &t.state);
+        }
         Ok(CargoDesk {
             store,
             state: Mutex::new(LedgerState { ledger, seq }),
             policy,
             provisional: AtomicU32::new(0),
+            transit_bills: Mutex::new(transit_bills),
         })
+    }
+
+    fn transit_bills(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<BillNo, Arc<cargo_control::TransitState>>> {
+        self.transit_bills.lock().expect("transit bills lock")
+    }
+
+    /// Follow a transit written outside the use cases (the demo's past-dated one).
+    pub(crate) fn note_transit(&self, state: &cargo_control::TransitState) {
+        note_transit(&mut self.transit_bills(), state);
+    }
+
+    /// The transit rule for an import declaration naming `bill_no`, filed at `office`.
+    fn check_in_transit(&self, bill_no: &BillNo, office: OfficeCode) -> Result<(), Refusal> {
+        match self.transit_bills().get(bill_no) {
+            Some(t) => transit::check_inland_declaration(t, *bill_no, office),
+            None => Ok(()),
+        }
     }
 
     pub fn policy(&self) -> &CargoPolicy {
@@ -188,11 +226,34 @@ pub fn refusal(r: Refusal) -> AppError {
     }
 }
 
-/// Every reason of a refusal as a field problem.
+/// [`refusal`], with the problems of a refused input on `field`.
+fn refusal_on(r: Refusal, field: &str) -> AppError {
+    match refusal(r.clone()) {
+        AppError::Invalid(_) => AppError::Invalid(problems(&r, field)),
+        other => other,
+    }
+}
+
+/// Every reason of a refusal as a field problem: on the field the refusal names when it names
+/// one (a missing, too long, too many or negative field), else on `field`.
 fn problems(r: &Refusal, field: &str) -> Vec<FieldProblem> {
     r.reasons()
         .into_iter()
-        .map(|x| FieldProblem::new(field, x.code(), x.message_zh(), x.message_en()))
+        .map(|x| {
+            let own = match x {
+                Refusal::Missing { field }
+                | Refusal::TooLong { field, .. }
+                | Refusal::TooMany { field, .. }
+                | Refusal::Negative { field } => Some(*field),
+                _ => None,
+            };
+            FieldProblem::new(
+                own.unwrap_or(field),
+                x.code(),
+                x.message_zh(),
+                x.message_en(),
+            )
+        })
         .collect()
 }
 
@@ -278,6 +339,17 @@ impl Clearance {
         }
         let decl: Declaration = serde_json::from_str(&req.body_json)
             .map_err(|e| AppError::Internal(format!("typed declaration: {e}")))?;
+        // Goods under transit are declared at the office of destination once arrived: any
+        // import naming one of its bills, whatever its transport mode.
+        if decl.direction == Direction::Import {
+            if let Ok(goods) = DeclaredGoods::from_declaration(&decl) {
+                if let Err(r) = desk.check_in_transit(&goods.bill_no, decl.declaration_office) {
+                    return Ok(self
+                        .submit_matched_checked(&*desk.store, req, reject(&r), None, check)?
+                        .filed);
+                }
+            }
+        }
         let link = desk.policy.link(&decl);
         if matches!(link, Link::None) {
             return Ok(self.submit_checked(req, review, check)?);
@@ -500,17 +572,70 @@ impl Clearance {
             (false, Status::Cancelled | Status::Withdrawn) => "unmatch",
             _ => return self.append_with_outbox(append, outbox),
         };
-        let (Some(declaration_no), Some(bill_no)) = (d.state.declaration_no, bill_of(d)) else {
+        let (Some(declaration_no), Some(goods)) = (d.state.declaration_no, goods_of(d)) else {
             return self.append_with_outbox(append, outbox);
         };
+        let bill_no = goods.bill_no;
+        let now = append.events.last().map_or_else(|| self.now(), |e| e.at);
         let mut g = desk.lock();
         let matched = g
             .ledger
             .bill(&bill_no)
             .is_some_and(|b| b.parts.iter().any(|p| p.declaration_no == declaration_no));
+        // An export accepted before its bill was on a manifest (`Link::IfKnown`) is matched at
+        // release when the bill has been filed since, so that the departure closes it. Applied
+        // to the ledger now (the write-off is decided on it) and undone if the write fails.
+        let mut late_match = Vec::new();
         if !matched {
-            return self.append_with_outbox(append, outbox);
+            let export_now_known = action == "release"
+                && goods.direction == Direction::Export
+                && g.ledger.bill(&bill_no).is_some();
+            if !export_now_known {
+                return self.append_with_outbox(append, outbox);
+            }
+            let cmd = ManifestCommand {
+                actor: system(),
+                action: ManifestAction::MatchDeclaration {
+                    bill_no,
+                    declaration_no,
+                    packages: goods.packages,
+                    gross_weight_kg: goods.gross_weight_kg,
+                },
+            };
+            match g.ledger.decide(&cmd, now) {
+                Ok(events) => {
+                    for e in &events {
+                        g.ledger.apply(e);
+                    }
+                    late_match = events;
+                }
+                // The figures disagree (or the goods already left): released unmatched, as
+                // before; the departure lists nothing for it and officers close it by hand.
+                Err(_) => return self.append_with_outbox(append, outbox),
+            }
         }
+        let undo_late_match = |g: &mut std::sync::MutexGuard<'_, LedgerState>| {
+            for e in &late_match {
+                if let ManifestEventKind::DeclarationMatched {
+                    manifest_id,
+                    bill_no,
+                    declaration_no,
+                    ..
+                } = &e.kind
+                {
+                    g.ledger.apply(&ManifestEvent {
+                        at: now,
+                        actor: system(),
+                        kind: ManifestEventKind::DeclarationUnmatched {
+                            manifest_id: *manifest_id,
+                            bill_no: *bill_no,
+                            declaration_no: *declaration_no,
+                            reason: "release not written".into(),
+                        },
+                    });
+                }
+            }
+        };
         let cmd = ManifestCommand {
             actor: system(),
             action: if action == "release" {
@@ -526,17 +651,26 @@ impl Clearance {
                 }
             },
         };
-        let now = append.events.last().map_or_else(|| self.now(), |e| e.at);
-        let manifest_events = g
-            .ledger
-            .decide(&cmd, now)
-            .map_err(|r| StoreError::Invalid(r.message_en()))?;
+        let manifest_events = match g.ledger.decide(&cmd, now) {
+            Ok(events) => events,
+            Err(r) => {
+                undo_late_match(&mut g);
+                return Err(StoreError::Invalid(r.message_en()));
+            }
+        };
         let written = desk.store.record_manifest(ManifestWrite {
             expected_seq: g.seq,
-            events: manifest_events.clone(),
+            events: late_match.iter().chain(&manifest_events).cloned().collect(),
             declarations: vec![append],
             outbox,
-        })?;
+        });
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                undo_late_match(&mut g);
+                return Err(e);
+            }
+        };
         for e in &manifest_events {
             g.ledger.apply(e);
         }
@@ -841,6 +975,7 @@ impl Clearance {
             });
         }
         let no = declaration.transit_no;
+        let (entry_office, bills) = (declaration.entry_office, declaration.bills.clone());
         let events = transit::decide(
             &cargo_control::TransitState::default(),
             &TransitCommand {
@@ -850,19 +985,50 @@ impl Clearance {
             self.now(),
         )
         .map_err(refusal)?;
-        Ok(desk.store.record_transit(TransitWrite {
+        // The goods moved are those of bills arrived at the office of entry and not released
+        // there (docs/CARGO.md "Transit").
+        desk.lock()
+            .ledger
+            .check_transit_bills(entry_office, &bills)
+            .map_err(|r| AppError::Invalid(problems(&r, "bills")))?;
+        // A bill moves under one transit at a time: checked and indexed under the index's
+        // lock, so two declarations of the same bill cannot both pass.
+        let mut open = desk.transit_bills();
+        for b in &bills {
+            if let Some(t) = open.get(b) {
+                let other = t
+                    .declaration
+                    .as_ref()
+                    .map(|d| d.transit_no)
+                    .ok_or_else(|| {
+                        AppError::Internal("indexed transit without declaration".into())
+                    })?;
+                let r = Refusal::BillInTransit {
+                    bill_no: *b,
+                    transit_no: other,
+                    status: t.status.as_str(),
+                    status_zh: t.status.name_zh(),
+                };
+                return Err(AppError::Invalid(problems(&r, "bills")));
+            }
+        }
+        let stored = desk.store.record_transit(TransitWrite {
             transit_no: no,
             expected_version: 0,
             events,
-        })?)
+        })?;
+        note_transit(&mut open, &stored.state);
+        Ok(stored)
     }
 
+    /// One step of a transit; a refused input is reported on `field`.
     fn transit_step(
         &self,
         p: &Principal,
         no: &TransitNo,
         op: Op,
         action: TransitAction,
+        field: &str,
     ) -> Result<StoredTransit, AppError> {
         let t = self.transit(p, no)?;
         let desk = self.desk()?;
@@ -880,12 +1046,17 @@ impl Clearance {
             },
             self.now(),
         )
-        .map_err(refusal)?;
-        Ok(desk.store.record_transit(TransitWrite {
+        .map_err(|r| refusal_on(r, field))?;
+        // Written and indexed under the index's lock, so that the index follows the writes in
+        // their order (a stale step fails on `expected_version`).
+        let mut open = desk.transit_bills();
+        let stored = desk.store.record_transit(TransitWrite {
             transit_no: *no,
             expected_version: t.version,
             events,
-        })?)
+        })?;
+        note_transit(&mut open, &stored.state);
+        Ok(stored)
     }
 
     pub fn confirm_transit_departure(
@@ -898,6 +1069,7 @@ impl Clearance {
             no,
             Op::ConfirmTransitDeparture,
             TransitAction::ConfirmDeparture,
+            "",
         )
     }
 
@@ -916,6 +1088,7 @@ impl Clearance {
                 seals_intact,
                 seals_damaged,
             },
+            "seals_intact",
         )
     }
 
@@ -930,7 +1103,152 @@ impl Clearance {
             no,
             Op::ConfirmTransitArrival,
             TransitAction::ResolveSealAlert { reason },
+            "reason",
         )
+    }
+
+    /// The office of destination records that a normal import declaration filed there, naming
+    /// a bill the transit carries, cleared the goods (结转). The declaration must be accepted
+    /// (numbered) and not cancelled; the transit must have arrived with its seals intact (or
+    /// the seal alert lifted).
+    pub fn clear_transit(
+        &self,
+        p: &Principal,
+        no: &TransitNo,
+        declaration_no: domain::codes::DeclarationNo,
+    ) -> Result<StoredTransit, AppError> {
+        // The transit first: what the principal may not act on answers before any lookup of
+        // the declaration.
+        let t = self.transit(p, no)?;
+        if let Some(decl) = t.state.declaration.as_ref() {
+            authorize_cargo(
+                p,
+                Op::ClearTransit,
+                Self::transit_resource(decl),
+                &self.refdata,
+            )?;
+        }
+        let field = "declaration_no";
+        let d = self
+            .store
+            .load(DeclarationKey::DeclarationNo(declaration_no))?
+            .ok_or_else(|| {
+                AppError::Invalid(vec![FieldProblem::new(
+                    field,
+                    "declaration_unknown",
+                    format!("报关单{declaration_no}不存在"),
+                    format!("declaration {declaration_no} does not exist"),
+                )])
+            })?;
+        match d.state.status {
+            Status::Cancelled
+            | Status::Rejected
+            | Status::Withdrawn
+            | Status::New
+            | Status::Submitted => {
+                return Err(AppError::Invalid(vec![FieldProblem::new(
+                    field,
+                    "declaration_not_valid",
+                    format!(
+                        "报关单{declaration_no}状态为{}，不能用于转关结转",
+                        d.state.status.as_str()
+                    ),
+                    format!(
+                        "declaration {declaration_no} is {} and cannot clear a transit",
+                        d.state.status.as_str()
+                    ),
+                )]))
+            }
+            Status::Accepted
+            | Status::DocumentReview
+            | Status::Inspection
+            | Status::AwaitingAssessment
+            | Status::Assessed
+            | Status::Paid
+            | Status::Released
+            | Status::Closed
+            | Status::Suspended => {}
+        }
+        let decl: Declaration = serde_json::from_str(&d.body_json)
+            .map_err(|e| AppError::Internal(format!("typed declaration: {e}")))?;
+        let bill_no = match decl.bill_no.as_deref() {
+            None => None,
+            Some(raw) => Some(BillNo::parse(raw).map_err(|e| {
+                refusal_on(
+                    Refusal::InvalidBillNo {
+                        found: raw.to_owned(),
+                        why: e.to_string(),
+                    },
+                    field,
+                )
+            })?),
+        };
+        self.transit_step(
+            p,
+            no,
+            Op::ClearTransit,
+            TransitAction::Clear {
+                declaration: ClearingDeclaration {
+                    declaration_no,
+                    direction: decl.direction,
+                    declaration_office: decl.declaration_office,
+                    bill_no,
+                },
+            },
+            field,
+        )
+    }
+
+    /// The declarant, or an officer of the office of entry, cancels a transit before it
+    /// departs.
+    pub fn cancel_transit(
+        &self,
+        p: &Principal,
+        no: &TransitNo,
+        reason: String,
+    ) -> Result<StoredTransit, AppError> {
+        self.transit_step(
+            p,
+            no,
+            Op::CancelTransit,
+            TransitAction::Cancel { reason },
+            "reason",
+        )
+    }
+
+    /// The transits the principal may see: a carrier its own, an officer those whose office of
+    /// entry or of destination is in its scope; at most `limit`.
+    pub fn transits(&self, p: &Principal, limit: u32) -> Result<Vec<StoredTransit>, AppError> {
+        let desk = self.desk()?;
+        authorize_cargo(p, Op::ListTransits, Res::Listing, &self.refdata)?;
+        let mut filter = TransitFilter {
+            statuses: None,
+            declarant: None,
+            offices: None,
+            limit: limit.clamp(1, store::cargo::CARGO_PAGE_MAX),
+        };
+        match p {
+            Principal::Carrier { uscc, .. } => filter.declarant = Some(*uscc),
+            Principal::Officer { office, .. } => {
+                filter.offices = Some(self.offices_within(*office))
+            }
+            Principal::Hq { .. } => {}
+            Principal::Enterprise { .. }
+            | Principal::Agency { .. }
+            | Principal::Admin { .. }
+            | Principal::PostalOperator { .. } => return Err(AppError::NotFound("transit".into())),
+        }
+        Ok(desk.store.transits(&filter)?)
+    }
+
+    /// An office and every office below it (the office table is the authority).
+    fn offices_within(&self, office: OfficeCode) -> Vec<OfficeCode> {
+        self.refdata
+            .offices()
+            .map(|o| o.code)
+            .filter(|o| self.refdata.office_within(*o, office))
+            .chain(std::iter::once(office))
+            .collect()
     }
 
     pub fn transit(&self, p: &Principal, no: &TransitNo) -> Result<StoredTransit, AppError> {
@@ -1070,14 +1388,7 @@ impl Clearance {
         match p {
             Principal::PostalOperator { uscc, .. } => filter.operator = Some(*uscc),
             Principal::Officer { office, .. } => {
-                filter.offices = Some(
-                    self.refdata
-                        .offices()
-                        .map(|o| o.code)
-                        .filter(|o| self.refdata.office_within(*o, *office))
-                        .chain(std::iter::once(*office))
-                        .collect(),
-                )
+                filter.offices = Some(self.offices_within(*office))
             }
             Principal::Hq { .. } => {}
             Principal::Enterprise { .. }
@@ -1104,9 +1415,39 @@ fn reject(r: &Refusal) -> AutomaticReview {
     }
 }
 
-fn bill_of(d: &StoredDeclaration) -> Option<cargo_control::BillNo> {
+/// Index (or drop) the bills of a transit by its state: open transits bind their bills,
+/// cleared and cancelled ones release them.
+fn note_transit(
+    bills: &mut HashMap<BillNo, Arc<cargo_control::TransitState>>,
+    state: &cargo_control::TransitState,
+) {
+    use cargo_control::TransitStatus as S;
+    let Some(decl) = state.declaration.as_ref() else {
+        return;
+    };
+    match state.status {
+        S::New | S::Cleared | S::Cancelled => {
+            for b in &decl.bills {
+                let ours = bills.get(b).is_some_and(|t| {
+                    t.declaration
+                        .as_ref()
+                        .is_some_and(|d| d.transit_no == decl.transit_no)
+                });
+                if ours {
+                    bills.remove(b);
+                }
+            }
+        }
+        S::Declared | S::Departed | S::Arrived | S::SealBroken => {
+            let shared = Arc::new(state.clone());
+            for b in &decl.bills {
+                bills.insert(*b, Arc::clone(&shared));
+            }
+        }
+    }
+}
+
+fn goods_of(d: &StoredDeclaration) -> Option<DeclaredGoods> {
     let decl: Declaration = serde_json::from_str(&d.body_json).ok()?;
-    DeclaredGoods::from_declaration(&decl)
-        .ok()
-        .map(|g| g.bill_no)
+    DeclaredGoods::from_declaration(&decl).ok()
 }

@@ -3,13 +3,13 @@
 //! declarations; kept apart so that the declaration matrix does not change).
 //!
 //! - A **carrier** files and amends its own manifests, reports their arrival, confirms the
-//!   departure of its export manifests, declares its transits, and sees only its own manifests
-//!   and transits.
+//!   departure of its export manifests, declares (and, before departure, cancels) its
+//!   transits, and sees only its own manifests and transits.
 //! - A **postal operator** files parcel lists and sees only its own parcels.
 //! - An **officer** sees and acts on the work of their office and the offices below it: the
 //!   office of entry/exit of a manifest; the office of entry or destination of a transit (the
-//!   departure is confirmed in scope of the office of entry, the arrival in scope of the office
-//!   of destination); the office of a parcel or baggage declaration. Officers record arrival and
+//!   departure is confirmed (or the transit cancelled) in scope of the office of entry, the
+//!   arrival and the clearance by a normal declaration in scope of the office of destination); the office of a parcel or baggage declaration. Officers record arrival and
 //!   tally reports on behalf of terminals and tally agencies (those have no accounts yet) and
 //!   baggage declarations at the counter. HQ: every office.
 //! - Enterprises, agencies and administrators: nothing here.
@@ -35,6 +35,11 @@ pub enum CargoOperation {
     DeclareTransit,
     ConfirmTransitDeparture,
     ConfirmTransitArrival,
+    /// Record that a normal declaration at the office of destination cleared the goods.
+    ClearTransit,
+    /// Cancel a transit before its departure.
+    CancelTransit,
+    ListTransits,
     ListTransitAlerts,
     FileParcels,
     FileBaggage,
@@ -42,7 +47,7 @@ pub enum CargoOperation {
 }
 
 impl CargoOperation {
-    pub const ALL: [CargoOperation; 16] = [
+    pub const ALL: [CargoOperation; 19] = [
         CargoOperation::ViewManifest,
         CargoOperation::ListManifests,
         CargoOperation::FileManifest,
@@ -55,6 +60,9 @@ impl CargoOperation {
         CargoOperation::DeclareTransit,
         CargoOperation::ConfirmTransitDeparture,
         CargoOperation::ConfirmTransitArrival,
+        CargoOperation::ClearTransit,
+        CargoOperation::CancelTransit,
+        CargoOperation::ListTransits,
         CargoOperation::ListTransitAlerts,
         CargoOperation::FileParcels,
         CargoOperation::FileBaggage,
@@ -112,9 +120,10 @@ pub fn authorize_cargo(
                 )
         }
         (Principal::Carrier { uscc, .. }, R::Transit { declarant, .. }) => {
-            *uscc == declarant && matches!(op, O::ViewTransit | O::DeclareTransit)
+            *uscc == declarant
+                && matches!(op, O::ViewTransit | O::DeclareTransit | O::CancelTransit)
         }
-        (Principal::Carrier { .. }, R::Listing) => op == O::ListManifests,
+        (Principal::Carrier { .. }, R::Listing) => matches!(op, O::ListManifests | O::ListTransits),
         (Principal::Carrier { .. }, R::Postal { .. }) => false,
 
         (Principal::PostalOperator { uscc, .. }, R::Postal { operator, .. }) => {
@@ -138,8 +147,8 @@ pub fn authorize_cargo(
                     ..
                 } => match op {
                     O::ViewTransit => scope(entry_office) || scope(destination_office),
-                    O::ConfirmTransitDeparture => scope(entry_office),
-                    O::ConfirmTransitArrival => scope(destination_office),
+                    O::ConfirmTransitDeparture | O::CancelTransit => scope(entry_office),
+                    O::ConfirmTransitArrival | O::ClearTransit => scope(destination_office),
                     _ => false,
                 },
                 R::Postal { office, .. } => {
@@ -147,7 +156,11 @@ pub fn authorize_cargo(
                 }
                 R::Listing => matches!(
                     op,
-                    O::ListManifests | O::ListLateBills | O::ListTransitAlerts | O::ViewPostal
+                    O::ListManifests
+                        | O::ListLateBills
+                        | O::ListTransits
+                        | O::ListTransitAlerts
+                        | O::ViewPostal
                 ),
             }
         }

@@ -611,3 +611,91 @@ fn filings_are_not_refused_by_manifest_work_on_other_manifests() {
         "{bills:?}"
     );
 }
+
+/// Goods under transit wait for their arrival at the office of destination, and are declared
+/// there; the index of bills in transit survives a restart.
+#[test]
+fn goods_in_transit_are_declared_at_the_destination_after_arrival_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let mf = ManifestId::parse("MF-TR-1").unwrap();
+    let no = cargo_control::TransitNo::parse("TRN-1").unwrap();
+    let inland = |office: &str, contract: &str| {
+        let mut v: Value = serde_json::from_slice(&import("TRB-1", contract)).unwrap();
+        v["declaration_office"] = office.into();
+        v["entry_exit_office"] = "2233".into();
+        v.to_string().into_bytes()
+    };
+    {
+        let svc = service(dir.path(), clock.clone());
+        let carrier = user(&svc, "ca", Role::Carrier, None, Some(CARRIER));
+        let ent = user(&svc, "ent", Role::Enterprise, None, Some(AEO));
+        let pd = user(&svc, "pd", Role::Officer, Some("2233"), None);
+        user(&svc, "nj", Role::Officer, Some("2300"), None);
+        svc.file_manifest(
+            &carrier,
+            mf,
+            ManifestKind::Original,
+            voyage(),
+            vec![bill("TRB-1", 10, "260")],
+        )
+        .unwrap();
+        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+            .unwrap();
+        let decl: cargo_control::TransitDeclaration = serde_json::from_value(json!({
+            "transit_no": "TRN-1", "declarant": CARRIER, "entry_office": "2233",
+            "destination_office": "2300", "vehicle": {"mode": "truck", "plate": "沪A12345"},
+            "seals": ["S1"], "route": ["Pudong", "Nanjing"], "time_limit_hours": 24,
+            "guarantee": {"guarantee_no": "G-1", "amount_fen": 5000000}, "bills": ["TRB-1"]
+        }))
+        .unwrap();
+        svc.declare_transit(&carrier, decl).unwrap();
+        svc.confirm_transit_departure(&pd, &no).unwrap();
+        let e = svc
+            .submit(&ent, "tr-0", &inland("2233", "C-TR-0"))
+            .unwrap_err();
+        assert_eq!(problem_codes(e), ["bill_in_transit"]);
+    }
+    // Restart: the bill is still bound to its transit.
+    let svc = service(dir.path(), clock);
+    let ent = svc.login("ent", PASSWORD).unwrap().principal;
+    let nj = svc.login("nj", PASSWORD).unwrap().principal;
+    let e = svc
+        .submit(&ent, "tr-1", &inland("2300", "C-TR-1"))
+        .unwrap_err();
+    assert_eq!(problem_codes(e), ["bill_in_transit"]);
+    // Whatever transport mode the import states (road: not matched to manifests).
+    let mut road: Value = serde_json::from_slice(&inland("2300", "C-TR-R")).unwrap();
+    road["transport_mode"] = "4".into();
+    let e = svc
+        .submit(&ent, "tr-r", road.to_string().as_bytes())
+        .unwrap_err();
+    assert_eq!(problem_codes(e), ["bill_in_transit"]);
+    let sealed = vec![cargo_control::SealNo::parse("S1").unwrap()];
+    let t = svc
+        .confirm_transit_arrival(&nj, &no, sealed, vec![])
+        .unwrap();
+    assert_eq!(t.state.status, cargo_control::TransitStatus::Arrived);
+    // Arrived: at Pudong still refused, at Nanjing accepted and matched to the Pudong manifest.
+    let e = svc
+        .submit(&ent, "tr-2", &inland("2233", "C-TR-2"))
+        .unwrap_err();
+    assert_eq!(problem_codes(e), ["declaration_at_other_office"]);
+    let filed = svc.submit(&ent, "tr-3", &inland("2300", "C-TR-3")).unwrap();
+    let declaration_no = filed.declaration_no.expect("accepted");
+    clear(&svc, &nj, &ent, filed.id);
+    let t = svc.clear_transit(&nj, &no, declaration_no).unwrap();
+    assert_eq!(
+        (t.state.status, t.state.cleared_by),
+        (cargo_control::TransitStatus::Cleared, Some(declaration_no))
+    );
+    assert!(
+        svc.manifest(&nj, &mf).is_err(),
+        "Nanjing does not see Pudong's manifest"
+    );
+    let pd = svc.login("pd", PASSWORD).unwrap().principal;
+    assert_eq!(
+        bills_of(&svc, &pd, &mf),
+        [("TRB-1".to_owned(), BillPosition::WrittenOff, 10)]
+    );
+}

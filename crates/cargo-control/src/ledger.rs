@@ -1430,6 +1430,60 @@ impl ManifestLedger {
         out
     }
 
+    /// May these bills move inland under a transit from `entry_office`? Each must be on an
+    /// import manifest of that office (or an office below it) with its arrival report in, and
+    /// not declared there (written off: released; matched: a declaration in progress). The
+    /// first refusal is given,
+    /// in the order of `bills`. Consolidated masters may travel (their house bills go with
+    /// them).
+    pub fn check_transit_bills(
+        &self,
+        entry_office: OfficeCode,
+        bills: &[BillNo],
+    ) -> Result<(), Refusal> {
+        for bill_no in bills {
+            let entry = self
+                .bills
+                .get(bill_no)
+                .ok_or(Refusal::BillUnknown { bill_no: *bill_no })?;
+            let m = &self.manifests[entry.manifest as usize];
+            if m.voyage.direction != Direction::Import {
+                return Err(Refusal::DirectionMismatch {
+                    bill_no: *bill_no,
+                    manifest: m.voyage.direction,
+                    declaration: Direction::Import,
+                });
+            }
+            if !office_covers(entry_office, m.voyage.office) {
+                return Err(Refusal::TransitBillOtherOffice {
+                    bill_no: *bill_no,
+                    manifest_office: m.voyage.office,
+                    entry_office,
+                });
+            }
+            match m.status {
+                ManifestStatus::Arrived | ManifestStatus::Tallied => {}
+                ManifestStatus::PreLoad | ManifestStatus::Original | ManifestStatus::Departed => {
+                    return Err(Refusal::ManifestNotArrived {
+                        bill_no: *bill_no,
+                        manifest_id: m.manifest_id,
+                    })
+                }
+            }
+            let (basis_packages, _) = entry.basis();
+            if basis_packages > 0 && entry.written_off_packages >= basis_packages {
+                return Err(Refusal::AlreadyWrittenOff { bill_no: *bill_no });
+            }
+            if entry.declared_packages > 0 {
+                return Err(Refusal::BillAlreadyDeclared {
+                    bill_no: *bill_no,
+                    packages: entry.declared_packages,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The late declaration fee for a declaration of `bill_no` dated `declaration_date`, from
     /// the arrival report of its manifest (charged with the declaration's taxes).
     pub fn late_declaration_fee(

@@ -43,6 +43,7 @@ pub use postal::{
 };
 pub use refusal::Refusal;
 pub use transit::{
-    Guarantee, SealCheck, TransitAction, TransitAlert, TransitAlertKind, TransitCommand,
-    TransitDeclaration, TransitEvent, TransitEventKind, TransitState, TransitStatus,
+    ClearingDeclaration, Guarantee, SealCheck, TransitAction, TransitAlert, TransitAlertKind,
+    TransitCommand, TransitDeclaration, TransitEvent, TransitEventKind, TransitState,
+    TransitStatus,
 };

@@ -211,7 +211,40 @@ impl Default for MatchPolicy {
     }
 }
 
+/// The largest weight tolerance ratio a configuration may set (50 %).
+pub const WEIGHT_TOLERANCE_RATIO_MAX: Decimal = Decimal::from_parts(5, 0, 0, false, 1);
+/// The largest weight tolerance floor a configuration may set, in kilograms.
+pub const WEIGHT_TOLERANCE_KG_MAX: Decimal = Decimal::from_parts(1_000, 0, 0, false, 0);
+
 impl MatchPolicy {
+    /// A policy from configuration (`jinguan serve` flags or a settings file), checked: the
+    /// ratio from 0 to 0.5, the floor from 0 to 1,000 kg.
+    pub fn new(
+        weight_tolerance_ratio: Decimal,
+        weight_tolerance_kg: Decimal,
+        allow_partial: bool,
+    ) -> Result<MatchPolicy, crate::Refusal> {
+        if weight_tolerance_ratio.is_sign_negative()
+            || weight_tolerance_ratio > WEIGHT_TOLERANCE_RATIO_MAX
+        {
+            return Err(crate::Refusal::OutOfRange {
+                field: "weight_tolerance_ratio",
+                max: WEIGHT_TOLERANCE_RATIO_MAX,
+            });
+        }
+        if weight_tolerance_kg.is_sign_negative() || weight_tolerance_kg > WEIGHT_TOLERANCE_KG_MAX {
+            return Err(crate::Refusal::OutOfRange {
+                field: "weight_tolerance_kg",
+                max: WEIGHT_TOLERANCE_KG_MAX,
+            });
+        }
+        Ok(MatchPolicy {
+            weight_tolerance_ratio,
+            weight_tolerance_kg,
+            allow_partial,
+        })
+    }
+
     /// The largest difference allowed against `expected_kg`.
     pub fn allowed_difference_kg(&self, expected_kg: Decimal) -> Decimal {
         let by_ratio = expected_kg.abs() * self.weight_tolerance_ratio;

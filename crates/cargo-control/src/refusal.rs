@@ -7,7 +7,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use thiserror::Error;
 
-use crate::codes::{BillNo, ManifestId};
+use crate::codes::{BillNo, ManifestId, TransitNo};
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum Refusal {
@@ -116,6 +116,31 @@ pub enum Refusal {
     TimeLimitOutOfRange { max_hours: i64 },
     #[error("seal {seal} is listed twice")]
     DuplicateSeal { seal: String },
+    #[error("bill {bill_no} arrived at office {manifest_office}, not at the office of entry {entry_office} of the transit")]
+    TransitBillOtherOffice {
+        bill_no: BillNo,
+        manifest_office: OfficeCode,
+        entry_office: OfficeCode,
+    },
+    #[error("bill {bill_no} is not among the bills carried by transit {transit_no}")]
+    BillNotInTransit {
+        bill_no: BillNo,
+        transit_no: TransitNo,
+    },
+    #[error("bill {bill_no} is already declared ({packages} packages) at the office of entry")]
+    BillAlreadyDeclared { bill_no: BillNo, packages: u64 },
+    #[error("the goods of bill {bill_no} are under transit {transit_no} ({status}): they are declared at its office of destination once arrived")]
+    BillInTransit {
+        bill_no: BillNo,
+        transit_no: TransitNo,
+        status: &'static str,
+        status_zh: &'static str,
+    },
+    #[error("the declaration was filed at office {declaration_office}, not at the office of destination {destination_office}")]
+    DeclarationAtOtherOffice {
+        declaration_office: OfficeCode,
+        destination_office: OfficeCode,
+    },
 
     // --- postal -------------------------------------------------------------------------------
     #[error("the postal tax could not be computed: {message}")]
@@ -130,6 +155,8 @@ pub enum Refusal {
     TooMany { field: &'static str, max: usize },
     #[error("{field} must not be negative")]
     Negative { field: &'static str },
+    #[error("{field} must be between 0 and {max}")]
+    OutOfRange { field: &'static str, max: Decimal },
 }
 
 fn join_en(reasons: &[Refusal]) -> String {
@@ -186,11 +213,17 @@ impl Refusal {
             Refusal::SameOffice { .. } => "same_office",
             Refusal::TimeLimitOutOfRange { .. } => "time_limit_out_of_range",
             Refusal::DuplicateSeal { .. } => "duplicate_seal",
+            Refusal::TransitBillOtherOffice { .. } => "transit_bill_other_office",
+            Refusal::BillNotInTransit { .. } => "bill_not_in_transit",
+            Refusal::BillInTransit { .. } => "bill_in_transit",
+            Refusal::BillAlreadyDeclared { .. } => "bill_already_declared",
+            Refusal::DeclarationAtOtherOffice { .. } => "declaration_at_other_office",
             Refusal::PostalTax { .. } => "postal_tax",
             Refusal::Missing { .. } => "missing",
             Refusal::TooLong { .. } => "too_long",
             Refusal::TooMany { .. } => "too_many",
             Refusal::Negative { .. } => "negative",
+            Refusal::OutOfRange { .. } => "out_of_range",
         }
     }
 
@@ -293,11 +326,40 @@ impl Refusal {
                 format!("转关时限须在1至{max_hours}小时之间")
             }
             Refusal::DuplicateSeal { seal } => format!("关锁号{seal}重复"),
+            Refusal::TransitBillOtherOffice {
+                bill_no,
+                manifest_office,
+                entry_office,
+            } => format!(
+                "提运单{bill_no}运抵关区{manifest_office}，不是转关的进境地海关{entry_office}"
+            ),
+            Refusal::BillNotInTransit {
+                bill_no,
+                transit_no,
+            } => format!("提运单{bill_no}不在转关单{transit_no}所载提运单之列"),
+            Refusal::BillAlreadyDeclared { bill_no, packages } => {
+                format!("提运单{bill_no}已在进境地海关申报（{packages}件）")
+            }
+            Refusal::BillInTransit {
+                bill_no,
+                transit_no,
+                status_zh,
+                ..
+            } => format!(
+                "提运单{bill_no}的货物在转关单{transit_no}项下（{status_zh}），须在抵达后向指运地海关申报"
+            ),
+            Refusal::DeclarationAtOtherOffice {
+                declaration_office,
+                destination_office,
+            } => format!(
+                "报关单申报地海关为{declaration_office}，不是指运地海关{destination_office}"
+            ),
             Refusal::PostalTax { message } => format!("行邮税无法计算：{message}"),
             Refusal::Missing { field } => format!("{field}不能为空"),
             Refusal::TooLong { field, max } => format!("{field}超过{max}个字符"),
             Refusal::TooMany { field, max } => format!("{field}超过{max}项"),
             Refusal::Negative { field } => format!("{field}不能为负数"),
+            Refusal::OutOfRange { field, max } => format!("{field}须在0至{max}之间"),
         }
     }
 }

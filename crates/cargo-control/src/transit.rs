@@ -14,7 +14,7 @@
 //! overdue (still travelling past the deadline, or arrived late) and arrivals with broken seals.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::codes::{DeclarationNo, OfficeCode, Uscc};
+use domain::codes::{DeclarationNo, Direction, OfficeCode, Uscc};
 use domain::money::Fen;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,18 @@ pub const TIME_LIMIT_HOURS_MAX: i64 = 30 * 24;
 pub struct Guarantee {
     pub guarantee_no: String,
     pub amount_fen: Fen,
+}
+
+/// What the clearing step needs to know of the normal declaration filed at the office of
+/// destination (the service reads it from the stored declaration).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearingDeclaration {
+    pub declaration_no: DeclarationNo,
+    pub direction: Direction,
+    /// The office the declaration was filed at (申报地海关).
+    pub declaration_office: OfficeCode,
+    /// The bill it names; `None` when it names none.
+    pub bill_no: Option<BillNo>,
 }
 
 /// The transit declaration 转关申报单.
@@ -115,9 +127,10 @@ pub enum TransitAction {
     ResolveSealAlert {
         reason: String,
     },
-    /// The goods were cleared by a normal declaration at the office of destination.
+    /// The goods were cleared by a normal declaration at the office of destination: an import
+    /// declaration filed at that office (or one below it) naming a bill the transit carries.
     Clear {
-        declaration_no: DeclarationNo,
+        declaration: ClearingDeclaration,
     },
     Cancel {
         reason: String,
@@ -306,10 +319,11 @@ pub fn decide(
             A::ResolveSealAlert { .. },
         ) => return not_allowed(),
 
-        (S::Arrived, A::Clear { declaration_no }) => {
+        (S::Arrived, A::Clear { declaration }) => {
             officer_of(actor, state.decl().destination_office, action)?;
+            check_clearing(state.decl(), declaration)?;
             TransitEventKind::Cleared {
-                declaration_no: *declaration_no,
+                declaration_no: declaration.declaration_no,
             }
         }
         (
@@ -377,6 +391,41 @@ pub fn apply(state: &mut TransitState, event: &TransitEvent) {
             state.cleared_by = Some(*declaration_no);
         }
         TransitEventKind::Cancelled { .. } => state.status = TransitStatus::Cancelled,
+    }
+}
+
+/// May an import declaration filed at `declaration_office` name `bill_no`, carried by this
+/// transit? Not while the goods are declared for transit, on the road or held for a broken seal;
+/// once arrived, only at the office of destination (or an office below it). A cancelled or
+/// cleared transit no longer binds the bill.
+pub fn check_inland_declaration(
+    state: &TransitState,
+    bill_no: BillNo,
+    declaration_office: OfficeCode,
+) -> Result<(), Refusal> {
+    let Some(decl) = state.declaration.as_ref() else {
+        return Ok(());
+    };
+    match state.status {
+        TransitStatus::New | TransitStatus::Cleared | TransitStatus::Cancelled => Ok(()),
+        TransitStatus::Declared | TransitStatus::Departed | TransitStatus::SealBroken => {
+            Err(Refusal::BillInTransit {
+                bill_no,
+                transit_no: decl.transit_no,
+                status: state.status.as_str(),
+                status_zh: state.status.name_zh(),
+            })
+        }
+        TransitStatus::Arrived => {
+            if office_covers(decl.destination_office, declaration_office) {
+                Ok(())
+            } else {
+                Err(Refusal::DeclarationAtOtherOffice {
+                    declaration_office,
+                    destination_office: decl.destination_office,
+                })
+            }
+        }
     }
 }
 
@@ -490,6 +539,32 @@ fn officer_of(actor: &Actor, office: OfficeCode, action: &'static str) -> Result
     }
 }
 
+/// The declaration clearing a transit names one of its bills, is an import and was filed at
+/// the office of destination (or an office below it).
+fn check_clearing(t: &TransitDeclaration, c: &ClearingDeclaration) -> Result<(), Refusal> {
+    let bill_no = c.bill_no.ok_or(Refusal::Missing { field: "bill_no" })?;
+    if !t.bills.contains(&bill_no) {
+        return Err(Refusal::BillNotInTransit {
+            bill_no,
+            transit_no: t.transit_no,
+        });
+    }
+    if c.direction != Direction::Import {
+        return Err(Refusal::DirectionMismatch {
+            bill_no,
+            manifest: Direction::Import,
+            declaration: c.direction,
+        });
+    }
+    if !office_covers(t.destination_office, c.declaration_office) {
+        return Err(Refusal::DeclarationAtOtherOffice {
+            declaration_office: c.declaration_office,
+            destination_office: t.destination_office,
+        });
+    }
+    Ok(())
+}
+
 fn check_declaration(d: &TransitDeclaration) -> Result<(), Refusal> {
     if d.entry_office == d.destination_office {
         return Err(Refusal::SameOffice {
@@ -531,5 +606,11 @@ fn check_declaration(d: &TransitDeclaration) -> Result<(), Refusal> {
         return Err(Refusal::Missing { field: "bills" });
     }
     at_most("bills", &d.bills, BILLS_MAX)?;
+    let mut seen = std::collections::HashSet::with_capacity(d.bills.len());
+    for b in &d.bills {
+        if !seen.insert(*b) {
+            return Err(Refusal::DuplicateBill { bill_no: *b });
+        }
+    }
     Ok(())
 }

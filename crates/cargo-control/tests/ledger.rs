@@ -240,6 +240,28 @@ fn weight_tolerance_edges() {
     };
     assert!(ok("BIG", 10, "1000.000", &exact));
     assert!(!ok("BIG", 10, "1000.001", &exact));
+    // From configuration: checked, then used as configured (1 % or 2 kg).
+    assert_eq!(MatchPolicy::new(kg("0"), kg("0"), false), Ok(exact.clone()));
+    let one_percent = MatchPolicy::new(kg("0.01"), kg("2"), false).unwrap();
+    assert!(ok("BIG", 10, "1010", &one_percent));
+    assert!(!ok("BIG", 10, "1010.01", &one_percent));
+    assert!(ok("SMALL", 1, "102", &one_percent));
+    assert!(!ok("SMALL", 1, "102.5", &one_percent));
+    for (ratio, floor, field) in [
+        ("-0.01", "5", "weight_tolerance_ratio"),
+        ("0.51", "5", "weight_tolerance_ratio"),
+        ("0.03", "-1", "weight_tolerance_kg"),
+        ("0.03", "1000.5", "weight_tolerance_kg"),
+    ] {
+        let err = MatchPolicy::new(kg(ratio), kg(floor), false).unwrap_err();
+        assert_eq!(err.code(), "out_of_range");
+        assert!(err.message_en().contains(field), "{err}");
+        assert!(err.message_zh().contains(field), "{}", err.message_zh());
+    }
+    assert!(
+        MatchPolicy::new(kg("0.5"), kg("1000"), true).is_ok(),
+        "the limits are allowed"
+    );
     // Negative weight never matches.
     assert!(!ok("SMALL", 1, "-1", &p));
     let err = ledger

@@ -5,7 +5,7 @@ mod common;
 use cargo_control::transit::{self, alerts};
 use cargo_control::*;
 use common::*;
-use domain::codes::Direction;
+use domain::codes::{DeclarationNo, Direction};
 use domain::money::Fen;
 
 fn seal(s: &str) -> SealNo {
@@ -74,6 +74,23 @@ fn departed() -> TransitState {
     s
 }
 
+/// The normal import declaration filed at the office of destination (4600) for the transit's bill.
+fn clearing(serial: u32) -> ClearingDeclaration {
+    ClearingDeclaration {
+        declaration_no: DeclarationNo::new(office("4600"), 2024, Direction::Import, serial)
+            .unwrap(),
+        direction: Direction::Import,
+        declaration_office: office("4600"),
+        bill_no: Some(bill_no("COSU001")),
+    }
+}
+
+fn clear(serial: u32) -> TransitAction {
+    TransitAction::Clear {
+        declaration: clearing(serial),
+    }
+}
+
 fn intact() -> TransitAction {
     TransitAction::ConfirmArrival {
         seals_intact: vec![seal("CS001"), seal("CS002")],
@@ -101,26 +118,11 @@ fn on_time_arrival_with_seals_intact_then_cleared() {
     }
     assert_eq!(s.status, TransitStatus::Arrived);
     assert!(alerts([&s], t("2024-05-09T00:00:00Z")).is_empty());
-    let decl = decl_no(Direction::Import, 42);
-    run(
-        &mut s,
-        officer("4601"),
-        TransitAction::Clear {
-            declaration_no: decl,
-        },
-        "2024-05-07T12:00:00Z",
-    )
-    .map(|_| ())
-    .expect_err("4601 is not above 4600");
-    run(
-        &mut s,
-        officer("4600"),
-        TransitAction::Clear {
-            declaration_no: decl,
-        },
-        "2024-05-07T12:00:00Z",
-    )
-    .unwrap();
+    let decl = clearing(42).declaration_no;
+    run(&mut s, officer("4601"), clear(42), "2024-05-07T12:00:00Z")
+        .map(|_| ())
+        .expect_err("4601 is not above 4600");
+    run(&mut s, officer("4600"), clear(42), "2024-05-07T12:00:00Z").unwrap();
     assert_eq!(
         (s.status, s.cleared_by),
         (TransitStatus::Cleared, Some(decl))
@@ -168,15 +170,7 @@ fn late_arrival_raises_an_overdue_alert() {
         }
     );
     // A late arrival still clears by a normal declaration.
-    run(
-        &mut s,
-        officer("4600"),
-        TransitAction::Clear {
-            declaration_no: decl_no(Direction::Import, 1),
-        },
-        "2024-05-09T00:00:00Z",
-    )
-    .unwrap();
+    run(&mut s, officer("4600"), clear(1), "2024-05-09T00:00:00Z").unwrap();
     assert!(alerts([&s], t("2024-05-09T00:00:00Z")).is_empty());
 }
 
@@ -204,9 +198,7 @@ fn broken_seal_holds_the_goods_until_resolved() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    let clear = TransitAction::Clear {
-        declaration_no: decl_no(Direction::Import, 1),
-    };
+    let clear = clear(1);
     assert_eq!(
         run(
             &mut s,
@@ -288,6 +280,9 @@ fn transit_declarations_are_checked() {
     let mut d = declaration();
     d.declarant = carrier_b();
     assert_eq!(declare(d), "not_own_manifest");
+    let mut d = declaration();
+    d.bills.push(bill_no("COSU001"));
+    assert_eq!(declare(d), "duplicate_bill");
     // No guarantee is fine.
     let mut d = declaration();
     d.guarantee = None;
@@ -367,4 +362,175 @@ fn transit_events_round_trip_and_replay() {
     let json = serde_json::to_string(&log).unwrap();
     let back: Vec<TransitEvent> = serde_json::from_str(&json).unwrap();
     assert_eq!(transit::replay(&back), s);
+}
+
+#[test]
+fn clearing_needs_an_import_filed_at_the_destination_for_a_carried_bill() {
+    let mut s = departed();
+    run(&mut s, officer("4600"), intact(), "2024-05-07T10:00:00Z").unwrap();
+    let refused = |c: ClearingDeclaration| {
+        let mut s = s.clone();
+        let err = run(
+            &mut s,
+            officer("4600"),
+            TransitAction::Clear { declaration: c },
+            "2024-05-07T12:00:00Z",
+        )
+        .unwrap_err();
+        assert_eq!(
+            s.status,
+            TransitStatus::Arrived,
+            "a refusal changes nothing"
+        );
+        (err.code(), err.message_zh(), err.message_en())
+    };
+    // Filed at the office of entry, not inland.
+    let mut c = clearing(7);
+    c.declaration_office = office("2201");
+    let (code, zh, en) = refused(c);
+    assert_eq!(code, "declaration_at_other_office");
+    assert!(zh.contains("4600") && en.contains("2201"), "{zh} / {en}");
+    // Another bill, or none.
+    let mut c = clearing(7);
+    c.bill_no = Some(bill_no("COSU999"));
+    assert_eq!(refused(c).0, "bill_not_in_transit");
+    let mut c = clearing(7);
+    c.bill_no = None;
+    assert_eq!(refused(c).0, "missing");
+    // An export declaration does not clear imported goods.
+    let mut c = clearing(7);
+    c.direction = Direction::Export;
+    assert_eq!(refused(c).0, "direction_mismatch");
+    // An office below the destination may file it (4600 covers 4601).
+    let mut c = clearing(7);
+    c.declaration_office = office("4601");
+    run(
+        &mut s,
+        officer("4600"),
+        TransitAction::Clear { declaration: c },
+        "2024-05-07T12:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(s.status, TransitStatus::Cleared);
+}
+
+#[test]
+fn transit_bills_must_have_arrived_at_the_office_of_entry() {
+    // Manifests of office 2201: M1 arrived (A declared and released, B open), M2 not arrived,
+    // X an export.
+    let mut ledger = arrived_ledger(
+        MatchPolicy::default(),
+        "M1",
+        vec![bill("A-1", 10, "100"), bill("B-1", 5, "50")],
+    );
+    let now = t("2024-05-06T04:00:00Z");
+    ledger
+        .execute(
+            &file(
+                "M2",
+                ManifestKind::Original,
+                Direction::Import,
+                vec![bill("C-1", 1, "1")],
+            ),
+            now,
+        )
+        .unwrap();
+    ledger
+        .execute(
+            &file(
+                "X",
+                ManifestKind::PreLoad,
+                Direction::Export,
+                vec![bill("E-1", 1, "1")],
+            ),
+            now,
+        )
+        .unwrap();
+    let a = decl_no(Direction::Import, 1);
+    ledger
+        .execute(&match_cmd("A-1", a, 10, "100"), now)
+        .unwrap();
+    ledger.execute(&write_off("A-1", a), now).unwrap();
+
+    let check = |ledger: &ManifestLedger, entry: &str, bills: &[&str]| {
+        let bills: Vec<BillNo> = bills.iter().map(|b| bill_no(b)).collect();
+        ledger
+            .check_transit_bills(office(entry), &bills)
+            .map_err(|r| r.code())
+    };
+    assert_eq!(check(&ledger, "2201", &["B-1"]), Ok(()));
+    // An office above the manifest's covers it.
+    assert_eq!(check(&ledger, "2200", &["B-1"]), Ok(()));
+    assert_eq!(
+        check(&ledger, "2233", &["B-1"]),
+        Err("transit_bill_other_office")
+    );
+    assert_eq!(
+        check(&ledger, "2201", &["B-1", "NOPE"]),
+        Err("bill_unknown")
+    );
+    assert_eq!(
+        check(&ledger, "2201", &["C-1"]),
+        Err("manifest_not_arrived")
+    );
+    assert_eq!(check(&ledger, "2201", &["E-1"]), Err("direction_mismatch"));
+    // Released at the office of entry: nothing left to move under customs control.
+    assert_eq!(check(&ledger, "2201", &["A-1"]), Err("already_written_off"));
+    // Declared there, not yet released: cleared at the office of entry, not inland.
+    let b = decl_no(Direction::Import, 2);
+    ledger.execute(&match_cmd("B-1", b, 5, "50"), now).unwrap();
+    assert_eq!(
+        check(&ledger, "2201", &["B-1"]),
+        Err("bill_already_declared")
+    );
+}
+
+#[test]
+fn a_bill_in_transit_is_declared_at_the_destination_once_arrived() {
+    let cosu = bill_no("COSU001");
+    let check = |s: &TransitState, office_code: &str| {
+        transit::check_inland_declaration(s, cosu, office(office_code)).map_err(|r| r.code())
+    };
+    // No transit, or only declared, on the road, held for a seal: refused everywhere.
+    assert_eq!(check(&TransitState::default(), "2201"), Ok(()));
+    let mut s = TransitState::default();
+    run(
+        &mut s,
+        as_carrier(carrier_a()),
+        TransitAction::Declare {
+            declaration: declaration(),
+        },
+        "2024-05-05T20:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(check(&s, "2201"), Err("bill_in_transit"));
+    let mut s = departed();
+    assert_eq!(check(&s, "4600"), Err("bill_in_transit"));
+    assert_eq!(check(&s, "2201"), Err("bill_in_transit"));
+    let mut broken = s.clone();
+    run(
+        &mut broken,
+        officer("4600"),
+        TransitAction::ConfirmArrival {
+            seals_intact: vec![seal("CS001")],
+            seals_damaged: vec![],
+        },
+        "2024-05-07T10:00:00Z",
+    )
+    .unwrap();
+    let err = transit::check_inland_declaration(&broken, cosu, office("4600")).unwrap_err();
+    assert_eq!(err.code(), "bill_in_transit");
+    assert!(
+        err.message_zh().contains("关锁异常"),
+        "{}",
+        err.message_zh()
+    );
+    // Arrived: at the destination (or below it) only.
+    run(&mut s, officer("4600"), intact(), "2024-05-07T10:00:00Z").unwrap();
+    assert_eq!(check(&s, "4600"), Ok(()));
+    assert_eq!(check(&s, "4601"), Ok(()));
+    assert_eq!(check(&s, "2201"), Err("declaration_at_other_office"));
+    // Cleared: the transit no longer binds the bill.
+    run(&mut s, officer("4600"), clear(3), "2024-05-07T12:00:00Z").unwrap();
+    assert_eq!(check(&s, "2201"), Ok(()));
 }

@@ -14,6 +14,7 @@ use cargo_control::{
     TransitDeclaration, TransitNo, Voyage,
 };
 use chrono::{DateTime, Utc};
+use domain::codes::DeclarationNo;
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -28,12 +29,17 @@ pub(crate) fn routes() -> Router<Svc> {
         .route("/api/manifests/{id}/arrival", post(arrival))
         .route("/api/manifests/{id}/tally", post(tally))
         .route("/api/manifests/{id}/departure", post(departure))
-        .route("/api/transits", post(declare_transit))
+        .route("/api/transits", post(declare_transit).get(list_transits))
         .route("/api/transits/alerts", get(transit_alerts))
         .route("/api/transits/{no}", get(get_transit))
         .route("/api/transits/{no}/departure", post(transit_departure))
         .route("/api/transits/{no}/arrival", post(transit_arrival))
         .route("/api/transits/{no}/seal-resolution", post(seal_resolution))
+        .route("/api/transits/{no}/clearance", post(transit_clearance))
+        .route(
+            "/api/transits/{no}/cancellation",
+            post(transit_cancellation),
+        )
         .route("/api/postal/parcel-lists", post(parcel_list))
         .route("/api/postal/baggage", post(baggage))
         .route("/api/postal/outcomes", get(postal_outcomes))
@@ -112,6 +118,15 @@ pub(crate) struct SealCheckBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResolutionBody {
     reason: String,
+}
+
+/// The normal declaration, filed at the office of destination, that cleared the goods.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClearanceBody {
+    /// 18-digit declaration number.
+    #[schema(value_type = String, example = "230020250000000001")]
+    declaration_no: String,
 }
 
 #[derive(Deserialize)]
@@ -321,6 +336,63 @@ async fn seal_resolution(
     .await
 }
 
+#[utoipa::path(post, path = "/api/transits/{no}/clearance", request_body = ClearanceBody, params(("no" = String, Path, description = "transit number")),
+    responses((status = 200, description = "cleared by the named import declaration, filed at the office of destination for a bill the transit carries (officer of the office of destination)"),
+        (status = 404, description = "not found or not visible"), (status = 409, description = "not arrived, seal alert open, or already cleared"),
+        (status = 422, description = "the declaration is unknown, not valid, or does not fit the transit")))]
+async fn transit_clearance(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let no = transit_no(&no)?;
+    let b: ClearanceBody = parse_json(&headers, &body_bytes(body)?)?;
+    let declaration_no = DeclarationNo::parse(&b.declaration_no).map_err(|e| {
+        crate::invalid(
+            "declaration_no",
+            "declaration_no",
+            format!("报关单号有误：{e}"),
+            e.to_string(),
+        )
+    })?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.clear_transit(p, &no, declaration_no)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/transits/{no}/cancellation", request_body = ResolutionBody, params(("no" = String, Path, description = "transit number")),
+    responses((status = 200, description = "cancelled before departure (its declarant, or an officer of the office of entry)"),
+        (status = 409, description = "already departed")))]
+async fn transit_cancellation(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(no): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let no = transit_no(&no)?;
+    let b: ResolutionBody = parse_json(&headers, &body_bytes(body)?)?;
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.cancel_transit(p, &no, b.reason)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/transits", params(("limit" = Option<u32>, Query, description = "at most this many")),
+    responses((status = 200, description = "transits the caller may see: a carrier its own, an officer those of its scope (entry or destination)")))]
+async fn list_transits(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Query(q): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.transits(p, limit)
+    })
+    .await
+}
+
 #[utoipa::path(get, path = "/api/transits/alerts",
     responses((status = 200, description = "overdue and broken-seal transits whose office of destination is in scope")))]
 async fn transit_alerts(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -390,6 +462,9 @@ async fn postal_outcomes(
         transit_departure,
         transit_arrival,
         seal_resolution,
+        transit_clearance,
+        transit_cancellation,
+        list_transits,
         transit_alerts,
         parcel_list,
         baggage,
@@ -401,7 +476,8 @@ async fn postal_outcomes(
         MovementBody,
         TallyBody,
         SealCheckBody,
-        ResolutionBody
+        ResolutionBody,
+        ClearanceBody
     ))
 )]
 pub(crate) struct CargoApiDoc;

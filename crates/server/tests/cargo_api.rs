@@ -391,12 +391,66 @@ async fn exit_confirmation_closes_the_export() {
     assert_eq!(d["state"]["status"], "closed");
 }
 
-fn transit(no: &str) -> Value {
+/// Declared before the carrier filed the pre-load manifest (accepted unmatched), released after:
+/// matched and written off at release, so the departure closes it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_declared_before_its_manifest_is_closed_at_departure() {
+    let t = T::start().await;
+    let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
+    let ent = t.user("ent", Role::Enterprise, None, Some(Y)).await;
+    let off = t.user("pd", Role::Officer, Some("2233"), None).await;
+    let mut v: Value =
+        serde_json::from_str(include_str!("../../../examples/export-shoes.json")).unwrap();
+    v["trader"]["uscc"] = Y.into();
+    v["owner"]["uscc"] = Y.into();
+    v["declaration_office"] = "2233".into();
+    v["entry_exit_office"] = "2233".into();
+    let bill_no = v["bill_no"].as_str().unwrap().to_owned();
+    let (s, filed) = t.submit(&ent, "x-0", &v).await;
+    assert_eq!(s, StatusCode::CREATED, "{filed}");
+    let id = filed["id"].as_i64().unwrap();
+    let mut m = manifest("MF-Y", "export", json!([bill(&bill_no, 400, "5200")]));
+    m["kind"] = "pre_load".into();
+    let (s, r) = t.post(Some(&carrier), "/api/manifests", m).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, m) = t.get(&off, "/api/manifests/MF-Y").await;
+    assert_eq!(m["balance"]["bills"][0]["position"], "undeclared", "{m}");
+    t.clear(&off, &ent, id).await;
+    let (_, m) = t.get(&off, "/api/manifests/MF-Y").await;
+    let b0 = &m["balance"]["bills"][0];
+    assert_eq!(
+        (b0["position"].as_str(), b0["written_off_packages"].as_u64()),
+        (Some("written_off"), Some(400)),
+        "{m}"
+    );
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests/MF-Y/departure",
+            json!({"at": "2025-03-10T01:30:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["closed"], json!([filed["declaration_no"]]));
+    let (_, d) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    assert_eq!(d["state"]["status"], "closed");
+}
+
+fn transit(no: &str, bill: &str) -> Value {
     json!({
         "transit_no": no, "declarant": CARRIER, "entry_office": "2233", "destination_office": "2300",
         "vehicle": {"mode": "truck", "plate": "沪A12345"}, "seals": ["S1", "S2"],
-        "route": ["Pudong", "Nanjing"], "time_limit_hours": 24, "guarantee": null, "bills": ["999-12345675"]
+        "route": ["Pudong", "Nanjing"], "time_limit_hours": 24, "guarantee": null, "bills": [bill]
     })
+}
+
+fn problem_fields(problems: &Value) -> Vec<String> {
+    problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,8 +459,54 @@ async fn transit_on_time_late_and_broken_seal() {
     let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
     let entry = t.user("pd", Role::Officer, Some("2233"), None).await;
     let dest = t.user("nj", Role::Officer, Some("2300"), None).await;
-    for no in ["T1", "T2", "T3"] {
-        let (s, r) = t.post(Some(&carrier), "/api/transits", transit(no)).await;
+    let ent = t.user("ent", Role::Enterprise, None, Some(Y)).await;
+    // The goods arrive at Pudong (2233) on MF-T; TB-4 is on a manifest not yet arrived.
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests",
+            manifest(
+                "MF-T",
+                "import",
+                json!([
+                    bill("TB-1", 10, "260"),
+                    bill("TB-2", 10, "260"),
+                    bill("TB-3", 10, "260")
+                ]),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests",
+            manifest("MF-U", "import", json!([bill("TB-4", 1, "5")])),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests/MF-T/arrival",
+            json!({"at": "2025-03-10T01:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // A transit moves goods arrived at its office of entry: not a bill on no manifest, nor one
+    // whose manifest has not arrived.
+    for (bill, code) in [("NOPE-9", "bill_unknown"), ("TB-4", "manifest_not_arrived")] {
+        let (s, r) = t
+            .post(Some(&carrier), "/api/transits", transit("T9", bill))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+        assert_eq!(codes(&r["error"]["problems"]), [code]);
+        assert_eq!(problem_fields(&r["error"]["problems"]), ["bills"]);
+    }
+    for (no, bill) in [("T1", "TB-1"), ("T2", "TB-2"), ("T3", "TB-3")] {
+        let (s, r) = t
+            .post(Some(&carrier), "/api/transits", transit(no, bill))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{r}");
         // Departure by the office of entry only.
         let (s, _) = t
@@ -430,6 +530,20 @@ async fn transit_on_time_late_and_broken_seal() {
             "{r}"
         );
     }
+    // On the road: the goods cannot be declared yet, at Nanjing or at Pudong, nor put on a
+    // second transit.
+    for office in ["2300", "2233"] {
+        let mut v = import("TB-1", 10, "260");
+        v["declaration_office"] = office.into();
+        let (s, r) = t.submit(&ent, &format!("early-{office}"), &v).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+        assert_eq!(codes(&r["error"]["problems"]), ["bill_in_transit"]);
+    }
+    let (s, r) = t
+        .post(Some(&carrier), "/api/transits", transit("T8", "TB-1"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(codes(&r["error"]["problems"]), ["bill_in_transit"]);
     let arrive = |no: &str, intact: Value, damaged: Value| {
         let path = format!("/api/transits/{no}/arrival");
         let body = json!({"seals_intact": intact, "seals_damaged": damaged});
@@ -514,6 +628,151 @@ async fn transit_on_time_late_and_broken_seal() {
         t.get(&carrier, "/api/transits/alerts").await.0,
         StatusCode::FORBIDDEN
     );
+
+    // Nanjing clears the goods by a normal import declaration filed there, naming the bill:
+    // matched to the manifest of Pudong like any import.
+    let ent = t.login("ent").await;
+    let inland = |bill: &str, office: &str| {
+        let mut v = import(bill, 10, "260");
+        v["declaration_office"] = office.into();
+        v
+    };
+    let (s, d1) = t.submit(&ent, "t-1", &inland("TB-1", "2300")).await;
+    assert_eq!(s, StatusCode::CREATED, "{d1}");
+    // Arrived at Nanjing: declared there, not at the office of entry.
+    let (s, r) = t.submit(&ent, "t-2", &inland("TB-2", "2233")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(
+        codes(&r["error"]["problems"]),
+        ["declaration_at_other_office"]
+    );
+    let clearance = |no: &str, d: &Value| {
+        let path = format!("/api/transits/{no}/clearance");
+        let body = json!({"declaration_no": d["declaration_no"]});
+        let t = &t;
+        let dest = dest.clone();
+        async move { t.post(Some(&dest), &path, body).await }
+    };
+    // The declaration of another bill: refused, with the reason on `declaration_no`.
+    let (s, r) = clearance("T2", &d1).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(codes(&r["error"]["problems"]), ["bill_not_in_transit"]);
+    assert_eq!(problem_fields(&r["error"]["problems"]), ["declaration_no"]);
+    // An unknown declaration number.
+    let (s, r) = clearance("T1", &json!({"declaration_no": "230020251999999999"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(codes(&r["error"]["problems"]), ["declaration_unknown"]);
+    // Only the office of destination clears.
+    let (s, _) = t
+        .post(
+            Some(&entry),
+            "/api/transits/T1/clearance",
+            json!({"declaration_no": d1["declaration_no"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = clearance("T1", &d1).await;
+    assert_eq!(
+        (s, r["state"]["status"].as_str()),
+        (StatusCode::OK, Some("cleared")),
+        "{r}"
+    );
+    assert_eq!(r["state"]["cleared_by"], d1["declaration_no"]);
+    // Cleared is final.
+    let (s, _) = clearance("T1", &d1).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // Listings: the carrier its own transits, officers by office (entry or destination).
+    let (s, list) = t.get(&carrier, "/api/transits").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+    assert_eq!(
+        t.get(&entry, "/api/transits")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(t.get(&ent, "/api/transits").await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_cancelled_before_departure_only() {
+    let t = T::start().await;
+    let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
+    let other = t.user("cb", Role::Carrier, None, Some(OTHER_CARRIER)).await;
+    let entry = t.user("pd", Role::Officer, Some("2233"), None).await;
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests",
+            manifest(
+                "MF-C",
+                "import",
+                json!([bill("CB-1", 1, "5"), bill("CB-2", 1, "5")]),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests/MF-C/arrival",
+            json!({"at": "2025-03-10T01:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    for (no, bill) in [("C1", "CB-1"), ("C2", "CB-2")] {
+        let (s, r) = t
+            .post(Some(&carrier), "/api/transits", transit(no, bill))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+    }
+    let cancel = json!({"reason": "plans changed"});
+    // Another carrier does not see it.
+    let (s, _) = t
+        .post(
+            Some(&other),
+            "/api/transits/C1/cancellation",
+            cancel.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/transits/C1/cancellation",
+            cancel.clone(),
+        )
+        .await;
+    assert_eq!(
+        (s, r["state"]["status"].as_str()),
+        (StatusCode::OK, Some("cancelled")),
+        "{r}"
+    );
+    let (s, r) = t
+        .post(Some(&entry), "/api/transits/C2/departure", json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, r) = t
+        .post(Some(&entry), "/api/transits/C2/cancellation", cancel)
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{r}");
+    assert_eq!(r["error"]["code"], "not_allowed_in_status");
+    // The OpenAPI document lists the transit endpoints.
+    let (s, doc) = t
+        .send(t.client.get(format!("{}/api/openapi.json", t.base)))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for (path, method) in [
+        ("/api/transits", "get"),
+        ("/api/transits/{no}/clearance", "post"),
+        ("/api/transits/{no}/cancellation", "post"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{path} {method}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

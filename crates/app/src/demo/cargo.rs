@@ -7,7 +7,8 @@
 //! - a vessel manifest (COSCO EXAMPLE, voyage 024E, arrived 20 days ago) with a bill that one
 //!   more demo import declares late (it pays the late declaration fee) and a bill nobody
 //!   declared (on the officers' late-bills list);
-//! - a transit from Pudong to Nanjing on its way, and one past its time limit (an alert);
+//! - a transit from Pudong to Nanjing on its way (the air manifest's spare bill), and one past
+//!   its time limit (the never-declared sea bill: an alert);
 //! - a parcel list of three parcels (one held over the value limit) from the demo postal
 //!   operator.
 //!
@@ -37,6 +38,8 @@ pub const SEA_MANIFEST: &str = "DEMO-024E";
 pub const SEA_BILL: &str = "COSU-DEMO-SEA-1";
 /// Never declared: on the late-bills list.
 pub const LATE_BILL: &str = "COSU-DEMO-LATE";
+/// On the air manifest, never declared at Pudong: carried inland by `TRANSIT_ON_WAY`.
+pub const SPARE_BILL: &str = "DEMO-AWB-SPARE";
 pub const TRANSIT_ON_WAY: &str = "TR-DEMO-1";
 pub const TRANSIT_OVERDUE: &str = "TR-DEMO-2";
 
@@ -78,7 +81,7 @@ pub(crate) fn load(
     let id = |s: &str| ManifestId::parse(s).expect("demo manifest ids are valid");
 
     // Air: one bill per demo import, arrived yesterday (a manifest per 10,000 bills).
-    let mut bills = vec![bill("DEMO-AWB-SPARE", 2, "40", "样品 samples")?];
+    let mut bills = vec![bill(SPARE_BILL, 2, "40", "样品 samples")?];
     for i in (0..count).filter(|i| is_import(*i)) {
         bills.push(bill(&bill_no(i), 10, "260.5", "笔记本电脑 laptops")?);
     }
@@ -139,7 +142,7 @@ pub(crate) fn load(
             "guarantee": null, "bills": [bill]
         }))
     };
-    svc.declare_transit(carrier, transit_decl(TRANSIT_ON_WAY, 48, SEA_BILL)?)?;
+    svc.declare_transit(carrier, transit_decl(TRANSIT_ON_WAY, 48, SPARE_BILL)?)?;
     let no = TransitNo::parse(TRANSIT_ON_WAY).expect("demo transit numbers are valid");
     svc.confirm_transit_departure(&who["pd-officer"], &no)?;
     // Declared and departed 30 hours ago (through the store: the use cases take the time
@@ -178,6 +181,7 @@ pub(crate) fn load(
         version = stored.version;
         state = stored.state;
     }
+    desk.note_transit(&state);
 
     // Three parcels at Pudong: one below the ¥50 threshold, one taxed, one held (over ¥1,000).
     let art = |c: u8, v: &str| json!({"description": "article", "category": c, "dutiable_value_yuan": v, "quantity": "1"});
