@@ -740,7 +740,12 @@ async fn amounts_at_the_limits_are_rejected_or_left_to_an_officer() {
     let ent = t.login("ent-a").await;
 
     let mut at_limit: Value = serde_json::from_str(&declaration(A, "2233", 8)).unwrap();
-    for f in ["declared_quantity", "first_quantity", "unit_price", "total_price"] {
+    for f in [
+        "declared_quantity",
+        "first_quantity",
+        "unit_price",
+        "total_price",
+    ] {
         at_limit["items"][0][f] = json!("999999999999999");
     }
     let (s, body) = t.submit(&ent, "limit-1", &at_limit.to_string()).await;
