@@ -99,6 +99,47 @@ pub struct ServeArgs {
     store: StoreArgs,
     #[command(flatten)]
     exchange: crate::exchange_cmd::ExchangeArgs,
+    #[command(flatten)]
+    cargo: CargoArgs,
+}
+
+/// How closely a declaration must agree with its bill of lading (docs/CARGO.md, "Matching").
+#[derive(clap::Args)]
+pub struct CargoArgs {
+    /// The gross weight declared may differ from the bill's by this fraction (0.03 = 3 %) …
+    #[arg(long, env = "JINGUAN_CARGO_WEIGHT_TOLERANCE_RATIO", default_value = "0.03")]
+    cargo_weight_tolerance_ratio: rust_decimal::Decimal,
+    /// … or by this many kilograms, whichever allows more.
+    #[arg(long, env = "JINGUAN_CARGO_WEIGHT_TOLERANCE_KG", default_value = "5")]
+    cargo_weight_tolerance_kg: rust_decimal::Decimal,
+    /// Accept a declaration covering part of a bill's packages (分批申报).
+    #[arg(long, env = "JINGUAN_CARGO_ALLOW_PARTIAL")]
+    cargo_allow_partial: bool,
+}
+
+impl From<cargo_control::MatchPolicy> for CargoArgs {
+    fn from(m: cargo_control::MatchPolicy) -> CargoArgs {
+        CargoArgs {
+            cargo_weight_tolerance_ratio: m.weight_tolerance_ratio,
+            cargo_weight_tolerance_kg: m.weight_tolerance_kg,
+            cargo_allow_partial: m.allow_partial,
+        }
+    }
+}
+
+impl CargoArgs {
+    fn policy(&self) -> anyhow::Result<app::cargo::CargoPolicy> {
+        let matching = cargo_control::MatchPolicy::new(
+            self.cargo_weight_tolerance_ratio,
+            self.cargo_weight_tolerance_kg,
+            self.cargo_allow_partial,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid cargo matching setting: {e}"))?;
+        Ok(app::cargo::CargoPolicy {
+            matching,
+            ..app::cargo::CargoPolicy::default()
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -119,6 +160,7 @@ impl From<DemoArgs> for ServeArgs {
             demo_declarations: d.demo_declarations,
             store: d.store,
             exchange: crate::exchange_cmd::ExchangeArgs::default(),
+            cargo: CargoArgs::from(cargo_control::MatchPolicy::default()),
         }
     }
 }
@@ -135,7 +177,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let backend = args.store.backend(data_dir)?;
     let ledgers = open_ledgers(&backend)?;
     // Transport and cargo control on the same store: the manifest ledger replayed once here.
-    let desk = app::cargo::CargoDesk::open(ledgers.clone(), app::cargo::CargoPolicy::default())
+    let desk = app::cargo::CargoDesk::open(ledgers.clone(), args.cargo.policy()?)
         .map_err(|e| anyhow::anyhow!("failed to replay the manifest log: {e}"))?;
     // The E-Port exchange: the feed's signing key, and the relay when a bus is given.
     let (exchange, relay) = crate::exchange_cmd::desk(data_dir, ledgers.clone(), &args.exchange)?;

@@ -530,3 +530,25 @@ fn a_closed_pipe_ends_a_listing_quietly() {
         out.status
     );
 }
+
+/// The cargo matching tolerance is a server setting, checked before anything starts.
+#[test]
+fn serve_refuses_a_weight_tolerance_out_of_range() {
+    let data = tempfile::tempdir().unwrap();
+    let o = jinguan(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--cargo-weight-tolerance-ratio",
+            "0.9",
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("invalid cargo matching setting") && err.contains("weight_tolerance_ratio"),
+        "{err}"
+    );
+}
