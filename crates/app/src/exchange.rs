@@ -170,9 +170,22 @@ impl FeedView {
     }
 }
 
-/// The exchange code of an agency user's agency (`commerce` → `COMMERCE`).
+/// The exchange code of an agency user's agency, whichever name the user goes by (`commerce`
+/// or `mofcom` → `COMMERCE`, `market_regulation` or `samr` → `SAMR`, `tax`/`sat` → `TAX`,
+/// `forex`/`safe` → `FOREX`); another agency's name in capitals.
 pub fn agency_code(name: &str) -> Option<Agency> {
-    Agency::parse(&name.to_ascii_uppercase()).ok()
+    use crate::access::{COMMERCE, FOREX, MARKET_REGULATION, TAX};
+    let known = [
+        (COMMERCE, "COMMERCE"),
+        (MARKET_REGULATION, "SAMR"),
+        (TAX, "TAX"),
+        (FOREX, "FOREX"),
+    ];
+    let code = known
+        .iter()
+        .find(|(names, _)| names.iter().any(|n| name.eq_ignore_ascii_case(n)))
+        .map_or_else(|| name.to_ascii_uppercase(), |(_, code)| (*code).to_owned());
+    Agency::parse(&code).ok()
 }
 
 impl Clearance {
@@ -385,5 +398,23 @@ impl Clearance {
             Some(o) if !outbox.is_empty() => o.append_with_outbox(append, outbox),
             _ => self.store.append(append),
         }
+    }
+}
+
+#[cfg(test)]
+mod agency_code_tests {
+    use super::agency_code;
+
+    #[test]
+    fn every_agency_name_has_an_exchange_code() {
+        let code = |n: &str| agency_code(n).map(|a| a.as_str().to_owned());
+        assert_eq!(code("market_regulation").as_deref(), Some("SAMR"));
+        assert_eq!(code("samr").as_deref(), Some("SAMR"));
+        assert_eq!(code("mofcom").as_deref(), Some("COMMERCE"));
+        assert_eq!(code("Commerce").as_deref(), Some("COMMERCE"));
+        assert_eq!(code("sat").as_deref(), Some("TAX"));
+        assert_eq!(code("safe").as_deref(), Some("FOREX"));
+        assert_eq!(code("transport").as_deref(), Some("TRANSPORT"));
+        assert_eq!(code("a-very-long-agency-name"), None);
     }
 }
