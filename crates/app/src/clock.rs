@@ -43,3 +43,31 @@ impl Clock for ManualClock {
         *self.0.lock().expect("clock lock")
     }
 }
+
+/// The real clock, which can be pinned to an instant for a while and then let go: `jinguan
+/// serve --demo` files its demo declarations over the past hours with this, then serves in
+/// real time.
+#[derive(Debug, Default)]
+pub struct PinnableClock(Mutex<Option<DateTime<Utc>>>);
+
+impl PinnableClock {
+    pub fn new() -> PinnableClock {
+        PinnableClock::default()
+    }
+
+    /// Stand at `at` until pinned elsewhere or released.
+    pub fn pin(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = Some(at);
+    }
+
+    /// Follow the system clock again.
+    pub fn release(&self) {
+        *self.0.lock().expect("clock lock") = None;
+    }
+}
+
+impl Clock for PinnableClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().expect("clock lock").unwrap_or_else(Utc::now)
+    }
+}

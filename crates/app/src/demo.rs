@@ -1,10 +1,14 @@
 //! Demo data: offices, enterprises with credit classes, users of every kind, and a few hundred
 //! declarations in different states, all made through the real use cases (so they pass the
 //! same checks and leave the same audit trail as real work). Deterministic: the same count
-//! gives the same declarations and steps; the service's clock decides the dates.
+//! gives the same declarations and steps; the service's clock decides the dates. With
+//! [`load_over_past_hours`] the declarations are filed over the past hours and each step
+//! follows the one before after a realistic wait, so clearance times and the day's volumes
+//! look like a working day's.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Duration, Utc};
 use clearance::{
     CreditClass, EnterpriseFacts, ExaminationResult, FieldChange, Finding, FindingKind, Status,
 };
@@ -12,6 +16,7 @@ use domain::codes::{OfficeCode, Uscc};
 use store::{DeclarationKey, Office};
 
 use crate::access::{Duty, Principal, Role};
+use crate::clock::PinnableClock;
 use crate::error::AppError;
 use crate::service::{Clearance, NewUserRequest, StaticRegistry, Step};
 
@@ -274,6 +279,88 @@ fn set_trader(v: &mut serde_json::Value, uscc: &str) {
 /// Load the demo into the service's store: offices, users, `count` declarations moved along
 /// their lifecycle. Safe to run twice: users that exist are kept, filings replay.
 pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
+    load_on(svc, count, &mut Timeline::instant())
+}
+
+/// [`load`], with `clock` (the service's clock) pinned to the past while the demo is made: the
+/// declarations are filed over six hours ending about six hours ago, each step after a wait
+/// typical of it (inspection about an hour, payment a quarter of an hour, ...), the last one
+/// before now. The clock follows the system clock again when this returns.
+pub fn load_over_past_hours(
+    svc: &Clearance,
+    count: usize,
+    clock: &PinnableClock,
+) -> Result<DemoSummary, AppError> {
+    let now = Utc::now();
+    let mut timeline = Timeline {
+        clock: Some(clock),
+        start: now - Duration::hours(12),
+        gap: Duration::hours(6) / i32::try_from(count.max(1)).unwrap_or(i32::MAX),
+        at: now - Duration::hours(12),
+        end: now - Duration::minutes(20),
+    };
+    timeline.pin();
+    load_on(svc, count, &mut timeline)
+}
+
+/// When each demo step happens. Per declaration the waits add up to at most 310 minutes, so
+/// with filings spread over six hours from twelve hours ago every step is in the past.
+struct Timeline<'a> {
+    clock: Option<&'a PinnableClock>,
+    start: DateTime<Utc>,
+    gap: Duration,
+    at: DateTime<Utc>,
+    /// Where the work after the declarations (refund claims, bank records) happens.
+    end: DateTime<Utc>,
+}
+
+impl Timeline<'_> {
+    fn instant() -> Timeline<'static> {
+        let t = DateTime::<Utc>::MIN_UTC;
+        Timeline {
+            clock: None,
+            start: t,
+            gap: Duration::zero(),
+            at: t,
+            end: t,
+        }
+    }
+
+    fn pin(&self) {
+        if let Some(c) = self.clock {
+            c.pin(self.at);
+        }
+    }
+
+    /// The filing of the `i`-th declaration.
+    fn file(&mut self, i: usize) {
+        self.at = self.start + self.gap * i32::try_from(i).unwrap_or(i32::MAX);
+        self.pin();
+    }
+
+    /// Wait between `lo` and `hi` minutes (the same for the same `i` and step).
+    fn wait(&mut self, i: usize, lo: i64, hi: i64) {
+        let spread = (hi - lo + 1).max(1) as usize;
+        let minutes = lo + ((i * 37 + (lo as usize) * 11) % spread) as i64;
+        self.at += Duration::minutes(minutes);
+        self.pin();
+    }
+
+    fn finish(&mut self) {
+        self.at = self.end;
+        self.pin();
+    }
+}
+
+impl Drop for Timeline<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.clock {
+            c.release();
+        }
+    }
+}
+
+fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoSummary, AppError> {
     let system = clearance::Actor::System {
         component: "demo".into(),
     };
@@ -348,6 +435,7 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
     for i in 0..count {
         let (login, seq, json) = declaration(i);
         let filer = &who[login];
+        tl.file(i);
         let filing = match svc.submit(filer, &seq, json.as_bytes()) {
             Ok(f) => f,
             Err(AppError::Rejected { .. }) => {
@@ -387,12 +475,14 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
             } else {
                 ExaminationResult::Conform
             };
+            tl.wait(i, 40, 100);
             status = svc
                 .step(off, key, Step::RecordInspection { result })?
                 .status;
         }
         if status == Status::DocumentReview {
             if stage == 0 {
+                tl.wait(i, 20, 60);
                 status = svc
                     .step(
                         filer,
@@ -409,6 +499,7 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
                 continue_count(&mut by_status, status);
                 continue;
             }
+            tl.wait(i, 15, 45);
             status = svc
                 .step(
                     off,
@@ -420,9 +511,11 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
                 .status;
         }
         if status == Status::AwaitingAssessment && stage >= 2 {
+            tl.wait(i, 5, 15);
             status = svc.step(off, key, Step::Assess)?.status;
         }
         if i % 10 == 9 && status == Status::Assessed {
+            tl.wait(i, 30, 60);
             status = if stage % 2 == 0 {
                 svc.step(
                     &who["pd-jisi"],
@@ -448,6 +541,7 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
         }
         if status == Status::Assessed && stage >= 1 {
             if i % 10 == 3 {
+                tl.wait(i, 10, 30);
                 status = svc
                     .step(
                         off,
@@ -459,14 +553,17 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
                     .status;
             } else {
                 for n in notices(svc)? {
+                    tl.wait(i, 5, 20);
                     status = svc.step(filer, key, Step::Pay { notice_no: n })?.status;
                 }
             }
         }
         if status == Status::Paid && stage >= 2 {
+            tl.wait(i, 2, 10);
             status = svc.step(off, key, Step::Release)?.status;
         }
         if status == Status::Released && stage >= 3 {
+            tl.wait(i, 20, 60);
             status = if office == "5304" {
                 svc.step(
                     off,
@@ -484,6 +581,9 @@ pub fn load(svc: &Clearance, count: usize) -> Result<DemoSummary, AppError> {
         }
         continue_count(&mut by_status, status);
     }
+    tl.finish();
+    // A car import under the demo licence, released: the licence written off in part.
+    self::eport::release_licensed_cars(svc, &who)?;
     // Refund claims of closed exports and the bank's receipts and payments.
     self::finance::load(svc, &who)?;
     let mut by_status: Vec<(Status, usize)> = by_status.into_iter().collect();

@@ -34,7 +34,7 @@ pub mod service;
 pub mod stats;
 
 pub use access::{authorize, Denied, Duty, Operation, Principal, Resource, Role};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, PinnableClock, SystemClock};
 pub use error::{AppError, FieldProblem};
 pub use portal::{CodeLookup, CodeRow};
 pub use service::{

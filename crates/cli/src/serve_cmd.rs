@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use app::{Clearance, Duty, NewUserRequest, Role, SystemClock};
+use app::{Clearance, Clock, Duty, NewUserRequest, PinnableClock, Role, SystemClock};
 use domain::codes::{OfficeCode, Uscc};
 use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
@@ -68,10 +68,15 @@ pub fn open_ledgers(backend: &Backend) -> anyhow::Result<Arc<dyn store::cargo::L
     }
 }
 
-fn service(data_dir: &Path, store: Arc<dyn Store>, demo: bool) -> anyhow::Result<Clearance> {
+fn service(
+    data_dir: &Path,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    demo: bool,
+) -> anyhow::Result<Clearance> {
     let refdata = Arc::new(crate::load_reference(data_dir)?);
     // The E-Port ledgers (licences, registry) are checked at filing (docs/EPORT.md).
-    let mut svc = Clearance::new(store, refdata, Arc::new(SystemClock)).with_eport();
+    let mut svc = Clearance::new(store, refdata, clock).with_eport();
     if demo {
         svc = svc.with_registry(Box::new(app::demo::registry()));
     }
@@ -107,7 +112,11 @@ pub struct ServeArgs {
 #[derive(clap::Args)]
 pub struct CargoArgs {
     /// The gross weight declared may differ from the bill's by this fraction (0.03 = 3 %) …
-    #[arg(long, env = "JINGUAN_CARGO_WEIGHT_TOLERANCE_RATIO", default_value = "0.03")]
+    #[arg(
+        long,
+        env = "JINGUAN_CARGO_WEIGHT_TOLERANCE_RATIO",
+        default_value = "0.03"
+    )]
     cargo_weight_tolerance_ratio: rust_decimal::Decimal,
     /// … or by this many kilograms, whichever allows more.
     #[arg(long, env = "JINGUAN_CARGO_WEIGHT_TOLERANCE_KG", default_value = "5")]
@@ -181,14 +190,16 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("failed to replay the manifest log: {e}"))?;
     // The E-Port exchange: the feed's signing key, and the relay when a bus is given.
     let (exchange, relay) = crate::exchange_cmd::desk(data_dir, ledgers.clone(), &args.exchange)?;
+    // The system clock; the demo pins it to the past hours while it files its declarations.
+    let clock = Arc::new(PinnableClock::new());
     let svc = Arc::new(
-        service(data_dir, ledgers, args.demo)?
+        service(data_dir, ledgers, clock.clone(), args.demo)?
             .with_cargo(Arc::new(desk))
             .with_exchange(exchange),
     );
     if args.demo {
         let t = Instant::now();
-        let summary = app::demo::load(&svc, args.demo_declarations)
+        let summary = app::demo::load_over_past_hours(&svc, args.demo_declarations, &clock)
             .map_err(|e| anyhow::anyhow!("failed to load the demo data: {e}"))?;
         eprintln!(
             "demo data loaded 演示数据已载入: {} users, {} declarations in {:.1} s",
@@ -363,7 +374,8 @@ pub fn run_user(data_dir: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 .read_line(&mut password)
                 .context("failed to read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let svc = service(data_dir, open_store(&store.backend(data_dir)?)?, false)?;
+            let store = open_store(&store.backend(data_dir)?)?;
+            let svc = service(data_dir, store, Arc::new(SystemClock), false)?;
             match svc.bootstrap_user(NewUserRequest {
                 login,
                 password,

@@ -56,3 +56,85 @@ pub fn load(svc: &Clearance) -> Result<(), AppError> {
     }
     Ok(())
 }
+
+/// The Shanghai AEO enterprise imports two cars under [`DEMO_LICENCE_NO`] and Pudong takes
+/// the filing through to release, so the commerce desk shows the licence written off in part.
+/// Does nothing when the ledgers are off or the filing was made before.
+pub(crate) fn release_licensed_cars(
+    svc: &Clearance,
+    who: &std::collections::HashMap<&str, crate::access::Principal>,
+) -> Result<(), AppError> {
+    use clearance::{ExaminationResult, Status};
+    use store::DeclarationKey;
+
+    use crate::service::Step;
+
+    if svc.store().eport_store().filter(|_| svc.eport).is_none() {
+        return Ok(());
+    }
+    let (filer, officer) = (&who["ent-sh"], &who["pd-officer"]);
+    let filing = svc.submit(filer, "demo-cars-1", &cars_under_the_licence())?;
+    if filing.replayed {
+        return Ok(());
+    }
+    let key = DeclarationKey::Id(filing.id);
+    let mut status = filing.status;
+    // Each step moves the filing on; a handful is the longest path (inspection, assessment,
+    // two notices, release).
+    for _ in 0..8 {
+        status = match status {
+            Status::Inspection => {
+                let result = ExaminationResult::Conform;
+                svc.step(officer, key, Step::RecordInspection { result })?
+                    .status
+            }
+            Status::DocumentReview => {
+                let result = ExaminationResult::Conform;
+                svc.step(officer, key, Step::RecordReview { result })?
+                    .status
+            }
+            Status::AwaitingAssessment => svc.step(officer, key, Step::Assess)?.status,
+            Status::Assessed => {
+                let unpaid = svc
+                    .get(filer, key)?
+                    .notices
+                    .into_iter()
+                    .find(|n| n.paid_at.is_none());
+                match unpaid {
+                    Some(n) => {
+                        let notice_no = n.notice_no;
+                        svc.step(filer, key, Step::Pay { notice_no })?.status
+                    }
+                    None => break,
+                }
+            }
+            Status::Paid => svc.step(officer, key, Step::Release)?.status,
+            _ => break,
+        };
+    }
+    Ok(())
+}
+
+/// Two saloon cars (8703, unit `003` sets) by the licence's holder, naming the licence.
+fn cars_under_the_licence() -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(super::IMPORT_TEMPLATE).expect("template parses");
+    v["contract_no"] = "DEMO-CARS-1".into();
+    v["bill_no"] = serde_json::Value::Null;
+    v["licence_no"] = DEMO_LICENCE_NO.into();
+    let item = &mut v["items"][0];
+    item["commodity_code"] = "8703234190".into();
+    item["name"] = "小轿车".into();
+    item["specification"] = "1.5升<排气量≤2升|5座|品牌X|型号X2".into();
+    item["declared_unit"] = "003".into();
+    item["first_unit"] = "003".into();
+    item["declared_quantity"] = "2".into();
+    item["first_quantity"] = "2".into();
+    item["unit_price"] = "20000.0000".into();
+    item["total_price"] = "40000.00".into();
+    if let Some(item) = item.as_object_mut() {
+        item.remove("second_quantity");
+        item.remove("second_unit");
+    }
+    v.to_string().into_bytes()
+}
