@@ -205,6 +205,10 @@ pub enum Operation {
     SetCreditClass,
     /// Read the risk report: hit rate and effect of every rule (risk analysts).
     ViewRiskReport,
+    /// Set the national risk policy: each credit class's sampling rates, the published
+    /// sampling seed and the price-check thresholds (risk analysts of HQ only: the rates and
+    /// seed apply to every office, so no office sets them for others).
+    SetRiskPolicy,
     /// Read an uploaded declaration file (single-window XML) into the JSON form, to fill the
     /// form for review; nothing is recorded (enterprises, on [`Resource::Upload`] only).
     ReadDeclarationFile,
@@ -230,7 +234,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 33] = [
+    pub const ALL: [Operation; 34] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -255,6 +259,7 @@ impl Operation {
         Operation::ManageWatchList,
         Operation::SetCreditClass,
         Operation::ViewRiskReport,
+        Operation::SetRiskPolicy,
         Operation::ReadDeclarationFile,
         Operation::ReadExchangeFeed,
         Operation::IssueLicence,
@@ -283,9 +288,10 @@ impl Operation {
             Operation::Suspend => Needs(Duty::AntiSmuggling),
             Operation::ManageUsers | Operation::RevokeSessions => Needs(Duty::Administrator),
             Operation::ViewStatistics => Needs(Duty::Statistician),
-            Operation::ManageRiskRules | Operation::ManageWatchList | Operation::ViewRiskReport => {
-                Needs(Duty::RiskAnalyst)
-            }
+            Operation::ManageRiskRules
+            | Operation::ManageWatchList
+            | Operation::ViewRiskReport
+            | Operation::SetRiskPolicy => Needs(Duty::RiskAnalyst),
             Operation::SetCreditClass => Needs(Duty::Reviewer),
             Operation::Submit
             | Operation::Withdraw
@@ -305,7 +311,8 @@ impl Operation {
         }
     }
 
-    /// Risk management: rules, watch list, credit classes, report. Never on a declaration.
+    /// Risk management: rules, watch list, credit classes, report, policy. Never on a
+    /// declaration.
     pub fn is_risk_management(self) -> bool {
         matches!(
             self,
@@ -313,6 +320,7 @@ impl Operation {
                 | Operation::ManageWatchList
                 | Operation::SetCreditClass
                 | Operation::ViewRiskReport
+                | Operation::SetRiskPolicy
         )
     }
 
@@ -342,6 +350,7 @@ impl Operation {
             | Operation::ManageWatchList
             | Operation::SetCreditClass
             | Operation::ViewRiskReport
+            | Operation::SetRiskPolicy
             | Operation::ReadDeclarationFile
             | Operation::ReadExchangeFeed
             | Operation::IssueLicence
@@ -515,6 +524,16 @@ pub fn authorize(
                         Operation::ManageWatchList
                         | Operation::SetCreditClass
                         | Operation::ViewRiskReport => office.is_none(),
+                        // The national policy: analysts of HQ only (an HQ user, or an officer
+                        // of the HQ office), never for one office.
+                        Operation::SetRiskPolicy => {
+                            office.is_none()
+                                && match principal {
+                                    Principal::Hq { .. } => true,
+                                    Principal::Officer { office, .. } => *office == OfficeCode::HQ,
+                                    _ => false,
+                                }
+                        }
                         _ => false,
                     },
                 }

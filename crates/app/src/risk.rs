@@ -9,6 +9,10 @@
 //!   row into `risk_feedback`, all in the same transaction.
 //! - Enterprises never see the explanation, the rule reasons or a hold's case:
 //!   [`redact_for_enterprise`].
+//! - The risk policy (sampling seed and each credit class's rates, price-check thresholds) is
+//!   the engine's default until an HQ analyst sets one ([`Clearance::put_risk_policy`]): then it
+//!   is stored as a version with its audit record, loaded at start and swapped into the engine
+//!   for the next declaration. Every decision's explanation records the seed and rates it used.
 //! - Reference prices are rebuilt off the hot path ([`Clearance::refresh_prices`]): by a timer of
 //!   the binary, after every [`RiskDesk::refresh_after_releases`] releases on a thread of its own,
 //!   or on request. Submissions keep deciding on the previous references meanwhile.
@@ -17,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use clearance::{
     CreditClass, EnterpriseFacts, EventKind, ExaminationResult, Lane, LaneContext, LaneReason,
 };
@@ -25,16 +29,20 @@ use domain::codes::{CurrencyCode, DeclarationNo, OfficeCode, Uscc};
 use domain::declaration::Declaration;
 use refdata::RefData;
 use risk::{
-    CompiledRules, FeedbackLog, FeedbackRecord, PriceReferences, RiskEngine, RiskReport, Rule,
-    RuleError, RuleSet, WatchEntry, WatchKind, WatchLists,
+    ClassRates, CompiledRules, FeedbackLog, FeedbackRecord, PriceReferences, RiskEngine,
+    RiskPolicy, RiskReport, Rule, RuleError, RuleSet, WatchEntry, WatchKind, WatchLists,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use store::risk::{
-    ChosenLane, Examination, FeedbackRow, Hold, LaneHook, RiskStore, RulesWrite, StoredWatchEntry,
-    WatchRow,
+    parse_credit_class, ChosenLane, Examination, FeedbackRow, Hold, LaneHook, RiskPolicyWrite,
+    RiskStore, RulesWrite, StoredRiskPolicy, StoredWatchEntry, WatchRow,
 };
 use store::{AutomaticReview, Store, StoredEvent};
+
+/// The engine's types a policy is written with (the server builds them from a request), and
+/// the draw an auditor repeats.
+pub use risk::{draw_ppm, InspectionKind, PriceCheckPolicy};
 
 use crate::access::{authorize, in_scope, Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
@@ -54,6 +62,9 @@ pub struct RiskDesk {
     credit: RwLock<HashMap<Uscc, CreditClass>>,
     /// The stored rule-set version the engine runs.
     rules_version: Mutex<u64>,
+    /// The stored policy version the engine runs (`None`: the engine's default). Held while a
+    /// new version is written and swapped in, so that the engine runs the newest one.
+    policy: Mutex<Option<PolicyVersion>>,
     releases: AtomicU64,
     refreshing: AtomicBool,
     pub refresh_after_releases: u64,
@@ -65,6 +76,7 @@ impl Default for RiskDesk {
             engine: Arc::new(RiskEngine::default()),
             credit: RwLock::new(HashMap::new()),
             rules_version: Mutex::new(0),
+            policy: Mutex::new(None),
             releases: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
             refresh_after_releases: REFRESH_AFTER_RELEASES,
@@ -123,6 +135,12 @@ impl RiskDesk {
                 .set_rules(Arc::new(CompiledRules::compile(&set, today)));
             *self.rules_version.lock().expect("rules version lock") = stored.version;
         }
+        if let Some(stored) = rs.risk_policy()? {
+            let policy = parse_stored_policy(&stored)?;
+            let mut current = self.policy.lock().expect("policy lock");
+            self.engine.set_policy(Arc::new(policy));
+            *current = Some(PolicyVersion::of(&stored));
+        }
         self.load_watch(rs)?;
         let classes = rs.credit_classes()?;
         *self.credit.write().expect("credit lock") =
@@ -144,6 +162,46 @@ impl RiskDesk {
     pub fn credit_class(&self, uscc: &Uscc) -> Option<CreditClass> {
         self.credit.read().expect("credit lock").get(uscc).copied()
     }
+
+    /// The stored policy version the engine runs, if one was set.
+    pub fn policy_version(&self) -> Option<PolicyVersion> {
+        self.policy.lock().expect("policy lock").clone()
+    }
+}
+
+/// Which stored version of the risk policy is in force, who set it and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyVersion {
+    pub version: u64,
+    pub set_by: String,
+    pub set_at: DateTime<Utc>,
+}
+
+impl PolicyVersion {
+    fn of(s: &StoredRiskPolicy) -> PolicyVersion {
+        PolicyVersion {
+            version: s.version,
+            set_by: s.actor.clone(),
+            set_at: s.at,
+        }
+    }
+}
+
+/// A stored policy as the engine runs it; one that does not parse or check is corrupt.
+fn parse_stored_policy(stored: &StoredRiskPolicy) -> Result<RiskPolicy, AppError> {
+    let policy: RiskPolicy = serde_json::from_str(&stored.policy_json).map_err(|e| {
+        AppError::Internal(format!(
+            "stored risk policy version {} does not parse: {e}",
+            stored.version
+        ))
+    })?;
+    policy.sampling.check().map_err(|e| {
+        AppError::Internal(format!(
+            "stored risk policy version {} is not usable: {e}",
+            stored.version
+        ))
+    })?;
+    Ok(policy)
 }
 
 /// CNY rates of the currencies of a declaration, by the tax rule of its declaration date.
@@ -244,6 +302,12 @@ pub struct NewWatchEntry {
 /// --red-ppm … --yellow-ppm …`), and the price-check thresholds.
 #[derive(Clone, Debug, Serialize)]
 pub struct SamplingView {
+    /// The stored version in force; 0 while the engine's default runs (none stored yet). A PUT
+    /// names it as `expected_version`.
+    pub version: u64,
+    /// Who stored that version (`Actor::label`) and when; `None` for the default.
+    pub set_by: Option<String>,
+    pub set_at: Option<DateTime<Utc>>,
     pub seed: String,
     pub classes: Vec<ClassRatesView>,
     pub price_check: risk::PriceCheckPolicy,
@@ -257,6 +321,211 @@ pub struct ClassRatesView {
     pub yellow_ppm: u32,
     /// The base intervention rate: red and yellow together.
     pub intervention_ppm: u32,
+}
+
+/// New rates of one credit class, as an HQ analyst gives them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ClassRatesInput {
+    /// `advanced_certified`, `general_certified`, `general` or `discredited`.
+    pub class: String,
+    pub red_ppm: u32,
+    pub yellow_ppm: u32,
+}
+
+/// A new risk policy (`PUT /api/risk/sampling`): the seed to publish, the rates of the classes
+/// given (the others keep theirs) and, if given, new price-check thresholds.
+#[derive(Clone, Debug, Deserialize)]
+pub struct NewRiskPolicy {
+    pub seed: String,
+    #[serde(default)]
+    pub classes: Vec<ClassRatesInput>,
+    #[serde(default)]
+    pub price_check: Option<PriceCheckPolicy>,
+}
+
+/// The longest published seed, in bytes.
+pub const SEED_BYTES_MAX: usize = 200;
+
+/// Every problem of a new policy at once, by field; the policy it gives when there are none.
+fn check_new_policy(
+    base: &RiskPolicy,
+    new: &NewRiskPolicy,
+) -> Result<RiskPolicy, Vec<FieldProblem>> {
+    let mut problems = Vec::new();
+    let mut policy = base.clone();
+    let seed = new.seed.as_str();
+    if seed.trim().is_empty() {
+        problems.push(FieldProblem::new(
+            "seed",
+            "seed_empty",
+            "抽样种子不能为空",
+            "the sampling seed must not be empty",
+        ));
+    } else if seed.len() > SEED_BYTES_MAX {
+        problems.push(FieldProblem::new(
+            "seed",
+            "seed_too_long",
+            format!(
+                "抽样种子最长 {SEED_BYTES_MAX} 字节，现为 {} 字节",
+                seed.len()
+            ),
+            format!(
+                "the sampling seed is at most {SEED_BYTES_MAX} bytes, not {}",
+                seed.len()
+            ),
+        ));
+    } else if seed.chars().any(char::is_control) || seed.trim() != seed {
+        problems.push(FieldProblem::new(
+            "seed",
+            "seed_invalid",
+            "抽样种子不得含控制字符或首尾空白（公布后须可原样复现）",
+            "the sampling seed may not contain control characters or leading or trailing \
+             spaces (it is published and must be repeatable as written)",
+        ));
+    }
+    policy.sampling.seed = seed.to_owned();
+    let mut seen: Vec<CreditClass> = Vec::new();
+    for (i, c) in new.classes.iter().enumerate() {
+        let field = format!("classes[{i}]");
+        let Some(class) = parse_credit_class(&c.class) else {
+            problems.push(FieldProblem::new(
+                format!("{field}.class"),
+                "unknown_class",
+                format!(
+                    "未知的信用等级“{}”：应为 advanced_certified、general_certified、general 或 discredited",
+                    c.class
+                ),
+                format!(
+                    "unknown credit class \"{}\": one of advanced_certified, general_certified, general, discredited",
+                    c.class
+                ),
+            ));
+            continue;
+        };
+        if seen.contains(&class) {
+            problems.push(FieldProblem::new(
+                format!("{field}.class"),
+                "duplicate_class",
+                format!("信用等级 {} 重复给出", c.class),
+                format!("credit class {} is given more than once", c.class),
+            ));
+            continue;
+        }
+        seen.push(class);
+        let mut ok = true;
+        for (name, v) in [("red_ppm", c.red_ppm), ("yellow_ppm", c.yellow_ppm)] {
+            if v > risk::sampling::PPM {
+                ok = false;
+                problems.push(FieldProblem::new(
+                    format!("{field}.{name}"),
+                    "rate_out_of_range",
+                    format!("比率以百万分之一计，应在 0 至 1,000,000 之间，现为 {v}"),
+                    format!("a rate in parts per million is 0 to 1,000,000, not {v}"),
+                ));
+            }
+        }
+        let total = u64::from(c.red_ppm) + u64::from(c.yellow_ppm);
+        if ok && total > u64::from(risk::sampling::PPM) {
+            problems.push(FieldProblem::new(
+                field.clone(),
+                "rates_over_one",
+                format!(
+                    "{} 的查验率与审单率之和为 {total} ppm，超过 1,000,000",
+                    c.class
+                ),
+                format!(
+                    "{}: red and yellow rates add up to {total} ppm, more than 1,000,000",
+                    c.class
+                ),
+            ));
+        }
+        let rates = ClassRates {
+            red_ppm: c.red_ppm,
+            yellow_ppm: c.yellow_ppm,
+        };
+        match class {
+            CreditClass::AdvancedCertified => policy.sampling.advanced_certified = rates,
+            CreditClass::GeneralCertified => policy.sampling.general_certified = rates,
+            CreditClass::General => policy.sampling.general = rates,
+            CreditClass::Discredited => policy.sampling.discredited = rates,
+        }
+    }
+    if let Some(pc) = &new.price_check {
+        if pc.min_observations == 0 || pc.min_observations > 100_000 {
+            problems.push(FieldProblem::new(
+                "price_check.min_observations",
+                "out_of_range",
+                format!(
+                    "参考价格的最少观测数应在 1 至 100,000 之间，现为 {}",
+                    pc.min_observations
+                ),
+                format!(
+                    "the minimum observations of a reference are 1 to 100,000, not {}",
+                    pc.min_observations
+                ),
+            ));
+        }
+        if pc.max_ratio <= Decimal::ZERO || pc.max_ratio > Decimal::ONE {
+            problems.push(FieldProblem::new(
+                "price_check.max_ratio",
+                "out_of_range",
+                format!("低价比例应大于 0 且不超过 1，现为 {}", pc.max_ratio),
+                format!(
+                    "the ratio to the median is above 0 and at most 1, not {}",
+                    pc.max_ratio
+                ),
+            ));
+        }
+        if pc.min_robust_z < Decimal::ZERO || pc.min_robust_z > Decimal::ONE_HUNDRED {
+            problems.push(FieldProblem::new(
+                "price_check.min_robust_z",
+                "out_of_range",
+                format!("稳健 z 值应在 0 至 100 之间，现为 {}", pc.min_robust_z),
+                format!(
+                    "the robust z threshold is 0 to 100, not {}",
+                    pc.min_robust_z
+                ),
+            ));
+        }
+        if pc.lane == Lane::Green {
+            problems.push(FieldProblem::new(
+                "price_check.lane",
+                "lane_green",
+                "价格异常须提升通道：应为 yellow、red 或 blue",
+                "a price finding raises the lane: yellow, red or blue, not green",
+            ));
+        }
+        policy.price_check = pc.clone();
+    }
+    if problems.is_empty() {
+        // The engine's own check, as a last guard (the fields above cover it).
+        if let Err(e) = policy.sampling.check() {
+            problems.push(FieldProblem::new(
+                "",
+                "policy_invalid",
+                format!("抽样策略无效：{e}"),
+                format!("invalid sampling policy: {e}"),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A policy write that named a version other than the one in force (409).
+fn policy_conflict(expected: u64, actual: u64) -> AppError {
+    AppError::Conflict {
+        code: "version_conflict",
+        message_en: format!(
+            "the risk policy changed meanwhile (you edited version {expected}, version {actual} is in force); reload and try again"
+        ),
+        message_zh: format!(
+            "风险策略已被他人更新（您编辑的是版本 {expected}，现行版本为 {actual}），请刷新后重试"
+        ),
+    }
 }
 
 /// What a price refresh did.
@@ -674,20 +943,13 @@ impl Clearance {
     /// classes). Not for enterprises: knowing the seed ahead of a filing tells which numbers
     /// would be sampled.
     pub fn sampling_policy(&self, by: &Principal) -> Result<SamplingView, AppError> {
-        authorize(
-            by,
-            Operation::ViewRiskReport,
-            Resource::Risk { office: None },
-            &self.refdata,
-        )
-        .or_else(|_| {
-            authorize(
-                by,
-                Operation::SetCreditClass,
-                Resource::Risk { office: None },
-                &self.refdata,
-            )
-        })?;
+        self.authorize_policy_read(by)?;
+        Ok(self.sampling_view())
+    }
+
+    /// The policy the engine runs, with the stored version it came from.
+    fn sampling_view(&self) -> SamplingView {
+        let version = self.risk.policy_version();
         let policy = self.risk.engine.snapshot().policy.clone();
         let classes = [
             CreditClass::AdvancedCertified,
@@ -706,11 +968,90 @@ impl Clearance {
             }
         })
         .collect();
-        Ok(SamplingView {
+        SamplingView {
+            version: version.as_ref().map_or(0, |v| v.version),
+            set_by: version.as_ref().map(|v| v.set_by.clone()),
+            set_at: version.as_ref().map(|v| v.set_at),
             seed: policy.sampling.seed.clone(),
             classes,
             price_check: policy.price_check.clone(),
-        })
+        }
+    }
+
+    /// An HQ risk analyst sets the national risk policy: publishes a new sampling seed, sets
+    /// the rates of the credit classes given (the others keep theirs) and, if given, the
+    /// price-check thresholds. Every problem at once (422); `Conflict` (409) unless
+    /// `expected_version` is the version in force (0 while the default runs). On success it is
+    /// stored as a new version with its audit record and the engine runs it for the next
+    /// declaration, without a restart.
+    pub fn put_risk_policy(
+        &self,
+        by: &Principal,
+        new: NewRiskPolicy,
+        expected_version: u64,
+    ) -> Result<SamplingView, AppError> {
+        authorize(
+            by,
+            Operation::SetRiskPolicy,
+            Resource::Risk { office: None },
+            &self.refdata,
+        )?;
+        let rs = risk_store(&*self.store)?;
+        // One write at a time from this service, so that the engine ends on the newest version.
+        let mut in_force = self.risk.policy.lock().expect("policy lock");
+        let base = self.risk.engine.snapshot().policy.clone();
+        let policy = check_new_policy(&base, &new).map_err(AppError::Invalid)?;
+        let stored = rs.risk_policy()?;
+        let version = stored.as_ref().map_or(0, |s| s.version);
+        if expected_version != version {
+            return Err(policy_conflict(expected_version, version));
+        }
+        let written = rs
+            .put_risk_policy(RiskPolicyWrite {
+                expected_version,
+                policy_json: serde_json::to_string(&policy).map_err(internal)?,
+                actor: audit_actor(by),
+                now: self.now(),
+            })
+            .map_err(|e| match e {
+                store::StoreError::Conflict { expected, actual } => {
+                    policy_conflict(expected, actual)
+                }
+                e => e.into(),
+            })?;
+        self.risk.engine.set_policy(Arc::new(policy));
+        *in_force = Some(PolicyVersion::of(&written));
+        drop(in_force);
+        Ok(self.sampling_view())
+    }
+
+    /// Stored versions of the risk policy, newest first (what `GET /api/risk/sampling/history`
+    /// lists), for whoever may read the policy.
+    pub fn risk_policy_history(
+        &self,
+        by: &Principal,
+        limit: u32,
+    ) -> Result<Vec<StoredRiskPolicy>, AppError> {
+        self.authorize_policy_read(by)?;
+        Ok(risk_store(&*self.store)?.risk_policy_history(limit)?)
+    }
+
+    fn authorize_policy_read(&self, by: &Principal) -> Result<(), AppError> {
+        authorize(
+            by,
+            Operation::ViewRiskReport,
+            Resource::Risk { office: None },
+            &self.refdata,
+        )
+        .or_else(|_| {
+            authorize(
+                by,
+                Operation::SetCreditClass,
+                Resource::Risk { office: None },
+                &self.refdata,
+            )
+        })?;
+        Ok(())
     }
 
     /// Hit rate and effect of every rule, from the stored feedback.

@@ -335,3 +335,277 @@ fn reference_prices_refresh_from_released_declarations() {
         .unwrap();
     assert_eq!(usual.lane, Some(Lane::Green));
 }
+
+/// The sampling part of a decision's explanation.
+fn sampling_of(svc: &Clearance, id: store::DeclarationId) -> Value {
+    let EventKind::LaneChosen { explanation, .. } = lane_chosen(svc, id) else {
+        unreachable!()
+    };
+    explanation.expect("officers see the explanation")["sampling"].clone()
+}
+
+fn rates(class: &str, red_ppm: u32, yellow_ppm: u32) -> app::risk::ClassRatesInput {
+    app::risk::ClassRatesInput {
+        class: class.into(),
+        red_ppm,
+        yellow_ppm,
+    }
+}
+
+fn policy(seed: &str, classes: Vec<app::risk::ClassRatesInput>) -> app::risk::NewRiskPolicy {
+    app::risk::NewRiskPolicy {
+        seed: seed.into(),
+        classes,
+        price_check: None,
+    }
+}
+
+/// The risk policy at run time (docs/RISK.md "Risk policy"): an HQ analyst publishes a seed
+/// and sets a class's rates; the next declaration is decided by them (one whose draw lies
+/// between the old and the new rate changes lane), its explanation records the seed and rates,
+/// the version is stored with an audit record and loaded again at start. Stale versions are
+/// refused (409), every problem is listed by field (422), and nobody else may set it.
+#[test]
+fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path());
+    let ent = user(&svc, "ent", Role::Enterprise, None, &[]);
+    let hq = user(&svc, "hq-risk", Role::Hq, None, &[Duty::RiskAnalyst]);
+    let reviewer = user(
+        &svc,
+        "reviewer",
+        Role::Officer,
+        Some("2200"),
+        &[Duty::Reviewer],
+    );
+
+    // Before any write: the engine's default, version 0.
+    let before = svc.sampling_policy(&hq).unwrap();
+    assert_eq!((before.version, before.set_by.as_deref()), (0, None));
+    assert_eq!(before.seed, "jinguan-sampling-2025");
+    let first = svc
+        .submit(&ent, "p-1", laptops("P-1", "350.0000").as_bytes())
+        .unwrap();
+    let s1 = sampling_of(&svc, first.id);
+    assert_eq!(s1["seed"], "jinguan-sampling-2025");
+    assert_eq!(s1["credit_class"], "general");
+    assert_eq!(
+        (s1["red_ppm"].clone(), s1["yellow_ppm"].clone()),
+        (30_000.into(), 50_000.into())
+    );
+
+    // The next two numbers are known; choose a seed whose draws for both lie well above the
+    // general class's intervention rate (8 %), so that they are green under the old rates.
+    let no = first.declaration_no.unwrap();
+    let next = |k: u32| {
+        domain::codes::DeclarationNo::new(no.office(), no.year(), no.direction(), no.serial() + k)
+            .unwrap()
+    };
+    let (second_no, third_no) = (next(1), next(2));
+    let seed = (0..1_000)
+        .map(|k| format!("hq-2025Q2-{k}"))
+        .find(|s| {
+            [second_no, third_no]
+                .iter()
+                .all(|n| (100_000..900_000).contains(&risk::draw_ppm(s, n)))
+        })
+        .expect("a seed with both draws in range");
+    let d2 = risk::draw_ppm(&seed, &second_no);
+    let d3 = risk::draw_ppm(&seed, &third_no);
+
+    // Version 1: the new seed, rates as before. The next filing is drawn with it: green.
+    let v1 = svc.put_risk_policy(&hq, policy(&seed, vec![]), 0).unwrap();
+    assert_eq!((v1.version, v1.seed.as_str()), (1, seed.as_str()));
+    assert_eq!(v1.set_by.as_deref(), Some("officer:0000:hq-risk"));
+    let second = svc
+        .submit(&ent, "p-2", laptops("P-2", "350.0000").as_bytes())
+        .unwrap();
+    assert_eq!(second.declaration_no, Some(second_no));
+    assert_eq!(second.lane, Some(Lane::Green));
+    let s2 = sampling_of(&svc, second.id);
+    assert_eq!(
+        (s2["seed"].as_str(), s2["draw_ppm"].as_u64()),
+        (Some(seed.as_str()), Some(u64::from(d2)))
+    );
+
+    // A writer who did not see version 1 is refused and nothing changes.
+    let stale = svc
+        .put_risk_policy(
+            &hq,
+            policy("other-seed", vec![rates("general", 1_000_000, 0)]),
+            0,
+        )
+        .unwrap_err();
+    let app::AppError::Conflict { message_en, .. } = &stale else {
+        panic!("a 409: {stale:?}")
+    };
+    assert!(
+        message_en.contains("risk policy") && message_en.contains("version 1 is in force"),
+        "{message_en}"
+    );
+    assert_eq!(svc.sampling_policy(&hq).unwrap().seed, seed);
+
+    // Every problem at once, by field, in both languages; nothing is stored.
+    let mut bad = policy(
+        "",
+        vec![
+            rates("platinum", 0, 0),
+            rates("general", 600_000, 500_000),
+            rates("discredited", 2_000_000, 0),
+            rates("general", 0, 0),
+        ],
+    );
+    bad.price_check = Some(risk::PriceCheckPolicy {
+        max_ratio: rust_decimal::Decimal::from(2),
+        lane: Lane::Green,
+        ..risk::PriceCheckPolicy::default()
+    });
+    let app::AppError::Invalid(problems) = svc.put_risk_policy(&hq, bad, 1).unwrap_err() else {
+        panic!("a 422")
+    };
+    let got: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| (p.field.as_str(), p.code.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("seed", "seed_empty"),
+            ("classes[0].class", "unknown_class"),
+            ("classes[1]", "rates_over_one"),
+            ("classes[2].red_ppm", "rate_out_of_range"),
+            ("classes[3].class", "duplicate_class"),
+            ("price_check.max_ratio", "out_of_range"),
+            ("price_check.lane", "lane_green"),
+        ]
+    );
+    for p in &problems {
+        assert!(
+            !p.message_zh.is_empty() && !p.message_en.is_empty(),
+            "{p:?}"
+        );
+    }
+    assert!(
+        problems[2].message_en.contains("1100000"),
+        "{:?}",
+        problems[2]
+    );
+    let long = "s".repeat(201);
+    let app::AppError::Invalid(problems) = svc
+        .put_risk_policy(&hq, policy(&long, vec![]), 1)
+        .unwrap_err()
+    else {
+        panic!("a 422")
+    };
+    assert_eq!(
+        (problems[0].field.as_str(), problems[0].code.as_str()),
+        ("seed", "seed_too_long")
+    );
+    assert_eq!(svc.sampling_policy(&hq).unwrap().version, 1);
+
+    // Nobody but an HQ risk analyst: not an office analyst, not a reviewer, not an enterprise.
+    let office_analyst = user(
+        &svc,
+        "sh-risk",
+        Role::Officer,
+        Some("2200"),
+        &[Duty::RiskAnalyst],
+    );
+    let hq_reviewer = user(&svc, "hq-rev", Role::Hq, None, &[Duty::Reviewer]);
+    let admin = Principal::Admin {
+        user_id: 900,
+        login: "root".into(),
+    };
+    let agency = Principal::Agency {
+        user_id: 901,
+        login: "mofcom".into(),
+        agency: "commerce".into(),
+    };
+    for p in [
+        &office_analyst,
+        &hq_reviewer,
+        &reviewer,
+        &ent,
+        &admin,
+        &agency,
+    ] {
+        let e = svc
+            .put_risk_policy(p, policy("mine", vec![rates("general", 1_000_000, 0)]), 1)
+            .unwrap_err();
+        assert!(matches!(e, app::AppError::Forbidden(_)), "{p:?}: {e:?}");
+    }
+    assert_eq!(svc.sampling_policy(&hq).unwrap().seed, seed);
+    // An officer of the HQ office (0000) with the analyst duty is an HQ analyst: a stale
+    // version is the only thing refused here, so it passed authorization.
+    let hq_office_analyst = user(
+        &svc,
+        "hq-office-risk",
+        Role::Officer,
+        Some("0000"),
+        &[Duty::RiskAnalyst],
+    );
+    let e = svc
+        .put_risk_policy(&hq_office_analyst, policy(&seed, vec![]), 0)
+        .unwrap_err();
+    assert!(matches!(e, app::AppError::Conflict { .. }), "{e:?}");
+
+    // Version 2: the general class's red rate raised above the third filing's draw, which was
+    // green under the old rates (30,000 + 50,000 ppm): it is now sampled red, without a restart.
+    assert!(d3 >= 80_000);
+    let red_ppm = d3 + 1;
+    let mut v2 = policy(&seed, vec![rates("general", red_ppm, 0)]);
+    v2.price_check = Some(risk::PriceCheckPolicy {
+        min_observations: 20,
+        ..risk::PriceCheckPolicy::default()
+    });
+    let v2 = svc.put_risk_policy(&hq, v2, 1).unwrap();
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.price_check.min_observations, 20);
+    let general = v2
+        .classes
+        .iter()
+        .find(|c| c.class == clearance::CreditClass::General)
+        .unwrap();
+    assert_eq!((general.red_ppm, general.yellow_ppm), (red_ppm, 0));
+    // Classes not given keep their rates.
+    let aeo = v2
+        .classes
+        .iter()
+        .find(|c| c.class == clearance::CreditClass::AdvancedCertified)
+        .unwrap();
+    assert_eq!((aeo.red_ppm, aeo.yellow_ppm), (2_000, 3_000));
+    let third = svc
+        .submit(&ent, "p-3", laptops("P-3", "350.0000").as_bytes())
+        .unwrap();
+    assert_eq!(third.declaration_no, Some(third_no));
+    assert_eq!(third.lane, Some(Lane::Red));
+    let s3 = sampling_of(&svc, third.id);
+    assert_eq!(s3["seed"], seed.as_str());
+    assert_eq!(s3["draw_ppm"], d3);
+    assert_eq!(s3["red_ppm"], red_ppm);
+    assert_eq!(s3["lane"], "red");
+    // The earlier decisions keep the seed they were drawn with.
+    assert_eq!(sampling_of(&svc, first.id)["seed"], "jinguan-sampling-2025");
+
+    // Stored with history and audit records; loaded again at start.
+    let rs = svc.store().risk_store().unwrap();
+    let history = svc.risk_policy_history(&hq, 10).unwrap();
+    assert_eq!(
+        history.iter().map(|h| h.version).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    assert_eq!(rs.risk_policy().unwrap().unwrap().version, 2);
+    assert!(svc.risk_policy_history(&ent, 10).is_err());
+    assert!(svc.store().verify_audit().unwrap().is_intact());
+    drop(svc);
+    let svc = service(dir.path());
+    let loaded = svc.sampling_policy(&hq).unwrap();
+    assert_eq!((loaded.version, loaded.seed.as_str()), (2, seed.as_str()));
+    assert_eq!(loaded.price_check.min_observations, 20);
+    let general = loaded
+        .classes
+        .iter()
+        .find(|c| c.class == clearance::CreditClass::General)
+        .unwrap();
+    assert_eq!(general.red_ppm, red_ppm);
+}

@@ -136,6 +136,7 @@ impl PriceReferences {
 /// spread is not zero) it lies more than `min_robust_z` scaled deviations below the median:
 /// `median − price > min_robust_z × 1.4826 × MAD`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriceCheckPolicy {
     pub min_observations: u32,
     pub max_ratio: Decimal,

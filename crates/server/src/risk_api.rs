@@ -1,7 +1,8 @@
 //! The HTTP endpoints of risk management (docs/RISK.md "API"): the rule set of risk analysts
 //! (read, replace: takes effect for the next declaration, no restart), the watch list, credit
 //! classes set by officers, the report of rule hit rates, the sampling policy (published seed
-//! and class rates), and a refresh of reference prices.
+//! and class rates: read by analysts and reviewers, set by HQ risk analysts, versioned), and a
+//! refresh of reference prices.
 //! Authentication here; authorization in the service (`app::authorize`), deny by default.
 
 use axum::body::Bytes;
@@ -29,7 +30,8 @@ pub(crate) fn routes() -> Router<Svc> {
         )
         .route("/api/risk/credit-classes/{uscc}", put(set_credit_class))
         .route("/api/risk/report", get(report))
-        .route("/api/risk/sampling", get(sampling))
+        .route("/api/risk/sampling", get(sampling).put(put_sampling))
+        .route("/api/risk/sampling/history", get(sampling_history))
         .route("/api/risk/prices/refresh", post(refresh_prices))
 }
 
@@ -63,6 +65,32 @@ pub(crate) struct WatchBody {
 pub(crate) struct CreditClassBody {
     #[schema(value_type = String, example = "advanced_certified")]
     class: CreditClass,
+}
+
+/// New rates of one credit class, in parts per million of declarations.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClassRatesBody {
+    /// `advanced_certified`, `general_certified`, `general` or `discredited`.
+    class: String,
+    red_ppm: u32,
+    yellow_ppm: u32,
+}
+
+/// A new national risk policy (HQ risk analysts): the seed to publish, the rates of the classes
+/// given (the others keep theirs), optionally the price-check thresholds.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SamplingBody {
+    seed: String,
+    #[serde(default)]
+    classes: Vec<ClassRatesBody>,
+    /// Price-check thresholds (docs/RISK.md "Price checks"): `min_observations`, `max_ratio`
+    /// and `min_robust_z` (decimals as strings), `lane`, `inspection`; all five when given.
+    #[schema(value_type = Option<Object>)]
+    price_check: Option<app::risk::PriceCheckPolicy>,
+    /// The version read before editing (0 while the default runs); another answers 409.
+    expected_version: u64,
 }
 
 #[utoipa::path(get, path = "/api/risk/rules",
@@ -185,6 +213,59 @@ async fn sampling(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response
     Ok(json_ok(StatusCode::OK, &v))
 }
 
+#[utoipa::path(put, path = "/api/risk/sampling", request_body = SamplingBody,
+    responses((status = 200, description = "stored as a new version and in force for the next declaration"),
+        (status = 403, description = "not a risk analyst of HQ"),
+        (status = 409, description = "the policy changed meanwhile"),
+        (status = 422, description = "every problem, by field, in both languages")))]
+async fn put_sampling(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: SamplingBody = parse_json(&headers, &body_bytes(body)?)?;
+    let new = app::risk::NewRiskPolicy {
+        seed: b.seed,
+        classes: b
+            .classes
+            .into_iter()
+            .map(|c| app::risk::ClassRatesInput {
+                class: c.class,
+                red_ppm: c.red_ppm,
+                yellow_ppm: c.yellow_ppm,
+            })
+            .collect(),
+        price_check: b.price_check,
+    };
+    let expected = b.expected_version;
+    let v = blocking(move || svc.put_risk_policy(&p, new, expected)).await?;
+    Ok(json_ok(StatusCode::OK, &v))
+}
+
+#[utoipa::path(get, path = "/api/risk/sampling/history",
+    responses((status = 200, description = "stored versions of the risk policy, newest first (at most 100)")))]
+async fn sampling_history(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let h = blocking(move || svc.risk_policy_history(&p, 100)).await?;
+    let versions: Vec<serde_json::Value> = h
+        .into_iter()
+        .map(|v| {
+            serde_json::json!({
+                "version": v.version,
+                "set_by": v.actor,
+                "set_at": v.at,
+                "policy": serde_json::from_str::<serde_json::Value>(&v.policy_json)
+                    .unwrap_or(serde_json::Value::String(v.policy_json)),
+            })
+        })
+        .collect();
+    Ok(json_ok(StatusCode::OK, &versions))
+}
+
 #[utoipa::path(post, path = "/api/risk/prices/refresh",
     responses((status = 200, description = "reference prices rebuilt from released declarations")))]
 async fn refresh_prices(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -204,8 +285,10 @@ async fn refresh_prices(State(svc): State<Svc>, headers: HeaderMap) -> Result<Re
         set_credit_class,
         report,
         sampling,
+        put_sampling,
+        sampling_history,
         refresh_prices
     ),
-    components(schemas(RulesBody, WatchBody, CreditClassBody))
+    components(schemas(RulesBody, WatchBody, CreditClassBody, SamplingBody, ClassRatesBody))
 )]
 pub(crate) struct RiskApiDoc;

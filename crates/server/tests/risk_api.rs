@@ -459,3 +459,220 @@ async fn rules_lanes_explanations_holds_classes_and_feedback() {
     let report = t.svc.store().verify_audit().unwrap();
     assert!(report.is_intact());
 }
+
+/// The sampling part of a declaration's explanation, as an officer sees it.
+async fn sampling_of(t: &TestApp, token: &str, id: &Value) -> Value {
+    t.lane_event(token, id).await["explanation"]["sampling"].clone()
+}
+
+/// `PUT /api/risk/sampling` (docs/RISK.md "Risk policy"): an HQ risk analyst publishes a seed
+/// and sets a class's rates, versioned (409 on a stale version), every problem by field (422),
+/// nobody else (403); the next declaration is drawn with it, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risk_policy_is_set_over_http_by_hq_analysts() {
+    let t = TestApp::start().await;
+    t.user("ent", Role::Enterprise, None, &[]);
+    t.user("hq-risk", Role::Hq, None, &[Duty::RiskAnalyst]);
+    t.user("hq-rev", Role::Hq, None, &[Duty::Reviewer]);
+    t.user("sh-risk", Role::Officer, Some("2200"), &[Duty::RiskAnalyst]);
+    t.user("sh-off", Role::Officer, Some("2200"), &[Duty::Reviewer]);
+    t.user("agency", Role::Agency, None, &[]);
+    let ent = t.login("ent").await;
+    let hq = t.login("hq-risk").await;
+    let hq_rev = t.login("hq-rev").await;
+    let sh = t.login("sh-risk").await;
+    let off = t.login("sh-off").await;
+    let agency = t.login("agency").await;
+    let put = |token: String, body: Value| {
+        let t = &t;
+        async move {
+            t.call(
+                reqwest::Method::PUT,
+                Some(&token),
+                "/api/risk/sampling",
+                Some(body),
+            )
+            .await
+        }
+    };
+
+    let (s, v) = t.get(&hq, "/api/risk/sampling").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["version"].clone(), v["set_by"].clone()),
+        (json!(0), Value::Null)
+    );
+
+    let first = t.submit(&ent, "p-1", &declaration(1, "CA986")).await;
+    let s1 = sampling_of(&t, &off, &first["id"]).await;
+    assert_eq!(s1["seed"], v["seed"]);
+    assert_eq!(s1["credit_class"], "general");
+
+    // A seed under which the next two numbers draw well above the general class's 8 %.
+    let no =
+        domain::codes::DeclarationNo::parse(first["declaration_no"].as_str().unwrap()).unwrap();
+    let next = |k: u32| {
+        domain::codes::DeclarationNo::new(no.office(), no.year(), no.direction(), no.serial() + k)
+            .unwrap()
+    };
+    let seed = (0..1_000)
+        .map(|k| format!("hq-http-2025Q2-{k}"))
+        .find(|s| {
+            [next(1), next(2)]
+                .iter()
+                .all(|n| (100_000..900_000).contains(&app::risk::draw_ppm(s, n)))
+        })
+        .unwrap();
+    let d3 = app::risk::draw_ppm(&seed, &next(2));
+
+    let (s, v) = put(hq.clone(), json!({"seed": seed, "expected_version": 0})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["version"].clone(), v["seed"].clone()),
+        (json!(1), json!(seed))
+    );
+    assert_eq!(v["set_by"], "officer:0000:hq-risk");
+    let second = t.submit(&ent, "p-2", &declaration(2, "CA986")).await;
+    assert_eq!(second["lane"], "green", "{second}");
+    assert_eq!(
+        sampling_of(&t, &off, &second["id"]).await["seed"],
+        json!(seed)
+    );
+
+    // Stale: 409, nothing written.
+    let (s, v) = put(
+        hq.clone(),
+        json!({"seed": "late", "classes": [{"class": "general", "red_ppm": 1000000, "yellow_ppm": 0}], "expected_version": 0}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "version_conflict", "{v}");
+
+    // Every problem by field, in both languages.
+    let (s, v) = put(
+        hq.clone(),
+        json!({"seed": "", "classes": [
+            {"class": "platinum", "red_ppm": 0, "yellow_ppm": 0},
+            {"class": "general", "red_ppm": 600000, "yellow_ppm": 500000}
+        ], "price_check": {"min_observations": 0, "max_ratio": "0.5", "min_robust_z": "3.5", "lane": "yellow", "inspection": "document"},
+        "expected_version": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let problems = v["error"]["problems"].as_array().unwrap();
+    let fields: Vec<&str> = problems
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            "seed",
+            "classes[0].class",
+            "classes[1]",
+            "price_check.min_observations"
+        ],
+        "{v}"
+    );
+    for p in problems {
+        assert!(!p["message_zh"].as_str().unwrap().is_empty(), "{p}");
+        assert!(!p["message_en"].as_str().unwrap().is_empty(), "{p}");
+    }
+    // Wrong types, unknown fields and a missing version are field errors too, never a 500.
+    for (body, field, says) in [
+        (
+            json!({"seed": "s", "classes": [{"class": "general", "red_ppm": -1, "yellow_ppm": 0}], "expected_version": 1}),
+            "classes[0].red_ppm",
+            "-1",
+        ),
+        (
+            json!({"seed": "s", "expected_version": 1, "colour": "red"}),
+            "colour",
+            "colour",
+        ),
+        (json!({"seed": "s"}), "", "expected_version"),
+        (
+            json!({"seed": "s", "price_check": {"min_observations": 5, "max_ratio": "0.5", "min_robust_z": "3.5", "lane": "purple", "inspection": "document"}, "expected_version": 1}),
+            "price_check.lane",
+            "purple",
+        ),
+    ] {
+        let (s, v) = put(hq.clone(), body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} {v}");
+        let p = &v["error"]["problems"][0];
+        assert_eq!(p["field"], field, "{body} {v}");
+        assert!(
+            p["message_en"].as_str().unwrap().contains(says),
+            "{body} {v}"
+        );
+    }
+
+    // Only HQ risk analysts: not an office analyst, an HQ reviewer, an enterprise, an agency.
+    for token in [&sh, &hq_rev, &off, &ent, &agency] {
+        let (s, v) = put(
+            token.clone(),
+            json!({"seed": "mine", "classes": [{"class": "general", "red_ppm": 1000000, "yellow_ppm": 0}], "expected_version": 1}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    }
+    let (s, _) = t
+        .call(
+            reqwest::Method::PUT,
+            None,
+            "/api/risk/sampling",
+            Some(json!({"seed": "x", "expected_version": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (_, v) = t.get(&hq, "/api/risk/sampling").await;
+    assert_eq!(
+        (v["version"].clone(), v["seed"].clone()),
+        (json!(1), json!(seed))
+    );
+
+    // Version 2 raises the general class's red rate above the third filing's draw, which the
+    // old rates left green: it is now sampled red.
+    let (s, v) = put(
+        hq.clone(),
+        json!({"seed": seed, "classes": [{"class": "general", "red_ppm": d3 + 1, "yellow_ppm": 0}], "expected_version": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 2);
+    let third = t.submit(&ent, "p-3", &declaration(3, "CA986")).await;
+    assert_eq!(third["declaration_no"], json!(next(2).to_string()));
+    assert_eq!(third["lane"], "red", "{third}");
+    let s3 = sampling_of(&t, &off, &third["id"]).await;
+    assert_eq!(
+        (
+            s3["seed"].clone(),
+            s3["draw_ppm"].clone(),
+            s3["red_ppm"].clone(),
+            s3["lane"].clone()
+        ),
+        (json!(seed), json!(d3), json!(d3 + 1), json!("red"))
+    );
+    let (s, v) = t.get(&off, "/api/risk/sampling").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["version"], 2);
+
+    // The history, for those who may read the policy.
+    let (s, h) = t.get(&hq, "/api/risk/sampling/history").await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(
+        h.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!(2), json!(1)]
+    );
+    assert_eq!(
+        h[0]["policy"]["sampling"]["general"]["red_ppm"],
+        json!(d3 + 1)
+    );
+    let (s, _) = t.get(&ent, "/api/risk/sampling/history").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(t.svc.store().verify_audit().unwrap().is_intact());
+}

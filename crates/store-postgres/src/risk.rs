@@ -4,6 +4,8 @@
 //!
 //! - `risk_rules`: a row per rule-set version (the JSON form, fingerprint, who, when); a write
 //!   names the version it replaces and is refused with `Conflict` if another came first.
+//! - `risk_policy`: a row per version of the risk policy (sampling seed and rates, price-check
+//!   thresholds, as JSON), who and when; written like rule sets.
 //! - `risk_credit_classes`: the class an officer set, per USCC.
 //! - `risk_watch_entries`: entries as JSON, removed by marking the time.
 //! - `risk_feedback`: one row per decided declaration, in the order first written.
@@ -51,6 +53,16 @@ pub(crate) const MIGRATION: &str = r#"
     );
 "#;
 
+/// The risk policy's versions, appended later.
+pub(crate) const POLICY_MIGRATION: &str = r#"
+    CREATE TABLE risk_policy (
+        version bigint PRIMARY KEY,
+        actor   text NOT NULL,
+        at      timestamptz NOT NULL,
+        policy  text NOT NULL
+    );
+"#;
+
 impl PostgresStore {
     fn risk_send(&self, op: RiskOp) -> Result<RiskReply, StoreError> {
         match self.send(Op::Risk(op))? {
@@ -87,6 +99,35 @@ impl RiskStore for PostgresStore {
                 actor: r.get(2),
                 at: r.get(3),
                 rules_json: r.get(4),
+            })
+            .collect())
+    }
+
+    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
+        check_policy_write(&write)?;
+        match self.risk_send(RiskOp::PutPolicy(write))? {
+            RiskReply::Policy(p) => Ok(p),
+            _ => unreachable!("put_risk_policy answers Policy"),
+        }
+    }
+
+    fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError> {
+        Ok(self.risk_policy_history(1)?.into_iter().next())
+    }
+
+    fn risk_policy_history(&self, limit: u32) -> Result<Vec<StoredRiskPolicy>, StoreError> {
+        check_page(limit)?;
+        let rows = self.query(
+            "SELECT version, actor, at, policy FROM risk_policy ORDER BY version DESC LIMIT $1",
+            vec![Box::new(i64::from(limit))],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredRiskPolicy {
+                version: r.get::<_, i64>(0) as u64,
+                actor: r.get(1),
+                at: r.get(2),
+                policy_json: r.get(3),
             })
             .collect())
     }

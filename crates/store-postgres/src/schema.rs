@@ -127,6 +127,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         ADD COLUMN goods_value_fen bigint;
     CREATE INDEX declarations_buyer ON declarations (buyer, submitted_at) WHERE buyer IS NOT NULL;
     "#,
+    // 8: the risk policy's versions: sampling seed and rates per credit class, price-check
+    // thresholds (`crate::risk`, `RiskStore::put_risk_policy`).
+    crate::risk::POLICY_MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

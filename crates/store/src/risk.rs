@@ -14,6 +14,9 @@
 //! - **Feedback** is one row per decided declaration ([`FeedbackRow`]), written with the filing
 //!   ([`ChosenLane::feedback`]); the examination result is recorded with the examination's
 //!   events in one transaction ([`RiskStore::append_examined`]).
+//! - **The risk policy** (sampling seed and rates per credit class, price-check thresholds) is
+//!   stored like rule sets: whole, as the JSON form of `risk::RiskPolicy`, one row per version
+//!   with who and when, a write naming the version it replaces ([`RiskPolicyWrite`]).
 //! - Price references are computed by the service from released declarations
 //!   ([`RiskStore::released_bodies`]), off the hot path.
 //!
@@ -35,6 +38,8 @@ use crate::{notice_no, AppendRequest, Appended, DeclarationId, StoreError};
 
 /// At most this many bytes in one rule set (JSON).
 pub const RULES_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// At most this many bytes in one risk policy (JSON).
+pub const POLICY_BYTES_MAX: usize = 64 * 1024;
 /// At most this many rows in one read of history, feedback or released declarations.
 pub const RISK_PAGE_MAX: u32 = 100_000;
 
@@ -151,6 +156,26 @@ pub struct StoredRules {
     pub at: DateTime<Utc>,
 }
 
+/// A new version of the risk policy: the sampling seed and rates, the price-check thresholds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RiskPolicyWrite {
+    /// The version this one replaces (0: none yet, the engine's default in force).
+    pub expected_version: u64,
+    /// The JSON form of `risk::RiskPolicy`, checked by the caller.
+    pub policy_json: String,
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredRiskPolicy {
+    pub version: u64,
+    pub policy_json: String,
+    /// Who wrote it (`Actor::label`).
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StoredCreditClass {
     pub uscc: Uscc,
@@ -212,6 +237,16 @@ pub trait RiskStore: Send + Sync {
 
     /// Versions, newest first.
     fn rules_history(&self, limit: u32) -> Result<Vec<StoredRules>, StoreError>;
+
+    /// Store a new version of the risk policy, with its audit record in the same transaction;
+    /// `Conflict` if `expected_version` is not the current one.
+    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError>;
+
+    /// The risk policy in force (the newest version), if one was ever stored.
+    fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError>;
+
+    /// Policy versions, newest first.
+    fn risk_policy_history(&self, limit: u32) -> Result<Vec<StoredRiskPolicy>, StoreError>;
 
     fn set_credit_class(
         &self,
@@ -329,6 +364,26 @@ pub fn check_watch_row(e: &WatchRow) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Checks shared by the backends before a policy is written: a JSON object of at most
+/// [`POLICY_BYTES_MAX`] bytes (its meaning is the service's to check).
+pub fn check_policy_write(w: &RiskPolicyWrite) -> Result<(), StoreError> {
+    if w.policy_json.len() > POLICY_BYTES_MAX {
+        return Err(StoreError::Invalid(format!(
+            "a risk policy is at most {POLICY_BYTES_MAX} bytes"
+        )));
+    }
+    match serde_json::from_str::<serde_json::Value>(&w.policy_json) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(StoreError::Invalid("a risk policy is a JSON object".into())),
+    }
+}
+
+/// The audit detail of a policy write: the version and the whole policy (a few hundred bytes:
+/// the seed and every rate are what an auditor asks about), as both backends record it.
+pub fn policy_audit_detail(version: u64, policy_json: &str) -> String {
+    format!(r#"{{"version":{version},"policy":{policy_json}}}"#)
 }
 
 /// Validation re-exported for the PostgreSQL backend.

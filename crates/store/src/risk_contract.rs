@@ -80,6 +80,91 @@ pub fn rule_set_versions_conflict_and_history(h: &dyn RiskHarness) {
     assert_eq!(report.records_checked, 2);
 }
 
+fn policy_write(expected_version: u64, seed: &str) -> RiskPolicyWrite {
+    RiskPolicyWrite {
+        expected_version,
+        policy_json: format!(r#"{{"sampling":{{"seed":"{seed}"}}}}"#),
+        actor: Actor::Officer {
+            login: "hq-risk".into(),
+            office: domain::codes::OfficeCode::HQ,
+        },
+        now: t0(),
+    }
+}
+
+/// The risk policy (sampling seed and rates, price-check thresholds) is versioned like rule
+/// sets: a stale writer is refused and writes nothing, history is newest first, every version
+/// survives a reopen, and each write has its audit record (with the policy) in the chain.
+pub fn risk_policy_versions_conflict_and_history(h: &dyn RiskHarness) {
+    {
+        let s = h.open();
+        let r = risk(&*s);
+        assert_eq!(r.risk_policy().unwrap(), None);
+        assert_eq!(r.risk_policy_history(5).unwrap(), vec![]);
+        let v1 = r.put_risk_policy(policy_write(0, "seed-2025Q1")).unwrap();
+        assert_eq!(
+            (v1.version, v1.actor.as_str(), v1.at),
+            (1, "officer:0000:hq-risk", t0())
+        );
+        let stale = r
+            .put_risk_policy(policy_write(0, "seed-stale"))
+            .unwrap_err();
+        assert!(
+            matches!(
+                stale,
+                StoreError::Conflict {
+                    expected: 0,
+                    actual: 1
+                }
+            ),
+            "{stale:?}"
+        );
+        // Ahead of the store is stale too.
+        let ahead = r.put_risk_policy(policy_write(7, "seed-x")).unwrap_err();
+        assert!(
+            matches!(
+                ahead,
+                StoreError::Conflict {
+                    expected: 7,
+                    actual: 1
+                }
+            ),
+            "{ahead:?}"
+        );
+        // Not a JSON object: refused before anything is written.
+        let mut bad = policy_write(1, "x");
+        bad.policy_json = "[1]".into();
+        assert_eq!(r.put_risk_policy(bad).unwrap_err().code(), "invalid");
+        let mut big = policy_write(1, "x");
+        big.policy_json = format!(r#"{{"s":"{}"}}"#, "a".repeat(POLICY_BYTES_MAX));
+        assert_eq!(r.put_risk_policy(big).unwrap_err().code(), "invalid");
+
+        let v2 = r.put_risk_policy(policy_write(1, "seed-2025Q2")).unwrap();
+        assert_eq!(v2.version, 2);
+        assert_eq!(r.risk_policy().unwrap().unwrap(), v2);
+        let history = r.risk_policy_history(10).unwrap();
+        assert_eq!(
+            history.iter().map(|v| v.version).collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+        assert!(history[1].policy_json.contains("seed-2025Q1"));
+        assert_eq!(r.risk_policy_history(1).unwrap(), vec![v2]);
+        assert_eq!(r.risk_policy_history(0).unwrap_err().code(), "invalid");
+        // Rule sets are versioned on their own.
+        assert_eq!(r.rules().unwrap(), None);
+    }
+    let s = h.open();
+    let r = risk(&*s);
+    assert!(r
+        .risk_policy()
+        .unwrap()
+        .unwrap()
+        .policy_json
+        .contains("seed-2025Q2"));
+    let report = s.verify_audit().unwrap();
+    assert_eq!((report.records_checked, report.is_intact()), (2, true));
+}
+
 pub fn credit_classes_are_set_and_replaced(h: &dyn RiskHarness) {
     let s = h.open();
     let r = risk(&*s);
@@ -451,6 +536,7 @@ macro_rules! risk_contract_tests {
     ($make:expr) => {
         $crate::risk_contract_tests!(@each $make;
             rule_set_versions_conflict_and_history,
+            risk_policy_versions_conflict_and_history,
             credit_classes_are_set_and_replaced,
             watch_entries_are_added_and_removed,
             risk_review_records_lane_explanation_and_hold_in_one_step,

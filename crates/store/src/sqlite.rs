@@ -185,6 +185,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE declarations ADD COLUMN goods_value_fen INTEGER;
     CREATE INDEX declarations_buyer ON declarations (buyer, submitted_at_ms) WHERE buyer IS NOT NULL;
     "#,
+    // 9: the risk policy's versions: sampling seed and rates per credit class, price-check
+    // thresholds (store::risk::RiskStore::put_risk_policy).
+    risk::POLICY_MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw

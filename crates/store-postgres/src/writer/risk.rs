@@ -58,6 +58,7 @@ impl FeedbackRows {
 
 pub(crate) enum RiskOp {
     PutRules(RulesWrite),
+    PutPolicy(RiskPolicyWrite),
     SetCreditClass(Uscc, CreditClass, Actor, DateTime<Utc>),
     AddWatch(WatchRow, Actor, DateTime<Utc>),
     RemoveWatch(i64, Actor, DateTime<Utc>),
@@ -67,6 +68,7 @@ pub(crate) enum RiskOp {
 
 pub(crate) enum RiskReply {
     Rules(StoredRules),
+    Policy(StoredRiskPolicy),
     Unit,
     Id(i64),
     Removed(bool),
@@ -121,6 +123,46 @@ impl Tx<'_> {
                     version: version as u64,
                     rules_json: w.rules_json.clone(),
                     fingerprint: w.fingerprint.clone(),
+                    actor,
+                    at,
+                }))
+            }
+            RiskOp::PutPolicy(w) => {
+                check_policy_write(w)?;
+                let current: i64 = self
+                    .c
+                    .query_one("SELECT coalesce(max(version), 0) FROM risk_policy", &[])
+                    .await
+                    .map_err(backend)?
+                    .get(0);
+                if current as u64 != w.expected_version {
+                    return Err(StoreError::Conflict {
+                        expected: w.expected_version,
+                        actual: current as u64,
+                    });
+                }
+                let version = current + 1;
+                let actor = w.actor.label();
+                let at = ms(w.now);
+                self.c
+                    .execute(
+                        "INSERT INTO risk_policy (version, actor, at, policy) VALUES ($1, $2, $3, $4)",
+                        &[&version, &actor, &at, &w.policy_json],
+                    )
+                    .await
+                    .map_err(backend)?;
+                self.audit(
+                    head,
+                    w.now,
+                    &actor,
+                    "risk.put_policy",
+                    &format!("risk_policy:{version}"),
+                    policy_audit_detail(version as u64, &w.policy_json),
+                )
+                .await?;
+                Ok(RiskReply::Policy(StoredRiskPolicy {
+                    version: version as u64,
+                    policy_json: w.policy_json.clone(),
                     actor,
                     at,
                 }))

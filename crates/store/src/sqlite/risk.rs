@@ -38,8 +38,19 @@ pub(super) const MIGRATION: &str = r#"
     );
 "#;
 
+/// The risk policy's versions (sampling seed and rates, price-check thresholds), appended later.
+pub(super) const POLICY_MIGRATION: &str = r#"
+    CREATE TABLE risk_policy (
+        version INTEGER PRIMARY KEY,
+        actor   TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL,
+        policy  TEXT NOT NULL
+    );
+"#;
+
 pub(super) enum RiskOp {
     PutRules(RulesWrite),
+    PutPolicy(RiskPolicyWrite),
     SetCreditClass(Uscc, clearance::CreditClass, Actor, DateTime<Utc>),
     AddWatch(WatchRow, Actor, DateTime<Utc>),
     RemoveWatch(i64, Actor, DateTime<Utc>),
@@ -49,6 +60,7 @@ pub(super) enum RiskOp {
 
 pub(super) enum RiskReply {
     Rules(StoredRules),
+    Policy(StoredRiskPolicy),
     Unit,
     Id(i64),
     Removed(bool),
@@ -124,6 +136,42 @@ pub(super) fn execute(
                 version: version as u64,
                 rules_json: w.rules_json.clone(),
                 fingerprint: w.fingerprint.clone(),
+                actor,
+                at: from_ms(to_ms(w.now))?,
+            }))
+        }
+        RiskOp::PutPolicy(w) => {
+            let current: i64 = c
+                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM risk_policy")
+                .map_err(backend)?
+                .query_row([], |r| r.get(0))
+                .map_err(backend)?;
+            if current as u64 != w.expected_version {
+                return Err(StoreError::Conflict {
+                    expected: w.expected_version,
+                    actual: current as u64,
+                });
+            }
+            let version = current + 1;
+            let actor = w.actor.label();
+            c.prepare_cached(
+                "INSERT INTO risk_policy (version, actor, at_ms, policy) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(backend)?
+            .execute(params![version, actor, to_ms(w.now), w.policy_json])
+            .map_err(backend)?;
+            audit(
+                c,
+                head,
+                w.now,
+                &actor,
+                "risk.put_policy",
+                &format!("risk_policy:{version}"),
+                policy_audit_detail(version as u64, &w.policy_json),
+            )?;
+            Ok(RiskReply::Policy(StoredRiskPolicy {
+                version: version as u64,
+                policy_json: w.policy_json.clone(),
                 actor,
                 at: from_ms(to_ms(w.now))?,
             }))
@@ -308,6 +356,47 @@ impl RiskStore for SqliteStore {
                 .map_err(backend)?;
             let rows = stmt.query_map([limit], read_rules).map_err(backend)?;
             rows.map(|r| stored_rules(r.map_err(backend)?)).collect()
+        })
+    }
+
+    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
+        check_policy_write(&write)?;
+        match send(self, RiskOp::PutPolicy(write))? {
+            RiskReply::Policy(p) => Ok(p),
+            _ => unreachable!("put_risk_policy answers Policy"),
+        }
+    }
+
+    fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError> {
+        Ok(self.risk_policy_history(1)?.into_iter().next())
+    }
+
+    fn risk_policy_history(&self, limit: u32) -> Result<Vec<StoredRiskPolicy>, StoreError> {
+        check_page(limit)?;
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT version, actor, at_ms, policy FROM risk_policy ORDER BY version DESC LIMIT ?1")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([limit], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|r| {
+                let (version, actor, at_ms, policy_json) = r.map_err(backend)?;
+                Ok(StoredRiskPolicy {
+                    version: version as u64,
+                    policy_json,
+                    actor,
+                    at: from_ms(at_ms)?,
+                })
+            })
+            .collect()
         })
     }
 
