@@ -351,6 +351,15 @@ fn risk_matrix() {
     }
     assert!(ok(&reviewer, SetCreditClass, national));
     assert!(!ok(&analyst, SetCreditClass, national));
+    // The sampling seed and class rates are national policy: HQ's analysts (or those of the
+    // headquarters office 0000) set them, no directly-affiliated or subordinate office does.
+    let hq_office_analyst = officer("0000", Duty::RiskAnalyst);
+    assert!(ok(&hq_analyst, SetRiskPolicy, national));
+    assert!(ok(&hq_office_analyst, SetRiskPolicy, national));
+    assert!(!ok(&analyst, SetRiskPolicy, national));
+    assert!(!ok(&reviewer, SetRiskPolicy, national));
+    assert!(!ok(&officer("0000", Duty::Reviewer), SetRiskPolicy, national));
+    assert!(!ok(&hq_analyst, SetRiskPolicy, owned("0000")));
     // Lists, classes and the report are national: never asked for one office.
     assert!(!ok(&hq_analyst, ManageWatchList, owned("2200")));
     let others = [
