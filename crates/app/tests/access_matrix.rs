@@ -358,7 +358,11 @@ fn risk_matrix() {
     assert!(ok(&hq_office_analyst, SetRiskPolicy, national));
     assert!(!ok(&analyst, SetRiskPolicy, national));
     assert!(!ok(&reviewer, SetRiskPolicy, national));
-    assert!(!ok(&officer("0000", Duty::Reviewer), SetRiskPolicy, national));
+    assert!(!ok(
+        &officer("0000", Duty::Reviewer),
+        SetRiskPolicy,
+        national
+    ));
     assert!(!ok(&hq_analyst, SetRiskPolicy, owned("0000")));
     // Lists, classes and the report are national: never asked for one office.
     assert!(!ok(&hq_analyst, ManageWatchList, owned("2200")));
