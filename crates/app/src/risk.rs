@@ -123,6 +123,7 @@ impl RiskDesk {
         let Some(rs) = store.risk_store() else {
             return Ok(());
         };
+        let mut in_force = self.rules_version.lock().expect("rules version lock");
         if let Some(stored) = rs.rules()? {
             let set = RuleSet::parse_json(&stored.rules_json).map_err(|errors| {
                 AppError::Internal(format!(
@@ -133,8 +134,9 @@ impl RiskDesk {
             })?;
             self.engine
                 .set_rules(Arc::new(CompiledRules::compile(&set, today)));
-            *self.rules_version.lock().expect("rules version lock") = stored.version;
+            *in_force = stored.version;
         }
+        drop(in_force);
         if let Some(stored) = rs.risk_policy()? {
             let policy = parse_stored_policy(&stored)?;
             let mut current = self.policy.lock().expect("policy lock");
@@ -793,6 +795,9 @@ impl Clearance {
                 &self.refdata,
             )?;
         }
+        // Held from the read to the swap: two writers one after the other, so the engine ends on
+        // the newest stored version (not on whichever swap came last).
+        let mut in_force = self.risk.rules_version.lock().expect("rules version lock");
         let current = rs.rules()?;
         let version = current.as_ref().map_or(0, |c| c.version);
         if expected_version.is_some_and(|v| v != version) {
@@ -826,7 +831,8 @@ impl Clearance {
         self.risk
             .engine
             .set_rules(Arc::new(CompiledRules::compile(&set, now.date_naive())));
-        *self.risk.rules_version.lock().expect("rules version lock") = stored.version;
+        *in_force = stored.version;
+        drop(in_force);
         self.risk_rules(by)
     }
 
