@@ -88,17 +88,37 @@ pub struct CargoDesk {
     provisional: AtomicU32,
     /// The bills carried by transits not yet cleared or cancelled, with their transit: an import
     /// naming one is refused until the goods have arrived, and then accepted at the office of
-    /// destination only (`transit::check_inland_declaration`). Loaded at start (at most
-    /// `CARGO_PAGE_MAX` open transits), kept up to date by every transit write of this process.
+    /// destination only (`transit::check_inland_declaration`). Loaded at start (every open
+    /// transit, page by page), kept up to date by every transit write of this process.
     transit_bills: Mutex<HashMap<BillNo, Arc<cargo_control::TransitState>>>,
 }
 
 /// Events read per page when replaying.
 const REPLAY_PAGE: u32 = 5_000;
+/// Transits read per page when loading the open ones at start, and for alerts.
+pub const TRANSIT_PAGE: u32 = store::cargo::CARGO_PAGE_MAX;
+
+/// The transit statuses under which goods are still moving under customs control.
+const OPEN_TRANSIT: [cargo_control::TransitStatus; 4] = [
+    cargo_control::TransitStatus::Declared,
+    cargo_control::TransitStatus::Departed,
+    cargo_control::TransitStatus::Arrived,
+    cargo_control::TransitStatus::SealBroken,
+];
 
 impl CargoDesk {
-    /// Replay the manifest log into the ledger.
+    /// Replay the manifest log into the ledger, and load every open transit.
     pub fn open(store: Arc<dyn CargoStore>, policy: CargoPolicy) -> Result<CargoDesk, AppError> {
+        Self::open_paged(store, policy, TRANSIT_PAGE)
+    }
+
+    /// [`CargoDesk::open`], reading the open transits `transit_page` at a time (1 to
+    /// `CARGO_PAGE_MAX`; tests use small pages).
+    pub fn open_paged(
+        store: Arc<dyn CargoStore>,
+        policy: CargoPolicy,
+        transit_page: u32,
+    ) -> Result<CargoDesk, AppError> {
         let mut ledger = ManifestLedger::new(policy.matching.clone());
         let mut seq = 0;
         loop {
@@ -112,17 +132,16 @@ impl CargoDesk {
                 ledger.apply(&e.event);
             }
         }
-        use cargo_control::TransitStatus as S;
-        let open = store.transits(&TransitFilter {
-            statuses: Some(vec![S::Declared, S::Departed, S::Arrived, S::SealBroken]),
-            declarant: None,
-            offices: None,
-            limit: store::cargo::CARGO_PAGE_MAX,
-        })?;
         let mut transit_bills = HashMap::new();
-        for t in &open {
-            note_transit(&mut transit_bills, &t.state);
-        }
+        store::cargo::for_each_transit(
+            &*store,
+            TransitFilter {
+                statuses: Some(OPEN_TRANSIT.to_vec()),
+                limit: transit_page,
+                ..TransitFilter::default()
+            },
+            |t| note_transit(&mut transit_bills, &t.state),
+        )?;
         Ok(CargoDesk {
             store,
             state: Mutex::new(LedgerState { ledger, seq }),
@@ -1217,14 +1236,21 @@ impl Clearance {
     }
 
     /// The transits the principal may see: a carrier its own, an officer those whose office of
-    /// entry or of destination is in its scope; at most `limit`.
-    pub fn transits(&self, p: &Principal, limit: u32) -> Result<Vec<StoredTransit>, AppError> {
+    /// entry or of destination is in its scope; in transit number order, after `after` (the
+    /// last number of the page before), at most `limit`.
+    pub fn transits(
+        &self,
+        p: &Principal,
+        after: Option<TransitNo>,
+        limit: u32,
+    ) -> Result<Vec<StoredTransit>, AppError> {
         let desk = self.desk()?;
         authorize_cargo(p, Op::ListTransits, Res::Listing, &self.refdata)?;
         let mut filter = TransitFilter {
             statuses: None,
             declarant: None,
             offices: None,
+            after,
             limit: limit.clamp(1, store::cargo::CARGO_PAGE_MAX),
         };
         match p {
@@ -1272,13 +1298,23 @@ impl Clearance {
         let desk = self.desk()?;
         authorize_cargo(p, Op::ListTransitAlerts, Res::Listing, &self.refdata)?;
         use cargo_control::TransitStatus as S;
-        let open = desk.store.transits(&TransitFilter {
-            statuses: Some(vec![S::Departed, S::Arrived, S::SealBroken]),
-            declarant: None,
-            offices: None,
-            limit: store::cargo::CARGO_PAGE_MAX,
-        })?;
-        let states: Vec<_> = open.into_iter().map(|t| t.state).collect();
+        let mut states = Vec::new();
+        store::cargo::for_each_transit(
+            &*desk.store,
+            TransitFilter {
+                statuses: Some(vec![S::Departed, S::Arrived, S::SealBroken]),
+                limit: TRANSIT_PAGE,
+                ..TransitFilter::default()
+            },
+            |t| {
+                let in_scope = t.state.declaration.as_ref().is_some_and(|d| {
+                    crate::access::in_scope(p, d.destination_office, &self.refdata)
+                });
+                if in_scope {
+                    states.push(t.state)
+                }
+            },
+        )?;
         Ok(transit::alerts(&states, self.now())
             .into_iter()
             .filter(|a| crate::access::in_scope(p, a.destination_office, &self.refdata))

@@ -20,8 +20,15 @@ const CARRIER: &str = "91310000MA1FL3CA1X";
 const AEO: &str = "91310115MA1K4Q7B4Y";
 
 fn service(dir: &std::path::Path, clock: Arc<ManualClock>) -> Clearance {
+    service_paged(dir, clock, app::cargo::TRANSIT_PAGE)
+}
+
+/// The service, its cargo desk loading the open transits `transit_page` at a time.
+fn service_paged(dir: &std::path::Path, clock: Arc<ManualClock>, transit_page: u32) -> Clearance {
     let store = Arc::new(SqliteStore::open(dir, SqliteOptions::default()).unwrap());
-    let desk = Arc::new(CargoDesk::open(store.clone(), CargoPolicy::default()).unwrap());
+    let desk = Arc::new(
+        CargoDesk::open_paged(store.clone(), CargoPolicy::default(), transit_page).unwrap(),
+    );
     let svc = Clearance::new(
         store,
         Arc::new(refdata::RefData::embedded().unwrap()),
@@ -698,4 +705,84 @@ fn goods_in_transit_are_declared_at_the_destination_after_arrival_even_across_a_
         bills_of(&svc, &pd, &mf),
         [("TRB-1".to_owned(), BillPosition::WrittenOff, 10)]
     );
+}
+
+/// More open transits than one page of the listing: after a restart every one of their bills is
+/// still guarded (the desk reads the open transits page by page), and a cancelled transit's bill
+/// is free.
+#[test]
+fn more_open_transits_than_one_page_are_all_guarded_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let mf = ManifestId::parse("MF-TP-1").unwrap();
+    let n = 7;
+    let inland = |bill: &str, contract: &str| {
+        let mut v: Value = serde_json::from_slice(&import(bill, contract)).unwrap();
+        v["declaration_office"] = "2233".into();
+        v["entry_exit_office"] = "2233".into();
+        v.to_string().into_bytes()
+    };
+    let declaration = |i: u32| -> cargo_control::TransitDeclaration {
+        serde_json::from_value(json!({
+            "transit_no": format!("TP-{i}"), "declarant": CARRIER, "entry_office": "2233",
+            "destination_office": "2300", "vehicle": {"mode": "truck", "plate": "沪A12345"},
+            "seals": ["S1"], "route": ["Pudong", "Nanjing"], "time_limit_hours": 24,
+            "guarantee": null, "bills": [format!("TPB-{i}")]
+        }))
+        .unwrap()
+    };
+    {
+        let svc = service(dir.path(), clock.clone());
+        let carrier = user(&svc, "ca", Role::Carrier, None, Some(CARRIER));
+        user(&svc, "ent", Role::Enterprise, None, Some(AEO));
+        let pd = user(&svc, "pd", Role::Officer, Some("2233"), None);
+        let bills = (1..=n).map(|i| bill(&format!("TPB-{i}"), 10, "260"));
+        svc.file_manifest(
+            &carrier,
+            mf,
+            ManifestKind::Original,
+            voyage(),
+            bills.collect(),
+        )
+        .unwrap();
+        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+            .unwrap();
+        for i in 1..=n {
+            svc.declare_transit(&carrier, declaration(i)).unwrap();
+        }
+        let no = |i: u32| cargo_control::TransitNo::parse(&format!("TP-{i}")).unwrap();
+        svc.confirm_transit_departure(&pd, &no(2)).unwrap();
+        svc.confirm_transit_departure(&pd, &no(6)).unwrap();
+        svc.cancel_transit(&carrier, &no(4), "plan changed".into())
+            .unwrap();
+    }
+    // Restart, loading pages of 2: six open transits over three pages.
+    let svc = service_paged(dir.path(), clock, 2);
+    let ent = svc.login("ent", PASSWORD).unwrap().principal;
+    let carrier = svc.login("ca", PASSWORD).unwrap().principal;
+    for i in (1..=n).filter(|i| *i != 4) {
+        let e = svc
+            .submit(
+                &ent,
+                &format!("tp-{i}"),
+                &inland(&format!("TPB-{i}"), &format!("C-TP-{i}")),
+            )
+            .unwrap_err();
+        assert_eq!(problem_codes(e), ["bill_in_transit"], "bill TPB-{i}");
+    }
+    // A bill of the last page cannot be moved under a second transit either.
+    let mut again = declaration(7);
+    again.transit_no = cargo_control::TransitNo::parse("TP-8").unwrap();
+    match svc.declare_transit(&carrier, again).unwrap_err() {
+        AppError::Invalid(problems) => assert_eq!(
+            problems.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(),
+            ["bill_in_transit"]
+        ),
+        other => panic!("expected the bill in transit, got {other:?}"),
+    }
+    // The cancelled transit's bill is declared where it arrived.
+    let filed = svc
+        .submit(&ent, "tp-4", &inland("TPB-4", "C-TP-4"))
+        .unwrap();
+    assert!(filed.declaration_no.is_some(), "accepted: {filed:?}");
 }

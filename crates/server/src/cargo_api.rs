@@ -136,6 +136,16 @@ pub(crate) struct ListParams {
     held: Option<bool>,
 }
 
+/// `GET /api/transits`: a page in transit number order.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransitListParams {
+    /// The number of the last transit of the page before (absent: from the first).
+    after: Option<String>,
+    /// Transits per page, 1..=10000 (default 100).
+    limit: Option<u32>,
+}
+
 async fn call<T: serde::Serialize + Send + 'static>(
     svc: &Svc,
     headers: &HeaderMap,
@@ -379,16 +389,39 @@ async fn transit_cancellation(
     .await
 }
 
-#[utoipa::path(get, path = "/api/transits", params(("limit" = Option<u32>, Query, description = "at most this many")),
-    responses((status = 200, description = "transits the caller may see: a carrier its own, an officer those of its scope (entry or destination)")))]
+#[utoipa::path(get, path = "/api/transits", params(TransitListParams),
+    responses((status = 200, description = "transits the caller may see (a carrier its own, an officer those of its scope, entry or destination), in transit number order; the next page is asked with `after` = the last `transit_no` of this one"),
+        (status = 422, description = "bad query (`after` not a transit number, an unknown parameter)")))]
 async fn list_transits(
     State(svc): State<Svc>,
     headers: HeaderMap,
-    Query(q): Query<ListParams>,
+    query: Result<Query<TransitListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        crate::invalid(
+            "query",
+            "bad_query",
+            format!("查询参数有误：{e}"),
+            format!("bad query: {e}"),
+        )
+    })?;
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| {
+            TransitNo::parse(a).map_err(|e| {
+                crate::invalid(
+                    "after",
+                    "transit_no",
+                    format!("转关单号有误：{e}"),
+                    e.to_string(),
+                )
+            })
+        })
+        .transpose()?;
     let limit = q.limit.unwrap_or(100);
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.transits(p, limit)
+        s.transits(p, after, limit)
     })
     .await
 }

@@ -695,6 +695,32 @@ async fn transit_on_time_late_and_broken_seal() {
             .len(),
         3
     );
+    // Paged by transit number: `after` the last number of the page before.
+    let numbers = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["transit_no"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(numbers(&list), ["T1", "T2", "T3"]);
+    let (s, page) = t.get(&carrier, "/api/transits?limit=2").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(numbers(&page), ["T1", "T2"]);
+    let (s, page) = t.get(&carrier, "/api/transits?after=T2&limit=2").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(numbers(&page), ["T3"]);
+    let (_, page) = t.get(&entry, "/api/transits?after=T3&limit=2").await;
+    assert_eq!(page, json!([]));
+    for bad in ["/api/transits?after=t-1", "/api/transits?after="] {
+        let (s, r) = t.get(&carrier, bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {r}");
+        assert_eq!(problem_fields(&r["error"]["problems"]), ["after"], "{bad}");
+        assert_eq!(codes(&r["error"]["problems"]), ["transit_no"], "{bad}");
+    }
+    let (s, r) = t.get(&carrier, "/api/transits?cursor=T1").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(problem_fields(&r["error"]["problems"]), ["query"]);
     assert_eq!(t.get(&ent, "/api/transits").await.0, StatusCode::FORBIDDEN);
 }
 
@@ -773,6 +799,17 @@ async fn transit_cancelled_before_departure_only() {
     ] {
         assert!(doc["paths"][path][method].is_object(), "{path} {method}");
     }
+    let params: Vec<&str> = doc["paths"]["/api/transits"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        params,
+        ["after", "limit"],
+        "the listing's cursor is documented"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -185,6 +185,10 @@ impl CargoStore for PostgresStore {
             let n = params.len();
             sql += &format!(" AND (entry_office = ANY(${n}) OR destination_office = ANY(${n}))");
         }
+        if let Some(after) = &filter.after {
+            params.push(Box::new(after.to_string()));
+            sql += &format!(" AND transit_no > ${}", params.len());
+        }
         sql += &format!(" ORDER BY transit_no LIMIT {}", filter.limit);
         self.query_owned(sql, params)?
             .iter()

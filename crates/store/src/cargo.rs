@@ -109,13 +109,19 @@ pub struct StoredTransit {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Which transits to read; all optional, combined with AND.
+/// Which transits to read; all optional, combined with AND. The listing is ordered by transit
+/// number (the backend's text order) and paged by keyset: the next page is asked with `after`
+/// set to the number of the last transit of the page before ([`for_each_transit`] reads them
+/// all).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TransitFilter {
     pub statuses: Option<Vec<TransitStatus>>,
     pub declarant: Option<Uscc>,
     /// The office of entry or of destination is one of these.
     pub offices: Option<Vec<OfficeCode>>,
+    /// Only transits whose number sorts after this one (absent: from the first).
+    pub after: Option<TransitNo>,
+    /// At most this many (1 to [`CARGO_PAGE_MAX`]).
     pub limit: u32,
 }
 
@@ -195,6 +201,9 @@ pub trait CargoStore: Send + Sync {
 
     fn load_transit(&self, transit_no: &TransitNo) -> Result<Option<StoredTransit>, StoreError>;
 
+    /// The transits the filter selects, ordered by transit number, at most `filter.limit`,
+    /// after `filter.after` (keyset paging: a transit present throughout is in exactly one
+    /// page).
     fn transits(&self, filter: &TransitFilter) -> Result<Vec<StoredTransit>, StoreError>;
 
     /// Record postal decisions (a parcel list, or one baggage declaration).
@@ -207,6 +216,32 @@ pub trait CargoStore: Send + Sync {
 /// A backend with both traits: what the contract suite and the binary open.
 pub trait Ledgers: crate::Store + CargoStore {}
 impl<T: crate::Store + CargoStore> Ledgers for T {}
+
+/// Every transit `filter` selects, page by page (`filter.limit` a page, from `filter.after`),
+/// in transit number order; `each` sees each transit once.
+pub fn for_each_transit(
+    store: &dyn CargoStore,
+    mut filter: TransitFilter,
+    mut each: impl FnMut(StoredTransit),
+) -> Result<(), StoreError> {
+    loop {
+        let page = store.transits(&filter)?;
+        let full = page.len() >= filter.limit as usize;
+        let Some(last) = page.last().map(|t| t.transit_no) else {
+            return Ok(());
+        };
+        if filter.after == Some(last) {
+            return Err(StoreError::Corrupt(format!(
+                "the transit listing did not move past {last}"
+            )));
+        }
+        page.into_iter().for_each(&mut each);
+        if !full {
+            return Ok(());
+        }
+        filter.after = Some(last);
+    }
+}
 
 /// Checks shared by the backends before anything is written.
 pub fn check_manifest_write(req: &ManifestWrite) -> Result<(), StoreError> {

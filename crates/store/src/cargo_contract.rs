@@ -576,6 +576,7 @@ pub fn transits_fold_and_conflict(h: &dyn CargoHarness) {
                         .map(|o| domain::codes::OfficeCode::parse(o).unwrap())
                         .collect()
                 }),
+                after: None,
                 limit: 10,
             })
             .unwrap()
@@ -591,6 +592,117 @@ pub fn transits_fold_and_conflict(h: &dyn CargoHarness) {
         .unwrap()
         .is_none());
     assert!(store.verify_audit().unwrap().is_intact());
+}
+
+/// Declare transit `no` (and confirm its departure if `depart`), as a carrier would.
+fn declare_transit(store: &dyn Ledgers, no: &str, depart: bool) {
+    let mut state = cargo_control::TransitState::default();
+    let mut version = 0;
+    let mut step = |state: &mut cargo_control::TransitState, actor: Actor, action| {
+        let events = transit::decide(state, &TransitCommand { actor, action }, t0()).unwrap();
+        for e in &events {
+            transit::apply(state, e);
+        }
+        let t = store
+            .record_transit(TransitWrite {
+                transit_no: TransitNo::parse(no).unwrap(),
+                expected_version: version,
+                events,
+            })
+            .unwrap();
+        version = t.version;
+    };
+    let mut decl = transit_decl(no);
+    decl.bills = vec![BillNo::parse(&format!("B{no}")).unwrap()];
+    step(
+        &mut state,
+        carrier(),
+        TransitAction::Declare { declaration: decl },
+    );
+    if depart {
+        let officer = Actor::Officer {
+            login: "wang".into(),
+            office: shanghai(),
+        };
+        step(&mut state, officer, TransitAction::ConfirmDeparture);
+    }
+}
+
+/// Keyset paging of the transit listing: pages of `limit` after the last number of the page
+/// before give every selected transit exactly once, in the order of one whole listing, with the
+/// filters applied on every page; a cursor that is no transit's number works too.
+pub fn transits_page_by_keyset(h: &dyn CargoHarness) {
+    let store = h.open();
+    let nos = ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"];
+    for (i, no) in nos.iter().enumerate() {
+        declare_transit(&*store, no, i % 3 != 0);
+    }
+    drop(store);
+    let store = h.open();
+    let filter =
+        |statuses: Option<Vec<TransitStatus>>, after: Option<&str>, limit: u32| TransitFilter {
+            statuses,
+            declarant: None,
+            offices: None,
+            after: after.map(|a| TransitNo::parse(a).unwrap()),
+            limit,
+        };
+    let numbers = |page: &[StoredTransit]| {
+        page.iter()
+            .map(|t| t.transit_no.to_string())
+            .collect::<Vec<_>>()
+    };
+    let whole = numbers(&store.transits(&filter(None, None, 100)).unwrap());
+    let mut sorted: Vec<String> = nos.iter().map(|s| s.to_string()).collect();
+    sorted.sort();
+    assert_eq!(whole, sorted);
+    // By hand: pages of 3, each after the last of the one before.
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = numbers(&store.transits(&filter(None, after.as_deref(), 3)).unwrap());
+        assert!(page.len() <= 3, "{page:?}");
+        pages += 1;
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().cloned();
+        paged.extend(page);
+    }
+    assert_eq!(paged, whole, "pages join into the whole listing");
+    assert_eq!(pages, 4, "3 + 3 + 2, then an empty page");
+    // With a status filter on every page (T1, T4, T7 were not departed).
+    let departed = Some(vec![TransitStatus::Departed]);
+    let first = numbers(&store.transits(&filter(departed.clone(), None, 2)).unwrap());
+    assert_eq!(first, ["T2", "T3"]);
+    let second = numbers(
+        &store
+            .transits(&filter(departed.clone(), Some("T3"), 2))
+            .unwrap(),
+    );
+    assert_eq!(second, ["T5", "T6"]);
+    // A cursor between numbers: those after it.
+    let between = numbers(&store.transits(&filter(None, Some("T45"), 100)).unwrap());
+    assert_eq!(between, ["T5", "T6", "T7", "T8"]);
+    assert!(store
+        .transits(&filter(None, Some("T8"), 100))
+        .unwrap()
+        .is_empty());
+    // The helper reads every page.
+    for limit in [1, 2, 3, 100] {
+        let mut all = Vec::new();
+        for_each_transit(&*store, filter(departed.clone(), None, limit), |t| {
+            assert_eq!(t.state.status, TransitStatus::Departed);
+            all.push(t.transit_no.to_string());
+        })
+        .unwrap();
+        assert_eq!(all, ["T2", "T3", "T5", "T6", "T8"], "pages of {limit}");
+    }
+    assert!(matches!(
+        store.transits(&filter(None, None, 0)),
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 pub fn postal_outcomes_roundtrip(h: &dyn CargoHarness) {
@@ -686,6 +798,7 @@ macro_rules! cargo_contract_tests {
             concurrent_filings_are_matched_in_sequence,
             manifest_and_declaration_events_commit_together,
             transits_fold_and_conflict,
+            transits_page_by_keyset,
             postal_outcomes_roundtrip,
         );
     };
