@@ -50,7 +50,7 @@ fn manifest_id(s: &str) -> Result<ManifestId, ApiError> {
         crate::invalid(
             "id",
             "manifest_id",
-            format!("舱单编号有误：{e}"),
+            format!("舱单编号有误：{}", e.message_zh()),
             e.to_string(),
         )
     })
@@ -61,7 +61,7 @@ fn transit_no(s: &str) -> Result<TransitNo, ApiError> {
         crate::invalid(
             "no",
             "transit_no",
-            format!("转关单号有误：{e}"),
+            format!("转关单号有误：{}", e.message_zh()),
             e.to_string(),
         )
     })
@@ -362,7 +362,7 @@ async fn transit_clearance(
         crate::invalid(
             "declaration_no",
             "declaration_no",
-            format!("报关单号有误：{e}"),
+            format!("报关单号有误：{}", e.message_zh()),
             e.to_string(),
         )
     })?;
@@ -413,7 +413,7 @@ async fn list_transits(
                 crate::invalid(
                     "after",
                     "transit_no",
-                    format!("转关单号有误：{e}"),
+                    format!("转关单号有误：{}", e.message_zh()),
                     e.to_string(),
                 )
             })

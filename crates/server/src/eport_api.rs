@@ -112,7 +112,7 @@ async fn put_registry(
         crate::invalid(
             "uscc",
             "uscc",
-            format!("统一社会信用代码有误：{e}"),
+            format!("统一社会信用代码有误：{}", e.message_zh()),
             e.to_string(),
         )
     })?;

@@ -442,7 +442,7 @@ async fn create_user(
             problems.push(app::FieldProblem::new(
                 "office",
                 "office_code",
-                format!("关区代码有误：{e}"),
+                format!("关区代码有误：{}", e.message_zh()),
                 format!("bad office code: {e}"),
             ));
             None
@@ -454,7 +454,7 @@ async fn create_user(
             problems.push(app::FieldProblem::new(
                 "uscc",
                 "uscc",
-                format!("统一社会信用代码有误：{e}"),
+                format!("统一社会信用代码有误：{}", e.message_zh()),
                 format!("bad USCC: {e}"),
             ));
             None

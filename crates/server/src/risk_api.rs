@@ -185,7 +185,7 @@ async fn set_credit_class(
         crate::invalid(
             "uscc",
             "uscc",
-            format!("统一社会信用代码有误：{e}"),
+            format!("统一社会信用代码有误：{}", e.message_zh()),
             e.to_string(),
         )
     })?;

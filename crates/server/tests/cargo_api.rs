@@ -717,6 +717,12 @@ async fn transit_on_time_late_and_broken_seal() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {r}");
         assert_eq!(problem_fields(&r["error"]["problems"]), ["after"], "{bad}");
         assert_eq!(codes(&r["error"]["problems"]), ["transit_no"], "{bad}");
+        // The Chinese message is Chinese: the code's own reason in Chinese, not the English one.
+        let zh = r["error"]["problems"][0]["message_zh"].as_str().unwrap();
+        assert!(
+            zh.starts_with("转关单号有误") && !zh.contains("must be"),
+            "{zh}"
+        );
     }
     let (s, r) = t.get(&carrier, "/api/transits?cursor=T1").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
