@@ -76,6 +76,24 @@ pub(crate) enum RiskReply {
 }
 
 impl Tx<'_> {
+    /// The version after the newest one `max_sql` reads, if `expected` is that newest one
+    /// (optimistic concurrency: a writer that read an older version is refused).
+    async fn next_version(&self, max_sql: &str, expected: u64) -> Result<i64, StoreError> {
+        let current: i64 = self
+            .c
+            .query_one(max_sql, &[])
+            .await
+            .map_err(backend)?
+            .get(0);
+        if current as u64 != expected {
+            return Err(StoreError::Conflict {
+                expected,
+                actual: current as u64,
+            });
+        }
+        Ok(current + 1)
+    }
+
     pub(super) async fn risk(
         &self,
         head: &mut ChainHead,
@@ -84,19 +102,12 @@ impl Tx<'_> {
         match op {
             RiskOp::PutRules(w) => {
                 check_rules(w)?;
-                let current: i64 = self
-                    .c
-                    .query_one("SELECT coalesce(max(version), 0) FROM risk_rules", &[])
-                    .await
-                    .map_err(backend)?
-                    .get(0);
-                if current as u64 != w.expected_version {
-                    return Err(StoreError::Conflict {
-                        expected: w.expected_version,
-                        actual: current as u64,
-                    });
-                }
-                let version = current + 1;
+                let version = self
+                    .next_version(
+                        "SELECT coalesce(max(version), 0) FROM risk_rules",
+                        w.expected_version,
+                    )
+                    .await?;
                 let actor = w.actor.label();
                 let at = ms(w.now);
                 self.c
@@ -129,19 +140,12 @@ impl Tx<'_> {
             }
             RiskOp::PutPolicy(w) => {
                 check_policy_write(w)?;
-                let current: i64 = self
-                    .c
-                    .query_one("SELECT coalesce(max(version), 0) FROM risk_policy", &[])
-                    .await
-                    .map_err(backend)?
-                    .get(0);
-                if current as u64 != w.expected_version {
-                    return Err(StoreError::Conflict {
-                        expected: w.expected_version,
-                        actual: current as u64,
-                    });
-                }
-                let version = current + 1;
+                let version = self
+                    .next_version(
+                        "SELECT coalesce(max(version), 0) FROM risk_policy",
+                        w.expected_version,
+                    )
+                    .await?;
                 let actor = w.actor.label();
                 let at = ms(w.now);
                 self.c

@@ -93,6 +93,23 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(corrupt)
 }
 
+/// The version after the newest one `max_sql` reads, if `expected` is that newest one
+/// (optimistic concurrency: a writer that read an older version is refused).
+fn next_version(c: &Connection, max_sql: &str, expected: u64) -> Result<i64, StoreError> {
+    let current: i64 = c
+        .prepare_cached(max_sql)
+        .map_err(backend)?
+        .query_row([], |r| r.get(0))
+        .map_err(backend)?;
+    if current as u64 != expected {
+        return Err(StoreError::Conflict {
+            expected,
+            actual: current as u64,
+        });
+    }
+    Ok(current + 1)
+}
+
 pub(super) fn execute(
     c: &Connection,
     head: &mut ChainHead,
@@ -100,18 +117,11 @@ pub(super) fn execute(
 ) -> Result<RiskReply, StoreError> {
     match op {
         RiskOp::PutRules(w) => {
-            let current: i64 = c
-                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM risk_rules")
-                .map_err(backend)?
-                .query_row([], |r| r.get(0))
-                .map_err(backend)?;
-            if current as u64 != w.expected_version {
-                return Err(StoreError::Conflict {
-                    expected: w.expected_version,
-                    actual: current as u64,
-                });
-            }
-            let version = current + 1;
+            let version = next_version(
+                c,
+                "SELECT COALESCE(MAX(version), 0) FROM risk_rules",
+                w.expected_version,
+            )?;
             let actor = w.actor.label();
             c.prepare_cached(
                 "INSERT INTO risk_rules (version, fingerprint, actor, at_ms, rules) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -141,18 +151,11 @@ pub(super) fn execute(
             }))
         }
         RiskOp::PutPolicy(w) => {
-            let current: i64 = c
-                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM risk_policy")
-                .map_err(backend)?
-                .query_row([], |r| r.get(0))
-                .map_err(backend)?;
-            if current as u64 != w.expected_version {
-                return Err(StoreError::Conflict {
-                    expected: w.expected_version,
-                    actual: current as u64,
-                });
-            }
-            let version = current + 1;
+            let version = next_version(
+                c,
+                "SELECT COALESCE(MAX(version), 0) FROM risk_policy",
+                w.expected_version,
+            )?;
             let actor = w.actor.label();
             c.prepare_cached(
                 "INSERT INTO risk_policy (version, actor, at_ms, policy) VALUES (?1, ?2, ?3, ?4)",
