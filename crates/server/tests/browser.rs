@@ -333,6 +333,34 @@ impl Ui {
         self.settled().await;
     }
 
+    /// Switch the language with the header button and wait for the page to be drawn in it.
+    async fn switch_lang(&self, lang: &str) {
+        self.click("#lang").await;
+        self.until(
+            &format!("document.documentElement.lang === '{lang}'"),
+            "the language to switch",
+        )
+        .await;
+        self.settled().await;
+    }
+
+    /// Each `(css, zh, en)`: the element's text holds `zh` in Chinese and `en` once the header
+    /// button switched to English, without the Chinese; the page is in Chinese when called and
+    /// after.
+    async fn assert_code_names(&self, names: &[(&str, &str, &str)]) {
+        for (css, zh, _) in names {
+            let text = self.text(css).await;
+            assert!(text.contains(zh), "{css} in Chinese holds {zh:?}: {text}");
+        }
+        self.switch_lang("en").await;
+        for (css, zh, en) in names {
+            let text = self.text(css).await;
+            assert!(text.contains(en), "{css} in English holds {en:?}: {text}");
+            assert!(!text.contains(zh), "{css} in English shows {zh:?}: {text}");
+        }
+        self.switch_lang("zh-CN").await;
+    }
+
     /// Sign in with the keyboard: in the login field, type, Tab to the password, Enter submits.
     async fn sign_in(&self, login: &str) {
         self.go("#/login").await;
@@ -645,9 +673,33 @@ async fn file_inspect_pay_release_in_a_browser() {
         (true, true),
         "requests while inspected"
     );
+    ui.assert_code_names(&[
+        (
+            "section[aria-labelledby='s-detail-parties']",
+            "5 航空运输",
+            "5 Air transport",
+        ),
+        (
+            ".summary",
+            "2233 浦东机场",
+            "2233 Shanghai Pudong Airport Customs",
+        ),
+    ])
+    .await;
     ui.shot("04-enterprise-declaration-accepted").await;
     ui.both_languages("enterprise declaration", None).await;
     ui.sign_out().await;
+    // A toast speaks the language in force: "signed out", shown in Chinese, is not left in
+    // Chinese on the English page (it says so in English, or is gone).
+    let toast = "return document.getElementById('toast').textContent;";
+    assert_eq!(ui.js(toast, vec![]).await, json!("已退出"));
+    ui.switch_lang("en").await;
+    let shown = ui.js(toast, vec![]).await;
+    assert!(
+        shown == json!("Signed out") || shown == json!(""),
+        "the sign-out toast on the English page: {shown}"
+    );
+    ui.switch_lang("zh-CN").await;
 
     // The officer: the inspection worklist holds it; inspect, then assess.
     ui.sign_in(OFFICER).await;
@@ -656,6 +708,12 @@ async fn file_inspect_pay_release_in_a_browser() {
         &format!("[...document.querySelectorAll('#worklist a')].some(a => a.textContent === '{declaration_no}')"),
         "the declaration in the inspection worklist",
     )
+    .await;
+    ui.assert_code_names(&[(
+        "#worklist",
+        "2233 浦东机场",
+        "2233 Shanghai Pudong Airport Customs",
+    )])
     .await;
     ui.shot("05-officer-worklist").await;
     ui.both_languages("officer worklist", Some("05-officer-worklist-en"))
@@ -668,6 +726,36 @@ async fn file_inspect_pay_release_in_a_browser() {
     let why = ui.text("section[aria-labelledby='s-detail-risk']").await;
     assert!(why.contains("DEMO-DISCREDITED-RED@1"), "{why}");
     assert!(why.contains("91110000600037341L"), "{why}");
+    // Coded fields are named in the page's language, from the code tables: the transport mode,
+    // the trade mode, the levy nature, the trading country, the offices.
+    ui.assert_code_names(&[
+        (
+            "section[aria-labelledby='s-detail-parties']",
+            "5 航空运输",
+            "5 Air transport",
+        ),
+        (
+            "section[aria-labelledby='s-detail-parties']",
+            "0110 一般贸易",
+            "0110 General trade",
+        ),
+        (
+            "section[aria-labelledby='s-detail-parties']",
+            "101 一般征税",
+            "101 General levy",
+        ),
+        (
+            "section[aria-labelledby='s-detail-parties']",
+            "USA 美国",
+            "USA United States",
+        ),
+        (
+            ".summary",
+            "2233 浦东机场",
+            "2233 Shanghai Pudong Airport Customs",
+        ),
+    ])
+    .await;
     ui.shot("06-officer-declaration").await;
     ui.assert_keyboard_focus("officer declaration", 25).await;
     ui.both_languages("officer declaration", None).await;

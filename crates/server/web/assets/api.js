@@ -48,3 +48,44 @@ export async function codes(table, q = '') {
   }
   return codeCache.get(key);
 }
+
+// The row of one code (`{code, name_zh, name_en, extra}`), or null if the table has no such
+// code. Each table is asked for once per page load (its first rows, the whole of the small
+// ones); a code beyond them is asked for by itself, once. A failed lookup is not remembered
+// (the next page asks again) and gives null: the caller shows the bare code.
+const tableRows = new Map();
+const knownRows = new Map();
+const rowKey = (table, code) => `${table}\n${String(code).trim().toUpperCase()}`;
+
+function findRow(rows, code) {
+  const c = String(code).trim().toUpperCase();
+  return rows.find((r) => String(r.code).toUpperCase() === c)
+    || rows.find((r) => typeof r.extra === 'string' && r.extra === `legacy ${code}`.trim())
+    || null;
+}
+
+export async function codeRow(table, code) {
+  if (code === undefined || code === null || String(code).trim() === '') return null;
+  const key = rowKey(table, code);
+  if (knownRows.has(key)) return knownRows.get(key);
+  try {
+    const whole = await codes(table, '');
+    let row = findRow(whole.rows, code);
+    if (!row && whole.truncated) row = findRow((await codes(table, String(code).trim())).rows, code);
+    knownRows.set(key, row);
+    return row;
+  } catch {
+    return null;
+  }
+}
+
+// Look up many [table, code] pairs at once, before a page that shows them is drawn.
+export async function loadCodeRows(pairs) {
+  await Promise.all(pairs.map(([table, code]) => codeRow(table, code)));
+}
+
+// A row already looked up: the row, null (no such code), or undefined (not asked yet).
+export function knownCodeRow(table, code) {
+  if (code === undefined || code === null) return null;
+  return knownRows.get(rowKey(table, code));
+}

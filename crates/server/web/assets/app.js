@@ -1,7 +1,7 @@
 // The application shell: session, navigation by kind of user, hash routes, language switch.
 import { t, tk, initialLang, loadLang, currentLang, applyStatic } from './i18n.js';
 import { api, get, post, ApiError } from './api.js';
-import { h, clear, toast, section, emptyState, errorText } from './ui.js';
+import { h, clear, toast, relangToast, hideToast, section, emptyState, errorText } from './ui.js';
 import { portalList, portalDetail, portalServices, agencyLicences } from './portal.js';
 import { declarationForm } from './form.js';
 import { worklist, officerDetail } from './officer.js';
@@ -82,6 +82,7 @@ function loginView(el) {
     try {
       const s = await post('/api/session', { login: login.value.trim(), password: password.value });
       session.principal = s.principal;
+      hideToast();
       location.hash = homeOf(s.principal);
     } catch (e) {
       err.textContent = e instanceof ApiError && e.status === 401 ? t('login.failed') : errorText(e);
@@ -193,13 +194,13 @@ async function start() {
   }
   document.getElementById('lang').addEventListener('click', async () => {
     await loadLang(currentLang() === 'zh' ? 'en' : 'zh');
-    document.getElementById('toast').className = '';
+    relangToast();
     route();
   });
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('DELETE', '/api/session'); } catch { /* signed out either way */ }
     session.principal = null;
-    toast(t('login.signed_out'));
+    toast(() => t('login.signed_out'));
     location.hash = '#/login';
   });
   window.addEventListener('hashchange', route);

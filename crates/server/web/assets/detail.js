@@ -2,7 +2,27 @@
 // risk explanation, documents. Used by the enterprise portal and the officer console; each
 // adds its own actions.
 import { t, tk, pick } from './i18n.js';
-import { h, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, problemText } from './ui.js';
+import { h, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, problemText, codeName } from './ui.js';
+import { loadCodeRows } from './api.js';
+
+// The coded fields the page names, [table, field] of the header and of each item.
+const HEADER_CODES = [
+  ['transport_modes', 'transport_mode'], ['trade_modes', 'trade_mode'], ['levy_natures', 'levy_nature'],
+  ['countries', 'trading_country'], ['countries', 'dispatch_country'], ['transaction_terms', 'transaction_terms'],
+];
+const ITEM_CODES = [['units', 'declared_unit'], ['currencies', 'currency'], ['countries', 'origin_country']];
+
+// Look up every code the page shows before it is drawn (so it is drawn once, named); a
+// failed lookup leaves the bare code.
+export async function loadDetailCodes(d) {
+  const hd = (d.state && d.state.header) || {};
+  const x = d.declaration || {};
+  await loadCodeRows([
+    ['offices', hd.declaration_office], ['offices', hd.entry_exit_office],
+    ...HEADER_CODES.map(([table, field]) => [table, x[field]]),
+    ...(x.items || []).flatMap((it) => ITEM_CODES.map(([table, field]) => [table, it[field]])),
+  ].filter(([, code]) => code !== undefined && code !== null && code !== ''));
+}
 
 function dl(pairs) {
   return h('dl.kv', pairs.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [h('dt', k), h('dd', v)]));
@@ -68,8 +88,8 @@ export function summary(d) {
       h('div', h('span.muted', t('detail.lane')), h('div#lane', laneBadge(s.lane)))),
     dl([
       [t('f.direction'), hd.direction ? tk('direction', hd.direction) : ''],
-      [t('f.declaration_office'), hd.declaration_office],
-      [t('f.entry_exit_office'), hd.entry_exit_office],
+      [t('f.declaration_office'), codeName('offices', hd.declaration_office)],
+      [t('f.entry_exit_office'), codeName('offices', hd.entry_exit_office)],
       [t('detail.declarant'), hd.declarant],
       [t('detail.submitted_at'), fmtTime(s.submitted_at)],
       [t('detail.accepted_at'), s.accepted_at ? fmtTime(s.accepted_at) : ''],
@@ -124,8 +144,8 @@ export function items(d) {
     [t('item.no'), t('f.commodity_code'), t('f.name'), t('f.specification'), t('f.declared_quantity'), t('f.unit_price'), t('f.total_price'), t('f.currency'), t('f.origin_country')],
     its.map((it) => h('tr',
       h('td', it.item_no), h('td.mono', it.commodity_code), h('td', it.name), h('td.spec', it.specification),
-      h('td.num', `${it.declared_quantity ?? ''} ${it.declared_unit ?? ''}`), h('td.num', it.unit_price), h('td.num', it.total_price),
-      h('td', it.currency), h('td', it.origin_country))), { caption: t('detail.items') }));
+      h('td.num', `${it.declared_quantity ?? ''} `, codeName('units', it.declared_unit, { unit: true })), h('td.num', it.unit_price), h('td.num', it.total_price),
+      h('td', codeName('currencies', it.currency)), h('td', codeName('countries', it.origin_country)))), { caption: t('detail.items') }));
 }
 
 export function parties(d) {
@@ -136,14 +156,14 @@ export function parties(d) {
     [t('f.overseas_party'), party(x.overseas_party)],
     [t('f.owner'), party(x.owner)],
     [t('f.agent'), party(x.agent)],
-    [t('f.transport_mode'), x.transport_mode],
+    [t('f.transport_mode'), codeName('transport_modes', x.transport_mode)],
     [t('f.vessel'), [x.vessel, x.voyage_no].filter(Boolean).join(' / ')],
     [t('f.bill_no'), x.bill_no],
-    [t('f.trade_mode'), x.trade_mode],
-    [t('f.levy_nature'), x.levy_nature],
-    [t('f.trading_country'), x.trading_country],
-    [t('f.dispatch_country'), x.dispatch_country],
-    [t('f.transaction_terms'), x.transaction_terms],
+    [t('f.trade_mode'), codeName('trade_modes', x.trade_mode)],
+    [t('f.levy_nature'), codeName('levy_natures', x.levy_nature)],
+    [t('f.trading_country'), codeName('countries', x.trading_country)],
+    [t('f.dispatch_country'), codeName('countries', x.dispatch_country)],
+    [t('f.transaction_terms'), codeName('transaction_terms', x.transaction_terms)],
     [t('f.packages'), x.packages],
     [t('f.gross_weight_kg'), x.gross_weight_kg],
     [t('f.net_weight_kg'), x.net_weight_kg],

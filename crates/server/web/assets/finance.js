@@ -138,7 +138,7 @@ export async function myRefunds(ctx) {
         quantity: b.quantity,
         fob_value_fen: fenValue,
       });
-      toast(t('refund.filed', { no: c.declaration_no, item: c.item_no }));
+      toast(() => t('refund.filed', { no: c.declaration_no, item: c.item_no }));
       await load();
     },
   });
@@ -242,7 +242,7 @@ export async function bankDesk(ctx) {
       const rec = { ...b };
       if (!rec.declaration_no) delete rec.declaration_no;
       const r = await post('/api/eport/bank-records', rec);
-      toast(t('bank.recorded', { ref: r.bank_ref }));
+      toast(() => t('bank.recorded', { ref: r.bank_ref }));
       await load();
     },
   });

@@ -319,9 +319,9 @@ export async function declarationForm(el, { params, session }) {
       } catch (e) {
         if (e instanceof ApiError && e.problems.length) {
           showProblems(e.problems);
-          toast(t('form.xml_unreadable'), 'error');
+          toast(() => t('form.xml_unreadable'), 'error');
         } else {
-          toast(errorText(e), 'error');
+          toast(() => errorText(e), 'error');
         }
         return;
       }
@@ -334,13 +334,13 @@ export async function declarationForm(el, { params, session }) {
       }
     }
     fromJson(obj);
-    toast(t('form.uploaded', { name: f.name }));
+    toast(() => t('form.uploaded', { name: f.name }));
     await check();
   });
 
   const busy = (btn, fn) => async () => {
     btn.disabled = true;
-    try { await fn(); } catch (e) { toast(errorText(e), 'error'); } finally { btn.disabled = false; }
+    try { await fn(); } catch (e) { toast(() => errorText(e), 'error'); } finally { btn.disabled = false; }
   };
   const checkBtn = h('button.btn-secondary#check', { type: 'button' }, t('form.check'));
   checkBtn.addEventListener('click', busy(checkBtn, check));
@@ -349,7 +349,7 @@ export async function declarationForm(el, { params, session }) {
     const json = toJson();
     const title = [json.contract_no, json.items[0] && json.items[0].name].filter(Boolean).join(' · ');
     saveDraft({ id: state.id, seq: state.seq, saved_at: new Date().toISOString(), title, json });
-    toast(t('form.draft_saved'));
+    toast(() => t('form.draft_saved'));
   });
   const submitBtn = h('button.btn-primary#submit', { type: 'submit' }, t('form.submit'));
   form.addEventListener('submit', (ev) => {
@@ -359,7 +359,7 @@ export async function declarationForm(el, { params, session }) {
       try {
         const r = await post('/api/declarations', toJson(), { 'client-seq-no': state.seq });
         deleteDraft(state.id);
-        toast(t('form.accepted', { no: r.declaration_no || r.pre_entry_no, lane: r.lane ? tk('lane', r.lane) : '' }));
+        toast(() => t('form.accepted', { no: r.declaration_no || r.pre_entry_no, lane: r.lane ? tk('lane', r.lane) : '' }));
         location.hash = `#/portal/d/${r.id}`;
       } catch (e) {
         if (e instanceof ApiError && e.problems.length) {

@@ -3,8 +3,8 @@
 import { t, tk } from './i18n.js';
 import { get, post } from './api.js';
 import { h, clear, section, emptyState, toast, confirmDialog, errorText } from './ui.js';
-import { summary, timeline, taxes, items, parties, risk, documents } from './detail.js';
-import { declarationTable, statusSelect } from './portal.js';
+import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes } from './detail.js';
+import { declarationTable, declarationPage, statusSelect } from './portal.js';
 
 // Tabs: [id, label key, status filter, duty that works it]
 const TABS = [
@@ -64,13 +64,13 @@ export async function worklist(el, { params, session }) {
     if (office) q.set('office', office);
     if (from) q.set('from', new Date(`${from}T00:00:00+08:00`).toISOString());
     if (cursor) q.set('cursor', cursor);
-    const page = await get(`/api/declarations?${q}`);
+    const page = await declarationPage(q);
     rows.push(...page.items);
     cursor = page.next_cursor;
     clear(body).append(rows.length ? declarationTable(rows, (d) => `#/officer/d/${d.id}`) : emptyState(t('work.empty')));
     more.hidden = !cursor;
   };
-  more.addEventListener('click', () => load().catch((e) => toast(errorText(e), 'error')));
+  more.addEventListener('click', () => load().catch((e) => toast(() => errorText(e), 'error')));
   await load();
 }
 
@@ -174,6 +174,7 @@ function examinationDialog({ title, text }) {
 
 export async function officerDetail(el, ctx) {
   const d = await get(`/api/declarations/${ctx.id}`);
+  await loadDetailCodes(d);
   if (!ctx.isCurrent()) return;
   const p = ctx.session.principal;
   const duties = p.duties || [];
@@ -183,10 +184,10 @@ export async function officerDetail(el, ctx) {
   const take = async (name, body, ok = 'action.done') => {
     try {
       const r = await post(`/api/declarations/${d.id}/${name}`, body);
-      toast(t(ok, { status: tk('status', r.status) }));
+      toast(() => t(ok, { status: tk('status', r.status) }));
       reload();
     } catch (e) {
-      toast(errorText(e), 'error');
+      toast(() => errorText(e), 'error');
     }
   };
   const btn = (id, key, fn, cls = 'btn-primary') => h('button', { type: 'button', id: `act-${id}`, class: cls, onclick: fn }, t(key));

@@ -2,9 +2,9 @@
 // and payment through the (simulated) bank link, amendment / cancellation / withdrawal, and
 // the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
-import { get, post, ApiError } from './api.js';
-import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText, problemText } from './ui.js';
-import { summary, timeline, taxes, items, parties, documents } from './detail.js';
+import { get, post, ApiError, loadCodeRows } from './api.js';
+import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText, problemText, codeName } from './ui.js';
+import { summary, timeline, taxes, items, parties, documents, loadDetailCodes } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 import { myRefunds, myForex } from './finance.js';
 
@@ -20,11 +20,18 @@ export function declarationRows(items, hrefOf) {
   return items.map((d) => h('tr',
     h('td', h('a', { href: hrefOf(d), class: 'mono' }, d.declaration_no || d.pre_entry_no)),
     h('td', tk('direction', d.direction)),
-    h('td.mono', d.declaration_office),
+    h('td', codeName('offices', d.declaration_office)),
     h('td.mono', d.declarant),
     h('td', statusBadge(d.status)),
     h('td', laneBadge(d.lane)),
     h('td', fmtTime(d.submitted_at))));
+}
+
+// A page of declarations, listed: their offices' names looked up first.
+export async function declarationPage(query) {
+  const page = await get(`/api/declarations?${query}`);
+  await loadCodeRows(page.items.map((d) => ['offices', d.declaration_office]).filter(([, c]) => c));
+  return page;
 }
 
 export function declarationTable(items, hrefOf) {
@@ -61,7 +68,7 @@ export async function portalList(el, { params }) {
     const q = new URLSearchParams({ limit: '20' });
     if (status) q.set('status', status);
     if (cursor) q.set('cursor', cursor);
-    const page = await get(`/api/declarations?${q}`);
+    const page = await declarationPage(q);
     rows.push(...page.items);
     cursor = page.next_cursor;
     clear(body).append(rows.length ? declarationTable(rows, (d) => `#/portal/d/${d.id}`) : emptyState(t('list.empty')));
@@ -88,16 +95,17 @@ function fieldPaths(x) {
 async function step(id, name, body, okKey) {
   try {
     const r = await post(`/api/declarations/${id}/${name}`, body);
-    toast(t(okKey, { status: tk('status', r.status) }));
+    toast(() => t(okKey, { status: tk('status', r.status) }));
     return true;
   } catch (e) {
-    toast(errorText(e), 'error');
+    toast(() => errorText(e), 'error');
     return false;
   }
 }
 
 export async function portalDetail(el, ctx) {
   const d = await get(`/api/declarations/${ctx.id}`);
+  await loadDetailCodes(d);
   if (!ctx.isCurrent()) return;
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
   const s = d.state;
@@ -245,7 +253,7 @@ function issueForm(onIssued) {
     submit.disabled = true;
     try {
       const l = await post('/api/eport/licences', body);
-      toast(t('licence.issued', { no: l.licence_no }));
+      toast(() => t('licence.issued', { no: l.licence_no }));
       for (const [name, input] of Object.entries(inputs)) if (name !== 'kind') input.value = '';
       await onIssued();
     } catch (e) {

@@ -1,5 +1,6 @@
 // Small helpers for building pages: elements, formatting, badges, toasts, confirmation dialogs.
 import { t, tk, currentLang, pick } from './i18n.js';
+import { codeRow, knownCodeRow } from './api.js';
 
 // h('tag.class#id', {attr: value, onclick: fn}, ...children)
 export function h(spec, attrs, ...children) {
@@ -81,13 +82,59 @@ export function errorText(e) {
   return t('error.network');
 }
 
+// A toast's text is a function of the language (`() => t('key', vars)`), drawn when shown and
+// again if the language changes while it is up; a plain string is shown as it is, and hidden
+// at a language change (it cannot follow).
 let toastTimer;
+let toastText = null;
 export function toast(msg, kind = 'ok') {
   const el = document.getElementById('toast');
+  toastText = msg;
   el.className = `show ${kind}`;
-  el.textContent = msg;
+  el.textContent = typeof msg === 'function' ? msg() : msg;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { el.className = ''; }, 5000);
+  toastTimer = setTimeout(() => { el.className = ''; toastText = null; }, 5000);
+}
+
+// After the language changed: the toast up (or fading) says its text in the new language.
+export function relangToast() {
+  const el = document.getElementById('toast');
+  if (typeof toastText === 'function') {
+    el.textContent = toastText();
+  } else {
+    hideToast();
+  }
+}
+
+// Take the toast down at once (its message no longer applies: a sign-in after "signed out").
+export function hideToast() {
+  const el = document.getElementById('toast');
+  clearTimeout(toastTimer);
+  el.className = '';
+  el.textContent = '';
+  toastText = null;
+}
+
+// A code of a reference table with its name in the page's language (`5 航空运输`, `5 Air
+// transport`): named at once if the code was looked up before (`loadCodeRows`), else when the
+// lookup answers; the bare code if it fails or the table has no such code. `unit`: the name
+// only, the code in its title (a unit after a quantity).
+export function codeName(table, code, { unit = false } = {}) {
+  if (code === undefined || code === null || code === '') return '';
+  const el = h('span.code-name', { dataset: { table, code: String(code) } });
+  const draw = (row) => {
+    const name = row ? pick(row, 'name') : '';
+    if (unit && name) {
+      el.title = String(code);
+      clear(el).append(h('span.code-label', name));
+    } else {
+      append(clear(el), [h('span.mono', String(code)), name ? [' ', h('span.code-label', name)] : null]);
+    }
+  };
+  const known = knownCodeRow(table, code);
+  draw(known || null);
+  if (known === undefined) codeRow(table, code).then(draw);
+  return el;
 }
 
 // A modal confirmation with optional fields. Resolves to the field values, or null if cancelled.
