@@ -170,6 +170,22 @@ impl FeedView {
     }
 }
 
+/// A page of the feed, signed.
+fn read_page(
+    desk: &ExchangeDesk,
+    agency: &Agency,
+    after: FeedCursor,
+    limit: u32,
+) -> Result<FeedView, AppError> {
+    let page = FeedReader::new(desk.outbox(), desk.key.clone())
+        .read(agency, after, limit)
+        .map_err(|e| AppError::Internal(format!("exchange feed: {e}")))?;
+    Ok(FeedView {
+        messages: page.messages,
+        next: page.next,
+    })
+}
+
 /// The exchange code of an agency user's agency, whichever name the user goes by (`commerce`
 /// or `mofcom` → `COMMERCE`, `market_regulation` or `samr` → `SAMR`, `tax`/`sat` → `TAX`,
 /// `forex`/`safe` → `FOREX`); another agency's name in capitals.
@@ -199,6 +215,48 @@ impl Clearance {
         after: Option<&str>,
         limit: Option<u32>,
     ) -> Result<FeedView, AppError> {
+        let (desk, agency, limit) = self.feed_reader(principal, limit)?;
+        let after = match after {
+            None => FeedCursor(0),
+            Some(s) => FeedCursor::parse(s).map_err(|e| {
+                AppError::invalid(
+                    "after",
+                    "bad_cursor",
+                    format!("游标无效：{e}"),
+                    e.to_string(),
+                )
+            })?,
+        };
+        if after.0 > 0 {
+            if let Some(o) = self.store.outbox_store() {
+                o.ack_feed(agency.as_str(), after.0, self.now())?;
+            }
+        }
+        read_page(desk, &agency, after, limit)
+    }
+
+    /// The `limit` (default 100) newest messages addressed to the principal's agency, oldest
+    /// first, signed as on the feed; reading them acknowledges nothing (the agency desk's
+    /// "messages received").
+    pub fn exchange_recent(
+        &self,
+        principal: &Principal,
+        limit: Option<u32>,
+    ) -> Result<FeedView, AppError> {
+        let (desk, agency, limit) = self.feed_reader(principal, limit)?;
+        let after = match self.store.outbox_store() {
+            Some(o) => o.recent_cursor(agency.as_str(), limit as usize)?,
+            None => 0,
+        };
+        read_page(desk, &agency, FeedCursor(after), limit)
+    }
+
+    /// Who may read, the desk, the agency's exchange code and the page size, checked.
+    fn feed_reader(
+        &self,
+        principal: &Principal,
+        limit: Option<u32>,
+    ) -> Result<(&ExchangeDesk, Agency, u32), AppError> {
         authorize(
             principal,
             Operation::ReadExchangeFeed,
@@ -220,17 +278,6 @@ impl Clearance {
                 format!("not an exchange agency code: {agency}"),
             )
         })?;
-        let after = match after {
-            None => FeedCursor(0),
-            Some(s) => FeedCursor::parse(s).map_err(|e| {
-                AppError::invalid(
-                    "after",
-                    "bad_cursor",
-                    format!("游标无效：{e}"),
-                    e.to_string(),
-                )
-            })?,
-        };
         let limit = limit.unwrap_or(100);
         if !(1..=FEED_PAGE_MAX).contains(&limit) {
             return Err(AppError::invalid(
@@ -240,18 +287,7 @@ impl Clearance {
                 format!("limit must be 1..={FEED_PAGE_MAX}"),
             ));
         }
-        if after.0 > 0 {
-            if let Some(o) = self.store.outbox_store() {
-                o.ack_feed(agency.as_str(), after.0, self.now())?;
-            }
-        }
-        let page = FeedReader::new(desk.outbox(), desk.key.clone())
-            .read(&agency, after, limit)
-            .map_err(|e| AppError::Internal(format!("exchange feed: {e}")))?;
-        Ok(FeedView {
-            messages: page.messages,
-            next: page.next,
-        })
+        Ok((desk, agency, limit))
     }
 
     /// The outbox messages a step sends: on release and on closing an export. Empty when the

@@ -14,7 +14,9 @@ use utoipa::{IntoParams, OpenApi};
 use crate::{blocking, principal, ApiError, Svc};
 
 pub(crate) fn routes() -> Router<Svc> {
-    Router::new().route("/api/exchange/feed", get(feed))
+    Router::new()
+        .route("/api/exchange/feed", get(feed))
+        .route("/api/exchange/recent", get(recent))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -53,6 +55,41 @@ async fn feed(
         .into_response())
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecentQuery {
+    /// How many of the newest messages, 1..=1000 (default 100).
+    limit: Option<u32>,
+}
+
+/// The newest messages addressed to the caller's agency, oldest first, signed as on the feed;
+/// acknowledges nothing (the agency desk's "messages received").
+#[utoipa::path(get, path = "/api/exchange/recent", params(RecentQuery),
+    responses((status = 200, description = "`{\"messages\":[signed envelope…],\"next\":\"s42\"}`"),
+        (status = 403, description = "not an agency user")))]
+async fn recent(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<RecentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let Query(q) = query.map_err(|e| {
+        crate::invalid(
+            "query",
+            "bad_query",
+            format!("查询参数有误：{e}"),
+            e.to_string(),
+        )
+    })?;
+    let page = blocking(move || svc.exchange_recent(&p, q.limit)).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        page.to_json(),
+    )
+        .into_response())
+}
+
 #[derive(OpenApi)]
-#[openapi(paths(feed))]
+#[openapi(paths(feed, recent))]
 pub(crate) struct ExchangeApiDoc;

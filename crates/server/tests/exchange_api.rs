@@ -309,6 +309,57 @@ async fn a_release_reaches_the_forex_feed_signed_and_only_there() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// The agency desk's "messages received": the newest messages, signed, oldest first, and
+/// reading them acknowledges nothing (the feed's cursor is the agency's own business).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_messages_are_read_without_acknowledging() {
+    let t = TestApp::start().await;
+    t.user("ent-y", Role::Enterprise, Some(Y), None);
+    t.user("pd", Role::Officer, None, None);
+    t.user("safe", Role::Agency, None, Some("forex"));
+    let ent = t.login("ent-y").await;
+    let off = t.login("pd").await;
+    let forex = t.login("safe").await;
+    let recent = |token: &str, query: &str| {
+        let r = t
+            .client
+            .get(format!("{}/api/exchange/recent{query}", t.base))
+            .bearer_auth(token);
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+
+    let (s, text) = recent(&forex, "").await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(page(&text).0.is_empty(), "{text}");
+    for v in 1..=3 {
+        t.release(&ent, &off, v).await;
+    }
+    let (s, text) = recent(&forex, "?limit=2").await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let (messages, _) = page(&text);
+    let ids: Vec<String> = messages.iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(ids, ["CUSTOMS-2", "CUSTOMS-3"]);
+    for m in &messages {
+        exchange::sign::verify(m, &t.ring).expect("signed with the customs key");
+    }
+    let (_, text) = recent(&forex, "?limit=10").await;
+    assert_eq!(page(&text).0.len(), 3);
+    let counts = t.store.outbox_store().unwrap().counts().unwrap();
+    assert_eq!(counts["FOREX"].acked, 0, "nothing acknowledged");
+
+    assert_eq!(recent(&ent, "").await.0, StatusCode::FORBIDDEN);
+    for bad in ["?limit=0", "?limit=1001", "?after=s1"] {
+        assert_eq!(
+            recent(&forex, bad).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}"
+        );
+    }
+}
+
 /// With a bus: declarations released through the service reach the FOREX agency's JetStream
 /// consumer through the relay over the store's outbox, each applied exactly once, and a
 /// restarted relay publishes nothing again. Needs `JINGUAN_TEST_NATS_URL`, else it skips.

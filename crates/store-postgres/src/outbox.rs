@@ -110,6 +110,17 @@ impl OutboxStore for PostgresStore {
         Ok(rows.iter().map(row_of).collect())
     }
 
+    fn recent_cursor(&self, recipient: &str, n: usize) -> Result<u64, StoreError> {
+        let n = n.min(OUTBOX_READ_MAX) as i64;
+        let rows = self.query_owned(
+            "SELECT seq FROM outbox_recipients WHERE agency = $1 \
+             ORDER BY seq DESC LIMIT 1 OFFSET $2"
+                .to_owned(),
+            vec![Box::new(recipient.to_owned()), Box::new(n)],
+        )?;
+        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
+    }
+
     fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.outbox_send(OutboxOp::AckFeed(recipient.to_owned(), cursor, at))
             .map(|_| ())

@@ -76,6 +76,11 @@ pub trait OutboxStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError>;
 
+    /// The cursor after which lie the `n` newest rows addressed to `recipient`: the `seq` of
+    /// the row just before them, 0 when there are `n` or fewer. Reading from it shows an agency
+    /// what it received last without acknowledging anything.
+    fn recent_cursor(&self, recipient: &str, n: usize) -> Result<u64, StoreError>;
+
     /// Record that `recipient` read its feed up to `cursor` (never moves backwards).
     fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError>;
 

@@ -117,6 +117,20 @@ pub fn outbox_fetch_mark_and_count(h: &dyn OutboxHarness) {
     assert_eq!(seqs(o.read_for("TAX", 0, 10).unwrap()), [2]);
     assert_eq!(seqs(o.read_for("FOREX", 1, 10).unwrap()), [2, 3]);
     assert!(o.read_for("COMMERCE", 0, 10).unwrap().is_empty());
+    // The newest rows of a recipient start after the cursor; nothing is acknowledged by it.
+    assert_eq!(o.recent_cursor("FOREX", 1).unwrap(), 2);
+    assert_eq!(o.recent_cursor("FOREX", 2).unwrap(), 1);
+    assert_eq!(o.recent_cursor("FOREX", 3).unwrap(), 0);
+    assert_eq!(o.recent_cursor("FOREX", 50).unwrap(), 0);
+    assert_eq!(o.recent_cursor("TAX", 0).unwrap(), 2);
+    assert_eq!(o.recent_cursor("COMMERCE", 1).unwrap(), 0);
+    assert_eq!(
+        seqs(
+            o.read_for("FOREX", o.recent_cursor("FOREX", 1).unwrap(), 10)
+                .unwrap()
+        ),
+        [3]
+    );
 
     o.mark_published(&[1, 2], t0()).unwrap();
     o.mark_published(&[1], t0() + chrono::Duration::seconds(5))

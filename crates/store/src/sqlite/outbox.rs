@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
 use crate::outbox::*;
@@ -190,6 +190,22 @@ impl OutboxStore for SqliteStore {
                  WHERE r.agency = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
                 params![recipient, after as i64, limit],
             )
+        })
+    }
+
+    fn recent_cursor(&self, recipient: &str, n: usize) -> Result<u64, StoreError> {
+        let n = n.min(OUTBOX_READ_MAX) as i64;
+        self.read(|c| {
+            let seq: Option<i64> = c
+                .prepare_cached(
+                    "SELECT seq FROM outbox_recipients WHERE agency = ?1 \
+                     ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+                )
+                .map_err(backend)?
+                .query_row(params![recipient, n], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            Ok(seq.map_or(0, |s| s as u64))
         })
     }
 
