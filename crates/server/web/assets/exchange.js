@@ -4,8 +4,6 @@ import { t, tk } from './i18n.js';
 import { get, ApiError } from './api.js';
 import { h, fmtTime, fmtSeconds, fmtNumber, table, emptyState, errorText, problemText } from './ui.js';
 
-// Messages one look at the desk reads (the feed's largest page).
-const FEED_PAGE = 1000;
 // Rows the desk shows, newest first.
 const ROWS_SHOWN = 50;
 
@@ -17,19 +15,19 @@ function payloadOf(e) {
   }
 }
 
-// The messages addressed to the user's agency: read from the start without a cursor, so that
-// looking at them here acknowledges nothing (an agency's system reads on with its cursor).
+// The newest messages addressed to the user's agency (`/api/exchange/recent`): looking at them
+// here acknowledges nothing (an agency's system reads on from its own feed cursor).
 export async function agencyMessages() {
   let page;
   try {
-    page = await get(`/api/exchange/feed?limit=${FEED_PAGE}`);
+    page = await get(`/api/exchange/recent?limit=${ROWS_SHOWN}`);
   } catch (e) {
     const why = e instanceof ApiError && e.problems.length ? e.problems.map(problemText).join(' ') : errorText(e);
     return h('div#agency-messages', h('p.muted', t('messages.unavailable'), ' ', why));
   }
   const list = page.messages || [];
   if (!list.length) return h('div#agency-messages', emptyState(t('messages.empty')));
-  const shown = list.slice(-ROWS_SHOWN).reverse();
+  const shown = list.slice().reverse();
   const rows = shown.map((e) => {
     const p = payloadOf(e);
     const sig = e.signature ? `${e.signature.algorithm} ${e.signature.key_id}` : t('messages.unsigned');
@@ -43,7 +41,7 @@ export async function agencyMessages() {
       h('td.mono.small', sig));
   });
   return h('div#agency-messages',
-    h('p.muted.small', t(list.length >= FEED_PAGE ? 'messages.note_more' : 'messages.note', { n: fmtNumber(list.length), shown: shown.length })),
+    h('p.muted.small', t('messages.note', { shown: fmtNumber(shown.length) })),
     table([t('messages.id'), t('messages.kind'), t('messages.created_at'), t('messages.declaration_no'),
       t('messages.enterprise'), t('messages.items'), t('messages.signature')], rows, { caption: t('agency.messages') }));
 }
