@@ -437,6 +437,20 @@ fn is_agency(agency: &str, names: &[&str]) -> bool {
     names.iter().any(|n| agency.eq_ignore_ascii_case(n))
 }
 
+/// Whether the principal works at HQ or a directly-affiliated customs (an office missing from
+/// the table counts by its digits: `XX00` is directly affiliated).
+fn decides_credit(principal: &Principal, offices: &RefData) -> bool {
+    use domain::reference::{OfficeLevel, Reference};
+    match principal {
+        Principal::Hq { .. } => true,
+        Principal::Officer { office, .. } => match offices.office(*office) {
+            Some(o) => matches!(o.level, OfficeLevel::Hq | OfficeLevel::Direct),
+            None => *office == OfficeCode::HQ || office.digit_parent() == Some(OfficeCode::HQ),
+        },
+        _ => false,
+    }
+}
+
 /// Whether `office` is the principal's office or below it. HQ: every office.
 pub fn in_scope(principal: &Principal, office: OfficeCode, offices: &RefData) -> bool {
     match principal {
@@ -521,9 +535,13 @@ pub fn authorize(
                         Operation::ManageRiskRules => {
                             office.is_none_or(|o| in_scope(principal, o, offices))
                         }
-                        Operation::ManageWatchList
-                        | Operation::SetCreditClass
-                        | Operation::ViewRiskReport => office.is_none(),
+                        Operation::ManageWatchList | Operation::ViewRiskReport => office.is_none(),
+                        // Credit classes (AEO certification, discredit) are national records
+                        // decided at HQ or a directly-affiliated customs, not at a subordinate
+                        // office (which only applies them).
+                        Operation::SetCreditClass => {
+                            office.is_none() && decides_credit(principal, offices)
+                        }
                         // The national policy: analysts of HQ only (an HQ user, or an officer
                         // of the HQ office), never for one office.
                         Operation::SetRiskPolicy => {

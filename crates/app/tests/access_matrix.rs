@@ -351,6 +351,19 @@ fn risk_matrix() {
     }
     assert!(ok(&reviewer, SetCreditClass, national));
     assert!(!ok(&analyst, SetCreditClass, national));
+    // Credit classes are decided at HQ or a directly-affiliated customs (2200 Shanghai), not
+    // at a subordinate office (2233 Pudong Airport), whose reviewers only apply them.
+    assert!(ok(
+        &officer("0000", Duty::Reviewer),
+        SetCreditClass,
+        national
+    ));
+    assert!(!ok(
+        &officer("2233", Duty::Reviewer),
+        SetCreditClass,
+        national
+    ));
+    assert!(!ok(&reviewer, SetCreditClass, owned("2200")));
     // The sampling seed and class rates are national policy: HQ's analysts (or those of the
     // headquarters office 0000) set them, no directly-affiliated or subordinate office does.
     let hq_office_analyst = officer("0000", Duty::RiskAnalyst);
