@@ -21,8 +21,8 @@ use cargo_control::{
     china_date, transit, Actor as CargoActor, BaggageDeclaration, Bill, BillNo,
     ClearingDeclaration, DeclaredGoods, LateBill, ManifestAction, ManifestBalance, ManifestCommand,
     ManifestEvent, ManifestEventKind, ManifestId, ManifestKind, ManifestLedger, ManifestState,
-    MatchPolicy, ParcelList, PostalPolicy, Refusal, SealNo, TallyLine, TransitAction, TransitAlert,
-    TransitCommand, TransitDeclaration, TransitNo, Voyage,
+    MatchPolicy, ParcelList, PeriodStart, PostalPolicy, Refusal, SealNo, TallyLine, TransitAction,
+    TransitAlert, TransitCommand, TransitDeclaration, TransitLeg, TransitNo, Voyage,
 };
 use chrono::{DateTime, Utc};
 use clearance::{Event, Status};
@@ -86,10 +86,13 @@ pub struct CargoDesk {
     policy: CargoPolicy,
     /// Serials of the placeholder numbers of provisional reservations.
     provisional: AtomicU32,
-    /// The bills carried by transits not yet cleared or cancelled, with their transit: an import
-    /// naming one is refused until the goods have arrived, and then accepted at the office of
-    /// destination only (`transit::check_inland_declaration`). Loaded at start (every open
-    /// transit, page by page), kept up to date by every transit write of this process.
+    /// The bills carried by transits not cancelled, with their transit: an import naming one is
+    /// refused until the goods have arrived, and then accepted at the office of destination
+    /// only (`transit::check_inland_declaration`; a cleared transit binds nothing). Their late
+    /// declaration fee counts from the arrival at the office of destination, and not at all
+    /// while on the way (`cargo_control::PeriodStart`), so cleared transits stay indexed too.
+    /// Loaded at start (every open or cleared transit, page by page), kept up to date by every
+    /// transit write of this process.
     transit_bills: Mutex<HashMap<BillNo, Arc<cargo_control::TransitState>>>,
 }
 
@@ -98,12 +101,14 @@ const REPLAY_PAGE: u32 = 5_000;
 /// Transits read per page when loading the open ones at start, and for alerts.
 pub const TRANSIT_PAGE: u32 = store::cargo::CARGO_PAGE_MAX;
 
-/// The transit statuses under which goods are still moving under customs control.
-const OPEN_TRANSIT: [cargo_control::TransitStatus; 4] = [
+/// The transit statuses indexed by bill: those under which goods are still moving under
+/// customs control, and cleared ones (the arrival at the destination starts the 14 days).
+const INDEXED_TRANSIT: [cargo_control::TransitStatus; 5] = [
     cargo_control::TransitStatus::Declared,
     cargo_control::TransitStatus::Departed,
     cargo_control::TransitStatus::Arrived,
     cargo_control::TransitStatus::SealBroken,
+    cargo_control::TransitStatus::Cleared,
 ];
 
 impl CargoDesk {
@@ -136,7 +141,7 @@ impl CargoDesk {
         store::cargo::for_each_transit(
             &*store,
             TransitFilter {
-                statuses: Some(OPEN_TRANSIT.to_vec()),
+                statuses: Some(INDEXED_TRANSIT.to_vec()),
                 limit: transit_page,
                 ..TransitFilter::default()
             },
@@ -160,6 +165,13 @@ impl CargoDesk {
     /// Follow a transit written outside the use cases (the demo's past-dated one).
     pub(crate) fn note_transit(&self, state: &cargo_control::TransitState) {
         note_transit(&mut self.transit_bills(), state);
+    }
+
+    /// The transit carrying `bill_no` (not cancelled), for its late declaration fee.
+    fn transit_leg(&self, bill_no: &BillNo) -> Option<TransitLeg> {
+        self.transit_bills()
+            .get(bill_no)
+            .and_then(|t| TransitLeg::of(t))
     }
 
     /// The transit rule for an import declaration naming `bill_no`, filed at `office`.
@@ -428,6 +440,12 @@ impl Clearance {
         // number), so that concurrent filings see the reservation; the store write then runs
         // without the lock and joins group commit (the store gives the match event its
         // sequence number, tolerating concurrent match events: docs/CARGO.md "Ledger state").
+        // The transit carrying the bill, if any (its arrival at the destination starts the 14
+        // days); read before the ledger lock (the index's lock is never taken under it).
+        let leg = match goods.direction {
+            Direction::Import => desk.transit_leg(&goods.bill_no),
+            Direction::Export => None,
+        };
         let mut g = desk.lock();
         let checked = g.ledger.match_declaration(
             &goods.bill_no,
@@ -446,10 +464,12 @@ impl Clearance {
                                 &goods.bill_no,
                                 china_date(req.now),
                                 value,
+                                leg.as_ref(),
                                 &self.tax.calendar,
                                 &self.tax.policy,
                             )
                             .map_err(refusal)?
+                            .fee
                             .payable_fen,
                     ),
                     _ => None,
@@ -534,6 +554,7 @@ impl Clearance {
             return None;
         }
         let goods = DeclaredGoods::from_declaration(decl).ok()?;
+        let leg = desk.transit_leg(&goods.bill_no);
         let g = desk.lock();
         let matched = g
             .ledger
@@ -550,10 +571,12 @@ impl Clearance {
                 &goods.bill_no,
                 china_date(d.state.submitted_at?),
                 self.customs_value(decl)?,
+                leg.as_ref(),
                 &self.tax.calendar,
                 &self.tax.policy,
             )
-            .ok()?;
+            .ok()?
+            .fee;
         (fee.payable_fen > Fen::ZERO).then_some(fee.payable_fen)
     }
 
@@ -948,18 +971,35 @@ impl Clearance {
             .collect())
     }
 
-    /// Import bills undeclared past the 14 days, in the officer's scope, as of today (UTC+8).
-    /// The fee shown is what a declaration filed today would pay when the value is known; the
-    /// value is not on the manifest, so the list gives days and, per bill, `fee: null`.
+    /// Import bills undeclared past the 14 days, in the officer's scope (the office of entry,
+    /// or for goods under transit also the office of destination), as of today (UTC+8). A bill
+    /// carried by a transit counts from its arrival at the office of destination and is not
+    /// listed while on the way (`counted_from` says which arrival). The fee shown is what a
+    /// declaration filed today would pay when the value is known; the value is not on the
+    /// manifest, so the list gives days and, per bill, `fee: null`.
     pub fn late_bills(&self, p: &Principal) -> Result<Vec<LateBill>, AppError> {
         let desk = self.desk()?;
         authorize_cargo(p, Op::ListLateBills, Res::Listing, &self.refdata)?;
+        // The transit index, then the ledger (the only place both locks are held: the index's
+        // lock is never taken under the ledger's).
+        let transits = desk.transit_bills();
         let g = desk.lock();
         let today = china_date(self.now());
         Ok(g.ledger
-            .late_bills(today, &self.tax.calendar, &self.tax.policy, &|_| None)
+            .late_bills(
+                today,
+                &self.tax.calendar,
+                &self.tax.policy,
+                &|_| None,
+                &|b| transits.get(b).and_then(|t| TransitLeg::of(t)),
+            )
             .into_iter()
-            .filter(|b| crate::access::in_scope(p, b.office, &self.refdata))
+            .filter(|b| {
+                crate::access::in_scope(p, b.office, &self.refdata)
+                    || matches!(b.counted_from, PeriodStart::DestinationArrival {
+                        destination_office, ..
+                    } if crate::access::in_scope(p, destination_office, &self.refdata))
+            })
             .collect())
     }
 
@@ -1014,7 +1054,11 @@ impl Clearance {
         // lock, so two declarations of the same bill cannot both pass.
         let mut open = desk.transit_bills();
         for b in &bills {
-            if let Some(t) = open.get(b) {
+            // A cleared transit stays indexed (for the fee) but binds the bill no more.
+            if let Some(t) = open
+                .get(b)
+                .filter(|t| t.status != cargo_control::TransitStatus::Cleared)
+            {
                 let other = t
                     .declaration
                     .as_ref()
@@ -1452,7 +1496,8 @@ fn reject(r: &Refusal) -> AutomaticReview {
 }
 
 /// Index (or drop) the bills of a transit by its state: open transits bind their bills,
-/// cleared and cancelled ones release them.
+/// cleared ones stay indexed without binding them (their arrival at the destination starts the
+/// late declaration fee's days), cancelled ones are dropped.
 fn note_transit(
     bills: &mut HashMap<BillNo, Arc<cargo_control::TransitState>>,
     state: &cargo_control::TransitState,
@@ -1462,7 +1507,7 @@ fn note_transit(
         return;
     };
     match state.status {
-        S::New | S::Cleared | S::Cancelled => {
+        S::New | S::Cancelled => {
             for b in &decl.bills {
                 let ours = bills.get(b).is_some_and(|t| {
                     t.declaration
@@ -1474,7 +1519,8 @@ fn note_transit(
                 }
             }
         }
-        S::Declared | S::Departed | S::Arrived | S::SealBroken => {
+        // Cleared: kept, the arrival at the destination counts for the late declaration fee.
+        S::Declared | S::Departed | S::Arrived | S::SealBroken | S::Cleared => {
             let shared = Arc::new(state.clone());
             for b in &decl.bills {
                 bills.insert(*b, Arc::clone(&shared));

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use app::cargo::{CargoDesk, CargoPolicy};
-use app::{AppError, Clearance, Duty, ManualClock, NewUserRequest, Principal, Role, Step};
+use app::{AppError, Clearance, Clock, Duty, ManualClock, NewUserRequest, Principal, Role, Step};
 use cargo_control::{Bill, BillPosition, ManifestId, ManifestKind, TransitAlertKind, Voyage};
 use chrono::{Duration, TimeZone, Utc};
 use clearance::{Status, TaxKind};
@@ -275,9 +275,23 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
     );
     assert!(positions(BillPosition::Declared) > 0);
 
+    // The never-declared sea bill is late; the one carried by the overdue transit, still on its
+    // way to Nanjing, is not: its declaration period has not started (《海关征收进口货物滞报金
+    // 办法》, goods declared at the office of destination count from their arrival there).
     let late = svc.late_bills(&off).unwrap();
-    assert_eq!(late.len(), 1);
-    assert_eq!(late[0].bill_no.as_str(), app::demo::cargo::LATE_BILL);
+    let late_nos: Vec<&str> = late.iter().map(|b| b.bill_no.as_str()).collect();
+    assert_eq!(late_nos, [app::demo::cargo::LATE_BILL], "{late:?}");
+    let overdue = svc
+        .transit(
+            &off,
+            &cargo_control::TransitNo::parse(app::demo::cargo::TRANSIT_OVERDUE).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        overdue.state.declaration.unwrap().bills[0].as_str(),
+        app::demo::cargo::INLAND_BILL
+    );
+    assert_eq!(overdue.state.arrived_at, None);
 
     // The sea import declared 20 days after arrival is matched to its bill.
     let sea = svc
@@ -785,4 +799,217 @@ fn more_open_transits_than_one_page_are_all_guarded_after_a_restart() {
         .submit(&ent, "tp-4", &inland("TPB-4", "C-TP-4"))
         .unwrap();
     assert!(filed.declaration_no.is_some(), "accepted: {filed:?}");
+}
+
+/// The late declaration fee of goods under transit (《海关征收进口货物滞报金办法》): declared at
+/// the office of destination, the 14 days count from the goods' arrival there, and not at all
+/// while on the way; an ordinary bill counts from the entry arrival as before. The index of
+/// transits behind it survives a restart.
+#[test]
+fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
+    use cargo_control::{PeriodStart, TransitNo, TransitStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    // Day 0: 2025-03-10 (China), a Monday.
+    let day0 = Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap();
+    assert_eq!(clock.now(), day0);
+    let at_day = |n: i64| day0 + Duration::days(n);
+    let mf = ManifestId::parse("MF-TRF-1").unwrap();
+    let (tr_a, tr_b) = (
+        TransitNo::parse("TR-A").unwrap(),
+        TransitNo::parse("TR-B").unwrap(),
+    );
+    let inland = |bill: &str, contract: &str| {
+        let mut v: Value = serde_json::from_slice(&import(bill, contract)).unwrap();
+        v["declaration_office"] = "2300".into();
+        v["entry_exit_office"] = "2233".into();
+        v.to_string().into_bytes()
+    };
+    let fee_of = |svc: &Clearance, ent: &Principal, id| {
+        svc.get(ent, DeclarationKey::Id(id))
+            .unwrap()
+            .notices
+            .iter()
+            .find(|n| n.tax == TaxKind::LateDeclarationFee)
+            .map(|n| n.amount_fen.0)
+    };
+    let listed = |svc: &Clearance, p: &Principal| -> Vec<String> {
+        svc.late_bills(p)
+            .unwrap()
+            .iter()
+            .map(|b| b.bill_no.as_str().to_owned())
+            .collect()
+    };
+    {
+        let svc = service(dir.path(), clock.clone());
+        let carrier = user(&svc, "ca", Role::Carrier, None, Some(CARRIER));
+        user(&svc, "ent", Role::Enterprise, None, Some(AEO));
+        let pd = user(&svc, "pd", Role::Officer, Some("2233"), None);
+        user(&svc, "nj", Role::Officer, Some("2300"), None);
+        svc.file_manifest(
+            &carrier,
+            mf,
+            ManifestKind::Original,
+            voyage(),
+            vec![
+                bill("TRF-1", 10, "260"),
+                bill("TRF-2", 10, "260"),
+                bill("TRW-1", 10, "260"),
+                bill("ORD-1", 10, "260"),
+            ],
+        )
+        .unwrap();
+        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+            .unwrap();
+        let transit = |no: &str, hours: i64, bills: &[&str]| -> cargo_control::TransitDeclaration {
+            serde_json::from_value(json!({
+                "transit_no": no, "declarant": CARRIER, "entry_office": "2233",
+                "destination_office": "2300", "vehicle": {"mode": "truck", "plate": "沪A12345"},
+                "seals": ["S1"], "route": ["Pudong", "Nanjing"], "time_limit_hours": hours,
+                "guarantee": null, "bills": bills
+            }))
+            .unwrap()
+        };
+        svc.declare_transit(&carrier, transit("TR-A", 96, &["TRF-1", "TRF-2"]))
+            .unwrap();
+        svc.declare_transit(&carrier, transit("TR-B", 720, &["TRW-1"]))
+            .unwrap();
+        svc.confirm_transit_departure(&pd, &tr_a).unwrap();
+        svc.confirm_transit_departure(&pd, &tr_b).unwrap();
+        let sealed = || vec![cargo_control::SealNo::parse("S1").unwrap()];
+
+        // Day 3 (03-13): TR-A arrives at Nanjing; its bills' deadline is 03-27 (Thursday).
+        clock.set(at_day(3));
+        let nj = svc.login("nj", PASSWORD).unwrap().principal;
+        svc.confirm_transit_arrival(&nj, &tr_a, sealed(), vec![])
+            .unwrap();
+
+        // Day 16 (03-26): the ordinary bill is late since 03-24, counted from the entry arrival;
+        // the transit bills are not (TR-A arrived on 03-13, TR-B is on its way).
+        clock.set(at_day(16));
+        let (ent, pd, nj) = (
+            svc.login("ent", PASSWORD).unwrap().principal,
+            svc.login("pd", PASSWORD).unwrap().principal,
+            svc.login("nj", PASSWORD).unwrap().principal,
+        );
+        let late = svc.late_bills(&pd).unwrap();
+        assert_eq!(late.len(), 1, "{late:?}");
+        let ord = &late[0];
+        assert_eq!(ord.bill_no.as_str(), "ORD-1");
+        assert_eq!(ord.arrival_date.to_string(), "2025-03-10");
+        assert_eq!(
+            (ord.deadline.to_string(), ord.days),
+            ("2025-03-24".into(), 2)
+        );
+        assert!(matches!(ord.counted_from, PeriodStart::EntryArrival { .. }));
+        assert!(
+            ord.explanation_en.contains("office of entry 2233"),
+            "{}",
+            ord.explanation_en
+        );
+        assert!(
+            listed(&svc, &nj).is_empty(),
+            "Nanjing: no bill of its own is late"
+        );
+        // TRF-1 declared at Nanjing 16 days after the entry arrival, 13 after the arrival at
+        // the destination: no late declaration fee.
+        let trf1 = svc
+            .submit(&ent, "trf-1", &inland("TRF-1", "C-TRF-1"))
+            .unwrap();
+        clear(&svc, &nj, &ent, trf1.id);
+        assert_eq!(fee_of(&svc, &ent, trf1.id), None);
+
+        // Day 20 (03-30): TRF-2 is late since 03-28 (3 days), listed for Nanjing too, counted
+        // from the arrival at the destination; TRW-1 (on its way) is not listed.
+        clock.set(at_day(20));
+        let (ent, pd, nj) = (
+            svc.login("ent", PASSWORD).unwrap().principal,
+            svc.login("pd", PASSWORD).unwrap().principal,
+            svc.login("nj", PASSWORD).unwrap().principal,
+        );
+        assert_eq!(listed(&svc, &pd), ["ORD-1", "TRF-2"]);
+        let late = svc.late_bills(&nj).unwrap();
+        assert_eq!(
+            late.len(),
+            1,
+            "Nanjing sees the transit bill it will declare: {late:?}"
+        );
+        let trf2 = &late[0];
+        assert_eq!(trf2.bill_no.as_str(), "TRF-2");
+        assert_eq!(
+            (
+                trf2.arrival_date.to_string(),
+                trf2.deadline.to_string(),
+                trf2.days
+            ),
+            ("2025-03-13".into(), "2025-03-27".into(), 3)
+        );
+        match &trf2.counted_from {
+            PeriodStart::DestinationArrival {
+                transit_no,
+                destination_office,
+                ..
+            } => assert_eq!(
+                (transit_no.as_str(), destination_office.as_str()),
+                ("TR-A", "2300")
+            ),
+            other => panic!("expected the destination arrival, got {other:?}"),
+        }
+        assert!(
+            trf2.explanation_zh.contains("运抵指运地之日"),
+            "{}",
+            trf2.explanation_zh
+        );
+        // Declared today, 17 days after the arrival at the destination: 3 days of fee, half of
+        // the ordinary bill's 6 days on the same value (counted from the entry arrival the
+        // transit bill would pay the same as the ordinary one).
+        let trf2 = svc
+            .submit(&ent, "trf-2", &inland("TRF-2", "C-TRF-2"))
+            .unwrap();
+        clear(&svc, &nj, &ent, trf2.id);
+        let ord = svc
+            .submit(&ent, "ord-1", &import("ORD-1", "C-ORD-1"))
+            .unwrap();
+        clear(&svc, &pd, &ent, ord.id);
+        let (trf2_fee, ord_fee) = (
+            fee_of(&svc, &ent, trf2.id).expect("a late fee for TRF-2"),
+            fee_of(&svc, &ent, ord.id).expect("a late fee for ORD-1"),
+        );
+        assert!(trf2_fee >= 5_000, "{trf2_fee}");
+        assert!(
+            (ord_fee - 2 * trf2_fee).abs() <= 1,
+            "{ord_fee} vs {trf2_fee}"
+        );
+        // TR-A cleared by TRF-2's declaration; TR-B arrives today.
+        let t = svc
+            .clear_transit(&nj, &tr_a, trf2.declaration_no.unwrap())
+            .unwrap();
+        assert_eq!(t.state.status, TransitStatus::Cleared);
+        svc.confirm_transit_arrival(&nj, &tr_b, sealed(), vec![])
+            .unwrap();
+        assert!(listed(&svc, &pd).is_empty(), "TRW-1's 14 days start today");
+    }
+    // Restart on day 35 (04-14): TRW-1's day 14 (04-13) is a Sunday, moved to Monday 04-14.
+    clock.set(at_day(35));
+    let svc = service(dir.path(), clock.clone());
+    let nj = svc.login("nj", PASSWORD).unwrap().principal;
+    assert!(listed(&svc, &nj).is_empty());
+    // Day 36: one day late, from the arrival at the destination loaded from the store.
+    clock.set(at_day(36));
+    let nj = svc.login("nj", PASSWORD).unwrap().principal;
+    let late = svc.late_bills(&nj).unwrap();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0].bill_no.as_str(), "TRW-1");
+    assert_eq!(
+        (
+            late[0].arrival_date.to_string(),
+            late[0].deadline.to_string(),
+            late[0].days
+        ),
+        ("2025-03-30".into(), "2025-04-14".into(), 1)
+    );
+    assert!(matches!(
+        late[0].counted_from,
+        PeriodStart::DestinationArrival { .. }
+    ));
 }

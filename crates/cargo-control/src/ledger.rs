@@ -13,8 +13,9 @@
 //! [`ManifestLedger::balance`] (undeclared, over-declared, short per manifest) and
 //! [`ManifestLedger::late_bills`] (undeclared past the 14 days, with the late declaration fee).
 //!
-//! The index is a `HashMap<BillNo, BillEntry>` with std's randomly keyed SipHash: bill numbers come
-//! from carriers, so a hash an outsider cannot aim at keeps lookups O(1) under hostile input.
+//! The index is a `HashMap<BillNo, Slot>` (a packed 40-byte slot; [`ManifestLedger::bill`] gives
+//! a [`BillEntry`] copy) with std's randomly keyed SipHash: bill numbers come from carriers, so a
+//! hash an outsider cannot aim at keeps lookups O(1) under hostile input.
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,6 +28,7 @@ use tax::fees::{late_declaration_fee, Fee};
 use tax::{TaxPolicy, TradingCalendar};
 
 use crate::codes::{BillNo, ManifestId};
+use crate::late::{LateFee, PeriodStart, TransitLeg};
 use crate::model::*;
 use crate::refusal::{at_most, text, Refusal};
 
@@ -162,12 +164,11 @@ pub struct DeclaredPart {
     pub written_off: bool,
 }
 
-/// A bill's entry in the matching index: the figures matching needs, without the goods lines
-/// (those stay in the manifest's versions).
+/// A bill as the matching index sees it: the figures matching needs, without the goods lines
+/// (those stay in the manifest's versions). A copy made by [`ManifestLedger::bill`]; the index
+/// itself keeps a compact slot per bill (docs/CARGO.md "Performance").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BillEntry {
-    /// Slot of the manifest in the ledger.
-    manifest: u32,
     /// For a master bill: how many house bills name it.
     house_bills: u32,
     pub packages: u64,
@@ -188,6 +189,190 @@ impl BillEntry {
 
     pub fn is_consolidated_master(&self) -> bool {
         self.house_bills > 0
+    }
+}
+
+/// One bill in the index: inline what every match reads (40 bytes), boxed what only a tallied
+/// or declared bill has, so an open bill costs its key and its slot (80 bytes a bucket; about
+/// 170 bytes with the table's spare buckets at a million bills, docs/CARGO.md "Performance").
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Slot {
+    /// Slot of the manifest in the ledger.
+    manifest: u32,
+    /// For a master bill: how many house bills name it (at most [`BILLS_MAX`] in a filing).
+    house_bills: u16,
+    /// The gross weight as its decimal parts, exactly: scale (bits 0–4), sign (bit 7) …
+    weight_flags: u8,
+    packages: u64,
+    /// … and the low 64 bits of the mantissa; the high 32 (nonzero only from 2⁶⁴ units of
+    /// the scale: 18,446,744,073,709,551.616 kg at three decimals) in `Progress::weight_hi`.
+    weight_lo: u64,
+    declared_packages: u64,
+    /// `None` until a tally or a declaration touches the bill (and again once nothing is left
+    /// of them: every declaration unmatched, no tally).
+    progress: Option<Box<Progress>>,
+}
+
+/// What a tally and declarations add to a bill (and the rare weight too large for the slot).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Progress {
+    weight_hi: u32,
+    tallied: Option<(u64, Decimal)>,
+    declared_weight_kg: Decimal,
+    written_off_packages: u64,
+    parts: Vec<DeclaredPart>,
+}
+
+impl Slot {
+    fn new(manifest: u32) -> Slot {
+        Slot {
+            manifest,
+            house_bills: 0,
+            weight_flags: 0,
+            packages: 0,
+            weight_lo: 0,
+            declared_packages: 0,
+            progress: None,
+        }
+    }
+
+    const WEIGHT_NEGATIVE: u8 = 0x80;
+
+    fn gross_weight_kg(&self) -> Decimal {
+        let hi = self.progress.as_ref().map_or(0, |p| p.weight_hi);
+        Decimal::from_parts(
+            self.weight_lo as u32,
+            (self.weight_lo >> 32) as u32,
+            hi,
+            self.weight_flags & Self::WEIGHT_NEGATIVE != 0,
+            u32::from(self.weight_flags & !Self::WEIGHT_NEGATIVE),
+        )
+    }
+
+    fn set_gross_weight_kg(&mut self, kg: Decimal) {
+        let mantissa = kg.mantissa().unsigned_abs();
+        let scale = u8::try_from(kg.scale()).expect("a decimal's scale is at most 28");
+        self.weight_flags = scale
+            | if kg.is_sign_negative() {
+                Self::WEIGHT_NEGATIVE
+            } else {
+                0
+            };
+        self.weight_lo = mantissa as u64;
+        let hi = (mantissa >> 64) as u32;
+        if hi != 0 {
+            self.progress_mut().weight_hi = hi;
+        } else if let Some(p) = self.progress.as_mut() {
+            p.weight_hi = 0;
+            self.shrink();
+        }
+    }
+
+    /// The figures declarations are matched against: the tally's when there is one.
+    fn basis(&self) -> (u64, Decimal) {
+        self.tallied()
+            .unwrap_or_else(|| (self.packages, self.gross_weight_kg()))
+    }
+
+    fn is_consolidated_master(&self) -> bool {
+        self.house_bills > 0
+    }
+
+    fn tallied(&self) -> Option<(u64, Decimal)> {
+        self.progress.as_ref().and_then(|p| p.tallied)
+    }
+
+    fn declared_weight_kg(&self) -> Decimal {
+        self.progress
+            .as_ref()
+            .map_or(Decimal::ZERO, |p| p.declared_weight_kg)
+    }
+
+    fn written_off_packages(&self) -> u64 {
+        self.progress.as_ref().map_or(0, |p| p.written_off_packages)
+    }
+
+    fn parts(&self) -> &[DeclaredPart] {
+        self.progress.as_ref().map_or(&[], |p| &p.parts)
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
+        self.progress.get_or_insert_with(Box::default)
+    }
+
+    /// Drop the box when it holds nothing (no tally, no declaration left, and a declared weight
+    /// that reads exactly as a bill never declared: `0`, not the `0.0` that 100.5 − 100.5 leaves).
+    fn shrink(&mut self) {
+        if self.progress.as_ref().is_some_and(|p| {
+            p.weight_hi == 0
+                && p.tallied.is_none()
+                && p.parts.is_empty()
+                && p.written_off_packages == 0
+                && p.declared_weight_kg.serialize() == Decimal::ZERO.serialize()
+        }) {
+            debug_assert_eq!(self.declared_packages, 0);
+            self.progress = None;
+        }
+    }
+
+    fn view(&self) -> BillEntry {
+        BillEntry {
+            house_bills: u32::from(self.house_bills),
+            packages: self.packages,
+            gross_weight_kg: self.gross_weight_kg(),
+            tallied: self.tallied(),
+            declared_packages: self.declared_packages,
+            declared_weight_kg: self.declared_weight_kg(),
+            written_off_packages: self.written_off_packages(),
+            parts: self.parts().to_vec(),
+        }
+    }
+}
+
+/// The matching index: bill number → its [`Slot`], in the table itself (one probe reaches the
+/// key and the figures; 81 bytes a bucket with its control byte, against 161 when the table
+/// held the whole entry).
+#[derive(Clone, Debug, Default)]
+struct BillIndex {
+    map: HashMap<BillNo, Slot>,
+}
+
+impl BillIndex {
+    fn with_capacity(bills: usize) -> BillIndex {
+        BillIndex {
+            map: HashMap::with_capacity(bills),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn get(&self, bill_no: &BillNo) -> Option<&Slot> {
+        self.map.get(bill_no)
+    }
+
+    fn get_mut(&mut self, bill_no: &BillNo) -> Option<&mut Slot> {
+        self.map.get_mut(bill_no)
+    }
+
+    /// The bill's slot, a new one in `manifest` if the bill is not indexed.
+    fn get_or_insert(&mut self, bill_no: BillNo, manifest: u32) -> &mut Slot {
+        self.map
+            .entry(bill_no)
+            .or_insert_with(|| Slot::new(manifest))
+    }
+
+    fn remove(&mut self, bill_no: &BillNo) {
+        self.map.remove(bill_no);
+    }
+}
+
+impl std::ops::Index<&BillNo> for BillIndex {
+    type Output = Slot;
+
+    fn index(&self, bill_no: &BillNo) -> &Slot {
+        self.get(bill_no).expect("bill is indexed")
     }
 }
 
@@ -454,7 +639,12 @@ pub struct LateBill {
     pub manifest_id: ManifestId,
     pub bill_no: BillNo,
     pub office: OfficeCode,
+    /// The arrival the 14 days count from: at the office of entry, or for goods under transit
+    /// at the office of destination (`counted_from` says which).
     pub arrival_date: NaiveDate,
+    pub counted_from: PeriodStart,
+    pub explanation_zh: String,
+    pub explanation_en: String,
     /// The last day without a fee (after the weekend and holiday shift).
     pub deadline: NaiveDate,
     /// Days counted so far, as of the listing date.
@@ -470,7 +660,7 @@ pub struct ManifestLedger {
     policy: MatchPolicy,
     manifests: Vec<ManifestState>,
     slots: HashMap<ManifestId, u32>,
-    bills: HashMap<BillNo, BillEntry>,
+    bills: BillIndex,
 }
 
 type Decided = Result<Vec<ManifestEventKind>, Refusal>;
@@ -489,7 +679,7 @@ impl ManifestLedger {
             policy,
             manifests: Vec::with_capacity(manifests),
             slots: HashMap::with_capacity(manifests),
-            bills: HashMap::with_capacity(bills),
+            bills: BillIndex::with_capacity(bills),
         }
     }
 
@@ -505,8 +695,9 @@ impl ManifestLedger {
         self.manifests.iter()
     }
 
-    pub fn bill(&self, bill_no: &BillNo) -> Option<&BillEntry> {
-        self.bills.get(bill_no)
+    /// The bill's figures in the index (a copy: the index stores them packed).
+    pub fn bill(&self, bill_no: &BillNo) -> Option<BillEntry> {
+        self.bills.get(bill_no).map(Slot::view)
     }
 
     pub fn bill_count(&self) -> usize {
@@ -759,7 +950,7 @@ impl ManifestLedger {
                 clearance_side(actor, m, action)?;
                 let entry = &self.bills[bill_no];
                 if entry
-                    .parts
+                    .parts()
                     .iter()
                     .any(|p| p.declaration_no == *declaration_no)
                 {
@@ -825,7 +1016,7 @@ impl ManifestLedger {
                 }
                 let entry = &self.bills[bill_no];
                 let (basis_packages, _) = entry.basis();
-                let written = entry.written_off_packages + part.packages;
+                let written = entry.written_off_packages() + part.packages;
                 // Invariant: matching never reserves more than the bill holds.
                 assert!(
                     written <= basis_packages.max(entry.declared_packages),
@@ -871,7 +1062,7 @@ impl ManifestLedger {
                 let mut exits = Vec::new();
                 for bill in &m.current().bills {
                     if let Some(entry) = self.bills.get(&bill.bill_no) {
-                        for p in &entry.parts {
+                        for p in entry.parts() {
                             if p.written_off {
                                 exits.push(ManifestEventKind::ExitConfirmed {
                                     manifest_id: *manifest_id,
@@ -906,7 +1097,7 @@ impl ManifestLedger {
         declaration_no: &DeclarationNo,
     ) -> Result<&DeclaredPart, Refusal> {
         self.bills[bill_no]
-            .parts
+            .parts()
             .iter()
             .find(|p| p.declaration_no == *declaration_no)
             .ok_or(Refusal::DeclarationNotMatched {
@@ -922,7 +1113,7 @@ impl ManifestLedger {
         &self,
         bill_no: &BillNo,
         direction: Direction,
-    ) -> Result<(&BillEntry, &ManifestState), Refusal> {
+    ) -> Result<(&Slot, &ManifestState), Refusal> {
         let entry = self
             .bills
             .get(bill_no)
@@ -983,7 +1174,7 @@ impl ManifestLedger {
         let (basis_packages, basis_weight) = entry.basis();
         let remaining_packages = basis_packages.saturating_sub(entry.declared_packages);
         if remaining_packages == 0 && basis_packages > 0 {
-            return Err(if entry.written_off_packages >= basis_packages {
+            return Err(if entry.written_off_packages() >= basis_packages {
                 Refusal::AlreadyWrittenOff { bill_no: *bill_no }
             } else {
                 Refusal::PackagesDiffer {
@@ -993,7 +1184,7 @@ impl ManifestLedger {
                 }
             });
         }
-        let remaining_weight = (basis_weight - entry.declared_weight_kg).max(Decimal::ZERO);
+        let remaining_weight = (basis_weight - entry.declared_weight_kg()).max(Decimal::ZERO);
         let mut reasons = Vec::new();
         let partial = policy.allow_partial && packages > 0 && packages < remaining_packages;
         if packages != remaining_packages && !partial {
@@ -1074,7 +1265,7 @@ impl ManifestLedger {
                     });
                 }
                 // After a tally the tally's count is the basis, whatever the amendment says.
-                let new_packages = entry.tallied.map_or(b.packages(), |t| t.0);
+                let new_packages = entry.tallied().map_or(b.packages(), |t| t.0);
                 if new_packages < entry.declared_packages {
                     return Err(Refusal::AmendmentBelowDeclared {
                         bill_no: b.bill_no,
@@ -1180,20 +1371,11 @@ impl ManifestLedger {
                     }
                 }
                 for b in bills {
-                    let entry = self.bills.entry(b.bill_no).or_insert_with(|| BillEntry {
-                        manifest: slot,
-                        house_bills: 0,
-                        packages: 0,
-                        gross_weight_kg: Decimal::ZERO,
-                        tallied: None,
-                        declared_packages: 0,
-                        declared_weight_kg: Decimal::ZERO,
-                        written_off_packages: 0,
-                        parts: Vec::new(),
-                    });
+                    let entry = self.bills.get_or_insert(b.bill_no, slot);
                     entry.packages = b.packages();
-                    entry.gross_weight_kg = b.gross_weight_kg();
-                    entry.house_bills = houses.get(&b.bill_no).copied().unwrap_or(0);
+                    entry.set_gross_weight_kg(b.gross_weight_kg());
+                    entry.house_bills = u16::try_from(houses.get(&b.bill_no).copied().unwrap_or(0))
+                        .expect("at most BILLS_MAX bills in a filing");
                 }
             }
             ManifestEventKind::ArrivalReported {
@@ -1223,7 +1405,7 @@ impl ManifestLedger {
                 });
                 for l in lines {
                     if let Some(e) = self.bills.get_mut(&l.bill_no) {
-                        e.tallied = Some((l.packages, l.gross_weight_kg));
+                        e.progress_mut().tallied = Some((l.packages, l.gross_weight_kg));
                     }
                 }
             }
@@ -1239,8 +1421,9 @@ impl ManifestLedger {
                     .get_mut(bill_no)
                     .expect("matched bill is indexed");
                 e.declared_packages += packages;
-                e.declared_weight_kg += gross_weight_kg;
-                e.parts.push(DeclaredPart {
+                let progress = e.progress_mut();
+                progress.declared_weight_kg += gross_weight_kg;
+                progress.parts.push(DeclaredPart {
                     declaration_no: *declaration_no,
                     packages: *packages,
                     gross_weight_kg: *gross_weight_kg,
@@ -1256,14 +1439,16 @@ impl ManifestLedger {
                     .bills
                     .get_mut(bill_no)
                     .expect("unmatched bill is indexed");
-                if let Some(i) = e
-                    .parts
+                let i = e
+                    .parts()
                     .iter()
-                    .position(|p| p.declaration_no == *declaration_no)
-                {
-                    let p = e.parts.remove(i);
+                    .position(|p| p.declaration_no == *declaration_no);
+                if let Some(i) = i {
+                    let progress = e.progress_mut();
+                    let p = progress.parts.remove(i);
+                    progress.declared_weight_kg -= p.gross_weight_kg;
                     e.declared_packages -= p.packages;
-                    e.declared_weight_kg -= p.gross_weight_kg;
+                    e.shrink();
                 }
             }
             ManifestEventKind::BillWrittenOff {
@@ -1275,16 +1460,17 @@ impl ManifestLedger {
                     .bills
                     .get_mut(bill_no)
                     .expect("written-off bill is indexed");
-                let p = e
+                let progress = e.progress_mut();
+                let p = progress
                     .parts
                     .iter_mut()
                     .find(|p| p.declaration_no == *declaration_no)
                     .expect("a write-off follows a match");
                 assert!(!p.written_off, "a part is written off once");
                 p.written_off = true;
-                e.written_off_packages += p.packages;
+                progress.written_off_packages += p.packages;
                 // Paired assertion: never more written off than declared.
-                assert!(e.written_off_packages <= e.declared_packages);
+                assert!(progress.written_off_packages <= e.declared_packages);
             }
             ManifestEventKind::DepartureConfirmed {
                 manifest_id,
@@ -1325,7 +1511,7 @@ impl ManifestLedger {
         for b in &m.current().bills {
             let e = &self.bills[&b.bill_no];
             let (basis_packages, basis_weight) = e.basis();
-            let weight_over = e.declared_weight_kg - basis_weight
+            let weight_over = e.declared_weight_kg() - basis_weight
                 > self.policy.allowed_difference_kg(basis_weight);
             let position = if e.is_consolidated_master() {
                 BillPosition::Consolidated
@@ -1337,12 +1523,12 @@ impl ManifestLedger {
                 BillPosition::Undeclared
             } else if e.declared_packages < basis_packages {
                 BillPosition::PartlyDeclared
-            } else if e.written_off_packages >= basis_packages {
+            } else if e.written_off_packages() >= basis_packages {
                 BillPosition::WrittenOff
             } else {
                 BillPosition::Declared
             };
-            let landing = match e.tallied {
+            let landing = match e.tallied() {
                 None => Landing::NotTallied,
                 Some((p, _)) if p == e.packages => Landing::AsManifested,
                 Some((p, _)) if p < e.packages => Landing::Short {
@@ -1367,11 +1553,11 @@ impl ManifestLedger {
             out.bills.push(BillBalance {
                 bill_no: b.bill_no,
                 manifested_packages: e.packages,
-                manifested_weight_kg: e.gross_weight_kg,
-                tallied: e.tallied,
+                manifested_weight_kg: e.gross_weight_kg(),
+                tallied: e.tallied(),
                 declared_packages: e.declared_packages,
-                declared_weight_kg: e.declared_weight_kg,
-                written_off_packages: e.written_off_packages,
+                declared_weight_kg: e.declared_weight_kg(),
+                written_off_packages: e.written_off_packages(),
                 position,
                 landing,
             });
@@ -1382,13 +1568,16 @@ impl ManifestLedger {
     /// Import bills with packages still undeclared after the deadline (arrival + 14 days, moved
     /// to the next working day), as of `as_of`, most overdue first. `customs_value` gives a bill's
     /// customs value when known (from a draft or a valuation); then the fee accrued so far is
-    /// computed by `tax::fees::late_declaration_fee`.
+    /// computed by `tax::fees::late_declaration_fee`. `transit` gives the transit carrying a
+    /// bill, if any: its days count from the arrival at the office of destination, and not at
+    /// all while on the way ([`PeriodStart`]).
     pub fn late_bills(
         &self,
         as_of: NaiveDate,
         calendar: &TradingCalendar,
         policy: &TaxPolicy,
         customs_value: &dyn Fn(&BillNo) -> Option<Fen>,
+        transit: &dyn Fn(&BillNo) -> Option<TransitLeg>,
     ) -> Vec<LateBill> {
         let mut out = Vec::new();
         for m in &self.manifests {
@@ -1407,6 +1596,15 @@ impl ManifestLedger {
                 if undeclared == 0 {
                     continue;
                 }
+                let start = PeriodStart::of(
+                    m.manifest_id,
+                    m.voyage.office,
+                    arrival_date,
+                    transit(&b.bill_no).as_ref(),
+                );
+                let Some(arrival_date) = start.date() else {
+                    continue;
+                };
                 let days_only =
                     late_declaration_fee(Fen::ZERO, arrival_date, as_of, calendar, policy);
                 if days_only.days <= 0 {
@@ -1419,6 +1617,9 @@ impl ManifestLedger {
                     bill_no: b.bill_no,
                     office: m.voyage.office,
                     arrival_date,
+                    explanation_zh: start.explain_zh(),
+                    explanation_en: start.explain_en(),
+                    counted_from: start,
                     deadline: days_only.deadline,
                     days: days_only.days,
                     undeclared_packages: undeclared,
@@ -1471,7 +1672,7 @@ impl ManifestLedger {
                 }
             }
             let (basis_packages, _) = entry.basis();
-            if basis_packages > 0 && entry.written_off_packages >= basis_packages {
+            if basis_packages > 0 && entry.written_off_packages() >= basis_packages {
                 return Err(Refusal::AlreadyWrittenOff { bill_no: *bill_no });
             }
             if entry.declared_packages > 0 {
@@ -1485,15 +1686,18 @@ impl ManifestLedger {
     }
 
     /// The late declaration fee for a declaration of `bill_no` dated `declaration_date`, from
-    /// the arrival report of its manifest (charged with the declaration's taxes).
+    /// the arrival report of its manifest, or for goods carried by `transit` from their arrival
+    /// at the office of destination (charged with the declaration's taxes). Goods still on
+    /// their way have no fee to compute: `bill_in_transit`.
     pub fn late_declaration_fee(
         &self,
         bill_no: &BillNo,
         declaration_date: NaiveDate,
         customs_value_fen: Fen,
+        transit: Option<&TransitLeg>,
         calendar: &TradingCalendar,
         policy: &TaxPolicy,
-    ) -> Result<Fee, Refusal> {
+    ) -> Result<LateFee, Refusal> {
         let e = self
             .bills
             .get(bill_no)
@@ -1503,13 +1707,22 @@ impl ManifestLedger {
             bill_no: *bill_no,
             manifest_id: m.manifest_id,
         })?;
-        Ok(late_declaration_fee(
-            customs_value_fen,
-            arrival,
-            declaration_date,
-            calendar,
-            policy,
-        ))
+        let start = PeriodStart::of(m.manifest_id, m.voyage.office, arrival, transit);
+        let from = match (start.date(), transit) {
+            (Some(from), _) => from,
+            // On the way: the period has not started, there is no fee to compute.
+            (None, Some(t)) => {
+                return Err(Refusal::BillInTransit {
+                    bill_no: *bill_no,
+                    transit_no: t.transit_no,
+                    status: t.status.as_str(),
+                    status_zh: t.status.name_zh(),
+                })
+            }
+            (None, None) => arrival,
+        };
+        let fee = late_declaration_fee(customs_value_fen, from, declaration_date, calendar, policy);
+        Ok(LateFee::new(fee, start))
     }
 }
 
@@ -1626,5 +1839,245 @@ impl DeclaredGoods {
             packages: u64::from(decl.packages),
             gross_weight_kg: decl.gross_weight_kg,
         })
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    //! The packed matching index ([`BillIndex`]): what the public tests cannot see.
+
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn carrier() -> Actor {
+        Actor::Carrier {
+            uscc: Uscc::parse("91110000600037341L").unwrap(),
+        }
+    }
+
+    fn system() -> Actor {
+        Actor::System {
+            component: "test".into(),
+        }
+    }
+
+    fn bill(no: &str, packages: u32) -> Bill {
+        Bill {
+            bill_no: BillNo::parse(no).unwrap(),
+            kind: BillKind::Master,
+            lines: vec![GoodsLine {
+                packages,
+                package_type: "CT".into(),
+                gross_weight_kg: Decimal::from(packages * 10),
+                description: "laptops".into(),
+                containers: Vec::new(),
+            }],
+        }
+    }
+
+    fn no(s: &str) -> BillNo {
+        BillNo::parse(s).unwrap()
+    }
+
+    fn decl(serial: u32) -> DeclarationNo {
+        DeclarationNo::new(
+            OfficeCode::parse("2200").unwrap(),
+            2024,
+            Direction::Import,
+            serial,
+        )
+        .unwrap()
+    }
+
+    fn arrived(bills: Vec<Bill>) -> (ManifestLedger, ManifestId) {
+        let id = ManifestId::parse("M1").unwrap();
+        let mut ledger = ManifestLedger::new(MatchPolicy::default());
+        let voyage = Voyage {
+            means: MeansOfTransport::Vessel {
+                imo: crate::codes::ImoNumber::parse("9074729").unwrap(),
+                name: "TEST".into(),
+            },
+            voyage_no: crate::codes::VoyageNo::parse("001E").unwrap(),
+            direction: Direction::Import,
+            office: OfficeCode::parse("2201").unwrap(),
+        };
+        let now = t("2024-05-06T08:00:00Z");
+        ledger
+            .execute(
+                &ManifestCommand {
+                    actor: carrier(),
+                    action: ManifestAction::File {
+                        manifest_id: id,
+                        kind: ManifestKind::Original,
+                        voyage,
+                        bills,
+                    },
+                },
+                now,
+            )
+            .unwrap();
+        ledger
+            .execute(
+                &ManifestCommand {
+                    actor: system(),
+                    action: ManifestAction::ReportArrival {
+                        manifest_id: id,
+                        arrived_at: now,
+                    },
+                },
+                now,
+            )
+            .unwrap();
+        (ledger, id)
+    }
+
+    fn run(ledger: &mut ManifestLedger, action: ManifestAction) {
+        ledger
+            .execute(
+                &ManifestCommand {
+                    actor: system(),
+                    action,
+                },
+                t("2024-05-06T09:00:00Z"),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_bucket_of_the_index_stays_small() {
+        // The figures docs/CARGO.md "Performance" gives: a 40-byte slot, 80 bytes with its key
+        // (against 160 for the key and the whole entry before).
+        assert_eq!(std::mem::size_of::<Slot>(), 40);
+        assert!(std::mem::size_of::<(BillNo, Slot)>() <= 80);
+    }
+
+    #[test]
+    fn the_slot_keeps_a_weight_exactly() {
+        let big = Decimal::from_parts(7, 8, 9, false, 3); // a mantissa beyond 2^64
+        for kg in [
+            Decimal::ZERO,
+            Decimal::new(1255, 1),
+            Decimal::new(12_550, 2), // 125.50: the scale is kept, not only the value
+            Decimal::new(-42, 0),
+            Decimal::from_parts(u32::MAX, u32::MAX, 0, false, 28),
+            Decimal::MAX,
+            big,
+        ] {
+            let mut slot = Slot::new(0);
+            slot.set_gross_weight_kg(kg);
+            let back = slot.gross_weight_kg();
+            assert_eq!(back.serialize(), kg.serialize(), "{kg}");
+            assert_eq!(back.to_string(), kg.to_string());
+            assert_eq!(
+                slot.progress.is_some(),
+                kg.mantissa().unsigned_abs() >> 64 != 0
+            );
+            // Back to a small weight: the box for the high bits goes.
+            slot.set_gross_weight_kg(Decimal::ONE);
+            assert_eq!(slot.gross_weight_kg().serialize(), Decimal::ONE.serialize());
+            assert!(slot.progress.is_none());
+        }
+    }
+
+    #[test]
+    fn an_open_bill_has_no_boxed_progress_and_an_unmatched_one_loses_it() {
+        let (mut ledger, _) = arrived(vec![bill("B1", 10), bill("B2", 5)]);
+        assert!(ledger.bills.get(&no("B1")).unwrap().progress.is_none());
+        run(
+            &mut ledger,
+            ManifestAction::MatchDeclaration {
+                bill_no: no("B1"),
+                declaration_no: decl(1),
+                packages: 10,
+                gross_weight_kg: Decimal::from(100),
+            },
+        );
+        let e = ledger.bill(&no("B1")).unwrap();
+        assert_eq!(
+            (e.declared_packages, e.declared_weight_kg, e.parts.len()),
+            (10, Decimal::from(100), 1)
+        );
+        run(
+            &mut ledger,
+            ManifestAction::UnmatchDeclaration {
+                bill_no: no("B1"),
+                declaration_no: decl(1),
+                reason: "withdrawn".into(),
+            },
+        );
+        let slot = ledger.bills.get(&no("B1")).unwrap();
+        assert!(slot.progress.is_none(), "nothing left to box");
+        assert_eq!(
+            (slot.declared_packages, slot.declared_weight_kg()),
+            (0, Decimal::ZERO)
+        );
+        // The same figures as a bill never declared.
+        let fresh = ledger.bill(&no("B2")).unwrap();
+        assert_eq!(ledger.bill(&no("B1")).unwrap().parts, fresh.parts);
+
+        // A fractional weight leaves `0.0` declared, as the unpacked entry did: the box stays.
+        run(
+            &mut ledger,
+            ManifestAction::MatchDeclaration {
+                bill_no: no("B2"),
+                declaration_no: decl(2),
+                packages: 5,
+                gross_weight_kg: Decimal::new(505, 1),
+            },
+        );
+        run(
+            &mut ledger,
+            ManifestAction::UnmatchDeclaration {
+                bill_no: no("B2"),
+                declaration_no: decl(2),
+                reason: "withdrawn".into(),
+            },
+        );
+        let b2 = ledger.bill(&no("B2")).unwrap();
+        assert_eq!(b2.declared_weight_kg.to_string(), "0.0");
+        assert_eq!(b2.declared_packages, 0);
+        assert!(b2.parts.is_empty());
+    }
+
+    #[test]
+    fn a_removed_bill_frees_its_slot_for_the_next_new_bill() {
+        let (mut ledger, id) = arrived(vec![bill("B1", 10), bill("B2", 5)]);
+        let amend = |bills| ManifestCommand {
+            actor: carrier(),
+            action: ManifestAction::Amend {
+                manifest_id: id,
+                reason: "B2 not loaded".into(),
+                bills,
+            },
+        };
+        ledger
+            .execute(&amend(vec![bill("B1", 10)]), t("2024-05-07T00:00:00Z"))
+            .unwrap();
+        assert!(ledger.bill(&no("B2")).is_none());
+        assert_eq!(ledger.bill_count(), 1);
+        ledger
+            .execute(
+                &amend(vec![bill("B1", 10), bill("B3", 7)]),
+                t("2024-05-08T00:00:00Z"),
+            )
+            .unwrap();
+        // B3 is new: its own figures, nothing inherited from B2.
+        assert_eq!(ledger.bill_count(), 2);
+        let b3 = ledger.bill(&no("B3")).unwrap();
+        assert_eq!((b3.packages, b3.gross_weight_kg), (7, Decimal::from(70)));
+        assert_eq!(b3.declared_packages, 0);
+        assert!(ledger
+            .match_declaration(
+                &no("B3"),
+                Direction::Import,
+                7,
+                Decimal::from(70),
+                &MatchPolicy::default()
+            )
+            .is_ok());
+        assert_eq!(ledger.bill(&no("B1")).unwrap().packages, 10);
     }
 }

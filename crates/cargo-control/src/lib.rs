@@ -9,6 +9,8 @@
 //!   [`GoodsLine`], [`MatchPolicy`] (weight tolerance), [`office_covers`].
 //! - [`ledger`]: [`ManifestLedger`] — `decide`/`apply` of [`ManifestCommand`] into
 //!   [`ManifestEvent`]s; `match_declaration`, `balance`, `late_bills`.
+//! - [`late`]: what a bill's 14 days count from ([`PeriodStart`]: the arrival at the office of
+//!   entry, or for goods under transit at the office of destination) and [`LateFee`].
 //! - [`transit`]: [`TransitDeclaration`] and its pure state machine (`transit::decide`,
 //!   `transit::apply`, `transit::alerts`).
 //! - [`postal`]: parcel lists and baggage declarations taxed with `tax::assess_postal`, the
@@ -19,6 +21,7 @@
 //! in commands), no `_` arm in a transition match, no float for weights or money.
 
 pub mod codes;
+pub mod late;
 pub mod ledger;
 pub mod model;
 pub mod postal;
@@ -29,6 +32,7 @@ pub use codes::{
     BillNo, ContainerNo, FlightNo, ImoNumber, ManifestId, SealNo, TrainNo, TransitNo, TruckPlate,
     VoyageNo,
 };
+pub use late::{LateFee, PeriodStart, TransitLeg};
 pub use ledger::{
     china_date, BillBalance, BillEntry, BillPosition, DeclaredGoods, DeclaredPart, Landing,
     LateBill, ManifestAction, ManifestBalance, ManifestCommand, ManifestEvent, ManifestEventKind,

@@ -159,11 +159,127 @@ pub enum BillKind {
 pub struct GoodsLine {
     pub packages: u32,
     /// Package type code (`CT` cartons, `PK` packages, …), as text.
-    pub package_type: String,
+    pub package_type: CompactText,
     pub gross_weight_kg: Decimal,
-    pub description: String,
+    pub description: CompactText,
     #[serde(default)]
     pub containers: Vec<ContainerNo>,
+}
+
+/// The longest text kept inline by [`CompactText`], in bytes.
+pub const COMPACT_TEXT_INLINE: usize = 22;
+
+/// Text that needs no heap block of its own when short: up to [`COMPACT_TEXT_INLINE`] bytes
+/// (package type codes, many goods descriptions) are stored in the value, longer text as a
+/// boxed `str`. 24 bytes either way, like a `String`, but without the `String`'s separate
+/// block (at least 32 bytes with the allocator's header) for short text; the ledger keeps
+/// every goods line of every manifest version in memory (docs/CARGO.md "Performance").
+/// Reads as `&str` (`Deref`), serializes as a JSON string, built with `.into()` from `&str` or
+/// `String`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CompactText(TextRepr);
+
+/// Canonical: text of at most [`COMPACT_TEXT_INLINE`] bytes is always inline with the unused
+/// bytes zero, longer text always boxed, so the derived equality is the equality of the text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum TextRepr {
+    Inline {
+        len: u8,
+        bytes: [u8; COMPACT_TEXT_INLINE],
+    },
+    Boxed(Box<str>),
+}
+
+const _: () = assert!(std::mem::size_of::<CompactText>() == 24);
+
+impl CompactText {
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            TextRepr::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)])
+                .expect("inline text was copied whole from a str"),
+            TextRepr::Boxed(s) => s,
+        }
+    }
+
+    /// Whether the text is kept inline (no heap block).
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, TextRepr::Inline { .. })
+    }
+}
+
+impl From<&str> for CompactText {
+    fn from(s: &str) -> CompactText {
+        if s.len() <= COMPACT_TEXT_INLINE {
+            let mut bytes = [0u8; COMPACT_TEXT_INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            CompactText(TextRepr::Inline {
+                len: s.len() as u8,
+                bytes,
+            })
+        } else {
+            CompactText(TextRepr::Boxed(s.into()))
+        }
+    }
+}
+
+impl From<String> for CompactText {
+    fn from(s: String) -> CompactText {
+        if s.len() <= COMPACT_TEXT_INLINE {
+            CompactText::from(s.as_str())
+        } else {
+            CompactText(TextRepr::Boxed(s.into_boxed_str()))
+        }
+    }
+}
+
+impl std::ops::Deref for CompactText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for CompactText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for CompactText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CompactText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for CompactText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for CompactText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for CompactText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CompactText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<CompactText, D::Error> {
+        String::deserialize(deserializer).map(CompactText::from)
+    }
 }
 
 /// A bill of lading or waybill 提运单 on a manifest.
@@ -249,5 +365,67 @@ impl MatchPolicy {
     pub fn allowed_difference_kg(&self, expected_kg: Decimal) -> Decimal {
         let by_ratio = expected_kg.abs() * self.weight_tolerance_ratio;
         by_ratio.max(self.weight_tolerance_kg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_text_is_inline_up_to_its_limit_and_reads_back_whole() {
+        let short = CompactText::from("CT");
+        assert!(short.is_inline());
+        assert_eq!(short, "CT");
+        let limit = "x".repeat(COMPACT_TEXT_INLINE);
+        assert!(CompactText::from(limit.as_str()).is_inline());
+        let long = "笔记本电脑 laptops and tablets".to_string();
+        assert!(long.len() > COMPACT_TEXT_INLINE);
+        let boxed = CompactText::from(long.clone());
+        assert!(!boxed.is_inline());
+        assert_eq!(boxed.as_str(), long);
+        // Seven Chinese characters (21 bytes) stay inline; eight (24 bytes) do not.
+        assert!(CompactText::from("笔记本电脑配件").is_inline());
+        assert!(!CompactText::from("笔记本电脑配件包").is_inline());
+        assert_eq!(CompactText::from("").as_str(), "");
+    }
+
+    #[test]
+    fn compact_text_equality_and_json_are_those_of_the_text() {
+        for s in [
+            "",
+            "CT",
+            "general cargo",
+            "笔记本电脑 laptops and tablets, 12 units",
+        ] {
+            let a = CompactText::from(s);
+            let b = CompactText::from(s.to_string());
+            assert_eq!(a, b);
+            assert_eq!(format!("{a}"), s);
+            assert_eq!(format!("{a:?}"), format!("{s:?}"));
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, serde_json::to_string(s).unwrap());
+            assert_eq!(serde_json::from_str::<CompactText>(&json).unwrap(), a);
+        }
+        assert_ne!(CompactText::from("CT"), CompactText::from("PK"));
+        assert_ne!(CompactText::from("C"), CompactText::from("C\0"));
+    }
+
+    #[test]
+    fn goods_lines_serialize_as_before() {
+        let line = GoodsLine {
+            packages: 3,
+            package_type: "CT".into(),
+            gross_weight_kg: Decimal::new(125, 1),
+            description: "general cargo".into(),
+            containers: Vec::new(),
+        };
+        let json = serde_json::to_value(&line).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"packages": 3, "package_type": "CT", "gross_weight_kg": "12.5",
+                "description": "general cargo", "containers": []})
+        );
+        assert_eq!(serde_json::from_value::<GoodsLine>(json).unwrap(), line);
     }
 }

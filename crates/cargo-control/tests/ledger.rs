@@ -868,11 +868,11 @@ fn late_bills_pay_from_day_fifteen_with_the_weekend_shift() {
 
     assert!(
         ledger
-            .late_bills(d("2024-05-20"), &cal, &policy, &value)
+            .late_bills(d("2024-05-20"), &cal, &policy, &value, &|_| None)
             .is_empty(),
         "day 14 is free"
     );
-    let late = ledger.late_bills(d("2024-05-21"), &cal, &policy, &value);
+    let late = ledger.late_bills(d("2024-05-21"), &cal, &policy, &value, &|_| None);
     assert_eq!(late.len(), 1, "the declared bill is not late");
     assert_eq!(late[0].bill_no, bill_no("LATE"));
     assert_eq!(late[0].days, 1);
@@ -883,7 +883,7 @@ fn late_bills_pay_from_day_fifteen_with_the_weekend_shift() {
     assert_eq!(fee.payable_fen, Fen::yuan(100));
     assert!(!fee.deadline_shifted);
     // Unknown value: listed with the days, no fee.
-    let late = ledger.late_bills(d("2024-05-23"), &cal, &policy, &|_| None);
+    let late = ledger.late_bills(d("2024-05-23"), &cal, &policy, &|_| None, &|_| None);
     assert_eq!((late[0].days, late[0].fee.is_none()), (3, true));
     // The fee charged with a declaration dated 2024-05-23.
     let fee = ledger
@@ -891,11 +891,12 @@ fn late_bills_pay_from_day_fifteen_with_the_weekend_shift() {
             &bill_no("LATE"),
             d("2024-05-23"),
             Fen::yuan(200_000),
+            None,
             &cal,
             &policy,
         )
         .unwrap();
-    assert_eq!((fee.days, fee.payable_fen), (3, Fen::yuan(300)));
+    assert_eq!((fee.fee.days, fee.fee.payable_fen), (3, Fen::yuan(300)));
 
     // Arrival on Saturday 2024-06-01: day 14 is Saturday 2024-06-15, moved to Monday 06-17.
     let mut ledger = ManifestLedger::new(MatchPolicy::default());
@@ -917,19 +918,25 @@ fn late_bills_pay_from_day_fifteen_with_the_weekend_shift() {
         )
         .unwrap();
     assert!(ledger
-        .late_bills(d("2024-06-15"), &cal, &policy, &value)
+        .late_bills(d("2024-06-15"), &cal, &policy, &value, &|_| None)
         .is_empty());
     assert!(
         ledger
-            .late_bills(d("2024-06-17"), &cal, &policy, &value)
+            .late_bills(d("2024-06-17"), &cal, &policy, &value, &|_| None)
             .is_empty(),
         "shifted deadline"
     );
-    let late = ledger.late_bills(d("2024-06-18"), &cal, &policy, &value);
+    let late = ledger.late_bills(d("2024-06-18"), &cal, &policy, &value, &|_| None);
     assert_eq!((late[0].days, late[0].deadline), (1, d("2024-06-17")));
     assert!(late[0].fee.as_ref().unwrap().deadline_shifted);
     // A small value: the fee is computed but below ¥50 is not collected.
-    let small = ledger.late_bills(d("2024-06-18"), &cal, &policy, &|_| Some(Fen::yuan(10_000)));
+    let small = ledger.late_bills(
+        d("2024-06-18"),
+        &cal,
+        &policy,
+        &|_| Some(Fen::yuan(10_000)),
+        &|_| None,
+    );
     let fee = small[0].fee.as_ref().unwrap();
     assert_eq!((fee.amount_fen, fee.payable_fen), (Fen::yuan(5), Fen::ZERO));
 }

@@ -267,7 +267,7 @@ async fn departure(
 }
 
 #[utoipa::path(get, path = "/api/manifests/late-bills",
-    responses((status = 200, description = "import bills undeclared past the 14 days in the officer's scope")))]
+    responses((status = 200, description = "import bills undeclared past the 14 days in the officer's scope (the office of entry, or for goods under transit the office of destination); a bill carried by a transit counts from its arrival at the office of destination and is not listed while on its way; `counted_from` and `explanation_zh`/`explanation_en` say which arrival")))]
 async fn late_bills(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     call(&svc, &headers, StatusCode::OK, move |s, p| s.late_bills(p)).await
 }

@@ -333,6 +333,23 @@ async fn arrival_declaration_release_write_off_and_refusals() {
     assert_eq!(late.as_array().unwrap().len(), 1);
     assert_eq!(late[0]["bill_no"], "LATE-1");
     assert!(late[0]["days"].as_i64().unwrap() > 0);
+    // An ordinary bill counts from the arrival at the office of entry, and says so.
+    assert_eq!(late[0]["counted_from"]["from"], "entry_arrival", "{late}");
+    assert_eq!(late[0]["counted_from"]["office"], "2233", "{late}");
+    assert!(
+        late[0]["explanation_zh"]
+            .as_str()
+            .unwrap()
+            .contains("运输工具申报进境之日"),
+        "{late}"
+    );
+    assert!(
+        late[0]["explanation_en"]
+            .as_str()
+            .unwrap()
+            .contains("office of entry 2233"),
+        "{late}"
+    );
     assert_eq!(
         t.get(&sibling, "/api/manifests/late-bills").await.1,
         json!([])
@@ -899,4 +916,173 @@ async fn postal_parcels_and_baggage() {
         1
     );
     assert_eq!(t.get(&sibling, "/api/postal/outcomes").await.1, json!([]));
+}
+
+/// Goods under transit (《海关征收进口货物滞报金办法》): the late-bills list counts a transit bill
+/// from its arrival at the office of destination, shows it to that office too, and leaves out a
+/// bill whose transit is still on its way; the fee charged at the officer's assessment counts
+/// from the destination too, even once the transit is cleared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_bills_count_transit_goods_from_the_destination() {
+    // Lanes by the placeholder policy: the yellow-lane importer is assessed by an officer.
+    let t = T(common::Harness::start(|store, clock| {
+        let desk = Arc::new(CargoDesk::open(store.clone(), CargoPolicy::default()).unwrap());
+        Clearance::new(store, common::refdata(), clock)
+            .with_registry(Box::new(common::general_class(Y)))
+            .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
+            .with_cargo(desk)
+    })
+    .await);
+    let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
+    let entry = t.user("pd", Role::Officer, Some("2233"), None).await;
+    t.user("nj", Role::Officer, Some("2300"), None).await;
+    t.user("ent", Role::Enterprise, None, Some(Y)).await;
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests",
+            manifest(
+                "MF-L",
+                "import",
+                json!([
+                    bill("LT-1", 10, "260"),
+                    bill("LT-2", 10, "260"),
+                    bill("LT-3", 10, "260")
+                ]),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (s, r) = t
+        .post(
+            Some(&carrier),
+            "/api/manifests/MF-L/arrival",
+            json!({"at": "2025-03-10T01:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    for (no, bill) in [("TL-1", "LT-1"), ("TL-2", "LT-2")] {
+        let (s, r) = t
+            .post(Some(&carrier), "/api/transits", transit(no, bill))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let (s, r) = t
+            .post(
+                Some(&entry),
+                &format!("/api/transits/{no}/departure"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    // TL-1 arrives at Nanjing on 2025-03-13 (China); TL-2 stays on the road.
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 3, 13, 2, 0, 0).unwrap());
+    let dest = t.login("nj").await;
+    let (s, r) = t
+        .post(
+            Some(&dest),
+            "/api/transits/TL-1/arrival",
+            json!({"seals_intact": ["S1", "S2"], "seals_damaged": []}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // 2025-03-26: 16 days after the entry arrival, 13 after the destination: only the
+    // ordinary bill LT-3 is late (since 2025-03-24).
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 3, 26, 2, 0, 0).unwrap());
+    let entry = t.login("pd").await;
+    let (_, late) = t.get(&entry, "/api/manifests/late-bills").await;
+    let bills: Vec<&str> = late
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["bill_no"].as_str().unwrap())
+        .collect();
+    assert_eq!(bills, ["LT-3"], "{late}");
+    // 2025-03-30: LT-1 is 3 days late (deadline 2025-03-27), for Pudong and for Nanjing; LT-2,
+    // on its way, is not listed; LT-3 (6 days) only for Pudong.
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 3, 30, 2, 0, 0).unwrap());
+    let (entry, dest) = (t.login("pd").await, t.login("nj").await);
+    for (who, want) in [(&entry, vec!["LT-3", "LT-1"]), (&dest, vec!["LT-1"])] {
+        let (s, late) = t.get(who, "/api/manifests/late-bills").await;
+        assert_eq!(s, StatusCode::OK, "{late}");
+        let bills: Vec<&str> = late
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["bill_no"].as_str().unwrap())
+            .collect();
+        assert_eq!(bills, want, "{late}");
+        let b = late
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["bill_no"] == "LT-1")
+            .unwrap();
+        assert_eq!(b["bill_no"], "LT-1");
+        assert_eq!(b["arrival_date"], "2025-03-13");
+        assert_eq!(b["deadline"], "2025-03-27");
+        assert_eq!(b["days"], 3);
+        assert_eq!(b["counted_from"]["from"], "destination_arrival", "{late}");
+        assert_eq!(b["counted_from"]["transit_no"], "TL-1");
+        assert_eq!(b["counted_from"]["destination_office"], "2300");
+        assert!(
+            b["explanation_zh"]
+                .as_str()
+                .unwrap()
+                .contains("运抵指运地之日"),
+            "{late}"
+        );
+        assert!(
+            b["explanation_en"]
+                .as_str()
+                .unwrap()
+                .contains("arrival at the office of destination 2300"),
+            "{late}"
+        );
+    }
+    // LT-1 declared at Nanjing today; Nanjing clears the transit before assessing it. The fee
+    // is 3 days from the destination arrival, half the ordinary LT-3's 6 days on the same value.
+    let ent = t.login("ent").await;
+    let mut v = import("LT-1", 10, "260");
+    v["declaration_office"] = "2300".into();
+    let (s, d1) = t.submit(&ent, "lt-1", &v).await;
+    assert_eq!(s, StatusCode::CREATED, "{d1}");
+    // Yellow: assessed by the officer (after the clearance below), not at acceptance.
+    assert_eq!(
+        (d1["lane"].as_str(), d1["status"].as_str()),
+        (Some("yellow"), Some("document_review")),
+        "{d1}"
+    );
+    let (s, r) = t
+        .post(
+            Some(&dest),
+            "/api/transits/TL-1/clearance",
+            json!({"declaration_no": d1["declaration_no"]}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["state"]["status"].as_str()),
+        (StatusCode::OK, Some("cleared")),
+        "{r}"
+    );
+    let fee = |notices: &[Value]| {
+        notices
+            .iter()
+            .find(|n| n["tax"] == "late_declaration_fee")
+            .and_then(|n| n["amount_fen"].as_i64())
+    };
+    let transit_fee = fee(&t.clear(&dest, &ent, d1["id"].as_i64().unwrap()).await)
+        .expect("a late declaration fee for LT-1");
+    let (s, d3) = t.submit(&ent, "lt-3", &import("LT-3", 10, "260")).await;
+    assert_eq!(s, StatusCode::CREATED, "{d3}");
+    let ordinary_fee = fee(&t.clear(&entry, &ent, d3["id"].as_i64().unwrap()).await)
+        .expect("a late declaration fee for LT-3");
+    assert!(transit_fee >= 5_000, "{transit_fee}");
+    assert!(
+        (ordinary_fee - 2 * transit_fee).abs() <= 1,
+        "{ordinary_fee} vs {transit_fee}"
+    );
 }

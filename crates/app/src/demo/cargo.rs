@@ -5,10 +5,11 @@
 //!   import declaration (`bill_no(i)`), so that every demo import matches and is written off
 //!   at release;
 //! - a vessel manifest (COSCO EXAMPLE, voyage 024E, arrived 20 days ago) with a bill that one
-//!   more demo import declares late (it pays the late declaration fee) and a bill nobody
-//!   declared (on the officers' late-bills list);
+//!   more demo import declares late (it pays the late declaration fee), a bill nobody declared
+//!   (on the officers' late-bills list) and a bill carried inland;
 //! - a transit from Pudong to Nanjing on its way (the air manifest's spare bill), and one past
-//!   its time limit (the never-declared sea bill: an alert);
+//!   its time limit (the sea manifest's inland bill: an alert; not late, since goods declared
+//!   at the destination count from their arrival there);
 //! - a parcel list of three parcels (one held over the value limit) from the demo postal
 //!   operator.
 //!
@@ -38,6 +39,8 @@ pub const SEA_MANIFEST: &str = "DEMO-024E";
 pub const SEA_BILL: &str = "COSU-DEMO-SEA-1";
 /// Never declared: on the late-bills list.
 pub const LATE_BILL: &str = "COSU-DEMO-LATE";
+/// Carried inland by `TRANSIT_OVERDUE`, still on its way.
+pub const INLAND_BILL: &str = "COSU-DEMO-INLAND";
 /// On the air manifest, never declared at Pudong: carried inland by `TRANSIT_ON_WAY`.
 pub const SPARE_BILL: &str = "DEMO-AWB-SPARE";
 pub const TRANSIT_ON_WAY: &str = "TR-DEMO-1";
@@ -117,6 +120,7 @@ pub(crate) fn load(
         vec![
             bill(SEA_BILL, 10, "260.5", "笔记本电脑 laptops")?,
             bill(LATE_BILL, 8, "1900", "机床零件 machine tool parts")?,
+            bill(INLAND_BILL, 12, "2400", "纺织机械 textile machinery")?,
         ],
     )?;
     svc.report_arrival(carrier, id(SEA_MANIFEST), now - Duration::days(20))?;
@@ -156,7 +160,7 @@ pub(crate) fn load(
                 uscc: domain::codes::Uscc::parse(CARRIER_USCC).expect("demo USCC is valid"),
             },
             TransitAction::Declare {
-                declaration: transit_decl(TRANSIT_OVERDUE, 24, LATE_BILL)?,
+                declaration: transit_decl(TRANSIT_OVERDUE, 24, INLAND_BILL)?,
             },
             at,
         ),
