@@ -2,10 +2,14 @@
 //! today and this month, lane mix, clearance times, top commodities and trading partners, by
 //! office) computed from the store.
 //!
-//! It reads through the same use-case-shaped `Store::list`/`Store::load` as every other query,
-//! newest first, and stops after [`STATS_SCAN_MAX`] declarations (`truncated` says so). That
-//! is right for one office or a demo ledger; a national ledger wants an aggregate kept by the
-//! store (or the statistics replica), which is the next step, not this one.
+//! The counts (today's, this month's and the period's volumes, accepted, rejected, released,
+//! lane mix, by status, by office) are exact at any size: the store counts them in one
+//! `GROUP BY` over narrow columns ([`store::Store::declaration_counts`]). What needs a
+//! declaration's items or lifecycle state (clearance times, top commodities and partners, each
+//! office's median clearance time) comes from a newest-first scan through `Store::list`/
+//! `Store::load` of the period that stops after [`STATS_SCAN_MAX`] declarations: then
+//! `truncated` is set and `sampled` names those parts. A national ledger's item-level figures
+//! belong to the statistics replica.
 //!
 //! It also reports the health of the E-Port exchange ([`ExchangeHealth`]): the outbox's counts
 //! per recipient agency, as `jinguan exchange status` reads them without a bus.
@@ -19,14 +23,21 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc
 use clearance::Status;
 use domain::codes::{HsCode, OfficeCode};
 use serde::Serialize;
-use store::{DeclarationKey, ListFilter, PageRequest};
+use store::{CountQuery, CountRow, DeclarationKey, ListFilter, PageRequest};
 
 use crate::access::{authorize, Operation, Principal, Resource};
 use crate::error::AppError;
 use crate::service::Clearance;
 
-/// Declarations read at most for one summary.
+/// Declarations read at most for the detail parts of one summary (the counts are not scanned).
 pub const STATS_SCAN_MAX: usize = 20_000;
+/// The parts of a [`StatsSummary`] taken from the scan, sampled when it was cut short.
+pub const SCANNED_PARTS: [&str; 4] = [
+    "clearance",
+    "top_commodities",
+    "top_partners",
+    "by_office.median_clearance_seconds",
+];
 /// Rows in each "top" list.
 pub const TOP_ROWS_MAX: usize = 10;
 
@@ -52,17 +63,26 @@ pub struct Volume {
 }
 
 impl Volume {
-    fn count(&mut self, status: Status, numbered: bool) {
-        self.declarations += 1;
+    /// Add `n` declarations in `status`, numbered or not.
+    fn add(&mut self, status: Status, numbered: bool, n: u64) {
+        self.declarations += n;
         if numbered {
-            self.accepted += 1;
+            self.accepted += n;
         }
         if status == Status::Rejected {
-            self.rejected += 1;
+            self.rejected += n;
         }
         if matches!(status, Status::Released | Status::Closed) {
-            self.released += 1;
+            self.released += n;
         }
+    }
+
+    fn of(rows: &[CountRow]) -> Volume {
+        let mut v = Volume::default();
+        for r in rows {
+            v.add(r.status, r.numbered, r.count);
+        }
+        v
     }
 }
 
@@ -121,10 +141,13 @@ pub struct StatsSummary {
     pub top_commodities: Vec<TopCommodity>,
     pub top_partners: Vec<TopPartner>,
     pub by_office: Vec<OfficeRow>,
-    /// Declarations read.
+    /// Declarations of the period read for the detail parts ([`SCANNED_PARTS`]).
     pub scanned: u64,
-    /// `true` when [`STATS_SCAN_MAX`] stopped the scan: older declarations are not counted.
+    /// `true` when [`STATS_SCAN_MAX`] stopped the scan: the detail parts are taken from the
+    /// newest `scanned` declarations of the period only. The counts are exact either way.
     pub truncated: bool,
+    /// The parts that are a sample of the period: [`SCANNED_PARTS`] when `truncated`, else none.
+    pub sampled: Vec<&'static str>,
     /// The E-Port exchange as the store's outbox sees it (docs/EXCHANGE.md "Status").
     pub exchange: ExchangeHealth,
 }
@@ -187,6 +210,16 @@ pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
 impl Clearance {
     /// The dashboard summary for the principal's scope (statisticians only).
     pub fn stats(&self, principal: &Principal, q: StatsQuery) -> Result<StatsSummary, AppError> {
+        self.stats_scanning_at_most(principal, q, STATS_SCAN_MAX)
+    }
+
+    /// [`Clearance::stats`] with the detail scan stopped after `scan_max` declarations.
+    fn stats_scanning_at_most(
+        &self,
+        principal: &Principal,
+        q: StatsQuery,
+        scan_max: usize,
+    ) -> Result<StatsSummary, AppError> {
         authorize(
             principal,
             Operation::ViewStatistics,
@@ -220,9 +253,25 @@ impl Clearance {
                 .collect();
             set.into_iter().collect::<Vec<_>>()
         });
+        // Today and this month run to the end of the period or now, whichever is later.
+        let until = to.max(now + Duration::seconds(1));
+        let counts = |from: DateTime<Utc>, to: DateTime<Utc>| {
+            self.store().declaration_counts(&CountQuery {
+                from,
+                to,
+                offices: offices.clone(),
+            })
+        };
+        let month_rows = counts(month_start, until)?;
+        let today_rows = counts(day_start, until)?;
+        let period_rows = if (from, to) == (month_start, until) {
+            month_rows.clone()
+        } else {
+            counts(from, to)?
+        };
         let filter = ListFilter {
-            submitted_from: Some(from.min(month_start)),
-            submitted_to: Some(to.max(now + Duration::seconds(1))),
+            submitted_from: Some(from),
+            submitted_to: Some(to),
             offices,
             ..ListFilter::default()
         };
@@ -232,9 +281,9 @@ impl Clearance {
             office: q.office,
             from,
             to,
-            today: Volume::default(),
-            month: Volume::default(),
-            period: Volume::default(),
+            today: Volume::of(&today_rows),
+            month: Volume::of(&month_rows),
+            period: Volume::of(&period_rows),
             lane_mix: BTreeMap::new(),
             by_status: BTreeMap::new(),
             clearance: ClearanceTimes::default(),
@@ -243,11 +292,22 @@ impl Clearance {
             by_office: Vec::new(),
             scanned: 0,
             truncated: false,
+            sampled: Vec::new(),
             exchange: self.exchange_health(now)?,
         };
         let mut times: Vec<i64> = Vec::new();
         let mut office_times: HashMap<OfficeCode, Vec<i64>> = HashMap::new();
         let mut office_volume: HashMap<OfficeCode, Volume> = HashMap::new();
+        for r in &period_rows {
+            office_volume
+                .entry(r.office)
+                .or_default()
+                .add(r.status, r.numbered, r.count);
+            *s.by_status.entry(r.status.as_str().to_owned()).or_default() += r.count;
+            if let Some(lane) = r.lane {
+                *s.lane_mix.entry(lane.as_str().to_owned()).or_default() += r.count;
+            }
+        }
         let mut commodities: HashMap<String, u64> = HashMap::new();
         let mut partners: HashMap<String, u64> = HashMap::new();
 
@@ -258,31 +318,13 @@ impl Clearance {
         'scan: loop {
             let got = self.store().list(&filter, &page)?;
             for d in &got.items {
-                if s.scanned as usize >= STATS_SCAN_MAX {
+                if s.scanned as usize >= scan_max {
                     s.truncated = true;
+                    s.sampled = SCANNED_PARTS.to_vec();
                     break 'scan;
                 }
                 s.scanned += 1;
-                let numbered = d.declaration_no.is_some();
-                if d.submitted_at >= day_start {
-                    s.today.count(d.status, numbered);
-                }
-                if d.submitted_at >= month_start {
-                    s.month.count(d.status, numbered);
-                }
-                if d.submitted_at < from || d.submitted_at >= to {
-                    continue;
-                }
-                s.period.count(d.status, numbered);
-                office_volume
-                    .entry(d.declaration_office)
-                    .or_default()
-                    .count(d.status, numbered);
-                *s.by_status.entry(d.status.as_str().to_owned()).or_default() += 1;
-                if let Some(lane) = d.lane {
-                    *s.lane_mix.entry(lane.as_str().to_owned()).or_default() += 1;
-                }
-                if !numbered {
+                if d.declaration_no.is_none() {
                     continue;
                 }
                 let Some(full) = self.store().load(DeclarationKey::Id(d.id))? else {
@@ -522,6 +564,124 @@ mod tests {
 
         // An agency user sees no statistics.
         assert!(svc.stats(&safe, StatsQuery::default()).is_err());
+    }
+
+    /// More declarations than the scan may read: every count still covers them all (the
+    /// store aggregates), and only the detail parts are flagged as a sample.
+    #[test]
+    fn counts_are_exact_beyond_the_scan_and_the_detail_is_flagged_sampled() {
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn store::Store> = Arc::new(
+            store::sqlite::SqliteStore::open(dir.path(), store::sqlite::SqliteOptions::default())
+                .unwrap(),
+        );
+        let svc = Clearance::new(
+            store,
+            Arc::new(refdata::RefData::embedded().unwrap()),
+            Arc::new(crate::clock::SystemClock),
+        )
+        .with_registry(Box::new(crate::demo::registry()))
+        .with_eport();
+        let hq = Principal::Hq {
+            user_id: 1,
+            login: "hq".into(),
+            duties: [crate::access::Duty::Statistician].into_iter().collect(),
+        };
+        let start = svc.now();
+        crate::demo::load(&svc, 40).unwrap();
+        let q = StatsQuery {
+            office: None,
+            from: Some(start - Duration::hours(1)),
+            to: Some(svc.now() + Duration::minutes(1)),
+        };
+
+        // What the period holds, read one by one without a cap.
+        let mut truth = Volume::default();
+        let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+        let mut lanes: BTreeMap<String, u64> = BTreeMap::new();
+        let mut offices: BTreeMap<OfficeCode, (u64, u64)> = BTreeMap::new();
+        let mut page = PageRequest {
+            after: None,
+            limit: store::PAGE_MAX,
+        };
+        let filter = ListFilter {
+            submitted_from: q.from,
+            submitted_to: q.to,
+            ..ListFilter::default()
+        };
+        loop {
+            let got = svc.store().list(&filter, &page).unwrap();
+            for d in &got.items {
+                truth.add(d.status, d.declaration_no.is_some(), 1);
+                *by_status.entry(d.status.as_str().to_owned()).or_default() += 1;
+                if let Some(l) = d.lane {
+                    *lanes.entry(l.as_str().to_owned()).or_default() += 1;
+                }
+                let o = offices.entry(d.declaration_office).or_default();
+                o.0 += 1;
+                if matches!(d.status, Status::Released | Status::Closed) {
+                    o.1 += 1;
+                }
+            }
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        assert!(truth.declarations > 20, "{truth:?}");
+        assert!(truth.accepted > 0 && truth.rejected > 0 && truth.released > 0);
+
+        let cap = 5;
+        let s = svc.stats_scanning_at_most(&hq, q.clone(), cap).unwrap();
+        assert_eq!(s.period, truth);
+        assert_eq!(s.by_status, by_status);
+        assert_eq!(s.lane_mix, lanes);
+        assert_eq!(
+            s.by_office
+                .iter()
+                .map(|o| (o.office, (o.declarations, o.released)))
+                .collect::<BTreeMap<_, _>>(),
+            offices
+        );
+        assert!(s.truncated);
+        assert_eq!(s.scanned, cap as u64);
+        assert_eq!(s.sampled, SCANNED_PARTS);
+
+        // An office's scope counts that office and those below it, exactly too.
+        let pudong = OfficeCode::parse("2233").unwrap();
+        let within: u64 = offices
+            .iter()
+            .filter(|(o, _)| **o == pudong || svc.refdata().office_within(**o, pudong))
+            .map(|(_, v)| v.0)
+            .sum();
+        assert!(0 < within && within < truth.declarations, "{offices:?}");
+        let scoped = StatsQuery {
+            office: Some(pudong),
+            ..q.clone()
+        };
+        let scoped = svc.stats_scanning_at_most(&hq, scoped, cap).unwrap();
+        assert_eq!(scoped.period.declarations, within);
+        assert!(scoped.truncated);
+
+        // The whole scan agrees on every count; only the detail differs.
+        let full = svc.stats(&hq, q).unwrap();
+        assert!(!full.truncated);
+        assert!(full.sampled.is_empty());
+        assert_eq!(full.scanned, truth.declarations);
+        assert_eq!(
+            (&full.today, &full.month, &full.period),
+            (&s.today, &s.month, &s.period)
+        );
+        assert_eq!(full.by_status, s.by_status);
+        assert_eq!(full.lane_mix, s.lane_mix);
+        assert!(
+            s.clearance.count < full.clearance.count,
+            "{:?} {:?}",
+            s.clearance,
+            full.clearance
+        );
     }
 
     #[test]

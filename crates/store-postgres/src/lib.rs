@@ -624,6 +624,47 @@ impl Store for PostgresStore {
         Ok(Page { items, next })
     }
 
+    fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT declaration_office, status, lane, declaration_no IS NOT NULL AS numbered, count(*)
+             FROM declarations WHERE submitted_at >= $1 AND submitted_at < $2",
+        );
+        let mut args: Vec<Box<dyn ToSql + Send + Sync>> =
+            vec![Box::new(ms(q.from)), Box::new(ms(q.to))];
+        if let Some(offices) = &q.offices {
+            if offices.len() > OFFICES_MAX {
+                return Err(StoreError::Invalid(format!(
+                    "at most {OFFICES_MAX} offices in a filter"
+                )));
+            }
+            if offices.is_empty() {
+                return Ok(Vec::new());
+            }
+            let codes: Vec<String> = offices.iter().map(|o| o.to_string()).collect();
+            args.push(Box::new(codes));
+            sql.push_str(" AND declaration_office = ANY($3)");
+        }
+        sql.push_str(" GROUP BY declaration_office, status, lane, numbered");
+        let rows = self.query_owned(sql, args)?;
+        rows.iter()
+            .map(|r| {
+                let status: &str = r.get(1);
+                let lane: Option<&str> = r.get(2);
+                let count: i64 = r.get(4);
+                Ok(CountRow {
+                    office: OfficeCode::parse(r.get(0)).map_err(corrupt)?,
+                    status: Status::parse(status)
+                        .ok_or_else(|| corrupt(format!("status {status}")))?,
+                    lane: lane
+                        .map(|l| Lane::parse(l).ok_or_else(|| corrupt(format!("lane {l}"))))
+                        .transpose()?,
+                    numbered: r.get(3),
+                    count: count as u64,
+                })
+            })
+            .collect()
+    }
+
     fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError> {
         let rows = self.query(
             "SELECT notice_no, tax, amount_fen, issued_at, paid_at FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",

@@ -130,6 +130,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 8: the risk policy's versions: sampling seed and rates per credit class, price-check
     // thresholds (`crate::risk`, `RiskStore::put_risk_policy`).
     crate::risk::POLICY_MIGRATION,
+    // 9: the dashboard's counts (`Store::declaration_counts`) read a period's declarations
+    // from this index alone (an index-only scan), not from the wide rows.
+    r#"
+    CREATE INDEX declarations_submitted
+        ON declarations (submitted_at, declaration_office, status, lane, declaration_no);
+    "#,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

@@ -1484,6 +1484,148 @@ pub fn purchases_by_buyer(h: &dyn Harness) {
     assert!(store.purchases("resident_id:B", t0()).unwrap().is_empty());
 }
 
+/// The dashboard's counts: the declarations filed in a half-open period, per office, status,
+/// lane and numbered or not, counted in the store; an office scope applies, an empty one counts
+/// nothing, too many offices are refused.
+pub fn declaration_counts_by_office_status_and_lane(h: &dyn Harness) {
+    let store = h.open();
+    let request = |seq: &str, office: &str, hours: i64| {
+        let mut r = submit_request(
+            seq,
+            sample_body(2_000 + seq.len() as u64 * 31 + (hours + 10) as u64),
+        );
+        r.declaration_office = OfficeCode::parse(office).unwrap();
+        r.now = t0() + Duration::hours(hours);
+        r
+    };
+    let green = |assessment: Option<Vec<(TaxKind, Fen)>>| AutomaticReview::Accept {
+        lane: Lane::Green,
+        reasons: vec![reason()],
+        assessment,
+    };
+    let file = |seq: &str, office: &str, hours: i64, review: AutomaticReview| {
+        store
+            .submit_reviewed(request(seq, office, hours), review)
+            .unwrap()
+    };
+    let released = file("c-1", "2200", 0, green(Some(vec![])));
+    assert_eq!(released.status, Status::Paid, "nothing due");
+    step(
+        store.as_ref(),
+        released.id,
+        officer(),
+        Action::Release,
+        t0() + Duration::hours(1),
+    );
+    file("c-2", "2200", 1, green(Some(vec![])));
+    file("c-3", "2200", 2, green(Some(vec![])));
+    let rejected = file(
+        "c-4",
+        "2200",
+        3,
+        AutomaticReview::Reject {
+            problems: vec![clearance::ReviewProblem {
+                field: "items".into(),
+                code: "required".into(),
+                message_zh: "缺".into(),
+                message_en: "missing".into(),
+            }],
+        },
+    );
+    assert_eq!(rejected.status, Status::Rejected);
+    store.submit(request("c-5", "2200", 4)).unwrap();
+    let accepted = store.submit(request("c-6", "2233", 5)).unwrap();
+    store
+        .accept(AcceptRequest {
+            id: accepted.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0() + Duration::hours(5),
+        })
+        .unwrap();
+    let waiting = file("c-7", "2233", 6, green(None));
+    assert_eq!(waiting.status, Status::AwaitingAssessment);
+    file("c-8", "5300", 2, green(Some(vec![])));
+    // Outside the period: before it, and at its (excluded) end.
+    file("c-9", "2200", -1, green(Some(vec![])));
+    file("c-10", "2200", 24, green(Some(vec![])));
+
+    type Key = (String, Status, Option<Lane>, bool, u64);
+    let counts = |from: i64, to: i64, offices: Option<Vec<&str>>| -> Vec<Key> {
+        let q = CountQuery {
+            from: t0() + Duration::hours(from),
+            to: t0() + Duration::hours(to),
+            offices: offices.map(|v| v.iter().map(|o| OfficeCode::parse(o).unwrap()).collect()),
+        };
+        let mut rows: Vec<Key> = store
+            .declaration_counts(&q)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.office.to_string(), r.status, r.lane, r.numbered, r.count))
+            .collect();
+        rows.sort_by(|a, b| {
+            (a.0.as_str(), a.1.as_str(), a.2.map(Lane::as_str), a.3).cmp(&(
+                b.0.as_str(),
+                b.1.as_str(),
+                b.2.map(Lane::as_str),
+                b.3,
+            ))
+        });
+        rows
+    };
+    let row = |office: &str, status, lane, numbered, n| -> Key {
+        (office.to_owned(), status, lane, numbered, n)
+    };
+    let g = Some(Lane::Green);
+    assert_eq!(
+        counts(0, 24, None),
+        [
+            row("2200", Status::Paid, g, true, 2),
+            row("2200", Status::Rejected, None, false, 1),
+            row("2200", Status::Released, g, true, 1),
+            row("2200", Status::Submitted, None, false, 1),
+            row("2233", Status::Accepted, None, true, 1),
+            row("2233", Status::AwaitingAssessment, g, true, 1),
+            row("5300", Status::Paid, g, true, 1),
+        ]
+    );
+    assert_eq!(
+        counts(0, 24, Some(vec!["2233", "5300"])),
+        [
+            row("2233", Status::Accepted, None, true, 1),
+            row("2233", Status::AwaitingAssessment, g, true, 1),
+            row("5300", Status::Paid, g, true, 1),
+        ]
+    );
+    // Half-open: filed at +1 h counts, at +5 h does not.
+    assert_eq!(
+        counts(1, 5, None),
+        [
+            row("2200", Status::Paid, g, true, 2),
+            row("2200", Status::Rejected, None, false, 1),
+            row("2200", Status::Submitted, None, false, 1),
+            row("5300", Status::Paid, g, true, 1),
+        ]
+    );
+    assert_eq!(
+        counts(-1, 25, Some(vec!["2200"]))
+            .iter()
+            .map(|r| r.4)
+            .sum::<u64>(),
+        7
+    );
+    assert!(counts(0, 24, Some(vec![])).is_empty());
+    assert!(counts(30, 40, None).is_empty());
+    let err = store
+        .declaration_counts(&CountQuery {
+            from: t0(),
+            to: t0() + Duration::days(1),
+            offices: Some(vec![shanghai(); OFFICES_MAX + 1]),
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid", "{err}");
+}
+
 #[macro_export]
 macro_rules! contract_tests {
     ($make:expr) => {
@@ -1503,6 +1645,7 @@ macro_rules! contract_tests {
             list_within_offices,
             purchases_by_buyer,
             goods_totals_by_day,
+            declaration_counts_by_office_status_and_lane,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -287,6 +287,27 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+/// What [`Store::declaration_counts`] counts: the declarations submitted in `[from, to)`, of
+/// the listed offices (`None`: any office; an empty list counts nothing; at most
+/// [`OFFICES_MAX`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub offices: Option<Vec<OfficeCode>>,
+}
+
+/// How many declarations of one office are in one status and lane, numbered or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CountRow {
+    pub office: OfficeCode,
+    pub status: Status,
+    pub lane: Option<Lane>,
+    /// Numbered (accepted by automatic review): the declaration number is set.
+    pub numbered: bool,
+    pub count: u64,
+}
+
 /// The narrow columns of a declaration, as listed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeclarationSummary {
@@ -610,6 +631,11 @@ pub trait Store: Send + Sync {
     ) -> Result<Page<DeclarationSummary>, StoreError>;
 
     fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError>;
+
+    /// The declarations submitted in the period, counted in the store by office, status, lane
+    /// and whether numbered (one row per combination present, in no particular order): exact at any
+    /// size, reading only narrow columns.
+    fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError>;
 
     fn put_office(
         &self,

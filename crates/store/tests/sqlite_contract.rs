@@ -67,8 +67,9 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     // 1 ledger, 2 sessions, 3 cargo control, 4 risk engine, 5 exchange outbox, 6 E-Port ledgers,
-    // 7 refund claims and bank records, 8 e-commerce purchases, 9 risk policy versions.
-    assert_eq!(version, 9);
+    // 7 refund claims and bank records, 8 e-commerce purchases, 9 risk policy versions,
+    // 10 the dashboard counts' index.
+    assert_eq!(version, 10);
     let conn = store::sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
