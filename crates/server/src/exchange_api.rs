@@ -3,6 +3,7 @@
 //! envelopes addressed to the caller's agency after the cursor, and the next cursor.
 //! Authentication here; authorization in the service (`app::authorize`), deny by default.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,24 +36,12 @@ pub(crate) struct FeedQuery {
 async fn feed(
     State(svc): State<Svc>,
     headers: HeaderMap,
-    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let Query(q) = query.map_err(|e| {
-        crate::invalid(
-            "query",
-            "bad_query",
-            format!("查询参数有误：{e}"),
-            e.to_string(),
-        )
-    })?;
+    let Query(q) = query.map_err(bad_query)?;
     let page = blocking(move || svc.exchange_feed(&p, q.after.as_deref(), q.limit)).await?;
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        page.to_json(),
-    )
-        .into_response())
+    Ok(page_response(&page))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -70,24 +59,31 @@ pub(crate) struct RecentQuery {
 async fn recent(
     State(svc): State<Svc>,
     headers: HeaderMap,
-    query: Result<Query<RecentQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<RecentQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let Query(q) = query.map_err(|e| {
-        crate::invalid(
-            "query",
-            "bad_query",
-            format!("查询参数有误：{e}"),
-            e.to_string(),
-        )
-    })?;
+    let Query(q) = query.map_err(bad_query)?;
     let page = blocking(move || svc.exchange_recent(&p, q.limit)).await?;
-    Ok((
+    Ok(page_response(&page))
+}
+
+fn bad_query(e: QueryRejection) -> ApiError {
+    crate::invalid(
+        "query",
+        "bad_query",
+        format!("查询参数有误：{e}"),
+        e.to_string(),
+    )
+}
+
+/// A page of signed envelopes, as JSON text (each envelope byte for byte as signed).
+fn page_response(page: &app::exchange::FeedView) -> Response {
+    (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
         page.to_json(),
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(OpenApi)]
