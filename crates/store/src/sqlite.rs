@@ -201,6 +201,28 @@ const MIGRATIONS: &[&str] = &[
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
 /// reference writes into exactly the same schema.
+/// The offices of a filter as numbered parameters (`?3,?4,…`, appended to `args`), for an
+/// `IN (…)`; `None` when the list is empty (nothing can match). At most [`OFFICES_MAX`].
+fn office_params(
+    offices: &[OfficeCode],
+    args: &mut Vec<rusqlite::types::Value>,
+) -> Result<Option<String>, StoreError> {
+    if offices.len() > OFFICES_MAX {
+        return Err(StoreError::Invalid(format!(
+            "at most {OFFICES_MAX} offices in a filter"
+        )));
+    }
+    let mut list = String::new();
+    for o in offices {
+        args.push(rusqlite::types::Value::Text(o.to_string()));
+        if !list.is_empty() {
+            list.push(',');
+        }
+        list.push_str(&format!("?{}", args.len()));
+    }
+    Ok((!list.is_empty()).then_some(list))
+}
+
 pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     let current: u32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -604,25 +626,12 @@ impl Store for SqliteStore {
             push("submitted_at_ms <", Integer(to_ms(t)));
         }
         if let Some(offices) = &filter.offices {
-            if offices.len() > OFFICES_MAX {
-                return Err(StoreError::Invalid(format!(
-                    "at most {OFFICES_MAX} offices in a filter"
-                )));
-            }
-            if offices.is_empty() {
+            let Some(list) = office_params(offices, &mut args)? else {
                 return Ok(Page {
                     items: Vec::new(),
                     next: None,
                 });
-            }
-            let mut list = String::new();
-            for o in offices {
-                args.push(Text(o.to_string()));
-                if !list.is_empty() {
-                    list.push(',');
-                }
-                list.push_str(&format!("?{}", args.len()));
-            }
+            };
             sql.push_str(&format!(" AND declaration_office IN ({list})"));
         }
         if let Some(id) = after {
@@ -685,29 +694,16 @@ impl Store for SqliteStore {
     }
 
     fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError> {
-        use rusqlite::types::Value::{Integer, Text};
+        use rusqlite::types::Value::Integer;
         let mut args = vec![Integer(to_ms(q.from)), Integer(to_ms(q.to))];
         let mut sql = String::from(
             "SELECT declaration_office, status, lane, declaration_no IS NOT NULL AS numbered, COUNT(*)
              FROM declarations WHERE submitted_at_ms + 0 >= ?1 AND submitted_at_ms + 0 < ?2",
         );
         if let Some(offices) = &q.offices {
-            if offices.len() > OFFICES_MAX {
-                return Err(StoreError::Invalid(format!(
-                    "at most {OFFICES_MAX} offices in a filter"
-                )));
-            }
-            if offices.is_empty() {
+            let Some(list) = office_params(offices, &mut args)? else {
                 return Ok(Vec::new());
-            }
-            let mut list = String::new();
-            for o in offices {
-                args.push(Text(o.to_string()));
-                if !list.is_empty() {
-                    list.push(',');
-                }
-                list.push_str(&format!("?{}", args.len()));
-            }
+            };
             // `+`: not through `declarations_office` (a table read per row of the office, of
             // every period) but the period's range of the covering `declarations_counted`.
             sql.push_str(&format!(" AND +declaration_office IN ({list})"));
