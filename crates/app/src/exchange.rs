@@ -56,7 +56,7 @@ impl ExchangeDesk {
         &self.key
     }
 
-    /// The store's outbox for [`exchange::Relay`].
+    /// The store's outbox for the relay (`exchange_bus::Relay`).
     pub fn outbox(&self) -> Arc<dyn Outbox> {
         self.outbox.clone()
     }

@@ -1,5 +1,5 @@
 //! `jinguan exchange status [--nats URL] [--json]`: per agency, messages pending, delivered,
-//! failed, refused, and the lag. A thin edge over `exchange::status`.
+//! failed, refused, and the lag. A thin edge over `exchange_bus::status`.
 //!
 //! Sources: the store's outbox (unpublished rows, their lag, and without a bus the agencies'
 //! acknowledged feed cursors), the bus (each agency's durable consumer on the exchange stream)
@@ -17,8 +17,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use exchange::status::{bus_state_blocking, compute, render_table};
-use exchange::{Agency, Algorithm, BusConfig, KeyId, Relay, RelayConfig, SigningKey};
+use exchange::{Agency, Algorithm, KeyId, SigningKey};
+use exchange_bus::status::{bus_state_blocking, compute, render_table};
+use exchange_bus::{BusConfig, Relay, RelayConfig};
 use store::Store;
 
 use crate::serve_cmd::StoreArgs;
@@ -110,7 +111,7 @@ fn status(data_dir: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--applied-log {spec:?}: expected AGENCY=PATH"))?;
         let agency = Agency::parse(agency).with_context(|| format!("--applied-log {spec:?}"))?;
         let path = PathBuf::from(path);
-        let counts = exchange::apply::read_log_counts(&path)
+        let counts = exchange_bus::applied_log::read_log_counts(&path)
             .with_context(|| format!("failed to read the applied log {}", path.display()))?;
         refused.insert(agency, counts.refused);
     }

@@ -8,8 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::message::{Agency, Envelope, MessageError};
-use crate::outbox::{Outbox, OutboxError};
-use crate::relay::envelopes_of;
+use crate::outbox::{envelopes_of, Outbox, OutboxError};
 use crate::sign::SigningKey;
 
 /// At most this many messages in one page of the feed.

@@ -3,8 +3,9 @@
 //! The store writes an [`OutboxRecord`] (kind, recipients, canonical payload, time) in the same
 //! transaction as the state change it reports, and gives it the next sequence number of its
 //! outbox. Nothing else is needed at write time: the message id is `SENDER-SEQ`, and the
-//! signature is added when the message leaves ([`crate::relay`], [`crate::feed`]), by the
-//! exchange, which holds the key. The relay and the feed sign the rows they read together, one
+//! signature is added when the message leaves (the relay of `exchange_bus`, [`crate::feed`]),
+//! by the exchange, which holds the key: [`envelope_of`] and [`envelopes_of`] build and sign
+//! the envelopes of rows. The relay and the feed sign the rows they read together, one
 //! signature per batch (envelope version 2); a row re-sent in another batch carries another
 //! proof and signature, but the same message id, so de-duplication and apply-once hold.
 //!
@@ -29,7 +30,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::message::{to_millis, Agency, Kind, MessageError, PAYLOAD_BYTES_MAX, RECIPIENTS_MAX};
+use crate::message::{
+    to_millis, Agency, Envelope, Kind, MessageError, MessageId, PAYLOAD_BYTES_MAX, RECIPIENTS_MAX,
+};
+use crate::sign::{sign, sign_batch, SigningKey};
 
 /// At most this many rows in one read of the outbox.
 pub const OUTBOX_READ_MAX: usize = 4096;
@@ -101,6 +105,45 @@ pub fn check_record(recipients: &[Agency], payload: &[u8]) -> Result<(), Message
         return Err(MessageError::PayloadTooLarge(payload.len()));
     }
     Ok(())
+}
+
+/// The unsigned envelope of an outbox row, sent as `sender`.
+pub fn unsigned_envelope(sender: &Agency, record: &OutboxRecord) -> Result<Envelope, MessageError> {
+    Envelope::new(
+        MessageId::new(sender.clone(), record.seq),
+        record.kind.clone(),
+        record.recipients.clone(),
+        record.created_at,
+        record.payload.clone(),
+    )
+}
+
+/// Build and sign the envelope of one outbox row on its own (envelope version 1).
+pub fn envelope_of(
+    sender: &Agency,
+    record: &OutboxRecord,
+    key: &SigningKey,
+) -> Result<Envelope, MessageError> {
+    let mut e = unsigned_envelope(sender, record)?;
+    sign(&mut e, key);
+    Ok(e)
+}
+
+/// Build the envelopes of outbox rows and sign them as one batch (envelope version 2):
+/// 1..=[`crate::batch::BATCH_LEAVES_MAX`] rows, or none.
+pub fn envelopes_of(
+    sender: &Agency,
+    records: &[OutboxRecord],
+    key: &SigningKey,
+) -> Result<Vec<Envelope>, MessageError> {
+    let mut envelopes = records
+        .iter()
+        .map(|r| unsigned_envelope(sender, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !envelopes.is_empty() {
+        sign_batch(&mut envelopes, key);
+    }
+    Ok(envelopes)
 }
 
 #[derive(Default)]

@@ -365,9 +365,8 @@ async fn the_newest_messages_are_read_without_acknowledging() {
 /// restarted relay publishes nothing again. Needs `JINGUAN_TEST_NATS_URL`, else it skips.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releases_reach_jetstream_through_the_relay_exactly_once() {
-    use exchange::{
-        BusConfig, Consumer, ConsumerConfig, MemoryAppliedLog, Receiver, Relay, RelayConfig,
-    };
+    use exchange::{MemoryAppliedLog, Receiver};
+    use exchange_bus::{BusConfig, Consumer, ConsumerConfig, Relay, RelayConfig};
     let url = match std::env::var("JINGUAN_TEST_NATS_URL") {
         Ok(u) if !u.is_empty() => u,
         _ => {
@@ -447,7 +446,7 @@ async fn releases_reach_jetstream_through_the_relay_exactly_once() {
     // outstanding; a message never acked would stay pending and fail this.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let on_bus = loop {
-        let on_bus = exchange::status::bus_state(&bus).await.unwrap();
+        let on_bus = exchange_bus::status::bus_state(&bus).await.unwrap();
         let outstanding = on_bus[&forex].num_pending + on_bus[&forex].num_ack_pending;
         if outstanding == 0 || std::time::Instant::now() > deadline {
             break on_bus;
@@ -459,7 +458,7 @@ async fn releases_reach_jetstream_through_the_relay_exactly_once() {
         on_bus[&forex].num_pending + on_bus[&forex].num_ack_pending,
         0
     );
-    let js = exchange::bus::connect(&bus).await.unwrap();
+    let js = exchange_bus::bus::connect(&bus).await.unwrap();
     js.delete_stream(&bus.stream).await.unwrap();
 }
 

@@ -3,7 +3,7 @@
 //! pull consume + ack of messages of the same size, no Jinguan code), measured in the same run
 //! against the same server. Also SM2 and Ed25519 sign and verify rates on one core.
 //!
-//! `JINGUAN_TEST_NATS_URL=nats://127.0.0.1:4222 cargo bench -p exchange`
+//! `JINGUAN_TEST_NATS_URL=nats://127.0.0.1:4222 cargo bench -p exchange-bus`
 //! Without the variable it says it skipped. Writes the figures as JSON to
 //! `$CARGO_TARGET_DIR/exchange-bench.json` (or `target/`).
 //!
@@ -25,10 +25,10 @@ use exchange::sign::{
     sign, sign_batch, signing_bytes, verify_cached, Algorithm, KeyId, KeyRing, SigningKey,
 };
 use exchange::{
-    encode_payload, Agency, Apply, ApplyError, BusConfig, Consumer, ConsumerConfig,
-    DeclarationReleasedV1, MemoryOutbox, Outcome, Receiver, Refusal, Relay, RelayConfig,
-    SqliteAppliedLog, Verified,
+    encode_payload, Agency, Apply, ApplyError, DeclarationReleasedV1, MemoryOutbox, Outcome,
+    Receiver, Refusal, Verified,
 };
+use exchange_bus::{BusConfig, Consumer, ConsumerConfig, Relay, RelayConfig, SqliteAppliedLog};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 
-use crate::message::{Agency, Kind, MessageId, WIRE_BYTES_MAX};
+use exchange::message::{Agency, Kind, MessageId, WIRE_BYTES_MAX};
 
 /// Where and how messages travel on the bus.
 #[derive(Clone, Debug, PartialEq, Eq)]

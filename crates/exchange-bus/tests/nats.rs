@@ -11,15 +11,16 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::PullConsumer, message::PublishMessage, AckKind};
 use chrono::Utc;
-use exchange::bus::{bus_message_id, BusConfig};
-use exchange::consumer::consumer_config;
 use exchange::message::encode_payload;
-use exchange::relay::envelope_of;
+use exchange::outbox::envelope_of;
 use exchange::sign::{sign, sign_batch, Algorithm, KeyId, KeyRing, SigningKey};
 use exchange::{
-    Agency, Consumer, ConsumerConfig, ConsumerStats, DeclarationReleasedV1, Disposition, Envelope,
-    MemoryAppliedLog, MemoryOutbox, MessageId, Outbox, Receiver, Relay, RelayConfig, RelayStats,
+    Agency, DeclarationReleasedV1, Disposition, Envelope, MemoryAppliedLog, MemoryOutbox,
+    MessageId, Outbox, Receiver,
 };
+use exchange_bus::bus::{bus_message_id, BusConfig};
+use exchange_bus::consumer::consumer_config;
+use exchange_bus::{Consumer, ConsumerConfig, ConsumerStats, Relay, RelayConfig, RelayStats};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
@@ -598,9 +599,9 @@ async fn sm2_and_ed25519_senders_both_reach_the_agency_and_status_reports_them()
     })
     .await;
     run.stop().await;
-    let state = exchange::status::bus_state(&bus).await.unwrap();
+    let state = exchange_bus::status::bus_state(&bus).await.unwrap();
     let outbox_counts = customs_outbox.counts().unwrap();
-    let status = exchange::status::compute(
+    let status = exchange_bus::status::compute(
         Some(&outbox_counts),
         Some(&state),
         &Default::default(),

@@ -19,10 +19,11 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use chrono::Utc;
 use tokio::sync::{watch, Notify};
 
+use exchange::message::{Envelope, MessageError};
+use exchange::outbox::{unsigned_envelope, Outbox, OutboxError, OutboxRecord};
+use exchange::sign::{sign_batch, SigningKey};
+
 use crate::bus::{bus_message_id, connect, ensure_stream, BusConfig, BusError};
-use crate::message::{Agency, Envelope, MessageError, MessageId};
-use crate::outbox::{Outbox, OutboxError, OutboxRecord};
-use crate::sign::{sign, sign_batch, SigningKey};
 
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
@@ -70,45 +71,6 @@ struct Ready {
     seq: u64,
     bytes: bytes::Bytes,
     targets: Vec<(String, String)>,
-}
-
-/// The unsigned envelope of an outbox row.
-fn unsigned_envelope(sender: &Agency, record: &OutboxRecord) -> Result<Envelope, MessageError> {
-    Envelope::new(
-        MessageId::new(sender.clone(), record.seq),
-        record.kind.clone(),
-        record.recipients.clone(),
-        record.created_at,
-        record.payload.clone(),
-    )
-}
-
-/// Build and sign the envelope of one outbox row on its own (envelope version 1).
-pub fn envelope_of(
-    sender: &Agency,
-    record: &OutboxRecord,
-    key: &SigningKey,
-) -> Result<Envelope, MessageError> {
-    let mut e = unsigned_envelope(sender, record)?;
-    sign(&mut e, key);
-    Ok(e)
-}
-
-/// Build the envelopes of outbox rows and sign them as one batch (envelope version 2):
-/// 1..=[`crate::batch::BATCH_LEAVES_MAX`] rows, or none.
-pub fn envelopes_of(
-    sender: &Agency,
-    records: &[OutboxRecord],
-    key: &SigningKey,
-) -> Result<Vec<Envelope>, MessageError> {
-    let mut envelopes = records
-        .iter()
-        .map(|r| unsigned_envelope(sender, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !envelopes.is_empty() {
-        sign_batch(&mut envelopes, key);
-    }
-    Ok(envelopes)
 }
 
 /// Sign a batch (one signature) and serialise it, the serialising on up to two threads.

@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::bus::{BusConfig, BusError};
-use crate::message::Agency;
-use crate::outbox::OutboxCounts;
+use exchange::message::Agency;
+use exchange::outbox::OutboxCounts;
 
 /// One agency's consumer, as JetStream reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

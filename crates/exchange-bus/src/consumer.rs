@@ -24,9 +24,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::apply::{Disposition, Receiver, Refusal, Verified};
 use crate::bus::{connect, ensure_stream, BusConfig, BusError};
-use crate::message::Agency;
+use exchange::apply::{Disposition, Receiver, Refusal, Verified};
+use exchange::message::Agency;
 
 #[derive(Clone, Debug)]
 pub struct ConsumerConfig {
