@@ -179,12 +179,12 @@ pub struct ExchangeAgencyRow {
     pub oldest_unpublished_seconds: Option<i64>,
 }
 
-
 /// The start of the day and of the month of `now`, Beijing time, in UTC.
 pub fn day_and_month_start(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let local = domain::time::china_date(now);
-    let at_midnight =
-        |d: NaiveDate| domain::time::china_midnight(d).expect("a customs date is within chrono's range");
+    let at_midnight = |d: NaiveDate| {
+        domain::time::china_midnight(d).expect("a customs date is within chrono's range")
+    };
     let month = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).expect("day 1 exists");
     (at_midnight(local), at_midnight(month))
 }

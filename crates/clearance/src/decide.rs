@@ -59,7 +59,12 @@ pub fn decide(
                 other => return Err(forbidden(other, action)),
             }
             text("client_seq_no", client_seq_no, 64)?;
-            check_number(&pre_entry_no.entry_number(), *declaration_office, *direction, now)?;
+            check_number(
+                &pre_entry_no.entry_number(),
+                *declaration_office,
+                *direction,
+                now,
+            )?;
             EventKind::Submitted {
                 pre_entry_no: *pre_entry_no,
                 client_seq_no: client_seq_no.clone(),

@@ -162,11 +162,17 @@ mod tests {
         assert_eq!(max.checked_mul(2), None);
         assert_eq!(min.checked_mul(-1), None);
         assert_eq!(max.checked_mul(1), Some(max));
-        assert_eq!(Fen(i64::MAX / 100).checked_mul(100), Some(Fen(i64::MAX / 100 * 100)));
+        assert_eq!(
+            Fen(i64::MAX / 100).checked_mul(100),
+            Some(Fen(i64::MAX / 100 * 100))
+        );
         assert_eq!(Fen::checked_sum([max, Fen(-5), Fen(5)]), Some(max));
         assert_eq!(Fen::checked_sum([max, Fen(5), Fen(-5)]), None);
         assert_eq!(Fen::checked_sum([]), Some(Fen::ZERO));
-        assert_eq!(Fen::yuan(92_233_720_368_547_758), Fen(9_223_372_036_854_775_800));
+        assert_eq!(
+            Fen::yuan(92_233_720_368_547_758),
+            Fen(9_223_372_036_854_775_800)
+        );
     }
 
     #[test]

@@ -152,7 +152,13 @@ impl Rng {
     /// or nest deeply. Inputs stay near the valid ones, so they reach deeper than random bytes.
     pub fn damage(&mut self, bytes: &mut Vec<u8>) {
         let len = bytes.len() as u64;
-        let at = |r: &mut Rng| if len == 0 { 0 } else { r.below(len + 1) as usize };
+        let at = |r: &mut Rng| {
+            if len == 0 {
+                0
+            } else {
+                r.below(len + 1) as usize
+            }
+        };
         match self.below(9) {
             0 => {
                 let start = at(self);
@@ -208,7 +214,11 @@ impl Rng {
             6 | 7 => {
                 // Delete, duplicate or move one line.
                 let lines: Vec<usize> = std::iter::once(0)
-                    .chain((0..bytes.len()).filter(|&i| bytes[i] == b'\n').map(|i| i + 1))
+                    .chain(
+                        (0..bytes.len())
+                            .filter(|&i| bytes[i] == b'\n')
+                            .map(|i| i + 1),
+                    )
                     .filter(|&i| i < bytes.len())
                     .collect();
                 if !lines.is_empty() {

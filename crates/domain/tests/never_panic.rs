@@ -54,10 +54,20 @@ fn check_problems(problems: &Problems, parse: bool) -> Result<(), TestCaseError>
     for p in problems {
         prop_assert!(is_stable_code(p.code), "code {:?}", p.code);
         if parse {
-            prop_assert!(PARSE_CODES.contains(&p.code), "unexpected code {:?}", p.code);
+            prop_assert!(
+                PARSE_CODES.contains(&p.code),
+                "unexpected code {:?}",
+                p.code
+            );
         }
-        prop_assert!(!p.message_zh.trim().is_empty(), "{p:?} has no Chinese message");
-        prop_assert!(!p.message_en.trim().is_empty(), "{p:?} has no English message");
+        prop_assert!(
+            !p.message_zh.trim().is_empty(),
+            "{p:?} has no Chinese message"
+        );
+        prop_assert!(
+            !p.message_en.trim().is_empty(),
+            "{p:?} has no English message"
+        );
         if p.code == "unknown_field" {
             prop_assert!(!p.field.is_empty(), "{p:?} names no field");
         }
@@ -126,7 +136,11 @@ fn deep_nesting_and_huge_numbers_are_problems_not_panics() {
     let problems = parse_form(deep.as_bytes()).expect_err("too deep or wrong type");
     assert!(check(deep.as_bytes()).is_ok(), "{problems:?}");
     // Where a field has a shape, the wrong shape answers first.
-    let deep = format!("{{\"items\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = format!(
+        "{{\"items\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     assert!(parse_form(deep.as_bytes()).is_err());
     assert!(check(deep.as_bytes()).is_ok());
     let laptops = String::from_utf8(EXAMPLES[2].to_vec()).expect("UTF-8 example");

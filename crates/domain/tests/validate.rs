@@ -512,7 +512,10 @@ fn structural_problems_are_problems_not_panics() {
     let err = parse_form(deep.as_bytes()).unwrap_err();
     assert_eq!(err.codes(), vec!["not_object"]);
     assert_eq!(err.as_slice()[0].field, "");
-    assert!(err.as_slice()[0].message_en.contains("JSON object"), "{err:?}");
+    assert!(
+        err.as_slice()[0].message_en.contains("JSON object"),
+        "{err:?}"
+    );
     // Nested inside a field of the object: the field is named.
     let deep_field = format!(
         "{{\"remarks\":{}{}}}",

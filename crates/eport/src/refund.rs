@@ -113,7 +113,9 @@ impl RefundClaim {
             return Err("quantity and FOB value are above zero".into());
         }
         // abs_diff: the difference of two user amounts cannot overflow.
-        if self.fob_value_fen.0.abs_diff(self.customs_fob_value_fen.0) > FOB_TOLERANCE_FEN.unsigned_abs() {
+        if self.fob_value_fen.0.abs_diff(self.customs_fob_value_fen.0)
+            > FOB_TOLERANCE_FEN.unsigned_abs()
+        {
             return Err("the FOB value does not match the customs record".into());
         }
         Ok(())

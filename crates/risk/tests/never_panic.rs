@@ -25,8 +25,14 @@ fn check_errors(text: &str, errors: &[RuleError]) -> Result<(), TestCaseError> {
     for e in errors {
         prop_assert!(e.line >= 1, "{e:?} names no line");
         prop_assert!(e.line <= lines, "{e:?} is past the end ({lines} lines)");
-        prop_assert!(!e.message_zh.trim().is_empty(), "{e:?} has no Chinese message");
-        prop_assert!(!e.message_en.trim().is_empty(), "{e:?} has no English message");
+        prop_assert!(
+            !e.message_zh.trim().is_empty(),
+            "{e:?} has no Chinese message"
+        );
+        prop_assert!(
+            !e.message_en.trim().is_empty(),
+            "{e:?} has no English message"
+        );
     }
     Ok(())
 }

@@ -89,9 +89,6 @@ mod tests {
 
     #[test]
     fn header_rows_are_skipped_only_when_they_have_more_columns() {
-        assert_eq!(
-            read("NAME,x\nname\n"),
-            vec![(2, vec!["name".to_owned()])]
-        );
+        assert_eq!(read("NAME,x\nname\n"), vec![(2, vec!["name".to_owned()])]);
     }
 }

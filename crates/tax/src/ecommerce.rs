@@ -99,7 +99,8 @@ fn parse_purchase(row: &Row) -> Result<Purchase, String> {
             "value {value} must be 0 to {AMOUNT_MAX_YUAN} yuan with at most 2 decimals"
         ));
     }
-    let value_fen = Fen::round_yuan(value).ok_or_else(|| format!("value {value} is out of range"))?;
+    let value_fen =
+        Fen::round_yuan(value).ok_or_else(|| format!("value {value} is out of range"))?;
     Ok(Purchase {
         person_id,
         date,
@@ -137,8 +138,10 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 2);
         assert!(errors[0].message.contains("1,000.5"), "{errors:?}");
-        let h = EcommerceHistory::parse_csv("\"passport:e1\" , 2025-01-02 , 1000.50\n# note, with comma\n")
-            .expect("good rows");
+        let h = EcommerceHistory::parse_csv(
+            "\"passport:e1\" , 2025-01-02 , 1000.50\n# note, with comma\n",
+        )
+        .expect("good rows");
         assert_eq!(
             h.purchases,
             vec![purchase("passport:E1", "2025-01-02", 100_050)]

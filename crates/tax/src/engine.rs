@@ -609,8 +609,10 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
     };
     let notices = notices(&items, policy.de_minimis_fen, de_minimis_applies)?;
     let total_payable_fen = sum_fen(notices.iter().map(|n| n.payable_fen), "total payable")?;
-    let customs_value_total_fen =
-        sum_fen(items.iter().map(|i| i.customs_value_fen), "total customs value")?;
+    let customs_value_total_fen = sum_fen(
+        items.iter().map(|i| i.customs_value_fen),
+        "total customs value",
+    )?;
     let assessment = Assessment {
         direction: decl.direction,
         regime,
@@ -907,9 +909,9 @@ fn assess_import_item(
                 exact,
                 Some(fen),
             ));
-            remedies_fen = remedies_fen
-                .checked_add(fen)
-                .ok_or(TaxError::Overflow { what: "trade remedies" })?;
+            remedies_fen = remedies_fen.checked_add(fen).ok_or(TaxError::Overflow {
+                what: "trade remedies",
+            })?;
             push_tax(a, kind, fen, relief.duty_factor, "trade remedy")?;
         }
     }
