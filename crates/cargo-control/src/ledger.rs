@@ -1468,7 +1468,10 @@ impl ManifestLedger {
                 p.written_off = true;
                 progress.written_off_packages += p.packages;
                 // Paired assertion: never more written off than declared.
-                assert!(progress.written_off_packages <= e.declared_packages);
+                assert!(
+                    progress.written_off_packages <= e.declared_packages,
+                    "never more packages written off than declared on the bill"
+                );
             }
             ManifestEventKind::DepartureConfirmed {
                 manifest_id,

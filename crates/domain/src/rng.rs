@@ -83,7 +83,10 @@ impl Rng {
         v
     }
 
+    /// One element, uniformly. Panics on an empty slice (a caller's bug: there is nothing to
+    /// draw).
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        assert!(!xs.is_empty(), "Rng::pick from an empty slice");
         &xs[self.below(xs.len() as u64) as usize]
     }
 
