@@ -16,7 +16,7 @@
 //!   reads its ledger; an enterprise reads its own licences; the market-regulation agency keeps
 //!   the registry.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::codes::Uscc;
 use domain::declaration::Declaration;
 use domain::reference::Reference;
@@ -82,8 +82,7 @@ pub struct RegistryRequest {
 
 /// The date in China (UTC+8): the day licences must be valid on.
 fn china_day(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-        .date_naive()
+    domain::time::china_date(t)
 }
 
 impl Clearance {

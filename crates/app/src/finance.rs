@@ -22,7 +22,7 @@
 //!   reads its own match; the tax agency reads every verified claim; bank users record
 //!   receipts and payments and read their own; the foreign-exchange agency reads the report.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clearance::Status;
 use domain::codes::{CurrencyCode, DeclarationNo, Uscc};
 use domain::declaration::Declaration;
@@ -111,21 +111,11 @@ pub struct ForexStatus {
     pub matched: EnterpriseMatch,
 }
 
-fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8")
-}
-
-fn china_day(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&china()).date_naive()
-}
+use domain::time::china_date as china_day;
 
 /// The first instant of a China day, in UTC.
 fn china_midnight(d: NaiveDate) -> DateTime<Utc> {
-    china()
-        .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("UTC+8 has no gaps")
-        .with_timezone(&Utc)
+    domain::time::china_midnight(d).expect("a customs date is within chrono's range")
 }
 
 fn problems(refusals: Vec<eport::Refusal>) -> AppError {

@@ -809,14 +809,13 @@ impl Clearance {
         let history = match &person {
             Some(person) => {
                 let year = chrono::Datelike::year(&decl.declaration_date);
-                let since = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
-                    .expect("1 January exists")
-                    .and_hms_opt(0, 0, 0)
-                    .expect("midnight exists")
-                    - chrono::Duration::hours(8);
+                let since = domain::time::china_midnight(
+                    chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists"),
+                )
+                .expect("a customs date is within chrono's range");
                 let purchases = self
                     .store
-                    .purchases(person, since.and_utc())?
+                    .purchases(person, since)?
                     .into_iter()
                     .filter(|p| {
                         Some(p.id) != exclude

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use clearance::Status;
 use domain::codes::{HsCode, OfficeCode};
 use serde::Serialize;
@@ -179,19 +179,11 @@ pub struct ExchangeAgencyRow {
     pub oldest_unpublished_seconds: Option<i64>,
 }
 
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
 /// The start of the day and of the month of `now`, Beijing time, in UTC.
 pub fn day_and_month_start(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let local = now.with_timezone(&beijing()).date_naive();
+    let local = domain::time::china_date(now);
     let at_midnight = |d: NaiveDate| {
-        beijing()
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"))
-            .single()
-            .expect("a fixed offset has no gaps")
-            .with_timezone(&Utc)
+        domain::time::china_midnight(d).expect("a customs date is within chrono's range")
     };
     let month = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).expect("day 1 exists");
     (at_midnight(local), at_midnight(month))
@@ -464,6 +456,7 @@ fn top(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -19,7 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, Uscc};
 use domain::money::Fen;
 use rust_decimal::Decimal;
@@ -149,11 +149,9 @@ impl ManifestState {
     }
 }
 
-/// The calendar date in China Standard Time (UTC+8).
-pub fn china_date(at: DateTime<Utc>) -> NaiveDate {
-    let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    at.with_timezone(&china).date_naive()
-}
+/// The calendar date in China Standard Time (UTC+8): the domain's one definition, re-exported
+/// here for the crate's users.
+pub use domain::time::china_date;
 
 /// A declaration matched to a bill, and whether its release wrote it off.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1470,7 +1468,10 @@ impl ManifestLedger {
                 p.written_off = true;
                 progress.written_off_packages += p.packages;
                 // Paired assertion: never more written off than declared.
-                assert!(progress.written_off_packages <= e.declared_packages);
+                assert!(
+                    progress.written_off_packages <= e.declared_packages,
+                    "never more packages written off than declared on the bill"
+                );
             }
             ManifestEventKind::DepartureConfirmed {
                 manifest_id,

@@ -20,6 +20,10 @@
 //! Invariants, as absences: no IO, no clock (time is an argument), no id generation (ids arrive
 //! in commands), no `_` arm in a transition match, no float for weights or money.
 
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod codes;
 pub mod late;
 pub mod ledger;

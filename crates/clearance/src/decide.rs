@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use domain::codes::{Direction, EntryNumber};
 use domain::money::Fen;
 
@@ -17,8 +17,7 @@ use crate::refusal::Refusal;
 /// The customs year of an instant: the calendar year in China Standard Time (UTC+8), which is
 /// the year written in pre-entry and declaration numbers.
 pub fn customs_year(now: DateTime<Utc>) -> u16 {
-    let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    let year = now.with_timezone(&china).year();
+    let year = domain::time::china_year(now);
     // Years outside 0..=9999 cannot be written in a number; clamp so that the number check
     // refuses instead of wrapping.
     year.clamp(0, 9999) as u16
@@ -60,7 +59,12 @@ pub fn decide(
                 other => return Err(forbidden(other, action)),
             }
             text("client_seq_no", client_seq_no, 64)?;
-            check_number(&pre_entry_no.0, *declaration_office, *direction, now)?;
+            check_number(
+                &pre_entry_no.entry_number(),
+                *declaration_office,
+                *direction,
+                now,
+            )?;
             EventKind::Submitted {
                 pre_entry_no: *pre_entry_no,
                 client_seq_no: client_seq_no.clone(),
@@ -116,7 +120,7 @@ pub fn decide(
             officer_or_system(state, actor, action)?;
             let header = header(state);
             check_number(
-                &declaration_no.0,
+                &declaration_no.entry_number(),
                 header.declaration_office,
                 header.direction,
                 now,
@@ -963,11 +967,11 @@ fn check_number(
     direction: Direction,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    if n.office != office {
+    if n.office() != office {
         return Err(Refusal::NumberMismatch {
             what: "office",
             expected: office.to_string(),
-            found: n.office.to_string(),
+            found: n.office().to_string(),
         });
     }
     if n.direction() != direction {
@@ -978,11 +982,11 @@ fn check_number(
         });
     }
     let year = customs_year(now);
-    if n.year != year {
+    if n.year() != year {
         return Err(Refusal::NumberMismatch {
             what: "year",
             expected: year.to_string(),
-            found: n.year.to_string(),
+            found: n.year().to_string(),
         });
     }
     Ok(())

@@ -22,6 +22,10 @@
 //! Invariants, as absences: no IO, no clock (time is the `now` argument), no id generation
 //! (numbers arrive in commands), no `_` arm in the transition match, no command silently ignored.
 
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod decide;
 pub mod lane;
 pub mod model;

@@ -1199,13 +1199,8 @@ fn check_invariants(s: &DeclarationState) {
 #[test]
 fn random_sequences_reach_every_status() {
     let mut seen = std::collections::HashSet::new();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x & 0xff) as u8
-    };
+    let mut rng = domain::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut next = || rng.byte();
     for _ in 0..2000 {
         let mut state = DeclarationState::default();
         for _ in 0..60 {

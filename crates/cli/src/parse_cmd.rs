@@ -39,10 +39,10 @@ pub struct Args {
 
 fn entry_parts(n: &EntryNumber) -> Value {
     json!({
-        "office": n.office.as_str(),
-        "year": n.year,
+        "office": n.office().as_str(),
+        "year": n.year(),
         "direction": n.direction().to_string(),
-        "serial": n.serial,
+        "serial": n.serial(),
     })
 }
 
@@ -90,10 +90,10 @@ fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, Refusal>>
             })
         }),
         Kind::DeclarationNo => DeclarationNo::parse(v)
-            .map(|n| entry_parts(&n.0))
+            .map(|n| entry_parts(&n.entry_number()))
             .map_err(Refusal::from),
         Kind::PreEntryNo => PreEntryNo::parse(v)
-            .map(|n| entry_parts(&n.0))
+            .map(|n| entry_parts(&n.entry_number()))
             .map_err(Refusal::from),
         Kind::Office => match OfficeCode::parse(v) {
             Err(e) => Err(e.into()),

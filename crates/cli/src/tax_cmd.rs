@@ -33,69 +33,18 @@ pub struct Args {
 fn read_history(path: &Path) -> anyhow::Result<tax::EcommerceHistory> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the purchase history {}", path.display()))?;
-    let mut purchases = Vec::new();
-    let mut errors = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let row = raw.trim().trim_start_matches('\u{feff}');
-        if row.is_empty() || row.starts_with('#') || row.starts_with("person_id,") {
-            continue;
-        }
-        let fields: Vec<&str> = row.split(',').map(str::trim).collect();
-        let parsed = (|| -> Result<tax::Purchase, String> {
-            let [person_id, date, value] = fields[..] else {
-                return Err(format!(
-                    "expected person_id,date,value, found {} fields",
-                    fields.len()
-                ));
-            };
-            // The key the engine looks up (`Buyer::person_id`): the number as filed, upper case.
-            let person_id = match person_id.split_once(':') {
-                Some((kind @ ("resident_id" | "passport"), number)) if !number.is_empty() => {
-                    format!("{kind}:{}", number.to_uppercase())
-                }
-                _ => {
-                    return Err(format!(
-                        "person_id {person_id:?} is resident_id:NUMBER or passport:NUMBER"
-                    ))
-                }
-            };
-            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                .map_err(|_| format!("date {date:?} is not YYYY-MM-DD"))?;
-            let value: rust_decimal::Decimal = value
-                .parse()
-                .map_err(|_| format!("value {value:?} is not a number"))?;
-            if value.is_sign_negative()
-                || value.normalize().scale() > 2
-                || value > rust_decimal::Decimal::from(tax::AMOUNT_MAX_YUAN)
-            {
-                return Err(format!(
-                    "value {value} must be 0 to {} yuan with at most 2 decimals",
-                    tax::AMOUNT_MAX_YUAN
-                ));
-            }
-            let value_fen = domain::money::Fen::round_yuan(value)
-                .ok_or_else(|| format!("value {value} is out of range"))?;
-            Ok(tax::Purchase {
-                person_id,
-                date,
-                value_fen,
-            })
-        })();
-        match parsed {
-            Ok(p) => purchases.push(p),
-            Err(e) => errors.push(format!("line {line}: {e}")),
-        }
-    }
-    if !errors.is_empty() {
-        anyhow::bail!(
+    tax::EcommerceHistory::parse_csv(&text).map_err(|errors| {
+        anyhow::anyhow!(
             "purchase history {} has {} bad row(s):\n{}",
             path.display(),
             errors.len(),
-            errors.join("\n")
-        );
-    }
-    Ok(tax::EcommerceHistory { purchases })
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
 }
 
 #[derive(clap::Subcommand)]
@@ -108,7 +57,7 @@ pub enum RatesCommand {
 /// The exchange rates in force: those imported into the data folder, else the shipped sample.
 fn rate_table(data_dir: &Path) -> anyhow::Result<(RateTable, &'static str)> {
     Ok(
-        match tax::rates::load(data_dir).context("failed to load imported exchange rates")? {
+        match refdata::rates::load(data_dir).context("failed to load imported exchange rates")? {
             Some(t) => (t, "imported"),
             None => (
                 RateTable::sample(),
@@ -192,7 +141,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
 
 pub fn run_rates(data_dir: &Path, cmd: RatesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        RatesCommand::Import { file } => match tax::rates::import(data_dir, &file) {
+        RatesCommand::Import { file } => match refdata::rates::import(data_dir, &file) {
             Ok(s) => {
                 println!(
                     "imported 已导入 {} rows ({} new, {} replaced); {} rates in force in {}",

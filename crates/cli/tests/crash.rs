@@ -114,7 +114,7 @@ fn sigkill_during_submissions_loses_and_duplicates_nothing() {
     let unanswered: Arc<Mutex<Vec<u64>>> = Arc::default();
     let next_seq = Arc::new(AtomicU64::new(1));
     let mut token = String::new();
-    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = domain::rng::Rng::new(0x9E37_79B9_7F4A_7C15);
 
     for round in 0..=KILLS {
         let mut server = start(dir.path());
@@ -154,10 +154,7 @@ fn sigkill_during_submissions_loses_and_duplicates_nothing() {
                 });
             }
             // Kill at a seeded random moment (the last round ends gracefully).
-            rng = rng
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let wait_ms = 150 + (rng >> 33) % 600;
+            let wait_ms = rng.range(150, 749);
             std::thread::sleep(Duration::from_millis(wait_ms));
             if round < KILLS {
                 server.child.kill().unwrap(); // SIGKILL

@@ -632,10 +632,10 @@ impl EntryFlag {
 /// office (4) + year (4) + flag (1) + serial (9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntryNumber {
-    pub office: OfficeCode,
-    pub year: u16,
-    pub flag: EntryFlag,
-    pub serial: u32,
+    office: OfficeCode,
+    year: u16,
+    flag: EntryFlag,
+    serial: u32,
 }
 
 impl EntryNumber {
@@ -695,6 +695,26 @@ impl EntryNumber {
     pub fn direction(&self) -> Direction {
         self.flag.direction()
     }
+
+    /// The office that numbered it (positions 1-4).
+    pub fn office(&self) -> OfficeCode {
+        self.office
+    }
+
+    /// The year (positions 5-8).
+    pub fn year(&self) -> u16 {
+        self.year
+    }
+
+    /// The flag at position 9 (direction, and whether it is a consolidated list).
+    pub fn flag(&self) -> EntryFlag {
+        self.flag
+    }
+
+    /// The serial (positions 10-18).
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
 }
 
 impl fmt::Display for EntryNumber {
@@ -714,19 +734,21 @@ macro_rules! entry_number_type {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub EntryNumber);
+        pub struct $name(EntryNumber);
 
         impl $name {
+            /// The number as its common 18-character shape.
+            pub fn entry_number(&self) -> EntryNumber { self.0 }
             pub fn parse(s: &str) -> Result<Self, CodeError> {
                 EntryNumber::parse(s).map($name)
             }
             pub fn new(office: OfficeCode, year: u16, direction: Direction, serial: u32) -> Option<Self> {
                 EntryNumber::new(office, year, direction, serial).map($name)
             }
-            pub fn office(&self) -> OfficeCode { self.0.office }
-            pub fn year(&self) -> u16 { self.0.year }
+            pub fn office(&self) -> OfficeCode { self.0.office() }
+            pub fn year(&self) -> u16 { self.0.year() }
             pub fn direction(&self) -> Direction { self.0.direction() }
-            pub fn serial(&self) -> u32 { self.0.serial }
+            pub fn serial(&self) -> u32 { self.0.serial() }
         }
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -28,7 +28,22 @@ pub const ITEMS_MAX: usize = 50;
 /// shortest decimal form). Validation turns it into a `Decimal`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct NumberText(pub String);
+pub struct NumberText(String);
+
+impl NumberText {
+    /// Raw text that validation will read as a number (as deserialization builds it; tests and
+    /// forms assembled in code use this too). Nothing is checked here: [`crate::validate`] is
+    /// the only reader and reports a bad number as a problem.
+    pub fn new(text: impl Into<String>) -> NumberText {
+        NumberText(text.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
 
 impl<'de> Deserialize<'de> for NumberText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

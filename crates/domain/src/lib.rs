@@ -8,13 +8,21 @@
 //!   implemented by the `refdata` crate.
 //! - [`validate`]: the gate from the wire form to the typed form, reporting every problem at once.
 //! - [`problem`]: one problem: field path, stable code, message in Chinese and English.
+//! - [`time`]: the China day (UTC+8), the one definition of the customs calendar's zone.
+//! - [`rng`]: the one seeded pseudo-random generator of the workspace (simulator, tests, benches).
+
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod codes;
 pub mod declaration;
 pub mod money;
 pub mod problem;
 pub mod reference;
+pub mod rng;
 mod strict;
+pub mod time;
 pub mod validate;
 
 pub use problem::{Problem, Problems};

@@ -32,9 +32,23 @@ impl Problem {
 /// Problems collected in one pass, in the order found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct Problems(pub Vec<Problem>);
+pub struct Problems(Vec<Problem>);
 
 impl Problems {
+    /// Problems already collected elsewhere (a parser's list, a test's expectation), kept in
+    /// their order.
+    pub fn from_vec(problems: Vec<Problem>) -> Problems {
+        Problems(problems)
+    }
+    pub fn as_slice(&self) -> &[Problem] {
+        &self.0
+    }
+    pub fn into_vec(self) -> Vec<Problem> {
+        self.0
+    }
+    pub fn first(&self) -> Option<&Problem> {
+        self.0.first()
+    }
     pub fn push(&mut self, p: Problem) {
         self.0.push(p);
     }
@@ -49,6 +63,34 @@ impl Problems {
     }
     pub fn codes(&self) -> Vec<&'static str> {
         self.0.iter().map(|p| p.code).collect()
+    }
+}
+
+impl From<Vec<Problem>> for Problems {
+    fn from(problems: Vec<Problem>) -> Problems {
+        Problems(problems)
+    }
+}
+
+impl Extend<Problem> for Problems {
+    fn extend<I: IntoIterator<Item = Problem>>(&mut self, iter: I) {
+        self.0.extend(iter);
+    }
+}
+
+impl IntoIterator for Problems {
+    type Item = Problem;
+    type IntoIter = std::vec::IntoIter<Problem>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Problems {
+    type Item = &'a Problem;
+    type IntoIter = std::slice::Iter<'a, Problem>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 

@@ -452,7 +452,7 @@ impl Checker<'_> {
         dp: u32,
         allow_zero: bool,
     ) -> Option<Decimal> {
-        let Some(NumberText(s)) = v else {
+        let Some(s) = v.as_ref().map(NumberText::as_str) else {
             if required {
                 self.missing(path);
             }

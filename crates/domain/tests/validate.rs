@@ -226,7 +226,7 @@ fn every_problem_is_reported_at_once() {
 fn messages_are_in_chinese_and_english() {
     let doc = with(valid_import(), "/trader/uscc", json!("91110000600037341M"));
     let err = validate_json(&serde_json::to_vec(&doc).unwrap(), &reference()).unwrap_err();
-    let p = &err.0[0];
+    let p = &err.as_slice()[0];
     assert!(p.message_zh.contains("校验位"), "{}", p.message_zh);
     assert!(p.message_en.contains("check character"), "{}", p.message_en);
 }
@@ -511,8 +511,11 @@ fn structural_problems_are_problems_not_panics() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let err = parse_form(deep.as_bytes()).unwrap_err();
     assert_eq!(err.codes(), vec!["not_object"]);
-    assert_eq!(err.0[0].field, "");
-    assert!(err.0[0].message_en.contains("JSON object"), "{err:?}");
+    assert_eq!(err.as_slice()[0].field, "");
+    assert!(
+        err.as_slice()[0].message_en.contains("JSON object"),
+        "{err:?}"
+    );
     // Nested inside a field of the object: the field is named.
     let deep_field = format!(
         "{{\"remarks\":{}{}}}",
@@ -521,7 +524,7 @@ fn structural_problems_are_problems_not_panics() {
     );
     let err = parse_form(deep_field.as_bytes()).unwrap_err();
     assert_eq!(err.codes(), vec!["json_type"]);
-    assert_eq!(err.0[0].field, "remarks");
+    assert_eq!(err.as_slice()[0].field, "remarks");
     let deep_object = format!(
         "{{\"trader\":{}1{}}}",
         "{\"a\":".repeat(5000),
@@ -535,15 +538,15 @@ fn structural_problems_are_problems_not_panics() {
     let big = vec![b' '; domain::validate::DOCUMENT_BYTES_MAX + 1];
     let err = parse_form(&big).unwrap_err();
     assert_eq!(err.codes(), vec!["too_large"]);
-    assert!(err.0[0].message_en.contains("1048576"), "{err:?}");
+    assert!(err.as_slice()[0].message_en.contains("1048576"), "{err:?}");
 }
 
 #[test]
 fn type_errors_name_their_field() {
     let doc = with(valid_import(), "/items/0/name", json!(42));
     let err = parse_form(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
-    assert_eq!(err.0[0].field, "items[0].name");
-    assert_eq!(err.0[0].code, "json_type");
+    assert_eq!(err.as_slice()[0].field, "items[0].name");
+    assert_eq!(err.as_slice()[0].code, "json_type");
 }
 
 #[test]

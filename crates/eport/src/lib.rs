@@ -16,6 +16,10 @@
 //!
 //! Refusals carry stable codes ([`Refusal::code`]) and messages in Chinese and English.
 
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 use chrono::NaiveDate;
 use domain::codes::{Direction, HsCode, Uscc};
 use domain::declaration::Declaration;

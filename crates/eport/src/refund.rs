@@ -112,7 +112,10 @@ impl RefundClaim {
         if self.quantity <= Decimal::ZERO || self.fob_value_fen.0 <= 0 {
             return Err("quantity and FOB value are above zero".into());
         }
-        if (self.fob_value_fen.0 - self.customs_fob_value_fen.0).abs() > FOB_TOLERANCE_FEN {
+        // abs_diff: the difference of two user amounts cannot overflow.
+        if self.fob_value_fen.0.abs_diff(self.customs_fob_value_fen.0)
+            > FOB_TOLERANCE_FEN.unsigned_abs()
+        {
             return Err("the FOB value does not match the customs record".into());
         }
         Ok(())
@@ -243,7 +246,7 @@ pub fn check_claim(
     let currency = r.currency;
     match (it.fob_value_fen, currency) {
         (Some(fen), Some(currency)) => {
-            if (fen.0 - req.fob_value_fen.0).abs() > FOB_TOLERANCE_FEN {
+            if fen.0.abs_diff(req.fob_value_fen.0) > FOB_TOLERANCE_FEN.unsigned_abs() {
                 refusals.push(Refusal::new(
                     "fob_value_fen",
                     "fob_value_mismatch",

@@ -543,14 +543,14 @@ fn overseas(r: &Record, prefix: &str) -> Option<OverseasPartyForm> {
 fn charge(r: &Record, prefix: &str) -> Option<ChargeForm> {
     let c = ChargeForm {
         mark: r.get(&format!("{prefix}Mark")),
-        value: r.get(&format!("{prefix}Rate")).map(NumberText),
+        value: r.get(&format!("{prefix}Rate")).map(NumberText::new),
         currency: r.get(&format!("{prefix}Curr")),
     };
     (c != ChargeForm::default()).then_some(c)
 }
 
 fn item(r: &Record) -> ItemForm {
-    let n = |name: &str| r.get(name).map(NumberText);
+    let n = |name: &str| r.get(name).map(NumberText::new);
     ItemForm {
         item_no: n("GNo"),
         record_item: r.get("ContrItem"),
@@ -583,7 +583,7 @@ fn map(doc: Document, hint: Option<Direction>) -> Result<DeclarationForm, Vec<Pr
         ));
     };
     let direction = direction_of(h).map_err(|p| vec![p])?.or(hint);
-    let n = |name: &str| h.get(name).map(NumberText);
+    let n = |name: &str| h.get(name).map(NumberText::new);
     let (own, other) = match direction {
         Some(Direction::Export) => ("OverseasConsignee", "OverseasConsignor"),
         _ => ("OverseasConsignor", "OverseasConsignee"),

@@ -6,4 +6,8 @@
 //!
 //! Pure: bytes in, a form or problems out; no IO, no clock.
 
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod decmessage;

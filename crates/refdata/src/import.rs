@@ -93,7 +93,7 @@ pub fn import(data_dir: &Path, table: &str, csv_path: &Path) -> Result<ImportRep
     })
 }
 
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let file_name = path
         .file_name()

@@ -7,16 +7,23 @@
 //! - [`import`]: checks every row of an official table file and, only if all are good, writes it
 //!   atomically to `<data_dir>/refdata/<table>.csv`.
 //! - [`RefData::lookup`]: rows of a table matching a query, for `jinguan codes TABLE [QUERY]`.
+//! - [`rates`]: the data directory's exchange-rate table (`tax::rates` format), loaded and
+//!   imported atomically.
 //! - [`Table`]: the table names; [`tariff`] documents the tariff columns and agreement syntax.
 //!
-//! Parsing is pure; file IO is confined to [`RefData::load`] and [`import`]. Nothing here uses
+//! Parsing is pure; file IO is confined to [`RefData::load`], [`import`] and [`rates`]. Nothing here uses
 //! the network or reads the clock.
+
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod csvfile;
 mod error;
 mod import;
 mod lookup;
 mod parse;
+pub mod rates;
 mod table;
 pub mod tariff;
 
@@ -328,16 +335,13 @@ mod tests {
         let base = RefData::embedded().expect("shipped data loads");
         for table in Table::ALL {
             let text = table.embedded_text().as_bytes();
-            let mut state = 0x2545_f491_u32;
+            let mut rng = domain::rng::Rng::new(0x2545_f491);
             for round in 0..40 {
                 let mut bytes = text[..text.len() * round / 40].to_vec();
                 for _ in 0..round {
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
                     if !bytes.is_empty() {
-                        let at = state as usize % bytes.len();
-                        bytes[at] = (state >> 8) as u8;
+                        let at = rng.below(bytes.len() as u64) as usize;
+                        bytes[at] = rng.byte();
                     }
                 }
                 let mut data = base.clone();

@@ -384,9 +384,8 @@ fn garbage_and_empty_files_are_errors_not_panics() {
         table_error(import_bytes(gbk, "units")),
         TableError::NotUtf8 { line: 2 }
     );
-    let garbage: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let mut rng = domain::rng::Rng::new(2654435761);
+    let garbage: Vec<u8> = (0..4096).map(|_| rng.byte()).collect();
     let _ = import_bytes(&garbage, "tariff");
     let _ = import_bytes(b"\"unterminated,quote\n1,2", "offices");
     let err = import_bytes(

@@ -20,6 +20,10 @@
 //! Invariants, as absences: no IO, no clock (the day is an argument), no randomness other than
 //! the published-seed hash, no floating point in prices.
 
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod cli;
 pub mod compile;
 pub mod engine;

@@ -9,7 +9,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::codes::OfficeCode;
 use serde::Deserialize;
 
@@ -92,11 +92,7 @@ fn bound(field: &str, v: Option<&str>, end: bool) -> Result<Option<DateTime<Utc>
     } else {
         date
     };
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    Ok(date
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| beijing.from_local_datetime(&t).single())
-        .map(|t| t.with_timezone(&Utc)))
+    Ok(domain::time::china_midnight(date))
 }
 
 #[utoipa::path(get, path = "/api/stats/summary", params(StatsParams),

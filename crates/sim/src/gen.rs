@@ -127,7 +127,7 @@ const EXPORT_MODES: [(&str, u32); 6] = [
 ];
 
 fn n(d: Decimal) -> Option<NumberText> {
-    Some(NumberText(d.normalize().to_string()))
+    Some(NumberText::new(d.normalize().to_string()))
 }
 
 fn s(x: impl Into<String>) -> Option<String> {
@@ -435,7 +435,7 @@ pub fn generate(
     let goods_total: Decimal = items
         .iter()
         .filter_map(|i| i.total_price.as_ref())
-        .filter_map(|t| t.0.parse::<Decimal>().ok())
+        .filter_map(|t| t.as_str().parse::<Decimal>().ok())
         .sum();
     let trader = PartyForm {
         name: s(ent.name.clone()),

@@ -260,12 +260,12 @@ fn survey(world: &World, cfg: &Config) -> (BTreeSet<usize>, Vec<BillToFile>) {
             f.packages,
             f.gross_weight_kg,
         ) {
-            if p.0.parse::<u32>().is_ok_and(|p| p > 0) {
+            if p.as_str().parse::<u32>().is_ok_and(|p| p > 0) {
                 bills.push(BillToFile {
                     office,
                     bill_no,
-                    packages: p.0,
-                    gross_weight_kg: w.0,
+                    packages: p.into_string(),
+                    gross_weight_kg: w.into_string(),
                 });
             }
         }

@@ -16,12 +16,18 @@
 //! Invariants, as absences: no clock read (times are simulated from the seed), no IO outside
 //! [`run_store`]'s store and [`http`]'s client, no randomness but [`rng`].
 
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod gen;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod pipeline;
 pub mod report;
-pub mod rng;
+/// The simulator draws from the workspace's one seeded generator (`domain::rng`); the path
+/// `sim::rng` is kept for its users.
+pub use domain::rng;
 pub mod rules;
 #[cfg(feature = "service")]
 mod service;

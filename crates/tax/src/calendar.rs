@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::Serialize;
 
+use crate::csvrows;
 use crate::rates::RowError;
 
 /// What the calendar says of a listed day.
@@ -48,15 +49,16 @@ impl TradingCalendar {
     pub fn parse_csv(text: &str) -> Result<TradingCalendar, Vec<RowError>> {
         let mut days = BTreeMap::new();
         let mut errors = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
-            let line = index + 1;
-            let row = raw.trim();
-            if row.is_empty() || row.starts_with('#') || row.starts_with("date,") {
-                continue;
-            }
-            let mut fields = row.split(',').map(str::trim);
-            let date = fields.next().unwrap_or_default();
-            let kind = fields.next().unwrap_or_default();
+        for row in csvrows::rows(text, "date") {
+            let row = match row {
+                Ok(row) => row,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let line = row.line;
+            let (date, kind) = (row.get(0), row.get(1));
             let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
                 errors.push(RowError {
                     line,

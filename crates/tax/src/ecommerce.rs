@@ -6,6 +6,11 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use domain::money::Fen;
+use rust_decimal::Decimal;
+
+use crate::csvrows::{self, Row};
+use crate::engine::AMOUNT_MAX_YUAN;
+use crate::rates::RowError;
 
 /// One earlier purchase of a person under the e-commerce retail regime.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +30,31 @@ pub struct EcommerceHistory {
 }
 
 impl EcommerceHistory {
+    /// A purchase history as CSV `person_id,date,value`: person_id as `resident_id:NUMBER` or
+    /// `passport:NUMBER` (the number is upper-cased, as the engine looks it up), date
+    /// YYYY-MM-DD, value in yuan with at most 2 decimals; a header row and `#` lines are
+    /// skipped; an empty text means no purchases. Every bad row is reported with its line.
+    pub fn parse_csv(text: &str) -> Result<EcommerceHistory, Vec<RowError>> {
+        let mut purchases = Vec::new();
+        let mut errors = Vec::new();
+        for row in csvrows::rows(text, "person_id") {
+            match row.and_then(|row| {
+                parse_purchase(&row).map_err(|message| RowError {
+                    line: row.line,
+                    message,
+                })
+            }) {
+                Ok(p) => purchases.push(p),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(EcommerceHistory { purchases })
+        } else {
+            Err(errors)
+        }
+    }
+
     /// The person's purchases in the calendar year `year`, dated on or before `on`. The sum
     /// saturates rather than overflows: a history that large is far beyond any annual limit,
     /// which is all the total is used for.
@@ -35,6 +65,47 @@ impl EcommerceHistory {
             .filter(|p| p.person_id == person_id && p.date.year() == year && p.date <= on)
             .fold(0i64, |sum, p| sum.saturating_add(p.value_fen.0)))
     }
+}
+
+fn parse_purchase(row: &Row) -> Result<Purchase, String> {
+    let fields: Vec<&str> = row.fields.iter().collect();
+    let [person_id, date, value] = fields[..] else {
+        return Err(format!(
+            "expected person_id,date,value, found {} fields",
+            fields.len()
+        ));
+    };
+    // The key the engine looks up (`Buyer::person_id`): the number as filed, upper case.
+    let person_id = match person_id.split_once(':') {
+        Some((kind @ ("resident_id" | "passport"), number)) if !number.is_empty() => {
+            format!("{kind}:{}", number.to_uppercase())
+        }
+        _ => {
+            return Err(format!(
+                "person_id {person_id:?} is resident_id:NUMBER or passport:NUMBER"
+            ))
+        }
+    };
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| format!("date {date:?} is not YYYY-MM-DD"))?;
+    let value: Decimal = value
+        .parse()
+        .map_err(|_| format!("value {value:?} is not a number"))?;
+    if value.is_sign_negative()
+        || value.normalize().scale() > 2
+        || value > Decimal::from(AMOUNT_MAX_YUAN)
+    {
+        return Err(format!(
+            "value {value} must be 0 to {AMOUNT_MAX_YUAN} yuan with at most 2 decimals"
+        ));
+    }
+    let value_fen =
+        Fen::round_yuan(value).ok_or_else(|| format!("value {value} is out of range"))?;
+    Ok(Purchase {
+        person_id,
+        date,
+        value_fen,
+    })
 }
 
 /// The buyer of an e-commerce declaration. The declaration has no buyer field (the domain type
@@ -55,6 +126,26 @@ mod tests {
             date: date.parse().unwrap(),
             value_fen: Fen(value_fen),
         }
+    }
+
+    #[test]
+    fn a_history_csv_reads_quoted_fields_and_reports_bad_rows_by_line() {
+        let h = EcommerceHistory::parse_csv(
+            "person_id,date,value\n\"passport:e1\",2025-01-02,\"1,000.5\"\npassport:E1,2025-01-03,20\n",
+        );
+        // "1,000.5" is one field (quoted), and not a number: the row is refused, not split.
+        let errors = h.unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
+        assert!(errors[0].message.contains("1,000.5"), "{errors:?}");
+        let h = EcommerceHistory::parse_csv(
+            "\"passport:e1\" , 2025-01-02 , 1000.50\n# note, with comma\n",
+        )
+        .expect("good rows");
+        assert_eq!(
+            h.purchases,
+            vec![purchase("passport:E1", "2025-01-02", 100_050)]
+        );
     }
 
     #[test]

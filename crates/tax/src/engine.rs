@@ -607,9 +607,12 @@ pub fn assess(decl: &Declaration, ctx: &TaxContext<'_>) -> Result<Assessment, Ta
         } => policy.de_minimis_applies_to_ecommerce,
         _ => true,
     };
-    let notices = notices(&items, policy.de_minimis_fen, de_minimis_applies);
-    let total_payable_fen = notices.iter().map(|n| n.payable_fen).sum();
-    let customs_value_total_fen = items.iter().map(|i| i.customs_value_fen).sum();
+    let notices = notices(&items, policy.de_minimis_fen, de_minimis_applies)?;
+    let total_payable_fen = sum_fen(notices.iter().map(|n| n.payable_fen), "total payable")?;
+    let customs_value_total_fen = sum_fen(
+        items.iter().map(|i| i.customs_value_fen),
+        "total customs value",
+    )?;
     let assessment = Assessment {
         direction: decl.direction,
         regime,
@@ -906,11 +909,17 @@ fn assess_import_item(
                 exact,
                 Some(fen),
             ));
-            remedies_fen += fen;
+            remedies_fen = remedies_fen.checked_add(fen).ok_or(TaxError::Overflow {
+                what: "trade remedies",
+            })?;
             push_tax(a, kind, fen, relief.duty_factor, "trade remedy")?;
         }
     }
-    let duty_all = duty_fen + remedies_fen;
+    let duty_all = duty_fen
+        .checked_add(remedies_fen)
+        .ok_or(TaxError::Overflow {
+            what: "duty and trade remedies",
+        })?;
 
     // Consumption tax.
     let mut ct_fen = Fen::ZERO;
@@ -1303,12 +1312,22 @@ fn assess_export_item(
     )
 }
 
+/// The sum of amounts that come from a declaration, or [`TaxError::Overflow`] beyond `i64` fen
+/// (unreachable while every amount is bounded by [`AMOUNT_MAX_YUAN`] and a declaration has at
+/// most `ITEMS_MAX` items, but checked rather than assumed).
+pub(crate) fn sum_fen(
+    amounts: impl IntoIterator<Item = Fen>,
+    what: &'static str,
+) -> Result<Fen, TaxError> {
+    Fen::checked_sum(amounts).ok_or(TaxError::Overflow { what })
+}
+
 /// One notice per tax kind with a non-zero amount, with the de minimis rule applied per kind.
 pub(crate) fn notices(
     items: &[ItemAssessment],
     de_minimis: Fen,
     applies: bool,
-) -> Vec<PaymentNotice> {
+) -> Result<Vec<PaymentNotice>, TaxError> {
     let mut by_kind: BTreeMap<TaxKind, Vec<(u16, Fen)>> = BTreeMap::new();
     for item in items {
         for t in &item.taxes {
@@ -1323,13 +1342,13 @@ pub(crate) fn notices(
     by_kind
         .into_iter()
         .map(|(kind, items)| {
-            let assessed: Fen = items.iter().map(|(_, f)| *f).sum();
+            let assessed = sum_fen(items.iter().map(|(_, f)| *f), "a payment notice")?;
             let waived = (applies && !assessed.is_zero() && assessed <= de_minimis).then(|| {
                 format!(
                     "de minimis: {assessed} ≤ {de_minimis} / 一票一税种{de_minimis}元及以下免征"
                 )
             });
-            PaymentNotice {
+            Ok(PaymentNotice {
                 kind,
                 label_zh: kind.name_zh(),
                 label_en: kind.name_en(),
@@ -1341,8 +1360,8 @@ pub(crate) fn notices(
                 },
                 waived,
                 items,
-            }
+            })
         })
-        .filter(|n| !n.assessed_fen.is_zero())
+        .filter(|n| n.as_ref().map_or(true, |n| !n.assessed_fen.is_zero()))
         .collect()
 }

@@ -6,19 +6,25 @@
 //!   consumption tax (with tiers), import VAT, reliefs, the e-commerce regime, the de minimis rule
 //!   → an [`Assessment`] with one [`PaymentNotice`] per tax kind, as JSON or
 //!   [`Assessment::render_text`].
-//! - [`rates`]: [`RateTable`] and the rule picking the rate date; [`rates::import`] writes the
-//!   data directory's table atomically.
+//! - [`rates`]: [`RateTable`] and the rule picking the rate date (the data directory's table is
+//!   read and written by `refdata::rates`).
 //! - [`calendar`]: [`TradingCalendar`] of holidays and make-up working days.
 //! - [`remedies`]: anti-dumping and countervailing duties by commodity, origin and producer.
 //! - [`fees`]: late declaration fee and late payment surcharge.
 //! - [`postal`]: personal postal articles and baggage.
 //! - [`policy`]: [`TaxPolicy`], every open rule as a named setting (docs/TAX.md).
 //!
-//! Pure: no clock, no IO (only [`rates::import`] and [`rates::load`] touch files, for the CLI).
+//! Pure: no clock, no IO. Tables are parsed from text the caller supplies (`clippy.toml` forbids
+//! the clock and `std::fs` here).
 //! Money is `Fen` when rounded and `Decimal` inside; no floating point.
+
+// Panics in library code only with a stated reason: `.expect("why this cannot fail")` or an
+// error, never a bare `.unwrap()` (tests may unwrap).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod assessment;
 pub mod calendar;
+mod csvrows;
 pub mod ecommerce;
 mod engine;
 pub mod error;

@@ -10,10 +10,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use domain::codes::Direction;
-use domain::money::Fen;
 
 use crate::assessment::{Assessment, ItemAssessment, ItemTax, MeasureApplied, Regime, TaxKind};
-use crate::engine::{check_invariants, mul, notices, round, step};
+use crate::engine::{check_invariants, mul, notices, round, step, sum_fen};
 use crate::error::TaxError;
 use crate::policy::TaxPolicy;
 
@@ -105,7 +104,12 @@ pub fn assess_postal(
             }],
         });
     }
-    let notices = notices(&items, policy.postal_de_minimis_fen, true);
+    let notices = notices(&items, policy.postal_de_minimis_fen, true)?;
+    let customs_value_total_fen = sum_fen(
+        items.iter().map(|i| i.customs_value_fen),
+        "total customs value",
+    )?;
+    let total_payable_fen = sum_fen(notices.iter().map(|n| n.payable_fen), "total payable")?;
     let assessment = Assessment {
         direction: Direction::Import,
         regime: Regime::PostalArticles,
@@ -114,8 +118,8 @@ pub fn assess_postal(
         transaction_terms: None,
         exchange_rates: Vec::new(),
         header_steps: Vec::new(),
-        customs_value_total_fen: items.iter().map(|i| i.customs_value_fen).sum::<Fen>(),
-        total_payable_fen: notices.iter().map(|n| n.payable_fen).sum(),
+        customs_value_total_fen,
+        total_payable_fen,
         items,
         notices,
         notes: Vec::new(),

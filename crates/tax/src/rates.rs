@@ -1,5 +1,6 @@
 //! Exchange rates: [`RateTable`] (currency → dated rates), the rule that picks the rate date
-//! for a declaration date ([`rule_date`]), and [`import`] of a CSV into the data directory.
+//! for a declaration date ([`rule_date`]). Pure: reading and writing the data directory's table
+//! is `refdata::rates`' work.
 //!
 //! CSV format: `currency,date,rate[,units]`: ISO 4217 alpha currency, `YYYY-MM-DD`, the number of
 //! yuan (CNY) for `units` units of the currency with at most 4 decimal places, and `units` = `1`
@@ -7,9 +8,6 @@
 //! starting with `currency,` and lines starting with `#` are allowed.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::{Datelike, Duration, Months, NaiveDate};
@@ -19,6 +17,7 @@ use serde::Serialize;
 use domain::codes::CurrencyCode;
 
 use crate::calendar::{nth_wednesday, TradingCalendar};
+use crate::csvrows::{self, Row};
 use crate::error::TaxError;
 use crate::policy::TaxPolicy;
 
@@ -163,16 +162,16 @@ impl RateTable {
     pub fn parse_csv(text: &str) -> Result<RateTable, Vec<RowError>> {
         let mut table = RateTable::default();
         let mut errors = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
-            let line = index + 1;
-            let row = raw.trim().trim_start_matches('\u{feff}');
-            if row.is_empty()
-                || row.starts_with('#')
-                || row.to_ascii_lowercase().starts_with("currency,")
-            {
-                continue;
-            }
-            match parse_row(row) {
+        for row in csvrows::rows(text, "currency") {
+            let row = match row {
+                Ok(row) => row,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let line = row.line;
+            match parse_row(&row) {
                 Ok((currency, date, rate)) => {
                     if table.get(currency, date).is_some() {
                         errors.push(RowError {
@@ -195,11 +194,21 @@ impl RateTable {
 
     /// The table as CSV in this module's format, sorted.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("currency,date,rate,units\n");
+        let mut out = csv::Writer::from_writer(Vec::new());
+        // Writing records to memory cannot fail: the writer's only errors are IO errors.
+        out.write_record(["currency", "date", "rate", "units"])
+            .expect("writing CSV to memory");
         for (currency, date, rate) in self.rows() {
-            let _ = writeln!(out, "{currency},{date},{},{}", rate.yuan, rate.units);
+            out.write_record([
+                currency.to_string(),
+                date.to_string(),
+                rate.yuan.to_string(),
+                rate.units.to_string(),
+            ])
+            .expect("writing CSV to memory");
         }
-        out
+        let bytes = out.into_inner().expect("flushing CSV to memory");
+        String::from_utf8(bytes).expect("the fields written are UTF-8")
     }
 
     /// Add or replace every row of `other`; returns (added, replaced).
@@ -264,8 +273,8 @@ impl RateTable {
     }
 }
 
-fn parse_row(row: &str) -> Result<(CurrencyCode, NaiveDate, QuotedRate), String> {
-    let fields: Vec<&str> = row.split(',').map(str::trim).collect();
+fn parse_row(row: &Row) -> Result<(CurrencyCode, NaiveDate, QuotedRate), String> {
+    let fields: Vec<&str> = row.fields.iter().collect();
     if !(3..=4).contains(&fields.len()) {
         return Err(format!(
             "expected currency,date,rate[,units], found {} fields",
@@ -293,99 +302,4 @@ fn parse_row(row: &str) -> Result<(CurrencyCode, NaiveDate, QuotedRate), String>
         Some(other) => return Err(format!("units {other:?} must be 1 or 100")),
     };
     Ok((currency, date, QuotedRate { yuan, units }))
-}
-
-/// Why an import failed. A failed import changes nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} has {} bad rows:\n{}", .errors.len(), .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Rows {
-        path: PathBuf,
-        errors: Vec<RowError>,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-/// What an import did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ImportSummary {
-    pub path: PathBuf,
-    pub rows_read: usize,
-    pub added: usize,
-    pub replaced: usize,
-    pub total: usize,
-}
-
-/// Where the imported table lives under a data directory.
-pub fn table_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("rates").join("exchange_rates.csv")
-}
-
-/// Load the imported table of a data directory, or `None` when nothing was imported yet.
-pub fn load(data_dir: &Path) -> Result<Option<RateTable>, ImportError> {
-    let path = table_path(data_dir);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(ImportError::Read { path, source }),
-    };
-    RateTable::parse_csv(&text)
-        .map(Some)
-        .map_err(|errors| ImportError::Rows { path, errors })
-}
-
-/// `jinguan rates import FILE.csv`: validate every row of `csv_path`, merge it into the table of
-/// `<data_dir>/rates/exchange_rates.csv` (new rows replace old ones of the same currency and
-/// date), and write the result atomically (temporary file, fsync, rename, fsync of the
-/// directory). A file with any bad row changes nothing.
-pub fn import(data_dir: &Path, csv_path: &Path) -> Result<ImportSummary, ImportError> {
-    let text = std::fs::read_to_string(csv_path).map_err(|source| ImportError::Read {
-        path: csv_path.to_path_buf(),
-        source,
-    })?;
-    let new = RateTable::parse_csv(&text).map_err(|errors| ImportError::Rows {
-        path: csv_path.to_path_buf(),
-        errors,
-    })?;
-    let mut table = load(data_dir)?.unwrap_or_default();
-    let (added, replaced) = table.merge(&new);
-    let path = table_path(data_dir);
-    write_atomically(&path, table.to_csv().as_bytes()).map_err(|source| ImportError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(ImportSummary {
-        path,
-        rows_read: new.len(),
-        added,
-        replaced,
-        total: table.len(),
-    })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().expect("the table path has a parent");
-    std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(".exchange_rates.csv.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        // The rename is durable only once the directory is synced.
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }

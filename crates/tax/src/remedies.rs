@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use domain::codes::{CountryCode, HsCode};
 
+use crate::csvrows::{self, Row};
 use crate::rates::RowError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -62,15 +63,15 @@ impl TradeRemedyTable {
     pub fn parse_csv(text: &str) -> Result<TradeRemedyTable, Vec<RowError>> {
         let mut remedies = Vec::new();
         let mut errors = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
-            let line = index + 1;
-            let row = raw.trim();
-            if row.is_empty() || row.starts_with('#') || row.starts_with("code_prefix,") {
-                continue;
-            }
-            match parse_row(row) {
+        for row in csvrows::rows(text, "code_prefix") {
+            match row.and_then(|row| {
+                parse_row(&row).map_err(|message| RowError {
+                    line: row.line,
+                    message,
+                })
+            }) {
                 Ok(remedy) => remedies.push(remedy),
-                Err(message) => errors.push(RowError { line, message }),
+                Err(e) => errors.push(e),
             }
         }
         if errors.is_empty() {
@@ -107,8 +108,8 @@ impl TradeRemedyTable {
     }
 }
 
-fn parse_row(row: &str) -> Result<TradeRemedy, String> {
-    let f: Vec<&str> = row.split(',').map(str::trim).collect();
+fn parse_row(row: &Row) -> Result<TradeRemedy, String> {
+    let f: Vec<&str> = row.fields.iter().collect();
     if f.len() != 7 {
         return Err(format!(
             "expected code_prefix,origin,producer,kind,rate,valid_from,valid_to, found {} fields",
