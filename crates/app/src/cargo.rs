@@ -41,7 +41,7 @@ use store::{
 };
 
 use crate::access::Principal;
-use crate::cargo_access::{authorize_cargo, CargoOperation as Op, CargoResource as Res};
+use crate::access::{authorize_cargo, CargoOperation as Op, CargoResource as Res};
 use crate::error::{AppError, FieldProblem};
 use crate::service::Clearance;
 

@@ -16,7 +16,7 @@ use domain::codes::{OfficeCode, Uscc};
 use store::{DeclarationKey, Office};
 
 use crate::access::{Duty, Principal, Role};
-use crate::clock::PinnableClock;
+use crate::clock::{Clock, PinnableClock};
 use crate::error::AppError;
 use crate::service::{Clearance, NewUserRequest, StaticRegistry, Step};
 
@@ -291,7 +291,8 @@ pub fn load_over_past_hours(
     count: usize,
     clock: &PinnableClock,
 ) -> Result<DemoSummary, AppError> {
-    let now = Utc::now();
+    // The clock is not pinned yet: this is the real time the demo ends before.
+    let now = clock.now();
     let mut timeline = Timeline {
         clock: Some(clock),
         start: now - Duration::hours(12),

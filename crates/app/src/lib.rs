@@ -20,7 +20,6 @@
 pub mod access;
 pub mod auth;
 pub mod cargo;
-pub mod cargo_access;
 pub mod clock;
 pub mod demo;
 pub mod eport;
@@ -33,7 +32,10 @@ pub mod risk;
 pub mod service;
 pub mod stats;
 
-pub use access::{authorize, Denied, Duty, Operation, Principal, Resource, Role};
+pub use access::{
+    authorize, authorize_cargo, decide, Ask, CargoOperation, CargoResource, Denied, Duty, Operation,
+    Principal, Resource, Role,
+};
 pub use clock::{Clock, ManualClock, PinnableClock, SystemClock};
 pub use error::{AppError, FieldProblem};
 pub use portal::{CodeLookup, CodeRow};

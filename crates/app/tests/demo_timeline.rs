@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use app::stats::StatsQuery;
-use app::{Clearance, Clock, PinnableClock};
-use chrono::{Duration, Utc};
+use app::{Clearance, Clock, PinnableClock, SystemClock};
+use chrono::Duration;
 use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
@@ -24,9 +24,9 @@ fn the_demo_is_spread_over_the_past_hours() {
     .with_registry(Box::new(app::demo::registry()))
     .with_eport();
     svc.load_risk().unwrap();
-    let before = Utc::now();
+    let before = SystemClock.now();
     app::demo::load_over_past_hours(&svc, 60, &clock).unwrap();
-    let after = Utc::now();
+    let after = SystemClock.now();
     assert!(
         (clock.now() - after).num_seconds().abs() < 5,
         "the clock is released"

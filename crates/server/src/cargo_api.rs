@@ -1,6 +1,6 @@
 //! The HTTP endpoints of transport and cargo control (docs/CARGO.md "Endpoints"): manifests,
 //! late bills, transits and their alerts, parcel lists and baggage. Authentication here;
-//! authorization in the service (`app::cargo_access`), like every other endpoint.
+//! authorization in the service (`app::access::authorize_cargo`), like every other endpoint.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
