@@ -3,7 +3,7 @@
 //! [`CargoOperation`] on a [`CargoResource`] for transport and cargo control) and the one
 //! matrix that decides, [`decide`]. [`authorize`] and [`authorize_cargo`] are its two faces
 //! (the access-matrix tests enumerate them); use cases go through
-//! [`crate::core::Core::authorize`], which returns the proof ([`crate::core::Allowed`]) they
+//! [`crate::kernel::Core::authorize`], which returns the proof ([`crate::kernel::Allowed`]) they
 //! hold to read or write.
 //!
 //! Deny by default: the matrix lists what each kind of principal may do and refuses the rest.

@@ -33,6 +33,7 @@ fn the_demo_is_spread_over_the_past_hours() {
     );
 
     let hq = svc
+        .users()
         .login("hq-analyst", app::demo::DEMO_PASSWORD)
         .unwrap()
         .principal;
@@ -41,7 +42,7 @@ fn the_demo_is_spread_over_the_past_hours() {
         from: Some(before - Duration::days(2)),
         to: Some(after),
     };
-    let s = svc.stats(&hq, all_time).unwrap();
+    let s = svc.stats().summary(&hq, all_time).unwrap();
     assert!(s.clearance.count > 10, "{s:?}");
     let median = s.clearance.median_seconds.unwrap();
     let p90 = s.clearance.p90_seconds.unwrap();
