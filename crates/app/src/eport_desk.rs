@@ -28,7 +28,7 @@ use store::SubmitRequest;
 
 use crate::access::{Operation, Principal, Resource};
 use crate::error::AppError;
-use crate::kernel::{audit_actor, Core};
+use crate::kernel::Core;
 
 /// A licence to issue, as the commerce agency sends it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,7 +156,7 @@ impl EportService<'_> {
             .validate()
             .map_err(|why| AppError::invalid("licence", "invalid_licence", why.clone(), why))?;
         Ok(ledgers
-            .issue_licence(licence, &audit_actor(by), self.core.now())?
+            .issue_licence(licence, &allowed.audit_actor(), self.core.now())?
             .into())
     }
 
@@ -209,7 +209,7 @@ impl EportService<'_> {
         uscc: Uscc,
         req: RegistryRequest,
     ) -> Result<RegistryEntry, AppError> {
-        self.core.authorize(
+        let allowed = self.core.authorize(
             by,
             (Operation::ManageRegistry, Resource::Eport { holder: None }),
         )?;
@@ -222,7 +222,7 @@ impl EportService<'_> {
         entry
             .validate()
             .map_err(|why| AppError::invalid("name", "invalid_name", why.clone(), why))?;
-        ledgers.put_registry(entry.clone(), &audit_actor(by), self.core.now())?;
+        ledgers.put_registry(entry.clone(), &allowed.audit_actor(), self.core.now())?;
         Ok(entry)
     }
 }

@@ -43,7 +43,7 @@ use crate::access::{denied, Operation, Principal, Resource};
 use crate::assessment;
 use crate::error::{AppError, FieldProblem};
 use crate::exchange_desk::ExchangeService;
-use crate::kernel::{audit_actor, Core};
+use crate::kernel::Core;
 
 /// At most this many days in a matching period.
 pub const PERIOD_DAYS_MAX: i64 = 731;
@@ -215,7 +215,7 @@ impl FinanceService<'_> {
             return Err(AppError::Forbidden(denied(by, Operation::FileRefundClaim)));
         };
         let claimant = *uscc;
-        self.core.authorize(
+        let allowed = self.core.authorize(
             by,
             (
                 Operation::FileRefundClaim,
@@ -250,7 +250,7 @@ impl FinanceService<'_> {
         let record = visible.as_ref().and_then(|d| self.export_record(d));
         let matched = check_claim(&req, &claimant, record.as_ref()).map_err(problems)?;
         let claim = matched.claim(&req, claimant, self.core.now());
-        Ok(ledger.record_refund_claim(claim, &audit_actor(by), self.core.now())?)
+        Ok(ledger.record_refund_claim(claim, &allowed.audit_actor(), self.core.now())?)
     }
 
     /// The enterprise's own claims, newest first.
@@ -291,7 +291,7 @@ impl FinanceService<'_> {
         by: &Principal,
         req: BankRecordRequest,
     ) -> Result<BankRecord, AppError> {
-        self.core.authorize(
+        let allowed = self.core.authorize(
             by,
             (Operation::RecordFunds, Resource::Eport { holder: None }),
         )?;
@@ -324,7 +324,7 @@ impl FinanceService<'_> {
         if !refusals.is_empty() {
             return Err(problems(refusals));
         }
-        Ok(ledger.record_bank_record(record, &audit_actor(by), self.core.now())?)
+        Ok(ledger.record_bank_record(record, &allowed.audit_actor(), self.core.now())?)
     }
 
     /// The bank user's own records, newest value date first.

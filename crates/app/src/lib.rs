@@ -17,9 +17,9 @@
 //!   service::Clearance (the composition root) builds them all
 //! ```
 //!
-//! In words, each service and what it may use (no other edge exists, so there is no cycle; "core" is the module `kernel`, so as not to
-//! shadow the `core` crate):
-//! - [`kernel`]: the core: the store, the reference data, the tax tables, the injected [`Clock`], the
+//! In words, each service and what it may use (no other edge exists, so there is no cycle; the
+//! core is the module `kernel`, so as not to shadow the `core` crate):
+//! - [`kernel`]: the store, the reference data, the tax tables, the injected [`Clock`], the
 //!   settings, and [`kernel::Core::authorize`], which returns [`kernel::Allowed`] — proof of what
 //!   was allowed, holding the principal's office scope computed once. Uses [`access`] (the one
 //!   access matrix), [`clock`], [`error`].

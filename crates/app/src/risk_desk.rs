@@ -47,7 +47,7 @@ pub use risk::{draw_ppm, InspectionKind, PriceCheckPolicy};
 
 use crate::access::{Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
-use crate::kernel::{audit_actor, Core, Scope};
+use crate::kernel::{Core, Scope};
 
 /// Releases between two automatic refreshes of the reference prices.
 pub const REFRESH_AFTER_RELEASES: u64 = 500;
@@ -843,7 +843,7 @@ impl<'a> RiskService<'a> {
             expected_version: version,
             rules_json: set.to_json().to_string(),
             fingerprint: set.fingerprint(),
-            actor: audit_actor(by),
+            actor: allowed.audit_actor(),
             now,
         })?;
         self.desk
@@ -899,7 +899,7 @@ impl<'a> RiskService<'a> {
             )
         })?;
         let rs = risk_store(&*self.core.store)?;
-        let id = rs.add_watch_entry(row, &audit_actor(by), self.core.now())?;
+        let id = rs.add_watch_entry(row, &allowed.audit_actor(), self.core.now())?;
         self.desk.load_watch(rs)?;
         Ok(id)
     }
@@ -930,7 +930,7 @@ impl<'a> RiskService<'a> {
                 ),
             }));
         }
-        if !rs.remove_watch_entry(id, &audit_actor(by), self.core.now())? {
+        if !rs.remove_watch_entry(id, &allowed.audit_actor(), self.core.now())? {
             return Err(AppError::NotFound(format!("watch entry {id}")));
         }
         self.desk.load_watch(rs)
@@ -943,14 +943,14 @@ impl<'a> RiskService<'a> {
         uscc: Uscc,
         class: CreditClass,
     ) -> Result<(), AppError> {
-        self.core.authorize(
+        let allowed = self.core.authorize(
             by,
             (Operation::SetCreditClass, Resource::Risk { office: None }),
         )?;
         risk_store(&*self.core.store)?.set_credit_class(
             uscc,
             class,
-            &audit_actor(by),
+            &allowed.audit_actor(),
             self.core.now(),
         )?;
         self.desk
@@ -1012,7 +1012,7 @@ impl<'a> RiskService<'a> {
         new: NewRiskPolicy,
         expected_version: u64,
     ) -> Result<SamplingView, AppError> {
-        self.core.authorize(
+        let allowed = self.core.authorize(
             by,
             (Operation::SetRiskPolicy, Resource::Risk { office: None }),
         )?;
@@ -1030,7 +1030,7 @@ impl<'a> RiskService<'a> {
             .put_risk_policy(RiskPolicyWrite {
                 expected_version,
                 policy_json: serde_json::to_string(&policy).map_err(internal)?,
-                actor: audit_actor(by),
+                actor: allowed.audit_actor(),
                 now: self.core.now(),
             })
             .map_err(|e| match e {

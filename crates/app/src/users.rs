@@ -173,7 +173,7 @@ impl UserService<'_> {
             .store
             .account_by_login(login)?
             .ok_or_else(|| AppError::NotFound(format!("user {login}")))?;
-        self.core.authorize(
+        let allowed = self.core.authorize(
             by,
             (
                 Operation::RevokeSessions,
@@ -190,12 +190,12 @@ impl UserService<'_> {
         Ok(self
             .core
             .store
-            .revoke_sessions_of(uid, &audit_actor(by), self.core.now())?)
+            .revoke_sessions_of(uid, &allowed.audit_actor(), self.core.now())?)
     }
 
     /// Create a user (administrators, and office administrators for officers of their scope).
     pub fn create_user(&self, by: &Principal, req: NewUserRequest) -> Result<UserView, AppError> {
-        self.core.authorize(
+        let allowed = self.core.authorize(
             by,
             (
                 Operation::ManageUsers,
@@ -205,7 +205,7 @@ impl UserService<'_> {
                 },
             ),
         )?;
-        self.insert_user(req, &audit_actor(by))
+        self.insert_user(req, &allowed.audit_actor())
     }
 
     /// Create a user without a signed-in principal: for `jinguan user add` (whoever can run
