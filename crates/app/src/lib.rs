@@ -17,6 +17,9 @@
 //!   service::Clearance (the composition root) builds them all
 //! ```
 //!
+//! `tests/module_dag.rs` checks the sources against this graph (every `crate::` path a module
+//! names is an edge below, the graph has no cycle, no module is named after a crate).
+//!
 //! In words, each service and what it may use (no other edge exists, so there is no cycle; the
 //! core is the module `kernel`, so as not to shadow the `core` crate):
 //! - [`kernel`]: the store, the reference data, the tax tables, the injected [`Clock`], the
