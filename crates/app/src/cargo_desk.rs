@@ -348,8 +348,8 @@ impl CargoPolicy {
 
 /// Cargo control as a service: the use cases of carriers, postal operators and officers on
 /// manifests, transits and postal items, and cargo's contributions to a filing's write (the bill
-/// match, [`CargoService::bill_link`] and [`CargoService::reserve`]) and to a step's write (the
-/// write-off or the freeing of the bill, [`CargoService::bill_change`]).
+/// match, `bill_link` and `reserve`) and to a step's write (the
+/// write-off or the freeing of the bill, `bill_change`).
 #[derive(Clone, Copy)]
 pub struct CargoService<'a> {
     pub(crate) core: &'a Core,
@@ -361,7 +361,7 @@ pub struct CargoService<'a> {
     pub(crate) exchange: ExchangeService<'a>,
 }
 
-/// Whether a filing is linked to a bill of a manifest ([`CargoService::bill_link`]).
+/// Whether a filing is linked to a bill of a manifest (`bill_link`).
 pub(crate) enum BillLink<'a> {
     /// Cargo control is off, review rejected the filing, or its bill is not one that is
     /// matched: written without the ledger.

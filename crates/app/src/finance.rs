@@ -2,11 +2,11 @@
 //! refund", "Foreign exchange"): the use cases of enterprises, the tax agency, banks and the
 //! foreign-exchange agency. The rules are pure ([`eport::refund`], [`eport::forex`]); the
 //! ledgers are stored through [`store::finance::FinanceStore`]. On with the E-Port ledgers
-//! ([`Clearance::with_eport`]).
+//! ([`crate::Clearance::with_eport`]).
 //!
 //! - **The customs record a claim is matched against** is the one `export_closed.v1` carries
 //!   to the tax agency, built by the same function from the declaration in the store
-//!   ([`Clearance::export_closed`]): FOB terms, the items' FOB values in fen at the customs
+//!   (`ExchangeService::export_closed`): FOB terms, the items' FOB values in fen at the customs
 //!   rate. A declaration that is not closed, not an export, or not the claimant's is refused
 //!   with its reason (another's looks like a missing one).
 //! - **Goods** of an enterprise over a period: its declarations filed in the period (China
