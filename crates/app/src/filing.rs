@@ -25,7 +25,7 @@ use crate::assessment;
 use crate::cargo_desk::{BillLink, CargoService};
 use crate::eport_desk::EportService;
 use crate::error::{AppError, FieldProblem};
-use crate::kernel::{internal, Core, CONFLICT_RETRIES};
+use crate::kernel::{internal, Allowed, Core, CONFLICT_RETRIES};
 use crate::risk_desk::RiskService;
 
 /// Longest client sequence number, in characters.
@@ -64,6 +64,17 @@ impl FilingService<'_> {
         client_seq_no: &str,
         body: &[u8],
     ) -> Result<(SubmitRequest, AutomaticReview), AppError> {
+        let (_, request, review) = self.prepare(principal, client_seq_no, body)?;
+        Ok((request, review))
+    }
+
+    /// [`FilingService::prepare_filing`], with the proof that the principal may file it.
+    fn prepare<'p>(
+        &'p self,
+        principal: &'p Principal,
+        client_seq_no: &str,
+        body: &[u8],
+    ) -> Result<(Allowed<'p>, SubmitRequest, AutomaticReview), AppError> {
         // Only enterprises file; refuse others before reading the document.
         if !matches!(principal, Principal::Enterprise { .. }) {
             return Err(AppError::Forbidden(crate::access::denied(
@@ -105,7 +116,7 @@ impl FilingService<'_> {
                 AppError::Invalid(problems.iter().map(FieldProblem::from).collect())
             })?,
         };
-        self.core.authorize(
+        let allowed = self.core.authorize(
             principal,
             (
                 Operation::Submit,
@@ -157,6 +168,7 @@ impl FilingService<'_> {
             ),
         };
         Ok((
+            allowed,
             SubmitRequest {
                 client_seq_no: client_seq_no.to_owned(),
                 declarant: header.declarant,
@@ -186,8 +198,8 @@ impl FilingService<'_> {
         client_seq_no: &str,
         body: &[u8],
     ) -> Result<Filing, AppError> {
-        let (request, review) = self.prepare_filing(principal, client_seq_no, body)?;
-        let filed = self.write(request, review)?;
+        let (allowed, request, review) = self.prepare(principal, client_seq_no, body)?;
+        let filed = self.write(&allowed, request, review)?;
         if filed.status == Status::Rejected {
             let problems = self
                 .core
@@ -218,8 +230,14 @@ impl FilingService<'_> {
         })
     }
 
-    /// The filing's one write: each feature's contribution, then the store.
-    fn write(&self, req: SubmitRequest, review: AutomaticReview) -> Result<Filed, AppError> {
+    /// The filing's one write: each feature's contribution, then the store. Only with the
+    /// proof that the principal may file it.
+    fn write(
+        &self,
+        _allowed: &Allowed<'_>,
+        req: SubmitRequest,
+        review: AutomaticReview,
+    ) -> Result<Filed, AppError> {
         // E-Port: the licence and registry check, run by the store in the filing's transaction.
         let check = self.eport.filing_check(&req);
         // Cargo: whether the filing is linked to a bill of a manifest.

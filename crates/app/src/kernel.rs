@@ -222,16 +222,6 @@ impl<'a> Allowed<'a> {
         in_scope(self.principal, office, self.refdata)
     }
 
-    /// The offices a listing is narrowed to: `None` for every office (HQ), the officer's
-    /// offices otherwise (empty for principals that have none).
-    pub fn office_filter(&self) -> Option<Vec<OfficeCode>> {
-        match &self.scope {
-            Scope::Everywhere => None,
-            Scope::Offices(_, within) => Some(within.to_vec()),
-            Scope::Own(_) | Scope::Agency(_) | Scope::System => Some(Vec::new()),
-        }
-    }
-
     /// The agency of an agency user; a typed refusal for anyone else (the matrix would have to
     /// allow a non-agency an agency's operation).
     pub fn agency(&self) -> Result<&str, AppError> {

@@ -228,7 +228,7 @@ impl StepService<'_> {
                 Step::RecordReview { result } | Step::RecordInspection { result } => Some(result),
                 _ => None,
             };
-            match self.write(&d, examined, events) {
+            match self.write(&allowed, &d, examined, events) {
                 Ok(a) => {
                     return Ok(StepDone {
                         id: d.id,
@@ -386,9 +386,11 @@ impl StepService<'_> {
         })
     }
 
-    /// The step's one write: each feature's contribution, then the store.
+    /// The step's one write: each feature's contribution, then the store. Only with the proof
+    /// that the principal may take the step.
     fn write(
         &self,
+        _allowed: &Allowed<'_>,
         d: &StoredDeclaration,
         examined: Option<&ExaminationResult>,
         events: Vec<Event>,
