@@ -1,9 +1,12 @@
-//! Who may do what: [`Principal`] (the signed-in user), [`Operation`] (what they ask),
-//! [`Resource`] (what it is about) and the one function that decides, [`authorize`].
+//! Who may do what: [`Principal`] (the signed-in user), what they ask ([`Ask`]: an
+//! [`Operation`] on a [`Resource`] for declarations, users, risk and the E-Port, a
+//! [`CargoOperation`] on a [`CargoResource`] for transport and cargo control) and the one
+//! matrix that decides, [`decide`]. [`authorize`] and [`authorize_cargo`] are its two faces
+//! (the access-matrix tests enumerate them); use cases go through
+//! [`crate::kernel::Core::authorize`], which returns the proof ([`crate::kernel::Allowed`]) they
+//! hold to read or write.
 //!
-//! Deny by default: `authorize` lists what each kind of principal may do and refuses the rest.
-//! Every use case of [`crate::Clearance`] calls it before it reads or writes anything, and the
-//! access-control matrix test enumerates it over every principal, operation and scope.
+//! Deny by default: the matrix lists what each kind of principal may do and refuses the rest.
 //!
 //! Scopes (DOMAIN.md §0): an enterprise sees only its own filings (by USCC); an officer sees
 //! the work of their office and of the offices below it (refdata's office hierarchy: an officer
@@ -53,7 +56,7 @@ pub enum Principal {
     /// The system administrator: users, sessions, audit.
     Admin { user_id: i64, login: String },
     /// A carrier or its agent, bound to its USCC (the carrier code of its manifests):
-    /// manifests and transits only (`crate::cargo_access`).
+    /// manifests and transits only (the cargo side of the matrix below).
     Carrier {
         user_id: i64,
         login: String,
@@ -414,7 +417,7 @@ impl fmt::Display for Denied {
     }
 }
 
-pub(crate) fn denied(principal: &Principal, op: Operation) -> Denied {
+pub(crate) fn denied(principal: &Principal, op: impl fmt::Debug) -> Denied {
     Denied {
         code: "forbidden",
         message_en: format!("a user of kind {} may not {op:?} here", principal.kind()),
@@ -464,15 +467,15 @@ pub fn in_scope(principal: &Principal, office: OfficeCode, offices: &RefData) ->
     }
 }
 
-/// The one access decision. Pure: the same principal, operation and resource always give the
-/// same answer.
-pub fn authorize(
+/// The declaration side of the matrix: declarations, users, statistics, risk, uploads, the
+/// exchange feed and the E-Port ledgers.
+fn declaration_row(
     principal: &Principal,
     op: Operation,
     resource: Resource,
     offices: &RefData,
-) -> Result<(), Denied> {
-    let allowed = match (principal, resource) {
+) -> bool {
+    match (principal, resource) {
         (Principal::Enterprise { uscc, .. }, Resource::Declaration { declarant, .. }) => {
             op.enterprise_may() && op != Operation::List && *uscc == declarant
         }
@@ -590,12 +593,232 @@ pub fn authorize(
         ) => false,
 
         // Carriers and postal operators work on manifests, transits and parcels
-        // (`crate::cargo_access`), never on declarations, users or statistics.
+        // (the cargo side of the matrix below), never on declarations, users or statistics.
         (Principal::Carrier { .. } | Principal::PostalOperator { .. }, _) => false,
+    }
+}
+
+/// What a principal asks: one row of the matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// An operation on declarations, users, statistics, risk, uploads, the exchange feed or the
+    /// E-Port ledgers.
+    Declaration(Operation, Resource),
+    /// An operation of transport and cargo control.
+    Cargo(CargoOperation, CargoResource),
+}
+
+impl From<(Operation, Resource)> for Ask {
+    fn from((op, resource): (Operation, Resource)) -> Ask {
+        Ask::Declaration(op, resource)
+    }
+}
+
+impl From<(CargoOperation, CargoResource)> for Ask {
+    fn from((op, resource): (CargoOperation, CargoResource)) -> Ask {
+        Ask::Cargo(op, resource)
+    }
+}
+
+impl Ask {
+    /// The refusal of this ask to `principal`.
+    pub fn denied(self, principal: &Principal) -> Denied {
+        match self {
+            Ask::Declaration(op, _) => denied(principal, op),
+            Ask::Cargo(op, _) => denied(principal, op),
+        }
+    }
+}
+
+/// The one access decision, over every operation of the service. Pure: the same principal,
+/// ask and office table always give the same answer.
+pub fn decide(principal: &Principal, ask: Ask, offices: &RefData) -> Result<(), Denied> {
+    let allowed = match ask {
+        Ask::Declaration(op, resource) => declaration_row(principal, op, resource, offices),
+        Ask::Cargo(op, resource) => cargo_row(principal, op, resource, offices),
     };
     if allowed {
         Ok(())
     } else {
-        Err(denied(principal, op))
+        Err(ask.denied(principal))
+    }
+}
+
+/// [`decide`] on a declaration-side operation.
+pub fn authorize(
+    principal: &Principal,
+    op: Operation,
+    resource: Resource,
+    offices: &RefData,
+) -> Result<(), Denied> {
+    decide(principal, Ask::Declaration(op, resource), offices)
+}
+
+/// [`decide`] on a cargo operation.
+pub fn authorize_cargo(
+    principal: &Principal,
+    op: CargoOperation,
+    resource: CargoResource,
+    offices: &RefData,
+) -> Result<(), Denied> {
+    decide(principal, Ask::Cargo(op, resource), offices)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport and cargo control (docs/CARGO.md)
+//
+//
+// - A **carrier** files and amends its own manifests, reports their arrival, confirms the
+//   departure of its export manifests, declares (and, before departure, cancels) its
+//   transits, and sees only its own manifests and transits.
+// - A **postal operator** files parcel lists and sees only its own parcels.
+// - An **officer** sees and acts on the work of their office and the offices below it: the
+//   office of entry/exit of a manifest; the office of entry or destination of a transit (the
+//   departure is confirmed (or the transit cancelled) in scope of the office of entry, the
+//   arrival and the clearance by a normal declaration in scope of the office of destination); the office of a parcel or baggage declaration. Officers record arrival and
+//   tally reports on behalf of terminals and tally agencies (those have no accounts yet) and
+//   baggage declarations at the counter. HQ: every office.
+// - Enterprises, agencies and administrators: nothing here.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CargoOperation {
+    ViewManifest,
+    ListManifests,
+    FileManifest,
+    AmendManifest,
+    ReportArrival,
+    ReportTally,
+    ConfirmDeparture,
+    ListLateBills,
+    ViewTransit,
+    DeclareTransit,
+    ConfirmTransitDeparture,
+    ConfirmTransitArrival,
+    /// Record that a normal declaration at the office of destination cleared the goods.
+    ClearTransit,
+    /// Cancel a transit before its departure.
+    CancelTransit,
+    ListTransits,
+    ListTransitAlerts,
+    FileParcels,
+    FileBaggage,
+    ViewPostal,
+}
+
+impl CargoOperation {
+    pub const ALL: [CargoOperation; 19] = [
+        CargoOperation::ViewManifest,
+        CargoOperation::ListManifests,
+        CargoOperation::FileManifest,
+        CargoOperation::AmendManifest,
+        CargoOperation::ReportArrival,
+        CargoOperation::ReportTally,
+        CargoOperation::ConfirmDeparture,
+        CargoOperation::ListLateBills,
+        CargoOperation::ViewTransit,
+        CargoOperation::DeclareTransit,
+        CargoOperation::ConfirmTransitDeparture,
+        CargoOperation::ConfirmTransitArrival,
+        CargoOperation::ClearTransit,
+        CargoOperation::CancelTransit,
+        CargoOperation::ListTransits,
+        CargoOperation::ListTransitAlerts,
+        CargoOperation::FileParcels,
+        CargoOperation::FileBaggage,
+        CargoOperation::ViewPostal,
+    ];
+}
+
+/// What a cargo operation is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CargoResource {
+    /// A manifest (existing or about to be filed): its carrier and office of entry/exit.
+    Manifest { carrier: Uscc, office: OfficeCode },
+    /// A transit: its declarant, office of entry and office of destination.
+    Transit {
+        declarant: Uscc,
+        entry_office: OfficeCode,
+        destination_office: OfficeCode,
+    },
+    /// A parcel list (operator) or a baggage declaration (no operator), at an office.
+    Postal {
+        operator: Option<Uscc>,
+        office: OfficeCode,
+    },
+    /// A listing as a whole; the service narrows it to the principal's scope.
+    Listing,
+}
+
+/// The cargo side of the matrix: manifests, transits and postal items.
+fn cargo_row(
+    principal: &Principal,
+    op: CargoOperation,
+    resource: CargoResource,
+    offices: &RefData,
+) -> bool {
+    use CargoOperation as O;
+    use CargoResource as R;
+    match (principal, resource) {
+        (Principal::Carrier { uscc, .. }, R::Manifest { carrier, .. }) => {
+            *uscc == carrier
+                && matches!(
+                    op,
+                    O::ViewManifest
+                        | O::FileManifest
+                        | O::AmendManifest
+                        | O::ReportArrival
+                        | O::ConfirmDeparture
+                )
+        }
+        (Principal::Carrier { uscc, .. }, R::Transit { declarant, .. }) => {
+            *uscc == declarant
+                && matches!(op, O::ViewTransit | O::DeclareTransit | O::CancelTransit)
+        }
+        (Principal::Carrier { .. }, R::Listing) => matches!(op, O::ListManifests | O::ListTransits),
+        (Principal::Carrier { .. }, R::Postal { .. }) => false,
+
+        (Principal::PostalOperator { uscc, .. }, R::Postal { operator, .. }) => {
+            operator == Some(*uscc) && matches!(op, O::FileParcels | O::ViewPostal)
+        }
+        (Principal::PostalOperator { .. }, R::Listing) => op == O::ViewPostal,
+        (Principal::PostalOperator { .. }, R::Manifest { .. } | R::Transit { .. }) => false,
+
+        (Principal::Officer { .. } | Principal::Hq { .. }, resource) => {
+            let scope = |o: OfficeCode| in_scope(principal, o, offices);
+            match resource {
+                R::Manifest { office, .. } => {
+                    matches!(
+                        op,
+                        O::ViewManifest | O::ReportArrival | O::ReportTally | O::ConfirmDeparture
+                    ) && scope(office)
+                }
+                R::Transit {
+                    entry_office,
+                    destination_office,
+                    ..
+                } => match op {
+                    O::ViewTransit => scope(entry_office) || scope(destination_office),
+                    O::ConfirmTransitDeparture | O::CancelTransit => scope(entry_office),
+                    O::ConfirmTransitArrival | O::ClearTransit => scope(destination_office),
+                    _ => false,
+                },
+                R::Postal { office, .. } => {
+                    matches!(op, O::FileBaggage | O::ViewPostal) && scope(office)
+                }
+                R::Listing => matches!(
+                    op,
+                    O::ListManifests
+                        | O::ListLateBills
+                        | O::ListTransits
+                        | O::ListTransitAlerts
+                        | O::ViewPostal
+                ),
+            }
+        }
+
+        (Principal::Enterprise { .. } | Principal::Agency { .. } | Principal::Admin { .. }, _) => {
+            false
+        }
     }
 }

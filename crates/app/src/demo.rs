@@ -16,9 +16,12 @@ use domain::codes::{OfficeCode, Uscc};
 use store::{DeclarationKey, Office};
 
 use crate::access::{Duty, Principal, Role};
-use crate::clock::PinnableClock;
+use crate::clock::{Clock, PinnableClock};
 use crate::error::AppError;
-use crate::service::{Clearance, NewUserRequest, StaticRegistry, Step};
+use crate::risk_desk::StaticRegistry;
+use crate::service::Clearance;
+use crate::steps::Step;
+use crate::users::NewUserRequest;
 
 pub mod cargo;
 pub mod eport;
@@ -216,7 +219,7 @@ pub struct DemoSummary {
 }
 
 fn principal(svc: &Clearance, login: &str) -> Result<Principal, AppError> {
-    Ok(svc.login(login, DEMO_PASSWORD)?.principal)
+    Ok(svc.users().login(login, DEMO_PASSWORD)?.principal)
 }
 
 /// The `i`-th demo declaration: (filer's login, client sequence number, JSON).
@@ -291,7 +294,8 @@ pub fn load_over_past_hours(
     count: usize,
     clock: &PinnableClock,
 ) -> Result<DemoSummary, AppError> {
-    let now = Utc::now();
+    // The clock is not pinned yet: this is the real time the demo ends before.
+    let now = clock.now();
     let mut timeline = Timeline {
         clock: Some(clock),
         start: now - Duration::hours(12),
@@ -390,7 +394,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
                 .map(|x| Uscc::parse(x).expect("demo USCCs are valid")),
             agency: u.agency.map(str::to_owned),
         };
-        match svc.bootstrap_user(req) {
+        match svc.users().bootstrap_user(req) {
             Ok(_) => {}
             Err(AppError::Conflict {
                 code: "duplicate", ..
@@ -436,7 +440,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
         let (login, seq, json) = declaration(i);
         let filer = &who[login];
         tl.file(i);
-        let filing = match svc.submit(filer, &seq, json.as_bytes()) {
+        let filing = match svc.filing().submit(filer, &seq, json.as_bytes()) {
             Ok(f) => f,
             Err(AppError::Rejected { .. }) => {
                 *by_status.entry(Status::Rejected).or_default() += 1;
@@ -455,6 +459,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
         let mut status = filing.status;
         let notices = |svc: &Clearance| -> Result<Vec<String>, AppError> {
             Ok(svc
+                .steps()
                 .get(filer, key)?
                 .notices
                 .iter()
@@ -477,6 +482,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
             };
             tl.wait(i, 40, 100);
             status = svc
+                .steps()
                 .step(off, key, Step::RecordInspection { result })?
                 .status;
         }
@@ -484,6 +490,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
             if stage == 0 {
                 tl.wait(i, 20, 60);
                 status = svc
+                    .steps()
                     .step(
                         filer,
                         key,
@@ -501,6 +508,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
             }
             tl.wait(i, 15, 45);
             status = svc
+                .steps()
                 .step(
                     off,
                     key,
@@ -512,29 +520,31 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
         }
         if status == Status::AwaitingAssessment && stage >= 2 {
             tl.wait(i, 5, 15);
-            status = svc.step(off, key, Step::Assess)?.status;
+            status = svc.steps().step(off, key, Step::Assess)?.status;
         }
         if i % 10 == 9 && status == Status::Assessed {
             tl.wait(i, 30, 60);
             status = if stage % 2 == 0 {
-                svc.step(
-                    &who["pd-jisi"],
-                    key,
-                    Step::Suspend {
-                        reason: "涉嫌低报价格 suspected undervaluation".into(),
-                        case_no: format!("JS-{i:05}"),
-                    },
-                )?
-                .status
+                svc.steps()
+                    .step(
+                        &who["pd-jisi"],
+                        key,
+                        Step::Suspend {
+                            reason: "涉嫌低报价格 suspected undervaluation".into(),
+                            case_no: format!("JS-{i:05}"),
+                        },
+                    )?
+                    .status
             } else {
-                svc.step(
-                    filer,
-                    key,
-                    Step::RequestCancellation {
-                        reason: "合同取消 contract cancelled".into(),
-                    },
-                )?
-                .status
+                svc.steps()
+                    .step(
+                        filer,
+                        key,
+                        Step::RequestCancellation {
+                            reason: "合同取消 contract cancelled".into(),
+                        },
+                    )?
+                    .status
             };
             continue_count(&mut by_status, status);
             continue;
@@ -543,6 +553,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
             if i % 10 == 3 {
                 tl.wait(i, 10, 30);
                 status = svc
+                    .steps()
                     .step(
                         off,
                         key,
@@ -554,27 +565,33 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
             } else {
                 for n in notices(svc)? {
                     tl.wait(i, 5, 20);
-                    status = svc.step(filer, key, Step::Pay { notice_no: n })?.status;
+                    status = svc
+                        .steps()
+                        .step(filer, key, Step::Pay { notice_no: n })?
+                        .status;
                 }
             }
         }
         if status == Status::Paid && stage >= 2 {
             tl.wait(i, 2, 10);
-            status = svc.step(off, key, Step::Release)?.status;
+            status = svc.steps().step(off, key, Step::Release)?.status;
         }
         if status == Status::Released && stage >= 3 {
             tl.wait(i, 20, 60);
             status = if office == "5304" {
-                svc.step(
-                    off,
-                    key,
-                    Step::ConfirmExit {
-                        manifest_ref: format!("COSU-{i:05}"),
-                    },
-                )?
-                .status
-            } else if svc.get(filer, key)?.state.outstanding_fen() == domain::money::Fen::ZERO {
-                svc.step(off, key, Step::Close)?.status
+                svc.steps()
+                    .step(
+                        off,
+                        key,
+                        Step::ConfirmExit {
+                            manifest_ref: format!("COSU-{i:05}"),
+                        },
+                    )?
+                    .status
+            } else if svc.steps().get(filer, key)?.state.outstanding_fen()
+                == domain::money::Fen::ZERO
+            {
+                svc.steps().step(off, key, Step::Close)?.status
             } else {
                 status
             };

@@ -2,11 +2,11 @@
 //! refund", "Foreign exchange"): the use cases of enterprises, the tax agency, banks and the
 //! foreign-exchange agency. The rules are pure ([`eport::refund`], [`eport::forex`]); the
 //! ledgers are stored through [`store::finance::FinanceStore`]. On with the E-Port ledgers
-//! ([`Clearance::with_eport`]).
+//! ([`crate::Clearance::with_eport`]).
 //!
 //! - **The customs record a claim is matched against** is the one `export_closed.v1` carries
 //!   to the tax agency, built by the same function from the declaration in the store
-//!   ([`Clearance::export_closed`]): FOB terms, the items' FOB values in fen at the customs
+//!   (`ExchangeService::export_closed`): FOB terms, the items' FOB values in fen at the customs
 //!   rate. A declaration that is not closed, not an export, or not the claimant's is refused
 //!   with its reason (another's looks like a missing one).
 //! - **Goods** of an enterprise over a period: its declarations filed in the period (China
@@ -34,14 +34,16 @@ use eport::forex::{
 /// The claim as an enterprise files it (re-exported for the HTTP edge).
 pub use eport::refund::ClaimRequest;
 use eport::refund::{check_claim, ExportRecord, ExportRecordItem, RefundClaim};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use store::finance::FinanceStore;
 use store::{DeclarationKey, StoredDeclaration};
 
-use crate::access::{authorize, denied, Operation, Principal, Resource};
+use crate::access::{denied, Operation, Principal, Resource};
+use crate::assessment;
 use crate::error::{AppError, FieldProblem};
-use crate::service::{audit_actor, Clearance};
+use crate::exchange_desk::ExchangeService;
+use crate::kernel::Core;
 
 /// At most this many days in a matching period.
 pub const PERIOD_DAYS_MAX: i64 = 731;
@@ -127,43 +129,25 @@ fn problems(refusals: Vec<eport::Refusal>) -> AppError {
     )
 }
 
-impl Clearance {
+/// The E-Port's finance ledgers as a service: export tax refund claims (enterprises, the tax
+/// agency), banks' receipts and payments, and the foreign-exchange match of goods and funds.
+#[derive(Clone, Copy)]
+pub struct FinanceService<'a> {
+    pub(crate) core: &'a Core,
+    /// Whether the E-Port ledgers are on (`Clearance::with_eport`).
+    pub(crate) enabled: bool,
+    /// The `export_closed.v1` record refund claims are matched against.
+    pub(crate) exchange: ExchangeService<'a>,
+}
+
+impl FinanceService<'_> {
     fn finance(&self) -> Result<&dyn FinanceStore, AppError> {
-        match (self.eport, self.store.finance_store()) {
+        match (self.enabled, self.core.store.finance_store()) {
             (true, Some(f)) => Ok(f),
             _ => Err(AppError::NotFound(
                 "the E-Port tax and foreign-exchange ledgers are not enabled".into(),
             )),
         }
-    }
-
-    /// `amount` of `currency` in fen at the customs rate for a declaration dated `date` (the
-    /// tax engine's table and rate-date rule), rounded half up; `None` without a rate.
-    fn to_fen(&self, amount: Decimal, currency: CurrencyCode, date: NaiveDate) -> Option<Fen> {
-        let per_unit = if currency.as_str() == "CNY" {
-            Decimal::ONE
-        } else {
-            let (rate_date, _) = tax::rates::rule_date(date, &self.tax.calendar, &self.tax.policy);
-            self.tax.rates.get(currency, rate_date)?.per_unit()
-        };
-        let fen = (amount
-            .checked_mul(per_unit)?
-            .checked_mul(Decimal::ONE_HUNDRED)?)
-        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-        i64::try_from(fen).ok().map(Fen)
-    }
-
-    /// A declaration's value in fen (its items' total prices at the customs rate of its
-    /// declaration date, rounded per item); `None` when a currency has no rate.
-    pub(crate) fn declared_value_fen(&self, decl: &Declaration) -> Option<Fen> {
-        let mut sum = 0i64;
-        for i in &decl.items {
-            sum = sum.checked_add(
-                self.to_fen(i.total_price, i.currency, decl.declaration_date)?
-                    .0,
-            )?;
-        }
-        Some(Fen(sum))
     }
 
     /// What the tax agency knows of a declaration: the `export_closed.v1` record when it is a
@@ -173,7 +157,10 @@ impl Clearance {
         let decl: Declaration = serde_json::from_str(&d.body_json).ok()?;
         let closed = d.state.status == Status::Closed;
         let published = closed
-            .then(|| self.export_closed(&decl, no, header.declarant, d.updated_at))
+            .then(|| {
+                self.exchange
+                    .export_closed(&decl, no, header.declarant, d.updated_at)
+            })
             .flatten();
         let items = decl
             .items
@@ -218,38 +205,42 @@ impl Clearance {
             return Err(AppError::Forbidden(denied(by, Operation::FileRefundClaim)));
         };
         let claimant = *uscc;
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::FileRefundClaim,
-            Resource::Eport {
-                holder: Some(claimant),
-            },
-            &self.refdata,
+            (
+                Operation::FileRefundClaim,
+                Resource::Eport {
+                    holder: Some(claimant),
+                },
+            ),
         )?;
         let ledger = self.finance()?;
         let stored = self
+            .core
             .store
             .load(DeclarationKey::DeclarationNo(req.declaration_no))?;
         // The one access decision on the declaration itself: one the claimant may not see
         // answers like one that does not exist.
         let visible = stored.filter(|d| {
             d.state.header.as_ref().is_some_and(|h| {
-                authorize(
-                    by,
-                    Operation::View,
-                    Resource::Declaration {
-                        declarant: h.declarant,
-                        office: h.declaration_office,
-                    },
-                    &self.refdata,
-                )
-                .is_ok()
+                self.core
+                    .authorize(
+                        by,
+                        (
+                            Operation::View,
+                            Resource::Declaration {
+                                declarant: h.declarant,
+                                office: h.declaration_office,
+                            },
+                        ),
+                    )
+                    .is_ok()
             })
         });
         let record = visible.as_ref().and_then(|d| self.export_record(d));
         let matched = check_claim(&req, &claimant, record.as_ref()).map_err(problems)?;
-        let claim = matched.claim(&req, claimant, self.now());
-        Ok(ledger.record_refund_claim(claim, &audit_actor(by), self.now())?)
+        let claim = matched.claim(&req, claimant, self.core.now());
+        Ok(ledger.record_refund_claim(claim, &allowed.audit_actor(), self.core.now())?)
     }
 
     /// The enterprise's own claims, newest first.
@@ -258,22 +249,24 @@ impl Clearance {
             return Err(AppError::Forbidden(denied(by, Operation::ViewRefundClaims)));
         };
         let uscc = *uscc;
-        authorize(
+        self.core.authorize(
             by,
-            Operation::ViewRefundClaims,
-            Resource::Eport { holder: Some(uscc) },
-            &self.refdata,
+            (
+                Operation::ViewRefundClaims,
+                Resource::Eport { holder: Some(uscc) },
+            ),
         )?;
         Ok(self.finance()?.refund_claims_of(&uscc)?)
     }
 
     /// Every verified claim, newest first (the tax agency).
     pub fn verified_refund_claims(&self, by: &Principal) -> Result<Vec<RefundClaim>, AppError> {
-        authorize(
+        self.core.authorize(
             by,
-            Operation::ViewRefundClaims,
-            Resource::Eport { holder: None },
-            &self.refdata,
+            (
+                Operation::ViewRefundClaims,
+                Resource::Eport { holder: None },
+            ),
         )?;
         Ok(self.finance()?.refund_claims(CLAIMS_LIST_DEFAULT)?)
     }
@@ -288,14 +281,12 @@ impl Clearance {
         by: &Principal,
         req: BankRecordRequest,
     ) -> Result<BankRecord, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::RecordFunds,
-            Resource::Eport { holder: None },
-            &self.refdata,
+            (Operation::RecordFunds, Resource::Eport { holder: None }),
         )?;
         let ledger = self.finance()?;
-        let amount_fen = self.to_fen(req.amount, req.currency, req.value_date);
+        let amount_fen = assessment::to_fen(self.core, req.amount, req.currency, req.value_date);
         // Without a rate the amount in fen is unknown: a placeholder, refused below.
         let record = BankRecord {
             bank: by.login().to_owned(),
@@ -323,22 +314,20 @@ impl Clearance {
         if !refusals.is_empty() {
             return Err(problems(refusals));
         }
-        Ok(ledger.record_bank_record(record, &audit_actor(by), self.now())?)
+        Ok(ledger.record_bank_record(record, &allowed.audit_actor(), self.core.now())?)
     }
 
     /// The bank user's own records, newest value date first.
     pub fn my_bank_records(&self, by: &Principal) -> Result<Vec<BankRecord>, AppError> {
-        authorize(
+        self.core.authorize(
             by,
-            Operation::RecordFunds,
-            Resource::Eport { holder: None },
-            &self.refdata,
+            (Operation::RecordFunds, Resource::Eport { holder: None }),
         )?;
         Ok(self.finance()?.bank_records_of(by.login())?)
     }
 
     fn period(&self, q: PeriodQuery) -> Result<(NaiveDate, NaiveDate), AppError> {
-        let to = q.to.unwrap_or_else(|| china_day(self.now()));
+        let to = q.to.unwrap_or_else(|| china_day(self.core.now()));
         let from = q
             .from
             .unwrap_or(to - Duration::days(PERIOD_DAYS_DEFAULT - 1));
@@ -362,7 +351,7 @@ impl Clearance {
     }
 
     /// Goods of the period (one enterprise or all): released and closed declarations filed in
-    /// it, valued in fen when they were filed ([`Clearance::declared_value_fen`], kept by the
+    /// it, valued in fen when they were filed ([`crate::assessment::declared_value_fen`], kept by the
     /// store), totalled per enterprise, direction and day by the store; and how many had no
     /// value (a currency without a rate).
     fn goods(
@@ -372,6 +361,7 @@ impl Clearance {
         uscc: Option<Uscc>,
     ) -> Result<(Vec<GoodsEntry>, usize), AppError> {
         let totals = self
+            .core
             .store
             .goods_totals(
                 china_midnight(from),
@@ -418,11 +408,9 @@ impl Clearance {
     /// Enterprises by class with their goods and funds over the period (the foreign-exchange
     /// agency).
     pub fn forex_report(&self, by: &Principal, q: PeriodQuery) -> Result<ForexReport, AppError> {
-        authorize(
+        self.core.authorize(
             by,
-            Operation::ViewForexMatch,
-            Resource::Eport { holder: None },
-            &self.refdata,
+            (Operation::ViewForexMatch, Resource::Eport { holder: None }),
         )?;
         self.finance()?;
         let (from, to) = self.period(q)?;
@@ -435,7 +423,7 @@ impl Clearance {
             count(EnterpriseClass::B),
             count(EnterpriseClass::C),
         );
-        let registry = self.store.eport_store();
+        let registry = self.core.store.eport_store();
         let mut enterprises = Vec::with_capacity(matched.len());
         for m in matched {
             let name = match registry {
@@ -462,11 +450,12 @@ impl Clearance {
             return Err(AppError::Forbidden(denied(by, Operation::ViewForexMatch)));
         };
         let uscc = *uscc;
-        authorize(
+        self.core.authorize(
             by,
-            Operation::ViewForexMatch,
-            Resource::Eport { holder: Some(uscc) },
-            &self.refdata,
+            (
+                Operation::ViewForexMatch,
+                Resource::Eport { holder: Some(uscc) },
+            ),
         )?;
         self.finance()?;
         let (from, to) = self.period(q)?;

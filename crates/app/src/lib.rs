@@ -1,44 +1,90 @@
 //! The clearance service of Jinguan: the use cases, with no HTTP.
 //!
-//! - [`Clearance`] (in [`service`]): holds `Arc<dyn Store>`, the reference data, the tax
-//!   tables, a pluggable `LanePolicy` (the risk engine replaces the default), an enterprise
-//!   registry and an injected [`Clock`]. Use cases: submit with automatic review, steps of
-//!   officers and enterprises, queries, users and sessions.
-//! - [`access`]: [`Principal`], [`Operation`], [`Resource`] and the one access decision,
-//!   [`authorize`], deny by default. Every use case calls it before touching data.
-//! - [`auth`]: argon2id password hashes and session tokens (random 256 bits, stored hashed).
-//! - [`portal`] and [`stats`]: what the web interface asks beyond the clearance steps (checking
-//!   a declaration without filing it, code lookups, the HQ dashboard's statistics).
-//! - [`eport`] and [`finance`]: the E-Port ledgers (licences, registry, export tax refund
-//!   claims, banks' receipts and payments matched to declarations; docs/EPORT.md).
-//! - [`error`]: [`AppError`], one variant per kind of answer, mapped 1:1 to HTTP statuses by the
-//!   server.
+//! A small core and feature services around it. [`Clearance`] (in [`service`]) is only the
+//! composition root: it owns the state and hands out the services, each a borrowed view that
+//! owns its use cases and reaches nothing but the core and the services below it.
 //!
-//! Invariants, as absences: no clock read except through [`Clock`]; no store call before
-//! `authorize`; no password or token in the store, the audit log or a log line.
+//! ```text
+//!   layer 3   filing ──────────► cargo_desk, eport_desk, risk_desk, assessment
+//!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment
+//!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
+//!             finance ─────────► exchange_desk, assessment
+//!             stats ───────────► exchange_desk
+//!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users, portal
+//!   layer 0   kernel ───────────► access (the one matrix), clock, error
+//!
+//!   every service also uses kernel (the core); an edge only ever points to a lower layer
+//!   service::Clearance (the composition root) builds them all
+//! ```
+//!
+//! `tests/module_dag.rs` checks the sources against this graph (every `crate::` path a module
+//! names is an edge below, the graph has no cycle, no module is named after a crate).
+//!
+//! In words, each service and what it may use (no other edge exists, so there is no cycle; the
+//! core is the module `kernel`, so as not to shadow the `core` crate):
+//! - [`kernel`]: the store, the reference data, the tax tables, the injected [`Clock`], the
+//!   settings, and [`kernel::Core::authorize`], which returns [`kernel::Allowed`] — proof of what
+//!   was allowed, holding the principal's office scope computed once. Uses [`access`] (the one
+//!   access matrix), [`clock`], [`error`].
+//! - [`assessment`]: the tax engine on a declaration (notices, customs value, fen at the
+//!   customs rate). Uses core.
+//! - [`risk_desk`]: risk analysts' use cases, and risk's contributions (the lane at filing, an
+//!   examination's feedback and the release count at a step). Uses core.
+//! - [`exchange_desk`]: an agency's feed, and the outbox rows a step sends. Uses core.
+//! - [`eport_desk`]: licences and registry, and the licence check at filing. Uses core.
+//! - [`cargo_desk`]: manifests, transits, postal items, and cargo's contributions (the bill
+//!   match at filing, the write-off at a step). Uses core, assessment, risk_desk (watch lists),
+//!   exchange_desk (the messages of exports an exit confirmation closes).
+//! - [`finance`]: refund claims, bank records, the foreign-exchange match. Uses core,
+//!   assessment, exchange_desk (the `export_closed.v1` record claims are matched against).
+//! - [`stats`]: the HQ dashboard. Uses core, exchange_desk (the feed's key).
+//! - [`users`]: sign-in, sessions, accounts, the audit chain. Uses core and [`auth`].
+//! - [`portal`]: checking a declaration without filing it, code lookups. Uses core.
+//! - [`filing`]: submission, the path of one declaration top to bottom. Uses core, assessment,
+//!   risk_desk, eport_desk, cargo_desk.
+//! - [`steps`]: steps on a declaration and the queries on declarations. Uses core,
+//!   assessment, risk_desk, exchange_desk, cargo_desk.
+//!
+//! Module names do not shadow crate names (`risk`, `exchange`, `eport`, `cargo_control`, `tax`,
+//! `clearance`): the services are `*_desk`, `filing`, `steps`, `assessment`.
+//!
+//! Invariants, as absences: no clock read except through [`Clock`] (`clippy.toml` forbids
+//! `Utc::now`, `Local::now` and `SystemTime::now` in this crate); no store call in a use case
+//! before `authorize`; no `unreachable!` after it (what the matrix allows is carried by the
+//! proof, and a contradiction is a typed refusal); no password or token in the store, the audit
+//! log or a log line.
 
 pub mod access;
+pub mod assessment;
 pub mod auth;
-pub mod cargo;
-pub mod cargo_access;
+pub mod cargo_desk;
 pub mod clock;
 pub mod demo;
-pub mod eport;
+pub mod eport_desk;
 pub mod error;
-pub mod exchange;
+pub mod exchange_desk;
+pub mod filing;
 pub mod finance;
+pub mod kernel;
 pub mod portal;
 pub mod postal_screen;
-pub mod risk;
+pub mod risk_desk;
 pub mod service;
 pub mod stats;
+pub mod steps;
+pub mod users;
 
-pub use access::{authorize, Denied, Duty, Operation, Principal, Resource, Role};
+pub use access::{
+    authorize, authorize_cargo, decide, Ask, CargoOperation, CargoResource, Denied, Duty,
+    Operation, Principal, Resource, Role,
+};
 pub use clock::{Clock, ManualClock, PinnableClock, SystemClock};
 pub use error::{AppError, FieldProblem};
+pub use filing::Filing;
+pub use kernel::{Allowed, Core, Scope, Settings, TaxTables};
 pub use portal::{CodeLookup, CodeRow};
-pub use service::{
-    Clearance, DeclarationDetail, EnterpriseRegistry, Filing, ListQuery, NewUserRequest,
-    SessionToken, Settings, StaticRegistry, Step, StepDone, TaxTables, UserView,
-};
+pub use risk_desk::{EnterpriseRegistry, StaticRegistry};
+pub use service::Clearance;
 pub use stats::{StatsQuery, StatsSummary};
+pub use steps::{DeclarationDetail, ListQuery, Step, StepDone};
+pub use users::{NewUserRequest, SessionToken, UserView};

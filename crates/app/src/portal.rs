@@ -1,6 +1,6 @@
-//! Use cases behind the web forms: [`Clearance::check`] (validate a declaration without filing
+//! Use cases behind the web forms: [`PortalService::check`] (validate a declaration without filing
 //! it, so that a filer sees every problem beside its field before anything is recorded) and
-//! [`Clearance::codes`] (code lookups for the form's pickers).
+//! [`PortalService::codes`] (code lookups for the form's pickers).
 //!
 //! Code tables are public reference data (they are published), so looking them up needs no
 //! principal; checking a declaration is for whoever may file one: enterprises.
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::access::{Operation, Principal};
 use crate::error::{AppError, FieldProblem};
-use crate::service::Clearance;
+use crate::kernel::Core;
 
 /// Rows one lookup returns at most.
 pub const CODE_ROWS_MAX: usize = 50;
@@ -36,7 +36,14 @@ pub struct CodeLookup {
     pub truncated: bool,
 }
 
-impl Clearance {
+/// What the web interface asks beyond the clearance steps: checking a declaration without filing
+/// it, and code lookups.
+#[derive(Clone, Copy)]
+pub struct PortalService<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl PortalService<'_> {
     /// Problems of a declaration (JSON bytes of the wire form), as filing would report them,
     /// without writing anything. Empty: it would pass automatic review's checks of format and
     /// code tables. A trader other than the principal's own enterprise is a problem too.
@@ -52,7 +59,7 @@ impl Clearance {
             Err(problems) => return Ok(problems.iter().map(FieldProblem::from).collect()),
         };
         let mut problems: Vec<FieldProblem> =
-            match domain::validate::validate(&form, self.refdata()) {
+            match domain::validate::validate(&form, self.core.refdata()) {
                 Ok(_) => Vec::new(),
                 Err(p) => p.iter().map(FieldProblem::from).collect(),
             };
@@ -85,7 +92,7 @@ impl Clearance {
                 format!("a query has at most {CODE_QUERY_CHARS_MAX} characters"),
             ));
         }
-        let mut rows = self.refdata().lookup(t, query);
+        let mut rows = self.core.refdata().lookup(t, query);
         if t == Table::Tariff {
             // Versions of a line are in date order: keep the last of each code.
             rows.reverse();

@@ -1,4 +1,4 @@
-//! Statistics for the HQ dashboard: [`Clearance::stats`] gives a [`StatsSummary`] (volumes of
+//! Statistics for the HQ dashboard: [`StatsService::summary`] gives a [`StatsSummary`] (volumes of
 //! today and this month, lane mix, clearance times, top commodities and trading partners, by
 //! office) computed from the store.
 //!
@@ -17,7 +17,7 @@
 //! Days and months are Beijing time (UTC+8), the calendar customs works by. Percentiles are
 //! nearest-rank: the p-th percentile of n sorted values is the value at rank ⌈p·n⌉.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use clearance::Status;
@@ -25,9 +25,10 @@ use domain::codes::{HsCode, OfficeCode};
 use serde::Serialize;
 use store::{CountQuery, CountRow, DeclarationKey, ListFilter, PageRequest};
 
-use crate::access::{authorize, Operation, Principal, Resource};
+use crate::access::{Operation, Principal, Resource};
 use crate::error::AppError;
-use crate::service::Clearance;
+use crate::exchange_desk::ExchangeDesk;
+use crate::kernel::{Core, Scope};
 
 /// Declarations read at most for the detail parts of one summary (the counts are not scanned).
 pub const STATS_SCAN_MAX: usize = 20_000;
@@ -199,26 +200,35 @@ pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
     sorted.get((rank - 1) as usize).copied()
 }
 
-impl Clearance {
+/// The HQ dashboard's statistics (statisticians, within their scope).
+#[derive(Clone, Copy)]
+pub struct StatsService<'a> {
+    pub(crate) core: &'a Core,
+    /// The feed's signing key, shown with the outbox's counts.
+    pub(crate) exchange: Option<&'a ExchangeDesk>,
+}
+
+impl StatsService<'_> {
     /// The dashboard summary for the principal's scope (statisticians only).
-    pub fn stats(&self, principal: &Principal, q: StatsQuery) -> Result<StatsSummary, AppError> {
+    pub fn summary(&self, principal: &Principal, q: StatsQuery) -> Result<StatsSummary, AppError> {
         self.stats_scanning_at_most(principal, q, STATS_SCAN_MAX)
     }
 
-    /// [`Clearance::stats`] with the detail scan stopped after `scan_max` declarations.
-    fn stats_scanning_at_most(
+    /// [`StatsService::summary`] with the detail scan stopped after `scan_max` declarations.
+    pub(crate) fn stats_scanning_at_most(
         &self,
         principal: &Principal,
         q: StatsQuery,
         scan_max: usize,
     ) -> Result<StatsSummary, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             principal,
-            Operation::ViewStatistics,
-            Resource::Statistics { office: q.office },
-            self.refdata(),
+            (
+                Operation::ViewStatistics,
+                Resource::Statistics { office: q.office },
+            ),
         )?;
-        let now = self.now();
+        let now = self.core.now();
         let (day_start, month_start) = day_and_month_start(now);
         let from = q.from.unwrap_or(month_start);
         let to = q.to.unwrap_or(now + Duration::seconds(1));
@@ -231,24 +241,15 @@ impl Clearance {
             ));
         }
         // The scope: the office asked (and below), else the officer's own; HQ sees all.
-        let scope_root = q.office.or(match principal {
-            Principal::Officer { office, .. } => Some(*office),
-            _ => None,
-        });
-        let offices = scope_root.map(|root| {
-            let set: BTreeSet<OfficeCode> = self
-                .refdata()
-                .offices()
-                .map(|o| o.code)
-                .filter(|o| self.refdata().office_within(*o, root))
-                .chain(std::iter::once(root))
-                .collect();
-            set.into_iter().collect::<Vec<_>>()
-        });
+        let offices = match (q.office, allowed.scope()) {
+            (Some(root), _) => Some(self.core.offices_within(root).to_vec()),
+            (None, Scope::Offices(_, within)) => Some(within.to_vec()),
+            (None, _) => None,
+        };
         // Today and this month run to the end of the period or now, whichever is later.
         let until = to.max(now + Duration::seconds(1));
         let counts = |from: DateTime<Utc>, to: DateTime<Utc>| {
-            self.store().declaration_counts(&CountQuery {
+            self.core.store().declaration_counts(&CountQuery {
                 from,
                 to,
                 offices: offices.clone(),
@@ -308,7 +309,7 @@ impl Clearance {
             limit: store::PAGE_MAX,
         };
         'scan: loop {
-            let got = self.store().list(&filter, &page)?;
+            let got = self.core.store().list(&filter, &page)?;
             for d in &got.items {
                 if s.scanned as usize >= scan_max {
                     s.truncated = true;
@@ -319,7 +320,7 @@ impl Clearance {
                 if d.declaration_no.is_none() {
                     continue;
                 }
-                let Some(full) = self.store().load(DeclarationKey::Id(d.id))? else {
+                let Some(full) = self.core.store().load(DeclarationKey::Id(d.id))? else {
                     continue;
                 };
                 if let (Some(sub), Some(rel)) = (full.state.submitted_at, full.state.released_at) {
@@ -359,7 +360,7 @@ impl Clearance {
             .map(|(code, items)| {
                 let line = HsCode::parse(&code)
                     .ok()
-                    .and_then(|c| self.refdata().tariff_versions(c).last());
+                    .and_then(|c| self.core.refdata().tariff_versions(c).last());
                 TopCommodity {
                     description_zh: line.map(|l| l.description_zh.clone()).unwrap_or_default(),
                     description_en: line.map(|l| l.description_en.clone()).unwrap_or_default(),
@@ -371,7 +372,7 @@ impl Clearance {
         s.top_partners = top(partners)
             .into_iter()
             .map(|(country, declarations)| {
-                let entry = self.refdata().country_entry(&country);
+                let entry = self.core.refdata().country_entry(&country);
                 TopPartner {
                     name_zh: entry.map(|c| c.name_zh.clone()).unwrap_or_default(),
                     name_en: entry.map(|c| c.name_en.clone()).unwrap_or_default(),
@@ -385,7 +386,7 @@ impl Clearance {
             .map(|(office, v)| {
                 let mut t = office_times.remove(&office).unwrap_or_default();
                 t.sort_unstable();
-                let entry = self.refdata().offices().find(|o| o.code == office);
+                let entry = self.core.refdata().offices().find(|o| o.code == office);
                 OfficeRow {
                     office,
                     name_zh: entry.map(|o| o.name_zh.clone()).unwrap_or_default(),
@@ -404,19 +405,17 @@ impl Clearance {
         s.by_office = rows;
         Ok(s)
     }
-}
 
-impl Clearance {
     /// The outbox's counts per recipient and the feed's signing key.
     fn exchange_health(&self, now: DateTime<Utc>) -> Result<ExchangeHealth, AppError> {
-        let signing_key = self.exchange.as_deref().map(|desk| {
+        let signing_key = self.exchange.map(|desk| {
             format!(
                 "{} {}",
                 desk.key().algorithm().as_str(),
                 desk.key().key_id().as_str()
             )
         });
-        let Some(outbox) = self.store().outbox_store() else {
+        let Some(outbox) = self.core.store().outbox_store() else {
             return Ok(ExchangeHealth {
                 outbox: false,
                 signing_key,
@@ -456,6 +455,7 @@ fn top(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::Clearance;
     use chrono::TimeZone;
 
     #[test]
@@ -491,7 +491,7 @@ mod tests {
             KeyId::parse("customs-test").unwrap(),
         )
         .unwrap();
-        let desk = Arc::new(crate::exchange::ExchangeDesk::new(
+        let desk = Arc::new(crate::exchange_desk::ExchangeDesk::new(
             store.clone(),
             Arc::new(key),
         ));
@@ -508,7 +508,12 @@ mod tests {
             login: "hq".into(),
             duties: [crate::access::Duty::Statistician].into_iter().collect(),
         };
-        let health = |svc: &Clearance| svc.stats(&hq, StatsQuery::default()).unwrap().exchange;
+        let health = |svc: &Clearance| {
+            svc.stats()
+                .summary(&hq, StatsQuery::default())
+                .unwrap()
+                .exchange
+        };
 
         // Nothing sent yet: the feed is served, the outbox is empty.
         let h = health(&svc);
@@ -541,14 +546,15 @@ mod tests {
             login: "safe".into(),
             agency: "forex".into(),
         };
-        let page = svc.exchange_feed(&safe, None, Some(2)).unwrap();
+        let page = svc.exchange().exchange_feed(&safe, None, Some(2)).unwrap();
         assert_eq!(page.messages.len(), 2);
         assert_eq!(
             forex(&health(&svc)).acknowledged,
             0,
             "reading alone acknowledges nothing"
         );
-        svc.exchange_feed(&safe, Some(&page.next.to_string()), Some(1))
+        svc.exchange()
+            .exchange_feed(&safe, Some(&page.next.to_string()), Some(1))
             .unwrap();
         let after = forex(&health(&svc));
         assert_eq!(after.sent, before.sent);
@@ -556,7 +562,7 @@ mod tests {
         assert_eq!(after.waiting, before.sent - 2);
 
         // An agency user sees no statistics.
-        assert!(svc.stats(&safe, StatsQuery::default()).is_err());
+        assert!(svc.stats().summary(&safe, StatsQuery::default()).is_err());
     }
 
     /// More declarations than the scan may read: every count still covers them all (the
@@ -627,7 +633,10 @@ mod tests {
         assert!(truth.accepted > 0 && truth.rejected > 0 && truth.released > 0);
 
         let cap = 5;
-        let s = svc.stats_scanning_at_most(&hq, q.clone(), cap).unwrap();
+        let s = svc
+            .stats()
+            .stats_scanning_at_most(&hq, q.clone(), cap)
+            .unwrap();
         assert_eq!(s.period, truth);
         assert_eq!(s.by_status, by_status);
         assert_eq!(s.lane_mix, lanes);
@@ -654,12 +663,15 @@ mod tests {
             office: Some(pudong),
             ..q.clone()
         };
-        let scoped = svc.stats_scanning_at_most(&hq, scoped, cap).unwrap();
+        let scoped = svc
+            .stats()
+            .stats_scanning_at_most(&hq, scoped, cap)
+            .unwrap();
         assert_eq!(scoped.period.declarations, within);
         assert!(scoped.truncated);
 
         // The whole scan agrees on every count; only the detail differs.
-        let full = svc.stats(&hq, q).unwrap();
+        let full = svc.stats().summary(&hq, q).unwrap();
         assert!(!full.truncated);
         assert!(full.sampled.is_empty());
         assert_eq!(full.scanned, truth.declarations);

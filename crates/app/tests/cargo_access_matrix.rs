@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use app::cargo_access::{authorize_cargo, CargoOperation, CargoResource};
+use app::access::{authorize_cargo, CargoOperation, CargoResource};
 use app::{Duty, Principal};
 use domain::codes::{OfficeCode, Uscc};
 use refdata::RefData;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use app::cargo::{CargoDesk, CargoPolicy};
+use app::cargo_desk::{CargoDesk, CargoPolicy};
 use app::{AppError, Clearance, Clock, Duty, ManualClock, NewUserRequest, Principal, Role, Step};
 use cargo_control::{Bill, BillPosition, ManifestId, ManifestKind, TransitAlertKind, Voyage};
 use chrono::{Duration, TimeZone, Utc};
@@ -20,7 +20,7 @@ const CARRIER: &str = "91310000MA1FL3CA1X";
 const AEO: &str = "91310115MA1K4Q7B4Y";
 
 fn service(dir: &std::path::Path, clock: Arc<ManualClock>) -> Clearance {
-    service_paged(dir, clock, app::cargo::TRANSIT_PAGE)
+    service_paged(dir, clock, app::cargo_desk::TRANSIT_PAGE)
 }
 
 /// The service, its cargo desk loading the open transits `transit_page` at a time.
@@ -53,26 +53,27 @@ fn user(
     office: Option<&str>,
     uscc: Option<&str>,
 ) -> Principal {
-    svc.bootstrap_user(NewUserRequest {
-        login: login.into(),
-        password: PASSWORD.into(),
-        role,
-        duties: if role == Role::Officer {
-            vec![
-                Duty::Reviewer,
-                Duty::Inspector,
-                Duty::TaxOfficer,
-                Duty::ReleaseOfficer,
-            ]
-        } else {
-            vec![]
-        },
-        office: office.map(|o| OfficeCode::parse(o).unwrap()),
-        uscc: uscc.map(|u| Uscc::parse(u).unwrap()),
-        agency: None,
-    })
-    .unwrap();
-    svc.login(login, PASSWORD).unwrap().principal
+    svc.users()
+        .bootstrap_user(NewUserRequest {
+            login: login.into(),
+            password: PASSWORD.into(),
+            role,
+            duties: if role == Role::Officer {
+                vec![
+                    Duty::Reviewer,
+                    Duty::Inspector,
+                    Duty::TaxOfficer,
+                    Duty::ReleaseOfficer,
+                ]
+            } else {
+                vec![]
+            },
+            office: office.map(|o| OfficeCode::parse(o).unwrap()),
+            uscc: uscc.map(|u| Uscc::parse(u).unwrap()),
+            agency: None,
+        })
+        .unwrap();
+    svc.users().login(login, PASSWORD).unwrap().principal
 }
 
 fn bill(no: &str, packages: u32, weight: &str) -> Bill {
@@ -107,7 +108,7 @@ fn problem_codes(e: AppError) -> Vec<String> {
 fn clear(svc: &Clearance, off: &Principal, ent: &Principal, id: store::DeclarationId) {
     let key = DeclarationKey::Id(id);
     for _ in 0..12 {
-        let d = svc.get(ent, key).unwrap();
+        let d = svc.steps().get(ent, key).unwrap();
         let step = match d.state.status {
             Status::DocumentReview => Step::RecordReview {
                 result: clearance::ExaminationResult::Conform,
@@ -118,21 +119,22 @@ fn clear(svc: &Clearance, off: &Principal, ent: &Principal, id: store::Declarati
             Status::AwaitingAssessment => Step::Assess,
             Status::Assessed => {
                 let n = d.notices.iter().find(|n| n.paid_at.is_none()).unwrap();
-                svc.step(
-                    ent,
-                    key,
-                    Step::Pay {
-                        notice_no: n.notice_no.clone(),
-                    },
-                )
-                .unwrap();
+                svc.steps()
+                    .step(
+                        ent,
+                        key,
+                        Step::Pay {
+                            notice_no: n.notice_no.clone(),
+                        },
+                    )
+                    .unwrap();
                 continue;
             }
             Status::Paid => Step::Release,
             Status::Released => return,
             other => panic!("unexpected status {other:?}"),
         };
-        svc.step(off, key, step).unwrap();
+        svc.steps().step(off, key, step).unwrap();
     }
     panic!("not released after 12 steps");
 }
@@ -146,29 +148,36 @@ fn risk_lane_filings_are_matched_charged_late_and_written_off() {
     let ent = user(&svc, "ent", Role::Enterprise, None, Some(AEO));
     let off = user(&svc, "pd", Role::Officer, Some("2233"), None);
     let mf = ManifestId::parse("MF-RISK-1").unwrap();
-    svc.file_manifest(
-        &carrier,
-        mf,
-        ManifestKind::Original,
-        voyage(),
-        vec![bill("AWB-1", 10, "260"), bill("AWB-LATE", 10, "260")],
-    )
-    .unwrap();
+    svc.cargo()
+        .file_manifest(
+            &carrier,
+            mf,
+            ManifestKind::Original,
+            voyage(),
+            vec![bill("AWB-1", 10, "260"), bill("AWB-LATE", 10, "260")],
+        )
+        .unwrap();
 
     // Not arrived yet, or an unknown bill: rejected at automatic review on the risk path.
     let e = svc
+        .filing()
         .submit(&ent, "s-1", &import("AWB-1", "C-1"))
         .unwrap_err();
     assert_eq!(problem_codes(e), ["manifest_not_arrived"]);
-    svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+    svc.cargo()
+        .report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
         .unwrap();
     let e = svc
+        .filing()
         .submit(&ent, "s-2", &import("NOPE-1", "C-2"))
         .unwrap_err();
     assert_eq!(problem_codes(e), ["bill_unknown"]);
 
     // Matching: accepted with a lane explained by the risk engine, reserved on the bill.
-    let filed = svc.submit(&ent, "s-3", &import("AWB-1", "C-3")).unwrap();
+    let filed = svc
+        .filing()
+        .submit(&ent, "s-3", &import("AWB-1", "C-3"))
+        .unwrap();
     assert!(filed.declaration_no.is_some());
     let lane = svc
         .store()
@@ -185,7 +194,8 @@ fn risk_lane_filings_are_matched_charged_late_and_written_off() {
         "the risk engine chose the lane (with its explanation)"
     );
     let balance = |no: &str| {
-        svc.manifest(&off, &mf)
+        svc.cargo()
+            .manifest(&off, &mf)
             .unwrap()
             .balance
             .bills
@@ -202,6 +212,7 @@ fn risk_lane_filings_are_matched_charged_late_and_written_off() {
     );
     // Nothing is left on the bill for a second declaration.
     let e = svc
+        .filing()
         .submit(&ent, "s-4", &import("AWB-1", "C-4"))
         .unwrap_err();
     assert_eq!(problem_codes(e), ["packages_differ"]);
@@ -212,7 +223,7 @@ fn risk_lane_filings_are_matched_charged_late_and_written_off() {
         (b.position, b.written_off_packages),
         (BillPosition::WrittenOff, 10)
     );
-    let d = svc.get(&ent, DeclarationKey::Id(filed.id)).unwrap();
+    let d = svc.steps().get(&ent, DeclarationKey::Id(filed.id)).unwrap();
     assert!(d
         .notices
         .iter()
@@ -222,14 +233,17 @@ fn risk_lane_filings_are_matched_charged_late_and_written_off() {
     // charged on the risk path too, and the bill is written off at release.
     clock.set(svc.now() + Duration::days(20));
     let (ent, off) = (
-        svc.login("ent", PASSWORD).unwrap().principal,
-        svc.login("pd", PASSWORD).unwrap().principal,
+        svc.users().login("ent", PASSWORD).unwrap().principal,
+        svc.users().login("pd", PASSWORD).unwrap().principal,
     );
-    let late = svc.submit(&ent, "s-5", &import("AWB-LATE", "C-5")).unwrap();
+    let late = svc
+        .filing()
+        .submit(&ent, "s-5", &import("AWB-LATE", "C-5"))
+        .unwrap();
     // Green (AEO), assessed at once inside the store's transaction: the risk engine's lane
     // hook is wrapped so that the fee joins the notices there.
     assert_eq!(late.lane, Some(clearance::Lane::Green));
-    let d = svc.get(&ent, DeclarationKey::Id(late.id)).unwrap();
+    let d = svc.steps().get(&ent, DeclarationKey::Id(late.id)).unwrap();
     let fee = d
         .notices
         .iter()
@@ -259,10 +273,23 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
         "only the demo's unknown commodity codes: {summary:?}"
     );
 
-    let off = svc.login("pd-officer", "jinguan-demo").unwrap().principal;
-    let carrier = svc.login("carrier", "jinguan-demo").unwrap().principal;
-    let post = svc.login("post-sh", "jinguan-demo").unwrap().principal;
+    let off = svc
+        .users()
+        .login("pd-officer", "jinguan-demo")
+        .unwrap()
+        .principal;
+    let carrier = svc
+        .users()
+        .login("carrier", "jinguan-demo")
+        .unwrap()
+        .principal;
+    let post = svc
+        .users()
+        .login("post-sh", "jinguan-demo")
+        .unwrap()
+        .principal;
     let air = svc
+        .cargo()
         .manifest(
             &carrier,
             &ManifestId::parse(app::demo::cargo::AIR_MANIFEST).unwrap(),
@@ -278,10 +305,11 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
     // The never-declared sea bill is late; the one carried by the overdue transit, still on its
     // way to Nanjing, is not: its declaration period has not started (《海关征收进口货物滞报金
     // 办法》, goods declared at the office of destination count from their arrival there).
-    let late = svc.late_bills(&off).unwrap();
+    let late = svc.cargo().late_bills(&off).unwrap();
     let late_nos: Vec<&str> = late.iter().map(|b| b.bill_no.as_str()).collect();
     assert_eq!(late_nos, [app::demo::cargo::LATE_BILL], "{late:?}");
     let overdue = svc
+        .cargo()
         .transit(
             &off,
             &cargo_control::TransitNo::parse(app::demo::cargo::TRANSIT_OVERDUE).unwrap(),
@@ -295,6 +323,7 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
 
     // The sea import declared 20 days after arrival is matched to its bill.
     let sea = svc
+        .cargo()
         .manifest(
             &off,
             &ManifestId::parse(app::demo::cargo::SEA_MANIFEST).unwrap(),
@@ -313,8 +342,12 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
 
     // One transit overdue on its way to Nanjing (HQ sees it; Pudong is not its destination),
     // the other within its time limit.
-    let hq = svc.login("hq-analyst", "jinguan-demo").unwrap().principal;
-    let alerts = svc.transit_alerts(&hq).unwrap();
+    let hq = svc
+        .users()
+        .login("hq-analyst", "jinguan-demo")
+        .unwrap()
+        .principal;
+    let alerts = svc.cargo().transit_alerts(&hq).unwrap();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(
         alerts[0].transit_no.as_str(),
@@ -324,9 +357,18 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
         alerts[0].kind,
         TransitAlertKind::Overdue { arrived: false, overdue_minutes, .. } if overdue_minutes >= 5 * 60
     ));
-    assert!(svc.transit_alerts(&off).unwrap().is_empty());
-    assert_eq!(svc.postal_outcomes(&post, false, 100).unwrap().len(), 3);
-    assert_eq!(svc.postal_outcomes(&off, true, 100).unwrap().len(), 1);
+    assert!(svc.cargo().transit_alerts(&off).unwrap().is_empty());
+    assert_eq!(
+        svc.cargo()
+            .postal_outcomes(&post, false, 100)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        svc.cargo().postal_outcomes(&off, true, 100).unwrap().len(),
+        1
+    );
     assert!(svc.store().verify_audit().unwrap().is_intact());
 }
 
@@ -334,39 +376,41 @@ fn demo_with_cargo_control_matches_every_import_and_shows_cargo_work() {
 /// the baggage arriving by it, a listed parcel number holds the parcel; the rest is released.
 #[test]
 fn postal_items_and_baggage_are_screened_against_the_watch_list() {
-    use app::risk::NewWatchEntry;
+    use app::risk_desk::NewWatchEntry;
     use cargo_control::{BaggageDeclaration, Parcel, ParcelList, PostalOutcome};
     use clearance::Lane;
     use tax::PostalArticle;
 
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path(), clock());
-    svc.bootstrap_user(NewUserRequest {
-        login: "analyst".into(),
-        password: PASSWORD.into(),
-        role: Role::Officer,
-        duties: vec![Duty::RiskAnalyst],
-        office: Some(OfficeCode::parse("2200").unwrap()),
-        uscc: None,
-        agency: None,
-    })
-    .unwrap();
-    let analyst = svc.login("analyst", PASSWORD).unwrap().principal;
+    svc.users()
+        .bootstrap_user(NewUserRequest {
+            login: "analyst".into(),
+            password: PASSWORD.into(),
+            role: Role::Officer,
+            duties: vec![Duty::RiskAnalyst],
+            office: Some(OfficeCode::parse("2200").unwrap()),
+            uscc: None,
+            agency: None,
+        })
+        .unwrap();
+    let analyst = svc.users().login("analyst", PASSWORD).unwrap().principal;
     let officer = user(&svc, "pd", Role::Officer, Some("2233"), None);
     let post = user(&svc, "ems", Role::PostalOperator, None, Some(CARRIER));
     for (kind, value) in [("vessel", "MU5101"), ("bill", "EMS123456789CN")] {
-        svc.add_watch_entry(
-            &analyst,
-            NewWatchEntry {
-                kind: kind.into(),
-                value: value.into(),
-                lane: Lane::Red,
-                suspend: true,
-                case: "JS-2025-7".into(),
-                until: None,
-            },
-        )
-        .unwrap();
+        svc.risk()
+            .add_watch_entry(
+                &analyst,
+                NewWatchEntry {
+                    kind: kind.into(),
+                    value: value.into(),
+                    lane: Lane::Red,
+                    suspend: true,
+                    case: "JS-2025-7".into(),
+                    until: None,
+                },
+            )
+            .unwrap();
     }
     let article = || PostalArticle {
         description: "clothes".into(),
@@ -382,6 +426,7 @@ fn postal_items_and_baggage_are_screened_against_the_watch_list() {
         articles: vec![article()],
     };
     let held = svc
+        .cargo()
         .file_baggage(&officer, baggage("B-1", "MU5101"))
         .unwrap();
     let PostalOutcome::Held { reasons } = &held.outcome else {
@@ -391,7 +436,10 @@ fn postal_items_and_baggage_are_screened_against_the_watch_list() {
         )
     };
     assert_eq!(reasons[0].code, "watch_list_transport");
-    let free = svc.file_baggage(&officer, baggage("B-2", "CA986")).unwrap();
+    let free = svc
+        .cargo()
+        .file_baggage(&officer, baggage("B-2", "CA986"))
+        .unwrap();
     assert_eq!(free.outcome, PostalOutcome::Released);
 
     let parcel = |no: &str| Parcel {
@@ -406,7 +454,7 @@ fn postal_items_and_baggage_are_screened_against_the_watch_list() {
         office: OfficeCode::parse("2233").unwrap(),
         parcels: vec![parcel("EMS123456789CN"), parcel("EMS000000001CN")],
     };
-    let decisions = svc.file_parcel_list(&post, list).unwrap();
+    let decisions = svc.cargo().file_parcel_list(&post, list).unwrap();
     assert!(
         matches!(&decisions[0].outcome, PostalOutcome::Held { reasons } if reasons[0].code == "watch_list_reference"),
         "{:?}",
@@ -417,7 +465,8 @@ fn postal_items_and_baggage_are_screened_against_the_watch_list() {
 
 /// The bills of `mf` as `(bill, position, declared packages, declaration numbers)`.
 fn bills_of(svc: &Clearance, off: &Principal, mf: &ManifestId) -> Vec<(String, BillPosition, u64)> {
-    svc.manifest(off, mf)
+    svc.cargo()
+        .manifest(off, mf)
         .unwrap()
         .balance
         .bills
@@ -445,16 +494,18 @@ fn concurrent_filings_on_distinct_bills_are_all_matched_and_survive_a_restart() 
         let bills = (0..N)
             .map(|i| bill(&format!("AWB-C{i}"), 10, "260"))
             .collect();
-        svc.file_manifest(&carrier, mf, ManifestKind::Original, voyage(), bills)
+        svc.cargo()
+            .file_manifest(&carrier, mf, ManifestKind::Original, voyage(), bills)
             .unwrap();
-        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+        svc.cargo()
+            .report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
             .unwrap();
         let filed: Vec<_> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..N)
                 .map(|i| {
                     let (svc, ent) = (&svc, &ent);
                     s.spawn(move || {
-                        svc.submit(
+                        svc.filing().submit(
                             ent,
                             &format!("c-{i}"),
                             &import(&format!("AWB-C{i}"), &format!("C-C{i}")),
@@ -483,7 +534,7 @@ fn concurrent_filings_on_distinct_bills_are_all_matched_and_survive_a_restart() 
     // Restart: the ledger replayed from the manifest log holds every match, under the
     // declaration numbers given (no provisional placeholder survives).
     let svc = service(dir.path(), clock);
-    let off = svc.login("pd", PASSWORD).unwrap().principal;
+    let off = svc.users().login("pd", PASSWORD).unwrap().principal;
     let after = bills_of(&svc, &off, &mf);
     assert_eq!(after.len(), N);
     assert!(
@@ -526,22 +577,24 @@ fn two_concurrent_filings_on_one_bill_give_exactly_one_match() {
         let svc = service(dir.path(), clock.clone());
         let carrier = user(&svc, "ca", Role::Carrier, None, Some(CARRIER));
         let ent = user(&svc, "ent", Role::Enterprise, None, Some(AEO));
-        svc.file_manifest(
-            &carrier,
-            mf,
-            ManifestKind::Original,
-            voyage(),
-            vec![bill("AWB-ONE", 10, "260")],
-        )
-        .unwrap();
-        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+        svc.cargo()
+            .file_manifest(
+                &carrier,
+                mf,
+                ManifestKind::Original,
+                voyage(),
+                vec![bill("AWB-ONE", 10, "260")],
+            )
+            .unwrap();
+        svc.cargo()
+            .report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
             .unwrap();
         let results: Vec<_> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..2)
                 .map(|i| {
                     let (svc, ent) = (&svc, &ent);
                     s.spawn(move || {
-                        svc.submit(
+                        svc.filing().submit(
                             ent,
                             &format!("one-{i}"),
                             &import("AWB-ONE", &format!("C-O{i}")),
@@ -562,7 +615,7 @@ fn two_concurrent_filings_on_one_bill_give_exactly_one_match() {
         );
     }
     let svc = service(dir.path(), clock);
-    let off = svc.login("pd", PASSWORD).unwrap().principal;
+    let off = svc.users().login("pd", PASSWORD).unwrap().principal;
     assert_eq!(
         bills_of(&svc, &off, &mf),
         [("AWB-ONE".to_string(), BillPosition::Declared, 10)]
@@ -584,23 +637,27 @@ fn filings_are_not_refused_by_manifest_work_on_other_manifests() {
     let bills = (0..N)
         .map(|i| bill(&format!("AWB-B{i}"), 10, "260"))
         .collect();
-    svc.file_manifest(&carrier, mf, ManifestKind::Original, voyage(), bills)
+    svc.cargo()
+        .file_manifest(&carrier, mf, ManifestKind::Original, voyage(), bills)
         .unwrap();
-    svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+    svc.cargo()
+        .report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
         .unwrap();
     let filed: Vec<_> = std::thread::scope(|s| {
         let busy = s.spawn(|| {
             for k in 1..=N {
                 let other = ManifestId::parse(&format!("MF-BUSY-{k}")).unwrap();
-                svc.file_manifest(
-                    &carrier,
-                    other,
-                    ManifestKind::Original,
-                    voyage(),
-                    vec![bill(&format!("AWB-X{k}"), 5, "100")],
-                )
-                .unwrap();
-                svc.report_arrival(&carrier, other, svc.now() - Duration::hours(1))
+                svc.cargo()
+                    .file_manifest(
+                        &carrier,
+                        other,
+                        ManifestKind::Original,
+                        voyage(),
+                        vec![bill(&format!("AWB-X{k}"), 5, "100")],
+                    )
+                    .unwrap();
+                svc.cargo()
+                    .report_arrival(&carrier, other, svc.now() - Duration::hours(1))
                     .unwrap();
             }
         });
@@ -608,7 +665,7 @@ fn filings_are_not_refused_by_manifest_work_on_other_manifests() {
             .map(|i| {
                 let (svc, ent) = (&svc, &ent);
                 s.spawn(move || {
-                    svc.submit(
+                    svc.filing().submit(
                         ent,
                         &format!("busy-{i}"),
                         &import(&format!("AWB-B{i}"), &format!("C-B{i}")),
@@ -653,15 +710,17 @@ fn goods_in_transit_are_declared_at_the_destination_after_arrival_even_across_a_
         let ent = user(&svc, "ent", Role::Enterprise, None, Some(AEO));
         let pd = user(&svc, "pd", Role::Officer, Some("2233"), None);
         user(&svc, "nj", Role::Officer, Some("2300"), None);
-        svc.file_manifest(
-            &carrier,
-            mf,
-            ManifestKind::Original,
-            voyage(),
-            vec![bill("TRB-1", 10, "260")],
-        )
-        .unwrap();
-        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+        svc.cargo()
+            .file_manifest(
+                &carrier,
+                mf,
+                ManifestKind::Original,
+                voyage(),
+                vec![bill("TRB-1", 10, "260")],
+            )
+            .unwrap();
+        svc.cargo()
+            .report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
             .unwrap();
         let decl: cargo_control::TransitDeclaration = serde_json::from_value(json!({
             "transit_no": "TRN-1", "declarant": CARRIER, "entry_office": "2233",
@@ -670,18 +729,20 @@ fn goods_in_transit_are_declared_at_the_destination_after_arrival_even_across_a_
             "guarantee": {"guarantee_no": "G-1", "amount_fen": 5000000}, "bills": ["TRB-1"]
         }))
         .unwrap();
-        svc.declare_transit(&carrier, decl).unwrap();
-        svc.confirm_transit_departure(&pd, &no).unwrap();
+        svc.cargo().declare_transit(&carrier, decl).unwrap();
+        svc.cargo().confirm_transit_departure(&pd, &no).unwrap();
         let e = svc
+            .filing()
             .submit(&ent, "tr-0", &inland("2233", "C-TR-0"))
             .unwrap_err();
         assert_eq!(problem_codes(e), ["bill_in_transit"]);
     }
     // Restart: the bill is still bound to its transit.
     let svc = service(dir.path(), clock);
-    let ent = svc.login("ent", PASSWORD).unwrap().principal;
-    let nj = svc.login("nj", PASSWORD).unwrap().principal;
+    let ent = svc.users().login("ent", PASSWORD).unwrap().principal;
+    let nj = svc.users().login("nj", PASSWORD).unwrap().principal;
     let e = svc
+        .filing()
         .submit(&ent, "tr-1", &inland("2300", "C-TR-1"))
         .unwrap_err();
     assert_eq!(problem_codes(e), ["bill_in_transit"]);
@@ -689,32 +750,38 @@ fn goods_in_transit_are_declared_at_the_destination_after_arrival_even_across_a_
     let mut road: Value = serde_json::from_slice(&inland("2300", "C-TR-R")).unwrap();
     road["transport_mode"] = "4".into();
     let e = svc
+        .filing()
         .submit(&ent, "tr-r", road.to_string().as_bytes())
         .unwrap_err();
     assert_eq!(problem_codes(e), ["bill_in_transit"]);
     let sealed = vec![cargo_control::SealNo::parse("S1").unwrap()];
     let t = svc
+        .cargo()
         .confirm_transit_arrival(&nj, &no, sealed, vec![])
         .unwrap();
     assert_eq!(t.state.status, cargo_control::TransitStatus::Arrived);
     // Arrived: at Pudong still refused, at Nanjing accepted and matched to the Pudong manifest.
     let e = svc
+        .filing()
         .submit(&ent, "tr-2", &inland("2233", "C-TR-2"))
         .unwrap_err();
     assert_eq!(problem_codes(e), ["declaration_at_other_office"]);
-    let filed = svc.submit(&ent, "tr-3", &inland("2300", "C-TR-3")).unwrap();
+    let filed = svc
+        .filing()
+        .submit(&ent, "tr-3", &inland("2300", "C-TR-3"))
+        .unwrap();
     let declaration_no = filed.declaration_no.expect("accepted");
     clear(&svc, &nj, &ent, filed.id);
-    let t = svc.clear_transit(&nj, &no, declaration_no).unwrap();
+    let t = svc.cargo().clear_transit(&nj, &no, declaration_no).unwrap();
     assert_eq!(
         (t.state.status, t.state.cleared_by),
         (cargo_control::TransitStatus::Cleared, Some(declaration_no))
     );
     assert!(
-        svc.manifest(&nj, &mf).is_err(),
+        svc.cargo().manifest(&nj, &mf).is_err(),
         "Nanjing does not see Pudong's manifest"
     );
-    let pd = svc.login("pd", PASSWORD).unwrap().principal;
+    let pd = svc.users().login("pd", PASSWORD).unwrap().principal;
     assert_eq!(
         bills_of(&svc, &pd, &mf),
         [("TRB-1".to_owned(), BillPosition::WrittenOff, 10)]
@@ -751,31 +818,37 @@ fn more_open_transits_than_one_page_are_all_guarded_after_a_restart() {
         user(&svc, "ent", Role::Enterprise, None, Some(AEO));
         let pd = user(&svc, "pd", Role::Officer, Some("2233"), None);
         let bills = (1..=n).map(|i| bill(&format!("TPB-{i}"), 10, "260"));
-        svc.file_manifest(
-            &carrier,
-            mf,
-            ManifestKind::Original,
-            voyage(),
-            bills.collect(),
-        )
-        .unwrap();
-        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+        svc.cargo()
+            .file_manifest(
+                &carrier,
+                mf,
+                ManifestKind::Original,
+                voyage(),
+                bills.collect(),
+            )
+            .unwrap();
+        svc.cargo()
+            .report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
             .unwrap();
         for i in 1..=n {
-            svc.declare_transit(&carrier, declaration(i)).unwrap();
+            svc.cargo()
+                .declare_transit(&carrier, declaration(i))
+                .unwrap();
         }
         let no = |i: u32| cargo_control::TransitNo::parse(&format!("TP-{i}")).unwrap();
-        svc.confirm_transit_departure(&pd, &no(2)).unwrap();
-        svc.confirm_transit_departure(&pd, &no(6)).unwrap();
-        svc.cancel_transit(&carrier, &no(4), "plan changed".into())
+        svc.cargo().confirm_transit_departure(&pd, &no(2)).unwrap();
+        svc.cargo().confirm_transit_departure(&pd, &no(6)).unwrap();
+        svc.cargo()
+            .cancel_transit(&carrier, &no(4), "plan changed".into())
             .unwrap();
     }
     // Restart, loading pages of 2: six open transits over three pages.
     let svc = service_paged(dir.path(), clock, 2);
-    let ent = svc.login("ent", PASSWORD).unwrap().principal;
-    let carrier = svc.login("ca", PASSWORD).unwrap().principal;
+    let ent = svc.users().login("ent", PASSWORD).unwrap().principal;
+    let carrier = svc.users().login("ca", PASSWORD).unwrap().principal;
     for i in (1..=n).filter(|i| *i != 4) {
         let e = svc
+            .filing()
             .submit(
                 &ent,
                 &format!("tp-{i}"),
@@ -787,7 +860,7 @@ fn more_open_transits_than_one_page_are_all_guarded_after_a_restart() {
     // A bill of the last page cannot be moved under a second transit either.
     let mut again = declaration(7);
     again.transit_no = cargo_control::TransitNo::parse("TP-8").unwrap();
-    match svc.declare_transit(&carrier, again).unwrap_err() {
+    match svc.cargo().declare_transit(&carrier, again).unwrap_err() {
         AppError::Invalid(problems) => assert_eq!(
             problems.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(),
             ["bill_in_transit"]
@@ -796,6 +869,7 @@ fn more_open_transits_than_one_page_are_all_guarded_after_a_restart() {
     }
     // The cancelled transit's bill is declared where it arrived.
     let filed = svc
+        .filing()
         .submit(&ent, "tp-4", &inland("TPB-4", "C-TP-4"))
         .unwrap();
     assert!(filed.declaration_no.is_some(), "accepted: {filed:?}");
@@ -826,7 +900,8 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
         v.to_string().into_bytes()
     };
     let fee_of = |svc: &Clearance, ent: &Principal, id| {
-        svc.get(ent, DeclarationKey::Id(id))
+        svc.steps()
+            .get(ent, DeclarationKey::Id(id))
             .unwrap()
             .notices
             .iter()
@@ -834,7 +909,8 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
             .map(|n| n.amount_fen.0)
     };
     let listed = |svc: &Clearance, p: &Principal| -> Vec<String> {
-        svc.late_bills(p)
+        svc.cargo()
+            .late_bills(p)
             .unwrap()
             .iter()
             .map(|b| b.bill_no.as_str().to_owned())
@@ -846,20 +922,22 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
         user(&svc, "ent", Role::Enterprise, None, Some(AEO));
         let pd = user(&svc, "pd", Role::Officer, Some("2233"), None);
         user(&svc, "nj", Role::Officer, Some("2300"), None);
-        svc.file_manifest(
-            &carrier,
-            mf,
-            ManifestKind::Original,
-            voyage(),
-            vec![
-                bill("TRF-1", 10, "260"),
-                bill("TRF-2", 10, "260"),
-                bill("TRW-1", 10, "260"),
-                bill("ORD-1", 10, "260"),
-            ],
-        )
-        .unwrap();
-        svc.report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
+        svc.cargo()
+            .file_manifest(
+                &carrier,
+                mf,
+                ManifestKind::Original,
+                voyage(),
+                vec![
+                    bill("TRF-1", 10, "260"),
+                    bill("TRF-2", 10, "260"),
+                    bill("TRW-1", 10, "260"),
+                    bill("ORD-1", 10, "260"),
+                ],
+            )
+            .unwrap();
+        svc.cargo()
+            .report_arrival(&carrier, mf, svc.now() - Duration::hours(2))
             .unwrap();
         let transit = |no: &str, hours: i64, bills: &[&str]| -> cargo_control::TransitDeclaration {
             serde_json::from_value(json!({
@@ -870,29 +948,32 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
             }))
             .unwrap()
         };
-        svc.declare_transit(&carrier, transit("TR-A", 96, &["TRF-1", "TRF-2"]))
+        svc.cargo()
+            .declare_transit(&carrier, transit("TR-A", 96, &["TRF-1", "TRF-2"]))
             .unwrap();
-        svc.declare_transit(&carrier, transit("TR-B", 720, &["TRW-1"]))
+        svc.cargo()
+            .declare_transit(&carrier, transit("TR-B", 720, &["TRW-1"]))
             .unwrap();
-        svc.confirm_transit_departure(&pd, &tr_a).unwrap();
-        svc.confirm_transit_departure(&pd, &tr_b).unwrap();
+        svc.cargo().confirm_transit_departure(&pd, &tr_a).unwrap();
+        svc.cargo().confirm_transit_departure(&pd, &tr_b).unwrap();
         let sealed = || vec![cargo_control::SealNo::parse("S1").unwrap()];
 
         // Day 3 (03-13): TR-A arrives at Nanjing; its bills' deadline is 03-27 (Thursday).
         clock.set(at_day(3));
-        let nj = svc.login("nj", PASSWORD).unwrap().principal;
-        svc.confirm_transit_arrival(&nj, &tr_a, sealed(), vec![])
+        let nj = svc.users().login("nj", PASSWORD).unwrap().principal;
+        svc.cargo()
+            .confirm_transit_arrival(&nj, &tr_a, sealed(), vec![])
             .unwrap();
 
         // Day 16 (03-26): the ordinary bill is late since 03-24, counted from the entry arrival;
         // the transit bills are not (TR-A arrived on 03-13, TR-B is on its way).
         clock.set(at_day(16));
         let (ent, pd, nj) = (
-            svc.login("ent", PASSWORD).unwrap().principal,
-            svc.login("pd", PASSWORD).unwrap().principal,
-            svc.login("nj", PASSWORD).unwrap().principal,
+            svc.users().login("ent", PASSWORD).unwrap().principal,
+            svc.users().login("pd", PASSWORD).unwrap().principal,
+            svc.users().login("nj", PASSWORD).unwrap().principal,
         );
-        let late = svc.late_bills(&pd).unwrap();
+        let late = svc.cargo().late_bills(&pd).unwrap();
         assert_eq!(late.len(), 1, "{late:?}");
         let ord = &late[0];
         assert_eq!(ord.bill_no.as_str(), "ORD-1");
@@ -914,6 +995,7 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
         // TRF-1 declared at Nanjing 16 days after the entry arrival, 13 after the arrival at
         // the destination: no late declaration fee.
         let trf1 = svc
+            .filing()
             .submit(&ent, "trf-1", &inland("TRF-1", "C-TRF-1"))
             .unwrap();
         clear(&svc, &nj, &ent, trf1.id);
@@ -923,12 +1005,12 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
         // from the arrival at the destination; TRW-1 (on its way) is not listed.
         clock.set(at_day(20));
         let (ent, pd, nj) = (
-            svc.login("ent", PASSWORD).unwrap().principal,
-            svc.login("pd", PASSWORD).unwrap().principal,
-            svc.login("nj", PASSWORD).unwrap().principal,
+            svc.users().login("ent", PASSWORD).unwrap().principal,
+            svc.users().login("pd", PASSWORD).unwrap().principal,
+            svc.users().login("nj", PASSWORD).unwrap().principal,
         );
         assert_eq!(listed(&svc, &pd), ["ORD-1", "TRF-2"]);
-        let late = svc.late_bills(&nj).unwrap();
+        let late = svc.cargo().late_bills(&nj).unwrap();
         assert_eq!(
             late.len(),
             1,
@@ -964,10 +1046,12 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
         // the ordinary bill's 6 days on the same value (counted from the entry arrival the
         // transit bill would pay the same as the ordinary one).
         let trf2 = svc
+            .filing()
             .submit(&ent, "trf-2", &inland("TRF-2", "C-TRF-2"))
             .unwrap();
         clear(&svc, &nj, &ent, trf2.id);
         let ord = svc
+            .filing()
             .submit(&ent, "ord-1", &import("ORD-1", "C-ORD-1"))
             .unwrap();
         clear(&svc, &pd, &ent, ord.id);
@@ -982,22 +1066,24 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
         );
         // TR-A cleared by TRF-2's declaration; TR-B arrives today.
         let t = svc
+            .cargo()
             .clear_transit(&nj, &tr_a, trf2.declaration_no.unwrap())
             .unwrap();
         assert_eq!(t.state.status, TransitStatus::Cleared);
-        svc.confirm_transit_arrival(&nj, &tr_b, sealed(), vec![])
+        svc.cargo()
+            .confirm_transit_arrival(&nj, &tr_b, sealed(), vec![])
             .unwrap();
         assert!(listed(&svc, &pd).is_empty(), "TRW-1's 14 days start today");
     }
     // Restart on day 35 (04-14): TRW-1's day 14 (04-13) is a Sunday, moved to Monday 04-14.
     clock.set(at_day(35));
     let svc = service(dir.path(), clock.clone());
-    let nj = svc.login("nj", PASSWORD).unwrap().principal;
+    let nj = svc.users().login("nj", PASSWORD).unwrap().principal;
     assert!(listed(&svc, &nj).is_empty());
     // Day 36: one day late, from the arrival at the destination loaded from the store.
     clock.set(at_day(36));
-    let nj = svc.login("nj", PASSWORD).unwrap().principal;
-    let late = svc.late_bills(&nj).unwrap();
+    let nj = svc.users().login("nj", PASSWORD).unwrap().principal;
+    let late = svc.cargo().late_bills(&nj).unwrap();
     assert_eq!(late.len(), 1, "{late:?}");
     assert_eq!(late[0].bill_no.as_str(), "TRW-1");
     assert_eq!(

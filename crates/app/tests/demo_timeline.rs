@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use app::stats::StatsQuery;
-use app::{Clearance, Clock, PinnableClock};
-use chrono::{Duration, Utc};
+use app::{Clearance, Clock, PinnableClock, SystemClock};
+use chrono::Duration;
 use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
@@ -24,15 +24,16 @@ fn the_demo_is_spread_over_the_past_hours() {
     .with_registry(Box::new(app::demo::registry()))
     .with_eport();
     svc.load_risk().unwrap();
-    let before = Utc::now();
+    let before = SystemClock.now();
     app::demo::load_over_past_hours(&svc, 60, &clock).unwrap();
-    let after = Utc::now();
+    let after = SystemClock.now();
     assert!(
         (clock.now() - after).num_seconds().abs() < 5,
         "the clock is released"
     );
 
     let hq = svc
+        .users()
         .login("hq-analyst", app::demo::DEMO_PASSWORD)
         .unwrap()
         .principal;
@@ -41,7 +42,7 @@ fn the_demo_is_spread_over_the_past_hours() {
         from: Some(before - Duration::days(2)),
         to: Some(after),
     };
-    let s = svc.stats(&hq, all_time).unwrap();
+    let s = svc.stats().summary(&hq, all_time).unwrap();
     assert!(s.clearance.count > 10, "{s:?}");
     let median = s.clearance.median_seconds.unwrap();
     let p90 = s.clearance.p90_seconds.unwrap();

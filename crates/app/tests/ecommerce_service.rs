@@ -95,7 +95,7 @@ fn problems(e: AppError) -> Vec<(String, String)> {
 
 /// `(transaction value, purchases before, within limits)` of a filed declaration's assessment.
 fn regime(svc: &Clearance, id: store::DeclarationId) -> (i64, i64, bool) {
-    let d = svc.get(&officer(), DeclarationKey::Id(id)).unwrap();
+    let d = svc.steps().get(&officer(), DeclarationKey::Id(id)).unwrap();
     match d.tax.expect("assessable").regime {
         tax::Regime::CrossBorderEcommerce {
             transaction_value_fen,
@@ -113,11 +113,13 @@ fn a_retail_import_names_a_valid_buyer_and_only_it_may() {
     let svc = service(dir.path());
     let ent = enterprise(GREEN);
     let e = svc
+        .filing()
         .submit(&ent, "b-1", &retail(GREEN, 5, None))
         .unwrap_err();
     assert_eq!(problems(e), [("buyer".to_string(), "required".to_string())]);
     let bad = json!({"id_type": "resident_id", "id_no": "110105194912310021", "name": "张三"});
     let e = svc
+        .filing()
         .submit(&ent, "b-2", &retail(GREEN, 5, Some(bad)))
         .unwrap_err();
     assert_eq!(
@@ -126,6 +128,7 @@ fn a_retail_import_names_a_valid_buyer_and_only_it_may() {
     );
     let kind = json!({"id_type": "driving_licence", "id_no": "X1", "name": "张三"});
     let e = svc
+        .filing()
         .submit(&ent, "b-3", &retail(GREEN, 5, Some(kind)))
         .unwrap_err();
     assert_eq!(
@@ -136,6 +139,7 @@ fn a_retail_import_names_a_valid_buyer_and_only_it_may() {
     let mut general: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
     general["buyer"] = buyer().unwrap();
     let e = svc
+        .filing()
         .submit(&ent, "b-4", &serde_json::to_vec(&general).unwrap())
         .unwrap_err();
     assert_eq!(
@@ -145,6 +149,7 @@ fn a_retail_import_names_a_valid_buyer_and_only_it_may() {
     // A passport works as well as an identity card.
     let passport = json!({"id_type": "passport", "id_no": "e12345678", "name": "John Smith"});
     let f = svc
+        .filing()
         .submit(&ent, "b-5", &retail(GREEN, 5, Some(passport)))
         .unwrap();
     assert!(f.declaration_no.is_some());
@@ -156,6 +161,7 @@ fn purchases_count_against_the_buyers_year_at_acceptance_and_at_assessment() {
     let svc = service(dir.path());
     // First purchase, green lane: assessed at acceptance within the limits.
     let first = svc
+        .filing()
         .submit(&enterprise(GREEN), "p-1", &retail(GREEN, 5, buyer()))
         .unwrap();
     assert!(first.declaration_no.is_some(), "{first:?}");
@@ -168,20 +174,22 @@ fn purchases_count_against_the_buyers_year_at_acceptance_and_at_assessment() {
     // Second purchase by the same buyer from another shop, yellow lane: the officer assesses
     // it (it used to be refused: no buyer), counting the first purchase.
     let second = svc
+        .filing()
         .submit(&enterprise(YELLOW), "p-2", &retail(YELLOW, 6, buyer()))
         .unwrap();
     assert_eq!(second.status, Status::DocumentReview, "{second:?}");
     let off = officer();
     let key = DeclarationKey::Id(second.id);
-    svc.step(
-        &off,
-        key,
-        Step::RecordReview {
-            result: clearance::ExaminationResult::Conform,
-        },
-    )
-    .unwrap();
-    svc.step(&off, key, Step::Assess).unwrap();
+    svc.steps()
+        .step(
+            &off,
+            key,
+            Step::RecordReview {
+                result: clearance::ExaminationResult::Conform,
+            },
+        )
+        .unwrap();
+    svc.steps().step(&off, key, Step::Assess).unwrap();
     assert!(!svc.store().payment_notices(second.id).unwrap().is_empty());
     let (value2, before2, within2) = regime(&svc, second.id);
     assert_eq!((before2, within2), (value, true));
@@ -191,6 +199,7 @@ fn purchases_count_against_the_buyers_year_at_acceptance_and_at_assessment() {
     let mut n = 3;
     while total <= 2_600_000 - 400_000 {
         let f = svc
+            .filing()
             .submit(
                 &enterprise(GREEN),
                 &format!("p-{n}"),
@@ -201,6 +210,7 @@ fn purchases_count_against_the_buyers_year_at_acceptance_and_at_assessment() {
         n += 1;
     }
     let last = svc
+        .filing()
         .submit(&enterprise(GREEN), "p-last", &retail(GREEN, 6, buyer()))
         .unwrap();
     let (v, before, within) = regime(&svc, last.id);
@@ -210,6 +220,7 @@ fn purchases_count_against_the_buyers_year_at_acceptance_and_at_assessment() {
     // Another buyer starts from nothing.
     let other = json!({"id_type": "passport", "id_no": "G98765432", "name": "李四"});
     let f = svc
+        .filing()
         .submit(
             &enterprise(GREEN),
             "p-other",

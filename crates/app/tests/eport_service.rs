@@ -5,7 +5,7 @@
 use std::str::FromStr;
 use std::sync::{Arc, Barrier};
 
-use app::eport::{LicenceRequest, RegistryRequest};
+use app::eport_desk::{LicenceRequest, RegistryRequest};
 use app::{AppError, Clearance, Duty, ManualClock, Principal, Step};
 use chrono::{NaiveDate, TimeZone, Utc};
 use clearance::Status;
@@ -120,27 +120,31 @@ fn licences_are_checked_reserved_and_written_off() {
     let svc = service(dir.path());
     let commerce = agency("commerce");
     let issued = svc
+        .eport()
         .issue_licence(&commerce, licence("AIL-2025-001", SH, "5"))
         .unwrap();
     assert_eq!(issued.remaining, q("5"));
     // Only the commerce agency issues; the holder reads its own.
     assert!(matches!(
-        svc.issue_licence(&enterprise(SH), licence("X", SH, "1")),
+        svc.eport()
+            .issue_licence(&enterprise(SH), licence("X", SH, "1")),
         Err(AppError::Forbidden(_))
     ));
     assert!(matches!(
-        svc.issue_licence(&agency("tax"), licence("X", SH, "1")),
+        svc.eport()
+            .issue_licence(&agency("tax"), licence("X", SH, "1")),
         Err(AppError::Forbidden(_))
     ));
-    assert_eq!(svc.my_licences(&enterprise(SH)).unwrap().len(), 1);
-    assert!(svc.my_licences(&enterprise(SZ)).unwrap().is_empty());
+    assert_eq!(svc.eport().my_licences(&enterprise(SH)).unwrap().len(), 1);
+    assert!(svc.eport().my_licences(&enterprise(SZ)).unwrap().is_empty());
     assert!(matches!(
-        svc.my_licences(&commerce),
+        svc.eport().my_licences(&commerce),
         Err(AppError::Forbidden(_))
     ));
 
     // Another holder, an unknown licence, too many: refused, with the reason on licence_no.
     let e = svc
+        .filing()
         .submit(&enterprise(SZ), "c-1", &cars(SZ, Some("AIL-2025-001"), 1))
         .unwrap_err();
     assert_eq!(
@@ -148,6 +152,7 @@ fn licences_are_checked_reserved_and_written_off() {
         [("licence_no".into(), "licence_holder_mismatch".into())]
     );
     let e = svc
+        .filing()
         .submit(&enterprise(SH), "c-2", &cars(SH, Some("AIL-404"), 1))
         .unwrap_err();
     assert_eq!(
@@ -155,6 +160,7 @@ fn licences_are_checked_reserved_and_written_off() {
         [("licence_no".into(), "licence_not_found".into())]
     );
     let e = svc
+        .filing()
         .submit(&enterprise(SH), "c-3", &cars(SH, Some("AIL-2025-001"), 6))
         .unwrap_err();
     assert_eq!(
@@ -164,18 +170,24 @@ fn licences_are_checked_reserved_and_written_off() {
 
     // Within the licence: accepted, reserved; release writes it off.
     let f = svc
+        .filing()
         .submit(&enterprise(SH), "c-4", &cars(SH, Some("AIL-2025-001"), 3))
         .unwrap();
-    let mine = &svc.my_licences(&enterprise(SH)).unwrap()[0];
+    let mine = &svc.eport().my_licences(&enterprise(SH)).unwrap()[0];
     assert_eq!((mine.reserved, mine.remaining), (q("3"), q("2")));
     let key = DeclarationKey::Id(f.id);
     let mut status = f.status;
     if status == Status::AwaitingAssessment {
-        status = svc.step(&officer(), key, Step::Assess).unwrap().status;
+        status = svc
+            .steps()
+            .step(&officer(), key, Step::Assess)
+            .unwrap()
+            .status;
     }
-    for n in svc.get(&enterprise(SH), key).unwrap().notices {
+    for n in svc.steps().get(&enterprise(SH), key).unwrap().notices {
         if n.paid_at.is_none() {
             status = svc
+                .steps()
                 .step(
                     &enterprise(SH),
                     key,
@@ -188,8 +200,8 @@ fn licences_are_checked_reserved_and_written_off() {
         }
     }
     assert_eq!(status, Status::Paid, "{f:?}");
-    svc.step(&officer(), key, Step::Release).unwrap();
-    let l = &svc.issued_licences(&commerce).unwrap()[0];
+    svc.steps().step(&officer(), key, Step::Release).unwrap();
+    let l = &svc.eport().issued_licences(&commerce).unwrap()[0];
     assert_eq!(
         (l.reserved, l.written_off, l.remaining),
         (q("0"), q("3"), q("2"))
@@ -208,10 +220,12 @@ fn unregistered_and_deregistered_enterprises_fail_review() {
         v.to_string().into_bytes()
     };
     // An empty registry checks nothing.
-    svc.submit(&enterprise(SH), "r-1", &laptops(SH)).unwrap();
+    svc.filing()
+        .submit(&enterprise(SH), "r-1", &laptops(SH))
+        .unwrap();
     let samr = agency("market_regulation");
     assert!(matches!(
-        svc.put_registry(
+        svc.eport().put_registry(
             &agency("commerce"),
             uscc(SZ),
             RegistryRequest {
@@ -221,48 +235,55 @@ fn unregistered_and_deregistered_enterprises_fail_review() {
         ),
         Err(AppError::Forbidden(_))
     ));
-    svc.put_registry(
-        &samr,
-        uscc(SZ),
-        RegistryRequest {
-            name: "深圳示例鞋业有限公司".into(),
-            status: RegistryStatus::Active,
-        },
-    )
-    .unwrap();
+    svc.eport()
+        .put_registry(
+            &samr,
+            uscc(SZ),
+            RegistryRequest {
+                name: "深圳示例鞋业有限公司".into(),
+                status: RegistryStatus::Active,
+            },
+        )
+        .unwrap();
     let e = svc
+        .filing()
         .submit(&enterprise(SH), "r-2", &laptops(SH))
         .unwrap_err();
     assert_eq!(
         reasons(&e),
         [("trader.uscc".into(), "enterprise_not_registered".into())]
     );
-    svc.put_registry(
-        &samr,
-        uscc(SH),
-        RegistryRequest {
-            name: "上海示例电子贸易有限公司".into(),
-            status: RegistryStatus::Deregistered,
-        },
-    )
-    .unwrap();
+    svc.eport()
+        .put_registry(
+            &samr,
+            uscc(SH),
+            RegistryRequest {
+                name: "上海示例电子贸易有限公司".into(),
+                status: RegistryStatus::Deregistered,
+            },
+        )
+        .unwrap();
     let e = svc
+        .filing()
         .submit(&enterprise(SH), "r-3", &laptops(SH))
         .unwrap_err();
     assert_eq!(
         reasons(&e),
         [("trader.uscc".into(), "enterprise_deregistered".into())]
     );
-    svc.put_registry(
-        &samr,
-        uscc(SH),
-        RegistryRequest {
-            name: "上海示例电子贸易有限公司".into(),
-            status: RegistryStatus::Active,
-        },
-    )
-    .unwrap();
-    svc.submit(&enterprise(SH), "r-4", &laptops(SH)).unwrap();
+    svc.eport()
+        .put_registry(
+            &samr,
+            uscc(SH),
+            RegistryRequest {
+                name: "上海示例电子贸易有限公司".into(),
+                status: RegistryStatus::Active,
+            },
+        )
+        .unwrap();
+    svc.filing()
+        .submit(&enterprise(SH), "r-4", &laptops(SH))
+        .unwrap();
 }
 
 /// The must-show: N declarations race for a licence of quantity Q, each asking 1, through
@@ -274,7 +295,8 @@ fn declarations_racing_for_a_licence_never_overdraw_it() {
     const Q: usize = 10;
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path());
-    svc.issue_licence(&agency("COMMERCE"), licence("AIL-RACE", SH, &Q.to_string()))
+    svc.eport()
+        .issue_licence(&agency("COMMERCE"), licence("AIL-RACE", SH, &Q.to_string()))
         .unwrap();
     let barrier = Barrier::new(N);
     let results: Vec<Result<app::Filing, AppError>> = std::thread::scope(|s| {
@@ -284,7 +306,8 @@ fn declarations_racing_for_a_licence_never_overdraw_it() {
                 s.spawn(move || {
                     let body = cars(SH, Some("AIL-RACE"), 1);
                     barrier.wait();
-                    svc.submit(&enterprise(SH), &format!("race-{i}"), &body)
+                    svc.filing()
+                        .submit(&enterprise(SH), &format!("race-{i}"), &body)
                 })
             })
             .collect();
@@ -300,18 +323,23 @@ fn declarations_racing_for_a_licence_never_overdraw_it() {
             );
         }
     }
-    let l = &svc.my_licences(&enterprise(SH)).unwrap()[0];
+    let l = &svc.eport().my_licences(&enterprise(SH)).unwrap()[0];
     assert_eq!((l.reserved, l.remaining), (q(&Q.to_string()), q("0")));
 
     for f in &accepted {
         let key = DeclarationKey::Id(f.id);
         let mut status = f.status;
         if status == Status::AwaitingAssessment {
-            status = svc.step(&officer(), key, Step::Assess).unwrap().status;
+            status = svc
+                .steps()
+                .step(&officer(), key, Step::Assess)
+                .unwrap()
+                .status;
         }
-        for n in svc.get(&enterprise(SH), key).unwrap().notices {
+        for n in svc.steps().get(&enterprise(SH), key).unwrap().notices {
             if n.paid_at.is_none() {
                 status = svc
+                    .steps()
                     .step(
                         &enterprise(SH),
                         key,
@@ -324,9 +352,9 @@ fn declarations_racing_for_a_licence_never_overdraw_it() {
             }
         }
         assert_eq!(status, Status::Paid);
-        svc.step(&officer(), key, Step::Release).unwrap();
+        svc.steps().step(&officer(), key, Step::Release).unwrap();
     }
-    let l = &svc.my_licences(&enterprise(SH)).unwrap()[0];
+    let l = &svc.eport().my_licences(&enterprise(SH)).unwrap()[0];
     assert_eq!(
         (l.reserved, l.written_off, l.remaining),
         (q("0"), q(&Q.to_string()), q("0"))
@@ -361,7 +389,7 @@ fn demo_licence_is_there_for_the_aeo_enterprise() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path()).with_registry(Box::new(app::demo::registry()));
     app::demo::load(&svc, 0).unwrap();
-    let mine = svc.my_licences(&enterprise(SH)).unwrap();
+    let mine = svc.eport().my_licences(&enterprise(SH)).unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(
         mine[0].licence.licence_no,
@@ -371,6 +399,7 @@ fn demo_licence_is_there_for_the_aeo_enterprise() {
     assert_eq!(mine[0].remaining, q("18"));
     assert_eq!(mine[0].written_off, q("2"));
     let f = svc
+        .filing()
         .submit(
             &enterprise(SH),
             "demo-car",
@@ -379,7 +408,7 @@ fn demo_licence_is_there_for_the_aeo_enterprise() {
         .unwrap();
     assert_ne!(f.status, Status::Rejected);
     assert_eq!(
-        svc.my_licences(&enterprise(SH)).unwrap()[0].remaining,
+        svc.eport().my_licences(&enterprise(SH)).unwrap()[0].remaining,
         q("16")
     );
 }
@@ -392,13 +421,29 @@ fn demo_seeds_refund_claims_and_bank_records() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path()).with_registry(Box::new(app::demo::registry()));
     app::demo::load(&svc, 50).unwrap();
-    let login = |l: &str| svc.login(l, app::demo::DEMO_PASSWORD).unwrap().principal;
-    let claims = svc.verified_refund_claims(&login("sat")).unwrap();
+    let login = |l: &str| {
+        svc.users()
+            .login(l, app::demo::DEMO_PASSWORD)
+            .unwrap()
+            .principal
+    };
+    let claims = svc.finance().verified_refund_claims(&login("sat")).unwrap();
     assert_eq!(claims.len(), app::demo::finance::DEMO_CLAIMS);
     assert!(claims.iter().all(|c| c.claimant == uscc(SZ)));
-    assert_eq!(svc.my_refund_claims(&enterprise(SZ)).unwrap().len(), 2);
-    assert!(!svc.my_bank_records(&login("bank-boc")).unwrap().is_empty());
+    assert_eq!(
+        svc.finance()
+            .my_refund_claims(&enterprise(SZ))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(!svc
+        .finance()
+        .my_bank_records(&login("bank-boc"))
+        .unwrap()
+        .is_empty());
     let report = svc
+        .finance()
         .forex_report(&login("safe"), app::finance::PeriodQuery::default())
         .unwrap();
     let class = |u: &str| {
@@ -417,6 +462,7 @@ fn demo_seeds_refund_claims_and_bank_records() {
         "{report:?}"
     );
     let mine = svc
+        .finance()
         .my_forex_status(&enterprise(SZ), app::finance::PeriodQuery::default())
         .unwrap();
     assert_eq!(mine.matched.class, EnterpriseClass::B);

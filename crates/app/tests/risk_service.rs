@@ -148,9 +148,13 @@ fn demo_shows_every_lane_with_explanations_for_officers() {
     );
 
     // Enterprises do not see any of it.
-    let ent = svc.login("ent-bj", app::demo::DEMO_PASSWORD).unwrap();
+    let ent = svc
+        .users()
+        .login("ent-bj", app::demo::DEMO_PASSWORD)
+        .unwrap();
     let bj_red = red.iter().find(|d| d.declarant == bj).unwrap();
     let seen = svc
+        .steps()
         .get(&ent.principal, DeclarationKey::Id(bj_red.id))
         .unwrap();
     for e in &seen.events {
@@ -166,8 +170,11 @@ fn demo_shows_every_lane_with_explanations_for_officers() {
     }
 
     // The analysts' report reads the feedback the demo's decisions left.
-    let analyst = svc.login("hq-analyst", app::demo::DEMO_PASSWORD).unwrap();
-    let report = serde_json::to_value(svc.risk_report(&analyst.principal).unwrap()).unwrap();
+    let analyst = svc
+        .users()
+        .login("hq-analyst", app::demo::DEMO_PASSWORD)
+        .unwrap();
+    let report = serde_json::to_value(svc.risk().risk_report(&analyst.principal).unwrap()).unwrap();
     assert!(
         report.to_string().contains("DEMO-DISCREDITED-RED@1"),
         "{report}"
@@ -190,17 +197,18 @@ fn user(
     office: Option<&str>,
     duties: &[Duty],
 ) -> Principal {
-    svc.bootstrap_user(NewUserRequest {
-        login: login.into(),
-        password: PASSWORD.into(),
-        role,
-        duties: duties.to_vec(),
-        office: office.map(|o| OfficeCode::parse(o).unwrap()),
-        uscc: (role == Role::Enterprise).then(|| Uscc::parse(AEO).unwrap()),
-        agency: None,
-    })
-    .unwrap();
-    svc.login(login, PASSWORD).unwrap().principal
+    svc.users()
+        .bootstrap_user(NewUserRequest {
+            login: login.into(),
+            password: PASSWORD.into(),
+            role,
+            duties: duties.to_vec(),
+            office: office.map(|o| OfficeCode::parse(o).unwrap()),
+            uscc: (role == Role::Enterprise).then(|| Uscc::parse(AEO).unwrap()),
+            agency: None,
+        })
+        .unwrap();
+    svc.users().login(login, PASSWORD).unwrap().principal
 }
 
 /// The laptop import at a unit price (USD), quantity 10.
@@ -242,6 +250,7 @@ fn reference_prices_refresh_from_released_declarations() {
     let mut released = 0;
     for i in 0..12 {
         let f = svc
+            .filing()
             .submit(
                 &ent,
                 &format!("ok-{i}"),
@@ -252,6 +261,7 @@ fn reference_prices_refresh_from_released_declarations() {
         let mut status = f.status;
         if status == Status::Inspection {
             status = svc
+                .steps()
                 .step(
                     &officer,
                     key,
@@ -264,6 +274,7 @@ fn reference_prices_refresh_from_released_declarations() {
         }
         if status == Status::DocumentReview {
             status = svc
+                .steps()
                 .step(
                     &officer,
                     key,
@@ -275,10 +286,15 @@ fn reference_prices_refresh_from_released_declarations() {
                 .status;
         }
         if status == Status::AwaitingAssessment {
-            status = svc.step(&officer, key, Step::Assess).unwrap().status;
+            status = svc
+                .steps()
+                .step(&officer, key, Step::Assess)
+                .unwrap()
+                .status;
         }
         assert_eq!(status, Status::Assessed);
         let notices: Vec<String> = svc
+            .steps()
             .get(&ent, key)
             .unwrap()
             .notices
@@ -286,9 +302,15 @@ fn reference_prices_refresh_from_released_declarations() {
             .map(|n| n.notice_no.clone())
             .collect();
         for n in notices {
-            svc.step(&ent, key, Step::Pay { notice_no: n }).unwrap();
+            svc.steps()
+                .step(&ent, key, Step::Pay { notice_no: n })
+                .unwrap();
         }
-        let s = svc.step(&officer, key, Step::Release).unwrap().status;
+        let s = svc
+            .steps()
+            .step(&officer, key, Step::Release)
+            .unwrap()
+            .status;
         assert_eq!(s, Status::Released);
         released += 1;
     }
@@ -296,6 +318,7 @@ fn reference_prices_refresh_from_released_declarations() {
 
     // Without references, a laptop at a fifth of the price goes through unchecked.
     let before = svc
+        .filing()
         .submit(&ent, "cheap-1", laptops("CHEAP-1", "70.0000").as_bytes())
         .unwrap();
     assert_eq!(before.lane, Some(Lane::Green));
@@ -307,13 +330,14 @@ fn reference_prices_refresh_from_released_declarations() {
     assert_eq!(explanation["price_unchecked_items"], serde_json::json!([1]));
 
     // A refresh reads the released declarations...
-    let refresh = svc.refresh_prices(Some(&analyst)).unwrap();
+    let refresh = svc.risk().refresh_prices(Some(&analyst)).unwrap();
     assert_eq!(refresh.declarations_read, 12);
     assert_eq!(refresh.items_used, 12);
     assert_eq!(refresh.references, 1);
 
     // ...and the next undervalued filing is raised to document review, with the numbers.
     let after = svc
+        .filing()
         .submit(&ent, "cheap-2", laptops("CHEAP-2", "70.0000").as_bytes())
         .unwrap();
     assert_eq!(after.lane, Some(Lane::Yellow));
@@ -331,6 +355,7 @@ fn reference_prices_refresh_from_released_declarations() {
     assert_eq!(finding["reference"]["observations"], 12);
     // A filing at the usual price stays green.
     let usual = svc
+        .filing()
         .submit(&ent, "usual", laptops("USUAL", "350.0000").as_bytes())
         .unwrap();
     assert_eq!(usual.lane, Some(Lane::Green));
@@ -344,16 +369,19 @@ fn sampling_of(svc: &Clearance, id: store::DeclarationId) -> Value {
     explanation.expect("officers see the explanation")["sampling"].clone()
 }
 
-fn rates(class: &str, red_ppm: u32, yellow_ppm: u32) -> app::risk::ClassRatesInput {
-    app::risk::ClassRatesInput {
+fn rates(class: &str, red_ppm: u32, yellow_ppm: u32) -> app::risk_desk::ClassRatesInput {
+    app::risk_desk::ClassRatesInput {
         class: class.into(),
         red_ppm,
         yellow_ppm,
     }
 }
 
-fn policy(seed: &str, classes: Vec<app::risk::ClassRatesInput>) -> app::risk::NewRiskPolicy {
-    app::risk::NewRiskPolicy {
+fn policy(
+    seed: &str,
+    classes: Vec<app::risk_desk::ClassRatesInput>,
+) -> app::risk_desk::NewRiskPolicy {
+    app::risk_desk::NewRiskPolicy {
         seed: seed.into(),
         classes,
         price_check: None,
@@ -380,10 +408,11 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
     );
 
     // Before any write: the engine's default, version 0.
-    let before = svc.sampling_policy(&hq).unwrap();
+    let before = svc.risk().sampling_policy(&hq).unwrap();
     assert_eq!((before.version, before.set_by.as_deref()), (0, None));
     assert_eq!(before.seed, "jinguan-sampling-2025");
     let first = svc
+        .filing()
         .submit(&ent, "p-1", laptops("P-1", "350.0000").as_bytes())
         .unwrap();
     let s1 = sampling_of(&svc, first.id);
@@ -414,10 +443,14 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
     let d3 = risk::draw_ppm(&seed, &third_no);
 
     // Version 1: the new seed, rates as before. The next filing is drawn with it: green.
-    let v1 = svc.put_risk_policy(&hq, policy(&seed, vec![]), 0).unwrap();
+    let v1 = svc
+        .risk()
+        .put_risk_policy(&hq, policy(&seed, vec![]), 0)
+        .unwrap();
     assert_eq!((v1.version, v1.seed.as_str()), (1, seed.as_str()));
     assert_eq!(v1.set_by.as_deref(), Some("officer:0000:hq-risk"));
     let second = svc
+        .filing()
         .submit(&ent, "p-2", laptops("P-2", "350.0000").as_bytes())
         .unwrap();
     assert_eq!(second.declaration_no, Some(second_no));
@@ -430,6 +463,7 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
 
     // A writer who did not see version 1 is refused and nothing changes.
     let stale = svc
+        .risk()
         .put_risk_policy(
             &hq,
             policy("other-seed", vec![rates("general", 1_000_000, 0)]),
@@ -443,7 +477,7 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
         message_en.contains("risk policy") && message_en.contains("version 1 is in force"),
         "{message_en}"
     );
-    assert_eq!(svc.sampling_policy(&hq).unwrap().seed, seed);
+    assert_eq!(svc.risk().sampling_policy(&hq).unwrap().seed, seed);
 
     // Every problem at once, by field, in both languages; nothing is stored.
     let mut bad = policy(
@@ -460,7 +494,8 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
         lane: Lane::Green,
         ..risk::PriceCheckPolicy::default()
     });
-    let app::AppError::Invalid(problems) = svc.put_risk_policy(&hq, bad, 1).unwrap_err() else {
+    let app::AppError::Invalid(problems) = svc.risk().put_risk_policy(&hq, bad, 1).unwrap_err()
+    else {
         panic!("a 422")
     };
     let got: Vec<(&str, &str)> = problems
@@ -492,6 +527,7 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
     );
     let long = "s".repeat(201);
     let app::AppError::Invalid(problems) = svc
+        .risk()
         .put_risk_policy(&hq, policy(&long, vec![]), 1)
         .unwrap_err()
     else {
@@ -501,7 +537,7 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
         (problems[0].field.as_str(), problems[0].code.as_str()),
         ("seed", "seed_too_long")
     );
-    assert_eq!(svc.sampling_policy(&hq).unwrap().version, 1);
+    assert_eq!(svc.risk().sampling_policy(&hq).unwrap().version, 1);
 
     // Nobody but an HQ risk analyst: not an office analyst, not a reviewer, not an enterprise.
     let office_analyst = user(
@@ -530,11 +566,12 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
         &agency,
     ] {
         let e = svc
+            .risk()
             .put_risk_policy(p, policy("mine", vec![rates("general", 1_000_000, 0)]), 1)
             .unwrap_err();
         assert!(matches!(e, app::AppError::Forbidden(_)), "{p:?}: {e:?}");
     }
-    assert_eq!(svc.sampling_policy(&hq).unwrap().seed, seed);
+    assert_eq!(svc.risk().sampling_policy(&hq).unwrap().seed, seed);
     // An officer of the HQ office (0000) with the analyst duty is an HQ analyst: a stale
     // version is the only thing refused here, so it passed authorization.
     let hq_office_analyst = user(
@@ -545,6 +582,7 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
         &[Duty::RiskAnalyst],
     );
     let e = svc
+        .risk()
         .put_risk_policy(&hq_office_analyst, policy(&seed, vec![]), 0)
         .unwrap_err();
     assert!(matches!(e, app::AppError::Conflict { .. }), "{e:?}");
@@ -558,7 +596,7 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
         min_observations: 20,
         ..risk::PriceCheckPolicy::default()
     });
-    let v2 = svc.put_risk_policy(&hq, v2, 1).unwrap();
+    let v2 = svc.risk().put_risk_policy(&hq, v2, 1).unwrap();
     assert_eq!(v2.version, 2);
     assert_eq!(v2.price_check.min_observations, 20);
     let general = v2
@@ -575,6 +613,7 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
         .unwrap();
     assert_eq!((aeo.red_ppm, aeo.yellow_ppm), (2_000, 3_000));
     let third = svc
+        .filing()
         .submit(&ent, "p-3", laptops("P-3", "350.0000").as_bytes())
         .unwrap();
     assert_eq!(third.declaration_no, Some(third_no));
@@ -589,17 +628,17 @@ fn risk_policy_is_set_by_hq_analysts_versioned_and_in_force() {
 
     // Stored with history and audit records; loaded again at start.
     let rs = svc.store().risk_store().unwrap();
-    let history = svc.risk_policy_history(&hq, 10).unwrap();
+    let history = svc.risk().risk_policy_history(&hq, 10).unwrap();
     assert_eq!(
         history.iter().map(|h| h.version).collect::<Vec<_>>(),
         vec![2, 1]
     );
     assert_eq!(rs.risk_policy().unwrap().unwrap().version, 2);
-    assert!(svc.risk_policy_history(&ent, 10).is_err());
+    assert!(svc.risk().risk_policy_history(&ent, 10).is_err());
     assert!(svc.store().verify_audit().unwrap().is_intact());
     drop(svc);
     let svc = service(dir.path());
-    let loaded = svc.sampling_policy(&hq).unwrap();
+    let loaded = svc.risk().sampling_policy(&hq).unwrap();
     assert_eq!((loaded.version, loaded.seed.as_str()), (2, seed.as_str()));
     assert_eq!(loaded.price_check.min_observations, 20);
     let general = loaded

@@ -195,16 +195,17 @@ fn drop_schemas(url: &str, schemas: &[&str]) -> anyhow::Result<()> {
 }
 
 fn bootstrap_bench_user(svc: &Clearance) -> anyhow::Result<()> {
-    svc.bootstrap_user(NewUserRequest {
-        login: "bench".into(),
-        password: BENCH_PASSWORD.into(),
-        role: Role::Enterprise,
-        duties: vec![],
-        office: None,
-        uscc: Some(Uscc::parse(BENCH_USCC).expect("valid")),
-        agency: None,
-    })
-    .map_err(|e| anyhow::anyhow!("bench user: {e}"))?;
+    svc.users()
+        .bootstrap_user(NewUserRequest {
+            login: "bench".into(),
+            password: BENCH_PASSWORD.into(),
+            role: Role::Enterprise,
+            duties: vec![],
+            office: None,
+            uscc: Some(Uscc::parse(BENCH_USCC).expect("valid")),
+            agency: None,
+        })
+        .map_err(|e| anyhow::anyhow!("bench user: {e}"))?;
     Ok(())
 }
 
@@ -252,20 +253,23 @@ fn file_bench_manifests(
             },
         )?),
     };
-    let desk = app::cargo::CargoDesk::open(ledgers.clone(), app::cargo::CargoPolicy::default())
-        .map_err(|e| anyhow::anyhow!("cargo desk: {e}"))?;
+    let desk =
+        app::cargo_desk::CargoDesk::open(ledgers.clone(), app::cargo_desk::CargoPolicy::default())
+            .map_err(|e| anyhow::anyhow!("cargo desk: {e}"))?;
     let svc = Clearance::new(ledgers, refdata, Arc::new(SystemClock)).with_cargo(Arc::new(desk));
-    svc.bootstrap_user(NewUserRequest {
-        login: CARRIER_LOGIN.into(),
-        password: BENCH_PASSWORD.into(),
-        role: Role::Carrier,
-        duties: vec![],
-        office: None,
-        uscc: Some(Uscc::parse(CARRIER_USCC).expect("valid")),
-        agency: None,
-    })
-    .map_err(|e| anyhow::anyhow!("bench carrier: {e}"))?;
+    svc.users()
+        .bootstrap_user(NewUserRequest {
+            login: CARRIER_LOGIN.into(),
+            password: BENCH_PASSWORD.into(),
+            role: Role::Carrier,
+            duties: vec![],
+            office: None,
+            uscc: Some(Uscc::parse(CARRIER_USCC).expect("valid")),
+            agency: None,
+        })
+        .map_err(|e| anyhow::anyhow!("bench carrier: {e}"))?;
     let carrier = svc
+        .users()
         .login(CARRIER_LOGIN, BENCH_PASSWORD)
         .map_err(|e| anyhow::anyhow!("carrier login: {e}"))?
         .principal;
@@ -284,9 +288,11 @@ fn file_bench_manifests(
             "means": {"mode": "flight", "flight_no": "CA986"},
             "voyage_no": "20250308", "direction": "import", "office": "2233"
         }))?;
-        svc.file_manifest(&carrier, id, ManifestKind::Original, air, chunk.to_vec())
+        svc.cargo()
+            .file_manifest(&carrier, id, ManifestKind::Original, air, chunk.to_vec())
             .map_err(|e| anyhow::anyhow!("file manifest: {e}"))?;
-        svc.report_arrival(&carrier, id, now - chrono::Duration::days(1))
+        svc.cargo()
+            .report_arrival(&carrier, id, now - chrono::Duration::days(1))
             .map_err(|e| anyhow::anyhow!("report arrival: {e}"))?;
     }
     Ok(())
@@ -478,6 +484,7 @@ fn run_http(
             uscc: Uscc::parse(BENCH_USCC).expect("valid"),
         };
         let (request, review) = svc
+            .filing()
             .prepare_filing(&principal, "template", &body)
             .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
         let ceiling = store_load(svc.store().clone(), request, review, clients, seconds);
@@ -702,6 +709,7 @@ fn bulk_fill(
         uscc: Uscc::parse(BENCH_USCC).expect("valid"),
     };
     let (request, review) = svc
+        .filing()
         .prepare_filing(&principal, "template", body)
         .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
     let issued = AtomicU64::new(already);
@@ -807,6 +815,7 @@ fn run_growth(
             uscc: Uscc::parse(BENCH_USCC).expect("valid"),
         };
         let (request, review) = svc
+            .filing()
             .prepare_filing(&principal, "template", &body)
             .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
         let run = store_load(svc.store().clone(), request, review, clients, seconds);

@@ -191,7 +191,7 @@ pub fn load_key(data_dir: &Path, args: &ExchangeArgs) -> anyhow::Result<SigningK
             .with_context(|| format!("failed to create {}", data_dir.display()))?;
         let key = SigningKey::generate(
             Algorithm::Sm2Sm3,
-            Agency::parse(app::exchange::CUSTOMS).expect("agency code"),
+            Agency::parse(app::exchange_desk::CUSTOMS).expect("agency code"),
             KeyId::parse("customs-dev").expect("key id"),
         )
         .context("failed to generate the development exchange key")?;
@@ -238,9 +238,12 @@ pub fn desk(
     data_dir: &Path,
     store: Arc<dyn Store>,
     args: &ExchangeArgs,
-) -> anyhow::Result<(Arc<app::exchange::ExchangeDesk>, Option<Relay>)> {
+) -> anyhow::Result<(Arc<app::exchange_desk::ExchangeDesk>, Option<Relay>)> {
     let key = Arc::new(load_key(data_dir, args)?);
-    let desk = Arc::new(app::exchange::ExchangeDesk::new(store.clone(), key.clone()));
+    let desk = Arc::new(app::exchange_desk::ExchangeDesk::new(
+        store.clone(),
+        key.clone(),
+    ));
     let relay = match &args.nats {
         None => None,
         Some(_) if store.outbox_store().is_none() => {

@@ -136,7 +136,7 @@ fn report_from_store(data_dir: &Path, args: &StoreArgs, json: bool) -> anyhow::R
     let rs = store
         .risk_store()
         .context("this store keeps no risk feedback")?;
-    let report = app::risk::report_from_store(rs)
+    let report = app::risk_desk::report_from_store(rs)
         .map_err(|e| anyhow::anyhow!("failed to read the risk feedback: {e}"))?;
     let stdout = if json {
         serde_json::to_string_pretty(&report).expect("serialises") + "\n"

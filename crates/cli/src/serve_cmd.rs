@@ -86,7 +86,7 @@ fn service(
 }
 
 /// Minutes between two rebuilds of the reference prices (also after every
-/// `app::risk::REFRESH_AFTER_RELEASES` releases, and on request).
+/// `app::risk_desk::REFRESH_AFTER_RELEASES` releases, and on request).
 const PRICE_REFRESH_MINUTES: u64 = 15;
 
 #[derive(clap::Args)]
@@ -137,16 +137,16 @@ impl From<cargo_control::MatchPolicy> for CargoArgs {
 }
 
 impl CargoArgs {
-    fn policy(&self) -> anyhow::Result<app::cargo::CargoPolicy> {
+    fn policy(&self) -> anyhow::Result<app::cargo_desk::CargoPolicy> {
         let matching = cargo_control::MatchPolicy::new(
             self.cargo_weight_tolerance_ratio,
             self.cargo_weight_tolerance_kg,
             self.cargo_allow_partial,
         )
         .map_err(|e| anyhow::anyhow!("invalid cargo matching setting: {e}"))?;
-        Ok(app::cargo::CargoPolicy {
+        Ok(app::cargo_desk::CargoPolicy {
             matching,
-            ..app::cargo::CargoPolicy::default()
+            ..app::cargo_desk::CargoPolicy::default()
         })
     }
 }
@@ -186,7 +186,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let backend = args.store.backend(data_dir)?;
     let ledgers = open_ledgers(&backend)?;
     // Transport and cargo control on the same store: the manifest ledger replayed once here.
-    let desk = app::cargo::CargoDesk::open(ledgers.clone(), args.cargo.policy()?)
+    let desk = app::cargo_desk::CargoDesk::open(ledgers.clone(), args.cargo.policy()?)
         .map_err(|e| anyhow::anyhow!("failed to replay the manifest log: {e}"))?;
     // The E-Port exchange: the feed's signing key, and the relay when a bus is given.
     let (exchange, relay) = crate::exchange_cmd::desk(data_dir, ledgers.clone(), &args.exchange)?;
@@ -250,7 +250,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 tick.tick().await;
                 let s = refresher.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    if let Err(e) = s.refresh_prices(None) {
+                    if let Err(e) = s.risk().refresh_prices(None) {
                         tracing::warn!(error = %e, "price refresh failed");
                     }
                 })
@@ -376,7 +376,7 @@ pub fn run_user(data_dir: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             let store = open_store(&store.backend(data_dir)?)?;
             let svc = service(data_dir, store, Arc::new(SystemClock), false)?;
-            match svc.bootstrap_user(NewUserRequest {
+            match svc.users().bootstrap_user(NewUserRequest {
                 login,
                 password,
                 role,

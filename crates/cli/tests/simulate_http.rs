@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use app::cargo::{CargoDesk, CargoPolicy};
+use app::cargo_desk::{CargoDesk, CargoPolicy};
 use app::{Clearance, ListQuery, SystemClock};
 use store::sqlite::{SqliteOptions, SqliteStore};
 use store::PageRequest;
@@ -107,6 +107,7 @@ fn a_day_over_http_reports_what_the_store_holds() {
 /// What the store holds, read as the analyst (every office): declarations by lane and by status.
 fn holdings(svc: &Clearance) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
     let hq = svc
+        .users()
         .login("hq-analyst", app::demo::DEMO_PASSWORD)
         .unwrap()
         .principal;
@@ -115,6 +116,7 @@ fn holdings(svc: &Clearance) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
     let mut after = None;
     loop {
         let page = svc
+            .steps()
             .list(
                 &hq,
                 ListQuery::default(),

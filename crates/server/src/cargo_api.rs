@@ -1,6 +1,6 @@
 //! The HTTP endpoints of transport and cargo control (docs/CARGO.md "Endpoints"): manifests,
 //! late bills, transits and their alerts, parcel lists and baggage. Authentication here;
-//! authorization in the service (`app::cargo_access`), like every other endpoint.
+//! authorization in the service (`app::access::authorize_cargo`), like every other endpoint.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -168,7 +168,8 @@ async fn file_manifest(
 ) -> Result<Response, ApiError> {
     let b: ManifestBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::CREATED, move |s, p| {
-        s.file_manifest(p, b.manifest_id, b.kind, b.voyage, b.bills)
+        s.cargo()
+            .file_manifest(p, b.manifest_id, b.kind, b.voyage, b.bills)
     })
     .await
 }
@@ -182,7 +183,7 @@ async fn list_manifests(
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000) as usize;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.manifests(p, limit)
+        s.cargo().manifests(p, limit)
     })
     .await
 }
@@ -197,7 +198,7 @@ async fn get_manifest(
 ) -> Result<Response, ApiError> {
     let id = manifest_id(&id)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.manifest(p, &id)
+        s.cargo().manifest(p, &id)
     })
     .await
 }
@@ -213,7 +214,7 @@ async fn amend(
     let id = manifest_id(&id)?;
     let b: AmendBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.amend_manifest(p, id, b.reason, b.bills)
+        s.cargo().amend_manifest(p, id, b.reason, b.bills)
     })
     .await
 }
@@ -229,7 +230,7 @@ async fn arrival(
     let id = manifest_id(&id)?;
     let b: MovementBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.report_arrival(p, id, b.at)
+        s.cargo().report_arrival(p, id, b.at)
     })
     .await
 }
@@ -245,7 +246,7 @@ async fn tally(
     let id = manifest_id(&id)?;
     let b: TallyBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.report_tally(p, id, b.lines)
+        s.cargo().report_tally(p, id, b.lines)
     })
     .await
 }
@@ -261,7 +262,7 @@ async fn departure(
     let id = manifest_id(&id)?;
     let b: MovementBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.confirm_manifest_departure(p, id, b.at)
+        s.cargo().confirm_manifest_departure(p, id, b.at)
     })
     .await
 }
@@ -269,7 +270,10 @@ async fn departure(
 #[utoipa::path(get, path = "/api/manifests/late-bills",
     responses((status = 200, description = "import bills undeclared past the 14 days in the officer's scope (the office of entry, or for goods under transit the office of destination); a bill carried by a transit counts from its arrival at the office of destination and is not listed while on its way; `counted_from` and `explanation_zh`/`explanation_en` say which arrival")))]
 async fn late_bills(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
-    call(&svc, &headers, StatusCode::OK, move |s, p| s.late_bills(p)).await
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.cargo().late_bills(p)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/transits", request_body = Object,
@@ -281,7 +285,7 @@ async fn declare_transit(
 ) -> Result<Response, ApiError> {
     let d: TransitDeclaration = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::CREATED, move |s, p| {
-        s.declare_transit(p, d)
+        s.cargo().declare_transit(p, d)
     })
     .await
 }
@@ -295,7 +299,7 @@ async fn get_transit(
 ) -> Result<Response, ApiError> {
     let no = transit_no(&no)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.transit(p, &no)
+        s.cargo().transit(p, &no)
     })
     .await
 }
@@ -309,7 +313,7 @@ async fn transit_departure(
 ) -> Result<Response, ApiError> {
     let no = transit_no(&no)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.confirm_transit_departure(p, &no)
+        s.cargo().confirm_transit_departure(p, &no)
     })
     .await
 }
@@ -325,7 +329,8 @@ async fn transit_arrival(
     let no = transit_no(&no)?;
     let b: SealCheckBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.confirm_transit_arrival(p, &no, b.seals_intact, b.seals_damaged)
+        s.cargo()
+            .confirm_transit_arrival(p, &no, b.seals_intact, b.seals_damaged)
     })
     .await
 }
@@ -341,7 +346,7 @@ async fn seal_resolution(
     let no = transit_no(&no)?;
     let b: ResolutionBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.resolve_seal_alert(p, &no, b.reason)
+        s.cargo().resolve_seal_alert(p, &no, b.reason)
     })
     .await
 }
@@ -367,7 +372,7 @@ async fn transit_clearance(
         )
     })?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.clear_transit(p, &no, declaration_no)
+        s.cargo().clear_transit(p, &no, declaration_no)
     })
     .await
 }
@@ -384,7 +389,7 @@ async fn transit_cancellation(
     let no = transit_no(&no)?;
     let b: ResolutionBody = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.cancel_transit(p, &no, b.reason)
+        s.cargo().cancel_transit(p, &no, b.reason)
     })
     .await
 }
@@ -421,7 +426,7 @@ async fn list_transits(
         .transpose()?;
     let limit = q.limit.unwrap_or(100);
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.transits(p, after, limit)
+        s.cargo().transits(p, after, limit)
     })
     .await
 }
@@ -430,7 +435,7 @@ async fn list_transits(
     responses((status = 200, description = "overdue and broken-seal transits whose office of destination is in scope")))]
 async fn transit_alerts(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.transit_alerts(p)
+        s.cargo().transit_alerts(p)
     })
     .await
 }
@@ -444,7 +449,7 @@ async fn parcel_list(
 ) -> Result<Response, ApiError> {
     let l: ParcelList = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::CREATED, move |s, p| {
-        s.file_parcel_list(p, l)
+        s.cargo().file_parcel_list(p, l)
     })
     .await
 }
@@ -458,7 +463,7 @@ async fn baggage(
 ) -> Result<Response, ApiError> {
     let d: BaggageDeclaration = parse_json(&headers, &body_bytes(body)?)?;
     call(&svc, &headers, StatusCode::CREATED, move |s, p| {
-        s.file_baggage(p, d)
+        s.cargo().file_baggage(p, d)
     })
     .await
 }
@@ -473,7 +478,7 @@ async fn postal_outcomes(
     let limit = q.limit.unwrap_or(100);
     let held = q.held.unwrap_or(false);
     call(&svc, &headers, StatusCode::OK, move |s, p| {
-        s.postal_outcomes(p, held, limit)
+        s.cargo().postal_outcomes(p, held, limit)
     })
     .await
 }

@@ -23,7 +23,7 @@ pub(crate) fn routes() -> Router<Svc> {
         .route("/api/eport/registry/{uscc}", put(put_registry))
 }
 
-/// A licence to issue (the body is read as `app::eport::LicenceRequest`).
+/// A licence to issue (the body is read as `app::eport_desk::LicenceRequest`).
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +52,7 @@ pub(crate) struct LicenceBody {
     valid_to: String,
 }
 
-/// An enterprise's registry entry (the body is read as `app::eport::RegistryRequest`).
+/// An enterprise's registry entry (the body is read as `app::eport_desk::RegistryRequest`).
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,8 +74,8 @@ async fn issue(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let b: app::eport::LicenceRequest = parse_json(&headers, &body_bytes(body)?)?;
-    let view = blocking(move || svc.issue_licence(&p, b)).await?;
+    let b: app::eport_desk::LicenceRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let view = blocking(move || svc.eport().issue_licence(&p, b)).await?;
     Ok(json_ok(StatusCode::CREATED, &view))
 }
 
@@ -84,7 +84,7 @@ async fn issue(
         (status = 403, description = "not the commerce agency")))]
 async fn issued(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let list = blocking(move || svc.issued_licences(&p)).await?;
+    let list = blocking(move || svc.eport().issued_licences(&p)).await?;
     Ok(json_ok(StatusCode::OK, &list))
 }
 
@@ -93,7 +93,7 @@ async fn issued(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, 
         (status = 403, description = "not an enterprise")))]
 async fn mine(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let list = blocking(move || svc.my_licences(&p)).await?;
+    let list = blocking(move || svc.eport().my_licences(&p)).await?;
     Ok(json_ok(StatusCode::OK, &list))
 }
 
@@ -116,8 +116,8 @@ async fn put_registry(
             e.to_string(),
         )
     })?;
-    let b: app::eport::RegistryRequest = parse_json(&headers, &body_bytes(body)?)?;
-    let entry = blocking(move || svc.put_registry(&p, uscc, b)).await?;
+    let b: app::eport_desk::RegistryRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let entry = blocking(move || svc.eport().put_registry(&p, uscc, b)).await?;
     Ok(json_ok(StatusCode::OK, &entry))
 }
 

@@ -40,7 +40,11 @@ async fn feed(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let Query(q) = query.map_err(bad_query)?;
-    let page = blocking(move || svc.exchange_feed(&p, q.after.as_deref(), q.limit)).await?;
+    let page = blocking(move || {
+        svc.exchange()
+            .exchange_feed(&p, q.after.as_deref(), q.limit)
+    })
+    .await?;
     Ok(page_response(&page))
 }
 
@@ -63,7 +67,7 @@ async fn recent(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let Query(q) = query.map_err(bad_query)?;
-    let page = blocking(move || svc.exchange_recent(&p, q.limit)).await?;
+    let page = blocking(move || svc.exchange().exchange_recent(&p, q.limit)).await?;
     Ok(page_response(&page))
 }
 
@@ -77,7 +81,7 @@ fn bad_query(e: QueryRejection) -> ApiError {
 }
 
 /// A page of signed envelopes, as JSON text (each envelope byte for byte as signed).
-fn page_response(page: &app::exchange::FeedView) -> Response {
+fn page_response(page: &app::exchange_desk::FeedView) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

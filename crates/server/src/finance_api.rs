@@ -107,7 +107,7 @@ async fn file_claim(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let b: ClaimRequest = parse_json(&headers, &body_bytes(body)?)?;
-    let claim = blocking(move || svc.file_refund_claim(&p, b)).await?;
+    let claim = blocking(move || svc.finance().file_refund_claim(&p, b)).await?;
     Ok(json_ok(StatusCode::CREATED, &claim))
 }
 
@@ -116,7 +116,7 @@ async fn file_claim(
         (status = 403, description = "not the tax agency")))]
 async fn verified(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let list = blocking(move || svc.verified_refund_claims(&p)).await?;
+    let list = blocking(move || svc.finance().verified_refund_claims(&p)).await?;
     Ok(json_ok(StatusCode::OK, &list))
 }
 
@@ -125,7 +125,7 @@ async fn verified(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response
         (status = 403, description = "not an enterprise")))]
 async fn my_claims(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let list = blocking(move || svc.my_refund_claims(&p)).await?;
+    let list = blocking(move || svc.finance().my_refund_claims(&p)).await?;
     Ok(json_ok(StatusCode::OK, &list))
 }
 
@@ -141,7 +141,7 @@ async fn record(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let b: BankRecordRequest = parse_json(&headers, &body_bytes(body)?)?;
-    let rec = blocking(move || svc.record_bank_record(&p, b)).await?;
+    let rec = blocking(move || svc.finance().record_bank_record(&p, b)).await?;
     Ok(json_ok(StatusCode::CREATED, &rec))
 }
 
@@ -150,7 +150,7 @@ async fn record(
         (status = 403, description = "not a bank user")))]
 async fn bank_records(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let list = blocking(move || svc.my_bank_records(&p)).await?;
+    let list = blocking(move || svc.finance().my_bank_records(&p)).await?;
     Ok(json_ok(StatusCode::OK, &list))
 }
 
@@ -165,7 +165,7 @@ async fn report(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let q = period(query)?;
-    let r = blocking(move || svc.forex_report(&p, q)).await?;
+    let r = blocking(move || svc.finance().forex_report(&p, q)).await?;
     Ok(json_ok(StatusCode::OK, &r))
 }
 
@@ -180,7 +180,7 @@ async fn my_status(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let q = period(query)?;
-    let r = blocking(move || svc.my_forex_status(&p, q)).await?;
+    let r = blocking(move || svc.finance().my_forex_status(&p, q)).await?;
     Ok(json_ok(StatusCode::OK, &r))
 }
 

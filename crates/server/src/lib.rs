@@ -131,7 +131,7 @@ async fn principal(svc: &Svc, headers: &HeaderMap) -> Result<(Principal, String)
     let s = svc.clone();
     let t = token.clone();
     // Cached sessions answer from memory; only a miss reads the store.
-    let p = blocking(move || s.authenticate(&t)).await?;
+    let p = blocking(move || s.users().authenticate(&t)).await?;
     Ok((p, token))
 }
 
@@ -380,7 +380,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let b: LoginBody = parse_json(&headers, &body_bytes(body)?)?;
     let s = svc.clone();
-    let session = blocking(move || s.login(&b.login, &b.password)).await?;
+    let session = blocking(move || s.users().login(&b.login, &b.password)).await?;
     let max_age = (session.expires_at - svc.now()).num_seconds().max(0);
     let mut resp = json_ok(StatusCode::CREATED, &session);
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -395,7 +395,7 @@ async fn login(
 #[utoipa::path(delete, path = "/api/session", responses((status = 204, description = "signed out")))]
 async fn logout(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, token) = principal(&svc, &headers).await?;
-    blocking(move || svc.logout(&p, &token)).await?;
+    blocking(move || svc.users().logout(&p, &token)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -475,7 +475,7 @@ async fn create_user(
         uscc,
         agency: b.agency,
     };
-    let user = blocking(move || svc.create_user(&p, req)).await?;
+    let user = blocking(move || svc.users().create_user(&p, req)).await?;
     Ok(json_ok(StatusCode::CREATED, &user))
 }
 
@@ -488,14 +488,14 @@ async fn revoke_sessions(
     Path(login): Path<String>,
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let n = blocking(move || svc.revoke_sessions(&p, &login)).await?;
+    let n = blocking(move || svc.users().revoke_sessions(&p, &login)).await?;
     Ok(json_ok(StatusCode::OK, &serde_json::json!({"revoked": n})))
 }
 
 #[utoipa::path(get, path = "/api/audit/verify", responses((status = 200, description = "the audit chain report")))]
 async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let report = blocking(move || svc.verify_audit(&p)).await?;
+    let report = blocking(move || svc.users().verify_audit(&p)).await?;
     Ok(json_ok(StatusCode::OK, &report))
 }
 
@@ -524,7 +524,7 @@ async fn submit(
                 "the Client-Seq-No header (client sequence number) is missing",
             )
         })?;
-    let filing = blocking(move || svc.submit(&p, &seq, &bytes)).await?;
+    let filing = blocking(move || svc.filing().submit(&p, &seq, &bytes)).await?;
     let status = if filing.replayed {
         StatusCode::OK
     } else {
@@ -551,7 +551,7 @@ async fn get_one(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let key = parse_id(&id)?;
-    let detail = blocking(move || svc.get(&p, key)).await?;
+    let detail = blocking(move || svc.steps().get(&p, key)).await?;
     Ok(json_ok(StatusCode::OK, &detail))
 }
 
@@ -631,7 +631,7 @@ async fn list(
         after: q.cursor.as_deref().map(Cursor::parse),
         limit: q.limit.unwrap_or(PAGE_DEFAULT),
     };
-    let page = blocking(move || svc.list(&p, query, page)).await?;
+    let page = blocking(move || svc.steps().list(&p, query, page)).await?;
     Ok(json_ok(
         StatusCode::OK,
         &serde_json::json!({
@@ -784,7 +784,7 @@ async fn step(
     let key = parse_id(&id)?;
     let bytes = body_bytes(body)?;
     let step = parse_step(&name, &headers, &bytes)?;
-    let done = blocking(move || svc.step(&p, key, step)).await?;
+    let done = blocking(move || svc.steps().step(&p, key, step)).await?;
     Ok(json_ok(StatusCode::OK, &done))
 }
 

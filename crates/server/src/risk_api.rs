@@ -88,7 +88,7 @@ pub(crate) struct SamplingBody {
     /// Price-check thresholds (docs/RISK.md "Price checks"): `min_observations`, `max_ratio`
     /// and `min_robust_z` (decimals as strings), `lane`, `inspection`; all five when given.
     #[schema(value_type = Option<Object>)]
-    price_check: Option<app::risk::PriceCheckPolicy>,
+    price_check: Option<app::risk_desk::PriceCheckPolicy>,
     /// The version read before editing (0 while the default runs); another answers 409.
     expected_version: u64,
 }
@@ -97,7 +97,7 @@ pub(crate) struct SamplingBody {
     responses((status = 200, description = "the rules the analyst manages, with the version and fingerprint")))]
 async fn get_rules(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let view = blocking(move || svc.risk_rules(&p)).await?;
+    let view = blocking(move || svc.risk().risk_rules(&p)).await?;
     Ok(json_ok(StatusCode::OK, &view))
 }
 
@@ -112,7 +112,7 @@ async fn put_rules(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let b: RulesBody = parse_json(&headers, &body_bytes(body)?)?;
-    let view = blocking(move || svc.put_risk_rules(&p, &b.text, b.expected_version)).await?;
+    let view = blocking(move || svc.risk().put_risk_rules(&p, &b.text, b.expected_version)).await?;
     Ok(json_ok(StatusCode::OK, &view))
 }
 
@@ -120,7 +120,7 @@ async fn put_rules(
     responses((status = 200, description = "the entries in force")))]
 async fn watch_list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let list = blocking(move || svc.watch_list(&p)).await?;
+    let list = blocking(move || svc.risk().watch_list(&p)).await?;
     Ok(json_ok(StatusCode::OK, &list))
 }
 
@@ -133,7 +133,7 @@ async fn add_watch(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let b: WatchBody = parse_json(&headers, &body_bytes(body)?)?;
-    let entry = app::risk::NewWatchEntry {
+    let entry = app::risk_desk::NewWatchEntry {
         kind: b.kind,
         value: b.value,
         lane: b.lane,
@@ -141,7 +141,7 @@ async fn add_watch(
         case: b.case,
         until: b.until,
     };
-    let id = blocking(move || svc.add_watch_entry(&p, entry)).await?;
+    let id = blocking(move || svc.risk().add_watch_entry(&p, entry)).await?;
     Ok(json_ok(
         StatusCode::CREATED,
         &serde_json::json!({ "id": id }),
@@ -165,7 +165,7 @@ async fn remove_watch(
             format!("a watch-list entry id is a whole number: {id}"),
         )
     })?;
-    blocking(move || svc.remove_watch_entry(&p, id)).await?;
+    blocking(move || svc.risk().remove_watch_entry(&p, id)).await?;
     Ok(axum::response::IntoResponse::into_response(
         StatusCode::NO_CONTENT,
     ))
@@ -190,7 +190,7 @@ async fn set_credit_class(
         )
     })?;
     let b: CreditClassBody = parse_json(&headers, &body_bytes(body)?)?;
-    blocking(move || svc.set_credit_class(&p, uscc, b.class)).await?;
+    blocking(move || svc.risk().set_credit_class(&p, uscc, b.class)).await?;
     Ok(json_ok(
         StatusCode::OK,
         &serde_json::json!({ "uscc": uscc, "class": b.class }),
@@ -201,7 +201,7 @@ async fn set_credit_class(
     responses((status = 200, description = "hit rate and effect (lift) of every rule and check")))]
 async fn report(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let r = blocking(move || svc.risk_report(&p)).await?;
+    let r = blocking(move || svc.risk().risk_report(&p)).await?;
     Ok(json_ok(StatusCode::OK, &r))
 }
 
@@ -209,7 +209,7 @@ async fn report(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, 
     responses((status = 200, description = "the published sampling seed, each credit class's rates and the price-check thresholds")))]
 async fn sampling(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let v = blocking(move || svc.sampling_policy(&p)).await?;
+    let v = blocking(move || svc.risk().sampling_policy(&p)).await?;
     Ok(json_ok(StatusCode::OK, &v))
 }
 
@@ -225,12 +225,12 @@ async fn put_sampling(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let b: SamplingBody = parse_json(&headers, &body_bytes(body)?)?;
-    let new = app::risk::NewRiskPolicy {
+    let new = app::risk_desk::NewRiskPolicy {
         seed: b.seed,
         classes: b
             .classes
             .into_iter()
-            .map(|c| app::risk::ClassRatesInput {
+            .map(|c| app::risk_desk::ClassRatesInput {
                 class: c.class,
                 red_ppm: c.red_ppm,
                 yellow_ppm: c.yellow_ppm,
@@ -239,7 +239,7 @@ async fn put_sampling(
         price_check: b.price_check,
     };
     let expected = b.expected_version;
-    let v = blocking(move || svc.put_risk_policy(&p, new, expected)).await?;
+    let v = blocking(move || svc.risk().put_risk_policy(&p, new, expected)).await?;
     Ok(json_ok(StatusCode::OK, &v))
 }
 
@@ -250,7 +250,7 @@ async fn sampling_history(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let h = blocking(move || svc.risk_policy_history(&p, 100)).await?;
+    let h = blocking(move || svc.risk().risk_policy_history(&p, 100)).await?;
     let versions: Vec<serde_json::Value> = h
         .into_iter()
         .map(|v| {
@@ -270,7 +270,7 @@ async fn sampling_history(
     responses((status = 200, description = "reference prices rebuilt from released declarations")))]
 async fn refresh_prices(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    let r = blocking(move || svc.refresh_prices(Some(&p))).await?;
+    let r = blocking(move || svc.risk().refresh_prices(Some(&p))).await?;
     Ok(json_ok(StatusCode::OK, &r))
 }
 

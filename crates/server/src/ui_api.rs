@@ -51,7 +51,7 @@ pub(crate) async fn codes(
     query: Result<Query<CodesParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(bad_query)?;
-    let rows = blocking(move || svc.codes(&table, q.q.as_deref())).await?;
+    let rows = blocking(move || svc.portal().codes(&table, q.q.as_deref())).await?;
     Ok(json_ok(StatusCode::OK, &rows))
 }
 
@@ -66,7 +66,7 @@ pub(crate) async fn check(
     let (p, _) = principal(&svc, &headers).await?;
     let bytes = body_bytes(body)?;
     require_json(&headers)?;
-    let problems = blocking(move || svc.check(&p, &bytes)).await?;
+    let problems = blocking(move || svc.portal().check(&p, &bytes)).await?;
     Ok(json_ok(
         StatusCode::OK,
         &serde_json::json!({ "problems": problems }),
@@ -119,6 +119,6 @@ pub(crate) async fn stats_summary(
         from: bound("from", q.from.as_deref().filter(|s| !s.is_empty()), false)?,
         to: bound("to", q.to.as_deref().filter(|s| !s.is_empty()), true)?,
     };
-    let summary = blocking(move || svc.stats(&p, query)).await?;
+    let summary = blocking(move || svc.stats().summary(&p, query)).await?;
     Ok(json_ok(StatusCode::OK, &summary))
 }

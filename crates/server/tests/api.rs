@@ -51,6 +51,7 @@ impl TestApp {
         duties: &[Duty],
     ) {
         self.svc
+            .users()
             .bootstrap_user(NewUserRequest {
                 login: login.into(),
                 password: PASSWORD.into(),

@@ -60,7 +60,7 @@ async fn start_server(dir: &Path) -> String {
         exchange::KeyId::parse("customs-browser").unwrap(),
     )
     .unwrap();
-    let desk = Arc::new(app::exchange::ExchangeDesk::new(
+    let desk = Arc::new(app::exchange_desk::ExchangeDesk::new(
         store.clone(),
         Arc::new(key),
     ));

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use app::cargo::{CargoDesk, CargoPolicy};
+use app::cargo_desk::{CargoDesk, CargoPolicy};
 use app::{Clearance, Duty, NewUserRequest, Role};
 use chrono::{TimeZone, Utc};
 use domain::codes::{OfficeCode, Uscc};
@@ -47,6 +47,7 @@ impl T {
         uscc: Option<&str>,
     ) -> String {
         self.svc
+            .users()
             .bootstrap_user(NewUserRequest {
                 login: login.into(),
                 password: PASSWORD.into(),

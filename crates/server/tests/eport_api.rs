@@ -38,6 +38,7 @@ impl TestApp {
 
     fn user(&self, login: &str, role: Role, uscc: Option<&str>, agency: Option<&str>) {
         self.svc
+            .users()
             .bootstrap_user(NewUserRequest {
                 login: login.into(),
                 password: PASSWORD.into(),

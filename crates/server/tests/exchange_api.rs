@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use app::exchange::ExchangeDesk;
+use app::exchange_desk::ExchangeDesk;
 use app::{Clearance, Duty, ManualClock, NewUserRequest, Role, StaticRegistry};
 use chrono::{TimeZone, Utc};
 use clearance::{CreditClass, EnterpriseFacts};
@@ -83,6 +83,7 @@ impl TestApp {
     fn user(&self, login: &str, role: Role, uscc: Option<&str>, agency: Option<&str>) {
         let officer = role == Role::Officer;
         self.svc
+            .users()
             .bootstrap_user(NewUserRequest {
                 login: login.into(),
                 password: PASSWORD.into(),

@@ -60,6 +60,7 @@ impl TestApp {
     fn user(&self, login: &str, role: Role, uscc: Option<&str>, agency: Option<&str>) {
         let officer = role == Role::Officer;
         self.svc
+            .users()
             .bootstrap_user(NewUserRequest {
                 login: login.into(),
                 password: PASSWORD.into(),

@@ -41,6 +41,7 @@ impl TestApp {
 
     fn user(&self, login: &str, role: Role, office: Option<&str>, uscc: Option<&str>) {
         self.svc
+            .users()
             .bootstrap_user(NewUserRequest {
                 login: login.into(),
                 password: PASSWORD.into(),

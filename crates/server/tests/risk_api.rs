@@ -35,6 +35,7 @@ impl TestApp {
 
     fn user(&self, login: &str, role: Role, office: Option<&str>, duties: &[Duty]) {
         self.svc
+            .users()
             .bootstrap_user(NewUserRequest {
                 login: login.into(),
                 password: PASSWORD.into(),
@@ -520,10 +521,10 @@ async fn risk_policy_is_set_over_http_by_hq_analysts() {
         .find(|s| {
             [next(1), next(2)]
                 .iter()
-                .all(|n| (100_000..900_000).contains(&app::risk::draw_ppm(s, n)))
+                .all(|n| (100_000..900_000).contains(&app::risk_desk::draw_ppm(s, n)))
         })
         .unwrap();
-    let d3 = app::risk::draw_ppm(&seed, &next(2));
+    let d3 = app::risk_desk::draw_ppm(&seed, &next(2));
 
     let (s, v) = put(hq.clone(), json!({"seed": seed, "expected_version": 0})).await;
     assert_eq!(s, StatusCode::OK, "{v}");

@@ -155,7 +155,10 @@ pub fn run_store(
                             login: format!("sim-{}", d.enterprise),
                             uscc: gen::filer(world, &d),
                         };
-                        let o = match svc.submit(&principal, &format!("sim-{i}"), &d.json) {
+                        let o = match svc
+                            .filing()
+                            .submit(&principal, &format!("sim-{i}"), &d.json)
+                        {
                             Ok(_) => decided
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())

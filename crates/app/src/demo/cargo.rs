@@ -77,7 +77,7 @@ pub(crate) fn load(
         return Ok(());
     };
     let carrier = &who["carrier"];
-    if !svc.manifests(carrier, 1)?.is_empty() {
+    if !svc.cargo().manifests(carrier, 1)?.is_empty() {
         return Ok(());
     }
     let now = svc.now();
@@ -97,14 +97,15 @@ pub(crate) fn load(
             "means": {"mode": "flight", "flight_no": "CA986"},
             "voyage_no": "20250308", "direction": "import", "office": "2233"
         }))?;
-        svc.file_manifest(
+        svc.cargo().file_manifest(
             carrier,
             manifest,
             ManifestKind::Original,
             air,
             chunk.to_vec(),
         )?;
-        svc.report_arrival(carrier, manifest, now - Duration::days(1))?;
+        svc.cargo()
+            .report_arrival(carrier, manifest, now - Duration::days(1))?;
     }
 
     // Sea: arrived 20 days ago; one bill declared late, one never declared.
@@ -112,7 +113,7 @@ pub(crate) fn load(
         "means": {"mode": "vessel", "imo": "9074729", "name": "COSCO EXAMPLE"},
         "voyage_no": "024E", "direction": "import", "office": "2233"
     }))?;
-    svc.file_manifest(
+    svc.cargo().file_manifest(
         carrier,
         id(SEA_MANIFEST),
         ManifestKind::Original,
@@ -123,7 +124,8 @@ pub(crate) fn load(
             bill(INLAND_BILL, 12, "2400", "纺织机械 textile machinery")?,
         ],
     )?;
-    svc.report_arrival(carrier, id(SEA_MANIFEST), now - Duration::days(20))?;
+    svc.cargo()
+        .report_arrival(carrier, id(SEA_MANIFEST), now - Duration::days(20))?;
     let mut v: serde_json::Value =
         serde_json::from_str(super::IMPORT_TEMPLATE).expect("template parses");
     v["contract_no"] = "DEMO-SEA-1".into();
@@ -132,7 +134,10 @@ pub(crate) fn load(
     v["voyage_no"] = "024E".into();
     v["bill_no"] = SEA_BILL.into();
     v["goods_place"] = "外高桥港区".into();
-    match svc.submit(&who["ent-sh"], "demo-sea-1", v.to_string().as_bytes()) {
+    match svc
+        .filing()
+        .submit(&who["ent-sh"], "demo-sea-1", v.to_string().as_bytes())
+    {
         Ok(_) | Err(AppError::Rejected { .. }) => {}
         Err(e) => return Err(e),
     }
@@ -146,9 +151,11 @@ pub(crate) fn load(
             "guarantee": null, "bills": [bill]
         }))
     };
-    svc.declare_transit(carrier, transit_decl(TRANSIT_ON_WAY, 48, SPARE_BILL)?)?;
+    svc.cargo()
+        .declare_transit(carrier, transit_decl(TRANSIT_ON_WAY, 48, SPARE_BILL)?)?;
     let no = TransitNo::parse(TRANSIT_ON_WAY).expect("demo transit numbers are valid");
-    svc.confirm_transit_departure(&who["pd-officer"], &no)?;
+    svc.cargo()
+        .confirm_transit_departure(&who["pd-officer"], &no)?;
     // Declared and departed 30 hours ago (through the store: the use cases take the time
     // from the clock): an overdue alert for Nanjing.
     let no = TransitNo::parse(TRANSIT_OVERDUE).expect("demo transit numbers are valid");
@@ -176,7 +183,7 @@ pub(crate) fn load(
     let mut version = 0;
     for (actor, action, t) in steps {
         let events = transit::decide(&state, &TransitCommand { actor, action }, t)
-            .map_err(crate::cargo::refusal)?;
+            .map_err(crate::cargo_desk::refusal)?;
         let stored = desk.store().record_transit(TransitWrite {
             transit_no: no,
             expected_version: version,
@@ -197,6 +204,6 @@ pub(crate) fn load(
             parcel("EM000000003US", json!([art(1, "900"), art(1, "300")])),
         ]}),
     )?;
-    svc.file_parcel_list(&who["post-sh"], list)?;
+    svc.cargo().file_parcel_list(&who["post-sh"], list)?;
     Ok(())
 }

@@ -67,13 +67,15 @@ pub(crate) fn release_licensed_cars(
     use clearance::{ExaminationResult, Status};
     use store::DeclarationKey;
 
-    use crate::service::Step;
+    use crate::steps::Step;
 
     if svc.store().eport_store().filter(|_| svc.eport).is_none() {
         return Ok(());
     }
     let (filer, officer) = (&who["ent-sh"], &who["pd-officer"]);
-    let filing = svc.submit(filer, "demo-cars-1", &cars_under_the_licence())?;
+    let filing = svc
+        .filing()
+        .submit(filer, "demo-cars-1", &cars_under_the_licence())?;
     if filing.replayed {
         return Ok(());
     }
@@ -85,17 +87,20 @@ pub(crate) fn release_licensed_cars(
         status = match status {
             Status::Inspection => {
                 let result = ExaminationResult::Conform;
-                svc.step(officer, key, Step::RecordInspection { result })?
+                svc.steps()
+                    .step(officer, key, Step::RecordInspection { result })?
                     .status
             }
             Status::DocumentReview => {
                 let result = ExaminationResult::Conform;
-                svc.step(officer, key, Step::RecordReview { result })?
+                svc.steps()
+                    .step(officer, key, Step::RecordReview { result })?
                     .status
             }
-            Status::AwaitingAssessment => svc.step(officer, key, Step::Assess)?.status,
+            Status::AwaitingAssessment => svc.steps().step(officer, key, Step::Assess)?.status,
             Status::Assessed => {
                 let unpaid = svc
+                    .steps()
                     .get(filer, key)?
                     .notices
                     .into_iter()
@@ -103,12 +108,14 @@ pub(crate) fn release_licensed_cars(
                 match unpaid {
                     Some(n) => {
                         let notice_no = n.notice_no;
-                        svc.step(filer, key, Step::Pay { notice_no })?.status
+                        svc.steps()
+                            .step(filer, key, Step::Pay { notice_no })?
+                            .status
                     }
                     None => break,
                 }
             }
-            Status::Paid => svc.step(officer, key, Step::Release)?.status,
+            Status::Paid => svc.steps().step(officer, key, Step::Release)?.status,
             _ => break,
         };
     }

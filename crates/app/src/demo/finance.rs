@@ -52,7 +52,7 @@ pub fn load(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), AppEr
         let Some(d) = svc.store().load(DeclarationKey::Id(s.id))? else {
             continue;
         };
-        let Some(record) = svc.export_record(&d) else {
+        let Some(record) = svc.finance().export_record(&d) else {
             continue;
         };
         let Some(item) = record.items.first() else {
@@ -68,7 +68,7 @@ pub fn load(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), AppEr
             quantity: item.quantity,
             fob_value_fen: fen,
         };
-        match svc.file_refund_claim(sz, req) {
+        match svc.finance().file_refund_claim(sz, req) {
             Ok(_) => claimed += 1,
             Err(AppError::Conflict { .. }) => {}
             Err(e) => return Err(e),
@@ -76,7 +76,9 @@ pub fn load(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), AppEr
     }
 
     // Funds as a share of each enterprise's goods, as the agency's report values them.
-    let report = svc.forex_report(&who["safe"], PeriodQuery::default())?;
+    let report = svc
+        .finance()
+        .forex_report(&who["safe"], PeriodQuery::default())?;
     let bank = &who["bank-boc"];
     let cny = CurrencyCode::parse("CNY").expect("CNY");
     let today = report.to;
@@ -109,7 +111,7 @@ pub fn load(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), AppEr
                     bank_ref: format!("BOC-DEMO-{n:04}"),
                     declaration_no: None::<DeclarationNo>,
                 };
-                match svc.record_bank_record(bank, req) {
+                match svc.finance().record_bank_record(bank, req) {
                     Ok(_) | Err(AppError::Conflict { .. }) => {}
                     Err(e) => return Err(e),
                 }

@@ -17,7 +17,7 @@ use domain::codes::Uscc;
 use risk::{RiskPolicy, SamplingPolicy};
 
 use crate::error::AppError;
-use crate::risk::{NewRiskPolicy, NewWatchEntry};
+use crate::risk_desk::{NewRiskPolicy, NewWatchEntry};
 use crate::service::Clearance;
 
 use super::{principal, ENTERPRISES};
@@ -48,7 +48,7 @@ pub fn load(svc: &Clearance) -> Result<(), AppError> {
     };
     let analyst = principal(svc, "hq-analyst")?;
     if rs.rules()?.is_none() {
-        svc.put_risk_rules(&analyst, DEMO_RULES, Some(0))?;
+        svc.risk().put_risk_rules(&analyst, DEMO_RULES, Some(0))?;
     }
     // The demo's seed, published by HQ as the first policy version (the class rates are the
     // defaults); a policy an analyst has set since is kept.
@@ -58,18 +58,18 @@ pub fn load(svc: &Clearance) -> Result<(), AppError> {
             classes: Vec::new(),
             price_check: None,
         };
-        svc.put_risk_policy(&analyst, demo_policy, 0)?;
+        svc.risk().put_risk_policy(&analyst, demo_policy, 0)?;
     }
     let reviewer = principal(svc, "sh-chief")?;
     let stored = rs.credit_classes()?;
     for (uscc, _, class, _) in ENTERPRISES {
         let uscc = Uscc::parse(uscc).expect("demo USCCs are valid");
         if !stored.iter().any(|c| c.uscc == uscc) {
-            svc.set_credit_class(&reviewer, uscc, class)?;
+            svc.risk().set_credit_class(&reviewer, uscc, class)?;
         }
     }
     if rs.watch_entries()?.is_empty() {
-        svc.add_watch_entry(
+        svc.risk().add_watch_entry(
             &analyst,
             NewWatchEntry {
                 kind: "enterprise".into(),

@@ -55,7 +55,7 @@ impl Harness {
 
     /// A user made directly through the service (as `jinguan user add` does).
     pub fn bootstrap(&self, user: NewUserRequest) {
-        self.svc.bootstrap_user(user).unwrap();
+        self.svc.users().bootstrap_user(user).unwrap();
     }
 
     pub async fn login(&self, login: &str) -> String {

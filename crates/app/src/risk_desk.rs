@@ -1,7 +1,7 @@
 //! The risk engine in the running service (docs/RISK.md): [`RiskDesk`] holds the
 //! [`risk::RiskEngine`] whose state (rules, watch list, reference prices, policy) is replaced
 //! without a restart, the credit classes officers set, and the use cases of risk analysts
-//! (rules, watch list, report, price refresh) on [`Clearance`].
+//! (rules, watch list, report, price refresh) on [`RiskService`].
 //!
 //! - At acceptance the lane is chosen with the declaration number the store gives, through a
 //!   [`store::risk::LaneHook`] run in the filing's transaction; the explanation goes into the
@@ -10,10 +10,10 @@
 //! - Enterprises never see the explanation, the rule reasons or a hold's case:
 //!   [`redact_for_enterprise`].
 //! - The risk policy (sampling seed and each credit class's rates, price-check thresholds) is
-//!   the engine's default until an HQ analyst sets one ([`Clearance::put_risk_policy`]): then it
+//!   the engine's default until an HQ analyst sets one ([`RiskService::put_risk_policy`]): then it
 //!   is stored as a version with its audit record, loaded at start and swapped into the engine
 //!   for the next declaration. Every decision's explanation records the seed and rates it used.
-//! - Reference prices are rebuilt off the hot path ([`Clearance::refresh_prices`]): by a timer of
+//! - Reference prices are rebuilt off the hot path ([`RiskService::refresh_prices`]): by a timer of
 //!   the binary, after every [`RiskDesk::refresh_after_releases`] releases on a thread of its own,
 //!   or on request. Submissions keep deciding on the previous references meanwhile.
 
@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clearance::{
-    CreditClass, EnterpriseFacts, EventKind, ExaminationResult, Lane, LaneContext, LaneReason,
+    CreditClass, EnterpriseFacts, EventKind, ExaminationResult, Lane, LaneContext, LanePolicy,
+    LaneReason,
 };
 use domain::codes::{CurrencyCode, DeclarationNo, OfficeCode, Uscc};
 use domain::declaration::Declaration;
@@ -44,9 +45,9 @@ use store::{AutomaticReview, Store, StoredEvent};
 /// the draw an auditor repeats.
 pub use risk::{draw_ppm, InspectionKind, PriceCheckPolicy};
 
-use crate::access::{authorize, in_scope, Operation, Principal, Resource};
+use crate::access::{Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
-use crate::service::{audit_actor, Clearance};
+use crate::kernel::{Core, Scope};
 
 /// Releases between two automatic refreshes of the reference prices.
 pub const REFRESH_AFTER_RELEASES: u64 = 500;
@@ -538,16 +539,43 @@ pub struct PriceRefresh {
     pub references: usize,
 }
 
-impl Clearance {
-    pub fn risk_desk(&self) -> &Arc<RiskDesk> {
-        &self.risk
-    }
+/// What is known about enterprises when a lane is chosen (credit class, history). The
+/// enterprise registry of the E-Port will implement it; until then a table in memory.
+pub trait EnterpriseRegistry: Send + Sync {
+    fn facts(&self, uscc: &Uscc) -> EnterpriseFacts;
+}
 
+/// Facts from a table; enterprises not in it are of the general class with a clean record.
+#[derive(Clone, Debug, Default)]
+pub struct StaticRegistry(pub HashMap<Uscc, EnterpriseFacts>);
+
+impl EnterpriseRegistry for StaticRegistry {
+    fn facts(&self, uscc: &Uscc) -> EnterpriseFacts {
+        self.0.get(uscc).cloned().unwrap_or(EnterpriseFacts {
+            credit_class: CreditClass::General,
+            discrepancies_last_year: 0,
+        })
+    }
+}
+
+/// Risk management as a service: the use cases of risk analysts (rules, watch list, credit
+/// classes, policy, report, price refresh), and risk's contributions to a filing (the lane) and
+/// to a step (an examination's feedback, the count of releases).
+#[derive(Clone, Copy)]
+pub struct RiskService<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) desk: &'a Arc<RiskDesk>,
+    pub(crate) registry: &'a dyn EnterpriseRegistry,
+    /// `None`: the risk engine chooses lanes (the default).
+    pub(crate) lanes: Option<&'a Arc<dyn LanePolicy + Send + Sync>>,
+}
+
+impl<'a> RiskService<'a> {
     /// What the lane decision knows of the enterprise: the registry's facts with the class an
     /// officer set, if any.
     pub(crate) fn enterprise_facts(&self, uscc: &Uscc) -> EnterpriseFacts {
         let mut facts = self.registry.facts(uscc);
-        if let Some(class) = self.risk.credit_class(uscc) {
+        if let Some(class) = self.desk.credit_class(uscc) {
             facts.credit_class = class;
         }
         facts
@@ -564,7 +592,7 @@ impl Clearance {
         amounts: Option<Vec<(clearance::TaxKind, domain::money::Fen)>>,
     ) -> AutomaticReview {
         let facts = self.enterprise_facts(declarant);
-        let today = self.now().date_naive();
+        let today = self.core.now().date_naive();
         let decl = Arc::new(decl.clone());
         let finish = move |lane: Lane,
                            reasons,
@@ -584,9 +612,9 @@ impl Clearance {
                 feedback,
             }
         };
-        let choose: Arc<dyn Fn(&DeclarationNo) -> ChosenLane + Send + Sync> = match &self.lanes {
+        let choose: Arc<dyn Fn(&DeclarationNo) -> ChosenLane + Send + Sync> = match self.lanes {
             Some(policy) => {
-                let policy = policy.clone();
+                let policy = Arc::clone(policy);
                 Arc::new(move |no: &DeclarationNo| {
                     let ctx = LaneContext {
                         declaration_no: *no,
@@ -608,14 +636,14 @@ impl Clearance {
                 })
             }
             None => {
-                let state = self.risk.engine.snapshot();
-                let offices = Offices(self.refdata.clone());
+                let state = self.desk.engine.snapshot();
+                let offices = Offices(self.core.refdata.clone());
                 let mut rates = HashMap::new();
                 for it in &decl.items {
-                    if let Ok((rate, _)) = self.tax.rates.rate_for(
+                    if let Ok((rate, _)) = self.core.tax.rates.rate_for(
                         it.currency,
                         decl.declaration_date,
-                        &self.tax.calendar,
+                        &self.core.tax.calendar,
                     ) {
                         rates.insert(it.currency, rate);
                     }
@@ -659,55 +687,51 @@ impl Clearance {
         }
     }
 
-    /// Append the events of a step; examination results also go to the feedback log, in the
-    /// same transaction. Releases count towards the next price refresh.
-    pub(crate) fn append_step(
-        self: &Clearance,
+    /// Risk's part of a step's write: an examination's result (a review or an inspection of a
+    /// numbered declaration) goes to the feedback log, in the step's transaction. `None`: not
+    /// an examination, or a store without risk management.
+    pub(crate) fn examination(
+        &self,
         d: &store::StoredDeclaration,
         result: Option<&ExaminationResult>,
-        events: Vec<clearance::Event>,
-    ) -> Result<store::Appended, store::StoreError> {
-        let released = events.iter().any(|e| matches!(e.kind, EventKind::Released));
-        let appended = match (result, d.state.declaration_no, self.store.risk_store()) {
-            (Some(result), Some(no), Some(rs)) => {
-                let (found, findings) = match result {
-                    ExaminationResult::Conform => (false, Vec::new()),
-                    ExaminationResult::Discrepancy { findings } => {
-                        (true, findings.iter().map(|f| f.kind).collect())
-                    }
-                };
-                rs.append_examined(
-                    store::AppendRequest {
-                        id: d.id,
-                        expected_version: d.version,
-                        events,
-                    },
-                    Examination {
-                        declaration_no: no,
-                        found,
-                        findings,
-                    },
-                )?
+    ) -> Option<(&'a dyn RiskStore, Examination)> {
+        let (result, no, rs) = (
+            result?,
+            d.state.declaration_no?,
+            self.core.store.risk_store()?,
+        );
+        let (found, findings) = match result {
+            ExaminationResult::Conform => (false, Vec::new()),
+            ExaminationResult::Discrepancy { findings } => {
+                (true, findings.iter().map(|f| f.kind).collect())
             }
-            _ => self.write_step(d, events)?,
         };
-        if released {
-            let n = self.risk.releases.fetch_add(1, Ordering::Relaxed) + 1;
-            if self.risk.refresh_after_releases > 0
-                && n.is_multiple_of(self.risk.refresh_after_releases)
-            {
-                self.spawn_price_refresh();
-            }
+        Some((
+            rs,
+            Examination {
+                declaration_no: no,
+                found,
+                findings,
+            },
+        ))
+    }
+
+    /// A release was written: releases count towards the next refresh of the reference prices.
+    pub(crate) fn count_release(&self) {
+        let n = self.desk.releases.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.desk.refresh_after_releases > 0
+            && n.is_multiple_of(self.desk.refresh_after_releases)
+        {
+            self.spawn_price_refresh();
         }
-        Ok(appended)
     }
 
     /// Rebuild the reference prices on a thread of its own (at most one at a time).
     pub fn spawn_price_refresh(&self) {
-        let store = self.store.clone();
-        let desk = self.risk.clone();
-        let rates = Arc::new(self.tax.rates.clone());
-        let calendar = Arc::new(self.tax.calendar.clone());
+        let store = self.core.store.clone();
+        let desk = self.desk.clone();
+        let rates = Arc::new(self.core.tax.rates.clone());
+        let calendar = Arc::new(self.core.tax.calendar.clone());
         let _ = std::thread::Builder::new()
             .name("jinguan-price-refresh".into())
             .spawn(move || {
@@ -720,30 +744,26 @@ impl Clearance {
     /// Rebuild the reference prices now (analysts, or the binary's timer with `None`).
     pub fn refresh_prices(&self, by: Option<&Principal>) -> Result<PriceRefresh, AppError> {
         if let Some(p) = by {
-            authorize(
+            self.core.authorize(
                 p,
-                Operation::ManageRiskRules,
-                Resource::Risk { office: None },
-                &self.refdata,
+                (Operation::ManageRiskRules, Resource::Risk { office: None }),
             )?;
         }
         refresh_prices(
-            &*self.store,
-            &self.risk,
-            &self.tax.rates,
-            &self.tax.calendar,
+            &*self.core.store,
+            self.desk,
+            &self.core.tax.rates,
+            &self.core.tax.calendar,
         )
     }
 
     /// The rule set as the analyst may manage it.
     pub fn risk_rules(&self, by: &Principal) -> Result<RulesView, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::ManageRiskRules,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::ManageRiskRules, Resource::Risk { office: None }),
         )?;
-        let rs = risk_store(&*self.store)?;
+        let rs = risk_store(&*self.core.store)?;
         let (version, fingerprint, rules) = match rs.rules()? {
             Some(s) => (
                 s.version,
@@ -755,9 +775,8 @@ impl Clearance {
             ),
             None => (0, RuleSet::default().fingerprint(), Vec::new()),
         };
-        let (mine, others): (Vec<Rule>, Vec<Rule>) = rules
-            .into_iter()
-            .partition(|r| in_scope(by, r.office, &self.refdata));
+        let (mine, others): (Vec<Rule>, Vec<Rule>) =
+            rules.into_iter().partition(|r| allowed.covers(r.office));
         Ok(RulesView {
             version,
             fingerprint,
@@ -775,29 +794,28 @@ impl Clearance {
         text: &str,
         expected_version: Option<u64>,
     ) -> Result<RulesView, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::ManageRiskRules,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::ManageRiskRules, Resource::Risk { office: None }),
         )?;
-        let rs = risk_store(&*self.store)?;
+        let rs = risk_store(&*self.core.store)?;
         let given = RuleSet::parse(text)
             .map_err(|errors| AppError::Invalid(errors.iter().map(rule_problem).collect()))?;
         // Each rule must be owned within the analyst's scope.
         for r in given.rules() {
-            authorize(
+            self.core.authorize(
                 by,
-                Operation::ManageRiskRules,
-                Resource::Risk {
-                    office: Some(r.office),
-                },
-                &self.refdata,
+                (
+                    Operation::ManageRiskRules,
+                    Resource::Risk {
+                        office: Some(r.office),
+                    },
+                ),
             )?;
         }
         // Held from the read to the swap: two writers one after the other, so the engine ends on
         // the newest stored version (not on whichever swap came last).
-        let mut in_force = self.risk.rules_version.lock().expect("rules version lock");
+        let mut in_force = self.desk.rules_version.lock().expect("rules version lock");
         let current = rs.rules()?;
         let version = current.as_ref().map_or(0, |c| c.version);
         if expected_version.is_some_and(|v| v != version) {
@@ -812,7 +830,7 @@ impl Clearance {
                 .map_err(|_| internal("the stored rule set does not parse"))?
                 .rules()
                 .iter()
-                .filter(|r| !in_scope(by, r.office, &self.refdata))
+                .filter(|r| !allowed.covers(r.office))
                 .cloned()
                 .collect(),
             None => Vec::new(),
@@ -820,15 +838,15 @@ impl Clearance {
         rules.extend(given.rules().iter().cloned());
         let set = RuleSet::from_rules(rules)
             .map_err(|errors| AppError::Invalid(errors.iter().map(rule_problem).collect()))?;
-        let now = self.now();
+        let now = self.core.now();
         let stored = rs.put_rules(RulesWrite {
             expected_version: version,
             rules_json: set.to_json().to_string(),
             fingerprint: set.fingerprint(),
-            actor: audit_actor(by),
+            actor: allowed.audit_actor(),
             now,
         })?;
-        self.risk
+        self.desk
             .engine
             .set_rules(Arc::new(CompiledRules::compile(&set, now.date_naive())));
         *in_force = stored.version;
@@ -837,24 +855,21 @@ impl Clearance {
     }
 
     pub fn watch_list(&self, by: &Principal) -> Result<Vec<StoredWatchEntry>, AppError> {
-        authorize(
+        self.core.authorize(
             by,
-            Operation::ManageWatchList,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::ManageWatchList, Resource::Risk { office: None }),
         )?;
-        Ok(risk_store(&*self.store)?.watch_entries()?)
+        Ok(risk_store(&*self.core.store)?.watch_entries()?)
     }
 
     pub fn add_watch_entry(&self, by: &Principal, e: NewWatchEntry) -> Result<i64, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::ManageWatchList,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::ManageWatchList, Resource::Risk { office: None }),
         )?;
-        let office = match by {
-            Principal::Officer { office, .. } => *office,
+        // Listed by the analyst's office; HQ lists for HQ.
+        let office = match allowed.scope() {
+            Scope::Offices(own, _) => *own,
             _ => OfficeCode::HQ,
         };
         let row = WatchRow {
@@ -883,20 +898,18 @@ impl Clearance {
                 format!("invalid watch entry: {e}"),
             )
         })?;
-        let rs = risk_store(&*self.store)?;
-        let id = rs.add_watch_entry(row, &audit_actor(by), self.now())?;
-        self.risk.load_watch(rs)?;
+        let rs = risk_store(&*self.core.store)?;
+        let id = rs.add_watch_entry(row, &allowed.audit_actor(), self.core.now())?;
+        self.desk.load_watch(rs)?;
         Ok(id)
     }
 
     pub fn remove_watch_entry(&self, by: &Principal, id: i64) -> Result<(), AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::ManageWatchList,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::ManageWatchList, Resource::Risk { office: None }),
         )?;
-        let rs = risk_store(&*self.store)?;
+        let rs = risk_store(&*self.core.store)?;
         // Entries apply nationwide, but only the listing office (or one above it) lifts them:
         // an office analyst may not lift another office's or HQ's anti-smuggling hold.
         let listed = rs
@@ -904,7 +917,7 @@ impl Clearance {
             .into_iter()
             .find(|e| e.id == id)
             .ok_or_else(|| AppError::NotFound(format!("watch entry {id}")))?;
-        if !in_scope(by, listed.entry.office, &self.refdata) {
+        if !allowed.covers(listed.entry.office) {
             return Err(AppError::Forbidden(crate::access::Denied {
                 code: "forbidden",
                 message_en: format!(
@@ -917,10 +930,10 @@ impl Clearance {
                 ),
             }));
         }
-        if !rs.remove_watch_entry(id, &audit_actor(by), self.now())? {
+        if !rs.remove_watch_entry(id, &allowed.audit_actor(), self.core.now())? {
             return Err(AppError::NotFound(format!("watch entry {id}")));
         }
-        self.risk.load_watch(rs)
+        self.desk.load_watch(rs)
     }
 
     /// An officer sets the credit class of an enterprise: it takes effect for the next filing.
@@ -930,14 +943,17 @@ impl Clearance {
         uscc: Uscc,
         class: CreditClass,
     ) -> Result<(), AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::SetCreditClass,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::SetCreditClass, Resource::Risk { office: None }),
         )?;
-        risk_store(&*self.store)?.set_credit_class(uscc, class, &audit_actor(by), self.now())?;
-        self.risk
+        risk_store(&*self.core.store)?.set_credit_class(
+            uscc,
+            class,
+            &allowed.audit_actor(),
+            self.core.now(),
+        )?;
+        self.desk
             .credit
             .write()
             .expect("credit lock")
@@ -955,8 +971,8 @@ impl Clearance {
 
     /// The policy the engine runs, with the stored version it came from.
     fn sampling_view(&self) -> SamplingView {
-        let version = self.risk.policy_version();
-        let policy = self.risk.engine.snapshot().policy.clone();
+        let version = self.desk.policy_version();
+        let policy = self.desk.engine.snapshot().policy.clone();
         let classes = [
             CreditClass::AdvancedCertified,
             CreditClass::GeneralCertified,
@@ -996,16 +1012,14 @@ impl Clearance {
         new: NewRiskPolicy,
         expected_version: u64,
     ) -> Result<SamplingView, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::SetRiskPolicy,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::SetRiskPolicy, Resource::Risk { office: None }),
         )?;
-        let rs = risk_store(&*self.store)?;
+        let rs = risk_store(&*self.core.store)?;
         // One write at a time from this service, so that the engine ends on the newest version.
-        let mut in_force = self.risk.policy.lock().expect("policy lock");
-        let base = self.risk.engine.snapshot().policy.clone();
+        let mut in_force = self.desk.policy.lock().expect("policy lock");
+        let base = self.desk.engine.snapshot().policy.clone();
         let policy = check_new_policy(&base, &new).map_err(AppError::Invalid)?;
         let stored = rs.risk_policy()?;
         let version = stored.as_ref().map_or(0, |s| s.version);
@@ -1016,8 +1030,8 @@ impl Clearance {
             .put_risk_policy(RiskPolicyWrite {
                 expected_version,
                 policy_json: serde_json::to_string(&policy).map_err(internal)?,
-                actor: audit_actor(by),
-                now: self.now(),
+                actor: allowed.audit_actor(),
+                now: self.core.now(),
             })
             .map_err(|e| match e {
                 store::StoreError::Conflict { expected, actual } => {
@@ -1025,7 +1039,7 @@ impl Clearance {
                 }
                 e => e.into(),
             })?;
-        self.risk.engine.set_policy(Arc::new(policy));
+        self.desk.engine.set_policy(Arc::new(policy));
         *in_force = Some(PolicyVersion::of(&written));
         drop(in_force);
         Ok(self.sampling_view())
@@ -1039,36 +1053,31 @@ impl Clearance {
         limit: u32,
     ) -> Result<Vec<StoredRiskPolicy>, AppError> {
         self.authorize_policy_read(by)?;
-        Ok(risk_store(&*self.store)?.risk_policy_history(limit)?)
+        Ok(risk_store(&*self.core.store)?.risk_policy_history(limit)?)
     }
 
     fn authorize_policy_read(&self, by: &Principal) -> Result<(), AppError> {
-        authorize(
-            by,
-            Operation::ViewRiskReport,
-            Resource::Risk { office: None },
-            &self.refdata,
-        )
-        .or_else(|_| {
-            authorize(
+        self.core
+            .authorize(
                 by,
-                Operation::SetCreditClass,
-                Resource::Risk { office: None },
-                &self.refdata,
+                (Operation::ViewRiskReport, Resource::Risk { office: None }),
             )
-        })?;
+            .or_else(|_| {
+                self.core.authorize(
+                    by,
+                    (Operation::SetCreditClass, Resource::Risk { office: None }),
+                )
+            })?;
         Ok(())
     }
 
     /// Hit rate and effect of every rule, from the stored feedback.
     pub fn risk_report(&self, by: &Principal) -> Result<RiskReport, AppError> {
-        authorize(
+        self.core.authorize(
             by,
-            Operation::ViewRiskReport,
-            Resource::Risk { office: None },
-            &self.refdata,
+            (Operation::ViewRiskReport, Resource::Risk { office: None }),
         )?;
-        report_from_store(risk_store(&*self.store)?)
+        report_from_store(risk_store(&*self.core.store)?)
     }
 }
 

@@ -25,7 +25,7 @@ use cargo_control::{
     TransitAlert, TransitCommand, TransitDeclaration, TransitLeg, TransitNo, Voyage,
 };
 use chrono::{DateTime, Utc};
-use clearance::{Event, Status};
+use clearance::Status;
 use domain::codes::TransportMode;
 use domain::codes::{Direction, OfficeCode};
 use domain::declaration::Declaration;
@@ -33,17 +33,19 @@ use domain::money::Fen;
 use serde::Serialize;
 use store::cargo::{
     CargoStore, ManifestWrite, PendingMatch, PostalFilter, PostalRecord, PostalWrite, StoredPostal,
-    StoredTransit, TransitFilter, TransitWrite,
+    StoredTransit, SubmittedMatched, TransitFilter, TransitWrite,
 };
 use store::{
     AppendRequest, Appended, AutomaticReview, DeclarationKey, Filed, StoreError, StoredDeclaration,
     SubmitRequest,
 };
 
-use crate::access::Principal;
-use crate::cargo_access::{authorize_cargo, CargoOperation as Op, CargoResource as Res};
+use crate::access::{CargoOperation as Op, CargoResource as Res, Principal};
+use crate::assessment;
 use crate::error::{AppError, FieldProblem};
-use crate::service::Clearance;
+use crate::exchange_desk::ExchangeService;
+use crate::kernel::{Core, Scope};
+use crate::risk_desk::RiskDesk;
 
 /// Policies of the clearance links (docs/CARGO.md "Policies").
 #[derive(Clone, Debug)]
@@ -344,29 +346,181 @@ impl CargoPolicy {
     }
 }
 
-impl Clearance {
-    fn desk(&self) -> Result<&CargoDesk, AppError> {
-        self.cargo
-            .as_deref()
+/// Cargo control as a service: the use cases of carriers, postal operators and officers on
+/// manifests, transits and postal items, and cargo's contributions to a filing's write (the bill
+/// match, `bill_link` and `reserve`) and to a step's write (the
+/// write-off or the freeing of the bill, `bill_change`).
+#[derive(Clone, Copy)]
+pub struct CargoService<'a> {
+    pub(crate) core: &'a Core,
+    /// `None`: declarations are not linked to manifests and the use cases answer not found.
+    pub(crate) desk: Option<&'a CargoDesk>,
+    /// The watch lists postal items are screened against.
+    pub(crate) risk: &'a RiskDesk,
+    /// The messages of export declarations an exit confirmation closes.
+    pub(crate) exchange: ExchangeService<'a>,
+}
+
+/// Whether a filing is linked to a bill of a manifest (`bill_link`).
+pub(crate) enum BillLink<'a> {
+    /// Cargo control is off, review rejected the filing, or its bill is not one that is
+    /// matched: written without the ledger.
+    Off,
+    /// Rejected for its bill (under transit elsewhere, or not a bill that parses), with the
+    /// reasons; written through the cargo ledgers without a match.
+    Rejected {
+        ledgers: &'a dyn CargoStore,
+        review: AutomaticReview,
+    },
+    /// The bill to match at acceptance.
+    Bill(BillToMatch<'a>),
+}
+
+/// A filing's bill, to be matched on the ledger.
+pub(crate) struct BillToMatch<'a> {
+    desk: &'a CargoDesk,
+    goods: DeclaredGoods,
+    /// The customs value (imports), for the late declaration fee.
+    value: Option<Fen>,
+    link: Link,
+}
+
+impl<'a> BillToMatch<'a> {
+    /// The cargo ledgers the filing is written through.
+    pub(crate) fn ledgers(&self) -> &'a dyn CargoStore {
+        &*self.desk.store
+    }
+}
+
+/// A filing's match, checked and reserved on the ledger under a placeholder number until the
+/// store has written it ([`Reservation::settle`]).
+pub(crate) struct Reservation<'a> {
+    desk: &'a CargoDesk,
+    /// The review to write: with the late declaration fee, or rejecting with the reasons.
+    pub(crate) review: AutomaticReview,
+    /// The match to write with the filing, if any.
+    pub(crate) pending: Option<PendingMatch>,
+    /// What takes the placeholder off the ledger again.
+    undo: Option<ManifestEvent>,
+}
+
+impl Reservation<'_> {
+    /// The placeholder gives way to the match written (or to nothing).
+    pub(crate) fn settle(
+        self,
+        out: Result<SubmittedMatched, StoreError>,
+    ) -> Result<Filed, StoreError> {
+        let Some(undo) = self.undo else {
+            return out.map(|m| m.filed);
+        };
+        let mut g = self.desk.lock();
+        g.ledger.apply(&undo);
+        out.map(|out| {
+            if let Some(m) = &out.matched {
+                g.ledger.apply(&m.event);
+                g.seq = g.seq.max(m.seq);
+            }
+            out.filed
+        })
+    }
+}
+
+/// A step's change to its bill, decided on the ledger and held under its lock until written
+/// ([`BillChange::write`]).
+pub(crate) struct BillChange<'a> {
+    desk: &'a CargoDesk,
+    guard: std::sync::MutexGuard<'a, LedgerState>,
+    /// An export matched at release (its bill filed since its acceptance), applied already.
+    late_match: Vec<ManifestEvent>,
+    /// The write-off, or the unmatch.
+    events: Vec<ManifestEvent>,
+    now: DateTime<Utc>,
+}
+
+impl BillChange<'_> {
+    /// Write the step's events with the manifest's, and the step's outbox rows, in one
+    /// transaction; then apply them to the ledger (or undo the late match).
+    pub(crate) fn write(
+        mut self,
+        append: AppendRequest,
+        outbox: Vec<store::outbox::OutboxMessage>,
+    ) -> Result<Appended, StoreError> {
+        let written = self.desk.store.record_manifest(ManifestWrite {
+            expected_seq: self.guard.seq,
+            events: self
+                .late_match
+                .iter()
+                .chain(&self.events)
+                .cloned()
+                .collect(),
+            declarations: vec![append],
+            outbox,
+        });
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                undo_late_match(&mut self.guard, &self.late_match, self.now);
+                return Err(e);
+            }
+        };
+        for e in &self.events {
+            self.guard.ledger.apply(e);
+        }
+        self.guard.seq = self.guard.seq.max(written.last_seq);
+        written
+            .declarations
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("manifest write lost its declaration".into()))
+    }
+}
+
+fn undo_late_match(g: &mut LedgerState, late_match: &[ManifestEvent], now: DateTime<Utc>) {
+    for e in late_match {
+        if let ManifestEventKind::DeclarationMatched {
+            manifest_id,
+            bill_no,
+            declaration_no,
+            ..
+        } = &e.kind
+        {
+            g.ledger.apply(&ManifestEvent {
+                at: now,
+                actor: system(),
+                kind: ManifestEventKind::DeclarationUnmatched {
+                    manifest_id: *manifest_id,
+                    bill_no: *bill_no,
+                    declaration_no: *declaration_no,
+                    reason: "release not written".into(),
+                },
+            });
+        }
+    }
+}
+
+impl<'a> CargoService<'a> {
+    fn desk(&self) -> Result<&'a CargoDesk, AppError> {
+        self.desk
             .ok_or_else(|| AppError::NotFound("cargo control is not enabled".into()))
     }
 
-    /// The submission's write: with cargo control, the match to the bill (or the rejection
-    /// with the reasons) and the late declaration fee, in one transaction with the filing.
-    pub(crate) fn write_filing(
+    // -----------------------------------------------------------------------------------------
+    // Contributions to a filing's write
+
+    /// Whether and how a filing is linked to a bill: with cargo control, an accepted import or
+    /// export naming a bill is matched to it at acceptance (the lane is chosen here, `Accept`,
+    /// or by the risk engine inside the store, `AcceptRisk`; either way the bill must agree
+    /// first).
+    pub(crate) fn bill_link(
         &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-    ) -> Result<Filed, AppError> {
-        // The E-Port ledgers' check, run by the store in the filing's transaction (`crate::eport`).
-        let check = self.filing_check(&req);
-        let Some(desk) = self.cargo.as_deref() else {
-            return Ok(self.submit_checked(req, review, check)?);
+        req: &SubmitRequest,
+        review: &AutomaticReview,
+    ) -> Result<BillLink<'a>, AppError> {
+        let Some(desk) = self.desk else {
+            return Ok(BillLink::Off);
         };
-        // Accepted by review: the lane chosen here (`Accept`) or by the risk engine inside the
-        // store (`AcceptRisk`); either way the bill must agree first.
         if matches!(review, AutomaticReview::Reject { .. }) {
-            return Ok(self.submit_checked(req, review, check)?);
+            return Ok(BillLink::Off);
         }
         let decl: Declaration = serde_json::from_str(&req.body_json)
             .map_err(|e| AppError::Internal(format!("typed declaration: {e}")))?;
@@ -375,67 +529,49 @@ impl Clearance {
         if decl.direction == Direction::Import {
             if let Ok(goods) = DeclaredGoods::from_declaration(&decl) {
                 if let Err(r) = desk.check_in_transit(&goods.bill_no, decl.declaration_office) {
-                    return Ok(self
-                        .submit_matched_checked(&*desk.store, req, reject(&r), None, check)?
-                        .filed);
+                    return Ok(BillLink::Rejected {
+                        ledgers: &*desk.store,
+                        review: reject(&r),
+                    });
                 }
             }
         }
         let link = desk.policy.link(&decl);
         if matches!(link, Link::None) {
-            return Ok(self.submit_checked(req, review, check)?);
+            return Ok(BillLink::Off);
         }
         let goods = match DeclaredGoods::from_declaration(&decl) {
             Ok(g) => g,
             Err(r) => {
-                let review = reject(&r);
-                return Ok(self
-                    .submit_matched_checked(&*desk.store, req, review, None, check)?
-                    .filed);
+                return Ok(BillLink::Rejected {
+                    ledgers: &*desk.store,
+                    review: reject(&r),
+                })
             }
         };
         // The tax assessment for the late fee needs no ledger: outside the lock.
         let value = match goods.direction {
-            Direction::Import => self.customs_value(&decl),
+            Direction::Import => assessment::customs_value(self.core, &decl),
             Direction::Export => None,
         };
-        // A manifest write (a release writing off another bill, an arrival, a tally) between the
-        // reservation and the write makes the store refuse the match (`Conflict`): nothing was
-        // written, so the match is decided again on the ledger as it now is.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let out = self.match_and_write(
-                desk,
-                req.clone(),
-                review.clone(),
-                check.clone(),
-                &goods,
-                value,
-                &link,
-            )?;
-            match out {
-                Err(StoreError::Conflict { .. }) if attempt < crate::service::CONFLICT_RETRIES => {
-                    continue
-                }
-                out => return Ok(out?),
-            }
-        }
+        Ok(BillLink::Bill(BillToMatch {
+            desk,
+            goods,
+            value,
+            link,
+        }))
     }
 
-    /// Check the filing's match on the ledger, reserve it, and write the filing with it: the
-    /// outer `Err` is a refusal of the late fee's computation, the inner one the store's answer.
-    #[allow(clippy::too_many_arguments)]
-    fn match_and_write(
+    /// Check the filing's match on the ledger and reserve it: the review to write (with the
+    /// late declaration fee, or rejecting with the reasons) and the match. `Err` is a refusal
+    /// of the late fee's computation.
+    pub(crate) fn reserve(
         &self,
-        desk: &CargoDesk,
-        req: SubmitRequest,
+        bill: &BillToMatch<'a>,
+        req: &SubmitRequest,
         review: AutomaticReview,
-        check: Option<store::eport::FilingCheck>,
-        goods: &DeclaredGoods,
-        value: Option<Fen>,
-        link: &Link,
-    ) -> Result<Result<Filed, StoreError>, AppError> {
+    ) -> Result<Reservation<'a>, AppError> {
+        let (desk, goods, value) = (bill.desk, &bill.goods, bill.value);
         // Under the lock: check the match and reserve it provisionally (under a placeholder
         // number), so that concurrent filings see the reservation; the store write then runs
         // without the lock and joins group commit (the store gives the match event its
@@ -465,8 +601,8 @@ impl Clearance {
                                 china_date(req.now),
                                 value,
                                 leg.as_ref(),
-                                &self.tax.calendar,
-                                &self.tax.policy,
+                                &self.core.tax.calendar,
+                                &self.core.tax.policy,
                             )
                             .map_err(refusal)?
                             .fee
@@ -507,19 +643,22 @@ impl Clearance {
                     }),
                 )
             }
-            Err(Refusal::BillUnknown { .. }) if matches!(link, Link::IfKnown) => (review, None),
+            Err(Refusal::BillUnknown { .. }) if matches!(bill.link, Link::IfKnown) => {
+                (review, None)
+            }
             Err(r) => (reject(&r), None),
         };
         let Some(pending) = pending else {
-            drop(g);
-            return Ok(self
-                .submit_matched_checked(&*desk.store, req, review, None, check)
-                .map(|m| m.filed));
+            return Ok(Reservation {
+                desk,
+                review,
+                pending: None,
+                undo: None,
+            });
         };
         let placeholder = desk.placeholder();
         g.ledger
             .apply(&store::cargo::matched_event(&pending, placeholder, req.now));
-        drop(g);
         let undo = ManifestEvent {
             at: req.now,
             actor: system(),
@@ -530,18 +669,16 @@ impl Clearance {
                 reason: "provisional reservation".into(),
             },
         };
-        let out = self.submit_matched_checked(&*desk.store, req, review, Some(pending), check);
-        let mut g = desk.lock();
-        // The placeholder gives way to the match written (or to nothing).
-        g.ledger.apply(&undo);
-        Ok(out.map(|out| {
-            if let Some(m) = &out.matched {
-                g.ledger.apply(&m.event);
-                g.seq = g.seq.max(m.seq);
-            }
-            out.filed
-        }))
+        Ok(Reservation {
+            desk,
+            review,
+            pending: Some(pending),
+            undo: Some(undo),
+        })
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Contributions to a step
 
     /// The late declaration fee for a declaration assessed by an officer (yellow and red lanes).
     pub(crate) fn late_fee_at_assessment(
@@ -549,7 +686,7 @@ impl Clearance {
         d: &StoredDeclaration,
         decl: &Declaration,
     ) -> Option<Fen> {
-        let desk = self.cargo.as_deref()?;
+        let desk = self.desk?;
         if decl.direction != Direction::Import {
             return None;
         }
@@ -570,38 +707,26 @@ impl Clearance {
             .late_declaration_fee(
                 &goods.bill_no,
                 china_date(d.state.submitted_at?),
-                self.customs_value(decl)?,
+                assessment::customs_value(self.core, decl)?,
                 leg.as_ref(),
-                &self.tax.calendar,
-                &self.tax.policy,
+                &self.core.tax.calendar,
+                &self.core.tax.policy,
             )
             .ok()?
             .fee;
         (fee.payable_fen > Fen::ZERO).then_some(fee.payable_fen)
     }
 
-    fn customs_value(&self, decl: &Declaration) -> Option<Fen> {
-        self.assess(decl, None)
-            .ok()
-            .map(|a| a.customs_value_total_fen)
-    }
-
-    /// A step's write: with cargo control, a release writes the bill off and a cancellation
-    /// or withdrawal frees it, in one transaction with the declaration's events.
-    pub(crate) fn write_step(
+    /// What a step does to its bill: a release writes it off and a cancellation or withdrawal
+    /// frees it, decided on the ledger under its lock (held until [`BillChange::write`]).
+    /// `None`: cargo control is off, or the step changes nothing on the ledger.
+    pub(crate) fn bill_change(
         &self,
         d: &StoredDeclaration,
-        events: Vec<Event>,
-    ) -> Result<Appended, StoreError> {
-        // The exchange messages of this step, written with its events (`crate::exchange`).
-        let outbox = self.outbox_messages(d, &events);
-        let append = AppendRequest {
-            id: d.id,
-            expected_version: d.version,
-            events,
-        };
-        let Some(desk) = self.cargo.as_deref() else {
-            return self.append_with_outbox(append, outbox);
+        append: &AppendRequest,
+    ) -> Result<Option<BillChange<'a>>, StoreError> {
+        let Some(desk) = self.desk else {
+            return Ok(None);
         };
         let before = d.state.status;
         let after = append
@@ -609,16 +734,19 @@ impl Clearance {
             .iter()
             .fold(d.state.clone(), clearance::apply)
             .status;
-        let action = match (before == after, after) {
-            (false, Status::Released) => "release",
-            (false, Status::Cancelled | Status::Withdrawn) => "unmatch",
-            _ => return self.append_with_outbox(append, outbox),
+        let release = match (before == after, after) {
+            (false, Status::Released) => true,
+            (false, Status::Cancelled | Status::Withdrawn) => false,
+            _ => return Ok(None),
         };
         let (Some(declaration_no), Some(goods)) = (d.state.declaration_no, goods_of(d)) else {
-            return self.append_with_outbox(append, outbox);
+            return Ok(None);
         };
         let bill_no = goods.bill_no;
-        let now = append.events.last().map_or_else(|| self.now(), |e| e.at);
+        let now = append
+            .events
+            .last()
+            .map_or_else(|| self.core.now(), |e| e.at);
         let mut g = desk.lock();
         let matched = g
             .ledger
@@ -629,11 +757,11 @@ impl Clearance {
         // to the ledger now (the write-off is decided on it) and undone if the write fails.
         let mut late_match = Vec::new();
         if !matched {
-            let export_now_known = action == "release"
+            let export_now_known = release
                 && goods.direction == Direction::Export
                 && g.ledger.bill(&bill_no).is_some();
             if !export_now_known {
-                return self.append_with_outbox(append, outbox);
+                return Ok(None);
             }
             let cmd = ManifestCommand {
                 actor: system(),
@@ -653,34 +781,12 @@ impl Clearance {
                 }
                 // The figures disagree (or the goods already left): released unmatched, as
                 // before; the departure lists nothing for it and officers close it by hand.
-                Err(_) => return self.append_with_outbox(append, outbox),
+                Err(_) => return Ok(None),
             }
         }
-        let undo_late_match = |g: &mut std::sync::MutexGuard<'_, LedgerState>| {
-            for e in &late_match {
-                if let ManifestEventKind::DeclarationMatched {
-                    manifest_id,
-                    bill_no,
-                    declaration_no,
-                    ..
-                } = &e.kind
-                {
-                    g.ledger.apply(&ManifestEvent {
-                        at: now,
-                        actor: system(),
-                        kind: ManifestEventKind::DeclarationUnmatched {
-                            manifest_id: *manifest_id,
-                            bill_no: *bill_no,
-                            declaration_no: *declaration_no,
-                            reason: "release not written".into(),
-                        },
-                    });
-                }
-            }
-        };
         let cmd = ManifestCommand {
             actor: system(),
-            action: if action == "release" {
+            action: if release {
                 ManifestAction::WriteOff {
                     bill_no,
                     declaration_no,
@@ -693,35 +799,20 @@ impl Clearance {
                 }
             },
         };
-        let manifest_events = match g.ledger.decide(&cmd, now) {
+        let events = match g.ledger.decide(&cmd, now) {
             Ok(events) => events,
             Err(r) => {
-                undo_late_match(&mut g);
+                undo_late_match(&mut g, &late_match, now);
                 return Err(StoreError::Invalid(r.message_en()));
             }
         };
-        let written = desk.store.record_manifest(ManifestWrite {
-            expected_seq: g.seq,
-            events: late_match.iter().chain(&manifest_events).cloned().collect(),
-            declarations: vec![append],
-            outbox,
-        });
-        let written = match written {
-            Ok(w) => w,
-            Err(e) => {
-                undo_late_match(&mut g);
-                return Err(e);
-            }
-        };
-        for e in &manifest_events {
-            g.ledger.apply(e);
-        }
-        g.seq = g.seq.max(written.last_seq);
-        written
-            .declarations
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Corrupt("manifest write lost its declaration".into()))
+        Ok(Some(BillChange {
+            desk,
+            guard: g,
+            late_match,
+            events,
+            now,
+        }))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -750,13 +841,10 @@ impl Clearance {
         let resource = match (g.ledger.manifest(&manifest_id), new_filing) {
             (Some(m), _) => {
                 // Not visible: not found, so that ids cannot be probed.
-                if authorize_cargo(
-                    p,
-                    Op::ViewManifest,
-                    Self::manifest_resource(m),
-                    &self.refdata,
-                )
-                .is_err()
+                if self
+                    .core
+                    .authorize(p, (Op::ViewManifest, Self::manifest_resource(m)))
+                    .is_err()
                 {
                     return Err(AppError::NotFound("manifest".into()));
                 }
@@ -771,8 +859,8 @@ impl Clearance {
             },
             (None, None) => return Err(AppError::NotFound("manifest".into())),
         };
-        authorize_cargo(p, op, resource, &self.refdata)?;
-        let now = self.now();
+        self.core.authorize(p, (op, resource))?;
+        let now = self.core.now();
         let mut events = g
             .ledger
             .decide(&ManifestCommand { actor, action }, now)
@@ -792,13 +880,13 @@ impl Clearance {
             let Some((no, cmd)) = e.kind.clearance_command() else {
                 continue;
             };
-            let Some(d) = self.store.load(DeclarationKey::DeclarationNo(no))? else {
+            let Some(d) = self.core.store.load(DeclarationKey::DeclarationNo(no))? else {
                 continue;
             };
             // A declaration that cannot close (already closed, suspended) is left as it is;
             // the departure still records it.
             if let Ok(evs) = clearance::decide(&d.state, &cmd, now) {
-                outbox.extend(self.outbox_messages(&d, &evs));
+                outbox.extend(self.exchange.outbox_messages(&d, &evs));
                 declarations.push(AppendRequest {
                     id: d.id,
                     expected_version: d.version,
@@ -929,13 +1017,9 @@ impl Clearance {
         let g = desk.lock();
         let not_found = || AppError::NotFound("manifest".into());
         let m = g.ledger.manifest(id).ok_or_else(not_found)?;
-        authorize_cargo(
-            p,
-            Op::ViewManifest,
-            Self::manifest_resource(m),
-            &self.refdata,
-        )
-        .map_err(|_| not_found())?;
+        self.core
+            .authorize(p, (Op::ViewManifest, Self::manifest_resource(m)))
+            .map_err(|_| not_found())?;
         Ok(ManifestView {
             manifest: m.clone(),
             balance: g.ledger.balance(id).ok_or_else(not_found)?,
@@ -945,18 +1029,14 @@ impl Clearance {
     /// The manifests the principal may see, newest filing last, at most `limit`.
     pub fn manifests(&self, p: &Principal, limit: usize) -> Result<Vec<ManifestSummary>, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(p, Op::ListManifests, Res::Listing, &self.refdata)?;
+        self.core.authorize(p, (Op::ListManifests, Res::Listing))?;
         let g = desk.lock();
         Ok(g.ledger
             .manifests()
             .filter(|m| {
-                authorize_cargo(
-                    p,
-                    Op::ViewManifest,
-                    Self::manifest_resource(m),
-                    &self.refdata,
-                )
-                .is_ok()
+                self.core
+                    .authorize(p, (Op::ViewManifest, Self::manifest_resource(m)))
+                    .is_ok()
             })
             .take(limit)
             .map(|m| ManifestSummary {
@@ -979,26 +1059,26 @@ impl Clearance {
     /// manifest, so the list gives days and, per bill, `fee: null`.
     pub fn late_bills(&self, p: &Principal) -> Result<Vec<LateBill>, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(p, Op::ListLateBills, Res::Listing, &self.refdata)?;
+        let allowed = self.core.authorize(p, (Op::ListLateBills, Res::Listing))?;
         // The transit index, then the ledger (the only place both locks are held: the index's
         // lock is never taken under the ledger's).
         let transits = desk.transit_bills();
         let g = desk.lock();
-        let today = china_date(self.now());
+        let today = china_date(self.core.now());
         Ok(g.ledger
             .late_bills(
                 today,
-                &self.tax.calendar,
-                &self.tax.policy,
+                &self.core.tax.calendar,
+                &self.core.tax.policy,
                 &|_| None,
                 &|b| transits.get(b).and_then(|t| TransitLeg::of(t)),
             )
             .into_iter()
             .filter(|b| {
-                crate::access::in_scope(p, b.office, &self.refdata)
+                allowed.covers(b.office)
                     || matches!(b.counted_from, PeriodStart::DestinationArrival {
                         destination_office, ..
-                    } if crate::access::in_scope(p, destination_office, &self.refdata))
+                    } if allowed.covers(destination_office))
             })
             .collect())
     }
@@ -1020,11 +1100,9 @@ impl Clearance {
         declaration: TransitDeclaration,
     ) -> Result<StoredTransit, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(
+        self.core.authorize(
             p,
-            Op::DeclareTransit,
-            Self::transit_resource(&declaration),
-            &self.refdata,
+            (Op::DeclareTransit, Self::transit_resource(&declaration)),
         )?;
         if desk.store.load_transit(&declaration.transit_no)?.is_some() {
             return Err(AppError::Conflict {
@@ -1041,7 +1119,7 @@ impl Clearance {
                 actor: cargo_actor(p)?,
                 action: TransitAction::Declare { declaration },
             },
-            self.now(),
+            self.core.now(),
         )
         .map_err(refusal)?;
         // The goods moved are those of bills arrived at the office of entry and not released
@@ -1100,14 +1178,14 @@ impl Clearance {
             .declaration
             .as_ref()
             .ok_or_else(|| AppError::Internal("transit without declaration".into()))?;
-        authorize_cargo(p, op, Self::transit_resource(decl), &self.refdata)?;
+        self.core.authorize(p, (op, Self::transit_resource(decl)))?;
         let events = transit::decide(
             &t.state,
             &TransitCommand {
                 actor: cargo_actor(p)?,
                 action,
             },
-            self.now(),
+            self.core.now(),
         )
         .map_err(|r| refusal_on(r, field))?;
         // Written and indexed under the index's lock, so that the index follows the writes in
@@ -1184,15 +1262,12 @@ impl Clearance {
         // the declaration.
         let t = self.transit(p, no)?;
         if let Some(decl) = t.state.declaration.as_ref() {
-            authorize_cargo(
-                p,
-                Op::ClearTransit,
-                Self::transit_resource(decl),
-                &self.refdata,
-            )?;
+            self.core
+                .authorize(p, (Op::ClearTransit, Self::transit_resource(decl)))?;
         }
         let field = "declaration_no";
         let d = self
+            .core
             .store
             .load(DeclarationKey::DeclarationNo(declaration_no))?
             .ok_or_else(|| {
@@ -1289,7 +1364,7 @@ impl Clearance {
         limit: u32,
     ) -> Result<Vec<StoredTransit>, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(p, Op::ListTransits, Res::Listing, &self.refdata)?;
+        let allowed = self.core.authorize(p, (Op::ListTransits, Res::Listing))?;
         let mut filter = TransitFilter {
             statuses: None,
             declarant: None,
@@ -1297,28 +1372,14 @@ impl Clearance {
             after,
             limit: limit.clamp(1, store::cargo::CARGO_PAGE_MAX),
         };
-        match p {
-            Principal::Carrier { uscc, .. } => filter.declarant = Some(*uscc),
-            Principal::Officer { office, .. } => {
-                filter.offices = Some(self.offices_within(*office))
-            }
-            Principal::Hq { .. } => {}
-            Principal::Enterprise { .. }
-            | Principal::Agency { .. }
-            | Principal::Admin { .. }
-            | Principal::PostalOperator { .. } => return Err(AppError::NotFound("transit".into())),
+        // A carrier its own, an officer those of their offices, HQ all.
+        match allowed.scope() {
+            Scope::Own(uscc) => filter.declarant = Some(*uscc),
+            Scope::Offices(_, within) => filter.offices = Some(within.to_vec()),
+            Scope::Everywhere => {}
+            Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
         }
         Ok(desk.store.transits(&filter)?)
-    }
-
-    /// An office and every office below it (the office table is the authority).
-    fn offices_within(&self, office: OfficeCode) -> Vec<OfficeCode> {
-        self.refdata
-            .offices()
-            .map(|o| o.code)
-            .filter(|o| self.refdata.office_within(*o, office))
-            .chain(std::iter::once(office))
-            .collect()
     }
 
     pub fn transit(&self, p: &Principal, no: &TransitNo) -> Result<StoredTransit, AppError> {
@@ -1326,13 +1387,9 @@ impl Clearance {
         let not_found = || AppError::NotFound("transit".into());
         let t = desk.store.load_transit(no)?.ok_or_else(not_found)?;
         let decl = t.state.declaration.as_ref().ok_or_else(not_found)?;
-        authorize_cargo(
-            p,
-            Op::ViewTransit,
-            Self::transit_resource(decl),
-            &self.refdata,
-        )
-        .map_err(|_| not_found())?;
+        self.core
+            .authorize(p, (Op::ViewTransit, Self::transit_resource(decl)))
+            .map_err(|_| not_found())?;
         Ok(t)
     }
 
@@ -1340,7 +1397,9 @@ impl Clearance {
     /// as of now.
     pub fn transit_alerts(&self, p: &Principal) -> Result<Vec<TransitAlert>, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(p, Op::ListTransitAlerts, Res::Listing, &self.refdata)?;
+        let allowed = self
+            .core
+            .authorize(p, (Op::ListTransitAlerts, Res::Listing))?;
         use cargo_control::TransitStatus as S;
         let mut states = Vec::new();
         store::cargo::for_each_transit(
@@ -1351,17 +1410,19 @@ impl Clearance {
                 ..TransitFilter::default()
             },
             |t| {
-                let in_scope = t.state.declaration.as_ref().is_some_and(|d| {
-                    crate::access::in_scope(p, d.destination_office, &self.refdata)
-                });
+                let in_scope = t
+                    .state
+                    .declaration
+                    .as_ref()
+                    .is_some_and(|d| allowed.covers(d.destination_office));
                 if in_scope {
                     states.push(t.state)
                 }
             },
         )?;
-        Ok(transit::alerts(&states, self.now())
+        Ok(transit::alerts(&states, self.core.now())
             .into_iter()
-            .filter(|a| crate::access::in_scope(p, a.destination_office, &self.refdata))
+            .filter(|a| allowed.covers(a.destination_office))
             .collect())
     }
 
@@ -1374,16 +1435,17 @@ impl Clearance {
         list: ParcelList,
     ) -> Result<Vec<cargo_control::PostalDecision>, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(
+        self.core.authorize(
             p,
-            Op::FileParcels,
-            Res::Postal {
-                operator: Some(list.operator),
-                office: list.office,
-            },
-            &self.refdata,
+            (
+                Op::FileParcels,
+                Res::Postal {
+                    operator: Some(list.operator),
+                    office: list.office,
+                },
+            ),
         )?;
-        let now = self.now();
+        let now = self.core.now();
         let risk = self.risk.engine.snapshot();
         let screen = crate::postal_screen::WatchListScreen {
             watch: &risk.watch,
@@ -1392,7 +1454,7 @@ impl Clearance {
         let decisions = cargo_control::clear_parcel_list(
             &list,
             china_date(now),
-            &self.tax.policy,
+            &self.core.tax.policy,
             &desk.policy.postal,
             &screen,
         )
@@ -1419,24 +1481,29 @@ impl Clearance {
         declaration: BaggageDeclaration,
     ) -> Result<cargo_control::PostalDecision, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(
+        self.core.authorize(
             p,
-            Op::FileBaggage,
-            Res::Postal {
-                operator: None,
-                office: declaration.office,
-            },
-            &self.refdata,
+            (
+                Op::FileBaggage,
+                Res::Postal {
+                    operator: None,
+                    office: declaration.office,
+                },
+            ),
         )?;
-        let now = self.now();
+        let now = self.core.now();
         let risk = self.risk.engine.snapshot();
         let screen = crate::postal_screen::WatchListScreen {
             watch: &risk.watch,
             today: china_date(now),
         };
-        let decision =
-            cargo_control::clear_baggage(&declaration, china_date(now), &self.tax.policy, &screen)
-                .map_err(refusal)?;
+        let decision = cargo_control::clear_baggage(
+            &declaration,
+            china_date(now),
+            &self.core.tax.policy,
+            &screen,
+        )
+        .map_err(refusal)?;
         desk.store.record_postal(PostalWrite {
             records: vec![PostalRecord {
                 list_no: None,
@@ -1459,22 +1526,18 @@ impl Clearance {
         limit: u32,
     ) -> Result<Vec<StoredPostal>, AppError> {
         let desk = self.desk()?;
-        authorize_cargo(p, Op::ViewPostal, Res::Listing, &self.refdata)?;
+        let allowed = self.core.authorize(p, (Op::ViewPostal, Res::Listing))?;
         let mut filter = PostalFilter {
             held_only,
             limit: limit.clamp(1, store::cargo::CARGO_PAGE_MAX),
             ..PostalFilter::default()
         };
-        match p {
-            Principal::PostalOperator { uscc, .. } => filter.operator = Some(*uscc),
-            Principal::Officer { office, .. } => {
-                filter.offices = Some(self.offices_within(*office))
-            }
-            Principal::Hq { .. } => {}
-            Principal::Enterprise { .. }
-            | Principal::Agency { .. }
-            | Principal::Admin { .. }
-            | Principal::Carrier { .. } => return Err(AppError::NotFound("postal".into())),
+        // An operator its own, an officer those of their offices, HQ all.
+        match allowed.scope() {
+            Scope::Own(uscc) => filter.operator = Some(*uscc),
+            Scope::Offices(_, within) => filter.offices = Some(within.to_vec()),
+            Scope::Everywhere => {}
+            Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
         }
         Ok(desk.store.postal_outcomes(&filter)?)
     }

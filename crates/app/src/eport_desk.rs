@@ -1,7 +1,7 @@
 //! The E-Port ledgers in the service (docs/EPORT.md): the commerce agency's licences and their
 //! write-off, and the market-regulation registry.
 //!
-//! - **At filing** ([`Clearance::with_eport`]): the service works out which items need a
+//! - **At filing** (`Clearance::with_eport`): the service works out which items need a
 //!   licence (the tariff line's licence document codes, [`eport::needs`]) and hands them to
 //!   the store with the filing ([`store::eport::EportStore::file_checked`]); the store checks
 //!   them and the registry on the ledger as it stands inside the filing's own transaction,
@@ -23,13 +23,12 @@ use domain::reference::Reference;
 use eport::{Licence, LicenceKind, RegistryEntry, RegistryStatus, Standing};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use store::cargo::{PendingMatch, SubmittedMatched};
 use store::eport::{EportStore, FilingCheck};
-use store::{AutomaticReview, Filed, StoreError, SubmitRequest};
+use store::SubmitRequest;
 
-use crate::access::{authorize, Operation, Principal, Resource};
+use crate::access::{Operation, Principal, Resource};
 use crate::error::AppError;
-use crate::service::{audit_actor, Clearance};
+use crate::kernel::Core;
 
 /// A licence to issue, as the commerce agency sends it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,17 +84,19 @@ fn china_day(t: DateTime<Utc>) -> NaiveDate {
     domain::time::china_date(t)
 }
 
-impl Clearance {
-    /// Check filings against the E-Port ledgers (licences and registry), reserve licence
-    /// quantities at acceptance and write them off at release (docs/EPORT.md). Needs a store
-    /// with an [`EportStore`]; without one the ledgers stay off.
-    pub fn with_eport(mut self) -> Clearance {
-        self.eport = true;
-        self
-    }
+/// The E-Port ledgers as a service: the use cases of the commerce and market-regulation
+/// agencies and of enterprises, and E-Port's contribution to a filing (the licence and registry
+/// check the store runs in the filing's transaction).
+#[derive(Clone, Copy)]
+pub struct EportService<'a> {
+    pub(crate) core: &'a Core,
+    /// Whether the ledgers are on (`Clearance::with_eport`, and a store with an `EportStore`).
+    pub(crate) enabled: bool,
+}
 
+impl EportService<'_> {
     fn eport_ledgers(&self) -> Result<&dyn EportStore, AppError> {
-        match (self.eport, self.store.eport_store()) {
+        match (self.enabled, self.core.store.eport_store()) {
             (true, Some(e)) => Ok(e),
             _ => Err(AppError::NotFound(
                 "the E-Port ledgers are not enabled".into(),
@@ -106,13 +107,14 @@ impl Clearance {
     /// What the store checks with this filing: `None` when the ledgers are off or the body is
     /// not a typed declaration (failed validation).
     pub(crate) fn filing_check(&self, req: &SubmitRequest) -> Option<FilingCheck> {
-        if !self.eport || self.store.eport_store().is_none() {
+        if !self.enabled || self.core.store.eport_store().is_none() {
             return None;
         }
         let decl: Declaration = serde_json::from_str(&req.body_json).ok()?;
         let date = decl.declaration_date;
         let needs = eport::needs(&decl, |code| {
-            self.refdata
+            self.core
+                .refdata
                 .tariff_line(code, date)
                 .and_then(|l| l.licence.clone())
         });
@@ -121,35 +123,6 @@ impl Clearance {
             date: china_day(req.now),
             needs,
         })
-    }
-
-    /// [`store::Store::submit_reviewed`], through the ledgers' check when there is one.
-    pub(crate) fn submit_checked(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        check: Option<FilingCheck>,
-    ) -> Result<Filed, StoreError> {
-        match (check, self.store.eport_store()) {
-            (Some(check), Some(e)) => e.file_checked(req, review, check),
-            _ => self.store.submit_reviewed(req, review),
-        }
-    }
-
-    /// [`store::cargo::CargoStore::submit_matched`], through the ledgers' check when there is
-    /// one (one transaction either way).
-    pub(crate) fn submit_matched_checked(
-        &self,
-        cargo: &dyn store::cargo::CargoStore,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        matched: Option<PendingMatch>,
-        check: Option<FilingCheck>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        match (check, self.store.eport_store()) {
-            (Some(check), Some(e)) => e.file_checked_matched(req, review, check, matched),
-            _ => cargo.submit_matched(req, review, matched),
-        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -161,16 +134,12 @@ impl Clearance {
         by: &Principal,
         req: LicenceRequest,
     ) -> Result<LicenceView, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::IssueLicence,
-            Resource::Eport { holder: None },
-            &self.refdata,
+            (Operation::IssueLicence, Resource::Eport { holder: None }),
         )?;
         let ledgers = self.eport_ledgers()?;
-        let Principal::Agency { agency, .. } = by else {
-            unreachable!("only agencies issue licences");
-        };
+        let agency = allowed.agency()?;
         let licence = Licence {
             licence_no: req.licence_no,
             kind: req.kind,
@@ -186,22 +155,18 @@ impl Clearance {
             .validate()
             .map_err(|why| AppError::invalid("licence", "invalid_licence", why.clone(), why))?;
         Ok(ledgers
-            .issue_licence(licence, &audit_actor(by), self.now())?
+            .issue_licence(licence, &allowed.audit_actor(), self.core.now())?
             .into())
     }
 
     /// The licences the principal's agency issued, with what remains (the commerce agency).
     pub fn issued_licences(&self, by: &Principal) -> Result<Vec<LicenceView>, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::ViewLicences,
-            Resource::Eport { holder: None },
-            &self.refdata,
+            (Operation::ViewLicences, Resource::Eport { holder: None }),
         )?;
         let ledgers = self.eport_ledgers()?;
-        let Principal::Agency { agency, .. } = by else {
-            unreachable!("only agencies read their ledger");
-        };
+        let agency = allowed.agency()?;
         Ok(ledgers
             .licences_issued_by(&agency.to_ascii_lowercase())?
             .into_iter()
@@ -219,13 +184,14 @@ impl Clearance {
             )));
         };
         let holder = *holder;
-        authorize(
+        self.core.authorize(
             by,
-            Operation::ViewLicences,
-            Resource::Eport {
-                holder: Some(holder),
-            },
-            &self.refdata,
+            (
+                Operation::ViewLicences,
+                Resource::Eport {
+                    holder: Some(holder),
+                },
+            ),
         )?;
         let ledgers = self.eport_ledgers()?;
         Ok(ledgers
@@ -242,11 +208,9 @@ impl Clearance {
         uscc: Uscc,
         req: RegistryRequest,
     ) -> Result<RegistryEntry, AppError> {
-        authorize(
+        let allowed = self.core.authorize(
             by,
-            Operation::ManageRegistry,
-            Resource::Eport { holder: None },
-            &self.refdata,
+            (Operation::ManageRegistry, Resource::Eport { holder: None }),
         )?;
         let ledgers = self.eport_ledgers()?;
         let entry = RegistryEntry {
@@ -257,7 +221,7 @@ impl Clearance {
         entry
             .validate()
             .map_err(|why| AppError::invalid("name", "invalid_name", why.clone(), why))?;
-        ledgers.put_registry(entry.clone(), &audit_actor(by), self.now())?;
+        ledgers.put_registry(entry.clone(), &allowed.audit_actor(), self.core.now())?;
         Ok(entry)
     }
 }

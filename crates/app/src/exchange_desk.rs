@@ -7,7 +7,7 @@
 //!   a store without an outbox writes the events alone.
 //! - [`StoreOutbox`] adapts the store's outbox to [`exchange::Outbox`] for the relay and the
 //!   feed. Rows are signed when they leave, with the customs key ([`ExchangeDesk`]).
-//! - [`Clearance::exchange_feed`]: an agency user reads the messages addressed to its own
+//! - [`ExchangeService::exchange_feed`]: an agency user reads the messages addressed to its own
 //!   agency after a cursor; asking with a cursor acknowledges everything up to it.
 
 use std::collections::BTreeMap;
@@ -30,9 +30,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use store::outbox::{OutboxMessage, OutboxRow};
 use store::{Store, StoreError, StoredDeclaration};
 
-use crate::access::{authorize, Operation, Principal, Resource};
+use crate::access::{Operation, Principal, Resource};
 use crate::error::AppError;
-use crate::service::Clearance;
+use crate::kernel::Core;
 
 /// The sender of every message of this service.
 pub const CUSTOMS: &str = "CUSTOMS";
@@ -204,7 +204,17 @@ pub fn agency_code(name: &str) -> Option<Agency> {
     Agency::parse(&code).ok()
 }
 
-impl Clearance {
+/// The E-Port exchange as a service: the feed of an agency, and exchange's contribution to a
+/// step's write (the outbox rows a change sends).
+#[derive(Clone, Copy)]
+pub struct ExchangeService<'a> {
+    pub(crate) core: &'a Core,
+    /// The signing key the feed signs with; `None`: no feed (outbox rows are written whenever
+    /// the store keeps an outbox).
+    pub(crate) desk: Option<&'a ExchangeDesk>,
+}
+
+impl<'a> ExchangeService<'a> {
     /// The messages addressed to the principal's agency after `after` (`s42`; `None`: from the
     /// beginning), at most `limit` (default 100). Asking with a cursor acknowledges every
     /// message up to it (the agency applied what it read), which `exchange status` shows as
@@ -228,8 +238,8 @@ impl Clearance {
             })?,
         };
         if after.0 > 0 {
-            if let Some(o) = self.store.outbox_store() {
-                o.ack_feed(agency.as_str(), after.0, self.now())?;
+            if let Some(o) = self.core.store.outbox_store() {
+                o.ack_feed(agency.as_str(), after.0, self.core.now())?;
             }
         }
         read_page(desk, &agency, after, limit)
@@ -244,7 +254,7 @@ impl Clearance {
         limit: Option<u32>,
     ) -> Result<FeedView, AppError> {
         let (desk, agency, limit) = self.feed_reader(principal, limit)?;
-        let after = match self.store.outbox_store() {
+        let after = match self.core.store.outbox_store() {
             Some(o) => o.recent_cursor(agency.as_str(), limit as usize)?,
             None => 0,
         };
@@ -256,18 +266,14 @@ impl Clearance {
         &self,
         principal: &Principal,
         limit: Option<u32>,
-    ) -> Result<(&ExchangeDesk, Agency, u32), AppError> {
-        authorize(
+    ) -> Result<(&'a ExchangeDesk, Agency, u32), AppError> {
+        let allowed = self.core.authorize(
             principal,
-            Operation::ReadExchangeFeed,
-            Resource::ExchangeFeed,
-            &self.refdata,
-        )
-        .map_err(AppError::Forbidden)?;
-        let Principal::Agency { agency, .. } = principal else {
-            unreachable!("authorize lets only agencies read the feed")
-        };
-        let Some(desk) = self.exchange.as_deref() else {
+            (Operation::ReadExchangeFeed, Resource::ExchangeFeed),
+        )?;
+        // The matrix lets only agencies read a feed; anyone else is a typed refusal, not a panic.
+        let agency = allowed.agency()?;
+        let Some(desk) = self.desk else {
             return Err(AppError::NotFound("exchange feed".into()));
         };
         let agency = agency_code(agency).ok_or_else(|| {
@@ -297,7 +303,7 @@ impl Clearance {
         d: &StoredDeclaration,
         events: &[clearance::Event],
     ) -> Vec<OutboxMessage> {
-        if self.store.outbox_store().is_none() {
+        if self.core.store.outbox_store().is_none() {
             return Vec::new();
         }
         let released = events
@@ -380,10 +386,10 @@ impl Clearance {
                 // The rate of the date the customs rule picks, as the tax engine does.
                 let (date, _) = tax::rates::rule_date(
                     decl.declaration_date,
-                    &self.tax.calendar,
-                    &self.tax.policy,
+                    &self.core.tax.calendar,
+                    &self.core.tax.policy,
                 );
-                self.tax.rates.get(currency, date)?.per_unit()
+                self.core.tax.rates.get(currency, date)?.per_unit()
             };
             let fen = (i.total_price * per_unit * Decimal::ONE_HUNDRED)
                 .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
@@ -420,20 +426,6 @@ fn push<T: exchange::MessageType>(
             payload: bytes,
         }),
         Err(e) => tracing::warn!("exchange: payload not encoded, nothing sent: {e}"),
-    }
-}
-
-impl Clearance {
-    /// Append, with the step's outbox messages in the same transaction when there are any.
-    pub(crate) fn append_with_outbox(
-        &self,
-        append: store::AppendRequest,
-        outbox: Vec<OutboxMessage>,
-    ) -> Result<store::Appended, StoreError> {
-        match self.store.outbox_store() {
-            Some(o) if !outbox.is_empty() => o.append_with_outbox(append, outbox),
-            _ => self.store.append(append),
-        }
     }
 }
 

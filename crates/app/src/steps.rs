@@ -1,0 +1,449 @@
+//! Steps on a filed declaration (officers and the enterprise) and the queries on declarations,
+//! top to bottom: load what the principal may see, authorize the step, decide with the pure
+//! lifecycle, then the one write, assembled from what each feature contributes:
+//!
+//! 1. **risk** ([`crate::risk_desk`]): an examination's result goes to the feedback log;
+//! 2. **exchange** ([`crate::exchange_desk`]): the outbox rows the change sends;
+//! 3. **cargo** ([`crate::cargo_desk`]): the write-off of the bill at release, or its freeing at
+//!    cancellation or withdrawal;
+//! 4. the store writes the events with all of it in one transaction (optimistic concurrency: a
+//!    concurrent change is decided again, a few times at most); a release counts towards the
+//!    next refresh of the reference prices.
+
+use chrono::{DateTime, Utc};
+use clearance::{
+    decide, Action, Actor, Command, DeclarationState, Event, EventKind, ExaminationResult,
+    FieldChange, Lane, Status,
+};
+use domain::codes::{OfficeCode, Uscc};
+use domain::declaration::Declaration;
+use serde::Serialize;
+use store::outbox::OutboxMessage;
+use store::{
+    AppendRequest, Appended, DeclarationId, DeclarationKey, DeclarationSummary, ListFilter, Page,
+    PageRequest, StoreError, StoredDeclaration, StoredEvent, StoredNotice,
+};
+
+use crate::access::{Operation, Principal, Resource};
+use crate::assessment;
+use crate::cargo_desk::CargoService;
+use crate::error::AppError;
+use crate::exchange_desk::ExchangeService;
+use crate::kernel::{internal, Allowed, Core, Scope, CONFLICT_RETRIES};
+use crate::risk_desk::RiskService;
+
+/// A step on an existing declaration, as an officer or the enterprise asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Withdraw {
+        reason: String,
+    },
+    RequestAmendment {
+        reason: String,
+        changes: Vec<FieldChange>,
+    },
+    RequestCancellation {
+        reason: String,
+    },
+    Pay {
+        notice_no: String,
+    },
+    RecordReview {
+        result: ExaminationResult,
+    },
+    OrderInspection {
+        reason: String,
+    },
+    RecordInspection {
+        result: ExaminationResult,
+    },
+    /// Compute the taxes with the engine and issue the notices.
+    Assess,
+    Release,
+    ReleaseAgainstGuarantee {
+        guarantee_no: String,
+    },
+    Close,
+    ConfirmExit {
+        manifest_ref: String,
+    },
+    ApproveRequest {
+        reason: String,
+    },
+    RefuseRequest {
+        reason: String,
+    },
+    Suspend {
+        reason: String,
+        case_no: String,
+    },
+    Unsuspend {
+        reason: String,
+    },
+}
+
+impl Step {
+    pub fn operation(&self) -> Operation {
+        match self {
+            Step::Withdraw { .. } => Operation::Withdraw,
+            Step::RequestAmendment { .. } => Operation::RequestAmendment,
+            Step::RequestCancellation { .. } => Operation::RequestCancellation,
+            Step::Pay { .. } => Operation::Pay,
+            Step::RecordReview { .. } => Operation::RecordReview,
+            Step::OrderInspection { .. } => Operation::OrderInspection,
+            Step::RecordInspection { .. } => Operation::RecordInspection,
+            Step::Assess => Operation::Assess,
+            Step::Release => Operation::Release,
+            Step::ReleaseAgainstGuarantee { .. } => Operation::ReleaseAgainstGuarantee,
+            Step::Close | Step::ConfirmExit { .. } => Operation::Close,
+            Step::ApproveRequest { .. } | Step::RefuseRequest { .. } => Operation::DecideRequest,
+            Step::Suspend { .. } | Step::Unsuspend { .. } => Operation::Suspend,
+        }
+    }
+}
+
+/// The answer to a step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepDone {
+    pub id: DeclarationId,
+    pub status: Status,
+    pub version: u64,
+}
+
+/// One declaration with everything known about it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeclarationDetail {
+    pub id: DeclarationId,
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+    pub state: DeclarationState,
+    /// The declaration as filed (typed form; the wire form for rejected filings).
+    pub declaration: serde_json::Value,
+    pub events: Vec<StoredEvent>,
+    pub notices: Vec<StoredNotice>,
+    /// The tax breakdown, every step shown; `None` for rejected filings or when the engine
+    /// cannot assess (an exchange rate missing, for instance).
+    pub tax: Option<tax::Assessment>,
+}
+
+/// Filters of a listing, as a caller gives them; the service adds the caller's scope.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub status: Option<Status>,
+    pub lane: Option<Lane>,
+    pub office: Option<OfficeCode>,
+    pub declarant: Option<Uscc>,
+    pub submitted_from: Option<DateTime<Utc>>,
+    pub submitted_to: Option<DateTime<Utc>>,
+}
+
+/// Steps on declarations and the queries on them.
+#[derive(Clone, Copy)]
+pub struct StepService<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) risk: RiskService<'a>,
+    pub(crate) exchange: ExchangeService<'a>,
+    pub(crate) cargo: CargoService<'a>,
+}
+
+impl StepService<'_> {
+    /// Take a step on a declaration: authorize, decide on the current state, append
+    /// (optimistic concurrency; a concurrent change is decided again, a few times at most).
+    pub fn step(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+        step: Step,
+    ) -> Result<StepDone, AppError> {
+        let op = step.operation();
+        for _ in 0..CONFLICT_RETRIES {
+            let d = self.load_visible(principal, key)?;
+            let header =
+                d.state.header.clone().ok_or_else(|| {
+                    AppError::Internal(format!("declaration {} has no header", d.id))
+                })?;
+            let allowed = self.core.authorize(
+                principal,
+                (
+                    op,
+                    Resource::Declaration {
+                        declarant: header.declarant,
+                        office: header.declaration_office,
+                    },
+                ),
+            )?;
+            let actor = self.actor_for(&allowed, op, &header)?;
+            let action = match step.clone() {
+                Step::Withdraw { reason } => Action::Withdraw { reason },
+                Step::RequestAmendment { reason, changes } => {
+                    Action::RequestAmendment { reason, changes }
+                }
+                Step::RequestCancellation { reason } => Action::RequestCancellation { reason },
+                Step::Pay { notice_no } => Action::Pay { notice_no },
+                Step::RecordReview { result } => Action::RecordReview { result },
+                Step::OrderInspection { reason } => Action::OrderInspection { reason },
+                Step::RecordInspection { result } => Action::RecordInspection { result },
+                Step::Assess => {
+                    // The engine runs on the declaration as filed; numbers follow the store's
+                    // rule so that notices are the same however they were assessed.
+                    let Some(declaration_no) = d.state.declaration_no else {
+                        return Err(AppError::Refused(clearance::Refusal::NotAllowedInStatus {
+                            status: d.state.status,
+                            action: "assess",
+                        }));
+                    };
+                    let decl: Declaration = serde_json::from_str(&d.body_json).map_err(|e| {
+                        AppError::Internal(format!("declaration {} body: {e}", d.id))
+                    })?;
+                    let mut amounts = assessment::assess_amounts(self.core, &decl, Some(d.id))?;
+                    if let Some(fee) = self.cargo.late_fee_at_assessment(&d, &decl) {
+                        amounts.push((clearance::TaxKind::LateDeclarationFee, fee));
+                    }
+                    Action::Assess {
+                        notices: amounts
+                            .into_iter()
+                            .map(|(tax, amount_fen)| clearance::PaymentNotice {
+                                notice_no: store::notice_no(declaration_no, tax),
+                                tax,
+                                amount_fen,
+                            })
+                            .collect(),
+                    }
+                }
+                Step::Release => Action::Release,
+                Step::ReleaseAgainstGuarantee { guarantee_no } => {
+                    Action::ReleaseAgainstGuarantee { guarantee_no }
+                }
+                Step::Close => Action::Close,
+                Step::ConfirmExit { manifest_ref } => Action::ConfirmExit { manifest_ref },
+                Step::ApproveRequest { reason } => Action::ApproveRequest { reason },
+                Step::RefuseRequest { reason } => Action::RefuseRequest { reason },
+                Step::Suspend { reason, case_no } => Action::Suspend { reason, case_no },
+                Step::Unsuspend { reason } => Action::Unsuspend { reason },
+            };
+            let now = self.core.now();
+            let events =
+                decide(&d.state, &Command { actor, action }, now).map_err(AppError::Refused)?;
+            let examined = match &step {
+                Step::RecordReview { result } | Step::RecordInspection { result } => Some(result),
+                _ => None,
+            };
+            match self.write(&allowed, &d, examined, events) {
+                Ok(a) => {
+                    return Ok(StepDone {
+                        id: d.id,
+                        status: a.status,
+                        version: a.version,
+                    })
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict {
+            code: "version_conflict",
+            message_en: "the declaration keeps changing; try again".into(),
+            message_zh: "报关单正被频繁更新，请稍后重试".into(),
+        })
+    }
+
+    /// The actor the lifecycle sees. An officer of a parent office (or HQ) acts on behalf of
+    /// the office of declaration, which is what the event's office records; the login says who.
+    fn actor_for(
+        &self,
+        allowed: &Allowed<'_>,
+        op: Operation,
+        header: &clearance::Header,
+    ) -> Result<Actor, AppError> {
+        Ok(match allowed.principal() {
+            Principal::Enterprise { .. } if op == Operation::Pay => Actor::Bank {
+                code: self.core.settings.bank_code.clone(),
+            },
+            Principal::Enterprise { uscc, .. } => Actor::Enterprise { uscc: *uscc },
+            Principal::Officer { login, office, .. } => {
+                let acting = if *office == header.declaration_office
+                    || *office == header.entry_exit_office
+                {
+                    *office
+                } else {
+                    header.declaration_office
+                };
+                officer_actor(login, acting, op)
+            }
+            Principal::Hq { login, .. } => officer_actor(login, header.declaration_office, op),
+            Principal::Agency { .. }
+            | Principal::Admin { .. }
+            | Principal::Carrier { .. }
+            | Principal::PostalOperator { .. } => return Err(allowed.denied()),
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Queries
+
+    /// Load a declaration the principal may see; one they may not see is "not found", so that
+    /// numbers cannot be probed.
+    fn load_visible(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+    ) -> Result<store::StoredDeclaration, AppError> {
+        let not_found = || AppError::NotFound("declaration".into());
+        let d = self.core.store.load(key)?.ok_or_else(not_found)?;
+        let header = d.state.header.as_ref().ok_or_else(not_found)?;
+        self.core
+            .authorize(
+                principal,
+                (
+                    Operation::View,
+                    Resource::Declaration {
+                        declarant: header.declarant,
+                        office: header.declaration_office,
+                    },
+                ),
+            )
+            .map_err(|_| not_found())?;
+        Ok(d)
+    }
+
+    pub fn get(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+    ) -> Result<DeclarationDetail, AppError> {
+        let d = self.load_visible(principal, key)?;
+        let mut events = self.core.store.events(d.id)?;
+        if matches!(principal, Principal::Enterprise { .. }) {
+            crate::risk_desk::redact_for_enterprise(&mut events);
+        }
+        let notices = self.core.store.payment_notices(d.id)?;
+        let typed: Option<Declaration> = match d.state.status {
+            Status::Rejected => None,
+            _ => serde_json::from_str(&d.body_json).ok(),
+        };
+        let tax = typed
+            .as_ref()
+            .and_then(|decl| assessment::assess(self.core, decl, Some(d.id)).ok());
+        let declaration = serde_json::from_str(&d.body_json).map_err(internal)?;
+        Ok(DeclarationDetail {
+            id: d.id,
+            version: d.version,
+            updated_at: d.updated_at,
+            state: d.state,
+            declaration,
+            events,
+            notices,
+            tax,
+        })
+    }
+
+    /// Newest first, narrowed to what the principal may see.
+    pub fn list(
+        &self,
+        principal: &Principal,
+        query: ListQuery,
+        page: PageRequest,
+    ) -> Result<Page<DeclarationSummary>, AppError> {
+        let allowed = self
+            .core
+            .authorize(principal, (Operation::List, Resource::Listing))?;
+        let mut filter = ListFilter {
+            status: query.status,
+            lane: query.lane,
+            declaration_office: query.office,
+            declarant: query.declarant,
+            submitted_from: query.submitted_from,
+            submitted_to: query.submitted_to,
+            offices: None,
+        };
+        // An enterprise its own, an officer those of their offices, HQ all.
+        match allowed.scope() {
+            Scope::Own(uscc) => {
+                if query.declarant.is_some_and(|d| d != *uscc) {
+                    return Err(allowed.denied());
+                }
+                filter.declarant = Some(*uscc);
+            }
+            Scope::Offices(_, within) => match query.office {
+                Some(o) if !allowed.covers(o) => return Err(allowed.denied()),
+                Some(_) => {}
+                None => filter.offices = Some(within.to_vec()),
+            },
+            Scope::Everywhere => {}
+            Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
+        }
+        if page.limit == 0 || page.limit > store::PAGE_MAX {
+            return Err(AppError::invalid(
+                "limit",
+                "out_of_range",
+                format!("每页条数须为 1 至 {}", store::PAGE_MAX),
+                format!("limit must be 1 to {}", store::PAGE_MAX),
+            ));
+        }
+        self.core.store.list(&filter, &page).map_err(|e| match e {
+            StoreError::Invalid(why) => AppError::invalid("cursor", "invalid", why.clone(), why),
+            other => other.into(),
+        })
+    }
+
+    /// The step's one write: each feature's contribution, then the store. Only with the proof
+    /// that the principal may take the step.
+    fn write(
+        &self,
+        _allowed: &Allowed<'_>,
+        d: &StoredDeclaration,
+        examined: Option<&ExaminationResult>,
+        events: Vec<Event>,
+    ) -> Result<Appended, StoreError> {
+        let released = events.iter().any(|e| matches!(e.kind, EventKind::Released));
+        let append = AppendRequest {
+            id: d.id,
+            expected_version: d.version,
+            events,
+        };
+        // Risk: an examination's result goes to the feedback log with the events.
+        let appended = if let Some((rs, examination)) = self.risk.examination(d, examined) {
+            rs.append_examined(append, examination)?
+        } else {
+            // Exchange: the messages the step sends (a release; an export closed).
+            let outbox = self.exchange.outbox_messages(d, &append.events);
+            // Cargo: a release writes the bill off, a cancellation or withdrawal frees it, in
+            // the step's transaction.
+            match self.cargo.bill_change(d, &append)? {
+                Some(change) => change.write(append, outbox)?,
+                None => self.append_with_outbox(append, outbox)?,
+            }
+        };
+        // Risk: releases count towards the next refresh of the reference prices.
+        if released {
+            self.risk.count_release();
+        }
+        Ok(appended)
+    }
+
+    /// Append, with the step's outbox messages in the same transaction when there are any.
+    fn append_with_outbox(
+        &self,
+        append: AppendRequest,
+        outbox: Vec<OutboxMessage>,
+    ) -> Result<Appended, StoreError> {
+        match self.core.store.outbox_store() {
+            Some(o) if !outbox.is_empty() => o.append_with_outbox(append, outbox),
+            _ => self.core.store.append(append),
+        }
+    }
+}
+
+fn officer_actor(login: &str, office: OfficeCode, op: Operation) -> Actor {
+    if op == Operation::Suspend {
+        Actor::AntiSmuggling {
+            login: login.to_owned(),
+            office,
+        }
+    } else {
+        Actor::Officer {
+            login: login.to_owned(),
+            office,
+        }
+    }
+}
