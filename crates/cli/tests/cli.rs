@@ -46,14 +46,81 @@ fn problem_codes(v: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The valid example files and the demo user who files each (README, "File an example").
+const VALID_EXAMPLES: [(&str, &str); 3] = [
+    ("examples/import-laptops.json", "ent-sh"),
+    ("examples/export-shoes.json", "ent-sz"),
+    ("examples/import-ecommerce-cosmetics.json", "ent-sh"),
+];
+
+/// The invalid example files and their problems (field, code), as docs/declaration-json.md
+/// describes them.
+const INVALID_EXAMPLES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "examples/invalid-many-problems.json",
+        &[
+            ("trader.uscc", "format"),
+            ("net_weight_kg", "net_exceeds_gross"),
+            ("items[0].total_price", "total_mismatch"),
+            ("items[0].origin_country", "unknown_code"),
+            ("items[0].first_unit", "legal_unit"),
+            ("freight.currency", "required"),
+        ],
+    ),
+    (
+        "examples/invalid-missing-fields.json",
+        &[
+            ("trade_mode", "required"),
+            ("declaration_date", "required"),
+            ("transaction_terms", "required"),
+            ("items[0].commodity_code", "required"),
+        ],
+    ),
+    (
+        "examples/invalid-no-items.json",
+        &[("items", "items_count")],
+    ),
+    (
+        "examples/invalid-licence-and-levy.json",
+        &[
+            ("levy_nature", "levy_nature_mismatch"),
+            ("items[0].commodity_code", "licence_missing"),
+        ],
+    ),
+    (
+        "examples/invalid-unknown-fields.json",
+        &[
+            ("items[0].weight", "unknown_field"),
+            ("colour", "unknown_field"),
+        ],
+    ),
+    ("examples/invalid-garbage.json", &[("", "not_json")]),
+    ("examples/invalid-empty.json", &[("", "empty")]),
+];
+
+/// Every example file is one of the two lists above.
+#[test]
+fn every_example_file_is_listed() {
+    let mut listed: Vec<&str> = VALID_EXAMPLES
+        .iter()
+        .map(|(f, _)| *f)
+        .chain(INVALID_EXAMPLES.iter().map(|(f, _)| *f))
+        .collect();
+    let mut found: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .map(|n| format!("examples/{n}"))
+        .collect();
+    listed.sort();
+    found.sort();
+    assert_eq!(found, listed);
+}
+
 #[test]
 fn valid_examples_exit_zero() {
     let data = tempfile::tempdir().unwrap();
-    for f in [
-        "examples/import-laptops.json",
-        "examples/export-shoes.json",
-        "examples/import-ecommerce-cosmetics.json",
-    ] {
+    for (f, _) in VALID_EXAMPLES {
         let o = jinguan(&["validate", f], data.path());
         assert_eq!(o.status.code(), Some(0), "{f}: {}", stdout(&o));
         assert!(stdout(&o).contains("valid"), "{}", stdout(&o));
@@ -63,49 +130,7 @@ fn valid_examples_exit_zero() {
 #[test]
 fn invalid_examples_list_every_problem() {
     let data = tempfile::tempdir().unwrap();
-    let cases: &[(&str, &[(&str, &str)])] = &[
-        (
-            "examples/invalid-many-problems.json",
-            &[
-                ("trader.uscc", "format"),
-                ("net_weight_kg", "net_exceeds_gross"),
-                ("items[0].total_price", "total_mismatch"),
-                ("items[0].origin_country", "unknown_code"),
-                ("items[0].first_unit", "legal_unit"),
-                ("freight.currency", "required"),
-            ],
-        ),
-        (
-            "examples/invalid-missing-fields.json",
-            &[
-                ("trade_mode", "required"),
-                ("declaration_date", "required"),
-                ("transaction_terms", "required"),
-                ("items[0].commodity_code", "required"),
-            ],
-        ),
-        (
-            "examples/invalid-no-items.json",
-            &[("items", "items_count")],
-        ),
-        (
-            "examples/invalid-licence-and-levy.json",
-            &[
-                ("levy_nature", "levy_nature_mismatch"),
-                ("items[0].commodity_code", "licence_missing"),
-            ],
-        ),
-        (
-            "examples/invalid-unknown-fields.json",
-            &[
-                ("items[0].weight", "unknown_field"),
-                ("colour", "unknown_field"),
-            ],
-        ),
-        ("examples/invalid-garbage.json", &[("", "not_json")]),
-        ("examples/invalid-empty.json", &[("", "empty")]),
-    ];
-    for (file, expected) in cases {
+    for (file, expected) in INVALID_EXAMPLES {
         let (code, v) = validate_json_output(&root().join(file), data.path());
         assert_eq!(code, 1, "{file}");
         assert_eq!(v["status"], "invalid", "{file}");
@@ -121,6 +146,125 @@ fn invalid_examples_list_every_problem() {
             assert!(!p["message_zh"].as_str().unwrap().is_empty());
             assert!(!p["message_en"].as_str().unwrap().is_empty());
         }
+    }
+}
+
+/// `jinguan serve --demo` as a child process, killed when dropped.
+struct DemoServer {
+    child: std::process::Child,
+    base: String,
+    _data: tempfile::TempDir,
+}
+
+impl DemoServer {
+    /// Start it on a free port over a fresh data folder; returns once it listens (the first
+    /// line of its output is its URL).
+    fn start(declarations: usize) -> DemoServer {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jinguan"))
+            .args([
+                "serve",
+                "--demo",
+                "--addr",
+                "127.0.0.1:0",
+                "--demo-declarations",
+            ])
+            .arg(declarations.to_string())
+            .arg("--data-dir")
+            .arg(data.path())
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("jinguan serve starts");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut url = String::new();
+        out.read_line(&mut url).unwrap();
+        assert!(
+            url.starts_with("http://"),
+            "the first line is the URL: {url:?}"
+        );
+        // Keep reading its output, so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        DemoServer {
+            child,
+            base: url.trim().trim_end_matches('/').to_owned(),
+            _data: data,
+        }
+    }
+
+    fn login(&self, client: &reqwest::blocking::Client, login: &str) -> String {
+        let r = client
+            .post(format!("{}/api/session", self.base))
+            .json(&serde_json::json!({"login": login, "password": "jinguan-demo"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "sign-in of {login}");
+        let v: Value = r.json().unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The README's path for a newcomer: `jinguan serve --demo`, sign in as the example's filer and
+/// file the example file as it is with a `Client-Seq-No`: the valid examples are accepted and
+/// numbered (their bills are on the demo's arrived manifest, or an export's on none), the
+/// invalid ones refused with the problems `jinguan validate` lists. Filed again with the same
+/// header, a valid example gives back its first result.
+#[test]
+fn examples_file_against_the_demo_server_as_the_readme_says() {
+    let server = DemoServer::start(40);
+    let client = reqwest::blocking::Client::new();
+    let file = |token: &str, path: &str, seq: &str| {
+        let r = client
+            .post(format!("{}/api/declarations", server.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("Client-Seq-No", seq)
+            .body(std::fs::read(root().join(path)).unwrap())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().unwrap();
+        (status, v)
+    };
+    for (path, login) in VALID_EXAMPLES {
+        let token = server.login(&client, login);
+        // The number is the filer's: one per filing.
+        let seq = path.trim_start_matches("examples/");
+        let (status, v) = file(&token, path, seq);
+        assert_eq!(status, 201, "{path} filed by {login}: {v}");
+        assert_ne!(v["status"], "rejected", "{path}: {v}");
+        assert_eq!(
+            v["declaration_no"].as_str().map(str::len),
+            Some(18),
+            "{path} is numbered: {v}"
+        );
+        let (again, w) = file(&token, path, seq);
+        assert_eq!((again, &w["id"]), (200, &v["id"]), "{path} replayed: {w}");
+    }
+    let token = server.login(&client, "ent-sh");
+    for (path, expected) in INVALID_EXAMPLES {
+        let (status, v) = file(&token, path, path);
+        assert!(
+            status == 400 || status == 422,
+            "{path} refused: {status} {v}"
+        );
+        let mut got = problem_codes(&v["error"]);
+        let mut expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(f, c)| (f.to_string(), c.to_string()))
+            .collect();
+        got.sort();
+        expected.sort();
+        assert_eq!(got, expected, "{path}: {v}");
     }
 }
 

@@ -31,6 +31,12 @@ fn nats_url() -> Option<String> {
     match std::env::var("JINGUAN_TEST_NATS_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
+            // CI runs every test (scripts/test): there a missing server is a failure.
+            let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+            assert!(
+                !ci,
+                "JINGUAN_TEST_NATS_URL must be set in CI (.ci/run starts NATS)"
+            );
             eprintln!("skipped: JINGUAN_TEST_NATS_URL not set");
             None
         }

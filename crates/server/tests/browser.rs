@@ -11,7 +11,7 @@
 //!
 //! The server runs in-process on port 0 over a fresh data folder with the demo data. Without
 //! `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says it skipped, unless
-//! `JINGUAN_BROWSER_TESTS=1` (as in CI), where a missing browser is a failure.
+//! `JINGUAN_BROWSER_TESTS=1` or `CI` is set (as in CI), where a missing browser is a failure.
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -433,6 +433,12 @@ async fn file_inspect_pay_release_in_a_browser() {
         if std::env::var("JINGUAN_BROWSER_TESTS").as_deref() == Ok("1") {
             panic!("JINGUAN_BROWSER_TESTS=1 but chromium/chromedriver are not installed");
         }
+        // CI runs every test (scripts/test): there a missing browser is a failure.
+        let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+        assert!(
+            !ci,
+            "chromium/chromedriver must be installed in CI (.ci/run installs them)"
+        );
         eprintln!("skipped: chromium/chromedriver not installed");
         return;
     }

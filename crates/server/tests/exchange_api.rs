@@ -363,14 +363,21 @@ async fn the_newest_messages_are_read_without_acknowledging() {
 
 /// With a bus: declarations released through the service reach the FOREX agency's JetStream
 /// consumer through the relay over the store's outbox, each applied exactly once, and a
-/// restarted relay publishes nothing again. Needs `JINGUAN_TEST_NATS_URL`, else it skips.
+/// restarted relay publishes nothing again. Needs `JINGUAN_TEST_NATS_URL`, else it skips (the
+/// `nats_` prefix lets `scripts/test` count it as skipped).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn releases_reach_jetstream_through_the_relay_exactly_once() {
+async fn nats_releases_reach_jetstream_through_the_relay_exactly_once() {
     use exchange::{MemoryAppliedLog, Receiver};
     use exchange_bus::{BusConfig, Consumer, ConsumerConfig, Relay, RelayConfig};
     let url = match std::env::var("JINGUAN_TEST_NATS_URL") {
         Ok(u) if !u.is_empty() => u,
         _ => {
+            // CI runs every test (scripts/test): there a missing server is a failure.
+            let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+            assert!(
+                !ci,
+                "JINGUAN_TEST_NATS_URL must be set in CI (.ci/run starts NATS)"
+            );
             eprintln!("skipped: JINGUAN_TEST_NATS_URL not set");
             return;
         }

@@ -19,6 +19,12 @@ struct PgCargoHarness {
 /// A harness on a schema of its own, or `None` (after saying so) when no server is configured.
 fn pg_harness() -> Option<PgCargoHarness> {
     let Some(url) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
+        // CI runs every test (scripts/test): there a missing server is a failure.
+        let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+        assert!(
+            !ci,
+            "{URL_VAR} must be set in CI (.ci/run starts PostgreSQL)"
+        );
         eprintln!("skipped: {URL_VAR} not set");
         return None;
     };

@@ -20,6 +20,12 @@ struct PgHarness {
 fn pg_harness() -> Option<PgHarness> {
     let url = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty());
     let Some(url) = url else {
+        // CI runs every test (scripts/test): there a missing server is a failure.
+        let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+        assert!(
+            !ci,
+            "{URL_VAR} must be set in CI (.ci/run starts PostgreSQL)"
+        );
         eprintln!("skipped: {URL_VAR} not set");
         return None;
     };

@@ -3,7 +3,8 @@
 //!
 //! - an air manifest (flight CA986, arrived yesterday at Pudong, 2233) with one bill per demo
 //!   import declaration (`bill_no(i)`), so that every demo import matches and is written off
-//!   at release;
+//!   at release, and the bills of the shipped import examples (`EXAMPLE_BILLS`), so that
+//!   `ent-sh` can file each of them once as the README says;
 //! - a vessel manifest (COSCO EXAMPLE, voyage 024E, arrived 20 days ago) with a bill that one
 //!   more demo import declares late (it pays the late declaration fee), a bill nobody declared
 //!   (on the officers' late-bills list) and a bill carried inland;
@@ -43,6 +44,13 @@ pub const LATE_BILL: &str = "COSU-DEMO-LATE";
 pub const INLAND_BILL: &str = "COSU-DEMO-INLAND";
 /// On the air manifest, never declared at Pudong: carried inland by `TRANSIT_ON_WAY`.
 pub const SPARE_BILL: &str = "DEMO-AWB-SPARE";
+/// The bills named by `examples/import-laptops.json` and
+/// `examples/import-ecommerce-cosmetics.json` with their packages and gross weight, on the air
+/// manifest (flight CA986 of 2025-03-08, as the examples say) and declared by no demo filing.
+pub const EXAMPLE_BILLS: [(&str, u32, &str, &str); 2] = [
+    ("999-12345675", 10, "260.5", "笔记本电脑 laptops"),
+    ("999-12345686", 1, "0.5", "化妆品 cosmetics"),
+];
 pub const TRANSIT_ON_WAY: &str = "TR-DEMO-1";
 pub const TRANSIT_OVERDUE: &str = "TR-DEMO-2";
 
@@ -83,8 +91,12 @@ pub(crate) fn load(
     let now = svc.now();
     let id = |s: &str| ManifestId::parse(s).expect("demo manifest ids are valid");
 
-    // Air: one bill per demo import, arrived yesterday (a manifest per 10,000 bills).
+    // Air: one bill per demo import and one per import example, arrived yesterday (a manifest
+    // per 10,000 bills).
     let mut bills = vec![bill(SPARE_BILL, 2, "40", "样品 samples")?];
+    for (no, packages, weight, description) in EXAMPLE_BILLS {
+        bills.push(bill(no, packages, weight, description)?);
+    }
     for i in (0..count).filter(|i| is_import(*i)) {
         bills.push(bill(&bill_no(i), 10, "260.5", "笔记本电脑 laptops")?);
     }
