@@ -489,7 +489,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn store::Store> = Arc::new(
-            store::sqlite::SqliteStore::open(dir.path(), store::sqlite::SqliteOptions::default())
+            store_sqlite::SqliteStore::open(dir.path(), store_sqlite::SqliteOptions::default())
                 .unwrap(),
         );
         let key = SigningKey::generate(
@@ -574,7 +574,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn store::Store> = Arc::new(
-            store::sqlite::SqliteStore::open(dir.path(), store::sqlite::SqliteOptions::default())
+            store_sqlite::SqliteStore::open(dir.path(), store_sqlite::SqliteOptions::default())
                 .unwrap(),
         );
         let svc = Clearance::new(

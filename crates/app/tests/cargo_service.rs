@@ -11,7 +11,7 @@ use chrono::{Duration, TimeZone, Utc};
 use clearance::{Status, TaxKind};
 use domain::codes::{OfficeCode, Uscc};
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::DeclarationKey;
 
 const PASSWORD: &str = "test-password";

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use app::stats::StatsQuery;
 use app::{Clearance, Clock, PinnableClock};
 use chrono::{Duration, Utc};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 #[test]

@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use clearance::{CreditClass, EnterpriseFacts, Status};
 use domain::codes::{OfficeCode, Uscc};
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::{DeclarationKey, Store};
 
 /// Green lane (general class, no discrepancy): assessed at acceptance.

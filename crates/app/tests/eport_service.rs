@@ -12,7 +12,7 @@ use clearance::Status;
 use domain::codes::{OfficeCode, Uscc};
 use eport::{LicenceKind, RegistryStatus};
 use rust_decimal::Decimal;
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::{DeclarationKey, Store};
 
 const SH: &str = "91310115MA1K4Q7B4Y";

@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use clearance::{EventKind, Lane, Status};
 use domain::codes::{OfficeCode, Uscc};
 use serde_json::Value;
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::{DeclarationKey, ListFilter, PageRequest, Store};
 
 fn service(dir: &std::path::Path) -> Clearance {

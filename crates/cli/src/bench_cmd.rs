@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use app::{Clearance, NewUserRequest, Principal, Role, SystemClock};
 use domain::codes::Uscc;
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 use store_postgres::{PostgresOptions, PostgresStore};
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use app::{Clearance, Clock, Duty, NewUserRequest, PinnableClock, Role, SystemClock};
 use domain::codes::{OfficeCode, Uscc};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 /// Where the ledger lives.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use app::cargo::{CargoDesk, CargoPolicy};
 use app::{Clearance, ListQuery, SystemClock};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::PageRequest;
 
 const DECLARATIONS: u64 = 300;

@@ -23,7 +23,7 @@ use app::{Clearance, SystemClock};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 const CHROMIUM: &str = "/usr/bin/chromium";

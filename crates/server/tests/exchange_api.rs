@@ -13,7 +13,7 @@ use domain::codes::{OfficeCode, Uscc};
 use exchange::{Agency, Algorithm, Envelope, KeyId, KeyRing, Payload, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 const PASSWORD: &str = "test-password";

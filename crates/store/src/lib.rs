@@ -3,11 +3,12 @@
 //!
 //! - [`Store`]: what the clearance service asks of storage (submit, accept, append events, load,
 //!   list, payment notices, audit verification), not generic CRUD.
-//! - [`sqlite`]: the embedded backend (rusqlite, bundled SQLite): WAL, `synchronous=FULL`, one
-//!   writer thread with group commit, a small pool of reader connections.
+//! - The backends live in crates of their own: `store-sqlite` (embedded, WAL,
+//!   `synchronous=FULL`) and `store-postgres`; this crate depends on neither driver.
 //! - [`audit`]: the hash chain (SHA-256 over previous hash ‖ canonical record bytes) and its
 //!   verifier, shared by every backend.
-//! - [`contract`]: the one test suite every backend must pass (PostgreSQL will run it too).
+//! - The contract suites every backend passes are in the `store-contract` crate, a
+//!   dev-dependency of the backends only.
 //!
 //! # Sync, not async
 //!
@@ -42,18 +43,11 @@ use thiserror::Error;
 
 pub mod audit;
 pub mod cargo;
-pub mod cargo_contract;
-pub mod contract;
 pub mod eport;
-pub mod eport_contract;
 pub mod finance;
-pub mod finance_contract;
 pub mod outbox;
-pub mod outbox_contract;
 pub mod review;
 pub mod risk;
-pub mod risk_contract;
-pub mod sqlite;
 
 pub use audit::{AuditReport, BrokenLink, BrokenReason};
 
@@ -722,12 +716,13 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// Milliseconds since the epoch, the form timestamps take in narrow columns.
-pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {
+/// Milliseconds since the epoch, the form timestamps take in narrow columns (and in the audit
+/// chain, on every backend).
+pub fn to_ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-pub(crate) fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+pub fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
-use crate::outbox::*;
+use store::outbox::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE outbox (
@@ -148,7 +148,7 @@ impl OutboxStore for SqliteStore {
         req: AppendRequest,
         outbox: Vec<OutboxMessage>,
     ) -> Result<Appended, StoreError> {
-        crate::check_append(&req)?;
+        store::check_append(&req)?;
         check_messages(&outbox)?;
         match send(self, OutboxOp::Append(req, outbox))? {
             Reply::Appended(a) => Ok(a),

@@ -1,8 +1,8 @@
-//! The risk store contract (`store::risk_contract`), run on the SQLite backend in a fresh
+//! The risk store contract (`store_contract::risk_contract`), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
-use store::risk_contract::RiskHarness;
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_contract::risk_contract::RiskHarness;
+use store_sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 
 struct SqliteHarness {
@@ -21,4 +21,4 @@ fn harness() -> SqliteHarness {
     }
 }
 
-store::risk_contract_tests!(harness());
+store_contract::risk_contract_tests!(harness());

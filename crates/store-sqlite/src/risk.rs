@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
-use crate::risk::*;
+use store::risk::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE risk_rules (
@@ -516,7 +516,7 @@ impl RiskStore for SqliteStore {
         req: AppendRequest,
         exam: Examination,
     ) -> Result<Appended, StoreError> {
-        crate::check_append(&req)?;
+        store::check_append(&req)?;
         match send(self, RiskOp::AppendExamined(req, exam))? {
             RiskReply::Appended(a) => Ok(a),
             _ => unreachable!("append_examined answers Appended"),

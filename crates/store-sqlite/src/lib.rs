@@ -12,10 +12,11 @@
 //!   writer thanks to WAL.
 //! - Schema: versioned migrations recorded in `PRAGMA user_version`.
 //!
-//! Living in this crate (module `sqlite`) rather than a `store-sqlite` crate: it is the default
-//! backend the contract suite and the benchmark run on, and splitting would only add a crate
-//! boundary with one user. PostgreSQL, with its own heavy dependencies, gets its own crate.
+//! A crate of its own beside `store-postgres`, so that neither backend carries the other's
+//! driver and the core (`store`) carries neither. It passes the contract suites of
+//! `store-contract` (tests/sqlite_*.rs).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
@@ -30,8 +31,8 @@ use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::audit::{sha256_hex, AuditRecord, AuditReport, ChainHead, ChainVerifier};
-use crate::*;
+use store::audit::{sha256_hex, AuditRecord, AuditReport, ChainHead, ChainVerifier};
+use store::*;
 
 mod cargo;
 mod eport;
@@ -423,7 +424,7 @@ impl Drop for SqliteStore {
 
 impl Store for SqliteStore {
     fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
-        crate::check_body(&req)?;
+        store::check_body(&req)?;
         match self.send(Op::Submit(req))? {
             Reply::Submitted(s) => Ok(s),
             _ => unreachable!("the writer answers submit with Submitted"),
@@ -438,7 +439,7 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
-        crate::check_append(&req)?;
+        store::check_append(&req)?;
         match self.send(Op::Append(req))? {
             Reply::Appended(a) => Ok(a),
             _ => unreachable!("the writer answers append with Appended"),
@@ -871,7 +872,7 @@ impl Store for SqliteStore {
         req: SubmitRequest,
         review: AutomaticReview,
     ) -> Result<Filed, StoreError> {
-        crate::check_body(&req)?;
+        store::check_body(&req)?;
         match self.send(Op::SubmitReviewed(req, review))? {
             Reply::Filed(f) => Ok(f),
             _ => unreachable!("the writer answers submit_reviewed with Filed"),
@@ -975,19 +976,19 @@ impl Store for SqliteStore {
         }
     }
 
-    fn risk_store(&self) -> Option<&dyn crate::risk::RiskStore> {
+    fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {
         Some(self)
     }
 
-    fn eport_store(&self) -> Option<&dyn crate::eport::EportStore> {
+    fn eport_store(&self) -> Option<&dyn store::eport::EportStore> {
         Some(self)
     }
 
-    fn outbox_store(&self) -> Option<&dyn crate::outbox::OutboxStore> {
+    fn outbox_store(&self) -> Option<&dyn store::outbox::OutboxStore> {
         Some(self)
     }
 
-    fn finance_store(&self) -> Option<&dyn crate::finance::FinanceStore> {
+    fn finance_store(&self) -> Option<&dyn store::finance::FinanceStore> {
         Some(self)
     }
 }
@@ -1513,7 +1514,7 @@ fn submit_reviewed(
         }
     };
     let (review_events, feedback) =
-        crate::review::review_steps(&mut state, review, declaration_no, req.now)?;
+        store::review::review_steps(&mut state, review, declaration_no, req.now)?;
     let review_json = serde_json::to_string(&review_events).expect("events serialize");
     let review_types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
     events.extend(review_events);

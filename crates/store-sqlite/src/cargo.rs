@@ -6,7 +6,7 @@ use cargo_control::{transit, ManifestEvent, TransitEvent, TransitNo, TransitStat
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
-use crate::cargo::*;
+use store::cargo::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE manifest_events (
@@ -385,7 +385,7 @@ impl CargoStore for SqliteStore {
         review: AutomaticReview,
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
-        crate::check_body(&req)?;
+        store::check_body(&req)?;
         match send(
             self,
             CargoOp::SubmitMatched(Box::new((req, review, matched))),

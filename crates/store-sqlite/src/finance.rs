@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection};
 
 use super::*;
-use crate::finance::*;
+use store::finance::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE eport_refund_claims (

@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::cargo::{PendingMatch, SubmittedMatched};
-use crate::eport::*;
+use store::cargo::{PendingMatch, SubmittedMatched};
+use store::eport::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE eport_licences (
@@ -387,7 +387,7 @@ impl EportStore for SqliteStore {
         review: AutomaticReview,
         check: FilingCheck,
     ) -> Result<Filed, StoreError> {
-        crate::check_body(&req)?;
+        store::check_body(&req)?;
         match send(self, EportOp::File(Box::new((req, review, check, None))))? {
             EportReply::Filed(f) => Ok(f.filed),
             _ => unreachable!("file answers Filed"),
@@ -401,7 +401,7 @@ impl EportStore for SqliteStore {
         check: FilingCheck,
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
-        crate::check_body(&req)?;
+        store::check_body(&req)?;
         match send(
             self,
             EportOp::File(Box::new((req, review, check, Some(matched)))),
