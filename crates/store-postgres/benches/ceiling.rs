@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use clearance::{Lane, LaneReason, TaxKind};
 use domain::money::Fen;
-use store_contract::contract::{sample_body, submit_request};
 use store::{AutomaticReview, Store};
+use store_contract::contract::{sample_body, submit_request};
 use store_postgres::{PostgresOptions, PostgresStore};
 use tokio_postgres::{Client, NoTls};
 

@@ -16,9 +16,9 @@ use store::{AutomaticReview, StoreError, SubmitRequest};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::writer::cargo::{read_state, read_transit_no, CargoOp, CargoReply};
-use crate::writer::{Op, Reply};
+use crate::writer::cargo::{read_state, read_transit_no};
 use crate::{corrupt, PostgresStore};
+use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE manifest_events (
@@ -70,15 +70,6 @@ pub(crate) const MIGRATION: &str = r#"
 
 type Params = Vec<Box<dyn ToSql + Send + Sync>>;
 
-impl PostgresStore {
-    fn cargo_send(&self, op: CargoOp) -> Result<CargoReply, StoreError> {
-        match self.send(Op::Cargo(op))? {
-            Reply::Cargo(r) => Ok(r),
-            _ => unreachable!("the writer answers a cargo request with a cargo reply"),
-        }
-    }
-}
-
 fn read_transit(r: &Row) -> Result<StoredTransit, StoreError> {
     let no: &str = r.get(0);
     let version: i64 = r.get(1);
@@ -94,10 +85,7 @@ fn read_transit(r: &Row) -> Result<StoredTransit, StoreError> {
 impl CargoStore for PostgresStore {
     fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
         check_manifest_write(&req)?;
-        match self.cargo_send(CargoOp::Manifest(req))? {
-            CargoReply::Manifest(m) => Ok(m),
-            _ => unreachable!("manifest write answers Manifest"),
-        }
+        self.queue.call(|r| Request::RecordManifest(req, r))
     }
 
     fn submit_matched(
@@ -107,10 +95,8 @@ impl CargoStore for PostgresStore {
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
         store::check_body(&req)?;
-        match self.cargo_send(CargoOp::SubmitMatched(Box::new((req, review, matched))))? {
-            CargoReply::SubmitMatched(m) => Ok(*m),
-            _ => unreachable!("submit_matched answers SubmitMatched"),
-        }
+        self.queue
+            .call(|r| Request::SubmitMatched(Box::new((req, review, matched)), r))
     }
 
     fn manifest_events(
@@ -138,10 +124,7 @@ impl CargoStore for PostgresStore {
 
     fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
         check_transit_write(&req)?;
-        match self.cargo_send(CargoOp::Transit(req))? {
-            CargoReply::Transit(t) => Ok(*t),
-            _ => unreachable!("transit write answers Transit"),
-        }
+        self.queue.call(|r| Request::RecordTransit(req, r))
     }
 
     fn load_transit(
@@ -203,10 +186,7 @@ impl CargoStore for PostgresStore {
                 cargo_control::PARCELS_MAX
             )));
         }
-        match self.cargo_send(CargoOp::Postal(req))? {
-            CargoReply::Postal(ids) => Ok(ids),
-            _ => unreachable!("postal write answers Postal"),
-        }
+        self.queue.call(|r| Request::RecordPostal(req, r))
     }
 
     fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError> {

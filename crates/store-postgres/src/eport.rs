@@ -16,9 +16,9 @@ use store::cargo::{PendingMatch, SubmittedMatched};
 use store::eport::*;
 use store::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
 
-use crate::writer::eport::{dec, read_standing, EportOp, EportReply};
-use crate::writer::{Op, Reply};
+use crate::writer::eport::{dec, read_standing};
 use crate::{corrupt, PostgresStore};
+use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE eport_licences (
@@ -48,13 +48,6 @@ pub(crate) const MIGRATION: &str = r#"
 "#;
 
 impl PostgresStore {
-    fn eport_send(&self, op: EportOp) -> Result<EportReply, StoreError> {
-        match self.send(Op::Eport(op))? {
-            Reply::Eport(r) => Ok(r),
-            _ => unreachable!("the writer answers an E-Port request with an E-Port reply"),
-        }
-    }
-
     fn standings(&self, sql: &'static str, key: String) -> Result<Vec<Standing>, StoreError> {
         self.query(sql, vec![Box::new(key)])?
             .iter()
@@ -71,10 +64,8 @@ impl EportStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Standing, StoreError> {
         licence.validate().map_err(StoreError::Invalid)?;
-        match self.eport_send(EportOp::Issue(licence, actor.clone(), now))? {
-            EportReply::Standing(s) => Ok(s),
-            _ => unreachable!("issue answers Standing"),
-        }
+        self.queue
+            .call(|r| Request::IssueLicence((licence, actor.clone(), now), r))
     }
 
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
@@ -107,8 +98,8 @@ impl EportStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         entry.validate().map_err(StoreError::Invalid)?;
-        self.eport_send(EportOp::PutRegistry(entry, actor.clone(), now))
-            .map(|_| ())
+        self.queue
+            .call(|r| Request::PutRegistry((entry, actor.clone(), now), r))
     }
 
     fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
@@ -136,10 +127,9 @@ impl EportStore for PostgresStore {
         check: FilingCheck,
     ) -> Result<Filed, StoreError> {
         store::check_body(&req)?;
-        match self.eport_send(EportOp::File(Box::new((req, review, check, None))))? {
-            EportReply::Filed(f) => Ok(f.filed),
-            _ => unreachable!("file answers Filed"),
-        }
+        self.queue
+            .call(|r| Request::EportFile(Box::new((req, review, check, None)), r))
+            .map(|f| f.filed)
     }
 
     fn file_checked_matched(
@@ -150,10 +140,8 @@ impl EportStore for PostgresStore {
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
         store::check_body(&req)?;
-        match self.eport_send(EportOp::File(Box::new((req, review, check, Some(matched)))))? {
-            EportReply::Filed(f) => Ok(*f),
-            _ => unreachable!("file answers Filed"),
-        }
+        self.queue
+            .call(|r| Request::EportFile(Box::new((req, review, check, Some(matched))), r))
     }
 
     fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError> {

@@ -21,7 +21,7 @@
 
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -32,6 +32,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use store::audit::{AuditRecord, ChainVerifier};
+use store::writer::{Queue, Request};
 use store::*;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
@@ -45,8 +46,6 @@ mod outbox;
 mod risk;
 mod schema;
 mod writer;
-
-use writer::{Job, Op, Reply};
 
 /// Tuning, all bounded.
 #[derive(Clone, Debug)]
@@ -76,16 +75,11 @@ impl Default for PostgresOptions {
     }
 }
 
-/// Counters of the writer, for benchmarks and operations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriterStats {
-    pub batches: u64,
-    pub requests: u64,
-}
+pub use store::writer::WriterStats;
 
 /// The PostgreSQL [`Store`].
 pub struct PostgresStore {
-    queue: Option<SyncSender<Job>>,
+    queue: Queue,
     writer: Option<JoinHandle<()>>,
     pool: Pool,
     runtime: Option<tokio::runtime::Runtime>,
@@ -164,11 +158,11 @@ impl PostgresStore {
         .build()
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
 
-        let (tx, rx) = mpsc::sync_channel::<Job>(options.queue_max);
+        let (queue, rx) = Queue::bounded(options.queue_max);
         let stats = Arc::new(Mutex::new(WriterStats::default()));
         let writer = writer::spawn(config, options.batch_max, rx, stats.clone())?;
         Ok(PostgresStore {
-            queue: Some(tx),
+            queue,
             writer: Some(writer),
             pool,
             runtime: Some(runtime),
@@ -178,18 +172,6 @@ impl PostgresStore {
 
     pub fn writer_stats(&self) -> WriterStats {
         *self.stats.lock().expect("stats lock")
-    }
-
-    fn send(&self, op: Op) -> Result<Reply, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
-        match queue.try_send(Job { op, reply }) {
-            Ok(()) => {}
-            // Back-pressure: wait for room rather than failing.
-            Err(TrySendError::Full(job)) => queue.send(job).map_err(|_| StoreError::Closed)?,
-            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
-        }
-        answer.recv().map_err(|_| StoreError::Closed)?
     }
 
     /// Run one query on a pooled connection; the rows come back to the caller's thread.
@@ -246,7 +228,7 @@ impl PostgresStore {
 impl Drop for PostgresStore {
     /// Closing the queue lets the writer finish what is queued and stop.
     fn drop(&mut self) {
-        self.queue.take();
+        self.queue.close();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
@@ -391,25 +373,16 @@ const ACCOUNT_COLUMNS_BY_ID: &str =
 impl Store for PostgresStore {
     fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
         store::check_body(&req)?;
-        match self.send(Op::Submit(req))? {
-            Reply::Submitted(s) => Ok(s),
-            _ => unreachable!("the writer answers submit with Submitted"),
-        }
+        self.queue.call(|r| Request::Submit(req, r))
     }
 
     fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
-        match self.send(Op::Accept(req))? {
-            Reply::Accepted(a) => Ok(a),
-            _ => unreachable!("the writer answers accept with Accepted"),
-        }
+        self.queue.call(|r| Request::Accept(req, r))
     }
 
     fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
         store::check_append(&req)?;
-        match self.send(Op::Append(req))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers append with Appended"),
-        }
+        self.queue.call(|r| Request::Append(req, r))
     }
 
     fn goods_totals(
@@ -692,10 +665,8 @@ impl Store for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self.send(Op::PutOffice(office, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers put_office with Unit"),
-        }
+        self.queue
+            .call(|r| Request::PutOffice((office, actor.clone(), now), r))
     }
 
     fn put_user(
@@ -704,10 +675,8 @@ impl Store for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        match self.send(Op::PutUser(user, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers put_user with UserId"),
-        }
+        self.queue
+            .call(|r| Request::PutUser((user, actor.clone(), now), r))
     }
 
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
@@ -753,10 +722,8 @@ impl Store for PostgresStore {
         review: AutomaticReview,
     ) -> Result<Filed, StoreError> {
         store::check_body(&req)?;
-        match self.send(Op::SubmitReviewed(req, review))? {
-            Reply::Filed(f) => Ok(f),
-            _ => unreachable!("the writer answers submit_reviewed with Filed"),
-        }
+        self.queue
+            .call(|r| Request::SubmitReviewed((req, review), r))
     }
 
     fn create_account(
@@ -765,10 +732,8 @@ impl Store for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        match self.send(Op::CreateAccount(account, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers create_account with UserId"),
-        }
+        self.queue
+            .call(|r| Request::CreateAccount((account, actor.clone(), now), r))
     }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
@@ -785,10 +750,8 @@ impl Store for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self.send(Op::CreateSession(session, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers create_session with Unit"),
-        }
+        self.queue
+            .call(|r| Request::CreateSession((session, actor.clone(), now), r))
     }
 
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -817,10 +780,8 @@ impl Store for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        match self.send(Op::RevokeSession(token_hash.to_owned(), actor.clone(), now))? {
-            Reply::Count(n) => Ok(n > 0),
-            _ => unreachable!("the writer answers revoke_session with Count"),
-        }
+        self.queue
+            .call(|r| Request::RevokeSession((token_hash.to_owned(), actor.clone(), now), r))
     }
 
     fn revoke_sessions_of(
@@ -829,10 +790,8 @@ impl Store for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        match self.send(Op::RevokeSessionsOf(user_id, actor.clone(), now))? {
-            Reply::Count(n) => Ok(n),
-            _ => unreachable!("the writer answers revoke_sessions_of with Count"),
-        }
+        self.queue
+            .call(|r| Request::RevokeSessionsOf((user_id, actor.clone(), now), r))
     }
 
     fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {

@@ -9,9 +9,8 @@ use store::outbox::*;
 use store::{AppendRequest, Appended, StoreError};
 use tokio_postgres::Row;
 
-use crate::writer::outbox::OutboxOp;
-use crate::writer::{Op, Reply};
 use crate::PostgresStore;
+use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE outbox (
@@ -50,12 +49,6 @@ fn row_of(r: &Row) -> OutboxRow {
     }
 }
 
-impl PostgresStore {
-    fn outbox_send(&self, op: OutboxOp) -> Result<Reply, StoreError> {
-        self.send(Op::Outbox(op))
-    }
-}
-
 impl OutboxStore for PostgresStore {
     fn append_with_outbox(
         &self,
@@ -64,10 +57,8 @@ impl OutboxStore for PostgresStore {
     ) -> Result<Appended, StoreError> {
         store::check_append(&req)?;
         check_messages(&outbox)?;
-        match self.outbox_send(OutboxOp::Append(req, outbox))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers an append with Appended"),
-        }
+        self.queue
+            .call(|r| Request::AppendWithOutbox((req, outbox), r))
     }
 
     fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
@@ -85,8 +76,8 @@ impl OutboxStore for PostgresStore {
         if seqs.is_empty() {
             return Ok(());
         }
-        self.outbox_send(OutboxOp::MarkPublished(seqs.to_vec(), at))
-            .map(|_| ())
+        self.queue
+            .call(|r| Request::MarkPublished((seqs.to_vec(), at), r))
     }
 
     fn read_for(
@@ -122,8 +113,8 @@ impl OutboxStore for PostgresStore {
     }
 
     fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.outbox_send(OutboxOp::AckFeed(recipient.to_owned(), cursor, at))
-            .map(|_| ())
+        self.queue
+            .call(|r| Request::AckFeed((recipient.to_owned(), cursor, at), r))
     }
 
     fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError> {

@@ -18,9 +18,8 @@ use domain::codes::Uscc;
 use store::risk::*;
 use store::{AppendRequest, Appended, DeclarationId, StoreError};
 
-use crate::writer::risk::{RiskOp, RiskReply};
-use crate::writer::{Op, Reply};
 use crate::{corrupt, PostgresStore};
+use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE risk_rules (
@@ -63,22 +62,10 @@ pub(crate) const POLICY_MIGRATION: &str = r#"
     );
 "#;
 
-impl PostgresStore {
-    fn risk_send(&self, op: RiskOp) -> Result<RiskReply, StoreError> {
-        match self.send(Op::Risk(op))? {
-            Reply::Risk(r) => Ok(r),
-            _ => unreachable!("the writer answers a risk request with a risk reply"),
-        }
-    }
-}
-
 impl RiskStore for PostgresStore {
     fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError> {
         check_rules(&write)?;
-        match self.risk_send(RiskOp::PutRules(write))? {
-            RiskReply::Rules(r) => Ok(r),
-            _ => unreachable!("put_rules answers Rules"),
-        }
+        self.queue.call(|r| Request::PutRules(write, r))
     }
 
     fn rules(&self) -> Result<Option<StoredRules>, StoreError> {
@@ -105,10 +92,7 @@ impl RiskStore for PostgresStore {
 
     fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
         check_policy_write(&write)?;
-        match self.risk_send(RiskOp::PutPolicy(write))? {
-            RiskReply::Policy(p) => Ok(p),
-            _ => unreachable!("put_risk_policy answers Policy"),
-        }
+        self.queue.call(|r| Request::PutPolicy(write, r))
     }
 
     fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError> {
@@ -139,8 +123,8 @@ impl RiskStore for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.risk_send(RiskOp::SetCreditClass(uscc, class, actor.clone(), now))
-            .map(|_| ())
+        self.queue
+            .call(|r| Request::SetCreditClass((uscc, class, actor.clone(), now), r))
     }
 
     fn credit_classes(&self) -> Result<Vec<StoredCreditClass>, StoreError> {
@@ -170,10 +154,8 @@ impl RiskStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         check_watch_row(&entry)?;
-        match self.risk_send(RiskOp::AddWatch(entry, actor.clone(), now))? {
-            RiskReply::Id(id) => Ok(id),
-            _ => unreachable!("add_watch_entry answers Id"),
-        }
+        self.queue
+            .call(|r| Request::AddWatch((entry, actor.clone(), now), r))
     }
 
     fn remove_watch_entry(
@@ -182,10 +164,8 @@ impl RiskStore for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        match self.risk_send(RiskOp::RemoveWatch(id, actor.clone(), now))? {
-            RiskReply::Removed(b) => Ok(b),
-            _ => unreachable!("remove_watch_entry answers Removed"),
-        }
+        self.queue
+            .call(|r| Request::RemoveWatch((id, actor.clone(), now), r))
     }
 
     fn watch_entries(&self) -> Result<Vec<StoredWatchEntry>, StoreError> {
@@ -214,8 +194,8 @@ impl RiskStore for PostgresStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.risk_send(RiskOp::RecordDecision(row, actor.clone(), now))
-            .map(|_| ())
+        self.queue
+            .call(|r| Request::RecordDecision((row, actor.clone(), now), r))
     }
 
     fn append_examined(
@@ -224,10 +204,7 @@ impl RiskStore for PostgresStore {
         exam: Examination,
     ) -> Result<Appended, StoreError> {
         store::check_append(&req)?;
-        match self.risk_send(RiskOp::AppendExamined(req, exam))? {
-            RiskReply::Appended(a) => Ok(a),
-            _ => unreachable!("append_examined answers Appended"),
-        }
+        self.queue.call(|r| Request::AppendExamined((req, exam), r))
     }
 
     fn feedback(&self, limit: u32) -> Result<Vec<FeedbackRow>, StoreError> {

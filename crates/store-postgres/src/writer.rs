@@ -22,7 +22,7 @@
 //! No timer: while one batch commits, the next one gathers in the queue.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -30,7 +30,8 @@ use clearance::{
     apply, customs_year, decide, Action, Actor, Command, DeclarationState, Event, EventKind, Status,
 };
 use domain::codes::{DeclarationNo, Direction, EntryNumber, OfficeCode, PreEntryNo};
-use store::audit::{sha256_hex, AuditRecord, ChainHead};
+use store::audit::{AuditRecord, ChainHead};
+use store::writer::{Answer, Reply, Request};
 use store::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, Statement};
@@ -39,49 +40,15 @@ use crate::{backend, corrupt, ms, WriterStats};
 
 pub(crate) mod cargo;
 pub(crate) mod eport;
+pub(crate) mod finance;
 pub(crate) mod outbox;
 pub(crate) mod risk;
-
-pub(crate) enum Op {
-    Submit(SubmitRequest),
-    Accept(AcceptRequest),
-    Append(AppendRequest),
-    PutOffice(Office, Actor, DateTime<Utc>),
-    PutUser(NewUser, Actor, DateTime<Utc>),
-    SubmitReviewed(SubmitRequest, AutomaticReview),
-    CreateAccount(NewAccount, Actor, DateTime<Utc>),
-    CreateSession(NewSession, Actor, DateTime<Utc>),
-    RevokeSession(String, Actor, DateTime<Utc>),
-    RevokeSessionsOf(i64, Actor, DateTime<Utc>),
-    Risk(risk::RiskOp),
-    Cargo(cargo::CargoOp),
-    Eport(eport::EportOp),
-    Outbox(outbox::OutboxOp),
-}
-
-pub(crate) enum Reply {
-    Submitted(Submitted),
-    Accepted(Accepted),
-    Appended(Appended),
-    Filed(Filed),
-    Unit,
-    UserId(i64),
-    Count(u64),
-    Risk(risk::RiskReply),
-    Cargo(cargo::CargoReply),
-    Eport(eport::EportReply),
-}
-
-pub(crate) struct Job {
-    pub op: Op,
-    pub reply: SyncSender<Result<Reply, StoreError>>,
-}
 
 /// Start the writer thread; returns once its connection is open and its statements prepared.
 pub(crate) fn spawn(
     config: Config,
     batch_max: usize,
-    queue: Receiver<Job>,
+    queue: Receiver<Request>,
     stats: Arc<Mutex<WriterStats>>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
@@ -98,23 +65,20 @@ pub(crate) fn spawn(
                     return;
                 }
             };
-            rt.block_on(async move {
-                let mut writer = Writer {
-                    config,
-                    conn: None,
-                    batch_max,
-                    stats,
-                };
-                match writer.connection().await {
-                    Ok(_) => {
-                        let _ = ready_tx.send(Ok(()));
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
+            let mut writer = Writer { config, conn: None };
+            match rt.block_on(writer.connection()) {
+                Ok(_) => {
+                    let _ = ready_tx.send(Ok(()));
                 }
-                writer.run(queue).await;
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            }
+            // Blocking between batches is fine: this runtime has nothing else to do then (the
+            // connection task only matters while a statement is in flight).
+            store::writer::run(queue, batch_max, &stats, |batch| {
+                rt.block_on(writer.commit_batch(batch))
             });
         })
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
@@ -134,8 +98,6 @@ pub(crate) fn spawn(
 struct Writer {
     config: Config,
     conn: Option<Conn>,
-    batch_max: usize,
-    stats: Arc<Mutex<WriterStats>>,
 }
 
 struct Conn {
@@ -144,33 +106,6 @@ struct Conn {
 }
 
 impl Writer {
-    async fn run(&mut self, queue: Receiver<Job>) {
-        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
-        // Blocking here is fine: this runtime has nothing else to do between batches (the
-        // connection task only matters while a statement is in flight). `recv` fails once every
-        // sender is gone and the queue is empty.
-        while let Ok(first) = queue.recv() {
-            batch.push(first);
-            while batch.len() < self.batch_max {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            let results = self.commit_batch(&batch).await;
-            debug_assert_eq!(results.len(), batch.len());
-            {
-                let mut s = self.stats.lock().expect("stats lock");
-                s.batches += 1;
-                s.requests += batch.len() as u64;
-            }
-            for (job, result) in batch.drain(..).zip(results) {
-                // The caller may have gone away; its answer is simply dropped.
-                let _ = job.reply.send(result);
-            }
-        }
-    }
-
     /// The open connection, reconnecting if there is none or it closed.
     async fn connection(&mut self) -> Result<&Conn, StoreError> {
         if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
@@ -190,9 +125,10 @@ impl Writer {
         Ok(self.conn.as_ref().expect("connected above"))
     }
 
-    async fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Reply, StoreError>> {
+    /// The batch in one transaction; `Err(why)` when it could not commit as a whole.
+    async fn commit_batch(&mut self, batch: &[Request]) -> Result<Vec<Answer>, String> {
         match self.try_commit(batch).await {
-            Ok(results) => results,
+            Ok(answers) => Ok(answers),
             Err(e) => {
                 tracing::warn!(code = e.code(), requests = batch.len(), error = %e, "PostgreSQL write batch failed");
                 if let Some(conn) = &self.conn {
@@ -202,19 +138,12 @@ impl Writer {
                         let _ = conn.client.batch_execute("ROLLBACK").await;
                     }
                 }
-                let msg = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
-                    .collect()
+                Err(e.to_string())
             }
         }
     }
 
-    async fn try_commit(
-        &mut self,
-        batch: &[Job],
-    ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+    async fn try_commit(&mut self, batch: &[Request]) -> Result<Vec<Answer>, StoreError> {
         let mut head = match begin(self.connection().await?).await {
             Ok(head) => head,
             Err(e) => {
@@ -232,23 +161,20 @@ impl Writer {
             c: &conn.client,
             st: &conn.st,
         };
-        let mut results = Vec::with_capacity(batch.len());
+        let mut answers = Vec::with_capacity(batch.len());
         let mut i = 0;
         while i < batch.len() {
-            if is_filing(&batch[i].op) {
-                let end = batch[i..]
-                    .iter()
-                    .position(|j| !is_filing(&j.op))
-                    .map_or(batch.len(), |p| i + p);
-                results.extend(tx.filing_run(&mut head, &batch[i..end]).await?);
-                i = end;
-            } else {
-                results.push(tx.single(&mut head, &batch[i].op).await?);
+            let run: Vec<RunJob<'_>> = batch[i..].iter().map_while(as_filing).collect();
+            if run.is_empty() {
+                answers.push(tx.single(&mut head, &batch[i]).await?);
                 i += 1;
+            } else {
+                i += run.len();
+                answers.extend(tx.filing_run(&mut head, &run).await?);
             }
         }
         tx.c.batch_execute("COMMIT").await.map_err(backend)?;
-        Ok(results)
+        Ok(answers)
     }
 }
 
@@ -632,33 +558,26 @@ struct Tx<'a> {
 impl Tx<'_> {
     /// One request inside its own savepoint: a failure undoes it alone. `Err` only when the
     /// transaction itself is lost.
-    async fn single(
-        &self,
-        head: &mut ChainHead,
-        op: &Op,
-    ) -> Result<Result<Reply, StoreError>, StoreError> {
+    async fn single(&self, head: &mut ChainHead, req: &Request) -> Result<Answer, StoreError> {
         self.c
             .batch_execute("SAVEPOINT op")
             .await
             .map_err(backend)?;
         let at_start = *head;
-        match self.execute(head, op).await {
-            Ok(reply) => {
-                self.c
-                    .batch_execute("RELEASE SAVEPOINT op")
-                    .await
-                    .map_err(backend)?;
-                Ok(Ok(reply))
-            }
-            Err(e) => {
-                *head = at_start;
-                self.c
-                    .batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
-                    .await
-                    .map_err(backend)?;
-                Ok(Err(e))
-            }
+        let answer = self.execute(head, req).await;
+        if answer.is_err() {
+            *head = at_start;
+            self.c
+                .batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+                .await
+                .map_err(backend)?;
+        } else {
+            self.c
+                .batch_execute("RELEASE SAVEPOINT op")
+                .await
+                .map_err(backend)?;
         }
+        Ok(answer)
     }
 
     /// A run of consecutive filings, written as one group ([`Tx::submit_group`]). Before it,
@@ -669,19 +588,12 @@ impl Tx<'_> {
     async fn filing_run(
         &self,
         head: &mut ChainHead,
-        jobs: &[Job],
-    ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
-        fn pending(op: &Op) -> Option<&store::cargo::PendingMatch> {
-            match op {
-                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => b.2.as_ref(),
-                Op::Eport(eport::EportOp::File(b)) => b.3.as_ref().and_then(|m| m.as_ref()),
-                _ => None,
-            }
-        }
+        jobs: &[RunJob<'_>],
+    ) -> Result<Vec<Answer>, StoreError> {
         let traders: Vec<domain::codes::Uscc> = jobs
             .iter()
-            .filter_map(|j| match &j.op {
-                Op::Eport(eport::EportOp::File(b)) => Some(b.2.trader),
+            .filter_map(|j| match j {
+                RunJob::Eport(b, _) => Some(b.2.trader),
                 _ => None,
             })
             .collect();
@@ -692,8 +604,8 @@ impl Tx<'_> {
         };
         let reviews: Vec<Option<AutomaticReview>> = jobs
             .iter()
-            .map(|j| match (&j.op, &registry) {
-                (Op::Eport(eport::EportOp::File(b)), Some((enforced, entries))) => {
+            .map(|j| match (j, &registry) {
+                (RunJob::Eport(b, _), Some((enforced, entries))) => {
                     let (_, review, check, _) = &**b;
                     let entry = entries.iter().find(|e| e.uscc == check.trader);
                     // No licence numbers in a run (`eport::joins_run`): nothing to claim.
@@ -705,67 +617,56 @@ impl Tx<'_> {
             })
             .collect();
 
-        let mut results: Vec<Option<Result<Reply, StoreError>>> =
-            jobs.iter().map(|_| None).collect();
+        let mut answers: Vec<Option<Answer>> = jobs.iter().map(|_| None).collect();
         let mut last_seq = 0;
         if let Some(from) = jobs
             .iter()
-            .filter_map(|j| pending(&j.op))
+            .filter_map(RunJob::pending)
             .map(|m| m.expected_seq)
             .min()
         {
             let log = self.manifest_log_since(from).await?;
             for (k, j) in jobs.iter().enumerate() {
-                if let Some(m) = pending(&j.op) {
+                if let Some(m) = j.pending() {
                     if let Err(e) = log.admits(m) {
-                        results[k] = Some(Err(e));
+                        answers[k] = Some(j.refuse(e));
                     }
                 }
             }
             last_seq = log.last;
         }
-        let to_write: Vec<usize> = (0..jobs.len()).filter(|&k| results[k].is_none()).collect();
+        let to_write: Vec<usize> = (0..jobs.len()).filter(|&k| answers[k].is_none()).collect();
         let filings: Vec<Filing<'_>> = to_write
             .iter()
-            .map(|&k| match &jobs[k].op {
-                Op::Submit(r) => (r, None),
-                Op::SubmitReviewed(r, review) => (r, Some(review)),
-                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => (&b.0, Some(&b.1)),
-                Op::Eport(eport::EportOp::File(b)) => (&b.0, reviews[k].as_ref()),
-                _ => unreachable!("the run holds filings only"),
+            .map(|&k| match &jobs[k] {
+                RunJob::Submit(r, _) => (*r, None),
+                RunJob::Reviewed(r, review, _) => (*r, Some(*review)),
+                RunJob::Matched(b, _) => (&b.0, Some(&b.1)),
+                RunJob::Eport(b, _) => (&b.0, reviews[k].as_ref()),
             })
             .collect();
         let outcomes = self.submit_group(head, &filings).await?;
+        let mut matches: Vec<store::cargo::StoredManifestEvent> = Vec::new();
         for (&k, outcome) in to_write.iter().zip(outcomes) {
-            let op = &jobs[k].op;
+            let job = &jobs[k];
             let mut matched = |o: SubmitOutcome, req: &SubmitRequest| {
                 let filed = filed(o);
-                let matched = cargo::match_written(req, pending(op), &filed, &mut last_seq);
+                let matched = cargo::match_written(req, job.pending(), &filed, &mut last_seq);
+                matches.extend(matched.iter().cloned());
                 store::cargo::SubmittedMatched { filed, matched }
             };
-            results[k] = Some(match op {
-                Op::Submit(_) => outcome.map(|o| Reply::Submitted(o.submitted)),
-                Op::SubmitReviewed(..) => outcome.map(|o| Reply::Filed(filed(o))),
-                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => outcome.map(|o| {
-                    Reply::Cargo(cargo::CargoReply::SubmitMatched(Box::new(matched(o, &b.0))))
-                }),
-                Op::Eport(eport::EportOp::File(b)) => outcome
-                    .map(|o| Reply::Eport(eport::EportReply::Filed(Box::new(matched(o, &b.0))))),
-                _ => unreachable!("the run holds filings only"),
+            answers[k] = Some(match job {
+                RunJob::Submit(_, reply) => Answer::new(reply, outcome.map(|o| o.submitted)),
+                RunJob::Reviewed(_, _, reply) => Answer::new(reply, outcome.map(filed)),
+                RunJob::Matched(b, reply) => Answer::new(reply, outcome.map(|o| matched(o, &b.0))),
+                RunJob::Eport(b, reply) => Answer::new(reply, outcome.map(|o| matched(o, &b.0))),
             });
         }
-        let matches: Vec<&store::cargo::StoredManifestEvent> = results
-            .iter()
-            .filter_map(|r| match r {
-                Some(Ok(Reply::Cargo(cargo::CargoReply::SubmitMatched(m)))) => m.matched.as_ref(),
-                Some(Ok(Reply::Eport(eport::EportReply::Filed(m)))) => m.matched.as_ref(),
-                _ => None,
-            })
-            .collect();
+        let matches: Vec<&store::cargo::StoredManifestEvent> = matches.iter().collect();
         self.insert_manifest_events(head, &matches).await?;
-        Ok(results
+        Ok(answers
             .into_iter()
-            .map(|r| r.expect("every filing of the run answered"))
+            .map(|a| a.expect("every filing of the run answered"))
             .collect())
     }
 
@@ -991,11 +892,11 @@ impl Tx<'_> {
             let mut state = evs.iter().fold(DeclarationState::default(), apply);
             let submitted_version = evs.len() as u64;
             let id = next_id.next().expect("an id per new declaration");
-            let detail = format!(
-                r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{}}}"#,
-                serde_json::to_string(&r.client_seq_no).expect("string serializes"),
-                sha256_hex(r.body_json.as_bytes()),
-                evs.len()
+            let detail = store::detail::submit(
+                pre_entry_no,
+                &r.client_seq_no,
+                &r.body_json,
+                evs.len() as u64,
             );
             audit.push(head.next(
                 ms(r.now).timestamp_millis(),
@@ -1028,13 +929,7 @@ impl Tx<'_> {
                 let (review_events, decision) =
                     store::review::review_steps(&mut state, review, declaration_no, r.now)?;
                 let version = submitted_version + review_events.len() as u64;
-                let types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
-                let events_json = serde_json::to_string(&review_events).expect("events serialize");
-                let detail = format!(
-                    r#"{{"from_version":{submitted_version},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-                    serde_json::to_string(&types).expect("names serialize"),
-                    sha256_hex(events_json.as_bytes())
-                );
+                let detail = store::detail::events(submitted_version, version, &review_events);
                 audit.push(head.next(
                     ms(r.now).timestamp_millis(),
                     "system:automatic_review",
@@ -1214,190 +1109,244 @@ impl Tx<'_> {
         Ok(())
     }
 
-    async fn execute(&self, head: &mut ChainHead, op: &Op) -> Result<Reply, StoreError> {
-        match op {
-            Op::Submit(req) => {
-                let mut v = self.submit_many(head, &[(req, None)], None).await?;
-                v.pop()
-                    .expect("one result per request")
-                    .map(|o| Reply::Submitted(o.submitted))
+    /// One request, answered on its own channel (in its savepoint: [`Tx::single`]).
+    async fn execute(&self, head: &mut ChainHead, req: &Request) -> Answer {
+        match req {
+            Request::Submit(r, reply) => {
+                let result = self.submit_many(head, &[(r, None)], None).await;
+                Answer::new(reply, one(result).map(|o| o.submitted))
             }
-            Op::SubmitReviewed(req, review) => {
-                let mut v = self.submit_many(head, &[(req, Some(review))], None).await?;
-                v.pop()
-                    .expect("one result per request")
-                    .map(|o| Reply::Filed(filed(o)))
+            Request::SubmitReviewed((r, review), reply) => {
+                let result = self.submit_many(head, &[(r, Some(review))], None).await;
+                Answer::new(reply, one(result).map(filed))
             }
-            Op::Accept(req) => self.accept(head, req).await.map(Reply::Accepted),
-            Op::Risk(op) => self.risk(head, op).await.map(Reply::Risk),
-            Op::Cargo(op) => self.cargo(head, op).await.map(Reply::Cargo),
-            Op::Eport(op) => self.eport(head, op).await.map(Reply::Eport),
-            Op::Outbox(op) => self.outbox(head, op).await,
-            Op::Append(req) => {
-                let row = self.load_for_write(req.id).await?;
-                if row.version != req.expected_version {
-                    return Err(StoreError::Conflict {
-                        expected: req.expected_version,
-                        actual: row.version,
-                    });
-                }
-                let last = req.events.last().expect("append has events");
-                self.write_events(
-                    head,
-                    req.id,
-                    row,
-                    &req.events,
-                    last.at,
-                    &last.actor.label(),
-                    "append",
-                )
-                .await
-                .map(Reply::Appended)
+            Request::Accept(r, reply) => Answer::new(reply, self.accept(head, r).await),
+            Request::Append(r, reply) => Answer::new(reply, self.append(head, r).await),
+            Request::PutOffice(x, reply) => Answer::new(reply, self.put_office(head, x).await),
+            Request::PutUser(x, reply) => Answer::new(reply, self.put_user(head, x).await),
+            Request::CreateAccount(x, reply) => {
+                Answer::new(reply, self.create_account(head, x).await)
             }
-            Op::PutOffice(office, actor, now) => {
-                self.c
-                    .execute(
-                        &self.st.put_office,
-                        &[
-                            &office.code.to_string(),
-                            &office.name,
-                            &office.parent.map(|p| p.to_string()),
-                        ],
-                    )
-                    .await
-                    .map_err(backend)?;
-                let detail = serde_json::to_string(office).expect("office serializes");
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "put_office",
-                    &format!("office:{}", office.code),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::Unit)
+            Request::CreateSession(x, reply) => {
+                Answer::new(reply, self.create_session(head, x).await)
             }
-            Op::PutUser(user, actor, now) => {
-                let id = self.insert_user(user, &[], None, None).await?;
-                let detail = serde_json::to_string(user).expect("user serializes");
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "put_user",
-                    &format!("user:{id}"),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::UserId(id))
+            Request::RevokeSession(x, reply) => {
+                Answer::new(reply, self.revoke_session(head, x).await)
             }
-            Op::CreateAccount(account, actor, now) => {
-                let user = &account.user;
-                let id = self
-                    .insert_user(
-                        user,
-                        &account.duties,
-                        account.agency.as_deref(),
-                        Some(&account.password_hash),
-                    )
-                    .await?;
-                // The hash stays out of the audit log.
-                let detail = serde_json::json!({
-                    "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
-                    "duties": account.duties, "agency": account.agency,
-                })
-                .to_string();
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "create_account",
-                    &format!("user:{id}"),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::UserId(id))
+            Request::RevokeSessionsOf(x, reply) => {
+                Answer::new(reply, self.revoke_sessions_of(head, x).await)
             }
-            Op::CreateSession(session, actor, now) => {
-                let inserted = self
-                    .c
-                    .execute(
-                        &self.st.insert_session,
-                        &[
-                            &session.token_hash,
-                            &session.user_id,
-                            &ms(session.created_at),
-                            &ms(session.expires_at),
-                        ],
-                    )
-                    .await
-                    .map_err(|e| {
-                        if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
-                        {
-                            StoreError::NotFound(format!("user {}", session.user_id))
-                        } else {
-                            backend(e)
-                        }
-                    })?;
-                if inserted == 0 {
-                    return Err(StoreError::Duplicate("session".into()));
-                }
-                let detail = format!(
-                    r#"{{"expires_at_ms":{}}}"#,
-                    session.expires_at.timestamp_millis()
-                );
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "sign_in",
-                    &format!("user:{}", session.user_id),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::Unit)
+            Request::RecordManifest(x, reply) => {
+                Answer::new(reply, self.record_manifest(head, x).await)
             }
-            Op::RevokeSession(token_hash, actor, now) => {
-                let row = self
-                    .c
-                    .query_opt(&self.st.revoke_session, &[token_hash, &ms(*now)])
-                    .await
-                    .map_err(backend)?;
-                let Some(row) = row else {
-                    return Ok(Reply::Count(0));
-                };
-                let user_id: i64 = row.get(0);
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "sign_out",
-                    &format!("user:{user_id}"),
-                    "{}".into(),
-                )
-                .await?;
-                Ok(Reply::Count(1))
+            Request::SubmitMatched(x, reply) => {
+                Answer::new(reply, self.submit_matched(head, x).await)
             }
-            Op::RevokeSessionsOf(user_id, actor, now) => {
-                let n = self
-                    .c
-                    .execute(&self.st.revoke_sessions_of, &[user_id, &ms(*now)])
-                    .await
-                    .map_err(backend)?;
-                let detail = format!(r#"{{"sessions":{n}}}"#);
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "revoke_sessions",
-                    &format!("user:{user_id}"),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::Count(n))
+            Request::RecordTransit(x, reply) => {
+                Answer::new(reply, self.record_transit(head, x).await)
+            }
+            Request::RecordPostal(x, reply) => {
+                Answer::new(reply, self.record_postal(head, x).await)
+            }
+            Request::PutRules(x, reply) => Answer::new(reply, self.put_rules(head, x).await),
+            Request::PutPolicy(x, reply) => Answer::new(reply, self.put_policy(head, x).await),
+            Request::SetCreditClass(x, reply) => {
+                Answer::new(reply, self.set_credit_class(head, x).await)
+            }
+            Request::AddWatch(x, reply) => Answer::new(reply, self.add_watch(head, x).await),
+            Request::RemoveWatch(x, reply) => Answer::new(reply, self.remove_watch(head, x).await),
+            Request::RecordDecision(x, reply) => {
+                Answer::new(reply, self.record_decision(head, x).await)
+            }
+            Request::AppendExamined(x, reply) => {
+                Answer::new(reply, self.append_examined(head, x).await)
+            }
+            Request::IssueLicence(x, reply) => {
+                Answer::new(reply, self.issue_licence(head, x).await)
+            }
+            Request::PutRegistry(x, reply) => Answer::new(reply, self.put_registry(head, x).await),
+            Request::EportFile(x, reply) => Answer::new(reply, self.file(head, x).await),
+            Request::AppendWithOutbox(x, reply) => {
+                Answer::new(reply, self.append_with_outbox(head, x).await)
+            }
+            Request::MarkPublished(x, reply) => Answer::new(reply, self.mark_published(x).await),
+            Request::AckFeed(x, reply) => Answer::new(reply, self.ack_feed(x).await),
+            Request::RecordRefundClaim(x, reply) => {
+                Answer::new(reply, self.record_refund_claim(head, x).await)
+            }
+            Request::RecordBankRecord(x, reply) => {
+                Answer::new(reply, self.record_bank_record(head, x).await)
             }
         }
+    }
+
+    async fn put_office(
+        &self,
+        head: &mut ChainHead,
+        (office, actor, now): &(Office, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        self.c
+            .execute(
+                &self.st.put_office,
+                &[
+                    &office.code.to_string(),
+                    &office.name,
+                    &office.parent.map(|p| p.to_string()),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        let detail = serde_json::to_string(office).expect("office serializes");
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "put_office",
+            &format!("office:{}", office.code),
+            detail,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn put_user(
+        &self,
+        head: &mut ChainHead,
+        (user, actor, now): &(NewUser, Actor, DateTime<Utc>),
+    ) -> Result<i64, StoreError> {
+        let id = self.insert_user(user, &[], None, None).await?;
+        let detail = serde_json::to_string(user).expect("user serializes");
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "put_user",
+            &format!("user:{id}"),
+            detail,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    async fn create_account(
+        &self,
+        head: &mut ChainHead,
+        (account, actor, now): &(NewAccount, Actor, DateTime<Utc>),
+    ) -> Result<i64, StoreError> {
+        let user = &account.user;
+        let id = self
+            .insert_user(
+                user,
+                &account.duties,
+                account.agency.as_deref(),
+                Some(&account.password_hash),
+            )
+            .await?;
+        // The hash stays out of the audit log.
+        let detail = serde_json::json!({
+            "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
+            "duties": account.duties, "agency": account.agency,
+        })
+        .to_string();
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "create_account",
+            &format!("user:{id}"),
+            detail,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    async fn create_session(
+        &self,
+        head: &mut ChainHead,
+        (session, actor, now): &(NewSession, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        let inserted = self
+            .c
+            .execute(
+                &self.st.insert_session,
+                &[
+                    &session.token_hash,
+                    &session.user_id,
+                    &ms(session.created_at),
+                    &ms(session.expires_at),
+                ],
+            )
+            .await
+            .map_err(|e| {
+                if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
+                    StoreError::NotFound(format!("user {}", session.user_id))
+                } else {
+                    backend(e)
+                }
+            })?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate("session".into()));
+        }
+        let detail = store::detail::sign_in(session.expires_at);
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "sign_in",
+            &format!("user:{}", session.user_id),
+            detail,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_session(
+        &self,
+        head: &mut ChainHead,
+        (token_hash, actor, now): &(String, Actor, DateTime<Utc>),
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .c
+            .query_opt(&self.st.revoke_session, &[token_hash, &ms(*now)])
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let user_id: i64 = row.get(0);
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "sign_out",
+            &format!("user:{user_id}"),
+            store::detail::empty(),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        head: &mut ChainHead,
+        (user_id, actor, now): &(i64, Actor, DateTime<Utc>),
+    ) -> Result<u64, StoreError> {
+        let n = self
+            .c
+            .execute(&self.st.revoke_sessions_of, &[user_id, &ms(*now)])
+            .await
+            .map_err(backend)?;
+        let detail = store::detail::sessions_revoked(n);
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "revoke_sessions",
+            &format!("user:{user_id}"),
+            detail,
+        )
+        .await?;
+        Ok(n)
     }
 
     async fn insert_user(
@@ -1539,14 +1488,7 @@ impl Tx<'_> {
         let state_json = serde_json::to_string(&state).expect("state serializes");
         let mut event_rows = EventRows::default();
         event_rows.push(id.0, row.version, events);
-        let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
-        let events_json = serde_json::to_string(events).expect("events serialize");
-        let detail = format!(
-            r#"{{"from_version":{},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-            row.version,
-            serde_json::to_string(&types).expect("names serialize"),
-            sha256_hex(events_json.as_bytes())
-        );
+        let detail = store::detail::events(row.version, version, events);
         let mut audit = AuditRows::default();
         audit.push(head.next(
             ms(now).timestamp_millis(),
@@ -1643,18 +1585,65 @@ fn submit_command(r: &SubmitRequest, pre_entry_no: PreEntryNo) -> Command {
     }
 }
 
-/// Submissions, with or without their review, are written together.
-/// Filings are written together ([`Tx::filing_run`]): those matched to a bill too, and
-/// those checked by the E-Port unless they draw on a licence (which is locked and reserved in
-/// the filing's own savepoint).
-fn is_filing(op: &Op) -> bool {
-    match op {
-        Op::Submit(_) | Op::SubmitReviewed(..) | Op::Cargo(cargo::CargoOp::SubmitMatched(_)) => {
-            true
-        }
-        Op::Eport(e) => eport::joins_run(e),
-        _ => false,
+/// A filing that can be written in a run with the filings next to it ([`Tx::filing_run`]):
+/// those matched to a bill too, and those checked by the E-Port unless they draw on a licence
+/// (which is locked and reserved in the filing's own savepoint).
+enum RunJob<'a> {
+    Submit(&'a SubmitRequest, &'a Reply<Submitted>),
+    Reviewed(&'a SubmitRequest, &'a AutomaticReview, &'a Reply<Filed>),
+    Matched(
+        &'a (
+            SubmitRequest,
+            AutomaticReview,
+            Option<store::cargo::PendingMatch>,
+        ),
+        &'a Reply<store::cargo::SubmittedMatched>,
+    ),
+    Eport(&'a EportFiling, &'a Reply<store::cargo::SubmittedMatched>),
+}
+
+type EportFiling = (
+    SubmitRequest,
+    AutomaticReview,
+    store::eport::FilingCheck,
+    Option<Option<store::cargo::PendingMatch>>,
+);
+
+fn as_filing(req: &Request) -> Option<RunJob<'_>> {
+    match req {
+        Request::Submit(r, reply) => Some(RunJob::Submit(r, reply)),
+        Request::SubmitReviewed((r, review), reply) => Some(RunJob::Reviewed(r, review, reply)),
+        Request::SubmitMatched(b, reply) => Some(RunJob::Matched(b, reply)),
+        Request::EportFile(b, reply) if eport::joins_run(&b.2) => Some(RunJob::Eport(b, reply)),
+        _ => None,
     }
+}
+
+impl RunJob<'_> {
+    /// The bill match this filing waits for, if any.
+    fn pending(&self) -> Option<&store::cargo::PendingMatch> {
+        match self {
+            RunJob::Submit(..) | RunJob::Reviewed(..) => None,
+            RunJob::Matched(b, _) => b.2.as_ref(),
+            RunJob::Eport(b, _) => b.3.as_ref().and_then(|m| m.as_ref()),
+        }
+    }
+
+    /// Refuse this filing alone.
+    fn refuse(&self, e: StoreError) -> Answer {
+        match self {
+            RunJob::Submit(_, reply) => Answer::new(reply, Err(e)),
+            RunJob::Reviewed(_, _, reply) => Answer::new(reply, Err(e)),
+            RunJob::Matched(_, reply) | RunJob::Eport(_, reply) => Answer::new(reply, Err(e)),
+        }
+    }
+}
+
+/// The one result of a group of one.
+fn one(
+    result: Result<Vec<Result<SubmitOutcome, StoreError>>, StoreError>,
+) -> Result<SubmitOutcome, StoreError> {
+    result?.pop().expect("one result per request")
 }
 
 fn filed(o: SubmitOutcome) -> Filed {

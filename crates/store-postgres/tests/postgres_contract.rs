@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use store_contract::contract::{sample_body, submit_request, Harness};
 use store::{Store, StoreError};
+use store_contract::contract::{sample_body, submit_request, Harness};
 use store_postgres::{PostgresOptions, PostgresStore};
 
 const URL_VAR: &str = "JINGUAN_TEST_POSTGRES_URL";

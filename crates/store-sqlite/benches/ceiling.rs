@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use rusqlite::{params, Connection};
+use store::Store;
 use store_contract::contract::{sample_body, submit_request};
 use store_sqlite::{migrate, open_write_connection, SqliteOptions, SqliteStore, DB_FILE};
-use store::Store;
 
 const SUBMITTERS: usize = 64;
 const DECLARATIONS_MAX: u64 = 200_000;

@@ -56,71 +56,64 @@ pub(super) const MIGRATION: &str = r#"
     CREATE INDEX postal_items_office ON postal_items (office, id);
 "#;
 
-pub(super) enum CargoOp {
-    Manifest(ManifestWrite),
-    SubmitMatched(Box<(SubmitRequest, AutomaticReview, Option<PendingMatch>)>),
-    Transit(TransitWrite),
-    Postal(PostalWrite),
-}
-
-pub(super) enum CargoReply {
-    Manifest(ManifestWritten),
-    SubmitMatched(Box<SubmittedMatched>),
-    Transit(Box<StoredTransit>),
-    Postal(Vec<i64>),
-}
-
-pub(super) fn execute(
+pub(super) fn record_manifest(
     c: &Connection,
     head: &mut ChainHead,
-    op: &CargoOp,
-) -> Result<CargoReply, StoreError> {
-    match op {
-        CargoOp::Manifest(req) => {
-            let mut last_seq = check_seq(c, req.expected_seq)?;
-            for e in &req.events {
-                last_seq = insert_manifest_event(c, head, e)?;
-            }
-            let mut declarations = Vec::with_capacity(req.declarations.len());
-            for a in &req.declarations {
-                match super::execute(c, head, &Op::Append(a.clone()))? {
-                    Reply::Appended(x) => declarations.push(x),
-                    _ => unreachable!("append answers Appended"),
-                }
-            }
-            super::outbox::insert_rows(c, &req.outbox)?;
-            Ok(CargoReply::Manifest(ManifestWritten {
-                last_seq,
-                declarations,
-            }))
+    req: &ManifestWrite,
+) -> Result<ManifestWritten, StoreError> {
+    let mut last_seq = check_seq(c, req.expected_seq)?;
+    for e in &req.events {
+        last_seq = insert_manifest_event(c, head, e)?;
+    }
+    let mut declarations = Vec::with_capacity(req.declarations.len());
+    for a in &req.declarations {
+        declarations.push(super::append(c, head, a)?);
+    }
+    super::outbox::insert_rows(c, &req.outbox)?;
+    Ok(ManifestWritten {
+        last_seq,
+        declarations,
+    })
+}
+
+pub(super) fn submit_matched(
+    c: &Connection,
+    head: &mut ChainHead,
+    boxed: &(SubmitRequest, AutomaticReview, Option<PendingMatch>),
+) -> Result<SubmittedMatched, StoreError> {
+    let (req, review, pending) = boxed;
+    if let Some(m) = pending {
+        check_match_seq(c, m)?;
+    }
+    let filed = submit_reviewed(c, head, req, review)?;
+    let matched = match (pending, filed.declaration_no, filed.replayed) {
+        (Some(m), Some(no), false) => {
+            let event = matched_event(m, no, req.now);
+            let seq = insert_manifest_event(c, head, &event)?;
+            Some(StoredManifestEvent { seq, event })
         }
-        CargoOp::SubmitMatched(boxed) => {
-            let (req, review, pending) = &**boxed;
-            if let Some(m) = pending {
-                check_match_seq(c, m)?;
-            }
-            let filed = submit_reviewed(c, head, req, review)?;
-            let matched = match (pending, filed.declaration_no, filed.replayed) {
-                (Some(m), Some(no), false) => {
-                    let event = matched_event(m, no, req.now);
-                    let seq = insert_manifest_event(c, head, &event)?;
-                    Some(StoredManifestEvent { seq, event })
-                }
-                _ => None,
-            };
-            Ok(CargoReply::SubmitMatched(Box::new(SubmittedMatched {
-                filed,
-                matched,
-            })))
-        }
-        CargoOp::Transit(req) => {
-            write_transit(c, head, req).map(|t| CargoReply::Transit(Box::new(t)))
-        }
-        CargoOp::Postal(req) => {
-            let mut ids = Vec::with_capacity(req.records.len());
-            for r in &req.records {
-                let d = &r.decision;
-                c.prepare_cached(
+        _ => None,
+    };
+    Ok(SubmittedMatched { filed, matched })
+}
+
+pub(super) fn record_transit(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &TransitWrite,
+) -> Result<StoredTransit, StoreError> {
+    write_transit(c, head, req)
+}
+
+pub(super) fn record_postal(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &PostalWrite,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(req.records.len());
+    for r in &req.records {
+        let d = &r.decision;
+        c.prepare_cached(
                     "INSERT INTO postal_items (kind, reference, list_no, operator, office, outcome, value_fen, payable_fen, decided_at_ms, decision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(backend)?
@@ -137,8 +130,8 @@ pub(super) fn execute(
                     serde_json::to_string(d).map_err(corrupt)?,
                 ])
                 .map_err(backend)?;
-                let id = c.last_insert_rowid();
-                audit(
+        let id = c.last_insert_rowid();
+        audit(
                     c,
                     head,
                     req.now,
@@ -147,11 +140,9 @@ pub(super) fn execute(
                     &d.reference,
                     serde_json::json!({"id": id, "outcome": postal_outcome_name(d), "value_fen": d.value_fen, "payable_fen": d.payable_fen}).to_string(),
                 )?;
-                ids.push(id);
-            }
-            Ok(CargoReply::Postal(ids))
-        }
+        ids.push(id);
     }
+    Ok(ids)
 }
 
 /// The last sequence number of the manifest log, which must be `expected` or, past it, only
@@ -355,13 +346,6 @@ fn read_transit(no: String, v: i64, at: i64, s: String) -> Result<StoredTransit,
     })
 }
 
-fn send(store: &SqliteStore, op: CargoOp) -> Result<CargoReply, StoreError> {
-    match store.send(Op::Cargo(op))? {
-        Reply::Cargo(r) => Ok(r),
-        _ => unreachable!("the writer answers a cargo request with a cargo reply"),
-    }
-}
-
 /// `?` placeholders from `from` for `n` values, and the values as text.
 fn in_list(from: usize, n: usize) -> String {
     (0..n)
@@ -373,10 +357,7 @@ fn in_list(from: usize, n: usize) -> String {
 impl CargoStore for SqliteStore {
     fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
         check_manifest_write(&req)?;
-        match send(self, CargoOp::Manifest(req))? {
-            CargoReply::Manifest(m) => Ok(m),
-            _ => unreachable!("manifest write answers Manifest"),
-        }
+        self.queue.call(|r| Request::RecordManifest(req, r))
     }
 
     fn submit_matched(
@@ -386,13 +367,8 @@ impl CargoStore for SqliteStore {
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
         store::check_body(&req)?;
-        match send(
-            self,
-            CargoOp::SubmitMatched(Box::new((req, review, matched))),
-        )? {
-            CargoReply::SubmitMatched(m) => Ok(*m),
-            _ => unreachable!("submit_matched answers SubmitMatched"),
-        }
+        self.queue
+            .call(|r| Request::SubmitMatched(Box::new((req, review, matched)), r))
     }
 
     fn manifest_events(
@@ -427,10 +403,7 @@ impl CargoStore for SqliteStore {
 
     fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
         check_transit_write(&req)?;
-        match send(self, CargoOp::Transit(req))? {
-            CargoReply::Transit(t) => Ok(*t),
-            _ => unreachable!("transit write answers Transit"),
-        }
+        self.queue.call(|r| Request::RecordTransit(req, r))
     }
 
     fn load_transit(&self, transit_no: &TransitNo) -> Result<Option<StoredTransit>, StoreError> {
@@ -500,10 +473,7 @@ impl CargoStore for SqliteStore {
                 cargo_control::PARCELS_MAX
             )));
         }
-        match send(self, CargoOp::Postal(req))? {
-            CargoReply::Postal(ids) => Ok(ids),
-            _ => unreachable!("postal write answers Postal"),
-        }
+        self.queue.call(|r| Request::RecordPostal(req, r))
     }
 
     fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError> {

@@ -39,26 +39,6 @@ pub(super) const MIGRATION: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
-pub(super) enum EportOp {
-    Issue(Licence, Actor, DateTime<Utc>),
-    PutRegistry(RegistryEntry, Actor, DateTime<Utc>),
-    /// The filing, its checks, and the bill match when filed through cargo control.
-    File(
-        Box<(
-            SubmitRequest,
-            AutomaticReview,
-            FilingCheck,
-            Option<Option<PendingMatch>>,
-        )>,
-    ),
-}
-
-pub(super) enum EportReply {
-    Standing(Standing),
-    Unit,
-    Filed(Box<SubmittedMatched>),
-}
-
 fn dec(s: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str(s).map_err(|e| corrupt(format!("quantity {s:?}: {e}")))
 }
@@ -169,163 +149,157 @@ pub(super) fn settle(
             actor,
             action,
             &format!("licence:{no}"),
-            format!(r#"{{"declaration_id":{},"quantity":"{q}"}}"#, id.0),
+            store::detail::licence_use(id, q),
         )?;
     }
     Ok(())
 }
 
-pub(super) fn execute(
+pub(super) fn issue_licence(
     c: &Connection,
     head: &mut ChainHead,
-    op: &EportOp,
-) -> Result<EportReply, StoreError> {
-    match op {
-        EportOp::Issue(l, actor, now) => {
-            if standing_of(c, &l.licence_no)?.is_some() {
-                return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
-            }
-            let body = serde_json::to_string(l).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            c.prepare_cached(
+    (l, actor, now): &(Licence, Actor, DateTime<Utc>),
+) -> Result<Standing, StoreError> {
+    if standing_of(c, &l.licence_no)?.is_some() {
+        return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
+    }
+    let body = serde_json::to_string(l).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    c.prepare_cached(
                 "INSERT INTO eport_licences (licence_no, holder, issued_by, licence, reserved, written_off) VALUES (?1, ?2, ?3, ?4, '0', '0')",
             )
             .map_err(backend)?
             .execute(params![l.licence_no, l.holder.to_string(), l.issued_by, body])
             .map_err(backend)?;
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "eport.issue_licence",
-                &format!("licence:{}", l.licence_no),
-                body,
-            )?;
-            Ok(EportReply::Standing(Standing {
-                licence: l.clone(),
-                reserved: Decimal::ZERO,
-                written_off: Decimal::ZERO,
-            }))
-        }
-        EportOp::PutRegistry(e, actor, now) => {
-            c.prepare_cached(
-                "INSERT INTO eport_registry (uscc, name, status) VALUES (?1, ?2, ?3) \
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "eport.issue_licence",
+        &format!("licence:{}", l.licence_no),
+        body,
+    )?;
+    Ok(Standing {
+        licence: l.clone(),
+        reserved: Decimal::ZERO,
+        written_off: Decimal::ZERO,
+    })
+}
+
+pub(super) fn put_registry(
+    c: &Connection,
+    head: &mut ChainHead,
+    (e, actor, now): &(RegistryEntry, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO eport_registry (uscc, name, status) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, status = excluded.status",
-            )
-            .map_err(backend)?
-            .execute(params![e.uscc.to_string(), e.name, e.status.as_str()])
-            .map_err(backend)?;
-            let body = serde_json::to_string(e).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "eport.put_registry",
-                &format!("uscc:{}", e.uscc),
-                body,
-            )?;
-            Ok(EportReply::Unit)
+    )
+    .map_err(backend)?
+    .execute(params![e.uscc.to_string(), e.name, e.status.as_str()])
+    .map_err(backend)?;
+    let body = serde_json::to_string(e).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "eport.put_registry",
+        &format!("uscc:{}", e.uscc),
+        body,
+    )?;
+    Ok(())
+}
+
+pub(super) fn file(
+    c: &Connection,
+    head: &mut ChainHead,
+    boxed: &(
+        SubmitRequest,
+        AutomaticReview,
+        FilingCheck,
+        Option<Option<PendingMatch>>,
+    ),
+) -> Result<SubmittedMatched, StoreError> {
+    let (req, review, check, cargo_match) = boxed;
+    let enforced: bool = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM eport_registry)")
+        .map_err(backend)?
+        .query_row([], |r| r.get(0))
+        .map_err(backend)?;
+    let entry = registry_of(c, &check.trader)?;
+    let mut refusals: Vec<::eport::Refusal> =
+        check_registry(&check.trader, entry.as_ref(), enforced)
+            .into_iter()
+            .collect();
+    let mut lookup_err = None;
+    let claims = match check_licences(&check.needs, &check.trader, check.date, |no| {
+        standing_of(c, no).unwrap_or_else(|e| {
+            lookup_err = Some(e);
+            None
+        })
+    }) {
+        Ok(claims) => claims,
+        Err(r) => {
+            refusals.extend(r);
+            Vec::new()
         }
-        EportOp::File(boxed) => {
-            let (req, review, check, cargo_match) = &**boxed;
-            let enforced: bool = c
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM eport_registry)")
-                .map_err(backend)?
-                .query_row([], |r| r.get(0))
-                .map_err(backend)?;
-            let entry = registry_of(c, &check.trader)?;
-            let mut refusals: Vec<::eport::Refusal> =
-                check_registry(&check.trader, entry.as_ref(), enforced)
-                    .into_iter()
-                    .collect();
-            let mut lookup_err = None;
-            let claims = match check_licences(&check.needs, &check.trader, check.date, |no| {
-                standing_of(c, no).unwrap_or_else(|e| {
-                    lookup_err = Some(e);
-                    None
-                })
-            }) {
-                Ok(claims) => claims,
-                Err(r) => {
-                    refusals.extend(r);
-                    Vec::new()
-                }
-            };
-            if let Some(e) = lookup_err {
-                return Err(e);
-            }
-            let review = if refusals.is_empty() {
-                review.clone()
-            } else {
-                let mut problems = match review {
-                    AutomaticReview::Reject { problems } => problems.clone(),
-                    _ => Vec::new(),
-                };
-                problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
-                    field: r.field,
-                    code: r.code,
-                    message_zh: r.message_zh,
-                    message_en: r.message_en,
-                }));
-                problems.truncate(clearance::PROBLEMS_MAX);
-                AutomaticReview::Reject { problems }
-            };
-            let out = match cargo_match {
-                None => SubmittedMatched {
-                    filed: submit_reviewed(c, head, req, &review)?,
-                    matched: None,
-                },
-                Some(m) => {
-                    let op =
-                        cargo::CargoOp::SubmitMatched(Box::new((req.clone(), review, m.clone())));
-                    match cargo::execute(c, head, &op)? {
-                        cargo::CargoReply::SubmitMatched(out) => *out,
-                        _ => unreachable!("submit_matched answers SubmitMatched"),
-                    }
-                }
-            };
-            let filed = &out.filed;
-            if !filed.replayed && filed.status != Status::Rejected {
-                for claim in &claims {
-                    let s = standing_of(c, &claim.licence_no)?
-                        .ok_or_else(|| corrupt(format!("licence {} vanished", claim.licence_no)))?;
-                    set_totals(
-                        c,
-                        &claim.licence_no,
-                        s.reserved + claim.quantity,
-                        s.written_off,
-                    )?;
-                    c.prepare_cached(
+    };
+    if let Some(e) = lookup_err {
+        return Err(e);
+    }
+    let review = if refusals.is_empty() {
+        review.clone()
+    } else {
+        let mut problems = match review {
+            AutomaticReview::Reject { problems } => problems.clone(),
+            _ => Vec::new(),
+        };
+        problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
+            field: r.field,
+            code: r.code,
+            message_zh: r.message_zh,
+            message_en: r.message_en,
+        }));
+        problems.truncate(clearance::PROBLEMS_MAX);
+        AutomaticReview::Reject { problems }
+    };
+    let out = match cargo_match {
+        None => SubmittedMatched {
+            filed: submit_reviewed(c, head, req, &review)?,
+            matched: None,
+        },
+        Some(m) => cargo::submit_matched(c, head, &(req.clone(), review, m.clone()))?,
+    };
+    let filed = &out.filed;
+    if !filed.replayed && filed.status != Status::Rejected {
+        for claim in &claims {
+            let s = standing_of(c, &claim.licence_no)?
+                .ok_or_else(|| corrupt(format!("licence {} vanished", claim.licence_no)))?;
+            set_totals(
+                c,
+                &claim.licence_no,
+                s.reserved + claim.quantity,
+                s.written_off,
+            )?;
+            c.prepare_cached(
                         "INSERT INTO eport_licence_uses (declaration_id, licence_no, quantity, state) VALUES (?1, ?2, ?3, 'reserved')",
                     )
                     .map_err(backend)?
                     .execute(params![filed.id.0, claim.licence_no, claim.quantity.to_string()])
                     .map_err(backend)?;
-                    audit(
-                        c,
-                        head,
-                        req.now,
-                        "system:automatic_review",
-                        "eport.reserve",
-                        &format!("licence:{}", claim.licence_no),
-                        format!(
-                            r#"{{"declaration_id":{},"quantity":"{}"}}"#,
-                            filed.id.0, claim.quantity
-                        ),
-                    )?;
-                }
-            }
-            Ok(EportReply::Filed(Box::new(out)))
+            audit(
+                c,
+                head,
+                req.now,
+                "system:automatic_review",
+                "eport.reserve",
+                &format!("licence:{}", claim.licence_no),
+                store::detail::licence_use(filed.id, claim.quantity),
+            )?;
         }
     }
-}
-
-fn send(store: &SqliteStore, op: EportOp) -> Result<EportReply, StoreError> {
-    match store.send(Op::Eport(op))? {
-        Reply::Eport(r) => Ok(r),
-        _ => unreachable!("the writer answers an E-Port request with an E-Port reply"),
-    }
+    Ok(out)
 }
 
 fn standings(c: &Connection, column: &str, value: &str) -> Result<Vec<Standing>, StoreError> {
@@ -349,10 +323,8 @@ impl EportStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Standing, StoreError> {
         licence.validate().map_err(StoreError::Invalid)?;
-        match send(self, EportOp::Issue(licence, actor.clone(), now))? {
-            EportReply::Standing(s) => Ok(s),
-            _ => unreachable!("issue answers Standing"),
-        }
+        self.queue
+            .call(|r| Request::IssueLicence((licence, actor.clone(), now), r))
     }
 
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
@@ -374,7 +346,8 @@ impl EportStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         entry.validate().map_err(StoreError::Invalid)?;
-        send(self, EportOp::PutRegistry(entry, actor.clone(), now)).map(|_| ())
+        self.queue
+            .call(|r| Request::PutRegistry((entry, actor.clone(), now), r))
     }
 
     fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
@@ -388,10 +361,9 @@ impl EportStore for SqliteStore {
         check: FilingCheck,
     ) -> Result<Filed, StoreError> {
         store::check_body(&req)?;
-        match send(self, EportOp::File(Box::new((req, review, check, None))))? {
-            EportReply::Filed(f) => Ok(f.filed),
-            _ => unreachable!("file answers Filed"),
-        }
+        self.queue
+            .call(|r| Request::EportFile(Box::new((req, review, check, None)), r))
+            .map(|f| f.filed)
     }
 
     fn file_checked_matched(
@@ -402,13 +374,8 @@ impl EportStore for SqliteStore {
         matched: Option<PendingMatch>,
     ) -> Result<SubmittedMatched, StoreError> {
         store::check_body(&req)?;
-        match send(
-            self,
-            EportOp::File(Box::new((req, review, check, Some(matched)))),
-        )? {
-            EportReply::Filed(f) => Ok(*f),
-            _ => unreachable!("file answers Filed"),
-        }
+        self.queue
+            .call(|r| Request::EportFile(Box::new((req, review, check, Some(matched))), r))
     }
 
     fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError> {

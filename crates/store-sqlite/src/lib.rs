@@ -18,7 +18,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -31,7 +30,8 @@ use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use store::audit::{sha256_hex, AuditRecord, AuditReport, ChainHead, ChainVerifier};
+use store::audit::{AuditRecord, AuditReport, ChainHead, ChainVerifier};
+use store::writer::{Answer, Queue, Request};
 use store::*;
 
 mod cargo;
@@ -64,12 +64,7 @@ impl Default for SqliteOptions {
     }
 }
 
-/// Counters of the writer, for benchmarks and operations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriterStats {
-    pub batches: u64,
-    pub requests: u64,
-}
+pub use store::writer::WriterStats;
 
 /// The migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -272,49 +267,10 @@ fn corrupt(what: impl fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-// ---------------------------------------------------------------------------------------------
-// Requests to the writer
-
-enum Op {
-    Submit(SubmitRequest),
-    Accept(AcceptRequest),
-    Append(AppendRequest),
-    PutOffice(Office, Actor, DateTime<Utc>),
-    PutUser(NewUser, Actor, DateTime<Utc>),
-    SubmitReviewed(SubmitRequest, AutomaticReview),
-    CreateAccount(NewAccount, Actor, DateTime<Utc>),
-    CreateSession(NewSession, Actor, DateTime<Utc>),
-    RevokeSession(String, Actor, DateTime<Utc>),
-    RevokeSessionsOf(i64, Actor, DateTime<Utc>),
-    Cargo(cargo::CargoOp),
-    Risk(risk::RiskOp),
-    Eport(eport::EportOp),
-    Outbox(outbox::OutboxOp),
-    Finance(finance::FinanceOp),
-}
-
-enum Reply {
-    Filed(Filed),
-    Count(u64),
-    Submitted(Submitted),
-    Accepted(Accepted),
-    Appended(Appended),
-    Unit,
-    UserId(i64),
-    Cargo(cargo::CargoReply),
-    Risk(risk::RiskReply),
-    Eport(eport::EportReply),
-}
-
-struct Job {
-    op: Op,
-    reply: SyncSender<Result<Reply, StoreError>>,
-}
-
 /// The SQLite [`Store`].
 pub struct SqliteStore {
     path: PathBuf,
-    queue: Option<SyncSender<Job>>,
+    queue: Queue,
     writer: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
     readers_max: usize,
@@ -334,25 +290,22 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let head = read_chain_head(&conn)?;
 
-        let (tx, rx) = mpsc::sync_channel::<Job>(options.queue_max);
+        let (queue, rx) = Queue::bounded(options.queue_max);
         let stats = std::sync::Arc::new(Mutex::new(WriterStats::default()));
         let writer_stats = stats.clone();
         let batch_max = options.batch_max;
         let writer = std::thread::Builder::new()
             .name("jinguan-sqlite-writer".into())
             .spawn(move || {
-                Writer {
-                    conn,
-                    head,
-                    batch_max,
-                    stats: writer_stats,
-                }
-                .run(rx)
+                let mut writer = Writer { conn, head };
+                store::writer::run(rx, batch_max, &writer_stats, |batch| {
+                    writer.commit_batch(batch)
+                })
             })
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(SqliteStore {
             path,
-            queue: Some(tx),
+            queue,
             writer: Some(writer),
             readers: Mutex::new(Vec::new()),
             readers_max: options.readers_max,
@@ -371,18 +324,6 @@ impl SqliteStore {
 
     pub fn writer_stats(&self) -> WriterStats {
         *self.stats.lock().expect("stats lock")
-    }
-
-    fn send(&self, op: Op) -> Result<Reply, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
-        match queue.try_send(Job { op, reply }) {
-            Ok(()) => {}
-            // Back-pressure: wait for room rather than failing.
-            Err(TrySendError::Full(job)) => queue.send(job).map_err(|_| StoreError::Closed)?,
-            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
-        }
-        answer.recv().map_err(|_| StoreError::Closed)?
     }
 
     fn read<R>(
@@ -415,7 +356,7 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     /// Closing the queue lets the writer finish what is queued and stop.
     fn drop(&mut self) {
-        self.queue.take();
+        self.queue.close();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
@@ -425,25 +366,16 @@ impl Drop for SqliteStore {
 impl Store for SqliteStore {
     fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
         store::check_body(&req)?;
-        match self.send(Op::Submit(req))? {
-            Reply::Submitted(s) => Ok(s),
-            _ => unreachable!("the writer answers submit with Submitted"),
-        }
+        self.queue.call(|r| Request::Submit(req, r))
     }
 
     fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
-        match self.send(Op::Accept(req))? {
-            Reply::Accepted(a) => Ok(a),
-            _ => unreachable!("the writer answers accept with Accepted"),
-        }
+        self.queue.call(|r| Request::Accept(req, r))
     }
 
     fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
         store::check_append(&req)?;
-        match self.send(Op::Append(req))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers append with Appended"),
-        }
+        self.queue.call(|r| Request::Append(req, r))
     }
 
     fn goods_totals(
@@ -776,10 +708,8 @@ impl Store for SqliteStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self.send(Op::PutOffice(office, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers put_office with Unit"),
-        }
+        self.queue
+            .call(|r| Request::PutOffice((office, actor.clone(), now), r))
     }
 
     fn put_user(
@@ -788,10 +718,8 @@ impl Store for SqliteStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        match self.send(Op::PutUser(user, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers put_user with UserId"),
-        }
+        self.queue
+            .call(|r| Request::PutUser((user, actor.clone(), now), r))
     }
 
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
@@ -873,10 +801,8 @@ impl Store for SqliteStore {
         review: AutomaticReview,
     ) -> Result<Filed, StoreError> {
         store::check_body(&req)?;
-        match self.send(Op::SubmitReviewed(req, review))? {
-            Reply::Filed(f) => Ok(f),
-            _ => unreachable!("the writer answers submit_reviewed with Filed"),
-        }
+        self.queue
+            .call(|r| Request::SubmitReviewed((req, review), r))
     }
 
     fn create_account(
@@ -885,10 +811,8 @@ impl Store for SqliteStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        match self.send(Op::CreateAccount(account, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers create_account with UserId"),
-        }
+        self.queue
+            .call(|r| Request::CreateAccount((account, actor.clone(), now), r))
     }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
@@ -917,10 +841,8 @@ impl Store for SqliteStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self.send(Op::CreateSession(session, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers create_session with Unit"),
-        }
+        self.queue
+            .call(|r| Request::CreateSession((session, actor.clone(), now), r))
     }
 
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -958,10 +880,8 @@ impl Store for SqliteStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        match self.send(Op::RevokeSession(token_hash.to_owned(), actor.clone(), now))? {
-            Reply::Count(n) => Ok(n > 0),
-            _ => unreachable!("the writer answers revoke_session with Count"),
-        }
+        self.queue
+            .call(|r| Request::RevokeSession((token_hash.to_owned(), actor.clone(), now), r))
     }
 
     fn revoke_sessions_of(
@@ -970,10 +890,8 @@ impl Store for SqliteStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        match self.send(Op::RevokeSessionsOf(user_id, actor.clone(), now))? {
-            Reply::Count(n) => Ok(n),
-            _ => unreachable!("the writer answers revoke_sessions_of with Count"),
-        }
+        self.queue
+            .call(|r| Request::RevokeSessionsOf((user_id, actor.clone(), now), r))
     }
 
     fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {
@@ -1108,141 +1026,164 @@ fn parse_direction(s: &str) -> Result<Direction, StoreError> {
 struct Writer {
     conn: Connection,
     head: ChainHead,
-    batch_max: usize,
-    stats: std::sync::Arc<Mutex<WriterStats>>,
 }
 
 impl Writer {
-    fn run(mut self, rx: Receiver<Job>) {
-        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
-        // `recv` fails only once every sender is gone and the queue is empty.
-        while let Ok(first) = rx.recv() {
-            batch.push(first);
-            while batch.len() < self.batch_max {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            let results = self.commit_batch(&batch);
-            {
-                let mut s = self.stats.lock().expect("stats lock");
-                s.batches += 1;
-                s.requests += batch.len() as u64;
-            }
-            for (job, result) in batch.drain(..).zip(results) {
-                // The caller may have gone away; its answer is simply dropped.
-                let _ = job.reply.send(result);
-            }
-        }
-    }
-
     /// One transaction for the whole batch, one savepoint per request. Answers are returned
     /// only after COMMIT (and its fsync) succeeded; if it failed, every request fails.
-    fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Reply, StoreError>> {
+    /// One transaction for the whole batch, one savepoint per request. The answers go out
+    /// only after COMMIT (and its fsync) succeeded; if it failed, every request fails.
+    fn commit_batch(&mut self, batch: &[Request]) -> Result<Vec<Answer>, String> {
         let head_before = self.head;
-        let mut results = Vec::with_capacity(batch.len());
-        let tx = match self
+        let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-        {
-            Ok(tx) => tx,
-            Err(e) => {
-                let msg = e.to_string();
-                return batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
-                    .collect();
-            }
+            .map_err(|e| e.to_string())?;
+        let answers = batch
+            .iter()
+            .map(|req| execute(&mut tx, &mut self.head, req))
+            .collect();
+        tx.commit().map_err(|e| {
+            self.head = head_before;
+            e.to_string()
+        })?;
+        Ok(answers)
+    }
+}
+
+/// Run `f` in a savepoint of its own: a failure undoes it alone, and the chain head goes back
+/// with it.
+fn in_savepoint<T>(
+    tx: &mut rusqlite::Transaction<'_>,
+    head: &mut ChainHead,
+    f: impl FnOnce(&Connection, &mut ChainHead) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let at_start = *head;
+    let result = (|| {
+        let sp = tx.savepoint().map_err(backend)?;
+        let value = f(&sp, head)?;
+        sp.commit().map_err(backend)?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        // The savepoint rolled back on drop.
+        *head = at_start;
+    }
+    result
+}
+
+/// One request inside its savepoint, answered on its own channel.
+fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Request) -> Answer {
+    macro_rules! run {
+        ($reply:expr, $f:expr) => {
+            Answer::new($reply, in_savepoint(tx, head, $f))
         };
-        let mut tx = tx;
-        for job in batch {
-            let head_at_start = self.head;
-            let result = (|| {
-                let sp = tx.savepoint().map_err(backend)?;
-                let reply = execute(&sp, &mut self.head, &job.op)?;
-                sp.commit().map_err(backend)?;
-                Ok(reply)
-            })();
-            if result.is_err() {
-                // The savepoint rolled back on drop; the chain head goes back with it.
-                self.head = head_at_start;
-            }
-            results.push(result);
+    }
+    match req {
+        Request::Submit(r, reply) => run!(reply, |c, h| submit(c, h, r)),
+        Request::Accept(r, reply) => run!(reply, |c, h| accept(c, h, r)),
+        Request::Append(r, reply) => run!(reply, |c, h| append(c, h, r)),
+        Request::SubmitReviewed((r, review), reply) => {
+            run!(reply, |c, h| submit_reviewed(c, h, r, review))
         }
-        match tx.commit() {
-            Ok(()) => results,
-            Err(e) => {
-                self.head = head_before;
-                let msg = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
-                    .collect()
-            }
+        Request::PutOffice(x, reply) => run!(reply, |c, h| put_office(c, h, x)),
+        Request::PutUser(x, reply) => run!(reply, |c, h| put_user(c, h, x)),
+        Request::CreateAccount(x, reply) => run!(reply, |c, h| create_account(c, h, x)),
+        Request::CreateSession(x, reply) => run!(reply, |c, h| create_session(c, h, x)),
+        Request::RevokeSession(x, reply) => run!(reply, |c, h| revoke_session(c, h, x)),
+        Request::RevokeSessionsOf(x, reply) => run!(reply, |c, h| revoke_sessions_of(c, h, x)),
+        Request::RecordManifest(x, reply) => run!(reply, |c, h| cargo::record_manifest(c, h, x)),
+        Request::SubmitMatched(x, reply) => run!(reply, |c, h| cargo::submit_matched(c, h, x)),
+        Request::RecordTransit(x, reply) => run!(reply, |c, h| cargo::record_transit(c, h, x)),
+        Request::RecordPostal(x, reply) => run!(reply, |c, h| cargo::record_postal(c, h, x)),
+        Request::PutRules(x, reply) => run!(reply, |c, h| risk::put_rules(c, h, x)),
+        Request::PutPolicy(x, reply) => run!(reply, |c, h| risk::put_policy(c, h, x)),
+        Request::SetCreditClass(x, reply) => run!(reply, |c, h| risk::set_credit_class(c, h, x)),
+        Request::AddWatch(x, reply) => run!(reply, |c, h| risk::add_watch(c, h, x)),
+        Request::RemoveWatch(x, reply) => run!(reply, |c, h| risk::remove_watch(c, h, x)),
+        Request::RecordDecision(x, reply) => {
+            run!(reply, |c, h| risk::record_decision_as(c, h, x))
+        }
+        Request::AppendExamined(x, reply) => run!(reply, |c, h| risk::append_examined(c, h, x)),
+        Request::IssueLicence(x, reply) => run!(reply, |c, h| eport::issue_licence(c, h, x)),
+        Request::PutRegistry(x, reply) => run!(reply, |c, h| eport::put_registry(c, h, x)),
+        Request::EportFile(x, reply) => run!(reply, |c, h| eport::file(c, h, x)),
+        Request::AppendWithOutbox(x, reply) => {
+            run!(reply, |c, h| outbox::append_with_outbox(c, h, x))
+        }
+        Request::MarkPublished(x, reply) => run!(reply, |c, _| outbox::mark_published(c, x)),
+        Request::AckFeed(x, reply) => run!(reply, |c, _| outbox::ack_feed(c, x)),
+        Request::RecordRefundClaim(x, reply) => {
+            run!(reply, |c, h| finance::record_refund_claim(c, h, x))
+        }
+        Request::RecordBankRecord(x, reply) => {
+            run!(reply, |c, h| finance::record_bank_record(c, h, x))
         }
     }
 }
 
-/// One request inside its savepoint.
-fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, StoreError> {
-    match op {
-        Op::Submit(req) => submit(c, head, req).map(Reply::Submitted),
-        Op::Accept(req) => accept(c, head, req).map(Reply::Accepted),
-        Op::Append(req) => {
-            let row = load_for_write(c, req.id)?;
-            if row.version != req.expected_version {
-                return Err(StoreError::Conflict {
-                    expected: req.expected_version,
-                    actual: row.version,
-                });
-            }
-            let now = req.events.last().map(|e| e.at).expect("append has events");
-            let actor = req
-                .events
-                .last()
-                .map(|e| e.actor.label())
-                .expect("append has events");
-            write_events(c, head, req.id, row, &req.events, now, &actor, "append")
-                .map(Reply::Appended)
-        }
-        Op::SubmitReviewed(req, review) => submit_reviewed(c, head, req, review).map(Reply::Filed),
-        Op::Cargo(op) => cargo::execute(c, head, op).map(Reply::Cargo),
-        Op::Risk(op) => risk::execute(c, head, op).map(Reply::Risk),
-        Op::Eport(op) => eport::execute(c, head, op).map(Reply::Eport),
-        Op::Outbox(op) => outbox::execute(c, head, op),
-        Op::Finance(op) => finance::execute(c, head, op),
-        Op::CreateAccount(account, actor, now) => {
-            let user = &account.user;
-            let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();
-            let inserted = c
+/// Append events decided on the state at `expected_version`.
+fn append(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &AppendRequest,
+) -> Result<Appended, StoreError> {
+    let row = load_for_write(c, req.id)?;
+    if row.version != req.expected_version {
+        return Err(StoreError::Conflict {
+            expected: req.expected_version,
+            actual: row.version,
+        });
+    }
+    let now = req.events.last().map(|e| e.at).expect("append has events");
+    let actor = req
+        .events
+        .last()
+        .map(|e| e.actor.label())
+        .expect("append has events");
+    write_events(c, head, req.id, row, &req.events, now, &actor, "append")
+}
+
+fn create_account(
+    c: &Connection,
+    head: &mut ChainHead,
+    (account, actor, now): &(NewAccount, Actor, DateTime<Utc>),
+) -> Result<i64, StoreError> {
+    let user = &account.user;
+    let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();
+    let inserted = c
                 .prepare_cached("INSERT INTO users (login, role, office, uscc, duties, agency, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (login) DO NOTHING")
                 .map_err(backend)?
                 .execute(params![user.login, user.role.as_str(), user.office.map(|o| o.to_string()), user.uscc.map(|u| u.to_string()), duties.join(","), account.agency, account.password_hash])
                 .map_err(backend)?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate(format!("login {}", user.login)));
-            }
-            let id = c.last_insert_rowid();
-            // The hash stays out of the audit log.
-            let detail = serde_json::json!({
-                "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
-                "duties": account.duties, "agency": account.agency,
-            })
-            .to_string();
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "create_account",
-                &format!("user:{id}"),
-                detail,
-            )?;
-            Ok(Reply::UserId(id))
-        }
-        Op::CreateSession(session, actor, now) => {
-            let inserted = c
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!("login {}", user.login)));
+    }
+    let id = c.last_insert_rowid();
+    // The hash stays out of the audit log.
+    let detail = serde_json::json!({
+        "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
+        "duties": account.duties, "agency": account.agency,
+    })
+    .to_string();
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "create_account",
+        &format!("user:{id}"),
+        detail,
+    )?;
+    Ok(id)
+}
+
+fn create_session(
+    c: &Connection,
+    head: &mut ChainHead,
+    (session, actor, now): &(NewSession, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    let inserted = c
                 .prepare_cached("INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (token_hash) DO NOTHING")
                 .map_err(backend)?
                 .execute(params![session.token_hash, session.user_id, to_ms(session.created_at), to_ms(session.expires_at)])
@@ -1252,102 +1193,122 @@ fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, Store
                     }
                     other => backend(other),
                 })?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate("session".into()));
-            }
-            let detail = format!(r#"{{"expires_at_ms":{}}}"#, to_ms(session.expires_at));
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "sign_in",
-                &format!("user:{}", session.user_id),
-                detail,
-            )?;
-            Ok(Reply::Unit)
-        }
-        Op::RevokeSession(token_hash, actor, now) => {
-            let user_id: Option<i64> = c
+    if inserted == 0 {
+        return Err(StoreError::Duplicate("session".into()));
+    }
+    let detail = store::detail::sign_in(session.expires_at);
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "sign_in",
+        &format!("user:{}", session.user_id),
+        detail,
+    )?;
+    Ok(())
+}
+
+fn revoke_session(
+    c: &Connection,
+    head: &mut ChainHead,
+    (token_hash, actor, now): &(String, Actor, DateTime<Utc>),
+) -> Result<bool, StoreError> {
+    let user_id: Option<i64> = c
                 .prepare_cached("UPDATE sessions SET revoked_at_ms = ?2 WHERE token_hash = ?1 AND revoked_at_ms IS NULL RETURNING user_id")
                 .map_err(backend)?
                 .query_row(params![token_hash, to_ms(*now)], |r| r.get(0))
                 .optional()
                 .map_err(backend)?;
-            let Some(user_id) = user_id else {
-                return Ok(Reply::Count(0));
-            };
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "sign_out",
-                &format!("user:{user_id}"),
-                "{}".into(),
-            )?;
-            Ok(Reply::Count(1))
-        }
-        Op::RevokeSessionsOf(user_id, actor, now) => {
-            let n = c
-                .prepare_cached("UPDATE sessions SET revoked_at_ms = ?2 WHERE user_id = ?1 AND revoked_at_ms IS NULL")
-                .map_err(backend)?
-                .execute(params![user_id, to_ms(*now)])
-                .map_err(backend)?;
-            let detail = format!(r#"{{"sessions":{n}}}"#);
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "revoke_sessions",
-                &format!("user:{user_id}"),
-                detail,
-            )?;
-            Ok(Reply::Count(n as u64))
-        }
-        Op::PutOffice(office, actor, now) => {
-            c.prepare_cached(
+    let Some(user_id) = user_id else {
+        return Ok(false);
+    };
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "sign_out",
+        &format!("user:{user_id}"),
+        store::detail::empty(),
+    )?;
+    Ok(true)
+}
+
+fn revoke_sessions_of(
+    c: &Connection,
+    head: &mut ChainHead,
+    (user_id, actor, now): &(i64, Actor, DateTime<Utc>),
+) -> Result<u64, StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at_ms = ?2 WHERE user_id = ?1 AND revoked_at_ms IS NULL",
+        )
+        .map_err(backend)?
+        .execute(params![user_id, to_ms(*now)])
+        .map_err(backend)?;
+    let detail = store::detail::sessions_revoked(n as u64);
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "revoke_sessions",
+        &format!("user:{user_id}"),
+        detail,
+    )?;
+    Ok(n as u64)
+}
+
+fn put_office(
+    c: &Connection,
+    head: &mut ChainHead,
+    (office, actor, now): &(Office, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    c.prepare_cached(
                 "INSERT INTO offices (code, name, parent) VALUES (?1, ?2, ?3) ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
             )
             .map_err(backend)?
             .execute(params![office.code.to_string(), office.name, office.parent.map(|p| p.to_string())])
             .map_err(backend)?;
-            let detail = serde_json::to_string(office).expect("office serializes");
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "put_office",
-                &format!("office:{}", office.code),
-                detail,
-            )?;
-            Ok(Reply::Unit)
-        }
-        Op::PutUser(user, actor, now) => {
-            let inserted = c
+    let detail = serde_json::to_string(office).expect("office serializes");
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "put_office",
+        &format!("office:{}", office.code),
+        detail,
+    )?;
+    Ok(())
+}
+
+fn put_user(
+    c: &Connection,
+    head: &mut ChainHead,
+    (user, actor, now): &(NewUser, Actor, DateTime<Utc>),
+) -> Result<i64, StoreError> {
+    let inserted = c
                 .prepare_cached("INSERT INTO users (login, role, office, uscc) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (login) DO NOTHING")
                 .map_err(backend)?
                 .execute(params![user.login, user.role.as_str(), user.office.map(|o| o.to_string()), user.uscc.map(|u| u.to_string())])
                 .map_err(backend)?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate(format!("login {}", user.login)));
-            }
-            let id = c.last_insert_rowid();
-            let detail = serde_json::to_string(user).expect("user serializes");
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "put_user",
-                &format!("user:{id}"),
-                detail,
-            )?;
-            Ok(Reply::UserId(id))
-        }
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!("login {}", user.login)));
     }
+    let id = c.last_insert_rowid();
+    let detail = serde_json::to_string(user).expect("user serializes");
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "put_user",
+        &format!("user:{id}"),
+        detail,
+    )?;
+    Ok(id)
 }
 
 /// The first result of an earlier submission with the same key, if any; a different body
@@ -1418,10 +1379,11 @@ fn audit_submit(
     pre_entry_no: PreEntryNo,
     version: usize,
 ) -> Result<(), StoreError> {
-    let detail = format!(
-        r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{version}}}"#,
-        serde_json::to_string(&req.client_seq_no).expect("string serializes"),
-        sha256_hex(req.body_json.as_bytes()),
+    let detail = store::detail::submit(
+        pre_entry_no,
+        &req.client_seq_no,
+        &req.body_json,
+        version as u64,
     );
     audit(
         c,
@@ -1515,8 +1477,6 @@ fn submit_reviewed(
     };
     let (review_events, feedback) =
         store::review::review_steps(&mut state, review, declaration_no, req.now)?;
-    let review_json = serde_json::to_string(&review_events).expect("events serialize");
-    let review_types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
     events.extend(review_events);
     let version = events.len();
     let now_ms = to_ms(req.now);
@@ -1547,10 +1507,10 @@ fn submit_reviewed(
     insert_events(c, id, 0, &events)?;
     insert_notices(c, id, &events[submitted_version..])?;
     audit_submit(c, head, req, id, pre_entry_no, submitted_version)?;
-    let detail = format!(
-        r#"{{"from_version":{submitted_version},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-        serde_json::to_string(&review_types).expect("names serialize"),
-        sha256_hex(review_json.as_bytes())
+    let detail = store::detail::events(
+        submitted_version as u64,
+        version as u64,
+        &events[submitted_version..],
     );
     audit(
         c,
@@ -1706,14 +1666,7 @@ fn write_events(
     .map_err(backend)?;
     insert_events(c, id.0, row.version, events)?;
     insert_notices(c, id.0, events)?;
-    let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
-    let events_json = serde_json::to_string(events).expect("events serialize");
-    let detail = format!(
-        r#"{{"from_version":{},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-        row.version,
-        serde_json::to_string(&types).expect("names serialize"),
-        sha256_hex(events_json.as_bytes())
-    );
+    let detail = store::detail::events(row.version, version, events);
     audit(
         c,
         head,

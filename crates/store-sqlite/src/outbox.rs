@@ -30,47 +30,45 @@ pub(super) const MIGRATION: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
-pub(super) enum OutboxOp {
-    Append(AppendRequest, Vec<OutboxMessage>),
-    MarkPublished(Vec<u64>, DateTime<Utc>),
-    AckFeed(String, u64, DateTime<Utc>),
-}
-
-pub(super) fn execute(
+pub(super) fn append_with_outbox(
     c: &Connection,
     head: &mut ChainHead,
-    op: &OutboxOp,
-) -> Result<Reply, StoreError> {
-    match op {
-        OutboxOp::Append(req, messages) => {
-            check_messages(messages)?;
-            let appended = super::execute(c, head, &Op::Append(req.clone()))?;
-            insert_rows(c, messages)?;
-            Ok(appended)
-        }
-        OutboxOp::MarkPublished(seqs, at) => {
-            let mut stmt = c
-                .prepare_cached(
-                    "UPDATE outbox SET published_at_ms = ?2 WHERE seq = ?1 AND published_at_ms IS NULL",
-                )
-                .map_err(backend)?;
-            for s in seqs {
-                stmt.execute(params![*s as i64, to_ms(*at)])
-                    .map_err(backend)?;
-            }
-            Ok(Reply::Unit)
-        }
-        OutboxOp::AckFeed(agency, cursor, at) => {
-            c.prepare_cached(
+    (req, messages): &(AppendRequest, Vec<OutboxMessage>),
+) -> Result<Appended, StoreError> {
+    check_messages(messages)?;
+    let appended = super::append(c, head, req)?;
+    insert_rows(c, messages)?;
+    Ok(appended)
+}
+
+pub(super) fn mark_published(
+    c: &Connection,
+    (seqs, at): &(Vec<u64>, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "UPDATE outbox SET published_at_ms = ?2 WHERE seq = ?1 AND published_at_ms IS NULL",
+        )
+        .map_err(backend)?;
+    for s in seqs {
+        stmt.execute(params![*s as i64, to_ms(*at)])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(super) fn ack_feed(
+    c: &Connection,
+    (agency, cursor, at): &(String, u64, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    c.prepare_cached(
                 "INSERT INTO outbox_feed_acks (agency, cursor, at_ms) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (agency) DO UPDATE SET cursor = MAX(cursor, excluded.cursor), at_ms = excluded.at_ms",
             )
             .map_err(backend)?
             .execute(params![agency, *cursor as i64, to_ms(*at)])
             .map_err(backend)?;
-            Ok(Reply::Unit)
-        }
-    }
+    Ok(())
 }
 
 /// Write outbox rows in the current savepoint.
@@ -138,10 +136,6 @@ fn rows(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Outbo
     raw.into_iter().map(row_of).collect()
 }
 
-fn send(store: &SqliteStore, op: OutboxOp) -> Result<Reply, StoreError> {
-    store.send(Op::Outbox(op))
-}
-
 impl OutboxStore for SqliteStore {
     fn append_with_outbox(
         &self,
@@ -150,10 +144,8 @@ impl OutboxStore for SqliteStore {
     ) -> Result<Appended, StoreError> {
         store::check_append(&req)?;
         check_messages(&outbox)?;
-        match send(self, OutboxOp::Append(req, outbox))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers an append with Appended"),
-        }
+        self.queue
+            .call(|r| Request::AppendWithOutbox((req, outbox), r))
     }
 
     fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
@@ -172,7 +164,8 @@ impl OutboxStore for SqliteStore {
         if seqs.is_empty() {
             return Ok(());
         }
-        send(self, OutboxOp::MarkPublished(seqs.to_vec(), at)).map(|_| ())
+        self.queue
+            .call(|r| Request::MarkPublished((seqs.to_vec(), at), r))
     }
 
     fn read_for(
@@ -210,7 +203,8 @@ impl OutboxStore for SqliteStore {
     }
 
     fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        send(self, OutboxOp::AckFeed(recipient.to_owned(), cursor, at)).map(|_| ())
+        self.queue
+            .call(|r| Request::AckFeed((recipient.to_owned(), cursor, at), r))
     }
 
     fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError> {

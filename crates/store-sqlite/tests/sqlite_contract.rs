@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use rusqlite::Connection;
+use store::Store;
 use store_contract::contract::Harness;
 use store_sqlite::{SqliteOptions, SqliteStore, DB_FILE};
-use store::Store;
 
 struct SqliteHarness {
     dir: tempfile::TempDir,

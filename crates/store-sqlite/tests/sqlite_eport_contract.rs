@@ -1,9 +1,9 @@
 //! The E-Port store contract (`store_contract::eport_contract`), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
+use store::Store;
 use store_contract::eport_contract::EportHarness;
 use store_sqlite::{SqliteOptions, SqliteStore};
-use store::Store;
 
 struct SqliteHarness {
     dir: tempfile::TempDir,

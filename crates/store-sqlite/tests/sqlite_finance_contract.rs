@@ -1,9 +1,9 @@
 //! The finance store contract (`store_contract::finance_contract`: refund claims, bank records), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
+use store::Store;
 use store_contract::finance_contract::FinanceHarness;
 use store_sqlite::{SqliteOptions, SqliteStore};
-use store::Store;
 
 struct SqliteHarness {
     dir: tempfile::TempDir,

@@ -1,9 +1,9 @@
 //! The outbox contract (`store_contract::outbox_contract`), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
+use store::Store;
 use store_contract::outbox_contract::OutboxHarness;
 use store_sqlite::{SqliteOptions, SqliteStore};
-use store::Store;
 
 struct SqliteHarness {
     dir: tempfile::TempDir,

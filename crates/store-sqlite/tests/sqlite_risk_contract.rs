@@ -1,9 +1,9 @@
 //! The risk store contract (`store_contract::risk_contract`), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
+use store::Store;
 use store_contract::risk_contract::RiskHarness;
 use store_sqlite::{SqliteOptions, SqliteStore};
-use store::Store;
 
 struct SqliteHarness {
     dir: tempfile::TempDir,

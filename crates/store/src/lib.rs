@@ -43,11 +43,13 @@ use thiserror::Error;
 
 pub mod audit;
 pub mod cargo;
+pub mod detail;
 pub mod eport;
 pub mod finance;
 pub mod outbox;
 pub mod review;
 pub mod risk;
+pub mod writer;
 
 pub use audit::{AuditReport, BrokenLink, BrokenReason};
 

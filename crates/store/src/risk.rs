@@ -380,12 +380,6 @@ pub fn check_policy_write(w: &RiskPolicyWrite) -> Result<(), StoreError> {
     }
 }
 
-/// The audit detail of a policy write: the version and the whole policy (a few hundred bytes:
-/// the seed and every rate are what an auditor asks about), as both backends record it.
-pub fn policy_audit_detail(version: u64, policy_json: &str) -> String {
-    format!(r#"{{"version":{version},"policy":{policy_json}}}"#)
-}
-
 /// Validation re-exported for the PostgreSQL backend.
 pub fn check_rules(w: &RulesWrite) -> Result<(), StoreError> {
     check_rules_write(w)

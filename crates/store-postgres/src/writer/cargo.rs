@@ -16,20 +16,6 @@ use store::{AppendRequest, Appended, AutomaticReview, StoreError, SubmitRequest}
 use super::{filed, Tx};
 use crate::{backend, corrupt, ms};
 
-pub(crate) enum CargoOp {
-    Manifest(ManifestWrite),
-    SubmitMatched(Box<(SubmitRequest, AutomaticReview, Option<PendingMatch>)>),
-    Transit(TransitWrite),
-    Postal(PostalWrite),
-}
-
-pub(crate) enum CargoReply {
-    Manifest(ManifestWritten),
-    SubmitMatched(Box<SubmittedMatched>),
-    Transit(Box<StoredTransit>),
-    Postal(Vec<i64>),
-}
-
 macro_rules! json {
     ($v:expr) => {
         serde_json::to_string($v).map_err(corrupt)
@@ -37,62 +23,71 @@ macro_rules! json {
 }
 
 impl Tx<'_> {
-    pub(super) async fn cargo(
+    pub(super) async fn record_manifest(
         &self,
         head: &mut ChainHead,
-        op: &CargoOp,
-    ) -> Result<CargoReply, StoreError> {
-        match op {
-            CargoOp::Manifest(req) => {
-                check_manifest_write(req)?;
-                let mut last_seq = self.check_manifest_seq(req.expected_seq).await?;
-                for e in &req.events {
-                    last_seq = self.insert_manifest_event(head, last_seq + 1, e).await?;
-                }
-                let mut declarations = Vec::with_capacity(req.declarations.len());
-                for a in &req.declarations {
-                    declarations.push(self.append_linked(head, a).await?);
-                }
-                self.insert_outbox_rows(&req.outbox).await?;
-                Ok(CargoReply::Manifest(ManifestWritten {
-                    last_seq,
-                    declarations,
-                }))
-            }
-            CargoOp::SubmitMatched(boxed) => {
-                let (req, review, pending) = &**boxed;
-                // Filings are normally written in runs (`Tx::filing_run`); this is the same
-                // write for one.
-                let mut last = 0;
-                if let Some(m) = pending {
-                    let log = self.manifest_log_since(m.expected_seq).await?;
-                    log.admits(m)?;
-                    last = log.last;
-                }
-                let filed = filed(
-                    self.submit_many(head, &[(req, Some(review))], None)
-                        .await?
-                        .pop()
-                        .expect("one result per request")?,
-                );
-                let matched = match_written(req, pending.as_ref(), &filed, &mut last);
-                if let Some(m) = &matched {
-                    self.insert_manifest_events(head, &[m]).await?;
-                }
-                Ok(CargoReply::SubmitMatched(Box::new(SubmittedMatched {
-                    filed,
-                    matched,
-                })))
-            }
-            CargoOp::Transit(req) => self
-                .write_transit(head, req)
-                .await
-                .map(|t| CargoReply::Transit(Box::new(t))),
-            CargoOp::Postal(req) => {
-                let mut ids = Vec::with_capacity(req.records.len());
-                for r in &req.records {
-                    let d = &r.decision;
-                    let id: i64 = self
+        req: &ManifestWrite,
+    ) -> Result<ManifestWritten, StoreError> {
+        check_manifest_write(req)?;
+        let mut last_seq = self.check_manifest_seq(req.expected_seq).await?;
+        for e in &req.events {
+            last_seq = self.insert_manifest_event(head, last_seq + 1, e).await?;
+        }
+        let mut declarations = Vec::with_capacity(req.declarations.len());
+        for a in &req.declarations {
+            declarations.push(self.append(head, a).await?);
+        }
+        self.insert_outbox_rows(&req.outbox).await?;
+        Ok(ManifestWritten {
+            last_seq,
+            declarations,
+        })
+    }
+
+    pub(super) async fn submit_matched(
+        &self,
+        head: &mut ChainHead,
+        boxed: &(SubmitRequest, AutomaticReview, Option<PendingMatch>),
+    ) -> Result<SubmittedMatched, StoreError> {
+        let (req, review, pending) = boxed;
+        // Filings are normally written in runs (`Tx::filing_run`); this is the same
+        // write for one.
+        let mut last = 0;
+        if let Some(m) = pending {
+            let log = self.manifest_log_since(m.expected_seq).await?;
+            log.admits(m)?;
+            last = log.last;
+        }
+        let filed = filed(
+            self.submit_many(head, &[(req, Some(review))], None)
+                .await?
+                .pop()
+                .expect("one result per request")?,
+        );
+        let matched = match_written(req, pending.as_ref(), &filed, &mut last);
+        if let Some(m) = &matched {
+            self.insert_manifest_events(head, &[m]).await?;
+        }
+        Ok(SubmittedMatched { filed, matched })
+    }
+
+    pub(super) async fn record_transit(
+        &self,
+        head: &mut ChainHead,
+        req: &TransitWrite,
+    ) -> Result<StoredTransit, StoreError> {
+        self.write_transit(head, req).await
+    }
+
+    pub(super) async fn record_postal(
+        &self,
+        head: &mut ChainHead,
+        req: &PostalWrite,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(req.records.len());
+        for r in &req.records {
+            let d = &r.decision;
+            let id: i64 = self
                         .c
                         .query_one(
                             "INSERT INTO postal_items (kind, reference, list_no, operator, office, outcome, value_fen, payable_fen, decided_at, decision)
@@ -113,7 +108,7 @@ impl Tx<'_> {
                         .await
                         .map_err(backend)?
                         .get(0);
-                    self.audit(
+            self.audit(
                         head,
                         req.now,
                         &req.actor,
@@ -122,11 +117,9 @@ impl Tx<'_> {
                         serde_json::json!({"id": id, "outcome": postal_outcome_name(d), "value_fen": d.value_fen, "payable_fen": d.payable_fen}).to_string(),
                     )
                     .await?;
-                    ids.push(id);
-                }
-                Ok(CargoReply::Postal(ids))
-            }
+            ids.push(id);
         }
+        Ok(ids)
     }
 
     /// The last sequence number of the manifest log, which must be `expected` or, past it,
@@ -358,8 +351,9 @@ impl Tx<'_> {
 }
 
 impl Tx<'_> {
-    /// A declaration's events caused by a manifest write, as `Store::append` writes them.
-    async fn append_linked(
+    /// Append events decided on the state at `expected_version` (`Store::append`, and the
+    /// declarations' events of a manifest write, an examination or an outbox append).
+    pub(super) async fn append(
         &self,
         head: &mut ChainHead,
         a: &AppendRequest,
@@ -371,10 +365,7 @@ impl Tx<'_> {
                 actual: row.version,
             });
         }
-        let last = a
-            .events
-            .last()
-            .expect("checked: linked appends have events");
+        let last = a.events.last().expect("checked: appends have events");
         self.write_events(
             head,
             a.id,

@@ -16,30 +16,9 @@ use store::audit::ChainHead;
 use store::eport::*;
 use store::{AutomaticReview, DeclarationId, StoreError, SubmitRequest};
 
-use super::cargo::{CargoOp, CargoReply};
 use super::{filed, Tx};
 use crate::{backend, corrupt};
 use store::cargo::{PendingMatch, SubmittedMatched};
-
-pub(crate) enum EportOp {
-    Issue(Licence, Actor, DateTime<Utc>),
-    PutRegistry(RegistryEntry, Actor, DateTime<Utc>),
-    /// The filing, its checks, and the bill match when filed through cargo control.
-    File(
-        Box<(
-            SubmitRequest,
-            AutomaticReview,
-            FilingCheck,
-            Option<Option<PendingMatch>>,
-        )>,
-    ),
-}
-
-pub(crate) enum EportReply {
-    Standing(Standing),
-    Unit,
-    Filed(Box<SubmittedMatched>),
-}
 
 pub(crate) fn dec(s: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str(s).map_err(|e| corrupt(format!("quantity {s:?}: {e}")))
@@ -140,7 +119,7 @@ impl Tx<'_> {
                 actor,
                 action,
                 &format!("licence:{no}"),
-                format!(r#"{{"declaration_id":{},"quantity":"{q}"}}"#, id.0),
+                store::detail::licence_use(id, q),
             )
             .await?;
         }
@@ -168,15 +147,13 @@ impl Tx<'_> {
         .transpose()
     }
 
-    pub(super) async fn eport(
+    pub(super) async fn issue_licence(
         &self,
         head: &mut ChainHead,
-        op: &EportOp,
-    ) -> Result<EportReply, StoreError> {
-        match op {
-            EportOp::Issue(l, actor, now) => {
-                let body = serde_json::to_string(l).map_err(corrupt)?;
-                let n = self
+        (l, actor, now): &(Licence, Actor, DateTime<Utc>),
+    ) -> Result<Standing, StoreError> {
+        let body = serde_json::to_string(l).map_err(corrupt)?;
+        let n = self
                     .c
                     .execute(
                         "INSERT INTO eport_licences (licence_no, holder, issued_by, licence, reserved, written_off)
@@ -185,26 +162,31 @@ impl Tx<'_> {
                     )
                     .await
                     .map_err(backend)?;
-                if n == 0 {
-                    return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
-                }
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "eport.issue_licence",
-                    &format!("licence:{}", l.licence_no),
-                    body,
-                )
-                .await?;
-                Ok(EportReply::Standing(Standing {
-                    licence: l.clone(),
-                    reserved: Decimal::ZERO,
-                    written_off: Decimal::ZERO,
-                }))
-            }
-            EportOp::PutRegistry(e, actor, now) => {
-                self.c
+        if n == 0 {
+            return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
+        }
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "eport.issue_licence",
+            &format!("licence:{}", l.licence_no),
+            body,
+        )
+        .await?;
+        Ok(Standing {
+            licence: l.clone(),
+            reserved: Decimal::ZERO,
+            written_off: Decimal::ZERO,
+        })
+    }
+
+    pub(super) async fn put_registry(
+        &self,
+        head: &mut ChainHead,
+        (e, actor, now): &(RegistryEntry, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        self.c
                     .execute(
                         "INSERT INTO eport_registry (uscc, name, status) VALUES ($1, $2, $3)
                          ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, status = excluded.status",
@@ -212,110 +194,106 @@ impl Tx<'_> {
                     )
                     .await
                     .map_err(backend)?;
-                let body = serde_json::to_string(e).map_err(corrupt)?;
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "eport.put_registry",
-                    &format!("uscc:{}", e.uscc),
-                    body,
+        let body = serde_json::to_string(e).map_err(corrupt)?;
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "eport.put_registry",
+            &format!("uscc:{}", e.uscc),
+            body,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn file(
+        &self,
+        head: &mut ChainHead,
+        boxed: &(
+            SubmitRequest,
+            AutomaticReview,
+            FilingCheck,
+            Option<Option<PendingMatch>>,
+        ),
+    ) -> Result<SubmittedMatched, StoreError> {
+        let (req, review, check, cargo_match) = boxed;
+        let enforced: bool = self
+            .c
+            .query_one("SELECT EXISTS (SELECT 1 FROM eport_registry)", &[])
+            .await
+            .map_err(backend)?
+            .get(0);
+        let entry = self.registry_of(&check.trader).await?;
+        // The licences drawn on, locked until the batch commits.
+        let mut standings = Vec::new();
+        for n in &check.needs {
+            if let Some(no) = &n.licence_no {
+                if !standings.iter().any(|(k, _)| k == no) {
+                    standings.push((no.clone(), self.standing_for_update(no).await?));
+                }
+            }
+        }
+        let (review, claims) = checked_review(review, check, entry.as_ref(), enforced, |no| {
+            standings
+                .iter()
+                .find(|(k, _)| k == no)
+                .and_then(|(_, s)| s.clone())
+        });
+        let out = match cargo_match {
+            None => SubmittedMatched {
+                filed: filed(
+                    self.submit_many(head, &[(req, Some(&review))], None)
+                        .await?
+                        .pop()
+                        .expect("one result per request")?,
+                ),
+                matched: None,
+            },
+            Some(m) => {
+                self.submit_matched(head, &(req.clone(), review, m.clone()))
+                    .await?
+            }
+        };
+        let f = &out.filed;
+        if !f.replayed && f.status != Status::Rejected {
+            for claim in &claims {
+                let s = self
+                    .standing_for_update(&claim.licence_no)
+                    .await?
+                    .ok_or_else(|| corrupt(format!("licence {} vanished", claim.licence_no)))?;
+                self.set_totals(
+                    &claim.licence_no,
+                    s.reserved + claim.quantity,
+                    s.written_off,
                 )
                 .await?;
-                Ok(EportReply::Unit)
-            }
-            EportOp::File(boxed) => {
-                let (req, review, check, cargo_match) = &**boxed;
-                let enforced: bool = self
-                    .c
-                    .query_one("SELECT EXISTS (SELECT 1 FROM eport_registry)", &[])
-                    .await
-                    .map_err(backend)?
-                    .get(0);
-                let entry = self.registry_of(&check.trader).await?;
-                // The licences drawn on, locked until the batch commits.
-                let mut standings = Vec::new();
-                for n in &check.needs {
-                    if let Some(no) = &n.licence_no {
-                        if !standings.iter().any(|(k, _)| k == no) {
-                            standings.push((no.clone(), self.standing_for_update(no).await?));
-                        }
-                    }
-                }
-                let (review, claims) =
-                    checked_review(review, check, entry.as_ref(), enforced, |no| {
-                        standings
-                            .iter()
-                            .find(|(k, _)| k == no)
-                            .and_then(|(_, s)| s.clone())
-                    });
-                let out = match cargo_match {
-                    None => SubmittedMatched {
-                        filed: filed(
-                            self.submit_many(head, &[(req, Some(&review))], None)
-                                .await?
-                                .pop()
-                                .expect("one result per request")?,
-                        ),
-                        matched: None,
-                    },
-                    Some(m) => {
-                        let op = CargoOp::SubmitMatched(Box::new((req.clone(), review, m.clone())));
-                        match self.cargo(head, &op).await? {
-                            CargoReply::SubmitMatched(out) => *out,
-                            _ => unreachable!("submit_matched answers SubmitMatched"),
-                        }
-                    }
-                };
-                let f = &out.filed;
-                if !f.replayed && f.status != Status::Rejected {
-                    for claim in &claims {
-                        let s = self
-                            .standing_for_update(&claim.licence_no)
-                            .await?
-                            .ok_or_else(|| {
-                                corrupt(format!("licence {} vanished", claim.licence_no))
-                            })?;
-                        self.set_totals(
-                            &claim.licence_no,
-                            s.reserved + claim.quantity,
-                            s.written_off,
-                        )
-                        .await?;
-                        self.c
+                self.c
                             .execute(
                                 "INSERT INTO eport_licence_uses (declaration_id, licence_no, quantity, state) VALUES ($1, $2, $3, 'reserved')",
                                 &[&f.id.0, &claim.licence_no, &claim.quantity.to_string()],
                             )
                             .await
                             .map_err(backend)?;
-                        self.audit(
-                            head,
-                            req.now,
-                            "system:automatic_review",
-                            "eport.reserve",
-                            &format!("licence:{}", claim.licence_no),
-                            format!(
-                                r#"{{"declaration_id":{},"quantity":"{}"}}"#,
-                                f.id.0, claim.quantity
-                            ),
-                        )
-                        .await?;
-                    }
-                }
-                Ok(EportReply::Filed(Box::new(out)))
+                self.audit(
+                    head,
+                    req.now,
+                    "system:automatic_review",
+                    "eport.reserve",
+                    &format!("licence:{}", claim.licence_no),
+                    store::detail::licence_use(f.id, claim.quantity),
+                )
+                .await?;
             }
         }
+        Ok(out)
     }
 }
 
 /// A filing that can be written in a run with others (`Tx::filing_run`): it draws on no
 /// licence, so there is nothing to lock and reserve, only the registry to read.
-pub(super) fn joins_run(op: &EportOp) -> bool {
-    match op {
-        EportOp::File(b) => b.2.needs.iter().all(|n| n.licence_no.is_none()),
-        _ => false,
-    }
+pub(super) fn joins_run(check: &FilingCheck) -> bool {
+    check.needs.iter().all(|n| n.licence_no.is_none())
 }
 
 /// The automatic review with the E-Port's refusals (registry, licences) added, and the
