@@ -26,10 +26,8 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use clearance::{
-    apply, customs_year, decide, Action, Actor, Command, DeclarationState, Event, EventKind, Status,
-};
-use domain::codes::{DeclarationNo, Direction, EntryNumber, OfficeCode, PreEntryNo};
+use clearance::{apply, customs_year, Actor, DeclarationState, Event, EventKind};
+use domain::codes::{Direction, EntryNumber, OfficeCode, PreEntryNo};
 use store::audit::{AuditRecord, ChainHead};
 use store::writer::{Answer, Reply, Request};
 use store::*;
@@ -765,24 +763,21 @@ impl Tx<'_> {
             if let Some((id, pre, version, body, state)) =
                 existing.get(&(declarants[i].clone(), r.client_seq_no.clone()))
             {
-                let pre_entry_no = PreEntryNo::parse(pre).map_err(corrupt)?;
-                plans.push(Plan::Done(Box::new(if *body != r.body_json {
-                    Err(StoreError::IdempotencyMismatch {
-                        client_seq_no: r.client_seq_no.clone(),
-                        pre_entry_no,
-                    })
-                } else {
-                    Ok(SubmitOutcome {
-                        submitted: Submitted {
-                            id: DeclarationId(*id),
-                            pre_entry_no,
-                            version: *version as u64,
-                            replayed: true,
-                        },
+                let first = store::plan::OnRecord {
+                    id: DeclarationId(*id),
+                    pre_entry_no: PreEntryNo::parse(pre).map_err(corrupt)?,
+                    version: *version as u64,
+                    body_json: body,
+                };
+                let outcome = match store::plan::replay(r, first) {
+                    Ok(submitted) => Ok(SubmitOutcome {
+                        submitted,
                         state: serde_json::from_str(state)
                             .map_err(|e| corrupt(format!("state of declaration {id}: {e}")))?,
-                    })
-                })));
+                    }),
+                    Err(e) => Err(e),
+                };
+                plans.push(Plan::Done(Box::new(outcome)));
                 continue;
             }
             if let Some(&j) = first_new.get(&key) {
@@ -794,19 +789,10 @@ impl Tx<'_> {
                 continue;
             }
             let year = customs_year(r.now);
-            let Some(provisional) = PreEntryNo::new(r.declaration_office, year, r.direction, 1)
-            else {
-                plans.push(Plan::Done(Box::new(Err(StoreError::SerialExhausted(
-                    format!("pre-entry {} {year} {}", r.declaration_office, r.direction),
-                )))));
-                continue;
-            };
-            if let Err(refusal) = decide(
-                &DeclarationState::default(),
-                &submit_command(r, provisional),
-                r.now,
-            ) {
-                plans.push(Plan::Done(Box::new(Err(StoreError::Refused(refusal)))));
+            let checked = store::plan::pre_entry_no(r.declaration_office, year, r.direction, 1)
+                .and_then(|provisional| store::plan::submission(r, provisional));
+            if let Err(e) = checked {
+                plans.push(Plan::Done(Box::new(Err(e))));
                 continue;
             }
             first_new.insert(key, i);
@@ -879,16 +865,9 @@ impl Tx<'_> {
             }
             let k = serial_key(r);
             let serial = next_pre.get_mut(&k).expect("serial taken for the key");
-            let pre_entry_no = PreEntryNo::new(k.0, k.1, k.2, *serial).ok_or_else(|| {
-                StoreError::SerialExhausted(format!("pre-entry {} {} {}", k.0, k.1, k.2))
-            })?;
+            let pre_entry_no = store::plan::pre_entry_no(k.0, k.1, k.2, *serial)?;
             *serial += 1;
-            let mut evs = decide(
-                &DeclarationState::default(),
-                &submit_command(r, pre_entry_no),
-                r.now,
-            )
-            .map_err(StoreError::Refused)?;
+            let mut evs = store::plan::submission(r, pre_entry_no)?;
             let mut state = evs.iter().fold(DeclarationState::default(), apply);
             let submitted_version = evs.len() as u64;
             let id = next_id.next().expect("an id per new declaration");
@@ -915,12 +894,7 @@ impl Tx<'_> {
                 };
                 let declaration_no = match taken {
                     Some(serial) => {
-                        let n = DeclarationNo::new(k.0, k.1, k.2, *serial).ok_or_else(|| {
-                            StoreError::SerialExhausted(format!(
-                                "declaration {} {} {}",
-                                k.0, k.1, k.2
-                            ))
-                        })?;
+                        let n = store::plan::declaration_no(k.0, k.1, k.2, *serial)?;
                         *serial += 1;
                         Some(n)
                     }
@@ -1083,12 +1057,7 @@ impl Tx<'_> {
         let last = self
             .take_serials(kind, &[((office, year, direction), 1)])
             .await?[0];
-        u32::try_from(last)
-            .ok()
-            .filter(|s| *s <= EntryNumber::SERIAL_MAX)
-            .ok_or_else(|| {
-                StoreError::SerialExhausted(format!("{kind} {office} {year} {direction}"))
-            })
+        store::plan::serial(kind, office, year, direction, last)
     }
 
     async fn audit(
@@ -1385,50 +1354,13 @@ impl Tx<'_> {
         req: &AcceptRequest,
     ) -> Result<Accepted, StoreError> {
         let row = self.load_for_write(req.id).await?;
-        if row.version != req.expected_version {
-            return Err(StoreError::Conflict {
-                expected: req.expected_version,
-                actual: row.version,
-            });
-        }
-        let not_allowed = |status| {
-            StoreError::Refused(clearance::Refusal::NotAllowedInStatus {
-                status,
-                action: "accept",
-            })
-        };
-        let header = row
-            .state
-            .header
-            .clone()
-            .ok_or_else(|| not_allowed(row.state.status))?;
-        // Refuse before taking a serial, so that a refused accept leaves no gap (the savepoint
-        // would undo it anyway).
-        if row.state.status != Status::Submitted {
-            return Err(not_allowed(row.state.status));
-        }
-        let year = customs_year(req.now);
+        store::plan::check_version(req.expected_version, row.version)?;
+        let (office, year, direction) = store::plan::accept_key(&row.state, req.now)?;
         let serial = self
-            .next_serial(
-                "declaration",
-                header.declaration_office,
-                year,
-                header.direction,
-            )
+            .next_serial("declaration", office, year, direction)
             .await?;
-        let declaration_no =
-            DeclarationNo::new(header.declaration_office, year, header.direction, serial)
-                .ok_or_else(|| {
-                    StoreError::SerialExhausted(format!(
-                        "declaration {} {year} {}",
-                        header.declaration_office, header.direction
-                    ))
-                })?;
-        let cmd = Command {
-            actor: req.actor.clone(),
-            action: Action::Accept { declaration_no },
-        };
-        let events = decide(&row.state, &cmd, req.now).map_err(StoreError::Refused)?;
+        let declaration_no = store::plan::declaration_no(office, year, direction, serial)?;
+        let events = store::plan::acceptance(&row.state, req, declaration_no)?;
         let appended = self
             .write_events(
                 head,
@@ -1475,20 +1407,12 @@ impl Tx<'_> {
         actor: &str,
         action: &str,
     ) -> Result<Appended, StoreError> {
-        let before = row.state.status;
-        // A terminal declaration never changes (the lifecycle refuses first; this guards the
-        // store against events decided elsewhere on a wrong state).
-        if before.is_terminal() {
-            return Err(StoreError::Invalid(format!(
-                "declaration {id} is {before} and cannot change"
-            )));
-        }
-        let state = events.iter().fold(row.state, apply);
-        let version = row.version + events.len() as u64;
-        let state_json = serde_json::to_string(&state).expect("state serializes");
+        let plan = store::plan::events(id, row.state, row.version, events)?;
+        let (state, version) = (&plan.state, plan.version);
+        let state_json = serde_json::to_string(state).expect("state serializes");
         let mut event_rows = EventRows::default();
         event_rows.push(id.0, row.version, events);
-        let detail = store::detail::events(row.version, version, events);
+        let detail = plan.detail;
         let mut audit = AuditRows::default();
         audit.push(head.next(
             ms(now).timestamp_millis(),
@@ -1561,27 +1485,13 @@ impl Tx<'_> {
             }
         }
         // The E-Port licence uses settle with the step that releases or ends the declaration.
-        if state.status != before {
-            self.settle(head, id, state.status, actor, now).await?;
+        if let Some(status) = plan.status_changed {
+            self.settle(head, id, status, actor, now).await?;
         }
         Ok(Appended {
             version,
             status: state.status,
         })
-    }
-}
-
-fn submit_command(r: &SubmitRequest, pre_entry_no: PreEntryNo) -> Command {
-    Command {
-        actor: r.actor.clone(),
-        action: Action::Submit {
-            pre_entry_no,
-            client_seq_no: r.client_seq_no.clone(),
-            declarant: r.declarant,
-            direction: r.direction,
-            declaration_office: r.declaration_office,
-            entry_exit_office: r.entry_exit_office,
-        },
     }
 }
 

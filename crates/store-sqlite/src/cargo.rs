@@ -2,7 +2,7 @@
 //! they share its group commit and the one audit chain, and a write touching a manifest and a
 //! declaration commits both in one savepoint.
 
-use cargo_control::{transit, ManifestEvent, TransitEvent, TransitNo, TransitState};
+use cargo_control::{ManifestEvent, TransitNo};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
@@ -249,31 +249,14 @@ fn write_transit(
     head: &mut ChainHead,
     req: &TransitWrite,
 ) -> Result<StoredTransit, StoreError> {
-    check_transit_write(req)?;
-    let current = load_transit_row(c, &req.transit_no)?;
-    let (version, mut state) = match current {
-        Some(t) => (t.version, t.state),
-        None => (0, TransitState::default()),
-    };
-    if version != req.expected_version {
-        return Err(StoreError::Conflict {
-            expected: req.expected_version,
-            actual: version,
-        });
-    }
-    for e in &req.events {
-        transit::apply(&mut state, e);
-    }
+    let on_record = load_transit_row(c, &req.transit_no)?.map(|t| (t.version, t.state));
+    let version = on_record.as_ref().map_or(0, |(v, _)| *v);
+    let written = store::plan::transit(req, on_record)?;
+    let (state, new_version, now) = (&written.state, written.version, written.updated_at);
     let decl = state
         .declaration
         .as_ref()
-        .ok_or_else(|| StoreError::Invalid("a transit starts with its declaration".into()))?;
-    let new_version = version + req.events.len() as u64;
-    let now = req
-        .events
-        .last()
-        .map(|e: &TransitEvent| e.at)
-        .expect("checked non-empty");
+        .expect("the plan checked: a transit starts with its declaration");
     c.prepare_cached(
         "INSERT INTO transits (transit_no, declarant, entry_office, destination_office, status, version, updated_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (transit_no) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at_ms = excluded.updated_at_ms, state = excluded.state",
@@ -287,7 +270,7 @@ fn write_transit(
         state.status.as_str(),
         new_version as i64,
         to_ms(now),
-        serde_json::to_string(&state).map_err(corrupt)?
+        serde_json::to_string(state).map_err(corrupt)?
     ])
     .map_err(backend)?;
     for (i, e) in req.events.iter().enumerate() {
@@ -313,12 +296,7 @@ fn write_transit(
             transit_audit_detail(e),
         )?;
     }
-    Ok(StoredTransit {
-        transit_no: req.transit_no,
-        version: new_version,
-        state,
-        updated_at: now,
-    })
+    Ok(written)
 }
 
 fn load_transit_row(c: &Connection, no: &TransitNo) -> Result<Option<StoredTransit>, StoreError> {

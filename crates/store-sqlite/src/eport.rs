@@ -109,10 +109,8 @@ pub(super) fn settle(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let to = match status {
-        Status::Released | Status::Closed => UseState::WrittenOff,
-        Status::Cancelled | Status::Withdrawn | Status::Rejected => UseState::Released,
-        _ => return Ok(()),
+    let Some(to) = store::plan::settlement(status) else {
+        return Ok(());
     };
     let uses: Vec<(String, String)> = c
         .prepare_cached(
@@ -126,30 +124,22 @@ pub(super) fn settle(
     for (no, q) in uses {
         let q = dec(&q)?;
         let s = standing_of(c, &no)?.ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
-        let written_off = if to == UseState::WrittenOff {
-            s.written_off + q
-        } else {
-            s.written_off
-        };
-        set_totals(c, &no, s.reserved - q, written_off)?;
+        let settled = store::plan::settle_use(to, &s, id, q);
+        set_totals(c, &no, settled.reserved, settled.written_off)?;
         c.prepare_cached(
             "UPDATE eport_licence_uses SET state = ?3 WHERE declaration_id = ?1 AND licence_no = ?2",
         )
         .map_err(backend)?
         .execute(params![id.0, no, to.as_str()])
         .map_err(backend)?;
-        let action = match to {
-            UseState::WrittenOff => "eport.write_off",
-            _ => "eport.release_reservation",
-        };
         audit(
             c,
             head,
             now,
             actor,
-            action,
+            settled.action,
             &format!("licence:{no}"),
-            store::detail::licence_use(id, q),
+            settled.detail,
         )?;
     }
     Ok(())

@@ -23,9 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clearance::{
-    apply, customs_year, decide, Action, Actor, Command, DeclarationState, EventKind, Lane, Status,
-};
+use clearance::{apply, customs_year, Actor, DeclarationState, EventKind, Lane, Status};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -1129,12 +1127,7 @@ fn append(
     req: &AppendRequest,
 ) -> Result<Appended, StoreError> {
     let row = load_for_write(c, req.id)?;
-    if row.version != req.expected_version {
-        return Err(StoreError::Conflict {
-            expected: req.expected_version,
-            actual: row.version,
-        });
-    }
+    store::plan::check_version(req.expected_version, row.version)?;
     let now = req.events.last().map(|e| e.at).expect("append has events");
     let actor = req
         .events
@@ -1325,19 +1318,13 @@ fn replay_of(c: &Connection, req: &SubmitRequest) -> Result<Option<Submitted>, S
     let Some((id, pre, version, body)) = existing else {
         return Ok(None);
     };
-    let pre_entry_no = PreEntryNo::parse(&pre).map_err(corrupt)?;
-    if body != req.body_json {
-        return Err(StoreError::IdempotencyMismatch {
-            client_seq_no: req.client_seq_no.clone(),
-            pre_entry_no,
-        });
-    }
-    Ok(Some(Submitted {
+    let first = store::plan::OnRecord {
         id: DeclarationId(id),
-        pre_entry_no,
+        pre_entry_no: PreEntryNo::parse(&pre).map_err(corrupt)?,
         version: version as u64,
-        replayed: true,
-    }))
+        body_json: &body,
+    };
+    store::plan::replay(req, first).map(Some)
 }
 
 /// A pre-entry number and the submission's events (nothing written yet but the serial).
@@ -1347,26 +1334,9 @@ fn submission(
 ) -> Result<(PreEntryNo, Vec<clearance::Event>), StoreError> {
     let year = customs_year(req.now);
     let serial = next_serial(c, "pre_entry", req.declaration_office, year, req.direction)?;
-    let pre_entry_no = PreEntryNo::new(req.declaration_office, year, req.direction, serial)
-        .ok_or_else(|| {
-            StoreError::SerialExhausted(format!(
-                "pre-entry {} {year} {}",
-                req.declaration_office, req.direction
-            ))
-        })?;
-    let cmd = Command {
-        actor: req.actor.clone(),
-        action: Action::Submit {
-            pre_entry_no,
-            client_seq_no: req.client_seq_no.clone(),
-            declarant: req.declarant,
-            direction: req.direction,
-            declaration_office: req.declaration_office,
-            entry_exit_office: req.entry_exit_office,
-        },
-    };
-    let events =
-        decide(&DeclarationState::default(), &cmd, req.now).map_err(StoreError::Refused)?;
+    let pre_entry_no =
+        store::plan::pre_entry_no(req.declaration_office, year, req.direction, serial)?;
+    let events = store::plan::submission(req, pre_entry_no)?;
     Ok((pre_entry_no, events))
 }
 
@@ -1542,50 +1512,11 @@ fn accept(
     req: &AcceptRequest,
 ) -> Result<Accepted, StoreError> {
     let row = load_for_write(c, req.id)?;
-    if row.version != req.expected_version {
-        return Err(StoreError::Conflict {
-            expected: req.expected_version,
-            actual: row.version,
-        });
-    }
-    let header = row.state.header.clone().ok_or_else(|| {
-        StoreError::Refused(clearance::Refusal::NotAllowedInStatus {
-            status: row.state.status,
-            action: "accept",
-        })
-    })?;
-    let year = customs_year(req.now);
-    // Refuse before taking a serial, so that a refused accept leaves no gap (the savepoint
-    // would undo it anyway).
-    if row.state.status != Status::Submitted {
-        return Err(StoreError::Refused(
-            clearance::Refusal::NotAllowedInStatus {
-                status: row.state.status,
-                action: "accept",
-            },
-        ));
-    }
-    let serial = next_serial(
-        c,
-        "declaration",
-        header.declaration_office,
-        year,
-        header.direction,
-    )?;
-    let declaration_no =
-        DeclarationNo::new(header.declaration_office, year, header.direction, serial).ok_or_else(
-            || {
-                StoreError::SerialExhausted(format!(
-                    "declaration {} {year} {}",
-                    header.declaration_office, header.direction
-                ))
-            },
-        )?;
-    let cmd = Command {
-        actor: req.actor.clone(),
-        action: Action::Accept { declaration_no },
-    };
-    let events = decide(&row.state, &cmd, req.now).map_err(StoreError::Refused)?;
+    store::plan::check_version(req.expected_version, row.version)?;
+    let (office, year, direction) = store::plan::accept_key(&row.state, req.now)?;
+    let serial = next_serial(c, "declaration", office, year, direction)?;
+    let declaration_no = store::plan::declaration_no(office, year, direction, serial)?;
+    let events = store::plan::acceptance(&row.state, req, declaration_no)?;
     let appended = write_events(
         c,
         head,
@@ -1638,16 +1569,8 @@ fn write_events(
     actor: &str,
     action: &str,
 ) -> Result<Appended, StoreError> {
-    let before = row.state.status;
-    let state = events.iter().fold(row.state, apply);
-    // A terminal declaration never changes (the lifecycle refuses first; this guards the store
-    // against events decided elsewhere on a wrong state).
-    if before.is_terminal() {
-        return Err(StoreError::Invalid(format!(
-            "declaration {id} is {before} and cannot change"
-        )));
-    }
-    let version = row.version + events.len() as u64;
+    let plan = store::plan::events(id, row.state, row.version, events)?;
+    let (state, version) = (&plan.state, plan.version);
     let state_json = serde_json::to_string(&state).expect("state serializes");
     c.prepare_cached(
         "UPDATE declarations SET status = ?2, lane = ?3, declaration_no = ?4, updated_at_ms = ?5, version = ?6, state = ?7 WHERE id = ?1 AND version = ?8",
@@ -1666,7 +1589,6 @@ fn write_events(
     .map_err(backend)?;
     insert_events(c, id.0, row.version, events)?;
     insert_notices(c, id.0, events)?;
-    let detail = store::detail::events(row.version, version, events);
     audit(
         c,
         head,
@@ -1674,11 +1596,11 @@ fn write_events(
         actor,
         action,
         &format!("declaration:{id}"),
-        detail,
+        plan.detail,
     )?;
     // The E-Port licence uses settle with the step that releases or ends the declaration.
-    if state.status != before {
-        eport::settle(c, head, id, state.status, actor, now)?;
+    if let Some(status) = plan.status_changed {
+        eport::settle(c, head, id, status, actor, now)?;
     }
     Ok(Appended {
         version,
@@ -1764,10 +1686,7 @@ fn next_serial(
         .map_err(backend)?
         .query_row(params![kind, office.to_string(), year, direction.to_string()], |r| r.get(0))
         .map_err(backend)?;
-    u32::try_from(last)
-        .ok()
-        .filter(|s| *s <= domain::codes::EntryNumber::SERIAL_MAX)
-        .ok_or_else(|| StoreError::SerialExhausted(format!("{kind} {office} {year} {direction}")))
+    store::plan::serial(kind, office, year, direction, last)
 }
 
 fn audit(

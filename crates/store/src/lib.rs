@@ -47,6 +47,7 @@ pub mod detail;
 pub mod eport;
 pub mod finance;
 pub mod outbox;
+pub mod plan;
 pub mod review;
 pub mod risk;
 pub mod writer;

@@ -8,7 +8,7 @@
 //! Manifest sequence numbers are taken as `max(seq) + 1` under the writers' advisory lock, not
 //! from a PostgreSQL sequence, so that a rolled-back write leaves no gap (as on SQLite).
 
-use cargo_control::{transit, ManifestEvent, TransitNo, TransitState};
+use cargo_control::{ManifestEvent, TransitNo, TransitState};
 use store::audit::ChainHead;
 use store::cargo::*;
 use store::{AppendRequest, Appended, AutomaticReview, StoreError, SubmitRequest};
@@ -266,7 +266,6 @@ impl Tx<'_> {
         head: &mut ChainHead,
         req: &TransitWrite,
     ) -> Result<StoredTransit, StoreError> {
-        check_transit_write(req)?;
         let no = req.transit_no.to_string();
         let current = self
             .c
@@ -276,29 +275,22 @@ impl Tx<'_> {
             )
             .await
             .map_err(backend)?;
-        let (version, mut state) = match current {
+        let on_record = match current {
             Some(r) => {
                 let v: i64 = r.get(0);
                 let s: &str = r.get(1);
-                (v as u64, read_state(&no, s)?)
+                Some((v as u64, read_state(&no, s)?))
             }
-            None => (0, TransitState::default()),
+            None => None,
         };
-        if version != req.expected_version {
-            return Err(StoreError::Conflict {
-                expected: req.expected_version,
-                actual: version,
-            });
-        }
-        for e in &req.events {
-            transit::apply(&mut state, e);
-        }
+        let version = on_record.as_ref().map_or(0, |(v, _)| *v);
+        let mut written = store::plan::transit(req, on_record)?;
+        written.updated_at = ms(written.updated_at);
+        let (state, new_version, now) = (&written.state, written.version, written.updated_at);
         let decl = state
             .declaration
             .as_ref()
-            .ok_or_else(|| StoreError::Invalid("a transit starts with its declaration".into()))?;
-        let new_version = version + req.events.len() as u64;
-        let now = ms(req.events.last().expect("checked non-empty").at);
+            .expect("the plan checked: a transit starts with its declaration");
         self.c
             .execute(
                 "INSERT INTO transits (transit_no, declarant, entry_office, destination_office, status, version, updated_at, state)
@@ -312,7 +304,7 @@ impl Tx<'_> {
                     &state.status.as_str(),
                     &(new_version as i64),
                     &now,
-                    &json!(&state)?,
+                    &json!(state)?,
                 ],
             )
             .await
@@ -341,12 +333,7 @@ impl Tx<'_> {
             )
             .await?;
         }
-        Ok(StoredTransit {
-            transit_no: req.transit_no,
-            version: new_version,
-            state,
-            updated_at: now,
-        })
+        Ok(written)
     }
 }
 
@@ -359,12 +346,7 @@ impl Tx<'_> {
         a: &AppendRequest,
     ) -> Result<Appended, StoreError> {
         let row = self.load_for_write(a.id).await?;
-        if row.version != a.expected_version {
-            return Err(StoreError::Conflict {
-                expected: a.expected_version,
-                actual: row.version,
-            });
-        }
+        store::plan::check_version(a.expected_version, row.version)?;
         let last = a.events.last().expect("checked: appends have events");
         self.write_events(
             head,

@@ -76,10 +76,8 @@ impl Tx<'_> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let to = match status {
-            Status::Released | Status::Closed => UseState::WrittenOff,
-            Status::Cancelled | Status::Withdrawn | Status::Rejected => UseState::Released,
-            _ => return Ok(()),
+        let Some(to) = store::plan::settlement(status) else {
+            return Ok(());
         };
         let uses = self
             .c
@@ -96,12 +94,9 @@ impl Tx<'_> {
                 .standing_for_update(&no)
                 .await?
                 .ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
-            let written_off = if to == UseState::WrittenOff {
-                s.written_off + q
-            } else {
-                s.written_off
-            };
-            self.set_totals(&no, s.reserved - q, written_off).await?;
+            let settled = store::plan::settle_use(to, &s, id, q);
+            self.set_totals(&no, settled.reserved, settled.written_off)
+                .await?;
             self.c
                 .execute(
                     "UPDATE eport_licence_uses SET state = $3 WHERE declaration_id = $1 AND licence_no = $2",
@@ -109,17 +104,13 @@ impl Tx<'_> {
                 )
                 .await
                 .map_err(backend)?;
-            let action = match to {
-                UseState::WrittenOff => "eport.write_off",
-                _ => "eport.release_reservation",
-            };
             self.audit(
                 head,
                 now,
                 actor,
-                action,
+                settled.action,
                 &format!("licence:{no}"),
-                store::detail::licence_use(id, q),
+                settled.detail,
             )
             .await?;
         }
