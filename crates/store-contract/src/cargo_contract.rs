@@ -11,8 +11,8 @@ use clearance::{Lane, Status};
 use domain::codes::Direction;
 use domain::money::Fen;
 
-use store::cargo::*;
 use crate::contract::{declarant, sample_body, shanghai, submit_request, t0};
+use store::cargo::*;
 use store::{AppendRequest, AutomaticReview, DeclarationKey, StoreError};
 
 /// Opens the backend under test; `open` twice gives the same data (reopen).

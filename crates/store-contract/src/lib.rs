@@ -10,6 +10,7 @@
 //! - [`cargo_contract`], [`eport_contract`], [`finance_contract`], [`outbox_contract`],
 //!   [`risk_contract`]: the sub-stores.
 
+pub mod bench;
 pub mod cargo_contract;
 pub mod contract;
 pub mod eport_contract;
