@@ -12,13 +12,12 @@
 use domain::codes::{OfficeCode, Uscc};
 use domain::money::Fen;
 use store::cargo::*;
-use store::{AutomaticReview, StoreError, SubmitRequest};
+use store::StoreError;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::writer::cargo::{read_state, read_transit_no};
 use crate::{corrupt, PostgresStore};
-use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE manifest_events (
@@ -83,22 +82,6 @@ fn read_transit(r: &Row) -> Result<StoredTransit, StoreError> {
 }
 
 impl CargoStore for PostgresStore {
-    fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
-        check_manifest_write(&req)?;
-        self.queue.call(|r| Request::RecordManifest(req, r))
-    }
-
-    fn submit_matched(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::SubmitMatched(Box::new((req, review, matched)), r))
-    }
-
     fn manifest_events(
         &self,
         after_seq: u64,
@@ -120,11 +103,6 @@ impl CargoStore for PostgresStore {
                 })
             })
             .collect()
-    }
-
-    fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
-        check_transit_write(&req)?;
-        self.queue.call(|r| Request::RecordTransit(req, r))
     }
 
     fn load_transit(
@@ -177,16 +155,6 @@ impl CargoStore for PostgresStore {
             .iter()
             .map(read_transit)
             .collect()
-    }
-
-    fn record_postal(&self, req: PostalWrite) -> Result<Vec<i64>, StoreError> {
-        if req.records.is_empty() || req.records.len() > cargo_control::PARCELS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "a postal write has 1 to {} records",
-                cargo_control::PARCELS_MAX
-            )));
-        }
-        self.queue.call(|r| Request::RecordPostal(req, r))
     }
 
     fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError> {

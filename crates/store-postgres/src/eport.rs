@@ -8,17 +8,13 @@
 //!   (reserved, written off, released).
 //! - `eport_registry`: the market-regulation registry.
 
-use chrono::{DateTime, Utc};
-use clearance::Actor;
 use domain::codes::Uscc;
-use eport::{Licence, RegistryEntry, RegistryStatus, Standing};
-use store::cargo::{PendingMatch, SubmittedMatched};
+use eport::{RegistryEntry, RegistryStatus, Standing};
 use store::eport::*;
-use store::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
+use store::{DeclarationId, StoreError};
 
 use crate::writer::eport::{dec, read_standing};
 use crate::{corrupt, PostgresStore};
-use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE eport_licences (
@@ -57,17 +53,6 @@ impl PostgresStore {
 }
 
 impl EportStore for PostgresStore {
-    fn issue_licence(
-        &self,
-        licence: Licence,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Standing, StoreError> {
-        licence.validate().map_err(StoreError::Invalid)?;
-        self.queue
-            .call(|r| Request::IssueLicence((licence, actor.clone(), now), r))
-    }
-
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
         Ok(self
             .standings(
@@ -91,17 +76,6 @@ impl EportStore for PostgresStore {
         )
     }
 
-    fn put_registry(
-        &self,
-        entry: RegistryEntry,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        entry.validate().map_err(StoreError::Invalid)?;
-        self.queue
-            .call(|r| Request::PutRegistry((entry, actor.clone(), now), r))
-    }
-
     fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
         self.query(
             "SELECT name, status FROM eport_registry WHERE uscc = $1",
@@ -118,30 +92,6 @@ impl EportStore for PostgresStore {
             })
         })
         .transpose()
-    }
-
-    fn file_checked(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        check: FilingCheck,
-    ) -> Result<Filed, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::EportFile(Box::new((req, review, check, None)), r))
-            .map(|f| f.filed)
-    }
-
-    fn file_checked_matched(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        check: FilingCheck,
-        matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::EportFile(Box::new((req, review, check, Some(matched))), r))
     }
 
     fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError> {

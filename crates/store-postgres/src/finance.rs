@@ -7,13 +7,11 @@
 //! - `eport_refund_claims`: one row per verified claim, key `(declaration_no, item_no)`.
 //! - `eport_bank_records`: one row per receipt or payment, key `(bank, bank_ref)`.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use clearance::Actor;
+use chrono::NaiveDate;
 use domain::codes::Uscc;
 use eport::forex::BankRecord;
 use eport::refund::RefundClaim;
 use store::finance::*;
-use store::writer::Request;
 use store::StoreError;
 use tokio_postgres::types::ToSql;
 
@@ -63,19 +61,6 @@ impl PostgresStore {
 }
 
 impl FinanceStore for PostgresStore {
-    fn record_refund_claim(
-        &self,
-        claim: RefundClaim,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<RefundClaim, StoreError> {
-        check_claim(&claim)?;
-        self.queue.call(|r| {
-            Request::RecordRefundClaim((Box::new(claim.clone()), actor.clone(), now), r)
-        })?;
-        Ok(claim)
-    }
-
     fn refund_claims_of(&self, claimant: &Uscc) -> Result<Vec<RefundClaim>, StoreError> {
         self.finance_rows(
             "SELECT claim FROM eport_refund_claims WHERE claimant = $1 \
@@ -92,19 +77,6 @@ impl FinanceStore for PostgresStore {
             vec![Box::new(i64::from(limit.min(FINANCE_LIST_MAX)))],
             |s| serde_json::from_str::<RefundClaim>(s),
         )
-    }
-
-    fn record_bank_record(
-        &self,
-        record: BankRecord,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<BankRecord, StoreError> {
-        check_bank_record(&record)?;
-        self.queue.call(|r| {
-            Request::RecordBankRecord((Box::new(record.clone()), actor.clone(), now), r)
-        })?;
-        Ok(record)
     }
 
     fn bank_records_of(&self, bank: &str) -> Result<Vec<BankRecord>, StoreError> {

@@ -27,12 +27,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clearance::{Actor, Lane, Status, TaxKind};
+use clearance::{Lane, Status, TaxKind};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use store::audit::{AuditRecord, ChainVerifier};
-use store::writer::{Queue, Request};
+use store::writer::Queue;
 use store::*;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
@@ -370,21 +370,13 @@ const ACCOUNT_COLUMNS_BY_LOGIN: &str =
 const ACCOUNT_COLUMNS_BY_ID: &str =
     "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = $1";
 
+impl store::writer::Queued for PostgresStore {
+    fn queue(&self) -> &Queue {
+        &self.queue
+    }
+}
+
 impl Store for PostgresStore {
-    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
-        store::check_body(&req)?;
-        self.queue.call(|r| Request::Submit(req, r))
-    }
-
-    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
-        self.queue.call(|r| Request::Accept(req, r))
-    }
-
-    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        self.queue.call(|r| Request::Append(req, r))
-    }
-
     fn goods_totals(
         &self,
         from: DateTime<Utc>,
@@ -659,26 +651,6 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    fn put_office(
-        &self,
-        office: Office,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::PutOffice((office, actor.clone(), now), r))
-    }
-
-    fn put_user(
-        &self,
-        user: NewUser,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        self.queue
-            .call(|r| Request::PutUser((user, actor.clone(), now), r))
-    }
-
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
         Ok(self
             .account(ACCOUNT_COLUMNS_BY_LOGIN, Box::new(login.to_owned()))?
@@ -716,42 +688,12 @@ impl Store for PostgresStore {
         }
     }
 
-    fn submit_reviewed(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-    ) -> Result<Filed, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::SubmitReviewed((req, review), r))
-    }
-
-    fn create_account(
-        &self,
-        account: NewAccount,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        self.queue
-            .call(|r| Request::CreateAccount((account, actor.clone(), now), r))
-    }
-
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
         self.account(ACCOUNT_COLUMNS_BY_LOGIN, Box::new(login.to_owned()))
     }
 
     fn account_by_id(&self, user_id: i64) -> Result<Option<Account>, StoreError> {
         self.account(ACCOUNT_COLUMNS_BY_ID, Box::new(user_id))
-    }
-
-    fn create_session(
-        &self,
-        session: NewSession,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::CreateSession((session, actor.clone(), now), r))
     }
 
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -772,26 +714,6 @@ impl Store for PostgresStore {
             expires_at: r.get(9),
             revoked_at: r.get(10),
         }))
-    }
-
-    fn revoke_session(
-        &self,
-        token_hash: &str,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.queue
-            .call(|r| Request::RevokeSession((token_hash.to_owned(), actor.clone(), now), r))
-    }
-
-    fn revoke_sessions_of(
-        &self,
-        user_id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        self.queue
-            .call(|r| Request::RevokeSessionsOf((user_id, actor.clone(), now), r))
     }
 
     fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {

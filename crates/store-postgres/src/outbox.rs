@@ -4,13 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use store::outbox::*;
-use store::{AppendRequest, Appended, StoreError};
+use store::StoreError;
 use tokio_postgres::Row;
 
 use crate::PostgresStore;
-use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE outbox (
@@ -50,17 +48,6 @@ fn row_of(r: &Row) -> OutboxRow {
 }
 
 impl OutboxStore for PostgresStore {
-    fn append_with_outbox(
-        &self,
-        req: AppendRequest,
-        outbox: Vec<OutboxMessage>,
-    ) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        check_messages(&outbox)?;
-        self.queue
-            .call(|r| Request::AppendWithOutbox((req, outbox), r))
-    }
-
     fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         let limit = limit.clamp(1, OUTBOX_READ_MAX) as i64;
         let rows = self.query_owned(
@@ -70,14 +57,6 @@ impl OutboxStore for PostgresStore {
             vec![Box::new(after as i64), Box::new(limit)],
         )?;
         Ok(rows.iter().map(row_of).collect())
-    }
-
-    fn mark_published(&self, seqs: &[u64], at: DateTime<Utc>) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        self.queue
-            .call(|r| Request::MarkPublished((seqs.to_vec(), at), r))
     }
 
     fn read_for(
@@ -110,11 +89,6 @@ impl OutboxStore for PostgresStore {
             vec![Box::new(recipient.to_owned()), Box::new(n)],
         )?;
         Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
-    }
-
-    fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::AckFeed((recipient.to_owned(), cursor, at), r))
     }
 
     fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError> {

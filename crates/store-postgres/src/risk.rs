@@ -12,14 +12,11 @@
 //! - Reference prices are computed by the service from released declarations
 //!   ([`RiskStore::released_bodies`]).
 
-use chrono::{DateTime, Utc};
-use clearance::{Actor, CreditClass};
 use domain::codes::Uscc;
 use store::risk::*;
-use store::{AppendRequest, Appended, DeclarationId, StoreError};
+use store::{DeclarationId, StoreError};
 
 use crate::{corrupt, PostgresStore};
-use store::writer::Request;
 
 pub(crate) const MIGRATION: &str = r#"
     CREATE TABLE risk_rules (
@@ -63,11 +60,6 @@ pub(crate) const POLICY_MIGRATION: &str = r#"
 "#;
 
 impl RiskStore for PostgresStore {
-    fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError> {
-        check_rules(&write)?;
-        self.queue.call(|r| Request::PutRules(write, r))
-    }
-
     fn rules(&self) -> Result<Option<StoredRules>, StoreError> {
         Ok(self.rules_history(1)?.into_iter().next())
     }
@@ -88,11 +80,6 @@ impl RiskStore for PostgresStore {
                 rules_json: r.get(4),
             })
             .collect())
-    }
-
-    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
-        check_policy_write(&write)?;
-        self.queue.call(|r| Request::PutPolicy(write, r))
     }
 
     fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError> {
@@ -116,17 +103,6 @@ impl RiskStore for PostgresStore {
             .collect())
     }
 
-    fn set_credit_class(
-        &self,
-        uscc: Uscc,
-        class: CreditClass,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::SetCreditClass((uscc, class, actor.clone(), now), r))
-    }
-
     fn credit_classes(&self) -> Result<Vec<StoredCreditClass>, StoreError> {
         let rows = self.query(
             "SELECT uscc, class, actor, at FROM risk_credit_classes ORDER BY uscc",
@@ -147,27 +123,6 @@ impl RiskStore for PostgresStore {
             .collect()
     }
 
-    fn add_watch_entry(
-        &self,
-        entry: WatchRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        check_watch_row(&entry)?;
-        self.queue
-            .call(|r| Request::AddWatch((entry, actor.clone(), now), r))
-    }
-
-    fn remove_watch_entry(
-        &self,
-        id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.queue
-            .call(|r| Request::RemoveWatch((id, actor.clone(), now), r))
-    }
-
     fn watch_entries(&self) -> Result<Vec<StoredWatchEntry>, StoreError> {
         let rows = self.query(
             "SELECT id, entry, actor, at FROM risk_watch_entries WHERE removed_at IS NULL ORDER BY id",
@@ -186,25 +141,6 @@ impl RiskStore for PostgresStore {
                 })
             })
             .collect()
-    }
-
-    fn record_decision(
-        &self,
-        row: FeedbackRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::RecordDecision((row, actor.clone(), now), r))
-    }
-
-    fn append_examined(
-        &self,
-        req: AppendRequest,
-        exam: Examination,
-    ) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        self.queue.call(|r| Request::AppendExamined((req, exam), r))
     }
 
     fn feedback(&self, limit: u32) -> Result<Vec<FeedbackRow>, StoreError> {

@@ -333,22 +333,6 @@ fn in_list(from: usize, n: usize) -> String {
 }
 
 impl CargoStore for SqliteStore {
-    fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
-        check_manifest_write(&req)?;
-        self.queue.call(|r| Request::RecordManifest(req, r))
-    }
-
-    fn submit_matched(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::SubmitMatched(Box::new((req, review, matched)), r))
-    }
-
     fn manifest_events(
         &self,
         after_seq: u64,
@@ -377,11 +361,6 @@ impl CargoStore for SqliteStore {
             }
             Ok(out)
         })
-    }
-
-    fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
-        check_transit_write(&req)?;
-        self.queue.call(|r| Request::RecordTransit(req, r))
     }
 
     fn load_transit(&self, transit_no: &TransitNo) -> Result<Option<StoredTransit>, StoreError> {
@@ -442,16 +421,6 @@ impl CargoStore for SqliteStore {
             }
             Ok(out)
         })
-    }
-
-    fn record_postal(&self, req: PostalWrite) -> Result<Vec<i64>, StoreError> {
-        if req.records.is_empty() || req.records.len() > cargo_control::PARCELS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "a postal write has 1 to {} records",
-                cargo_control::PARCELS_MAX
-            )));
-        }
-        self.queue.call(|r| Request::RecordPostal(req, r))
     }
 
     fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError> {

@@ -306,17 +306,6 @@ fn standings(c: &Connection, column: &str, value: &str) -> Result<Vec<Standing>,
 }
 
 impl EportStore for SqliteStore {
-    fn issue_licence(
-        &self,
-        licence: Licence,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Standing, StoreError> {
-        licence.validate().map_err(StoreError::Invalid)?;
-        self.queue
-            .call(|r| Request::IssueLicence((licence, actor.clone(), now), r))
-    }
-
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
         self.read(|c| standing_of(c, licence_no))
     }
@@ -329,43 +318,8 @@ impl EportStore for SqliteStore {
         self.read(|c| standings(c, "issued_by", issuer))
     }
 
-    fn put_registry(
-        &self,
-        entry: RegistryEntry,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        entry.validate().map_err(StoreError::Invalid)?;
-        self.queue
-            .call(|r| Request::PutRegistry((entry, actor.clone(), now), r))
-    }
-
     fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
         self.read(|c| registry_of(c, uscc))
-    }
-
-    fn file_checked(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        check: FilingCheck,
-    ) -> Result<Filed, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::EportFile(Box::new((req, review, check, None)), r))
-            .map(|f| f.filed)
-    }
-
-    fn file_checked_matched(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        check: FilingCheck,
-        matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::EportFile(Box::new((req, review, check, Some(matched))), r))
     }
 
     fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError> {

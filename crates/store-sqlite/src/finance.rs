@@ -134,19 +134,6 @@ fn rows<T: serde::de::DeserializeOwned>(
 }
 
 impl FinanceStore for SqliteStore {
-    fn record_refund_claim(
-        &self,
-        claim: RefundClaim,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<RefundClaim, StoreError> {
-        check_claim(&claim)?;
-        self.queue.call(|r| {
-            Request::RecordRefundClaim((Box::new(claim.clone()), actor.clone(), now), r)
-        })?;
-        Ok(claim)
-    }
-
     fn refund_claims_of(&self, claimant: &Uscc) -> Result<Vec<RefundClaim>, StoreError> {
         self.read(|c| {
             rows(
@@ -166,19 +153,6 @@ impl FinanceStore for SqliteStore {
                 [limit],
             )
         })
-    }
-
-    fn record_bank_record(
-        &self,
-        record: BankRecord,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<BankRecord, StoreError> {
-        check_bank_record(&record)?;
-        self.queue.call(|r| {
-            Request::RecordBankRecord((Box::new(record.clone()), actor.clone(), now), r)
-        })?;
-        Ok(record)
     }
 
     fn bank_records_of(&self, bank: &str) -> Result<Vec<BankRecord>, StoreError> {

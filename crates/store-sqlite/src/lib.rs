@@ -361,21 +361,13 @@ impl Drop for SqliteStore {
     }
 }
 
+impl store::writer::Queued for SqliteStore {
+    fn queue(&self) -> &Queue {
+        &self.queue
+    }
+}
+
 impl Store for SqliteStore {
-    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
-        store::check_body(&req)?;
-        self.queue.call(|r| Request::Submit(req, r))
-    }
-
-    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
-        self.queue.call(|r| Request::Accept(req, r))
-    }
-
-    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        self.queue.call(|r| Request::Append(req, r))
-    }
-
     fn goods_totals(
         &self,
         from: DateTime<Utc>,
@@ -700,26 +692,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_office(
-        &self,
-        office: Office,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::PutOffice((office, actor.clone(), now), r))
-    }
-
-    fn put_user(
-        &self,
-        user: NewUser,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        self.queue
-            .call(|r| Request::PutUser((user, actor.clone(), now), r))
-    }
-
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
         self.read(|c| {
             let row = c
@@ -793,25 +765,6 @@ impl Store for SqliteStore {
             }
         })
     }
-    fn submit_reviewed(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-    ) -> Result<Filed, StoreError> {
-        store::check_body(&req)?;
-        self.queue
-            .call(|r| Request::SubmitReviewed((req, review), r))
-    }
-
-    fn create_account(
-        &self,
-        account: NewAccount,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        self.queue
-            .call(|r| Request::CreateAccount((account, actor.clone(), now), r))
-    }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
         self.read(|c| {
@@ -831,16 +784,6 @@ impl Store for SqliteStore {
                 rusqlite::types::Value::Integer(user_id),
             )
         })
-    }
-
-    fn create_session(
-        &self,
-        session: NewSession,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::CreateSession((session, actor.clone(), now), r))
     }
 
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -870,26 +813,6 @@ impl Store for SqliteStore {
                 revoked_at: revoked.map(from_ms).transpose()?,
             }))
         })
-    }
-
-    fn revoke_session(
-        &self,
-        token_hash: &str,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.queue
-            .call(|r| Request::RevokeSession((token_hash.to_owned(), actor.clone(), now), r))
-    }
-
-    fn revoke_sessions_of(
-        &self,
-        user_id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        self.queue
-            .call(|r| Request::RevokeSessionsOf((user_id, actor.clone(), now), r))
     }
 
     fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {

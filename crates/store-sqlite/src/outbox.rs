@@ -137,17 +137,6 @@ fn rows(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Outbo
 }
 
 impl OutboxStore for SqliteStore {
-    fn append_with_outbox(
-        &self,
-        req: AppendRequest,
-        outbox: Vec<OutboxMessage>,
-    ) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        check_messages(&outbox)?;
-        self.queue
-            .call(|r| Request::AppendWithOutbox((req, outbox), r))
-    }
-
     fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         let limit = limit.clamp(1, OUTBOX_READ_MAX) as i64;
         self.read(|c| {
@@ -158,14 +147,6 @@ impl OutboxStore for SqliteStore {
                 params![after as i64, limit],
             )
         })
-    }
-
-    fn mark_published(&self, seqs: &[u64], at: DateTime<Utc>) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        self.queue
-            .call(|r| Request::MarkPublished((seqs.to_vec(), at), r))
     }
 
     fn read_for(
@@ -200,11 +181,6 @@ impl OutboxStore for SqliteStore {
                 .map_err(backend)?;
             Ok(seq.map_or(0, |s| s as u64))
         })
-    }
-
-    fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::AckFeed((recipient.to_owned(), cursor, at), r))
     }
 
     fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError> {

@@ -330,11 +330,6 @@ fn stored_rules(
 }
 
 impl RiskStore for SqliteStore {
-    fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError> {
-        check_rules(&write)?;
-        self.queue.call(|r| Request::PutRules(write, r))
-    }
-
     fn rules(&self) -> Result<Option<StoredRules>, StoreError> {
         Ok(self.rules_history(1)?.into_iter().next())
     }
@@ -348,11 +343,6 @@ impl RiskStore for SqliteStore {
             let rows = stmt.query_map([limit], read_rules).map_err(backend)?;
             rows.map(|r| stored_rules(r.map_err(backend)?)).collect()
         })
-    }
-
-    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
-        check_policy_write(&write)?;
-        self.queue.call(|r| Request::PutPolicy(write, r))
     }
 
     fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError> {
@@ -388,17 +378,6 @@ impl RiskStore for SqliteStore {
         })
     }
 
-    fn set_credit_class(
-        &self,
-        uscc: Uscc,
-        class: clearance::CreditClass,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::SetCreditClass((uscc, class, actor.clone(), now), r))
-    }
-
     fn credit_classes(&self) -> Result<Vec<StoredCreditClass>, StoreError> {
         self.read(|c| {
             let mut stmt = c
@@ -430,27 +409,6 @@ impl RiskStore for SqliteStore {
         })
     }
 
-    fn add_watch_entry(
-        &self,
-        entry: WatchRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        check_watch_row(&entry)?;
-        self.queue
-            .call(|r| Request::AddWatch((entry, actor.clone(), now), r))
-    }
-
-    fn remove_watch_entry(
-        &self,
-        id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.queue
-            .call(|r| Request::RemoveWatch((id, actor.clone(), now), r))
-    }
-
     fn watch_entries(&self) -> Result<Vec<StoredWatchEntry>, StoreError> {
         self.read(|c| {
             let mut stmt = c
@@ -478,25 +436,6 @@ impl RiskStore for SqliteStore {
             })
             .collect()
         })
-    }
-
-    fn record_decision(
-        &self,
-        row: FeedbackRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue
-            .call(|r| Request::RecordDecision((row, actor.clone(), now), r))
-    }
-
-    fn append_examined(
-        &self,
-        req: AppendRequest,
-        exam: Examination,
-    ) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        self.queue.call(|r| Request::AppendExamined((req, exam), r))
     }
 
     fn feedback(&self, limit: u32) -> Result<Vec<FeedbackRow>, StoreError> {

@@ -41,6 +41,8 @@ use domain::money::Fen;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use writer::Request;
+
 pub mod audit;
 pub mod cargo;
 pub mod detail;
@@ -586,16 +588,24 @@ impl StoreError {
 
 /// What the clearance service asks of durable storage. Every write is atomic with its audit
 /// record, and answers only once it is durable.
-pub trait Store: Send + Sync {
+pub trait Store: writer::Queued + Send + Sync {
     /// File a declaration: allocate a pre-entry number, record `Submitted`. Idempotent on
     /// `(declarant, client_seq_no)`.
-    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError>;
+    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
+        crate::check_body(&req)?;
+        self.queue().call(|r| Request::Submit(req, r))
+    }
 
     /// Number and accept a submitted declaration.
-    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError>;
+    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
+        self.queue().call(|r| Request::Accept(req, r))
+    }
 
     /// Append events decided on the state at `expected_version`; `Conflict` if it moved.
-    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError>;
+    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
+        crate::check_append(&req)?;
+        self.queue().call(|r| Request::Append(req, r))
+    }
 
     fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError>;
 
@@ -639,10 +649,20 @@ pub trait Store: Send + Sync {
         office: Office,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.queue()
+            .call(|r| Request::PutOffice((office, actor.clone(), now), r))
+    }
 
-    fn put_user(&self, user: NewUser, actor: &Actor, now: DateTime<Utc>)
-        -> Result<i64, StoreError>;
+    fn put_user(
+        &self,
+        user: NewUser,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        self.queue()
+            .call(|r| Request::PutUser((user, actor.clone(), now), r))
+    }
 
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
 
@@ -656,7 +676,11 @@ pub trait Store: Send + Sync {
         &self,
         req: SubmitRequest,
         review: AutomaticReview,
-    ) -> Result<Filed, StoreError>;
+    ) -> Result<Filed, StoreError> {
+        check_body(&req)?;
+        self.queue()
+            .call(|r| Request::SubmitReviewed((req, review), r))
+    }
 
     /// Create a user who can sign in. `Duplicate` if the login exists.
     fn create_account(
@@ -664,7 +688,10 @@ pub trait Store: Send + Sync {
         account: NewAccount,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<i64, StoreError> {
+        self.queue()
+            .call(|r| Request::CreateAccount((account, actor.clone(), now), r))
+    }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
 
@@ -676,7 +703,10 @@ pub trait Store: Send + Sync {
         session: NewSession,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.queue()
+            .call(|r| Request::CreateSession((session, actor.clone(), now), r))
+    }
 
     /// The session and its user, whether or not expired or revoked: the caller decides.
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
@@ -687,7 +717,10 @@ pub trait Store: Send + Sync {
         token_hash: &str,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        self.queue()
+            .call(|r| Request::RevokeSession((token_hash.to_owned(), actor.clone(), now), r))
+    }
 
     /// Revoke every live session of a user (an administrator's action); returns how many.
     fn revoke_sessions_of(
@@ -695,7 +728,10 @@ pub trait Store: Send + Sync {
         user_id: i64,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<u64, StoreError> {
+        self.queue()
+            .call(|r| Request::RevokeSessionsOf((user_id, actor.clone(), now), r))
+    }
 
     /// The risk engine's storage ([`risk::RiskStore`]), if this backend has it.
     fn risk_store(&self) -> Option<&dyn risk::RiskStore> {

@@ -154,6 +154,13 @@ pub struct WriterStats {
     pub requests: u64,
 }
 
+/// A backend whose writes go through a [`Queue`] to its one writer: the write methods of the
+/// use-case traits ([`Store`], [`crate::risk::RiskStore`], ...) are provided on top of it, once
+/// for every backend, so a backend implements only its reads and its writer.
+pub trait Queued {
+    fn queue(&self) -> &Queue;
+}
+
 /// The callers' end of the writer's queue.
 pub struct Queue {
     tx: Option<SyncSender<Request>>,
