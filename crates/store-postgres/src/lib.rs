@@ -31,7 +31,7 @@ use clearance::{Lane, Status, TaxKind};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
-use store::audit::{AuditRecord, ChainVerifier};
+use store::audit::AuditRecord;
 use store::writer::Queue;
 use store::*;
 use tokio_postgres::config::Host;
@@ -658,34 +658,13 @@ impl Store for PostgresStore {
     }
 
     fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        // Read in bounded chunks so memory stays flat however long the log is.
-        const CHUNK: i64 = 10_000;
-        let mut verifier = ChainVerifier::default();
-        let mut after = 0i64;
-        loop {
+        store::audit::verify_in_chunks(|after, limit| {
             let rows = self.query(
                 "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
-                vec![Box::new(after), Box::new(CHUNK)],
+                vec![Box::new(after), Box::new(limit)],
             )?;
-            for r in &rows {
-                let id: i64 = r.get(0);
-                after = id;
-                match read_audit_row(r) {
-                    Ok(rec) => {
-                        if !verifier.check(&rec) {
-                            return Ok(verifier.finish());
-                        }
-                    }
-                    Err(why) => {
-                        verifier.unreadable(id, why);
-                        return Ok(verifier.finish());
-                    }
-                }
-            }
-            if (rows.len() as i64) < CHUNK {
-                return Ok(verifier.finish());
-            }
-        }
+            Ok(rows.iter().map(|r| (r.get(0), read_audit_row(r))).collect())
+        })
     }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
@@ -734,20 +713,15 @@ impl Store for PostgresStore {
 }
 
 fn read_audit_row(r: &Row) -> Result<AuditRecord, String> {
-    let hash32 = |i: usize| -> Result<[u8; 32], String> {
-        let v: Vec<u8> = r.try_get(i).map_err(|e| e.to_string())?;
-        v.try_into()
-            .map_err(|v: Vec<u8>| format!("hash of {} bytes", v.len()))
-    };
-    let text = |i: usize| -> Result<String, String> { r.try_get(i).map_err(|e| e.to_string()) };
-    Ok(AuditRecord {
-        id: r.try_get(0).map_err(|e| e.to_string())?,
-        at_ms: r.try_get(1).map_err(|e| e.to_string())?,
-        actor: text(2)?,
-        action: text(3)?,
-        subject: text(4)?,
-        detail: text(5)?,
-        prev_hash: hash32(6)?,
-        hash: hash32(7)?,
-    })
+    let e = |e: tokio_postgres::Error| e.to_string();
+    AuditRecord::from_columns(
+        r.try_get(0).map_err(e)?,
+        r.try_get(1).map_err(e)?,
+        r.try_get(2).map_err(e)?,
+        r.try_get(3).map_err(e)?,
+        r.try_get(4).map_err(e)?,
+        r.try_get(5).map_err(e)?,
+        r.try_get(6).map_err(e)?,
+        r.try_get(7).map_err(e)?,
+    )
 }

@@ -608,7 +608,7 @@ impl Tx<'_> {
                     let entry = entries.iter().find(|e| e.uscc == check.trader);
                     // No licence numbers in a run (`eport::joins_run`): nothing to claim.
                     let (review, _) =
-                        eport::checked_review(review, check, entry, *enforced, |_| None);
+                        store::eport::checked_review(review, check, entry, *enforced, |_| None);
                     Some(review)
                 }
                 _ => None,

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use ::eport::{check_licences, check_registry, Licence, RegistryEntry, RegistryStatus, Standing};
+use ::eport::{Licence, RegistryEntry, RegistryStatus, Standing};
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
@@ -218,42 +218,17 @@ pub(super) fn file(
         .query_row([], |r| r.get(0))
         .map_err(backend)?;
     let entry = registry_of(c, &check.trader)?;
-    let mut refusals: Vec<::eport::Refusal> =
-        check_registry(&check.trader, entry.as_ref(), enforced)
-            .into_iter()
-            .collect();
     let mut lookup_err = None;
-    let claims = match check_licences(&check.needs, &check.trader, check.date, |no| {
-        standing_of(c, no).unwrap_or_else(|e| {
-            lookup_err = Some(e);
-            None
-        })
-    }) {
-        Ok(claims) => claims,
-        Err(r) => {
-            refusals.extend(r);
-            Vec::new()
-        }
-    };
+    let (review, claims) =
+        store::eport::checked_review(review, check, entry.as_ref(), enforced, |no| {
+            standing_of(c, no).unwrap_or_else(|e| {
+                lookup_err = Some(e);
+                None
+            })
+        });
     if let Some(e) = lookup_err {
         return Err(e);
     }
-    let review = if refusals.is_empty() {
-        review.clone()
-    } else {
-        let mut problems = match review {
-            AutomaticReview::Reject { problems } => problems.clone(),
-            _ => Vec::new(),
-        };
-        problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
-            field: r.field,
-            code: r.code,
-            message_zh: r.message_zh,
-            message_en: r.message_en,
-        }));
-        problems.truncate(clearance::PROBLEMS_MAX);
-        AutomaticReview::Reject { problems }
-    };
     let out = match cargo_match {
         None => SubmittedMatched {
             filed: submit_reviewed(c, head, req, &review)?,

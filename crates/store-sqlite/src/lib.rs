@@ -28,7 +28,7 @@ use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use store::audit::{AuditRecord, AuditReport, ChainHead, ChainVerifier};
+use store::audit::{AuditRecord, AuditReport, ChainHead};
 use store::writer::{Answer, Queue, Request};
 use store::*;
 
@@ -730,39 +730,20 @@ impl Store for SqliteStore {
     }
 
     fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        // Read in bounded chunks so memory stays flat however long the log is.
-        const CHUNK: i64 = 10_000;
         self.read(|c| {
-            let mut verifier = ChainVerifier::default();
-            let mut after = 0i64;
             let mut stmt = c
                 .prepare_cached(
                     "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
                 )
                 .map_err(backend)?;
-            loop {
-                let mut rows = stmt.query(params![after, CHUNK]).map_err(backend)?;
-                let mut n = 0;
+            store::audit::verify_in_chunks(|after, limit| {
+                let mut rows = stmt.query(params![after, limit]).map_err(backend)?;
+                let mut chunk = Vec::new();
                 while let Some(r) = rows.next().map_err(backend)? {
-                    n += 1;
-                    let id: i64 = r.get(0).map_err(backend)?;
-                    after = id;
-                    match read_audit_row(r) {
-                        Ok(rec) => {
-                            if !verifier.check(&rec) {
-                                return Ok(verifier.finish());
-                            }
-                        }
-                        Err(why) => {
-                            verifier.unreadable(id, why);
-                            return Ok(verifier.finish());
-                        }
-                    }
+                    chunk.push((r.get(0).map_err(backend)?, read_audit_row(r)));
                 }
-                if n < CHUNK {
-                    return Ok(verifier.finish());
-                }
-            }
+                Ok(chunk)
+            })
         })
     }
 
@@ -895,22 +876,17 @@ fn read_account(
 }
 
 fn read_audit_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
-    let hash32 = |i: usize| -> Result<[u8; 32], String> {
-        let v: Vec<u8> = r.get(i).map_err(|e| e.to_string())?;
-        v.try_into()
-            .map_err(|v: Vec<u8>| format!("hash of {} bytes", v.len()))
-    };
-    let text = |i: usize| -> Result<String, String> { r.get(i).map_err(|e| e.to_string()) };
-    Ok(AuditRecord {
-        id: r.get(0).map_err(|e| e.to_string())?,
-        at_ms: r.get(1).map_err(|e| e.to_string())?,
-        actor: text(2)?,
-        action: text(3)?,
-        subject: text(4)?,
-        detail: text(5)?,
-        prev_hash: hash32(6)?,
-        hash: hash32(7)?,
-    })
+    let e = |e: rusqlite::Error| e.to_string();
+    AuditRecord::from_columns(
+        r.get(0).map_err(e)?,
+        r.get(1).map_err(e)?,
+        r.get(2).map_err(e)?,
+        r.get(3).map_err(e)?,
+        r.get(4).map_err(e)?,
+        r.get(5).map_err(e)?,
+        r.get(6).map_err(e)?,
+        r.get(7).map_err(e)?,
+    )
 }
 
 fn read_chain_head(conn: &Connection) -> Result<ChainHead, StoreError> {

@@ -147,3 +147,40 @@ pub trait EportStore: crate::writer::Queued + Send + Sync {
     /// What a declaration took from licences.
     fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError>;
 }
+
+/// The automatic review with the E-Port's refusals (registry, licences) added, and the
+/// licence quantities to reserve when it stands.
+pub fn checked_review(
+    review: &AutomaticReview,
+    check: &FilingCheck,
+    entry: Option<&RegistryEntry>,
+    enforced: bool,
+    standing: impl FnMut(&str) -> Option<Standing>,
+) -> (AutomaticReview, Vec<::eport::Claim>) {
+    let mut refusals: Vec<::eport::Refusal> =
+        ::eport::check_registry(&check.trader, entry, enforced)
+            .into_iter()
+            .collect();
+    let claims = match ::eport::check_licences(&check.needs, &check.trader, check.date, standing) {
+        Ok(claims) => claims,
+        Err(r) => {
+            refusals.extend(r);
+            Vec::new()
+        }
+    };
+    if refusals.is_empty() {
+        return (review.clone(), claims);
+    }
+    let mut problems = match review {
+        AutomaticReview::Reject { problems } => problems.clone(),
+        _ => Vec::new(),
+    };
+    problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
+        field: r.field,
+        code: r.code,
+        message_zh: r.message_zh,
+        message_en: r.message_en,
+    }));
+    problems.truncate(clearance::PROBLEMS_MAX);
+    (AutomaticReview::Reject { problems }, claims)
+}

@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-use ::eport::{check_licences, check_registry, Licence, RegistryEntry, RegistryStatus, Standing};
+use ::eport::{Licence, RegistryEntry, RegistryStatus, Standing};
 use chrono::{DateTime, Utc};
 use clearance::{Actor, Status};
 use domain::codes::Uscc;
@@ -225,12 +225,13 @@ impl Tx<'_> {
                 }
             }
         }
-        let (review, claims) = checked_review(review, check, entry.as_ref(), enforced, |no| {
-            standings
-                .iter()
-                .find(|(k, _)| k == no)
-                .and_then(|(_, s)| s.clone())
-        });
+        let (review, claims) =
+            store::eport::checked_review(review, check, entry.as_ref(), enforced, |no| {
+                standings
+                    .iter()
+                    .find(|(k, _)| k == no)
+                    .and_then(|(_, s)| s.clone())
+            });
         let out = match cargo_match {
             None => SubmittedMatched {
                 filed: filed(
@@ -285,42 +286,6 @@ impl Tx<'_> {
 /// licence, so there is nothing to lock and reserve, only the registry to read.
 pub(super) fn joins_run(check: &FilingCheck) -> bool {
     check.needs.iter().all(|n| n.licence_no.is_none())
-}
-
-/// The automatic review with the E-Port's refusals (registry, licences) added, and the
-/// licence quantities to reserve when it stands.
-pub(super) fn checked_review(
-    review: &AutomaticReview,
-    check: &FilingCheck,
-    entry: Option<&RegistryEntry>,
-    enforced: bool,
-    standing: impl FnMut(&str) -> Option<Standing>,
-) -> (AutomaticReview, Vec<::eport::Claim>) {
-    let mut refusals: Vec<::eport::Refusal> = check_registry(&check.trader, entry, enforced)
-        .into_iter()
-        .collect();
-    let claims = match check_licences(&check.needs, &check.trader, check.date, standing) {
-        Ok(claims) => claims,
-        Err(r) => {
-            refusals.extend(r);
-            Vec::new()
-        }
-    };
-    if refusals.is_empty() {
-        return (review.clone(), claims);
-    }
-    let mut problems = match review {
-        AutomaticReview::Reject { problems } => problems.clone(),
-        _ => Vec::new(),
-    };
-    problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
-        field: r.field,
-        code: r.code,
-        message_zh: r.message_zh,
-        message_en: r.message_en,
-    }));
-    problems.truncate(clearance::PROBLEMS_MAX);
-    (AutomaticReview::Reject { problems }, claims)
 }
 
 impl Tx<'_> {
