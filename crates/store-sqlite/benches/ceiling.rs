@@ -1,7 +1,7 @@
 //! Storage ceiling on SQLite: durable submissions through the `Store` (one writer, group
 //! commit) from 64 concurrent submitter threads (`store_contract::bench`), beside the machine's
 //! ceiling: the same declaration row (~1.2 KB body) and audit row, inserted with plain rusqlite
-//! into plain tables of the same shape and indexes, in batches of the size the store's writer
+//! into plain tables of the same shape and indexes (`store_contract::bench::plain_schema`), in batches of the size the store's writer
 //! formed. Durability on in both halves: WAL, `synchronous=FULL`, fsync before the answer.
 //!
 //! `cargo bench -p store-sqlite` (bounded: at most `DURATION_S` seconds per half). Prints a
@@ -14,39 +14,16 @@ use rusqlite::{params, Connection};
 use store_contract::bench::{self, DURATION_S, SUBMITTERS};
 use store_sqlite::{SqliteOptions, SqliteStore};
 
-/// The two tables a submission writes, as plain SQL: what the reference inserts into.
-const PLAIN_SCHEMA: &str = r#"
-    CREATE TABLE declarations (
-        id                 INTEGER PRIMARY KEY,
-        pre_entry_no       TEXT NOT NULL UNIQUE,
-        declaration_no     TEXT UNIQUE,
-        declarant          TEXT NOT NULL,
-        client_seq_no      TEXT NOT NULL,
-        direction          TEXT NOT NULL,
-        declaration_office TEXT NOT NULL,
-        status             TEXT NOT NULL,
-        lane               TEXT,
-        submitted_at_ms    INTEGER NOT NULL,
-        updated_at_ms      INTEGER NOT NULL,
-        version            INTEGER NOT NULL,
-        state              TEXT NOT NULL,
-        body               TEXT NOT NULL
-    );
-    CREATE UNIQUE INDEX declarations_client_seq ON declarations (declarant, client_seq_no);
-    CREATE INDEX declarations_status ON declarations (status, id);
-    CREATE INDEX declarations_office ON declarations (declaration_office, id);
-    CREATE INDEX declarations_declarant ON declarations (declarant, id);
-    CREATE TABLE audit_log (
-        id        INTEGER PRIMARY KEY,
-        at_ms     INTEGER NOT NULL,
-        actor     TEXT NOT NULL,
-        action    TEXT NOT NULL,
-        subject   TEXT NOT NULL,
-        detail    TEXT NOT NULL,
-        prev_hash BLOB NOT NULL,
-        hash      BLOB NOT NULL
-    );
-"#;
+/// SQLite's column types (times in milliseconds, as the store keeps them).
+const SQLITE: bench::Dialect = bench::Dialect {
+    id: "INTEGER PRIMARY KEY",
+    int: "INTEGER",
+    text: "TEXT",
+    time: "INTEGER",
+    state: "TEXT",
+    body: "TEXT",
+    bytes: "BLOB",
+};
 
 fn main() {
     let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -68,7 +45,8 @@ fn main() {
     assert!(mode.eq_ignore_ascii_case("wal"), "plain SQLite in WAL");
     conn.execute_batch("PRAGMA synchronous=FULL;")
         .expect("synchronous=FULL");
-    conn.execute_batch(PLAIN_SCHEMA).expect("plain schema");
+    conn.execute_batch(&bench::plain_schema(&SQLITE))
+        .expect("plain schema");
     let batch = run.batch();
     let (raw_rows, raw_elapsed) = raw_inserts(&mut conn, &bodies, batch, run.done.max(batch));
     let raw_rate = raw_rows as f64 / raw_elapsed.as_secs_f64();
@@ -110,7 +88,7 @@ fn raw_inserts(conn: &mut Connection, bodies: &[String], batch: u64, rows: u64) 
         {
             let mut decl = tx
                 .prepare_cached(
-                    "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body)
+                    "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at, updated_at, version, state, body)
                      VALUES (?1, '91110000600037341L', ?2, 'import', '2200', 'submitted', NULL, ?3, ?3, 1, ?4, ?5)",
                 )
                 .expect("prepare");
