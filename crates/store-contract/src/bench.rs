@@ -206,8 +206,12 @@ pub fn reference_row(i: u64) -> ReferenceRow {
     }
 }
 
-/// The table and the JSON line. `rows`: what, rate, and the latencies where measured.
-pub fn report(title: &str, rows: &[(String, f64, Option<(f64, f64)>)], json: &str) {
+/// One line of the report: what, declarations per second, and the p50 and p99 latencies in
+/// milliseconds where measured.
+pub type ReportRow = (String, f64, Option<(f64, f64)>);
+
+/// The table and the JSON line.
+pub fn report(title: &str, rows: &[ReportRow], json: &str) {
     println!("{title}");
     println!(
         "{:<38} {:>14} {:>9} {:>9}",
