@@ -377,6 +377,8 @@ impl store::writer::Queued for PostgresStore {
 }
 
 impl Store for PostgresStore {
+    store::provide_sub_stores!();
+
     fn goods_totals(
         &self,
         from: DateTime<Utc>,
@@ -693,22 +695,6 @@ impl Store for PostgresStore {
             expires_at: r.get(9),
             revoked_at: r.get(10),
         }))
-    }
-
-    fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {
-        Some(self)
-    }
-
-    fn outbox_store(&self) -> Option<&dyn store::outbox::OutboxStore> {
-        Some(self)
-    }
-
-    fn finance_store(&self) -> Option<&dyn store::finance::FinanceStore> {
-        Some(self)
-    }
-
-    fn eport_store(&self) -> Option<&dyn store::eport::EportStore> {
-        Some(self)
     }
 }
 

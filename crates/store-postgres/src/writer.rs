@@ -1509,15 +1509,11 @@ enum RunJob<'a> {
         ),
         &'a Reply<store::cargo::SubmittedMatched>,
     ),
-    Eport(&'a EportFiling, &'a Reply<store::cargo::SubmittedMatched>),
+    Eport(
+        &'a store::writer::EportFiling,
+        &'a Reply<store::cargo::SubmittedMatched>,
+    ),
 }
-
-type EportFiling = (
-    SubmitRequest,
-    AutomaticReview,
-    store::eport::FilingCheck,
-    Option<Option<store::cargo::PendingMatch>>,
-);
 
 fn as_filing(req: &Request) -> Option<RunJob<'_>> {
     match req {

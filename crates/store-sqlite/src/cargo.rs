@@ -79,7 +79,7 @@ pub(super) fn record_manifest(
 pub(super) fn submit_matched(
     c: &Connection,
     head: &mut ChainHead,
-    boxed: &(SubmitRequest, AutomaticReview, Option<PendingMatch>),
+    boxed: &store::writer::MatchedFiling,
 ) -> Result<SubmittedMatched, StoreError> {
     let (req, review, pending) = boxed;
     if let Some(m) = pending {
@@ -155,9 +155,6 @@ fn check_seq(c: &Connection, expected: u64) -> Result<u64, StoreError> {
         .query_row([], |r| r.get(0))
         .map_err(backend)?;
     let last = last as u64;
-    if last == expected {
-        return Ok(last);
-    }
     let others: i64 = if last > expected {
         c.prepare_cached(
             "SELECT COUNT(*) FROM manifest_events WHERE seq > ?1 AND type <> 'declaration_matched'",
@@ -166,15 +163,9 @@ fn check_seq(c: &Connection, expected: u64) -> Result<u64, StoreError> {
         .query_row([expected as i64], |r| r.get(0))
         .map_err(backend)?
     } else {
-        1
+        0
     };
-    if others > 0 {
-        return Err(StoreError::Conflict {
-            expected,
-            actual: last,
-        });
-    }
-    Ok(last)
+    store::plan::manifest_seq(expected, last, others)
 }
 
 /// A filing's match may be written after `m.expected_seq` unless an event since then on the

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
 use super::*;
-use store::cargo::{PendingMatch, SubmittedMatched};
+use store::cargo::SubmittedMatched;
 use store::eport::*;
 
 pub(super) const MIGRATION: &str = r#"
@@ -204,12 +204,7 @@ pub(super) fn put_registry(
 pub(super) fn file(
     c: &Connection,
     head: &mut ChainHead,
-    boxed: &(
-        SubmitRequest,
-        AutomaticReview,
-        FilingCheck,
-        Option<Option<PendingMatch>>,
-    ),
+    boxed: &store::writer::EportFiling,
 ) -> Result<SubmittedMatched, StoreError> {
     let (req, review, check, cargo_match) = boxed;
     let enforced: bool = c

@@ -368,6 +368,8 @@ impl store::writer::Queued for SqliteStore {
 }
 
 impl Store for SqliteStore {
+    store::provide_sub_stores!();
+
     fn goods_totals(
         &self,
         from: DateTime<Utc>,
@@ -794,22 +796,6 @@ impl Store for SqliteStore {
                 revoked_at: revoked.map(from_ms).transpose()?,
             }))
         })
-    }
-
-    fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {
-        Some(self)
-    }
-
-    fn eport_store(&self) -> Option<&dyn store::eport::EportStore> {
-        Some(self)
-    }
-
-    fn outbox_store(&self) -> Option<&dyn store::outbox::OutboxStore> {
-        Some(self)
-    }
-
-    fn finance_store(&self) -> Option<&dyn store::finance::FinanceStore> {
-        Some(self)
     }
 }
 

@@ -142,6 +142,21 @@ pub fn acceptance(
     decide(state, &cmd, req.now).map_err(StoreError::Refused)
 }
 
+/// A manifest write decided on the log at `expected` may go on when the log still ends there,
+/// or past it holds only match events (`others`: the other events after `expected`, counted
+/// only when the log is past it): a caller reserves its matches in its ledger before writing
+/// them, so matches of filings in flight are already counted there (docs/CARGO.md "Wiring").
+/// Returns the log's last sequence number.
+pub fn manifest_seq(expected: u64, last: u64, others: i64) -> Result<u64, StoreError> {
+    if last == expected || (last > expected && others == 0) {
+        return Ok(last);
+    }
+    Err(StoreError::Conflict {
+        expected,
+        actual: last,
+    })
+}
+
 /// What appending events to a declaration writes.
 pub struct EventsPlan {
     /// The declaration's state after the events (its narrow columns come from it).
@@ -274,6 +289,14 @@ mod tests {
                 Err(StoreError::SerialExhausted(_))
             ));
         }
+    }
+
+    #[test]
+    fn manifest_log_admits_only_matches_past_the_expected_end() {
+        assert_eq!(manifest_seq(5, 5, 0).unwrap(), 5);
+        assert_eq!(manifest_seq(5, 7, 0).unwrap(), 7);
+        assert!(manifest_seq(5, 7, 1).is_err());
+        assert!(manifest_seq(5, 4, 0).is_err());
     }
 
     #[test]

@@ -35,6 +35,18 @@ use crate::risk::{
 use crate::*;
 use ::eport::Standing;
 
+/// A filing with its automatic review and, when it is matched to a bill, the pending match.
+pub type MatchedFiling = (SubmitRequest, AutomaticReview, Option<PendingMatch>);
+
+/// A filing through the E-Port: its review, its checks (registry, licences), and the bill match
+/// when filed through cargo control (`Some(None)`: through cargo control, nothing to match).
+pub type EportFiling = (
+    SubmitRequest,
+    AutomaticReview,
+    FilingCheck,
+    Option<Option<PendingMatch>>,
+);
+
 /// Where the writer sends one request's answer.
 pub type Reply<T> = SyncSender<Result<T, StoreError>>;
 
@@ -76,7 +88,7 @@ requests! {
     RevokeSessionsOf((i64, Actor, DateTime<Utc>)) -> u64,
     // Cargo control (crate::cargo).
     RecordManifest(ManifestWrite) -> ManifestWritten,
-    SubmitMatched(Box<(SubmitRequest, AutomaticReview, Option<PendingMatch>)>) -> SubmittedMatched,
+    SubmitMatched(Box<MatchedFiling>) -> SubmittedMatched,
     RecordTransit(TransitWrite) -> StoredTransit,
     RecordPostal(PostalWrite) -> Vec<i64>,
     // The risk engine (crate::risk).
@@ -91,7 +103,7 @@ requests! {
     IssueLicence((::eport::Licence, Actor, DateTime<Utc>)) -> Standing,
     PutRegistry((::eport::RegistryEntry, Actor, DateTime<Utc>)) -> (),
     /// The filing, its checks, and the bill match when filed through cargo control.
-    EportFile(Box<(SubmitRequest, AutomaticReview, FilingCheck, Option<Option<PendingMatch>>)>) -> SubmittedMatched,
+    EportFile(Box<EportFiling>) -> SubmittedMatched,
     // The exchange outbox (crate::outbox).
     AppendWithOutbox((AppendRequest, Vec<OutboxMessage>)) -> Appended,
     MarkPublished((Vec<u64>, DateTime<Utc>)) -> (),
@@ -145,6 +157,26 @@ impl Answer {
     fn deliver(self, commit_failed: Option<&str>) {
         self.0.deliver(commit_failed)
     }
+}
+
+/// The accessors of [`Store`] to the sub-stores, for a backend that implements them all: put
+/// `store::provide_sub_stores!();` in its `impl Store`.
+#[macro_export]
+macro_rules! provide_sub_stores {
+    () => {
+        fn risk_store(&self) -> Option<&dyn $crate::risk::RiskStore> {
+            Some(self)
+        }
+        fn eport_store(&self) -> Option<&dyn $crate::eport::EportStore> {
+            Some(self)
+        }
+        fn outbox_store(&self) -> Option<&dyn $crate::outbox::OutboxStore> {
+            Some(self)
+        }
+        fn finance_store(&self) -> Option<&dyn $crate::finance::FinanceStore> {
+            Some(self)
+        }
+    };
 }
 
 /// Counters of the writer, for benchmarks and operations.

@@ -11,7 +11,7 @@
 use cargo_control::{ManifestEvent, TransitNo, TransitState};
 use store::audit::ChainHead;
 use store::cargo::*;
-use store::{AppendRequest, Appended, AutomaticReview, StoreError, SubmitRequest};
+use store::{AppendRequest, Appended, StoreError, SubmitRequest};
 
 use super::{filed, Tx};
 use crate::{backend, corrupt, ms};
@@ -47,7 +47,7 @@ impl Tx<'_> {
     pub(super) async fn submit_matched(
         &self,
         head: &mut ChainHead,
-        boxed: &(SubmitRequest, AutomaticReview, Option<PendingMatch>),
+        boxed: &store::writer::MatchedFiling,
     ) -> Result<SubmittedMatched, StoreError> {
         let (req, review, pending) = boxed;
         // Filings are normally written in runs (`Tx::filing_run`); this is the same
@@ -133,9 +133,6 @@ impl Tx<'_> {
             .map_err(backend)?
             .get(0);
         let last = last as u64;
-        if last == expected {
-            return Ok(last);
-        }
         let others: i64 = if last > expected {
             self.c
                 .query_one(
@@ -146,15 +143,9 @@ impl Tx<'_> {
                 .map_err(backend)?
                 .get(0)
         } else {
-            1
+            0
         };
-        if others > 0 {
-            return Err(StoreError::Conflict {
-                expected,
-                actual: last,
-            });
-        }
-        Ok(last)
+        store::plan::manifest_seq(expected, last, others)
     }
 
     /// The manifest log past `from`: its last sequence number and the events that could change

@@ -14,11 +14,11 @@ use domain::codes::Uscc;
 use rust_decimal::Decimal;
 use store::audit::ChainHead;
 use store::eport::*;
-use store::{AutomaticReview, DeclarationId, StoreError, SubmitRequest};
+use store::{DeclarationId, StoreError};
 
 use super::{filed, Tx};
 use crate::{backend, corrupt};
-use store::cargo::{PendingMatch, SubmittedMatched};
+use store::cargo::SubmittedMatched;
 
 pub(crate) fn dec(s: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str(s).map_err(|e| corrupt(format!("quantity {s:?}: {e}")))
@@ -201,12 +201,7 @@ impl Tx<'_> {
     pub(super) async fn file(
         &self,
         head: &mut ChainHead,
-        boxed: &(
-            SubmitRequest,
-            AutomaticReview,
-            FilingCheck,
-            Option<Option<PendingMatch>>,
-        ),
+        boxed: &store::writer::EportFiling,
     ) -> Result<SubmittedMatched, StoreError> {
         let (req, review, check, cargo_match) = boxed;
         let enforced: bool = self
