@@ -1,5 +1,5 @@
 //! [`CargoStore`] on PostgreSQL: the same tables and semantics as the SQLite backend
-//! (`store/src/sqlite/cargo.rs`, contract `store::cargo_contract`). Writes are requests to the
+//! (`store-sqlite/src/cargo.rs`, contract `store_contract::cargo_contract`). Writes are requests to the
 //! one writer (`writer::cargo`), so each commits with its audit records in the batch's
 //! transaction, and a write touching a manifest and declarations commits both together; reads
 //! go through the pool.

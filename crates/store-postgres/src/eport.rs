@@ -1,5 +1,5 @@
 //! [`EportStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
-//! `store::eport_contract`). Writes are requests to the one writer (`writer::eport`), so each
+//! `store_contract::eport_contract`). Writes are requests to the one writer (`writer::eport`), so each
 //! commits with its audit records in the batch's transaction; reads go through the pool.
 //!
 //! - `eport_licences`: a row per licence (its JSON form, the running reserved and written-off

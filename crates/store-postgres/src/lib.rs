@@ -2,13 +2,14 @@
 //! [`PostgresStore::open`]`(url, `[`PostgresOptions`]`)`.
 //!
 //! The same shape as the SQLite backend, and it passes the same contract suite
-//! (`store::contract`):
+//! (`store_contract::contract`):
 //!
 //! - Writes: ONE writer (module `writer`): a thread owning a current-thread tokio runtime and
 //!   one connection with `synchronous_commit = on`. It drains the waiting requests (at most
 //!   `batch_max`) into one transaction, writes runs of filings (`submit`, `submit_reviewed`)
 //!   as multi-row statements, every other request in its own savepoint, commits once, and only
-//!   then answers.
+//!   then answers. The queue, the batch loop and the typed requests are `store::writer`'s
+//!   (shared with SQLite); the rules applied inside the transaction are `store::plan`'s.
 //! - Reads: a `deadpool-postgres` pool (at most `readers_max` connections) driven by a small
 //!   multi-thread runtime the store owns. A read is spawned there and the caller's thread waits
 //!   for its rows, then parses them itself.

@@ -1,5 +1,5 @@
 //! [`OutboxStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
-//! `store::outbox_contract`). Writes go to the one writer (`writer::outbox`); reads through
+//! `store_contract::outbox_contract`). Writes go to the one writer (`writer::outbox`); reads through
 //! the pool.
 
 use std::collections::BTreeMap;

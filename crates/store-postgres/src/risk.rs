@@ -1,5 +1,5 @@
 //! [`RiskStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
-//! `store::risk_contract`). Writes are requests to the one writer (`writer::risk`), so each
+//! `store_contract::risk_contract`). Writes are requests to the one writer (`writer::risk`), so each
 //! commits with its audit record in the batch's transaction; reads go through the pool.
 //!
 //! - `risk_rules`: a row per rule-set version (the JSON form, fingerprint, who, when); a write

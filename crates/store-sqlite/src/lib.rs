@@ -7,7 +7,9 @@
 //!   every other one already queued (at most `batch_max`), runs each inside its own SAVEPOINT of
 //!   a single `BEGIN IMMEDIATE` transaction, commits once, and only then answers all of them.
 //!   A request that fails (refusal, conflict) rolls back to its savepoint and does not spoil the
-//!   others. No timer: while one batch is being fsynced, the next one gathers by itself.
+//!   others. No timer: while one batch is being fsynced, the next one gathers by itself. The
+//!   queue, the batch loop and the typed requests are `store::writer`'s (shared with
+//!   PostgreSQL); the rules applied inside the transaction are `store::plan`'s.
 //! - Reads: separate connections (`query_only`), kept in a small pool, never blocked by the
 //!   writer thanks to WAL.
 //! - Schema: versioned migrations recorded in `PRAGMA user_version`.

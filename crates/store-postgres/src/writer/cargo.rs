@@ -3,7 +3,7 @@
 //! in the same chain. A write touching a manifest and declarations (a filing matched to its
 //! bill, a release writing a bill off, an exit confirmation) commits both in that one
 //! savepoint. Same meaning and same audit records as the SQLite backend
-//! (`store/src/sqlite/cargo.rs`).
+//! (`store-sqlite/src/cargo.rs`).
 //!
 //! Manifest sequence numbers are taken as `max(seq) + 1` under the writers' advisory lock, not
 //! from a PostgreSQL sequence, so that a rolled-back write leaves no gap (as on SQLite).

@@ -3,7 +3,7 @@
 //! in the same chain. A checked filing reads the licences it draws on `FOR UPDATE` and reserves
 //! in the same savepoint as the filing, so that, with the writers' advisory lock, no other
 //! filing runs between the check and the reservation. Same meaning and same audit records as
-//! the SQLite backend (`store/src/sqlite/eport.rs`).
+//! the SQLite backend (`store-sqlite/src/eport.rs`).
 
 use std::str::FromStr;
 

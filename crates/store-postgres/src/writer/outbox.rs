@@ -1,7 +1,7 @@
 //! The writes of [`store::outbox::OutboxStore`] on PostgreSQL, run by the one writer: outbox
 //! rows are inserted in the savepoint of the append they report, so they commit with it or
 //! not at all. Sequence numbers are taken as `max(seq) + 1` under the writer's advisory lock,
-//! so they are gapless and in commit order, as on SQLite (`store/src/sqlite/outbox.rs`).
+//! so they are gapless and in commit order, as on SQLite (`store-sqlite/src/outbox.rs`).
 
 use chrono::{DateTime, Utc};
 use store::audit::ChainHead;

@@ -2,7 +2,7 @@
 //! other request: each in its own savepoint of the batch's transaction, with its audit record
 //! in the same chain. An examination's events and the result on its feedback row are one
 //! request, so they commit (or fail) together. Same statements' meaning and same audit records
-//! as the SQLite backend (`store/src/sqlite/risk.rs`).
+//! as the SQLite backend (`store-sqlite/src/risk.rs`).
 
 use chrono::{DateTime, Utc};
 use clearance::{Actor, CreditClass};
