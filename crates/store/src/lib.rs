@@ -6,7 +6,13 @@
 //! - The backends live in crates of their own: `store-sqlite` (embedded, WAL,
 //!   `synchronous=FULL`) and `store-postgres`; this crate depends on neither driver.
 //! - [`audit`]: the hash chain (SHA-256 over previous hash ‖ canonical record bytes) and its
-//!   verifier, shared by every backend.
+//!   verifier, shared by every backend; [`detail`]: every audit record's detail, built with
+//!   serde.
+//! - [`writer`]: the one write path: typed requests (each with the reply channel of its own
+//!   answer), the bounded queue, the group-commit loop. The write methods of the traits are
+//!   provided once on top of it ([`writer::Queued`]).
+//! - [`plan`] (and [`review`]): the rules applied inside a write transaction, as pure
+//!   functions, so that a backend is SQL and nothing else.
 //! - The contract suites every backend passes are in the `store-contract` crate, a
 //!   dev-dependency of the backends only.
 //!

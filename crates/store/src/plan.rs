@@ -163,7 +163,7 @@ pub struct EventsPlan {
     pub state: DeclarationState,
     /// The version after the events.
     pub version: u64,
-    /// The audit record's detail ([`detail::events`](crate::detail::events)).
+    /// The audit record's detail ([`crate::detail::events`]).
     pub detail: String,
     /// The new status when the events changed it: the E-Port licence uses settle with it
     /// ([`settlement`]).
