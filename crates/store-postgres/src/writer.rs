@@ -26,7 +26,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use clearance::{apply, customs_year, Actor, DeclarationState, Event, EventKind};
+use clearance::{customs_year, Actor, DeclarationState, Event, EventKind};
 use domain::codes::{Direction, EntryNumber, OfficeCode, PreEntryNo};
 use store::audit::{AuditRecord, ChainHead};
 use store::writer::{Answer, Reply, Request};
@@ -808,10 +808,7 @@ impl Tx<'_> {
         for ((r, review), p) in filings.iter().zip(&plans) {
             if matches!(p, Plan::New) {
                 count_serial(&mut counts, serial_key(r));
-                if matches!(
-                    review,
-                    Some(AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. })
-                ) {
+                if review.is_some_and(store::plan::review_takes_number) {
                     count_serial(&mut accept_counts, serial_key(r));
                 }
             }
@@ -867,64 +864,50 @@ impl Tx<'_> {
             let serial = next_pre.get_mut(&k).expect("serial taken for the key");
             let pre_entry_no = store::plan::pre_entry_no(k.0, k.1, k.2, *serial)?;
             *serial += 1;
-            let mut evs = store::plan::submission(r, pre_entry_no)?;
-            let mut state = evs.iter().fold(DeclarationState::default(), apply);
-            let submitted_version = evs.len() as u64;
+            // A number for an accepting review only (counted above).
+            let declaration_no = match review {
+                Some(review) if store::plan::review_takes_number(review) => {
+                    let serial = next_declaration
+                        .get_mut(&k)
+                        .expect("declaration serial taken for the key");
+                    let n = store::plan::declaration_no(k.0, k.1, k.2, *serial)?;
+                    *serial += 1;
+                    Some(n)
+                }
+                _ => None,
+            };
+            let plan = store::plan::filing(r, pre_entry_no, *review, declaration_no)?;
             let id = next_id.next().expect("an id per new declaration");
-            let detail = store::detail::submit(
-                pre_entry_no,
-                &r.client_seq_no,
-                &r.body_json,
-                evs.len() as u64,
-            );
+            let subject = format!("declaration:{id}");
+            let at_ms = ms(r.now).timestamp_millis();
             audit.push(head.next(
-                ms(r.now).timestamp_millis(),
+                at_ms,
                 &r.actor.label(),
                 "submit",
-                &format!("declaration:{id}"),
-                detail,
+                &subject,
+                plan.submit_detail,
             ));
-            if let Some(review) = review {
-                // A number for an accepting review only (counted above).
-                let taken = match review {
-                    AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. } => {
-                        next_declaration.get_mut(&k)
-                    }
-                    AutomaticReview::Reject { .. } => None,
-                };
-                let declaration_no = match taken {
-                    Some(serial) => {
-                        let n = store::plan::declaration_no(k.0, k.1, k.2, *serial)?;
-                        *serial += 1;
-                        Some(n)
-                    }
-                    None => None,
-                };
-                let (review_events, decision) =
-                    store::review::review_steps(&mut state, review, declaration_no, r.now)?;
-                let version = submitted_version + review_events.len() as u64;
-                let detail = store::detail::events(submitted_version, version, &review_events);
+            if let Some(detail) = plan.review_detail {
                 audit.push(head.next(
-                    ms(r.now).timestamp_millis(),
+                    at_ms,
                     "system:automatic_review",
                     "automatic_review",
-                    &format!("declaration:{id}"),
+                    &subject,
                     detail,
                 ));
-                // The decision's feedback row, with its audit record after the review's.
-                if let Some(f) = decision {
-                    feedback.push(&mut audit, head, &f, r.now)?;
-                }
-                for e in &review_events {
-                    if let EventKind::Assessed { notices: assessed } = &e.kind {
-                        for n in assessed {
-                            notices.push(id, n, e.at);
-                        }
+            }
+            // The decision's feedback row, with its audit record after the review's.
+            if let Some(f) = &plan.feedback {
+                feedback.push(&mut audit, head, f, r.now)?;
+            }
+            for e in &plan.events[plan.submitted_version as usize..] {
+                if let EventKind::Assessed { notices: assessed } = &e.kind {
+                    for n in assessed {
+                        notices.push(id, n, e.at);
                     }
                 }
-                evs.extend(review_events);
             }
-            let version = evs.len() as u64;
+            let (state, version, evs) = (plan.state, plan.version, plan.events);
             decl.push(id, pre_entry_no, &declarants[i], r, &state, version);
             events.push(id, 0, &evs);
             new_rows.insert(

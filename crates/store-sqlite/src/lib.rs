@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clearance::{apply, customs_year, Actor, DeclarationState, EventKind, Lane, Status};
+use clearance::{customs_year, Actor, DeclarationState, EventKind, Lane, Status};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -1214,129 +1214,63 @@ fn replay_of(c: &Connection, req: &SubmitRequest) -> Result<Option<Submitted>, S
     store::plan::replay(req, first).map(Some)
 }
 
-/// A pre-entry number and the submission's events (nothing written yet but the serial).
-fn submission(
-    c: &Connection,
-    req: &SubmitRequest,
-) -> Result<(PreEntryNo, Vec<clearance::Event>), StoreError> {
-    let year = customs_year(req.now);
-    let serial = next_serial(c, "pre_entry", req.declaration_office, year, req.direction)?;
-    let pre_entry_no =
-        store::plan::pre_entry_no(req.declaration_office, year, req.direction, serial)?;
-    let events = store::plan::submission(req, pre_entry_no)?;
-    Ok((pre_entry_no, events))
-}
-
-/// The audit record of a submission.
-fn audit_submit(
-    c: &Connection,
-    head: &mut ChainHead,
-    req: &SubmitRequest,
-    id: i64,
-    pre_entry_no: PreEntryNo,
-    version: usize,
-) -> Result<(), StoreError> {
-    let detail = store::detail::submit(
-        pre_entry_no,
-        &req.client_seq_no,
-        &req.body_json,
-        version as u64,
-    );
-    audit(
-        c,
-        head,
-        req.now,
-        &req.actor.label(),
-        "submit",
-        &format!("declaration:{id}"),
-        detail,
-    )
-}
-
 fn submit(
     c: &Connection,
     head: &mut ChainHead,
     req: &SubmitRequest,
 ) -> Result<Submitted, StoreError> {
-    // Idempotency: the same key returns the first result and writes nothing.
-    if let Some(first) = replay_of(c, req)? {
-        return Ok(first);
-    }
-    let (pre_entry_no, events) = submission(c, req)?;
-    let state = events.iter().fold(DeclarationState::default(), apply);
-    let now_ms = to_ms(req.now);
-    c.prepare_cached(
-        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen, goods_value_fen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )
-    .map_err(backend)?
-    .execute(params![
-        pre_entry_no.to_string(),
-        req.declarant.to_string(),
-        req.client_seq_no,
-        req.direction.to_string(),
-        req.declaration_office.to_string(),
-        state.status.as_str(),
-        now_ms,
-        events.len() as i64,
-        serde_json::to_string(&state).expect("state serializes"),
-        req.body_json,
-        req.purchase.as_ref().map(|p| p.buyer.as_str()),
-        req.purchase.as_ref().map(|p| p.value_fen.0),
-        req.goods_value_fen.map(|v| v.0),
-    ])
-    .map_err(backend)?;
-    let id = c.last_insert_rowid();
-    insert_events(c, id, 0, &events)?;
-    audit_submit(c, head, req, id, pre_entry_no, events.len())?;
-    Ok(Submitted {
-        id: DeclarationId(id),
-        pre_entry_no,
-        version: events.len() as u64,
-        replayed: false,
-    })
+    file(c, head, req, None).map(|(submitted, _)| submitted)
 }
 
-/// Submission and automatic review in one savepoint: the row inserted once, already in its
-/// state after the review (as on PostgreSQL), its events, one audit record for the submission
-/// and one for the review (the same records as a submission followed by an append).
 fn submit_reviewed(
     c: &Connection,
     head: &mut ChainHead,
     req: &SubmitRequest,
     review: &AutomaticReview,
 ) -> Result<Filed, StoreError> {
+    let (s, state) = file(c, head, req, Some(review))?;
+    Ok(Filed {
+        id: s.id,
+        pre_entry_no: s.pre_entry_no,
+        declaration_no: state.declaration_no,
+        status: state.status,
+        lane: state.lane,
+        version: s.version,
+        replayed: s.replayed,
+    })
+}
+
+/// A filing, with its automatic review when given, in one savepoint (`store::plan::filing`):
+/// the row inserted once, already in its final state (as on PostgreSQL), its events, its
+/// payment notices, one audit record for the submission and one for the review (the same
+/// records as a submission followed by an append), then the decision's feedback row. A retry
+/// of the same idempotency key returns the current state and writes nothing.
+fn file(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &SubmitRequest,
+    review: Option<&AutomaticReview>,
+) -> Result<(Submitted, DeclarationState), StoreError> {
     if let Some(first) = replay_of(c, req)? {
         let row = load_for_write(c, first.id)?;
-        return Ok(Filed {
-            id: first.id,
-            pre_entry_no: first.pre_entry_no,
-            declaration_no: row.state.declaration_no,
-            status: row.state.status,
-            lane: row.state.lane,
-            version: row.version,
-            replayed: true,
-        });
+        let version = row.version;
+        return Ok((Submitted { version, ..first }, row.state));
     }
-    let (pre_entry_no, mut events) = submission(c, req)?;
-    let mut state = events.iter().fold(DeclarationState::default(), apply);
-    let submitted_version = events.len();
-    let header = state
-        .header
-        .clone()
-        .ok_or_else(|| corrupt("a submission without a header"))?;
+    let (office, year, direction) = (req.declaration_office, customs_year(req.now), req.direction);
+    let serial = next_serial(c, "pre_entry", office, year, direction)?;
+    let pre_entry_no = store::plan::pre_entry_no(office, year, direction, serial)?;
     // An accepting review takes its number here, in the filing's transaction.
     let declaration_no = match review {
-        AutomaticReview::Reject { .. } => None,
-        AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. } => {
-            Some(risk::take_declaration_no(c, &header, req.now)?)
+        Some(r) if store::plan::review_takes_number(r) => {
+            let serial = next_serial(c, "declaration", office, year, direction)?;
+            Some(store::plan::declaration_no(
+                office, year, direction, serial,
+            )?)
         }
+        _ => None,
     };
-    let (review_events, feedback) =
-        store::review::review_steps(&mut state, review, declaration_no, req.now)?;
-    events.extend(review_events);
-    let version = events.len();
-    let now_ms = to_ms(req.now);
+    let plan = store::plan::filing(req, pre_entry_no, review, declaration_no)?;
+    let state = &plan.state;
     c.prepare_cached(
         "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, declaration_no, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen, goods_value_fen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -1351,9 +1285,9 @@ fn submit_reviewed(
         state.status.as_str(),
         state.lane.map(|l| l.as_str()),
         state.declaration_no.map(|n| n.to_string()),
-        now_ms,
-        version as i64,
-        serde_json::to_string(&state).expect("state serializes"),
+        to_ms(req.now),
+        plan.version as i64,
+        serde_json::to_string(state).expect("state serializes"),
         req.body_json,
         req.purchase.as_ref().map(|p| p.buyer.as_str()),
         req.purchase.as_ref().map(|p| p.value_fen.0),
@@ -1361,36 +1295,40 @@ fn submit_reviewed(
     ])
     .map_err(backend)?;
     let id = c.last_insert_rowid();
-    insert_events(c, id, 0, &events)?;
-    insert_notices(c, id, &events[submitted_version..])?;
-    audit_submit(c, head, req, id, pre_entry_no, submitted_version)?;
-    let detail = store::detail::events(
-        submitted_version as u64,
-        version as u64,
-        &events[submitted_version..],
-    );
+    let subject = format!("declaration:{id}");
+    insert_events(c, id, 0, &plan.events)?;
+    insert_notices(c, id, plan.review_events())?;
     audit(
         c,
         head,
         req.now,
-        "system:automatic_review",
-        "automatic_review",
-        &format!("declaration:{id}"),
-        detail,
+        &req.actor.label(),
+        "submit",
+        &subject,
+        plan.submit_detail,
     )?;
+    if let Some(detail) = plan.review_detail {
+        audit(
+            c,
+            head,
+            req.now,
+            "system:automatic_review",
+            "automatic_review",
+            &subject,
+            detail,
+        )?;
+    }
     // The decision's feedback row, in the same savepoint (after the review's audit record).
-    if let Some(f) = &feedback {
+    if let Some(f) = &plan.feedback {
         risk::record_decision(c, head, f, "system:risk", req.now)?;
     }
-    Ok(Filed {
+    let submitted = Submitted {
         id: DeclarationId(id),
         pre_entry_no,
-        declaration_no: state.declaration_no,
-        status: state.status,
-        lane: state.lane,
-        version: version as u64,
+        version: plan.version,
         replayed: false,
-    })
+    };
+    Ok((submitted, plan.state))
 }
 
 fn accept(

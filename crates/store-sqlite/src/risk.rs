@@ -48,28 +48,6 @@ pub(super) const POLICY_MIGRATION: &str = r#"
     );
 "#;
 
-/// The declaration number of an accepting review, taken in the filing's savepoint.
-pub(super) fn take_declaration_no(
-    c: &Connection,
-    header: &clearance::Header,
-    now: DateTime<Utc>,
-) -> Result<DeclarationNo, StoreError> {
-    let year = customs_year(now);
-    let serial = next_serial(
-        c,
-        "declaration",
-        header.declaration_office,
-        year,
-        header.direction,
-    )?;
-    DeclarationNo::new(header.declaration_office, year, header.direction, serial).ok_or_else(|| {
-        StoreError::SerialExhausted(format!(
-            "declaration {} {year} {}",
-            header.declaration_office, header.direction
-        ))
-    })
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(corrupt)
 }

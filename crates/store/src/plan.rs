@@ -106,6 +106,81 @@ pub fn submission(req: &SubmitRequest, pre_entry_no: PreEntryNo) -> Result<Vec<E
     decide(&DeclarationState::default(), &cmd, req.now).map_err(StoreError::Refused)
 }
 
+/// An automatic review that accepts the filing takes a declaration number in the filing's
+/// transaction; a rejection takes none.
+pub fn review_takes_number(review: &AutomaticReview) -> bool {
+    match review {
+        AutomaticReview::Reject { .. } => false,
+        AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. } => true,
+    }
+}
+
+/// What a filing writes: one declaration row in its final state, its events (the
+/// submission's, then the automatic review's), and its audit records.
+pub struct FilingPlan {
+    pub events: Vec<Event>,
+    /// The state after every event (the row's narrow columns come from it).
+    pub state: DeclarationState,
+    /// The version after the submission alone; the review's events follow it.
+    pub submitted_version: u64,
+    /// The version after every event.
+    pub version: u64,
+    /// The submission's audit detail ([`crate::detail::submit`]).
+    pub submit_detail: String,
+    /// The automatic review's audit detail ([`crate::detail::events`]), when reviewed.
+    pub review_detail: Option<String>,
+    /// The risk engine's feedback row of the decision, recorded after the review.
+    pub feedback: Option<crate::risk::FeedbackRow>,
+}
+
+impl FilingPlan {
+    /// The automatic review's events (they issue the payment notices).
+    pub fn review_events(&self) -> &[Event] {
+        &self.events[self.submitted_version as usize..]
+    }
+}
+
+/// Plan a filing once its numbers are taken: the pre-entry number, and the declaration number
+/// when `review` takes one ([`review_takes_number`]).
+pub fn filing(
+    req: &SubmitRequest,
+    pre_entry_no: PreEntryNo,
+    review: Option<&AutomaticReview>,
+    declaration_no: Option<DeclarationNo>,
+) -> Result<FilingPlan, StoreError> {
+    let mut events = submission(req, pre_entry_no)?;
+    let mut state = events.iter().fold(DeclarationState::default(), apply);
+    let submitted_version = events.len() as u64;
+    let submit_detail = crate::detail::submit(
+        pre_entry_no,
+        &req.client_seq_no,
+        &req.body_json,
+        submitted_version,
+    );
+    let (mut review_detail, mut feedback) = (None, None);
+    if let Some(review) = review {
+        let (review_events, decision) =
+            crate::review::review_steps(&mut state, review, declaration_no, req.now)?;
+        let version = submitted_version + review_events.len() as u64;
+        review_detail = Some(crate::detail::events(
+            submitted_version,
+            version,
+            &review_events,
+        ));
+        feedback = decision;
+        events.extend(review_events);
+    }
+    Ok(FilingPlan {
+        version: events.len() as u64,
+        events,
+        state,
+        submitted_version,
+        submit_detail,
+        review_detail,
+        feedback,
+    })
+}
+
 /// The counter an acceptance numbers from: the declaration's office, customs year and
 /// direction. Refused before a serial is taken, so that a refused acceptance leaves no gap.
 pub fn accept_key(
