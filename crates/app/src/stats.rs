@@ -482,7 +482,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn store::Store> = Arc::new(
-            store::sqlite::SqliteStore::open(dir.path(), store::sqlite::SqliteOptions::default())
+            store_sqlite::SqliteStore::open(dir.path(), store_sqlite::SqliteOptions::default())
                 .unwrap(),
         );
         let key = SigningKey::generate(
@@ -573,7 +573,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn store::Store> = Arc::new(
-            store::sqlite::SqliteStore::open(dir.path(), store::sqlite::SqliteOptions::default())
+            store_sqlite::SqliteStore::open(dir.path(), store_sqlite::SqliteOptions::default())
                 .unwrap(),
         );
         let svc = Clearance::new(

@@ -11,8 +11,8 @@ use chrono::{Duration, TimeZone, Utc};
 use clearance::{Status, TaxKind};
 use domain::codes::{OfficeCode, Uscc};
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::DeclarationKey;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 const PASSWORD: &str = "test-password";
 const CARRIER: &str = "91310000MA1FL3CA1X";

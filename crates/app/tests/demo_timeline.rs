@@ -7,8 +7,8 @@ use std::sync::Arc;
 use app::stats::StatsQuery;
 use app::{Clearance, Clock, PinnableClock, SystemClock};
 use chrono::Duration;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 #[test]
 fn the_demo_is_spread_over_the_past_hours() {

@@ -11,8 +11,8 @@ use chrono::{TimeZone, Utc};
 use clearance::{CreditClass, EnterpriseFacts, Status};
 use domain::codes::{OfficeCode, Uscc};
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::{DeclarationKey, Store};
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 /// Green lane (general class, no discrepancy): assessed at acceptance.
 const GREEN: &str = "91310115MA1K4Q7B4Y";

@@ -12,8 +12,8 @@ use clearance::Status;
 use domain::codes::{OfficeCode, Uscc};
 use eport::{LicenceKind, RegistryStatus};
 use rust_decimal::Decimal;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::{DeclarationKey, Store};
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 const SH: &str = "91310115MA1K4Q7B4Y";
 const SZ: &str = "91440300MA5FT3XKX8";

@@ -9,8 +9,8 @@ use chrono::{TimeZone, Utc};
 use clearance::{EventKind, Lane, Status};
 use domain::codes::{OfficeCode, Uscc};
 use serde_json::Value;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::{DeclarationKey, ListFilter, PageRequest, Store};
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 fn service(dir: &std::path::Path) -> Clearance {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, SqliteOptions::default()).unwrap());

@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use app::{Clearance, NewUserRequest, Principal, Role, SystemClock};
 use domain::codes::Uscc;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
 use store_postgres::{PostgresOptions, PostgresStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {

@@ -125,7 +125,7 @@ fn report_from_store(data_dir: &Path, args: &StoreArgs, json: bool) -> anyhow::R
     let backend = args.backend(data_dir)?;
     if let Backend::Sqlite(dir) = &backend {
         // Reading a report never creates a store.
-        let db = dir.join(store::sqlite::DB_FILE);
+        let db = dir.join(store_sqlite::DB_FILE);
         anyhow::ensure!(
             db.exists(),
             "no store in {} (give a feedback file, or the --data-dir the service runs with)",

@@ -15,8 +15,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use app::{Clearance, Clock, Duty, NewUserRequest, PinnableClock, Role, SystemClock};
 use domain::codes::{OfficeCode, Uscc};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 /// Where the ledger lives.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use app::cargo_desk::{CargoDesk, CargoPolicy};
 use app::{Clearance, ListQuery, SystemClock};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::PageRequest;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 const DECLARATIONS: u64 = 300;
 

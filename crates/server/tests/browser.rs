@@ -23,8 +23,8 @@ use app::{Clearance, SystemClock};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";

@@ -13,8 +13,8 @@ use domain::codes::{OfficeCode, Uscc};
 use exchange::{Agency, Algorithm, Envelope, KeyId, KeyRing, Payload, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 const PASSWORD: &str = "test-password";
 /// Yellow lane (a recent discrepancy): review, assess, pay, release.

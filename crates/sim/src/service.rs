@@ -115,7 +115,7 @@ pub fn run_store(
     let world = cfg.world(&refdata);
     let pipe = Pipeline::new(&world, &cfg.rates, refdata.clone(), cfg.rules, cfg.warmup);
     let store: Arc<dyn store::Store> = Arc::new(
-        store::sqlite::SqliteStore::open(dir, store::sqlite::SqliteOptions::default())
+        store_sqlite::SqliteStore::open(dir, store_sqlite::SqliteOptions::default())
             .map_err(|e| format!("open the store: {e}"))?,
     );
     let decided = Arc::new(Mutex::new(Decided::new()));

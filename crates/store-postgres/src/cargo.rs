@@ -1,5 +1,5 @@
 //! [`CargoStore`] on PostgreSQL: the same tables and semantics as the SQLite backend
-//! (`store/src/sqlite/cargo.rs`, contract `store::cargo_contract`). Writes are requests to the
+//! (`store-sqlite/src/cargo.rs`, contract `store_contract::cargo_contract`). Writes are requests to the
 //! one writer (`writer::cargo`), so each commits with its audit records in the batch's
 //! transaction, and a write touching a manifest and declarations commits both together; reads
 //! go through the pool.
@@ -12,12 +12,11 @@
 use domain::codes::{OfficeCode, Uscc};
 use domain::money::Fen;
 use store::cargo::*;
-use store::{AutomaticReview, StoreError, SubmitRequest};
+use store::StoreError;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::writer::cargo::{read_state, read_transit_no, CargoOp, CargoReply};
-use crate::writer::{Op, Reply};
+use crate::writer::cargo::{read_state, read_transit_no};
 use crate::{corrupt, PostgresStore};
 
 pub(crate) const MIGRATION: &str = r#"
@@ -70,15 +69,6 @@ pub(crate) const MIGRATION: &str = r#"
 
 type Params = Vec<Box<dyn ToSql + Send + Sync>>;
 
-impl PostgresStore {
-    fn cargo_send(&self, op: CargoOp) -> Result<CargoReply, StoreError> {
-        match self.send(Op::Cargo(op))? {
-            Reply::Cargo(r) => Ok(r),
-            _ => unreachable!("the writer answers a cargo request with a cargo reply"),
-        }
-    }
-}
-
 fn read_transit(r: &Row) -> Result<StoredTransit, StoreError> {
     let no: &str = r.get(0);
     let version: i64 = r.get(1);
@@ -92,27 +82,6 @@ fn read_transit(r: &Row) -> Result<StoredTransit, StoreError> {
 }
 
 impl CargoStore for PostgresStore {
-    fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
-        check_manifest_write(&req)?;
-        match self.cargo_send(CargoOp::Manifest(req))? {
-            CargoReply::Manifest(m) => Ok(m),
-            _ => unreachable!("manifest write answers Manifest"),
-        }
-    }
-
-    fn submit_matched(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        store::check_body(&req)?;
-        match self.cargo_send(CargoOp::SubmitMatched(Box::new((req, review, matched))))? {
-            CargoReply::SubmitMatched(m) => Ok(*m),
-            _ => unreachable!("submit_matched answers SubmitMatched"),
-        }
-    }
-
     fn manifest_events(
         &self,
         after_seq: u64,
@@ -134,14 +103,6 @@ impl CargoStore for PostgresStore {
                 })
             })
             .collect()
-    }
-
-    fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
-        check_transit_write(&req)?;
-        match self.cargo_send(CargoOp::Transit(req))? {
-            CargoReply::Transit(t) => Ok(*t),
-            _ => unreachable!("transit write answers Transit"),
-        }
     }
 
     fn load_transit(
@@ -194,19 +155,6 @@ impl CargoStore for PostgresStore {
             .iter()
             .map(read_transit)
             .collect()
-    }
-
-    fn record_postal(&self, req: PostalWrite) -> Result<Vec<i64>, StoreError> {
-        if req.records.is_empty() || req.records.len() > cargo_control::PARCELS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "a postal write has 1 to {} records",
-                cargo_control::PARCELS_MAX
-            )));
-        }
-        match self.cargo_send(CargoOp::Postal(req))? {
-            CargoReply::Postal(ids) => Ok(ids),
-            _ => unreachable!("postal write answers Postal"),
-        }
     }
 
     fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError> {

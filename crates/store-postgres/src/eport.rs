@@ -1,5 +1,5 @@
 //! [`EportStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
-//! `store::eport_contract`). Writes are requests to the one writer (`writer::eport`), so each
+//! `store_contract::eport_contract`). Writes are requests to the one writer (`writer::eport`), so each
 //! commits with its audit records in the batch's transaction; reads go through the pool.
 //!
 //! - `eport_licences`: a row per licence (its JSON form, the running reserved and written-off
@@ -8,16 +8,12 @@
 //!   (reserved, written off, released).
 //! - `eport_registry`: the market-regulation registry.
 
-use chrono::{DateTime, Utc};
-use clearance::Actor;
 use domain::codes::Uscc;
-use eport::{Licence, RegistryEntry, RegistryStatus, Standing};
-use store::cargo::{PendingMatch, SubmittedMatched};
+use eport::{RegistryEntry, RegistryStatus, Standing};
 use store::eport::*;
-use store::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
+use store::{DeclarationId, StoreError};
 
-use crate::writer::eport::{dec, read_standing, EportOp, EportReply};
-use crate::writer::{Op, Reply};
+use crate::writer::eport::{dec, read_standing};
 use crate::{corrupt, PostgresStore};
 
 pub(crate) const MIGRATION: &str = r#"
@@ -48,13 +44,6 @@ pub(crate) const MIGRATION: &str = r#"
 "#;
 
 impl PostgresStore {
-    fn eport_send(&self, op: EportOp) -> Result<EportReply, StoreError> {
-        match self.send(Op::Eport(op))? {
-            Reply::Eport(r) => Ok(r),
-            _ => unreachable!("the writer answers an E-Port request with an E-Port reply"),
-        }
-    }
-
     fn standings(&self, sql: &'static str, key: String) -> Result<Vec<Standing>, StoreError> {
         self.query(sql, vec![Box::new(key)])?
             .iter()
@@ -64,19 +53,6 @@ impl PostgresStore {
 }
 
 impl EportStore for PostgresStore {
-    fn issue_licence(
-        &self,
-        licence: Licence,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Standing, StoreError> {
-        licence.validate().map_err(StoreError::Invalid)?;
-        match self.eport_send(EportOp::Issue(licence, actor.clone(), now))? {
-            EportReply::Standing(s) => Ok(s),
-            _ => unreachable!("issue answers Standing"),
-        }
-    }
-
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
         Ok(self
             .standings(
@@ -100,17 +76,6 @@ impl EportStore for PostgresStore {
         )
     }
 
-    fn put_registry(
-        &self,
-        entry: RegistryEntry,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        entry.validate().map_err(StoreError::Invalid)?;
-        self.eport_send(EportOp::PutRegistry(entry, actor.clone(), now))
-            .map(|_| ())
-    }
-
     fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError> {
         self.query(
             "SELECT name, status FROM eport_registry WHERE uscc = $1",
@@ -127,33 +92,6 @@ impl EportStore for PostgresStore {
             })
         })
         .transpose()
-    }
-
-    fn file_checked(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        check: FilingCheck,
-    ) -> Result<Filed, StoreError> {
-        store::check_body(&req)?;
-        match self.eport_send(EportOp::File(Box::new((req, review, check, None))))? {
-            EportReply::Filed(f) => Ok(f.filed),
-            _ => unreachable!("file answers Filed"),
-        }
-    }
-
-    fn file_checked_matched(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        check: FilingCheck,
-        matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        store::check_body(&req)?;
-        match self.eport_send(EportOp::File(Box::new((req, review, check, Some(matched)))))? {
-            EportReply::Filed(f) => Ok(*f),
-            _ => unreachable!("file answers Filed"),
-        }
     }
 
     fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError> {

@@ -2,13 +2,14 @@
 //! [`PostgresStore::open`]`(url, `[`PostgresOptions`]`)`.
 //!
 //! The same shape as the SQLite backend, and it passes the same contract suite
-//! (`store::contract`):
+//! (`store_contract::contract`):
 //!
 //! - Writes: ONE writer (module `writer`): a thread owning a current-thread tokio runtime and
 //!   one connection with `synchronous_commit = on`. It drains the waiting requests (at most
 //!   `batch_max`) into one transaction, writes runs of filings (`submit`, `submit_reviewed`)
 //!   as multi-row statements, every other request in its own savepoint, commits once, and only
-//!   then answers.
+//!   then answers. The queue, the batch loop and the typed requests are `store::writer`'s
+//!   (shared with SQLite); the rules applied inside the transaction are `store::plan`'s.
 //! - Reads: a `deadpool-postgres` pool (at most `readers_max` connections) driven by a small
 //!   multi-thread runtime the store owns. A read is spawned there and the caller's thread waits
 //!   for its rows, then parses them itself.
@@ -21,17 +22,18 @@
 
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clearance::{Actor, Lane, Status, TaxKind};
+use clearance::{Lane, Status, TaxKind};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
-use store::audit::{AuditRecord, ChainVerifier};
+use store::audit::AuditRecord;
+use store::writer::Queue;
 use store::*;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
@@ -45,8 +47,6 @@ mod outbox;
 mod risk;
 mod schema;
 mod writer;
-
-use writer::{Job, Op, Reply};
 
 /// Tuning, all bounded.
 #[derive(Clone, Debug)]
@@ -76,16 +76,11 @@ impl Default for PostgresOptions {
     }
 }
 
-/// Counters of the writer, for benchmarks and operations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriterStats {
-    pub batches: u64,
-    pub requests: u64,
-}
+pub use store::writer::WriterStats;
 
 /// The PostgreSQL [`Store`].
 pub struct PostgresStore {
-    queue: Option<SyncSender<Job>>,
+    queue: Queue,
     writer: Option<JoinHandle<()>>,
     pool: Pool,
     runtime: Option<tokio::runtime::Runtime>,
@@ -164,11 +159,11 @@ impl PostgresStore {
         .build()
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
 
-        let (tx, rx) = mpsc::sync_channel::<Job>(options.queue_max);
+        let (queue, rx) = Queue::bounded(options.queue_max);
         let stats = Arc::new(Mutex::new(WriterStats::default()));
         let writer = writer::spawn(config, options.batch_max, rx, stats.clone())?;
         Ok(PostgresStore {
-            queue: Some(tx),
+            queue,
             writer: Some(writer),
             pool,
             runtime: Some(runtime),
@@ -178,18 +173,6 @@ impl PostgresStore {
 
     pub fn writer_stats(&self) -> WriterStats {
         *self.stats.lock().expect("stats lock")
-    }
-
-    fn send(&self, op: Op) -> Result<Reply, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
-        match queue.try_send(Job { op, reply }) {
-            Ok(()) => {}
-            // Back-pressure: wait for room rather than failing.
-            Err(TrySendError::Full(job)) => queue.send(job).map_err(|_| StoreError::Closed)?,
-            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
-        }
-        answer.recv().map_err(|_| StoreError::Closed)?
     }
 
     /// Run one query on a pooled connection; the rows come back to the caller's thread.
@@ -246,7 +229,7 @@ impl PostgresStore {
 impl Drop for PostgresStore {
     /// Closing the queue lets the writer finish what is queued and stop.
     fn drop(&mut self) {
-        self.queue.take();
+        self.queue.close();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
@@ -388,29 +371,14 @@ const ACCOUNT_COLUMNS_BY_LOGIN: &str =
 const ACCOUNT_COLUMNS_BY_ID: &str =
     "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = $1";
 
+impl store::writer::Queued for PostgresStore {
+    fn queue(&self) -> &Queue {
+        &self.queue
+    }
+}
+
 impl Store for PostgresStore {
-    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
-        store::check_body(&req)?;
-        match self.send(Op::Submit(req))? {
-            Reply::Submitted(s) => Ok(s),
-            _ => unreachable!("the writer answers submit with Submitted"),
-        }
-    }
-
-    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
-        match self.send(Op::Accept(req))? {
-            Reply::Accepted(a) => Ok(a),
-            _ => unreachable!("the writer answers accept with Accepted"),
-        }
-    }
-
-    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        match self.send(Op::Append(req))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers append with Appended"),
-        }
-    }
+    store::provide_sub_stores!();
 
     fn goods_totals(
         &self,
@@ -686,30 +654,6 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    fn put_office(
-        &self,
-        office: Office,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match self.send(Op::PutOffice(office, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers put_office with Unit"),
-        }
-    }
-
-    fn put_user(
-        &self,
-        user: NewUser,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        match self.send(Op::PutUser(user, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers put_user with UserId"),
-        }
-    }
-
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
         Ok(self
             .account(ACCOUNT_COLUMNS_BY_LOGIN, Box::new(login.to_owned()))?
@@ -717,58 +661,13 @@ impl Store for PostgresStore {
     }
 
     fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        // Read in bounded chunks so memory stays flat however long the log is.
-        const CHUNK: i64 = 10_000;
-        let mut verifier = ChainVerifier::default();
-        let mut after = 0i64;
-        loop {
+        store::audit::verify_in_chunks(|after, limit| {
             let rows = self.query(
                 "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
-                vec![Box::new(after), Box::new(CHUNK)],
+                vec![Box::new(after), Box::new(limit)],
             )?;
-            for r in &rows {
-                let id: i64 = r.get(0);
-                after = id;
-                match read_audit_row(r) {
-                    Ok(rec) => {
-                        if !verifier.check(&rec) {
-                            return Ok(verifier.finish());
-                        }
-                    }
-                    Err(why) => {
-                        verifier.unreadable(id, why);
-                        return Ok(verifier.finish());
-                    }
-                }
-            }
-            if (rows.len() as i64) < CHUNK {
-                return Ok(verifier.finish());
-            }
-        }
-    }
-
-    fn submit_reviewed(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-    ) -> Result<Filed, StoreError> {
-        store::check_body(&req)?;
-        match self.send(Op::SubmitReviewed(req, review))? {
-            Reply::Filed(f) => Ok(f),
-            _ => unreachable!("the writer answers submit_reviewed with Filed"),
-        }
-    }
-
-    fn create_account(
-        &self,
-        account: NewAccount,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        match self.send(Op::CreateAccount(account, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers create_account with UserId"),
-        }
+            Ok(rows.iter().map(|r| (r.get(0), read_audit_row(r))).collect())
+        })
     }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
@@ -777,18 +676,6 @@ impl Store for PostgresStore {
 
     fn account_by_id(&self, user_id: i64) -> Result<Option<Account>, StoreError> {
         self.account(ACCOUNT_COLUMNS_BY_ID, Box::new(user_id))
-    }
-
-    fn create_session(
-        &self,
-        session: NewSession,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match self.send(Op::CreateSession(session, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers create_session with Unit"),
-        }
     }
 
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -810,63 +697,18 @@ impl Store for PostgresStore {
             revoked_at: r.get(10),
         }))
     }
-
-    fn revoke_session(
-        &self,
-        token_hash: &str,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        match self.send(Op::RevokeSession(token_hash.to_owned(), actor.clone(), now))? {
-            Reply::Count(n) => Ok(n > 0),
-            _ => unreachable!("the writer answers revoke_session with Count"),
-        }
-    }
-
-    fn revoke_sessions_of(
-        &self,
-        user_id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        match self.send(Op::RevokeSessionsOf(user_id, actor.clone(), now))? {
-            Reply::Count(n) => Ok(n),
-            _ => unreachable!("the writer answers revoke_sessions_of with Count"),
-        }
-    }
-
-    fn risk_store(&self) -> Option<&dyn store::risk::RiskStore> {
-        Some(self)
-    }
-
-    fn outbox_store(&self) -> Option<&dyn store::outbox::OutboxStore> {
-        Some(self)
-    }
-
-    fn finance_store(&self) -> Option<&dyn store::finance::FinanceStore> {
-        Some(self)
-    }
-
-    fn eport_store(&self) -> Option<&dyn store::eport::EportStore> {
-        Some(self)
-    }
 }
 
 fn read_audit_row(r: &Row) -> Result<AuditRecord, String> {
-    let hash32 = |i: usize| -> Result<[u8; 32], String> {
-        let v: Vec<u8> = r.try_get(i).map_err(|e| e.to_string())?;
-        v.try_into()
-            .map_err(|v: Vec<u8>| format!("hash of {} bytes", v.len()))
-    };
-    let text = |i: usize| -> Result<String, String> { r.try_get(i).map_err(|e| e.to_string()) };
-    Ok(AuditRecord {
-        id: r.try_get(0).map_err(|e| e.to_string())?,
-        at_ms: r.try_get(1).map_err(|e| e.to_string())?,
-        actor: text(2)?,
-        action: text(3)?,
-        subject: text(4)?,
-        detail: text(5)?,
-        prev_hash: hash32(6)?,
-        hash: hash32(7)?,
-    })
+    let e = |e: tokio_postgres::Error| e.to_string();
+    AuditRecord::from_columns(
+        r.try_get(0).map_err(e)?,
+        r.try_get(1).map_err(e)?,
+        r.try_get(2).map_err(e)?,
+        r.try_get(3).map_err(e)?,
+        r.try_get(4).map_err(e)?,
+        r.try_get(5).map_err(e)?,
+        r.try_get(6).map_err(e)?,
+        r.try_get(7).map_err(e)?,
+    )
 }

@@ -1,16 +1,13 @@
 //! [`OutboxStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
-//! `store::outbox_contract`). Writes go to the one writer (`writer::outbox`); reads through
+//! `store_contract::outbox_contract`). Writes go to the one writer (`writer::outbox`); reads through
 //! the pool.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use store::outbox::*;
-use store::{AppendRequest, Appended, StoreError};
+use store::StoreError;
 use tokio_postgres::Row;
 
-use crate::writer::outbox::OutboxOp;
-use crate::writer::{Op, Reply};
 use crate::PostgresStore;
 
 pub(crate) const MIGRATION: &str = r#"
@@ -50,26 +47,7 @@ fn row_of(r: &Row) -> OutboxRow {
     }
 }
 
-impl PostgresStore {
-    fn outbox_send(&self, op: OutboxOp) -> Result<Reply, StoreError> {
-        self.send(Op::Outbox(op))
-    }
-}
-
 impl OutboxStore for PostgresStore {
-    fn append_with_outbox(
-        &self,
-        req: AppendRequest,
-        outbox: Vec<OutboxMessage>,
-    ) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        check_messages(&outbox)?;
-        match self.outbox_send(OutboxOp::Append(req, outbox))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers an append with Appended"),
-        }
-    }
-
     fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         let limit = limit.clamp(1, OUTBOX_READ_MAX) as i64;
         let rows = self.query_owned(
@@ -79,14 +57,6 @@ impl OutboxStore for PostgresStore {
             vec![Box::new(after as i64), Box::new(limit)],
         )?;
         Ok(rows.iter().map(row_of).collect())
-    }
-
-    fn mark_published(&self, seqs: &[u64], at: DateTime<Utc>) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        self.outbox_send(OutboxOp::MarkPublished(seqs.to_vec(), at))
-            .map(|_| ())
     }
 
     fn read_for(
@@ -119,11 +89,6 @@ impl OutboxStore for PostgresStore {
             vec![Box::new(recipient.to_owned()), Box::new(n)],
         )?;
         Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
-    }
-
-    fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.outbox_send(OutboxOp::AckFeed(recipient.to_owned(), cursor, at))
-            .map(|_| ())
     }
 
     fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError> {

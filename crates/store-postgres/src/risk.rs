@@ -1,5 +1,5 @@
 //! [`RiskStore`] on PostgreSQL: the same semantics as the SQLite backend (contract
-//! `store::risk_contract`). Writes are requests to the one writer (`writer::risk`), so each
+//! `store_contract::risk_contract`). Writes are requests to the one writer (`writer::risk`), so each
 //! commits with its audit record in the batch's transaction; reads go through the pool.
 //!
 //! - `risk_rules`: a row per rule-set version (the JSON form, fingerprint, who, when); a write
@@ -12,14 +12,10 @@
 //! - Reference prices are computed by the service from released declarations
 //!   ([`RiskStore::released_bodies`]).
 
-use chrono::{DateTime, Utc};
-use clearance::{Actor, CreditClass};
 use domain::codes::Uscc;
 use store::risk::*;
-use store::{AppendRequest, Appended, DeclarationId, StoreError};
+use store::{DeclarationId, StoreError};
 
-use crate::writer::risk::{RiskOp, RiskReply};
-use crate::writer::{Op, Reply};
 use crate::{corrupt, PostgresStore};
 
 pub(crate) const MIGRATION: &str = r#"
@@ -63,24 +59,7 @@ pub(crate) const POLICY_MIGRATION: &str = r#"
     );
 "#;
 
-impl PostgresStore {
-    fn risk_send(&self, op: RiskOp) -> Result<RiskReply, StoreError> {
-        match self.send(Op::Risk(op))? {
-            Reply::Risk(r) => Ok(r),
-            _ => unreachable!("the writer answers a risk request with a risk reply"),
-        }
-    }
-}
-
 impl RiskStore for PostgresStore {
-    fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError> {
-        check_rules(&write)?;
-        match self.risk_send(RiskOp::PutRules(write))? {
-            RiskReply::Rules(r) => Ok(r),
-            _ => unreachable!("put_rules answers Rules"),
-        }
-    }
-
     fn rules(&self) -> Result<Option<StoredRules>, StoreError> {
         Ok(self.rules_history(1)?.into_iter().next())
     }
@@ -101,14 +80,6 @@ impl RiskStore for PostgresStore {
                 rules_json: r.get(4),
             })
             .collect())
-    }
-
-    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
-        check_policy_write(&write)?;
-        match self.risk_send(RiskOp::PutPolicy(write))? {
-            RiskReply::Policy(p) => Ok(p),
-            _ => unreachable!("put_risk_policy answers Policy"),
-        }
     }
 
     fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError> {
@@ -132,17 +103,6 @@ impl RiskStore for PostgresStore {
             .collect())
     }
 
-    fn set_credit_class(
-        &self,
-        uscc: Uscc,
-        class: CreditClass,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.risk_send(RiskOp::SetCreditClass(uscc, class, actor.clone(), now))
-            .map(|_| ())
-    }
-
     fn credit_classes(&self) -> Result<Vec<StoredCreditClass>, StoreError> {
         let rows = self.query(
             "SELECT uscc, class, actor, at FROM risk_credit_classes ORDER BY uscc",
@@ -163,31 +123,6 @@ impl RiskStore for PostgresStore {
             .collect()
     }
 
-    fn add_watch_entry(
-        &self,
-        entry: WatchRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        check_watch_row(&entry)?;
-        match self.risk_send(RiskOp::AddWatch(entry, actor.clone(), now))? {
-            RiskReply::Id(id) => Ok(id),
-            _ => unreachable!("add_watch_entry answers Id"),
-        }
-    }
-
-    fn remove_watch_entry(
-        &self,
-        id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        match self.risk_send(RiskOp::RemoveWatch(id, actor.clone(), now))? {
-            RiskReply::Removed(b) => Ok(b),
-            _ => unreachable!("remove_watch_entry answers Removed"),
-        }
-    }
-
     fn watch_entries(&self) -> Result<Vec<StoredWatchEntry>, StoreError> {
         let rows = self.query(
             "SELECT id, entry, actor, at FROM risk_watch_entries WHERE removed_at IS NULL ORDER BY id",
@@ -206,28 +141,6 @@ impl RiskStore for PostgresStore {
                 })
             })
             .collect()
-    }
-
-    fn record_decision(
-        &self,
-        row: FeedbackRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.risk_send(RiskOp::RecordDecision(row, actor.clone(), now))
-            .map(|_| ())
-    }
-
-    fn append_examined(
-        &self,
-        req: AppendRequest,
-        exam: Examination,
-    ) -> Result<Appended, StoreError> {
-        store::check_append(&req)?;
-        match self.risk_send(RiskOp::AppendExamined(req, exam))? {
-            RiskReply::Appended(a) => Ok(a),
-            _ => unreachable!("append_examined answers Appended"),
-        }
     }
 
     fn feedback(&self, limit: u32) -> Result<Vec<FeedbackRow>, StoreError> {

@@ -22,15 +22,14 @@
 //! No timer: while one batch commits, the next one gathers in the queue.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use clearance::{
-    apply, customs_year, decide, Action, Actor, Command, DeclarationState, Event, EventKind, Status,
-};
-use domain::codes::{DeclarationNo, Direction, EntryNumber, OfficeCode, PreEntryNo};
-use store::audit::{sha256_hex, AuditRecord, ChainHead};
+use clearance::{customs_year, Actor, DeclarationState, Event, EventKind};
+use domain::codes::{Direction, EntryNumber, OfficeCode, PreEntryNo};
+use store::audit::{AuditRecord, ChainHead};
+use store::writer::{Answer, Reply, Request};
 use store::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, Statement};
@@ -39,49 +38,15 @@ use crate::{backend, corrupt, ms, WriterStats};
 
 pub(crate) mod cargo;
 pub(crate) mod eport;
+pub(crate) mod finance;
 pub(crate) mod outbox;
 pub(crate) mod risk;
-
-pub(crate) enum Op {
-    Submit(SubmitRequest),
-    Accept(AcceptRequest),
-    Append(AppendRequest),
-    PutOffice(Office, Actor, DateTime<Utc>),
-    PutUser(NewUser, Actor, DateTime<Utc>),
-    SubmitReviewed(SubmitRequest, AutomaticReview),
-    CreateAccount(NewAccount, Actor, DateTime<Utc>),
-    CreateSession(NewSession, Actor, DateTime<Utc>),
-    RevokeSession(String, Actor, DateTime<Utc>),
-    RevokeSessionsOf(i64, Actor, DateTime<Utc>),
-    Risk(risk::RiskOp),
-    Cargo(cargo::CargoOp),
-    Eport(eport::EportOp),
-    Outbox(outbox::OutboxOp),
-}
-
-pub(crate) enum Reply {
-    Submitted(Submitted),
-    Accepted(Accepted),
-    Appended(Appended),
-    Filed(Filed),
-    Unit,
-    UserId(i64),
-    Count(u64),
-    Risk(risk::RiskReply),
-    Cargo(cargo::CargoReply),
-    Eport(eport::EportReply),
-}
-
-pub(crate) struct Job {
-    pub op: Op,
-    pub reply: SyncSender<Result<Reply, StoreError>>,
-}
 
 /// Start the writer thread; returns once its connection is open and its statements prepared.
 pub(crate) fn spawn(
     config: Config,
     batch_max: usize,
-    queue: Receiver<Job>,
+    queue: Receiver<Request>,
     stats: Arc<Mutex<WriterStats>>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
@@ -98,23 +63,20 @@ pub(crate) fn spawn(
                     return;
                 }
             };
-            rt.block_on(async move {
-                let mut writer = Writer {
-                    config,
-                    conn: None,
-                    batch_max,
-                    stats,
-                };
-                match writer.connection().await {
-                    Ok(_) => {
-                        let _ = ready_tx.send(Ok(()));
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
+            let mut writer = Writer { config, conn: None };
+            match rt.block_on(writer.connection()) {
+                Ok(_) => {
+                    let _ = ready_tx.send(Ok(()));
                 }
-                writer.run(queue).await;
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            }
+            // Blocking between batches is fine: this runtime has nothing else to do then (the
+            // connection task only matters while a statement is in flight).
+            store::writer::run(queue, batch_max, &stats, |batch| {
+                rt.block_on(writer.commit_batch(batch))
             });
         })
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
@@ -134,8 +96,6 @@ pub(crate) fn spawn(
 struct Writer {
     config: Config,
     conn: Option<Conn>,
-    batch_max: usize,
-    stats: Arc<Mutex<WriterStats>>,
 }
 
 struct Conn {
@@ -144,33 +104,6 @@ struct Conn {
 }
 
 impl Writer {
-    async fn run(&mut self, queue: Receiver<Job>) {
-        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
-        // Blocking here is fine: this runtime has nothing else to do between batches (the
-        // connection task only matters while a statement is in flight). `recv` fails once every
-        // sender is gone and the queue is empty.
-        while let Ok(first) = queue.recv() {
-            batch.push(first);
-            while batch.len() < self.batch_max {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            let results = self.commit_batch(&batch).await;
-            debug_assert_eq!(results.len(), batch.len());
-            {
-                let mut s = self.stats.lock().expect("stats lock");
-                s.batches += 1;
-                s.requests += batch.len() as u64;
-            }
-            for (job, result) in batch.drain(..).zip(results) {
-                // The caller may have gone away; its answer is simply dropped.
-                let _ = job.reply.send(result);
-            }
-        }
-    }
-
     /// The open connection, reconnecting if there is none or it closed.
     async fn connection(&mut self) -> Result<&Conn, StoreError> {
         if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
@@ -190,9 +123,10 @@ impl Writer {
         Ok(self.conn.as_ref().expect("connected above"))
     }
 
-    async fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Reply, StoreError>> {
+    /// The batch in one transaction; `Err(why)` when it could not commit as a whole.
+    async fn commit_batch(&mut self, batch: &[Request]) -> Result<Vec<Answer>, String> {
         match self.try_commit(batch).await {
-            Ok(results) => results,
+            Ok(answers) => Ok(answers),
             Err(e) => {
                 tracing::warn!(code = e.code(), requests = batch.len(), error = %e, "PostgreSQL write batch failed");
                 if let Some(conn) = &self.conn {
@@ -202,19 +136,12 @@ impl Writer {
                         let _ = conn.client.batch_execute("ROLLBACK").await;
                     }
                 }
-                let msg = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
-                    .collect()
+                Err(e.to_string())
             }
         }
     }
 
-    async fn try_commit(
-        &mut self,
-        batch: &[Job],
-    ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+    async fn try_commit(&mut self, batch: &[Request]) -> Result<Vec<Answer>, StoreError> {
         let mut head = match begin(self.connection().await?).await {
             Ok(head) => head,
             Err(e) => {
@@ -232,23 +159,20 @@ impl Writer {
             c: &conn.client,
             st: &conn.st,
         };
-        let mut results = Vec::with_capacity(batch.len());
+        let mut answers = Vec::with_capacity(batch.len());
         let mut i = 0;
         while i < batch.len() {
-            if is_filing(&batch[i].op) {
-                let end = batch[i..]
-                    .iter()
-                    .position(|j| !is_filing(&j.op))
-                    .map_or(batch.len(), |p| i + p);
-                results.extend(tx.filing_run(&mut head, &batch[i..end]).await?);
-                i = end;
-            } else {
-                results.push(tx.single(&mut head, &batch[i].op).await?);
+            let run: Vec<RunJob<'_>> = batch[i..].iter().map_while(as_filing).collect();
+            if run.is_empty() {
+                answers.push(tx.single(&mut head, &batch[i]).await?);
                 i += 1;
+            } else {
+                i += run.len();
+                answers.extend(tx.filing_run(&mut head, &run).await?);
             }
         }
         tx.c.batch_execute("COMMIT").await.map_err(backend)?;
-        Ok(results)
+        Ok(answers)
     }
 }
 
@@ -632,33 +556,26 @@ struct Tx<'a> {
 impl Tx<'_> {
     /// One request inside its own savepoint: a failure undoes it alone. `Err` only when the
     /// transaction itself is lost.
-    async fn single(
-        &self,
-        head: &mut ChainHead,
-        op: &Op,
-    ) -> Result<Result<Reply, StoreError>, StoreError> {
+    async fn single(&self, head: &mut ChainHead, req: &Request) -> Result<Answer, StoreError> {
         self.c
             .batch_execute("SAVEPOINT op")
             .await
             .map_err(backend)?;
         let at_start = *head;
-        match self.execute(head, op).await {
-            Ok(reply) => {
-                self.c
-                    .batch_execute("RELEASE SAVEPOINT op")
-                    .await
-                    .map_err(backend)?;
-                Ok(Ok(reply))
-            }
-            Err(e) => {
-                *head = at_start;
-                self.c
-                    .batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
-                    .await
-                    .map_err(backend)?;
-                Ok(Err(e))
-            }
+        let answer = self.execute(head, req).await;
+        if answer.is_err() {
+            *head = at_start;
+            self.c
+                .batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+                .await
+                .map_err(backend)?;
+        } else {
+            self.c
+                .batch_execute("RELEASE SAVEPOINT op")
+                .await
+                .map_err(backend)?;
         }
+        Ok(answer)
     }
 
     /// A run of consecutive filings, written as one group ([`Tx::submit_group`]). Before it,
@@ -669,19 +586,12 @@ impl Tx<'_> {
     async fn filing_run(
         &self,
         head: &mut ChainHead,
-        jobs: &[Job],
-    ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
-        fn pending(op: &Op) -> Option<&store::cargo::PendingMatch> {
-            match op {
-                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => b.2.as_ref(),
-                Op::Eport(eport::EportOp::File(b)) => b.3.as_ref().and_then(|m| m.as_ref()),
-                _ => None,
-            }
-        }
+        jobs: &[RunJob<'_>],
+    ) -> Result<Vec<Answer>, StoreError> {
         let traders: Vec<domain::codes::Uscc> = jobs
             .iter()
-            .filter_map(|j| match &j.op {
-                Op::Eport(eport::EportOp::File(b)) => Some(b.2.trader),
+            .filter_map(|j| match j {
+                RunJob::Eport(b, _) => Some(b.2.trader),
                 _ => None,
             })
             .collect();
@@ -692,80 +602,69 @@ impl Tx<'_> {
         };
         let reviews: Vec<Option<AutomaticReview>> = jobs
             .iter()
-            .map(|j| match (&j.op, &registry) {
-                (Op::Eport(eport::EportOp::File(b)), Some((enforced, entries))) => {
+            .map(|j| match (j, &registry) {
+                (RunJob::Eport(b, _), Some((enforced, entries))) => {
                     let (_, review, check, _) = &**b;
                     let entry = entries.iter().find(|e| e.uscc == check.trader);
                     // No licence numbers in a run (`eport::joins_run`): nothing to claim.
                     let (review, _) =
-                        eport::checked_review(review, check, entry, *enforced, |_| None);
+                        store::eport::checked_review(review, check, entry, *enforced, |_| None);
                     Some(review)
                 }
                 _ => None,
             })
             .collect();
 
-        let mut results: Vec<Option<Result<Reply, StoreError>>> =
-            jobs.iter().map(|_| None).collect();
+        let mut answers: Vec<Option<Answer>> = jobs.iter().map(|_| None).collect();
         let mut last_seq = 0;
         if let Some(from) = jobs
             .iter()
-            .filter_map(|j| pending(&j.op))
+            .filter_map(RunJob::pending)
             .map(|m| m.expected_seq)
             .min()
         {
             let log = self.manifest_log_since(from).await?;
             for (k, j) in jobs.iter().enumerate() {
-                if let Some(m) = pending(&j.op) {
+                if let Some(m) = j.pending() {
                     if let Err(e) = log.admits(m) {
-                        results[k] = Some(Err(e));
+                        answers[k] = Some(j.refuse(e));
                     }
                 }
             }
             last_seq = log.last;
         }
-        let to_write: Vec<usize> = (0..jobs.len()).filter(|&k| results[k].is_none()).collect();
+        let to_write: Vec<usize> = (0..jobs.len()).filter(|&k| answers[k].is_none()).collect();
         let filings: Vec<Filing<'_>> = to_write
             .iter()
-            .map(|&k| match &jobs[k].op {
-                Op::Submit(r) => (r, None),
-                Op::SubmitReviewed(r, review) => (r, Some(review)),
-                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => (&b.0, Some(&b.1)),
-                Op::Eport(eport::EportOp::File(b)) => (&b.0, reviews[k].as_ref()),
-                _ => unreachable!("the run holds filings only"),
+            .map(|&k| match &jobs[k] {
+                RunJob::Submit(r, _) => (*r, None),
+                RunJob::Reviewed(r, review, _) => (*r, Some(*review)),
+                RunJob::Matched(b, _) => (&b.0, Some(&b.1)),
+                RunJob::Eport(b, _) => (&b.0, reviews[k].as_ref()),
             })
             .collect();
         let outcomes = self.submit_group(head, &filings).await?;
+        let mut matches: Vec<store::cargo::StoredManifestEvent> = Vec::new();
         for (&k, outcome) in to_write.iter().zip(outcomes) {
-            let op = &jobs[k].op;
+            let job = &jobs[k];
             let mut matched = |o: SubmitOutcome, req: &SubmitRequest| {
                 let filed = filed(o);
-                let matched = cargo::match_written(req, pending(op), &filed, &mut last_seq);
+                let matched = cargo::match_written(req, job.pending(), &filed, &mut last_seq);
+                matches.extend(matched.iter().cloned());
                 store::cargo::SubmittedMatched { filed, matched }
             };
-            results[k] = Some(match op {
-                Op::Submit(_) => outcome.map(|o| Reply::Submitted(o.submitted)),
-                Op::SubmitReviewed(..) => outcome.map(|o| Reply::Filed(filed(o))),
-                Op::Cargo(cargo::CargoOp::SubmitMatched(b)) => outcome.map(|o| {
-                    Reply::Cargo(cargo::CargoReply::SubmitMatched(Box::new(matched(o, &b.0))))
-                }),
-                Op::Eport(eport::EportOp::File(b)) => outcome
-                    .map(|o| Reply::Eport(eport::EportReply::Filed(Box::new(matched(o, &b.0))))),
-                _ => unreachable!("the run holds filings only"),
+            answers[k] = Some(match job {
+                RunJob::Submit(_, reply) => Answer::new(reply, outcome.map(|o| o.submitted)),
+                RunJob::Reviewed(_, _, reply) => Answer::new(reply, outcome.map(filed)),
+                RunJob::Matched(b, reply) => Answer::new(reply, outcome.map(|o| matched(o, &b.0))),
+                RunJob::Eport(b, reply) => Answer::new(reply, outcome.map(|o| matched(o, &b.0))),
             });
         }
-        let matches: Vec<&store::cargo::StoredManifestEvent> = results
-            .iter()
-            .filter_map(|r| match r {
-                Some(Ok(Reply::Cargo(cargo::CargoReply::SubmitMatched(m)))) => m.matched.as_ref(),
-                Some(Ok(Reply::Eport(eport::EportReply::Filed(m)))) => m.matched.as_ref(),
-                _ => None,
-            })
-            .collect();
+        let matches: Vec<&store::cargo::StoredManifestEvent> = matches.iter().collect();
         self.insert_manifest_events(head, &matches).await?;
-        Ok(results
+        Ok(answers
             .into_iter()
-            .map(|r| r.expect("every filing of the run answered"))
+            .map(|a| a.expect("every filing of the run answered"))
             .collect())
     }
 
@@ -864,24 +763,21 @@ impl Tx<'_> {
             if let Some((id, pre, version, body, state)) =
                 existing.get(&(declarants[i].clone(), r.client_seq_no.clone()))
             {
-                let pre_entry_no = PreEntryNo::parse(pre).map_err(corrupt)?;
-                plans.push(Plan::Done(Box::new(if *body != r.body_json {
-                    Err(StoreError::IdempotencyMismatch {
-                        client_seq_no: r.client_seq_no.clone(),
-                        pre_entry_no,
-                    })
-                } else {
-                    Ok(SubmitOutcome {
-                        submitted: Submitted {
-                            id: DeclarationId(*id),
-                            pre_entry_no,
-                            version: *version as u64,
-                            replayed: true,
-                        },
+                let first = store::plan::OnRecord {
+                    id: DeclarationId(*id),
+                    pre_entry_no: PreEntryNo::parse(pre).map_err(corrupt)?,
+                    version: *version as u64,
+                    body_json: body,
+                };
+                let outcome = match store::plan::replay(r, first) {
+                    Ok(submitted) => Ok(SubmitOutcome {
+                        submitted,
                         state: serde_json::from_str(state)
                             .map_err(|e| corrupt(format!("state of declaration {id}: {e}")))?,
-                    })
-                })));
+                    }),
+                    Err(e) => Err(e),
+                };
+                plans.push(Plan::Done(Box::new(outcome)));
                 continue;
             }
             if let Some(&j) = first_new.get(&key) {
@@ -893,19 +789,10 @@ impl Tx<'_> {
                 continue;
             }
             let year = customs_year(r.now);
-            let Some(provisional) = PreEntryNo::new(r.declaration_office, year, r.direction, 1)
-            else {
-                plans.push(Plan::Done(Box::new(Err(StoreError::SerialExhausted(
-                    format!("pre-entry {} {year} {}", r.declaration_office, r.direction),
-                )))));
-                continue;
-            };
-            if let Err(refusal) = decide(
-                &DeclarationState::default(),
-                &submit_command(r, provisional),
-                r.now,
-            ) {
-                plans.push(Plan::Done(Box::new(Err(StoreError::Refused(refusal)))));
+            let checked = store::plan::pre_entry_no(r.declaration_office, year, r.direction, 1)
+                .and_then(|provisional| store::plan::submission(r, provisional));
+            if let Err(e) = checked {
+                plans.push(Plan::Done(Box::new(Err(e))));
                 continue;
             }
             first_new.insert(key, i);
@@ -921,10 +808,7 @@ impl Tx<'_> {
         for ((r, review), p) in filings.iter().zip(&plans) {
             if matches!(p, Plan::New) {
                 count_serial(&mut counts, serial_key(r));
-                if matches!(
-                    review,
-                    Some(AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. })
-                ) {
+                if review.is_some_and(store::plan::review_takes_number) {
                     count_serial(&mut accept_counts, serial_key(r));
                 }
             }
@@ -978,84 +862,52 @@ impl Tx<'_> {
             }
             let k = serial_key(r);
             let serial = next_pre.get_mut(&k).expect("serial taken for the key");
-            let pre_entry_no = PreEntryNo::new(k.0, k.1, k.2, *serial).ok_or_else(|| {
-                StoreError::SerialExhausted(format!("pre-entry {} {} {}", k.0, k.1, k.2))
-            })?;
+            let pre_entry_no = store::plan::pre_entry_no(k.0, k.1, k.2, *serial)?;
             *serial += 1;
-            let mut evs = decide(
-                &DeclarationState::default(),
-                &submit_command(r, pre_entry_no),
-                r.now,
-            )
-            .map_err(StoreError::Refused)?;
-            let mut state = evs.iter().fold(DeclarationState::default(), apply);
-            let submitted_version = evs.len() as u64;
+            // A number for an accepting review only (counted above).
+            let declaration_no = match review {
+                Some(review) if store::plan::review_takes_number(review) => {
+                    let serial = next_declaration
+                        .get_mut(&k)
+                        .expect("declaration serial taken for the key");
+                    let n = store::plan::declaration_no(k.0, k.1, k.2, *serial)?;
+                    *serial += 1;
+                    Some(n)
+                }
+                _ => None,
+            };
+            let plan = store::plan::filing(r, pre_entry_no, *review, declaration_no)?;
             let id = next_id.next().expect("an id per new declaration");
-            let detail = format!(
-                r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{}}}"#,
-                serde_json::to_string(&r.client_seq_no).expect("string serializes"),
-                sha256_hex(r.body_json.as_bytes()),
-                evs.len()
-            );
+            let subject = format!("declaration:{id}");
+            let at_ms = ms(r.now).timestamp_millis();
             audit.push(head.next(
-                ms(r.now).timestamp_millis(),
+                at_ms,
                 &r.actor.label(),
                 "submit",
-                &format!("declaration:{id}"),
-                detail,
+                &subject,
+                plan.submit_detail,
             ));
-            if let Some(review) = review {
-                // A number for an accepting review only (counted above).
-                let taken = match review {
-                    AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. } => {
-                        next_declaration.get_mut(&k)
-                    }
-                    AutomaticReview::Reject { .. } => None,
-                };
-                let declaration_no = match taken {
-                    Some(serial) => {
-                        let n = DeclarationNo::new(k.0, k.1, k.2, *serial).ok_or_else(|| {
-                            StoreError::SerialExhausted(format!(
-                                "declaration {} {} {}",
-                                k.0, k.1, k.2
-                            ))
-                        })?;
-                        *serial += 1;
-                        Some(n)
-                    }
-                    None => None,
-                };
-                let (review_events, decision) =
-                    store::review::review_steps(&mut state, review, declaration_no, r.now)?;
-                let version = submitted_version + review_events.len() as u64;
-                let types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
-                let events_json = serde_json::to_string(&review_events).expect("events serialize");
-                let detail = format!(
-                    r#"{{"from_version":{submitted_version},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-                    serde_json::to_string(&types).expect("names serialize"),
-                    sha256_hex(events_json.as_bytes())
-                );
+            if let Some(detail) = plan.review_detail {
                 audit.push(head.next(
-                    ms(r.now).timestamp_millis(),
+                    at_ms,
                     "system:automatic_review",
                     "automatic_review",
-                    &format!("declaration:{id}"),
+                    &subject,
                     detail,
                 ));
-                // The decision's feedback row, with its audit record after the review's.
-                if let Some(f) = decision {
-                    feedback.push(&mut audit, head, &f, r.now)?;
-                }
-                for e in &review_events {
-                    if let EventKind::Assessed { notices: assessed } = &e.kind {
-                        for n in assessed {
-                            notices.push(id, n, e.at);
-                        }
+            }
+            // The decision's feedback row, with its audit record after the review's.
+            if let Some(f) = &plan.feedback {
+                feedback.push(&mut audit, head, f, r.now)?;
+            }
+            for e in &plan.events[plan.submitted_version as usize..] {
+                if let EventKind::Assessed { notices: assessed } = &e.kind {
+                    for n in assessed {
+                        notices.push(id, n, e.at);
                     }
                 }
-                evs.extend(review_events);
             }
-            let version = evs.len() as u64;
+            let (state, version, evs) = (plan.state, plan.version, plan.events);
             decl.push(id, pre_entry_no, &declarants[i], r, &state, version);
             events.push(id, 0, &evs);
             new_rows.insert(
@@ -1188,12 +1040,7 @@ impl Tx<'_> {
         let last = self
             .take_serials(kind, &[((office, year, direction), 1)])
             .await?[0];
-        u32::try_from(last)
-            .ok()
-            .filter(|s| *s <= EntryNumber::SERIAL_MAX)
-            .ok_or_else(|| {
-                StoreError::SerialExhausted(format!("{kind} {office} {year} {direction}"))
-            })
+        store::plan::serial(kind, office, year, direction, last)
     }
 
     async fn audit(
@@ -1214,190 +1061,244 @@ impl Tx<'_> {
         Ok(())
     }
 
-    async fn execute(&self, head: &mut ChainHead, op: &Op) -> Result<Reply, StoreError> {
-        match op {
-            Op::Submit(req) => {
-                let mut v = self.submit_many(head, &[(req, None)], None).await?;
-                v.pop()
-                    .expect("one result per request")
-                    .map(|o| Reply::Submitted(o.submitted))
+    /// One request, answered on its own channel (in its savepoint: [`Tx::single`]).
+    async fn execute(&self, head: &mut ChainHead, req: &Request) -> Answer {
+        match req {
+            Request::Submit(r, reply) => {
+                let result = self.submit_many(head, &[(r, None)], None).await;
+                Answer::new(reply, one(result).map(|o| o.submitted))
             }
-            Op::SubmitReviewed(req, review) => {
-                let mut v = self.submit_many(head, &[(req, Some(review))], None).await?;
-                v.pop()
-                    .expect("one result per request")
-                    .map(|o| Reply::Filed(filed(o)))
+            Request::SubmitReviewed((r, review), reply) => {
+                let result = self.submit_many(head, &[(r, Some(review))], None).await;
+                Answer::new(reply, one(result).map(filed))
             }
-            Op::Accept(req) => self.accept(head, req).await.map(Reply::Accepted),
-            Op::Risk(op) => self.risk(head, op).await.map(Reply::Risk),
-            Op::Cargo(op) => self.cargo(head, op).await.map(Reply::Cargo),
-            Op::Eport(op) => self.eport(head, op).await.map(Reply::Eport),
-            Op::Outbox(op) => self.outbox(head, op).await,
-            Op::Append(req) => {
-                let row = self.load_for_write(req.id).await?;
-                if row.version != req.expected_version {
-                    return Err(StoreError::Conflict {
-                        expected: req.expected_version,
-                        actual: row.version,
-                    });
-                }
-                let last = req.events.last().expect("append has events");
-                self.write_events(
-                    head,
-                    req.id,
-                    row,
-                    &req.events,
-                    last.at,
-                    &last.actor.label(),
-                    "append",
-                )
-                .await
-                .map(Reply::Appended)
+            Request::Accept(r, reply) => Answer::new(reply, self.accept(head, r).await),
+            Request::Append(r, reply) => Answer::new(reply, self.append(head, r).await),
+            Request::PutOffice(x, reply) => Answer::new(reply, self.put_office(head, x).await),
+            Request::PutUser(x, reply) => Answer::new(reply, self.put_user(head, x).await),
+            Request::CreateAccount(x, reply) => {
+                Answer::new(reply, self.create_account(head, x).await)
             }
-            Op::PutOffice(office, actor, now) => {
-                self.c
-                    .execute(
-                        &self.st.put_office,
-                        &[
-                            &office.code.to_string(),
-                            &office.name,
-                            &office.parent.map(|p| p.to_string()),
-                        ],
-                    )
-                    .await
-                    .map_err(backend)?;
-                let detail = serde_json::to_string(office).expect("office serializes");
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "put_office",
-                    &format!("office:{}", office.code),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::Unit)
+            Request::CreateSession(x, reply) => {
+                Answer::new(reply, self.create_session(head, x).await)
             }
-            Op::PutUser(user, actor, now) => {
-                let id = self.insert_user(user, &[], None, None).await?;
-                let detail = serde_json::to_string(user).expect("user serializes");
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "put_user",
-                    &format!("user:{id}"),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::UserId(id))
+            Request::RevokeSession(x, reply) => {
+                Answer::new(reply, self.revoke_session(head, x).await)
             }
-            Op::CreateAccount(account, actor, now) => {
-                let user = &account.user;
-                let id = self
-                    .insert_user(
-                        user,
-                        &account.duties,
-                        account.agency.as_deref(),
-                        Some(&account.password_hash),
-                    )
-                    .await?;
-                // The hash stays out of the audit log.
-                let detail = serde_json::json!({
-                    "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
-                    "duties": account.duties, "agency": account.agency,
-                })
-                .to_string();
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "create_account",
-                    &format!("user:{id}"),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::UserId(id))
+            Request::RevokeSessionsOf(x, reply) => {
+                Answer::new(reply, self.revoke_sessions_of(head, x).await)
             }
-            Op::CreateSession(session, actor, now) => {
-                let inserted = self
-                    .c
-                    .execute(
-                        &self.st.insert_session,
-                        &[
-                            &session.token_hash,
-                            &session.user_id,
-                            &ms(session.created_at),
-                            &ms(session.expires_at),
-                        ],
-                    )
-                    .await
-                    .map_err(|e| {
-                        if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
-                        {
-                            StoreError::NotFound(format!("user {}", session.user_id))
-                        } else {
-                            backend(e)
-                        }
-                    })?;
-                if inserted == 0 {
-                    return Err(StoreError::Duplicate("session".into()));
-                }
-                let detail = format!(
-                    r#"{{"expires_at_ms":{}}}"#,
-                    session.expires_at.timestamp_millis()
-                );
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "sign_in",
-                    &format!("user:{}", session.user_id),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::Unit)
+            Request::RecordManifest(x, reply) => {
+                Answer::new(reply, self.record_manifest(head, x).await)
             }
-            Op::RevokeSession(token_hash, actor, now) => {
-                let row = self
-                    .c
-                    .query_opt(&self.st.revoke_session, &[token_hash, &ms(*now)])
-                    .await
-                    .map_err(backend)?;
-                let Some(row) = row else {
-                    return Ok(Reply::Count(0));
-                };
-                let user_id: i64 = row.get(0);
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "sign_out",
-                    &format!("user:{user_id}"),
-                    "{}".into(),
-                )
-                .await?;
-                Ok(Reply::Count(1))
+            Request::SubmitMatched(x, reply) => {
+                Answer::new(reply, self.submit_matched(head, x).await)
             }
-            Op::RevokeSessionsOf(user_id, actor, now) => {
-                let n = self
-                    .c
-                    .execute(&self.st.revoke_sessions_of, &[user_id, &ms(*now)])
-                    .await
-                    .map_err(backend)?;
-                let detail = format!(r#"{{"sessions":{n}}}"#);
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "revoke_sessions",
-                    &format!("user:{user_id}"),
-                    detail,
-                )
-                .await?;
-                Ok(Reply::Count(n))
+            Request::RecordTransit(x, reply) => {
+                Answer::new(reply, self.record_transit(head, x).await)
+            }
+            Request::RecordPostal(x, reply) => {
+                Answer::new(reply, self.record_postal(head, x).await)
+            }
+            Request::PutRules(x, reply) => Answer::new(reply, self.put_rules(head, x).await),
+            Request::PutPolicy(x, reply) => Answer::new(reply, self.put_policy(head, x).await),
+            Request::SetCreditClass(x, reply) => {
+                Answer::new(reply, self.set_credit_class(head, x).await)
+            }
+            Request::AddWatch(x, reply) => Answer::new(reply, self.add_watch(head, x).await),
+            Request::RemoveWatch(x, reply) => Answer::new(reply, self.remove_watch(head, x).await),
+            Request::RecordDecision(x, reply) => {
+                Answer::new(reply, self.record_decision(head, x).await)
+            }
+            Request::AppendExamined(x, reply) => {
+                Answer::new(reply, self.append_examined(head, x).await)
+            }
+            Request::IssueLicence(x, reply) => {
+                Answer::new(reply, self.issue_licence(head, x).await)
+            }
+            Request::PutRegistry(x, reply) => Answer::new(reply, self.put_registry(head, x).await),
+            Request::EportFile(x, reply) => Answer::new(reply, self.file(head, x).await),
+            Request::AppendWithOutbox(x, reply) => {
+                Answer::new(reply, self.append_with_outbox(head, x).await)
+            }
+            Request::MarkPublished(x, reply) => Answer::new(reply, self.mark_published(x).await),
+            Request::AckFeed(x, reply) => Answer::new(reply, self.ack_feed(x).await),
+            Request::RecordRefundClaim(x, reply) => {
+                Answer::new(reply, self.record_refund_claim(head, x).await)
+            }
+            Request::RecordBankRecord(x, reply) => {
+                Answer::new(reply, self.record_bank_record(head, x).await)
             }
         }
+    }
+
+    async fn put_office(
+        &self,
+        head: &mut ChainHead,
+        (office, actor, now): &(Office, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        self.c
+            .execute(
+                &self.st.put_office,
+                &[
+                    &office.code.to_string(),
+                    &office.name,
+                    &office.parent.map(|p| p.to_string()),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        let detail = serde_json::to_string(office).expect("office serializes");
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "put_office",
+            &format!("office:{}", office.code),
+            detail,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn put_user(
+        &self,
+        head: &mut ChainHead,
+        (user, actor, now): &(NewUser, Actor, DateTime<Utc>),
+    ) -> Result<i64, StoreError> {
+        let id = self.insert_user(user, &[], None, None).await?;
+        let detail = serde_json::to_string(user).expect("user serializes");
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "put_user",
+            &format!("user:{id}"),
+            detail,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    async fn create_account(
+        &self,
+        head: &mut ChainHead,
+        (account, actor, now): &(NewAccount, Actor, DateTime<Utc>),
+    ) -> Result<i64, StoreError> {
+        let user = &account.user;
+        let id = self
+            .insert_user(
+                user,
+                &account.duties,
+                account.agency.as_deref(),
+                Some(&account.password_hash),
+            )
+            .await?;
+        // The hash stays out of the audit log.
+        let detail = serde_json::json!({
+            "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
+            "duties": account.duties, "agency": account.agency,
+        })
+        .to_string();
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "create_account",
+            &format!("user:{id}"),
+            detail,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    async fn create_session(
+        &self,
+        head: &mut ChainHead,
+        (session, actor, now): &(NewSession, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        let inserted = self
+            .c
+            .execute(
+                &self.st.insert_session,
+                &[
+                    &session.token_hash,
+                    &session.user_id,
+                    &ms(session.created_at),
+                    &ms(session.expires_at),
+                ],
+            )
+            .await
+            .map_err(|e| {
+                if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
+                    StoreError::NotFound(format!("user {}", session.user_id))
+                } else {
+                    backend(e)
+                }
+            })?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate("session".into()));
+        }
+        let detail = store::detail::sign_in(session.expires_at);
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "sign_in",
+            &format!("user:{}", session.user_id),
+            detail,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_session(
+        &self,
+        head: &mut ChainHead,
+        (token_hash, actor, now): &(String, Actor, DateTime<Utc>),
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .c
+            .query_opt(&self.st.revoke_session, &[token_hash, &ms(*now)])
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let user_id: i64 = row.get(0);
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "sign_out",
+            &format!("user:{user_id}"),
+            store::detail::empty(),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        head: &mut ChainHead,
+        (user_id, actor, now): &(i64, Actor, DateTime<Utc>),
+    ) -> Result<u64, StoreError> {
+        let n = self
+            .c
+            .execute(&self.st.revoke_sessions_of, &[user_id, &ms(*now)])
+            .await
+            .map_err(backend)?;
+        let detail = store::detail::sessions_revoked(n);
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "revoke_sessions",
+            &format!("user:{user_id}"),
+            detail,
+        )
+        .await?;
+        Ok(n)
     }
 
     async fn insert_user(
@@ -1436,50 +1337,13 @@ impl Tx<'_> {
         req: &AcceptRequest,
     ) -> Result<Accepted, StoreError> {
         let row = self.load_for_write(req.id).await?;
-        if row.version != req.expected_version {
-            return Err(StoreError::Conflict {
-                expected: req.expected_version,
-                actual: row.version,
-            });
-        }
-        let not_allowed = |status| {
-            StoreError::Refused(clearance::Refusal::NotAllowedInStatus {
-                status,
-                action: "accept",
-            })
-        };
-        let header = row
-            .state
-            .header
-            .clone()
-            .ok_or_else(|| not_allowed(row.state.status))?;
-        // Refuse before taking a serial, so that a refused accept leaves no gap (the savepoint
-        // would undo it anyway).
-        if row.state.status != Status::Submitted {
-            return Err(not_allowed(row.state.status));
-        }
-        let year = customs_year(req.now);
+        store::plan::check_version(req.expected_version, row.version)?;
+        let (office, year, direction) = store::plan::accept_key(&row.state, req.now)?;
         let serial = self
-            .next_serial(
-                "declaration",
-                header.declaration_office,
-                year,
-                header.direction,
-            )
+            .next_serial("declaration", office, year, direction)
             .await?;
-        let declaration_no =
-            DeclarationNo::new(header.declaration_office, year, header.direction, serial)
-                .ok_or_else(|| {
-                    StoreError::SerialExhausted(format!(
-                        "declaration {} {year} {}",
-                        header.declaration_office, header.direction
-                    ))
-                })?;
-        let cmd = Command {
-            actor: req.actor.clone(),
-            action: Action::Accept { declaration_no },
-        };
-        let events = decide(&row.state, &cmd, req.now).map_err(StoreError::Refused)?;
+        let declaration_no = store::plan::declaration_no(office, year, direction, serial)?;
+        let events = store::plan::acceptance(&row.state, req, declaration_no)?;
         let appended = self
             .write_events(
                 head,
@@ -1526,27 +1390,12 @@ impl Tx<'_> {
         actor: &str,
         action: &str,
     ) -> Result<Appended, StoreError> {
-        let before = row.state.status;
-        // A terminal declaration never changes (the lifecycle refuses first; this guards the
-        // store against events decided elsewhere on a wrong state).
-        if before.is_terminal() {
-            return Err(StoreError::Invalid(format!(
-                "declaration {id} is {before} and cannot change"
-            )));
-        }
-        let state = events.iter().fold(row.state, apply);
-        let version = row.version + events.len() as u64;
-        let state_json = serde_json::to_string(&state).expect("state serializes");
+        let plan = store::plan::events(id, row.state, row.version, events)?;
+        let (state, version) = (&plan.state, plan.version);
+        let state_json = serde_json::to_string(state).expect("state serializes");
         let mut event_rows = EventRows::default();
         event_rows.push(id.0, row.version, events);
-        let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
-        let events_json = serde_json::to_string(events).expect("events serialize");
-        let detail = format!(
-            r#"{{"from_version":{},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-            row.version,
-            serde_json::to_string(&types).expect("names serialize"),
-            sha256_hex(events_json.as_bytes())
-        );
+        let detail = plan.detail;
         let mut audit = AuditRows::default();
         audit.push(head.next(
             ms(now).timestamp_millis(),
@@ -1619,8 +1468,8 @@ impl Tx<'_> {
             }
         }
         // The E-Port licence uses settle with the step that releases or ends the declaration.
-        if state.status != before {
-            self.settle(head, id, state.status, actor, now).await?;
+        if let Some(status) = plan.status_changed {
+            self.settle(head, id, status, actor, now).await?;
         }
         Ok(Appended {
             version,
@@ -1629,32 +1478,61 @@ impl Tx<'_> {
     }
 }
 
-fn submit_command(r: &SubmitRequest, pre_entry_no: PreEntryNo) -> Command {
-    Command {
-        actor: r.actor.clone(),
-        action: Action::Submit {
-            pre_entry_no,
-            client_seq_no: r.client_seq_no.clone(),
-            declarant: r.declarant,
-            direction: r.direction,
-            declaration_office: r.declaration_office,
-            entry_exit_office: r.entry_exit_office,
-        },
+/// A filing that can be written in a run with the filings next to it ([`Tx::filing_run`]):
+/// those matched to a bill too, and those checked by the E-Port unless they draw on a licence
+/// (which is locked and reserved in the filing's own savepoint).
+enum RunJob<'a> {
+    Submit(&'a SubmitRequest, &'a Reply<Submitted>),
+    Reviewed(&'a SubmitRequest, &'a AutomaticReview, &'a Reply<Filed>),
+    Matched(
+        &'a (
+            SubmitRequest,
+            AutomaticReview,
+            Option<store::cargo::PendingMatch>,
+        ),
+        &'a Reply<store::cargo::SubmittedMatched>,
+    ),
+    Eport(
+        &'a store::writer::EportFiling,
+        &'a Reply<store::cargo::SubmittedMatched>,
+    ),
+}
+
+fn as_filing(req: &Request) -> Option<RunJob<'_>> {
+    match req {
+        Request::Submit(r, reply) => Some(RunJob::Submit(r, reply)),
+        Request::SubmitReviewed((r, review), reply) => Some(RunJob::Reviewed(r, review, reply)),
+        Request::SubmitMatched(b, reply) => Some(RunJob::Matched(b, reply)),
+        Request::EportFile(b, reply) if eport::joins_run(&b.2) => Some(RunJob::Eport(b, reply)),
+        _ => None,
     }
 }
 
-/// Submissions, with or without their review, are written together.
-/// Filings are written together ([`Tx::filing_run`]): those matched to a bill too, and
-/// those checked by the E-Port unless they draw on a licence (which is locked and reserved in
-/// the filing's own savepoint).
-fn is_filing(op: &Op) -> bool {
-    match op {
-        Op::Submit(_) | Op::SubmitReviewed(..) | Op::Cargo(cargo::CargoOp::SubmitMatched(_)) => {
-            true
+impl RunJob<'_> {
+    /// The bill match this filing waits for, if any.
+    fn pending(&self) -> Option<&store::cargo::PendingMatch> {
+        match self {
+            RunJob::Submit(..) | RunJob::Reviewed(..) => None,
+            RunJob::Matched(b, _) => b.2.as_ref(),
+            RunJob::Eport(b, _) => b.3.as_ref().and_then(|m| m.as_ref()),
         }
-        Op::Eport(e) => eport::joins_run(e),
-        _ => false,
     }
+
+    /// Refuse this filing alone.
+    fn refuse(&self, e: StoreError) -> Answer {
+        match self {
+            RunJob::Submit(_, reply) => Answer::new(reply, Err(e)),
+            RunJob::Reviewed(_, _, reply) => Answer::new(reply, Err(e)),
+            RunJob::Matched(_, reply) | RunJob::Eport(_, reply) => Answer::new(reply, Err(e)),
+        }
+    }
+}
+
+/// The one result of a group of one.
+fn one(
+    result: Result<Vec<Result<SubmitOutcome, StoreError>>, StoreError>,
+) -> Result<SubmitOutcome, StoreError> {
+    result?.pop().expect("one result per request")
 }
 
 fn filed(o: SubmitOutcome) -> Filed {

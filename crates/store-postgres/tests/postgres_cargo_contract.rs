@@ -1,4 +1,4 @@
-//! The cargo contract (`store::cargo_contract`) on PostgreSQL, each test in a fresh schema of
+//! The cargo contract (`store_contract::cargo_contract`) on PostgreSQL, each test in a fresh schema of
 //! the database named by `JINGUAN_TEST_POSTGRES_URL` (CI:
 //! `postgres://postgres@127.0.0.1:5432/test`), dropped after. Without the variable every test
 //! here says it was skipped and returns.
@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use store::cargo::Ledgers;
-use store::cargo_contract::CargoHarness;
+use store_contract::cargo_contract::CargoHarness;
 use store_postgres::{PostgresOptions, PostgresStore};
 
 const URL_VAR: &str = "JINGUAN_TEST_POSTGRES_URL";
@@ -77,4 +77,4 @@ impl Drop for PgCargoHarness {
     }
 }
 
-store::cargo_contract_tests!(pg_harness());
+store_contract::cargo_contract_tests!(pg_harness());

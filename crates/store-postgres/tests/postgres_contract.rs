@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use store::contract::{sample_body, submit_request, Harness};
 use store::{Store, StoreError};
+use store_contract::contract::{sample_body, submit_request, Harness};
 use store_postgres::{PostgresOptions, PostgresStore};
 
 const URL_VAR: &str = "JINGUAN_TEST_POSTGRES_URL";
@@ -145,31 +145,31 @@ impl Harness for PgHarness {
 }
 
 // `$make` is evaluated inside each generated test, so `return` there skips that test.
-store::contract_tests!(match pg_harness() {
+store_contract::contract_tests!(match pg_harness() {
     Some(h) => h,
     None => return,
 });
 
-impl store::risk_contract::RiskHarness for PgHarness {
+impl store_contract::risk_contract::RiskHarness for PgHarness {
     fn open(&self) -> Box<dyn Store> {
         Box::new(self.open_store(self.options()))
     }
 }
 
 // The risk engine's storage (rule-set versions, credit classes, watch list, feedback).
-store::risk_contract_tests!(match pg_harness() {
+store_contract::risk_contract_tests!(match pg_harness() {
     Some(h) => h,
     None => return,
 });
 
-impl store::outbox_contract::OutboxHarness for PgHarness {
+impl store_contract::outbox_contract::OutboxHarness for PgHarness {
     fn open(&self) -> Box<dyn Store> {
         Box::new(self.open_store(self.options()))
     }
 }
 
 // The exchange outbox: rows commit with the change, fetch after a cursor, marks, counts.
-store::outbox_contract_tests!(match pg_harness() {
+store_contract::outbox_contract_tests!(match pg_harness() {
     Some(h) => h,
     None => return,
 });
@@ -492,20 +492,20 @@ fn concurrent_reviewed_filings_share_commits() {
     );
 }
 
-impl store::eport_contract::EportHarness for PgHarness {
+impl store_contract::eport_contract::EportHarness for PgHarness {
     fn open(&self) -> Box<dyn Store> {
         Box::new(self.open_store(self.options()))
     }
 }
 
 // The E-Port ledgers: licences, reservations under concurrent filings, write-off, registry.
-store::eport_contract_tests!(pg_harness());
+store_contract::eport_contract_tests!(pg_harness());
 
-impl store::finance_contract::FinanceHarness for PgHarness {
+impl store_contract::finance_contract::FinanceHarness for PgHarness {
     fn open(&self) -> Box<dyn Store> {
         Box::new(self.open_store(self.options()))
     }
 }
 
 // Export tax refund claims (once per item, under racing requests) and bank records.
-store::finance_contract_tests!(pg_harness());
+store_contract::finance_contract_tests!(pg_harness());

@@ -176,6 +176,70 @@ impl AuditReport {
     }
 }
 
+/// Verify the whole chain, read in chunks of [`VERIFY_CHUNK`] records so that memory stays
+/// flat however long the log is. `read(after, limit)` returns the records with an id above
+/// `after`, by id, at most `limit`: each with its id, read or the reason it could not be.
+pub fn verify_in_chunks(
+    mut read: impl FnMut(i64, i64) -> Result<Vec<(i64, Result<AuditRecord, String>)>, crate::StoreError>,
+) -> Result<AuditReport, crate::StoreError> {
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0i64;
+    loop {
+        let chunk = read(after, VERIFY_CHUNK)?;
+        let n = chunk.len() as i64;
+        for (id, rec) in chunk {
+            after = id;
+            match rec {
+                Ok(rec) => {
+                    if !verifier.check(&rec) {
+                        return Ok(verifier.finish());
+                    }
+                }
+                Err(why) => {
+                    verifier.unreadable(id, why);
+                    return Ok(verifier.finish());
+                }
+            }
+        }
+        if n < VERIFY_CHUNK {
+            return Ok(verifier.finish());
+        }
+    }
+}
+
+/// Records per read of [`verify_in_chunks`].
+pub const VERIFY_CHUNK: i64 = 10_000;
+
+impl AuditRecord {
+    /// A record from its stored columns; `Err` when a hash is not 32 bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_columns(
+        id: i64,
+        at_ms: i64,
+        actor: String,
+        action: String,
+        subject: String,
+        detail: String,
+        prev_hash: Vec<u8>,
+        hash: Vec<u8>,
+    ) -> Result<AuditRecord, String> {
+        let hash32 = |v: Vec<u8>| -> Result<[u8; 32], String> {
+            v.try_into()
+                .map_err(|v: Vec<u8>| format!("hash of {} bytes", v.len()))
+        };
+        Ok(AuditRecord {
+            id,
+            at_ms,
+            actor,
+            action,
+            subject,
+            detail,
+            prev_hash: hash32(prev_hash)?,
+            hash: hash32(hash)?,
+        })
+    }
+}
+
 /// Walks records in id order; stops at the first broken link.
 #[derive(Debug)]
 pub struct ChainVerifier {

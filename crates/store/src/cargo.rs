@@ -29,6 +29,7 @@ use domain::money::Fen;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::writer::Request;
 use crate::{AppendRequest, Appended, AutomaticReview, Filed, StoreError, SubmitRequest};
 
 /// At most this many manifest events in one write (an exit confirmation lists one per
@@ -172,11 +173,14 @@ pub struct PostalFilter {
 }
 
 /// What transport and cargo control asks of durable storage.
-pub trait CargoStore: Send + Sync {
+pub trait CargoStore: crate::writer::Queued + Send + Sync {
     /// Record manifest events and the declaration events they cause, in one transaction.
     /// `Conflict` when the log moved past `expected_seq` with anything other than match events,
     /// or a declaration past its version.
-    fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError>;
+    fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
+        check_manifest_write(&req)?;
+        self.queue().call(|r| Request::RecordManifest(req, r))
+    }
 
     /// [`crate::Store::submit_reviewed`], plus the match to its bill when the filing is
     /// accepted, in one transaction. `Conflict` (nothing written) when, after the match's
@@ -187,7 +191,11 @@ pub trait CargoStore: Send + Sync {
         req: SubmitRequest,
         review: AutomaticReview,
         matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError>;
+    ) -> Result<SubmittedMatched, StoreError> {
+        crate::check_body(&req)?;
+        self.queue()
+            .call(|r| Request::SubmitMatched(Box::new((req, review, matched)), r))
+    }
 
     /// Manifest events after `after_seq`, oldest first, at most `limit`.
     fn manifest_events(
@@ -197,7 +205,10 @@ pub trait CargoStore: Send + Sync {
     ) -> Result<Vec<StoredManifestEvent>, StoreError>;
 
     /// Record transit events; the store folds them into the transit's state.
-    fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError>;
+    fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
+        check_transit_write(&req)?;
+        self.queue().call(|r| Request::RecordTransit(req, r))
+    }
 
     fn load_transit(&self, transit_no: &TransitNo) -> Result<Option<StoredTransit>, StoreError>;
 
@@ -207,7 +218,15 @@ pub trait CargoStore: Send + Sync {
     fn transits(&self, filter: &TransitFilter) -> Result<Vec<StoredTransit>, StoreError>;
 
     /// Record postal decisions (a parcel list, or one baggage declaration).
-    fn record_postal(&self, req: PostalWrite) -> Result<Vec<i64>, StoreError>;
+    fn record_postal(&self, req: PostalWrite) -> Result<Vec<i64>, StoreError> {
+        if req.records.is_empty() || req.records.len() > cargo_control::PARCELS_MAX {
+            return Err(StoreError::Invalid(format!(
+                "a postal write has 1 to {} records",
+                cargo_control::PARCELS_MAX
+            )));
+        }
+        self.queue().call(|r| Request::RecordPostal(req, r))
+    }
 
     /// Newest first.
     fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError>;

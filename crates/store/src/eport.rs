@@ -23,6 +23,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::cargo::{PendingMatch, SubmittedMatched};
+use crate::writer::Request;
 use crate::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
 
 /// At most this many licences in one listing.
@@ -75,7 +76,7 @@ impl UseState {
     }
 }
 
-pub trait EportStore: Send + Sync {
+pub trait EportStore: crate::writer::Queued + Send + Sync {
     /// Record a new licence (checked with [`Licence::validate`]). `Duplicate` if the number
     /// exists.
     fn issue_licence(
@@ -83,7 +84,11 @@ pub trait EportStore: Send + Sync {
         licence: Licence,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<Standing, StoreError>;
+    ) -> Result<Standing, StoreError> {
+        licence.validate().map_err(StoreError::Invalid)?;
+        self.queue()
+            .call(|r| Request::IssueLicence((licence, actor.clone(), now), r))
+    }
 
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError>;
 
@@ -99,7 +104,11 @@ pub trait EportStore: Send + Sync {
         entry: RegistryEntry,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        entry.validate().map_err(StoreError::Invalid)?;
+        self.queue()
+            .call(|r| Request::PutRegistry((entry, actor.clone(), now), r))
+    }
 
     fn registry_entry(&self, uscc: &Uscc) -> Result<Option<RegistryEntry>, StoreError>;
 
@@ -113,7 +122,12 @@ pub trait EportStore: Send + Sync {
         req: SubmitRequest,
         review: AutomaticReview,
         check: FilingCheck,
-    ) -> Result<Filed, StoreError>;
+    ) -> Result<Filed, StoreError> {
+        crate::check_body(&req)?;
+        self.queue()
+            .call(|r| Request::EportFile(Box::new((req, review, check, None)), r))
+            .map(|f| f.filed)
+    }
 
     /// [`EportStore::file_checked`] for a filing matched to its bill of lading: the checks,
     /// then [`crate::cargo::CargoStore::submit_matched`], then the reservation, in one
@@ -124,8 +138,49 @@ pub trait EportStore: Send + Sync {
         review: AutomaticReview,
         check: FilingCheck,
         matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError>;
+    ) -> Result<SubmittedMatched, StoreError> {
+        crate::check_body(&req)?;
+        self.queue()
+            .call(|r| Request::EportFile(Box::new((req, review, check, Some(matched))), r))
+    }
 
     /// What a declaration took from licences.
     fn uses(&self, id: DeclarationId) -> Result<Vec<LicenceUse>, StoreError>;
+}
+
+/// The automatic review with the E-Port's refusals (registry, licences) added, and the
+/// licence quantities to reserve when it stands.
+pub fn checked_review(
+    review: &AutomaticReview,
+    check: &FilingCheck,
+    entry: Option<&RegistryEntry>,
+    enforced: bool,
+    standing: impl FnMut(&str) -> Option<Standing>,
+) -> (AutomaticReview, Vec<::eport::Claim>) {
+    let mut refusals: Vec<::eport::Refusal> =
+        ::eport::check_registry(&check.trader, entry, enforced)
+            .into_iter()
+            .collect();
+    let claims = match ::eport::check_licences(&check.needs, &check.trader, check.date, standing) {
+        Ok(claims) => claims,
+        Err(r) => {
+            refusals.extend(r);
+            Vec::new()
+        }
+    };
+    if refusals.is_empty() {
+        return (review.clone(), claims);
+    }
+    let mut problems = match review {
+        AutomaticReview::Reject { problems } => problems.clone(),
+        _ => Vec::new(),
+    };
+    problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
+        field: r.field,
+        code: r.code,
+        message_zh: r.message_zh,
+        message_en: r.message_en,
+    }));
+    problems.truncate(clearance::PROBLEMS_MAX);
+    (AutomaticReview::Reject { problems }, claims)
 }

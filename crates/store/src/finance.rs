@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clearance::Actor;
 use domain::codes::Uscc;
 
+use crate::writer::Request;
 use crate::StoreError;
 
 /// At most this many claims or bank records in one listing (newest first).
@@ -24,7 +25,7 @@ pub const FINANCE_LIST_MAX: u32 = 10_000;
 /// At most this many bank records read for one match (a period of one enterprise, or all).
 pub const BANK_RECORDS_READ_MAX: u32 = 100_000;
 
-pub trait FinanceStore: Send + Sync {
+pub trait FinanceStore: crate::writer::Queued + Send + Sync {
     /// Record a verified claim (checked with [`RefundClaim::validate`]). `Duplicate` if the
     /// declaration item has a claim, even one written a moment ago by a racing request.
     fn record_refund_claim(
@@ -32,7 +33,13 @@ pub trait FinanceStore: Send + Sync {
         claim: RefundClaim,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<RefundClaim, StoreError>;
+    ) -> Result<RefundClaim, StoreError> {
+        check_claim(&claim)?;
+        self.queue().call(|r| {
+            Request::RecordRefundClaim((Box::new(claim.clone()), actor.clone(), now), r)
+        })?;
+        Ok(claim)
+    }
 
     /// The claims of one enterprise, newest first.
     fn refund_claims_of(&self, claimant: &Uscc) -> Result<Vec<RefundClaim>, StoreError>;
@@ -47,7 +54,13 @@ pub trait FinanceStore: Send + Sync {
         record: BankRecord,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<BankRecord, StoreError>;
+    ) -> Result<BankRecord, StoreError> {
+        check_bank_record(&record)?;
+        self.queue().call(|r| {
+            Request::RecordBankRecord((Box::new(record.clone()), actor.clone(), now), r)
+        })?;
+        Ok(record)
+    }
 
     /// One bank's records, newest value date first.
     fn bank_records_of(&self, bank: &str) -> Result<Vec<BankRecord>, StoreError>;

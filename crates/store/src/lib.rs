@@ -3,11 +3,18 @@
 //!
 //! - [`Store`]: what the clearance service asks of storage (submit, accept, append events, load,
 //!   list, payment notices, audit verification), not generic CRUD.
-//! - [`sqlite`]: the embedded backend (rusqlite, bundled SQLite): WAL, `synchronous=FULL`, one
-//!   writer thread with group commit, a small pool of reader connections.
+//! - The backends live in crates of their own: `store-sqlite` (embedded, WAL,
+//!   `synchronous=FULL`) and `store-postgres`; this crate depends on neither driver.
 //! - [`audit`]: the hash chain (SHA-256 over previous hash ‖ canonical record bytes) and its
-//!   verifier, shared by every backend.
-//! - [`contract`]: the one test suite every backend must pass (PostgreSQL will run it too).
+//!   verifier, shared by every backend; [`detail`]: every audit record's detail, built with
+//!   serde.
+//! - [`writer`]: the one write path: typed requests (each with the reply channel of its own
+//!   answer), the bounded queue, the group-commit loop. The write methods of the traits are
+//!   provided once on top of it ([`writer::Queued`]).
+//! - [`plan`] (and [`review`]): the rules applied inside a write transaction, as pure
+//!   functions, so that a backend is SQL and nothing else.
+//! - The contract suites every backend passes are in the `store-contract` crate, a
+//!   dev-dependency of the backends only.
 //!
 //! # Sync, not async
 //!
@@ -40,20 +47,18 @@ use domain::money::Fen;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use writer::Request;
+
 pub mod audit;
 pub mod cargo;
-pub mod cargo_contract;
-pub mod contract;
+pub mod detail;
 pub mod eport;
-pub mod eport_contract;
 pub mod finance;
-pub mod finance_contract;
 pub mod outbox;
-pub mod outbox_contract;
+pub mod plan;
 pub mod review;
 pub mod risk;
-pub mod risk_contract;
-pub mod sqlite;
+pub mod writer;
 
 pub use audit::{AuditReport, BrokenLink, BrokenReason};
 
@@ -589,16 +594,24 @@ impl StoreError {
 
 /// What the clearance service asks of durable storage. Every write is atomic with its audit
 /// record, and answers only once it is durable.
-pub trait Store: Send + Sync {
+pub trait Store: writer::Queued + Send + Sync {
     /// File a declaration: allocate a pre-entry number, record `Submitted`. Idempotent on
     /// `(declarant, client_seq_no)`.
-    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError>;
+    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
+        crate::check_body(&req)?;
+        self.queue().call(|r| Request::Submit(req, r))
+    }
 
     /// Number and accept a submitted declaration.
-    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError>;
+    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
+        self.queue().call(|r| Request::Accept(req, r))
+    }
 
     /// Append events decided on the state at `expected_version`; `Conflict` if it moved.
-    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError>;
+    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
+        crate::check_append(&req)?;
+        self.queue().call(|r| Request::Append(req, r))
+    }
 
     fn load(&self, key: DeclarationKey) -> Result<Option<StoredDeclaration>, StoreError>;
 
@@ -642,10 +655,20 @@ pub trait Store: Send + Sync {
         office: Office,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.queue()
+            .call(|r| Request::PutOffice((office, actor.clone(), now), r))
+    }
 
-    fn put_user(&self, user: NewUser, actor: &Actor, now: DateTime<Utc>)
-        -> Result<i64, StoreError>;
+    fn put_user(
+        &self,
+        user: NewUser,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        self.queue()
+            .call(|r| Request::PutUser((user, actor.clone(), now), r))
+    }
 
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
 
@@ -659,7 +682,11 @@ pub trait Store: Send + Sync {
         &self,
         req: SubmitRequest,
         review: AutomaticReview,
-    ) -> Result<Filed, StoreError>;
+    ) -> Result<Filed, StoreError> {
+        check_body(&req)?;
+        self.queue()
+            .call(|r| Request::SubmitReviewed((req, review), r))
+    }
 
     /// Create a user who can sign in. `Duplicate` if the login exists.
     fn create_account(
@@ -667,7 +694,10 @@ pub trait Store: Send + Sync {
         account: NewAccount,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<i64, StoreError> {
+        self.queue()
+            .call(|r| Request::CreateAccount((account, actor.clone(), now), r))
+    }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
 
@@ -679,7 +709,10 @@ pub trait Store: Send + Sync {
         session: NewSession,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.queue()
+            .call(|r| Request::CreateSession((session, actor.clone(), now), r))
+    }
 
     /// The session and its user, whether or not expired or revoked: the caller decides.
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
@@ -690,7 +723,10 @@ pub trait Store: Send + Sync {
         token_hash: &str,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        self.queue()
+            .call(|r| Request::RevokeSession((token_hash.to_owned(), actor.clone(), now), r))
+    }
 
     /// Revoke every live session of a user (an administrator's action); returns how many.
     fn revoke_sessions_of(
@@ -698,7 +734,10 @@ pub trait Store: Send + Sync {
         user_id: i64,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<u64, StoreError> {
+        self.queue()
+            .call(|r| Request::RevokeSessionsOf((user_id, actor.clone(), now), r))
+    }
 
     /// The risk engine's storage ([`risk::RiskStore`]), if this backend has it.
     fn risk_store(&self) -> Option<&dyn risk::RiskStore> {
@@ -722,12 +761,13 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// Milliseconds since the epoch, the form timestamps take in narrow columns.
-pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {
+/// Milliseconds since the epoch, the form timestamps take in narrow columns (and in the audit
+/// chain, on every backend).
+pub fn to_ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-pub(crate) fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+pub fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::writer::Request;
 use crate::{AppendRequest, Appended, StoreError};
 
 /// At most this many rows in one read.
@@ -52,21 +53,32 @@ pub struct RecipientCounts {
 
 /// What the exchange needs from the store's outbox. The rows themselves are written by
 /// [`OutboxStore::append_with_outbox`], in the transaction of the change.
-pub trait OutboxStore: Send + Sync {
+pub trait OutboxStore: crate::writer::Queued + Send + Sync {
     /// [`crate::Store::append`] and, in the same transaction, the outbox rows; returns the
     /// append's answer. Nothing is written when either part fails.
     fn append_with_outbox(
         &self,
         req: AppendRequest,
         outbox: Vec<OutboxMessage>,
-    ) -> Result<Appended, StoreError>;
+    ) -> Result<Appended, StoreError> {
+        crate::check_append(&req)?;
+        check_messages(&outbox)?;
+        self.queue()
+            .call(|r| Request::AppendWithOutbox((req, outbox), r))
+    }
 
     /// Rows not yet published with `seq > after`, in `seq` order, at most `limit`.
     fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError>;
 
     /// Mark rows published (acknowledged by the bus for every recipient). Idempotent: a row
     /// keeps its first time.
-    fn mark_published(&self, seqs: &[u64], at: DateTime<Utc>) -> Result<(), StoreError>;
+    fn mark_published(&self, seqs: &[u64], at: DateTime<Utc>) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.queue()
+            .call(|r| Request::MarkPublished((seqs.to_vec(), at), r))
+    }
 
     /// Rows addressed to `recipient` with `seq > after`, published or not, in `seq` order.
     fn read_for(
@@ -82,7 +94,10 @@ pub trait OutboxStore: Send + Sync {
     fn recent_cursor(&self, recipient: &str, n: usize) -> Result<u64, StoreError>;
 
     /// Record that `recipient` read its feed up to `cursor` (never moves backwards).
-    fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.queue()
+            .call(|r| Request::AckFeed((recipient.to_owned(), cursor, at), r))
+    }
 
     /// Per recipient counts, for `jinguan exchange status`.
     fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError>;

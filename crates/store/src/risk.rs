@@ -34,6 +34,7 @@ use domain::codes::{DeclarationNo, OfficeCode, Uscc};
 use domain::money::Fen;
 use serde::{Deserialize, Serialize};
 
+use crate::writer::Request;
 use crate::{notice_no, AppendRequest, Appended, DeclarationId, StoreError};
 
 /// At most this many bytes in one rule set (JSON).
@@ -227,10 +228,13 @@ pub struct Examination {
 }
 
 /// What the risk service asks of durable storage.
-pub trait RiskStore: Send + Sync {
+pub trait RiskStore: crate::writer::Queued + Send + Sync {
     /// Store a new version of the rule set; `Conflict` if `expected_version` is not the
     /// current one.
-    fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError>;
+    fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError> {
+        check_rules(&write)?;
+        self.queue().call(|r| Request::PutRules(write, r))
+    }
 
     /// The rule set in force (the newest version), if any.
     fn rules(&self) -> Result<Option<StoredRules>, StoreError>;
@@ -240,7 +244,10 @@ pub trait RiskStore: Send + Sync {
 
     /// Store a new version of the risk policy, with its audit record in the same transaction;
     /// `Conflict` if `expected_version` is not the current one.
-    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError>;
+    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
+        check_policy_write(&write)?;
+        self.queue().call(|r| Request::PutPolicy(write, r))
+    }
 
     /// The risk policy in force (the newest version), if one was ever stored.
     fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError>;
@@ -254,7 +261,10 @@ pub trait RiskStore: Send + Sync {
         class: CreditClass,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.queue()
+            .call(|r| Request::SetCreditClass((uscc, class, actor.clone(), now), r))
+    }
 
     /// Every class set by an officer, by USCC.
     fn credit_classes(&self) -> Result<Vec<StoredCreditClass>, StoreError>;
@@ -264,7 +274,11 @@ pub trait RiskStore: Send + Sync {
         entry: WatchRow,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<i64, StoreError> {
+        check_watch_row(&entry)?;
+        self.queue()
+            .call(|r| Request::AddWatch((entry, actor.clone(), now), r))
+    }
 
     /// `false` if there was no such entry (or it was removed before).
     fn remove_watch_entry(
@@ -272,7 +286,10 @@ pub trait RiskStore: Send + Sync {
         id: i64,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        self.queue()
+            .call(|r| Request::RemoveWatch((id, actor.clone(), now), r))
+    }
 
     /// The entries in force (not removed), oldest first.
     fn watch_entries(&self) -> Result<Vec<StoredWatchEntry>, StoreError>;
@@ -283,7 +300,10 @@ pub trait RiskStore: Send + Sync {
         row: FeedbackRow,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.queue()
+            .call(|r| Request::RecordDecision((row, actor.clone(), now), r))
+    }
 
     /// Append examination events and record the result on the declaration's feedback row (if
     /// it has one), in one transaction.
@@ -291,7 +311,11 @@ pub trait RiskStore: Send + Sync {
         &self,
         req: AppendRequest,
         exam: Examination,
-    ) -> Result<Appended, StoreError>;
+    ) -> Result<Appended, StoreError> {
+        crate::check_append(&req)?;
+        self.queue()
+            .call(|r| Request::AppendExamined((req, exam), r))
+    }
 
     /// Feedback rows in the order written, at most `limit`.
     fn feedback(&self, limit: u32) -> Result<Vec<FeedbackRow>, StoreError>;
@@ -378,12 +402,6 @@ pub fn check_policy_write(w: &RiskPolicyWrite) -> Result<(), StoreError> {
         Ok(serde_json::Value::Object(_)) => Ok(()),
         _ => Err(StoreError::Invalid("a risk policy is a JSON object".into())),
     }
-}
-
-/// The audit detail of a policy write: the version and the whole policy (a few hundred bytes:
-/// the seed and every rate are what an auditor asks about), as both backends record it.
-pub fn policy_audit_detail(version: u64, policy_json: &str) -> String {
-    format!(r#"{{"version":{version},"policy":{policy_json}}}"#)
 }
 
 /// Validation re-exported for the PostgreSQL backend.

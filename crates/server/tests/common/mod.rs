@@ -13,7 +13,7 @@ use clearance::{CreditClass, EnterpriseFacts};
 use domain::codes::Uscc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 /// The password of every user the tests create.
 pub const PASSWORD: &str = "test-password";

@@ -3,32 +3,18 @@
 //! in the same chain. A write touching a manifest and declarations (a filing matched to its
 //! bill, a release writing a bill off, an exit confirmation) commits both in that one
 //! savepoint. Same meaning and same audit records as the SQLite backend
-//! (`store/src/sqlite/cargo.rs`).
+//! (`store-sqlite/src/cargo.rs`).
 //!
 //! Manifest sequence numbers are taken as `max(seq) + 1` under the writers' advisory lock, not
 //! from a PostgreSQL sequence, so that a rolled-back write leaves no gap (as on SQLite).
 
-use cargo_control::{transit, ManifestEvent, TransitNo, TransitState};
+use cargo_control::{ManifestEvent, TransitNo, TransitState};
 use store::audit::ChainHead;
 use store::cargo::*;
-use store::{AppendRequest, Appended, AutomaticReview, StoreError, SubmitRequest};
+use store::{AppendRequest, Appended, StoreError, SubmitRequest};
 
 use super::{filed, Tx};
 use crate::{backend, corrupt, ms};
-
-pub(crate) enum CargoOp {
-    Manifest(ManifestWrite),
-    SubmitMatched(Box<(SubmitRequest, AutomaticReview, Option<PendingMatch>)>),
-    Transit(TransitWrite),
-    Postal(PostalWrite),
-}
-
-pub(crate) enum CargoReply {
-    Manifest(ManifestWritten),
-    SubmitMatched(Box<SubmittedMatched>),
-    Transit(Box<StoredTransit>),
-    Postal(Vec<i64>),
-}
 
 macro_rules! json {
     ($v:expr) => {
@@ -37,62 +23,71 @@ macro_rules! json {
 }
 
 impl Tx<'_> {
-    pub(super) async fn cargo(
+    pub(super) async fn record_manifest(
         &self,
         head: &mut ChainHead,
-        op: &CargoOp,
-    ) -> Result<CargoReply, StoreError> {
-        match op {
-            CargoOp::Manifest(req) => {
-                check_manifest_write(req)?;
-                let mut last_seq = self.check_manifest_seq(req.expected_seq).await?;
-                for e in &req.events {
-                    last_seq = self.insert_manifest_event(head, last_seq + 1, e).await?;
-                }
-                let mut declarations = Vec::with_capacity(req.declarations.len());
-                for a in &req.declarations {
-                    declarations.push(self.append_linked(head, a).await?);
-                }
-                self.insert_outbox_rows(&req.outbox).await?;
-                Ok(CargoReply::Manifest(ManifestWritten {
-                    last_seq,
-                    declarations,
-                }))
-            }
-            CargoOp::SubmitMatched(boxed) => {
-                let (req, review, pending) = &**boxed;
-                // Filings are normally written in runs (`Tx::filing_run`); this is the same
-                // write for one.
-                let mut last = 0;
-                if let Some(m) = pending {
-                    let log = self.manifest_log_since(m.expected_seq).await?;
-                    log.admits(m)?;
-                    last = log.last;
-                }
-                let filed = filed(
-                    self.submit_many(head, &[(req, Some(review))], None)
-                        .await?
-                        .pop()
-                        .expect("one result per request")?,
-                );
-                let matched = match_written(req, pending.as_ref(), &filed, &mut last);
-                if let Some(m) = &matched {
-                    self.insert_manifest_events(head, &[m]).await?;
-                }
-                Ok(CargoReply::SubmitMatched(Box::new(SubmittedMatched {
-                    filed,
-                    matched,
-                })))
-            }
-            CargoOp::Transit(req) => self
-                .write_transit(head, req)
-                .await
-                .map(|t| CargoReply::Transit(Box::new(t))),
-            CargoOp::Postal(req) => {
-                let mut ids = Vec::with_capacity(req.records.len());
-                for r in &req.records {
-                    let d = &r.decision;
-                    let id: i64 = self
+        req: &ManifestWrite,
+    ) -> Result<ManifestWritten, StoreError> {
+        check_manifest_write(req)?;
+        let mut last_seq = self.check_manifest_seq(req.expected_seq).await?;
+        for e in &req.events {
+            last_seq = self.insert_manifest_event(head, last_seq + 1, e).await?;
+        }
+        let mut declarations = Vec::with_capacity(req.declarations.len());
+        for a in &req.declarations {
+            declarations.push(self.append(head, a).await?);
+        }
+        self.insert_outbox_rows(&req.outbox).await?;
+        Ok(ManifestWritten {
+            last_seq,
+            declarations,
+        })
+    }
+
+    pub(super) async fn submit_matched(
+        &self,
+        head: &mut ChainHead,
+        boxed: &store::writer::MatchedFiling,
+    ) -> Result<SubmittedMatched, StoreError> {
+        let (req, review, pending) = boxed;
+        // Filings are normally written in runs (`Tx::filing_run`); this is the same
+        // write for one.
+        let mut last = 0;
+        if let Some(m) = pending {
+            let log = self.manifest_log_since(m.expected_seq).await?;
+            log.admits(m)?;
+            last = log.last;
+        }
+        let filed = filed(
+            self.submit_many(head, &[(req, Some(review))], None)
+                .await?
+                .pop()
+                .expect("one result per request")?,
+        );
+        let matched = match_written(req, pending.as_ref(), &filed, &mut last);
+        if let Some(m) = &matched {
+            self.insert_manifest_events(head, &[m]).await?;
+        }
+        Ok(SubmittedMatched { filed, matched })
+    }
+
+    pub(super) async fn record_transit(
+        &self,
+        head: &mut ChainHead,
+        req: &TransitWrite,
+    ) -> Result<StoredTransit, StoreError> {
+        self.write_transit(head, req).await
+    }
+
+    pub(super) async fn record_postal(
+        &self,
+        head: &mut ChainHead,
+        req: &PostalWrite,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(req.records.len());
+        for r in &req.records {
+            let d = &r.decision;
+            let id: i64 = self
                         .c
                         .query_one(
                             "INSERT INTO postal_items (kind, reference, list_no, operator, office, outcome, value_fen, payable_fen, decided_at, decision)
@@ -113,7 +108,7 @@ impl Tx<'_> {
                         .await
                         .map_err(backend)?
                         .get(0);
-                    self.audit(
+            self.audit(
                         head,
                         req.now,
                         &req.actor,
@@ -122,11 +117,9 @@ impl Tx<'_> {
                         serde_json::json!({"id": id, "outcome": postal_outcome_name(d), "value_fen": d.value_fen, "payable_fen": d.payable_fen}).to_string(),
                     )
                     .await?;
-                    ids.push(id);
-                }
-                Ok(CargoReply::Postal(ids))
-            }
+            ids.push(id);
         }
+        Ok(ids)
     }
 
     /// The last sequence number of the manifest log, which must be `expected` or, past it,
@@ -140,9 +133,6 @@ impl Tx<'_> {
             .map_err(backend)?
             .get(0);
         let last = last as u64;
-        if last == expected {
-            return Ok(last);
-        }
         let others: i64 = if last > expected {
             self.c
                 .query_one(
@@ -153,15 +143,9 @@ impl Tx<'_> {
                 .map_err(backend)?
                 .get(0)
         } else {
-            1
+            0
         };
-        if others > 0 {
-            return Err(StoreError::Conflict {
-                expected,
-                actual: last,
-            });
-        }
-        Ok(last)
+        store::plan::manifest_seq(expected, last, others)
     }
 
     /// The manifest log past `from`: its last sequence number and the events that could change
@@ -273,7 +257,6 @@ impl Tx<'_> {
         head: &mut ChainHead,
         req: &TransitWrite,
     ) -> Result<StoredTransit, StoreError> {
-        check_transit_write(req)?;
         let no = req.transit_no.to_string();
         let current = self
             .c
@@ -283,29 +266,22 @@ impl Tx<'_> {
             )
             .await
             .map_err(backend)?;
-        let (version, mut state) = match current {
+        let on_record = match current {
             Some(r) => {
                 let v: i64 = r.get(0);
                 let s: &str = r.get(1);
-                (v as u64, read_state(&no, s)?)
+                Some((v as u64, read_state(&no, s)?))
             }
-            None => (0, TransitState::default()),
+            None => None,
         };
-        if version != req.expected_version {
-            return Err(StoreError::Conflict {
-                expected: req.expected_version,
-                actual: version,
-            });
-        }
-        for e in &req.events {
-            transit::apply(&mut state, e);
-        }
+        let version = on_record.as_ref().map_or(0, |(v, _)| *v);
+        let mut written = store::plan::transit(req, on_record)?;
+        written.updated_at = ms(written.updated_at);
+        let (state, new_version, now) = (&written.state, written.version, written.updated_at);
         let decl = state
             .declaration
             .as_ref()
-            .ok_or_else(|| StoreError::Invalid("a transit starts with its declaration".into()))?;
-        let new_version = version + req.events.len() as u64;
-        let now = ms(req.events.last().expect("checked non-empty").at);
+            .expect("the plan checked: a transit starts with its declaration");
         self.c
             .execute(
                 "INSERT INTO transits (transit_no, declarant, entry_office, destination_office, status, version, updated_at, state)
@@ -319,7 +295,7 @@ impl Tx<'_> {
                     &state.status.as_str(),
                     &(new_version as i64),
                     &now,
-                    &json!(&state)?,
+                    &json!(state)?,
                 ],
             )
             .await
@@ -348,33 +324,21 @@ impl Tx<'_> {
             )
             .await?;
         }
-        Ok(StoredTransit {
-            transit_no: req.transit_no,
-            version: new_version,
-            state,
-            updated_at: now,
-        })
+        Ok(written)
     }
 }
 
 impl Tx<'_> {
-    /// A declaration's events caused by a manifest write, as `Store::append` writes them.
-    async fn append_linked(
+    /// Append events decided on the state at `expected_version` (`Store::append`, and the
+    /// declarations' events of a manifest write, an examination or an outbox append).
+    pub(super) async fn append(
         &self,
         head: &mut ChainHead,
         a: &AppendRequest,
     ) -> Result<Appended, StoreError> {
         let row = self.load_for_write(a.id).await?;
-        if row.version != a.expected_version {
-            return Err(StoreError::Conflict {
-                expected: a.expected_version,
-                actual: row.version,
-            });
-        }
-        let last = a
-            .events
-            .last()
-            .expect("checked: linked appends have events");
+        store::plan::check_version(a.expected_version, row.version)?;
+        let last = a.events.last().expect("checked: appends have events");
         self.write_events(
             head,
             a.id,

@@ -3,43 +3,22 @@
 //! in the same chain. A checked filing reads the licences it draws on `FOR UPDATE` and reserves
 //! in the same savepoint as the filing, so that, with the writers' advisory lock, no other
 //! filing runs between the check and the reservation. Same meaning and same audit records as
-//! the SQLite backend (`store/src/sqlite/eport.rs`).
+//! the SQLite backend (`store-sqlite/src/eport.rs`).
 
 use std::str::FromStr;
 
-use ::eport::{check_licences, check_registry, Licence, RegistryEntry, RegistryStatus, Standing};
+use ::eport::{Licence, RegistryEntry, RegistryStatus, Standing};
 use chrono::{DateTime, Utc};
 use clearance::{Actor, Status};
 use domain::codes::Uscc;
 use rust_decimal::Decimal;
 use store::audit::ChainHead;
 use store::eport::*;
-use store::{AutomaticReview, DeclarationId, StoreError, SubmitRequest};
+use store::{DeclarationId, StoreError};
 
-use super::cargo::{CargoOp, CargoReply};
 use super::{filed, Tx};
 use crate::{backend, corrupt};
-use store::cargo::{PendingMatch, SubmittedMatched};
-
-pub(crate) enum EportOp {
-    Issue(Licence, Actor, DateTime<Utc>),
-    PutRegistry(RegistryEntry, Actor, DateTime<Utc>),
-    /// The filing, its checks, and the bill match when filed through cargo control.
-    File(
-        Box<(
-            SubmitRequest,
-            AutomaticReview,
-            FilingCheck,
-            Option<Option<PendingMatch>>,
-        )>,
-    ),
-}
-
-pub(crate) enum EportReply {
-    Standing(Standing),
-    Unit,
-    Filed(Box<SubmittedMatched>),
-}
+use store::cargo::SubmittedMatched;
 
 pub(crate) fn dec(s: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str(s).map_err(|e| corrupt(format!("quantity {s:?}: {e}")))
@@ -97,10 +76,8 @@ impl Tx<'_> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let to = match status {
-            Status::Released | Status::Closed => UseState::WrittenOff,
-            Status::Cancelled | Status::Withdrawn | Status::Rejected => UseState::Released,
-            _ => return Ok(()),
+        let Some(to) = store::plan::settlement(status) else {
+            return Ok(());
         };
         let uses = self
             .c
@@ -117,12 +94,9 @@ impl Tx<'_> {
                 .standing_for_update(&no)
                 .await?
                 .ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
-            let written_off = if to == UseState::WrittenOff {
-                s.written_off + q
-            } else {
-                s.written_off
-            };
-            self.set_totals(&no, s.reserved - q, written_off).await?;
+            let settled = store::plan::settle_use(to, &s, id, q);
+            self.set_totals(&no, settled.reserved, settled.written_off)
+                .await?;
             self.c
                 .execute(
                     "UPDATE eport_licence_uses SET state = $3 WHERE declaration_id = $1 AND licence_no = $2",
@@ -130,17 +104,13 @@ impl Tx<'_> {
                 )
                 .await
                 .map_err(backend)?;
-            let action = match to {
-                UseState::WrittenOff => "eport.write_off",
-                _ => "eport.release_reservation",
-            };
             self.audit(
                 head,
                 now,
                 actor,
-                action,
+                settled.action,
                 &format!("licence:{no}"),
-                format!(r#"{{"declaration_id":{},"quantity":"{q}"}}"#, id.0),
+                settled.detail,
             )
             .await?;
         }
@@ -168,15 +138,13 @@ impl Tx<'_> {
         .transpose()
     }
 
-    pub(super) async fn eport(
+    pub(super) async fn issue_licence(
         &self,
         head: &mut ChainHead,
-        op: &EportOp,
-    ) -> Result<EportReply, StoreError> {
-        match op {
-            EportOp::Issue(l, actor, now) => {
-                let body = serde_json::to_string(l).map_err(corrupt)?;
-                let n = self
+        (l, actor, now): &(Licence, Actor, DateTime<Utc>),
+    ) -> Result<Standing, StoreError> {
+        let body = serde_json::to_string(l).map_err(corrupt)?;
+        let n = self
                     .c
                     .execute(
                         "INSERT INTO eport_licences (licence_no, holder, issued_by, licence, reserved, written_off)
@@ -185,26 +153,31 @@ impl Tx<'_> {
                     )
                     .await
                     .map_err(backend)?;
-                if n == 0 {
-                    return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
-                }
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "eport.issue_licence",
-                    &format!("licence:{}", l.licence_no),
-                    body,
-                )
-                .await?;
-                Ok(EportReply::Standing(Standing {
-                    licence: l.clone(),
-                    reserved: Decimal::ZERO,
-                    written_off: Decimal::ZERO,
-                }))
-            }
-            EportOp::PutRegistry(e, actor, now) => {
-                self.c
+        if n == 0 {
+            return Err(StoreError::Duplicate(format!("licence {}", l.licence_no)));
+        }
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "eport.issue_licence",
+            &format!("licence:{}", l.licence_no),
+            body,
+        )
+        .await?;
+        Ok(Standing {
+            licence: l.clone(),
+            reserved: Decimal::ZERO,
+            written_off: Decimal::ZERO,
+        })
+    }
+
+    pub(super) async fn put_registry(
+        &self,
+        head: &mut ChainHead,
+        (e, actor, now): &(RegistryEntry, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        self.c
                     .execute(
                         "INSERT INTO eport_registry (uscc, name, status) VALUES ($1, $2, $3)
                          ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, status = excluded.status",
@@ -212,146 +185,102 @@ impl Tx<'_> {
                     )
                     .await
                     .map_err(backend)?;
-                let body = serde_json::to_string(e).map_err(corrupt)?;
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "eport.put_registry",
-                    &format!("uscc:{}", e.uscc),
-                    body,
+        let body = serde_json::to_string(e).map_err(corrupt)?;
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "eport.put_registry",
+            &format!("uscc:{}", e.uscc),
+            body,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn file(
+        &self,
+        head: &mut ChainHead,
+        boxed: &store::writer::EportFiling,
+    ) -> Result<SubmittedMatched, StoreError> {
+        let (req, review, check, cargo_match) = boxed;
+        let enforced: bool = self
+            .c
+            .query_one("SELECT EXISTS (SELECT 1 FROM eport_registry)", &[])
+            .await
+            .map_err(backend)?
+            .get(0);
+        let entry = self.registry_of(&check.trader).await?;
+        // The licences drawn on, locked until the batch commits.
+        let mut standings = Vec::new();
+        for n in &check.needs {
+            if let Some(no) = &n.licence_no {
+                if !standings.iter().any(|(k, _)| k == no) {
+                    standings.push((no.clone(), self.standing_for_update(no).await?));
+                }
+            }
+        }
+        let (review, claims) =
+            store::eport::checked_review(review, check, entry.as_ref(), enforced, |no| {
+                standings
+                    .iter()
+                    .find(|(k, _)| k == no)
+                    .and_then(|(_, s)| s.clone())
+            });
+        let out = match cargo_match {
+            None => SubmittedMatched {
+                filed: filed(
+                    self.submit_many(head, &[(req, Some(&review))], None)
+                        .await?
+                        .pop()
+                        .expect("one result per request")?,
+                ),
+                matched: None,
+            },
+            Some(m) => {
+                self.submit_matched(head, &(req.clone(), review, m.clone()))
+                    .await?
+            }
+        };
+        let f = &out.filed;
+        if !f.replayed && f.status != Status::Rejected {
+            for claim in &claims {
+                let s = self
+                    .standing_for_update(&claim.licence_no)
+                    .await?
+                    .ok_or_else(|| corrupt(format!("licence {} vanished", claim.licence_no)))?;
+                self.set_totals(
+                    &claim.licence_no,
+                    s.reserved + claim.quantity,
+                    s.written_off,
                 )
                 .await?;
-                Ok(EportReply::Unit)
-            }
-            EportOp::File(boxed) => {
-                let (req, review, check, cargo_match) = &**boxed;
-                let enforced: bool = self
-                    .c
-                    .query_one("SELECT EXISTS (SELECT 1 FROM eport_registry)", &[])
-                    .await
-                    .map_err(backend)?
-                    .get(0);
-                let entry = self.registry_of(&check.trader).await?;
-                // The licences drawn on, locked until the batch commits.
-                let mut standings = Vec::new();
-                for n in &check.needs {
-                    if let Some(no) = &n.licence_no {
-                        if !standings.iter().any(|(k, _)| k == no) {
-                            standings.push((no.clone(), self.standing_for_update(no).await?));
-                        }
-                    }
-                }
-                let (review, claims) =
-                    checked_review(review, check, entry.as_ref(), enforced, |no| {
-                        standings
-                            .iter()
-                            .find(|(k, _)| k == no)
-                            .and_then(|(_, s)| s.clone())
-                    });
-                let out = match cargo_match {
-                    None => SubmittedMatched {
-                        filed: filed(
-                            self.submit_many(head, &[(req, Some(&review))], None)
-                                .await?
-                                .pop()
-                                .expect("one result per request")?,
-                        ),
-                        matched: None,
-                    },
-                    Some(m) => {
-                        let op = CargoOp::SubmitMatched(Box::new((req.clone(), review, m.clone())));
-                        match self.cargo(head, &op).await? {
-                            CargoReply::SubmitMatched(out) => *out,
-                            _ => unreachable!("submit_matched answers SubmitMatched"),
-                        }
-                    }
-                };
-                let f = &out.filed;
-                if !f.replayed && f.status != Status::Rejected {
-                    for claim in &claims {
-                        let s = self
-                            .standing_for_update(&claim.licence_no)
-                            .await?
-                            .ok_or_else(|| {
-                                corrupt(format!("licence {} vanished", claim.licence_no))
-                            })?;
-                        self.set_totals(
-                            &claim.licence_no,
-                            s.reserved + claim.quantity,
-                            s.written_off,
-                        )
-                        .await?;
-                        self.c
+                self.c
                             .execute(
                                 "INSERT INTO eport_licence_uses (declaration_id, licence_no, quantity, state) VALUES ($1, $2, $3, 'reserved')",
                                 &[&f.id.0, &claim.licence_no, &claim.quantity.to_string()],
                             )
                             .await
                             .map_err(backend)?;
-                        self.audit(
-                            head,
-                            req.now,
-                            "system:automatic_review",
-                            "eport.reserve",
-                            &format!("licence:{}", claim.licence_no),
-                            format!(
-                                r#"{{"declaration_id":{},"quantity":"{}"}}"#,
-                                f.id.0, claim.quantity
-                            ),
-                        )
-                        .await?;
-                    }
-                }
-                Ok(EportReply::Filed(Box::new(out)))
+                self.audit(
+                    head,
+                    req.now,
+                    "system:automatic_review",
+                    "eport.reserve",
+                    &format!("licence:{}", claim.licence_no),
+                    store::detail::licence_use(f.id, claim.quantity),
+                )
+                .await?;
             }
         }
+        Ok(out)
     }
 }
 
 /// A filing that can be written in a run with others (`Tx::filing_run`): it draws on no
 /// licence, so there is nothing to lock and reserve, only the registry to read.
-pub(super) fn joins_run(op: &EportOp) -> bool {
-    match op {
-        EportOp::File(b) => b.2.needs.iter().all(|n| n.licence_no.is_none()),
-        _ => false,
-    }
-}
-
-/// The automatic review with the E-Port's refusals (registry, licences) added, and the
-/// licence quantities to reserve when it stands.
-pub(super) fn checked_review(
-    review: &AutomaticReview,
-    check: &FilingCheck,
-    entry: Option<&RegistryEntry>,
-    enforced: bool,
-    standing: impl FnMut(&str) -> Option<Standing>,
-) -> (AutomaticReview, Vec<::eport::Claim>) {
-    let mut refusals: Vec<::eport::Refusal> = check_registry(&check.trader, entry, enforced)
-        .into_iter()
-        .collect();
-    let claims = match check_licences(&check.needs, &check.trader, check.date, standing) {
-        Ok(claims) => claims,
-        Err(r) => {
-            refusals.extend(r);
-            Vec::new()
-        }
-    };
-    if refusals.is_empty() {
-        return (review.clone(), claims);
-    }
-    let mut problems = match review {
-        AutomaticReview::Reject { problems } => problems.clone(),
-        _ => Vec::new(),
-    };
-    problems.extend(refusals.into_iter().map(|r| clearance::ReviewProblem {
-        field: r.field,
-        code: r.code,
-        message_zh: r.message_zh,
-        message_en: r.message_en,
-    }));
-    problems.truncate(clearance::PROBLEMS_MAX);
-    (AutomaticReview::Reject { problems }, claims)
+pub(super) fn joins_run(check: &FilingCheck) -> bool {
+    check.needs.iter().all(|n| n.licence_no.is_none())
 }
 
 impl Tx<'_> {

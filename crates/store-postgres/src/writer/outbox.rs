@@ -1,48 +1,48 @@
 //! The writes of [`store::outbox::OutboxStore`] on PostgreSQL, run by the one writer: outbox
 //! rows are inserted in the savepoint of the append they report, so they commit with it or
 //! not at all. Sequence numbers are taken as `max(seq) + 1` under the writer's advisory lock,
-//! so they are gapless and in commit order, as on SQLite (`store/src/sqlite/outbox.rs`).
+//! so they are gapless and in commit order, as on SQLite (`store-sqlite/src/outbox.rs`).
 
 use chrono::{DateTime, Utc};
 use store::audit::ChainHead;
 use store::outbox::{check_messages, OutboxMessage};
-use store::{AppendRequest, StoreError};
+use store::{AppendRequest, Appended, StoreError};
 
-use super::{Op, Reply, Tx};
+use super::Tx;
 use crate::{backend, ms};
 
-pub(crate) enum OutboxOp {
-    Append(AppendRequest, Vec<OutboxMessage>),
-    MarkPublished(Vec<u64>, DateTime<Utc>),
-    AckFeed(String, u64, DateTime<Utc>),
-}
-
 impl Tx<'_> {
-    pub(super) async fn outbox(
+    pub(super) async fn append_with_outbox(
         &self,
         head: &mut ChainHead,
-        op: &OutboxOp,
-    ) -> Result<Reply, StoreError> {
-        match op {
-            OutboxOp::Append(req, messages) => {
-                check_messages(messages)?;
-                let appended = Box::pin(self.execute(head, &Op::Append(req.clone()))).await?;
-                self.insert_outbox_rows(messages).await?;
-                Ok(appended)
-            }
-            OutboxOp::MarkPublished(seqs, at) => {
-                let seqs: Vec<i64> = seqs.iter().map(|&s| s as i64).collect();
-                self.c
-                    .execute(
-                        "UPDATE outbox SET published_at = $2 WHERE seq = ANY($1) AND published_at IS NULL",
-                        &[&seqs, &ms(*at)],
-                    )
-                    .await
-                    .map_err(backend)?;
-                Ok(Reply::Unit)
-            }
-            OutboxOp::AckFeed(agency, cursor, at) => {
-                self.c
+        (req, messages): &(AppendRequest, Vec<OutboxMessage>),
+    ) -> Result<Appended, StoreError> {
+        check_messages(messages)?;
+        let appended = self.append(head, req).await?;
+        self.insert_outbox_rows(messages).await?;
+        Ok(appended)
+    }
+
+    pub(super) async fn mark_published(
+        &self,
+        (seqs, at): &(Vec<u64>, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        let seqs: Vec<i64> = seqs.iter().map(|&s| s as i64).collect();
+        self.c
+            .execute(
+                "UPDATE outbox SET published_at = $2 WHERE seq = ANY($1) AND published_at IS NULL",
+                &[&seqs, &ms(*at)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub(super) async fn ack_feed(
+        &self,
+        (agency, cursor, at): &(String, u64, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        self.c
                     .execute(
                         "INSERT INTO outbox_feed_acks (agency, cursor, at) VALUES ($1, $2, $3) \
                          ON CONFLICT (agency) DO UPDATE SET cursor = greatest(outbox_feed_acks.cursor, excluded.cursor), at = excluded.at",
@@ -50,9 +50,7 @@ impl Tx<'_> {
                     )
                     .await
                     .map_err(backend)?;
-                Ok(Reply::Unit)
-            }
-        }
+        Ok(())
     }
 
     /// Write outbox rows in the current savepoint.

@@ -2,12 +2,12 @@
 //! other request: each in its own savepoint of the batch's transaction, with its audit record
 //! in the same chain. An examination's events and the result on its feedback row are one
 //! request, so they commit (or fail) together. Same statements' meaning and same audit records
-//! as the SQLite backend (`store/src/sqlite/risk.rs`).
+//! as the SQLite backend (`store-sqlite/src/risk.rs`).
 
 use chrono::{DateTime, Utc};
 use clearance::{Actor, CreditClass};
 use domain::codes::Uscc;
-use store::audit::{sha256_hex, ChainHead};
+use store::audit::ChainHead;
 use store::risk::*;
 use store::{AppendRequest, Appended, StoreError};
 
@@ -56,25 +56,6 @@ impl FeedbackRows {
     }
 }
 
-pub(crate) enum RiskOp {
-    PutRules(RulesWrite),
-    PutPolicy(RiskPolicyWrite),
-    SetCreditClass(Uscc, CreditClass, Actor, DateTime<Utc>),
-    AddWatch(WatchRow, Actor, DateTime<Utc>),
-    RemoveWatch(i64, Actor, DateTime<Utc>),
-    RecordDecision(FeedbackRow, Actor, DateTime<Utc>),
-    AppendExamined(AppendRequest, Examination),
-}
-
-pub(crate) enum RiskReply {
-    Rules(StoredRules),
-    Policy(StoredRiskPolicy),
-    Unit,
-    Id(i64),
-    Removed(bool),
-    Appended(Appended),
-}
-
 impl Tx<'_> {
     /// The version after the newest one `max_sql` reads, if `expected` is that newest one
     /// (optimistic concurrency: a writer that read an older version is refused).
@@ -94,86 +75,90 @@ impl Tx<'_> {
         Ok(current + 1)
     }
 
-    pub(super) async fn risk(
+    pub(super) async fn put_rules(
         &self,
         head: &mut ChainHead,
-        op: &RiskOp,
-    ) -> Result<RiskReply, StoreError> {
-        match op {
-            RiskOp::PutRules(w) => {
-                check_rules(w)?;
-                let version = self
-                    .next_version(
-                        "SELECT coalesce(max(version), 0) FROM risk_rules",
-                        w.expected_version,
-                    )
-                    .await?;
-                let actor = w.actor.label();
-                let at = ms(w.now);
-                self.c
+        w: &RulesWrite,
+    ) -> Result<StoredRules, StoreError> {
+        check_rules(w)?;
+        let version = self
+            .next_version(
+                "SELECT coalesce(max(version), 0) FROM risk_rules",
+                w.expected_version,
+            )
+            .await?;
+        let actor = w.actor.label();
+        let at = ms(w.now);
+        self.c
                     .execute(
                         "INSERT INTO risk_rules (version, fingerprint, actor, at, rules) VALUES ($1, $2, $3, $4, $5)",
                         &[&version, &w.fingerprint, &actor, &at, &w.rules_json],
                     )
                     .await
                     .map_err(backend)?;
-                self.audit(
-                    head,
-                    w.now,
-                    &actor,
-                    "risk.put_rules",
-                    &format!("risk_rules:{version}"),
-                    format!(
-                        r#"{{"version":{version},"fingerprint":{},"rules_sha256":"{}"}}"#,
-                        serde_json::to_string(&w.fingerprint).map_err(corrupt)?,
-                        sha256_hex(w.rules_json.as_bytes())
-                    ),
-                )
-                .await?;
-                Ok(RiskReply::Rules(StoredRules {
-                    version: version as u64,
-                    rules_json: w.rules_json.clone(),
-                    fingerprint: w.fingerprint.clone(),
-                    actor,
-                    at,
-                }))
-            }
-            RiskOp::PutPolicy(w) => {
-                check_policy_write(w)?;
-                let version = self
-                    .next_version(
-                        "SELECT coalesce(max(version), 0) FROM risk_policy",
-                        w.expected_version,
-                    )
-                    .await?;
-                let actor = w.actor.label();
-                let at = ms(w.now);
-                self.c
-                    .execute(
-                        "INSERT INTO risk_policy (version, actor, at, policy) VALUES ($1, $2, $3, $4)",
-                        &[&version, &actor, &at, &w.policy_json],
-                    )
-                    .await
-                    .map_err(backend)?;
-                self.audit(
-                    head,
-                    w.now,
-                    &actor,
-                    "risk.put_policy",
-                    &format!("risk_policy:{version}"),
-                    policy_audit_detail(version as u64, &w.policy_json),
-                )
-                .await?;
-                Ok(RiskReply::Policy(StoredRiskPolicy {
-                    version: version as u64,
-                    policy_json: w.policy_json.clone(),
-                    actor,
-                    at,
-                }))
-            }
-            RiskOp::SetCreditClass(uscc, class, actor, now) => {
-                let name = credit_class_name(*class);
-                self.c
+        self.audit(
+            head,
+            w.now,
+            &actor,
+            "risk.put_rules",
+            &format!("risk_rules:{version}"),
+            store::detail::rules(version as u64, &w.fingerprint, &w.rules_json),
+        )
+        .await?;
+        Ok(StoredRules {
+            version: version as u64,
+            rules_json: w.rules_json.clone(),
+            fingerprint: w.fingerprint.clone(),
+            actor,
+            at,
+        })
+    }
+
+    pub(super) async fn put_policy(
+        &self,
+        head: &mut ChainHead,
+        w: &RiskPolicyWrite,
+    ) -> Result<StoredRiskPolicy, StoreError> {
+        check_policy_write(w)?;
+        let version = self
+            .next_version(
+                "SELECT coalesce(max(version), 0) FROM risk_policy",
+                w.expected_version,
+            )
+            .await?;
+        let actor = w.actor.label();
+        let at = ms(w.now);
+        self.c
+            .execute(
+                "INSERT INTO risk_policy (version, actor, at, policy) VALUES ($1, $2, $3, $4)",
+                &[&version, &actor, &at, &w.policy_json],
+            )
+            .await
+            .map_err(backend)?;
+        self.audit(
+            head,
+            w.now,
+            &actor,
+            "risk.put_policy",
+            &format!("risk_policy:{version}"),
+            store::detail::policy(version as u64, &w.policy_json)?,
+        )
+        .await?;
+        Ok(StoredRiskPolicy {
+            version: version as u64,
+            policy_json: w.policy_json.clone(),
+            actor,
+            at,
+        })
+    }
+
+    pub(super) async fn set_credit_class(
+        &self,
+        head: &mut ChainHead,
+        (uscc, class, actor, now): &(Uscc, CreditClass, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        let name = credit_class_name(*class);
+        self.c
                     .execute(
                         "INSERT INTO risk_credit_classes (uscc, class, actor, at) VALUES ($1, $2, $3, $4)
                          ON CONFLICT (uscc) DO UPDATE SET class = excluded.class, actor = excluded.actor, at = excluded.at",
@@ -181,21 +166,26 @@ impl Tx<'_> {
                     )
                     .await
                     .map_err(backend)?;
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "risk.set_credit_class",
-                    &format!("enterprise:{uscc}"),
-                    format!(r#"{{"class":"{name}"}}"#),
-                )
-                .await?;
-                Ok(RiskReply::Unit)
-            }
-            RiskOp::AddWatch(entry, actor, now) => {
-                check_watch_row(entry)?;
-                let body = serde_json::to_string(entry).map_err(corrupt)?;
-                let id: i64 = self
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "risk.set_credit_class",
+            &format!("enterprise:{uscc}"),
+            store::detail::credit_class(name),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn add_watch(
+        &self,
+        head: &mut ChainHead,
+        (entry, actor, now): &(WatchRow, Actor, DateTime<Utc>),
+    ) -> Result<i64, StoreError> {
+        check_watch_row(entry)?;
+        let body = serde_json::to_string(entry).map_err(corrupt)?;
+        let id: i64 = self
                     .c
                     .query_one(
                         "INSERT INTO risk_watch_entries (entry, actor, at) VALUES ($1, $2, $3) RETURNING id",
@@ -204,19 +194,24 @@ impl Tx<'_> {
                     .await
                     .map_err(backend)?
                     .get(0);
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "risk.add_watch_entry",
-                    &format!("watch_entry:{id}"),
-                    body,
-                )
-                .await?;
-                Ok(RiskReply::Id(id))
-            }
-            RiskOp::RemoveWatch(id, actor, now) => {
-                let n = self
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "risk.add_watch_entry",
+            &format!("watch_entry:{id}"),
+            body,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    pub(super) async fn remove_watch(
+        &self,
+        head: &mut ChainHead,
+        (id, actor, now): &(i64, Actor, DateTime<Utc>),
+    ) -> Result<bool, StoreError> {
+        let n = self
                     .c
                     .execute(
                         "UPDATE risk_watch_entries SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL",
@@ -224,100 +219,91 @@ impl Tx<'_> {
                     )
                     .await
                     .map_err(backend)?;
-                if n > 0 {
-                    self.audit(
-                        head,
-                        *now,
-                        &actor.label(),
-                        "risk.remove_watch_entry",
-                        &format!("watch_entry:{id}"),
-                        "{}".into(),
-                    )
-                    .await?;
-                }
-                Ok(RiskReply::Removed(n > 0))
-            }
-            RiskOp::RecordDecision(row, actor, now) => {
-                let body = serde_json::to_string(row).map_err(corrupt)?;
-                self.c
-                    .execute(
-                        "INSERT INTO risk_feedback (declaration_no, record) VALUES ($1, $2)
-                         ON CONFLICT (declaration_no) DO UPDATE SET record = excluded.record",
-                        &[&row.declaration_no.to_string(), &body],
-                    )
-                    .await
-                    .map_err(backend)?;
-                self.audit(
-                    head,
-                    *now,
-                    &actor.label(),
-                    "risk.record_decision",
-                    &format!("declaration_no:{}", row.declaration_no),
-                    body,
-                )
-                .await?;
-                Ok(RiskReply::Unit)
-            }
-            RiskOp::AppendExamined(req, exam) => {
-                // As `append`, then the result on the feedback row, in the same savepoint.
-                let row = self.load_for_write(req.id).await?;
-                if row.version != req.expected_version {
-                    return Err(StoreError::Conflict {
-                        expected: req.expected_version,
-                        actual: row.version,
-                    });
-                }
-                let last = req.events.last().expect("append has events");
-                let appended = self
-                    .write_events(
-                        head,
-                        req.id,
-                        row,
-                        &req.events,
-                        last.at,
-                        &last.actor.label(),
-                        "append",
-                    )
-                    .await?;
-                let no = exam.declaration_no.to_string();
-                let existing = self
-                    .c
-                    .query_opt(
-                        "SELECT record FROM risk_feedback WHERE declaration_no = $1 FOR UPDATE",
-                        &[&no],
-                    )
-                    .await
-                    .map_err(backend)?;
-                if let Some(r) = existing {
-                    let record: String = r.get(0);
-                    let mut fb: FeedbackRow = serde_json::from_str(&record)
-                        .map_err(|e| corrupt(format!("feedback of {no}: {e}")))?;
-                    fb.found = Some(exam.found);
-                    fb.findings = if exam.found {
-                        exam.findings.clone()
-                    } else {
-                        Vec::new()
-                    };
-                    let body = serde_json::to_string(&fb).map_err(corrupt)?;
-                    self.c
-                        .execute(
-                            "UPDATE risk_feedback SET record = $2 WHERE declaration_no = $1",
-                            &[&no, &body],
-                        )
-                        .await
-                        .map_err(backend)?;
-                    self.audit(
-                        head,
-                        last.at,
-                        &last.actor.label(),
-                        "risk.record_examination",
-                        &format!("declaration_no:{no}"),
-                        body,
-                    )
-                    .await?;
-                }
-                Ok(RiskReply::Appended(appended))
-            }
+        if n > 0 {
+            self.audit(
+                head,
+                *now,
+                &actor.label(),
+                "risk.remove_watch_entry",
+                &format!("watch_entry:{id}"),
+                store::detail::empty(),
+            )
+            .await?;
         }
+        Ok(n > 0)
+    }
+
+    pub(super) async fn record_decision(
+        &self,
+        head: &mut ChainHead,
+        (row, actor, now): &(FeedbackRow, Actor, DateTime<Utc>),
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(row).map_err(corrupt)?;
+        self.c
+            .execute(
+                "INSERT INTO risk_feedback (declaration_no, record) VALUES ($1, $2)
+                         ON CONFLICT (declaration_no) DO UPDATE SET record = excluded.record",
+                &[&row.declaration_no.to_string(), &body],
+            )
+            .await
+            .map_err(backend)?;
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "risk.record_decision",
+            &format!("declaration_no:{}", row.declaration_no),
+            body,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn append_examined(
+        &self,
+        head: &mut ChainHead,
+        (req, exam): &(AppendRequest, Examination),
+    ) -> Result<Appended, StoreError> {
+        // As `append`, then the result on the feedback row, in the same savepoint.
+        let appended = self.append(head, req).await?;
+        let no = exam.declaration_no.to_string();
+        let existing = self
+            .c
+            .query_opt(
+                "SELECT record FROM risk_feedback WHERE declaration_no = $1 FOR UPDATE",
+                &[&no],
+            )
+            .await
+            .map_err(backend)?;
+        if let Some(r) = existing {
+            let record: String = r.get(0);
+            let mut fb: FeedbackRow = serde_json::from_str(&record)
+                .map_err(|e| corrupt(format!("feedback of {no}: {e}")))?;
+            fb.found = Some(exam.found);
+            fb.findings = if exam.found {
+                exam.findings.clone()
+            } else {
+                Vec::new()
+            };
+            let body = serde_json::to_string(&fb).map_err(corrupt)?;
+            self.c
+                .execute(
+                    "UPDATE risk_feedback SET record = $2 WHERE declaration_no = $1",
+                    &[&no, &body],
+                )
+                .await
+                .map_err(backend)?;
+            let last = req.events.last().expect("append has events");
+            self.audit(
+                head,
+                last.at,
+                &last.actor.label(),
+                "risk.record_examination",
+                &format!("declaration_no:{no}"),
+                body,
+            )
+            .await?;
+        }
+        Ok(appended)
     }
 }

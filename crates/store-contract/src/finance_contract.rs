@@ -12,8 +12,8 @@ use domain::money::Fen;
 use rust_decimal::Decimal;
 
 use crate::contract::{declarant, other_declarant, t0};
-use crate::finance::*;
-use crate::Store;
+use store::finance::*;
+use store::Store;
 
 /// Opens the backend under test (a fresh, empty store each time it is made).
 pub trait FinanceHarness {

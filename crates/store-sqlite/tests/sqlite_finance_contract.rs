@@ -1,9 +1,9 @@
-//! The finance store contract (`store::finance_contract`: refund claims, bank records), run on the SQLite backend in a fresh
+//! The finance store contract (`store_contract::finance_contract`: refund claims, bank records), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
-use store::finance_contract::FinanceHarness;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_contract::finance_contract::FinanceHarness;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -21,4 +21,4 @@ fn harness() -> Option<SqliteHarness> {
     })
 }
 
-store::finance_contract_tests!(harness());
+store_contract::finance_contract_tests!(harness());

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use rusqlite::Connection;
-use store::contract::Harness;
-use store::sqlite::{SqliteOptions, SqliteStore, DB_FILE};
 use store::Store;
+use store_contract::contract::Harness;
+use store_sqlite::{SqliteOptions, SqliteStore, DB_FILE};
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -50,7 +50,7 @@ impl Harness for SqliteHarness {
     }
 }
 
-store::contract_tests!(SqliteHarness::new());
+store_contract::contract_tests!(SqliteHarness::new());
 
 /// The durability settings are what the design says.
 #[test]
@@ -70,7 +70,7 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // 7 refund claims and bank records, 8 e-commerce purchases, 9 risk policy versions,
     // 10 the dashboard counts' index.
     assert_eq!(version, 10);
-    let conn = store::sqlite::open_write_connection(&h.db()).unwrap();
+    let conn = store_sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
         .unwrap();
@@ -87,9 +87,9 @@ fn concurrent_submissions_share_commits() {
             let store = &store;
             s.spawn(move || {
                 for i in 0..20 {
-                    let r = store::contract::submit_request(
+                    let r = store_contract::contract::submit_request(
                         &format!("g-{t}-{i}"),
-                        store::contract::sample_body(i),
+                        store_contract::contract::sample_body(i),
                     );
                     store.submit(r).unwrap();
                 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
-use crate::outbox::*;
+use store::outbox::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE outbox (
@@ -30,47 +30,45 @@ pub(super) const MIGRATION: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
-pub(super) enum OutboxOp {
-    Append(AppendRequest, Vec<OutboxMessage>),
-    MarkPublished(Vec<u64>, DateTime<Utc>),
-    AckFeed(String, u64, DateTime<Utc>),
-}
-
-pub(super) fn execute(
+pub(super) fn append_with_outbox(
     c: &Connection,
     head: &mut ChainHead,
-    op: &OutboxOp,
-) -> Result<Reply, StoreError> {
-    match op {
-        OutboxOp::Append(req, messages) => {
-            check_messages(messages)?;
-            let appended = super::execute(c, head, &Op::Append(req.clone()))?;
-            insert_rows(c, messages)?;
-            Ok(appended)
-        }
-        OutboxOp::MarkPublished(seqs, at) => {
-            let mut stmt = c
-                .prepare_cached(
-                    "UPDATE outbox SET published_at_ms = ?2 WHERE seq = ?1 AND published_at_ms IS NULL",
-                )
-                .map_err(backend)?;
-            for s in seqs {
-                stmt.execute(params![*s as i64, to_ms(*at)])
-                    .map_err(backend)?;
-            }
-            Ok(Reply::Unit)
-        }
-        OutboxOp::AckFeed(agency, cursor, at) => {
-            c.prepare_cached(
+    (req, messages): &(AppendRequest, Vec<OutboxMessage>),
+) -> Result<Appended, StoreError> {
+    check_messages(messages)?;
+    let appended = super::append(c, head, req)?;
+    insert_rows(c, messages)?;
+    Ok(appended)
+}
+
+pub(super) fn mark_published(
+    c: &Connection,
+    (seqs, at): &(Vec<u64>, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "UPDATE outbox SET published_at_ms = ?2 WHERE seq = ?1 AND published_at_ms IS NULL",
+        )
+        .map_err(backend)?;
+    for s in seqs {
+        stmt.execute(params![*s as i64, to_ms(*at)])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub(super) fn ack_feed(
+    c: &Connection,
+    (agency, cursor, at): &(String, u64, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    c.prepare_cached(
                 "INSERT INTO outbox_feed_acks (agency, cursor, at_ms) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (agency) DO UPDATE SET cursor = MAX(cursor, excluded.cursor), at_ms = excluded.at_ms",
             )
             .map_err(backend)?
             .execute(params![agency, *cursor as i64, to_ms(*at)])
             .map_err(backend)?;
-            Ok(Reply::Unit)
-        }
-    }
+    Ok(())
 }
 
 /// Write outbox rows in the current savepoint.
@@ -138,24 +136,7 @@ fn rows(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Outbo
     raw.into_iter().map(row_of).collect()
 }
 
-fn send(store: &SqliteStore, op: OutboxOp) -> Result<Reply, StoreError> {
-    store.send(Op::Outbox(op))
-}
-
 impl OutboxStore for SqliteStore {
-    fn append_with_outbox(
-        &self,
-        req: AppendRequest,
-        outbox: Vec<OutboxMessage>,
-    ) -> Result<Appended, StoreError> {
-        crate::check_append(&req)?;
-        check_messages(&outbox)?;
-        match send(self, OutboxOp::Append(req, outbox))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers an append with Appended"),
-        }
-    }
-
     fn fetch_unpublished(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         let limit = limit.clamp(1, OUTBOX_READ_MAX) as i64;
         self.read(|c| {
@@ -166,13 +147,6 @@ impl OutboxStore for SqliteStore {
                 params![after as i64, limit],
             )
         })
-    }
-
-    fn mark_published(&self, seqs: &[u64], at: DateTime<Utc>) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        send(self, OutboxOp::MarkPublished(seqs.to_vec(), at)).map(|_| ())
     }
 
     fn read_for(
@@ -207,10 +181,6 @@ impl OutboxStore for SqliteStore {
                 .map_err(backend)?;
             Ok(seq.map_or(0, |s| s as u64))
         })
-    }
-
-    fn ack_feed(&self, recipient: &str, cursor: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        send(self, OutboxOp::AckFeed(recipient.to_owned(), cursor, at)).map(|_| ())
     }
 
     fn counts(&self) -> Result<BTreeMap<String, RecipientCounts>, StoreError> {

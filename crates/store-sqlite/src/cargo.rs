@@ -2,11 +2,11 @@
 //! they share its group commit and the one audit chain, and a write touching a manifest and a
 //! declaration commits both in one savepoint.
 
-use cargo_control::{transit, ManifestEvent, TransitEvent, TransitNo, TransitState};
+use cargo_control::{ManifestEvent, TransitNo};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
-use crate::cargo::*;
+use store::cargo::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE manifest_events (
@@ -56,71 +56,64 @@ pub(super) const MIGRATION: &str = r#"
     CREATE INDEX postal_items_office ON postal_items (office, id);
 "#;
 
-pub(super) enum CargoOp {
-    Manifest(ManifestWrite),
-    SubmitMatched(Box<(SubmitRequest, AutomaticReview, Option<PendingMatch>)>),
-    Transit(TransitWrite),
-    Postal(PostalWrite),
-}
-
-pub(super) enum CargoReply {
-    Manifest(ManifestWritten),
-    SubmitMatched(Box<SubmittedMatched>),
-    Transit(Box<StoredTransit>),
-    Postal(Vec<i64>),
-}
-
-pub(super) fn execute(
+pub(super) fn record_manifest(
     c: &Connection,
     head: &mut ChainHead,
-    op: &CargoOp,
-) -> Result<CargoReply, StoreError> {
-    match op {
-        CargoOp::Manifest(req) => {
-            let mut last_seq = check_seq(c, req.expected_seq)?;
-            for e in &req.events {
-                last_seq = insert_manifest_event(c, head, e)?;
-            }
-            let mut declarations = Vec::with_capacity(req.declarations.len());
-            for a in &req.declarations {
-                match super::execute(c, head, &Op::Append(a.clone()))? {
-                    Reply::Appended(x) => declarations.push(x),
-                    _ => unreachable!("append answers Appended"),
-                }
-            }
-            super::outbox::insert_rows(c, &req.outbox)?;
-            Ok(CargoReply::Manifest(ManifestWritten {
-                last_seq,
-                declarations,
-            }))
+    req: &ManifestWrite,
+) -> Result<ManifestWritten, StoreError> {
+    let mut last_seq = check_seq(c, req.expected_seq)?;
+    for e in &req.events {
+        last_seq = insert_manifest_event(c, head, e)?;
+    }
+    let mut declarations = Vec::with_capacity(req.declarations.len());
+    for a in &req.declarations {
+        declarations.push(super::append(c, head, a)?);
+    }
+    super::outbox::insert_rows(c, &req.outbox)?;
+    Ok(ManifestWritten {
+        last_seq,
+        declarations,
+    })
+}
+
+pub(super) fn submit_matched(
+    c: &Connection,
+    head: &mut ChainHead,
+    boxed: &store::writer::MatchedFiling,
+) -> Result<SubmittedMatched, StoreError> {
+    let (req, review, pending) = boxed;
+    if let Some(m) = pending {
+        check_match_seq(c, m)?;
+    }
+    let filed = submit_reviewed(c, head, req, review)?;
+    let matched = match (pending, filed.declaration_no, filed.replayed) {
+        (Some(m), Some(no), false) => {
+            let event = matched_event(m, no, req.now);
+            let seq = insert_manifest_event(c, head, &event)?;
+            Some(StoredManifestEvent { seq, event })
         }
-        CargoOp::SubmitMatched(boxed) => {
-            let (req, review, pending) = &**boxed;
-            if let Some(m) = pending {
-                check_match_seq(c, m)?;
-            }
-            let filed = submit_reviewed(c, head, req, review)?;
-            let matched = match (pending, filed.declaration_no, filed.replayed) {
-                (Some(m), Some(no), false) => {
-                    let event = matched_event(m, no, req.now);
-                    let seq = insert_manifest_event(c, head, &event)?;
-                    Some(StoredManifestEvent { seq, event })
-                }
-                _ => None,
-            };
-            Ok(CargoReply::SubmitMatched(Box::new(SubmittedMatched {
-                filed,
-                matched,
-            })))
-        }
-        CargoOp::Transit(req) => {
-            write_transit(c, head, req).map(|t| CargoReply::Transit(Box::new(t)))
-        }
-        CargoOp::Postal(req) => {
-            let mut ids = Vec::with_capacity(req.records.len());
-            for r in &req.records {
-                let d = &r.decision;
-                c.prepare_cached(
+        _ => None,
+    };
+    Ok(SubmittedMatched { filed, matched })
+}
+
+pub(super) fn record_transit(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &TransitWrite,
+) -> Result<StoredTransit, StoreError> {
+    write_transit(c, head, req)
+}
+
+pub(super) fn record_postal(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &PostalWrite,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(req.records.len());
+    for r in &req.records {
+        let d = &r.decision;
+        c.prepare_cached(
                     "INSERT INTO postal_items (kind, reference, list_no, operator, office, outcome, value_fen, payable_fen, decided_at_ms, decision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(backend)?
@@ -137,8 +130,8 @@ pub(super) fn execute(
                     serde_json::to_string(d).map_err(corrupt)?,
                 ])
                 .map_err(backend)?;
-                let id = c.last_insert_rowid();
-                audit(
+        let id = c.last_insert_rowid();
+        audit(
                     c,
                     head,
                     req.now,
@@ -147,11 +140,9 @@ pub(super) fn execute(
                     &d.reference,
                     serde_json::json!({"id": id, "outcome": postal_outcome_name(d), "value_fen": d.value_fen, "payable_fen": d.payable_fen}).to_string(),
                 )?;
-                ids.push(id);
-            }
-            Ok(CargoReply::Postal(ids))
-        }
+        ids.push(id);
     }
+    Ok(ids)
 }
 
 /// The last sequence number of the manifest log, which must be `expected` or, past it, only
@@ -164,9 +155,6 @@ fn check_seq(c: &Connection, expected: u64) -> Result<u64, StoreError> {
         .query_row([], |r| r.get(0))
         .map_err(backend)?;
     let last = last as u64;
-    if last == expected {
-        return Ok(last);
-    }
     let others: i64 = if last > expected {
         c.prepare_cached(
             "SELECT COUNT(*) FROM manifest_events WHERE seq > ?1 AND type <> 'declaration_matched'",
@@ -175,15 +163,9 @@ fn check_seq(c: &Connection, expected: u64) -> Result<u64, StoreError> {
         .query_row([expected as i64], |r| r.get(0))
         .map_err(backend)?
     } else {
-        1
+        0
     };
-    if others > 0 {
-        return Err(StoreError::Conflict {
-            expected,
-            actual: last,
-        });
-    }
-    Ok(last)
+    store::plan::manifest_seq(expected, last, others)
 }
 
 /// A filing's match may be written after `m.expected_seq` unless an event since then on the
@@ -258,31 +240,14 @@ fn write_transit(
     head: &mut ChainHead,
     req: &TransitWrite,
 ) -> Result<StoredTransit, StoreError> {
-    check_transit_write(req)?;
-    let current = load_transit_row(c, &req.transit_no)?;
-    let (version, mut state) = match current {
-        Some(t) => (t.version, t.state),
-        None => (0, TransitState::default()),
-    };
-    if version != req.expected_version {
-        return Err(StoreError::Conflict {
-            expected: req.expected_version,
-            actual: version,
-        });
-    }
-    for e in &req.events {
-        transit::apply(&mut state, e);
-    }
+    let on_record = load_transit_row(c, &req.transit_no)?.map(|t| (t.version, t.state));
+    let version = on_record.as_ref().map_or(0, |(v, _)| *v);
+    let written = store::plan::transit(req, on_record)?;
+    let (state, new_version, now) = (&written.state, written.version, written.updated_at);
     let decl = state
         .declaration
         .as_ref()
-        .ok_or_else(|| StoreError::Invalid("a transit starts with its declaration".into()))?;
-    let new_version = version + req.events.len() as u64;
-    let now = req
-        .events
-        .last()
-        .map(|e: &TransitEvent| e.at)
-        .expect("checked non-empty");
+        .expect("the plan checked: a transit starts with its declaration");
     c.prepare_cached(
         "INSERT INTO transits (transit_no, declarant, entry_office, destination_office, status, version, updated_at_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (transit_no) DO UPDATE SET status = excluded.status, version = excluded.version, updated_at_ms = excluded.updated_at_ms, state = excluded.state",
@@ -296,7 +261,7 @@ fn write_transit(
         state.status.as_str(),
         new_version as i64,
         to_ms(now),
-        serde_json::to_string(&state).map_err(corrupt)?
+        serde_json::to_string(state).map_err(corrupt)?
     ])
     .map_err(backend)?;
     for (i, e) in req.events.iter().enumerate() {
@@ -322,12 +287,7 @@ fn write_transit(
             transit_audit_detail(e),
         )?;
     }
-    Ok(StoredTransit {
-        transit_no: req.transit_no,
-        version: new_version,
-        state,
-        updated_at: now,
-    })
+    Ok(written)
 }
 
 fn load_transit_row(c: &Connection, no: &TransitNo) -> Result<Option<StoredTransit>, StoreError> {
@@ -355,13 +315,6 @@ fn read_transit(no: String, v: i64, at: i64, s: String) -> Result<StoredTransit,
     })
 }
 
-fn send(store: &SqliteStore, op: CargoOp) -> Result<CargoReply, StoreError> {
-    match store.send(Op::Cargo(op))? {
-        Reply::Cargo(r) => Ok(r),
-        _ => unreachable!("the writer answers a cargo request with a cargo reply"),
-    }
-}
-
 /// `?` placeholders from `from` for `n` values, and the values as text.
 fn in_list(from: usize, n: usize) -> String {
     (0..n)
@@ -371,30 +324,6 @@ fn in_list(from: usize, n: usize) -> String {
 }
 
 impl CargoStore for SqliteStore {
-    fn record_manifest(&self, req: ManifestWrite) -> Result<ManifestWritten, StoreError> {
-        check_manifest_write(&req)?;
-        match send(self, CargoOp::Manifest(req))? {
-            CargoReply::Manifest(m) => Ok(m),
-            _ => unreachable!("manifest write answers Manifest"),
-        }
-    }
-
-    fn submit_matched(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-        matched: Option<PendingMatch>,
-    ) -> Result<SubmittedMatched, StoreError> {
-        crate::check_body(&req)?;
-        match send(
-            self,
-            CargoOp::SubmitMatched(Box::new((req, review, matched))),
-        )? {
-            CargoReply::SubmitMatched(m) => Ok(*m),
-            _ => unreachable!("submit_matched answers SubmitMatched"),
-        }
-    }
-
     fn manifest_events(
         &self,
         after_seq: u64,
@@ -423,14 +352,6 @@ impl CargoStore for SqliteStore {
             }
             Ok(out)
         })
-    }
-
-    fn record_transit(&self, req: TransitWrite) -> Result<StoredTransit, StoreError> {
-        check_transit_write(&req)?;
-        match send(self, CargoOp::Transit(req))? {
-            CargoReply::Transit(t) => Ok(*t),
-            _ => unreachable!("transit write answers Transit"),
-        }
     }
 
     fn load_transit(&self, transit_no: &TransitNo) -> Result<Option<StoredTransit>, StoreError> {
@@ -491,19 +412,6 @@ impl CargoStore for SqliteStore {
             }
             Ok(out)
         })
-    }
-
-    fn record_postal(&self, req: PostalWrite) -> Result<Vec<i64>, StoreError> {
-        if req.records.is_empty() || req.records.len() > cargo_control::PARCELS_MAX {
-            return Err(StoreError::Invalid(format!(
-                "a postal write has 1 to {} records",
-                cargo_control::PARCELS_MAX
-            )));
-        }
-        match send(self, CargoOp::Postal(req))? {
-            CargoReply::Postal(ids) => Ok(ids),
-            _ => unreachable!("postal write answers Postal"),
-        }
     }
 
     fn postal_outcomes(&self, filter: &PostalFilter) -> Result<Vec<StoredPostal>, StoreError> {

@@ -1,11 +1,11 @@
 //! The contract of [`OutboxStore`], run against every backend with
-//! [`crate::outbox_contract_tests`] (like [`crate::contract`] for [`crate::Store`]).
+//! [`crate::outbox_contract_tests`] (like [`crate::contract`] for [`store::Store`]).
 
 use clearance::{decide, Action, Actor, Command, Lane};
 
 use crate::contract::{reason, sample_body, submit_request, t0};
-use crate::outbox::*;
-use crate::{AcceptRequest, AppendRequest, DeclarationId, DeclarationKey, Store};
+use store::outbox::*;
+use store::{AcceptRequest, AppendRequest, DeclarationId, DeclarationKey, Store};
 
 /// Opens the backend under test.
 pub trait OutboxHarness {

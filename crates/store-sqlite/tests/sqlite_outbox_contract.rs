@@ -1,9 +1,9 @@
-//! The outbox contract (`store::outbox_contract`), run on the SQLite backend in a fresh
+//! The outbox contract (`store_contract::outbox_contract`), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
-use store::outbox_contract::OutboxHarness;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_contract::outbox_contract::OutboxHarness;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -21,4 +21,4 @@ fn harness() -> SqliteHarness {
     }
 }
 
-store::outbox_contract_tests!(harness());
+store_contract::outbox_contract_tests!(harness());

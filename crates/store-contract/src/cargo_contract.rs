@@ -1,5 +1,5 @@
 //! The contract of [`CargoStore`], run against every backend with [`crate::cargo_contract_tests`]
-//! (like [`crate::contract`] for [`crate::Store`]).
+//! (like [`crate::contract`] for [`store::Store`]).
 
 use cargo_control::{
     transit, Actor, Bill, BillKind, BillNo, GoodsLine, ImoNumber, ManifestAction, ManifestCommand,
@@ -11,9 +11,9 @@ use clearance::{Lane, Status};
 use domain::codes::Direction;
 use domain::money::Fen;
 
-use crate::cargo::*;
 use crate::contract::{declarant, sample_body, shanghai, submit_request, t0};
-use crate::{AppendRequest, AutomaticReview, DeclarationKey, StoreError};
+use store::cargo::*;
+use store::{AppendRequest, AutomaticReview, DeclarationKey, StoreError};
 
 /// Opens the backend under test; `open` twice gives the same data (reopen).
 pub trait CargoHarness {
@@ -190,8 +190,8 @@ pub fn filing_and_match_commit_together(h: &dyn CargoHarness) {
     );
     let listed = store
         .list(
-            &crate::ListFilter::default(),
-            &crate::PageRequest {
+            &store::ListFilter::default(),
+            &store::PageRequest {
                 after: None,
                 limit: 10,
             },
@@ -382,8 +382,8 @@ pub fn concurrent_filings_are_matched_in_sequence(h: &dyn CargoHarness) {
     );
     let listed = store
         .list(
-            &crate::ListFilter::default(),
-            &crate::PageRequest {
+            &store::ListFilter::default(),
+            &store::PageRequest {
                 after: None,
                 limit: 100,
             },

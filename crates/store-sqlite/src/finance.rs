@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection};
 
 use super::*;
-use crate::finance::*;
+use store::finance::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE eport_refund_claims (
@@ -35,24 +35,17 @@ pub(super) const MIGRATION: &str = r#"
     CREATE INDEX eport_bank_records_uscc ON eport_bank_records (uscc, value_date);
 "#;
 
-pub(super) enum FinanceOp {
-    Claim(Box<RefundClaim>, Actor, DateTime<Utc>),
-    BankRecord(Box<BankRecord>, Actor, DateTime<Utc>),
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-pub(super) fn execute(
+pub(super) fn record_refund_claim(
     c: &Connection,
     head: &mut ChainHead,
-    op: &FinanceOp,
-) -> Result<Reply, StoreError> {
-    match op {
-        FinanceOp::Claim(claim, actor, now) => {
-            let body = json(&**claim)?;
-            let inserted = c
+    (claim, actor, now): &(Box<RefundClaim>, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    let body = json(&**claim)?;
+    let inserted = c
                 .prepare_cached(
                     "INSERT INTO eport_refund_claims (declaration_no, item_no, claimant, claimed_at_ms, claim) \
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
@@ -66,57 +59,60 @@ pub(super) fn execute(
                     body
                 ])
                 .map_err(backend)?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate(format!(
-                    "refund claim for item {} of declaration {}",
-                    claim.item_no, claim.declaration_no
-                )));
-            }
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "eport.refund_claim",
-                &claim_subject(claim),
-                format!(r#"{{"sha256":"{}"}}"#, sha256_hex(body.as_bytes())),
-            )?;
-            Ok(Reply::Unit)
-        }
-        FinanceOp::BankRecord(record, actor, now) => {
-            let body = json(&**record)?;
-            let inserted = c
-                .prepare_cached(
-                    "INSERT INTO eport_bank_records (bank, bank_ref, uscc, value_date, record) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                )
-                .map_err(backend)?
-                .execute(params![
-                    record.bank,
-                    record.bank_ref,
-                    record.uscc.to_string(),
-                    record.value_date.to_string(),
-                    body
-                ])
-                .map_err(backend)?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate(format!(
-                    "bank reference {} of {}",
-                    record.bank_ref, record.bank
-                )));
-            }
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "eport.bank_record",
-                &bank_record_subject(record),
-                format!(r#"{{"sha256":"{}"}}"#, sha256_hex(body.as_bytes())),
-            )?;
-            Ok(Reply::Unit)
-        }
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!(
+            "refund claim for item {} of declaration {}",
+            claim.item_no, claim.declaration_no
+        )));
     }
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "eport.refund_claim",
+        &claim_subject(claim),
+        store::detail::body_sha256(&body),
+    )?;
+    Ok(())
+}
+
+pub(super) fn record_bank_record(
+    c: &Connection,
+    head: &mut ChainHead,
+    (record, actor, now): &(Box<BankRecord>, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    let body = json(&**record)?;
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO eport_bank_records (bank, bank_ref, uscc, value_date, record) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )
+        .map_err(backend)?
+        .execute(params![
+            record.bank,
+            record.bank_ref,
+            record.uscc.to_string(),
+            record.value_date.to_string(),
+            body
+        ])
+        .map_err(backend)?;
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!(
+            "bank reference {} of {}",
+            record.bank_ref, record.bank
+        )));
+    }
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "eport.bank_record",
+        &bank_record_subject(record),
+        store::detail::body_sha256(&body),
+    )?;
+    Ok(())
 }
 
 fn rows<T: serde::de::DeserializeOwned>(
@@ -138,21 +134,6 @@ fn rows<T: serde::de::DeserializeOwned>(
 }
 
 impl FinanceStore for SqliteStore {
-    fn record_refund_claim(
-        &self,
-        claim: RefundClaim,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<RefundClaim, StoreError> {
-        check_claim(&claim)?;
-        self.send(Op::Finance(FinanceOp::Claim(
-            Box::new(claim.clone()),
-            actor.clone(),
-            now,
-        )))?;
-        Ok(claim)
-    }
-
     fn refund_claims_of(&self, claimant: &Uscc) -> Result<Vec<RefundClaim>, StoreError> {
         self.read(|c| {
             rows(
@@ -172,21 +153,6 @@ impl FinanceStore for SqliteStore {
                 [limit],
             )
         })
-    }
-
-    fn record_bank_record(
-        &self,
-        record: BankRecord,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<BankRecord, StoreError> {
-        check_bank_record(&record)?;
-        self.send(Op::Finance(FinanceOp::BankRecord(
-            Box::new(record.clone()),
-            actor.clone(),
-            now,
-        )))?;
-        Ok(record)
     }
 
     fn bank_records_of(&self, bank: &str) -> Result<Vec<BankRecord>, StoreError> {

@@ -7,31 +7,32 @@
 //!   every other one already queued (at most `batch_max`), runs each inside its own SAVEPOINT of
 //!   a single `BEGIN IMMEDIATE` transaction, commits once, and only then answers all of them.
 //!   A request that fails (refusal, conflict) rolls back to its savepoint and does not spoil the
-//!   others. No timer: while one batch is being fsynced, the next one gathers by itself.
+//!   others. No timer: while one batch is being fsynced, the next one gathers by itself. The
+//!   queue, the batch loop and the typed requests are `store::writer`'s (shared with
+//!   PostgreSQL); the rules applied inside the transaction are `store::plan`'s.
 //! - Reads: separate connections (`query_only`), kept in a small pool, never blocked by the
 //!   writer thanks to WAL.
 //! - Schema: versioned migrations recorded in `PRAGMA user_version`.
 //!
-//! Living in this crate (module `sqlite`) rather than a `store-sqlite` crate: it is the default
-//! backend the contract suite and the benchmark run on, and splitting would only add a crate
-//! boundary with one user. PostgreSQL, with its own heavy dependencies, gets its own crate.
+//! A crate of its own beside `store-postgres`, so that neither backend carries the other's
+//! driver and the core (`store`) carries neither. It passes the contract suites of
+//! `store-contract` (tests/sqlite_*.rs).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clearance::{
-    apply, customs_year, decide, Action, Actor, Command, DeclarationState, EventKind, Lane, Status,
-};
+use clearance::{customs_year, Actor, DeclarationState, EventKind, Lane, Status};
 use domain::codes::{DeclarationNo, Direction, OfficeCode, PreEntryNo, Uscc};
 use domain::money::Fen;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::audit::{sha256_hex, AuditRecord, AuditReport, ChainHead, ChainVerifier};
-use crate::*;
+use store::audit::{AuditRecord, AuditReport, ChainHead};
+use store::writer::{Answer, Queue, Request};
+use store::*;
 
 mod cargo;
 mod eport;
@@ -63,12 +64,7 @@ impl Default for SqliteOptions {
     }
 }
 
-/// Counters of the writer, for benchmarks and operations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriterStats {
-    pub batches: u64,
-    pub requests: u64,
-}
+pub use store::writer::WriterStats;
 
 /// The migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -271,49 +267,10 @@ fn corrupt(what: impl fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-// ---------------------------------------------------------------------------------------------
-// Requests to the writer
-
-enum Op {
-    Submit(SubmitRequest),
-    Accept(AcceptRequest),
-    Append(AppendRequest),
-    PutOffice(Office, Actor, DateTime<Utc>),
-    PutUser(NewUser, Actor, DateTime<Utc>),
-    SubmitReviewed(SubmitRequest, AutomaticReview),
-    CreateAccount(NewAccount, Actor, DateTime<Utc>),
-    CreateSession(NewSession, Actor, DateTime<Utc>),
-    RevokeSession(String, Actor, DateTime<Utc>),
-    RevokeSessionsOf(i64, Actor, DateTime<Utc>),
-    Cargo(cargo::CargoOp),
-    Risk(risk::RiskOp),
-    Eport(eport::EportOp),
-    Outbox(outbox::OutboxOp),
-    Finance(finance::FinanceOp),
-}
-
-enum Reply {
-    Filed(Filed),
-    Count(u64),
-    Submitted(Submitted),
-    Accepted(Accepted),
-    Appended(Appended),
-    Unit,
-    UserId(i64),
-    Cargo(cargo::CargoReply),
-    Risk(risk::RiskReply),
-    Eport(eport::EportReply),
-}
-
-struct Job {
-    op: Op,
-    reply: SyncSender<Result<Reply, StoreError>>,
-}
-
 /// The SQLite [`Store`].
 pub struct SqliteStore {
     path: PathBuf,
-    queue: Option<SyncSender<Job>>,
+    queue: Queue,
     writer: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
     readers_max: usize,
@@ -333,25 +290,22 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let head = read_chain_head(&conn)?;
 
-        let (tx, rx) = mpsc::sync_channel::<Job>(options.queue_max);
+        let (queue, rx) = Queue::bounded(options.queue_max);
         let stats = std::sync::Arc::new(Mutex::new(WriterStats::default()));
         let writer_stats = stats.clone();
         let batch_max = options.batch_max;
         let writer = std::thread::Builder::new()
             .name("jinguan-sqlite-writer".into())
             .spawn(move || {
-                Writer {
-                    conn,
-                    head,
-                    batch_max,
-                    stats: writer_stats,
-                }
-                .run(rx)
+                let mut writer = Writer { conn, head };
+                store::writer::run(rx, batch_max, &writer_stats, |batch| {
+                    writer.commit_batch(batch)
+                })
             })
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(SqliteStore {
             path,
-            queue: Some(tx),
+            queue,
             writer: Some(writer),
             readers: Mutex::new(Vec::new()),
             readers_max: options.readers_max,
@@ -370,18 +324,6 @@ impl SqliteStore {
 
     pub fn writer_stats(&self) -> WriterStats {
         *self.stats.lock().expect("stats lock")
-    }
-
-    fn send(&self, op: Op) -> Result<Reply, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
-        match queue.try_send(Job { op, reply }) {
-            Ok(()) => {}
-            // Back-pressure: wait for room rather than failing.
-            Err(TrySendError::Full(job)) => queue.send(job).map_err(|_| StoreError::Closed)?,
-            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
-        }
-        answer.recv().map_err(|_| StoreError::Closed)?
     }
 
     fn read<R>(
@@ -414,36 +356,21 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     /// Closing the queue lets the writer finish what is queued and stop.
     fn drop(&mut self) {
-        self.queue.take();
+        self.queue.close();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
     }
 }
 
+impl store::writer::Queued for SqliteStore {
+    fn queue(&self) -> &Queue {
+        &self.queue
+    }
+}
+
 impl Store for SqliteStore {
-    fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {
-        crate::check_body(&req)?;
-        match self.send(Op::Submit(req))? {
-            Reply::Submitted(s) => Ok(s),
-            _ => unreachable!("the writer answers submit with Submitted"),
-        }
-    }
-
-    fn accept(&self, req: AcceptRequest) -> Result<Accepted, StoreError> {
-        match self.send(Op::Accept(req))? {
-            Reply::Accepted(a) => Ok(a),
-            _ => unreachable!("the writer answers accept with Accepted"),
-        }
-    }
-
-    fn append(&self, req: AppendRequest) -> Result<Appended, StoreError> {
-        crate::check_append(&req)?;
-        match self.send(Op::Append(req))? {
-            Reply::Appended(a) => Ok(a),
-            _ => unreachable!("the writer answers append with Appended"),
-        }
-    }
+    store::provide_sub_stores!();
 
     fn goods_totals(
         &self,
@@ -769,30 +696,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_office(
-        &self,
-        office: Office,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match self.send(Op::PutOffice(office, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers put_office with Unit"),
-        }
-    }
-
-    fn put_user(
-        &self,
-        user: NewUser,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        match self.send(Op::PutUser(user, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers put_user with UserId"),
-        }
-    }
-
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
         self.read(|c| {
             let row = c
@@ -831,63 +734,21 @@ impl Store for SqliteStore {
     }
 
     fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        // Read in bounded chunks so memory stays flat however long the log is.
-        const CHUNK: i64 = 10_000;
         self.read(|c| {
-            let mut verifier = ChainVerifier::default();
-            let mut after = 0i64;
             let mut stmt = c
                 .prepare_cached(
                     "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
                 )
                 .map_err(backend)?;
-            loop {
-                let mut rows = stmt.query(params![after, CHUNK]).map_err(backend)?;
-                let mut n = 0;
+            store::audit::verify_in_chunks(|after, limit| {
+                let mut rows = stmt.query(params![after, limit]).map_err(backend)?;
+                let mut chunk = Vec::new();
                 while let Some(r) = rows.next().map_err(backend)? {
-                    n += 1;
-                    let id: i64 = r.get(0).map_err(backend)?;
-                    after = id;
-                    match read_audit_row(r) {
-                        Ok(rec) => {
-                            if !verifier.check(&rec) {
-                                return Ok(verifier.finish());
-                            }
-                        }
-                        Err(why) => {
-                            verifier.unreadable(id, why);
-                            return Ok(verifier.finish());
-                        }
-                    }
+                    chunk.push((r.get(0).map_err(backend)?, read_audit_row(r)));
                 }
-                if n < CHUNK {
-                    return Ok(verifier.finish());
-                }
-            }
+                Ok(chunk)
+            })
         })
-    }
-    fn submit_reviewed(
-        &self,
-        req: SubmitRequest,
-        review: AutomaticReview,
-    ) -> Result<Filed, StoreError> {
-        crate::check_body(&req)?;
-        match self.send(Op::SubmitReviewed(req, review))? {
-            Reply::Filed(f) => Ok(f),
-            _ => unreachable!("the writer answers submit_reviewed with Filed"),
-        }
-    }
-
-    fn create_account(
-        &self,
-        account: NewAccount,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        match self.send(Op::CreateAccount(account, actor.clone(), now))? {
-            Reply::UserId(id) => Ok(id),
-            _ => unreachable!("the writer answers create_account with UserId"),
-        }
     }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
@@ -908,18 +769,6 @@ impl Store for SqliteStore {
                 rusqlite::types::Value::Integer(user_id),
             )
         })
-    }
-
-    fn create_session(
-        &self,
-        session: NewSession,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match self.send(Op::CreateSession(session, actor.clone(), now))? {
-            Reply::Unit => Ok(()),
-            _ => unreachable!("the writer answers create_session with Unit"),
-        }
     }
 
     fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -949,46 +798,6 @@ impl Store for SqliteStore {
                 revoked_at: revoked.map(from_ms).transpose()?,
             }))
         })
-    }
-
-    fn revoke_session(
-        &self,
-        token_hash: &str,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        match self.send(Op::RevokeSession(token_hash.to_owned(), actor.clone(), now))? {
-            Reply::Count(n) => Ok(n > 0),
-            _ => unreachable!("the writer answers revoke_session with Count"),
-        }
-    }
-
-    fn revoke_sessions_of(
-        &self,
-        user_id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        match self.send(Op::RevokeSessionsOf(user_id, actor.clone(), now))? {
-            Reply::Count(n) => Ok(n),
-            _ => unreachable!("the writer answers revoke_sessions_of with Count"),
-        }
-    }
-
-    fn risk_store(&self) -> Option<&dyn crate::risk::RiskStore> {
-        Some(self)
-    }
-
-    fn eport_store(&self) -> Option<&dyn crate::eport::EportStore> {
-        Some(self)
-    }
-
-    fn outbox_store(&self) -> Option<&dyn crate::outbox::OutboxStore> {
-        Some(self)
-    }
-
-    fn finance_store(&self) -> Option<&dyn crate::finance::FinanceStore> {
-        Some(self)
     }
 }
 
@@ -1055,22 +864,17 @@ fn read_account(
 }
 
 fn read_audit_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
-    let hash32 = |i: usize| -> Result<[u8; 32], String> {
-        let v: Vec<u8> = r.get(i).map_err(|e| e.to_string())?;
-        v.try_into()
-            .map_err(|v: Vec<u8>| format!("hash of {} bytes", v.len()))
-    };
-    let text = |i: usize| -> Result<String, String> { r.get(i).map_err(|e| e.to_string()) };
-    Ok(AuditRecord {
-        id: r.get(0).map_err(|e| e.to_string())?,
-        at_ms: r.get(1).map_err(|e| e.to_string())?,
-        actor: text(2)?,
-        action: text(3)?,
-        subject: text(4)?,
-        detail: text(5)?,
-        prev_hash: hash32(6)?,
-        hash: hash32(7)?,
-    })
+    let e = |e: rusqlite::Error| e.to_string();
+    AuditRecord::from_columns(
+        r.get(0).map_err(e)?,
+        r.get(1).map_err(e)?,
+        r.get(2).map_err(e)?,
+        r.get(3).map_err(e)?,
+        r.get(4).map_err(e)?,
+        r.get(5).map_err(e)?,
+        r.get(6).map_err(e)?,
+        r.get(7).map_err(e)?,
+    )
 }
 
 fn read_chain_head(conn: &Connection) -> Result<ChainHead, StoreError> {
@@ -1107,141 +911,159 @@ fn parse_direction(s: &str) -> Result<Direction, StoreError> {
 struct Writer {
     conn: Connection,
     head: ChainHead,
-    batch_max: usize,
-    stats: std::sync::Arc<Mutex<WriterStats>>,
 }
 
 impl Writer {
-    fn run(mut self, rx: Receiver<Job>) {
-        let mut batch: Vec<Job> = Vec::with_capacity(self.batch_max);
-        // `recv` fails only once every sender is gone and the queue is empty.
-        while let Ok(first) = rx.recv() {
-            batch.push(first);
-            while batch.len() < self.batch_max {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            let results = self.commit_batch(&batch);
-            {
-                let mut s = self.stats.lock().expect("stats lock");
-                s.batches += 1;
-                s.requests += batch.len() as u64;
-            }
-            for (job, result) in batch.drain(..).zip(results) {
-                // The caller may have gone away; its answer is simply dropped.
-                let _ = job.reply.send(result);
-            }
-        }
-    }
-
     /// One transaction for the whole batch, one savepoint per request. Answers are returned
     /// only after COMMIT (and its fsync) succeeded; if it failed, every request fails.
-    fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Reply, StoreError>> {
+    /// One transaction for the whole batch, one savepoint per request. The answers go out
+    /// only after COMMIT (and its fsync) succeeded; if it failed, every request fails.
+    fn commit_batch(&mut self, batch: &[Request]) -> Result<Vec<Answer>, String> {
         let head_before = self.head;
-        let mut results = Vec::with_capacity(batch.len());
-        let tx = match self
+        let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-        {
-            Ok(tx) => tx,
-            Err(e) => {
-                let msg = e.to_string();
-                return batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
-                    .collect();
-            }
+            .map_err(|e| e.to_string())?;
+        let answers = batch
+            .iter()
+            .map(|req| execute(&mut tx, &mut self.head, req))
+            .collect();
+        tx.commit().map_err(|e| {
+            self.head = head_before;
+            e.to_string()
+        })?;
+        Ok(answers)
+    }
+}
+
+/// Run `f` in a savepoint of its own: a failure undoes it alone, and the chain head goes back
+/// with it.
+fn in_savepoint<T>(
+    tx: &mut rusqlite::Transaction<'_>,
+    head: &mut ChainHead,
+    f: impl FnOnce(&Connection, &mut ChainHead) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let at_start = *head;
+    let result = (|| {
+        let sp = tx.savepoint().map_err(backend)?;
+        let value = f(&sp, head)?;
+        sp.commit().map_err(backend)?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        // The savepoint rolled back on drop.
+        *head = at_start;
+    }
+    result
+}
+
+/// One request inside its savepoint, answered on its own channel.
+fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Request) -> Answer {
+    macro_rules! run {
+        ($reply:expr, $f:expr) => {
+            Answer::new($reply, in_savepoint(tx, head, $f))
         };
-        let mut tx = tx;
-        for job in batch {
-            let head_at_start = self.head;
-            let result = (|| {
-                let sp = tx.savepoint().map_err(backend)?;
-                let reply = execute(&sp, &mut self.head, &job.op)?;
-                sp.commit().map_err(backend)?;
-                Ok(reply)
-            })();
-            if result.is_err() {
-                // The savepoint rolled back on drop; the chain head goes back with it.
-                self.head = head_at_start;
-            }
-            results.push(result);
+    }
+    match req {
+        Request::Submit(r, reply) => run!(reply, |c, h| submit(c, h, r)),
+        Request::Accept(r, reply) => run!(reply, |c, h| accept(c, h, r)),
+        Request::Append(r, reply) => run!(reply, |c, h| append(c, h, r)),
+        Request::SubmitReviewed((r, review), reply) => {
+            run!(reply, |c, h| submit_reviewed(c, h, r, review))
         }
-        match tx.commit() {
-            Ok(()) => results,
-            Err(e) => {
-                self.head = head_before;
-                let msg = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(msg.clone().into())))
-                    .collect()
-            }
+        Request::PutOffice(x, reply) => run!(reply, |c, h| put_office(c, h, x)),
+        Request::PutUser(x, reply) => run!(reply, |c, h| put_user(c, h, x)),
+        Request::CreateAccount(x, reply) => run!(reply, |c, h| create_account(c, h, x)),
+        Request::CreateSession(x, reply) => run!(reply, |c, h| create_session(c, h, x)),
+        Request::RevokeSession(x, reply) => run!(reply, |c, h| revoke_session(c, h, x)),
+        Request::RevokeSessionsOf(x, reply) => run!(reply, |c, h| revoke_sessions_of(c, h, x)),
+        Request::RecordManifest(x, reply) => run!(reply, |c, h| cargo::record_manifest(c, h, x)),
+        Request::SubmitMatched(x, reply) => run!(reply, |c, h| cargo::submit_matched(c, h, x)),
+        Request::RecordTransit(x, reply) => run!(reply, |c, h| cargo::record_transit(c, h, x)),
+        Request::RecordPostal(x, reply) => run!(reply, |c, h| cargo::record_postal(c, h, x)),
+        Request::PutRules(x, reply) => run!(reply, |c, h| risk::put_rules(c, h, x)),
+        Request::PutPolicy(x, reply) => run!(reply, |c, h| risk::put_policy(c, h, x)),
+        Request::SetCreditClass(x, reply) => run!(reply, |c, h| risk::set_credit_class(c, h, x)),
+        Request::AddWatch(x, reply) => run!(reply, |c, h| risk::add_watch(c, h, x)),
+        Request::RemoveWatch(x, reply) => run!(reply, |c, h| risk::remove_watch(c, h, x)),
+        Request::RecordDecision(x, reply) => {
+            run!(reply, |c, h| risk::record_decision_as(c, h, x))
+        }
+        Request::AppendExamined(x, reply) => run!(reply, |c, h| risk::append_examined(c, h, x)),
+        Request::IssueLicence(x, reply) => run!(reply, |c, h| eport::issue_licence(c, h, x)),
+        Request::PutRegistry(x, reply) => run!(reply, |c, h| eport::put_registry(c, h, x)),
+        Request::EportFile(x, reply) => run!(reply, |c, h| eport::file(c, h, x)),
+        Request::AppendWithOutbox(x, reply) => {
+            run!(reply, |c, h| outbox::append_with_outbox(c, h, x))
+        }
+        Request::MarkPublished(x, reply) => run!(reply, |c, _| outbox::mark_published(c, x)),
+        Request::AckFeed(x, reply) => run!(reply, |c, _| outbox::ack_feed(c, x)),
+        Request::RecordRefundClaim(x, reply) => {
+            run!(reply, |c, h| finance::record_refund_claim(c, h, x))
+        }
+        Request::RecordBankRecord(x, reply) => {
+            run!(reply, |c, h| finance::record_bank_record(c, h, x))
         }
     }
 }
 
-/// One request inside its savepoint.
-fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, StoreError> {
-    match op {
-        Op::Submit(req) => submit(c, head, req).map(Reply::Submitted),
-        Op::Accept(req) => accept(c, head, req).map(Reply::Accepted),
-        Op::Append(req) => {
-            let row = load_for_write(c, req.id)?;
-            if row.version != req.expected_version {
-                return Err(StoreError::Conflict {
-                    expected: req.expected_version,
-                    actual: row.version,
-                });
-            }
-            let now = req.events.last().map(|e| e.at).expect("append has events");
-            let actor = req
-                .events
-                .last()
-                .map(|e| e.actor.label())
-                .expect("append has events");
-            write_events(c, head, req.id, row, &req.events, now, &actor, "append")
-                .map(Reply::Appended)
-        }
-        Op::SubmitReviewed(req, review) => submit_reviewed(c, head, req, review).map(Reply::Filed),
-        Op::Cargo(op) => cargo::execute(c, head, op).map(Reply::Cargo),
-        Op::Risk(op) => risk::execute(c, head, op).map(Reply::Risk),
-        Op::Eport(op) => eport::execute(c, head, op).map(Reply::Eport),
-        Op::Outbox(op) => outbox::execute(c, head, op),
-        Op::Finance(op) => finance::execute(c, head, op),
-        Op::CreateAccount(account, actor, now) => {
-            let user = &account.user;
-            let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();
-            let inserted = c
+/// Append events decided on the state at `expected_version`.
+fn append(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &AppendRequest,
+) -> Result<Appended, StoreError> {
+    let row = load_for_write(c, req.id)?;
+    store::plan::check_version(req.expected_version, row.version)?;
+    let now = req.events.last().map(|e| e.at).expect("append has events");
+    let actor = req
+        .events
+        .last()
+        .map(|e| e.actor.label())
+        .expect("append has events");
+    write_events(c, head, req.id, row, &req.events, now, &actor, "append")
+}
+
+fn create_account(
+    c: &Connection,
+    head: &mut ChainHead,
+    (account, actor, now): &(NewAccount, Actor, DateTime<Utc>),
+) -> Result<i64, StoreError> {
+    let user = &account.user;
+    let duties: Vec<&str> = account.duties.iter().map(|d| d.as_str()).collect();
+    let inserted = c
                 .prepare_cached("INSERT INTO users (login, role, office, uscc, duties, agency, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (login) DO NOTHING")
                 .map_err(backend)?
                 .execute(params![user.login, user.role.as_str(), user.office.map(|o| o.to_string()), user.uscc.map(|u| u.to_string()), duties.join(","), account.agency, account.password_hash])
                 .map_err(backend)?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate(format!("login {}", user.login)));
-            }
-            let id = c.last_insert_rowid();
-            // The hash stays out of the audit log.
-            let detail = serde_json::json!({
-                "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
-                "duties": account.duties, "agency": account.agency,
-            })
-            .to_string();
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "create_account",
-                &format!("user:{id}"),
-                detail,
-            )?;
-            Ok(Reply::UserId(id))
-        }
-        Op::CreateSession(session, actor, now) => {
-            let inserted = c
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!("login {}", user.login)));
+    }
+    let id = c.last_insert_rowid();
+    // The hash stays out of the audit log.
+    let detail = serde_json::json!({
+        "login": user.login, "role": user.role, "office": user.office, "uscc": user.uscc,
+        "duties": account.duties, "agency": account.agency,
+    })
+    .to_string();
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "create_account",
+        &format!("user:{id}"),
+        detail,
+    )?;
+    Ok(id)
+}
+
+fn create_session(
+    c: &Connection,
+    head: &mut ChainHead,
+    (session, actor, now): &(NewSession, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    let inserted = c
                 .prepare_cached("INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (token_hash) DO NOTHING")
                 .map_err(backend)?
                 .execute(params![session.token_hash, session.user_id, to_ms(session.created_at), to_ms(session.expires_at)])
@@ -1251,102 +1073,122 @@ fn execute(c: &Connection, head: &mut ChainHead, op: &Op) -> Result<Reply, Store
                     }
                     other => backend(other),
                 })?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate("session".into()));
-            }
-            let detail = format!(r#"{{"expires_at_ms":{}}}"#, to_ms(session.expires_at));
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "sign_in",
-                &format!("user:{}", session.user_id),
-                detail,
-            )?;
-            Ok(Reply::Unit)
-        }
-        Op::RevokeSession(token_hash, actor, now) => {
-            let user_id: Option<i64> = c
+    if inserted == 0 {
+        return Err(StoreError::Duplicate("session".into()));
+    }
+    let detail = store::detail::sign_in(session.expires_at);
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "sign_in",
+        &format!("user:{}", session.user_id),
+        detail,
+    )?;
+    Ok(())
+}
+
+fn revoke_session(
+    c: &Connection,
+    head: &mut ChainHead,
+    (token_hash, actor, now): &(String, Actor, DateTime<Utc>),
+) -> Result<bool, StoreError> {
+    let user_id: Option<i64> = c
                 .prepare_cached("UPDATE sessions SET revoked_at_ms = ?2 WHERE token_hash = ?1 AND revoked_at_ms IS NULL RETURNING user_id")
                 .map_err(backend)?
                 .query_row(params![token_hash, to_ms(*now)], |r| r.get(0))
                 .optional()
                 .map_err(backend)?;
-            let Some(user_id) = user_id else {
-                return Ok(Reply::Count(0));
-            };
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "sign_out",
-                &format!("user:{user_id}"),
-                "{}".into(),
-            )?;
-            Ok(Reply::Count(1))
-        }
-        Op::RevokeSessionsOf(user_id, actor, now) => {
-            let n = c
-                .prepare_cached("UPDATE sessions SET revoked_at_ms = ?2 WHERE user_id = ?1 AND revoked_at_ms IS NULL")
-                .map_err(backend)?
-                .execute(params![user_id, to_ms(*now)])
-                .map_err(backend)?;
-            let detail = format!(r#"{{"sessions":{n}}}"#);
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "revoke_sessions",
-                &format!("user:{user_id}"),
-                detail,
-            )?;
-            Ok(Reply::Count(n as u64))
-        }
-        Op::PutOffice(office, actor, now) => {
-            c.prepare_cached(
+    let Some(user_id) = user_id else {
+        return Ok(false);
+    };
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "sign_out",
+        &format!("user:{user_id}"),
+        store::detail::empty(),
+    )?;
+    Ok(true)
+}
+
+fn revoke_sessions_of(
+    c: &Connection,
+    head: &mut ChainHead,
+    (user_id, actor, now): &(i64, Actor, DateTime<Utc>),
+) -> Result<u64, StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at_ms = ?2 WHERE user_id = ?1 AND revoked_at_ms IS NULL",
+        )
+        .map_err(backend)?
+        .execute(params![user_id, to_ms(*now)])
+        .map_err(backend)?;
+    let detail = store::detail::sessions_revoked(n as u64);
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "revoke_sessions",
+        &format!("user:{user_id}"),
+        detail,
+    )?;
+    Ok(n as u64)
+}
+
+fn put_office(
+    c: &Connection,
+    head: &mut ChainHead,
+    (office, actor, now): &(Office, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    c.prepare_cached(
                 "INSERT INTO offices (code, name, parent) VALUES (?1, ?2, ?3) ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
             )
             .map_err(backend)?
             .execute(params![office.code.to_string(), office.name, office.parent.map(|p| p.to_string())])
             .map_err(backend)?;
-            let detail = serde_json::to_string(office).expect("office serializes");
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "put_office",
-                &format!("office:{}", office.code),
-                detail,
-            )?;
-            Ok(Reply::Unit)
-        }
-        Op::PutUser(user, actor, now) => {
-            let inserted = c
+    let detail = serde_json::to_string(office).expect("office serializes");
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "put_office",
+        &format!("office:{}", office.code),
+        detail,
+    )?;
+    Ok(())
+}
+
+fn put_user(
+    c: &Connection,
+    head: &mut ChainHead,
+    (user, actor, now): &(NewUser, Actor, DateTime<Utc>),
+) -> Result<i64, StoreError> {
+    let inserted = c
                 .prepare_cached("INSERT INTO users (login, role, office, uscc) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (login) DO NOTHING")
                 .map_err(backend)?
                 .execute(params![user.login, user.role.as_str(), user.office.map(|o| o.to_string()), user.uscc.map(|u| u.to_string())])
                 .map_err(backend)?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate(format!("login {}", user.login)));
-            }
-            let id = c.last_insert_rowid();
-            let detail = serde_json::to_string(user).expect("user serializes");
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "put_user",
-                &format!("user:{id}"),
-                detail,
-            )?;
-            Ok(Reply::UserId(id))
-        }
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!("login {}", user.login)));
     }
+    let id = c.last_insert_rowid();
+    let detail = serde_json::to_string(user).expect("user serializes");
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "put_user",
+        &format!("user:{id}"),
+        detail,
+    )?;
+    Ok(id)
 }
 
 /// The first result of an earlier submission with the same key, if any; a different body
@@ -1363,74 +1205,13 @@ fn replay_of(c: &Connection, req: &SubmitRequest) -> Result<Option<Submitted>, S
     let Some((id, pre, version, body)) = existing else {
         return Ok(None);
     };
-    let pre_entry_no = PreEntryNo::parse(&pre).map_err(corrupt)?;
-    if body != req.body_json {
-        return Err(StoreError::IdempotencyMismatch {
-            client_seq_no: req.client_seq_no.clone(),
-            pre_entry_no,
-        });
-    }
-    Ok(Some(Submitted {
+    let first = store::plan::OnRecord {
         id: DeclarationId(id),
-        pre_entry_no,
+        pre_entry_no: PreEntryNo::parse(&pre).map_err(corrupt)?,
         version: version as u64,
-        replayed: true,
-    }))
-}
-
-/// A pre-entry number and the submission's events (nothing written yet but the serial).
-fn submission(
-    c: &Connection,
-    req: &SubmitRequest,
-) -> Result<(PreEntryNo, Vec<clearance::Event>), StoreError> {
-    let year = customs_year(req.now);
-    let serial = next_serial(c, "pre_entry", req.declaration_office, year, req.direction)?;
-    let pre_entry_no = PreEntryNo::new(req.declaration_office, year, req.direction, serial)
-        .ok_or_else(|| {
-            StoreError::SerialExhausted(format!(
-                "pre-entry {} {year} {}",
-                req.declaration_office, req.direction
-            ))
-        })?;
-    let cmd = Command {
-        actor: req.actor.clone(),
-        action: Action::Submit {
-            pre_entry_no,
-            client_seq_no: req.client_seq_no.clone(),
-            declarant: req.declarant,
-            direction: req.direction,
-            declaration_office: req.declaration_office,
-            entry_exit_office: req.entry_exit_office,
-        },
+        body_json: &body,
     };
-    let events =
-        decide(&DeclarationState::default(), &cmd, req.now).map_err(StoreError::Refused)?;
-    Ok((pre_entry_no, events))
-}
-
-/// The audit record of a submission.
-fn audit_submit(
-    c: &Connection,
-    head: &mut ChainHead,
-    req: &SubmitRequest,
-    id: i64,
-    pre_entry_no: PreEntryNo,
-    version: usize,
-) -> Result<(), StoreError> {
-    let detail = format!(
-        r#"{{"pre_entry_no":"{pre_entry_no}","client_seq_no":{},"body_sha256":"{}","version":{version}}}"#,
-        serde_json::to_string(&req.client_seq_no).expect("string serializes"),
-        sha256_hex(req.body_json.as_bytes()),
-    );
-    audit(
-        c,
-        head,
-        req.now,
-        &req.actor.label(),
-        "submit",
-        &format!("declaration:{id}"),
-        detail,
-    )
+    store::plan::replay(req, first).map(Some)
 }
 
 fn submit(
@@ -1438,87 +1219,58 @@ fn submit(
     head: &mut ChainHead,
     req: &SubmitRequest,
 ) -> Result<Submitted, StoreError> {
-    // Idempotency: the same key returns the first result and writes nothing.
-    if let Some(first) = replay_of(c, req)? {
-        return Ok(first);
-    }
-    let (pre_entry_no, events) = submission(c, req)?;
-    let state = events.iter().fold(DeclarationState::default(), apply);
-    let now_ms = to_ms(req.now);
-    c.prepare_cached(
-        "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen, goods_value_fen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )
-    .map_err(backend)?
-    .execute(params![
-        pre_entry_no.to_string(),
-        req.declarant.to_string(),
-        req.client_seq_no,
-        req.direction.to_string(),
-        req.declaration_office.to_string(),
-        state.status.as_str(),
-        now_ms,
-        events.len() as i64,
-        serde_json::to_string(&state).expect("state serializes"),
-        req.body_json,
-        req.purchase.as_ref().map(|p| p.buyer.as_str()),
-        req.purchase.as_ref().map(|p| p.value_fen.0),
-        req.goods_value_fen.map(|v| v.0),
-    ])
-    .map_err(backend)?;
-    let id = c.last_insert_rowid();
-    insert_events(c, id, 0, &events)?;
-    audit_submit(c, head, req, id, pre_entry_no, events.len())?;
-    Ok(Submitted {
-        id: DeclarationId(id),
-        pre_entry_no,
-        version: events.len() as u64,
-        replayed: false,
-    })
+    file(c, head, req, None).map(|(submitted, _)| submitted)
 }
 
-/// Submission and automatic review in one savepoint: the row inserted once, already in its
-/// state after the review (as on PostgreSQL), its events, one audit record for the submission
-/// and one for the review (the same records as a submission followed by an append).
 fn submit_reviewed(
     c: &Connection,
     head: &mut ChainHead,
     req: &SubmitRequest,
     review: &AutomaticReview,
 ) -> Result<Filed, StoreError> {
+    let (s, state) = file(c, head, req, Some(review))?;
+    Ok(Filed {
+        id: s.id,
+        pre_entry_no: s.pre_entry_no,
+        declaration_no: state.declaration_no,
+        status: state.status,
+        lane: state.lane,
+        version: s.version,
+        replayed: s.replayed,
+    })
+}
+
+/// A filing, with its automatic review when given, in one savepoint (`store::plan::filing`):
+/// the row inserted once, already in its final state (as on PostgreSQL), its events, its
+/// payment notices, one audit record for the submission and one for the review (the same
+/// records as a submission followed by an append), then the decision's feedback row. A retry
+/// of the same idempotency key returns the current state and writes nothing.
+fn file(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &SubmitRequest,
+    review: Option<&AutomaticReview>,
+) -> Result<(Submitted, DeclarationState), StoreError> {
     if let Some(first) = replay_of(c, req)? {
         let row = load_for_write(c, first.id)?;
-        return Ok(Filed {
-            id: first.id,
-            pre_entry_no: first.pre_entry_no,
-            declaration_no: row.state.declaration_no,
-            status: row.state.status,
-            lane: row.state.lane,
-            version: row.version,
-            replayed: true,
-        });
+        let version = row.version;
+        return Ok((Submitted { version, ..first }, row.state));
     }
-    let (pre_entry_no, mut events) = submission(c, req)?;
-    let mut state = events.iter().fold(DeclarationState::default(), apply);
-    let submitted_version = events.len();
-    let header = state
-        .header
-        .clone()
-        .ok_or_else(|| corrupt("a submission without a header"))?;
+    let (office, year, direction) = (req.declaration_office, customs_year(req.now), req.direction);
+    let serial = next_serial(c, "pre_entry", office, year, direction)?;
+    let pre_entry_no = store::plan::pre_entry_no(office, year, direction, serial)?;
     // An accepting review takes its number here, in the filing's transaction.
     let declaration_no = match review {
-        AutomaticReview::Reject { .. } => None,
-        AutomaticReview::Accept { .. } | AutomaticReview::AcceptRisk { .. } => {
-            Some(risk::take_declaration_no(c, &header, req.now)?)
+        Some(r) if store::plan::review_takes_number(r) => {
+            let serial = next_serial(c, "declaration", office, year, direction)?;
+            Some(store::plan::declaration_no(
+                office, year, direction, serial,
+            )?)
         }
+        _ => None,
     };
-    let (review_events, feedback) =
-        crate::review::review_steps(&mut state, review, declaration_no, req.now)?;
-    let review_json = serde_json::to_string(&review_events).expect("events serialize");
-    let review_types: Vec<&str> = review_events.iter().map(|e| e.kind.name()).collect();
-    events.extend(review_events);
-    let version = events.len();
-    let now_ms = to_ms(req.now);
+    let plan = store::plan::filing(req, pre_entry_no, review, declaration_no)?;
+    let state = &plan.state;
     c.prepare_cached(
         "INSERT INTO declarations (pre_entry_no, declarant, client_seq_no, direction, declaration_office, status, lane, declaration_no, submitted_at_ms, updated_at_ms, version, state, body, buyer, purchase_fen, goods_value_fen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -1533,9 +1285,9 @@ fn submit_reviewed(
         state.status.as_str(),
         state.lane.map(|l| l.as_str()),
         state.declaration_no.map(|n| n.to_string()),
-        now_ms,
-        version as i64,
-        serde_json::to_string(&state).expect("state serializes"),
+        to_ms(req.now),
+        plan.version as i64,
+        serde_json::to_string(state).expect("state serializes"),
         req.body_json,
         req.purchase.as_ref().map(|p| p.buyer.as_str()),
         req.purchase.as_ref().map(|p| p.value_fen.0),
@@ -1543,36 +1295,40 @@ fn submit_reviewed(
     ])
     .map_err(backend)?;
     let id = c.last_insert_rowid();
-    insert_events(c, id, 0, &events)?;
-    insert_notices(c, id, &events[submitted_version..])?;
-    audit_submit(c, head, req, id, pre_entry_no, submitted_version)?;
-    let detail = format!(
-        r#"{{"from_version":{submitted_version},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-        serde_json::to_string(&review_types).expect("names serialize"),
-        sha256_hex(review_json.as_bytes())
-    );
+    let subject = format!("declaration:{id}");
+    insert_events(c, id, 0, &plan.events)?;
+    insert_notices(c, id, plan.review_events())?;
     audit(
         c,
         head,
         req.now,
-        "system:automatic_review",
-        "automatic_review",
-        &format!("declaration:{id}"),
-        detail,
+        &req.actor.label(),
+        "submit",
+        &subject,
+        plan.submit_detail,
     )?;
+    if let Some(detail) = plan.review_detail {
+        audit(
+            c,
+            head,
+            req.now,
+            "system:automatic_review",
+            "automatic_review",
+            &subject,
+            detail,
+        )?;
+    }
     // The decision's feedback row, in the same savepoint (after the review's audit record).
-    if let Some(f) = &feedback {
+    if let Some(f) = &plan.feedback {
         risk::record_decision(c, head, f, "system:risk", req.now)?;
     }
-    Ok(Filed {
+    let submitted = Submitted {
         id: DeclarationId(id),
         pre_entry_no,
-        declaration_no: state.declaration_no,
-        status: state.status,
-        lane: state.lane,
-        version: version as u64,
+        version: plan.version,
         replayed: false,
-    })
+    };
+    Ok((submitted, plan.state))
 }
 
 fn accept(
@@ -1581,50 +1337,11 @@ fn accept(
     req: &AcceptRequest,
 ) -> Result<Accepted, StoreError> {
     let row = load_for_write(c, req.id)?;
-    if row.version != req.expected_version {
-        return Err(StoreError::Conflict {
-            expected: req.expected_version,
-            actual: row.version,
-        });
-    }
-    let header = row.state.header.clone().ok_or_else(|| {
-        StoreError::Refused(clearance::Refusal::NotAllowedInStatus {
-            status: row.state.status,
-            action: "accept",
-        })
-    })?;
-    let year = customs_year(req.now);
-    // Refuse before taking a serial, so that a refused accept leaves no gap (the savepoint
-    // would undo it anyway).
-    if row.state.status != Status::Submitted {
-        return Err(StoreError::Refused(
-            clearance::Refusal::NotAllowedInStatus {
-                status: row.state.status,
-                action: "accept",
-            },
-        ));
-    }
-    let serial = next_serial(
-        c,
-        "declaration",
-        header.declaration_office,
-        year,
-        header.direction,
-    )?;
-    let declaration_no =
-        DeclarationNo::new(header.declaration_office, year, header.direction, serial).ok_or_else(
-            || {
-                StoreError::SerialExhausted(format!(
-                    "declaration {} {year} {}",
-                    header.declaration_office, header.direction
-                ))
-            },
-        )?;
-    let cmd = Command {
-        actor: req.actor.clone(),
-        action: Action::Accept { declaration_no },
-    };
-    let events = decide(&row.state, &cmd, req.now).map_err(StoreError::Refused)?;
+    store::plan::check_version(req.expected_version, row.version)?;
+    let (office, year, direction) = store::plan::accept_key(&row.state, req.now)?;
+    let serial = next_serial(c, "declaration", office, year, direction)?;
+    let declaration_no = store::plan::declaration_no(office, year, direction, serial)?;
+    let events = store::plan::acceptance(&row.state, req, declaration_no)?;
     let appended = write_events(
         c,
         head,
@@ -1677,16 +1394,8 @@ fn write_events(
     actor: &str,
     action: &str,
 ) -> Result<Appended, StoreError> {
-    let before = row.state.status;
-    let state = events.iter().fold(row.state, apply);
-    // A terminal declaration never changes (the lifecycle refuses first; this guards the store
-    // against events decided elsewhere on a wrong state).
-    if before.is_terminal() {
-        return Err(StoreError::Invalid(format!(
-            "declaration {id} is {before} and cannot change"
-        )));
-    }
-    let version = row.version + events.len() as u64;
+    let plan = store::plan::events(id, row.state, row.version, events)?;
+    let (state, version) = (&plan.state, plan.version);
     let state_json = serde_json::to_string(&state).expect("state serializes");
     c.prepare_cached(
         "UPDATE declarations SET status = ?2, lane = ?3, declaration_no = ?4, updated_at_ms = ?5, version = ?6, state = ?7 WHERE id = ?1 AND version = ?8",
@@ -1705,14 +1414,6 @@ fn write_events(
     .map_err(backend)?;
     insert_events(c, id.0, row.version, events)?;
     insert_notices(c, id.0, events)?;
-    let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
-    let events_json = serde_json::to_string(events).expect("events serialize");
-    let detail = format!(
-        r#"{{"from_version":{},"to_version":{version},"events":{},"events_sha256":"{}"}}"#,
-        row.version,
-        serde_json::to_string(&types).expect("names serialize"),
-        sha256_hex(events_json.as_bytes())
-    );
     audit(
         c,
         head,
@@ -1720,11 +1421,11 @@ fn write_events(
         actor,
         action,
         &format!("declaration:{id}"),
-        detail,
+        plan.detail,
     )?;
     // The E-Port licence uses settle with the step that releases or ends the declaration.
-    if state.status != before {
-        eport::settle(c, head, id, state.status, actor, now)?;
+    if let Some(status) = plan.status_changed {
+        eport::settle(c, head, id, status, actor, now)?;
     }
     Ok(Appended {
         version,
@@ -1810,10 +1511,7 @@ fn next_serial(
         .map_err(backend)?
         .query_row(params![kind, office.to_string(), year, direction.to_string()], |r| r.get(0))
         .map_err(backend)?;
-    u32::try_from(last)
-        .ok()
-        .filter(|s| *s <= domain::codes::EntryNumber::SERIAL_MAX)
-        .ok_or_else(|| StoreError::SerialExhausted(format!("{kind} {office} {year} {direction}")))
+    store::plan::serial(kind, office, year, direction, last)
 }
 
 fn audit(

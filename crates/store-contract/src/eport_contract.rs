@@ -1,5 +1,5 @@
 //! The contract of [`EportStore`], run against every backend with
-//! [`crate::eport_contract_tests`] (like [`crate::contract`] for [`crate::Store`]).
+//! [`crate::eport_contract_tests`] (like [`crate::contract`] for [`store::Store`]).
 
 use std::str::FromStr;
 
@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 use crate::contract::{
     declarant, other_declarant, reason, sample_body, shanghai, submit_request, t0,
 };
-use crate::eport::*;
-use crate::{AppendRequest, AutomaticReview, DeclarationId, DeclarationKey, Filed, Store};
+use store::eport::*;
+use store::{AppendRequest, AutomaticReview, DeclarationId, DeclarationKey, Filed, Store};
 
 /// Opens the backend under test (a fresh, empty store each time it is made).
 pub trait EportHarness {

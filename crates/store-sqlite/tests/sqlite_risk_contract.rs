@@ -1,9 +1,9 @@
-//! The risk store contract (`store::risk_contract`), run on the SQLite backend in a fresh
+//! The risk store contract (`store_contract::risk_contract`), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
-use store::risk_contract::RiskHarness;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_contract::risk_contract::RiskHarness;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -21,4 +21,4 @@ fn harness() -> SqliteHarness {
     }
 }
 
-store::risk_contract_tests!(harness());
+store_contract::risk_contract_tests!(harness());

@@ -1,5 +1,5 @@
 //! The contract of [`RiskStore`], run against every backend with [`crate::risk_contract_tests`]
-//! (like [`crate::contract`] for [`crate::Store`]).
+//! (like [`crate::contract`] for [`store::Store`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +11,8 @@ use domain::codes::{DeclarationNo, Uscc};
 use domain::money::Fen;
 
 use crate::contract::{reason, sample_body, shanghai, submit_request, t0};
-use crate::risk::*;
-use crate::{AppendRequest, AutomaticReview, DeclarationKey, Store, StoreError};
+use store::risk::*;
+use store::{AppendRequest, AutomaticReview, DeclarationKey, Store, StoreError};
 
 /// Opens the backend under test; `open` twice gives the same data (reopen).
 pub trait RiskHarness {
@@ -323,7 +323,7 @@ pub fn risk_review_records_lane_explanation_and_hold_in_one_step(h: &dyn RiskHar
     assert_eq!(notices.len(), 1);
     assert_eq!(
         notices[0].notice_no,
-        crate::notice_no(green.declaration_no.unwrap(), TaxKind::Vat)
+        store::notice_no(green.declaration_no.unwrap(), TaxKind::Vat)
     );
     // A retry is answered from the first filing; the hook is not asked again.
     let calls = seen.lock().unwrap().len();

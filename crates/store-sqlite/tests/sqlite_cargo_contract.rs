@@ -1,9 +1,9 @@
-//! The cargo contract (`store::cargo_contract`), run on the SQLite backend in a fresh temporary
+//! The cargo contract (`store_contract::cargo_contract`), run on the SQLite backend in a fresh temporary
 //! directory per test.
 
 use store::cargo::Ledgers;
-use store::cargo_contract::CargoHarness;
-use store::sqlite::{SqliteOptions, SqliteStore};
+use store_contract::cargo_contract::CargoHarness;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -19,6 +19,6 @@ impl CargoHarness for SqliteHarness {
     }
 }
 
-store::cargo_contract_tests!(Some(SqliteHarness {
+store_contract::cargo_contract_tests!(Some(SqliteHarness {
     dir: tempfile::tempdir().expect("temporary directory"),
 }));

@@ -16,7 +16,7 @@ use clearance::{
 use domain::codes::{Direction, OfficeCode, Uscc};
 use domain::money::Fen;
 
-use crate::*;
+use store::*;
 
 /// What a backend gives the contract: a way to open its store on the same database again, and
 /// raw access to tamper with the audit log as an attacker with database access would.
@@ -1426,7 +1426,7 @@ pub fn goods_totals_by_day(h: &dyn Harness) {
 pub fn purchases_by_buyer(h: &dyn Harness) {
     let store = h.open();
     let purchase = |buyer: &str, fen: i64| {
-        Some(crate::Purchase {
+        Some(store::Purchase {
             buyer: buyer.to_owned(),
             value_fen: Fen(fen),
         })

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
-use crate::risk::*;
+use store::risk::*;
 
 pub(super) const MIGRATION: &str = r#"
     CREATE TABLE risk_rules (
@@ -48,47 +48,6 @@ pub(super) const POLICY_MIGRATION: &str = r#"
     );
 "#;
 
-pub(super) enum RiskOp {
-    PutRules(RulesWrite),
-    PutPolicy(RiskPolicyWrite),
-    SetCreditClass(Uscc, clearance::CreditClass, Actor, DateTime<Utc>),
-    AddWatch(WatchRow, Actor, DateTime<Utc>),
-    RemoveWatch(i64, Actor, DateTime<Utc>),
-    RecordDecision(FeedbackRow, Actor, DateTime<Utc>),
-    AppendExamined(AppendRequest, Examination),
-}
-
-pub(super) enum RiskReply {
-    Rules(StoredRules),
-    Policy(StoredRiskPolicy),
-    Unit,
-    Id(i64),
-    Removed(bool),
-    Appended(Appended),
-}
-
-/// The declaration number of an accepting review, taken in the filing's savepoint.
-pub(super) fn take_declaration_no(
-    c: &Connection,
-    header: &clearance::Header,
-    now: DateTime<Utc>,
-) -> Result<DeclarationNo, StoreError> {
-    let year = customs_year(now);
-    let serial = next_serial(
-        c,
-        "declaration",
-        header.declaration_office,
-        year,
-        header.direction,
-    )?;
-    DeclarationNo::new(header.declaration_office, year, header.direction, serial).ok_or_else(|| {
-        StoreError::SerialExhausted(format!(
-            "declaration {} {year} {}",
-            header.declaration_office, header.direction
-        ))
-    })
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(corrupt)
 }
@@ -110,181 +69,198 @@ fn next_version(c: &Connection, max_sql: &str, expected: u64) -> Result<i64, Sto
     Ok(current + 1)
 }
 
-pub(super) fn execute(
+pub(super) fn put_rules(
     c: &Connection,
     head: &mut ChainHead,
-    op: &RiskOp,
-) -> Result<RiskReply, StoreError> {
-    match op {
-        RiskOp::PutRules(w) => {
-            let version = next_version(
-                c,
-                "SELECT COALESCE(MAX(version), 0) FROM risk_rules",
-                w.expected_version,
-            )?;
-            let actor = w.actor.label();
-            c.prepare_cached(
+    w: &RulesWrite,
+) -> Result<StoredRules, StoreError> {
+    let version = next_version(
+        c,
+        "SELECT COALESCE(MAX(version), 0) FROM risk_rules",
+        w.expected_version,
+    )?;
+    let actor = w.actor.label();
+    c.prepare_cached(
                 "INSERT INTO risk_rules (version, fingerprint, actor, at_ms, rules) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(backend)?
             .execute(params![version, w.fingerprint, actor, to_ms(w.now), w.rules_json])
             .map_err(backend)?;
-            audit(
-                c,
-                head,
-                w.now,
-                &actor,
-                "risk.put_rules",
-                &format!("risk_rules:{version}"),
-                format!(
-                    r#"{{"version":{version},"fingerprint":{},"rules_sha256":"{}"}}"#,
-                    json(&w.fingerprint)?,
-                    sha256_hex(w.rules_json.as_bytes())
-                ),
-            )?;
-            Ok(RiskReply::Rules(StoredRules {
-                version: version as u64,
-                rules_json: w.rules_json.clone(),
-                fingerprint: w.fingerprint.clone(),
-                actor,
-                at: from_ms(to_ms(w.now))?,
-            }))
-        }
-        RiskOp::PutPolicy(w) => {
-            let version = next_version(
-                c,
-                "SELECT COALESCE(MAX(version), 0) FROM risk_policy",
-                w.expected_version,
-            )?;
-            let actor = w.actor.label();
-            c.prepare_cached(
-                "INSERT INTO risk_policy (version, actor, at_ms, policy) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .map_err(backend)?
-            .execute(params![version, actor, to_ms(w.now), w.policy_json])
-            .map_err(backend)?;
-            audit(
-                c,
-                head,
-                w.now,
-                &actor,
-                "risk.put_policy",
-                &format!("risk_policy:{version}"),
-                policy_audit_detail(version as u64, &w.policy_json),
-            )?;
-            Ok(RiskReply::Policy(StoredRiskPolicy {
-                version: version as u64,
-                policy_json: w.policy_json.clone(),
-                actor,
-                at: from_ms(to_ms(w.now))?,
-            }))
-        }
-        RiskOp::SetCreditClass(uscc, class, actor, now) => {
-            let name = credit_class_name(*class);
-            c.prepare_cached(
+    audit(
+        c,
+        head,
+        w.now,
+        &actor,
+        "risk.put_rules",
+        &format!("risk_rules:{version}"),
+        store::detail::rules(version as u64, &w.fingerprint, &w.rules_json),
+    )?;
+    Ok(StoredRules {
+        version: version as u64,
+        rules_json: w.rules_json.clone(),
+        fingerprint: w.fingerprint.clone(),
+        actor,
+        at: from_ms(to_ms(w.now))?,
+    })
+}
+
+pub(super) fn put_policy(
+    c: &Connection,
+    head: &mut ChainHead,
+    w: &RiskPolicyWrite,
+) -> Result<StoredRiskPolicy, StoreError> {
+    let version = next_version(
+        c,
+        "SELECT COALESCE(MAX(version), 0) FROM risk_policy",
+        w.expected_version,
+    )?;
+    let actor = w.actor.label();
+    c.prepare_cached(
+        "INSERT INTO risk_policy (version, actor, at_ms, policy) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .map_err(backend)?
+    .execute(params![version, actor, to_ms(w.now), w.policy_json])
+    .map_err(backend)?;
+    audit(
+        c,
+        head,
+        w.now,
+        &actor,
+        "risk.put_policy",
+        &format!("risk_policy:{version}"),
+        store::detail::policy(version as u64, &w.policy_json)?,
+    )?;
+    Ok(StoredRiskPolicy {
+        version: version as u64,
+        policy_json: w.policy_json.clone(),
+        actor,
+        at: from_ms(to_ms(w.now))?,
+    })
+}
+
+pub(super) fn set_credit_class(
+    c: &Connection,
+    head: &mut ChainHead,
+    (uscc, class, actor, now): &(Uscc, clearance::CreditClass, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    let name = credit_class_name(*class);
+    c.prepare_cached(
                 "INSERT INTO risk_credit_classes (uscc, class, actor, at_ms) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (uscc) DO UPDATE SET class = excluded.class, actor = excluded.actor, at_ms = excluded.at_ms",
             )
             .map_err(backend)?
             .execute(params![uscc.to_string(), name, actor.label(), to_ms(*now)])
             .map_err(backend)?;
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "risk.set_credit_class",
-                &format!("enterprise:{uscc}"),
-                format!(r#"{{"class":"{name}"}}"#),
-            )?;
-            Ok(RiskReply::Unit)
-        }
-        RiskOp::AddWatch(entry, actor, now) => {
-            check_watch_row(entry)?;
-            let body = json(entry)?;
-            c.prepare_cached(
-                "INSERT INTO risk_watch_entries (entry, actor, at_ms) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(backend)?
-            .execute(params![body, actor.label(), to_ms(*now)])
-            .map_err(backend)?;
-            let id = c.last_insert_rowid();
-            audit(
-                c,
-                head,
-                *now,
-                &actor.label(),
-                "risk.add_watch_entry",
-                &format!("watch_entry:{id}"),
-                body,
-            )?;
-            Ok(RiskReply::Id(id))
-        }
-        RiskOp::RemoveWatch(id, actor, now) => {
-            let n = c
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "risk.set_credit_class",
+        &format!("enterprise:{uscc}"),
+        store::detail::credit_class(name),
+    )?;
+    Ok(())
+}
+
+pub(super) fn add_watch(
+    c: &Connection,
+    head: &mut ChainHead,
+    (entry, actor, now): &(WatchRow, Actor, DateTime<Utc>),
+) -> Result<i64, StoreError> {
+    check_watch_row(entry)?;
+    let body = json(entry)?;
+    c.prepare_cached("INSERT INTO risk_watch_entries (entry, actor, at_ms) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?
+        .execute(params![body, actor.label(), to_ms(*now)])
+        .map_err(backend)?;
+    let id = c.last_insert_rowid();
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "risk.add_watch_entry",
+        &format!("watch_entry:{id}"),
+        body,
+    )?;
+    Ok(id)
+}
+
+pub(super) fn remove_watch(
+    c: &Connection,
+    head: &mut ChainHead,
+    (id, actor, now): &(i64, Actor, DateTime<Utc>),
+) -> Result<bool, StoreError> {
+    let n = c
                 .prepare_cached(
                     "UPDATE risk_watch_entries SET removed_at_ms = ?2 WHERE id = ?1 AND removed_at_ms IS NULL",
                 )
                 .map_err(backend)?
                 .execute(params![id, to_ms(*now)])
                 .map_err(backend)?;
-            if n > 0 {
-                audit(
-                    c,
-                    head,
-                    *now,
-                    &actor.label(),
-                    "risk.remove_watch_entry",
-                    &format!("watch_entry:{id}"),
-                    "{}".into(),
-                )?;
-            }
-            Ok(RiskReply::Removed(n > 0))
-        }
-        RiskOp::RecordDecision(row, actor, now) => {
-            record_decision(c, head, row, &actor.label(), *now)?;
-            Ok(RiskReply::Unit)
-        }
-        RiskOp::AppendExamined(req, exam) => {
-            let appended = match super::execute(c, head, &Op::Append(req.clone()))? {
-                Reply::Appended(a) => a,
-                _ => unreachable!("append answers Appended"),
-            };
-            let no = exam.declaration_no.to_string();
-            let existing: Option<String> = c
-                .prepare_cached("SELECT record FROM risk_feedback WHERE declaration_no = ?1")
-                .map_err(backend)?
-                .query_row([&no], |r| r.get(0))
-                .optional()
-                .map_err(backend)?;
-            if let Some(record) = existing {
-                let mut row: FeedbackRow = serde_json::from_str(&record)
-                    .map_err(|e| corrupt(format!("feedback of {no}: {e}")))?;
-                row.found = Some(exam.found);
-                row.findings = if exam.found {
-                    exam.findings.clone()
-                } else {
-                    Vec::new()
-                };
-                let body = json(&row)?;
-                c.prepare_cached("UPDATE risk_feedback SET record = ?2 WHERE declaration_no = ?1")
-                    .map_err(backend)?
-                    .execute(params![no, body])
-                    .map_err(backend)?;
-                let last = req.events.last().expect("append has events");
-                audit(
-                    c,
-                    head,
-                    last.at,
-                    &last.actor.label(),
-                    "risk.record_examination",
-                    &format!("declaration_no:{no}"),
-                    body,
-                )?;
-            }
-            Ok(RiskReply::Appended(appended))
-        }
+    if n > 0 {
+        audit(
+            c,
+            head,
+            *now,
+            &actor.label(),
+            "risk.remove_watch_entry",
+            &format!("watch_entry:{id}"),
+            store::detail::empty(),
+        )?;
     }
+    Ok(n > 0)
+}
+
+pub(super) fn record_decision_as(
+    c: &Connection,
+    head: &mut ChainHead,
+    (row, actor, now): &(FeedbackRow, Actor, DateTime<Utc>),
+) -> Result<(), StoreError> {
+    record_decision(c, head, row, &actor.label(), *now)?;
+    Ok(())
+}
+
+pub(super) fn append_examined(
+    c: &Connection,
+    head: &mut ChainHead,
+    (req, exam): &(AppendRequest, Examination),
+) -> Result<Appended, StoreError> {
+    let appended = super::append(c, head, req)?;
+    let no = exam.declaration_no.to_string();
+    let existing: Option<String> = c
+        .prepare_cached("SELECT record FROM risk_feedback WHERE declaration_no = ?1")
+        .map_err(backend)?
+        .query_row([&no], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    if let Some(record) = existing {
+        let mut row: FeedbackRow =
+            serde_json::from_str(&record).map_err(|e| corrupt(format!("feedback of {no}: {e}")))?;
+        row.found = Some(exam.found);
+        row.findings = if exam.found {
+            exam.findings.clone()
+        } else {
+            Vec::new()
+        };
+        let body = json(&row)?;
+        c.prepare_cached("UPDATE risk_feedback SET record = ?2 WHERE declaration_no = ?1")
+            .map_err(backend)?
+            .execute(params![no, body])
+            .map_err(backend)?;
+        let last = req.events.last().expect("append has events");
+        audit(
+            c,
+            head,
+            last.at,
+            &last.actor.label(),
+            "risk.record_examination",
+            &format!("declaration_no:{no}"),
+            body,
+        )?;
+    }
+    Ok(appended)
 }
 
 /// The feedback row of a decision and its audit record (also called by a filing whose lane
@@ -315,13 +291,6 @@ pub(super) fn record_decision(
     )
 }
 
-fn send(store: &SqliteStore, op: RiskOp) -> Result<RiskReply, StoreError> {
-    match store.send(Op::Risk(op))? {
-        Reply::Risk(r) => Ok(r),
-        _ => unreachable!("the writer answers a risk request with a risk reply"),
-    }
-}
-
 fn read_rules(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, i64, String)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
@@ -339,14 +308,6 @@ fn stored_rules(
 }
 
 impl RiskStore for SqliteStore {
-    fn put_rules(&self, write: RulesWrite) -> Result<StoredRules, StoreError> {
-        check_rules(&write)?;
-        match send(self, RiskOp::PutRules(write))? {
-            RiskReply::Rules(r) => Ok(r),
-            _ => unreachable!("put_rules answers Rules"),
-        }
-    }
-
     fn rules(&self) -> Result<Option<StoredRules>, StoreError> {
         Ok(self.rules_history(1)?.into_iter().next())
     }
@@ -360,14 +321,6 @@ impl RiskStore for SqliteStore {
             let rows = stmt.query_map([limit], read_rules).map_err(backend)?;
             rows.map(|r| stored_rules(r.map_err(backend)?)).collect()
         })
-    }
-
-    fn put_risk_policy(&self, write: RiskPolicyWrite) -> Result<StoredRiskPolicy, StoreError> {
-        check_policy_write(&write)?;
-        match send(self, RiskOp::PutPolicy(write))? {
-            RiskReply::Policy(p) => Ok(p),
-            _ => unreachable!("put_risk_policy answers Policy"),
-        }
     }
 
     fn risk_policy(&self) -> Result<Option<StoredRiskPolicy>, StoreError> {
@@ -403,20 +356,6 @@ impl RiskStore for SqliteStore {
         })
     }
 
-    fn set_credit_class(
-        &self,
-        uscc: Uscc,
-        class: clearance::CreditClass,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        send(
-            self,
-            RiskOp::SetCreditClass(uscc, class, actor.clone(), now),
-        )
-        .map(|_| ())
-    }
-
     fn credit_classes(&self) -> Result<Vec<StoredCreditClass>, StoreError> {
         self.read(|c| {
             let mut stmt = c
@@ -448,31 +387,6 @@ impl RiskStore for SqliteStore {
         })
     }
 
-    fn add_watch_entry(
-        &self,
-        entry: WatchRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        check_watch_row(&entry)?;
-        match send(self, RiskOp::AddWatch(entry, actor.clone(), now))? {
-            RiskReply::Id(id) => Ok(id),
-            _ => unreachable!("add_watch_entry answers Id"),
-        }
-    }
-
-    fn remove_watch_entry(
-        &self,
-        id: i64,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        match send(self, RiskOp::RemoveWatch(id, actor.clone(), now))? {
-            RiskReply::Removed(b) => Ok(b),
-            _ => unreachable!("remove_watch_entry answers Removed"),
-        }
-    }
-
     fn watch_entries(&self) -> Result<Vec<StoredWatchEntry>, StoreError> {
         self.read(|c| {
             let mut stmt = c
@@ -500,27 +414,6 @@ impl RiskStore for SqliteStore {
             })
             .collect()
         })
-    }
-
-    fn record_decision(
-        &self,
-        row: FeedbackRow,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        send(self, RiskOp::RecordDecision(row, actor.clone(), now)).map(|_| ())
-    }
-
-    fn append_examined(
-        &self,
-        req: AppendRequest,
-        exam: Examination,
-    ) -> Result<Appended, StoreError> {
-        crate::check_append(&req)?;
-        match send(self, RiskOp::AppendExamined(req, exam))? {
-            RiskReply::Appended(a) => Ok(a),
-            _ => unreachable!("append_examined answers Appended"),
-        }
     }
 
     fn feedback(&self, limit: u32) -> Result<Vec<FeedbackRow>, StoreError> {

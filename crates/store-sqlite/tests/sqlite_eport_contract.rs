@@ -1,9 +1,9 @@
-//! The E-Port store contract (`store::eport_contract`), run on the SQLite backend in a fresh
+//! The E-Port store contract (`store_contract::eport_contract`), run on the SQLite backend in a fresh
 //! temporary directory per test.
 
-use store::eport_contract::EportHarness;
-use store::sqlite::{SqliteOptions, SqliteStore};
 use store::Store;
+use store_contract::eport_contract::EportHarness;
+use store_sqlite::{SqliteOptions, SqliteStore};
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -21,4 +21,4 @@ fn harness() -> Option<SqliteHarness> {
     })
 }
 
-store::eport_contract_tests!(harness());
+store_contract::eport_contract_tests!(harness());

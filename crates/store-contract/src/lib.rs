@@ -1,0 +1,19 @@
+//! The contract suites every storage backend must pass, one per use-case trait of `store`
+//! (ripgrep's shared test suite idea): each suite is a set of public functions taking a
+//! harness that opens a fresh store, and a macro that turns them into `#[test]`s.
+//!
+//! This crate is only ever a `[dev-dependencies]` entry (of `store-sqlite` and
+//! `store-postgres`): the suites, and what they need (the `tax` crate for postal items), stay
+//! out of the shipped library.
+//!
+//! - [`contract`]: [`store::Store`] (filings, lifecycle, listing, accounts, audit chain);
+//! - [`cargo_contract`], [`eport_contract`], [`finance_contract`], [`outbox_contract`],
+//!   [`risk_contract`]: the sub-stores.
+
+pub mod bench;
+pub mod cargo_contract;
+pub mod contract;
+pub mod eport_contract;
+pub mod finance_contract;
+pub mod outbox_contract;
+pub mod risk_contract;

@@ -1,0 +1,269 @@
+//! The writer protocol both backends share: every write is a [`Request`] sent through a
+//! bounded queue to the backend's one writer, which drains what is waiting into one
+//! transaction, commits once, and only then answers everyone (group commit).
+//!
+//! - [`Request`]: one variant per write of the use-case traits, each carrying the reply
+//!   channel of its own answer type ([`Reply<T>`]), so a backend can only answer a submission
+//!   with a `Submitted`, and the caller needs no "impossible reply" arm.
+//! - [`Queue`]: the callers' side: [`Queue::call`] sends a request (blocking when the queue is
+//!   full: back-pressure) and waits for its answer.
+//! - [`run`]: the writer's loop: gather a batch (the first waiting request and every other one
+//!   already queued, at most `batch_max`), let the backend run it in one transaction, and
+//!   deliver the answers after COMMIT; if the batch could not commit, every request fails.
+//! - [`Answer`]: a request's result held until its batch commits.
+//!
+//! Backends differ only inside the batch: SQLite runs each request in a savepoint of one
+//! `BEGIN IMMEDIATE` transaction; PostgreSQL also writes runs of filings as multi-row
+//! statements.
+
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use clearance::{Actor, CreditClass};
+use domain::codes::Uscc;
+
+use crate::cargo::{
+    ManifestWrite, ManifestWritten, PendingMatch, PostalWrite, StoredTransit, SubmittedMatched,
+    TransitWrite,
+};
+use crate::eport::FilingCheck;
+use crate::outbox::OutboxMessage;
+use crate::risk::{
+    Examination, FeedbackRow, RiskPolicyWrite, RulesWrite, StoredRiskPolicy, StoredRules, WatchRow,
+};
+use crate::*;
+use ::eport::Standing;
+
+/// A filing with its automatic review and, when it is matched to a bill, the pending match.
+pub type MatchedFiling = (SubmitRequest, AutomaticReview, Option<PendingMatch>);
+
+/// A filing through the E-Port: its review, its checks (registry, licences), and the bill match
+/// when filed through cargo control (`Some(None)`: through cargo control, nothing to match).
+pub type EportFiling = (
+    SubmitRequest,
+    AutomaticReview,
+    FilingCheck,
+    Option<Option<PendingMatch>>,
+);
+
+/// Where the writer sends one request's answer.
+pub type Reply<T> = SyncSender<Result<T, StoreError>>;
+
+/// Declares [`Request`]: each variant is `Name(payload, Reply<answer>)`, and
+/// [`Request::fail`] answers any of them with an error.
+macro_rules! requests {
+    ($( $(#[$doc:meta])* $variant:ident($payload:ty) -> $answer:ty, )*) => {
+        /// One write for the backend's writer, with the channel its answer goes back on.
+        pub enum Request {
+            $( $(#[$doc])* $variant($payload, Reply<$answer>), )*
+        }
+
+        impl Request {
+            /// Answer with a backend error: the batch holding this request could not begin or
+            /// commit, so nothing of it was written.
+            pub fn fail(&self, why: &str) {
+                match self {
+                    $( Request::$variant(_, reply) => {
+                        // The caller may have gone away; its answer is simply dropped.
+                        let _ = reply.send(Err(StoreError::Backend(why.to_owned().into())));
+                    } )*
+                }
+            }
+        }
+    };
+}
+
+requests! {
+    Submit(SubmitRequest) -> Submitted,
+    Accept(AcceptRequest) -> Accepted,
+    Append(AppendRequest) -> Appended,
+    SubmitReviewed((SubmitRequest, AutomaticReview)) -> Filed,
+    PutOffice((Office, Actor, DateTime<Utc>)) -> (),
+    PutUser((NewUser, Actor, DateTime<Utc>)) -> i64,
+    CreateAccount((NewAccount, Actor, DateTime<Utc>)) -> i64,
+    CreateSession((NewSession, Actor, DateTime<Utc>)) -> (),
+    /// `true` when a live session was revoked.
+    RevokeSession((String, Actor, DateTime<Utc>)) -> bool,
+    RevokeSessionsOf((i64, Actor, DateTime<Utc>)) -> u64,
+    // Cargo control (crate::cargo).
+    RecordManifest(ManifestWrite) -> ManifestWritten,
+    SubmitMatched(Box<MatchedFiling>) -> SubmittedMatched,
+    RecordTransit(TransitWrite) -> StoredTransit,
+    RecordPostal(PostalWrite) -> Vec<i64>,
+    // The risk engine (crate::risk).
+    PutRules(RulesWrite) -> StoredRules,
+    PutPolicy(RiskPolicyWrite) -> StoredRiskPolicy,
+    SetCreditClass((Uscc, CreditClass, Actor, DateTime<Utc>)) -> (),
+    AddWatch((WatchRow, Actor, DateTime<Utc>)) -> i64,
+    RemoveWatch((i64, Actor, DateTime<Utc>)) -> bool,
+    RecordDecision((FeedbackRow, Actor, DateTime<Utc>)) -> (),
+    AppendExamined((AppendRequest, Examination)) -> Appended,
+    // The E-Port ledgers (crate::eport).
+    IssueLicence((::eport::Licence, Actor, DateTime<Utc>)) -> Standing,
+    PutRegistry((::eport::RegistryEntry, Actor, DateTime<Utc>)) -> (),
+    /// The filing, its checks, and the bill match when filed through cargo control.
+    EportFile(Box<EportFiling>) -> SubmittedMatched,
+    // The exchange outbox (crate::outbox).
+    AppendWithOutbox((AppendRequest, Vec<OutboxMessage>)) -> Appended,
+    MarkPublished((Vec<u64>, DateTime<Utc>)) -> (),
+    AckFeed((String, u64, DateTime<Utc>)) -> (),
+    // The tax and foreign-exchange ledgers (crate::finance).
+    RecordRefundClaim((Box<::eport::refund::RefundClaim>, Actor, DateTime<Utc>)) -> (),
+    RecordBankRecord((Box<::eport::forex::BankRecord>, Actor, DateTime<Utc>)) -> (),
+}
+
+/// A request's result, held until its batch commits.
+pub struct Answer(Box<dyn Pending>);
+
+trait Pending: Send {
+    fn is_err(&self) -> bool;
+    fn deliver(self: Box<Self>, commit_failed: Option<&str>);
+}
+
+struct Typed<T> {
+    reply: Reply<T>,
+    result: Result<T, StoreError>,
+}
+
+impl<T: Send> Pending for Typed<T> {
+    fn is_err(&self) -> bool {
+        self.result.is_err()
+    }
+    fn deliver(self: Box<Self>, commit_failed: Option<&str>) {
+        let result = match commit_failed {
+            None => self.result,
+            Some(why) => Err(StoreError::Backend(why.to_owned().into())),
+        };
+        // The caller may have gone away; its answer is simply dropped.
+        let _ = self.reply.send(result);
+    }
+}
+
+impl Answer {
+    /// The result of one request, to go back on `reply` once the batch commits.
+    pub fn new<T: Send + 'static>(reply: &Reply<T>, result: Result<T, StoreError>) -> Answer {
+        Answer(Box::new(Typed {
+            reply: reply.clone(),
+            result,
+        }))
+    }
+
+    /// The request failed (its savepoint is to be rolled back).
+    pub fn is_err(&self) -> bool {
+        self.0.is_err()
+    }
+
+    fn deliver(self, commit_failed: Option<&str>) {
+        self.0.deliver(commit_failed)
+    }
+}
+
+/// The accessors of [`Store`] to the sub-stores, for a backend that implements them all: put
+/// `store::provide_sub_stores!();` in its `impl Store`.
+#[macro_export]
+macro_rules! provide_sub_stores {
+    () => {
+        fn risk_store(&self) -> Option<&dyn $crate::risk::RiskStore> {
+            Some(self)
+        }
+        fn eport_store(&self) -> Option<&dyn $crate::eport::EportStore> {
+            Some(self)
+        }
+        fn outbox_store(&self) -> Option<&dyn $crate::outbox::OutboxStore> {
+            Some(self)
+        }
+        fn finance_store(&self) -> Option<&dyn $crate::finance::FinanceStore> {
+            Some(self)
+        }
+    };
+}
+
+/// Counters of the writer, for benchmarks and operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub batches: u64,
+    pub requests: u64,
+}
+
+/// A backend whose writes go through a [`Queue`] to its one writer: the write methods of the
+/// use-case traits ([`Store`], [`crate::risk::RiskStore`], ...) are provided on top of it, once
+/// for every backend, so a backend implements only its reads and its writer.
+pub trait Queued {
+    fn queue(&self) -> &Queue;
+}
+
+/// The callers' end of the writer's queue.
+pub struct Queue {
+    tx: Option<SyncSender<Request>>,
+}
+
+impl Queue {
+    /// A queue of at most `queue_max` waiting requests, and the writer's end of it.
+    pub fn bounded(queue_max: usize) -> (Queue, Receiver<Request>) {
+        assert!(queue_max >= 1, "queue bound must be positive");
+        let (tx, rx) = mpsc::sync_channel(queue_max);
+        (Queue { tx: Some(tx) }, rx)
+    }
+
+    /// Send a request and wait for its answer (durable once it comes).
+    pub fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let queue = self.tx.as_ref().ok_or(StoreError::Closed)?;
+        match queue.try_send(request(reply)) {
+            Ok(()) => {}
+            // Back-pressure: wait for room rather than failing.
+            Err(TrySendError::Full(r)) => queue.send(r).map_err(|_| StoreError::Closed)?,
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+        }
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Close the queue: the writer finishes what is queued and stops.
+    pub fn close(&mut self) {
+        self.tx.take();
+    }
+}
+
+/// The writer's loop, until every sender is gone and the queue is empty. `commit` runs one
+/// batch in one transaction and returns one answer per request, in order, once COMMIT
+/// succeeded; `Err(why)` when the batch as a whole failed (then every request fails with it).
+pub fn run(
+    queue: Receiver<Request>,
+    batch_max: usize,
+    stats: &Mutex<WriterStats>,
+    mut commit: impl FnMut(&[Request]) -> Result<Vec<Answer>, String>,
+) {
+    assert!(batch_max >= 1, "batch bound must be positive");
+    let mut batch: Vec<Request> = Vec::with_capacity(batch_max);
+    // `recv` fails only once every sender is gone and the queue is empty.
+    while let Ok(first) = queue.recv() {
+        batch.push(first);
+        while batch.len() < batch_max {
+            match queue.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit(&batch);
+        {
+            let mut s = stats.lock().expect("stats lock");
+            s.batches += 1;
+            s.requests += batch.len() as u64;
+        }
+        match outcome {
+            Ok(answers) => {
+                assert_eq!(answers.len(), batch.len(), "one answer per request");
+                for a in answers {
+                    a.deliver(None);
+                }
+            }
+            Err(why) => {
+                for r in &batch {
+                    r.fail(&why);
+                }
+            }
+        }
+        batch.clear();
+    }
+}
