@@ -67,7 +67,7 @@ export async function worklist(el, { params, session }) {
     const page = await declarationPage(q);
     rows.push(...page.items);
     cursor = page.next_cursor;
-    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/officer/d/${d.id}`) : emptyState(t('work.empty')));
+    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/officer/d/${d.id}`, { id: 'work', more: !!cursor }) : emptyState(t('work.empty')));
     more.hidden = !cursor;
   };
   more.addEventListener('click', () => load().catch((e) => toast(() => errorText(e), 'error')));
@@ -192,8 +192,12 @@ export async function officerDetail(el, ctx) {
   };
   const btn = (id, key, fn, cls = 'btn-primary') => h('button', { type: 'button', id: `act-${id}`, class: cls, onclick: fn }, t(key));
 
+  // What the service would accept in this state (clearance::decide): while a request of the
+  // declarant waits for a decision, every step of the clearance waits too; only the decision
+  // on the request (and a suspension) is offered.
+  const waiting = !!s.pending_request;
   const actions = [];
-  if (s.status === 'document_review' && has('reviewer')) {
+  if (!waiting && s.status === 'document_review' && has('reviewer')) {
     actions.push(btn('review', 'act.review', async () => {
       const body = await examinationDialog({ title: t('act.review') });
       if (body) take('review', body);
@@ -203,29 +207,29 @@ export async function officerDetail(el, ctx) {
       if (v) take('inspection-order', { reason: v.reason });
     }, 'btn-secondary'));
   }
-  if (s.status === 'inspection' && has('inspector')) {
+  if (!waiting && s.status === 'inspection' && has('inspector')) {
     actions.push(btn('inspection', 'act.inspection', async () => {
       const body = await examinationDialog({ title: t('act.inspection'), text: t('act.inspection_text') });
       if (body) take('inspection', body);
     }));
   }
-  if (s.status === 'awaiting_assessment' && has('tax_officer')) {
+  if (!waiting && s.status === 'awaiting_assessment' && has('tax_officer')) {
     actions.push(btn('assess', 'act.assess', async () => {
       if (await confirmDialog({ title: t('act.assess'), text: t('act.assess_text') })) take('assess');
     }));
   }
-  if (s.status === 'paid' && has('release_officer')) {
+  if (!waiting && s.status === 'paid' && has('release_officer')) {
     actions.push(btn('release', 'act.release', async () => {
       if (await confirmDialog({ title: t('act.release'), text: t('act.release_text', { no: s.declaration_no }) })) take('release');
     }));
   }
-  if (s.status === 'assessed' && has('release_officer')) {
+  if (!waiting && s.status === 'assessed' && has('release_officer')) {
     actions.push(btn('guarantee', 'act.guarantee', async () => {
       const v = await confirmDialog({ title: t('act.guarantee'), fields: [{ name: 'guarantee_no', label: t('act.guarantee_no'), required: true }] });
       if (v) take('guarantee-release', { guarantee_no: v.guarantee_no });
     }, 'btn-secondary'));
   }
-  if (s.status === 'released' && has('release_officer')) {
+  if (!waiting && s.status === 'released' && has('release_officer')) {
     if (s.header && s.header.direction === 'export') {
       actions.push(btn('exit', 'act.exit', async () => {
         const v = await confirmDialog({ title: t('act.exit'), fields: [{ name: 'manifest_ref', label: t('act.manifest_ref'), required: true }] });
@@ -264,8 +268,12 @@ export async function officerDetail(el, ctx) {
 
   el.append(h('div.page-head', h('h1', t('detail.title')), h('a', { href: '#/officer' }, t('nav.back_worklist'))));
   el.append(summary(d));
-  el.append(section('detail.actions', actions.length ? h('div.actions', actions) : emptyState(t('act.none'))));
+  el.append(section('detail.actions',
+    waiting ? h('p.warning#request-waiting', t('act.request_waiting', { kind: tk('request', s.pending_request.kind) })) : null,
+    actions.length ? h('div.actions', actions) : emptyState(t('act.none'))));
+  // The goods take the page's whole width; the rest shares it below.
+  el.append(items(d));
   el.append(h('div.cols',
-    h('div', items(d), taxes(d, null), risk(d), documents(d)),
+    h('div', taxes(d, null), risk(d), documents(d)),
     h('div', parties(d), timeline(d))));
 }

@@ -3,7 +3,7 @@
 // the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
 import { get, post, ApiError, loadCodeRows } from './api.js';
-import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText, problemText, codeName } from './ui.js';
+import { h, clear, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge, section, table, dataTable, emptyState, toast, confirmDialog, errorText, problemText, codeName, fieldLabel } from './ui.js';
 import { summary, timeline, taxes, items, parties, documents, loadDetailCodes } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 import { myRefunds, myForex } from './finance.js';
@@ -24,7 +24,7 @@ export function declarationRows(items, hrefOf) {
     h('td.mono', d.declarant),
     h('td', statusBadge(d.status)),
     h('td', laneBadge(d.lane)),
-    h('td', fmtTime(d.submitted_at))));
+    h('td', { dataset: { sort: d.submitted_at || '' } }, fmtTime(d.submitted_at))));
 }
 
 // A page of declarations, listed: their offices' names looked up first.
@@ -34,9 +34,11 @@ export async function declarationPage(query) {
   return page;
 }
 
-export function declarationTable(items, hrefOf) {
-  return table([t('list.number'), t('f.direction'), t('f.declaration_office'), t('detail.declarant'), t('detail.status'), t('detail.lane'), t('detail.submitted_at')],
-    declarationRows(items, hrefOf), { caption: t('list.caption') });
+// The declarations loaded, with sorting, a filter, the count and CSV export (`more`: the
+// server has more than loaded).
+export function declarationTable(items, hrefOf, { id = 'declarations', more = false } = {}) {
+  return dataTable(id, [t('list.number'), t('f.direction'), t('f.declaration_office'), t('detail.declarant'), t('detail.status'), t('detail.lane'), t('detail.submitted_at')],
+    declarationRows(items, hrefOf), { caption: t('list.caption'), csvName: `${id}.csv`, more });
 }
 
 export async function portalList(el, { params }) {
@@ -71,7 +73,7 @@ export async function portalList(el, { params }) {
     const page = await declarationPage(q);
     rows.push(...page.items);
     cursor = page.next_cursor;
-    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/portal/d/${d.id}`) : emptyState(t('list.empty')));
+    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/portal/d/${d.id}`, { id: 'mine', more: !!cursor }) : emptyState(t('list.empty')));
     more.hidden = !cursor;
   };
   more.addEventListener('click', load);
@@ -83,12 +85,14 @@ export async function portalList(el, { params }) {
 const AMENDABLE = ['accepted', 'document_review', 'inspection', 'awaiting_assessment'];
 const CANCELLABLE = [...AMENDABLE, 'assessed', 'paid', 'released'];
 
-// The paths an amendment may name, from the declaration as filed: items first, then the header.
-function fieldPaths(x) {
+// The fields an amendment may name, from the declaration as filed: items first, then the
+// header; each [path, label with its value as filed] ("Item 1 · Unit price (350.0000)").
+function fieldChoices(x) {
   if (!x) return [];
   const scalar = (v) => v !== null && typeof v !== 'object';
-  const items = (x.items || []).flatMap((it, i) => Object.keys(it).filter((k) => k !== 'item_no' && scalar(it[k])).map((k) => `items[${i}].${k}`));
-  const header = Object.keys(x).filter((k) => scalar(x[k]));
+  const choice = (path, v) => [path, `${fieldLabel(path)} (${v})`];
+  const items = (x.items || []).flatMap((it, i) => Object.keys(it).filter((k) => k !== 'item_no' && scalar(it[k])).map((k) => choice(`items[${i}].${k}`, it[k])));
+  const header = Object.keys(x).filter((k) => scalar(x[k])).map((k) => choice(k, x[k]));
   return [...items, ...header];
 }
 
@@ -110,14 +114,15 @@ export async function portalDetail(el, ctx) {
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
   const s = d.state;
 
-  const pay = (n) => h('button.btn-primary', { type: 'button', 'data-notice': n.notice_no, onclick: async () => {
+  // Payment, like every step, waits while a request is before an officer (clearance::decide).
+  const pay = (n) => (s.pending_request ? null : h('button.btn-primary', { type: 'button', 'data-notice': n.notice_no, onclick: async () => {
     const ok = await confirmDialog({
       title: t('pay.title'),
       text: t('pay.text', { notice: n.notice_no, amount: fmtFen(n.amount_fen), tax: tk('tax', n.tax) }),
       confirm: t('pay.confirm'),
     });
     if (ok && await step(d.id, 'pay', { notice_no: n.notice_no }, 'pay.done')) reload();
-  } }, t('pay.button'));
+  } }, t('pay.button')));
 
   const actions = [];
   if (s.status === 'submitted') {
@@ -131,7 +136,7 @@ export async function portalDetail(el, ctx) {
       const v = await confirmDialog({
         title: t('action.amendment'),
         fields: [
-          { name: 'field', label: t('amend.field'), required: true, value: 'items[0].unit_price', suggestions: fieldPaths(d.declaration) },
+          { name: 'field', label: t('amend.field'), type: 'select', required: true, value: 'items[0].unit_price', options: fieldChoices(d.declaration) },
           { name: 'value', label: t('amend.value'), required: true },
           { name: 'reason', label: t('action.reason'), type: 'textarea', required: true },
         ],
@@ -149,9 +154,11 @@ export async function portalDetail(el, ctx) {
   el.append(h('div.page-head', h('h1', t('detail.title')), h('a', { href: '#/portal' }, t('nav.back_list'))));
   el.append(summary(d));
   if (actions.length) el.append(h('div.actions.card', { role: 'group', 'aria-label': t('detail.actions') }, actions));
+  // The goods take the page's whole width; the timeline and the rest share it below.
+  el.append(items(d));
   el.append(h('div.cols',
-    h('div', timeline(d)),
-    h('div', taxes(d, pay), items(d), parties(d), documents(d))));
+    h('div', taxes(d, pay), parties(d), documents(d)),
+    h('div', timeline(d))));
 }
 
 export async function portalServices(el, ctx) {
@@ -166,7 +173,7 @@ export async function portalServices(el, ctx) {
 
 // --- The E-Port licence ledger (docs/EPORT.md "API") ---------------------------------------
 
-const qty = (v) => h('td.num', String(v));
+const qty = (v) => h('td.num', { dataset: { sort: String(v) } }, fmtDecimal(v));
 
 function licenceRows(list, withHolder) {
   return list.map((l) => h('tr', { dataset: { licence: l.licence_no } },
@@ -174,11 +181,11 @@ function licenceRows(list, withHolder) {
     h('td', tk('direction', l.kind)),
     withHolder ? h('td.mono', l.holder) : null,
     h('td.mono', l.commodity),
-    h('td.num', `${l.quantity} `, h('span.mono.muted', l.unit)),
-    h('td.num.remaining', String(l.remaining)),
+    h('td.num', { dataset: { sort: String(l.quantity) } }, fmtDecimal(l.quantity), ' ', codeName('units', l.unit, { unit: true })),
+    h('td.num.remaining', { dataset: { sort: String(l.remaining) } }, fmtDecimal(l.remaining)),
     qty(l.reserved),
     qty(l.written_off),
-    h('td', `${l.valid_from} – ${l.valid_to}`)));
+    h('td', `${fmtDate(l.valid_from)} – ${fmtDate(l.valid_to)}`)));
 }
 
 export function licenceTable(list, { withHolder = false, id } = {}) {
