@@ -26,6 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::cargo::{CargoDesk, CargoPolicy};
 use app::{Clearance, SystemClock};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -58,7 +59,8 @@ fn free_port() -> u16 {
 }
 
 async fn start_server(dir: &Path) -> String {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, SqliteOptions::default()).unwrap());
+    let sqlite = Arc::new(SqliteStore::open(dir, SqliteOptions::default()).unwrap());
+    let store: Arc<dyn Store> = sqlite.clone();
     // The exchange as `jinguan serve` has it: releases write messages to the outbox, and the
     // agencies' feeds are signed with the customs key.
     let key = exchange::SigningKey::generate(
@@ -71,6 +73,19 @@ async fn start_server(dir: &Path) -> String {
         store.clone(),
         Arc::new(key),
     ));
+    // Cargo control, for the carrier's and the postal operator's homes (the demo's manifests,
+    // transits and parcels). Manifest matching stays off: the declaration this test types names
+    // a bill of its own, and matching is the subject of the cargo tests.
+    let cargo = Arc::new(
+        CargoDesk::open(
+            sqlite,
+            CargoPolicy {
+                require_manifest: false,
+                ..CargoPolicy::default()
+            },
+        )
+        .unwrap(),
+    );
     let svc = Arc::new(
         Clearance::new(
             store,
@@ -79,7 +94,8 @@ async fn start_server(dir: &Path) -> String {
         )
         .with_registry(Box::new(app::demo::registry()))
         .with_eport()
-        .with_exchange(desk),
+        .with_exchange(desk)
+        .with_cargo(cargo),
     );
     let s = svc.clone();
     tokio::task::spawn_blocking(move || app::demo::load(&s, 40))
@@ -1407,9 +1423,9 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.sign_in("admin").await;
     ui.until("location.hash === '#/admin'", "the administration page")
         .await;
+    ui.assert_heading_focused("the administration page").await;
     ui.both_languages("administration", None).await;
     ui.assert_nav("admin", &["#/admin"]).await;
-    ui.assert_heading_focused("the administration page").await;
     // A user created from the form.
     ui.type_into("user-login", "ui-reviewer").await;
     ui.type_into("user-password", "a-long-enough-password-1")

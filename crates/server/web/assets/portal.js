@@ -166,9 +166,8 @@ export async function portalServices(el, ctx) {
   if (!ctx.isCurrent()) return;
   el.append(h('h1', t('services.title')), h('p.muted', t('services.intro')));
   el.append(section('services.licences', h('p', t('services.licences_text')), mine));
-  el.append(h('div.grid2',
-    section('services.refunds', h('p', t('services.refunds_text')), ...refunds),
-    section('services.forex', h('p', t('services.forex_text')), forex)));
+  el.append(section('services.refunds', h('p', t('services.refunds_text')), ...refunds),
+    section('services.forex', h('p', t('services.forex_text')), forex));
 }
 
 // --- The E-Port licence ledger (docs/EPORT.md "API") ---------------------------------------

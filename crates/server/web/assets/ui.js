@@ -296,10 +296,26 @@ export function table(headers, rows, opts = {}) {
       if (headers[i] && typeof headers[i] === 'string' && !td.dataset.label) td.dataset.label = headers[i];
     });
   }
-  return h('div.table-wrap', h('table', { class: `cards ${opts.cls || ''}`.trim() },
+  const wrap = h('div.table-wrap', h('table', { class: `cards ${opts.cls || ''}`.trim() },
     opts.caption ? h('caption.sr-only', opts.caption) : null,
     h('thead', h('tr', headers.map((x) => h('th', { scope: 'col' }, x)))),
     h('tbody', rows)));
+  // A table wider than its place scrolls; the keyboard must reach it then (a Tab stop, named
+  // by its caption), and only then.
+  if (typeof ResizeObserver === 'function') {
+    new ResizeObserver(() => {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute('tabindex', '0');
+        wrap.setAttribute('role', 'region');
+        if (opts.caption) wrap.setAttribute('aria-label', opts.caption);
+      } else {
+        wrap.removeAttribute('tabindex');
+        wrap.removeAttribute('role');
+        wrap.removeAttribute('aria-label');
+      }
+    }).observe(wrap);
+  }
+  return wrap;
 }
 
 // A cell's value for sorting: `data-sort` if set (a time as sent, an amount in fen), else its
