@@ -1040,6 +1040,13 @@ async fn file_inspect_pay_release_in_a_browser() {
     assert!(lines[0].starts_with("编号,"), "{text}");
     assert!(lines[1].starts_with(&declaration_no), "{text}");
     ui.shot("05-officer-worklist-filtered").await;
+    // A filter the service refuses: its problem on the page, in words, with the filters.
+    ui.go("#/officer?tab=all&office=abc").await;
+    let said = ui.text("#filter-error").await;
+    assert!(said.contains("关区") && !said.contains("found 3"), "{said}");
+    assert!(ui.text("label[for='f-office']").await.contains("关区"));
+    ui.assert_no_console_errors("worklist, bad filter", true)
+        .await;
 
     // The inspection worklist holds it; inspect, then assess.
     ui.go("#/officer?tab=inspection").await;

@@ -4,7 +4,7 @@
 // agency reads the class report.
 import { t } from './i18n.js';
 import { get, post, ApiError } from './api.js';
-import { h, clear, toast, emptyState, table, fmtFen, problemText, errorText } from './ui.js';
+import { h, clear, toast, emptyState, table, fmtFen, problemText, errorText, dateAttrs } from './ui.js';
 
 const CLASS_KEYS = { A: 'forex.class_a', B: 'forex.class_b', C: 'forex.class_c' };
 const KIND_KEYS = { receipt: 'bank.receipt', payment: 'bank.payment' };
@@ -234,7 +234,7 @@ export async function bankDesk(ctx) {
       ['uscc', 'bank.uscc', { maxlength: 18, pattern: '[0-9A-Z]{18}' }],
       ['amount', 'bank.amount', { inputmode: 'decimal' }],
       ['currency', 'bank.currency', { maxlength: 3, value: 'CNY' }],
-      ['value_date', 'bank.value_date', { type: 'date' }],
+      ['value_date', 'bank.value_date', dateAttrs()],
       ['bank_ref', 'bank.bank_ref', { maxlength: 64 }],
       ['declaration_no', 'bank.declaration_no', { optional: true, maxlength: 18, inputmode: 'numeric' }],
     ],

@@ -4,7 +4,7 @@
 // (DecMessage, UTF-8 or GB2312/GBK) is read by the server into the same JSON form.
 import { t, tk, pick } from './i18n.js';
 import { get, post, postFile, codes, ApiError } from './api.js';
-import { h, clear, toast, errorText, problemText, fieldLabel, registerFieldLabels, confirmDialog, fmtTime } from './ui.js';
+import { h, clear, toast, errorText, problemText, fieldLabel, registerFieldLabels, confirmDialog, fmtTime, dateAttrs } from './ui.js';
 
 const DRAFTS_KEY = 'jinguan.drafts';
 
@@ -135,7 +135,9 @@ function fieldEl(path, labelKey, o) {
   if (o.sel) {
     input = h('select', { id, name: path }, o.sel.map(([v, l]) => h('option', { value: v }, l)));
   } else {
-    input = h('input', { id, name: path, type: o.type === 'date' ? 'date' : 'text', inputmode: o.type === 'number' ? 'numeric' : null, autocomplete: 'off', spellcheck: 'false' });
+    input = o.type === 'date'
+      ? h('input', { id, name: path, ...dateAttrs() })
+      : h('input', { id, name: path, type: 'text', inputmode: o.type === 'number' ? 'numeric' : null, autocomplete: 'off', spellcheck: 'false' });
   }
   input.dataset.path = path;
   if (o.req) input.setAttribute('aria-required', 'true');

@@ -3,7 +3,7 @@
 // every chart has a table beside it with the same figures; and the exchange's health.
 import { t, tk, pick } from './i18n.js';
 import { get, ApiError } from './api.js';
-import { h, section, table, fmtNumber, fmtSeconds, emptyState, problemText, errorText, fieldLabel } from './ui.js';
+import { h, section, table, fmtNumber, fmtSeconds, emptyState, problemText, errorText, fieldLabel, dateAttrs } from './ui.js';
 import { exchangeHealth } from './exchange.js';
 
 const LANE_COLOURS = { green: '#2e7d32', yellow: '#f9a825', red: '#c62828', blue: '#1565c0' };
@@ -33,8 +33,8 @@ export async function dashboard(el, { params, session }) {
   if (from) q.set('from', from);
   if (to) q.set('to', to);
   const officeIn = h('input#s-office', { name: 'office', value: office, size: 6, inputmode: 'numeric', autocomplete: 'off' });
-  const fromIn = h('input#s-from', { name: 'from', type: 'date', value: from });
-  const toIn = h('input#s-to', { name: 'to', type: 'date', value: to });
+  const fromIn = h('input#s-from', { name: 'from', ...dateAttrs(), value: from });
+  const toIn = h('input#s-to', { name: 'to', ...dateAttrs(), value: to });
   const filters = h('form.filters', { role: 'search' },
     h('label', { for: 's-office' }, t('filter.office')), officeIn,
     h('label', { for: 's-from' }, t('filter.from')), fromIn,

@@ -1,8 +1,8 @@
 // Officer console: a worklist per duty (review, inspection, tax, release) with filters, and the
 // declaration page with the officer's actions, each confirmed before it is taken.
 import { t, tk } from './i18n.js';
-import { get, post } from './api.js';
-import { h, clear, section, emptyState, toast, confirmDialog, errorText } from './ui.js';
+import { get, post, ApiError } from './api.js';
+import { h, clear, section, emptyState, toast, confirmDialog, errorText, dateAttrs, problemText, fieldLabel } from './ui.js';
 import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes } from './detail.js';
 import { declarationTable, declarationPage, statusSelect } from './portal.js';
 
@@ -35,7 +35,7 @@ export async function worklist(el, { params, session }) {
   const laneSel = h('select#f-lane', { name: 'lane' }, h('option', { value: '' }, t('filter.any_lane')),
     ['green', 'yellow', 'red', 'blue'].map((l) => h('option', { value: l, selected: l === lane ? true : null }, tk('lane', l))));
   const officeIn = h('input#f-office', { name: 'office', value: office, size: 6, autocomplete: 'off', inputmode: 'numeric' });
-  const fromIn = h('input#f-from', { name: 'from', type: 'date', value: from });
+  const fromIn = h('input#f-from', { name: 'from', ...dateAttrs(), value: from });
   const statusSel = statusSelect('f-status', status);
   const filters = h('form.filters', { role: 'search' },
     h('label', { for: 'f-status' }, t('filter.status')), statusSel,
@@ -62,7 +62,8 @@ export async function worklist(el, { params, session }) {
     if (status) q.set('status', status);
     if (lane) q.set('lane', lane);
     if (office) q.set('office', office);
-    if (from) q.set('from', new Date(`${from}T00:00:00+08:00`).toISOString());
+    // A day in China's time; anything else is sent as typed, for the service to say what is wrong.
+    if (from) q.set('from', /^\d{4}-\d{2}-\d{2}$/.test(from) ? new Date(`${from}T00:00:00+08:00`).toISOString() : from);
     if (cursor) q.set('cursor', cursor);
     const page = await declarationPage(q);
     rows.push(...page.items);
@@ -71,7 +72,16 @@ export async function worklist(el, { params, session }) {
     more.hidden = !cursor;
   };
   more.addEventListener('click', () => load().catch((e) => toast(() => errorText(e), 'error')));
-  await load();
+  // A filter the service refuses is said above the list; the filters stay to correct it.
+  try {
+    await load();
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status >= 500 || e.status === 401) throw e;
+    const inputs = { status: statusSel, lane: laneSel, office: officeIn, from: fromIn };
+    for (const p of e.problems) if (inputs[p.field]) inputs[p.field].setAttribute('aria-invalid', 'true');
+    const problems = e.problems.length ? e.problems.map((p) => h('li', p.field ? [h('strong', fieldLabel(p.field)), t('common.colon')] : null, problemText(p))) : [h('li', errorText(e))];
+    clear(body).append(h('div.error-summary#filter-error', { role: 'alert' }, h('h2', t('hq.filter_problem')), h('ul', problems)));
+  }
 }
 
 const FINDING_KINDS = ['misclassification', 'undervaluation', 'quantity', 'prohibited_goods', 'other'];

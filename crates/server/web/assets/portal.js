@@ -3,7 +3,7 @@
 // the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
 import { get, post, ApiError, loadCodeRows } from './api.js';
-import { h, clear, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge, section, table, dataTable, emptyState, toast, confirmDialog, errorText, problemText, codeName, fieldLabel } from './ui.js';
+import { h, clear, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge, section, table, dataTable, emptyState, toast, confirmDialog, errorText, problemText, codeName, fieldLabel, dateAttrs } from './ui.js';
 import { summary, timeline, taxes, items, parties, documents, loadDetailCodes } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 import { myRefunds, myForex } from './finance.js';
@@ -204,8 +204,8 @@ const FIELDS = [
   ['commodity', 'licence.commodity', { pattern: '[0-9]{2,10}', inputmode: 'numeric' }],
   ['unit', 'licence.unit', { pattern: '[0-9]{3}', inputmode: 'numeric' }],
   ['quantity', 'licence.quantity', { inputmode: 'decimal' }],
-  ['valid_from', 'licence.valid_from', { type: 'date' }],
-  ['valid_to', 'licence.valid_to', { type: 'date' }],
+  ['valid_from', 'licence.valid_from', 'date'],
+  ['valid_to', 'licence.valid_to', 'date'],
 ];
 
 function issueForm(onIssued) {
@@ -217,7 +217,7 @@ function issueForm(onIssued) {
       ? h('select', { id, name, required: true },
         h('option', { value: 'import' }, t('direction.import')),
         h('option', { value: 'export' }, t('direction.export')))
-      : h('input', { id, name, type: 'text', autocomplete: 'off', required: true, ...(attrs || {}) });
+      : h('input', { id, name, type: 'text', autocomplete: 'off', required: true, ...(attrs === 'date' ? dateAttrs() : attrs || {}) });
     const err = h('div.field-error', { id: `${id}-err`, role: 'alert' });
     input.setAttribute('aria-describedby', `${id}-err`);
     inputs[name] = input;

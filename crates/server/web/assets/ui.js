@@ -77,6 +77,13 @@ export function fmtTime(iso) {
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
 }
 
+// A date field in one form in both languages (ISO 8601, as every date on the pages): a text
+// field, not the browser's picker, whose order of day and month follows the browser's locale
+// rather than the page's.
+export function dateAttrs() {
+  return { type: 'text', inputmode: 'numeric', maxlength: 10, pattern: '\\d{4}-\\d{2}-\\d{2}', placeholder: t('common.date_placeholder'), autocomplete: 'off', spellcheck: 'false' };
+}
+
 // A date alone (YYYY-MM-DD), from a date or a time.
 export function fmtDate(v) {
   if (!v) return '—';
@@ -134,7 +141,8 @@ export function problemText(p) {
 
 // A field path as people say it: `items[0].unit_price` is "Item 1 · Unit price"; a path
 // without a known label is shown as it is. `labels`: path (items without their index) -> key.
-const labelSources = [];
+// The filters of the lists, named like their fields.
+const labelSources = [() => ({ office: 'filter.office', from: 'filter.from', to: 'filter.to', lane: 'filter.lane', status: 'filter.status' })];
 export function registerFieldLabels(source) {
   labelSources.push(source);
 }
