@@ -48,6 +48,12 @@ export function tkOr(prefix, value, fallbackKey) {
   return typeof s === 'string' ? s : t(fallbackKey);
 }
 
+// The translation of a value of an open family, or null when the dictionary has none.
+export function tkMaybe(prefix, value) {
+  const s = dict[`${prefix}.${value}`];
+  return typeof s === 'string' ? s : null;
+}
+
 // Bilingual data from the server ({name_zh, name_en} or {message_zh, message_en}).
 export function pick(obj, base) {
   if (!obj) return '';

@@ -191,7 +191,9 @@ export function licenceTable(list, { withHolder = false, id } = {}) {
   if (!list.length) return emptyState(t('licence.empty'));
   const heads = [t('licence.no'), t('licence.kind'), withHolder ? t('licence.holder') : null, t('licence.commodity'),
     t('licence.quantity'), t('licence.remaining'), t('licence.reserved'), t('licence.written_off'), t('licence.validity')].filter(Boolean);
-  const el = table(heads, licenceRows(list, withHolder), { caption: t('licence.caption') });
+  const el = withHolder
+    ? dataTable('licences', heads, licenceRows(list, withHolder), { caption: t('licence.caption'), csvName: 'licences.csv' })
+    : table(heads, licenceRows(list, withHolder), { caption: t('licence.caption') });
   if (id) el.id = id;
   return el;
 }
