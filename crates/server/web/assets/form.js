@@ -230,7 +230,14 @@ export async function declarationForm(el, { params, session }) {
   const login = session.principal.login;
   const draftId = params.get('draft');
   const draft = draftId ? listDrafts().find((d) => d.id === draftId) : null;
-  const work = draft ? null : loadWork(login);
+  let work = loadWork(login);
+  // Opening a draft over an unsent form of another: that form is kept among the drafts first.
+  if (draft && work && work.id !== draft.id && work.form) {
+    const v = work.form.values || {};
+    saveDraft({ id: work.id, seq: work.seq, saved_at: work.saved_at, title: [v.contract_no, v['items[0].name']].filter(Boolean).join(' · '), form: work.form });
+    dropWork(login);
+  }
+  if (draft) work = null;
   const state = {
     id: draft ? draft.id : (work && work.id) || `d-${Date.now()}`,
     seq: draft ? draft.seq : (work && work.seq) || crypto.randomUUID(),
@@ -470,7 +477,9 @@ export async function declarationForm(el, { params, session }) {
   form.append(h('div.form-actions.card', discardBtn, checkBtn, draftBtn, submitBtn));
 
   form.querySelector('[data-path="direction"]').addEventListener('change', applyDirection);
-  if (draft) {
+  if (draft && draft.form) {
+    restore(draft.form);
+  } else if (draft) {
     fromJson(draft.json);
   } else if (work && work.form) {
     restore(work.form);
