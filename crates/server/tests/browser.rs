@@ -463,6 +463,8 @@ impl Ui {
             );
             if w == 390 {
                 if let Some(name) = shot {
+                    // Drawn in the language in force (`-en` names the other rendering).
+                    let name = name.trim_end_matches("-en");
                     self.shot(&format!("{name}-phone")).await;
                 }
             }
@@ -945,6 +947,14 @@ async fn file_inspect_pay_release_in_a_browser() {
     assert!(
         choice.starts_with("第 1 项 · ") && !choice.contains("items["),
         "a field named as people say it: {choice}"
+    );
+    // The chosen field's value as filed is in the new value's field, to be corrected.
+    ui.set("dlg-field", "items[0].declared_quantity").await;
+    assert_eq!(
+        ui.js("return document.getElementById('dlg-value').value;", vec![])
+            .await,
+        json!("100"),
+        "the declared quantity as filed"
     );
     ui.click("#dialog .actions .btn-secondary").await;
     ui.until(

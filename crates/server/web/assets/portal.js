@@ -96,6 +96,15 @@ function fieldChoices(x) {
   return [...items, ...header];
 }
 
+// The filed value of each field an amendment may name, by path.
+function filedValues(x) {
+  return Object.fromEntries(fieldChoices(x).map(([path]) => {
+    const m = /^items\[(\d+)\]\.(.+)$/.exec(path);
+    const v = m ? ((x.items || [])[Number(m[1])] || {})[m[2]] : x[path];
+    return [path, v === undefined || v === null ? '' : String(v)];
+  }));
+}
+
 async function step(id, name, body, okKey) {
   try {
     const r = await post(`/api/declarations/${id}/${name}`, body);
@@ -136,7 +145,8 @@ export async function portalDetail(el, ctx) {
       const v = await confirmDialog({
         title: t('action.amendment'),
         fields: [
-          { name: 'field', label: t('amend.field'), type: 'select', required: true, value: 'items[0].unit_price', options: fieldChoices(d.declaration) },
+          // The value as filed is put in the new value's field, to be corrected.
+          { name: 'field', label: t('amend.field'), type: 'select', required: true, value: 'items[0].unit_price', options: fieldChoices(d.declaration), fills: { field: 'value', values: filedValues(d.declaration) } },
           { name: 'value', label: t('amend.value'), required: true },
           { name: 'reason', label: t('action.reason'), type: 'textarea', required: true },
         ],

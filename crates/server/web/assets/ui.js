@@ -228,7 +228,8 @@ export function codeName(table, code, { unit = false } = {}) {
 
 // A modal confirmation with optional fields. Resolves to the field values, or null if cancelled.
 // fields: [{name, label, type: 'text'|'select'|'textarea', options: [[value, label]], required, value,
-//          suggestions: [value] (a text field's datalist)}]
+//          suggestions: [value] (a text field's datalist),
+//          fills: {field, values} (a select that puts values[choice] into another field)}]
 export function confirmDialog({ title, text, fields = [], confirm, danger = false }) {
   const dlg = document.getElementById('dialog');
   clear(dlg);
@@ -256,6 +257,12 @@ export function confirmDialog({ title, text, fields = [], confirm, danger = fals
       if (f.required) input.required = true;
       inputs[f.name] = input;
       body.push(h('div.field', h('label', { for: id }, f.label, f.required ? h('span.req', { 'aria-hidden': 'true' }, ' *') : null), input, list));
+    }
+    for (const f of fields) {
+      if (!f.fills || !inputs[f.fills.field]) continue;
+      const fill = () => { inputs[f.fills.field].value = f.fills.values[inputs[f.name].value] ?? ''; };
+      inputs[f.name].addEventListener('change', fill);
+      fill();
     }
     const cancel = h('button.btn-secondary', { type: 'button', value: 'cancel' }, t('action.cancel'));
     const ok = h('button', { type: 'submit', value: 'ok', class: danger ? 'btn-danger' : 'btn-primary', id: 'dialog-confirm' }, confirm || t('action.confirm'));
