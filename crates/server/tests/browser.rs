@@ -1217,6 +1217,23 @@ async fn file_inspect_pay_release_in_a_browser() {
     assert!(!ui.text(".ev-released").await.is_empty());
     assert_eq!(ui.requests().await, (false, true), "requests once released");
     ui.shot("08-enterprise-released").await;
+    // On paper: the declaration without the navigation and the actions.
+    assert!(ui.text("#print").await.contains("打印"));
+    ui.cdp("Emulation.setEmulatedMedia", json!({ "media": "print" }))
+        .await;
+    assert_eq!(
+        ui.js(
+            "return ['.topbar', '#print', '#request-cancellation', '#declaration-no']
+                       .map((css) => document.querySelector(css).getClientRects().length > 0);",
+            vec![]
+        )
+        .await,
+        json!([false, false, false, true]),
+        "drawn on paper: the header, the print button, the actions, the number"
+    );
+    ui.shot("08-enterprise-released-print").await;
+    ui.cdp("Emulation.setEmulatedMedia", json!({ "media": "" }))
+        .await;
     // A cancellation asked for after release waits for an officer's decision…
     ui.click("#request-cancellation").await;
     ui.type_into("dlg-reason", "the buyer cancelled the order")

@@ -24,6 +24,12 @@ export async function loadDetailCodes(d) {
   ].filter(([, code]) => code !== undefined && code !== null && code !== ''));
 }
 
+// The declaration on paper: the browser's print, with the print stylesheet (no navigation,
+// no actions, one column). A PDF in the official layout needs the server.
+export function printButton() {
+  return h('button.btn-secondary#print', { type: 'button', onclick: () => window.print() }, t('detail.print'));
+}
+
 function dl(pairs) {
   return h('dl.kv', pairs.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [h('dt', k), h('dd', v)]));
 }

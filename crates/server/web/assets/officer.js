@@ -3,7 +3,7 @@
 import { t, tk } from './i18n.js';
 import { get, post, ApiError } from './api.js';
 import { h, clear, section, emptyState, toast, confirmDialog, errorText, dateAttrs, problemText, fieldLabel } from './ui.js';
-import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes } from './detail.js';
+import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes, printButton } from './detail.js';
 import { declarationTable, declarationPage, statusSelect } from './portal.js';
 
 // Tabs: [id, label key, status filter, duty that works it]
@@ -276,7 +276,8 @@ export async function officerDetail(el, ctx) {
     }
   }
 
-  el.append(h('div.page-head', h('h1', t('detail.title')), h('a', { href: '#/officer' }, t('nav.back_worklist'))));
+  el.append(h('div.page-head', h('h1', t('detail.title')),
+    h('div.actions', printButton(), h('a', { href: '#/officer' }, t('nav.back_worklist')))));
   el.append(summary(d));
   el.append(section('detail.actions',
     waiting ? h('p.warning#request-waiting', t('act.request_waiting', { kind: tk('request', s.pending_request.kind) })) : null,

@@ -4,7 +4,7 @@
 import { t, tk } from './i18n.js';
 import { get, post, ApiError, loadCodeRows } from './api.js';
 import { h, clear, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge, section, table, dataTable, emptyState, toast, confirmDialog, errorText, problemText, codeName, fieldLabel, dateAttrs } from './ui.js';
-import { summary, timeline, taxes, items, parties, documents, loadDetailCodes } from './detail.js';
+import { summary, timeline, taxes, items, parties, documents, loadDetailCodes, printButton } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 import { myRefunds, myForex } from './finance.js';
 
@@ -161,7 +161,8 @@ export async function portalDetail(el, ctx) {
     } }, t('action.cancellation')));
   }
 
-  el.append(h('div.page-head', h('h1', t('detail.title')), h('a', { href: '#/portal' }, t('nav.back_list'))));
+  el.append(h('div.page-head', h('h1', t('detail.title')),
+    h('div.actions', printButton(), h('a', { href: '#/portal' }, t('nav.back_list')))));
   el.append(summary(d));
   if (actions.length) el.append(h('div.actions.card', { role: 'group', 'aria-label': t('detail.actions') }, actions));
   // The goods take the page's whole width; the timeline and the rest share it below.
