@@ -183,8 +183,86 @@ fn families() -> BTreeMap<&'static str, BTreeSet<String>> {
     );
     f.insert(
         "kind",
-        set(&["enterprise", "officer", "hq", "agency", "admin"]),
+        set(&[
+            "enterprise",
+            "officer",
+            "hq",
+            "agency",
+            "admin",
+            "carrier",
+            "postal_operator",
+        ]),
     );
+    // Accounts the administrator creates (store::Role) with their duties (store::Duty).
+    f.insert(
+        "role",
+        set(&[
+            "enterprise",
+            "officer",
+            "anti_smuggling",
+            "hq",
+            "agency",
+            "bank",
+            "carrier",
+            "postal_operator",
+            "admin",
+        ]),
+    );
+    f.insert(
+        "duty",
+        store::Duty::ALL
+            .iter()
+            .map(|d| d.as_str().to_owned())
+            .collect(),
+    );
+    // Open families named through tkOr (a fallback key for a value not listed): the system
+    // components that act on a declaration, and the agencies.
+    f.insert(
+        "component",
+        set(&[
+            "automatic_review",
+            "clearance",
+            "cli",
+            "demo",
+            "risk",
+            "sim",
+            "tax",
+        ]),
+    );
+    f.insert(
+        "agency_name",
+        set(&["commerce", "market_regulation", "tax", "forex", "bank"]),
+    );
+    // Cargo control (cargo_control's enums, snake_case): a carrier's manifests, bills and
+    // transits, a postal operator's parcels.
+    f.insert(
+        "manifest_status",
+        set(&["pre_load", "original", "arrived", "tallied", "departed"]),
+    );
+    f.insert(
+        "transit_status",
+        set(&[
+            "new",
+            "declared",
+            "departed",
+            "arrived",
+            "seal_broken",
+            "cleared",
+            "cancelled",
+        ]),
+    );
+    f.insert(
+        "bill_position",
+        set(&[
+            "undeclared",
+            "partly_declared",
+            "declared",
+            "written_off",
+            "over_declared",
+            "consolidated",
+        ]),
+    );
+    f.insert("postal_outcome", set(&["released", "held"]));
     f.insert(
         "measure",
         set(&[

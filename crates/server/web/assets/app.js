@@ -1,7 +1,9 @@
-// The application shell: session, navigation by kind of user, hash routes, language switch.
-import { t, tk, initialLang, loadLang, currentLang, applyStatic } from './i18n.js';
-import { api, get, post, ApiError } from './api.js';
-import { h, clear, toast, relangToast, hideToast, section, emptyState, errorText } from './ui.js';
+// The application shell: session, navigation by kind of user, hash routes, language switch,
+// and the homes of the users without a desk of their own module (carriers, postal operators,
+// agencies, administrators). Each kind's navigation names only what access.rs lets it do.
+import { t, tk, tkOr, initialLang, loadLang, currentLang, applyStatic } from './i18n.js';
+import { api, get, post, ApiError, loadCodeRows } from './api.js';
+import { h, clear, toast, relangToast, hideToast, section, emptyState, errorText, problemText, dataTable, codeName, fmtTime, fmtFen, fmtDecimal, fieldLabel } from './ui.js';
 import { portalList, portalDetail, portalServices, agencyLicences } from './portal.js';
 import { declarationForm } from './form.js';
 import { worklist, officerDetail } from './officer.js';
@@ -17,6 +19,11 @@ function duties(p) {
   return (p && p.duties) || [];
 }
 
+// Whether this browser holds a session, so that a signed-out visit does not ask the server
+// (whose 401 the browser would log as an error). The cookie is HttpOnly: this flag mirrors it.
+const SIGNED_IN_KEY = 'jinguan.signed_in';
+const markSignedIn = (yes) => (yes ? localStorage.setItem(SIGNED_IN_KEY, '1') : localStorage.removeItem(SIGNED_IN_KEY));
+
 function homeOf(p) {
   if (!p) return '#/login';
   switch (p.kind) {
@@ -24,7 +31,10 @@ function homeOf(p) {
     case 'officer': return '#/officer';
     case 'hq': return '#/hq';
     case 'agency': return '#/agency';
-    default: return '#/admin';
+    case 'carrier': return '#/carrier';
+    case 'postal_operator': return '#/postal';
+    case 'admin': return '#/admin';
+    default: return '#/welcome';
   }
 }
 
@@ -42,8 +52,14 @@ function navItems(p) {
       return [['#/hq', 'nav.dashboard'], ['#/officer', 'nav.worklist']];
     case 'agency':
       return [['#/agency', 'nav.agency']];
-    default:
+    case 'carrier':
+      return [['#/carrier', 'nav.carrier']];
+    case 'postal_operator':
+      return [['#/postal', 'nav.postal']];
+    case 'admin':
       return [['#/admin', 'nav.admin']];
+    default:
+      return [];
   }
 }
 
@@ -57,7 +73,7 @@ function renderShell() {
     nav.append(h('a', { href, 'aria-current': href === active ? 'page' : null }, t(key)));
   }
   const who = document.getElementById('who');
-  who.textContent = p ? `${p.login} · ${tk('kind', p.kind)}` : '';
+  who.textContent = p ? `${p.login} · ${tkOr('kind', p.kind, 'kind.other')}` : '';
   document.getElementById('logout').hidden = !p;
   document.getElementById('lang').textContent = t('lang.switch');
   applyStatic(document.body);
@@ -82,6 +98,7 @@ function loginView(el) {
     try {
       const s = await post('/api/session', { login: login.value.trim(), password: password.value });
       session.principal = s.principal;
+      markSignedIn(true);
       hideToast();
       location.hash = homeOf(s.principal);
     } catch (e) {
@@ -106,7 +123,8 @@ async function agencyView(el, ctx) {
   if (agencyIs(p, ['bank'])) parts.push(['agency.bank', await bankDesk(ctx)]);
   const messages = await agencyMessages();
   if (!ctx.isCurrent()) return;
-  el.append(h('h1', t('agency.title')), h('p.muted', t('agency.intro', { agency: p.agency || '' })));
+  const agency = tkOr('agency_name', String(p.agency || '').toLowerCase(), 'agency_name.other');
+  el.append(h('h1', t('agency.title')), h('p.muted', t('agency.intro', { agency })));
   for (const [key, content] of parts) el.append(section(key, ...content));
   if (!parts.length) el.append(section('agency.ledger', emptyState(t('eport.coming'))));
   el.append(section('agency.messages', messages));
@@ -125,7 +143,215 @@ function adminView(el) {
     }
   };
   el.append(h('h1', t('admin.title')),
-    section('admin.audit', h('p.muted', t('admin.audit_intro')), h('button.btn-primary', { type: 'button', onclick: run }, t('admin.audit_run')), out));
+    section('admin.audit', h('p.muted', t('admin.audit_intro')), h('button.btn-primary', { type: 'button', onclick: run }, t('admin.audit_run')), out),
+    section('admin.users', h('p.muted', t('admin.users_intro')), userForm()),
+    section('admin.sessions', revokeForm()));
+}
+
+// --- Administration: users (POST /api/users) and sessions (POST /api/users/{login}/revoke-sessions)
+
+const ROLES = ['enterprise', 'officer', 'anti_smuggling', 'hq', 'agency', 'bank', 'carrier', 'postal_operator', 'admin'];
+const DUTIES = ['reviewer', 'inspector', 'tax_officer', 'release_officer', 'risk_analyst', 'statistician', 'administrator', 'anti_smuggling'];
+
+// A labelled input with its error line; `errs` and `inputs` collect them by name.
+function adminField(prefix, name, key, input, inputs, errs, required = false) {
+  const id = `${prefix}-${name}`;
+  input.id = id;
+  input.name = name;
+  const err = h('div.field-error', { id: `${id}-err` });
+  input.setAttribute('aria-describedby', err.id);
+  inputs[name] = input;
+  errs[name] = err;
+  return h('div.field', h('label', { for: id }, t(key), required ? h('span.req', { 'aria-hidden': 'true' }, ' *') : null), input, err);
+}
+
+// Show an API error on the form's fields (by the problem's first path segment), the rest below.
+function showFormError(e, inputs, errs, general) {
+  const problems = e instanceof ApiError ? e.problems : [];
+  const rest = [];
+  let first = null;
+  for (const p of problems) {
+    const name = String(p.field || '').split(/[.[]/)[0];
+    if (errs[name]) {
+      errs[name].textContent = problemText(p);
+      inputs[name].setAttribute('aria-invalid', 'true');
+      first = first || inputs[name];
+    } else {
+      rest.push(`${fieldLabel(p.field)}: ${problemText(p)}`);
+    }
+  }
+  if (!problems.length) rest.push(errorText(e));
+  general.textContent = rest.join(' ');
+  if (first) first.focus();
+}
+
+function userForm() {
+  const inputs = {};
+  const errs = {};
+  const text = (attrs = {}) => h('input', { type: 'text', autocomplete: 'off', ...attrs });
+  const role = h('select', ROLES.map((r) => h('option', { value: r }, tk('role', r))));
+  const duties = h('fieldset.duties', h('legend', t('admin.duties')), DUTIES.map((d) => h('label.check',
+    h('input', { type: 'checkbox', name: 'duty', value: d }), ' ', tk('duty', d))));
+  const general = h('p.error#user-error', { role: 'alert' });
+  const submit = h('button.btn-primary#user-submit', { type: 'submit' }, t('admin.create_user'));
+  const form = h('form#user-form', { novalidate: true },
+    h('div.fields',
+      adminField('user', 'login', 'admin.login', text(), inputs, errs, true),
+      adminField('user', 'password', 'admin.password', h('input', { type: 'password', autocomplete: 'new-password' }), inputs, errs, true),
+      adminField('user', 'role', 'admin.role', role, inputs, errs, true),
+      adminField('user', 'office', 'admin.office', text({ inputmode: 'numeric', maxlength: 4 }), inputs, errs),
+      adminField('user', 'uscc', 'admin.uscc', text({ maxlength: 18 }), inputs, errs),
+      adminField('user', 'agency', 'admin.agency', text(), inputs, errs)),
+    duties, general, h('div.actions', submit));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    for (const [name, err] of Object.entries(errs)) {
+      err.textContent = '';
+      inputs[name].removeAttribute('aria-invalid');
+    }
+    general.textContent = '';
+    const v = (name) => inputs[name].value.trim();
+    const body = {
+      login: v('login'), password: inputs.password.value, role: v('role'),
+      duties: [...duties.querySelectorAll('input:checked')].map((c) => c.value),
+      office: v('office') || null, uscc: v('uscc') || null, agency: v('agency') || null,
+    };
+    submit.disabled = true;
+    try {
+      const u = await post('/api/users', body);
+      toast(() => t('admin.user_created', { login: u.login || body.login }));
+      form.reset();
+    } catch (e) {
+      showFormError(e, inputs, errs, general);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+function revokeForm() {
+  const inputs = {};
+  const errs = {};
+  const general = h('p.error#revoke-error', { role: 'alert' });
+  const form = h('form#revoke-form', { novalidate: true },
+    h('p.muted', t('admin.sessions_intro')),
+    h('div.fields', adminField('revoke', 'login', 'admin.login', h('input', { type: 'text', autocomplete: 'off', required: true }), inputs, errs, true)),
+    general, h('div.actions', h('button.btn-danger#revoke-submit', { type: 'submit' }, t('admin.revoke'))));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    general.textContent = '';
+    errs.login.textContent = '';
+    const login = inputs.login.value.trim();
+    if (!login) {
+      errs.login.textContent = t('licence.required');
+      inputs.login.focus();
+      return;
+    }
+    try {
+      const r = await post(`/api/users/${encodeURIComponent(login)}/revoke-sessions`);
+      toast(() => t('admin.revoked', { login, n: r.revoked }));
+    } catch (e) {
+      showFormError(e, inputs, errs, general);
+    }
+  });
+  return form;
+}
+
+// --- Carriers: their manifests (with their bills) and transits; docs/CARGO.md ----------------
+
+const transitOf = (x) => (x.state && x.state.declaration) || {};
+
+async function carrierHome(el, ctx) {
+  const [manifests, transits] = await Promise.all([get('/api/manifests?limit=500'), get('/api/transits?limit=500')]);
+  const list = Array.isArray(transits) ? transits : transits.items || [];
+  await loadCodeRows([...manifests.map((m) => ['offices', m.office]),
+    ...list.flatMap((x) => [['offices', transitOf(x).entry_office], ['offices', transitOf(x).destination_office]])].filter(([, c]) => c));
+  if (!ctx.isCurrent()) return;
+  el.append(h('h1', t('carrier.title')), h('p.muted', t('carrier.intro', { uscc: ctx.session.principal.uscc || '' })));
+  const mHeads = [t('carrier.manifest'), t('f.direction'), t('carrier.office'), t('carrier.status'), t('carrier.bills')];
+  const mRows = manifests.map((m) => h('tr', { dataset: { manifest: m.manifest_id } },
+    h('td', h('a.mono', { href: `#/carrier/m/${encodeURIComponent(m.manifest_id)}` }, m.manifest_id)),
+    h('td', tk('direction', m.direction)),
+    h('td', codeName('offices', m.office)),
+    h('td', h('span.badge', tk('manifest_status', m.status))),
+    h('td.num', String(m.bills))));
+  el.append(section('carrier.manifests', manifests.length
+    ? dataTable('manifests', mHeads, mRows, { caption: t('carrier.manifests'), csvName: 'manifests.csv' })
+    : emptyState(t('carrier.no_manifests'))));
+  const tHeads = [t('carrier.transit'), t('carrier.status'), t('carrier.entry_office'), t('carrier.destination_office'), t('carrier.vehicle'), t('carrier.departed_at'), t('carrier.deadline')];
+  const tRows = list.map((x) => {
+    const d = transitOf(x);
+    const st = x.state || {};
+    return h('tr', { dataset: { transit: x.transit_no } },
+      h('td.mono', x.transit_no),
+      h('td', h('span.badge', tk('transit_status', st.status))),
+      h('td', codeName('offices', d.entry_office)),
+      h('td', codeName('offices', d.destination_office)),
+      h('td.mono', (d.vehicle && (d.vehicle.plate || d.vehicle.name)) || '—'),
+      h('td', { dataset: { sort: st.departed_at || '' } }, st.departed_at ? fmtTime(st.departed_at) : '—'),
+      h('td', { dataset: { sort: st.deadline || '' } }, st.deadline ? fmtTime(st.deadline) : '—'));
+  });
+  el.append(section('carrier.transits', list.length
+    ? dataTable('transits', tHeads, tRows, { caption: t('carrier.transits'), csvName: 'transits.csv' })
+    : emptyState(t('carrier.no_transits'))));
+}
+
+async function manifestPage(el, ctx) {
+  const id = decodeURIComponent(ctx.id);
+  const r = await get(`/api/manifests/${encodeURIComponent(id)}`);
+  const m = r.manifest || {};
+  const v = m.voyage || {};
+  const b = r.balance || { bills: [] };
+  await loadCodeRows([['offices', v.office]].filter(([, c]) => c));
+  if (!ctx.isCurrent()) return;
+  const means = v.means || {};
+  el.append(h('div.page-head', h('h1', t('carrier.manifest_title', { id })), h('a', { href: '#/carrier' }, t('nav.back_list'))));
+  el.append(h('div.card', h('dl.kv',
+    h('dt', t('carrier.status')), h('dd', h('span.badge#manifest-status', tk('manifest_status', m.status))),
+    h('dt', t('f.direction')), h('dd', v.direction ? tk('direction', v.direction) : '—'),
+    h('dt', t('carrier.office')), h('dd', codeName('offices', v.office)),
+    h('dt', t('carrier.means')), h('dd', [means.name, means.imo || means.flight_no].filter(Boolean).join(' · ') || '—'),
+    h('dt', t('carrier.voyage')), h('dd.mono', v.voyage_no || '—'),
+    h('dt', t('carrier.arrived_at')), h('dd', m.arrival ? fmtTime(m.arrival.occurred_at) : '—'))));
+  const heads = [t('carrier.bill'), t('carrier.packages'), t('carrier.weight'), t('carrier.declared_packages'), t('carrier.written_off'), t('carrier.position')];
+  const rows = (b.bills || []).map((x) => h('tr', { dataset: { bill: x.bill_no } },
+    h('td.mono', x.bill_no),
+    h('td.num', fmtDecimal(x.manifested_packages)),
+    h('td.num', fmtDecimal(x.manifested_weight_kg)),
+    h('td.num', fmtDecimal(x.declared_packages)),
+    h('td.num', fmtDecimal(x.written_off_packages)),
+    h('td', tk('bill_position', x.position))));
+  el.append(section('carrier.bills_title', rows.length
+    ? dataTable('bills', heads, rows, { caption: t('carrier.bills_title'), csvName: `${id}-bills.csv` })
+    : emptyState(t('carrier.no_bills'))));
+}
+
+// --- Postal operators: the outcomes of their parcel lists ------------------------------------
+
+async function postalHome(el, ctx) {
+  const list = await get('/api/postal/outcomes');
+  const rows = Array.isArray(list) ? list : list.items || [];
+  await loadCodeRows(rows.map((x) => ['offices', x.office]).filter(([, c]) => c));
+  if (!ctx.isCurrent()) return;
+  el.append(h('h1', t('postal.title')), h('p.muted', t('postal.intro', { uscc: ctx.session.principal.uscc || '' })));
+  const heads = [t('postal.reference'), t('postal.list_no'), t('postal.office'), t('postal.outcome'), t('postal.value'), t('postal.payable'), t('postal.decided_at')];
+  const trs = rows.map((x) => h('tr', { dataset: { parcel: x.reference } },
+    h('td.mono', x.reference),
+    h('td.mono', x.list_no || '—'),
+    h('td', codeName('offices', x.office)),
+    h('td', h('span', { class: `badge postal-${x.outcome}` }, tk('postal_outcome', x.outcome))),
+    h('td.num', { dataset: { sort: String(x.value_fen) } }, fmtFen(x.value_fen)),
+    h('td.num', { dataset: { sort: String(x.payable_fen) } }, fmtFen(x.payable_fen)),
+    h('td', { dataset: { sort: x.decided_at || '' } }, fmtTime(x.decided_at))));
+  el.append(section('postal.parcels', rows.length
+    ? dataTable('parcels', heads, trs, { caption: t('postal.parcels'), csvName: 'parcels.csv' })
+    : emptyState(t('postal.empty'))));
+}
+
+// A kind of user this interface has no desk for yet: said so, rather than "page not found".
+function welcomeView(el) {
+  el.append(h('h1', t('welcome.title')), h('p', t('welcome.text')));
 }
 
 function notFound(el) {
@@ -144,7 +370,23 @@ const ROUTES = [
   [/^#\/hq$/, dashboard, ['hq', 'officer']],
   [/^#\/agency$/, agencyView, ['agency']],
   [/^#\/admin$/, adminView, ['admin']],
+  [/^#\/carrier$/, carrierHome, ['carrier']],
+  [/^#\/carrier\/m\/([^/]+)$/, manifestPage, ['carrier']],
+  [/^#\/postal$/, postalHome, ['postal_operator']],
+  [/^#\/welcome$/, welcomeView, null],
 ];
+
+// A new page's heading takes the focus (screen readers announce it; Tab goes on from there),
+// unless the view put it somewhere on purpose (the sign-in field, a dialog).
+function focusHeading(el) {
+  const active = document.activeElement;
+  if (active && active !== document.body && el.contains(active) && active.matches('input, select, textarea')) return;
+  if (document.getElementById('dialog').open) return;
+  const h1 = el.querySelector('h1');
+  if (!h1) return;
+  h1.setAttribute('tabindex', '-1');
+  h1.focus({ preventScroll: true });
+}
 
 let routeSeq = 0;
 export async function route() {
@@ -166,6 +408,8 @@ export async function route() {
   const found = ROUTES.find(([re]) => re.test(path));
   if (!found || (found[2] && !found[2].includes(p.kind))) {
     notFound(el);
+    el.setAttribute('aria-busy', 'false');
+    focusHeading(el);
     return;
   }
   const m = path.match(found[0]);
@@ -175,30 +419,44 @@ export async function route() {
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       session.principal = null;
+      markSignedIn(false);
       location.replace('#/login');
       return;
     }
-    console.error(e);
+    // An answer of the service (refused, not found) is said on the page; only a fault of the
+    // page itself goes to the console.
+    if (!(e instanceof ApiError)) console.error(e);
     el.append(h('p.error', { role: 'alert' }, errorText(e)));
   } finally {
-    if (seq === routeSeq) el.setAttribute('aria-busy', 'false');
+    if (seq === routeSeq) {
+      el.setAttribute('aria-busy', 'false');
+      if (path !== '#/login') focusHeading(el);
+    }
   }
 }
 
 async function start() {
   await loadLang(initialLang());
-  try {
-    session.principal = await get('/api/session');
-  } catch {
-    session.principal = null;
+  session.principal = null;
+  if (localStorage.getItem(SIGNED_IN_KEY)) {
+    try {
+      session.principal = await get('/api/session');
+    } catch {
+      markSignedIn(false);
+    }
   }
   document.getElementById('lang').addEventListener('click', async () => {
+    // The page about to be redrawn keeps what was typed in it (the declaration form saves its
+    // working copy on this event).
+    window.dispatchEvent(new Event('jinguan:before-redraw'));
     await loadLang(currentLang() === 'zh' ? 'en' : 'zh');
     relangToast();
-    route();
+    await route();
+    document.getElementById('lang').focus();
   });
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('DELETE', '/api/session'); } catch { /* signed out either way */ }
+    markSignedIn(false);
     session.principal = null;
     toast(() => t('login.signed_out'));
     location.hash = '#/login';

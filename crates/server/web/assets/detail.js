@@ -1,8 +1,8 @@
 // One declaration on one screen: summary, timeline, taxes and notices, items, parties,
 // risk explanation, documents. Used by the enterprise portal and the officer console; each
 // adds its own actions.
-import { t, tk, pick } from './i18n.js';
-import { h, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, problemText, codeName } from './ui.js';
+import { t, tk, tkOr, pick, currentLang } from './i18n.js';
+import { h, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge, section, table, emptyState, problemText, codeName, fieldLabel, joinList } from './ui.js';
 import { loadCodeRows } from './api.js';
 
 // The coded fields the page names, [table, field] of the header and of each item.
@@ -24,6 +24,12 @@ export async function loadDetailCodes(d) {
   ].filter(([, code]) => code !== undefined && code !== null && code !== ''));
 }
 
+// The declaration on paper: the browser's print, with the print stylesheet (no navigation,
+// no actions, one column). A PDF in the official layout needs the server.
+export function printButton() {
+  return h('button.btn-secondary#print', { type: 'button', onclick: () => window.print() }, t('detail.print'));
+}
+
 function dl(pairs) {
   return h('dl.kv', pairs.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) => [h('dt', k), h('dd', v)]));
 }
@@ -35,7 +41,7 @@ export function actorText(a) {
     case 'officer': return `${tk('actor', 'officer')} ${a.login} (${a.office})`;
     case 'anti_smuggling': return `${tk('actor', 'anti_smuggling')} ${a.login} (${a.office})`;
     case 'bank': return `${tk('actor', 'bank')} ${a.code}`;
-    default: return `${tk('actor', 'system')} ${a.component || ''}`;
+    default: return a.component ? t('actor.system_component', { component: tkOr('component', a.component, 'component.other') }) : tk('actor', 'system');
   }
 }
 
@@ -44,16 +50,16 @@ function eventDetails(e) {
   switch (e.type) {
     case 'submitted': out.push(t('event_detail.pre_entry_no', { no: e.pre_entry_no })); break;
     case 'accepted': out.push(t('event_detail.declaration_no', { no: e.declaration_no })); break;
-    case 'lane_chosen': out.push(h('span', tk('lane', e.lane), ': ', (e.reasons || []).map((r) => pick(r, 'message')).join('；'))); break;
-    case 'rejected': out.push(h('ul', (e.problems || []).map((p) => h('li', h('code', p.field || '—'), ' ', problemText(p))))); break;
-    case 'assessed': out.push((e.notices || []).map((n) => `${tk('tax', n.tax)} ${fmtFen(n.amount_fen)}`).join('，')); break;
+    case 'lane_chosen': out.push(h('span', tk('lane', e.lane), t('common.colon'), joinList((e.reasons || []).map((r) => pick(r, 'message'))))); break;
+    case 'rejected': out.push(h('ul', (e.problems || []).map((p) => h('li', h('strong', fieldLabel(p.field)), t('common.colon'), problemText(p))))); break;
+    case 'assessed': out.push(joinList((e.notices || []).map((n) => `${tk('tax', n.tax)} ${fmtFen(n.amount_fen)}`))); break;
     case 'notice_paid': out.push(t('event_detail.notice', { no: e.notice_no })); break;
     case 'document_review_recorded':
     case 'inspection_recorded': out.push(resultText(e.result)); break;
     case 'released_against_guarantee': out.push(t('event_detail.guarantee', { no: e.guarantee_no })); break;
     case 'exit_confirmed': out.push(t('event_detail.manifest', { no: e.manifest_ref })); break;
     case 'suspended': out.push(`${e.case_no}: ${e.reason}`); break;
-    case 'amendment_requested': out.push(e.reason, h('ul', (e.changes || []).map((c) => h('li', h('code', c.field), ' → ', c.value)))); break;
+    case 'amendment_requested': out.push(e.reason, h('ul', (e.changes || []).map((c) => h('li', fieldLabel(c.field), ' → ', c.value)))); break;
     case 'request_approved':
     case 'request_refused': out.push(`${tk('request', e.kind)}: ${e.reason}`); break;
     default: if (e.reason) out.push(e.reason);
@@ -64,8 +70,8 @@ function eventDetails(e) {
 function resultText(r) {
   if (!r) return '';
   if (r.result === 'conform' || r === 'conform') return t('result.conform');
-  const findings = (r.findings || []).map((f) => `${tk('finding', f.kind)}${f.field ? ` (${f.field})` : ''}: ${f.note}`);
-  return `${t('result.discrepancy')} — ${findings.join('；')}`;
+  const findings = (r.findings || []).map((f) => `${tk('finding', f.kind)}${f.field ? ` (${f.field})` : ''}${t('common.colon')}${f.note}`);
+  return `${t('result.discrepancy')} — ${joinList(findings)}`;
 }
 
 export function timeline(d) {
@@ -121,13 +127,13 @@ export function taxes(d, payButton) {
       [t('tax.customs_value'), fmtFen(a.customs_value_total_fen)],
       [t('tax.total_payable'), h('strong#total-payable', fmtFen(a.total_payable_fen))],
       [t('tax.terms'), a.transaction_terms],
-      [t('tax.rates'), (a.exchange_rates || []).map((r) => `${r.currency} ${r.yuan_per_unit} (${r.rate_date})`).join('，')],
+      [t('tax.rates'), joinList((a.exchange_rates || []).map((r) => t('tax.rate_line', { currency: r.currency, yuan: r.yuan_per_unit, date: fmtDate(r.rate_date) })))],
     ]));
     content.push(table([t('item.no'), t('f.commodity_code'), t('tax.measures'), t('tax.customs_value')],
       (a.items || []).map((it) => h('tr',
         h('td', it.item_no),
         h('td.mono', it.commodity_code),
-        h('td', (it.measures || []).map((m) => h('div', `${tk('measure', m.kind)} ${m.rate} — ${m.reason}`))),
+        h('td', (it.measures || []).map((m) => h('div', measureText(m)))),
         h('td.num', fmtFen(it.customs_value_fen)))), { caption: t('detail.breakdown') }));
     const steps = [...(a.header_steps || []), ...(a.items || []).flatMap((it) => it.steps || [])];
     content.push(h('details', h('summary', t('tax.steps')),
@@ -138,13 +144,27 @@ export function taxes(d, payButton) {
   return section('detail.taxes', ...content);
 }
 
+// The legal basis of a measure is written by the tariff in one language or as "English /
+// 中文": the part in the page's language, or none (the measure and its rate say enough).
+function reasonIn(reason) {
+  const cjk = (x) => /[\u4e00-\u9fff]/.test(x);
+  const parts = String(reason || '').split(' / ').map((x) => x.trim()).filter(Boolean);
+  const want = currentLang() === 'zh';
+  return parts.find((x) => cjk(x) === want) || '';
+}
+
+function measureText(m) {
+  const why = reasonIn(m.reason);
+  return t(why ? 'tax.measure_line' : 'tax.measure_line_short', { measure: tk('measure', m.kind), rate: m.rate, reason: why });
+}
+
 export function items(d) {
   const its = (d.declaration && d.declaration.items) || [];
   return section('detail.items', table(
     [t('item.no'), t('f.commodity_code'), t('f.name'), t('f.specification'), t('f.declared_quantity'), t('f.unit_price'), t('f.total_price'), t('f.currency'), t('f.origin_country')],
     its.map((it) => h('tr',
       h('td', it.item_no), h('td.mono', it.commodity_code), h('td', it.name), h('td.spec', it.specification),
-      h('td.num', `${it.declared_quantity ?? ''} `, codeName('units', it.declared_unit, { unit: true })), h('td.num', it.unit_price), h('td.num', it.total_price),
+      h('td.num', fmtDecimal(it.declared_quantity ?? ''), ' ', codeName('units', it.declared_unit, { unit: true })), h('td.num', fmtDecimal(it.unit_price)), h('td.num', fmtDecimal(it.total_price)),
       h('td', codeName('currencies', it.currency)), h('td', codeName('countries', it.origin_country)))), { caption: t('detail.items') }));
 }
 
@@ -164,11 +184,11 @@ export function parties(d) {
     [t('f.trading_country'), codeName('countries', x.trading_country)],
     [t('f.dispatch_country'), codeName('countries', x.dispatch_country)],
     [t('f.transaction_terms'), codeName('transaction_terms', x.transaction_terms)],
-    [t('f.packages'), x.packages],
-    [t('f.gross_weight_kg'), x.gross_weight_kg],
-    [t('f.net_weight_kg'), x.net_weight_kg],
+    [t('f.packages'), fmtDecimal(x.packages)],
+    [t('f.gross_weight_kg'), fmtDecimal(x.gross_weight_kg)],
+    [t('f.net_weight_kg'), fmtDecimal(x.net_weight_kg)],
     [t('f.contract_no'), x.contract_no],
-    [t('f.declaration_date'), x.declaration_date],
+    [t('f.declaration_date'), x.declaration_date ? fmtDate(x.declaration_date) : ''],
   ]));
 }
 
@@ -191,7 +211,10 @@ function explanation(x) {
   const prices = x.price_findings || [];
   if (prices.length) {
     out.push(h('h3', t('detail.price_findings')), h('ul.explanation', prices.map((f) => h('li',
-      `#${f.item_no}: ${f.unit_price_cny} CNY — ${f.percent_of_median}% · ${(f.reference || {}).median_cny} · ≤ ${f.threshold_cny}`))));
+      t('detail.price_line', {
+        item: f.item_no, price: fmtDecimal(f.unit_price_cny), percent: f.percent_of_median,
+        median: fmtDecimal((f.reference || {}).median_cny), threshold: fmtDecimal(f.threshold_cny),
+      })))));
   }
   const s = x.sampling;
   if (s) {
@@ -207,7 +230,7 @@ export function risk(d) {
     lanes.length ? lanes.map(({ event }) => h('div', h('p', laneBadge(event.lane)),
       h('ul', (event.reasons || []).map((r) => h('li', h('code', r.code), ' ', pick(r, 'message')))),
       explanation(event.explanation))) : emptyState(t('detail.no_lane')),
-    findings.length ? [h('h3', t('detail.findings')), h('ul', findings.map((f) => h('li', `${tk('finding', f.kind)}${f.field ? ` (${f.field})` : ''}: ${f.note}`)))] : null);
+    findings.length ? [h('h3', t('detail.findings')), h('ul', findings.map((f) => h('li', `${tk('finding', f.kind)}${f.field ? ` (${f.field})` : ''}${t('common.colon')}${f.note}`)))] : null);
 }
 
 export function documents(d) {

@@ -1,8 +1,8 @@
 // The E-Port exchange in the pages (docs/EXCHANGE.md): the messages an agency received on its
 // signed feed (agency desk), and the health of the exchange per agency (HQ dashboard).
-import { t, tk } from './i18n.js';
+import { t, tk, tkMaybe } from './i18n.js';
 import { get, ApiError } from './api.js';
-import { h, fmtTime, fmtSeconds, fmtNumber, table, emptyState, errorText, problemText } from './ui.js';
+import { h, fmtTime, fmtSeconds, fmtNumber, table, dataTable, emptyState, errorText, problemText } from './ui.js';
 
 // Rows the desk shows, newest first.
 const ROWS_SHOWN = 50;
@@ -42,8 +42,8 @@ export async function agencyMessages() {
   });
   return h('div#agency-messages',
     h('p.muted.small', t('messages.note', { shown: fmtNumber(shown.length) })),
-    table([t('messages.id'), t('messages.kind'), t('messages.created_at'), t('messages.declaration_no'),
-      t('messages.enterprise'), t('messages.items'), t('messages.signature')], rows, { caption: t('agency.messages') }));
+    dataTable('messages', [t('messages.id'), t('messages.kind'), t('messages.created_at'), t('messages.declaration_no'),
+      t('messages.enterprise'), t('messages.items'), t('messages.signature')], rows, { caption: t('agency.messages'), csvName: 'agency-messages.csv' }));
 }
 
 // The exchange's health from the dashboard summary (`exchange`: outbox counts per agency).
@@ -55,7 +55,7 @@ export function exchangeHealth(x) {
       : h('span.badge.status-assessed', t('hq.exchange_not_served'));
   const agencies = (x && x.agencies) || [];
   const rows = agencies.map((a) => h('tr', { dataset: { agency: a.agency } },
-    h('td.mono', a.agency),
+    h('td', tkMaybe('agency_name', String(a.agency).toLowerCase()) ? [tkMaybe('agency_name', String(a.agency).toLowerCase()), ' ', h('span.mono.muted', a.agency)] : h('span.mono', a.agency)),
     h('td.num.sent', fmtNumber(a.sent)),
     h('td.num.acknowledged', fmtNumber(a.acknowledged)),
     h('td.num.waiting', fmtNumber(a.waiting)),

@@ -4,14 +4,14 @@
 // agency reads the class report.
 import { t } from './i18n.js';
 import { get, post, ApiError } from './api.js';
-import { h, clear, toast, emptyState, table, fmtFen, problemText, errorText } from './ui.js';
+import { h, clear, toast, emptyState, table, dataTable, fmtFen, fmtDecimal, fmtDate, problemText, errorText, dateAttrs, codeName } from './ui.js';
 
 const CLASS_KEYS = { A: 'forex.class_a', B: 'forex.class_b', C: 'forex.class_c' };
 const KIND_KEYS = { receipt: 'bank.receipt', payment: 'bank.payment' };
 
 const classBadge = (c) => h('span', { class: `badge forex-class forex-${c}` }, t(CLASS_KEYS[c] || 'forex.class_c'));
 const pct = (bp) => `${(Number(bp) / 100).toFixed(2)} %`;
-const fen = (v) => h('td.num', fmtFen(v));
+const fen = (v) => h('td.num', { dataset: { sort: String(v) } }, fmtFen(v));
 
 // A form of text inputs (and selects: attrs.options = [[value, key]]), with the errors of the
 // API shown on their fields. fields: [name, label key, attrs]. onSubmit(body) posts.
@@ -97,12 +97,15 @@ function claimTable(list, { withClaimant = false, id } = {}) {
     h('td.num', String(c.item_no)),
     withClaimant ? h('td.mono', c.claimant) : null,
     h('td.mono', c.hs_code),
-    h('td.num', `${c.quantity} `, h('span.mono.muted', c.unit)),
+    h('td.num', { dataset: { sort: String(c.quantity) } }, fmtDecimal(c.quantity), ' ', codeName('units', c.unit, { unit: true })),
     fen(c.fob_value_fen),
-    h('td.num', fmtFen(c.customs_fob_value_fen), h('span.muted', ` (${c.fob_value} ${c.currency})`)),
+    h('td.num', { dataset: { sort: String(c.customs_fob_value_fen) } }, fmtFen(c.customs_fob_value_fen), h('span.muted', ` (${fmtDecimal(c.fob_value)} ${c.currency})`)),
     h('td', h('span.badge.ok', t('refund.verified'))),
-    h('td', String(c.claimed_at).slice(0, 10))));
-  const el = table(heads, rows, { caption: t('refund.caption') });
+    h('td', fmtDate(c.claimed_at))));
+  // The tax agency's list is long: its tools; an enterprise's own is short.
+  const el = withClaimant
+    ? dataTable('claims', heads, rows, { caption: t('refund.caption'), csvName: 'refund-claims.csv' })
+    : table(heads, rows, { caption: t('refund.caption') });
   if (id) el.id = id;
   return el;
 }
@@ -194,8 +197,8 @@ export async function forexReport() {
     h('td', h('span.mono', e.uscc), e.name ? h('div.muted.small', e.name) : null),
     h('td', classBadge(e.class), e.persistent ? h('div.muted.small', t('forex.persistent')) : null),
     fen(e.export_goods_fen), fen(e.receipts_fen), fen(e.import_goods_fen), fen(e.payments_fen), fen(e.gap_fen),
-    h('td.num', pct(e.divergence_bp))));
-  const list = r.enterprises.length ? table(heads, rows, { caption: t('forex.caption') }) : emptyState(t('forex.empty'));
+    h('td.num', { dataset: { sort: String(e.divergence_bp) } }, pct(e.divergence_bp))));
+  const list = r.enterprises.length ? dataTable('forex', heads, rows, { caption: t('forex.caption'), csvName: 'forex-classes.csv' }) : emptyState(t('forex.empty'));
   return h('div#forex-report', counts, list, h('p.muted.small', policyText(r)));
 }
 
@@ -209,11 +212,11 @@ function recordTable(list) {
     h('td.mono', r.bank_ref),
     h('td', t(KIND_KEYS[r.kind] || 'bank.receipt')),
     h('td.mono', r.uscc),
-    h('td.num', `${r.amount} ${r.currency}`),
+    h('td.num', { dataset: { sort: String(r.amount) } }, `${fmtDecimal(r.amount)} ${r.currency}`),
     fen(r.amount_fen),
-    h('td', r.value_date),
+    h('td', fmtDate(r.value_date)),
     h('td.mono', r.declaration_no || '—')));
-  return table(heads, rows, { caption: t('bank.caption') });
+  return dataTable('bank', heads, rows, { caption: t('bank.caption'), csvName: 'bank-records.csv' });
 }
 
 // A bank user's records and the form to record one.
@@ -234,7 +237,7 @@ export async function bankDesk(ctx) {
       ['uscc', 'bank.uscc', { maxlength: 18, pattern: '[0-9A-Z]{18}' }],
       ['amount', 'bank.amount', { inputmode: 'decimal' }],
       ['currency', 'bank.currency', { maxlength: 3, value: 'CNY' }],
-      ['value_date', 'bank.value_date', { type: 'date' }],
+      ['value_date', 'bank.value_date', dateAttrs()],
       ['bank_ref', 'bank.bank_ref', { maxlength: 64 }],
       ['declaration_no', 'bank.declaration_no', { optional: true, maxlength: 18, inputmode: 'numeric' }],
     ],

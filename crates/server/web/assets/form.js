@@ -4,7 +4,7 @@
 // (DecMessage, UTF-8 or GB2312/GBK) is read by the server into the same JSON form.
 import { t, tk, pick } from './i18n.js';
 import { get, post, postFile, codes, ApiError } from './api.js';
-import { h, clear, toast, errorText, problemText } from './ui.js';
+import { h, clear, toast, errorText, problemText, fieldLabel, registerFieldLabels, confirmDialog, fmtTime, dateAttrs } from './ui.js';
 
 const DRAFTS_KEY = 'jinguan.drafts';
 
@@ -31,60 +31,60 @@ export function deleteDraft(id) {
 function headerSections() {
   return [
     ['form.s_basic', [
-      ['direction', t('f.direction'), { req: true, sel: [['import', tk('direction', 'import')], ['export', tk('direction', 'export')]] }],
-      ['declaration_office', t('f.declaration_office'), { req: true, code: 'offices' }],
-      ['entry_exit_office', t('f.entry_exit_office'), { req: true, code: 'offices' }],
-      ['declaration_date', t('f.declaration_date'), { req: true, type: 'date' }],
-      ['ie_date', t('f.ie_date'), { type: 'date' }],
-      ['contract_no', t('f.contract_no'), {}],
-      ['record_no', t('f.record_no'), {}],
-      ['licence_no', t('f.licence_no'), {}],
-      ['entry_type', t('f.entry_type'), { sel: [['M', t('entry_type.m')], ['D', t('entry_type.d')], ['L', t('entry_type.l')], ['0', t('entry_type.paper')]] }],
+      ['direction', 'f.direction', { req: true, sel: [['import', tk('direction', 'import')], ['export', tk('direction', 'export')]] }],
+      ['declaration_office', 'f.declaration_office', { req: true, code: 'offices' }],
+      ['entry_exit_office', 'f.entry_exit_office', { req: true, code: 'offices' }],
+      ['declaration_date', 'f.declaration_date', { req: true, type: 'date' }],
+      ['ie_date', 'f.ie_date', { type: 'date' }],
+      ['contract_no', 'f.contract_no', {}],
+      ['record_no', 'f.record_no', {}],
+      ['licence_no', 'f.licence_no', {}],
+      ['entry_type', 'f.entry_type', { sel: [['M', t('entry_type.m')], ['D', t('entry_type.d')], ['L', t('entry_type.l')], ['0', t('entry_type.paper')]] }],
     ]],
     ['form.s_parties', [
-      ['trader.name', t('f.trader_name'), { req: true }],
-      ['trader.uscc', t('f.trader_uscc'), { req: true }],
-      ['trader.customs_code', t('f.trader_customs_code'), {}],
-      ['overseas_party.name', t('f.overseas_name'), { req: true }],
-      ['overseas_party.code', t('f.overseas_code'), {}],
-      ['overseas_party.address', t('f.overseas_address'), {}],
-      ['owner.name', t('f.owner_name'), {}],
-      ['owner.uscc', t('f.owner_uscc'), {}],
+      ['trader.name', 'f.trader_name', { req: true }],
+      ['trader.uscc', 'f.trader_uscc', { req: true }],
+      ['trader.customs_code', 'f.trader_customs_code', {}],
+      ['overseas_party.name', 'f.overseas_name', { req: true }],
+      ['overseas_party.code', 'f.overseas_code', {}],
+      ['overseas_party.address', 'f.overseas_address', {}],
+      ['owner.name', 'f.owner_name', {}],
+      ['owner.uscc', 'f.owner_uscc', {}],
     ]],
     ['form.s_transport', [
-      ['transport_mode', t('f.transport_mode'), { req: true, code: 'transport_modes' }],
-      ['vessel', t('f.vessel'), {}],
-      ['voyage_no', t('f.voyage_no'), {}],
-      ['bill_no', t('f.bill_no'), {}],
-      ['goods_place', t('f.goods_place'), {}],
-      ['loading_port', t('f.loading_port'), { only: 'import' }],
-      ['destination_port', t('f.destination_port'), { only: 'export' }],
-      ['domestic_port', t('f.domestic_port'), {}],
+      ['transport_mode', 'f.transport_mode', { req: true, code: 'transport_modes' }],
+      ['vessel', 'f.vessel', {}],
+      ['voyage_no', 'f.voyage_no', {}],
+      ['bill_no', 'f.bill_no', {}],
+      ['goods_place', 'f.goods_place', {}],
+      ['loading_port', 'f.loading_port', { only: 'import' }],
+      ['destination_port', 'f.destination_port', { only: 'export' }],
+      ['domestic_port', 'f.domestic_port', {}],
     ]],
     ['form.s_trade', [
-      ['trade_mode', t('f.trade_mode'), { req: true, code: 'trade_modes' }],
-      ['levy_nature', t('f.levy_nature'), { req: true, code: 'levy_natures' }],
-      ['trading_country', t('f.trading_country'), { req: true, code: 'countries' }],
-      ['dispatch_country', t('f.dispatch_country'), { req: true, code: 'countries' }],
-      ['transaction_terms', t('f.transaction_terms'), { req: true, code: 'transaction_terms' }],
-      ['package_type', t('f.package_type'), { req: true, code: 'package_types' }],
-      ['packages', t('f.packages'), { req: true, type: 'number' }],
-      ['gross_weight_kg', t('f.gross_weight_kg'), { req: true }],
-      ['net_weight_kg', t('f.net_weight_kg'), { req: true }],
-      ['freight.mark', t('f.freight_mark'), { sel: chargeMarks() }],
-      ['freight.value', t('f.freight_value'), {}],
-      ['freight.currency', t('f.freight_currency'), { code: 'currencies' }],
-      ['insurance.mark', t('f.insurance_mark'), { sel: chargeMarks() }],
-      ['insurance.value', t('f.insurance_value'), {}],
-      ['insurance.currency', t('f.insurance_currency'), { code: 'currencies' }],
-      ['marks', t('f.marks'), {}],
-      ['remarks', t('f.remarks'), {}],
+      ['trade_mode', 'f.trade_mode', { req: true, code: 'trade_modes' }],
+      ['levy_nature', 'f.levy_nature', { req: true, code: 'levy_natures' }],
+      ['trading_country', 'f.trading_country', { req: true, code: 'countries' }],
+      ['dispatch_country', 'f.dispatch_country', { req: true, code: 'countries' }],
+      ['transaction_terms', 'f.transaction_terms', { req: true, code: 'transaction_terms' }],
+      ['package_type', 'f.package_type', { req: true, code: 'package_types' }],
+      ['packages', 'f.packages', { req: true, type: 'number' }],
+      ['gross_weight_kg', 'f.gross_weight_kg', { req: true }],
+      ['net_weight_kg', 'f.net_weight_kg', { req: true }],
+      ['freight.mark', 'f.freight_mark', { sel: chargeMarks() }],
+      ['freight.value', 'f.freight_value', {}],
+      ['freight.currency', 'f.freight_currency', { code: 'currencies' }],
+      ['insurance.mark', 'f.insurance_mark', { sel: chargeMarks() }],
+      ['insurance.value', 'f.insurance_value', {}],
+      ['insurance.currency', 'f.insurance_currency', { code: 'currencies' }],
+      ['marks', 'f.marks', {}],
+      ['remarks', 'f.remarks', {}],
     ]],
     // Cross-border e-commerce retail imports (9610, 1210) only: the buyer whose limits apply.
     ['form.s_buyer', [
-      ['buyer.id_type', t('f.buyer_id_type'), { only: 'import', sel: [['', t('buyer_doc.none')], ['resident_id', t('buyer_doc.resident_id')], ['passport', t('buyer_doc.passport')]] }],
-      ['buyer.id_no', t('f.buyer_id_no'), { only: 'import' }],
-      ['buyer.name', t('f.buyer_name'), { only: 'import' }],
+      ['buyer.id_type', 'f.buyer_id_type', { only: 'import', sel: [['', t('buyer_doc.none')], ['resident_id', t('buyer_doc.resident_id')], ['passport', t('buyer_doc.passport')]] }],
+      ['buyer.id_no', 'f.buyer_id_no', { only: 'import' }],
+      ['buyer.name', 'f.buyer_name', { only: 'import' }],
     ]],
   ];
 }
@@ -95,35 +95,49 @@ function chargeMarks() {
 
 function itemFields() {
   return [
-    ['commodity_code', t('f.commodity_code'), { req: true, code: 'tariff' }],
-    ['name', t('f.name'), { req: true }],
-    ['specification', t('f.specification'), { req: true, wide: true }],
-    ['declared_quantity', t('f.declared_quantity'), { req: true }],
-    ['declared_unit', t('f.declared_unit'), { req: true, code: 'units' }],
-    ['first_quantity', t('f.first_quantity'), { req: true }],
-    ['first_unit', t('f.first_unit'), { req: true, code: 'units' }],
-    ['second_quantity', t('f.second_quantity'), {}],
-    ['second_unit', t('f.second_unit'), { code: 'units' }],
-    ['unit_price', t('f.unit_price'), { req: true }],
-    ['total_price', t('f.total_price'), { req: true }],
-    ['currency', t('f.currency'), { req: true, code: 'currencies' }],
-    ['origin_country', t('f.origin_country'), { req: true, code: 'countries' }],
-    ['destination_country', t('f.destination_country'), { req: true, code: 'countries' }],
-    ['district', t('f.district'), {}],
-    ['duty_treatment', t('f.duty_treatment'), { req: true, code: 'duty_treatments' }],
+    ['commodity_code', 'f.commodity_code', { req: true, code: 'tariff' }],
+    ['name', 'f.name', { req: true }],
+    ['specification', 'f.specification', { req: true, wide: true }],
+    ['declared_quantity', 'f.declared_quantity', { req: true }],
+    ['declared_unit', 'f.declared_unit', { req: true, code: 'units' }],
+    ['first_quantity', 'f.first_quantity', { req: true }],
+    ['first_unit', 'f.first_unit', { req: true, code: 'units' }],
+    ['second_quantity', 'f.second_quantity', {}],
+    ['second_unit', 'f.second_unit', { code: 'units' }],
+    ['unit_price', 'f.unit_price', { req: true }],
+    ['total_price', 'f.total_price', { req: true }],
+    ['currency', 'f.currency', { req: true, code: 'currencies' }],
+    ['origin_country', 'f.origin_country', { req: true, code: 'countries' }],
+    ['destination_country', 'f.destination_country', { req: true, code: 'countries' }],
+    ['district', 'f.district', {}],
+    ['duty_treatment', 'f.duty_treatment', { req: true, code: 'duty_treatments' }],
   ];
 }
+
+// Labels of the declaration's fields by path (items without their index), for messages and
+// the amendment dialog: "Item 1 · Unit price" rather than `items[0].unit_price`.
+// (A function: the lists name options in the page's language, known once it is loaded.)
+export const fieldKeys = () => Object.fromEntries([
+  ...headerSections().flatMap(([, fields]) => fields.map(([path, key]) => [path, key])),
+  ...itemFields().map(([path, key]) => [`items.${path}`, key]),
+  ['trader', 'f.trader'], ['overseas_party', 'f.overseas_party'], ['owner', 'f.owner'], ['agent', 'f.agent'],
+  ['items', 'form.s_items'],
+]);
+registerFieldLabels(fieldKeys);
 
 const idOf = (path) => 'f-' + path.replace(/[[\].]/g, '_');
 
 // One labelled input with its hint (the code's name) and error line.
-function fieldEl(path, label, o) {
+function fieldEl(path, labelKey, o) {
   const id = idOf(path);
+  const label = t(labelKey);
   let input;
   if (o.sel) {
     input = h('select', { id, name: path }, o.sel.map(([v, l]) => h('option', { value: v }, l)));
   } else {
-    input = h('input', { id, name: path, type: o.type === 'date' ? 'date' : 'text', inputmode: o.type === 'number' ? 'numeric' : null, autocomplete: 'off', spellcheck: 'false' });
+    input = o.type === 'date'
+      ? h('input', { id, name: path, ...dateAttrs() })
+      : h('input', { id, name: path, type: 'text', inputmode: o.type === 'number' ? 'numeric' : null, autocomplete: 'off', spellcheck: 'false' });
   }
   input.dataset.path = path;
   if (o.req) input.setAttribute('aria-required', 'true');
@@ -191,10 +205,44 @@ function getAt(obj, path) {
   return path.split('.').reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), obj);
 }
 
+// The form being filled, kept in this tab (sessionStorage, one per user) at every change, so a
+// language switch, a reload or a visit to another page loses nothing; removed when the
+// declaration is filed or the user discards it. (Drafts kept by the server, listed and
+// resumable from any browser, need an endpoint that does not exist yet.)
+const workKey = (login) => `jinguan.form.${login}`;
+function loadWork(login) {
+  try {
+    return JSON.parse(sessionStorage.getItem(workKey(login)) || 'null');
+  } catch {
+    return null;
+  }
+}
+export function dropWork(login) {
+  sessionStorage.removeItem(workKey(login));
+}
+
+// The current form's saver, called before the shell redraws the page (a language switch).
+let saveCurrent = null;
+window.addEventListener('jinguan:before-redraw', () => { if (saveCurrent) saveCurrent(); });
+window.addEventListener('pagehide', () => { if (saveCurrent) saveCurrent(); });
+
 export async function declarationForm(el, { params, session }) {
+  const login = session.principal.login;
   const draftId = params.get('draft');
   const draft = draftId ? listDrafts().find((d) => d.id === draftId) : null;
-  const state = { id: draft ? draft.id : `d-${Date.now()}`, seq: draft ? draft.seq : crypto.randomUUID() };
+  let work = loadWork(login);
+  // Opening a draft over an unsent form of another: that form is kept among the drafts first.
+  if (draft && work && work.id !== draft.id && work.form) {
+    const v = work.form.values || {};
+    saveDraft({ id: work.id, seq: work.seq, saved_at: work.saved_at, title: [v.contract_no, v['items[0].name']].filter(Boolean).join(' · '), form: work.form });
+    dropWork(login);
+  }
+  if (draft) work = null;
+  const state = {
+    id: draft ? draft.id : (work && work.id) || `d-${Date.now()}`,
+    seq: draft ? draft.seq : (work && work.seq) || crypto.randomUUID(),
+    touched: !!work,
+  };
 
   const summaryBox = h('div.error-summary#error-summary', { tabindex: '-1', hidden: true, role: 'alert' });
   const okBox = h('p.ok-box#check-ok', { role: 'status', hidden: true }, t('form.check_ok'));
@@ -208,7 +256,7 @@ export async function declarationForm(el, { params, session }) {
     const box = h('fieldset.card.item', { dataset: { index: i } }, h('legend', t('form.item', { n: i + 1 })),
       h('div.fields', itemFields().map(([p, l, o]) => fieldEl(`items[${i}].${p}`, l, o))));
     if (i > 0) {
-      box.append(h('button.btn-link', { type: 'button', onclick: () => { box.remove(); renumber(); } }, t('form.remove_item')));
+      box.append(h('button.btn-link', { type: 'button', onclick: () => { box.remove(); renumber(); touched(); } }, t('form.remove_item')));
     }
     itemsBox.append(box);
     return box;
@@ -225,7 +273,7 @@ export async function declarationForm(el, { params, session }) {
     });
   };
   form.append(h('section.card', { 'aria-labelledby': 'items-title' }, h('h2#items-title', t('form.s_items')), itemsBox,
-    h('button.btn-secondary#add-item', { type: 'button', onclick: () => addItem().querySelector('input').focus() }, t('form.add_item'))));
+    h('button.btn-secondary#add-item', { type: 'button', onclick: () => { addItem().querySelector('input').focus(); touched(); } }, t('form.add_item'))));
 
   const direction = () => form.querySelector('[data-path="direction"]').value;
   const applyDirection = () => {
@@ -266,6 +314,38 @@ export async function declarationForm(el, { params, session }) {
     applyDirection();
   };
 
+  // Every field's value by path (hidden ones too: a direction switched back finds them), and
+  // how many items: the form exactly as left.
+  const snapshot = () => ({
+    values: Object.fromEntries([...form.querySelectorAll('[data-path]')].map((inp) => [inp.dataset.path, inp.value])),
+    items: itemsBox.children.length,
+  });
+  const restore = (snap) => {
+    while (itemsBox.children.length) itemsBox.lastChild.remove();
+    for (let i = 0; i < Math.max(1, snap.items || 1); i++) addItem();
+    form.querySelectorAll('[data-path]').forEach((inp) => {
+      const v = snap.values[inp.dataset.path];
+      inp.value = v === undefined || v === null ? '' : String(v);
+      if (inp.refreshHint && inp.value) inp.refreshHint();
+    });
+    applyDirection();
+  };
+  const save = () => {
+    if (!form.isConnected || !state.touched) return;
+    sessionStorage.setItem(workKey(login), JSON.stringify({
+      id: state.id, seq: state.seq, checked: !summaryBox.hidden || !okBox.hidden, saved_at: new Date().toISOString(), form: snapshot(),
+    }));
+  };
+  let saveTimer;
+  const touched = () => {
+    state.touched = true;
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(save, 250);
+  };
+  form.addEventListener('input', touched);
+  form.addEventListener('change', touched);
+  saveCurrent = save;
+
   const showProblems = (problems) => {
     form.querySelectorAll('[data-path]').forEach((inp) => setError(inp, ''));
     clear(summaryBox);
@@ -277,8 +357,8 @@ export async function declarationForm(el, { params, session }) {
     const listItems = problems.map((p) => {
       const inp = [...form.querySelectorAll('[data-path]')].find((x) => x.dataset.path === p.field);
       if (inp) setError(inp, problemText(p));
-      const label = p.field || t('form.whole');
-      return h('li', inp ? h('a', { href: `#${inp.id}`, onclick: (ev) => { ev.preventDefault(); inp.focus(); } }, label) : h('code', label), ' ', problemText(p));
+      const label = fieldLabel(p.field);
+      return h('li', inp ? h('a', { href: `#${inp.id}`, onclick: (ev) => { ev.preventDefault(); inp.focus(); } }, label) : h('strong', label), t('common.colon'), problemText(p));
     });
     summaryBox.append(h('h2', t('form.problems', { n: problems.length })), h('ul', listItems));
     summaryBox.hidden = false;
@@ -334,8 +414,10 @@ export async function declarationForm(el, { params, session }) {
       }
     }
     fromJson(obj);
+    touched();
     toast(() => t('form.uploaded', { name: f.name }));
     await check();
+    save();
   });
 
   const busy = (btn, fn) => async () => {
@@ -351,6 +433,16 @@ export async function declarationForm(el, { params, session }) {
     saveDraft({ id: state.id, seq: state.seq, saved_at: new Date().toISOString(), title, json });
     toast(() => t('form.draft_saved'));
   });
+  // Starting afresh throws the typed form away: asked first.
+  const discardBtn = h('button.btn-danger#discard-form', { type: 'button' }, t('form.discard'));
+  discardBtn.addEventListener('click', async () => {
+    const ok = await confirmDialog({ title: t('form.discard'), text: t('form.discard_text'), danger: true, confirm: t('form.discard_confirm') });
+    if (!ok) return;
+    state.touched = false;
+    dropWork(login);
+    location.hash = '#/portal/new';
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  });
   const submitBtn = h('button.btn-primary#submit', { type: 'submit' }, t('form.submit'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -359,6 +451,8 @@ export async function declarationForm(el, { params, session }) {
       try {
         const r = await post('/api/declarations', toJson(), { 'client-seq-no': state.seq });
         deleteDraft(state.id);
+        state.touched = false;
+        dropWork(login);
         toast(() => t('form.accepted', { no: r.declaration_no || r.pre_entry_no, lane: r.lane ? tk('lane', r.lane) : '' }));
         location.hash = `#/portal/d/${r.id}`;
       } catch (e) {
@@ -377,17 +471,26 @@ export async function declarationForm(el, { params, session }) {
     h('div.head-actions',
       h('label.btn-secondary', { for: 'upload' }, t('form.upload')), fileInput)));
   el.append(h('p.muted', t('form.intro')));
-  el.append(summaryBox, okBox, form);
-  form.append(h('div.form-actions.card', checkBtn, draftBtn, submitBtn));
+  const restored = h('p.ok-box#form-restored', { role: 'status', hidden: !work },
+    work ? t('form.restored', { at: fmtTime(work.saved_at) }) : '');
+  el.append(restored, summaryBox, okBox, form);
+  form.append(h('div.form-actions.card', discardBtn, checkBtn, draftBtn, submitBtn));
 
   form.querySelector('[data-path="direction"]').addEventListener('change', applyDirection);
-  if (draft) {
+  if (draft && draft.form) {
+    restore(draft.form);
+  } else if (draft) {
     fromJson(draft.json);
+  } else if (work && work.form) {
+    restore(work.form);
   } else {
     addItem();
     const today = new Date().toISOString().slice(0, 10);
     fromJson({ direction: 'import', entry_type: 'M', declaration_date: today, trader: { uscc: session.principal.uscc }, items: [{}] });
   }
   applyDirection();
-  form.querySelector('input').focus();
+  // A form that was checked before the switch shows its problems again, in the new language.
+  if (work && work.checked) {
+    try { await check(); } catch { /* the next check will say it */ }
+  }
 }

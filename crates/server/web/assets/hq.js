@@ -2,8 +2,8 @@
 // commodities and partners, by office; charts by Chart.js (vendored, see vendor/README.md);
 // every chart has a table beside it with the same figures; and the exchange's health.
 import { t, tk, pick } from './i18n.js';
-import { get } from './api.js';
-import { h, section, table, fmtNumber, fmtSeconds, emptyState } from './ui.js';
+import { get, ApiError } from './api.js';
+import { h, section, table, fmtNumber, fmtSeconds, emptyState, problemText, errorText, fieldLabel, dateAttrs } from './ui.js';
 import { exchangeHealth } from './exchange.js';
 
 const LANE_COLOURS = { green: '#2e7d32', yellow: '#f9a825', red: '#c62828', blue: '#1565c0' };
@@ -32,11 +32,9 @@ export async function dashboard(el, { params, session }) {
   if (office) q.set('office', office);
   if (from) q.set('from', from);
   if (to) q.set('to', to);
-  const s = await get(`/api/stats/summary?${q}`);
-
   const officeIn = h('input#s-office', { name: 'office', value: office, size: 6, inputmode: 'numeric', autocomplete: 'off' });
-  const fromIn = h('input#s-from', { name: 'from', type: 'date', value: from });
-  const toIn = h('input#s-to', { name: 'to', type: 'date', value: to });
+  const fromIn = h('input#s-from', { name: 'from', ...dateAttrs(), value: from });
+  const toIn = h('input#s-to', { name: 'to', ...dateAttrs(), value: to });
   const filters = h('form.filters', { role: 'search' },
     h('label', { for: 's-office' }, t('filter.office')), officeIn,
     h('label', { for: 's-from' }, t('filter.from')), fromIn,
@@ -50,6 +48,24 @@ export async function dashboard(el, { params, session }) {
     if (toIn.value) n.set('to', toIn.value);
     location.hash = `#/hq?${n}`;
   });
+
+  // A filter the service refuses is said beside the filters, which stay for correcting it.
+  const filterError = h('div.error-summary#filter-error', { role: 'alert', hidden: true });
+  let s;
+  try {
+    s = await get(`/api/stats/summary?${q}`);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status >= 500 || e.status === 401) throw e;
+    const inputs = { office: officeIn, from: fromIn, to: toIn };
+    const problems = e.problems.length ? e.problems : [{ field: '', message_zh: errorText(e), message_en: errorText(e) }];
+    for (const p of problems) if (inputs[p.field]) inputs[p.field].setAttribute('aria-invalid', 'true');
+    filterError.append(h('h2', t('hq.filter_problem')), h('ul', problems.map((p) => h('li',
+      p.field ? [h('strong', inputs[p.field] ? t(`filter.${p.field}`) : fieldLabel(p.field)), t('common.colon')] : null,
+      problemText(p)))));
+    filterError.hidden = false;
+    el.append(h('div.page-head', h('h1', t('hq.title'))), h('div.card', filters), filterError);
+    return;
+  }
 
   el.append(h('div.page-head', h('h1', t('hq.title')),
     h('span.muted', s.office ? t('hq.scope_office', { office: s.office }) : session.principal.office ? t('hq.scope_office', { office: session.principal.office }) : t('hq.scope_all'))));

@@ -40,6 +40,20 @@ export function tk(prefix, value) {
   return t(`${prefix}.${value}`);
 }
 
+// A key made from a value the server chose in an open family (a system component, an agency):
+// its translation if the dictionary has one, else the fallback key's (never the raw value in
+// the other language).
+export function tkOr(prefix, value, fallbackKey) {
+  const s = dict[`${prefix}.${value}`];
+  return typeof s === 'string' ? s : t(fallbackKey);
+}
+
+// The translation of a value of an open family, or null when the dictionary has none.
+export function tkMaybe(prefix, value) {
+  const s = dict[`${prefix}.${value}`];
+  return typeof s === 'string' ? s : null;
+}
+
 // Bilingual data from the server ({name_zh, name_en} or {message_zh, message_en}).
 export function pick(obj, base) {
   if (!obj) return '';

@@ -1,9 +1,9 @@
 // Officer console: a worklist per duty (review, inspection, tax, release) with filters, and the
 // declaration page with the officer's actions, each confirmed before it is taken.
 import { t, tk } from './i18n.js';
-import { get, post } from './api.js';
-import { h, clear, section, emptyState, toast, confirmDialog, errorText } from './ui.js';
-import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes } from './detail.js';
+import { get, post, ApiError } from './api.js';
+import { h, clear, section, emptyState, toast, confirmDialog, errorText, dateAttrs, problemText, fieldLabel } from './ui.js';
+import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes, printButton } from './detail.js';
 import { declarationTable, declarationPage, statusSelect } from './portal.js';
 
 // Tabs: [id, label key, status filter, duty that works it]
@@ -35,7 +35,7 @@ export async function worklist(el, { params, session }) {
   const laneSel = h('select#f-lane', { name: 'lane' }, h('option', { value: '' }, t('filter.any_lane')),
     ['green', 'yellow', 'red', 'blue'].map((l) => h('option', { value: l, selected: l === lane ? true : null }, tk('lane', l))));
   const officeIn = h('input#f-office', { name: 'office', value: office, size: 6, autocomplete: 'off', inputmode: 'numeric' });
-  const fromIn = h('input#f-from', { name: 'from', type: 'date', value: from });
+  const fromIn = h('input#f-from', { name: 'from', ...dateAttrs(), value: from });
   const statusSel = statusSelect('f-status', status);
   const filters = h('form.filters', { role: 'search' },
     h('label', { for: 'f-status' }, t('filter.status')), statusSel,
@@ -62,16 +62,26 @@ export async function worklist(el, { params, session }) {
     if (status) q.set('status', status);
     if (lane) q.set('lane', lane);
     if (office) q.set('office', office);
-    if (from) q.set('from', new Date(`${from}T00:00:00+08:00`).toISOString());
+    // A day in China's time; anything else is sent as typed, for the service to say what is wrong.
+    if (from) q.set('from', /^\d{4}-\d{2}-\d{2}$/.test(from) ? new Date(`${from}T00:00:00+08:00`).toISOString() : from);
     if (cursor) q.set('cursor', cursor);
     const page = await declarationPage(q);
     rows.push(...page.items);
     cursor = page.next_cursor;
-    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/officer/d/${d.id}`) : emptyState(t('work.empty')));
+    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/officer/d/${d.id}`, { id: 'work', more: !!cursor }) : emptyState(t('work.empty')));
     more.hidden = !cursor;
   };
   more.addEventListener('click', () => load().catch((e) => toast(() => errorText(e), 'error')));
-  await load();
+  // A filter the service refuses is said above the list; the filters stay to correct it.
+  try {
+    await load();
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status >= 500 || e.status === 401) throw e;
+    const inputs = { status: statusSel, lane: laneSel, office: officeIn, from: fromIn };
+    for (const p of e.problems) if (inputs[p.field]) inputs[p.field].setAttribute('aria-invalid', 'true');
+    const problems = e.problems.length ? e.problems.map((p) => h('li', p.field ? [h('strong', fieldLabel(p.field)), t('common.colon')] : null, problemText(p))) : [h('li', errorText(e))];
+    clear(body).append(h('div.error-summary#filter-error', { role: 'alert' }, h('h2', t('hq.filter_problem')), h('ul', problems)));
+  }
 }
 
 const FINDING_KINDS = ['misclassification', 'undervaluation', 'quantity', 'prohibited_goods', 'other'];
@@ -192,8 +202,12 @@ export async function officerDetail(el, ctx) {
   };
   const btn = (id, key, fn, cls = 'btn-primary') => h('button', { type: 'button', id: `act-${id}`, class: cls, onclick: fn }, t(key));
 
+  // What the service would accept in this state (clearance::decide): while a request of the
+  // declarant waits for a decision, every step of the clearance waits too; only the decision
+  // on the request (and a suspension) is offered.
+  const waiting = !!s.pending_request;
   const actions = [];
-  if (s.status === 'document_review' && has('reviewer')) {
+  if (!waiting && s.status === 'document_review' && has('reviewer')) {
     actions.push(btn('review', 'act.review', async () => {
       const body = await examinationDialog({ title: t('act.review') });
       if (body) take('review', body);
@@ -203,29 +217,29 @@ export async function officerDetail(el, ctx) {
       if (v) take('inspection-order', { reason: v.reason });
     }, 'btn-secondary'));
   }
-  if (s.status === 'inspection' && has('inspector')) {
+  if (!waiting && s.status === 'inspection' && has('inspector')) {
     actions.push(btn('inspection', 'act.inspection', async () => {
       const body = await examinationDialog({ title: t('act.inspection'), text: t('act.inspection_text') });
       if (body) take('inspection', body);
     }));
   }
-  if (s.status === 'awaiting_assessment' && has('tax_officer')) {
+  if (!waiting && s.status === 'awaiting_assessment' && has('tax_officer')) {
     actions.push(btn('assess', 'act.assess', async () => {
       if (await confirmDialog({ title: t('act.assess'), text: t('act.assess_text') })) take('assess');
     }));
   }
-  if (s.status === 'paid' && has('release_officer')) {
+  if (!waiting && s.status === 'paid' && has('release_officer')) {
     actions.push(btn('release', 'act.release', async () => {
       if (await confirmDialog({ title: t('act.release'), text: t('act.release_text', { no: s.declaration_no }) })) take('release');
     }));
   }
-  if (s.status === 'assessed' && has('release_officer')) {
+  if (!waiting && s.status === 'assessed' && has('release_officer')) {
     actions.push(btn('guarantee', 'act.guarantee', async () => {
       const v = await confirmDialog({ title: t('act.guarantee'), fields: [{ name: 'guarantee_no', label: t('act.guarantee_no'), required: true }] });
       if (v) take('guarantee-release', { guarantee_no: v.guarantee_no });
     }, 'btn-secondary'));
   }
-  if (s.status === 'released' && has('release_officer')) {
+  if (!waiting && s.status === 'released' && has('release_officer')) {
     if (s.header && s.header.direction === 'export') {
       actions.push(btn('exit', 'act.exit', async () => {
         const v = await confirmDialog({ title: t('act.exit'), fields: [{ name: 'manifest_ref', label: t('act.manifest_ref'), required: true }] });
@@ -262,10 +276,15 @@ export async function officerDetail(el, ctx) {
     }
   }
 
-  el.append(h('div.page-head', h('h1', t('detail.title')), h('a', { href: '#/officer' }, t('nav.back_worklist'))));
+  el.append(h('div.page-head', h('h1', t('detail.title')),
+    h('div.actions', printButton(), h('a', { href: '#/officer' }, t('nav.back_worklist')))));
   el.append(summary(d));
-  el.append(section('detail.actions', actions.length ? h('div.actions', actions) : emptyState(t('act.none'))));
+  el.append(section('detail.actions',
+    waiting ? h('p.warning#request-waiting', t('act.request_waiting', { kind: tk('request', s.pending_request.kind) })) : null,
+    actions.length ? h('div.actions', actions) : emptyState(t('act.none'))));
+  // The goods take the page's whole width; the rest shares it below.
+  el.append(items(d));
   el.append(h('div.cols',
-    h('div', items(d), taxes(d, null), risk(d), documents(d)),
+    h('div', taxes(d, null), risk(d), documents(d)),
     h('div', parties(d), timeline(d))));
 }

@@ -3,8 +3,8 @@
 // the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
 import { get, post, ApiError, loadCodeRows } from './api.js';
-import { h, clear, fmtFen, fmtTime, statusBadge, laneBadge, section, table, emptyState, toast, confirmDialog, errorText, problemText, codeName } from './ui.js';
-import { summary, timeline, taxes, items, parties, documents, loadDetailCodes } from './detail.js';
+import { h, clear, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge, section, table, dataTable, emptyState, toast, confirmDialog, errorText, problemText, codeName, fieldLabel, dateAttrs } from './ui.js';
+import { summary, timeline, taxes, items, parties, documents, loadDetailCodes, printButton } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 import { myRefunds, myForex } from './finance.js';
 
@@ -24,7 +24,7 @@ export function declarationRows(items, hrefOf) {
     h('td.mono', d.declarant),
     h('td', statusBadge(d.status)),
     h('td', laneBadge(d.lane)),
-    h('td', fmtTime(d.submitted_at))));
+    h('td', { dataset: { sort: d.submitted_at || '' } }, fmtTime(d.submitted_at))));
 }
 
 // A page of declarations, listed: their offices' names looked up first.
@@ -34,9 +34,11 @@ export async function declarationPage(query) {
   return page;
 }
 
-export function declarationTable(items, hrefOf) {
-  return table([t('list.number'), t('f.direction'), t('f.declaration_office'), t('detail.declarant'), t('detail.status'), t('detail.lane'), t('detail.submitted_at')],
-    declarationRows(items, hrefOf), { caption: t('list.caption') });
+// The declarations loaded, with sorting, a filter, the count and CSV export (`more`: the
+// server has more than loaded).
+export function declarationTable(items, hrefOf, { id = 'declarations', more = false } = {}) {
+  return dataTable(id, [t('list.number'), t('f.direction'), t('f.declaration_office'), t('detail.declarant'), t('detail.status'), t('detail.lane'), t('detail.submitted_at')],
+    declarationRows(items, hrefOf), { caption: t('list.caption'), csvName: `${id}.csv`, more });
 }
 
 export async function portalList(el, { params }) {
@@ -71,7 +73,7 @@ export async function portalList(el, { params }) {
     const page = await declarationPage(q);
     rows.push(...page.items);
     cursor = page.next_cursor;
-    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/portal/d/${d.id}`) : emptyState(t('list.empty')));
+    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/portal/d/${d.id}`, { id: 'mine', more: !!cursor }) : emptyState(t('list.empty')));
     more.hidden = !cursor;
   };
   more.addEventListener('click', load);
@@ -83,13 +85,24 @@ export async function portalList(el, { params }) {
 const AMENDABLE = ['accepted', 'document_review', 'inspection', 'awaiting_assessment'];
 const CANCELLABLE = [...AMENDABLE, 'assessed', 'paid', 'released'];
 
-// The paths an amendment may name, from the declaration as filed: items first, then the header.
-function fieldPaths(x) {
+// The fields an amendment may name, from the declaration as filed: items first, then the
+// header; each [path, label with its value as filed] ("Item 1 · Unit price (350.0000)").
+function fieldChoices(x) {
   if (!x) return [];
   const scalar = (v) => v !== null && typeof v !== 'object';
-  const items = (x.items || []).flatMap((it, i) => Object.keys(it).filter((k) => k !== 'item_no' && scalar(it[k])).map((k) => `items[${i}].${k}`));
-  const header = Object.keys(x).filter((k) => scalar(x[k]));
+  const choice = (path, v) => [path, `${fieldLabel(path)} (${v})`];
+  const items = (x.items || []).flatMap((it, i) => Object.keys(it).filter((k) => k !== 'item_no' && scalar(it[k])).map((k) => choice(`items[${i}].${k}`, it[k])));
+  const header = Object.keys(x).filter((k) => scalar(x[k])).map((k) => choice(k, x[k]));
   return [...items, ...header];
+}
+
+// The filed value of each field an amendment may name, by path.
+function filedValues(x) {
+  return Object.fromEntries(fieldChoices(x).map(([path]) => {
+    const m = /^items\[(\d+)\]\.(.+)$/.exec(path);
+    const v = m ? ((x.items || [])[Number(m[1])] || {})[m[2]] : x[path];
+    return [path, v === undefined || v === null ? '' : String(v)];
+  }));
 }
 
 async function step(id, name, body, okKey) {
@@ -110,14 +123,15 @@ export async function portalDetail(el, ctx) {
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
   const s = d.state;
 
-  const pay = (n) => h('button.btn-primary', { type: 'button', 'data-notice': n.notice_no, onclick: async () => {
+  // Payment, like every step, waits while a request is before an officer (clearance::decide).
+  const pay = (n) => (s.pending_request ? null : h('button.btn-primary', { type: 'button', 'data-notice': n.notice_no, onclick: async () => {
     const ok = await confirmDialog({
       title: t('pay.title'),
       text: t('pay.text', { notice: n.notice_no, amount: fmtFen(n.amount_fen), tax: tk('tax', n.tax) }),
       confirm: t('pay.confirm'),
     });
     if (ok && await step(d.id, 'pay', { notice_no: n.notice_no }, 'pay.done')) reload();
-  } }, t('pay.button'));
+  } }, t('pay.button')));
 
   const actions = [];
   if (s.status === 'submitted') {
@@ -131,7 +145,8 @@ export async function portalDetail(el, ctx) {
       const v = await confirmDialog({
         title: t('action.amendment'),
         fields: [
-          { name: 'field', label: t('amend.field'), required: true, value: 'items[0].unit_price', suggestions: fieldPaths(d.declaration) },
+          // The value as filed is put in the new value's field, to be corrected.
+          { name: 'field', label: t('amend.field'), type: 'select', required: true, value: 'items[0].unit_price', options: fieldChoices(d.declaration), fills: { field: 'value', values: filedValues(d.declaration) } },
           { name: 'value', label: t('amend.value'), required: true },
           { name: 'reason', label: t('action.reason'), type: 'textarea', required: true },
         ],
@@ -146,12 +161,15 @@ export async function portalDetail(el, ctx) {
     } }, t('action.cancellation')));
   }
 
-  el.append(h('div.page-head', h('h1', t('detail.title')), h('a', { href: '#/portal' }, t('nav.back_list'))));
+  el.append(h('div.page-head', h('h1', t('detail.title')),
+    h('div.actions', printButton(), h('a', { href: '#/portal' }, t('nav.back_list')))));
   el.append(summary(d));
   if (actions.length) el.append(h('div.actions.card', { role: 'group', 'aria-label': t('detail.actions') }, actions));
+  // The goods take the page's whole width; the timeline and the rest share it below.
+  el.append(items(d));
   el.append(h('div.cols',
-    h('div', timeline(d)),
-    h('div', taxes(d, pay), items(d), parties(d), documents(d))));
+    h('div', taxes(d, pay), parties(d), documents(d)),
+    h('div', timeline(d))));
 }
 
 export async function portalServices(el, ctx) {
@@ -159,14 +177,13 @@ export async function portalServices(el, ctx) {
   if (!ctx.isCurrent()) return;
   el.append(h('h1', t('services.title')), h('p.muted', t('services.intro')));
   el.append(section('services.licences', h('p', t('services.licences_text')), mine));
-  el.append(h('div.grid2',
-    section('services.refunds', h('p', t('services.refunds_text')), ...refunds),
-    section('services.forex', h('p', t('services.forex_text')), forex)));
+  el.append(section('services.refunds', h('p', t('services.refunds_text')), ...refunds),
+    section('services.forex', h('p', t('services.forex_text')), forex));
 }
 
 // --- The E-Port licence ledger (docs/EPORT.md "API") ---------------------------------------
 
-const qty = (v) => h('td.num', String(v));
+const qty = (v) => h('td.num', { dataset: { sort: String(v) } }, fmtDecimal(v));
 
 function licenceRows(list, withHolder) {
   return list.map((l) => h('tr', { dataset: { licence: l.licence_no } },
@@ -174,18 +191,20 @@ function licenceRows(list, withHolder) {
     h('td', tk('direction', l.kind)),
     withHolder ? h('td.mono', l.holder) : null,
     h('td.mono', l.commodity),
-    h('td.num', `${l.quantity} `, h('span.mono.muted', l.unit)),
-    h('td.num.remaining', String(l.remaining)),
+    h('td.num', { dataset: { sort: String(l.quantity) } }, fmtDecimal(l.quantity), ' ', codeName('units', l.unit, { unit: true })),
+    h('td.num.remaining', { dataset: { sort: String(l.remaining) } }, fmtDecimal(l.remaining)),
     qty(l.reserved),
     qty(l.written_off),
-    h('td', `${l.valid_from} – ${l.valid_to}`)));
+    h('td', `${fmtDate(l.valid_from)} – ${fmtDate(l.valid_to)}`)));
 }
 
 export function licenceTable(list, { withHolder = false, id } = {}) {
   if (!list.length) return emptyState(t('licence.empty'));
   const heads = [t('licence.no'), t('licence.kind'), withHolder ? t('licence.holder') : null, t('licence.commodity'),
     t('licence.quantity'), t('licence.remaining'), t('licence.reserved'), t('licence.written_off'), t('licence.validity')].filter(Boolean);
-  const el = table(heads, licenceRows(list, withHolder), { caption: t('licence.caption') });
+  const el = withHolder
+    ? dataTable('licences', heads, licenceRows(list, withHolder), { caption: t('licence.caption'), csvName: 'licences.csv' })
+    : table(heads, licenceRows(list, withHolder), { caption: t('licence.caption') });
   if (id) el.id = id;
   return el;
 }
@@ -198,8 +217,8 @@ const FIELDS = [
   ['commodity', 'licence.commodity', { pattern: '[0-9]{2,10}', inputmode: 'numeric' }],
   ['unit', 'licence.unit', { pattern: '[0-9]{3}', inputmode: 'numeric' }],
   ['quantity', 'licence.quantity', { inputmode: 'decimal' }],
-  ['valid_from', 'licence.valid_from', { type: 'date' }],
-  ['valid_to', 'licence.valid_to', { type: 'date' }],
+  ['valid_from', 'licence.valid_from', 'date'],
+  ['valid_to', 'licence.valid_to', 'date'],
 ];
 
 function issueForm(onIssued) {
@@ -211,7 +230,7 @@ function issueForm(onIssued) {
       ? h('select', { id, name, required: true },
         h('option', { value: 'import' }, t('direction.import')),
         h('option', { value: 'export' }, t('direction.export')))
-      : h('input', { id, name, type: 'text', autocomplete: 'off', required: true, ...(attrs || {}) });
+      : h('input', { id, name, type: 'text', autocomplete: 'off', required: true, ...(attrs === 'date' ? dateAttrs() : attrs || {}) });
     const err = h('div.field-error', { id: `${id}-err`, role: 'alert' });
     input.setAttribute('aria-describedby', `${id}-err`);
     inputs[name] = input;
