@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::cargo::{CargoDesk, CargoPolicy};
+use app::cargo_desk::{CargoDesk, CargoPolicy};
 use app::{Clearance, SystemClock};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
