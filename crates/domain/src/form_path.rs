@@ -301,7 +301,7 @@ pub fn apply(
 
 /// One changed field.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct FieldChange {
+pub struct FieldDifference {
     pub path: String,
     pub before: Value,
     pub after: Value,
@@ -309,8 +309,8 @@ pub struct FieldChange {
 
 /// Every leaf that differs between two forms, in path order (a line present on one side only
 /// shows each of its fields against `null`).
-pub fn diff(before: &DeclarationForm, after: &DeclarationForm) -> Vec<FieldChange> {
-    fn walk(a: &Value, b: &Value, path: &str, out: &mut Vec<FieldChange>) {
+pub fn diff(before: &DeclarationForm, after: &DeclarationForm) -> Vec<FieldDifference> {
+    fn walk(a: &Value, b: &Value, path: &str, out: &mut Vec<FieldDifference>) {
         match (a, b) {
             (Value::Object(x), Value::Object(y)) => {
                 let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
@@ -342,7 +342,7 @@ pub fn diff(before: &DeclarationForm, after: &DeclarationForm) -> Vec<FieldChang
             }
             (Value::Object(x), Value::Null) => walk(a, &Value::Object(empty_like(x)), path, out),
             (Value::Null, Value::Object(y)) => walk(&Value::Object(empty_like(y)), b, path, out),
-            _ if a != b => out.push(FieldChange {
+            _ if a != b => out.push(FieldDifference {
                 path: path.to_owned(),
                 before: a.clone(),
                 after: b.clone(),
