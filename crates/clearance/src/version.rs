@@ -57,6 +57,49 @@ pub const FROZEN_FIELDS: &[(&str, &str, &str)] = &[
     ("items[*].item_no", "项号", "item number"),
 ];
 
+/// The fields whose change makes risk look at a declaration again by default (issue 14: "risk
+/// is re-evaluated where the policy says so"): what the rules select on — commodity, origin,
+/// price, quantities, weights, trade mode, parties abroad, route. A policy; the caller may
+/// pass its own list to [`touches`].
+pub const RISK_RELEVANT_FIELDS: &[&str] = &[
+    "items[*].commodity_code",
+    "items[*].origin_country",
+    "items[*].unit_price",
+    "items[*].total_price",
+    "items[*].declared_quantity",
+    "items[*].first_quantity",
+    "items[*].second_quantity",
+    "gross_weight_kg",
+    "net_weight_kg",
+    "trade_mode",
+    "overseas_party.code",
+    "overseas_party.name",
+    "vessel",
+    "transport_mode",
+    "dispatch_country",
+    "trading_country",
+];
+
+/// Whether a version's differences touch any of `patterns` (`items[*].unit_price` style).
+pub fn touches(changes: &[FieldDifference], patterns: &[&str]) -> bool {
+    changes.iter().any(|c| {
+        let mut pattern = String::with_capacity(c.path.len());
+        let mut in_index = false;
+        for ch in c.path.chars() {
+            match ch {
+                '[' => {
+                    in_index = true;
+                    pattern.push_str("[*]");
+                }
+                ']' => in_index = false,
+                _ if in_index => {}
+                _ => pattern.push(ch),
+            }
+        }
+        patterns.contains(&pattern.as_str())
+    })
+}
+
 /// What an officer's correction is about; each kind may change only its own fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -240,3 +240,30 @@ fn officers_corrections_stay_within_their_kind() {
     assert_eq!(v3.version, 3);
     assert_eq!(v3.changes.len(), 1);
 }
+
+#[test]
+fn risk_is_reevaluated_when_a_risk_relevant_field_changes() {
+    use clearance::version::{touches, RISK_RELEVANT_FIELDS};
+    let refdata = RefData::embedded().unwrap();
+    let (price, _) = next_version(
+        &v1(),
+        &[
+            change("items[0].unit_price", "35000.0000"),
+            change("items[0].total_price", "3500000.00"),
+        ],
+        amendment(),
+        at(),
+        &refdata,
+    )
+    .unwrap();
+    assert!(touches(&price.changes, RISK_RELEVANT_FIELDS));
+    let (remark, _) = next_version(
+        &v1(),
+        &[change("remarks", "typo")],
+        amendment(),
+        at(),
+        &refdata,
+    )
+    .unwrap();
+    assert!(!touches(&remark.changes, RISK_RELEVANT_FIELDS));
+}

@@ -174,3 +174,98 @@ pub fn settle(
         reference: confirmation.reference.clone(),
     })
 }
+
+/// A notice the store marks paid through one bank on one day: what reconciliation compares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PaidNotice {
+    pub notice_no: String,
+    /// The bank reference the payment was recorded with.
+    pub reference: String,
+    pub amount_fen: Fen,
+}
+
+/// A confirmation as the bank's own daily list gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BankLine {
+    pub reference: String,
+    pub notice_no: String,
+    pub amount_fen: Fen,
+}
+
+/// One disagreement between the notices paid and the bank's confirmations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mismatch {
+    /// Marked paid with a reference the bank does not list.
+    PaidWithoutConfirmation {
+        notice_no: String,
+        reference: String,
+    },
+    /// The bank lists a confirmation no paid notice carries.
+    ConfirmationWithoutPayment {
+        reference: String,
+        notice_no: String,
+    },
+    /// Same reference, different notice or amount.
+    Differs {
+        reference: String,
+        paid: PaidNotice,
+        bank: BankLine,
+    },
+    /// A reference listed more than once on one side.
+    DuplicateReference { reference: String },
+}
+
+/// The daily reconciliation of one bank: every mismatch between the notices paid through it
+/// and its confirmations, matched by the bank's reference (sorted by reference). Empty when
+/// the two agree.
+pub fn reconcile(paid: &[PaidNotice], bank: &[BankLine]) -> Vec<Mismatch> {
+    use std::collections::BTreeMap;
+    let mut out = Vec::new();
+    let mut by_ref_paid: BTreeMap<&str, &PaidNotice> = BTreeMap::new();
+    for p in paid {
+        if by_ref_paid.insert(p.reference.as_str(), p).is_some() {
+            out.push(Mismatch::DuplicateReference {
+                reference: p.reference.clone(),
+            });
+        }
+    }
+    let mut by_ref_bank: BTreeMap<&str, &BankLine> = BTreeMap::new();
+    for b in bank {
+        if by_ref_bank.insert(b.reference.as_str(), b).is_some() {
+            out.push(Mismatch::DuplicateReference {
+                reference: b.reference.clone(),
+            });
+        }
+    }
+    let mut refs: Vec<&str> = by_ref_paid
+        .keys()
+        .chain(by_ref_bank.keys())
+        .copied()
+        .collect();
+    refs.sort_unstable();
+    refs.dedup();
+    for r in refs {
+        match (by_ref_paid.get(r), by_ref_bank.get(r)) {
+            (Some(p), Some(b)) => {
+                if p.notice_no != b.notice_no || p.amount_fen != b.amount_fen {
+                    out.push(Mismatch::Differs {
+                        reference: r.to_owned(),
+                        paid: (*p).clone(),
+                        bank: (*b).clone(),
+                    });
+                }
+            }
+            (Some(p), None) => out.push(Mismatch::PaidWithoutConfirmation {
+                notice_no: p.notice_no.clone(),
+                reference: r.to_owned(),
+            }),
+            (None, Some(b)) => out.push(Mismatch::ConfirmationWithoutPayment {
+                reference: r.to_owned(),
+                notice_no: b.notice_no.clone(),
+            }),
+            (None, None) => {}
+        }
+    }
+    out
+}

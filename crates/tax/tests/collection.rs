@@ -792,3 +792,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn daily_reconciliation_lists_every_mismatch() {
+    use tax::payment::{reconcile, BankLine, Mismatch, PaidNotice};
+    let paid = |n: &str, r: &str, a: &str| PaidNotice {
+        notice_no: n.into(),
+        reference: r.into(),
+        amount_fen: yuan(a),
+    };
+    let line = |r: &str, n: &str, a: &str| BankLine {
+        reference: r.into(),
+        notice_no: n.into(),
+        amount_fen: yuan(a),
+    };
+    let ok = [paid("N1", "R1", "100.00")];
+    assert!(reconcile(&ok, &[line("R1", "N1", "100.00")]).is_empty());
+    let m = reconcile(
+        &[
+            paid("N1", "R1", "100.00"),
+            paid("N2", "R2", "200.00"),
+            paid("N3", "R3", "300.00"),
+        ],
+        &[
+            line("R1", "N1", "100.00"),
+            line("R2", "N2", "200.01"),
+            line("R4", "N4", "400.00"),
+            line("R4", "N4", "400.00"),
+        ],
+    );
+    assert_eq!(m.len(), 4, "{m:?}");
+    assert_eq!(
+        m[0],
+        Mismatch::DuplicateReference {
+            reference: "R4".into()
+        }
+    );
+    assert!(matches!(&m[1], Mismatch::Differs { reference, .. } if reference == "R2"));
+    assert!(
+        matches!(&m[2], Mismatch::PaidWithoutConfirmation { notice_no, .. } if notice_no == "N3")
+    );
+    assert!(
+        matches!(&m[3], Mismatch::ConfirmationWithoutPayment { reference, .. } if reference == "R4")
+    );
+}
