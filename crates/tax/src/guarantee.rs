@@ -200,6 +200,11 @@ pub enum GuaranteeRefusal {
         due_on: NaiveDate,
         on: NaiveDate,
     },
+    /// What it would secure falls due after the guarantee expires: no claim would be possible.
+    DueAfterExpiry {
+        due_on: NaiveDate,
+        valid_to: NaiveDate,
+    },
 }
 
 impl GuaranteeRefusal {
@@ -238,6 +243,9 @@ impl GuaranteeRefusal {
             R::NotYetDue { due_on, on } => {
                 format!("the secured amount is due on {due_on}; no claim on {on}")
             }
+            R::DueAfterExpiry { due_on, valid_to } => format!(
+                "the secured amount is due on {due_on}, after the guarantee expires on {valid_to}"
+            ),
         }
     }
     pub fn message_zh(&self) -> String {
@@ -266,6 +274,9 @@ impl GuaranteeRefusal {
             R::NoReservation { reference } => format!("{reference} 未占用该担保"),
             R::NotYetDue { due_on, on } => {
                 format!("担保款项 {due_on} 到期，{on} 不能向银行索赔")
+            }
+            R::DueAfterExpiry { due_on, valid_to } => {
+                format!("担保款项 {due_on} 到期，晚于担保有效期止日 {valid_to}")
             }
         }
     }
@@ -356,6 +367,12 @@ impl GuaranteeLedger {
                     return Err(R::NotValid {
                         on: *on,
                         valid_from: t.valid_from,
+                        valid_to: t.valid_to,
+                    });
+                }
+                if *due_on > t.valid_to {
+                    return Err(R::DueAfterExpiry {
+                        due_on: *due_on,
                         valid_to: t.valid_to,
                     });
                 }
