@@ -15,6 +15,8 @@
 //!   `transit::apply`, `transit::alerts`).
 //! - [`postal`]: parcel lists and baggage declarations taxed with `tax::assess_postal`, the
 //!   [`PostalRiskScreen`] seam, released or held.
+//! - [`exit`]: the exit rule — an export closes only on a departed export manifest listing its
+//!   bill ([`exit::exit_proof`]).
 //! - [`Refusal`]: stable codes, messages in Chinese and English.
 //!
 //! Invariants, as absences: no IO, no clock (time is an argument), no id generation (ids arrive
@@ -25,6 +27,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod codes;
+pub mod exit;
 pub mod late;
 pub mod ledger;
 pub mod model;

@@ -17,6 +17,8 @@
 //!   [`DeclarationState`].
 //! - [`decide()`]: `(state, command, now) → events | Refusal`; [`apply()`]: `(state, event) → state`.
 //! - [`Refusal`]: a stable code and messages in Chinese and English.
+//! - [`version`]: versions of a declaration: amendments and officers' corrections, checked
+//!   against the form's field paths and validated in full.
 //! - [`lane`]: the [`LanePolicy`] seam for the risk engine and its placeholder.
 //!
 //! Invariants, as absences: no IO, no clock (time is the `now` argument), no id generation
@@ -30,6 +32,7 @@ pub mod decide;
 pub mod lane;
 pub mod model;
 pub mod refusal;
+pub mod version;
 
 pub use decide::{apply, customs_year, decide, replay};
 pub use lane::{

@@ -4,6 +4,8 @@
 //!   (`Uscc`, `DeclarationNo`, `HsCode`, `OfficeCode`, ...).
 //! - [`money`]: amounts in fen (`Fen`) and the one rounding rule.
 //! - [`declaration`]: the goods declaration, its JSON wire form and the typed form.
+//! - [`form_path`]: field paths of the JSON form (`items[0].unit_price`), derived from the form;
+//!   reading, writing and comparing forms by path (amendments and versions).
 //! - [`reference`]: what validation needs to know of code tables and the tariff (`Reference`),
 //!   implemented by the `refdata` crate.
 //! - [`validate`]: the gate from the wire form to the typed form, reporting every problem at once.
@@ -17,6 +19,7 @@
 
 pub mod codes;
 pub mod declaration;
+pub mod form_path;
 pub mod money;
 pub mod problem;
 pub mod reference;

@@ -11,6 +11,10 @@
 //! - [`calendar`]: [`TradingCalendar`] of holidays and make-up working days.
 //! - [`remedies`]: anti-dumping and countervailing duties by commodity, origin and producer.
 //! - [`fees`]: late declaration fee and late payment surcharge.
+//! - [`collection`]: the dated policy table of periods, surcharges and refund interest, and
+//!   re-assessment of a new version (补征, 追征, refunds).
+//! - [`payment`]: the amount due on a notice at payment and the bank confirmation that settles it.
+//! - [`guarantee`]: the guarantee ledger (保函, 总担保) as a pure state machine.
 //! - [`postal`]: personal postal articles and baggage.
 //! - [`policy`]: [`TaxPolicy`], every open rule as a named setting (docs/TAX.md).
 //!
@@ -24,11 +28,14 @@
 
 pub mod assessment;
 pub mod calendar;
+pub mod collection;
 mod csvrows;
 pub mod ecommerce;
 mod engine;
 pub mod error;
 pub mod fees;
+pub mod guarantee;
+pub mod payment;
 pub mod policy;
 pub mod postal;
 pub mod rates;
