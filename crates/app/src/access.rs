@@ -8,7 +8,7 @@
 //!
 //! Deny by default: the matrix lists what each kind of principal may do and refuses the rest.
 //!
-//! Scopes (DOMAIN.md §0): an enterprise sees only its own filings (by USCC); an officer sees
+//! Scopes (docs/DOMAIN.md §0): an enterprise sees only its own filings (by USCC); an officer sees
 //! the work of their office and of the offices below it (refdata's office hierarchy: an officer
 //! of 2200 sees 2233, one of 2233 sees neither 2200 nor a sibling); HQ sees every office; an
 //! agency sees no declaration, only its own exchange feed and its own E-Port ledger (commerce

@@ -1,6 +1,6 @@
 //! Cross-border e-commerce retail imports (9610, 1210) in the service, on SQLite: the buyer is
 //! required and checked, each purchase is assessed with the buyer's purchases of the year on
-//! record (DOMAIN.md §4: 70 % of VAT and consumption tax within 5,000 yuan a transaction and
+//! record (docs/DOMAIN.md §4: 70 % of VAT and consumption tax within 5,000 yuan a transaction and
 //! 26,000 a year, full tax beyond), at acceptance and by an officer alike.
 
 use std::collections::HashMap;

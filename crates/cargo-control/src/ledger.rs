@@ -631,7 +631,7 @@ pub struct ManifestBalance {
     pub over_landed: Vec<BillNo>,
 }
 
-/// A bill undeclared past the deadline (DOMAIN.md §4 late declaration fee).
+/// A bill undeclared past the deadline (docs/DOMAIN.md §4 late declaration fee).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LateBill {
     pub manifest_id: ManifestId,

@@ -1,4 +1,4 @@
-//! Control of transport and cargo (DOMAIN.md §6): manifests and means of transport, matching
+//! Control of transport and cargo (docs/DOMAIN.md §6): manifests and means of transport, matching
 //! declarations to bills and writing them off, late declarations, transit under customs control,
 //! postal parcels and baggage. The rules and policies are in docs/CARGO.md.
 //!

@@ -112,7 +112,7 @@ pub struct Voyage {
     pub office: OfficeCode,
 }
 
-/// The kind of manifest filing (DOMAIN.md §6).
+/// The kind of manifest filing (docs/DOMAIN.md §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManifestKind {
@@ -304,7 +304,7 @@ impl Bill {
     }
 }
 
-/// How closely a declaration must agree with its bill (DOMAIN.md §6: "packages and weight
+/// How closely a declaration must agree with its bill (docs/DOMAIN.md §6: "packages and weight
 /// agreeing"; the tolerance is a documented policy, docs/CARGO.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchPolicy {

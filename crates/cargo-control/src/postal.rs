@@ -1,4 +1,4 @@
-//! Postal parcels and passengers' baggage (DOMAIN.md §6, §4 personal articles): parcel lists
+//! Postal parcels and passengers' baggage (docs/DOMAIN.md §6, §4 personal articles): parcel lists
 //! filed by postal operators and baggage declarations filed by passengers, each parcel or
 //! declaration taxed with `tax::assess_postal` (13 / 20 / 50 %, tax ≤ ¥50 not collected),
 //! screened through the [`PostalRiskScreen`] seam, then released or held.
@@ -95,7 +95,7 @@ impl PostalRiskScreen for NoScreening {
     }
 }
 
-/// Postal rules that DOMAIN.md leaves open (docs/CARGO.md).
+/// Postal rules that docs/DOMAIN.md leaves open (docs/CARGO.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostalPolicy {
     /// A parcel of several articles worth more than this is held (return it or declare it as

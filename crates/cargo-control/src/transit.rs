@@ -1,4 +1,4 @@
-//! Transit under customs control 转关运输 (DOMAIN.md §6) as a pure state machine:
+//! Transit under customs control 转关运输 (docs/DOMAIN.md §6) as a pure state machine:
 //! [`decide`]`(state, command, now) → events | Refusal` and [`apply`]`(state, event)`.
 //!
 //! ```text

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Lane, LaneReason};
 
-/// Enterprise credit class (DOMAIN.md §5): sets the base intervention rate.
+/// Enterprise credit class (docs/DOMAIN.md §5): sets the base intervention rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditClass {

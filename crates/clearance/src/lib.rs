@@ -1,4 +1,4 @@
-//! The lifecycle of a goods declaration (DOMAIN.md §3) as a pure state machine.
+//! The lifecycle of a goods declaration (docs/DOMAIN.md §3) as a pure state machine.
 //!
 //! ```text
 //! New ─submit→ Submitted ─accept→ Accepted ─choose_lane→ green/blue → AwaitingAssessment

@@ -131,7 +131,7 @@ impl fmt::Display for Status {
     }
 }
 
-/// The risk lane (DOMAIN.md §3.3).
+/// The risk lane (docs/DOMAIN.md §3.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lane {
@@ -328,7 +328,7 @@ pub struct Command {
     pub action: Action,
 }
 
-/// What a command asks for (DOMAIN.md §3).
+/// What a command asks for (docs/DOMAIN.md §3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {

@@ -760,7 +760,7 @@ fn events_round_trip_through_json_with_a_type_tag() {
 // ---------------------------------------------------------------------------------------------
 // The table: every (status, action) pair
 
-/// Where each action is legal, written out by hand as the specification (DOMAIN.md §3).
+/// Where each action is legal, written out by hand as the specification (docs/DOMAIN.md §3).
 fn legal(status: Status, action: &str) -> bool {
     use Status::*;
     let statuses: &[Status] = match action {

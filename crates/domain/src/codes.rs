@@ -1,4 +1,4 @@
-//! Identifiers and code values (DOMAIN.md §1).
+//! Identifiers and code values (docs/DOMAIN.md §1).
 //!
 //! Every type here has one constructor, `parse`, which checks the format (and check characters
 //! where there are any); `Display` writes the canonical form back, so `parse(display(x)) == x`.

@@ -1,4 +1,4 @@
-//! The goods declaration 报关单 (DOMAIN.md §2), in two forms:
+//! The goods declaration 报关单 (docs/DOMAIN.md §2), in two forms:
 //!
 //! - [`DeclarationForm`]: the JSON wire form, as lenient as possible (every field optional, codes
 //!   as text, numbers as text or JSON numbers) so that one pass of [`crate::validate`] can report
@@ -318,7 +318,7 @@ pub struct Declaration {
 }
 
 /// The buyer (订购人) of a cross-border e-commerce retail import (9610, 1210): the person
-/// whose transaction and annual limits apply (DOMAIN.md §4).
+/// whose transaction and annual limits apply (docs/DOMAIN.md §4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Buyer {
     pub id_type: BuyerIdType,

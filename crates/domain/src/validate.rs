@@ -2,7 +2,7 @@
 //! [`validate`] turns a form into a typed [`Declaration`] or returns **every** problem found, each
 //! with its field path, a stable code and a message in Chinese and English.
 //!
-//! Rules checked (DOMAIN.md §2): formats of every code; membership of the code tables; 1–50
+//! Rules checked (docs/DOMAIN.md §2): formats of every code; membership of the code tables; 1–50
 //! items numbered 1..n; net weight ≤ gross weight; total = quantity × unit price within rounding;
 //! legal quantities in the tariff line's units; direction-specific fields; charges that fit the
 //! transaction terms; levy nature allowed with the trade mode; a licence named where the tariff

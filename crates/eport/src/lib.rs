@@ -1,4 +1,4 @@
-//! The E-Port ledgers of partner agencies (DOMAIN.md §7, docs/EPORT.md), and the checks that
+//! The E-Port ledgers of partner agencies (docs/DOMAIN.md §7, docs/EPORT.md), and the checks that
 //! automatic review runs against them. Pure: no IO, no clock; the store keeps the ledgers and
 //! runs [`check_licences`] inside its single writer, so that the remaining quantity it reads is
 //! the one it reserves.

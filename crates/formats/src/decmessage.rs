@@ -1,5 +1,5 @@
-//! The single-window goods declaration XML, `<DecMessage>` (DOMAIN.md §2 and §8), read into the
-//! JSON form. `docs/declaration-xml.md` lists every element and the field it fills.
+//! The single-window goods declaration XML, `<DecMessage>` (docs/DOMAIN.md §2 and §8), read into
+//! the JSON form. `docs/declaration-xml.md` lists every element and the field it fills.
 //!
 //! - Encoding: from the XML prolog (`encoding="GB2312"`, `GBK`, `GB18030`, `UTF-8`, …, any
 //!   ASCII-compatible encoding the WHATWG Encoding Standard names), else UTF-8. An unknown label,

@@ -1,4 +1,4 @@
-//! Interchange formats of the goods declaration (DOMAIN.md §8), read into Jinguan's JSON form
+//! Interchange formats of the goods declaration (docs/DOMAIN.md §8), read into Jinguan's JSON form
 //! ([`domain::declaration::DeclarationForm`]) so that one validation pass reports every problem.
 //!
 //! - [`decmessage`]: the single-window XML `DecMessage` (UTF-8, or GBK/GB2312 as the XML prolog

@@ -13,8 +13,8 @@ use rust_decimal::Decimal;
 use crate::field::{Field, Level, HEADER_FIELDS, ITEM_FIELDS};
 
 /// CNY per one unit of a currency, for the month of the declaration (the caller picks the rate
-/// by the tax rule of DOMAIN.md §4, e.g. from `tax::rates::RateTable`). CNY itself is 1 without
-/// asking.
+/// by the tax rule of docs/DOMAIN.md §4, e.g. from `tax::rates::RateTable`). CNY itself is 1
+/// without asking.
 pub trait CnyRates {
     fn cny_per_unit(&self, currency: CurrencyCode) -> Option<Decimal>;
 }

@@ -1,4 +1,4 @@
-//! Feedback (DOMAIN.md §5): what each decision fired and what review or inspection then found
+//! Feedback (docs/DOMAIN.md §5): what each decision fired and what review or inspection then found
 //! ([`FeedbackRecord`], one JSON object per line in a [`FeedbackLog`]), and the report of each
 //! rule's hit rate and effect ([`RiskReport`]): the share of its examined declarations where
 //! something was found, against the baseline of declarations chosen by random sampling alone.

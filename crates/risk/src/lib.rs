@@ -1,4 +1,4 @@
-//! The risk and selectivity engine of Jinguan (DOMAIN.md §5): it chooses the lane of every
+//! The risk and selectivity engine of Jinguan (docs/DOMAIN.md §5): it chooses the lane of every
 //! accepted declaration and records why.
 //!
 //! - [`rule`]: rules as analysts write them ([`Rule`], [`RuleSet::parse`], [`RuleError`]).

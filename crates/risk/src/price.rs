@@ -1,4 +1,4 @@
-//! Price checks (DOMAIN.md §5): reference unit prices per commodity, origin and declared unit,
+//! Price checks (docs/DOMAIN.md §5): reference unit prices per commodity, origin and declared unit,
 //! computed from released declarations ([`PriceReferences::from_released`]: median, median
 //! absolute deviation, quartiles), and the check of an item's unit price in CNY against them
 //! ([`PriceCheckPolicy`]). References are built off the hot path and swapped in whole.

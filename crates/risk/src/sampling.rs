@@ -1,5 +1,5 @@
-//! Reproducible random sampling by credit class (DOMAIN.md §5). The draw for a declaration is a
-//! number in `0..1_000_000` (parts per million) computed from SHA-256 of the published seed and
+//! Reproducible random sampling by credit class (docs/DOMAIN.md §5). The draw for a declaration is
+//! a number in `0..1_000_000` (parts per million) computed from SHA-256 of the published seed and
 //! the declaration number, so that anyone holding both can repeat it:
 //!
 //! ```text
@@ -69,7 +69,7 @@ pub struct SamplingPolicy {
 }
 
 impl Default for SamplingPolicy {
-    /// Rates in the spirit of DOMAIN.md §5 (AEO well under 1 %, discredited most of the time).
+    /// Rates in the spirit of docs/DOMAIN.md §5 (AEO well under 1 %, discredited most of the time).
     fn default() -> Self {
         SamplingPolicy {
             seed: "jinguan-sampling-2025".to_owned(),

@@ -1,4 +1,4 @@
-//! Watch lists for anti-smuggling (DOMAIN.md §5): enterprises, overseas parties, vessels and
+//! Watch lists for anti-smuggling (docs/DOMAIN.md §5): enterprises, overseas parties, vessels and
 //! bills of lading under watch, each entry with the lane it forces and whether it holds
 //! (suspends) the declaration.
 

@@ -75,7 +75,7 @@ fn rates_are_close_to_the_configured_ones() {
         assert_close(red, r.red_ppm, &format!("{class:?} red"));
         assert_close(yellow, r.yellow_ppm, &format!("{class:?} yellow"));
     }
-    // The classes are ordered as DOMAIN.md §5 says: AEO well under 1 %, discredited mostly.
+    // The classes are ordered as docs/DOMAIN.md §5 says: AEO well under 1 %, discredited mostly.
     let (r, y) = counts(CreditClass::AdvancedCertified);
     assert!(r + y < 1_000);
     let (r, y) = counts(CreditClass::Discredited);

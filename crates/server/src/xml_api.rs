@@ -1,5 +1,5 @@
-//! Reading an uploaded single-window XML declaration (`DecMessage`, DOMAIN.md §8) into the JSON
-//! form, so that the portal fills its form for review as it does for a JSON upload:
+//! Reading an uploaded single-window XML declaration (`DecMessage`, docs/DOMAIN.md §8) into the
+//! JSON form, so that the portal fills its form for review as it does for a JSON upload:
 //! `POST /api/declarations/parse-xml` (`Content-Type: application/xml` or `text/xml`, UTF-8 or
 //! GB2312/GBK as the XML prolog says). Nothing is filed or recorded. The mapping:
 //! `docs/declaration-xml.md`; the reader: `formats::decmessage`.

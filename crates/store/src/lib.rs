@@ -34,7 +34,8 @@
 //! A declaration is one row: its body (compact JSON, as submitted) and its lifecycle state
 //! (compact JSON of `clearance::DeclarationState`) in two columns, with narrow indexed columns
 //! for what is searched (status, office, declarant, numbers). Item-level analysis belongs to the
-//! statistics warehouse. See PERFORMANCE.md: the row shape decides the ceiling.
+//! statistics warehouse. See docs/STORE.md and docs/BENCHMARKS.md: the row shape decides the
+//! ceiling.
 
 use std::fmt;
 

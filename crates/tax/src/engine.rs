@@ -1,7 +1,7 @@
 //! The engine: a valid declaration in, an [`Assessment`] out. Pure: every input is an argument.
 //!
-//! Order of work (DOMAIN.md §4): exchange rates → customs value per item (charges apportioned by
-//! goods value) → duty (tariff measure chosen by origin, plus trade remedies) → consumption tax
+//! Order of work (docs/DOMAIN.md §4): exchange rates → customs value per item (charges apportioned
+//! by goods value) → duty (tariff measure chosen by origin, plus trade remedies) → consumption tax
 //! → import VAT → reliefs (duty treatment, levy nature, e-commerce) → one notice per tax kind
 //! with the de minimis rule. Each tax is rounded to the fen half up and the rounded amount is
 //! used in later bases.

@@ -1,5 +1,5 @@
-//! The duties and taxes engine of Jinguan (DOMAIN.md §4): a valid declaration in, the exact taxes
-//! due out, with a breakdown an officer and an enterprise can both check line by line.
+//! The duties and taxes engine of Jinguan (docs/DOMAIN.md §4): a valid declaration in, the exact
+//! taxes due out, with a breakdown an officer and an enterprise can both check line by line.
 //!
 //! - [`assess`] with a [`TaxContext`]: customs value from every transaction term, duty by origin
 //!   (MFN, provisional, agreement, general; ad valorem, specific, compound), trade remedies,

@@ -1,4 +1,4 @@
-//! Every rule DOMAIN.md §4 leaves open, as a named field of [`TaxPolicy`] with a documented
+//! Every rule docs/DOMAIN.md §4 leaves open, as a named field of [`TaxPolicy`] with a documented
 //! default. docs/TAX.md explains each one and why the default was chosen.
 
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ pub enum TierPrice {
     CustomsValuePerUnit,
 }
 
-/// All policy settings of the engine, with defaults from DOMAIN.md §4.
+/// All policy settings of the engine, with defaults from docs/DOMAIN.md §4.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaxPolicy {
     /// A tax (per kind, per declaration) at or below this amount is not collected.

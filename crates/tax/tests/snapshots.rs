@@ -1,5 +1,5 @@
-//! Readable snapshots (insta) of the two worked examples of DOMAIN.md §4, in text and JSON, and
-//! of a postal parcel; a reviewer reads the breakdown in tests/snapshots/.
+//! Readable snapshots (insta) of the two worked examples of docs/DOMAIN.md §4, in text and JSON,
+//! and of a postal parcel; a reviewer reads the breakdown in tests/snapshots/.
 
 mod common;
 
