@@ -387,7 +387,7 @@ impl Store for PostgresStore {
         declarant: Option<&Uscc>,
     ) -> Result<Vec<GoodsTotal>, StoreError> {
         let rows = self.query(
-            "SELECT declarant, direction, (submitted_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
+            "SELECT declarant, direction, (submitted_at AT TIME ZONE 'UTC' + $5::int4 * interval '1 second')::date AS day,
                     coalesce(sum(goods_value_fen), 0)::int8, count(*), count(*) - count(goods_value_fen)
              FROM declarations
              WHERE status IN ('released', 'closed') AND submitted_at >= $1 AND submitted_at < $2
@@ -398,6 +398,8 @@ impl Store for PostgresStore {
                 Box::new(to),
                 Box::new(declarant.map(|u| u.to_string())),
                 Box::new(i64::from(GOODS_TOTALS_MAX) + 1),
+                // The China day (domain::time), the one definition of the offset.
+                Box::new(domain::time::CHINA_OFFSET_SECONDS),
             ],
         )?;
         let totals = rows

@@ -381,7 +381,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT declarant, direction, date(submitted_at_ms / 1000 + 8 * 3600, 'unixepoch') AS day,
+                    "SELECT declarant, direction, date(submitted_at_ms / 1000 + ?5, 'unixepoch') AS day,
                             COALESCE(SUM(goods_value_fen), 0), COUNT(*), COUNT(*) - COUNT(goods_value_fen)
                      FROM declarations
                      WHERE status IN ('released', 'closed') AND submitted_at_ms >= ?1 AND submitted_at_ms < ?2
@@ -395,7 +395,9 @@ impl Store for SqliteStore {
                         to_ms(from),
                         to_ms(to),
                         declarant.map(|u| u.to_string()),
-                        GOODS_TOTALS_MAX + 1
+                        GOODS_TOTALS_MAX + 1,
+                        // The China day (domain::time), the one definition of the offset.
+                        domain::time::CHINA_OFFSET_SECONDS
                     ],
                     |r| {
                         Ok((
