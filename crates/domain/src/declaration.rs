@@ -346,11 +346,10 @@ impl Buyer {
     }
 }
 
-/// Whether `id` is a resident identity number of GB 11643: 17 digits and a check character
-/// (`0`–`9` or `X`) computed with the weights 2^(17-i) mod 11.
+/// Whether `id` is a resident identity number of GB 11643 in full: a known division, a real
+/// birth date, the check character (see [`crate::codes::ResidentId`]).
 pub fn resident_id_is_valid(id: &str) -> bool {
-    let b = id.as_bytes();
-    b.len() == 18 && resident_id_check_char(&id[..17]) == Some(b[17] as char)
+    crate::codes::ResidentId::parse(id).is_ok()
 }
 
 /// The GB 11643 check character of the 17 digits `body`; `None` if `body` is not 17 digits.
@@ -393,9 +392,16 @@ mod tests {
     }
 
     proptest! {
-        /// A check character computed for any 17 digits validates, and every other one fails.
+        /// A check character computed for 17 digits validates, and every other one fails.
+        /// (The body keeps a known division and a real birth date, which GB 11643 also
+        /// requires; any 17 digits give the same check character as the full type's.)
         #[test]
-        fn check_characters_validate(body in "[0-9]{17}", other in "[0-9X]") {
+        fn check_characters_validate(any in "[0-9]{17}", seq in "[0-9]{3}", other in "[0-9X]") {
+            prop_assert_eq!(
+                resident_id_check_char(&any),
+                crate::codes::ResidentId::check_character(&any).ok()
+            );
+            let body = format!("11010519491231{seq}");
             let check = resident_id_check_char(&body).unwrap();
             let good = format!("{body}{check}");
             prop_assert!(resident_id_is_valid(&good));
