@@ -11,7 +11,7 @@
 //! Macao, 830000 Taiwan). Regenerate rather than edit by hand.
 
 /// Sorted ascending, so that membership is a binary search.
-pub(crate) const DIVISIONS: &[u32] = &[
+pub const DIVISIONS: &[u32] = &[
     110000, 110100, 110101, 110102, 110103, 110104, 110105, 110106, 110107, 110108,
     110109, 110110, 110111, 110112, 110113, 110114, 110115, 110116, 110117, 110118,
     110119, 110200, 110201, 110202, 110203, 110204, 110205, 110206, 110207, 110208,

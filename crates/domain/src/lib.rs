@@ -17,7 +17,7 @@
 
 pub mod codes;
 pub mod declaration;
-mod divisions;
+pub mod divisions;
 pub mod money;
 pub mod problem;
 pub mod reference;
