@@ -552,10 +552,22 @@ impl Checker<'_> {
         path: &(impl Display + ?Sized),
         c: &Option<ChargeForm>,
         per_unit_allowed: bool,
+        negative_allowed: bool,
     ) -> Option<Option<Charge>> {
         let Some(c) = c else { return Some(None) };
         let mark = self.text(&At(path, "mark"), &c.mark, true);
-        let value = self.number(&At(path, "value"), &c.value, true, 4, true);
+        // Filling rules (报关单填制规范, 杂费): other charges to be included in the customs
+        // value are filed as a positive amount or rate, those to be deducted from it (e.g.
+        // post-importation costs included in the price) as a negative one. Only there.
+        let (text, negative) = match c.value.as_ref().map(|v| v.as_str().trim()) {
+            Some(t) if negative_allowed && t.starts_with('-') => {
+                (Some(NumberText::new(&t[1..])), true)
+            }
+            _ => (c.value.clone(), false),
+        };
+        let value = self
+            .number(&At(path, "value"), &text, true, 4, true)
+            .map(|d| if negative { -d } else { d });
         let charge = match mark {
             Some("1") => {
                 if c.currency.as_deref().is_some_and(|s| !s.trim().is_empty()) {
@@ -769,9 +781,9 @@ impl Checker<'_> {
             true,
             TransactionTerms::parse,
         );
-        let freight = self.charge("freight", &f.freight, true);
-        let insurance = self.charge("insurance", &f.insurance, false);
-        let other_charges = self.charge("other_charges", &f.other_charges, false);
+        let freight = self.charge("freight", &f.freight, true, false);
+        let insurance = self.charge("insurance", &f.insurance, false, false);
+        let other_charges = self.charge("other_charges", &f.other_charges, false, true);
 
         let mut documents = Vec::new();
         for (i, d) in f.documents.iter().enumerate() {

@@ -415,6 +415,30 @@ fn charges_must_fit_the_terms() {
     );
 }
 
+/// 报关单填制规范 (海关总署公告2019年第18号), 杂费: "应计入完税价格的杂费填报为正值或正率，
+/// 应从完税价格中扣除的填报为负值或负率" (charges to be included in the customs value are
+/// filed positive, those to be deducted negative). Freight and insurance have no such rule.
+#[test]
+fn other_charges_may_be_negative_freight_may_not() {
+    let mut doc = valid_import();
+    doc["other_charges"] = json!({"mark": "3", "value": "-500.00", "currency": "USD"});
+    assert_eq!(check(&doc), vec![]);
+    let d = validate_json(&serde_json::to_vec(&doc).unwrap(), &reference()).unwrap();
+    assert_eq!(
+        d.other_charges,
+        Some(domain::declaration::Charge::Total {
+            amount: "-500.00".parse().unwrap(),
+            currency: domain::codes::CurrencyCode::parse("USD").unwrap()
+        })
+    );
+    doc["other_charges"] = json!({"mark": "1", "value": "-0.5"});
+    assert_eq!(check(&doc), vec![]);
+    doc["other_charges"] = json!({"mark": "1", "value": "--0.5"});
+    assert_eq!(check(&doc), vec![("other_charges.value".into(), "range")]);
+    let doc = with(valid_import(), "/freight/value", json!("-1200.00"));
+    assert_eq!(check(&doc), vec![("freight.value".into(), "range")]);
+}
+
 #[test]
 fn levy_nature_must_fit_trade_mode() {
     let doc = with(valid_import(), "/levy_nature", json!("299"));
