@@ -918,6 +918,7 @@ fn assess_import_item(
             let kind = match r.kind {
                 RemedyKind::AntiDumping => TaxKind::AntiDumpingDuty,
                 RemedyKind::Countervailing => TaxKind::CountervailingDuty,
+                RemedyKind::Safeguard => TaxKind::SafeguardDuty,
             };
             let exact = mul(value, r.rate, "trade remedy")?;
             let fen = round(exact, "trade remedy")?;
@@ -927,6 +928,7 @@ fn assess_import_item(
                 measure: match r.kind {
                     RemedyKind::AntiDumping => "anti_dumping".into(),
                     RemedyKind::Countervailing => "countervailing".into(),
+                    RemedyKind::Safeguard => "safeguard".into(),
                 },
                 rate: percent(r.rate),
                 reason: format!(
@@ -937,6 +939,7 @@ fn assess_import_item(
             let (zh, en) = match r.kind {
                 RemedyKind::AntiDumping => ("反倾销税", "anti-dumping duty"),
                 RemedyKind::Countervailing => ("反补贴税", "countervailing duty"),
+                RemedyKind::Safeguard => ("保障措施关税", "safeguard duty"),
             };
             a.steps.push(step(
                 "duty.trade_remedy",

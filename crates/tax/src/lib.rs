@@ -9,7 +9,7 @@
 //! - [`rates`]: [`RateTable`] and the rule picking the rate date (the data directory's table is
 //!   read and written by `refdata::rates`).
 //! - [`calendar`]: [`TradingCalendar`] of holidays and make-up working days.
-//! - [`remedies`]: anti-dumping and countervailing duties by commodity, origin and producer.
+//! - [`remedies`]: anti-dumping, countervailing and safeguard duties by commodity, origin and producer.
 //! - [`fees`]: late declaration fee and late payment surcharge.
 //! - [`postal`]: personal postal articles and baggage.
 //! - [`policy`]: [`TaxPolicy`], every open rule as a named setting (docs/TAX.md).
