@@ -585,3 +585,40 @@ fn serve_refuses_a_weight_tolerance_out_of_range() {
         "{err}"
     );
 }
+
+/// Issue 21 item 3: the general rate (Customs Tariff Law art. 12) comes from the dated,
+/// importable `general_rate_origins` table, which `jinguan tax` reads like every other table:
+/// with USA listed (a test decision, not a real one), the laptops take the general rate 70 %
+/// and no provisional rate (Duties Regulations art. 11); before the listed period, MFN.
+#[test]
+fn tax_takes_the_general_rate_from_the_imported_table() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("general.csv");
+    std::fs::write(
+        &file,
+        "origin,valid_from,valid_to,source\nUSA,2025-03-01,,test decision (not a real one)\n",
+    )
+    .unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "general_rate_origins",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = jinguan(&["tax", "examples/import-laptops.json", "--json"], data.path());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o).replace(": ", ":");
+    assert!(text.contains(r#""measure":"general""#), "{text}");
+    assert!(text.contains(r#""rate":"70%""#), "{text}");
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json", "--date", "2025-02-20"],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o).replace(": ", ":");
+    assert!(text.contains(r#""measure":"mfn""#), "{text}");
+}

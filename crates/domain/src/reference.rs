@@ -67,6 +67,13 @@ pub trait Reference {
     fn trade_mode(&self, code: TradeMode) -> Option<&TradeModeEntry>;
     /// The tariff line in force on `on` for this commodity code.
     fn tariff_line(&self, code: HsCode, on: NaiveDate) -> Option<&TariffLine>;
+    /// Whether goods from `origin` take the general rate on `on` (no MFN, agreement or special
+    /// preferential treatment: Customs Tariff Law art. 12). The dated, importable table of
+    /// refdata answers it; a reference without that table lists no origin.
+    fn general_rate_origin(&self, origin: CountryCode, on: NaiveDate) -> bool {
+        let _ = (origin, on);
+        false
+    }
 }
 
 /// An amount of yuan per legal unit, as in specific duties and consumption taxes.

@@ -814,10 +814,11 @@ fn assess_import_item(
         });
         Fen::ZERO
     } else {
-        let general = policy
-            .general_rate_origins
-            .iter()
-            .any(|o| o == origin.as_str());
+        let general = ctx.reference.general_rate_origin(origin, on)
+            || policy
+                .general_rate_origins
+                .iter()
+                .any(|o| o == origin.as_str());
         // Import and Export Duties Regulations art. 11, carried into the Customs Tariff Law
         // (art. 13): goods under the MFN rate that have a provisional rate take the provisional
         // rate, even when it is higher; goods under an agreement (conventional) or special
