@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use domain::codes::{
-    CodeError, CustomsCode, DeclarationNo, EntryNumber, HsCode, OfficeCode, PreEntryNo,
-    ResidentId, Uscc,
+    CodeError, CustomsCode, DeclarationNo, EntryNumber, HsCode, OfficeCode, PreEntryNo, ResidentId,
+    Uscc,
 };
 use serde_json::{json, Value};
 
@@ -71,7 +71,11 @@ impl From<CodeError> for Refusal {
 
 /// The value as typed: no trimming, so that the normalisation policy (refuse, naming the
 /// problem) is the same here as everywhere else.
-fn parts(data_dir: &Path, today: chrono::NaiveDate, args: &Args) -> anyhow::Result<Result<Value, Refusal>> {
+fn parts(
+    data_dir: &Path,
+    today: chrono::NaiveDate,
+    args: &Args,
+) -> anyhow::Result<Result<Value, Refusal>> {
     let v = args.value.as_str();
     let _ = args.strict;
     Ok(match args.kind {

@@ -323,7 +323,11 @@ fn parse_every_kind_valid_and_invalid() {
     // GB 32100-2015 table 1: B is no registration authority (code computed with both check
     // characters right: body B1110000MA00000A9 + check).
     let (code, v) = parse("uscc", "B1110000MA00000A9M", &[]);
-    assert_eq!((code, v["code"].as_str()), (1, Some("registration_authority")), "{v}");
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("registration_authority")),
+        "{v}"
+    );
 
     // GB 11643-1999: the standard's sample number, its parts; a 31 April refused; an unknown
     // division refused; the normalisation policy names a lowercase x and gives the fix.
@@ -338,15 +342,39 @@ fn parse_every_kind_valid_and_invalid() {
     let (code, v) = parse("resident-id", "990000198001010020", &[]);
     assert_eq!((code, v["code"].as_str()), (1, Some("division")), "{v}");
     let (code, v) = parse("resident-id", "11010519491231002x", &[]);
-    assert_eq!((code, v["code"].as_str()), (1, Some("not_canonical")), "{v}");
-    assert!(v["message_en"].as_str().unwrap().contains("11010519491231002X"), "{v}");
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("not_canonical")),
+        "{v}"
+    );
+    assert!(
+        v["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("11010519491231002X"),
+        "{v}"
+    );
     assert!(v["message_zh"].as_str().unwrap().contains("小写"), "{v}");
     // The same policy for every kind: inner spaces are refused, the canonical form given.
     let (code, v) = parse("declaration-no", "0202 2008 0525641690", &[]);
-    assert_eq!((code, v["code"].as_str()), (1, Some("not_canonical")), "{v}");
-    assert!(v["message_en"].as_str().unwrap().contains("020220080525641690"), "{v}");
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("not_canonical")),
+        "{v}"
+    );
+    assert!(
+        v["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("020220080525641690"),
+        "{v}"
+    );
     let (code, v) = parse("uscc", " 91110000600037341L", &[]);
-    assert_eq!((code, v["code"].as_str()), (1, Some("not_canonical")), "{v}");
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("not_canonical")),
+        "{v}"
+    );
 
     // Well formed but not in the table: the reason in both languages, the Chinese in Chinese.
     let (code, v) = parse("office", "9999", &[]);
@@ -608,17 +636,41 @@ fn tax_takes_the_general_rate_from_the_imported_table() {
         ],
         data.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = jinguan(&["tax", "examples/import-laptops.json", "--json"], data.path());
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json"],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = stdout(&o).replace(": ", ":");
     assert!(text.contains(r#""measure":"general""#), "{text}");
     assert!(text.contains(r#""rate":"70%""#), "{text}");
     let o = jinguan(
-        &["tax", "examples/import-laptops.json", "--json", "--date", "2025-02-20"],
+        &[
+            "tax",
+            "examples/import-laptops.json",
+            "--json",
+            "--date",
+            "2025-02-20",
+        ],
         data.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = stdout(&o).replace(": ", ":");
     assert!(text.contains(r#""measure":"mfn""#), "{text}");
 }

@@ -717,18 +717,18 @@ impl Uscc {
 /// the standard's amendments): `None` when the character is no registration authority.
 pub fn uscc_categories(authority: char) -> Option<&'static str> {
     Some(match authority {
-        '1' => "1239", // 机构编制: 机关, 事业单位, 中央编办直接管理机构编制的群众团体, 其他
-        '2' => "19",   // 外交: 外国常驻新闻机构, 其他
+        '1' => "1239",   // 机构编制: 机关, 事业单位, 中央编办直接管理机构编制的群众团体, 其他
+        '2' => "19",     // 外交: 外国常驻新闻机构, 其他
         '3' => "123459", // 司法行政: 律师执业机构, 公证处, 基层法律服务所, 司法鉴定机构, 仲裁委员会, 其他
-        '4' => "19",   // 文化: 外国在华文化中心, 其他
-        '5' => "1239", // 民政: 社会团体, 民办非企业单位, 基金会, 其他
-        '6' => "129",  // 旅游: 外国旅游部门常驻代表机构, 港澳台地区旅游部门常驻内地（大陆）代表机构, 其他
-        '7' => "129",  // 宗教: 宗教活动场所, 宗教院校, 其他
-        '8' => "19",   // 工会: 基层工会, 其他
-        '9' => "123",  // 工商: 企业, 个体工商户, 农民专业合作社
-        'A' => "19",   // 中央军委改革和编制办公室: 军队事业单位, 其他
+        '4' => "19",     // 文化: 外国在华文化中心, 其他
+        '5' => "1239",   // 民政: 社会团体, 民办非企业单位, 基金会, 其他
+        '6' => "129", // 旅游: 外国旅游部门常驻代表机构, 港澳台地区旅游部门常驻内地（大陆）代表机构, 其他
+        '7' => "129", // 宗教: 宗教活动场所, 宗教院校, 其他
+        '8' => "19",  // 工会: 基层工会, 其他
+        '9' => "123", // 工商: 企业, 个体工商户, 农民专业合作社
+        'A' => "19",  // 中央军委改革和编制办公室: 军队事业单位, 其他
         'N' => "1239", // 农业: 组级, 村级, 乡镇级集体经济组织, 其他
-        'Y' => "1",    // 其他: not divided further, always 1
+        'Y' => "1",   // 其他: not divided further, always 1
         _ => return None,
     })
 }
@@ -1102,7 +1102,10 @@ impl ResidentId {
             });
         }
         let division: u32 = s[..6].parse().expect("six digits");
-        if crate::divisions::DIVISIONS.binary_search(&division).is_err() {
+        if crate::divisions::DIVISIONS
+            .binary_search(&division)
+            .is_err()
+        {
             return Err(CodeError::Division {
                 found: s[..6].to_owned(),
             });
@@ -1162,7 +1165,12 @@ impl fmt::Display for ResidentId {
 impl fmt::Debug for ResidentId {
     // Personal data: the debug form hides the birth date and sequence.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ResidentId({}********{})", self.division(), &self.as_str()[14..])
+        write!(
+            f,
+            "ResidentId({}********{})",
+            self.division(),
+            &self.as_str()[14..]
+        )
     }
 }
 serde_via_str!(ResidentId);
@@ -1256,7 +1264,11 @@ mod tests {
     #[test]
     fn gb_32100_structure() {
         // Expected codes computed independently (Python, /tmp script of the branch's author).
-        for code in ["Y1110000MA00000A92", "A1110000MA00000A9N", "N2110000MA00000A97"] {
+        for code in [
+            "Y1110000MA00000A92",
+            "A1110000MA00000A9N",
+            "N2110000MA00000A97",
+        ] {
             assert!(Uscc::parse(code).is_ok(), "{code}");
         }
         let make = |a: char, c: char, div: &str| {
@@ -1324,7 +1336,10 @@ mod tests {
         assert_eq!(p, FormProblem::Lowercase { position: 9 });
         assert_eq!(c.as_deref(), Some("22002024I000000001"));
         let (_, c) = not(HsCode::parse("8471.30-00.90").map(drop));
-        assert_eq!(c, None, "a dot is no separator: still not a code after normalising");
+        assert_eq!(
+            c, None,
+            "a dot is no separator: still not a code after normalising"
+        );
         let (_, c) = not(HsCode::parse("8471 3000 90").map(drop));
         assert_eq!(c.as_deref(), Some("8471300090"));
         let (_, c) = not(CountryCode::parse("usa").map(drop));
@@ -1352,11 +1367,15 @@ mod tests {
     fn gb_11643_resident_ids() {
         let id = ResidentId::parse("11010519491231002X").unwrap();
         assert_eq!(id.division(), "110105");
-        assert_eq!(id.birth_date(), chrono::NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
+        assert_eq!(
+            id.birth_date(),
+            chrono::NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
         assert_eq!(id.sequence(), "002");
         assert!(!id.is_male());
         assert_eq!(format!("{id:?}"), "ResidentId(110105********002X)");
-        let with_check = |body: &str| format!("{body}{}", ResidentId::check_character(body).unwrap());
+        let with_check =
+            |body: &str| format!("{body}{}", ResidentId::check_character(body).unwrap());
         // Each of these has a fitting check character, and each is refused.
         for (body, why) in [
             ("11010519491331002", "month 13"),
@@ -1367,7 +1386,10 @@ mod tests {
             ("11010500000101002", "year 0000"),
         ] {
             assert!(
-                matches!(ResidentId::parse(&with_check(body)), Err(CodeError::BirthDate { .. })),
+                matches!(
+                    ResidentId::parse(&with_check(body)),
+                    Err(CodeError::BirthDate { .. })
+                ),
                 "{why}"
             );
         }
@@ -1376,7 +1398,9 @@ mod tests {
         for division in ["990000", "123456"] {
             assert_eq!(
                 ResidentId::parse(&with_check(&format!("{division}19800101002"))),
-                Err(CodeError::Division { found: division.into() })
+                Err(CodeError::Division {
+                    found: division.into()
+                })
             );
         }
         // A retired code stays valid in numbers issued while it was in use (崇文区, to 2010).
@@ -1392,7 +1416,10 @@ mod tests {
         ));
         assert_eq!(
             ResidentId::parse("110105194912310021"),
-            Err(CodeError::CheckCharacter { expected: 'X', found: '1' })
+            Err(CodeError::CheckCharacter {
+                expected: 'X',
+                found: '1'
+            })
         );
     }
 

@@ -133,12 +133,8 @@ fn usccs(rng: &mut Rng) -> Vec<String> {
         bad[at] = pick(rng, b"0123456789ABCDEFGHJKLMNPQRTUWXY") as u8;
         out.push(String::from_utf8(bad).unwrap());
         // Any digits in positions 1-2 and any organisation code, the check character fitted.
-        let body: String = format!(
-            "{}{}{}",
-            rng.below(10),
-            rng.below(10),
-            &code[2..8]
-        ) + &(0..9).map(|_| pick(rng, USCC_ALPHABET)).collect::<String>();
+        let body: String = format!("{}{}{}", rng.below(10), rng.below(10), &code[2..8])
+            + &(0..9).map(|_| pick(rng, USCC_ALPHABET)).collect::<String>();
         let check = Uscc::check_character(&body).unwrap();
         out.push(format!("{body}{check}"));
         if rng.below(10) == 0 {
@@ -154,11 +150,7 @@ fn valid_resident_id(rng: &mut Rng, year_from: i32) -> String {
     let division = divisions[rng.below(divisions.len() as u64) as usize];
     let first = chrono::NaiveDate::from_ymd_opt(year_from, 1, 1).unwrap();
     let born = first + chrono::Duration::days(rng.below(50_000) as i64);
-    let body = format!(
-        "{division}{}{:03}",
-        born.format("%Y%m%d"),
-        rng.below(1000)
-    );
+    let body = format!("{division}{}{:03}", born.format("%Y%m%d"), rng.below(1000));
     let check = ResidentId::check_character(&body).unwrap();
     format!("{body}{check}")
 }
@@ -275,7 +267,10 @@ fn identifiers_agree_with_python_stdnum_except_where_listed() {
         "permit_830000",
         "stdnum_key_error",
     ] {
-        assert!(cases.contains_key(case), "case {case} did not occur: {cases:?}");
+        assert!(
+            cases.contains_key(case),
+            "case {case} did not occur: {cases:?}"
+        );
     }
     // And the two agree on the great majority (valid codes and plain corruptions).
     let agreed = usccs.len() + rics.len() - cases.values().sum::<usize>();

@@ -225,7 +225,10 @@ fn general_rate_origins(
             p.add(
                 r.line,
                 "valid_from",
-                format!("overlaps the period of {} from {}", origin, other.valid_from),
+                format!(
+                    "overlaps the period of {} from {}",
+                    origin, other.valid_from
+                ),
             );
             continue;
         }

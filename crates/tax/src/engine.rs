@@ -828,12 +828,8 @@ fn assess_import_item(
         // item's amounts, so rates of different forms (ad valorem, specific, compound) compare.
         let mut candidates: Vec<(String, DutyRate)> = Vec::new();
         let mut considered: Vec<(String, DutyRate)> = Vec::new();
-        let chosen_reason;
         if general {
             candidates.push(("general".into(), line.general));
-            chosen_reason = format!(
-                "origin {origin} is listed for the general rate; no provisional rate applies to it / 适用普通税率，不适用暂定税率"
-            );
         } else {
             let mfn_applied = match line.provisional {
                 Some(p) => ("provisional".to_owned(), p),
@@ -862,7 +858,6 @@ fn assess_import_item(
                     (name, ag.rate)
                 });
             }
-            chosen_reason = String::new();
         }
         let mut best: Option<(usize, Decimal)> = None;
         for (k, (_, rate)) in candidates.iter().enumerate() {
@@ -882,7 +877,9 @@ fn assess_import_item(
         };
         let has_agreement = considered.iter().any(|(m, _)| m.starts_with("agreement:"));
         let reason = if general {
-            chosen_reason
+            format!(
+                "origin {origin} is listed for the general rate; no provisional rate applies to it / 适用普通税率，不适用暂定税率"
+            )
         } else if considered.len() == 1 {
             format!("origin {origin}: MFN, no provisional or agreement rate / 最惠国税率")
         } else if !has_agreement {
