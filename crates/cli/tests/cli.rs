@@ -674,3 +674,64 @@ fn tax_takes_the_general_rate_from_the_imported_table() {
     let text = stdout(&o).replace(": ", ":");
     assert!(text.contains(r#""measure":"mfn""#), "{text}");
 }
+
+/// Issue 21 items 5 and 6: trade remedies are importable (`jinguan refdata import
+/// trade_remedies FILE`) and `jinguan tax` uses the imported table; a safeguard row (a test
+/// measure, not a real one) gives its own notice.
+#[test]
+fn tax_uses_imported_trade_remedies_with_a_safeguard() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("remedies.csv");
+    std::fs::write(
+        &file,
+        "code_prefix,origin,producer,kind,rate,valid_from,valid_to\n8471,USA,*,safeguard,10%,2025-01-01,2025-12-31\n",
+    )
+    .unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "trade_remedies",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json"],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o).replace(": ", ":");
+    assert!(text.contains(r#""measure":"safeguard""#), "{text}");
+    assert!(text.contains(r#""kind":"safeguard_duty""#), "{text}");
+    // A bad file changes nothing: the safeguard is still applied.
+    std::fs::write(&file, "code_prefix,origin,producer,kind\n8471,USA,*\n").unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "trade_remedies",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json"],
+        data.path(),
+    );
+    assert!(stdout(&o)
+        .replace(": ", ":")
+        .contains(r#""measure":"safeguard""#));
+}

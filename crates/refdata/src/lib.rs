@@ -26,6 +26,7 @@ mod parse;
 pub mod rates;
 mod table;
 pub mod tariff;
+pub mod tax_tables;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};

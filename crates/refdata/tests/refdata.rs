@@ -522,3 +522,51 @@ fn general_rate_origins_are_dated_importable_and_checked() {
         "a failed import changes nothing"
     );
 }
+
+/// Issue 21 item 6: the tax engine's tables (trade remedies, the calendar) are importable; every
+/// row is checked first and a failed import changes nothing; an imported calendar must state
+/// what it covers.
+#[test]
+fn tax_tables_import_atomically() {
+    use refdata::tax_tables::{import, load_calendar, load_trade_remedies, TaxTable};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(load_trade_remedies(dir.path()).unwrap().is_none());
+    let good = dir.path().join("remedies.csv");
+    fs::write(
+        &good,
+        "code_prefix,origin,producer,kind,rate,valid_from,valid_to\n8471,USA,*,safeguard,10%,2025-01-01,2025-12-31\n",
+    )
+    .unwrap();
+    let (_, rows) = import(dir.path(), TaxTable::TradeRemedies, &good).unwrap();
+    assert_eq!(rows, 1);
+    let before = fs::read(TaxTable::TradeRemedies.path(dir.path())).unwrap();
+    let bad = dir.path().join("bad.csv");
+    fs::write(
+        &bad,
+        "code_prefix,origin,producer,kind,rate,valid_from,valid_to\n8471,USA,*,quota,10%,2025-01-01,\n",
+    )
+    .unwrap();
+    assert!(import(dir.path(), TaxTable::TradeRemedies, &bad).is_err());
+    assert_eq!(
+        fs::read(TaxTable::TradeRemedies.path(dir.path())).unwrap(),
+        before,
+        "a failed import changes nothing"
+    );
+    assert_eq!(load_trade_remedies(dir.path()).unwrap().unwrap().len(), 1);
+
+    let no_coverage = dir.path().join("cal.csv");
+    fs::write(&no_coverage, "date,kind,name\n2030-01-01,statutory,元旦\n").unwrap();
+    let err = import(dir.path(), TaxTable::Calendar, &no_coverage).unwrap_err();
+    assert!(err.to_string().contains("coverage"), "{err}");
+    assert!(load_calendar(dir.path()).unwrap().is_none());
+    let cal = dir.path().join("cal2.csv");
+    fs::write(
+        &cal,
+        "date,kind,name\n2030-01-01,covers_statutory,2030-12-31\n2030-01-01,covers_arrangements,2030-12-31\n2030-01-01,statutory,元旦\n",
+    )
+    .unwrap();
+    import(dir.path(), TaxTable::Calendar, &cal).unwrap();
+    let c = load_calendar(dir.path()).unwrap().unwrap();
+    assert!(c.is_statutory_holiday(date("2030-01-01")));
+    assert!(c.covers_statutory(date("2030-06-01")) && !c.covers_statutory(date("2029-12-31")));
+}

@@ -146,6 +146,15 @@ impl TradingCalendar {
         }
     }
 
+    /// The number of listed days.
+    pub fn len(&self) -> usize {
+        self.days.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty()
+    }
+
     pub fn kind(&self, date: NaiveDate) -> Option<DayKind> {
         self.days.get(&date).copied()
     }

@@ -64,6 +64,15 @@ impl TradeRemedyTable {
         TradeRemedyTable::parse_csv(SAMPLE_REMEDIES_CSV).expect("the sample remedy table parses")
     }
 
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.remedies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remedies.is_empty()
+    }
+
     pub fn parse_csv(text: &str) -> Result<TradeRemedyTable, Vec<RowError>> {
         let mut remedies = Vec::new();
         let mut errors = Vec::new();

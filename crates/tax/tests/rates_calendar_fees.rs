@@ -216,7 +216,10 @@ fn a_date_outside_the_calendar_is_an_error_that_says_so() {
         .unwrap_err();
     assert!(matches!(err, TaxError::CalendarNotCovered { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("2007-05-16") && text.contains("does not cover"), "{text}");
+    assert!(
+        text.contains("2007-05-16") && text.contains("does not cover"),
+        "{text}"
+    );
     assert!(text.contains("2008-01-01 to 2026-12-31"), "{text}");
     // New rule, third Wednesday 2027-02-17: beyond the arrangements' coverage (2026).
     let err = rates
