@@ -275,7 +275,8 @@ pub struct TariffLine {
     pub general: DutyRate,
     /// Conventional and preferential rates, by agreement.
     pub agreements: Vec<AgreementRate>,
-    /// Provisional rate; applies instead of MFN when lower.
+    /// Provisional rate (Duties Regulations art. 11): replaces MFN even when higher; against an
+    /// agreement rate the lower of the two applies; never with the general rate.
     #[serde(with = "opt_text")]
     pub provisional: Option<DutyRate>,
     /// Import VAT rate as a fraction (0.13).
