@@ -1627,6 +1627,53 @@ mod tests {
             prop_assert!(is_refused);
         }
 
+        /// Every code type follows the one normalisation policy: a valid code with one character
+        /// full-width, its letters lowercase, or a space or dash inside is refused as not
+        /// canonical, with the original as the canonical form; and a character outside the
+        /// type's set at any position is refused (codes without a check character cannot refuse
+        /// a change to another allowed character, so that is the property they can have).
+        #[test]
+        fn every_code_type_follows_the_policy(
+            digits in "[0-9]{18}",
+            letters in "[A-Z]{3}",
+            at in 0usize..18,
+            sep in "[ -]",
+            bad in "[a-z!#%&*+/=?@^_~]",
+        ) {
+            macro_rules! policy {
+                ($t:ty, $code:expr) => {{
+                    let code: String = $code;
+                    prop_assert!(<$t>::parse(&code).is_ok(), "{}", code);
+                    let n = code.chars().count();
+                    let i = at % n;
+                    let full: String = code.chars().enumerate()
+                        .map(|(k, c)| if k == i { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c })
+                        .collect();
+                    let lower = code.to_ascii_lowercase();
+                    let mut spaced = code.clone();
+                    spaced.insert_str(1 + i % (n - 1), &sep);
+                    for disguised in [full, spaced].into_iter().chain((lower != code).then_some(lower)) {
+                        let refused = matches!(<$t>::parse(&disguised),
+                            Err(CodeError::NotCanonical { canonical: Some(ref c), .. }) if *c == code);
+                        prop_assert!(refused, "{} -> {:?}", disguised, <$t>::parse(&disguised));
+                    }
+                    let mut corrupted = code.clone();
+                    corrupted.replace_range(i..=i, &bad);
+                    prop_assert!(<$t>::parse(&corrupted).is_err(), "{}", corrupted);
+                }};
+            }
+            policy!(OfficeCode, digits[..4].to_string());
+            policy!(HsCode, digits[..10].to_string());
+            policy!(CustomsCode, digits[..10].to_string());
+            let flag = if digits.as_bytes()[4] % 2 == 0 { '0' } else { '1' };
+            policy!(DeclarationNo, format!("{}2024{flag}{}", &digits[..4], &digits[9..18]));
+            policy!(PreEntryNo, format!("{}2024I{}", &digits[..4], &digits[9..18]));
+            policy!(CountryCode, letters.clone());
+            policy!(CurrencyCode, letters.clone());
+            policy!(UnitCode, digits[..3].to_string());
+            policy!(TradeMode, digits[..4].to_string());
+        }
+
         #[test]
         fn entry_numbers_round_trip(office in 0u16..10000, year in 0u16..10000, import: bool, list: bool, serial in 0u32..=999_999_999) {
             let office = OfficeCode::parse(&format!("{office:04}")).unwrap();
