@@ -131,6 +131,40 @@ pub struct ItemForm {
     pub duty_treatment: Option<String>,
     /// Manufacturer, when a trade remedy names producers.
     pub producer: Option<String>,
+    /// The proof of origin an agreement or special preferential rate needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_proof: Option<OriginProofForm>,
+}
+
+/// The proof of origin as filed (原产地证明): `{agreement, kind, number, direct_transport}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginProofForm {
+    pub agreement: Option<String>,
+    pub kind: Option<String>,
+    pub number: Option<String>,
+    pub direct_transport: Option<bool>,
+}
+
+/// What an origin proof is (优惠贸易协定项下原产地证明).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginProofKind {
+    /// 原产地证书, issued by the exporting country's authority.
+    Certificate,
+    /// 原产地声明, made by an approved exporter or the exporter where the agreement allows it.
+    Declaration,
+}
+
+/// The proof that lets an item claim an agreement (conventional) or special preferential rate:
+/// the agreement it is for, the kind and number of the proof, and whether the goods came by
+/// direct transport (直接运输), which the agreements' rules of origin require.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginProof {
+    /// The agreement code as the tariff names it (`RCEP`, `ASEAN`, ...).
+    pub agreement: String,
+    pub kind: OriginProofKind,
+    pub number: String,
+    pub direct_transport: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +305,9 @@ pub struct Item {
     pub district: Option<DistrictCode>,
     pub duty_treatment: DutyTreatment,
     pub producer: Option<String>,
+    /// Proof of origin, when the item claims an agreement or special preferential rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_proof: Option<OriginProof>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -439,6 +439,41 @@ fn other_charges_may_be_negative_freight_may_not() {
     assert_eq!(check(&doc), vec![("freight.value".into(), "range")]);
 }
 
+/// Issue 21 item 2: an item claiming an agreement or special preferential rate carries its
+/// proof of origin (a certificate of origin or an origin declaration, the agreement, direct
+/// transport); each part is checked, with messages in both languages.
+#[test]
+fn origin_proof_is_checked() {
+    let mut doc = valid_import();
+    doc["items"][0]["origin_proof"] = json!({
+        "agreement": "RCEP", "kind": "certificate", "number": "K24-0000123", "direct_transport": true
+    });
+    assert_eq!(check(&doc), vec![]);
+    let d = validate_json(&serde_json::to_vec(&doc).unwrap(), &reference()).unwrap();
+    let proof = d.items[0].origin_proof.as_ref().unwrap();
+    assert_eq!(proof.agreement, "RCEP");
+    assert!(proof.direct_transport);
+    doc["items"][0]["origin_proof"] =
+        json!({"agreement": "rcep x", "kind": "stamp", "number": "A B"});
+    let problems = check(&doc);
+    assert_eq!(
+        problems,
+        vec![
+            ("items[0].origin_proof.agreement".into(), "agreement"),
+            ("items[0].origin_proof.kind".into(), "origin_proof_kind"),
+            ("items[0].origin_proof.number".into(), "origin_proof_number"),
+            ("items[0].origin_proof.direct_transport".into(), "required"),
+        ]
+    );
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let all = validate_json(&bytes, &reference()).unwrap_err();
+    let text = format!("{all:?}");
+    assert!(
+        text.contains("原产地证书") && text.contains("certificate or declaration"),
+        "{text}"
+    );
+}
+
 #[test]
 fn levy_nature_must_fit_trade_mode() {
     let doc = with(valid_import(), "/levy_nature", json!("299"));

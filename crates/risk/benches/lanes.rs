@@ -129,6 +129,7 @@ fn declaration(rng: &mut Rng, w: &World) -> Declaration {
                 district: None,
                 duty_treatment: DutyTreatment::AS_TARIFF,
                 producer: None,
+                origin_proof: None,
             }
         })
         .collect();

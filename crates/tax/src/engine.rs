@@ -844,6 +844,20 @@ fn assess_import_item(
                 if !ag.origins.contains(&origin) {
                     continue;
                 }
+                // Preference needs proof (Customs Tariff Law art. 12; the agreements' rules of
+                // origin): a certificate of origin or origin declaration for this agreement and
+                // direct transport. Without it the goods are MFN goods.
+                let proven = item
+                    .origin_proof
+                    .as_ref()
+                    .is_some_and(|p| p.agreement == ag.agreement && p.direct_transport);
+                if !proven {
+                    considered.push((
+                        format!("agreement:{} not claimed (no origin proof for it, or not direct transport)", ag.agreement),
+                        ag.rate,
+                    ));
+                    continue;
+                }
                 let name = format!("agreement:{}", ag.agreement);
                 considered.push((name.clone(), ag.rate));
                 let agreement_amount = duty_amount(&ag.rate, value, item)?;
@@ -875,16 +889,20 @@ fn assess_import_item(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let has_agreement = considered.iter().any(|(m, _)| m.starts_with("agreement:"));
         let reason = if general {
             format!(
                 "origin {origin} is listed for the general rate; no provisional rate applies to it / 适用普通税率，不适用暂定税率"
             )
         } else if considered.len() == 1 {
             format!("origin {origin}: MFN, no provisional or agreement rate / 最惠国税率")
-        } else if !has_agreement {
+        } else if candidates.len() == 1 && line.provisional.is_some() {
             format!(
                 "origin {origin}: MFN goods with a provisional rate take the provisional rate (duties regulations art. 11; {}) / 适用最惠国税率的进口货物有暂定税率的，适用暂定税率",
+                compared()
+            )
+        } else if candidates.len() == 1 {
+            format!(
+                "origin {origin}: MFN ({}) / 最惠国税率（未提供原产地证明的不适用协定税率）",
                 compared()
             )
         } else {
