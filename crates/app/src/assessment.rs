@@ -141,6 +141,7 @@ fn notice_kind(kind: tax::TaxKind) -> clearance::TaxKind {
         }
         tax::TaxKind::AntiDumpingDuty => clearance::TaxKind::AntiDumpingDuty,
         tax::TaxKind::CountervailingDuty => clearance::TaxKind::CountervailingDuty,
+        tax::TaxKind::SafeguardDuty => clearance::TaxKind::SafeguardDuty,
         tax::TaxKind::ConsumptionTax => clearance::TaxKind::ConsumptionTax,
         tax::TaxKind::ImportVat => clearance::TaxKind::Vat,
     }

@@ -15,7 +15,7 @@ use store::DeclarationKey;
 use store_sqlite::{SqliteOptions, SqliteStore};
 
 const PASSWORD: &str = "test-password";
-const CARRIER: &str = "91310000MA1FL3CA1X";
+const CARRIER: &str = "91310000MA1FL3CA34";
 /// The demo's AEO importer.
 const AEO: &str = "91310115MA1K4Q7B4Y";
 

@@ -281,6 +281,7 @@ pub enum TaxKind {
     ConsumptionTax,
     AntiDumpingDuty,
     CountervailingDuty,
+    SafeguardDuty,
     LateDeclarationFee,
 }
 
@@ -292,6 +293,7 @@ impl TaxKind {
             TaxKind::ConsumptionTax => "consumption_tax",
             TaxKind::AntiDumpingDuty => "anti_dumping_duty",
             TaxKind::CountervailingDuty => "countervailing_duty",
+            TaxKind::SafeguardDuty => "safeguard_duty",
             TaxKind::LateDeclarationFee => "late_declaration_fee",
         }
     }

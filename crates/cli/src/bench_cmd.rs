@@ -217,7 +217,7 @@ const BILLS_PER_SECOND: u64 = 12_000;
 /// Bills per manifest (a flight's worth).
 const BILLS_PER_MANIFEST: usize = 500;
 const CARRIER_LOGIN: &str = "bench-carrier";
-const CARRIER_USCC: &str = "91310000MA1FL3CA1X";
+const CARRIER_USCC: &str = "91310000MA1FL3CA34";
 
 fn bench_bill(n: u64) -> String {
     format!("BENCH-{n:07}")

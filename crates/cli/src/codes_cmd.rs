@@ -80,6 +80,26 @@ pub fn run_refdata(data_dir: &Path, cmd: RefdataCommand) -> anyhow::Result<ExitC
             list_tables(&crate::load_reference(data_dir)?);
             Ok(ExitCode::SUCCESS)
         }
+        RefdataCommand::Import { table, file }
+            if refdata::tax_tables::TaxTable::from_name(&table).is_some() =>
+        {
+            let t = refdata::tax_tables::TaxTable::from_name(&table).expect("matched above");
+            match refdata::tax_tables::import(data_dir, t, &file) {
+                Ok((path, rows)) => {
+                    println!(
+                        "imported 已导入 {rows} rows into {} ({}); it is now in force",
+                        t.name(),
+                        path.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("jinguan: {e}");
+                    eprintln!("nothing was changed 未做任何更改");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         RefdataCommand::Import { table, file } => match refdata::import(data_dir, &table, &file) {
             Ok(report) => {
                 println!(

@@ -4,14 +4,18 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use domain::codes::{
-    CodeError, CustomsCode, DeclarationNo, EntryNumber, HsCode, OfficeCode, PreEntryNo, Uscc,
+    CodeError, CustomsCode, DeclarationNo, EntryNumber, HsCode, OfficeCode, PreEntryNo, ResidentId,
+    Uscc,
 };
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Kind {
-    /// Unified social credit code (18 characters, GB 32100 check character).
+    /// Unified social credit code (GB 32100: authority, category, division, GB 11714
+    /// organisation code, check character).
     Uscc,
+    /// Resident identity number (GB 11643: division, birth date, sequence, check character).
+    ResidentId,
     /// Customs enterprise code (10 characters).
     CustomsCode,
     /// Customs declaration number (18 digits).
@@ -29,8 +33,9 @@ pub struct Args {
     #[arg(value_enum)]
     kind: Kind,
     value: String,
-    /// For a USCC: also require a valid GB 11714 organisation code in positions 9–17.
-    #[arg(long)]
+    /// Accepted for compatibility: a USCC's organisation code (positions 9–17) is now always
+    /// checked (GB 32100-2015 4.3).
+    #[arg(long, hide = true)]
     strict: bool,
     /// Print JSON for machines.
     #[arg(long)]
@@ -42,7 +47,8 @@ fn entry_parts(n: &EntryNumber) -> Value {
         "office": n.office().as_str(),
         "year": n.year(),
         "direction": n.direction().to_string(),
-        "serial": n.serial(),
+        // A string of nine digits: the leading zeros are part of the number.
+        "serial": format!("{:09}", n.serial()),
     })
 }
 
@@ -63,22 +69,37 @@ impl From<CodeError> for Refusal {
     }
 }
 
-fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, Refusal>> {
-    let v = args.value.trim();
+/// The value as typed: no trimming, so that the normalisation policy (refuse, naming the
+/// problem) is the same here as everywhere else.
+fn parts(
+    data_dir: &Path,
+    today: chrono::NaiveDate,
+    args: &Args,
+) -> anyhow::Result<Result<Value, Refusal>> {
+    let v = args.value.as_str();
+    let _ = args.strict;
     Ok(match args.kind {
-        Kind::Uscc => Uscc::parse(v).map_err(Refusal::from).and_then(|u| {
-            if args.strict {
-                u.check_organisation_code()?;
-            }
-            Ok(json!({
+        Kind::Uscc => Uscc::parse(v).map_err(Refusal::from).map(|u| {
+            json!({
                 "registration_authority": u.registration_authority().to_string(),
                 "entity_type": u.entity_type().to_string(),
                 "division": u.division(),
                 "organisation_code": u.organisation_code(),
                 "check_character": &u.as_str()[17..],
                 "organisation_code_check": u.check_organisation_code().is_ok(),
-            }))
+            })
         }),
+        Kind::ResidentId => ResidentId::parse_on(v, today)
+            .map_err(Refusal::from)
+            .map(|id| {
+                json!({
+                    "division": id.division(),
+                    "birth_date": id.birth_date().to_string(),
+                    "sequence": id.sequence(),
+                    "sex": if id.is_male() { "male" } else { "female" },
+                    "check_character": &id.as_str()[17..],
+                })
+            }),
         Kind::CustomsCode => CustomsCode::parse(v).map_err(Refusal::from).map(|c| {
             json!({
                 "locality": c.locality(),
@@ -134,7 +155,9 @@ fn parts(data_dir: &Path, args: &Args) -> anyhow::Result<Result<Value, Refusal>>
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let result = parts(data_dir, &args)?;
+    // The binary's edge, where the clock may be read: a birth date may not be after today.
+    let today = domain::time::china_date(chrono::Utc::now());
+    let result = parts(data_dir, today, &args)?;
     let kind = clap::ValueEnum::to_possible_value(&args.kind).expect("no skipped variants");
     let kind = kind.get_name();
     match result {
@@ -142,10 +165,10 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 println!(
                     "{}",
-                    json!({"kind": kind, "value": args.value.trim(), "valid": true, "parts": parts})
+                    json!({"kind": kind, "value": args.value, "valid": true, "parts": parts})
                 );
             } else {
-                println!("{} {}: valid 有效", kind, args.value.trim());
+                println!("{} {}: valid 有效", kind, args.value);
                 for (k, v) in parts.as_object().expect("parts are an object") {
                     let v = match v {
                         Value::String(s) => s.clone(),
@@ -160,10 +183,10 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 println!(
                     "{}",
-                    json!({"kind": kind, "value": args.value.trim(), "valid": false, "code": e.code, "message_en": e.en, "message_zh": e.zh})
+                    json!({"kind": kind, "value": args.value, "valid": false, "code": e.code, "message_en": e.en, "message_zh": e.zh})
                 );
             } else {
-                println!("{} {:?}: invalid 无效", kind, args.value.trim());
+                println!("{} {:?}: invalid 无效", kind, args.value);
                 println!("  {}", e.zh);
                 println!("  {}", e.en);
             }

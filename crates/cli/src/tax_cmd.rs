@@ -110,8 +110,13 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let (rates, rates_source) = rate_table(data_dir)?;
-    let calendar = TradingCalendar::china();
-    let remedies = TradeRemedyTable::sample();
+    // Imported with `jinguan refdata import calendar|trade_remedies FILE`, else the shipped ones.
+    let calendar = refdata::tax_tables::load_calendar(data_dir)
+        .context("failed to load the imported calendar")?
+        .unwrap_or_else(TradingCalendar::china);
+    let remedies = refdata::tax_tables::load_trade_remedies(data_dir)
+        .context("failed to load the imported trade remedies")?
+        .unwrap_or_else(TradeRemedyTable::sample);
     let policy = TaxPolicy::default();
     let ctx = TaxContext {
         reference: &reference,

@@ -326,7 +326,7 @@ fn parse_identifiers() {
     assert_eq!(v["parts"]["office"], "0202");
     assert_eq!(v["parts"]["year"], 2008);
     assert_eq!(v["parts"]["direction"], "export");
-    assert_eq!(v["parts"]["serial"], 525641690);
+    assert_eq!(v["parts"]["serial"], "525641690");
 
     let o = jinguan(&["parse", "uscc", "91110000600037341L"], data.path());
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -428,7 +428,8 @@ fn parse_every_kind_valid_and_invalid() {
     assert_eq!(v["parts"]["office"], "2200");
     assert_eq!(v["parts"]["year"], 2024);
     assert_eq!(v["parts"]["direction"], "import");
-    assert_eq!(v["parts"]["serial"], 1);
+    // Issue 21 item 13: the serial is nine digits, leading zeros kept (a string).
+    assert_eq!(v["parts"]["serial"], "000000001");
     let (code, v) = parse("pre-entry-no", "22002024X000000001", &[]);
     assert_eq!((code, v["code"].as_str()), (1, Some("character")));
 
@@ -444,20 +445,80 @@ fn parse_every_kind_valid_and_invalid() {
     let (code, v) = parse("commodity", "84713000AB", &[]);
     assert_eq!((code, v["code"].as_str()), (1, Some("character")));
 
-    // A published code (its check character computed independently) passes the strict check
-    // too; a code whose organisation-code part has a wrong GB 11714 digit passes only the
-    // GB 32100 check.
+    // A published code (its check character computed independently) passes; `--strict` is
+    // still accepted. GB 32100-2015 4.3: positions 9-17 are a GB 11714 organisation code, so
+    // a code whose organisation check digit is wrong is refused although its GB 32100 check
+    // character fits (91110000600037342P: P is right, the GB 11714 digit should be 1, not 2).
     let (code, v) = parse("uscc", "91110000600037341L", &["--strict"]);
     assert_eq!(code, 0, "{v}");
     let (code, v) = parse("uscc", "91350100M000100Y43", &["--strict"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["parts"]["organisation_code_check"], true);
-    // 91110000600037342P: GB 32100 check P is right, GB 11714 digit should be 1, not 2.
     let (code, v) = parse("uscc", "91110000600037342P", &[]);
-    assert_eq!(code, 0, "{v}");
-    assert_eq!(v["parts"]["organisation_code_check"], false);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("organisation_check_character"))
+    );
     let (code, v) = parse("uscc", "91110000600037342P", &["--strict"]);
-    assert_eq!((code, v["code"].as_str()), (1, Some("check_character")));
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("organisation_check_character"))
+    );
+    // GB 32100-2015 table 1: B is no registration authority (code computed with both check
+    // characters right: body B1110000MA00000A9 + check).
+    let (code, v) = parse("uscc", "B1110000MA00000A9M", &[]);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("registration_authority")),
+        "{v}"
+    );
+
+    // GB 11643-1999: the standard's sample number, its parts; a 31 April refused; an unknown
+    // division refused; the normalisation policy names a lowercase x and gives the fix.
+    let (code, v) = parse("resident-id", "11010519491231002X", &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["parts"]["division"], "110105");
+    assert_eq!(v["parts"]["birth_date"], "1949-12-31");
+    assert_eq!(v["parts"]["sequence"], "002");
+    assert_eq!(v["parts"]["sex"], "female");
+    let (code, v) = parse("resident-id", "110105202304310023", &[]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("birth_date")), "{v}");
+    let (code, v) = parse("resident-id", "990000198001010020", &[]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("division")), "{v}");
+    let (code, v) = parse("resident-id", "11010519491231002x", &[]);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("not_canonical")),
+        "{v}"
+    );
+    assert!(
+        v["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("11010519491231002X"),
+        "{v}"
+    );
+    assert!(v["message_zh"].as_str().unwrap().contains("小写"), "{v}");
+    // The same policy for every kind: inner spaces are refused, the canonical form given.
+    let (code, v) = parse("declaration-no", "0202 2008 0525641690", &[]);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("not_canonical")),
+        "{v}"
+    );
+    assert!(
+        v["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("020220080525641690"),
+        "{v}"
+    );
+    let (code, v) = parse("uscc", " 91110000600037341L", &[]);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (1, Some("not_canonical")),
+        "{v}"
+    );
 
     // Well formed but not in the table: the reason in both languages, the Chinese in Chinese.
     let (code, v) = parse("office", "9999", &[]);
@@ -695,4 +756,126 @@ fn serve_refuses_a_weight_tolerance_out_of_range() {
         err.contains("invalid cargo matching setting") && err.contains("weight_tolerance_ratio"),
         "{err}"
     );
+}
+
+/// Issue 21 item 3: the general rate (Customs Tariff Law art. 12) comes from the dated,
+/// importable `general_rate_origins` table, which `jinguan tax` reads like every other table:
+/// with USA listed (a test decision, not a real one), the laptops take the general rate 70 %
+/// and no provisional rate (Duties Regulations art. 11); before the listed period, MFN.
+#[test]
+fn tax_takes_the_general_rate_from_the_imported_table() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("general.csv");
+    std::fs::write(
+        &file,
+        "origin,valid_from,valid_to,source\nUSA,2025-03-01,,test decision (not a real one)\n",
+    )
+    .unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "general_rate_origins",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json"],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o).replace(": ", ":");
+    assert!(text.contains(r#""measure":"general""#), "{text}");
+    assert!(text.contains(r#""rate":"70%""#), "{text}");
+    let o = jinguan(
+        &[
+            "tax",
+            "examples/import-laptops.json",
+            "--json",
+            "--date",
+            "2025-02-20",
+        ],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o).replace(": ", ":");
+    assert!(text.contains(r#""measure":"mfn""#), "{text}");
+}
+
+/// Issue 21 items 5 and 6: trade remedies are importable (`jinguan refdata import
+/// trade_remedies FILE`) and `jinguan tax` uses the imported table; a safeguard row (a test
+/// measure, not a real one) gives its own notice.
+#[test]
+fn tax_uses_imported_trade_remedies_with_a_safeguard() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("remedies.csv");
+    std::fs::write(
+        &file,
+        "code_prefix,origin,producer,kind,rate,valid_from,valid_to\n8471,USA,*,safeguard,10%,2025-01-01,2025-12-31\n",
+    )
+    .unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "trade_remedies",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json"],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o).replace(": ", ":");
+    assert!(text.contains(r#""measure":"safeguard""#), "{text}");
+    assert!(text.contains(r#""kind":"safeguard_duty""#), "{text}");
+    // A bad file changes nothing: the safeguard is still applied.
+    std::fs::write(&file, "code_prefix,origin,producer,kind\n8471,USA,*\n").unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "trade_remedies",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = jinguan(
+        &["tax", "examples/import-laptops.json", "--json"],
+        data.path(),
+    );
+    assert!(stdout(&o)
+        .replace(": ", ":")
+        .contains(r#""measure":"safeguard""#));
 }

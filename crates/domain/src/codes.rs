@@ -3,6 +3,18 @@
 //! Every type here has one constructor, `parse`, which checks the format (and check characters
 //! where there are any); `Display` writes the canonical form back, so `parse(display(x)) == x`.
 //! Whether a well-formed code is also *in* a code table is a question for [`crate::reference`].
+//!
+//! # Normalisation policy (one rule for every code type)
+//!
+//! A code is accepted only in its canonical form: half-width ASCII, capital letters, no
+//! surrounding or inner spaces and no dashes. Anything else is *refused*, never silently
+//! rewritten, with [`CodeError::NotCanonical`], whose message names the problem (lowercase,
+//! full-width character, separator, surrounding space) and, when the normalised text is a valid
+//! code, gives it, so the filer can copy it. A declaration is a legal statement of the filer:
+//! changing what was filed without their seeing it is not the system's call, and a dash or a
+//! space inside a code is as likely a typo as a formatting habit. [`normalise`] is the one
+//! function that computes the suggestion (idempotent: `normalise(normalise(s)) ==
+//! normalise(s)`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +37,132 @@ pub enum CodeError {
     CheckCharacter { expected: char, found: char },
     #[error("{0}")]
     Invalid(&'static str),
+    #[error("{problem}{}", canonical.as_ref().map(|c| format!("; write it as {c}")).unwrap_or_default())]
+    NotCanonical {
+        problem: FormProblem,
+        /// The normalised text, when it is a valid code.
+        canonical: Option<String>,
+    },
+    #[error("position 1 ({found:?}) is not a registration authority of GB 32100-2015 table 1 (1-9, A, N, Y)")]
+    RegistrationAuthority { found: char },
+    #[error("position 2 ({found:?}) is not an entity category of registration authority {authority:?} (GB 32100-2015 table 1 allows {allowed})")]
+    EntityCategory {
+        authority: char,
+        found: char,
+        allowed: &'static str,
+    },
+    #[error("positions 9-17 are not a GB 11714 organisation code: its check character (position 17) should be {expected:?}, found {found:?}")]
+    OrganisationCheckCharacter { expected: char, found: char },
+    #[error("positions 7-14 ({found}) are not a possible birth date: {reason}")]
+    BirthDate { found: String, reason: &'static str },
+    #[error("positions 1-6 ({found}) are not an administrative division code of GB/T 2260")]
+    Division { found: String },
+}
+
+/// What keeps a text from being a code's canonical form (see the module's policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormProblem {
+    /// Spaces (or other white space) before or after the code.
+    SurroundingSpace,
+    /// A lowercase letter at this position (1-based, in characters).
+    Lowercase { position: usize },
+    /// A full-width character (全角) at this position.
+    FullWidth { position: usize },
+    /// A space or dash inside the code at this position.
+    Separator { position: usize },
+}
+
+impl fmt::Display for FormProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormProblem::SurroundingSpace => write!(f, "spaces around the code"),
+            FormProblem::Lowercase { position } => write!(
+                f,
+                "character {position} is a lowercase letter; codes are written in capitals"
+            ),
+            FormProblem::FullWidth { position } => write!(
+                f,
+                "character {position} is full-width (全角); codes are written in half-width characters"
+            ),
+            FormProblem::Separator { position } => write!(
+                f,
+                "character {position} is a space or dash; codes are written without separators"
+            ),
+        }
+    }
+}
+
+impl FormProblem {
+    /// The same in Chinese.
+    pub fn message_zh(&self) -> String {
+        match self {
+            FormProblem::SurroundingSpace => "代码前后有空格".into(),
+            FormProblem::Lowercase { position } => {
+                format!("第{position}位是小写字母，代码应使用大写字母")
+            }
+            FormProblem::FullWidth { position } => {
+                format!("第{position}位是全角字符，代码应使用半角字符")
+            }
+            FormProblem::Separator { position } => {
+                format!("第{position}位是空格或连字符，代码中不应有分隔符")
+            }
+        }
+    }
+}
+
+/// Full-width forms (U+FF01..U+FF5E) and the ideographic space to their ASCII counterparts.
+fn half_width(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    }
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || c == '-'
+}
+
+/// The canonical form of a typed code: full-width characters to half-width, letters to
+/// capitals, spaces and dashes removed (inner and surrounding). Idempotent.
+pub fn normalise(s: &str) -> String {
+    s.chars()
+        .map(half_width)
+        .filter(|&c| !is_separator(c))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// The first thing that keeps `s` from being canonical, if any.
+pub fn form_problem(s: &str) -> Option<FormProblem> {
+    if s.trim() != s {
+        return Some(FormProblem::SurroundingSpace);
+    }
+    for (i, c) in s.chars().enumerate() {
+        let position = i + 1;
+        if half_width(c) != c {
+            return Some(FormProblem::FullWidth { position });
+        }
+        if is_separator(c) {
+            return Some(FormProblem::Separator { position });
+        }
+        if c.is_ascii_lowercase() {
+            return Some(FormProblem::Lowercase { position });
+        }
+    }
+    None
+}
+
+/// Applies the normalisation policy around a parser of canonical text.
+fn canonical<T>(s: &str, parse: impl Fn(&str) -> Result<T, CodeError>) -> Result<T, CodeError> {
+    match form_problem(s) {
+        Some(problem) => {
+            let normalised = normalise(s);
+            let canonical = parse(&normalised).is_ok().then_some(normalised);
+            Err(CodeError::NotCanonical { problem, canonical })
+        }
+        None => parse(s),
+    }
 }
 
 impl CodeError {
@@ -35,6 +173,12 @@ impl CodeError {
             CodeError::Character { .. } => "character",
             CodeError::CheckCharacter { .. } => "check_character",
             CodeError::Invalid(_) => "invalid",
+            CodeError::NotCanonical { .. } => "not_canonical",
+            CodeError::RegistrationAuthority { .. } => "registration_authority",
+            CodeError::EntityCategory { .. } => "entity_category",
+            CodeError::OrganisationCheckCharacter { .. } => "organisation_check_character",
+            CodeError::BirthDate { .. } => "birth_date",
+            CodeError::Division { .. } => "division",
         }
     }
 
@@ -55,6 +199,29 @@ impl CodeError {
                 format!("校验位应为{expected:?}，实际为{found:?}")
             }
             CodeError::Invalid(what) => format!("格式不正确：{what}"),
+            CodeError::NotCanonical { problem, canonical } => match canonical {
+                Some(c) => format!("{}；应写作 {c}", problem.message_zh()),
+                None => problem.message_zh(),
+            },
+            CodeError::RegistrationAuthority { found } => format!(
+                "第1位{found:?}不是 GB 32100-2015 表1中的登记管理部门代码（1-9、A、N、Y）"
+            ),
+            CodeError::EntityCategory {
+                authority,
+                found,
+                allowed,
+            } => format!(
+                "第2位{found:?}不是登记管理部门{authority:?}的机构类别代码（GB 32100-2015 表1：{allowed}）"
+            ),
+            CodeError::OrganisationCheckCharacter { expected, found } => format!(
+                "第9-17位不是有效的组织机构代码（GB 11714）：第17位校验码应为{expected:?}，实际为{found:?}"
+            ),
+            CodeError::BirthDate { found, reason } => {
+                format!("第7-14位（{found}）不是可能的出生日期：{reason}")
+            }
+            CodeError::Division { found } => {
+                format!("第1-6位（{found}）不是 GB/T 2260 行政区划代码")
+            }
         }
     }
 }
@@ -132,9 +299,11 @@ macro_rules! fixed_code {
             pub const LEN: usize = $len;
 
             pub fn parse(s: &str) -> Result<Self, CodeError> {
-                check_len(s, $len)?;
-                check_chars(s, $allowed, $pred)?;
-                Ok($name(copy_bytes(s)))
+                canonical(s, |s| {
+                    check_len(s, $len)?;
+                    check_chars(s, $allowed, $pred)?;
+                    Ok($name(copy_bytes(s)))
+                })
             }
 
             pub fn as_str(&self) -> &str {
@@ -342,7 +511,12 @@ impl TransactionTerms {
         TransactionTerms::Exw,
     ];
 
+    /// Parses the canonical form; see the module's normalisation policy.
     pub fn parse(s: &str) -> Result<Self, CodeError> {
+        canonical(s, Self::parse_canonical)
+    }
+
+    fn parse_canonical(s: &str) -> Result<Self, CodeError> {
         check_len(s, 1)?;
         Ok(match s {
             "1" => TransactionTerms::Cif,
@@ -429,23 +603,78 @@ impl Uscc {
         Ok(USCC_ALPHABET[check as usize] as char)
     }
 
+    /// Parses the canonical form; see the module's normalisation policy.
     pub fn parse(s: &str) -> Result<Self, CodeError> {
+        canonical(s, Self::parse_canonical)
+    }
+
+    fn parse_canonical(s: &str) -> Result<Self, CodeError> {
         check_len(s, 18)?;
         check_ascii(s, USCC_ALLOWED)?;
-        let body = &s[..17];
-        let expected = Self::check_character(body)?;
-        let found = s[17..].chars().next().expect("length checked");
-        if found != expected {
-            if !found.is_ascii() || uscc_index(found as u8).is_none() {
+        // Every position from the 31-symbol set first, so that the errors below can name
+        // positions and the check characters can be computed.
+        for (i, c) in s.chars().enumerate() {
+            if uscc_index(c as u8).is_none() {
                 return Err(CodeError::Character {
-                    position: 18,
-                    found,
+                    position: i + 1,
+                    found: c,
                     allowed: USCC_ALLOWED,
                 });
             }
+        }
+        let b = s.as_bytes();
+        // Position 1: a registration authority of table 1; position 2: a category of it.
+        let authority = b[0] as char;
+        let allowed = uscc_categories(authority)
+            .ok_or(CodeError::RegistrationAuthority { found: authority })?;
+        if !allowed.contains(b[1] as char) {
+            return Err(CodeError::EntityCategory {
+                authority,
+                found: b[1] as char,
+                allowed,
+            });
+        }
+        // Positions 3-8: the administrative division code, digits (GB/T 2260).
+        check_chars(&s[2..8], DIGITS, is_digit).map_err(|e| match e {
+            CodeError::Character {
+                position,
+                found,
+                allowed,
+            } => CodeError::Character {
+                position: position + 2,
+                found,
+                allowed,
+            },
+            other => other,
+        })?;
+        // Positions 9-17: a GB 11714 organisation code, with its own check character.
+        let expected = organisation_check_digit(&s[8..16])?;
+        let found = b[16] as char;
+        if found != expected {
+            return Err(CodeError::OrganisationCheckCharacter { expected, found });
+        }
+        // Position 18: the GB 32100 check character over positions 1-17.
+        let expected = Self::check_character(&s[..17])?;
+        let found = b[17] as char;
+        if found != expected {
             return Err(CodeError::CheckCharacter { expected, found });
         }
         Ok(Uscc(copy_bytes(s)))
+    }
+
+    /// A valid code from its parts: registration authority and category (positions 1-2), the
+    /// six-digit division (3-8) and the eight-character organisation code body (9-16); both
+    /// check characters (17 and 18) are computed. For generators and tests.
+    pub fn from_parts(
+        authority: char,
+        category: char,
+        division: &str,
+        organisation_body: &str,
+    ) -> Result<Self, CodeError> {
+        let org_check = organisation_check_digit(organisation_body)?;
+        let body = format!("{authority}{category}{division}{organisation_body}{org_check}");
+        let check = Self::check_character(&body)?;
+        Self::parse(&format!("{body}{check}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -469,18 +698,39 @@ impl Uscc {
         &self.as_str()[8..17]
     }
 
-    /// The stricter, optional check: positions 9–17 must be a GB 11714 organisation code with a
-    /// valid check digit. Many real codes pass; some legitimately issued ones do not, which is why
-    /// this is separate from `parse`.
+    /// Positions 9-17 as a GB 11714 organisation code. `parse` already requires its check
+    /// character (GB 32100-2015, 4.3), so this always holds for a parsed code; kept for callers
+    /// that ask explicitly.
     pub fn check_organisation_code(&self) -> Result<(), CodeError> {
         let org = self.organisation_code();
         let expected = organisation_check_digit(&org[..8])?;
         let found = org[8..].chars().next().expect("nine characters");
         if found != expected {
-            return Err(CodeError::CheckCharacter { expected, found });
+            return Err(CodeError::OrganisationCheckCharacter { expected, found });
         }
         Ok(())
     }
+}
+
+/// The entity categories (position 2) allowed for a registration authority (position 1), from
+/// GB 32100-2015 table 1 "登记管理部门代码和机构类别代码" as amended (A and N were added by
+/// the standard's amendments): `None` when the character is no registration authority.
+pub fn uscc_categories(authority: char) -> Option<&'static str> {
+    Some(match authority {
+        '1' => "1239",   // 机构编制: 机关, 事业单位, 中央编办直接管理机构编制的群众团体, 其他
+        '2' => "19",     // 外交: 外国常驻新闻机构, 其他
+        '3' => "123459", // 司法行政: 律师执业机构, 公证处, 基层法律服务所, 司法鉴定机构, 仲裁委员会, 其他
+        '4' => "19",     // 文化: 外国在华文化中心, 其他
+        '5' => "1239",   // 民政: 社会团体, 民办非企业单位, 基金会, 其他
+        '6' => "129", // 旅游: 外国旅游部门常驻代表机构, 港澳台地区旅游部门常驻内地（大陆）代表机构, 其他
+        '7' => "129", // 宗教: 宗教活动场所, 宗教院校, 其他
+        '8' => "19",  // 工会: 基层工会, 其他
+        '9' => "123", // 工商: 企业, 个体工商户, 农民专业合作社
+        'A' => "19",  // 中央军委改革和编制办公室: 军队事业单位, 其他
+        'N' => "1239", // 农业: 组级, 村级, 乡镇级集体经济组织, 其他
+        'Y' => "1",   // 其他: not divided further, always 1
+        _ => return None,
+    })
 }
 
 /// The GB 11714 check digit for an 8-character organisation code body.
@@ -530,7 +780,12 @@ serde_via_str!(Uscc);
 pub struct CustomsCode([u8; 10]);
 
 impl CustomsCode {
+    /// Parses the canonical form; see the module's normalisation policy.
     pub fn parse(s: &str) -> Result<Self, CodeError> {
+        canonical(s, Self::parse_canonical)
+    }
+
+    fn parse_canonical(s: &str) -> Result<Self, CodeError> {
         check_len(s, 10)?;
         check_ascii(s, DIGITS_UPPER)?;
         check_chars(&s[..6], DIGITS, is_digit)?;
@@ -657,7 +912,12 @@ impl EntryNumber {
         })
     }
 
+    /// Parses the canonical form; see the module's normalisation policy.
     pub fn parse(s: &str) -> Result<Self, CodeError> {
+        canonical(s, Self::parse_canonical)
+    }
+
+    fn parse_canonical(s: &str) -> Result<Self, CodeError> {
         check_len(s, 18)?;
         check_ascii(s, DIGITS)?;
         check_chars(&s[..8], DIGITS, is_digit)?;
@@ -773,6 +1033,148 @@ entry_number_type!(
     PreEntryNo
 );
 
+// ---------------------------------------------------------------------------------------------
+// Resident identity number
+
+/// Resident identity number 公民身份号码 (GB 11643-1999): positions 1-6 the address code
+/// (GB/T 2260 administrative division of the permanent residence when issued), 7-14 the birth
+/// date YYYYMMDD (GB/T 7408), 15-17 the sequence (odd for men, even for women), 18 the check
+/// character of ISO 7064 MOD 11-2 (`0`-`9` or `X`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResidentId([u8; 18]);
+
+const RESIDENT_ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const DIGITS_OR_X: &str = "数字或X digits 0-9 or X";
+
+/// The earliest birth year accepted: the oldest person ever verified lived to 122, so nobody
+/// alive when the first numbers were issued (1984) was born before 1850.
+pub const RESIDENT_ID_FIRST_BIRTH_YEAR: i32 = 1850;
+
+impl ResidentId {
+    /// The GB 11643 check character of 17 digits (weights 2^(17-i) mod 11; 10 is `X`).
+    pub fn check_character(body: &str) -> Result<char, CodeError> {
+        check_len(body, 17)?;
+        check_chars(body, DIGITS, is_digit)?;
+        let sum: u32 = body
+            .bytes()
+            .zip(RESIDENT_ID_WEIGHTS)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
+        Ok(b"10X98765432"[(sum % 11) as usize] as char)
+    }
+
+    /// Parses the canonical form: division known, birth date a real day from 1850, check
+    /// character right. Whether the birth date is in the future needs today's date: see
+    /// [`ResidentId::parse_on`].
+    pub fn parse(s: &str) -> Result<Self, CodeError> {
+        canonical(s, Self::parse_canonical)
+    }
+
+    /// [`ResidentId::parse`], and the birth date not after `today` (the China date).
+    pub fn parse_on(s: &str, today: chrono::NaiveDate) -> Result<Self, CodeError> {
+        let id = Self::parse(s)?;
+        if id.birth_date() > today {
+            return Err(CodeError::BirthDate {
+                found: s[6..14].to_owned(),
+                reason: "after today 晚于今天",
+            });
+        }
+        Ok(id)
+    }
+
+    fn parse_canonical(s: &str) -> Result<Self, CodeError> {
+        check_len(s, 18)?;
+        check_ascii(s, DIGITS_OR_X)?;
+        check_chars(&s[..17], DIGITS, is_digit)?;
+        let last = s[17..].chars().next().expect("length checked");
+        if !(last.is_ascii_digit() || last == 'X') {
+            return Err(CodeError::Character {
+                position: 18,
+                found: last,
+                allowed: DIGITS_OR_X,
+            });
+        }
+        let expected = Self::check_character(&s[..17])?;
+        if last != expected {
+            return Err(CodeError::CheckCharacter {
+                expected,
+                found: last,
+            });
+        }
+        let division: u32 = s[..6].parse().expect("six digits");
+        if crate::divisions::DIVISIONS
+            .binary_search(&division)
+            .is_err()
+        {
+            return Err(CodeError::Division {
+                found: s[..6].to_owned(),
+            });
+        }
+        let date = &s[6..14];
+        let (y, m, d) = (
+            date[..4].parse::<i32>().expect("digits"),
+            date[4..6].parse::<u32>().expect("digits"),
+            date[6..].parse::<u32>().expect("digits"),
+        );
+        if y < RESIDENT_ID_FIRST_BIRTH_YEAR {
+            return Err(CodeError::BirthDate {
+                found: date.to_owned(),
+                reason: "before 1850 早于1850年",
+            });
+        }
+        if chrono::NaiveDate::from_ymd_opt(y, m, d).is_none() {
+            return Err(CodeError::BirthDate {
+                found: date.to_owned(),
+                reason: "no such day in the calendar 日历中无此日",
+            });
+        }
+        Ok(ResidentId(copy_bytes(s)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("resident id bytes are ASCII")
+    }
+
+    /// Positions 1-6: the address code.
+    pub fn division(&self) -> &str {
+        &self.as_str()[..6]
+    }
+
+    /// Positions 7-14: the birth date.
+    pub fn birth_date(&self) -> chrono::NaiveDate {
+        let s = self.as_str();
+        chrono::NaiveDate::parse_from_str(&s[6..14], "%Y%m%d").expect("checked by parse")
+    }
+
+    /// Positions 15-17: the sequence code.
+    pub fn sequence(&self) -> &str {
+        &self.as_str()[14..17]
+    }
+
+    /// GB 11643-1999, 4.3: an odd sequence code is given to men, an even one to women.
+    pub fn is_male(&self) -> bool {
+        (self.0[16] - b'0') % 2 == 1
+    }
+}
+
+impl fmt::Display for ResidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Debug for ResidentId {
+    // Personal data: the debug form hides the birth date and sequence.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ResidentId({}********{})",
+            self.division(),
+            &self.as_str()[14..]
+        )
+    }
+}
+serde_via_str!(ResidentId);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,10 +1211,14 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(
+        // Lowercase is refused with the canonical form (the module's normalisation policy).
+        assert_eq!(
             Uscc::parse("91110000600037341l"),
-            Err(CodeError::Character { .. })
-        ));
+            Err(CodeError::NotCanonical {
+                problem: FormProblem::Lowercase { position: 18 },
+                canonical: Some("91110000600037341L".into()),
+            })
+        );
     }
 
     #[test]
@@ -829,19 +1235,190 @@ mod tests {
             assert_eq!(Uscc::check_character(&code[..17]), Ok(check), "{code}");
             assert!(Uscc::parse(code).is_ok(), "{code}");
         }
-        // Wrong check characters: the algorithm gives D and H.
+        // Wrong check characters: the algorithm gives D and H. Their positions 9-17 are no
+        // GB 11714 organisation code either (the check digits of 14293302 and 72298427 are 5,
+        // computed by hand: 3·1+7·4+9·2+10·9+5·3+8·3+4·0+2·2 = 182, 11 − 182 mod 11 = 5), which
+        // GB 32100-2015 4.3 requires, so that is the first error reported.
+        assert_eq!(Uscc::check_character("91330000142933021"), Ok('D'));
+        assert_eq!(Uscc::check_character("91110108722984277"), Ok('H'));
         assert_eq!(
             Uscc::parse("91330000142933021T"),
-            Err(CodeError::CheckCharacter {
-                expected: 'D',
-                found: 'T'
+            Err(CodeError::OrganisationCheckCharacter {
+                expected: '5',
+                found: '1'
             })
         );
         assert_eq!(
             Uscc::parse("911101087229842770"),
+            Err(CodeError::OrganisationCheckCharacter {
+                expected: '5',
+                found: '7'
+            })
+        );
+    }
+
+    /// GB 32100-2015, 4.1 and table 1: position 1 is a registration authority code, position
+    /// 2 a category code of that authority; 4.2: positions 3-8 the administrative division
+    /// code of GB/T 2260 (digits); 4.3: positions 9-17 the organisation code of GB 11714 with
+    /// its check character; 4.4: position 18 the check character of clause 5.
+    #[test]
+    fn gb_32100_structure() {
+        // Expected codes computed independently (Python, /tmp script of the branch's author).
+        for code in [
+            "Y1110000MA00000A92",
+            "A1110000MA00000A9N",
+            "N2110000MA00000A97",
+        ] {
+            assert!(Uscc::parse(code).is_ok(), "{code}");
+        }
+        let make = |a: char, c: char, div: &str| {
+            let org = format!("MA00000A{}", organisation_check_digit("MA00000A").unwrap());
+            let body = format!("{a}{c}{div}{org}");
+            let check = Uscc::check_character(&body).unwrap();
+            format!("{body}{check}")
+        };
+        // B is in the alphabet but no registration authority of table 1.
+        assert_eq!(
+            Uscc::parse(&make('B', '1', "110000")),
+            Err(CodeError::RegistrationAuthority { found: 'B' })
+        );
+        // Market regulation (9) has categories 1 企业, 2 个体工商户, 3 农民专业合作社: no 9.
+        assert_eq!(
+            Uscc::parse(&make('9', '9', "110000")),
+            Err(CodeError::EntityCategory {
+                authority: '9',
+                found: '9',
+                allowed: "123"
+            })
+        );
+        // Y (other) is not divided further: its category is always 1.
+        assert!(matches!(
+            Uscc::parse(&make('Y', '2', "110000")),
+            Err(CodeError::EntityCategory { .. })
+        ));
+        // A letter in the division code.
+        assert_eq!(
+            Uscc::parse(&make('9', '1', "11A000")),
+            Err(CodeError::Character {
+                position: 5,
+                found: 'A',
+                allowed: DIGITS
+            })
+        );
+        // Every authority of the table with every category it allows parses.
+        for a in "123456789ANY".chars() {
+            for c in uscc_categories(a).unwrap().chars() {
+                assert!(Uscc::parse(&make(a, c, "310000")).is_ok(), "{a}{c}");
+            }
+        }
+    }
+
+    /// The normalisation policy, for every code type: refused, the problem named, the
+    /// canonical form given when it is valid.
+    #[test]
+    fn non_canonical_forms_are_refused_with_the_problem_named() {
+        let not = |r: Result<(), CodeError>| match r {
+            Err(CodeError::NotCanonical { problem, canonical }) => (problem, canonical),
+            other => panic!("{other:?}"),
+        };
+        let (p, c) = not(Uscc::parse("9111 0000 6000 3734 1L").map(drop));
+        assert_eq!(p, FormProblem::Separator { position: 5 });
+        assert_eq!(c.as_deref(), Some("91110000600037341L"));
+        let (p, c) = not(Uscc::parse("９１１１００００６０００３７３４１Ｌ").map(drop));
+        assert_eq!(p, FormProblem::FullWidth { position: 1 });
+        assert_eq!(c.as_deref(), Some("91110000600037341L"));
+        let (p, _) = not(DeclarationNo::parse(" 020220080525641690").map(drop));
+        assert_eq!(p, FormProblem::SurroundingSpace);
+        let (p, c) = not(DeclarationNo::parse("0202-2008-0-525641690").map(drop));
+        assert_eq!(p, FormProblem::Separator { position: 5 });
+        assert_eq!(c.as_deref(), Some("020220080525641690"));
+        let (p, c) = not(PreEntryNo::parse("22002024i000000001").map(drop));
+        assert_eq!(p, FormProblem::Lowercase { position: 9 });
+        assert_eq!(c.as_deref(), Some("22002024I000000001"));
+        let (_, c) = not(HsCode::parse("8471.30-00.90").map(drop));
+        assert_eq!(
+            c, None,
+            "a dot is no separator: still not a code after normalising"
+        );
+        let (_, c) = not(HsCode::parse("8471 3000 90").map(drop));
+        assert_eq!(c.as_deref(), Some("8471300090"));
+        let (_, c) = not(CountryCode::parse("usa").map(drop));
+        assert_eq!(c.as_deref(), Some("USA"));
+        let (_, c) = not(CustomsCode::parse("1105９10159").map(drop));
+        assert_eq!(c.as_deref(), Some("1105910159"));
+        let (_, c) = not(OfficeCode::parse("02 02").map(drop));
+        assert_eq!(c.as_deref(), Some("0202"));
+        let (_, c) = not(TransactionTerms::parse("１").map(drop));
+        assert_eq!(c.as_deref(), Some("1"));
+        let (p, c) = not(ResidentId::parse("11010519491231002x").map(drop));
+        assert_eq!(p, FormProblem::Lowercase { position: 18 });
+        assert_eq!(c.as_deref(), Some("11010519491231002X"));
+        // Both languages name the problem.
+        let e = Uscc::parse("91110000600037341l").unwrap_err();
+        assert!(e.to_string().contains("lowercase"), "{e}");
+        assert!(e.message_zh().contains("小写"), "{}", e.message_zh());
+        assert!(e.message_zh().contains("91110000600037341L"));
+    }
+
+    /// GB 11643-1999: 4.2 address code (GB/T 2260), 4.3 birth date (GB/T 7408, a real day),
+    /// 4.4 sequence (odd men, even women), 4.5 / 5 the ISO 7064 MOD 11-2 check character. The
+    /// standard's sample number is 11010519491231002X.
+    #[test]
+    fn gb_11643_resident_ids() {
+        let id = ResidentId::parse("11010519491231002X").unwrap();
+        assert_eq!(id.division(), "110105");
+        assert_eq!(
+            id.birth_date(),
+            chrono::NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
+        assert_eq!(id.sequence(), "002");
+        assert!(!id.is_male());
+        assert_eq!(format!("{id:?}"), "ResidentId(110105********002X)");
+        let with_check =
+            |body: &str| format!("{body}{}", ResidentId::check_character(body).unwrap());
+        // Each of these has a fitting check character, and each is refused.
+        for (body, why) in [
+            ("11010519491331002", "month 13"),
+            ("11010519491232002", "day 32"),
+            ("11010520230230002", "30 February"),
+            ("11010520230431002", "31 April"),
+            ("11010519000229002", "1900 was no leap year"),
+            ("11010500000101002", "year 0000"),
+        ] {
+            assert!(
+                matches!(
+                    ResidentId::parse(&with_check(body)),
+                    Err(CodeError::BirthDate { .. })
+                ),
+                "{why}"
+            );
+        }
+        // 2000 was a leap year (divisible by 400).
+        assert!(ResidentId::parse(&with_check("11010520000229002")).is_ok());
+        for division in ["990000", "123456"] {
+            assert_eq!(
+                ResidentId::parse(&with_check(&format!("{division}19800101002"))),
+                Err(CodeError::Division {
+                    found: division.into()
+                })
+            );
+        }
+        // A retired code stays valid in numbers issued while it was in use (崇文区, to 2010).
+        assert!(ResidentId::parse(&with_check("11010319800101002")).is_ok());
+        // Residence permits of Taiwan residents (国办发〔2018〕81号).
+        assert!(ResidentId::parse(&with_check("83000019800101002")).is_ok());
+        // Not born after today.
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert!(ResidentId::parse_on(&with_check("11010520261207002"), today).is_ok());
+        assert!(matches!(
+            ResidentId::parse_on(&with_check("11010520261208002"), today),
+            Err(CodeError::BirthDate { .. })
+        ));
+        assert_eq!(
+            ResidentId::parse("110105194912310021"),
             Err(CodeError::CheckCharacter {
-                expected: 'H',
-                found: '0'
+                expected: 'X',
+                found: '1'
             })
         );
     }
@@ -854,12 +1431,13 @@ mod tests {
             .unwrap()
             .check_organisation_code()
             .unwrap();
+        // GB 32100-2015 4.3: positions 9-17 are a GB 11714 code, so a wrong organisation
+        // check digit is refused even when the GB 32100 check character fits.
         let body = "91110000600037342";
         let check = Uscc::check_character(body).unwrap();
-        let bad = Uscc::parse(&format!("{body}{check}")).unwrap();
         assert_eq!(
-            bad.check_organisation_code(),
-            Err(CodeError::CheckCharacter {
+            Uscc::parse(&format!("{body}{check}")),
+            Err(CodeError::OrganisationCheckCharacter {
                 expected: '1',
                 found: '2'
             })
@@ -922,9 +1500,61 @@ mod tests {
         assert!(Uscc::parse("91110000600037341é").is_err());
     }
 
+    /// 17 characters that may open a valid USCC: authority and category of table 1, six
+    /// digits, an organisation code body and its GB 11714 check character.
     fn uscc_body() -> impl Strategy<Value = String> {
-        proptest::collection::vec(0usize..31, 17)
-            .prop_map(|v| v.into_iter().map(|i| USCC_ALPHABET[i] as char).collect())
+        let authorities: Vec<char> = "123456789ANY".chars().collect();
+        (
+            proptest::sample::select(authorities),
+            0usize..6,
+            "[0-9]{6}",
+            proptest::collection::vec(0usize..31, 8),
+        )
+            .prop_map(|(a, c, division, org)| {
+                let cats: Vec<char> = uscc_categories(a).unwrap().chars().collect();
+                let org: String = org.into_iter().map(|i| USCC_ALPHABET[i] as char).collect();
+                let org_check = organisation_check_digit(&org).unwrap();
+                format!("{a}{}{division}{org}{org_check}", cats[c % cats.len()])
+            })
+    }
+
+    fn valid_uscc() -> impl Strategy<Value = String> {
+        uscc_body().prop_map(|b| {
+            let c = Uscc::check_character(&b).unwrap();
+            format!("{b}{c}")
+        })
+    }
+
+    fn valid_resident_id() -> impl Strategy<Value = String> {
+        (
+            proptest::sample::select(crate::divisions::DIVISIONS),
+            0i64..60_000,
+            "[0-9]{3}",
+        )
+            .prop_map(|(division, days, seq)| {
+                let born = chrono::NaiveDate::from_ymd_opt(1860, 1, 1).unwrap()
+                    + chrono::Duration::days(days);
+                let body = format!("{division}{}{seq}", born.format("%Y%m%d"));
+                let check = ResidentId::check_character(&body).unwrap();
+                format!("{body}{check}")
+            })
+    }
+
+    /// The characters a position of a code may hold, for corruptions.
+    const ANY_CODE_CHAR: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+    /// Every other character at every position (within the code's character set or not).
+    fn corruptions(code: &str) -> impl Iterator<Item = String> + '_ {
+        (0..code.len()).flat_map(move |i| {
+            ANY_CODE_CHAR
+                .chars()
+                .filter(move |&c| c as u8 != code.as_bytes()[i])
+                .map(move |c| {
+                    let mut s = code.to_owned();
+                    s.replace_range(i..=i, &c.to_string());
+                    s
+                })
+        })
     }
 
     proptest! {
@@ -943,6 +1573,105 @@ mod tests {
             prop_assume!(other != check);
             let is_check_error = matches!(Uscc::parse(&format!("{body}{other}")), Err(CodeError::CheckCharacter { .. }));
             prop_assert!(is_check_error);
+        }
+
+        /// GB 32100-2015 clause 5 and GB 11714: a generated valid code parses, and every
+        /// single-character change of it is refused (31 is prime, so the check character of
+        /// clause 5 catches any one change in positions 1-17).
+        #[test]
+        fn uscc_valid_accepted_and_every_corruption_refused(code in valid_uscc()) {
+            prop_assert_eq!(Uscc::parse(&code).unwrap().to_string(), code.clone());
+            for bad in corruptions(&code) {
+                prop_assert!(Uscc::parse(&bad).is_err(), "{} accepted", bad);
+            }
+        }
+
+        /// GB 11643-1999: a generated valid number parses, every single-character change is
+        /// refused (ISO 7064 MOD 11-2 detects all single substitutions).
+        #[test]
+        fn resident_id_valid_accepted_and_every_corruption_refused(id in valid_resident_id()) {
+            let parsed = ResidentId::parse(&id).unwrap();
+            prop_assert_eq!(parsed.to_string(), id.clone());
+            let json = serde_json::to_string(&parsed).unwrap();
+            prop_assert_eq!(serde_json::from_str::<ResidentId>(&json).unwrap(), parsed);
+            for bad in corruptions(&id) {
+                prop_assert!(ResidentId::parse(&bad).is_err(), "{} accepted", bad);
+            }
+        }
+
+        /// Normalisation is idempotent, canonical text has no form problem, and a valid code
+        /// disguised (lowercase, full-width, spaces and dashes) is refused and normalises back.
+        #[test]
+        fn normalisation_is_idempotent(s in "\\PC{0,24}", code in valid_uscc(), id in valid_resident_id(),
+                                       cut in 1usize..17, sep in "[ -]", full in 0usize..18) {
+            let once = normalise(&s);
+            prop_assert_eq!(normalise(&once), once.clone());
+            let disguise = |c: &str| {
+                let mut d: String = c.chars().enumerate().map(|(i, ch)| {
+                    if i == full { char::from_u32(ch as u32 + 0xFEE0).unwrap() } else { ch.to_ascii_lowercase() }
+                }).collect();
+                let at = d.char_indices().nth(cut).unwrap().0;
+                d.insert_str(at, &sep);
+                d
+            };
+            for (code, disguised) in [(code.clone(), disguise(&code)), (id.clone(), disguise(&id))] {
+                prop_assert_eq!(normalise(&disguised), code.clone());
+                prop_assert_eq!(form_problem(&code), None);
+                prop_assert!(form_problem(&disguised).is_some());
+            }
+            let canonical_uscc = Some(code.clone());
+            let is_refused = matches!(Uscc::parse(&disguise(&code)), Err(CodeError::NotCanonical { canonical, .. }) if canonical == canonical_uscc);
+            prop_assert!(is_refused);
+            let canonical_id = Some(id.clone());
+            let is_refused = matches!(ResidentId::parse(&disguise(&id)), Err(CodeError::NotCanonical { canonical, .. }) if canonical == canonical_id);
+            prop_assert!(is_refused);
+        }
+
+        /// Every code type follows the one normalisation policy: a valid code with one character
+        /// full-width, its letters lowercase, or a space or dash inside is refused as not
+        /// canonical, with the original as the canonical form; and a character outside the
+        /// type's set at any position is refused (codes without a check character cannot refuse
+        /// a change to another allowed character, so that is the property they can have).
+        #[test]
+        fn every_code_type_follows_the_policy(
+            digits in "[0-9]{18}",
+            letters in "[A-Z]{3}",
+            at in 0usize..18,
+            sep in "[ -]",
+            bad in "[a-z!#%&*+/=?@^_~]",
+        ) {
+            macro_rules! policy {
+                ($t:ty, $code:expr) => {{
+                    let code: String = $code;
+                    prop_assert!(<$t>::parse(&code).is_ok(), "{}", code);
+                    let n = code.chars().count();
+                    let i = at % n;
+                    let full: String = code.chars().enumerate()
+                        .map(|(k, c)| if k == i { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c })
+                        .collect();
+                    let lower = code.to_ascii_lowercase();
+                    let mut spaced = code.clone();
+                    spaced.insert_str(1 + i % (n - 1), &sep);
+                    for disguised in [full, spaced].into_iter().chain((lower != code).then_some(lower)) {
+                        let refused = matches!(<$t>::parse(&disguised),
+                            Err(CodeError::NotCanonical { canonical: Some(ref c), .. }) if *c == code);
+                        prop_assert!(refused, "{} -> {:?}", disguised, <$t>::parse(&disguised));
+                    }
+                    let mut corrupted = code.clone();
+                    corrupted.replace_range(i..=i, &bad);
+                    prop_assert!(<$t>::parse(&corrupted).is_err(), "{}", corrupted);
+                }};
+            }
+            policy!(OfficeCode, digits[..4].to_string());
+            policy!(HsCode, digits[..10].to_string());
+            policy!(CustomsCode, digits[..10].to_string());
+            let flag = if digits.as_bytes()[4] % 2 == 0 { '0' } else { '1' };
+            policy!(DeclarationNo, format!("{}2024{flag}{}", &digits[..4], &digits[9..18]));
+            policy!(PreEntryNo, format!("{}2024I{}", &digits[..4], &digits[9..18]));
+            policy!(CountryCode, letters.clone());
+            policy!(CurrencyCode, letters.clone());
+            policy!(UnitCode, digits[..3].to_string());
+            policy!(TradeMode, digits[..4].to_string());
         }
 
         #[test]
@@ -1019,6 +1748,7 @@ mod tests {
             let _ = DeclarationNo::parse(&s);
             let _ = HsCode::parse(&s);
             let _ = TransactionTerms::parse(&s);
+            let _ = ResidentId::parse(&s);
         }
     }
 }

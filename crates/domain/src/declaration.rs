@@ -131,6 +131,40 @@ pub struct ItemForm {
     pub duty_treatment: Option<String>,
     /// Manufacturer, when a trade remedy names producers.
     pub producer: Option<String>,
+    /// The proof of origin an agreement or special preferential rate needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_proof: Option<OriginProofForm>,
+}
+
+/// The proof of origin as filed (原产地证明): `{agreement, kind, number, direct_transport}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginProofForm {
+    pub agreement: Option<String>,
+    pub kind: Option<String>,
+    pub number: Option<String>,
+    pub direct_transport: Option<bool>,
+}
+
+/// What an origin proof is (优惠贸易协定项下原产地证明).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginProofKind {
+    /// 原产地证书, issued by the exporting country's authority.
+    Certificate,
+    /// 原产地声明, made by an approved exporter or the exporter where the agreement allows it.
+    Declaration,
+}
+
+/// The proof that lets an item claim an agreement (conventional) or special preferential rate:
+/// the agreement it is for, the kind and number of the proof, and whether the goods came by
+/// direct transport (直接运输), which the agreements' rules of origin require.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginProof {
+    /// The agreement code as the tariff names it (`RCEP`, `ASEAN`, ...).
+    pub agreement: String,
+    pub kind: OriginProofKind,
+    pub number: String,
+    pub direct_transport: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +305,9 @@ pub struct Item {
     pub district: Option<DistrictCode>,
     pub duty_treatment: DutyTreatment,
     pub producer: Option<String>,
+    /// Proof of origin, when the item claims an agreement or special preferential rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_proof: Option<OriginProof>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,11 +383,10 @@ impl Buyer {
     }
 }
 
-/// Whether `id` is a resident identity number of GB 11643: 17 digits and a check character
-/// (`0`–`9` or `X`) computed with the weights 2^(17-i) mod 11.
+/// Whether `id` is a resident identity number of GB 11643 in full: a known division, a real
+/// birth date, the check character (see [`crate::codes::ResidentId`]).
 pub fn resident_id_is_valid(id: &str) -> bool {
-    let b = id.as_bytes();
-    b.len() == 18 && resident_id_check_char(&id[..17]) == Some(b[17] as char)
+    crate::codes::ResidentId::parse(id).is_ok()
 }
 
 /// The GB 11643 check character of the 17 digits `body`; `None` if `body` is not 17 digits.
@@ -393,9 +429,16 @@ mod tests {
     }
 
     proptest! {
-        /// A check character computed for any 17 digits validates, and every other one fails.
+        /// A check character computed for 17 digits validates, and every other one fails.
+        /// (The body keeps a known division and a real birth date, which GB 11643 also
+        /// requires; any 17 digits give the same check character as the full type's.)
         #[test]
-        fn check_characters_validate(body in "[0-9]{17}", other in "[0-9X]") {
+        fn check_characters_validate(any in "[0-9]{17}", seq in "[0-9]{3}", other in "[0-9X]") {
+            prop_assert_eq!(
+                resident_id_check_char(&any),
+                crate::codes::ResidentId::check_character(&any).ok()
+            );
+            let body = format!("11010519491231{seq}");
             let check = resident_id_check_char(&body).unwrap();
             let good = format!("{body}{check}");
             prop_assert!(resident_id_is_valid(&good));

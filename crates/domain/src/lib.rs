@@ -19,6 +19,7 @@
 
 pub mod codes;
 pub mod declaration;
+pub mod divisions;
 pub mod form_path;
 pub mod money;
 pub mod problem;

@@ -67,6 +67,13 @@ pub trait Reference {
     fn trade_mode(&self, code: TradeMode) -> Option<&TradeModeEntry>;
     /// The tariff line in force on `on` for this commodity code.
     fn tariff_line(&self, code: HsCode, on: NaiveDate) -> Option<&TariffLine>;
+    /// Whether goods from `origin` take the general rate on `on` (no MFN, agreement or special
+    /// preferential treatment: Customs Tariff Law art. 12). The dated, importable table of
+    /// refdata answers it; a reference without that table lists no origin.
+    fn general_rate_origin(&self, origin: CountryCode, on: NaiveDate) -> bool {
+        let _ = (origin, on);
+        false
+    }
 }
 
 /// An amount of yuan per legal unit, as in specific duties and consumption taxes.
@@ -268,7 +275,8 @@ pub struct TariffLine {
     pub general: DutyRate,
     /// Conventional and preferential rates, by agreement.
     pub agreements: Vec<AgreementRate>,
-    /// Provisional rate; applies instead of MFN when lower.
+    /// Provisional rate (Duties Regulations art. 11): replaces MFN even when higher; against an
+    /// agreement rate the lower of the two applies; never with the general rate.
     #[serde(with = "opt_text")]
     pub provisional: Option<DutyRate>,
     /// Import VAT rate as a fraction (0.13).

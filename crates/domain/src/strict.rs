@@ -119,6 +119,34 @@ pub(crate) struct Item {
     district: Option<String>,
     duty_treatment: Option<String>,
     producer: Option<String>,
+    #[serde(default)]
+    origin_proof: Option<OriginProof>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OriginProof {
+    agreement: Option<String>,
+    kind: Option<String>,
+    number: Option<String>,
+    direct_transport: Option<bool>,
+}
+
+impl From<OriginProof> for crate::declaration::OriginProofForm {
+    fn from(s: OriginProof) -> Self {
+        let OriginProof {
+            agreement,
+            kind,
+            number,
+            direct_transport,
+        } = s;
+        crate::declaration::OriginProofForm {
+            agreement,
+            kind,
+            number,
+            direct_transport,
+        }
+    }
 }
 
 impl From<Item> for ItemForm {
@@ -143,6 +171,7 @@ impl From<Item> for ItemForm {
             district,
             duty_treatment,
             producer,
+            origin_proof,
         } = s;
         ItemForm {
             item_no,
@@ -164,6 +193,7 @@ impl From<Item> for ItemForm {
             district,
             duty_treatment,
             producer,
+            origin_proof: origin_proof.map(Into::into),
         }
     }
 }

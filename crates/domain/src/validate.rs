@@ -552,10 +552,22 @@ impl Checker<'_> {
         path: &(impl Display + ?Sized),
         c: &Option<ChargeForm>,
         per_unit_allowed: bool,
+        negative_allowed: bool,
     ) -> Option<Option<Charge>> {
         let Some(c) = c else { return Some(None) };
         let mark = self.text(&At(path, "mark"), &c.mark, true);
-        let value = self.number(&At(path, "value"), &c.value, true, 4, true);
+        // Filling rules (报关单填制规范, 杂费): other charges to be included in the customs
+        // value are filed as a positive amount or rate, those to be deducted from it (e.g.
+        // post-importation costs included in the price) as a negative one. Only there.
+        let (text, negative) = match c.value.as_ref().map(|v| v.as_str().trim()) {
+            Some(t) if negative_allowed && t.starts_with('-') => {
+                (Some(NumberText::new(&t[1..])), true)
+            }
+            _ => (c.value.clone(), false),
+        };
+        let value = self
+            .number(&At(path, "value"), &text, true, 4, true)
+            .map(|d| if negative { -d } else { d });
         let charge = match mark {
             Some("1") => {
                 if c.currency.as_deref().is_some_and(|s| !s.trim().is_empty()) {
@@ -769,9 +781,9 @@ impl Checker<'_> {
             true,
             TransactionTerms::parse,
         );
-        let freight = self.charge("freight", &f.freight, true);
-        let insurance = self.charge("insurance", &f.insurance, false);
-        let other_charges = self.charge("other_charges", &f.other_charges, false);
+        let freight = self.charge("freight", &f.freight, true, false);
+        let insurance = self.charge("insurance", &f.insurance, false, false);
+        let other_charges = self.charge("other_charges", &f.other_charges, false, true);
 
         let mut documents = Vec::new();
         for (i, d) in f.documents.iter().enumerate() {
@@ -1266,6 +1278,11 @@ impl Checker<'_> {
             }
         }
 
+        let origin_proof = match &it.origin_proof {
+            None => Some(None),
+            Some(f) => self.origin_proof(&p("origin_proof"), f).map(Some),
+        };
+
         Some(Item {
             item_no: item_no?,
             record_item,
@@ -1286,6 +1303,79 @@ impl Checker<'_> {
             district,
             duty_treatment: duty_treatment?,
             producer,
+            origin_proof: origin_proof?,
+        })
+    }
+
+    /// The proof of origin of an item (优惠贸易协定项下原产地管理办法: a certificate of origin or
+    /// an origin declaration, for one agreement, and direct transport).
+    fn origin_proof(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        f: &crate::declaration::OriginProofForm,
+    ) -> Option<crate::declaration::OriginProof> {
+        use crate::declaration::{OriginProof, OriginProofKind};
+        let agreement = self.text(&At(path, "agreement"), &f.agreement, true);
+        let agreement = match agreement {
+            Some(a)
+                if (1..=16).contains(&a.len())
+                    && a.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+            {
+                Some(a.to_owned())
+            }
+            Some(a) => {
+                self.push(
+                    &At(path, "agreement"),
+                    "agreement",
+                    format!("{path}.agreement 值 {a:?} 应为协定代码（1–16 位大写字母或数字，如 RCEP）"),
+                    format!("{path}.agreement {a:?} must be an agreement code (1–16 capitals or digits, e.g. RCEP)"),
+                );
+                None
+            }
+            None => None,
+        };
+        let kind = match self.text(&At(path, "kind"), &f.kind, true) {
+            Some("certificate") => Some(OriginProofKind::Certificate),
+            Some("declaration") => Some(OriginProofKind::Declaration),
+            Some(other) => {
+                self.push(
+                    &At(path, "kind"),
+                    "origin_proof_kind",
+                    format!("{path}.kind 值 {other:?} 应为 certificate（原产地证书）或 declaration（原产地声明）"),
+                    format!("{path}.kind {other:?} must be certificate or declaration"),
+                );
+                None
+            }
+            None => None,
+        };
+        let number = match self.text(&At(path, "number"), &f.number, true) {
+            Some(n) if n.len() <= 50 && n.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(n.to_owned())
+            }
+            Some(n) => {
+                self.push(
+                    &At(path, "number"),
+                    "origin_proof_number",
+                    format!("{path}.number 值 {n:?} 应为不超过50个半角字符、无空格的证书或声明编号"),
+                    format!("{path}.number {n:?} must be the certificate or declaration number: at most 50 half-width characters, no spaces"),
+                );
+                None
+            }
+            None => None,
+        };
+        let direct_transport = match f.direct_transport {
+            Some(d) => Some(d),
+            None => {
+                self.missing(&At(path, "direct_transport"));
+                None
+            }
+        };
+        Some(OriginProof {
+            agreement: agreement?,
+            kind: kind?,
+            number: number?,
+            direct_transport: direct_transport?,
         })
     }
 }

@@ -415,6 +415,65 @@ fn charges_must_fit_the_terms() {
     );
 }
 
+/// 报关单填制规范 (海关总署公告2019年第18号), 杂费: "应计入完税价格的杂费填报为正值或正率，
+/// 应从完税价格中扣除的填报为负值或负率" (charges to be included in the customs value are
+/// filed positive, those to be deducted negative). Freight and insurance have no such rule.
+#[test]
+fn other_charges_may_be_negative_freight_may_not() {
+    let mut doc = valid_import();
+    doc["other_charges"] = json!({"mark": "3", "value": "-500.00", "currency": "USD"});
+    assert_eq!(check(&doc), vec![]);
+    let d = validate_json(&serde_json::to_vec(&doc).unwrap(), &reference()).unwrap();
+    assert_eq!(
+        d.other_charges,
+        Some(domain::declaration::Charge::Total {
+            amount: "-500.00".parse().unwrap(),
+            currency: domain::codes::CurrencyCode::parse("USD").unwrap()
+        })
+    );
+    doc["other_charges"] = json!({"mark": "1", "value": "-0.5"});
+    assert_eq!(check(&doc), vec![]);
+    doc["other_charges"] = json!({"mark": "1", "value": "--0.5"});
+    assert_eq!(check(&doc), vec![("other_charges.value".into(), "range")]);
+    let doc = with(valid_import(), "/freight/value", json!("-1200.00"));
+    assert_eq!(check(&doc), vec![("freight.value".into(), "range")]);
+}
+
+/// Issue 21 item 2: an item claiming an agreement or special preferential rate carries its
+/// proof of origin (a certificate of origin or an origin declaration, the agreement, direct
+/// transport); each part is checked, with messages in both languages.
+#[test]
+fn origin_proof_is_checked() {
+    let mut doc = valid_import();
+    doc["items"][0]["origin_proof"] = json!({
+        "agreement": "RCEP", "kind": "certificate", "number": "K24-0000123", "direct_transport": true
+    });
+    assert_eq!(check(&doc), vec![]);
+    let d = validate_json(&serde_json::to_vec(&doc).unwrap(), &reference()).unwrap();
+    let proof = d.items[0].origin_proof.as_ref().unwrap();
+    assert_eq!(proof.agreement, "RCEP");
+    assert!(proof.direct_transport);
+    doc["items"][0]["origin_proof"] =
+        json!({"agreement": "rcep x", "kind": "stamp", "number": "A B"});
+    let problems = check(&doc);
+    assert_eq!(
+        problems,
+        vec![
+            ("items[0].origin_proof.agreement".into(), "agreement"),
+            ("items[0].origin_proof.kind".into(), "origin_proof_kind"),
+            ("items[0].origin_proof.number".into(), "origin_proof_number"),
+            ("items[0].origin_proof.direct_transport".into(), "required"),
+        ]
+    );
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let all = validate_json(&bytes, &reference()).unwrap_err();
+    let text = format!("{all:?}");
+    assert!(
+        text.contains("原产地证书") && text.contains("certificate or declaration"),
+        "{text}"
+    );
+}
+
 #[test]
 fn levy_nature_must_fit_trade_mode() {
     let doc = with(valid_import(), "/levy_nature", json!("299"));

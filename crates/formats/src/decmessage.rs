@@ -571,6 +571,7 @@ fn item(r: &Record) -> ItemForm {
         district: r.get("DistrictCode").or_else(|| r.get("DestCode")),
         duty_treatment: r.get("DutyMode"),
         producer: None,
+        origin_proof: None,
     }
 }
 

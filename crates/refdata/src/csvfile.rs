@@ -108,7 +108,7 @@ impl CsvFile {
                 }
             }
         }
-        if rows.is_empty() && problems.is_empty() {
+        if rows.is_empty() && problems.is_empty() && !table.may_be_empty() {
             return Err(TableError::Empty);
         }
         Ok(CsvFile { index, rows })

@@ -26,6 +26,7 @@ mod parse;
 pub mod rates;
 mod table;
 pub mod tariff;
+pub mod tax_tables;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -77,6 +78,30 @@ pub struct Unit {
     pub base: Option<(UnitCode, Decimal)>,
 }
 
+/// A dated period in which goods from `origin` take the general rate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneralRateOrigin {
+    pub origin: CountryCode,
+    pub valid_from: NaiveDate,
+    /// Inclusive; `None` while in force.
+    pub valid_to: Option<NaiveDate>,
+    /// The decision that lists the origin.
+    pub source: String,
+}
+
+impl GeneralRateOrigin {
+    pub fn in_force(&self, on: NaiveDate) -> bool {
+        self.valid_from <= on && self.valid_to.is_none_or(|to| on <= to)
+    }
+
+    pub(crate) fn overlaps(&self, other: &GeneralRateOrigin) -> bool {
+        let ends_before = |a: &GeneralRateOrigin, b: &GeneralRateOrigin| {
+            a.valid_to.is_some_and(|to| to < b.valid_from)
+        };
+        !ends_before(self, other) && !ends_before(other, self)
+    }
+}
+
 /// All reference tables in memory.
 #[derive(Clone, Debug, Default)]
 pub struct RefData {
@@ -93,6 +118,7 @@ pub struct RefData {
     trade_modes: BTreeMap<TradeMode, TradeModeEntry>,
     /// Versions of each commodity code, by `valid_from`, never overlapping.
     tariff: BTreeMap<HsCode, Vec<TariffLine>>,
+    general_rate_origins: Vec<GeneralRateOrigin>,
 }
 
 /// Where each table is read from while building a [`RefData`].
@@ -257,6 +283,7 @@ impl RefData {
             Table::Offices => self.offices.len(),
             Table::TradeModes => self.trade_modes.len(),
             Table::Tariff => self.tariff.values().map(Vec::len).sum(),
+            Table::GeneralRateOrigins => self.general_rate_origins.len(),
             Table::LevyNatures
             | Table::StatsTradeModes
             | Table::DutyTreatments
@@ -321,6 +348,12 @@ impl Reference for RefData {
 
     fn tariff_line(&self, code: HsCode, on: NaiveDate) -> Option<&TariffLine> {
         self.tariff.get(&code)?.iter().find(|l| l.in_force(on))
+    }
+
+    fn general_rate_origin(&self, origin: CountryCode, on: NaiveDate) -> bool {
+        self.general_rate_origins
+            .iter()
+            .any(|o| o.origin == origin && o.in_force(on))
     }
 }
 

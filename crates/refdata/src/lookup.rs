@@ -152,6 +152,19 @@ impl RefData {
                     )
                 })
                 .collect(),
+            Table::GeneralRateOrigins => self
+                .general_rate_origins
+                .iter()
+                .map(|o| {
+                    let to = o.valid_to.map_or(String::new(), |d| d.to_string());
+                    row(
+                        o.origin.as_str(),
+                        "",
+                        "",
+                        format!("{} to {to}; {}", o.valid_from, o.source),
+                    )
+                })
+                .collect(),
             Table::LevyNatures
             | Table::StatsTradeModes
             | Table::DutyTreatments

@@ -174,8 +174,67 @@ pub(crate) fn parse_into(
             p.finish()?;
             data.tariff = t;
         }
+        Table::GeneralRateOrigins => {
+            let t = general_rate_origins(data, &file, &mut p);
+            p.finish()?;
+            data.general_rate_origins = t;
+        }
     }
     Ok(rows)
+}
+
+/// Origins under the general rate, in dated periods (Customs Tariff Law art. 12: goods from
+/// origins with no MFN, agreement or special preferential treatment take the general rate).
+/// Periods of one origin may not overlap; every origin must be in the countries table.
+fn general_rate_origins(
+    data: &RefData,
+    file: &CsvFile,
+    p: &mut Problems,
+) -> Vec<crate::GeneralRateOrigin> {
+    let mut out: Vec<crate::GeneralRateOrigin> = Vec::new();
+    for r in file.records() {
+        let origin = p.field(&r, "origin", |s| {
+            let c = CountryCode::parse(s).map_err(|e| e.to_string())?;
+            if data.country_by_alpha.contains_key(&c) {
+                Ok(c)
+            } else {
+                Err("not in the countries table".to_string())
+            }
+        });
+        let valid_from = p.field(&r, "valid_from", parse_date);
+        let valid_to = p.optional(&r, "valid_to", parse_date);
+        let source = r.get("source").trim().to_string();
+        if source.is_empty() {
+            p.add(r.line, "source", "name the decision that lists the origin");
+        }
+        let (Some(origin), Some(valid_from), Some(valid_to)) = (origin, valid_from, valid_to)
+        else {
+            continue;
+        };
+        if valid_to.is_some_and(|to| to < valid_from) {
+            p.add(r.line, "valid_to", "before valid_from");
+            continue;
+        }
+        let row = crate::GeneralRateOrigin {
+            origin,
+            valid_from,
+            valid_to,
+            source,
+        };
+        if let Some(other) = out.iter().find(|o| o.origin == origin && o.overlaps(&row)) {
+            p.add(
+                r.line,
+                "valid_from",
+                format!(
+                    "overlaps the period of {} from {}",
+                    origin, other.valid_from
+                ),
+            );
+            continue;
+        }
+        out.push(row);
+    }
+    out
 }
 
 fn simple<E: std::fmt::Display>(

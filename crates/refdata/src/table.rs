@@ -19,6 +19,7 @@ pub enum Table {
     Offices,
     TradeModes,
     Tariff,
+    GeneralRateOrigins,
 }
 
 /// A column of a table file and whether it must be present in the header.
@@ -92,9 +93,16 @@ const TARIFF: &[Column] = &[
     req("valid_to"),
 ];
 
+const GENERAL_RATE_ORIGINS: &[Column] = &[
+    req("origin"),
+    req("valid_from"),
+    req("valid_to"),
+    req("source"),
+];
+
 impl Table {
     /// In dependency order: a table refers only to tables before it, which is the order of loading.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 14] = [
         Table::Units,
         Table::Countries,
         Table::Currencies,
@@ -108,6 +116,7 @@ impl Table {
         Table::Offices,
         Table::TradeModes,
         Table::Tariff,
+        Table::GeneralRateOrigins,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +134,7 @@ impl Table {
             Table::Offices => "offices",
             Table::TradeModes => "trade_modes",
             Table::Tariff => "tariff",
+            Table::GeneralRateOrigins => "general_rate_origins",
         }
     }
 
@@ -149,6 +159,7 @@ impl Table {
             Table::Offices => "关区代码 customs offices",
             Table::TradeModes => "监管方式 trade modes",
             Table::Tariff => "税则 tariff schedule",
+            Table::GeneralRateOrigins => "适用普通税率的原产地 origins under the general rate",
         }
     }
 
@@ -156,6 +167,7 @@ impl Table {
     pub fn embedded_file(self) -> &'static str {
         match self {
             Table::Tariff => "tariff_sample.csv",
+            Table::GeneralRateOrigins => "general_rate_origins.csv",
             Table::Units => "units.csv",
             Table::Countries => "countries.csv",
             Table::Currencies => "currencies.csv",
@@ -187,7 +199,14 @@ impl Table {
             Table::Offices => include_str!("../../../data/offices.csv"),
             Table::TradeModes => include_str!("../../../data/trade_modes.csv"),
             Table::Tariff => include_str!("../../../data/tariff_sample.csv"),
+            Table::GeneralRateOrigins => include_str!("../../../data/general_rate_origins.csv"),
         }
+    }
+
+    /// Whether a file with a header and no rows is a valid table: only a list that may
+    /// rightly be empty (no origin is under the general rate today); a code table never.
+    pub fn may_be_empty(self) -> bool {
+        matches!(self, Table::GeneralRateOrigins)
     }
 
     /// The file name of an imported table under `<data_dir>/refdata/`.
@@ -203,6 +222,7 @@ impl Table {
             Table::Offices => OFFICES,
             Table::TradeModes => TRADE_MODES,
             Table::Tariff => TARIFF,
+            Table::GeneralRateOrigins => GENERAL_RATE_ORIGINS,
             Table::LevyNatures
             | Table::StatsTradeModes
             | Table::DutyTreatments

@@ -74,7 +74,10 @@ fn uscc(rng: &mut Rng) -> String {
             rng.below(1_000_000_000)
         );
         if let Ok(c) = Uscc::check_character(&body) {
-            return format!("{body}{c}");
+            // Retry bodies whose positions 9-17 are no GB 11714 code (GB 32100-2015 4.3).
+            if Uscc::parse(&format!("{body}{c}")).is_ok() {
+                return format!("{body}{c}");
+            }
         }
     }
 }
@@ -126,6 +129,7 @@ fn declaration(rng: &mut Rng, w: &World) -> Declaration {
                 district: None,
                 duty_treatment: DutyTreatment::AS_TARIFF,
                 producer: None,
+                origin_proof: None,
             }
         })
         .collect();

@@ -133,6 +133,7 @@ fn families() -> BTreeMap<&'static str, BTreeSet<String>> {
             clearance::TaxKind::ConsumptionTax,
             clearance::TaxKind::AntiDumpingDuty,
             clearance::TaxKind::CountervailingDuty,
+            clearance::TaxKind::SafeguardDuty,
             clearance::TaxKind::LateDeclarationFee,
         ]
         .into_iter()
@@ -269,6 +270,7 @@ fn families() -> BTreeMap<&'static str, BTreeSet<String>> {
             "duty",
             "anti_dumping_duty",
             "countervailing_duty",
+            "safeguard_duty",
             "export_duty",
             "consumption_tax",
             "import_vat",

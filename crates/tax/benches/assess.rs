@@ -47,6 +47,8 @@ fn declaration(items: usize) -> Declaration {
                     origin: origin.into(),
                     treatment: "1".into(),
                     producer: producer.map(str::to_string),
+                    // The agreement rate still measured: the JPN items hold an RCEP proof.
+                    origin_proof: (origin == "JPN").then(|| "RCEP".to_string()),
                 },
             )
         })

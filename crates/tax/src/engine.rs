@@ -814,22 +814,63 @@ fn assess_import_item(
         });
         Fen::ZERO
     } else {
+        let general = ctx.reference.general_rate_origin(origin, on)
+            || policy
+                .general_rate_origins
+                .iter()
+                .any(|o| o == origin.as_str());
+        // Import and Export Duties Regulations art. 11, carried into the Customs Tariff Law
+        // (art. 13): goods under the MFN rate that have a provisional rate take the provisional
+        // rate, even when it is higher; goods under an agreement (conventional) or special
+        // preferential rate that also have a provisional rate take the lower of the two; with
+        // no provisional rate and an MFN rate below the agreement rate, the MFN rate; goods
+        // under the general rate never take a provisional rate. "Lower" is decided on this
+        // item's amounts, so rates of different forms (ad valorem, specific, compound) compare.
         let mut candidates: Vec<(String, DutyRate)> = Vec::new();
-        let general = policy
-            .general_rate_origins
-            .iter()
-            .any(|o| o == origin.as_str());
+        let mut considered: Vec<(String, DutyRate)> = Vec::new();
         if general {
             candidates.push(("general".into(), line.general));
         } else {
-            candidates.push(("mfn".into(), line.mfn));
+            let mfn_applied = match line.provisional {
+                Some(p) => ("provisional".to_owned(), p),
+                None => ("mfn".to_owned(), line.mfn),
+            };
+            considered.push(("mfn".into(), line.mfn));
             if let Some(p) = line.provisional {
-                candidates.push(("provisional".into(), p));
+                considered.push(("provisional".into(), p));
             }
+            candidates.push(mfn_applied);
             for ag in &line.agreements {
-                if ag.origins.contains(&origin) {
-                    candidates.push((format!("agreement:{}", ag.agreement), ag.rate));
+                if !ag.origins.contains(&origin) {
+                    continue;
                 }
+                // Preference needs proof (Customs Tariff Law art. 12; the agreements' rules of
+                // origin): a certificate of origin or origin declaration for this agreement and
+                // direct transport. Without it the goods are MFN goods.
+                let proven = item
+                    .origin_proof
+                    .as_ref()
+                    .is_some_and(|p| p.agreement == ag.agreement && p.direct_transport);
+                if !proven {
+                    considered.push((
+                        format!("agreement:{} not claimed (no origin proof for it, or not direct transport)", ag.agreement),
+                        ag.rate,
+                    ));
+                    continue;
+                }
+                let name = format!("agreement:{}", ag.agreement);
+                considered.push((name.clone(), ag.rate));
+                let agreement_amount = duty_amount(&ag.rate, value, item)?;
+                let other = match line.provisional {
+                    Some(p) => ("provisional".to_owned(), p),
+                    None => ("mfn".to_owned(), line.mfn),
+                };
+                let other_amount = duty_amount(&other.1, value, item)?;
+                candidates.push(if other_amount < agreement_amount {
+                    other
+                } else {
+                    (name, ag.rate)
+                });
             }
         }
         let mut best: Option<(usize, Decimal)> = None;
@@ -842,19 +883,31 @@ fn assess_import_item(
         let (k, exact) = best.expect("there is at least one candidate");
         let formula = duty_formula(&candidates[k].1, value, item, exact)?;
         let compared = || {
-            candidates
+            considered
                 .iter()
                 .map(|(m, r)| format!("{m} {r}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
         let reason = if general {
-            format!("origin {origin} is listed for the general rate / 适用普通税率")
-        } else if candidates.len() == 1 {
+            format!(
+                "origin {origin} is listed for the general rate; no provisional rate applies to it / 适用普通税率，不适用暂定税率"
+            )
+        } else if considered.len() == 1 {
             format!("origin {origin}: MFN, no provisional or agreement rate / 最惠国税率")
+        } else if candidates.len() == 1 && line.provisional.is_some() {
+            format!(
+                "origin {origin}: MFN goods with a provisional rate take the provisional rate (duties regulations art. 11; {}) / 适用最惠国税率的进口货物有暂定税率的，适用暂定税率",
+                compared()
+            )
+        } else if candidates.len() == 1 {
+            format!(
+                "origin {origin}: MFN ({}) / 最惠国税率（未提供原产地证明的不适用协定税率）",
+                compared()
+            )
         } else {
             format!(
-                "origin {origin}: lowest amount of {} / 从低适用",
+                "origin {origin}: agreement goods take the lower of the agreement and the provisional rate, by amount (duties regulations art. 11; {}) / 适用协定税率的进口货物有暂定税率的，从低适用税率",
                 compared()
             )
         };
@@ -881,6 +934,7 @@ fn assess_import_item(
             let kind = match r.kind {
                 RemedyKind::AntiDumping => TaxKind::AntiDumpingDuty,
                 RemedyKind::Countervailing => TaxKind::CountervailingDuty,
+                RemedyKind::Safeguard => TaxKind::SafeguardDuty,
             };
             let exact = mul(value, r.rate, "trade remedy")?;
             let fen = round(exact, "trade remedy")?;
@@ -890,6 +944,7 @@ fn assess_import_item(
                 measure: match r.kind {
                     RemedyKind::AntiDumping => "anti_dumping".into(),
                     RemedyKind::Countervailing => "countervailing".into(),
+                    RemedyKind::Safeguard => "safeguard".into(),
                 },
                 rate: percent(r.rate),
                 reason: format!(
@@ -900,6 +955,7 @@ fn assess_import_item(
             let (zh, en) = match r.kind {
                 RemedyKind::AntiDumping => ("反倾销税", "anti-dumping duty"),
                 RemedyKind::Countervailing => ("反补贴税", "countervailing duty"),
+                RemedyKind::Safeguard => ("保障措施关税", "safeguard duty"),
             };
             a.steps.push(step(
                 "duty.trade_remedy",

@@ -15,6 +15,16 @@ pub enum TaxError {
         declaration_date: NaiveDate,
         rule: &'static str,
     },
+    /// The holiday calendar does not cover the day the exchange-rate rule must look at.
+    #[error(
+        "the holiday calendar does not cover {date} ({needed}; it covers {covered}), so the exchange-rate date of a declaration dated {declaration_date} cannot be decided: import a calendar that covers it"
+    )]
+    CalendarNotCovered {
+        date: NaiveDate,
+        declaration_date: NaiveDate,
+        needed: &'static str,
+        covered: String,
+    },
     #[error("item {item_no}: no tariff line for commodity code {code} in force on {date}")]
     MissingTariffLine {
         item_no: u16,

@@ -9,7 +9,7 @@
 //! - [`rates`]: [`RateTable`] and the rule picking the rate date (the data directory's table is
 //!   read and written by `refdata::rates`).
 //! - [`calendar`]: [`TradingCalendar`] of holidays and make-up working days.
-//! - [`remedies`]: anti-dumping and countervailing duties by commodity, origin and producer.
+//! - [`remedies`]: anti-dumping, countervailing and safeguard duties by commodity, origin and producer.
 //! - [`fees`]: late declaration fee and late payment surcharge.
 //! - [`collection`]: the dated policy table of periods, surcharges and refund interest, and
 //!   re-assessment of a new version (补征, 追征, refunds).

@@ -85,7 +85,9 @@ pub fn rule_date(
     let previous = declaration_date.with_day(1).expect("day 1 exists") - Months::new(1);
     let third = nth_wednesday(previous.year(), previous.month(), 3);
     if declaration_date < policy.rate_rule_switch {
-        if calendar.is_holiday(third) {
+        // "法定节假日": the statutory days only, 调休 days excluded (海关总署公告2010年第18号, restated
+        // 2015-02-27); see the calendar module.
+        if calendar.is_statutory_holiday(third) {
             (
                 nth_wednesday(previous.year(), previous.month(), 4),
                 RateRule::FourthWednesdayAfterHoliday,
@@ -106,6 +108,57 @@ pub fn rule_date(
         }
         (day, RateRule::NextTradingDay)
     }
+}
+
+/// The days the rule looked at must be ones the calendar is complete for: the third Wednesday
+/// for statutory holidays (rule before the switch), every day from the third Wednesday to the
+/// rate date for all rest days (rule from the switch). Otherwise an error that says so, never
+/// a silent "no holiday".
+fn check_coverage(
+    declaration_date: NaiveDate,
+    rate_date: NaiveDate,
+    calendar: &TradingCalendar,
+    policy: &TaxPolicy,
+) -> Result<(), TaxError> {
+    let previous = declaration_date.with_day(1).expect("day 1 exists") - Months::new(1);
+    let third = nth_wednesday(previous.year(), previous.month(), 3);
+    let covered = || match calendar.coverage() {
+        Some(c) => {
+            let range = |r: Option<(NaiveDate, NaiveDate)>| {
+                r.map_or("nothing".to_owned(), |(a, b)| format!("{a} to {b}"))
+            };
+            format!(
+                "statutory holidays {}, holiday arrangements {}",
+                range(c.statutory),
+                range(c.arrangements)
+            )
+        }
+        None => "every date".to_owned(),
+    };
+    if declaration_date < policy.rate_rule_switch {
+        if !calendar.covers_statutory(third) {
+            return Err(TaxError::CalendarNotCovered {
+                date: third,
+                declaration_date,
+                needed: "statutory holidays",
+                covered: covered(),
+            });
+        }
+    } else {
+        let mut day = third;
+        while day <= rate_date {
+            if !calendar.covers_arrangements(day) {
+                return Err(TaxError::CalendarNotCovered {
+                    date: day,
+                    declaration_date,
+                    needed: "holiday arrangements (every rest and make-up day)",
+                    covered: covered(),
+                });
+            }
+            day += Duration::days(1);
+        }
+    }
+    Ok(())
 }
 
 /// The rate used for one currency, as shown in an assessment.
@@ -257,6 +310,7 @@ impl RateTable {
             });
         }
         let (rate_date, rule) = rule_date(declaration_date, calendar, policy);
+        check_coverage(declaration_date, rate_date, calendar, policy)?;
         let quoted = self.get(currency, rate_date).ok_or(TaxError::MissingRate {
             currency,
             rate_date,

@@ -1,9 +1,9 @@
-//! Trade remedies: anti-dumping and countervailing duties by commodity, origin and producer
+//! Trade remedies: anti-dumping, countervailing and safeguard duties by commodity, origin and producer
 //! ([`TradeRemedyTable`]).
 //!
 //! CSV format: `code_prefix,origin,producer,kind,rate,valid_from,valid_to` with `code_prefix` 2–10
 //! digits of the commodity code, `origin` ISO alpha-3, `producer` a name or `*` (all other
-//! producers), `kind` `anti_dumping` or `countervailing`, `rate` a percentage (`23.5%`),
+//! producers), `kind` `anti_dumping`, `countervailing` or `safeguard`, `rate` a percentage (`23.5%`),
 //! `valid_to` inclusive or empty while in force. Header and `#` lines are allowed.
 //!
 //! Choice: for each kind, among the rows in force whose prefix and origin match, a row naming the
@@ -26,6 +26,10 @@ use crate::rates::RowError;
 pub enum RemedyKind {
     AntiDumping,
     Countervailing,
+    /// Safeguard measure (保障措施), an additional duty on imports of a product whatever the
+    /// producer (Regulations on Safeguards 保障措施条例 art. 2, 20): usually every origin
+    /// except those the announcement excludes, so the table lists it per origin like the others.
+    Safeguard,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,6 +64,15 @@ impl TradeRemedyTable {
         TradeRemedyTable::parse_csv(SAMPLE_REMEDIES_CSV).expect("the sample remedy table parses")
     }
 
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.remedies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remedies.is_empty()
+    }
+
     pub fn parse_csv(text: &str) -> Result<TradeRemedyTable, Vec<RowError>> {
         let mut remedies = Vec::new();
         let mut errors = Vec::new();
@@ -91,7 +104,11 @@ impl TradeRemedyTable {
     ) -> Vec<&TradeRemedy> {
         let producer = producer.map(str::trim);
         let mut chosen: Vec<&TradeRemedy> = Vec::new();
-        for kind in [RemedyKind::AntiDumping, RemedyKind::Countervailing] {
+        for kind in [
+            RemedyKind::AntiDumping,
+            RemedyKind::Countervailing,
+            RemedyKind::Safeguard,
+        ] {
             let best = self
                 .remedies
                 .iter()
@@ -129,9 +146,10 @@ fn parse_row(row: &Row) -> Result<TradeRemedy, String> {
     let kind = match f[3] {
         "anti_dumping" => RemedyKind::AntiDumping,
         "countervailing" => RemedyKind::Countervailing,
+        "safeguard" => RemedyKind::Safeguard,
         other => {
             return Err(format!(
-                "kind {other:?} must be anti_dumping or countervailing"
+                "kind {other:?} must be anti_dumping, countervailing or safeguard"
             ))
         }
     };

@@ -117,7 +117,7 @@ fn run(case: &Case) -> Result<Assessment, tax::TaxError> {
     };
     let mut calendar = TradingCalendar::china();
     for h in &case.extra_holidays {
-        calendar.insert(d(h), DayKind::Holiday);
+        calendar.insert(d(h), DayKind::Statutory);
     }
     let remedies = match &case.remedies_csv {
         Some(csv) => TradeRemedyTable::parse_csv(csv).expect("fixture remedies parse"),

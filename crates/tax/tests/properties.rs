@@ -63,6 +63,7 @@ fn declaration(
                     origin: "USA".into(),
                     treatment: ["1", "2", "3"][treatment as usize].into(),
                     producer: None,
+                    origin_proof: None,
                 },
             )
         })

@@ -118,6 +118,7 @@ prop_compose! {
                         origin: "USA".into(),
                         treatment: "1".into(),
                         producer: None,
+                        origin_proof: None,
                     },
                 );
                 it.first_quantity = *qty;
@@ -173,6 +174,7 @@ fn cigarettes(n: usize) -> Declaration {
                     origin: "USA".into(),
                     treatment: "1".into(),
                     producer: None,
+                    origin_proof: None,
                 },
             )
         })

@@ -44,7 +44,7 @@ fn rate_date_rule_cases() {
     for (line, f) in cases {
         let mut calendar = TradingCalendar::china();
         for h in f[1].split('|').filter(|s| !s.is_empty()) {
-            calendar.insert(d(h), DayKind::Holiday);
+            calendar.insert(d(h), DayKind::Statutory);
         }
         let (date, rule) = rule_date(d(&f[0]), &calendar, &policy);
         let rule = serde_json::to_value(rule)
@@ -199,4 +199,68 @@ fn shipped_remedies_and_calendar_parse() {
     let calendar = TradingCalendar::china();
     assert_eq!(calendar.kind(d("2026-02-14")), Some(DayKind::Workday));
     assert!(calendar.is_holiday(d("2025-10-08")));
+}
+
+/// Issue 21 item 7: the shipped calendar states what it covers (statutory holidays from 2008,
+/// from the 放假办法 and the State Council notices; break arrangements 2023–2026), and a date the
+/// rate rule needs outside that is an error that says so, never a silent "no holiday".
+#[test]
+fn a_date_outside_the_calendar_is_an_error_that_says_so() {
+    let calendar = TradingCalendar::china();
+    let policy = TaxPolicy::default();
+    let rates = RateTable::parse_csv("USD,2007-05-23,7.6000\nUSD,2027-02-17,7.0000\n").unwrap();
+    let usd = domain::codes::CurrencyCode::parse("USD").unwrap();
+    // Old rule, third Wednesday 2007-05-16: before the statutory coverage (2008).
+    let err = rates
+        .rate_used(usd, d("2007-06-10"), &calendar, &policy)
+        .unwrap_err();
+    assert!(matches!(err, TaxError::CalendarNotCovered { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("2007-05-16") && text.contains("does not cover"),
+        "{text}"
+    );
+    assert!(text.contains("2008-01-01 to 2026-12-31"), "{text}");
+    // New rule, third Wednesday 2027-02-17: beyond the arrangements' coverage (2026).
+    let err = rates
+        .rate_used(usd, d("2027-03-05"), &calendar, &policy)
+        .unwrap_err();
+    assert!(matches!(err, TaxError::CalendarNotCovered { .. }), "{err}");
+    // Inside the coverage: 2008 onwards works.
+    assert!(calendar.covers_statutory(d("2008-01-01")));
+    assert!(!calendar.covers_statutory(d("2007-12-31")));
+    assert!(calendar.covers_arrangements(d("2023-01-01")));
+    assert!(!calendar.covers_arrangements(d("2022-12-30")));
+}
+
+/// The statutory holidays shipped, spot-checked against 全国年节及纪念日放假办法 as revised
+/// (国务院令第513号 from 2008: Spring Festival 除夕 to 初二; 第644号 from 2014: 初一 to 初三; 第795号
+/// from 2025: 除夕 to 初三 and 1–2 May) with the lunar dates of each year.
+#[test]
+fn statutory_holidays_follow_the_holiday_regulations() {
+    let c = TradingCalendar::china();
+    for s in [
+        "2008-02-06", // 除夕 2008 (Spring Festival 2008-02-07)
+        "2010-06-16", // Dragon Boat 2010
+        "2013-02-09", // 除夕 2013 still statutory
+        "2014-02-02", // 初三 2014 statutory from 2014
+        "2020-10-01", // National Day and Mid-Autumn 2020 on one day
+        "2024-02-12", // 初三 2024
+        "2025-01-28", // 除夕 2025, statutory again from 2025
+        "2025-05-02", // Labour Day, second day from 2025
+    ] {
+        assert!(c.is_statutory_holiday(d(s)), "{s}");
+    }
+    for s in [
+        "2014-01-30", // 除夕 2014: no longer statutory
+        "2010-02-17", // 初四 2010: a break day only
+        "2024-02-13", // 初四 2024
+        "2024-05-02", // 2 May before 2025
+        "2024-10-04", // a break day of National Day
+    ] {
+        assert!(!c.is_statutory_holiday(d(s)), "{s}");
+    }
+    // Break days stay rest days for the working-day and trading-day rules.
+    assert!(c.is_holiday(d("2024-10-04")));
+    assert!(!c.is_working_day(d("2024-02-13")));
 }

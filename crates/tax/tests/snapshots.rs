@@ -25,6 +25,7 @@ fn fixture_item(code: &str, qty: &str, total: &str, currency: &str) -> ItemFixtu
         origin: "USA".into(),
         treatment: "1".into(),
         producer: None,
+        origin_proof: None,
     }
 }
 

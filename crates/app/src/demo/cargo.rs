@@ -32,8 +32,8 @@ use crate::error::AppError;
 use crate::service::Clearance;
 
 /// The demo carrier (login `carrier`) and postal operator (login `post-sh`).
-pub const CARRIER_USCC: &str = "91310000MA1FL3CA1X";
-pub const POSTAL_USCC: &str = "91310000MA1FL3EM2P";
+pub const CARRIER_USCC: &str = "91310000MA1FL3CA34";
+pub const POSTAL_USCC: &str = "91310000MA1FL3EM4X";
 pub const AIR_MANIFEST: &str = "DEMO-CA986";
 pub const SEA_MANIFEST: &str = "DEMO-024E";
 /// Declared 20 days after arrival: matched, with the late declaration fee.

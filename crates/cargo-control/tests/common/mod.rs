@@ -33,7 +33,7 @@ pub fn carrier_a() -> Uscc {
 }
 
 pub fn carrier_b() -> Uscc {
-    uscc("91310000MA1K00001")
+    uscc("91310000MA1K00007")
 }
 
 pub fn as_carrier(u: Uscc) -> Actor {

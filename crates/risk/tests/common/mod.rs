@@ -51,6 +51,7 @@ pub fn item(
         district: Some(DistrictCode::parse("31159").unwrap()),
         duty_treatment: DutyTreatment::AS_TARIFF,
         producer: Some("Example Factory Ltd".into()),
+        origin_proof: None,
     }
 }
 

@@ -153,6 +153,10 @@ pub struct ItemFixture {
     pub treatment: String,
     #[serde(default)]
     pub producer: Option<String>,
+    /// The agreement a certificate of origin is held for, with direct transport; `"AGREEMENT
+    /// no direct"` for one without direct transport.
+    #[serde(default)]
+    pub origin_proof: Option<String>,
 }
 
 fn usd() -> String {
@@ -261,6 +265,18 @@ pub fn item(item_no: u16, it: &ItemFixture) -> Item {
         district: None,
         duty_treatment: DutyTreatment::parse(&it.treatment).unwrap(),
         producer: it.producer.clone(),
+        origin_proof: it.origin_proof.as_deref().map(|p| {
+            let (agreement, direct) = match p.strip_suffix(" no direct") {
+                Some(a) => (a, false),
+                None => (p, true),
+            };
+            domain::declaration::OriginProof {
+                agreement: agreement.into(),
+                kind: domain::declaration::OriginProofKind::Certificate,
+                number: "TEST-0001".into(),
+                direct_transport: direct,
+            }
+        }),
     }
 }
 
