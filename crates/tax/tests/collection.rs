@@ -648,8 +648,8 @@ fn guarantee_refusals_unknown_expired_other_holder_scope_balance() {
     ));
     let mut c = reserve("D1", "100.00");
     if let GuaranteeCommand::Reserve { holder, .. } = &mut c {
-        let body = "91310000MA1FL5LX3";
-        *holder = Uscc::parse(&format!("{body}{}", Uscc::check_character(body).unwrap())).unwrap();
+        // Another enterprise than the guarantee's holder (a valid code under GB 32100 in full).
+        *holder = Uscc::parse("91310000132149237G").unwrap();
     }
     assert_eq!(l.decide(&c), Err(GuaranteeRefusal::OtherHolder));
     let mut c = reserve("D1", "100.00");
