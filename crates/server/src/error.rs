@@ -25,6 +25,9 @@ pub struct ApiError {
     pub problems: Vec<FieldProblem>,
     /// Set when automatic review rejected a filing: it is recorded under this number.
     pub pre_entry_no: Option<String>,
+    /// Seconds after which a retry may succeed (`Retry-After`), on 429 and 503. (Two bytes:
+    /// the whole error stays within clippy's `result_large_err` bound.)
+    pub retry_after: Option<std::num::NonZeroU16>,
 }
 
 #[derive(Serialize)]
@@ -56,7 +59,13 @@ impl ApiError {
             message_en: en.into(),
             problems: Vec::new(),
             pre_entry_no: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = std::num::NonZeroU16::new(seconds.clamp(1, u64::from(u16::MAX)) as u16);
+        self
     }
 
     pub fn with_problems(mut self, problems: Vec<FieldProblem>) -> ApiError {
@@ -180,6 +189,27 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<crate::signin::Refused> for ApiError {
+    fn from(r: crate::signin::Refused) -> Self {
+        match r {
+            crate::signin::Refused::Locked(seconds) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "sign_in_locked",
+                format!("登录失败次数过多，请 {seconds} 秒后再试"),
+                format!("too many failed sign-ins; try again in {seconds} s"),
+            )
+            .with_retry_after(seconds),
+            crate::signin::Refused::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sign_in_busy",
+                "登录请求过多，请稍后再试",
+                "too many sign-ins at once; try again shortly",
+            )
+            .with_retry_after(1),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&Body {
@@ -197,6 +227,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.get()));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
