@@ -95,6 +95,18 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "未找到", "not found")
     }
 
+    /// The store cannot write now: not recorded, may be retried.
+    pub fn store_unavailable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "存储暂时无法写入，本次请求未被记录；请稍后使用相同的 Client-Seq-No 重试（同一申报不会被重复记录）",
+            "the store cannot write now; this request was NOT recorded. Retry later with the same \
+             Client-Seq-No (a filing is never recorded twice)",
+        )
+        .with_retry_after(STORE_RETRY_AFTER_SECONDS)
+    }
+
     pub fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -102,6 +114,27 @@ impl ApiError {
             "服务器内部错误，已记录",
             "internal error; it has been logged",
         )
+    }
+}
+
+/// How `StoreError::Backend` displays (`store` crate).
+const STORE_BACKEND_PREFIX: &str = "storage backend:";
+/// `Retry-After` of a `store_unavailable` answer.
+const STORE_RETRY_AFTER_SECONDS: u64 = 5;
+/// At most one log line per this interval about store outages, with the count of answers.
+const OUTAGE_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Log a store outage: the first at once, then one line per [`OUTAGE_LOG_INTERVAL`] with how
+/// many requests were answered 503 since the last line (a 12 s outage under load is a few
+/// lines, not thousands).
+fn log_outage(why: &str) {
+    static STATE: std::sync::Mutex<(Option<std::time::Instant>, u64)> =
+        std::sync::Mutex::new((None, 0));
+    let Ok(mut s) = STATE.lock() else { return };
+    s.1 += 1;
+    if s.0.is_none_or(|t| t.elapsed() >= OUTAGE_LOG_INTERVAL) {
+        tracing::error!(error = %why, requests = s.1, "store unavailable: requests answered 503 store_unavailable");
+        *s = (Some(std::time::Instant::now()), 0);
     }
 }
 
@@ -181,6 +214,14 @@ impl From<AppError> for ApiError {
                 "服务暂不可用，请稍后重试",
                 "the service is unavailable; try again later",
             ),
+            // A driver error of the store (connection refused or closed, pool timeout, disk
+            // full): the transaction did not commit, so nothing was recorded. The store should
+            // classify these itself (a `StoreError::Unavailable`); until then its `Backend`
+            // errors, which reach here as text, are taken as outages.
+            AppError::Internal(why) if why.starts_with(STORE_BACKEND_PREFIX) => {
+                log_outage(&why);
+                ApiError::store_unavailable()
+            }
             AppError::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 ApiError::internal()

@@ -34,6 +34,7 @@ use store::{Cursor, DeclarationId, DeclarationKey, PageRequest};
 use utoipa::{OpenApi, ToSchema};
 
 mod cargo_api;
+pub mod conn;
 mod eport_api;
 mod error;
 mod exchange_api;
@@ -60,12 +61,16 @@ type Svc = Arc<Clearance>;
 #[derive(Clone)]
 pub struct ServeOptions {
     pub signin: Arc<signin::SignInGuard>,
+    pub limits: conn::ConnLimits,
+    pub conn_stats: Arc<conn::ConnStats>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             signin: signin::SignInGuard::new(signin::SignInPolicy::default()),
+            limits: conn::ConnLimits::default(),
+            conn_stats: Arc::default(),
         }
     }
 }
@@ -127,12 +132,9 @@ pub async fn serve_with(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router_with(svc, options).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = options.limits.clone();
+    let stats = options.conn_stats.clone();
+    conn::serve(listener, router_with(svc, options), limits, stats, shutdown).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,6 +182,13 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::payload_too_large(BODY_BYTES_MAX)
+        } else if rejection.body_text().contains(conn::BODY_TIMEOUT_TEXT) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "请求体未在时限内送达",
+                "the request body did not arrive in time",
+            )
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -628,7 +637,8 @@ async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Resp
     request_body(content = Object, description = "a declaration in Jinguan's JSON form (docs/declaration-json.md)"),
     params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing")),
     responses((status = 201, description = "filed, accepted and numbered"), (status = 200, description = "a retry: the first result"),
-        (status = 422, description = "invalid, or rejected by automatic review (recorded)")))]
+        (status = 422, description = "invalid, or rejected by automatic review (recorded)"),
+        (status = 503, description = "`store_unavailable`: the store cannot write now (database unreachable, disk full); the filing was NOT recorded. Retry after `Retry-After` seconds with the same `Client-Seq-No`: a filing recorded once is never recorded twice")))]
 async fn submit(
     State(svc): State<Svc>,
     headers: HeaderMap,
@@ -954,7 +964,7 @@ step_docs! {
 #[openapi(
     info(
         title = "Jinguan 金关 API",
-        description = "Electronic customs clearance: declarations, review, inspection, taxes, release. Errors: {error:{code,message_zh,message_en,problems:[{field,code,message_zh,message_en}]}}."
+        description = "Electronic customs clearance: declarations, review, inspection, taxes, release. Errors: {error:{code,message_zh,message_en,problems:[{field,code,message_zh,message_en}]}}. Any request may be answered 503 `store_unavailable` with `Retry-After` while the store cannot be reached or cannot write: nothing was recorded, and the request may be retried (a filing with the same `Client-Seq-No`). 503 `overloaded` (too many connections), 429 `sign_in_locked` and 408 `body_timeout` also carry `Retry-After` where it applies."
     ),
     paths(
         health,

@@ -50,6 +50,7 @@ async fn start(policy: SignInPolicy) -> (common::Harness, Arc<SignInGuard>) {
         },
         server::ServeOptions {
             signin: guard.clone(),
+            ..server::ServeOptions::default()
         },
     )
     .await;
