@@ -39,6 +39,7 @@ mod eport_api;
 mod error;
 mod exchange_api;
 mod finance_api;
+pub mod metrics;
 mod risk_api;
 pub mod signin;
 mod ui_api;
@@ -82,6 +83,7 @@ pub fn router(svc: Svc) -> Router {
 
 /// The whole API.
 pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
+    let metrics = metrics::Metrics::new(options.signin.clone(), options.conn_stats.clone());
     Router::new()
         .route("/api/health", get(health))
         .route("/health", get(alive))
@@ -108,7 +110,16 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics::scrape))
+                .with_state(metrics.clone()),
+        )
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         // Bytes beyond the limit are refused by the extractor, which we turn into a 413 of
         // our own shape.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))

@@ -77,6 +77,7 @@ pub struct SignInGuard {
     failures: Mutex<HashMap<String, Failures>>,
     lockouts: AtomicUsize,
     rate_limited: AtomicUsize,
+    failures_total: AtomicUsize,
 }
 
 /// Why a sign-in was not attempted.
@@ -121,6 +122,7 @@ impl SignInGuard {
             failures: Mutex::new(HashMap::new()),
             lockouts: AtomicUsize::new(0),
             rate_limited: AtomicUsize::new(0),
+            failures_total: AtomicUsize::new(0),
         })
     }
 
@@ -132,6 +134,11 @@ impl SignInGuard {
     /// Password checks running now.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::SeqCst)
+    }
+
+    /// Failed sign-ins since start.
+    pub fn failures(&self) -> usize {
+        self.failures_total.load(Ordering::SeqCst)
     }
 
     /// Lockouts begun since start.
@@ -199,6 +206,7 @@ impl SignInGuard {
 
     /// Count a failed sign-in.
     pub fn failed(&self, login: &str, address: Option<&str>) {
+        self.failures_total.fetch_add(1, Ordering::SeqCst);
         let now = Instant::now();
         let mut map = self.failures.lock().expect("sign-in failures lock");
         if map.len() >= KEYS_MAX {

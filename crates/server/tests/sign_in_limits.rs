@@ -278,3 +278,56 @@ async fn health_and_ready() {
         assert_eq!(v["status"], status, "{path}");
     }
 }
+
+/// `/metrics` counts requests by route template and status with latency histograms, and the
+/// sign-in failures, lockouts and rate-limit hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_and_sign_in_failures() {
+    let (t, _guard) = start(SignInPolicy {
+        login_free: 1,
+        address_free: 1000,
+        ..SignInPolicy::default()
+    })
+    .await;
+    t.bootstrap(user("ent-a", Role::Enterprise, None, Some(A)));
+    let ent = t.login("ent-a").await;
+    let (s, _) = t.get(&ent, "/api/declarations/999999").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    for _ in 0..2 {
+        sign_in(&t, "victim", "wrong-password").await;
+    }
+    assert_eq!(
+        sign_in(&t, "victim", "wrong-password").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let r = t
+        .client
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    for line in [
+        r#"jinguan_http_requests_total{route="/api/session",method="POST",status="201"} 1"#,
+        r#"jinguan_http_requests_total{route="/api/session",method="POST",status="401"} 2"#,
+        r#"jinguan_http_requests_total{route="/api/session",method="POST",status="429"} 1"#,
+        r#"jinguan_http_requests_total{route="/api/declarations/{id}",method="GET",status="404"} 1"#,
+        r#"jinguan_http_request_duration_seconds_count{route="/api/session",method="POST",status="401"} 2"#,
+        r#"jinguan_http_request_duration_seconds_bucket{route="/api/session",method="POST",status="401",le="+Inf"} 2"#,
+        "jinguan_sign_in_failures_total 2",
+        "jinguan_sign_in_lockouts_total 1",
+        "jinguan_sign_in_rate_limited_total 1",
+        "# TYPE jinguan_http_request_duration_seconds histogram",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    assert!(!text.contains("999999"), "no request values in labels");
+}
