@@ -181,8 +181,32 @@ async fn filings_during_a_postgres_outage_get_503_and_are_recorded_once_when_ret
             other => panic!("during the outage: {other} {v}"),
         }
     }
+    // `/ready` sees the outage: its probe read fails (503 with Retry-After) at least once.
+    let mut not_ready = 0;
+    for _ in 0..100 {
+        let r = client.get(format!("{base}/ready")).send().await.unwrap();
+        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(r.headers().contains_key("retry-after"));
+            not_ready += 1;
+        } else {
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(not_ready > 0, "/ready never saw the outage");
     stop.store(true, Ordering::SeqCst);
     terminator.await.unwrap();
+    // And recovers without a restart.
+    let mut ready = false;
+    for _ in 0..50 {
+        let r = client.get(format!("{base}/ready")).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "/ready did not recover");
     assert!(
         !unavailable.is_empty(),
         "no request met the outage: the test did not test"
@@ -217,7 +241,10 @@ async fn filings_during_a_postgres_outage_get_503_and_are_recorded_once_when_ret
     let page: Value = r.json().await.unwrap();
     let items = page["items"].as_array().expect("items");
     assert_eq!(items.len(), 41, "one filing before, 40 during: each once");
-    eprintln!("{} of 40 filings met the outage", unavailable.len());
+    eprintln!(
+        "{} of 40 filings met the outage; /ready failed {not_ready} of 100 times",
+        unavailable.len()
+    );
 
     let cleanup = raw_client(&url).await;
     let _ = cleanup
