@@ -197,6 +197,8 @@ pub enum Operation {
     RevokeSessions,
     /// Walk the audit chain.
     VerifyAudit,
+    /// Clear a login's sign-in lockout (administrators).
+    UnlockSignIn,
     /// Read the statistics of offices (the HQ dashboard): statisticians, within their scope.
     ViewStatistics,
     /// Read and replace risk rules owned by an office (risk analysts, within their scope), and
@@ -237,7 +239,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 34] = [
+    pub const ALL: [Operation; 35] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -257,6 +259,7 @@ impl Operation {
         Operation::ManageUsers,
         Operation::RevokeSessions,
         Operation::VerifyAudit,
+        Operation::UnlockSignIn,
         Operation::ViewStatistics,
         Operation::ManageRiskRules,
         Operation::ManageWatchList,
@@ -302,6 +305,7 @@ impl Operation {
             | Operation::RequestCancellation
             | Operation::Pay
             | Operation::VerifyAudit
+            | Operation::UnlockSignIn
             | Operation::ReadDeclarationFile
             | Operation::ReadExchangeFeed
             | Operation::IssueLicence
@@ -348,6 +352,7 @@ impl Operation {
             | Operation::ManageUsers
             | Operation::RevokeSessions
             | Operation::VerifyAudit
+            | Operation::UnlockSignIn
             | Operation::ViewStatistics
             | Operation::ManageRiskRules
             | Operation::ManageWatchList
@@ -580,7 +585,9 @@ fn declaration_row(
         (Principal::Admin { .. }, Resource::User { .. }) => {
             matches!(op, Operation::ManageUsers | Operation::RevokeSessions)
         }
-        (Principal::Admin { .. }, Resource::System) => op == Operation::VerifyAudit,
+        (Principal::Admin { .. }, Resource::System) => {
+            matches!(op, Operation::VerifyAudit | Operation::UnlockSignIn)
+        }
         (
             Principal::Admin { .. },
             Resource::Declaration { .. }

@@ -348,6 +348,20 @@ impl UserService<'_> {
             .authorize(by, (Operation::VerifyAudit, Resource::System))?;
         Ok(self.core.store.verify_audit()?)
     }
+
+    /// A cheap read that tells whether the store answers (for `/ready`).
+    pub fn probe_store(&self) -> Result<(), AppError> {
+        self.core.store.account_by_login("")?;
+        Ok(())
+    }
+
+    /// Whether `by` may clear a login's sign-in lockout (administrators). The lockout itself
+    /// lives in the server, which counts failures per login and per client address.
+    pub fn authorize_unlock_sign_in(&self, by: &Principal) -> Result<(), AppError> {
+        self.core
+            .authorize(by, (Operation::UnlockSignIn, Resource::System))?;
+        Ok(())
+    }
 }
 
 /// An argon2id hash of a random password, checked against when a login is unknown.

@@ -106,6 +106,69 @@ pub struct ServeArgs {
     exchange: crate::exchange_cmd::ExchangeArgs,
     #[command(flatten)]
     cargo: CargoArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Connection and sign-in limits (docs/OPERATIONS.md, "Limits").
+#[derive(clap::Args)]
+pub struct LimitArgs {
+    /// Seconds a client has to send a request's headers, counted from when the server waits
+    /// for it (so also the idle keep-alive timeout).
+    #[arg(long, env = "JINGUAN_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    header_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body once its headers are in (408 after).
+    #[arg(long, env = "JINGUAN_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    body_timeout_seconds: u64,
+    /// Connections served at once; beyond it new ones are answered 503 with Retry-After.
+    /// Keep it below `ulimit -n` minus the store's files.
+    #[arg(long, env = "JINGUAN_MAX_CONNECTIONS", default_value_t = 768)]
+    max_connections: usize,
+    /// Password checks at once (threads of the sign-in pool; 0: the number of cores, at most 8).
+    #[arg(long, env = "JINGUAN_SIGN_IN_WORKERS", default_value_t = 0)]
+    sign_in_workers: usize,
+    /// Failed sign-ins of one login before back-off and lockout start.
+    #[arg(long, env = "JINGUAN_SIGN_IN_LOGIN_FAILURES", default_value_t = 5)]
+    sign_in_login_failures: u32,
+    /// Failed sign-ins from one client address before back-off and lockout start.
+    #[arg(long, env = "JINGUAN_SIGN_IN_ADDRESS_FAILURES", default_value_t = 50)]
+    sign_in_address_failures: u32,
+}
+
+/// The defaults of the flags above.
+impl Default for LimitArgs {
+    fn default() -> Self {
+        LimitArgs {
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            max_connections: 768,
+            sign_in_workers: 0,
+            sign_in_login_failures: 5,
+            sign_in_address_failures: 50,
+        }
+    }
+}
+
+impl LimitArgs {
+    fn options(&self) -> server::ServeOptions {
+        let mut policy = server::signin::SignInPolicy {
+            login_free: self.sign_in_login_failures,
+            address_free: self.sign_in_address_failures,
+            ..Default::default()
+        };
+        if self.sign_in_workers > 0 {
+            policy.workers = self.sign_in_workers;
+        }
+        server::ServeOptions {
+            signin: server::signin::SignInGuard::new(policy),
+            limits: server::conn::ConnLimits {
+                header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds.max(1)),
+                body_timeout: std::time::Duration::from_secs(self.body_timeout_seconds.max(1)),
+                max_connections: self.max_connections.max(1),
+            },
+            conn_stats: Default::default(),
+        }
+    }
 }
 
 /// How closely a declaration must agree with its bill of lading (docs/CARGO.md, "Matching").
@@ -170,6 +233,7 @@ impl From<DemoArgs> for ServeArgs {
             store: d.store,
             exchange: crate::exchange_cmd::ExchangeArgs::default(),
             cargo: CargoArgs::from(cargo_control::MatchPolicy::default()),
+            limits: LimitArgs::default(),
         }
     }
 }
@@ -257,7 +321,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await;
             }
         });
-        server::serve(listener, svc, shutdown_signal())
+        server::serve_with(listener, svc, args.limits.options(), shutdown_signal())
             .await
             .context("server failed")
     })?;

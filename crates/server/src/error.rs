@@ -25,6 +25,9 @@ pub struct ApiError {
     pub problems: Vec<FieldProblem>,
     /// Set when automatic review rejected a filing: it is recorded under this number.
     pub pre_entry_no: Option<String>,
+    /// Seconds after which a retry may succeed (`Retry-After`), on 429 and 503. (Two bytes:
+    /// the whole error stays within clippy's `result_large_err` bound.)
+    pub retry_after: Option<std::num::NonZeroU16>,
 }
 
 #[derive(Serialize)]
@@ -56,7 +59,13 @@ impl ApiError {
             message_en: en.into(),
             problems: Vec::new(),
             pre_entry_no: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = std::num::NonZeroU16::new(seconds.clamp(1, u64::from(u16::MAX)) as u16);
+        self
     }
 
     pub fn with_problems(mut self, problems: Vec<FieldProblem>) -> ApiError {
@@ -86,6 +95,18 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "未找到", "not found")
     }
 
+    /// The store cannot write now: not recorded, may be retried.
+    pub fn store_unavailable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "存储暂时无法写入，本次请求未被记录；请稍后使用相同的 Client-Seq-No 重试（同一申报不会被重复记录）",
+            "the store cannot write now; this request was NOT recorded. Retry later with the same \
+             Client-Seq-No (a filing is never recorded twice)",
+        )
+        .with_retry_after(STORE_RETRY_AFTER_SECONDS)
+    }
+
     pub fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,6 +114,27 @@ impl ApiError {
             "服务器内部错误，已记录",
             "internal error; it has been logged",
         )
+    }
+}
+
+/// How `StoreError::Backend` displays (`store` crate).
+const STORE_BACKEND_PREFIX: &str = "storage backend:";
+/// `Retry-After` of a `store_unavailable` answer.
+const STORE_RETRY_AFTER_SECONDS: u64 = 5;
+/// At most one log line per this interval about store outages, with the count of answers.
+const OUTAGE_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Log a store outage: the first at once, then one line per [`OUTAGE_LOG_INTERVAL`] with how
+/// many requests were answered 503 since the last line (a 12 s outage under load is a few
+/// lines, not thousands).
+fn log_outage(why: &str) {
+    static STATE: std::sync::Mutex<(Option<std::time::Instant>, u64)> =
+        std::sync::Mutex::new((None, 0));
+    let Ok(mut s) = STATE.lock() else { return };
+    s.1 += 1;
+    if s.0.is_none_or(|t| t.elapsed() >= OUTAGE_LOG_INTERVAL) {
+        tracing::error!(error = %why, requests = s.1, "store unavailable: requests answered 503 store_unavailable");
+        *s = (Some(std::time::Instant::now()), 0);
     }
 }
 
@@ -172,10 +214,39 @@ impl From<AppError> for ApiError {
                 "服务暂不可用，请稍后重试",
                 "the service is unavailable; try again later",
             ),
+            // A driver error of the store (connection refused or closed, pool timeout, disk
+            // full): the transaction did not commit, so nothing was recorded. The store should
+            // classify these itself (a `StoreError::Unavailable`); until then its `Backend`
+            // errors, which reach here as text, are taken as outages.
+            AppError::Internal(why) if why.starts_with(STORE_BACKEND_PREFIX) => {
+                log_outage(&why);
+                ApiError::store_unavailable()
+            }
             AppError::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 ApiError::internal()
             }
+        }
+    }
+}
+
+impl From<crate::signin::Refused> for ApiError {
+    fn from(r: crate::signin::Refused) -> Self {
+        match r {
+            crate::signin::Refused::Locked(seconds) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "sign_in_locked",
+                format!("登录失败次数过多，请 {seconds} 秒后再试"),
+                format!("too many failed sign-ins; try again in {seconds} s"),
+            )
+            .with_retry_after(seconds),
+            crate::signin::Refused::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sign_in_busy",
+                "登录请求过多，请稍后再试",
+                "too many sign-ins at once; try again shortly",
+            )
+            .with_retry_after(1),
         }
     }
 }
@@ -197,6 +268,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.get()));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

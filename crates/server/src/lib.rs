@@ -19,10 +19,11 @@ use std::sync::Arc;
 use app::{Clearance, Duty, ListQuery, NewUserRequest, Principal, Role, Step};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use clearance::{ExaminationResult, FieldChange, Finding, FindingKind, Lane, Status};
@@ -33,11 +34,14 @@ use store::{Cursor, DeclarationId, DeclarationKey, PageRequest};
 use utoipa::{OpenApi, ToSchema};
 
 mod cargo_api;
+pub mod conn;
 mod eport_api;
 mod error;
 mod exchange_api;
 mod finance_api;
+pub mod metrics;
 mod risk_api;
+pub mod signin;
 mod ui_api;
 pub mod web;
 mod xml_api;
@@ -54,10 +58,40 @@ const PAGE_DEFAULT: u32 = 50;
 
 type Svc = Arc<Clearance>;
 
-/// The whole API.
+/// What a server is run with beyond the service: sign-in limits.
+#[derive(Clone)]
+pub struct ServeOptions {
+    pub signin: Arc<signin::SignInGuard>,
+    pub limits: conn::ConnLimits,
+    pub conn_stats: Arc<conn::ConnStats>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            signin: signin::SignInGuard::new(signin::SignInPolicy::default()),
+            limits: conn::ConnLimits::default(),
+            conn_stats: Arc::default(),
+        }
+    }
+}
+
+/// The whole API, with default options.
 pub fn router(svc: Svc) -> Router {
+    router_with(svc, ServeOptions::default())
+}
+
+/// The whole API.
+pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
+    let metrics = metrics::Metrics::new(options.signin.clone(), options.conn_stats.clone());
     Router::new()
         .route("/api/health", get(health))
+        .route("/health", get(alive))
+        .route("/ready", get(ready))
+        .route(
+            "/api/sign-in-locks/{login}",
+            axum::routing::delete(unlock_sign_in),
+        )
         .route("/api/openapi.json", get(openapi))
         .route("/api/session", post(login).delete(logout).get(whoami))
         .route("/api/users", post(create_user))
@@ -76,10 +110,20 @@ pub fn router(svc: Svc) -> Router {
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics::scrape))
+                .with_state(metrics.clone()),
+        )
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         // Bytes beyond the limit are refused by the extractor, which we turn into a 413 of
         // our own shape.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(Extension(options.signin))
         .with_state(svc)
 }
 
@@ -89,9 +133,19 @@ pub async fn serve(
     svc: Svc,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(svc))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, svc, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with options.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    svc: Svc,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = options.limits.clone();
+    let stats = options.conn_stats.clone();
+    conn::serve(listener, router_with(svc, options), limits, stats, shutdown).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,6 +193,13 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::payload_too_large(BODY_BYTES_MAX)
+        } else if rejection.body_text().contains(conn::BODY_TIMEOUT_TEXT) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "请求体未在时限内送达",
+                "the request body did not arrive in time",
+            )
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -352,6 +413,68 @@ async fn health() -> Response {
     json_ok(StatusCode::OK, &serde_json::json!({"status": "ok"}))
 }
 
+/// Alive: 200 whenever the process serves requests at all.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "the process serves")))]
+async fn alive() -> Response {
+    json_ok(StatusCode::OK, &serde_json::json!({"status": "alive"}))
+}
+
+/// Ready: the store answers. 503 with `Retry-After` otherwise.
+#[utoipa::path(get, path = "/ready", responses(
+    (status = 200, description = "the store answers"),
+    (status = 503, description = "the store does not answer; retry later")))]
+async fn ready(State(svc): State<Svc>) -> Response {
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(READY_PROBE_SECONDS),
+        tokio::task::spawn_blocking(move || svc.users().probe_store()),
+    )
+    .await;
+    let why = match probe {
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(e))) => Some(e.to_string()),
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("no answer within {READY_PROBE_SECONDS} s")),
+    };
+    match why {
+        None => json_ok(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+        Some(why) => {
+            tracing::warn!(error = %why, "not ready: the store does not answer");
+            let mut resp = json_ok(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"status": "unavailable", "store": why}),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            resp
+        }
+    }
+}
+
+/// How long `/ready` waits for the store.
+const READY_PROBE_SECONDS: u64 = 2;
+
+/// Clear a login's sign-in lockout (administrators).
+#[utoipa::path(delete, path = "/api/sign-in-locks/{login}",
+    params(("login" = String, Path, description = "the login")),
+    responses((status = 200, description = "cleared; `was_locked` tells whether it was"),
+        (status = 403, description = "not an administrator")))]
+async fn unlock_sign_in(
+    State(svc): State<Svc>,
+    Extension(guard): Extension<Arc<signin::SignInGuard>>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let by = p.clone();
+    blocking(move || svc.users().authorize_unlock_sign_in(&by)).await?;
+    let was_locked = guard.unlock(&login);
+    tracing::warn!(target: "security", login = %login, by = ?p, was_locked, "sign-in lock cleared by an administrator");
+    Ok(json_ok(
+        StatusCode::OK,
+        &serde_json::json!({"login": login, "was_locked": was_locked}),
+    ))
+}
+
 async fn openapi() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(<cargo_api::CargoApiDoc as OpenApi>::openapi());
@@ -372,15 +495,37 @@ async fn openapi() -> Response {
 }
 
 #[utoipa::path(post, path = "/api/session", request_body = LoginBody,
-    responses((status = 201, description = "signed in: token, expiry, who"), (status = 401, description = "wrong login or password")))]
+    responses((status = 201, description = "signed in: token, expiry, who"), (status = 401, description = "wrong login or password"),
+        (status = 429, description = "too many failures for this login or client address: locked, see `Retry-After`"),
+        (status = 503, description = "too many sign-ins waiting; see `Retry-After`")))]
 async fn login(
     State(svc): State<Svc>,
+    Extension(guard): Extension<Arc<signin::SignInGuard>>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let b: LoginBody = parse_json(&headers, &body_bytes(body)?)?;
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
+    let address = address.as_deref();
+    guard.check(&b.login, address).map_err(ApiError::from)?;
     let s = svc.clone();
-    let session = blocking(move || s.users().login(&b.login, &b.password)).await?;
+    let login = b.login.clone();
+    let outcome = guard
+        .run(move || s.users().login(&b.login, &b.password))
+        .await
+        .map_err(ApiError::from)?;
+    let session = match outcome {
+        Ok(session) => {
+            guard.succeeded(&login);
+            session
+        }
+        Err(e @ app::AppError::Unauthenticated(_)) => {
+            guard.failed(&login, address);
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let max_age = (session.expires_at - svc.now()).num_seconds().max(0);
     let mut resp = json_ok(StatusCode::CREATED, &session);
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -503,7 +648,8 @@ async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Resp
     request_body(content = Object, description = "a declaration in Jinguan's JSON form (docs/declaration-json.md)"),
     params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing")),
     responses((status = 201, description = "filed, accepted and numbered"), (status = 200, description = "a retry: the first result"),
-        (status = 422, description = "invalid, or rejected by automatic review (recorded)")))]
+        (status = 422, description = "invalid, or rejected by automatic review (recorded)"),
+        (status = 503, description = "`store_unavailable`: the store cannot write now (database unreachable, disk full); the filing was NOT recorded. Retry after `Retry-After` seconds with the same `Client-Seq-No`: a filing recorded once is never recorded twice")))]
 async fn submit(
     State(svc): State<Svc>,
     headers: HeaderMap,
@@ -829,10 +975,13 @@ step_docs! {
 #[openapi(
     info(
         title = "Jinguan 金关 API",
-        description = "Electronic customs clearance: declarations, review, inspection, taxes, release. Errors: {error:{code,message_zh,message_en,problems:[{field,code,message_zh,message_en}]}}."
+        description = "Electronic customs clearance: declarations, review, inspection, taxes, release. Errors: {error:{code,message_zh,message_en,problems:[{field,code,message_zh,message_en}]}}. Any request may be answered 503 `store_unavailable` with `Retry-After` while the store cannot be reached or cannot write: nothing was recorded, and the request may be retried (a filing with the same `Client-Seq-No`). 503 `overloaded` (too many connections), 429 `sign_in_locked` and 408 `body_timeout` also carry `Retry-After` where it applies."
     ),
     paths(
         health,
+        alive,
+        ready,
+        unlock_sign_in,
         login,
         logout,
         whoami,

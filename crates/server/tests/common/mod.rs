@@ -33,6 +33,14 @@ impl Harness {
     pub async fn start(
         build: impl FnOnce(Arc<SqliteStore>, Arc<ManualClock>) -> Clearance,
     ) -> Harness {
+        Harness::start_with(build, server::ServeOptions::default()).await
+    }
+
+    /// [`Harness::start`] with the server's options (limits, timeouts).
+    pub async fn start_with(
+        build: impl FnOnce(Arc<SqliteStore>, Arc<ManualClock>) -> Clearance,
+        options: server::ServeOptions,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
         let clock = Arc::new(ManualClock::new(
@@ -42,7 +50,9 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let s = svc.clone();
-        tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
+        tokio::spawn(async move {
+            server::serve_with(listener, s, options, std::future::pending()).await
+        });
         Harness {
             base,
             client: reqwest::Client::new(),

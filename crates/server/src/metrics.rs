@@ -1,0 +1,176 @@
+//! Prometheus metrics at `GET /metrics` (text exposition format 0.0.4): requests by route,
+//! method and status with latency histograms, sign-ins, lockouts and rate-limit hits, and
+//! connections. Labels are route templates (`/api/declarations/{id}`), never values from a
+//! request, so the series stay few and carry no documents or secrets.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::conn::ConnStats;
+use crate::signin::SignInGuard;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// The counters of one server.
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    signin: Arc<SignInGuard>,
+    conns: Arc<ConnStats>,
+}
+
+impl Metrics {
+    pub fn new(signin: Arc<SignInGuard>, conns: Arc<ConnStats>) -> Arc<Metrics> {
+        Arc::new(Metrics {
+            requests: Mutex::default(),
+            signin,
+            conns,
+        })
+    }
+
+    fn record(&self, route: String, method: String, status: u16, seconds: f64) {
+        let mut map = self.requests.lock().expect("metrics lock");
+        let s = map.entry((route, method, status)).or_default();
+        s.count += 1;
+        s.sum += seconds;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                s.buckets[i] += 1;
+            }
+        }
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP jinguan_http_requests_total HTTP requests answered, by route template, method and status.\n");
+        out.push_str("# TYPE jinguan_http_requests_total counter\n");
+        let map = self.requests.lock().expect("metrics lock");
+        for ((route, method, status), s) in map.iter() {
+            let _ = writeln!(
+                out,
+                "jinguan_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str("# HELP jinguan_http_request_duration_seconds Time from request headers to response headers.\n");
+        out.push_str("# TYPE jinguan_http_request_duration_seconds histogram\n");
+        for ((route, method, status), s) in map.iter() {
+            let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "jinguan_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                    s.buckets[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "jinguan_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "jinguan_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "jinguan_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+        drop(map);
+        let counters = [
+            (
+                "jinguan_sign_in_failures_total",
+                "Sign-ins refused for a wrong login or password.",
+                "counter",
+                self.signin.failures() as u64,
+            ),
+            (
+                "jinguan_sign_in_lockouts_total",
+                "Lockouts begun after repeated failures (per login or client address).",
+                "counter",
+                self.signin.lockouts() as u64,
+            ),
+            (
+                "jinguan_sign_in_rate_limited_total",
+                "Sign-ins answered 429 because the login or address was locked.",
+                "counter",
+                self.signin.rate_limited() as u64,
+            ),
+            (
+                "jinguan_sign_in_checks_in_flight",
+                "Password checks running now.",
+                "gauge",
+                self.signin.active() as u64,
+            ),
+            (
+                "jinguan_connections_open",
+                "HTTP connections served now.",
+                "gauge",
+                self.conns.open.load(std::sync::atomic::Ordering::Relaxed) as u64,
+            ),
+            (
+                "jinguan_connections_refused_total",
+                "Connections answered 503 for the connection limit.",
+                "counter",
+                self.conns
+                    .refused
+                    .load(std::sync::atomic::Ordering::Relaxed) as u64,
+            ),
+        ];
+        for (name, help, kind, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+/// The middleware that times every request.
+pub(crate) async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    m.record(
+        route,
+        method,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+/// `GET /metrics`.
+pub(crate) async fn scrape(State(m): State<Arc<Metrics>>) -> Response {
+    let mut resp = m.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    resp
+}
