@@ -19,6 +19,20 @@ fn jinguan(args: &[&str], data_dir: &Path) -> Output {
         .expect("jinguan runs")
 }
 
+/// `jinguan refdata import TABLE FILE` into `data_dir`, which must succeed.
+fn import_table(data_dir: &Path, table: &str, file: &Path) {
+    let o = jinguan(
+        &["refdata", "import", table, file.to_str().unwrap()],
+        data_dir,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -771,21 +785,7 @@ fn tax_takes_the_general_rate_from_the_imported_table() {
         "origin,valid_from,valid_to,source\nUSA,2025-03-01,,test decision (not a real one)\n",
     )
     .unwrap();
-    let o = jinguan(
-        &[
-            "refdata",
-            "import",
-            "general_rate_origins",
-            file.to_str().unwrap(),
-        ],
-        data.path(),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    import_table(data.path(), "general_rate_origins", &file);
     let o = jinguan(
         &["tax", "examples/import-laptops.json", "--json"],
         data.path(),
@@ -831,21 +831,7 @@ fn tax_uses_imported_trade_remedies_with_a_safeguard() {
         "code_prefix,origin,producer,kind,rate,valid_from,valid_to\n8471,USA,*,safeguard,10%,2025-01-01,2025-12-31\n",
     )
     .unwrap();
-    let o = jinguan(
-        &[
-            "refdata",
-            "import",
-            "trade_remedies",
-            file.to_str().unwrap(),
-        ],
-        data.path(),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    import_table(data.path(), "trade_remedies", &file);
     let o = jinguan(
         &["tax", "examples/import-laptops.json", "--json"],
         data.path(),
