@@ -544,10 +544,18 @@ async fn logout(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[utoipa::path(get, path = "/api/session", responses((status = 200, description = "who is signed in")))]
+#[utoipa::path(get, path = "/api/session", responses((status = 200,
+    description = "who is signed in; `{\"user\": null}` when signed out (no token, or one expired or unknown), \
+        so that a page can ask without an error")))]
 async fn whoami(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (p, _) = principal(&svc, &headers).await?;
-    Ok(json_ok(StatusCode::OK, &p))
+    match principal(&svc, &headers).await {
+        Ok((p, _)) => Ok(json_ok(StatusCode::OK, &p)),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => Ok(json_ok(
+            StatusCode::OK,
+            &serde_json::json!({ "user": null }),
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 #[utoipa::path(post, path = "/api/users", request_body = NewUserBody,

@@ -551,7 +551,11 @@ async fn bad_input_gets_the_right_4xx_and_writes_nothing() {
         .await;
     // The expired session and the live one (the signed-out one was revoked already).
     assert_eq!((s, r["revoked"].as_u64()), (StatusCode::OK, Some(2)));
-    let (s, _) = t.get(&ent, "/api/session").await;
+    // The token no longer signs anyone in: the session check answers nobody (200, so that a
+    // page may ask without an error, issue 20), and a route that needs a principal refuses it.
+    let (s, who) = t.get(&ent, "/api/session").await;
+    assert_eq!((s, who), (StatusCode::OK, json!({"user": null})));
+    let (s, _) = t.get(&ent, "/api/declarations").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, report) = t.get(&admin, "/api/audit/verify").await;
     assert_eq!(s, StatusCode::OK);

@@ -19,11 +19,6 @@ function duties(p) {
   return (p && p.duties) || [];
 }
 
-// Whether this browser holds a session, so that a signed-out visit does not ask the server
-// (whose 401 the browser would log as an error). The cookie is HttpOnly: this flag mirrors it.
-const SIGNED_IN_KEY = 'jinguan.signed_in';
-const markSignedIn = (yes) => (yes ? localStorage.setItem(SIGNED_IN_KEY, '1') : localStorage.removeItem(SIGNED_IN_KEY));
-
 function homeOf(p) {
   if (!p) return '#/login';
   switch (p.kind) {
@@ -98,7 +93,6 @@ function loginView(el) {
     try {
       const s = await post('/api/session', { login: login.value.trim(), password: password.value });
       session.principal = s.principal;
-      markSignedIn(true);
       hideToast();
       location.hash = homeOf(s.principal);
     } catch (e) {
@@ -419,7 +413,6 @@ export async function route() {
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       session.principal = null;
-      markSignedIn(false);
       location.replace('#/login');
       return;
     }
@@ -438,12 +431,13 @@ export async function route() {
 async function start() {
   await loadLang(initialLang());
   session.principal = null;
-  if (localStorage.getItem(SIGNED_IN_KEY)) {
-    try {
-      session.principal = await get('/api/session');
-    } catch {
-      markSignedIn(false);
-    }
+  // Signed out, the server answers 200 with `{"user": null}` (the cookie is HttpOnly: only the
+  // server knows), so asking logs no error.
+  try {
+    const who = await get('/api/session');
+    session.principal = who && who.user === null ? null : who;
+  } catch {
+    session.principal = null;
   }
   document.getElementById('lang').addEventListener('click', async () => {
     // The page about to be redrawn keeps what was typed in it (the declaration form saves its
@@ -456,7 +450,6 @@ async function start() {
   });
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('DELETE', '/api/session'); } catch { /* signed out either way */ }
-    markSignedIn(false);
     session.principal = null;
     toast(() => t('login.signed_out'));
     location.hash = '#/login';
