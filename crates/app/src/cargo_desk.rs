@@ -562,6 +562,34 @@ impl<'a> CargoService<'a> {
         }))
     }
 
+    /// The bill problems automatic review would report for a filing (`bill_link`, then the
+    /// match on the ledger as it now is), without reserving or writing anything: for checking a
+    /// declaration before it is filed.
+    pub(crate) fn bill_problems(
+        &self,
+        req: &SubmitRequest,
+        review: &AutomaticReview,
+    ) -> Result<Vec<clearance::ReviewProblem>, AppError> {
+        let bill = match self.bill_link(req, review)? {
+            BillLink::Off => return Ok(Vec::new()),
+            BillLink::Rejected { review, .. } => return Ok(review_problems(review)),
+            BillLink::Bill(bill) => bill,
+        };
+        let goods = &bill.goods;
+        let checked = bill.desk.lock().ledger.match_declaration(
+            &goods.bill_no,
+            goods.direction,
+            goods.packages,
+            goods.gross_weight_kg,
+            &bill.desk.policy.matching,
+        );
+        Ok(match checked {
+            Ok(_) => Vec::new(),
+            Err(Refusal::BillUnknown { .. }) if matches!(bill.link, Link::IfKnown) => Vec::new(),
+            Err(r) => review_problems(reject(&r)),
+        })
+    }
+
     /// Check the filing's match on the ledger and reserve it: the review to write (with the
     /// late declaration fee, or rejecting with the reasons) and the match. `Err` is a refusal
     /// of the late fee's computation.
@@ -1540,6 +1568,14 @@ impl<'a> CargoService<'a> {
             Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
         }
         Ok(desk.store.postal_outcomes(&filter)?)
+    }
+}
+
+/// The problems of a rejecting review (none for one that accepts).
+fn review_problems(review: AutomaticReview) -> Vec<clearance::ReviewProblem> {
+    match review {
+        AutomaticReview::Reject { problems } => problems,
+        _ => Vec::new(),
     }
 }
 

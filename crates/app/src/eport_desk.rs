@@ -24,7 +24,7 @@ use eport::{Licence, LicenceKind, RegistryEntry, RegistryStatus, Standing};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use store::eport::{EportStore, FilingCheck};
-use store::SubmitRequest;
+use store::{AutomaticReview, SubmitRequest};
 
 use crate::access::{Operation, Principal, Resource};
 use crate::error::AppError;
@@ -122,6 +122,37 @@ impl EportService<'_> {
             trader: decl.trader.uscc,
             date: china_day(req.now),
             needs,
+        })
+    }
+
+    /// The refusals the store's check of a filing ([`EportService::filing_check`]) would add to
+    /// automatic review, read from the ledgers as they now are, without reserving anything: for
+    /// checking a declaration before it is filed. The registry check is applied when the
+    /// trader has an entry (the store also applies it when the registry has others: a trader
+    /// missing from a registry in use is only refused on filing).
+    pub(crate) fn filing_problems(
+        &self,
+        check: &FilingCheck,
+    ) -> Result<Vec<clearance::ReviewProblem>, AppError> {
+        let Some(e) = self.core.store.eport_store() else {
+            return Ok(Vec::new());
+        };
+        let entry = e.registry_entry(&check.trader)?;
+        let mut lookup = Ok(());
+        let none = AutomaticReview::Reject {
+            problems: Vec::new(),
+        };
+        let (review, _) =
+            store::eport::checked_review(&none, check, entry.as_ref(), entry.is_some(), |no| {
+                e.licence(no).unwrap_or_else(|err| {
+                    lookup = Err(err);
+                    None
+                })
+            });
+        lookup?;
+        Ok(match review {
+            AutomaticReview::Reject { problems } => problems,
+            _ => Vec::new(),
         })
     }
 

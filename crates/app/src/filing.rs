@@ -187,6 +187,29 @@ impl FilingService<'_> {
         ))
     }
 
+    /// The problems automatic review would report for a declaration (JSON bytes of the wire
+    /// form): review's own, then each feature's contribution as the write would ask it
+    /// (E-Port's licence and registry check, cargo's bill match), read without reserving or
+    /// writing anything. Errors as [`FilingService::submit`] before writing (not an
+    /// enterprise, not its own declaration, unreadable).
+    pub(crate) fn review_problems(
+        &self,
+        principal: &Principal,
+        body: &[u8],
+    ) -> Result<Vec<FieldProblem>, AppError> {
+        let (_, req, review) = self.prepare(principal, "check", body)?;
+        let mut problems: Vec<ReviewProblem> = match &review {
+            AutomaticReview::Reject { problems } => problems.clone(),
+            _ => Vec::new(),
+        };
+        problems.extend(self.cargo.bill_problems(&req, &review)?);
+        if let Some(check) = self.eport.filing_check(&req) {
+            problems.extend(self.eport.filing_problems(&check)?);
+        }
+        problems.truncate(PROBLEMS_MAX);
+        Ok(problems.iter().map(FieldProblem::from).collect())
+    }
+
     /// File a declaration (JSON bytes of the wire form) under a client sequence number. Runs
     /// automatic review: rejected with every problem (`AppError::Rejected`, recorded), or
     /// accepted and numbered, the lane chosen and, for green and blue lanes, the taxes

@@ -5,12 +5,13 @@
 //! owns its use cases and reaches nothing but the core and the services below it.
 //!
 //! ```text
+//!   layer 4   portal ──────────► filing (read-only: what review would report)
 //!   layer 3   filing ──────────► cargo_desk, eport_desk, risk_desk, assessment
 //!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
 //!             finance ─────────► exchange_desk, assessment
 //!             stats ───────────► exchange_desk
-//!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users, portal
+//!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users
 //!   layer 0   kernel ───────────► access (the one matrix), clock, error
 //!
 //!   every service also uses kernel (the core); an edge only ever points to a lower layer
@@ -39,7 +40,8 @@
 //!   assessment, exchange_desk (the `export_closed.v1` record claims are matched against).
 //! - [`stats`]: the HQ dashboard. Uses core, exchange_desk (the feed's key).
 //! - [`users`]: sign-in, sessions, accounts, the audit chain. Uses core and [`auth`].
-//! - [`portal`]: checking a declaration without filing it, code lookups. Uses core.
+//! - [`portal`]: checking a declaration without filing it, code lookups. Uses core, filing
+//!   (what automatic review and the features' checks would report, read without writing).
 //! - [`filing`]: submission, the path of one declaration top to bottom. Uses core, assessment,
 //!   risk_desk, eport_desk, cargo_desk.
 //! - [`steps`]: steps on a declaration and the queries on declarations. Uses core,

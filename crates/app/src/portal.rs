@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::access::{Operation, Principal};
 use crate::error::{AppError, FieldProblem};
+use crate::filing::FilingService;
 use crate::kernel::Core;
 
 /// Rows one lookup returns at most.
@@ -41,12 +42,16 @@ pub struct CodeLookup {
 #[derive(Clone, Copy)]
 pub struct PortalService<'a> {
     pub(crate) core: &'a Core,
+    /// Filing, asked (read-only) for what automatic review and its features would report.
+    pub(crate) filing: FilingService<'a>,
 }
 
 impl PortalService<'_> {
     /// Problems of a declaration (JSON bytes of the wire form), as filing would report them,
-    /// without writing anything. Empty: it would pass automatic review's checks of format and
-    /// code tables. A trader other than the principal's own enterprise is a problem too.
+    /// without writing or reserving anything. Empty: it would pass automatic review, including
+    /// the features' checks a filing's write asks (cargo control's bill match, E-Port's
+    /// licences and registry) against the ledgers as they now are. A trader other than the
+    /// principal's own enterprise is a problem too.
     pub fn check(&self, principal: &Principal, body: &[u8]) -> Result<Vec<FieldProblem>, AppError> {
         let Principal::Enterprise { uscc, .. } = principal else {
             return Err(AppError::Forbidden(crate::access::denied(
@@ -75,6 +80,10 @@ impl PortalService<'_> {
                 format!("只能以本企业（{uscc}）名义申报"),
                 format!("you may file only for your own enterprise ({uscc})"),
             ));
+        }
+        if problems.is_empty() {
+            // Format and code tables pass: what the filing's write would add.
+            problems = self.filing.review_problems(principal, body)?;
         }
         Ok(problems)
     }

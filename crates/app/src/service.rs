@@ -142,7 +142,10 @@ impl Clearance {
     }
 
     pub fn portal(&self) -> PortalService<'_> {
-        PortalService { core: &self.core }
+        PortalService {
+            core: &self.core,
+            filing: self.filing(),
+        }
     }
 
     pub fn risk(&self) -> RiskService<'_> {

@@ -20,7 +20,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("exchange_desk", &["access", "kernel", "error"]),
     ("eport_desk", &["access", "kernel", "error"]),
     ("users", &["access", "auth", "kernel", "error"]),
-    ("portal", &["access", "kernel", "error"]),
+    ("portal", &["access", "error", "filing", "kernel"]),
     (
         "cargo_desk",
         &[
