@@ -203,3 +203,96 @@ async fn check_reports_the_bill_match_as_filing_would_and_writes_nothing() {
         "the filing matched the bill the check left free"
     );
 }
+
+/// The trader of the demo import template (E-Port test data).
+const A: &str = "91310115MA1K4Q7B4Y";
+
+/// Cars (a licensed commodity) under licence `licence_no`, no bill.
+fn cars(licence_no: &str) -> Value {
+    let mut v: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
+    v["bill_no"] = Value::Null;
+    v["licence_no"] = licence_no.into();
+    let item = v["items"][0].as_object_mut().unwrap();
+    item.remove("second_quantity");
+    item.remove("second_unit");
+    for (k, val) in [
+        ("commodity_code", "8703234190"),
+        ("name", "小轿车"),
+        ("specification", "1.5升<排气量≤2升|5座|品牌X|型号X2"),
+        ("declared_unit", "003"),
+        ("first_unit", "003"),
+        ("declared_quantity", "1"),
+        ("first_quantity", "1"),
+        ("unit_price", "20000.0000"),
+        ("total_price", "20000.00"),
+    ] {
+        item.insert(k.into(), val.into());
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_the_licence_check_as_filing_would_and_reserves_nothing() {
+    let t = common::Harness::start(|store, clock| {
+        let svc = Clearance::new(store, common::refdata(), clock).with_eport();
+        svc.load_risk().unwrap();
+        svc
+    })
+    .await;
+    user(&t, "ent", Role::Enterprise, A);
+    t.bootstrap(NewUserRequest {
+        login: "mofcom".into(),
+        password: common::PASSWORD.into(),
+        role: Role::Agency,
+        duties: vec![],
+        office: None,
+        uscc: None,
+        agency: Some("commerce".into()),
+    });
+    let (ent, mofcom) = (t.login("ent").await, t.login("mofcom").await);
+
+    // A licence never issued: the check reports what the submission is then refused for.
+    let unissued = cars("AIL-NONE");
+    let (s, checked) = t
+        .post(&ent, "/api/declarations/check", unissued.clone())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{checked}");
+    assert!(!codes(&checked["problems"]).is_empty(), "{checked}");
+    assert!(
+        codes(&checked["problems"])
+            .iter()
+            .all(|c| c.starts_with("licence_")),
+        "{checked}"
+    );
+    assert_eq!(count(&t, &ent).await, 0, "the check wrote nothing");
+    let (s, r) = submit(&t, &ent, "e-1", &unissued).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(codes(&r["error"]["problems"]), codes(&checked["problems"]));
+
+    // Issued: checks clean and reserves nothing of it.
+    let (s, v) = t
+        .post(
+            &mofcom,
+            "/api/eport/licences",
+            json!({
+                "licence_no": "AIL-1", "kind": "import", "holder": A, "commodity": "8703",
+                "unit": "003", "quantity": "1", "valid_from": "2025-01-01", "valid_to": "2025-12-31"
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let good = cars("AIL-1");
+    for _ in 0..2 {
+        let (s, checked) = t.post(&ent, "/api/declarations/check", good.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{checked}");
+        assert_eq!(checked["problems"], json!([]), "{checked}");
+    }
+    let (s, mine) = t.get(&ent, "/api/eport/my-licences").await;
+    assert_eq!(s, StatusCode::OK, "{mine}");
+    assert_eq!(
+        mine[0]["remaining"], "1",
+        "the check reserved nothing: {mine}"
+    );
+    let (s, r) = submit(&t, &ent, "e-2", &good).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+}
