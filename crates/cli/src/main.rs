@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backup_cmd;
 mod bench_cmd;
 mod codes_cmd;
 mod exchange_cmd;
@@ -72,6 +73,10 @@ enum Command {
     /// Check the hash-chained audit log.
     #[command(subcommand)]
     Audit(serve_cmd::AuditCommand),
+    /// Back up the SQLite store online (`--to FILE`), or check a backup (`backup verify FILE`).
+    Backup(backup_cmd::BackupArgs),
+    /// Put a verified backup in place as the SQLite store of the data folder.
+    Restore(backup_cmd::RestoreArgs),
     /// Benchmarks over HTTP, with the storage ceiling measured in the same run.
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -105,6 +110,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => serve_cmd::run_serve(&cli.data_dir, args.into()),
         Command::User(cmd) => serve_cmd::run_user(&cli.data_dir, cmd),
         Command::Audit(cmd) => serve_cmd::run_audit(&cli.data_dir, cmd),
+        Command::Backup(args) => backup_cmd::run_backup(&cli.data_dir, args),
+        Command::Restore(args) => backup_cmd::run_restore(&cli.data_dir, args),
         Command::Bench(cmd) => bench_cmd::run(&cli.data_dir, cmd),
         Command::Exchange(cmd) => exchange_cmd::run(&cli.data_dir, cmd),
         Command::Risk(cmd) => risk_cmd::run(&cli.data_dir, cmd),
@@ -130,6 +137,8 @@ impl Command {
             | Command::Tax(_)
             | Command::Rates(_)
             | Command::Audit(_)
+            | Command::Backup(_)
+            | Command::Restore(_)
             | Command::Risk(_) => true,
             Command::Serve(_)
             | Command::Demo(_)

@@ -34,6 +34,7 @@ use store::audit::{AuditRecord, AuditReport, ChainHead};
 use store::writer::{Answer, Queue, Request};
 use store::*;
 
+pub mod backup;
 mod cargo;
 mod eport;
 mod finance;
@@ -257,6 +258,23 @@ pub fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Walk the audit chain of the database behind `c` (the store's or a backup's).
+fn verify_audit_chain(c: &Connection) -> Result<AuditReport, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .map_err(backend)?;
+    store::audit::verify_in_chunks(|after, limit| {
+        let mut rows = stmt.query(params![after, limit]).map_err(backend)?;
+        let mut chunk = Vec::new();
+        while let Some(r) = rows.next().map_err(backend)? {
+            chunk.push((r.get(0).map_err(backend)?, read_audit_row(r)));
+        }
+        Ok(chunk)
+    })
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -736,21 +754,7 @@ impl Store for SqliteStore {
     }
 
     fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
-                )
-                .map_err(backend)?;
-            store::audit::verify_in_chunks(|after, limit| {
-                let mut rows = stmt.query(params![after, limit]).map_err(backend)?;
-                let mut chunk = Vec::new();
-                while let Some(r) = rows.next().map_err(backend)? {
-                    chunk.push((r.get(0).map_err(backend)?, read_audit_row(r)));
-                }
-                Ok(chunk)
-            })
-        })
+        self.read(verify_audit_chain)
     }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
