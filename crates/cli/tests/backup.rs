@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -38,32 +40,14 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, demo: bool) -> Server {
-        use std::io::BufRead;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jinguan"));
         cmd.args(["serve", "--addr", "127.0.0.1:0"]);
         if demo {
             cmd.args(["--demo", "--demo-declarations", "20"]);
         }
-        let mut child = cmd
-            .arg("--data-dir")
-            .arg(data_dir)
-            .current_dir(root())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("jinguan serve starts");
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut url = String::new();
-        out.read_line(&mut url).unwrap();
-        assert!(
-            url.starts_with("http://"),
-            "the first line is the URL: {url:?}"
-        );
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        Server {
-            child,
-            base: url.trim().trim_end_matches('/').to_owned(),
-        }
+        let (child, base) =
+            common::spawn_serve(cmd.arg("--data-dir").arg(data_dir).current_dir(root()));
+        Server { child, base }
     }
 
     fn login(&self, client: &reqwest::blocking::Client, login: &str) -> String {

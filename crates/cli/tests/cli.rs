@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -174,36 +176,24 @@ impl DemoServer {
     /// Start it on a free port over a fresh data folder; returns once it listens (the first
     /// line of its output is its URL).
     fn start(declarations: usize) -> DemoServer {
-        use std::io::BufRead;
         let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jinguan"))
-            .args([
-                "serve",
-                "--demo",
-                "--addr",
-                "127.0.0.1:0",
-                "--demo-declarations",
-            ])
-            .arg(declarations.to_string())
-            .arg("--data-dir")
-            .arg(data.path())
-            .current_dir(root())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("jinguan serve starts");
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut url = String::new();
-        out.read_line(&mut url).unwrap();
-        assert!(
-            url.starts_with("http://"),
-            "the first line is the URL: {url:?}"
+        let (child, base) = common::spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_jinguan"))
+                .args([
+                    "serve",
+                    "--demo",
+                    "--addr",
+                    "127.0.0.1:0",
+                    "--demo-declarations",
+                ])
+                .arg(declarations.to_string())
+                .arg("--data-dir")
+                .arg(data.path())
+                .current_dir(root()),
         );
-        // Keep reading its output, so that it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         DemoServer {
             child,
-            base: url.trim().trim_end_matches('/').to_owned(),
+            base,
             _data: data,
         }
     }
