@@ -13,6 +13,12 @@
 //! indexed in memory (an import naming one waits for the arrival at the office of destination);
 //! postal items are rows.
 
+mod exits;
+pub use exits::{
+    exit_refusal, recorded_manifest_ref, UnprovenExit, UnprovenExits, UNPROVEN_PAGE_DEFAULT,
+    UNPROVEN_SCAN_MAX,
+};
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -249,6 +249,8 @@ pub fn declaration(i: usize) -> (&'static str, String, String) {
     v["contract_no"] = format!("DEMO-{i:05}").into();
     if cargo::is_import(i) {
         v["bill_no"] = cargo::bill_no(i).into();
+    } else {
+        v["bill_no"] = cargo::export_bill_no(i).into();
     }
     let qty = 10 + (i * 7) % 190;
     let item = &mut v["items"][0];
@@ -579,15 +581,12 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
         if status == Status::Released && stage >= 3 {
             tl.wait(i, 20, 60);
             status = if office == "5304" {
-                svc.steps()
-                    .step(
-                        off,
-                        key,
-                        Step::ConfirmExit {
-                            manifest_ref: format!("COSU-{i:05}"),
-                        },
-                    )?
-                    .status
+                // The vessel leaves: its manifest's departure confirms the exit.
+                if self::cargo::depart_export(svc, &who, i)? {
+                    Status::Closed
+                } else {
+                    status
+                }
             } else if svc.steps().get(filer, key)?.state.outstanding_fen()
                 == domain::money::Fen::ZERO
             {

@@ -8,7 +8,10 @@
 //!   to the tax agency, built by the same function from the declaration in the store
 //!   (`ExchangeService::export_closed`): FOB terms, the items' FOB values in fen at the customs
 //!   rate. A declaration that is not closed, not an export, or not the claimant's is refused
-//!   with its reason (another's looks like a missing one).
+//!   with its reason (another's looks like a missing one). A closed export is verified only
+//!   when a departed export manifest listing its bill proves its exit (the recorded exit
+//!   confirmation resolved on the live manifest ledger, `cargo_desk::exits`); one closed
+//!   without such a proof is refused `exit_not_proven` and is on the unproven-exits list.
 //! - **Goods** of an enterprise over a period: its declarations filed in the period (China
 //!   dates) that are released or closed, each valued as the sum of its items' total prices
 //!   converted to fen at the customs rate of the declaration (the tax engine's rate table and
@@ -41,6 +44,7 @@ use store::{DeclarationKey, StoredDeclaration};
 
 use crate::access::{denied, Operation, Principal, Resource};
 use crate::assessment;
+use crate::cargo_desk::CargoService;
 use crate::error::{AppError, FieldProblem};
 use crate::exchange_desk::ExchangeService;
 use crate::kernel::Core;
@@ -138,6 +142,8 @@ pub struct FinanceService<'a> {
     pub(crate) enabled: bool,
     /// The `export_closed.v1` record refund claims are matched against.
     pub(crate) exchange: ExchangeService<'a>,
+    /// The manifest ledger a claim's exit must be proven on.
+    pub(crate) cargo: CargoService<'a>,
 }
 
 impl FinanceService<'_> {
@@ -180,11 +186,23 @@ impl FinanceService<'_> {
             })
             .collect();
         let currency = decl.items.first().map(|i| i.currency);
+        // The exit a departed export manifest proves (`cargo_desk::exits`): the recorded
+        // confirmation resolved on the live manifest ledger.
+        let exit_proof = if closed && header.direction == domain::codes::Direction::Export {
+            let events = self.core.store.events(d.id).unwrap_or_default();
+            self.cargo
+                .recorded_exit_proof(d, &events)
+                .ok()
+                .map(|p| p.manifest_ref())
+        } else {
+            None
+        };
         Some(ExportRecord {
             declaration_no: no,
             declarant: header.declarant,
             direction: header.direction,
             closed,
+            exit_proof,
             currency: currency.filter(|c| decl.items.iter().all(|i| i.currency == *c)),
             items,
         })

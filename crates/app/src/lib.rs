@@ -8,8 +8,8 @@
 //!   layer 4   portal ──────────► filing (read-only: what review would report)
 //!   layer 3   filing ──────────► cargo_desk, eport_desk, risk_desk, assessment
 //!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment
+//!             finance ─────────► cargo_desk, exchange_desk, assessment
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
-//!             finance ─────────► exchange_desk, assessment
 //!             stats ───────────► exchange_desk
 //!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users
 //!   layer 0   kernel ───────────► access (the one matrix), clock, error
@@ -37,7 +37,8 @@
 //!   match at filing, the write-off at a step). Uses core, assessment, risk_desk (watch lists),
 //!   exchange_desk (the messages of exports an exit confirmation closes).
 //! - [`finance`]: refund claims, bank records, the foreign-exchange match. Uses core,
-//!   assessment, exchange_desk (the `export_closed.v1` record claims are matched against).
+//!   assessment, exchange_desk (the `export_closed.v1` record claims are matched against),
+//!   cargo_desk (the manifest that proves a claimed export's exit).
 //! - [`stats`]: the HQ dashboard. Uses core, exchange_desk (the feed's key).
 //! - [`users`]: sign-in, sessions, accounts, the audit chain. Uses core and [`auth`].
 //! - [`portal`]: checking a declaration without filing it, code lookups. Uses core, filing

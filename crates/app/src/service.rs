@@ -185,6 +185,7 @@ impl Clearance {
             core: &self.core,
             enabled: self.eport,
             exchange: self.exchange(),
+            cargo: self.cargo(),
         }
     }
 

@@ -32,12 +32,12 @@ use crate::exchange_desk::ExchangeService;
 use crate::kernel::{internal, Allowed, Core, Scope, CONFLICT_RETRIES};
 use crate::risk_desk::RiskService;
 
-/// A step on an existing declaration, as an officer or the enterprise asks for it.
+/// A step on an existing declaration, as an officer or the enterprise asks for it. There is no
+/// withdrawal: a filing is reviewed when it is filed and never rests before acceptance, so the
+/// lifecycle's `withdraw` (kept, with `withdrawn`, so that stored events stay readable) has no
+/// state to act in; after acceptance the enterprise asks for a cancellation (docs/DOMAIN.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    Withdraw {
-        reason: String,
-    },
     RequestAmendment {
         reason: String,
         changes: Vec<FieldChange>,
@@ -85,7 +85,6 @@ pub enum Step {
 impl Step {
     pub fn operation(&self) -> Operation {
         match self {
-            Step::Withdraw { .. } => Operation::Withdraw,
             Step::RequestAmendment { .. } => Operation::RequestAmendment,
             Step::RequestCancellation { .. } => Operation::RequestCancellation,
             Step::Pay { .. } => Operation::Pay,
@@ -174,7 +173,6 @@ impl StepService<'_> {
             )?;
             let actor = self.actor_for(&allowed, op, &header)?;
             let action = match step.clone() {
-                Step::Withdraw { reason } => Action::Withdraw { reason },
                 Step::RequestAmendment { reason, changes } => {
                     Action::RequestAmendment { reason, changes }
                 }
@@ -222,8 +220,19 @@ impl StepService<'_> {
                 Step::Unsuspend { reason } => Action::Unsuspend { reason },
             };
             let now = self.core.now();
-            let events =
+            let mut events =
                 decide(&d.state, &Command { actor, action }, now).map_err(AppError::Refused)?;
+            // Cargo: an exit is confirmed only by a departed export manifest listing the
+            // declaration's bill, decided on the live manifest ledger; the event records the
+            // proof's reference, `MANIFEST/BILL` (`cargo_desk::exits`).
+            if let Step::ConfirmExit { manifest_ref } = &step {
+                let proof = self.cargo.prove_exit(&d, manifest_ref)?;
+                for e in &mut events {
+                    if let EventKind::ExitConfirmed { manifest_ref } = &mut e.kind {
+                        *manifest_ref = proof.manifest_ref();
+                    }
+                }
+            }
             let examined = match &step {
                 Step::RecordReview { result } | Step::RecordInspection { result } => Some(result),
                 _ => None,

@@ -419,7 +419,23 @@ fn demo_licence_is_there_for_the_aeo_enterprise() {
 #[test]
 fn demo_seeds_refund_claims_and_bank_records() {
     let dir = tempfile::tempdir().unwrap();
-    let svc = service(dir.path()).with_registry(Box::new(app::demo::registry()));
+    // With cargo control, as `serve --demo` runs: the demo's exports close when their vessel's
+    // manifest departs, the only exit that lets a refund claim be verified.
+    let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+    let desk =
+        app::cargo_desk::CargoDesk::open(store.clone(), app::cargo_desk::CargoPolicy::default())
+            .unwrap();
+    let svc = Clearance::new(
+        store,
+        Arc::new(refdata::RefData::embedded().unwrap()),
+        Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
+        )),
+    )
+    .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
+    .with_eport()
+    .with_registry(Box::new(app::demo::registry()))
+    .with_cargo(Arc::new(desk));
     app::demo::load(&svc, 50).unwrap();
     let login = |l: &str| {
         svc.users()

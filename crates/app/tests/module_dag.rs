@@ -35,7 +35,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "finance",
-        &["access", "assessment", "error", "exchange_desk", "kernel"],
+        &[
+            "access",
+            "assessment",
+            "cargo_desk",
+            "error",
+            "exchange_desk",
+            "kernel",
+        ],
     ),
     ("stats", &["access", "error", "exchange_desk", "kernel"]),
     (

@@ -35,6 +35,12 @@ pub struct ExportRecord {
     pub direction: Direction,
     /// Exit confirmed (结关): the declaration is closed.
     pub closed: bool,
+    /// The departed export manifest and bill that prove the exit (`MANIFEST/BILL`): the
+    /// recorded exit confirmation resolved on the manifest ledger. `None`: the declaration was
+    /// closed without such a proof (free text, before exits were bound to manifests), and no
+    /// claim on it is verified.
+    #[serde(default)]
+    pub exit_proof: Option<String>,
     /// The declaration's currency; `None` when its items are in several.
     pub currency: Option<CurrencyCode>,
     pub items: Vec<ExportRecordItem>,
@@ -206,6 +212,17 @@ pub fn check_claim(
         ));
         return Err(refusals);
     }
+    if r.exit_proof.is_none() {
+        refusals.push(Refusal::new(
+            "declaration_no",
+            "exit_not_proven",
+            format!("出口报关单 {no} 的离境未经已离境的出口舱单确认，不予核准退税"),
+            format!(
+                "the exit of export declaration {no} is not confirmed by a departed export manifest listing its bill; no refund claim is verified on it"
+            ),
+        ));
+        return Err(refusals);
+    }
     let Some(it) = r.items.iter().find(|i| i.item_no == item) else {
         refusals.push(Refusal::new(
             "item_no",
@@ -306,6 +323,7 @@ mod tests {
             declarant: a(),
             direction: Direction::Export,
             closed: true,
+            exit_proof: Some("MF-1/COSU6123456780".into()),
             currency: Some(CurrencyCode::parse("USD").unwrap()),
             items: vec![ExportRecordItem {
                 item_no: 1,
@@ -386,6 +404,16 @@ mod tests {
         assert_eq!(
             codes(check_claim(&claim(), &a(), None)),
             ["declaration_not_found"]
+        );
+    }
+
+    #[test]
+    fn only_exits_a_manifest_proves_can_be_claimed() {
+        let mut r = record();
+        r.exit_proof = None;
+        assert_eq!(
+            codes(check_claim(&claim(), &a(), Some(&r))),
+            ["exit_not_proven"]
         );
     }
 

@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<Svc> {
         .route("/api/postal/parcel-lists", post(parcel_list))
         .route("/api/postal/baggage", post(baggage))
         .route("/api/postal/outcomes", get(postal_outcomes))
+        .route("/api/exits/unproven", get(unproven_exits))
 }
 
 fn manifest_id(s: &str) -> Result<ManifestId, ApiError> {
@@ -143,6 +144,18 @@ pub(crate) struct TransitListParams {
     /// The number of the last transit of the page before (absent: from the first).
     after: Option<String>,
     /// Transits per page, 1..=10000 (default 100).
+    limit: Option<u32>,
+}
+
+/// `GET /api/exits/unproven`: closed exports whose exit no departed manifest proves.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UnprovenParams {
+    /// Only declarations of this office of declaration (within the caller's scope).
+    office: Option<String>,
+    /// `next_cursor` of the page before (absent: from the newest).
+    cursor: Option<String>,
+    /// Unproven exits per page, 1..=500 (default 100).
     limit: Option<u32>,
 }
 
@@ -272,6 +285,47 @@ async fn departure(
 async fn late_bills(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     call(&svc, &headers, StatusCode::OK, move |s, p| {
         s.cargo().late_bills(p)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/exits/unproven", params(UnprovenParams),
+    responses((status = 200, description = "closed exports whose recorded exit confirmation no departed export manifest listing the bill proves (closed before exits were bound to manifests), newest first, each with the reason in Chinese and English: `{items, scanned, next_cursor}`; officers see their offices, HQ and the tax agency every office"),
+        (status = 403, description = "not an officer, HQ or the tax agency, or an office outside the caller's scope"),
+        (status = 422, description = "bad query")))]
+async fn unproven_exits(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<UnprovenParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        crate::invalid(
+            "query",
+            "bad_query",
+            format!("查询参数有误：{e}"),
+            format!("bad query: {e}"),
+        )
+    })?;
+    let office = q
+        .office
+        .as_deref()
+        .map(|o| {
+            domain::codes::OfficeCode::parse(o).map_err(|e| {
+                crate::invalid(
+                    "office",
+                    "office_code",
+                    format!("关区代码有误：{o}"),
+                    e.to_string(),
+                )
+            })
+        })
+        .transpose()?;
+    let page = store::PageRequest {
+        after: q.cursor.as_deref().map(store::Cursor::parse),
+        limit: q.limit.unwrap_or(app::cargo_desk::UNPROVEN_PAGE_DEFAULT),
+    };
+    call(&svc, &headers, StatusCode::OK, move |s, p| {
+        s.cargo().unproven_exits(p, office, page)
     })
     .await
 }
@@ -506,7 +560,8 @@ async fn postal_outcomes(
         transit_alerts,
         parcel_list,
         baggage,
-        postal_outcomes
+        postal_outcomes,
+        unproven_exits
     ),
     components(schemas(
         ManifestBody,

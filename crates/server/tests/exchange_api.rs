@@ -32,9 +32,14 @@ struct TestApp {
 
 impl TestApp {
     async fn start() -> TestApp {
+        TestApp::start_with(false).await
+    }
+
+    /// With cargo control on (`cargo`): exports close when their manifest departs.
+    async fn start_with(cargo: bool) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+        let sqlite = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+        let store: Arc<dyn Store> = sqlite.clone();
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
         ));
@@ -55,16 +60,21 @@ impl TestApp {
         .unwrap();
         let ring = KeyRing::parse(&key.public_line()).unwrap();
         let desk = Arc::new(ExchangeDesk::new(store.clone(), Arc::new(key)));
-        let svc = Arc::new(
-            Clearance::new(
-                store.clone(),
-                Arc::new(refdata::RefData::embedded().unwrap()),
-                clock,
-            )
-            .with_registry(Box::new(StaticRegistry(facts)))
-            .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
-            .with_exchange(desk.clone()),
-        );
+        let mut svc = Clearance::new(
+            store.clone(),
+            Arc::new(refdata::RefData::embedded().unwrap()),
+            clock,
+        )
+        .with_registry(Box::new(StaticRegistry(facts)))
+        .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
+        .with_exchange(desk.clone());
+        if cargo {
+            let ledger =
+                app::cargo_desk::CargoDesk::open(sqlite, app::cargo_desk::CargoPolicy::default())
+                    .unwrap();
+            svc = svc.with_cargo(Arc::new(ledger));
+        }
+        let svc = Arc::new(svc);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let s = svc.clone();
@@ -470,18 +480,37 @@ async fn nats_releases_reach_jetstream_through_the_relay_exactly_once() {
     js.delete_stream(&bus.stream).await.unwrap();
 }
 
-/// Closing an export (exit confirmed) sends `export_closed.v1` to TAX and FOREX, with the FOB
-/// values in the declaration's currency and in fen; its release went to FOREX only.
+/// Closing an export (exit confirmed by its departed manifest) sends `export_closed.v1` to TAX
+/// and FOREX, with the FOB values in the declaration's currency and in fen; its release went to
+/// FOREX only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_export_reaches_the_tax_feed() {
-    let t = TestApp::start().await;
+    let t = TestApp::start_with(true).await;
     t.user("ent-y", Role::Enterprise, Some(Y), None);
     t.user("pd", Role::Officer, None, None);
     t.user("sat", Role::Agency, None, Some("tax"));
+    t.user("carrier", Role::Carrier, Some("91110000600037341L"), None);
     let ent = t.login("ent-y").await;
     let off = t.login("pd").await;
     let tax = t.login("sat").await;
-    let (id, no) = t
+    let carrier = t.login("carrier").await;
+    let bill: Value =
+        serde_json::from_str::<Value>(app::demo::EXPORT_TEMPLATE).unwrap()["bill_no"].clone();
+    let (s, r) = t
+        .post(
+            &carrier,
+            "/api/manifests",
+            json!({
+                "manifest_id": "MF-1", "kind": "pre_load",
+                "voyage": {"means": {"mode": "vessel", "imo": "9074729", "name": "COSCO EXAMPLE"},
+                    "voyage_no": "025E", "direction": "export", "office": "2233"},
+                "bills": [{"bill_no": bill, "kind": {"kind": "master"},
+                    "lines": [{"packages": 400, "package_type": "CT", "gross_weight_kg": "5200", "description": "shoes"}]}]
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, no) = t
         .release_from(app::demo::EXPORT_TEMPLATE, &ent, &off, 7)
         .await;
     let (_, text) = t.feed(&tax, "").await;
@@ -492,14 +521,14 @@ async fn a_closed_export_reaches_the_tax_feed() {
     );
     let (s, r) = t
         .post(
-            &off,
-            &format!("/api/declarations/{id}/exit-confirmation"),
-            json!({"manifest_ref": "MF-1"}),
+            &carrier,
+            "/api/manifests/MF-1/departure",
+            json!({"at": "2025-03-10T01:30:00Z"}),
         )
         .await;
     assert_eq!(
-        (s, r["status"].as_str()),
-        (StatusCode::OK, Some("closed")),
+        (s, r["closed"][0].as_str()),
+        (StatusCode::OK, Some(no.as_str())),
         "{r}"
     );
     let (_, text) = t.feed(&tax, "").await;

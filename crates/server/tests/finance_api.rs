@@ -24,6 +24,8 @@ const PASSWORD: &str = "test-password";
 const Y: &str = "91310000132149237G";
 /// Another enterprise.
 const B: &str = "91440300MA5FT3XKX8";
+/// The carrier whose vessels carry the exports.
+const CARRIER: &str = "91110000600037341L";
 
 struct TestApp(common::Harness);
 
@@ -38,10 +40,18 @@ impl TestApp {
     async fn start() -> TestApp {
         let t = TestApp(
             common::Harness::start(|store, clock| {
+                let desk = Arc::new(
+                    app::cargo_desk::CargoDesk::open(
+                        store.clone(),
+                        app::cargo_desk::CargoPolicy::default(),
+                    )
+                    .unwrap(),
+                );
                 Clearance::new(store, common::refdata(), clock)
                     .with_registry(Box::new(common::general_class(Y)))
                     .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
                     .with_eport()
+                    .with_cargo(desk)
             })
             .await,
         );
@@ -54,6 +64,7 @@ impl TestApp {
         t.user("boc", Role::Bank, None, None);
         t.user("icbc", Role::Bank, None, None);
         t.user("admin", Role::Admin, None, None);
+        t.user("carrier", Role::Carrier, Some(CARRIER), None);
         t
     }
 
@@ -77,10 +88,28 @@ impl TestApp {
             .unwrap();
     }
 
-    /// File, review, assess, pay and release one export of Y; close it (exit confirmed) when
-    /// asked. Returns its number.
+    /// File, review, assess, pay and release one export of Y, its bill on a pre-load export
+    /// manifest of its own; close it (the manifest departs: exit confirmed) when asked. Returns
+    /// its number.
     async fn export(&self, ent: &str, off: &str, variant: u32, close: bool) -> String {
+        let carrier = self.login("carrier").await;
+        let bill = format!("COSU-FIN-{variant}");
+        let (s, r) = self
+            .post(
+                &carrier,
+                "/api/manifests",
+                json!({
+                    "manifest_id": format!("MF-{variant}"), "kind": "pre_load",
+                    "voyage": {"means": {"mode": "vessel", "imo": "9074729", "name": "COSCO EXAMPLE"},
+                        "voyage_no": format!("V{variant}"), "direction": "export", "office": "2233"},
+                    "bills": [{"bill_no": bill, "kind": {"kind": "master"},
+                        "lines": [{"packages": 400, "package_type": "CT", "gross_weight_kg": "5200", "description": "shoes"}]}]
+                }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
         let mut v: Value = serde_json::from_str(app::demo::EXPORT_TEMPLATE).unwrap();
+        v["bill_no"] = bill.into();
         v["trader"]["uscc"] = Y.into();
         v["owner"]["uscc"] = Y.into();
         v["declaration_office"] = "2233".into();
@@ -118,16 +147,14 @@ impl TestApp {
         if close {
             let (s, r) = self
                 .post(
-                    off,
-                    &step("exit-confirmation"),
-                    json!({"manifest_ref": format!("MF-{variant}")}),
+                    &carrier,
+                    &format!("/api/manifests/MF-{variant}/departure"),
+                    json!({"at": "2025-03-10T01:30:00Z"}),
                 )
                 .await;
-            assert_eq!(
-                (s, r["status"].as_str()),
-                (StatusCode::OK, Some("closed")),
-                "{r}"
-            );
+            assert_eq!(s, StatusCode::OK, "{r}");
+            let (_, d) = self.get(ent, &format!("/api/declarations/{id}")).await;
+            assert_eq!(d["state"]["status"], "closed", "{d}");
         }
         d["declaration_no"]
             .as_str()

@@ -59,6 +59,39 @@ pub fn is_import(i: usize) -> bool {
     !matches!(i % 10, 4 | 5)
 }
 
+/// The bill the `i`-th demo export names (`ent-sz`, Yantian, 5304).
+pub fn export_bill_no(i: usize) -> String {
+    format!("DEMO-SZ-{i:05}")
+}
+
+/// Whether the `i`-th demo export leaves: its bill is on a pre-load export manifest of its own
+/// ([`export_manifest`]), filed before the declarations, which departs once the export is
+/// released and so closes it (exit confirmed by the manifest, docs/CARGO.md).
+pub fn export_leaves(i: usize) -> bool {
+    !is_import(i) && (i / 10) % 5 >= 3
+}
+
+/// The pre-load export manifest of the `i`-th demo export.
+pub fn export_manifest(i: usize) -> ManifestId {
+    ManifestId::parse(&format!("DEMO-SZ-{i:05}")).expect("demo manifest ids are valid")
+}
+
+/// The vessel carrying the `i`-th demo export leaves Yantian: its manifest's departure
+/// confirms the exit and closes the export. Whether it closed it.
+pub(crate) fn depart_export(
+    svc: &Clearance,
+    who: &HashMap<&str, Principal>,
+    i: usize,
+) -> Result<bool, AppError> {
+    if svc.cargo.is_none() || !export_leaves(i) {
+        return Ok(false);
+    }
+    let done =
+        svc.cargo()
+            .confirm_manifest_departure(&who["carrier"], export_manifest(i), svc.now())?;
+    Ok(!done.closed.is_empty())
+}
+
 /// The bill the `i`-th demo import names, on the air manifest.
 pub fn bill_no(i: usize) -> String {
     format!("DEMO-AWB-{i:05}")
@@ -152,6 +185,23 @@ pub(crate) fn load(
     {
         Ok(_) | Err(AppError::Rejected { .. }) => {}
         Err(e) => return Err(e),
+    }
+
+    // Yantian: a pre-load export manifest for each demo export that leaves, listing its bill
+    // (the export template's packages and weight), so that the export is matched when it is
+    // filed and closed when the vessel departs.
+    for i in (0..count).filter(|i| export_leaves(*i)) {
+        let out: Voyage = parse(json!({
+            "means": {"mode": "vessel", "imo": "9074729", "name": "COSCO EXAMPLE"},
+            "voyage_no": format!("S{i:05}"), "direction": "export", "office": "5304"
+        }))?;
+        svc.cargo().file_manifest(
+            carrier,
+            export_manifest(i),
+            ManifestKind::PreLoad,
+            out,
+            vec![bill(&export_bill_no(i), 400, "5200", "皮鞋 leather shoes")?],
+        )?;
     }
 
     // Transits from Pudong to Nanjing: one on its way (48 hours), one past its 24 hours.
