@@ -174,7 +174,6 @@ pub enum Operation {
     /// List declarations (the listing is narrowed to the principal's scope).
     List,
     Submit,
-    Withdraw,
     RequestAmendment,
     RequestCancellation,
     /// Pay a payment notice through the bank link.
@@ -239,11 +238,10 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 34] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
-        Operation::Withdraw,
         Operation::RequestAmendment,
         Operation::RequestCancellation,
         Operation::Pay,
@@ -300,7 +298,6 @@ impl Operation {
             | Operation::SetRiskPolicy => Needs(Duty::RiskAnalyst),
             Operation::SetCreditClass => Needs(Duty::Reviewer),
             Operation::Submit
-            | Operation::Withdraw
             | Operation::RequestAmendment
             | Operation::RequestCancellation
             | Operation::Pay
@@ -336,7 +333,6 @@ impl Operation {
             Operation::View
             | Operation::List
             | Operation::Submit
-            | Operation::Withdraw
             | Operation::RequestAmendment
             | Operation::RequestCancellation
             | Operation::Pay => true,

@@ -38,7 +38,6 @@ fn duty_ops(d: Duty) -> &'static [Operation] {
 const ENTERPRISE_OPS: &[Operation] = &[
     Operation::View,
     Operation::Submit,
-    Operation::Withdraw,
     Operation::RequestAmendment,
     Operation::RequestCancellation,
     Operation::Pay,

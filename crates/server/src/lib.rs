@@ -797,7 +797,6 @@ async fn list(
 
 /// The steps, by the last path segment.
 const STEPS: &[&str] = &[
-    "withdraw",
     "amendment-request",
     "cancellation-request",
     "pay",
@@ -854,9 +853,6 @@ fn no_body(headers: &HeaderMap, bytes: &[u8]) -> Result<(), ApiError> {
 
 fn parse_step(name: &str, headers: &HeaderMap, bytes: &[u8]) -> Result<Step, ApiError> {
     Ok(match name {
-        "withdraw" => Step::Withdraw {
-            reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
-        },
         "amendment-request" => {
             let b: AmendmentBody = parse_json(headers, bytes)?;
             Step::RequestAmendment {
@@ -960,7 +956,6 @@ macro_rules! step_docs {
 }
 
 step_docs! {
-    doc_withdraw, "/api/declarations/{id}/withdraw", ReasonBody, "withdrawn (enterprise, before acceptance)";
     doc_amendment, "/api/declarations/{id}/amendment-request", AmendmentBody, "amendment requested (enterprise)";
     doc_cancellation, "/api/declarations/{id}/cancellation-request", ReasonBody, "cancellation requested (enterprise)";
     doc_pay, "/api/declarations/{id}/pay", PayBody, "notice paid through the simulated bank link (enterprise)";
@@ -999,7 +994,6 @@ step_docs! {
         submit,
         list,
         get_one,
-        doc_withdraw,
         doc_amendment,
         doc_cancellation,
         doc_pay,

@@ -437,7 +437,7 @@ async fn bad_input_gets_the_right_4xx_and_writes_nothing() {
         (
             "unknown field in a step",
             t.client
-                .post(format!("{url}/{id}/withdraw"))
+                .post(format!("{url}/{id}/cancellation-request"))
                 .bearer_auth(&ent)
                 .json(&json!({"reason": "x", "why": 1})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -608,7 +608,6 @@ async fn access_matrix_over_http() {
 
     let endpoints: Vec<(&str, &str, Value)> = vec![
         ("GET", "", Value::Null),
-        ("POST", "withdraw", json!({"reason": "r"})),
         (
             "POST",
             "amendment-request",
@@ -629,13 +628,7 @@ async fn access_matrix_over_http() {
         ("POST", "suspend", json!({"reason": "r", "case_no": "c"})),
         ("POST", "unsuspend", json!({"reason": "r"})),
     ];
-    let enterprise_steps = [
-        "",
-        "withdraw",
-        "amendment-request",
-        "cancellation-request",
-        "pay",
-    ];
+    let enterprise_steps = ["", "amendment-request", "cancellation-request", "pay"];
     let duty_steps = |d: &str| -> &'static [&'static str] {
         match d {
             "reviewer" => &[

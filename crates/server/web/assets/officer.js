@@ -242,7 +242,7 @@ export async function officerDetail(el, ctx) {
   if (!waiting && s.status === 'released' && has('release_officer')) {
     if (s.header && s.header.direction === 'export') {
       actions.push(btn('exit', 'act.exit', async () => {
-        const v = await confirmDialog({ title: t('act.exit'), fields: [{ name: 'manifest_ref', label: t('act.manifest_ref'), required: true }] });
+        const v = await confirmDialog({ title: t('act.exit'), text: t('act.exit_text'), fields: [{ name: 'manifest_ref', label: t('act.manifest_ref'), required: true }] });
         if (v) take('exit-confirmation', { manifest_ref: v.manifest_ref });
       }));
     } else {

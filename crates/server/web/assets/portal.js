@@ -1,5 +1,5 @@
 // Enterprise portal: my declarations (with drafts), one declaration with its timeline, taxes
-// and payment through the (simulated) bank link, amendment / cancellation / withdrawal, and
+// and payment through the (simulated) bank link, amendment / cancellation, and
 // the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
 import { get, post, ApiError, loadCodeRows } from './api.js';
@@ -134,12 +134,8 @@ export async function portalDetail(el, ctx) {
   } }, t('pay.button')));
 
   const actions = [];
-  if (s.status === 'submitted') {
-    actions.push(h('button.btn-danger', { type: 'button', onclick: async () => {
-      const v = await confirmDialog({ title: t('action.withdraw'), fields: [{ name: 'reason', label: t('action.reason'), required: true }], danger: true });
-      if (v && await step(d.id, 'withdraw', { reason: v.reason }, 'action.done')) reload();
-    } }, t('action.withdraw')));
-  }
+  // No withdrawal: a filing is reviewed at once and never waits before acceptance; after it,
+  // the enterprise asks for a cancellation.
   if (AMENDABLE.includes(s.status) && !s.pending_request) {
     actions.push(h('button.btn-secondary#request-amendment', { type: 'button', onclick: async () => {
       const v = await confirmDialog({
