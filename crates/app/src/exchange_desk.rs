@@ -2,9 +2,11 @@
 //! store's outbox as an [`exchange::Outbox`], and the HTTP feed's use case.
 //!
 //! - On release, `declaration_released.v1` to FOREX (and COMMERCE when the declaration names
-//!   a licence); when an export is closed, `export_closed.v1` to FOREX and TAX. The rows are
-//!   written by the store in the transaction of the events ([`store::outbox::OutboxStore`]);
-//!   a store without an outbox writes the events alone.
+//!   a licence); when an export is closed (its exit confirmed by a departed manifest),
+//!   `export_closed.v1` to FOREX and TAX. The rows are written by the store in the transaction
+//!   of the events ([`store::outbox::OutboxStore`]); a store without an outbox writes the
+//!   events alone. `licence_written_off.v1` to COMMERCE is written by the store itself, in the
+//!   write-off's transaction (`store::licence_message`: the quantity left is exact only there).
 //! - [`StoreOutbox`] adapts the store's outbox to [`exchange::Outbox`] for the relay and the
 //!   feed. Rows are signed when they leave, with the customs key ([`ExchangeDesk`]).
 //! - [`ExchangeService::exchange_feed`]: an agency user reads the messages addressed to its own

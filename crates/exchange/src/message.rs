@@ -224,7 +224,9 @@ impl MessageType for DeclarationReleasedV1 {
 }
 
 /// Customs closed an export declaration (结关): the record the tax agency matches export tax
-/// refund claims against. To: tax, forex.
+/// refund claims against. To: tax, forex. This is the exit-confirmed message: an export closes
+/// only when a departed export manifest listing its bill confirms its exit (at the departure,
+/// or an officer naming that manifest), so no separate `exit_confirmed` kind is sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportClosedV1 {
@@ -253,7 +255,8 @@ impl MessageType for ExportClosedV1 {
 }
 
 /// Part of a licence's quantity was written off against a released declaration (核销). Sent
-/// by whoever keeps the licence ledger back to customs and the holder's other agencies.
+/// by the E-Port's licence ledger to COMMERCE, the issuing agency, in the transaction of the
+/// write-off (`store::licence_message`, which writes these fields in this order).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LicenceWrittenOffV1 {

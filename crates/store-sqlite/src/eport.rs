@@ -126,6 +126,25 @@ pub(super) fn settle(
         let s = standing_of(c, &no)?.ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
         let settled = store::plan::settle_use(to, &s, id, q);
         set_totals(c, &no, settled.reserved, settled.written_off)?;
+        // The commerce agency hears of the write-off in this transaction.
+        if to == UseState::WrittenOff {
+            let (number, body): (Option<String>, String) = c
+                .prepare_cached("SELECT declaration_no, body FROM declarations WHERE id = ?1")
+                .map_err(backend)?
+                .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?;
+            let number = number.and_then(|n| domain::codes::DeclarationNo::parse(&n).ok());
+            if let Some(m) = store::licence_message::licence_written_off(
+                &s.licence,
+                number,
+                &body,
+                q,
+                settled.written_off,
+                now,
+            ) {
+                super::outbox::insert_rows(c, &[m])?;
+            }
+        }
         c.prepare_cached(
             "UPDATE eport_licence_uses SET state = ?3 WHERE declaration_id = ?1 AND licence_no = ?2",
         )

@@ -55,6 +55,7 @@ pub mod cargo;
 pub mod detail;
 pub mod eport;
 pub mod finance;
+pub mod licence_message;
 pub mod outbox;
 pub mod plan;
 pub mod review;

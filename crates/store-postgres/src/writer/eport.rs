@@ -97,6 +97,30 @@ impl Tx<'_> {
             let settled = store::plan::settle_use(to, &s, id, q);
             self.set_totals(&no, settled.reserved, settled.written_off)
                 .await?;
+            // The commerce agency hears of the write-off in this transaction.
+            if to == UseState::WrittenOff {
+                let row = self
+                    .c
+                    .query_one(
+                        "SELECT declaration_no, body::text FROM declarations WHERE id = $1",
+                        &[&id.0],
+                    )
+                    .await
+                    .map_err(backend)?;
+                let number: Option<String> = row.get(0);
+                let body: String = row.get(1);
+                let number = number.and_then(|n| domain::codes::DeclarationNo::parse(&n).ok());
+                if let Some(m) = store::licence_message::licence_written_off(
+                    &s.licence,
+                    number,
+                    &body,
+                    q,
+                    settled.written_off,
+                    now,
+                ) {
+                    self.insert_outbox_rows(&[m]).await?;
+                }
+            }
             self.c
                 .execute(
                     "UPDATE eport_licence_uses SET state = $3 WHERE declaration_id = $1 AND licence_no = $2",
