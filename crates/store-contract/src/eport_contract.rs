@@ -308,6 +308,88 @@ pub fn concurrent_filings_never_overdraw_a_licence(h: &dyn EportHarness) {
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+/// A licence written off at release sends `licence_written_off.v1` to COMMERCE in the release's
+/// transaction, with the quantity left after each write-off; a cancellation sends nothing.
+pub fn licence_write_off_sends_its_message(h: &dyn EportHarness) {
+    let s = h.open();
+    let e = ep(&*s);
+    let outbox = s.outbox_store().expect("the backend has an outbox");
+    e.issue_licence(licence("L-1", "10"), &commerce(), t0())
+        .unwrap();
+    let cars = |seq: &str, quantity: &str| {
+        let i = seq.bytes().map(u64::from).sum::<u64>();
+        let body = sample_body(i).replace("8471300000", "8703234190");
+        e.file_checked(submit_request(seq, body), accept(), check("L-1", quantity))
+            .unwrap()
+    };
+    let a = cars("a", "4");
+    let b = cars("b", "3");
+    let c = cars("c", "2");
+    let written = || -> Vec<serde_json::Value> {
+        outbox
+            .fetch_unpublished(0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.message.kind == "licence_written_off.v1")
+            .map(|r| {
+                assert_eq!(r.message.recipients, ["COMMERCE"]);
+                serde_json::from_slice(&r.message.payload).unwrap()
+            })
+            .collect()
+    };
+    assert!(written().is_empty(), "nothing is written off at filing");
+    let dec = |v: &serde_json::Value| q(v.to_string().trim_matches('"'));
+    let number = |id: DeclarationId| {
+        s.load(DeclarationKey::Id(id))
+            .unwrap()
+            .unwrap()
+            .state
+            .declaration_no
+            .unwrap()
+            .to_string()
+    };
+    step(&*s, a.id, officer(), Action::Release, t0());
+    step(&*s, b.id, officer(), Action::Release, t0());
+    // Cancelled: the reservation is given back, no message.
+    step(
+        &*s,
+        c.id,
+        Actor::Enterprise { uscc: declarant() },
+        Action::RequestCancellation {
+            reason: "contract cancelled".into(),
+        },
+        t0(),
+    );
+    step(
+        &*s,
+        c.id,
+        officer(),
+        Action::ApproveRequest {
+            reason: "agreed".into(),
+        },
+        t0(),
+    );
+    let rows = written();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, (id, quantity, left)) in rows.iter().zip([(a.id, "4", "6"), (b.id, "3", "3")]) {
+        assert_eq!(row["licence_no"], "L-1");
+        assert_eq!(row["holder"], declarant().to_string());
+        assert_eq!(row["declaration_no"], number(id));
+        assert_eq!(row["hs_code"], "8703234190");
+        assert_eq!(row["unit"], "003");
+        assert_eq!(dec(&row["quantity"]), q(quantity));
+        assert_eq!(dec(&row["quantity_left"]), q(left));
+        let fields: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields.len(), 8, "{row}");
+    }
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 /// Runs every E-Port contract test against a backend.
 #[macro_export]
 macro_rules! eport_contract_tests {
@@ -317,6 +399,7 @@ macro_rules! eport_contract_tests {
             reservation_write_off_and_give_back,
             registry_check_applies_once_the_registry_has_entries,
             concurrent_filings_never_overdraw_a_licence,
+            licence_write_off_sends_its_message,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
