@@ -1388,6 +1388,12 @@ async fn file_inspect_pay_release_in_a_browser() {
         "the verified refund claims",
     )
     .await;
+    // The demo's exports closed through their departed manifests: none is unproven.
+    ui.until(
+        "document.querySelector('#unproven-exits') !== null && document.querySelector('#unproven-exits tr[data-unproven]') === null",
+        "the unproven exits (none in the demo)",
+    )
+    .await;
     ui.shot("12-tax-refund-claims").await;
     ui.both_languages("tax desk", Some("12-tax-refund-claims-en"))
         .await;

@@ -2,7 +2,7 @@
 // files and follows its refund claims and sees its foreign-exchange status; the tax agency
 // reads the verified claims; a bank records receipts and payments; the foreign-exchange
 // agency reads the class report.
-import { t } from './i18n.js';
+import { t, pick } from './i18n.js';
 import { get, post, ApiError } from './api.js';
 import { h, clear, toast, emptyState, table, dataTable, fmtFen, fmtDecimal, fmtDate, problemText, errorText, dateAttrs, codeName } from './ui.js';
 
@@ -148,10 +148,27 @@ export async function myRefunds(ctx) {
   return [h('p.muted', t('refund.tolerance')), body, form];
 }
 
-// The tax agency's verified claims.
+// Closed exports whose exit no departed manifest proves (closed with free text before exits were
+// bound to manifests): no claim on them is verified (docs/CARGO.md "Exit confirmation").
+function unprovenTable(page) {
+  if (!page.items.length) return emptyState(t('unproven.empty'));
+  const heads = [t('refund.declaration_no'), t('unproven.declarant'), t('unproven.manifest_ref'),
+    t('unproven.confirmed_by'), t('unproven.confirmed_at'), t('unproven.reason')];
+  const rows = page.items.map((u) => h('tr', { dataset: { unproven: u.declaration_no || '' } },
+    h('td.mono', u.declaration_no || ''),
+    h('td.mono', u.declarant),
+    h('td.mono', u.manifest_ref || ''),
+    h('td', u.confirmed_by || ''),
+    h('td', u.confirmed_at ? fmtDate(u.confirmed_at) : ''),
+    h('td', pick(u, 'message'))));
+  return table(heads, rows, { caption: t('unproven.caption') });
+}
+
+// The tax agency's verified claims, and the exports whose exit is unproven.
 export async function taxClaims() {
-  const list = await get('/api/eport/refund-claims');
-  return h('div#tax-claims', claimTable(list, { withClaimant: true }));
+  const [list, unproven] = await Promise.all([get('/api/eport/refund-claims'), get('/api/exits/unproven')]);
+  return h('div#tax-claims', claimTable(list, { withClaimant: true }),
+    h('h3', t('unproven.caption')), h('p.muted', t('unproven.text')), h('div#unproven-exits', unprovenTable(unproven)));
 }
 
 // --- Foreign exchange -------------------------------------------------------------------------
