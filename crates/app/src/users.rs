@@ -221,13 +221,7 @@ impl UserService<'_> {
 
     fn insert_user(&self, req: NewUserRequest, actor: &Actor) -> Result<UserView, AppError> {
         let mut problems = Vec::new();
-        let login_ok = !req.login.is_empty()
-            && req.login.len() <= 64
-            && req
-                .login
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
-        if !login_ok {
+        if !login_format_ok(&req.login) {
             problems.push(FieldProblem::new(
                 "login",
                 "login_format",
@@ -362,6 +356,16 @@ impl UserService<'_> {
             .authorize(by, (Operation::UnlockSignIn, Resource::System))?;
         Ok(())
     }
+}
+
+/// Whether `login` is a login a user can have: 1 to 64 of `A–Z a–z 0–9 . _ - @`. Sign-in
+/// answers any other login 401 before it counts or checks anything (docs/SECURITY.md, F2).
+pub fn login_format_ok(login: &str) -> bool {
+    !login.is_empty()
+        && login.len() <= 64
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
 }
 
 /// An argon2id hash of a random password, checked against when a login is unknown.

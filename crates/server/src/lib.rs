@@ -39,6 +39,7 @@ mod eport_api;
 mod error;
 mod exchange_api;
 mod finance_api;
+mod hardening;
 pub mod metrics;
 mod risk_api;
 pub mod signin;
@@ -116,6 +117,8 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
                 .with_state(metrics.clone()),
         )
         .fallback(|| async { ApiError::not_found() })
+        // Forged cookie-signed requests refused; security headers on every answer.
+        .layer(axum::middleware::from_fn(hardening::layer))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
@@ -441,7 +444,8 @@ async fn ready(State(svc): State<Svc>) -> Response {
             tracing::warn!(error = %why, "not ready: the store does not answer");
             let mut resp = json_ok(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &serde_json::json!({"status": "unavailable", "store": why}),
+                // The store's error text stays in the log: it can name hosts and users (F7).
+                &serde_json::json!({"status": "unavailable", "store": "unavailable"}),
             );
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -468,7 +472,7 @@ async fn unlock_sign_in(
     let by = p.clone();
     blocking(move || svc.users().authorize_unlock_sign_in(&by)).await?;
     let was_locked = guard.unlock(&login);
-    tracing::warn!(target: "security", login = %login, by = ?p, was_locked, "sign-in lock cleared by an administrator");
+    tracing::warn!(target: "security", login = ?login, by = ?p, was_locked, "sign-in lock cleared by an administrator");
     Ok(json_ok(
         StatusCode::OK,
         &serde_json::json!({"login": login, "was_locked": was_locked}),
@@ -508,24 +512,28 @@ async fn login(
     let b: LoginBody = parse_json(&headers, &body_bytes(body)?)?;
     let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
     let address = address.as_deref();
-    guard.check(&b.login, address).map_err(ApiError::from)?;
+    // A login no user can have is wrong before anything is counted or checked: it never
+    // becomes a key of the guard nor reaches the log (docs/SECURITY.md, F2).
+    if !app::users::login_format_ok(&b.login) {
+        return Err(app::AppError::Unauthenticated("wrong login or password").into());
+    }
+    // Reserved before it is queued; the outcome is counted on the pool when the check ends
+    // (F1).
+    let attempt = guard.reserve(&b.login, address).map_err(ApiError::from)?;
     let s = svc.clone();
-    let login = b.login.clone();
     let outcome = guard
-        .run(move || s.users().login(&b.login, &b.password))
+        .run(move || {
+            let outcome = s.users().login(&b.login, &b.password);
+            match &outcome {
+                Ok(_) => attempt.succeeded(),
+                Err(app::AppError::Unauthenticated(_)) => attempt.failed(),
+                Err(_) => drop(attempt),
+            }
+            outcome
+        })
         .await
         .map_err(ApiError::from)?;
-    let session = match outcome {
-        Ok(session) => {
-            guard.succeeded(&login);
-            session
-        }
-        Err(e @ app::AppError::Unauthenticated(_)) => {
-            guard.failed(&login, address);
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let session = outcome?;
     let max_age = (session.expires_at - svc.now()).num_seconds().max(0);
     let mut resp = json_ok(StatusCode::CREATED, &session);
     if let Ok(v) = HeaderValue::from_str(&format!(

@@ -1,7 +1,9 @@
 //! Prometheus metrics at `GET /metrics` (text exposition format 0.0.4): requests by route,
 //! method and status with latency histograms, sign-ins, lockouts and rate-limit hits, and
-//! connections. Labels are route templates (`/api/declarations/{id}`), never values from a
-//! request, so the series stay few and carry no documents or secrets.
+//! connections. Labels are route templates (`/api/declarations/{id}`) and one of a fixed set
+//! of methods (any other method is `other`), never values from a request, so the series stay
+//! few and carry no documents or secrets. A scrape copies the counts and renders them after
+//! the lock is released, so requests are not held up while the text is built.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -9,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -21,7 +23,7 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Series {
     count: u64,
     sum: f64,
@@ -30,7 +32,7 @@ struct Series {
 
 /// The counters of one server.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    requests: Mutex<BTreeMap<(String, &'static str, u16), Series>>,
     signin: Arc<SignInGuard>,
     conns: Arc<ConnStats>,
 }
@@ -44,7 +46,7 @@ impl Metrics {
         })
     }
 
-    fn record(&self, route: String, method: String, status: u16, seconds: f64) {
+    fn record(&self, route: String, method: &'static str, status: u16, seconds: f64) {
         let mut map = self.requests.lock().expect("metrics lock");
         let s = map.entry((route, method, status)).or_default();
         s.count += 1;
@@ -61,7 +63,7 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP jinguan_http_requests_total HTTP requests answered, by route template, method and status.\n");
         out.push_str("# TYPE jinguan_http_requests_total counter\n");
-        let map = self.requests.lock().expect("metrics lock");
+        let map = self.requests.lock().expect("metrics lock").clone();
         for ((route, method, status), s) in map.iter() {
             let _ = writeln!(
                 out,
@@ -96,7 +98,6 @@ impl Metrics {
                 s.count
             );
         }
-        drop(map);
         let counters = [
             (
                 "jinguan_sign_in_failures_total",
@@ -153,7 +154,7 @@ pub(crate) async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Nex
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
     m.record(
@@ -165,6 +166,21 @@ pub(crate) async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Nex
     resp
 }
 
+/// The method's label: one of a fixed set, so that made-up methods (hyper accepts any
+/// token) add no series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// `GET /metrics`.
 pub(crate) async fn scrape(State(m): State<Arc<Metrics>>) -> Response {
     let mut resp = m.render().into_response();
@@ -173,4 +189,27 @@ pub(crate) async fn scrape(State(m): State<Arc<Metrics>>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_map_to_a_fixed_set() {
+        for (m, label) in [
+            ("GET", "GET"),
+            ("POST", "POST"),
+            ("PATCH", "PATCH"),
+            ("FOO1", "other"),
+            ("get", "other"),
+            ("CONNECT", "other"),
+        ] {
+            assert_eq!(
+                method_label(&Method::from_bytes(m.as_bytes()).unwrap()),
+                label,
+                "{m}"
+            );
+        }
+    }
 }

@@ -1375,7 +1375,24 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.shot("11-enterprise-licences").await;
     ui.both_languages("E-Port services (licence holder)", None)
         .await;
+    // A draft kept in this browser is listed to its author, and removed at sign-out: the next
+    // user of the browser (ent-sz below) sees none (docs/SECURITY.md, F6).
+    ui.go("#/portal/new").await;
+    ui.type_into("f-contract_no", "DRAFT-SH-1").await;
+    ui.click("#save-draft").await;
+    ui.go("#/portal").await;
+    ui.until(
+        "document.querySelector('ul.drafts') !== null && document.querySelector('ul.drafts').textContent.includes('DRAFT-SH-1')",
+        "ent-sh's draft listed",
+    )
+    .await;
     ui.sign_out().await;
+    let kept = "return Object.keys(localStorage).concat(Object.keys(sessionStorage)).filter((k) => k.startsWith('jinguan.drafts') || k.startsWith('jinguan.form')).length;";
+    assert_eq!(
+        ui.js(kept, vec![]).await,
+        json!(0),
+        "drafts left after sign-out"
+    );
 
     // Export tax refund and foreign exchange (docs/EPORT.md): the demo's verified claims on
     // the tax desk, a receipt recorded from the bank's form, the class report on the
@@ -1449,6 +1466,18 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.sign_out().await;
 
     ui.sign_in("ent-sz").await;
+    ui.go("#/portal").await;
+    ui.until(
+        "document.getElementById('new-declaration') !== null",
+        "ent-sz's portal",
+    )
+    .await;
+    let drafts = "return document.querySelector('ul.drafts') ? document.querySelector('ul.drafts').textContent : '';";
+    assert_eq!(
+        ui.js(drafts, vec![]).await,
+        json!(""),
+        "ent-sz sees no drafts"
+    );
     ui.go("#/portal/services").await;
     ui.until(
         "document.querySelector('#my-refunds tr[data-claim]') !== null && document.querySelector('#my-forex .forex-class') !== null",

@@ -329,5 +329,168 @@ async fn metrics_count_requests_and_sign_in_failures() {
             "missing {line:?} in\n{text}"
         );
     }
-    assert!(!text.contains("999999"), "no request values in labels");
+    // The labels, not the values: a latency sum such as 0.0019999999 may hold the digits.
+    let labels: Vec<&str> = text
+        .lines()
+        .filter_map(|l| Some(&l[l.find('{')?..=l.rfind('}')?]))
+        .collect();
+    assert!(!labels.is_empty());
+    assert!(
+        labels.iter().all(|l| !l.contains("999999")),
+        "no request values in labels"
+    );
+}
+
+/// F1 (docs/SECURITY.md): 64 concurrent wrong sign-ins for one login run at most
+/// `login_free + 1` password checks; the others are answered 429 with `Retry-After` at once,
+/// and the right password is refused while the lock is in force, then accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_sign_ins_for_one_login_stop_at_the_quota() {
+    let (t, guard) = start(SignInPolicy {
+        workers: 2,
+        login_free: 5,
+        address_free: 1000,
+        ..SignInPolicy::default()
+    })
+    .await;
+    t.bootstrap(user("victim", Role::Enterprise, None, Some(A)));
+    let mut attacks = Vec::new();
+    for _ in 0..64 {
+        let client = t.client.clone();
+        let url = format!("{}/api/session", t.base);
+        attacks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .json(&json!({"login": "victim", "password": "wrong-password"}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.headers().contains_key("retry-after"))
+        }));
+    }
+    let mut statuses = Vec::new();
+    for a in attacks {
+        statuses.push(a.await.unwrap());
+    }
+    let wrong = statuses
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|(s, retry)| *s == StatusCode::TOO_MANY_REQUESTS && *retry)
+        .count();
+    assert!(
+        guard.failures() <= 6,
+        "password checks failed: {} ({statuses:?})",
+        guard.failures()
+    );
+    assert_eq!(wrong, guard.failures(), "{statuses:?}");
+    assert_eq!(wrong + limited, 64, "{statuses:?}");
+    // The lock is in force: the right password is refused without a check.
+    let r = sign_in(&t, "victim", common::PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry <= 2, "{retry}");
+    assert_eq!(guard.failures(), wrong, "no check while locked");
+    // Once it ends, the right password signs in.
+    tokio::time::sleep(std::time::Duration::from_secs(retry + 1)).await;
+    assert_eq!(
+        sign_in(&t, "victim", common::PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+/// F2: a login no user can have (over 64 bytes, or with a character outside
+/// `A–Z a–z 0–9 . _ - @`, a line feed among them) is answered 401 before anything is counted
+/// or checked: the guard keeps no key for it and counts no failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impossible_logins_are_refused_before_the_guard() {
+    let (t, guard) = start(SignInPolicy {
+        login_free: 1,
+        address_free: 1,
+        ..SignInPolicy::default()
+    })
+    .await;
+    t.bootstrap(user("ent-a", Role::Enterprise, None, Some(A)));
+    let keys = guard.tracked_keys();
+    for login in [
+        "x".repeat(100 * 1024),
+        "x".repeat(65),
+        "ent-a\nINFO security: forged line".to_owned(),
+        "ent-a\r".to_owned(),
+        "ent a".to_owned(),
+        "登录".to_owned(),
+        String::new(),
+    ] {
+        for _ in 0..3 {
+            let r = sign_in(&t, &login, "wrong-password").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{:.40?}", login);
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "unauthenticated", "{v}");
+        }
+    }
+    assert_eq!(guard.tracked_keys(), keys, "no key kept");
+    assert_eq!(guard.failures(), 0, "nothing counted");
+    assert_eq!(guard.rate_limited(), 0);
+    // The address was not locked by them: a real user still signs in.
+    assert_eq!(
+        sign_in(&t, "ent-a", common::PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+/// F4: made-up HTTP methods add no series to `/metrics`: they are counted as `other`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_add_no_metrics_series() {
+    let (t, _guard) = start(SignInPolicy::default()).await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("jinguan_http_requests_total{"))
+            .count()
+    };
+    let scrape = || async {
+        t.client
+            .get(format!("{}/metrics", t.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // One made-up method first, so that `other` already has its series.
+    let m = reqwest::Method::from_bytes(b"FOO0").unwrap();
+    t.client
+        .request(m, format!("{}/api/health", t.base))
+        .send()
+        .await
+        .unwrap();
+    let before = scrape().await;
+    for i in 1..=50 {
+        let m = reqwest::Method::from_bytes(format!("FOO{i}").as_bytes()).unwrap();
+        let r = t
+            .client
+            .request(m, format!("{}/api/health", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let after = scrape().await;
+    assert!(!after.contains("FOO"), "{after}");
+    // The scrape itself adds the one series of `GET /metrics`.
+    assert!(
+        series(&after) <= series(&before) + 1,
+        "{before}\n---\n{after}"
+    );
+    assert!(
+        after.lines().any(|l| l
+            == r#"jinguan_http_requests_total{route="/api/health",method="other",status="405"} 51"#),
+        "{after}"
+    );
 }

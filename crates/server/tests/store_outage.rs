@@ -187,6 +187,10 @@ async fn filings_during_a_postgres_outage_get_503_and_are_recorded_once_when_ret
         let r = client.get(format!("{base}/ready")).send().await.unwrap();
         if r.status() == StatusCode::SERVICE_UNAVAILABLE {
             assert!(r.headers().contains_key("retry-after"));
+            // A fixed word: the driver's text (host, database, user) stays in the log
+            // (docs/SECURITY.md, F7).
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v, json!({"status": "unavailable", "store": "unavailable"}));
             not_ready += 1;
         } else {
             assert_eq!(r.status(), StatusCode::OK);

@@ -13,8 +13,12 @@ export class ApiError extends Error {
 
 export async function api(method, path, body, headers = {}) {
   const opts = { method, headers: { ...headers }, credentials: 'same-origin' };
-  if (body !== undefined) {
+  // Every changing request says it is JSON, with or without a body: the server refuses a
+  // cookie-signed one that does not (a form on another page cannot say it).
+  if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) {
     opts.headers['content-type'] = 'application/json';
+  }
+  if (body !== undefined) {
     opts.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const r = await fetch(path, opts);

@@ -5,7 +5,7 @@ import { t, tk, tkOr, initialLang, loadLang, currentLang, applyStatic } from './
 import { api, get, post, ApiError, loadCodeRows } from './api.js';
 import { h, clear, toast, relangToast, hideToast, section, emptyState, errorText, problemText, dataTable, codeName, fmtTime, fmtFen, fmtDecimal, fieldLabel } from './ui.js';
 import { portalList, portalDetail, portalServices, agencyLicences } from './portal.js';
-import { declarationForm } from './form.js';
+import { declarationForm, clearUserData } from './form.js';
 import { worklist, officerDetail } from './officer.js';
 import { dashboard } from './hq.js';
 import { taxClaims, forexReport, bankDesk } from './finance.js';
@@ -449,7 +449,9 @@ async function start() {
     document.getElementById('lang').focus();
   });
   document.getElementById('logout').addEventListener('click', async () => {
+    const who = session.principal && session.principal.login;
     try { await api('DELETE', '/api/session'); } catch { /* signed out either way */ }
+    if (who) clearUserData(who);
     session.principal = null;
     toast(() => t('login.signed_out'));
     location.hash = '#/login';

@@ -6,24 +6,27 @@ import { t, tk, pick } from './i18n.js';
 import { get, post, postFile, codes, ApiError } from './api.js';
 import { h, clear, toast, errorText, problemText, fieldLabel, registerFieldLabels, confirmDialog, fmtTime, dateAttrs } from './ui.js';
 
-const DRAFTS_KEY = 'jinguan.drafts';
+// Drafts are kept per login and removed at sign-out (`clearUserData`): on a shared terminal
+// the next user never sees them. The old key shared by every user is dropped unread.
+const draftsKey = (login) => `jinguan.drafts.${login}`;
+try { localStorage.removeItem('jinguan.drafts'); } catch { /* storage unavailable */ }
 
-export function listDrafts() {
+export function listDrafts(login) {
   try {
-    return Object.values(JSON.parse(localStorage.getItem(DRAFTS_KEY) || '{}')).sort((a, b) => (a.saved_at < b.saved_at ? 1 : -1));
+    return Object.values(JSON.parse(localStorage.getItem(draftsKey(login)) || '{}')).sort((a, b) => (a.saved_at < b.saved_at ? 1 : -1));
   } catch {
     return [];
   }
 }
-function saveDraft(d) {
-  const all = JSON.parse(localStorage.getItem(DRAFTS_KEY) || '{}');
+function saveDraft(login, d) {
+  const all = JSON.parse(localStorage.getItem(draftsKey(login)) || '{}');
   all[d.id] = d;
-  localStorage.setItem(DRAFTS_KEY, JSON.stringify(all));
+  localStorage.setItem(draftsKey(login), JSON.stringify(all));
 }
-export function deleteDraft(id) {
-  const all = JSON.parse(localStorage.getItem(DRAFTS_KEY) || '{}');
+export function deleteDraft(login, id) {
+  const all = JSON.parse(localStorage.getItem(draftsKey(login)) || '{}');
   delete all[id];
-  localStorage.setItem(DRAFTS_KEY, JSON.stringify(all));
+  localStorage.setItem(draftsKey(login), JSON.stringify(all));
 }
 
 // Fields: [path, label, options]. options: req (required), code (table), type, sel (options),
@@ -221,6 +224,15 @@ export function dropWork(login) {
   sessionStorage.removeItem(workKey(login));
 }
 
+// At sign-out: what this browser keeps for `login` (drafts and the unsent form) is removed.
+export function clearUserData(login) {
+  saveCurrent = null;
+  try {
+    localStorage.removeItem(draftsKey(login));
+    dropWork(login);
+  } catch { /* storage unavailable */ }
+}
+
 // The current form's saver, called before the shell redraws the page (a language switch).
 let saveCurrent = null;
 window.addEventListener('jinguan:before-redraw', () => { if (saveCurrent) saveCurrent(); });
@@ -229,12 +241,12 @@ window.addEventListener('pagehide', () => { if (saveCurrent) saveCurrent(); });
 export async function declarationForm(el, { params, session }) {
   const login = session.principal.login;
   const draftId = params.get('draft');
-  const draft = draftId ? listDrafts().find((d) => d.id === draftId) : null;
+  const draft = draftId ? listDrafts(login).find((d) => d.id === draftId) : null;
   let work = loadWork(login);
   // Opening a draft over an unsent form of another: that form is kept among the drafts first.
   if (draft && work && work.id !== draft.id && work.form) {
     const v = work.form.values || {};
-    saveDraft({ id: work.id, seq: work.seq, saved_at: work.saved_at, title: [v.contract_no, v['items[0].name']].filter(Boolean).join(' · '), form: work.form });
+    saveDraft(login, { id: work.id, seq: work.seq, saved_at: work.saved_at, title: [v.contract_no, v['items[0].name']].filter(Boolean).join(' · '), form: work.form });
     dropWork(login);
   }
   if (draft) work = null;
@@ -430,7 +442,7 @@ export async function declarationForm(el, { params, session }) {
   draftBtn.addEventListener('click', () => {
     const json = toJson();
     const title = [json.contract_no, json.items[0] && json.items[0].name].filter(Boolean).join(' · ');
-    saveDraft({ id: state.id, seq: state.seq, saved_at: new Date().toISOString(), title, json });
+    saveDraft(login, { id: state.id, seq: state.seq, saved_at: new Date().toISOString(), title, json });
     toast(() => t('form.draft_saved'));
   });
   // Starting afresh throws the typed form away: asked first.
@@ -450,7 +462,7 @@ export async function declarationForm(el, { params, session }) {
       if (!(await check())) return;
       try {
         const r = await post('/api/declarations', toJson(), { 'client-seq-no': state.seq });
-        deleteDraft(state.id);
+        deleteDraft(login, state.id);
         state.touched = false;
         dropWork(login);
         toast(() => t('form.accepted', { no: r.declaration_no || r.pre_entry_no, lane: r.lane ? tk('lane', r.lane) : '' }));

@@ -41,21 +41,21 @@ export function declarationTable(items, hrefOf, { id = 'declarations', more = fa
     declarationRows(items, hrefOf), { caption: t('list.caption'), csvName: `${id}.csv`, more });
 }
 
-export async function portalList(el, { params }) {
+export async function portalList(el, { params, session }) {
   const status = params.get('status') || '';
   const sel = statusSelect('f-status', status);
   sel.addEventListener('change', () => { location.hash = sel.value ? `#/portal?status=${sel.value}` : '#/portal'; });
   el.append(h('div.page-head', h('h1', t('portal.title')),
     h('a.btn-primary#new-declaration', { href: '#/portal/new' }, t('nav.new'))));
 
-  const drafts = listDrafts();
+  const drafts = listDrafts(session.principal.login);
   if (drafts.length) {
     el.append(section('portal.drafts', h('p.muted.small', t('portal.drafts_note')), h('ul.drafts', drafts.map((d) => h('li',
       h('a', { href: `#/portal/new?draft=${encodeURIComponent(d.id)}` }, d.title || t('portal.untitled')),
       h('span.muted', ` ${t('portal.saved_at', { at: fmtTime(d.saved_at) })} `),
       h('button.btn-link', { type: 'button', onclick: async () => {
         if (await confirmDialog({ title: t('portal.delete_draft'), text: d.title, danger: true, confirm: t('action.delete') })) {
-          deleteDraft(d.id);
+          deleteDraft(session.principal.login, d.id);
           location.reload();
         }
       } }, t('action.delete')))))));
