@@ -151,6 +151,7 @@ impl From<StoreError> for AppError {
             },
             StoreError::Invalid(why) => AppError::invalid("", "invalid", why.clone(), why),
             StoreError::Closed => AppError::Unavailable,
+            StoreError::Guarantee(r) => crate::guarantee_desk::refused(r),
             e @ (StoreError::SerialExhausted(_)
             | StoreError::Corrupt(_)
             | StoreError::Backend(_)) => AppError::Internal(e.to_string()),

@@ -327,6 +327,7 @@ pub fn transit_reserves_and_releases(h: &dyn GuaranteeHarness) {
         decl.guarantee = Some(cargo_control::Guarantee {
             guarantee_no: "G-T".into(),
             amount_fen: Fen(amount),
+            goods_value_fen: Some(Fen(amount * 4)),
         });
         let events = transit::decide(
             &cargo_control::TransitState::default(),
