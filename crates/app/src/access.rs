@@ -596,9 +596,9 @@ fn declaration_row(
             Operation::IssueLicence | Operation::ViewLicences => is_agency(agency, COMMERCE),
             Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
             Operation::ViewRefundClaims => is_agency(agency, TAX),
-            Operation::RecordFunds
-            | Operation::RegisterGuarantee
-            | Operation::ViewGuarantees => is_agency(agency, BANK),
+            Operation::RecordFunds | Operation::RegisterGuarantee | Operation::ViewGuarantees => {
+                is_agency(agency, BANK)
+            }
             Operation::ViewForexMatch => is_agency(agency, FOREX),
             _ => false,
         },

@@ -224,7 +224,9 @@ impl GuaranteeService<'_> {
                     (Operation::ViewGuarantees, Resource::Eport { holder: None }),
                 )?;
                 match by {
-                    Principal::Agency { login, .. } => Ok(self.ledger()?.guarantees_of_bank(login)?),
+                    Principal::Agency { login, .. } => {
+                        Ok(self.ledger()?.guarantees_of_bank(login)?)
+                    }
                     // Officers and HQ look guarantees up one by one.
                     _ => Err(allowed.denied()),
                 }

@@ -297,9 +297,19 @@ fn transit_declarations_are_checked() {
         d
     };
     let value = Some(Fen::yuan(600_000));
-    assert_eq!(transit::estimated_duties(Fen::yuan(600_000)), Fen::yuan(145_800));
-    assert_eq!(transit::estimated_duties(Fen(1)), Fen(1), "rounded up to the fen");
-    assert_eq!(declare(with(Fen::yuan(1), value)), "guarantee_short_of_estimate");
+    assert_eq!(
+        transit::estimated_duties(Fen::yuan(600_000)),
+        Fen::yuan(145_800)
+    );
+    assert_eq!(
+        transit::estimated_duties(Fen(1)),
+        Fen(1),
+        "rounded up to the fen"
+    );
+    assert_eq!(
+        declare(with(Fen::yuan(1), value)),
+        "guarantee_short_of_estimate"
+    );
     assert_eq!(
         declare(with(Fen(Fen::yuan(145_800).0 - 1), value)),
         "guarantee_short_of_estimate"

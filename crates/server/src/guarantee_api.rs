@@ -103,5 +103,8 @@ async fn enforce(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response,
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(register, list, get_one, enforce), components(schemas(GuaranteeBody)))]
+#[openapi(
+    paths(register, list, get_one, enforce),
+    components(schemas(GuaranteeBody))
+)]
 pub(crate) struct GuaranteeApiDoc;
