@@ -536,6 +536,10 @@ fn declaration_row(
                             && op != Operation::RevokeSessions
                             && op != Operation::ViewStatistics
                             && !op.is_risk_management()
+                            && !matches!(
+                                op,
+                                Operation::ViewGuarantees | Operation::EnforceGuarantees
+                            )
                             && in_scope(principal, office, offices)
                     }
                     Resource::Listing => op == Operation::List,

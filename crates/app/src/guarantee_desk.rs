@@ -132,23 +132,7 @@ fn check(req: &GuaranteeRequest) -> Vec<FieldProblem> {
     out
 }
 
-/// A refusal of the ledger as the caller sees it: bad terms are invalid input (422), every
-/// other refusal a conflict with the ledger's state (409).
-pub fn refused(r: GuaranteeRefusal) -> AppError {
-    match r {
-        GuaranteeRefusal::BadTerms { .. } => AppError::Invalid(vec![FieldProblem::new(
-            "",
-            r.code(),
-            r.message_zh(),
-            r.message_en(),
-        )]),
-        other => AppError::Conflict {
-            code: other.code(),
-            message_en: other.message_en(),
-            message_zh: other.message_zh(),
-        },
-    }
-}
+pub use crate::error::guarantee_refused as refused;
 
 impl GuaranteeService<'_> {
     fn ledger(&self) -> Result<&dyn GuaranteeStore, AppError> {

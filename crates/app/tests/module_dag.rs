@@ -37,6 +37,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "finance",
         &["access", "assessment", "error", "exchange_desk", "kernel"],
     ),
+    (
+        "guarantee_desk",
+        &["access", "error", "exchange_desk", "kernel"],
+    ),
     ("stats", &["access", "error", "exchange_desk", "kernel"]),
     (
         "filing",
@@ -72,6 +76,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "exchange_desk",
             "filing",
             "finance",
+            "guarantee_desk",
             "kernel",
             "portal",
             "risk_desk",
@@ -88,6 +93,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "clock",
             "error",
             "finance",
+            "guarantee_desk",
             "risk_desk",
             "service",
             "steps",

@@ -243,11 +243,14 @@ pub fn declaration_draw(
     events: &[Event],
     issued_on: impl FnOnce() -> Result<Option<NaiveDate>, StoreError>,
 ) -> Result<Option<Draw>, StoreError> {
-    let Some(reference) = after.declaration_no.map(|n| n.to_string()) else {
+    // Only a declaration released against a guarantee (the release sets `guarantee_no`) has
+    // anything to do: every other append returns here.
+    let (Some(_), Some(no)) = (&after.guarantee_no, after.declaration_no) else {
         return Ok(None);
     };
     for e in events {
         if let EventKind::ReleasedAgainstGuarantee { guarantee_no } = &e.kind {
+            let reference = no.to_string();
             let header = after
                 .header
                 .as_ref()
@@ -272,7 +275,7 @@ pub fn declaration_draw(
     match &after.guarantee_no {
         Some(id) if paid && after.outstanding_fen() == Fen::ZERO => Ok(Some(Draw::Release {
             id: id.clone(),
-            reference,
+            reference: no.to_string(),
         })),
         _ => Ok(None),
     }
