@@ -354,7 +354,7 @@ pub fn transit_reserves_and_releases(h: &dyn GuaranteeHarness) {
             r.transit_no.as_deref(),
             r.reservation.due_on
         ),
-        ("T1", Some("T1"), day(2025, 3, 11))
+        ("T1", Some("T1"), day(2025, 3, 26))
     );
     // Short of balance: nothing written, not even the transit.
     let e = declare("T2", 200_000).unwrap_err();

@@ -282,9 +282,10 @@ pub fn declaration_draw(
 }
 
 /// What a transit step does to the ledger: declaring a transit with a guarantee reserves its
-/// amount at the office of entry, due on the day of its deadline (the departure's time limit
-/// counted from the declaration); its clearance at destination or its cancellation releases
-/// it. `before`: the status on record.
+/// amount at the office of entry; its clearance at destination or its cancellation releases
+/// it. `before`: the status on record. Due [`NOTICE_DUE_DAYS`] after the day of its deadline
+/// (the time limit counted from the declaration): goods neither cleared nor sent back by then
+/// owe their duties, as a notice issued that day would.
 pub fn transit_draw(
     before: Option<TransitStatus>,
     after: &TransitState,
@@ -305,7 +306,7 @@ pub fn transit_draw(
             purpose: Purpose::Transit,
             amount_fen: g.amount_fen,
             on: china_date(e.at),
-            due_on: china_date(e.at + Duration::hours(decl.time_limit_hours)),
+            due_on: due_on(china_date(e.at + Duration::hours(decl.time_limit_hours))),
         }));
     }
     let ended = matches!(
