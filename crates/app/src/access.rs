@@ -235,10 +235,17 @@ pub enum Operation {
     /// Read the foreign-exchange match of goods and funds: the foreign-exchange agency every
     /// enterprise's (the class report), an enterprise its own.
     ViewForexMatch,
+    /// Register a guarantee the bank issues (bank users).
+    RegisterGuarantee,
+    /// Read guarantees: a bank those it issued, an enterprise those securing it, officers and
+    /// HQ any (docs/TAX.md "Guarantees").
+    ViewGuarantees,
+    /// Enforce guarantees whose secured amounts fell due unpaid (tax officers, HQ).
+    EnforceGuarantees,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 34] = [
+    pub const ALL: [Operation; 37] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -273,6 +280,9 @@ impl Operation {
         Operation::ViewRefundClaims,
         Operation::RecordFunds,
         Operation::ViewForexMatch,
+        Operation::RegisterGuarantee,
+        Operation::ViewGuarantees,
+        Operation::EnforceGuarantees,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -285,7 +295,8 @@ impl Operation {
                 Needs(Duty::Reviewer)
             }
             Operation::RecordInspection => Needs(Duty::Inspector),
-            Operation::Assess => Needs(Duty::TaxOfficer),
+            Operation::Assess | Operation::EnforceGuarantees => Needs(Duty::TaxOfficer),
+            Operation::ViewGuarantees => AnyDuty,
             Operation::Release | Operation::ReleaseAgainstGuarantee | Operation::Close => {
                 Needs(Duty::ReleaseOfficer)
             }
@@ -311,7 +322,8 @@ impl Operation {
             | Operation::FileRefundClaim
             | Operation::ViewRefundClaims
             | Operation::RecordFunds
-            | Operation::ViewForexMatch => Never,
+            | Operation::ViewForexMatch
+            | Operation::RegisterGuarantee => Never,
         }
     }
 
@@ -363,7 +375,10 @@ impl Operation {
             | Operation::FileRefundClaim
             | Operation::ViewRefundClaims
             | Operation::RecordFunds
-            | Operation::ViewForexMatch => false,
+            | Operation::ViewForexMatch
+            | Operation::RegisterGuarantee
+            | Operation::ViewGuarantees
+            | Operation::EnforceGuarantees => false,
         }
     }
 }
@@ -491,6 +506,7 @@ fn declaration_row(
                     | Operation::FileRefundClaim
                     | Operation::ViewRefundClaims
                     | Operation::ViewForexMatch
+                    | Operation::ViewGuarantees
             ) && holder == Some(*uscc)
         }
         (
@@ -516,6 +532,10 @@ fn declaration_row(
                             && op != Operation::RevokeSessions
                             && op != Operation::ViewStatistics
                             && !op.is_risk_management()
+                            && !matches!(
+                                op,
+                                Operation::ViewGuarantees | Operation::EnforceGuarantees
+                            )
                             && in_scope(principal, office, offices)
                     }
                     Resource::Listing => op == Operation::List,
@@ -525,10 +545,14 @@ fn declaration_row(
                             && matches!(role, Role::Officer | Role::AntiSmuggling)
                             && office.is_some_and(|o| in_scope(principal, o, offices))
                     }
-                    Resource::System
-                    | Resource::Upload
-                    | Resource::ExchangeFeed
-                    | Resource::Eport { .. } => false,
+                    Resource::System | Resource::Upload | Resource::ExchangeFeed => false,
+                    // The guarantee ledger: any officer looks a guarantee up, tax officers
+                    // enforce (the duty is checked above); nothing else of the E-Port ledgers.
+                    Resource::Eport { holder } => match op {
+                        Operation::ViewGuarantees => true,
+                        Operation::EnforceGuarantees => holder.is_none(),
+                        _ => false,
+                    },
                     Resource::Statistics { office } => {
                         op == Operation::ViewStatistics
                             && office.is_none_or(|o| in_scope(principal, o, offices))
@@ -572,7 +596,9 @@ fn declaration_row(
             Operation::IssueLicence | Operation::ViewLicences => is_agency(agency, COMMERCE),
             Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
             Operation::ViewRefundClaims => is_agency(agency, TAX),
-            Operation::RecordFunds => is_agency(agency, BANK),
+            Operation::RecordFunds | Operation::RegisterGuarantee | Operation::ViewGuarantees => {
+                is_agency(agency, BANK)
+            }
             Operation::ViewForexMatch => is_agency(agency, FOREX),
             _ => false,
         },

@@ -429,6 +429,8 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
     }
     // Manifests (a bill for every demo import), transits, parcels: with cargo control only.
     self::cargo::load(svc, &who, count)?;
+    // The bank registers the general guarantee the releases against a guarantee draw on.
+    register_guarantee(svc, &who["bank-boc"])?;
     let officer = |office: &str| {
         if office == "5304" {
             &who["sz-officer"]
@@ -560,7 +562,7 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
                         off,
                         key,
                         Step::ReleaseAgainstGuarantee {
-                            guarantee_no: format!("BZ-{i:05}"),
+                            guarantee_no: DEMO_GUARANTEE.into(),
                         },
                     )?
                     .status;
@@ -609,6 +611,37 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
         declarations: count,
         by_status,
     })
+}
+
+/// The general guarantee 总担保 `bank-boc` issues to `ent-sh` (Shanghai customs and the offices
+/// below it, releases and transits, ¥5,000,000, a year from a month ago).
+pub const DEMO_GUARANTEE: &str = "BOC-ZDB-2025-0001";
+
+fn register_guarantee(svc: &Clearance, bank: &Principal) -> Result<(), AppError> {
+    let today = domain::time::china_date(svc.now());
+    let req = crate::guarantee_desk::GuaranteeRequest {
+        id: DEMO_GUARANTEE.into(),
+        kind: tax::guarantee::GuaranteeKind::General,
+        holder: Uscc::parse(ENTERPRISES[0].0).expect("demo USCCs are valid"),
+        amount_fen: domain::money::Fen::yuan(5_000_000),
+        valid_from: today - chrono::Duration::days(30),
+        valid_to: today + chrono::Duration::days(335),
+        offices: vec![OfficeCode::parse("2200").expect("demo offices are valid")],
+        purposes: vec![
+            tax::guarantee::Purpose::Release,
+            tax::guarantee::Purpose::Transit,
+        ],
+    };
+    match svc.guarantees().register(bank, req) {
+        Ok(_) => Ok(()),
+        Err(AppError::Conflict {
+            code: "guarantee_already_registered",
+            ..
+        }) => Ok(()),
+        // A store without the ledger: the releases against a guarantee are refused.
+        Err(AppError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn continue_count(m: &mut HashMap<Status, usize>, s: Status) {

@@ -120,6 +120,25 @@ impl From<Denied> for AppError {
     }
 }
 
+/// A refusal of the guarantee ledger as the caller sees it (docs/TAX.md "Guarantees"): bad
+/// terms are invalid input (422), every other refusal a conflict with the ledger's state (409).
+pub fn guarantee_refused(r: tax::guarantee::GuaranteeRefusal) -> AppError {
+    use tax::guarantee::GuaranteeRefusal;
+    match r {
+        GuaranteeRefusal::BadTerms { .. } => AppError::Invalid(vec![FieldProblem::new(
+            "",
+            r.code(),
+            r.message_zh(),
+            r.message_en(),
+        )]),
+        other => AppError::Conflict {
+            code: other.code(),
+            message_en: other.message_en(),
+            message_zh: other.message_zh(),
+        },
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -151,6 +170,7 @@ impl From<StoreError> for AppError {
             },
             StoreError::Invalid(why) => AppError::invalid("", "invalid", why.clone(), why),
             StoreError::Closed => AppError::Unavailable,
+            StoreError::Guarantee(r) => guarantee_refused(r),
             e @ (StoreError::SerialExhausted(_)
             | StoreError::Corrupt(_)
             | StoreError::Backend(_)) => AppError::Internal(e.to_string()),

@@ -414,7 +414,7 @@ impl<'a> ExchangeService<'a> {
     }
 }
 
-fn push<T: exchange::MessageType>(
+pub(crate) fn push<T: exchange::MessageType>(
     out: &mut Vec<OutboxMessage>,
     payload: &T,
     to: &[&str],

@@ -68,6 +68,7 @@ pub mod error;
 pub mod exchange_desk;
 pub mod filing;
 pub mod finance;
+pub mod guarantee_desk;
 pub mod kernel;
 pub mod portal;
 pub mod postal_screen;

@@ -189,6 +189,10 @@ impl Clearance {
         }
     }
 
+    pub fn guarantees(&self) -> crate::guarantee_desk::GuaranteeService<'_> {
+        crate::guarantee_desk::GuaranteeService { core: &self.core }
+    }
+
     pub fn stats(&self) -> StatsService<'_> {
         StatsService {
             core: &self.core,

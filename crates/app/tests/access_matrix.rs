@@ -426,7 +426,7 @@ fn eport_matrix() {
             "commerce" | "MOFCOM" => &[IssueLicence, ViewLicences],
             "market_regulation" => &[ManageRegistry],
             "tax" | "SAT" => &[ViewRefundClaims],
-            "bank" => &[RecordFunds],
+            "bank" => &[RecordFunds, RegisterGuarantee, ViewGuarantees],
             "forex" | "safe" => &[ViewForexMatch],
             _ => &[],
         }
@@ -436,6 +436,7 @@ fn eport_matrix() {
         FileRefundClaim,
         ViewRefundClaims,
         ViewForexMatch,
+        ViewGuarantees,
     ];
     let ent = Principal::Enterprise {
         user_id: 1,
@@ -473,27 +474,42 @@ fn eport_matrix() {
         assert!(!other, "enterprise {op:?} on another's");
         let whole = authorize(&ent, op, Resource::Eport { holder: None }, &refdata).is_ok();
         assert!(!whole, "enterprise {op:?} on a whole ledger");
-        for p in [
-            officer("0101", Duty::Reviewer),
-            Principal::Hq {
-                user_id: 3,
-                login: "hq".into(),
-                duties: Duty::ALL.into_iter().collect(),
-            },
-            Principal::Admin {
-                user_id: 6,
-                login: "root".into(),
-            },
+        // Of the E-Port ledgers, officers and HQ only look guarantees up (any holder's), and
+        // those with the tax duty enforce them (docs/TAX.md "Guarantees").
+        for (p, enforces) in [
+            (officer("0101", Duty::Reviewer), false),
+            (officer("0101", Duty::TaxOfficer), true),
+            (
+                Principal::Hq {
+                    user_id: 3,
+                    login: "hq".into(),
+                    duties: Duty::ALL.into_iter().collect(),
+                },
+                true,
+            ),
         ] {
             for holder in [None, Some(a())] {
-                assert!(
-                    authorize(&p, op, Resource::Eport { holder }, &refdata).is_err(),
-                    "{} {op:?} on the E-Port",
+                let expect = op == ViewGuarantees
+                    || (enforces && op == EnforceGuarantees && holder.is_none());
+                assert_eq!(
+                    authorize(&p, op, Resource::Eport { holder }, &refdata).is_ok(),
+                    expect,
+                    "{} {op:?} on the E-Port ({holder:?})",
                     p.kind()
                 );
             }
         }
-        checked += 3 + 6;
+        let admin = Principal::Admin {
+            user_id: 6,
+            login: "root".into(),
+        };
+        for holder in [None, Some(a())] {
+            assert!(
+                authorize(&admin, op, Resource::Eport { holder }, &refdata).is_err(),
+                "admin {op:?} on the E-Port"
+            );
+        }
+        checked += 3 + 8;
     }
-    assert_eq!(checked, Operation::ALL.len() * (9 * 2 + 3 + 6));
+    assert_eq!(checked, Operation::ALL.len() * (9 * 2 + 3 + 8));
 }

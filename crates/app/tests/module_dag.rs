@@ -44,6 +44,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kernel",
         ],
     ),
+    (
+        "guarantee_desk",
+        &["access", "error", "exchange_desk", "kernel"],
+    ),
     ("stats", &["access", "error", "exchange_desk", "kernel"]),
     (
         "filing",
@@ -79,6 +83,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "exchange_desk",
             "filing",
             "finance",
+            "guarantee_desk",
             "kernel",
             "portal",
             "risk_desk",
@@ -95,6 +100,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "clock",
             "error",
             "finance",
+            "guarantee_desk",
             "risk_desk",
             "service",
             "steps",

@@ -2,6 +2,7 @@
 //! and English, serialized as `{code, message_zh, message_en}` like `clearance::Refusal`.
 
 use domain::codes::{DeclarationNo, Direction, OfficeCode};
+use domain::money::Fen;
 use rust_decimal::Decimal;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -116,6 +117,12 @@ pub enum Refusal {
     TimeLimitOutOfRange { max_hours: i64 },
     #[error("seal {seal} is listed twice")]
     DuplicateSeal { seal: String },
+    #[error("the guarantee of {amount_fen} is short of the estimated duties and taxes of {estimate_fen} on goods worth {goods_value_fen}")]
+    GuaranteeShort {
+        amount_fen: Fen,
+        estimate_fen: Fen,
+        goods_value_fen: Fen,
+    },
     #[error("bill {bill_no} arrived at office {manifest_office}, not at the office of entry {entry_office} of the transit")]
     TransitBillOtherOffice {
         bill_no: BillNo,
@@ -212,6 +219,7 @@ impl Refusal {
             Refusal::InvalidBillNo { .. } => "invalid_bill_no",
             Refusal::SameOffice { .. } => "same_office",
             Refusal::TimeLimitOutOfRange { .. } => "time_limit_out_of_range",
+            Refusal::GuaranteeShort { .. } => "guarantee_short_of_estimate",
             Refusal::DuplicateSeal { .. } => "duplicate_seal",
             Refusal::TransitBillOtherOffice { .. } => "transit_bill_other_office",
             Refusal::BillNotInTransit { .. } => "bill_not_in_transit",
@@ -326,6 +334,13 @@ impl Refusal {
                 format!("转关时限须在1至{max_hours}小时之间")
             }
             Refusal::DuplicateSeal { seal } => format!("关锁号{seal}重复"),
+            Refusal::GuaranteeShort {
+                amount_fen,
+                estimate_fen,
+                goods_value_fen,
+            } => format!(
+                "担保金额{amount_fen}不足：货值{goods_value_fen}的估算税款为{estimate_fen}"
+            ),
             Refusal::TransitBillOtherOffice {
                 bill_no,
                 manifest_office,

@@ -31,6 +31,7 @@ fn declaration() -> TransitDeclaration {
         guarantee: Some(Guarantee {
             guarantee_no: "BG-88".into(),
             amount_fen: Fen::yuan(150_000),
+            goods_value_fen: Some(Fen::yuan(600_000)),
         }),
         bills: vec![bill_no("COSU001")],
     }
@@ -283,6 +284,48 @@ fn transit_declarations_are_checked() {
     let mut d = declaration();
     d.bills.push(bill_no("COSU001"));
     assert_eq!(declare(d), "duplicate_bill");
+    // A guarantee covers the estimated duties and taxes (24.3 % of the goods' value): a ¥1
+    // guarantee for goods worth ¥600,000 is refused, one short by a fen too; the value is
+    // required with a guarantee.
+    let with = |amount: Fen, value: Option<Fen>| {
+        let mut d = declaration();
+        d.guarantee = Some(Guarantee {
+            guarantee_no: "BG-88".into(),
+            amount_fen: amount,
+            goods_value_fen: value,
+        });
+        d
+    };
+    let value = Some(Fen::yuan(600_000));
+    assert_eq!(
+        transit::estimated_duties(Fen::yuan(600_000)),
+        Fen::yuan(145_800)
+    );
+    assert_eq!(
+        transit::estimated_duties(Fen(1)),
+        Fen(1),
+        "rounded up to the fen"
+    );
+    assert_eq!(
+        declare(with(Fen::yuan(1), value)),
+        "guarantee_short_of_estimate"
+    );
+    assert_eq!(
+        declare(with(Fen(Fen::yuan(145_800).0 - 1), value)),
+        "guarantee_short_of_estimate"
+    );
+    assert_eq!(declare(with(Fen::yuan(1), None)), "missing");
+    assert!(transit::decide(
+        &TransitState::default(),
+        &TransitCommand {
+            actor: as_carrier(carrier_a()),
+            action: TransitAction::Declare {
+                declaration: with(Fen::yuan(145_800), value)
+            }
+        },
+        t("2024-05-06T00:00:00Z"),
+    )
+    .is_ok());
     // No guarantee is fine.
     let mut d = declaration();
     d.guarantee = None;

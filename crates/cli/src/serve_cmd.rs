@@ -88,6 +88,8 @@ fn service(
 /// Minutes between two rebuilds of the reference prices (also after every
 /// `app::risk_desk::REFRESH_AFTER_RELEASES` releases, and on request).
 const PRICE_REFRESH_MINUTES: u64 = 15;
+/// How often `serve` enforces guarantees that fell due unpaid.
+const GUARANTEE_SWEEP_MINUTES: u64 = 60;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -317,6 +319,25 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                     if let Err(e) = s.risk().refresh_prices(None) {
                         tracing::warn!(error = %e, "price refresh failed");
                     }
+                })
+                .await;
+            }
+        });
+        // Guarantees whose secured amounts fell due unpaid are enforced against their banks
+        // (docs/TAX.md "Guarantees"): at start, then every hour; a reservation is claimed once.
+        let sweeper = svc.clone();
+        tokio::spawn(async move {
+            let period = std::time::Duration::from_secs(GUARANTEE_SWEEP_MINUTES * 60);
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let s = sweeper.clone();
+                let _ = tokio::task::spawn_blocking(move || match s.guarantees().sweep() {
+                    Ok(r) if !r.claimed.is_empty() => {
+                        tracing::info!(claims = r.claimed.len(), on = %r.on, "guarantees enforced")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "guarantee sweep failed"),
                 })
                 .await;
             }

@@ -275,12 +275,36 @@ impl MessageType for LicenceWrittenOffV1 {
     const KIND: &'static str = "licence_written_off.v1";
 }
 
+/// Customs enforced a guarantee against the bank that issued it (担保索赔): an amount it
+/// secured (a declaration's notices released against it, or a transit's estimated duties) fell
+/// due unpaid. To: the banks (the payload names the issuing bank), tax.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuaranteeEnforcedV1 {
+    pub guarantee_id: String,
+    /// The issuing bank (its user code).
+    pub bank: String,
+    pub holder: Uscc,
+    /// The declaration number or the transit number the reservation secured.
+    pub reference: String,
+    /// `release` or `transit`.
+    pub purpose: String,
+    pub amount_fen: Fen,
+    pub due_on: chrono::NaiveDate,
+    pub enforced_at: DateTime<Utc>,
+}
+
+impl MessageType for GuaranteeEnforcedV1 {
+    const KIND: &'static str = "guarantee_enforced.v1";
+}
+
 /// The payloads this build knows, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
     DeclarationReleasedV1(DeclarationReleasedV1),
     ExportClosedV1(ExportClosedV1),
     LicenceWrittenOffV1(LicenceWrittenOffV1),
+    GuaranteeEnforcedV1(GuaranteeEnforcedV1),
 }
 
 /// The canonical payload bytes of a typed message: compact JSON, fields in the order the
@@ -310,6 +334,7 @@ impl Payload {
             DeclarationReleasedV1::KIND => Payload::DeclarationReleasedV1(decode(bytes)?),
             ExportClosedV1::KIND => Payload::ExportClosedV1(decode(bytes)?),
             LicenceWrittenOffV1::KIND => Payload::LicenceWrittenOffV1(decode(bytes)?),
+            GuaranteeEnforcedV1::KIND => Payload::GuaranteeEnforcedV1(decode(bytes)?),
             other => return Err(MessageError::UnknownKind(other.to_owned())),
         })
     }

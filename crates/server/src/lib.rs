@@ -39,6 +39,7 @@ mod eport_api;
 mod error;
 mod exchange_api;
 mod finance_api;
+mod guarantee_api;
 mod hardening;
 pub mod metrics;
 mod risk_api;
@@ -108,6 +109,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(eport_api::routes())
         .merge(exchange_api::routes())
         .merge(finance_api::routes())
+        .merge(guarantee_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
@@ -486,6 +488,7 @@ async fn openapi() -> Response {
     doc.merge(<eport_api::EportApiDoc as OpenApi>::openapi());
     doc.merge(<exchange_api::ExchangeApiDoc as OpenApi>::openapi());
     doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
+    doc.merge(<guarantee_api::GuaranteeApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()

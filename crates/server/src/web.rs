@@ -24,6 +24,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     ("detail.js", JS, include_bytes!("../web/assets/detail.js")),
     ("portal.js", JS, include_bytes!("../web/assets/portal.js")),
     ("finance.js", JS, include_bytes!("../web/assets/finance.js")),
+    (
+        "guarantees.js",
+        JS,
+        include_bytes!("../web/assets/guarantees.js"),
+    ),
     ("form.js", JS, include_bytes!("../web/assets/form.js")),
     ("officer.js", JS, include_bytes!("../web/assets/officer.js")),
     ("hq.js", JS, include_bytes!("../web/assets/hq.js")),

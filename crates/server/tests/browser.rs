@@ -1440,6 +1440,31 @@ async fn file_inspect_pay_release_in_a_browser() {
         "the recorded receipt",
     )
     .await;
+    // The guarantee ledger on the same desk: the demo's general guarantee, and a bank guarantee
+    // registered from the form.
+    ui.until(
+        "document.querySelector('#bank-guarantees tr[data-guarantee]') !== null",
+        "the bank's guarantees",
+    )
+    .await;
+    for (id, v) in [
+        ("guarantee-form-id", "UI-BOC-G-0001"),
+        ("guarantee-form-kind", "bank_guarantee"),
+        ("guarantee-form-holder", ENTERPRISE_USCC),
+        ("guarantee-form-amount_fen", "200000.00"),
+        ("guarantee-form-valid_from", "2026-01-01"),
+        ("guarantee-form-valid_to", "2026-12-31"),
+        ("guarantee-form-offices", "2200"),
+        ("guarantee-form-purposes", "release"),
+    ] {
+        ui.set(id, v).await;
+    }
+    ui.click("#guarantee-form-submit").await;
+    ui.until(
+        "document.querySelector('#bank-guarantees tr[data-guarantee=\"UI-BOC-G-0001\"]') !== null",
+        "the registered guarantee",
+    )
+    .await;
     ui.shot("13-bank-records").await;
     ui.both_languages("bank desk", None).await;
     ui.sign_out().await;

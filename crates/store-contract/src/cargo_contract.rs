@@ -490,7 +490,7 @@ pub fn manifest_and_declaration_events_commit_together(h: &dyn CargoHarness) {
     assert!(store.verify_audit().unwrap().is_intact());
 }
 
-fn transit_decl(no: &str) -> TransitDeclaration {
+pub fn transit_decl(no: &str) -> TransitDeclaration {
     TransitDeclaration {
         transit_no: TransitNo::parse(no).unwrap(),
         declarant: declarant(),

@@ -15,5 +15,6 @@ pub mod cargo_contract;
 pub mod contract;
 pub mod eport_contract;
 pub mod finance_contract;
+pub mod guarantee_contract;
 pub mod outbox_contract;
 pub mod risk_contract;

@@ -43,6 +43,7 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 mod cargo;
 mod eport;
 mod finance;
+mod guarantee;
 mod outbox;
 mod risk;
 mod schema;

@@ -136,6 +136,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX declarations_submitted
         ON declarations (submitted_at, declaration_office, status, lane, declaration_no);
     "#,
+    // 10: the guarantee ledger (`crate::guarantee`): guarantees and their reservations.
+    crate::guarantee::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

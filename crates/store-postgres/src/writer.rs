@@ -39,6 +39,7 @@ use crate::{backend, corrupt, ms, WriterStats};
 pub(crate) mod cargo;
 pub(crate) mod eport;
 pub(crate) mod finance;
+pub(crate) mod guarantee;
 pub(crate) mod outbox;
 pub(crate) mod risk;
 
@@ -1129,6 +1130,12 @@ impl Tx<'_> {
             Request::RecordBankRecord(x, reply) => {
                 Answer::new(reply, self.record_bank_record(head, x).await)
             }
+            Request::RegisterGuarantee(x, reply) => {
+                Answer::new(reply, self.register_guarantee(head, x).await)
+            }
+            Request::ClaimGuarantee(x, reply) => {
+                Answer::new(reply, self.claim_guarantee(head, x).await)
+            }
         }
     }
 
@@ -1471,6 +1478,10 @@ impl Tx<'_> {
         if let Some(status) = plan.status_changed {
             self.settle(head, id, status, actor, now).await?;
         }
+        // The guarantee ledger: a release against a guarantee reserves, the last payment
+        // releases.
+        self.settle_guarantee(head, id, state, events, actor, now)
+            .await?;
         Ok(Appended {
             version,
             status: state.status,

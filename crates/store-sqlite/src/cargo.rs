@@ -242,6 +242,7 @@ fn write_transit(
 ) -> Result<StoredTransit, StoreError> {
     let on_record = load_transit_row(c, &req.transit_no)?.map(|t| (t.version, t.state));
     let version = on_record.as_ref().map_or(0, |(v, _)| *v);
+    let before = on_record.as_ref().map(|(_, s)| s.status);
     let written = store::plan::transit(req, on_record)?;
     let (state, new_version, now) = (&written.state, written.version, written.updated_at);
     let decl = state
@@ -287,6 +288,8 @@ fn write_transit(
             transit_audit_detail(e),
         )?;
     }
+    // The guarantee ledger: a declared transit reserves, its clearance or cancellation releases.
+    super::guarantee::settle_transit(c, head, before, state, &req.events, now)?;
     Ok(written)
 }
 

@@ -38,6 +38,7 @@ pub mod backup;
 mod cargo;
 mod eport;
 mod finance;
+mod guarantee;
 mod outbox;
 mod risk;
 
@@ -194,6 +195,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX declarations_counted ON declarations
         (submitted_at_ms + 0, submitted_at_ms, declaration_office, status, lane, declaration_no);
     "#,
+    // 11: the guarantee ledger (store::guarantee): guarantees and their reservations.
+    guarantee::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -1010,6 +1013,8 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::RecordBankRecord(x, reply) => {
             run!(reply, |c, h| finance::record_bank_record(c, h, x))
         }
+        Request::RegisterGuarantee(x, reply) => run!(reply, |c, h| guarantee::register(c, h, x)),
+        Request::ClaimGuarantee(x, reply) => run!(reply, |c, h| guarantee::claim(c, h, x)),
     }
 }
 
@@ -1433,6 +1438,8 @@ fn write_events(
     if let Some(status) = plan.status_changed {
         eport::settle(c, head, id, status, actor, now)?;
     }
+    // The guarantee ledger: a release against a guarantee reserves, the last payment releases.
+    guarantee::settle_declaration(c, head, id, state, events, actor, now)?;
     Ok(Appended {
         version,
         status: state.status,

@@ -55,6 +55,7 @@ pub mod cargo;
 pub mod detail;
 pub mod eport;
 pub mod finance;
+pub mod guarantee;
 pub mod licence_message;
 pub mod outbox;
 pub mod plan;
@@ -572,6 +573,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is closed")]
     Closed,
+    /// The guarantee ledger refused (crate::guarantee): nothing of the write was kept.
+    #[error("guarantee refused: {}", .0.message_en())]
+    Guarantee(tax::guarantee::GuaranteeRefusal),
     #[error("storage backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -590,6 +594,7 @@ impl StoreError {
             StoreError::Corrupt(_) => "corrupt",
             StoreError::Closed => "closed",
             StoreError::Backend(_) => "backend",
+            StoreError::Guarantee(r) => r.code(),
         }
     }
 }
@@ -759,6 +764,11 @@ pub trait Store: writer::Queued + Send + Sync {
     /// The tax and foreign-exchange ledgers ([`finance::FinanceStore`]), if this backend has
     /// them.
     fn finance_store(&self) -> Option<&dyn finance::FinanceStore> {
+        None
+    }
+
+    /// The guarantee ledger's storage ([`guarantee::GuaranteeStore`]), if this backend has it.
+    fn guarantee_store(&self) -> Option<&dyn guarantee::GuaranteeStore> {
         None
     }
 }

@@ -111,6 +111,9 @@ requests! {
     // The tax and foreign-exchange ledgers (crate::finance).
     RecordRefundClaim((Box<::eport::refund::RefundClaim>, Actor, DateTime<Utc>)) -> (),
     RecordBankRecord((Box<::eport::forex::BankRecord>, Actor, DateTime<Utc>)) -> (),
+    // The guarantee ledger (crate::guarantee).
+    RegisterGuarantee((crate::guarantee::RegisterWrite, Actor, DateTime<Utc>)) -> crate::guarantee::StoredGuarantee,
+    ClaimGuarantee((crate::guarantee::ClaimWrite, Actor, DateTime<Utc>)) -> domain::money::Fen,
 }
 
 /// A request's result, held until its batch commits.
@@ -174,6 +177,9 @@ macro_rules! provide_sub_stores {
             Some(self)
         }
         fn finance_store(&self) -> Option<&dyn $crate::finance::FinanceStore> {
+            Some(self)
+        }
+        fn guarantee_store(&self) -> Option<&dyn $crate::guarantee::GuaranteeStore> {
             Some(self)
         }
     };

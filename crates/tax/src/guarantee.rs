@@ -18,12 +18,12 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use domain::codes::{OfficeCode, Uscc};
 use domain::money::Fen;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GuaranteeKind {
     /// 保函: a bank's guarantee, usually for one purpose.
@@ -33,7 +33,7 @@ pub enum GuaranteeKind {
 }
 
 /// What a guarantee may secure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// 担保放行: release before the taxes are paid.
@@ -49,10 +49,17 @@ impl Purpose {
             Purpose::Transit => "transit",
         }
     }
+    pub fn parse(s: &str) -> Option<Purpose> {
+        match s {
+            "release" => Some(Purpose::Release),
+            "transit" => Some(Purpose::Transit),
+            _ => None,
+        }
+    }
 }
 
 /// One guarantee as registered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuaranteeTerms {
     pub id: String,
     pub kind: GuaranteeKind,
@@ -70,7 +77,7 @@ pub struct GuaranteeTerms {
 }
 
 /// An open reservation against a guarantee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation {
     pub amount_fen: Fen,
     pub purpose: Purpose,
@@ -79,7 +86,7 @@ pub struct Reservation {
     pub due_on: NaiveDate,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Guarantee {
     pub terms: GuaranteeTerms,
     /// Open reservations by the caller's reference (a declaration or transit number).
@@ -131,7 +138,7 @@ pub enum GuaranteeCommand {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum GuaranteeEvent {
     Registered {
@@ -208,6 +215,27 @@ pub enum GuaranteeRefusal {
 }
 
 impl GuaranteeRefusal {
+    /// A stable code for machines (the `code` of the serialized form).
+    pub fn code(&self) -> &'static str {
+        use GuaranteeRefusal as R;
+        match self {
+            R::Unknown { .. } => "guarantee_unknown",
+            R::AlreadyRegistered { .. } => "guarantee_already_registered",
+            R::NotIssuingBank { .. } => "guarantee_not_issuing_bank",
+            R::BadTerms { .. } => "guarantee_bad_terms",
+            R::NotValid { .. } => "guarantee_not_valid",
+            R::OtherHolder => "guarantee_other_holder",
+            R::OfficeOutOfScope { .. } => "guarantee_office_out_of_scope",
+            R::PurposeOutOfScope { .. } => "guarantee_purpose_out_of_scope",
+            R::NonPositiveAmount => "guarantee_non_positive_amount",
+            R::ShortOfBalance { .. } => "guarantee_short_of_balance",
+            R::ReferenceInUse { .. } => "guarantee_reference_in_use",
+            R::NoReservation { .. } => "guarantee_no_reservation",
+            R::NotYetDue { .. } => "guarantee_not_yet_due",
+            R::DueAfterExpiry { .. } => "guarantee_due_after_expiry",
+        }
+    }
+
     pub fn message_en(&self) -> String {
         use GuaranteeRefusal as R;
         match self {
@@ -300,6 +328,34 @@ pub struct GuaranteeLedger {
 }
 
 impl GuaranteeLedger {
+    /// The ledger of one guarantee as stored: its terms, then its reservations, open or claimed
+    /// (`true`), folded in as the events that made them.
+    pub fn of_one<'a>(
+        terms: &GuaranteeTerms,
+        reservations: impl IntoIterator<Item = (&'a str, &'a Reservation, bool)>,
+    ) -> GuaranteeLedger {
+        let mut ledger = GuaranteeLedger::default();
+        ledger.apply(&GuaranteeEvent::Registered {
+            terms: terms.clone(),
+        });
+        for (reference, r, claimed) in reservations {
+            ledger.apply(&GuaranteeEvent::Reserved {
+                id: terms.id.clone(),
+                reference: reference.to_owned(),
+                reservation: r.clone(),
+            });
+            if claimed {
+                ledger.apply(&GuaranteeEvent::Claimed {
+                    id: terms.id.clone(),
+                    reference: reference.to_owned(),
+                    bank: terms.bank.clone(),
+                    amount_fen: r.amount_fen,
+                });
+            }
+        }
+        ledger
+    }
+
     pub fn get(&self, id: &str) -> Option<&Guarantee> {
         self.guarantees.get(id)
     }

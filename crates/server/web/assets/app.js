@@ -10,6 +10,7 @@ import { worklist, officerDetail } from './officer.js';
 import { dashboard } from './hq.js';
 import { taxClaims, forexReport, bankDesk } from './finance.js';
 import { agencyMessages } from './exchange.js';
+import { guaranteeDesk } from './guarantees.js';
 
 export const session = { principal: null };
 
@@ -115,6 +116,7 @@ async function agencyView(el, ctx) {
   if (agencyIs(p, ['tax', 'sat'])) parts.push(['agency.refunds', [await taxClaims()]]);
   if (agencyIs(p, ['forex', 'safe'])) parts.push(['agency.forex', [await forexReport()]]);
   if (agencyIs(p, ['bank'])) parts.push(['agency.bank', await bankDesk(ctx)]);
+  if (agencyIs(p, ['bank'])) parts.push(['agency.guarantees', await guaranteeDesk(ctx)]);
   const messages = await agencyMessages();
   if (!ctx.isCurrent()) return;
   const agency = tkOr('agency_name', String(p.agency || '').toLowerCase(), 'agency_name.other');

@@ -15,7 +15,7 @@ const fen = (v) => h('td.num', { dataset: { sort: String(v) } }, fmtFen(v));
 
 // A form of text inputs (and selects: attrs.options = [[value, key]]), with the errors of the
 // API shown on their fields. fields: [name, label key, attrs]. onSubmit(body) posts.
-function apiForm({ id, titleKey, submitKey, fields, onSubmit }) {
+export function apiForm({ id, titleKey, submitKey, fields, onSubmit }) {
   const inputs = {};
   const errs = {};
   const rows = fields.map(([name, key, attrs = {}]) => {

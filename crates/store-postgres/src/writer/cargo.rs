@@ -275,6 +275,7 @@ impl Tx<'_> {
             None => None,
         };
         let version = on_record.as_ref().map_or(0, |(v, _)| *v);
+        let before = on_record.as_ref().map(|(_, s)| s.status);
         let mut written = store::plan::transit(req, on_record)?;
         written.updated_at = ms(written.updated_at);
         let (state, new_version, now) = (&written.state, written.version, written.updated_at);
@@ -324,6 +325,10 @@ impl Tx<'_> {
             )
             .await?;
         }
+        // The guarantee ledger: a declared transit reserves, its clearance or cancellation
+        // releases.
+        self.settle_transit_guarantee(head, before, state, &req.events, now)
+            .await?;
         Ok(written)
     }
 }
