@@ -236,10 +236,17 @@ pub enum Operation {
     /// Read the foreign-exchange match of goods and funds: the foreign-exchange agency every
     /// enterprise's (the class report), an enterprise its own.
     ViewForexMatch,
+    /// Correct a declaration from a review or inspection finding: a new version (officers
+    /// with the reviewer duty, who also decide amendments).
+    Correct,
+    /// Ask for a refund re-assessment found (the enterprise, for its own declaration).
+    RequestRefund,
+    /// Approve or refuse a refund (officers with the tax duty).
+    DecideRefund,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 38] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -275,6 +282,9 @@ impl Operation {
         Operation::ViewRefundClaims,
         Operation::RecordFunds,
         Operation::ViewForexMatch,
+        Operation::Correct,
+        Operation::RequestRefund,
+        Operation::DecideRefund,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -299,7 +309,10 @@ impl Operation {
             | Operation::ViewRiskReport
             | Operation::SetRiskPolicy => Needs(Duty::RiskAnalyst),
             Operation::SetCreditClass => Needs(Duty::Reviewer),
-            Operation::Submit
+            Operation::Correct => Needs(Duty::Reviewer),
+            Operation::DecideRefund => Needs(Duty::TaxOfficer),
+            Operation::RequestRefund
+            | Operation::Submit
             | Operation::Withdraw
             | Operation::RequestAmendment
             | Operation::RequestCancellation
@@ -339,6 +352,7 @@ impl Operation {
             | Operation::Withdraw
             | Operation::RequestAmendment
             | Operation::RequestCancellation
+            | Operation::RequestRefund
             | Operation::Pay => true,
             Operation::RecordReview
             | Operation::OrderInspection
@@ -367,7 +381,9 @@ impl Operation {
             | Operation::FileRefundClaim
             | Operation::ViewRefundClaims
             | Operation::RecordFunds
-            | Operation::ViewForexMatch => false,
+            | Operation::ViewForexMatch
+            | Operation::Correct
+            | Operation::DecideRefund => false,
         }
     }
 }

@@ -33,7 +33,7 @@ pub use apply::{
 pub use batch::{BatchCache, BatchProof};
 pub use feed::{FeedCursor, FeedPage, FeedReader};
 pub use message::{
-    encode_payload, Agency, DeclarationReleasedV1, Envelope, ExportClosedV1, Kind,
+    encode_payload, Agency, DeclarationReleasedV1, DutyRefundedV1, Envelope, ExportClosedV1, Kind,
     LicenceWrittenOffV1, MessageId, MessageType, Payload,
 };
 pub use outbox::{MemoryOutbox, Outbox, OutboxCounts, OutboxRecord};

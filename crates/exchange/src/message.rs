@@ -252,6 +252,30 @@ impl MessageType for ExportClosedV1 {
     const KIND: &'static str = "export_closed.v1";
 }
 
+/// A tax officer approved a refund of duties or taxes paid in excess (退还多缴税款), found by
+/// re-assessing a new version of the declaration (docs/TAX.md "Re-assessment"). To: tax.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DutyRefundedV1 {
+    /// `<declaration no>-<tax>-R<version>`.
+    pub refund_no: String,
+    pub declaration_no: DeclarationNo,
+    pub declarant: Uscc,
+    /// The tax kind refunded (`duty`, `vat`, ...).
+    pub tax: String,
+    pub amount_fen: Fen,
+    /// Interest at the demand-deposit rate (taxpayer requests; zero when customs found it).
+    pub interest_fen: Fen,
+    pub interest_days: i64,
+    /// `customs_found` or `taxpayer`.
+    pub origin: String,
+    pub approved_at: DateTime<Utc>,
+}
+
+impl MessageType for DutyRefundedV1 {
+    const KIND: &'static str = "duty_refunded.v1";
+}
+
 /// Part of a licence's quantity was written off against a released declaration (核销). Sent
 /// by whoever keeps the licence ledger back to customs and the holder's other agencies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +302,7 @@ pub enum Payload {
     DeclarationReleasedV1(DeclarationReleasedV1),
     ExportClosedV1(ExportClosedV1),
     LicenceWrittenOffV1(LicenceWrittenOffV1),
+    DutyRefundedV1(DutyRefundedV1),
 }
 
 /// The canonical payload bytes of a typed message: compact JSON, fields in the order the
@@ -307,6 +332,7 @@ impl Payload {
             DeclarationReleasedV1::KIND => Payload::DeclarationReleasedV1(decode(bytes)?),
             ExportClosedV1::KIND => Payload::ExportClosedV1(decode(bytes)?),
             LicenceWrittenOffV1::KIND => Payload::LicenceWrittenOffV1(decode(bytes)?),
+            DutyRefundedV1::KIND => Payload::DutyRefundedV1(decode(bytes)?),
             other => return Err(MessageError::UnknownKind(other.to_owned())),
         })
     }

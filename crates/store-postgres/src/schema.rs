@@ -136,6 +136,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX declarations_submitted
         ON declarations (submitted_at, declaration_office, status, lane, declaration_no);
     "#,
+    // 10: versions of a declaration (issue 14): notices a re-assessment replaced.
+    crate::writer::versions::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

@@ -38,6 +38,7 @@ use crate::{backend, corrupt, ms, WriterStats};
 
 pub(crate) mod cargo;
 pub(crate) mod eport;
+pub(crate) mod versions;
 pub(crate) mod finance;
 pub(crate) mod outbox;
 pub(crate) mod risk;
@@ -1467,6 +1468,7 @@ impl Tx<'_> {
                 _ => {}
             }
         }
+        self.write_versions(id, events).await?;
         // The E-Port licence uses settle with the step that releases or ends the declaration.
         if let Some(status) = plan.status_changed {
             self.settle(head, id, status, actor, now).await?;
