@@ -269,7 +269,9 @@ impl StepService<'_> {
                 Step::Suspend { reason, case_no } => Action::Suspend { reason, case_no },
                 Step::Unsuspend { reason } => Action::Unsuspend { reason },
                 Step::Correct { .. } | Step::RequestRefund { .. } | Step::DecideRefund { .. } => {
-                    return Err(AppError::Internal("a version step reached the plain path".into()))
+                    return Err(AppError::Internal(
+                        "a version step reached the plain path".into(),
+                    ))
                 }
             };
             let events =

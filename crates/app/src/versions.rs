@@ -68,7 +68,9 @@ fn reissue_basis() -> Basis {
     Basis {
         rule: "reissue".into(),
         basis_zh: "新版本重新计税：未缴的缴款书作废并按新税额重新填发".into(),
-        basis_en: "re-assessment of a new version: the unpaid notice is replaced by one of the new amount".into(),
+        basis_en:
+            "re-assessment of a new version: the unpaid notice is replaced by one of the new amount"
+                .into(),
         source: "Jinguan policy (docs/TAX.md \"Re-assessment\")".into(),
         verified: true,
     }
@@ -85,7 +87,10 @@ fn current(d: &StoredDeclaration) -> Result<Declaration, AppError> {
 
 /// An amendment request names real fields of the current version and none that may not
 /// change: every problem at once (422), before anything is written.
-pub(crate) fn check_request(d: &StoredDeclaration, changes: &[FieldChange]) -> Result<(), AppError> {
+pub(crate) fn check_request(
+    d: &StoredDeclaration,
+    changes: &[FieldChange],
+) -> Result<(), AppError> {
     if d.state.status == clearance::Status::Rejected {
         // The lifecycle refuses the step itself.
         return Ok(());
@@ -127,10 +132,18 @@ pub(crate) fn build(
         None
     } else {
         let due = crate::assessment::assess_amounts(core, &typed, Some(d.id))?;
-        let no = state
-            .declaration_no
-            .ok_or_else(|| AppError::Internal(format!("declaration {} has notices but no number", d.id)))?;
-        Some(reassess(core, state, &due, no, version.version, cause, now)?)
+        let no = state.declaration_no.ok_or_else(|| {
+            AppError::Internal(format!("declaration {} has notices but no number", d.id))
+        })?;
+        Some(reassess(
+            core,
+            state,
+            &due,
+            no,
+            version.version,
+            cause,
+            now,
+        )?)
     };
     Ok(VersionRecord {
         version: version.version,
@@ -196,12 +209,16 @@ fn reassess(
         for n in live {
             match n.paid_at {
                 Some(at) => {
-                    paid = paid.checked_add(n.notice.amount_fen.0).ok_or_else(overflow)?;
+                    paid = paid
+                        .checked_add(n.notice.amount_fen.0)
+                        .ok_or_else(overflow)?;
                     let day = china_date(at);
                     first_paid = Some(first_paid.map_or(day, |d| d.min(day)));
                 }
                 None => {
-                    unpaid = unpaid.checked_add(n.notice.amount_fen.0).ok_or_else(overflow)?;
+                    unpaid = unpaid
+                        .checked_add(n.notice.amount_fen.0)
+                        .ok_or_else(overflow)?;
                     unpaid_nos.push(n.notice.notice_no.clone());
                 }
             }
@@ -283,7 +300,12 @@ fn reassess(
         let extra = rest - replacement;
         if extra == 0 {
             if replacement > 0 {
-                issue(&mut out, replacement, Outcome::Reissued, Some(reissue_basis()));
+                issue(
+                    &mut out,
+                    replacement,
+                    Outcome::Reissued,
+                    Some(reissue_basis()),
+                );
             }
             line.outcome = Outcome::Reissued;
             line.amount_fen = Fen(replacement);
@@ -361,7 +383,12 @@ fn reassess(
             }
             Consequence::TimeBarred { difference_fen, .. } => {
                 if replacement > 0 {
-                    issue(&mut out, replacement, Outcome::Reissued, Some(reissue_basis()));
+                    issue(
+                        &mut out,
+                        replacement,
+                        Outcome::Reissued,
+                        Some(reissue_basis()),
+                    );
                 }
                 line.outcome = Outcome::TimeBarred;
                 line.amount_fen = Fen(difference_fen);
@@ -448,7 +475,12 @@ pub(crate) fn refund_messages(
         else {
             continue;
         };
-        let Some(r) = d.state.refunds.iter().find(|r| &r.record.refund_no == refund_no) else {
+        let Some(r) = d
+            .state
+            .refunds
+            .iter()
+            .find(|r| &r.record.refund_no == refund_no)
+        else {
             continue;
         };
         let payload = exchange::DutyRefundedV1 {

@@ -913,7 +913,11 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
         }
         EventKind::Versioned { record } => apply_version(&mut s, record, e.at),
         EventKind::RefundRequested { refund_no } => {
-            if let Some(r) = s.refunds.iter_mut().find(|r| &r.record.refund_no == refund_no) {
+            if let Some(r) = s
+                .refunds
+                .iter_mut()
+                .find(|r| &r.record.refund_no == refund_no)
+            {
                 r.status = crate::version::RefundStatus::Requested;
                 r.requested_at = Some(e.at);
             }
@@ -925,7 +929,11 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
             interest_days,
             interest_fen,
         } => {
-            if let Some(r) = s.refunds.iter_mut().find(|r| &r.record.refund_no == refund_no) {
+            if let Some(r) = s
+                .refunds
+                .iter_mut()
+                .find(|r| &r.record.refund_no == refund_no)
+            {
                 r.status = if *approved {
                     crate::version::RefundStatus::Approved
                 } else {
@@ -946,7 +954,11 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
 /// superseded, the new ones outstanding) and refunds. A paid declaration with a new notice is
 /// assessed again; a released one stays released (and cannot close while a notice is
 /// outstanding).
-fn apply_version(s: &mut DeclarationState, record: &crate::version::VersionRecord, at: DateTime<Utc>) {
+fn apply_version(
+    s: &mut DeclarationState,
+    record: &crate::version::VersionRecord,
+    at: DateTime<Utc>,
+) {
     s.version_no = record.version;
     let Some(r) = &record.reassessment else {
         return;
@@ -1120,7 +1132,9 @@ fn check_version_record(
             }
             bounded_text("reason", reason, TEXT_MAX)?;
         }
-        VersionSource::OfficerCorrection { officer, reason, .. } => {
+        VersionSource::OfficerCorrection {
+            officer, reason, ..
+        } => {
             if officer != actor {
                 return bad("the correcting officer is not the actor");
             }
@@ -1159,7 +1173,9 @@ fn check_version_record(
     for no in &r.superseded {
         match state.notices.iter().find(|x| &x.notice.notice_no == no) {
             Some(x) if x.paid_at.is_none() && x.superseded_at.is_none() => {}
-            _ => return bad("a superseded notice is not an outstanding notice of this declaration"),
+            _ => {
+                return bad("a superseded notice is not an outstanding notice of this declaration")
+            }
         }
     }
     let mut refunds = HashSet::new();
@@ -1169,7 +1185,10 @@ fn check_version_record(
             return bad("a refund amount is not positive");
         }
         if !refunds.insert(x.refund_no.as_str())
-            || state.refunds.iter().any(|y| y.record.refund_no == x.refund_no)
+            || state
+                .refunds
+                .iter()
+                .any(|y| y.record.refund_no == x.refund_no)
         {
             return bad("a refund number is used twice");
         }

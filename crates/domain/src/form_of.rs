@@ -4,7 +4,7 @@
 //! form `f`, `validate(form_of(validate(f)))` is `validate(f)` (tested on the examples).
 
 use crate::declaration::{
-    BuyerForm, BuyerIdType, ChargeForm, Charge, Declaration, DeclarationForm, DocumentForm,
+    BuyerForm, BuyerIdType, Charge, ChargeForm, Declaration, DeclarationForm, DocumentForm,
     EntryType, ItemForm, NumberText, OriginProofForm, OriginProofKind, OverseasPartyForm, Party,
     PartyForm,
 };

@@ -20,8 +20,8 @@
 
 pub mod codes;
 pub mod declaration;
-pub mod form_of;
 pub mod divisions;
+pub mod form_of;
 pub mod form_path;
 pub mod money;
 pub mod problem;

@@ -38,10 +38,10 @@ use crate::{backend, corrupt, ms, WriterStats};
 
 pub(crate) mod cargo;
 pub(crate) mod eport;
-pub(crate) mod versions;
 pub(crate) mod finance;
 pub(crate) mod outbox;
 pub(crate) mod risk;
+pub(crate) mod versions;
 
 /// Start the writer thread; returns once its connection is open and its statements prepared.
 pub(crate) fn spawn(

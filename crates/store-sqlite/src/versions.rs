@@ -8,7 +8,11 @@ pub(super) const MIGRATION: &str = r#"
     ALTER TABLE payment_notices ADD COLUMN superseded_at_ms INTEGER;
 "#;
 
-pub(super) fn write(c: &Connection, id: i64, events: &[clearance::Event]) -> Result<(), StoreError> {
+pub(super) fn write(
+    c: &Connection,
+    id: i64,
+    events: &[clearance::Event],
+) -> Result<(), StoreError> {
     let w = store::versions::writes(events);
     if let Some(body) = &w.body_json {
         c.prepare_cached("UPDATE declarations SET body = ?2 WHERE id = ?1")

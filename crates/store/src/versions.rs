@@ -4,8 +4,8 @@
 //! superseded. Every version stays in the event log (`EventKind::Versioned`), with who, when,
 //! why, the differences and its declaration; refunds live in the declaration's state.
 
-use clearance::{Event, EventKind, PaymentNotice};
 use chrono::{DateTime, Utc};
+use clearance::{Event, EventKind, PaymentNotice};
 
 /// The writes of one append's `Versioned` events, in order.
 #[derive(Debug, Default, PartialEq, Eq)]
