@@ -38,6 +38,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["access", "assessment", "error", "exchange_desk", "kernel"],
     ),
     ("stats", &["access", "error", "exchange_desk", "kernel"]),
+    ("versions", &["assessment", "error", "kernel"]),
     (
         "filing",
         &[
@@ -60,6 +61,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "exchange_desk",
             "kernel",
             "risk_desk",
+            "versions",
         ],
     ),
     (
