@@ -388,7 +388,7 @@ impl StepService<'_> {
                 )?;
                 let after = events.iter().fold(d.state.clone(), clearance::apply);
                 versionable(&after)?;
-                let record = crate::versions::build(
+                let mut record = crate::versions::build(
                     self.core,
                     d,
                     &after,
@@ -406,6 +406,7 @@ impl StepService<'_> {
                     },
                     now,
                 )?;
+                self.reevaluate(&mut record, &after, &header.declarant);
                 events.extend(decide_one(
                     &after,
                     Action::RecordVersion {
@@ -421,7 +422,7 @@ impl StepService<'_> {
                 taxpayer_breach,
             } => {
                 versionable(&d.state)?;
-                let record = crate::versions::build(
+                let mut record = crate::versions::build(
                     self.core,
                     d,
                     &d.state,
@@ -441,6 +442,7 @@ impl StepService<'_> {
                     },
                     now,
                 )?;
+                self.reevaluate(&mut record, &d.state, &header.declarant);
                 decide_one(
                     &d.state,
                     Action::RecordVersion {
@@ -482,6 +484,39 @@ impl StepService<'_> {
             }
             _ => return Ok(None),
         }))
+    }
+
+    /// Risk's re-evaluation of a new version whose changes touch what the rules select on
+    /// (`RISK_RELEVANT_FIELDS`), after the lane was chosen: the lane, reasons and hold the
+    /// engine (or the configured lane policy) would give this version now, recorded on the
+    /// version for officers only. The declaration keeps its lane and place in the flow; before
+    /// a lane is chosen there is nothing to record (the lane will be chosen on this version).
+    fn reevaluate(
+        &self,
+        record: &mut clearance::version::VersionRecord,
+        state: &DeclarationState,
+        declarant: &Uscc,
+    ) {
+        let (true, Some(no), Some(_)) = (record.risk_relevant, state.declaration_no, state.lane)
+        else {
+            return;
+        };
+        let Ok(decl) = serde_json::from_value::<Declaration>(record.declaration.clone()) else {
+            return;
+        };
+        let store::AutomaticReview::AcceptRisk { choose } =
+            self.risk.accepting_review(&decl, declarant, None)
+        else {
+            return;
+        };
+        let chosen = choose.choose(&no);
+        record.risk = Some(serde_json::json!({
+            "lane": chosen.lane,
+            "reasons": chosen.reasons,
+            "inspection": chosen.inspection,
+            "hold": chosen.hold.map(|h| h.reason),
+            "explanation": chosen.explanation,
+        }));
     }
 
     /// Every version of a declaration, oldest first: the filing, then each amendment or
@@ -589,6 +624,12 @@ impl StepService<'_> {
         let mut events = self.core.store.events(d.id)?;
         if matches!(principal, Principal::Enterprise { .. }) {
             crate::risk_desk::redact_for_enterprise(&mut events);
+            // Risk's re-evaluation of a version is for officers.
+            for e in events.iter_mut() {
+                if let EventKind::Versioned { record } = &mut e.event.kind {
+                    record.risk = None;
+                }
+            }
         }
         let notices = self.core.store.payment_notices(d.id)?;
         let typed: Option<Declaration> = match d.state.status {

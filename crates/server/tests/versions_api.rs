@@ -423,6 +423,15 @@ async fn an_undervaluation_found_is_recovered_with_its_surcharge_on_a_notice_of_
         .get(&off, &format!("/api/declarations/{id}/versions"))
         .await;
     let v2 = &versions[1];
+    // The price touches what risk looks at: its re-evaluation is recorded for officers only.
+    assert_eq!(v2["risk_relevant"], true);
+    assert!(v2["risk"]["lane"].is_string(), "{v2}");
+    let (_, seen) = t
+        .get(&ent, &format!("/api/declarations/{id}/versions"))
+        .await;
+    assert!(seen[1].get("risk").is_none(), "{}", seen[1]);
+    let events = t.detail(&ent, id).await["events"].clone();
+    assert!(!events.to_string().contains("\"risk\":{"), "{events}");
     assert_eq!(v2["source"]["source"], "officer_correction");
     assert_eq!(v2["source"]["kind"], "customs_value");
     assert_eq!(v2["source"]["officer"]["login"], "off");
