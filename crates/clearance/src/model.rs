@@ -661,8 +661,9 @@ pub struct DeclarationState {
     /// Amendments approved so far.
     #[serde(default)]
     pub amendments: u32,
-    /// The number of the current version (0 and 1: the filing; [`crate::version`]).
-    #[serde(default)]
+    /// The number of the current version (0 and 1: the filing; [`crate::version`]). Not
+    /// written while 0, so that an ordinary filing's stored state is as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub version_no: u32,
     /// Refunds re-assessment found, and where each stands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -671,6 +672,10 @@ pub struct DeclarationState {
     pub accepted_at: Option<DateTime<Utc>>,
     pub released_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl DeclarationState {
