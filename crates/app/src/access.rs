@@ -242,10 +242,17 @@ pub enum Operation {
     ViewGuarantees,
     /// Enforce guarantees whose secured amounts fell due unpaid (tax officers, HQ).
     EnforceGuarantees,
+    /// Correct a declaration from a review or inspection finding: a new version (officers
+    /// with the reviewer duty, who also decide amendments).
+    Correct,
+    /// Ask for a refund re-assessment found (the enterprise, for its own declaration).
+    RequestRefund,
+    /// Approve or refuse a refund (officers with the tax duty).
+    DecideRefund,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 37] = [
+    pub const ALL: [Operation; 40] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -283,6 +290,9 @@ impl Operation {
         Operation::RegisterGuarantee,
         Operation::ViewGuarantees,
         Operation::EnforceGuarantees,
+        Operation::Correct,
+        Operation::RequestRefund,
+        Operation::DecideRefund,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -308,7 +318,10 @@ impl Operation {
             | Operation::ViewRiskReport
             | Operation::SetRiskPolicy => Needs(Duty::RiskAnalyst),
             Operation::SetCreditClass => Needs(Duty::Reviewer),
-            Operation::Submit
+            Operation::Correct => Needs(Duty::Reviewer),
+            Operation::DecideRefund => Needs(Duty::TaxOfficer),
+            Operation::RequestRefund
+            | Operation::Submit
             | Operation::RequestAmendment
             | Operation::RequestCancellation
             | Operation::Pay
@@ -347,6 +360,7 @@ impl Operation {
             | Operation::Submit
             | Operation::RequestAmendment
             | Operation::RequestCancellation
+            | Operation::RequestRefund
             | Operation::Pay => true,
             Operation::RecordReview
             | Operation::OrderInspection
@@ -378,7 +392,9 @@ impl Operation {
             | Operation::ViewForexMatch
             | Operation::RegisterGuarantee
             | Operation::ViewGuarantees
-            | Operation::EnforceGuarantees => false,
+            | Operation::EnforceGuarantees
+            | Operation::Correct
+            | Operation::DecideRefund => false,
         }
     }
 }

@@ -46,7 +46,9 @@
 //! - [`filing`]: submission, the path of one declaration top to bottom. Uses core, assessment,
 //!   risk_desk, eport_desk, cargo_desk.
 //! - [`steps`]: steps on a declaration and the queries on declarations. Uses core,
-//!   assessment, risk_desk, exchange_desk, cargo_desk.
+//!   assessment, risk_desk, exchange_desk, cargo_desk, versions.
+//! - [`versions`]: versions of a declaration, their re-assessment and refunds (checks and
+//!   records; the steps write them). Uses core, assessment.
 //!
 //! Module names do not shadow crate names (`risk`, `exchange`, `eport`, `cargo_control`, `tax`,
 //! `clearance`): the services are `*_desk`, `filing`, `steps`, `assessment`.
@@ -77,6 +79,7 @@ pub mod service;
 pub mod stats;
 pub mod steps;
 pub mod users;
+pub mod versions;
 
 pub use access::{
     authorize, authorize_cargo, decide, Ask, CargoOperation, CargoResource, Denied, Duty,
@@ -90,5 +93,5 @@ pub use portal::{CodeLookup, CodeRow};
 pub use risk_desk::{EnterpriseRegistry, StaticRegistry};
 pub use service::Clearance;
 pub use stats::{StatsQuery, StatsSummary};
-pub use steps::{DeclarationDetail, ListQuery, Step, StepDone};
+pub use steps::{DeclarationDetail, ListQuery, Step, StepDone, VersionView};
 pub use users::{NewUserRequest, SessionToken, UserView};

@@ -80,6 +80,25 @@ pub enum Step {
     Unsuspend {
         reason: String,
     },
+    /// An officer's correction from a review or inspection finding: a new version, re-assessed
+    /// (`taxpayer_breach`: the finding is the taxpayer's breach, so a shortfall is recovered
+    /// (追征) rather than levied (补征)).
+    Correct {
+        kind: clearance::version::CorrectionKind,
+        reason: String,
+        changes: Vec<FieldChange>,
+        taxpayer_breach: bool,
+    },
+    /// The enterprise asks for a refund re-assessment found.
+    RequestRefund {
+        refund_no: String,
+    },
+    /// A tax officer approves or refuses a refund.
+    DecideRefund {
+        refund_no: String,
+        approve: bool,
+        reason: String,
+    },
 }
 
 impl Step {
@@ -97,6 +116,9 @@ impl Step {
             Step::Close | Step::ConfirmExit { .. } => Operation::Close,
             Step::ApproveRequest { .. } | Step::RefuseRequest { .. } => Operation::DecideRequest,
             Step::Suspend { .. } | Step::Unsuspend { .. } => Operation::Suspend,
+            Step::Correct { .. } => Operation::Correct,
+            Step::RequestRefund { .. } => Operation::RequestRefund,
+            Step::DecideRefund { .. } => Operation::DecideRefund,
         }
     }
 }
@@ -123,6 +145,16 @@ pub struct DeclarationDetail {
     /// The tax breakdown, every step shown; `None` for rejected filings or when the engine
     /// cannot assess (an exchange rate missing, for instance).
     pub tax: Option<tax::Assessment>,
+}
+
+/// One version as listed: the filing (no record) or a new version with its record.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionView {
+    pub version: u32,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Box<clearance::version::VersionRecord>>,
 }
 
 /// Filters of a listing, as a caller gives them; the service adds the caller's scope.
@@ -172,6 +204,22 @@ impl StepService<'_> {
                 ),
             )?;
             let actor = self.actor_for(&allowed, op, &header)?;
+            let now = self.core.now();
+            // Versions and refunds (issue 14): decided here, with the version built from the
+            // stored declaration; everything else below.
+            if let Some(events) = self.version_events(&d, &header, &actor, &step, now)? {
+                match self.write(&allowed, &d, None, events) {
+                    Ok(a) => {
+                        return Ok(StepDone {
+                            id: d.id,
+                            status: a.status,
+                            version: a.version,
+                        })
+                    }
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let action = match step.clone() {
                 Step::RequestAmendment { reason, changes } => {
                     Action::RequestAmendment { reason, changes }
@@ -218,8 +266,12 @@ impl StepService<'_> {
                 Step::RefuseRequest { reason } => Action::RefuseRequest { reason },
                 Step::Suspend { reason, case_no } => Action::Suspend { reason, case_no },
                 Step::Unsuspend { reason } => Action::Unsuspend { reason },
+                Step::Correct { .. } | Step::RequestRefund { .. } | Step::DecideRefund { .. } => {
+                    return Err(AppError::Internal(
+                        "a version step reached the plain path".into(),
+                    ))
+                }
             };
-            let now = self.core.now();
             let mut events =
                 decide(&d.state, &Command { actor, action }, now).map_err(AppError::Refused)?;
             // Cargo: an exit is confirmed only by a departed export manifest listing the
@@ -254,6 +306,263 @@ impl StepService<'_> {
             message_en: "the declaration keeps changing; try again".into(),
             message_zh: "报关单正被频繁更新，请稍后重试".into(),
         })
+    }
+
+    /// The events of a step that makes a version or acts on a refund; `None` for other steps.
+    /// An amendment request is checked against the current version's fields here too.
+    fn version_events(
+        &self,
+        d: &StoredDeclaration,
+        header: &clearance::Header,
+        actor: &Actor,
+        step: &Step,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Event>>, AppError> {
+        use clearance::version::{RefundOrigin, VersionSource};
+        use tax::collection::ShortLevyCause;
+        let decide_one = |state: &DeclarationState, action: Action| {
+            decide(
+                state,
+                &Command {
+                    actor: actor.clone(),
+                    action,
+                },
+                now,
+            )
+            .map_err(AppError::Refused)
+        };
+        let versionable = |state: &DeclarationState| {
+            if matches!(
+                state.status,
+                Status::Accepted
+                    | Status::DocumentReview
+                    | Status::Inspection
+                    | Status::AwaitingAssessment
+                    | Status::Assessed
+                    | Status::Paid
+                    | Status::Released
+            ) {
+                Ok(())
+            } else {
+                Err(AppError::Refused(clearance::Refusal::NotAllowedInStatus {
+                    status: state.status,
+                    action: "record_version",
+                }))
+            }
+        };
+        let refund = |refund_no: &str| {
+            d.state
+                .refunds
+                .iter()
+                .find(|r| r.record.refund_no == refund_no)
+                .map(|r| r.record.clone())
+        };
+        let today = domain::time::china_date(now);
+        Ok(Some(match step {
+            Step::RequestAmendment { changes, .. } => {
+                // The lifecycle says first whether an amendment may be asked for at all.
+                decide_one(
+                    &d.state,
+                    Action::RequestAmendment {
+                        reason: "check".into(),
+                        changes: changes.clone(),
+                    },
+                )
+                .or_else(|e| match e {
+                    // Its own text checks come with the real request below.
+                    AppError::Refused(
+                        clearance::Refusal::Missing { .. }
+                        | clearance::Refusal::TooLong { .. }
+                        | clearance::Refusal::TooMany { .. },
+                    ) => Ok(Vec::new()),
+                    other => Err(other),
+                })?;
+                crate::versions::check_request(d, changes)?;
+                return Ok(None);
+            }
+            Step::ApproveRequest { reason } => {
+                let Some(pending) = d
+                    .state
+                    .pending_request
+                    .as_ref()
+                    .filter(|p| p.kind == clearance::RequestKind::Amendment)
+                else {
+                    return Ok(None);
+                };
+                let mut events = decide_one(
+                    &d.state,
+                    Action::ApproveRequest {
+                        reason: reason.clone(),
+                    },
+                )?;
+                let after = events.iter().fold(d.state.clone(), clearance::apply);
+                versionable(&after)?;
+                let mut record = crate::versions::build(
+                    self.core,
+                    d,
+                    &after,
+                    &pending.changes,
+                    VersionSource::Amendment {
+                        requested_by: Actor::Enterprise {
+                            uscc: header.declarant,
+                        },
+                        approved_by: actor.clone(),
+                        reason: pending.reason.clone(),
+                    },
+                    crate::versions::Cause {
+                        short_levy: ShortLevyCause::NoBreach,
+                        refund: RefundOrigin::Taxpayer,
+                    },
+                    now,
+                )?;
+                self.reevaluate(&mut record, &after, &header.declarant);
+                events.extend(decide_one(
+                    &after,
+                    Action::RecordVersion {
+                        record: Box::new(record),
+                    },
+                )?);
+                events
+            }
+            Step::Correct {
+                kind,
+                reason,
+                changes,
+                taxpayer_breach,
+            } => {
+                versionable(&d.state)?;
+                let mut record = crate::versions::build(
+                    self.core,
+                    d,
+                    &d.state,
+                    changes,
+                    VersionSource::OfficerCorrection {
+                        officer: actor.clone(),
+                        kind: *kind,
+                        reason: reason.clone(),
+                    },
+                    crate::versions::Cause {
+                        short_levy: if *taxpayer_breach {
+                            ShortLevyCause::TaxpayerBreach
+                        } else {
+                            ShortLevyCause::NoBreach
+                        },
+                        refund: RefundOrigin::CustomsFound,
+                    },
+                    now,
+                )?;
+                self.reevaluate(&mut record, &d.state, &header.declarant);
+                decide_one(
+                    &d.state,
+                    Action::RecordVersion {
+                        record: Box::new(record),
+                    },
+                )?
+            }
+            Step::RequestRefund { refund_no } => {
+                let events = decide_one(
+                    &d.state,
+                    Action::RequestRefund {
+                        refund_no: refund_no.clone(),
+                    },
+                )?;
+                if let Some(r) = refund(refund_no) {
+                    crate::versions::refund_period(&r, today)?;
+                }
+                events
+            }
+            Step::DecideRefund {
+                refund_no,
+                approve,
+                reason,
+            } => {
+                let (interest_days, interest_fen) = match refund(refund_no) {
+                    Some(r) if *approve => crate::versions::refund_interest(&r, today)?,
+                    _ => (0, domain::money::Fen::ZERO),
+                };
+                decide_one(
+                    &d.state,
+                    Action::DecideRefund {
+                        refund_no: refund_no.clone(),
+                        approve: *approve,
+                        reason: reason.clone(),
+                        interest_days,
+                        interest_fen,
+                    },
+                )?
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Risk's re-evaluation of a new version whose changes touch what the rules select on
+    /// (`RISK_RELEVANT_FIELDS`), after the lane was chosen: the lane, reasons and hold the
+    /// engine (or the configured lane policy) would give this version now, recorded on the
+    /// version for officers only. The declaration keeps its lane and place in the flow; before
+    /// a lane is chosen there is nothing to record (the lane will be chosen on this version).
+    fn reevaluate(
+        &self,
+        record: &mut clearance::version::VersionRecord,
+        state: &DeclarationState,
+        declarant: &Uscc,
+    ) {
+        let (true, Some(no), Some(_)) = (record.risk_relevant, state.declaration_no, state.lane)
+        else {
+            return;
+        };
+        let Ok(decl) = serde_json::from_value::<Declaration>(record.declaration.clone()) else {
+            return;
+        };
+        let store::AutomaticReview::AcceptRisk { choose } =
+            self.risk.accepting_review(&decl, declarant, None)
+        else {
+            return;
+        };
+        let chosen = choose.choose(&no);
+        record.risk = Some(serde_json::json!({
+            "lane": chosen.lane,
+            "reasons": chosen.reasons,
+            "inspection": chosen.inspection,
+            "hold": chosen.hold.map(|h| h.reason),
+            "explanation": chosen.explanation,
+        }));
+    }
+
+    /// Every version of a declaration, oldest first: the filing, then each amendment or
+    /// correction with who, when, why, its differences and its re-assessment. Officers see
+    /// risk's re-evaluation; enterprises do not.
+    pub fn versions(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+    ) -> Result<Vec<VersionView>, AppError> {
+        let d = self.load_visible(principal, key)?;
+        let events = self.core.store.events(d.id)?;
+        let officer = !matches!(principal, Principal::Enterprise { .. });
+        let mut out = Vec::new();
+        for e in events {
+            match e.event.kind {
+                EventKind::Submitted { .. } => out.push(VersionView {
+                    version: 1,
+                    at: e.event.at,
+                    actor: e.event.actor.clone(),
+                    record: None,
+                }),
+                EventKind::Versioned { mut record } => {
+                    if !officer {
+                        record.risk = None;
+                    }
+                    out.push(VersionView {
+                        version: record.version,
+                        at: e.event.at,
+                        actor: e.event.actor.clone(),
+                        record: Some(record),
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// The actor the lifecycle sees. An officer of a parent office (or HQ) acts on behalf of
@@ -324,6 +633,12 @@ impl StepService<'_> {
         let mut events = self.core.store.events(d.id)?;
         if matches!(principal, Principal::Enterprise { .. }) {
             crate::risk_desk::redact_for_enterprise(&mut events);
+            // Risk's re-evaluation of a version is for officers.
+            for e in events.iter_mut() {
+                if let EventKind::Versioned { record } = &mut e.event.kind {
+                    record.risk = None;
+                }
+            }
         }
         let notices = self.core.store.payment_notices(d.id)?;
         let typed: Option<Declaration> = match d.state.status {
@@ -414,8 +729,13 @@ impl StepService<'_> {
         let appended = if let Some((rs, examination)) = self.risk.examination(d, examined) {
             rs.append_examined(append, examination)?
         } else {
-            // Exchange: the messages the step sends (a release; an export closed).
-            let outbox = self.exchange.outbox_messages(d, &append.events);
+            // Exchange: the messages the step sends (a release; an export closed; a refund).
+            let mut outbox = self.exchange.outbox_messages(d, &append.events);
+            outbox.extend(crate::versions::refund_messages(
+                self.core,
+                d,
+                &append.events,
+            ));
             // Cargo: a release writes the bill off, a cancellation or withdrawal frees it, in
             // the step's transaction.
             match self.cargo.bill_change(d, &append)? {

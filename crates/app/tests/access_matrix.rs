@@ -26,9 +26,9 @@ fn b() -> Uscc {
 fn duty_ops(d: Duty) -> &'static [Operation] {
     use Operation::*;
     match d {
-        Duty::Reviewer => &[RecordReview, OrderInspection, DecideRequest],
+        Duty::Reviewer => &[RecordReview, OrderInspection, DecideRequest, Correct],
         Duty::Inspector => &[RecordInspection],
-        Duty::TaxOfficer => &[Assess],
+        Duty::TaxOfficer => &[Assess, DecideRefund],
         Duty::ReleaseOfficer => &[Release, ReleaseAgainstGuarantee, Close],
         Duty::AntiSmuggling => &[Suspend],
         Duty::RiskAnalyst | Duty::Statistician | Duty::Administrator => &[],
@@ -41,6 +41,7 @@ const ENTERPRISE_OPS: &[Operation] = &[
     Operation::RequestAmendment,
     Operation::RequestCancellation,
     Operation::Pay,
+    Operation::RequestRefund,
 ];
 
 fn officer(office_code: &str, duty: Duty) -> Principal {

@@ -49,6 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["access", "error", "exchange_desk", "kernel"],
     ),
     ("stats", &["access", "error", "exchange_desk", "kernel"]),
+    ("versions", &["assessment", "error", "kernel"]),
     (
         "filing",
         &[
@@ -71,6 +72,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "exchange_desk",
             "kernel",
             "risk_desk",
+            "versions",
         ],
     ),
     (

@@ -333,6 +333,11 @@ pub fn decide(
                         notice_no: notice_no.clone(),
                     })
                 }
+                Some(n) if n.superseded_at.is_some() => {
+                    return Err(Refusal::NoticeSuperseded {
+                        notice_no: notice_no.clone(),
+                    })
+                }
                 Some(_) => EventKind::NoticePaid {
                     notice_no: notice_no.clone(),
                 },
@@ -466,10 +471,16 @@ pub fn decide(
         ) => return not_allowed(),
 
         // --- requests that need an officer's decision -----------------------------------------
-        // Amendment only before assessment, so that taxes are computed on the amended data
-        // (policy for now; post-release amendment is a later feature).
+        // Amendment after acceptance, up to release: an approved one makes a new version,
+        // re-assessed where notices were issued (docs/TAX.md "Re-assessment").
         (
-            S::Accepted | S::DocumentReview | S::Inspection | S::AwaitingAssessment,
+            S::Accepted
+            | S::DocumentReview
+            | S::Inspection
+            | S::AwaitingAssessment
+            | S::Assessed
+            | S::Paid
+            | S::Released,
             A::RequestAmendment { reason, changes },
         ) => {
             declarant(state, actor, action)?;
@@ -493,9 +504,6 @@ pub fn decide(
             | S::Submitted
             | S::Withdrawn
             | S::Rejected
-            | S::Assessed
-            | S::Paid
-            | S::Released
             | S::Closed
             | S::Cancelled
             | S::Suspended,
@@ -648,6 +656,120 @@ pub fn decide(
             | S::Cancelled,
             A::Unsuspend { .. },
         ) => return not_allowed(),
+
+        // --- versions and refunds (issue 14) ------------------------------------------------
+        (
+            S::Accepted
+            | S::DocumentReview
+            | S::Inspection
+            | S::AwaitingAssessment
+            | S::Assessed
+            | S::Paid
+            | S::Released,
+            A::RecordVersion { record },
+        ) => {
+            officer(state, actor, action)?;
+            check_version_record(state, actor, record)?;
+            EventKind::Versioned {
+                record: record.clone(),
+            }
+        }
+        (
+            S::New
+            | S::Submitted
+            | S::Withdrawn
+            | S::Rejected
+            | S::Closed
+            | S::Cancelled
+            | S::Suspended,
+            A::RecordVersion { .. },
+        ) => return not_allowed(),
+
+        (S::Assessed | S::Paid | S::Released, A::RequestRefund { refund_no }) => {
+            declarant(state, actor, action)?;
+            let r = refund(state, refund_no)?;
+            if r.status != crate::version::RefundStatus::Open
+                || r.record.origin != crate::version::RefundOrigin::Taxpayer
+            {
+                return Err(Refusal::RefundNotOpen {
+                    refund_no: refund_no.clone(),
+                    status: r.status.as_str(),
+                    action,
+                });
+            }
+            EventKind::RefundRequested {
+                refund_no: refund_no.clone(),
+            }
+        }
+        (
+            S::New
+            | S::Submitted
+            | S::Withdrawn
+            | S::Rejected
+            | S::Accepted
+            | S::DocumentReview
+            | S::Inspection
+            | S::AwaitingAssessment
+            | S::Closed
+            | S::Cancelled
+            | S::Suspended,
+            A::RequestRefund { .. },
+        ) => return not_allowed(),
+
+        (
+            S::Assessed | S::Paid | S::Released,
+            A::DecideRefund {
+                refund_no,
+                approve,
+                reason,
+                interest_days,
+                interest_fen,
+            },
+        ) => {
+            officer(state, actor, action)?;
+            text("reason", reason, TEXT_MAX)?;
+            let r = refund(state, refund_no)?;
+            use crate::version::{RefundOrigin, RefundStatus};
+            let decidable = match (r.status, r.record.origin) {
+                (RefundStatus::Requested, _) => true,
+                // Customs refunds what it found without waiting for a request.
+                (RefundStatus::Open, RefundOrigin::CustomsFound) => true,
+                _ => false,
+            };
+            if !decidable {
+                return Err(Refusal::RefundNotOpen {
+                    refund_no: refund_no.clone(),
+                    status: r.status.as_str(),
+                    action,
+                });
+            }
+            if *interest_days < 0 || *interest_fen < Fen::ZERO {
+                return Err(Refusal::InvalidVersion {
+                    why: "negative interest",
+                });
+            }
+            EventKind::RefundDecided {
+                refund_no: refund_no.clone(),
+                approved: *approve,
+                reason: reason.clone(),
+                interest_days: if *approve { *interest_days } else { 0 },
+                interest_fen: if *approve { *interest_fen } else { Fen::ZERO },
+            }
+        }
+        (
+            S::New
+            | S::Submitted
+            | S::Withdrawn
+            | S::Rejected
+            | S::Accepted
+            | S::DocumentReview
+            | S::Inspection
+            | S::AwaitingAssessment
+            | S::Closed
+            | S::Cancelled
+            | S::Suspended,
+            A::DecideRefund { .. },
+        ) => return not_allowed(),
     };
 
     Ok(vec![Event {
@@ -719,6 +841,7 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
                 .map(|n| NoticeState {
                     notice: n.clone(),
                     paid_at: None,
+                    superseded_at: None,
                 })
                 .collect();
             s.status = if notices.is_empty() {
@@ -788,8 +911,86 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
                 s.status = from;
             }
         }
+        EventKind::Versioned { record } => apply_version(&mut s, record, e.at),
+        EventKind::RefundRequested { refund_no } => {
+            if let Some(r) = s
+                .refunds
+                .iter_mut()
+                .find(|r| &r.record.refund_no == refund_no)
+            {
+                r.status = crate::version::RefundStatus::Requested;
+                r.requested_at = Some(e.at);
+            }
+        }
+        EventKind::RefundDecided {
+            refund_no,
+            approved,
+            reason,
+            interest_days,
+            interest_fen,
+        } => {
+            if let Some(r) = s
+                .refunds
+                .iter_mut()
+                .find(|r| &r.record.refund_no == refund_no)
+            {
+                r.status = if *approved {
+                    crate::version::RefundStatus::Approved
+                } else {
+                    crate::version::RefundStatus::Refused
+                };
+                r.decided_at = Some(e.at);
+                r.decided_by = Some(e.actor.clone());
+                r.reason = Some(reason.clone());
+                r.interest_days = *interest_days;
+                r.interest_fen = *interest_fen;
+            }
+        }
     }
     s
+}
+
+/// A new version: the version number, and its re-assessment's notices (the replaced ones
+/// superseded, the new ones outstanding) and refunds. A paid declaration with a new notice is
+/// assessed again; a released one stays released (and cannot close while a notice is
+/// outstanding).
+fn apply_version(
+    s: &mut DeclarationState,
+    record: &crate::version::VersionRecord,
+    at: DateTime<Utc>,
+) {
+    s.version_no = record.version;
+    let Some(r) = &record.reassessment else {
+        return;
+    };
+    for n in s.notices.iter_mut() {
+        if r.superseded.contains(&n.notice.notice_no) && n.paid_at.is_none() {
+            n.superseded_at = Some(at);
+        }
+    }
+    s.notices.extend(r.notices.iter().map(|n| NoticeState {
+        notice: n.notice.clone(),
+        paid_at: None,
+        superseded_at: None,
+    }));
+    s.refunds
+        .extend(r.refunds.iter().map(|x| crate::version::RefundState {
+            record: x.clone(),
+            status: crate::version::RefundStatus::Open,
+            found_at: at,
+            requested_at: None,
+            decided_at: None,
+            decided_by: None,
+            reason: None,
+            interest_days: 0,
+            interest_fen: Fen::ZERO,
+        }));
+    let outstanding = s.outstanding_notices().next().is_some();
+    match s.status {
+        Status::Paid if outstanding => s.status = Status::Assessed,
+        Status::Assessed if !outstanding => s.status = Status::Paid,
+        _ => {}
+    }
 }
 
 /// Replay a history from the empty state.
@@ -880,11 +1081,119 @@ fn no_pending(state: &DeclarationState) -> Result<(), Refusal> {
 
 fn nothing_outstanding(state: &DeclarationState) -> Result<(), Refusal> {
     let outstanding_fen = state.outstanding_fen();
-    if outstanding_fen == Fen::ZERO {
-        Ok(())
-    } else {
-        Err(Refusal::PaymentOutstanding { outstanding_fen })
+    if outstanding_fen != Fen::ZERO {
+        return Err(Refusal::PaymentOutstanding { outstanding_fen });
     }
+    // A closed declaration never changes: a refund still to decide keeps it open.
+    if let Some(r) = state.undecided_refunds().next() {
+        return Err(Refusal::RefundNotOpen {
+            refund_no: r.record.refund_no.clone(),
+            status: r.status.as_str(),
+            action: "close",
+        });
+    }
+    Ok(())
+}
+
+fn refund<'a>(
+    state: &'a DeclarationState,
+    refund_no: &str,
+) -> Result<&'a crate::version::RefundState, Refusal> {
+    state
+        .refunds
+        .iter()
+        .find(|r| r.record.refund_no == refund_no)
+        .ok_or_else(|| Refusal::UnknownRefund {
+            refund_no: refund_no.to_owned(),
+        })
+}
+
+/// A version record fits the declaration: the next number, an officer as its source, notice
+/// numbers new and unique, superseded notices this declaration's unpaid ones, positive amounts.
+fn check_version_record(
+    state: &DeclarationState,
+    actor: &Actor,
+    record: &crate::version::VersionRecord,
+) -> Result<(), Refusal> {
+    use crate::version::VersionSource;
+    let bad = |why| Err(Refusal::InvalidVersion { why });
+    if Some(record.version) != state.current_version().checked_add(1) {
+        return bad("not the next version number");
+    }
+    match &record.source {
+        VersionSource::Filing => return bad("a filing is not a new version"),
+        VersionSource::Amendment {
+            approved_by,
+            reason,
+            ..
+        } => {
+            if approved_by != actor {
+                return bad("the approving officer is not the actor");
+            }
+            bounded_text("reason", reason, TEXT_MAX)?;
+        }
+        VersionSource::OfficerCorrection {
+            officer, reason, ..
+        } => {
+            if officer != actor {
+                return bad("the correcting officer is not the actor");
+            }
+            no_pending(state)?;
+            text("reason", reason, TEXT_MAX)?;
+        }
+    }
+    if record.changes.is_empty() {
+        return bad("no change");
+    }
+    bounded("changes", record.changes.len(), CHANGES_MAX * 4)?;
+    let Some(r) = &record.reassessment else {
+        return Ok(());
+    };
+    if r.notices.len() > NOTICES_MAX || r.refunds.len() > NOTICES_MAX {
+        return Err(Refusal::TooMany {
+            field: "notices",
+            max: NOTICES_MAX,
+        });
+    }
+    let mut numbers = HashSet::new();
+    for n in &r.notices {
+        text("notice_no", &n.notice.notice_no, 64)?;
+        if n.notice.amount_fen <= Fen::ZERO {
+            return bad("a notice amount is not positive");
+        }
+        if !numbers.insert(n.notice.notice_no.as_str())
+            || state
+                .notices
+                .iter()
+                .any(|x| x.notice.notice_no == n.notice.notice_no)
+        {
+            return bad("a notice number is used twice");
+        }
+    }
+    for no in &r.superseded {
+        match state.notices.iter().find(|x| &x.notice.notice_no == no) {
+            Some(x) if x.paid_at.is_none() && x.superseded_at.is_none() => {}
+            _ => {
+                return bad("a superseded notice is not an outstanding notice of this declaration")
+            }
+        }
+    }
+    let mut refunds = HashSet::new();
+    for x in &r.refunds {
+        text("refund_no", &x.refund_no, 64)?;
+        if x.amount_fen <= Fen::ZERO {
+            return bad("a refund amount is not positive");
+        }
+        if !refunds.insert(x.refund_no.as_str())
+            || state
+                .refunds
+                .iter()
+                .any(|y| y.record.refund_no == x.refund_no)
+        {
+            return bad("a refund number is used twice");
+        }
+    }
+    Ok(())
 }
 
 /// Non-empty after trimming, and at most `max` characters.

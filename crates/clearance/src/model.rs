@@ -283,6 +283,9 @@ pub enum TaxKind {
     CountervailingDuty,
     SafeguardDuty,
     LateDeclarationFee,
+    /// The surcharge of a recovery (追征滞纳金, 0.05 % a day), on a notice of its own so that no
+    /// late payment surcharge is ever charged on it (docs/TAX.md "Re-assessment").
+    RecoverySurcharge,
 }
 
 impl TaxKind {
@@ -295,6 +298,7 @@ impl TaxKind {
             TaxKind::CountervailingDuty => "countervailing_duty",
             TaxKind::SafeguardDuty => "safeguard_duty",
             TaxKind::LateDeclarationFee => "late_declaration_fee",
+            TaxKind::RecoverySurcharge => "recovery_surcharge",
         }
     }
 }
@@ -412,6 +416,23 @@ pub enum Action {
     Unsuspend {
         reason: String,
     },
+    /// A new version of the declaration (an approved amendment or an officer's correction)
+    /// with its re-assessment, built by the service ([`crate::version`]).
+    RecordVersion {
+        record: Box<crate::version::VersionRecord>,
+    },
+    /// The declarant asks for a refund re-assessment found (the period is the service's check).
+    RequestRefund {
+        refund_no: String,
+    },
+    /// A tax officer approves (with the interest the service computed) or refuses a refund.
+    DecideRefund {
+        refund_no: String,
+        approve: bool,
+        reason: String,
+        interest_days: i64,
+        interest_fen: Fen,
+    },
 }
 
 impl Action {
@@ -438,6 +459,9 @@ impl Action {
             Action::RefuseRequest { .. } => "refuse_request",
             Action::Suspend { .. } => "suspend",
             Action::Unsuspend { .. } => "unsuspend",
+            Action::RecordVersion { .. } => "record_version",
+            Action::RequestRefund { .. } => "request_refund",
+            Action::DecideRefund { .. } => "decide_refund",
         }
     }
 }
@@ -540,6 +564,22 @@ pub enum EventKind {
     Unsuspended {
         reason: String,
     },
+    /// A new version of the declaration: the store makes its declaration the current body in
+    /// the same transaction; its re-assessment issues notices, supersedes unpaid ones and opens
+    /// refunds.
+    Versioned {
+        record: Box<crate::version::VersionRecord>,
+    },
+    RefundRequested {
+        refund_no: String,
+    },
+    RefundDecided {
+        refund_no: String,
+        approved: bool,
+        reason: String,
+        interest_days: i64,
+        interest_fen: Fen,
+    },
 }
 
 impl EventKind {
@@ -565,6 +605,9 @@ impl EventKind {
             EventKind::RequestRefused { .. } => "request_refused",
             EventKind::Suspended { .. } => "suspended",
             EventKind::Unsuspended { .. } => "unsuspended",
+            EventKind::Versioned { .. } => "versioned",
+            EventKind::RefundRequested { .. } => "refund_requested",
+            EventKind::RefundDecided { .. } => "refund_decided",
         }
     }
 }
@@ -585,6 +628,10 @@ pub struct Header {
 pub struct NoticeState {
     pub notice: PaymentNotice,
     pub paid_at: Option<DateTime<Utc>>,
+    /// Set when a re-assessment replaced this unpaid notice: it can no longer be paid and is
+    /// not outstanding (its amount is in the notices that replaced it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -614,16 +661,44 @@ pub struct DeclarationState {
     /// Amendments approved so far.
     #[serde(default)]
     pub amendments: u32,
+    /// The number of the current version (0 and 1: the filing; [`crate::version`]). Not
+    /// written while 0, so that an ordinary filing's stored state is as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version_no: u32,
+    /// Refunds re-assessment found, and where each stands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<crate::version::RefundState>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub released_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl DeclarationState {
     /// Notices not yet paid.
     pub fn outstanding_notices(&self) -> impl Iterator<Item = &NoticeState> {
-        self.notices.iter().filter(|n| n.paid_at.is_none())
+        self.notices
+            .iter()
+            .filter(|n| n.paid_at.is_none() && n.superseded_at.is_none())
+    }
+
+    /// The number of the current version (the filing is 1).
+    pub fn current_version(&self) -> u32 {
+        self.version_no.max(1)
+    }
+
+    /// Refunds not yet approved or refused.
+    pub fn undecided_refunds(&self) -> impl Iterator<Item = &crate::version::RefundState> {
+        self.refunds.iter().filter(|r| {
+            matches!(
+                r.status,
+                crate::version::RefundStatus::Open | crate::version::RefundStatus::Requested
+            )
+        })
     }
 
     pub fn outstanding_fen(&self) -> Fen {

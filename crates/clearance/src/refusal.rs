@@ -53,6 +53,18 @@ pub enum Refusal {
     TooMany { field: &'static str, max: usize },
     #[error("payment notices are invalid: {why}")]
     InvalidNotices { why: &'static str },
+    #[error("payment notice {notice_no} was replaced by a re-assessment and cannot be paid")]
+    NoticeSuperseded { notice_no: String },
+    #[error("refund {refund_no} does not belong to this declaration")]
+    UnknownRefund { refund_no: String },
+    #[error("refund {refund_no} is {status}: {action} is not possible")]
+    RefundNotOpen {
+        refund_no: String,
+        status: &'static str,
+        action: &'static str,
+    },
+    #[error("the version record is invalid: {why}")]
+    InvalidVersion { why: &'static str },
     #[error("{action} does not apply to an {direction} declaration")]
     WrongDirection {
         action: &'static str,
@@ -93,6 +105,10 @@ impl Refusal {
             Refusal::TooMany { .. } => "too_many",
             Refusal::InvalidNotices { .. } => "invalid_notices",
             Refusal::WrongDirection { .. } => "wrong_direction",
+            Refusal::NoticeSuperseded { .. } => "notice_superseded",
+            Refusal::UnknownRefund { .. } => "unknown_refund",
+            Refusal::RefundNotOpen { .. } => "refund_not_open",
+            Refusal::InvalidVersion { .. } => "invalid_version",
         }
     }
 
@@ -144,6 +160,25 @@ impl Refusal {
             Refusal::WrongDirection { action, direction } => {
                 format!("{action}不适用于{}报关单", direction.name_zh())
             }
+            Refusal::NoticeSuperseded { notice_no } => {
+                format!("缴款书{notice_no}已被重新计税后的缴款书取代，不能缴款")
+            }
+            Refusal::UnknownRefund { refund_no } => format!("退税记录{refund_no}不属于本报关单"),
+            Refusal::RefundNotOpen {
+                refund_no,
+                status,
+                action,
+            } => {
+                let zh = match *status {
+                    "open" => "待申请",
+                    "requested" => "已申请",
+                    "approved" => "已批准",
+                    "refused" => "已拒绝",
+                    other => other,
+                };
+                format!("退税记录{refund_no}状态为“{zh}”，不能执行{action}")
+            }
+            Refusal::InvalidVersion { why } => format!("新版本记录不合法：{why}"),
         }
     }
 }

@@ -774,8 +774,7 @@ fn legal(status: Status, action: &str) -> bool {
         "release_against_guarantee" => &[Assessed],
         "release" => &[Paid],
         "confirm_exit" | "close" => &[Released],
-        "request_amendment" => &[Accepted, DocumentReview, Inspection, AwaitingAssessment],
-        "request_cancellation" | "approve_request" | "refuse_request" => &[
+        "request_cancellation" | "approve_request" | "refuse_request" | "request_amendment" => &[
             Accepted,
             DocumentReview,
             Inspection,
@@ -930,9 +929,9 @@ fn table_every_status_and_action() {
         }
     }
     assert_eq!(checked_legal + checked_refused, Status::ALL.len() * 20);
-    // Counted from `legal`: 1 each for 14 single-status actions, pay 2, amendment 4,
-    // cancellation/approve/refuse 7 each, suspend 6.
-    assert_eq!(checked_legal, 47);
+    // Counted from `legal`: 1 each for 14 single-status actions, pay 2, amendment (issue 14:
+    // up to release, re-assessed)/cancellation/approve/refuse 7 each, suspend 6.
+    assert_eq!(checked_legal, 50);
 }
 
 #[test]
@@ -1259,4 +1258,179 @@ proptest! {
         }
         prop_assert_eq!(replay(&history), state);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions and refunds (issue 14)
+
+fn version_record(
+    version: u32,
+    reassessment: Option<crate::version::Reassessment>,
+) -> crate::version::VersionRecord {
+    crate::version::VersionRecord {
+        version,
+        source: crate::version::VersionSource::OfficerCorrection {
+            officer: officer(),
+            kind: crate::version::CorrectionKind::CustomsValue,
+            reason: reason(),
+        },
+        changes: vec![domain::form_path::FieldDifference {
+            path: "items[0].unit_price".into(),
+            before: serde_json::json!("1"),
+            after: serde_json::json!("2"),
+        }],
+        declaration: serde_json::json!({}),
+        risk_relevant: true,
+        risk: None,
+        reassessment,
+    }
+}
+
+#[test]
+fn a_version_supersedes_unpaid_notices_and_a_refund_is_decided_once() {
+    use crate::version::*;
+    let paid = reach(Status::Paid, Direction::Import, false);
+    let first = paid.notices[0].notice.notice_no.clone();
+    // The next number only, and an officer of the declaration as the source.
+    let r = refused(
+        &paid,
+        officer(),
+        Action::RecordVersion {
+            record: Box::new(version_record(3, None)),
+        },
+    );
+    assert_eq!(r.code(), "invalid_version");
+    let r = refused(
+        &paid,
+        enterprise(),
+        Action::RecordVersion {
+            record: Box::new(version_record(2, None)),
+        },
+    );
+    assert_eq!(r.code(), "actor_not_permitted");
+    // A paid notice cannot be superseded.
+    let bad = Reassessment {
+        decided_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+        lines: Vec::new(),
+        notices: Vec::new(),
+        superseded: vec![first.clone()],
+        refunds: Vec::new(),
+    };
+    let r = refused(
+        &paid,
+        officer(),
+        Action::RecordVersion {
+            record: Box::new(version_record(2, Some(bad))),
+        },
+    );
+    assert_eq!(r.code(), "invalid_version");
+
+    // A supplementary notice and a customs-found refund: assessed again, the refund open.
+    let re = Reassessment {
+        decided_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+        lines: Vec::new(),
+        notices: vec![CollectedNotice {
+            notice: PaymentNotice {
+                notice_no: "N-V2".into(),
+                tax: TaxKind::Vat,
+                amount_fen: Fen(10_000),
+            },
+            outcome: Outcome::Supplementary,
+            basis: None,
+            surcharge_days: None,
+        }],
+        superseded: Vec::new(),
+        refunds: vec![RefundRecord {
+            refund_no: "R-2".into(),
+            tax: TaxKind::Duty,
+            amount_fen: Fen(500),
+            paid_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+            origin: RefundOrigin::CustomsFound,
+            last_day: None,
+            basis: None,
+        }],
+    };
+    let v2 = run(
+        &paid,
+        officer(),
+        Action::RecordVersion {
+            record: Box::new(version_record(2, Some(re))),
+        },
+    );
+    assert_eq!((v2.status, v2.version_no), (Status::Assessed, 2));
+    assert_eq!(v2.outstanding_fen(), Fen(10_000));
+    // A customs-found refund needs no request and cannot be requested; decided once.
+    let r = refused(
+        &v2,
+        enterprise(),
+        Action::RequestRefund {
+            refund_no: "R-2".into(),
+        },
+    );
+    assert_eq!(r.code(), "refund_not_open");
+    let decide_refund = |approve| Action::DecideRefund {
+        refund_no: "R-2".into(),
+        approve,
+        reason: reason(),
+        interest_days: 0,
+        interest_fen: Fen::ZERO,
+    };
+    let done = run(&v2, officer(), decide_refund(true));
+    assert_eq!(done.refunds[0].status, RefundStatus::Approved);
+    let r = refused(&done, officer(), decide_refund(false));
+    assert_eq!(r.code(), "refund_not_open");
+    let r = refused(&done, enterprise(), decide_refund(false));
+    assert_eq!(r.code(), "actor_not_permitted");
+}
+
+#[test]
+fn a_superseded_notice_is_neither_payable_nor_outstanding() {
+    use crate::version::*;
+    let assessed = reach(Status::Assessed, Direction::Import, false);
+    let all: Vec<String> = assessed
+        .notices
+        .iter()
+        .map(|n| n.notice.notice_no.clone())
+        .collect();
+    let re = Reassessment {
+        decided_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+        lines: Vec::new(),
+        notices: Vec::new(),
+        superseded: vec![all[0].clone()],
+        refunds: Vec::new(),
+    };
+    let s = run(
+        &assessed,
+        officer(),
+        Action::RecordVersion {
+            record: Box::new(version_record(2, Some(re))),
+        },
+    );
+    // The other notice is still due; the superseded one is not.
+    assert_eq!(s.status, Status::Assessed);
+    assert_eq!(s.outstanding_fen(), assessed.notices[1].notice.amount_fen);
+    let r = refused(
+        &s,
+        bank(),
+        Action::Pay {
+            notice_no: all[0].clone(),
+        },
+    );
+    assert_eq!(r.code(), "notice_superseded");
+    // Superseding the last one leaves nothing to pay: paid.
+    let re = Reassessment {
+        decided_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+        lines: Vec::new(),
+        notices: Vec::new(),
+        superseded: vec![all[1].clone()],
+        refunds: Vec::new(),
+    };
+    let s = run(
+        &s,
+        officer(),
+        Action::RecordVersion {
+            record: Box::new(version_record(3, Some(re))),
+        },
+    );
+    assert_eq!((s.status, s.outstanding_fen()), (Status::Paid, Fen::ZERO));
 }

@@ -14,8 +14,9 @@
 //! Here, in the lifecycle crate, because a version is a step of the declaration's life (who,
 //! when, why); the path schema itself is the form's and lives beside it in `domain`.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::money::Fen;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use domain::declaration::{Declaration, DeclarationForm};
@@ -24,7 +25,7 @@ use domain::problem::{Problem, Problems};
 use domain::reference::Reference;
 use domain::validate::validate;
 
-use crate::model::{Actor, FieldChange};
+use crate::model::{Actor, FieldChange, PaymentNotice, TaxKind};
 
 /// Fields no amendment or correction may change, as path patterns, with their names: the
 /// direction and the office of declaration (both are part of the 18-digit declaration number,
@@ -101,7 +102,7 @@ pub fn touches(changes: &[FieldDifference], patterns: &[&str]) -> bool {
 }
 
 /// What an officer's correction is about; each kind may change only its own fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CorrectionKind {
     /// 完税价格: price, charges, transaction terms.
@@ -173,7 +174,7 @@ impl CorrectionKind {
 }
 
 /// Where a version came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum VersionSource {
     Filing,
@@ -383,4 +384,177 @@ fn reason_missing() -> Problem {
         "须说明理由",
         "a reason is required",
     )
+}
+
+impl CorrectionKind {
+    pub fn parse(s: &str) -> Option<CorrectionKind> {
+        [
+            CorrectionKind::CustomsValue,
+            CorrectionKind::Classification,
+            CorrectionKind::Origin,
+            CorrectionKind::Quantity,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recorded version and its re-assessment (the `Versioned` event)
+
+/// A new version as recorded: who, when (the event's time), why (the source), what changed, the
+/// typed declaration it makes current, what risk said of it, and its re-assessment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// 2 for the first amendment or correction.
+    pub version: u32,
+    pub source: VersionSource,
+    pub changes: Vec<FieldDifference>,
+    /// The typed declaration of this version (JSON); the store makes it the current body.
+    pub declaration: Value,
+    /// Whether the changes touch a field of [`RISK_RELEVANT_FIELDS`].
+    #[serde(default)]
+    pub risk_relevant: bool,
+    /// Officers only: risk's re-evaluation of this version (lane and reasons), when relevant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Value>,
+    /// `None` while no notice was issued: the later assessment uses this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reassessment: Option<Reassessment>,
+}
+
+/// What one re-assessment decided, per tax kind, and what it issues.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reassessment {
+    /// The China day of the decision.
+    pub decided_on: NaiveDate,
+    pub lines: Vec<CollectionLine>,
+    /// New notices (same table as ordinary notices).
+    pub notices: Vec<CollectedNotice>,
+    /// Unpaid notices this re-assessment replaces (their amount is in the new notices).
+    pub superseded: Vec<String>,
+    pub refunds: Vec<RefundRecord>,
+}
+
+/// How one tax kind came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    NoChange,
+    /// Not collected yet (nothing paid, goods not released): the unpaid notice is replaced by
+    /// one of the new amount; no period applies.
+    Reissued,
+    /// 补征.
+    Supplementary,
+    /// 追征 (with a surcharge notice of its own).
+    Recovery,
+    /// Paid in excess: a refund record.
+    Refund,
+    /// The period ran out: nothing is levied or refunded.
+    TimeBarred,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionLine {
+    pub tax: TaxKind,
+    pub paid_fen: Fen,
+    pub unpaid_fen: Fen,
+    pub due_fen: Fen,
+    pub outcome: Outcome,
+    /// The amount levied, refunded or time-barred (zero for no change).
+    pub amount_fen: Fen,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_day: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
+}
+
+/// The legal basis of a decision, as the dated policy table gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Basis {
+    pub rule: String,
+    pub basis_zh: String,
+    pub basis_en: String,
+    pub source: String,
+    pub verified: bool,
+}
+
+/// A notice a re-assessment issues, with why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectedNotice {
+    pub notice: PaymentNotice,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
+    /// For a recovery surcharge: the days counted and the daily rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surcharge_days: Option<i64>,
+}
+
+/// Who found the excess (decides period and interest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundOrigin {
+    /// Customs found it (an officer's correction): refunded without request, period or interest.
+    CustomsFound,
+    /// The taxpayer's own amendment: refunded on request within the period, with interest.
+    Taxpayer,
+}
+
+/// A refund re-assessment found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRecord {
+    /// `<declaration no>-<tax>-R<version>`.
+    pub refund_no: String,
+    pub tax: TaxKind,
+    pub amount_fen: Fen,
+    /// The day the tax was paid: the period and the interest run from it.
+    pub paid_on: NaiveDate,
+    pub origin: RefundOrigin,
+    /// The last day of the request period (taxpayer refunds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_day: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Found; waits for the enterprise's request (taxpayer) or a tax officer (customs-found).
+    Open,
+    Requested,
+    Approved,
+    Refused,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Open => "open",
+            RefundStatus::Requested => "requested",
+            RefundStatus::Approved => "approved",
+            RefundStatus::Refused => "refused",
+        }
+    }
+}
+
+/// A refund and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundState {
+    pub record: RefundRecord,
+    pub status: RefundStatus,
+    pub found_at: DateTime<Utc>,
+    #[serde(default)]
+    pub requested_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub decided_by: Option<Actor>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub interest_days: i64,
+    #[serde(default)]
+    pub interest_fen: Fen,
 }

@@ -300,7 +300,7 @@ pub fn apply(
 }
 
 /// One changed field.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldDifference {
     pub path: String,
     pub before: Value,

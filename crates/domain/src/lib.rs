@@ -4,6 +4,7 @@
 //!   (`Uscc`, `DeclarationNo`, `HsCode`, `OfficeCode`, ...).
 //! - [`money`]: amounts in fen (`Fen`) and the one rounding rule.
 //! - [`declaration`]: the goods declaration, its JSON wire form and the typed form.
+//! - [`form_of`]: the JSON form of a typed declaration (to amend a stored one by path).
 //! - [`form_path`]: field paths of the JSON form (`items[0].unit_price`), derived from the form;
 //!   reading, writing and comparing forms by path (amendments and versions).
 //! - [`reference`]: what validation needs to know of code tables and the tariff (`Reference`),
@@ -20,6 +21,7 @@
 pub mod codes;
 pub mod declaration;
 pub mod divisions;
+pub mod form_of;
 pub mod form_path;
 pub mod money;
 pub mod problem;

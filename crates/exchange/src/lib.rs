@@ -33,8 +33,8 @@ pub use apply::{
 pub use batch::{BatchCache, BatchProof};
 pub use feed::{FeedCursor, FeedPage, FeedReader};
 pub use message::{
-    encode_payload, Agency, DeclarationReleasedV1, Envelope, ExportClosedV1, GuaranteeEnforcedV1,
-    Kind, LicenceWrittenOffV1, MessageId, MessageType, Payload,
+    encode_payload, Agency, DeclarationReleasedV1, DutyRefundedV1, Envelope, ExportClosedV1,
+    GuaranteeEnforcedV1, Kind, LicenceWrittenOffV1, MessageId, MessageType, Payload,
 };
 pub use outbox::{MemoryOutbox, Outbox, OutboxCounts, OutboxRecord};
 pub use sign::{Algorithm, KeyId, KeyRing, PublicKey, SigningKey, VerifyError};

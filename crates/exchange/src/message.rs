@@ -254,6 +254,30 @@ impl MessageType for ExportClosedV1 {
     const KIND: &'static str = "export_closed.v1";
 }
 
+/// A tax officer approved a refund of duties or taxes paid in excess (退还多缴税款), found by
+/// re-assessing a new version of the declaration (docs/TAX.md "Re-assessment"). To: tax.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DutyRefundedV1 {
+    /// `<declaration no>-<tax>-R<version>`.
+    pub refund_no: String,
+    pub declaration_no: DeclarationNo,
+    pub declarant: Uscc,
+    /// The tax kind refunded (`duty`, `vat`, ...).
+    pub tax: String,
+    pub amount_fen: Fen,
+    /// Interest at the demand-deposit rate (taxpayer requests; zero when customs found it).
+    pub interest_fen: Fen,
+    pub interest_days: i64,
+    /// `customs_found` or `taxpayer`.
+    pub origin: String,
+    pub approved_at: DateTime<Utc>,
+}
+
+impl MessageType for DutyRefundedV1 {
+    const KIND: &'static str = "duty_refunded.v1";
+}
+
 /// Part of a licence's quantity was written off against a released declaration (核销). Sent
 /// by the E-Port's licence ledger to COMMERCE, the issuing agency, in the transaction of the
 /// write-off (`store::licence_message`, which writes these fields in this order).
@@ -305,6 +329,7 @@ pub enum Payload {
     ExportClosedV1(ExportClosedV1),
     LicenceWrittenOffV1(LicenceWrittenOffV1),
     GuaranteeEnforcedV1(GuaranteeEnforcedV1),
+    DutyRefundedV1(DutyRefundedV1),
 }
 
 /// The canonical payload bytes of a typed message: compact JSON, fields in the order the
@@ -335,6 +360,7 @@ impl Payload {
             ExportClosedV1::KIND => Payload::ExportClosedV1(decode(bytes)?),
             LicenceWrittenOffV1::KIND => Payload::LicenceWrittenOffV1(decode(bytes)?),
             GuaranteeEnforcedV1::KIND => Payload::GuaranteeEnforcedV1(decode(bytes)?),
+            DutyRefundedV1::KIND => Payload::DutyRefundedV1(decode(bytes)?),
             other => return Err(MessageError::UnknownKind(other.to_owned())),
         })
     }

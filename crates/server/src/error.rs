@@ -144,7 +144,9 @@ fn refusal_status(r: &Refusal) -> StatusCode {
         | Refusal::RequestPending { .. }
         | Refusal::NoRequestPending
         | Refusal::PaymentOutstanding { .. }
-        | Refusal::NoticeAlreadyPaid { .. } => StatusCode::CONFLICT,
+        | Refusal::NoticeAlreadyPaid { .. }
+        | Refusal::NoticeSuperseded { .. }
+        | Refusal::RefundNotOpen { .. } => StatusCode::CONFLICT,
         Refusal::ActorNotPermitted { .. }
         | Refusal::NotDeclarant { .. }
         | Refusal::WrongOffice { .. } => StatusCode::FORBIDDEN,
@@ -154,7 +156,9 @@ fn refusal_status(r: &Refusal) -> StatusCode {
         | Refusal::TooLong { .. }
         | Refusal::TooMany { .. }
         | Refusal::InvalidNotices { .. }
-        | Refusal::WrongDirection { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | Refusal::WrongDirection { .. }
+        | Refusal::UnknownRefund { .. }
+        | Refusal::InvalidVersion { .. } => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

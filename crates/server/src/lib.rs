@@ -45,6 +45,7 @@ pub mod metrics;
 mod risk_api;
 pub mod signin;
 mod ui_api;
+mod versions_api;
 pub mod web;
 mod xml_api;
 pub use error::ApiError;
@@ -112,6 +113,10 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(guarantee_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
+        .route(
+            "/api/declarations/{id}/versions",
+            get(versions_api::versions),
+        )
         .route("/api/declarations/{id}/{step}", post(step))
         .merge(
             Router::new()
@@ -490,6 +495,7 @@ async fn openapi() -> Response {
     doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
     doc.merge(<guarantee_api::GuaranteeApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
+    doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()
         .map(IntoResponse::into_response)
@@ -927,7 +933,7 @@ fn parse_step(name: &str, headers: &HeaderMap, bytes: &[u8]) -> Result<Step, Api
         "unsuspend" => Step::Unsuspend {
             reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
         },
-        _ => return Err(ApiError::not_found()),
+        other => return versions_api::parse_step(other, headers, bytes),
     })
 }
 
@@ -939,7 +945,7 @@ async fn step(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
-    if !STEPS.contains(&name.as_str()) {
+    if !STEPS.contains(&name.as_str()) && !versions_api::STEPS.contains(&name.as_str()) {
         return Err(ApiError::not_found());
     }
     let key = parse_id(&id)?;

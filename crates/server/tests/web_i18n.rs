@@ -135,6 +135,7 @@ fn families() -> BTreeMap<&'static str, BTreeSet<String>> {
             clearance::TaxKind::CountervailingDuty,
             clearance::TaxKind::SafeguardDuty,
             clearance::TaxKind::LateDeclarationFee,
+            clearance::TaxKind::RecoverySurcharge,
         ]
         .into_iter()
         .map(snake)

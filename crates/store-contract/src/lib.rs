@@ -8,7 +8,8 @@
 //!
 //! - [`contract`]: [`store::Store`] (filings, lifecycle, listing, accounts, audit chain);
 //! - [`cargo_contract`], [`eport_contract`], [`finance_contract`], [`outbox_contract`],
-//!   [`risk_contract`]: the sub-stores.
+//!   [`risk_contract`]: the sub-stores;
+//! - [`versions_contract`]: declaration versions and their re-assessment (issue 14).
 
 pub mod bench;
 pub mod cargo_contract;
@@ -18,3 +19,4 @@ pub mod finance_contract;
 pub mod guarantee_contract;
 pub mod outbox_contract;
 pub mod risk_contract;
+pub mod versions_contract;

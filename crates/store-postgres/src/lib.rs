@@ -638,7 +638,7 @@ impl Store for PostgresStore {
 
     fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError> {
         let rows = self.query(
-            "SELECT notice_no, tax, amount_fen, issued_at, paid_at FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",
+            "SELECT notice_no, tax, amount_fen, issued_at, paid_at, superseded_at FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",
             vec![Box::new(id.0)],
         )?;
         rows.iter()
@@ -652,6 +652,7 @@ impl Store for PostgresStore {
                     amount_fen: Fen(r.get(2)),
                     issued_at: r.get(3),
                     paid_at: r.get(4),
+                    superseded_at: r.get(5),
                 })
             })
             .collect()

@@ -138,6 +138,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
     // 10: the guarantee ledger (`crate::guarantee`): guarantees and their reservations.
     crate::guarantee::MIGRATION,
+    // 11: versions of a declaration (issue 14): notices a re-assessment replaced.
+    crate::writer::versions::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

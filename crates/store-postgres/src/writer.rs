@@ -42,6 +42,7 @@ pub(crate) mod finance;
 pub(crate) mod guarantee;
 pub(crate) mod outbox;
 pub(crate) mod risk;
+pub(crate) mod versions;
 
 /// Start the writer thread; returns once its connection is open and its statements prepared.
 pub(crate) fn spawn(
@@ -1474,6 +1475,7 @@ impl Tx<'_> {
                 _ => {}
             }
         }
+        self.write_versions(id, events).await?;
         // The E-Port licence uses settle with the step that releases or ends the declaration.
         if let Some(status) = plan.status_changed {
             self.settle(head, id, status, actor, now).await?;

@@ -221,7 +221,7 @@ fn migrations_are_versioned() {
     drop(h.open_store(h.options()));
     assert_eq!(
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
-        "1,2,3,4,5,6,7,8,9,10"
+        "1,2,3,4,5,6,7,8,9,10,11"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())
@@ -519,3 +519,12 @@ impl store_contract::guarantee_contract::GuaranteeHarness for PgHarness {
 // The guarantee ledger: registration, reservations with releases and transits, release on
 // payment, claims, refusals, and racing reservations on one guarantee.
 store_contract::guarantee_contract_tests!(pg_harness());
+
+impl store_contract::versions_contract::VersionsHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// Declaration versions: the body replaced with the event, re-assessment notices, superseded.
+store_contract::versions_contract_tests!(pg_harness());

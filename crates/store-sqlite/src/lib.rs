@@ -41,6 +41,7 @@ mod finance;
 mod guarantee;
 mod outbox;
 mod risk;
+mod versions;
 
 pub const DEFAULT_DIR: &str = "./jinguan-data";
 pub const DB_FILE: &str = "jinguan.db";
@@ -197,6 +198,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 11: the guarantee ledger (store::guarantee): guarantees and their reservations.
     guarantee::MIGRATION,
+    // 12: versions of a declaration (issue 14): notices a re-assessment replaced.
+    versions::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -695,17 +698,17 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT notice_no, tax, amount_fen, issued_at_ms, paid_at_ms FROM payment_notices WHERE declaration_id = ?1 ORDER BY notice_no",
+                    "SELECT notice_no, tax, amount_fen, issued_at_ms, paid_at_ms, superseded_at_ms FROM payment_notices WHERE declaration_id = ?1 ORDER BY notice_no",
                 )
                 .map_err(backend)?;
             let rows = stmt
                 .query_map([id.0], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?))
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(5)?))
                 })
                 .map_err(backend)?;
             let mut out = Vec::new();
             for row in rows {
-                let (notice_no, tax, amount, issued, paid) = row.map_err(backend)?;
+                let (notice_no, tax, amount, issued, paid, superseded) = row.map_err(backend)?;
                 out.push(StoredNotice {
                     notice_no,
                     declaration_id: id,
@@ -713,6 +716,7 @@ impl Store for SqliteStore {
                     amount_fen: Fen(amount),
                     issued_at: from_ms(issued)?,
                     paid_at: paid.map(from_ms).transpose()?,
+                    superseded_at: superseded.map(from_ms).transpose()?,
                 });
             }
             Ok(out)
@@ -1425,6 +1429,7 @@ fn write_events(
     .map_err(backend)?;
     insert_events(c, id.0, row.version, events)?;
     insert_notices(c, id.0, events)?;
+    versions::write(c, id.0, events)?;
     audit(
         c,
         head,

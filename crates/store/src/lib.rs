@@ -61,6 +61,7 @@ pub mod outbox;
 pub mod plan;
 pub mod review;
 pub mod risk;
+pub mod versions;
 pub mod writer;
 
 pub use audit::{AuditReport, BrokenLink, BrokenReason};
@@ -339,6 +340,9 @@ pub struct StoredNotice {
     pub amount_fen: Fen,
     pub issued_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// Set when a re-assessment replaced this unpaid notice (`crate::versions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -612,3 +612,40 @@ fn excess(
         }
     }
 }
+
+/// The shipped dated table of the annual demand-deposit rate (`data/demand_deposit_rates.csv`:
+/// `valid_from,annual_rate,source,verified`), for refund interest.
+pub const DEMAND_DEPOSIT_RATES_CSV: &str = include_str!("../../../data/demand_deposit_rates.csv");
+
+/// The annual demand-deposit rate in force on `on`: the row with the latest `valid_from` not
+/// after it. `None` before the first row or when the table does not read.
+pub fn demand_deposit_rate(table: &str, on: NaiveDate) -> Option<Decimal> {
+    let mut best: Option<(NaiveDate, Decimal)> = None;
+    for row in csvrows::rows(table, "valid_from") {
+        let row = row.ok()?;
+        let from = NaiveDate::parse_from_str(row.get(0), "%Y-%m-%d").ok()?;
+        let rate = Decimal::from_str(row.get(1)).ok()?;
+        if from <= on && best.is_none_or(|(f, _)| f < from) {
+            best = Some((from, rate));
+        }
+    }
+    best.map(|(_, r)| r)
+}
+
+#[cfg(test)]
+mod deposit_rate_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_demand_deposit_rate_is_dated() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            demand_deposit_rate(DEMAND_DEPOSIT_RATES_CSV, d("2025-03-10")),
+            Some(Decimal::new(35, 4))
+        );
+        assert_eq!(
+            demand_deposit_rate(DEMAND_DEPOSIT_RATES_CSV, d("2015-10-23")),
+            None
+        );
+    }
+}
