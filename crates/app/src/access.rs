@@ -177,7 +177,8 @@ pub enum Operation {
     Withdraw,
     RequestAmendment,
     RequestCancellation,
-    /// Pay a payment notice through the bank link.
+    /// Initiate the payment of a payment notice through a bank (the declarant). Only the bank
+    /// user then confirms it (`RecordFunds`); nobody else marks a notice paid.
     Pay,
     RecordReview,
     OrderInspection,
@@ -231,15 +232,20 @@ pub enum Operation {
     FileRefundClaim,
     /// Read verified refund claims: the tax agency all of them, an enterprise its own.
     ViewRefundClaims,
-    /// Record a bank's receipts and payments and read its own records (bank users).
+    /// Record a bank's receipts and payments and read its own records (bank users); confirm
+    /// the payment of a notice initiated through the bank (docs/TAX.md "Payment through the
+    /// bank").
     RecordFunds,
+    /// Read the daily reconciliation of a bank's payments: a bank user its own, tax officers
+    /// (officers or HQ with the tax officer duty) any bank's.
+    ReconcilePayments,
     /// Read the foreign-exchange match of goods and funds: the foreign-exchange agency every
     /// enterprise's (the class report), an enterprise its own.
     ViewForexMatch,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 36] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -274,6 +280,7 @@ impl Operation {
         Operation::FileRefundClaim,
         Operation::ViewRefundClaims,
         Operation::RecordFunds,
+        Operation::ReconcilePayments,
         Operation::ViewForexMatch,
     ];
 
@@ -287,7 +294,7 @@ impl Operation {
                 Needs(Duty::Reviewer)
             }
             Operation::RecordInspection => Needs(Duty::Inspector),
-            Operation::Assess => Needs(Duty::TaxOfficer),
+            Operation::Assess | Operation::ReconcilePayments => Needs(Duty::TaxOfficer),
             Operation::Release | Operation::ReleaseAgainstGuarantee | Operation::Close => {
                 Needs(Duty::ReleaseOfficer)
             }
@@ -367,6 +374,7 @@ impl Operation {
             | Operation::FileRefundClaim
             | Operation::ViewRefundClaims
             | Operation::RecordFunds
+            | Operation::ReconcilePayments
             | Operation::ViewForexMatch => false,
         }
     }
@@ -529,10 +537,12 @@ fn declaration_row(
                             && matches!(role, Role::Officer | Role::AntiSmuggling)
                             && office.is_some_and(|o| in_scope(principal, o, offices))
                     }
+                    // Tax officers reconcile any bank's payments (a ledger as a whole).
+                    Resource::Eport { holder: None } => op == Operation::ReconcilePayments,
                     Resource::System
                     | Resource::Upload
                     | Resource::ExchangeFeed
-                    | Resource::Eport { .. } => false,
+                    | Resource::Eport { holder: Some(_) } => false,
                     Resource::Statistics { office } => {
                         op == Operation::ViewStatistics
                             && office.is_none_or(|o| in_scope(principal, o, offices))
@@ -576,7 +586,7 @@ fn declaration_row(
             Operation::IssueLicence | Operation::ViewLicences => is_agency(agency, COMMERCE),
             Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
             Operation::ViewRefundClaims => is_agency(agency, TAX),
-            Operation::RecordFunds => is_agency(agency, BANK),
+            Operation::RecordFunds | Operation::ReconcilePayments => is_agency(agency, BANK),
             Operation::ViewForexMatch => is_agency(agency, FOREX),
             _ => false,
         },

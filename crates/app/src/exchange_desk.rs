@@ -313,20 +313,24 @@ impl<'a> ExchangeService<'a> {
         let closed = (d.state.status != Status::Closed && after == Status::Closed)
             .then(|| events.last())
             .flatten();
+        // Duties and taxes paid through a bank: to the tax agency.
+        let mut out = Vec::new();
+        for (payload, at) in crate::payments::duty_paid(d, events) {
+            push(&mut out, &payload, &["TAX"], at);
+        }
         if released.is_none() && closed.is_none() {
-            return Vec::new();
+            return out;
         }
         let (Some(no), Some(header)) = (d.state.declaration_no, d.state.header.as_ref()) else {
-            return Vec::new();
+            return out;
         };
         let decl: Declaration = match serde_json::from_str(&d.body_json) {
             Ok(decl) => decl,
             Err(e) => {
                 tracing::warn!(declaration = %no, "exchange: body unreadable, nothing sent: {e}");
-                return Vec::new();
+                return out;
             }
         };
-        let mut out = Vec::new();
         if let Some(e) = released {
             let payload = DeclarationReleasedV1 {
                 declaration_no: no,

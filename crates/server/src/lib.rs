@@ -40,6 +40,7 @@ mod error;
 mod exchange_api;
 mod finance_api;
 pub mod metrics;
+mod payments_api;
 mod risk_api;
 pub mod signin;
 mod ui_api;
@@ -107,6 +108,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(eport_api::routes())
         .merge(exchange_api::routes())
         .merge(finance_api::routes())
+        .merge(payments_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route("/api/declarations/{id}/{step}", post(step))
@@ -342,12 +344,6 @@ pub struct AmendmentBody {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PayBody {
-    pub notice_no: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct FindingBody {
     /// misclassification, undervaluation, quantity, prohibited_goods, other
     #[schema(value_type = String)]
@@ -482,6 +478,7 @@ async fn openapi() -> Response {
     doc.merge(<eport_api::EportApiDoc as OpenApi>::openapi());
     doc.merge(<exchange_api::ExchangeApiDoc as OpenApi>::openapi());
     doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
+    doc.merge(<payments_api::PaymentsApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()
@@ -874,9 +871,16 @@ fn parse_step(name: &str, headers: &HeaderMap, bytes: &[u8]) -> Result<Step, Api
         "cancellation-request" => Step::RequestCancellation {
             reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
         },
-        "pay" => Step::Pay {
-            notice_no: parse_json::<PayBody>(headers, bytes)?.notice_no,
-        },
+        // Removed: the enterprise no longer marks its own notice paid; it initiates the
+        // payment through a bank, whose user confirms it (`payments_api`, docs/TAX.md).
+        "pay" => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "pay_through_bank",
+                "缴款书只能由银行确认缴款：请通过 POST /api/notices/{缴款书号}/payment-initiation 指定银行，由银行用户确认",
+                "a notice is paid only by a bank's confirmation: initiate the payment with POST /api/notices/{notice_no}/payment-initiation, the bank's user confirms it",
+            ))
+        }
         "review" => Step::RecordReview {
             result: examination(parse_json(headers, bytes)?)?,
         },
@@ -963,7 +967,6 @@ step_docs! {
     doc_withdraw, "/api/declarations/{id}/withdraw", ReasonBody, "withdrawn (enterprise, before acceptance)";
     doc_amendment, "/api/declarations/{id}/amendment-request", AmendmentBody, "amendment requested (enterprise)";
     doc_cancellation, "/api/declarations/{id}/cancellation-request", ReasonBody, "cancellation requested (enterprise)";
-    doc_pay, "/api/declarations/{id}/pay", PayBody, "notice paid through the simulated bank link (enterprise)";
     doc_review, "/api/declarations/{id}/review", ExaminationBody, "document review recorded (reviewer)";
     doc_inspection_order, "/api/declarations/{id}/inspection-order", ReasonBody, "inspection ordered (reviewer)";
     doc_inspection, "/api/declarations/{id}/inspection", ExaminationBody, "inspection recorded (inspector)";
@@ -1002,7 +1005,6 @@ step_docs! {
         doc_withdraw,
         doc_amendment,
         doc_cancellation,
-        doc_pay,
         doc_review,
         doc_inspection_order,
         doc_inspection,
@@ -1025,7 +1027,6 @@ step_docs! {
         ReasonBody,
         ChangeBody,
         AmendmentBody,
-        PayBody,
         FindingBody,
         ExaminationBody,
         GuaranteeBody,

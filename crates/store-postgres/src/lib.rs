@@ -44,6 +44,7 @@ mod cargo;
 mod eport;
 mod finance;
 mod outbox;
+mod payments;
 mod risk;
 mod schema;
 mod writer;
@@ -637,7 +638,7 @@ impl Store for PostgresStore {
 
     fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError> {
         let rows = self.query(
-            "SELECT notice_no, tax, amount_fen, issued_at, paid_at FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",
+            "SELECT notice_no, tax, amount_fen, issued_at, paid_at, payment FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",
             vec![Box::new(id.0)],
         )?;
         rows.iter()
@@ -651,6 +652,13 @@ impl Store for PostgresStore {
                     amount_fen: Fen(r.get(2)),
                     issued_at: r.get(3),
                     paid_at: r.get(4),
+                    payment: r
+                        .get::<_, Option<String>>(5)
+                        .map(|p| {
+                            serde_json::from_str(&p)
+                                .map_err(|e| corrupt(format!("notice payment: {e}")))
+                        })
+                        .transpose()?,
                 })
             })
             .collect()

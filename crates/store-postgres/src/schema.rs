@@ -136,6 +136,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX declarations_submitted
         ON declarations (submitted_at, declaration_office, status, lane, declaration_no);
     "#,
+    // 10: payments through the bank: the notice's payment columns and the banks'
+    // confirmations, unique per (bank, reference) and per notice (issue 14).
+    crate::payments::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

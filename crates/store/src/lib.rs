@@ -337,6 +337,10 @@ pub struct StoredNotice {
     pub amount_fen: Fen,
     pub issued_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// The bank's confirmation that paid it (bank, its reference, surcharge, amount paid,
+    /// day); `None` while unpaid, and for notices marked paid before payments went through a
+    /// bank user.
+    pub payment: Option<clearance::BankPayment>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
