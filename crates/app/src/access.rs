@@ -524,6 +524,7 @@ fn declaration_row(
                 && match resource {
                     Resource::Declaration { office, .. } => {
                         op != Operation::List
+                            && op != Operation::ReconcilePayments
                             && op != Operation::ManageUsers
                             && op != Operation::RevokeSessions
                             && op != Operation::ViewStatistics

@@ -68,6 +68,7 @@ pub mod exchange_desk;
 pub mod filing;
 pub mod finance;
 pub mod kernel;
+pub mod notices;
 pub mod payments;
 pub mod portal;
 pub mod postal_screen;

@@ -30,59 +30,12 @@ use tax::payment::{BankConfirmation, BankLine, Mismatch, PaidNotice, PaymentRefu
 use crate::access::{Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::{Core, CONFLICT_RETRIES};
+pub use crate::notices::NoticeView;
+use crate::notices::{china_day, surcharge_kind, view_of};
 use crate::steps::{Step, StepService};
 
 /// At most this many characters in a bank reference or a bank code.
 pub const REFERENCE_MAX: usize = 64;
-
-/// The tax kind the late payment surcharge is computed on, or `None` for a kind that attracts
-/// none: fees (the late declaration fee 滞报金) are not duties or taxes. Exhaustive on purpose:
-/// a new kind of notice must say whether it attracts the surcharge (a surcharge or recovery
-/// surcharge itself does not).
-pub fn surcharge_kind(kind: TaxKind) -> Option<tax::TaxKind> {
-    match kind {
-        TaxKind::Duty => Some(tax::TaxKind::Duty),
-        TaxKind::Vat => Some(tax::TaxKind::ImportVat),
-        TaxKind::ConsumptionTax => Some(tax::TaxKind::ConsumptionTax),
-        TaxKind::AntiDumpingDuty => Some(tax::TaxKind::AntiDumpingDuty),
-        TaxKind::CountervailingDuty => Some(tax::TaxKind::CountervailingDuty),
-        TaxKind::SafeguardDuty => Some(tax::TaxKind::SafeguardDuty),
-        TaxKind::LateDeclarationFee => None,
-    }
-}
-
-/// A notice as the declarant, its bank and officers see it: issued, due, the surcharge so far
-/// and the amount due today (or what was paid).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NoticeView {
-    pub notice_no: String,
-    pub declaration_id: store::DeclarationId,
-    pub declaration_no: Option<DeclarationNo>,
-    pub tax: TaxKind,
-    pub tax_fen: Fen,
-    /// The China day the notice was issued.
-    pub issued_on: NaiveDate,
-    /// The last day to pay without a surcharge: issued + 15 days, moved to the next working
-    /// day past a weekend or statutory holiday.
-    pub due_on: NaiveDate,
-    pub due_shifted: bool,
-    /// Whether the late payment surcharge applies to this kind at all.
-    pub surcharge_applies: bool,
-    /// The day the amounts below are for (today, China time; the payment day once paid).
-    pub on: NaiveDate,
-    pub surcharge_days: i64,
-    /// The surcharge so far (zero on time and under the ¥50 floor).
-    pub surcharge_fen: Fen,
-    /// How the surcharge was computed (days, rate, floor).
-    pub surcharge_formula: Option<String>,
-    /// Tax plus surcharge: what a bank must confirm to pay it on `on`.
-    pub amount_due_fen: Fen,
-    /// The bank the declarant initiated the payment through.
-    pub initiated_bank: Option<String>,
-    pub paid_at: Option<DateTime<Utc>>,
-    /// The bank's confirmation that paid it.
-    pub payment: Option<BankPayment>,
-}
 
 /// What a bank user confirms.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -133,10 +86,6 @@ pub struct PaymentService<'a> {
     pub(crate) steps: StepService<'a>,
 }
 
-fn china_day(t: DateTime<Utc>) -> NaiveDate {
-    domain::time::china_date(t)
-}
-
 fn not_found_notice(notice_no: &str) -> AppError {
     AppError::NotFound(format!("payment notice {notice_no}"))
 }
@@ -181,71 +130,6 @@ impl PaymentService<'_> {
             .ok_or_else(|| AppError::Internal(format!("notice {notice_no} is not stored")))
     }
 
-    /// The view of a notice on the day `on`.
-    pub fn view_of(
-        core: &Core,
-        d: &StoredDeclaration,
-        n: &NoticeState,
-        issued_at: DateTime<Utc>,
-        on: NaiveDate,
-    ) -> Result<NoticeView, AppError> {
-        let issued_on = china_day(issued_at);
-        let (calendar, policy) = (&core.tax.calendar, &core.tax.policy);
-        let due_nominal = issued_on + chrono::Duration::days(policy.payment_days);
-        let due_on = calendar.working_day_on_or_after(due_nominal);
-        let on = n.payment.as_ref().map_or(on, |p| p.paid_on);
-        let tax_fen = n.notice.amount_fen;
-        let mut view = NoticeView {
-            notice_no: n.notice.notice_no.clone(),
-            declaration_id: d.id,
-            declaration_no: d.state.declaration_no,
-            tax: n.notice.tax,
-            tax_fen,
-            issued_on,
-            due_on,
-            due_shifted: due_on != due_nominal,
-            surcharge_applies: surcharge_kind(n.notice.tax).is_some(),
-            on,
-            surcharge_days: 0,
-            surcharge_fen: Fen::ZERO,
-            surcharge_formula: None,
-            amount_due_fen: tax_fen,
-            initiated_bank: n.initiated_bank.clone(),
-            paid_at: n.paid_at,
-            payment: n.payment.clone(),
-        };
-        if let Some(p) = &n.payment {
-            view.surcharge_fen = p.surcharge_fen;
-            view.amount_due_fen = p.paid_fen;
-            return Ok(view);
-        }
-        if let Some(kind) = surcharge_kind(n.notice.tax) {
-            let due = tax::payment::amount_due(kind, tax_fen, issued_on, on, calendar, policy)
-                .ok_or_else(|| AppError::Internal("amount due overflows".into()))?;
-            view.surcharge_days = due.surcharge.days;
-            view.surcharge_fen = due.surcharge.payable_fen;
-            view.surcharge_formula = Some(due.surcharge.formula.clone());
-            view.amount_due_fen = due.total_fen;
-        }
-        Ok(view)
-    }
-
-    /// Every notice of a declaration, as of now (the declaration detail's `notice_views`).
-    pub(crate) fn views(&self, d: &StoredDeclaration) -> Result<Vec<NoticeView>, AppError> {
-        let stored = self.core.store.payment_notices(d.id)?;
-        let today = china_day(self.core.now());
-        d.state
-            .notices
-            .iter()
-            .filter_map(|n| {
-                stored
-                    .iter()
-                    .find(|s| s.notice_no == n.notice.notice_no)
-                    .map(|s| Self::view_of(self.core, d, n, s.issued_at, today))
-            })
-            .collect()
-    }
-
     /// One notice, to the declarant, officers who may see the declaration, and the bank it
     /// was initiated through or paid by; anyone else is told it does not exist.
     pub fn notice(&self, by: &Principal, notice_no: &str) -> Result<NoticeView, AppError> {
@@ -281,7 +165,7 @@ impl PaymentService<'_> {
             return Err(not_found_notice(notice_no));
         }
         let issued_at = self.issued_at(&d, notice_no)?;
-        Self::view_of(self.core, &d, &n, issued_at, china_day(self.core.now()))
+        view_of(self.core, &d, &n, issued_at, china_day(self.core.now()))
     }
 
     /// The declarant initiates the payment of a notice through `bank` (a bank user's code).
@@ -320,7 +204,7 @@ impl PaymentService<'_> {
         )?;
         let (d, n) = self.load_notice(notice_no)?;
         let issued_at = self.issued_at(&d, notice_no)?;
-        Self::view_of(self.core, &d, &n, issued_at, china_day(self.core.now()))
+        view_of(self.core, &d, &n, issued_at, china_day(self.core.now()))
     }
 
     /// A bank user confirms the payment of a notice initiated through its bank. See the
@@ -549,48 +433,6 @@ impl PaymentService<'_> {
             },
         )
     }
-}
-
-/// The `duty_paid.v1` messages of a step's events: one per notice a bank's confirmation pays.
-pub(crate) fn duty_paid(
-    d: &StoredDeclaration,
-    events: &[clearance::Event],
-) -> Vec<(exchange::DutyPaidV1, DateTime<Utc>)> {
-    let (Some(no), Some(header)) = (d.state.declaration_no, d.state.header.as_ref()) else {
-        return Vec::new();
-    };
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            clearance::EventKind::NoticePaid {
-                notice_no,
-                payment: Some(p),
-            } => {
-                let n = d
-                    .state
-                    .notices
-                    .iter()
-                    .find(|n| &n.notice.notice_no == notice_no)?;
-                Some((
-                    exchange::DutyPaidV1 {
-                        declaration_no: no,
-                        declarant: header.declarant,
-                        notice_no: notice_no.clone(),
-                        tax: n.notice.tax.as_str().to_owned(),
-                        tax_fen: n.notice.amount_fen,
-                        surcharge_fen: p.surcharge_fen,
-                        paid_fen: p.paid_fen,
-                        bank: p.bank.clone(),
-                        bank_reference: p.reference.clone(),
-                        paid_on: p.paid_on,
-                        paid_at: exchange::message::to_millis(e.at),
-                    },
-                    e.at,
-                ))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 fn receipt(d: &StoredDeclaration, n: &NoticeState, p: &BankPayment) -> PaymentReceipt {

@@ -126,7 +126,7 @@ pub struct DeclarationDetail {
     pub notices: Vec<StoredNotice>,
     /// Each notice as of today: issued, due, the late payment surcharge so far and the amount
     /// due (docs/TAX.md "Late payment surcharge").
-    pub notice_views: Vec<crate::payments::NoticeView>,
+    pub notice_views: Vec<crate::notices::NoticeView>,
     /// The tax breakdown, every step shown; `None` for rejected filings or when the engine
     /// cannot assess (an exchange rate missing, for instance).
     pub tax: Option<tax::Assessment>,
@@ -322,11 +322,7 @@ impl StepService<'_> {
             crate::risk_desk::redact_for_enterprise(&mut events);
         }
         let notices = self.core.store.payment_notices(d.id)?;
-        let notice_views = crate::payments::PaymentService {
-            core: self.core,
-            steps: *self,
-        }
-        .views(&d)?;
+        let notice_views = crate::notices::views(self.core, &d)?;
         let typed: Option<Declaration> = match d.state.status {
             Status::Rejected => None,
             _ => serde_json::from_str(&d.body_json).ok(),

@@ -427,7 +427,7 @@ fn eport_matrix() {
             "commerce" | "MOFCOM" => &[IssueLicence, ViewLicences],
             "market_regulation" => &[ManageRegistry],
             "tax" | "SAT" => &[ViewRefundClaims],
-            "bank" => &[RecordFunds],
+            "bank" => &[RecordFunds, ReconcilePayments],
             "forex" | "safe" => &[ViewForexMatch],
             _ => &[],
         }
@@ -474,27 +474,38 @@ fn eport_matrix() {
         assert!(!other, "enterprise {op:?} on another's");
         let whole = authorize(&ent, op, Resource::Eport { holder: None }, &refdata).is_ok();
         assert!(!whole, "enterprise {op:?} on a whole ledger");
-        for p in [
-            officer("0101", Duty::Reviewer),
-            Principal::Hq {
-                user_id: 3,
-                login: "hq".into(),
-                duties: Duty::ALL.into_iter().collect(),
-            },
-            Principal::Admin {
-                user_id: 6,
-                login: "root".into(),
-            },
+        // Officers and HQ act on no ledger, except that tax officers (officer or HQ with the
+        // tax officer duty) read any bank's payment reconciliation (docs/TAX.md).
+        for (p, tax_officer) in [
+            (officer("0101", Duty::Reviewer), false),
+            (officer("0101", Duty::TaxOfficer), true),
+            (
+                Principal::Hq {
+                    user_id: 3,
+                    login: "hq".into(),
+                    duties: Duty::ALL.into_iter().collect(),
+                },
+                true,
+            ),
+            (
+                Principal::Admin {
+                    user_id: 6,
+                    login: "root".into(),
+                },
+                false,
+            ),
         ] {
             for holder in [None, Some(a())] {
-                assert!(
-                    authorize(&p, op, Resource::Eport { holder }, &refdata).is_err(),
+                let expect = tax_officer && holder.is_none() && op == ReconcilePayments;
+                assert_eq!(
+                    authorize(&p, op, Resource::Eport { holder }, &refdata).is_ok(),
+                    expect,
                     "{} {op:?} on the E-Port",
                     p.kind()
                 );
             }
         }
-        checked += 3 + 6;
+        checked += 3 + 8;
     }
-    assert_eq!(checked, Operation::ALL.len() * (9 * 2 + 3 + 6));
+    assert_eq!(checked, Operation::ALL.len() * (9 * 2 + 3 + 8));
 }
