@@ -173,6 +173,7 @@ fn families() -> BTreeMap<&'static str, BTreeSet<String>> {
                 exchange::DeclarationReleasedV1::KIND,
                 exchange::ExportClosedV1::KIND,
                 exchange::LicenceWrittenOffV1::KIND,
+                exchange::DutyPaidV1::KIND,
             ]),
         );
     }
