@@ -1464,7 +1464,7 @@ impl Tx<'_> {
                         .await
                         .map_err(backend)?;
                     if let Some(p) = payment {
-                        crate::payments::record(&self.c, id.0, notice_no, p, ms(e.at)).await?;
+                        crate::payments::record(self.c, id.0, notice_no, p, ms(e.at)).await?;
                     }
                 }
                 _ => {}
