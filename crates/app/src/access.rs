@@ -176,7 +176,8 @@ pub enum Operation {
     Submit,
     RequestAmendment,
     RequestCancellation,
-    /// Pay a payment notice through the bank link.
+    /// Initiate the payment of a payment notice through a bank (the declarant). Only the bank
+    /// user then confirms it (`RecordFunds`); nobody else marks a notice paid.
     Pay,
     RecordReview,
     OrderInspection,
@@ -230,8 +231,13 @@ pub enum Operation {
     FileRefundClaim,
     /// Read verified refund claims: the tax agency all of them, an enterprise its own.
     ViewRefundClaims,
-    /// Record a bank's receipts and payments and read its own records (bank users).
+    /// Record a bank's receipts and payments and read its own records (bank users); confirm
+    /// the payment of a notice initiated through the bank (docs/TAX.md "Payment through the
+    /// bank").
     RecordFunds,
+    /// Read the daily reconciliation of a bank's payments: a bank user its own, tax officers
+    /// (officers or HQ with the tax officer duty) any bank's.
+    ReconcilePayments,
     /// Read the foreign-exchange match of goods and funds: the foreign-exchange agency every
     /// enterprise's (the class report), an enterprise its own.
     ViewForexMatch,
@@ -252,7 +258,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 40] = [
+    pub const ALL: [Operation; 41] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -286,6 +292,7 @@ impl Operation {
         Operation::FileRefundClaim,
         Operation::ViewRefundClaims,
         Operation::RecordFunds,
+        Operation::ReconcilePayments,
         Operation::ViewForexMatch,
         Operation::RegisterGuarantee,
         Operation::ViewGuarantees,
@@ -305,7 +312,9 @@ impl Operation {
                 Needs(Duty::Reviewer)
             }
             Operation::RecordInspection => Needs(Duty::Inspector),
-            Operation::Assess | Operation::EnforceGuarantees => Needs(Duty::TaxOfficer),
+            Operation::Assess | Operation::EnforceGuarantees | Operation::ReconcilePayments => {
+                Needs(Duty::TaxOfficer)
+            }
             Operation::ViewGuarantees => AnyDuty,
             Operation::Release | Operation::ReleaseAgainstGuarantee | Operation::Close => {
                 Needs(Duty::ReleaseOfficer)
@@ -390,6 +399,7 @@ impl Operation {
             | Operation::ViewRefundClaims
             | Operation::RecordFunds
             | Operation::ViewForexMatch
+            | Operation::ReconcilePayments
             | Operation::RegisterGuarantee
             | Operation::ViewGuarantees
             | Operation::EnforceGuarantees
@@ -544,6 +554,7 @@ fn declaration_row(
                 && match resource {
                     Resource::Declaration { office, .. } => {
                         op != Operation::List
+                            && op != Operation::ReconcilePayments
                             && op != Operation::ManageUsers
                             && op != Operation::RevokeSessions
                             && op != Operation::ViewStatistics
@@ -563,10 +574,12 @@ fn declaration_row(
                     }
                     Resource::System | Resource::Upload | Resource::ExchangeFeed => false,
                     // The guarantee ledger: any officer looks a guarantee up, tax officers
-                    // enforce (the duty is checked above); nothing else of the E-Port ledgers.
+                    // enforce them and reconcile any bank's payments (the duty is checked above); nothing else of the E-Port ledgers.
                     Resource::Eport { holder } => match op {
                         Operation::ViewGuarantees => true,
-                        Operation::EnforceGuarantees => holder.is_none(),
+                        Operation::EnforceGuarantees | Operation::ReconcilePayments => {
+                            holder.is_none()
+                        }
                         _ => false,
                     },
                     Resource::Statistics { office } => {
@@ -612,9 +625,10 @@ fn declaration_row(
             Operation::IssueLicence | Operation::ViewLicences => is_agency(agency, COMMERCE),
             Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
             Operation::ViewRefundClaims => is_agency(agency, TAX),
-            Operation::RecordFunds | Operation::RegisterGuarantee | Operation::ViewGuarantees => {
-                is_agency(agency, BANK)
-            }
+            Operation::RecordFunds
+            | Operation::RegisterGuarantee
+            | Operation::ViewGuarantees
+            | Operation::ReconcilePayments => is_agency(agency, BANK),
             Operation::ViewForexMatch => is_agency(agency, FOREX),
             _ => false,
         },

@@ -567,12 +567,14 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
                     )?
                     .status;
             } else {
+                // Paid through the demo's bank: the declarant initiates, `bank-boc` confirms
+                // the amount due (tax plus any surcharge) with its own reference.
                 for n in notices(svc)? {
                     tl.wait(i, 5, 20);
-                    status = svc
-                        .steps()
-                        .step(filer, key, Step::Pay { notice_no: n })?
-                        .status;
+                    let reference = format!("BOC-{n}");
+                    svc.payments()
+                        .initiate_and_confirm(filer, &who["bank-boc"], &n, &reference)?;
+                    status = svc.steps().get(filer, key)?.state.status;
                 }
             }
         }

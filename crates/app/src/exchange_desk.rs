@@ -315,20 +315,24 @@ impl<'a> ExchangeService<'a> {
         let closed = (d.state.status != Status::Closed && after == Status::Closed)
             .then(|| events.last())
             .flatten();
+        // Duties and taxes paid through a bank: to the tax agency.
+        let mut out = Vec::new();
+        for (payload, at) in duty_paid(d, events) {
+            push(&mut out, &payload, &["TAX"], at);
+        }
         if released.is_none() && closed.is_none() {
-            return Vec::new();
+            return out;
         }
         let (Some(no), Some(header)) = (d.state.declaration_no, d.state.header.as_ref()) else {
-            return Vec::new();
+            return out;
         };
         let decl: Declaration = match serde_json::from_str(&d.body_json) {
             Ok(decl) => decl,
             Err(e) => {
                 tracing::warn!(declaration = %no, "exchange: body unreadable, nothing sent: {e}");
-                return Vec::new();
+                return out;
             }
         };
-        let mut out = Vec::new();
         if let Some(e) = released {
             let payload = DeclarationReleasedV1 {
                 declaration_no: no,
@@ -412,6 +416,48 @@ impl<'a> ExchangeService<'a> {
             items,
         })
     }
+}
+
+/// The `duty_paid.v1` messages of a step's events: one per notice a bank's confirmation pays.
+fn duty_paid(
+    d: &StoredDeclaration,
+    events: &[clearance::Event],
+) -> Vec<(exchange::DutyPaidV1, DateTime<Utc>)> {
+    let (Some(no), Some(header)) = (d.state.declaration_no, d.state.header.as_ref()) else {
+        return Vec::new();
+    };
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            clearance::EventKind::NoticePaid {
+                notice_no,
+                payment: Some(p),
+            } => {
+                let n = d
+                    .state
+                    .notices
+                    .iter()
+                    .find(|n| &n.notice.notice_no == notice_no)?;
+                Some((
+                    exchange::DutyPaidV1 {
+                        declaration_no: no,
+                        declarant: header.declarant,
+                        notice_no: notice_no.clone(),
+                        tax: n.notice.tax.as_str().to_owned(),
+                        tax_fen: n.notice.amount_fen,
+                        surcharge_fen: p.surcharge_fen,
+                        paid_fen: p.paid_fen,
+                        bank: p.bank.clone(),
+                        bank_reference: p.reference.clone(),
+                        paid_on: p.paid_on,
+                        paid_at: exchange::message::to_millis(e.at),
+                    },
+                    e.at,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 pub(crate) fn push<T: exchange::MessageType>(

@@ -48,15 +48,12 @@ impl TaxTables {
 pub struct Settings {
     /// How long a session lasts after sign-in.
     pub session_ttl: Duration,
-    /// The code of the simulated bank on the payment link.
-    pub bank_code: String,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             session_ttl: Duration::hours(8),
-            bank_code: "SIMBANK".into(),
         }
     }
 }

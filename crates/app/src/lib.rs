@@ -72,6 +72,8 @@ pub mod filing;
 pub mod finance;
 pub mod guarantee_desk;
 pub mod kernel;
+pub mod notices;
+pub mod payments;
 pub mod portal;
 pub mod postal_screen;
 pub mod risk_desk;

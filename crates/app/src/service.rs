@@ -209,6 +209,14 @@ impl Clearance {
         }
     }
 
+    /// Payments through the bank: initiation, confirmation, reconciliation.
+    pub fn payments(&self) -> crate::payments::PaymentService<'_> {
+        crate::payments::PaymentService {
+            core: &self.core,
+            steps: self.steps(),
+        }
+    }
+
     pub fn steps(&self) -> StepService<'_> {
         StepService {
             core: &self.core,

@@ -45,8 +45,11 @@ pub enum Step {
     RequestCancellation {
         reason: String,
     },
-    Pay {
+    /// The declarant names the bank it pays a notice through (docs/TAX.md "Payment through
+    /// the bank"); the bank user then confirms the payment ([`crate::payments`]).
+    InitiatePayment {
         notice_no: String,
+        bank: String,
     },
     RecordReview {
         result: ExaminationResult,
@@ -106,7 +109,7 @@ impl Step {
         match self {
             Step::RequestAmendment { .. } => Operation::RequestAmendment,
             Step::RequestCancellation { .. } => Operation::RequestCancellation,
-            Step::Pay { .. } => Operation::Pay,
+            Step::InitiatePayment { .. } => Operation::Pay,
             Step::RecordReview { .. } => Operation::RecordReview,
             Step::OrderInspection { .. } => Operation::OrderInspection,
             Step::RecordInspection { .. } => Operation::RecordInspection,
@@ -142,6 +145,9 @@ pub struct DeclarationDetail {
     pub declaration: serde_json::Value,
     pub events: Vec<StoredEvent>,
     pub notices: Vec<StoredNotice>,
+    /// Each notice as of today: issued, due, the late payment surcharge so far and the amount
+    /// due (docs/TAX.md "Late payment surcharge").
+    pub notice_views: Vec<crate::notices::NoticeView>,
     /// The tax breakdown, every step shown; `None` for rejected filings or when the engine
     /// cannot assess (an exchange rate missing, for instance).
     pub tax: Option<tax::Assessment>,
@@ -225,7 +231,9 @@ impl StepService<'_> {
                     Action::RequestAmendment { reason, changes }
                 }
                 Step::RequestCancellation { reason } => Action::RequestCancellation { reason },
-                Step::Pay { notice_no } => Action::Pay { notice_no },
+                Step::InitiatePayment { notice_no, bank } => {
+                    Action::InitiatePayment { notice_no, bank }
+                }
                 Step::RecordReview { result } => Action::RecordReview { result },
                 Step::OrderInspection { reason } => Action::OrderInspection { reason },
                 Step::RecordInspection { result } => Action::RecordInspection { result },
@@ -574,9 +582,6 @@ impl StepService<'_> {
         header: &clearance::Header,
     ) -> Result<Actor, AppError> {
         Ok(match allowed.principal() {
-            Principal::Enterprise { .. } if op == Operation::Pay => Actor::Bank {
-                code: self.core.settings.bank_code.clone(),
-            },
             Principal::Enterprise { uscc, .. } => Actor::Enterprise { uscc: *uscc },
             Principal::Officer { login, office, .. } => {
                 let acting = if *office == header.declaration_office
@@ -641,6 +646,7 @@ impl StepService<'_> {
             }
         }
         let notices = self.core.store.payment_notices(d.id)?;
+        let notice_views = crate::notices::views(self.core, &d)?;
         let typed: Option<Declaration> = match d.state.status {
             Status::Rejected => None,
             _ => serde_json::from_str(&d.body_json).ok(),
@@ -657,6 +663,7 @@ impl StepService<'_> {
             declaration,
             events,
             notices,
+            notice_views,
             tax,
         })
     }
@@ -708,6 +715,21 @@ impl StepService<'_> {
             StoreError::Invalid(why) => AppError::invalid("cursor", "invalid", why.clone(), why),
             other => other.into(),
         })
+    }
+
+    /// Decide `action` by `actor` on the declaration as loaded, and write it through the one
+    /// write (the bank's confirmation of a payment, [`crate::payments`]). `Conflict` when the
+    /// declaration changed since it was loaded.
+    pub(crate) fn decide_and_write(
+        &self,
+        allowed: &Allowed<'_>,
+        d: &StoredDeclaration,
+        actor: Actor,
+        action: Action,
+    ) -> Result<Appended, AppError> {
+        let events = decide(&d.state, &Command { actor, action }, self.core.now())
+            .map_err(AppError::Refused)?;
+        Ok(self.write(allowed, d, None, events)?)
     }
 
     /// The step's one write: each feature's contribution, then the store. Only with the proof

@@ -427,7 +427,12 @@ fn eport_matrix() {
             "commerce" | "MOFCOM" => &[IssueLicence, ViewLicences],
             "market_regulation" => &[ManageRegistry],
             "tax" | "SAT" => &[ViewRefundClaims],
-            "bank" => &[RecordFunds, RegisterGuarantee, ViewGuarantees],
+            "bank" => &[
+                RecordFunds,
+                RegisterGuarantee,
+                ViewGuarantees,
+                ReconcilePayments,
+            ],
             "forex" | "safe" => &[ViewForexMatch],
             _ => &[],
         }
@@ -476,7 +481,7 @@ fn eport_matrix() {
         let whole = authorize(&ent, op, Resource::Eport { holder: None }, &refdata).is_ok();
         assert!(!whole, "enterprise {op:?} on a whole ledger");
         // Of the E-Port ledgers, officers and HQ only look guarantees up (any holder's), and
-        // those with the tax duty enforce them (docs/TAX.md "Guarantees").
+        // those with the tax duty enforce them and reconcile any bank's payments (docs/TAX.md "Guarantees").
         for (p, enforces) in [
             (officer("0101", Duty::Reviewer), false),
             (officer("0101", Duty::TaxOfficer), true),
@@ -491,7 +496,9 @@ fn eport_matrix() {
         ] {
             for holder in [None, Some(a())] {
                 let expect = op == ViewGuarantees
-                    || (enforces && op == EnforceGuarantees && holder.is_none());
+                    || (enforces
+                        && (op == EnforceGuarantees || op == ReconcilePayments)
+                        && holder.is_none());
                 assert_eq!(
                     authorize(&p, op, Resource::Eport { holder }, &refdata).is_ok(),
                     expect,

@@ -313,34 +313,26 @@ pub fn decide(
 
         // Payment comes from the bank link; after a release against a guarantee it may come
         // while the declaration is already released.
-        (S::Assessed | S::Released, A::Pay { notice_no }) => {
+        (S::Assessed | S::Released, A::Pay { notice_no, payment }) => {
+            // Only the bank that collected it, with its own reference; the amount paid is the
+            // notice's tax plus the surcharge the caller computed (tax::payment::settle).
             match actor {
-                Actor::Bank { .. } | Actor::System { .. } => {}
+                Actor::Bank { code } if *code == payment.bank => {}
                 other => return Err(forbidden(other, action)),
             }
-            match state
-                .notices
-                .iter()
-                .find(|n| &n.notice.notice_no == notice_no)
+            text("reference", &payment.reference, 64)?;
+            let n = unpaid_notice(state, notice_no)?;
+            if payment.surcharge_fen.0 < 0
+                || n.notice.amount_fen.0.checked_add(payment.surcharge_fen.0)
+                    != Some(payment.paid_fen.0)
             {
-                None => {
-                    return Err(Refusal::UnknownNotice {
-                        notice_no: notice_no.clone(),
-                    })
-                }
-                Some(n) if n.paid_at.is_some() => {
-                    return Err(Refusal::NoticeAlreadyPaid {
-                        notice_no: notice_no.clone(),
-                    })
-                }
-                Some(n) if n.superseded_at.is_some() => {
-                    return Err(Refusal::NoticeSuperseded {
-                        notice_no: notice_no.clone(),
-                    })
-                }
-                Some(_) => EventKind::NoticePaid {
-                    notice_no: notice_no.clone(),
-                },
+                return Err(Refusal::InvalidNotices {
+                    why: "the amount paid is not the tax plus the surcharge",
+                });
+            }
+            EventKind::NoticePaid {
+                notice_no: notice_no.clone(),
+                payment: Some(payment.clone()),
             }
         }
         (
@@ -357,6 +349,32 @@ pub fn decide(
             | S::Cancelled
             | S::Suspended,
             A::Pay { .. },
+        ) => return not_allowed(),
+
+        // The declarant names the bank it pays a notice through.
+        (S::Assessed | S::Released, A::InitiatePayment { notice_no, bank }) => {
+            declarant(state, actor, action)?;
+            text("bank", bank, 64)?;
+            unpaid_notice(state, notice_no)?;
+            EventKind::PaymentInitiated {
+                notice_no: notice_no.clone(),
+                bank: bank.clone(),
+            }
+        }
+        (
+            S::New
+            | S::Submitted
+            | S::Withdrawn
+            | S::Rejected
+            | S::Accepted
+            | S::DocumentReview
+            | S::Inspection
+            | S::AwaitingAssessment
+            | S::Paid
+            | S::Closed
+            | S::Cancelled
+            | S::Suspended,
+            A::InitiatePayment { .. },
         ) => return not_allowed(),
 
         (S::Assessed, A::ReleaseAgainstGuarantee { guarantee_no }) => {
@@ -842,6 +860,8 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
                     notice: n.clone(),
                     paid_at: None,
                     superseded_at: None,
+                    initiated_bank: None,
+                    payment: None,
                 })
                 .collect();
             s.status = if notices.is_empty() {
@@ -850,16 +870,26 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
                 Status::Assessed
             };
         }
-        EventKind::NoticePaid { notice_no } => {
+        EventKind::NoticePaid { notice_no, payment } => {
             if let Some(n) = s
                 .notices
                 .iter_mut()
                 .find(|n| &n.notice.notice_no == notice_no)
             {
                 n.paid_at = Some(e.at);
+                n.payment = payment.clone();
             }
             if s.status == Status::Assessed && s.outstanding_notices().next().is_none() {
                 s.status = Status::Paid;
+            }
+        }
+        EventKind::PaymentInitiated { notice_no, bank } => {
+            if let Some(n) = s
+                .notices
+                .iter_mut()
+                .find(|n| &n.notice.notice_no == notice_no)
+            {
+                n.initiated_bank = Some(bank.clone());
             }
         }
         EventKind::ReleasedAgainstGuarantee { guarantee_no } => {
@@ -972,6 +1002,8 @@ fn apply_version(
         notice: n.notice.clone(),
         paid_at: None,
         superseded_at: None,
+        initiated_bank: None,
+        payment: None,
     }));
     s.refunds
         .extend(r.refunds.iter().map(|x| crate::version::RefundState {
@@ -1007,6 +1039,30 @@ fn header(state: &DeclarationState) -> &Header {
         .header
         .as_ref()
         .expect("a submitted declaration has a header")
+}
+
+/// The notice of this declaration numbered `notice_no`, not yet paid.
+fn unpaid_notice<'s>(
+    state: &'s DeclarationState,
+    notice_no: &str,
+) -> Result<&'s NoticeState, Refusal> {
+    match state
+        .notices
+        .iter()
+        .find(|n| n.notice.notice_no == notice_no)
+    {
+        None => Err(Refusal::UnknownNotice {
+            notice_no: notice_no.to_owned(),
+        }),
+        Some(n) if n.paid_at.is_some() => Err(Refusal::NoticeAlreadyPaid {
+            notice_no: notice_no.to_owned(),
+        }),
+        // A re-assessment replaced it: its amount is in the notices that replaced it.
+        Some(n) if n.superseded_at.is_some() => Err(Refusal::NoticeSuperseded {
+            notice_no: notice_no.to_owned(),
+        }),
+        Some(n) => Ok(n),
+    }
 }
 
 fn forbidden(actor: &Actor, action: &'static str) -> Refusal {

@@ -383,8 +383,16 @@ pub enum Action {
     Assess {
         notices: Vec<PaymentNotice>,
     },
+    /// A bank confirms it collected a notice's amount due (tax plus late payment surcharge).
     Pay {
         notice_no: String,
+        payment: BankPayment,
+    },
+    /// The declarant initiates the payment of a notice through a bank; only that bank may
+    /// then confirm it (the service's rule).
+    InitiatePayment {
+        notice_no: String,
+        bank: String,
     },
     ReleaseAgainstGuarantee {
         guarantee_no: String,
@@ -449,6 +457,7 @@ impl Action {
             Action::RecordInspection { .. } => "record_inspection",
             Action::Assess { .. } => "assess",
             Action::Pay { .. } => "pay",
+            Action::InitiatePayment { .. } => "initiate_payment",
             Action::ReleaseAgainstGuarantee { .. } => "release_against_guarantee",
             Action::Release => "release",
             Action::ConfirmExit { .. } => "confirm_exit",
@@ -533,6 +542,14 @@ pub enum EventKind {
     },
     NoticePaid {
         notice_no: String,
+        /// The bank's confirmation (absent in events recorded before payments went through a
+        /// bank user: those were marked paid by the enterprise, bank `SIMBANK`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment: Option<BankPayment>,
+    },
+    PaymentInitiated {
+        notice_no: String,
+        bank: String,
     },
     ReleasedAgainstGuarantee {
         guarantee_no: String,
@@ -595,6 +612,7 @@ impl EventKind {
             EventKind::InspectionRecorded { .. } => "inspection_recorded",
             EventKind::Assessed { .. } => "assessed",
             EventKind::NoticePaid { .. } => "notice_paid",
+            EventKind::PaymentInitiated { .. } => "payment_initiated",
             EventKind::ReleasedAgainstGuarantee { .. } => "released_against_guarantee",
             EventKind::Released => "released",
             EventKind::ExitConfirmed { .. } => "exit_confirmed",
@@ -632,6 +650,24 @@ pub struct NoticeState {
     /// not outstanding (its amount is in the notices that replaced it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_at: Option<DateTime<Utc>>,
+    /// The bank the declarant initiated the payment through (the last initiation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_bank: Option<String>,
+    /// The bank's confirmation that paid it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<BankPayment>,
+}
+
+/// A bank's confirmation of a payment, as recorded on the notice: the bank (its user's code),
+/// its own reference (unique per bank), the surcharge and the amount paid (tax + surcharge),
+/// and the customs (China) day of the payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankPayment {
+    pub bank: String,
+    pub reference: String,
+    pub surcharge_fen: Fen,
+    pub paid_fen: Fen,
+    pub paid_on: chrono::NaiveDate,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -98,6 +98,23 @@ fn notices() -> Vec<PaymentNotice> {
         },
     ]
 }
+/// The bank's confirmation of a notice of [`notices`] (tax, no surcharge), by [`bank`].
+fn pay(notice_no: &str) -> Action {
+    let paid_fen = notices()
+        .into_iter()
+        .find(|n| n.notice_no == notice_no)
+        .map_or(Fen(1), |n| n.amount_fen);
+    Action::Pay {
+        notice_no: notice_no.into(),
+        payment: BankPayment {
+            bank: "ICBC".into(),
+            reference: format!("REF-{notice_no}"),
+            surcharge_fen: Fen::ZERO,
+            paid_fen,
+            paid_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+        },
+    }
+}
 fn discrepancy() -> ExaminationResult {
     ExaminationResult::Discrepancy {
         findings: vec![Finding {
@@ -145,20 +162,8 @@ fn reach(status: Status, direction: Direction, guarantee: bool) -> DeclarationSt
         run(&s, system(), Action::Assess { notices: notices() })
     };
     let paid = |s: &DeclarationState| {
-        let s = run(
-            &assessed(s),
-            bank(),
-            Action::Pay {
-                notice_no: "N-DUTY".into(),
-            },
-        );
-        run(
-            &s,
-            bank(),
-            Action::Pay {
-                notice_no: "N-VAT".into(),
-            },
-        )
+        let s = run(&assessed(s), bank(), pay("N-DUTY"));
+        run(&s, bank(), pay("N-VAT"))
     };
     let released = |s: &DeclarationState| {
         if guarantee {
@@ -326,24 +331,12 @@ fn assessment_with_nothing_due_is_paid_at_once() {
 fn paying_the_last_notice_makes_it_paid() {
     let s = reach(Status::Assessed, Direction::Import, false);
     assert_eq!(s.outstanding_fen(), Fen(300_000));
-    let s = run(
-        &s,
-        bank(),
-        Action::Pay {
-            notice_no: "N-VAT".into(),
-        },
-    );
+    let s = run(&s, bank(), pay("N-VAT"));
     assert_eq!(
         (s.status, s.outstanding_fen()),
         (Status::Assessed, Fen(100_000))
     );
-    let s = run(
-        &s,
-        bank(),
-        Action::Pay {
-            notice_no: "N-DUTY".into(),
-        },
-    );
+    let s = run(&s, bank(), pay("N-DUTY"));
     assert_eq!((s.status, s.outstanding_fen()), (Status::Paid, Fen::ZERO));
     let s = run(&s, system(), Action::Release);
     assert_eq!(s.status, Status::Released);
@@ -358,20 +351,8 @@ fn release_against_guarantee_then_pay_then_close() {
         refused(&s, officer(), Action::Close).code(),
         "payment_outstanding"
     );
-    let s = run(
-        &s,
-        bank(),
-        Action::Pay {
-            notice_no: "N-DUTY".into(),
-        },
-    );
-    let s = run(
-        &s,
-        bank(),
-        Action::Pay {
-            notice_no: "N-VAT".into(),
-        },
-    );
+    let s = run(&s, bank(), pay("N-DUTY"));
+    let s = run(&s, bank(), pay("N-VAT"));
     assert_eq!(
         s.status,
         Status::Released,
@@ -535,13 +516,7 @@ fn only_the_right_actor_may_act() {
     );
 
     let assessed = reach(Status::Assessed, Direction::Import, false);
-    let r = refused(
-        &assessed,
-        officer(),
-        Action::Pay {
-            notice_no: "N-VAT".into(),
-        },
-    );
+    let r = refused(&assessed, officer(), pay("N-VAT"));
     assert_eq!(r.code(), "actor_not_permitted");
     let accepted = reach(Status::Accepted, Direction::Import, false);
     let r = refused(
@@ -687,28 +662,10 @@ fn inputs_are_checked() {
     assert_eq!(refused(&submitted, enterprise(), long).code(), "too_long");
 
     let assessed = reach(Status::Assessed, Direction::Import, false);
-    let r = refused(
-        &assessed,
-        bank(),
-        Action::Pay {
-            notice_no: "nope".into(),
-        },
-    );
+    let r = refused(&assessed, bank(), pay("nope"));
     assert_eq!(r.code(), "unknown_notice");
-    let paid_one = run(
-        &assessed,
-        bank(),
-        Action::Pay {
-            notice_no: "N-VAT".into(),
-        },
-    );
-    let r = refused(
-        &paid_one,
-        bank(),
-        Action::Pay {
-            notice_no: "N-VAT".into(),
-        },
-    );
+    let paid_one = run(&assessed, bank(), pay("N-VAT"));
+    let r = refused(&paid_one, bank(), pay("N-VAT"));
     assert_eq!(r.code(), "notice_already_paid");
     assert_eq!(
         refused(&assessed, officer(), Action::Release).code(),
@@ -770,7 +727,7 @@ fn legal(status: Status, action: &str) -> bool {
         "order_inspection" | "record_review" => &[DocumentReview],
         "record_inspection" => &[Inspection],
         "assess" => &[AwaitingAssessment],
-        "pay" => &[Assessed, Released],
+        "pay" | "initiate_payment" => &[Assessed, Released],
         "release_against_guarantee" => &[Assessed],
         "release" => &[Paid],
         "confirm_exit" | "close" => &[Released],
@@ -830,10 +787,12 @@ fn all_commands(direction: Direction) -> Vec<Command> {
             },
         ),
         c(system(), Action::Assess { notices: notices() }),
+        c(bank(), pay("N-VAT")),
         c(
-            bank(),
-            Action::Pay {
+            enterprise(),
+            Action::InitiatePayment {
                 notice_no: "N-VAT".into(),
+                bank: "ICBC".into(),
             },
         ),
         c(
@@ -888,7 +847,7 @@ fn table_every_status_and_action() {
             // decision, unpaid notices for a payment after release, an export for the exit.
             let (direction, guarantee) = match action {
                 "confirm_exit" => (Direction::Export, false),
-                "pay" => (Direction::Import, status == Status::Released),
+                "pay" | "initiate_payment" => (Direction::Import, status == Status::Released),
                 _ => (Direction::Import, false),
             };
             let mut state = reach(status, direction, guarantee);
@@ -928,10 +887,11 @@ fn table_every_status_and_action() {
             }
         }
     }
-    assert_eq!(checked_legal + checked_refused, Status::ALL.len() * 20);
-    // Counted from `legal`: 1 each for 14 single-status actions, pay 2, amendment (issue 14:
-    // up to release, re-assessed)/cancellation/approve/refuse 7 each, suspend 6.
-    assert_eq!(checked_legal, 50);
+    assert_eq!(checked_legal + checked_refused, Status::ALL.len() * 21);
+    // Counted from `legal`: 1 each for 14 single-status actions, pay 2, initiate payment 2,
+    // amendment (issue 14: up to release, re-assessed)/cancellation/approve/refuse 7 each,
+    // suspend 6.
+    assert_eq!(checked_legal, 52);
 }
 
 #[test]
@@ -1154,13 +1114,13 @@ fn command_from(state: &DeclarationState, action: u8, actor: u8, variant: u8) ->
             *declaration_no = DeclarationNo::new(office(), 2024, direction, 1).unwrap()
         }
         Action::ChooseLane { lane, .. } => *lane = Lane::ALL[variant as usize % 4],
-        Action::Pay { notice_no } => {
-            *notice_no = if matches!(variant % 3, 0) {
-                "N-DUTY".into()
+        Action::Pay { .. } => {
+            cmd.action = if matches!(variant % 3, 0) {
+                pay("N-DUTY")
             } else if wrong {
-                "x".into()
+                pay("x")
             } else {
-                "N-VAT".into()
+                pay("N-VAT")
             }
         }
         Action::Assess { notices: n } if matches!(variant % 5, 0) => n.clear(),
@@ -1409,13 +1369,7 @@ fn a_superseded_notice_is_neither_payable_nor_outstanding() {
     // The other notice is still due; the superseded one is not.
     assert_eq!(s.status, Status::Assessed);
     assert_eq!(s.outstanding_fen(), assessed.notices[1].notice.amount_fen);
-    let r = refused(
-        &s,
-        bank(),
-        Action::Pay {
-            notice_no: all[0].clone(),
-        },
-    );
+    let r = refused(&s, bank(), pay(&all[0]));
     assert_eq!(r.code(), "notice_superseded");
     // Superseding the last one leaves nothing to pay: paid.
     let re = Reassessment {
@@ -1433,4 +1387,77 @@ fn a_superseded_notice_is_neither_payable_nor_outstanding() {
         },
     );
     assert_eq!((s.status, s.outstanding_fen()), (Status::Paid, Fen::ZERO));
+}
+
+#[test]
+fn only_the_confirming_bank_pays_the_tax_plus_surcharge() {
+    let assessed = reach(Status::Assessed, Direction::Import, false);
+    // Another bank than the one named in the confirmation, or the enterprise: refused.
+    let other = Actor::Bank {
+        code: "OTHER".into(),
+    };
+    assert_eq!(
+        refused(&assessed, other, pay("N-VAT")).code(),
+        "actor_not_permitted"
+    );
+    assert_eq!(
+        refused(&assessed, enterprise(), pay("N-VAT")).code(),
+        "actor_not_permitted"
+    );
+    // The amount paid must be the tax plus the surcharge recorded with it.
+    let mut short = pay("N-VAT");
+    if let Action::Pay { payment, .. } = &mut short {
+        payment.surcharge_fen = Fen(5_000);
+    }
+    assert_eq!(
+        refused(&assessed, bank(), short.clone()).code(),
+        "invalid_notices"
+    );
+    if let Action::Pay { payment, .. } = &mut short {
+        payment.paid_fen = Fen(205_000);
+    }
+    let s = run(&assessed, bank(), short);
+    let n = s
+        .notices
+        .iter()
+        .find(|n| n.notice.notice_no == "N-VAT")
+        .unwrap();
+    let p = n.payment.as_ref().unwrap();
+    assert_eq!((p.surcharge_fen, p.paid_fen), (Fen(5_000), Fen(205_000)));
+    // No reference: refused.
+    let mut blank = pay("N-DUTY");
+    if let Action::Pay { payment, .. } = &mut blank {
+        payment.reference = " ".into();
+    }
+    assert_eq!(refused(&assessed, bank(), blank).code(), "missing");
+}
+
+#[test]
+fn the_declarant_initiates_a_payment_through_a_bank() {
+    let assessed = reach(Status::Assessed, Direction::Import, false);
+    let initiate = |notice: &str| Action::InitiatePayment {
+        notice_no: notice.into(),
+        bank: "ICBC".into(),
+    };
+    let s = run(&assessed, enterprise(), initiate("N-VAT"));
+    let n = s
+        .notices
+        .iter()
+        .find(|n| n.notice.notice_no == "N-VAT")
+        .unwrap();
+    assert_eq!(n.initiated_bank.as_deref(), Some("ICBC"));
+    assert_eq!(s.status, Status::Assessed);
+    assert_eq!(
+        refused(&assessed, bank(), initiate("N-VAT")).code(),
+        "actor_not_permitted"
+    );
+    assert_eq!(
+        refused(&assessed, enterprise(), initiate("nope")).code(),
+        "unknown_notice"
+    );
+    let paid = run(&s, bank(), pay("N-VAT"));
+    assert_eq!(
+        refused(&paid, enterprise(), initiate("N-VAT")).code(),
+        "notice_already_paid"
+    );
 }

@@ -4,7 +4,7 @@
 //! NATS JetStream, consumers, the durable applied log, status) is the crate `exchange-bus`.
 //!
 //! - [`message`]: [`Agency`], [`MessageId`] (`SENDER-SEQ`), [`Kind`] (`name.vN`), the payloads
-//!   ([`DeclarationReleasedV1`], [`ExportClosedV1`], [`LicenceWrittenOffV1`]) and the
+//!   ([`DeclarationReleasedV1`], [`ExportClosedV1`], [`LicenceWrittenOffV1`], [`DutyPaidV1`]) and the
 //!   [`Envelope`] with its JSON wire form.
 //! - [`sign`]: SM2 with SM3 (default) and Ed25519 signatures over [`sign::signing_bytes`];
 //!   [`SigningKey`], [`KeyRing`], [`sign()`](sign::sign) (one message, envelope version 1),
@@ -33,8 +33,9 @@ pub use apply::{
 pub use batch::{BatchCache, BatchProof};
 pub use feed::{FeedCursor, FeedPage, FeedReader};
 pub use message::{
-    encode_payload, Agency, DeclarationReleasedV1, DutyRefundedV1, Envelope, ExportClosedV1,
-    GuaranteeEnforcedV1, Kind, LicenceWrittenOffV1, MessageId, MessageType, Payload,
+    encode_payload, Agency, DeclarationReleasedV1, DutyPaidV1, DutyRefundedV1, Envelope,
+    ExportClosedV1, GuaranteeEnforcedV1, Kind, LicenceWrittenOffV1, MessageId, MessageType,
+    Payload,
 };
 pub use outbox::{MemoryOutbox, Outbox, OutboxCounts, OutboxRecord};
 pub use sign::{Algorithm, KeyId, KeyRing, PublicKey, SigningKey, VerifyError};

@@ -322,6 +322,32 @@ impl MessageType for GuaranteeEnforcedV1 {
     const KIND: &'static str = "guarantee_enforced.v1";
 }
 
+/// A bank confirmed the payment of a payment notice (缴款书), tax plus late payment surcharge
+/// (滞纳金): what the tax agency books as duties and taxes paid. To: tax.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DutyPaidV1 {
+    pub declaration_no: DeclarationNo,
+    pub declarant: Uscc,
+    pub notice_no: String,
+    /// The tax or fee of the notice (`duty`, `vat`, `consumption_tax`, ...).
+    pub tax: String,
+    pub tax_fen: Fen,
+    pub surcharge_fen: Fen,
+    /// `tax_fen + surcharge_fen`: what the bank collected.
+    pub paid_fen: Fen,
+    /// The bank user's code and its own reference (unique per bank).
+    pub bank: String,
+    pub bank_reference: String,
+    /// The customs (China) day of the payment.
+    pub paid_on: chrono::NaiveDate,
+    pub paid_at: DateTime<Utc>,
+}
+
+impl MessageType for DutyPaidV1 {
+    const KIND: &'static str = "duty_paid.v1";
+}
+
 /// The payloads this build knows, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
@@ -330,6 +356,7 @@ pub enum Payload {
     LicenceWrittenOffV1(LicenceWrittenOffV1),
     GuaranteeEnforcedV1(GuaranteeEnforcedV1),
     DutyRefundedV1(DutyRefundedV1),
+    DutyPaidV1(DutyPaidV1),
 }
 
 /// The canonical payload bytes of a typed message: compact JSON, fields in the order the
@@ -361,6 +388,7 @@ impl Payload {
             LicenceWrittenOffV1::KIND => Payload::LicenceWrittenOffV1(decode(bytes)?),
             GuaranteeEnforcedV1::KIND => Payload::GuaranteeEnforcedV1(decode(bytes)?),
             DutyRefundedV1::KIND => Payload::DutyRefundedV1(decode(bytes)?),
+            DutyPaidV1::KIND => Payload::DutyPaidV1(decode(bytes)?),
             other => return Err(MessageError::UnknownKind(other.to_owned())),
         })
     }

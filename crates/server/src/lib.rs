@@ -42,6 +42,7 @@ mod finance_api;
 mod guarantee_api;
 mod hardening;
 pub mod metrics;
+mod payments_api;
 mod risk_api;
 pub mod signin;
 mod ui_api;
@@ -111,6 +112,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(exchange_api::routes())
         .merge(finance_api::routes())
         .merge(guarantee_api::routes())
+        .merge(payments_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route(
@@ -352,12 +354,6 @@ pub struct AmendmentBody {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PayBody {
-    pub notice_no: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct FindingBody {
     /// misclassification, undervaluation, quantity, prohibited_goods, other
     #[schema(value_type = String)]
@@ -494,6 +490,7 @@ async fn openapi() -> Response {
     doc.merge(<exchange_api::ExchangeApiDoc as OpenApi>::openapi());
     doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
     doc.merge(<guarantee_api::GuaranteeApiDoc as OpenApi>::openapi());
+    doc.merge(<payments_api::PaymentsApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
     let mut resp = doc
@@ -887,9 +884,16 @@ fn parse_step(name: &str, headers: &HeaderMap, bytes: &[u8]) -> Result<Step, Api
         "cancellation-request" => Step::RequestCancellation {
             reason: parse_json::<ReasonBody>(headers, bytes)?.reason,
         },
-        "pay" => Step::Pay {
-            notice_no: parse_json::<PayBody>(headers, bytes)?.notice_no,
-        },
+        // Removed: the enterprise no longer marks its own notice paid; it initiates the
+        // payment through a bank, whose user confirms it (`payments_api`, docs/TAX.md).
+        "pay" => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "pay_through_bank",
+                "缴款书只能由银行确认缴款：请通过 POST /api/notices/{缴款书号}/payment-initiation 指定银行，由银行用户确认",
+                "a notice is paid only by a bank's confirmation: initiate the payment with POST /api/notices/{notice_no}/payment-initiation, the bank's user confirms it",
+            ))
+        }
         "review" => Step::RecordReview {
             result: examination(parse_json(headers, bytes)?)?,
         },
@@ -975,7 +979,6 @@ macro_rules! step_docs {
 step_docs! {
     doc_amendment, "/api/declarations/{id}/amendment-request", AmendmentBody, "amendment requested (enterprise)";
     doc_cancellation, "/api/declarations/{id}/cancellation-request", ReasonBody, "cancellation requested (enterprise)";
-    doc_pay, "/api/declarations/{id}/pay", PayBody, "notice paid through the simulated bank link (enterprise)";
     doc_review, "/api/declarations/{id}/review", ExaminationBody, "document review recorded (reviewer)";
     doc_inspection_order, "/api/declarations/{id}/inspection-order", ReasonBody, "inspection ordered (reviewer)";
     doc_inspection, "/api/declarations/{id}/inspection", ExaminationBody, "inspection recorded (inspector)";
@@ -1013,7 +1016,6 @@ step_docs! {
         get_one,
         doc_amendment,
         doc_cancellation,
-        doc_pay,
         doc_review,
         doc_inspection_order,
         doc_inspection,
@@ -1036,7 +1038,6 @@ step_docs! {
         ReasonBody,
         ChangeBody,
         AmendmentBody,
-        PayBody,
         FindingBody,
         ExaminationBody,
         GuaranteeBody,

@@ -228,11 +228,20 @@ async fn full_lifecycle_over_http() {
         "{}",
         detail["tax"]
     );
+    // The enterprise can no longer mark its own notice paid (issue 14): the old step is
+    // refused, and the notice stays unpaid; it is paid through the bank.
+    let (s, r) = t
+        .post_json(Some(&ent), &step("pay"), json!({"notice_no": notices[0]}))
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("pay_through_bank")),
+        "{r}"
+    );
+    let (_, again) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    assert!(again["notices"][0]["paid_at"].is_null(), "{again}");
     for n in &notices {
-        let (s, r) = t
-            .post_json(Some(&ent), &step("pay"), json!({"notice_no": n}))
-            .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
+        t.0.pay_through_bank(&ent, n).await;
     }
     let (s, r) = t.post_json(Some(&off), &step("release"), json!({})).await;
     assert_eq!(
@@ -446,9 +455,9 @@ async fn bad_input_gets_the_right_4xx_and_writes_nothing() {
         (
             "wrong type in a step",
             t.client
-                .post(format!("{url}/{id}/pay"))
+                .post(format!("{url}/{id}/amendment-request"))
                 .bearer_auth(&ent)
-                .json(&json!({"notice_no": 7})),
+                .json(&json!({"reason": 7, "changes": []})),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
         ),
@@ -628,7 +637,8 @@ async fn access_matrix_over_http() {
         ("POST", "suspend", json!({"reason": "r", "case_no": "c"})),
         ("POST", "unsuspend", json!({"reason": "r"})),
     ];
-    let enterprise_steps = ["", "amendment-request", "cancellation-request", "pay"];
+    // `pay` is nobody's any more: a notice is paid only by a bank's confirmation (issue 14).
+    let enterprise_steps = ["", "amendment-request", "cancellation-request"];
     let duty_steps = |d: &str| -> &'static [&'static str] {
         match d {
             "reviewer" => &[

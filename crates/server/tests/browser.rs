@@ -1,7 +1,7 @@
 //! The web interface end to end, in headless Chromium through chromedriver (WebDriver):
 //! an enterprise signs in, files a declaration through the form (after the form showed its
 //! inline validation messages), sees it accepted; an officer inspects it and assesses the
-//! taxes; the enterprise pays through the simulated bank link; the officer releases it; the
+//! taxes; the enterprise initiates payment through the bank, whose user confirms it; the officer releases it; the
 //! enterprise sees it released. The agency desks follow: commerce issues a licence, tax reads
 //! the demo's verified refund claims, a bank records a receipt from its form, foreign exchange
 //! reads the class report and the messages it received (the release above among them), and the
@@ -1170,7 +1170,8 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.status_is("assessed").await;
     ui.sign_out().await;
 
-    // The enterprise sees the notices and pays them through the simulated bank.
+    // The enterprise sees the notices and initiates their payment through the bank `bank-boc`,
+    // whose user confirms the amount due (over the API: the bank desk has no screen for it).
     ui.sign_in(ENTERPRISE).await;
     ui.go(&format!("#/portal/d/{id}")).await;
     ui.status_is("assessed").await;
@@ -1179,26 +1180,57 @@ async fn file_inspect_pay_release_in_a_browser() {
     // Assessed: an amendment is no longer offered (the service refuses it); a cancellation is.
     assert_eq!(ui.requests().await, (false, true), "requests once assessed");
     ui.shot("07-enterprise-taxes").await;
-    loop {
-        let unpaid = ui
-            .js(
-                "return document.querySelectorAll('button[data-notice]').length;",
-                vec![],
-            )
-            .await;
-        if unpaid == json!(0) {
-            break;
-        }
-        ui.click("button[data-notice]").await;
+    let notices: Vec<String> = serde_json::from_value(
+        ui.js(
+            "return [...document.querySelectorAll('button[data-notice]')].map(b => b.dataset.notice);",
+            vec![],
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(!notices.is_empty());
+    for n in &notices {
+        ui.click(&format!("button[data-notice=\"{n}\"]")).await;
         ui.confirm_dialog().await;
         ui.until(
-            &format!(
-                "document.querySelectorAll('button[data-notice]').length < {unpaid} && document.querySelector('main').getAttribute('aria-busy') === 'false'"
-            ),
-            "the notice to be paid",
+            "document.querySelector('main').getAttribute('aria-busy') === 'false'",
+            "the payment initiated",
         )
         .await;
     }
+    let http = reqwest::Client::new();
+    let session: Value = http
+        .post(format!("{}/api/session", ui.base))
+        .json(&json!({"login": "bank-boc", "password": app::demo::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bank = session["token"].as_str().unwrap().to_owned();
+    for n in &notices {
+        let view: Value = http
+            .get(format!("{}/api/notices/{n}", ui.base))
+            .bearer_auth(&bank)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let r = http
+            .post(format!("{}/api/bank/payments", ui.base))
+            .bearer_auth(&bank)
+            .json(&json!({"notice_no": n, "reference": format!("UI-{n}"), "amount_fen": view["amount_due_fen"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{view}");
+    }
+    // Away and back: the detail is read again.
+    ui.go("#/portal").await;
+    ui.go(&format!("#/portal/d/{id}")).await;
     ui.status_is("paid").await;
     ui.sign_out().await;
 

@@ -135,14 +135,9 @@ impl T {
         let (_, d) = self.get(ent, &format!("/api/declarations/{id}")).await;
         let notices = d["notices"].as_array().unwrap().clone();
         for n in &notices {
-            let (s, r) = self
-                .post(
-                    Some(ent),
-                    &step("pay"),
-                    json!({"notice_no": n["notice_no"]}),
-                )
+            self.0
+                .pay_through_bank(ent, n["notice_no"].as_str().unwrap())
                 .await;
-            assert_eq!(s, StatusCode::OK, "{r}");
         }
         let (s, r) = self.post(Some(off), &step("release"), json!({})).await;
         assert_eq!(

@@ -198,11 +198,21 @@ impl TestApp {
             .json::<Value>()
             .await
             .unwrap();
+        // Paid through the bank (a bank user confirms the amount due): each payment sends
+        // duty_paid.v1 to the tax agency.
+        if self.store.user_by_login("bank-x").unwrap().is_none() {
+            self.user("bank-x", Role::Bank, None, None);
+        }
+        let bank = self.login("bank-x").await;
         for n in d["notices"].as_array().unwrap() {
-            let (s, r) = self
-                .post(ent, &step("pay"), json!({"notice_no": n["notice_no"]}))
-                .await;
-            assert_eq!(s, StatusCode::OK, "{r}");
+            let notice_no = n["notice_no"].as_str().unwrap();
+            let path = format!("/api/notices/{notice_no}/payment-initiation");
+            let (s, v) = self.post(ent, &path, json!({"bank": "bank-x"})).await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            let body = json!({"notice_no": notice_no, "reference": format!("X-{notice_no}"),
+                "amount_fen": v["amount_due_fen"]});
+            let (s, r) = self.post(&bank, "/api/bank/payments", body).await;
+            assert_eq!(s, StatusCode::CREATED, "{r}");
         }
         let (s, r) = self.post(off, &step("release"), json!({})).await;
         assert_eq!(
@@ -263,7 +273,8 @@ async fn a_release_reaches_the_forex_feed_signed_and_only_there() {
     let m = &messages[0];
     exchange::sign::verify(m, &t.ring).expect("signed with the customs key");
     assert_eq!(m.kind.as_str(), "declaration_released.v1");
-    assert_eq!(m.id.to_string(), "CUSTOMS-1");
+    // CUSTOMS-1 is the duty_paid.v1 of its notice, to the tax agency (below).
+    assert_eq!(m.id.to_string(), "CUSTOMS-2");
     assert!(m.recipients.contains(&Agency::parse("FOREX").unwrap()));
     match Payload::decode(&m.kind, &m.payload).unwrap() {
         Payload::DeclarationReleasedV1(p) => {
@@ -273,33 +284,56 @@ async fn a_release_reaches_the_forex_feed_signed_and_only_there() {
         }
         other => panic!("unexpected payload {other:?}"),
     }
-    assert_eq!(next, "s1");
+    // Cursors are the outbox's sequence (the duty_paid.v1 before it took s1).
+    assert_eq!(next, "s2");
 
     // The cursor advances: nothing new after it, then the next release only.
     let (_, text) = t.feed(&forex, &format!("?after={next}")).await;
-    assert_eq!(page(&text), (vec![], "s1".to_owned()));
+    assert_eq!(page(&text), (vec![], "s2".to_owned()));
     t.release(&ent, &off, 2).await;
-    let (_, text) = t.feed(&forex, "?after=s1").await;
+    let (_, text) = t.feed(&forex, "?after=s2").await;
     let (messages, next) = page(&text);
     assert_eq!(
         messages
             .iter()
             .map(|m| m.id.to_string())
             .collect::<Vec<_>>(),
-        ["CUSTOMS-2"]
+        ["CUSTOMS-4"]
     );
-    assert_eq!(next, "s2");
+    assert_eq!(next, "s4");
     exchange::sign::verify(&messages[0], &t.ring).unwrap();
 
-    // Asking after s1 acknowledged the first; the store counts it as delivered.
+    // Asking after s2 acknowledged the first; the store counts it as delivered.
     let counts = t.store.outbox_store().unwrap().counts().unwrap();
     let f = &counts["FOREX"];
     assert_eq!((f.total, f.acked, f.unpublished), (2, 1, 2));
 
-    // Tax gets none of it (imports are not closed exports).
+    // Tax gets no release (imports are not closed exports), but every duty paid through the
+    // bank (issue 14): duty_paid.v1, with the bank, its reference and the amount paid.
     let (s, text) = t.feed(&tax, "").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(page(&text), (vec![], "s0".to_owned()));
+    let (messages, _) = page(&text);
+    assert_eq!(
+        messages
+            .iter()
+            .map(|m| (m.id.to_string(), m.kind.as_str().to_owned()))
+            .collect::<Vec<_>>(),
+        [
+            ("CUSTOMS-1".to_owned(), "duty_paid.v1".to_owned()),
+            ("CUSTOMS-3".to_owned(), "duty_paid.v1".to_owned())
+        ],
+        "{text}"
+    );
+    exchange::sign::verify(&messages[0], &t.ring).unwrap();
+    match Payload::decode(&messages[0].kind, &messages[0].payload).unwrap() {
+        Payload::DutyPaidV1(p) => {
+            assert_eq!(p.declaration_no.to_string(), no);
+            assert_eq!(p.bank, "bank-x");
+            assert_eq!(p.bank_reference, format!("X-{}", p.notice_no));
+            assert_eq!(p.paid_fen.0, p.tax_fen.0 + p.surcharge_fen.0);
+        }
+        other => panic!("unexpected payload {other:?}"),
+    }
 
     // Enterprises and officers are refused; a bad cursor or limit is 422.
     for token in [&ent, &off] {
@@ -352,7 +386,8 @@ async fn the_newest_messages_are_read_without_acknowledging() {
     assert_eq!(s, StatusCode::OK, "{text}");
     let (messages, _) = page(&text);
     let ids: Vec<String> = messages.iter().map(|m| m.id.to_string()).collect();
-    assert_eq!(ids, ["CUSTOMS-2", "CUSTOMS-3"]);
+    // Each release follows the duty_paid.v1 of its notice (to the tax agency).
+    assert_eq!(ids, ["CUSTOMS-4", "CUSTOMS-6"]);
     for m in &messages {
         exchange::sign::verify(m, &t.ring).expect("signed with the customs key");
     }
@@ -456,7 +491,8 @@ async fn nats_releases_reach_jetstream_through_the_relay_exactly_once() {
     consumer_task.await.unwrap().unwrap();
 
     let ids: Vec<String> = log.applied().iter().map(|m| m.to_string()).collect();
-    assert_eq!(ids, ["CUSTOMS-1", "CUSTOMS-2", "CUSTOMS-3"]);
+    // Each release follows the duty_paid.v1 (to TAX) of its notice.
+    assert_eq!(ids, ["CUSTOMS-2", "CUSTOMS-4", "CUSTOMS-6"]);
     assert_eq!(stats.borrow().duplicates, 0);
     let o = t.store.outbox_store().unwrap();
     assert!(o.fetch_unpublished(0, 10).unwrap().is_empty());

@@ -108,10 +108,8 @@ impl T {
         assert_eq!(s, StatusCode::OK, "{r}");
         let (_, d) = self.get(ent, &format!("/api/declarations/{id}")).await;
         for n in d["notices"].as_array().unwrap() {
-            let (s, r) = self
-                .post(ent, &step("pay"), json!({"notice_no": n["notice_no"]}))
+            self.pay_through_bank(ent, n["notice_no"].as_str().unwrap())
                 .await;
-            assert_eq!(s, StatusCode::OK, "{r}");
         }
         let (s, r) = self.post(off, &step("release"), json!({})).await;
         assert_eq!(

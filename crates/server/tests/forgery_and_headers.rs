@@ -77,10 +77,8 @@ async fn ready_for_release(t: &common::Harness, ent: &str, off: &str) -> i64 {
     assert_eq!(s, StatusCode::OK, "{v}");
     let (_, detail) = t.get(ent, &format!("/api/declarations/{id}")).await;
     for n in detail["notices"].as_array().unwrap() {
-        let (s, v) = t
-            .post(ent, &step("pay"), json!({"notice_no": n["notice_no"]}))
+        t.pay_through_bank(ent, n["notice_no"].as_str().unwrap())
             .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
     }
     id
 }

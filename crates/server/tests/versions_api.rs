@@ -88,7 +88,7 @@ impl T {
         self.ok(off, id, "assess", json!({})).await;
         for n in self.notices(ent, id).await {
             if n["paid_at"].is_null() && n["superseded_at"].is_null() {
-                self.ok(ent, id, "pay", json!({"notice_no": n["notice_no"]}))
+                self.pay_through_bank(ent, n["notice_no"].as_str().unwrap())
                     .await;
             }
         }
@@ -370,7 +370,7 @@ async fn amendment_after_payment_is_a_new_version_with_a_supplementary_notice() 
 
     // The supplementary notices are paid like any other: the declaration is paid again.
     for n in new {
-        t.ok(&ent, id, "pay", json!({"notice_no": n["notice_no"]}))
+        t.pay_through_bank(&ent, n["notice_no"].as_str().unwrap())
             .await;
     }
     assert_eq!(t.detail(&ent, id).await["state"]["status"], "paid");

@@ -175,6 +175,7 @@ fn families() -> BTreeMap<&'static str, BTreeSet<String>> {
                 exchange::ExportClosedV1::KIND,
                 exchange::LicenceWrittenOffV1::KIND,
                 exchange::GuaranteeEnforcedV1::KIND,
+                exchange::DutyPaidV1::KIND,
             ]),
         );
     }

@@ -24,7 +24,8 @@
 //! With [`HttpOptions::officer_steps`], `admin` also creates one officer per declaration office
 //! (`sim<seed>-o<office>`: reviewer, inspector, tax officer, release officer), and every accepted
 //! filing is taken on to release: document review or inspection recorded as conform, assessment,
-//! each notice paid by the enterprise, release. A filing held by anti-smuggling stays held; a
+//! each notice paid through the bank (the enterprise initiates, the demo's bank user `bank-boc`
+//! confirms the amount due), release. A filing held by anti-smuggling stays held; a
 //! step the server refuses ends that filing's steps (counted by code). The report's clearance
 //! times stay simulated (the server's clock is the machine's).
 //!
@@ -310,6 +311,8 @@ struct Setup {
     /// The bearer token of each declaration office's officer (with `officer_steps`).
     officers: HashMap<String, String>,
     analyst: String,
+    /// The demo's bank user (`bank-boc`), which confirms the payments the enterprises initiate.
+    bank: String,
     notes: HttpNotes,
 }
 
@@ -321,6 +324,7 @@ fn setup(api: &Api, world: &World, cfg: &Config, opts: &HttpOptions) -> Result<S
     let commerce = api.login("mofcom", pw)?;
     let carrier = api.login("carrier", pw)?;
     let registry = api.login("samr", pw)?;
+    let bank = api.login(SIM_BANK, pw)?;
     let mut notes = HttpNotes::default();
 
     // The simulator's rules replace the analyst's, in force for the next filing.
@@ -495,6 +499,7 @@ fn setup(api: &Api, world: &World, cfg: &Config, opts: &HttpOptions) -> Result<S
         officers,
         tokens: tokens.into_inner().map_err(|_| "token map poisoned")?,
         analyst,
+        bank,
         notes,
     })
 }
@@ -561,6 +566,7 @@ pub fn run_http(
         tokens,
         officers,
         analyst,
+        bank,
         mut notes,
     } = setup(&api, &world, cfg, opts)?;
     let setup_time = t0.elapsed();
@@ -582,8 +588,8 @@ pub fn run_http(
     let parts: Vec<Part> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..opts.clients.max(1))
             .map(|_| {
-                let (world, api, tokens, analyst, officers) =
-                    (&world, &api, &tokens, &analyst, &officers);
+                let (world, api, tokens, analyst, officers, bank) =
+                    (&world, &api, &tokens, &analyst, &officers, &bank);
                 let (next, done, fail, retried) = (&next, &done, &fail, &retried);
                 s.spawn(move || {
                     let mut tally = Tally::default();
@@ -614,6 +620,7 @@ pub fn run_http(
                                                 .get(&d.enterprise)
                                                 .map(String::as_str),
                                             analyst,
+                                            bank,
                                             retried,
                                         };
                                         to.release(status, &mut steps).unwrap_or_else(|why| {
@@ -703,8 +710,12 @@ struct Clearing<'a> {
     officer: Option<&'a str>,
     enterprise: Option<&'a str>,
     analyst: &'a str,
+    bank: &'a str,
     retried: &'a AtomicU64,
 }
+
+/// The bank the simulated enterprises pay through: the demo's bank user.
+const SIM_BANK: &str = "bank-boc";
 
 /// Steps at most per filing (review or inspection, assessment, a few notices, release).
 const STEPS_MAX: usize = 12;
@@ -729,7 +740,15 @@ impl Clearing<'_> {
                     let Some(enterprise) = self.enterprise else {
                         return Ok(status);
                     };
-                    (enterprise, "pay", json!({ "notice_no": notice }))
+                    // Through the bank, as a real payment: the enterprise initiates, the
+                    // bank's user confirms the amount due with its own reference.
+                    match self.pay(enterprise, &notice, steps)? {
+                        Some(next) => {
+                            status = next;
+                            continue;
+                        }
+                        None => return Ok(status),
+                    }
                 }
                 _ => return Ok(status),
             };
@@ -749,6 +768,66 @@ impl Clearing<'_> {
             }
         }
         Ok(status)
+    }
+
+    /// Pay one notice through the bank; the declaration's status after it, or `None` when a
+    /// step was refused (counted).
+    fn pay(
+        &self,
+        enterprise: &str,
+        notice: &str,
+        steps: &mut Steps,
+    ) -> Result<Option<String>, String> {
+        let path = format!("/api/notices/{notice}/payment-initiation");
+        let body = json!({ "bank": SIM_BANK });
+        let (s, v) = retrying(self.retried, || {
+            self.api.post(Some(enterprise), &path, &body)
+        })?;
+        if !self.counted("payment-initiation", s, &v, steps)? {
+            return Ok(None);
+        }
+        let body = json!({
+            "notice_no": notice,
+            "reference": format!("SIM-{notice}"),
+            "amount_fen": v["amount_due_fen"],
+        });
+        let (s, v) = retrying(self.retried, || {
+            self.api.post(Some(self.bank), "/api/bank/payments", &body)
+        })?;
+        if !self.counted("bank-payment", s, &v, steps)? {
+            return Ok(None);
+        }
+        let (s, detail) = self
+            .api
+            .get(self.analyst, &format!("/api/declarations/{}", self.id))?;
+        if !s.is_success() {
+            return Err(format!("read declaration {}: {s}", self.id));
+        }
+        Ok(Some(
+            detail["state"]["status"].as_str().unwrap_or("").to_owned(),
+        ))
+    }
+
+    /// Count a step's answer: `true` when it succeeded, `false` when refused (409/422).
+    fn counted(
+        &self,
+        step: &str,
+        s: StatusCode,
+        v: &serde_json::Value,
+        steps: &mut Steps,
+    ) -> Result<bool, String> {
+        match s {
+            s if s.is_success() => {
+                steps.taken += 1;
+                Ok(true)
+            }
+            StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => {
+                let code = error_code(v).unwrap_or_else(|| "unknown".into());
+                *steps.refusals.entry(format!("{step}: {code}")).or_default() += 1;
+                Ok(false)
+            }
+            s => Err(format!("step {step} of declaration {}: {s}", self.id)),
+        }
     }
 
     fn unpaid_notice(&self) -> Result<Option<String>, String> {

@@ -85,13 +85,13 @@ pub fn submit_request(client_seq_no: &str, body: String) -> SubmitRequest {
     }
 }
 
-fn system() -> Actor {
+pub(crate) fn system() -> Actor {
     Actor::System {
         component: "contract".into(),
     }
 }
 
-fn officer() -> Actor {
+pub(crate) fn officer() -> Actor {
     Actor::Officer {
         login: "wang".into(),
         office: shanghai(),
@@ -99,7 +99,7 @@ fn officer() -> Actor {
 }
 
 /// Load, decide, append: the use-case loop the clearance service will run.
-fn step(
+pub(crate) fn step(
     store: &dyn Store,
     id: DeclarationId,
     actor: Actor,
@@ -479,30 +479,30 @@ pub fn lifecycle_and_payment_notices(h: &dyn Harness) {
     let bank = Actor::Bank {
         code: "ICBC".into(),
     };
+    let pay = |n: &PaymentNotice, reference: &str| Action::Pay {
+        notice_no: n.notice_no.clone(),
+        payment: clearance::BankPayment {
+            bank: "ICBC".into(),
+            reference: reference.into(),
+            surcharge_fen: Fen::ZERO,
+            paid_fen: n.amount_fen,
+            paid_on: t0().date_naive(),
+        },
+    };
     step(
         store.as_ref(),
         s.id,
         bank.clone(),
-        Action::Pay {
-            notice_no: notices[0].notice_no.clone(),
-        },
+        pay(&notices[0], "ICBC-1"),
         t(4),
     );
-    let paid = step(
-        store.as_ref(),
-        s.id,
-        bank,
-        Action::Pay {
-            notice_no: notices[1].notice_no.clone(),
-        },
-        t(5),
-    );
+    let paid = step(store.as_ref(), s.id, bank, pay(&notices[1], "ICBC-2"), t(5));
     assert_eq!(paid.status, Status::Paid);
-    assert!(store
-        .payment_notices(s.id)
-        .unwrap()
-        .iter()
-        .all(|n| n.paid_at.is_some()));
+    let stored = store.payment_notices(s.id).unwrap();
+    assert!(stored.iter().all(|n| n.paid_at.is_some()));
+    // The notice keeps the bank's confirmation that paid it.
+    let p = stored[0].payment.as_ref().expect("the payment is stored");
+    assert_eq!((p.bank.as_str(), p.reference.as_str()), ("ICBC", "ICBC-1"));
     step(store.as_ref(), s.id, officer(), Action::Release, t(6));
     let closed = step(store.as_ref(), s.id, officer(), Action::Close, t(7));
     assert_eq!((closed.status, closed.version), (Status::Closed, 9));

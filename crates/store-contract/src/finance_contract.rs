@@ -15,6 +15,249 @@ use crate::contract::{declarant, other_declarant, t0};
 use store::finance::*;
 use store::Store;
 
+// ---------------------------------------------------------------------------------------------
+// Bank payments (written by the append of a `NoticePaid` event carrying a bank's confirmation)
+
+/// A declaration taken to `Assessed` with two notices (duty 20 000.00, VAT 33 647.06); its id
+/// and notice numbers.
+fn assessed(s: &dyn Store, seq: &str) -> (store::DeclarationId, Vec<clearance::PaymentNotice>) {
+    use crate::contract::{officer, step, submit_request, system};
+    use clearance::{Action, Lane, PaymentNotice, TaxKind};
+    let sub = s
+        .submit(submit_request(seq, crate::contract::sample_body(7)))
+        .unwrap();
+    let acc = s
+        .accept(store::AcceptRequest {
+            id: sub.id,
+            expected_version: 1,
+            actor: system(),
+            now: t0(),
+        })
+        .unwrap();
+    step(
+        s,
+        sub.id,
+        system(),
+        Action::ChooseLane {
+            lane: Lane::Yellow,
+            reasons: vec![crate::contract::reason()],
+            inspection: None,
+            explanation: None,
+        },
+        t0(),
+    );
+    step(
+        s,
+        sub.id,
+        officer(),
+        Action::RecordReview {
+            result: clearance::ExaminationResult::Conform,
+        },
+        t0(),
+    );
+    let notices = vec![
+        PaymentNotice {
+            notice_no: format!("{}-duty", acc.declaration_no),
+            tax: TaxKind::Duty,
+            amount_fen: Fen(2_000_000),
+        },
+        PaymentNotice {
+            notice_no: format!("{}-vat", acc.declaration_no),
+            tax: TaxKind::Vat,
+            amount_fen: Fen(3_364_706),
+        },
+    ];
+    step(
+        s,
+        sub.id,
+        system(),
+        Action::Assess {
+            notices: notices.clone(),
+        },
+        t0(),
+    );
+    (sub.id, notices)
+}
+
+/// The append of a bank's payment of `n` (with a surcharge of `surcharge` fen).
+fn payment_append(
+    s: &dyn Store,
+    id: store::DeclarationId,
+    n: &clearance::PaymentNotice,
+    bank: &str,
+    reference: &str,
+    surcharge: i64,
+) -> store::AppendRequest {
+    let d = s.load(store::DeclarationKey::Id(id)).unwrap().unwrap();
+    let action = clearance::Action::Pay {
+        notice_no: n.notice_no.clone(),
+        payment: clearance::BankPayment {
+            bank: bank.into(),
+            reference: reference.into(),
+            surcharge_fen: Fen(surcharge),
+            paid_fen: Fen(n.amount_fen.0 + surcharge),
+            paid_on: day(),
+        },
+    };
+    let events = clearance::decide(
+        &d.state,
+        &clearance::Command {
+            actor: Actor::Bank { code: bank.into() },
+            action,
+        },
+        t0() + Duration::hours(1),
+    )
+    .expect("the payment fits");
+    store::AppendRequest {
+        id,
+        expected_version: d.version,
+        events,
+    }
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 6, 2).unwrap()
+}
+
+/// A bank's payment is stored with the notice and as the bank's confirmation, read back by
+/// reference and by day; the same reference of the same bank (for another notice), or a second
+/// payment of a notice, is `Duplicate` and writes nothing; another bank may use the reference.
+pub fn bank_payments_unique_per_bank_reference_and_notice(h: &dyn FinanceHarness) {
+    let s = h.open();
+    let f = fin(&*s);
+    let (id, notices) = assessed(&*s, "pay-1");
+    let (id2, notices2) = assessed(&*s, "pay-2");
+    s.append(payment_append(
+        &*s,
+        id,
+        &notices[0],
+        "bank-boc",
+        "BOC-1",
+        5_000,
+    ))
+    .unwrap();
+    let row = f
+        .bank_payment("bank-boc", "BOC-1")
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        (
+            row.notice_no.as_str(),
+            row.amount_fen,
+            row.paid_on,
+            row.declaration_id
+        ),
+        (notices[0].notice_no.as_str(), Fen(2_005_000), day(), id)
+    );
+    assert_eq!(f.bank_payment("bank-icbc", "BOC-1").unwrap(), None);
+    let stored = s.payment_notices(id).unwrap();
+    let p = stored
+        .iter()
+        .find(|n| n.notice_no == notices[0].notice_no)
+        .and_then(|n| n.payment.clone())
+        .expect("the notice keeps its payment");
+    assert_eq!(
+        (
+            p.bank.as_str(),
+            p.reference.as_str(),
+            p.surcharge_fen,
+            p.paid_fen
+        ),
+        ("bank-boc", "BOC-1", Fen(5_000), Fen(2_005_000))
+    );
+
+    // The same reference for another notice of the same bank: Duplicate, nothing written.
+    let version = s
+        .load(store::DeclarationKey::Id(id2))
+        .unwrap()
+        .unwrap()
+        .version;
+    let err = s
+        .append(payment_append(
+            &*s,
+            id2,
+            &notices2[0],
+            "bank-boc",
+            "BOC-1",
+            0,
+        ))
+        .unwrap_err();
+    assert_eq!(err.code(), "duplicate");
+    let after = s.load(store::DeclarationKey::Id(id2)).unwrap().unwrap();
+    assert_eq!(after.version, version, "nothing half-written");
+    assert!(s
+        .payment_notices(id2)
+        .unwrap()
+        .iter()
+        .all(|n| n.paid_at.is_none()));
+    // Another bank may use the same reference.
+    s.append(payment_append(
+        &*s,
+        id2,
+        &notices2[0],
+        "bank-icbc",
+        "BOC-1",
+        0,
+    ))
+    .unwrap();
+
+    // By day: the confirmations and the notices paid through the bank agree.
+    let confirmed = f.bank_payments_on("bank-boc", day()).unwrap();
+    let paid = f.notices_paid_through("bank-boc", day()).unwrap();
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(paid.len(), 1);
+    assert_eq!(
+        (&paid[0].reference, &paid[0].notice_no, paid[0].amount_fen),
+        (
+            &confirmed[0].reference,
+            &confirmed[0].notice_no,
+            confirmed[0].amount_fen
+        )
+    );
+    assert!(f
+        .bank_payments_on("bank-boc", day() + Duration::days(1))
+        .unwrap()
+        .is_empty());
+    assert_eq!(f.notices_paid_through("bank-icbc", day()).unwrap().len(), 1);
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+/// Eight different references racing to pay one notice, each decided on the same loaded
+/// version: exactly one is written.
+pub fn racing_payments_of_one_notice_record_one(h: &dyn FinanceHarness) {
+    let s = h.open();
+    let (id, notices) = assessed(&*s, "race-1");
+    let appends: Vec<_> = (0..8)
+        .map(|i| payment_append(&*s, id, &notices[1], "bank-boc", &format!("R-{i}"), 0))
+        .collect();
+    let ok = std::thread::scope(|scope| {
+        let handles: Vec<_> = appends
+            .into_iter()
+            .map(|a| {
+                let s = &*s;
+                scope.spawn(move || s.append(a).is_ok())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count()
+    });
+    assert_eq!(ok, 1);
+    assert_eq!(
+        fin(&*s).bank_payments_on("bank-boc", day()).unwrap().len(),
+        1
+    );
+    assert_eq!(
+        fin(&*s)
+            .notices_paid_through("bank-boc", day())
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 /// Opens the backend under test (a fresh, empty store each time it is made).
 pub trait FinanceHarness {
     fn open(&self) -> Box<dyn Store>;
@@ -192,6 +435,8 @@ macro_rules! finance_contract_tests {
             refund_claims_roundtrip_once_per_item,
             concurrent_claims_record_exactly_one,
             bank_records_unique_per_bank_and_read_by_period,
+            bank_payments_unique_per_bank_reference_and_notice,
+            racing_payments_of_one_notice_record_one,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -131,6 +131,13 @@ fn pay_all(s: &dyn Ledgers, id: DeclarationId) {
             bank(),
             Action::Pay {
                 notice_no: n.notice_no.clone(),
+                payment: clearance::BankPayment {
+                    bank: "bank-boc".into(),
+                    reference: format!("BOC-{}", n.notice_no),
+                    surcharge_fen: Fen::ZERO,
+                    paid_fen: n.amount_fen,
+                    paid_on: (t0() + Duration::days(2)).date_naive(),
+                },
             },
             t0() + Duration::days(2),
         )

@@ -101,6 +101,13 @@ pub fn a_version_replaces_the_body_and_issues_its_notices(h: &dyn VersionsHarnes
         },
         Action::Pay {
             notice_no: duty.clone(),
+            payment: clearance::BankPayment {
+                bank: "ICBC".into(),
+                reference: "ICBC-1".into(),
+                surcharge_fen: Fen::ZERO,
+                paid_fen: Fen(10_000),
+                paid_on: t0().date_naive(),
+            },
         },
         3,
     );
@@ -193,6 +200,13 @@ pub fn a_version_replaces_the_body_and_issues_its_notices(h: &dyn VersionsHarnes
             },
             action: Action::Pay {
                 notice_no: vat.clone(),
+                payment: clearance::BankPayment {
+                    bank: "ICBC".into(),
+                    reference: "ICBC-2".into(),
+                    surcharge_fen: Fen::ZERO,
+                    paid_fen: Fen(15_000),
+                    paid_on: t0().date_naive(),
+                },
             },
         },
         t0() + Duration::minutes(5),

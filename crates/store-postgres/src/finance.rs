@@ -113,4 +113,28 @@ impl FinanceStore for PostgresStore {
         }
         Ok(out)
     }
+
+    fn bank_payment(
+        &self,
+        bank: &str,
+        reference: &str,
+    ) -> Result<Option<BankPaymentRow>, StoreError> {
+        self.pg_bank_payment(bank, reference)
+    }
+
+    fn bank_payments_on(
+        &self,
+        bank: &str,
+        on: NaiveDate,
+    ) -> Result<Vec<BankPaymentRow>, StoreError> {
+        self.pg_bank_payments_on(bank, on)
+    }
+
+    fn notices_paid_through(
+        &self,
+        bank: &str,
+        on: NaiveDate,
+    ) -> Result<Vec<BankPaymentRow>, StoreError> {
+        self.pg_notices_paid_through(bank, on)
+    }
 }

@@ -45,6 +45,7 @@ mod eport;
 mod finance;
 mod guarantee;
 mod outbox;
+mod payments;
 mod risk;
 mod schema;
 mod writer;
@@ -638,7 +639,7 @@ impl Store for PostgresStore {
 
     fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError> {
         let rows = self.query(
-            "SELECT notice_no, tax, amount_fen, issued_at, paid_at, superseded_at FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",
+            "SELECT notice_no, tax, amount_fen, issued_at, paid_at, superseded_at, payment FROM payment_notices WHERE declaration_id = $1 ORDER BY notice_no",
             vec![Box::new(id.0)],
         )?;
         rows.iter()
@@ -653,6 +654,13 @@ impl Store for PostgresStore {
                     issued_at: r.get(3),
                     paid_at: r.get(4),
                     superseded_at: r.get(5),
+                    payment: r
+                        .get::<_, Option<String>>(6)
+                        .map(|p| {
+                            serde_json::from_str(&p)
+                                .map_err(|e| corrupt(format!("notice payment: {e}")))
+                        })
+                        .transpose()?,
                 })
             })
             .collect()

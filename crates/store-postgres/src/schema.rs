@@ -140,6 +140,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::guarantee::MIGRATION,
     // 11: versions of a declaration (issue 14): notices a re-assessment replaced.
     crate::writer::versions::MIGRATION,
+    // 12: payments through the bank: the notice's payment columns and the banks'
+    // confirmations, unique per (bank, reference) and per notice (issue 14).
+    crate::payments::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

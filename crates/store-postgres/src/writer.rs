@@ -1466,11 +1466,14 @@ impl Tx<'_> {
                         ));
                     }
                 }
-                EventKind::NoticePaid { notice_no } => {
+                EventKind::NoticePaid { notice_no, payment } => {
                     self.c
                         .execute(&self.st.pay_notice, &[notice_no, &id.0, &ms(e.at)])
                         .await
                         .map_err(backend)?;
+                    if let Some(p) = payment {
+                        crate::payments::record(self.c, id.0, notice_no, p, ms(e.at)).await?;
+                    }
                 }
                 _ => {}
             }

@@ -192,4 +192,28 @@ impl FinanceStore for SqliteStore {
         }
         Ok(out)
     }
+
+    fn bank_payment(
+        &self,
+        bank: &str,
+        reference: &str,
+    ) -> Result<Option<BankPaymentRow>, StoreError> {
+        self.read(|c| super::payments::bank_payment(c, bank, reference))
+    }
+
+    fn bank_payments_on(
+        &self,
+        bank: &str,
+        on: NaiveDate,
+    ) -> Result<Vec<BankPaymentRow>, StoreError> {
+        self.read(|c| super::payments::bank_payments_on(c, bank, on))
+    }
+
+    fn notices_paid_through(
+        &self,
+        bank: &str,
+        on: NaiveDate,
+    ) -> Result<Vec<BankPaymentRow>, StoreError> {
+        self.read(|c| super::payments::notices_paid_through(c, bank, on))
+    }
 }

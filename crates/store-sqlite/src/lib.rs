@@ -40,6 +40,7 @@ mod eport;
 mod finance;
 mod guarantee;
 mod outbox;
+mod payments;
 mod risk;
 mod versions;
 
@@ -200,6 +201,9 @@ const MIGRATIONS: &[&str] = &[
     guarantee::MIGRATION,
     // 12: versions of a declaration (issue 14): notices a re-assessment replaced.
     versions::MIGRATION,
+    // 13: payments through the bank: the notice's payment columns and the banks'
+    // confirmations, unique per (bank, reference) and per notice (issue 14).
+    payments::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -698,17 +702,17 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT notice_no, tax, amount_fen, issued_at_ms, paid_at_ms, superseded_at_ms FROM payment_notices WHERE declaration_id = ?1 ORDER BY notice_no",
+                    "SELECT notice_no, tax, amount_fen, issued_at_ms, paid_at_ms, superseded_at_ms, payment FROM payment_notices WHERE declaration_id = ?1 ORDER BY notice_no",
                 )
                 .map_err(backend)?;
             let rows = stmt
                 .query_map([id.0], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(5)?))
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?, r.get::<_, Option<i64>>(5)?, r.get::<_, Option<String>>(6)?))
                 })
                 .map_err(backend)?;
             let mut out = Vec::new();
             for row in rows {
-                let (notice_no, tax, amount, issued, paid, superseded) = row.map_err(backend)?;
+                let (notice_no, tax, amount, issued, paid, superseded, payment) = row.map_err(backend)?;
                 out.push(StoredNotice {
                     notice_no,
                     declaration_id: id,
@@ -717,6 +721,9 @@ impl Store for SqliteStore {
                     issued_at: from_ms(issued)?,
                     paid_at: paid.map(from_ms).transpose()?,
                     superseded_at: superseded.map(from_ms).transpose()?,
+                    payment: payment
+                        .map(|p| serde_json::from_str(&p).map_err(|e| corrupt(format!("notice payment: {e}"))))
+                        .transpose()?,
                 });
             }
             Ok(out)
@@ -1479,11 +1486,14 @@ fn insert_notices(c: &Connection, id: i64, events: &[clearance::Event]) -> Resul
                     })?;
                 }
             }
-            EventKind::NoticePaid { notice_no } => {
+            EventKind::NoticePaid { notice_no, payment } => {
                 c.prepare_cached("UPDATE payment_notices SET paid_at_ms = ?3 WHERE notice_no = ?1 AND declaration_id = ?2")
                     .map_err(backend)?
                     .execute(params![notice_no, id, to_ms(e.at)])
                     .map_err(backend)?;
+                if let Some(p) = payment {
+                    payments::record(c, id, notice_no, p, e.at)?;
+                }
             }
             _ => {}
         }

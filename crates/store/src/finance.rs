@@ -7,6 +7,12 @@
 //!   racing for the same item exactly one is recorded; the others are `Duplicate`.
 //! - **Bank records** ([`eport::forex::BankRecord`]): receipts and payments; the key
 //!   `(bank, bank_ref)` is unique.
+//! - **Bank payments** ([`BankPaymentRow`]): a bank's confirmation of a payment notice, written
+//!   by the append of the `NoticePaid` event that carries it (the event, the notice's payment
+//!   columns, this row, the audit record and the outbox message in one transaction). The key
+//!   `(bank, reference)` is unique, and so is the notice: a reference used twice, or a notice
+//!   paid twice, is `Duplicate`. The reads below serve idempotence and the daily
+//!   reconciliation per bank (docs/TAX.md "Payment through the bank").
 //! - Every write has its audit record in the same transaction, in the one hash chain. These
 //!   ledgers are low-volume: the SQLite backend writes them through its one writer, the
 //!   PostgreSQL backend in ordinary transactions under the writers' lock.
@@ -73,6 +79,43 @@ pub trait FinanceStore: crate::writer::Queued + Send + Sync {
         to: NaiveDate,
         uscc: Option<&Uscc>,
     ) -> Result<Vec<BankRecord>, StoreError>;
+
+    /// The bank's confirmation with this reference, if any.
+    fn bank_payment(
+        &self,
+        bank: &str,
+        reference: &str,
+    ) -> Result<Option<BankPaymentRow>, StoreError>;
+
+    /// The bank's confirmations of the (China) day `on`, by reference; at most
+    /// [`BANK_RECORDS_READ_MAX`].
+    fn bank_payments_on(
+        &self,
+        bank: &str,
+        on: NaiveDate,
+    ) -> Result<Vec<BankPaymentRow>, StoreError>;
+
+    /// The payment notices recorded paid through the bank on the day `on` (the notice's own
+    /// payment columns), by notice number; at most [`BANK_RECORDS_READ_MAX`].
+    fn notices_paid_through(
+        &self,
+        bank: &str,
+        on: NaiveDate,
+    ) -> Result<Vec<BankPaymentRow>, StoreError>;
+}
+
+/// One payment by a bank: from its confirmations (`bank_payments`) or from a paid notice's
+/// payment columns (`payment_notices`); reconciliation compares the two.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BankPaymentRow {
+    pub bank: String,
+    pub reference: String,
+    pub notice_no: String,
+    pub declaration_id: crate::DeclarationId,
+    /// The amount paid (tax + surcharge), in fen.
+    pub amount_fen: domain::money::Fen,
+    pub paid_on: NaiveDate,
+    pub paid_at: DateTime<Utc>,
 }
 
 /// Checks before writing a claim, the same in every backend.

@@ -343,6 +343,10 @@ pub struct StoredNotice {
     /// Set when a re-assessment replaced this unpaid notice (`crate::versions`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub superseded_at: Option<DateTime<Utc>>,
+    /// The bank's confirmation that paid it (bank, its reference, surcharge, amount paid,
+    /// day); `None` while unpaid, and for notices marked paid before payments went through a
+    /// bank user.
+    pub payment: Option<clearance::BankPayment>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -107,10 +107,14 @@ pub(crate) fn release_licensed_cars(
                     .find(|n| n.paid_at.is_none());
                 match unpaid {
                     Some(n) => {
-                        let notice_no = n.notice_no;
-                        svc.steps()
-                            .step(filer, key, Step::Pay { notice_no })?
-                            .status
+                        let reference = format!("BOC-{}", n.notice_no);
+                        svc.payments().initiate_and_confirm(
+                            filer,
+                            &who["bank-boc"],
+                            &n.notice_no,
+                            &reference,
+                        )?;
+                        svc.steps().get(filer, key)?.state.status
                     }
                     None => break,
                 }

@@ -119,6 +119,57 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// The token of the tests' bank user `bank-test` (created on first use).
+    pub async fn bank_token(&self) -> String {
+        if self
+            .svc
+            .store()
+            .user_by_login("bank-test")
+            .unwrap()
+            .is_none()
+        {
+            self.bootstrap(NewUserRequest {
+                login: "bank-test".into(),
+                password: PASSWORD.into(),
+                role: app::Role::Bank,
+                duties: vec![],
+                office: None,
+                uscc: None,
+                agency: None,
+            });
+        }
+        self.login("bank-test").await
+    }
+
+    /// Pay a notice as it is paid: the declarant (`ent`'s token) initiates through the bank
+    /// `bank-test`, whose user confirms the amount due today with its own reference.
+    pub async fn pay_through_bank(&self, ent: &str, notice_no: &str) -> Value {
+        let bank = self.bank_token().await;
+        let (s, v) = self
+            .post(
+                ent,
+                &format!("/api/notices/{notice_no}/payment-initiation"),
+                json!({"bank": "bank-test"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let (s, r) = self
+            .post(
+                &bank,
+                "/api/bank/payments",
+                json!({
+                    "notice_no": notice_no,
+                    "reference": format!("REF-{notice_no}"),
+                    "amount_fen": v["amount_due_fen"],
+                }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        r
+    }
+}
+
 /// Registry facts giving `uscc` the general credit class with one discrepancy last year (the
 /// yellow lane under the default policy).
 pub fn general_class(uscc: &str) -> StaticRegistry {

@@ -108,17 +108,22 @@ export function summary(d) {
 
 // Notices with their state; `payButton(notice)` adds the enterprise's pay action.
 export function taxes(d, payButton) {
+  // Each notice's due date, late payment surcharge so far and amount due today (docs/TAX.md).
+  const view = (n) => (d.notice_views || []).find((v) => v.notice_no === n.notice_no) || {};
   const rows = d.notices.map((n) => h('tr',
     h('td.mono', n.notice_no),
     h('td', tk('tax', n.tax)),
     h('td.num', fmtFen(n.amount_fen)),
     h('td', fmtTime(n.issued_at)),
+    h('td', view(n).due_on || ''),
+    h('td.num', fmtFen(view(n).surcharge_fen ?? 0)),
+    h('td.num', fmtFen(view(n).amount_due_fen ?? n.amount_fen)),
     h('td', n.paid_at ? h('span.badge.status-paid', t('tax.paid_at', { at: fmtTime(n.paid_at) })) : h('span.badge.status-assessed', t('tax.unpaid'))),
     h('td', !n.paid_at && payButton ? payButton(n) : '')));
   const content = [];
   content.push(h('h3', t('detail.notices')));
   content.push(d.notices.length
-    ? table([t('tax.notice_no'), t('tax.kind'), t('tax.amount'), t('tax.issued_at'), t('tax.state'), ''], rows, { caption: t('detail.notices') })
+    ? table([t('tax.notice_no'), t('tax.kind'), t('tax.amount'), t('tax.issued_at'), t('tax.due_on'), t('tax.surcharge'), t('tax.amount_due'), t('tax.state'), ''], rows, { caption: t('detail.notices') })
     : emptyState(t('detail.no_notices')));
   const a = d.tax;
   if (a) {

@@ -1,5 +1,5 @@
 // Enterprise portal: my declarations (with drafts), one declaration with its timeline, taxes
-// and payment through the (simulated) bank link, amendment / cancellation, and
+// and payment through a bank (initiated here, confirmed by the bank's user), amendment / cancellation, and
 // the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
 import { get, post, ApiError, loadCodeRows } from './api.js';
@@ -123,14 +123,24 @@ export async function portalDetail(el, ctx) {
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
   const s = d.state;
 
-  // Payment, like every step, waits while a request is before an officer (clearance::decide).
+  // Payment goes through a bank (docs/TAX.md): the enterprise initiates it, naming its bank, and
+  // sees the amount due today (tax plus late payment surcharge); the bank's user confirms it.
   const pay = (n) => (s.pending_request ? null : h('button.btn-primary', { type: 'button', 'data-notice': n.notice_no, onclick: async () => {
-    const ok = await confirmDialog({
+    const view = (d.notice_views || []).find((v) => v.notice_no === n.notice_no) || {};
+    const v = await confirmDialog({
       title: t('pay.title'),
-      text: t('pay.text', { notice: n.notice_no, amount: fmtFen(n.amount_fen), tax: tk('tax', n.tax) }),
+      text: t('pay.text', { notice: n.notice_no, amount: fmtFen(view.amount_due_fen ?? n.amount_fen), tax: tk('tax', n.tax), due: view.due_on || '' }),
+      fields: [{ name: 'bank', label: t('pay.bank'), required: true, value: n.payment ? n.payment.bank : 'bank-boc' }],
       confirm: t('pay.confirm'),
     });
-    if (ok && await step(d.id, 'pay', { notice_no: n.notice_no }, 'pay.done')) reload();
+    if (!v) return;
+    try {
+      const r = await post(`/api/notices/${encodeURIComponent(n.notice_no)}/payment-initiation`, { bank: v.bank });
+      toast(() => t('pay.done', { bank: r.initiated_bank, amount: fmtFen(r.amount_due_fen) }));
+      reload();
+    } catch (e) {
+      toast(() => errorText(e), 'error');
+    }
   } }, t('pay.button')));
 
   const actions = [];
