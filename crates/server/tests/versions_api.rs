@@ -1,6 +1,6 @@
 //! Declaration versions, re-assessment and refunds over HTTP (issue 14 items 1, 2 and 8): an
 //! amendment after payment makes a new version that is re-assessed into a supplementary notice
-//! with its legal basis; an officer's correction of an undervaluation becomes a recovery with a
+//! with its legal basis, paid late through the bank with its surcharge to the fen; an officer's correction of an undervaluation becomes a recovery with a
 //! surcharge notice of its own; an amendment down becomes a refund that the enterprise requests
 //! and a tax officer approves with interest, sent to the tax agency; and every bad request is
 //! refused with its reasons in both languages, writing nothing.
@@ -368,10 +368,68 @@ async fn amendment_after_payment_is_a_new_version_with_a_supplementary_notice() 
         );
     }
 
-    // The supplementary notices are paid like any other: the declaration is paid again.
+    // The supplementary notices are paid like any other, here late: issued on 2025-03-10
+    // (China), due 15 days later (2025-03-25, a Tuesday, no holiday), paid through the bank on
+    // 2025-04-19, 25 days late: 0.05 % a day of each notice's tax, rounded half up to the fen,
+    // checked here from the figures alone.
+    t.clock.advance(Duration::days(40));
+    // Sessions expired meanwhile: sign in again.
+    let ent = t.login("ent").await;
+    let bank = t.bank_token().await;
     for n in new {
-        t.pay_through_bank(&ent, n["notice_no"].as_str().unwrap())
+        let notice_no = n["notice_no"].as_str().unwrap();
+        let tax_fen = fen(&n["amount_fen"]);
+        let (s, view) = t.get(&ent, &format!("/api/notices/{notice_no}")).await;
+        assert_eq!(s, StatusCode::OK, "{view}");
+        assert_eq!(view["issued_on"], "2025-03-10", "{view}");
+        assert_eq!(view["due_on"], "2025-03-25", "{view}");
+        assert_eq!(view["on"], "2025-04-19", "{view}");
+        assert_eq!(view["surcharge_days"], 25, "{view}");
+        // tax_fen / 100 yuan × 0.0005 × 25, in fen, half up: tax_fen × 125 / 10_000.
+        let surcharge = round_div(i128::from(tax_fen) * 125, 10_000);
+        assert!(surcharge >= 5_000, "above the 50 yuan floor: {surcharge}");
+        assert_eq!(fen(&view["surcharge_fen"]), surcharge, "{view}");
+        assert_eq!(fen(&view["amount_due_fen"]), tax_fen + surcharge, "{view}");
+
+        let (s, v) = t
+            .post(
+                &ent,
+                &format!("/api/notices/{notice_no}/payment-initiation"),
+                json!({"bank": "bank-test"}),
+            )
             .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(fen(&v["amount_due_fen"]), tax_fen + surcharge, "{v}");
+        // The tax alone is not what is due: refused, nothing paid.
+        let (s, r) = t
+            .post(
+                &bank,
+                "/api/bank/payments",
+                json!({"notice_no": notice_no, "reference": format!("LATE-{notice_no}"),
+                    "amount_fen": tax_fen}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+        assert_eq!(
+            problem_fields(&r),
+            [("amount_fen".to_owned(), "wrong_amount".to_owned())]
+        );
+        let (s, r) = t
+            .post(
+                &bank,
+                "/api/bank/payments",
+                json!({"notice_no": notice_no, "reference": format!("LATE-{notice_no}"),
+                    "amount_fen": tax_fen + surcharge}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let (_, view) = t.get(&ent, &format!("/api/notices/{notice_no}")).await;
+        assert_eq!(fen(&view["payment"]["surcharge_fen"]), surcharge, "{view}");
+        assert_eq!(
+            fen(&view["payment"]["paid_fen"]),
+            tax_fen + surcharge,
+            "{view}"
+        );
     }
     assert_eq!(t.detail(&ent, id).await["state"]["status"], "paid");
 }
