@@ -1,9 +1,10 @@
 //! Declaration versions, re-assessment and refunds over HTTP (issue 14 items 1, 2 and 8): an
 //! amendment after payment makes a new version that is re-assessed into a supplementary notice
-//! with its legal basis, paid late through the bank with its surcharge to the fen; an officer's correction of an undervaluation becomes a recovery with a
-//! surcharge notice of its own; an amendment down becomes a refund that the enterprise requests
-//! and a tax officer approves with interest, sent to the tax agency; and every bad request is
-//! refused with its reasons in both languages, writing nothing.
+//! with its legal basis, paid late through the bank with its surcharge to the fen; an officer's
+//! correction of an undervaluation becomes a recovery with a surcharge notice of its own; an
+//! amendment down becomes a refund that the enterprise requests and a tax officer approves with
+//! interest, sent to the tax agency; and every bad request is refused with its reasons in both
+//! languages, writing nothing.
 
 mod common;
 
