@@ -267,6 +267,18 @@ impl GuaranteeService<'_> {
         let on = china_date(now);
         let mut claimed = Vec::new();
         for r in ledger.reservations_due(on)? {
+            // The store keeps the nominal due date (issue + 15 days); the last day to pay moves
+            // past a weekend or statutory holiday (the calendar, as the notices' due date in
+            // `crate::notices`): not enforced before that day has passed.
+            if on
+                <= self
+                    .core
+                    .tax
+                    .calendar
+                    .working_day_on_or_after(r.reservation.due_on)
+            {
+                continue;
+            }
             let Some(g) = ledger.guarantee(&r.guarantee_id)? else {
                 continue;
             };

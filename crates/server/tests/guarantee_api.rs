@@ -300,6 +300,47 @@ async fn a_bank_registers_and_a_release_binds_to_its_guarantee() {
     assert_eq!(g["reservations"][0]["state"], "released");
 }
 
+/// The last day to pay moves past a statutory holiday (the calendar, as the notice's due date):
+/// notices issued on 2025-09-16 are due on 2025-10-01, National Day, so the last day is
+/// 2025-10-09; enforcing during the holiday, or on that day, claims nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_date_on_a_holiday_is_not_enforced_before_the_working_day_after() {
+    let t = T::start(false).await;
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 9, 16, 2, 0, 0).unwrap());
+    let (ent, off, boc) = (
+        t.login("ent-y").await,
+        t.login("pd").await,
+        t.login("bank-boc").await,
+    );
+    let (s, r) = t.register(&boc, terms("G-H", Y, 100_000_000)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (id, notices) = t.assessed(&ent, &off, 3).await;
+    let (s, r) = t
+        .post(
+            &off,
+            &format!("/api/declarations/{id}/guarantee-release"),
+            json!({"guarantee_no": "G-H"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let notice = notices[0]["notice_no"].as_str().unwrap();
+    let (_, view) = t.get(&ent, &format!("/api/notices/{notice}")).await;
+    assert_eq!(view["due_on"], "2025-10-09", "{view}");
+    for (day, claims) in [(2, 0), (9, 0), (10, 1)] {
+        t.clock
+            .set(Utc.with_ymd_and_hms(2025, 10, day, 8, 0, 0).unwrap());
+        let off = t.login("pd").await;
+        let (s, r) = t.post(&off, "/api/guarantees/enforce", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(
+            r["claimed"].as_array().unwrap().len(),
+            claims,
+            "2025-10-{day:02}: {r}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpaid_after_the_due_date_the_guarantee_is_enforced_once() {
     let t = T::start(false).await;
