@@ -2,6 +2,9 @@
 //! chooses lanes inside the store: `AutomaticReview::AcceptRisk`), on SQLite: manifest matching
 //! at acceptance, the late declaration fee, the write-off at release; and the cargo demo.
 
+mod common;
+use common::pay;
+
 use std::sync::Arc;
 
 use app::cargo_desk::{CargoDesk, CargoPolicy};
@@ -1090,46 +1093,4 @@ fn transit_bills_count_the_late_fee_from_the_arrival_at_the_destination() {
         late[0].counted_from,
         PeriodStart::DestinationArrival { .. }
     ));
-}
-
-/// A bank user in the store (created once) and its principal: notices are paid through it.
-fn bank_user(svc: &Clearance) -> app::Principal {
-    let login = "bank-test";
-    if svc.store().user_by_login(login).unwrap().is_none() {
-        svc.store()
-            .put_user(
-                store::NewUser {
-                    login: login.into(),
-                    role: store::Role::Bank,
-                    office: None,
-                    uscc: None,
-                },
-                &clearance::Actor::System {
-                    component: "test".into(),
-                },
-                svc.now(),
-            )
-            .unwrap();
-    }
-    app::Principal::Agency {
-        user_id: 0,
-        login: login.into(),
-        agency: "bank".into(),
-    }
-}
-
-/// Pay a notice as it is paid: the declarant initiates, the bank confirms the amount due.
-fn pay(svc: &Clearance, declarant: &app::Principal, notice_no: &str) -> clearance::Status {
-    let bank = bank_user(svc);
-    svc.payments()
-        .initiate_and_confirm(declarant, &bank, notice_no, &format!("REF-{notice_no}"))
-        .unwrap();
-    let (d, _) = notice_no.split_once('-').unwrap();
-    let no = domain::codes::DeclarationNo::parse(d).unwrap();
-    svc.store()
-        .load(store::DeclarationKey::DeclarationNo(no))
-        .unwrap()
-        .unwrap()
-        .state
-        .status
 }

@@ -2,6 +2,9 @@
 //! the commerce agency, checked at automatic review, written off at release; the registry kept
 //! by the market-regulation agency; and many declarations racing for one licence.
 
+mod common;
+use common::pay;
+
 use std::str::FromStr;
 use std::sync::{Arc, Barrier};
 
@@ -462,46 +465,4 @@ fn demo_seeds_refund_claims_and_bank_records() {
         .my_forex_status(&enterprise(SZ), app::finance::PeriodQuery::default())
         .unwrap();
     assert_eq!(mine.matched.class, EnterpriseClass::B);
-}
-
-/// A bank user in the store (created once) and its principal: notices are paid through it.
-fn bank_user(svc: &Clearance) -> app::Principal {
-    let login = "bank-test";
-    if svc.store().user_by_login(login).unwrap().is_none() {
-        svc.store()
-            .put_user(
-                store::NewUser {
-                    login: login.into(),
-                    role: store::Role::Bank,
-                    office: None,
-                    uscc: None,
-                },
-                &clearance::Actor::System {
-                    component: "test".into(),
-                },
-                svc.now(),
-            )
-            .unwrap();
-    }
-    app::Principal::Agency {
-        user_id: 0,
-        login: login.into(),
-        agency: "bank".into(),
-    }
-}
-
-/// Pay a notice as it is paid: the declarant initiates, the bank confirms the amount due.
-fn pay(svc: &Clearance, declarant: &app::Principal, notice_no: &str) -> clearance::Status {
-    let bank = bank_user(svc);
-    svc.payments()
-        .initiate_and_confirm(declarant, &bank, notice_no, &format!("REF-{notice_no}"))
-        .unwrap();
-    let (d, _) = notice_no.split_once('-').unwrap();
-    let no = domain::codes::DeclarationNo::parse(d).unwrap();
-    svc.store()
-        .load(store::DeclarationKey::DeclarationNo(no))
-        .unwrap()
-        .unwrap()
-        .state
-        .status
 }
