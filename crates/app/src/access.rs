@@ -463,7 +463,10 @@ pub(crate) fn denied(principal: &Principal, op: impl fmt::Debug) -> Denied {
     Denied {
         code: "forbidden",
         message_en: format!("a user of kind {} may not {op:?} here", principal.kind()),
-        message_zh: format!("{}类用户无权在此执行{op:?}", principal.kind()),
+        message_zh: format!(
+            "{}用户无权在此执行该操作（{op:?}）",
+            domain::problem::user_kind_zh(principal.kind())
+        ),
     }
 }
 

@@ -312,7 +312,10 @@ fn cargo_actor(p: &Principal) -> Result<CargoActor, AppError> {
             return Err(AppError::Forbidden(crate::access::Denied {
                 code: "forbidden",
                 message_en: format!("a user of kind {} has no part in cargo control", p.kind()),
-                message_zh: format!("{}类用户无权办理舱单、转关或邮递物品业务", p.kind()),
+                message_zh: format!(
+                    "{}用户无权办理舱单、转关或邮递物品业务",
+                    domain::problem::user_kind_zh(p.kind())
+                ),
             }))
         }
     })

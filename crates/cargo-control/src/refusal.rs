@@ -241,7 +241,10 @@ impl Refusal {
 
     pub fn message_zh(&self) -> String {
         match self {
-            Refusal::ActorNotPermitted { actor, action } => format!("{actor}类用户无权执行{action}"),
+            Refusal::ActorNotPermitted { actor, action } => format!(
+                "{}用户无权执行该操作（{action}）",
+                domain::problem::user_kind_zh(actor)
+            ),
             Refusal::NotOwnManifest { action } => {
                 format!("只有申报该舱单的承运人可以执行{action}")
             }

@@ -122,7 +122,10 @@ impl Refusal {
                 format!("报关单当前状态为“{}”，不能执行{action}", status.name_zh())
             }
             Refusal::ActorNotPermitted { actor, action } => {
-                format!("{actor}类用户无权执行{action}")
+                format!(
+                    "{}用户无权执行该操作（{action}）",
+                    domain::problem::user_kind_zh(actor)
+                )
             }
             Refusal::NotDeclarant { action } => format!("只有申报企业本身可以执行{action}"),
             Refusal::WrongOffice {

@@ -106,3 +106,49 @@ impl std::fmt::Display for Problems {
         Ok(())
     }
 }
+
+/// The Chinese name of a kind of user or actor (the stable snake_case kinds of the
+/// lifecycle's, cargo control's and the service's principals), for messages in Chinese; an
+/// unknown kind is given back as it is.
+pub fn user_kind_zh(kind: &str) -> &str {
+    match kind {
+        "enterprise" => "企业",
+        "officer" => "海关关员",
+        "hq" => "海关总署",
+        "agency" => "协作部门",
+        "admin" => "系统管理员",
+        "carrier" => "承运人",
+        "postal_operator" => "邮政企业",
+        "anti_smuggling" => "缉私",
+        "bank" => "银行",
+        "system" => "系统",
+        "terminal" => "码头场站",
+        "tally_agency" => "理货机构",
+        "passenger" => "旅客",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    #[test]
+    fn every_kind_has_a_chinese_name() {
+        for k in [
+            "enterprise",
+            "officer",
+            "hq",
+            "agency",
+            "admin",
+            "carrier",
+            "postal_operator",
+            "anti_smuggling",
+            "bank",
+            "system",
+            "terminal",
+            "tally_agency",
+            "passenger",
+        ] {
+            assert!(!super::user_kind_zh(k).is_ascii(), "{k}");
+        }
+    }
+}
