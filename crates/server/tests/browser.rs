@@ -1249,8 +1249,11 @@ async fn file_inspect_pay_release_in_a_browser() {
         "the refusal of a second confirmation",
     )
     .await;
-    ui.js("document.getElementById('bankpay-lookup').scrollIntoView();", vec![])
-        .await;
+    ui.js(
+        "document.getElementById('bankpay-lookup').scrollIntoView();",
+        vec![],
+    )
+    .await;
     ui.shot("07-bank-payments").await;
     ui.both_languages("bank payment desk", Some("07-bank-payments-en"))
         .await;
@@ -1824,8 +1827,11 @@ async fn versions_and_refunds(ui: &Ui) {
         json!(true),
         "no decision before the request"
     );
-    ui.js("document.getElementById('versions').scrollIntoView();", vec![])
-        .await;
+    ui.js(
+        "document.getElementById('versions').scrollIntoView();",
+        vec![],
+    )
+    .await;
     ui.shot("20-officer-versions").await;
     ui.switch_lang("en").await;
     let v2 = ui.text("#versions li.version[data-version=\"2\"]").await;
@@ -1916,8 +1922,11 @@ async fn versions_and_refunds(ui: &Ui) {
     for part in ["海关更正", "完税价格", "300", "320.0000"] {
         assert!(v3.contains(part), "version 3 shows {part:?}: {v3}");
     }
-    ui.js("document.getElementById('versions').scrollIntoView();", vec![])
-        .await;
+    ui.js(
+        "document.getElementById('versions').scrollIntoView();",
+        vec![],
+    )
+    .await;
     ui.shot("22-officer-correction").await;
     ui.sign_out().await;
 }
