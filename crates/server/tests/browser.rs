@@ -1177,8 +1177,9 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.status_is("assessed").await;
     let total = ui.text("#total-payable").await;
     assert!(total.starts_with('¥'), "a total payable: {total}");
-    // Assessed: an amendment is no longer offered (the service refuses it); a cancellation is.
-    assert_eq!(ui.requests().await, (false, true), "requests once assessed");
+    // Assessed: an amendment (a new version, re-assessed) and a cancellation are both offered,
+    // as the service accepts both until release.
+    assert_eq!(ui.requests().await, (true, true), "requests once assessed");
     ui.shot("07-enterprise-taxes").await;
     let notices: Vec<String> = serde_json::from_value(
         ui.js(
@@ -1284,7 +1285,7 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.go(&format!("#/portal/d/{id}")).await;
     ui.status_is("released").await;
     assert!(!ui.text(".ev-released").await.is_empty());
-    assert_eq!(ui.requests().await, (false, true), "requests once released");
+    assert_eq!(ui.requests().await, (true, true), "requests once released");
     ui.shot("08-enterprise-released").await;
     // On paper: the declaration without the navigation and the actions.
     assert!(ui.text("#print").await.contains("打印"));

@@ -81,10 +81,11 @@ export async function portalList(el, { params, session }) {
   await load();
 }
 
-// The statuses in which the declarant may ask (clearance::decide): an amendment before the
-// taxes are assessed, a cancellation until release.
-const AMENDABLE = ['accepted', 'document_review', 'inspection', 'awaiting_assessment'];
-const CANCELLABLE = [...AMENDABLE, 'assessed', 'paid', 'released'];
+// The statuses in which the declarant may ask (clearance::decide): an amendment or a
+// cancellation from acceptance until release; an amendment approved after assessment makes a
+// new version, re-assessed (docs/TAX.md "Re-assessment").
+const AMENDABLE = ['accepted', 'document_review', 'inspection', 'awaiting_assessment', 'assessed', 'paid', 'released'];
+const CANCELLABLE = AMENDABLE;
 
 // The fields an amendment may name, from the declaration as filed: items first, then the
 // header; each [path, label with its value as filed] ("Item 1 · Unit price (350.0000)").
