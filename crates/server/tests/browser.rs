@@ -1,8 +1,11 @@
 //! The web interface end to end, in headless Chromium through chromedriver (WebDriver):
 //! an enterprise signs in, files a declaration through the form (after the form showed its
 //! inline validation messages), sees it accepted; an officer inspects it and assesses the
-//! taxes; the enterprise initiates payment through the bank, whose user confirms it; the officer releases it; the
-//! enterprise sees it released. The agency desks follow: commerce issues a licence, tax reads
+//! taxes; the enterprise initiates payment through the bank, whose user confirms it from the
+//! bank desk (lookup, confirmation, the day's reconciliation); the officer releases it; the
+//! enterprise sees it released. Versions: a paid declaration amended down shows the officer
+//! version 2 with its differences and re-assessment, the enterprise requests the refund, a tax
+//! officer approves it and corrects the declaration (version 3). The agency desks follow: commerce issues a licence, tax reads
 //! the demo's verified refund claims, a bank records a receipt from its form, foreign exchange
 //! reads the class report and the messages it received (the release above among them), and the
 //! exporter sees its claims and its class; the HQ dashboard shows the exchange's health. Every page visited
