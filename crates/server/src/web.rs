@@ -30,6 +30,12 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/assets/guarantees.js"),
     ),
     ("form.js", JS, include_bytes!("../web/assets/form.js")),
+    (
+        "versions.js",
+        JS,
+        include_bytes!("../web/assets/versions.js"),
+    ),
+    ("bankpay.js", JS, include_bytes!("../web/assets/bankpay.js")),
     ("officer.js", JS, include_bytes!("../web/assets/officer.js")),
     ("hq.js", JS, include_bytes!("../web/assets/hq.js")),
     (

@@ -1,8 +1,11 @@
 //! The web interface end to end, in headless Chromium through chromedriver (WebDriver):
 //! an enterprise signs in, files a declaration through the form (after the form showed its
 //! inline validation messages), sees it accepted; an officer inspects it and assesses the
-//! taxes; the enterprise initiates payment through the bank, whose user confirms it; the officer releases it; the
-//! enterprise sees it released. The agency desks follow: commerce issues a licence, tax reads
+//! taxes; the enterprise initiates payment through the bank, whose user confirms it from the
+//! bank desk (lookup, confirmation, the day's reconciliation); the officer releases it; the
+//! enterprise sees it released. Versions: a paid declaration amended down shows the officer
+//! version 2 with its differences and re-assessment, the enterprise requests the refund, a tax
+//! officer approves it and corrects the declaration (version 3). The agency desks follow: commerce issues a licence, tax reads
 //! the demo's verified refund claims, a bank records a receipt from its form, foreign exchange
 //! reads the class report and the messages it received (the release above among them), and the
 //! exporter sees its claims and its class; the HQ dashboard shows the exchange's health. Every page visited
@@ -1171,14 +1174,15 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.sign_out().await;
 
     // The enterprise sees the notices and initiates their payment through the bank `bank-boc`,
-    // whose user confirms the amount due (over the API: the bank desk has no screen for it).
+    // whose user confirms the amount due from the bank desk.
     ui.sign_in(ENTERPRISE).await;
     ui.go(&format!("#/portal/d/{id}")).await;
     ui.status_is("assessed").await;
     let total = ui.text("#total-payable").await;
     assert!(total.starts_with('¥'), "a total payable: {total}");
-    // Assessed: an amendment is no longer offered (the service refuses it); a cancellation is.
-    assert_eq!(ui.requests().await, (false, true), "requests once assessed");
+    // Assessed: an amendment (a new version, re-assessed) and a cancellation are both offered,
+    // as the service accepts both until release.
+    assert_eq!(ui.requests().await, (true, true), "requests once assessed");
     ui.shot("07-enterprise-taxes").await;
     let notices: Vec<String> = serde_json::from_value(
         ui.js(
@@ -1198,36 +1202,67 @@ async fn file_inspect_pay_release_in_a_browser() {
         )
         .await;
     }
-    let http = reqwest::Client::new();
-    let session: Value = http
-        .post(format!("{}/api/session", ui.base))
-        .json(&json!({"login": "bank-boc", "password": app::demo::DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bank = session["token"].as_str().unwrap().to_owned();
+    ui.sign_out().await;
+    // The bank's user confirms each payment from its desk: the notice looked up shows the tax,
+    // the surcharge and the amount due today, which fills the confirmation; the day's
+    // reconciliation then lists it, balanced.
+    ui.sign_in("bank-boc").await;
+    ui.until("location.hash === '#/agency'", "the bank desk")
+        .await;
     for n in &notices {
-        let view: Value = http
-            .get(format!("{}/api/notices/{n}", ui.base))
-            .bearer_auth(&bank)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let r = http
-            .post(format!("{}/api/bank/payments", ui.base))
-            .bearer_auth(&bank)
-            .json(&json!({"notice_no": n, "reference": format!("UI-{n}"), "amount_fen": view["amount_due_fen"]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{view}");
+        ui.type_into("bankpay-lookup-notice_no", n).await;
+        ui.click("#bankpay-lookup-submit").await;
+        ui.until(
+            &format!(
+                "document.querySelector('#bankpay-notice .mono')?.textContent === '{n}'
+                 && document.getElementById('bankpay-form-amount_fen').value !== ''"
+            ),
+            "the notice looked up",
+        )
+        .await;
+        assert!(ui.text("#bankpay-amount-due").await.starts_with('¥'));
+        assert!(ui.text("#bankpay-surcharge").await.starts_with('¥'));
+        ui.type_into("bankpay-form-reference", &format!("UI-{n}"))
+            .await;
+        ui.click("#bankpay-form-submit").await;
+        ui.until(
+            &format!(
+                "document.querySelector('#bankpay-reconciliation tr[data-ref=\"UI-{n}\"]') !== null"
+            ),
+            "the payment in the day's reconciliation",
+        )
+        .await;
     }
+    assert_eq!(
+        ui.js(
+            "return document.querySelector('#bankpay-balanced').classList.contains('status-paid');",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "the day's payments reconcile"
+    );
+    // A confirmation of a paid notice with another reference is refused, and said so.
+    ui.type_into("bankpay-form-notice_no", &notices[0]).await;
+    ui.type_into("bankpay-form-reference", "UI-AGAIN").await;
+    ui.type_into("bankpay-form-amount_fen", "1.00").await;
+    ui.click("#bankpay-form-submit").await;
+    ui.until(
+        "document.getElementById('bankpay-form-error').textContent.length > 0
+         || document.querySelector('#bankpay-form [aria-invalid]') !== null",
+        "the refusal of a second confirmation",
+    )
+    .await;
+    ui.js(
+        "document.getElementById('bankpay-lookup').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    ui.shot("07-bank-payments").await;
+    ui.both_languages("bank payment desk", Some("07-bank-payments-en"))
+        .await;
+    ui.sign_out().await;
+    ui.sign_in(ENTERPRISE).await;
     // Away and back: the detail is read again.
     ui.go("#/portal").await;
     ui.go(&format!("#/portal/d/{id}")).await;
@@ -1253,7 +1288,7 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.go(&format!("#/portal/d/{id}")).await;
     ui.status_is("released").await;
     assert!(!ui.text(".ev-released").await.is_empty());
-    assert_eq!(ui.requests().await, (false, true), "requests once released");
+    assert_eq!(ui.requests().await, (true, true), "requests once released");
     ui.shot("08-enterprise-released").await;
     // On paper: the declaration without the navigation and the actions.
     assert!(ui.text("#print").await.contains("打印"));
@@ -1620,8 +1655,282 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.both_languages("postal operator's home", Some("19-postal-en"))
         .await;
     ui.sign_out().await;
+
+    versions_and_refunds(&ui).await;
+
     ui.assert_no_console_errors("signed out at the end", false)
         .await;
 
     ui.c.close().await.unwrap();
+}
+
+/// A session token over the API (the scenario's set-up steps are not the screens under test).
+async fn token(ui: &Ui, login: &str) -> String {
+    let v: Value = ui
+        .http
+        .post(format!("{}/api/session", ui.base))
+        .json(&json!({"login": login, "password": app::demo::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+async fn api_post(ui: &Ui, token: &str, path: &str, body: Value) -> Value {
+    let r = ui
+        .http
+        .post(format!("{}{path}", ui.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+async fn api_get(ui: &Ui, token: &str, path: &str) -> Value {
+    ui.http
+        .get(format!("{}{path}", ui.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Versions, re-assessment and refunds on the declaration detail (issue 14): a declaration of
+/// `ent-sh` filed, assessed and paid through the bank over the API; the enterprise's amendment
+/// lowering the price, approved by the officer, makes version 2, whose re-assessment finds a
+/// refund. The officer sees the difference and the re-assessment (in both languages), the
+/// enterprise requests the refund from its page, a tax officer approves it from hers.
+async fn versions_and_refunds(ui: &Ui) {
+    let ent = token(ui, "ent-sh").await;
+    let off = token(ui, OFFICER).await;
+    let bank = token(ui, "bank-boc").await;
+    let mut form: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
+    form["contract_no"] = "UI-VERSIONS-1".into();
+    let r = ui
+        .http
+        .post(format!("{}/api/declarations", ui.base))
+        .bearer_auth(&ent)
+        .header("client-seq-no", "ui-versions-1")
+        .json(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    // Through whichever lane risk chose, to paid.
+    for _ in 0..8 {
+        let d = api_get(ui, &off, &format!("/api/declarations/{id}")).await;
+        let step = match d["state"]["status"].as_str().unwrap() {
+            "document_review" => ("review", json!({"result": "conform"})),
+            "inspection" => ("inspection", json!({"result": "conform"})),
+            "awaiting_assessment" => ("assess", json!({})),
+            "assessed" => {
+                for n in d["state"]["notices"].as_array().unwrap() {
+                    let no = n["notice"]["notice_no"].as_str().unwrap();
+                    if !n["paid_at"].is_null() || !n["superseded_at"].is_null() {
+                        continue;
+                    }
+                    let v = api_post(
+                        ui,
+                        &ent,
+                        &format!("/api/notices/{no}/payment-initiation"),
+                        json!({"bank": "bank-boc"}),
+                    )
+                    .await;
+                    api_post(
+                        ui,
+                        &bank,
+                        "/api/bank/payments",
+                        json!({"notice_no": no, "reference": format!("UI-V-{no}"), "amount_fen": v["amount_due_fen"]}),
+                    )
+                    .await;
+                }
+                continue;
+            }
+            "paid" => break,
+            other => panic!("unexpected status {other}"),
+        };
+        api_post(
+            ui,
+            &off,
+            &format!("/api/declarations/{id}/{}", step.0),
+            step.1,
+        )
+        .await;
+    }
+    api_post(
+        ui,
+        &ent,
+        &format!("/api/declarations/{id}/amendment-request"),
+        json!({"reason": "the invoice price was lower", "changes": [
+            {"field": "items[0].unit_price", "value": "300.0000"},
+            {"field": "items[0].total_price", "value": "30000.00"},
+        ]}),
+    )
+    .await;
+    api_post(
+        ui,
+        &off,
+        &format!("/api/declarations/{id}/request-approval"),
+        json!({"reason": "invoice checked"}),
+    )
+    .await;
+
+    // The officer: version 2 with who, why, the difference before → after, risk's
+    // re-evaluation, the re-assessment per tax (a refund, with its legal basis).
+    ui.sign_in(OFFICER).await;
+    ui.go(&format!("#/officer/d/{id}")).await;
+    ui.until(
+        "document.querySelector('#versions li.version[data-version=\"2\"]') !== null",
+        "version 2",
+    )
+    .await;
+    let v2 = ui.text("#versions li.version[data-version=\"2\"]").await;
+    for part in [
+        "第 2 版",
+        "企业申请修改",
+        "the invoice price was lower",
+        "350",
+        "300.0000",
+        "退税",
+    ] {
+        assert!(v2.contains(part), "version 2 shows {part:?}: {v2}");
+    }
+    assert_eq!(
+        ui.js(
+            "return document.querySelectorAll('#versions li.version[data-version=\"2\"] tr[data-outcome=\"refund\"]').length > 0;",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "a refund line in the re-assessment"
+    );
+    // The taxpayer's refund waits for its request: no decision offered yet.
+    ui.until(
+        "document.querySelector('tr[data-refund][data-status=\"open\"]') !== null",
+        "the open refund",
+    )
+    .await;
+    assert_eq!(
+        ui.js(
+            "return document.querySelector('[data-refund-approve]') === null;",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "no decision before the request"
+    );
+    ui.js(
+        "document.getElementById('versions').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    ui.shot("20-officer-versions").await;
+    ui.switch_lang("en").await;
+    let v2 = ui.text("#versions li.version[data-version=\"2\"]").await;
+    for part in ["Version 2", "amendment", "refund"] {
+        assert!(
+            v2.contains(part),
+            "version 2 in English shows {part:?}: {v2}"
+        );
+    }
+    assert!(!v2.contains("企业申请修改"), "{v2}");
+    ui.switch_lang("zh-CN").await;
+    ui.both_languages(
+        "officer declaration, versions",
+        Some("20-officer-versions-en"),
+    )
+    .await;
+    ui.sign_out().await;
+
+    // The enterprise: the same history without risk's re-evaluation; it requests the refund.
+    ui.sign_in("ent-sh").await;
+    ui.go(&format!("#/portal/d/{id}")).await;
+    ui.until(
+        "document.querySelector('#versions li.version[data-version=\"2\"]') !== null",
+        "version 2 on the enterprise's page",
+    )
+    .await;
+    assert_eq!(
+        ui.js(
+            "return document.querySelector('.version-risk') === null;",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "risk's re-evaluation is the officers'"
+    );
+    ui.click("button[data-refund-request]").await;
+    ui.confirm_dialog().await;
+    ui.until(
+        "document.querySelector('tr[data-refund][data-status=\"requested\"]') !== null",
+        "the refund requested",
+    )
+    .await;
+    ui.shot("21-enterprise-refund-requested").await;
+    ui.sign_out().await;
+
+    // A tax officer approves it, with the interest.
+    ui.sign_in(OFFICER).await;
+    ui.go(&format!("#/officer/d/{id}")).await;
+    ui.click("button[data-refund-approve]").await;
+    ui.type_into("dlg-reason", "invoice checked").await;
+    ui.confirm_dialog().await;
+    ui.until(
+        "document.querySelector('tr[data-refund][data-status=\"approved\"]') !== null",
+        "the refund approved",
+    )
+    .await;
+    // An officer's correction from a finding: the dialog sends kind, reason and changes; a
+    // change outside its kind is refused by the server and said so.
+    ui.click("#act-correction").await;
+    ui.set("dlg-kind", "origin").await;
+    ui.type_into("dlg-changes", "items[0].unit_price = 1").await;
+    ui.type_into("dlg-reason", "wrong kind").await;
+    ui.confirm_dialog().await;
+    ui.until(
+        "document.querySelector('.toast.error, #toast.error, [role=\"alert\"].error') !== null",
+        "the correction refused",
+    )
+    .await;
+    ui.assert_no_console_errors("a correction outside its kind", true)
+        .await;
+    ui.settled().await;
+    ui.click("#act-correction").await;
+    ui.set("dlg-kind", "customs_value").await;
+    ui.type_into(
+        "dlg-changes",
+        "items[0].unit_price = 320.0000\nitems[0].total_price = 32000.00",
+    )
+    .await;
+    ui.type_into("dlg-reason", "price verified against the contract")
+        .await;
+    ui.confirm_dialog().await;
+    ui.until(
+        "document.querySelector('#versions li.version[data-version=\"3\"]') !== null",
+        "version 3, the correction",
+    )
+    .await;
+    let v3 = ui.text("#versions li.version[data-version=\"3\"]").await;
+    for part in ["海关更正", "完税价格", "300", "320.0000"] {
+        assert!(v3.contains(part), "version 3 shows {part:?}: {v3}");
+    }
+    ui.js(
+        "document.getElementById('versions').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    ui.shot("22-officer-correction").await;
+    ui.sign_out().await;
 }

@@ -11,6 +11,7 @@ import { dashboard } from './hq.js';
 import { taxClaims, forexReport, bankDesk } from './finance.js';
 import { agencyMessages } from './exchange.js';
 import { guaranteeDesk } from './guarantees.js';
+import { paymentDesk } from './bankpay.js';
 
 export const session = { principal: null };
 
@@ -117,6 +118,7 @@ async function agencyView(el, ctx) {
   if (agencyIs(p, ['forex', 'safe'])) parts.push(['agency.forex', [await forexReport()]]);
   if (agencyIs(p, ['bank'])) parts.push(['agency.bank', await bankDesk(ctx)]);
   if (agencyIs(p, ['bank'])) parts.push(['agency.guarantees', await guaranteeDesk(ctx)]);
+  if (agencyIs(p, ['bank'])) parts.push(['agency.payments', await paymentDesk(ctx)]);
   const messages = await agencyMessages();
   if (!ctx.isCurrent()) return;
   const agency = tkOr('agency_name', String(p.agency || '').toLowerCase(), 'agency_name.other');

@@ -110,7 +110,9 @@ export function summary(d) {
 export function taxes(d, payButton) {
   // Each notice's due date, late payment surcharge so far and amount due today (docs/TAX.md).
   const view = (n) => (d.notice_views || []).find((v) => v.notice_no === n.notice_no) || {};
-  const rows = d.notices.map((n) => h('tr',
+  // A notice a re-assessment replaced can no longer be paid: marked as such (docs/TAX.md).
+  const superseded = (n) => ((d.state.notices || []).find((x) => (x.notice || {}).notice_no === n.notice_no) || {}).superseded_at;
+  const rows = d.notices.map((n) => h('tr', { dataset: { noticeRow: n.notice_no } },
     h('td.mono', n.notice_no),
     h('td', tk('tax', n.tax)),
     h('td.num', fmtFen(n.amount_fen)),
@@ -118,8 +120,8 @@ export function taxes(d, payButton) {
     h('td', view(n).due_on || ''),
     h('td.num', fmtFen(view(n).surcharge_fen ?? 0)),
     h('td.num', fmtFen(view(n).amount_due_fen ?? n.amount_fen)),
-    h('td', n.paid_at ? h('span.badge.status-paid', t('tax.paid_at', { at: fmtTime(n.paid_at) })) : h('span.badge.status-assessed', t('tax.unpaid'))),
-    h('td', !n.paid_at && payButton ? payButton(n) : '')));
+    h('td', noticeState(n, superseded(n))),
+    h('td', !n.paid_at && !superseded(n) && payButton ? payButton(n) : '')));
   const content = [];
   content.push(h('h3', t('detail.notices')));
   content.push(d.notices.length
@@ -147,6 +149,12 @@ export function taxes(d, payButton) {
     content.push(h('p.muted', t('detail.no_breakdown')));
   }
   return section('detail.taxes', ...content);
+}
+
+function noticeState(n, supersededAt) {
+  if (n.paid_at) return h('span.badge.status-paid', t('tax.paid_at', { at: fmtTime(n.paid_at) }));
+  if (supersededAt) return h('span.badge.status-cancelled.superseded', t('tax.superseded_at', { at: fmtTime(supersededAt) }));
+  return h('span.badge.status-assessed', t('tax.unpaid'));
 }
 
 // The legal basis of a measure is written by the tariff in one language or as "English /

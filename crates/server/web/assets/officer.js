@@ -5,6 +5,7 @@ import { get, post, ApiError } from './api.js';
 import { h, clear, section, emptyState, toast, confirmDialog, errorText, dateAttrs, problemText, fieldLabel } from './ui.js';
 import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes, printButton } from './detail.js';
 import { declarationTable, declarationPage, statusSelect } from './portal.js';
+import { versionHistory, refunds, correctionDialog } from './versions.js';
 
 // Tabs: [id, label key, status filter, duty that works it]
 const TABS = [
@@ -183,7 +184,7 @@ function examinationDialog({ title, text }) {
 }
 
 export async function officerDetail(el, ctx) {
-  const d = await get(`/api/declarations/${ctx.id}`);
+  const [d, versions] = await Promise.all([get(`/api/declarations/${ctx.id}`), get(`/api/declarations/${ctx.id}/versions`).catch(() => [])]);
   await loadDetailCodes(d);
   if (!ctx.isCurrent()) return;
   const p = ctx.session.principal;
@@ -262,6 +263,13 @@ export async function officerDetail(el, ctx) {
       if (v) take('request-refusal', { reason: v.reason });
     }, 'btn-danger'));
   }
+  // An officer's correction from a finding makes a new version, re-assessed (docs/TAX.md).
+  if (!waiting && has('reviewer') && !['rejected', 'withdrawn', 'cancelled', 'closed', 'suspended'].includes(s.status)) {
+    actions.push(btn('correction', 'act.correction', async () => {
+      const body = await correctionDialog();
+      if (body) take('correction', body);
+    }, 'btn-secondary'));
+  }
   if (has('anti_smuggling')) {
     if (s.status === 'suspended') {
       actions.push(btn('unsuspend', 'act.unsuspend', async () => {
@@ -284,7 +292,18 @@ export async function officerDetail(el, ctx) {
     actions.length ? h('div.actions', actions) : emptyState(t('act.none'))));
   // The goods take the page's whole width; the rest shares it below.
   el.append(items(d));
+  // A tax officer decides a refund once requested (taxpayer's) or as found (customs-found).
+  const refundActions = (r) => (has('tax_officer') && (r.status === 'requested' || (r.status === 'open' && r.record.origin === 'customs_found'))
+    ? [h('button.btn-primary', { type: 'button', 'data-refund-approve': r.record.refund_no, onclick: async () => {
+      const v = await confirmDialog({ title: t('taxrefund.approve'), text: r.record.refund_no, fields: [{ name: 'reason', label: t('action.reason'), required: true }] });
+      if (v) take('refund-approval', { refund_no: r.record.refund_no, reason: v.reason });
+    } }, t('taxrefund.approve')),
+    h('button.btn-danger', { type: 'button', 'data-refund-refuse': r.record.refund_no, onclick: async () => {
+      const v = await confirmDialog({ title: t('taxrefund.refuse'), text: r.record.refund_no, fields: [{ name: 'reason', label: t('action.reason'), required: true }], danger: true });
+      if (v) take('refund-refusal', { refund_no: r.record.refund_no, reason: v.reason });
+    } }, t('taxrefund.refuse'))]
+    : null);
   el.append(h('div.cols',
-    h('div', taxes(d, null), risk(d), documents(d)),
-    h('div', parties(d), timeline(d))));
+    h('div', taxes(d, null), refunds(d, refundActions), risk(d), documents(d)),
+    h('div', parties(d), versionHistory(versions), timeline(d))));
 }

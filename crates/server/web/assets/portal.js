@@ -7,6 +7,7 @@ import { h, clear, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge,
 import { summary, timeline, taxes, items, parties, documents, loadDetailCodes, printButton } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 import { myRefunds, myForex } from './finance.js';
+import { versionHistory, refunds } from './versions.js';
 
 const STATUSES = ['submitted', 'rejected', 'accepted', 'document_review', 'inspection', 'awaiting_assessment', 'assessed', 'paid', 'released', 'closed', 'withdrawn', 'cancelled', 'suspended'];
 
@@ -80,10 +81,11 @@ export async function portalList(el, { params, session }) {
   await load();
 }
 
-// The statuses in which the declarant may ask (clearance::decide): an amendment before the
-// taxes are assessed, a cancellation until release.
-const AMENDABLE = ['accepted', 'document_review', 'inspection', 'awaiting_assessment'];
-const CANCELLABLE = [...AMENDABLE, 'assessed', 'paid', 'released'];
+// The statuses in which the declarant may ask (clearance::decide): an amendment or a
+// cancellation from acceptance until release; an amendment approved after assessment makes a
+// new version, re-assessed (docs/TAX.md "Re-assessment").
+const AMENDABLE = ['accepted', 'document_review', 'inspection', 'awaiting_assessment', 'assessed', 'paid', 'released'];
+const CANCELLABLE = AMENDABLE;
 
 // The fields an amendment may name, from the declaration as filed: items first, then the
 // header; each [path, label with its value as filed] ("Item 1 · Unit price (350.0000)").
@@ -117,7 +119,7 @@ async function step(id, name, body, okKey) {
 }
 
 export async function portalDetail(el, ctx) {
-  const d = await get(`/api/declarations/${ctx.id}`);
+  const [d, versions] = await Promise.all([get(`/api/declarations/${ctx.id}`), get(`/api/declarations/${ctx.id}/versions`).catch(() => [])]);
   await loadDetailCodes(d);
   if (!ctx.isCurrent()) return;
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
@@ -173,9 +175,16 @@ export async function portalDetail(el, ctx) {
   if (actions.length) el.append(h('div.actions.card', { role: 'group', 'aria-label': t('detail.actions') }, actions));
   // The goods take the page's whole width; the timeline and the rest share it below.
   el.append(items(d));
+  // A refund the enterprise's own amendment found is refunded on its request, within the period.
+  const refundAction = (r) => (r.status === 'open' && r.record.origin === 'taxpayer'
+    ? h('button.btn-primary', { type: 'button', 'data-refund-request': r.record.refund_no, onclick: async () => {
+      if (!await confirmDialog({ title: t('taxrefund.request'), text: t('taxrefund.request_text', { no: r.record.refund_no, amount: fmtFen(r.record.amount_fen) }) })) return;
+      if (await step(d.id, 'refund-request', { refund_no: r.record.refund_no }, 'action.done')) reload();
+    } }, t('taxrefund.request'))
+    : null);
   el.append(h('div.cols',
-    h('div', taxes(d, pay), parties(d), documents(d)),
-    h('div', timeline(d))));
+    h('div', taxes(d, pay), refunds(d, refundAction), parties(d), documents(d)),
+    h('div', versionHistory(versions), timeline(d))));
 }
 
 export async function portalServices(el, ctx) {
