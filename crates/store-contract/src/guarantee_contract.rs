@@ -137,6 +137,7 @@ fn pay_all(s: &dyn Ledgers, id: DeclarationId) {
                     surcharge_fen: Fen::ZERO,
                     paid_fen: n.amount_fen,
                     paid_on: (t0() + Duration::days(2)).date_naive(),
+                    guarantee_claim: None,
                 },
             },
             t0() + Duration::days(2),
