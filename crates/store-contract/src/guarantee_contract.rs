@@ -434,6 +434,76 @@ pub fn concurrent_reservations_never_overdraw(h: &dyn GuaranteeHarness) {
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+/// A claim paid as the notices (review of issue 14, gap 4): every notice recorded paid by the
+/// guarantee's bank with a payment naming the claim claims the reservation in the same
+/// append; before its due date, against another guarantee or leaving a notice unpaid, the
+/// whole append is refused and nothing is written.
+pub fn a_claim_paying_the_notices_claims_the_reservation(h: &dyn GuaranteeHarness) {
+    let s = h.open();
+    let s = &*s;
+    register(s, terms("G-1", 1_000_000));
+    register(s, terms("G-OTHER", 1_000_000));
+    let d = assessed(s, "gc-1", 200_000, 150_000);
+    release(s, d, "G-1").unwrap();
+    let pay = |g: &str, on: NaiveDate, all: bool| {
+        let loaded = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+        let mut state = loaded.state.clone();
+        let mut events = Vec::new();
+        let notices = s.payment_notices(d).unwrap();
+        for n in notices.iter().take(if all { notices.len() } else { 1 }) {
+            let cmd = Command {
+                actor: bank(),
+                action: Action::Pay {
+                    notice_no: n.notice_no.clone(),
+                    payment: clearance::BankPayment {
+                        bank: "bank-boc".into(),
+                        reference: format!("GCLAIM-{}", n.notice_no),
+                        surcharge_fen: Fen::ZERO,
+                        paid_fen: n.amount_fen,
+                        paid_on: on,
+                        guarantee_claim: Some(g.into()),
+                    },
+                },
+            };
+            let step = decide(&state, &cmd, t0() + Duration::days(20)).expect("command fits");
+            state = step.iter().fold(state, clearance::apply);
+            events.extend(step);
+        }
+        s.append(AppendRequest {
+            id: d,
+            expected_version: loaded.version,
+            events,
+        })
+    };
+    let version = s.load(DeclarationKey::Id(d)).unwrap().unwrap().version;
+    let e = pay("G-1", day(2025, 3, 25), true).unwrap_err();
+    assert_eq!(refusal(e).code(), "guarantee_not_yet_due");
+    assert!(pay("G-OTHER", day(2025, 3, 26), true).is_err());
+    assert!(pay("G-1", day(2025, 3, 26), false).is_err());
+    assert_eq!(
+        s.load(DeclarationKey::Id(d)).unwrap().unwrap().version,
+        version,
+        "nothing written"
+    );
+    assert_eq!(
+        gs(s).reservations_of_declaration(d).unwrap()[0].state,
+        ReservationState::Open
+    );
+    pay("G-1", day(2025, 3, 26), true).unwrap();
+    let g = gs(s).guarantee("G-1").unwrap().unwrap();
+    assert_eq!(
+        (g.reserved_fen, g.claimed_fen, g.balance_fen),
+        (Fen::ZERO, Fen(350_000), Fen(650_000))
+    );
+    assert_eq!(
+        gs(s).reservations_of_declaration(d).unwrap()[0].state,
+        ReservationState::Claimed
+    );
+    let after = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+    assert_eq!(after.state.outstanding_fen(), Fen::ZERO);
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 /// Runs every guarantee contract test against a backend.
 #[macro_export]
 macro_rules! guarantee_contract_tests {
@@ -443,6 +513,7 @@ macro_rules! guarantee_contract_tests {
             refused_releases_write_nothing,
             transit_reserves_and_releases,
             concurrent_reservations_never_overdraw,
+            a_claim_paying_the_notices_claims_the_reservation,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
