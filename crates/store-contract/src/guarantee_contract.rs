@@ -504,6 +504,65 @@ pub fn a_claim_paying_the_notices_claims_the_reservation(h: &dyn GuaranteeHarnes
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+/// A version that leaves nothing owed on a declaration released against a guarantee releases
+/// its reservation in the version's append (review of issue 14, gap 3, in part).
+pub fn a_version_leaving_nothing_owed_releases_the_reservation(h: &dyn GuaranteeHarness) {
+    use clearance::version::{Reassessment, VersionRecord, VersionSource};
+    let s = h.open();
+    let s = &*s;
+    register(s, terms("G-1", 1_000_000));
+    let d = assessed(s, "gv-1", 200_000, 150_000);
+    release(s, d, "G-1").unwrap();
+    let loaded = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+    let record = VersionRecord {
+        version: 2,
+        source: VersionSource::OfficerCorrection {
+            officer: officer(),
+            kind: clearance::version::CorrectionKind::CustomsValue,
+            reason: "goods found to be duty-free".into(),
+        },
+        changes: vec![domain::form_path::FieldDifference {
+            path: "items[0].unit_price".into(),
+            before: serde_json::json!("350.0000"),
+            after: serde_json::json!("0.0100"),
+        }],
+        declaration: serde_json::from_str(&loaded.body_json).unwrap(),
+        risk_relevant: false,
+        risk: None,
+        reassessment: Some(Reassessment {
+            decided_on: day(2025, 3, 12),
+            lines: Vec::new(),
+            notices: Vec::new(),
+            superseded: s
+                .payment_notices(d)
+                .unwrap()
+                .into_iter()
+                .map(|n| n.notice_no)
+                .collect(),
+            refunds: Vec::new(),
+        }),
+    };
+    step(
+        s,
+        d,
+        officer(),
+        Action::RecordVersion {
+            record: Box::new(record),
+        },
+        t0() + Duration::days(2),
+    )
+    .unwrap();
+    let after = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+    assert_eq!(after.state.outstanding_fen(), Fen::ZERO);
+    let g = gs(s).guarantee("G-1").unwrap().unwrap();
+    assert_eq!((g.reserved_fen, g.balance_fen), (Fen::ZERO, Fen(1_000_000)));
+    assert_eq!(
+        gs(s).reservations_of_declaration(d).unwrap()[0].state,
+        ReservationState::Released
+    );
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 /// Runs every guarantee contract test against a backend.
 #[macro_export]
 macro_rules! guarantee_contract_tests {
@@ -514,6 +573,7 @@ macro_rules! guarantee_contract_tests {
             transit_reserves_and_releases,
             concurrent_reservations_never_overdraw,
             a_claim_paying_the_notices_claims_the_reservation,
+            a_version_leaving_nothing_owed_releases_the_reservation,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -296,11 +296,16 @@ pub fn declaration_draw(
             on,
         }));
     }
-    let paid = events
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::NoticePaid { .. }));
+    // A payment, or a version that superseded what was owed (review gap 3), leaving nothing
+    // owed releases the reservation.
+    let settles = events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::NoticePaid { .. } | EventKind::Versioned { .. }
+        )
+    });
     match &after.guarantee_no {
-        Some(id) if paid && after.outstanding_fen() == Fen::ZERO => Ok(Some(Draw::Release {
+        Some(id) if settles && after.outstanding_fen() == Fen::ZERO => Ok(Some(Draw::Release {
             id: id.clone(),
             reference: no.to_string(),
         })),
