@@ -308,9 +308,13 @@ impl<'a> ExchangeService<'a> {
         if self.core.store.outbox_store().is_none() {
             return Vec::new();
         }
-        let released = events
-            .iter()
-            .find(|e| matches!(e.kind, EventKind::Released));
+        // A release against a guarantee is a release too (issue 14 review, gap 6b).
+        let released = events.iter().find(|e| {
+            matches!(
+                e.kind,
+                EventKind::Released | EventKind::ReleasedAgainstGuarantee { .. }
+            )
+        });
         let after = events.iter().fold(d.state.clone(), clearance::apply).status;
         let closed = (d.state.status != Status::Closed && after == Status::Closed)
             .then(|| events.last())

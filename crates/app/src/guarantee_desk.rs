@@ -79,6 +79,8 @@ pub struct EnforceReport {
 #[derive(Clone, Copy)]
 pub struct GuaranteeService<'a> {
     pub(crate) core: &'a Core,
+    /// The messages a declaration's step sends (a claim records its notices paid).
+    pub(crate) exchange: crate::exchange_desk::ExchangeService<'a>,
 }
 
 fn problem(field: &str, code: &str, zh: String, en: String) -> FieldProblem {
@@ -283,16 +285,21 @@ impl GuaranteeService<'_> {
                 continue;
             };
             let outbox = enforced_message(&g, &r, now);
-            match ledger.claim_guarantee(
-                ClaimWrite {
-                    guarantee_id: r.guarantee_id.clone(),
-                    reference: r.reference.clone(),
-                    on,
-                    outbox,
-                },
-                actor,
-                now,
-            ) {
+            let written = match r.declaration_id {
+                // A declaration's notices are settled by the claim, in its transaction.
+                Some(id) => self.claim_declaration(&g, id, on, outbox),
+                None => ledger.claim_guarantee(
+                    ClaimWrite {
+                        guarantee_id: r.guarantee_id.clone(),
+                        reference: r.reference.clone(),
+                        on,
+                        outbox,
+                    },
+                    actor,
+                    now,
+                ),
+            };
+            match written {
                 Ok(amount_fen) => claimed.push(Claimed {
                     guarantee_id: r.guarantee_id,
                     reference: r.reference,
@@ -303,11 +310,91 @@ impl GuaranteeService<'_> {
                 // Paid or claimed meanwhile (a concurrent run): nothing to claim.
                 Err(StoreError::Guarantee(
                     GuaranteeRefusal::NoReservation { .. } | GuaranteeRefusal::NotYetDue { .. },
-                )) => {}
+                ))
+                | Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(EnforceReport { on, claimed })
+    }
+}
+
+impl GuaranteeService<'_> {
+    /// Enforce a declaration's reservation: every notice it still owes is recorded paid by
+    /// the guarantee's bank (reference `GCLAIM-<notice>`, the claim's day, no surcharge:
+    /// docs/TAX.md "Guarantees"), and the store's common event-writing path claims the
+    /// reservation in the same transaction (refused, nothing written, unless it is open and
+    /// due). Answers the amount claimed.
+    fn claim_declaration(
+        &self,
+        g: &StoredGuarantee,
+        id: store::DeclarationId,
+        on: NaiveDate,
+        mut outbox: Vec<OutboxMessage>,
+    ) -> Result<Fen, StoreError> {
+        let now = self.core.now();
+        let d = self
+            .core
+            .store
+            .load(store::DeclarationKey::Id(id))?
+            .ok_or_else(|| StoreError::Corrupt(format!("declaration {id:?} of a reservation")))?;
+        let mut state = d.state.clone();
+        let mut events = Vec::new();
+        let owed: Vec<(String, Fen)> = d
+            .state
+            .outstanding_notices()
+            .map(|n| (n.notice.notice_no.clone(), n.notice.amount_fen))
+            .collect();
+        if owed.is_empty() {
+            // Nothing owed any more: nothing to claim from the bank.
+            return Err(StoreError::Guarantee(GuaranteeRefusal::NoReservation {
+                reference: d
+                    .state
+                    .declaration_no
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            }));
+        }
+        for (notice_no, amount_fen) in owed {
+            let command = clearance::Command {
+                actor: Actor::Bank {
+                    code: g.terms.bank.clone(),
+                },
+                action: clearance::Action::Pay {
+                    payment: clearance::BankPayment {
+                        bank: g.terms.bank.clone(),
+                        reference: format!("GCLAIM-{notice_no}"),
+                        surcharge_fen: Fen::ZERO,
+                        paid_fen: amount_fen,
+                        paid_on: on,
+                        guarantee_claim: Some(g.terms.id.clone()),
+                    },
+                    notice_no,
+                },
+            };
+            let step = clearance::decide(&state, &command, now)
+                .map_err(|r| StoreError::Invalid(format!("guarantee claim refused: {r:?}")))?;
+            state = step.iter().fold(state, clearance::apply);
+            events.extend(step);
+        }
+        let mut messages = self.exchange.outbox_messages(&d, &events);
+        messages.append(&mut outbox);
+        let append = store::AppendRequest {
+            id,
+            expected_version: d.version,
+            events,
+        };
+        match self.core.store.outbox_store() {
+            Some(o) => o.append_with_outbox(append, messages)?,
+            None => self.core.store.append(append)?,
+        };
+        Ok(state
+            .notices
+            .iter()
+            .filter_map(|n| n.payment.as_ref())
+            .filter(|p| p.guarantee_claim.as_deref() == Some(g.terms.id.as_str()))
+            .map(|p| p.paid_fen)
+            .sum())
     }
 }
 

@@ -297,6 +297,7 @@ impl PaymentService<'_> {
                 surcharge_fen: payment,
                 paid_fen: req.amount_fen,
                 paid_on: today,
+                guarantee_claim: None,
             };
             let action = Action::Pay {
                 notice_no: req.notice_no.clone(),

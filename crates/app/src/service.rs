@@ -190,7 +190,10 @@ impl Clearance {
     }
 
     pub fn guarantees(&self) -> crate::guarantee_desk::GuaranteeService<'_> {
-        crate::guarantee_desk::GuaranteeService { core: &self.core }
+        crate::guarantee_desk::GuaranteeService {
+            core: &self.core,
+            exchange: self.exchange(),
+        }
     }
 
     pub fn stats(&self) -> StatsService<'_> {

@@ -668,6 +668,10 @@ pub struct BankPayment {
     pub surcharge_fen: Fen,
     pub paid_fen: Fen,
     pub paid_on: chrono::NaiveDate,
+    /// The guarantee whose enforcement paid the notice (docs/TAX.md "Guarantees": a claim
+    /// against the bank settles the notices it secured); `None` for a payment by the declarant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guarantee_claim: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -112,6 +112,7 @@ fn pay(notice_no: &str) -> Action {
             surcharge_fen: Fen::ZERO,
             paid_fen,
             paid_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+            guarantee_claim: None,
         },
     }
 }

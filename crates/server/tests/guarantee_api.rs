@@ -408,6 +408,62 @@ async fn unpaid_after_the_due_date_the_guarantee_is_enforced_once() {
     );
     let (_, again) = t.post(&off, "/api/guarantees/enforce", json!({})).await;
     assert_eq!(again["claimed"], json!([]), "a reservation is claimed once");
+
+    // The claim settled the notices (review gap 4): each is recorded paid by the guarantee's
+    // bank, at its tax (no surcharge), so the enterprise can pay none of them again ...
+    let ent = t.login("ent-y").await;
+    let (_, d) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    for n in d["notices"].as_array().unwrap() {
+        let no = n["notice_no"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{n}"))
+            .to_owned();
+        let p = &n["payment"];
+        assert_eq!(
+            (
+                p["bank"].as_str(),
+                p["reference"].as_str(),
+                p["surcharge_fen"].as_i64(),
+                p["guarantee_claim"].as_str()
+            ),
+            (
+                Some("bank-boc"),
+                Some(format!("GCLAIM-{no}").as_str()),
+                Some(0),
+                Some("G-Y")
+            ),
+            "{n}"
+        );
+        let (s, r) = t
+            .post(
+                &ent,
+                &format!("/api/notices/{no}/payment-initiation"),
+                json!({"bank": "bank-icbc"}),
+            )
+            .await;
+        assert_refused(s, &r, "notice_already_paid");
+        let icbc = t.login("bank-icbc").await;
+        let (s, r) = t
+            .post(
+                &icbc,
+                "/api/bank/payments",
+                json!({"notice_no": no, "reference": format!("X-{no}"), "amount_fen": n["amount_fen"]}),
+            )
+            .await;
+        assert_refused(s, &r, "notice_already_paid");
+    }
+    let (_, d) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    assert_eq!(
+        d["notices"].as_array().unwrap().len(),
+        notices.len(),
+        "no new notice"
+    );
+    // ... and nothing being owed, the declaration closes.
+    let (s, r) = t
+        .post(&off, &format!("/api/declarations/{id}/close"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(t.status(&ent, id).await, "closed");
     let boc = t.login("bank-boc").await;
     let (_, g) = t.get(&boc, "/api/guarantees/G-Y").await;
     assert_eq!(
@@ -551,4 +607,45 @@ async fn a_transit_draws_on_a_guarantee_that_covers_its_goods() {
     let (_, g) = t.get(&boc, "/api/guarantees/G-CARRIER").await;
     assert_eq!(g["balance_fen"].as_i64(), Some(20_000_000), "{g}");
     assert_eq!(g["reservations"][0]["state"], "released");
+}
+
+/// Review gap 6b: a release against a guarantee sends `declaration_released.v1` as an
+/// ordinary release does, in the release's transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_against_a_guarantee_sends_the_release_message() {
+    let t = T::start(false).await;
+    let (ent, off, boc) = (
+        t.login("ent-y").await,
+        t.login("pd").await,
+        t.login("bank-boc").await,
+    );
+    let (s, r) = t.register(&boc, terms("G-Y", Y, 100_000_000)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (id, _) = t.assessed(&ent, &off, 3).await;
+    let released = |t: &T| {
+        t.store
+            .fetch_unpublished(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.message.kind == "declaration_released.v1")
+            .collect::<Vec<_>>()
+    };
+    assert!(released(&t).is_empty());
+    let (s, r) = t
+        .post(
+            &off,
+            &format!("/api/declarations/{id}/guarantee-release"),
+            json!({"guarantee_no": "G-Y"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, d) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    let sent = released(&t);
+    assert_eq!(sent.len(), 1, "one release message");
+    let payload: Value = serde_json::from_slice(&sent[0].message.payload).unwrap();
+    assert_eq!(
+        payload["declaration_no"], d["state"]["declaration_no"],
+        "{payload}"
+    );
+    assert_eq!(payload["declarant"], Y, "{payload}");
 }

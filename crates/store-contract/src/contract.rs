@@ -487,6 +487,7 @@ pub fn lifecycle_and_payment_notices(h: &dyn Harness) {
             surcharge_fen: Fen::ZERO,
             paid_fen: n.amount_fen,
             paid_on: t0().date_naive(),
+            guarantee_claim: None,
         },
     };
     step(

@@ -97,6 +97,7 @@ fn payment_append(
             surcharge_fen: Fen(surcharge),
             paid_fen: Fen(n.amount_fen.0 + surcharge),
             paid_on: day(),
+            guarantee_claim: None,
         },
     };
     let events = clearance::decide(

@@ -137,6 +137,7 @@ fn pay_all(s: &dyn Ledgers, id: DeclarationId) {
                     surcharge_fen: Fen::ZERO,
                     paid_fen: n.amount_fen,
                     paid_on: (t0() + Duration::days(2)).date_naive(),
+                    guarantee_claim: None,
                 },
             },
             t0() + Duration::days(2),
@@ -433,6 +434,135 @@ pub fn concurrent_reservations_never_overdraw(h: &dyn GuaranteeHarness) {
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+/// A claim paid as the notices (review of issue 14, gap 4): every notice recorded paid by the
+/// guarantee's bank with a payment naming the claim claims the reservation in the same
+/// append; before its due date, against another guarantee or leaving a notice unpaid, the
+/// whole append is refused and nothing is written.
+pub fn a_claim_paying_the_notices_claims_the_reservation(h: &dyn GuaranteeHarness) {
+    let s = h.open();
+    let s = &*s;
+    register(s, terms("G-1", 1_000_000));
+    register(s, terms("G-OTHER", 1_000_000));
+    let d = assessed(s, "gc-1", 200_000, 150_000);
+    release(s, d, "G-1").unwrap();
+    let pay = |g: &str, on: NaiveDate, all: bool| {
+        let loaded = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+        let mut state = loaded.state.clone();
+        let mut events = Vec::new();
+        let notices = s.payment_notices(d).unwrap();
+        for n in notices.iter().take(if all { notices.len() } else { 1 }) {
+            let cmd = Command {
+                actor: bank(),
+                action: Action::Pay {
+                    notice_no: n.notice_no.clone(),
+                    payment: clearance::BankPayment {
+                        bank: "bank-boc".into(),
+                        reference: format!("GCLAIM-{}", n.notice_no),
+                        surcharge_fen: Fen::ZERO,
+                        paid_fen: n.amount_fen,
+                        paid_on: on,
+                        guarantee_claim: Some(g.into()),
+                    },
+                },
+            };
+            let step = decide(&state, &cmd, t0() + Duration::days(20)).expect("command fits");
+            state = step.iter().fold(state, clearance::apply);
+            events.extend(step);
+        }
+        s.append(AppendRequest {
+            id: d,
+            expected_version: loaded.version,
+            events,
+        })
+    };
+    let version = s.load(DeclarationKey::Id(d)).unwrap().unwrap().version;
+    let e = pay("G-1", day(2025, 3, 25), true).unwrap_err();
+    assert_eq!(refusal(e).code(), "guarantee_not_yet_due");
+    assert!(pay("G-OTHER", day(2025, 3, 26), true).is_err());
+    assert!(pay("G-1", day(2025, 3, 26), false).is_err());
+    assert_eq!(
+        s.load(DeclarationKey::Id(d)).unwrap().unwrap().version,
+        version,
+        "nothing written"
+    );
+    assert_eq!(
+        gs(s).reservations_of_declaration(d).unwrap()[0].state,
+        ReservationState::Open
+    );
+    pay("G-1", day(2025, 3, 26), true).unwrap();
+    let g = gs(s).guarantee("G-1").unwrap().unwrap();
+    assert_eq!(
+        (g.reserved_fen, g.claimed_fen, g.balance_fen),
+        (Fen::ZERO, Fen(350_000), Fen(650_000))
+    );
+    assert_eq!(
+        gs(s).reservations_of_declaration(d).unwrap()[0].state,
+        ReservationState::Claimed
+    );
+    let after = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+    assert_eq!(after.state.outstanding_fen(), Fen::ZERO);
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+/// A version that leaves nothing owed on a declaration released against a guarantee releases
+/// its reservation in the version's append (review of issue 14, gap 3, in part).
+pub fn a_version_leaving_nothing_owed_releases_the_reservation(h: &dyn GuaranteeHarness) {
+    use clearance::version::{Reassessment, VersionRecord, VersionSource};
+    let s = h.open();
+    let s = &*s;
+    register(s, terms("G-1", 1_000_000));
+    let d = assessed(s, "gv-1", 200_000, 150_000);
+    release(s, d, "G-1").unwrap();
+    let loaded = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+    let record = VersionRecord {
+        version: 2,
+        source: VersionSource::OfficerCorrection {
+            officer: officer(),
+            kind: clearance::version::CorrectionKind::CustomsValue,
+            reason: "goods found to be duty-free".into(),
+        },
+        changes: vec![domain::form_path::FieldDifference {
+            path: "items[0].unit_price".into(),
+            before: serde_json::json!("350.0000"),
+            after: serde_json::json!("0.0100"),
+        }],
+        declaration: serde_json::from_str(&loaded.body_json).unwrap(),
+        risk_relevant: false,
+        risk: None,
+        reassessment: Some(Reassessment {
+            decided_on: day(2025, 3, 12),
+            lines: Vec::new(),
+            notices: Vec::new(),
+            superseded: s
+                .payment_notices(d)
+                .unwrap()
+                .into_iter()
+                .map(|n| n.notice_no)
+                .collect(),
+            refunds: Vec::new(),
+        }),
+    };
+    step(
+        s,
+        d,
+        officer(),
+        Action::RecordVersion {
+            record: Box::new(record),
+        },
+        t0() + Duration::days(2),
+    )
+    .unwrap();
+    let after = s.load(DeclarationKey::Id(d)).unwrap().unwrap();
+    assert_eq!(after.state.outstanding_fen(), Fen::ZERO);
+    let g = gs(s).guarantee("G-1").unwrap().unwrap();
+    assert_eq!((g.reserved_fen, g.balance_fen), (Fen::ZERO, Fen(1_000_000)));
+    assert_eq!(
+        gs(s).reservations_of_declaration(d).unwrap()[0].state,
+        ReservationState::Released
+    );
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 /// Runs every guarantee contract test against a backend.
 #[macro_export]
 macro_rules! guarantee_contract_tests {
@@ -442,6 +572,8 @@ macro_rules! guarantee_contract_tests {
             refused_releases_write_nothing,
             transit_reserves_and_releases,
             concurrent_reservations_never_overdraw,
+            a_claim_paying_the_notices_claims_the_reservation,
+            a_version_leaving_nothing_owed_releases_the_reservation,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -232,6 +232,14 @@ fn run_draw(
             };
             (id, cmd)
         }
+        Draw::Claim { id, reference, on } => {
+            let cmd = GuaranteeCommand::Claim {
+                id: id.clone(),
+                reference,
+                on,
+            };
+            (id, cmd)
+        }
     };
     let stored = load(c, &id)?;
     let event =

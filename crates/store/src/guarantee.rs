@@ -226,6 +226,13 @@ pub enum Draw {
         id: String,
         reference: String,
     },
+    /// Enforce the reservation against the bank: the step records the notices it secured
+    /// paid by the guarantee (a `NoticePaid` whose payment names the claim).
+    Claim {
+        id: String,
+        reference: String,
+        on: NaiveDate,
+    },
 }
 
 /// The due date of notices issued on `issued_on`.
@@ -269,11 +276,36 @@ pub fn declaration_draw(
             })));
         }
     }
-    let paid = events
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::NoticePaid { .. }));
+    // A payment by the guarantee's enforcement: the claim in the same transaction (refused,
+    // and nothing written, unless the reservation is open and due).
+    let claim = events.iter().find_map(|e| match &e.kind {
+        EventKind::NoticePaid {
+            payment: Some(p), ..
+        } => p.guarantee_claim.as_ref().map(|g| (g, p.paid_on)),
+        _ => None,
+    });
+    if let Some((g, on)) = claim {
+        if after.guarantee_no.as_ref() != Some(g) || after.outstanding_fen() != Fen::ZERO {
+            return Err(StoreError::Invalid(format!(
+                "a guarantee claim must settle every notice secured by guarantee {g}"
+            )));
+        }
+        return Ok(Some(Draw::Claim {
+            id: g.clone(),
+            reference: no.to_string(),
+            on,
+        }));
+    }
+    // A payment, or a version that superseded what was owed (review gap 3), leaving nothing
+    // owed releases the reservation.
+    let settles = events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::NoticePaid { .. } | EventKind::Versioned { .. }
+        )
+    });
     match &after.guarantee_no {
-        Some(id) if paid && after.outstanding_fen() == Fen::ZERO => Ok(Some(Draw::Release {
+        Some(id) if settles && after.outstanding_fen() == Fen::ZERO => Ok(Some(Draw::Release {
             id: id.clone(),
             reference: no.to_string(),
         })),

@@ -141,12 +141,13 @@ impl Tx<'_> {
         let command = match draw {
             Draw::Reserve(cmd) => cmd,
             Draw::Release { id, reference } => GuaranteeCommand::Release { id, reference },
+            Draw::Claim { id, reference, on } => GuaranteeCommand::Claim { id, reference, on },
         };
         let id = match &command {
-            GuaranteeCommand::Reserve { id, .. } | GuaranteeCommand::Release { id, .. } => {
-                id.clone()
-            }
-            _ => unreachable!("a draw reserves or releases"),
+            GuaranteeCommand::Reserve { id, .. }
+            | GuaranteeCommand::Release { id, .. }
+            | GuaranteeCommand::Claim { id, .. } => id.clone(),
+            _ => unreachable!("a draw reserves, releases or claims"),
         };
         let stored = self.lock_guarantee(&id).await?;
         let event = match decide(stored.as_ref(), &command) {
