@@ -21,7 +21,8 @@ use std::sync::OnceLock;
 use chrono::{DateTime, NaiveDate, Utc};
 use clearance::version::{
     next_version, touches, Basis, CollectedNotice, CollectionLine, DeclarationVersion, Outcome,
-    Reassessment, RefundOrigin, RefundRecord, VersionRecord, VersionSource, RISK_RELEVANT_FIELDS,
+    Reassessment, RefundOrigin, RefundRecord, RefundStatus, VersionRecord, VersionSource,
+    RISK_RELEVANT_FIELDS,
 };
 use clearance::{DeclarationState, EventKind, FieldChange, PaymentNotice, TaxKind};
 use domain::declaration::Declaration;
@@ -167,7 +168,8 @@ fn reassessable(kind: TaxKind) -> bool {
 /// Re-assess per tax kind against what was assessed (docs/TAX.md "Re-assessment"):
 ///
 /// - nothing changed: nothing;
-/// - otherwise every unpaid notice of the kind is superseded, and with `rest = due − paid`:
+/// - otherwise every unpaid notice and every open or requested refund of the kind is
+///   superseded, and with `rest = due − (paid − approved refunds)`:
 ///   - nothing collected yet (nothing paid of the kind, goods not released): one replacement
 ///     notice of `rest` (no period applies to what was never collected);
 ///   - `rest` ≥ 0: a replacement of up to what was unpaid, and the rest beyond it under the
@@ -175,8 +177,10 @@ fn reassessable(kind: TaxKind) -> bool {
 ///     time-barred;
 ///   - `rest` < 0: a refund of `−rest` (paid in excess).
 ///
-/// So paid + new notices − refunds = due for every kind, whatever was paid before: no money is
-/// lost or counted twice.
+/// So paid − approved refunds − open refunds + outstanding notices = due for every kind after
+/// every version, whatever was paid or refunded before: no money is lost or counted twice
+/// (a refund is approved at most once for an excess; restoring a price after a refund is a
+/// shortfall, not another refund).
 fn reassess(
     core: &Core,
     state: &DeclarationState,
@@ -197,6 +201,7 @@ fn reassess(
         notices: Vec::new(),
         superseded: Vec::new(),
         refunds: Vec::new(),
+        superseded_refunds: Vec::new(),
     };
     let overflow = || AppError::Internal("amount overflow in re-assessment".into());
     for kind in kinds.into_iter().filter(|k| reassessable(*k)) {
@@ -223,10 +228,31 @@ fn reassess(
                 }
             }
         }
+        // Refunds of the kind: approved ones are facts that reduce what was collected; open or
+        // requested ones still stand against it until this version replaces them.
+        let (mut refunded, mut pending) = (0i64, 0i64);
+        let mut pending_nos = Vec::new();
+        for r in state.refunds.iter().filter(|r| r.record.tax == kind) {
+            match r.status {
+                RefundStatus::Approved => {
+                    refunded = refunded
+                        .checked_add(r.record.amount_fen.0)
+                        .ok_or_else(overflow)?;
+                }
+                RefundStatus::Open | RefundStatus::Requested => {
+                    pending = pending
+                        .checked_add(r.record.amount_fen.0)
+                        .ok_or_else(overflow)?;
+                    pending_nos.push(r.record.refund_no.clone());
+                }
+                RefundStatus::Refused | RefundStatus::Superseded => {}
+            }
+        }
         let due_fen = due.get(&kind).copied().unwrap_or(Fen::ZERO).0;
         let mut line = CollectionLine {
             tax: kind,
             paid_fen: Fen(paid),
+            refunded_fen: Fen(refunded),
             unpaid_fen: Fen(unpaid),
             due_fen: Fen(due_fen),
             outcome: Outcome::NoChange,
@@ -234,11 +260,15 @@ fn reassess(
             last_day: None,
             basis: None,
         };
-        if due_fen == paid + unpaid {
+        // What was collected and kept: paid less the refunds approved.
+        let net = paid - refunded;
+        if due_fen == net - pending + unpaid {
             out.lines.push(line);
             continue;
         }
         out.superseded.extend(unpaid_nos);
+        out.superseded_refunds.extend(pending_nos);
+        let paid = net;
         let rest = due_fen - paid;
         let notice_no = |k: TaxKind| format!("{no}-{}-V{version}", k.as_str());
         let issue = |out: &mut Reassessment, amount: i64, outcome, basis: Option<Basis>| {

@@ -1274,6 +1274,7 @@ fn a_version_supersedes_unpaid_notices_and_a_refund_is_decided_once() {
         lines: Vec::new(),
         notices: Vec::new(),
         superseded: vec![first.clone()],
+        superseded_refunds: Vec::new(),
         refunds: Vec::new(),
     };
     let r = refused(
@@ -1300,6 +1301,7 @@ fn a_version_supersedes_unpaid_notices_and_a_refund_is_decided_once() {
             surcharge_days: None,
         }],
         superseded: Vec::new(),
+        superseded_refunds: Vec::new(),
         refunds: vec![RefundRecord {
             refund_no: "R-2".into(),
             tax: TaxKind::Duty,
@@ -1357,6 +1359,7 @@ fn a_superseded_notice_is_neither_payable_nor_outstanding() {
         lines: Vec::new(),
         notices: Vec::new(),
         superseded: vec![all[0].clone()],
+        superseded_refunds: Vec::new(),
         refunds: Vec::new(),
     };
     let s = run(
@@ -1377,6 +1380,7 @@ fn a_superseded_notice_is_neither_payable_nor_outstanding() {
         lines: Vec::new(),
         notices: Vec::new(),
         superseded: vec![all[1].clone()],
+        superseded_refunds: Vec::new(),
         refunds: Vec::new(),
     };
     let s = run(

@@ -434,6 +434,10 @@ pub struct Reassessment {
     /// Unpaid notices this re-assessment replaces (their amount is in the new notices).
     pub superseded: Vec<String>,
     pub refunds: Vec<RefundRecord>,
+    /// Refunds of earlier versions still open or requested that this re-assessment replaces
+    /// (they are never approved; what remains to refund is in `refunds`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded_refunds: Vec<String>,
 }
 
 /// How one tax kind came out.
@@ -458,6 +462,9 @@ pub enum Outcome {
 pub struct CollectionLine {
     pub tax: TaxKind,
     pub paid_fen: Fen,
+    /// Refunds of the kind already approved (they reduce what was paid).
+    #[serde(default)]
+    pub refunded_fen: Fen,
     pub unpaid_fen: Fen,
     pub due_fen: Fen,
     pub outcome: Outcome,
@@ -526,6 +533,8 @@ pub enum RefundStatus {
     Requested,
     Approved,
     Refused,
+    /// Replaced by a later version's re-assessment before it was decided.
+    Superseded,
 }
 
 impl RefundStatus {
@@ -535,6 +544,7 @@ impl RefundStatus {
             RefundStatus::Requested => "requested",
             RefundStatus::Approved => "approved",
             RefundStatus::Refused => "refused",
+            RefundStatus::Superseded => "superseded",
         }
     }
 }

@@ -720,3 +720,193 @@ async fn a_refund_request_out_of_time_is_refused_with_the_rule_and_the_last_day(
     );
     assert_eq!(t.written(id), before);
 }
+
+/// Per reassessable tax kind: paid − approved refunds − open refunds + outstanding notices.
+async fn position(t: &T, token: &str, id: i64) -> std::collections::BTreeMap<String, i64> {
+    let d = t.detail(token, id).await;
+    let mut out = std::collections::BTreeMap::new();
+    for n in d["notices"].as_array().unwrap() {
+        let kind = n["tax"].as_str().unwrap().to_owned();
+        if n["superseded_at"].is_null() {
+            *out.entry(kind).or_insert(0) += fen(&n["amount_fen"]);
+        }
+    }
+    for r in d["state"]["refunds"].as_array().unwrap() {
+        let kind = r["record"]["tax"].as_str().unwrap().to_owned();
+        let amount = fen(&r["record"]["amount_fen"]);
+        match r["status"].as_str().unwrap() {
+            "open" | "requested" | "approved" => *out.entry(kind).or_insert(0) -= amount,
+            "refused" | "superseded" => {}
+            other => panic!("refund status {other}"),
+        }
+    }
+    out
+}
+
+/// The latest assessment per kind, as the last version's re-assessment states it.
+async fn latest_due(t: &T, token: &str, id: i64) -> std::collections::BTreeMap<String, i64> {
+    let (_, versions) = t
+        .get(token, &format!("/api/declarations/{id}/versions"))
+        .await;
+    let last = versions.as_array().unwrap().last().unwrap().clone();
+    last["reassessment"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["tax"].as_str().unwrap().to_owned(), fen(&l["due_fen"])))
+        .collect()
+}
+
+/// Gap 1 of the review of issue 14: refunds already found were not subtracted from what was
+/// paid, so a second version down refunded the first excess again, and restoring the price
+/// gave a third refund instead of a supplementary notice. Over a sequence of corrections
+/// (down, further down, back up) paid − approved − open refunds + outstanding notices equals
+/// the latest assessment for every kind, a refund is approved at most once for an excess, and
+/// the open refund of an earlier version is superseded and can no longer be approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_across_versions_are_counted_once() {
+    let t = T::start().await;
+    let ent = t.login("ent").await;
+    let off = t.login("off").await;
+    let id = t.paid(&ent, &off, "ref-seq").await;
+    let correct = |changes: Vec<Value>| json!({"kind": "customs_value", "reason": "value checked", "changes": changes});
+    let check = |step: &'static str| {
+        let (t, ent) = (&t, ent.clone());
+        async move {
+            let due = latest_due(t, &ent, id).await;
+            let pos = position(t, &ent, id).await;
+            for (kind, due) in &due {
+                if kind == "recovery_surcharge" || kind == "late_declaration_fee" {
+                    continue;
+                }
+                assert_eq!(pos.get(kind).copied().unwrap_or(0), *due, "{step}: {kind}");
+            }
+        }
+    };
+    let refunds = |d: &Value| d["state"]["refunds"].as_array().unwrap().clone();
+
+    // Down: the freight to 1 yuan; a customs-found refund, open.
+    t.ok(
+        &off,
+        id,
+        "correction",
+        correct(vec![change("freight.value", "1")]),
+    )
+    .await;
+    check("down").await;
+    let d = t.detail(&ent, id).await;
+    let first: Vec<String> = refunds(&d)
+        .iter()
+        .map(|r| r["record"]["refund_no"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!first.is_empty(), "{}", d["state"]);
+
+    // Further down: the open refunds are superseded by one refund of the whole excess.
+    t.ok(
+        &off,
+        id,
+        "correction",
+        correct(vec![
+            change("items[0].unit_price", "175.0000"),
+            change("items[0].total_price", "17500.00"),
+        ]),
+    )
+    .await;
+    check("further down").await;
+    let d = t.detail(&ent, id).await;
+    for r in refunds(&d) {
+        let no = r["record"]["refund_no"].as_str().unwrap();
+        let expect = if first.iter().any(|f| f == no) {
+            "superseded"
+        } else {
+            "open"
+        };
+        assert_eq!(r["status"], expect, "{r}");
+    }
+    // A superseded refund can never be approved; the live ones are approved once.
+    for no in &first {
+        let (s, r) = t
+            .step(
+                &off,
+                id,
+                "refund-approval",
+                json!({"refund_no": no, "reason": "ok"}),
+            )
+            .await;
+        refused(s, &r, StatusCode::CONFLICT, "refund_not_open");
+    }
+    let live: Vec<String> = refunds(&d)
+        .iter()
+        .filter(|r| r["status"] == "open")
+        .map(|r| r["record"]["refund_no"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!live.is_empty());
+    for no in &live {
+        t.ok(
+            &off,
+            id,
+            "refund-approval",
+            json!({"refund_no": no, "reason": "ok"}),
+        )
+        .await;
+    }
+    check("approved").await;
+    let outbox = t.store.outbox_store().unwrap();
+    let refunded: i64 = outbox
+        .read_for("TAX", 0, 100)
+        .unwrap()
+        .iter()
+        .filter(|m| m.message.kind == "duty_refunded.v1")
+        .map(|m| {
+            let p: Value = serde_json::from_slice(&m.message.payload).unwrap();
+            fen(&p["amount_fen"])
+        })
+        .sum();
+    let approved: i64 = refunds(&t.detail(&ent, id).await)
+        .iter()
+        .filter(|r| r["status"] == "approved")
+        .map(|r| fen(&r["record"]["amount_fen"]))
+        .sum();
+    assert_eq!(
+        refunded, approved,
+        "only the live refunds reach the tax agency"
+    );
+
+    // Back up: the freight and the price restored. What was refunded is owed again: a supplementary notice,
+    // never another refund.
+    let before = refunds(&t.detail(&ent, id).await).len();
+    let r = t
+        .ok(
+            &off,
+            id,
+            "correction",
+            correct(vec![
+                change("freight.value", "1200.00"),
+                change("items[0].unit_price", "350.0000"),
+                change("items[0].total_price", "35000.00"),
+            ]),
+        )
+        .await;
+    assert_eq!(r["status"], "assessed", "{r}");
+    check("back up").await;
+    let d = t.detail(&ent, id).await;
+    assert_eq!(refunds(&d).len(), before, "no new refund: {}", d["state"]);
+    let (_, versions) = t
+        .get(&ent, &format!("/api/declarations/{id}/versions"))
+        .await;
+    let last = versions.as_array().unwrap().last().unwrap();
+    let lines = last["reassessment"]["lines"].as_array().unwrap();
+    assert!(
+        lines.iter().any(|l| l["outcome"] == "supplementary"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| l["outcome"] != "refund"), "{lines:?}");
+    let new_due: i64 = t
+        .notices(&ent, id)
+        .await
+        .iter()
+        .filter(|n| n["paid_at"].is_null() && n["superseded_at"].is_null())
+        .map(|n| fen(&n["amount_fen"]))
+        .sum();
+    assert_eq!(new_due, approved, "exactly what was refunded is owed again");
+}

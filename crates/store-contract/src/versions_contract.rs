@@ -142,6 +142,7 @@ pub fn a_version_replaces_the_body_and_issues_its_notices(h: &dyn VersionsHarnes
                 surcharge_days: None,
             }],
             superseded: vec![vat.clone()],
+            superseded_refunds: Vec::new(),
             refunds: vec![RefundRecord {
                 refund_no: format!("{no}-duty-R2"),
                 tax: TaxKind::Duty,
