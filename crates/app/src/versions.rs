@@ -87,17 +87,51 @@ fn current(d: &StoredDeclaration) -> Result<Declaration, AppError> {
 }
 
 /// An amendment request names real fields of the current version and none that may not
-/// change: every problem at once (422), before anything is written.
+/// change, with values that make a valid declaration: the would-be version is validated in
+/// full as its approval would (every problem at once, 422), before anything is written.
 pub(crate) fn check_request(
+    core: &Core,
     d: &StoredDeclaration,
     changes: &[FieldChange],
+    now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     if d.state.status == clearance::Status::Rejected {
         // The lifecycle refuses the step itself.
         return Ok(());
     }
     let form = form_of(&current(d)?);
-    clearance::version::check_amendment(&form, changes).map_err(|p| problems(&p))
+    clearance::version::check_amendment(&form, changes).map_err(|p| problems(&p))?;
+    let (Some(header), Some(office)) = (d.state.header.as_ref(), office_of(d)) else {
+        return Ok(());
+    };
+    let version = DeclarationVersion {
+        version: d.state.current_version(),
+        form,
+        source: VersionSource::Filing,
+        at: now,
+        changes: Vec::new(),
+    };
+    // Who approves is not known yet: an officer of the declaration's office stands in, and
+    // only the values are judged here.
+    let source = VersionSource::Amendment {
+        requested_by: clearance::Actor::Enterprise {
+            uscc: header.declarant,
+        },
+        approved_by: clearance::Actor::Officer {
+            login: "approval".into(),
+            office,
+        },
+        reason: "request".into(),
+    };
+    match next_version(&version, changes, source, now, &*core.refdata) {
+        Ok(_) => Ok(()),
+        Err(p) => Err(problems(&p)),
+    }
+}
+
+/// The declaration office of the current version.
+fn office_of(d: &StoredDeclaration) -> Option<domain::codes::OfficeCode> {
+    current(d).ok().map(|decl| decl.declaration_office)
 }
 
 /// Why a version differs, for re-assessment: who caused a short levy, who found an excess.

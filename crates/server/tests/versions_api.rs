@@ -248,21 +248,20 @@ async fn amendment_after_payment_is_a_new_version_with_a_supplementary_notice() 
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    // A new version that does not validate: the approval is refused with every problem and
-    // nothing is written; the request can then be refused.
-    t.ok(
-        &ent,
-        id,
-        "amendment-request",
-        json!({"reason": "typo", "changes": [
-            change("items[0].unit_price", "abc"),
-            change("items[0].origin_country", "XXX"),
-        ]}),
-    )
-    .await;
+    // A new version that does not validate: the request itself is refused with every problem
+    // (the would-be version is validated in full, as its approval would) and nothing is
+    // written. A valid request can still be refused by the officer.
     let before = t.written(id);
     let (s, r) = t
-        .step(&off, id, "request-approval", json!({"reason": "ok"}))
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [
+                change("items[0].unit_price", "abc"),
+                change("items[0].origin_country", "XXX"),
+            ]}),
+        )
         .await;
     refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
     let fields = problem_fields(&r);
@@ -275,12 +274,22 @@ async fn amendment_after_payment_is_a_new_version_with_a_supplementary_notice() 
         fields.iter().any(|(f, _)| f.contains("origin_country")),
         "{fields:?}"
     );
-    assert_eq!(t.written(id), before, "a refused approval wrote");
+    assert_eq!(t.written(id), before, "a refused request wrote");
+    t.ok(
+        &ent,
+        id,
+        "amendment-request",
+        json!({"reason": "typo", "changes": [
+            change("items[0].unit_price", "35000.0000"),
+            change("items[0].total_price", "3500000.00"),
+        ]}),
+    )
+    .await;
     t.ok(
         &off,
         id,
         "request-refusal",
-        json!({"reason": "invalid values"}),
+        json!({"reason": "invoice not shown"}),
     )
     .await;
 
@@ -909,4 +918,63 @@ async fn refunds_across_versions_are_counted_once() {
         .map(|n| fen(&n["amount_fen"]))
         .sum();
     assert_eq!(new_due, approved, "exactly what was refunded is owed again");
+}
+
+/// Gap 8 of the review of issue 14: an amendment request with impossible values was accepted
+/// and only failed at its approval. The would-be version is now validated in full at request
+/// time: every problem at once, in both languages, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amendment_request_with_impossible_values_is_refused_at_once() {
+    let t = T::start().await;
+    let ent = t.login("ent").await;
+    let off = t.login("off").await;
+    let id = t.paid(&ent, &off, "req-bad").await;
+    let before = t.written(id);
+    // The unit price ×100 with the total unchanged: quantity × unit price ≠ total.
+    let (s, r) = t
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [change("items[0].unit_price", "35000.0000")]}),
+        )
+        .await;
+    refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    let codes: Vec<String> = problem_fields(&r).into_iter().map(|p| p.1).collect();
+    assert!(codes.iter().any(|c| c == "total_mismatch"), "{r}");
+    assert_eq!(t.written(id), before);
+    // A value out of range and an unknown path: both problems at once.
+    let (s, r) = t
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [
+                change("items[0].unit_price", "99999999999999999999"),
+                change("no.such.field", "1"),
+            ]}),
+        )
+        .await;
+    refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    let fields = problem_fields(&r);
+    assert!(fields.iter().any(|(_, c)| c == "unknown_field_path"), "{r}");
+    assert_eq!(t.written(id), before);
+    // A value alone out of range is refused at request time too.
+    let (s, r) = t
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [change("items[0].unit_price", "99999999999999999999")]}),
+        )
+        .await;
+    refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert!(
+        problem_fields(&r)
+            .iter()
+            .any(|(f, _)| f.contains("unit_price")),
+        "{r}"
+    );
+    assert_eq!(t.written(id), before);
+    assert!(t.detail(&ent, id).await["state"]["pending_request"].is_null());
 }
