@@ -170,9 +170,16 @@ pub(crate) fn build(
         let no = state.declaration_no.ok_or_else(|| {
             AppError::Internal(format!("declaration {} has notices but no number", d.id))
         })?;
+        let issued: BTreeMap<String, DateTime<Utc>> = core
+            .store
+            .payment_notices(d.id)?
+            .into_iter()
+            .map(|n| (n.notice_no, n.issued_at))
+            .collect();
         Some(reassess(
             core,
             state,
+            &issued,
             &due,
             no,
             version.version,
@@ -215,9 +222,11 @@ fn reassessable(kind: TaxKind) -> bool {
 /// every version, whatever was paid or refunded before: no money is lost or counted twice
 /// (a refund is approved at most once for an excess; restoring a price after a refund is a
 /// shortfall, not another refund).
+#[allow(clippy::too_many_arguments)]
 fn reassess(
     core: &Core,
     state: &DeclarationState,
+    issued: &BTreeMap<String, DateTime<Utc>>,
     due: &[(TaxKind, Fen)],
     no: domain::codes::DeclarationNo,
     version: u32,
@@ -300,22 +309,46 @@ fn reassess(
             out.lines.push(line);
             continue;
         }
+        // What superseded unpaid notices owed is carried over with their issue time (the latest
+        // of them, never charging more surcharge than was owed): its due date and late
+        // surcharge run on (docs/TAX.md "Re-assessment").
+        let carried_at = unpaid_nos
+            .iter()
+            .filter_map(|n| issued.get(n))
+            .max()
+            .copied();
         out.superseded.extend(unpaid_nos);
         out.superseded_refunds.extend(pending_nos);
         let paid = net;
         let rest = due_fen - paid;
         let notice_no = |k: TaxKind| format!("{no}-{}-V{version}", k.as_str());
+        // A notice of `carried` (up to what was unpaid, with the old issue time) and, beyond
+        // it, one of the rest at the version's time.
         let issue = |out: &mut Reassessment, amount: i64, outcome, basis: Option<Basis>| {
-            out.notices.push(CollectedNotice {
-                notice: PaymentNotice {
-                    notice_no: notice_no(kind),
-                    tax: kind,
-                    amount_fen: Fen(amount),
-                },
-                outcome,
-                basis,
-                surcharge_days: None,
-            })
+            let carried = amount.min(unpaid);
+            let mut push = |notice_no: String, amount: i64, issued_at| {
+                if amount > 0 {
+                    out.notices.push(CollectedNotice {
+                        notice: PaymentNotice {
+                            notice_no,
+                            tax: kind,
+                            amount_fen: Fen(amount),
+                        },
+                        outcome,
+                        basis: basis.clone(),
+                        surcharge_days: None,
+                        issued_at,
+                    })
+                }
+            };
+            match carried_at {
+                Some(at) if carried > 0 && amount > carried => {
+                    push(format!("{}-C", notice_no(kind)), carried, Some(at));
+                    push(notice_no(kind), amount - carried, None);
+                }
+                Some(at) => push(notice_no(kind), amount, Some(at)),
+                None => push(notice_no(kind), amount, None),
+            }
         };
         // The period runs from payment or release, whichever came first.
         let collected_on = match (first_paid, released_on) {
@@ -439,6 +472,7 @@ fn reassess(
                             outcome: Outcome::Recovery,
                             basis: line.basis.clone(),
                             surcharge_days: Some(surcharge_days),
+                            issued_at: None,
                         }),
                     }
                 }

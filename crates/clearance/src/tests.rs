@@ -1299,6 +1299,7 @@ fn a_version_supersedes_unpaid_notices_and_a_refund_is_decided_once() {
             outcome: Outcome::Supplementary,
             basis: None,
             surcharge_days: None,
+            issued_at: None,
         }],
         superseded: Vec::new(),
         superseded_refunds: Vec::new(),

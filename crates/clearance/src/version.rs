@@ -496,6 +496,10 @@ pub struct CollectedNotice {
     /// For a recovery surcharge: the days counted and the daily rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surcharge_days: Option<i64>,
+    /// A replacement carrying over what superseded unpaid notices owed keeps their issue time
+    /// (so their due date and late surcharge run on); otherwise issued at the version's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 /// Who found the excess (decides period and interest).

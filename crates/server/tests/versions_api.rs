@@ -978,3 +978,116 @@ async fn an_amendment_request_with_impossible_values_is_refused_at_once() {
     assert_eq!(t.written(id), before);
     assert!(t.detail(&ent, id).await["state"]["pending_request"].is_null());
 }
+
+/// Gap 5 of the review of issue 14: re-issuing an overdue unpaid notice restarted its 15 days
+/// and dropped the late surcharge already owed. What a replacement carries over keeps the
+/// superseded notice's issue day, so its due date and surcharge run on; only an amount beyond
+/// what was unpaid is a notice of its own with a new period. The superseded notice shows
+/// nothing due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_notice_reissued_keeps_its_due_date_and_surcharge() {
+    let t = T::start().await;
+    let ent = t.login("ent").await;
+    let off = t.login("off").await;
+    let mut v: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
+    v["trader"]["uscc"] = Y.into();
+    v["owner"]["uscc"] = Y.into();
+    v["declaration_office"] = OFFICE.into();
+    v["entry_exit_office"] = OFFICE.into();
+    v["contract_no"] = "V-late".into();
+    let resp = t
+        .client
+        .post(format!("{}/api/declarations", t.base))
+        .bearer_auth(&ent)
+        .header("content-type", "application/json")
+        .header("client-seq-no", "late-1")
+        .body(v.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    t.ok(&off, id, "review", json!({"result": "conform"})).await;
+    t.ok(&off, id, "assess", json!({})).await;
+    let first = t.notices(&ent, id).await;
+    let vat = first
+        .iter()
+        .find(|n| n["tax"] == "vat")
+        .expect("a VAT notice")
+        .clone();
+    let vat_no = vat["notice_no"].as_str().unwrap().to_owned();
+    let view = |no: String, token: String| {
+        let t = &t;
+        async move {
+            let (s, v) = t.get(&token, &format!("/api/notices/{no}")).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v
+        }
+    };
+    let original = view(vat_no.clone(), ent.clone()).await;
+
+    // 40 days unpaid, then the price is corrected down a little: a replacement of less.
+    t.clock.advance(Duration::days(40));
+    let (ent, off) = (t.login("ent").await, t.login("off").await);
+    let late = view(vat_no.clone(), ent.clone()).await;
+    assert!(fen(&late["surcharge_fen"]) > 0, "{late}");
+    t.ok(
+        &off,
+        id,
+        "correction",
+        json!({"kind": "customs_value", "reason": "value checked", "changes": [
+            change("items[0].unit_price", "340.0000"),
+            change("items[0].total_price", "34000.00"),
+        ]}),
+    )
+    .await;
+    let old = view(vat_no.clone(), ent.clone()).await;
+    assert!(!old["superseded_at"].is_null(), "{old}");
+    assert_eq!(
+        fen(&old["amount_due_fen"]),
+        0,
+        "nothing due on a superseded notice"
+    );
+    let notices = t.notices(&ent, id).await;
+    let v2 = notices
+        .iter()
+        .find(|n| n["tax"] == "vat" && n["superseded_at"].is_null() && n["paid_at"].is_null())
+        .expect("a VAT replacement");
+    let v2_no = v2["notice_no"].as_str().unwrap().to_owned();
+    let r2 = view(v2_no.clone(), ent.clone()).await;
+    assert_eq!(r2["issued_on"], original["issued_on"], "{r2}");
+    assert_eq!(r2["due_on"], original["due_on"], "{r2}");
+    assert_eq!(r2["surcharge_days"], late["surcharge_days"], "{r2}");
+    assert!(fen(&r2["surcharge_fen"]) > 0, "the surcharge runs on: {r2}");
+
+    // Then up beyond the original: the carried part keeps the old day, the rest is new.
+    t.ok(
+        &off,
+        id,
+        "correction",
+        json!({"kind": "customs_value", "reason": "value checked again", "changes": [
+            change("items[0].unit_price", "700.0000"),
+            change("items[0].total_price", "70000.00"),
+        ]}),
+    )
+    .await;
+    let live: Vec<Value> = t
+        .notices(&ent, id)
+        .await
+        .into_iter()
+        .filter(|n| n["tax"] == "vat" && n["superseded_at"].is_null() && n["paid_at"].is_null())
+        .collect();
+    assert_eq!(live.len(), 2, "{live:?}");
+    let mut carried = 0;
+    for n in &live {
+        let v = view(n["notice_no"].as_str().unwrap().to_owned(), ent.clone()).await;
+        if v["issued_on"] == original["issued_on"] {
+            carried += 1;
+            assert_eq!(v["tax_fen"], r2["tax_fen"], "all of the unpaid part: {v}");
+            assert!(fen(&v["surcharge_fen"]) > 0, "{v}");
+        } else {
+            assert_eq!(fen(&v["surcharge_fen"]), 0, "a new period: {v}");
+        }
+    }
+    assert_eq!(carried, 1, "{live:?}");
+}
