@@ -500,10 +500,18 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
                         key,
                         Step::RequestAmendment {
                             reason: "单价录入错误 unit price keyed wrongly".into(),
-                            changes: vec![FieldChange {
-                                field: "items[0].unit_price".into(),
-                                value: "349.0000".into(),
-                            }],
+                            // With the total that goes with it (quantity as `declaration` set
+                            // it): a request is validated in full when asked for.
+                            changes: vec![
+                                FieldChange {
+                                    field: "items[0].unit_price".into(),
+                                    value: "349.0000".into(),
+                                },
+                                FieldChange {
+                                    field: "items[0].total_price".into(),
+                                    value: format!("{}.00", 349 * (10 + (i * 7) % 190)),
+                                },
+                            ],
                         },
                     )?
                     .status;

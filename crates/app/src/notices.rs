@@ -59,6 +59,8 @@ pub struct NoticeView {
     /// The bank the declarant initiated the payment through.
     pub initiated_bank: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// When a re-assessment replaced this unpaid notice: nothing is due on it any more.
+    pub superseded_at: Option<DateTime<Utc>>,
     /// The bank's confirmation that paid it.
     pub payment: Option<BankPayment>,
 }
@@ -98,11 +100,17 @@ pub fn view_of(
         amount_due_fen: tax_fen,
         initiated_bank: n.initiated_bank.clone(),
         paid_at: n.paid_at,
+        superseded_at: n.superseded_at,
         payment: n.payment.clone(),
     };
     if let Some(p) = &n.payment {
         view.surcharge_fen = p.surcharge_fen;
         view.amount_due_fen = p.paid_fen;
+        return Ok(view);
+    }
+    if n.superseded_at.is_some() {
+        // Its amount (and the surcharge it was running) lives on in the replacement.
+        view.amount_due_fen = Fen::ZERO;
         return Ok(view);
     }
     if let Some(kind) = surcharge_kind(n.notice.tax) {

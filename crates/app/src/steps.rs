@@ -385,7 +385,7 @@ impl StepService<'_> {
                     ) => Ok(Vec::new()),
                     other => Err(other),
                 })?;
-                crate::versions::check_request(d, changes)?;
+                crate::versions::check_request(self.core, d, changes, now)?;
                 return Ok(None);
             }
             Step::ApproveRequest { reason } => {

@@ -21,7 +21,8 @@ use std::sync::OnceLock;
 use chrono::{DateTime, NaiveDate, Utc};
 use clearance::version::{
     next_version, touches, Basis, CollectedNotice, CollectionLine, DeclarationVersion, Outcome,
-    Reassessment, RefundOrigin, RefundRecord, VersionRecord, VersionSource, RISK_RELEVANT_FIELDS,
+    Reassessment, RefundOrigin, RefundRecord, RefundStatus, VersionRecord, VersionSource,
+    RISK_RELEVANT_FIELDS,
 };
 use clearance::{DeclarationState, EventKind, FieldChange, PaymentNotice, TaxKind};
 use domain::declaration::Declaration;
@@ -86,17 +87,51 @@ fn current(d: &StoredDeclaration) -> Result<Declaration, AppError> {
 }
 
 /// An amendment request names real fields of the current version and none that may not
-/// change: every problem at once (422), before anything is written.
+/// change, with values that make a valid declaration: the would-be version is validated in
+/// full as its approval would (every problem at once, 422), before anything is written.
 pub(crate) fn check_request(
+    core: &Core,
     d: &StoredDeclaration,
     changes: &[FieldChange],
+    now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     if d.state.status == clearance::Status::Rejected {
         // The lifecycle refuses the step itself.
         return Ok(());
     }
     let form = form_of(&current(d)?);
-    clearance::version::check_amendment(&form, changes).map_err(|p| problems(&p))
+    clearance::version::check_amendment(&form, changes).map_err(|p| problems(&p))?;
+    let (Some(header), Some(office)) = (d.state.header.as_ref(), office_of(d)) else {
+        return Ok(());
+    };
+    let version = DeclarationVersion {
+        version: d.state.current_version(),
+        form,
+        source: VersionSource::Filing,
+        at: now,
+        changes: Vec::new(),
+    };
+    // Who approves is not known yet: an officer of the declaration's office stands in, and
+    // only the values are judged here.
+    let source = VersionSource::Amendment {
+        requested_by: clearance::Actor::Enterprise {
+            uscc: header.declarant,
+        },
+        approved_by: clearance::Actor::Officer {
+            login: "approval".into(),
+            office,
+        },
+        reason: "request".into(),
+    };
+    match next_version(&version, changes, source, now, &*core.refdata) {
+        Ok(_) => Ok(()),
+        Err(p) => Err(problems(&p)),
+    }
+}
+
+/// The declaration office of the current version.
+fn office_of(d: &StoredDeclaration) -> Option<domain::codes::OfficeCode> {
+    current(d).ok().map(|decl| decl.declaration_office)
 }
 
 /// Why a version differs, for re-assessment: who caused a short levy, who found an excess.
@@ -135,9 +170,16 @@ pub(crate) fn build(
         let no = state.declaration_no.ok_or_else(|| {
             AppError::Internal(format!("declaration {} has notices but no number", d.id))
         })?;
+        let issued: BTreeMap<String, DateTime<Utc>> = core
+            .store
+            .payment_notices(d.id)?
+            .into_iter()
+            .map(|n| (n.notice_no, n.issued_at))
+            .collect();
         Some(reassess(
             core,
             state,
+            &issued,
             &due,
             no,
             version.version,
@@ -167,7 +209,8 @@ fn reassessable(kind: TaxKind) -> bool {
 /// Re-assess per tax kind against what was assessed (docs/TAX.md "Re-assessment"):
 ///
 /// - nothing changed: nothing;
-/// - otherwise every unpaid notice of the kind is superseded, and with `rest = due − paid`:
+/// - otherwise every unpaid notice and every open or requested refund of the kind is
+///   superseded, and with `rest = due − (paid − approved refunds)`:
 ///   - nothing collected yet (nothing paid of the kind, goods not released): one replacement
 ///     notice of `rest` (no period applies to what was never collected);
 ///   - `rest` ≥ 0: a replacement of up to what was unpaid, and the rest beyond it under the
@@ -175,11 +218,15 @@ fn reassessable(kind: TaxKind) -> bool {
 ///     time-barred;
 ///   - `rest` < 0: a refund of `−rest` (paid in excess).
 ///
-/// So paid + new notices − refunds = due for every kind, whatever was paid before: no money is
-/// lost or counted twice.
+/// So paid − approved refunds − open refunds + outstanding notices = due for every kind after
+/// every version, whatever was paid or refunded before: no money is lost or counted twice
+/// (a refund is approved at most once for an excess; restoring a price after a refund is a
+/// shortfall, not another refund).
+#[allow(clippy::too_many_arguments)]
 fn reassess(
     core: &Core,
     state: &DeclarationState,
+    issued: &BTreeMap<String, DateTime<Utc>>,
     due: &[(TaxKind, Fen)],
     no: domain::codes::DeclarationNo,
     version: u32,
@@ -197,6 +244,7 @@ fn reassess(
         notices: Vec::new(),
         superseded: Vec::new(),
         refunds: Vec::new(),
+        superseded_refunds: Vec::new(),
     };
     let overflow = || AppError::Internal("amount overflow in re-assessment".into());
     for kind in kinds.into_iter().filter(|k| reassessable(*k)) {
@@ -223,10 +271,31 @@ fn reassess(
                 }
             }
         }
+        // Refunds of the kind: approved ones are facts that reduce what was collected; open or
+        // requested ones still stand against it until this version replaces them.
+        let (mut refunded, mut pending) = (0i64, 0i64);
+        let mut pending_nos = Vec::new();
+        for r in state.refunds.iter().filter(|r| r.record.tax == kind) {
+            match r.status {
+                RefundStatus::Approved => {
+                    refunded = refunded
+                        .checked_add(r.record.amount_fen.0)
+                        .ok_or_else(overflow)?;
+                }
+                RefundStatus::Open | RefundStatus::Requested => {
+                    pending = pending
+                        .checked_add(r.record.amount_fen.0)
+                        .ok_or_else(overflow)?;
+                    pending_nos.push(r.record.refund_no.clone());
+                }
+                RefundStatus::Refused | RefundStatus::Superseded => {}
+            }
+        }
         let due_fen = due.get(&kind).copied().unwrap_or(Fen::ZERO).0;
         let mut line = CollectionLine {
             tax: kind,
             paid_fen: Fen(paid),
+            refunded_fen: Fen(refunded),
             unpaid_fen: Fen(unpaid),
             due_fen: Fen(due_fen),
             outcome: Outcome::NoChange,
@@ -234,24 +303,52 @@ fn reassess(
             last_day: None,
             basis: None,
         };
-        if due_fen == paid + unpaid {
+        // What was collected and kept: paid less the refunds approved.
+        let net = paid - refunded;
+        if due_fen == net - pending + unpaid {
             out.lines.push(line);
             continue;
         }
+        // What superseded unpaid notices owed is carried over with their issue time (the latest
+        // of them, never charging more surcharge than was owed): its due date and late
+        // surcharge run on (docs/TAX.md "Re-assessment").
+        let carried_at = unpaid_nos
+            .iter()
+            .filter_map(|n| issued.get(n))
+            .max()
+            .copied();
         out.superseded.extend(unpaid_nos);
+        out.superseded_refunds.extend(pending_nos);
+        let paid = net;
         let rest = due_fen - paid;
         let notice_no = |k: TaxKind| format!("{no}-{}-V{version}", k.as_str());
+        // A notice of `carried` (up to what was unpaid, with the old issue time) and, beyond
+        // it, one of the rest at the version's time.
         let issue = |out: &mut Reassessment, amount: i64, outcome, basis: Option<Basis>| {
-            out.notices.push(CollectedNotice {
-                notice: PaymentNotice {
-                    notice_no: notice_no(kind),
-                    tax: kind,
-                    amount_fen: Fen(amount),
-                },
-                outcome,
-                basis,
-                surcharge_days: None,
-            })
+            let carried = amount.min(unpaid);
+            let mut push = |notice_no: String, amount: i64, issued_at| {
+                if amount > 0 {
+                    out.notices.push(CollectedNotice {
+                        notice: PaymentNotice {
+                            notice_no,
+                            tax: kind,
+                            amount_fen: Fen(amount),
+                        },
+                        outcome,
+                        basis: basis.clone(),
+                        surcharge_days: None,
+                        issued_at,
+                    })
+                }
+            };
+            match carried_at {
+                Some(at) if carried > 0 && amount > carried => {
+                    push(format!("{}-C", notice_no(kind)), carried, Some(at));
+                    push(notice_no(kind), amount - carried, None);
+                }
+                Some(at) => push(notice_no(kind), amount, Some(at)),
+                None => push(notice_no(kind), amount, None),
+            }
         };
         // The period runs from payment or release, whichever came first.
         let collected_on = match (first_paid, released_on) {
@@ -375,6 +472,7 @@ fn reassess(
                             outcome: Outcome::Recovery,
                             basis: line.basis.clone(),
                             surcharge_days: Some(surcharge_days),
+                            issued_at: None,
                         }),
                     }
                 }

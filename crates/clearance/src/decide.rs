@@ -998,6 +998,17 @@ fn apply_version(
             n.superseded_at = Some(at);
         }
     }
+    for x in s.refunds.iter_mut() {
+        if r.superseded_refunds.contains(&x.record.refund_no)
+            && matches!(
+                x.status,
+                crate::version::RefundStatus::Open | crate::version::RefundStatus::Requested
+            )
+        {
+            x.status = crate::version::RefundStatus::Superseded;
+            x.decided_at = Some(at);
+        }
+    }
     s.notices.extend(r.notices.iter().map(|n| NoticeState {
         notice: n.notice.clone(),
         paid_at: None,
@@ -1247,6 +1258,11 @@ fn check_version_record(
                 .any(|y| y.record.refund_no == x.refund_no)
         {
             return bad("a refund number is used twice");
+        }
+    }
+    for no in &r.superseded_refunds {
+        if !state.undecided_refunds().any(|x| &x.record.refund_no == no) {
+            return bad("a superseded refund is not an undecided refund of this declaration");
         }
     }
     Ok(())

@@ -177,6 +177,7 @@ impl Refusal {
                     "requested" => "已申请",
                     "approved" => "已批准",
                     "refused" => "已拒绝",
+                    "superseded" => "已被新版本取代",
                     other => other,
                 };
                 format!("退税记录{refund_no}状态为“{zh}”，不能执行{action}")

@@ -1275,6 +1275,7 @@ fn a_version_supersedes_unpaid_notices_and_a_refund_is_decided_once() {
         lines: Vec::new(),
         notices: Vec::new(),
         superseded: vec![first.clone()],
+        superseded_refunds: Vec::new(),
         refunds: Vec::new(),
     };
     let r = refused(
@@ -1299,8 +1300,10 @@ fn a_version_supersedes_unpaid_notices_and_a_refund_is_decided_once() {
             outcome: Outcome::Supplementary,
             basis: None,
             surcharge_days: None,
+            issued_at: None,
         }],
         superseded: Vec::new(),
+        superseded_refunds: Vec::new(),
         refunds: vec![RefundRecord {
             refund_no: "R-2".into(),
             tax: TaxKind::Duty,
@@ -1358,6 +1361,7 @@ fn a_superseded_notice_is_neither_payable_nor_outstanding() {
         lines: Vec::new(),
         notices: Vec::new(),
         superseded: vec![all[0].clone()],
+        superseded_refunds: Vec::new(),
         refunds: Vec::new(),
     };
     let s = run(
@@ -1378,6 +1382,7 @@ fn a_superseded_notice_is_neither_payable_nor_outstanding() {
         lines: Vec::new(),
         notices: Vec::new(),
         superseded: vec![all[1].clone()],
+        superseded_refunds: Vec::new(),
         refunds: Vec::new(),
     };
     let s = run(

@@ -434,6 +434,10 @@ pub struct Reassessment {
     /// Unpaid notices this re-assessment replaces (their amount is in the new notices).
     pub superseded: Vec<String>,
     pub refunds: Vec<RefundRecord>,
+    /// Refunds of earlier versions still open or requested that this re-assessment replaces
+    /// (they are never approved; what remains to refund is in `refunds`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded_refunds: Vec<String>,
 }
 
 /// How one tax kind came out.
@@ -458,6 +462,9 @@ pub enum Outcome {
 pub struct CollectionLine {
     pub tax: TaxKind,
     pub paid_fen: Fen,
+    /// Refunds of the kind already approved (they reduce what was paid).
+    #[serde(default)]
+    pub refunded_fen: Fen,
     pub unpaid_fen: Fen,
     pub due_fen: Fen,
     pub outcome: Outcome,
@@ -489,6 +496,10 @@ pub struct CollectedNotice {
     /// For a recovery surcharge: the days counted and the daily rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surcharge_days: Option<i64>,
+    /// A replacement carrying over what superseded unpaid notices owed keeps their issue time
+    /// (so their due date and late surcharge run on); otherwise issued at the version's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 /// Who found the excess (decides period and interest).
@@ -526,6 +537,8 @@ pub enum RefundStatus {
     Requested,
     Approved,
     Refused,
+    /// Replaced by a later version's re-assessment before it was decided.
+    Superseded,
 }
 
 impl RefundStatus {
@@ -535,6 +548,7 @@ impl RefundStatus {
             RefundStatus::Requested => "requested",
             RefundStatus::Approved => "approved",
             RefundStatus::Refused => "refused",
+            RefundStatus::Superseded => "superseded",
         }
     }
 }

@@ -248,21 +248,20 @@ async fn amendment_after_payment_is_a_new_version_with_a_supplementary_notice() 
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    // A new version that does not validate: the approval is refused with every problem and
-    // nothing is written; the request can then be refused.
-    t.ok(
-        &ent,
-        id,
-        "amendment-request",
-        json!({"reason": "typo", "changes": [
-            change("items[0].unit_price", "abc"),
-            change("items[0].origin_country", "XXX"),
-        ]}),
-    )
-    .await;
+    // A new version that does not validate: the request itself is refused with every problem
+    // (the would-be version is validated in full, as its approval would) and nothing is
+    // written. A valid request can still be refused by the officer.
     let before = t.written(id);
     let (s, r) = t
-        .step(&off, id, "request-approval", json!({"reason": "ok"}))
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [
+                change("items[0].unit_price", "abc"),
+                change("items[0].origin_country", "XXX"),
+            ]}),
+        )
         .await;
     refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
     let fields = problem_fields(&r);
@@ -275,12 +274,22 @@ async fn amendment_after_payment_is_a_new_version_with_a_supplementary_notice() 
         fields.iter().any(|(f, _)| f.contains("origin_country")),
         "{fields:?}"
     );
-    assert_eq!(t.written(id), before, "a refused approval wrote");
+    assert_eq!(t.written(id), before, "a refused request wrote");
+    t.ok(
+        &ent,
+        id,
+        "amendment-request",
+        json!({"reason": "typo", "changes": [
+            change("items[0].unit_price", "35000.0000"),
+            change("items[0].total_price", "3500000.00"),
+        ]}),
+    )
+    .await;
     t.ok(
         &off,
         id,
         "request-refusal",
-        json!({"reason": "invalid values"}),
+        json!({"reason": "invoice not shown"}),
     )
     .await;
 
@@ -719,4 +728,366 @@ async fn a_refund_request_out_of_time_is_refused_with_the_rule_and_the_last_day(
         "{r}"
     );
     assert_eq!(t.written(id), before);
+}
+
+/// Per reassessable tax kind: paid − approved refunds − open refunds + outstanding notices.
+async fn position(t: &T, token: &str, id: i64) -> std::collections::BTreeMap<String, i64> {
+    let d = t.detail(token, id).await;
+    let mut out = std::collections::BTreeMap::new();
+    for n in d["notices"].as_array().unwrap() {
+        let kind = n["tax"].as_str().unwrap().to_owned();
+        if n["superseded_at"].is_null() {
+            *out.entry(kind).or_insert(0) += fen(&n["amount_fen"]);
+        }
+    }
+    for r in d["state"]["refunds"].as_array().unwrap() {
+        let kind = r["record"]["tax"].as_str().unwrap().to_owned();
+        let amount = fen(&r["record"]["amount_fen"]);
+        match r["status"].as_str().unwrap() {
+            "open" | "requested" | "approved" => *out.entry(kind).or_insert(0) -= amount,
+            "refused" | "superseded" => {}
+            other => panic!("refund status {other}"),
+        }
+    }
+    out
+}
+
+/// The latest assessment per kind, as the last version's re-assessment states it.
+async fn latest_due(t: &T, token: &str, id: i64) -> std::collections::BTreeMap<String, i64> {
+    let (_, versions) = t
+        .get(token, &format!("/api/declarations/{id}/versions"))
+        .await;
+    let last = versions.as_array().unwrap().last().unwrap().clone();
+    last["reassessment"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["tax"].as_str().unwrap().to_owned(), fen(&l["due_fen"])))
+        .collect()
+}
+
+/// Gap 1 of the review of issue 14: refunds already found were not subtracted from what was
+/// paid, so a second version down refunded the first excess again, and restoring the price
+/// gave a third refund instead of a supplementary notice. Over a sequence of corrections
+/// (down, further down, back up) paid − approved − open refunds + outstanding notices equals
+/// the latest assessment for every kind, a refund is approved at most once for an excess, and
+/// the open refund of an earlier version is superseded and can no longer be approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_across_versions_are_counted_once() {
+    let t = T::start().await;
+    let ent = t.login("ent").await;
+    let off = t.login("off").await;
+    let id = t.paid(&ent, &off, "ref-seq").await;
+    let correct = |changes: Vec<Value>| json!({"kind": "customs_value", "reason": "value checked", "changes": changes});
+    let check = |step: &'static str| {
+        let (t, ent) = (&t, ent.clone());
+        async move {
+            let due = latest_due(t, &ent, id).await;
+            let pos = position(t, &ent, id).await;
+            for (kind, due) in &due {
+                if kind == "recovery_surcharge" || kind == "late_declaration_fee" {
+                    continue;
+                }
+                assert_eq!(pos.get(kind).copied().unwrap_or(0), *due, "{step}: {kind}");
+            }
+        }
+    };
+    let refunds = |d: &Value| d["state"]["refunds"].as_array().unwrap().clone();
+
+    // Down: the freight to 1 yuan; a customs-found refund, open.
+    t.ok(
+        &off,
+        id,
+        "correction",
+        correct(vec![change("freight.value", "1")]),
+    )
+    .await;
+    check("down").await;
+    let d = t.detail(&ent, id).await;
+    let first: Vec<String> = refunds(&d)
+        .iter()
+        .map(|r| r["record"]["refund_no"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!first.is_empty(), "{}", d["state"]);
+
+    // Further down: the open refunds are superseded by one refund of the whole excess.
+    t.ok(
+        &off,
+        id,
+        "correction",
+        correct(vec![
+            change("items[0].unit_price", "175.0000"),
+            change("items[0].total_price", "17500.00"),
+        ]),
+    )
+    .await;
+    check("further down").await;
+    let d = t.detail(&ent, id).await;
+    for r in refunds(&d) {
+        let no = r["record"]["refund_no"].as_str().unwrap();
+        let expect = if first.iter().any(|f| f == no) {
+            "superseded"
+        } else {
+            "open"
+        };
+        assert_eq!(r["status"], expect, "{r}");
+    }
+    // A superseded refund can never be approved; the live ones are approved once.
+    for no in &first {
+        let (s, r) = t
+            .step(
+                &off,
+                id,
+                "refund-approval",
+                json!({"refund_no": no, "reason": "ok"}),
+            )
+            .await;
+        refused(s, &r, StatusCode::CONFLICT, "refund_not_open");
+    }
+    let live: Vec<String> = refunds(&d)
+        .iter()
+        .filter(|r| r["status"] == "open")
+        .map(|r| r["record"]["refund_no"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!live.is_empty());
+    for no in &live {
+        t.ok(
+            &off,
+            id,
+            "refund-approval",
+            json!({"refund_no": no, "reason": "ok"}),
+        )
+        .await;
+    }
+    check("approved").await;
+    let outbox = t.store.outbox_store().unwrap();
+    let refunded: i64 = outbox
+        .read_for("TAX", 0, 100)
+        .unwrap()
+        .iter()
+        .filter(|m| m.message.kind == "duty_refunded.v1")
+        .map(|m| {
+            let p: Value = serde_json::from_slice(&m.message.payload).unwrap();
+            fen(&p["amount_fen"])
+        })
+        .sum();
+    let approved: i64 = refunds(&t.detail(&ent, id).await)
+        .iter()
+        .filter(|r| r["status"] == "approved")
+        .map(|r| fen(&r["record"]["amount_fen"]))
+        .sum();
+    assert_eq!(
+        refunded, approved,
+        "only the live refunds reach the tax agency"
+    );
+
+    // Back up: the freight and the price restored. What was refunded is owed again: a supplementary notice,
+    // never another refund.
+    let before = refunds(&t.detail(&ent, id).await).len();
+    let r = t
+        .ok(
+            &off,
+            id,
+            "correction",
+            correct(vec![
+                change("freight.value", "1200.00"),
+                change("items[0].unit_price", "350.0000"),
+                change("items[0].total_price", "35000.00"),
+            ]),
+        )
+        .await;
+    assert_eq!(r["status"], "assessed", "{r}");
+    check("back up").await;
+    let d = t.detail(&ent, id).await;
+    assert_eq!(refunds(&d).len(), before, "no new refund: {}", d["state"]);
+    let (_, versions) = t
+        .get(&ent, &format!("/api/declarations/{id}/versions"))
+        .await;
+    let last = versions.as_array().unwrap().last().unwrap();
+    let lines = last["reassessment"]["lines"].as_array().unwrap();
+    assert!(
+        lines.iter().any(|l| l["outcome"] == "supplementary"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| l["outcome"] != "refund"), "{lines:?}");
+    let new_due: i64 = t
+        .notices(&ent, id)
+        .await
+        .iter()
+        .filter(|n| n["paid_at"].is_null() && n["superseded_at"].is_null())
+        .map(|n| fen(&n["amount_fen"]))
+        .sum();
+    assert_eq!(new_due, approved, "exactly what was refunded is owed again");
+}
+
+/// Gap 8 of the review of issue 14: an amendment request with impossible values was accepted
+/// and only failed at its approval. The would-be version is now validated in full at request
+/// time: every problem at once, in both languages, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amendment_request_with_impossible_values_is_refused_at_once() {
+    let t = T::start().await;
+    let ent = t.login("ent").await;
+    let off = t.login("off").await;
+    let id = t.paid(&ent, &off, "req-bad").await;
+    let before = t.written(id);
+    // The unit price ×100 with the total unchanged: quantity × unit price ≠ total.
+    let (s, r) = t
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [change("items[0].unit_price", "35000.0000")]}),
+        )
+        .await;
+    refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    let codes: Vec<String> = problem_fields(&r).into_iter().map(|p| p.1).collect();
+    assert!(codes.iter().any(|c| c == "total_mismatch"), "{r}");
+    assert_eq!(t.written(id), before);
+    // A value out of range and an unknown path: both problems at once.
+    let (s, r) = t
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [
+                change("items[0].unit_price", "99999999999999999999"),
+                change("no.such.field", "1"),
+            ]}),
+        )
+        .await;
+    refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    let fields = problem_fields(&r);
+    assert!(fields.iter().any(|(_, c)| c == "unknown_field_path"), "{r}");
+    assert_eq!(t.written(id), before);
+    // A value alone out of range is refused at request time too.
+    let (s, r) = t
+        .step(
+            &ent,
+            id,
+            "amendment-request",
+            json!({"reason": "typo", "changes": [change("items[0].unit_price", "99999999999999999999")]}),
+        )
+        .await;
+    refused(s, &r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert!(
+        problem_fields(&r)
+            .iter()
+            .any(|(f, _)| f.contains("unit_price")),
+        "{r}"
+    );
+    assert_eq!(t.written(id), before);
+    assert!(t.detail(&ent, id).await["state"]["pending_request"].is_null());
+}
+
+/// Gap 5 of the review of issue 14: re-issuing an overdue unpaid notice restarted its 15 days
+/// and dropped the late surcharge already owed. What a replacement carries over keeps the
+/// superseded notice's issue day, so its due date and surcharge run on; only an amount beyond
+/// what was unpaid is a notice of its own with a new period. The superseded notice shows
+/// nothing due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_notice_reissued_keeps_its_due_date_and_surcharge() {
+    let t = T::start().await;
+    let ent = t.login("ent").await;
+    let off = t.login("off").await;
+    let mut v: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
+    v["trader"]["uscc"] = Y.into();
+    v["owner"]["uscc"] = Y.into();
+    v["declaration_office"] = OFFICE.into();
+    v["entry_exit_office"] = OFFICE.into();
+    v["contract_no"] = "V-late".into();
+    let resp = t
+        .client
+        .post(format!("{}/api/declarations", t.base))
+        .bearer_auth(&ent)
+        .header("content-type", "application/json")
+        .header("client-seq-no", "late-1")
+        .body(v.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    t.ok(&off, id, "review", json!({"result": "conform"})).await;
+    t.ok(&off, id, "assess", json!({})).await;
+    let first = t.notices(&ent, id).await;
+    let vat = first
+        .iter()
+        .find(|n| n["tax"] == "vat")
+        .expect("a VAT notice")
+        .clone();
+    let vat_no = vat["notice_no"].as_str().unwrap().to_owned();
+    let view = |no: String, token: String| {
+        let t = &t;
+        async move {
+            let (s, v) = t.get(&token, &format!("/api/notices/{no}")).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v
+        }
+    };
+    let original = view(vat_no.clone(), ent.clone()).await;
+
+    // 40 days unpaid, then the price is corrected down a little: a replacement of less.
+    t.clock.advance(Duration::days(40));
+    let (ent, off) = (t.login("ent").await, t.login("off").await);
+    let late = view(vat_no.clone(), ent.clone()).await;
+    assert!(fen(&late["surcharge_fen"]) > 0, "{late}");
+    t.ok(
+        &off,
+        id,
+        "correction",
+        json!({"kind": "customs_value", "reason": "value checked", "changes": [
+            change("items[0].unit_price", "340.0000"),
+            change("items[0].total_price", "34000.00"),
+        ]}),
+    )
+    .await;
+    let old = view(vat_no.clone(), ent.clone()).await;
+    assert!(!old["superseded_at"].is_null(), "{old}");
+    assert_eq!(
+        fen(&old["amount_due_fen"]),
+        0,
+        "nothing due on a superseded notice"
+    );
+    let notices = t.notices(&ent, id).await;
+    let v2 = notices
+        .iter()
+        .find(|n| n["tax"] == "vat" && n["superseded_at"].is_null() && n["paid_at"].is_null())
+        .expect("a VAT replacement");
+    let v2_no = v2["notice_no"].as_str().unwrap().to_owned();
+    let r2 = view(v2_no.clone(), ent.clone()).await;
+    assert_eq!(r2["issued_on"], original["issued_on"], "{r2}");
+    assert_eq!(r2["due_on"], original["due_on"], "{r2}");
+    assert_eq!(r2["surcharge_days"], late["surcharge_days"], "{r2}");
+    assert!(fen(&r2["surcharge_fen"]) > 0, "the surcharge runs on: {r2}");
+
+    // Then up beyond the original: the carried part keeps the old day, the rest is new.
+    t.ok(
+        &off,
+        id,
+        "correction",
+        json!({"kind": "customs_value", "reason": "value checked again", "changes": [
+            change("items[0].unit_price", "700.0000"),
+            change("items[0].total_price", "70000.00"),
+        ]}),
+    )
+    .await;
+    let live: Vec<Value> = t
+        .notices(&ent, id)
+        .await
+        .into_iter()
+        .filter(|n| n["tax"] == "vat" && n["superseded_at"].is_null() && n["paid_at"].is_null())
+        .collect();
+    assert_eq!(live.len(), 2, "{live:?}");
+    let mut carried = 0;
+    for n in &live {
+        let v = view(n["notice_no"].as_str().unwrap().to_owned(), ent.clone()).await;
+        if v["issued_on"] == original["issued_on"] {
+            carried += 1;
+            assert_eq!(v["tax_fen"], r2["tax_fen"], "all of the unpaid part: {v}");
+            assert!(fen(&v["surcharge_fen"]) > 0, "{v}");
+        } else {
+            assert_eq!(fen(&v["surcharge_fen"]), 0, "a new period: {v}");
+        }
+    }
+    assert_eq!(carried, 1, "{live:?}");
 }

@@ -141,8 +141,10 @@ pub fn a_version_replaces_the_body_and_issues_its_notices(h: &dyn VersionsHarnes
                 outcome: Outcome::Reissued,
                 basis: None,
                 surcharge_days: None,
+                issued_at: None,
             }],
             superseded: vec![vat.clone()],
+            superseded_refunds: Vec::new(),
             refunds: vec![RefundRecord {
                 refund_no: format!("{no}-duty-R2"),
                 tax: TaxKind::Duty,

@@ -27,8 +27,11 @@ pub fn writes(events: &[Event]) -> VersionWrites {
         };
         out.body_json = Some(record.declaration.to_string());
         if let Some(r) = &record.reassessment {
-            out.notices
-                .extend(r.notices.iter().map(|n| (n.notice.clone(), e.at)));
+            out.notices.extend(
+                r.notices
+                    .iter()
+                    .map(|n| (n.notice.clone(), n.issued_at.unwrap_or(e.at))),
+            );
             out.superseded
                 .extend(r.superseded.iter().map(|n| (n.clone(), e.at)));
         }
