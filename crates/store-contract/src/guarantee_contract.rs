@@ -540,6 +540,7 @@ pub fn a_version_leaving_nothing_owed_releases_the_reservation(h: &dyn Guarantee
                 .map(|n| n.notice_no)
                 .collect(),
             refunds: Vec::new(),
+            superseded_refunds: Vec::new(),
         }),
     };
     step(

@@ -20,7 +20,7 @@ const OUTCOME_KEYS = {
   recovery: 'version.outcome_recovery', refund: 'version.outcome_refund', time_barred: 'version.outcome_time_barred',
 };
 const KIND_KEYS = { customs_value: 'correction.kind_customs_value', classification: 'correction.kind_classification', origin: 'correction.kind_origin', quantity: 'correction.kind_quantity' };
-const STATUS_KEYS = { open: 'taxrefund.status_open', requested: 'taxrefund.status_requested', approved: 'taxrefund.status_approved', refused: 'taxrefund.status_refused' };
+const STATUS_KEYS = { open: 'taxrefund.status_open', requested: 'taxrefund.status_requested', approved: 'taxrefund.status_approved', refused: 'taxrefund.status_refused', superseded: 'taxrefund.status_superseded' };
 const ORIGIN_KEYS = { customs_found: 'taxrefund.origin_customs', taxpayer: 'taxrefund.origin_taxpayer' };
 
 const show = (v) => (v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
