@@ -74,6 +74,22 @@ pub struct Claimed {
 pub struct EnforceReport {
     pub on: NaiveDate,
     pub claimed: Vec<Claimed>,
+    /// Due reservations not claimed automatically: what the declaration owes is no longer
+    /// what was reserved at its release (a later version changed its notices). Claiming the
+    /// reservation would either settle notices for more than the bank pays or leave the
+    /// reserved part payable twice; an officer decides (docs/TAX.md "Guarantees").
+    pub held: Vec<Held>,
+}
+
+/// A due reservation held for an officer, with what was reserved and what is owed now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Held {
+    pub guarantee_id: String,
+    pub reference: String,
+    pub reserved_fen: Fen,
+    pub owed_fen: Fen,
+    pub reason_zh: String,
+    pub reason_en: String,
 }
 
 #[derive(Clone, Copy)]
@@ -268,6 +284,7 @@ impl GuaranteeService<'_> {
         let now = self.core.now();
         let on = china_date(now);
         let mut claimed = Vec::new();
+        let mut held = Vec::new();
         for r in ledger.reservations_due(on)? {
             // The store keeps the nominal due date (issue + 15 days); the last day to pay moves
             // past a weekend or statutory holiday (the calendar, as the notices' due date in
@@ -284,6 +301,26 @@ impl GuaranteeService<'_> {
             let Some(g) = ledger.guarantee(&r.guarantee_id)? else {
                 continue;
             };
+            if let Some(id) = r.declaration_id {
+                let owed = self.owed_fen(id)?;
+                if !owed.is_zero() && owed != r.reservation.amount_fen {
+                    held.push(Held {
+                        guarantee_id: r.guarantee_id.clone(),
+                        reference: r.reference.clone(),
+                        reserved_fen: r.reservation.amount_fen,
+                        owed_fen: owed,
+                        reason_zh: format!(
+                            "放行时担保金额为 {}，该报关单现欠缴 {}（其后的新版本改变了税款），不自动索赔，须由关员处理",
+                            r.reservation.amount_fen, owed
+                        ),
+                        reason_en: format!(
+                            "{} was reserved at release but the declaration now owes {} (a later version changed its notices): not claimed automatically, an officer decides",
+                            r.reservation.amount_fen, owed
+                        ),
+                    });
+                    continue;
+                }
+            }
             let outbox = enforced_message(&g, &r, now);
             let written = match r.declaration_id {
                 // A declaration's notices are settled by the claim, in its transaction.
@@ -315,7 +352,17 @@ impl GuaranteeService<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(EnforceReport { on, claimed })
+        Ok(EnforceReport { on, claimed, held })
+    }
+
+    /// What a declaration still owes: its outstanding notices.
+    fn owed_fen(&self, id: store::DeclarationId) -> Result<Fen, AppError> {
+        let d = self
+            .core
+            .store
+            .load(store::DeclarationKey::Id(id))?
+            .ok_or_else(|| AppError::Internal(format!("declaration {id:?} of a reservation")))?;
+        Ok(d.state.outstanding_fen())
     }
 }
 

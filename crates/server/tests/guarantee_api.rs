@@ -341,6 +341,78 @@ async fn a_due_date_on_a_holiday_is_not_enforced_before_the_working_day_after() 
     }
 }
 
+/// A later version changed what a declaration released against a guarantee owes: at the due
+/// date the reservation is not claimed automatically (the bank would pay less than the notices
+/// the claim settles), it is held for an officer with both amounts, and the notices stay owed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_whose_notices_changed_is_held_not_claimed() {
+    let t = T::start(false).await;
+    let (ent, off, boc) = (
+        t.login("ent-y").await,
+        t.login("pd").await,
+        t.login("bank-boc").await,
+    );
+    let (s, r) = t.register(&boc, terms("G-V", Y, 100_000_000)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (id, notices) = t.assessed(&ent, &off, 4).await;
+    let reserved = total(&notices);
+    let (s, r) = t
+        .post(
+            &off,
+            &format!("/api/declarations/{id}/guarantee-release"),
+            json!({"guarantee_no": "G-V"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // An undervaluation found after release: version 2 owes far more than was reserved.
+    let (s, r) = t
+        .post(
+            &off,
+            &format!("/api/declarations/{id}/correction"),
+            json!({"kind": "customs_value", "reason": "undervaluation found",
+                   "taxpayer_breach": false, "changes": [
+                {"field": "items[0].unit_price", "value": "35000.0000"},
+                {"field": "items[0].total_price", "value": "3500000.00"},
+            ]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, d) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    let owed: i64 = d["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["paid_at"].is_null() && n["superseded_at"].is_null())
+        .map(|n| n["amount_fen"].as_i64().unwrap())
+        .sum();
+    assert!(owed > reserved, "owed {owed}, reserved {reserved}");
+
+    t.clock
+        .set(Utc.with_ymd_and_hms(2025, 4, 30, 8, 0, 0).unwrap());
+    let off = t.login("pd").await;
+    let (s, r) = t.post(&off, "/api/guarantees/enforce", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["claimed"], json!([]), "{r}");
+    let held = r["held"].as_array().unwrap();
+    assert_eq!(held.len(), 1, "{r}");
+    assert_eq!(
+        (
+            held[0]["reserved_fen"].as_i64(),
+            held[0]["owed_fen"].as_i64()
+        ),
+        (Some(reserved), Some(owed))
+    );
+    assert!(held[0]["reason_zh"].as_str().unwrap().contains("关员"));
+    // Nothing was settled: the notices are still owed by the enterprise.
+    let ent = t.login("ent-y").await;
+    let (_, d) = t.get(&ent, &format!("/api/declarations/{id}")).await;
+    assert!(d["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["paid_at"].is_null() && n["superseded_at"].is_null()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpaid_after_the_due_date_the_guarantee_is_enforced_once() {
     let t = T::start(false).await;
