@@ -413,6 +413,27 @@ pub fn reason() -> LaneReason {
     }
 }
 
+/// A bank's payment of a notice within its period: the tax alone, no surcharge.
+pub fn pay_on_time(
+    bank: &str,
+    notice_no: &str,
+    amount: Fen,
+    reference: &str,
+    on: chrono::NaiveDate,
+) -> Action {
+    Action::Pay {
+        notice_no: notice_no.to_owned(),
+        payment: clearance::BankPayment {
+            bank: bank.to_owned(),
+            reference: reference.to_owned(),
+            surcharge_fen: Fen::ZERO,
+            paid_fen: amount,
+            paid_on: on,
+            guarantee_claim: None,
+        },
+    }
+}
+
 /// A whole import through the store: notices recorded and paid, narrow columns follow.
 pub fn lifecycle_and_payment_notices(h: &dyn Harness) {
     let store = h.open();
@@ -479,16 +500,14 @@ pub fn lifecycle_and_payment_notices(h: &dyn Harness) {
     let bank = Actor::Bank {
         code: "ICBC".into(),
     };
-    let pay = |n: &PaymentNotice, reference: &str| Action::Pay {
-        notice_no: n.notice_no.clone(),
-        payment: clearance::BankPayment {
-            bank: "ICBC".into(),
-            reference: reference.into(),
-            surcharge_fen: Fen::ZERO,
-            paid_fen: n.amount_fen,
-            paid_on: t0().date_naive(),
-            guarantee_claim: None,
-        },
+    let pay = |n: &PaymentNotice, reference: &str| {
+        pay_on_time(
+            "ICBC",
+            &n.notice_no,
+            n.amount_fen,
+            reference,
+            t0().date_naive(),
+        )
     };
     step(
         store.as_ref(),

@@ -129,17 +129,13 @@ fn pay_all(s: &dyn Ledgers, id: DeclarationId) {
             s,
             id,
             bank(),
-            Action::Pay {
-                notice_no: n.notice_no.clone(),
-                payment: clearance::BankPayment {
-                    bank: "bank-boc".into(),
-                    reference: format!("BOC-{}", n.notice_no),
-                    surcharge_fen: Fen::ZERO,
-                    paid_fen: n.amount_fen,
-                    paid_on: (t0() + Duration::days(2)).date_naive(),
-                    guarantee_claim: None,
-                },
-            },
+            crate::contract::pay_on_time(
+                "bank-boc",
+                &n.notice_no,
+                n.amount_fen,
+                &format!("BOC-{}", n.notice_no),
+                (t0() + Duration::days(2)).date_naive(),
+            ),
             t0() + Duration::days(2),
         )
         .unwrap();

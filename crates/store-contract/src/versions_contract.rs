@@ -13,7 +13,7 @@ use clearance::{decide, Action, Actor, Command, Lane, PaymentNotice, Status, Tax
 use domain::money::Fen;
 use serde_json::json;
 
-use crate::contract::{reason, sample_body, shanghai, submit_request, t0};
+use crate::contract::{pay_on_time, reason, sample_body, shanghai, submit_request, t0};
 use store::*;
 
 /// Opens the backend under test (a fresh, empty store each time it is made).
@@ -99,17 +99,7 @@ pub fn a_version_replaces_the_body_and_issues_its_notices(h: &dyn VersionsHarnes
         Actor::Bank {
             code: "ICBC".into(),
         },
-        Action::Pay {
-            notice_no: duty.clone(),
-            payment: clearance::BankPayment {
-                bank: "ICBC".into(),
-                reference: "ICBC-1".into(),
-                surcharge_fen: Fen::ZERO,
-                paid_fen: Fen(10_000),
-                paid_on: t0().date_naive(),
-                guarantee_claim: None,
-            },
-        },
+        pay_on_time("ICBC", &duty, Fen(10_000), "ICBC-1", t0().date_naive()),
         3,
     );
     let before = store.load(DeclarationKey::Id(s.id)).unwrap().unwrap();
@@ -201,17 +191,7 @@ pub fn a_version_replaces_the_body_and_issues_its_notices(h: &dyn VersionsHarnes
             actor: Actor::Bank {
                 code: "ICBC".into(),
             },
-            action: Action::Pay {
-                notice_no: vat.clone(),
-                payment: clearance::BankPayment {
-                    bank: "ICBC".into(),
-                    reference: "ICBC-2".into(),
-                    surcharge_fen: Fen::ZERO,
-                    paid_fen: Fen(15_000),
-                    paid_on: t0().date_naive(),
-                    guarantee_claim: None,
-                },
-            },
+            action: pay_on_time("ICBC", &vat, Fen(15_000), "ICBC-2", t0().date_naive()),
         },
         t0() + Duration::minutes(5),
     )
