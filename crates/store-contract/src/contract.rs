@@ -28,6 +28,11 @@ pub trait Harness {
     fn tamper_audit_detail(&self, record_id: i64, detail: &str);
     /// Delete one audit record behind the store's back.
     fn delete_audit_record(&self, record_id: i64);
+    /// Every audit record as stored, by id (read behind the store's back).
+    fn audit_rows(&self) -> Vec<store::audit::AuditRecord>;
+    /// Replace the whole audit log with these rows, behind the store's back: how someone with
+    /// write access to the database but not the node's key cuts off or rewrites records.
+    fn set_audit_rows(&self, rows: &[store::audit::AuditRecord]);
 }
 
 /// The instant the contract runs at (injected time, never the clock).
@@ -1646,6 +1651,374 @@ pub fn declaration_counts_by_office_status_and_lane(h: &dyn Harness) {
     assert_eq!(err.code(), "invalid", "{err}");
 }
 
+/// A keyed SHA-256 standing in for the node's signing key: the store only carries signatures
+/// (the real keys, SM2 and Ed25519, are `exchange`'s and tested there).
+pub struct TestKey(pub [u8; 32]);
+
+impl store::audit::HeadSigner for TestKey {
+    fn key_name(&self) -> String {
+        "TEST CUSTOMS contract-1".into()
+    }
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        store::audit::chain_hash(&self.0, message).to_vec()
+    }
+}
+
+impl store::audit::HeadVerifier for TestKey {
+    fn verify(&self, key: &str, message: &[u8], signature: &[u8]) -> Result<(), String> {
+        use store::audit::HeadSigner;
+        if key != self.key_name() {
+            return Err(format!("unknown key {key}"));
+        }
+        (self.sign(message) == signature)
+            .then_some(())
+            .ok_or_else(|| "bad signature".to_owned())
+    }
+}
+
+fn anchor_request(unless_at: i64) -> store::audit::AnchorRequest {
+    store::audit::AnchorRequest {
+        signer: std::sync::Arc::new(TestKey([7; 32])),
+        unless_at,
+        actor: Actor::System {
+            component: "anchor".into(),
+        },
+        now: t0(),
+    }
+}
+
+fn keyed(heads: Vec<SignedHead>) -> VerifyOptions {
+    VerifyOptions {
+        heads,
+        verifier: Some(std::sync::Arc::new(TestKey([7; 32]))),
+    }
+}
+
+/// Rewrite one record's detail and recompute every later hash (the anchors' details stay as
+/// signed: whoever does this has no key).
+fn rewrite_recomputed(rows: &mut [store::audit::AuditRecord], id: i64, detail: &str) {
+    let mut prev = store::audit::GENESIS;
+    for r in rows.iter_mut() {
+        if r.id == id {
+            r.detail = detail.into();
+        }
+        r.prev_hash = prev;
+        r.hash = store::audit::chain_hash(
+            &prev,
+            &store::audit::canonical_bytes(
+                r.id, r.at_ms, &r.actor, &r.action, &r.subject, &r.detail,
+            ),
+        );
+        prev = r.hash;
+    }
+}
+
+/// Anchors (signed chain heads written into the chain, and the head kept outside) make the
+/// chain detect what the unkeyed links cannot: the newest records cut off (the last 1, the last
+/// 50, all) and a record rewritten with every later hash recomputed.
+pub fn audit_anchors_detect_truncation_and_rewrite(h: &dyn Harness) {
+    let store = h.open();
+    // Nothing to sign yet.
+    assert_eq!(store.anchor_audit(anchor_request(0)).unwrap(), None);
+    let mut outside = None;
+    for i in 0..120u64 {
+        store
+            .submit(submit_request(&format!("anchor-{i}"), sample_body(i)))
+            .unwrap();
+        if i % 20 == 19 {
+            let last = outside.as_ref().map_or(0, |h: &SignedHead| h.seq);
+            outside = store.anchor_audit(anchor_request(last)).unwrap();
+        }
+    }
+    let head = outside.expect("an anchor was written");
+    assert_eq!(head.seq, 126, "120 filings and 6 anchor records");
+    // Nothing new since: no second anchor.
+    assert_eq!(store.anchor_audit(anchor_request(head.seq)).unwrap(), None);
+    let report = store.verify_audit_with(&keyed(vec![head.clone()])).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(
+        (
+            report.records_checked,
+            report.anchors_checked,
+            report.anchored_through
+        ),
+        (126, 6, 126)
+    );
+    assert!(report.signatures_checked);
+    // The chain goes on after an anchor, and the old head still verifies.
+    store
+        .submit(submit_request("anchor-after", sample_body(500)))
+        .unwrap();
+    let report = store.verify_audit_with(&keyed(vec![head.clone()])).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.anchored_through, 126);
+    drop(store);
+
+    let rows = h.audit_rows();
+    assert_eq!(rows.len(), 127);
+    let original: Vec<_> = rows[..126].to_vec();
+    // Cut off the last 1, the last 50, every record: seen against the head kept outside.
+    for cut in [1usize, 50, 126] {
+        h.set_audit_rows(&original[..126 - cut]);
+        let store = h.open();
+        let report = store.verify_audit_with(&keyed(vec![head.clone()])).unwrap();
+        assert_eq!(
+            report.first_broken,
+            Some(BrokenLink {
+                record_id: (126 - cut) as i64 + 1,
+                reason: BrokenReason::Truncated {
+                    signed_seq: 126,
+                    signed_at_ms: to_ms(t0()),
+                }
+            }),
+            "cut {cut}"
+        );
+        assert!(!report.first_broken.unwrap().reason.describe().is_empty());
+    }
+
+    // Rewrite record 50 and recompute every later hash: the next anchor (record 63, over 62)
+    // no longer matches, naming the records after the previous anchor (record 42, over 41).
+    let mut rewritten = original.clone();
+    rewrite_recomputed(&mut rewritten, 50, r#"{"pre_entry_no":"forged"}"#);
+    h.set_audit_rows(&rewritten);
+    let store = h.open();
+    for options in [keyed(vec![head.clone()]), VerifyOptions::default()] {
+        let report = store.verify_audit_with(&options).unwrap();
+        assert_eq!(
+            report.first_broken,
+            Some(BrokenLink {
+                record_id: 63,
+                reason: BrokenReason::AnchorMismatch {
+                    from_id: 42,
+                    to_id: 62
+                }
+            })
+        );
+    }
+    drop(store);
+
+    // Rewrite the newest anchor record itself: only the head kept outside can tell.
+    let mut rewritten = original.clone();
+    let last = rewritten[125].detail.replacen('{', "{ ", 1);
+    rewrite_recomputed(&mut rewritten, 126, &last);
+    h.set_audit_rows(&rewritten);
+    let store = h.open();
+    let report = store.verify_audit_with(&keyed(vec![head.clone()])).unwrap();
+    assert_eq!(
+        report.first_broken.map(|b| b.reason),
+        Some(BrokenReason::HeadMismatch {
+            from_id: 126,
+            signed_seq: 126
+        })
+    );
+    drop(store);
+
+    // Put back as it was: it verifies again, and the writer goes on from the restored head.
+    h.set_audit_rows(&original);
+    let store = h.open();
+    store
+        .submit(submit_request("anchor-again", sample_body(501)))
+        .unwrap();
+    let report = store.verify_audit_with(&keyed(vec![head])).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.records_checked, 127);
+}
+
+/// A password set ends the other sessions in the same transaction; a reset asks for a change
+/// at the next sign-in; a disabled account's sessions end; security events go into the chain.
+pub fn account_lifecycle(h: &dyn Harness) {
+    let store = h.open();
+    let admin = Actor::System {
+        component: "admin:root".into(),
+    };
+    let uid = store
+        .create_account(
+            new_account("qian", Role::Officer, vec![Duty::Inspector]),
+            &admin,
+            t0(),
+        )
+        .unwrap();
+    let a = store.account_by_id(uid).unwrap().unwrap();
+    assert!(!a.disabled && !a.must_change_password);
+    let session = |hash: &str| NewSession {
+        token_hash: hash.into(),
+        user_id: uid,
+        created_at: t0(),
+        expires_at: t0() + Duration::hours(8),
+    };
+    for t in ["bb01", "bb02", "bb03"] {
+        store.create_session(session(t), &admin, t0()).unwrap();
+    }
+    let later = t0() + Duration::minutes(1);
+    // The user's own change, keeping the session they changed it from.
+    let ended = store
+        .set_password(
+            PasswordWrite {
+                user_id: uid,
+                password_hash: "$argon2id$new".into(),
+                reset: false,
+                keep_session: Some("bb02".into()),
+            },
+            &admin,
+            later,
+        )
+        .unwrap();
+    assert_eq!(ended, 2);
+    let revoked = |t: &str| {
+        store
+            .session_by_token_hash(t)
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    };
+    assert!(revoked("bb01") && !revoked("bb02") && revoked("bb03"));
+    let a = store.account_by_login("qian").unwrap().unwrap();
+    assert_eq!(a.password_hash.as_deref(), Some("$argon2id$new"));
+    assert!(!a.must_change_password);
+
+    // An administrator's reset: every session ends, a change is due.
+    let ended = store
+        .set_password(
+            PasswordWrite {
+                user_id: uid,
+                password_hash: "$argon2id$once".into(),
+                reset: true,
+                keep_session: None,
+            },
+            &admin,
+            later,
+        )
+        .unwrap();
+    assert_eq!(ended, 1);
+    assert!(revoked("bb02"));
+    assert!(
+        store
+            .session_by_token_hash("bb02")
+            .unwrap()
+            .unwrap()
+            .account
+            .must_change_password
+    );
+
+    // Disable: sessions end at once; enable again.
+    store
+        .create_session(session("bb04"), &admin, later)
+        .unwrap();
+    assert_eq!(
+        store
+            .set_account_enabled(uid, false, &admin, later)
+            .unwrap(),
+        1
+    );
+    assert!(revoked("bb04"));
+    let a = store.account_by_id(uid).unwrap().unwrap();
+    assert!(a.disabled);
+    assert!(
+        store
+            .session_by_token_hash("bb04")
+            .unwrap()
+            .unwrap()
+            .account
+            .disabled
+    );
+    assert_eq!(
+        store.set_account_enabled(uid, true, &admin, later).unwrap(),
+        0
+    );
+    assert!(!store.account_by_id(uid).unwrap().unwrap().disabled);
+
+    // Unknown users, and users who cannot sign in, are not found; nothing is written.
+    let records = store.verify_audit().unwrap().records_checked;
+    assert_eq!(
+        store
+            .set_account_enabled(uid + 99, false, &admin, later)
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+    let plain = store
+        .put_user(
+            NewUser {
+                login: "no-password".into(),
+                role: Role::Officer,
+                office: Some(shanghai()),
+                uscc: None,
+            },
+            &admin,
+            later,
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .set_password(
+                PasswordWrite {
+                    user_id: plain,
+                    password_hash: "x".into(),
+                    reset: true,
+                    keep_session: None
+                },
+                &admin,
+                later
+            )
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+    assert_eq!(store.verify_audit().unwrap().records_checked, records + 1);
+
+    // Security events: known actions with a JSON object only.
+    store
+        .record_security_event(
+            SecurityEvent {
+                action: "sign_in_locked".into(),
+                subject: "login:qian".into(),
+                detail: r#"{"failures":6,"lock_seconds":1}"#.into(),
+            },
+            &admin,
+            later,
+        )
+        .unwrap();
+    for (action, detail) in [
+        ("drop_table", "{}"),
+        ("sign_in_locked", "[1]"),
+        ("sign_in_locked", "x"),
+    ] {
+        let e = store
+            .record_security_event(
+                SecurityEvent {
+                    action: action.into(),
+                    subject: "login:qian".into(),
+                    detail: detail.into(),
+                },
+                &admin,
+                later,
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid", "{action} {detail}");
+    }
+    drop(store);
+    let actions: Vec<String> = h
+        .audit_rows()
+        .into_iter()
+        .filter(|r| r.subject == format!("user:{uid}") || r.subject == "login:qian")
+        .map(|r| format!("{} {}", r.action, r.detail))
+        .collect();
+    assert_eq!(
+        actions[4..],
+        [
+            r#"change_password {"must_change":false,"sessions_ended":2}"#,
+            r#"reset_password {"must_change":true,"sessions_ended":1}"#,
+            r#"sign_in {"expires_at_ms":1741597200000}"#,
+            r#"disable_account {"sessions":1}"#,
+            r#"enable_account {"sessions":0}"#,
+            r#"sign_in_locked {"failures":6,"lock_seconds":1}"#,
+        ],
+        "{actions:#?}"
+    );
+    assert!(h.open().verify_audit().unwrap().is_intact());
+}
+
 #[macro_export]
 macro_rules! contract_tests {
     ($make:expr) => {
@@ -1657,6 +2030,8 @@ macro_rules! contract_tests {
             lifecycle_and_payment_notices,
             list_filters_and_pagination,
             audit_chain_verifies_and_tampering_is_found,
+            audit_anchors_detect_truncation_and_rewrite,
+            account_lifecycle,
             durable_across_reopen,
             refusals_pass_through,
             submit_reviewed_records_review_in_one_step,

@@ -365,13 +365,15 @@ fn read_account(r: &Row) -> Result<Account, StoreError> {
             .collect::<Result<_, _>>()?,
         agency: r.get(6),
         password_hash: r.get(7),
+        disabled: r.get(8),
+        must_change_password: r.get(9),
     })
 }
 
 const ACCOUNT_COLUMNS_BY_LOGIN: &str =
-    "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE login = $1";
+    "SELECT id, login, role, office, uscc, duties, agency, password_hash, disabled_at IS NOT NULL, must_change_password FROM users WHERE login = $1";
 const ACCOUNT_COLUMNS_BY_ID: &str =
-    "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = $1";
+    "SELECT id, login, role, office, uscc, duties, agency, password_hash, disabled_at IS NOT NULL, must_change_password FROM users WHERE id = $1";
 
 impl store::writer::Queued for PostgresStore {
     fn queue(&self) -> &Queue {
@@ -672,8 +674,8 @@ impl Store for PostgresStore {
             .map(|a| a.user))
     }
 
-    fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        store::audit::verify_in_chunks(|after, limit| {
+    fn verify_audit_with(&self, options: &store::VerifyOptions) -> Result<AuditReport, StoreError> {
+        store::audit::verify_in_chunks(options, |after, limit| {
             let rows = self.query(
                 "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
                 vec![Box::new(after), Box::new(limit)],
@@ -694,6 +696,7 @@ impl Store for PostgresStore {
         // One statement: the session and its user from the same snapshot.
         let rows = self.query(
             "SELECT u.id, u.login, u.role, u.office, u.uscc, u.duties, u.agency, u.password_hash,
+                    u.disabled_at IS NOT NULL, u.must_change_password,
                     s.created_at, s.expires_at, s.revoked_at
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
             vec![Box::new(token_hash.to_owned())],
@@ -704,9 +707,9 @@ impl Store for PostgresStore {
         Ok(Some(SessionRecord {
             token_hash: token_hash.to_owned(),
             account: read_account(r)?,
-            created_at: r.get(8),
-            expires_at: r.get(9),
-            revoked_at: r.get(10),
+            created_at: r.get(10),
+            expires_at: r.get(11),
+            revoked_at: r.get(12),
         }))
     }
 }

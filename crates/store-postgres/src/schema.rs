@@ -143,6 +143,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 12: payments through the bank: the notice's payment columns and the banks'
     // confirmations, unique per (bank, reference) and per notice (issue 14).
     crate::payments::MIGRATION,
+    // 13, 14: numbers taken by other branches of the same release; each is replaced by its
+    // own migration when they are merged.
+    "-- 13: reserved (another branch)",
+    "-- 14: reserved (another branch)",
+    // 15: account lifecycle (issue 15): an administrator disables an account or resets its
+    // password, which must then be changed at the next sign-in.
+    r#"
+    ALTER TABLE users ADD COLUMN disabled_at timestamptz;
+    ALTER TABLE users ADD COLUMN must_change_password boolean NOT NULL DEFAULT false;
+    "#,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

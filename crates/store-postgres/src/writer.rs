@@ -36,6 +36,7 @@ use tokio_postgres::{Client, Config, Statement};
 
 use crate::{backend, corrupt, ms, WriterStats};
 
+pub(crate) mod accounts;
 pub(crate) mod cargo;
 pub(crate) mod eport;
 pub(crate) mod finance;
@@ -1090,6 +1091,14 @@ impl Tx<'_> {
             Request::RevokeSessionsOf(x, reply) => {
                 Answer::new(reply, self.revoke_sessions_of(head, x).await)
             }
+            Request::SetPassword(x, reply) => Answer::new(reply, self.set_password(head, x).await),
+            Request::SetAccountEnabled(x, reply) => {
+                Answer::new(reply, self.set_account_enabled(head, x).await)
+            }
+            Request::RecordSecurityEvent(x, reply) => {
+                Answer::new(reply, self.record_security_event(head, x).await)
+            }
+            Request::AnchorAudit(x, reply) => Answer::new(reply, self.anchor_audit(head, x).await),
             Request::RecordManifest(x, reply) => {
                 Answer::new(reply, self.record_manifest(head, x).await)
             }

@@ -76,6 +76,28 @@ impl PgHarness {
         })
     }
 
+    /// Run `f` with a client on the test's schema.
+    fn with_client<T, F>(&self, f: impl FnOnce(tokio_postgres::Client) -> F) -> T
+    where
+        F: std::future::Future<Output = T>,
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                .await
+                .expect("connect for raw SQL");
+            tokio::spawn(connection);
+            client
+                .batch_execute(&format!("SET search_path = {}", self.schema))
+                .await
+                .expect("search path");
+            f(client).await
+        })
+    }
+
     /// One value of a query, as text.
     fn value(&self, sql: &str) -> String {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -141,6 +163,45 @@ impl Harness for PgHarness {
     fn delete_audit_record(&self, record_id: i64) {
         let n = self.sql(&format!("DELETE FROM audit_log WHERE id = {record_id}"));
         assert_eq!(n, 1, "deleted one row");
+    }
+    fn audit_rows(&self) -> Vec<store::audit::AuditRecord> {
+        self.with_client(|client| async move {
+            let rows = client
+                .query("SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log ORDER BY id", &[])
+                .await
+                .expect("read the audit log");
+            rows.iter()
+                .map(|r| {
+                    store::audit::AuditRecord::from_columns(
+                        r.get(0),
+                        r.get(1),
+                        r.get(2),
+                        r.get(3),
+                        r.get(4),
+                        r.get(5),
+                        r.get(6),
+                        r.get(7),
+                    )
+                    .unwrap()
+                })
+                .collect()
+        })
+    }
+    fn set_audit_rows(&self, rows: &[store::audit::AuditRecord]) {
+        let rows = rows.to_vec();
+        self.with_client(|mut client| async move {
+            let tx = client.transaction().await.unwrap();
+            tx.execute("DELETE FROM audit_log", &[]).await.unwrap();
+            for r in &rows {
+                tx.execute(
+                    "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[&r.id, &r.at_ms, &r.actor, &r.action, &r.subject, &r.detail, &&r.prev_hash[..], &&r.hash[..]],
+                )
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+        })
     }
 }
 

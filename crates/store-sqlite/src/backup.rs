@@ -127,9 +127,10 @@ fn count(c: &Connection, table: &str) -> Result<u64, StoreError> {
     .map_err(backend)
 }
 
-/// Open a backup file read-only and check it: SQLite's integrity check, the audit chain,
-/// and the counts of declarations, events and audit records. An unreadable file is an error.
-pub fn verify(file: &Path) -> Result<BackupCheck, StoreError> {
+/// Open a backup file read-only and check it: SQLite's integrity check, the audit chain (its
+/// anchors, with `options`' keys their signatures too), and the counts of declarations, events
+/// and audit records. An unreadable file is an error.
+pub fn verify(file: &Path, options: &store::VerifyOptions) -> Result<BackupCheck, StoreError> {
     if !file.is_file() {
         return Err(StoreError::Invalid(format!(
             "{} is not a file",
@@ -153,7 +154,7 @@ pub fn verify(file: &Path) -> Result<BackupCheck, StoreError> {
     let events = count(&c, "events")?;
     let audit_records = count(&c, "audit_log")?;
     let audit = if integrity == ["ok"] {
-        Some(verify_audit_chain(&c)?)
+        Some(verify_audit_chain(&c, options)?)
     } else {
         None
     };

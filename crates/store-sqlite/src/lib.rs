@@ -204,6 +204,16 @@ const MIGRATIONS: &[&str] = &[
     // 13: payments through the bank: the notice's payment columns and the banks'
     // confirmations, unique per (bank, reference) and per notice (issue 14).
     payments::MIGRATION,
+    // 14, 15: numbers taken by other branches of the same release; each is replaced by its
+    // own migration when they are merged.
+    "-- 14: reserved (another branch)",
+    "-- 15: reserved (another branch)",
+    // 16: account lifecycle (issue 15): an administrator disables an account or resets its
+    // password, which must then be changed at the next sign-in.
+    r#"
+    ALTER TABLE users ADD COLUMN disabled_at_ms INTEGER;
+    ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -271,13 +281,16 @@ pub fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Walk the audit chain of the database behind `c` (the store's or a backup's).
-fn verify_audit_chain(c: &Connection) -> Result<AuditReport, StoreError> {
+fn verify_audit_chain(
+    c: &Connection,
+    options: &store::VerifyOptions,
+) -> Result<AuditReport, StoreError> {
     let mut stmt = c
         .prepare_cached(
             "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
         )
         .map_err(backend)?;
-    store::audit::verify_in_chunks(|after, limit| {
+    store::audit::verify_in_chunks(options, |after, limit| {
         let mut rows = stmt.query(params![after, limit]).map_err(backend)?;
         let mut chunk = Vec::new();
         while let Some(r) = rows.next().map_err(backend)? {
@@ -767,15 +780,15 @@ impl Store for SqliteStore {
         })
     }
 
-    fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        self.read(verify_audit_chain)
+    fn verify_audit_with(&self, options: &store::VerifyOptions) -> Result<AuditReport, StoreError> {
+        self.read(|c| verify_audit_chain(c, options))
     }
 
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
         self.read(|c| {
             read_account(
                 c,
-                "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE login = ?1",
+                "SELECT id, login, role, office, uscc, duties, agency, password_hash, disabled_at_ms IS NOT NULL, must_change_password FROM users WHERE login = ?1",
                 rusqlite::types::Value::Text(login.to_owned()),
             )
         })
@@ -785,7 +798,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             read_account(
                 c,
-                "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = ?1",
+                "SELECT id, login, role, office, uscc, duties, agency, password_hash, disabled_at_ms IS NOT NULL, must_change_password FROM users WHERE id = ?1",
                 rusqlite::types::Value::Integer(user_id),
             )
         })
@@ -806,7 +819,7 @@ impl Store for SqliteStore {
             };
             let account = read_account(
                 c,
-                "SELECT id, login, role, office, uscc, duties, agency, password_hash FROM users WHERE id = ?1",
+                "SELECT id, login, role, office, uscc, duties, agency, password_hash, disabled_at_ms IS NOT NULL, must_change_password FROM users WHERE id = ?1",
                 rusqlite::types::Value::Integer(user_id),
             )?
             .ok_or_else(|| corrupt(format!("session of missing user {user_id}")))?;
@@ -835,6 +848,8 @@ fn read_account(
         String,
         Option<String>,
         Option<String>,
+        bool,
+        bool,
     );
     let row: Option<Row> = c
         .prepare_cached(sql)
@@ -849,11 +864,25 @@ fn read_account(
                 r.get(5)?,
                 r.get(6)?,
                 r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
             ))
         })
         .optional()
         .map_err(backend)?;
-    let Some((id, login, role, office, uscc, duties, agency, password_hash)) = row else {
+    let Some((
+        id,
+        login,
+        role,
+        office,
+        uscc,
+        duties,
+        agency,
+        password_hash,
+        disabled,
+        must_change_password,
+    )) = row
+    else {
         return Ok(None);
     };
     let duties = duties
@@ -880,6 +909,8 @@ fn read_account(
         duties,
         agency,
         password_hash,
+        disabled,
+        must_change_password,
     }))
 }
 
@@ -997,6 +1028,18 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::CreateSession(x, reply) => run!(reply, |c, h| create_session(c, h, x)),
         Request::RevokeSession(x, reply) => run!(reply, |c, h| revoke_session(c, h, x)),
         Request::RevokeSessionsOf(x, reply) => run!(reply, |c, h| revoke_sessions_of(c, h, x)),
+        Request::SetPassword(x, reply) => run!(reply, |c, h| set_password(c, h, x)),
+        Request::SetAccountEnabled(x, reply) => run!(reply, |c, h| set_account_enabled(c, h, x)),
+        Request::RecordSecurityEvent((e, actor, now), reply) => run!(reply, |c, h| audit(
+            c,
+            h,
+            *now,
+            &actor.label(),
+            &e.action,
+            &e.subject,
+            e.detail.clone()
+        )),
+        Request::AnchorAudit(x, reply) => run!(reply, |c, h| anchor_audit(c, h, x)),
         Request::RecordManifest(x, reply) => run!(reply, |c, h| cargo::record_manifest(c, h, x)),
         Request::SubmitMatched(x, reply) => run!(reply, |c, h| cargo::submit_matched(c, h, x)),
         Request::RecordTransit(x, reply) => run!(reply, |c, h| cargo::record_transit(c, h, x)),
@@ -1160,6 +1203,98 @@ fn revoke_sessions_of(
         detail,
     )?;
     Ok(n as u64)
+}
+
+fn set_password(
+    c: &Connection,
+    head: &mut ChainHead,
+    (w, actor, now): &(PasswordWrite, Actor, DateTime<Utc>),
+) -> Result<u64, StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1 AND password_hash IS NOT NULL",
+        )
+        .map_err(backend)?
+        .execute(params![w.user_id, w.password_hash, w.reset])
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("user {}", w.user_id)));
+    }
+    let ended = c
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at_ms = ?2 WHERE user_id = ?1 AND revoked_at_ms IS NULL AND token_hash IS NOT ?3",
+        )
+        .map_err(backend)?
+        .execute(params![w.user_id, to_ms(*now), w.keep_session])
+        .map_err(backend)? as u64;
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        store::detail::password_action(w.reset),
+        &format!("user:{}", w.user_id),
+        store::detail::password_set(w.reset, ended),
+    )?;
+    Ok(ended)
+}
+
+fn set_account_enabled(
+    c: &Connection,
+    head: &mut ChainHead,
+    (user_id, enabled, actor, now): &(i64, bool, Actor, DateTime<Utc>),
+) -> Result<u64, StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE users SET disabled_at_ms = CASE WHEN ?2 THEN NULL ELSE coalesce(disabled_at_ms, ?3) END WHERE id = ?1",
+        )
+        .map_err(backend)?
+        .execute(params![user_id, enabled, to_ms(*now)])
+        .map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("user {user_id}")));
+    }
+    let ended = if *enabled {
+        0
+    } else {
+        c.prepare_cached(
+            "UPDATE sessions SET revoked_at_ms = ?2 WHERE user_id = ?1 AND revoked_at_ms IS NULL",
+        )
+        .map_err(backend)?
+        .execute(params![user_id, to_ms(*now)])
+        .map_err(backend)? as u64
+    };
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        store::detail::account_action(*enabled),
+        &format!("user:{user_id}"),
+        store::detail::account_state(ended),
+    )?;
+    Ok(ended)
+}
+
+/// An anchor record signing the head as it is, and the head to keep outside (store::audit).
+fn anchor_audit(
+    c: &Connection,
+    head: &mut ChainHead,
+    req: &store::audit::AnchorRequest,
+) -> Result<Option<store::SignedHead>, StoreError> {
+    let Some((subject, detail)) = store::audit::anchor_record(head, req) else {
+        return Ok(None);
+    };
+    audit(
+        c,
+        head,
+        req.now,
+        &req.actor.label(),
+        store::audit::ANCHOR_ACTION,
+        &subject,
+        detail,
+    )?;
+    Ok(Some(store::audit::anchored(head, req)))
 }
 
 fn put_office(

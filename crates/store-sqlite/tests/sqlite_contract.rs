@@ -48,6 +48,41 @@ impl Harness for SqliteHarness {
             .unwrap();
         assert_eq!(n, 1, "deleted one row");
     }
+    fn audit_rows(&self) -> Vec<store::audit::AuditRecord> {
+        let c = Connection::open(self.db()).unwrap();
+        let mut stmt = c
+            .prepare("SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log ORDER BY id")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(store::audit::AuditRecord::from_columns(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                )
+                .unwrap())
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+    fn set_audit_rows(&self, rows: &[store::audit::AuditRecord]) {
+        let mut c = Connection::open(self.db()).unwrap();
+        let tx = c.transaction().unwrap();
+        tx.execute("DELETE FROM audit_log", []).unwrap();
+        for r in rows {
+            tx.execute(
+                "INSERT INTO audit_log (id, at_ms, actor, action, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![r.id, r.at_ms, r.actor, r.action, r.subject, r.detail, &r.prev_hash[..], &r.hash[..]],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
 }
 
 store_contract::contract_tests!(SqliteHarness::new());
@@ -69,8 +104,8 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // 1 ledger, 2 sessions, 3 cargo control, 4 risk engine, 5 exchange outbox, 6 E-Port ledgers,
     // 7 refund claims and bank records, 8 e-commerce purchases, 9 risk policy versions,
     // 10 the dashboard counts' index, 11 the guarantee ledger, 12 declaration versions (superseded
-    // notices), 13 bank payments.
-    assert_eq!(version, 13);
+    // notices), 13 bank payments, 14 and 15 other branches', 16 account lifecycle.
+    assert_eq!(version, 16);
     let conn = store_sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))

@@ -9,11 +9,26 @@
 //! comes from the widely used `sha2` crate. Switching to SM3 (the `sm3` crate) for a national
 //! deployment means a new `hash_alg` and a chain that starts over from a record naming it.
 //!
-//! What the chain proves: a record changed, removed or inserted in the middle breaks it at that
-//! point. What it cannot prove alone: that the newest records were not cut off; for that, the
-//! head hash ([`AuditReport::head_hash_hex`]) must be published somewhere else from time to time.
+//! What the chain proves alone: a record changed, removed or inserted in the middle breaks it at
+//! that point. What it cannot prove alone, since the links use no key: that the newest records
+//! were not cut off, or that a record was not rewritten with every later hash recomputed.
+//!
+//! **Anchors** close both holes. The node signs the chain head with its key ([`HeadSigner`]:
+//! customs' exchange key, SM2 or Ed25519) from time to time ([`AnchorRequest`], every second
+//! while records come in): the signed head ([`SignedHead`]: record number, its hash, the time,
+//! the key's name) is written as an audit record of its own ([`ANCHOR_ACTION`], signing the
+//! record before it), and a second signature over that anchor record itself is handed back for
+//! keeping outside the store (the head file of the data folder, an agency's copy). The verifier
+//! ([`VerifyOptions`]) then checks every anchor record against the chain (its record number and
+//! hash, and its signature when given the public keys), and the chain against heads kept outside:
+//! a rewrite with recomputed hashes no longer matches the next anchor's signed hash; records cut
+//! off leave the chain shorter than a head kept outside. Records written after the newest head
+//! kept outside (at most one anchor period) are protected by the chain alone.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -137,6 +152,18 @@ pub enum BrokenReason {
     HashMismatch,
     /// A stored hash is not 32 bytes, or a field cannot be read.
     Unreadable { why: String },
+    /// An anchor record does not sign the chain as it now is: a record after the last good
+    /// anchor (`from_id` to `to_id`) was rewritten with the later hashes recomputed, or the
+    /// anchor itself was altered.
+    AnchorMismatch { from_id: i64, to_id: i64 },
+    /// A signed head kept outside the store names this record with another hash: a record from
+    /// `from_id` on (after the last good anchor) was rewritten and the later hashes recomputed.
+    HeadMismatch { from_id: i64, signed_seq: i64 },
+    /// A signature of an anchor (or of a head kept outside) does not verify with the known keys.
+    BadSignature { why: String },
+    /// A head signed at `signed_at_ms` and kept outside the store covers record `signed_seq`,
+    /// but the chain ends before it: records were cut off from here on.
+    Truncated { signed_seq: i64, signed_at_ms: i64 },
 }
 
 impl BrokenReason {
@@ -150,6 +177,19 @@ impl BrokenReason {
             }
             BrokenReason::HashMismatch => "content does not match its hash (altered)".into(),
             BrokenReason::Unreadable { why } => format!("unreadable: {why}"),
+            BrokenReason::AnchorMismatch { from_id, to_id } => format!(
+                "the signed anchor does not match the chain: a record from {from_id} to {to_id} was rewritten (later hashes recomputed) or the anchor altered"
+            ),
+            BrokenReason::HeadMismatch { from_id, signed_seq } => format!(
+                "the head signed at record {signed_seq} does not match the chain: a record from {from_id} to {signed_seq} was rewritten (later hashes recomputed)"
+            ),
+            BrokenReason::BadSignature { why } => format!("signature does not verify: {why}"),
+            BrokenReason::Truncated { signed_seq, signed_at_ms } => format!(
+                "records cut off: a head signed at {} covers record {signed_seq}, the chain ends before it",
+                chrono::DateTime::from_timestamp_millis(*signed_at_ms)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| signed_at_ms.to_string())
+            ),
         }
     }
 }
@@ -168,6 +208,13 @@ pub struct AuditReport {
     /// Hash of the last good record (hex), to compare with a published anchor.
     pub head_hash_hex: String,
     pub first_broken: Option<BrokenLink>,
+    /// Anchor records found in the chain and checked against it.
+    pub anchors_checked: u64,
+    /// Whether the anchors' signatures were checked (public keys given).
+    pub signatures_checked: bool,
+    /// The highest record number a verified signature covers (an anchor or a head kept
+    /// outside); records after it rest on the chain alone.
+    pub anchored_through: i64,
 }
 
 impl AuditReport {
@@ -180,9 +227,10 @@ impl AuditReport {
 /// flat however long the log is. `read(after, limit)` returns the records with an id above
 /// `after`, by id, at most `limit`: each with its id, read or the reason it could not be.
 pub fn verify_in_chunks(
+    options: &VerifyOptions,
     mut read: impl FnMut(i64, i64) -> Result<Vec<(i64, Result<AuditRecord, String>)>, crate::StoreError>,
 ) -> Result<AuditReport, crate::StoreError> {
-    let mut verifier = ChainVerifier::default();
+    let mut verifier = ChainVerifier::with(options);
     let mut after = 0i64;
     loop {
         let chunk = read(after, VERIFY_CHUNK)?;
@@ -241,24 +289,103 @@ impl AuditRecord {
 }
 
 /// Walks records in id order; stops at the first broken link.
-#[derive(Debug)]
 pub struct ChainVerifier {
     head: ChainHead,
     checked: u64,
     broken: Option<BrokenLink>,
+    verifier: Option<Arc<dyn HeadVerifier>>,
+    /// Heads kept outside the store, by the record they sign.
+    outside: BTreeMap<i64, SignedHead>,
+    anchors: u64,
+    /// The last record a good signature covers (0: none).
+    anchored_through: i64,
+    /// The last record an anchor consistent with the chain names (signature checked or not).
+    last_anchor_seq: i64,
+}
+
+impl std::fmt::Debug for ChainVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainVerifier")
+            .field("head", &self.head)
+            .field("checked", &self.checked)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier {
-            head: ChainHead::EMPTY,
-            checked: 0,
-            broken: None,
-        }
+        ChainVerifier::with(&VerifyOptions::default())
     }
 }
 
 impl ChainVerifier {
+    /// A verifier that also checks anchors and the heads kept outside the store.
+    pub fn with(options: &VerifyOptions) -> ChainVerifier {
+        let mut outside = BTreeMap::new();
+        for h in &options.heads {
+            // Of two heads for one record, keep both checks: the first one that fails reports.
+            outside.entry(h.seq).or_insert_with(|| h.clone());
+        }
+        ChainVerifier {
+            head: ChainHead::EMPTY,
+            checked: 0,
+            broken: None,
+            verifier: options.verifier.clone(),
+            outside,
+            anchors: 0,
+            anchored_through: 0,
+            last_anchor_seq: 0,
+        }
+    }
+
+    /// What is wrong with an anchor record, if anything (its links are already checked).
+    fn check_anchor(&mut self, rec: &AuditRecord) -> Option<BrokenReason> {
+        let from_id = self.last_anchor_seq + 1;
+        let mismatch = BrokenReason::AnchorMismatch {
+            from_id,
+            to_id: rec.id - 1,
+        };
+        let Ok(signed) = serde_json::from_str::<SignedHead>(&rec.detail) else {
+            return Some(mismatch);
+        };
+        if signed.seq != rec.id - 1 || !signed.hash.eq_ignore_ascii_case(&hex(&rec.prev_hash)) {
+            return Some(mismatch);
+        }
+        if let Some(v) = &self.verifier {
+            if let Err(why) = signed.check(v.as_ref()) {
+                return Some(BrokenReason::BadSignature {
+                    why: format!("anchor of record {}: {why}", signed.seq),
+                });
+            }
+            self.anchored_through = signed.seq;
+        }
+        self.last_anchor_seq = signed.seq;
+        self.anchors += 1;
+        None
+    }
+
+    /// What is wrong with a record that a head kept outside signs, if anything.
+    fn check_outside(&mut self, rec: &AuditRecord) -> Option<BrokenReason> {
+        let signed = self.outside.remove(&rec.id)?;
+        if !signed.hash.eq_ignore_ascii_case(&hex(&rec.hash)) {
+            return Some(BrokenReason::HeadMismatch {
+                from_id: self.last_anchor_seq + 1,
+                signed_seq: signed.seq,
+            });
+        }
+        if let Some(v) = &self.verifier {
+            if let Err(why) = signed.check(v.as_ref()) {
+                return Some(BrokenReason::BadSignature {
+                    why: format!("head of record {} kept outside: {why}", signed.seq),
+                });
+            }
+            self.anchored_through = rec.id;
+        }
+        self.last_anchor_seq = rec.id;
+        None
+    }
+
     /// Check the next record; returns `false` once a link is broken (stop reading).
     pub fn check(&mut self, rec: &AuditRecord) -> bool {
         if self.broken.is_some() {
@@ -282,6 +409,13 @@ impl ChainVerifier {
             (chain_hash(&rec.prev_hash, &canonical) != rec.hash)
                 .then_some(BrokenReason::HashMismatch)
         };
+        let reason = reason
+            .or_else(|| {
+                (rec.action == ANCHOR_ACTION)
+                    .then(|| self.check_anchor(rec))
+                    .flatten()
+            })
+            .or_else(|| self.check_outside(rec));
         match reason {
             Some(reason) => {
                 self.broken = Some(BrokenLink {
@@ -315,13 +449,162 @@ impl ChainVerifier {
         self.broken.is_some()
     }
 
-    pub fn finish(self) -> AuditReport {
+    pub fn finish(mut self) -> AuditReport {
+        if self.broken.is_none() {
+            // A head kept outside beyond the end of the chain: records were cut off.
+            if let Some((_, signed)) = self.outside.pop_last() {
+                self.broken = Some(BrokenLink {
+                    record_id: self.head.last_id + 1,
+                    reason: BrokenReason::Truncated {
+                        signed_seq: signed.seq,
+                        signed_at_ms: signed.at_ms,
+                    },
+                });
+            }
+        }
         AuditReport {
             records_checked: self.checked,
             head_hash_hex: hex(&self.head.last_hash),
             first_broken: self.broken,
+            anchors_checked: self.anchors,
+            signatures_checked: self.verifier.is_some(),
+            anchored_through: self.anchored_through,
         }
     }
+}
+
+/// The action of an anchor record: its detail is the [`SignedHead`] of the record before it.
+pub const ANCHOR_ACTION: &str = "anchor_head";
+
+/// The domain separator that opens the signed bytes of a head.
+pub const HEAD_CONTEXT: &[u8] = b"jinguan.audit-head.v1";
+
+/// Signs chain heads with the node's key. Implemented at the edge (`app::anchor`, over the
+/// exchange's SM2 or Ed25519 keys), so the store holds no key material of its own.
+pub trait HeadSigner: Send + Sync {
+    /// The key's name, `ALGORITHM AGENCY KEY_ID` (e.g. `SM2-SM3 CUSTOMS customs-2026-1`).
+    fn key_name(&self) -> String;
+    fn sign(&self, message: &[u8]) -> Vec<u8>;
+}
+
+/// Checks a head's signature with the public key its name gives; `Err(why)` when it does not
+/// verify or the key is unknown.
+pub trait HeadVerifier: Send + Sync {
+    fn verify(&self, key_name: &str, message: &[u8], signature: &[u8]) -> Result<(), String>;
+}
+
+/// A signed chain head: record `seq` has hash `hash`. The JSON of an anchor record's detail and
+/// of the head file kept outside the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedHead {
+    pub seq: i64,
+    /// The record's hash, hex.
+    pub hash: String,
+    pub at_ms: i64,
+    /// `ALGORITHM AGENCY KEY_ID`.
+    pub key: String,
+    /// Hex.
+    pub signature: String,
+}
+
+impl SignedHead {
+    /// The bytes signed: the context, then `seq`, `hash` (32 bytes), `at_ms` and the key's name,
+    /// length-prefixed like [`canonical_bytes`].
+    pub fn message(seq: i64, hash: &[u8; 32], at_ms: i64, key: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEAD_CONTEXT.len() + 56 + key.len());
+        out.extend_from_slice(HEAD_CONTEXT);
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(hash);
+        out.extend_from_slice(&at_ms.to_be_bytes());
+        let len = u32::try_from(key.len()).expect("a key name is short");
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(key.as_bytes());
+        out
+    }
+
+    pub fn sign(seq: i64, hash: &[u8; 32], at_ms: i64, signer: &dyn HeadSigner) -> SignedHead {
+        let key = signer.key_name();
+        let signature = signer.sign(&SignedHead::message(seq, hash, at_ms, &key));
+        SignedHead {
+            seq,
+            hash: hex(hash),
+            at_ms,
+            key,
+            signature: hex(&signature),
+        }
+    }
+
+    /// Check the signature with `verifier`.
+    pub fn check(&self, verifier: &dyn HeadVerifier) -> Result<(), String> {
+        let hash: [u8; 32] = unhex(&self.hash)
+            .and_then(|h| h.try_into().ok())
+            .ok_or("the hash is not 32 bytes of hex")?;
+        let signature = unhex(&self.signature).ok_or("the signature is not hex")?;
+        verifier.verify(
+            &self.key,
+            &SignedHead::message(self.seq, &hash, self.at_ms, &self.key),
+            &signature,
+        )
+    }
+}
+
+/// Bytes of a lower-case or upper-case hex string; `None` if it is not one.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What to check beyond the links: the heads kept outside the store and, given the public
+/// keys, every signature.
+#[derive(Clone, Default)]
+pub struct VerifyOptions {
+    pub heads: Vec<SignedHead>,
+    pub verifier: Option<Arc<dyn HeadVerifier>>,
+}
+
+/// Sign the chain head in the writer (an anchor record), unless nothing was written since the
+/// record `unless_at` (the caller's last anchor) or the chain is empty.
+#[derive(Clone)]
+pub struct AnchorRequest {
+    pub signer: Arc<dyn HeadSigner>,
+    pub unless_at: i64,
+    pub actor: clearance::Actor,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// The anchor record to write for `head`, as (subject, detail); `None` when there is nothing
+/// new to sign. Both backends write it with their `audit` and then hand back [`anchored`].
+pub fn anchor_record(head: &ChainHead, req: &AnchorRequest) -> Option<(String, String)> {
+    if head.last_id == 0 || head.last_id == req.unless_at {
+        return None;
+    }
+    let signed = SignedHead::sign(
+        head.last_id,
+        &head.last_hash,
+        crate::to_ms(req.now),
+        req.signer.as_ref(),
+    );
+    Some((
+        format!("audit:{}", head.last_id),
+        serde_json::to_string(&signed).expect("a signed head serializes"),
+    ))
+}
+
+/// The head to keep outside the store once the anchor record is written: a signature over the
+/// anchor record itself, so that cutting it off is seen too.
+pub fn anchored(head: &ChainHead, req: &AnchorRequest) -> SignedHead {
+    SignedHead::sign(
+        head.last_id,
+        &head.last_hash,
+        crate::to_ms(req.now),
+        req.signer.as_ref(),
+    )
 }
 
 #[cfg(test)]
@@ -410,5 +693,236 @@ mod tests {
             canonical_bytes(1, 2, "ab", "c", "", ""),
             canonical_bytes(1, 2, "a", "bc", "", "")
         );
+    }
+
+    /// A keyed SHA-256 standing in for the node's key: the store only needs a signature that
+    /// someone without the key cannot make (the real keys are `exchange`'s, tested there).
+    struct TestKey(&'static [u8]);
+
+    impl HeadSigner for TestKey {
+        fn key_name(&self) -> String {
+            "TEST CUSTOMS test-1".into()
+        }
+        fn sign(&self, message: &[u8]) -> Vec<u8> {
+            let mut h = Sha256::new();
+            h.update(self.0);
+            h.update(message);
+            h.finalize().to_vec()
+        }
+    }
+
+    impl HeadVerifier for TestKey {
+        fn verify(&self, key: &str, message: &[u8], signature: &[u8]) -> Result<(), String> {
+            if key != self.key_name() {
+                return Err(format!("unknown key {key}"));
+            }
+            (self.sign(message) == signature)
+                .then_some(())
+                .ok_or_else(|| "bad signature".to_owned())
+        }
+    }
+
+    const KEY: TestKey = TestKey(b"the node's secret");
+
+    fn anchor_req(unless_at: i64) -> AnchorRequest {
+        AnchorRequest {
+            signer: Arc::new(KEY),
+            unless_at,
+            actor: clearance::Actor::System {
+                component: "anchor".into(),
+            },
+            now: chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(),
+        }
+    }
+
+    /// `n` records with an anchor after every 10th; the head kept outside after the last anchor.
+    fn anchored_chain(n: usize) -> (Vec<AuditRecord>, SignedHead) {
+        let mut head = ChainHead::EMPTY;
+        let mut out = Vec::new();
+        let mut outside = None;
+        for i in 0..n {
+            out.push(head.next(
+                i as i64,
+                "system:test",
+                "append",
+                "declaration:1",
+                format!("{{\"i\":{i}}}"),
+            ));
+            if (i + 1) % 10 == 0 || i + 1 == n {
+                let req = anchor_req(0);
+                let (subject, detail) = anchor_record(&head, &req).unwrap();
+                out.push(head.next(0, "system", ANCHOR_ACTION, &subject, detail));
+                outside = Some(anchored(&head, &req));
+            }
+        }
+        (out, outside.unwrap())
+    }
+
+    fn verify_with(records: &[AuditRecord], heads: Vec<SignedHead>) -> AuditReport {
+        let options = VerifyOptions {
+            heads,
+            verifier: Some(Arc::new(KEY)),
+        };
+        let mut v = ChainVerifier::with(&options);
+        for r in records {
+            if !v.check(r) {
+                break;
+            }
+        }
+        v.finish()
+    }
+
+    /// Rewrite record `id` and recompute every later hash, as someone with write access to the
+    /// table but without the key would.
+    fn rewrite(records: &mut [AuditRecord], id: i64, detail: &str) {
+        let mut prev = GENESIS;
+        for r in records.iter_mut() {
+            if r.id == id {
+                r.detail = detail.into();
+            }
+            r.prev_hash = prev;
+            r.hash = chain_hash(
+                &prev,
+                &canonical_bytes(r.id, r.at_ms, &r.actor, &r.action, &r.subject, &r.detail),
+            );
+            prev = r.hash;
+        }
+    }
+
+    #[test]
+    fn an_anchored_chain_verifies_against_its_head() {
+        let (c, head) = anchored_chain(95);
+        assert_eq!(c.len(), 95 + 10);
+        let r = verify_with(&c, vec![head.clone()]);
+        assert!(r.is_intact(), "{r:?}");
+        assert_eq!((r.anchors_checked, r.anchored_through), (10, 105));
+        assert!(r.signatures_checked);
+        assert_eq!(head.seq, 105);
+    }
+
+    #[test]
+    fn cutting_off_the_last_1_50_or_all_records_is_found_against_the_head() {
+        let (c, head) = anchored_chain(95);
+        for cut in [1, 50, c.len()] {
+            let kept = &c[..c.len() - cut];
+            let r = verify_with(kept, vec![head.clone()]);
+            assert_eq!(
+                r.first_broken,
+                Some(BrokenLink {
+                    record_id: (c.len() - cut) as i64 + 1,
+                    reason: BrokenReason::Truncated {
+                        signed_seq: 105,
+                        signed_at_ms: 1_700_000_000_000
+                    }
+                }),
+                "cut {cut}"
+            );
+            // Without the head kept outside, the chain alone cannot see it (why anchors exist).
+            assert!(verify(kept).is_intact());
+        }
+    }
+
+    #[test]
+    fn a_rewrite_with_recomputed_hashes_is_found_at_the_next_anchor() {
+        let (mut c, head) = anchored_chain(95);
+        // Record 500's analogue: record 25 (between the anchors at 23 and 34).
+        rewrite(&mut c, 25, "{\"i\":\"forged\"}");
+        let r = verify_with(&c, vec![head.clone()]);
+        let b = r.first_broken.unwrap();
+        assert_eq!(b.record_id, 33, "the anchor after the rewritten record");
+        assert_eq!(
+            b.reason,
+            BrokenReason::AnchorMismatch {
+                from_id: 22,
+                to_id: 32
+            }
+        );
+        // The links alone, anchors ignored, are fooled: that is the hole anchors close.
+        let plain: Vec<AuditRecord> = c
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.action = "append".into();
+                r
+            })
+            .collect();
+        let mut relinked = plain;
+        rewrite(&mut relinked, 25, "{\"i\":\"forged\"}");
+        assert!(verify(&relinked).is_intact());
+
+        // Re-signing the anchors with another key does not help.
+        let (mut c, _) = anchored_chain(95);
+        let forger = TestKey(b"someone else");
+        for r in c.iter_mut() {
+            if r.action == ANCHOR_ACTION {
+                r.detail = "x".into(); // replaced below
+            }
+        }
+        // Recompute the chain, re-signing every anchor over the recomputed hashes.
+        let mut prev = GENESIS;
+        for r in c.iter_mut() {
+            if r.id == 25 {
+                r.detail = "{\"i\":\"forged\"}".into();
+            }
+            if r.action == ANCHOR_ACTION {
+                let s = SignedHead::sign(r.id - 1, &prev, 0, &forger);
+                r.detail = serde_json::to_string(&s).unwrap();
+            }
+            r.prev_hash = prev;
+            r.hash = chain_hash(
+                &prev,
+                &canonical_bytes(r.id, r.at_ms, &r.actor, &r.action, &r.subject, &r.detail),
+            );
+            prev = r.hash;
+        }
+        let r = verify_with(&c, vec![]);
+        let b = r.first_broken.unwrap();
+        assert_eq!(b.record_id, 11, "the first re-signed anchor");
+        assert!(
+            matches!(b.reason, BrokenReason::BadSignature { .. }),
+            "{b:?}"
+        );
+        // … and the head kept outside names another hash for its record anyway.
+        let r = verify_with(&c, vec![head]);
+        assert!(!r.is_intact());
+    }
+
+    #[test]
+    fn the_head_kept_outside_catches_a_rewrite_after_the_last_anchor_in_the_store() {
+        let (mut c, head) = anchored_chain(95);
+        // Rewrite the last anchor record itself (and so its hash): only the outside head sees it.
+        let last = c.len() as i64;
+        let altered = c[c.len() - 1]
+            .detail
+            .replace("\"at_ms\":1700000000000", "\"at_ms\":1700000000000 ");
+        rewrite(&mut c, last, &altered);
+        let r = verify_with(&c, vec![head]);
+        assert_eq!(
+            r.first_broken.map(|b| b.reason),
+            Some(BrokenReason::HeadMismatch {
+                from_id: 105,
+                signed_seq: 105
+            })
+        );
+    }
+
+    #[test]
+    fn an_anchor_is_written_only_when_something_new_is_there_to_sign() {
+        assert_eq!(anchor_record(&ChainHead::EMPTY, &anchor_req(0)), None);
+        let (c, _) = anchored_chain(5);
+        let head = ChainHead {
+            last_id: c.len() as i64,
+            last_hash: c[c.len() - 1].hash,
+        };
+        assert_eq!(anchor_record(&head, &anchor_req(head.last_id)), None);
+        assert!(anchor_record(&head, &anchor_req(head.last_id - 1)).is_some());
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(unhex(&hex(&bytes)), Some(bytes));
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
     }
 }

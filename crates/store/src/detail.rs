@@ -85,6 +85,44 @@ pub fn sessions_revoked(sessions: u64) -> String {
 }
 
 #[derive(Serialize)]
+struct PasswordSet {
+    must_change: bool,
+    sessions_ended: u64,
+}
+
+/// A password set (changed by its user, or reset by an administrator: then to be changed at the
+/// next sign-in), and the sessions it ended. Never the hash.
+pub fn password_set(must_change: bool, sessions_ended: u64) -> String {
+    compact(&PasswordSet {
+        must_change,
+        sessions_ended,
+    })
+}
+
+/// An account disabled (its sessions ended) or enabled.
+pub fn account_state(sessions_ended: u64) -> String {
+    sessions_revoked(sessions_ended)
+}
+
+/// The audit action of a password set: `reset_password` or `change_password`.
+pub fn password_action(reset: bool) -> &'static str {
+    if reset {
+        "reset_password"
+    } else {
+        "change_password"
+    }
+}
+
+/// The audit action of an account's state: `enable_account` or `disable_account`.
+pub fn account_action(enabled: bool) -> &'static str {
+    if enabled {
+        "enable_account"
+    } else {
+        "disable_account"
+    }
+}
+
+#[derive(Serialize)]
 struct LicenceUse {
     declaration_id: i64,
     /// As `Decimal`'s `Display` writes it (a string keeps the scale: "1.50", not 1.5).

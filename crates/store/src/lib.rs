@@ -64,7 +64,7 @@ pub mod risk;
 pub mod versions;
 pub mod writer;
 
-pub use audit::{AuditReport, BrokenLink, BrokenReason};
+pub use audit::{AuditReport, BrokenLink, BrokenReason, SignedHead, VerifyOptions};
 
 /// At most this many rows in one page of [`Store::list`].
 pub const PAGE_MAX: u32 = 500;
@@ -494,6 +494,39 @@ pub struct Account {
     pub agency: Option<String>,
     /// `None` for users recorded by [`Store::put_user`], who cannot sign in.
     pub password_hash: Option<String>,
+    /// Disabled by an administrator: no sign-in, no session ([`Store::set_account_enabled`]).
+    pub disabled: bool,
+    /// The password was set by an administrator: it must be changed at the next sign-in
+    /// ([`Store::set_password`]).
+    pub must_change_password: bool,
+}
+
+/// A new password hash for a user ([`Store::set_password`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordWrite {
+    pub user_id: i64,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    /// `true` for a reset by an administrator (a one-time password, to be changed at the next
+    /// sign-in); `false` for a user's own change.
+    pub reset: bool,
+    /// The session to keep (the user's own, changing their password); every other live session
+    /// of the user ends in the same transaction.
+    pub keep_session: Option<String>,
+}
+
+/// The audit actions of security events recorded alone ([`Store::record_security_event`]).
+pub const SECURITY_ACTIONS: &[&str] = &["sign_in_locked", "sign_in_unlocked"];
+
+/// A security event that changes no row, only the audit chain: a lockout, an unlock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityEvent {
+    /// One of [`SECURITY_ACTIONS`].
+    pub action: String,
+    /// What it concerns: `login:wang`, `address:10.0.0.8`.
+    pub subject: String,
+    /// A JSON object (compact).
+    pub detail: String,
 }
 
 /// A session: the token itself is never stored, only its SHA-256 (hex).
@@ -688,7 +721,60 @@ pub trait Store: writer::Queued + Send + Sync {
     fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
 
     /// Walk the audit chain from the first record and report the first broken link.
-    fn verify_audit(&self) -> Result<AuditReport, StoreError>;
+    fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        self.verify_audit_with(&VerifyOptions::default())
+    }
+
+    /// Walk the audit chain, checking its anchors (their signatures with `options.verifier`)
+    /// and the heads kept outside the store (`options.heads`): see [`audit`].
+    fn verify_audit_with(&self, options: &VerifyOptions) -> Result<AuditReport, StoreError>;
+
+    /// Sign the chain head as it is in the writer: an anchor record, and the head to keep
+    /// outside the store; `None` when nothing was written since `unless_at` ([`audit`]).
+    fn anchor_audit(
+        &self,
+        request: audit::AnchorRequest,
+    ) -> Result<Option<SignedHead>, StoreError> {
+        self.queue().call(|r| Request::AnchorAudit(request, r))
+    }
+
+    /// Record a security event in the audit chain (a sign-in lockout, an unlock).
+    fn record_security_event(
+        &self,
+        event: SecurityEvent,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        check_security_event(&event)?;
+        self.queue()
+            .call(|r| Request::RecordSecurityEvent((event, actor.clone(), now), r))
+    }
+
+    /// Set a user's password hash; ends every live session of the user but `keep_session`, in
+    /// the same transaction; returns how many ended. `NotFound` for an unknown user or one who
+    /// cannot sign in.
+    fn set_password(
+        &self,
+        write: PasswordWrite,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.queue()
+            .call(|r| Request::SetPassword((write, actor.clone(), now), r))
+    }
+
+    /// Disable (every live session ends at once, in the same transaction) or enable an account;
+    /// returns the sessions ended. `NotFound` for an unknown user.
+    fn set_account_enabled(
+        &self,
+        user_id: i64,
+        enabled: bool,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.queue()
+            .call(|r| Request::SetAccountEnabled((user_id, enabled, actor.clone(), now), r))
+    }
 
     /// File a declaration and record its automatic review in one transaction: `Submitted`,
     /// then `Rejected`, or `Accepted` (numbered) + `LaneChosen` (+ `Assessed`). Idempotent on
@@ -778,6 +864,24 @@ pub trait Store: writer::Queued + Send + Sync {
     /// The guarantee ledger's storage ([`guarantee::GuaranteeStore`]), if this backend has it.
     fn guarantee_store(&self) -> Option<&dyn guarantee::GuaranteeStore> {
         None
+    }
+}
+
+/// A security event's action is a known one and its detail a JSON object.
+fn check_security_event(e: &SecurityEvent) -> Result<(), StoreError> {
+    if !SECURITY_ACTIONS.contains(&e.action.as_str()) {
+        return Err(StoreError::Invalid(format!(
+            "unknown security event {:?}",
+            e.action
+        )));
+    }
+    match serde_json::from_str::<serde_json::Value>(&e.detail) {
+        Ok(serde_json::Value::Object(_)) if e.subject.len() <= 200 && e.detail.len() <= 4096 => {
+            Ok(())
+        }
+        _ => Err(StoreError::Invalid(
+            "a security event's detail is a JSON object of at most 4 KiB, its subject at most 200 bytes".into(),
+        )),
     }
 }
 

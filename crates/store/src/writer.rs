@@ -86,6 +86,11 @@ requests! {
     /// `true` when a live session was revoked.
     RevokeSession((String, Actor, DateTime<Utc>)) -> bool,
     RevokeSessionsOf((i64, Actor, DateTime<Utc>)) -> u64,
+    // Account lifecycle and the audit chain's own records.
+    SetPassword((PasswordWrite, Actor, DateTime<Utc>)) -> u64,
+    SetAccountEnabled((i64, bool, Actor, DateTime<Utc>)) -> u64,
+    RecordSecurityEvent((SecurityEvent, Actor, DateTime<Utc>)) -> (),
+    AnchorAudit(crate::audit::AnchorRequest) -> Option<crate::audit::SignedHead>,
     // Cargo control (crate::cargo).
     RecordManifest(ManifestWrite) -> ManifestWritten,
     SubmitMatched(Box<MatchedFiling>) -> SubmittedMatched,
