@@ -12,7 +12,7 @@
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
 //!             stats ───────────► exchange_desk
 //!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users
-//!   layer 0   kernel ───────────► access (the one matrix), clock, error
+//!   layer 0   kernel ───────────► access (the one matrix), clock, error; anchor
 //!
 //!   every service also uses kernel (the core); an edge only ever points to a lower layer
 //!   service::Clearance (the composition root) builds them all
@@ -40,7 +40,9 @@
 //!   assessment, exchange_desk (the `export_closed.v1` record claims are matched against),
 //!   cargo_desk (the manifest that proves a claimed export's exit).
 //! - [`stats`]: the HQ dashboard. Uses core, exchange_desk (the feed's key).
-//! - [`users`]: sign-in, sessions, accounts, the audit chain. Uses core and [`auth`].
+//! - [`users`]: sign-in, sessions, accounts (password change and reset, disable and enable),
+//!   the audit chain and its anchors. Uses core, [`auth`] and [`anchor`] (the node's key
+//!   over the chain head, no other module).
 //! - [`portal`]: checking a declaration without filing it, code lookups. Uses core, filing
 //!   (what automatic review and the features' checks would report, read without writing).
 //! - [`filing`]: submission, the path of one declaration top to bottom. Uses core, assessment,
@@ -60,6 +62,7 @@
 //! log or a log line.
 
 pub mod access;
+pub mod anchor;
 pub mod assessment;
 pub mod auth;
 pub mod cargo_desk;

@@ -13,6 +13,7 @@ use clearance::LanePolicy;
 use refdata::RefData;
 use store::Store;
 
+use crate::anchor::Anchoring;
 use crate::cargo_desk::{CargoDesk, CargoService};
 use crate::clock::Clock;
 use crate::eport_desk::EportService;
@@ -44,6 +45,9 @@ pub struct Clearance {
     exchange: Option<Arc<ExchangeDesk>>,
     /// The E-Port ledgers (`crate::eport_desk`): licences and registry checked at filing.
     pub(crate) eport: bool,
+    /// The audit chain's anchors (`crate::anchor`): `None`: heads are not signed, and the chain
+    /// is verified by its links (and its anchor records' consistency) alone.
+    anchoring: Option<Arc<Anchoring>>,
 }
 
 impl Clearance {
@@ -59,7 +63,19 @@ impl Clearance {
             cargo: None,
             exchange: None,
             eport: false,
+            anchoring: None,
         }
+    }
+
+    /// The newest signed head of the audit chain kept outside the store, when the node anchors.
+    pub fn anchoring_head(&self) -> Option<store::SignedHead> {
+        self.anchoring.as_ref().and_then(|a| a.latest())
+    }
+
+    /// Sign the audit chain's head with the node's key, and verify against it (`crate::anchor`).
+    pub fn with_anchoring(mut self, anchoring: Arc<Anchoring>) -> Clearance {
+        self.anchoring = Some(anchoring);
+        self
     }
 
     /// Serve the exchange feed, signed with the desk's key (docs/EXCHANGE.md).
@@ -138,6 +154,7 @@ impl Clearance {
         UserService {
             core: &self.core,
             sessions: &self.sessions,
+            anchoring: self.anchoring.as_deref(),
         }
     }
 

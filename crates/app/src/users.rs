@@ -1,5 +1,7 @@
 //! Users and sessions: sign-in (argon2id, [`crate::auth`]), the session cache, sign-out and
-//! revocation, user accounts and the audit chain.
+//! revocation, user accounts and their lifecycle (a user's own password change; an
+//! administrator's one-time reset, disable and enable), security events and the audit chain
+//! with its anchors ([`crate::anchor`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,9 +10,10 @@ use chrono::{DateTime, Utc};
 use clearance::Actor;
 use domain::codes::{OfficeCode, Uscc};
 use serde::Serialize;
-use store::{NewAccount, NewSession, NewUser};
+use store::{NewAccount, NewSession, NewUser, PasswordWrite, SecurityEvent, SignedHead};
 
-use crate::access::{Duty, Operation, Principal, Resource, Role};
+use crate::access::{Denied, Duty, Operation, Principal, Resource, Role};
+use crate::anchor::Anchoring;
 use crate::auth;
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::{audit_actor, Core};
@@ -71,6 +74,40 @@ impl Sessions {
 pub struct UserService<'a> {
     pub(crate) core: &'a Core,
     pub(crate) sessions: &'a Sessions,
+    pub(crate) anchoring: Option<&'a Anchoring>,
+}
+
+/// A password reset by an administrator: the one-time password, shown once; it signs in only
+/// to be changed ([`UserService::change_password`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct PasswordReset {
+    pub login: String,
+    pub one_time_password: String,
+    pub sessions_ended: u64,
+}
+
+/// Letters and digits that cannot be mistaken for each other (no 0/O, 1/l/I), for one-time
+/// passwords read out or typed by hand.
+const ONE_TIME_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+/// 16 of 57 symbols: about 93 bits.
+const ONE_TIME_CHARS: usize = 16;
+
+fn account_disabled() -> AppError {
+    AppError::Forbidden(Denied {
+        code: "account_disabled",
+        message_en: "this account is disabled; ask an administrator".into(),
+        message_zh: "此账户已被停用，请联系管理员".into(),
+    })
+}
+
+fn password_change_required() -> AppError {
+    AppError::Forbidden(Denied {
+        code: "password_change_required",
+        message_en:
+            "the password was reset by an administrator: set a new one first (POST /api/password)"
+                .into(),
+        message_zh: "密码已由管理员重置，请先设置新密码".into(),
+    })
 }
 
 impl UserService<'_> {
@@ -90,6 +127,13 @@ impl UserService<'_> {
             .is_some_and(|h| auth::verify_password(password, h));
         if !ok {
             return Err(AppError::Unauthenticated("wrong login or password"));
+        }
+        // Said only to whoever knows the password, so it tells nobody else which logins exist.
+        if account.disabled {
+            return Err(account_disabled());
+        }
+        if account.must_change_password {
+            return Err(password_change_required());
         }
         let principal = Principal::from_account(&account)
             .ok_or(AppError::Unauthenticated("this account cannot sign in"))?;
@@ -136,6 +180,9 @@ impl UserService<'_> {
             .ok_or(AppError::Unauthenticated("unknown session"))?;
         if session.revoked_at.is_some() {
             return Err(AppError::Unauthenticated("session revoked"));
+        }
+        if session.account.disabled {
+            return Err(AppError::Unauthenticated("account disabled"));
         }
         if now >= session.expires_at {
             return Err(AppError::Unauthenticated("session expired"));
@@ -336,11 +383,205 @@ impl UserService<'_> {
         })
     }
 
-    /// Walk the audit chain (administrators).
+    /// A user changes their own password: the current one is checked (the same work for an
+    /// unknown login), the new one must meet the rules and differ; every other session of the
+    /// user ends, in the same transaction; `keep_token`, the session it is changed from, stays
+    /// if it is the user's. After an administrator's reset this is the only use of the one-time
+    /// password. Returns the sessions ended.
+    pub fn change_password(
+        &self,
+        login: &str,
+        current: &str,
+        new: &str,
+        keep_token: Option<&str>,
+    ) -> Result<u64, AppError> {
+        let account = self.core.store.account_by_login(login)?;
+        let Some(account) = account else {
+            let _ = auth::verify_password(current, DUMMY_HASH);
+            return Err(AppError::Unauthenticated("wrong login or password"));
+        };
+        let ok = account
+            .password_hash
+            .as_deref()
+            .is_some_and(|h| auth::verify_password(current, h));
+        if !ok {
+            return Err(AppError::Unauthenticated("wrong login or password"));
+        }
+        if account.disabled {
+            return Err(account_disabled());
+        }
+        let mut problems = Vec::new();
+        if let Err(AppError::Invalid(p)) = auth::check_password_rules(new) {
+            problems.extend(p.into_iter().map(|mut p| {
+                p.field = "new_password".into();
+                p
+            }));
+        }
+        if new == current {
+            problems.push(FieldProblem::new(
+                "new_password",
+                "password_unchanged",
+                "新密码不能与当前密码相同",
+                "the new password must differ from the current one",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
+        let principal = Principal::from_account(&account)
+            .ok_or(AppError::Unauthenticated("this account cannot sign in"))?;
+        let uid = account.user.id;
+        let keep = match keep_token.filter(|t| auth::token_well_formed(t)) {
+            Some(t) => {
+                let hash = auth::token_hash(t);
+                self.core
+                    .store
+                    .session_by_token_hash(&hash)?
+                    .filter(|s| s.account.user.id == uid && s.revoked_at.is_none())
+                    .map(|_| hash)
+            }
+            None => None,
+        };
+        let ended = self.core.store.set_password(
+            PasswordWrite {
+                user_id: uid,
+                password_hash: auth::hash_password(new)?,
+                reset: false,
+                keep_session: keep.clone(),
+            },
+            &audit_actor(&principal),
+            self.core.now(),
+        )?;
+        self.sessions
+            .lock()
+            .retain(|h, s| s.principal.user_id() != uid || Some(h) == keep.as_ref());
+        Ok(ended)
+    }
+
+    /// An administrator resets a user's password: a one-time password, returned once, that
+    /// must be changed before the user can sign in again; every session of the user ends.
+    pub fn reset_password(&self, by: &Principal, login: &str) -> Result<PasswordReset, AppError> {
+        let (allowed_actor, account) = self.manage(by, login)?;
+        let one_time = one_time_password()?;
+        let uid = account.user.id;
+        let ended = self.core.store.set_password(
+            PasswordWrite {
+                user_id: uid,
+                password_hash: auth::hash_password(&one_time)?,
+                reset: true,
+                keep_session: None,
+            },
+            &allowed_actor,
+            self.core.now(),
+        )?;
+        self.forget_sessions_of(uid);
+        Ok(PasswordReset {
+            login: account.user.login,
+            one_time_password: one_time,
+            sessions_ended: ended,
+        })
+    }
+
+    /// An administrator disables (every session ends at once) or enables an account. An
+    /// administrator cannot disable their own. Returns the sessions ended.
+    pub fn set_enabled(&self, by: &Principal, login: &str, enabled: bool) -> Result<u64, AppError> {
+        let (allowed_actor, account) = self.manage(by, login)?;
+        let uid = account.user.id;
+        if !enabled && by.user_id() == uid {
+            return Err(AppError::Conflict {
+                code: "own_account",
+                message_en: "you cannot disable your own account".into(),
+                message_zh: "不能停用自己的账户".into(),
+            });
+        }
+        let ended =
+            self.core
+                .store
+                .set_account_enabled(uid, enabled, &allowed_actor, self.core.now())?;
+        self.forget_sessions_of(uid);
+        Ok(ended)
+    }
+
+    /// The account of `login`, if `by` may manage it (as creating it), and the audit actor.
+    fn manage(&self, by: &Principal, login: &str) -> Result<(Actor, store::Account), AppError> {
+        let account = self
+            .core
+            .store
+            .account_by_login(login)?
+            .filter(|a| a.password_hash.is_some())
+            .ok_or_else(|| AppError::NotFound(format!("user {login}")))?;
+        let allowed = self.core.authorize(
+            by,
+            (
+                Operation::ManageUsers,
+                Resource::User {
+                    role: account.user.role,
+                    office: account.user.office,
+                },
+            ),
+        )?;
+        Ok((allowed.audit_actor(), account))
+    }
+
+    fn forget_sessions_of(&self, uid: i64) {
+        self.sessions
+            .lock()
+            .retain(|_, s| s.principal.user_id() != uid);
+    }
+
+    /// A sign-in lockout began (the server's guard counts failures per login and per client
+    /// address): into the audit chain. `key` is `login:…` or `address:…`.
+    pub fn record_sign_in_lockout(
+        &self,
+        key: &str,
+        failures: u32,
+        lock_seconds: u64,
+    ) -> Result<(), AppError> {
+        self.core.store.record_security_event(
+            SecurityEvent {
+                action: "sign_in_locked".into(),
+                subject: key.chars().take(200).collect(),
+                detail: serde_json::json!({"failures": failures, "lock_seconds": lock_seconds})
+                    .to_string(),
+            },
+            &Actor::System {
+                component: "sign-in".into(),
+            },
+            self.core.now(),
+        )?;
+        Ok(())
+    }
+
+    /// Walk the audit chain (administrators): its links, its anchors' signatures and the
+    /// newest head kept outside the store when the node anchors.
     pub fn verify_audit(&self, by: &Principal) -> Result<store::AuditReport, AppError> {
         self.core
             .authorize(by, (Operation::VerifyAudit, Resource::System))?;
-        Ok(self.core.store.verify_audit()?)
+        let options = self
+            .anchoring
+            .map(Anchoring::verify_options)
+            .unwrap_or_default();
+        Ok(self.core.store.verify_audit_with(&options)?)
+    }
+
+    /// Sign the chain head now, unless nothing was written since the last head kept; the new
+    /// head is kept (and returned, for the edge to write out). `None` without anchoring.
+    pub fn anchor_audit(&self) -> Result<Option<SignedHead>, AppError> {
+        let Some(anchoring) = self.anchoring else {
+            return Ok(None);
+        };
+        let head = self.core.store.anchor_audit(store::audit::AnchorRequest {
+            signer: anchoring.signer.clone(),
+            unless_at: anchoring.latest().map_or(0, |h| h.seq),
+            actor: Actor::System {
+                component: "audit-anchor".into(),
+            },
+            now: self.core.now(),
+        })?;
+        if let Some(h) = &head {
+            anchoring.keep(h.clone());
+        }
+        Ok(head)
     }
 
     /// A cheap read that tells whether the store answers (for `/ready`).
@@ -356,6 +597,28 @@ impl UserService<'_> {
             .authorize(by, (Operation::UnlockSignIn, Resource::System))?;
         Ok(())
     }
+
+    /// An administrator cleared a login's sign-in lock: into the audit chain.
+    pub fn record_sign_in_unlock(
+        &self,
+        by: &Principal,
+        login: &str,
+        was_locked: bool,
+    ) -> Result<(), AppError> {
+        let allowed = self
+            .core
+            .authorize(by, (Operation::UnlockSignIn, Resource::System))?;
+        self.core.store.record_security_event(
+            SecurityEvent {
+                action: "sign_in_unlocked".into(),
+                subject: format!("login:{}", login.chars().take(64).collect::<String>()),
+                detail: serde_json::json!({ "was_locked": was_locked }).to_string(),
+            },
+            &allowed.audit_actor(),
+            self.core.now(),
+        )?;
+        Ok(())
+    }
 }
 
 /// Whether `login` is a login a user can have: 1 to 64 of `A–Z a–z 0–9 . _ - @`. Sign-in
@@ -366,6 +629,25 @@ pub fn login_format_ok(login: &str) -> bool {
         && login
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+}
+
+/// A one-time password of [`ONE_TIME_CHARS`] symbols of [`ONE_TIME_ALPHABET`], drawn without
+/// bias (bytes at or above the largest multiple of the alphabet's size are drawn again).
+fn one_time_password() -> Result<String, AppError> {
+    let n = ONE_TIME_ALPHABET.len();
+    let limit = 256 - 256 % n;
+    let mut out = String::with_capacity(ONE_TIME_CHARS);
+    while out.len() < ONE_TIME_CHARS {
+        let mut buf = [0u8; 32];
+        getrandom::fill(&mut buf)
+            .map_err(|e| AppError::Internal(format!("no randomness from the system: {e}")))?;
+        for b in buf {
+            if (b as usize) < limit && out.len() < ONE_TIME_CHARS {
+                out.push(ONE_TIME_ALPHABET[b as usize % n] as char);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// An argon2id hash of a random password, checked against when a login is unknown.

@@ -10,6 +10,7 @@ use std::path::Path;
 /// data through the real use cases) stand above every service.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("access", &[]),
+    ("anchor", &[]),
     ("auth", &["error"]),
     ("clock", &[]),
     ("error", &["access"]),
@@ -20,7 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("risk_desk", &["access", "kernel", "error"]),
     ("exchange_desk", &["access", "kernel", "error"]),
     ("eport_desk", &["access", "kernel", "error"]),
-    ("users", &["access", "auth", "kernel", "error"]),
+    ("users", &["access", "anchor", "auth", "kernel", "error"]),
     ("portal", &["access", "error", "filing", "kernel"]),
     (
         "cargo_desk",
@@ -84,6 +85,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "service",
         &[
+            "anchor",
             "cargo_desk",
             "clock",
             "eport_desk",

@@ -22,10 +22,16 @@ pub struct BackupArgs {
 pub enum BackupCommand {
     /// Check a backup file: SQLite's integrity check, the audit chain, and counts.
     ///
-    /// Exit status: 0 sound, 1 damaged.
+    /// Exit status: 0 sound, 1 damaged. The audit chain's anchors are checked with the node's
+    /// key when the data folder has one (or `--exchange-key` names it).
     Verify {
         /// The backup file.
         file: PathBuf,
+        #[command(flatten)]
+        exchange: crate::exchange_cmd::ExchangeArgs,
+        /// Older public keys heads may be signed with (after a key rotation).
+        #[arg(long, value_name = "FILE", env = "JINGUAN_AUDIT_KEYS")]
+        audit_keys: Option<PathBuf>,
     },
 }
 
@@ -41,7 +47,21 @@ pub struct RestoreArgs {
 
 pub fn run_backup(data_dir: &Path, args: BackupArgs) -> anyhow::Result<ExitCode> {
     match (args.command, args.to) {
-        (Some(BackupCommand::Verify { file }), _) => verify(&file),
+        (
+            Some(BackupCommand::Verify {
+                file,
+                exchange,
+                audit_keys,
+            }),
+            _,
+        ) => {
+            // A backup is older than the head kept in the data folder: only its own anchors
+            // (and their signatures) are checked, not the head file.
+            let mut options =
+                crate::serve_cmd::verify_options(data_dir, &exchange, audit_keys.as_deref(), &[])?;
+            options.heads.clear();
+            verify(&file, &options)
+        }
         (None, Some(to)) => {
             backup::backup(data_dir, &to).with_context(|| {
                 format!(
@@ -60,8 +80,8 @@ pub fn run_backup(data_dir: &Path, args: BackupArgs) -> anyhow::Result<ExitCode>
 }
 
 /// Print what the file holds; exit 1 when it is damaged.
-fn verify(file: &Path) -> anyhow::Result<ExitCode> {
-    let check = match backup::verify(file) {
+fn verify(file: &Path, options: &store::VerifyOptions) -> anyhow::Result<ExitCode> {
+    let check = match backup::verify(file, options) {
         Ok(c) => c,
         Err(e) => {
             println!(
@@ -85,8 +105,15 @@ fn verify(file: &Path) -> anyhow::Result<ExitCode> {
     match &check.audit {
         Some(report) => match &report.first_broken {
             None => println!(
-                "audit chain intact 审计链完整: {} records, head {}",
-                report.records_checked, report.head_hash_hex
+                "audit chain intact 审计链完整: {} records, head {}; {} anchors{}",
+                report.records_checked,
+                report.head_hash_hex,
+                report.anchors_checked,
+                if report.signatures_checked {
+                    ", signatures checked 签名已核验"
+                } else {
+                    ""
+                }
             ),
             Some(b) => {
                 println!(
@@ -110,7 +137,9 @@ pub fn run_restore(data_dir: &Path, args: RestoreArgs) -> anyhow::Result<ExitCod
             data_dir.display()
         );
     }
-    let code = verify(&args.from)?;
+    let mut options = crate::serve_cmd::verify_options(data_dir, &Default::default(), None, &[])?;
+    options.heads.clear();
+    let code = verify(&args.from, &options)?;
     if code != ExitCode::SUCCESS {
         println!("nothing restored 未恢复");
         return Ok(code);
@@ -122,6 +151,22 @@ pub fn run_restore(data_dir: &Path, args: RestoreArgs) -> anyhow::Result<ExitCod
             data_dir.display()
         )
     })?;
+    // The head kept outside names records the restored (older) store may not have: kept
+    // aside, so the server starts on the restored chain, and the operator keeps the proof of
+    // what was rolled back.
+    let head = crate::anchor_file::head_path(data_dir);
+    if head.exists() {
+        let aside = data_dir.join(format!(
+            "audit-head.before-restore-{}.json",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        std::fs::rename(&head, &aside)
+            .with_context(|| format!("failed to move {} aside", head.display()))?;
+        println!(
+            "the audit head of the replaced store was moved to 审计链头已另存为 {} (records after the backup's point were rolled back)",
+            aside.display()
+        );
+    }
     println!(
         "restored 已恢复: {} is the store of {}",
         args.from.display(),

@@ -215,6 +215,15 @@ pub fn load_key(data_dir: &Path, args: &ExchangeArgs) -> anyhow::Result<SigningK
     Ok(key)
 }
 
+/// The customs signing key if there is one (`--exchange-key`, or the data folder's development
+/// key), without making one: for verifying.
+pub fn existing_key(data_dir: &Path, args: &ExchangeArgs) -> anyhow::Result<Option<SigningKey>> {
+    if args.exchange_key.is_none() && !data_dir.join(DEV_KEY_FILE).exists() {
+        return Ok(None);
+    }
+    load_key(data_dir, args).map(Some)
+}
+
 fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -235,11 +244,10 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 /// The exchange of `jinguan serve`: the desk the feed signs with, and (with `--nats`) the
 /// relay to start on the server's runtime.
 pub fn desk(
-    data_dir: &Path,
+    key: Arc<SigningKey>,
     store: Arc<dyn Store>,
     args: &ExchangeArgs,
 ) -> anyhow::Result<(Arc<app::exchange_desk::ExchangeDesk>, Option<Relay>)> {
-    let key = Arc::new(load_key(data_dir, args)?);
     let desk = Arc::new(app::exchange_desk::ExchangeDesk::new(
         store.clone(),
         key.clone(),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod anchor_file;
 mod backup_cmd;
 mod bench_cmd;
 mod codes_cmd;

@@ -110,6 +110,25 @@ pub struct ServeArgs {
     cargo: CargoArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
+}
+
+/// The audit chain's anchors (docs/OPERATIONS.md, "Audit anchors").
+#[derive(clap::Args, Default)]
+pub struct AuditArgs {
+    /// Seconds between two signed heads of the audit chain (written into the chain and to
+    /// `audit-head.json` in the data folder) while records come in.
+    #[arg(long, env = "JINGUAN_AUDIT_ANCHOR_SECONDS", default_value_t = 1)]
+    audit_anchor_seconds: u64,
+    /// Older public keys the chain's heads may be signed with (after a key rotation), one
+    /// `ALGORITHM AGENCY KEY_ID PUBLIC_HEX` per line.
+    #[arg(long, value_name = "FILE", env = "JINGUAN_AUDIT_KEYS")]
+    audit_keys: Option<PathBuf>,
+    /// Start even though the audit chain does not verify (logged as an error; `/ready` then
+    /// answers 503 until the chain is repaired and the server restarted).
+    #[arg(long)]
+    start_despite_broken_audit: bool,
 }
 
 /// Connection and sign-in limits (docs/OPERATIONS.md, "Limits").
@@ -169,6 +188,7 @@ impl LimitArgs {
                 max_connections: self.max_connections.max(1),
             },
             conn_stats: Default::default(),
+            unhealthy: None,
         }
     }
 }
@@ -236,6 +256,10 @@ impl From<DemoArgs> for ServeArgs {
             exchange: crate::exchange_cmd::ExchangeArgs::default(),
             cargo: CargoArgs::from(cargo_control::MatchPolicy::default()),
             limits: LimitArgs::default(),
+            audit: AuditArgs {
+                audit_anchor_seconds: 1,
+                ..AuditArgs::default()
+            },
         }
     }
 }
@@ -255,13 +279,46 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let desk = app::cargo_desk::CargoDesk::open(ledgers.clone(), args.cargo.policy()?)
         .map_err(|e| anyhow::anyhow!("failed to replay the manifest log: {e}"))?;
     // The E-Port exchange: the feed's signing key, and the relay when a bus is given.
-    let (exchange, relay) = crate::exchange_cmd::desk(data_dir, ledgers.clone(), &args.exchange)?;
+    let key = Arc::new(crate::exchange_cmd::load_key(data_dir, &args.exchange)?);
+    let (exchange, relay) =
+        crate::exchange_cmd::desk(key.clone(), ledgers.clone(), &args.exchange)?;
+    // The audit chain, verified against the head kept outside the store before anything is
+    // written; its head then signed with the same key.
+    let anchoring = Arc::new(crate::anchor_file::anchoring(
+        data_dir,
+        key,
+        args.audit.audit_keys.as_deref(),
+    )?);
+    let mut options = args.limits.options();
+    let t = Instant::now();
+    let report = ledgers
+        .verify_audit_with(&anchoring.verify_options())
+        .context("failed to read the audit log")?;
+    if let Some(why) = crate::anchor_file::describe_broken(&report) {
+        if !args.audit.start_despite_broken_audit {
+            bail!(
+                "{why}\nrefusing to start 拒绝启动: run `jinguan audit verify` for the report; start anyway with --start-despite-broken-audit (then /ready answers 503)"
+            );
+        }
+        tracing::error!(target: "security", report = %why, "starting on a broken audit chain (--start-despite-broken-audit)");
+        eprintln!("jinguan: WARNING starting on a broken audit chain 审计链断裂仍启动 (--start-despite-broken-audit): {why}");
+        options.unhealthy = Some("audit_chain_broken".into());
+    } else {
+        eprintln!(
+            "audit chain verified 审计链已核验: {} records, {} anchors, signed through record {} ({} ms)",
+            report.records_checked,
+            report.anchors_checked,
+            report.anchored_through,
+            t.elapsed().as_millis()
+        );
+    }
     // The system clock; the demo pins it to the past hours while it files its declarations.
     let clock = Arc::new(PinnableClock::new());
     let svc = Arc::new(
         service(data_dir, ledgers, clock.clone(), args.demo)?
             .with_cargo(Arc::new(desk))
-            .with_exchange(exchange),
+            .with_exchange(exchange)
+            .with_anchoring(anchoring),
     );
     if args.demo {
         let t = Instant::now();
@@ -342,11 +399,53 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await;
             }
         });
-        server::serve_with(listener, svc, args.limits.options(), shutdown_signal())
+        // The audit chain's head, signed and kept outside the store while records come in.
+        let anchor_svc = svc.clone();
+        let anchor_dir = data_dir.to_owned();
+        let anchor_period = std::time::Duration::from_secs(args.audit.audit_anchor_seconds.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(anchor_period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                tick.tick().await;
+                let s = anchor_svc.clone();
+                let dir = anchor_dir.clone();
+                let outcome = tokio::task::spawn_blocking(move || anchor_once(&s, &dir)).await;
+                match outcome {
+                    Ok(Ok(())) => failing = false,
+                    Ok(Err(e)) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "audit anchor failed (retried every period)");
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let served = server::serve_with(listener, svc.clone(), options, shutdown_signal())
             .await
-            .context("server failed")
+            .context("server failed");
+        // A last head at shutdown, so that nothing written before it rests on the chain alone.
+        let s = svc.clone();
+        let dir = data_dir.to_owned();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || anchor_once(&s, &dir)).await {
+            eprintln!("jinguan: the last audit anchor failed: {e}");
+        }
+        served
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sign the chain head if anything was written since the last one, and keep it in the head file.
+fn anchor_once(svc: &Clearance, data_dir: &Path) -> anyhow::Result<()> {
+    let head = svc
+        .users()
+        .anchor_audit()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(head) = head {
+        crate::anchor_file::write_head(data_dir, &head)?;
+    }
+    Ok(())
 }
 
 fn print_demo_logins(addr: SocketAddr) {
@@ -496,39 +595,110 @@ pub fn run_user(data_dir: &Path, cmd: UserCommand) -> anyhow::Result<ExitCode> {
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
-    /// Walk the audit chain from the first record; exit 1 at the first broken link.
+    /// Walk the audit chain from the first record: its links, its anchors (their signatures
+    /// with the node's key) and the signed heads kept outside the store (the data folder's
+    /// `audit-head.json` and any `--head FILE`); exit 1 at the first broken link, naming it.
     Verify {
         #[command(flatten)]
         store: StoreArgs,
+        /// A signed head kept elsewhere (an agency's copy of `GET /api/audit/head`).
+        /// Repeatable.
+        #[arg(long = "head", value_name = "FILE")]
+        heads: Vec<PathBuf>,
+        #[command(flatten)]
+        exchange: crate::exchange_cmd::ExchangeArgs,
+        /// Older public keys heads may be signed with (after a key rotation).
+        #[arg(long, value_name = "FILE", env = "JINGUAN_AUDIT_KEYS")]
+        audit_keys: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
+    /// Print the public key the audit heads are signed with (the node's exchange key), for
+    /// whoever verifies them elsewhere.
+    PublicKey {
+        #[command(flatten)]
+        exchange: crate::exchange_cmd::ExchangeArgs,
+    },
+}
+
+/// What `audit verify` and `backup verify` check with: the node's key (when the data folder has
+/// one or `--exchange-key` names it), the older keys, the head file and the heads given.
+pub fn verify_options(
+    data_dir: &Path,
+    exchange: &crate::exchange_cmd::ExchangeArgs,
+    audit_keys: Option<&Path>,
+    heads: &[PathBuf],
+) -> anyhow::Result<store::VerifyOptions> {
+    let mut ring = crate::anchor_file::key_ring(audit_keys)?;
+    if let Some(key) = crate::exchange_cmd::existing_key(data_dir, exchange)? {
+        ring.insert(key.agency().clone(), key.key_id().clone(), key.public_key());
+    }
+    let mut all = Vec::new();
+    for path in
+        std::iter::once(crate::anchor_file::head_path(data_dir)).chain(heads.iter().cloned())
+    {
+        match crate::anchor_file::read_head(&path)? {
+            Some(h) => all.push(h),
+            None if heads.contains(&path) => bail!("no head in {}", path.display()),
+            None => {}
+        }
+    }
+    Ok(store::VerifyOptions {
+        heads: all,
+        verifier: (!ring.is_empty()).then(|| {
+            Arc::new(app::anchor::RingVerifier(ring)) as Arc<dyn store::audit::HeadVerifier>
+        }),
+    })
 }
 
 pub fn run_audit(data_dir: &Path, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { store } => {
+        AuditCommand::Verify {
+            store,
+            heads,
+            exchange,
+            audit_keys,
+            json,
+        } => {
+            let options = verify_options(data_dir, &exchange, audit_keys.as_deref(), &heads)?;
             let store = open_store(&store.backend(data_dir)?)?;
             let report = store
-                .verify_audit()
+                .verify_audit_with(&options)
                 .context("failed to read the audit log")?;
-            match &report.first_broken {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            match crate::anchor_file::describe_broken(&report) {
                 None => {
-                    println!(
-                        "audit chain intact 审计链完整: {} records, head {}",
-                        report.records_checked, report.head_hash_hex
-                    );
+                    if !json {
+                        println!(
+                            "audit chain intact 审计链完整: {} records, head {}; {} anchors, {}, signed through record {}",
+                            report.records_checked,
+                            report.head_hash_hex,
+                            report.anchors_checked,
+                            if report.signatures_checked {
+                                "signatures checked 签名已核验"
+                            } else {
+                                "signatures NOT checked (no key) 未核验签名"
+                            },
+                            report.anchored_through
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
-                Some(b) => {
-                    println!(
-                        "audit chain BROKEN 审计链断裂 at record {}: {} ({} records checked, last good head {})",
-                        b.record_id,
-                        b.reason.describe(),
-                        report.records_checked,
-                        report.head_hash_hex
-                    );
+                Some(why) => {
+                    if !json {
+                        println!("{why}");
+                    }
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        AuditCommand::PublicKey { exchange } => {
+            let key = crate::exchange_cmd::load_key(data_dir, &exchange)?;
+            println!("{}", key.public_line());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

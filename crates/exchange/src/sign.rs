@@ -458,6 +458,11 @@ impl KeyRing {
         self.keys.insert(key_id, (agency, key));
     }
 
+    /// The agency and public key of `key_id`.
+    pub fn get(&self, key_id: &KeyId) -> Option<(&Agency, &PublicKey)> {
+        self.keys.get(key_id).map(|(a, k)| (a, k))
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

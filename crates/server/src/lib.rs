@@ -68,6 +68,9 @@ pub struct ServeOptions {
     pub signin: Arc<signin::SignInGuard>,
     pub limits: conn::ConnLimits,
     pub conn_stats: Arc<conn::ConnStats>,
+    /// Why the server must not be taken as ready whatever the store answers (started on a
+    /// broken audit chain: `audit_chain_broken`); `/ready` answers 503 with it.
+    pub unhealthy: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -76,6 +79,7 @@ impl Default for ServeOptions {
             signin: signin::SignInGuard::new(signin::SignInPolicy::default()),
             limits: conn::ConnLimits::default(),
             conn_stats: Arc::default(),
+            unhealthy: None,
         }
     }
 }
@@ -100,6 +104,11 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .route("/api/session", post(login).delete(logout).get(whoami))
         .route("/api/users", post(create_user))
         .route("/api/users/{login}/revoke-sessions", post(revoke_sessions))
+        .route("/api/users/{login}/password-reset", post(reset_password))
+        .route("/api/users/{login}/disable", post(disable_user))
+        .route("/api/users/{login}/enable", post(enable_user))
+        .route("/api/password", post(change_password))
+        .route("/api/audit/head", get(audit_head))
         .route("/api/audit/verify", get(verify_audit))
         .route("/api/declarations", post(submit).get(list))
         .route("/api/declarations/check", post(ui_api::check))
@@ -136,6 +145,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         // our own shape.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(Extension(options.signin))
+        .layer(Extension(Unhealthy(options.unhealthy)))
         .with_state(svc)
 }
 
@@ -318,6 +328,15 @@ pub struct LoginBody {
     pub password: String,
 }
 
+/// A password change: the login, its current (or one-time) password and the new one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    pub login: String,
+    pub current_password: String,
+    pub new_password: String,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
@@ -429,7 +448,16 @@ async fn alive() -> Response {
 #[utoipa::path(get, path = "/ready", responses(
     (status = 200, description = "the store answers"),
     (status = 503, description = "the store does not answer; retry later")))]
-async fn ready(State(svc): State<Svc>) -> Response {
+async fn ready(State(svc): State<Svc>, Extension(unhealthy): Extension<Unhealthy>) -> Response {
+    if let Some(why) = unhealthy.0 {
+        let mut resp = json_ok(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "unavailable", "reason": why}),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return resp;
+    }
     let probe = tokio::time::timeout(
         std::time::Duration::from_secs(READY_PROBE_SECONDS),
         tokio::task::spawn_blocking(move || svc.users().probe_store()),
@@ -457,6 +485,10 @@ async fn ready(State(svc): State<Svc>) -> Response {
     }
 }
 
+/// Why the server is not ready whatever the store answers ([`ServeOptions::unhealthy`]).
+#[derive(Clone)]
+struct Unhealthy(Option<String>);
+
 /// How long `/ready` waits for the store.
 const READY_PROBE_SECONDS: u64 = 2;
 
@@ -473,9 +505,12 @@ async fn unlock_sign_in(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let by = p.clone();
-    blocking(move || svc.users().authorize_unlock_sign_in(&by)).await?;
+    let s = svc.clone();
+    blocking(move || s.users().authorize_unlock_sign_in(&by)).await?;
     let was_locked = guard.unlock(&login);
     tracing::warn!(target: "security", login = ?login, by = ?p, was_locked, "sign-in lock cleared by an administrator");
+    let l = login.clone();
+    blocking(move || svc.users().record_sign_in_unlock(&p, &l, was_locked)).await?;
     Ok(json_ok(
         StatusCode::OK,
         &serde_json::json!({"login": login, "was_locked": was_locked}),
@@ -532,7 +567,10 @@ async fn login(
             let outcome = s.users().login(&b.login, &b.password);
             match &outcome {
                 Ok(_) => attempt.succeeded(),
-                Err(app::AppError::Unauthenticated(_)) => attempt.failed(),
+                Err(app::AppError::Unauthenticated(_)) => audit_lockouts(&s, attempt.failed()),
+                // The right password of a disabled account, or of one whose password must
+                // first be changed: not a guess.
+                Err(app::AppError::Forbidden(_)) => attempt.succeeded(),
                 Err(_) => drop(attempt),
             }
             outcome
@@ -549,6 +587,143 @@ async fn login(
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// Locks begun by a failed sign-in go into the audit chain (on the sign-in pool: a store write
+/// only when a lock begins). A store that cannot write loses the record, not the lock.
+fn audit_lockouts(svc: &Clearance, lockouts: Vec<signin::Lockout>) {
+    for l in lockouts {
+        if let Err(e) = svc
+            .users()
+            .record_sign_in_lockout(&l.key, l.failures, l.lock_seconds)
+        {
+            tracing::warn!(target: "security", key = ?l.key, error = %e, "a sign-in lockout could not be audited");
+        }
+    }
+}
+
+/// A user sets a new password: the current one (or the one-time password of a reset) is
+/// required; the same limits as a sign-in.
+#[utoipa::path(post, path = "/api/password", request_body = PasswordBody,
+    responses((status = 200, description = "changed; `sessions_ended`: the user's other sessions, ended (the session the request is signed in with, if the user's, stays)"),
+        (status = 401, description = "wrong login or current password"),
+        (status = 403, description = "`account_disabled`"),
+        (status = 422, description = "the new password breaks the rules or equals the current one"),
+        (status = 429, description = "too many failures for this login or client address: locked, see `Retry-After`")))]
+async fn change_password(
+    State(svc): State<Svc>,
+    Extension(guard): Extension<Arc<signin::SignInGuard>>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let b: PasswordBody = parse_json(&headers, &body_bytes(body)?)?;
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
+    if !app::users::login_format_ok(&b.login) {
+        return Err(app::AppError::Unauthenticated("wrong login or password").into());
+    }
+    let attempt = guard
+        .reserve(&b.login, address.as_deref())
+        .map_err(ApiError::from)?;
+    let keep = bearer(&headers);
+    let s = svc.clone();
+    let login = b.login.clone();
+    let outcome = guard
+        .run(move || {
+            let outcome = s.users().change_password(
+                &b.login,
+                &b.current_password,
+                &b.new_password,
+                keep.as_deref(),
+            );
+            match &outcome {
+                Ok(_) => attempt.succeeded(),
+                Err(app::AppError::Unauthenticated(_)) => audit_lockouts(&s, attempt.failed()),
+                Err(_) => drop(attempt),
+            }
+            outcome
+        })
+        .await
+        .map_err(ApiError::from)?;
+    let ended = outcome?;
+    Ok(json_ok(
+        StatusCode::OK,
+        &serde_json::json!({"login": login, "sessions_ended": ended}),
+    ))
+}
+
+/// An administrator resets a user's password: a one-time password, shown once in the answer,
+/// that can only be changed (`POST /api/password`); every session of the user ends.
+#[utoipa::path(post, path = "/api/users/{login}/password-reset",
+    params(("login" = String, Path, description = "the user")),
+    responses((status = 200, description = "`one_time_password` (shown once), `sessions_ended`"),
+        (status = 403, description = "not an administrator of this user"), (status = 404, description = "no such user")))]
+async fn reset_password(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let reset = blocking(move || svc.users().reset_password(&p, &login)).await?;
+    Ok(json_ok(StatusCode::OK, &reset))
+}
+
+/// An administrator disables an account: its sessions end at once, and it cannot sign in.
+#[utoipa::path(post, path = "/api/users/{login}/disable",
+    params(("login" = String, Path, description = "the user")),
+    responses((status = 200, description = "disabled; `sessions_ended`"),
+        (status = 403, description = "not an administrator of this user"), (status = 404, description = "no such user"),
+        (status = 409, description = "`own_account`: an administrator cannot disable their own account")))]
+async fn disable_user(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    set_enabled(svc, headers, login, false).await
+}
+
+/// An administrator enables a disabled account again.
+#[utoipa::path(post, path = "/api/users/{login}/enable",
+    params(("login" = String, Path, description = "the user")),
+    responses((status = 200, description = "enabled"),
+        (status = 403, description = "not an administrator of this user"), (status = 404, description = "no such user")))]
+async fn enable_user(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    set_enabled(svc, headers, login, true).await
+}
+
+async fn set_enabled(
+    svc: Svc,
+    headers: HeaderMap,
+    login: String,
+    enabled: bool,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let l = login.clone();
+    let ended = blocking(move || svc.users().set_enabled(&p, &l, enabled)).await?;
+    Ok(json_ok(
+        StatusCode::OK,
+        &serde_json::json!({"login": login, "enabled": enabled, "sessions_ended": ended}),
+    ))
+}
+
+/// The newest signed head of the audit chain kept outside the store (when the node anchors):
+/// an agency or an auditor keeps copies and checks a later `jinguan audit verify --head FILE`
+/// against them. Any signed-in user.
+#[utoipa::path(get, path = "/api/audit/head",
+    responses((status = 200, description = "`{seq, hash, at_ms, key, signature}`, or `{\"head\": null}` before the first anchor")))]
+async fn audit_head(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let _ = principal(&svc, &headers).await?;
+    match svc.anchoring_head() {
+        Some(h) => Ok(json_ok(StatusCode::OK, &h)),
+        None => Ok(json_ok(
+            StatusCode::OK,
+            &serde_json::json!({ "head": null }),
+        )),
+    }
 }
 
 #[utoipa::path(delete, path = "/api/session", responses((status = 204, description = "signed out")))]
@@ -1004,6 +1179,11 @@ step_docs! {
         health,
         alive,
         ready,
+        change_password,
+        reset_password,
+        disable_user,
+        enable_user,
+        audit_head,
         unlock_sign_in,
         login,
         logout,
@@ -1034,6 +1214,7 @@ step_docs! {
     ),
     components(schemas(
         LoginBody,
+        PasswordBody,
         NewUserBody,
         ReasonBody,
         ChangeBody,

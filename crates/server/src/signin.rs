@@ -112,10 +112,20 @@ pub struct Attempt {
     ended: bool,
 }
 
+/// A lock that began with a failure: for the audit chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lockout {
+    /// `login:…` (lower case) or `address:…`.
+    pub key: String,
+    pub failures: u32,
+    pub lock_seconds: u64,
+}
+
 impl Attempt {
-    /// The password was wrong (or the login unknown): count a failure.
-    pub fn failed(mut self) {
-        self.end(Outcome::Failed);
+    /// The password was wrong (or the login unknown): count a failure. Returns the locks this
+    /// failure began (none, the login's, the address's or both), to be audited.
+    pub fn failed(mut self) -> Vec<Lockout> {
+        self.end(Outcome::Failed)
     }
 
     /// Signed in: the login starts over.
@@ -123,12 +133,13 @@ impl Attempt {
         self.end(Outcome::Succeeded);
     }
 
-    fn end(&mut self, outcome: Outcome) {
-        if !self.ended {
-            self.ended = true;
-            self.guard
-                .end(&self.login, self.address.as_deref(), outcome);
+    fn end(&mut self, outcome: Outcome) -> Vec<Lockout> {
+        if self.ended {
+            return Vec::new();
         }
+        self.ended = true;
+        self.guard
+            .end(&self.login, self.address.as_deref(), outcome)
     }
 }
 
@@ -366,12 +377,13 @@ impl SignInGuard {
         }
     }
 
-    /// Count a failed sign-in (not reserved; an ended [`Attempt`] counts itself).
-    pub fn failed(&self, login: &str, address: Option<&str>) {
+    /// Count a failed sign-in (not reserved; an ended [`Attempt`] counts itself). Returns
+    /// the locks it began.
+    pub fn failed(&self, login: &str, address: Option<&str>) -> Vec<Lockout> {
         let now = Instant::now();
         let mut map = self.failures.lock().expect("sign-in failures lock");
         self.make_room(&mut map, now);
-        self.count_failure(&mut map, login, address, now);
+        self.count_failure(&mut map, login, address, now)
     }
 
     fn count_failure(
@@ -380,7 +392,8 @@ impl SignInGuard {
         login: &str,
         address: Option<&str>,
         now: Instant,
-    ) {
+    ) -> Vec<Lockout> {
+        let mut began = Vec::new();
         self.failures_total.fetch_add(1, Ordering::SeqCst);
         for (key, is_login) in Self::keys(login, address) {
             let f = map.entry(key.clone()).or_insert_with(|| Failures::new(now));
@@ -397,12 +410,18 @@ impl SignInGuard {
                 self.lockouts.fetch_add(1, Ordering::SeqCst);
                 tracing::warn!(target: "security", key = ?key, failures = f.count,
                     lock_seconds = lock.as_secs(), "sign-in locked after repeated failures");
+                began.push(Lockout {
+                    key: key.clone(),
+                    failures: f.count,
+                    lock_seconds: lock.as_secs(),
+                });
             }
         }
+        began
     }
 
     /// End a reserved attempt: release its places and count its outcome, in one lock.
-    fn end(&self, login: &str, address: Option<&str>, outcome: Outcome) {
+    fn end(&self, login: &str, address: Option<&str>, outcome: Outcome) -> Vec<Lockout> {
         let now = Instant::now();
         let keys = Self::keys(login, address);
         let mut map = self.failures.lock().expect("sign-in failures lock");
@@ -411,8 +430,9 @@ impl SignInGuard {
                 f.pending = f.pending.saturating_sub(1);
             }
         }
+        let mut began = Vec::new();
         match outcome {
-            Outcome::Failed => self.count_failure(&mut map, login, address, now),
+            Outcome::Failed => began = self.count_failure(&mut map, login, address, now),
             Outcome::Succeeded => {
                 if let Some(f) = map.get_mut(&keys[0].0) {
                     f.count = 0;
@@ -429,6 +449,7 @@ impl SignInGuard {
                 map.remove(key);
             }
         }
+        began
     }
 
     /// Count a successful sign-in that was not reserved: the login starts over.
