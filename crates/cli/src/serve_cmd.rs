@@ -189,6 +189,7 @@ impl LimitArgs {
             },
             conn_stats: Default::default(),
             unhealthy: None,
+            bus_probe: None,
         }
     }
 }
@@ -290,6 +291,19 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.audit.audit_keys.as_deref(),
     )?);
     let mut options = args.limits.options();
+    if let Some(url) = &args.exchange.nats {
+        let mut bus = exchange_bus::BusConfig::new(url.clone());
+        bus.stream = args.exchange.exchange_stream.clone();
+        let bus = Arc::new(bus);
+        options.bus_probe = Some(Arc::new(move || {
+            let bus = bus.clone();
+            Box::pin(async move {
+                exchange_bus::bus::probe(&bus, std::time::Duration::from_secs(1))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }));
+    }
     let t = Instant::now();
     let report = ledgers
         .verify_audit_with(&anchoring.verify_options())

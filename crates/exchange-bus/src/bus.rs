@@ -81,6 +81,46 @@ pub enum BusError {
     JetStream(String),
 }
 
+/// Whether the bus answers: a fresh connection (at most `timeout`) and the exchange stream's
+/// info. For `/ready`; cheap enough for a probe every few seconds.
+pub async fn probe(config: &BusConfig, timeout: std::time::Duration) -> Result<(), BusError> {
+    let work = async {
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(timeout)
+            .connect(config.url.as_str())
+            .await
+            .map_err(|e| BusError::Connect {
+                url: config.url.clone(),
+                reason: e.to_string(),
+            })?;
+        let js = async_nats::jetstream::ContextBuilder::new()
+            .timeout(timeout)
+            .build(client);
+        // The relay creates the stream on its first publish: an absent stream is not an outage.
+        match js.get_stream(&config.stream).await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    async_nats::jetstream::context::GetStreamErrorKind::JetStream(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(BusError::JetStream(format!(
+                "stream {}: {e}",
+                config.stream
+            ))),
+        }
+    };
+    tokio::time::timeout(timeout * 2, work)
+        .await
+        .map_err(|_| BusError::Connect {
+            url: config.url.clone(),
+            reason: format!("no answer within {} s", (timeout * 2).as_secs()),
+        })?
+}
+
 /// Connect without waiting for the server: the client keeps retrying in the background (every
 /// 50 ms at first, then at most every second), and requests fail with a timeout meanwhile.
 pub async fn connect(config: &BusConfig) -> Result<jetstream::Context, BusError> {

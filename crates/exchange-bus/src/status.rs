@@ -113,6 +113,17 @@ pub async fn bus_state(bus: &BusConfig) -> Result<BTreeMap<Agency, BusAgencyStat
         .await
         .map_err(|e| js_err(format!("stream {}: {e}", bus.stream)))?;
     let mut out = BTreeMap::new();
+    // Every agency's messages in the stream, by the recipient token of their subjects: an
+    // agency without a durable consumer has its backlog here and nowhere else.
+    let mut per_subject = Vec::new();
+    let mut subjects = stream
+        .info_with_subjects(format!("{}.>", bus.subject_prefix))
+        .await
+        .map_err(|e| js_err(format!("stream subjects: {e}")))?;
+    while let Some(s) = subjects.next().await {
+        let (subject, n) = s.map_err(|e| js_err(format!("stream subjects: {e}")))?;
+        per_subject.push((subject, n as u64));
+    }
     let mut consumers = stream.consumers();
     while let Some(info) = consumers.next().await {
         let info = info.map_err(|e| js_err(format!("consumers: {e}")))?;
@@ -138,7 +149,41 @@ pub async fn bus_state(bus: &BusConfig) -> Result<BTreeMap<Agency, BusAgencyStat
             },
         );
     }
+    add_unconsumed(&mut out, &bus.subject_prefix, per_subject);
     Ok(out)
+}
+
+/// Agencies with messages in the stream but no durable consumer: all their messages wait
+/// (`num_pending`), none is delivered. Subjects are `PREFIX.RECIPIENT.KIND`.
+pub fn add_unconsumed(
+    out: &mut BTreeMap<Agency, BusAgencyState>,
+    prefix: &str,
+    per_subject: impl IntoIterator<Item = (String, u64)>,
+) {
+    let mut waiting: BTreeMap<Agency, u64> = BTreeMap::new();
+    for (subject, n) in per_subject {
+        let recipient = subject
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('.'))
+            .and_then(|r| r.split('.').next());
+        let Some(Ok(agency)) = recipient.map(Agency::parse) else {
+            continue;
+        };
+        if !out.contains_key(&agency) {
+            *waiting.entry(agency).or_default() += n;
+        }
+    }
+    for (agency, n) in waiting {
+        out.insert(
+            agency,
+            BusAgencyState {
+                on_bus: n,
+                num_pending: n,
+                num_ack_pending: 0,
+                num_redelivered: 0,
+            },
+        );
+    }
 }
 
 /// [`bus_state`] for callers without a runtime (the CLI).
@@ -224,5 +269,36 @@ mod tests {
         assert!(render_table(&s).contains("TAX"));
         let none = compute(None, None, &BTreeMap::new(), now);
         assert!(none.agencies.is_empty());
+    }
+
+    #[test]
+    fn an_agency_without_a_consumer_has_its_stream_messages_pending() {
+        let tax = Agency::parse("TAX").unwrap();
+        let police = Agency::parse("POLICE").unwrap();
+        let mut bus = BTreeMap::from([(
+            tax.clone(),
+            BusAgencyState {
+                on_bus: 5,
+                ..Default::default()
+            },
+        )]);
+        add_unconsumed(
+            &mut bus,
+            "jinguan.x",
+            [
+                ("jinguan.x.TAX.declaration_released.v1".to_owned(), 5),
+                ("jinguan.x.POLICE.declaration_released.v1".to_owned(), 1200),
+                ("jinguan.x.POLICE.duty_paid.v1".to_owned(), 151),
+                ("other.x.FOREX.y".to_owned(), 9),
+            ],
+        );
+        assert_eq!(
+            bus[&tax].num_pending, 0,
+            "TAX has a consumer: its own counts"
+        );
+        let s = compute(None, Some(&bus), &BTreeMap::new(), Utc::now());
+        let p = s.agencies.iter().find(|a| a.agency == "POLICE").unwrap();
+        assert_eq!((p.pending, p.delivered), (1351, Some(0)));
+        assert_eq!(s.agencies.len(), 2);
     }
 }

@@ -629,3 +629,49 @@ async fn sm2_and_ed25519_senders_both_reach_the_agency_and_status_reports_them()
     assert_eq!(row("TAX").unpublished, Some(0));
     delete_stream(&url, &bus).await;
 }
+
+/// `jinguan exchange status` for an agency without a durable consumer: its messages wait in the
+/// stream, and the status says how many (it said "pending 0": issue 15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agency_without_a_consumer_shows_its_backlog() {
+    let Some(url) = nats_url() else { return };
+    let bus = unique_bus(&url, "backlog");
+    let customs = key(Algorithm::Sm2Sm3, "CUSTOMS", "customs-1");
+    let outbox = MemoryOutbox::new();
+    let mut run = Running::new();
+    let mut relay = run.relay(relay_for(&outbox, &customs, &bus));
+    produce(&outbox, 37, &["POLICE", "TAX"], 1);
+    wait_for(&mut relay, "37 published", |s| s.published >= 37).await;
+    run.stop().await;
+    let state = exchange_bus::status::bus_state(&bus).await.unwrap();
+    let status = exchange_bus::status::compute(None, Some(&state), &Default::default(), Utc::now());
+    let pending: Vec<(String, u64)> = status
+        .agencies
+        .iter()
+        .map(|a| (a.agency.clone(), a.pending))
+        .collect();
+    assert_eq!(pending, [("POLICE".to_owned(), 37), ("TAX".to_owned(), 37)]);
+    delete_stream(&url, &bus).await;
+}
+
+/// `/ready`'s question to the bus: answered while NATS runs, refused (quickly) when nothing
+/// listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ready_probe_tells_a_running_bus_from_a_missing_one() {
+    let Some(url) = nats_url() else { return };
+    let bus = unique_bus(&url, "probe");
+    exchange_bus::bus::probe(&bus, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = BusConfig::new(format!("nats://127.0.0.1:{port}"));
+    let t = std::time::Instant::now();
+    assert!(exchange_bus::bus::probe(&gone, Duration::from_secs(1))
+        .await
+        .is_err());
+    assert!(t.elapsed() < Duration::from_secs(5));
+}

@@ -71,7 +71,15 @@ pub struct ServeOptions {
     /// Why the server must not be taken as ready whatever the store answers (started on a
     /// broken audit chain: `audit_chain_broken`); `/ready` answers 503 with it.
     pub unhealthy: Option<String>,
+    /// The exchange bus, when one is configured: `/ready` asks it too (`Err(why)`: unreachable).
+    pub bus_probe: Option<BusProbe>,
 }
+
+/// Asks the exchange bus whether it answers (`jinguan serve --nats`: a connection and the
+/// stream's info); `Err` carries why, for the log only.
+pub type BusProbe = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
 
 impl Default for ServeOptions {
     fn default() -> Self {
@@ -80,6 +88,7 @@ impl Default for ServeOptions {
             limits: conn::ConnLimits::default(),
             conn_stats: Arc::default(),
             unhealthy: None,
+            bus_probe: None,
         }
     }
 }
@@ -146,6 +155,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(Extension(options.signin))
         .layer(Extension(Unhealthy(options.unhealthy)))
+        .layer(Extension(BusReady(options.bus_probe)))
         .with_state(svc)
 }
 
@@ -448,7 +458,11 @@ async fn alive() -> Response {
 #[utoipa::path(get, path = "/ready", responses(
     (status = 200, description = "the store answers"),
     (status = 503, description = "the store does not answer; retry later")))]
-async fn ready(State(svc): State<Svc>, Extension(unhealthy): Extension<Unhealthy>) -> Response {
+async fn ready(
+    State(svc): State<Svc>,
+    Extension(unhealthy): Extension<Unhealthy>,
+    Extension(bus): Extension<BusReady>,
+) -> Response {
     if let Some(why) = unhealthy.0 {
         let mut resp = json_ok(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -469,7 +483,39 @@ async fn ready(State(svc): State<Svc>, Extension(unhealthy): Extension<Unhealthy
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some(format!("no answer within {READY_PROBE_SECONDS} s")),
     };
+    let bus_why = match (&why, bus.0) {
+        (None, Some(probe)) => {
+            match tokio::time::timeout(
+                std::time::Duration::from_secs(READY_PROBE_SECONDS * 2),
+                probe(),
+            )
+            .await
+            {
+                Ok(Ok(())) => Some(None),
+                Ok(Err(e)) => Some(Some(e)),
+                Err(_) => Some(Some(format!(
+                    "no answer within {} s",
+                    READY_PROBE_SECONDS * 2
+                ))),
+            }
+        }
+        _ => None,
+    };
+    if let Some(Some(why)) = bus_why {
+        tracing::warn!(error = %why, "not ready: the exchange bus does not answer");
+        let mut resp = json_ok(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "unavailable", "store": "ready", "bus": "unavailable"}),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return resp;
+    }
     match why {
+        None if bus_why.is_some() => json_ok(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ready", "bus": "ready"}),
+        ),
         None => json_ok(StatusCode::OK, &serde_json::json!({"status": "ready"})),
         Some(why) => {
             tracing::warn!(error = %why, "not ready: the store does not answer");
@@ -484,6 +530,10 @@ async fn ready(State(svc): State<Svc>, Extension(unhealthy): Extension<Unhealthy
         }
     }
 }
+
+/// The exchange bus's probe, when a bus is configured ([`ServeOptions::bus_probe`]).
+#[derive(Clone)]
+struct BusReady(Option<BusProbe>);
 
 /// Why the server is not ready whatever the store answers ([`ServeOptions::unhealthy`]).
 #[derive(Clone)]
