@@ -174,3 +174,112 @@ pub fn run_restore(data_dir: &Path, args: RestoreArgs) -> anyhow::Result<ExitCod
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// Scheduled backups of `jinguan serve` (`--backup-dir DIR --backup-every 1h --backup-keep N`).
+#[derive(clap::Args, Default)]
+pub struct ScheduleArgs {
+    /// Take a backup of the SQLite store into this folder every `--backup-every`, each
+    /// verified; the oldest beyond `--backup-keep` are removed.
+    #[arg(long, value_name = "DIR", env = "JINGUAN_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// How often: a number and a unit, `30m`, `1h`, `1d` (s, m, h, d).
+    #[arg(long, value_name = "PERIOD", default_value = "1h", value_parser = parse_period, env = "JINGUAN_BACKUP_EVERY")]
+    pub backup_every: std::time::Duration,
+    /// How many backups to keep (at least 1).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 24,
+        env = "JINGUAN_BACKUP_KEEP"
+    )]
+    pub backup_keep: usize,
+}
+
+/// `30s`, `15m`, `1h`, `2d`.
+pub fn parse_period(s: &str) -> Result<std::time::Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and s, m, h or d"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?}: expected a number and s, m, h or d")),
+    };
+    if seconds == 0 {
+        return Err("the period must be above zero".into());
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+/// The prefix and suffix of a scheduled backup's name: `jinguan-20261207T090000Z.db`.
+const SCHEDULED_PREFIX: &str = "jinguan-";
+const SCHEDULED_SUFFIX: &str = ".db";
+
+/// One scheduled backup: a consistent copy under a new name (temporary name, fsync, rename),
+/// verified; then the oldest beyond `keep` removed, and leftovers of killed backups too. Returns
+/// the file written.
+pub fn scheduled_backup(data_dir: &Path, dir: &Path, keep: usize) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let name = format!(
+        "{SCHEDULED_PREFIX}{}{SCHEDULED_SUFFIX}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    );
+    let to = dir.join(name);
+    backup::backup(data_dir, &to)
+        .with_context(|| format!("failed to back up the store to {}", to.display()))?;
+    let check = backup::verify(&to, &store::VerifyOptions::default())
+        .with_context(|| format!("failed to verify {}", to.display()))?;
+    if !check.is_sound() {
+        // Kept for inspection, under a name the retention never counts as a good backup.
+        let bad = to.with_extension("db.damaged");
+        let _ = std::fs::rename(&to, &bad);
+        bail!("the backup {} does not verify: {check:?}", bad.display());
+    }
+    let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("failed to list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(SCHEDULED_PREFIX) && n.ends_with(SCHEDULED_SUFFIX))
+        })
+        .collect();
+    // The names sort by time.
+    backups.sort();
+    let keep = keep.max(1);
+    if backups.len() > keep {
+        for old in &backups[..backups.len() - keep] {
+            std::fs::remove_file(old)
+                .with_context(|| format!("failed to remove {}", old.display()))?;
+        }
+    }
+    // A backup killed midway leaves only its temporary file (`.NAME.tmp-PID`), never a file
+    // under its final name; those of other processes are removed here.
+    let mine = format!(".tmp-{}", std::process::id());
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with('.') && n.contains(".tmp-") && !n.ends_with(&mine) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_parse() {
+        assert_eq!(parse_period("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_period("15m").unwrap().as_secs(), 900);
+        assert_eq!(parse_period("1h").unwrap().as_secs(), 3600);
+        assert_eq!(parse_period("2d").unwrap().as_secs(), 172_800);
+        for bad in ["", "h", "1", "1w", "0h", "-1h", "1.5h"] {
+            assert!(parse_period(bad).is_err(), "{bad}");
+        }
+    }
+}

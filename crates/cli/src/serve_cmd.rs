@@ -112,6 +112,8 @@ pub struct ServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     audit: AuditArgs,
+    #[command(flatten)]
+    backups: crate::backup_cmd::ScheduleArgs,
 }
 
 /// The audit chain's anchors (docs/OPERATIONS.md, "Audit anchors").
@@ -261,6 +263,7 @@ impl From<DemoArgs> for ServeArgs {
                 audit_anchor_seconds: 1,
                 ..AuditArgs::default()
             },
+            backups: crate::backup_cmd::ScheduleArgs::default(),
         }
     }
 }
@@ -275,6 +278,9 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .try_init();
     let backend = args.store.backend(data_dir)?;
+    if args.backups.backup_dir.is_some() && !matches!(backend, Backend::Sqlite(_)) {
+        bail!("--backup-dir backs up the embedded SQLite store; back PostgreSQL up with its own tools (docs/OPERATIONS.md)");
+    }
     let ledgers = open_ledgers(&backend)?;
     // Transport and cargo control on the same store: the manifest ledger replayed once here.
     let desk = app::cargo_desk::CargoDesk::open(ledgers.clone(), args.cargo.policy()?)
@@ -436,6 +442,33 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         });
+        // Scheduled backups of the SQLite store, each verified, the oldest beyond the number kept
+        // removed; the first after one period.
+        if let Some(dir) = args.backups.backup_dir.clone() {
+            let every = args.backups.backup_every;
+            let keep = args.backups.backup_keep;
+            let data = data_dir.to_owned();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let (data, dir) = (data.clone(), dir.clone());
+                    match tokio::task::spawn_blocking(move || {
+                        crate::backup_cmd::scheduled_backup(&data, &dir, keep)
+                    })
+                    .await
+                    {
+                        Ok(Ok(file)) => tracing::info!(file = %file.display(), "scheduled backup written and verified"),
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %format!("{e:#}"), "scheduled backup failed");
+                            eprintln!("jinguan: scheduled backup failed 定时备份失败: {e:#}");
+                        }
+                        Err(e) => tracing::error!(error = %e, "scheduled backup task failed"),
+                    }
+                }
+            });
+        }
         let served = server::serve_with(listener, svc.clone(), options, shutdown_signal())
             .await
             .context("server failed");
