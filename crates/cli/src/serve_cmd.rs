@@ -303,11 +303,14 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let bus = Arc::new(bus);
         options.bus_probe = Some(Arc::new(move || {
             let bus = bus.clone();
-            Box::pin(async move {
+            let probe: std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<(), String>> + Send>,
+            > = Box::pin(async move {
                 exchange_bus::bus::probe(&bus, std::time::Duration::from_secs(1))
                     .await
                     .map_err(|e| e.to_string())
-            })
+            });
+            probe
         }));
     }
     let t = Instant::now();

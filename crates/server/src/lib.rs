@@ -501,7 +501,7 @@ async fn ready(
         }
         _ => None,
     };
-    if let Some(Some(why)) = bus_why {
+    if let Some(Some(why)) = &bus_why {
         tracing::warn!(error = %why, "not ready: the exchange bus does not answer");
         let mut resp = json_ok(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -39,13 +39,16 @@ async fn ready_asks_the_bus_when_one_is_configured() {
     let flag = up.clone();
     let probe: server::BusProbe = Arc::new(move || {
         let up = flag.load(Ordering::SeqCst);
-        Box::pin(async move {
+        let answer: std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), String>> + Send>,
+        > = Box::pin(async move {
             if up {
                 Ok(())
             } else {
                 Err("NATS connection to nats://secret-host:4222: refused".to_owned())
             }
-        })
+        });
+        answer
     });
     let t = start(server::ServeOptions {
         bus_probe: Some(probe),
