@@ -274,7 +274,6 @@ mod tests {
     #[test]
     fn an_agency_without_a_consumer_has_its_stream_messages_pending() {
         let tax = Agency::parse("TAX").unwrap();
-        let police = Agency::parse("POLICE").unwrap();
         let mut bus = BTreeMap::from([(
             tax.clone(),
             BusAgencyState {

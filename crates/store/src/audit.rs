@@ -551,7 +551,7 @@ impl SignedHead {
 
 /// Bytes of a lower-case or upper-case hex string; `None` if it is not one.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
