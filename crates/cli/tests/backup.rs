@@ -183,6 +183,21 @@ fn a_backup_taken_while_filing_verifies_and_restores_into_a_working_store() {
     assert_eq!(o.status.code(), Some(0), "restore --force: {}", text(&o));
     drop(server);
 
+    // The audit chain's anchors are signed with the data folder's exchange key, which travels
+    // with a restore (docs/OPERATIONS.md): without it, serve refuses the chain it cannot verify.
+    let o = jinguan(&["serve", "--addr", "127.0.0.1:0"], &fresh_dir);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("signature does not verify"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(fresh_dir.join("exchange-customs.key")).unwrap();
+    std::fs::remove_file(fresh_dir.join("exchange-customs.pub")).unwrap();
+    for f in ["exchange-customs.key", "exchange-customs.pub"] {
+        std::fs::copy(live.path().join(f), fresh_dir.join(f)).unwrap();
+    }
+
     // A server on the restored store (no demo) has the declaration acknowledged before.
     let restored = Server::start(&fresh_dir, false);
     let token = restored.login(&client, "ent-sh");
