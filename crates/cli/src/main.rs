@@ -8,9 +8,11 @@ use clap::{Parser, Subcommand};
 
 mod backup_cmd;
 mod bench_cmd;
+mod bench_stats;
 mod codes_cmd;
 mod exchange_cmd;
 mod parse_cmd;
+mod plain_ceiling;
 mod risk_cmd;
 mod serve_cmd;
 mod simulate_cmd;
