@@ -66,7 +66,7 @@ fn keys(i: u64) -> (String, String, String) {
     (
         format!("2233{:014}", 2025_1_000_000_000 + i),
         format!("p-{i}"),
-        format!("223320251{:09}", i),
+        format!("223320251{i:09}"),
     )
 }
 
