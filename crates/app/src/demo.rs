@@ -614,6 +614,8 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
     self::eport::release_licensed_cars(svc, &who)?;
     // Refund claims of closed exports and the bank's receipts and payments.
     self::finance::load(svc, &who)?;
+    // A bulk load: the planner's statistics catch up now rather than at autovacuum's pace.
+    svc.store().refresh_statistics()?;
     let mut by_status: Vec<(Status, usize)> = by_status.into_iter().collect();
     by_status.sort();
     Ok(DemoSummary {

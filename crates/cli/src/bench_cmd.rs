@@ -11,6 +11,11 @@
 //! dropped at the end) and the ceiling writes the same rows straight into another fresh schema
 //! through `PostgresStore`, from as many threads.
 //!
+//! Beside them, the machine's plain ceiling (`plain_ceiling`): the same stored declaration row
+//! plus one audit row written by one writer with no Jinguan code, 100 per transaction (SQLite
+//! WAL `synchronous=FULL`, or PostgreSQL `synchronous_commit=on`), and the ratios to it; the
+//! "Store direct" ceiling, our own store code, is kept for information.
+//!
 //! `jinguan bench growth`: the same HTTP benchmark on an empty store and on a store filled to N
 //! declarations first (through the store's own `submit_reviewed`, with large batches: the same
 //! schema, indexes, events, notices and audit chain as any filing), with start-up time and RSS.
@@ -70,6 +75,24 @@ pub enum BenchCommand {
         seconds: u64,
         /// Keep the filled store in this folder (reused when it already holds declarations)
         /// instead of a temporary one.
+        #[arg(long)]
+        store_dir: Option<PathBuf>,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+    /// `GET /api/stats/summary`'s cost at growing store sizes, beside the scan it replaced.
+    Stats {
+        /// Store sizes, ascending (the same store grows from one to the next).
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000u64, 1_000_000])]
+        declarations: Vec<u64>,
+        /// Stop each fill after this many seconds (the figures name the count reached).
+        #[arg(long, default_value_t = 1800)]
+        fill_seconds: u64,
+        /// Summaries timed at each size (the median is printed).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Keep the filled store in this folder (reused when it already holds declarations).
         #[arg(long)]
         store_dir: Option<PathBuf>,
         /// Also write the figures as JSON to this file.
@@ -345,6 +368,20 @@ pub fn run(data_dir: &Path, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             rules,
             json,
         } => run_pipeline(data_dir, seconds, declarations, rules, json),
+        BenchCommand::Stats {
+            declarations,
+            fill_seconds,
+            repeats,
+            store_dir,
+            json,
+        } => crate::bench_stats::run(
+            data_dir,
+            declarations,
+            fill_seconds,
+            repeats,
+            store_dir,
+            json,
+        ),
     }
 }
 
@@ -453,7 +490,9 @@ fn run_http(
     let body = app::demo::IMPORT_TEMPLATE.as_bytes().to_vec();
     let server_dir = tempfile::tempdir().context("temporary folder")?;
     let ceiling_dir = tempfile::tempdir().context("temporary folder")?;
+    let plain_dir = tempfile::tempdir().context("temporary folder")?;
     let pid = std::process::id();
+    let plain_schema = format!("jinguan_bench_plain_{pid}");
     let (server, ceiling_target) = match &database {
         None => (
             Target::Sqlite(server_dir.path().to_owned()),
@@ -488,25 +527,34 @@ fn run_http(
             .prepare_filing(&principal, "template", &body)
             .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
         let ceiling = store_load(svc.store().clone(), request, review, clients, seconds);
-        anyhow::Ok((served, ceiling))
+
+        // --- the machine's ceiling: the stored row and an audit row, no Jinguan code ---------
+        let row = stored_row(svc.store().as_ref())?;
+        let plain = match &database {
+            None => crate::plain_ceiling::sqlite(plain_dir.path(), &row, seconds)?,
+            Some(url) => crate::plain_ceiling::postgres(url, &plain_schema, &row, seconds)?,
+        };
+        anyhow::Ok((served, ceiling, plain, row.body.len() + row.state.len()))
     })();
     if let Some(url) = &database {
-        let schemas = [&server, &ceiling_target].map(|t| match t {
-            Target::Postgres { schema, .. } => schema.as_str(),
-            Target::Sqlite(_) => "",
-        });
+        let mut schemas: Vec<&str> = [&server, &ceiling_target]
+            .map(|t| match t {
+                Target::Postgres { schema, .. } => schema.as_str(),
+                Target::Sqlite(_) => "",
+            })
+            .to_vec();
+        schemas.push(&plain_schema);
         if let Err(e) = drop_schemas(url, &schemas) {
             eprintln!("warning: could not drop the bench schemas {schemas:?}: {e}");
         }
     }
-    let (served, ceiling) = result?;
+    let (served, ceiling, plain, row_bytes) = result?;
     let http = &served.run;
 
-    let ratio = if ceiling.rate() > 0.0 {
-        http.rate() / ceiling.rate()
-    } else {
-        0.0
-    };
+    let over = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let ratio = over(http.rate(), ceiling.rate());
+    let ratio_plain = over(http.rate(), plain.rate());
+    let store_plain = over(ceiling.rate(), plain.rate());
     let storage = match &database {
         None => "SQLite WAL synchronous=FULL",
         Some(_) => "PostgreSQL synchronous_commit as configured (default on)",
@@ -531,7 +579,29 @@ fn run_http(
             r.errors
         );
     }
-    println!("ratio HTTP / ceiling: {ratio:.2}");
+    let plain_name = match &database {
+        None => "plain SQLite ceiling (no Jinguan)",
+        Some(_) => "plain PostgreSQL ceiling (no Jinguan)",
+    };
+    println!(
+        "{:<34} {:>12.0} {:>9} {:>9} {:>8}",
+        plain_name,
+        plain.rate(),
+        "-",
+        "-",
+        0
+    );
+    println!(
+        "  (one writer, {} declaration rows of {row_bytes} B body+state plus one audit row each per transaction, durable commit)",
+        crate::plain_ceiling::PER_TRANSACTION
+    );
+    println!("ratio HTTP / plain ceiling: {ratio_plain:.2}; Store direct / plain ceiling: {store_plain:.2}");
+    println!("ratio HTTP / Store direct (our own store code, for information): {ratio:.2}");
+    let cpu = cpu_model();
+    println!(
+        "CPU: {cpu} × {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!(
         "server: start-up {} ms to healthy; RSS idle {:.1} MiB, under load peak {:.1} MiB",
         served.startup_ms,
@@ -544,6 +614,10 @@ fn run_http(
         "http": {"per_s": http.rate(), "p50_ms": http.percentile_ms(0.5), "p99_ms": http.percentile_ms(0.99), "ok": http.ok, "errors": http.errors},
         "ceiling": {"per_s": ceiling.rate(), "p50_ms": ceiling.percentile_ms(0.5), "p99_ms": ceiling.percentile_ms(0.99), "ok": ceiling.ok, "errors": ceiling.errors},
         "ratio": ratio,
+        "plain_ceiling": {"per_s": plain.rate(), "rows": plain.rows, "per_transaction": crate::plain_ceiling::PER_TRANSACTION, "row_bytes": row_bytes},
+        "ratio_http_plain": ratio_plain,
+        "ratio_store_plain": store_plain,
+        "cpu": cpu,
         "startup_ms": served.startup_ms as u64,
         "rss_idle_mib": served.rss_idle_kib as f64 / 1024.0,
         "rss_load_peak_mib": served.rss_peak_kib as f64 / 1024.0,
@@ -682,7 +756,7 @@ const FILL_COUNT_FILE: &str = "bench-growth-filled.txt";
 /// Fill a SQLite store to `target` declarations through `Store::submit_reviewed` with large
 /// batches (many submitters, a large `batch_max`): every declaration is a real filing with its
 /// events, notices and audit records. Stops at `budget`; returns the count stored.
-fn bulk_fill(
+pub(crate) fn bulk_fill(
     dir: &Path,
     refdata: Arc<refdata::RefData>,
     body: &[u8],
@@ -1010,6 +1084,52 @@ async fn http_load(
     run.seconds = started.elapsed().as_secs_f64();
     run.latencies_us.sort_unstable();
     run
+}
+
+/// The CPU model (`/proc/cpuinfo`), printed beside every figure.
+pub(crate) fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// The stored form of the benchmark's filing (the newest declaration of `store`), as the
+/// plain ceilings write it.
+fn stored_row(store: &dyn Store) -> anyhow::Result<crate::plain_ceiling::Row> {
+    let page = store.list(
+        &store::ListFilter::default(),
+        &store::PageRequest {
+            after: None,
+            limit: 1,
+        },
+    )?;
+    let id = page
+        .items
+        .first()
+        .context("the ceiling run stored nothing")?
+        .id;
+    let d = store
+        .load(store::DeclarationKey::Id(id))?
+        .context("the stored declaration")?;
+    Ok(crate::plain_ceiling::Row {
+        body: d.body_json,
+        state: serde_json::to_string(&d.state)?,
+        // The size of the filing's audit detail: its numbers and the body's digest.
+        audit_detail: serde_json::json!({
+            "pre_entry_no": d.state.header.as_ref().map(|h| h.pre_entry_no.to_string()),
+            "client_seq_no": d.state.header.as_ref().map(|h| h.client_seq_no.clone()),
+            "declaration_no": d.state.declaration_no.map(|n| n.to_string()),
+            "lane": d.state.lane.map(|l| l.as_str()),
+            "body_sha256": "0".repeat(64),
+        })
+        .to_string(),
+    })
 }
 
 fn store_load(

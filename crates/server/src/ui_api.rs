@@ -96,7 +96,7 @@ fn bound(field: &str, v: Option<&str>, end: bool) -> Result<Option<DateTime<Utc>
 }
 
 #[utoipa::path(get, path = "/api/stats/summary", params(StatsParams),
-    responses((status = 200, description = "volumes today and this month, lane mix, clearance times (median, p90), top commodities and partners, by office; the exchange's health (outbox counts per agency, the feed's signing key)"),
+    responses((status = 200, description = "volumes today and this month, lane mix, clearance times (median, p90: histogram buckets of two significant figures), top commodities and partners, by office, all from the store's daily aggregates (nothing sampled; the period is counted in whole Beijing days, `from` and `to` in the answer); the exchange's health (outbox counts per agency, the feed's signing key)"),
         (status = 403, description = "not a statistician, or the office is outside your scope")))]
 pub(crate) async fn stats_summary(
     State(svc): State<Svc>,

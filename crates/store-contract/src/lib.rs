@@ -14,6 +14,7 @@
 pub mod bench;
 pub mod cargo_contract;
 pub mod contract;
+pub mod daily_contract;
 pub mod eport_contract;
 pub mod finance_contract;
 pub mod guarantee_contract;

@@ -143,11 +143,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 12: payments through the bank: the notice's payment columns and the banks'
     // confirmations, unique per (bank, reference) and per notice (issue 14).
     crate::payments::MIGRATION,
-    // 13, 14: numbers taken by other branches of the same release; each is replaced by its
-    // own migration when they are merged.
-    "-- 13: reserved (another branch)",
-    "-- 14: reserved (another branch)",
-    // 15: account lifecycle (issue 15): an administrator disables an account or resets its
+    // 13: the dashboard's daily aggregates (`store::daily`), kept by a trigger, backfilled.
+    crate::daily::MIGRATION,
+    // 14: account lifecycle (issue 15): an administrator disables an account or resets its
     // password, which must then be changed at the next sign-in.
     r#"
     ALTER TABLE users ADD COLUMN disabled_at timestamptz;
@@ -155,9 +153,57 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Create the schema if asked, then apply the pending migrations in one transaction. Returns
-/// the version the database is at.
-pub(crate) async fn migrate(c: &Client, schema: Option<&str>) -> Result<u32, StoreError> {
+/// What [`migrate`] did.
+pub(crate) struct Migrated {
+    /// The version the database is at.
+    pub(crate) version: u32,
+    /// Migrations applied now.
+    pub(crate) ran: u32,
+}
+
+/// The tables of the current schema (the store's).
+const SCHEMA_TABLES: &str = "SELECT c.relname::text FROM pg_class c
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+     ORDER BY 1";
+
+/// `ANALYZE` every table of the store's schema (and only those: a bare `ANALYZE` would read
+/// every schema of the database).
+pub(crate) async fn analyse(c: &Client) -> Result<(), StoreError> {
+    let tables: Vec<String> = c
+        .query(SCHEMA_TABLES, &[])
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = tables
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    c.batch_execute(&format!("ANALYZE {}", list.join(", ")))
+        .await
+        .map_err(backend)
+}
+
+/// Whether the declarations table holds rows but was never analysed (by us or autovacuum).
+pub(crate) async fn never_analysed(c: &Client) -> Result<bool, StoreError> {
+    let row = c
+        .query_opt(
+            "SELECT n_live_tup > 0 AND last_analyze IS NULL AND last_autoanalyze IS NULL
+             FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = 'declarations'",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+}
+
+/// Create the schema if asked, then apply the pending migrations in one transaction.
+pub(crate) async fn migrate(c: &Client, schema: Option<&str>) -> Result<Migrated, StoreError> {
     c.batch_execute("BEGIN").await.map_err(backend)?;
     let result = migrate_in_transaction(c, schema).await;
     match result {
@@ -172,7 +218,7 @@ pub(crate) async fn migrate(c: &Client, schema: Option<&str>) -> Result<u32, Sto
     }
 }
 
-async fn migrate_in_transaction(c: &Client, schema: Option<&str>) -> Result<u32, StoreError> {
+async fn migrate_in_transaction(c: &Client, schema: Option<&str>) -> Result<Migrated, StoreError> {
     c.execute(
         "SELECT pg_advisory_xact_lock(hashtext('jinguan-migrate:' || coalesce($1::text, current_schema(), '')))",
         &[&schema],
@@ -213,7 +259,10 @@ async fn migrate_in_transaction(c: &Client, schema: Option<&str>) -> Result<u32,
         .await
         .map_err(backend)?;
     }
-    Ok(known as u32)
+    Ok(Migrated {
+        version: known as u32,
+        ran: (known - current) as u32,
+    })
 }
 
 /// A schema name we are willing to splice into SQL: a plain lower-case identifier.

@@ -36,6 +36,7 @@ use store::*;
 
 pub mod backup;
 mod cargo;
+mod daily;
 mod eport;
 mod finance;
 mod guarantee;
@@ -204,11 +205,9 @@ const MIGRATIONS: &[&str] = &[
     // 13: payments through the bank: the notice's payment columns and the banks'
     // confirmations, unique per (bank, reference) and per notice (issue 14).
     payments::MIGRATION,
-    // 14, 15: numbers taken by other branches of the same release; each is replaced by its
-    // own migration when they are merged.
-    "-- 14: reserved (another branch)",
-    "-- 15: reserved (another branch)",
-    // 16: account lifecycle (issue 15): an administrator disables an account or resets its
+    // 14: the dashboard's daily aggregates (store::daily), kept by triggers, backfilled here.
+    daily::MIGRATION,
+    // 15: account lifecycle (issue 15): an administrator disables an account or resets its
     // password, which must then be changed at the next sign-in.
     r#"
     ALTER TABLE users ADD COLUMN disabled_at_ms INTEGER;
@@ -661,6 +660,13 @@ impl Store for SqliteStore {
             };
             Ok(Page { items, next })
         })
+    }
+
+    fn daily_stats(
+        &self,
+        q: &store::daily::DayQuery,
+    ) -> Result<store::daily::DailyStats, StoreError> {
+        self.read(|c| daily::read(c, q))
     }
 
     fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError> {

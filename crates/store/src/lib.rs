@@ -52,6 +52,7 @@ use writer::Request;
 
 pub mod audit;
 pub mod cargo;
+pub mod daily;
 pub mod detail;
 pub mod eport;
 pub mod finance;
@@ -698,6 +699,10 @@ pub trait Store: writer::Queued + Send + Sync {
     /// size, reading only narrow columns.
     fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError>;
 
+    /// The dashboard's daily aggregates of the days and offices asked ([`daily`]), kept in the
+    /// same transaction as every write they count.
+    fn daily_stats(&self, q: &daily::DayQuery) -> Result<daily::DailyStats, StoreError>;
+
     fn put_office(
         &self,
         office: Office,
@@ -864,6 +869,13 @@ pub trait Store: writer::Queued + Send + Sync {
     /// The guarantee ledger's storage ([`guarantee::GuaranteeStore`]), if this backend has it.
     fn guarantee_store(&self) -> Option<&dyn guarantee::GuaranteeStore> {
         None
+    }
+
+    /// After a bulk load (the demo, a simulated day): refresh what the backend's query planner
+    /// knows of the tables, so that the next plans see the rows just written (PostgreSQL:
+    /// `ANALYZE`). Nothing to do by default.
+    fn refresh_statistics(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

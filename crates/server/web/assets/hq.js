@@ -70,7 +70,6 @@ export async function dashboard(el, { params, session }) {
   el.append(h('div.page-head', h('h1', t('hq.title')),
     h('span.muted', s.office ? t('hq.scope_office', { office: s.office }) : session.principal.office ? t('hq.scope_office', { office: session.principal.office }) : t('hq.scope_all'))));
   el.append(h('div.card', filters));
-  if (s.truncated) el.append(h('p.warning', t('hq.truncated', { n: fmtNumber(s.scanned) })));
 
   el.append(h('div.kpis',
     kpi('kpi-today', t('hq.today'), fmtNumber(s.today.declarations), t('hq.released_n', { n: fmtNumber(s.today.released) })),

@@ -1,0 +1,159 @@
+//! The dashboard's daily aggregates ([`crate::Store::daily_stats`]), kept by the backends in
+//! the transaction of every write that changes what they count (database triggers on the
+//! declarations table, so that no write path can forget them), and backfilled from the rows
+//! by the migration that adds them. Reading a period then costs the number of its days × the
+//! offices × the distinct keys, whatever the number of declarations.
+//!
+//! Per Beijing day of submission (UTC+8, [`day_of`]) and declaration office:
+//! - how many declarations are in each status, lane, numbered or not (the [`CountRow`]s);
+//! - a histogram of submission-to-release times of the released ones, in fixed buckets
+//!   ([`bucket_floor`]: exact below 100 s, then two significant figures), from which the
+//!   dashboard takes its median and 90th percentile;
+//! - goods lines per commodity code and declarations per trading country of the numbered
+//!   (accepted) declarations, as their current version's body has them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::codes::OfficeCode;
+
+use crate::CountRow;
+
+/// Milliseconds of UTC+8 (the Beijing day customs works by).
+const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The Beijing day of an instant, as days since 1970-01-01 (the key of the aggregates).
+pub fn day_of(at: DateTime<Utc>) -> i64 {
+    (at.timestamp_millis() + CHINA_OFFSET_MS).div_euclid(DAY_MS)
+}
+
+/// The day number of a Beijing calendar date.
+pub fn day_number(date: NaiveDate) -> i64 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    (date - epoch).num_days()
+}
+
+/// The histogram bucket of a clearance time: the time itself below 100 s, else the time with
+/// all but its first two digits set to zero (1,234 s → 1,200 s), so every bucket is at most
+/// 10 % wide. The backends compute the same in SQL (kept equal by the contract test).
+pub fn bucket_floor(seconds: i64) -> i64 {
+    if seconds < 100 {
+        return seconds.max(0);
+    }
+    let digits = seconds.ilog10();
+    let unit = 10_i64.pow(digits - 1);
+    seconds / unit * unit
+}
+
+/// Which days and offices to read: days `[from, to)` (see [`day_of`]); `offices` as in
+/// [`crate::CountQuery`] (`None`: every office; an empty list reads nothing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayQuery {
+    pub from: i64,
+    pub to: i64,
+    pub offices: Option<Vec<OfficeCode>>,
+}
+
+/// Released declarations of one office whose clearance time fell in one bucket.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClearanceBucket {
+    pub office: OfficeCode,
+    /// The bucket's lower bound in seconds ([`bucket_floor`]).
+    pub floor_seconds: i64,
+    pub count: u64,
+}
+
+/// The aggregates of the days and offices asked, summed over the days. Rows whose sum is zero
+/// are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DailyStats {
+    pub counts: Vec<CountRow>,
+    pub clearance: Vec<ClearanceBucket>,
+    /// Goods lines per commodity code (numbered declarations), summed over the offices.
+    pub commodities: Vec<(String, u64)>,
+    /// Numbered declarations per trading country, summed over the offices.
+    pub partners: Vec<(String, u64)>,
+}
+
+impl DailyStats {
+    /// Sorted, so that two reads of the same figures compare equal.
+    pub fn sorted(mut self) -> DailyStats {
+        self.counts.sort_by(|a, b| {
+            (
+                a.office.as_str(),
+                a.status.as_str(),
+                a.lane.map(|l| l.as_str()),
+                a.numbered,
+            )
+                .cmp(&(
+                    b.office.as_str(),
+                    b.status.as_str(),
+                    b.lane.map(|l| l.as_str()),
+                    b.numbered,
+                ))
+        });
+        self.clearance.sort();
+        self.commodities.sort();
+        self.partners.sort();
+        self
+    }
+}
+
+/// The value at nearest rank `p` percent of a histogram (`(floor, count)` in ascending floor):
+/// the floor of the bucket holding the ⌈p·n⌉-th smallest time.
+pub fn histogram_percentile(buckets: &[(i64, u64)], p: u32) -> Option<i64> {
+    let n: u64 = buckets.iter().map(|b| b.1).sum();
+    if n == 0 {
+        return None;
+    }
+    let rank = (u64::from(p) * n).div_ceil(100).max(1);
+    let mut seen = 0;
+    for &(floor, count) in buckets {
+        seen += count;
+        if seen >= rank {
+            return Some(floor);
+        }
+    }
+    buckets.last().map(|b| b.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn buckets_keep_two_significant_figures() {
+        assert_eq!(bucket_floor(-5), 0);
+        assert_eq!(bucket_floor(0), 0);
+        assert_eq!(bucket_floor(99), 99);
+        assert_eq!(bucket_floor(100), 100);
+        assert_eq!(bucket_floor(109), 100);
+        assert_eq!(bucket_floor(1_234), 1_200);
+        assert_eq!(bucket_floor(86_399), 86_000);
+        assert_eq!(bucket_floor(1_000_000_007), 1_000_000_000);
+    }
+
+    #[test]
+    fn days_are_beijing_days() {
+        // 2025-03-31 15:59:59 UTC is 23:59:59 in Beijing; a second later it is April.
+        let a = Utc.with_ymd_and_hms(2025, 3, 31, 15, 59, 59).unwrap();
+        let b = Utc.with_ymd_and_hms(2025, 3, 31, 16, 0, 0).unwrap();
+        assert_eq!(
+            day_of(a),
+            day_number(NaiveDate::from_ymd_opt(2025, 3, 31).unwrap())
+        );
+        assert_eq!(
+            day_of(b),
+            day_number(NaiveDate::from_ymd_opt(2025, 4, 1).unwrap())
+        );
+    }
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        assert_eq!(histogram_percentile(&[], 50), None);
+        let h = [(10, 4), (20, 4), (1_200, 2)];
+        assert_eq!(histogram_percentile(&h, 50), Some(20));
+        assert_eq!(histogram_percentile(&h, 40), Some(10));
+        assert_eq!(histogram_percentile(&h, 90), Some(1_200));
+    }
+}
