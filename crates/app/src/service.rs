@@ -44,6 +44,8 @@ pub struct Clearance {
     exchange: Option<Arc<ExchangeDesk>>,
     /// The E-Port ledgers (`crate::eport_desk`): licences and registry checked at filing.
     pub(crate) eport: bool,
+    /// The statistics warehouse (`crate::warehouse`); `None`: its answers are not found.
+    warehouse: Option<Arc<dyn crate::warehouse::Warehouse>>,
 }
 
 impl Clearance {
@@ -59,7 +61,14 @@ impl Clearance {
             cargo: None,
             exchange: None,
             eport: false,
+            warehouse: None,
         }
+    }
+
+    /// Answer the HQ dashboard's trade figures from a statistics warehouse (docs/STATISTICS.md).
+    pub fn with_warehouse(mut self, warehouse: Arc<dyn crate::warehouse::Warehouse>) -> Clearance {
+        self.warehouse = Some(warehouse);
+        self
     }
 
     /// Serve the exchange feed, signed with the desk's key (docs/EXCHANGE.md).
@@ -200,6 +209,7 @@ impl Clearance {
         StatsService {
             core: &self.core,
             exchange: self.exchange.as_deref(),
+            warehouse: self.warehouse.as_deref(),
         }
     }
 

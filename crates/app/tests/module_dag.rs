@@ -49,7 +49,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "guarantee_desk",
         &["access", "error", "exchange_desk", "kernel"],
     ),
-    ("stats", &["access", "error", "exchange_desk", "kernel"]),
+    ("warehouse", &[]),
+    (
+        "stats",
+        &["access", "error", "exchange_desk", "kernel", "warehouse"],
+    ),
     ("versions", &["assessment", "error", "kernel"]),
     (
         "filing",
@@ -99,6 +103,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "stats",
             "steps",
             "users",
+            "warehouse",
         ],
     ),
     (
