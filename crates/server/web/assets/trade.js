@@ -2,7 +2,7 @@
 // monthly trend of exports and imports, and trade by chapter, partner, trade mode and district
 // in USD. A click on a bar or a row drills down: the table below lists that group's trade by
 // the next finer dimension. Every table downloads as CSV; the monthly bulletin as CSV or Excel.
-import { t } from './i18n.js';
+import { t, pick } from './i18n.js';
 import { get, ApiError } from './api.js';
 import { h, section, dataTable, fmtNumber, emptyState, errorText } from './ui.js';
 
@@ -28,7 +28,7 @@ function rowsTable(id, answer, onPick) {
   const rows = answer.rows.map((r) => {
     const tr = h('tr',
       h('td.mono', r.code),
-      h('td', document.documentElement.lang === 'en' ? r.name_en : r.name_zh),
+      h('td', pick(r, 'name')),
       h('td.num', { dataset: { sort: String(r.export_usd_cents) } }, usd(r.export_usd_cents)),
       h('td.num', { dataset: { sort: String(r.import_usd_cents) } }, usd(r.import_usd_cents)),
       h('td.num', { dataset: { sort: String(r.export_usd_cents + r.import_usd_cents) } }, usd(r.export_usd_cents + r.import_usd_cents)),
@@ -90,7 +90,7 @@ export async function tradeSection(el, { chart, office }) {
     drill.replaceChildren(h('p.muted', t('trade.loading')));
     try {
       const a = await q(b.next, { filter: `${b.by}:${r.code}` });
-      drill.replaceChildren(section('trade.drill', h('p', t('trade.drill_of', { code: r.code, name: document.documentElement.lang === 'en' ? r.name_en : r.name_zh })),
+      drill.replaceChildren(section('trade.drill', h('p', t('trade.drill_of', { code: r.code, name: pick(r, 'name') })),
         a.rows.length ? rowsTable(`trade-drill-${b.by}-${r.code}`, a, null) : emptyState(t('hq.none'))));
       drill.scrollIntoView({ block: 'nearest' });
     } catch (e) {
