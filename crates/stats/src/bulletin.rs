@@ -514,7 +514,7 @@ mod tests {
     fn growth_is_exact_to_a_tenth_rounded_half_away_from_zero() {
         assert_eq!(growth(110, 100).as_deref(), Some("10.0"));
         assert_eq!(growth(90, 100).as_deref(), Some("-10.0"));
-        assert_eq!(growth(1_000_5, 1_000_0).as_deref(), Some("0.1")); // 0.05 % → 0.1
+        assert_eq!(growth(10_005, 10_000).as_deref(), Some("0.1")); // 0.05 % → 0.1
         assert_eq!(growth(9_995, 10_000).as_deref(), Some("-0.1")); // -0.05 % → -0.1
         assert_eq!(growth(99_995, 100_000).as_deref(), Some("0.0")); // -0.005 %
         assert_eq!(growth(5, 0), None);

@@ -164,7 +164,7 @@ fn held_rows(
         }
     }
     for (row, n) in count {
-        if n < 0 || n > 1 {
+        if !(0..=1).contains(&n) {
             return Err(StatsError::Corrupt(format!(
                 "declaration {} item {} counted {n} times",
                 row.declaration_id, row.item_no
