@@ -10,7 +10,7 @@
 //!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment
 //!             finance ─────────► cargo_desk, exchange_desk, assessment
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
-//!             stats ───────────► exchange_desk
+//!             stats ───────────► exchange_desk, warehouse (the trait cli fills)
 //!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users
 //!   layer 0   kernel ───────────► access (the one matrix), clock, error; anchor
 //!
@@ -39,7 +39,9 @@
 //! - [`finance`]: refund claims, bank records, the foreign-exchange match. Uses core,
 //!   assessment, exchange_desk (the `export_closed.v1` record claims are matched against),
 //!   cargo_desk (the manifest that proves a claimed export's exit).
-//! - [`stats`]: the HQ dashboard. Uses core, exchange_desk (the feed's key).
+//! - [`stats`]: the HQ dashboard. Uses core, exchange_desk (the feed's key), [`warehouse`]
+//!   (the statistics warehouse's trait: trade values by month, chapter, partner, mode,
+//!   district; the bulletin; filled by `cli` with crates/stats, so no engine is built here).
 //! - [`users`]: sign-in, sessions, accounts (password change and reset, disable and enable),
 //!   the audit chain and its anchors. Uses core, [`auth`] and [`anchor`] (the node's key
 //!   over the chain head, no other module).
@@ -85,6 +87,7 @@ pub mod stats;
 pub mod steps;
 pub mod users;
 pub mod versions;
+pub mod warehouse;
 
 pub use access::{
     authorize, authorize_cargo, decide, Ask, CargoOperation, CargoResource, Denied, Duty,

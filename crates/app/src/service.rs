@@ -48,6 +48,8 @@ pub struct Clearance {
     /// The audit chain's anchors (`crate::anchor`): `None`: heads are not signed, and the chain
     /// is verified by its links (and its anchor records' consistency) alone.
     anchoring: Option<Arc<Anchoring>>,
+    /// The statistics warehouse (`crate::warehouse`); `None`: its answers are not found.
+    warehouse: Option<Arc<dyn crate::warehouse::Warehouse>>,
 }
 
 impl Clearance {
@@ -64,6 +66,7 @@ impl Clearance {
             exchange: None,
             eport: false,
             anchoring: None,
+            warehouse: None,
         }
     }
 
@@ -75,6 +78,12 @@ impl Clearance {
     /// Sign the audit chain's head with the node's key, and verify against it (`crate::anchor`).
     pub fn with_anchoring(mut self, anchoring: Arc<Anchoring>) -> Clearance {
         self.anchoring = Some(anchoring);
+        self
+    }
+
+    /// Answer the HQ dashboard's trade figures from a statistics warehouse (docs/STATISTICS.md).
+    pub fn with_warehouse(mut self, warehouse: Arc<dyn crate::warehouse::Warehouse>) -> Clearance {
+        self.warehouse = Some(warehouse);
         self
     }
 
@@ -217,6 +226,7 @@ impl Clearance {
         StatsService {
             core: &self.core,
             exchange: self.exchange.as_deref(),
+            warehouse: self.warehouse.as_deref(),
         }
     }
 

@@ -32,6 +32,10 @@ use crate::access::{Operation, Principal, Resource};
 use crate::error::AppError;
 use crate::exchange_desk::ExchangeDesk;
 use crate::kernel::{Core, Scope};
+use crate::warehouse::{
+    Breakdown, BreakdownAnswer, BulletinFormat, Dimension, Warehouse, WarehouseError,
+    BREAKDOWN_LIMIT_MAX,
+};
 
 /// Rows in each "top" list.
 pub const TOP_ROWS_MAX: usize = 10;
@@ -197,6 +201,31 @@ fn midnight_of(day: i64) -> Result<DateTime<Utc>, AppError> {
         })
 }
 
+fn warehouse_error(e: WarehouseError) -> AppError {
+    match e {
+        WarehouseError::Invalid {
+            field,
+            code,
+            message_zh,
+            message_en,
+        } => AppError::invalid(field, &code, message_zh, message_en),
+        WarehouseError::Failed(m) => AppError::Internal(format!("statistics warehouse: {m}")),
+    }
+}
+
+/// Parse a dimension's name as the API spells it.
+pub fn dimension(field: &str, s: &str) -> Result<Dimension, AppError> {
+    Dimension::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Dimension::ALL.iter().map(|d| d.as_str()).collect();
+        AppError::invalid(
+            field,
+            "dimension",
+            format!("未知维度“{s}”，可用：{}", names.join("、")),
+            format!("unknown dimension {s:?}; one of {}", names.join(", ")),
+        )
+    })
+}
+
 /// Nearest-rank percentile of sorted values (`p` in percent, 1..=100).
 pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
     if sorted.is_empty() {
@@ -213,9 +242,82 @@ pub struct StatsService<'a> {
     pub(crate) core: &'a Core,
     /// The feed's signing key, shown with the outbox's counts.
     pub(crate) exchange: Option<&'a ExchangeDesk>,
+    /// The statistics warehouse, when the server was given one.
+    pub(crate) warehouse: Option<&'a dyn Warehouse>,
 }
 
 impl StatsService<'_> {
+    /// Trade from the statistics warehouse, grouped by one dimension and drilled down by
+    /// others, within the statistician's scope (the accepting offices it covers).
+    pub fn warehouse_breakdown(
+        &self,
+        principal: &Principal,
+        office: Option<OfficeCode>,
+        mut q: Breakdown,
+    ) -> Result<BreakdownAnswer, AppError> {
+        let allowed = self.core.authorize(
+            principal,
+            (Operation::ViewStatistics, Resource::Statistics { office }),
+        )?;
+        let warehouse = self.warehouse()?;
+        if q.limit == 0 || q.limit > BREAKDOWN_LIMIT_MAX {
+            return Err(AppError::invalid(
+                "limit",
+                "limit",
+                format!("组数须在 1 到 {BREAKDOWN_LIMIT_MAX} 之间"),
+                format!("limit must be 1 to {BREAKDOWN_LIMIT_MAX}"),
+            ));
+        }
+        if let Some((d, _)) = q.filters.iter().find(|(d, _)| *d == q.by) {
+            return Err(AppError::invalid(
+                "filter",
+                "filter_on_grouped",
+                format!("不能既按“{}”分组又按其筛选", d.as_str()),
+                format!("cannot group by {} and filter on it", d.as_str()),
+            ));
+        }
+        q.offices = match (office, allowed.scope()) {
+            (Some(root), _) => Some(
+                self.core
+                    .offices_within(root)
+                    .iter()
+                    .map(|o| o.as_str().to_owned())
+                    .collect(),
+            ),
+            (None, Scope::Offices(_, within)) => {
+                Some(within.iter().map(|o| o.as_str().to_owned()).collect())
+            }
+            (None, _) => None,
+        };
+        warehouse.breakdown(&q).map_err(warehouse_error)
+    }
+
+    /// The monthly bulletin (national), as CSV or Excel.
+    pub fn warehouse_bulletin(
+        &self,
+        principal: &Principal,
+        month: &str,
+        format: BulletinFormat,
+    ) -> Result<Vec<u8>, AppError> {
+        self.core.authorize(
+            principal,
+            (
+                Operation::ViewStatistics,
+                Resource::Statistics { office: None },
+            ),
+        )?;
+        self.warehouse()?
+            .bulletin(month, format)
+            .map_err(warehouse_error)
+    }
+
+    fn warehouse(&self) -> Result<&dyn Warehouse, AppError> {
+        self.warehouse.ok_or_else(|| {
+            AppError::NotFound(
+                "no statistics warehouse is configured (serve --warehouse DIR)".into(),
+            )
+        })
+    }
     /// The dashboard summary for the principal's scope (statisticians only).
     pub fn summary(&self, principal: &Principal, q: StatsQuery) -> Result<StatsSummary, AppError> {
         let allowed = self.core.authorize(
@@ -520,6 +622,122 @@ mod tests {
 
         // An agency user sees no statistics.
         assert!(svc.stats().summary(&safe, StatsQuery::default()).is_err());
+    }
+
+    /// The warehouse is asked only for a statistician, and an office's statistician only about
+    /// the offices of their scope; bad input from the warehouse is the caller's 4xx.
+    #[test]
+    fn the_warehouse_is_asked_within_the_statisticians_scope() {
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Default)]
+        struct Recorder(Mutex<Vec<Breakdown>>);
+        impl Warehouse for Recorder {
+            fn breakdown(&self, q: &Breakdown) -> Result<BreakdownAnswer, WarehouseError> {
+                self.0.lock().unwrap().push(q.clone());
+                Ok(BreakdownAnswer::default())
+            }
+            fn bulletin(&self, month: &str, _: BulletinFormat) -> Result<Vec<u8>, WarehouseError> {
+                if month == "2026-13" {
+                    return Err(WarehouseError::Invalid {
+                        field: "month".into(),
+                        code: "bad_month".into(),
+                        message_zh: "月份格式错误".into(),
+                        message_en: "bad month".into(),
+                    });
+                }
+                Ok(b"csv".to_vec())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn store::Store> = Arc::new(
+            store_sqlite::SqliteStore::open(dir.path(), store_sqlite::SqliteOptions::default())
+                .unwrap(),
+        );
+        let refdata = Arc::new(refdata::RefData::embedded().unwrap());
+        let plain = Clearance::new(
+            store.clone(),
+            refdata.clone(),
+            Arc::new(crate::clock::SystemClock),
+        );
+        let rec = Arc::new(Recorder::default());
+        let svc = Clearance::new(store, refdata, Arc::new(crate::clock::SystemClock))
+            .with_warehouse(rec.clone());
+        let ask = |by: Dimension, limit: u32| Breakdown {
+            by,
+            from: "2026-01".into(),
+            to: "2026-10".into(),
+            filters: vec![(Dimension::Partner, "USA".into())],
+            offices: None,
+            limit,
+        };
+        let statistician = [crate::access::Duty::Statistician].into_iter().collect();
+        let hq = Principal::Hq {
+            user_id: 1,
+            login: "hq".into(),
+            duties: statistician,
+        };
+        svc.stats()
+            .warehouse_breakdown(&hq, None, ask(Dimension::Chapter, 10))
+            .unwrap();
+        let shanghai = Principal::Officer {
+            user_id: 2,
+            login: "sh".into(),
+            office: OfficeCode::parse("2200").unwrap(),
+            duties: [crate::access::Duty::Statistician].into_iter().collect(),
+        };
+        svc.stats()
+            .warehouse_breakdown(&shanghai, None, ask(Dimension::Month, 10))
+            .unwrap();
+        let asked = rec.0.lock().unwrap().clone();
+        assert_eq!(asked.len(), 2);
+        assert_eq!(asked[0].offices, None, "HQ sees every office");
+        let offices = asked[1].offices.clone().unwrap();
+        assert!(offices.contains(&"2200".to_owned()) && offices.contains(&"2233".to_owned()));
+        assert!(!offices.contains(&"5300".to_owned()), "{offices:?}");
+        // Not a statistician, a bad limit, a filter on the grouped dimension: refused before
+        // the warehouse is asked.
+        let agency = Principal::Agency {
+            user_id: 3,
+            login: "safe".into(),
+            agency: "forex".into(),
+        };
+        assert!(svc
+            .stats()
+            .warehouse_breakdown(&agency, None, ask(Dimension::Chapter, 10))
+            .is_err());
+        let officer = Principal::Officer {
+            user_id: 4,
+            login: "clerk".into(),
+            office: OfficeCode::parse("2200").unwrap(),
+            duties: Default::default(),
+        };
+        assert!(svc
+            .stats()
+            .warehouse_breakdown(&officer, None, ask(Dimension::Chapter, 10))
+            .is_err());
+        for q in [ask(Dimension::Chapter, 0), ask(Dimension::Partner, 10)] {
+            let e = svc.stats().warehouse_breakdown(&hq, None, q).unwrap_err();
+            assert_eq!(e.code(), "invalid", "{e}");
+        }
+        assert_eq!(rec.0.lock().unwrap().len(), 2);
+        // The bulletin; a bad month is the caller's; no warehouse is not found.
+        assert_eq!(
+            svc.stats()
+                .warehouse_bulletin(&hq, "2026-10", BulletinFormat::Csv)
+                .unwrap(),
+            b"csv"
+        );
+        let e = svc
+            .stats()
+            .warehouse_bulletin(&hq, "2026-13", BulletinFormat::Csv)
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid");
+        let e = plain
+            .stats()
+            .warehouse_bulletin(&hq, "2026-10", BulletinFormat::Csv)
+            .unwrap_err();
+        assert_eq!(e.code(), "not_found");
     }
 
     /// Every figure of the summary is what a recount of the period's declarations gives

@@ -50,7 +50,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "guarantee_desk",
         &["access", "error", "exchange_desk", "kernel"],
     ),
-    ("stats", &["access", "error", "exchange_desk", "kernel"]),
+    ("warehouse", &[]),
+    (
+        "stats",
+        &["access", "error", "exchange_desk", "kernel", "warehouse"],
+    ),
     ("versions", &["assessment", "error", "kernel"]),
     (
         "filing",
@@ -101,6 +105,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "stats",
             "steps",
             "users",
+            "warehouse",
         ],
     ),
     (

@@ -17,6 +17,8 @@ mod plain_ceiling;
 mod risk_cmd;
 mod serve_cmd;
 mod simulate_cmd;
+mod stats_bench;
+mod stats_cmd;
 mod tax_cmd;
 mod validate_cmd;
 
@@ -91,6 +93,9 @@ enum Command {
     Risk(risk_cmd::RiskCommand),
     /// Simulate a national trade day from a seed, with planted violations, and report.
     Simulate(simulate_cmd::Args),
+    /// Customs statistics: extract the ledger into the warehouse, query it, the monthly bulletin.
+    #[command(subcommand)]
+    Stats(stats_cmd::StatsCommand),
 }
 
 fn main() -> ExitCode {
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
         Command::Exchange(cmd) => exchange_cmd::run(&cli.data_dir, cmd),
         Command::Risk(cmd) => risk_cmd::run(&cli.data_dir, cmd),
         Command::Simulate(args) => simulate_cmd::run(&cli.data_dir, args),
+        Command::Stats(cmd) => stats_cmd::run(&cli.data_dir, cmd),
     };
     match result {
         Ok(code) => code,
@@ -142,7 +148,8 @@ impl Command {
             | Command::Audit(_)
             | Command::Backup(_)
             | Command::Restore(_)
-            | Command::Risk(_) => true,
+            | Command::Risk(_)
+            | Command::Stats(_) => true,
             Command::Serve(_)
             | Command::Demo(_)
             | Command::User(_)

@@ -110,6 +110,11 @@ pub struct ServeArgs {
     cargo: CargoArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    /// The statistics warehouse folder (`jinguan stats extract`): the HQ dashboard's trade
+    /// figures and the bulletin come from it. With --demo, the demo's declarations are
+    /// extracted into it at start.
+    #[arg(long)]
+    warehouse: Option<PathBuf>,
     #[command(flatten)]
     audit: AuditArgs,
     #[command(flatten)]
@@ -264,6 +269,7 @@ impl From<DemoArgs> for ServeArgs {
                 ..AuditArgs::default()
             },
             backups: crate::backup_cmd::ScheduleArgs::default(),
+            warehouse: None,
         }
     }
 }
@@ -337,12 +343,18 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     // The system clock; the demo pins it to the past hours while it files its declarations.
     let clock = Arc::new(PinnableClock::new());
-    let svc = Arc::new(
-        service(data_dir, ledgers, clock.clone(), args.demo)?
-            .with_cargo(Arc::new(desk))
-            .with_exchange(exchange)
-            .with_anchoring(anchoring),
-    );
+    let warehouse = match &args.warehouse {
+        Some(dir) => Some(crate::stats_cmd::ServedWarehouse::open(data_dir, dir)?),
+        None => None,
+    };
+    let mut built = service(data_dir, ledgers.clone(), clock.clone(), args.demo)?
+        .with_cargo(Arc::new(desk))
+        .with_exchange(exchange)
+        .with_anchoring(anchoring);
+    if let Some(w) = &warehouse {
+        built = built.with_warehouse(w.clone());
+    }
+    let svc = Arc::new(built);
     if args.demo {
         let t = Instant::now();
         let summary = app::demo::load_over_past_hours(&svc, args.demo_declarations, &clock)
@@ -353,6 +365,10 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             summary.declarations,
             t.elapsed().as_secs_f64()
         );
+        if let Some(w) = &warehouse {
+            let rows = w.extract(data_dir, ledgers.as_ref())?;
+            eprintln!("statistics warehouse 统计仓库: {rows} item rows extracted from the demo");
+        }
         for (status, n) in &summary.by_status {
             eprintln!("  {:<20} {n}", status.as_str());
         }

@@ -55,7 +55,7 @@ pub enum RatesCommand {
 }
 
 /// The exchange rates in force: those imported into the data folder, else the shipped sample.
-fn rate_table(data_dir: &Path) -> anyhow::Result<(RateTable, &'static str)> {
+pub(crate) fn rate_table(data_dir: &Path) -> anyhow::Result<(RateTable, &'static str)> {
     Ok(
         match refdata::rates::load(data_dir).context("failed to load imported exchange rates")? {
             Some(t) => (t, "imported"),

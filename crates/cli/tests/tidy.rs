@@ -113,6 +113,7 @@ const IO_LAYERS: &[&str] = &[
     "app",
     "server",
     "sim",
+    "stats",
     "cli",
 ];
 
@@ -137,7 +138,7 @@ const APP_FORBIDDEN: &[&str] = &[
 const PLANNED: &[&str] = &[];
 
 /// The self-tests' fake workspace has no SQLite backend and no contract suites.
-const FAKE_PLANNED: &[&str] = &["store-sqlite", "store-contract"];
+const FAKE_PLANNED: &[&str] = &["store-sqlite", "store-contract", "stats"];
 
 const RULES: &[Rule] = &[
     Rule {
@@ -200,6 +201,32 @@ const RULES: &[Rule] = &[
         reach: Reach::Transitive,
         reason: "the contract suites are tests: only a backend's dev-dependencies use them, \
                  so they never ship in a library or the binary",
+    },
+    Rule {
+        subjects: Subjects::AllBut(&["cli", "stats"]),
+        forbidden: Forbidden::Crates(&["stats", "datafusion", "parquet", "arrow"]),
+        reach: Reach::Transitive,
+        reason: "the statistics warehouse's engine (DataFusion, Arrow, Parquet) is heavy: only \
+                 the binary carries it, so the server builds light; the server reaches the \
+                 warehouse through app's `Warehouse` trait, which cli fills",
+    },
+    Rule {
+        subjects: Subjects::Named(&["stats"]),
+        forbidden: Forbidden::Crates(&[
+            "rusqlite",
+            "libsqlite3-sys",
+            "tokio-postgres",
+            "store-sqlite",
+            "store-postgres",
+            "app",
+            "server",
+            "axum",
+            "hyper",
+            "reqwest",
+        ]),
+        reach: Reach::Transitive,
+        reason: "the warehouse reads the ledger through the Store trait only (both backends \
+                 alike) and serves no HTTP: cli wires it to a backend and to the server",
     },
     Rule {
         subjects: Subjects::AllBut(&["cli"]),

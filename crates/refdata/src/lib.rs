@@ -260,6 +260,12 @@ impl RefData {
         self.simple.get(&table)?.get(code)
     }
 
+    /// Every row of one of the simple code tables (see [`RefData::code_entry`]), by code; none
+    /// for other tables.
+    pub fn simple_entries(&self, table: Table) -> impl Iterator<Item = &CodeEntry> {
+        self.simple.get(&table).into_iter().flat_map(|m| m.values())
+    }
+
     pub fn trade_modes(&self) -> impl Iterator<Item = &TradeModeEntry> {
         self.trade_modes.values()
     }

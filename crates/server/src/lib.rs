@@ -123,6 +123,8 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .route("/api/declarations/check", post(ui_api::check))
         .route("/api/codes/{table}", get(ui_api::codes))
         .route("/api/stats/summary", get(ui_api::stats_summary))
+        .route("/api/stats/warehouse", get(ui_api::stats_warehouse))
+        .route("/api/stats/bulletin", get(ui_api::stats_bulletin))
         .merge(web::routes())
         .merge(cargo_api::routes())
         .merge(risk_api::routes())
@@ -1260,7 +1262,9 @@ step_docs! {
         doc_unsuspend,
         ui_api::codes,
         ui_api::check,
-        ui_api::stats_summary
+        ui_api::stats_summary,
+        ui_api::stats_warehouse,
+        ui_api::stats_bulletin
     ),
     components(schemas(
         LoginBody,

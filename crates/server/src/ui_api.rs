@@ -122,3 +122,129 @@ pub(crate) async fn stats_summary(
     let summary = blocking(move || svc.stats().summary(&p, query)).await?;
     Ok(json_ok(StatusCode::OK, &summary))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseParams {
+    /// Group by: month, flow, chapter, hs4, hs6, hs8, partner, trade_mode, transport_mode,
+    /// district, region, enterprise_type.
+    pub by: String,
+    /// First month, `YYYY-MM`.
+    pub from: String,
+    /// Last month, `YYYY-MM`.
+    pub to: String,
+    /// Drill-down: `dimension:code` pairs separated by commas, e.g. `chapter:85,partner:USA`.
+    pub filter: Option<String>,
+    /// An office (and those below it); default the caller's scope.
+    pub office: Option<String>,
+    /// Groups at most (1..=1000, default 50).
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/stats/warehouse", params(WarehouseParams),
+    responses((status = 200, description = "trade by the dimension asked (CNY fen, USD cents; exports and imports), largest first"),
+        (status = 400, description = "bad dimension, month, filter or limit"), (status = 403, description = "not a statistician"),
+        (status = 404, description = "no warehouse configured")))]
+pub(crate) async fn stats_warehouse(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<WarehouseParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let Query(q) = query.map_err(bad_query)?;
+    let office = q
+        .office
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            OfficeCode::parse(s)
+                .map_err(|e| invalid("office", "office_code", e.to_string(), e.to_string()))
+        })
+        .transpose()?;
+    let by = app::stats::dimension("by", &q.by)?;
+    let mut filters = Vec::new();
+    for part in q
+        .filter
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+    {
+        let Some((d, code)) = part.split_once(':') else {
+            return Err(invalid(
+                "filter",
+                "filter",
+                format!("筛选条件“{part}”应为 维度:代码"),
+                format!("filter {part:?} must be dimension:code"),
+            ));
+        };
+        filters.push((app::stats::dimension("filter", d)?, code.to_owned()));
+    }
+    let breakdown = app::warehouse::Breakdown {
+        by,
+        from: q.from,
+        to: q.to,
+        filters,
+        offices: None,
+        limit: q.limit.unwrap_or(50),
+    };
+    let answer = blocking(move || svc.stats().warehouse_breakdown(&p, office, breakdown)).await?;
+    Ok(json_ok(StatusCode::OK, &answer))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BulletinParams {
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// `csv` (default) or `xlsx`.
+    pub format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/stats/bulletin", params(BulletinParams),
+    responses((status = 200, description = "the monthly bulletin as a CSV or Excel file"),
+        (status = 400, description = "bad month or format"), (status = 403, description = "not a statistician"),
+        (status = 404, description = "no warehouse configured")))]
+pub(crate) async fn stats_bulletin(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    query: Result<Query<BulletinParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let (p, _) = principal(&svc, &headers).await?;
+    let Query(q) = query.map_err(bad_query)?;
+    let (format, mime, ext) = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => (
+            app::warehouse::BulletinFormat::Csv,
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        "xlsx" => (
+            app::warehouse::BulletinFormat::Xlsx,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        other => {
+            return Err(invalid(
+                "format",
+                "format",
+                format!("格式“{other}”不支持：csv 或 xlsx"),
+                format!("format {other:?} is not csv or xlsx"),
+            ))
+        }
+    };
+    let month = q.month.clone();
+    let bytes = blocking(move || svc.stats().warehouse_bulletin(&p, &month, format)).await?;
+    // The month was checked by the warehouse: digits and one dash only.
+    let disposition = format!("attachment; filename=\"bulletin-{}.{ext}\"", q.month);
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}

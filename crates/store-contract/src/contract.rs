@@ -2019,6 +2019,67 @@ pub fn account_lifecycle(h: &dyn Harness) {
     assert!(h.open().verify_audit().unwrap().is_intact());
 }
 
+/// The audit chain names every declaration written, in commit order: a reader that keeps the
+/// last record id it read sees each later write, once per call, and nothing else.
+pub fn changed_declarations_follow_the_audit_chain(h: &dyn Harness) {
+    let store = h.open();
+    let start = store.changed_declarations(0, CHANGES_MAX).unwrap();
+    assert!(start.ids.is_empty(), "a fresh store has no declarations");
+    assert_eq!(start.last, 0);
+    let file = |seq: &str, i: u64| {
+        let mut r = submit_request(seq, sample_body(2_000 + i));
+        r.now = t0() + Duration::minutes(i as i64);
+        store
+            .submit_reviewed(
+                r,
+                AutomaticReview::Accept {
+                    lane: Lane::Green,
+                    reasons: vec![reason()],
+                    assessment: Some(vec![]),
+                },
+            )
+            .unwrap()
+            .id
+    };
+    let (a, b, c) = (file("c-1", 1), file("c-2", 2), file("c-3", 3));
+    let first = store.changed_declarations(0, CHANGES_MAX).unwrap();
+    assert_eq!(
+        first.ids,
+        [a, b, c],
+        "each once, in the order first written"
+    );
+    assert!(first.last > 0 && first.last <= first.head, "{first:?}");
+    // Nothing new: nothing found, the cursor stays.
+    let none = store.changed_declarations(first.last, CHANGES_MAX).unwrap();
+    assert!(none.ids.is_empty());
+    assert_eq!(none.last, first.last);
+    // A later write of one declaration names only it.
+    step(
+        store.as_ref(),
+        b,
+        officer(),
+        Action::Release,
+        t0() + Duration::hours(1),
+    );
+    let later = store.changed_declarations(first.last, CHANGES_MAX).unwrap();
+    assert_eq!(later.ids, [b]);
+    assert!(later.last > first.last);
+    assert_eq!(later.head, later.last, "the release is the newest record");
+    // The limit counts records: one record, one declaration, and the next call goes on.
+    let one = store.changed_declarations(0, 1).unwrap();
+    assert_eq!(one.ids, [a]);
+    let next = store.changed_declarations(one.last, CHANGES_MAX).unwrap();
+    assert!(next.ids.ends_with(&[b, c]), "{next:?}");
+    assert_eq!(
+        next.ids.iter().collect::<HashSet<_>>().len(),
+        next.ids.len()
+    );
+    for bad in [0, CHANGES_MAX + 1] {
+        let err = store.changed_declarations(0, bad).unwrap_err();
+        assert_eq!(err.code(), "invalid", "{err}");
+    }
+}
+
 #[macro_export]
 macro_rules! contract_tests {
     ($make:expr) => {
@@ -2041,6 +2102,7 @@ macro_rules! contract_tests {
             purchases_by_buyer,
             goods_totals_by_day,
             declaration_counts_by_office_status_and_lane,
+            changed_declarations_follow_the_audit_chain,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

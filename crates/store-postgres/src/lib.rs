@@ -634,6 +634,33 @@ impl Store for PostgresStore {
         q: &store::daily::DayQuery,
     ) -> Result<store::daily::DailyStats, StoreError> {
         self.read_daily(q)
+}
+
+    fn changed_declarations(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<store::ChangedDeclarations, StoreError> {
+        store::check_changes_limit(limit)?;
+        // One statement, one snapshot: the head comes with every row (and alone when no
+        // record is newer than `after`).
+        let rows = self.query(
+            "SELECT h.head, a.id, a.subject
+             FROM (SELECT COALESCE(MAX(id), 0) AS head FROM audit_log) h
+             LEFT JOIN LATERAL (
+                 SELECT id, subject FROM audit_log
+                 WHERE id > $1 AND subject LIKE 'declaration:%' ORDER BY id LIMIT $2
+             ) a ON true
+             ORDER BY a.id",
+            vec![Box::new(after), Box::new(i64::from(limit))],
+        )?;
+        let head: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+        let found = rows.iter().filter_map(|r| {
+            let id: Option<i64> = r.get(1);
+            let subject: Option<String> = r.get(2);
+            id.zip(subject)
+        });
+        store::changed_from_rows(after, head, found)
     }
 
     fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError> {

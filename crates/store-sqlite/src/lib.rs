@@ -667,6 +667,39 @@ impl Store for SqliteStore {
         q: &store::daily::DayQuery,
     ) -> Result<store::daily::DailyStats, StoreError> {
         self.read(|c| daily::read(c, q))
+}
+
+    fn changed_declarations(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<store::ChangedDeclarations, StoreError> {
+        store::check_changes_limit(limit)?;
+        self.read(|c| {
+            // One snapshot: the head and the records are read in one transaction.
+            c.execute_batch("BEGIN").map_err(backend)?;
+            let result = (|| {
+                let head: i64 = c
+                    .query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(backend)?;
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT id, subject FROM audit_log
+                         WHERE id > ?1 AND subject LIKE 'declaration:%' ORDER BY id LIMIT ?2",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(backend)?
+                    .collect::<Result<Vec<(i64, String)>, _>>()
+                    .map_err(backend)?;
+                store::changed_from_rows(after, head, rows)
+            })();
+            c.execute_batch("COMMIT").map_err(backend)?;
+            result
+        })
     }
 
     fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError> {

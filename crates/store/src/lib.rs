@@ -641,6 +641,62 @@ impl StoreError {
     }
 }
 
+/// At most this many audit records are read by one [`Store::changed_declarations`].
+pub const CHANGES_MAX: u32 = 50_000;
+
+/// What [`Store::changed_declarations`] found: the declarations written after an audit record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangedDeclarations {
+    /// Each declaration named by the records read, once, in the order first named.
+    pub ids: Vec<DeclarationId>,
+    /// The id of the last audit record read (the `after` of the next call); `after` itself when
+    /// none was read.
+    pub last: i64,
+    /// The newest audit record's id when read (for progress): the chain's head.
+    pub head: i64,
+}
+
+/// The declaration an audit subject names (`declaration:{id}`), if it names one.
+pub fn declaration_of_subject(subject: &str) -> Option<DeclarationId> {
+    subject
+        .strip_prefix("declaration:")
+        .and_then(|n| n.parse().ok())
+        .map(DeclarationId)
+}
+
+/// The answer of [`Store::changed_declarations`] from the `(id, subject)` rows read, oldest first.
+pub fn changed_from_rows(
+    after: i64,
+    head: i64,
+    rows: impl IntoIterator<Item = (i64, String)>,
+) -> Result<ChangedDeclarations, StoreError> {
+    let mut out = ChangedDeclarations {
+        ids: Vec::new(),
+        last: after,
+        head,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (id, subject) in rows {
+        let d = declaration_of_subject(&subject)
+            .ok_or_else(|| StoreError::Corrupt(format!("audit subject {subject:?}")))?;
+        if seen.insert(d) {
+            out.ids.push(d);
+        }
+        out.last = id;
+    }
+    Ok(out)
+}
+
+/// `Invalid` unless `limit` is within 1..=[`CHANGES_MAX`].
+pub fn check_changes_limit(limit: u32) -> Result<(), StoreError> {
+    if limit == 0 || limit > CHANGES_MAX {
+        return Err(StoreError::Invalid(format!(
+            "changes limit {limit} outside 1..={CHANGES_MAX}"
+        )));
+    }
+    Ok(())
+}
+
 /// What the clearance service asks of durable storage. Every write is atomic with its audit
 /// record, and answers only once it is durable.
 pub trait Store: writer::Queued + Send + Sync {
@@ -702,6 +758,16 @@ pub trait Store: writer::Queued + Send + Sync {
     /// The dashboard's daily aggregates of the days and offices asked ([`daily`]), kept in the
     /// same transaction as every write they count.
     fn daily_stats(&self, q: &daily::DayQuery) -> Result<daily::DailyStats, StoreError>;
+
+    /// The declarations changed after audit record `after`, read from the audit chain, which
+    /// records every write of a declaration (`declaration:{id}`) in commit order: at most `limit`
+    /// (1..=[`CHANGES_MAX`]) records naming a declaration. The statistics warehouse follows the
+    /// ledger with it (incremental extraction, a cursor that is a record id).
+    fn changed_declarations(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<ChangedDeclarations, StoreError>;
 
     fn put_office(
         &self,

@@ -5,6 +5,7 @@ import { t, tk, pick } from './i18n.js';
 import { get, ApiError } from './api.js';
 import { h, section, table, fmtNumber, fmtSeconds, emptyState, problemText, errorText, fieldLabel, dateAttrs } from './ui.js';
 import { exchangeHealth } from './exchange.js';
+import { tradeSection } from './trade.js';
 
 const LANE_COLOURS = { green: '#2e7d32', yellow: '#f9a825', red: '#c62828', blue: '#1565c0' };
 const charts = [];
@@ -130,4 +131,5 @@ export async function dashboard(el, { params, session }) {
     },
     options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
+  await tradeSection(el, { chart, office });
 }
