@@ -182,6 +182,7 @@ impl FilingService<'_> {
                 now: self.core.now(),
                 purchase,
                 goods_value_fen,
+                agent: None,
             },
             review,
         ))

@@ -45,6 +45,7 @@ mod eport;
 mod finance;
 mod guarantee;
 mod outbox;
+mod parties;
 mod payments;
 mod risk;
 mod schema;

@@ -143,6 +143,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 12: payments through the bank: the notice's payment columns and the banks'
     // confirmations, unique per (bank, reference) and per notice (issue 14).
     crate::payments::MIGRATION,
+    // 13–15: taken by work merged from other branches (issue 19 was given 16); empty here
+    // until that merge puts theirs in their places.
+    "",
+    "",
+    "",
+    // 16: powers of attorney, brokers' filings, the case register and credit history
+    // (`crate::parties`; store::parties, store::cases; issue 19).
+    crate::parties::MIGRATION,
 ];
 
 /// Create the schema if asked, then apply the pending migrations in one transaction. Returns

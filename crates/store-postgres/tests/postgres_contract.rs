@@ -528,3 +528,13 @@ impl store_contract::versions_contract::VersionsHarness for PgHarness {
 
 // Declaration versions: the body replaced with the event, re-assessment notices, superseded.
 store_contract::versions_contract_tests!(pg_harness());
+
+impl store_contract::parties_contract::PartiesHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// Powers of attorney (filings checked in the writer, limits, a revocation racing filings) and
+// the case register with its credit downgrades (issue 19).
+store_contract::parties_contract_tests!(pg_harness());
