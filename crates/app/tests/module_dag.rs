@@ -21,6 +21,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("exchange_desk", &["access", "kernel", "error"]),
     ("eport_desk", &["access", "kernel", "error"]),
     ("users", &["access", "auth", "kernel", "error"]),
+    ("attorney", &["access", "error", "kernel"]),
+    ("case_desk", &["access", "error", "kernel", "risk_desk"]),
     ("portal", &["access", "error", "filing", "kernel"]),
     (
         "cargo_desk",
@@ -56,6 +58,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "access",
             "assessment",
+            "attorney",
             "cargo_desk",
             "eport_desk",
             "error",
@@ -68,6 +71,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "access",
             "assessment",
+            "attorney",
             "cargo_desk",
             "error",
             "exchange_desk",
@@ -84,7 +88,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "service",
         &[
+            "attorney",
             "cargo_desk",
+            "case_desk",
             "clock",
             "eport_desk",
             "error",
@@ -105,7 +111,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "demo",
         &[
             "access",
+            "attorney",
             "cargo_desk",
+            "case_desk",
             "clock",
             "error",
             "finance",

@@ -345,19 +345,51 @@ pub fn office_covered(offices: &[OfficeCode], office: OfficeCode) -> bool {
 }
 
 /// May this filing go under this authority, as it stands now? Checked by the writer inside
-/// the filing's transaction (and by the service before, for an early answer).
+/// the filing's transaction.
 pub fn admit(
     a: &StoredAuthority,
     req: &SubmitRequest,
     agent: &AgentFiling,
 ) -> Result<(), AuthorityRefusal> {
-    if a.id != agent.authority || a.broker != agent.broker || a.grantor != req.declarant {
+    if a.id != agent.authority {
         return Err(AuthorityRefusal::NoAuthority {
             declarant: req.declarant,
             broker: agent.broker,
         });
     }
-    match a.standing(req.now) {
+    admit_parts(
+        a,
+        &Filing {
+            broker: agent.broker,
+            declarant: req.declarant,
+            office: req.declaration_office,
+            trade_mode: agent.trade_mode.as_deref(),
+            value: req.goods_value_fen,
+            now: req.now,
+        },
+    )
+}
+
+/// What [`admit_parts`] looks at in a filing.
+pub struct Filing<'a> {
+    pub broker: Uscc,
+    pub declarant: Uscc,
+    pub office: OfficeCode,
+    pub trade_mode: Option<&'a str>,
+    pub value: Option<Fen>,
+    pub now: DateTime<Utc>,
+}
+
+/// [`admit`] on the parts of a filing (the service asks it before writing, for an early answer;
+/// the writer's check is the one that counts).
+pub fn admit_parts(a: &StoredAuthority, f: &Filing<'_>) -> Result<(), AuthorityRefusal> {
+    if a.broker != f.broker || a.grantor != f.declarant {
+        return Err(AuthorityRefusal::NoAuthority {
+            declarant: f.declarant,
+            broker: f.broker,
+        });
+    }
+    match a.standing(f.now) {
         Standing::Live => {}
         Standing::Revoked => return Err(AuthorityRefusal::Revoked { id: a.id }),
         Standing::NotYetValid => {
@@ -374,18 +406,22 @@ pub fn admit(
         }
     }
     if !a.scope.trade_modes.is_empty() {
-        let mode = agent.trade_mode.clone().unwrap_or_default();
-        if !a.scope.trade_modes.contains(&mode) {
+        let mode = f.trade_mode.unwrap_or_default();
+        if !a.scope.trade_modes.iter().any(|m| m == mode) {
             return Err(AuthorityRefusal::TradeModeOutOfScope {
                 id: a.id,
-                trade_mode: if mode.is_empty() { "-".into() } else { mode },
+                trade_mode: if mode.is_empty() {
+                    "-".into()
+                } else {
+                    mode.into()
+                },
             });
         }
     }
-    if !office_covered(&a.scope.offices, req.declaration_office) {
+    if !office_covered(&a.scope.offices, f.office) {
         return Err(AuthorityRefusal::OfficeOutOfScope {
             id: a.id,
-            office: req.declaration_office,
+            office: f.office,
         });
     }
     if let Some(max) = a.scope.max_declarations {
@@ -394,7 +430,7 @@ pub fn admit(
         }
     }
     if let Some(max) = a.scope.max_value_fen {
-        let value = req.goods_value_fen.unwrap_or(Fen::ZERO);
+        let value = f.value.unwrap_or(Fen::ZERO);
         let total = a.used_value_fen.0.saturating_add(value.0);
         if total > max.0 {
             return Err(AuthorityRefusal::ValueLimit {
