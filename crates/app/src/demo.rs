@@ -708,7 +708,7 @@ fn load_parties(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), A
         )?;
         let (_, _, json) = declaration(k);
         let mut v: serde_json::Value =
-            serde_json::from_str(&json).map_err(crate::kernel::internal)?;
+            serde_json::from_str(&json).map_err(|e| AppError::Internal(e.to_string()))?;
         set_trader(&mut v, consignee);
         v["contract_no"] = format!("BROKER-{k:03}").into();
         match svc.filing().submit(
