@@ -337,11 +337,9 @@ pub fn check_scope(new: &NewAuthority) -> Result<(), Vec<AuthorityRefusal>> {
 /// Whether `office` is within an authority's offices.
 pub fn office_covered(offices: &[OfficeCode], office: OfficeCode) -> bool {
     offices.is_empty()
-        || offices.iter().any(|s| {
-            *s == office
-                || *s == OfficeCode::HQ
-                || (office.digit_parent() == Some(*s) && *s != OfficeCode::HQ)
-        })
+        || offices
+            .iter()
+            .any(|s| *s == office || *s == OfficeCode::HQ || office.digit_parent() == Some(*s))
 }
 
 /// May this filing go under this authority, as it stands now? Checked by the writer inside
