@@ -255,10 +255,16 @@ pub enum Operation {
     RequestRefund,
     /// Approve or refuse a refund (officers with the tax duty).
     DecideRefund,
+    /// Grant, list and revoke the enterprise's own powers of attorney to customs brokers, and
+    /// list those received (an enterprise, on [`Resource::Authority`] of itself).
+    ManageAuthorities,
+    /// Open and work anti-smuggling cases: links, seizures, penalties, hearings, closure
+    /// (officers with the anti-smuggling duty, on [`Resource::Case`] of their offices).
+    ManageCases,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 41] = [
+    pub const ALL: [Operation; 43] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -300,6 +306,8 @@ impl Operation {
         Operation::Correct,
         Operation::RequestRefund,
         Operation::DecideRefund,
+        Operation::ManageAuthorities,
+        Operation::ManageCases,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -319,7 +327,7 @@ impl Operation {
             Operation::Release | Operation::ReleaseAgainstGuarantee | Operation::Close => {
                 Needs(Duty::ReleaseOfficer)
             }
-            Operation::Suspend => Needs(Duty::AntiSmuggling),
+            Operation::Suspend | Operation::ManageCases => Needs(Duty::AntiSmuggling),
             Operation::ManageUsers | Operation::RevokeSessions => Needs(Duty::Administrator),
             Operation::ViewStatistics => Needs(Duty::Statistician),
             Operation::ManageRiskRules
@@ -345,7 +353,8 @@ impl Operation {
             | Operation::ViewRefundClaims
             | Operation::RecordFunds
             | Operation::ViewForexMatch
-            | Operation::RegisterGuarantee => Never,
+            | Operation::RegisterGuarantee
+            | Operation::ManageAuthorities => Never,
         }
     }
 
@@ -404,7 +413,9 @@ impl Operation {
             | Operation::ViewGuarantees
             | Operation::EnforceGuarantees
             | Operation::Correct
-            | Operation::DecideRefund => false,
+            | Operation::DecideRefund
+            | Operation::ManageAuthorities
+            | Operation::ManageCases => false,
         }
     }
 }
@@ -443,6 +454,19 @@ pub enum Resource {
     /// The E-Port ledgers (docs/EPORT.md): the licences of one holder (`Some`), or an agency's
     /// ledger as a whole (`None`).
     Eport { holder: Option<Uscc> },
+    /// A declaration filed (or about to be filed) by the customs broker `broker` in the name of
+    /// `declarant` under a power of attorney (docs/PARTIES.md); `live`: the authority is
+    /// neither revoked nor expired (worked out by the service from the store).
+    AgentDeclaration {
+        declarant: Uscc,
+        office: OfficeCode,
+        broker: Uscc,
+        live: bool,
+    },
+    /// The powers of attorney an enterprise grants.
+    Authority { grantor: Uscc },
+    /// The anti-smuggling cases of an office (`Some`) or the principal's whole scope (`None`).
+    Case { office: Option<OfficeCode> },
 }
 
 /// Why access was refused, with messages in both languages.
@@ -524,6 +548,24 @@ fn declaration_row(
         (Principal::Enterprise { uscc, .. }, Resource::Declaration { declarant, .. }) => {
             op.enterprise_may() && op != Operation::List && *uscc == declarant
         }
+        // A broker's filing: the declarant as on its own; the broker sees what it filed, and
+        // files and takes the declarant's steps only while its authority is live.
+        (
+            Principal::Enterprise { uscc, .. },
+            Resource::AgentDeclaration {
+                declarant,
+                broker,
+                live,
+                ..
+            },
+        ) => {
+            op.enterprise_may()
+                && op != Operation::List
+                && (*uscc == declarant || (*uscc == broker && (op == Operation::View || live)))
+        }
+        (Principal::Enterprise { uscc, .. }, Resource::Authority { grantor }) => {
+            op == Operation::ManageAuthorities && *uscc == grantor
+        }
         (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
         (Principal::Enterprise { .. }, Resource::Upload) => op == Operation::ReadDeclarationFile,
         // An enterprise reads its own licences, files and follows its own refund claims, and
@@ -544,7 +586,8 @@ fn declaration_row(
             | Resource::System
             | Resource::Statistics { .. }
             | Resource::Risk { .. }
-            | Resource::ExchangeFeed,
+            | Resource::ExchangeFeed
+            | Resource::Case { .. },
         ) => false,
 
         (Principal::Officer { duties, .. } | Principal::Hq { duties, .. }, resource) => {
@@ -555,8 +598,11 @@ fn declaration_row(
             };
             duty_ok
                 && match resource {
-                    Resource::Declaration { office, .. } => {
+                    Resource::Declaration { office, .. }
+                    | Resource::AgentDeclaration { office, .. } => {
                         op != Operation::List
+                            && op != Operation::ManageCases
+                            && op != Operation::ManageAuthorities
                             && op != Operation::ReconcilePayments
                             && op != Operation::ManageUsers
                             && op != Operation::RevokeSessions
@@ -575,7 +621,16 @@ fn declaration_row(
                             && matches!(role, Role::Officer | Role::AntiSmuggling)
                             && office.is_some_and(|o| in_scope(principal, o, offices))
                     }
-                    Resource::System | Resource::Upload | Resource::ExchangeFeed => false,
+                    Resource::System
+                    | Resource::Upload
+                    | Resource::ExchangeFeed
+                    | Resource::Authority { .. } => false,
+                    // Cases: anti-smuggling officers of the office or above it (the duty is
+                    // checked above); a listing is narrowed to their offices.
+                    Resource::Case { office } => {
+                        op == Operation::ManageCases
+                            && office.is_none_or(|o| in_scope(principal, o, offices))
+                    }
                     // The guarantee ledger: any officer looks a guarantee up, tax officers
                     // enforce them and reconcile any bank's payments (the duty is checked above); nothing else of the E-Port ledgers.
                     Resource::Eport { holder } => match op {
@@ -651,7 +706,10 @@ fn declaration_row(
             | Resource::Risk { .. }
             | Resource::Upload
             | Resource::ExchangeFeed
-            | Resource::Eport { .. },
+            | Resource::Eport { .. }
+            | Resource::AgentDeclaration { .. }
+            | Resource::Authority { .. }
+            | Resource::Case { .. },
         ) => false,
 
         // Carriers and postal operators work on manifests, transits and parcels

@@ -62,6 +62,10 @@ pub const ENTERPRISES: [(&str, &str, CreditClass, u32); 4] = [
     ),
 ];
 
+/// The demo customs broker 报关企业 (login `broker-sh`): it holds powers of attorney from
+/// `ent-sh` and `ent-sh2` and files in their names (docs/PARTIES.md).
+pub const BROKER: (&str, &str) = ("91310115MA1K9B2C7M", "上海示例报关行有限公司 (broker)");
+
 /// One demo login: login, kind, what it is bound to, duties.
 #[derive(Clone, Debug)]
 pub struct DemoUser {
@@ -121,6 +125,14 @@ pub fn users() -> Vec<DemoUser> {
             Role::Enterprise,
             None,
             Some(ENTERPRISES[3].0),
+            None,
+            &[],
+        ),
+        u(
+            "broker-sh",
+            Role::Enterprise,
+            None,
+            Some(BROKER.0),
             None,
             &[],
         ),
@@ -537,13 +549,24 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
         if i % 10 == 9 && status == Status::Assessed {
             tl.wait(i, 30, 60);
             status = if stage % 2 == 0 {
+                // A suspension needs an open case: the anti-smuggling officer opens one from
+                // the risk hit first.
+                let case = svc.cases().open(
+                    &who["pd-jisi"],
+                    crate::case_desk::OpenCase {
+                        office: "2233".into(),
+                        origin: store::cases::CaseOrigin::RiskHit,
+                        origin_ref: seq.clone(),
+                        summary: "涉嫌低报价格 suspected undervaluation".into(),
+                    },
+                )?;
                 svc.steps()
                     .step(
                         &who["pd-jisi"],
                         key,
                         Step::Suspend {
                             reason: "涉嫌低报价格 suspected undervaluation".into(),
-                            case_no: format!("JS-{i:05}"),
+                            case_no: case.case_no,
                         },
                     )?
                     .status
@@ -614,6 +637,8 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
     self::eport::release_licensed_cars(svc, &who)?;
     // Refund claims of closed exports and the bank's receipts and payments.
     self::finance::load(svc, &who)?;
+    // A broker acting for two consignees, and an open anti-smuggling case.
+    load_parties(svc, &who)?;
     // A bulk load: the planner's statistics catch up now rather than at autovacuum's pace.
     svc.store().refresh_statistics()?;
     let mut by_status: Vec<(Status, usize)> = by_status.into_iter().collect();
@@ -658,4 +683,79 @@ fn register_guarantee(svc: &Clearance, bank: &Principal) -> Result<(), AppError>
 
 fn continue_count(m: &mut HashMap<Status, usize>, s: Status) {
     *m.entry(s).or_default() += 1;
+}
+
+/// Powers of attorney from `ent-sh` and `ent-sh2` to the demo broker, a filing by the broker in
+/// each one's name, and an open anti-smuggling case with a seizure (docs/PARTIES.md).
+fn load_parties(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), AppError> {
+    if svc.store().parties_store().is_none() {
+        return Ok(());
+    }
+    let today = domain::time::china_date(svc.now());
+    for (k, (login, consignee)) in [("ent-sh", ENTERPRISES[0].0), ("ent-sh2", ENTERPRISES[3].0)]
+        .into_iter()
+        .enumerate()
+    {
+        svc.attorney().grant(
+            &who[login],
+            crate::attorney::GrantRequest {
+                broker: BROKER.0.into(),
+                trade_modes: vec!["0110".into()],
+                offices: vec!["2200".into()],
+                valid_from: (today - Duration::days(10)).to_string(),
+                valid_to: (today + Duration::days(180)).to_string(),
+                max_declarations: Some(100),
+                max_value_fen: None,
+            },
+        )?;
+        let (_, _, json) = declaration(k);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| AppError::Internal(e.to_string()))?;
+        set_trader(&mut v, consignee);
+        v["contract_no"] = format!("BROKER-{k:03}").into();
+        match svc.filing().submit(
+            &who["broker-sh"],
+            &format!("broker-{k:03}"),
+            v.to_string().as_bytes(),
+        ) {
+            Ok(_) | Err(AppError::Rejected { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let case = svc.cases().open(
+        &who["pd-jisi"],
+        crate::case_desk::OpenCase {
+            office: "2233".into(),
+            origin: store::cases::CaseOrigin::Intelligence,
+            origin_ref: "线索 tip 2025-117".into(),
+            summary: "疑似夹藏走私 suspected concealment in electronics imports".into(),
+        },
+    )?;
+    let case = svc.cases().step(
+        &who["pd-jisi"],
+        case.id,
+        crate::case_desk::CaseStepRequest {
+            expected_version: Some(case.version),
+            step: store::cases::CaseStep::Link {
+                kind: store::cases::LinkKind::Enterprise,
+                reference: ENTERPRISES[3].0.into(),
+                note: "consignee".into(),
+            },
+        },
+    )?;
+    svc.cases().step(
+        &who["pd-jisi"],
+        case.id,
+        crate::case_desk::CaseStepRequest {
+            expected_version: Some(case.version),
+            step: store::cases::CaseStep::Seize {
+                goods: "未申报电子元件 undeclared electronic components".into(),
+                quantity: rust_decimal::Decimal::new(240, 0),
+                unit: "件".into(),
+                place: "洋山港区 Yangshan terminal".into(),
+                custody: "海关监管仓库 customs bonded warehouse 3".into(),
+            },
+        },
+    )?;
+    Ok(())
 }

@@ -139,6 +139,46 @@ pub fn guarantee_refused(r: tax::guarantee::GuaranteeRefusal) -> AppError {
     }
 }
 
+/// A power of attorney's refusal as the caller sees it (docs/PARTIES.md): bad terms are invalid
+/// input (422) with their field; a filing or step outside the authority is forbidden (403)
+/// with the reason.
+pub fn authority_refused(r: store::parties::AuthorityRefusal) -> AppError {
+    match r.field() {
+        Some(field) => AppError::Invalid(vec![FieldProblem::new(
+            field,
+            r.code(),
+            r.message_zh(),
+            r.message_en(),
+        )]),
+        None => AppError::Forbidden(Denied {
+            code: r.code(),
+            message_en: r.message_en(),
+            message_zh: r.message_zh(),
+        }),
+    }
+}
+
+/// A case register's refusal: bad input 422 with its field, a missing case 404, anything else a
+/// conflict with the case's state (409).
+pub fn case_refused(r: store::cases::CaseRefusal) -> AppError {
+    match r.code {
+        "missing" | "too_long" | "invalid" | "out_of_range" | "wrong_amount" => {
+            AppError::Invalid(vec![FieldProblem::new(
+                &r.field,
+                r.code,
+                r.message_zh,
+                r.message_en,
+            )])
+        }
+        "not_found" => AppError::NotFound(r.message_en),
+        code => AppError::Conflict {
+            code,
+            message_en: r.message_en,
+            message_zh: r.message_zh,
+        },
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -171,6 +211,8 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(why) => AppError::invalid("", "invalid", why.clone(), why),
             StoreError::Closed => AppError::Unavailable,
             StoreError::Guarantee(r) => guarantee_refused(r),
+            StoreError::Authority(r) => authority_refused(r),
+            StoreError::Case(r) => case_refused(r),
             e @ (StoreError::SerialExhausted(_)
             | StoreError::Corrupt(_)
             | StoreError::Backend(_)) => AppError::Internal(e.to_string()),

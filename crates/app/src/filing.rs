@@ -22,6 +22,7 @@ use store::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
 
 use crate::access::{Operation, Principal, Resource};
 use crate::assessment;
+use crate::attorney::AttorneyService;
 use crate::cargo_desk::{BillLink, CargoService};
 use crate::eport_desk::EportService;
 use crate::error::{AppError, FieldProblem};
@@ -48,6 +49,7 @@ pub struct Filing {
 #[derive(Clone, Copy)]
 pub struct FilingService<'a> {
     pub(crate) core: &'a Core,
+    pub(crate) attorney: AttorneyService<'a>,
     pub(crate) risk: RiskService<'a>,
     pub(crate) eport: EportService<'a>,
     pub(crate) cargo: CargoService<'a>,
@@ -116,16 +118,44 @@ impl FilingService<'_> {
                 AppError::Invalid(problems.iter().map(FieldProblem::from).collect())
             })?,
         };
-        let allowed = self.core.authorize(
+        // A customs broker files in its principal's name under a power of attorney (the
+        // writer checks it again in the filing's transaction); refused with the reason here.
+        let trade_mode = match &typed {
+            Ok(d) => Some(d.trade_mode.to_string()),
+            Err(_) => form.trade_mode.clone(),
+        };
+        let agent = self.attorney.agent_for(
             principal,
-            (
-                Operation::Submit,
-                Resource::Declaration {
-                    declarant: header.declarant,
-                    office: header.office,
-                },
-            ),
+            header.declarant,
+            header.office,
+            trade_mode.as_deref(),
         )?;
+        let resource = match &agent {
+            Some(a) => Resource::AgentDeclaration {
+                declarant: header.declarant,
+                office: header.office,
+                broker: a.broker,
+                live: true,
+            },
+            None => Resource::Declaration {
+                declarant: header.declarant,
+                office: header.office,
+            },
+        };
+        let allowed = self
+            .core
+            .authorize(principal, (Operation::Submit, resource))?;
+        let actor = match &agent {
+            Some(a) => Actor::Broker {
+                broker: a.broker,
+                login: a.login.clone(),
+                principal: header.declarant,
+                authority: a.authority,
+            },
+            None => Actor::Enterprise {
+                uscc: header.declarant,
+            },
+        };
 
         let mut purchase = None;
         let mut goods_value_fen = None;
@@ -176,12 +206,11 @@ impl FilingService<'_> {
                 declaration_office: header.office,
                 entry_exit_office: header.entry_exit_office,
                 body_json,
-                actor: Actor::Enterprise {
-                    uscc: header.declarant,
-                },
+                actor,
                 now: self.core.now(),
                 purchase,
                 goods_value_fen,
+                agent,
             },
             review,
         ))

@@ -6,12 +6,13 @@
 //!
 //! ```text
 //!   layer 4   portal ──────────► filing (read-only: what review would report)
-//!   layer 3   filing ──────────► cargo_desk, eport_desk, risk_desk, assessment
-//!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment
+//!   layer 3   filing ──────────► cargo_desk, eport_desk, risk_desk, assessment, attorney
+//!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment, attorney
 //!             finance ─────────► cargo_desk, exchange_desk, assessment
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
 //!             stats ───────────► exchange_desk, warehouse (the trait cli fills)
-//!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users
+//!             case_desk ───────► risk_desk
+//!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users, attorney
 //!   layer 0   kernel ───────────► access (the one matrix), clock, error; anchor
 //!
 //!   every service also uses kernel (the core); an edge only ever points to a lower layer
@@ -47,6 +48,10 @@
 //!   over the chain head, no other module).
 //! - [`portal`]: checking a declaration without filing it, code lookups. Uses core, filing
 //!   (what automatic review and the features' checks would report, read without writing).
+//! - [`attorney`]: powers of attorney of consignees to customs brokers, the broker's authority
+//!   at filing and on steps. Uses core.
+//! - [`case_desk`]: the anti-smuggling case register; a penalty's credit downgrade reaches the
+//!   risk engine's classes. Uses core, risk_desk.
 //! - [`filing`]: submission, the path of one declaration top to bottom. Uses core, assessment,
 //!   risk_desk, eport_desk, cargo_desk.
 //! - [`steps`]: steps on a declaration and the queries on declarations. Uses core,
@@ -66,8 +71,10 @@
 pub mod access;
 pub mod anchor;
 pub mod assessment;
+pub mod attorney;
 pub mod auth;
 pub mod cargo_desk;
+pub mod case_desk;
 pub mod clock;
 pub mod demo;
 pub mod eport_desk;

@@ -961,6 +961,16 @@ impl<'a> RiskService<'a> {
         Ok(())
     }
 
+    /// A credit class the store changed in another use case's transaction (a penalty's
+    /// downgrade, `crate::case_desk`): the next filing's lane uses it.
+    pub(crate) fn note_credit_class(&self, uscc: Uscc, class: CreditClass) {
+        self.desk
+            .credit
+            .write()
+            .expect("credit lock")
+            .insert(uscc, class);
+    }
+
     /// The sampling policy the engine runs, for risk analysts and reviewers (who set credit
     /// classes). Not for enterprises: knowing the seed ahead of a filing tells which numbers
     /// would be sampled.

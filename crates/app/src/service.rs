@@ -14,7 +14,9 @@ use refdata::RefData;
 use store::Store;
 
 use crate::anchor::Anchoring;
+use crate::attorney::AttorneyService;
 use crate::cargo_desk::{CargoDesk, CargoService};
+use crate::case_desk::CaseService;
 use crate::clock::Clock;
 use crate::eport_desk::EportService;
 use crate::error::AppError;
@@ -230,9 +232,23 @@ impl Clearance {
         }
     }
 
+    /// Powers of attorney of consignees to customs brokers (docs/PARTIES.md).
+    pub fn attorney(&self) -> AttorneyService<'_> {
+        AttorneyService { core: &self.core }
+    }
+
+    /// The anti-smuggling case desk (docs/PARTIES.md).
+    pub fn cases(&self) -> CaseService<'_> {
+        CaseService {
+            core: &self.core,
+            risk: self.risk(),
+        }
+    }
+
     pub fn filing(&self) -> FilingService<'_> {
         FilingService {
             core: &self.core,
+            attorney: self.attorney(),
             risk: self.risk(),
             eport: self.eport(),
             cargo: self.cargo(),
@@ -250,6 +266,7 @@ impl Clearance {
     pub fn steps(&self) -> StepService<'_> {
         StepService {
             core: &self.core,
+            attorney: self.attorney(),
             risk: self.risk(),
             exchange: self.exchange(),
             cargo: self.cargo(),

@@ -26,6 +26,7 @@ use store::{
 
 use crate::access::{Operation, Principal, Resource};
 use crate::assessment;
+use crate::attorney::AttorneyService;
 use crate::cargo_desk::CargoService;
 use crate::error::AppError;
 use crate::exchange_desk::ExchangeService;
@@ -178,6 +179,7 @@ pub struct ListQuery {
 #[derive(Clone, Copy)]
 pub struct StepService<'a> {
     pub(crate) core: &'a Core,
+    pub(crate) attorney: AttorneyService<'a>,
     pub(crate) risk: RiskService<'a>,
     pub(crate) exchange: ExchangeService<'a>,
     pub(crate) cargo: CargoService<'a>,
@@ -199,16 +201,11 @@ impl StepService<'_> {
                 d.state.header.clone().ok_or_else(|| {
                     AppError::Internal(format!("declaration {} has no header", d.id))
                 })?;
-            let allowed = self.core.authorize(
-                principal,
-                (
-                    op,
-                    Resource::Declaration {
-                        declarant: header.declarant,
-                        office: header.declaration_office,
-                    },
-                ),
-            )?;
+            let resource = self.attorney.resource_for(principal, &header)?;
+            let allowed = self.core.authorize(principal, (op, resource))?;
+            if let Step::Suspend { case_no, .. } = &step {
+                self.open_case_for_suspension(&allowed, case_no)?;
+            }
             let actor = self.actor_for(&allowed, op, &header)?;
             let now = self.core.now();
             // Versions and refunds (issue 14): decided here, with the version built from the
@@ -582,7 +579,8 @@ impl StepService<'_> {
         header: &clearance::Header,
     ) -> Result<Actor, AppError> {
         Ok(match allowed.principal() {
-            Principal::Enterprise { uscc, .. } => Actor::Enterprise { uscc: *uscc },
+            p @ Principal::Enterprise { uscc, .. } => AttorneyService::broker_actor(p, header)
+                .unwrap_or(Actor::Enterprise { uscc: *uscc }),
             Principal::Officer { login, office, .. } => {
                 let acting = if *office == header.declaration_office
                     || *office == header.entry_exit_office
@@ -614,19 +612,46 @@ impl StepService<'_> {
         let not_found = || AppError::NotFound("declaration".into());
         let d = self.core.store.load(key)?.ok_or_else(not_found)?;
         let header = d.state.header.as_ref().ok_or_else(not_found)?;
+        let resource = self.attorney.resource_for(principal, header)?;
         self.core
-            .authorize(
-                principal,
-                (
-                    Operation::View,
-                    Resource::Declaration {
-                        declarant: header.declarant,
-                        office: header.declaration_office,
-                    },
-                ),
-            )
+            .authorize(principal, (Operation::View, resource))
             .map_err(|_| not_found())?;
         Ok(d)
+    }
+
+    /// A suspension names an open anti-smuggling case of the officer's offices (docs/PARTIES.md):
+    /// a case number that does not exist, is closed, or belongs to an office out of scope is
+    /// refused with the reason.
+    fn open_case_for_suspension(
+        &self,
+        allowed: &Allowed<'_>,
+        case_no: &str,
+    ) -> Result<(), AppError> {
+        let case = match self.core.store.parties_store() {
+            Some(p) => p.case_by_no(case_no.trim())?,
+            None => None,
+        };
+        let refuse = |code: &'static str, zh: String, en: String| {
+            Err(AppError::invalid("case_no", code, zh, en))
+        };
+        match case {
+            None => refuse(
+                "no_such_case",
+                format!("缉私案件“{case_no}”不存在：中止报关单须先立案"),
+                format!("no anti-smuggling case \"{case_no}\": open a case before suspending a declaration"),
+            ),
+            Some(c) if c.status != store::cases::CaseStatus::Open => refuse(
+                "case_closed",
+                format!("缉私案件 {} 已结案", c.case_no),
+                format!("anti-smuggling case {} is closed", c.case_no),
+            ),
+            Some(c) if !allowed.covers(c.office) => refuse(
+                "case_out_of_scope",
+                format!("缉私案件 {} 不属于本关区", c.case_no),
+                format!("anti-smuggling case {} belongs to an office outside yours", c.case_no),
+            ),
+            Some(_) => Ok(()),
+        }
     }
 
     pub fn get(

@@ -22,6 +22,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("exchange_desk", &["access", "kernel", "error"]),
     ("eport_desk", &["access", "kernel", "error"]),
     ("users", &["access", "anchor", "auth", "kernel", "error"]),
+    ("attorney", &["access", "error", "kernel"]),
+    ("case_desk", &["access", "error", "kernel", "risk_desk"]),
     ("portal", &["access", "error", "filing", "kernel"]),
     (
         "cargo_desk",
@@ -61,6 +63,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "access",
             "assessment",
+            "attorney",
             "cargo_desk",
             "eport_desk",
             "error",
@@ -73,6 +76,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "access",
             "assessment",
+            "attorney",
             "cargo_desk",
             "error",
             "exchange_desk",
@@ -90,7 +94,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "service",
         &[
             "anchor",
+            "attorney",
             "cargo_desk",
+            "case_desk",
             "clock",
             "eport_desk",
             "error",
@@ -112,7 +118,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "demo",
         &[
             "access",
+            "attorney",
             "cargo_desk",
+            "case_desk",
             "clock",
             "error",
             "finance",

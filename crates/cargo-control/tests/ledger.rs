@@ -817,6 +817,7 @@ fn the_exit_command_closes_the_declaration_in_clearance() {
             direction: Direction::Export,
             declaration_office: office("2200"),
             entry_exit_office: office("2201"),
+            agent: None,
         }),
         declaration_no: Some(x1),
         ..Default::default()

@@ -54,8 +54,11 @@ pub fn decide(
             },
         ) => {
             match actor {
-                Actor::Enterprise { uscc } if uscc == declarant => {}
-                Actor::Enterprise { .. } => return Err(Refusal::NotDeclarant { action }),
+                Actor::Enterprise { .. } | Actor::Broker { .. }
+                    if actor.declarant() == Some(*declarant) => {}
+                Actor::Enterprise { .. } | Actor::Broker { .. } => {
+                    return Err(Refusal::NotDeclarant { action })
+                }
                 other => return Err(forbidden(other, action)),
             }
             text("client_seq_no", client_seq_no, 64)?;
@@ -818,6 +821,15 @@ pub fn apply(mut s: DeclarationState, e: &Event) -> DeclarationState {
                 direction: *direction,
                 declaration_office: *declaration_office,
                 entry_exit_office: *entry_exit_office,
+                agent: match &e.actor {
+                    Actor::Broker {
+                        broker, authority, ..
+                    } => Some(crate::AgentRef {
+                        broker: *broker,
+                        authority: *authority,
+                    }),
+                    _ => None,
+                },
             });
             s.status = Status::Submitted;
             s.submitted_at = Some(e.at);
@@ -1085,8 +1097,12 @@ fn forbidden(actor: &Actor, action: &'static str) -> Refusal {
 
 fn declarant(state: &DeclarationState, actor: &Actor, action: &'static str) -> Result<(), Refusal> {
     match actor {
-        Actor::Enterprise { uscc } if *uscc == header(state).declarant => Ok(()),
-        Actor::Enterprise { .. } => Err(Refusal::NotDeclarant { action }),
+        Actor::Enterprise { .. } | Actor::Broker { .. }
+            if actor.declarant() == Some(header(state).declarant) =>
+        {
+            Ok(())
+        }
+        Actor::Enterprise { .. } | Actor::Broker { .. } => Err(Refusal::NotDeclarant { action }),
         other => Err(forbidden(other, action)),
     }
 }

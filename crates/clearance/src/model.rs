@@ -173,8 +173,17 @@ impl fmt::Display for Lane {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
-    /// The filer: the domestic consignee/consignor or its broker, by USCC.
+    /// The filer: the domestic consignee/consignor, by USCC.
     Enterprise { uscc: Uscc },
+    /// A customs broker's declarant acting for the consignee/consignor `principal` under the
+    /// electronic power of attorney `authority` (代理报关委托书): the broker enterprise and the
+    /// login of its user who acts. The lifecycle treats it as the declarant `principal`.
+    Broker {
+        broker: Uscc,
+        login: String,
+        principal: Uscc,
+        authority: i64,
+    },
     /// A customs officer of an office.
     Officer { login: String, office: OfficeCode },
     /// An anti-smuggling officer (缉私).
@@ -190,6 +199,12 @@ impl Actor {
     pub fn label(&self) -> String {
         match self {
             Actor::Enterprise { uscc } => format!("enterprise:{uscc}"),
+            Actor::Broker {
+                broker,
+                login,
+                principal,
+                authority,
+            } => format!("broker:{broker}:{login}:for:{principal}:poa:{authority}"),
             Actor::Officer { login, office } => format!("officer:{office}:{login}"),
             Actor::AntiSmuggling { login, office } => format!("anti_smuggling:{office}:{login}"),
             Actor::Bank { code } => format!("bank:{code}"),
@@ -200,6 +215,7 @@ impl Actor {
     pub fn kind(&self) -> &'static str {
         match self {
             Actor::Enterprise { .. } => "enterprise",
+            Actor::Broker { .. } => "broker",
             Actor::Officer { .. } => "officer",
             Actor::AntiSmuggling { .. } => "anti_smuggling",
             Actor::Bank { .. } => "bank",
@@ -211,7 +227,20 @@ impl Actor {
     pub fn office(&self) -> Option<OfficeCode> {
         match self {
             Actor::Officer { office, .. } | Actor::AntiSmuggling { office, .. } => Some(*office),
-            Actor::Enterprise { .. } | Actor::Bank { .. } | Actor::System { .. } => None,
+            Actor::Enterprise { .. }
+            | Actor::Broker { .. }
+            | Actor::Bank { .. }
+            | Actor::System { .. } => None,
+        }
+    }
+
+    /// The enterprise on whose behalf a filer acts: the enterprise itself, or a broker's
+    /// principal. `None` for anyone else.
+    pub fn declarant(&self) -> Option<Uscc> {
+        match self {
+            Actor::Enterprise { uscc } => Some(*uscc),
+            Actor::Broker { principal, .. } => Some(*principal),
+            _ => None,
         }
     }
 }
@@ -639,6 +668,17 @@ pub struct Header {
     pub direction: Direction,
     pub declaration_office: OfficeCode,
     pub entry_exit_office: OfficeCode,
+    /// The customs broker that filed it for the declarant, with its power of attorney (from
+    /// the submission's actor); `None` when the declarant filed itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRef>,
+}
+
+/// The broker that filed a declaration and the power of attorney it filed under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRef {
+    pub broker: Uscc,
+    pub authority: i64,
 }
 
 /// A payment notice and whether it is paid.

@@ -42,6 +42,7 @@ mod finance_api;
 mod guarantee_api;
 mod hardening;
 pub mod metrics;
+mod parties_api;
 mod payments_api;
 mod risk_api;
 pub mod signin;
@@ -132,6 +133,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(exchange_api::routes())
         .merge(finance_api::routes())
         .merge(guarantee_api::routes())
+        .merge(parties_api::routes())
         .merge(payments_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
@@ -577,6 +579,7 @@ async fn openapi() -> Response {
     doc.merge(<exchange_api::ExchangeApiDoc as OpenApi>::openapi());
     doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
     doc.merge(<guarantee_api::GuaranteeApiDoc as OpenApi>::openapi());
+    doc.merge(<parties_api::PartiesApiDoc as OpenApi>::openapi());
     doc.merge(<payments_api::PaymentsApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());

@@ -29,6 +29,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("../web/assets/guarantees.js"),
     ),
+    ("parties.js", JS, include_bytes!("../web/assets/parties.js")),
     ("form.js", JS, include_bytes!("../web/assets/form.js")),
     (
         "versions.js",

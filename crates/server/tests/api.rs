@@ -431,7 +431,8 @@ async fn bad_input_gets_the_right_4xx_and_writes_nothing() {
             "filing for another enterprise",
             post(declaration(B, "2233", 6).into_bytes(), json_ct, Some(&ent)),
             StatusCode::FORBIDDEN,
-            "forbidden",
+            // Still 403; the refusal now names its reason: no power of attorney from B.
+            "no_authority",
         ),
         (
             "missing client sequence number",

@@ -708,7 +708,13 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.assert_heading_focused("the portal").await;
     ui.assert_nav(
         ENTERPRISE,
-        &["#/portal", "#/portal/new", "#/portal/services"],
+        // The power-of-attorney screen (issue 19) joined the enterprise's pages.
+        &[
+            "#/portal",
+            "#/portal/new",
+            "#/portal/services",
+            "#/portal/attorney",
+        ],
     )
     .await;
     ui.shot("02-portal-list").await;

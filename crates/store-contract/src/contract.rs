@@ -87,6 +87,7 @@ pub fn submit_request(client_seq_no: &str, body: String) -> SubmitRequest {
         now: t0(),
         purchase: None,
         goods_value_fen: None,
+        agent: None,
     }
 }
 

@@ -9,7 +9,8 @@
 //! - [`contract`]: [`store::Store`] (filings, lifecycle, listing, accounts, audit chain);
 //! - [`cargo_contract`], [`eport_contract`], [`finance_contract`], [`outbox_contract`],
 //!   [`risk_contract`]: the sub-stores;
-//! - [`versions_contract`]: declaration versions and their re-assessment (issue 14).
+//! - [`versions_contract`]: declaration versions and their re-assessment (issue 14);
+//! - [`parties_contract`]: powers of attorney and the case register (issue 19).
 
 pub mod bench;
 pub mod cargo_contract;
@@ -19,5 +20,6 @@ pub mod eport_contract;
 pub mod finance_contract;
 pub mod guarantee_contract;
 pub mod outbox_contract;
+pub mod parties_contract;
 pub mod risk_contract;
 pub mod versions_contract;

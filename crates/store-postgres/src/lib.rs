@@ -46,6 +46,7 @@ mod eport;
 mod finance;
 mod guarantee;
 mod outbox;
+mod parties;
 mod payments;
 mod risk;
 mod schema;

@@ -151,6 +151,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN disabled_at timestamptz;
     ALTER TABLE users ADD COLUMN must_change_password boolean NOT NULL DEFAULT false;
     "#,
+    // 15: powers of attorney, brokers' filings, the case register and credit history
+    // (`crate::parties`; store::parties, store::cases; issue 19).
+    crate::parties::MIGRATION,
 ];
 
 /// What [`migrate`] did.

@@ -42,6 +42,7 @@ pub(crate) mod eport;
 pub(crate) mod finance;
 pub(crate) mod guarantee;
 pub(crate) mod outbox;
+pub(crate) mod parties;
 pub(crate) mod risk;
 pub(crate) mod versions;
 
@@ -1067,13 +1068,32 @@ impl Tx<'_> {
     /// One request, answered on its own channel (in its savepoint: [`Tx::single`]).
     async fn execute(&self, head: &mut ChainHead, req: &Request) -> Answer {
         match req {
+            // A broker's filing comes here alone (`as_filing`): its power of attorney is
+            // checked before and counted after, in this savepoint.
             Request::Submit(r, reply) => {
-                let result = self.submit_many(head, &[(r, None)], None).await;
-                Answer::new(reply, one(result).map(|o| o.submitted))
+                let result = async {
+                    self.admit_agent(r).await?;
+                    let o = one(self.submit_many(head, &[(r, None)], None).await)?;
+                    let s = &o.submitted;
+                    self.record_agent_filing(head, r, s.id, o.state.status, s.replayed)
+                        .await?;
+                    Ok(o.submitted)
+                }
+                .await;
+                Answer::new(reply, result)
             }
             Request::SubmitReviewed((r, review), reply) => {
-                let result = self.submit_many(head, &[(r, Some(review))], None).await;
-                Answer::new(reply, one(result).map(filed))
+                let result = async {
+                    self.admit_agent(r).await?;
+                    let f = filed(one(self
+                        .submit_many(head, &[(r, Some(review))], None)
+                        .await)?);
+                    self.record_agent_filing(head, r, f.id, f.status, f.replayed)
+                        .await?;
+                    Ok(f)
+                }
+                .await;
+                Answer::new(reply, result)
             }
             Request::Accept(r, reply) => Answer::new(reply, self.accept(head, r).await),
             Request::Append(r, reply) => Answer::new(reply, self.append(head, r).await),
@@ -1103,7 +1123,16 @@ impl Tx<'_> {
                 Answer::new(reply, self.record_manifest(head, x).await)
             }
             Request::SubmitMatched(x, reply) => {
-                Answer::new(reply, self.submit_matched(head, x).await)
+                let result = async {
+                    self.admit_agent(&x.0).await?;
+                    let m = self.submit_matched(head, x).await?;
+                    let f = &m.filed;
+                    self.record_agent_filing(head, &x.0, f.id, f.status, f.replayed)
+                        .await?;
+                    Ok(m)
+                }
+                .await;
+                Answer::new(reply, result)
             }
             Request::RecordTransit(x, reply) => {
                 Answer::new(reply, self.record_transit(head, x).await)
@@ -1128,7 +1157,25 @@ impl Tx<'_> {
                 Answer::new(reply, self.issue_licence(head, x).await)
             }
             Request::PutRegistry(x, reply) => Answer::new(reply, self.put_registry(head, x).await),
-            Request::EportFile(x, reply) => Answer::new(reply, self.file(head, x).await),
+            Request::EportFile(x, reply) => {
+                let result = async {
+                    self.admit_agent(&x.0).await?;
+                    let m = self.file(head, x).await?;
+                    let f = &m.filed;
+                    self.record_agent_filing(head, &x.0, f.id, f.status, f.replayed)
+                        .await?;
+                    Ok(m)
+                }
+                .await;
+                Answer::new(reply, result)
+            }
+            Request::GrantAuthority(x, reply) => {
+                Answer::new(reply, self.grant_authority(head, x).await)
+            }
+            Request::RevokeAuthority(x, reply) => {
+                Answer::new(reply, self.revoke_authority(head, x).await)
+            }
+            Request::CaseStep(x, reply) => Answer::new(reply, self.case_step(head, x).await),
             Request::AppendWithOutbox(x, reply) => {
                 Answer::new(reply, self.append_with_outbox(head, x).await)
             }
@@ -1524,6 +1571,17 @@ enum RunJob<'a> {
 }
 
 fn as_filing(req: &Request) -> Option<RunJob<'_>> {
+    // A broker's filing is written alone (`Tx::execute`), its power of attorney locked and
+    // checked in its savepoint.
+    let agent = match req {
+        Request::Submit(r, _) | Request::SubmitReviewed((r, _), _) => r.agent.is_some(),
+        Request::SubmitMatched(b, _) => b.0.agent.is_some(),
+        Request::EportFile(b, _) => b.0.agent.is_some(),
+        _ => false,
+    };
+    if agent {
+        return None;
+    }
     match req {
         Request::Submit(r, reply) => Some(RunJob::Submit(r, reply)),
         Request::SubmitReviewed((r, review), reply) => Some(RunJob::Reviewed(r, review, reply)),

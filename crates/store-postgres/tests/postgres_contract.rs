@@ -282,8 +282,8 @@ fn migrations_are_versioned() {
     drop(h.open_store(h.options()));
     assert_eq!(
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
-        // 13 the dashboard's daily aggregates, 14 the account lifecycle.
-        "1,2,3,4,5,6,7,8,9,10,11,12,13,14"
+        // 13 the dashboard's daily aggregates, 14 the account lifecycle, 15 powers of attorney and cases.
+        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())
@@ -597,8 +597,17 @@ impl store_contract::daily_contract::DailyHarness for PgHarness {
     }
 }
 
+impl store_contract::parties_contract::PartiesHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
 // The dashboard's daily aggregates equal a recount after a mixed day.
 store_contract::daily_contract_tests!(match pg_harness() {
     Some(h) => h,
     None => return,
 });
+// Powers of attorney (filings checked in the writer, limits, a revocation racing filings) and
+// the case register with its credit downgrades (issue 19).
+store_contract::parties_contract_tests!(pg_harness());

@@ -41,6 +41,7 @@ mod eport;
 mod finance;
 mod guarantee;
 mod outbox;
+mod parties;
 mod payments;
 mod risk;
 mod versions;
@@ -213,6 +214,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN disabled_at_ms INTEGER;
     ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 16: powers of attorney, brokers' filings, the case register and credit history
+    // (store::parties, store::cases; issue 19).
+    parties::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -1108,6 +1112,9 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         }
         Request::RegisterGuarantee(x, reply) => run!(reply, |c, h| guarantee::register(c, h, x)),
         Request::ClaimGuarantee(x, reply) => run!(reply, |c, h| guarantee::claim(c, h, x)),
+        Request::GrantAuthority(x, reply) => run!(reply, |c, h| parties::grant(c, h, x)),
+        Request::RevokeAuthority(x, reply) => run!(reply, |c, h| parties::revoke(c, h, x)),
+        Request::CaseStep(x, reply) => run!(reply, |c, h| parties::case_step(c, h, x)),
     }
 }
 
@@ -1447,6 +1454,11 @@ fn file(
     req: &SubmitRequest,
     review: Option<&AutomaticReview>,
 ) -> Result<(Submitted, DeclarationState), StoreError> {
+    // A broker's filing: its power of attorney as it stands in this transaction (a retry too:
+    // after a revocation nothing more goes under it).
+    if let Some(agent) = &req.agent {
+        parties::admit_filing(c, req, agent)?;
+    }
     if let Some(first) = replay_of(c, req)? {
         let row = load_for_write(c, first.id)?;
         let version = row.version;
@@ -1517,6 +1529,9 @@ fn file(
     // The decision's feedback row, in the same savepoint (after the review's audit record).
     if let Some(f) = &plan.feedback {
         risk::record_decision(c, head, f, "system:risk", req.now)?;
+    }
+    if let Some(agent) = &req.agent {
+        parties::record_filing(c, head, id, req, agent, state.status)?;
     }
     let submitted = Submitted {
         id: DeclarationId(id),

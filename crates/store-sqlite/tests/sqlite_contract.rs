@@ -104,8 +104,9 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // 1 ledger, 2 sessions, 3 cargo control, 4 risk engine, 5 exchange outbox, 6 E-Port ledgers,
     // 7 refund claims and bank records, 8 e-commerce purchases, 9 risk policy versions,
     // 10 the dashboard counts' index, 11 the guarantee ledger, 12 declaration versions (superseded
-    // notices), 13 bank payments, 14 the dashboard's daily aggregates, 15 account lifecycle.
-    assert_eq!(version, 15);
+    // notices), 13 bank payments, 14 the dashboard's daily aggregates, 15 account lifecycle,
+    // 16 powers of attorney and the case register.
+    assert_eq!(version, 16);
     let conn = store_sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))

@@ -53,12 +53,14 @@ use writer::Request;
 pub mod audit;
 pub mod cargo;
 pub mod daily;
+pub mod cases;
 pub mod detail;
 pub mod eport;
 pub mod finance;
 pub mod guarantee;
 pub mod licence_message;
 pub mod outbox;
+pub mod parties;
 pub mod plan;
 pub mod review;
 pub mod risk;
@@ -124,6 +126,10 @@ pub struct SubmitRequest {
     /// The goods' declared value in fen at the declaration date's rate, when it could be
     /// valued (kept in a narrow column for [`Store::goods_totals`]).
     pub goods_value_fen: Option<Fen>,
+    /// A customs broker's user filing under a power of attorney (docs/PARTIES.md): the writer
+    /// checks the authority inside the filing's transaction ([`parties::admit`]) and counts the
+    /// filing against it there.
+    pub agent: Option<parties::AgentFiling>,
 }
 
 /// Released and closed declarations of one declarant, direction and filing day (China time):
@@ -618,6 +624,13 @@ pub enum StoreError {
     /// The guarantee ledger refused (crate::guarantee): nothing of the write was kept.
     #[error("guarantee refused: {}", .0.message_en())]
     Guarantee(tax::guarantee::GuaranteeRefusal),
+    /// A power of attorney refused the grant, the revocation or the filing (crate::parties):
+    /// nothing of the write was kept.
+    #[error("power of attorney refused: {}", .0.message_en())]
+    Authority(parties::AuthorityRefusal),
+    /// The case register refused the step (crate::cases): nothing of the write was kept.
+    #[error("case refused: {}", .0.message_en)]
+    Case(cases::CaseRefusal),
     #[error("storage backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -637,6 +650,8 @@ impl StoreError {
             StoreError::Closed => "closed",
             StoreError::Backend(_) => "backend",
             StoreError::Guarantee(r) => r.code(),
+            StoreError::Authority(r) => r.code(),
+            StoreError::Case(r) => r.code,
         }
     }
 }
@@ -934,6 +949,12 @@ pub trait Store: writer::Queued + Send + Sync {
 
     /// The guarantee ledger's storage ([`guarantee::GuaranteeStore`]), if this backend has it.
     fn guarantee_store(&self) -> Option<&dyn guarantee::GuaranteeStore> {
+        None
+    }
+
+    /// Powers of attorney and the case register ([`parties::PartiesStore`]), if this backend
+    /// has them.
+    fn parties_store(&self) -> Option<&dyn parties::PartiesStore> {
         None
     }
 

@@ -119,6 +119,10 @@ requests! {
     // The guarantee ledger (crate::guarantee).
     RegisterGuarantee((crate::guarantee::RegisterWrite, Actor, DateTime<Utc>)) -> crate::guarantee::StoredGuarantee,
     ClaimGuarantee((crate::guarantee::ClaimWrite, Actor, DateTime<Utc>)) -> domain::money::Fen,
+    // Powers of attorney and the case register (crate::parties, crate::cases).
+    GrantAuthority((crate::parties::NewAuthority, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
+    RevokeAuthority((i64, Uscc, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
+    CaseStep(Box<crate::cases::CaseWrite>) -> crate::cases::StoredCase,
 }
 
 /// A request's result, held until its batch commits.
@@ -185,6 +189,9 @@ macro_rules! provide_sub_stores {
             Some(self)
         }
         fn guarantee_store(&self) -> Option<&dyn $crate::guarantee::GuaranteeStore> {
+            Some(self)
+        }
+        fn parties_store(&self) -> Option<&dyn $crate::parties::PartiesStore> {
             Some(self)
         }
     };

@@ -11,6 +11,7 @@ import { dashboard } from './hq.js';
 import { taxClaims, forexReport, bankDesk } from './finance.js';
 import { agencyMessages } from './exchange.js';
 import { guaranteeDesk } from './guarantees.js';
+import { attorneyView, caseDesk } from './parties.js';
 import { paymentDesk } from './bankpay.js';
 
 export const session = { principal: null };
@@ -39,10 +40,11 @@ function navItems(p) {
   if (!p) return [];
   switch (p.kind) {
     case 'enterprise':
-      return [['#/portal', 'nav.declarations'], ['#/portal/new', 'nav.new'], ['#/portal/services', 'nav.services']];
+      return [['#/portal', 'nav.declarations'], ['#/portal/new', 'nav.new'], ['#/portal/services', 'nav.services'], ['#/portal/attorney', 'nav.attorney']];
     case 'officer': {
       const items = [['#/officer', 'nav.worklist']];
       if (duties(p).includes('statistician')) items.push(['#/hq', 'nav.dashboard']);
+      if (duties(p).includes('anti_smuggling')) items.push(['#/cases', 'nav.cases']);
       return items;
     }
     case 'hq':
@@ -362,6 +364,8 @@ const ROUTES = [
   [/^#\/portal$/, portalList, ['enterprise']],
   [/^#\/portal\/new$/, declarationForm, ['enterprise']],
   [/^#\/portal\/services$/, portalServices, ['enterprise']],
+  [/^#\/portal\/attorney$/, attorneyView, ['enterprise']],
+  [/^#\/cases$/, caseDesk, ['officer', 'hq']],
   [/^#\/portal\/d\/(\d+)$/, portalDetail, ['enterprise']],
   [/^#\/officer$/, worklist, ['officer', 'hq']],
   [/^#\/officer\/d\/(\d+)$/, officerDetail, ['officer', 'hq']],

@@ -1,0 +1,567 @@
+//! The contract of [`store::parties::PartiesStore`] (docs/PARTIES.md): powers of attorney
+//! (grant, filing under them inside the writer, limits, revocation, a revocation racing
+//! filings) and the case register (open, link, seize, penalize with the credit downgrade and
+//! its history, payment, hearing, closure; refusals write nothing).
+
+use std::sync::Arc;
+use std::thread;
+
+use chrono::{Duration, NaiveDate};
+use clearance::{Actor, CreditClass, Lane, Status};
+use domain::codes::{OfficeCode, Uscc};
+use domain::money::Fen;
+use rust_decimal::Decimal;
+use store::cases::*;
+use store::parties::*;
+use store::*;
+
+use crate::contract::{declarant, reason, sample_body, shanghai, submit_request, t0};
+
+pub trait PartiesHarness {
+    fn open(&self) -> Box<dyn Store>;
+}
+
+fn broker() -> Uscc {
+    Uscc::parse("91440300MA5FT3XKX8").unwrap()
+}
+
+fn consignee_actor() -> Actor {
+    Actor::Enterprise { uscc: declarant() }
+}
+
+fn scope() -> AuthorityScope {
+    AuthorityScope {
+        trade_modes: vec!["0110".into()],
+        offices: vec![shanghai()],
+        valid_from: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+        valid_to: NaiveDate::from_ymd_opt(2025, 3, 31).unwrap(),
+        max_declarations: None,
+        max_value_fen: None,
+    }
+}
+
+fn parties(s: &dyn Store) -> &dyn PartiesStore {
+    s.parties_store()
+        .expect("the backend keeps powers of attorney")
+}
+
+fn grant(s: &dyn Store, scope: AuthorityScope) -> StoredAuthority {
+    parties(s)
+        .grant_authority(
+            NewAuthority {
+                grantor: declarant(),
+                broker: broker(),
+                scope,
+            },
+            &consignee_actor(),
+            t0(),
+        )
+        .unwrap()
+}
+
+fn accept() -> AutomaticReview {
+    AutomaticReview::Accept {
+        lane: Lane::Green,
+        reasons: vec![reason()],
+        assessment: None,
+    }
+}
+
+/// A filing by the broker's user `login` under authority `id`.
+fn agent_filing(seq: &str, i: u64, id: i64, value: i64) -> SubmitRequest {
+    let mut r = submit_request(seq, sample_body(i));
+    r.actor = Actor::Broker {
+        broker: broker(),
+        login: "broker-user".into(),
+        principal: declarant(),
+        authority: id,
+    };
+    r.goods_value_fen = Some(Fen(value));
+    r.agent = Some(AgentFiling {
+        authority: id,
+        broker: broker(),
+        login: "broker-user".into(),
+        trade_mode: Some("0110".into()),
+    });
+    r
+}
+
+fn refusal(e: StoreError) -> AuthorityRefusal {
+    match e {
+        StoreError::Authority(r) => r,
+        other => panic!("expected a power-of-attorney refusal, got {other:?}"),
+    }
+}
+
+fn all_declarations(s: &dyn Store) -> usize {
+    s.list(
+        &ListFilter::default(),
+        &PageRequest {
+            after: None,
+            limit: PAGE_MAX,
+        },
+    )
+    .unwrap()
+    .items
+    .len()
+}
+
+/// Grant, file under it (recorded with the broker and counted), revoke (only the grantor,
+/// once), and a filing after the revocation refused with nothing written.
+pub fn grant_file_and_revoke(h: &impl PartiesHarness) {
+    let s = h.open();
+    let s = &*s;
+    let a = grant(s, scope());
+    assert_eq!(a.used_declarations, 0);
+    assert_eq!(a.grantor, declarant());
+
+    let filed = s
+        .submit_reviewed(agent_filing("A-1", 1, a.id, 50_000), accept())
+        .unwrap();
+    assert_eq!(filed.status, Status::AwaitingAssessment);
+    let d = s.load(DeclarationKey::Id(filed.id)).unwrap().unwrap();
+    let header = d.state.header.unwrap();
+    assert_eq!(
+        header.declarant,
+        declarant(),
+        "filed in the consignee's name"
+    );
+    assert_eq!(
+        header.agent,
+        Some(clearance::AgentRef {
+            broker: broker(),
+            authority: a.id
+        }),
+        "the broker is recorded on the declaration"
+    );
+    let events = s.events(filed.id).unwrap();
+    assert!(
+        matches!(&events[0].event.actor, Actor::Broker { login, .. } if login == "broker-user")
+    );
+    assert_eq!(
+        parties(s).agent_declarations(broker(), 10).unwrap(),
+        vec![filed.id]
+    );
+    let a1 = parties(s).authority(a.id).unwrap().unwrap();
+    assert_eq!(a1.used_declarations, 1);
+    assert_eq!(a1.used_value_fen, Fen(50_000));
+
+    // A retry is not counted twice.
+    let again = s
+        .submit_reviewed(agent_filing("A-1", 1, a.id, 50_000), accept())
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(
+        parties(s)
+            .authority(a.id)
+            .unwrap()
+            .unwrap()
+            .used_declarations,
+        1
+    );
+
+    // Only the grantor revokes.
+    let e = parties(s)
+        .revoke_authority(a.id, broker(), &consignee_actor(), t0())
+        .unwrap_err();
+    assert_eq!(refusal(e).code(), "not_grantor");
+    let r = parties(s)
+        .revoke_authority(a.id, declarant(), &consignee_actor(), t0())
+        .unwrap();
+    assert!(r.revoked_at.is_some());
+    assert_eq!(r.standing(t0()), Standing::Revoked);
+    let e = parties(s)
+        .revoke_authority(a.id, declarant(), &consignee_actor(), t0())
+        .unwrap_err();
+    assert_eq!(refusal(e).code(), "authority_revoked");
+
+    let before = all_declarations(s);
+    let e = s
+        .submit_reviewed(agent_filing("A-2", 2, a.id, 1), accept())
+        .unwrap_err();
+    let r = refusal(e);
+    assert_eq!(r.code(), "authority_revoked");
+    assert!(r.message_zh().contains("撤销"));
+    assert_eq!(all_declarations(s), before, "nothing written");
+    assert!(s.verify_audit().unwrap().is_intact());
+
+    // An authority of another pair, or none at all.
+    let e = s
+        .submit_reviewed(agent_filing("A-3", 3, a.id + 1000, 1), accept())
+        .unwrap_err();
+    assert_eq!(refusal(e).code(), "no_authority");
+    let listed = parties(s)
+        .authorities(AuthorityFilter::Grantor(declarant()))
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(parties(s)
+        .authorities(AuthorityFilter::Broker(declarant()))
+        .unwrap()
+        .is_empty());
+}
+
+/// Scope and limits, each refused with its reason and nothing written.
+pub fn scope_and_limits(h: &impl PartiesHarness) {
+    let s = h.open();
+    let s = &*s;
+    let a = grant(
+        s,
+        AuthorityScope {
+            max_declarations: Some(2),
+            max_value_fen: Some(Fen(100_000)),
+            ..scope()
+        },
+    );
+    // Trade mode out of scope.
+    let mut r = agent_filing("S-1", 1, a.id, 1);
+    r.agent.as_mut().unwrap().trade_mode = Some("0615".into());
+    assert_eq!(
+        refusal(s.submit_reviewed(r, accept()).unwrap_err()).code(),
+        "trade_mode_out_of_scope"
+    );
+    // Office out of scope.
+    let mut r = agent_filing("S-2", 2, a.id, 1);
+    r.declaration_office = OfficeCode::parse("0101").unwrap();
+    assert_eq!(
+        refusal(s.submit_reviewed(r, accept()).unwrap_err()).code(),
+        "office_out_of_scope"
+    );
+    // Expired, not yet valid.
+    let mut r = agent_filing("S-3", 3, a.id, 1);
+    r.now = t0() + Duration::days(30);
+    assert_eq!(
+        refusal(s.submit_reviewed(r, accept()).unwrap_err()).code(),
+        "authority_expired"
+    );
+    let mut r = agent_filing("S-4", 4, a.id, 1);
+    r.now = t0() - Duration::days(20);
+    assert_eq!(
+        refusal(s.submit_reviewed(r, accept()).unwrap_err()).code(),
+        "authority_not_yet_valid"
+    );
+    assert_eq!(all_declarations(s), 0, "no refused filing was written");
+    // Value: 60,000 then 50,000 would pass 100,000.
+    s.submit_reviewed(agent_filing("S-5", 5, a.id, 60_000), accept())
+        .unwrap();
+    assert_eq!(
+        refusal(
+            s.submit_reviewed(agent_filing("S-6", 6, a.id, 50_000), accept())
+                .unwrap_err()
+        )
+        .code(),
+        "authority_value_limit"
+    );
+    // A rejected filing lodges nothing and does not count.
+    let rejected = s
+        .submit_reviewed(
+            agent_filing("S-7", 7, a.id, 0),
+            AutomaticReview::Reject {
+                problems: vec![clearance::ReviewProblem {
+                    field: "items".into(),
+                    code: "missing".into(),
+                    message_zh: "缺少商品".into(),
+                    message_en: "no items".into(),
+                }],
+            },
+        )
+        .unwrap();
+    assert_eq!(rejected.status, Status::Rejected);
+    s.submit_reviewed(agent_filing("S-8", 8, a.id, 10_000), accept())
+        .unwrap();
+    // Count: two accepted.
+    assert_eq!(
+        refusal(
+            s.submit_reviewed(agent_filing("S-9", 9, a.id, 1), accept())
+                .unwrap_err()
+        )
+        .code(),
+        "authority_count_limit"
+    );
+    let a = parties(s).authority(a.id).unwrap().unwrap();
+    assert_eq!((a.used_declarations, a.used_value_fen), (2, Fen(70_000)));
+    // A bad grant.
+    let e = parties(s)
+        .grant_authority(
+            NewAuthority {
+                grantor: declarant(),
+                broker: declarant(),
+                scope: scope(),
+            },
+            &consignee_actor(),
+            t0(),
+        )
+        .unwrap_err();
+    assert_eq!(refusal(e).code(), "bad_scope");
+}
+
+/// Filings racing a revocation: every filing written before the revocation committed counts,
+/// none after; and any filing sent once the revocation answered is refused.
+pub fn revocation_racing_filings(h: &impl PartiesHarness) {
+    let s: Arc<dyn Store> = Arc::from(h.open());
+    let a = grant(&*s, scope());
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                let mut ok = 0u64;
+                let mut refused = 0u64;
+                for i in 0..10u64 {
+                    let n = t * 100 + i;
+                    match s.submit_reviewed(agent_filing(&format!("R-{n}"), n, a.id, 1), accept()) {
+                        Ok(_) => ok += 1,
+                        Err(StoreError::Authority(AuthorityRefusal::Revoked { .. })) => {
+                            refused += 1
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+                (ok, refused)
+            })
+        })
+        .collect();
+    thread::sleep(std::time::Duration::from_millis(20));
+    parties(&*s)
+        .revoke_authority(a.id, declarant(), &consignee_actor(), t0())
+        .unwrap();
+    let e = s
+        .submit_reviewed(agent_filing("R-after", 9999, a.id, 1), accept())
+        .unwrap_err();
+    assert_eq!(refusal(e).code(), "authority_revoked");
+    let (mut ok, mut refused) = (0, 0);
+    for t in threads {
+        let (o, r) = t.join().unwrap();
+        ok += o;
+        refused += r;
+    }
+    assert_eq!(ok + refused, 80);
+    let a = parties(&*s).authority(a.id).unwrap().unwrap();
+    assert_eq!(
+        a.used_declarations, ok,
+        "every written filing counted, once"
+    );
+    assert_eq!(
+        all_declarations(&*s) as u64,
+        ok,
+        "no refused filing written"
+    );
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+fn officer() -> Actor {
+    Actor::AntiSmuggling {
+        login: "js1".into(),
+        office: shanghai(),
+    }
+}
+
+fn step(
+    s: &dyn Store,
+    case: Option<&StoredCase>,
+    step: CaseStep,
+) -> Result<StoredCase, StoreError> {
+    parties(s).case_step(CaseWrite {
+        case: case.map(|c| c.id),
+        expected_version: case.map(|c| c.version),
+        step,
+        actor: officer(),
+        now: t0(),
+    })
+}
+
+fn case_refusal(e: StoreError) -> CaseRefusal {
+    match e {
+        StoreError::Case(r) => r,
+        other => panic!("expected a case refusal, got {other:?}"),
+    }
+}
+
+/// A case from opening to closure; a smuggling penalty discredits the party with a history
+/// row; refusals write nothing.
+pub fn case_register(h: &impl PartiesHarness) {
+    let s = h.open();
+    let s = &*s;
+    let c = step(
+        s,
+        None,
+        CaseStep::Open {
+            office: shanghai(),
+            origin: CaseOrigin::RiskHit,
+            origin_ref: "220020251000000001".into(),
+            summary: "undervalued laptops".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(c.case_no, "2200JS2025000001");
+    assert_eq!(c.status, CaseStatus::Open);
+    let c2 = step(
+        s,
+        None,
+        CaseStep::Open {
+            office: shanghai(),
+            origin: CaseOrigin::Intelligence,
+            origin_ref: "tip-7".into(),
+            summary: "second".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(c2.case_no, "2200JS2025000002");
+
+    // A penalty on a party not linked is refused, nothing written.
+    let penalty = CaseStep::Penalize {
+        party: declarant(),
+        kind: PenaltyKind::Smuggling,
+        amount_fen: Fen(5_000_000),
+        basis: "Customs Law art. 82".into(),
+    };
+    let e = step(s, Some(&c), penalty.clone()).unwrap_err();
+    assert_eq!(case_refusal(e).code, "party_not_linked");
+    assert_eq!(parties(s).case(c.id).unwrap().unwrap().version, 1);
+
+    let c = step(
+        s,
+        Some(&c),
+        CaseStep::Link {
+            kind: LinkKind::Enterprise,
+            reference: declarant().to_string(),
+            note: "consignee".into(),
+        },
+    )
+    .unwrap();
+    let c = step(
+        s,
+        Some(&c),
+        CaseStep::Seize {
+            goods: "laptops".into(),
+            quantity: Decimal::new(100, 0),
+            unit: "台".into(),
+            place: "Yangshan terminal".into(),
+            custody: "customs warehouse 3".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(c.seizures[0].no, 1);
+    // A stale version is refused.
+    let stale = CaseWrite {
+        case: Some(c.id),
+        expected_version: Some(1),
+        step: CaseStep::Hearing {
+            held_on: NaiveDate::from_ymd_opt(2025, 3, 20).unwrap(),
+            notes: "x".into(),
+        },
+        actor: officer(),
+        now: t0(),
+    };
+    assert_eq!(
+        case_refusal(parties(s).case_step(stale).unwrap_err()).code,
+        "version_conflict"
+    );
+    let c = step(s, Some(&c), penalty).unwrap();
+    let credit = c.penalties[0].credit.clone().unwrap();
+    assert_eq!(
+        (credit.from, credit.to),
+        (CreditClass::General, CreditClass::Discredited)
+    );
+    let classes = s.risk_store().unwrap().credit_classes().unwrap();
+    assert!(classes
+        .iter()
+        .any(|k| k.uscc == declarant() && k.class == CreditClass::Discredited));
+    let history = parties(s).credit_history(declarant()).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].trigger, "penalty:2200JS2025000001/1");
+
+    let e = step(
+        s,
+        Some(&c),
+        CaseStep::RecordPayment {
+            penalty: 1,
+            bank: "BOC".into(),
+            reference: "P-1".into(),
+            amount_fen: Fen(1),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(case_refusal(e).code, "wrong_amount");
+    let c = step(
+        s,
+        Some(&c),
+        CaseStep::RecordPayment {
+            penalty: 1,
+            bank: "BOC".into(),
+            reference: "P-1".into(),
+            amount_fen: Fen(5_000_000),
+        },
+    )
+    .unwrap();
+    assert!(c.penalties[0].payment.is_some());
+    let c = step(
+        s,
+        Some(&c),
+        CaseStep::Hearing {
+            held_on: NaiveDate::from_ymd_opt(2025, 3, 20).unwrap(),
+            notes: "the party was heard".into(),
+        },
+    )
+    .unwrap();
+    let c = step(
+        s,
+        Some(&c),
+        CaseStep::Close {
+            conclusion: "penalized and paid".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(c.status, CaseStatus::Closed);
+    let e = step(
+        s,
+        Some(&c),
+        CaseStep::Hearing {
+            held_on: NaiveDate::from_ymd_opt(2025, 3, 21).unwrap(),
+            notes: "late".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(case_refusal(e).code, "case_closed");
+
+    assert_eq!(
+        parties(s).case_by_no("2200JS2025000001").unwrap().unwrap(),
+        c
+    );
+    let open = parties(s)
+        .cases(&CaseFilter {
+            offices: Some(vec![shanghai()]),
+            status: Some(CaseStatus::Open),
+        })
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].case_no, "2200JS2025000002");
+    assert!(parties(s)
+        .cases(&CaseFilter {
+            offices: Some(vec![OfficeCode::parse("0100").unwrap()]),
+            status: None,
+        })
+        .unwrap()
+        .is_empty());
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+#[macro_export]
+macro_rules! parties_contract_tests {
+    ($make:expr) => {
+        $crate::parties_contract_tests!(@each $make;
+            grant_file_and_revoke,
+            scope_and_limits,
+            revocation_racing_filings,
+            case_register,
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                if let Some(harness) = $make {
+                    $crate::parties_contract::$name(&harness);
+                }
+            }
+        )*
+    };
+}
