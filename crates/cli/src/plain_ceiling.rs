@@ -64,7 +64,7 @@ fn schema(id: &str, state: &str, body: &str, bytes: &str) -> String {
 /// The varying columns of row `i`.
 fn keys(i: u64) -> (String, String, String) {
     (
-        format!("2233{:014}", 2025_1_000_000_000 + i),
+        format!("2233{:014}", 20_251_000_000_000 + i),
         format!("p-{i}"),
         format!("223320251{i:09}"),
     )

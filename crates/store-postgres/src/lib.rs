@@ -635,7 +635,7 @@ impl Store for PostgresStore {
         q: &store::daily::DayQuery,
     ) -> Result<store::daily::DailyStats, StoreError> {
         self.read_daily(q)
-}
+    }
 
     fn changed_declarations(
         &self,

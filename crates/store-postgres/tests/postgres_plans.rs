@@ -128,7 +128,7 @@ fn file_and_check(url: &str, schema: &str) {
                 let written = store.submit(r).expect("filing written");
                 assert!(!written.replayed);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % BLOCK == 0 {
+                if n.is_multiple_of(BLOCK) {
                     marks.lock().unwrap().push((n, start.elapsed()));
                 }
             });

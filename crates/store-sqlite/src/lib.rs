@@ -671,7 +671,7 @@ impl Store for SqliteStore {
         q: &store::daily::DayQuery,
     ) -> Result<store::daily::DailyStats, StoreError> {
         self.read(|c| daily::read(c, q))
-}
+    }
 
     fn changed_declarations(
         &self,

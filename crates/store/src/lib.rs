@@ -52,8 +52,8 @@ use writer::Request;
 
 pub mod audit;
 pub mod cargo;
-pub mod daily;
 pub mod cases;
+pub mod daily;
 pub mod detail;
 pub mod eport;
 pub mod finance;

@@ -213,6 +213,7 @@ impl Ledger {
             actor: Actor::Enterprise { uscc },
             now: on,
             purchase: None,
+            agent: None,
             goods_value_fen: Some(Fen(goods_fen)),
         };
         self.store
