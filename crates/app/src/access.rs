@@ -220,7 +220,9 @@ pub enum Operation {
     /// Read the E-Port exchange feed: the messages addressed to the principal's own agency
     /// (agencies only, on [`Resource::ExchangeFeed`]).
     ReadExchangeFeed,
-    /// Issue licences (the commerce agency, on [`Resource::Eport`] without a holder).
+    /// Issue licences (the commerce agency, on [`Resource::Eport`] without a holder), and
+    /// tariff-quota certificates (the agency that allocates the commodity's quota: commerce or
+    /// the development-and-reform commission; the service checks the commodity's agency).
     IssueLicence,
     /// Read licences with what remains: the commerce agency its ledger, an enterprise its own
     /// licences (docs/EPORT.md).
@@ -496,6 +498,9 @@ pub(crate) fn denied(principal: &Principal, op: impl fmt::Debug) -> Denied {
 
 /// The names the commerce agency goes by (`Principal::Agency::agency`, any case).
 pub const COMMERCE: &[&str] = &["commerce", "mofcom"];
+/// The names the development-and-reform commission goes by (国家发展改革委: it allocates the
+/// tariff quotas of wheat, maize, rice and cotton and issues their certificates).
+pub const NDRC: &[&str] = &["ndrc", "development_reform"];
 /// The names the market-regulation agency goes by.
 pub const MARKET_REGULATION: &[&str] = &["market_regulation", "samr"];
 /// The names the tax agency goes by.
@@ -680,7 +685,9 @@ fn declaration_row(
         // The tax agency reads verified refund claims; banks record receipts and payments;
         // the foreign-exchange agency reads the class report.
         (Principal::Agency { agency, .. }, Resource::Eport { holder: None }) => match op {
-            Operation::IssueLicence | Operation::ViewLicences => is_agency(agency, COMMERCE),
+            Operation::IssueLicence | Operation::ViewLicences => {
+                is_agency(agency, COMMERCE) || is_agency(agency, NDRC)
+            }
             Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
             Operation::ViewRefundClaims => is_agency(agency, TAX),
             Operation::RecordFunds

@@ -177,6 +177,7 @@ pub fn users() -> Vec<DemoUser> {
             &[Duty::RiskAnalyst, Duty::Statistician],
         ),
         u("mofcom", Role::Agency, None, None, Some("commerce"), &[]),
+        u("ndrc", Role::Agency, None, None, Some("ndrc"), &[]),
         u(
             "samr",
             Role::Agency,

@@ -12,6 +12,10 @@
 //! - **Registry policy**: the check applies once the registry has an entry, so that a
 //!   deployment without the market-regulation feed (and the existing tests) files as before;
 //!   `jinguan serve --demo` seeds the demo enterprises.
+//! - **Tariff-quota certificates** (docs/EPORT.md "Tariff-quota certificates") are licences of
+//!   kind `tariff_quota`: the items naming one ([`eport::quota_needs`]) are checked and reserved
+//!   with the licences; the commerce agency or the development-and-reform commission issues
+//!   them, each for the commodities whose quota it allocates (`QuotaCommodity::agency`).
 //! - **Access** ([`crate::authorize`], deny by default): the commerce agency issues licences and
 //!   reads its ledger; an enterprise reads its own licences; the market-regulation agency keeps
 //!   the registry.
@@ -112,12 +116,14 @@ impl EportService<'_> {
         }
         let decl: Declaration = serde_json::from_str(&req.body_json).ok()?;
         let date = decl.declaration_date;
-        let needs = eport::needs(&decl, |code| {
+        let mut needs = eport::needs(&decl, |code| {
             self.core
                 .refdata
                 .tariff_line(code, date)
                 .and_then(|l| l.licence.clone())
         });
+        // Items declared under a tariff-quota certificate reserve on it like on a licence.
+        needs.extend(eport::quota_needs(&decl));
         Some(FilingCheck {
             trader: decl.trader.uscc,
             date: china_day(req.now),
@@ -185,9 +191,102 @@ impl EportService<'_> {
         licence
             .validate()
             .map_err(|why| AppError::invalid("licence", "invalid_licence", why.clone(), why))?;
+        self.may_issue(agency, &licence)?;
         Ok(ledgers
             .issue_licence(licence, &allowed.audit_actor(), self.core.now())?
             .into())
+    }
+
+    /// Whether `agency` may issue this document: licences only the commerce agency; a
+    /// tariff-quota certificate the agency that allocates the quota of every commodity it
+    /// covers (the `tariff_quotas` table on `valid_from`: `COMMERCE` for sugar, wool and wool
+    /// tops, `NDRC` for wheat, maize, rice and cotton), which must be under a tariff quota and
+    /// counted in the certificate's unit (the tariff's legal first unit).
+    fn may_issue(&self, agency: &str, req: &Licence) -> Result<(), AppError> {
+        use crate::access::{COMMERCE, NDRC};
+        let named = |names: &[&str]| names.iter().any(|n| agency.eq_ignore_ascii_case(n));
+        let forbidden = |zh: String, en: String| {
+            AppError::Forbidden(crate::access::Denied {
+                code: "forbidden",
+                message_zh: zh,
+                message_en: en,
+            })
+        };
+        if req.kind != LicenceKind::TariffQuota {
+            if named(COMMERCE) {
+                return Ok(());
+            }
+            return Err(forbidden(
+                "只有商务主管部门签发许可证".into(),
+                "only the commerce agency issues licences".into(),
+            ));
+        }
+        let invalid =
+            |zh: String, en: String| AppError::invalid("commodity", "quota_commodity", zh, en);
+        let covered: Vec<&domain::reference::TariffQuota> = self
+            .core
+            .refdata
+            .tariff_quotas()
+            .filter(|q| q.in_force(req.valid_from) && req.covers(&q.commodity_code))
+            .collect();
+        if covered.is_empty() {
+            return Err(invalid(
+                format!(
+                    "{} 在 {} 不包括实行关税配额管理的商品",
+                    req.commodity, req.valid_from
+                ),
+                format!(
+                    "{} covers no commodity under a tariff quota on {}",
+                    req.commodity, req.valid_from
+                ),
+            ));
+        }
+        let me = if named(COMMERCE) {
+            "COMMERCE"
+        } else if named(NDRC) {
+            "NDRC"
+        } else {
+            ""
+        };
+        for q in &covered {
+            if q.commodity.agency() != me {
+                return Err(forbidden(
+                    format!(
+                        "{}（{}）的关税配额证明由 {} 签发，不由本机构签发",
+                        q.commodity.name_zh(),
+                        q.commodity_code,
+                        q.commodity.agency()
+                    ),
+                    format!(
+                        "certificates for {} ({}) are issued by {}, not by this agency",
+                        q.commodity.as_str(),
+                        q.commodity_code,
+                        q.commodity.agency()
+                    ),
+                ));
+            }
+            if let Some(line) = self
+                .core
+                .refdata
+                .tariff_line(q.commodity_code, req.valid_from)
+            {
+                if line.first_unit.to_string() != req.unit {
+                    return Err(AppError::invalid(
+                        "unit",
+                        "quota_unit",
+                        format!(
+                            "关税配额证明的计量单位应为 {} 的法定第一计量单位 {}",
+                            q.commodity_code, line.first_unit
+                        ),
+                        format!(
+                            "a tariff-quota certificate counts in the legal first unit of {}, {}",
+                            q.commodity_code, line.first_unit
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The licences the principal's agency issued, with what remains (the commerce agency).

@@ -425,6 +425,9 @@ fn eport_matrix() {
     let ledger_ops = |name: &str| -> &'static [Operation] {
         match name {
             "commerce" | "MOFCOM" => &[IssueLicence, ViewLicences],
+            // The development-and-reform commission issues the tariff-quota certificates of the
+            // grains and cotton (the service refuses it a licence or another agency's quota).
+            "ndrc" => &[IssueLicence, ViewLicences],
             "market_regulation" => &[ManageRegistry],
             "tax" | "SAT" => &[ViewRefundClaims],
             "bank" => &[
@@ -454,6 +457,7 @@ fn eport_matrix() {
         for name in [
             "commerce",
             "MOFCOM",
+            "ndrc",
             "market_regulation",
             "tax",
             "SAT",
@@ -519,5 +523,5 @@ fn eport_matrix() {
         }
         checked += 3 + 8;
     }
-    assert_eq!(checked, Operation::ALL.len() * (9 * 2 + 3 + 8));
+    assert_eq!(checked, Operation::ALL.len() * (10 * 2 + 3 + 8));
 }

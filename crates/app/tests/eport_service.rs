@@ -373,10 +373,22 @@ fn demo_licence_is_there_for_the_aeo_enterprise() {
     let svc = service(dir.path()).with_registry(Box::new(app::demo::registry()));
     app::demo::load(&svc, 0).unwrap();
     let mine = svc.eport().my_licences(&enterprise(SH)).unwrap();
-    assert_eq!(mine.len(), 1);
+    // The licence, and (since issue 21) the wheat tariff-quota certificate, by number.
+    assert_eq!(mine.len(), 2);
     assert_eq!(
         mine[0].licence.licence_no,
         app::demo::eport::DEMO_LICENCE_NO
+    );
+    let cert = &mine[1].licence;
+    assert_eq!(cert.licence_no, app::demo::eport::DEMO_QUOTA_CERTIFICATE_NO);
+    assert_eq!(cert.kind, LicenceKind::TariffQuota);
+    assert_eq!(
+        (cert.issued_by.as_str(), cert.unit.as_str()),
+        ("ndrc", "035")
+    );
+    assert_eq!(
+        mine[1].remaining,
+        Decimal::from(app::demo::eport::DEMO_QUOTA_KG)
     );
     // The demo itself imported two cars under it, released: written off, not reserved.
     assert_eq!(mine[0].remaining, q("18"));

@@ -10,7 +10,8 @@ use serde_json::json;
 pub struct Args {
     /// Table name: offices, countries, currencies, units, trade_modes, levy_natures,
     /// duty_treatments, transport_modes, transaction_terms, package_types, provinces,
-    /// stats_trade_modes, tariff. Without one, lists the tables.
+    /// stats_trade_modes, tariff, general_rate_origins, tariff_quotas. Without one, lists the
+    /// tables.
     table: Option<String>,
     /// Code prefix, or part of a Chinese or English name (case-insensitive).
     query: Option<String>,
@@ -21,7 +22,9 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 pub enum RefdataCommand {
-    /// Replace a shipped table with an official one (CSV, UTF-8, with a header row).
+    /// Replace a shipped table with an official one (CSV, UTF-8, with a header row): a code
+    /// table, `tariff`, `general_rate_origins`, `tariff_quotas`, or the tax engine's
+    /// `trade_remedies` or `calendar` (used by `jinguan tax` and `jinguan serve`).
     ///
     /// Every row is checked first; if any is bad, each is listed by line number and nothing
     /// changes. Otherwise the table is written atomically to DATA_DIR/refdata/TABLE.csv.

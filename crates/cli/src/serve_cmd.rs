@@ -75,8 +75,14 @@ fn service(
     demo: bool,
 ) -> anyhow::Result<Clearance> {
     let refdata = Arc::new(crate::load_reference(data_dir)?);
-    // The E-Port ledgers (licences, registry) are checked at filing (docs/EPORT.md).
-    let mut svc = Clearance::new(store, refdata, clock).with_eport();
+    // The tax tables imported into the data folder (exchange rates, calendar, trade remedies),
+    // else the shipped ones, as `jinguan tax` reads them.
+    let (tables, _) = crate::tax_cmd::tax_tables(data_dir)?;
+    // The E-Port ledgers (licences, tariff-quota certificates, registry) are checked at filing
+    // (docs/EPORT.md).
+    let mut svc = Clearance::new(store, refdata, clock)
+        .with_tax_tables(tables)
+        .with_eport();
     if demo {
         svc = svc.with_registry(Box::new(app::demo::registry()));
     }

@@ -67,6 +67,29 @@ pub(crate) fn rate_table(data_dir: &Path) -> anyhow::Result<(RateTable, &'static
     )
 }
 
+/// The tax engine's tables in force for `jinguan tax` and `jinguan serve`: each imported one
+/// (`jinguan rates import`, `jinguan refdata import calendar|trade_remedies`) when the data
+/// folder has it, else the shipped one. (The general-rate origins and the tariff-quota rates
+/// are reference tables, read with the rest of `RefData`.)
+pub fn tax_tables(data_dir: &Path) -> anyhow::Result<(app::TaxTables, &'static str)> {
+    let (rates, rates_source) = rate_table(data_dir)?;
+    let calendar = refdata::tax_tables::load_calendar(data_dir)
+        .context("failed to load the imported calendar")?
+        .unwrap_or_else(TradingCalendar::china);
+    let remedies = refdata::tax_tables::load_trade_remedies(data_dir)
+        .context("failed to load the imported trade remedies")?
+        .unwrap_or_else(TradeRemedyTable::sample);
+    Ok((
+        app::TaxTables {
+            rates,
+            calendar,
+            remedies,
+            policy: TaxPolicy::default(),
+        },
+        rates_source,
+    ))
+}
+
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let reference = crate::load_reference(data_dir)?;
     let mut bytes = Vec::new();
@@ -109,15 +132,13 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         (Some(history), Some(person_id)) => Some(tax::EcommerceBuyer { person_id, history }),
         _ => None,
     };
-    let (rates, rates_source) = rate_table(data_dir)?;
-    // Imported with `jinguan refdata import calendar|trade_remedies FILE`, else the shipped ones.
-    let calendar = refdata::tax_tables::load_calendar(data_dir)
-        .context("failed to load the imported calendar")?
-        .unwrap_or_else(TradingCalendar::china);
-    let remedies = refdata::tax_tables::load_trade_remedies(data_dir)
-        .context("failed to load the imported trade remedies")?
-        .unwrap_or_else(TradeRemedyTable::sample);
-    let policy = TaxPolicy::default();
+    let (tables, rates_source) = tax_tables(data_dir)?;
+    let app::TaxTables {
+        rates,
+        calendar,
+        remedies,
+        policy,
+    } = tables;
     let ctx = TaxContext {
         reference: &reference,
         rates: &rates,

@@ -176,7 +176,11 @@ impl DemoServer {
     /// Start it on a free port over a fresh data folder; returns once it listens (the first
     /// line of its output is its URL).
     fn start(declarations: usize) -> DemoServer {
-        let data = tempfile::tempdir().unwrap();
+        DemoServer::start_over(tempfile::tempdir().unwrap(), declarations)
+    }
+
+    /// [`DemoServer::start`] over a data folder prepared by the test (imported tables).
+    fn start_over(data: tempfile::TempDir, declarations: usize) -> DemoServer {
         let (child, base) = common::spawn_serve(
             Command::new(env!("CARGO_BIN_EXE_jinguan"))
                 .args([
@@ -854,4 +858,89 @@ fn tax_uses_imported_trade_remedies_with_a_safeguard() {
     assert!(stdout(&o)
         .replace(": ", ":")
         .contains(r#""measure":"safeguard""#));
+}
+
+/// Issue 21 item 6: `jinguan serve` assesses with the trade remedies imported into its data
+/// folder (`jinguan refdata import trade_remedies FILE`), not the compiled-in sample: a
+/// safeguard row on laptops from the USA (a test measure, not a real one) shows in the served
+/// assessment of the example filed against the demo, with its own 10 %; then a failed import
+/// leaves the table as it was.
+#[test]
+fn serve_assesses_with_imported_trade_remedies() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("remedies.csv");
+    std::fs::write(
+        &file,
+        "code_prefix,origin,producer,kind,rate,valid_from,valid_to\n8471,USA,*,safeguard,10%,2025-01-01,2027-12-31\n",
+    )
+    .unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "trade_remedies",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let imported = std::fs::read(data.path().join("refdata/trade_remedies.csv")).unwrap();
+    std::fs::write(&file, "code_prefix,origin\n8471,USA\n").unwrap();
+    let o = jinguan(
+        &[
+            "refdata",
+            "import",
+            "trade_remedies",
+            file.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(data.path().join("refdata/trade_remedies.csv")).unwrap(),
+        imported,
+        "a failed import changes nothing"
+    );
+
+    let server = DemoServer::start_over(data, 3);
+    let client = reqwest::blocking::Client::new();
+    let token = server.login(&client, "ent-sh");
+    let r = client
+        .post(format!("{}/api/declarations", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("Client-Seq-No", "remedy-1")
+        .body(std::fs::read(root().join("examples/import-laptops.json")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let v: Value = r.json().unwrap();
+    let d: Value = client
+        .get(format!("{}/api/declarations/{}", server.base, v["id"]))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let measures: Vec<(String, String)> = d["tax"]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{d}"))
+        .iter()
+        .flat_map(|it| it["measures"].as_array().unwrap().clone())
+        .map(|m| {
+            (
+                m["measure"].as_str().unwrap().to_owned(),
+                m["rate"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        measures.contains(&("safeguard".to_string(), "10%".to_string())),
+        "{measures:?}"
+    );
 }

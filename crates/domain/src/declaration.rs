@@ -134,6 +134,10 @@ pub struct ItemForm {
     /// The proof of origin an agreement or special preferential rate needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_proof: Option<OriginProofForm>,
+    /// The tariff-quota certificate (关税配额证明) number, for the in-quota rate of goods under
+    /// tariff quotas; without it the out-of-quota rate applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_certificate_no: Option<String>,
 }
 
 /// The proof of origin as filed (原产地证明): `{agreement, kind, number, direct_transport}`.
@@ -308,6 +312,10 @@ pub struct Item {
     /// Proof of origin, when the item claims an agreement or special preferential rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_proof: Option<OriginProof>,
+    /// The tariff-quota certificate (关税配额证明) the item is declared under: the in-quota rate,
+    /// the quantity reserved on the certificate in the E-Port ledger at filing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_certificate_no: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -140,6 +140,7 @@ pub fn form_of(d: &Declaration) -> DeclarationForm {
                     number: text(&p.number),
                     direct_transport: Some(p.direct_transport),
                 }),
+                quota_certificate_no: it.quota_certificate_no.clone(),
             })
             .collect(),
     }

@@ -74,6 +74,102 @@ pub trait Reference {
         let _ = (origin, on);
         false
     }
+    /// The tariff-quota line in force on `on` for this commodity code, if the goods are under
+    /// a tariff quota (关税配额). The dated, importable table of refdata answers it; a reference
+    /// without that table has no quota goods.
+    fn tariff_quota(&self, code: HsCode, on: NaiveDate) -> Option<&TariffQuota> {
+        let _ = (code, on);
+        None
+    }
+}
+
+/// The commodities under China's tariff quotas (关税配额), each with its competent agency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaCommodity {
+    Wheat,
+    Maize,
+    Rice,
+    Sugar,
+    Wool,
+    WoolTops,
+    Cotton,
+}
+
+impl QuotaCommodity {
+    pub const ALL: [QuotaCommodity; 7] = [
+        QuotaCommodity::Wheat,
+        QuotaCommodity::Maize,
+        QuotaCommodity::Rice,
+        QuotaCommodity::Sugar,
+        QuotaCommodity::Wool,
+        QuotaCommodity::WoolTops,
+        QuotaCommodity::Cotton,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaCommodity::Wheat => "wheat",
+            QuotaCommodity::Maize => "maize",
+            QuotaCommodity::Rice => "rice",
+            QuotaCommodity::Sugar => "sugar",
+            QuotaCommodity::Wool => "wool",
+            QuotaCommodity::WoolTops => "wool_tops",
+            QuotaCommodity::Cotton => "cotton",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<QuotaCommodity> {
+        QuotaCommodity::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            QuotaCommodity::Wheat => "小麦",
+            QuotaCommodity::Maize => "玉米",
+            QuotaCommodity::Rice => "大米",
+            QuotaCommodity::Sugar => "食糖",
+            QuotaCommodity::Wool => "羊毛",
+            QuotaCommodity::WoolTops => "毛条",
+            QuotaCommodity::Cotton => "棉花",
+        }
+    }
+
+    /// The agency that allocates the quota and issues its certificates, as the agencies sign
+    /// in (`NDRC`: the National Development and Reform Commission for the grains and cotton;
+    /// `COMMERCE`: the Ministry of Commerce for sugar, wool and wool tops). See data/README.md
+    /// for the source of this split.
+    pub fn agency(self) -> &'static str {
+        match self {
+            QuotaCommodity::Wheat
+            | QuotaCommodity::Maize
+            | QuotaCommodity::Rice
+            | QuotaCommodity::Cotton => "NDRC",
+            QuotaCommodity::Sugar | QuotaCommodity::Wool | QuotaCommodity::WoolTops => "COMMERCE",
+        }
+    }
+}
+
+/// A tariff line under a tariff quota (关税配额税率表): the in-quota rate applies to goods
+/// declared under a tariff-quota certificate; otherwise the out-of-quota rate, which is the
+/// tariff line's MFN rate (refdata checks that they agree).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TariffQuota {
+    pub commodity_code: HsCode,
+    pub commodity: QuotaCommodity,
+    #[serde(with = "text")]
+    pub in_quota: DutyRate,
+    #[serde(with = "text")]
+    pub out_of_quota: DutyRate,
+    pub valid_from: NaiveDate,
+    /// Last day in force, inclusive; `None` while in force.
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl TariffQuota {
+    pub fn in_force(&self, on: NaiveDate) -> bool {
+        self.valid_from <= on && self.valid_to.is_none_or(|to| on <= to)
+    }
 }
 
 /// An amount of yuan per legal unit, as in specific duties and consumption taxes.

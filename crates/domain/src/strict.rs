@@ -121,6 +121,8 @@ pub(crate) struct Item {
     producer: Option<String>,
     #[serde(default)]
     origin_proof: Option<OriginProof>,
+    #[serde(default)]
+    quota_certificate_no: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +174,7 @@ impl From<Item> for ItemForm {
             duty_treatment,
             producer,
             origin_proof,
+            quota_certificate_no,
         } = s;
         ItemForm {
             item_no,
@@ -194,6 +197,7 @@ impl From<Item> for ItemForm {
             duty_treatment,
             producer,
             origin_proof: origin_proof.map(Into::into),
+            quota_certificate_no,
         }
     }
 }

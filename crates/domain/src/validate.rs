@@ -32,6 +32,8 @@ pub const DOCUMENT_BYTES_MAX: usize = 1024 * 1024;
 
 /// The longest free text accepted in any field, in characters.
 const TEXT_CHARS_MAX: usize = 255;
+/// At most this many characters in a tariff-quota certificate number (as a licence number).
+pub const QUOTA_CERTIFICATE_NO_CHARS_MAX: usize = 32;
 /// Amounts and quantities beyond this are refused: no real declaration comes near, and it keeps
 /// every later computation far from overflow.
 const MAGNITUDE_MAX: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0); // 1e15
@@ -1282,6 +1284,13 @@ impl Checker<'_> {
             None => Some(None),
             Some(f) => self.origin_proof(&p("origin_proof"), f).map(Some),
         };
+        let quota_certificate_no = self.quota_certificate_no(
+            &p("quota_certificate_no"),
+            it,
+            direction,
+            commodity_code,
+            date,
+        );
 
         Some(Item {
             item_no: item_no?,
@@ -1304,7 +1313,57 @@ impl Checker<'_> {
             duty_treatment: duty_treatment?,
             producer,
             origin_proof: origin_proof?,
+            quota_certificate_no: quota_certificate_no?,
         })
+    }
+
+    /// The tariff-quota certificate number of an item (关税配额证明; Import and Export Duties
+    /// Regulations art. 11: the in-quota rate for imports within the quota): a number like a
+    /// licence's, on an import whose commodity is under a tariff quota on the declaration
+    /// date. `Some(None)` when the item names none.
+    fn quota_certificate_no(
+        &mut self,
+        path: &(impl Display + ?Sized),
+        it: &ItemForm,
+        direction: Option<Direction>,
+        code: Option<HsCode>,
+        date: Option<NaiveDate>,
+    ) -> Option<Option<String>> {
+        let Some(no) = self.text(path, &it.quota_certificate_no, false) else {
+            return Some(None);
+        };
+        if no.chars().count() > QUOTA_CERTIFICATE_NO_CHARS_MAX
+            || !no.chars().all(|c| c.is_ascii_graphic())
+        {
+            self.push(
+                path,
+                "quota_certificate_no",
+                format!("{path} 值 {no:?} 应为不超过 {QUOTA_CERTIFICATE_NO_CHARS_MAX} 个半角字符、无空格的关税配额证明编号"),
+                format!("{path} {no:?} must be a tariff-quota certificate number: at most {QUOTA_CERTIFICATE_NO_CHARS_MAX} half-width characters, no spaces"),
+            );
+            return None;
+        }
+        if direction == Some(Direction::Export) {
+            self.push(
+                path,
+                "quota_certificate_export",
+                format!("{path}：关税配额证明只用于进口货物"),
+                format!("{path}: a tariff-quota certificate applies to imports only"),
+            );
+            return None;
+        }
+        if let (Some(code), Some(date)) = (code, date) {
+            if self.reference.tariff_quota(code, date).is_none() {
+                self.push(
+                    path,
+                    "quota_not_applicable",
+                    format!("商品 {code} 在 {date} 不实行关税配额管理，不应填写关税配额证明"),
+                    format!("commodity {code} is not under a tariff quota on {date}: leave the tariff-quota certificate out"),
+                );
+                return None;
+            }
+        }
+        Some(Some(no.to_owned()))
     }
 
     /// The proof of origin of an item (优惠贸易协定项下原产地管理办法: a certificate of origin or

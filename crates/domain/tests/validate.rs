@@ -17,6 +17,7 @@ struct TestRef {
     offices: HashMap<OfficeCode, Office>,
     trade_modes: HashMap<TradeMode, TradeModeEntry>,
     tariff: Vec<TariffLine>,
+    quotas: Vec<domain::reference::TariffQuota>,
 }
 
 fn office(code: &str, level: OfficeLevel, parent: Option<&str>) -> Office {
@@ -78,7 +79,16 @@ fn reference() -> TestRef {
             line("8471300000", "001", None, None),
             line("2204210000", "095", Some("035"), None),
             line("8703231900", "003", None, Some("1")),
+            line("1001990000", "035", None, None),
         ],
+        quotas: vec![domain::reference::TariffQuota {
+            commodity_code: HsCode::parse("1001990000").unwrap(),
+            commodity: domain::reference::QuotaCommodity::Wheat,
+            in_quota: "1%".parse().unwrap(),
+            out_of_quota: "10%".parse().unwrap(),
+            valid_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            valid_to: None,
+        }],
     }
 }
 
@@ -120,6 +130,11 @@ impl Reference for TestRef {
         self.tariff
             .iter()
             .find(|l| l.commodity_code == code && l.in_force(on))
+    }
+    fn tariff_quota(&self, code: HsCode, on: NaiveDate) -> Option<&domain::reference::TariffQuota> {
+        self.quotas
+            .iter()
+            .find(|q| q.commodity_code == code && q.in_force(on))
     }
 }
 
@@ -470,6 +485,83 @@ fn origin_proof_is_checked() {
     let text = format!("{all:?}");
     assert!(
         text.contains("原产地证书") && text.contains("certificate or declaration"),
+        "{text}"
+    );
+}
+
+/// Issue 21 item 4 (Import and Export Duties Regulations art. 11: the in-quota rate for imports
+/// within a tariff quota): an item names its tariff-quota certificate, only on an import of goods
+/// under a tariff quota on the declaration date; the number like a licence's. Messages in both
+/// languages.
+#[test]
+fn quota_certificate_no_is_checked() {
+    let wheat = |doc: Value| {
+        let doc = with(doc, "/items/0/commodity_code", json!("1001990000"));
+        let doc = with(doc, "/items/0/first_unit", json!("035"));
+        with(doc, "/items/0/declared_unit", json!("035"))
+    };
+    let mut doc = wheat(valid_import());
+    doc["items"][0]["quota_certificate_no"] = json!(" TRQ-2025-0001 ");
+    assert_eq!(check(&doc), vec![]);
+    let d = validate_json(&serde_json::to_vec(&doc).unwrap(), &reference()).unwrap();
+    assert_eq!(
+        d.items[0].quota_certificate_no.as_deref(),
+        Some("TRQ-2025-0001")
+    );
+    // Absent: nothing to check, no certificate (the out-of-quota rate).
+    let d = validate_json(
+        &serde_json::to_vec(&wheat(valid_import())).unwrap(),
+        &reference(),
+    )
+    .unwrap();
+    assert_eq!(d.items[0].quota_certificate_no, None);
+
+    doc["items"][0]["quota_certificate_no"] = json!("TRQ 2025");
+    assert_eq!(
+        check(&doc),
+        vec![(
+            "items[0].quota_certificate_no".into(),
+            "quota_certificate_no"
+        )]
+    );
+    doc["items"][0]["quota_certificate_no"] = json!("X".repeat(33));
+    assert_eq!(
+        check(&doc),
+        vec![(
+            "items[0].quota_certificate_no".into(),
+            "quota_certificate_no"
+        )]
+    );
+    // Goods under no tariff quota (laptops), or wheat before the quota row is in force.
+    let mut laptops = valid_import();
+    laptops["items"][0]["quota_certificate_no"] = json!("TRQ-1");
+    assert_eq!(
+        check(&laptops),
+        vec![(
+            "items[0].quota_certificate_no".into(),
+            "quota_not_applicable"
+        )]
+    );
+    let mut early = with(
+        wheat(valid_import()),
+        "/declaration_date",
+        json!("2024-12-31"),
+    );
+    early["items"][0]["quota_certificate_no"] = json!("TRQ-1");
+    assert!(check(&early).contains(&(
+        "items[0].quota_certificate_no".into(),
+        "quota_not_applicable"
+    )));
+    let mut export = with(wheat(valid_import()), "/direction", json!("export"));
+    export["items"][0]["quota_certificate_no"] = json!("TRQ-1");
+    assert!(check(&export).contains(&(
+        "items[0].quota_certificate_no".into(),
+        "quota_certificate_export"
+    )));
+    let all = validate_json(&serde_json::to_vec(&laptops).unwrap(), &reference()).unwrap_err();
+    let text = format!("{all:?}");
+    assert!(
+        text.contains("不实行关税配额管理") && text.contains("not under a tariff quota"),
         "{text}"
     );
 }

@@ -34,6 +34,9 @@ pub const LICENCE_NO_CHARS_MAX: usize = 32;
 /// At most this many characters in an enterprise name or an issuer.
 pub const NAME_CHARS_MAX: usize = 200;
 
+/// At most this many HS codes or prefixes in a licence's commodity.
+pub const COMMODITIES_MAX: usize = 20;
+
 /// The field refusals about licences are reported on.
 pub const LICENCE_FIELD: &str = "licence_no";
 /// The field refusals about the registry are reported on.
@@ -44,6 +47,10 @@ pub const TRADER_FIELD: &str = "trader.uscc";
 pub enum LicenceKind {
     Import,
     Export,
+    /// A tariff-quota certificate (关税配额证明): its holder's imports of the commodities it
+    /// covers take the in-quota rate, up to its quantity (docs/EPORT.md "Tariff-quota
+    /// certificates"). Issued by the agency that allocates the quota.
+    TariffQuota,
 }
 
 impl LicenceKind {
@@ -51,13 +58,39 @@ impl LicenceKind {
         match self {
             LicenceKind::Import => "import",
             LicenceKind::Export => "export",
+            LicenceKind::TariffQuota => "tariff_quota",
         }
     }
     pub fn parse(s: &str) -> Option<LicenceKind> {
         match s {
             "import" => Some(LicenceKind::Import),
             "export" => Some(LicenceKind::Export),
+            "tariff_quota" => Some(LicenceKind::TariffQuota),
             _ => None,
+        }
+    }
+    /// The document's name in Chinese.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            LicenceKind::Import => "进口许可证",
+            LicenceKind::Export => "出口许可证",
+            LicenceKind::TariffQuota => "关税配额证明",
+        }
+    }
+    /// The document's name in English after `a`/`an`.
+    pub fn name_en_with_article(self) -> &'static str {
+        match self {
+            LicenceKind::Import => "an import licence",
+            LicenceKind::Export => "an export licence",
+            LicenceKind::TariffQuota => "a tariff-quota certificate",
+        }
+    }
+    /// The document's name in English.
+    pub fn name_en(self) -> &'static str {
+        match self {
+            LicenceKind::Import => "import licence",
+            LicenceKind::Export => "export licence",
+            LicenceKind::TariffQuota => "tariff-quota certificate",
         }
     }
     /// The kind a declaration of this direction needs.
@@ -68,11 +101,14 @@ impl LicenceKind {
         }
     }
     /// The tariff's licence document codes (监管证件代码) this kind of licence stands for:
-    /// `1` import licence and `7` automatic import licence; `4` export licence.
+    /// `1` import licence and `7` automatic import licence; `4` export licence; `t` the
+    /// tariff-quota certificate (named per item, `quota_certificate_no`, never required: without
+    /// it the out-of-quota rate applies).
     pub fn document_codes(self) -> &'static [char] {
         match self {
             LicenceKind::Import => &['1', '7'],
             LicenceKind::Export => &['4'],
+            LicenceKind::TariffQuota => &['t'],
         }
     }
 }
@@ -83,7 +119,9 @@ pub struct Licence {
     pub licence_no: String,
     pub kind: LicenceKind,
     pub holder: Uscc,
-    /// An HS code or a prefix of one (2 to 10 digits): the commodities it covers.
+    /// An HS code or a prefix of one (2 to 10 digits), or several separated by commas (a
+    /// tariff-quota certificate for wheat covers grain and flour: `1001,1101`): the commodities
+    /// it covers.
     pub commodity: String,
     /// The unit of measure of [`Licence::quantity`] (3-digit unit code, `003` sets).
     pub unit: String,
@@ -108,10 +146,14 @@ impl Licence {
                 "a licence number has 1 to {LICENCE_NO_CHARS_MAX} visible characters"
             ));
         }
-        if !(2..=10).contains(&self.commodity.len())
-            || !self.commodity.bytes().all(|b| b.is_ascii_digit())
+        let prefix_ok =
+            |p: &str| (2..=10).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+        if self.commodity.split(',').count() > COMMODITIES_MAX
+            || !self.commodity.split(',').all(prefix_ok)
         {
-            return Err("the commodity is an HS code or a prefix of 2 to 10 digits".into());
+            return Err(format!(
+                "the commodity is an HS code or a prefix of 2 to 10 digits, or up to {COMMODITIES_MAX} of them separated by commas"
+            ));
         }
         if self.unit.len() != 3 || !self.unit.bytes().all(|b| b.is_ascii_digit()) {
             return Err("the unit is a 3-digit unit code".into());
@@ -128,8 +170,10 @@ impl Licence {
         Ok(())
     }
 
+    /// Whether the commodity code is under one of the licence's HS codes or prefixes.
     pub fn covers(&self, code: &HsCode) -> bool {
-        code.to_string().starts_with(&self.commodity)
+        let code = code.to_string();
+        self.commodity.split(',').any(|p| code.starts_with(p))
     }
 }
 
@@ -202,6 +246,33 @@ pub fn needs(decl: &Declaration, codes_of: impl Fn(HsCode) -> Option<String>) ->
     out
 }
 
+/// The items of an import declaration that name a tariff-quota certificate
+/// (`quota_certificate_no`): each asks the certificate for its legal first quantity, the unit
+/// quota certificates count in (the tariff's legal unit). Items without one take the
+/// out-of-quota rate and ask nothing.
+pub fn quota_needs(decl: &Declaration) -> Vec<Need> {
+    if decl.direction != Direction::Import {
+        return Vec::new();
+    }
+    decl.items
+        .iter()
+        .filter_map(|it| {
+            Some(Need {
+                item_no: it.item_no,
+                commodity: it.commodity_code,
+                kind: LicenceKind::TariffQuota,
+                licence_no: Some(it.quota_certificate_no.clone()?),
+                quantities: vec![(it.first_unit.to_string(), it.first_quantity)],
+            })
+        })
+        .collect()
+}
+
+/// The field a refusal about item `item_no`'s tariff-quota certificate is reported on.
+pub fn quota_field(item_no: u16) -> String {
+    format!("items[{}].quota_certificate_no", item_no.saturating_sub(1))
+}
+
 /// A quantity to reserve on a licence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
@@ -240,84 +311,151 @@ pub fn check_licences(
     needs: &[Need],
     trader: &Uscc,
     date: NaiveDate,
-    mut standing: impl FnMut(&str) -> Option<Standing>,
+    standing: impl FnMut(&str) -> Option<Standing>,
 ) -> Result<Vec<Claim>, Vec<Refusal>> {
-    let f = LICENCE_FIELD;
+    check(needs, trader, date, standing, &Words::LICENCE)
+}
+
+/// Check the items that name a tariff-quota certificate ([`quota_needs`]) the same way as
+/// licences: the certificate exists and is one, is held by the trader, covers the commodity, is
+/// valid on the date, counts in the item's legal unit, and has balance enough for every item
+/// naming it. A filing over the balance is refused whole (code
+/// `quota_certificate_exhausted`): the excess is declared as an item of its own without the
+/// certificate, at the out-of-quota rate. Refusals are on `items[N].quota_certificate_no`.
+pub fn check_quota_certificates(
+    needs: &[Need],
+    trader: &Uscc,
+    date: NaiveDate,
+    standing: impl FnMut(&str) -> Option<Standing>,
+) -> Result<Vec<Claim>, Vec<Refusal>> {
+    check(needs, trader, date, standing, &Words::QUOTA)
+}
+
+/// How refusals name the document they are about.
+struct Words {
+    /// The code prefix (`licence`, `quota_certificate`).
+    code: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    /// Refusals on the item's own field rather than the header's `licence_no`.
+    per_item: bool,
+    /// What to do with the excess, said with an exhausted balance.
+    excess_zh: &'static str,
+    excess_en: &'static str,
+}
+
+impl Words {
+    const LICENCE: Words = Words {
+        code: "licence",
+        zh: "许可证",
+        en: "licence",
+        per_item: false,
+        excess_zh: "",
+        excess_en: "",
+    };
+    const QUOTA: Words = Words {
+        code: "quota_certificate",
+        zh: "关税配额证明",
+        en: "tariff-quota certificate",
+        per_item: true,
+        excess_zh: "；超出部分请另列一项、不填关税配额证明，按关税配额外税率申报",
+        excess_en: "; declare the excess as an item of its own without the certificate, at the out-of-quota rate",
+    };
+
+    fn field(&self, item_no: u16) -> String {
+        if self.per_item {
+            quota_field(item_no)
+        } else {
+            LICENCE_FIELD.to_owned()
+        }
+    }
+
+    fn refusal(&self, item_no: u16, code: &str, zh: String, en: String) -> Refusal {
+        Refusal {
+            field: self.field(item_no),
+            code: format!("{}_{code}", self.code),
+            message_zh: zh,
+            message_en: en,
+        }
+    }
+}
+
+fn check(
+    needs: &[Need],
+    trader: &Uscc,
+    date: NaiveDate,
+    mut standing: impl FnMut(&str) -> Option<Standing>,
+    w: &Words,
+) -> Result<Vec<Claim>, Vec<Refusal>> {
+    let (dz, de) = (w.zh, w.en);
     let mut refusals = Vec::new();
-    // Per licence: the standing and the total asked.
-    let mut asked: Vec<(Standing, Decimal)> = Vec::new();
+    // Per licence: the standing, the total asked and the first item asking.
+    let mut asked: Vec<(Standing, Decimal, u16)> = Vec::new();
     for n in needs {
         let item = n.item_no;
         let Some(no) = n.licence_no.as_deref() else {
-            refusals.push(Refusal::new(
-                f,
-                "licence_missing",
-                format!("第 {item} 项商品 {} 需要许可证", n.commodity),
-                format!("item {item} ({}) needs a licence", n.commodity),
+            refusals.push(w.refusal(
+                item,
+                "missing",
+                format!("第 {item} 项商品 {} 需要{dz}", n.commodity),
+                format!("item {item} ({}) needs a {de}", n.commodity),
             ));
             continue;
         };
         let found = asked
             .iter()
-            .map(|(s, _)| s.clone())
+            .map(|(s, _, _)| s.clone())
             .find(|s| s.licence.licence_no == no)
             .or_else(|| standing(no));
         let Some(s) = found else {
-            refusals.push(Refusal::new(
-                f,
-                "licence_not_found",
-                format!("许可证 {no} 不存在"),
-                format!("licence {no} does not exist"),
+            refusals.push(w.refusal(
+                item,
+                "not_found",
+                format!("{dz} {no} 不存在"),
+                format!("{de} {no} does not exist"),
             ));
             continue;
         };
         let l = &s.licence;
         let before = refusals.len();
         if l.kind != n.kind {
-            refusals.push(Refusal::new(
-                f,
-                "licence_kind_mismatch",
-                format!(
-                    "许可证 {no} 不是{}许可证",
-                    if n.kind == LicenceKind::Import {
-                        "进口"
-                    } else {
-                        "出口"
-                    }
-                ),
-                format!("licence {no} is not an {} licence", n.kind.as_str()),
+            refusals.push(w.refusal(
+                item,
+                "kind_mismatch",
+                format!("{dz} {no} 不是{}", n.kind.name_zh()),
+                format!("{de} {no} is not {}", n.kind.name_en_with_article()),
             ));
         }
         if &l.holder != trader {
-            refusals.push(Refusal::new(
-                f,
-                "licence_holder_mismatch",
-                format!("许可证 {no} 的持证人不是收发货人 {trader}"),
-                format!("licence {no} is not held by the trader {trader}"),
+            refusals.push(w.refusal(
+                item,
+                "holder_mismatch",
+                format!("{dz} {no} 的持证人不是收发货人 {trader}"),
+                format!("{de} {no} is not held by the trader {trader}"),
             ));
         }
         if !l.covers(&n.commodity) {
-            refusals.push(Refusal::new(
-                f,
-                "licence_commodity_mismatch",
-                format!("许可证 {no} 不包括第 {item} 项商品 {}", n.commodity),
-                format!("licence {no} does not cover item {item} ({})", n.commodity),
+            refusals.push(w.refusal(
+                item,
+                "commodity_mismatch",
+                format!("{dz} {no} 不包括第 {item} 项商品 {}", n.commodity),
+                format!("{de} {no} does not cover item {item} ({})", n.commodity),
             ));
         }
         if date < l.valid_from {
-            refusals.push(Refusal::new(
-                f,
-                "licence_not_yet_valid",
-                format!("许可证 {no} 自 {} 起有效", l.valid_from),
-                format!("licence {no} is valid from {}", l.valid_from),
+            refusals.push(w.refusal(
+                item,
+                "not_yet_valid",
+                format!("{dz} {no} 自 {} 起有效", l.valid_from),
+                format!("{de} {no} is valid from {}", l.valid_from),
             ));
         }
         if date > l.valid_to {
-            refusals.push(Refusal::new(
-                f,
-                "licence_expired",
-                format!("许可证 {no} 已于 {} 到期", l.valid_to),
-                format!("licence {no} expired on {}", l.valid_to),
+            refusals.push(w.refusal(
+                item,
+                "expired",
+                format!("{dz} {no} 已于 {} 到期", l.valid_to),
+                format!("{de} {no} expired on {}", l.valid_to),
             ));
         }
         let qty = n
@@ -326,12 +464,12 @@ pub fn check_licences(
             .find(|(u, _)| *u == l.unit)
             .map(|(_, q)| *q);
         let Some(qty) = qty else {
-            refusals.push(Refusal::new(
-                f,
-                "licence_unit_mismatch",
-                format!("第 {item} 项没有许可证 {no} 的计量单位 {}", l.unit),
+            refusals.push(w.refusal(
+                item,
+                "unit_mismatch",
+                format!("第 {item} 项没有{dz} {no} 的计量单位 {}", l.unit),
                 format!(
-                    "item {item} has no quantity in the unit {} of licence {no}",
+                    "item {item} has no quantity in the unit {} of {de} {no}",
                     l.unit
                 ),
             ));
@@ -340,27 +478,36 @@ pub fn check_licences(
         if refusals.len() > before {
             continue;
         }
-        match asked.iter_mut().find(|(s, _)| s.licence.licence_no == no) {
-            Some((_, total)) => *total += qty,
-            None => asked.push((s, qty)),
+        match asked
+            .iter_mut()
+            .find(|(s, _, _)| s.licence.licence_no == no)
+        {
+            Some((_, total, _)) => *total += qty,
+            None => asked.push((s, qty, item)),
         }
     }
-    for (s, total) in &asked {
+    for (s, total, item) in &asked {
         let remaining = s.remaining();
         if *total > remaining {
             let no = &s.licence.licence_no;
-            refusals.push(Refusal::new(
-                f,
-                "licence_exhausted",
-                format!("许可证 {no} 余量 {remaining} 不足申报数量 {total}"),
-                format!("licence {no} has {remaining} left, less than the {total} declared"),
+            refusals.push(w.refusal(
+                *item,
+                "exhausted",
+                format!(
+                    "{dz} {no} 余量 {remaining} 不足申报数量 {total}{}",
+                    w.excess_zh
+                ),
+                format!(
+                    "{de} {no} has {remaining} left, less than the {total} declared{}",
+                    w.excess_en
+                ),
             ));
         }
     }
     if refusals.is_empty() {
         Ok(asked
             .into_iter()
-            .map(|(s, quantity)| Claim {
+            .map(|(s, quantity, _)| Claim {
                 licence_no: s.licence.licence_no,
                 quantity,
             })

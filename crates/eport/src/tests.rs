@@ -162,3 +162,148 @@ fn registry_check() {
         "enterprise_deregistered"
     );
 }
+
+// Tariff-quota certificates (关税配额证明). Import and Export Duties Regulations art. 11: the
+// in-quota rate for imports within the quota; docs/DOMAIN.md §4: "the in-quota rate only within
+// a quota certificate's balance". The certificate is checked and drawn on like a licence
+// (docs/DOMAIN.md §7: never used beyond its quantity).
+
+fn certificate(q: Decimal) -> Licence {
+    Licence {
+        licence_no: "TRQ-1".into(),
+        kind: LicenceKind::TariffQuota,
+        holder: uscc("91310115MA1K4Q7B4Y"),
+        commodity: "1001,1101".into(),
+        unit: "035".into(),
+        quantity: q,
+        valid_from: d("2026-01-01"),
+        valid_to: d("2026-12-31"),
+        issued_by: "ndrc".into(),
+    }
+}
+
+fn quota_standing(q: Decimal, reserved: Decimal) -> impl Fn(&str) -> Option<Standing> {
+    move |no| match no {
+        "TRQ-1" => Some(Standing {
+            licence: certificate(q),
+            reserved,
+            written_off: dec!(0),
+        }),
+        "L-001" => Some(Standing {
+            licence: licence(dec!(10)),
+            reserved: dec!(0),
+            written_off: dec!(0),
+        }),
+        _ => None,
+    }
+}
+
+fn quota_need(item_no: u16, no: &str, kg: Decimal) -> Need {
+    Need {
+        item_no,
+        commodity: HsCode::parse("1001990000").unwrap(),
+        kind: LicenceKind::TariffQuota,
+        licence_no: Some(no.into()),
+        quantities: vec![("035".into(), kg)],
+    }
+}
+
+#[test]
+fn a_certificate_is_drawn_on_by_every_item_naming_it() {
+    let holder = uscc("91310115MA1K4Q7B4Y");
+    let claims = check_quota_certificates(
+        &[
+            quota_need(1, "TRQ-1", dec!(600)),
+            quota_need(2, "TRQ-1", dec!(400)),
+        ],
+        &holder,
+        d("2026-06-01"),
+        quota_standing(dec!(1000), dec!(0)),
+    )
+    .unwrap();
+    assert_eq!(
+        claims,
+        vec![Claim {
+            licence_no: "TRQ-1".into(),
+            quantity: dec!(1000)
+        }]
+    );
+    assert!(certificate(dec!(1)).covers(&HsCode::parse("1101000001").unwrap()));
+    assert!(!certificate(dec!(1)).covers(&HsCode::parse("1005900010").unwrap()));
+}
+
+/// A filing over the balance is refused whole, on the item's own field, saying what to do with
+/// the excess (docs/EPORT.md: refused, not split).
+#[test]
+fn over_the_balance_other_holder_expired_or_a_licence_are_refused_on_the_item() {
+    let holder = uscc("91310115MA1K4Q7B4Y");
+    let other = uscc("91440300MA5FT3XKX8");
+    let on = d("2026-06-01");
+    let err = check_quota_certificates(
+        &[
+            quota_need(1, "TRQ-1", dec!(300)),
+            quota_need(2, "TRQ-1", dec!(300)),
+        ],
+        &holder,
+        on,
+        quota_standing(dec!(1000), dec!(500)),
+    )
+    .unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert_eq!(err[0].code, "quota_certificate_exhausted");
+    assert_eq!(err[0].field, "items[0].quota_certificate_no");
+    assert!(
+        err[0].message_en.contains("500 left"),
+        "{}",
+        err[0].message_en
+    );
+    assert!(err[0].message_en.contains("out-of-quota rate"));
+    assert!(err[0].message_zh.contains("关税配额外税率"));
+
+    let codes = |needs: &[Need], who: &Uscc, on: NaiveDate| -> Vec<(String, String)> {
+        check_quota_certificates(needs, who, on, quota_standing(dec!(1000), dec!(0)))
+            .unwrap_err()
+            .into_iter()
+            .map(|r| (r.field, r.code))
+            .collect()
+    };
+    let f2 = || "items[1].quota_certificate_no".to_string();
+    assert_eq!(
+        codes(&[quota_need(2, "TRQ-1", dec!(1))], &other, on),
+        [(f2(), "quota_certificate_holder_mismatch".to_string())]
+    );
+    assert_eq!(
+        codes(&[quota_need(2, "TRQ-1", dec!(1))], &holder, d("2027-01-01")),
+        [(f2(), "quota_certificate_expired".to_string())]
+    );
+    assert_eq!(
+        codes(&[quota_need(2, "TRQ-9", dec!(1))], &holder, on),
+        [(f2(), "quota_certificate_not_found".to_string())]
+    );
+    // A licence's number is not a certificate (and does not cover wheat, nor count in kg).
+    let got = codes(&[quota_need(2, "L-001", dec!(1))], &holder, on);
+    assert_eq!(
+        got[0],
+        (f2(), "quota_certificate_kind_mismatch".to_string())
+    );
+    // The licence check is unchanged: its refusals stay on `licence_no`.
+    let r = check_licences(&[need(Some("TRQ-1"), dec!(1))], &holder, on, |n| {
+        quota_standing(dec!(1000), dec!(0))(n)
+    })
+    .unwrap_err();
+    assert_eq!(r[0].field, "licence_no");
+    assert_eq!(r[0].code, "licence_kind_mismatch");
+    assert_eq!(r[0].message_en, "licence TRQ-1 is not an import licence");
+}
+
+#[test]
+fn a_commodity_list_is_validated() {
+    let mut c = certificate(dec!(1));
+    assert!(c.validate().is_ok());
+    c.commodity = "1001,x".into();
+    assert!(c.validate().is_err());
+    c.commodity = "1001,".into();
+    assert!(c.validate().is_err());
+    c.commodity = vec!["10"; COMMODITIES_MAX + 1].join(",");
+    assert!(c.validate().is_err());
+}

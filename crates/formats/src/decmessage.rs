@@ -572,6 +572,7 @@ fn item(r: &Record) -> ItemForm {
         duty_treatment: r.get("DutyMode"),
         producer: None,
         origin_proof: None,
+        quota_certificate_no: None,
     }
 }
 

@@ -119,6 +119,8 @@ pub struct RefData {
     /// Versions of each commodity code, by `valid_from`, never overlapping.
     tariff: BTreeMap<HsCode, Vec<TariffLine>>,
     general_rate_origins: Vec<GeneralRateOrigin>,
+    /// Tariff-quota rates by commodity code, versions never overlapping.
+    tariff_quotas: BTreeMap<HsCode, Vec<domain::reference::TariffQuota>>,
 }
 
 /// Where each table is read from while building a [`RefData`].
@@ -192,6 +194,11 @@ impl RefData {
             .map(|(i, c)| (c.legacy_code.clone(), i))
             .collect();
         self.currencies = currencies;
+    }
+
+    /// Every tariff-quota row, by commodity code and date.
+    pub fn tariff_quotas(&self) -> impl Iterator<Item = &domain::reference::TariffQuota> {
+        self.tariff_quotas.values().flatten()
     }
 
     pub fn offices(&self) -> impl Iterator<Item = &Office> {
@@ -290,6 +297,7 @@ impl RefData {
             Table::TradeModes => self.trade_modes.len(),
             Table::Tariff => self.tariff.values().map(Vec::len).sum(),
             Table::GeneralRateOrigins => self.general_rate_origins.len(),
+            Table::TariffQuotas => self.tariff_quotas.values().map(Vec::len).sum(),
             Table::LevyNatures
             | Table::StatsTradeModes
             | Table::DutyTreatments
@@ -360,6 +368,13 @@ impl Reference for RefData {
         self.general_rate_origins
             .iter()
             .any(|o| o.origin == origin && o.in_force(on))
+    }
+
+    fn tariff_quota(&self, code: HsCode, on: NaiveDate) -> Option<&domain::reference::TariffQuota> {
+        self.tariff_quotas
+            .get(&code)?
+            .iter()
+            .find(|q| q.in_force(on))
     }
 }
 

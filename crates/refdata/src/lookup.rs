@@ -165,6 +165,24 @@ impl RefData {
                     )
                 })
                 .collect(),
+            Table::TariffQuotas => self
+                .tariff_quotas()
+                .map(|q| {
+                    let to = q.valid_to.map_or(String::new(), |d| d.to_string());
+                    row(
+                        q.commodity_code.to_string(),
+                        q.commodity.name_zh(),
+                        q.commodity.as_str(),
+                        format!(
+                            "in quota {}, out of quota {}; {} to {to}; certificates: {}",
+                            q.in_quota,
+                            q.out_of_quota,
+                            q.valid_from,
+                            q.commodity.agency()
+                        ),
+                    )
+                })
+                .collect(),
             Table::LevyNatures
             | Table::StatsTradeModes
             | Table::DutyTreatments

@@ -179,6 +179,11 @@ pub(crate) fn parse_into(
             p.finish()?;
             data.general_rate_origins = t;
         }
+        Table::TariffQuotas => {
+            let t = tariff_quotas(&file, &mut p);
+            p.finish()?;
+            data.tariff_quotas = t;
+        }
     }
     Ok(rows)
 }
@@ -233,6 +238,85 @@ fn general_rate_origins(
             continue;
         }
         out.push(row);
+    }
+    out
+}
+
+/// The tariff-quota rates (关税配额税率; Import and Export Duties Regulations art. 11: in-quota
+/// imports take the in-quota rate, the rest the rates of arts. 10 and 11). One row a commodity
+/// code and dated period, never overlapping. Rows are not tied to the tariff table at load, so
+/// that a new tariff and a new quota table can be imported in either order: the out-of-quota
+/// rate is the source's statement (the engine charges the tariff line's own rates beyond the
+/// quota), and a test holds the shipped sample's two tables in agreement.
+fn tariff_quotas(
+    file: &CsvFile,
+    p: &mut Problems,
+) -> BTreeMap<domain::codes::HsCode, Vec<domain::reference::TariffQuota>> {
+    use domain::codes::HsCode;
+    use domain::reference::{DutyRate, QuotaCommodity, TariffQuota};
+    let mut out: BTreeMap<HsCode, Vec<TariffQuota>> = BTreeMap::new();
+    for r in file.records() {
+        let code = p.field(&r, "commodity_code", HsCode::parse);
+        let commodity = p.field(&r, "commodity", |s| {
+            QuotaCommodity::parse(s).ok_or_else(|| {
+                "one of wheat, maize, rice, sugar, wool, wool_tops, cotton".to_string()
+            })
+        });
+        let in_quota = p.field(&r, "in_quota_rate", DutyRate::from_str);
+        let out_of_quota = p.field(&r, "out_of_quota_rate", DutyRate::from_str);
+        let valid_from = p.field(&r, "valid_from", parse_date);
+        let valid_to = p.optional(&r, "valid_to", parse_date);
+        if r.get("source").trim().is_empty() {
+            p.add(r.line, "source", "name where the rates come from");
+        }
+        if !matches!(r.get("verified"), "yes" | "no") {
+            p.add(r.line, "verified", "yes (checked against the source) or no");
+        }
+        let (
+            Some(code),
+            Some(commodity),
+            Some(in_quota),
+            Some(out_of_quota),
+            Some(valid_from),
+            Some(valid_to),
+        ) = (
+            code,
+            commodity,
+            in_quota,
+            out_of_quota,
+            valid_from,
+            valid_to,
+        )
+        else {
+            continue;
+        };
+        if valid_to.is_some_and(|to| to < valid_from) {
+            p.add(r.line, "valid_to", "before valid_from");
+            continue;
+        }
+        let row = TariffQuota {
+            commodity_code: code,
+            commodity,
+            in_quota,
+            out_of_quota,
+            valid_from,
+            valid_to,
+        };
+        let versions = out.entry(code).or_default();
+        let overlaps = |a: &TariffQuota, b: &TariffQuota| {
+            let before =
+                |x: &TariffQuota, y: &TariffQuota| x.valid_to.is_some_and(|to| to < y.valid_from);
+            !before(a, b) && !before(b, a)
+        };
+        if let Some(other) = versions.iter().find(|o| overlaps(o, &row)) {
+            p.add(
+                r.line,
+                "valid_from",
+                format!("overlaps the period of {code} from {}", other.valid_from),
+            );
+            continue;
+        }
+        versions.push(row);
     }
     out
 }

@@ -20,6 +20,7 @@ pub enum Table {
     TradeModes,
     Tariff,
     GeneralRateOrigins,
+    TariffQuotas,
 }
 
 /// A column of a table file and whether it must be present in the header.
@@ -93,6 +94,17 @@ const TARIFF: &[Column] = &[
     req("valid_to"),
 ];
 
+const TARIFF_QUOTAS: &[Column] = &[
+    req("commodity_code"),
+    req("commodity"),
+    req("in_quota_rate"),
+    req("out_of_quota_rate"),
+    req("valid_from"),
+    req("valid_to"),
+    req("source"),
+    req("verified"),
+];
+
 const GENERAL_RATE_ORIGINS: &[Column] = &[
     req("origin"),
     req("valid_from"),
@@ -102,7 +114,7 @@ const GENERAL_RATE_ORIGINS: &[Column] = &[
 
 impl Table {
     /// In dependency order: a table refers only to tables before it, which is the order of loading.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 15] = [
         Table::Units,
         Table::Countries,
         Table::Currencies,
@@ -117,6 +129,7 @@ impl Table {
         Table::TradeModes,
         Table::Tariff,
         Table::GeneralRateOrigins,
+        Table::TariffQuotas,
     ];
 
     pub fn name(self) -> &'static str {
@@ -135,6 +148,7 @@ impl Table {
             Table::TradeModes => "trade_modes",
             Table::Tariff => "tariff",
             Table::GeneralRateOrigins => "general_rate_origins",
+            Table::TariffQuotas => "tariff_quotas",
         }
     }
 
@@ -160,6 +174,7 @@ impl Table {
             Table::TradeModes => "监管方式 trade modes",
             Table::Tariff => "税则 tariff schedule",
             Table::GeneralRateOrigins => "适用普通税率的原产地 origins under the general rate",
+            Table::TariffQuotas => "关税配额税率 tariff-quota rates",
         }
     }
 
@@ -168,6 +183,7 @@ impl Table {
         match self {
             Table::Tariff => "tariff_sample.csv",
             Table::GeneralRateOrigins => "general_rate_origins.csv",
+            Table::TariffQuotas => "tariff_quotas_sample.csv",
             Table::Units => "units.csv",
             Table::Countries => "countries.csv",
             Table::Currencies => "currencies.csv",
@@ -200,13 +216,15 @@ impl Table {
             Table::TradeModes => include_str!("../../../data/trade_modes.csv"),
             Table::Tariff => include_str!("../../../data/tariff_sample.csv"),
             Table::GeneralRateOrigins => include_str!("../../../data/general_rate_origins.csv"),
+            Table::TariffQuotas => include_str!("../../../data/tariff_quotas_sample.csv"),
         }
     }
 
     /// Whether a file with a header and no rows is a valid table: only a list that may
-    /// rightly be empty (no origin is under the general rate today); a code table never.
+    /// rightly be empty (no origin is under the general rate today; a tariff without quota
+    /// goods); a code table never.
     pub fn may_be_empty(self) -> bool {
-        matches!(self, Table::GeneralRateOrigins)
+        matches!(self, Table::GeneralRateOrigins | Table::TariffQuotas)
     }
 
     /// The file name of an imported table under `<data_dir>/refdata/`.
@@ -223,6 +241,7 @@ impl Table {
             Table::TradeModes => TRADE_MODES,
             Table::Tariff => TARIFF,
             Table::GeneralRateOrigins => GENERAL_RATE_ORIGINS,
+            Table::TariffQuotas => TARIFF_QUOTAS,
             Table::LevyNatures
             | Table::StatsTradeModes
             | Table::DutyTreatments

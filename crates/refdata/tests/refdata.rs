@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use domain::codes::{HsCode, LevyNature, OfficeCode, TradeMode, UnitCode};
 use domain::reference::{CodeTable, ConsumptionTaxRate, DutyRate, OfficeLevel, Reference};
 use refdata::{import, ImportError, RefData, Table, TableError};
+use rust_decimal::Decimal;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -569,4 +570,167 @@ fn tax_tables_import_atomically() {
     let c = load_calendar(dir.path()).unwrap().unwrap();
     assert!(c.is_statutory_holiday(date("2030-01-01")));
     assert!(c.covers_statutory(date("2030-06-01")) && !c.covers_statutory(date("2029-12-31")));
+}
+
+/// The shipped tariff-quota sample (data/README.md "Tariff quotas"): the seven commodities of
+/// China's tariff quotas (wheat, maize, rice, sugar, wool, wool tops, cotton), each row's
+/// out-of-quota rate the shipped tariff line's MFN rate (Import and Export Duties Regulations
+/// art. 11: beyond the quota the rates of arts. 10 and 11 apply), no provisional rate on the
+/// line that would undercut the quota for goods without a certificate (cotton's sliding duty is
+/// not modelled, docs/TAX.md), counted in kilograms.
+#[test]
+fn shipped_tariff_quotas_agree_with_the_shipped_tariff() {
+    use domain::reference::QuotaCommodity;
+    let data = shipped();
+    let on = date("2025-06-01");
+    let mut seen = BTreeSet::new();
+    for q in data.tariff_quotas() {
+        let line = data
+            .tariff_line(q.commodity_code, on)
+            .unwrap_or_else(|| panic!("{} has no tariff line", q.commodity_code));
+        assert_eq!(line.mfn, q.out_of_quota, "{}", q.commodity_code);
+        assert_eq!(line.provisional, None, "{}", q.commodity_code);
+        assert_eq!(line.first_unit, UnitCode::parse("035").unwrap());
+        assert_eq!(data.tariff_quota(q.commodity_code, on), Some(q));
+        seen.insert(q.commodity);
+    }
+    assert_eq!(
+        seen,
+        QuotaCommodity::ALL.into_iter().collect::<BTreeSet<_>>()
+    );
+    let wheat = data.tariff_quota(hs("1001990000"), on).unwrap();
+    assert_eq!(wheat.in_quota, "1%".parse().unwrap());
+    assert_eq!(wheat.commodity.agency(), "NDRC");
+    assert_eq!(
+        data.tariff_quota(hs("1701140000"), on)
+            .unwrap()
+            .commodity
+            .agency(),
+        "COMMERCE"
+    );
+    assert!(data.tariff_quota(hs("8471300000"), on).is_none());
+    assert!(data
+        .tariff_quota(hs("1001990000"), date("2024-12-31"))
+        .is_none());
+}
+
+/// Issue 21 item 6: the tariff-quota rates are importable, dated (valid_from/valid_to), in force
+/// by date, and a file with any bad row changes nothing.
+#[test]
+fn tariff_quotas_are_dated_importable_and_a_failed_import_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "commodity_code,commodity,in_quota_rate,out_of_quota_rate,valid_from,valid_to,source,verified\n";
+    let good = dir.path().join("good.csv");
+    fs::write(
+        &good,
+        format!("{header}1001990000,wheat,2%,65%,2026-01-01,2026-12-31,test notice 1,yes\n1001990000,wheat,0.5%,65%,2027-01-01,,test notice 2,no\n"),
+    )
+    .unwrap();
+    let report = import(dir.path(), "tariff_quotas", &good).unwrap();
+    assert_eq!(report.rows, 2);
+    let data = RefData::load(Some(dir.path())).unwrap();
+    let wheat = hs("1001990000");
+    assert_eq!(
+        data.tariff_quota(wheat, date("2026-06-01"))
+            .unwrap()
+            .in_quota,
+        "2%".parse().unwrap()
+    );
+    assert_eq!(
+        data.tariff_quota(wheat, date("2030-06-01"))
+            .unwrap()
+            .in_quota,
+        "0.5%".parse().unwrap()
+    );
+    assert!(data
+        .tariff_quota(hs("1701140000"), date("2026-06-01"))
+        .is_none());
+
+    let path = dir.path().join("refdata/tariff_quotas.csv");
+    let before = fs::read(&path).unwrap();
+    let bad = dir.path().join("bad.csv");
+    fs::write(
+        &bad,
+        format!("{header}1001990000,barley,1%,65%,2026-01-01,,x,no\n1005900010,maize,one,65%,2026-01-01,,x,no\n1006309000,rice,1%,65%,2026-01-01,2025-01-01,x,no\n1701140000,sugar,15%,50%,2026-01-01,,,maybe\n5201000000,cotton,1%,40%,2026-01-01,2026-12-31,x,no\n5201000000,cotton,1%,40%,2026-06-01,,x,no\n"),
+    )
+    .unwrap();
+    let err = import(dir.path(), "tariff_quotas", &bad).unwrap_err();
+    let found: BTreeSet<(u64, &str)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.line, p.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        BTreeSet::from([
+            (2, "commodity"),
+            (3, "in_quota_rate"),
+            (4, "valid_to"),
+            (5, "source"),
+            (5, "verified"),
+            (7, "valid_from"),
+        ]),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        before,
+        "a failed import changes nothing"
+    );
+    let data = RefData::load(Some(dir.path())).unwrap();
+    assert_eq!(data.row_count(Table::TariffQuotas), 2);
+}
+
+/// Issue 21 item 9: the shipped excise rows checked against the consumption tax table as
+/// data/README.md "Consumption tax rows" sources it: spirits 20 % + 0.5 yuan per 500 ml (1 yuan
+/// a litre); 黄酒 240 yuan a tonne and beer 250 / 220 yuan a tonne at / below 3,000 yuan a
+/// tonne, in litres at the implementing rules' 962 and 988 litres a tonne (art. 10); wine
+/// (其他酒) 10 %; cigarettes 56 % / 36 % + 0.003 yuan a stick at 70 yuan a carton of 200.
+#[test]
+fn shipped_excise_rows_follow_the_consumption_tax_table() {
+    let data = shipped();
+    let on = date("2025-06-01");
+    let ct = |code: &str| {
+        data.tariff_line(hs(code), on)
+            .unwrap()
+            .consumption_tax
+            .unwrap()
+    };
+    let per_litre =
+        |yuan_per_tonne: i64, litres: i64| Decimal::from(yuan_per_tonne) / Decimal::from(litres);
+    for spirit in [
+        "2208200000",
+        "2208300000",
+        "2208400000",
+        "2208500000",
+        "2208600000",
+        "2208909000",
+    ] {
+        assert_eq!(ct(spirit), "20%+1/095".parse().unwrap(), "{spirit}");
+    }
+    match ct("2206000010") {
+        ConsumptionTaxRate::Flat(DutyRate::Specific(p)) => {
+            assert_eq!(p.unit, UnitCode::parse("095").unwrap());
+            assert_eq!(p.yuan, per_litre(240, 962));
+        }
+        other => panic!("黄酒 is specific: {other}"),
+    }
+    match ct("2203000000") {
+        ConsumptionTaxRate::Tiered {
+            threshold_yuan,
+            at_or_above,
+            below,
+        } => {
+            assert_eq!(threshold_yuan, per_litre(3000, 988));
+            assert_eq!(at_or_above.specific().unwrap().yuan, per_litre(250, 988));
+            assert_eq!(below.specific().unwrap().yuan, per_litre(220, 988));
+            assert!(at_or_above.ad_valorem().is_zero() && below.ad_valorem().is_zero());
+        }
+        other => panic!("beer is tiered: {other}"),
+    }
+    assert_eq!(ct("2204210000"), "10%".parse().unwrap());
+    assert_eq!(
+        ct("2402200000"),
+        "T>=350:56%+3/143|36%+3/143".parse().unwrap()
+    );
 }

@@ -130,6 +130,7 @@ fn declaration(rng: &mut Rng, w: &World) -> Declaration {
                 duty_treatment: DutyTreatment::AS_TARIFF,
                 producer: None,
                 origin_proof: None,
+                quota_certificate_no: None,
             }
         })
         .collect();

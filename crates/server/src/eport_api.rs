@@ -1,5 +1,6 @@
 //! The HTTP endpoints of the E-Port ledgers (docs/EPORT.md "API"): the commerce agency issues
-//! licences and reads its ledger with what remains; an enterprise reads its own licences; the
+//! licences and reads its ledger with what remains (it and the development-and-reform
+//! commission issue tariff-quota certificates, each for its commodities); an enterprise reads its own licences; the
 //! market-regulation agency keeps the enterprise registry. Authentication here; authorization
 //! in the service (`app::authorize`), deny by default.
 
@@ -30,13 +31,14 @@ pub(crate) fn routes() -> Router<Svc> {
 pub(crate) struct LicenceBody {
     #[schema(example = "AIL-2025-000123")]
     licence_no: String,
-    /// `import` or `export`.
+    /// `import`, `export` or `tariff_quota` (a tariff-quota certificate 关税配额证明, issued by
+    /// the agency allocating the commodity's quota).
     #[schema(example = "import")]
     kind: String,
     /// The holder's USCC.
     #[schema(example = "91310115MA1K4Q7B4Y")]
     holder: String,
-    /// An HS code or a prefix of one (2 to 10 digits).
+    /// An HS code or a prefix of one (2 to 10 digits), or several separated by commas.
     #[schema(example = "8703")]
     commodity: String,
     /// A 3-digit unit code.
@@ -65,7 +67,7 @@ pub(crate) struct RegistryBody {
 
 #[utoipa::path(post, path = "/api/eport/licences", request_body = LicenceBody,
     responses((status = 201, description = "issued; the licence with what remains"),
-        (status = 403, description = "not the commerce agency"),
+        (status = 403, description = "not the commerce agency (a licence), not the agency allocating the commodity's quota (a tariff-quota certificate)"),
         (status = 409, description = "the licence number exists"),
         (status = 422, description = "the licence is not well formed")))]
 async fn issue(

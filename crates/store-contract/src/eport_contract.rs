@@ -390,6 +390,236 @@ pub fn licence_write_off_sends_its_message(h: &dyn EportHarness) {
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+/// A tariff-quota certificate (关税配额证明) for wheat and wheat flour, in kilograms, issued by
+/// the development-and-reform commission to the declarant.
+pub fn quota_certificate(no: &str, kg: &str) -> Licence {
+    Licence {
+        licence_no: no.into(),
+        kind: LicenceKind::TariffQuota,
+        holder: declarant(),
+        commodity: "1001,1101".into(),
+        unit: "035".into(),
+        quantity: q(kg),
+        valid_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        valid_to: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
+        issued_by: "ndrc".into(),
+    }
+}
+
+/// The check of a filing whose items name tariff-quota certificates: `(item_no, certificate,
+/// kilograms)` each.
+pub fn quota_check(items: &[(u16, &str, &str)]) -> FilingCheck {
+    FilingCheck {
+        trader: declarant(),
+        date: t0().date_naive(),
+        needs: items
+            .iter()
+            .map(|(item_no, no, kg)| Need {
+                item_no: *item_no,
+                commodity: HsCode::parse("1001990000").unwrap(),
+                kind: LicenceKind::TariffQuota,
+                licence_no: Some((*no).into()),
+                quantities: vec![("035".into(), q(kg))],
+            })
+            .collect(),
+    }
+}
+
+fn rejection_fields(s: &dyn Store, id: DeclarationId) -> Vec<(String, String)> {
+    s.events(id)
+        .unwrap()
+        .iter()
+        .find_map(|e| match &e.event.kind {
+            EventKind::Rejected { problems } => Some(
+                problems
+                    .iter()
+                    .map(|p| (p.field.clone(), p.code.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Tariff-quota certificates on the ledger of licences (docs/EPORT.md "Tariff-quota
+/// certificates"; Import and Export Duties Regulations art. 11, docs/DOMAIN.md §4: the in-quota
+/// rate only within a certificate's balance): a filing reserves the legal quantity of every item
+/// naming the certificate in its own transaction, one over the balance is rejected whole on the
+/// item's field, release writes off exactly (and tells the issuer), cancellation gives back
+/// exactly; another holder's or an expired certificate is refused.
+pub fn quota_certificates_reserve_write_off_and_give_back(h: &dyn EportHarness) {
+    let s = h.open();
+    let e = ep(&*s);
+    let outbox = s.outbox_store().expect("the backend has an outbox");
+    let ndrc = Actor::System {
+        component: "agency:ndrc:ndrc".into(),
+    };
+    e.issue_licence(quota_certificate("TRQ-1", "1000.5"), &ndrc, t0())
+        .unwrap();
+    let wheat = |seq: &str, c: FilingCheck| {
+        let i = seq.bytes().map(u64::from).sum::<u64>();
+        let body = sample_body(i).replace("8471300000", "1001990000");
+        e.file_checked(submit_request(seq, body), accept(), c)
+            .unwrap()
+    };
+    // Two items naming it: one reservation of their sum.
+    let a = wheat(
+        "qa",
+        quota_check(&[(1, "TRQ-1", "400"), (2, "TRQ-1", "200.5")]),
+    );
+    assert_eq!(a.status, Status::Paid, "{a:?}");
+    let c = e.licence("TRQ-1").unwrap().unwrap();
+    assert_eq!((c.reserved, c.remaining()), (q("600.5"), q("400")));
+    let uses = e.uses(a.id).unwrap();
+    assert_eq!(uses.len(), 1);
+    assert_eq!(
+        (uses[0].quantity, uses[0].state),
+        (q("600.5"), UseState::Reserved)
+    );
+
+    // Over the balance: rejected whole, on the item, nothing reserved.
+    let b = wheat("qb", quota_check(&[(1, "TRQ-1", "400.01")]));
+    assert_eq!(b.status, Status::Rejected);
+    assert_eq!(
+        rejection_fields(&*s, b.id),
+        [(
+            "items[0].quota_certificate_no".to_string(),
+            "quota_certificate_exhausted".to_string()
+        )]
+    );
+    assert!(e.uses(b.id).unwrap().is_empty());
+    assert_eq!(e.licence("TRQ-1").unwrap().unwrap().reserved, q("600.5"));
+
+    // Exactly the balance is accepted.
+    let c2 = wheat("qc", quota_check(&[(1, "TRQ-1", "400")]));
+    assert_eq!(c2.status, Status::Paid);
+    assert_eq!(e.licence("TRQ-1").unwrap().unwrap().remaining(), q("0"));
+
+    // Release writes off exactly, and the issuing agency hears of it.
+    step(&*s, a.id, officer(), Action::Release, t0());
+    let c = e.licence("TRQ-1").unwrap().unwrap();
+    assert_eq!((c.reserved, c.written_off), (q("400"), q("600.5")));
+    assert_eq!(e.uses(a.id).unwrap()[0].state, UseState::WrittenOff);
+    let rows: Vec<_> = outbox
+        .fetch_unpublished(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.message.kind == "licence_written_off.v1")
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].message.recipients, ["NDRC"]);
+    let body: serde_json::Value = serde_json::from_slice(&rows[0].message.payload).unwrap();
+    assert_eq!(body["licence_no"], "TRQ-1");
+    assert_eq!(body["hs_code"], "1001990000");
+    assert_eq!(body["unit"], "035");
+
+    // Cancellation gives back exactly.
+    step(
+        &*s,
+        c2.id,
+        Actor::Enterprise { uscc: declarant() },
+        Action::RequestCancellation {
+            reason: "contract cancelled".into(),
+        },
+        t0(),
+    );
+    step(
+        &*s,
+        c2.id,
+        officer(),
+        Action::ApproveRequest {
+            reason: "agreed".into(),
+        },
+        t0(),
+    );
+    let c = e.licence("TRQ-1").unwrap().unwrap();
+    assert_eq!(
+        (c.reserved, c.written_off, c.remaining()),
+        (q("0"), q("600.5"), q("400"))
+    );
+    assert_eq!(e.uses(c2.id).unwrap()[0].state, UseState::Released);
+
+    // Another holder's certificate, an expired one, a licence named as a certificate.
+    let mut other = quota_certificate("TRQ-2", "100");
+    other.holder = other_declarant();
+    e.issue_licence(other, &ndrc, t0()).unwrap();
+    let mut old = quota_certificate("TRQ-3", "100");
+    old.valid_to = t0().date_naive() - chrono::Duration::days(1);
+    e.issue_licence(old, &ndrc, t0()).unwrap();
+    e.issue_licence(licence("L-1", "10"), &commerce(), t0())
+        .unwrap();
+    let field = || "items[1].quota_certificate_no".to_string();
+    let f = wheat("qf", quota_check(&[(2, "TRQ-2", "1")]));
+    assert_eq!(
+        rejection_fields(&*s, f.id),
+        [(field(), "quota_certificate_holder_mismatch".to_string())]
+    );
+    let g = wheat("qg", quota_check(&[(2, "TRQ-3", "1")]));
+    assert_eq!(
+        rejection_fields(&*s, g.id),
+        [(field(), "quota_certificate_expired".to_string())]
+    );
+    let k = wheat("qk", quota_check(&[(2, "L-1", "1")]));
+    assert!(rejection_fields(&*s, k.id)
+        .contains(&(field(), "quota_certificate_kind_mismatch".to_string())));
+    for id in [f.id, g.id, k.id] {
+        assert!(e.uses(id).unwrap().is_empty());
+    }
+    assert_eq!(e.licences_issued_by("ndrc").unwrap().len(), 3);
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+/// N filings race for a tariff-quota certificate of Q kilograms, each asking 250.25 kg: exactly
+/// ⌊Q / 250.25⌋ are accepted, the rest rejected as exhausted; the certificate is never
+/// over-used, and after release the written-off total is what was accepted.
+pub fn concurrent_filings_never_overuse_a_quota_certificate(h: &dyn EportHarness) {
+    const N: usize = 24;
+    let s = h.open();
+    let e = ep(&*s);
+    // Room for 7 filings of 250.25 kg (1,751.75), not 8 (2,002).
+    e.issue_licence(quota_certificate("TRQ-RACE", "2000"), &commerce(), t0())
+        .unwrap();
+    let barrier = std::sync::Barrier::new(N);
+    let filed: Vec<Filed> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let s = &*s;
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    ep(s)
+                        .file_checked(
+                            submit_request(&format!("qrace-{i}"), sample_body(2000 + i as u64)),
+                            accept(),
+                            quota_check(&[(1, "TRQ-RACE", "250.25")]),
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let accepted: Vec<&Filed> = filed
+        .iter()
+        .filter(|f| f.status != Status::Rejected)
+        .collect();
+    assert_eq!(accepted.len(), 7);
+    for f in filed.iter().filter(|f| f.status == Status::Rejected) {
+        assert_eq!(rejection_codes(&*s, f.id), ["quota_certificate_exhausted"]);
+    }
+    let c = e.licence("TRQ-RACE").unwrap().unwrap();
+    assert_eq!((c.reserved, c.remaining()), (q("1751.75"), q("248.25")));
+    for f in &accepted {
+        step(&*s, f.id, officer(), Action::Release, t0());
+    }
+    let c = e.licence("TRQ-RACE").unwrap().unwrap();
+    assert_eq!(
+        (c.reserved, c.written_off, c.remaining()),
+        (q("0"), q("1751.75"), q("248.25"))
+    );
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 /// Runs every E-Port contract test against a backend.
 #[macro_export]
 macro_rules! eport_contract_tests {
@@ -400,6 +630,8 @@ macro_rules! eport_contract_tests {
             registry_check_applies_once_the_registry_has_entries,
             concurrent_filings_never_overdraw_a_licence,
             licence_write_off_sends_its_message,
+            quota_certificates_reserve_write_off_and_give_back,
+            concurrent_filings_never_overuse_a_quota_certificate,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

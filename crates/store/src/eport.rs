@@ -37,7 +37,9 @@ pub struct FilingCheck {
     pub trader: Uscc,
     /// The date the licences must be valid on (China time).
     pub date: NaiveDate,
-    /// The items that need a licence.
+    /// The items that need a licence, and those that name a tariff-quota certificate (kind
+    /// [`::eport::LicenceKind::TariffQuota`], [`::eport::quota_needs`]): both kinds are checked
+    /// and reserved on the same ledger.
     pub needs: Vec<Need>,
 }
 
@@ -155,22 +157,33 @@ pub fn checked_review(
     check: &FilingCheck,
     entry: Option<&RegistryEntry>,
     enforced: bool,
-    standing: impl FnMut(&str) -> Option<Standing>,
+    mut standing: impl FnMut(&str) -> Option<Standing>,
 ) -> (AutomaticReview, Vec<::eport::Claim>) {
     let mut refusals: Vec<::eport::Refusal> =
         ::eport::check_registry(&check.trader, entry, enforced)
             .into_iter()
             .collect();
-    let claims = match ::eport::check_licences(&check.needs, &check.trader, check.date, standing) {
-        Ok(claims) => claims,
-        Err(r) => {
-            refusals.extend(r);
-            Vec::new()
+    let (quotas, licences): (Vec<Need>, Vec<Need>) = check
+        .needs
+        .iter()
+        .cloned()
+        .partition(|n| n.kind == ::eport::LicenceKind::TariffQuota);
+    let mut claims = Vec::new();
+    match ::eport::check_licences(&licences, &check.trader, check.date, &mut standing) {
+        Ok(c) => claims.extend(c),
+        Err(r) => refusals.extend(r),
+    }
+    if !quotas.is_empty() {
+        match ::eport::check_quota_certificates(&quotas, &check.trader, check.date, &mut standing) {
+            Ok(c) => claims.extend(c),
+            Err(r) => refusals.extend(r),
         }
-    };
+    }
     if refusals.is_empty() {
         return (review.clone(), claims);
     }
+    // Nothing is reserved for a rejected filing.
+    let claims = Vec::new();
     let mut problems = match review {
         AutomaticReview::Reject { problems } => problems.clone(),
         _ => Vec::new(),

@@ -20,6 +20,21 @@ pub const KIND: &str = "licence_written_off.v1";
 /// Its recipient: the agency that issues licences and keeps their balance in mind.
 pub const TO: &str = "COMMERCE";
 
+/// The recipient of a write-off from `licence`: the commerce agency, except for a tariff-quota
+/// certificate issued by another agency (the development-and-reform commission's grain and
+/// cotton certificates go to `NDRC`), which hears of its own certificates.
+pub fn recipient(licence: &eport::Licence) -> String {
+    let issuer = licence.issued_by.as_str();
+    let commerce = ["commerce", "mofcom"]
+        .iter()
+        .any(|n| issuer.eq_ignore_ascii_case(n));
+    if licence.kind == eport::LicenceKind::TariffQuota && !commerce {
+        issuer.to_ascii_uppercase()
+    } else {
+        TO.to_owned()
+    }
+}
+
 #[derive(Serialize)]
 struct LicenceWrittenOffV1 {
     licence_no: String,
@@ -51,8 +66,8 @@ pub fn licence_written_off(
         .as_array()?
         .iter()
         .filter_map(|i| i.get("commodity_code")?.as_str())
-        .find(|c| c.starts_with(licence.commodity.as_str()))
-        .and_then(|c| HsCode::parse(c).ok())?;
+        .filter_map(|c| HsCode::parse(c).ok())
+        .find(|c| licence.covers(c))?;
     let at = DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at);
     let payload = LicenceWrittenOffV1 {
         licence_no: licence.licence_no.clone(),
@@ -66,7 +81,7 @@ pub fn licence_written_off(
     };
     Some(OutboxMessage {
         kind: KIND.to_owned(),
-        recipients: vec![TO.to_owned()],
+        recipients: vec![recipient(licence)],
         created_at: at,
         payload: serde_json::to_vec(&payload).ok()?,
     })

@@ -49,6 +49,7 @@ fn declaration(items: usize) -> Declaration {
                     producer: producer.map(str::to_string),
                     // The agreement rate still measured: the JPN items hold an RCEP proof.
                     origin_proof: (origin == "JPN").then(|| "RCEP".to_string()),
+                    quota_certificate_no: None,
                 },
             )
         })
@@ -98,6 +99,7 @@ fn main() {
             .iter()
             .map(|l| serde_json::from_str::<TariffFixture>(l).unwrap().line())
             .collect(),
+        ..Default::default()
     };
     let rates = RateTable::parse_csv("USD,2024-04-17,7.1000\n").unwrap();
     let calendar = TradingCalendar::china();

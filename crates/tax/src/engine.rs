@@ -803,8 +803,9 @@ fn assess_import_item(
         Some(value_fen),
     ));
 
-    // Duty rate chosen by origin.
+    // Duty rate chosen by origin, or the in-quota rate.
     let origin = item.origin_country;
+    let quota = ctx.reference.tariff_quota(item.commodity_code, on);
     let duty_fen = if ecommerce_within {
         a.measures.push(MeasureApplied {
             kind: TaxKind::Duty,
@@ -813,6 +814,27 @@ fn assess_import_item(
             reason: "cross-border e-commerce retail within the limits: duty rate 0 / 跨境电商零售进口限值内关税税率为0".into(),
         });
         Fen::ZERO
+    } else if let (Some(q), Some(cert)) = (quota, item.quota_certificate_no.as_deref()) {
+        // Import and Export Duties Regulations art. 11 (tariff quotas; carried into the Customs
+        // Tariff Law): imports within the quota take the in-quota rate, whatever the origin.
+        // The certificate's balance was checked and reserved by the E-Port ledger in the
+        // filing's transaction (a filing over it is rejected there).
+        let exact = duty_amount(&q.in_quota, value, item)?;
+        let formula = duty_formula(&q.in_quota, value, item, exact)?;
+        a.measures.push(MeasureApplied {
+            kind: TaxKind::Duty,
+            measure: "in_quota".into(),
+            rate: q.in_quota.to_string(),
+            reason: format!(
+                "{} within the tariff quota under certificate {cert}: in-quota rate (duties regulations art. 11; out-of-quota {}) / 关税配额内，适用关税配额税率（关税配额证明 {cert}）",
+                q.commodity.as_str(),
+                q.out_of_quota
+            ),
+        });
+        let fen = round(exact, "duty")?;
+        a.steps
+            .push(step("duty", "关税", "duty", formula, exact, Some(fen)));
+        fen
     } else {
         let general = ctx.reference.general_rate_origin(origin, on)
             || policy
@@ -911,6 +933,15 @@ fn assess_import_item(
                 compared()
             )
         };
+        let reason = match quota {
+            // Beyond the quota (no certificate named), art. 11 sends the goods to the rates of
+            // arts. 10 and 11, as any other goods.
+            Some(q) => format!(
+                "{} under a tariff quota, no tariff-quota certificate: out-of-quota, {reason} / 关税配额外",
+                q.commodity.as_str()
+            ),
+            None => reason,
+        };
         a.measures.push(MeasureApplied {
             kind: TaxKind::Duty,
             measure: candidates[k].0.clone(),
@@ -987,13 +1018,17 @@ fn assess_import_item(
                 at_or_above,
                 below,
             } => {
-                let (price, formula) = tier_price(
-                    item,
-                    below,
-                    value,
-                    duty_all,
-                    policy.consumption_tax_tier_price,
-                )?;
+                // A tier of purely specific amounts (beer: 250 or 220 yuan a tonne) is chosen on
+                // the goods' price without the tax, (value + duty) per unit: a specific tax has
+                // no composite base (组成计税价格), which exists only for an ad valorem part
+                // (Consumption Tax Regulations art. 9 / implementing rules art. 10 read with the
+                // beer tiers of 财税〔2001〕84号; docs/TAX.md "Tiered consumption tax").
+                let how = if below.ad_valorem().is_zero() && at_or_above.ad_valorem().is_zero() {
+                    TierPrice::ValuePlusDutyPerUnit
+                } else {
+                    policy.consumption_tax_tier_price
+                };
+                let (price, formula) = tier_price(item, below, value, duty_all, how)?;
                 let chosen = if price >= *threshold_yuan {
                     *at_or_above
                 } else {
@@ -1207,6 +1242,26 @@ fn tier_price(
         return Ok((Decimal::ZERO, formula![L("first quantity 0")]));
     }
     Ok(match how {
+        TierPrice::ValuePlusDutyPerUnit => {
+            let p = div(
+                value + duty.to_yuan(),
+                item.first_quantity,
+                "consumption tax tier price",
+            )?;
+            (
+                p,
+                formula![
+                    L("("),
+                    N(value),
+                    L(" + "),
+                    F(duty),
+                    L(") ÷ "),
+                    N(item.first_quantity),
+                    L(" = "),
+                    N(p)
+                ],
+            )
+        }
         TierPrice::CustomsValuePerUnit => {
             let p = div(value, item.first_quantity, "consumption tax tier price")?;
             (

@@ -70,6 +70,10 @@ pub enum TierPrice {
     CompositeBaseAtLowerRate,
     /// Customs value ÷ first quantity.
     CustomsValuePerUnit,
+    /// (Customs value + duty) ÷ first quantity: the price of goods whose tiers are purely
+    /// specific (beer), which have no composite base; the engine uses it for such tiers
+    /// whatever the policy says.
+    ValuePlusDutyPerUnit,
 }
 
 /// All policy settings of the engine, with defaults from docs/DOMAIN.md §4.

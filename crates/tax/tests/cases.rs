@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use common::{d, dec, DeclarationFixture, TariffFixture, TestReference};
+use common::{d, dec, DeclarationFixture, QuotaFixture, TariffFixture, TestReference};
 use domain::money::Fen;
 use tax::{
     assess, Assessment, DayKind, EcommerceBuyer, EcommerceHistory, Purchase, RateTable, Regime,
@@ -21,6 +21,9 @@ use tax::{
 struct Case {
     description: String,
     tariff: Vec<TariffFixture>,
+    /// Tariff-quota rates (关税配额).
+    #[serde(default)]
+    quotas: Vec<QuotaFixture>,
     /// Rates as CSV (`currency,date,rate[,units]`); the sample table when absent.
     #[serde(default)]
     rates_csv: Option<String>,
@@ -110,6 +113,7 @@ fn fen(s: &str) -> Fen {
 fn run(case: &Case) -> Result<Assessment, tax::TaxError> {
     let reference = TestReference {
         lines: case.tariff.iter().map(TariffFixture::line).collect(),
+        quotas: case.quotas.iter().map(QuotaFixture::quota).collect(),
     };
     let rates = match &case.rates_csv {
         Some(csv) => RateTable::parse_csv(csv).expect("fixture rates parse"),

@@ -29,6 +29,7 @@ fn reference() -> TestReference {
             .iter()
             .map(|l| serde_json::from_str::<TariffFixture>(l).unwrap().line())
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -64,6 +65,7 @@ fn declaration(
                     treatment: ["1", "2", "3"][treatment as usize].into(),
                     producer: None,
                     origin_proof: None,
+                    quota_certificate_no: None,
                 },
             )
         })
@@ -175,6 +177,7 @@ fn run_other(decl: &Declaration, history_fen: i64) -> Assessment {
             .iter()
             .map(|l| serde_json::from_str::<TariffFixture>(l).unwrap().line())
             .collect(),
+        ..Default::default()
     };
     let rates = RateTable::parse_csv("USD,2024-04-17,7.1023\n").unwrap();
     let calendar = TradingCalendar::china();

@@ -31,6 +31,7 @@ fn reference() -> TestReference {
             .iter()
             .map(|l| serde_json::from_str::<TariffFixture>(l).unwrap().line())
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -119,6 +120,7 @@ prop_compose! {
                         treatment: "1".into(),
                         producer: None,
                         origin_proof: None,
+                        quota_certificate_no: None,
                     },
                 );
                 it.first_quantity = *qty;
@@ -175,6 +177,7 @@ fn cigarettes(n: usize) -> Declaration {
                     treatment: "1".into(),
                     producer: None,
                     origin_proof: None,
+                    quota_certificate_no: None,
                 },
             )
         })

@@ -26,6 +26,7 @@ fn fixture_item(code: &str, qty: &str, total: &str, currency: &str) -> ItemFixtu
         treatment: "1".into(),
         producer: None,
         origin_proof: None,
+        quota_certificate_no: None,
     }
 }
 
@@ -39,6 +40,7 @@ fn worked_examples_render() {
         .iter()
         .map(|l| serde_json::from_str::<TariffFixture>(l).unwrap().line())
         .collect(),
+        ..Default::default()
     };
     let rates = RateTable::parse_csv("USD,2024-04-17,7.1000\n").unwrap();
     let calendar = TradingCalendar::china();

@@ -1,7 +1,8 @@
 //! The demo's E-Port ledgers (docs/EPORT.md), with the ledgers on ([`Clearance::with_eport`],
 //! as in `jinguan serve`): every demo enterprise in the market-regulation registry, and one
 //! automatic import licence for cars (8703, document code 7) held by the Shanghai AEO
-//! enterprise, to file against from the enterprise desk or the API.
+//! enterprise, to file against from the enterprise desk or the API, and a tariff-quota
+//! certificate for wheat held by the same enterprise.
 
 use chrono::{Datelike, NaiveDate};
 use domain::codes::Uscc;
@@ -10,6 +11,13 @@ use rust_decimal::Decimal;
 
 use crate::error::AppError;
 use crate::service::Clearance;
+
+/// The demo tariff-quota certificate (关税配额证明) for wheat and wheat flour, issued by the
+/// development-and-reform commission (`ndrc`) to the Shanghai AEO enterprise: its wheat imports
+/// naming it take the in-quota rate (docs/EPORT.md "Tariff-quota certificates").
+pub const DEMO_QUOTA_CERTIFICATE_NO: &str = "DEMO-TRQ-WHEAT-0001";
+/// How many kilograms of wheat (unit `035`) it allows: 500 tonnes.
+pub const DEMO_QUOTA_KG: i64 = 500_000;
 
 /// The demo licence's number.
 pub const DEMO_LICENCE_NO: &str = "DEMO-AIL-0001";
@@ -49,6 +57,24 @@ pub fn load(svc: &Clearance) -> Result<(), AppError> {
                 valid_from: NaiveDate::from_ymd_opt(year, 1, 1).expect("a date"),
                 valid_to: NaiveDate::from_ymd_opt(year, 12, 31).expect("a date"),
                 issued_by: "commerce".into(),
+            },
+            &system,
+            now,
+        )?;
+    }
+    if ledgers.licence(DEMO_QUOTA_CERTIFICATE_NO)?.is_none() {
+        let year = now.year();
+        ledgers.issue_licence(
+            Licence {
+                licence_no: DEMO_QUOTA_CERTIFICATE_NO.into(),
+                kind: LicenceKind::TariffQuota,
+                holder: Uscc::parse(super::ENTERPRISES[0].0).expect("demo USCCs are valid"),
+                commodity: "1001,1101".into(),
+                unit: "035".into(),
+                quantity: Decimal::from(DEMO_QUOTA_KG),
+                valid_from: NaiveDate::from_ymd_opt(year, 1, 1).expect("a date"),
+                valid_to: NaiveDate::from_ymd_opt(year, 12, 31).expect("a date"),
+                issued_by: "ndrc".into(),
             },
             &system,
             now,

@@ -52,6 +52,7 @@ pub fn item(
         duty_treatment: DutyTreatment::AS_TARIFF,
         producer: Some("Example Factory Ltd".into()),
         origin_proof: None,
+        quota_certificate_no: None,
     }
 }
 

@@ -229,7 +229,7 @@ const FIELDS = [
   ['licence_no', 'licence.no', { maxlength: 64 }],
   ['kind', 'licence.kind', null],
   ['holder', 'licence.holder', { maxlength: 18, pattern: '[0-9A-Z]{18}' }],
-  ['commodity', 'licence.commodity', { pattern: '[0-9]{2,10}', inputmode: 'numeric' }],
+  ['commodity', 'licence.commodity', { pattern: '[0-9]{2,10}(,[0-9]{2,10})*', inputmode: 'numeric' }],
   ['unit', 'licence.unit', { pattern: '[0-9]{3}', inputmode: 'numeric' }],
   ['quantity', 'licence.quantity', { inputmode: 'decimal' }],
   ['valid_from', 'licence.valid_from', 'date'],
@@ -244,7 +244,8 @@ function issueForm(onIssued) {
     const input = name === 'kind'
       ? h('select', { id, name, required: true },
         h('option', { value: 'import' }, t('direction.import')),
-        h('option', { value: 'export' }, t('direction.export')))
+        h('option', { value: 'export' }, t('direction.export')),
+        h('option', { value: 'tariff_quota' }, t('direction.tariff_quota')))
       : h('input', { id, name, type: 'text', autocomplete: 'off', required: true, ...(attrs === 'date' ? dateAttrs() : attrs || {}) });
     const err = h('div.field-error', { id: `${id}-err`, role: 'alert' });
     input.setAttribute('aria-describedby', `${id}-err`);

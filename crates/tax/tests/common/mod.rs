@@ -10,12 +10,16 @@ use serde::Deserialize;
 
 use domain::codes::*;
 use domain::declaration::{Charge, Declaration, EntryType, Item, OverseasParty, Party};
-use domain::reference::{AgreementRate, CodeTable, Office, Reference, TariffLine, TradeModeEntry};
+use domain::reference::{
+    AgreementRate, CodeTable, Office, QuotaCommodity, Reference, TariffLine, TariffQuota,
+    TradeModeEntry,
+};
 
-/// A reference that knows only tariff lines.
+/// A reference that knows only tariff lines and tariff-quota rates.
 #[derive(Default)]
 pub struct TestReference {
     pub lines: Vec<TariffLine>,
+    pub quotas: Vec<TariffQuota>,
 }
 
 impl Reference for TestReference {
@@ -38,6 +42,35 @@ impl Reference for TestReference {
         self.lines
             .iter()
             .find(|l| l.commodity_code == code && l.in_force(on))
+    }
+    fn tariff_quota(&self, code: HsCode, on: NaiveDate) -> Option<&TariffQuota> {
+        self.quotas
+            .iter()
+            .find(|q| q.commodity_code == code && q.in_force(on))
+    }
+}
+
+/// A tariff-quota rate in short form (in force from 2020-01-01).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaFixture {
+    pub code: String,
+    /// `wheat`, `maize`, `rice`, `sugar`, `wool`, `wool_tops`, `cotton`.
+    pub commodity: String,
+    pub in_quota: String,
+    pub out_of_quota: String,
+}
+
+impl QuotaFixture {
+    pub fn quota(&self) -> TariffQuota {
+        TariffQuota {
+            commodity_code: HsCode::parse(&self.code).unwrap(),
+            commodity: QuotaCommodity::parse(&self.commodity).unwrap(),
+            in_quota: self.in_quota.parse().unwrap(),
+            out_of_quota: self.out_of_quota.parse().unwrap(),
+            valid_from: d("2020-01-01"),
+            valid_to: None,
+        }
     }
 }
 
@@ -157,6 +190,9 @@ pub struct ItemFixture {
     /// no direct"` for one without direct transport.
     #[serde(default)]
     pub origin_proof: Option<String>,
+    /// The tariff-quota certificate the item is declared under.
+    #[serde(default)]
+    pub quota_certificate_no: Option<String>,
 }
 
 fn usd() -> String {
@@ -277,6 +313,7 @@ pub fn item(item_no: u16, it: &ItemFixture) -> Item {
                 direct_transport: direct,
             }
         }),
+        quota_certificate_no: it.quota_certificate_no.clone(),
     }
 }
 
