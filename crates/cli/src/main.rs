@@ -17,7 +17,9 @@ mod plain_ceiling;
 mod risk_cmd;
 mod serve_cmd;
 mod simulate_cmd;
+#[cfg(feature = "stats")]
 mod stats_bench;
+#[cfg(feature = "stats")]
 mod stats_cmd;
 mod tax_cmd;
 mod validate_cmd;
@@ -93,7 +95,9 @@ enum Command {
     Risk(risk_cmd::RiskCommand),
     /// Simulate a national trade day from a seed, with planted violations, and report.
     Simulate(simulate_cmd::Args),
-    /// Customs statistics: extract the ledger into the warehouse, query it, the monthly bulletin.
+    /// Customs statistics: extract the ledger into the warehouse, query it, the monthly bulletin
+    /// (in a binary built with `--features stats`).
+    #[cfg(feature = "stats")]
     #[command(subcommand)]
     Stats(stats_cmd::StatsCommand),
 }
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         Command::Exchange(cmd) => exchange_cmd::run(&cli.data_dir, cmd),
         Command::Risk(cmd) => risk_cmd::run(&cli.data_dir, cmd),
         Command::Simulate(args) => simulate_cmd::run(&cli.data_dir, args),
+        #[cfg(feature = "stats")]
         Command::Stats(cmd) => stats_cmd::run(&cli.data_dir, cmd),
     };
     match result {
@@ -148,8 +153,9 @@ impl Command {
             | Command::Audit(_)
             | Command::Backup(_)
             | Command::Restore(_)
-            | Command::Risk(_)
-            | Command::Stats(_) => true,
+            | Command::Risk(_) => true,
+            #[cfg(feature = "stats")]
+            Command::Stats(_) => true,
             Command::Serve(_)
             | Command::Demo(_)
             | Command::User(_)

@@ -349,17 +349,26 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     // The system clock; the demo pins it to the past hours while it files its declarations.
     let clock = Arc::new(PinnableClock::new());
+    #[cfg(feature = "stats")]
     let warehouse = match &args.warehouse {
         Some(dir) => Some(crate::stats_cmd::ServedWarehouse::open(data_dir, dir)?),
         None => None,
     };
-    let mut built = service(data_dir, ledgers.clone(), clock.clone(), args.demo)?
+    #[cfg(not(feature = "stats"))]
+    anyhow::ensure!(
+        args.warehouse.is_none(),
+        "this jinguan was built without the statistics warehouse 本程序未包含统计仓库: \
+         build it with `cargo build --release --features stats` (docs/STATISTICS.md)"
+    );
+    let built = service(data_dir, ledgers.clone(), clock.clone(), args.demo)?
         .with_cargo(Arc::new(desk))
         .with_exchange(exchange)
         .with_anchoring(anchoring);
-    if let Some(w) = &warehouse {
-        built = built.with_warehouse(w.clone());
-    }
+    #[cfg(feature = "stats")]
+    let built = match &warehouse {
+        Some(w) => built.with_warehouse(w.clone()),
+        None => built,
+    };
     let svc = Arc::new(built);
     if args.demo {
         let t = Instant::now();
@@ -371,6 +380,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             summary.declarations,
             t.elapsed().as_secs_f64()
         );
+        #[cfg(feature = "stats")]
         if let Some(w) = &warehouse {
             let rows = w.extract(data_dir, ledgers.as_ref())?;
             eprintln!("statistics warehouse 统计仓库: {rows} item rows extracted from the demo");

@@ -1,3 +1,4 @@
+#![cfg(feature = "stats")]
 //! `jinguan stats` as a user runs it: an extraction killed with SIGKILL part-way resumes and
 //! counts every declaration exactly once; a bad month or query is refused in both languages
 //! with exit status 2; the bulletin is written as CSV and Excel.
