@@ -142,6 +142,24 @@ impl RefData {
         .map_err(|(_, e)| e)
     }
 
+    /// `bytes` read as `table` among the shipped tables, as `jinguan codes import` checks a file
+    /// before writing anything (and the parser fuzz harness, `crates/fuzz`): the table's row
+    /// count, or what is wrong, naming the table that failed (the given one, or one that refers
+    /// to it).
+    pub fn check_table(table: Table, bytes: &[u8]) -> Result<usize, (Table, LoadError)> {
+        let data = RefData::build(|t| {
+            Ok(Source {
+                origin: Origin::Embedded(t.embedded_file()),
+                bytes: if t == table {
+                    Cow::Borrowed(bytes)
+                } else {
+                    Cow::Borrowed(t.embedded_text().as_bytes())
+                },
+            })
+        })?;
+        Ok(data.row_count(table))
+    }
+
     /// The shipped tables, each replaced by `<data_dir>/refdata/<table>.csv` when that file exists.
     pub fn load(data_dir: Option<&Path>) -> Result<RefData, LoadError> {
         RefData::build(|table| source_in(data_dir, table)).map_err(|(_, e)| e)
