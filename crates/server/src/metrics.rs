@@ -1,6 +1,8 @@
 //! Prometheus metrics at `GET /metrics` (text exposition format 0.0.4): requests by route,
-//! method and status with latency histograms, sign-ins, lockouts and rate-limit hits, and
-//! connections. Labels are route templates (`/api/declarations/{id}`) and one of a fixed set
+//! method and status with latency histograms, sign-ins, lockouts and rate-limit hits,
+//! connections, the store's writer (queue depth, group sizes, commit times) and the exchange
+//! outbox per agency (unpublished rows and the age of the oldest, rows the agency has not
+//! acknowledged on the feed). Labels are route templates (`/api/declarations/{id}`) and one of a fixed set
 //! of methods (any other method is `other`), never values from a request, so the series stay
 //! few and carry no documents or secrets. A scrape copies the counts and renders them after
 //! the lock is released, so requests are not held up while the text is built.
@@ -35,15 +37,85 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, &'static str, u16), Series>>,
     signin: Arc<SignInGuard>,
     conns: Arc<ConnStats>,
+    store: Option<Arc<dyn store::Store>>,
 }
 
 impl Metrics {
     pub fn new(signin: Arc<SignInGuard>, conns: Arc<ConnStats>) -> Arc<Metrics> {
+        Metrics::with_store(signin, conns, None)
+    }
+
+    /// With the store's writer and outbox series.
+    pub fn with_store(
+        signin: Arc<SignInGuard>,
+        conns: Arc<ConnStats>,
+        store: Option<Arc<dyn store::Store>>,
+    ) -> Arc<Metrics> {
         Arc::new(Metrics {
             requests: Mutex::default(),
             signin,
             conns,
+            store,
         })
+    }
+
+    /// The store's series (reads the outbox: run off the async workers). A store that cannot
+    /// be read leaves the outbox series out of this scrape.
+    pub fn render_store(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let mut out = String::new();
+        let Some(store) = &self.store else {
+            return out;
+        };
+        let _ = writeln!(
+            out,
+            "# HELP jinguan_writer_queue_depth Write requests waiting for the store's writer (queued or in the batch being committed).\n# TYPE jinguan_writer_queue_depth gauge\njinguan_writer_queue_depth {}",
+            store.writer_queue_depth()
+        );
+        if let Some(w) = store.writer_stats() {
+            out.push_str("# HELP jinguan_writer_batch_size Requests per committed batch (group commit size).\n# TYPE jinguan_writer_batch_size histogram\n");
+            let mut cumulative = 0u64;
+            for (i, le) in store::writer::BATCH_SIZE_BUCKETS.iter().enumerate() {
+                cumulative += w.batch_sizes[i];
+                if *le == u64::MAX {
+                    continue;
+                }
+                let _ = writeln!(out, "jinguan_writer_batch_size_bucket{{le=\"{le}\"}} {cumulative}");
+            }
+            let _ = writeln!(out, "jinguan_writer_batch_size_bucket{{le=\"+Inf\"}} {}", w.batches);
+            let _ = writeln!(out, "jinguan_writer_batch_size_sum {}", w.requests);
+            let _ = writeln!(out, "jinguan_writer_batch_size_count {}", w.batches);
+            out.push_str("# HELP jinguan_writer_commit_seconds Time of one batch's transaction, begin to commit.\n# TYPE jinguan_writer_commit_seconds histogram\n");
+            let mut cumulative = 0u64;
+            for (i, le) in store::writer::COMMIT_SECONDS_BUCKETS.iter().enumerate() {
+                cumulative += w.commit_times[i];
+                let _ = writeln!(out, "jinguan_writer_commit_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+            }
+            let _ = writeln!(out, "jinguan_writer_commit_seconds_bucket{{le=\"+Inf\"}} {}", w.batches);
+            let _ = writeln!(out, "jinguan_writer_commit_seconds_sum {}", w.commit_micros as f64 / 1e6);
+            let _ = writeln!(out, "jinguan_writer_commit_seconds_count {}", w.batches);
+        }
+        let Some(outbox) = store.outbox_store() else {
+            return out;
+        };
+        let Ok(counts) = outbox.counts() else {
+            return out;
+        };
+        out.push_str("# HELP jinguan_outbox_unpublished Exchange messages for the agency not yet published on the bus (relay lag).\n# TYPE jinguan_outbox_unpublished gauge\n");
+        for (agency, c) in &counts {
+            let _ = writeln!(out, "jinguan_outbox_unpublished{{agency=\"{}\"}} {}", label(agency), c.unpublished);
+        }
+        out.push_str("# HELP jinguan_outbox_oldest_unpublished_seconds Age of the agency's oldest unpublished message (0: none).\n# TYPE jinguan_outbox_oldest_unpublished_seconds gauge\n");
+        for (agency, c) in &counts {
+            let age = c
+                .oldest_unpublished_at
+                .map_or(0.0, |t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0);
+            let _ = writeln!(out, "jinguan_outbox_oldest_unpublished_seconds{{agency=\"{}\"}} {age}", label(agency));
+        }
+        out.push_str("# HELP jinguan_exchange_unacknowledged Messages for the agency beyond its acknowledged feed cursor (exchange lag on the HTTP feed).\n# TYPE jinguan_exchange_unacknowledged gauge\n");
+        for (agency, c) in &counts {
+            let _ = writeln!(out, "jinguan_exchange_unacknowledged{{agency=\"{}\"}} {}", label(agency), c.total.saturating_sub(c.acked));
+        }
+        out
     }
 
     fn record(&self, route: String, method: &'static str, status: u16, seconds: f64) {
@@ -181,9 +253,24 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// An agency code as a label value: only its safe characters (codes are upper-case letters).
+fn label(agency: &str) -> String {
+    agency
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
 /// `GET /metrics`.
 pub(crate) async fn scrape(State(m): State<Arc<Metrics>>) -> Response {
-    let mut resp = m.render().into_response();
+    let mut text = m.render();
+    let for_store = m.clone();
+    if let Ok(store_text) =
+        tokio::task::spawn_blocking(move || for_store.render_store(chrono::Utc::now())).await
+    {
+        text.push_str(&store_text);
+    }
+    let mut resp = text.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

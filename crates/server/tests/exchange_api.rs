@@ -588,3 +588,61 @@ async fn a_closed_export_reaches_the_tax_feed() {
         other => panic!("unexpected payload {other:?}"),
     }
 }
+
+/// The value of one series line of a scrape (`name{labels}` exactly), `None` when absent.
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Issue 15 item 5: `/metrics` shows the store's writer (queue depth, group sizes, commit
+/// times) and, per agency, the outbox's unpublished messages and those the agency has not
+/// acknowledged on its feed; the series move with releases and acknowledgements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_writer_and_the_exchange_lag_per_agency() {
+    let t = TestApp::start().await;
+    t.user("ent-y", Role::Enterprise, Some(Y), None);
+    t.user("pd", Role::Officer, None, None);
+    t.user("safe", Role::Agency, None, Some("forex"));
+    let scrape = || async {
+        t.client
+            .get(format!("{}/metrics", t.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = scrape().await;
+    assert_eq!(series(&before, "jinguan_writer_queue_depth"), Some(0.0), "{before}");
+    let batches_before = series(&before, "jinguan_writer_commit_seconds_count").unwrap();
+    assert_eq!(series(&before, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"), None);
+
+    let ent = t.login("ent-y").await;
+    let off = t.login("pd").await;
+    let forex = t.login("safe").await;
+    t.release(&ent, &off, 1).await;
+
+    let after = scrape().await;
+    let batches = series(&after, "jinguan_writer_commit_seconds_count").unwrap();
+    assert!(batches > batches_before, "{batches_before} -> {batches}");
+    assert_eq!(series(&after, "jinguan_writer_batch_size_count"), Some(batches));
+    assert!(series(&after, "jinguan_writer_batch_size_sum").unwrap() >= batches);
+    assert_eq!(
+        series(&after, "jinguan_writer_commit_seconds_bucket{le=\"+Inf\"}"),
+        Some(batches)
+    );
+    // No relay here: the release waits unpublished, and FOREX has not read it.
+    assert_eq!(series(&after, "jinguan_outbox_unpublished{agency=\"FOREX\"}"), Some(1.0), "{after}");
+    assert!(series(&after, "jinguan_outbox_oldest_unpublished_seconds{agency=\"FOREX\"}").is_some());
+    assert_eq!(series(&after, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"), Some(1.0));
+
+    // FOREX reads its feed and acknowledges it (reading after the cursor it was given).
+    let (_, text) = t.feed(&forex, "?after=s0&limit=10").await;
+    let (_, next) = page(&text);
+    t.feed(&forex, &format!("?after={next}")).await;
+    let acked = scrape().await;
+    assert_eq!(series(&acked, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"), Some(0.0), "{acked}");
+    assert_eq!(series(&acked, "jinguan_outbox_unpublished{agency=\"FOREX\"}"), Some(1.0));
+}

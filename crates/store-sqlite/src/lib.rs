@@ -414,6 +414,10 @@ impl store::writer::Queued for SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn writer_stats(&self) -> Option<WriterStats> {
+        Some(SqliteStore::writer_stats(self))
+    }
+
     store::provide_sub_stores!();
 
     fn goods_totals(

@@ -715,6 +715,17 @@ pub fn check_changes_limit(limit: u32) -> Result<(), StoreError> {
 /// What the clearance service asks of durable storage. Every write is atomic with its audit
 /// record, and answers only once it is durable.
 pub trait Store: writer::Queued + Send + Sync {
+    /// The writer's counters (`/metrics`: group sizes, commit times); `None` when the backend
+    /// keeps none.
+    fn writer_stats(&self) -> Option<writer::WriterStats> {
+        None
+    }
+
+    /// Requests waiting for the writer now (queued, or in the batch being committed).
+    fn writer_queue_depth(&self) -> usize {
+        self.queue().depth()
+    }
+
     /// File a declaration: allocate a pre-entry number, record `Submitted`. Idempotent on
     /// `(declarant, client_seq_no)`.
     fn submit(&self, req: SubmitRequest) -> Result<Submitted, StoreError> {

@@ -197,11 +197,45 @@ macro_rules! provide_sub_stores {
     };
 }
 
-/// Counters of the writer, for benchmarks and operations.
+/// Counters of the writer, for benchmarks and operations (`/metrics`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterStats {
     pub batches: u64,
     pub requests: u64,
+    /// Batches by their number of requests (group size): `[i]` counts the batches of at most
+    /// [`BATCH_SIZE_BUCKETS`]`[i]` requests and more than the bound before (not cumulative).
+    pub batch_sizes: [u64; BATCH_SIZE_BUCKETS.len()],
+    /// Batches by the time their transaction took, begin to commit (or failure), in the same
+    /// way over [`COMMIT_SECONDS_BUCKETS`]; the last slot counts the slower ones.
+    pub commit_times: [u64; COMMIT_SECONDS_BUCKETS.len() + 1],
+    /// Their total time, in microseconds.
+    pub commit_micros: u64,
+}
+
+/// Upper bounds of the group-size histogram; batches above the last bound count in the last slot.
+pub const BATCH_SIZE_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, u64::MAX];
+/// Upper bounds of the commit-time histogram, in seconds.
+pub const COMMIT_SECONDS_BUCKETS: [f64; 10] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+impl WriterStats {
+    fn record(&mut self, size: usize, elapsed: std::time::Duration) {
+        self.batches += 1;
+        self.requests += size as u64;
+        let size = size as u64;
+        let i = BATCH_SIZE_BUCKETS
+            .iter()
+            .position(|&b| size <= b)
+            .unwrap_or(BATCH_SIZE_BUCKETS.len() - 1);
+        self.batch_sizes[i] += 1;
+        let secs = elapsed.as_secs_f64();
+        let j = COMMIT_SECONDS_BUCKETS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(COMMIT_SECONDS_BUCKETS.len());
+        self.commit_times[j] += 1;
+        self.commit_micros += elapsed.as_micros() as u64;
+    }
 }
 
 /// A backend whose writes go through a [`Queue`] to its one writer: the write methods of the
@@ -214,6 +248,8 @@ pub trait Queued {
 /// The callers' end of the writer's queue.
 pub struct Queue {
     tx: Option<SyncSender<Request>>,
+    /// Requests sent and not yet answered: waiting in the queue or in the batch being committed.
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Queue {
@@ -221,20 +257,35 @@ impl Queue {
     pub fn bounded(queue_max: usize) -> (Queue, Receiver<Request>) {
         assert!(queue_max >= 1, "queue bound must be positive");
         let (tx, rx) = mpsc::sync_channel(queue_max);
-        (Queue { tx: Some(tx) }, rx)
+        (
+            Queue {
+                tx: Some(tx),
+                waiting: std::sync::atomic::AtomicUsize::new(0),
+            },
+            rx,
+        )
     }
 
     /// Send a request and wait for its answer (durable once it comes).
     pub fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let queue = self.tx.as_ref().ok_or(StoreError::Closed)?;
-        match queue.try_send(request(reply)) {
-            Ok(()) => {}
+        use std::sync::atomic::Ordering::Relaxed;
+        self.waiting.fetch_add(1, Relaxed);
+        let sent = match queue.try_send(request(reply)) {
+            Ok(()) => Ok(()),
             // Back-pressure: wait for room rather than failing.
-            Err(TrySendError::Full(r)) => queue.send(r).map_err(|_| StoreError::Closed)?,
-            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
-        }
-        answer.recv().map_err(|_| StoreError::Closed)?
+            Err(TrySendError::Full(r)) => queue.send(r).map_err(|_| StoreError::Closed),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        };
+        let answered = sent.and_then(|()| answer.recv().map_err(|_| StoreError::Closed));
+        self.waiting.fetch_sub(1, Relaxed);
+        answered?
+    }
+
+    /// Requests waiting for the writer now (queued, or in the batch being committed).
+    pub fn depth(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Close the queue: the writer finishes what is queued and stops.
@@ -263,12 +314,12 @@ pub fn run(
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let outcome = commit(&batch);
-        {
-            let mut s = stats.lock().expect("stats lock");
-            s.batches += 1;
-            s.requests += batch.len() as u64;
-        }
+        stats
+            .lock()
+            .expect("stats lock")
+            .record(batch.len(), started.elapsed());
         match outcome {
             Ok(answers) => {
                 assert_eq!(answers.len(), batch.len(), "one answer per request");
