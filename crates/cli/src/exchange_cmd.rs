@@ -38,6 +38,8 @@ pub struct StatusArgs {
     /// The JetStream stream of the exchange.
     #[arg(long, default_value = "JINGUAN_EXCHANGE")]
     stream: String,
+    #[command(flatten)]
+    nats_security: NatsSecurityArgs,
     /// An agency's applied log (SQLite), for its refused count: AGENCY=PATH. Repeatable.
     #[arg(long = "applied-log", value_name = "AGENCY=PATH")]
     applied_logs: Vec<String>,
@@ -97,6 +99,7 @@ fn status(data_dir: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
         Some(url) => {
             let mut config = BusConfig::new(url.clone());
             config.stream = args.stream.clone();
+            config.security = args.nats_security.security();
             Some(
                 bus_state_blocking(&config)
                     .with_context(|| format!("failed to read the exchange state from {url}"))?,
@@ -166,6 +169,44 @@ pub struct ExchangeArgs {
     /// The JetStream stream of the exchange.
     #[arg(long, default_value = "JINGUAN_EXCHANGE")]
     pub exchange_stream: String,
+    #[command(flatten)]
+    pub nats_security: NatsSecurityArgs,
+}
+
+/// TLS and credentials of the NATS connection (docs/OPERATIONS.md, "TLS").
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct NatsSecurityArgs {
+    /// Refuse a NATS server that does not speak TLS (implied by the other --nats-tls-* options
+    /// and by a tls:// URL).
+    #[arg(long, env = "JINGUAN_NATS_REQUIRE_TLS")]
+    pub nats_require_tls: bool,
+    /// The CA certificates (PEM) the NATS server's certificate is checked against.
+    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for NATS servers that verify clients; needs --nats-client-key.
+    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CLIENT_CERT", requires = "nats_client_key")]
+    pub nats_client_cert: Option<PathBuf>,
+    /// The key of --nats-client-cert (PEM).
+    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CLIENT_KEY", requires = "nats_client_cert")]
+    pub nats_client_key: Option<PathBuf>,
+    /// A NATS credentials file (user JWT and NKey seed, as `nsc` writes it).
+    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+    /// A file holding a user NKey seed (SU…), for NATS servers with NKey users.
+    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_NKEY", conflicts_with = "nats_creds")]
+    pub nats_nkey: Option<PathBuf>,
+}
+
+impl NatsSecurityArgs {
+    pub fn security(&self) -> exchange_bus::NatsSecurity {
+        exchange_bus::NatsSecurity {
+            require_tls: self.nats_require_tls,
+            ca_file: self.nats_ca.clone(),
+            client_cert: self.nats_client_cert.clone().zip(self.nats_client_key.clone()),
+            credentials_file: self.nats_creds.clone(),
+            nkey_file: self.nats_nkey.clone(),
+        }
+    }
 }
 
 const DEV_KEY_FILE: &str = "exchange-customs.key";
@@ -262,6 +303,7 @@ pub fn desk(
         Some(url) => {
             let mut bus = BusConfig::new(url.clone());
             bus.stream = args.exchange_stream.clone();
+            bus.security = args.nats_security.security();
             Some(Relay::new(desk.outbox(), key, bus, RelayConfig::default()))
         }
     };

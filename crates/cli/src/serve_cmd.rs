@@ -125,6 +125,28 @@ pub struct ServeArgs {
     audit: AuditArgs,
     #[command(flatten)]
     backups: crate::backup_cmd::ScheduleArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// HTTPS (docs/OPERATIONS.md, "TLS").
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// --tls-key. Reloaded when the file changes (checked every --tls-reload-seconds) and on
+    /// SIGHUP.
+    #[arg(long, value_name = "FILE", env = "JINGUAN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", env = "JINGUAN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How often the certificate and key files are checked for a change.
+    #[arg(long, env = "JINGUAN_TLS_RELOAD_SECONDS", default_value_t = 5)]
+    pub tls_reload_seconds: u64,
+    /// A reverse proxy in front terminates HTTPS (and only it reaches this server): answers
+    /// carry Strict-Transport-Security and cookies the Secure flag.
+    #[arg(long, env = "JINGUAN_BEHIND_HTTPS_PROXY", conflicts_with = "tls_cert")]
+    pub behind_https_proxy: bool,
 }
 
 /// The audit chain's anchors (docs/OPERATIONS.md, "Audit anchors").
@@ -309,9 +331,18 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.audit.audit_keys.as_deref(),
     )?);
     let mut options = args.limits.options();
+    options.behind_https_proxy = args.tls.behind_https_proxy;
+    if let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) {
+        options.tls = Some(
+            server::tls::ServerTls::load(cert, key)
+                .map_err(|e| anyhow::anyhow!("TLS certificate 证书无法载入: {e}"))?,
+        );
+    }
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
     if let Some(url) = &args.exchange.nats {
         let mut bus = exchange_bus::BusConfig::new(url.clone());
         bus.stream = args.exchange.exchange_stream.clone();
+        bus.security = args.exchange.nats_security.security();
         let bus = Arc::new(bus);
         options.bus_probe = Some(Arc::new(move || {
             let bus = bus.clone();
@@ -399,12 +430,12 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("failed to listen on {}", args.addr))?;
         let addr = listener.local_addr().context("no local address")?;
         // The first line of stdout is the URL: scripts and tests read it.
-        println!("http://{addr}/");
+        println!("{scheme}://{addr}/");
         if args.demo {
             print_demo_logins(addr);
         }
         eprintln!(
-            "jinguan serving 服务已启动 on http://{addr}/ (API under /api, OpenAPI at /api/openapi.json), ready in {} ms",
+            "jinguan serving 服务已启动 on {scheme}://{addr}/ (API under /api, OpenAPI at /api/openapi.json), ready in {} ms",
             started.elapsed().as_millis()
         );
         std::io::stdout().flush().ok();
@@ -454,6 +485,12 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await;
             }
         });
+        // The certificate and key re-read every few seconds and on SIGHUP: a renewed pair
+        // serves new connections without a restart.
+        if let Some(tls) = options.tls.clone() {
+            let every = std::time::Duration::from_secs(args.tls.tls_reload_seconds.max(1));
+            tokio::spawn(reload_tls(tls, every));
+        }
         // The audit chain's head, signed and kept outside the store while records come in.
         let anchor_svc = svc.clone();
         let anchor_dir = data_dir.to_owned();
@@ -555,6 +592,45 @@ fn print_demo_logins(addr: SocketAddr) {
         "try: curl -s -X POST http://{addr}/api/session -H 'content-type: application/json' -d '{{\"login\":\"pd-officer\",\"password\":\"{}\"}}'",
         app::demo::DEMO_PASSWORD
     );
+}
+
+/// Reload the certificate when its files change (checked every `every`, and on SIGHUP).
+async fn reload_tls(tls: Arc<server::tls::ServerTls>, every: std::time::Duration) {
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        #[cfg(unix)]
+        {
+            let hangup = async {
+                match hup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tick.tick() => {},
+                () = hangup => {},
+            }
+        }
+        #[cfg(not(unix))]
+        tick.tick().await;
+        let t = tls.clone();
+        match tokio::task::spawn_blocking(move || t.reload_if_changed()).await {
+            Ok(Ok(true)) => {
+                tracing::warn!(target: "security", "TLS certificate reloaded");
+                eprintln!("jinguan: TLS certificate reloaded 证书已重新载入");
+            }
+            Ok(Ok(false)) | Err(_) => {}
+            Ok(Err(e)) => {
+                tracing::error!(target: "security", error = %e, "TLS certificate not reloaded; the previous one stays in service");
+                eprintln!("jinguan: TLS certificate not reloaded 证书未重新载入 (the previous one stays): {e}");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

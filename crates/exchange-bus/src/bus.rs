@@ -10,6 +10,7 @@
 //! *server* setting (`jetstream { sync_interval: always }`, NATS server 2.10 and later); the
 //! stream configuration of the client API has no such field. See `docs/EXCHANGE.md`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
@@ -30,6 +31,67 @@ pub struct BusConfig {
     pub duplicate_window: Duration,
     /// Time to wait for one JetStream answer (publish ack, stream info).
     pub request_timeout: Duration,
+    /// TLS and credentials of the connection (all off by default).
+    pub security: NatsSecurity,
+}
+
+/// How the connection to NATS is secured (docs/OPERATIONS.md, "TLS"). A `tls://` URL, or a
+/// server that requires TLS, is spoken to in TLS whatever these say; [`NatsSecurity::require_tls`]
+/// refuses a server that does not offer it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NatsSecurity {
+    /// Refuse to talk to the server in clear.
+    pub require_tls: bool,
+    /// The CA certificates (PEM) the server's certificate is checked against (instead of the
+    /// system's).
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and its key (PEM), for servers that verify clients (mutual TLS).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// A credentials file (`.creds`: a user JWT and its NKey seed), as `nsc` writes them.
+    pub credentials_file: Option<PathBuf>,
+    /// A file holding an NKey seed (`SU…`), for servers configured with NKey users.
+    pub nkey_file: Option<PathBuf>,
+}
+
+impl NatsSecurity {
+    /// The connection options these settings give.
+    pub async fn options(&self) -> Result<async_nats::ConnectOptions, BusError> {
+        let mut o = match &self.credentials_file {
+            Some(path) => async_nats::ConnectOptions::with_credentials_file(path)
+                .await
+                .map_err(|e| BusError::Settings(format!("{}: {e}", path.display())))?,
+            None => async_nats::ConnectOptions::new(),
+        };
+        if let Some(path) = &self.nkey_file {
+            let seed = std::fs::read_to_string(path)
+                .map_err(|e| BusError::Settings(format!("{}: {e}", path.display())))?;
+            let seed = seed
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("SU"))
+                .ok_or_else(|| {
+                    BusError::Settings(format!(
+                        "{}: no user NKey seed (a line starting with SU)",
+                        path.display()
+                    ))
+                })?
+                .to_owned();
+            o = o.nkey(seed);
+        }
+        if let Some(path) = &self.ca_file {
+            // Read here, so that a missing file is a clear error before any connection.
+            std::fs::metadata(path)
+                .map_err(|e| BusError::Settings(format!("{}: {e}", path.display())))?;
+            o = o.add_root_certificates(path.clone());
+        }
+        if let Some((cert, key)) = &self.client_cert {
+            o = o.add_client_certificate(cert.clone(), key.clone());
+        }
+        if self.require_tls || self.ca_file.is_some() || self.client_cert.is_some() {
+            o = o.require_tls(true);
+        }
+        Ok(o)
+    }
 }
 
 impl BusConfig {
@@ -40,6 +102,7 @@ impl BusConfig {
             subject_prefix: "jinguan.x".to_owned(),
             duplicate_window: Duration::from_secs(20 * 60),
             request_timeout: Duration::from_secs(5),
+            security: NatsSecurity::default(),
         }
     }
 
@@ -79,13 +142,19 @@ pub enum BusError {
     Connect { url: String, reason: String },
     #[error("JetStream: {0}")]
     JetStream(String),
+    /// The TLS or credential settings cannot be used (a file missing or malformed).
+    #[error("NATS settings: {0}")]
+    Settings(String),
 }
 
 /// Whether the bus answers: a fresh connection (at most `timeout`) and the exchange stream's
 /// info. For `/ready`; cheap enough for a probe every few seconds.
 pub async fn probe(config: &BusConfig, timeout: std::time::Duration) -> Result<(), BusError> {
     let work = async {
-        let client = async_nats::ConnectOptions::new()
+        let client = config
+            .security
+            .options()
+            .await?
             .connection_timeout(timeout)
             .connect(config.url.as_str())
             .await
@@ -124,7 +193,10 @@ pub async fn probe(config: &BusConfig, timeout: std::time::Duration) -> Result<(
 /// Connect without waiting for the server: the client keeps retrying in the background (every
 /// 50 ms at first, then at most every second), and requests fail with a timeout meanwhile.
 pub async fn connect(config: &BusConfig) -> Result<jetstream::Context, BusError> {
-    let client = async_nats::ConnectOptions::new()
+    let client = config
+        .security
+        .options()
+        .await?
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))

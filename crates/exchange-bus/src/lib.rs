@@ -18,7 +18,7 @@ pub mod relay;
 pub mod status;
 
 pub use applied_log::{LogCounts, SqliteAppliedLog};
-pub use bus::BusConfig;
+pub use bus::{BusConfig, NatsSecurity};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerStats};
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use status::{AgencyStatus, ExchangeStatus};

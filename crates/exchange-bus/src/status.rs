@@ -96,7 +96,10 @@ pub fn compute(
 
 /// Read every agency consumer's state from the bus. Fails fast when the bus is down.
 pub async fn bus_state(bus: &BusConfig) -> Result<BTreeMap<Agency, BusAgencyState>, BusError> {
-    let client = async_nats::ConnectOptions::new()
+    let client = bus
+        .security
+        .options()
+        .await?
         .connection_timeout(Duration::from_secs(2))
         .connect(bus.url.as_str())
         .await

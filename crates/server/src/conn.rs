@@ -111,8 +111,10 @@ pub(crate) async fn serve(
     router: Router,
     limits: ConnLimits,
     stats: Arc<ConnStats>,
+    tls: Option<Arc<crate::tls::ServerTls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let acceptor = tls.map(|t| t.acceptor());
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -137,45 +139,27 @@ pub(crate) async fn serve(
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             stats.refused.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(refuse(stream));
+            tokio::spawn(refuse(stream, acceptor.clone()));
             continue;
         };
         let router = router.clone();
         let limits = limits.clone();
         let stats = stats.clone();
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             stats.open.fetch_add(1, Ordering::Relaxed);
-            let body_timeout = limits.body_timeout;
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let mut router = router.clone();
-                    let mut req = req.map(|inner| {
-                        Body::new(TimedBody {
-                            inner,
-                            deadline: Box::pin(tokio::time::sleep(body_timeout)),
-                        })
-                    });
-                    req.extensions_mut().insert(ConnectInfo(peer));
-                    async move {
-                        Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {}))
+            match acceptor {
+                None => serve_one(stream, false, peer, router, &limits, stop).await,
+                // The handshake is part of the wait for a request: bounded by the header timeout.
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls)) => serve_one(tls, true, peer, router, &limits, stop).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(error = %e, %peer, "connection ended");
-                    }
-                }
-                Ok(()) = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.as_mut().await;
                 }
             }
             stats.open.fetch_sub(1, Ordering::Relaxed);
@@ -190,8 +174,76 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// Answer a connection beyond the limit with 503 and close it.
-async fn refuse(mut stream: tokio::net::TcpStream) {
+/// One connection, plain or TLS, until it ends or the server stops.
+async fn serve_one<IO>(
+    io: IO,
+    secure: bool,
+    peer: std::net::SocketAddr,
+    router: Router,
+    limits: &ConnLimits,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let body_timeout = limits.body_timeout;
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let mut router = router.clone();
+        let mut req = req.map(|inner| {
+            Body::new(TimedBody {
+                inner,
+                deadline: Box::pin(tokio::time::sleep(body_timeout)),
+            })
+        });
+        req.extensions_mut().insert(ConnectInfo(peer));
+        if secure {
+            req.extensions_mut().insert(Secure);
+        }
+        async move { Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {})) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, %peer, "connection ended");
+            }
+        }
+        Ok(()) = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.as_mut().await;
+        }
+    }
+}
+
+/// Marks a request that came over HTTPS (on this server's TLS, or through a reverse proxy
+/// declared to terminate it): its answers carry `Strict-Transport-Security` and its cookies
+/// `Secure` (module `hardening`).
+#[derive(Clone, Copy, Debug)]
+pub struct Secure;
+
+/// Answer a connection beyond the limit with 503 and close it (over TLS when the server
+/// speaks TLS: a plain answer would be noise to the client).
+async fn refuse(stream: tokio::net::TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+    match tls {
+        None => refuse_on(stream).await,
+        Some(acceptor) => {
+            if let Ok(Ok(s)) =
+                tokio::time::timeout(Duration::from_secs(1), acceptor.accept(stream)).await
+            {
+                refuse_on(s).await;
+            }
+        }
+    }
+}
+
+async fn refuse_on<IO>(mut stream: IO)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     // Read what the client sent first (briefly): closing with unread bytes would reset the
     // connection and lose the answer.
     let mut buf = [0u8; 2048];

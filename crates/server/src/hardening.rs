@@ -15,6 +15,9 @@
 //!   `Content-Security-Policy` (`default-src 'none'; frame-ancestors 'none'` unless the web
 //!   page set its own). Every answer outside the web interface's files (`/`, `/assets/…`) is
 //!   `Cache-Control: no-store`: declarations, tokens and reports stay out of caches.
+//! - **HTTPS.** An answer to a request that came over TLS (or through a reverse proxy declared
+//!   to terminate it, `--behind-https-proxy`) carries `Strict-Transport-Security:
+//!   max-age=31536000`, and every cookie it sets is `Secure`.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -29,10 +32,11 @@ const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// The middleware.
 pub(crate) async fn layer(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
+    let secure = req.extensions().get::<crate::conn::Secure>().is_some();
     if let Err(e) = check_forgery(req.method(), &path, req.headers()) {
-        return finish(&path, e.into_response());
+        return finish(&path, secure, e.into_response());
     }
-    finish(&path, next.run(req).await)
+    finish(&path, secure, next.run(req).await)
 }
 
 fn check_forgery(method: &Method, path: &str, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -81,8 +85,32 @@ fn check_forgery(method: &Method, path: &str, headers: &HeaderMap) -> Result<(),
     }
 }
 
-fn finish(path: &str, mut resp: Response) -> Response {
+fn finish(path: &str, secure: bool, mut resp: Response) -> Response {
     let h = resp.headers_mut();
+    if secure {
+        // A browser that saw this over HTTPS uses nothing else for the host for a year.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+        // Cookies set over HTTPS never travel in clear.
+        let cookies: Vec<HeaderValue> = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| match v.to_str() {
+                Ok(text) if !text.to_ascii_lowercase().contains("; secure") => {
+                    HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or_else(|_| v.clone())
+                }
+                _ => v.clone(),
+            })
+            .collect();
+        if !cookies.is_empty() {
+            h.remove(header::SET_COOKIE);
+            for c in cookies {
+                h.append(header::SET_COOKIE, c);
+            }
+        }
+    }
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::X_FRAME_OPTIONS)

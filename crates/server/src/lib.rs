@@ -46,6 +46,7 @@ mod parties_api;
 mod payments_api;
 mod risk_api;
 pub mod signin;
+pub mod tls;
 mod ui_api;
 mod versions_api;
 pub mod web;
@@ -74,6 +75,11 @@ pub struct ServeOptions {
     pub unhealthy: Option<String>,
     /// The exchange bus, when one is configured: `/ready` asks it too (`Err(why)`: unreachable).
     pub bus_probe: Option<BusProbe>,
+    /// Serve HTTPS with this certificate and key (module `tls`); `None`: plain HTTP.
+    pub tls: Option<Arc<tls::ServerTls>>,
+    /// A reverse proxy in front terminates HTTPS: answers carry `Strict-Transport-Security`
+    /// and cookies `Secure` as if this server spoke TLS itself.
+    pub behind_https_proxy: bool,
 }
 
 /// Asks the exchange bus whether it answers (`jinguan serve --nats`: a connection and the
@@ -90,6 +96,8 @@ impl Default for ServeOptions {
             conn_stats: Arc::default(),
             unhealthy: None,
             bus_probe: None,
+            tls: None,
+            behind_https_proxy: false,
         }
     }
 }
@@ -101,8 +109,13 @@ pub fn router(svc: Svc) -> Router {
 
 /// The whole API.
 pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
-    let metrics = metrics::Metrics::new(options.signin.clone(), options.conn_stats.clone());
-    Router::new()
+    let metrics = metrics::Metrics::with_store(
+        options.signin.clone(),
+        options.conn_stats.clone(),
+        Some(svc.store().clone()),
+    );
+    let behind_https_proxy = options.behind_https_proxy;
+    let router = Router::new()
         .route("/api/health", get(health))
         .route("/health", get(alive))
         .route("/ready", get(ready))
@@ -160,7 +173,17 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .layer(Extension(options.signin))
         .layer(Extension(Unhealthy(options.unhealthy)))
         .layer(Extension(BusReady(options.bus_probe)))
-        .with_state(svc)
+        .with_state(svc);
+    if behind_https_proxy {
+        router.layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                req.extensions_mut().insert(conn::Secure);
+                next.run(req)
+            },
+        ))
+    } else {
+        router
+    }
 }
 
 /// Serve until `shutdown` completes, then finish the requests in flight.
@@ -181,7 +204,16 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let limits = options.limits.clone();
     let stats = options.conn_stats.clone();
-    conn::serve(listener, router_with(svc, options), limits, stats, shutdown).await
+    let tls = options.tls.clone();
+    conn::serve(
+        listener,
+        router_with(svc, options),
+        limits,
+        stats,
+        tls,
+        shutdown,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@
 //!   which is how tests run in parallel on one database.
 //!
 //! The trait is synchronous; callers in async code use `spawn_blocking`, as with SQLite.
-//! TLS is not supported yet (`NoTls`): use a local socket or a trusted network.
+//! TLS (module `tls`): as the URL's `sslmode` says (libpq's modes, `verify-full` included), with
+//! rustls; without `sslmode` the connection is plain.
 
 use std::future::Future;
 use std::str::FromStr;
@@ -38,7 +39,7 @@ use store::*;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, Row};
 
 mod cargo;
 mod daily;
@@ -50,6 +51,7 @@ mod parties;
 mod payments;
 mod risk;
 mod schema;
+pub mod tls;
 mod writer;
 
 /// Tuning, all bounded.
@@ -66,6 +68,9 @@ pub struct PostgresOptions {
     pub readers_max: usize,
     /// How long to wait for the server when connecting.
     pub connect_timeout: Duration,
+    /// The CA certificates (PEM) the server's certificate is checked against; the URL's
+    /// `sslrootcert=FILE` does the same (module `tls`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for PostgresOptions {
@@ -76,6 +81,7 @@ impl Default for PostgresOptions {
             queue_max: 4096,
             readers_max: 4,
             connect_timeout: Duration::from_secs(5),
+            ca_file: None,
         }
     }
 }
@@ -110,7 +116,9 @@ impl PostgresStore {
             options.batch_max >= 1 && options.queue_max >= 1 && options.readers_max >= 1,
             "bounds must be positive"
         );
-        let mut config = Config::from_str(url)
+        let prepared = tls::prepare(url, options.ca_file.as_deref())?;
+        let tls = tls::PgTls::new(prepared.verify, prepared.ca_file.as_deref())?;
+        let mut config = Config::from_str(&prepared.url)
             .map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
         let mut startup = config.get_options().unwrap_or_default().to_owned();
         // Every statement is planned for the parameters and table sizes of its execution.
@@ -144,9 +152,10 @@ impl PostgresStore {
 
         // Migrate on a connection of its own, before anything else runs.
         let setup_config = config.clone();
+        let setup_tls = tls.clone();
         let schema_name = options.schema.clone();
         run_on(&runtime, async move {
-            let client = connect(&setup_config).await?;
+            let client = connect(&setup_config, &setup_tls).await?;
             let fsync: String = client
                 .query_one("SHOW fsync", &[])
                 .await
@@ -167,7 +176,7 @@ impl PostgresStore {
 
         let pool = Pool::builder(Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -180,7 +189,7 @@ impl PostgresStore {
 
         let (queue, rx) = Queue::bounded(options.queue_max);
         let stats = Arc::new(Mutex::new(WriterStats::default()));
-        let writer = writer::spawn(config, options.batch_max, rx, stats.clone())?;
+        let writer = writer::spawn(config, tls, options.batch_max, rx, stats.clone())?;
         Ok(PostgresStore {
             queue,
             writer: Some(writer),
@@ -284,8 +293,8 @@ fn run_on<T: Send + 'static>(
 }
 
 /// Open one connection and drive it on the current runtime.
-pub(crate) async fn connect(config: &Config) -> Result<Client, StoreError> {
-    match config.connect(NoTls).await {
+pub(crate) async fn connect(config: &Config, tls: &tls::PgTls) -> Result<Client, StoreError> {
+    match config.connect(tls.clone()).await {
         Ok((client, connection)) => {
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
@@ -410,6 +419,10 @@ impl store::writer::Queued for PostgresStore {
 }
 
 impl Store for PostgresStore {
+    fn writer_stats(&self) -> Option<WriterStats> {
+        Some(PostgresStore::writer_stats(self))
+    }
+
     store::provide_sub_stores!();
 
     fn refresh_statistics(&self) -> Result<(), StoreError> {

@@ -49,6 +49,7 @@ pub(crate) mod versions;
 /// Start the writer thread; returns once its connection is open and its statements prepared.
 pub(crate) fn spawn(
     config: Config,
+    tls: crate::tls::PgTls,
     batch_max: usize,
     queue: Receiver<Request>,
     stats: Arc<Mutex<WriterStats>>,
@@ -67,7 +68,11 @@ pub(crate) fn spawn(
                     return;
                 }
             };
-            let mut writer = Writer { config, conn: None };
+            let mut writer = Writer {
+                config,
+                tls,
+                conn: None,
+            };
             match rt.block_on(writer.connection()) {
                 Ok(_) => {
                     let _ = ready_tx.send(Ok(()));
@@ -99,6 +104,7 @@ pub(crate) fn spawn(
 
 struct Writer {
     config: Config,
+    tls: crate::tls::PgTls,
     conn: Option<Conn>,
 }
 
@@ -114,7 +120,7 @@ impl Writer {
             self.conn = None;
         }
         if self.conn.is_none() {
-            let client = crate::connect(&self.config).await?;
+            let client = crate::connect(&self.config, &self.tls).await?;
             // Durability is part of the design: whatever the server or role default, this
             // connection's commits wait for the WAL flush.
             client

@@ -17,7 +17,7 @@ pub fn spawn_serve(cmd: &mut Command) -> (Child, String) {
     out.read_line(&mut url)
         .expect("jinguan serve prints its URL");
     assert!(
-        url.starts_with("http://"),
+        url.starts_with("http://") || url.starts_with("https://"),
         "the first line is the URL: {url:?}"
     );
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
