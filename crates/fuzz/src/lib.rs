@@ -103,7 +103,8 @@ pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], dict: &[&[
         8 if len > 0 => {
             // A long run of one byte or token: nesting, long fields.
             let at = rng.below(len + 1);
-            let n = 1 + rng.below(if rng.below(4) == 0 { 20_000 } else { 300 });
+            let long = rng.below(4) == 0;
+            let n = 1 + rng.below(if long { 20_000 } else { 300 });
             let unit: Vec<u8> = if !dict.is_empty() && rng.below(2) == 0 {
                 dict[rng.below(dict.len())].to_vec()
             } else {
@@ -212,7 +213,7 @@ pub fn run(
         accepted: 0,
         seed,
     };
-    let mut exec = |input: &[u8], report: &mut Report| {
+    let exec = |input: &[u8], report: &mut Report| {
         report.executions += 1;
         match catch_unwind(AssertUnwindSafe(|| target(input))) {
             Ok(Ok(accepted)) => report.accepted += u64::from(accepted),
@@ -253,7 +254,9 @@ pub fn run(
 /// A message pair that is there in both languages.
 pub fn bilingual(zh: &str, en: &str, context: &str) -> Result<(), String> {
     if zh.trim().is_empty() || en.trim().is_empty() {
-        return Err(format!("{context}: a message is empty (zh {zh:?}, en {en:?})"));
+        return Err(format!(
+            "{context}: a message is empty (zh {zh:?}, en {en:?})"
+        ));
     }
     Ok(())
 }

@@ -134,7 +134,9 @@ fn date(s: &str, what: &str) -> Result<Option<NaiveDate>, String> {
 
 fn period(s: &str) -> Result<Period, String> {
     let bad = || format!("period `{s}` is not `<n>d` or `<n>y`");
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    // The unit is the last character, which need not be one byte (fuzzing found `3中`).
+    let unit_len = s.chars().next_back().map_or(0, char::len_utf8);
+    let (n, unit) = s.split_at(s.len() - unit_len);
     let n: u32 = n.parse().map_err(|_| bad())?;
     match unit {
         "d" => Ok(Period::Days(n)),
@@ -635,6 +637,15 @@ pub fn demand_deposit_rate(table: &str, on: NaiveDate) -> Option<Decimal> {
 #[cfg(test)]
 mod deposit_rate_tests {
     use super::*;
+
+    #[test]
+    fn a_period_ending_in_a_multibyte_character_is_an_error_not_a_panic() {
+        // Found by the parser fuzz harness (crates/fuzz, tax_csv).
+        for p in ["3中", "中", "", "d", "1ÿ"] {
+            assert!(period(p).is_err(), "{p:?}");
+        }
+        assert!(matches!(period("15d"), Ok(Period::Days(15))));
+    }
 
     #[test]
     fn the_shipped_demand_deposit_rate_is_dated() {
