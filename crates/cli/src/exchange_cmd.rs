@@ -184,16 +184,31 @@ pub struct NatsSecurityArgs {
     #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CA")]
     pub nats_ca: Option<PathBuf>,
     /// A client certificate (PEM) for NATS servers that verify clients; needs --nats-client-key.
-    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CLIENT_CERT", requires = "nats_client_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JINGUAN_NATS_CLIENT_CERT",
+        requires = "nats_client_key"
+    )]
     pub nats_client_cert: Option<PathBuf>,
     /// The key of --nats-client-cert (PEM).
-    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CLIENT_KEY", requires = "nats_client_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JINGUAN_NATS_CLIENT_KEY",
+        requires = "nats_client_cert"
+    )]
     pub nats_client_key: Option<PathBuf>,
     /// A NATS credentials file (user JWT and NKey seed, as `nsc` writes it).
     #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_CREDS")]
     pub nats_creds: Option<PathBuf>,
     /// A file holding a user NKey seed (SU…), for NATS servers with NKey users.
-    #[arg(long, value_name = "FILE", env = "JINGUAN_NATS_NKEY", conflicts_with = "nats_creds")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JINGUAN_NATS_NKEY",
+        conflicts_with = "nats_creds"
+    )]
     pub nats_nkey: Option<PathBuf>,
 }
 
@@ -202,7 +217,10 @@ impl NatsSecurityArgs {
         exchange_bus::NatsSecurity {
             require_tls: self.nats_require_tls,
             ca_file: self.nats_ca.clone(),
-            client_cert: self.nats_client_cert.clone().zip(self.nats_client_key.clone()),
+            client_cert: self
+                .nats_client_cert
+                .clone()
+                .zip(self.nats_client_key.clone()),
             credentials_file: self.nats_creds.clone(),
             nkey_file: self.nats_nkey.clone(),
         }

@@ -135,10 +135,20 @@ pub struct TlsArgs {
     /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
     /// --tls-key. Reloaded when the file changes (checked every --tls-reload-seconds) and on
     /// SIGHUP.
-    #[arg(long, value_name = "FILE", env = "JINGUAN_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JINGUAN_TLS_CERT",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, value_name = "FILE", env = "JINGUAN_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "JINGUAN_TLS_KEY",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// How often the certificate and key files are checked for a change.
     #[arg(long, env = "JINGUAN_TLS_RELOAD_SECONDS", default_value_t = 5)]
@@ -338,7 +348,11 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("TLS certificate 证书无法载入: {e}"))?,
         );
     }
-    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if let Some(url) = &args.exchange.nats {
         let mut bus = exchange_bus::BusConfig::new(url.clone());
         bus.stream = args.exchange.exchange_stream.clone();

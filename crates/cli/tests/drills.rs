@@ -44,13 +44,22 @@ fn idle_sockets_beyond_the_descriptor_limit_leave_health_answering() {
     let mut cmd = Command::new("prlimit");
     cmd.arg("--nofile=1024:1024")
         .arg(env!("CARGO_BIN_EXE_jinguan"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--header-timeout-seconds", "3"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--header-timeout-seconds",
+            "3",
+        ])
         .arg("--data-dir")
         .arg(dir.path());
     let (child, base) = common::spawn_serve(&mut cmd);
     let _server = Server(child);
     let addr = base.trim_start_matches("http://").to_owned();
-    assert_eq!(get_status(&addr, "/health", Duration::from_secs(5)), Some(200));
+    assert_eq!(
+        get_status(&addr, "/health", Duration::from_secs(5)),
+        Some(200)
+    );
 
     // 1,100 connections that send nothing: more than the server's 1,024 descriptors.
     let idle: Vec<TcpStream> = (0..1100)
@@ -158,7 +167,11 @@ fn presented(addr: &str) -> Vec<u8> {
         .unwrap();
     let mut out = Vec::new();
     let _ = tls.read_to_end(&mut out);
-    assert!(out.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&out));
+    assert!(
+        out.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
     conn.peer_certificates().unwrap()[0].to_vec()
 }
 
@@ -169,13 +182,19 @@ fn serve_over_https_picks_up_a_renewed_certificate() {
     std::fs::create_dir_all(&tls_dir).unwrap();
     let first = write_pair(&tls_dir);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jinguan"));
-    cmd.args(["serve", "--addr", "127.0.0.1:0", "--tls-reload-seconds", "1"])
-        .arg("--tls-cert")
-        .arg(tls_dir.join("cert.pem"))
-        .arg("--tls-key")
-        .arg(tls_dir.join("key.pem"))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"));
+    cmd.args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--tls-reload-seconds",
+        "1",
+    ])
+    .arg("--tls-cert")
+    .arg(tls_dir.join("cert.pem"))
+    .arg("--tls-key")
+    .arg(tls_dir.join("key.pem"))
+    .arg("--data-dir")
+    .arg(dir.path().join("data"));
     let (child, base) = common::spawn_serve(&mut cmd);
     let _server = Server(child);
     assert!(base.starts_with("https://"), "{base}");
@@ -185,7 +204,10 @@ fn serve_over_https_picks_up_a_renewed_certificate() {
     let second = write_pair(&tls_dir);
     let deadline = Instant::now() + Duration::from_secs(10);
     while presented(&addr) != second.to_vec() {
-        assert!(Instant::now() < deadline, "the renewed certificate was not picked up");
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not picked up"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }

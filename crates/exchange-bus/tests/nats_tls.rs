@@ -70,10 +70,15 @@ fn start(bin: &str, dir: &Path, user_public: &str) -> (Server, u16) {
 async fn tls_and_an_nkey_are_required_and_enough() {
     let Some(bin) = nats_server() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
     std::fs::write(dir.path().join("server.pem"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.path().join("server.key"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(
+        dir.path().join("server.key"),
+        cert.signing_key.serialize_pem(),
+    )
+    .unwrap();
     let user = nkeys::KeyPair::new_user();
     let seed_file = dir.path().join("user.nk");
     std::fs::write(&seed_file, format!("{}\n", user.seed().unwrap())).unwrap();

@@ -153,8 +153,7 @@ pub(crate) async fn serve(
                 None => serve_one(stream, false, peer, router, &limits, stop).await,
                 // The handshake is part of the wait for a request: bounded by the header timeout.
                 Some(acceptor) => {
-                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream))
-                        .await
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls)) => serve_one(tls, true, peer, router, &limits, stop).await,
                         Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),

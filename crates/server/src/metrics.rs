@@ -79,19 +79,37 @@ impl Metrics {
                 if *le == u64::MAX {
                     continue;
                 }
-                let _ = writeln!(out, "jinguan_writer_batch_size_bucket{{le=\"{le}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "jinguan_writer_batch_size_bucket{{le=\"{le}\"}} {cumulative}"
+                );
             }
-            let _ = writeln!(out, "jinguan_writer_batch_size_bucket{{le=\"+Inf\"}} {}", w.batches);
+            let _ = writeln!(
+                out,
+                "jinguan_writer_batch_size_bucket{{le=\"+Inf\"}} {}",
+                w.batches
+            );
             let _ = writeln!(out, "jinguan_writer_batch_size_sum {}", w.requests);
             let _ = writeln!(out, "jinguan_writer_batch_size_count {}", w.batches);
             out.push_str("# HELP jinguan_writer_commit_seconds Time of one batch's transaction, begin to commit.\n# TYPE jinguan_writer_commit_seconds histogram\n");
             let mut cumulative = 0u64;
             for (i, le) in store::writer::COMMIT_SECONDS_BUCKETS.iter().enumerate() {
                 cumulative += w.commit_times[i];
-                let _ = writeln!(out, "jinguan_writer_commit_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "jinguan_writer_commit_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+                );
             }
-            let _ = writeln!(out, "jinguan_writer_commit_seconds_bucket{{le=\"+Inf\"}} {}", w.batches);
-            let _ = writeln!(out, "jinguan_writer_commit_seconds_sum {}", w.commit_micros as f64 / 1e6);
+            let _ = writeln!(
+                out,
+                "jinguan_writer_commit_seconds_bucket{{le=\"+Inf\"}} {}",
+                w.batches
+            );
+            let _ = writeln!(
+                out,
+                "jinguan_writer_commit_seconds_sum {}",
+                w.commit_micros as f64 / 1e6
+            );
             let _ = writeln!(out, "jinguan_writer_commit_seconds_count {}", w.batches);
         }
         let Some(outbox) = store.outbox_store() else {
@@ -102,18 +120,32 @@ impl Metrics {
         };
         out.push_str("# HELP jinguan_outbox_unpublished Exchange messages for the agency not yet published on the bus (relay lag).\n# TYPE jinguan_outbox_unpublished gauge\n");
         for (agency, c) in &counts {
-            let _ = writeln!(out, "jinguan_outbox_unpublished{{agency=\"{}\"}} {}", label(agency), c.unpublished);
+            let _ = writeln!(
+                out,
+                "jinguan_outbox_unpublished{{agency=\"{}\"}} {}",
+                label(agency),
+                c.unpublished
+            );
         }
         out.push_str("# HELP jinguan_outbox_oldest_unpublished_seconds Age of the agency's oldest unpublished message (0: none).\n# TYPE jinguan_outbox_oldest_unpublished_seconds gauge\n");
         for (agency, c) in &counts {
-            let age = c
-                .oldest_unpublished_at
-                .map_or(0.0, |t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0);
-            let _ = writeln!(out, "jinguan_outbox_oldest_unpublished_seconds{{agency=\"{}\"}} {age}", label(agency));
+            let age = c.oldest_unpublished_at.map_or(0.0, |t| {
+                ((now - t).num_milliseconds().max(0) as f64) / 1000.0
+            });
+            let _ = writeln!(
+                out,
+                "jinguan_outbox_oldest_unpublished_seconds{{agency=\"{}\"}} {age}",
+                label(agency)
+            );
         }
         out.push_str("# HELP jinguan_exchange_unacknowledged Messages for the agency beyond its acknowledged feed cursor (exchange lag on the HTTP feed).\n# TYPE jinguan_exchange_unacknowledged gauge\n");
         for (agency, c) in &counts {
-            let _ = writeln!(out, "jinguan_exchange_unacknowledged{{agency=\"{}\"}} {}", label(agency), c.total.saturating_sub(c.acked));
+            let _ = writeln!(
+                out,
+                "jinguan_exchange_unacknowledged{{agency=\"{}\"}} {}",
+                label(agency),
+                c.total.saturating_sub(c.acked)
+            );
         }
         out
     }

@@ -88,7 +88,12 @@ fn certified_key(
 ) -> Result<CertifiedKey, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| TlsError(format!("{}: not a PEM certificate: {e}", cert_path.display())))?;
+        .map_err(|e| {
+            TlsError(format!(
+                "{}: not a PEM certificate: {e}",
+                cert_path.display()
+            ))
+        })?;
     if chain.is_empty() {
         return Err(TlsError(format!(
             "{}: no certificate (expected PEM `-----BEGIN CERTIFICATE-----`)",
@@ -112,9 +117,7 @@ impl ServerTls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cert = read(cert_path)?;
         let key = read(key_path)?;
-        let ck = Arc::new(certified_key(
-            &cert, &key, cert_path, key_path, &provider,
-        )?);
+        let ck = Arc::new(certified_key(&cert, &key, cert_path, key_path, &provider)?);
         let shared = Arc::new(ServerTlsShared {
             current: RwLock::new(ck),
         });

@@ -615,9 +615,16 @@ async fn metrics_show_the_writer_and_the_exchange_lag_per_agency() {
             .unwrap()
     };
     let before = scrape().await;
-    assert_eq!(series(&before, "jinguan_writer_queue_depth"), Some(0.0), "{before}");
+    assert_eq!(
+        series(&before, "jinguan_writer_queue_depth"),
+        Some(0.0),
+        "{before}"
+    );
     let batches_before = series(&before, "jinguan_writer_commit_seconds_count").unwrap();
-    assert_eq!(series(&before, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"), None);
+    assert_eq!(
+        series(&before, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"),
+        None
+    );
 
     let ent = t.login("ent-y").await;
     let off = t.login("pd").await;
@@ -627,22 +634,43 @@ async fn metrics_show_the_writer_and_the_exchange_lag_per_agency() {
     let after = scrape().await;
     let batches = series(&after, "jinguan_writer_commit_seconds_count").unwrap();
     assert!(batches > batches_before, "{batches_before} -> {batches}");
-    assert_eq!(series(&after, "jinguan_writer_batch_size_count"), Some(batches));
+    assert_eq!(
+        series(&after, "jinguan_writer_batch_size_count"),
+        Some(batches)
+    );
     assert!(series(&after, "jinguan_writer_batch_size_sum").unwrap() >= batches);
     assert_eq!(
         series(&after, "jinguan_writer_commit_seconds_bucket{le=\"+Inf\"}"),
         Some(batches)
     );
     // No relay here: the release waits unpublished, and FOREX has not read it.
-    assert_eq!(series(&after, "jinguan_outbox_unpublished{agency=\"FOREX\"}"), Some(1.0), "{after}");
-    assert!(series(&after, "jinguan_outbox_oldest_unpublished_seconds{agency=\"FOREX\"}").is_some());
-    assert_eq!(series(&after, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"), Some(1.0));
+    assert_eq!(
+        series(&after, "jinguan_outbox_unpublished{agency=\"FOREX\"}"),
+        Some(1.0),
+        "{after}"
+    );
+    assert!(series(
+        &after,
+        "jinguan_outbox_oldest_unpublished_seconds{agency=\"FOREX\"}"
+    )
+    .is_some());
+    assert_eq!(
+        series(&after, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"),
+        Some(1.0)
+    );
 
     // FOREX reads its feed and acknowledges it (reading after the cursor it was given).
     let (_, text) = t.feed(&forex, "?after=s0&limit=10").await;
     let (_, next) = page(&text);
     t.feed(&forex, &format!("?after={next}")).await;
     let acked = scrape().await;
-    assert_eq!(series(&acked, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"), Some(0.0), "{acked}");
-    assert_eq!(series(&acked, "jinguan_outbox_unpublished{agency=\"FOREX\"}"), Some(1.0));
+    assert_eq!(
+        series(&acked, "jinguan_exchange_unacknowledged{agency=\"FOREX\"}"),
+        Some(0.0),
+        "{acked}"
+    );
+    assert_eq!(
+        series(&acked, "jinguan_outbox_unpublished{agency=\"FOREX\"}"),
+        Some(1.0)
+    );
 }

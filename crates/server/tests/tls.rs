@@ -125,10 +125,7 @@ async fn https_answers_and_plain_http_gets_nothing() {
         uscc: None,
         agency: None,
     });
-    let body = format!(
-        r#"{{"login":"root","password":"{}"}}"#,
-        common::PASSWORD
-    );
+    let body = format!(r#"{{"login":"root","password":"{}"}}"#, common::PASSWORD);
     let sign_in = format!(
         "POST /api/session HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
@@ -139,7 +136,10 @@ async fn https_answers_and_plain_http_gets_nothing() {
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
         .unwrap_or_else(|| panic!("no cookie: {answer}"));
-    assert!(cookie.contains("HttpOnly") && cookie.ends_with("; Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

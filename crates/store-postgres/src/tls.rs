@@ -182,12 +182,10 @@ impl PgTls {
                         "PostgreSQL CA file holds no certificate".into(),
                     ));
                 }
-                let inner = WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider.clone(),
-                )
-                .build()
-                .map_err(|e| StoreError::Invalid(format!("PostgreSQL CA: {e}")))?;
+                let inner =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| StoreError::Invalid(format!("PostgreSQL CA: {e}")))?;
                 if verify == Verify::Full {
                     inner
                 } else {
@@ -396,16 +394,29 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(p.url, "postgres://u@db:5432/x?application_name=a&sslmode=require");
+        assert_eq!(
+            p.url,
+            "postgres://u@db:5432/x?application_name=a&sslmode=require"
+        );
         assert_eq!(p.verify, Verify::Full);
         assert_eq!(p.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
 
         let p = prepare("postgres://u@db/x", None).unwrap();
         assert_eq!(p.url, "postgres://u@db/x?sslmode=disable");
-        let p = prepare("postgres://u@db/x?sslmode=require", Some(Path::new("ca.pem"))).unwrap();
-        assert_eq!((p.verify, p.url.as_str()), (Verify::Ca, "postgres://u@db/x?sslmode=require"));
+        let p = prepare(
+            "postgres://u@db/x?sslmode=require",
+            Some(Path::new("ca.pem")),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.verify, p.url.as_str()),
+            (Verify::Ca, "postgres://u@db/x?sslmode=require")
+        );
         let p = prepare("host=db user=u sslmode=verify-ca", None).unwrap();
-        assert_eq!((p.verify, p.url.as_str()), (Verify::Ca, "host=db user=u sslmode=require"));
+        assert_eq!(
+            (p.verify, p.url.as_str()),
+            (Verify::Ca, "host=db user=u sslmode=require")
+        );
         assert!(prepare("postgres://u@db/x?sslmode=maybe", None).is_err());
     }
 }

@@ -14,7 +14,10 @@ fn url() -> Option<String> {
     let url = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty());
     if url.is_none() {
         let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
-        assert!(!ci, "{URL_VAR} must be set in CI (.ci/run starts PostgreSQL)");
+        assert!(
+            !ci,
+            "{URL_VAR} must be set in CI (.ci/run starts PostgreSQL)"
+        );
         eprintln!("skipped: {URL_VAR} not set");
     }
     url
@@ -108,9 +111,14 @@ fn open(url: &str, schema: &str) -> Result<PostgresStore, String> {
 fn sslmode_is_honoured_and_the_certificate_checked() {
     let Some(base) = url() else { return };
     let raw = Raw::connect(&base);
-    assert_eq!(raw.text("SHOW ssl"), "on", "the test server must have ssl = on");
+    assert_eq!(
+        raw.text("SHOW ssl"),
+        "on",
+        "the test server must have ssl = on"
+    );
     let dir = tempfile_dir();
-    let server_cert = std::fs::read(raw.text("SHOW ssl_cert_file")).expect("the server's certificate file");
+    let server_cert =
+        std::fs::read(raw.text("SHOW ssl_cert_file")).expect("the server's certificate file");
     let ca = dir.join("server-ca.pem");
     std::fs::write(&ca, server_cert).unwrap();
     let stranger = dir.join("other-ca.pem");
@@ -128,18 +136,29 @@ fn sslmode_is_honoured_and_the_certificate_checked() {
     // verify-full with the server's CA, to the name in its certificate: encrypted.
     let app = name("jg_tls_full");
     let store = open(
-        &with(&base, "localhost", &format!("sslmode=verify-full&{ca_param}&application_name={app}")),
+        &with(
+            &base,
+            "localhost",
+            &format!("sslmode=verify-full&{ca_param}&application_name={app}"),
+        ),
         &schema,
     )
     .expect("verify-full with the right CA");
     let (open_conns, encrypted) = raw.connections(&app);
-    assert!(open_conns >= 1 && encrypted == open_conns, "{open_conns} open, {encrypted} encrypted");
+    assert!(
+        open_conns >= 1 && encrypted == open_conns,
+        "{open_conns} open, {encrypted} encrypted"
+    );
     drop(store);
 
     // The same CA, but to an address the certificate does not name: verify-full refuses,
     // verify-ca (the chain only) accepts.
     let e = open(
-        &with(&base, "127.0.0.1", &format!("sslmode=verify-full&{ca_param}")),
+        &with(
+            &base,
+            "127.0.0.1",
+            &format!("sslmode=verify-full&{ca_param}"),
+        ),
         &schema,
     )
     .err()
@@ -147,7 +166,11 @@ fn sslmode_is_honoured_and_the_certificate_checked() {
     assert!(e.contains("certificate"), "{e}");
     let app = name("jg_tls_ca");
     let store = open(
-        &with(&base, "127.0.0.1", &format!("sslmode=verify-ca&{ca_param}&application_name={app}")),
+        &with(
+            &base,
+            "127.0.0.1",
+            &format!("sslmode=verify-ca&{ca_param}&application_name={app}"),
+        ),
         &schema,
     )
     .expect("verify-ca");
@@ -175,13 +198,21 @@ fn sslmode_is_honoured_and_the_certificate_checked() {
     for (mode, want_encrypted) in [("require", true), ("disable", false)] {
         let app = name("jg_tls_mode");
         let store = open(
-            &with(&base, "127.0.0.1", &format!("sslmode={mode}&application_name={app}")),
+            &with(
+                &base,
+                "127.0.0.1",
+                &format!("sslmode={mode}&application_name={app}"),
+            ),
             &schema,
         )
         .unwrap_or_else(|e| panic!("{mode}: {e}"));
         let (n, enc) = raw.connections(&app);
         assert!(n >= 1, "{mode}: no connection seen");
-        assert_eq!(enc == n && enc > 0, want_encrypted, "{mode}: {n} open, {enc} encrypted");
+        assert_eq!(
+            enc == n && enc > 0,
+            want_encrypted,
+            "{mode}: {n} open, {enc} encrypted"
+        );
         drop(store);
     }
     raw.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));

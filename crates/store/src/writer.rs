@@ -215,8 +215,9 @@ pub struct WriterStats {
 /// Upper bounds of the group-size histogram; batches above the last bound count in the last slot.
 pub const BATCH_SIZE_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, u64::MAX];
 /// Upper bounds of the commit-time histogram, in seconds.
-pub const COMMIT_SECONDS_BUCKETS: [f64; 10] =
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+pub const COMMIT_SECONDS_BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 
 impl WriterStats {
     fn record(&mut self, size: usize, elapsed: std::time::Duration) {
