@@ -1152,7 +1152,15 @@ fn run_processes(
                 .collect::<Result<_, _>>()?;
             let mut children = Vec::new();
             let mut bases = Vec::new();
-            for dir in &scratch {
+            for (k, dir) in scratch.iter().enumerate() {
+                // One customs key for all (as `--exchange-key` in production): each process
+                // verifies the audit anchors the others signed.
+                if k > 0 {
+                    for f in ["exchange-customs.key", "exchange-customs.pub"] {
+                        std::fs::copy(scratch[0].path().join(f), dir.path().join(f))
+                            .with_context(|| format!("copying {f}"))?;
+                    }
+                }
                 let (child, base) = start_server(&target, dir.path())?;
                 children.push(child);
                 bases.push(base);

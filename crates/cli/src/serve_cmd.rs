@@ -282,6 +282,7 @@ impl From<DemoArgs> for ServeArgs {
             },
             backups: crate::backup_cmd::ScheduleArgs::default(),
             warehouse: None,
+            sync_ms: 1_000,
         }
     }
 }

@@ -116,8 +116,8 @@ impl PostgresStore {
         // Every statement of the readers is planned for the parameters and table sizes of its
         // execution: a generic plan cached on empty tables (a new deployment, a test) keeps
         // whatever they suggested. The writer sets its own connection back to `auto` (its
-        // batched statements have one plan whatever the size; re-planning them at each
-        // execution halved its rate) and plans its one size-dependent statement, the
+        // batched statements have one plan whatever the size: re-planning them at each
+        // execution is needless work) and plans its one size-dependent statement, the
         // idempotency lookup, at each execution (`writer::LOOKUP_KEYS`).
         if !startup.is_empty() {
             startup.push(' ');

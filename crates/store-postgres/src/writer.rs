@@ -119,9 +119,9 @@ impl Writer {
             // connection's commits wait for the WAL flush.
             // Plans: the store's connections plan every statement per execution
             // (`plan_cache_mode = force_custom_plan`, `crate::PostgresStore::open`); the
-            // writer's own statements keep their cached plans (`auto`), as re-planning its
-            // batched multi-row statements at every execution cost more than half of its
-            // filing rate (docs/BENCHMARKS.md, 2026-12-07 session 7). The one statement whose
+            // writer's own statements keep their cached plans (`auto`): re-planning its
+            // batched multi-row statements at every execution is needless work (0.04–0.24 ms
+            // a statement, docs/BENCHMARKS.md session 7). The one statement whose
             // plan depends on the table's size, the idempotency lookup, is parsed and planned
             // at each execution instead ([`LOOKUP_KEYS`]).
             client
