@@ -165,7 +165,8 @@ fn run(url: &str, schema: &str) {
     let (b, _) = process(url, schema, clock.clone());
     user(&a, "ca", Role::Carrier, None, Some(CARRIER));
     user(&a, "ent", Role::Enterprise, None, Some(AEO));
-    user(&a, "hq", Role::Hq, None, None);
+    // A reviewer of a directly-affiliated customs decides credit classes.
+    user(&a, "hq", Role::Officer, Some("2200"), None);
     let (carrier, ent_a) = (login(&a, "ca"), login(&a, "ent"));
     // The users are in the database: the other process signs them in.
     let ent_b = login(&b, "ent");
