@@ -7,10 +7,12 @@
 //!   the group's savepoint, parsing nothing the writer does not already hold but the body's
 //!   commodity codes and trading country ([`Delta::add_row`]). A row trigger did this before,
 //!   one PL/pgSQL call and four upserts per row on PostgreSQL (−60 % of the store's filing
-//!   rate) and five JSON parses per row on SQLite (docs/BENCHMARKS.md);
+//!   rate) and several JSON parses per row on SQLite (docs/BENCHMARKS.md, session 7);
 //! - an UPDATE of declarations (status, lane, number, a new version's body: one row at a time)
-//!   is still counted by database triggers on the table, so that no such path can forget it. Reading a period then costs the number of its days × the
-//! offices × the distinct keys, whatever the number of declarations.
+//!   is still counted by database triggers on the table, so that no such path can forget it.
+//!
+//! Reading a period then costs the number of its days × the offices × the distinct keys,
+//! whatever the number of declarations.
 //!
 //! Per Beijing day of submission (UTC+8, [`day_of`]) and declaration office:
 //! - how many declarations are in each status, lane, numbered or not (the [`CountRow`]s);
