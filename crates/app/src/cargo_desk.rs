@@ -83,8 +83,26 @@ impl Default for CargoPolicy {
 
 struct LedgerState {
     ledger: ManifestLedger,
-    /// The last manifest event applied.
+    /// Every manifest event up to this one is applied: the `expected_seq` of this process's
+    /// writes, and where [`CargoDesk::catch_up`] reads on.
     seq: u64,
+    /// Events this process wrote and applied already, past `seq` (another process's events
+    /// came between them, not read yet): skipped when the log is read up to them.
+    own: std::collections::BTreeSet<u64>,
+}
+
+impl LedgerState {
+    /// An event this process wrote (number `seq`) is applied, or is to be: `false` when the
+    /// log was read past it already (it is applied).
+    fn note_own(&mut self, seq: u64) -> bool {
+        if seq <= self.seq || !self.own.insert(seq) {
+            return false;
+        }
+        while self.own.remove(&(self.seq + 1)) {
+            self.seq += 1;
+        }
+        true
+    }
 }
 
 /// The cargo side of the service: the ledger and its store.
@@ -157,7 +175,11 @@ impl CargoDesk {
         )?;
         Ok(CargoDesk {
             store,
-            state: Mutex::new(LedgerState { ledger, seq }),
+            state: Mutex::new(LedgerState {
+                ledger,
+                seq,
+                own: Default::default(),
+            }),
             policy,
             provisional: AtomicU32::new(0),
             transit_bills: Mutex::new(transit_bills),
@@ -210,6 +232,40 @@ impl CargoDesk {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
         self.state.lock().expect("ledger lock")
+    }
+
+    /// Read the manifest log past what this ledger has applied and apply the events other
+    /// processes wrote (several `jinguan serve` on one PostgreSQL database, docs/STORE.md
+    /// "Several processes"): called before every manifest command, under the ledger's lock,
+    /// and by the server's sync timer, so that another process's manifests and matches are
+    /// seen here within that period. Returns the events applied.
+    pub fn catch_up(&self) -> Result<u64, AppError> {
+        let mut g = self.lock();
+        Ok(self.catch_up_locked(&mut g)?)
+    }
+
+    fn catch_up_locked(&self, g: &mut LedgerState) -> Result<u64, StoreError> {
+        let mut applied = 0;
+        loop {
+            let page = self.store.manifest_events(g.seq, REPLAY_PAGE)?;
+            let full = page.len() == REPLAY_PAGE as usize;
+            for e in page {
+                if e.seq <= g.seq {
+                    continue;
+                }
+                if !g.own.remove(&e.seq) {
+                    g.ledger.apply(&e.event);
+                    applied += 1;
+                }
+                g.seq = e.seq;
+            }
+            while g.own.remove(&(g.seq + 1)) {
+                g.seq += 1;
+            }
+            if !full {
+                return Ok(applied);
+            }
+        }
     }
 }
 
@@ -425,9 +481,11 @@ impl Reservation<'_> {
         let mut g = self.desk.lock();
         g.ledger.apply(&undo);
         out.map(|out| {
+            // Unless the log was read past it already (`catch_up`), which applied it.
             if let Some(m) = &out.matched {
-                g.ledger.apply(&m.event);
-                g.seq = g.seq.max(m.seq);
+                if g.note_own(m.seq) {
+                    g.ledger.apply(&m.event);
+                }
             }
             out.filed
         })
@@ -475,12 +533,24 @@ impl BillChange<'_> {
         for e in &self.events {
             self.guard.ledger.apply(e);
         }
-        self.guard.seq = self.guard.seq.max(written.last_seq);
+        note_written(
+            &mut self.guard,
+            written.last_seq,
+            self.late_match.len() + self.events.len(),
+        );
         written
             .declarations
             .into_iter()
             .next()
             .ok_or_else(|| StoreError::Corrupt("manifest write lost its declaration".into()))
+    }
+}
+
+/// A manifest write of `n` events ending at `last_seq` is applied (the ledger's lock was held
+/// throughout: nothing read the log in between).
+fn note_written(g: &mut LedgerState, last_seq: u64, n: usize) {
+    for seq in last_seq.saturating_sub(n as u64) + 1..=last_seq {
+        g.note_own(seq);
     }
 }
 
@@ -785,6 +855,8 @@ impl<'a> CargoService<'a> {
             .last()
             .map_or_else(|| self.core.now(), |e| e.at);
         let mut g = desk.lock();
+        // What other processes wrote to the log, before deciding on it.
+        desk.catch_up_locked(&mut g)?;
         let matched = g
             .ledger
             .bill(&bill_no)
@@ -875,6 +947,8 @@ impl<'a> CargoService<'a> {
         let desk = self.desk()?;
         let actor = cargo_actor(p)?;
         let mut g = desk.lock();
+        // What other processes wrote to the log, before deciding on it.
+        desk.catch_up_locked(&mut g)?;
         let resource = match (g.ledger.manifest(&manifest_id), new_filing) {
             (Some(m), _) => {
                 // Not visible: not found, so that ids cannot be probed.
@@ -941,7 +1015,7 @@ impl<'a> CargoService<'a> {
         for e in &events {
             g.ledger.apply(e);
         }
-        g.seq = g.seq.max(written.last_seq);
+        note_written(&mut g, written.last_seq, events.len());
         let m = g
             .ledger
             .manifest(&manifest_id)

@@ -125,7 +125,9 @@ impl RiskDesk {
             return Ok(());
         };
         let mut in_force = self.rules_version.lock().expect("rules version lock");
-        if let Some(stored) = rs.rules()? {
+        // (Called again by `Clearance::sync_from_store`: a version in force is not compiled
+        // again.)
+        if let Some(stored) = rs.rules()?.filter(|r| r.version != *in_force) {
             let set = RuleSet::parse_json(&stored.rules_json).map_err(|errors| {
                 AppError::Internal(format!(
                     "stored rule set version {} does not parse: {} error(s)",
@@ -138,7 +140,8 @@ impl RiskDesk {
             *in_force = stored.version;
         }
         drop(in_force);
-        if let Some(stored) = rs.risk_policy()? {
+        let in_force = self.policy_version().map(|v| v.version);
+        if let Some(stored) = rs.risk_policy()?.filter(|p| Some(p.version) != in_force) {
             let policy = parse_stored_policy(&stored)?;
             let mut current = self.policy.lock().expect("policy lock");
             self.engine.set_policy(Arc::new(policy));

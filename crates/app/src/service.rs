@@ -138,6 +138,23 @@ impl Clearance {
             .load(&*self.core.store, self.core.now().date_naive())
     }
 
+    /// Take in what other processes wrote to the same database (several `jinguan serve` on
+    /// one PostgreSQL, docs/STORE.md "Several processes"): the manifest log's new events into
+    /// the cargo ledger, the risk engine's rules, policy, watch list and credit classes, and
+    /// forget the checked sessions (a revocation elsewhere then counts here at the token's
+    /// next use). What must be exact at once (numbers, idempotency keys, bill balances,
+    /// powers of attorney, licences) is checked in the store's transaction instead. The
+    /// server calls this every `--sync-every`; returns the manifest events taken in.
+    pub fn sync_from_store(&self) -> Result<u64, AppError> {
+        let events = match &self.cargo {
+            Some(desk) => desk.catch_up()?,
+            None => 0,
+        };
+        self.load_risk()?;
+        self.sessions.forget();
+        Ok(events)
+    }
+
     pub fn core(&self) -> &Core {
         &self.core
     }

@@ -59,11 +59,18 @@ struct CachedSession {
 
 /// Sessions already checked, by token hash. Every revocation goes through [`UserService`] and
 /// evicts here, so the cache never outlives a revoked session; expiry is checked on every use.
-/// (Several server processes would need a short cache lifetime instead.)
+/// Several server processes on one database: each forgets its cache at every sync
+/// (`Clearance::sync_from_store`), so a revocation elsewhere counts within that period.
 #[derive(Default)]
 pub(crate) struct Sessions(Mutex<HashMap<String, CachedSession>>);
 
 impl Sessions {
+    /// Forget every checked session: each is read from the store again at its next use
+    /// (`Clearance::sync_from_store`, so that a revocation by another process counts here).
+    pub(crate) fn forget(&self) {
+        self.lock().clear();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedSession>> {
         self.0.lock().expect("session cache lock")
     }

@@ -99,6 +99,23 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Several `jinguan serve` processes on one PostgreSQL database (docs/STORE.md "Several
+    /// processes"): durable filings over HTTP, the clients spread evenly over 1, 2, 4 …
+    /// processes, each count on a fresh schema (dropped at the end).
+    Processes {
+        /// The PostgreSQL database (`postgres://…`).
+        #[arg(long)]
+        database: String,
+        /// Process counts to run, one after the other.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 4])]
+        processes: Vec<usize>,
+        /// Concurrent clients in all.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds of load for each count.
+        #[arg(long, default_value_t = 4)]
+        seconds: u64,
+    },
     /// The in-memory pipeline (parse + validate + risk with 1,000 rules + tax) on one core,
     /// beside parsing alone, on the simulator's 5-item declarations.
     Pipeline {
@@ -362,6 +379,12 @@ pub fn run(data_dir: &Path, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             store_dir,
             json,
         ),
+        BenchCommand::Processes {
+            database,
+            processes,
+            clients,
+            seconds,
+        } => run_processes(data_dir, &database, &processes, clients, seconds),
         BenchCommand::Pipeline {
             seconds,
             declarations,
@@ -727,7 +750,14 @@ fn serve_and_load(
             }
         })
     };
-    let run = rt.block_on(http_load(&client, &base, &token, body, clients, seconds));
+    let run = rt.block_on(http_load(
+        &client,
+        std::slice::from_ref(&base),
+        &token,
+        body,
+        clients,
+        seconds,
+    ));
     stop_sampling.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let _ = Command::new("kill")
@@ -1005,9 +1035,10 @@ fn run_growth(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `clients` clients filing for `seconds`, client `c` on server `bases[c % bases.len()]`.
 async fn http_load(
     client: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     token: &str,
     body: &[u8],
     clients: usize,
@@ -1020,7 +1051,7 @@ async fn http_load(
     let next_bill = Arc::new(AtomicU64::new(0));
     for c in 0..clients {
         let client = client.clone();
-        let url = format!("{base}/api/declarations");
+        let url = format!("{}/api/declarations", bases[c % bases.len()]);
         let auth = format!("Bearer {token}");
         let template = body.to_vec();
         let next_bill = next_bill.clone();
@@ -1084,6 +1115,147 @@ async fn http_load(
     run.seconds = started.elapsed().as_secs_f64();
     run.latencies_us.sort_unstable();
     run
+}
+
+/// `jinguan bench processes`.
+fn run_processes(
+    data_dir: &Path,
+    url: &str,
+    counts: &[usize],
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<ExitCode> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        bail!("--database must be a postgres:// URL");
+    }
+    if counts.is_empty() || counts.iter().any(|n| !(1..=16).contains(n)) {
+        bail!("--processes: counts from 1 to 16");
+    }
+    if !(1..=1024).contains(&clients) || !(1..=60).contains(&seconds) {
+        bail!("--clients 1..=1024 and --seconds 1..=60");
+    }
+    let refdata = Arc::new(crate::load_reference(data_dir)?);
+    let body = app::demo::IMPORT_TEMPLATE.as_bytes().to_vec();
+    let pid = std::process::id();
+    let mut rows = Vec::new();
+    for &n in counts {
+        let schema = format!("jinguan_bench_procs_{pid}_{n}");
+        let target = Target::Postgres {
+            url: url.to_owned(),
+            schema: schema.clone(),
+        };
+        let result = (|| {
+            bootstrap_bench_user(&service(&target, refdata.clone())?)?;
+            file_bench_manifests(&target, refdata.clone(), BILLS_PER_SECOND * seconds)?;
+            let scratch: Vec<tempfile::TempDir> = (0..n)
+                .map(|_| tempfile::tempdir().context("temporary folder"))
+                .collect::<Result<_, _>>()?;
+            let mut children = Vec::new();
+            let mut bases = Vec::new();
+            for (k, dir) in scratch.iter().enumerate() {
+                // One customs key for all (as `--exchange-key` in production): each process
+                // verifies the audit anchors the others signed.
+                if k > 0 {
+                    for f in ["exchange-customs.key", "exchange-customs.pub"] {
+                        std::fs::copy(scratch[0].path().join(f), dir.path().join(f))
+                            .with_context(|| format!("copying {f}"))?;
+                    }
+                }
+                let (child, base) = start_server(&target, dir.path())?;
+                children.push(child);
+                bases.push(base);
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(clients)
+                .build()?;
+            // One session, in the database: every process accepts it.
+            let token: String = rt.block_on(async {
+                let r = client
+                    .post(format!("{}/api/session", bases[0]))
+                    .json(&serde_json::json!({"login": "bench", "password": BENCH_PASSWORD}))
+                    .send()
+                    .await?;
+                let v: serde_json::Value = r.error_for_status()?.json().await?;
+                anyhow::Ok(v["token"].as_str().unwrap_or_default().to_owned())
+            })?;
+            let run = rt.block_on(http_load(&client, &bases, &token, &body, clients, seconds));
+            for c in &children {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(c.0.id().to_string())
+                    .status();
+            }
+            drop(children);
+            anyhow::Ok(run)
+        })();
+        if let Err(e) = drop_schemas(url, &[schema.as_str()]) {
+            eprintln!("warning: could not drop the bench schema {schema}: {e}");
+        }
+        rows.push((n, result?));
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "jinguan bench processes — {clients} clients in all, {seconds} s each, PostgreSQL synchronous_commit as configured (default on), loopback; load average {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "{:<12} {:>12} {:>9} {:>9} {:>8} {:>10}",
+        "processes", "decl/s", "p50 ms", "p99 ms", "errors", "vs 1"
+    );
+    let one = rows.first().map_or(0.0, |(_, r)| r.rate());
+    for (n, r) in &rows {
+        println!(
+            "{:<12} {:>12.0} {:>9.2} {:>9.2} {:>8} {:>10.2}",
+            n,
+            r.rate(),
+            r.percentile_ms(0.5),
+            r.percentile_ms(0.99),
+            r.errors,
+            if one > 0.0 { r.rate() / one } else { 0.0 }
+        );
+    }
+    println!(
+        "CPU: {} × {} (the processes, the load generator and PostgreSQL share them)",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Start `jinguan serve` on `target` and wait until it answers; its base URL.
+fn start_server(target: &Target, scratch: &Path) -> anyhow::Result<(ServerChild, String)> {
+    let exe = std::env::current_exe().context("own executable")?;
+    let mut child = Command::new(exe)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(target.serve_args(scratch))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("failed to start jinguan serve")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let child = ServerChild(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("server did not print its URL")?;
+    let base = line.trim().trim_end_matches('/').to_owned();
+    if !base.starts_with("http://127.0.0.1:") {
+        bail!("unexpected first line from the server: {line:?}");
+    }
+    let started = Instant::now();
+    loop {
+        let ok = std::net::TcpStream::connect(base.trim_start_matches("http://")).is_ok();
+        if ok {
+            return Ok((child, base));
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("the server did not answer within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The CPU model (`/proc/cpuinfo`), printed beside every figure.

@@ -127,6 +127,12 @@ pub struct ServeArgs {
     backups: crate::backup_cmd::ScheduleArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    /// With PostgreSQL: milliseconds between two reads of what other `jinguan serve`
+    /// processes on the same database wrote to what this one keeps in memory (the cargo
+    /// ledger, the risk engine's rules, policy, watch list and credit classes, checked
+    /// sessions; docs/STORE.md "Several processes"). 0: never (one process only).
+    #[arg(long, env = "JINGUAN_SYNC_MS", default_value_t = 1_000)]
+    sync_ms: u64,
 }
 
 /// HTTPS (docs/OPERATIONS.md, "TLS").
@@ -308,6 +314,7 @@ impl From<DemoArgs> for ServeArgs {
             },
             backups: crate::backup_cmd::ScheduleArgs::default(),
             warehouse: None,
+            sync_ms: 1_000,
         }
     }
 }
@@ -461,6 +468,28 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 if let Err(e) = relay.run(stopped).await {
                     tracing::error!(error = %e, "exchange relay stopped");
                     eprintln!("jinguan: exchange relay stopped: {e}");
+                }
+            });
+        }
+        // Several processes on one PostgreSQL database: what the others wrote, taken in.
+        if matches!(backend, Backend::Postgres(_)) && args.sync_ms > 0 {
+            let syncer = svc.clone();
+            let period = std::time::Duration::from_millis(args.sync_ms);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut failing = false;
+                loop {
+                    tick.tick().await;
+                    let s = syncer.clone();
+                    match tokio::task::spawn_blocking(move || s.sync_from_store()).await {
+                        Ok(Ok(_)) => failing = false,
+                        Ok(Err(e)) if !failing => {
+                            failing = true;
+                            tracing::warn!(error = %e, "sync from the database failed (retried every period)");
+                        }
+                        _ => {}
+                    }
                 }
             });
         }

@@ -1,15 +1,144 @@
 //! The dashboard's daily aggregates on PostgreSQL (`store::daily`): four small tables keyed by
-//! Beijing day and office, kept by a row trigger on `declarations` (so every write path
-//! updates them in its own transaction; the writer's multi-row inserts fire it per row) and
-//! backfilled from the rows by the migration that creates them.
+//! Beijing day and office, backfilled from the rows by the migration that creates them, and
+//! kept in the transaction of every write: new rows by the writer, one multi-row upsert per
+//! table for a whole group of filings ([`write_delta`], pipelined with the group's inserts,
+//! inside its savepoint); updates (status, lane, number, a new version's body: one row at a
+//! time) by the row trigger `stats_track` on `declarations`. Until migration 19 the trigger
+//! fired for inserts too: a PL/pgSQL call and four upserts per row cost the store 60 % of its
+//! filing rate (docs/BENCHMARKS.md, session 7).
 
 use clearance::{Lane, Status};
 use domain::codes::OfficeCode;
-use store::daily::{ClearanceBucket, DailyStats, DayQuery};
+use store::daily::{ClearanceBucket, DailyStats, DayQuery, Delta};
 use store::{CountRow, StoreError, OFFICES_MAX};
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
 
-use crate::{corrupt, PostgresStore};
+use crate::{backend, corrupt, PostgresStore};
+
+/// The writer's upserts of a group's [`Delta`], one row per distinct key (`$1..`: arrays).
+pub(crate) const UPSERT_COUNTS: &str =
+    "INSERT INTO stats_counts AS c (day, office, status, lane, numbered, n)
+     SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::int8[])
+     ON CONFLICT (day, office, status, lane, numbered) DO UPDATE SET n = c.n + excluded.n";
+pub(crate) const UPSERT_CLEARANCE: &str =
+    "INSERT INTO stats_clearance AS c (day, office, floor_s, n)
+     SELECT * FROM unnest($1::int4[], $2::text[], $3::int8[], $4::int8[])
+     ON CONFLICT (day, office, floor_s) DO UPDATE SET n = c.n + excluded.n";
+pub(crate) const UPSERT_COMMODITIES: &str =
+    "INSERT INTO stats_commodities AS c (day, office, code, n)
+     SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[])
+     ON CONFLICT (day, office, code) DO UPDATE SET n = c.n + excluded.n";
+pub(crate) const UPSERT_PARTNERS: &str = "INSERT INTO stats_partners AS c (day, office, country, n)
+     SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[])
+     ON CONFLICT (day, office, country) DO UPDATE SET n = c.n + excluded.n";
+
+/// Migration 19 (issue 16): new rows are counted by the writer ([`write_delta`]), once per
+/// group; the trigger keeps counting updates only.
+pub(crate) const MIGRATION_WRITER_COUNTS: &str = "
+    DROP TRIGGER stats_track ON declarations;
+    CREATE TRIGGER stats_track AFTER UPDATE ON declarations
+        FOR EACH ROW EXECUTE FUNCTION stats_track();
+";
+
+/// The writer's prepared upserts ([`UPSERT_COUNTS`] …).
+pub(crate) struct Upserts {
+    pub counts: Statement,
+    pub clearance: Statement,
+    pub commodities: Statement,
+    pub partners: Statement,
+}
+
+impl Upserts {
+    pub(crate) async fn prepare(c: &Client) -> Result<Upserts, StoreError> {
+        Ok(Upserts {
+            counts: c.prepare(UPSERT_COUNTS).await.map_err(backend)?,
+            clearance: c.prepare(UPSERT_CLEARANCE).await.map_err(backend)?,
+            commodities: c.prepare(UPSERT_COMMODITIES).await.map_err(backend)?,
+            partners: c.prepare(UPSERT_PARTNERS).await.map_err(backend)?,
+        })
+    }
+}
+
+/// A day number as the tables keep it (any date chrono represents fits in 32 bits).
+fn day(d: i64) -> i32 {
+    i32::try_from(d).unwrap_or(if d < 0 { i32::MIN } else { i32::MAX })
+}
+
+/// Add a group's increments to the aggregate tables: at most one statement per table, sent
+/// pipelined (the caller polls this before its savepoint's release).
+pub(crate) async fn write_delta(
+    c: &Client,
+    st: &Upserts,
+    delta: &Delta,
+) -> Result<(), tokio_postgres::Error> {
+    let (mut cd, mut co, mut cs, mut cl, mut cnum, mut cn) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for ((d, office, status, lane, numbered), n) in delta.counts() {
+        cd.push(day(*d));
+        co.push(office.as_str());
+        cs.push(*status);
+        cl.push(*lane);
+        cnum.push(*numbered);
+        cn.push(n);
+    }
+    let (mut kd, mut ko, mut kf, mut kn) = (vec![], vec![], vec![], vec![]);
+    for ((d, office, floor), n) in delta.clearance() {
+        kd.push(day(*d));
+        ko.push(office.as_str());
+        kf.push(*floor);
+        kn.push(n);
+    }
+    let codes = |it: &mut dyn Iterator<Item = (&(i64, String, String), i64)>| {
+        let (mut d, mut o, mut k, mut n) = (vec![], vec![], vec![], vec![]);
+        for ((dd, office, code), nn) in it {
+            d.push(day(*dd));
+            o.push(office.clone());
+            k.push(code.clone());
+            n.push(nn);
+        }
+        (d, o, k, n)
+    };
+    let goods = codes(&mut delta.commodities());
+    let partners = codes(&mut delta.partners());
+    let counts_params: [&(dyn ToSql + Sync); 6] = [&cd, &co, &cs, &cl, &cnum, &cn];
+    let clearance_params: [&(dyn ToSql + Sync); 4] = [&kd, &ko, &kf, &kn];
+    let goods_params: [&(dyn ToSql + Sync); 4] = [&goods.0, &goods.1, &goods.2, &goods.3];
+    let partner_params: [&(dyn ToSql + Sync); 4] =
+        [&partners.0, &partners.1, &partners.2, &partners.3];
+    let (a, b, g, p) = tokio::join!(
+        biased;
+        async {
+            match cd.is_empty() {
+                true => Ok(0),
+                false => c.execute(&st.counts, &counts_params).await,
+            }
+        },
+        async {
+            match kd.is_empty() {
+                true => Ok(0),
+                false => c.execute(&st.clearance, &clearance_params).await,
+            }
+        },
+        async {
+            match goods.0.is_empty() {
+                true => Ok(0),
+                false => c.execute(&st.commodities, &goods_params).await,
+            }
+        },
+        async {
+            match partners.0.is_empty() {
+                true => Ok(0),
+                false => c.execute(&st.partners, &partner_params).await,
+            }
+        },
+    );
+    a?;
+    b?;
+    g?;
+    p?;
+    Ok(())
+}
 
 /// Migration 14: the tables, the functions and trigger that keep them, the backfill.
 pub(crate) const MIGRATION: &str = r#"

@@ -121,13 +121,12 @@ impl PostgresStore {
         let mut config = Config::from_str(&prepared.url)
             .map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
         let mut startup = config.get_options().unwrap_or_default().to_owned();
-        // Every statement is planned for the parameters and table sizes of its execution.
-        // The writer prepares its statements once, at start, often on empty tables (a new
-        // deployment, a test): a generic plan cached then keeps whatever the empty tables
-        // suggested (the idempotency lookup walking a declarant's rows through `(declarant,
-        // id)` instead of probing the unique `(declarant, client_seq_no)`: ~194 ms a lookup
-        // at 6k rows). A custom plan costs a re-plan per execution (well under a millisecond
-        // for these statements, once per batch) and sees the table as it is now.
+        // Every statement of the readers is planned for the parameters and table sizes of its
+        // execution: a generic plan cached on empty tables (a new deployment, a test) keeps
+        // whatever they suggested. The writer sets its own connection back to `auto` (its
+        // batched statements have one plan whatever the size: re-planning them at each
+        // execution is needless work) and plans its one size-dependent statement, the
+        // idempotency lookup, at each execution (`writer::LOOKUP_KEYS`).
         if !startup.is_empty() {
             startup.push(' ');
         }

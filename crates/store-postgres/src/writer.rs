@@ -31,7 +31,7 @@ use domain::codes::{Direction, EntryNumber, OfficeCode, PreEntryNo};
 use store::audit::{AuditRecord, ChainHead};
 use store::writer::{Answer, Reply, Request};
 use store::*;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, Statement};
 
 use crate::{backend, corrupt, ms, WriterStats};
@@ -123,8 +123,15 @@ impl Writer {
             let client = crate::connect(&self.config, &self.tls).await?;
             // Durability is part of the design: whatever the server or role default, this
             // connection's commits wait for the WAL flush.
+            // Plans: the store's connections plan every statement per execution
+            // (`plan_cache_mode = force_custom_plan`, `crate::PostgresStore::open`); the
+            // writer's own statements keep their cached plans (`auto`): re-planning its
+            // batched multi-row statements at every execution is needless work (0.04–0.24 ms
+            // a statement, docs/BENCHMARKS.md session 7). The one statement whose
+            // plan depends on the table's size, the idempotency lookup, is parsed and planned
+            // at each execution instead ([`LOOKUP_KEYS`]).
             client
-                .batch_execute("SET synchronous_commit = on")
+                .batch_execute("SET synchronous_commit = on; SET plan_cache_mode = auto")
                 .await
                 .map_err(backend)?;
             let st = Statements::prepare(&client).await?;
@@ -215,7 +222,6 @@ async fn begin(conn: &Conn) -> Result<ChainHead, StoreError> {
 struct Statements {
     writer_lock: Statement,
     chain_head: Statement,
-    lookup_keys: Statement,
     take_serials: Statement,
     next_ids: Statement,
     insert_declarations: Statement,
@@ -232,6 +238,8 @@ struct Statements {
     revoke_session: Statement,
     revoke_sessions_of: Statement,
     insert_feedback: Statement,
+    /// The daily aggregates' upserts of a group of new rows (`crate::daily::write_delta`).
+    daily: crate::daily::Upserts,
 }
 
 impl Statements {
@@ -240,19 +248,6 @@ impl Statements {
         Ok(Statements {
             writer_lock: p("SELECT pg_advisory_xact_lock(hashtext('jinguan-writer:' || coalesce(current_schema(), '')))").await?,
             chain_head: p("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").await?,
-            lookup_keys: p(
-                // One index probe per key. As a join (which a simple LATERAL subquery is pulled
-                // up into) the planner, which cannot see how many keys come, hashes the keys and
-                // scans the whole table; `OFFSET 0` keeps the subquery, and so the probe.
-                "SELECT d.declarant, d.client_seq_no, d.id, d.pre_entry_no, d.version, d.body::text, d.state::text
-                 FROM unnest($1::text[], $2::text[]) AS k (declarant, client_seq_no)
-                 CROSS JOIN LATERAL (
-                   SELECT * FROM declarations x
-                   WHERE x.declarant = k.declarant AND x.client_seq_no = k.client_seq_no
-                   OFFSET 0
-                 ) d",
-            )
-            .await?,
             take_serials: p(
                 "INSERT INTO serials (kind, office, year, direction, last)
                  SELECT $1::text, o, y, d, n FROM unnest($2::text[], $3::int4[], $4::text[], $5::int8[]) AS t (o, y, d, n)
@@ -320,9 +315,22 @@ impl Statements {
             .await?,
             revoke_sessions_of: p("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL").await?,
             insert_feedback: p(risk::INSERT_FEEDBACK).await?,
+            daily: crate::daily::Upserts::prepare(c).await?,
         })
     }
 }
+
+/// The idempotency keys already used, of a group: one index probe per key. As a join (which a
+/// simple LATERAL subquery is pulled up into) the planner, which cannot see how many keys
+/// come, hashes the keys and scans the whole table; `OFFSET 0` keeps the subquery, and so the
+/// probe. Run with `query_typed` (planned at each execution).
+const LOOKUP_KEYS: &str = "SELECT d.declarant, d.client_seq_no, d.id, d.pre_entry_no, d.version, d.body::text, d.state::text
+     FROM unnest($1::text[], $2::text[]) AS k (declarant, client_seq_no)
+     CROSS JOIN LATERAL (
+       SELECT * FROM declarations x
+       WHERE x.declarant = k.declarant AND x.client_seq_no = k.client_seq_no
+       OFFSET 0
+     ) d";
 
 /// The result of one submission (with its review, if any).
 struct SubmitOutcome {
@@ -742,7 +750,8 @@ impl Tx<'_> {
         let release = savepoint.map(|name| format!("RELEASE SAVEPOINT {name}"));
 
         // Idempotency keys already used (pipelined after the savepoint).
-        let lookup_params: [&(dyn ToSql + Sync); 2] = [&declarants, &seqs];
+        let lookup_params: [(&(dyn ToSql + Sync), Type); 2] =
+            [(&declarants, Type::TEXT_ARRAY), (&seqs, Type::TEXT_ARRAY)];
         let (opened, rows) = tokio::join!(
             biased;
             async {
@@ -751,7 +760,9 @@ impl Tx<'_> {
                     None => Ok(()),
                 }
             },
-            self.c.query(&self.st.lookup_keys, &lookup_params),
+            // An unnamed statement, planned for the table as it is now (a plan prepared at
+            // start, on empty tables, would walk a declarant's rows: `tests/postgres_plans.rs`).
+            self.c.query_typed(LOOKUP_KEYS, &lookup_params),
         );
         opened.map_err(backend)?;
         let rows = rows.map_err(backend)?;
@@ -865,6 +876,7 @@ impl Tx<'_> {
         let mut notices = NoticeRows::default();
         let mut audit = AuditRows::default();
         let mut feedback = risk::FeedbackRows::default();
+        let mut daily = store::daily::Delta::default();
         let mut next_id = ids.into_iter();
         for (i, ((r, review), p)) in filings.iter().zip(&plans).enumerate() {
             if !matches!(p, Plan::New) {
@@ -918,6 +930,7 @@ impl Tx<'_> {
                 }
             }
             let (state, version, evs) = (plan.state, plan.version, plan.events);
+            daily.add_row(r.declaration_office, ms(r.now), &state, &r.body_json, 1);
             decl.push(id, pre_entry_no, &declarants[i], r, &state, version);
             events.push(id, 0, &evs);
             new_rows.insert(
@@ -944,7 +957,7 @@ impl Tx<'_> {
             // Pipelined: sent together, answered in order. If one fails, the ones after it
             // (the release too) fail with it, and the savepoint is still there to roll back to.
             let feedback_params = feedback.params();
-            let (a, b, c, n, f, r) = tokio::join!(
+            let (a, b, c, n, f, d, r) = tokio::join!(
                 biased;
                 self.c.execute(&self.st.insert_declarations, &decl_params),
                 self.c.execute(&self.st.insert_events, &event_params),
@@ -963,6 +976,8 @@ impl Tx<'_> {
                         self.c.execute(&self.st.insert_feedback, &feedback_params).await
                     }
                 },
+                // The group's new rows in the daily aggregates, one row per distinct key.
+                crate::daily::write_delta(self.c, &self.st.daily, &daily),
                 async {
                     match &release {
                         Some(sql) => self.c.batch_execute(sql).await,
@@ -978,6 +993,7 @@ impl Tx<'_> {
                 return Err(StoreError::Duplicate("payment notice number".into()));
             }
             f.map_err(backend)?;
+            d.map_err(backend)?;
             r.map_err(backend)?;
         }
 

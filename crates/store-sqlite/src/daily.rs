@@ -1,14 +1,97 @@
 //! The dashboard's daily aggregates on SQLite (`store::daily`): four small tables keyed by
-//! Beijing day and office, kept by triggers on `declarations` (so every write path, present
-//! and future, updates them in its own transaction) and backfilled from the rows by the
-//! migration that creates them.
+//! Beijing day and office, backfilled from the rows by the migration that creates them, and
+//! kept in the transaction of every write:
+//! - new rows by the writer: the filing adds its row to the request's [`Delta`]
+//!   ([`count_new_row`]), which joins the batch's when the request's savepoint is released
+//!   ([`end_request`]), and the batch's is written with one upsert per distinct key just
+//!   before COMMIT ([`write_delta`]). The deltas live in the writer thread (thread-locals: the
+//!   writer's functions pass only the connection and the chain head);
+//! - updates by triggers on `declarations` (status, lane, number, a new version's body).
 
-use clearance::{Lane, Status};
+use std::cell::RefCell;
+
+use chrono::{DateTime, Utc};
+use clearance::{DeclarationState, Lane, Status};
 use domain::codes::OfficeCode;
 use rusqlite::types::Value;
 use rusqlite::Connection;
-use store::daily::{ClearanceBucket, DailyStats, DayQuery};
+use store::daily::{ClearanceBucket, DailyStats, DayQuery, Delta};
 use store::{CountRow, StoreError};
+
+thread_local! {
+    /// The writer thread's deltas: (the batch's, the current request's).
+    static PENDING: RefCell<(Delta, Delta)> = RefCell::new(Default::default());
+}
+
+/// A new declaration row written by the current request.
+pub(crate) fn count_new_row(
+    office: OfficeCode,
+    submitted_at: DateTime<Utc>,
+    state: &DeclarationState,
+    body_json: &str,
+) {
+    PENDING.with(|p| {
+        p.borrow_mut()
+            .1
+            .add_row(office, submitted_at, state, body_json, 1)
+    });
+}
+
+/// The current request's savepoint was released (`kept`) or rolled back.
+pub(crate) fn end_request(kept: bool) {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let request = std::mem::take(&mut p.1);
+        if kept && !request.is_empty() {
+            p.0.merge(request);
+        }
+    });
+}
+
+/// The batch's increments, leaving none behind.
+pub(crate) fn take_batch() -> Delta {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        p.1 = Delta::default();
+        std::mem::take(&mut p.0)
+    })
+}
+
+/// Add a batch's increments: one upsert per distinct key.
+pub(crate) fn write_delta(c: &Connection, delta: &Delta) -> Result<(), rusqlite::Error> {
+    if delta.is_empty() {
+        return Ok(());
+    }
+    let mut st = c.prepare_cached(
+        "INSERT INTO stats_counts (day, office, status, lane, numbered, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((day, office, status, lane, numbered), n) in delta.counts() {
+        st.execute(rusqlite::params![day, office, status, lane, numbered, n])?;
+    }
+    let mut st = c.prepare_cached(
+        "INSERT INTO stats_clearance (day, office, floor_s, n) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((day, office, floor), n) in delta.clearance() {
+        st.execute(rusqlite::params![day, office, floor, n])?;
+    }
+    let mut st = c.prepare_cached(
+        "INSERT INTO stats_commodities (day, office, code, n) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((day, office, code), n) in delta.commodities() {
+        st.execute(rusqlite::params![day, office, code, n])?;
+    }
+    let mut st = c.prepare_cached(
+        "INSERT INTO stats_partners (day, office, country, n) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((day, office, country), n) in delta.partners() {
+        st.execute(rusqlite::params![day, office, country, n])?;
+    }
+    Ok(())
+}
 
 use crate::{backend, corrupt, office_params};
 

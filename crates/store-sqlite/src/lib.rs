@@ -217,6 +217,9 @@ const MIGRATIONS: &[&str] = &[
     // 16: powers of attorney, brokers' filings, the case register and credit history
     // (store::parties, store::cases; issue 19).
     parties::MIGRATION,
+    // 20 (issue 16): the writer counts new declaration rows in the daily aggregates once per
+    // batch (`daily::write_delta`); the triggers keep counting updates only.
+    "DROP TRIGGER stats_insert;",
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -1018,6 +1021,7 @@ impl Writer {
     /// only after COMMIT (and its fsync) succeeded; if it failed, every request fails.
     fn commit_batch(&mut self, batch: &[Request]) -> Result<Vec<Answer>, String> {
         let head_before = self.head;
+        daily::take_batch();
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -1026,6 +1030,11 @@ impl Writer {
             .iter()
             .map(|req| execute(&mut tx, &mut self.head, req))
             .collect();
+        // The new rows of the batch in the daily aggregates: one upsert per distinct key.
+        if let Err(e) = daily::write_delta(&tx, &daily::take_batch()) {
+            self.head = head_before;
+            return Err(e.to_string());
+        }
         tx.commit().map_err(|e| {
             self.head = head_before;
             e.to_string()
@@ -1052,6 +1061,8 @@ fn in_savepoint<T>(
         // The savepoint rolled back on drop.
         *head = at_start;
     }
+    // The request's rows count in the aggregates only if its savepoint stays.
+    daily::end_request(result.is_ok());
     result
 }
 
@@ -1507,6 +1518,7 @@ fn file(
     ])
     .map_err(backend)?;
     let id = c.last_insert_rowid();
+    daily::count_new_row(req.declaration_office, req.now, state, &req.body_json);
     let subject = format!("declaration:{id}");
     insert_events(c, id, 0, &plan.events)?;
     insert_notices(c, id, plan.review_events())?;
