@@ -268,15 +268,14 @@ fn read_message(
             _ => None,
         };
         match (s.tag.as_str(), item_no) {
+            // `UNS+D` opens the detail section (the items); `UNS+S` the summary, which the
+            // profile does not read.
             ("UNS", _) => {
-                place = if q == "D" {
+                place = if q == "D" || q == "S" {
                     Place::Detail
                 } else {
                     Place::Header
                 };
-                if q == "S" {
-                    place = Place::Detail;
-                }
             }
             ("BGM", None) => {
                 let dir = match q {
@@ -501,10 +500,11 @@ fn read_message(
                         format!("more than {ITEMS_MAX} goods lines"),
                     )]);
                 }
-                let mut it = Item::default();
-                it.no = s.get(0, 0).map(str::to_owned);
-                it.hs = s.get(1, 0).map(str::to_owned);
-                h.items.push(it);
+                h.items.push(Item {
+                    no: s.get(0, 0).map(str::to_owned),
+                    hs: s.get(1, 0).map(str::to_owned),
+                    ..Item::default()
+                });
                 place = Place::Item(h.items.len() - 1);
             }
             (tag, Some(i)) => {

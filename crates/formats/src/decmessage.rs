@@ -766,8 +766,8 @@ fn compact_date(v: &str) -> String {
     v.to_owned()
 }
 
-/// Text and attribute escaping for what the printers write.
-pub(crate) fn escape(v: &str) -> Cow<'_, str> {
+/// Text and attribute escaping for what the printers write (and the server's XML answers).
+pub fn escape(v: &str) -> Cow<'_, str> {
     quick_xml::escape::escape(v)
 }
 

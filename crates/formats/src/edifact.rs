@@ -322,7 +322,7 @@ pub fn parse(bytes: &[u8]) -> Result<Interchange, Vec<Problem>> {
             if !distinct
                 || active
                     .iter()
-                    .any(|c| c.is_alphanumeric() || c.is_whitespace() && *c != '\n')
+                    .any(|c| c.is_alphanumeric() || (c.is_whitespace() && *c != '\n'))
             {
                 return Err(vec![problem(
                     "UNA",
