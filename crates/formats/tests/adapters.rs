@@ -64,11 +64,7 @@ fn cusdec_fixture_reads_to_the_example_form() {
 
 #[test]
 fn decmessage_fixture_survives_print_and_parse() {
-    let bytes = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/decmessage_SYNTHETIC_import.xml"),
-    )
-    .unwrap();
+    let bytes = fixture("decmessage_SYNTHETIC_import.xml");
     let f = decmessage::parse_filing(&bytes).unwrap();
     assert_eq!(f.client_seq_no.as_deref(), Some("202404170000000001"));
     let printed = decmessage::print(&f.form, f.client_seq_no.as_deref());

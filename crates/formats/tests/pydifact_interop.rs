@@ -158,6 +158,7 @@ fn pydifact_reads_what_jinguan_prints_and_back() {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // a test reads its fixture
 fn pydifact_reads_the_cusdec_fixture_as_jinguan_does() {
     let Some(py) = python() else { return };
     let text = std::fs::read_to_string(
