@@ -56,7 +56,27 @@ pub fn parse_with_direction(
     direction_hint: Option<Direction>,
 ) -> Result<DeclarationForm, Vec<Problem>> {
     let doc = read(bytes)?;
-    map(doc, direction_hint)
+    map(&doc, direction_hint)
+}
+
+/// A `DecMessage` sent as a filing: the form and the client sequence number the message
+/// carries in `DecSign/ClientSeqNo` (the idempotency key when the request gives none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filing {
+    pub form: DeclarationForm,
+    pub client_seq_no: Option<String>,
+}
+
+/// Read a `DecMessage` filed to `POST /api/declarations`: as [`parse`], with `DecSign`'s
+/// client sequence number.
+pub fn parse_filing(bytes: &[u8]) -> Result<Filing, Vec<Problem>> {
+    let doc = read(bytes)?;
+    let client_seq_no = doc.sign.get("ClientSeqNo");
+    let form = map(&doc, None)?;
+    Ok(Filing {
+        form,
+        client_seq_no,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,6 +127,7 @@ struct Document {
     items: Vec<Record>,
     documents: Vec<Record>,
     free_text: Record,
+    sign: Record,
 }
 
 fn whole(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Vec<Problem> {
@@ -136,6 +157,7 @@ enum Slot {
     Item,
     Document,
     FreeText,
+    Sign,
     Skip,
 }
 
@@ -146,12 +168,13 @@ fn slot(stack: &[Vec<u8>]) -> Slot {
         [_, b"DecLists", b"DecList", _] => Slot::Item,
         [_, b"DecLicenseDocus", b"LicenseDocu", _] => Slot::Document,
         [_, b"DecFreeTxt", _] => Slot::FreeText,
+        [_, b"DecSign", _] => Slot::Sign,
         _ => Slot::Skip,
     }
 }
 
 /// The XML path of the element on top of the stack, for problems.
-fn xml_path(stack: &[Vec<u8>], doc: &Document) -> String {
+fn stack_path(stack: &[Vec<u8>], doc: &Document) -> String {
     let name = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let leaf = stack.last().map(|b| name(b)).unwrap_or_default();
     match slot(stack) {
@@ -165,6 +188,7 @@ fn xml_path(stack: &[Vec<u8>], doc: &Document) -> String {
             doc.documents.len().saturating_sub(1)
         ),
         Slot::FreeText => format!("DecFreeTxt.{leaf}"),
+        Slot::Sign => format!("DecSign.{leaf}"),
         Slot::Skip => stack
             .iter()
             .skip(1)
@@ -210,6 +234,7 @@ fn read(bytes: &[u8]) -> Result<Document, Vec<Problem>> {
 
     let mut doc = Document {
         free_text: Record::new("DecFreeTxt".to_owned()),
+        sign: Record::new("DecSign".to_owned()),
         ..Document::default()
     };
     let mut problems = Vec::new();
@@ -327,7 +352,7 @@ fn read(bytes: &[u8]) -> Result<Document, Vec<Problem>> {
             }
             Event::Text(t) => match t.decode() {
                 Ok(s) => text.push_str(&s),
-                Err(_) => return Err(vec![encoding_problem(xml_path(&stack, &doc), encoding)]),
+                Err(_) => return Err(vec![encoding_problem(stack_path(&stack, &doc), encoding)]),
             },
             Event::CData(c) => match c.decode() {
                 Ok(s) if !stack.is_empty() => text.push_str(&s),
@@ -338,7 +363,7 @@ fn read(bytes: &[u8]) -> Result<Document, Vec<Problem>> {
                         "CDATA outside the root element",
                     ))
                 }
-                Err(_) => return Err(vec![encoding_problem(xml_path(&stack, &doc), encoding)]),
+                Err(_) => return Err(vec![encoding_problem(stack_path(&stack, &doc), encoding)]),
             },
             Event::GeneralRef(r) => {
                 let resolved: Option<Cow<'_, str>> = if r.is_char_ref() {
@@ -460,6 +485,7 @@ fn close(
         Slot::Item => doc.items.last_mut(),
         Slot::Document => doc.documents.last_mut(),
         Slot::FreeText => Some(&mut doc.free_text),
+        Slot::Sign => Some(&mut doc.sign),
         Slot::Skip => None,
     };
     if let Some(r) = record {
@@ -576,7 +602,7 @@ fn item(r: &Record) -> ItemForm {
     }
 }
 
-fn map(doc: Document, hint: Option<Direction>) -> Result<DeclarationForm, Vec<Problem>> {
+fn map(doc: &Document, hint: Option<Direction>) -> Result<DeclarationForm, Vec<Problem>> {
     let Some(h) = doc.head.as_ref() else {
         return Err(whole(
             "required",
@@ -641,6 +667,329 @@ fn map(doc: Document, hint: Option<Direction>) -> Result<DeclarationForm, Vec<Pr
         buyer: None,
         items: doc.items.iter().map(item).collect(),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing: the JSON form as a DecMessage, and JSON paths as XML paths. One table per record
+// drives both, so that what is printed is what `parse` reads back (`tests/roundtrip.rs`).
+
+/// Head elements that hold one field of the form: (element, JSON field). Dates are printed
+/// `yyyyMMdd`.
+const HEAD: &[(&str, &str)] = &[
+    ("CustomMaster", "declaration_office"),
+    ("IEPort", "entry_exit_office"),
+    ("ManualNo", "record_no"),
+    ("ContrNo", "contract_no"),
+    ("IEDate", "ie_date"),
+    ("DDate", "declaration_date"),
+    ("TrafMode", "transport_mode"),
+    ("TrafName", "vessel"),
+    ("VoyageNo", "voyage_no"),
+    ("BillNo", "bill_no"),
+    ("GoodsPlace", "goods_place"),
+    ("TradeMode", "trade_mode"),
+    ("CutMode", "levy_nature"),
+    ("LicenseNo", "licence_no"),
+    ("DespPortCode", "loading_port"),
+    ("DistinatePort", "destination_port"),
+    ("TradeAreaCode", "trading_country"),
+    ("TradeCountry", "dispatch_country"),
+    ("EntyPortCode", "domestic_port"),
+    ("WrapType", "package_type"),
+    ("PackNo", "packages"),
+    ("GrossWet", "gross_weight_kg"),
+    ("NetWt", "net_weight_kg"),
+    ("TransMode", "transaction_terms"),
+    ("MarkNo", "marks"),
+    ("NoteS", "remarks"),
+    ("EntryType", "entry_type"),
+];
+
+/// Domestic parties: (JSON object, name element, USCC element, customs code element).
+const PARTIES: &[(&str, &str, &str, &str)] = &[
+    ("trader", "TradeName", "TradeCoScc", "TradeCode"),
+    ("owner", "OwnerName", "OwnerCodeScc", "OwnerCode"),
+    ("agent", "AgentName", "AgentCodeScc", "AgentCode"),
+];
+
+/// Charges: (JSON object, element prefix); `mark`, `value`, `currency` are `…Mark`, `…Rate`,
+/// `…Curr`.
+const CHARGES: &[(&str, &str)] = &[
+    ("freight", "Fee"),
+    ("insurance", "Insur"),
+    ("other_charges", "Other"),
+];
+
+/// `DecList` elements: (element, JSON field of the item).
+const ITEM: &[(&str, &str)] = &[
+    ("GNo", "item_no"),
+    ("ContrItem", "record_item"),
+    ("CodeTS", "commodity_code"),
+    ("GName", "name"),
+    ("GModel", "specification"),
+    ("GQty", "declared_quantity"),
+    ("GUnit", "declared_unit"),
+    ("FirstQty", "first_quantity"),
+    ("FirstUnit", "first_unit"),
+    ("SecondQty", "second_quantity"),
+    ("SecondUnit", "second_unit"),
+    ("DeclPrice", "unit_price"),
+    ("DeclTotal", "total_price"),
+    ("TradeCurr", "currency"),
+    ("OriginCountry", "origin_country"),
+    ("DestinationCountry", "destination_country"),
+    ("DistrictCode", "district"),
+    ("DutyMode", "duty_treatment"),
+];
+
+/// `LicenseDocu` elements.
+const DOCUMENT: &[(&str, &str)] = &[("DocuCode", "code"), ("CertCode", "number")];
+
+/// The overseas party's element prefix for a direction (an unknown direction prints as an
+/// import, as it reads).
+fn overseas_prefix(direction: Option<&str>) -> &'static str {
+    match direction {
+        Some("export") => "OverseasConsignee",
+        _ => "OverseasConsignor",
+    }
+}
+
+/// `YYYY-MM-DD` → `yyyyMMdd`; anything else as it is.
+fn compact_date(v: &str) -> String {
+    let b = v.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let digits: String = v.chars().filter(|c| *c != '-').collect();
+        if digits.len() == 8 && digits.bytes().all(|c| c.is_ascii_digit()) {
+            return digits;
+        }
+    }
+    v.to_owned()
+}
+
+/// Text and attribute escaping for what the printers write (and the server's XML answers).
+pub fn escape(v: &str) -> Cow<'_, str> {
+    quick_xml::escape::escape(v)
+}
+
+fn element(out: &mut String, indent: &str, name: &str, value: Option<&str>) {
+    out.push_str(indent);
+    match value {
+        Some(v) => {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            out.push_str(&escape(v));
+            out.push_str("</");
+            out.push_str(name);
+            out.push_str(">\n");
+        }
+        // Single-window files send empty elements rather than omitting them.
+        None => {
+            out.push('<');
+            out.push_str(name);
+            out.push_str("/>\n");
+        }
+    }
+}
+
+/// The text of a field of a JSON object (a string or a number), absent when null.
+fn text_of(v: &serde_json::Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The form as a `DecMessage` (UTF-8), with `DecSign/ClientSeqNo` when given. Every element
+/// of the tables is written, empty when the field is absent. Fields the message has no
+/// element for (`buyer`, an item's `producer`, `origin_proof`, `quota_certificate_no`) are not
+/// written: [`unprintable`] lists them.
+pub fn print(form: &DeclarationForm, client_seq_no: Option<&str>) -> String {
+    // The form's own serialization is the one way its fields are named; reading it back by
+    // name keeps the tables above the only mapping.
+    let v = serde_json::to_value(form).unwrap_or(serde_json::Value::Null);
+    let mut out = String::with_capacity(4096);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str("<DecMessage xmlns=\"http://www.chinaport.gov.cn/dec\" version=\"3.1\">\n");
+    out.push_str("  <DecHead>\n");
+    let flag = match form.direction.as_deref() {
+        Some("import") => Some("I"),
+        Some("export") => Some("E"),
+        _ => None,
+    };
+    element(&mut out, "    ", "IEFlag", flag);
+    for (xml, json) in HEAD {
+        let value = text_of(&v, json);
+        let value = if xml.ends_with("Date") {
+            value.map(|d| compact_date(&d))
+        } else {
+            value
+        };
+        element(&mut out, "    ", xml, value.as_deref());
+    }
+    for (json, name, uscc, code) in PARTIES {
+        let p = v.get(*json).unwrap_or(&serde_json::Value::Null);
+        element(&mut out, "    ", name, text_of(p, "name").as_deref());
+        element(&mut out, "    ", uscc, text_of(p, "uscc").as_deref());
+        element(
+            &mut out,
+            "    ",
+            code,
+            text_of(p, "customs_code").as_deref(),
+        );
+    }
+    let prefix = overseas_prefix(form.direction.as_deref());
+    let o = v.get("overseas_party").unwrap_or(&serde_json::Value::Null);
+    for (suffix, key) in [("Code", "code"), ("Ename", "name"), ("Addr", "address")] {
+        element(
+            &mut out,
+            "    ",
+            &format!("{prefix}{suffix}"),
+            text_of(o, key).as_deref(),
+        );
+    }
+    for (json, prefix) in CHARGES {
+        let c = v.get(*json).unwrap_or(&serde_json::Value::Null);
+        for (suffix, key) in [("Mark", "mark"), ("Rate", "value"), ("Curr", "currency")] {
+            element(
+                &mut out,
+                "    ",
+                &format!("{prefix}{suffix}"),
+                text_of(c, key).as_deref(),
+            );
+        }
+    }
+    out.push_str("  </DecHead>\n  <DecLists>\n");
+    for item in v
+        .get("items")
+        .and_then(|i| i.as_array())
+        .into_iter()
+        .flatten()
+    {
+        out.push_str("    <DecList>\n");
+        for (xml, json) in ITEM {
+            element(&mut out, "      ", xml, text_of(item, json).as_deref());
+        }
+        out.push_str("    </DecList>\n");
+    }
+    out.push_str("  </DecLists>\n  <DecLicenseDocus>\n");
+    for doc in v
+        .get("documents")
+        .and_then(|i| i.as_array())
+        .into_iter()
+        .flatten()
+    {
+        out.push_str("    <LicenseDocu>\n");
+        for (xml, json) in DOCUMENT {
+            element(&mut out, "      ", xml, text_of(doc, json).as_deref());
+        }
+        out.push_str("    </LicenseDocu>\n");
+    }
+    out.push_str("  </DecLicenseDocus>\n");
+    if let Some(seq) = client_seq_no {
+        out.push_str("  <DecSign>\n");
+        element(&mut out, "    ", "OperType", Some("C"));
+        element(&mut out, "    ", "ClientSeqNo", Some(seq));
+        out.push_str("  </DecSign>\n");
+    }
+    out.push_str("</DecMessage>\n");
+    out
+}
+
+/// The JSON paths of what a form holds that a `DecMessage` has no element for (so
+/// [`print`] cannot carry it): `buyer`, `items[i].producer`, `items[i].origin_proof`,
+/// `items[i].quota_certificate_no`.
+pub fn unprintable(form: &DeclarationForm) -> Vec<String> {
+    let mut out = Vec::new();
+    if form.buyer.is_some() {
+        out.push("buyer".to_owned());
+    }
+    for (i, item) in form.items.iter().enumerate() {
+        if item.producer.is_some() {
+            out.push(format!("items[{i}].producer"));
+        }
+        if item.origin_proof.is_some() {
+            out.push(format!("items[{i}].origin_proof"));
+        }
+        if item.quota_certificate_no.is_some() {
+            out.push(format!("items[{i}].quota_certificate_no"));
+        }
+    }
+    out
+}
+
+/// The XML path of a field of the JSON form (as validation names it: `trader.uscc`,
+/// `items[2].commodity_code`, `documents[0]`), for answering a filing in the message's own
+/// terms: `DecHead.TradeCoScc`, `DecLists.DecList[2].CodeTS`. `None` when the message has no
+/// element for it (the caller keeps the JSON path). `direction` chooses the overseas party's
+/// elements.
+pub fn xml_path(json_path: &str, direction: Option<&str>) -> Option<String> {
+    if json_path == "direction" {
+        return Some("DecHead.IEFlag".to_owned());
+    }
+    if json_path == "items" {
+        return Some("DecLists".to_owned());
+    }
+    if json_path == "documents" {
+        return Some("DecLicenseDocus".to_owned());
+    }
+    // A list element: items[i] and documents[i], with an optional field.
+    for (list, xml_list, table) in [
+        ("items", "DecLists.DecList", ITEM),
+        ("documents", "DecLicenseDocus.LicenseDocu", DOCUMENT),
+    ] {
+        if let Some(rest) = json_path
+            .strip_prefix(list)
+            .and_then(|r| r.strip_prefix('['))
+        {
+            let (index, field) = rest.split_once(']')?;
+            let index: usize = index.parse().ok()?;
+            let field = field.strip_prefix('.').unwrap_or(field);
+            if field.is_empty() {
+                return Some(format!("{xml_list}[{index}]"));
+            }
+            let (xml, _) = table.iter().find(|(_, json)| *json == field)?;
+            return Some(format!("{xml_list}[{index}].{xml}"));
+        }
+    }
+    if let Some((xml, _)) = HEAD.iter().find(|(_, json)| *json == json_path) {
+        return Some(format!("DecHead.{xml}"));
+    }
+    let (object, field) = match json_path.split_once('.') {
+        Some((o, f)) => (o, Some(f)),
+        None => (json_path, None),
+    };
+    if let Some((_, name, uscc, code)) = PARTIES.iter().find(|p| p.0 == object) {
+        let xml = match field {
+            None | Some("name") => name,
+            Some("uscc") => uscc,
+            Some("customs_code") => code,
+            Some(_) => return None,
+        };
+        return Some(format!("DecHead.{xml}"));
+    }
+    if object == "overseas_party" {
+        let prefix = overseas_prefix(direction);
+        let suffix = match field {
+            None | Some("name") => "Ename",
+            Some("code") => "Code",
+            Some("address") => "Addr",
+            Some(_) => return None,
+        };
+        return Some(format!("DecHead.{prefix}{suffix}"));
+    }
+    if let Some((_, prefix)) = CHARGES.iter().find(|c| c.0 == object) {
+        let suffix = match field {
+            None | Some("mark") => "Mark",
+            Some("value") => "Rate",
+            Some("currency") => "Curr",
+            Some(_) => return None,
+        };
+        return Some(format!("DecHead.{prefix}{suffix}"));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -1,8 +1,14 @@
-//! Interchange formats of the goods declaration (docs/DOMAIN.md §8), read into Jinguan's JSON form
-//! ([`domain::declaration::DeclarationForm`]) so that one validation pass reports every problem.
+//! Interchange formats of the goods declaration (docs/DOMAIN.md §8, docs/FORMATS.md): one
+//! canonical model, Jinguan's JSON form ([`domain::declaration::DeclarationForm`]), and each
+//! format an adapter that reads into it (so that one validation pass reports every problem)
+//! and prints from it.
 //!
 //! - [`decmessage`]: the single-window XML `DecMessage` (UTF-8, or GBK/GB2312 as the XML prolog
-//!   declares). The mapping is documented in `docs/declaration-xml.md`.
+//!   declares), read and printed; JSON paths as XML paths for answers.
+//! - [`receipt`]: customs receipts as single-window `DEC_RESULT`, one per status change.
+//! - [`edifact`]: UN/EDIFACT syntax (service string advice, release character, segment counts
+//!   and control references), read and printed.
+//! - [`cusdec`]: D.96B CUSDEC in and out, CUSRES out.
 //!
 //! Pure: bytes in, a form or problems out; no IO, no clock.
 
@@ -10,4 +16,7 @@
 // error, never a bare `.unwrap()` (tests may unwrap).
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod cusdec;
 pub mod decmessage;
+pub mod edifact;
+pub mod receipt;

@@ -39,6 +39,7 @@ mod eport_api;
 mod error;
 mod exchange_api;
 mod finance_api;
+mod formats_api;
 mod guarantee_api;
 mod hardening;
 pub mod metrics;
@@ -150,6 +151,10 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(payments_api::routes())
         .merge(xml_api::routes())
         .route("/api/declarations/{id}", get(get_one))
+        .route(
+            "/api/declarations/{id}/receipts",
+            get(formats_api::receipts),
+        )
         .route(
             "/api/declarations/{id}/versions",
             get(versions_api::versions),
@@ -614,6 +619,7 @@ async fn openapi() -> Response {
     doc.merge(<parties_api::PartiesApiDoc as OpenApi>::openapi());
     doc.merge(<payments_api::PaymentsApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
+    doc.merge(<formats_api::FormatsApiDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()
@@ -929,9 +935,10 @@ async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Resp
 }
 
 #[utoipa::path(post, path = "/api/declarations",
-    request_body(content = Object, description = "a declaration in Jinguan's JSON form (docs/declaration-json.md)"),
-    params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing")),
-    responses((status = 201, description = "filed, accepted and numbered"), (status = 200, description = "a retry: the first result"),
+    request_body(description = "a declaration: Jinguan's JSON form (docs/declaration-json.md), a single-window DecMessage (application/xml, text/xml; UTF-8 or GB2312/GBK by its prolog) or a UN/EDIFACT D.96B CUSDEC interchange (application/EDIFACT); docs/FORMATS.md",
+        content((Object = "application/json"), ("application/xml"), ("text/xml"), ("application/EDIFACT"))),
+    params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing (a DecMessage may carry it in DecSign/ClientSeqNo, a CUSDEC in BGM 1004)")),
+    responses((status = 201, description = "filed, accepted and numbered; in the format `Accept` asks: JSON, `application/xml` (the filing's DEC_RESULT receipts) or `application/EDIFACT` (a CUSRES)"), (status = 200, description = "a retry: the first result"),
         (status = 422, description = "invalid, or rejected by automatic review (recorded)"),
         (status = 503, description = "`store_unavailable`: the store cannot write now (database unreachable, disk full); the filing was NOT recorded. Retry after `Retry-After` seconds with the same `Client-Seq-No`: a filing recorded once is never recorded twice")))]
 async fn submit(
@@ -941,6 +948,10 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
     let bytes = body_bytes(body)?;
+    // DecMessage XML and EDIFACT CUSDEC are adapters onto the same filing.
+    if let Some(kind) = formats_api::document_kind(&headers) {
+        return formats_api::submit_document(svc, headers, p, bytes, kind).await;
+    }
     require_json(&headers)?;
     let seq = headers
         .get(CLIENT_SEQ_NO_HEADER)
