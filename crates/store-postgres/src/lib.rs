@@ -48,6 +48,7 @@ mod guarantee;
 mod outbox;
 mod parties;
 mod payments;
+mod registration;
 mod risk;
 mod schema;
 mod writer;

@@ -282,8 +282,9 @@ fn migrations_are_versioned() {
     drop(h.open_store(h.options()));
     assert_eq!(
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
-        // 13 the dashboard's daily aggregates, 14 the account lifecycle, 15 powers of attorney and cases.
-        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
+        // 13 the dashboard's daily aggregates, 14 the account lifecycle, 15 powers of attorney and cases,
+        // 16 customs registration.
+        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())

@@ -106,7 +106,7 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // 10 the dashboard counts' index, 11 the guarantee ledger, 12 declaration versions (superseded
     // notices), 13 bank payments, 14 the dashboard's daily aggregates, 15 account lifecycle,
     // 16 powers of attorney and the case register.
-    assert_eq!(version, 16);
+    assert_eq!(version, 17);
     let conn = store_sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
