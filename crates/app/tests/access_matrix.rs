@@ -32,6 +32,8 @@ fn duty_ops(d: Duty) -> &'static [Operation] {
         Duty::ReleaseOfficer => &[Release, ReleaseAgainstGuarantee, Close],
         Duty::AntiSmuggling => &[Suspend],
         Duty::RiskAnalyst | Duty::Statistician | Duty::Administrator => &[],
+        // Enterprise users' roles (issue 19) give an officer nothing.
+        Duty::EnterpriseAdministrator | Duty::Declarant | Duty::Finance | Duty::Viewer => &[],
     }
 }
 

@@ -207,7 +207,7 @@ pub fn register_applicant(svc: &Clearance) -> Result<(), AppError> {
     svc.registrations().sign_up(crate::registration::SignUp {
         kind: store::registration::EnterpriseKind::Broker,
         uscc: DEMO_APPLICANT.0.into(),
-        office: "2200".into(),
+        office: "2233".into(),
         name: DEMO_APPLICANT.1.into(),
         address: "上海市浦东新区示例路 1 号".into(),
         contact: "周七 021-8888".into(),
