@@ -28,11 +28,13 @@ pub use store::{Duty, Role};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
-    /// A user of an enterprise (or its broker), bound to its USCC.
+    /// A user of an enterprise (or its broker), bound to its USCC, with its roles in the
+    /// enterprise ([`Duty::ENTERPRISE`]; docs/PARTIES.md "Customs registration").
     Enterprise {
         user_id: i64,
         login: String,
         uscc: Uscc,
+        roles: BTreeSet<Duty>,
     },
     /// A customs officer of one office, with duties.
     Officer {
@@ -82,6 +84,7 @@ impl Principal {
                 user_id,
                 login,
                 uscc: a.user.uscc?,
+                roles: enterprise_roles(&a.duties),
             },
             Role::Officer => Principal::Officer {
                 user_id,
@@ -162,6 +165,86 @@ impl Principal {
             Principal::Carrier { .. } => "carrier",
             Principal::PostalOperator { .. } => "postal_operator",
         }
+    }
+}
+
+/// The roles an enterprise user holds: those recorded, or, for an account recorded without any
+/// (created by the system administrator before enterprises managed their own users), every
+/// role, as such accounts always had.
+pub fn enterprise_roles(duties: &[Duty]) -> BTreeSet<Duty> {
+    let recorded: BTreeSet<Duty> = duties
+        .iter()
+        .copied()
+        .filter(|d| d.is_enterprise_role())
+        .collect();
+    if recorded.is_empty() {
+        legacy_enterprise_roles()
+    } else {
+        recorded
+    }
+}
+
+/// What an enterprise account without recorded roles may do: administer, file and pay.
+pub fn legacy_enterprise_roles() -> BTreeSet<Duty> {
+    [
+        Duty::EnterpriseAdministrator,
+        Duty::Declarant,
+        Duty::Finance,
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Whether an enterprise user's roles allow `op` (on top of the enterprise's own scope): a
+/// viewer only reads; a declarant files and takes the declarant's steps; finance pays and
+/// claims refunds; the administrator manages the enterprise's users and registration.
+fn enterprise_role_allows(op: Operation, roles: &BTreeSet<Duty>) -> bool {
+    let has = |d: Duty| roles.contains(&d);
+    match op {
+        Operation::View
+        | Operation::List
+        | Operation::ViewLicences
+        | Operation::ViewRefundClaims
+        | Operation::ViewForexMatch
+        | Operation::ViewGuarantees => !roles.is_empty(),
+        Operation::Submit
+        | Operation::RequestAmendment
+        | Operation::RequestCancellation
+        | Operation::ReadDeclarationFile => has(Duty::Declarant),
+        Operation::Pay | Operation::FileRefundClaim => has(Duty::Finance),
+        Operation::RequestRefund => has(Duty::Declarant) || has(Duty::Finance),
+        Operation::ManageAuthorities => has(Duty::EnterpriseAdministrator) || has(Duty::Declarant),
+        Operation::ManageEnterprise => has(Duty::EnterpriseAdministrator),
+        Operation::RecordReview
+        | Operation::OrderInspection
+        | Operation::RecordInspection
+        | Operation::Assess
+        | Operation::Release
+        | Operation::ReleaseAgainstGuarantee
+        | Operation::Close
+        | Operation::DecideRequest
+        | Operation::Suspend
+        | Operation::ManageUsers
+        | Operation::RevokeSessions
+        | Operation::VerifyAudit
+        | Operation::UnlockSignIn
+        | Operation::ViewStatistics
+        | Operation::ManageRiskRules
+        | Operation::ManageWatchList
+        | Operation::SetCreditClass
+        | Operation::ViewRiskReport
+        | Operation::SetRiskPolicy
+        | Operation::ReadExchangeFeed
+        | Operation::IssueLicence
+        | Operation::ManageRegistry
+        | Operation::RecordFunds
+        | Operation::ReconcilePayments
+        | Operation::RegisterGuarantee
+        | Operation::EnforceGuarantees
+        | Operation::Correct
+        | Operation::DecideRefund
+        | Operation::ManageCases
+        | Operation::ReviewRegistration => false,
     }
 }
 
@@ -263,10 +346,16 @@ pub enum Operation {
     /// Open and work anti-smuggling cases: links, seizures, penalties, hearings, closure
     /// (officers with the anti-smuggling duty, on [`Resource::Case`] of their offices).
     ManageCases,
+    /// Change or cancel the enterprise's own customs registration, and manage its users and
+    /// their roles (the enterprise's administrator, on [`Resource::Enterprise`] of itself).
+    ManageEnterprise,
+    /// Review, list and cancel customs registrations (officers with the reviewer duty, on
+    /// [`Resource::Registration`] of their offices).
+    ReviewRegistration,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 43] = [
+    pub const ALL: [Operation; 45] = [
         Operation::View,
         Operation::List,
         Operation::Submit,
@@ -310,6 +399,8 @@ impl Operation {
         Operation::DecideRefund,
         Operation::ManageAuthorities,
         Operation::ManageCases,
+        Operation::ManageEnterprise,
+        Operation::ReviewRegistration,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -337,7 +428,7 @@ impl Operation {
             | Operation::ViewRiskReport
             | Operation::SetRiskPolicy => Needs(Duty::RiskAnalyst),
             Operation::SetCreditClass => Needs(Duty::Reviewer),
-            Operation::Correct => Needs(Duty::Reviewer),
+            Operation::Correct | Operation::ReviewRegistration => Needs(Duty::Reviewer),
             Operation::DecideRefund => Needs(Duty::TaxOfficer),
             Operation::RequestRefund
             | Operation::Submit
@@ -356,7 +447,8 @@ impl Operation {
             | Operation::RecordFunds
             | Operation::ViewForexMatch
             | Operation::RegisterGuarantee
-            | Operation::ManageAuthorities => Never,
+            | Operation::ManageAuthorities
+            | Operation::ManageEnterprise => Never,
         }
     }
 
@@ -417,7 +509,9 @@ impl Operation {
             | Operation::Correct
             | Operation::DecideRefund
             | Operation::ManageAuthorities
-            | Operation::ManageCases => false,
+            | Operation::ManageCases
+            | Operation::ManageEnterprise
+            | Operation::ReviewRegistration => false,
         }
     }
 }
@@ -469,6 +563,10 @@ pub enum Resource {
     Authority { grantor: Uscc },
     /// The anti-smuggling cases of an office (`Some`) or the principal's whole scope (`None`).
     Case { office: Option<OfficeCode> },
+    /// An enterprise's own registration and users.
+    Enterprise { uscc: Uscc },
+    /// The customs registrations of an office (`Some`) or the principal's whole scope (`None`).
+    Registration { office: Option<OfficeCode> },
 }
 
 /// Why access was refused, with messages in both languages.
@@ -550,8 +648,14 @@ fn declaration_row(
     offices: &RefData,
 ) -> bool {
     match (principal, resource) {
+        (Principal::Enterprise { roles, .. }, _) if !enterprise_role_allows(op, roles) => false,
         (Principal::Enterprise { uscc, .. }, Resource::Declaration { declarant, .. }) => {
             op.enterprise_may() && op != Operation::List && *uscc == declarant
+        }
+        // Its own registration and users: every user reads the registration, the
+        // administrator (the role is checked above) manages them.
+        (Principal::Enterprise { uscc: own, .. }, Resource::Enterprise { uscc }) => {
+            matches!(op, Operation::ManageEnterprise | Operation::View) && *own == uscc
         }
         // A broker's filing: the declarant as on its own; the broker sees what it filed, and
         // files and takes the declarant's steps only while its authority is live.
@@ -592,7 +696,8 @@ fn declaration_row(
             | Resource::Statistics { .. }
             | Resource::Risk { .. }
             | Resource::ExchangeFeed
-            | Resource::Case { .. },
+            | Resource::Case { .. }
+            | Resource::Registration { .. },
         ) => false,
 
         (Principal::Officer { duties, .. } | Principal::Hq { duties, .. }, resource) => {
@@ -607,6 +712,7 @@ fn declaration_row(
                     | Resource::AgentDeclaration { office, .. } => {
                         op != Operation::List
                             && op != Operation::ManageCases
+                            && op != Operation::ReviewRegistration
                             && op != Operation::ManageAuthorities
                             && op != Operation::ReconcilePayments
                             && op != Operation::ManageUsers
@@ -629,7 +735,14 @@ fn declaration_row(
                     Resource::System
                     | Resource::Upload
                     | Resource::ExchangeFeed
-                    | Resource::Authority { .. } => false,
+                    | Resource::Authority { .. }
+                    | Resource::Enterprise { .. } => false,
+                    // Registrations: reviewers of the office or above it (the duty is checked
+                    // above); a listing is narrowed to their offices.
+                    Resource::Registration { office } => {
+                        op == Operation::ReviewRegistration
+                            && office.is_none_or(|o| in_scope(principal, o, offices))
+                    }
                     // Cases: anti-smuggling officers of the office or above it (the duty is
                     // checked above); a listing is narrowed to their offices.
                     Resource::Case { office } => {
@@ -716,7 +829,9 @@ fn declaration_row(
             | Resource::Eport { .. }
             | Resource::AgentDeclaration { .. }
             | Resource::Authority { .. }
-            | Resource::Case { .. },
+            | Resource::Case { .. }
+            | Resource::Enterprise { .. }
+            | Resource::Registration { .. },
         ) => false,
 
         // Carriers and postal operators work on manifests, transits and parcels

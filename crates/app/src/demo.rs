@@ -421,6 +421,8 @@ fn load_on(svc: &Clearance, count: usize, tl: &mut Timeline<'_>) -> Result<DemoS
     self::risk::load(svc)?;
     // The E-Port registry and a licence, when the ledgers are on.
     self::eport::load(svc)?;
+    // A customs broker that registered itself and waits for review (docs/PARTIES.md).
+    self::eport::register_applicant(svc)?;
     // Declarations only into an empty ledger: their steps are not idempotent.
     let any = svc.store().list(
         &store::ListFilter::default(),

@@ -161,6 +161,16 @@ pub fn authority_refused(r: store::parties::AuthorityRefusal) -> AppError {
 /// A case register's refusal: bad input 422 with its field, a missing case 404, anything else a
 /// conflict with the case's state (409).
 pub fn case_refused(r: store::cases::CaseRefusal) -> AppError {
+    // A suspension's case found missing or closed inside the writer's transaction answers as
+    // the service's own check does (422 on `case_no`).
+    if r.field == "case_no" {
+        return AppError::Invalid(vec![FieldProblem::new(
+            &r.field,
+            r.code,
+            r.message_zh,
+            r.message_en,
+        )]);
+    }
     match r.code {
         "missing" | "too_long" | "invalid" | "out_of_range" | "wrong_amount" => {
             AppError::Invalid(vec![FieldProblem::new(
@@ -212,7 +222,7 @@ impl From<StoreError> for AppError {
             StoreError::Closed => AppError::Unavailable,
             StoreError::Guarantee(r) => guarantee_refused(r),
             StoreError::Authority(r) => authority_refused(r),
-            StoreError::Case(r) => case_refused(r),
+            StoreError::Case(r) | StoreError::Registration(r) => case_refused(r),
             e @ (StoreError::SerialExhausted(_)
             | StoreError::Corrupt(_)
             | StoreError::Backend(_)) => AppError::Internal(e.to_string()),

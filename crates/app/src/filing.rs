@@ -27,6 +27,7 @@ use crate::cargo_desk::{BillLink, CargoService};
 use crate::eport_desk::EportService;
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::{internal, Allowed, Core, CONFLICT_RETRIES};
+use crate::registration;
 use crate::risk_desk::RiskService;
 
 /// Longest client sequence number, in characters.
@@ -145,6 +146,12 @@ impl FilingService<'_> {
         let allowed = self
             .core
             .authorize(principal, (Operation::Submit, resource))?;
+        // A customs registration not in force files nothing: the declarant's, and the
+        // broker's when it acts (docs/PARTIES.md "Customs registration").
+        registration::may_file(self.core, header.declarant)?;
+        if let Some(a) = &agent {
+            registration::may_file(self.core, a.broker)?;
+        }
         let actor = match &agent {
             Some(a) => Actor::Broker {
                 broker: a.broker,

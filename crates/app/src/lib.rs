@@ -6,12 +6,14 @@
 //!
 //! ```text
 //!   layer 4   portal ──────────► filing (read-only: what review would report)
-//!   layer 3   filing ──────────► cargo_desk, eport_desk, risk_desk, assessment, attorney
+//!   layer 3   filing ──────────► cargo_desk, eport_desk, risk_desk, assessment, attorney,
+//!                                registration
 //!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment, attorney
 //!             finance ─────────► cargo_desk, exchange_desk, assessment
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
 //!             stats ───────────► exchange_desk, warehouse (the trait cli fills)
 //!             case_desk ───────► risk_desk
+//!             registration ────► users
 //!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users, attorney
 //!   layer 0   kernel ───────────► access (the one matrix), clock, error; anchor
 //!
@@ -52,8 +54,11 @@
 //!   at filing and on steps. Uses core.
 //! - [`case_desk`]: the anti-smuggling case register; a penalty's credit downgrade reaches the
 //!   risk engine's classes. Uses core, risk_desk.
+//! - [`registration`]: customs registration (self-service sign-up, review, change,
+//!   cancellation) and an enterprise administrator's users and roles. Uses core, users.
 //! - [`filing`]: submission, the path of one declaration top to bottom. Uses core, assessment,
-//!   risk_desk, eport_desk, cargo_desk.
+//!   risk_desk, eport_desk, cargo_desk, attorney, registration (a registration not in force
+//!   files nothing).
 //! - [`steps`]: steps on a declaration and the queries on declarations. Uses core,
 //!   assessment, risk_desk, exchange_desk, cargo_desk, versions.
 //! - [`versions`]: versions of a declaration, their re-assessment and refunds (checks and
@@ -88,6 +93,7 @@ pub mod notices;
 pub mod payments;
 pub mod portal;
 pub mod postal_screen;
+pub mod registration;
 pub mod risk_desk;
 pub mod service;
 pub mod stats;

@@ -254,6 +254,14 @@ impl Clearance {
         AttorneyService { core: &self.core }
     }
 
+    /// Customs registration and an enterprise's own users (docs/PARTIES.md).
+    pub fn registrations(&self) -> crate::registration::RegistrationService<'_> {
+        crate::registration::RegistrationService {
+            core: &self.core,
+            users: self.users(),
+        }
+    }
+
     /// The anti-smuggling case desk (docs/PARTIES.md).
     pub fn cases(&self) -> CaseService<'_> {
         CaseService {

@@ -273,7 +273,11 @@ impl UserService<'_> {
         )
     }
 
-    fn insert_user(&self, req: NewUserRequest, actor: &Actor) -> Result<UserView, AppError> {
+    pub(crate) fn insert_user(
+        &self,
+        req: NewUserRequest,
+        actor: &Actor,
+    ) -> Result<UserView, AppError> {
         let mut problems = Vec::new();
         if !login_format_ok(&req.login) {
             problems.push(FieldProblem::new(
@@ -300,12 +304,19 @@ impl UserService<'_> {
                     "企业用户须绑定统一社会信用代码",
                     "an enterprise user needs a USCC",
                 );
+                // An enterprise user may hold enterprise roles (docs/PARTIES.md), never an
+                // officer's duty; carriers and postal operators hold neither.
+                let roles_ok = if req.role == Role::Enterprise {
+                    req.duties.iter().all(|d| d.is_enterprise_role())
+                } else {
+                    req.duties.is_empty()
+                };
                 need(
                     &mut problems,
-                    req.office.is_none() && req.duties.is_empty(),
+                    req.office.is_none() && roles_ok,
                     "office",
-                    "企业用户不属于关区、无岗位",
-                    "an enterprise user has no office and no duties",
+                    "企业用户不属于关区，只可有企业角色",
+                    "an enterprise user has no office and holds enterprise roles only",
                 );
             }
             Role::Officer | Role::AntiSmuggling => {
@@ -325,6 +336,13 @@ impl UserService<'_> {
                     "uscc",
                     "关员不绑定企业",
                     "an officer has no USCC",
+                );
+                need(
+                    &mut problems,
+                    !req.duties.iter().any(|d| d.is_enterprise_role()),
+                    "duties",
+                    "关员不可有企业角色",
+                    "an officer holds no enterprise role",
                 );
             }
             Role::Hq => {
@@ -530,7 +548,7 @@ impl UserService<'_> {
         Ok((allowed.audit_actor(), account))
     }
 
-    fn forget_sessions_of(&self, uid: i64) {
+    pub(crate) fn forget_sessions_of(&self, uid: i64) {
         self.sessions
             .lock()
             .retain(|_, s| s.principal.user_id() != uid);

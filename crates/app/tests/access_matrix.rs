@@ -32,6 +32,8 @@ fn duty_ops(d: Duty) -> &'static [Operation] {
         Duty::ReleaseOfficer => &[Release, ReleaseAgainstGuarantee, Close],
         Duty::AntiSmuggling => &[Suspend],
         Duty::RiskAnalyst | Duty::Statistician | Duty::Administrator => &[],
+        // Enterprise users' roles (issue 19) give an officer nothing.
+        Duty::EnterpriseAdministrator | Duty::Declarant | Duty::Finance | Duty::Viewer => &[],
     }
 }
 
@@ -77,11 +79,13 @@ fn declaration_matrix() {
             user_id: 1,
             login: "a".into(),
             uscc: a(),
+            roles: app::access::legacy_enterprise_roles(),
         };
         let other = Principal::Enterprise {
             user_id: 2,
             login: "b".into(),
             uscc: b(),
+            roles: app::access::legacy_enterprise_roles(),
         };
         check("enterprise/own", &own, op, ENTERPRISE_OPS.contains(&op));
         check("enterprise/other", &other, op, false);
@@ -168,6 +172,7 @@ fn listing_users_and_system() {
         user_id: 1,
         login: "a".into(),
         uscc: a(),
+        roles: app::access::legacy_enterprise_roles(),
     };
     let off = officer("2200", Duty::Statistician);
     let office_admin = officer("2200", Duty::Administrator);
@@ -299,6 +304,7 @@ fn statistics_matrix() {
             user_id: 1,
             login: "a".into(),
             uscc: a(),
+            roles: app::access::legacy_enterprise_roles(),
         },
         Principal::Agency {
             user_id: 5,
@@ -384,6 +390,7 @@ fn risk_matrix() {
             user_id: 1,
             login: "a".into(),
             uscc: a(),
+            roles: app::access::legacy_enterprise_roles(),
         },
         Principal::Agency {
             user_id: 5,
@@ -451,6 +458,7 @@ fn eport_matrix() {
         user_id: 1,
         login: "a".into(),
         uscc: a(),
+        roles: app::access::legacy_enterprise_roles(),
     };
     let mut checked = 0;
     for op in Operation::ALL {

@@ -15,6 +15,7 @@ fn only_enterprises_read_declaration_files() {
         user_id: 1,
         login: "a".into(),
         uscc: Uscc::parse("91110000600037341L").unwrap(),
+        roles: app::access::legacy_enterprise_roles(),
     };
     let mut others = vec![
         Principal::Agency {

@@ -37,6 +37,7 @@ fn ent(id: i64, login: &str, uscc: &str) -> Principal {
         user_id: id,
         login: login.into(),
         uscc: u(uscc),
+        roles: app::access::legacy_enterprise_roles(),
     }
 }
 fn officer(office_code: &str, duties: &[Duty]) -> Principal {

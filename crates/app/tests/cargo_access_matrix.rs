@@ -170,6 +170,7 @@ fn principals() -> Vec<(&'static str, Principal)> {
                 user_id: 6,
                 login: "ent".into(),
                 uscc: a(),
+                roles: app::access::legacy_enterprise_roles(),
             },
         ),
         (

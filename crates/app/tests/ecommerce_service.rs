@@ -48,6 +48,7 @@ fn enterprise(uscc: &str) -> Principal {
         user_id: 1,
         login: "ent".into(),
         uscc: Uscc::parse(uscc).unwrap(),
+        roles: app::access::legacy_enterprise_roles(),
     }
 }
 

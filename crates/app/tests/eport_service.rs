@@ -44,6 +44,7 @@ fn enterprise(s: &str) -> Principal {
         user_id: 1,
         login: "ent".into(),
         uscc: uscc(s),
+        roles: app::access::legacy_enterprise_roles(),
     }
 }
 

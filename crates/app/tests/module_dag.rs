@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("users", &["access", "anchor", "auth", "kernel", "error"]),
     ("attorney", &["access", "error", "kernel"]),
     ("case_desk", &["access", "error", "kernel", "risk_desk"]),
+    ("registration", &["access", "error", "kernel", "users"]),
     ("portal", &["access", "error", "filing", "kernel"]),
     (
         "cargo_desk",
@@ -68,6 +69,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "eport_desk",
             "error",
             "kernel",
+            "registration",
             "risk_desk",
         ],
     ),

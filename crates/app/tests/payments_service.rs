@@ -58,6 +58,7 @@ fn ent() -> Principal {
         user_id: 1,
         login: "ent-y".into(),
         uscc: Uscc::parse(Y).unwrap(),
+        roles: app::access::legacy_enterprise_roles(),
     }
 }
 

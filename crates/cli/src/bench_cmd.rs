@@ -544,6 +544,7 @@ fn run_http(
             user_id: 1,
             login: "bench".into(),
             uscc: Uscc::parse(BENCH_USCC).expect("valid"),
+            roles: app::access::legacy_enterprise_roles(),
         };
         let (request, review) = svc
             .filing()
@@ -811,6 +812,7 @@ pub(crate) fn bulk_fill(
         user_id: 1,
         login: "bench".into(),
         uscc: Uscc::parse(BENCH_USCC).expect("valid"),
+        roles: app::access::legacy_enterprise_roles(),
     };
     let (request, review) = svc
         .filing()
@@ -917,6 +919,7 @@ fn run_growth(
             user_id: 1,
             login: "bench".into(),
             uscc: Uscc::parse(BENCH_USCC).expect("valid"),
+            roles: app::access::legacy_enterprise_roles(),
         };
         let (request, review) = svc
             .filing()

@@ -30,6 +30,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/assets/guarantees.js"),
     ),
     ("parties.js", JS, include_bytes!("../web/assets/parties.js")),
+    (
+        "registration.js",
+        JS,
+        include_bytes!("../web/assets/registration.js"),
+    ),
     ("form.js", JS, include_bytes!("../web/assets/form.js")),
     (
         "versions.js",

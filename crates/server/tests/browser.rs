@@ -708,12 +708,14 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.assert_heading_focused("the portal").await;
     ui.assert_nav(
         ENTERPRISE,
-        // The power-of-attorney screen (issue 19) joined the enterprise's pages.
+        // The power-of-attorney screen and the enterprise's registration and users (issue 19)
+        // joined the enterprise's pages.
         &[
             "#/portal",
             "#/portal/new",
             "#/portal/services",
             "#/portal/attorney",
+            "#/portal/enterprise",
         ],
     )
     .await;
@@ -1013,9 +1015,17 @@ async fn file_inspect_pay_release_in_a_browser() {
     );
     ui.switch_lang("zh-CN").await;
 
+    // The customs registration sign-up (issue 19) opens signed out, in both languages.
+    ui.go("#/register").await;
+    ui.until("!!document.getElementById('signup')", "the sign-up form")
+        .await;
+    ui.both_languages("sign-up", None).await;
+
     // The officer: the worklist of every status sorts, filters and exports what it shows.
     ui.sign_in(OFFICER).await;
-    ui.assert_nav(OFFICER, &["#/officer"]).await;
+    // A reviewer also has the registration desk (issue 19).
+    ui.assert_nav(OFFICER, &["#/officer", "#/registrations"])
+        .await;
     ui.go("#/officer?tab=all").await;
     ui.assert_heading_focused("the worklist").await;
     let numbers = "return [...document.querySelectorAll('#worklist tbody tr')].filter((r) => !r.hidden).map((r) => r.cells[0].textContent);";

@@ -154,6 +154,7 @@ pub fn run_store(
                             user_id: 0,
                             login: format!("sim-{}", d.enterprise),
                             uscc: gen::filer(world, &d),
+                            roles: app::access::legacy_enterprise_roles(),
                         };
                         let o = match svc
                             .filing()

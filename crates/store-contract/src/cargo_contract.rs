@@ -433,7 +433,8 @@ pub fn manifest_and_declaration_events_commit_together(h: &dyn CargoHarness) {
             },
             action: clearance::Action::Suspend {
                 reason: "case".into(),
-                case_no: "C1".into(),
+                // A suspension stands on an open case (docs/PARTIES.md).
+                case_no: crate::parties_contract::open_case(&*store, shanghai(), t0()),
             },
         },
         t0() + Duration::hours(2),

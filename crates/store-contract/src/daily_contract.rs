@@ -191,7 +191,12 @@ pub fn daily_aggregates_equal_a_recount(h: &dyn DailyHarness) {
         },
         Action::Suspend {
             reason: "documents missing".into(),
-            case_no: "2200-2025-001".into(),
+            // A suspension stands on an open case (docs/PARTIES.md).
+            case_no: crate::parties_contract::open_case(
+                s,
+                OfficeCode::parse("2200").unwrap(),
+                day1,
+            ),
         },
         day1 + Duration::hours(7),
     );

@@ -544,6 +544,353 @@ pub fn case_register(h: &impl PartiesHarness) {
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+fn reg_write(
+    id: Option<i64>,
+    expected_version: Option<u64>,
+    step: store::registration::RegistrationStep,
+    admin: Option<NewAccount>,
+) -> store::registration::RegistrationWrite {
+    store::registration::RegistrationWrite {
+        registration: id,
+        expected_version,
+        step,
+        admin,
+        actor: Actor::System {
+            component: "contract".into(),
+        },
+        now: t0(),
+    }
+}
+
+fn admin_account(login: &str, uscc: Uscc) -> NewAccount {
+    NewAccount {
+        user: NewUser {
+            login: login.into(),
+            role: Role::Enterprise,
+            office: None,
+            uscc: Some(uscc),
+        },
+        duties: vec![Duty::EnterpriseAdministrator, Duty::Declarant],
+        agency: None,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+    }
+}
+
+fn apply_step(
+    uscc: Uscc,
+    kind: store::registration::EnterpriseKind,
+    login: &str,
+) -> store::registration::RegistrationStep {
+    store::registration::RegistrationStep::Apply {
+        uscc,
+        kind,
+        office: shanghai(),
+        details: store::registration::RegistrationDetails {
+            name: format!("enterprise {uscc}"),
+            address: "上海市".into(),
+            contact: "王五 021-5555".into(),
+            zone: '9',
+            economic_type: match kind {
+                store::registration::EnterpriseKind::Broker => '8',
+                store::registration::EnterpriseKind::Consignee => '6',
+            },
+        },
+        admin_login: login.into(),
+    }
+}
+
+/// Customs registration: a consignee takes effect at once with its customs code (serials per
+/// first six digits), a broker waits for review; an application writes its first administrator
+/// with it, and a refused one writes neither; change, cancel, stale versions; an enterprise
+/// user's roles replaced.
+pub fn registration(h: &impl PartiesHarness) {
+    use store::registration::{
+        EnterpriseKind::*, RegistrationFilter, RegistrationStatus, RegistrationStep,
+    };
+    let s = h.open();
+    let s = &*s;
+    let p = parties(s);
+    let a = Uscc::parse("91310000132149237G").unwrap();
+    let b = Uscc::parse("91310000MA1FL3EM4X").unwrap();
+    let k = Uscc::parse("91310000MA1FL3CA34").unwrap();
+
+    let ra = p
+        .registration_step(reg_write(
+            None,
+            None,
+            apply_step(a, Consignee, "a-admin"),
+            Some(admin_account("a-admin", a)),
+        ))
+        .unwrap();
+    assert_eq!(ra.status, RegistrationStatus::Effective);
+    assert_eq!(ra.customs_code.unwrap().as_str(), "3100960001");
+    let admin = s
+        .account_by_login("a-admin")
+        .unwrap()
+        .expect("admin written");
+    assert_eq!(admin.user.uscc, Some(a));
+    assert_eq!(
+        p.enterprise_accounts(a)
+            .unwrap()
+            .iter()
+            .map(|x| x.user.login.as_str())
+            .collect::<Vec<_>>(),
+        ["a-admin"]
+    );
+
+    // The same USCC again: refused, and its administrator not written.
+    let again = p.registration_step(reg_write(
+        None,
+        None,
+        apply_step(a, Consignee, "a-admin2"),
+        Some(admin_account("a-admin2", a)),
+    ));
+    assert!(
+        matches!(&again, Err(StoreError::Registration(r)) if r.code == "already_registered"),
+        "{again:?}"
+    );
+    assert!(s.account_by_login("a-admin2").unwrap().is_none());
+    // A login taken: refused, and no registration written.
+    let taken = p.registration_step(reg_write(
+        None,
+        None,
+        apply_step(b, Consignee, "a-admin"),
+        Some(admin_account("a-admin", b)),
+    ));
+    assert!(matches!(taken, Err(StoreError::Duplicate(_))), "{taken:?}");
+    assert!(p.registration_by_uscc(b).unwrap().is_none());
+
+    let rb = p
+        .registration_step(reg_write(
+            None,
+            None,
+            apply_step(b, Consignee, "b-admin"),
+            Some(admin_account("b-admin", b)),
+        ))
+        .unwrap();
+    assert_eq!(rb.customs_code.unwrap().as_str(), "3100960002");
+
+    // A broker waits for review, without a code.
+    let rk = p
+        .registration_step(reg_write(
+            None,
+            None,
+            apply_step(k, Broker, "k-admin"),
+            Some(admin_account("k-admin", k)),
+        ))
+        .unwrap();
+    assert_eq!(rk.status, RegistrationStatus::PendingReview);
+    assert_eq!(rk.customs_code, None);
+    let review = |v| {
+        reg_write(
+            Some(rk.id),
+            Some(v),
+            RegistrationStep::Review {
+                approve: true,
+                note: "documents in order".into(),
+            },
+            None,
+        )
+    };
+    let stale = p.registration_step(review(7));
+    assert!(
+        matches!(&stale, Err(StoreError::Registration(r)) if r.code == "version_conflict"),
+        "{stale:?}"
+    );
+    let rk = p.registration_step(review(1)).unwrap();
+    assert_eq!(rk.status, RegistrationStatus::Effective);
+    assert_eq!(rk.customs_code.unwrap().as_str(), "3100980001");
+    let twice = p.registration_step(review(2));
+    assert!(
+        matches!(&twice, Err(StoreError::Registration(r)) if r.code == "not_pending"),
+        "{twice:?}"
+    );
+    assert_eq!(
+        p.registrations(&RegistrationFilter {
+            offices: Some(vec![shanghai()]),
+            status: Some(RegistrationStatus::Effective),
+        })
+        .unwrap()
+        .len(),
+        3
+    );
+    assert!(p
+        .registrations(&RegistrationFilter {
+            offices: Some(vec![OfficeCode::parse("5300").unwrap()]),
+            status: None,
+        })
+        .unwrap()
+        .is_empty());
+
+    // Change, then cancel; nothing after the cancellation; the code stays.
+    let mut details = match apply_step(a, Consignee, "x") {
+        RegistrationStep::Apply { details, .. } => details,
+        _ => unreachable!("an application"),
+    };
+    details.address = "上海市浦东新区".into();
+    let ra = p
+        .registration_step(reg_write(
+            Some(ra.id),
+            Some(ra.version),
+            RegistrationStep::Change {
+                details: details.clone(),
+            },
+            None,
+        ))
+        .unwrap();
+    assert_eq!(ra.details.address, "上海市浦东新区");
+    assert_eq!(ra.changes.len(), 1);
+    let ra = p
+        .registration_step(reg_write(
+            Some(ra.id),
+            Some(ra.version),
+            RegistrationStep::Cancel {
+                reason: "ceased trading".into(),
+            },
+            None,
+        ))
+        .unwrap();
+    assert_eq!(ra.status, RegistrationStatus::Cancelled);
+    let after = p.registration_step(reg_write(
+        Some(ra.id),
+        Some(ra.version),
+        RegistrationStep::Change { details },
+        None,
+    ));
+    assert!(
+        matches!(&after, Err(StoreError::Registration(r)) if r.code == "registration_closed"),
+        "{after:?}"
+    );
+    let stored = p.registration(ra.id).unwrap().unwrap();
+    assert_eq!(stored, ra);
+    assert_eq!(stored.customs_code.unwrap().as_str(), "3100960001");
+
+    // Roles: replaced by the writer; only enterprise roles, only on enterprise users.
+    assert_eq!(
+        p.set_roles(admin.user.id, vec![Duty::Viewer], &consignee_actor(), t0())
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.account_by_login("a-admin").unwrap().unwrap().duties,
+        vec![Duty::Viewer]
+    );
+    assert!(matches!(
+        p.set_roles(
+            admin.user.id,
+            vec![Duty::Reviewer],
+            &consignee_actor(),
+            t0()
+        ),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        p.set_roles(999_999, vec![Duty::Finance], &consignee_actor(), t0()),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A suspension stands on an open case as it is inside the suspension's own transaction: a
+/// case number that does not exist, or a case closed before the suspension reaches the writer,
+/// refuses it and nothing is written.
+pub fn suspension_checked_in_writer(h: &impl PartiesHarness) {
+    use clearance::{decide, Action, Command};
+    let s = h.open();
+    let s = &*s;
+    let file = |seq: &str, i: u64| {
+        s.submit_reviewed(submit_request(seq, sample_body(i)), accept())
+            .unwrap()
+            .id
+    };
+    let suspend = |id: DeclarationId, case_no: &str| {
+        let d = s.load(DeclarationKey::Id(id)).unwrap().unwrap();
+        let events = decide(
+            &d.state,
+            &Command {
+                actor: Actor::AntiSmuggling {
+                    login: "js".into(),
+                    office: shanghai(),
+                },
+                action: Action::Suspend {
+                    reason: "hold".into(),
+                    case_no: case_no.into(),
+                },
+            },
+            t0(),
+        )
+        .expect("an accepted declaration can be suspended");
+        (
+            d.version,
+            s.append(AppendRequest {
+                id,
+                expected_version: d.version,
+                events,
+            }),
+        )
+    };
+    let first = file("susp-1", 901);
+    let (before, r) = suspend(first, "2200JS2025999999");
+    assert!(
+        matches!(&r, Err(StoreError::Case(c)) if c.code == "no_such_case" && c.field == "case_no"),
+        "{r:?}"
+    );
+    let d = s.load(DeclarationKey::Id(first)).unwrap().unwrap();
+    assert_eq!(d.version, before, "nothing written");
+    assert_ne!(d.state.status, Status::Suspended);
+
+    let c = step(
+        s,
+        None,
+        CaseStep::Open {
+            office: shanghai(),
+            origin: CaseOrigin::Intelligence,
+            origin_ref: "tip".into(),
+            summary: "hold".into(),
+        },
+    )
+    .unwrap();
+    let (_, r) = suspend(first, &c.case_no);
+    assert_eq!(r.unwrap().status, Status::Suspended);
+    let c = step(
+        s,
+        Some(&c),
+        CaseStep::Close {
+            conclusion: "no offence".into(),
+        },
+    )
+    .unwrap();
+    let second = file("susp-2", 902);
+    let (before, r) = suspend(second, &c.case_no);
+    assert!(
+        matches!(&r, Err(StoreError::Case(x)) if x.code == "case_closed"),
+        "{r:?}"
+    );
+    assert_eq!(
+        s.load(DeclarationKey::Id(second)).unwrap().unwrap().version,
+        before
+    );
+}
+
+/// An open case of `office` on the register, for the suites whose steps suspend a declaration
+/// (a suspension stands on an open case, checked by the writer): its number.
+pub fn open_case(s: &dyn Store, office: OfficeCode, at: chrono::DateTime<chrono::Utc>) -> String {
+    parties(s)
+        .case_step(CaseWrite {
+            case: None,
+            expected_version: None,
+            step: CaseStep::Open {
+                office,
+                origin: CaseOrigin::Intelligence,
+                origin_ref: "contract".into(),
+                summary: "a case to suspend under".into(),
+            },
+            actor: officer(),
+            now: at,
+        })
+        .unwrap()
+        .case_no
+}
+
 #[macro_export]
 macro_rules! parties_contract_tests {
     ($make:expr) => {
@@ -552,6 +899,8 @@ macro_rules! parties_contract_tests {
             scope_and_limits,
             revocation_racing_filings,
             case_register,
+            registration,
+            suspension_checked_in_writer,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -49,6 +49,7 @@ mod guarantee;
 mod outbox;
 mod parties;
 mod payments;
+mod registration;
 mod risk;
 mod schema;
 pub mod tls;

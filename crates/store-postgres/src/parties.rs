@@ -163,4 +163,29 @@ impl PartiesStore for PostgresStore {
             })
             .collect()
     }
+
+    fn registration(
+        &self,
+        id: i64,
+    ) -> Result<Option<store::registration::StoredRegistration>, StoreError> {
+        self.registration_by_id(id)
+    }
+
+    fn registration_by_uscc(
+        &self,
+        uscc: Uscc,
+    ) -> Result<Option<store::registration::StoredRegistration>, StoreError> {
+        self.registration_of(uscc)
+    }
+
+    fn registrations(
+        &self,
+        filter: &store::registration::RegistrationFilter,
+    ) -> Result<Vec<store::registration::StoredRegistration>, StoreError> {
+        self.registration_list(filter)
+    }
+
+    fn enterprise_accounts(&self, uscc: Uscc) -> Result<Vec<store::Account>, StoreError> {
+        self.accounts_of(uscc)
+    }
 }

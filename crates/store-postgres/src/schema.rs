@@ -154,6 +154,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 15: powers of attorney, brokers' filings, the case register and credit history
     // (`crate::parties`; store::parties, store::cases; issue 19).
     crate::parties::MIGRATION,
+    // 16: customs registration of enterprises (`crate::registration`; store::registration;
+    // issue 19).
+    crate::registration::MIGRATION,
     // 19 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // group; the trigger keeps counting updates only.
     crate::daily::MIGRATION_WRITER_COUNTS,

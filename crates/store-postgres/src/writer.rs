@@ -43,6 +43,7 @@ pub(crate) mod finance;
 pub(crate) mod guarantee;
 pub(crate) mod outbox;
 pub(crate) mod parties;
+pub(crate) mod registration;
 pub(crate) mod risk;
 pub(crate) mod versions;
 
@@ -1198,6 +1199,10 @@ impl Tx<'_> {
                 Answer::new(reply, self.revoke_authority(head, x).await)
             }
             Request::CaseStep(x, reply) => Answer::new(reply, self.case_step(head, x).await),
+            Request::Registration(x, reply) => {
+                Answer::new(reply, self.registration_step(head, x).await)
+            }
+            Request::SetRoles(x, reply) => Answer::new(reply, self.set_roles(head, x).await),
             Request::AppendWithOutbox(x, reply) => {
                 Answer::new(reply, self.append_with_outbox(head, x).await)
             }
@@ -1477,6 +1482,22 @@ impl Tx<'_> {
         action: &str,
     ) -> Result<Appended, StoreError> {
         let plan = store::plan::events(id, row.state, row.version, events)?;
+        // A suspension stands on a case open as it is in this transaction (the case row read
+        // under a share lock): a case closed before the suspension reaches the writer refuses
+        // it (docs/PARTIES.md).
+        for case_no in store::cases::suspension_cases(events) {
+            let case = self
+                .c
+                .query_opt(
+                    "SELECT body FROM cases WHERE case_no = $1 FOR SHARE",
+                    &[&case_no],
+                )
+                .await
+                .map_err(backend)?
+                .map(|r| crate::parties::read_case(r.get(0)))
+                .transpose()?;
+            store::cases::check_suspension(case_no, case.as_ref()).map_err(StoreError::Case)?;
+        }
         let (state, version) = (&plan.state, plan.version);
         let state_json = serde_json::to_string(state).expect("state serializes");
         let mut event_rows = EventRows::default();

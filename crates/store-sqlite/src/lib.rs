@@ -43,6 +43,7 @@ mod guarantee;
 mod outbox;
 mod parties;
 mod payments;
+mod registration;
 mod risk;
 mod versions;
 
@@ -217,6 +218,8 @@ const MIGRATIONS: &[&str] = &[
     // 16: powers of attorney, brokers' filings, the case register and credit history
     // (store::parties, store::cases; issue 19).
     parties::MIGRATION,
+    // 17: customs registration of enterprises (store::registration; issue 19).
+    registration::MIGRATION,
     // 20 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // batch (`daily::write_delta`); the triggers keep counting updates only.
     "DROP TRIGGER stats_insert;",
@@ -1130,6 +1133,8 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::GrantAuthority(x, reply) => run!(reply, |c, h| parties::grant(c, h, x)),
         Request::RevokeAuthority(x, reply) => run!(reply, |c, h| parties::revoke(c, h, x)),
         Request::CaseStep(x, reply) => run!(reply, |c, h| parties::case_step(c, h, x)),
+        Request::Registration(x, reply) => run!(reply, |c, h| registration::step(c, h, x)),
+        Request::SetRoles(x, reply) => run!(reply, |c, h| registration::set_roles(c, h, x)),
     }
 }
 
@@ -1622,6 +1627,12 @@ fn write_events(
     action: &str,
 ) -> Result<Appended, StoreError> {
     let plan = store::plan::events(id, row.state, row.version, events)?;
+    // A suspension stands on a case open as it is in this transaction: a case closed before
+    // the suspension reaches the writer refuses it (docs/PARTIES.md).
+    for case_no in store::cases::suspension_cases(events) {
+        let case = parties::case_by_no_in(c, case_no)?;
+        store::cases::check_suspension(case_no, case.as_ref()).map_err(StoreError::Case)?;
+    }
     let (state, version) = (&plan.state, plan.version);
     let state_json = serde_json::to_string(&state).expect("state serializes");
     c.prepare_cached(

@@ -241,6 +241,19 @@ fn load_case(c: &Connection, id: i64) -> Result<Option<StoredCase>, StoreError> 
         .transpose()
 }
 
+/// The case numbered `case_no`, read on the writer's connection (inside its transaction).
+pub(super) fn case_by_no_in(
+    c: &Connection,
+    case_no: &str,
+) -> Result<Option<StoredCase>, StoreError> {
+    Ok(cases_where(
+        c,
+        "SELECT body FROM cases WHERE case_no = ?1",
+        &[rusqlite::types::Value::Text(case_no.to_owned())],
+    )?
+    .pop())
+}
+
 pub(super) fn case_step(
     c: &Connection,
     head: &mut ChainHead,
@@ -463,5 +476,30 @@ impl PartiesStore for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn registration(
+        &self,
+        id: i64,
+    ) -> Result<Option<store::registration::StoredRegistration>, StoreError> {
+        self.registration_by_id(id)
+    }
+
+    fn registration_by_uscc(
+        &self,
+        uscc: Uscc,
+    ) -> Result<Option<store::registration::StoredRegistration>, StoreError> {
+        self.registration_of(uscc)
+    }
+
+    fn registrations(
+        &self,
+        filter: &store::registration::RegistrationFilter,
+    ) -> Result<Vec<store::registration::StoredRegistration>, StoreError> {
+        self.registration_list(filter)
+    }
+
+    fn enterprise_accounts(&self, uscc: Uscc) -> Result<Vec<Account>, StoreError> {
+        self.accounts_of(uscc)
     }
 }

@@ -628,6 +628,43 @@ pub fn decide(
     }
 }
 
+/// The case numbers the officers' suspensions among `events` stand on (docs/PARTIES.md
+/// "Suspension needs an open case"). A risk hold at filing (`system:risk`) records its own case
+/// text and is not one of them.
+pub fn suspension_cases(events: &[clearance::Event]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match (&e.kind, &e.actor) {
+            (_, Actor::System { .. }) => None,
+            (clearance::EventKind::Suspended { case_no, .. }, _) => Some(case_no.trim()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a suspension may stand on `case` (the case numbered `case_no` as it is inside the
+/// suspension's transaction): it exists and is open. The office scope is the service's check
+/// (a case's office never changes).
+pub fn check_suspension(case_no: &str, case: Option<&StoredCase>) -> Result<(), CaseRefusal> {
+    match case {
+        None => Err(refuse(
+            "no_such_case",
+            "case_no",
+            format!("缉私案件“{case_no}”不存在：中止报关单须先立案"),
+            format!(
+                "no anti-smuggling case \"{case_no}\": open a case before suspending a declaration"
+            ),
+        )),
+        Some(c) if c.status != CaseStatus::Open => Err(refuse(
+            "case_closed",
+            "case_no",
+            format!("缉私案件 {} 已结案", c.case_no),
+            format!("anti-smuggling case {} is closed", c.case_no),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// The penalty a step just added, if the step is a penalty (the backend then downgrades its
 /// party's credit and fills [`Penalty::credit`]).
 pub fn new_penalty<'a>(c: &'a mut StoredCase, step: &CaseStep) -> Option<&'a mut Penalty> {

@@ -62,6 +62,7 @@ pub mod licence_message;
 pub mod outbox;
 pub mod parties;
 pub mod plan;
+pub mod registration;
 pub mod review;
 pub mod risk;
 pub mod versions;
@@ -451,6 +452,16 @@ pub enum Duty {
     Administrator,
     /// Anti-smuggling: suspends and resumes declarations.
     AntiSmuggling,
+    // The roles of an enterprise's own users (docs/PARTIES.md "Customs registration"): never an
+    // officer's duty, so not in [`Duty::ALL`] but in [`Duty::ENTERPRISE`].
+    /// Manages the enterprise's users, their roles, and its registration.
+    EnterpriseAdministrator,
+    /// Files declarations and takes the declarant's steps.
+    Declarant,
+    /// Initiates payments and files refund claims.
+    Finance,
+    /// Reads the enterprise's declarations, notices and ledgers only.
+    Viewer,
 }
 
 impl Duty {
@@ -465,6 +476,19 @@ impl Duty {
         Duty::AntiSmuggling,
     ];
 
+    /// The roles of an enterprise's users.
+    pub const ENTERPRISE: [Duty; 4] = [
+        Duty::EnterpriseAdministrator,
+        Duty::Declarant,
+        Duty::Finance,
+        Duty::Viewer,
+    ];
+
+    /// Whether this is an enterprise user's role (not an officer's duty).
+    pub fn is_enterprise_role(self) -> bool {
+        Duty::ENTERPRISE.contains(&self)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Duty::Reviewer => "reviewer",
@@ -475,11 +499,18 @@ impl Duty {
             Duty::Statistician => "statistician",
             Duty::Administrator => "administrator",
             Duty::AntiSmuggling => "anti_smuggling",
+            Duty::EnterpriseAdministrator => "enterprise_administrator",
+            Duty::Declarant => "declarant",
+            Duty::Finance => "finance",
+            Duty::Viewer => "viewer",
         }
     }
 
     pub fn parse(s: &str) -> Option<Duty> {
-        Duty::ALL.into_iter().find(|d| d.as_str() == s)
+        Duty::ALL
+            .into_iter()
+            .chain(Duty::ENTERPRISE)
+            .find(|d| d.as_str() == s)
     }
 }
 
@@ -631,6 +662,10 @@ pub enum StoreError {
     /// The case register refused the step (crate::cases): nothing of the write was kept.
     #[error("case refused: {}", .0.message_en)]
     Case(cases::CaseRefusal),
+    /// The customs registration refused the step (crate::registration): nothing of the write
+    /// was kept.
+    #[error("registration refused: {}", .0.message_en)]
+    Registration(registration::RegistrationRefusal),
     #[error("storage backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -652,6 +687,7 @@ impl StoreError {
             StoreError::Guarantee(r) => r.code(),
             StoreError::Authority(r) => r.code(),
             StoreError::Case(r) => r.code,
+            StoreError::Registration(r) => r.code,
         }
     }
 }

@@ -556,4 +556,54 @@ pub trait PartiesStore: Queued + Send + Sync {
 
     /// The credit changes of an enterprise, oldest first.
     fn credit_history(&self, uscc: Uscc) -> Result<Vec<CreditChange>, StoreError>;
+
+    /// One step of customs registration ([`crate::registration`]), decided on the
+    /// registration as it stands in the writer's transaction, with its audit record; an
+    /// application writes its first administrator's account and, when it takes effect, its
+    /// customs code in the same transaction.
+    fn registration_step(
+        &self,
+        write: crate::registration::RegistrationWrite,
+    ) -> Result<crate::registration::StoredRegistration, StoreError> {
+        crate::registration::check_write(&write)?;
+        self.queue()
+            .call(|r| Request::Registration(Box::new(write), r))
+    }
+
+    /// Replace the roles of an enterprise user (only [`crate::Duty::ENTERPRISE`] roles), with
+    /// its audit record. Returns the accounts changed (0: no such enterprise user).
+    fn set_roles(
+        &self,
+        user_id: i64,
+        roles: Vec<crate::Duty>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if roles.is_empty() || roles.iter().any(|d| !d.is_enterprise_role()) {
+            return Err(StoreError::Invalid(
+                "an enterprise user holds at least one enterprise role and nothing else".into(),
+            ));
+        }
+        self.queue()
+            .call(|r| Request::SetRoles((user_id, roles, actor.clone(), now), r))
+    }
+
+    fn registration(
+        &self,
+        id: i64,
+    ) -> Result<Option<crate::registration::StoredRegistration>, StoreError>;
+
+    fn registration_by_uscc(
+        &self,
+        uscc: Uscc,
+    ) -> Result<Option<crate::registration::StoredRegistration>, StoreError>;
+
+    /// Newest first, at most [`crate::registration::REGISTRATIONS_MAX`].
+    fn registrations(
+        &self,
+        filter: &crate::registration::RegistrationFilter,
+    ) -> Result<Vec<crate::registration::StoredRegistration>, StoreError>;
+
+    /// The enterprise users bound to `uscc` who can sign in, by login.
+    fn enterprise_accounts(&self, uscc: Uscc) -> Result<Vec<crate::Account>, StoreError>;
 }

@@ -123,6 +123,10 @@ requests! {
     GrantAuthority((crate::parties::NewAuthority, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
     RevokeAuthority((i64, Uscc, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
     CaseStep(Box<crate::cases::CaseWrite>) -> crate::cases::StoredCase,
+    // Customs registration and an enterprise's own users (crate::registration).
+    Registration(Box<crate::registration::RegistrationWrite>) -> crate::registration::StoredRegistration,
+    /// An enterprise user's roles replaced (user id, roles): the number of accounts changed.
+    SetRoles((i64, Vec<Duty>, Actor, DateTime<Utc>)) -> u64,
 }
 
 /// A request's result, held until its batch commits.

@@ -175,3 +175,46 @@ fn cars_under_the_licence() -> Vec<u8> {
     }
     v.to_string().into_bytes()
 }
+
+/// The demo's self-registered customs broker, waiting for review on the reviewers' desk
+/// (docs/PARTIES.md "Customs registration"): its administrator signs in as `broker-new`.
+pub const DEMO_APPLICANT: (&str, &str) = ("91310000MA1H7N2Q0A", "上海新设报关有限公司");
+
+/// Put the applicant in the registry and register it through the sign-up, when the ledgers are
+/// on and it has no registration yet.
+pub fn register_applicant(svc: &Clearance) -> Result<(), AppError> {
+    let (Some(ledgers), Some(parties)) = (
+        svc.store().eport_store().filter(|_| svc.eport),
+        svc.store().parties_store(),
+    ) else {
+        return Ok(());
+    };
+    let uscc = Uscc::parse(DEMO_APPLICANT.0).expect("demo USCCs are valid");
+    if parties.registration_by_uscc(uscc)?.is_some() {
+        return Ok(());
+    }
+    ledgers.put_registry(
+        RegistryEntry {
+            uscc,
+            name: DEMO_APPLICANT.1.into(),
+            status: RegistryStatus::Active,
+        },
+        &clearance::Actor::System {
+            component: "demo".into(),
+        },
+        svc.now(),
+    )?;
+    svc.registrations().sign_up(crate::registration::SignUp {
+        kind: store::registration::EnterpriseKind::Broker,
+        uscc: DEMO_APPLICANT.0.into(),
+        office: "2233".into(),
+        name: DEMO_APPLICANT.1.into(),
+        address: "上海市浦东新区示例路 1 号".into(),
+        contact: "周七 021-8888".into(),
+        zone: "9".into(),
+        economic_type: "8".into(),
+        admin_login: "broker-new".into(),
+        admin_password: super::DEMO_PASSWORD.into(),
+    })?;
+    Ok(())
+}

@@ -12,6 +12,7 @@ import { taxClaims, forexReport, bankDesk } from './finance.js';
 import { agencyMessages } from './exchange.js';
 import { guaranteeDesk } from './guarantees.js';
 import { attorneyView, caseDesk } from './parties.js';
+import { signUpView, enterpriseView, registrationDesk } from './registration.js';
 import { paymentDesk } from './bankpay.js';
 
 export const session = { principal: null };
@@ -40,11 +41,12 @@ function navItems(p) {
   if (!p) return [];
   switch (p.kind) {
     case 'enterprise':
-      return [['#/portal', 'nav.declarations'], ['#/portal/new', 'nav.new'], ['#/portal/services', 'nav.services'], ['#/portal/attorney', 'nav.attorney']];
+      return [['#/portal', 'nav.declarations'], ['#/portal/new', 'nav.new'], ['#/portal/services', 'nav.services'], ['#/portal/attorney', 'nav.attorney'], ['#/portal/enterprise', 'nav.enterprise']];
     case 'officer': {
       const items = [['#/officer', 'nav.worklist']];
       if (duties(p).includes('statistician')) items.push(['#/hq', 'nav.dashboard']);
       if (duties(p).includes('anti_smuggling')) items.push(['#/cases', 'nav.cases']);
+      if (duties(p).includes('reviewer')) items.push(['#/registrations', 'nav.registrations']);
       return items;
     }
     case 'hq':
@@ -90,7 +92,8 @@ function loginView(el) {
     h('div.field', h('label', { for: 'password' }, t('login.password')), password),
     err,
     h('button.btn-primary#login-submit', { type: 'submit' }, t('login.submit')),
-    h('p.muted.small', t('login.hint')));
+    h('p.muted.small', t('login.hint')),
+    h('p.small', h('a#register-link', { href: '#/register' }, t('reg.signup_link'))));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -366,6 +369,9 @@ const ROUTES = [
   [/^#\/portal\/services$/, portalServices, ['enterprise']],
   [/^#\/portal\/attorney$/, attorneyView, ['enterprise']],
   [/^#\/cases$/, caseDesk, ['officer', 'hq']],
+  [/^#\/portal\/enterprise$/, enterpriseView, ['enterprise']],
+  [/^#\/registrations$/, registrationDesk, ['officer', 'hq']],
+  [/^#\/register$/, signUpView, null],
   [/^#\/portal\/d\/(\d+)$/, portalDetail, ['enterprise']],
   [/^#\/officer$/, worklist, ['officer', 'hq']],
   [/^#\/officer\/d\/(\d+)$/, officerDetail, ['officer', 'hq']],
@@ -396,7 +402,7 @@ export async function route() {
   const [path, query] = (location.hash || '#/').split('?');
   const params = new URLSearchParams(query || '');
   const p = session.principal;
-  if (!p && path !== '#/login') {
+  if (!p && path !== '#/login' && path !== '#/register') {
     location.replace('#/login');
     return;
   }
