@@ -1,9 +1,12 @@
 //! `jinguan stats bench`: the monthly bulletin over a warehouse with DataFusion, and the same
-//! six SQL statements with DuckDB over the same Parquet files, in the same run. DuckDB is
-//! reached through its Python wheel in a child process (a benchmark reference only, never a
-//! product dependency): the process starts and opens its connection before the clock starts,
-//! and times its own queries. Prints both times, the ratio, rows and bytes on disk, the CPU
-//! model and the load average (docs/BENCHMARKS.md).
+//! SQL statements (`stats::bulletin::bulletin_queries`) with DuckDB over the same Parquet files,
+//! in the same run. Both engines also run the plainer per-dimension form of the same figures
+//! (`stats::bulletin::per_dimension_queries`), and the ratio is taken to DuckDB's faster form, so
+//! that a statement shape which merely suits DataFusion does not flatter it. DuckDB is reached
+//! through its Python wheel in a child process (a benchmark reference only, never a product
+//! dependency): the process starts and opens its connection before the clock starts, and times
+//! its own queries. Prints the times, the ratio, rows and bytes on disk, the CPU model and the
+//! load average (docs/BENCHMARKS.md).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -18,15 +21,18 @@ spec = json.load(sys.stdin)
 con = duckdb.connect()
 con.execute(f"CREATE VIEW items AS SELECT * FROM read_parquet('{spec['glob']}', hive_partitioning = true, hive_types = {{'year': INTEGER, 'month': INTEGER}})")
 rows = con.execute("SELECT COUNT(*) FROM items").fetchone()[0]
-times = []
-for r in range(spec['runs'] + 1):
-    t = time.perf_counter()
-    groups = 0
-    for q in spec['queries']:
-        groups += len(con.execute(q).fetchall())
-    if r > 0:
-        times.append(time.perf_counter() - t)
-print(json.dumps({"rows": rows, "best_s": min(times), "times_s": times, "groups": groups, "version": duckdb.__version__}))
+out = {"rows": rows, "version": duckdb.__version__}
+for name, queries in spec['forms'].items():
+    times = []
+    for r in range(spec['runs'] + 1):
+        t = time.perf_counter()
+        groups = 0
+        for q in queries:
+            groups += len(con.execute(q).fetchall())
+        if r > 0:
+            times.append(time.perf_counter() - t)
+    out[name] = {"best_s": min(times), "times_s": times, "groups": groups}
+print(json.dumps(out))
 "#;
 
 fn cpu_model() -> String {
@@ -71,7 +77,7 @@ pub fn run(
     let bytes = wh.size_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
     let load_before = load_average();
 
-    // DataFusion: the whole bulletin (the six queries, the derived tables, names), as
+    // DataFusion: the whole bulletin (the statements, the derived tables, names), as
     // `jinguan stats bulletin` runs it.
     let mut df_times = Vec::new();
     for r in 0..=runs {
@@ -83,15 +89,39 @@ pub fn run(
             df_times.push(t.elapsed().as_secs_f64());
         }
     }
-    // DuckDB: the same six statements on the same files.
-    let queries: Vec<String> = stats::bulletin::bulletin_queries(y, m, None)
+    // DataFusion: the same statements alone (no names, no derived tables), and the plainer
+    // per-dimension form, as DuckDB runs them below.
+    let bulletin_sql: Vec<String> = stats::bulletin::bulletin_queries(y, m, None)
         .into_iter()
         .map(|(_, q)| q)
         .collect();
+    let per_dimension_sql = stats::bulletin::per_dimension_queries(y, m);
+    let mut df_forms = Vec::new();
+    for (name, queries) in [
+        ("bulletin", &bulletin_sql),
+        ("per_dimension", &per_dimension_sql),
+    ] {
+        let ctx = wh.session().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut best = f64::INFINITY;
+        for r in 0..=runs {
+            let t = Instant::now();
+            for q in queries {
+                let a = wh
+                    .query_in(&ctx, q, Duration::from_secs(3600), usize::MAX)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                std::hint::black_box(&a);
+            }
+            if r > 0 {
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+        }
+        df_forms.push((name, best));
+    }
+    // DuckDB: the same statements, both forms, on the same files.
     let spec = serde_json::json!({
         "glob": format!("{}/*/*/*.parquet", wh.items_dir().display()),
         "runs": runs,
-        "queries": queries,
+        "forms": {"bulletin": bulletin_sql, "per_dimension": per_dimension_sql},
     });
     let mut child = Command::new(python)
         .arg("-c")
@@ -111,7 +141,11 @@ pub fn run(
     }
     let duck: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("DuckDB's answer is not JSON")?;
-    let duck_best = duck["best_s"].as_f64().context("DuckDB time")?;
+    let duck_form = |name: &str| duck[name]["best_s"].as_f64().context("DuckDB time");
+    let (duck_bulletin, duck_per_dim) = (duck_form("bulletin")?, duck_form("per_dimension")?);
+    // The reference is DuckDB's faster form: the ratio does not profit from a form that suits
+    // DataFusion better than DuckDB.
+    let duck_best = duck_bulletin.min(duck_per_dim);
     let df_best = df_times.iter().copied().fold(f64::INFINITY, f64::min);
     let ratio = df_best / duck_best;
     let load_after = load_average();
@@ -123,11 +157,18 @@ pub fn run(
         "| Parquet on disk | {:.2} GiB ({bytes} bytes) |",
         bytes as f64 / (1u64 << 30) as f64
     );
-    println!("| DataFusion bulletin, best of {runs} | {df_best:.3} s |");
     println!(
-        "| DuckDB {} same SQL, best of {runs} | {duck_best:.3} s |",
-        duck["version"].as_str().unwrap_or("?")
+        "| DataFusion bulletin (statements, names, tables), best of {runs} | {df_best:.3} s |"
     );
+    for (name, best) in &df_forms {
+        println!("| DataFusion, {name} statements only, best of {runs} | {best:.3} s |");
+    }
+    let version = duck["version"].as_str().unwrap_or("?");
+    println!("| DuckDB {version}, bulletin statements, best of {runs} | {duck_bulletin:.3} s |");
+    println!(
+        "| DuckDB {version}, per_dimension statements, best of {runs} | {duck_per_dim:.3} s |"
+    );
+    println!("| reference: DuckDB's faster form | {duck_best:.3} s |");
     println!("| ratio DataFusion / DuckDB | {ratio:.2} |");
     println!(
         "| target | ≤ 5 s and ≤ 1.5× DuckDB: {} |",
@@ -144,9 +185,14 @@ pub fn run(
     );
     println!("| load average before / after | {load_before} / {load_after} |");
     if let Some(path) = json {
+        let forms: serde_json::Map<String, serde_json::Value> = df_forms
+            .iter()
+            .map(|(n, b)| (n.to_string(), serde_json::json!(b)))
+            .collect();
         let j = serde_json::json!({
             "month": month, "rows": rows, "bytes": bytes,
             "datafusion_best_s": df_best, "datafusion_times_s": df_times,
+            "datafusion_forms_s": forms,
             "duckdb_best_s": duck_best, "duckdb": duck,
             "ratio": ratio, "cpu": cpu_model(), "load_before": load_before, "load_after": load_after,
         });

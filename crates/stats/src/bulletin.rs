@@ -5,8 +5,9 @@
 //! type. Headings in Chinese and English; CSV ([`Bulletin::to_csv`]) and Excel
 //! ([`Bulletin::to_xlsx`]).
 //!
-//! The warehouse answers six grouped queries ([`bulletin_queries`], plain SQL that DuckDB runs
-//! unchanged in the benchmark); sections, region groups and totals are sums of those answers.
+//! The warehouse answers three grouped statements ([`bulletin_queries`], plain SQL that DuckDB
+//! runs unchanged in the benchmark), each grouping by one integer packing dimension keys, flow,
+//! year and month; the lines, sections, region groups and totals are sums of those answers.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,26 +34,66 @@ pub fn parse_month(s: &str) -> Result<(i32, u32), StatsError> {
     Ok((y, m))
 }
 
-/// The base dimensions the warehouse groups by: (table key, column).
-pub const BASE_DIMENSIONS: [(&str, &str); 6] = [
-    ("chapter", "hs2"),
-    ("partner", "partner_country"),
-    ("trade_mode", "stats_trade_mode"),
-    ("district", "district"),
-    ("region", "region"),
-    ("enterprise_type", "enterprise_type"),
+/// The base dimensions the warehouse groups by: (table key, key column of `items`, the code's
+/// most characters; [`crate::schema::KEY_COLUMNS`]).
+pub const BASE_DIMENSIONS: [(&str, &str, u32); 6] = [
+    ("chapter", "hs2_key", 2),
+    ("partner", "partner_key", 3),
+    ("trade_mode", "stats_trade_mode_key", 2),
+    ("district", "district_key", 4),
+    ("region", "region_key", 2),
+    ("enterprise_type", "enterprise_type_key", 1),
 ];
 
-/// The bulletin's SQL for month `m` of year `y` (optionally as of batch `run_max`): one
-/// statement per base dimension, each returning `code, flow` and eight sums.
-pub fn bulletin_queries(y: i32, m: u32, run_max: Option<i64>) -> Vec<(&'static str, String)> {
+/// The statements of the bulletin, each grouping by the dimensions named together (indexes in
+/// [`BASE_DIMENSIONS`]): chapter × district, partner, trade mode × region × enterprise type.
+/// Dimensions of few codes are grouped together so that fewer statements read the values, each
+/// hash table staying small (at most some tens of thousands of groups).
+pub const STATEMENTS: [&[usize]; 3] = [&[0, 3], &[1], &[2, 4, 5]];
+
+/// The bulletin's SQL for month `m` of year `y` (optionally as of batch `run_max`): per
+/// [`STATEMENTS`], `SELECT k, cny, usd` where `k` packs the group's dimension keys, the flow,
+/// the year (1 this year, 0 the previous) and the month into one integer
+/// ([`unpack`] reverses it), and `cny`, `usd` are the sums of the values. Only the partitions of
+/// the two years' months up to `m` are read.
+pub fn bulletin_queries(y: i32, m: u32, run_max: Option<i64>) -> Vec<(&'static [usize], String)> {
     let p = y - 1;
     let run = run_max
         .map(|r| format!(" AND run <= {r}"))
         .unwrap_or_default();
+    STATEMENTS
+        .iter()
+        .map(|dims| {
+            let mut k = String::new();
+            for (i, d) in dims.iter().enumerate() {
+                let (_, col, len) = BASE_DIMENSIONS[*d];
+                k = if i == 0 {
+                    format!("CAST({col} AS BIGINT)")
+                } else {
+                    format!("({k}) * {} + {col}", crate::schema::key_bound(len))
+                };
+            }
+            let k = format!("(({k}) * 2 + flow_key) * 32 + (year - {p}) * 16 + month");
+            (
+                *dims,
+                format!(
+                    "SELECT {k} AS k, SUM(value_cny_fen) AS cny, SUM(value_usd_cents) AS usd \
+                     FROM items WHERE year IN ({y}, {p}) AND month <= {m}{run} GROUP BY {k}"
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The same figures in the plainer form, for the benchmark's reference: one statement per base
+/// dimension, grouping by its key column and `flow_key`, the four periods as `CASE` sums of each
+/// value (small integer groups, which some engines aggregate in a plain array). Not used by the
+/// bulletin; `jinguan stats bench` times both forms on both engines.
+pub fn per_dimension_queries(y: i32, m: u32) -> Vec<String> {
+    let p = y - 1;
     BASE_DIMENSIONS
         .iter()
-        .map(|(key, col)| {
+        .map(|(_, col, _)| {
             let mut sums = String::new();
             for v in ["value_cny_fen", "value_usd_cents"] {
                 for (name, cond) in [
@@ -67,15 +108,32 @@ pub fn bulletin_queries(y: i32, m: u32, run_max: Option<i64>) -> Vec<(&'static s
                     ));
                 }
             }
-            (
-                *key,
-                format!(
-                    "SELECT {col} AS code, flow{sums} FROM items \
-                     WHERE year IN ({y}, {p}) AND month <= {m}{run} GROUP BY {col}, flow"
-                ),
+            format!(
+                "SELECT {col} AS code, flow_key{sums} FROM items \
+                 WHERE year IN ({y}, {p}) AND month <= {m} GROUP BY {col}, flow_key"
             )
         })
         .collect()
+}
+
+/// A packed key of [`bulletin_queries`] → (the dimensions' keys in the statement's order,
+/// export, this year, month).
+pub fn unpack(dims: &[usize], k: i64) -> (Vec<i64>, bool, bool, u32) {
+    let month = (k % 16) as u32;
+    let this_year = (k / 16) % 2 == 1;
+    let export = (k / 32) % 2 == 1;
+    let mut rest = k / 64;
+    let mut keys = vec![0; dims.len()];
+    for (i, d) in dims.iter().enumerate().rev() {
+        if i == 0 {
+            keys[0] = rest;
+        } else {
+            let b = crate::schema::key_bound(BASE_DIMENSIONS[*d].2);
+            keys[i] = rest % b;
+            rest /= b;
+        }
+    }
+    (keys, export, this_year, month)
 }
 
 /// One period's four figures, in minor units (fen or cents).
@@ -192,20 +250,16 @@ pub fn bulletin(
     let ctx = wh.session()?;
     let lookups = Lookups::new(wh.refdata());
     let mut base: BTreeMap<&str, BTreeMap<String, Line>> = BTreeMap::new();
-    for (key, sql) in bulletin_queries(y, m, run_max) {
+    // Per dimension, key → code (decoded once per key).
+    let mut codes: Vec<BTreeMap<i64, String>> = vec![BTreeMap::new(); BASE_DIMENSIONS.len()];
+    for (dims, sql) in bulletin_queries(y, m, run_max) {
         let answer = wh.query_in(&ctx, &sql, timeout, usize::MAX)?;
-        let lines = base.entry(key).or_default();
         for b in &answer.batches {
-            let code = cast(b.column(0), &DataType::Utf8)?;
-            let code = code.as_string::<i32>();
-            let flow = cast(b.column(1), &DataType::Utf8)?;
-            let flow = flow.as_string::<i32>();
-            let mut sums = Vec::with_capacity(8);
-            for i in 0..8 {
-                sums.push(cast(b.column(2 + i), &DataType::Int64)?);
-            }
+            let cols = (0..3)
+                .map(|i| cast(b.column(i), &DataType::Int64))
+                .collect::<Result<Vec<_>, _>>()?;
             let val = |i: usize, row: usize| -> i64 {
-                let a = sums[i].as_primitive::<Int64Type>();
+                let a = cols[i].as_primitive::<Int64Type>();
                 if a.is_null(row) {
                     0
                 } else {
@@ -213,25 +267,48 @@ pub fn bulletin(
                 }
             };
             for row in 0..b.num_rows() {
-                let f = |o: usize| Figures {
-                    month: val(o, row),
-                    ytd: val(o + 1, row),
-                    prev_month: val(o + 2, row),
-                    prev_ytd: val(o + 3, row),
+                let (keys, export, this_year, month) = unpack(dims, val(0, row));
+                let fig = |v: i64| {
+                    let now = month == m;
+                    if this_year {
+                        Figures {
+                            month: if now { v } else { 0 },
+                            ytd: v,
+                            ..Figures::default()
+                        }
+                    } else {
+                        Figures {
+                            prev_month: if now { v } else { 0 },
+                            prev_ytd: v,
+                            ..Figures::default()
+                        }
+                    }
                 };
-                let flow_i = match flow.value(row) {
-                    "export" => 1,
-                    "import" => 2,
-                    other => return Err(StatsError::Corrupt(format!("flow {other:?}"))),
-                };
-                let c = code.value(row).to_owned();
-                lines
-                    .entry(c.clone())
-                    .or_insert_with(|| Line {
-                        code: c,
-                        ..Line::default()
-                    })
-                    .add_flow(flow_i, &f(0), &f(4));
+                let (cny, usd) = (fig(val(1, row)), fig(val(2, row)));
+                let flow_i = if export { 1 } else { 2 };
+                for (d, key) in dims.iter().zip(keys) {
+                    let code = match codes[*d].get(&key) {
+                        Some(c) => c.clone(),
+                        None => {
+                            let c = crate::schema::key_code(key).ok_or_else(|| {
+                                StatsError::Corrupt(format!(
+                                    "{} {key} is no code's key",
+                                    BASE_DIMENSIONS[*d].1
+                                ))
+                            })?;
+                            codes[*d].insert(key, c.clone());
+                            c
+                        }
+                    };
+                    base.entry(BASE_DIMENSIONS[*d].0)
+                        .or_default()
+                        .entry(code.clone())
+                        .or_insert_with(|| Line {
+                            code,
+                            ..Line::default()
+                        })
+                        .add_flow(flow_i, &cny, &usd);
+                }
             }
         }
     }
@@ -541,12 +618,34 @@ mod tests {
     #[test]
     fn the_queries_read_only_the_two_years_up_to_the_month() {
         let q = bulletin_queries(2026, 10, Some(7));
-        assert_eq!(q.len(), BASE_DIMENSIONS.len());
+        assert_eq!(q.len(), STATEMENTS.len());
+        let mut seen: Vec<usize> = q.iter().flat_map(|(d, _)| d.iter().copied()).collect();
+        seen.sort();
+        assert_eq!(seen, (0..BASE_DIMENSIONS.len()).collect::<Vec<_>>());
         for (_, sql) in &q {
             assert!(
                 sql.contains("WHERE year IN (2026, 2025) AND month <= 10 AND run <= 7"),
                 "{sql}"
             );
         }
+    }
+
+    #[test]
+    fn packed_keys_come_apart() {
+        use crate::schema::{code_key, key_bound};
+        let dims = STATEMENTS[2];
+        let keys: Vec<i64> = dims
+            .iter()
+            .zip(["34", "44", "6"])
+            .map(|(d, c)| code_key(c, BASE_DIMENSIONS[*d].2).unwrap())
+            .collect();
+        // As the SQL packs it: the keys, then export, this year, month.
+        let mut k = keys[0];
+        for (d, key) in dims.iter().zip(&keys).skip(1) {
+            k = k * key_bound(BASE_DIMENSIONS[*d].2) + key;
+        }
+        let k = ((k * 2 + 1) * 32) + 16 + 10;
+        assert_eq!(unpack(dims, k), (keys, true, true, 10));
+        assert!(!unpack(&[1], ((43_523 * 2) * 32) + 3).1, "an import");
     }
 }

@@ -522,6 +522,22 @@ impl Columns {
             q(self.q2.clone())?,
             Arc::new(StringArray::from(self.u2.clone())),
         ];
+        fn strs(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        let hs2: Vec<&str> = self.hs_code.iter().map(|h| &h[..2]).collect();
+        let mut cols = cols;
+        cols.extend(crate::schema::key_arrays(
+            self.flow.iter().copied(),
+            [
+                &hs2[..],
+                &strs(&self.partner)[..],
+                &strs(&self.smode)[..],
+                &strs(&self.district)[..],
+                &strs(&self.region)[..],
+                &strs(&self.etype)[..],
+            ],
+        )?);
         Ok(RecordBatch::try_new(item_schema(), cols)?)
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch,
-    StringArray,
+    Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Int16Array, Int32Array, Int64Array,
+    Int8Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -54,7 +54,106 @@ pub fn item_schema() -> SchemaRef {
         f("unit_1", Utf8),
         Field::new("quantity_2", QUANTITY_TYPE, true),
         Field::new("unit_2", Utf8, true),
+        // The dimension keys: the codes above as narrow integers ([`code_key`]), so that an
+        // engine groups and packs them without touching strings (the bulletin's statements).
+        f("flow_key", Int8),
+        f("hs2_key", Int16),
+        f("partner_key", Int32),
+        f("stats_trade_mode_key", Int16),
+        f("district_key", Int32),
+        f("region_key", Int16),
+        f("enterprise_type_key", Int8),
     ]))
+}
+
+/// The dimension key columns: (key column, code column, the code's most characters). A key is
+/// below `37^len` ([`key_bound`]).
+pub const KEY_COLUMNS: [(&str, &str, u32); 6] = [
+    ("hs2_key", "hs2", 2),
+    ("partner_key", "partner_country", 3),
+    ("stats_trade_mode_key", "stats_trade_mode", 2),
+    ("district_key", "district", 4),
+    ("region_key", "region", 2),
+    ("enterprise_type_key", "enterprise_type", 1),
+];
+
+/// `flow_key`: 1 for exports, 0 for imports.
+pub fn flow_key(flow: &str) -> i8 {
+    i8::from(flow == "export")
+}
+
+/// The exclusive upper bound of the keys of codes of at most `len` characters.
+pub fn key_bound(len: u32) -> i64 {
+    37_i64.pow(len)
+}
+
+fn digit37(b: u8) -> Option<i64> {
+    match b {
+        b'0'..=b'9' => Some(i64::from(b - b'0') + 1),
+        b'A'..=b'Z' => Some(i64::from(b - b'A') + 11),
+        _ => None,
+    }
+}
+
+/// A code of at most `len` characters `0-9A-Z` as a number in base 37, most significant
+/// character first, `0`–`9` → 1–10 and `A`–`Z` → 11–36 (so `"05"` and `"5"` differ): `"85"` →
+/// 9·37 + 6 = 339, `"USA"` → 31·37² + 29·37 + 11 = 43,523. [`key_code`] reverses it. A code
+/// the key cannot hold is refused, never written wrong.
+pub fn code_key(code: &str, len: u32) -> Result<i64, StatsError> {
+    if code.len() > len as usize {
+        return Err(StatsError::Invalid(format!(
+            "code {code:?} is longer than {len} characters"
+        )));
+    }
+    let mut k = 0;
+    for b in code.bytes() {
+        let d = digit37(b).ok_or_else(|| {
+            StatsError::Invalid(format!("code {code:?}: only 0-9 and A-Z have a key"))
+        })?;
+        k = k * 37 + d;
+    }
+    Ok(k)
+}
+
+/// The code of a key ([`code_key`]'s inverse); `None` for a number no code has.
+pub fn key_code(mut key: i64) -> Option<String> {
+    let mut out = Vec::new();
+    while key > 0 {
+        let d = (key % 37) as u8;
+        out.push(match d {
+            0 => return None,
+            1..=10 => b'0' + d - 1,
+            _ => b'A' + d - 11,
+        });
+        key /= 37;
+    }
+    if key < 0 {
+        return None;
+    }
+    out.reverse();
+    String::from_utf8(out).ok()
+}
+
+/// The key columns of rows given by their codes, in [`KEY_COLUMNS`]' order after `flow_key`.
+pub(crate) fn key_arrays<'a>(
+    flows: impl Iterator<Item = &'a str>,
+    codes: [&[&str]; 6],
+) -> Result<Vec<ArrayRef>, StatsError> {
+    let mut out: Vec<ArrayRef> = vec![Arc::new(Int8Array::from_iter_values(flows.map(flow_key)))];
+    for ((_, _, len), codes) in KEY_COLUMNS.iter().zip(codes) {
+        let keys = codes
+            .iter()
+            .map(|c| code_key(c, *len))
+            .collect::<Result<Vec<i64>, _>>()?;
+        out.push(match key_bound(*len) {
+            b if b <= 128 => Arc::new(Int8Array::from_iter_values(keys.iter().map(|k| *k as i8))),
+            b if b <= 32_768 => {
+                Arc::new(Int16Array::from_iter_values(keys.iter().map(|k| *k as i16)))
+            }
+            _ => Arc::new(Int32Array::from_iter_values(keys.iter().map(|k| *k as i32))),
+        });
+    }
+    Ok(out)
 }
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
@@ -78,7 +177,7 @@ pub fn to_batch(rows: &[ItemRow]) -> Result<RecordBatch, StatsError> {
             Decimal128Array::from(v).with_precision_and_scale(28, QUANTITY_SCALE as i8)?,
         ))
     };
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.run))),
         Arc::new(Int64Array::from_iter_values(
             rows.iter().map(|r| r.declaration_id),
@@ -121,6 +220,26 @@ pub fn to_batch(rows: &[ItemRow]) -> Result<RecordBatch, StatsError> {
             rows.iter().map(|r| r.unit_2.as_deref()).collect::<Vec<_>>(),
         )),
     ];
+    let hs2: Vec<&str> = rows
+        .iter()
+        .map(|r| &r.hs_code[..2.min(r.hs_code.len())])
+        .collect();
+    let partner: Vec<&str> = rows.iter().map(|r| r.partner_country.as_str()).collect();
+    let mode: Vec<&str> = rows.iter().map(|r| r.stats_trade_mode.as_str()).collect();
+    let district: Vec<&str> = rows.iter().map(|r| r.district.as_str()).collect();
+    let region: Vec<&str> = rows.iter().map(|r| r.region.as_str()).collect();
+    let etype: Vec<&str> = rows.iter().map(|r| r.enterprise_type.as_str()).collect();
+    columns.extend(key_arrays(
+        rows.iter().map(|r| r.flow),
+        [
+            &hs2[..],
+            &partner[..],
+            &mode[..],
+            &district[..],
+            &region[..],
+            &etype[..],
+        ],
+    )?);
     Ok(RecordBatch::try_new(item_schema(), columns)?)
 }
 
@@ -222,4 +341,28 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<ItemRow>, StatsError> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_codes_in_base_37_and_come_back() {
+        assert_eq!(code_key("85", 2).unwrap(), 9 * 37 + 6);
+        assert_eq!(code_key("USA", 3).unwrap(), 31 * 37 * 37 + 29 * 37 + 11);
+        assert_ne!(code_key("05", 2).unwrap(), code_key("5", 2).unwrap());
+        for code in [
+            "", "0", "5", "05", "85", "99", "ZZ", "USA", "2200", "ZZZZ", "A0",
+        ] {
+            let k = code_key(code, 4).unwrap();
+            assert!(k < key_bound(code.len() as u32), "{code}");
+            assert_eq!(key_code(k).as_deref(), Some(code), "{code}");
+        }
+        assert!(code_key("USA", 2).is_err());
+        assert!(code_key("us", 2).is_err());
+        assert_eq!(key_code(37), None); // a 0 digit: no code
+        assert_eq!(flow_key("export"), 1);
+        assert_eq!(flow_key("import"), 0);
+    }
 }

@@ -243,6 +243,60 @@ fn every_dimension_sums_to_the_total_and_months_match_the_ledger() {
             }
         }
     }
+    // The bulletin groups by the key columns: each line is what the code columns say, for
+    // every dimension, flow and period (the keys and the codes are the same rows' facts).
+    for (key, col) in [
+        ("chapter", "hs2"),
+        ("partner", "partner_country"),
+        ("trade_mode", "stats_trade_mode"),
+        ("district", "district"),
+        ("region", "region"),
+        ("enterprise_type", "enterprise_type"),
+    ] {
+        let sql = format!(
+            "SELECT {col} AS code, flow, \
+             SUM(CASE WHEN year = 2026 THEN value_cny_fen ELSE 0 END) AS ytd, \
+             SUM(CASE WHEN year = 2026 AND month = 10 THEN value_usd_cents ELSE 0 END) AS m_usd, \
+             SUM(CASE WHEN year = 2025 THEN value_cny_fen ELSE 0 END) AS pytd \
+             FROM items WHERE month <= 10 GROUP BY {col}, flow"
+        );
+        let want: BTreeMap<(String, usize), (i64, i64, i64)> = wh
+            .query(&sql, T, 10_000)
+            .unwrap()
+            .json_rows()
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let n = |k: &str| r[k].as_i64().unwrap_or(0);
+                let flow = if r["flow"] == "export" { 1 } else { 2 };
+                (
+                    (r["code"].as_str().unwrap().to_owned(), flow),
+                    (n("ytd"), n("m_usd"), n("pytd")),
+                )
+            })
+            .collect();
+        let got: BTreeMap<(String, usize), (i64, i64, i64)> = b
+            .table(key)
+            .unwrap()
+            .lines
+            .iter()
+            .flat_map(|l| {
+                [1, 2].map(|f| {
+                    (
+                        (l.code.clone(), f),
+                        (l.cny[f].ytd, l.usd[f].month, l.cny[f].prev_ytd),
+                    )
+                })
+            })
+            .filter(|(_, v)| *v != (0, 0, 0))
+            .collect();
+        let want: BTreeMap<_, _> = want.into_iter().filter(|(_, v)| *v != (0, 0, 0)).collect();
+        assert!(!want.is_empty(), "{key}");
+        assert_eq!(
+            got, want,
+            "{key}: the bulletin's lines are the code columns' sums"
+        );
+    }
     // October: 7,124.40 yuan of imports; year to date adds September's; last October's
     // 20,000 yuan gives the growth.
     assert_eq!(total_line.cny[2].month, 712_440);
