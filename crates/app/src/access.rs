@@ -169,8 +169,11 @@ impl Principal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
-    /// Read one declaration with its events, notices and tax breakdown.
+    /// Read one declaration with its events, notices and tax breakdown (and its attached
+    /// documents).
     View,
+    /// Attach a document to a declaration (the declarant, or an officer who sees it).
+    Attach,
     /// List declarations (the listing is narrowed to the principal's scope).
     List,
     Submit,
@@ -266,8 +269,9 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 43] = [
+    pub const ALL: [Operation; 44] = [
         Operation::View,
+        Operation::Attach,
         Operation::List,
         Operation::Submit,
         Operation::RequestAmendment,
@@ -317,7 +321,7 @@ impl Operation {
     fn officer_duty(self) -> OfficerRule {
         use OfficerRule::*;
         match self {
-            Operation::View | Operation::List => AnyDuty,
+            Operation::View | Operation::List | Operation::Attach => AnyDuty,
             Operation::RecordReview | Operation::OrderInspection | Operation::DecideRequest => {
                 Needs(Duty::Reviewer)
             }
@@ -376,6 +380,7 @@ impl Operation {
     fn enterprise_may(self) -> bool {
         match self {
             Operation::View
+            | Operation::Attach
             | Operation::List
             | Operation::Submit
             | Operation::RequestAmendment

@@ -50,6 +50,7 @@ fn officer(office_code: &str, duties: &[Duty]) -> Principal {
 
 const ENTERPRISE_OPS: &[Operation] = &[
     Operation::View,
+    Operation::Attach,
     Operation::Submit,
     Operation::RequestAmendment,
     Operation::RequestCancellation,
@@ -87,6 +88,7 @@ fn agent_declaration_authority_and_case_rows() {
             let expect = matches!(
                 op,
                 Operation::View
+                    | Operation::Attach
                     | Operation::RecordReview
                     | Operation::OrderInspection
                     | Operation::DecideRequest

@@ -50,6 +50,7 @@ mod parties;
 mod payments;
 mod risk;
 mod schema;
+mod search;
 mod writer;
 
 /// Tuning, all bounded.
@@ -628,6 +629,28 @@ impl Store for PostgresStore {
             None
         };
         Ok(Page { items, next })
+    }
+
+    fn search(
+        &self,
+        req: &store::search::SearchRequest,
+    ) -> Result<store::search::Counted<DeclarationSummary>, StoreError> {
+        self.search_declarations(req)
+    }
+
+    fn attachments(
+        &self,
+        id: DeclarationId,
+    ) -> Result<Vec<store::attachments::StoredAttachment>, StoreError> {
+        self.list_attachments(id)
+    }
+
+    fn attachment(
+        &self,
+        id: DeclarationId,
+        attachment_id: i64,
+    ) -> Result<Option<(store::attachments::StoredAttachment, Vec<u8>)>, StoreError> {
+        self.one_attachment(id, attachment_id)
     }
 
     fn daily_stats(

@@ -154,6 +154,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 15: powers of attorney, brokers' filings, the case register and credit history
     // (`crate::parties`; store::parties, store::cases; issue 19).
     crate::parties::MIGRATION,
+    // 17: the web interface's lists and documents (issue 20): the search text of each
+    // declaration (`crate::search`; store::search) and documents attached to declarations
+    // (`crate::writer::attachments`; store::attachments).
+    crate::search::MIGRATION,
 ];
 
 /// What [`migrate`] did.

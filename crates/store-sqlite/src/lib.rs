@@ -34,6 +34,7 @@ use store::audit::{AuditRecord, AuditReport, ChainHead};
 use store::writer::{Answer, Queue, Request};
 use store::*;
 
+mod attachments;
 pub mod backup;
 mod cargo;
 mod daily;
@@ -44,6 +45,7 @@ mod outbox;
 mod parties;
 mod payments;
 mod risk;
+mod search;
 mod versions;
 
 pub const DEFAULT_DIR: &str = "./jinguan-data";
@@ -217,6 +219,10 @@ const MIGRATIONS: &[&str] = &[
     // 16: powers of attorney, brokers' filings, the case register and credit history
     // (store::parties, store::cases; issue 19).
     parties::MIGRATION,
+    // 18: the web interface's lists and documents (issue 20): the search text of each
+    // declaration, kept by triggers (store::search), and documents attached to declarations
+    // (store::attachments).
+    search::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -664,6 +670,28 @@ impl Store for SqliteStore {
             };
             Ok(Page { items, next })
         })
+    }
+
+    fn search(
+        &self,
+        req: &store::search::SearchRequest,
+    ) -> Result<store::search::Counted<DeclarationSummary>, StoreError> {
+        self.read(|c| search::search(c, req))
+    }
+
+    fn attachments(
+        &self,
+        id: DeclarationId,
+    ) -> Result<Vec<store::attachments::StoredAttachment>, StoreError> {
+        self.read(|c| attachments::list(c, id))
+    }
+
+    fn attachment(
+        &self,
+        id: DeclarationId,
+        attachment_id: i64,
+    ) -> Result<Option<(store::attachments::StoredAttachment, Vec<u8>)>, StoreError> {
+        self.read(|c| attachments::one(c, id, attachment_id))
     }
 
     fn daily_stats(
@@ -1115,6 +1143,7 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::GrantAuthority(x, reply) => run!(reply, |c, h| parties::grant(c, h, x)),
         Request::RevokeAuthority(x, reply) => run!(reply, |c, h| parties::revoke(c, h, x)),
         Request::CaseStep(x, reply) => run!(reply, |c, h| parties::case_step(c, h, x)),
+        Request::AddAttachment(x, reply) => run!(reply, |c, h| attachments::add(c, h, x)),
     }
 }
 

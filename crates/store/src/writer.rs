@@ -123,6 +123,8 @@ requests! {
     GrantAuthority((crate::parties::NewAuthority, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
     RevokeAuthority((i64, Uscc, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
     CaseStep(Box<crate::cases::CaseWrite>) -> crate::cases::StoredCase,
+    // Documents attached to a declaration (crate::attachments).
+    AddAttachment(Box<crate::attachments::AttachmentWrite>) -> crate::attachments::StoredAttachment,
 }
 
 /// A request's result, held until its batch commits.
