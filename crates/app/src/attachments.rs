@@ -13,7 +13,8 @@ use store::{DeclarationKey, StoreError};
 use crate::access::Operation;
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::internal;
-use crate::{Principal, StepService};
+use crate::steps::StepService;
+use crate::Principal;
 
 impl StepService<'_> {
     /// Attach a document: the checks, then the store's one write (with its audit record).

@@ -7,7 +7,8 @@ use store::DeclarationKey;
 
 use crate::error::AppError;
 use crate::kernel::internal;
-use crate::{Principal, StepService};
+use crate::steps::StepService;
+use crate::Principal;
 
 impl StepService<'_> {
     /// The declaration's current form (its latest version), or the body as filed for one that

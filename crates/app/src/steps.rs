@@ -614,6 +614,7 @@ impl StepService<'_> {
     }
 
     fn load_visible(
+        &self,
         principal: &Principal,
         key: DeclarationKey,
     ) -> Result<store::StoredDeclaration, AppError> {

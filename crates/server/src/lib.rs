@@ -16,21 +16,20 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use app::{Clearance, Duty, ListQuery, NewUserRequest, Principal, Role, Step};
+use app::{Clearance, Duty, NewUserRequest, Principal, Role, Step};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use clearance::{ExaminationResult, FieldChange, Finding, FindingKind, Lane, Status};
+use clearance::{ExaminationResult, FieldChange, Finding, FindingKind};
 use domain::codes::{OfficeCode, Uscc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use store::{Cursor, DeclarationId, DeclarationKey, PageRequest};
+use store::{DeclarationId, DeclarationKey};
 use utoipa::{OpenApi, ToSchema};
 
 mod attachments_api;
@@ -940,23 +939,6 @@ async fn get_one(
     let key = parse_id(&id)?;
     let detail = blocking(move || svc.steps().get(&p, key)).await?;
     Ok(json_ok(StatusCode::OK, &detail))
-}
-
-fn parse_time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    v.as_deref()
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    invalid(
-                        field,
-                        "time_format",
-                        format!("时间格式有误（RFC 3339）：{e}"),
-                        format!("bad time (RFC 3339): {e}"),
-                    )
-                })
-        })
-        .transpose()
 }
 
 /// The steps, by the last path segment.

@@ -488,6 +488,7 @@ fn cells(d: &DeclarationSummary, zh: bool) -> [String; 9] {
                 Lane::Green => "绿色",
                 Lane::Yellow => "黄色",
                 Lane::Red => "红色",
+                Lane::Blue => "蓝色",
             }
         } else {
             l.as_str()

@@ -8,6 +8,7 @@ use app::{Clearance, Duty, NewUserRequest, Role};
 use domain::codes::{OfficeCode, Uscc};
 use reqwest::StatusCode;
 use serde_json::Value;
+use store::Store;
 
 const A: &str = "91310115MA1K4Q7B4Y";
 const B: &str = "91440300MA5FT3XKX8";
@@ -34,8 +35,20 @@ impl T {
         for (login, role, office, uscc, duties) in [
             ("ent-a", Role::Enterprise, None, Some(A), vec![]),
             ("ent-b", Role::Enterprise, None, Some(B), vec![]),
-            ("pd", Role::Officer, Some("2233"), None, vec![Duty::Inspector]),
-            ("gz", Role::Officer, Some("5100"), None, vec![Duty::Reviewer]),
+            (
+                "pd",
+                Role::Officer,
+                Some("2233"),
+                None,
+                vec![Duty::Inspector],
+            ),
+            (
+                "gz",
+                Role::Officer,
+                Some("5100"),
+                None,
+                vec![Duty::Reviewer],
+            ),
         ] {
             t.bootstrap(NewUserRequest {
                 login: login.into(),
@@ -69,11 +82,23 @@ impl T {
         resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
     }
 
-    async fn upload(&self, token: &str, id: i64, name: &str, ct: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    async fn upload(
+        &self,
+        token: &str,
+        id: i64,
+        name: &str,
+        ct: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
         let resp = self
             .client
-            .post(format!("{}/api/declarations/{id}/attachments", self.base))
-            .query(&[("name", name)])
+            .post(
+                reqwest::Url::parse_with_params(
+                    &format!("{}/api/declarations/{id}/attachments", self.base),
+                    &[("name", name)],
+                )
+                .unwrap(),
+            )
             .bearer_auth(token)
             .header("content-type", ct)
             .body(body)
@@ -116,7 +141,13 @@ async fn documents_are_stored_with_their_checksum_and_seen_only_by_who_sees_the_
     let id = t.file(&a).await;
 
     let (s, stored) = t
-        .upload(&a, id, "发票 invoice-2026.pdf", "application/pdf", PDF.to_vec())
+        .upload(
+            &a,
+            id,
+            "发票 invoice-2026.pdf",
+            "application/pdf",
+            PDF.to_vec(),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{stored}");
     assert_eq!(stored["sha256"], PDF_SHA256);
@@ -125,44 +156,75 @@ async fn documents_are_stored_with_their_checksum_and_seen_only_by_who_sees_the_
     let aid = stored["id"].as_i64().unwrap();
     // The officer of the office attaches an inspection photograph.
     let png = b"\x89PNG\r\n\x1a\nnot really an image".to_vec();
-    let (s, photo) = t.upload(&pd, id, "photo.png", "image/png", png.clone()).await;
+    let (s, photo) = t
+        .upload(&pd, id, "photo.png", "image/png", png.clone())
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{photo}");
 
     // Listed, oldest first, for the declarant and the office.
     for who in [&a, &pd] {
-        let r = t.fetch(who, &format!("/api/declarations/{id}/attachments")).await;
+        let r = t
+            .fetch(who, &format!("/api/declarations/{id}/attachments"))
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         let list: Value = r.json().await.unwrap();
-        let names: Vec<&str> = list.as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, vec!["发票 invoice-2026.pdf", "photo.png"]);
     }
     // Downloaded as uploaded, with its checksum.
-    let r = t.fetch(&pd, &format!("/api/declarations/{id}/attachments/{aid}")).await;
+    let r = t
+        .fetch(&pd, &format!("/api/declarations/{id}/attachments/{aid}"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "application/pdf");
     assert_eq!(r.headers()["x-checksum-sha256"], PDF_SHA256);
-    let cd = r.headers()["content-disposition"].to_str().unwrap().to_owned();
-    assert!(cd.starts_with("attachment;") && cd.contains("UTF-8''%E5%8F%91%E7%A5%A8"), "{cd}");
+    let cd = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cd.starts_with("attachment;") && cd.contains("UTF-8''%E5%8F%91%E7%A5%A8"),
+        "{cd}"
+    );
     assert_eq!(r.bytes().await.unwrap().as_ref(), PDF);
 
     // Another enterprise, and an officer of another customs, see nothing: not found, as the
     // declaration itself; nor may they attach to it.
     for who in [&b, &gz] {
-        let r = t.fetch(who, &format!("/api/declarations/{id}/attachments")).await;
+        let r = t
+            .fetch(who, &format!("/api/declarations/{id}/attachments"))
+            .await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        let r = t.fetch(who, &format!("/api/declarations/{id}/attachments/{aid}")).await;
+        let r = t
+            .fetch(who, &format!("/api/declarations/{id}/attachments/{aid}"))
+            .await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        let (s, _) = t.upload(who, id, "x.pdf", "application/pdf", PDF.to_vec()).await;
+        let (s, _) = t
+            .upload(who, id, "x.pdf", "application/pdf", PDF.to_vec())
+            .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }
     // A document of another declaration is not reached through this one.
-    let r = t.fetch(&a, &format!("/api/declarations/{}/attachments/{aid}", id + 1000)).await;
+    let r = t
+        .fetch(
+            &a,
+            &format!("/api/declarations/{}/attachments/{aid}", id + 1000),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Audited: each upload, with its checksum, in the chain, which stays intact.
     let audited = t.audited("attachment.add");
     assert_eq!(audited.len(), 2, "{audited:?}");
-    assert!(audited[0].starts_with(&format!("declaration:{id} ")) && audited[0].contains(PDF_SHA256), "{audited:?}");
+    assert!(
+        audited[0].starts_with(&format!("declaration:{id} ")) && audited[0].contains(PDF_SHA256),
+        "{audited:?}"
+    );
     assert!(t.store.verify_audit().unwrap().is_intact());
 }
 
@@ -176,37 +238,73 @@ async fn bad_uploads_list_their_problems_and_store_nothing() {
     let (s, r) = t.upload(&a, id, "", "application/zip", vec![]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
     let problems = r["error"]["problems"].as_array().unwrap();
-    let fields: Vec<&str> = problems.iter().map(|p| p["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = problems
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, vec!["name", "content_type", "file"], "{r}");
-    assert!(problems.iter().all(|p| p["message_zh"].is_string() && p["message_en"].is_string()));
+    assert!(problems
+        .iter()
+        .all(|p| p["message_zh"].is_string() && p["message_en"].is_string()));
     // A name with a slash.
-    let (s, _) = t.upload(&a, id, "../etc/passwd", "application/pdf", PDF.to_vec()).await;
+    let (s, _) = t
+        .upload(&a, id, "../etc/passwd", "application/pdf", PDF.to_vec())
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     // Too large: 413 in the one error shape.
     let (s, r) = t
-        .upload(&a, id, "big.pdf", "application/pdf", vec![b'x'; 5 * 1024 * 1024 + 1])
+        .upload(
+            &a,
+            id,
+            "big.pdf",
+            "application/pdf",
+            vec![b'x'; 5 * 1024 * 1024 + 1],
+        )
         .await;
-    assert!(s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::PAYLOAD_TOO_LARGE, "{s} {r}");
+    assert!(
+        s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::PAYLOAD_TOO_LARGE,
+        "{s} {r}"
+    );
     assert!(r["error"]["message_en"].is_string(), "{r}");
     let (s, _) = t
-        .upload(&a, id, "huge.pdf", "application/pdf", vec![b'x'; 7 * 1024 * 1024])
+        .upload(
+            &a,
+            id,
+            "huge.pdf",
+            "application/pdf",
+            vec![b'x'; 7 * 1024 * 1024],
+        )
         .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     // A declaration that does not exist.
-    let (s, _) = t.upload(&a, 999_999, "x.pdf", "application/pdf", PDF.to_vec()).await;
+    let (s, _) = t
+        .upload(&a, 999_999, "x.pdf", "application/pdf", PDF.to_vec())
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Nothing stored, nothing audited.
-    let r = t.fetch(&a, &format!("/api/declarations/{id}/attachments")).await;
+    let r = t
+        .fetch(&a, &format!("/api/declarations/{id}/attachments"))
+        .await;
     assert_eq!(r.json::<Value>().await.unwrap(), Value::Array(vec![]));
     assert!(t.audited("attachment.add").is_empty());
 
     // At most 20 on a declaration.
     for i in 0..20 {
-        let (s, _) = t.upload(&a, id, &format!("d{i}.pdf"), "application/pdf", PDF.to_vec()).await;
+        let (s, _) = t
+            .upload(
+                &a,
+                id,
+                &format!("d{i}.pdf"),
+                "application/pdf",
+                PDF.to_vec(),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED);
     }
-    let (s, r) = t.upload(&a, id, "d21.pdf", "application/pdf", PDF.to_vec()).await;
+    let (s, r) = t
+        .upload(&a, id, "d21.pdf", "application/pdf", PDF.to_vec())
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r["error"]["problems"][0]["code"], "too_many", "{r}");
 }
@@ -224,7 +322,10 @@ async fn a_declaration_copies_into_a_new_filing() {
     let form: Value = r.json().await.unwrap();
     let template: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
     assert_eq!(form["trader"]["uscc"], A);
-    assert_eq!(form["items"][0]["commodity_code"], template["items"][0]["commodity_code"]);
+    assert_eq!(
+        form["items"][0]["commodity_code"],
+        template["items"][0]["commodity_code"]
+    );
     let amount = |v: &Value| -> f64 { v.to_string().trim_matches('"').parse().unwrap() };
     assert_eq!(
         amount(&form["items"][0]["total_price"]),

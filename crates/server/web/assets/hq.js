@@ -100,7 +100,7 @@ export async function dashboard(el, { params, session }) {
   const officeCanvas = canvas('chart-offices', t('hq.by_office'));
 
   el.append(h('div.grid2',
-    section('hq.lane_mix', laneCanvas, table([t('detail.lane'), t('hq.count')], lanes.map((l) => h('tr', h('td', l === 'blue' ? tk('lane', l) : h('a', { href: drill({ lane: l }), class: 'drill' }, tk('lane', l))), h('td.num', fmtNumber(s.lane_mix[l] || 0)))), { cls: 'compact' })),
+    section('hq.lane_mix', laneCanvas, table([t('detail.lane'), t('hq.count')], lanes.map((l) => h('tr', h('td', h('a', { href: drill({ lane: l }), class: 'drill' }, tk('lane', l))), h('td.num', fmtNumber(s.lane_mix[l] || 0)))), { cls: 'compact' })),
     section('hq.by_status', statusCanvas, h('ul.drill-links#status-drill', Object.keys(s.by_status).map((x) => h('li', h('a', { href: drill({ status: x }), class: 'drill' }, `${tk('status', x)} ${fmtNumber(s.by_status[x])}`)))))));
   el.append(h('div.grid2',
     section('hq.top_commodities', commCanvas, s.top_commodities.length ? table([t('f.commodity_code'), t('hq.description'), t('hq.items')],
@@ -115,7 +115,7 @@ export async function dashboard(el, { params, session }) {
   chart(laneCanvas.firstChild, {
     type: 'doughnut',
     data: { labels: lanes.map((l) => tk('lane', l)), datasets: [{ data: lanes.map((l) => s.lane_mix[l] || 0), backgroundColor: lanes.map((l) => LANE_COLOURS[l]) }] },
-    options: { onClick: onPick((i) => drill(lanes[i] === 'blue' ? {} : { lane: lanes[i] })), plugins: { legend: { position: 'right' } } },
+    options: { onClick: onPick((i) => drill({ lane: lanes[i] })), plugins: { legend: { position: 'right' } } },
   });
   const statuses = Object.keys(s.by_status);
   chart(statusCanvas.firstChild, {

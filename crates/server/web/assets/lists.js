@@ -86,7 +86,7 @@ export async function serverList(el, { id, hashBase, params, keep = {}, fields =
   }
   if (fields.includes('lane')) {
     inputs.lane = h('select', { id: `${id}-lane`, name: 'lane' }, h('option', { value: '' }, t('filter.any_lane')),
-      ['green', 'yellow', 'red'].map((l) => h('option', { value: l, selected: l === state.get('lane') ? true : null }, tk('lane', l))));
+      ['green', 'yellow', 'red', 'blue'].map((l) => h('option', { value: l, selected: l === state.get('lane') ? true : null }, tk('lane', l))));
     parts.push(h('div.field', h('label', { for: `${id}-lane` }, t('filter.lane')), inputs.lane));
   }
   if (fields.includes('office')) {
