@@ -252,8 +252,11 @@ fn enterprise_role_allows(op: Operation, roles: &BTreeSet<Duty>) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
-    /// Read one declaration with its events, notices and tax breakdown.
+    /// Read one declaration with its events, notices and tax breakdown (and its attached
+    /// documents).
     View,
+    /// Attach a document to a declaration (the declarant, or an officer who sees it).
+    Attach,
     /// List declarations (the listing is narrowed to the principal's scope).
     List,
     Submit,
@@ -355,8 +358,9 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 45] = [
+    pub const ALL: [Operation; 46] = [
         Operation::View,
+        Operation::Attach,
         Operation::List,
         Operation::Submit,
         Operation::RequestAmendment,
@@ -408,7 +412,7 @@ impl Operation {
     fn officer_duty(self) -> OfficerRule {
         use OfficerRule::*;
         match self {
-            Operation::View | Operation::List => AnyDuty,
+            Operation::View | Operation::List | Operation::Attach => AnyDuty,
             Operation::RecordReview | Operation::OrderInspection | Operation::DecideRequest => {
                 Needs(Duty::Reviewer)
             }
@@ -468,6 +472,7 @@ impl Operation {
     fn enterprise_may(self) -> bool {
         match self {
             Operation::View
+            | Operation::Attach
             | Operation::List
             | Operation::Submit
             | Operation::RequestAmendment

@@ -76,11 +76,13 @@
 pub mod access;
 pub mod anchor;
 pub mod assessment;
+pub mod attachments;
 pub mod attorney;
 pub mod auth;
 pub mod cargo_desk;
 pub mod case_desk;
 pub mod clock;
+pub mod copy;
 pub mod demo;
 pub mod eport_desk;
 pub mod error;

@@ -604,6 +604,15 @@ impl StepService<'_> {
 
     /// Load a declaration the principal may see; one they may not see is "not found", so that
     /// numbers cannot be probed.
+    /// [`Self::load_visible`], for the other features of a declaration (its documents).
+    pub(crate) fn load_visible_pub(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+    ) -> Result<store::StoredDeclaration, AppError> {
+        self.load_visible(principal, key)
+    }
+
     fn load_visible(
         &self,
         principal: &Principal,
@@ -703,31 +712,7 @@ impl StepService<'_> {
         let allowed = self
             .core
             .authorize(principal, (Operation::List, Resource::Listing))?;
-        let mut filter = ListFilter {
-            status: query.status,
-            lane: query.lane,
-            declaration_office: query.office,
-            declarant: query.declarant,
-            submitted_from: query.submitted_from,
-            submitted_to: query.submitted_to,
-            offices: None,
-        };
-        // An enterprise its own, an officer those of their offices, HQ all.
-        match allowed.scope() {
-            Scope::Own(uscc) => {
-                if query.declarant.is_some_and(|d| d != *uscc) {
-                    return Err(allowed.denied());
-                }
-                filter.declarant = Some(*uscc);
-            }
-            Scope::Offices(_, within) => match query.office {
-                Some(o) if !allowed.covers(o) => return Err(allowed.denied()),
-                Some(_) => {}
-                None => filter.offices = Some(within.to_vec()),
-            },
-            Scope::Everywhere => {}
-            Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
-        }
+        let filter = scoped_filter(&allowed, query)?;
         if page.limit == 0 || page.limit > store::PAGE_MAX {
             return Err(AppError::invalid(
                 "limit",
@@ -738,6 +723,25 @@ impl StepService<'_> {
         }
         self.core.store.list(&filter, &page).map_err(|e| match e {
             StoreError::Invalid(why) => AppError::invalid("cursor", "invalid", why.clone(), why),
+            other => other.into(),
+        })
+    }
+
+    /// A page of the declarations the principal may see that match, by number, sorted, with
+    /// the total (the web interface's lists and their export). The bounds are the caller's to
+    /// check ([`store::search::SearchRequest::check`]); a refusal of the store's is `invalid`.
+    pub fn search(
+        &self,
+        principal: &Principal,
+        query: ListQuery,
+        mut req: store::search::SearchRequest,
+    ) -> Result<store::search::Counted<DeclarationSummary>, AppError> {
+        let allowed = self
+            .core
+            .authorize(principal, (Operation::List, Resource::Listing))?;
+        req.filter = scoped_filter(&allowed, query)?;
+        self.core.store.search(&req).map_err(|e| match e {
+            StoreError::Invalid(why) => AppError::invalid("query", "invalid", why.clone(), why),
             other => other.into(),
         })
     }
@@ -822,4 +826,35 @@ fn officer_actor(login: &str, office: OfficeCode, op: Operation) -> Actor {
             office,
         }
     }
+}
+
+/// The filter of a listing: the caller's, narrowed to what the principal may see (an
+/// enterprise its own, an officer those of their offices, HQ all).
+fn scoped_filter(allowed: &Allowed<'_>, query: ListQuery) -> Result<ListFilter, AppError> {
+    let mut filter = ListFilter {
+        status: query.status,
+        lane: query.lane,
+        declaration_office: query.office,
+        declarant: query.declarant,
+        submitted_from: query.submitted_from,
+        submitted_to: query.submitted_to,
+        offices: None,
+    };
+    // An enterprise its own, an officer those of their offices, HQ all.
+    match allowed.scope() {
+        Scope::Own(uscc) => {
+            if query.declarant.is_some_and(|d| d != *uscc) {
+                return Err(allowed.denied());
+            }
+            filter.declarant = Some(*uscc);
+        }
+        Scope::Offices(_, within) => match query.office {
+            Some(o) if !allowed.covers(o) => return Err(allowed.denied()),
+            Some(_) => {}
+            None => filter.offices = Some(within.to_vec()),
+        },
+        Scope::Everywhere => {}
+        Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
+    }
+    Ok(filter)
 }

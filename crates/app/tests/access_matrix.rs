@@ -39,6 +39,7 @@ fn duty_ops(d: Duty) -> &'static [Operation] {
 
 const ENTERPRISE_OPS: &[Operation] = &[
     Operation::View,
+    Operation::Attach,
     Operation::Submit,
     Operation::RequestAmendment,
     Operation::RequestCancellation,
@@ -92,7 +93,9 @@ fn declaration_matrix() {
 
         // Officers, one duty each, by office relation.
         for duty in Duty::ALL {
-            let allowed_in_scope = op == Operation::View || duty_ops(duty).contains(&op);
+            // Seeing a declaration, an officer may also attach a document to it (issue 20).
+            let allowed_in_scope =
+                op == Operation::View || op == Operation::Attach || duty_ops(duty).contains(&op);
             for (scope, code, in_scope) in [
                 ("own office", "0101", true),
                 ("parent office", "0100", true),
@@ -122,7 +125,12 @@ fn declaration_matrix() {
             office: office("0101"),
             duties: BTreeSet::new(),
         };
-        check("officer without duties", &none, op, op == Operation::View);
+        check(
+            "officer without duties",
+            &none,
+            op,
+            op == Operation::View || op == Operation::Attach,
+        );
 
         let agency = Principal::Agency {
             user_id: 5,

@@ -51,6 +51,7 @@ fn officer(office_code: &str, duties: &[Duty]) -> Principal {
 
 const ENTERPRISE_OPS: &[Operation] = &[
     Operation::View,
+    Operation::Attach,
     Operation::Submit,
     Operation::RequestAmendment,
     Operation::RequestCancellation,
@@ -88,6 +89,7 @@ fn agent_declaration_authority_and_case_rows() {
             let expect = matches!(
                 op,
                 Operation::View
+                    | Operation::Attach
                     | Operation::RecordReview
                     | Operation::OrderInspection
                     | Operation::DecideRequest

@@ -71,7 +71,15 @@ fn check_forgery(method: &Method, path: &str, headers: &HeaderMap) -> Result<(),
     let typed = mime == "application/json"
         || mime == "application/xml"
         || mime == "text/xml"
-        || mime.ends_with("+xml");
+        || mime.ends_with("+xml")
+        // A document uploaded as itself (PDF, an image): any type but those a page of another
+        // site may send without asking first (CORS "simple" requests).
+        || (path.ends_with("/attachments")
+            && !mime.is_empty()
+            && !matches!(
+                mime.as_str(),
+                "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+            ));
     if typed {
         Ok(())
     } else {

@@ -16,23 +16,23 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use app::{Clearance, Duty, ListQuery, NewUserRequest, Principal, Role, Step};
+use app::{Clearance, Duty, NewUserRequest, Principal, Role, Step};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use clearance::{ExaminationResult, FieldChange, Finding, FindingKind, Lane, Status};
+use clearance::{ExaminationResult, FieldChange, Finding, FindingKind};
 use domain::codes::{OfficeCode, Uscc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use store::{Cursor, DeclarationId, DeclarationKey, PageRequest};
+use store::{DeclarationId, DeclarationKey};
 use utoipa::{OpenApi, ToSchema};
 
+mod attachments_api;
 mod cargo_api;
 pub mod conn;
 mod eport_api;
@@ -42,6 +42,7 @@ mod finance_api;
 mod formats_api;
 mod guarantee_api;
 mod hardening;
+mod list_api;
 pub mod metrics;
 mod parties_api;
 mod payments_api;
@@ -135,7 +136,8 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .route("/api/password", post(change_password))
         .route("/api/audit/head", get(audit_head))
         .route("/api/audit/verify", get(verify_audit))
-        .route("/api/declarations", post(submit).get(list))
+        .route("/api/declarations", post(submit).get(list_api::list))
+        .route("/api/declarations/export", get(list_api::export))
         .route("/api/declarations/check", post(ui_api::check))
         .route("/api/codes/{table}", get(ui_api::codes))
         .route("/api/stats/summary", get(ui_api::stats_summary))
@@ -152,6 +154,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(registration_api::routes())
         .merge(payments_api::routes())
         .merge(xml_api::routes())
+        .merge(attachments_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route(
             "/api/declarations/{id}/receipts",
@@ -467,22 +470,6 @@ pub struct SuspendBody {
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}
 
-/// Listing filters (query string).
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    pub status: Option<String>,
-    pub lane: Option<String>,
-    pub office: Option<String>,
-    pub declarant: Option<String>,
-    /// Submitted at or after (RFC 3339).
-    pub from: Option<String>,
-    /// Submitted before (RFC 3339).
-    pub to: Option<String>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
@@ -623,6 +610,7 @@ async fn openapi() -> Response {
     doc.merge(<payments_api::PaymentsApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     doc.merge(<formats_api::FormatsApiDoc as OpenApi>::openapi());
+    doc.merge(<attachments_api::AttachmentsDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()
@@ -999,92 +987,6 @@ async fn get_one(
     Ok(json_ok(StatusCode::OK, &detail))
 }
 
-fn parse_time(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    v.as_deref()
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    invalid(
-                        field,
-                        "time_format",
-                        format!("时间格式有误（RFC 3339）：{e}"),
-                        format!("bad time (RFC 3339): {e}"),
-                    )
-                })
-        })
-        .transpose()
-}
-
-#[utoipa::path(get, path = "/api/declarations", params(ListParams),
-    responses((status = 200, description = "a page, newest first, with the cursor of the next")))]
-async fn list(
-    State(svc): State<Svc>,
-    headers: HeaderMap,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let (p, _) = principal(&svc, &headers).await?;
-    let Query(q) = query.map_err(|e| {
-        invalid(
-            "query",
-            "query",
-            format!("查询参数有误：{e}"),
-            format!("bad query: {e}"),
-        )
-    })?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            Status::parse(s)
-                .ok_or_else(|| invalid("status", "unknown_status", "未知状态", "unknown status"))
-        })
-        .transpose()?;
-    let lane = q
-        .lane
-        .as_deref()
-        .map(|s| {
-            Lane::parse(s)
-                .ok_or_else(|| invalid("lane", "unknown_lane", "未知通道", "unknown lane"))
-        })
-        .transpose()?;
-    let office = q
-        .office
-        .as_deref()
-        .map(|s| {
-            OfficeCode::parse(s)
-                .map_err(|e| invalid("office", "office_code", e.to_string(), e.to_string()))
-        })
-        .transpose()?;
-    let declarant = q
-        .declarant
-        .as_deref()
-        .map(|s| {
-            Uscc::parse(s).map_err(|e| invalid("declarant", "uscc", e.to_string(), e.to_string()))
-        })
-        .transpose()?;
-    let query = ListQuery {
-        status,
-        lane,
-        office,
-        declarant,
-        submitted_from: parse_time("from", &q.from)?,
-        submitted_to: parse_time("to", &q.to)?,
-    };
-    let page = PageRequest {
-        after: q.cursor.as_deref().map(Cursor::parse),
-        limit: q.limit.unwrap_or(PAGE_DEFAULT),
-    };
-    let page = blocking(move || svc.steps().list(&p, query, page)).await?;
-    Ok(json_ok(
-        StatusCode::OK,
-        &serde_json::json!({
-            "items": page.items,
-            "next_cursor": page.next.as_ref().map(Cursor::as_str),
-        }),
-    ))
-}
-
 /// The steps, by the last path segment.
 const STEPS: &[&str] = &[
     "amendment-request",
@@ -1293,7 +1195,8 @@ step_docs! {
         revoke_sessions,
         verify_audit,
         submit,
-        list,
+        list_api::list,
+        list_api::export,
         get_one,
         doc_amendment,
         doc_cancellation,

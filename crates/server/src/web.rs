@@ -23,6 +23,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     ("ui.js", JS, include_bytes!("../web/assets/ui.js")),
     ("detail.js", JS, include_bytes!("../web/assets/detail.js")),
     ("portal.js", JS, include_bytes!("../web/assets/portal.js")),
+    ("lists.js", JS, include_bytes!("../web/assets/lists.js")),
     ("finance.js", JS, include_bytes!("../web/assets/finance.js")),
     (
         "guarantees.js",

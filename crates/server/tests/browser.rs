@@ -1021,48 +1021,95 @@ async fn file_inspect_pay_release_in_a_browser() {
         .await;
     ui.both_languages("sign-up", None).await;
 
-    // The officer: the worklist of every status sorts, filters and exports what it shows.
+    // The officer: the worklist of every status, searched, sorted and paged by the service,
+    // with the total, and exported (CSV, .xlsx) from the same query.
     ui.sign_in(OFFICER).await;
     // A reviewer also has the registration desk (issue 19).
     ui.assert_nav(OFFICER, &["#/officer", "#/registrations"])
         .await;
     ui.go("#/officer?tab=all").await;
     ui.assert_heading_focused("the worklist").await;
-    let numbers = "return [...document.querySelectorAll('#worklist tbody tr')].filter((r) => !r.hidden).map((r) => r.cells[0].textContent);";
+    let numbers = "return [...document.querySelectorAll('#worklist tbody tr')].map((r) => r.cells[0].textContent);";
     let before = ui.js(numbers, vec![]).await;
     assert!(
         before.as_array().unwrap().len() >= 2,
         "several declarations: {before}"
     );
-    ui.click("#work-sort-0").await;
-    let up: Vec<String> = serde_json::from_value(ui.js(numbers, vec![]).await).unwrap();
-    let mut sorted = up.clone();
-    sorted.sort();
-    assert_eq!(up, sorted, "sorted by number, ascending");
-    ui.click("#work-sort-0").await;
-    let down: Vec<String> = serde_json::from_value(ui.js(numbers, vec![]).await).unwrap();
-    sorted.reverse();
-    assert_eq!(down, sorted, "sorted by number, descending");
-    ui.type_into("work-filter", &declaration_no).await;
+    assert!(
+        ui.text("#worklist-total").await.contains("共"),
+        "the total is shown"
+    );
+    // What the service answers for a sort, as the list shows it (the number column shows the
+    // declaration number, or the pre-entry number before there is one).
+    let served = |sort: &str| {
+        format!(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/declarations?sort={sort}&page=1&limit=20', {{ credentials: 'same-origin' }})
+               .then((r) => r.json()).then((p) => done(p.items.map((d) => d.declaration_no || d.pre_entry_no)));"
+        )
+    };
+    ui.click("#worklist-sort-declaration_no").await;
     ui.until(
-        &format!("JSON.stringify([...document.querySelectorAll('#worklist tbody tr')].filter((r) => !r.hidden).map((r) => r.cells[0].textContent)) === JSON.stringify(['{declaration_no}'])"),
-        "the filter to keep the one declaration",
+        "document.querySelector('th[aria-sort=ascending] #worklist-sort-declaration_no') !== null",
+        "sorted by number, ascending",
     )
     .await;
-    assert!(ui.text("#work-count").await.contains("1 /"));
-    // The export: what is shown, as CSV with a byte order mark (Excel then reads the Chinese).
-    ui.js(
-        "window.__csv = null; const made = URL.createObjectURL.bind(URL); URL.createObjectURL = (b) => { window.__csv = b; return made(b); };",
-        vec![],
+    let want =
+        ui.c.execute_async(&served("declaration_no"), vec![])
+            .await
+            .unwrap();
+    assert_eq!(
+        ui.js(numbers, vec![]).await,
+        want,
+        "the service's ascending order"
+    );
+    ui.click("#worklist-sort-declaration_no").await;
+    ui.until(
+        "document.querySelector('th[aria-sort=descending] #worklist-sort-declaration_no') !== null",
+        "sorted by number, descending",
     )
     .await;
-    ui.click("#work-csv").await;
+    let want =
+        ui.c.execute_async(&served("-declaration_no"), vec![])
+            .await
+            .unwrap();
+    assert_eq!(
+        ui.js(numbers, vec![]).await,
+        want,
+        "the service's descending order"
+    );
+    // Free text: the declaration number finds the one declaration, the total says 1.
+    ui.type_into("worklist-q", &declaration_no).await;
+    ui.click("#worklist-apply").await;
+    ui.until(
+        &format!("JSON.stringify([...document.querySelectorAll('#worklist tbody tr')].map((r) => r.cells[0].textContent)) === JSON.stringify(['{declaration_no}'])"),
+        "the search to find the one declaration",
+    )
+    .await;
+    assert!(
+        ui.text("#worklist-total").await.contains("共 1 份"),
+        "{}",
+        ui.text("#worklist-total").await
+    );
+    // The export links ask the same query; the CSV, fetched as the link would, holds that row.
+    let href = ui
+        .js(
+            "return document.getElementById('worklist-export-csv').getAttribute('href');",
+            vec![],
+        )
+        .await;
+    let href = href.as_str().unwrap().to_owned();
+    assert!(
+        href.contains(&format!("q={declaration_no}")) && href.contains("format=csv"),
+        "{href}"
+    );
     let csv = ui
         .c
         .execute_async(
-            "const done = arguments[arguments.length - 1];
-             const wait = () => window.__csv ? window.__csv.arrayBuffer().then((b) => done(Array.from(new Uint8Array(b)))) : setTimeout(wait, 20);
-             wait();",
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 fetch({href:?}, {{ credentials: 'same-origin' }}).then((r) => r.arrayBuffer()).then((b) => done(Array.from(new Uint8Array(b))));"
+            ),
             vec![],
         )
         .await
@@ -1075,14 +1122,24 @@ async fn file_inspect_pay_release_in_a_browser() {
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "the header and the one row shown: {text}");
-    assert!(lines[0].starts_with("编号,"), "{text}");
-    assert!(lines[1].starts_with(&declaration_no), "{text}");
+    assert!(lines[0].starts_with("预录入编号,"), "{text}");
+    assert!(lines[1].contains(&declaration_no), "{text}");
+    let xlsx = ui
+        .js(
+            "return document.getElementById('worklist-export-xlsx').getAttribute('href');",
+            vec![],
+        )
+        .await;
+    assert!(xlsx.as_str().unwrap().contains("format=xlsx"), "{xlsx}");
     ui.shot("05-officer-worklist-filtered").await;
     // A filter the service refuses: its problem on the page, in words, with the filters.
     ui.go("#/officer?tab=all&office=abc").await;
-    let said = ui.text("#filter-error").await;
+    let said = ui.text("#worklist-error").await;
     assert!(said.contains("关区") && !said.contains("found 3"), "{said}");
-    assert!(ui.text("label[for='f-office']").await.contains("关区"));
+    assert!(ui
+        .text("label[for='worklist-office']")
+        .await
+        .contains("关区"));
     ui.assert_no_console_errors("worklist, bad filter", true)
         .await;
 

@@ -10,7 +10,8 @@
 //! - [`cargo_contract`], [`eport_contract`], [`finance_contract`], [`outbox_contract`],
 //!   [`risk_contract`]: the sub-stores;
 //! - [`versions_contract`]: declaration versions and their re-assessment (issue 14);
-//! - [`parties_contract`]: powers of attorney and the case register (issue 19).
+//! - [`parties_contract`]: powers of attorney and the case register (issue 19);
+//! - [`search_contract`]: searching declarations for the web interface's lists (issue 20).
 
 pub mod bench;
 pub mod cargo_contract;
@@ -22,4 +23,5 @@ pub mod guarantee_contract;
 pub mod outbox_contract;
 pub mod parties_contract;
 pub mod risk_contract;
+pub mod search_contract;
 pub mod versions_contract;

@@ -53,6 +53,7 @@ mod registration;
 mod risk;
 mod schema;
 pub mod tls;
+mod search;
 mod writer;
 
 /// Tuning, all bounded.
@@ -641,6 +642,28 @@ impl Store for PostgresStore {
             None
         };
         Ok(Page { items, next })
+    }
+
+    fn search(
+        &self,
+        req: &store::search::SearchRequest,
+    ) -> Result<store::search::Counted<DeclarationSummary>, StoreError> {
+        self.search_declarations(req)
+    }
+
+    fn attachments(
+        &self,
+        id: DeclarationId,
+    ) -> Result<Vec<store::attachments::StoredAttachment>, StoreError> {
+        self.list_attachments(id)
+    }
+
+    fn attachment(
+        &self,
+        id: DeclarationId,
+        attachment_id: i64,
+    ) -> Result<Option<(store::attachments::StoredAttachment, Vec<u8>)>, StoreError> {
+        self.one_attachment(id, attachment_id)
     }
 
     fn daily_stats(

@@ -157,7 +157,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 16: customs registration of enterprises (`crate::registration`; store::registration;
     // issue 19).
     crate::registration::MIGRATION,
-    // 19 (issue 16): the writer counts new declaration rows in the daily aggregates once per
+    // 17: the web interface's lists and documents (issue 20): the search text of each
+    // declaration (`crate::search`; store::search) and documents attached to declarations
+    // (`crate::writer::attachments`; store::attachments).
+    crate::search::MIGRATION,
+    // 18 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // group; the trigger keeps counting updates only.
     crate::daily::MIGRATION_WRITER_COUNTS,
 ];

@@ -37,6 +37,7 @@ use tokio_postgres::{Client, Config, Statement};
 use crate::{backend, corrupt, ms, WriterStats};
 
 pub(crate) mod accounts;
+pub(crate) mod attachments;
 pub(crate) mod cargo;
 pub(crate) mod eport;
 pub(crate) mod finance;
@@ -1203,6 +1204,9 @@ impl Tx<'_> {
                 Answer::new(reply, self.registration_step(head, x).await)
             }
             Request::SetRoles(x, reply) => Answer::new(reply, self.set_roles(head, x).await),
+            Request::AddAttachment(x, reply) => {
+                Answer::new(reply, self.add_attachment(head, x).await)
+            }
             Request::AppendWithOutbox(x, reply) => {
                 Answer::new(reply, self.append_with_outbox(head, x).await)
             }

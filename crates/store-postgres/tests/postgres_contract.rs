@@ -283,8 +283,9 @@ fn migrations_are_versioned() {
     assert_eq!(
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
         // 13 the dashboard's daily aggregates, 14 the account lifecycle, 15 powers of attorney and
-        // cases, 16 customs registration, 17 new rows counted by the writer.
-        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17"
+        // cases, 16 customs registration, 17 the search text and attachments (issue 20), 18 new rows
+        // counted by the writer.
+        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())
@@ -612,3 +613,15 @@ store_contract::daily_contract_tests!(match pg_harness() {
 // Powers of attorney (filings checked in the writer, limits, a revocation racing filings) and
 // the case register with its credit downgrades (issue 19).
 store_contract::parties_contract_tests!(pg_harness());
+
+impl store_contract::search_contract::SearchHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// Searching declarations: free text, every sort, pages with totals, filters (issue 20).
+store_contract::search_contract_tests!(match pg_harness() {
+    Some(h) => h,
+    None => return,
+});

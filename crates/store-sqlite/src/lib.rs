@@ -34,6 +34,7 @@ use store::audit::{AuditRecord, AuditReport, ChainHead};
 use store::writer::{Answer, Queue, Request};
 use store::*;
 
+mod attachments;
 pub mod backup;
 mod cargo;
 mod daily;
@@ -45,6 +46,7 @@ mod parties;
 mod payments;
 mod registration;
 mod risk;
+mod search;
 mod versions;
 
 pub const DEFAULT_DIR: &str = "./jinguan-data";
@@ -220,7 +222,11 @@ const MIGRATIONS: &[&str] = &[
     parties::MIGRATION,
     // 17: customs registration of enterprises (store::registration; issue 19).
     registration::MIGRATION,
-    // 20 (issue 16): the writer counts new declaration rows in the daily aggregates once per
+    // 18: the web interface's lists and documents (issue 20): the search text of each
+    // declaration, kept by triggers (store::search), and documents attached to declarations
+    // (store::attachments).
+    search::MIGRATION,
+    // 19 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // batch (`daily::write_delta`); the triggers keep counting updates only.
     "DROP TRIGGER stats_insert;",
 ];
@@ -674,6 +680,28 @@ impl Store for SqliteStore {
             };
             Ok(Page { items, next })
         })
+    }
+
+    fn search(
+        &self,
+        req: &store::search::SearchRequest,
+    ) -> Result<store::search::Counted<DeclarationSummary>, StoreError> {
+        self.read(|c| search::search(c, req))
+    }
+
+    fn attachments(
+        &self,
+        id: DeclarationId,
+    ) -> Result<Vec<store::attachments::StoredAttachment>, StoreError> {
+        self.read(|c| attachments::list(c, id))
+    }
+
+    fn attachment(
+        &self,
+        id: DeclarationId,
+        attachment_id: i64,
+    ) -> Result<Option<(store::attachments::StoredAttachment, Vec<u8>)>, StoreError> {
+        self.read(|c| attachments::one(c, id, attachment_id))
     }
 
     fn daily_stats(
@@ -1135,6 +1163,7 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::CaseStep(x, reply) => run!(reply, |c, h| parties::case_step(c, h, x)),
         Request::Registration(x, reply) => run!(reply, |c, h| registration::step(c, h, x)),
         Request::SetRoles(x, reply) => run!(reply, |c, h| registration::set_roles(c, h, x)),
+        Request::AddAttachment(x, reply) => run!(reply, |c, h| attachments::add(c, h, x)),
     }
 }
 

@@ -50,6 +50,7 @@ use thiserror::Error;
 
 use writer::Request;
 
+pub mod attachments;
 pub mod audit;
 pub mod cargo;
 pub mod cases;
@@ -65,6 +66,7 @@ pub mod plan;
 pub mod registration;
 pub mod review;
 pub mod risk;
+pub mod search;
 pub mod versions;
 pub mod writer;
 
@@ -810,7 +812,53 @@ pub trait Store: writer::Queued + Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<DeclarationSummary>, StoreError>;
 
+    /// A page of the declarations matching `req` (filters, free text, sort), by number, with
+    /// the total matching ([`search`]). `Invalid` for bounds [`search::SearchRequest::check`]
+    /// refuses.
+    fn search(
+        &self,
+        req: &search::SearchRequest,
+    ) -> Result<search::Counted<DeclarationSummary>, StoreError>;
+
     fn payment_notices(&self, id: DeclarationId) -> Result<Vec<StoredNotice>, StoreError>;
+
+    /// Attach a document to a declaration ([`attachments`]): through the one write, with an
+    /// audit record; `Invalid` beyond the bounds of [`attachments::check`] or
+    /// [`attachments::ATTACHMENTS_PER_DECLARATION`], `NotFound` without the declaration.
+    fn add_attachment(
+        &self,
+        attachment: attachments::NewAttachment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<attachments::StoredAttachment, StoreError> {
+        attachments::check(&attachment)?;
+        let sha256 = attachments::sha256_hex(&attachment.data);
+        self.queue().call(|r| {
+            Request::AddAttachment(
+                Box::new(attachments::AttachmentWrite {
+                    attachment,
+                    sha256,
+                    actor: actor.clone(),
+                    now,
+                }),
+                r,
+            )
+        })
+    }
+
+    /// The documents of a declaration, oldest first, without their bytes.
+    fn attachments(
+        &self,
+        id: DeclarationId,
+    ) -> Result<Vec<attachments::StoredAttachment>, StoreError>;
+
+    /// One document of a declaration with its bytes (checked against its checksum: `Corrupt`
+    /// when they differ); `None` if the declaration has no such document.
+    fn attachment(
+        &self,
+        id: DeclarationId,
+        attachment_id: i64,
+    ) -> Result<Option<(attachments::StoredAttachment, Vec<u8>)>, StoreError>;
 
     /// The declarations submitted in the period, counted in the store by office, status, lane
     /// and whether numbered (one row per combination present, in no particular order): exact at any

@@ -127,6 +127,8 @@ requests! {
     Registration(Box<crate::registration::RegistrationWrite>) -> crate::registration::StoredRegistration,
     /// An enterprise user's roles replaced (user id, roles): the number of accounts changed.
     SetRoles((i64, Vec<Duty>, Actor, DateTime<Utc>)) -> u64,
+    // Documents attached to a declaration (crate::attachments).
+    AddAttachment(Box<crate::attachments::AttachmentWrite>) -> crate::attachments::StoredAttachment,
 }
 
 /// A request's result, held until its batch commits.

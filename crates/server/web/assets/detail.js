@@ -253,3 +253,64 @@ export function documents(d) {
     x.licence_no ? h('p', t('f.licence_no'), ': ', h('span.mono', x.licence_no)) : null,
     docs.length ? h('ul', docs.map((doc) => h('li', h('span.mono', doc.code), ' ', doc.number))) : emptyState(t('detail.no_documents')));
 }
+
+// The documents attached to the declaration (GET/POST /api/declarations/{id}/attachments):
+// each with its size, checksum and who attached it, downloadable; a file input to attach one
+// (PDF, PNG, JPEG or XML, at most 5 MB) for those who may.
+const ATTACH_TYPES = { pdf: 'application/pdf', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', xml: 'application/xml' };
+export function attachmentsSection(d, { canAttach = true } = {}) {
+  const list = h('div#attachments-list');
+  const err = h('p.error#attachment-error', { role: 'alert', hidden: true });
+  const draw = async () => {
+    const r = await fetch(`/api/declarations/${d.id}/attachments`, { credentials: 'same-origin' });
+    const docs = r.ok ? await r.json() : [];
+    list.replaceChildren(docs.length
+      ? table([t('attach.name'), t('attach.size'), t('attach.by'), t('attach.at'), t('attach.sha256')], docs.map((a) => h('tr',
+        h('td', h('a', { href: `/api/declarations/${d.id}/attachments/${a.id}`, download: a.name }, a.name)),
+        h('td.num', `${(a.size / 1024).toLocaleString(currentLang() === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: 1 })} KB`),
+        h('td', a.uploaded_by),
+        h('td', fmtTime(a.uploaded_at)),
+        h('td.mono.small', { title: a.sha256 }, `${a.sha256.slice(0, 12)}…`))), { cls: 'compact', caption: t('attach.title') })
+      : emptyState(t('attach.none')));
+  };
+  const input = h('input#attachment-file', { type: 'file', accept: '.pdf,.png,.jpg,.jpeg,.xml,application/pdf,image/png,image/jpeg,application/xml' });
+  input.addEventListener('change', async () => {
+    const f = input.files[0];
+    if (!f) return;
+    err.hidden = true;
+    const ext = (f.name.split('.').pop() || '').toLowerCase();
+    const type = f.type || ATTACH_TYPES[ext] || 'application/octet-stream';
+    const r = await fetch(`/api/declarations/${d.id}/attachments?name=${encodeURIComponent(f.name)}`, {
+      method: 'POST', credentials: 'same-origin', headers: { 'content-type': type }, body: await f.arrayBuffer(),
+    });
+    input.value = '';
+    if (!r.ok) {
+      const body = await r.json().catch(() => null);
+      const e = (body && body.error) || {};
+      const problems = e.problems && e.problems.length ? e.problems : [e];
+      err.replaceChildren(...problems.map((p) => h('span', { class: 'block' }, problemText(p))));
+      err.hidden = false;
+      return;
+    }
+    await draw();
+  });
+  const upload = canAttach ? h('div.field', h('label', { for: 'attachment-file' }, t('attach.add')), input, h('p.muted.small', t('attach.hint'))) : null;
+  const s = section('attach.title', list, upload, err);
+  s.id = 'attachments';
+  draw().catch(() => list.replaceChildren(emptyState(t('attach.none'))));
+  return s;
+}
+
+// The printed declaration's heading, as on the official form (中华人民共和国海关进口/出口货物报关单),
+// with its numbers in the boxes the form puts them in; shown only on paper (app.css @media print).
+export function printTitle(d) {
+  const x = d.declaration || {};
+  const hd = (d.state && d.state.header) || {};
+  const exp = hd.direction === 'export' || x.direction === 'export';
+  return h('div.print-only.print-title',
+    h('p.print-form-name', exp ? '中华人民共和国海关出口货物报关单' : '中华人民共和国海关进口货物报关单'),
+    h('p.print-form-name-en', exp ? 'Customs Declaration for Export Goods of the People\'s Republic of China' : 'Customs Declaration for Import Goods of the People\'s Republic of China'),
+    h('table.print-numbers', h('tbody', h('tr',
+      h('th', '预录入编号 Pre-entry No.'), h('td.mono', hd.pre_entry_no || ''),
+      h('th', '海关编号 Declaration No.'), h('td.mono', (d.state && d.state.declaration_no) || '')))));
+}

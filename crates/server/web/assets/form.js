@@ -242,14 +242,17 @@ export async function declarationForm(el, { params, session }) {
   const login = session.principal.login;
   const draftId = params.get('draft');
   const draft = draftId ? listDrafts(login).find((d) => d.id === draftId) : null;
+  // Copy from a previous declaration: its form, fetched before anything is drawn.
+  const copyId = params.get('copy');
+  const copied = copyId && /^\d+$/.test(copyId) ? await get(`/api/declarations/${copyId}/form`) : null;
   let work = loadWork(login);
-  // Opening a draft over an unsent form of another: that form is kept among the drafts first.
-  if (draft && work && work.id !== draft.id && work.form) {
+  // Opening a draft or a copy over an unsent form of another: that form is kept among the drafts first.
+  if ((draft || copied) && work && (copied || work.id !== draft.id) && work.form) {
     const v = work.form.values || {};
     saveDraft(login, { id: work.id, seq: work.seq, saved_at: work.saved_at, title: [v.contract_no, v['items[0].name']].filter(Boolean).join(' · '), form: work.form });
     dropWork(login);
   }
-  if (draft) work = null;
+  if (draft || copied) work = null;
   const state = {
     id: draft ? draft.id : (work && work.id) || `d-${Date.now()}`,
     seq: draft ? draft.seq : (work && work.seq) || crypto.randomUUID(),
@@ -489,7 +492,17 @@ export async function declarationForm(el, { params, session }) {
   form.append(h('div.form-actions.card', discardBtn, checkBtn, draftBtn, submitBtn));
 
   form.querySelector('[data-path="direction"]').addEventListener('change', applyDirection);
-  if (draft && draft.form) {
+  if (copied) {
+    // A new filing: its own sequence number (state.seq is new), today's date, no date of
+    // arrival yet; the parties, goods and amounts as they were.
+    fromJson({ ...copied, declaration_date: new Date().toISOString().slice(0, 10), ie_date: null });
+    state.touched = true;
+    save();
+    el.querySelector('#form-restored').hidden = false;
+    el.querySelector('#form-restored').textContent = t('form.copied', { no: copyId });
+    // The copy is now the form in progress: a reload or a language switch keeps it as edited.
+    history.replaceState(null, '', '#/portal/new');
+  } else if (draft && draft.form) {
     restore(draft.form);
   } else if (draft) {
     fromJson(draft.json);

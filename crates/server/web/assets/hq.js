@@ -79,6 +79,19 @@ export async function dashboard(el, { params, session }) {
     kpi('kpi-median', t('hq.median'), fmtSeconds(s.clearance.median_seconds), t('hq.released_n', { n: fmtNumber(s.clearance.count) })),
     kpi('kpi-p90', t('hq.p90'), fmtSeconds(s.clearance.p90_seconds), t('hq.in_period'))));
 
+  // Drill-down: each chart's bar or slice, and each row of the tables beside them, opens the
+  // declarations list filtered the same way (the period and office of the dashboard).
+  const drill = (extra) => {
+    const n = new URLSearchParams({ tab: 'all', status: '' });
+    if (office) n.set('office', office);
+    if (from) n.set('from', from);
+    if (to) n.set('to', to);
+    for (const [k, v] of Object.entries(extra)) n.set(k, v);
+    return `#/officer?${n}`;
+  };
+  const onPick = (values) => (ev, elements) => {
+    if (elements && elements.length) location.hash = values(elements[0].index);
+  };
   const lanes = ['green', 'yellow', 'red', 'blue'];
   const laneCanvas = canvas('chart-lanes', t('hq.lane_mix'));
   const statusCanvas = canvas('chart-status', t('hq.by_status'));
@@ -87,8 +100,8 @@ export async function dashboard(el, { params, session }) {
   const officeCanvas = canvas('chart-offices', t('hq.by_office'));
 
   el.append(h('div.grid2',
-    section('hq.lane_mix', laneCanvas, table([t('detail.lane'), t('hq.count')], lanes.map((l) => h('tr', h('td', tk('lane', l)), h('td.num', fmtNumber(s.lane_mix[l] || 0)))), { cls: 'compact' })),
-    section('hq.by_status', statusCanvas)));
+    section('hq.lane_mix', laneCanvas, table([t('detail.lane'), t('hq.count')], lanes.map((l) => h('tr', h('td', h('a', { href: drill({ lane: l }), class: 'drill' }, tk('lane', l))), h('td.num', fmtNumber(s.lane_mix[l] || 0)))), { cls: 'compact' })),
+    section('hq.by_status', statusCanvas, h('ul.drill-links#status-drill', Object.keys(s.by_status).map((x) => h('li', h('a', { href: drill({ status: x }), class: 'drill' }, `${tk('status', x)} ${fmtNumber(s.by_status[x])}`)))))));
   el.append(h('div.grid2',
     section('hq.top_commodities', commCanvas, s.top_commodities.length ? table([t('f.commodity_code'), t('hq.description'), t('hq.items')],
       s.top_commodities.map((c) => h('tr', h('td.mono', c.commodity_code), h('td', pick(c, 'description')), h('td.num', fmtNumber(c.items)))), { cls: 'compact' }) : emptyState(t('hq.none'))),
@@ -96,19 +109,19 @@ export async function dashboard(el, { params, session }) {
       s.top_partners.map((c) => h('tr', h('td', `${c.country} ${pick(c, 'name')}`), h('td.num', fmtNumber(c.declarations)))), { cls: 'compact' }) : emptyState(t('hq.none')))));
   el.append(h('div.grid2',
     section('hq.by_office', officeCanvas, table([t('filter.office'), t('hq.declarations'), t('hq.released'), t('hq.median')],
-      s.by_office.map((o) => h('tr', h('td', `${o.office} ${pick(o, 'name')}`), h('td.num', fmtNumber(o.declarations)), h('td.num', fmtNumber(o.released)), h('td.num', fmtSeconds(o.median_clearance_seconds)))), { cls: 'compact' })),
+      s.by_office.map((o) => h('tr', h('td', h('a', { href: drill({ office: o.office }), class: 'drill' }, `${o.office} ${pick(o, 'name')}`)), h('td.num', fmtNumber(o.declarations)), h('td.num', fmtNumber(o.released)), h('td.num', fmtSeconds(o.median_clearance_seconds)))), { cls: 'compact' })),
     section('hq.exchange', exchangeHealth(s.exchange))));
 
   chart(laneCanvas.firstChild, {
     type: 'doughnut',
     data: { labels: lanes.map((l) => tk('lane', l)), datasets: [{ data: lanes.map((l) => s.lane_mix[l] || 0), backgroundColor: lanes.map((l) => LANE_COLOURS[l]) }] },
-    options: { plugins: { legend: { position: 'right' } } },
+    options: { onClick: onPick((i) => drill({ lane: lanes[i] })), plugins: { legend: { position: 'right' } } },
   });
   const statuses = Object.keys(s.by_status);
   chart(statusCanvas.firstChild, {
     type: 'bar',
     data: { labels: statuses.map((x) => tk('status', x)), datasets: [{ label: t('hq.count'), data: statuses.map((x) => s.by_status[x]), backgroundColor: '#8a1c1c' }] },
-    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    options: { onClick: onPick((i) => drill({ status: statuses[i] })), plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
   chart(commCanvas.firstChild, {
     type: 'bar',
@@ -129,7 +142,7 @@ export async function dashboard(el, { params, session }) {
         { label: t('hq.released'), data: s.by_office.map((o) => o.released), backgroundColor: '#2e7d32' },
       ],
     },
-    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    options: { onClick: onPick((i) => drill({ office: s.by_office[i].office })), scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
   await tradeSection(el, { chart, office });
 }

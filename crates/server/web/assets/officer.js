@@ -3,8 +3,8 @@
 import { t, tk } from './i18n.js';
 import { get, post, ApiError } from './api.js';
 import { h, clear, section, emptyState, toast, confirmDialog, errorText, dateAttrs, problemText, fieldLabel } from './ui.js';
-import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes, printButton } from './detail.js';
-import { declarationTable, declarationPage, statusSelect } from './portal.js';
+import { summary, timeline, taxes, items, parties, risk, documents, loadDetailCodes, printButton, attachmentsSection, printTitle } from './detail.js';
+import { serverList } from './lists.js';
 import { versionHistory, refunds, correctionDialog } from './versions.js';
 
 // Tabs: [id, label key, status filter, duty that works it]
@@ -23,66 +23,13 @@ export async function worklist(el, { params, session }) {
   const tabs = TABS.filter(([, , , duty]) => !duty || duties.includes(duty) || session.principal.kind === 'hq');
   const tabId = params.get('tab') || tabs[0][0];
   const tab = tabs.find(([id]) => id === tabId) || tabs[0];
-  const status = params.has('status') ? params.get('status') : tab[2];
-  const lane = params.get('lane') || '';
-  const office = params.get('office') || '';
-  const from = params.get('from') || '';
 
   el.append(h('div.page-head', h('h1', t('work.title')),
     h('span.muted', session.principal.office ? t('work.office', { office: session.principal.office }) : t('work.all_offices'))));
   el.append(h('nav.tabs', { 'aria-label': t('work.tabs') }, tabs.map(([id, key]) =>
     h('a', { href: `#/officer?tab=${id}`, 'aria-current': id === tab[0] ? 'page' : null, id: `tab-${id}` }, t(key)))));
 
-  const laneSel = h('select#f-lane', { name: 'lane' }, h('option', { value: '' }, t('filter.any_lane')),
-    ['green', 'yellow', 'red', 'blue'].map((l) => h('option', { value: l, selected: l === lane ? true : null }, tk('lane', l))));
-  const officeIn = h('input#f-office', { name: 'office', value: office, size: 6, autocomplete: 'off', inputmode: 'numeric' });
-  const fromIn = h('input#f-from', { name: 'from', ...dateAttrs(), value: from });
-  const statusSel = statusSelect('f-status', status);
-  const filters = h('form.filters', { role: 'search' },
-    h('label', { for: 'f-status' }, t('filter.status')), statusSel,
-    h('label', { for: 'f-lane' }, t('filter.lane')), laneSel,
-    h('label', { for: 'f-office' }, t('filter.office')), officeIn,
-    h('label', { for: 'f-from' }, t('filter.from')), fromIn,
-    h('button.btn-secondary', { type: 'submit' }, t('filter.apply')));
-  filters.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const q = new URLSearchParams({ tab: tab[0], status: statusSel.value });
-    if (laneSel.value) q.set('lane', laneSel.value);
-    if (officeIn.value.trim()) q.set('office', officeIn.value.trim());
-    if (fromIn.value) q.set('from', fromIn.value);
-    location.hash = `#/officer?${q}`;
-  });
-
-  const body = h('div#worklist');
-  const more = h('button.btn-secondary', { type: 'button', hidden: true }, t('list.more'));
-  el.append(h('section.card', { 'aria-label': t('work.title') }, filters, body, more));
-  const rows = [];
-  let cursor = null;
-  const load = async () => {
-    const q = new URLSearchParams({ limit: '25' });
-    if (status) q.set('status', status);
-    if (lane) q.set('lane', lane);
-    if (office) q.set('office', office);
-    // A day in China's time; anything else is sent as typed, for the service to say what is wrong.
-    if (from) q.set('from', /^\d{4}-\d{2}-\d{2}$/.test(from) ? new Date(`${from}T00:00:00+08:00`).toISOString() : from);
-    if (cursor) q.set('cursor', cursor);
-    const page = await declarationPage(q);
-    rows.push(...page.items);
-    cursor = page.next_cursor;
-    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/officer/d/${d.id}`, { id: 'work', more: !!cursor }) : emptyState(t('work.empty')));
-    more.hidden = !cursor;
-  };
-  more.addEventListener('click', () => load().catch((e) => toast(() => errorText(e), 'error')));
-  // A filter the service refuses is said above the list; the filters stay to correct it.
-  try {
-    await load();
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status >= 500 || e.status === 401) throw e;
-    const inputs = { status: statusSel, lane: laneSel, office: officeIn, from: fromIn };
-    for (const p of e.problems) if (inputs[p.field]) inputs[p.field].setAttribute('aria-invalid', 'true');
-    const problems = e.problems.length ? e.problems.map((p) => h('li', p.field ? [h('strong', fieldLabel(p.field)), t('common.colon')] : null, problemText(p))) : [h('li', errorText(e))];
-    clear(body).append(h('div.error-summary#filter-error', { role: 'alert' }, h('h2', t('hq.filter_problem')), h('ul', problems)));
-  }
+  await serverList(el, { id: 'worklist', hashBase: '#/officer', params, keep: { tab: tab[0] }, fields: ['status', 'lane', 'office'], statusDefault: tab[2], hrefOf: (d) => `#/officer/d/${d.id}`, session, emptyKey: 'work.empty' });
 }
 
 const FINDING_KINDS = ['misclassification', 'undervaluation', 'quantity', 'prohibited_goods', 'other'];
@@ -284,6 +231,7 @@ export async function officerDetail(el, ctx) {
     }
   }
 
+  el.append(printTitle(d));
   el.append(h('div.page-head', h('h1', t('detail.title')),
     h('div.actions', printButton(), h('a', { href: '#/officer' }, t('nav.back_worklist')))));
   el.append(summary(d));
@@ -304,6 +252,6 @@ export async function officerDetail(el, ctx) {
     } }, t('taxrefund.refuse'))]
     : null);
   el.append(h('div.cols',
-    h('div', taxes(d, null), refunds(d, refundActions), risk(d), documents(d)),
+    h('div', taxes(d, null), refunds(d, refundActions), risk(d), documents(d), attachmentsSection(d)),
     h('div', parties(d), versionHistory(versions), timeline(d))));
 }

@@ -4,10 +4,11 @@
 import { t, tk } from './i18n.js';
 import { get, post, ApiError, loadCodeRows } from './api.js';
 import { h, clear, fmtFen, fmtTime, fmtDate, fmtDecimal, statusBadge, laneBadge, section, table, dataTable, emptyState, toast, confirmDialog, errorText, problemText, codeName, fieldLabel, dateAttrs } from './ui.js';
-import { summary, timeline, taxes, items, parties, documents, loadDetailCodes, printButton } from './detail.js';
+import { summary, timeline, taxes, items, parties, documents, loadDetailCodes, printButton, attachmentsSection, printTitle } from './detail.js';
 import { listDrafts, deleteDraft } from './form.js';
 import { myRefunds, myForex } from './finance.js';
 import { versionHistory, refunds } from './versions.js';
+import { serverList } from './lists.js';
 
 const STATUSES = ['submitted', 'rejected', 'accepted', 'document_review', 'inspection', 'awaiting_assessment', 'assessed', 'paid', 'released', 'closed', 'withdrawn', 'cancelled', 'suspended'];
 
@@ -43,9 +44,6 @@ export function declarationTable(items, hrefOf, { id = 'declarations', more = fa
 }
 
 export async function portalList(el, { params, session }) {
-  const status = params.get('status') || '';
-  const sel = statusSelect('f-status', status);
-  sel.addEventListener('change', () => { location.hash = sel.value ? `#/portal?status=${sel.value}` : '#/portal'; });
   el.append(h('div.page-head', h('h1', t('portal.title')),
     h('a.btn-primary#new-declaration', { href: '#/portal/new' }, t('nav.new'))));
 
@@ -62,23 +60,8 @@ export async function portalList(el, { params, session }) {
       } }, t('action.delete')))))));
   }
 
-  const body = h('div');
-  const more = h('button.btn-secondary', { type: 'button', hidden: true }, t('list.more'));
-  el.append(section('portal.mine', h('div.filters', h('label', { for: 'f-status' }, t('filter.status')), sel), body, more));
-  let cursor = null;
-  const rows = [];
-  const load = async () => {
-    const q = new URLSearchParams({ limit: '20' });
-    if (status) q.set('status', status);
-    if (cursor) q.set('cursor', cursor);
-    const page = await declarationPage(q);
-    rows.push(...page.items);
-    cursor = page.next_cursor;
-    clear(body).append(rows.length ? declarationTable(rows, (d) => `#/portal/d/${d.id}`, { id: 'mine', more: !!cursor }) : emptyState(t('list.empty')));
-    more.hidden = !cursor;
-  };
-  more.addEventListener('click', load);
-  await load();
+  el.append(h('h2.list-title#s-portal-mine', t('portal.mine')));
+  await serverList(el, { id: 'mine', hashBase: '#/portal', params, fields: ['status'], hrefOf: (d) => `#/portal/d/${d.id}`, session });
 }
 
 // The statuses in which the declarant may ask (clearance::decide): an amendment or a
@@ -169,8 +152,9 @@ export async function portalDetail(el, ctx) {
     } }, t('action.cancellation')));
   }
 
+  el.append(printTitle(d));
   el.append(h('div.page-head', h('h1', t('detail.title')),
-    h('div.actions', printButton(), h('a', { href: '#/portal' }, t('nav.back_list')))));
+    h('div.actions', printButton(), h('a.btn-secondary#copy-declaration', { href: `#/portal/new?copy=${d.id}` }, t('detail.copy')), h('a', { href: '#/portal' }, t('nav.back_list')))));
   el.append(summary(d));
   if (actions.length) el.append(h('div.actions.card', { role: 'group', 'aria-label': t('detail.actions') }, actions));
   // The goods take the page's whole width; the timeline and the rest share it below.
@@ -183,7 +167,7 @@ export async function portalDetail(el, ctx) {
     } }, t('taxrefund.request'))
     : null);
   el.append(h('div.cols',
-    h('div', taxes(d, pay), refunds(d, refundAction), parties(d), documents(d)),
+    h('div', taxes(d, pay), refunds(d, refundAction), parties(d), documents(d), attachmentsSection(d)),
     h('div', versionHistory(versions), timeline(d))));
 }
 

@@ -142,7 +142,7 @@ export function problemText(p) {
 // A field path as people say it: `items[0].unit_price` is "Item 1 · Unit price"; a path
 // without a known label is shown as it is. `labels`: path (items without their index) -> key.
 // The filters of the lists, named like their fields.
-const labelSources = [() => ({ office: 'filter.office', from: 'filter.from', to: 'filter.to', lane: 'filter.lane', status: 'filter.status' })];
+const labelSources = [() => ({ office: 'filter.office', from: 'filter.from', to: 'filter.to', lane: 'filter.lane', status: 'filter.status', q: 'list.search' })];
 export function registerFieldLabels(source) {
   labelSources.push(source);
 }

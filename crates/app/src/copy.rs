@@ -1,0 +1,30 @@
+//! Copy from a previous declaration (issue 20): the form of a declaration the principal may
+//! see, as the filing form holds it (`domain::form_of`), to start a new filing from. The new
+//! filing gets its own client sequence number in the browser; nothing is written here.
+
+use domain::declaration::{Declaration, DeclarationForm};
+use store::DeclarationKey;
+
+use crate::error::AppError;
+use crate::kernel::internal;
+use crate::steps::StepService;
+use crate::Principal;
+
+impl StepService<'_> {
+    /// The declaration's current form (its latest version), or the body as filed for one that
+    /// automatic review rejected (which never became a typed declaration).
+    pub fn form_to_copy(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+    ) -> Result<serde_json::Value, AppError> {
+        let d = self.load_visible_pub(principal, key)?;
+        match serde_json::from_str::<Declaration>(&d.body_json) {
+            Ok(decl) => {
+                let form: DeclarationForm = domain::form_of::form_of(&decl);
+                serde_json::to_value(form).map_err(internal)
+            }
+            Err(_) => serde_json::from_str(&d.body_json).map_err(internal),
+        }
+    }
+}
