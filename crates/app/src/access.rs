@@ -210,7 +210,8 @@ fn enterprise_role_allows(op: Operation, roles: &BTreeSet<Duty>) -> bool {
         Operation::Submit
         | Operation::RequestAmendment
         | Operation::RequestCancellation
-        | Operation::ReadDeclarationFile => has(Duty::Declarant),
+        | Operation::ReadDeclarationFile
+        | Operation::Attach => has(Duty::Declarant),
         Operation::Pay | Operation::FileRefundClaim => has(Duty::Finance),
         Operation::RequestRefund => has(Duty::Declarant) || has(Duty::Finance),
         Operation::ManageAuthorities => has(Duty::EnterpriseAdministrator) || has(Duty::Declarant),
