@@ -235,6 +235,8 @@ impl LimitArgs {
             conn_stats: Default::default(),
             unhealthy: None,
             bus_probe: None,
+            tls: None,
+            behind_https_proxy: false,
         }
     }
 }
@@ -308,6 +310,7 @@ impl From<DemoArgs> for ServeArgs {
             },
             backups: crate::backup_cmd::ScheduleArgs::default(),
             warehouse: None,
+            tls: TlsArgs::default(),
         }
     }
 }
