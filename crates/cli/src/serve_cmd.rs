@@ -241,6 +241,8 @@ impl LimitArgs {
             conn_stats: Default::default(),
             unhealthy: None,
             bus_probe: None,
+            tls: None,
+            behind_https_proxy: false,
         }
     }
 }
@@ -314,6 +316,7 @@ impl From<DemoArgs> for ServeArgs {
             },
             backups: crate::backup_cmd::ScheduleArgs::default(),
             warehouse: None,
+            tls: TlsArgs::default(),
             sync_ms: 1_000,
         }
     }
