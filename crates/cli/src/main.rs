@@ -71,7 +71,7 @@ enum Command {
     #[command(subcommand)]
     Rates(tax_cmd::RatesCommand),
     /// Serve the HTTP API (and, with --demo, load demo data first and print the logins).
-    Serve(serve_cmd::ServeArgs),
+    Serve(Box<serve_cmd::ServeArgs>),
     /// The same as `serve --demo`.
     Demo(serve_cmd::DemoArgs),
     /// Manage users (create the first administrator with `user add --role admin`).
@@ -118,7 +118,7 @@ fn main() -> ExitCode {
         Command::Refdata(cmd) => codes_cmd::run_refdata(&cli.data_dir, cmd),
         Command::Tax(args) => tax_cmd::run(&cli.data_dir, args),
         Command::Rates(cmd) => tax_cmd::run_rates(&cli.data_dir, cmd),
-        Command::Serve(args) => serve_cmd::run_serve(&cli.data_dir, args),
+        Command::Serve(args) => serve_cmd::run_serve(&cli.data_dir, *args),
         Command::Demo(args) => serve_cmd::run_serve(&cli.data_dir, args.into()),
         Command::User(cmd) => serve_cmd::run_user(&cli.data_dir, cmd),
         Command::Audit(cmd) => serve_cmd::run_audit(&cli.data_dir, cmd),

@@ -52,8 +52,8 @@ mod payments;
 mod registration;
 mod risk;
 mod schema;
-pub mod tls;
 mod search;
+pub mod tls;
 mod writer;
 
 /// Tuning, all bounded.
