@@ -11,10 +11,10 @@ use store::attachments::{
 use store::{DeclarationKey, StoreError};
 
 use crate::access::Operation;
+use crate::access::Principal;
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::internal;
 use crate::steps::StepService;
-use crate::Principal;
 
 impl StepService<'_> {
     /// Attach a document: the checks, then the store's one write (with its audit record).

@@ -5,10 +5,10 @@
 use domain::declaration::{Declaration, DeclarationForm};
 use store::DeclarationKey;
 
+use crate::access::Principal;
 use crate::error::AppError;
 use crate::kernel::internal;
 use crate::steps::StepService;
-use crate::Principal;
 
 impl StepService<'_> {
     /// The declaration's current form (its latest version), or the body as filed for one that

@@ -24,7 +24,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("users", &["access", "anchor", "auth", "kernel", "error"]),
     ("attorney", &["access", "error", "kernel"]),
     ("case_desk", &["access", "error", "kernel", "risk_desk"]),
-    ("registration", &["access", "error", "kernel", "users"]),
+    (
+        "registration",
+        &["access", "auth", "error", "kernel", "users"],
+    ),
     ("portal", &["access", "error", "filing", "kernel"]),
     (
         "cargo_desk",
@@ -92,6 +95,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "payments",
         &["access", "error", "kernel", "notices", "steps"],
     ),
+    ("attachments", &["access", "error", "kernel", "steps"]),
+    ("copy", &["access", "error", "kernel", "steps"]),
     (
         "service",
         &[
@@ -109,6 +114,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kernel",
             "payments",
             "portal",
+            "registration",
             "risk_desk",
             "stats",
             "steps",
@@ -127,6 +133,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "error",
             "finance",
             "guarantee_desk",
+            "registration",
             "risk_desk",
             "service",
             "steps",

@@ -1078,16 +1078,37 @@ async fn file_inspect_pay_release_in_a_browser() {
         want,
         "the service's descending order"
     );
-    // Free text: the declaration number finds the one declaration, the total says 1.
+    // Free text: the declaration number finds its declaration (and any other whose pre-entry
+    // number has the same digits), the rows and the total as the service answers the same query.
+    let searched = ui
+        .c
+        .execute_async(
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 fetch('/api/declarations?q={declaration_no}&sort=-declaration_no&page=1&limit=20', {{ credentials: 'same-origin' }})
+                   .then((r) => r.json()).then((p) => done({{ rows: p.items.map((d) => d.declaration_no || d.pre_entry_no), total: p.total }}));"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rows = searched["rows"].clone();
+    let total = searched["total"].as_u64().unwrap();
+    assert!(
+        rows.as_array().unwrap().contains(&json!(declaration_no)) && total >= 1,
+        "the service's search finds the declaration: {searched}"
+    );
     ui.type_into("worklist-q", &declaration_no).await;
     ui.click("#worklist-apply").await;
     ui.until(
-        &format!("JSON.stringify([...document.querySelectorAll('#worklist tbody tr')].map((r) => r.cells[0].textContent)) === JSON.stringify(['{declaration_no}'])"),
-        "the search to find the one declaration",
+        &format!("JSON.stringify([...document.querySelectorAll('#worklist tbody tr')].map((r) => r.cells[0].textContent)) === '{rows}'"),
+        "the search to show what the service found",
     )
     .await;
     assert!(
-        ui.text("#worklist-total").await.contains("共 1 份"),
+        ui.text("#worklist-total")
+            .await
+            .contains(&format!("共 {total} 份")),
         "{}",
         ui.text("#worklist-total").await
     );
@@ -1121,9 +1142,16 @@ async fn file_inspect_pay_release_in_a_browser() {
     );
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "the header and the one row shown: {text}");
+    assert_eq!(
+        lines.len() as u64,
+        1 + total,
+        "the header and the rows shown: {text}"
+    );
     assert!(lines[0].starts_with("预录入编号,"), "{text}");
-    assert!(lines[1].contains(&declaration_no), "{text}");
+    assert!(
+        lines[1..].iter().any(|l| l.contains(&declaration_no)),
+        "{text}"
+    );
     let xlsx = ui
         .js(
             "return document.getElementById('worklist-export-xlsx').getAttribute('href');",
