@@ -3,7 +3,7 @@
 //! kept in the transaction of every write: new rows by the writer, one multi-row upsert per
 //! table for a whole group of filings ([`write_delta`], pipelined with the group's inserts,
 //! inside its savepoint); updates (status, lane, number, a new version's body: one row at a
-//! time) by the row trigger `stats_track` on `declarations`. Until migration 19 the trigger
+//! time) by the row trigger `stats_track` on `declarations`. Until migration 18 the trigger
 //! fired for inserts too: a PL/pgSQL call and four upserts per row cost the store 60 % of its
 //! filing rate (docs/BENCHMARKS.md, session 7).
 
