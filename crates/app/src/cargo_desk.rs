@@ -450,6 +450,14 @@ pub(crate) struct BillToMatch<'a> {
     link: Link,
 }
 
+impl BillToMatch<'_> {
+    /// The ledger reads the manifest log past its sequence (what other processes on the same
+    /// database wrote), before a match refused as stale is decided again.
+    pub(crate) fn catch_up(&self) -> Result<u64, AppError> {
+        self.desk.catch_up()
+    }
+}
+
 impl<'a> BillToMatch<'a> {
     /// The cargo ledgers the filing is written through.
     pub(crate) fn ledgers(&self) -> &'a dyn CargoStore {

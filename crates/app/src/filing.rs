@@ -327,7 +327,13 @@ impl FilingService<'_> {
             );
             // Cargo: the reservation gives way to the match written (or to nothing).
             match reserved.settle(out) {
-                Err(StoreError::Conflict { .. }) if attempt < CONFLICT_RETRIES => continue,
+                Err(StoreError::Conflict { .. }) if attempt < CONFLICT_RETRIES => {
+                    // The manifest log moved past the reservation: possibly through another
+                    // process on the same database (a match of the same bill, an arrival), so
+                    // the ledger reads it before the match is decided again.
+                    bill.catch_up()?;
+                    continue;
+                }
                 out => return Ok(out?),
             }
         }

@@ -164,6 +164,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 18 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // group; the trigger keeps counting updates only.
     crate::daily::MIGRATION_WRITER_COUNTS,
+    // 22 (issue 16; renumbered at merge after 19–21): which writer (one per store opened, so one
+    // per `jinguan serve` process) wrote each manifest event, so that a match written through
+    // another process since a filing's reservation is seen as a conflict (docs/STORE.md).
+    r#"
+    ALTER TABLE manifest_events ADD COLUMN writer bigint NOT NULL DEFAULT 0;
+    CREATE SEQUENCE IF NOT EXISTS manifest_writers;
+    "#,
 ];
 
 /// What [`migrate`] did.

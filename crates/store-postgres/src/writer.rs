@@ -74,6 +74,7 @@ pub(crate) fn spawn(
                 config,
                 tls,
                 conn: None,
+                instance: 0,
             };
             match rt.block_on(writer.connection()) {
                 Ok(_) => {
@@ -108,6 +109,11 @@ struct Writer {
     config: Config,
     tls: crate::tls::PgTls,
     conn: Option<Conn>,
+    /// This writer's number among all that ever wrote the database (`manifest_writers`),
+    /// taken at its first connection and kept across reconnections: manifest events carry it,
+    /// so that a filing's match tells its own process's matches (reserved in the same ledger)
+    /// from another process's.
+    instance: i64,
 }
 
 struct Conn {
@@ -137,6 +143,13 @@ impl Writer {
                 .await
                 .map_err(backend)?;
             let st = Statements::prepare(&client).await?;
+            if self.instance == 0 {
+                self.instance = client
+                    .query_one("SELECT nextval('manifest_writers')", &[])
+                    .await
+                    .map_err(backend)?
+                    .get(0);
+            }
             self.conn = Some(Conn { client, st });
         }
         Ok(self.conn.as_ref().expect("connected above"))
@@ -177,6 +190,7 @@ impl Writer {
         let tx = Tx {
             c: &conn.client,
             st: &conn.st,
+            writer: self.instance,
         };
         let mut answers = Vec::with_capacity(batch.len());
         let mut i = 0;
@@ -571,6 +585,8 @@ struct RowForWrite {
 struct Tx<'a> {
     c: &'a Client,
     st: &'a Statements,
+    /// [`Writer::instance`].
+    writer: i64,
 }
 
 impl Tx<'_> {

@@ -134,10 +134,13 @@ impl Tx<'_> {
             .get(0);
         let last = last as u64;
         let others: i64 = if last > expected {
+            // Matches written by this writer were reserved in this process's ledger before
+            // the caller decided; another process's were not (docs/STORE.md "Several
+            // processes").
             self.c
                 .query_one(
-                    "SELECT count(*) FROM manifest_events WHERE seq > $1 AND type <> 'declaration_matched'",
-                    &[&(expected as i64)],
+                    "SELECT count(*) FROM manifest_events WHERE seq > $1 AND (type <> 'declaration_matched' OR writer <> $2)",
+                    &[&(expected as i64), &self.writer],
                 )
                 .await
                 .map_err(backend)?
@@ -157,12 +160,13 @@ impl Tx<'_> {
     ) -> Result<ManifestLogTail, StoreError> {
         let from = from as i64;
         let keeps: Vec<&str> = KEEPS_RESERVATIONS.to_vec();
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&from, &keeps];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&from, &keeps, &self.writer];
         let (last, others) = tokio::join!(
             biased;
             self.c.query_one("SELECT coalesce(max(seq), 0) FROM manifest_events", &[]),
             self.c.query(
-                "SELECT seq, manifest_id FROM manifest_events WHERE seq > $1 AND type <> ALL($2::text[])",
+                "SELECT seq, manifest_id FROM manifest_events WHERE seq > $1 AND (type <> ALL($2::text[]) OR writer <> $3)",
                 &params,
             ),
         );
@@ -210,13 +214,13 @@ impl Tx<'_> {
             bodies.push(json!(e)?);
         }
         let audit_params = audit.params();
-        let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&seqs, &manifests, &types, &at, &bodies];
+        let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&seqs, &manifests, &types, &at, &bodies, &self.writer];
         let (a, b) = tokio::join!(
             biased;
             self.c.execute(
-                "INSERT INTO manifest_events (seq, manifest_id, type, at, body)
-                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])",
+                "INSERT INTO manifest_events (seq, manifest_id, type, at, body, writer)
+                 SELECT *, $6::int8 FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])",
                 &event_params,
             ),
             self.c.execute(&self.st.insert_audit, &audit_params),
@@ -235,8 +239,8 @@ impl Tx<'_> {
         let manifest = manifest_of(e).to_string();
         self.c
             .execute(
-                "INSERT INTO manifest_events (seq, manifest_id, type, at, body) VALUES ($1, $2, $3, $4, $5)",
-                &[&(seq as i64), &manifest, &e.kind.name(), &ms(e.at), &json!(e)?],
+                "INSERT INTO manifest_events (seq, manifest_id, type, at, body, writer) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&(seq as i64), &manifest, &e.kind.name(), &ms(e.at), &json!(e)?, &self.writer],
             )
             .await
             .map_err(backend)?;
@@ -370,7 +374,8 @@ pub(crate) fn read_transit_no(no: &str) -> Result<TransitNo, StoreError> {
 pub(super) struct ManifestLogTail {
     pub last: u64,
     /// Sequence numbers and manifests of the events that could change a match
-    /// ([`KEEPS_RESERVATIONS`] are left out).
+    /// ([`KEEPS_RESERVATIONS`] written by this writer are left out: its process's ledger held
+    /// them when it reserved; another process's were unknown to it).
     pub others: Vec<(u64, String)>,
 }
 
