@@ -276,6 +276,22 @@ async fn bad_uploads_list_their_problems_and_store_nothing() {
         )
         .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // The rest of that body was never read, so the answer closes the connection: a client
+    // that sent its next request on it would get a reset instead of an answer.
+    let resp = t
+        .client
+        .post(format!("{}/api/declarations/{id}/attachments?name=huge.pdf", t.base))
+        .bearer_auth(&a)
+        .header("content-type", "application/pdf")
+        .body(vec![b'x'; 7 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        resp.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
     // A declaration that does not exist.
     let (s, _) = t
         .upload(&a, 999_999, "x.pdf", "application/pdf", PDF.to_vec())
