@@ -45,6 +45,7 @@ mod hardening;
 mod list_api;
 pub mod metrics;
 mod parties_api;
+mod aeo_api;
 mod payments_api;
 mod registration_api;
 mod risk_api;
@@ -151,6 +152,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(finance_api::routes())
         .merge(guarantee_api::routes())
         .merge(parties_api::routes())
+        .merge(aeo_api::routes())
         .merge(registration_api::routes())
         .merge(payments_api::routes())
         .merge(xml_api::routes())
@@ -606,6 +608,7 @@ async fn openapi() -> Response {
     doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
     doc.merge(<guarantee_api::GuaranteeApiDoc as OpenApi>::openapi());
     doc.merge(<parties_api::PartiesApiDoc as OpenApi>::openapi());
+    doc.merge(<aeo_api::AeoApiDoc as OpenApi>::openapi());
     doc.merge(<registration_api::RegistrationApiDoc as OpenApi>::openapi());
     doc.merge(<payments_api::PaymentsApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());

@@ -164,6 +164,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 18 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // group; the trigger keeps counting updates only.
     crate::daily::MIGRATION_WRITER_COUNTS,
+    // 19 (issue 19): AEO certification (`crate::aeo`; store::aeo), and a registration refused
+    // or cancelled no longer blocks a new one for the same USCC.
+    crate::aeo::MIGRATION,
 ];
 
 /// What [`migrate`] did.
