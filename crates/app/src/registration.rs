@@ -17,7 +17,7 @@ use store::registration::{
 };
 use store::{Duty, NewAccount, NewUser, Role};
 
-use crate::access::{Denied, Operation, Principal, Resource};
+use crate::access::{Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::{Core, Scope};
 use crate::users::{login_format_ok, NewUserRequest, UserService};

@@ -183,9 +183,7 @@ pub(super) fn record_credit(
                     &actor.label(),
                     "aeo.withdraw",
                     &format!("certification:{}", w.id),
-                    aeo::detail(&w, &AeoStep::Reassess {
-                        reason: change.trigger.clone(),
-                    }),
+                    aeo::withdraw_detail(&w, &change.trigger),
                 )?;
             }
         }

@@ -808,6 +808,18 @@ pub fn detail(c: &StoredCertification, step: &AeoStep) -> String {
     .to_string()
 }
 
+/// The audit detail of a certificate withdrawn by a credit change.
+pub fn withdraw_detail(c: &StoredCertification, trigger: &str) -> String {
+    serde_json::json!({
+        "uscc": c.uscc.to_string(),
+        "office": c.office.to_string(),
+        "version": c.version,
+        "status": c.status.as_str(),
+        "trigger": trigger,
+    })
+    .to_string()
+}
+
 /// The audit detail of a credit change.
 pub fn credit_detail(change: &crate::cases::CreditChange) -> String {
     serde_json::json!({

@@ -139,12 +139,7 @@ impl Tx<'_> {
                         &actor.label(),
                         "aeo.withdraw",
                         &format!("certification:{}", w.id),
-                        aeo::detail(
-                            &w,
-                            &AeoStep::Reassess {
-                                reason: change.trigger.clone(),
-                            },
-                        ),
+                        aeo::withdraw_detail(&w, &change.trigger),
                     )
                     .await?;
                 }

@@ -3,17 +3,16 @@
 //! its audit record in the request's savepoint.
 
 use chrono::{DateTime, Utc};
-use clearance::{Actor, CreditClass};
+use clearance::Actor;
 use domain::codes::Uscc;
 use store::audit::ChainHead;
-use store::cases::{self, CaseWrite, CreditChange, StoredCase};
+use store::cases::{self, CaseWrite, StoredCase};
 use store::parties::*;
-use store::risk::parse_credit_class;
 use store::{StoreError, SubmitRequest};
 
 use super::Tx;
 use crate::parties::{read_authority, read_case, AUTHORITY_COLUMNS};
-use crate::{backend, corrupt, ms};
+use crate::{backend, ms};
 
 impl Tx<'_> {
     async fn lock_authority(&self, id: i64) -> Result<Option<StoredAuthority>, StoreError> {
