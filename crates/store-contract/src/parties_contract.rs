@@ -15,7 +15,9 @@ use store::cases::*;
 use store::parties::*;
 use store::*;
 
-use crate::contract::{declarant, reason, sample_body, shanghai, submit_request, t0};
+use crate::contract::{
+    declarant, other_declarant, reason, sample_body, shanghai, submit_request, t0,
+};
 
 pub trait PartiesHarness {
     fn open(&self) -> Box<dyn Store>;
