@@ -225,7 +225,7 @@ impl AeoService<'_> {
             Ok(a) => a,
             Err(e) => {
                 return match self.core.authorize(by, (Operation::View, resource)) {
-                    Ok(_) => Err(e),
+                    Ok(_) => Err(e.into()),
                     Err(_) => Err(not_found()),
                 }
             }
@@ -348,7 +348,7 @@ impl AeoService<'_> {
                 }
             }
         }
-        Err(first.unwrap_or(AppError::Internal("no ask".into())))
+        Err(first.map_or(AppError::Internal("no ask".into()), AppError::from))
     }
 
     /// Downgrade the certified enterprises with a payment notice past its due date unpaid
