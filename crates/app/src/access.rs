@@ -706,8 +706,7 @@ fn declaration_row(
         // Its own certification: every user reads it, the administrator (the role is checked
         // above) applies.
         (Principal::Enterprise { uscc, .. }, Resource::Certification { holder, .. }) => {
-            matches!(op, Operation::ApplyCertification | Operation::View)
-                && holder == Some(*uscc)
+            matches!(op, Operation::ApplyCertification | Operation::View) && holder == Some(*uscc)
         }
         (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
         (Principal::Enterprise { .. }, Resource::Upload) => op == Operation::ReadDeclarationFile,

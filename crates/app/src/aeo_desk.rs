@@ -181,11 +181,7 @@ impl AeoService<'_> {
             holder: Some(c.uscc),
             office: Some(c.office),
         };
-        if self
-            .core
-            .authorize(by, (Operation::View, resource))
-            .is_ok()
-        {
+        if self.core.authorize(by, (Operation::View, resource)).is_ok() {
             return Ok(());
         }
         self.core

@@ -11,9 +11,7 @@
 use clearance::Actor;
 use domain::codes::{OfficeCode, Uscc};
 use serde::Deserialize;
-use store::cases::{
-    CaseFilter, CaseOrigin, CaseStatus, CaseStep, CaseWrite, StoredCase,
-};
+use store::cases::{CaseFilter, CaseOrigin, CaseStatus, CaseStep, CaseWrite, StoredCase};
 use store::parties::PartiesStore;
 
 use crate::access::{Operation, Principal, Resource};

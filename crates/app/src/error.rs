@@ -181,15 +181,19 @@ pub fn case_refused(r: store::cases::CaseRefusal) -> AppError {
                 message_zh: r.message_zh,
             })
         }
-        "missing" | "too_long" | "invalid" | "out_of_range" | "wrong_amount" | "not_in_checklist"
-        | "decision_not_supported" | "audit_incomplete" => {
-            AppError::Invalid(vec![FieldProblem::new(
-                &r.field,
-                r.code,
-                r.message_zh,
-                r.message_en,
-            )])
-        }
+        "missing"
+        | "too_long"
+        | "invalid"
+        | "out_of_range"
+        | "wrong_amount"
+        | "not_in_checklist"
+        | "decision_not_supported"
+        | "audit_incomplete" => AppError::Invalid(vec![FieldProblem::new(
+            &r.field,
+            r.code,
+            r.message_zh,
+            r.message_en,
+        )]),
         "not_found" => AppError::NotFound(r.message_en),
         code => AppError::Conflict {
             code,

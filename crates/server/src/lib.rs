@@ -32,6 +32,7 @@ use serde::Deserialize;
 use store::{DeclarationId, DeclarationKey};
 use utoipa::{OpenApi, ToSchema};
 
+mod aeo_api;
 mod attachments_api;
 mod cargo_api;
 pub mod conn;
@@ -45,7 +46,6 @@ mod hardening;
 mod list_api;
 pub mod metrics;
 mod parties_api;
-mod aeo_api;
 mod payments_api;
 mod registration_api;
 mod risk_api;

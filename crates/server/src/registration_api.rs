@@ -8,13 +8,13 @@ use app::registration::{DetailsRequest, SignUp};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::Extension;
-use std::sync::Arc;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
+use std::sync::Arc;
 use store::registration::RegistrationStatus;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 

@@ -49,9 +49,27 @@ impl TestApp {
             Some(A),
             &[Duty::Declarant],
         );
-        t.user("pd-off", Role::Officer, Some("2233"), None, &[Duty::Reviewer]);
-        t.user("sh-chief", Role::Officer, Some("2200"), None, &[Duty::Reviewer]);
-        t.user("sz-off", Role::Officer, Some("5304"), None, &[Duty::Reviewer]);
+        t.user(
+            "pd-off",
+            Role::Officer,
+            Some("2233"),
+            None,
+            &[Duty::Reviewer],
+        );
+        t.user(
+            "sh-chief",
+            Role::Officer,
+            Some("2200"),
+            None,
+            &[Duty::Reviewer],
+        );
+        t.user(
+            "sz-off",
+            Role::Officer,
+            Some("5304"),
+            None,
+            &[Duty::Reviewer],
+        );
         t.user(
             "pd-jisi",
             Role::AntiSmuggling,
@@ -105,11 +123,13 @@ impl TestApp {
                 reqwest::Method::PUT,
                 Some(&hq),
                 "/api/risk/sampling",
-                Some(json!({"seed": "aeo-test", "expected_version": 0, "classes": [
+                Some(
+                    json!({"seed": "aeo-test", "expected_version": 0, "classes": [
                     {"class": "general", "red_ppm": 1000000, "yellow_ppm": 0},
                     {"class": "general_certified", "red_ppm": 0, "yellow_ppm": 0},
                     {"class": "advanced_certified", "red_ppm": 0, "yellow_ppm": 0},
-                    {"class": "discredited", "red_ppm": 1000000, "yellow_ppm": 0}]})),
+                    {"class": "discredited", "red_ppm": 1000000, "yellow_ppm": 0}]}),
+                ),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
@@ -171,9 +191,7 @@ impl TestApp {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{c}");
         let c = self.score_all(&off, c, &[]).await;
-        let (s, c) = self
-            .decide(&off, &c, &format!("{level}_certified"))
-            .await;
+        let (s, c) = self.decide(&off, &c, &format!("{level}_certified")).await;
         assert_eq!(s, StatusCode::OK, "{c}");
         c
     }
@@ -229,8 +247,14 @@ fn both_languages(v: &Value) {
     let en = e["message_en"].as_str().unwrap_or_default();
     assert!(!zh.is_empty() && !en.is_empty(), "{v}");
     for p in e["problems"].as_array().into_iter().flatten() {
-        assert!(p["message_zh"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
-        assert!(p["message_en"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+        assert!(
+            p["message_zh"].as_str().is_some_and(|s| !s.is_empty()),
+            "{v}"
+        );
+        assert!(
+            p["message_en"].as_str().is_some_and(|s| !s.is_empty()),
+            "{v}"
+        );
     }
 }
 
@@ -273,7 +297,11 @@ async fn apply_audit_decide_and_the_next_filing_samples_at_the_new_class() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let score = json!({"step": "score", "standard": "IC-1", "result": "meets", "finding": ""});
     let (s, _) = t
-        .post(&sz, &format!("/api/aeo/applications/{id}/steps"), score.clone())
+        .post(
+            &sz,
+            &format!("/api/aeo/applications/{id}/steps"),
+            score.clone(),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, v) = t
@@ -323,7 +351,9 @@ async fn apply_audit_decide_and_the_next_filing_samples_at_the_new_class() {
     // Mutual recognition: an export to Singapore shows the partner; an import none.
     let (s, exp) = t.submit(&ent, "a-3", &export_to(A, "SGP")).await;
     assert_eq!(s, StatusCode::CREATED, "{exp}");
-    let (_, d) = t.get(&ent, &format!("/api/declarations/{}", exp["id"])).await;
+    let (_, d) = t
+        .get(&ent, &format!("/api/declarations/{}", exp["id"]))
+        .await;
     assert_eq!(d["mutual_recognition"]["country"], "SGP", "{d}");
     let (_, d) = t
         .get(&ent, &format!("/api/declarations/{}", after["id"]))
@@ -369,6 +399,13 @@ async fn overdue_case_and_penalty_downgrade_with_history() {
     both_languages(&v);
     // Thirty days on, the notices are past due unpaid: certified → general.
     t.clock.advance(chrono::Duration::days(30));
+    // Sessions do not last thirty days: sign in again.
+    let (a, b, chief, js) = (
+        t.login("ent-a").await,
+        t.login("ent-b").await,
+        t.login("sh-chief").await,
+        t.login("pd-jisi").await,
+    );
     let (s, v) = t
         .post(&chief, "/api/credit/overdue-review", json!({}))
         .await;
@@ -435,7 +472,10 @@ async fn overdue_case_and_penalty_downgrade_with_history() {
         .collect();
     assert_eq!(triggers.len(), 3, "{h}");
     assert!(triggers[0].starts_with("aeo:"), "{h}");
-    assert_eq!(triggers[1], format!("case:{}", case["case_no"].as_str().unwrap()));
+    assert_eq!(
+        triggers[1],
+        format!("case:{}", case["case_no"].as_str().unwrap())
+    );
     assert!(triggers[2].starts_with("penalty:"), "{h}");
     assert_eq!(h[2]["to"], "discredited");
     // A discredited enterprise applies for nothing (409, both languages).
@@ -614,10 +654,7 @@ async fn sign_up_names_every_missing_field_and_is_rate_limited() {
             .send()
             .await
             .unwrap();
-        statuses.push((
-            resp.status(),
-            resp.headers().contains_key("retry-after"),
-        ));
+        statuses.push((resp.status(), resp.headers().contains_key("retry-after")));
     }
     assert!(
         statuses[..5]

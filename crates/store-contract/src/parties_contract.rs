@@ -873,7 +873,12 @@ pub fn suspension_checked_in_writer(h: &impl PartiesHarness) {
     );
 }
 
-fn aeo(s: &dyn Store, id: Option<i64>, version: Option<u64>, step: store::aeo::AeoStep) -> Result<store::aeo::StoredCertification, StoreError> {
+fn aeo(
+    s: &dyn Store,
+    id: Option<i64>,
+    version: Option<u64>,
+    step: store::aeo::AeoStep,
+) -> Result<store::aeo::StoredCertification, StoreError> {
     parties(s).aeo_step(store::aeo::AeoWrite {
         certification: id,
         expected_version: version,
@@ -904,7 +909,11 @@ fn score_all(
                 } else {
                     ItemResult::Meets
                 },
-                finding: if failed { "not met".into() } else { String::new() },
+                finding: if failed {
+                    "not met".into()
+                } else {
+                    String::new()
+                },
             },
         )
         .unwrap();
@@ -1011,7 +1020,10 @@ pub fn aeo_certification(h: &impl PartiesHarness) {
     .unwrap();
     assert_eq!(c.status, AeoStatus::Certified);
     assert_eq!(c.valid_until, NaiveDate::from_ymd_opt(2030, 3, 10));
-    assert_eq!(class_of(s, declarant()), Some(CreditClass::AdvancedCertified));
+    assert_eq!(
+        class_of(s, declarant()),
+        Some(CreditClass::AdvancedCertified)
+    );
     let history = p.credit_history(declarant()).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(
@@ -1046,7 +1058,10 @@ pub fn aeo_certification(h: &impl PartiesHarness) {
     )
     .unwrap();
     assert_eq!(c.class, Some(CreditClass::GeneralCertified));
-    assert_eq!(class_of(s, declarant()), Some(CreditClass::GeneralCertified));
+    assert_eq!(
+        class_of(s, declarant()),
+        Some(CreditClass::GeneralCertified)
+    );
 
     // An officer's recorded decision: a reason or nothing; below certified, the certificate
     // is withdrawn in the same transaction.
@@ -1071,7 +1086,10 @@ pub fn aeo_certification(h: &impl PartiesHarness) {
     assert_eq!(change.trigger, "decision:smuggling conviction");
     let c = p.certification(c.id).unwrap().unwrap();
     assert_eq!(c.status, AeoStatus::Withdrawn);
-    assert_eq!(c.withdrawn.as_deref(), Some("decision:smuggling conviction"));
+    assert_eq!(
+        c.withdrawn.as_deref(),
+        Some("decision:smuggling conviction")
+    );
     // A discredited enterprise may not apply.
     let e = apply(declarant(), Level::General).unwrap_err();
     assert_eq!(case_refusal(e).code, "discredited");
@@ -1180,7 +1198,10 @@ pub fn registration_checked_in_writer(h: &impl PartiesHarness) {
                 let mut refused = 0u64;
                 for i in 0..10u64 {
                     let n = t * 100 + i;
-                    match s.submit_reviewed(submit_request(&format!("C-{n}"), sample_body(n)), accept()) {
+                    match s.submit_reviewed(
+                        submit_request(&format!("C-{n}"), sample_body(n)),
+                        accept(),
+                    ) {
                         Ok(_) => ok += 1,
                         Err(StoreError::Registration(r)) if r.code == "registration_cancelled" => {
                             refused += 1
@@ -1218,7 +1239,11 @@ pub fn registration_checked_in_writer(h: &impl PartiesHarness) {
         refused += r;
     }
     assert_eq!(ok + refused, 80);
-    assert_eq!(all_declarations(&*s) as u64, ok, "no refused filing written");
+    assert_eq!(
+        all_declarations(&*s) as u64,
+        ok,
+        "no refused filing written"
+    );
 
     // Registering again after the cancellation: a new record, the old one kept; filings go
     // through again.

@@ -656,10 +656,7 @@ impl Tx<'_> {
         }
         // Every declarant's registration in force, as it stands in this transaction (one
         // query for the run): a cancellation that committed first refuses that filing alone.
-        let filers: Vec<domain::codes::Uscc> = jobs
-            .iter()
-            .map(|j| j.request().declarant)
-            .collect();
+        let filers: Vec<domain::codes::Uscc> = jobs.iter().map(|j| j.request().declarant).collect();
         let regs = self.newest_registrations(&filers).await?;
         for (k, j) in jobs.iter().enumerate() {
             if answers[k].is_none() {

@@ -114,15 +114,16 @@ fn save(c: &Connection, cert: &StoredCertification, new: bool) -> Result<(), Sto
 
 /// The class of `uscc` as it stands in this transaction (`general` when none is stored).
 pub(super) fn current_class(c: &Connection, uscc: Uscc) -> Result<CreditClass, StoreError> {
-    Ok(c
-        .prepare_cached("SELECT class FROM risk_credit_classes WHERE uscc = ?1")
-        .map_err(backend)?
-        .query_row([uscc.to_string()], |r| r.get::<_, String>(0))
-        .optional()
-        .map_err(backend)?
-        .map(|s| parse_credit_class(&s).ok_or_else(|| corrupt(format!("credit class {s}"))))
-        .transpose()?
-        .unwrap_or(CreditClass::General))
+    Ok(
+        c.prepare_cached("SELECT class FROM risk_credit_classes WHERE uscc = ?1")
+            .map_err(backend)?
+            .query_row([uscc.to_string()], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(backend)?
+            .map(|s| parse_credit_class(&s).ok_or_else(|| corrupt(format!("credit class {s}"))))
+            .transpose()?
+            .unwrap_or(CreditClass::General),
+    )
 }
 
 /// One credit change from `from` to `to`: its history row, the class (when it changes) and
@@ -212,15 +213,16 @@ pub(super) fn step(
             (None, id, open, *uscc)
         }
         (_, Some(id)) => {
-            let cert = load(c, id)?
-                .ok_or_else(|| StoreError::NotFound(format!("certification {id}")))?;
+            let cert =
+                load(c, id)?.ok_or_else(|| StoreError::NotFound(format!("certification {id}")))?;
             let holder = cert.uscc;
             (Some(cert), id, None, holder)
         }
         (_, None) => return Err(StoreError::NotFound("certification".into())),
     };
     let class = current_class(c, holder)?;
-    let cert = aeo::decide(current.as_ref(), id, open.as_ref(), class, w).map_err(StoreError::Case)?;
+    let cert =
+        aeo::decide(current.as_ref(), id, open.as_ref(), class, w).map_err(StoreError::Case)?;
     save(c, &cert, current.is_none())?;
     audit(
         c,

@@ -511,7 +511,9 @@ pub fn outcome(round: &Round) -> Result<Outcome, Vec<String>> {
     if failed(&|s| s.mandatory) {
         return Ok(Outcome::Refused);
     }
-    if round.level == Level::Advanced && !failed(&|_| true) && score(round) >= standards().pass_score
+    if round.level == Level::Advanced
+        && !failed(&|_| true)
+        && score(round) >= standards().pass_score
     {
         return Ok(Outcome::AdvancedCertified);
     }
@@ -560,7 +562,14 @@ pub fn decide(
     check_step(&w.step)?;
     let by = w.actor.label();
     match (&w.step, current) {
-        (AeoStep::Apply { uscc, office, level }, None) => {
+        (
+            AeoStep::Apply {
+                uscc,
+                office,
+                level,
+            },
+            None,
+        ) => {
             if let Some(o) = open {
                 return Err(refuse(
                     "certification_open",
@@ -683,7 +692,10 @@ pub fn decide(
                     }
                     c.status = AeoStatus::InAudit;
                 }
-                AeoStep::Decide { outcome: named, reason } => {
+                AeoStep::Decide {
+                    outcome: named,
+                    reason,
+                } => {
                     if !c.status.is_open() {
                         return Err(not_open(&c));
                     }
@@ -882,7 +894,10 @@ mod tests {
         .unwrap()
     }
 
-    fn score_all(mut c: StoredCertification, f: impl Fn(&Standard) -> ItemResult) -> StoredCertification {
+    fn score_all(
+        mut c: StoredCertification,
+        f: impl Fn(&Standard) -> ItemResult,
+    ) -> StoredCertification {
         let level = c.level;
         for s in checklist(level) {
             c = decide(
@@ -926,7 +941,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, "audit_incomplete");
         let all_met = score_all(c.clone(), |_| ItemResult::Meets);
-        assert_eq!(outcome(all_met.current().unwrap()), Ok(Outcome::AdvancedCertified));
+        assert_eq!(
+            outcome(all_met.current().unwrap()),
+            Ok(Outcome::AdvancedCertified)
+        );
         let e = decide(
             Some(&all_met),
             1,
@@ -947,7 +965,10 @@ mod tests {
                 ItemResult::Meets
             }
         });
-        assert_eq!(outcome(ts.current().unwrap()), Ok(Outcome::GeneralCertified));
+        assert_eq!(
+            outcome(ts.current().unwrap()),
+            Ok(Outcome::GeneralCertified)
+        );
         // Six standards basically met: 94 < 95, general.
         let low = score_all(c.clone(), |s| {
             if s.code.starts_with("TS") || s.code == "AD-1" {
@@ -957,7 +978,10 @@ mod tests {
             }
         });
         assert_eq!(score(low.current().unwrap()), 94);
-        assert_eq!(outcome(low.current().unwrap()), Ok(Outcome::GeneralCertified));
+        assert_eq!(
+            outcome(low.current().unwrap()),
+            Ok(Outcome::GeneralCertified)
+        );
         // A mandatory failure: refused.
         let bad = score_all(c, |s| {
             if s.code == "LC-3" {
@@ -999,7 +1023,13 @@ mod tests {
         assert_eq!(r.status, AeoStatus::Applied);
         assert!(withdraw(&c, CreditClass::General, "case:x").is_some());
         assert!(withdraw(&c, CreditClass::AdvancedCertified, "x").is_none());
-        assert_eq!(after_case(CreditClass::AdvancedCertified), CreditClass::General);
-        assert_eq!(after_overdue(CreditClass::Discredited), CreditClass::Discredited);
+        assert_eq!(
+            after_case(CreditClass::AdvancedCertified),
+            CreditClass::General
+        );
+        assert_eq!(
+            after_overdue(CreditClass::Discredited),
+            CreditClass::Discredited
+        );
     }
 }

@@ -582,10 +582,8 @@ pub trait PartiesStore: Queued + Send + Sync {
             .call(|r| Request::OverdueReview(Box::new(review), r))
     }
 
-    fn certification(
-        &self,
-        id: i64,
-    ) -> Result<Option<crate::aeo::StoredCertification>, StoreError>;
+    fn certification(&self, id: i64)
+        -> Result<Option<crate::aeo::StoredCertification>, StoreError>;
 
     /// Newest first, at most [`crate::aeo::CERTIFICATES_MAX`].
     fn certifications(

@@ -191,8 +191,8 @@ impl Tx<'_> {
             (_, None) => return Err(StoreError::NotFound("certification".into())),
         };
         let class = self.current_class(holder).await?;
-        let cert = aeo::decide(current.as_ref(), id, open.as_ref(), class, w)
-            .map_err(StoreError::Case)?;
+        let cert =
+            aeo::decide(current.as_ref(), id, open.as_ref(), class, w).map_err(StoreError::Case)?;
         self.save_certification(&cert, current.is_none()).await?;
         self.audit(
             head,
