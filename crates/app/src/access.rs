@@ -215,7 +215,9 @@ fn enterprise_role_allows(op: Operation, roles: &BTreeSet<Duty>) -> bool {
         Operation::Pay | Operation::FileRefundClaim => has(Duty::Finance),
         Operation::RequestRefund => has(Duty::Declarant) || has(Duty::Finance),
         Operation::ManageAuthorities => has(Duty::EnterpriseAdministrator) || has(Duty::Declarant),
-        Operation::ManageEnterprise => has(Duty::EnterpriseAdministrator),
+        Operation::ManageEnterprise | Operation::ApplyCertification => {
+            has(Duty::EnterpriseAdministrator)
+        }
         Operation::RecordReview
         | Operation::OrderInspection
         | Operation::RecordInspection
@@ -245,7 +247,8 @@ fn enterprise_role_allows(op: Operation, roles: &BTreeSet<Duty>) -> bool {
         | Operation::Correct
         | Operation::DecideRefund
         | Operation::ManageCases
-        | Operation::ReviewRegistration => false,
+        | Operation::ReviewRegistration
+        | Operation::AuditCertification => false,
     }
 }
 
@@ -356,10 +359,16 @@ pub enum Operation {
     /// Review, list and cancel customs registrations (officers with the reviewer duty, on
     /// [`Resource::Registration`] of their offices).
     ReviewRegistration,
+    /// Apply for AEO certification (the enterprise's administrator, on
+    /// [`Resource::Certification`] of itself; docs/PARTIES.md "AEO certification").
+    ApplyCertification,
+    /// Audit, decide and re-assess AEO certifications (officers with the reviewer duty, on
+    /// [`Resource::Certification`] of their offices).
+    AuditCertification,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 46] = [
+    pub const ALL: [Operation; 48] = [
         Operation::View,
         Operation::Attach,
         Operation::List,
@@ -406,6 +415,8 @@ impl Operation {
         Operation::ManageCases,
         Operation::ManageEnterprise,
         Operation::ReviewRegistration,
+        Operation::ApplyCertification,
+        Operation::AuditCertification,
     ];
 
     /// The officer duty an operation on a declaration needs, or `None` when seeing it is
@@ -433,7 +444,9 @@ impl Operation {
             | Operation::ViewRiskReport
             | Operation::SetRiskPolicy => Needs(Duty::RiskAnalyst),
             Operation::SetCreditClass => Needs(Duty::Reviewer),
-            Operation::Correct | Operation::ReviewRegistration => Needs(Duty::Reviewer),
+            Operation::Correct | Operation::ReviewRegistration | Operation::AuditCertification => {
+                Needs(Duty::Reviewer)
+            }
             Operation::DecideRefund => Needs(Duty::TaxOfficer),
             Operation::RequestRefund
             | Operation::Submit
@@ -453,7 +466,8 @@ impl Operation {
             | Operation::ViewForexMatch
             | Operation::RegisterGuarantee
             | Operation::ManageAuthorities
-            | Operation::ManageEnterprise => Never,
+            | Operation::ManageEnterprise
+            | Operation::ApplyCertification => Never,
         }
     }
 
@@ -517,7 +531,9 @@ impl Operation {
             | Operation::ManageAuthorities
             | Operation::ManageCases
             | Operation::ManageEnterprise
-            | Operation::ReviewRegistration => false,
+            | Operation::ReviewRegistration
+            | Operation::ApplyCertification
+            | Operation::AuditCertification => false,
         }
     }
 }
@@ -573,6 +589,12 @@ pub enum Resource {
     Enterprise { uscc: Uscc },
     /// The customs registrations of an office (`Some`) or the principal's whole scope (`None`).
     Registration { office: Option<OfficeCode> },
+    /// AEO certification: one enterprise's (`holder`), audited by an office (`Some`), or the
+    /// principal's whole scope (`None`, a listing).
+    Certification {
+        holder: Option<Uscc>,
+        office: Option<OfficeCode>,
+    },
 }
 
 /// Why access was refused, with messages in both languages.
@@ -681,6 +703,11 @@ fn declaration_row(
         (Principal::Enterprise { uscc, .. }, Resource::Authority { grantor }) => {
             op == Operation::ManageAuthorities && *uscc == grantor
         }
+        // Its own certification: every user reads it, the administrator (the role is checked
+        // above) applies.
+        (Principal::Enterprise { uscc, .. }, Resource::Certification { holder, .. }) => {
+            matches!(op, Operation::ApplyCertification | Operation::View) && holder == Some(*uscc)
+        }
         (Principal::Enterprise { .. }, Resource::Listing) => op == Operation::List,
         (Principal::Enterprise { .. }, Resource::Upload) => op == Operation::ReadDeclarationFile,
         // An enterprise reads its own licences, files and follows its own refund claims, and
@@ -719,6 +746,7 @@ fn declaration_row(
                         op != Operation::List
                             && op != Operation::ManageCases
                             && op != Operation::ReviewRegistration
+                            && op != Operation::AuditCertification
                             && op != Operation::ManageAuthorities
                             && op != Operation::ReconcilePayments
                             && op != Operation::ManageUsers
@@ -747,6 +775,12 @@ fn declaration_row(
                     // above); a listing is narrowed to their offices.
                     Resource::Registration { office } => {
                         op == Operation::ReviewRegistration
+                            && office.is_none_or(|o| in_scope(principal, o, offices))
+                    }
+                    // Certifications: reviewers of the auditing office or above it (the duty
+                    // is checked above); a listing is narrowed to their offices.
+                    Resource::Certification { office, .. } => {
+                        op == Operation::AuditCertification
                             && office.is_none_or(|o| in_scope(principal, o, offices))
                     }
                     // Cases: anti-smuggling officers of the office or above it (the duty is
@@ -837,7 +871,8 @@ fn declaration_row(
             | Resource::Authority { .. }
             | Resource::Case { .. }
             | Resource::Enterprise { .. }
-            | Resource::Registration { .. },
+            | Resource::Registration { .. }
+            | Resource::Certification { .. },
         ) => false,
 
         // Carriers and postal operators work on manifests, transits and parcels

@@ -4,14 +4,14 @@
 //! decisions and their payment, hearings, closure. Every step is one write with its audit
 //! record (`store::cases`); a penalty downgrades the party's credit class in the same
 //! transaction with a history row, and the risk engine uses the new class for the next filing.
-//! A declaration is suspended only under an open case (`crate::steps`).
+//! Linking an enterprise to a case takes a certified one down to the general class
+//! (`store::aeo::after_case`). A declaration is suspended only under an open case
+//! (`crate::steps`).
 
 use clearance::Actor;
 use domain::codes::{OfficeCode, Uscc};
 use serde::Deserialize;
-use store::cases::{
-    CaseFilter, CaseOrigin, CaseStatus, CaseStep, CaseWrite, CreditChange, StoredCase,
-};
+use store::cases::{CaseFilter, CaseOrigin, CaseStatus, CaseStep, CaseWrite, StoredCase};
 use store::parties::PartiesStore;
 
 use crate::access::{Operation, Principal, Resource};
@@ -140,6 +140,16 @@ impl CaseService<'_> {
             ),
         )?;
         let penalized = matches!(req.step, CaseStep::Penalize { .. });
+        // A case opened against an enterprise (linked to it) may take a certified one down
+        // (store::aeo::after_case), in the link's transaction.
+        let linked = match &req.step {
+            CaseStep::Link {
+                kind: store::cases::LinkKind::Enterprise,
+                reference,
+                ..
+            } => Uscc::parse(reference).ok(),
+            _ => None,
+        };
         let written = parties(self.core)?.case_step(CaseWrite {
             case: Some(c.id),
             expected_version: req.expected_version,
@@ -151,6 +161,9 @@ impl CaseService<'_> {
             if let Some(change) = written.penalties.last().and_then(|p| p.credit.as_ref()) {
                 self.risk.note_credit_class(change.uscc, change.to);
             }
+        }
+        if let Some(uscc) = linked {
+            self.risk.reload_credit_class(uscc)?;
         }
         Ok(written)
     }
@@ -171,18 +184,5 @@ impl CaseService<'_> {
             _ => return Err(allowed.denied()),
         };
         Ok(parties(self.core)?.cases(&CaseFilter { offices, status })?)
-    }
-
-    /// The credit changes penalties triggered on an enterprise, oldest first.
-    pub fn credit_history(
-        &self,
-        by: &Principal,
-        uscc: Uscc,
-    ) -> Result<Vec<CreditChange>, AppError> {
-        self.core.authorize(
-            by,
-            (Operation::ManageCases, Resource::Case { office: None }),
-        )?;
-        Ok(parties(self.core)?.credit_history(uscc)?)
     }
 }

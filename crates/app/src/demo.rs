@@ -760,5 +760,46 @@ fn load_parties(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), A
             },
         },
     )?;
+    load_aeo(svc, who)
+}
+
+/// An AEO application in audit (docs/PARTIES.md "AEO certification"): `ent-sh2` applies for
+/// advanced certification at 2233, where `pd-officer` has scored four standards of the
+/// checklist, one with a finding.
+fn load_aeo(svc: &Clearance, who: &HashMap<&str, Principal>) -> Result<(), AppError> {
+    use store::aeo::{AeoStep, ItemResult, Level};
+    let applied = svc.aeo().apply(
+        &who["ent-sh2"],
+        crate::aeo_desk::ApplyRequest {
+            level: Level::Advanced,
+            office: Some("2233".into()),
+        },
+    )?;
+    let id = applied.certification.id;
+    let mut version = applied.certification.version;
+    for (standard, result, finding) in [
+        ("IC-1", ItemResult::Meets, ""),
+        ("IC-2", ItemResult::Meets, ""),
+        (
+            "FS-1",
+            ItemResult::BasicallyMeets,
+            "2024 年审计报告附保留意见 the 2024 audit report is qualified",
+        ),
+        ("LC-3", ItemResult::Meets, ""),
+    ] {
+        let c = svc.aeo().step(
+            &who["pd-officer"],
+            id,
+            crate::aeo_desk::AeoStepRequest {
+                expected_version: Some(version),
+                step: AeoStep::Score {
+                    standard: standard.into(),
+                    result,
+                    finding: finding.into(),
+                },
+            },
+        )?;
+        version = c.certification.version;
+    }
     Ok(())
 }

@@ -172,14 +172,28 @@ pub fn case_refused(r: store::cases::CaseRefusal) -> AppError {
         )]);
     }
     match r.code {
-        "missing" | "too_long" | "invalid" | "out_of_range" | "wrong_amount" => {
-            AppError::Invalid(vec![FieldProblem::new(
-                &r.field,
-                r.code,
-                r.message_zh,
-                r.message_en,
-            )])
+        // A filing by or for an enterprise whose registration is not in force, found by the
+        // service or inside the filing's transaction: forbidden, as docs/PARTIES.md says.
+        "registration_pending" | "registration_refused" | "registration_cancelled" => {
+            AppError::Forbidden(Denied {
+                code: r.code,
+                message_en: r.message_en,
+                message_zh: r.message_zh,
+            })
         }
+        "missing"
+        | "too_long"
+        | "invalid"
+        | "out_of_range"
+        | "wrong_amount"
+        | "not_in_checklist"
+        | "decision_not_supported"
+        | "audit_incomplete" => AppError::Invalid(vec![FieldProblem::new(
+            &r.field,
+            r.code,
+            r.message_zh,
+            r.message_en,
+        )]),
         "not_found" => AppError::NotFound(r.message_en),
         code => AppError::Conflict {
             code,

@@ -13,6 +13,7 @@
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
 //!             stats ───────────► exchange_desk, warehouse (the trait cli fills)
 //!             case_desk ───────► risk_desk
+//!             aeo_desk ────────► risk_desk, notices
 //!             registration ────► users
 //!   layer 1   risk_desk, exchange_desk, eport_desk, assessment, users, attorney
 //!   layer 0   kernel ───────────► access (the one matrix), clock, error; anchor
@@ -54,6 +55,10 @@
 //!   at filing and on steps. Uses core.
 //! - [`case_desk`]: the anti-smuggling case register; a penalty's credit downgrade reaches the
 //!   risk engine's classes. Uses core, risk_desk.
+//! - [`aeo_desk`]: AEO certification (applications, audits against the standards, decisions,
+//!   re-assessment), the credit class with its history (officers' recorded decisions, overdue
+//!   notices) and the mutual-recognition partners. Uses core, risk_desk (the class the next
+//!   filing is sampled at), notices (the due date of a notice).
 //! - [`registration`]: customs registration (self-service sign-up, review, change,
 //!   cancellation) and an enterprise administrator's users and roles. Uses core, users.
 //! - [`filing`]: submission, the path of one declaration top to bottom. Uses core, assessment,
@@ -74,6 +79,7 @@
 //! log or a log line.
 
 pub mod access;
+pub mod aeo_desk;
 pub mod anchor;
 pub mod assessment;
 pub mod attachments;

@@ -69,6 +69,28 @@ pub(crate) fn china_day(t: DateTime<Utc>) -> NaiveDate {
     domain::time::china_date(t)
 }
 
+/// The last day to pay a notice issued on `issued_on`: the payment period's last day, moved to
+/// the next working day.
+pub fn due_on(core: &Core, issued_on: NaiveDate) -> NaiveDate {
+    let (calendar, policy) = (&core.tax.calendar, &core.tax.policy);
+    calendar.working_day_on_or_after(issued_on + chrono::Duration::days(policy.payment_days))
+}
+
+/// The instant before which every notice issued is past its due date on `today` (the start of
+/// the day after the latest issue day whose due date is before `today`), for the credit
+/// workflow's overdue review (`crate::aeo_desk`).
+pub fn overdue_cutoff(core: &Core, today: NaiveDate) -> Option<DateTime<Utc>> {
+    // The due date grows with the issue day; a holiday run is far shorter than 60 days.
+    let mut day = today - chrono::Duration::days(core.tax.policy.payment_days);
+    for _ in 0..60 {
+        if due_on(core, day) < today {
+            return domain::time::china_midnight(day + chrono::Duration::days(1));
+        }
+        day -= chrono::Duration::days(1);
+    }
+    None
+}
+
 /// The view of a notice on the day `on`.
 pub fn view_of(
     core: &Core,

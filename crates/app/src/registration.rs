@@ -17,7 +17,7 @@ use store::registration::{
 };
 use store::{Duty, NewAccount, NewUser, Role};
 
-use crate::access::{Denied, Operation, Principal, Resource};
+use crate::access::{Operation, Principal, Resource};
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::{Core, Scope};
 use crate::users::{login_format_ok, NewUserRequest, UserService};
@@ -164,32 +164,8 @@ pub fn may_file(core: &Core, uscc: Uscc) -> Result<(), AppError> {
     let Some(p) = core.store.parties_store() else {
         return Ok(());
     };
-    let Some(r) = p.registration_by_uscc(uscc)? else {
-        return Ok(());
-    };
-    let (code, zh, en) = match r.status {
-        RegistrationStatus::Effective => return Ok(()),
-        RegistrationStatus::PendingReview => (
-            "registration_pending",
-            "备案尚待海关审核，不能申报",
-            "the customs registration is waiting for review: no filing yet",
-        ),
-        RegistrationStatus::Refused => (
-            "registration_refused",
-            "备案未获海关批准，不能申报",
-            "the customs registration was refused: no filing",
-        ),
-        RegistrationStatus::Cancelled => (
-            "registration_cancelled",
-            "备案已注销，不能申报",
-            "the customs registration is cancelled: no filing",
-        ),
-    };
-    Err(AppError::Forbidden(Denied {
-        code,
-        message_en: format!("{uscc}: {en}"),
-        message_zh: format!("{uscc}：{zh}"),
-    }))
+    let r = p.registration_by_uscc(uscc)?;
+    store::registration::in_force(uscc, r.as_ref()).map_err(crate::error::case_refused)
 }
 
 impl RegistrationService<'_> {

@@ -939,28 +939,33 @@ impl<'a> RiskService<'a> {
         self.desk.load_watch(rs)
     }
 
-    /// An officer sets the credit class of an enterprise: it takes effect for the next filing.
+    /// An officer's credit decision outside an audit (the former "set credit class"): recorded
+    /// with its reason in the enterprise's credit history, through the credit workflow's one
+    /// write path (`store::aeo`); it takes effect for the next filing.
     pub fn set_credit_class(
         &self,
         by: &Principal,
         uscc: Uscc,
         class: CreditClass,
+        reason: &str,
     ) -> Result<(), AppError> {
         let allowed = self.core.authorize(
             by,
             (Operation::SetCreditClass, Resource::Risk { office: None }),
         )?;
-        risk_store(&*self.core.store)?.set_credit_class(
+        let parties = self
+            .core
+            .store
+            .parties_store()
+            .ok_or_else(|| AppError::Internal("this store keeps no credit history".into()))?;
+        let change = parties.credit_decision(store::aeo::CreditDecision {
             uscc,
             class,
-            &allowed.audit_actor(),
-            self.core.now(),
-        )?;
-        self.desk
-            .credit
-            .write()
-            .expect("credit lock")
-            .insert(uscc, class);
+            reason: reason.to_owned(),
+            actor: allowed.audit_actor(),
+            now: self.core.now(),
+        })?;
+        self.note_credit_class(uscc, change.to);
         Ok(())
     }
 
@@ -972,6 +977,23 @@ impl<'a> RiskService<'a> {
             .write()
             .expect("credit lock")
             .insert(uscc, class);
+    }
+
+    /// Read an enterprise's class back after a write that may have changed it (the last row of
+    /// its credit history is its class: every change writes one).
+    pub(crate) fn reload_credit_class(&self, uscc: Uscc) -> Result<(), AppError> {
+        if let Some(p) = self.core.store.parties_store() {
+            if let Some(last) = p.credit_history(uscc)?.last() {
+                self.note_credit_class(uscc, last.to);
+            }
+        }
+        Ok(())
+    }
+
+    /// The class facilities read for an enterprise (the risk engine's sampling, release against
+    /// a guarantee): the credit workflow's, `general` when it has none.
+    pub fn class_of(&self, uscc: &Uscc) -> CreditClass {
+        self.enterprise_facts(uscc).credit_class
     }
 
     /// The sampling policy the engine runs, for risk analysts and reviewers (who set credit

@@ -262,6 +262,14 @@ impl Clearance {
         }
     }
 
+    /// The AEO desk: certification, the credit class and its history (docs/PARTIES.md).
+    pub fn aeo(&self) -> crate::aeo_desk::AeoService<'_> {
+        crate::aeo_desk::AeoService {
+            core: &self.core,
+            risk: self.risk(),
+        }
+    }
+
     /// The anti-smuggling case desk (docs/PARTIES.md).
     pub fn cases(&self) -> CaseService<'_> {
         CaseService {

@@ -152,6 +152,9 @@ pub struct DeclarationDetail {
     /// The tax breakdown, every step shown; `None` for rejected filings or when the engine
     /// cannot assess (an exchange rate missing, for instance).
     pub tax: Option<tax::Assessment>,
+    /// An export by an advanced-certified enterprise to a country whose customs recognises
+    /// China's AEO programme: the partner (docs/PARTIES.md "Mutual recognition").
+    pub mutual_recognition: Option<store::aeo::MraPartner>,
 }
 
 /// One version as listed: the filing (no record) or a new version with its record.
@@ -205,6 +208,20 @@ impl StepService<'_> {
             let allowed = self.core.authorize(principal, (op, resource))?;
             if let Step::Suspend { case_no, .. } = &step {
                 self.open_case_for_suspension(&allowed, case_no)?;
+            }
+            // Release against a guarantee is a facility of the credit class (docs/PARTIES.md
+            // "What the class binds"): not for a discredited declarant.
+            if matches!(step, Step::ReleaseAgainstGuarantee { .. })
+                && self.risk.class_of(&header.declarant) == clearance::CreditClass::Discredited
+            {
+                return Err(AppError::Conflict {
+                    code: "discredited",
+                    message_en: format!(
+                        "{} is a discredited enterprise: no release against a guarantee",
+                        header.declarant
+                    ),
+                    message_zh: format!("{} 为失信企业，不适用担保放行", header.declarant),
+                });
             }
             let actor = self.actor_for(&allowed, op, &header)?;
             let now = self.core.now();
@@ -689,6 +706,17 @@ impl StepService<'_> {
             .as_ref()
             .and_then(|decl| assessment::assess(self.core, decl, Some(d.id)).ok());
         let declaration = serde_json::from_str(&d.body_json).map_err(internal)?;
+        // The class is the credit workflow's, as the risk engine reads it.
+        let mutual_recognition = typed
+            .as_ref()
+            .filter(|decl| decl.direction == domain::codes::Direction::Export)
+            .and_then(|decl| {
+                store::aeo::mutual_recognition(
+                    self.risk.class_of(&decl.trader.uscc),
+                    decl.dispatch_country,
+                )
+            })
+            .cloned();
         Ok(DeclarationDetail {
             id: d.id,
             version: d.version,
@@ -699,6 +727,7 @@ impl StepService<'_> {
             notices,
             notice_views,
             tax,
+            mutual_recognition,
         })
     }
 

@@ -25,6 +25,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("attorney", &["access", "error", "kernel"]),
     ("case_desk", &["access", "error", "kernel", "risk_desk"]),
     (
+        "aeo_desk",
+        &["access", "error", "kernel", "notices", "risk_desk"],
+    ),
+    (
         "registration",
         &["access", "auth", "error", "kernel", "users"],
     ),
@@ -100,6 +104,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "service",
         &[
+            "aeo_desk",
             "anchor",
             "attorney",
             "cargo_desk",
@@ -126,6 +131,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "demo",
         &[
             "access",
+            "aeo_desk",
             "attorney",
             "cargo_desk",
             "case_desk",

@@ -258,7 +258,12 @@ fn run(url: &str, schema: &str) {
     let hq = login(&a, "hq");
     let aeo = Uscc::parse(AEO).unwrap();
     a.risk()
-        .set_credit_class(&hq, aeo, CreditClass::Discredited)
+        .set_credit_class(
+            &hq,
+            aeo,
+            CreditClass::Discredited,
+            "penalty decided elsewhere",
+        )
         .unwrap();
     assert_ne!(
         b.risk_desk().credit_class(&aeo),

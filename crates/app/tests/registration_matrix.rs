@@ -121,6 +121,46 @@ fn roles_and_registration_rows() {
             "no reviewer duty {op:?}"
         );
         assert!(!ok(&ent(A, &[Duty::EnterpriseAdministrator])), "{op:?}");
+        // AEO certification (docs/PARTIES.md): the holder's administrator applies, its users
+        // read; reviewers of the auditing office or above it audit; nobody else.
+        let cert = Resource::Certification {
+            holder: Some(u(A)),
+            office: Some(office("2233")),
+        };
+        let ok = |p: &Principal| authorize(p, op, cert, &refdata).is_ok();
+        assert_eq!(
+            ok(&ent(A, &[Duty::EnterpriseAdministrator])),
+            matches!(op, Operation::ApplyCertification | Operation::View),
+            "administrator {op:?}"
+        );
+        assert_eq!(
+            ok(&ent(A, &[Duty::Declarant])),
+            op == Operation::View,
+            "declarant {op:?}"
+        );
+        assert!(
+            !ok(&ent(B, &[Duty::EnterpriseAdministrator])),
+            "an enterprise of another USCC {op:?}"
+        );
+        let audit = op == Operation::AuditCertification;
+        assert_eq!(ok(&officer("2200", &[Duty::Reviewer])), audit, "{op:?}");
+        assert_eq!(ok(&officer("2233", &[Duty::Reviewer])), audit, "{op:?}");
+        assert!(
+            !ok(&officer("5300", &[Duty::Reviewer])),
+            "an officer of another office {op:?}"
+        );
+        assert!(
+            !ok(&officer("2233", &[Duty::Inspector, Duty::AntiSmuggling])),
+            "no reviewer duty {op:?}"
+        );
+        // A reviewer audits no declaration, registration or case with this operation.
+        if op == Operation::AuditCertification {
+            let d = Resource::Declaration {
+                declarant: u(A),
+                office: office("2233"),
+            };
+            assert!(authorize(&officer("2233", &Duty::ALL), op, d, &refdata).is_err());
+        }
     }
 }
 

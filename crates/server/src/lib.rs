@@ -32,6 +32,7 @@ use serde::Deserialize;
 use store::{DeclarationId, DeclarationKey};
 use utoipa::{OpenApi, ToSchema};
 
+mod aeo_api;
 mod attachments_api;
 mod cargo_api;
 pub mod conn;
@@ -151,6 +152,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(finance_api::routes())
         .merge(guarantee_api::routes())
         .merge(parties_api::routes())
+        .merge(aeo_api::routes())
         .merge(registration_api::routes())
         .merge(payments_api::routes())
         .merge(xml_api::routes())
@@ -606,6 +608,7 @@ async fn openapi() -> Response {
     doc.merge(<finance_api::FinanceApiDoc as OpenApi>::openapi());
     doc.merge(<guarantee_api::GuaranteeApiDoc as OpenApi>::openapi());
     doc.merge(<parties_api::PartiesApiDoc as OpenApi>::openapi());
+    doc.merge(<aeo_api::AeoApiDoc as OpenApi>::openapi());
     doc.merge(<registration_api::RegistrationApiDoc as OpenApi>::openapi());
     doc.merge(<payments_api::PaymentsApiDoc as OpenApi>::openapi());
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());

@@ -1,6 +1,7 @@
 //! The HTTP endpoints of parties and enforcement (docs/PARTIES.md): powers of attorney of
 //! consignees to customs brokers (grant, list, revoke; the declarations a broker filed), and
-//! the anti-smuggling case desk (open, list, read, steps, credit history). Authentication here;
+//! the anti-smuggling case desk (open, list, read, steps); the credit history is
+//! `crate::aeo_api`'s. Authentication here;
 //! authorization in the service, deny by default.
 
 use app::attorney::GrantRequest;
@@ -12,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use domain::codes::Uscc;
 use serde::Deserialize;
 use store::cases::CaseStatus;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -27,7 +27,6 @@ pub(crate) fn routes() -> Router<Svc> {
         .route("/api/cases", get(list_cases).post(open_case))
         .route("/api/cases/{id}", get(get_case))
         .route("/api/cases/{id}/steps", post(case_step))
-        .route("/api/credit-history/{uscc}", get(credit_history))
 }
 
 /// A power of attorney as the consignee grants it (read as `app::attorney::GrantRequest`).
@@ -221,28 +220,6 @@ async fn case_step(
     Ok(json_ok(StatusCode::OK, &c))
 }
 
-#[utoipa::path(get, path = "/api/credit-history/{uscc}",
-    params(("uscc" = String, Path, description = "the enterprise")),
-    responses((status = 200, description = "the credit changes penalties triggered, oldest first"),
-        (status = 403, description = "not an anti-smuggling officer")))]
-async fn credit_history(
-    State(svc): State<Svc>,
-    headers: HeaderMap,
-    Path(uscc): Path<String>,
-) -> Result<Response, ApiError> {
-    let (p, _) = principal(&svc, &headers).await?;
-    let uscc = Uscc::parse(&uscc).map_err(|_| {
-        app::AppError::invalid(
-            "uscc",
-            "invalid",
-            "统一社会信用代码无效",
-            "not a valid unified social credit code",
-        )
-    })?;
-    let v = blocking(move || svc.cases().credit_history(&p, uscc)).await?;
-    Ok(json_ok(StatusCode::OK, &v))
-}
-
 #[derive(OpenApi)]
 #[openapi(
     paths(
@@ -253,8 +230,7 @@ async fn credit_history(
         open_case,
         list_cases,
         get_case,
-        case_step,
-        credit_history
+        case_step
     ),
     components(schemas(GrantBody, OpenCaseBody, CaseStepBody))
 )]

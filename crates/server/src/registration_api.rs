@@ -7,12 +7,14 @@
 use app::registration::{DetailsRequest, SignUp};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
+use std::sync::Arc;
 use store::registration::RegistrationStatus;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -62,17 +64,73 @@ pub(crate) struct SignUpBody {
 
 #[utoipa::path(post, path = "/api/registrations/sign-up", request_body = SignUpBody,
     responses((status = 201, description = "registered: a consignee effective with its 10-digit customs code, a broker pending review; the first administrator can sign in"),
-        (status = 409, description = "the USCC is registered already, or the login is taken"),
-        (status = 422, description = "every problem with its field, in Chinese and English (the registry check among them)")))]
+        (status = 409, description = "the USCC is registered already (pending or in force), or the login is taken"),
+        (status = 422, description = "every problem with its field, in Chinese and English (the registry check among them; every missing field by name)"),
+        (status = 429, description = "too many sign-ups from this client address or for this login: see `Retry-After`")))]
 async fn sign_up(
     State(svc): State<Svc>,
+    Extension(guard): Extension<Arc<crate::signin::SignInGuard>>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let b: SignUp = parse_json(&headers, &body_bytes(body)?)?;
-    let r = blocking(move || svc.registrations().sign_up(b)).await?;
+    let bytes = body_bytes(body)?;
+    // Every required field missing, by name, at once (serde would name only the first).
+    let v: serde_json::Value = parse_json(&headers, &bytes)?;
+    if let Some(obj) = v.as_object() {
+        let missing: Vec<app::FieldProblem> = SIGN_UP_FIELDS
+            .iter()
+            .filter(|f| !obj.contains_key(**f))
+            .map(|f| {
+                app::FieldProblem::new(
+                    *f,
+                    "missing",
+                    format!("缺少字段 {f}"),
+                    format!("{f} is required"),
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(app::AppError::Invalid(missing).into());
+        }
+    }
+    let b: SignUp = parse_json(&headers, &bytes)?;
+    // Rate-limited like a sign-in (crate::signin): every sign-up counts against the client
+    // address and the login asked for, and its password is hashed on the sign-in pool.
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
+    let key = if app::users::login_format_ok(&b.admin_login) {
+        format!("sign-up:{}", b.admin_login)
+    } else {
+        "sign-up:-".to_owned()
+    };
+    let attempt = guard
+        .reserve(&key, address.as_deref())
+        .map_err(ApiError::from)?;
+    let s = svc.clone();
+    let r = guard
+        .run(move || {
+            let r = s.registrations().sign_up(b);
+            crate::audit_lockouts(&s, attempt.failed());
+            r
+        })
+        .await
+        .map_err(ApiError::from)??;
     Ok(json_ok(StatusCode::CREATED, &r))
 }
+
+/// The fields a sign-up must name.
+const SIGN_UP_FIELDS: [&str; 10] = [
+    "kind",
+    "uscc",
+    "office",
+    "name",
+    "address",
+    "contact",
+    "zone",
+    "economic_type",
+    "admin_login",
+    "admin_password",
+];
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

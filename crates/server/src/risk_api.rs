@@ -63,8 +63,11 @@ pub(crate) struct WatchBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreditClassBody {
-    #[schema(value_type = String, example = "advanced_certified")]
+    #[schema(value_type = String, example = "discredited")]
     class: CreditClass,
+    /// Why (recorded in the enterprise's credit history as `decision:<reason>`; required).
+    #[serde(default)]
+    reason: String,
 }
 
 /// New rates of one credit class, in parts per million of declarations.
@@ -173,7 +176,8 @@ async fn remove_watch(
 
 #[utoipa::path(put, path = "/api/risk/credit-classes/{uscc}", request_body = CreditClassBody,
     params(("uscc" = String, Path, description = "the enterprise's USCC")),
-    responses((status = 200, description = "set; in force for its next filing")))]
+    responses((status = 200, description = "recorded with its reason in the credit history; in force for its next filing"),
+        (status = 422, description = "no reason given")))]
 async fn set_credit_class(
     State(svc): State<Svc>,
     headers: HeaderMap,
@@ -190,10 +194,11 @@ async fn set_credit_class(
         )
     })?;
     let b: CreditClassBody = parse_json(&headers, &body_bytes(body)?)?;
-    blocking(move || svc.risk().set_credit_class(&p, uscc, b.class)).await?;
+    let class = b.class;
+    blocking(move || svc.risk().set_credit_class(&p, uscc, class, &b.reason)).await?;
     Ok(json_ok(
         StatusCode::OK,
-        &serde_json::json!({ "uscc": uscc, "class": b.class }),
+        &serde_json::json!({ "uscc": uscc, "class": class }),
     ))
 }
 

@@ -31,6 +31,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/assets/guarantees.js"),
     ),
     ("parties.js", JS, include_bytes!("../web/assets/parties.js")),
+    ("aeo.js", JS, include_bytes!("../web/assets/aeo.js")),
     (
         "registration.js",
         JS,

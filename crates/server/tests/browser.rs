@@ -716,6 +716,8 @@ async fn file_inspect_pay_release_in_a_browser() {
             "#/portal/services",
             "#/portal/attorney",
             "#/portal/enterprise",
+            // The enterprise's credit class and AEO certification (issue 19).
+            "#/portal/aeo",
         ],
     )
     .await;
@@ -1024,9 +1026,17 @@ async fn file_inspect_pay_release_in_a_browser() {
     // The officer: the worklist of every status, searched, sorted and paged by the service,
     // with the total, and exported (CSV, .xlsx) from the same query.
     ui.sign_in(OFFICER).await;
-    // A reviewer also has the registration desk (issue 19).
-    ui.assert_nav(OFFICER, &["#/officer", "#/registrations"])
+    // A reviewer also has the registration desk and the AEO desk (issue 19).
+    ui.assert_nav(OFFICER, &["#/officer", "#/registrations", "#/aeo"])
         .await;
+    // The AEO desk: the demo's application in audit, its checklist partly scored.
+    ui.go("#/aeo").await;
+    ui.until(
+        "document.querySelectorAll('#aeo-list [data-certification] tbody tr').length > 0",
+        "the AEO desk's checklist",
+    )
+    .await;
+    ui.both_languages("AEO desk", None).await;
     ui.go("#/officer?tab=all").await;
     ui.assert_heading_focused("the worklist").await;
     let numbers = "return [...document.querySelectorAll('#worklist tbody tr')].map((r) => r.cells[0].textContent);";

@@ -302,6 +302,7 @@ async fn rules_lanes_explanations_holds_classes_and_feedback() {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // Outside an audit, the officer's decision is recorded with its reason: none, 422.
     let (s, v) = t
         .call(
             reqwest::Method::PUT,
@@ -310,7 +311,20 @@ async fn rules_lanes_explanations_holds_classes_and_feedback() {
             Some(json!({"class": "advanced_certified"})),
         )
         .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["problems"][0]["field"], "reason", "{v}");
+    let (s, v) = t
+        .call(
+            reqwest::Method::PUT,
+            Some(&off),
+            &format!("/api/risk/credit-classes/{A}"),
+            Some(json!({"class": "advanced_certified", "reason": "certified before Jinguan"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, h) = t.get(&off, &format!("/api/credit-history/{A}")).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(h[0]["trigger"], "decision:certified before Jinguan", "{h}");
     let fourth = t.submit(&ent, "r-4", &declaration(4, "CA986")).await;
     let ev = t.lane_event(&off, &fourth["id"]).await;
     let sampling = &ev["explanation"]["sampling"];

@@ -400,7 +400,7 @@ fn setup(api: &Api, world: &World, cfg: &Config, opts: &HttpOptions) -> Result<S
             let (status, v) = api.put(
                 &chief,
                 &format!("/api/risk/credit-classes/{}", ent.uscc.as_str()),
-                &json!({ "class": ent.credit }),
+                &json!({ "class": ent.credit, "reason": "the simulated day's class" }),
             )?;
             if !status.is_success() {
                 return Err(format!(

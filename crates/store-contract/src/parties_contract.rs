@@ -15,7 +15,9 @@ use store::cases::*;
 use store::parties::*;
 use store::*;
 
-use crate::contract::{declarant, reason, sample_body, shanghai, submit_request, t0};
+use crate::contract::{
+    declarant, other_declarant, reason, sample_body, shanghai, submit_request, t0,
+};
 
 pub trait PartiesHarness {
     fn open(&self) -> Box<dyn Store>;
@@ -871,6 +873,414 @@ pub fn suspension_checked_in_writer(h: &impl PartiesHarness) {
     );
 }
 
+fn aeo(
+    s: &dyn Store,
+    id: Option<i64>,
+    version: Option<u64>,
+    step: store::aeo::AeoStep,
+) -> Result<store::aeo::StoredCertification, StoreError> {
+    parties(s).aeo_step(store::aeo::AeoWrite {
+        certification: id,
+        expected_version: version,
+        step,
+        actor: officer(),
+        now: t0(),
+    })
+}
+
+/// Score every standard of the current round's checklist, `fails` for the codes given.
+fn score_all(
+    s: &dyn Store,
+    mut c: store::aeo::StoredCertification,
+    fails: &[&str],
+) -> store::aeo::StoredCertification {
+    use store::aeo::{AeoStep, ItemResult};
+    let level = c.current().expect("a round").level;
+    for std in store::aeo::checklist(level) {
+        let failed = fails.contains(&std.code.as_str());
+        c = aeo(
+            s,
+            Some(c.id),
+            Some(c.version),
+            AeoStep::Score {
+                standard: std.code.clone(),
+                result: if failed {
+                    ItemResult::Fails
+                } else {
+                    ItemResult::Meets
+                },
+                finding: if failed {
+                    "not met".into()
+                } else {
+                    String::new()
+                },
+            },
+        )
+        .unwrap();
+    }
+    c
+}
+
+fn class_of(s: &dyn Store, uscc: Uscc) -> Option<CreditClass> {
+    s.risk_store()
+        .unwrap()
+        .credit_classes()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.uscc == uscc)
+        .map(|k| k.class)
+}
+
+/// AEO certification (store::aeo): an application, the audit item by item, a decision that
+/// must follow from it and changes the class with its history row in the same transaction; a
+/// re-assessment on the same certificate; an officer's recorded decision withdrawing the
+/// certificate; a refused audit leaving the class as it was; a case linked to a certified
+/// enterprise taking it down; every refusal writing nothing.
+pub fn aeo_certification(h: &impl PartiesHarness) {
+    use store::aeo::{AeoStatus, AeoStep, CreditDecision, Level, Outcome};
+    let s = h.open();
+    let s = &*s;
+    let p = parties(s);
+    let apply = |uscc: Uscc, level: Level| {
+        aeo(
+            s,
+            None,
+            None,
+            AeoStep::Apply {
+                uscc,
+                office: shanghai(),
+                level,
+            },
+        )
+    };
+    let c = apply(declarant(), Level::Advanced).unwrap();
+    assert_eq!((c.status, c.version), (AeoStatus::Applied, 1));
+    let again = apply(declarant(), Level::General).unwrap_err();
+    assert_eq!(case_refusal(again).code, "certification_open");
+    // Bad input is refused before it is queued; an incomplete audit decides nothing.
+    let bad = aeo(
+        s,
+        Some(c.id),
+        Some(1),
+        AeoStep::Score {
+            standard: "XX-9".into(),
+            result: store::aeo::ItemResult::Meets,
+            finding: String::new(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(case_refusal(bad).code, "invalid");
+    let early = aeo(
+        s,
+        Some(c.id),
+        Some(1),
+        AeoStep::Decide {
+            outcome: Outcome::AdvancedCertified,
+            reason: "r".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(case_refusal(early).code, "audit_incomplete");
+    assert_eq!(p.certification(c.id).unwrap().unwrap().version, 1);
+
+    let c = score_all(s, c, &[]);
+    assert_eq!(c.status, AeoStatus::InAudit);
+    let stale = aeo(
+        s,
+        Some(c.id),
+        Some(1),
+        AeoStep::Decide {
+            outcome: Outcome::AdvancedCertified,
+            reason: "r".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(case_refusal(stale).code, "version_conflict");
+    let wrong = aeo(
+        s,
+        Some(c.id),
+        Some(c.version),
+        AeoStep::Decide {
+            outcome: Outcome::Refused,
+            reason: "r".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(case_refusal(wrong).code, "decision_not_supported");
+    assert_eq!(class_of(s, declarant()), None, "nothing written");
+    let c = aeo(
+        s,
+        Some(c.id),
+        Some(c.version),
+        AeoStep::Decide {
+            outcome: Outcome::AdvancedCertified,
+            reason: "every standard met".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(c.status, AeoStatus::Certified);
+    assert_eq!(c.valid_until, NaiveDate::from_ymd_opt(2030, 3, 10));
+    assert_eq!(
+        class_of(s, declarant()),
+        Some(CreditClass::AdvancedCertified)
+    );
+    let history = p.credit_history(declarant()).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].from, history[0].to, history[0].trigger.as_str()),
+        (
+            CreditClass::General,
+            CreditClass::AdvancedCertified,
+            format!("aeo:{}/1", c.id).as_str()
+        )
+    );
+
+    // The periodic re-assessment: another audit and decision on the same certificate.
+    let c = aeo(
+        s,
+        Some(c.id),
+        Some(c.version),
+        AeoStep::Reassess {
+            reason: "five years".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!((c.status, c.rounds.len()), (AeoStatus::Applied, 2));
+    let c = score_all(s, c, &["TS-1"]);
+    let c = aeo(
+        s,
+        Some(c.id),
+        Some(c.version),
+        AeoStep::Decide {
+            outcome: Outcome::GeneralCertified,
+            reason: "premises security not met".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(c.class, Some(CreditClass::GeneralCertified));
+    assert_eq!(
+        class_of(s, declarant()),
+        Some(CreditClass::GeneralCertified)
+    );
+
+    // An officer's recorded decision: a reason or nothing; below certified, the certificate
+    // is withdrawn in the same transaction.
+    let no_reason = p.credit_decision(CreditDecision {
+        uscc: declarant(),
+        class: CreditClass::Discredited,
+        reason: " ".into(),
+        actor: officer(),
+        now: t0(),
+    });
+    assert!(matches!(no_reason, Err(StoreError::Case(r)) if r.field == "reason"));
+    assert_eq!(p.credit_history(declarant()).unwrap().len(), 2);
+    let change = p
+        .credit_decision(CreditDecision {
+            uscc: declarant(),
+            class: CreditClass::Discredited,
+            reason: "smuggling conviction".into(),
+            actor: officer(),
+            now: t0(),
+        })
+        .unwrap();
+    assert_eq!(change.trigger, "decision:smuggling conviction");
+    let c = p.certification(c.id).unwrap().unwrap();
+    assert_eq!(c.status, AeoStatus::Withdrawn);
+    assert_eq!(
+        c.withdrawn.as_deref(),
+        Some("decision:smuggling conviction")
+    );
+    // A discredited enterprise may not apply.
+    let e = apply(declarant(), Level::General).unwrap_err();
+    assert_eq!(case_refusal(e).code, "discredited");
+
+    // A refused audit: the class stays as it was, no history.
+    let o = other_declarant();
+    let r = score_all(s, apply(o, Level::Advanced).unwrap(), &["LC-3"]);
+    let r = aeo(
+        s,
+        Some(r.id),
+        Some(r.version),
+        AeoStep::Decide {
+            outcome: Outcome::Refused,
+            reason: "duties paid late".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(r.status, AeoStatus::Refused);
+    assert_eq!(class_of(s, o), None);
+    assert!(p.credit_history(o).unwrap().is_empty());
+
+    // Applying again after a refusal; certified at the general level; then a case opened
+    // against it (linked) takes it down to the general class, with the case as the trigger.
+    let g = score_all(s, apply(o, Level::General).unwrap(), &[]);
+    let g = aeo(
+        s,
+        Some(g.id),
+        Some(g.version),
+        AeoStep::Decide {
+            outcome: Outcome::GeneralCertified,
+            reason: "met".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(class_of(s, o), Some(CreditClass::GeneralCertified));
+    let case = step(
+        s,
+        None,
+        CaseStep::Open {
+            office: shanghai(),
+            origin: CaseOrigin::Referral,
+            origin_ref: "ref-1".into(),
+            summary: "s".into(),
+        },
+    )
+    .unwrap();
+    step(
+        s,
+        Some(&case),
+        CaseStep::Link {
+            kind: LinkKind::Enterprise,
+            reference: o.to_string(),
+            note: "party".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(class_of(s, o), Some(CreditClass::General));
+    let last = p.credit_history(o).unwrap().pop().unwrap();
+    assert_eq!(last.trigger, format!("case:{}", case.case_no));
+    assert_eq!(
+        p.certification(g.id).unwrap().unwrap().status,
+        AeoStatus::Withdrawn
+    );
+    assert_eq!(
+        p.certifications(&store::aeo::AeoFilter {
+            offices: Some(vec![shanghai()]),
+            uscc: Some(o),
+            status: None,
+        })
+        .unwrap()
+        .len(),
+        2
+    );
+    assert!(p
+        .certifications(&store::aeo::AeoFilter {
+            offices: Some(vec![OfficeCode::parse("5300").unwrap()]),
+            uscc: None,
+            status: None,
+        })
+        .unwrap()
+        .is_empty());
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+/// The registration in force is checked again inside the filing's transaction: filings racing
+/// a cancellation are either written before it or refused, never after; a refused or cancelled
+/// registration no longer blocks a new one for the same USCC, the old record kept.
+pub fn registration_checked_in_writer(h: &impl PartiesHarness) {
+    use store::registration::{EnterpriseKind::Consignee, RegistrationStatus, RegistrationStep};
+    let s: Arc<dyn Store> = Arc::from(h.open());
+    let p = parties(&*s);
+    let r = p
+        .registration_step(reg_write(
+            None,
+            None,
+            apply_step(declarant(), Consignee, "d-admin"),
+            Some(admin_account("d-admin", declarant())),
+        ))
+        .unwrap();
+    assert_eq!(r.status, RegistrationStatus::Effective);
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                let mut ok = 0u64;
+                let mut refused = 0u64;
+                for i in 0..10u64 {
+                    let n = t * 100 + i;
+                    match s.submit_reviewed(
+                        submit_request(&format!("C-{n}"), sample_body(n)),
+                        accept(),
+                    ) {
+                        Ok(_) => ok += 1,
+                        Err(StoreError::Registration(r)) if r.code == "registration_cancelled" => {
+                            refused += 1
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+                (ok, refused)
+            })
+        })
+        .collect();
+    thread::sleep(std::time::Duration::from_millis(20));
+    let r = p
+        .registration_step(reg_write(
+            Some(r.id),
+            Some(r.version),
+            RegistrationStep::Cancel {
+                reason: "ceased trading".into(),
+            },
+            None,
+        ))
+        .unwrap();
+    assert_eq!(r.status, RegistrationStatus::Cancelled);
+    let e = s
+        .submit_reviewed(submit_request("C-after", sample_body(9999)), accept())
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Registration(x) if x.code == "registration_cancelled"),
+        "{e:?}"
+    );
+    let (mut ok, mut refused) = (0, 0);
+    for t in threads {
+        let (o, r) = t.join().unwrap();
+        ok += o;
+        refused += r;
+    }
+    assert_eq!(ok + refused, 80);
+    assert_eq!(
+        all_declarations(&*s) as u64,
+        ok,
+        "no refused filing written"
+    );
+
+    // Registering again after the cancellation: a new record, the old one kept; filings go
+    // through again.
+    let again = p
+        .registration_step(reg_write(
+            None,
+            None,
+            apply_step(declarant(), Consignee, "d-admin2"),
+            Some(admin_account("d-admin2", declarant())),
+        ))
+        .unwrap();
+    assert_ne!(again.id, r.id);
+    assert_eq!(again.status, RegistrationStatus::Effective);
+    assert_ne!(again.customs_code, r.customs_code);
+    assert_eq!(
+        p.registration(r.id).unwrap().unwrap().status,
+        RegistrationStatus::Cancelled
+    );
+    assert_eq!(
+        p.registration_by_uscc(declarant()).unwrap().unwrap().id,
+        again.id
+    );
+    let twice = p.registration_step(reg_write(
+        None,
+        None,
+        apply_step(declarant(), Consignee, "d-admin3"),
+        Some(admin_account("d-admin3", declarant())),
+    ));
+    assert!(
+        matches!(&twice, Err(StoreError::Registration(x)) if x.code == "already_registered"),
+        "{twice:?}"
+    );
+    s.submit_reviewed(submit_request("C-again", sample_body(9998)), accept())
+        .unwrap();
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 /// An open case of `office` on the register, for the suites whose steps suspend a declaration
 /// (a suspension stands on an open case, checked by the writer): its number.
 pub fn open_case(s: &dyn Store, office: OfficeCode, at: chrono::DateTime<chrono::Utc>) -> String {
@@ -901,6 +1311,8 @@ macro_rules! parties_contract_tests {
             case_register,
             registration,
             suspension_checked_in_writer,
+            aeo_certification,
+            registration_checked_in_writer,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

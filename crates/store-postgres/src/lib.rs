@@ -41,6 +41,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, Row};
 
+mod aeo;
 mod cargo;
 mod daily;
 mod eport;

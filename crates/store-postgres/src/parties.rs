@@ -152,6 +152,20 @@ impl PartiesStore for PostgresStore {
         rows.iter().map(|r| read_case(r.get(0))).collect()
     }
 
+    fn certification(
+        &self,
+        id: i64,
+    ) -> Result<Option<store::aeo::StoredCertification>, StoreError> {
+        self.certification_by_id(id)
+    }
+
+    fn certifications(
+        &self,
+        filter: &store::aeo::AeoFilter,
+    ) -> Result<Vec<store::aeo::StoredCertification>, StoreError> {
+        self.certification_list(filter)
+    }
+
     fn credit_history(&self, uscc: Uscc) -> Result<Vec<CreditChange>, StoreError> {
         let rows = self.query(
             "SELECT change FROM credit_history WHERE uscc = $1 ORDER BY id",

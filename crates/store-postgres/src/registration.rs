@@ -45,7 +45,7 @@ impl PostgresStore {
         uscc: Uscc,
     ) -> Result<Option<StoredRegistration>, StoreError> {
         let rows = self.query(
-            "SELECT body FROM registrations WHERE uscc = $1",
+            "SELECT body FROM registrations WHERE uscc = $1 ORDER BY id DESC LIMIT 1",
             vec![Box::new(uscc.to_string())],
         )?;
         rows.first()

@@ -164,7 +164,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 18 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // group; the trigger keeps counting updates only.
     crate::daily::MIGRATION_WRITER_COUNTS,
-    // 22 (issue 16; renumbered at merge after 19–21): which writer (one per store opened, so one
+    // 19 (issue 19): AEO certification (`crate::aeo`; store::aeo), and a registration refused
+    // or cancelled no longer blocks a new one for the same USCC.
+    crate::aeo::MIGRATION,
+    // 20 (issue 16): which writer (one per store opened, so one
     // per `jinguan serve` process) wrote each manifest event, so that a match written through
     // another process since a filing's reservation is seen as a conflict (docs/STORE.md).
     r#"

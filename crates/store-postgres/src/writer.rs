@@ -37,6 +37,7 @@ use tokio_postgres::{Client, Config, Statement};
 use crate::{backend, corrupt, ms, WriterStats};
 
 pub(crate) mod accounts;
+pub(crate) mod aeo;
 pub(crate) mod attachments;
 pub(crate) mod cargo;
 pub(crate) mod eport;
@@ -669,6 +670,17 @@ impl Tx<'_> {
             }
             last_seq = log.last;
         }
+        // Every declarant's registration in force, as it stands in this transaction (one
+        // query for the run): a cancellation that committed first refuses that filing alone.
+        let filers: Vec<domain::codes::Uscc> = jobs.iter().map(|j| j.request().declarant).collect();
+        let regs = self.newest_registrations(&filers).await?;
+        for (k, j) in jobs.iter().enumerate() {
+            if answers[k].is_none() {
+                if let Err(e) = Self::registrations_admit(j.request(), &regs) {
+                    answers[k] = Some(j.refuse(e));
+                }
+            }
+        }
         let to_write: Vec<usize> = (0..jobs.len()).filter(|&k| answers[k].is_none()).collect();
         let filings: Vec<Filing<'_>> = to_write
             .iter()
@@ -1216,6 +1228,13 @@ impl Tx<'_> {
                 Answer::new(reply, self.revoke_authority(head, x).await)
             }
             Request::CaseStep(x, reply) => Answer::new(reply, self.case_step(head, x).await),
+            Request::Aeo(x, reply) => Answer::new(reply, self.aeo_step(head, x).await),
+            Request::CreditDecision(x, reply) => {
+                Answer::new(reply, self.credit_decision(head, x).await)
+            }
+            Request::OverdueReview(x, reply) => {
+                Answer::new(reply, self.overdue_review(head, x).await)
+            }
             Request::Registration(x, reply) => {
                 Answer::new(reply, self.registration_step(head, x).await)
             }
@@ -1661,6 +1680,15 @@ impl RunJob<'_> {
             RunJob::Submit(..) | RunJob::Reviewed(..) => None,
             RunJob::Matched(b, _) => b.2.as_ref(),
             RunJob::Eport(b, _) => b.3.as_ref().and_then(|m| m.as_ref()),
+        }
+    }
+
+    /// The filing itself.
+    fn request(&self) -> &SubmitRequest {
+        match self {
+            RunJob::Submit(r, _) | RunJob::Reviewed(r, _, _) => r,
+            RunJob::Matched(b, _) => &b.0,
+            RunJob::Eport(b, _) => &b.0,
         }
     }
 

@@ -284,8 +284,9 @@ fn migrations_are_versioned() {
         h.value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version"),
         // 13 the dashboard's daily aggregates, 14 the account lifecycle, 15 powers of attorney and
         // cases, 16 customs registration, 17 the search text and attachments (issue 20), 18 new rows
-        // counted by the writer, 19 the writer of each manifest event (renumbered at merge).
-        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19"
+        // counted by the writer, 19 AEO certification and re-registration (issue 19), 20 the writer
+        // of each manifest event (issue 16).
+        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())

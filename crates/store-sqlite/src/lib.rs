@@ -34,6 +34,7 @@ use store::audit::{AuditRecord, AuditReport, ChainHead};
 use store::writer::{Answer, Queue, Request};
 use store::*;
 
+mod aeo;
 mod attachments;
 pub mod backup;
 mod cargo;
@@ -229,6 +230,9 @@ const MIGRATIONS: &[&str] = &[
     // 19 (issue 16): the writer counts new declaration rows in the daily aggregates once per
     // batch (`daily::write_delta`); the triggers keep counting updates only.
     "DROP TRIGGER stats_insert;",
+    // 20 (issue 19): AEO certification (store::aeo), and a registration refused or cancelled
+    // no longer blocks a new one for the same USCC.
+    aeo::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -1161,6 +1165,9 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::GrantAuthority(x, reply) => run!(reply, |c, h| parties::grant(c, h, x)),
         Request::RevokeAuthority(x, reply) => run!(reply, |c, h| parties::revoke(c, h, x)),
         Request::CaseStep(x, reply) => run!(reply, |c, h| parties::case_step(c, h, x)),
+        Request::Aeo(x, reply) => run!(reply, |c, h| aeo::step(c, h, x)),
+        Request::CreditDecision(x, reply) => run!(reply, |c, h| aeo::credit_decision(c, h, x)),
+        Request::OverdueReview(x, reply) => run!(reply, |c, h| aeo::overdue_review(c, h, x)),
         Request::Registration(x, reply) => run!(reply, |c, h| registration::step(c, h, x)),
         Request::SetRoles(x, reply) => run!(reply, |c, h| registration::set_roles(c, h, x)),
         Request::AddAttachment(x, reply) => run!(reply, |c, h| attachments::add(c, h, x)),
@@ -1507,6 +1514,12 @@ fn file(
     // after a revocation nothing more goes under it).
     if let Some(agent) = &req.agent {
         parties::admit_filing(c, req, agent)?;
+    }
+    // The declarant's registration, and the acting broker's, in force as they stand in this
+    // transaction: a cancellation that committed first refuses the filing.
+    for uscc in store::registration::filers(req) {
+        let r = registration::newest_in(c, uscc)?;
+        store::registration::in_force(uscc, r.as_ref()).map_err(StoreError::Registration)?;
     }
     if let Some(first) = replay_of(c, req)? {
         let row = load_for_write(c, first.id)?;

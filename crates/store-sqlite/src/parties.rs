@@ -5,11 +5,9 @@
 //! filing's own savepoint ([`admit`], [`record_filing`]), so a revocation that committed first
 //! refuses it.
 
-use clearance::CreditClass;
 use rusqlite::{params, Connection, OptionalExtension};
 use store::cases::{self, CaseFilter, CaseWrite, CreditChange, StoredCase};
 use store::parties::*;
-use store::risk::parse_credit_class;
 
 use super::*;
 
@@ -286,34 +284,45 @@ pub(super) fn case_step(
     let mut case = cases::decide(current.as_ref(), opened, w).map_err(StoreError::Case)?;
     let case_no = case.case_no.clone();
     if let Some(p) = cases::new_penalty(&mut case, &w.step) {
-        let from = c
-            .prepare_cached("SELECT class FROM risk_credit_classes WHERE uscc = ?1")
-            .map_err(backend)?
-            .query_row([p.party.to_string()], |r| r.get::<_, String>(0))
-            .optional()
-            .map_err(backend)?
-            .map(|s| parse_credit_class(&s).ok_or_else(|| corrupt(format!("credit class {s}"))))
-            .transpose()?
-            .unwrap_or(CreditClass::General);
-        let to = cases::downgrade(from, p.kind);
-        let change = CreditChange {
-            uscc: p.party,
+        let from = super::aeo::current_class(c, p.party)?;
+        p.credit = super::aeo::record_credit(
+            c,
+            head,
+            p.party,
             from,
-            to,
-            trigger: format!("penalty:{case_no}/{}", p.no),
-            at: w.now,
-        };
-        c.prepare_cached("INSERT INTO credit_history (uscc, change) VALUES (?1, ?2)")
-            .map_err(backend)?
-            .execute(params![
-                p.party.to_string(),
-                serde_json::to_string(&change).map_err(|e| StoreError::Invalid(e.to_string()))?
-            ])
-            .map_err(backend)?;
-        if to != from {
-            super::risk::set_credit_class(c, head, &(p.party, to, w.actor.clone(), w.now))?;
-        }
-        p.credit = Some(change);
+            cases::downgrade(from, p.kind),
+            &store::aeo::CreditTrigger::Penalty {
+                case_no: case_no.clone(),
+                no: p.no,
+            },
+            &w.actor,
+            w.now,
+            true,
+        )?;
+    }
+    // A case opened against an enterprise (linked to it) takes a certified one down to the
+    // general class (store::aeo::after_case).
+    if let cases::CaseStep::Link {
+        kind: cases::LinkKind::Enterprise,
+        reference,
+        ..
+    } = &w.step
+    {
+        let uscc = Uscc::parse(reference).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let from = super::aeo::current_class(c, uscc)?;
+        super::aeo::record_credit(
+            c,
+            head,
+            uscc,
+            from,
+            store::aeo::after_case(from),
+            &store::aeo::CreditTrigger::Case {
+                case_no: case_no.clone(),
+            },
+            &w.actor,
+            w.now,
+            false,
+        )?;
     }
     let body = serde_json::to_string(&case).map_err(|e| StoreError::Invalid(e.to_string()))?;
     if current.is_none() {
@@ -457,6 +466,20 @@ impl PartiesStore for SqliteStore {
         }
         sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", cases::CASES_MAX));
         self.read(|c| cases_where(c, &sql, &args))
+    }
+
+    fn certification(
+        &self,
+        id: i64,
+    ) -> Result<Option<store::aeo::StoredCertification>, StoreError> {
+        self.certification_by_id(id)
+    }
+
+    fn certifications(
+        &self,
+        filter: &store::aeo::AeoFilter,
+    ) -> Result<Vec<store::aeo::StoredCertification>, StoreError> {
+        self.certification_list(filter)
     }
 
     fn credit_history(&self, uscc: Uscc) -> Result<Vec<CreditChange>, StoreError> {

@@ -41,6 +41,18 @@ fn one(
         .transpose()
 }
 
+/// The newest registration of `uscc`, read on the writer's connection (inside its transaction).
+pub(super) fn newest_in(
+    c: &Connection,
+    uscc: Uscc,
+) -> Result<Option<StoredRegistration>, StoreError> {
+    one(
+        c,
+        "SELECT body FROM registrations WHERE uscc = ?1 ORDER BY id DESC LIMIT 1",
+        rusqlite::types::Value::Text(uscc.to_string()),
+    )
+}
+
 pub(super) fn step(
     c: &Connection,
     head: &mut ChainHead,
@@ -50,7 +62,7 @@ pub(super) fn step(
         (registration::RegistrationStep::Apply { uscc, .. }, None) => {
             let current = one(
                 c,
-                "SELECT body FROM registrations WHERE uscc = ?1",
+                "SELECT body FROM registrations WHERE uscc = ?1 ORDER BY id DESC LIMIT 1",
                 rusqlite::types::Value::Text(uscc.to_string()),
             )?;
             let id: i64 = c
@@ -93,7 +105,8 @@ pub(super) fn step(
     }
     let body = serde_json::to_string(&r).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let code = r.customs_code.map(|x| x.to_string());
-    if current.is_none() {
+    // A new record (also a re-registration after a refused or cancelled one, kept as it is).
+    if current.as_ref().is_none_or(|old| old.id != r.id) {
         c.prepare_cached(
             "INSERT INTO registrations (id, uscc, customs_code, office, status, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
@@ -181,7 +194,7 @@ impl SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT body FROM registrations WHERE uscc = ?1",
+                "SELECT body FROM registrations WHERE uscc = ?1 ORDER BY id DESC LIMIT 1",
                 rusqlite::types::Value::Text(uscc.to_string()),
             )
         })

@@ -50,6 +50,7 @@ use thiserror::Error;
 
 use writer::Request;
 
+pub mod aeo;
 pub mod attachments;
 pub mod audit;
 pub mod cargo;

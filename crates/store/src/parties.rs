@@ -549,6 +549,48 @@ pub trait PartiesStore: Queued + Send + Sync {
 
     fn case(&self, id: i64) -> Result<Option<StoredCase>, StoreError>;
 
+    /// One step of AEO certification ([`crate::aeo`]), decided on the certificate as it stands
+    /// in the writer's transaction, with its audit record; a decision changes the holder's
+    /// credit class with its history row in the same transaction.
+    fn aeo_step(
+        &self,
+        write: crate::aeo::AeoWrite,
+    ) -> Result<crate::aeo::StoredCertification, StoreError> {
+        crate::aeo::check_write(&write)?;
+        self.queue().call(|r| Request::Aeo(Box::new(write), r))
+    }
+
+    /// An officer's credit decision outside an audit, with its reason: the class, its history
+    /// row and audit records in one transaction (a certificate in force is withdrawn when the
+    /// class falls below the certified ones).
+    fn credit_decision(
+        &self,
+        decision: crate::aeo::CreditDecision,
+    ) -> Result<CreditChange, StoreError> {
+        crate::aeo::check_decision(&decision)?;
+        self.queue()
+            .call(|r| Request::CreditDecision(Box::new(decision), r))
+    }
+
+    /// Downgrade the certified holders of payment notices past due unpaid (one change per
+    /// enterprise, triggered by its oldest such notice), in one transaction.
+    fn overdue_review(
+        &self,
+        review: crate::aeo::OverdueReview,
+    ) -> Result<Vec<CreditChange>, StoreError> {
+        self.queue()
+            .call(|r| Request::OverdueReview(Box::new(review), r))
+    }
+
+    fn certification(&self, id: i64)
+        -> Result<Option<crate::aeo::StoredCertification>, StoreError>;
+
+    /// Newest first, at most [`crate::aeo::CERTIFICATES_MAX`].
+    fn certifications(
+        &self,
+        filter: &crate::aeo::AeoFilter,
+    ) -> Result<Vec<crate::aeo::StoredCertification>, StoreError>;
+
     fn case_by_no(&self, case_no: &str) -> Result<Option<StoredCase>, StoreError>;
 
     /// Newest first, at most [`crate::cases::CASES_MAX`].

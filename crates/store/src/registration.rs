@@ -339,6 +339,19 @@ pub fn decide(
 ) -> Result<StoredRegistration, RegistrationRefusal> {
     check_step(&w.step)?;
     let by = w.actor.label();
+    // A refused or cancelled registration is kept as it is and no longer blocks a new
+    // application for the same USCC (docs/PARTIES.md "Re-registration").
+    let current = match (&w.step, current) {
+        (RegistrationStep::Apply { .. }, Some(r))
+            if matches!(
+                r.status,
+                RegistrationStatus::Refused | RegistrationStatus::Cancelled
+            ) =>
+        {
+            None
+        }
+        (_, c) => c,
+    };
     match (&w.step, current) {
         (
             RegistrationStep::Apply {
@@ -485,6 +498,50 @@ fn status_zh(s: RegistrationStatus) -> &'static str {
 /// backend then gives it one with [`customs_code`]).
 pub fn takes_effect(r: &StoredRegistration) -> bool {
     r.status == RegistrationStatus::Effective && r.customs_code.is_none()
+}
+
+/// Whether `uscc` may file (or act as the broker of a filing), given its newest registration as
+/// it stands in the filing's transaction: in force, or none on record (accounts created before
+/// registration existed). The same refusals as the filing service's check, so a cancellation
+/// racing a filing refuses it in the writer too (docs/PARTIES.md "Filing").
+pub fn in_force(uscc: Uscc, r: Option<&StoredRegistration>) -> Result<(), RegistrationRefusal> {
+    let Some(r) = r else {
+        return Ok(());
+    };
+    let (code, zh, en) = match r.status {
+        RegistrationStatus::Effective => return Ok(()),
+        RegistrationStatus::PendingReview => (
+            "registration_pending",
+            "备案尚待海关审核，不能申报",
+            "the customs registration is waiting for review: no filing yet",
+        ),
+        RegistrationStatus::Refused => (
+            "registration_refused",
+            "备案未获海关批准，不能申报",
+            "the customs registration was refused: no filing",
+        ),
+        RegistrationStatus::Cancelled => (
+            "registration_cancelled",
+            "备案已注销，不能申报",
+            "the customs registration is cancelled: no filing",
+        ),
+    };
+    Err(refuse(
+        code,
+        "declarant",
+        format!("{uscc}：{zh}"),
+        format!("{uscc}: {en}"),
+    ))
+}
+
+/// The enterprises whose registration a filing needs in force: the declarant and, for a
+/// broker's filing, the broker.
+pub fn filers(req: &crate::SubmitRequest) -> Vec<Uscc> {
+    let mut out = vec![req.declarant];
+    if let Some(a) = &req.agent {
+        out.push(a.broker);
+    }
+    out
 }
 
 /// The audit detail of a step.

@@ -123,6 +123,10 @@ requests! {
     GrantAuthority((crate::parties::NewAuthority, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
     RevokeAuthority((i64, Uscc, Actor, DateTime<Utc>)) -> crate::parties::StoredAuthority,
     CaseStep(Box<crate::cases::CaseWrite>) -> crate::cases::StoredCase,
+    // AEO certification and credit management (crate::aeo).
+    Aeo(Box<crate::aeo::AeoWrite>) -> crate::aeo::StoredCertification,
+    CreditDecision(Box<crate::aeo::CreditDecision>) -> crate::cases::CreditChange,
+    OverdueReview(Box<crate::aeo::OverdueReview>) -> Vec<crate::cases::CreditChange>,
     // Customs registration and an enterprise's own users (crate::registration).
     Registration(Box<crate::registration::RegistrationWrite>) -> crate::registration::StoredRegistration,
     /// An enterprise user's roles replaced (user id, roles): the number of accounts changed.

@@ -65,7 +65,12 @@ pub fn load(svc: &Clearance) -> Result<(), AppError> {
     for (uscc, _, class, _) in ENTERPRISES {
         let uscc = Uscc::parse(uscc).expect("demo USCCs are valid");
         if !stored.iter().any(|c| c.uscc == uscc) {
-            svc.risk().set_credit_class(&reviewer, uscc, class)?;
+            svc.risk().set_credit_class(
+                &reviewer,
+                uscc,
+                class,
+                "demo: class decided before Jinguan",
+            )?;
         }
     }
     if rs.watch_entries()?.is_empty() {

@@ -12,6 +12,7 @@ import { taxClaims, forexReport, bankDesk } from './finance.js';
 import { agencyMessages } from './exchange.js';
 import { guaranteeDesk } from './guarantees.js';
 import { attorneyView, caseDesk } from './parties.js';
+import { aeoDesk, aeoEnterprise } from './aeo.js';
 import { signUpView, enterpriseView, registrationDesk } from './registration.js';
 import { paymentDesk } from './bankpay.js';
 
@@ -41,12 +42,12 @@ function navItems(p) {
   if (!p) return [];
   switch (p.kind) {
     case 'enterprise':
-      return [['#/portal', 'nav.declarations'], ['#/portal/new', 'nav.new'], ['#/portal/services', 'nav.services'], ['#/portal/attorney', 'nav.attorney'], ['#/portal/enterprise', 'nav.enterprise']];
+      return [['#/portal', 'nav.declarations'], ['#/portal/new', 'nav.new'], ['#/portal/services', 'nav.services'], ['#/portal/attorney', 'nav.attorney'], ['#/portal/enterprise', 'nav.enterprise'], ['#/portal/aeo', 'nav.aeo_mine']];
     case 'officer': {
       const items = [['#/officer', 'nav.worklist']];
       if (duties(p).includes('statistician')) items.push(['#/hq', 'nav.dashboard']);
       if (duties(p).includes('anti_smuggling')) items.push(['#/cases', 'nav.cases']);
-      if (duties(p).includes('reviewer')) items.push(['#/registrations', 'nav.registrations']);
+      if (duties(p).includes('reviewer')) items.push(['#/registrations', 'nav.registrations'], ['#/aeo', 'nav.aeo']);
       return items;
     }
     case 'hq':
@@ -371,6 +372,8 @@ const ROUTES = [
   [/^#\/cases$/, caseDesk, ['officer', 'hq']],
   [/^#\/portal\/enterprise$/, enterpriseView, ['enterprise']],
   [/^#\/registrations$/, registrationDesk, ['officer', 'hq']],
+  [/^#\/aeo$/, aeoDesk, ['officer', 'hq']],
+  [/^#\/portal\/aeo$/, aeoEnterprise, ['enterprise']],
   [/^#\/register$/, signUpView, null],
   [/^#\/portal\/d\/(\d+)$/, portalDetail, ['enterprise']],
   [/^#\/officer$/, worklist, ['officer', 'hq']],

@@ -181,10 +181,18 @@ export function items(d) {
       h('td', codeName('currencies', it.currency)), h('td', codeName('countries', it.origin_country)))), { caption: t('detail.items') }));
 }
 
+// The mutual-recognition line (docs/PARTIES.md): an export by an advanced-certified
+// enterprise to a country whose customs recognises China's AEO programme.
+function mutualRecognition(d) {
+  const m = d.mutual_recognition;
+  if (!m) return [];
+  return [h('p.notice#mutual-recognition', t('aeo.mutual_recognition', { partner: pick(m, 'name'), since: m.since }))];
+}
+
 export function parties(d) {
   const x = d.declaration || {};
   const party = (p) => (p ? [p.name, p.uscc || p.code, p.customs_code].filter(Boolean).join(' · ') : '');
-  return section('detail.parties', dl([
+  return section('detail.parties', ...mutualRecognition(d), dl([
     [t('f.trader'), party(x.trader)],
     [t('f.overseas_party'), party(x.overseas_party)],
     [t('f.owner'), party(x.owner)],

@@ -3,17 +3,16 @@
 //! its audit record in the request's savepoint.
 
 use chrono::{DateTime, Utc};
-use clearance::{Actor, CreditClass};
+use clearance::Actor;
 use domain::codes::Uscc;
 use store::audit::ChainHead;
-use store::cases::{self, CaseWrite, CreditChange, StoredCase};
+use store::cases::{self, CaseWrite, StoredCase};
 use store::parties::*;
-use store::risk::parse_credit_class;
 use store::{StoreError, SubmitRequest};
 
 use super::Tx;
 use crate::parties::{read_authority, read_case, AUTHORITY_COLUMNS};
-use crate::{backend, corrupt, ms};
+use crate::{backend, ms};
 
 impl Tx<'_> {
     async fn lock_authority(&self, id: i64) -> Result<Option<StoredAuthority>, StoreError> {
@@ -100,6 +99,11 @@ impl Tx<'_> {
 
     /// A broker's filing: its authority, locked and checked in the filing's transaction.
     pub(super) async fn admit_agent(&self, req: &SubmitRequest) -> Result<(), StoreError> {
+        // The registrations in force, as a run's filings are checked (`filing_run`).
+        let regs = self
+            .newest_registrations(&store::registration::filers(req))
+            .await?;
+        Self::registrations_admit(req, &regs)?;
         let Some(agent) = &req.agent else {
             return Ok(());
         };
@@ -194,45 +198,46 @@ impl Tx<'_> {
         let mut case = cases::decide(current.as_ref(), opened, w).map_err(StoreError::Case)?;
         let case_no = case.case_no.clone();
         if let Some(p) = cases::new_penalty(&mut case, &w.step) {
-            let from = match self
-                .c
-                .query_opt(
-                    "SELECT class FROM risk_credit_classes WHERE uscc = $1",
-                    &[&p.party.to_string()],
+            let from = self.current_class(p.party).await?;
+            p.credit = self
+                .record_credit(
+                    head,
+                    p.party,
+                    from,
+                    cases::downgrade(from, p.kind),
+                    &store::aeo::CreditTrigger::Penalty {
+                        case_no: case_no.clone(),
+                        no: p.no,
+                    },
+                    &w.actor,
+                    w.now,
+                    true,
                 )
-                .await
-                .map_err(backend)?
-            {
-                Some(r) => {
-                    let s: &str = r.get(0);
-                    parse_credit_class(s).ok_or_else(|| corrupt(format!("credit class {s}")))?
-                }
-                None => CreditClass::General,
-            };
-            let to = cases::downgrade(from, p.kind);
-            let change = CreditChange {
-                uscc: p.party,
+                .await?;
+        }
+        // A case opened against an enterprise (linked to it) takes a certified one down to the
+        // general class (store::aeo::after_case).
+        if let cases::CaseStep::Link {
+            kind: cases::LinkKind::Enterprise,
+            reference,
+            ..
+        } = &w.step
+        {
+            let uscc = Uscc::parse(reference).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let from = self.current_class(uscc).await?;
+            self.record_credit(
+                head,
+                uscc,
                 from,
-                to,
-                trigger: format!("penalty:{case_no}/{}", p.no),
-                at: w.now,
-            };
-            self.c
-                .execute(
-                    "INSERT INTO credit_history (uscc, change) VALUES ($1, $2)",
-                    &[
-                        &p.party.to_string(),
-                        &serde_json::to_string(&change)
-                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    ],
-                )
-                .await
-                .map_err(backend)?;
-            if to != from {
-                self.set_credit_class(head, &(p.party, to, w.actor.clone(), w.now))
-                    .await?;
-            }
-            p.credit = Some(change);
+                store::aeo::after_case(from),
+                &store::aeo::CreditTrigger::Case {
+                    case_no: case_no.clone(),
+                },
+                &w.actor,
+                w.now,
+                false,
+            )
+            .await?;
         }
         let body = serde_json::to_string(&case).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let version = case.version as i64;

@@ -14,6 +14,40 @@ use crate::backend;
 use crate::registration::read_registration;
 
 impl Tx<'_> {
+    /// The newest registration of each of `usccs`, as they stand in this transaction (the
+    /// writers' lock orders them against every registration step).
+    pub(super) async fn newest_registrations(
+        &self,
+        usccs: &[domain::codes::Uscc],
+    ) -> Result<Vec<StoredRegistration>, StoreError> {
+        if usccs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let codes: Vec<String> = usccs.iter().map(|u| u.to_string()).collect();
+        let rows = self
+            .c
+            .query(
+                "SELECT DISTINCT ON (uscc) body FROM registrations WHERE uscc = ANY($1) ORDER BY uscc, id DESC",
+                &[&codes],
+            )
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| read_registration(r.get(0))).collect()
+    }
+
+    /// A filing's declarant and acting broker have their registrations in force (or none on
+    /// record), given `regs` read in this transaction.
+    pub(super) fn registrations_admit(
+        req: &store::SubmitRequest,
+        regs: &[StoredRegistration],
+    ) -> Result<(), StoreError> {
+        for uscc in registration::filers(req) {
+            let r = regs.iter().find(|r| r.uscc == uscc);
+            registration::in_force(uscc, r).map_err(StoreError::Registration)?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn registration_step(
         &self,
         head: &mut ChainHead,
@@ -24,7 +58,7 @@ impl Tx<'_> {
                 let row = self
                     .c
                     .query_opt(
-                        "SELECT body FROM registrations WHERE uscc = $1 FOR UPDATE",
+                        "SELECT body FROM registrations WHERE uscc = $1 ORDER BY id DESC LIMIT 1 FOR UPDATE",
                         &[&uscc.to_string()],
                     )
                     .await
@@ -78,7 +112,8 @@ impl Tx<'_> {
         let body = serde_json::to_string(&r).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let code = r.customs_code.map(|x| x.to_string());
         let version = r.version as i64;
-        if current.is_none() {
+        // A new record (also a re-registration after a refused or cancelled one, kept as it is).
+        if current.as_ref().is_none_or(|old| old.id != r.id) {
             self.c
                 .execute(
                     "INSERT INTO registrations (id, uscc, customs_code, office, status, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
