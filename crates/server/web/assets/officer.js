@@ -29,7 +29,7 @@ export async function worklist(el, { params, session }) {
   el.append(h('nav.tabs', { 'aria-label': t('work.tabs') }, tabs.map(([id, key]) =>
     h('a', { href: `#/officer?tab=${id}`, 'aria-current': id === tab[0] ? 'page' : null, id: `tab-${id}` }, t(key)))));
 
-  await serverList(el, { id: 'worklist', hashBase: '#/officer', params, keep: { tab: tab[0] }, fields: ['status', 'lane', 'office'], statusDefault: tab[2], hrefOf: (d) => `#/officer/d/${d.id}`, session, emptyKey: 'work.empty' });
+  await serverList(el, { id: 'worklist', hashBase: '#/officer', params, keep: { tab: tab[0] }, fields: ['status', 'lane', 'office', 'commodity', 'country'], statusDefault: tab[2], hrefOf: (d) => `#/officer/d/${d.id}`, session, emptyKey: 'work.empty' });
 }
 
 const FINDING_KINDS = ['misclassification', 'undervaluation', 'quantity', 'prohibited_goods', 'other'];
