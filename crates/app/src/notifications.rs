@@ -58,6 +58,9 @@ pub struct Notification {
     pub kind: String,
     /// The declaration's status now.
     pub status: Status,
+    /// The declaration's version now (its number of events): a page showing this version or
+    /// a later one shows what the notification says.
+    pub version: u64,
     pub at: DateTime<Utc>,
     pub message_zh: String,
     pub message_en: String,
@@ -81,6 +84,7 @@ pub struct NotificationPage {
 struct Seen {
     number: String,
     status: Status,
+    version: u64,
     events: Option<Vec<StoredEvent>>,
 }
 
@@ -226,6 +230,7 @@ impl StepService<'_> {
                         (None, None) => rec.declaration.to_string(),
                     },
                     status: d.state.status,
+                    version: d.version,
                     events: None,
                 }),
                 Err(AppError::NotFound(_)) => None,
@@ -236,20 +241,20 @@ impl StepService<'_> {
         let Some(Some(s)) = seen.get_mut(&rec.declaration) else {
             return Ok(Vec::new());
         };
-        let (number, status) = (s.number.clone(), s.status);
-        let base = |kind: &str, id: String, at: DateTime<Utc>, zh: String, en: String| {
-            Notification {
+        let (number, status, version) = (s.number.clone(), s.status, s.version);
+        let base =
+            |kind: &str, id: String, at: DateTime<Utc>, zh: String, en: String| Notification {
                 id,
                 cursor: rec.id.to_string(),
                 declaration_id: rec.declaration,
                 number: number.clone(),
                 kind: kind.to_owned(),
                 status,
+                version,
                 at,
                 message_zh: format!("报关单 {number}：{zh}"),
                 message_en: format!("Declaration {number}: {en}"),
-            }
-        };
+            };
         let mut out = Vec::new();
         if wants_document {
             out.push(base(
@@ -309,8 +314,7 @@ fn own_actor(p: &Principal, actor: &Actor) -> bool {
 
 /// An audit actor label naming the principal's login (`officer:2200:wang`).
 fn own_label(p: &Principal, label: &str) -> bool {
-    !matches!(p, Principal::Enterprise { .. })
-        && label.rsplit(':').next() == Some(p.login())
+    !matches!(p, Principal::Enterprise { .. }) && label.rsplit(':').next() == Some(p.login())
 }
 
 fn lane_words(l: Lane) -> (&'static str, &'static str) {
@@ -343,7 +347,9 @@ pub fn phrase(kind: &EventKind) -> (String, String) {
                 format!("notice {notice_no} paid"),
             )
         }
-        EventKind::PaymentInitiated { .. } => ("已发起银行缴款", "payment initiated through a bank"),
+        EventKind::PaymentInitiated { .. } => {
+            ("已发起银行缴款", "payment initiated through a bank")
+        }
         EventKind::ReleasedAgainstGuarantee { .. } => ("担保放行", "released against a guarantee"),
         EventKind::Released => ("已放行", "released"),
         EventKind::ExitConfirmed { .. } => ("已确认出境", "exit confirmed"),

@@ -195,7 +195,8 @@ async fn serve_one<IO>(
             })
         });
         req.extensions_mut().insert(ConnectInfo(peer));
-        req.extensions_mut().insert(Stopping(stop_for_requests.clone()));
+        req.extensions_mut()
+            .insert(Stopping(stop_for_requests.clone()));
         if secure {
             req.extensions_mut().insert(Secure);
         }

@@ -274,14 +274,20 @@ impl Live {
             }
             // The session may have ended since the stream began (signed out, revoked).
             let (svc, token) = (self.svc.clone(), self.token.clone());
-            if blocking(move || svc.users().authenticate(&token))
-                .await
-                .is_err()
-            {
-                self.queue
-                    .push_back(Event::default().event("signed_out").data("{}"));
-                self.ended = true;
-                continue;
+            match blocking(move || svc.users().authenticate(&token)).await {
+                Ok(_) => {}
+                Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+                    self.queue
+                        .push_back(Event::default().event("signed_out").data("{}"));
+                    self.ended = true;
+                    continue;
+                }
+                Err(e) => {
+                    // The store cannot say now (an outage): try again at the next poll.
+                    tracing::debug!(code = e.code, "notifications stream: session check failed");
+                    self.again = false;
+                    continue;
+                }
             }
             let (svc, p, from) = (self.svc.clone(), self.principal.clone(), self.cursor);
             let page = blocking(move || {

@@ -1473,8 +1473,16 @@ async fn file_inspect_pay_release_in_a_browser() {
     // Printed to PDF by the browser, as a user's "Save as PDF" does: a real PDF, with pages,
     // holding the official form's title (in its text, which Chrome keeps searchable).
     let pdf = ui.print_pdf().await;
-    assert!(pdf.starts_with(b"%PDF-"), "a PDF: {:?}", &pdf[..pdf.len().min(16)]);
-    assert!(pdf_pages(&pdf) >= 1, "a PDF with pages ({} bytes)", pdf.len());
+    assert!(
+        pdf.starts_with(b"%PDF-"),
+        "a PDF: {:?}",
+        &pdf[..pdf.len().min(16)]
+    );
+    assert!(
+        pdf_pages(&pdf) >= 1,
+        "a PDF with pages ({} bytes)",
+        pdf.len()
+    );
     std::fs::write(ui.shots.join("08-enterprise-released.pdf"), &pdf).unwrap();
 
     // A document attached through the page (its file input), listed with its checksum, and
@@ -1505,7 +1513,10 @@ async fn file_inspect_pay_release_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(fetched[0], json!(200), "{fetched}");
-    assert_eq!(fetched[1], fetched[2], "the checksum listed is the download's");
+    assert_eq!(
+        fetched[1], fetched[2],
+        "the checksum listed is the download's"
+    );
     assert_eq!(fetched[3], json!(doc_text), "downloaded as uploaded");
     assert_eq!(fetched[4], json!("packing-list.pdf"));
     ui.shot("08-enterprise-attachments").await;
@@ -1654,7 +1665,9 @@ async fn file_inspect_pay_release_in_a_browser() {
     )
     .await;
     ui.until(
-        &format!("location.hash.startsWith('#/officer') && location.hash.includes('commodity={code}')"),
+        &format!(
+            "location.hash.startsWith('#/officer') && location.hash.includes('commodity={code}')"
+        ),
         "the commodity chart's drill-down",
     )
     .await;
@@ -1665,8 +1678,11 @@ async fn file_inspect_pay_release_in_a_browser() {
     )
     .await;
     assert_eq!(
-        ui.js("return document.getElementById('worklist-commodity').value;", vec![])
-            .await,
+        ui.js(
+            "return document.getElementById('worklist-commodity').value;",
+            vec![]
+        )
+        .await,
         json!(code)
     );
     let hq_token = token(&ui, "hq-analyst").await;
@@ -1692,7 +1708,10 @@ async fn file_inspect_pay_release_in_a_browser() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|i| i["commodity_code"].as_str().unwrap_or("").starts_with(&code)),
+                .any(|i| i["commodity_code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with(&code)),
             "declaration {} has a line of {code}",
             d["id"]
         );
@@ -2017,8 +2036,11 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.sign_in(ENTERPRISE).await;
     ui.go("#/portal/enterprise").await;
     ui.shot("25-enterprise-registration").await;
-    ui.both_languages("enterprise registration", Some("25-enterprise-registration-en"))
-        .await;
+    ui.both_languages(
+        "enterprise registration",
+        Some("25-enterprise-registration-en"),
+    )
+    .await;
     ui.sign_out().await;
     ui.go("#/register").await;
     ui.until("!!document.getElementById('signup')", "the sign-up form")
@@ -2027,7 +2049,8 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.sign_in("pd-jisi").await;
     ui.go("#/cases").await;
     ui.shot("26-cases-desk").await;
-    ui.both_languages("case desk", Some("26-cases-desk-en")).await;
+    ui.both_languages("case desk", Some("26-cases-desk-en"))
+        .await;
     ui.sign_out().await;
 
     versions_and_refunds(&ui).await;

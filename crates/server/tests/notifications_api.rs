@@ -229,10 +229,20 @@ async fn each_enterprise_sees_its_own_events_read_with_a_cursor() {
             .ends_with("lane chosen: yellow"),
         "{lane}"
     );
-    assert!(lane["message_zh"].as_str().unwrap().contains("黄色通道"), "{lane}");
+    assert!(
+        lane["message_zh"].as_str().unwrap().contains("黄色通道"),
+        "{lane}"
+    );
     let number = lane["number"].as_str().unwrap();
-    assert_eq!(number.len(), 18, "the declaration number once accepted: {lane}");
-    assert!(lane["message_en"].as_str().unwrap().starts_with(&format!("Declaration {number}: ")));
+    assert_eq!(
+        number.len(),
+        18,
+        "the declaration number once accepted: {lane}"
+    );
+    assert!(lane["message_en"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("Declaration {number}: ")));
     assert_eq!(lane["status"], "document_review");
     let ids = ids_of(items);
     let unique: std::collections::HashSet<_> = ids.iter().collect();
@@ -366,15 +376,23 @@ async fn the_stream_pushes_a_step_taken_after_subscribing_and_resumes_from_last_
     // The officer who took the step is not told of it; the declaration's other news, yes.
     let (of_pd, _) = t.all_after(&pd, cursor_before.clone(), 50).await;
     assert!(
-        of_pd.iter().all(|i| i["kind"] != "document_review_recorded"),
+        of_pd
+            .iter()
+            .all(|i| i["kind"] != "document_review_recorded"),
         "{of_pd:?}"
     );
     // B's stream names nothing of A's.
     let other = sb.notifications(Duration::from_secs(3)).await;
-    assert!(other.iter().all(|(_, i)| i["declaration_id"] != x), "{other:?}");
+    assert!(
+        other.iter().all(|(_, i)| i["declaration_id"] != x),
+        "{other:?}"
+    );
     let rest = sa.notifications(Duration::from_millis(1500)).await;
     let record_id = id.or_else(|| rest.iter().find_map(|(i, _)| i.clone()));
-    assert!(record_id.is_some(), "the record's last item carries its cursor");
+    assert!(
+        record_id.is_some(),
+        "the record's last item carries its cursor"
+    );
 
     // Resumed from the cursor before the step (Last-Event-ID, as an EventSource reconnects):
     // the step comes again at once.

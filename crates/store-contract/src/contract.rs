@@ -2088,8 +2088,13 @@ pub fn changed_declarations_follow_the_audit_chain(h: &dyn Harness) {
 pub fn declaration_records_follow_the_audit_chain(h: &dyn Harness) {
     use store::activity::{RecordRange, RECORDS_MAX};
     let store = h.open();
-    let start = store.declaration_records(RecordRange::After(0), 100).unwrap();
-    assert!(start.records.is_empty(), "a fresh store names no declaration");
+    let start = store
+        .declaration_records(RecordRange::After(0), 100)
+        .unwrap();
+    assert!(
+        start.records.is_empty(),
+        "a fresh store names no declaration"
+    );
     let mut r = submit_request("n-1", sample_body(3_001));
     r.now = t0();
     let a = store
@@ -2103,33 +2108,61 @@ pub fn declaration_records_follow_the_audit_chain(h: &dyn Harness) {
         )
         .unwrap()
         .id;
-    let filed = store.declaration_records(RecordRange::After(0), 100).unwrap();
-    let of_a: Vec<_> = filed.records.iter().filter(|x| x.declaration == a).collect();
+    let filed = store
+        .declaration_records(RecordRange::After(0), 100)
+        .unwrap();
+    let of_a: Vec<_> = filed
+        .records
+        .iter()
+        .filter(|x| x.declaration == a)
+        .collect();
     assert!(of_a.len() >= 2, "{of_a:?}");
     assert_eq!(of_a[0].action, "submit");
     assert_eq!(of_a[0].versions, Some((0, 1)));
     assert_eq!(of_a[1].action, "automatic_review");
     let version = store.load(DeclarationKey::Id(a)).unwrap().unwrap().version;
     assert_eq!(of_a[1].versions, Some((1, version)));
-    assert!(filed.records.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    assert!(
+        filed.records.windows(2).all(|w| w[0].id < w[1].id),
+        "oldest first"
+    );
     let cursor = filed.next_after(0, 100);
     assert!(cursor >= of_a[1].id && cursor <= filed.head);
     // Nothing new after the cursor.
-    let none = store.declaration_records(RecordRange::After(cursor), 100).unwrap();
+    let none = store
+        .declaration_records(RecordRange::After(cursor), 100)
+        .unwrap();
     assert!(none.records.is_empty(), "{none:?}");
     // A step: one record, its versions naming exactly the event it wrote.
-    step(store.as_ref(), a, officer(), Action::Release, t0() + Duration::hours(1));
-    let later = store.declaration_records(RecordRange::After(cursor), 100).unwrap();
+    step(
+        store.as_ref(),
+        a,
+        officer(),
+        Action::Release,
+        t0() + Duration::hours(1),
+    );
+    let later = store
+        .declaration_records(RecordRange::After(cursor), 100)
+        .unwrap();
     assert_eq!(later.records.len(), 1, "{later:?}");
     let rec = &later.records[0];
-    assert_eq!((rec.declaration, rec.versions), (a, Some((version, version + 1))));
+    assert_eq!(
+        (rec.declaration, rec.versions),
+        (a, Some((version, version + 1)))
+    );
     assert_eq!(rec.at, t0() + Duration::hours(1));
     assert!(rec.actor.starts_with("officer:"), "{}", rec.actor);
     let events = store.events(a).unwrap();
     let (from, to) = rec.versions.unwrap();
-    let written: Vec<_> = events.iter().filter(|e| e.seq > from && e.seq <= to).collect();
+    let written: Vec<_> = events
+        .iter()
+        .filter(|e| e.seq > from && e.seq <= to)
+        .collect();
     assert_eq!(written.len(), 1);
-    assert!(matches!(written[0].event.kind, clearance::EventKind::Released));
+    assert!(matches!(
+        written[0].event.kind,
+        clearance::EventKind::Released
+    ));
     // Backwards: the newest first record alone, then the ones before it.
     let newest = store
         .declaration_records(RecordRange::Before(i64::MAX), 1)

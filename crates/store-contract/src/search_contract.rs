@@ -369,11 +369,19 @@ pub fn commodity_and_country_filters(h: &dyn SearchHarness) {
         got.0.sort();
         got
     };
-    assert_eq!(find(Some("8471"), None), (vec![ids[0], ids[1]], 2), "any line");
+    assert_eq!(
+        find(Some("8471"), None),
+        (vec![ids[0], ids[1]], 2),
+        "any line"
+    );
     assert_eq!(find(Some("8471300000"), None), (vec![ids[0]], 1));
     assert_eq!(find(Some("85"), None), (vec![ids[1], ids[3]], 2));
     assert_eq!(find(None, Some("USA")), (vec![ids[1], ids[2]], 2));
-    assert_eq!(find(Some("85"), Some("USA")), (vec![ids[1]], 1), "both at once");
+    assert_eq!(
+        find(Some("85"), Some("USA")),
+        (vec![ids[1]], 1),
+        "both at once"
+    );
     assert_eq!(find(Some("39"), None), (vec![], 0));
     assert_eq!(find(None, Some("JPN")), (vec![], 0));
     for (commodity, country) in [

@@ -108,7 +108,11 @@ impl PostgresStore {
             wh.push_str(") ELSE false END");
         }
         if let Some(country) = &req.country {
-            push("body ->> 'trading_country' =", Box::new(country.clone()), &mut wh);
+            push(
+                "body ->> 'trading_country' =",
+                Box::new(country.clone()),
+                &mut wh,
+            );
         }
         for p in req.like_patterns() {
             push("search_text LIKE", Box::new(p), &mut wh);

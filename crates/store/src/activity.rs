@@ -131,7 +131,10 @@ mod tests {
         assert_eq!(versions_of("authority.file", &submit), None);
         assert_eq!(versions_of("attachment.add", r#"{"name":"a.pdf"}"#), None);
         assert_eq!(versions_of("append", "not json"), None);
-        assert_eq!(versions_of("append", &crate::detail::events(3, 3, &[])), None);
+        assert_eq!(
+            versions_of("append", &crate::detail::events(3, 3, &[])),
+            None
+        );
     }
 
     #[test]
@@ -148,8 +151,16 @@ mod tests {
             records: vec![rec(3), rec(5)],
             head: 9,
         };
-        assert_eq!(full.next_after(0, 2), 5, "a full read: go on after the last");
-        assert_eq!(full.next_after(0, 3), 9, "ran out: nothing else up to the head");
+        assert_eq!(
+            full.next_after(0, 2),
+            5,
+            "a full read: go on after the last"
+        );
+        assert_eq!(
+            full.next_after(0, 3),
+            9,
+            "ran out: nothing else up to the head"
+        );
         let none = DeclarationRecords {
             records: vec![],
             head: 9,

@@ -426,6 +426,8 @@ export async function route(opts) {
   renderShell();
   const el = clear(main());
   el.removeAttribute('aria-busy');
+  delete el.dataset.declaration;
+  delete el.dataset.version;
   const found = ROUTES.find(([re]) => re.test(path));
   if (!found || (found[2] && !found[2].includes(p.kind))) {
     notFound(el);
@@ -477,6 +479,15 @@ async function start() {
     if (redraw || !concerns(location.hash, ev.detail)) return;
     redraw = setTimeout(() => {
       redraw = null;
+      // Still signed in and still on a page it concerns (not, say, the sign-in page by now),
+      // which does not show that version yet (a step taken on this page is drawn already).
+      const item = ev.detail;
+      if (!session.principal || !concerns(location.hash, item)) return;
+      const m = main();
+      const row = m.querySelector(`tr[data-declaration="${item.declaration_id}"]`);
+      const shown = Number(m.dataset.declaration) === item.declaration_id ? Number(m.dataset.version)
+        : row ? Number(row.dataset.version) : -1;
+      if (shown >= item.version) return;
       const active = document.activeElement;
       const busy = document.getElementById('dialog').open
         || (active && main().contains(active) && active.matches('input, select, textarea'));

@@ -65,7 +65,8 @@ function take(item, announce) {
   if (marker === null || Number(item.cursor) > marker) live.unread.set(item.id, item);
   renderBadge();
   if (announce) {
-    toast(() => pick(item, 'message'));
+    // The page it concerns redraws itself; elsewhere a toast says it.
+    if (!concerns(location.hash, item)) toast(() => pick(item, 'message'));
     window.dispatchEvent(new CustomEvent('jinguan:notification', { detail: item }));
   }
 }

@@ -134,6 +134,8 @@ export async function officerDetail(el, ctx) {
   const [d, versions] = await Promise.all([get(`/api/declarations/${ctx.id}`), get(`/api/declarations/${ctx.id}/versions`).catch(() => [])]);
   await loadDetailCodes(d);
   if (!ctx.isCurrent()) return;
+  // Which declaration and version the page shows (a notification about a newer one redraws it).
+  Object.assign(el.dataset, { declaration: String(d.id), version: String(d.version) });
   const p = ctx.session.principal;
   const duties = p.duties || [];
   const has = (duty) => duties.includes(duty);
