@@ -345,6 +345,8 @@ pub fn commodity_and_country_filters(h: &dyn SearchHarness) {
     for (i, (first, second, country)) in shapes.iter().enumerate() {
         let mut body: serde_json::Value =
             serde_json::from_str(&sample_body(700 + i as u64)).unwrap();
+        // One line of the sample's two, then the shape's.
+        body["items"].as_array_mut().unwrap().truncate(1);
         body["items"][0]["commodity_code"] = (*first).into();
         if let Some(code) = second {
             let mut line = body["items"][0].clone();
