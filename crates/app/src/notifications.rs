@@ -221,7 +221,7 @@ impl StepService<'_> {
         if !wants_events && !wants_document {
             return Ok(Vec::new());
         }
-        if !seen.contains_key(&rec.declaration) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(rec.declaration) {
             let v = match self.load_visible_pub(principal, DeclarationKey::Id(rec.declaration)) {
                 Ok(d) => Some(Seen {
                     number: match (d.state.declaration_no, &d.state.header) {
@@ -236,7 +236,7 @@ impl StepService<'_> {
                 Err(AppError::NotFound(_)) => None,
                 Err(e) => return Err(e),
             };
-            seen.insert(rec.declaration, v);
+            slot.insert(v);
         }
         let Some(Some(s)) = seen.get_mut(&rec.declaration) else {
             return Ok(Vec::new());
