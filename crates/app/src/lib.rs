@@ -68,6 +68,8 @@
 //!   assessment, risk_desk, exchange_desk, cargo_desk, versions.
 //! - [`versions`]: versions of a declaration, their re-assessment and refunds (checks and
 //!   records; the steps write them). Uses core, assessment.
+//! - [`notifications`]: the notifications inbox, read from the audit chain and the events of
+//!   the declarations one may see (no write of its own). Uses core, steps (what one may see).
 //!
 //! Module names do not shadow crate names (`risk`, `exchange`, `eport`, `cargo_control`, `tax`,
 //! `clearance`): the services are `*_desk`, `filing`, `steps`, `assessment`.
@@ -98,6 +100,7 @@ pub mod finance;
 pub mod guarantee_desk;
 pub mod kernel;
 pub mod notices;
+pub mod notifications;
 pub mod payments;
 pub mod portal;
 pub mod postal_screen;

@@ -101,6 +101,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("attachments", &["access", "error", "kernel", "steps"]),
     ("copy", &["access", "error", "kernel", "steps"]),
+    ("notifications", &["access", "error", "steps"]),
     (
         "service",
         &[

@@ -185,6 +185,7 @@ async fn serve_one<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let body_timeout = limits.body_timeout;
+    let stop_for_requests = stop.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let mut router = router.clone();
         let mut req = req.map(|inner| {
@@ -194,6 +195,8 @@ async fn serve_one<IO>(
             })
         });
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut()
+            .insert(Stopping(stop_for_requests.clone()));
         if secure {
             req.extensions_mut().insert(Secure);
         }
@@ -217,6 +220,11 @@ async fn serve_one<IO>(
         }
     }
 }
+
+/// Turns `true` when the server stops: a long answer (a notifications stream) ends then, so
+/// that the graceful shutdown does not wait for it.
+#[derive(Clone, Debug)]
+pub struct Stopping(pub watch::Receiver<bool>);
 
 /// Marks a request that came over HTTPS (on this server's TLS, or through a reverse proxy
 /// declared to terminate it): its answers carry `Strict-Transport-Security` and its cookies

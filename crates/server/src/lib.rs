@@ -45,6 +45,7 @@ mod guarantee_api;
 mod hardening;
 mod list_api;
 pub mod metrics;
+mod notifications_api;
 mod parties_api;
 mod payments_api;
 mod registration_api;
@@ -157,6 +158,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(payments_api::routes())
         .merge(xml_api::routes())
         .merge(attachments_api::routes())
+        .merge(notifications_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route(
             "/api/declarations/{id}/receipts",
@@ -183,6 +185,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         // our own shape.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(Extension(options.signin))
+        .layer(Extension(Arc::new(notifications_api::Streams::default())))
         .layer(Extension(Unhealthy(options.unhealthy)))
         .layer(Extension(BusReady(options.bus_probe)))
         .with_state(svc);
@@ -1200,6 +1203,8 @@ step_docs! {
         submit,
         list_api::list,
         list_api::export,
+        notifications_api::list,
+        notifications_api::stream,
         get_one,
         doc_amendment,
         doc_cancellation,

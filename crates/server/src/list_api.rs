@@ -27,6 +27,12 @@ pub struct ListParams {
     pub office: Option<String>,
     /// The declarant's USCC (an enterprise sees only its own).
     pub declarant: Option<String>,
+    /// A goods line's commodity code begins with these 2 to 10 digits (the dashboard's
+    /// drill-down). Gives pages by number with the total.
+    pub commodity: Option<String>,
+    /// The trading country, a 3-letter code such as `USA` (the dashboard's drill-down). Gives
+    /// pages by number with the total.
+    pub country: Option<String>,
     /// Submitted at or after (RFC 3339).
     pub from: Option<String>,
     /// Submitted before (RFC 3339).
@@ -59,6 +65,8 @@ const KNOWN: &[&str] = &[
     "lane",
     "office",
     "declarant",
+    "commodity",
+    "country",
     "from",
     "to",
     "q",
@@ -164,6 +172,33 @@ fn parse(pairs: Vec<(String, String)>, export: bool) -> Result<Parsed, ApiError>
             None
         }
     });
+    let commodity = s("commodity").map(str::trim).and_then(|v| {
+        if (2..=10).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) {
+            Some(v.to_owned())
+        } else {
+            problems.push(problem(
+                "commodity",
+                "commodity_prefix",
+                format!("商品编号须为 2 至 10 位数字（可为前几位），而不是“{v}”"),
+                format!("a commodity code is 2 to 10 digits (or its first digits), not `{v}`"),
+            ));
+            None
+        }
+    });
+    let country = s("country").map(str::trim).and_then(|v| {
+        let up = v.to_ascii_uppercase();
+        if up.len() == 3 && up.bytes().all(|b| b.is_ascii_uppercase()) {
+            Some(up)
+        } else {
+            problems.push(problem(
+                "country",
+                "country_code",
+                format!("国别（地区）代码须为 3 个字母，如 USA，而不是“{v}”"),
+                format!("a country code is 3 letters, such as USA, not `{v}`"),
+            ));
+            None
+        }
+    });
     let mut time = |field: &str| -> Option<DateTime<Utc>> {
         let v = s(field)?;
         match DateTime::parse_from_rfc3339(v) {
@@ -258,14 +293,18 @@ fn parse(pairs: Vec<(String, String)>, export: bool) -> Result<Parsed, ApiError>
             format!("pages reach at most {OFFSET_MAX} rows in; narrow the search"),
         ));
     }
-    let numbered = text.is_some() || s("sort").is_some() || page.is_some();
+    let numbered = text.is_some()
+        || s("sort").is_some()
+        || page.is_some()
+        || commodity.is_some()
+        || country.is_some();
     let cursor = s("cursor").map(str::to_owned);
     if cursor.is_some() && numbered {
         problems.push(problem(
             "cursor",
             "cursor_with_page",
-            "游标分页不能与检索词、排序或页码同用",
-            "`cursor` cannot be combined with `q`, `sort` or `page`",
+            "游标分页不能与检索词、排序、页码、商品编号或国别同用",
+            "`cursor` cannot be combined with `q`, `sort`, `page`, `commodity` or `country`",
         ));
     }
     let format = match s("format") {
@@ -309,6 +348,8 @@ fn parse(pairs: Vec<(String, String)>, export: bool) -> Result<Parsed, ApiError>
         search: SearchRequest {
             filter: Default::default(),
             text: text.filter(|t| !t.is_empty()),
+            commodity,
+            country,
             sort,
             descending,
             offset,

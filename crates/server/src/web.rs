@@ -46,6 +46,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     ("bankpay.js", JS, include_bytes!("../web/assets/bankpay.js")),
     ("officer.js", JS, include_bytes!("../web/assets/officer.js")),
     ("hq.js", JS, include_bytes!("../web/assets/hq.js")),
+    ("inbox.js", JS, include_bytes!("../web/assets/inbox.js")),
     ("trade.js", JS, include_bytes!("../web/assets/trade.js")),
     (
         "exchange.js",

@@ -19,6 +19,12 @@
 //! serious or critical violation, and the browser's console stays free of errors; the
 //! worklist sorts, filters and exports CSV.
 //!
+//! Issue 20's later items: the declaration printed to PDF by the browser (WebDriver's "Print
+//! Page") and a document attached through the page and downloaded; the notifications inbox,
+//! whose items and the declaration's timeline arrive live (server-sent events); the HQ
+//! dashboard's commodity chart and partner table drilled down to the declarations behind them;
+//! the registration pages and the case desk, each checked and photographed like the others.
+//!
 //! The server runs in-process on port 0 over a fresh data folder with the demo data. Without
 //! `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says it skipped, unless
 //! `JINGUAN_BROWSER_TESTS=1` or `CI` is set (as in CI), where a missing browser is a failure.
@@ -631,6 +637,22 @@ impl Ui {
         (v[0] == json!(true), v[1] == json!(true))
     }
 
+    /// The page printed by the browser (WebDriver's "Print Page", `POST /session/{id}/print`):
+    /// the PDF's bytes.
+    async fn print_pdf(&self) -> Vec<u8> {
+        let sid = self.c.session_id().await.unwrap().expect("a session");
+        let r = self
+            .http
+            .post(format!("{}/session/{sid}/print", self.driver))
+            .json(&json!({ "background": true, "orientation": "portrait" }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "print: {}", r.status());
+        let v: Value = r.json().await.unwrap();
+        base64_decode(v["value"].as_str().expect("the PDF as base64"))
+    }
+
     /// Confirm the open dialog (after choosing values in it).
     async fn confirm_dialog(&self) {
         self.click("#dialog-confirm").await;
@@ -640,6 +662,46 @@ impl Ui {
         )
         .await;
     }
+}
+
+/// Standard base64 (RFC 4648, with padding), as WebDriver sends a printed page.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c) << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// The pages of a PDF: its page objects (`/Type /Page`, not `/Pages`).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let mut n = 0;
+    for pat in [&b"/Type /Page"[..], &b"/Type/Page"[..]] {
+        n += pdf
+            .windows(pat.len() + 1)
+            .filter(|w| w.starts_with(pat) && w[pat.len()] != b's')
+            .count();
+    }
+    n
 }
 
 fn have_browser() -> bool {
@@ -1418,6 +1480,60 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.shot("08-enterprise-released-print").await;
     ui.cdp("Emulation.setEmulatedMedia", json!({ "media": "" }))
         .await;
+    // Printed to PDF by the browser, as a user's "Save as PDF" does: a real PDF, with pages,
+    // holding the official form's title (in its text, which Chrome keeps searchable).
+    let pdf = ui.print_pdf().await;
+    assert!(
+        pdf.starts_with(b"%PDF-"),
+        "a PDF: {:?}",
+        &pdf[..pdf.len().min(16)]
+    );
+    assert!(
+        pdf_pages(&pdf) >= 1,
+        "a PDF with pages ({} bytes)",
+        pdf.len()
+    );
+    std::fs::write(ui.shots.join("08-enterprise-released.pdf"), &pdf).unwrap();
+
+    // A document attached through the page (its file input), listed with its checksum, and
+    // downloaded through its link as it was uploaded.
+    let doc_text = "%PDF-1.4\n% packing list attached in the browser test\n";
+    let doc = data.path().join("packing-list.pdf");
+    std::fs::write(&doc, doc_text).unwrap();
+    ui.c.find(Locator::Id("attachment-file"))
+        .await
+        .unwrap()
+        .send_keys(doc.to_str().unwrap())
+        .await
+        .unwrap();
+    ui.until(
+        "[...document.querySelectorAll('#attachments-list a')].some((a) => a.textContent === 'packing-list.pdf')",
+        "the attached document listed",
+    )
+    .await;
+    let fetched = ui
+        .c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const a = [...document.querySelectorAll('#attachments-list a')].find((x) => x.textContent === 'packing-list.pdf');
+             const sha = a.closest('tr').querySelector('td.mono').getAttribute('title');
+             fetch(a.href).then(async (r) => done([r.status, r.headers.get('x-checksum-sha256'), sha, await r.text(), a.getAttribute('download')]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched[0], json!(200), "{fetched}");
+    assert_eq!(
+        fetched[1], fetched[2],
+        "the checksum listed is the download's"
+    );
+    assert_eq!(fetched[3], json!(doc_text), "downloaded as uploaded");
+    assert_eq!(fetched[4], json!("packing-list.pdf"));
+    ui.shot("08-enterprise-attachments").await;
+    ui.assert_axe("declaration with a document").await;
+    ui.assert_fits("declaration with a document", None).await;
+    ui.assert_no_console_errors("declaration with a document", false)
+        .await;
     // A cancellation asked for after release waits for an officer's decision…
     ui.click("#request-cancellation").await;
     ui.type_into("dlg-reason", "the buyer cancelled the order")
@@ -1449,6 +1565,71 @@ async fn file_inspect_pay_release_in_a_browser() {
     );
     ui.sign_out().await;
 
+    // Notifications (issue 20 item 6): the enterprise on its declaration's page; the officer
+    // refuses the request (over the API, from elsewhere); the page's timeline shows it without
+    // a reload, the header counts it unread, the inbox lists it, and a new event while the
+    // inbox is open appears on top, live (server-sent events).
+    ui.sign_in(ENTERPRISE).await;
+    ui.go(&format!("#/portal/d/{id}")).await;
+    ui.until(
+        "!document.getElementById('inbox-link').hidden",
+        "the notifications link",
+    )
+    .await;
+    // The stream is open (the first event tells its cursor) before the step is taken.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let officer_token = token(&ui, OFFICER).await;
+    api_post(
+        &ui,
+        &officer_token,
+        &format!("/api/declarations/{id}/request-refusal"),
+        json!({"reason": "the goods have been released and delivered"}),
+    )
+    .await;
+    ui.until(
+        "document.querySelector('.ev-request_refused') !== null",
+        "the refusal in the timeline without a reload",
+    )
+    .await;
+    ui.until(
+        "!document.querySelector('#inbox-link .count').hidden",
+        "the unread count in the header",
+    )
+    .await;
+    ui.click("#inbox-link").await;
+    ui.settled().await;
+    ui.until(
+        "location.hash === '#/inbox' && document.querySelector('#inbox-list li[data-kind=request_refused].unread') !== null",
+        "the refusal in the inbox, unread",
+    )
+    .await;
+    ui.assert_heading_focused("the inbox").await;
+    let said = ui.text("#inbox-list li[data-kind=request_refused]").await;
+    assert!(said.contains("申请被驳回"), "in Chinese: {said}");
+    ui.shot("23-inbox").await;
+    ui.both_languages("inbox", Some("23-inbox-en")).await;
+    let ent_token = token(&ui, ENTERPRISE).await;
+    api_post(
+        &ui,
+        &ent_token,
+        &format!("/api/declarations/{id}/cancellation-request"),
+        json!({"reason": "asked again with the carrier's letter"}),
+    )
+    .await;
+    ui.until(
+        "document.querySelector('#inbox-list li') && document.querySelector('#inbox-list li').dataset.kind === 'cancellation_requested'",
+        "the new event on top of the inbox, live",
+    )
+    .await;
+    ui.click("#inbox-mark-read").await;
+    ui.until(
+        "document.querySelector('#inbox-link .count').hidden && !document.querySelector('#inbox-list li.unread')",
+        "everything read",
+    )
+    .await;
+    ui.assert_no_console_errors("inbox", false).await;
+    ui.sign_out().await;
+
     // HQ: the dashboard, its charts drawn by Chart.js.
     ui.sign_in("hq-analyst").await;
     ui.until("location.hash === '#/hq'", "the dashboard").await;
@@ -1476,6 +1657,93 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.assert_keyboard_focus("HQ dashboard", 15).await;
     ui.both_languages("HQ dashboard", Some("09-hq-dashboard-en"))
         .await;
+    // Drill-down (issue 20 item 8): a commodity's bar opens the declarations with a goods
+    // line of that code, as the service finds them; a partner's row those of that trading
+    // country.
+    let code = ui
+        .text("section[aria-labelledby='s-hq-top_commodities'] a.drill")
+        .await;
+    ui.until(
+        "window.Chart && Chart.getChart(document.getElementById('chart-commodities'))",
+        "the commodity chart",
+    )
+    .await;
+    ui.js(
+        "const c = Chart.getChart(document.getElementById('chart-commodities'));
+         c.options.onClick(null, [{ index: 0 }], c); return true;",
+        vec![],
+    )
+    .await;
+    ui.until(
+        &format!(
+            "location.hash.startsWith('#/officer') && location.hash.includes('commodity={code}')"
+        ),
+        "the commodity chart's drill-down",
+    )
+    .await;
+    ui.settled().await;
+    ui.until(
+        "document.querySelector('#worklist-table tbody tr') !== null",
+        "the declarations behind the bar",
+    )
+    .await;
+    assert_eq!(
+        ui.js(
+            "return document.getElementById('worklist-commodity').value;",
+            vec![]
+        )
+        .await,
+        json!(code)
+    );
+    let hq_token = token(&ui, "hq-analyst").await;
+    let behind = api_get(
+        &ui,
+        &hq_token,
+        &format!("/api/declarations?commodity={code}&page=1&limit=500"),
+    )
+    .await;
+    let shown_total = ui.text("#worklist-total").await;
+    let total = behind["total"].as_u64().unwrap();
+    assert!(total > 0, "{behind}");
+    assert!(
+        shown_total
+            .replace([',', ' ', '\u{a0}', '\u{202f}'], "")
+            .contains(&total.to_string()),
+        "the list says the service's total {total}: {shown_total}"
+    );
+    for d in behind["items"].as_array().unwrap().iter().take(5) {
+        let detail = api_get(&ui, &hq_token, &format!("/api/declarations/{}", d["id"])).await;
+        assert!(
+            detail["declaration"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["commodity_code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with(&code)),
+            "declaration {} has a line of {code}",
+            d["id"]
+        );
+    }
+    ui.shot("24-worklist-by-commodity").await;
+    ui.both_languages("worklist by commodity", Some("24-worklist-by-commodity-en"))
+        .await;
+    ui.go("#/hq").await;
+    ui.click("section[aria-labelledby='s-hq-top_partners'] a.drill")
+        .await;
+    ui.until(
+        "location.hash.includes('country=')",
+        "the partner's drill-down",
+    )
+    .await;
+    ui.settled().await;
+    ui.until(
+        "document.querySelector('#worklist-table tbody tr') !== null",
+        "the declarations of the partner",
+    )
+    .await;
+    ui.assert_no_console_errors("drill-down", false).await;
     // A filter the service refuses is said beside the filters, which stay.
     ui.go("#/hq?office=abc").await;
     ui.until(
@@ -1764,6 +2032,34 @@ async fn file_inspect_pay_release_in_a_browser() {
     .await;
     ui.shot("19-postal").await;
     ui.both_languages("postal operator's home", Some("19-postal-en"))
+        .await;
+    ui.sign_out().await;
+
+    // The pages of issue 19, in both languages and at both widths, with screenshots: the
+    // registrations desk (a reviewer), the enterprise's registration and users, the case desk.
+    ui.sign_in(OFFICER).await;
+    ui.go("#/registrations").await;
+    ui.shot("25-registrations").await;
+    ui.both_languages("registrations desk", Some("25-registrations-en"))
+        .await;
+    ui.sign_out().await;
+    ui.sign_in(ENTERPRISE).await;
+    ui.go("#/portal/enterprise").await;
+    ui.shot("25-enterprise-registration").await;
+    ui.both_languages(
+        "enterprise registration",
+        Some("25-enterprise-registration-en"),
+    )
+    .await;
+    ui.sign_out().await;
+    ui.go("#/register").await;
+    ui.until("!!document.getElementById('signup')", "the sign-up form")
+        .await;
+    ui.shot("25-sign-up").await;
+    ui.sign_in("pd-jisi").await;
+    ui.go("#/cases").await;
+    ui.shot("26-cases-desk").await;
+    ui.both_languages("case desk", Some("26-cases-desk-en"))
         .await;
     ui.sign_out().await;
 

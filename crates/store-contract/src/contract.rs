@@ -2081,6 +2081,107 @@ pub fn changed_declarations_follow_the_audit_chain(h: &dyn Harness) {
     }
 }
 
+/// The notifications inbox's read (issue 20): every audit record naming a declaration, in
+/// commit order, each with the versions its events added, so that the events a record wrote
+/// are exactly those of `from < seq <= to`; read forwards from a cursor or backwards from the
+/// newest.
+pub fn declaration_records_follow_the_audit_chain(h: &dyn Harness) {
+    use store::activity::{RecordRange, RECORDS_MAX};
+    let store = h.open();
+    let start = store
+        .declaration_records(RecordRange::After(0), 100)
+        .unwrap();
+    assert!(
+        start.records.is_empty(),
+        "a fresh store names no declaration"
+    );
+    let mut r = submit_request("n-1", sample_body(3_001));
+    r.now = t0();
+    let a = store
+        .submit_reviewed(
+            r,
+            AutomaticReview::Accept {
+                lane: Lane::Green,
+                reasons: vec![reason()],
+                assessment: Some(vec![]),
+            },
+        )
+        .unwrap()
+        .id;
+    let filed = store
+        .declaration_records(RecordRange::After(0), 100)
+        .unwrap();
+    let of_a: Vec<_> = filed
+        .records
+        .iter()
+        .filter(|x| x.declaration == a)
+        .collect();
+    assert!(of_a.len() >= 2, "{of_a:?}");
+    assert_eq!(of_a[0].action, "submit");
+    assert_eq!(of_a[0].versions, Some((0, 1)));
+    assert_eq!(of_a[1].action, "automatic_review");
+    let version = store.load(DeclarationKey::Id(a)).unwrap().unwrap().version;
+    assert_eq!(of_a[1].versions, Some((1, version)));
+    assert!(
+        filed.records.windows(2).all(|w| w[0].id < w[1].id),
+        "oldest first"
+    );
+    let cursor = filed.next_after(0, 100);
+    assert!(cursor >= of_a[1].id && cursor <= filed.head);
+    // Nothing new after the cursor.
+    let none = store
+        .declaration_records(RecordRange::After(cursor), 100)
+        .unwrap();
+    assert!(none.records.is_empty(), "{none:?}");
+    // A step: one record, its versions naming exactly the event it wrote.
+    step(
+        store.as_ref(),
+        a,
+        officer(),
+        Action::Release,
+        t0() + Duration::hours(1),
+    );
+    let later = store
+        .declaration_records(RecordRange::After(cursor), 100)
+        .unwrap();
+    assert_eq!(later.records.len(), 1, "{later:?}");
+    let rec = &later.records[0];
+    assert_eq!(
+        (rec.declaration, rec.versions),
+        (a, Some((version, version + 1)))
+    );
+    assert_eq!(rec.at, t0() + Duration::hours(1));
+    assert!(rec.actor.starts_with("officer:"), "{}", rec.actor);
+    let events = store.events(a).unwrap();
+    let (from, to) = rec.versions.unwrap();
+    let written: Vec<_> = events
+        .iter()
+        .filter(|e| e.seq > from && e.seq <= to)
+        .collect();
+    assert_eq!(written.len(), 1);
+    assert!(matches!(
+        written[0].event.kind,
+        clearance::EventKind::Released
+    ));
+    // Backwards: the newest first record alone, then the ones before it.
+    let newest = store
+        .declaration_records(RecordRange::Before(i64::MAX), 1)
+        .unwrap();
+    assert_eq!(newest.records, later.records);
+    let before = store
+        .declaration_records(RecordRange::Before(rec.id), 2)
+        .unwrap();
+    assert_eq!(before.records.len(), 2);
+    assert!(before.records[0].id < before.records[1].id, "oldest first");
+    assert_eq!(before.records[1].id, of_a[of_a.len() - 1].id);
+    for bad in [0, RECORDS_MAX + 1] {
+        let err = store
+            .declaration_records(RecordRange::After(0), bad)
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid", "{err}");
+    }
+}
+
 #[macro_export]
 macro_rules! contract_tests {
     ($make:expr) => {
@@ -2104,6 +2205,7 @@ macro_rules! contract_tests {
             goods_totals_by_day,
             declaration_counts_by_office_status_and_lane,
             changed_declarations_follow_the_audit_chain,
+            declaration_records_follow_the_audit_chain,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -328,6 +328,87 @@ pub fn every_sort_and_page_agrees_with_the_whole(h: &dyn SearchHarness) {
     }
 }
 
+/// The dashboard's drill-down filters (issue 20 item 8): a goods line's commodity code by
+/// prefix, any line of the declaration; the trading country exactly; with the other filters
+/// and counted in the total. Bad values are refused the same way on every backend.
+pub fn commodity_and_country_filters(h: &dyn SearchHarness) {
+    let store = h.open();
+    let s = store.as_ref();
+    // (first line's code, second line's code if any, trading country)
+    let shapes: [(&str, Option<&str>, &str); 4] = [
+        ("8471300000", None, "SGP"),
+        ("8517130000", Some("8471410000"), "USA"),
+        ("0901210000", None, "USA"),
+        ("8517130000", None, "DEU"),
+    ];
+    let mut ids = Vec::new();
+    for (i, (first, second, country)) in shapes.iter().enumerate() {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&sample_body(700 + i as u64)).unwrap();
+        // One line of the sample's two, then the shape's.
+        body["items"].as_array_mut().unwrap().truncate(1);
+        body["items"][0]["commodity_code"] = (*first).into();
+        if let Some(code) = second {
+            let mut line = body["items"][0].clone();
+            line["item_no"] = "2".into();
+            line["commodity_code"] = (*code).into();
+            body["items"].as_array_mut().unwrap().push(line);
+        }
+        body["trading_country"] = (*country).into();
+        let r = submit_request(&format!("drill-{i}"), body.to_string());
+        ids.push(store_submit(s, r));
+    }
+    let find = |commodity: Option<&str>, country: Option<&str>| {
+        let mut got = ask(
+            s,
+            SearchRequest {
+                commodity: commodity.map(str::to_owned),
+                country: country.map(str::to_owned),
+                limit: 50,
+                ..Default::default()
+            },
+        );
+        got.0.sort();
+        got
+    };
+    assert_eq!(
+        find(Some("8471"), None),
+        (vec![ids[0], ids[1]], 2),
+        "any line"
+    );
+    assert_eq!(find(Some("8471300000"), None), (vec![ids[0]], 1));
+    assert_eq!(find(Some("85"), None), (vec![ids[1], ids[3]], 2));
+    assert_eq!(find(None, Some("USA")), (vec![ids[1], ids[2]], 2));
+    assert_eq!(
+        find(Some("85"), Some("USA")),
+        (vec![ids[1]], 1),
+        "both at once"
+    );
+    assert_eq!(find(Some("39"), None), (vec![], 0));
+    assert_eq!(find(None, Some("JPN")), (vec![], 0));
+    for (commodity, country) in [
+        (Some("8"), None),
+        (Some("84%"), None),
+        (Some("84713000001"), None),
+        (None, Some("usa")),
+        (None, Some("U_A")),
+    ] {
+        let err = s
+            .search(&SearchRequest {
+                commodity: commodity.map(str::to_owned),
+                country: country.map(str::to_owned),
+                limit: 10,
+                ..Default::default()
+            })
+            .expect_err("refused");
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    }
+}
+
+fn store_submit(s: &dyn Store, r: SubmitRequest) -> DeclarationId {
+    s.submit(r).unwrap().id
+}
+
 /// Runs the suite as `#[test]`s: `search_contract_tests!(make_harness())`.
 #[macro_export]
 macro_rules! search_contract_tests {
@@ -336,6 +417,11 @@ macro_rules! search_contract_tests {
         fn search_free_text_matches_numbers_parties_and_contracts() {
             let harness = $make;
             $crate::search_contract::free_text_matches_numbers_parties_and_contracts(&harness);
+        }
+        #[test]
+        fn search_commodity_and_country_filters() {
+            let harness = $make;
+            $crate::search_contract::commodity_and_country_filters(&harness);
         }
         #[test]
         fn search_every_sort_and_page_agrees_with_the_whole() {

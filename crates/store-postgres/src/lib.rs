@@ -701,6 +701,56 @@ impl Store for PostgresStore {
         store::changed_from_rows(after, head, found)
     }
 
+    fn declaration_records(
+        &self,
+        range: store::activity::RecordRange,
+        limit: u32,
+    ) -> Result<store::activity::DeclarationRecords, StoreError> {
+        use store::activity::RecordRange;
+        store::activity::check_limit(limit)?;
+        // One statement, one snapshot: the head comes with every row (and alone when no
+        // record is in the range), as in `changed_declarations`.
+        let (sql, bound) = match range {
+            RecordRange::After(after) => (
+                "SELECT h.head, a.id, a.at_ms, a.actor, a.action, a.subject, a.detail
+                 FROM (SELECT COALESCE(MAX(id), 0) AS head FROM audit_log) h
+                 LEFT JOIN LATERAL (
+                     SELECT id, at_ms, actor, action, subject, detail FROM audit_log
+                     WHERE id > $1 AND subject LIKE 'declaration:%' ORDER BY id LIMIT $2
+                 ) a ON true
+                 ORDER BY a.id",
+                after,
+            ),
+            RecordRange::Before(before) => (
+                "SELECT h.head, a.id, a.at_ms, a.actor, a.action, a.subject, a.detail
+                 FROM (SELECT COALESCE(MAX(id), 0) AS head FROM audit_log) h
+                 LEFT JOIN LATERAL (
+                     SELECT id, at_ms, actor, action, subject, detail FROM audit_log
+                     WHERE id < $1 AND subject LIKE 'declaration:%' ORDER BY id DESC LIMIT $2
+                 ) a ON true
+                 ORDER BY a.id",
+                before,
+            ),
+        };
+        let rows = self.query(sql, vec![Box::new(bound), Box::new(i64::from(limit))])?;
+        let head: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+        let mut records = Vec::new();
+        for r in &rows {
+            let Some(id) = r.get::<_, Option<i64>>(1) else {
+                continue;
+            };
+            records.push(store::activity::record_from_row(
+                id,
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                &r.get::<_, String>(5),
+                &r.get::<_, String>(6),
+            )?);
+        }
+        Ok(store::activity::DeclarationRecords { records, head })
+    }
+
     fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError> {
         let mut sql = String::from(
             "SELECT declaration_office, status, lane, declaration_no IS NOT NULL AS numbered, count(*)

@@ -97,6 +97,23 @@ impl PostgresStore {
             push("declaration_office = ANY(", Box::new(codes), &mut wh);
             wh.push(')');
         }
+        if let Some(code) = &req.commodity {
+            // Digits only (checked above): a prefix with no wildcard in it. CASE: the
+            // elements are read only of an array.
+            push(
+                "CASE WHEN json_typeof(body -> 'items') = 'array' THEN EXISTS (SELECT 1 FROM json_array_elements(body -> 'items') i WHERE i ->> 'commodity_code' LIKE",
+                Box::new(format!("{code}%")),
+                &mut wh,
+            );
+            wh.push_str(") ELSE false END");
+        }
+        if let Some(country) = &req.country {
+            push(
+                "body ->> 'trading_country' =",
+                Box::new(country.clone()),
+                &mut wh,
+            );
+        }
         for p in req.like_patterns() {
             push("search_text LIKE", Box::new(p), &mut wh);
             wh.push_str(" ESCAPE '\\'");

@@ -748,6 +748,65 @@ impl Store for SqliteStore {
         })
     }
 
+    fn declaration_records(
+        &self,
+        range: store::activity::RecordRange,
+        limit: u32,
+    ) -> Result<store::activity::DeclarationRecords, StoreError> {
+        use store::activity::RecordRange;
+        store::activity::check_limit(limit)?;
+        let (sql, bound) = match range {
+            RecordRange::After(after) => (
+                "SELECT id, at_ms, actor, action, subject, detail FROM audit_log
+                 WHERE id > ?1 AND subject LIKE 'declaration:%' ORDER BY id LIMIT ?2",
+                after,
+            ),
+            RecordRange::Before(before) => (
+                "SELECT id, at_ms, actor, action, subject, detail FROM audit_log
+                 WHERE id < ?1 AND subject LIKE 'declaration:%' ORDER BY id DESC LIMIT ?2",
+                before,
+            ),
+        };
+        self.read(|c| {
+            // One snapshot: the head and the records are read in one transaction.
+            c.execute_batch("BEGIN").map_err(backend)?;
+            let result = (|| {
+                let head: i64 = c
+                    .query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(backend)?;
+                let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![bound, limit], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, String>(5)?,
+                        ))
+                    })
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                let mut records = rows
+                    .into_iter()
+                    .map(|(id, at, actor, action, subject, detail)| {
+                        store::activity::record_from_row(id, at, actor, action, &subject, &detail)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if matches!(range, RecordRange::Before(_)) {
+                    records.reverse();
+                }
+                Ok(store::activity::DeclarationRecords { records, head })
+            })();
+            c.execute_batch("COMMIT").map_err(backend)?;
+            result
+        })
+    }
+
     fn declaration_counts(&self, q: &CountQuery) -> Result<Vec<CountRow>, StoreError> {
         use rusqlite::types::Value::Integer;
         let mut args = vec![Integer(to_ms(q.from)), Integer(to_ms(q.to))];

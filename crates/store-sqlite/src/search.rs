@@ -143,6 +143,23 @@ pub(crate) fn search(
         };
         wh.push_str(&format!(" AND declaration_office IN ({list})"));
     }
+    if let Some(code) = &req.commodity {
+        // Digits only (checked above): a prefix with no wildcard in it. CASE: a body that is
+        // not JSON (none is written) is not read.
+        args.push(Text(format!("{code}%")));
+        wh.push_str(&format!(
+            " AND CASE WHEN json_valid(body) THEN EXISTS (SELECT 1 FROM json_each(body, '$.items') \
+             WHERE json_extract(value, '$.commodity_code') LIKE ?{}) ELSE 0 END",
+            args.len()
+        ));
+    }
+    if let Some(country) = &req.country {
+        args.push(Text(country.clone()));
+        wh.push_str(&format!(
+            " AND CASE WHEN json_valid(body) THEN json_extract(body, '$.trading_country') = ?{} ELSE 0 END",
+            args.len()
+        ));
+    }
     let patterns = req.like_patterns();
     if !patterns.is_empty() {
         let mut sub = String::from("SELECT declaration_id FROM declaration_search WHERE 1=1");

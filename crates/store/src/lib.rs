@@ -50,6 +50,7 @@ use thiserror::Error;
 
 use writer::Request;
 
+pub mod activity;
 pub mod aeo;
 pub mod attachments;
 pub mod audit;
@@ -879,6 +880,15 @@ pub trait Store: writer::Queued + Send + Sync {
         after: i64,
         limit: u32,
     ) -> Result<ChangedDeclarations, StoreError>;
+
+    /// The audit records naming a declaration ([`activity`]), in the `range` asked, at most
+    /// `limit` (1..=[`activity::RECORDS_MAX`]), oldest first, with the chain's head read in the
+    /// same snapshot: what the notifications inbox follows.
+    fn declaration_records(
+        &self,
+        range: activity::RecordRange,
+        limit: u32,
+    ) -> Result<activity::DeclarationRecords, StoreError>;
 
     fn put_office(
         &self,

@@ -10,6 +10,10 @@
 //! stored generated column; neither has a text index, so a search reads every row the other
 //! filters leave (an index-backed filter such as the declarant, the office or the status
 //! narrows it first).
+//!
+//! Two filters read the body itself, for the dashboard's drill-down: a goods line's commodity
+//! code by prefix ([`SearchRequest::commodity`]) and the trading country
+//! ([`SearchRequest::country`]); they too read every row the other filters leave.
 
 use crate::{ListFilter, StoreError, PAGE_MAX};
 
@@ -73,6 +77,11 @@ pub struct SearchRequest {
     pub filter: ListFilter,
     /// Free text; blank: no text condition.
     pub text: Option<String>,
+    /// A goods line's commodity code begins with these digits (2 to 10): the dashboard's
+    /// drill-down from a commodity.
+    pub commodity: Option<String>,
+    /// The trading country is this code (the dashboard's drill-down from a partner).
+    pub country: Option<String>,
     pub sort: SortKey,
     pub descending: bool,
     /// Rows skipped (page number − 1) × limit.
@@ -100,6 +109,20 @@ impl SearchRequest {
             return Err(StoreError::Invalid(format!(
                 "a search reaches at most {OFFSET_MAX} rows in"
             )));
+        }
+        if let Some(c) = &self.commodity {
+            if !(2..=10).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(StoreError::Invalid(format!(
+                    "a commodity code prefix is 2 to 10 digits, not {c:?}"
+                )));
+            }
+        }
+        if let Some(c) = &self.country {
+            if !(2..=3).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(StoreError::Invalid(format!(
+                    "a country code is 2 or 3 capital letters, not {c:?}"
+                )));
+            }
         }
         if let Some(t) = &self.text {
             if t.chars().count() > TEXT_MAX {

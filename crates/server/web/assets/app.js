@@ -15,6 +15,7 @@ import { attorneyView, caseDesk } from './parties.js';
 import { aeoDesk, aeoEnterprise } from './aeo.js';
 import { signUpView, enterpriseView, registrationDesk } from './registration.js';
 import { paymentDesk } from './bankpay.js';
+import { inboxView, startLive, stopLive, renderBadge, hasInbox, concerns } from './inbox.js';
 
 export const session = { principal: null };
 
@@ -74,11 +75,17 @@ function renderShell() {
   for (const [href, key] of items) {
     nav.append(h('a', { href, 'aria-current': href === active ? 'page' : null }, t(key)));
   }
+  // The notifications inbox, with the number unread (inbox.js keeps it current).
+  const inbox = document.getElementById('inbox-link');
+  inbox.hidden = !hasInbox(p);
+  if (here === '#/inbox') inbox.setAttribute('aria-current', 'page');
+  else inbox.removeAttribute('aria-current');
   const who = document.getElementById('who');
   who.textContent = p ? `${p.login} · ${tkOr('kind', p.kind, 'kind.other')}` : '';
   document.getElementById('logout').hidden = !p;
   document.getElementById('lang').textContent = t('lang.switch');
   applyStatic(document.body);
+  renderBadge();
   document.title = `${t('app.name')} · ${t('app.tagline')}`;
 }
 
@@ -102,6 +109,7 @@ function loginView(el) {
       const s = await post('/api/session', { login: login.value.trim(), password: password.value });
       session.principal = s.principal;
       hideToast();
+      startLive(s.principal);
       location.hash = homeOf(s.principal);
     } catch (e) {
       err.textContent = e instanceof ApiError && e.status === 401 ? t('login.failed') : errorText(e);
@@ -384,6 +392,7 @@ const ROUTES = [
   [/^#\/carrier$/, carrierHome, ['carrier']],
   [/^#\/carrier\/m\/([^/]+)$/, manifestPage, ['carrier']],
   [/^#\/postal$/, postalHome, ['postal_operator']],
+  [/^#\/inbox$/, inboxView, ['enterprise', 'officer', 'hq']],
   [/^#\/welcome$/, welcomeView, null],
 ];
 
@@ -400,7 +409,11 @@ function focusHeading(el) {
 }
 
 let routeSeq = 0;
-export async function route() {
+// `live`: a redraw for a notification (the page the user is on, brought up to date): the focus
+// and the scroll position stay where they are.
+export async function route(opts) {
+  const live = !!(opts && opts.live);
+  const scrollY = window.scrollY;
   const seq = ++routeSeq;
   const [path, query] = (location.hash || '#/').split('?');
   const params = new URLSearchParams(query || '');
@@ -416,6 +429,8 @@ export async function route() {
   renderShell();
   const el = clear(main());
   el.removeAttribute('aria-busy');
+  delete el.dataset.declaration;
+  delete el.dataset.version;
   const found = ROUTES.find(([re]) => re.test(path));
   if (!found || (found[2] && !found[2].includes(p.kind))) {
     notFound(el);
@@ -440,7 +455,8 @@ export async function route() {
   } finally {
     if (seq === routeSeq) {
       el.setAttribute('aria-busy', 'false');
-      if (path !== '#/login') focusHeading(el);
+      if (live) window.scrollTo(0, scrollY);
+      else if (path !== '#/login') focusHeading(el);
     }
   }
 }
@@ -456,6 +472,31 @@ async function start() {
   } catch {
     session.principal = null;
   }
+  if (session.principal) startLive(session.principal);
+  // A notification about the page on screen redraws it (a list, or the declaration concerned),
+  // unless the user is in the middle of something there (a dialog, a field being typed in).
+  let redraw = null;
+  window.addEventListener('jinguan:notification', (ev) => {
+    // At most one redraw pending: a burst of news redraws once, and a steady stream of it
+    // still redraws (every 0.8 s at most).
+    if (redraw || !concerns(location.hash, ev.detail)) return;
+    redraw = setTimeout(() => {
+      redraw = null;
+      // Still signed in and still on a page it concerns (not, say, the sign-in page by now),
+      // which does not show that version yet (a step taken on this page is drawn already).
+      const item = ev.detail;
+      if (!session.principal || !concerns(location.hash, item)) return;
+      const m = main();
+      const row = m.querySelector(`tr[data-declaration="${item.declaration_id}"]`);
+      const shown = Number(m.dataset.declaration) === item.declaration_id ? Number(m.dataset.version)
+        : row ? Number(row.dataset.version) : -1;
+      if (shown >= item.version) return;
+      const active = document.activeElement;
+      const busy = document.getElementById('dialog').open
+        || (active && main().contains(active) && active.matches('input, select, textarea'));
+      if (!busy) route({ live: true });
+    }, 800);
+  });
   document.getElementById('lang').addEventListener('click', async () => {
     // The page about to be redrawn keeps what was typed in it (the declaration form saves its
     // working copy on this event).
@@ -469,6 +510,7 @@ async function start() {
     const who = session.principal && session.principal.login;
     try { await api('DELETE', '/api/session'); } catch { /* signed out either way */ }
     if (who) clearUserData(who);
+    stopLive();
     session.principal = null;
     toast(() => t('login.signed_out'));
     location.hash = '#/login';

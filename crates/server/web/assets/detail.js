@@ -45,6 +45,19 @@ export function actorText(a) {
   }
 }
 
+// Who attached a document, from the audit label the service records
+// (`enterprise:USCC`, `officer:OFFICE:LOGIN`, `broker:USCC:LOGIN:for:…`), said as actorText says
+// an actor; anything else as recorded.
+export function uploaderText(label) {
+  const p = String(label || '').split(':');
+  switch (p[0]) {
+    case 'enterprise': return actorText({ kind: 'enterprise', uscc: p[1] });
+    case 'officer': case 'anti_smuggling': return actorText({ kind: p[0], office: p[1], login: p[2] });
+    case 'broker': return `${tk('actor', 'enterprise')} ${p[1]} · ${p[2] || ''}`.trim();
+    default: return String(label || '');
+  }
+}
+
 function eventDetails(e) {
   const out = [];
   switch (e.type) {
@@ -276,7 +289,7 @@ export function attachmentsSection(d, { canAttach = true } = {}) {
       ? table([t('attach.name'), t('attach.size'), t('attach.by'), t('attach.at'), t('attach.sha256')], docs.map((a) => h('tr',
         h('td', h('a', { href: `/api/declarations/${d.id}/attachments/${a.id}`, download: a.name }, a.name)),
         h('td.num', `${(a.size / 1024).toLocaleString(currentLang() === 'zh' ? 'zh-CN' : 'en', { maximumFractionDigits: 1 })} KB`),
-        h('td', a.uploaded_by),
+        h('td', uploaderText(a.uploaded_by)),
         h('td', fmtTime(a.uploaded_at)),
         h('td.mono.small', { title: a.sha256 }, `${a.sha256.slice(0, 12)}…`))), { cls: 'compact', caption: t('attach.title') })
       : emptyState(t('attach.none')));

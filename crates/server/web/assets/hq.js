@@ -80,7 +80,9 @@ export async function dashboard(el, { params, session }) {
     kpi('kpi-p90', t('hq.p90'), fmtSeconds(s.clearance.p90_seconds), t('hq.in_period'))));
 
   // Drill-down: each chart's bar or slice, and each row of the tables beside them, opens the
-  // declarations list filtered the same way (the period and office of the dashboard).
+  // declarations list filtered the same way (the period and office of the dashboard): by lane,
+  // status, office, commodity code (`commodity`: any goods line's code begins with it) or
+  // trading country (`country`). The trade section's chapters and partners link the same way.
   const drill = (extra) => {
     const n = new URLSearchParams({ tab: 'all', status: '' });
     if (office) n.set('office', office);
@@ -104,9 +106,9 @@ export async function dashboard(el, { params, session }) {
     section('hq.by_status', statusCanvas, h('ul.drill-links#status-drill', Object.keys(s.by_status).map((x) => h('li', h('a', { href: drill({ status: x }), class: 'drill' }, `${tk('status', x)} ${fmtNumber(s.by_status[x])}`)))))));
   el.append(h('div.grid2',
     section('hq.top_commodities', commCanvas, s.top_commodities.length ? table([t('f.commodity_code'), t('hq.description'), t('hq.items')],
-      s.top_commodities.map((c) => h('tr', h('td.mono', c.commodity_code), h('td', pick(c, 'description')), h('td.num', fmtNumber(c.items)))), { cls: 'compact' }) : emptyState(t('hq.none'))),
+      s.top_commodities.map((c) => h('tr', h('td.mono', h('a', { href: drill({ commodity: c.commodity_code }), class: 'drill' }, c.commodity_code)), h('td', pick(c, 'description')), h('td.num', fmtNumber(c.items)))), { cls: 'compact' }) : emptyState(t('hq.none'))),
     section('hq.top_partners', partnerCanvas, s.top_partners.length ? table([t('hq.country'), t('hq.count')],
-      s.top_partners.map((c) => h('tr', h('td', `${c.country} ${pick(c, 'name')}`), h('td.num', fmtNumber(c.declarations)))), { cls: 'compact' }) : emptyState(t('hq.none')))));
+      s.top_partners.map((c) => h('tr', h('td', h('a', { href: drill({ country: c.country }), class: 'drill' }, `${c.country} ${pick(c, 'name')}`)), h('td.num', fmtNumber(c.declarations)))), { cls: 'compact' }) : emptyState(t('hq.none')))));
   el.append(h('div.grid2',
     section('hq.by_office', officeCanvas, table([t('filter.office'), t('hq.declarations'), t('hq.released'), t('hq.median')],
       s.by_office.map((o) => h('tr', h('td', h('a', { href: drill({ office: o.office }), class: 'drill' }, `${o.office} ${pick(o, 'name')}`)), h('td.num', fmtNumber(o.declarations)), h('td.num', fmtNumber(o.released)), h('td.num', fmtSeconds(o.median_clearance_seconds)))), { cls: 'compact' })),
@@ -126,12 +128,12 @@ export async function dashboard(el, { params, session }) {
   chart(commCanvas.firstChild, {
     type: 'bar',
     data: { labels: s.top_commodities.map((c) => c.commodity_code), datasets: [{ label: t('hq.items'), data: s.top_commodities.map((c) => c.items), backgroundColor: '#b8860b' }] },
-    options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+    options: { indexAxis: 'y', onClick: onPick((i) => drill({ commodity: s.top_commodities[i].commodity_code })), plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
   chart(partnerCanvas.firstChild, {
     type: 'bar',
     data: { labels: s.top_partners.map((c) => c.country), datasets: [{ label: t('hq.count'), data: s.top_partners.map((c) => c.declarations), backgroundColor: '#1565c0' }] },
-    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    options: { onClick: onPick((i) => drill({ country: s.top_partners[i].country })), plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
   chart(officeCanvas.firstChild, {
     type: 'bar',
@@ -144,5 +146,5 @@ export async function dashboard(el, { params, session }) {
     },
     options: { onClick: onPick((i) => drill({ office: s.by_office[i].office })), scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
-  await tradeSection(el, { chart, office });
+  await tradeSection(el, { chart, office, drill });
 }

@@ -10,8 +10,13 @@ import { h, clear, emptyState, fmtNumber, dateAttrs, fieldLabel, problemText, er
 import { declarationPage, declarationRows, statusSelect } from './portal.js';
 
 // The parameters a list keeps in the address and sends to the service.
-export const LIST_KEYS = ['q', 'status', 'lane', 'office', 'declarant', 'from', 'to', 'sort', 'page'];
+export const LIST_KEYS = ['q', 'status', 'lane', 'office', 'declarant', 'commodity', 'country', 'from', 'to', 'sort', 'page'];
 const PER_PAGE = 20;
+// A refused parameter is named by its filter's label.
+const FILTER_LABELS = {
+  q: 'list.search', status: 'filter.status', lane: 'filter.lane', office: 'filter.office',
+  commodity: 'filter.commodity', country: 'filter.country', from: 'filter.from', to: 'filter.to',
+};
 // Column → the service's sort key (null: not sortable).
 const COLUMNS = [
   ['list.number', 'declaration_no'],
@@ -93,6 +98,15 @@ export async function serverList(el, { id, hashBase, params, keep = {}, fields =
     inputs.office = h('input', { id: `${id}-office`, name: 'office', value: state.get('office') || '', size: 6, autocomplete: 'off', inputmode: 'numeric' });
     parts.push(h('div.field', h('label', { for: `${id}-office` }, t('filter.office')), inputs.office));
   }
+  // The dashboard's drill-down filters: a commodity code (its first digits) and a trading country.
+  if (fields.includes('commodity')) {
+    inputs.commodity = h('input', { id: `${id}-commodity`, name: 'commodity', value: state.get('commodity') || '', size: 10, maxlength: 10, autocomplete: 'off', inputmode: 'numeric' });
+    parts.push(h('div.field', h('label', { for: `${id}-commodity` }, t('filter.commodity')), inputs.commodity));
+  }
+  if (fields.includes('country')) {
+    inputs.country = h('input', { id: `${id}-country`, name: 'country', value: state.get('country') || '', size: 4, maxlength: 3, autocomplete: 'off' });
+    parts.push(h('div.field', h('label', { for: `${id}-country` }, t('filter.country')), inputs.country));
+  }
   parts.push(h('div.field', h('label', { for: `${id}-from` }, t('filter.from')), fromIn));
   parts.push(h('div.field', h('label', { for: `${id}-to` }, t('filter.to')), toIn));
   const form = h('form.filters.list-filters', { role: 'search', id: `${id}-filters` }, parts,
@@ -141,7 +155,8 @@ export async function serverList(el, { id, hashBase, params, keep = {}, fields =
   } catch (e) {
     if (!(e instanceof ApiError) || e.status >= 500 || e.status === 401) throw e;
     for (const p of e.problems) if (inputs[p.field]) inputs[p.field].setAttribute('aria-invalid', 'true');
-    const problems = e.problems.length ? e.problems.map((p) => h('li', p.field ? [h('strong', fieldLabel(p.field)), t('common.colon')] : null, problemText(p))) : [h('li', errorText(e))];
+    const label = (f) => (FILTER_LABELS[f] ? t(FILTER_LABELS[f]) : fieldLabel(f));
+    const problems = e.problems.length ? e.problems.map((p) => h('li', p.field ? [h('strong', label(p.field)), t('common.colon')] : null, problemText(p))) : [h('li', errorText(e))];
     body.append(h('div.error-summary', { id: `${id}-error`, role: 'alert' }, h('h2', t('hq.filter_problem')), h('ul', problems)));
     return;
   }

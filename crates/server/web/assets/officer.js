@@ -29,7 +29,7 @@ export async function worklist(el, { params, session }) {
   el.append(h('nav.tabs', { 'aria-label': t('work.tabs') }, tabs.map(([id, key]) =>
     h('a', { href: `#/officer?tab=${id}`, 'aria-current': id === tab[0] ? 'page' : null, id: `tab-${id}` }, t(key)))));
 
-  await serverList(el, { id: 'worklist', hashBase: '#/officer', params, keep: { tab: tab[0] }, fields: ['status', 'lane', 'office'], statusDefault: tab[2], hrefOf: (d) => `#/officer/d/${d.id}`, session, emptyKey: 'work.empty' });
+  await serverList(el, { id: 'worklist', hashBase: '#/officer', params, keep: { tab: tab[0] }, fields: ['status', 'lane', 'office', 'commodity', 'country'], statusDefault: tab[2], hrefOf: (d) => `#/officer/d/${d.id}`, session, emptyKey: 'work.empty' });
 }
 
 const FINDING_KINDS = ['misclassification', 'undervaluation', 'quantity', 'prohibited_goods', 'other'];
@@ -134,6 +134,8 @@ export async function officerDetail(el, ctx) {
   const [d, versions] = await Promise.all([get(`/api/declarations/${ctx.id}`), get(`/api/declarations/${ctx.id}/versions`).catch(() => [])]);
   await loadDetailCodes(d);
   if (!ctx.isCurrent()) return;
+  // Which declaration and version the page shows (a notification about a newer one redraws it).
+  Object.assign(el.dataset, { declaration: String(d.id), version: String(d.version) });
   const p = ctx.session.principal;
   const duties = p.duties || [];
   const has = (duty) => duties.includes(duty);

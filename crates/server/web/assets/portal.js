@@ -19,7 +19,9 @@ export function statusSelect(id, value) {
 }
 
 export function declarationRows(items, hrefOf) {
-  return items.map((d) => h('tr',
+  // Each row says which declaration and version it shows (a notification about a newer
+  // version redraws the list: app.js).
+  return items.map((d) => h('tr', { dataset: { declaration: String(d.id), version: String(d.version) } },
     h('td', h('a', { href: hrefOf(d), class: 'mono' }, d.declaration_no || d.pre_entry_no)),
     h('td', tk('direction', d.direction)),
     h('td', codeName('offices', d.declaration_office)),
@@ -105,6 +107,8 @@ export async function portalDetail(el, ctx) {
   const [d, versions] = await Promise.all([get(`/api/declarations/${ctx.id}`), get(`/api/declarations/${ctx.id}/versions`).catch(() => [])]);
   await loadDetailCodes(d);
   if (!ctx.isCurrent()) return;
+  // Which declaration and version the page shows (a notification about a newer one redraws it).
+  Object.assign(el.dataset, { declaration: String(d.id), version: String(d.version) });
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
   const s = d.state;
 

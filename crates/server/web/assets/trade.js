@@ -44,7 +44,7 @@ function rowsTable(id, answer, onPick) {
   return dataTable(id, headers, rows, { caption: id, csvName: `${id}.csv` });
 }
 
-export async function tradeSection(el, { chart, office }) {
+export async function tradeSection(el, { chart, office, drill: listOf }) {
   const { from, to } = monthsOfYear();
   const q = (by, extra = {}) => {
     const p = new URLSearchParams({ by, from, to, limit: '20', ...extra });
@@ -90,7 +90,12 @@ export async function tradeSection(el, { chart, office }) {
     drill.replaceChildren(h('p.muted', t('trade.loading')));
     try {
       const a = await q(b.next, { filter: `${b.by}:${r.code}` });
-      drill.replaceChildren(section('trade.drill', h('p', t('trade.drill_of', { code: r.code, name: pick(r, 'name') })),
+      // The declarations behind a chapter or a partner: the list with the same filter, this year.
+      const filter = b.by === 'chapter' ? { commodity: r.code } : b.by === 'partner' ? { country: r.code } : null;
+      const listLink = filter && listOf
+        ? h('p', h('a.drill#trade-declarations', { href: listOf({ ...filter, from: `${from}-01` }) }, t('trade.declarations_of', { code: r.code })))
+        : null;
+      drill.replaceChildren(section('trade.drill', h('p', t('trade.drill_of', { code: r.code, name: pick(r, 'name') })), listLink,
         a.rows.length ? rowsTable(`trade-drill-${b.by}-${r.code}`, a, null) : emptyState(t('hq.none'))));
       drill.scrollIntoView({ block: 'nearest' });
     } catch (e) {
