@@ -679,6 +679,13 @@ impl UserService<'_> {
         Ok(())
     }
 
+    /// A write through the store's writer that changes nothing, committed and synced: whether
+    /// the store can write now (for `/ready`; `store::Store::probe_write`).
+    pub fn probe_store_write(&self) -> Result<(), AppError> {
+        self.core.store.probe_write()?;
+        Ok(())
+    }
+
     /// Whether `by` may clear a login's sign-in lockout (administrators). The lockout itself
     /// lives in the server, which counts failures per login and per client address.
     pub fn authorize_unlock_sign_in(&self, by: &Principal) -> Result<(), AppError> {

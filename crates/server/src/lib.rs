@@ -508,9 +508,15 @@ async fn ready(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return resp;
     }
+    // A read, then a write through the writer that changes nothing: a store that reads but
+    // cannot write (a full disk, a writer stuck behind a lock) is not ready.
     let probe = tokio::time::timeout(
         std::time::Duration::from_secs(READY_PROBE_SECONDS),
-        tokio::task::spawn_blocking(move || svc.users().probe_store()),
+        tokio::task::spawn_blocking(move || {
+            let users = svc.users();
+            users.probe_store()?;
+            users.probe_store_write()
+        }),
     )
     .await;
     let why = match probe {

@@ -1028,6 +1028,16 @@ fn read_audit_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
     )
 }
 
+/// `/ready`'s write: the schema version set to the value it has, which rewrites the database's
+/// header page, so the batch's commit appends to the WAL and syncs it like any other.
+fn probe_write(c: &Connection) -> Result<(), StoreError> {
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    c.pragma_update(None, "user_version", version)
+        .map_err(backend)
+}
+
 /// The chain hashes of audit records `from..=upto`, by id.
 fn read_audit_hashes(c: &Connection, from: i64, upto: i64) -> Result<Vec<[u8; 32]>, StoreError> {
     let mut stmt = c
@@ -1187,6 +1197,7 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         }
         Request::MarkPublished(x, reply) => run!(reply, |c, _| outbox::mark_published(c, x)),
         Request::AckFeed(x, reply) => run!(reply, |c, _| outbox::ack_feed(c, x)),
+        Request::ProbeWrite(_, reply) => run!(reply, |c, _| probe_write(c)),
         Request::RecordRefundClaim(x, reply) => {
             run!(reply, |c, h| finance::record_refund_claim(c, h, x))
         }

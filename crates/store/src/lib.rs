@@ -949,6 +949,14 @@ pub trait Store: writer::Queued + Send + Sync {
         self.queue().call(|r| Request::AnchorAudit(request, r))
     }
 
+    /// Write and commit through the writer something that changes nothing (SQLite: the
+    /// schema version set to itself; PostgreSQL: a transaction id taken), so that its answer
+    /// says whether the store can write now: a full disk, a lost database or a writer stuck
+    /// behind a lock fail it where a read still succeeds (`/ready`).
+    fn probe_write(&self) -> Result<(), StoreError> {
+        self.queue().call(|r| Request::ProbeWrite((), r))
+    }
+
     /// Record a security event in the audit chain (a sign-in lockout, an unlock).
     fn record_security_event(
         &self,
