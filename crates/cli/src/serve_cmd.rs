@@ -425,6 +425,11 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let report = ledgers
         .verify_audit_with(&anchoring.verify_options())
         .context("failed to read the audit log")?;
+    if report.is_intact() {
+        // The Merkle tree over the verified chain: the first anchor extends it instead of
+        // reading every record hash again inside the writer's transaction.
+        anchoring.tree.set(report.tree.clone());
+    }
     if let Some(why) = crate::anchor_file::describe_broken(&report) {
         if !args.audit.start_despite_broken_audit {
             bail!(

@@ -215,6 +215,11 @@ pub struct AuditReport {
     /// The highest record number a verified signature covers (an anchor or a head kept
     /// outside); records after it rest on the chain alone.
     pub anchored_through: i64,
+    /// The Merkle tree's right edge over the records checked (when intact: all of them), so
+    /// that a node verifying its chain at start hands its writer the tree instead of having the
+    /// first anchor read every record hash again ([`crate::audit_tree::TreeCache`]).
+    #[serde(skip)]
+    pub tree: crate::audit_tree::Frontier,
 }
 
 impl AuditReport {
@@ -490,6 +495,7 @@ impl ChainVerifier {
             anchors_checked: self.anchors,
             signatures_checked: self.verifier.is_some(),
             anchored_through: self.anchored_through,
+            tree: self.tree,
         }
     }
 }
