@@ -185,11 +185,13 @@ mod tests {
             }
             // Signed by another key of the same name: refused.
             let other = Anchoring::new(key(alg, "customs-1"), KeyRing::new(), None);
-            let by_other = SignedHead::sign(42, &[9; 32], Some(&[3; 32]), 1_000, other.signer.as_ref());
+            let by_other =
+                SignedHead::sign(42, &[9; 32], Some(&[3; 32]), 1_000, other.signer.as_ref());
             assert!(by_other.check(a.verifier.as_ref()).is_err());
             // An unknown key: refused, named.
             let unknown = Anchoring::new(key(alg, "customs-2"), KeyRing::new(), None);
-            let by_unknown = SignedHead::sign(42, &[9; 32], Some(&[3; 32]), 1_000, unknown.signer.as_ref());
+            let by_unknown =
+                SignedHead::sign(42, &[9; 32], Some(&[3; 32]), 1_000, unknown.signer.as_ref());
             let why = by_unknown.check(a.verifier.as_ref()).unwrap_err();
             assert!(why.contains("unknown key customs-2"), "{why}");
         }
@@ -219,6 +221,9 @@ mod tests {
         assert_eq!(a.publish_to(62_000), PUBLISH_TO);
         let mut sorted = PUBLISH_TO;
         sorted.sort_unstable();
-        assert_eq!(sorted, PUBLISH_TO, "recipients are sorted, as the outbox requires");
+        assert_eq!(
+            sorted, PUBLISH_TO,
+            "recipients are sorted, as the outbox requires"
+        );
     }
 }

@@ -635,9 +635,7 @@ impl UserService<'_> {
             .core
             .store
             .audit_proof(seq, tree_size)?
-            .ok_or_else(|| {
-                AppError::NotFound(format!("audit tree of {tree_size} records"))
-            })?;
+            .ok_or_else(|| AppError::NotFound(format!("audit tree of {tree_size} records")))?;
         Ok(AuditProof {
             record: store::audit_tree::RecordJson::from(&record),
             proof,

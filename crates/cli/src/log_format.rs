@@ -61,9 +61,7 @@ where
         let mut fields = Map::new();
         fields.insert(
             "time".into(),
-            Value::String(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            ),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         );
         fields.insert("level".into(), Value::String(meta.level().to_string()));
         fields.insert("target".into(), Value::String(meta.target().to_owned()));

@@ -1041,21 +1041,24 @@ pub fn run_audit(data_dir: &Path, cmd: AuditCommand) -> anyhow::Result<ExitCode>
                         .with_context(|| format!("{} is not JSON", r.display()))?;
                     // A whole `prove` output given as the record: its `record`.
                     let record = record.get("record").cloned().unwrap_or(record);
-                    (record, value.get("proof").cloned().unwrap_or_else(|| value.clone()))
+                    (
+                        record,
+                        value.get("proof").cloned().unwrap_or_else(|| value.clone()),
+                    )
                 }
                 (None, Some(p)) => (
-                    value
-                        .get("record")
-                        .cloned()
-                        .with_context(|| format!("{} has no record: give --record", proof.display()))?,
+                    value.get("record").cloned().with_context(|| {
+                        format!("{} has no record: give --record", proof.display())
+                    })?,
                     p.clone(),
                 ),
                 (None, None) => bail!("{} has no record: give --record", proof.display()),
             };
-            let record: store::audit_tree::RecordJson = serde_json::from_value(record_json)
-                .context("the record is not an audit record")?;
+            let record: store::audit_tree::RecordJson =
+                serde_json::from_value(record_json).context("the record is not an audit record")?;
             let inclusion: store::audit_tree::InclusionProof =
-                serde_json::from_value(proof_json).context("the proof is not an inclusion proof")?;
+                serde_json::from_value(proof_json)
+                    .context("the proof is not an inclusion proof")?;
             match store::audit_tree::check_inclusion(
                 &signed,
                 &record,

@@ -165,7 +165,10 @@ fn an_agency_checks_a_record_and_the_whole_log_against_the_head_it_was_sent() {
     assert_eq!(proof["proof"]["tree_size"], kept_seq);
     // Bad requests are 4xx with both languages, never 500.
     for (url, want) in [
-        (format!("{base}/api/audit/proof/0?tree_size={kept_seq}"), 422),
+        (
+            format!("{base}/api/audit/proof/0?tree_size={kept_seq}"),
+            422,
+        ),
         (format!("{base}/api/audit/proof/x"), 422),
         (format!("{base}/api/audit/proof/5?tree_size=99999999"), 404),
         (format!("{base}/api/audit/proof/5?size=3"), 422),
@@ -173,7 +176,10 @@ fn an_agency_checks_a_record_and_the_whole_log_against_the_head_it_was_sent() {
         let (status, body) = get(&http, &url, &admin);
         assert_eq!(status, want, "{url}: {body}");
         if want == 422 {
-            assert!(body["error"]["problems"][0]["message_zh"].is_string(), "{body}");
+            assert!(
+                body["error"]["problems"][0]["message_zh"].is_string(),
+                "{body}"
+            );
         }
     }
     // Not an administrator: refused.
@@ -207,11 +213,21 @@ fn an_agency_checks_a_record_and_the_whole_log_against_the_head_it_was_sent() {
     };
     let o = check(&proof_file, &agency_head);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("record 5 is in the audit log"), "{}", text(&o));
+    assert!(
+        text(&o).contains("record 5 is in the audit log"),
+        "{}",
+        text(&o)
+    );
 
     // `jinguan audit prove` gives the same proof from the store.
     let o = jinguan(
-        &["audit", "prove", "5", "--head", agency_head.to_str().unwrap()],
+        &[
+            "audit",
+            "prove",
+            "5",
+            "--head",
+            agency_head.to_str().unwrap(),
+        ],
         &data,
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -246,7 +262,11 @@ fn an_agency_checks_a_record_and_the_whole_log_against_the_head_it_was_sent() {
     std::fs::write(&fh, forged_head.to_string()).unwrap();
     let o = check(&proof_file, &fh);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("signature does not verify"), "{}", text(&o));
+    assert!(
+        text(&o).contains("signature does not verify"),
+        "{}",
+        text(&o)
+    );
 
     // Whoever can write the database and the data folder cuts off the newest records and
     // removes the node's head file: the node alone no longer sees it, the agency's head does.
@@ -264,7 +284,10 @@ fn an_agency_checks_a_record_and_the_whole_log_against_the_head_it_was_sent() {
     set_rows(&db, &original[..cut_to]);
     let o = jinguan(&["audit", "verify"], &data);
     assert!(o.status.success(), "the chain alone: {}", text(&o));
-    let o = jinguan(&["audit", "verify", "--head", agency_head.to_str().unwrap()], &data);
+    let o = jinguan(
+        &["audit", "verify", "--head", agency_head.to_str().unwrap()],
+        &data,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains(&format!("at record {}: records cut off", cut_to + 1)),
@@ -290,12 +313,18 @@ fn an_agency_checks_a_record_and_the_whole_log_against_the_head_it_was_sent() {
     set_rows(&db, &rewritten);
     let o = jinguan(&["audit", "verify"], &data);
     assert!(o.status.success(), "the chain alone: {}", text(&o));
-    let o = jinguan(&["audit", "verify", "--head", agency_head.to_str().unwrap()], &data);
+    let o = jinguan(
+        &["audit", "verify", "--head", agency_head.to_str().unwrap()],
+        &data,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("was rewritten"), "{}", text(&o));
 
     // Put back: the agency's head verifies the log.
     set_rows(&db, &original);
-    let o = jinguan(&["audit", "verify", "--head", agency_head.to_str().unwrap()], &data);
+    let o = jinguan(
+        &["audit", "verify", "--head", agency_head.to_str().unwrap()],
+        &data,
+    );
     assert!(o.status.success(), "{}", text(&o));
 }

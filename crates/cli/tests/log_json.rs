@@ -126,7 +126,10 @@ fn request_lines_are_json_with_ids_and_templates_and_no_secrets_or_documents() {
         ] {
             assert!(!r[field].is_null(), "{field} missing in {r}");
         }
-        assert!(r["latency_ms"].is_number() && r["status"].is_number(), "{r}");
+        assert!(
+            r["latency_ms"].is_number() && r["status"].is_number(),
+            "{r}"
+        );
         assert!(
             chrono::DateTime::parse_from_rfc3339(r["time"].as_str().unwrap()).is_ok(),
             "{r}"
@@ -157,7 +160,10 @@ fn request_lines_are_json_with_ids_and_templates_and_no_secrets_or_documents() {
 
     // Nothing secret or documentary anywhere in the log.
     for secret in [WRONG, "jinguan-demo", token.as_str(), MARK, "SHX-2025-0310"] {
-        assert!(!text.contains(secret), "{secret:?} found in the log:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{secret:?} found in the log:\n{text}"
+        );
     }
     assert!(!text.contains(&format!("/api/declarations/{id}")), "{text}");
 }

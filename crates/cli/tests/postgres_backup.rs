@@ -196,9 +196,7 @@ fn a_pg_dump_taken_while_clients_file_restores_into_a_fresh_database_the_server_
                     let v: Value = r.json().unwrap();
                     if status == 201 || status == 200 {
                         acked.lock().unwrap().push(Acked {
-                            id: v["id"]
-                                .as_str()
-                                .map_or(v["id"].to_string(), str::to_owned),
+                            id: v["id"].as_str().map_or(v["id"].to_string(), str::to_owned),
                             pre_entry_no: v["pre_entry_no"].as_str().unwrap_or("").to_owned(),
                             at: Instant::now(),
                         });
@@ -278,7 +276,12 @@ fn a_pg_dump_taken_while_clients_file_restores_into_a_fresh_database_the_server_
             .bearer_auth(&token)
             .send()
             .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "declaration {} after the restore", a.id);
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "declaration {} after the restore",
+            a.id
+        );
         let v: Value = r.json().unwrap();
         assert!(
             v.to_string().contains(&a.pre_entry_no),
@@ -302,6 +305,10 @@ fn a_pg_dump_taken_while_clients_file_restores_into_a_fresh_database_the_server_
     );
     drop(restored);
     let o = verify(restored_dir.path());
-    assert!(o.status.success(), "audit verify after filing: {}", text(&o));
+    assert!(
+        o.status.success(),
+        "audit verify after filing: {}",
+        text(&o)
+    );
     drop(dbs);
 }

@@ -235,9 +235,7 @@ impl LagCache {
     /// The state per agency (`Err(why)`: the bus could not be asked) and its age.
     pub async fn get(&self) -> (Result<BTreeMap<Agency, BusAgencyState>, String>, Duration) {
         let mut cached = self.state.lock().await;
-        let fresh = cached
-            .as_ref()
-            .is_some_and(|c| c.at.elapsed() < self.every);
+        let fresh = cached.as_ref().is_some_and(|c| c.at.elapsed() < self.every);
         if !fresh {
             self.fetches
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -712,9 +712,15 @@ async fn the_metrics_backlog_is_cached_and_counts_agencies_without_a_consumer() 
     let (state, _) = cache.get().await;
     let state = state.unwrap();
     let t = &state[&tax];
-    assert_eq!((t.consumer, t.num_pending, t.num_ack_pending), (true, 15, 5));
+    assert_eq!(
+        (t.consumer, t.num_pending, t.num_ack_pending),
+        (true, 15, 5)
+    );
     let f = &state[&agency("FOREX")];
-    assert_eq!((f.consumer, f.num_pending, f.num_ack_pending), (false, 20, 0));
+    assert_eq!(
+        (f.consumer, f.num_pending, f.num_ack_pending),
+        (false, 20, 0)
+    );
     // Read again and again within the period: one question to the bus.
     for _ in 0..20 {
         let (again, _) = cache.get().await;

@@ -139,7 +139,10 @@ async fn a_store_that_reads_but_cannot_write_is_not_ready() {
     let (status, retry, body) = ready(&t).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(retry.as_deref(), Some("5"));
-    assert_eq!(body, json!({"status": "unavailable", "store": "unavailable"}));
+    assert_eq!(
+        body,
+        json!({"status": "unavailable", "store": "unavailable"})
+    );
     hold.send(()).unwrap();
     blocker.join().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -1879,7 +1879,11 @@ pub fn audit_proofs_and_published_heads(h: &dyn Harness) {
             h.seq
         );
     }
-    assert_eq!(tree.get().size() as i64, head.seq, "the cache follows the chain");
+    assert_eq!(
+        tree.get().size() as i64,
+        head.seq,
+        "the cache follows the chain"
+    );
     let report = store.verify_audit_with(&keyed(heads.clone())).unwrap();
     assert!(report.is_intact(), "{report:?}");
 

@@ -703,7 +703,11 @@ pub fn anchored(
     mut tree: crate::audit_tree::Frontier,
 ) -> (SignedHead, Option<crate::outbox::OutboxMessage>) {
     tree.push_record(&head.last_hash);
-    assert_eq!(tree.size() as i64, head.last_id, "the anchor record is the last leaf");
+    assert_eq!(
+        tree.size() as i64,
+        head.last_id,
+        "the anchor record is the last leaf"
+    );
     let signed = SignedHead::sign(
         head.last_id,
         &head.last_hash,
@@ -876,7 +880,11 @@ mod tests {
                 out.push(rec);
                 let (signed, message) = anchored(&head, &req, before);
                 assert_eq!(message, None, "nothing to publish to");
-                assert_eq!(req.tree.get(), tree, "the cache holds the tree with the anchor");
+                assert_eq!(
+                    req.tree.get(),
+                    tree,
+                    "the cache holds the tree with the anchor"
+                );
                 outside = Some(signed);
             }
         }
@@ -906,7 +914,10 @@ mod tests {
         for r in c.iter().filter(|r| r.action == ANCHOR_ACTION) {
             let signed: SignedHead = serde_json::from_str(&r.detail).unwrap();
             let n = signed.seq as usize;
-            assert_eq!(signed.root, Some(hex(&crate::audit_tree::root(&leaves[..n]))));
+            assert_eq!(
+                signed.root,
+                Some(hex(&crate::audit_tree::root(&leaves[..n])))
+            );
         }
         // A root that is not the tree's, even with the right record hash, breaks the anchor.
         let mut forged = c.clone();
@@ -1119,10 +1130,7 @@ mod tests {
             last_hash: c[c.len() - 1].hash,
         };
         let tree = frontier_of(&c);
-        assert_eq!(
-            anchor_record(&head, &anchor_req(head.last_id), &tree),
-            None
-        );
+        assert_eq!(anchor_record(&head, &anchor_req(head.last_id), &tree), None);
         assert!(anchor_record(&head, &anchor_req(head.last_id - 1), &tree).is_some());
     }
 

@@ -383,7 +383,10 @@ mod tests {
     ];
 
     fn rfc_leaves() -> Vec<Hash> {
-        INPUTS.iter().map(|i| leaf_hash(&unhex(i).unwrap())).collect()
+        INPUTS
+            .iter()
+            .map(|i| leaf_hash(&unhex(i).unwrap()))
+            .collect()
     }
 
     #[test]
@@ -456,7 +459,10 @@ mod tests {
                 // Another index, a flipped path bit, a shorter or longer path: not the root.
                 if n > 1 {
                     let j = (i + 1) % n as u64;
-                    assert_ne!(root_from_path(&tree[i as usize], j, n as u64, &path), Some(r));
+                    assert_ne!(
+                        root_from_path(&tree[i as usize], j, n as u64, &path),
+                        Some(r)
+                    );
                     let mut flipped = path.clone();
                     flipped[0][0] ^= 1;
                     assert_ne!(
