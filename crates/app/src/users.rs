@@ -18,6 +18,15 @@ use crate::auth;
 use crate::error::{AppError, FieldProblem};
 use crate::kernel::{audit_actor, Core};
 
+/// One audit record, its inclusion proof, and the signed head of that tree when the node kept
+/// it (the answer of `GET /api/audit/proof/{seq}` and `jinguan audit prove`).
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditProof {
+    pub record: store::audit_tree::RecordJson,
+    pub proof: store::audit_tree::InclusionProof,
+    pub head: Option<SignedHead>,
+}
+
 /// Sessions kept in memory; beyond it the cache starts over (the store stays the authority).
 const SESSION_CACHE_MAX: usize = 100_000;
 
@@ -589,22 +598,75 @@ impl UserService<'_> {
         Ok(self.core.store.verify_audit_with(&options)?)
     }
 
+    /// Record `seq` of the audit log with its inclusion proof in the Merkle tree of the first
+    /// `tree_size` records (administrators; `store::audit_tree`). Without `tree_size`, the tree
+    /// of the newest head kept outside the store, which the answer carries, so that it can be
+    /// checked alone (`jinguan audit check-proof`). O(tree size) reads and hashes.
+    pub fn audit_proof(
+        &self,
+        by: &Principal,
+        seq: i64,
+        tree_size: Option<i64>,
+    ) -> Result<AuditProof, AppError> {
+        self.core
+            .authorize(by, (Operation::VerifyAudit, Resource::System))?;
+        let latest = self.anchoring.and_then(Anchoring::latest);
+        let tree_size = match (tree_size, &latest) {
+            (Some(n), _) => n,
+            (None, Some(h)) => h.seq,
+            (None, None) => {
+                return Err(AppError::invalid(
+                    "tree_size",
+                    "no_signed_head",
+                    "尚无已签名的审计链头，请指定 tree_size",
+                    "no signed head yet: give tree_size",
+                ))
+            }
+        };
+        if tree_size < 1 || seq < 1 || seq > tree_size {
+            return Err(AppError::invalid(
+                "tree_size",
+                "out_of_range",
+                "记录号须在 1 到 tree_size 之间",
+                "the record number must be between 1 and tree_size",
+            ));
+        }
+        let (record, proof) = self
+            .core
+            .store
+            .audit_proof(seq, tree_size)?
+            .ok_or_else(|| AppError::NotFound(format!("audit tree of {tree_size} records")))?;
+        Ok(AuditProof {
+            record: store::audit_tree::RecordJson::from(&record),
+            proof,
+            head: latest.filter(|h| h.seq == tree_size),
+        })
+    }
+
     /// Sign the chain head now, unless nothing was written since the last head kept; the new
     /// head is kept (and returned, for the edge to write out). `None` without anchoring.
     pub fn anchor_audit(&self) -> Result<Option<SignedHead>, AppError> {
         let Some(anchoring) = self.anchoring else {
             return Ok(None);
         };
+        let now = self.core.now();
+        let publish_to = anchoring.publish_to(now.timestamp_millis());
+        let publishing = !publish_to.is_empty();
         let head = self.core.store.anchor_audit(store::audit::AnchorRequest {
             signer: anchoring.signer.clone(),
             unless_at: anchoring.latest().map_or(0, |h| h.seq),
             actor: Actor::System {
                 component: "audit-anchor".into(),
             },
-            now: self.core.now(),
+            now,
+            tree: anchoring.tree.clone(),
+            publish_to,
         })?;
         if let Some(h) = &head {
             anchoring.keep(h.clone());
+            if publishing {
+                anchoring.published(now.timestamp_millis());
+            }
         }
         Ok(head)
     }
@@ -612,6 +674,13 @@ impl UserService<'_> {
     /// A cheap read that tells whether the store answers (for `/ready`).
     pub fn probe_store(&self) -> Result<(), AppError> {
         self.core.store.account_by_login("")?;
+        Ok(())
+    }
+
+    /// A write through the store's writer that changes nothing, committed and synced: whether
+    /// the store can write now (for `/ready`; `store::Store::probe_write`).
+    pub fn probe_store_write(&self) -> Result<(), AppError> {
+        self.core.store.probe_write()?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod bench_cmd;
 mod bench_stats;
 mod codes_cmd;
 mod exchange_cmd;
+mod log_format;
 mod parse_cmd;
 mod plain_ceiling;
 mod risk_cmd;

@@ -133,6 +133,14 @@ pub struct ServeArgs {
     /// sessions; docs/STORE.md "Several processes"). 0: never (one process only).
     #[arg(long, env = "JINGUAN_SYNC_MS", default_value_t = 1_000)]
     sync_ms: u64,
+    /// With --nats: the exchange bus's backlog per agency shown by `/metrics` is asked of the
+    /// bus at most once per this many seconds (scrapes in between get the cached figures).
+    #[arg(long, env = "JINGUAN_BUS_LAG_SECONDS", default_value_t = 10)]
+    bus_lag_seconds: u64,
+    /// The log's form on stderr: `text`, or `json` (one object per line, with one line per
+    /// request: id, method, route template, status, latency, the principal's kind).
+    #[arg(long, value_enum, env = "JINGUAN_LOG_FORMAT", default_value_t = crate::log_format::LogFormat::Text)]
+    log_format: crate::log_format::LogFormat,
 }
 
 /// HTTPS (docs/OPERATIONS.md, "TLS").
@@ -172,6 +180,10 @@ pub struct AuditArgs {
     /// `audit-head.json` in the data folder) while records come in.
     #[arg(long, env = "JINGUAN_AUDIT_ANCHOR_SECONDS", default_value_t = 1)]
     audit_anchor_seconds: u64,
+    /// Seconds between two signed heads published to the agencies over the exchange (an
+    /// `audit_head_published.v1` outbox row with the anchor); 0: never.
+    #[arg(long, env = "JINGUAN_AUDIT_PUBLISH_SECONDS", default_value_t = 60)]
+    audit_publish_seconds: u64,
     /// Older public keys the chain's heads may be signed with (after a key rotation), one
     /// `ALGORITHM AGENCY KEY_ID PUBLIC_HEX` per line.
     #[arg(long, value_name = "FILE", env = "JINGUAN_AUDIT_KEYS")]
@@ -241,6 +253,7 @@ impl LimitArgs {
             conn_stats: Default::default(),
             unhealthy: None,
             bus_probe: None,
+            bus_lag: None,
             tls: None,
             behind_https_proxy: false,
         }
@@ -312,25 +325,22 @@ impl From<DemoArgs> for ServeArgs {
             limits: LimitArgs::default(),
             audit: AuditArgs {
                 audit_anchor_seconds: 1,
+                audit_publish_seconds: 60,
                 ..AuditArgs::default()
             },
             backups: crate::backup_cmd::ScheduleArgs::default(),
             warehouse: None,
             tls: TlsArgs::default(),
             sync_ms: 1_000,
+            bus_lag_seconds: 10,
+            log_format: crate::log_format::LogFormat::Text,
         }
     }
 }
 
 pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("JINGUAN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::log_format::init(args.log_format);
     let backend = args.store.backend(data_dir)?;
     if args.backups.backup_dir.is_some() && !matches!(backend, Backend::Sqlite(_)) {
         bail!("--backup-dir backs up the embedded SQLite store; back PostgreSQL up with its own tools (docs/OPERATIONS.md)");
@@ -345,11 +355,14 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::exchange_cmd::desk(key.clone(), ledgers.clone(), &args.exchange)?;
     // The audit chain, verified against the head kept outside the store before anything is
     // written; its head then signed with the same key.
-    let anchoring = Arc::new(crate::anchor_file::anchoring(
-        data_dir,
-        key,
-        args.audit.audit_keys.as_deref(),
-    )?);
+    let mut anchoring =
+        crate::anchor_file::anchoring(data_dir, key, args.audit.audit_keys.as_deref())?;
+    if args.audit.audit_publish_seconds > 0 {
+        let every_ms = i64::try_from(args.audit.audit_publish_seconds.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        anchoring = anchoring.publishing_every(every_ms);
+    }
+    let anchoring = Arc::new(anchoring);
     let mut options = args.limits.options();
     options.behind_https_proxy = args.tls.behind_https_proxy;
     if let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) {
@@ -367,6 +380,34 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut bus = exchange_bus::BusConfig::new(url.clone());
         bus.stream = args.exchange.exchange_stream.clone();
         bus.security = args.exchange.nats_security.security();
+        // The backlog per agency for /metrics, asked of the bus at most once a period.
+        let lag = Arc::new(exchange_bus::status::LagCache::new(
+            bus.clone(),
+            std::time::Duration::from_secs(args.bus_lag_seconds.max(1)),
+        ));
+        options.bus_lag = Some(Arc::new(move || {
+            let lag = lag.clone();
+            let snapshot: std::pin::Pin<
+                Box<dyn std::future::Future<Output = server::metrics::BusLagSnapshot> + Send>,
+            > = Box::pin(async move {
+                let (state, age) = lag.get().await;
+                server::metrics::BusLagSnapshot {
+                    rows: state.map(|agencies| {
+                        agencies
+                            .into_iter()
+                            .map(|(agency, s)| server::metrics::BusLagRow {
+                                agency: agency.to_string(),
+                                pending: s.num_pending,
+                                unacknowledged: s.num_ack_pending,
+                                consumer: s.consumer,
+                            })
+                            .collect()
+                    }),
+                    age_seconds: age.as_secs_f64(),
+                }
+            });
+            snapshot
+        }));
         let bus = Arc::new(bus);
         options.bus_probe = Some(Arc::new(move || {
             let bus = bus.clone();
@@ -384,6 +425,11 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let report = ledgers
         .verify_audit_with(&anchoring.verify_options())
         .context("failed to read the audit log")?;
+    if report.is_intact() {
+        // The Merkle tree over the verified chain: the first anchor extends it instead of
+        // reading every record hash again inside the writer's transaction.
+        anchoring.tree.set(report.tree.clone());
+    }
     if let Some(why) = crate::anchor_file::describe_broken(&report) {
         if !args.audit.start_despite_broken_audit {
             bail!(
@@ -824,6 +870,40 @@ pub enum AuditCommand {
         #[command(flatten)]
         exchange: crate::exchange_cmd::ExchangeArgs,
     },
+    /// Print audit record SEQ with its inclusion proof in the Merkle tree of the first
+    /// `--tree-size` records (default: the data folder's head), and that head when it is the
+    /// tree's: the JSON `jinguan audit check-proof` reads (as `GET /api/audit/proof/{seq}`).
+    Prove {
+        seq: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The tree size (the record number of a signed head).
+        #[arg(long)]
+        tree_size: Option<i64>,
+        /// Take the tree size from this signed head (and print it with the proof).
+        #[arg(long, value_name = "FILE", conflicts_with = "tree_size")]
+        head: Option<PathBuf>,
+    },
+    /// Check, with nothing but files, that a record is in the audit log a signed head covers:
+    /// the head's signature (with `--keys`, the `jinguan audit public-key` line(s) of customs),
+    /// the record's own hash, and the proof's path to the head's Merkle root. Exit 0: included;
+    /// 1: not (why printed). Needs no database: an agency runs it alone.
+    CheckProof {
+        /// The signed head (`audit-head.json`, `GET /api/audit/head`, or the payload of an
+        /// `audit_head_published.v1` message).
+        #[arg(long, value_name = "FILE")]
+        head: PathBuf,
+        /// The proof: the output of `jinguan audit prove` (or `GET /api/audit/proof/{seq}`),
+        /// or just its `proof` object when `--record` is given.
+        #[arg(long, value_name = "FILE")]
+        proof: PathBuf,
+        /// The record, if not inside the proof file.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Public key lines of customs (`ALGORITHM AGENCY KEY_ID PUBLIC_HEX`).
+        #[arg(long, value_name = "FILE")]
+        keys: PathBuf,
+    },
 }
 
 /// What `audit verify` and `backup verify` check with: the node's key (when the data folder has
@@ -903,6 +983,106 @@ pub fn run_audit(data_dir: &Path, cmd: AuditCommand) -> anyhow::Result<ExitCode>
             let key = crate::exchange_cmd::load_key(data_dir, &exchange)?;
             println!("{}", key.public_line());
             Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Prove {
+            seq,
+            store,
+            tree_size,
+            head,
+        } => {
+            let head = match head {
+                Some(p) => Some(
+                    crate::anchor_file::read_head(&p)?
+                        .with_context(|| format!("no head in {}", p.display()))?,
+                ),
+                None => crate::anchor_file::read_head(&crate::anchor_file::head_path(data_dir))?,
+            };
+            let tree_size = match (tree_size, &head) {
+                (Some(n), _) => n,
+                (None, Some(h)) => h.seq,
+                (None, None) => bail!("no signed head in the data folder: give --tree-size"),
+            };
+            if seq < 1 || seq > tree_size {
+                bail!("the record number must be between 1 and the tree size {tree_size}");
+            }
+            let store = open_store(&store.backend(data_dir)?)?;
+            let Some((record, proof)) = store
+                .audit_proof(seq, tree_size)
+                .context("failed to read the audit log")?
+            else {
+                bail!("the audit log holds fewer than {tree_size} records");
+            };
+            let answer = app::users::AuditProof {
+                record: store::audit_tree::RecordJson::from(&record),
+                proof,
+                head: head.filter(|h| h.seq == tree_size),
+            };
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::CheckProof {
+            head,
+            proof,
+            record,
+            keys,
+        } => {
+            let signed = crate::anchor_file::read_head(&head)?
+                .with_context(|| format!("no head in {}", head.display()))?;
+            let ring = crate::anchor_file::key_ring(Some(&keys))?;
+            let text = std::fs::read_to_string(&proof)
+                .with_context(|| format!("failed to read {}", proof.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", proof.display()))?;
+            let (record_json, proof_json) = match (&record, value.get("proof")) {
+                (Some(r), _) => {
+                    let text = std::fs::read_to_string(r)
+                        .with_context(|| format!("failed to read {}", r.display()))?;
+                    let record: serde_json::Value = serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not JSON", r.display()))?;
+                    // A whole `prove` output given as the record: its `record`.
+                    let record = record.get("record").cloned().unwrap_or(record);
+                    (
+                        record,
+                        value.get("proof").cloned().unwrap_or_else(|| value.clone()),
+                    )
+                }
+                (None, Some(p)) => (
+                    value.get("record").cloned().with_context(|| {
+                        format!("{} has no record: give --record", proof.display())
+                    })?,
+                    p.clone(),
+                ),
+                (None, None) => bail!("{} has no record: give --record", proof.display()),
+            };
+            let record: store::audit_tree::RecordJson =
+                serde_json::from_value(record_json).context("the record is not an audit record")?;
+            let inclusion: store::audit_tree::InclusionProof =
+                serde_json::from_value(proof_json)
+                    .context("the proof is not an inclusion proof")?;
+            match store::audit_tree::check_inclusion(
+                &signed,
+                &record,
+                &inclusion,
+                &app::anchor::RingVerifier(ring),
+            ) {
+                Ok(()) => {
+                    println!(
+                        "record {} is in the audit log 记录在审计日志中: tree of {} records, root {}, signed by {}",
+                        record.id,
+                        signed.seq,
+                        signed.root.as_deref().unwrap_or("-"),
+                        signed.key
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    println!(
+                        "proof does NOT verify 证明无效: record {}: {why}",
+                        record.id
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }

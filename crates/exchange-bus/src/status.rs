@@ -24,6 +24,9 @@ pub struct BusAgencyState {
     pub num_ack_pending: u64,
     /// Delivered more than once and not yet acked (failed applications, lost acks).
     pub num_redelivered: u64,
+    /// Whether the agency has a durable consumer (without one, every message on its subjects
+    /// is `num_pending`).
+    pub consumer: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -149,6 +152,7 @@ pub async fn bus_state(bus: &BusConfig) -> Result<BTreeMap<Agency, BusAgencyStat
                 num_pending: info.num_pending,
                 num_ack_pending: info.num_ack_pending as u64,
                 num_redelivered: info.num_redelivered as u64,
+                consumer: true,
             },
         );
     }
@@ -184,6 +188,7 @@ pub fn add_unconsumed(
                 num_pending: n,
                 num_ack_pending: 0,
                 num_redelivered: 0,
+                consumer: false,
             },
         );
     }
@@ -199,6 +204,55 @@ pub fn bus_state_blocking(bus: &BusConfig) -> Result<BTreeMap<Agency, BusAgencyS
             reason: format!("runtime: {e}"),
         })?
         .block_on(bus_state(bus))
+}
+
+/// The bus's per-agency state for `/metrics`, fetched at most once per `every` however often
+/// it is asked (a scrape must not hammer the bus): a caller within the period gets the cached
+/// answer, and callers arriving while a fetch runs wait for that one fetch. A failed fetch is
+/// cached too, for the same period.
+pub struct LagCache {
+    bus: BusConfig,
+    every: Duration,
+    state: tokio::sync::Mutex<Option<CachedLag>>,
+    fetches: std::sync::atomic::AtomicU64,
+}
+
+struct CachedLag {
+    at: tokio::time::Instant,
+    state: Result<BTreeMap<Agency, BusAgencyState>, String>,
+}
+
+impl LagCache {
+    pub fn new(bus: BusConfig, every: Duration) -> LagCache {
+        LagCache {
+            bus,
+            every,
+            state: tokio::sync::Mutex::new(None),
+            fetches: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The state per agency (`Err(why)`: the bus could not be asked) and its age.
+    pub async fn get(&self) -> (Result<BTreeMap<Agency, BusAgencyState>, String>, Duration) {
+        let mut cached = self.state.lock().await;
+        let fresh = cached.as_ref().is_some_and(|c| c.at.elapsed() < self.every);
+        if !fresh {
+            self.fetches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let state = bus_state(&self.bus).await.map_err(|e| e.to_string());
+            *cached = Some(CachedLag {
+                at: tokio::time::Instant::now(),
+                state,
+            });
+        }
+        let c = cached.as_ref().expect("filled above");
+        (c.state.clone(), c.at.elapsed())
+    }
+
+    /// How many times the bus was asked.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A plain table.
@@ -250,6 +304,7 @@ mod tests {
                     num_pending: 2,
                     num_ack_pending: 1,
                     num_redelivered: 1,
+                    consumer: true,
                 },
             ),
             (forex.clone(), BusAgencyState::default()),

@@ -675,3 +675,89 @@ async fn the_ready_probe_tells_a_running_bus_from_a_missing_one() {
         .is_err());
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+/// `/metrics`' bus backlog (issue 15 item 5): per agency, a consumer's pending and unacked
+/// messages, an agency without a consumer with every message on its subjects pending; asked of
+/// the bus at most once per period however often it is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_backlog_is_cached_and_counts_agencies_without_a_consumer() {
+    let Some(url) = nats_url() else { return };
+    let bus = unique_bus(&url, "lag");
+    let customs = key(Algorithm::Sm2Sm3, "CUSTOMS", "customs-1");
+    let outbox = MemoryOutbox::new();
+    let mut run = Running::new();
+    let mut relay = run.relay(relay_for(&outbox, &customs, &bus));
+    produce(&outbox, 20, &["FOREX", "TAX"], 1);
+    wait_for(&mut relay, "20 published", |s| s.published >= 20).await;
+
+    // TAX has a consumer that took 5 messages and acknowledged none; FOREX has no consumer.
+    let tax = agency("TAX");
+    let stream = js(&url).await.get_stream(&bus.stream).await.unwrap();
+    let consumer: PullConsumer = stream
+        .get_or_create_consumer(
+            "TAX",
+            consumer_config(&bus, &tax, &ConsumerConfig::default()),
+        )
+        .await
+        .unwrap();
+    let mut batch = consumer.fetch().max_messages(5).messages().await.unwrap();
+    let mut taken = 0;
+    while let Some(m) = batch.next().await {
+        m.unwrap();
+        taken += 1;
+    }
+    assert_eq!(taken, 5);
+
+    let cache = exchange_bus::status::LagCache::new(bus.clone(), Duration::from_secs(3600));
+    let (state, _) = cache.get().await;
+    let state = state.unwrap();
+    let t = &state[&tax];
+    assert_eq!(
+        (t.consumer, t.num_pending, t.num_ack_pending),
+        (true, 15, 5)
+    );
+    let f = &state[&agency("FOREX")];
+    assert_eq!(
+        (f.consumer, f.num_pending, f.num_ack_pending),
+        (false, 20, 0)
+    );
+    // Read again and again within the period: one question to the bus.
+    for _ in 0..20 {
+        let (again, _) = cache.get().await;
+        assert_eq!(again.unwrap(), state);
+    }
+    assert_eq!(cache.fetches(), 1);
+
+    // New messages show once the period has passed, not before.
+    produce(&outbox, 4, &["FOREX"], 100);
+    wait_for(&mut relay, "24 published", |s| s.published >= 24).await;
+    let (cached, _) = cache.get().await;
+    assert_eq!(cached.unwrap()[&agency("FOREX")].num_pending, 20, "cached");
+    assert_eq!(cache.fetches(), 1);
+    let short = exchange_bus::status::LagCache::new(bus.clone(), Duration::from_millis(300));
+    let (first, _) = short.get().await;
+    assert_eq!(first.unwrap()[&agency("FOREX")].num_pending, 24);
+    produce(&outbox, 1, &["FOREX"], 200);
+    wait_for(&mut relay, "25 published", |s| s.published >= 25).await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (fresh, age) = short.get().await;
+    assert_eq!(fresh.unwrap()[&agency("FOREX")].num_pending, 25);
+    assert!(age < Duration::from_millis(300), "{age:?}");
+    assert_eq!(short.fetches(), 2);
+    run.stop().await;
+
+    // A bus that is not there: an error, cached for the period too.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = exchange_bus::status::LagCache::new(
+        BusConfig::new(format!("nats://127.0.0.1:{port}")),
+        Duration::from_secs(3600),
+    );
+    assert!(gone.get().await.0.is_err());
+    assert!(gone.get().await.0.is_err());
+    assert_eq!(gone.fetches(), 1);
+    delete_stream(&url, &bus).await;
+}

@@ -348,6 +348,26 @@ impl MessageType for DutyPaidV1 {
     const KIND: &'static str = "duty_paid.v1";
 }
 
+/// Customs' signed head of its audit log (docs/OPERATIONS.md "Audit anchors"): record `seq` has
+/// chain hash `hash`, and `root` is the RFC 9162 Merkle root over records 1..=`seq`, signed with
+/// customs' exchange key. The JSON is `store::SignedHead`'s, field for field, so an agency keeps
+/// the payload as the head to check inclusion proofs against (`jinguan audit check-proof`).
+/// To: every agency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditHeadPublishedV1 {
+    pub seq: i64,
+    pub hash: String,
+    pub at_ms: i64,
+    pub key: String,
+    pub signature: String,
+    pub root: String,
+}
+
+impl MessageType for AuditHeadPublishedV1 {
+    const KIND: &'static str = "audit_head_published.v1";
+}
+
 /// The payloads this build knows, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
@@ -357,6 +377,7 @@ pub enum Payload {
     GuaranteeEnforcedV1(GuaranteeEnforcedV1),
     DutyRefundedV1(DutyRefundedV1),
     DutyPaidV1(DutyPaidV1),
+    AuditHeadPublishedV1(AuditHeadPublishedV1),
 }
 
 /// The canonical payload bytes of a typed message: compact JSON, fields in the order the
@@ -389,6 +410,7 @@ impl Payload {
             GuaranteeEnforcedV1::KIND => Payload::GuaranteeEnforcedV1(decode(bytes)?),
             DutyRefundedV1::KIND => Payload::DutyRefundedV1(decode(bytes)?),
             DutyPaidV1::KIND => Payload::DutyPaidV1(decode(bytes)?),
+            AuditHeadPublishedV1::KIND => Payload::AuditHeadPublishedV1(decode(bytes)?),
             other => return Err(MessageError::UnknownKind(other.to_owned())),
         })
     }

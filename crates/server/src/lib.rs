@@ -19,7 +19,7 @@ use std::sync::Arc;
 use app::{Clearance, Duty, NewUserRequest, Principal, Role, Step};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -80,6 +80,8 @@ pub struct ServeOptions {
     pub unhealthy: Option<String>,
     /// The exchange bus, when one is configured: `/ready` asks it too (`Err(why)`: unreachable).
     pub bus_probe: Option<BusProbe>,
+    /// The exchange bus's backlog per agency, for `/metrics` (cached by the implementation).
+    pub bus_lag: Option<metrics::BusLag>,
     /// Serve HTTPS with this certificate and key (module `tls`); `None`: plain HTTP.
     pub tls: Option<Arc<tls::ServerTls>>,
     /// A reverse proxy in front terminates HTTPS: answers carry `Strict-Transport-Security`
@@ -101,6 +103,7 @@ impl Default for ServeOptions {
             conn_stats: Arc::default(),
             unhealthy: None,
             bus_probe: None,
+            bus_lag: None,
             tls: None,
             behind_https_proxy: false,
         }
@@ -114,10 +117,11 @@ pub fn router(svc: Svc) -> Router {
 
 /// The whole API.
 pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
-    let metrics = metrics::Metrics::with_store(
+    let metrics = metrics::Metrics::with_bus(
         options.signin.clone(),
         options.conn_stats.clone(),
         Some(svc.store().clone()),
+        options.bus_lag.clone(),
     );
     let behind_https_proxy = options.behind_https_proxy;
     let router = Router::new()
@@ -138,6 +142,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .route("/api/password", post(change_password))
         .route("/api/audit/head", get(audit_head))
         .route("/api/audit/verify", get(verify_audit))
+        .route("/api/audit/proof/{seq}", get(audit_proof))
         .route("/api/declarations", post(submit).get(list_api::list))
         .route("/api/declarations/export", get(list_api::export))
         .route("/api/declarations/check", post(ui_api::check))
@@ -269,6 +274,7 @@ async fn principal(svc: &Svc, headers: &HeaderMap) -> Result<(Principal, String)
     let t = token.clone();
     // Cached sessions answer from memory; only a miss reads the store.
     let p = blocking(move || s.users().authenticate(&t)).await?;
+    metrics::note_principal(p.kind());
     Ok((p, token))
 }
 
@@ -507,9 +513,15 @@ async fn ready(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return resp;
     }
+    // A read, then a write through the writer that changes nothing: a store that reads but
+    // cannot write (a full disk, a writer stuck behind a lock) is not ready.
     let probe = tokio::time::timeout(
         std::time::Duration::from_secs(READY_PROBE_SECONDS),
-        tokio::task::spawn_blocking(move || svc.users().probe_store()),
+        tokio::task::spawn_blocking(move || {
+            let users = svc.users();
+            users.probe_store()?;
+            users.probe_store_write()
+        }),
     )
     .await;
     let why = match probe {
@@ -668,6 +680,7 @@ async fn login(
         .await
         .map_err(ApiError::from)?;
     let session = outcome?;
+    metrics::note_principal(session.principal.kind());
     let max_age = (session.expires_at - svc.now()).num_seconds().max(0);
     let mut resp = json_ok(StatusCode::CREATED, &session);
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -929,6 +942,51 @@ async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Resp
     let (p, _) = principal(&svc, &headers).await?;
     let report = blocking(move || svc.users().verify_audit(&p)).await?;
     Ok(json_ok(StatusCode::OK, &report))
+}
+
+/// `?tree_size=N` of `GET /api/audit/proof/{seq}`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct ProofParams {
+    /// The size of the Merkle tree (the record number a signed head names); default: the
+    /// newest head this node kept.
+    tree_size: Option<i64>,
+}
+
+/// One audit record and its RFC 9162 inclusion proof in the Merkle tree of the first
+/// `tree_size` records, with the signed head of that tree when this node kept it: what an
+/// agency checks alone with `jinguan audit check-proof`. Administrators.
+#[utoipa::path(get, path = "/api/audit/proof/{seq}",
+    params(("seq" = i64, Path, description = "the audit record's number"), ProofParams),
+    responses(
+        (status = 200, description = "`{record:{id,at_ms,actor,action,subject,detail,prev_hash,hash}, proof:{seq,tree_size,path}, head}`"),
+        (status = 404, description = "the log holds fewer than `tree_size` records"),
+        (status = 422, description = "`seq` not in 1..=`tree_size`, or no head yet and no `tree_size`")))]
+async fn audit_proof(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(seq): Path<String>,
+    query: Result<Query<ProofParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::from(app::AppError::invalid(
+            "query",
+            "query",
+            format!("查询参数有误：{e}"),
+            format!("bad query: {e}"),
+        ))
+    })?;
+    let seq: i64 = seq.parse().map_err(|_| {
+        ApiError::from(app::AppError::invalid(
+            "seq",
+            "not_a_number",
+            "记录号须为正整数",
+            "the record number must be a positive integer",
+        ))
+    })?;
+    let proof = blocking(move || svc.users().audit_proof(&p, seq, q.tree_size)).await?;
+    Ok(json_ok(StatusCode::OK, &proof))
 }
 
 #[utoipa::path(post, path = "/api/declarations",
@@ -1200,6 +1258,7 @@ step_docs! {
         create_user,
         revoke_sessions,
         verify_audit,
+        audit_proof,
         submit,
         list_api::list,
         list_api::export,

@@ -38,6 +38,85 @@ pub struct Metrics {
     signin: Arc<SignInGuard>,
     conns: Arc<ConnStats>,
     store: Option<Arc<dyn store::Store>>,
+    bus_lag: Option<BusLag>,
+}
+
+/// One agency's backlog on the exchange bus (JetStream), as [`BusLag`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusLagRow {
+    pub agency: String,
+    /// Not yet delivered to the agency's durable consumer; without a consumer, every message on
+    /// the agency's subjects in the stream.
+    pub pending: u64,
+    /// Delivered to the consumer, not yet acknowledged.
+    pub unacknowledged: u64,
+    /// Whether the agency has a durable consumer.
+    pub consumer: bool,
+}
+
+/// The bus's per-agency backlog as last fetched: `Err(why)` when the bus could not be asked
+/// (`why` goes to the log only), and how old the answer is.
+#[derive(Clone, Debug)]
+pub struct BusLagSnapshot {
+    pub rows: Result<Vec<BusLagRow>, String>,
+    pub age_seconds: f64,
+}
+
+/// Asks the exchange bus for its per-agency backlog (`jinguan serve --nats`); the
+/// implementation caches (at most one bus query per period, however often `/metrics` is
+/// scraped: `exchange_bus::status::LagCache`).
+pub type BusLag = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = BusLagSnapshot> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The bus series of a scrape: whether the bus answered, the age of the answer, and per
+/// agency its pending and unacknowledged messages and whether it has a consumer.
+pub fn render_bus(snapshot: &BusLagSnapshot) -> String {
+    let mut out = String::new();
+    let up = u8::from(snapshot.rows.is_ok());
+    let _ = writeln!(
+        out,
+        "# HELP jinguan_exchange_bus_up Whether the exchange bus answered the last backlog query.\n# TYPE jinguan_exchange_bus_up gauge\njinguan_exchange_bus_up {up}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP jinguan_exchange_bus_lag_age_seconds Age of the bus backlog figures (they are fetched at most once per period).\n# TYPE jinguan_exchange_bus_lag_age_seconds gauge\njinguan_exchange_bus_lag_age_seconds {}",
+        snapshot.age_seconds
+    );
+    let Ok(rows) = &snapshot.rows else {
+        return out;
+    };
+    let series: [(&str, &str, fn(&BusLagRow) -> u64); 3] = [
+        (
+            "jinguan_exchange_bus_pending",
+            "Messages on the bus not yet delivered to the agency's consumer (without a consumer: every message on its subjects).",
+            |r| r.pending,
+        ),
+        (
+            "jinguan_exchange_bus_unacknowledged",
+            "Messages delivered to the agency's consumer and not yet acknowledged.",
+            |r| r.unacknowledged,
+        ),
+        (
+            "jinguan_exchange_bus_consumer",
+            "Whether the agency has a durable consumer on the bus (1) or not (0).",
+            |r| u64::from(r.consumer),
+        ),
+    ];
+    for (name, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "{name}{{agency=\"{}\"}} {}",
+                label(&r.agency),
+                value(r)
+            );
+        }
+    }
+    out
 }
 
 impl Metrics {
@@ -51,11 +130,22 @@ impl Metrics {
         conns: Arc<ConnStats>,
         store: Option<Arc<dyn store::Store>>,
     ) -> Arc<Metrics> {
+        Metrics::with_bus(signin, conns, store, None)
+    }
+
+    /// With the exchange bus's backlog per agency too.
+    pub fn with_bus(
+        signin: Arc<SignInGuard>,
+        conns: Arc<ConnStats>,
+        store: Option<Arc<dyn store::Store>>,
+        bus_lag: Option<BusLag>,
+    ) -> Arc<Metrics> {
         Arc::new(Metrics {
             requests: Mutex::default(),
             signin,
             conns,
             store,
+            bus_lag,
         })
     }
 
@@ -260,14 +350,59 @@ pub(crate) async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Nex
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(req.method());
     let started = Instant::now();
-    let resp = next.run(req).await;
-    m.record(
-        route,
+    let request_id = next_request_id();
+    let (mut resp, principal) = PRINCIPAL_KIND
+        .scope(std::cell::Cell::new("-"), async {
+            let resp = next.run(req).await;
+            (resp, PRINCIPAL_KIND.with(std::cell::Cell::get))
+        })
+        .await;
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    // One line per request (target `http_request`, INFO): ids, the route template, never the
+    // path's values, a query, a header, a body or a token.
+    tracing::info!(
+        target: "http_request",
+        request_id = %request_id,
         method,
-        resp.status().as_u16(),
-        started.elapsed().as_secs_f64(),
+        route = %route,
+        status,
+        latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        principal,
+        "request"
     );
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    m.record(route, method, status, elapsed.as_secs_f64());
     resp
+}
+
+tokio::task_local! {
+    /// The kind of principal the request was signed in as (`Principal::kind`), set by the
+    /// handler when it authenticates; `-` when it did not.
+    static PRINCIPAL_KIND: std::cell::Cell<&'static str>;
+}
+
+/// Note the kind of the request's principal for its log line (no-op outside a request).
+pub(crate) fn note_principal(kind: &'static str) {
+    let _ = PRINCIPAL_KIND.try_with(|c| c.set(kind));
+}
+
+/// A request id unique within the process and unlikely to repeat across restarts: a prefix
+/// from the start time and process id, and a counter.
+fn next_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+        nanos ^ std::process::id().rotate_left(16)
+    });
+    format!("{prefix:08x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The method's label: one of a fixed set, so that made-up methods (hyper accepts any
@@ -302,6 +437,19 @@ pub(crate) async fn scrape(State(m): State<Arc<Metrics>>) -> Response {
     {
         text.push_str(&store_text);
     }
+    if let Some(lag) = &m.bus_lag {
+        // The implementation caches; the bound keeps a hung bus from holding the scrape.
+        let snapshot = tokio::time::timeout(std::time::Duration::from_secs(5), lag())
+            .await
+            .unwrap_or_else(|_| BusLagSnapshot {
+                rows: Err("the bus backlog query timed out".into()),
+                age_seconds: 0.0,
+            });
+        if let Err(why) = &snapshot.rows {
+            tracing::warn!(error = %why, "exchange bus backlog not available for /metrics");
+        }
+        text.push_str(&render_bus(&snapshot));
+    }
     let mut resp = text.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -313,6 +461,46 @@ pub(crate) async fn scrape(State(m): State<Arc<Metrics>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bus_series_per_agency_and_none_when_the_bus_is_down() {
+        let snapshot = BusLagSnapshot {
+            rows: Ok(vec![
+                BusLagRow {
+                    agency: "FOREX".into(),
+                    pending: 3,
+                    unacknowledged: 1,
+                    consumer: true,
+                },
+                BusLagRow {
+                    agency: "TA\"X".into(),
+                    pending: 7,
+                    unacknowledged: 0,
+                    consumer: false,
+                },
+            ]),
+            age_seconds: 2.5,
+        };
+        let text = render_bus(&snapshot);
+        for line in [
+            "jinguan_exchange_bus_up 1",
+            "jinguan_exchange_bus_lag_age_seconds 2.5",
+            "jinguan_exchange_bus_pending{agency=\"FOREX\"} 3",
+            "jinguan_exchange_bus_unacknowledged{agency=\"FOREX\"} 1",
+            "jinguan_exchange_bus_consumer{agency=\"FOREX\"} 1",
+            "jinguan_exchange_bus_pending{agency=\"TAX\"} 7",
+            "jinguan_exchange_bus_consumer{agency=\"TAX\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        let down = render_bus(&BusLagSnapshot {
+            rows: Err("connection refused".into()),
+            age_seconds: 0.0,
+        });
+        assert!(down.contains("jinguan_exchange_bus_up 0"));
+        assert!(!down.contains("jinguan_exchange_bus_pending{"));
+        assert!(!down.contains("refused"), "the error goes to the log only");
+    }
 
     #[test]
     fn methods_map_to_a_fixed_set() {

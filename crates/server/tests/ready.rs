@@ -112,3 +112,51 @@ async fn a_server_started_on_a_broken_audit_chain_is_not_ready() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// A store that reads but cannot write is not ready (issue 15 item 4): here the SQLite writer is
+/// held off by another connection's write transaction (as a full disk would fail its commit),
+/// while reads go on in WAL mode. `/ready`'s write through the writer does not answer in time:
+/// 503; once the other transaction ends, ready again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_reads_but_cannot_write_is_not_ready() {
+    let t = start(server::ServeOptions::default()).await;
+    assert_eq!(ready(&t).await.0, StatusCode::OK);
+    let path = t.store.path().to_owned();
+    let (hold, held) = std::sync::mpsc::channel::<()>();
+    let (locked, is_locked) = std::sync::mpsc::channel::<()>();
+    let blocker = std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE; UPDATE audit_log SET id = id WHERE id = -1;")
+            .unwrap();
+        locked.send(()).unwrap();
+        held.recv().unwrap();
+        c.execute_batch("ROLLBACK").unwrap();
+    });
+    is_locked.recv().unwrap();
+    // Reads still answer …
+    t.svc.users().probe_store().unwrap();
+    // … but not the write: not ready, and the body names no internals.
+    let (status, retry, body) = ready(&t).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(retry.as_deref(), Some("5"));
+    assert_eq!(
+        body,
+        json!({"status": "unavailable", "store": "unavailable"})
+    );
+    hold.send(()).unwrap();
+    blocker.join().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, _, body) = ready(&t).await;
+        if status == StatusCode::OK {
+            assert_eq!(body, json!({"status": "ready"}));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready again: {status} {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    t.svc.users().probe_store_write().unwrap();
+}

@@ -1685,6 +1685,8 @@ fn anchor_request(unless_at: i64) -> store::audit::AnchorRequest {
             component: "anchor".into(),
         },
         now: t0(),
+        tree: std::sync::Arc::new(store::audit_tree::TreeCache::new()),
+        publish_to: vec![],
     }
 }
 
@@ -1823,6 +1825,106 @@ pub fn audit_anchors_detect_truncation_and_rewrite(h: &dyn Harness) {
     let report = store.verify_audit_with(&keyed(vec![head])).unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.records_checked, 127);
+}
+
+/// Heads sign the Merkle root of the records they cover (RFC 9162), computed incrementally
+/// from the writer's cached frontier (and rebuilt when the cache is not the store's); every
+/// record's inclusion proof checks against a signed head with nothing but the head, the record
+/// and the proof; a published head is an outbox row to the agencies named, in the anchor's
+/// transaction.
+pub fn audit_proofs_and_published_heads(h: &dyn Harness) {
+    use store::audit_tree::{check_inclusion, leaf_hash, root, RecordJson, TreeCache};
+    let store = h.open();
+    let tree = std::sync::Arc::new(TreeCache::new());
+    let request = |unless_at: i64, publish: bool| {
+        let mut r = anchor_request(unless_at);
+        r.tree = tree.clone();
+        if publish {
+            r.publish_to = vec!["FOREX".into(), "TAX".into()];
+        }
+        r
+    };
+    let mut heads: Vec<SignedHead> = Vec::new();
+    for i in 0..40u64 {
+        store
+            .submit(submit_request(&format!("proof-{i}"), sample_body(i)))
+            .unwrap();
+        if i % 7 == 6 {
+            let last = heads.last().map_or(0, |h| h.seq);
+            heads.push(store.anchor_audit(request(last, i == 27)).unwrap().unwrap());
+        }
+    }
+    // A cache that is not this store's (another chain's frontier): rebuilt from the records.
+    let mut foreign = store::audit_tree::Frontier::new();
+    for n in 0..3u8 {
+        foreign.push_record(&[n; 32]);
+    }
+    tree.set(foreign);
+    store
+        .submit(submit_request("proof-last", sample_body(99)))
+        .unwrap();
+    let last = heads.last().unwrap().seq;
+    heads.push(store.anchor_audit(request(last, false)).unwrap().unwrap());
+
+    let head = heads.last().unwrap().clone();
+    let hashes = store.audit_hashes(1, head.seq).unwrap();
+    assert_eq!(hashes.len() as i64, head.seq);
+    let leaves: Vec<_> = hashes.iter().map(|h| leaf_hash(h)).collect();
+    for h in &heads {
+        let n = h.seq as usize;
+        assert_eq!(
+            h.root.as_deref(),
+            Some(store::audit::hex(&root(&leaves[..n])).as_str()),
+            "the root head {} signs",
+            h.seq
+        );
+    }
+    assert_eq!(
+        tree.get().size() as i64,
+        head.seq,
+        "the cache follows the chain"
+    );
+    let report = store.verify_audit_with(&keyed(heads.clone())).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+
+    let key = TestKey([7; 32]);
+    for seq in 1..=head.seq {
+        let (record, proof) = store.audit_proof(seq, head.seq).unwrap().unwrap();
+        assert_eq!(record.id, seq);
+        let json = RecordJson::from(&record);
+        check_inclusion(&head, &json, &proof, &key).unwrap();
+        // Against an earlier head, with that head's tree size.
+        let earlier = heads.iter().find(|h| h.seq >= seq).unwrap();
+        let (_, p) = store.audit_proof(seq, earlier.seq).unwrap().unwrap();
+        check_inclusion(earlier, &json, &p, &key).unwrap();
+        // A record altered, or the proof of another tree size: refused.
+        let mut altered = json.clone();
+        altered.detail.push(' ');
+        assert!(check_inclusion(&head, &altered, &proof, &key).is_err());
+        if earlier.seq != head.seq {
+            assert!(check_inclusion(&head, &json, &p, &key).is_err());
+        }
+    }
+    assert!(store.audit_proof(0, head.seq).unwrap().is_none());
+    assert!(store.audit_proof(head.seq + 1, head.seq).unwrap().is_none());
+    assert!(store.audit_proof(1, head.seq + 100).unwrap().is_none());
+
+    // The head published at the 4th anchor: one outbox row to FOREX and TAX, the head itself.
+    let published = &heads[3];
+    let outbox = store.outbox_store().expect("the backend has an outbox");
+    for agency in ["FOREX", "TAX"] {
+        let rows: Vec<_> = outbox
+            .read_for(agency, 0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.message.kind == store::audit::AUDIT_HEAD_KIND)
+            .collect();
+        assert_eq!(rows.len(), 1, "{agency}");
+        assert_eq!(rows[0].message.recipients, ["FOREX", "TAX"]);
+        let sent: SignedHead = serde_json::from_slice(&rows[0].message.payload).unwrap();
+        assert_eq!(&sent, published);
+    }
+    assert!(outbox.read_for("COMMERCE", 0, 100).unwrap().is_empty());
 }
 
 /// A password set ends the other sessions in the same transaction; a reset asks for a change
@@ -2194,6 +2296,7 @@ macro_rules! contract_tests {
             list_filters_and_pagination,
             audit_chain_verifies_and_tampering_is_found,
             audit_anchors_detect_truncation_and_rewrite,
+            audit_proofs_and_published_heads,
             account_lifecycle,
             durable_across_reopen,
             refusals_pass_through,

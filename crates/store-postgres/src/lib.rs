@@ -837,6 +837,33 @@ impl Store for PostgresStore {
         })
     }
 
+    fn audit_hashes(&self, from: i64, upto: i64) -> Result<Vec<[u8; 32]>, StoreError> {
+        let rows = self.query(
+            "SELECT id, hash FROM audit_log WHERE id >= $1 AND id <= $2 ORDER BY id",
+            vec![Box::new(from), Box::new(upto)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.get(0);
+                let hash: Vec<u8> = r.get(1);
+                hash.try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("audit record {id}: hash is not 32 bytes"))
+                })
+            })
+            .collect()
+    }
+
+    fn audit_record(&self, id: i64) -> Result<Option<AuditRecord>, StoreError> {
+        let rows = self.query(
+            "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id = $1",
+            vec![Box::new(id)],
+        )?;
+        rows.first()
+            .map(read_audit_row)
+            .transpose()
+            .map_err(|why| StoreError::Corrupt(format!("audit record {id}: {why}")))
+    }
+
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
         self.account(ACCOUNT_COLUMNS_BY_LOGIN, Box::new(login.to_owned()))
     }

@@ -1247,6 +1247,17 @@ impl Tx<'_> {
             }
             Request::MarkPublished(x, reply) => Answer::new(reply, self.mark_published(x).await),
             Request::AckFeed(x, reply) => Answer::new(reply, self.ack_feed(x).await),
+            Request::ProbeWrite(_, reply) => {
+                // A transaction id taken: the batch's COMMIT then writes and flushes a commit
+                // record to the WAL, as a real write does.
+                let result = self
+                    .c
+                    .query_one("SELECT txid_current()", &[])
+                    .await
+                    .map(|_| ())
+                    .map_err(crate::backend);
+                Answer::new(reply, result)
+            }
             Request::RecordRefundClaim(x, reply) => {
                 Answer::new(reply, self.record_refund_claim(head, x).await)
             }

@@ -928,6 +928,25 @@ impl Store for SqliteStore {
         self.read(|c| verify_audit_chain(c, options))
     }
 
+    fn audit_hashes(&self, from: i64, upto: i64) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.read(|c| read_audit_hashes(c, from, upto))
+    }
+
+    fn audit_record(&self, id: i64) -> Result<Option<AuditRecord>, StoreError> {
+        self.read(|c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log WHERE id = ?1",
+                )
+                .map_err(backend)?
+                .query_row(params![id], |r| Ok(read_audit_row(r)))
+                .optional()
+                .map_err(backend)?;
+            row.transpose()
+                .map_err(|why| corrupt(format!("audit record {id}: {why}")))
+        })
+    }
+
     fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
         self.read(|c| {
             read_account(
@@ -1072,6 +1091,34 @@ fn read_audit_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
     )
 }
 
+/// `/ready`'s write: the schema version set to the value it has, which rewrites the database's
+/// header page, so the batch's commit appends to the WAL and syncs it like any other.
+fn probe_write(c: &Connection) -> Result<(), StoreError> {
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    c.pragma_update(None, "user_version", version)
+        .map_err(backend)
+}
+
+/// The chain hashes of audit records `from..=upto`, by id.
+fn read_audit_hashes(c: &Connection, from: i64, upto: i64) -> Result<Vec<[u8; 32]>, StoreError> {
+    let mut stmt = c
+        .prepare_cached("SELECT id, hash FROM audit_log WHERE id >= ?1 AND id <= ?2 ORDER BY id")
+        .map_err(backend)?;
+    let mut rows = stmt.query(params![from, upto]).map_err(backend)?;
+    let mut out = Vec::with_capacity(usize::try_from(upto - from + 1).unwrap_or(0).min(1 << 20));
+    while let Some(r) = rows.next().map_err(backend)? {
+        let id: i64 = r.get(0).map_err(backend)?;
+        let hash: Vec<u8> = r.get(1).map_err(backend)?;
+        out.push(
+            hash.try_into()
+                .map_err(|_| corrupt(format!("audit record {id}: hash is not 32 bytes")))?,
+        );
+    }
+    Ok(out)
+}
+
 fn read_chain_head(conn: &Connection) -> Result<ChainHead, StoreError> {
     let row = conn
         .query_row(
@@ -1213,6 +1260,7 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         }
         Request::MarkPublished(x, reply) => run!(reply, |c, _| outbox::mark_published(c, x)),
         Request::AckFeed(x, reply) => run!(reply, |c, _| outbox::ack_feed(c, x)),
+        Request::ProbeWrite(_, reply) => run!(reply, |c, _| probe_write(c)),
         Request::RecordRefundClaim(x, reply) => {
             run!(reply, |c, h| finance::record_refund_claim(c, h, x))
         }
@@ -1443,7 +1491,31 @@ fn anchor_audit(
     head: &mut ChainHead,
     req: &store::audit::AnchorRequest,
 ) -> Result<Option<store::SignedHead>, StoreError> {
-    let Some((subject, detail)) = store::audit::anchor_record(head, req) else {
+    if !store::audit::anchor_due(head, req) {
+        return Ok(None);
+    }
+    // The Merkle tree's right edge, brought up to the head with the records since the last
+    // anchor (all of them after a start, or when the cache is no longer the store's).
+    let (mut tree, need) = store::audit_tree::catchup(&req.tree.get(), head.last_id);
+    let mut from = need.from;
+    if let Some((id, hash)) = need.check {
+        if read_audit_hashes(c, id, id)?.first() != Some(&hash) {
+            tree = store::audit_tree::Frontier::new();
+            from = 1;
+        }
+    }
+    let hashes = read_audit_hashes(c, from, need.upto)?;
+    if hashes.len() as i64 != need.upto - from + 1 {
+        return Err(corrupt(format!(
+            "audit records {from} to {}: {} found (a gap in the chain)",
+            need.upto,
+            hashes.len()
+        )));
+    }
+    for h in &hashes {
+        tree.push_record(h);
+    }
+    let Some((subject, detail)) = store::audit::anchor_record(head, req, &tree) else {
         return Ok(None);
     };
     audit(
@@ -1455,7 +1527,11 @@ fn anchor_audit(
         &subject,
         detail,
     )?;
-    Ok(Some(store::audit::anchored(head, req)))
+    let (signed, message) = store::audit::anchored(head, req, tree);
+    if let Some(m) = message {
+        outbox::insert_rows(c, &[m])?;
+    }
+    Ok(Some(signed))
 }
 
 fn put_office(

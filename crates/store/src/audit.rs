@@ -215,6 +215,11 @@ pub struct AuditReport {
     /// The highest record number a verified signature covers (an anchor or a head kept
     /// outside); records after it rest on the chain alone.
     pub anchored_through: i64,
+    /// The Merkle tree's right edge over the records checked (when intact: all of them), so
+    /// that a node verifying its chain at start hands its writer the tree instead of having the
+    /// first anchor read every record hash again ([`crate::audit_tree::TreeCache`]).
+    #[serde(skip)]
+    pub tree: crate::audit_tree::Frontier,
 }
 
 impl AuditReport {
@@ -301,6 +306,8 @@ pub struct ChainVerifier {
     anchored_through: i64,
     /// The last record an anchor consistent with the chain names (signature checked or not).
     last_anchor_seq: i64,
+    /// The Merkle tree over the records checked so far, for the roots heads sign.
+    tree: crate::audit_tree::Frontier,
 }
 
 impl std::fmt::Debug for ChainVerifier {
@@ -336,6 +343,17 @@ impl ChainVerifier {
             anchors: 0,
             anchored_through: 0,
             last_anchor_seq: 0,
+            tree: crate::audit_tree::Frontier::new(),
+        }
+    }
+
+    /// Whether a head's Merkle root (if it carries one) is the root of the tree as checked so
+    /// far.
+    fn root_matches(&self, signed: &SignedHead) -> bool {
+        match signed.root_bytes() {
+            Ok(None) => true,
+            Ok(Some(root)) => root == self.tree.root(),
+            Err(_) => false,
         }
     }
 
@@ -349,7 +367,10 @@ impl ChainVerifier {
         let Ok(signed) = serde_json::from_str::<SignedHead>(&rec.detail) else {
             return Some(mismatch);
         };
-        if signed.seq != rec.id - 1 || !signed.hash.eq_ignore_ascii_case(&hex(&rec.prev_hash)) {
+        if signed.seq != rec.id - 1
+            || !signed.hash.eq_ignore_ascii_case(&hex(&rec.prev_hash))
+            || !self.root_matches(&signed)
+        {
             return Some(mismatch);
         }
         if let Some(v) = &self.verifier {
@@ -368,7 +389,7 @@ impl ChainVerifier {
     /// What is wrong with a record that a head kept outside signs, if anything.
     fn check_outside(&mut self, rec: &AuditRecord) -> Option<BrokenReason> {
         let signed = self.outside.remove(&rec.id)?;
-        if !signed.hash.eq_ignore_ascii_case(&hex(&rec.hash)) {
+        if !signed.hash.eq_ignore_ascii_case(&hex(&rec.hash)) || !self.root_matches(&signed) {
             return Some(BrokenReason::HeadMismatch {
                 from_id: self.last_anchor_seq + 1,
                 signed_seq: signed.seq,
@@ -415,7 +436,12 @@ impl ChainVerifier {
                     .then(|| self.check_anchor(rec))
                     .flatten()
             })
-            .or_else(|| self.check_outside(rec));
+            .or_else(|| {
+                // The anchor signs the tree before this record; a head kept outside, the tree
+                // with it.
+                self.tree.push_record(&rec.hash);
+                self.check_outside(rec)
+            });
         match reason {
             Some(reason) => {
                 self.broken = Some(BrokenLink {
@@ -469,6 +495,7 @@ impl ChainVerifier {
             anchors_checked: self.anchors,
             signatures_checked: self.verifier.is_some(),
             anchored_through: self.anchored_through,
+            tree: self.tree,
         }
     }
 }
@@ -478,6 +505,8 @@ pub const ANCHOR_ACTION: &str = "anchor_head";
 
 /// The domain separator that opens the signed bytes of a head.
 pub const HEAD_CONTEXT: &[u8] = b"jinguan.audit-head.v1";
+/// … of a head that also signs the Merkle root of the records it covers.
+pub const HEAD_CONTEXT_V2: &[u8] = b"jinguan.audit-head.v2";
 
 /// Signs chain heads with the node's key. Implemented at the edge (`app::anchor`, over the
 /// exchange's SM2 or Ed25519 keys), so the store holds no key material of its own.
@@ -506,33 +535,74 @@ pub struct SignedHead {
     pub key: String,
     /// Hex.
     pub signature: String,
+    /// The root (hex) of the Merkle tree over records 1..=`seq` ([`crate::audit_tree`]): the
+    /// tree size is `seq`. Absent in heads signed before roots were added; when present it is
+    /// signed too ([`HEAD_CONTEXT_V2`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 impl SignedHead {
     /// The bytes signed: the context, then `seq`, `hash` (32 bytes), `at_ms` and the key's name,
     /// length-prefixed like [`canonical_bytes`].
-    pub fn message(seq: i64, hash: &[u8; 32], at_ms: i64, key: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEAD_CONTEXT.len() + 56 + key.len());
-        out.extend_from_slice(HEAD_CONTEXT);
+    ///
+    /// With a Merkle root (a head of tree size `seq`), the context is [`HEAD_CONTEXT_V2`] and
+    /// the 32 bytes of the root follow the key's name.
+    pub fn message(
+        seq: i64,
+        hash: &[u8; 32],
+        at_ms: i64,
+        key: &str,
+        root: Option<&[u8; 32]>,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEAD_CONTEXT_V2.len() + 88 + key.len());
+        out.extend_from_slice(if root.is_some() {
+            HEAD_CONTEXT_V2
+        } else {
+            HEAD_CONTEXT
+        });
         out.extend_from_slice(&seq.to_be_bytes());
         out.extend_from_slice(hash);
         out.extend_from_slice(&at_ms.to_be_bytes());
         let len = u32::try_from(key.len()).expect("a key name is short");
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(key.as_bytes());
+        if let Some(root) = root {
+            out.extend_from_slice(root);
+        }
         out
     }
 
-    pub fn sign(seq: i64, hash: &[u8; 32], at_ms: i64, signer: &dyn HeadSigner) -> SignedHead {
+    /// Sign record `seq`'s hash and, given one, the Merkle root of records 1..=`seq`.
+    pub fn sign(
+        seq: i64,
+        hash: &[u8; 32],
+        root: Option<&[u8; 32]>,
+        at_ms: i64,
+        signer: &dyn HeadSigner,
+    ) -> SignedHead {
         let key = signer.key_name();
-        let signature = signer.sign(&SignedHead::message(seq, hash, at_ms, &key));
+        let signature = signer.sign(&SignedHead::message(seq, hash, at_ms, &key, root));
         SignedHead {
             seq,
             hash: hex(hash),
             at_ms,
             key,
             signature: hex(&signature),
+            root: root.map(|r| hex(r)),
         }
+    }
+
+    /// The Merkle root, if the head carries one; `Err` when it is not 32 bytes of hex.
+    pub fn root_bytes(&self) -> Result<Option<[u8; 32]>, String> {
+        self.root
+            .as_deref()
+            .map(|r| {
+                unhex(r)
+                    .and_then(|h| h.try_into().ok())
+                    .ok_or_else(|| "the root is not 32 bytes of hex".to_owned())
+            })
+            .transpose()
     }
 
     /// Check the signature with `verifier`.
@@ -540,10 +610,11 @@ impl SignedHead {
         let hash: [u8; 32] = unhex(&self.hash)
             .and_then(|h| h.try_into().ok())
             .ok_or("the hash is not 32 bytes of hex")?;
+        let root = self.root_bytes()?;
         let signature = unhex(&self.signature).ok_or("the signature is not hex")?;
         verifier.verify(
             &self.key,
-            &SignedHead::message(self.seq, &hash, self.at_ms, &self.key),
+            &SignedHead::message(self.seq, &hash, self.at_ms, &self.key, root.as_ref()),
             &signature,
         )
     }
@@ -576,17 +647,43 @@ pub struct AnchorRequest {
     pub unless_at: i64,
     pub actor: clearance::Actor,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The Merkle tree's right edge kept between anchors ([`crate::audit_tree::TreeCache`]): the
+    /// writer extends it with the records since, so that signing a root costs the new records
+    /// only, not the whole log.
+    pub tree: Arc<crate::audit_tree::TreeCache>,
+    /// Agencies (sorted, distinct codes) to send the new head to over the exchange, as an
+    /// [`AUDIT_HEAD_KIND`] outbox row written with the anchor; empty: not this time.
+    pub publish_to: Vec<String>,
 }
 
-/// The anchor record to write for `head`, as (subject, detail); `None` when there is nothing
-/// new to sign. Both backends write it with their `audit` and then hand back [`anchored`].
-pub fn anchor_record(head: &ChainHead, req: &AnchorRequest) -> Option<(String, String)> {
-    if head.last_id == 0 || head.last_id == req.unless_at {
+/// The exchange message kind of a published head (`exchange::message::AuditHeadPublishedV1`).
+pub const AUDIT_HEAD_KIND: &str = "audit_head_published.v1";
+
+/// Whether there is something new to sign (the chain is not empty, and grew since `unless_at`).
+pub fn anchor_due(head: &ChainHead, req: &AnchorRequest) -> bool {
+    head.last_id != 0 && head.last_id != req.unless_at
+}
+
+/// The anchor record to write for `head`, as (subject, detail), signing the head's hash and the
+/// root of `tree` (the frontier over records 1..=`head.last_id`); `None` when there is nothing
+/// new to sign. Both backends write it with their `audit` and then call [`anchored`].
+pub fn anchor_record(
+    head: &ChainHead,
+    req: &AnchorRequest,
+    tree: &crate::audit_tree::Frontier,
+) -> Option<(String, String)> {
+    if !anchor_due(head, req) {
         return None;
     }
+    assert_eq!(
+        tree.size() as i64,
+        head.last_id,
+        "the Merkle frontier covers the chain"
+    );
     let signed = SignedHead::sign(
         head.last_id,
         &head.last_hash,
+        Some(&tree.root()),
         crate::to_ms(req.now),
         req.signer.as_ref(),
     );
@@ -596,15 +693,36 @@ pub fn anchor_record(head: &ChainHead, req: &AnchorRequest) -> Option<(String, S
     ))
 }
 
-/// The head to keep outside the store once the anchor record is written: a signature over the
-/// anchor record itself, so that cutting it off is seen too.
-pub fn anchored(head: &ChainHead, req: &AnchorRequest) -> SignedHead {
-    SignedHead::sign(
+/// Once the anchor record is written (`head` now ends with it): the head to keep outside the
+/// store, a signature over the anchor record itself and the root including it, so that cutting
+/// it off is seen too; and the outbox row that publishes it when `req.publish_to` names
+/// agencies. The extended frontier is kept in `req.tree` for the next anchor.
+pub fn anchored(
+    head: &ChainHead,
+    req: &AnchorRequest,
+    mut tree: crate::audit_tree::Frontier,
+) -> (SignedHead, Option<crate::outbox::OutboxMessage>) {
+    tree.push_record(&head.last_hash);
+    assert_eq!(
+        tree.size() as i64,
+        head.last_id,
+        "the anchor record is the last leaf"
+    );
+    let signed = SignedHead::sign(
         head.last_id,
         &head.last_hash,
+        Some(&tree.root()),
         crate::to_ms(req.now),
         req.signer.as_ref(),
-    )
+    );
+    req.tree.set(tree);
+    let message = (!req.publish_to.is_empty()).then(|| crate::outbox::OutboxMessage {
+        kind: AUDIT_HEAD_KIND.to_owned(),
+        recipients: req.publish_to.clone(),
+        created_at: req.now,
+        payload: serde_json::to_vec(&signed).expect("a signed head serializes"),
+    });
+    (signed, message)
 }
 
 #[cfg(test)]
@@ -732,30 +850,123 @@ mod tests {
                 component: "anchor".into(),
             },
             now: chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(),
+            tree: Arc::new(crate::audit_tree::TreeCache::new()),
+            publish_to: vec![],
         }
     }
 
     /// `n` records with an anchor after every 10th; the head kept outside after the last anchor.
     fn anchored_chain(n: usize) -> (Vec<AuditRecord>, SignedHead) {
         let mut head = ChainHead::EMPTY;
+        let mut tree = crate::audit_tree::Frontier::new();
         let mut out = Vec::new();
         let mut outside = None;
         for i in 0..n {
-            out.push(head.next(
+            let rec = head.next(
                 i as i64,
                 "system:test",
                 "append",
                 "declaration:1",
                 format!("{{\"i\":{i}}}"),
-            ));
+            );
+            tree.push_record(&rec.hash);
+            out.push(rec);
             if (i + 1) % 10 == 0 || i + 1 == n {
                 let req = anchor_req(0);
-                let (subject, detail) = anchor_record(&head, &req).unwrap();
-                out.push(head.next(0, "system", ANCHOR_ACTION, &subject, detail));
-                outside = Some(anchored(&head, &req));
+                let (subject, detail) = anchor_record(&head, &req, &tree).unwrap();
+                let before = tree.clone();
+                let rec = head.next(0, "system", ANCHOR_ACTION, &subject, detail);
+                tree.push_record(&rec.hash);
+                out.push(rec);
+                let (signed, message) = anchored(&head, &req, before);
+                assert_eq!(message, None, "nothing to publish to");
+                assert_eq!(
+                    req.tree.get(),
+                    tree,
+                    "the cache holds the tree with the anchor"
+                );
+                outside = Some(signed);
             }
         }
         (out, outside.unwrap())
+    }
+
+    fn frontier_of(records: &[AuditRecord]) -> crate::audit_tree::Frontier {
+        let mut f = crate::audit_tree::Frontier::new();
+        for r in records {
+            f.push_record(&r.hash);
+        }
+        f
+    }
+
+    #[test]
+    fn heads_sign_the_merkle_root_of_the_records_they_cover() {
+        let (c, head) = anchored_chain(25);
+        let leaves: Vec<_> = c
+            .iter()
+            .map(|r| crate::audit_tree::leaf_hash(&r.hash))
+            .collect();
+        assert_eq!(
+            head.root,
+            Some(hex(&crate::audit_tree::root(&leaves))),
+            "the outside head: the root of every record, its anchor's included"
+        );
+        for r in c.iter().filter(|r| r.action == ANCHOR_ACTION) {
+            let signed: SignedHead = serde_json::from_str(&r.detail).unwrap();
+            let n = signed.seq as usize;
+            assert_eq!(
+                signed.root,
+                Some(hex(&crate::audit_tree::root(&leaves[..n])))
+            );
+        }
+        // A root that is not the tree's, even with the right record hash, breaks the anchor.
+        let mut forged = c.clone();
+        let at = forged
+            .iter()
+            .position(|r| r.action == ANCHOR_ACTION)
+            .unwrap();
+        let mut signed: SignedHead = serde_json::from_str(&forged[at].detail).unwrap();
+        signed.root = Some(hex(&[7; 32]));
+        let id = forged[at].id;
+        rewrite(&mut forged, id, &serde_json::to_string(&signed).unwrap());
+        let r = verify_with(&forged, vec![]);
+        assert_eq!(
+            r.first_broken,
+            Some(BrokenLink {
+                record_id: id,
+                reason: BrokenReason::AnchorMismatch {
+                    from_id: 1,
+                    to_id: id - 1
+                }
+            })
+        );
+        // Heads without a root (signed before roots) still verify.
+        let old = SignedHead::sign(3, &c[2].hash, None, 0, &KEY);
+        assert_eq!(old.root, None);
+        assert!(!serde_json::to_string(&old).unwrap().contains("root"));
+        assert!(verify_with(&c, vec![old]).is_intact());
+        // … and a root cannot be added to one after signing.
+        let mut grafted = SignedHead::sign(3, &c[2].hash, None, 0, &KEY);
+        grafted.root = Some(hex(&crate::audit_tree::root(&leaves[..3])));
+        assert!(grafted.check(&KEY).is_err());
+    }
+
+    #[test]
+    fn a_published_head_is_an_outbox_row_to_the_agencies_named() {
+        let (c, _) = anchored_chain(5);
+        let head = ChainHead {
+            last_id: c.len() as i64,
+            last_hash: c[c.len() - 1].hash,
+        };
+        let mut req = anchor_req(0);
+        req.publish_to = vec!["FOREX".into(), "TAX".into()];
+        let (signed, message) = anchored(&head, &req, frontier_of(&c[..c.len() - 1]));
+        let m = message.unwrap();
+        assert_eq!(m.kind, AUDIT_HEAD_KIND);
+        assert_eq!(m.recipients, ["FOREX", "TAX"]);
+        let sent: SignedHead = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(sent, signed);
+        sent.check(&KEY).unwrap();
     }
 
     fn verify_with(records: &[AuditRecord], heads: Vec<SignedHead>) -> AuditReport {
@@ -865,7 +1076,7 @@ mod tests {
                 r.detail = "{\"i\":\"forged\"}".into();
             }
             if r.action == ANCHOR_ACTION {
-                let s = SignedHead::sign(r.id - 1, &prev, 0, &forger);
+                let s = SignedHead::sign(r.id - 1, &prev, None, 0, &forger);
                 r.detail = serde_json::to_string(&s).unwrap();
             }
             r.prev_hash = prev;
@@ -908,14 +1119,19 @@ mod tests {
 
     #[test]
     fn an_anchor_is_written_only_when_something_new_is_there_to_sign() {
-        assert_eq!(anchor_record(&ChainHead::EMPTY, &anchor_req(0)), None);
+        let empty = crate::audit_tree::Frontier::new();
+        assert_eq!(
+            anchor_record(&ChainHead::EMPTY, &anchor_req(0), &empty),
+            None
+        );
         let (c, _) = anchored_chain(5);
         let head = ChainHead {
             last_id: c.len() as i64,
             last_hash: c[c.len() - 1].hash,
         };
-        assert_eq!(anchor_record(&head, &anchor_req(head.last_id)), None);
-        assert!(anchor_record(&head, &anchor_req(head.last_id - 1)).is_some());
+        let tree = frontier_of(&c);
+        assert_eq!(anchor_record(&head, &anchor_req(head.last_id), &tree), None);
+        assert!(anchor_record(&head, &anchor_req(head.last_id - 1), &tree).is_some());
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub mod activity;
 pub mod aeo;
 pub mod attachments;
 pub mod audit;
+pub mod audit_tree;
 pub mod cargo;
 pub mod cases;
 pub mod daily;
@@ -921,6 +922,35 @@ pub trait Store: writer::Queued + Send + Sync {
     /// and the heads kept outside the store (`options.heads`): see [`audit`].
     fn verify_audit_with(&self, options: &VerifyOptions) -> Result<AuditReport, StoreError>;
 
+    /// The chain hashes of audit records `from..=upto`, by id (the leaves of the Merkle tree,
+    /// [`audit_tree`]). Fewer than asked when the log is shorter.
+    fn audit_hashes(&self, from: i64, upto: i64) -> Result<Vec<[u8; 32]>, StoreError>;
+
+    /// One audit record by its number.
+    fn audit_record(&self, id: i64) -> Result<Option<audit::AuditRecord>, StoreError>;
+
+    /// Record `seq` and its inclusion proof in the Merkle tree of records 1..=`tree_size`
+    /// (`None`: no such record, or the log holds fewer than `tree_size` records). Reads the
+    /// `tree_size` stored hashes and hashes them: O(tree size), on demand.
+    fn audit_proof(
+        &self,
+        seq: i64,
+        tree_size: i64,
+    ) -> Result<Option<(audit::AuditRecord, audit_tree::InclusionProof)>, StoreError> {
+        if seq < 1 || tree_size < seq {
+            return Ok(None);
+        }
+        let Some(record) = self.audit_record(seq)? else {
+            return Ok(None);
+        };
+        let hashes = self.audit_hashes(1, tree_size)?;
+        if hashes.len() as i64 != tree_size {
+            return Ok(None);
+        }
+        let leaves: Vec<_> = hashes.iter().map(|h| audit_tree::leaf_hash(h)).collect();
+        Ok(audit_tree::prove(&leaves, seq).map(|p| (record, p)))
+    }
+
     /// Sign the chain head as it is in the writer: an anchor record, and the head to keep
     /// outside the store; `None` when nothing was written since `unless_at` ([`audit`]).
     fn anchor_audit(
@@ -928,6 +958,14 @@ pub trait Store: writer::Queued + Send + Sync {
         request: audit::AnchorRequest,
     ) -> Result<Option<SignedHead>, StoreError> {
         self.queue().call(|r| Request::AnchorAudit(request, r))
+    }
+
+    /// Write and commit through the writer something that changes nothing (SQLite: the
+    /// schema version set to itself; PostgreSQL: a transaction id taken), so that its answer
+    /// says whether the store can write now: a full disk, a lost database or a writer stuck
+    /// behind a lock fail it where a read still succeeds (`/ready`).
+    fn probe_write(&self) -> Result<(), StoreError> {
+        self.queue().call(|r| Request::ProbeWrite((), r))
     }
 
     /// Record a security event in the audit chain (a sign-in lockout, an unlock).

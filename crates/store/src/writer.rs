@@ -91,6 +91,9 @@ requests! {
     SetAccountEnabled((i64, bool, Actor, DateTime<Utc>)) -> u64,
     RecordSecurityEvent((SecurityEvent, Actor, DateTime<Utc>)) -> (),
     AnchorAudit(crate::audit::AnchorRequest) -> Option<crate::audit::SignedHead>,
+    /// A write that changes nothing but is committed and made durable like any other
+    /// (`/ready`: can the store write?).
+    ProbeWrite(()) -> (),
     // Cargo control (crate::cargo).
     RecordManifest(ManifestWrite) -> ManifestWritten,
     SubmitMatched(Box<MatchedFiling>) -> SubmittedMatched,

@@ -109,7 +109,32 @@ impl Tx<'_> {
         head: &mut ChainHead,
         req: &AnchorRequest,
     ) -> Result<Option<SignedHead>, StoreError> {
-        let Some((subject, detail)) = store::audit::anchor_record(head, req) else {
+        if !store::audit::anchor_due(head, req) {
+            return Ok(None);
+        }
+        // The Merkle tree's right edge, brought up to the head with the records since the last
+        // anchor (all of them after a start, when the cache is no longer the store's, or when
+        // another process anchored in between).
+        let (mut tree, need) = store::audit_tree::catchup(&req.tree.get(), head.last_id);
+        let mut from = need.from;
+        if let Some((id, hash)) = need.check {
+            if self.audit_hashes(id, id).await?.first() != Some(&hash) {
+                tree = store::audit_tree::Frontier::new();
+                from = 1;
+            }
+        }
+        let hashes = self.audit_hashes(from, need.upto).await?;
+        if hashes.len() as i64 != need.upto - from + 1 {
+            return Err(StoreError::Corrupt(format!(
+                "audit records {from} to {}: {} found (a gap in the chain)",
+                need.upto,
+                hashes.len()
+            )));
+        }
+        for h in &hashes {
+            tree.push_record(h);
+        }
+        let Some((subject, detail)) = store::audit::anchor_record(head, req, &tree) else {
             return Ok(None);
         };
         self.audit(
@@ -121,6 +146,31 @@ impl Tx<'_> {
             detail,
         )
         .await?;
-        Ok(Some(store::audit::anchored(head, req)))
+        let (signed, message) = store::audit::anchored(head, req, tree);
+        if let Some(m) = message {
+            self.insert_outbox_rows(&[m]).await?;
+        }
+        Ok(Some(signed))
+    }
+
+    /// The chain hashes of audit records `from..=upto`, by id, in the writer's transaction.
+    async fn audit_hashes(&self, from: i64, upto: i64) -> Result<Vec<[u8; 32]>, StoreError> {
+        let rows = self
+            .c
+            .query(
+                "SELECT id, hash FROM audit_log WHERE id >= $1 AND id <= $2 ORDER BY id",
+                &[&from, &upto],
+            )
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.get(0);
+                let hash: Vec<u8> = r.get(1);
+                hash.try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("audit record {id}: hash is not 32 bytes"))
+                })
+            })
+            .collect()
     }
 }
