@@ -211,7 +211,7 @@ export async function serverList(el, { id, hashBase, params, keep = {}, fields =
       const q = new URLSearchParams(keep);
       for (const k of LIST_KEYS) if (next.get(k)) q.set(k, next.get(k));
       if (!params.has('status') && statusDefault && !next.has('status')) q.set('status', '');
-      return h('a', { href: `${hashBase}?${q}`, rel, 'aria-current': n === cur && !rel ? 'page' : null, 'aria-label': t('list.page_n', { n }) }, label);
+      return h('a', { href: `${hashBase}?${q}`, rel, 'aria-current': n === cur && !rel ? 'page' : null, 'aria-label': rel ? null : t('list.page_n', { n }) }, label);
     };
     const items = [];
     if (cur > 1) items.push(link(cur - 1, t('list.prev'), 'prev'));
