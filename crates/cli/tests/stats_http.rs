@@ -135,7 +135,10 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
     let (s, by_flow) = server.json(&hq, &format!("/api/stats/warehouse?by=flow&{PERIOD}"));
     assert_eq!(s, 200, "{by_flow}");
     let all = totals(&by_flow);
-    assert!(all.items > 0, "the demo's released declarations were extracted: {by_flow}");
+    assert!(
+        all.items > 0,
+        "the demo's released declarations were extracted: {by_flow}"
+    );
     assert!(all.import_cny > 0 && all.export_cny > 0, "{by_flow}");
     assert_eq!(by_flow["truncated"], false);
 
@@ -169,7 +172,11 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
         let mut unique = codes.clone();
         unique.sort_unstable();
         unique.dedup();
-        assert_eq!(unique.len(), codes.len(), "one row per {by} code: {codes:?}");
+        assert_eq!(
+            unique.len(),
+            codes.len(),
+            "one row per {by} code: {codes:?}"
+        );
     }
 
     // The same totals as a plain SQL sum over the same Parquet files, by the CLI.
@@ -188,14 +195,22 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
         .arg(&wh)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let csv = String::from_utf8(out.stdout).unwrap();
     let mut sql: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
     for line in csv.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         sql.insert(
             f[0].to_owned(),
-            (f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap()),
+            (
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            ),
         );
     }
     let (ei, ec, eu) = sql.get("export").copied().unwrap_or_default();
@@ -220,7 +235,10 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
     let top = &chapters["rows"][0];
     let chapter = top["code"].as_str().unwrap();
     assert!(top["import_cny_fen"].as_i64().unwrap() > 0, "{chapters}");
-    assert_eq!(top["export_cny_fen"], 0, "the flow filter keeps imports only");
+    assert_eq!(
+        top["export_cny_fen"], 0,
+        "the flow filter keeps imports only"
+    );
     let (s, partners) = server.json(
         &hq,
         &format!(
@@ -267,12 +285,23 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
     assert_eq!(s, 200);
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(ct.starts_with("text/csv"), "{ct}");
-    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_owned();
-    assert!(disposition.contains("bulletin-2026-10.csv"), "{disposition}");
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.contains("bulletin-2026-10.csv"),
+        "{disposition}"
+    );
     let body = r.text().unwrap();
     assert!(
         body.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
-            && body.lines().next().unwrap().chars().any(|c| c.is_ascii_alphabetic()),
+            && body
+                .lines()
+                .next()
+                .unwrap()
+                .chars()
+                .any(|c| c.is_ascii_alphabetic()),
         "headings in Chinese and English: {}",
         body.lines().next().unwrap()
     );
@@ -294,11 +323,26 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
 
     // Bad input: 400 with the field in both languages.
     for (query, field) in [
-        ("/api/stats/warehouse?by=colour&from=2026-01&to=2026-10", "by"),
-        ("/api/stats/warehouse?by=flow&from=2026-13&to=2026-10", "from"),
-        ("/api/stats/warehouse?by=flow&from=2026-01&to=2026-10&limit=0", "limit"),
-        ("/api/stats/warehouse?by=flow&from=2026-01&to=2026-10&filter=chapter", "filter"),
-        ("/api/stats/warehouse?by=chapter&from=2026-01&to=2026-10&filter=chapter:85", "filter"),
+        (
+            "/api/stats/warehouse?by=colour&from=2026-01&to=2026-10",
+            "by",
+        ),
+        (
+            "/api/stats/warehouse?by=flow&from=2026-13&to=2026-10",
+            "from",
+        ),
+        (
+            "/api/stats/warehouse?by=flow&from=2026-01&to=2026-10&limit=0",
+            "limit",
+        ),
+        (
+            "/api/stats/warehouse?by=flow&from=2026-01&to=2026-10&filter=chapter",
+            "filter",
+        ),
+        (
+            "/api/stats/warehouse?by=chapter&from=2026-01&to=2026-10&filter=chapter:85",
+            "filter",
+        ),
         ("/api/stats/bulletin?month=2026-1", "month"),
         ("/api/stats/bulletin?month=2026-10&format=pdf", "format"),
     ] {

@@ -20,6 +20,9 @@ use axum::response::{IntoResponse, Response};
 use crate::conn::ConnStats;
 use crate::signin::SignInGuard;
 
+/// A bus-lag series: its name, its help text and the figure it takes from a row.
+type LagSeries = (&'static str, &'static str, fn(&BusLagRow) -> u64);
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -88,7 +91,7 @@ pub fn render_bus(snapshot: &BusLagSnapshot) -> String {
     let Ok(rows) = &snapshot.rows else {
         return out;
     };
-    let series: [(&str, &str, fn(&BusLagRow) -> u64); 3] = [
+    let series: [LagSeries; 3] = [
         (
             "jinguan_exchange_bus_pending",
             "Messages on the bus not yet delivered to the agency's consumer (without a consumer: every message on its subjects).",

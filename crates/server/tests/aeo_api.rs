@@ -377,7 +377,6 @@ async fn overdue_case_and_penalty_downgrade_with_history() {
     let b = t.login("ent-b").await;
     let chief = t.login("sh-chief").await;
     let sz = t.login("sz-off").await;
-    let js = t.login("pd-jisi").await;
     t.certify(&a, "advanced").await;
     t.certify(&b, "general").await;
     assert_eq!(t.class(&chief, A).await, "advanced_certified");

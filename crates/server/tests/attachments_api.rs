@@ -280,7 +280,10 @@ async fn bad_uploads_list_their_problems_and_store_nothing() {
     // that sent its next request on it would get a reset instead of an answer.
     let resp = t
         .client
-        .post(format!("{}/api/declarations/{id}/attachments?name=huge.pdf", t.base))
+        .post(format!(
+            "{}/api/declarations/{id}/attachments?name=huge.pdf",
+            t.base
+        ))
         .bearer_auth(&a)
         .header("content-type", "application/pdf")
         .body(vec![b'x'; 7 * 1024 * 1024])
@@ -289,7 +292,9 @@ async fn bad_uploads_list_their_problems_and_store_nothing() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
-        resp.headers().get("connection").map(|v| v.to_str().unwrap()),
+        resp.headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
         Some("close")
     );
     // A declaration that does not exist.

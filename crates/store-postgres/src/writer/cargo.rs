@@ -160,8 +160,7 @@ impl Tx<'_> {
     ) -> Result<ManifestLogTail, StoreError> {
         let from = from as i64;
         let keeps: Vec<&str> = KEEPS_RESERVATIONS.to_vec();
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&from, &keeps, &self.writer];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&from, &keeps, &self.writer];
         let (last, others) = tokio::join!(
             biased;
             self.c.query_one("SELECT coalesce(max(seq), 0) FROM manifest_events", &[]),
