@@ -12,7 +12,7 @@
 //! (`store::aeo::mra_partners`) are shown on an advanced-certified exporter's declarations to
 //! them (`store::aeo::mutual_recognition`, in the declaration's detail).
 
-use clearance::CreditClass;
+use clearance::{Actor, CreditClass};
 use domain::codes::{OfficeCode, Uscc};
 use serde::{Deserialize, Serialize};
 use store::aeo::{
@@ -354,13 +354,26 @@ impl AeoService<'_> {
             by,
             (Operation::SetCreditClass, Resource::Risk { office: None }),
         )?;
+        self.review_overdue(allowed.audit_actor())
+    }
+
+    /// The hourly sweep of `jinguan serve`: the same review as [`AeoService::overdue_review`],
+    /// by the system, so that an unpaid notice past its due date downgrades its enterprise
+    /// whether or not an officer asks.
+    pub fn overdue_sweep(&self) -> Result<OverdueOutcome, AppError> {
+        self.review_overdue(Actor::System {
+            component: "credit-overdue-sweep".into(),
+        })
+    }
+
+    fn review_overdue(&self, actor: Actor) -> Result<OverdueOutcome, AppError> {
         let now = self.core.now();
         let today = domain::time::china_date(now);
         let issued_before = crate::notices::overdue_cutoff(self.core, today)
             .ok_or_else(|| AppError::Internal("no overdue cut-off".into()))?;
         let changes = parties(self.core)?.overdue_review(OverdueReview {
             issued_before,
-            actor: allowed.audit_actor(),
+            actor,
             now,
         })?;
         for c in &changes {

@@ -567,12 +567,23 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             loop {
                 tick.tick().await;
                 let s = sweeper.clone();
-                let _ = tokio::task::spawn_blocking(move || match s.guarantees().sweep() {
-                    Ok(r) if !r.claimed.is_empty() => {
-                        tracing::info!(claims = r.claimed.len(), on = %r.on, "guarantees enforced")
+                let _ = tokio::task::spawn_blocking(move || {
+                    match s.guarantees().sweep() {
+                        Ok(r) if !r.claimed.is_empty() => {
+                            tracing::info!(claims = r.claimed.len(), on = %r.on, "guarantees enforced")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "guarantee sweep failed"),
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "guarantee sweep failed"),
+                    // Certified enterprises with a notice past its due date unpaid lose their
+                    // certification's class (docs/PARTIES.md "Credit").
+                    match s.aeo().overdue_sweep() {
+                        Ok(r) if !r.changes.is_empty() => {
+                            tracing::info!(downgraded = r.changes.len(), "overdue notices: credit classes downgraded")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "overdue credit sweep failed"),
+                    }
                 })
                 .await;
             }

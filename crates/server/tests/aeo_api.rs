@@ -667,3 +667,61 @@ async fn sign_up_names_every_missing_field_and_is_rate_limited() {
         "{statuses:?}"
     );
 }
+
+/// `jinguan serve`'s hourly sweep runs the same overdue review without an officer: a
+/// certified enterprise with a notice past its due date unpaid is downgraded, the system
+/// named as the actor of its history row; run again, it changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_sweep_downgrades_overdue_enterprises_without_an_officer() {
+    let t = TestApp::start().await;
+    t.sampling().await;
+    let a = t.login("ent-a").await;
+    let chief = t.login("sh-chief").await;
+    t.certify(&a, "advanced").await;
+    let (s, d) = t.submit(&a, "sweep-1", &import(A, 21)).await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+
+    // Not yet due: the sweep changes nothing.
+    let svc = t.svc.clone();
+    let early = tokio::task::spawn_blocking(move || svc.aeo().overdue_sweep())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(early.changes.is_empty(), "{:?}", early.changes);
+    assert_eq!(t.class(&chief, A).await, "advanced_certified");
+
+    t.clock.advance(chrono::Duration::days(30));
+    let svc = t.svc.clone();
+    let swept = tokio::task::spawn_blocking(move || svc.aeo().overdue_sweep())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(swept.changes.len(), 1, "{:?}", swept.changes);
+    let chief = t.login("sh-chief").await;
+    assert_eq!(t.class(&chief, A).await, "general");
+    let (s, h) = t.get(&chief, &format!("/api/credit-history/{A}")).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    let last = h.as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["trigger"].as_str().unwrap().starts_with("overdue:"),
+        "{h}"
+    );
+    let by_sweep = || -> i64 {
+        let c = rusqlite::Connection::open(t.store.path()).unwrap();
+        c.query_row(
+            "SELECT count(*) FROM audit_log WHERE actor LIKE '%credit-overdue-sweep%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let recorded = by_sweep();
+    assert!(recorded >= 1, "the system is the actor of the downgrade");
+    let svc = t.svc.clone();
+    let again = tokio::task::spawn_blocking(move || svc.aeo().overdue_sweep())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(by_sweep(), recorded, "nothing written the second time");
+}
