@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use app::{Clearance, Duty, ManualClock, NewUserRequest, Principal, Role, Step};
 use chrono::{TimeZone, Utc};
-use clearance::{EventKind, Lane, Status};
+use clearance::{CreditClass, EventKind, Lane, Status};
 use domain::codes::{OfficeCode, Uscc};
 use serde_json::Value;
 use store::{DeclarationKey, ListFilter, PageRequest, Store};
@@ -58,7 +58,23 @@ fn demo_shows_every_lane_with_explanations_for_officers() {
     let rs = svc.store().risk_store().unwrap();
     let rules = rs.rules().unwrap().expect("the demo stored its rule set");
     assert_eq!(rules.version, 1);
-    assert_eq!(rs.credit_classes().unwrap().len(), 4);
+    // The demo's classes decided before Jinguan: the AEO and the discredited enterprise. The
+    // two general ones are the default, and a decision that changes no class records nothing
+    // (docs/PARTIES.md "Credit").
+    let mut classes: Vec<(String, CreditClass)> = rs
+        .credit_classes()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.uscc.as_str().to_owned(), c.class))
+        .collect();
+    classes.sort();
+    assert_eq!(
+        classes,
+        vec![
+            (app::demo::ENTERPRISES[2].0.to_owned(), CreditClass::Discredited),
+            (app::demo::ENTERPRISES[0].0.to_owned(), CreditClass::AdvancedCertified),
+        ]
+    );
     let watch = rs.watch_entries().unwrap();
     assert_eq!(watch.len(), 1);
     assert_eq!(watch[0].entry.value, app::demo::risk::WATCHED_ENTERPRISE);

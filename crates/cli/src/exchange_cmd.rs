@@ -266,11 +266,21 @@ pub fn load_key(data_dir: &Path, args: &ExchangeArgs) -> anyhow::Result<SigningK
             .with_context(|| format!("failed to write {}", public.display()))?;
         key
     };
-    eprintln!(
-        "jinguan: warning: signing exchange messages with the development key {} (public key in {}); give --exchange-key FILE in production",
-        path.display(),
-        data_dir.join(DEV_PUBLIC_FILE).display()
-    );
+    let public = data_dir.join(DEV_PUBLIC_FILE);
+    if tracing::dispatcher::has_been_set() {
+        // `jinguan serve`: through its log, so that `--log-format json` keeps every line JSON.
+        tracing::warn!(
+            key = %path.display(),
+            public_key = %public.display(),
+            "signing exchange messages with the development key; give --exchange-key FILE in production"
+        );
+    } else {
+        eprintln!(
+            "jinguan: warning: signing exchange messages with the development key {} (public key in {}); give --exchange-key FILE in production",
+            path.display(),
+            public.display()
+        );
+    }
     Ok(key)
 }
 

@@ -7,7 +7,7 @@
 //! - a drill-down filter keeps only its part; a scoped statistician (`sh-chief`, 2200) sees
 //!   exactly HQ's row for district 2200;
 //! - the bulletin comes as CSV (headings in both languages) and Excel;
-//! - a user without the statistician duty gets 403, bad input 400 with the field and both
+//! - a user without the statistician duty gets 403, bad input 422 with the field and both
 //!   languages.
 
 mod common;
@@ -321,7 +321,7 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
     let (s, _) = server.get("not-a-token", "/api/stats/bulletin?month=2026-10");
     assert_eq!(s, 401);
 
-    // Bad input: 400 with the field in both languages.
+    // Bad input: 422 with the field in both languages.
     for (query, field) in [
         (
             "/api/stats/warehouse?by=colour&from=2026-01&to=2026-10",
@@ -347,7 +347,7 @@ fn the_dashboard_api_reconciles_with_the_warehouse_files_and_refuses_bad_input()
         ("/api/stats/bulletin?month=2026-10&format=pdf", "format"),
     ] {
         let (s, v) = server.json(&hq, query);
-        assert_eq!(s, 400, "{query}: {v}");
+        assert_eq!(s, 422, "{query}: {v}");
         assert_problem(&v, field);
     }
 }

@@ -143,7 +143,7 @@ pub struct WarehouseParams {
 
 #[utoipa::path(get, path = "/api/stats/warehouse", params(WarehouseParams),
     responses((status = 200, description = "trade by the dimension asked (CNY fen, USD cents; exports and imports), largest first"),
-        (status = 400, description = "bad dimension, month, filter or limit"), (status = 403, description = "not a statistician"),
+        (status = 422, description = "bad dimension, month, filter or limit (each problem with its field, zh and en)"), (status = 403, description = "not a statistician"),
         (status = 404, description = "no warehouse configured")))]
 pub(crate) async fn stats_warehouse(
     State(svc): State<Svc>,
@@ -203,7 +203,7 @@ pub struct BulletinParams {
 
 #[utoipa::path(get, path = "/api/stats/bulletin", params(BulletinParams),
     responses((status = 200, description = "the monthly bulletin as a CSV or Excel file"),
-        (status = 400, description = "bad month or format"), (status = 403, description = "not a statistician"),
+        (status = 422, description = "bad month or format (each problem with its field, zh and en)"), (status = 403, description = "not a statistician"),
         (status = 404, description = "no warehouse configured")))]
 pub(crate) async fn stats_bulletin(
     State(svc): State<Svc>,
