@@ -311,6 +311,11 @@ impl StatsService<'_> {
             .map_err(warehouse_error)
     }
 
+    /// Whether `serve` was given a statistics warehouse.
+    pub fn has_warehouse(&self) -> bool {
+        self.warehouse.is_some()
+    }
+
     fn warehouse(&self) -> Result<&dyn Warehouse, AppError> {
         self.warehouse.ok_or_else(|| {
             AppError::NotFound(

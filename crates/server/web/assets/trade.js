@@ -54,6 +54,10 @@ export async function tradeSection(el, { chart, office, drill: listOf }) {
   let trend;
   try {
     trend = await q('month');
+    if (trend.available === false) {
+      el.append(section('trade.title', emptyState(t('trade.no_warehouse'))));
+      return;
+    }
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) {
       el.append(section('trade.title', emptyState(t('trade.no_warehouse'))));
