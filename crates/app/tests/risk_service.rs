@@ -71,8 +71,14 @@ fn demo_shows_every_lane_with_explanations_for_officers() {
     assert_eq!(
         classes,
         vec![
-            (app::demo::ENTERPRISES[2].0.to_owned(), CreditClass::Discredited),
-            (app::demo::ENTERPRISES[0].0.to_owned(), CreditClass::AdvancedCertified),
+            (
+                app::demo::ENTERPRISES[2].0.to_owned(),
+                CreditClass::Discredited
+            ),
+            (
+                app::demo::ENTERPRISES[0].0.to_owned(),
+                CreditClass::AdvancedCertified
+            ),
         ]
     );
     let watch = rs.watch_entries().unwrap();
