@@ -67,7 +67,7 @@ fn demo_shows_every_lane_with_explanations_for_officers() {
         .into_iter()
         .map(|c| (c.uscc.as_str().to_owned(), c.class))
         .collect();
-    classes.sort();
+    classes.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         classes,
         vec![
