@@ -27,11 +27,28 @@ pub enum LogFormat {
 
 /// Install the global subscriber: the filter of `JINGUAN_LOG` (default: warnings, and with
 /// JSON also the request lines, target `http_request`), to stderr, in `format`.
+/// Whether the log was set up as JSON lines: what `serve` says at start and on events then goes
+/// through the log too ([`say`]), so that every line of its output is JSON.
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A line for the operator: on stderr as text, or as a JSON log line (target `jinguan`).
+pub fn say(line: std::fmt::Arguments<'_>) {
+    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(target: "jinguan", "{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
 pub fn init(format: LogFormat) {
     let default = match format {
         LogFormat::Text => "warn",
-        LogFormat::Json => "warn,http_request=info",
+        LogFormat::Json => "warn,http_request=info,jinguan=info",
     };
+    JSON.store(
+        matches!(format, LogFormat::Json),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let filter = tracing_subscriber::EnvFilter::try_from_env("JINGUAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

@@ -5,6 +5,13 @@
 //! by default, PostgreSQL with `--database postgres://…` (one match arm to fill when its crate
 //! lands).
 
+/// `eprintln!`, or a JSON log line with `--log-format json` (`crate::log_format::say`).
+macro_rules! say {
+    ($($t:tt)*) => {
+        crate::log_format::say(format_args!($($t)*))
+    };
+}
+
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -437,10 +444,10 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         tracing::error!(target: "security", report = %why, "starting on a broken audit chain (--start-despite-broken-audit)");
-        eprintln!("jinguan: WARNING starting on a broken audit chain 审计链断裂仍启动 (--start-despite-broken-audit): {why}");
+        say!("jinguan: WARNING starting on a broken audit chain 审计链断裂仍启动 (--start-despite-broken-audit): {why}");
         options.unhealthy = Some("audit_chain_broken".into());
     } else {
-        eprintln!(
+        say!(
             "audit chain verified 审计链已核验: {} records, {} anchors, signed through record {} ({} ms)",
             report.records_checked,
             report.anchors_checked,
@@ -475,7 +482,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let t = Instant::now();
         let summary = app::demo::load_over_past_hours(&svc, args.demo_declarations, &clock)
             .map_err(|e| anyhow::anyhow!("failed to load the demo data: {e}"))?;
-        eprintln!(
+        say!(
             "demo data loaded 演示数据已载入: {} users, {} declarations in {:.1} s",
             summary.users,
             summary.declarations,
@@ -484,10 +491,10 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "stats")]
         if let Some(w) = &warehouse {
             let rows = w.extract(data_dir, ledgers.as_ref())?;
-            eprintln!("statistics warehouse 统计仓库: {rows} item rows extracted from the demo");
+            say!("statistics warehouse 统计仓库: {rows} item rows extracted from the demo");
         }
         for (status, n) in &summary.by_status {
-            eprintln!("  {:<20} {n}", status.as_str());
+            say!("  {:<20} {n}", status.as_str());
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -504,7 +511,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         if args.demo {
             print_demo_logins(addr);
         }
-        eprintln!(
+        say!(
             "jinguan serving 服务已启动 on {scheme}://{addr}/ (API under /api, OpenAPI at /api/openapi.json), ready in {} ms",
             started.elapsed().as_millis()
         );
@@ -516,7 +523,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 let _stop = _stop;
                 if let Err(e) = relay.run(stopped).await {
                     tracing::error!(error = %e, "exchange relay stopped");
-                    eprintln!("jinguan: exchange relay stopped: {e}");
+                    say!("jinguan: exchange relay stopped: {e}");
                 }
             });
         }
@@ -637,7 +644,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                         Ok(Ok(file)) => tracing::info!(file = %file.display(), "scheduled backup written and verified"),
                         Ok(Err(e)) => {
                             tracing::error!(error = %format!("{e:#}"), "scheduled backup failed");
-                            eprintln!("jinguan: scheduled backup failed 定时备份失败: {e:#}");
+                            say!("jinguan: scheduled backup failed 定时备份失败: {e:#}");
                         }
                         Err(e) => tracing::error!(error = %e, "scheduled backup task failed"),
                     }
@@ -651,7 +658,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let s = svc.clone();
         let dir = data_dir.to_owned();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || anchor_once(&s, &dir)).await {
-            eprintln!("jinguan: the last audit anchor failed: {e}");
+            say!("jinguan: the last audit anchor failed: {e}");
         }
         served
     })?;
@@ -725,12 +732,12 @@ async fn reload_tls(tls: Arc<server::tls::ServerTls>, every: std::time::Duration
         match tokio::task::spawn_blocking(move || t.reload_if_changed()).await {
             Ok(Ok(true)) => {
                 tracing::warn!(target: "security", "TLS certificate reloaded");
-                eprintln!("jinguan: TLS certificate reloaded 证书已重新载入");
+                say!("jinguan: TLS certificate reloaded 证书已重新载入");
             }
             Ok(Ok(false)) | Err(_) => {}
             Ok(Err(e)) => {
                 tracing::error!(target: "security", error = %e, "TLS certificate not reloaded; the previous one stays in service");
-                eprintln!("jinguan: TLS certificate not reloaded 证书未重新载入 (the previous one stays): {e}");
+                say!("jinguan: TLS certificate not reloaded 证书未重新载入 (the previous one stays): {e}");
             }
         }
     }
@@ -755,7 +762,7 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    eprintln!("jinguan: shutting down 正在停止");
+    say!("jinguan: shutting down 正在停止");
 }
 
 #[derive(clap::Subcommand)]

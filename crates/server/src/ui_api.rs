@@ -162,6 +162,26 @@ pub(crate) async fn stats_warehouse(
         })
         .transpose()?;
     let by = app::stats::dimension("by", &q.by)?;
+    // Each month named by the parameter the caller sent (the warehouse would say "month").
+    let mut problems = Vec::new();
+    for (field, m) in [("from", &q.from), ("to", &q.to)] {
+        let b = m.as_bytes();
+        let ok = b.len() == 7
+            && b[4] == b'-'
+            && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit)
+            && matches!(m[5..].parse::<u8>(), Ok(1..=12));
+        if !ok {
+            problems.push(app::FieldProblem {
+                field: field.into(),
+                code: "bad_month".into(),
+                message_zh: format!("月份“{m}”格式错误：应为 YYYY-MM，例如 2026-10"),
+                message_en: format!("bad month {m:?}: expected YYYY-MM, e.g. 2026-10"),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::from(app::AppError::Invalid(problems)));
+    }
     let mut filters = Vec::new();
     for part in q
         .filter

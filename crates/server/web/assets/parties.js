@@ -23,7 +23,7 @@ function authorityRows(items, { revoke, file }) {
     h('td', `${a.used_declarations} · ${fmtFen(a.used_value_fen)}`),
     h('td', t(STANDING_KEYS[a.standing] || 'attorney.standing_live')),
     h('td', revoke && a.standing === 'live'
-      ? h('button.btn-ghost', { type: 'button', onclick: () => revoke(a) }, t('attorney.revoke'))
+      ? h('button.btn-secondary', { type: 'button', onclick: () => revoke(a) }, t('attorney.revoke'))
       : file && a.standing === 'live'
         ? h('a', { href: `#/portal/new?for=${a.grantor}` }, t('attorney.file_for'))
         : null))));

@@ -118,7 +118,7 @@ export async function enterpriseView(el, ctx) {
         h('td.mono', u.login),
         h('td', u.roles.map((x) => t(ROLE_KEYS[x])).join(' · ')),
         h('td', t(u.disabled ? 'reg.user_disabled' : 'reg.user_enabled')),
-        h('td', h('button.btn-ghost', {
+        h('td', h('button.btn-secondary', {
           type: 'button',
           onclick: async () => {
             await post(`/api/enterprise/users/${encodeURIComponent(u.login)}/${u.disabled ? 'enable' : 'disable'}`, {});
@@ -178,7 +178,7 @@ export async function registrationDesk(el, ctx) {
                 toast(() => t('reg.approved', { uscc: r.uscc }));
                 await load();
               },
-            }, t('reg.approve')), ' ', h('button.btn-ghost', {
+            }, t('reg.approve')), ' ', h('button.btn-secondary', {
               type: 'button',
               onclick: async () => {
                 await post(`/api/registrations/${r.id}/review`, { approve: false, note: '', expected_version: r.version });
