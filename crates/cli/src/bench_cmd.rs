@@ -116,6 +116,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 4)]
         seconds: u64,
     },
+    /// Filing over HTTP while `--attackers` clients send wrong sign-ins without pause (unknown
+    /// logins and the bench user's login with wrong passwords), beside the same filing without
+    /// the attack, on one `jinguan serve` child: throughput, p50/p99, the server's RSS, and
+    /// what the attack got (issue 15: RSS < 300 MB and filing p99 < 100 ms under 128).
+    SignInAttack {
+        /// Concurrent filing clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Concurrent wrong sign-ins.
+        #[arg(long, default_value_t = 128)]
+        attackers: usize,
+        /// Seconds of each phase (quiet, then under attack).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// The in-memory pipeline (parse + validate + risk with 1,000 rules + tax) on one core,
     /// beside parsing alone, on the simulator's 5-item declarations.
     Pipeline {
@@ -134,21 +152,21 @@ pub enum BenchCommand {
     },
 }
 
-const BENCH_USCC: &str = "91310115MA1K4Q7B4Y";
-const BENCH_PASSWORD: &str = "bench-password";
+pub(crate) const BENCH_USCC: &str = "91310115MA1K4Q7B4Y";
+pub(crate) const BENCH_PASSWORD: &str = "bench-password";
 
-struct Run {
-    ok: u64,
-    errors: u64,
-    seconds: f64,
-    latencies_us: Vec<u64>,
+pub(crate) struct Run {
+    pub(crate) ok: u64,
+    pub(crate) errors: u64,
+    pub(crate) seconds: f64,
+    pub(crate) latencies_us: Vec<u64>,
 }
 
 impl Run {
-    fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.ok as f64 / self.seconds
     }
-    fn percentile_ms(&self, p: f64) -> f64 {
+    pub(crate) fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies_us.is_empty() {
             return 0.0;
         }
@@ -157,7 +175,7 @@ impl Run {
     }
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -169,7 +187,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// Where a store under test keeps its ledger.
-enum Target {
+pub(crate) enum Target {
     /// SQLite in this folder.
     Sqlite(PathBuf),
     /// PostgreSQL at `url`, tables in `schema`.
@@ -209,7 +227,10 @@ impl Target {
     }
 }
 
-fn service(target: &Target, refdata: Arc<refdata::RefData>) -> anyhow::Result<Clearance> {
+pub(crate) fn service(
+    target: &Target,
+    refdata: Arc<refdata::RefData>,
+) -> anyhow::Result<Clearance> {
     Ok(Clearance::new(
         target.open()?,
         refdata,
@@ -234,7 +255,7 @@ fn drop_schemas(url: &str, schemas: &[&str]) -> anyhow::Result<()> {
     })
 }
 
-fn bootstrap_bench_user(svc: &Clearance) -> anyhow::Result<()> {
+pub(crate) fn bootstrap_bench_user(svc: &Clearance) -> anyhow::Result<()> {
     svc.users()
         .bootstrap_user(NewUserRequest {
             login: "bench".into(),
@@ -253,7 +274,7 @@ fn bootstrap_bench_user(svc: &Clearance) -> anyhow::Result<()> {
 /// instead (cargo control writes a bill off with one declaration).
 const TEMPLATE_BILL: &str = "\"bill_no\": \"999-12345675\"";
 /// Bills filed for a run: enough for this many submissions per second.
-const BILLS_PER_SECOND: u64 = 12_000;
+pub(crate) const BILLS_PER_SECOND: u64 = 12_000;
 /// Bills per manifest (a flight's worth).
 const BILLS_PER_MANIFEST: usize = 500;
 const CARRIER_LOGIN: &str = "bench-carrier";
@@ -277,7 +298,7 @@ fn body_with_bill(body: &[u8], n: u64) -> Vec<u8> {
 /// As `jinguan serve` runs cargo control, file (in process, through the use cases, on the
 /// server's ledger) an arrived air manifest with `bills` bills matching the example declaration
 /// (flight CA986, voyage 20250308, Pudong 2233, 10 packages, 260.5 kg).
-fn file_bench_manifests(
+pub(crate) fn file_bench_manifests(
     target: &Target,
     refdata: Arc<refdata::RefData>,
     bills: u64,
@@ -346,7 +367,7 @@ struct Served {
     rss_peak_kib: u64,
 }
 
-struct ServerChild(Child);
+pub(crate) struct ServerChild(pub(crate) Child);
 
 impl Drop for ServerChild {
     fn drop(&mut self) {
@@ -385,6 +406,12 @@ pub fn run(data_dir: &Path, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             clients,
             seconds,
         } => run_processes(data_dir, &database, &processes, clients, seconds),
+        BenchCommand::SignInAttack {
+            clients,
+            attackers,
+            seconds,
+            json,
+        } => crate::bench_attack::run(data_dir, clients, attackers, seconds, json),
         BenchCommand::Pipeline {
             seconds,
             declarations,
@@ -758,6 +785,7 @@ fn serve_and_load(
         body,
         clients,
         seconds,
+        0,
     ));
     stop_sampling.store(true, Ordering::Relaxed);
     let _ = sampler.join();
@@ -1039,19 +1067,20 @@ fn run_growth(
 }
 
 /// `clients` clients filing for `seconds`, client `c` on server `bases[c % bases.len()]`.
-async fn http_load(
+pub(crate) async fn http_load(
     client: &reqwest::Client,
     bases: &[String],
     token: &str,
     body: &[u8],
     clients: usize,
     seconds: u64,
+    first_bill: u64,
 ) -> Run {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    let bills = BILLS_PER_SECOND * seconds;
-    let next_bill = Arc::new(AtomicU64::new(0));
+    let bills = first_bill + BILLS_PER_SECOND * seconds;
+    let next_bill = Arc::new(AtomicU64::new(first_bill));
     for c in 0..clients {
         let client = client.clone();
         let url = format!("{}/api/declarations", bases[c % bases.len()]);
@@ -1073,7 +1102,7 @@ async fn http_load(
                     .post(&url)
                     .header("authorization", &auth)
                     .header("content-type", "application/json")
-                    .header("client-seq-no", format!("b-{c}-{i}"))
+                    .header("client-seq-no", format!("b{first_bill}-{c}-{i}"))
                     .body(body)
                     .send()
                     .await;
@@ -1184,7 +1213,9 @@ fn run_processes(
                 let v: serde_json::Value = r.error_for_status()?.json().await?;
                 anyhow::Ok(v["token"].as_str().unwrap_or_default().to_owned())
             })?;
-            let run = rt.block_on(http_load(&client, &bases, &token, &body, clients, seconds));
+            let run = rt.block_on(http_load(
+                &client, &bases, &token, &body, clients, seconds, 0,
+            ));
             for c in &children {
                 let _ = Command::new("kill")
                     .arg("-TERM")
@@ -1229,7 +1260,10 @@ fn run_processes(
 }
 
 /// Start `jinguan serve` on `target` and wait until it answers; its base URL.
-fn start_server(target: &Target, scratch: &Path) -> anyhow::Result<(ServerChild, String)> {
+pub(crate) fn start_server(
+    target: &Target,
+    scratch: &Path,
+) -> anyhow::Result<(ServerChild, String)> {
     let exe = std::env::current_exe().context("own executable")?;
     let mut child = Command::new(exe)
         .args(["serve", "--addr", "127.0.0.1:0"])

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod anchor_file;
 mod backup_cmd;
+mod bench_attack;
 mod bench_cmd;
 mod bench_stats;
 mod codes_cmd;
