@@ -19,12 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::{Clearance, ManualClock, NewUserRequest, Role};
-use chrono::{TimeZone, Utc};
-use domain::codes::Uscc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store_postgres::{PostgresOptions, PostgresStore};
 
 const A: &str = "91310115MA1K4Q7B4Y";
 const FILERS: u32 = 8;
@@ -238,65 +234,8 @@ async fn a_stopped_postgres_gives_503s_and_ready_fails_until_it_returns_then_bot
             .unwrap();
     }
 
-    let url = pg.url();
-    let store = tokio::task::spawn_blocking(move || {
-        PostgresStore::open(
-            &url,
-            PostgresOptions {
-                connect_timeout: Duration::from_secs(2),
-                ..PostgresOptions::default()
-            },
-        )
-    })
-    .await
-    .unwrap()
-    .expect("open the PostgreSQL store");
-    let store = Arc::new(store);
-    // The store owns a runtime, which must not be dropped inside this one: keep it alive.
-    std::mem::forget(store.clone());
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
-    ));
-    let svc = Arc::new(
-        Clearance::new(store.clone(), common::refdata(), clock)
-            .with_registry(Box::new(common::general_class(A)))
-            .with_lane_policy(Box::new(clearance::DefaultLanePolicy)),
-    );
-    let boot = svc.clone();
-    tokio::task::spawn_blocking(move || {
-        boot.users()
-            .bootstrap_user(NewUserRequest {
-                login: "ent-a".into(),
-                password: common::PASSWORD.into(),
-                role: Role::Enterprise,
-                duties: vec![],
-                office: None,
-                uscc: Some(Uscc::parse(A).unwrap()),
-                agency: None,
-            })
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let s = svc.clone();
-    tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("{base}/api/session"))
-        .json(&json!({"login": "ent-a", "password": common::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let served = common::serve_on_postgres(pg.url(), None, A).await;
+    let (base, client, token) = (served.base, served.client, served.token);
 
     // Each filer files one declaration after another; a 503 is retried with the same
     // Client-Seq-No (as the message asks) until it is acknowledged. Anything else fails.

@@ -13,12 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::{Clearance, ManualClock, NewUserRequest, Role};
-use chrono::{TimeZone, Utc};
-use domain::codes::Uscc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use store_postgres::{PostgresOptions, PostgresStore};
 
 const A: &str = "91310115MA1K4Q7B4Y";
 
@@ -52,63 +48,8 @@ async fn filings_during_a_postgres_outage_get_503_and_are_recorded_once_when_ret
     let app_name = format!("jg_{schema}");
     let sep = if url.contains('?') { '&' } else { '?' };
     let store_url = format!("{url}{sep}application_name={app_name}");
-    let opened_schema = schema.clone();
-    let store = tokio::task::spawn_blocking(move || {
-        PostgresStore::open(
-            &store_url,
-            PostgresOptions {
-                schema: Some(opened_schema),
-                connect_timeout: Duration::from_secs(2),
-                ..PostgresOptions::default()
-            },
-        )
-    })
-    .await
-    .unwrap()
-    .expect("open the PostgreSQL store");
-    let store = Arc::new(store);
-    // The store owns a runtime, which must not be dropped inside this one: keep it alive.
-    std::mem::forget(store.clone());
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
-    ));
-    let svc = Arc::new(
-        Clearance::new(store.clone(), common::refdata(), clock)
-            .with_registry(Box::new(common::general_class(A)))
-            .with_lane_policy(Box::new(clearance::DefaultLanePolicy)),
-    );
-    let boot = svc.clone();
-    tokio::task::spawn_blocking(move || {
-        boot.users()
-            .bootstrap_user(NewUserRequest {
-                login: "ent-a".into(),
-                password: common::PASSWORD.into(),
-                role: Role::Enterprise,
-                duties: vec![],
-                office: None,
-                uscc: Some(Uscc::parse(A).unwrap()),
-                agency: None,
-            })
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let s = svc.clone();
-    tokio::spawn(async move { server::serve(listener, s, std::future::pending()).await });
-    let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{base}/api/session"))
-        .json(&json!({"login": "ent-a", "password": common::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let served = common::serve_on_postgres(store_url, Some(schema.clone()), A).await;
+    let (base, client, token) = (served.base, served.client, served.token);
     let file = |seq: String, variant: u32| {
         let client = client.clone();
         let base = base.clone();

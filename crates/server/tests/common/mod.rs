@@ -188,3 +188,80 @@ pub fn general_class(uscc: &str) -> StaticRegistry {
 pub fn refdata() -> Arc<refdata::RefData> {
     Arc::new(refdata::RefData::embedded().unwrap())
 }
+
+/// A server on port 0 over a PostgreSQL store at `url` (tables in `schema` when given), one
+/// enterprise user `ent-a` of `uscc` (general credit class) signed in. For the outage tests.
+pub struct PostgresServed {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// `ent-a`'s bearer token.
+    pub token: String,
+}
+
+pub async fn serve_on_postgres(url: String, schema: Option<String>, uscc: &str) -> PostgresServed {
+    use store_postgres::{PostgresOptions, PostgresStore};
+    let store = tokio::task::spawn_blocking(move || {
+        PostgresStore::open(
+            &url,
+            PostgresOptions {
+                schema,
+                connect_timeout: std::time::Duration::from_secs(2),
+                ..PostgresOptions::default()
+            },
+        )
+    })
+    .await
+    .unwrap()
+    .expect("open the PostgreSQL store");
+    let store = Arc::new(store);
+    // The store owns a runtime, which must not be dropped inside this one: keep it alive.
+    std::mem::forget(store.clone());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
+    ));
+    let svc = Arc::new(
+        Clearance::new(store, refdata(), clock)
+            .with_registry(Box::new(general_class(uscc)))
+            .with_lane_policy(Box::new(clearance::DefaultLanePolicy)),
+    );
+    let boot = svc.clone();
+    let owner = Uscc::parse(uscc).unwrap();
+    tokio::task::spawn_blocking(move || {
+        boot.users()
+            .bootstrap_user(NewUserRequest {
+                login: "ent-a".into(),
+                password: PASSWORD.into(),
+                role: app::Role::Enterprise,
+                duties: vec![],
+                office: None,
+                uscc: Some(owner),
+                agency: None,
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { server::serve(listener, svc, std::future::pending()).await });
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{base}/api/session"))
+        .json(&json!({"login": "ent-a", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    PostgresServed {
+        base,
+        client,
+        token,
+    }
+}
