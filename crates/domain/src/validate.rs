@@ -195,7 +195,9 @@ fn json_path(serde_path: &str) -> String {
         return String::new();
     }
     let mut out = String::new();
-    for seg in serde_path.split('.') {
+    // `?` is how serde_ignored and serde_path_to_error name the step into an `Option`'s value:
+    // not part of the document's path (`freight.?.kind` is `freight.kind`).
+    for seg in serde_path.split('.').filter(|s| *s != "?") {
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
             out.push('[');
             out.push_str(seg);

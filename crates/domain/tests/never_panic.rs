@@ -121,6 +121,21 @@ proptest! {
 }
 
 #[test]
+fn an_unknown_field_inside_an_optional_object_is_named_by_its_document_path() {
+    let mut form: serde_json::Value = serde_json::from_slice(EXAMPLES[0]).unwrap();
+    form["freight"] =
+        serde_json::json!({"mark": "3", "value": "100", "currency": "USD", "kind": "x"});
+    let problems = parse_form(form.to_string().as_bytes()).expect_err("unknown field");
+    let fields: Vec<&str> = problems
+        .as_slice()
+        .iter()
+        .map(|p| p.field.as_str())
+        .collect();
+    assert_eq!(fields, vec!["freight.kind"], "{problems:?}");
+    assert!(problems.as_slice()[0].message_en.contains("freight.kind"));
+}
+
+#[test]
 fn deep_nesting_and_huge_numbers_are_problems_not_panics() {
     // An unknown field is skipped without recursion, however deep, and reported by name.
     let deep = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
