@@ -19,12 +19,22 @@ impl StepService<'_> {
         key: DeclarationKey,
     ) -> Result<serde_json::Value, AppError> {
         let d = self.load_visible_pub(principal, key)?;
-        match serde_json::from_str::<Declaration>(&d.body_json) {
-            Ok(decl) => {
-                let form: DeclarationForm = domain::form_of::form_of(&decl);
-                serde_json::to_value(form).map_err(internal)
-            }
-            Err(_) => serde_json::from_str(&d.body_json).map_err(internal),
+        let typed = serde_json::from_str::<Declaration>(&d.body_json).ok();
+        form_value(typed.as_ref(), &d.body_json)
+    }
+}
+
+/// The filing form of a stored body: that of its typed declaration, or the body itself (a
+/// filing rejected by automatic review is stored as filed).
+pub(crate) fn form_value(
+    typed: Option<&Declaration>,
+    body_json: &str,
+) -> Result<serde_json::Value, AppError> {
+    match typed {
+        Some(decl) => {
+            let form: DeclarationForm = domain::form_of::form_of(decl);
+            serde_json::to_value(form).map_err(internal)
         }
+        None => serde_json::from_str(body_json).map_err(internal),
     }
 }
