@@ -158,11 +158,13 @@ fn finish(doc: &mut OpenApi) {
     );
     components.security_schemes.insert(
         COOKIE.into(),
-        RefOr::T(SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-            crate::SESSION_COOKIE,
-            "The same token in the cookie `POST /api/session` sets, for the web interface \
+        RefOr::T(SecurityScheme::ApiKey(ApiKey::Cookie(
+            ApiKeyValue::with_description(
+                crate::SESSION_COOKIE,
+                "The same token in the cookie `POST /api/session` sets, for the web interface \
              (HttpOnly, SameSite=Strict, Path=/api).",
-        )))),
+            ),
+        ))),
     );
     let error_ref = RefOr::Ref(Ref::from_schema_name(Error::name()));
     let mut used = std::collections::BTreeSet::new();
@@ -333,10 +335,12 @@ impl utoipa::PartialSchema for DecimalText {
 impl ToSchema for DecimalText {}
 
 // The declaration's JSON form (`domain::declaration::DeclarationForm`; docs/declaration-json.md).
-// Every field may be absent: validation reports every missing one at once.
+// Every field may be absent: validation reports every missing one at once. A field the form does
+// not know is refused at any depth (`unknown_field`), hence `deny_unknown_fields` on each.
 
 /// A domestic party: consignee/consignor, consuming/producing unit or declaring agent.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct PartyForm {
     name: Option<String>,
@@ -348,6 +352,7 @@ pub(crate) struct PartyForm {
 
 /// The overseas consignor or consignee.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct OverseasPartyForm {
     /// AEO partner code such as `SG123456789012`, if any.
@@ -360,6 +365,7 @@ pub(crate) struct OverseasPartyForm {
 /// Freight, insurance or other charges: mark `1` rate (percent), `2` per unit (freight only),
 /// `3` total amount in `currency`.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct ChargeForm {
     #[schema(example = "3")]
@@ -370,6 +376,7 @@ pub(crate) struct ChargeForm {
 
 /// An attached document's kind and number.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct DocumentForm {
     /// Document kind 随附单证代码 (`1` import licence ...).
@@ -379,6 +386,7 @@ pub(crate) struct DocumentForm {
 
 /// The proof of origin an agreement or special preferential rate needs.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct OriginProofForm {
     /// The agreement code as the tariff names it (`RCEP`, `ASEAN`, ...).
@@ -391,6 +399,7 @@ pub(crate) struct OriginProofForm {
 
 /// The buyer of a cross-border e-commerce retail import (9610, 1210).
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct BuyerForm {
     /// `resident_id` (居民身份证) or `passport`.
@@ -401,6 +410,7 @@ pub(crate) struct BuyerForm {
 
 /// One goods line.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct ItemForm {
     item_no: Option<NumberText>,

@@ -58,6 +58,8 @@ pub(crate) struct RecentQuery {
     limit: Option<u32>,
 }
 
+/// The newest messages addressed to the caller's agency.
+///
 /// The newest messages addressed to the caller's agency, oldest first, signed as on the feed;
 /// acknowledges nothing (the agency desk's "messages received").
 #[utoipa::path(get, path = "/api/exchange/recent", params(RecentQuery),

@@ -718,6 +718,8 @@ fn audit_lockouts(svc: &Clearance, lockouts: Vec<signin::Lockout>) {
     }
 }
 
+/// Change a password.
+///
 /// A user sets a new password: the current one (or the one-time password of a reset) is
 /// required; the same limits as a sign-in.
 #[utoipa::path(post, path = "/api/password", request_body = PasswordBody,
@@ -768,6 +770,8 @@ async fn change_password(
     ))
 }
 
+/// Reset a user's password (administrator).
+///
 /// An administrator resets a user's password: a one-time password, shown once in the answer,
 /// that can only be changed (`POST /api/password`); every session of the user ends.
 #[utoipa::path(post, path = "/api/users/{login}/password-reset",
@@ -826,6 +830,8 @@ async fn set_enabled(
     ))
 }
 
+/// The newest signed head of the audit chain.
+///
 /// The newest signed head of the audit chain kept outside the store (when the node anchors):
 /// an agency or an auditor keeps copies and checks a later `jinguan audit verify --head FILE`
 /// against them. Any signed-in user.
@@ -972,6 +978,8 @@ struct ProofParams {
     tree_size: Option<i64>,
 }
 
+/// One audit record with its inclusion proof (administrators).
+///
 /// One audit record and its RFC 9162 inclusion proof in the Merkle tree of the first
 /// `tree_size` records, with the signed head of that tree when this node kept it: what an
 /// agency checks alone with `jinguan audit check-proof`. Administrators.

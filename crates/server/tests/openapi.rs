@@ -215,6 +215,10 @@ async fn every_operation_has_a_summary_a_unique_operation_id_a_tag_and_its_secur
         let at = format!("{method} {path}");
         let summary = op["summary"].as_str().unwrap_or_default();
         assert!(!summary.trim().is_empty(), "{at}: no summary");
+        assert!(
+            !summary.contains('\n') && summary.chars().count() <= 100,
+            "{at}: a summary is one short line (the doc comment's first paragraph): {summary:?}"
+        );
         let id = op["operationId"]
             .as_str()
             .unwrap_or_else(|| panic!("{at}: no operationId"));
@@ -235,7 +239,7 @@ async fn every_operation_has_a_summary_a_unique_operation_id_a_tag_and_its_secur
             let names: BTreeSet<String> = security
                 .unwrap_or_else(|| panic!("{at}: no security"))
                 .iter()
-                .flat_map(|r| keys(r))
+                .flat_map(keys)
                 .collect();
             assert_eq!(
                 names,
