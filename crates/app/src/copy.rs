@@ -2,12 +2,11 @@
 //! see, as the filing form holds it (`domain::form_of`), to start a new filing from. The new
 //! filing gets its own client sequence number in the browser; nothing is written here.
 
-use domain::declaration::{Declaration, DeclarationForm};
+use domain::declaration::Declaration;
 use store::DeclarationKey;
 
 use crate::access::Principal;
 use crate::error::AppError;
-use crate::kernel::internal;
 use crate::steps::StepService;
 
 impl StepService<'_> {
@@ -20,21 +19,6 @@ impl StepService<'_> {
     ) -> Result<serde_json::Value, AppError> {
         let d = self.load_visible_pub(principal, key)?;
         let typed = serde_json::from_str::<Declaration>(&d.body_json).ok();
-        form_value(typed.as_ref(), &d.body_json)
-    }
-}
-
-/// The filing form of a stored body: that of its typed declaration, or the body itself (a
-/// filing rejected by automatic review is stored as filed).
-pub(crate) fn form_value(
-    typed: Option<&Declaration>,
-    body_json: &str,
-) -> Result<serde_json::Value, AppError> {
-    match typed {
-        Some(decl) => {
-            let form: DeclarationForm = domain::form_of::form_of(decl);
-            serde_json::to_value(form).map_err(internal)
-        }
-        None => serde_json::from_str(body_json).map_err(internal),
+        crate::steps::form_value(typed.as_ref(), &d.body_json)
     }
 }

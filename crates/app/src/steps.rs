@@ -710,7 +710,7 @@ impl StepService<'_> {
             .as_ref()
             .and_then(|decl| assessment::assess(self.core, decl, Some(d.id)).ok());
         let declaration = serde_json::from_str(&d.body_json).map_err(internal)?;
-        let form = crate::copy::form_value(typed.as_ref(), &d.body_json)?;
+        let form = form_value(typed.as_ref(), &d.body_json)?;
         // The class is the credit workflow's, as the risk engine reads it.
         let mutual_recognition = typed
             .as_ref()
@@ -892,4 +892,19 @@ fn scoped_filter(allowed: &Allowed<'_>, query: ListQuery) -> Result<ListFilter, 
         Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
     }
     Ok(filter)
+}
+
+/// The filing form of a stored body: that of its typed declaration, or the body itself (a
+/// filing rejected by automatic review is stored as filed).
+pub(crate) fn form_value(
+    typed: Option<&Declaration>,
+    body_json: &str,
+) -> Result<serde_json::Value, AppError> {
+    match typed {
+        Some(decl) => {
+            let form: domain::declaration::DeclarationForm = domain::form_of::form_of(decl);
+            serde_json::to_value(form).map_err(internal)
+        }
+        None => serde_json::from_str(body_json).map_err(internal),
+    }
 }
