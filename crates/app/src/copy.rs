@@ -2,12 +2,11 @@
 //! see, as the filing form holds it (`domain::form_of`), to start a new filing from. The new
 //! filing gets its own client sequence number in the browser; nothing is written here.
 
-use domain::declaration::{Declaration, DeclarationForm};
+use domain::declaration::Declaration;
 use store::DeclarationKey;
 
 use crate::access::Principal;
 use crate::error::AppError;
-use crate::kernel::internal;
 use crate::steps::StepService;
 
 impl StepService<'_> {
@@ -19,12 +18,7 @@ impl StepService<'_> {
         key: DeclarationKey,
     ) -> Result<serde_json::Value, AppError> {
         let d = self.load_visible_pub(principal, key)?;
-        match serde_json::from_str::<Declaration>(&d.body_json) {
-            Ok(decl) => {
-                let form: DeclarationForm = domain::form_of::form_of(&decl);
-                serde_json::to_value(form).map_err(internal)
-            }
-            Err(_) => serde_json::from_str(&d.body_json).map_err(internal),
-        }
+        let typed = serde_json::from_str::<Declaration>(&d.body_json).ok();
+        crate::steps::form_value(typed.as_ref(), &d.body_json)
     }
 }

@@ -142,8 +142,12 @@ pub struct DeclarationDetail {
     pub version: u64,
     pub updated_at: DateTime<Utc>,
     pub state: DeclarationState,
-    /// The declaration as filed (typed form; the wire form for rejected filings).
+    /// The declaration as filed (typed form; the wire form for rejected filings). Read-only:
+    /// the typed form is not the filing form (its charges are `{kind, …}`); use `form`.
     pub declaration: serde_json::Value,
+    /// The same declaration in the filing form (`domain::form_of`; the body as filed for one
+    /// that automatic review rejected): `POST /api/declarations` files it again as it is.
+    pub form: serde_json::Value,
     pub events: Vec<StoredEvent>,
     pub notices: Vec<StoredNotice>,
     /// Each notice as of today: issued, due, the late payment surcharge so far and the amount
@@ -706,6 +710,7 @@ impl StepService<'_> {
             .as_ref()
             .and_then(|decl| assessment::assess(self.core, decl, Some(d.id)).ok());
         let declaration = serde_json::from_str(&d.body_json).map_err(internal)?;
+        let form = form_value(typed.as_ref(), &d.body_json)?;
         // The class is the credit workflow's, as the risk engine reads it.
         let mutual_recognition = typed
             .as_ref()
@@ -723,6 +728,7 @@ impl StepService<'_> {
             updated_at: d.updated_at,
             state: d.state,
             declaration,
+            form,
             events,
             notices,
             notice_views,
@@ -886,4 +892,19 @@ fn scoped_filter(allowed: &Allowed<'_>, query: ListQuery) -> Result<ListFilter, 
         Scope::Agency(_) | Scope::System => return Err(allowed.denied()),
     }
     Ok(filter)
+}
+
+/// The filing form of a stored body: that of its typed declaration, or the body itself (a
+/// filing rejected by automatic review is stored as filed).
+pub(crate) fn form_value(
+    typed: Option<&Declaration>,
+    body_json: &str,
+) -> Result<serde_json::Value, AppError> {
+    match typed {
+        Some(decl) => {
+            let form: domain::declaration::DeclarationForm = domain::form_of::form_of(decl);
+            serde_json::to_value(form).map_err(internal)
+        }
+        None => serde_json::from_str(body_json).map_err(internal),
+    }
 }

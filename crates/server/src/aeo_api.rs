@@ -30,6 +30,7 @@ pub(crate) fn routes() -> Router<Svc> {
         .route("/api/credit-history/{uscc}", get(credit_history))
 }
 
+/// The AEO certification standards and their pass score.
 #[utoipa::path(get, path = "/api/aeo/standards",
     responses((status = 200, description = "the certification standards (the audit checklist) with their source and the pass score"),
         (status = 401, description = "not signed in")))]
@@ -38,6 +39,7 @@ async fn standards(State(svc): State<Svc>, headers: HeaderMap) -> Result<Respons
     Ok(json_ok(StatusCode::OK, store::aeo::standards()))
 }
 
+/// The customs administrations whose AEO programmes recognise China's.
 #[utoipa::path(get, path = "/api/aeo/mra-partners",
     responses((status = 200, description = "the customs administrations whose AEO programmes recognise China's, with the source"),
         (status = 401, description = "not signed in")))]
@@ -58,7 +60,8 @@ pub(crate) struct ApplyBody {
     office: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/aeo/applications", request_body = ApplyBody,
+/// Apply for AEO certification (enterprise).
+#[utoipa::path(post, operation_id = "apply_for_aeo", path = "/api/aeo/applications", request_body = ApplyBody,
     responses((status = 201, description = "applied: the certificate with its first audit round"),
         (status = 403, description = "not the enterprise's administrator"),
         (status = 409, description = "a certification under way or in force, or a discredited enterprise"),
@@ -75,13 +78,15 @@ async fn apply(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AeoQuery {
     /// `applied`, `in_audit`, `certified`, `refused` or `withdrawn`.
     status: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/aeo/applications", params(AeoQuery),
+/// List AEO certificates and applications.
+#[utoipa::path(get, operation_id = "list_aeo_certificates", path = "/api/aeo/applications", params(AeoQuery),
     responses((status = 200, description = "the certificates of the officer's offices, or the enterprise's own, newest first"),
         (status = 403, description = "neither a reviewer nor an enterprise")))]
 async fn list(
@@ -118,7 +123,8 @@ async fn list(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
-#[utoipa::path(get, path = "/api/aeo/applications/{id}",
+/// One AEO certificate with its audit rounds.
+#[utoipa::path(get, operation_id = "get_aeo_certificate", path = "/api/aeo/applications/{id}",
     params(("id" = i64, Path, description = "the certificate")),
     responses((status = 200, description = "the certificate, its audit rounds, the score and what the audit concludes"),
         (status = 404, description = "not the enterprise's own, nor of the reviewer's offices")))]
@@ -144,7 +150,8 @@ pub(crate) struct AeoStepBody {
     step: String,
 }
 
-#[utoipa::path(post, path = "/api/aeo/applications/{id}/steps", request_body = AeoStepBody,
+/// Take a step on an AEO certificate (audit, decision, withdrawal).
+#[utoipa::path(post, operation_id = "aeo_certificate_step", path = "/api/aeo/applications/{id}/steps", request_body = AeoStepBody,
     params(("id" = i64, Path, description = "the certificate")),
     responses((status = 200, description = "the certificate after the step (a decision changes the credit class)"),
         (status = 403, description = "the holder, who takes no officer's step"),
@@ -175,7 +182,8 @@ fn uscc_of(s: &str) -> Result<Uscc, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/api/credit/{uscc}",
+/// An enterprise's credit class, its history and its certificates.
+#[utoipa::path(get, operation_id = "credit_standing", path = "/api/credit/{uscc}",
     params(("uscc" = String, Path, description = "the enterprise")),
     responses((status = 200, description = "the class now, its history and the certificates"),
         (status = 403, description = "neither the enterprise, a reviewer nor an anti-smuggling officer")))]
@@ -190,6 +198,7 @@ async fn standing(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
+/// Every credit change of an enterprise.
 #[utoipa::path(get, path = "/api/credit-history/{uscc}",
     params(("uscc" = String, Path, description = "the enterprise")),
     responses((status = 200, description = "every credit change (certification decisions, officers' recorded decisions, penalties, cases, overdue notices), oldest first"),
@@ -205,6 +214,7 @@ async fn credit_history(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
+/// Downgrade certified enterprises with a payment notice overdue.
 #[utoipa::path(post, path = "/api/credit/overdue-review",
     responses((status = 200, description = "the certified enterprises downgraded for a payment notice past due unpaid"),
         (status = 403, description = "not a reviewer of HQ or a directly-affiliated customs")))]

@@ -53,12 +53,14 @@ async fn form_to_copy(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UploadParams {
     /// The document's file name, as shown and offered for download (1 to 120 characters).
     pub name: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/declarations/{id}/attachments",
+/// Attach a document to a declaration.
+#[utoipa::path(post, operation_id = "upload_attachment", path = "/api/declarations/{id}/attachments",
     params(("id" = i64, Path, description = "declaration id"), UploadParams),
     request_body(content = Vec<u8>, description = "the file itself; Content-Type: application/pdf, image/png, image/jpeg or application/xml; at most 5 MiB", content_type = "application/pdf"),
     responses(
@@ -115,7 +117,8 @@ async fn upload(
     Ok(json_ok(StatusCode::CREATED, &stored))
 }
 
-#[utoipa::path(get, path = "/api/declarations/{id}/attachments",
+/// List a declaration's attached documents.
+#[utoipa::path(get, operation_id = "list_attachments", path = "/api/declarations/{id}/attachments",
     params(("id" = i64, Path, description = "declaration id")),
     responses(
         (status = 200, description = "the documents, oldest first, without their bytes"),
@@ -131,7 +134,8 @@ async fn list(
     Ok(json_ok(StatusCode::OK, &list))
 }
 
-#[utoipa::path(get, path = "/api/declarations/{id}/attachments/{attachment}",
+/// Download an attached document.
+#[utoipa::path(get, operation_id = "download_attachment", path = "/api/declarations/{id}/attachments/{attachment}",
     params(("id" = i64, Path, description = "declaration id"), ("attachment" = i64, Path, description = "document id")),
     responses(
         (status = 200, description = "the file as uploaded (Content-Disposition: attachment; its SHA-256 in `X-Checksum-SHA256`, base 16)"),

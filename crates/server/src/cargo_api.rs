@@ -76,9 +76,9 @@ pub(crate) struct ManifestBody {
     manifest_id: ManifestId,
     #[schema(value_type = String, example = "original")]
     kind: ManifestKind,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api_doc::Voyage)]
     voyage: Voyage,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api_doc::Bill>)]
     bills: Vec<Bill>,
 }
 
@@ -86,7 +86,7 @@ pub(crate) struct ManifestBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AmendBody {
     reason: String,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api_doc::Bill>)]
     bills: Vec<Bill>,
 }
 
@@ -101,7 +101,7 @@ pub(crate) struct MovementBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TallyBody {
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api_doc::TallyLine>)]
     lines: Vec<TallyLine>,
 }
 
@@ -139,6 +139,7 @@ pub(crate) struct ListParams {
 
 /// `GET /api/transits`: a page in transit number order.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TransitListParams {
     /// The number of the last transit of the page before (absent: from the first).
@@ -149,6 +150,7 @@ pub(crate) struct TransitListParams {
 
 /// `GET /api/exits/unproven`: closed exports whose exit no departed manifest proves.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UnprovenParams {
     /// Only declarations of this office of declaration (within the caller's scope).
@@ -171,6 +173,7 @@ async fn call<T: serde::Serialize + Send + 'static>(
     Ok(json_ok(status, &out))
 }
 
+/// File a manifest (carrier).
 #[utoipa::path(post, path = "/api/manifests", request_body = ManifestBody,
     responses((status = 201, description = "filed (carrier)"), (status = 403, description = "not a carrier"),
         (status = 409, description = "exists"), (status = 422, description = "refused with reasons")))]
@@ -187,6 +190,7 @@ async fn file_manifest(
     .await
 }
 
+/// List the manifests the caller may see.
 #[utoipa::path(get, path = "/api/manifests", params(("limit" = Option<u32>, Query, description = "at most this many")),
     responses((status = 200, description = "manifests the caller may see")))]
 async fn list_manifests(
@@ -201,6 +205,7 @@ async fn list_manifests(
     .await
 }
 
+/// One manifest with its versions and balance.
 #[utoipa::path(get, path = "/api/manifests/{id}", params(("id" = String, Path, description = "manifest id")),
     responses((status = 200, description = "the manifest with every version and its balance (undeclared, over-declared, short, over-landed)"),
         (status = 404, description = "not found or not visible")))]
@@ -216,6 +221,7 @@ async fn get_manifest(
     .await
 }
 
+/// Amend a manifest: a new version (carrier).
 #[utoipa::path(post, path = "/api/manifests/{id}/amendment", request_body = AmendBody, params(("id" = String, Path, description = "manifest id")),
     responses((status = 200, description = "a new version (carrier)"), (status = 404, description = "not found or not visible")))]
 async fn amend(
@@ -232,6 +238,7 @@ async fn amend(
     .await
 }
 
+/// Report the arrival of a manifest's means of transport.
 #[utoipa::path(post, path = "/api/manifests/{id}/arrival", request_body = MovementBody, params(("id" = String, Path, description = "manifest id")),
     responses((status = 200, description = "arrival reported (carrier, officer of the office)")))]
 async fn arrival(
@@ -248,6 +255,7 @@ async fn arrival(
     .await
 }
 
+/// Report the tally of a manifest.
 #[utoipa::path(post, path = "/api/manifests/{id}/tally", request_body = TallyBody, params(("id" = String, Path, description = "manifest id")),
     responses((status = 200, description = "tally reported (officer of the office)")))]
 async fn tally(
@@ -264,6 +272,7 @@ async fn tally(
     .await
 }
 
+/// Confirm the departure of an export manifest.
 #[utoipa::path(post, path = "/api/manifests/{id}/departure", request_body = MovementBody, params(("id" = String, Path, description = "manifest id")),
     responses((status = 200, description = "departure confirmed; the released export declarations on it are closed (`closed`)")))]
 async fn departure(
@@ -280,6 +289,7 @@ async fn departure(
     .await
 }
 
+/// Import bills undeclared past 14 days.
 #[utoipa::path(get, path = "/api/manifests/late-bills",
     responses((status = 200, description = "import bills undeclared past the 14 days in the officer's scope (the office of entry, or for goods under transit the office of destination); a bill carried by a transit counts from its arrival at the office of destination and is not listed while on its way; `counted_from` and `explanation_zh`/`explanation_en` say which arrival")))]
 async fn late_bills(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -289,6 +299,7 @@ async fn late_bills(State(svc): State<Svc>, headers: HeaderMap) -> Result<Respon
     .await
 }
 
+/// Closed exports whose exit no departed manifest proves.
 #[utoipa::path(get, path = "/api/exits/unproven", params(UnprovenParams),
     responses((status = 200, description = "closed exports whose recorded exit confirmation no departed export manifest listing the bill proves (closed before exits were bound to manifests), newest first, each with the reason in Chinese and English: `{items, scanned, next_cursor}`; officers see their offices, HQ and the tax agency every office"),
         (status = 403, description = "not an officer, HQ or the tax agency, or an office outside the caller's scope"),
@@ -330,7 +341,8 @@ async fn unproven_exits(
     .await
 }
 
-#[utoipa::path(post, path = "/api/transits", request_body = Object,
+/// Declare a transit under customs control (carrier).
+#[utoipa::path(post, path = "/api/transits", request_body = crate::api_doc::TransitDeclaration,
     responses((status = 201, description = "transit declared (carrier)")))]
 async fn declare_transit(
     State(svc): State<Svc>,
@@ -344,6 +356,7 @@ async fn declare_transit(
     .await
 }
 
+/// One transit.
 #[utoipa::path(get, path = "/api/transits/{no}", params(("no" = String, Path, description = "transit number")),
     responses((status = 200, description = "the transit"), (status = 404, description = "not found or not visible")))]
 async fn get_transit(
@@ -358,6 +371,7 @@ async fn get_transit(
     .await
 }
 
+/// Confirm a transit's departure.
 #[utoipa::path(post, path = "/api/transits/{no}/departure", params(("no" = String, Path, description = "transit number")),
     responses((status = 200, description = "departure confirmed (officer of the office of entry); the deadline starts")))]
 async fn transit_departure(
@@ -372,6 +386,7 @@ async fn transit_departure(
     .await
 }
 
+/// Record a transit's arrival with its seal check.
 #[utoipa::path(post, path = "/api/transits/{no}/arrival", request_body = SealCheckBody, params(("no" = String, Path, description = "transit number")),
     responses((status = 200, description = "arrival with seal check (officer of the office of destination)")))]
 async fn transit_arrival(
@@ -389,6 +404,7 @@ async fn transit_arrival(
     .await
 }
 
+/// Lift a transit's seal alert.
 #[utoipa::path(post, path = "/api/transits/{no}/seal-resolution", request_body = ResolutionBody, params(("no" = String, Path, description = "transit number")),
     responses((status = 200, description = "seal alert lifted after examination (officer of the office of destination)")))]
 async fn seal_resolution(
@@ -405,6 +421,7 @@ async fn seal_resolution(
     .await
 }
 
+/// Clear a transit by its import declaration.
 #[utoipa::path(post, path = "/api/transits/{no}/clearance", request_body = ClearanceBody, params(("no" = String, Path, description = "transit number")),
     responses((status = 200, description = "cleared by the named import declaration, filed at the office of destination for a bill the transit carries (officer of the office of destination)"),
         (status = 404, description = "not found or not visible"), (status = 409, description = "not arrived, seal alert open, or already cleared"),
@@ -431,6 +448,7 @@ async fn transit_clearance(
     .await
 }
 
+/// Cancel a transit before departure.
 #[utoipa::path(post, path = "/api/transits/{no}/cancellation", request_body = ResolutionBody, params(("no" = String, Path, description = "transit number")),
     responses((status = 200, description = "cancelled before departure (its declarant, or an officer of the office of entry)"),
         (status = 409, description = "already departed")))]
@@ -448,6 +466,7 @@ async fn transit_cancellation(
     .await
 }
 
+/// List the transits the caller may see.
 #[utoipa::path(get, path = "/api/transits", params(TransitListParams),
     responses((status = 200, description = "transits the caller may see (a carrier its own, an officer those of its scope, entry or destination), in transit number order; the next page is asked with `after` = the last `transit_no` of this one"),
         (status = 422, description = "bad query (`after` not a transit number, an unknown parameter)")))]
@@ -485,6 +504,7 @@ async fn list_transits(
     .await
 }
 
+/// Overdue and broken-seal transits.
 #[utoipa::path(get, path = "/api/transits/alerts",
     responses((status = 200, description = "overdue and broken-seal transits whose office of destination is in scope")))]
 async fn transit_alerts(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -494,7 +514,8 @@ async fn transit_alerts(State(svc): State<Svc>, headers: HeaderMap) -> Result<Re
     .await
 }
 
-#[utoipa::path(post, path = "/api/postal/parcel-lists", request_body = Object,
+/// File a postal operator's parcel list.
+#[utoipa::path(post, path = "/api/postal/parcel-lists", request_body = crate::api_doc::ParcelList,
     responses((status = 201, description = "each parcel taxed (personal articles, ¥50 rule), screened, released or held (postal operator)")))]
 async fn parcel_list(
     State(svc): State<Svc>,
@@ -508,7 +529,8 @@ async fn parcel_list(
     .await
 }
 
-#[utoipa::path(post, path = "/api/postal/baggage", request_body = Object,
+/// File a passenger's baggage declaration.
+#[utoipa::path(post, path = "/api/postal/baggage", request_body = crate::api_doc::BaggageDeclaration,
     responses((status = 201, description = "baggage declaration taxed and decided (officer of the office)")))]
 async fn baggage(
     State(svc): State<Svc>,
@@ -522,6 +544,7 @@ async fn baggage(
     .await
 }
 
+/// List postal and baggage outcomes.
 #[utoipa::path(get, path = "/api/postal/outcomes", params(("held" = Option<bool>, Query, description = "held items only"), ("limit" = Option<u32>, Query, description = "at most this many")),
     responses((status = 200, description = "postal outcomes the caller may see, newest first")))]
 async fn postal_outcomes(

@@ -65,7 +65,8 @@ pub(crate) struct RegistryBody {
     status: String,
 }
 
-#[utoipa::path(post, path = "/api/eport/licences", request_body = LicenceBody,
+/// Issue a licence (agency).
+#[utoipa::path(post, operation_id = "issue_licence", path = "/api/eport/licences", request_body = LicenceBody,
     responses((status = 201, description = "issued; the licence with what remains"),
         (status = 403, description = "not the commerce agency (a licence), not the agency allocating the commodity's quota (a tariff-quota certificate)"),
         (status = 409, description = "the licence number exists"),
@@ -81,7 +82,8 @@ async fn issue(
     Ok(json_ok(StatusCode::CREATED, &view))
 }
 
-#[utoipa::path(get, path = "/api/eport/licences",
+/// The licences the agency issued.
+#[utoipa::path(get, operation_id = "issued_licences", path = "/api/eport/licences",
     responses((status = 200, description = "the licences the agency issued, with reserved, written-off and remaining quantities"),
         (status = 403, description = "not the commerce agency")))]
 async fn issued(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -90,7 +92,8 @@ async fn issued(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, 
     Ok(json_ok(StatusCode::OK, &list))
 }
 
-#[utoipa::path(get, path = "/api/eport/my-licences",
+/// The enterprise's own licences.
+#[utoipa::path(get, operation_id = "my_licences", path = "/api/eport/my-licences",
     responses((status = 200, description = "the enterprise's own licences and what remains"),
         (status = 403, description = "not an enterprise")))]
 async fn mine(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -99,6 +102,7 @@ async fn mine(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, Ap
     Ok(json_ok(StatusCode::OK, &list))
 }
 
+/// Record an enterprise in the market-regulation registry.
 #[utoipa::path(put, path = "/api/eport/registry/{uscc}", request_body = RegistryBody,
     params(("uscc" = String, Path, description = "the enterprise's USCC")),
     responses((status = 200, description = "recorded; checked at the enterprise's next filing"),

@@ -21,6 +21,7 @@ pub(crate) fn routes() -> Router<Svc> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FeedQuery {
     /// The cursor of the last message read (`s42`; absent: from the beginning). Asking with a
@@ -30,7 +31,8 @@ pub(crate) struct FeedQuery {
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/exchange/feed", params(FeedQuery),
+/// Read the signed exchange feed (agency).
+#[utoipa::path(get, operation_id = "exchange_feed", path = "/api/exchange/feed", params(FeedQuery),
     responses((status = 200, description = "`{\"messages\":[signed envelope…],\"next\":\"s42\"}`"),
         (status = 403, description = "not an agency user")))]
 async fn feed(
@@ -49,12 +51,15 @@ async fn feed(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecentQuery {
     /// How many of the newest messages, 1..=1000 (default 100).
     limit: Option<u32>,
 }
 
+/// The newest messages addressed to the caller's agency.
+///
 /// The newest messages addressed to the caller's agency, oldest first, signed as on the feed;
 /// acknowledges nothing (the agency desk's "messages received").
 #[utoipa::path(get, path = "/api/exchange/recent", params(RecentQuery),

@@ -76,6 +76,7 @@ pub(crate) struct BankRecordBody {
 /// A matching period, both days included (China dates); default the last 365 days.
 #[allow(dead_code)]
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PeriodParams {
     /// First day (`2025-01-01`).
@@ -95,6 +96,7 @@ fn period(query: Result<Query<PeriodQuery>, QueryRejection>) -> Result<PeriodQue
     })
 }
 
+/// File an export tax refund claim.
 #[utoipa::path(post, path = "/api/eport/refund-claims", request_body = ClaimBody,
     responses((status = 201, description = "matched and recorded as verified"),
         (status = 403, description = "not an enterprise"),
@@ -111,7 +113,8 @@ async fn file_claim(
     Ok(json_ok(StatusCode::CREATED, &claim))
 }
 
-#[utoipa::path(get, path = "/api/eport/refund-claims",
+/// Every verified refund claim (tax agency).
+#[utoipa::path(get, operation_id = "verified_refund_claims", path = "/api/eport/refund-claims",
     responses((status = 200, description = "every verified claim, newest first"),
         (status = 403, description = "not the tax agency")))]
 async fn verified(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -120,6 +123,7 @@ async fn verified(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response
     Ok(json_ok(StatusCode::OK, &list))
 }
 
+/// The enterprise's own refund claims.
 #[utoipa::path(get, path = "/api/eport/my-refund-claims",
     responses((status = 200, description = "the enterprise's own claims and their status"),
         (status = 403, description = "not an enterprise")))]
@@ -129,7 +133,8 @@ async fn my_claims(State(svc): State<Svc>, headers: HeaderMap) -> Result<Respons
     Ok(json_ok(StatusCode::OK, &list))
 }
 
-#[utoipa::path(post, path = "/api/eport/bank-records", request_body = BankRecordBody,
+/// Record a bank's foreign exchange receipt or payment.
+#[utoipa::path(post, operation_id = "record_bank_record", path = "/api/eport/bank-records", request_body = BankRecordBody,
     responses((status = 201, description = "recorded, with the amount in fen at the customs rate"),
         (status = 403, description = "not a bank user"),
         (status = 409, description = "the bank used this reference already"),
@@ -145,6 +150,7 @@ async fn record(
     Ok(json_ok(StatusCode::CREATED, &rec))
 }
 
+/// The bank's own foreign exchange records.
 #[utoipa::path(get, path = "/api/eport/bank-records",
     responses((status = 200, description = "the bank's own records, newest value date first"),
         (status = 403, description = "not a bank user")))]
@@ -154,7 +160,8 @@ async fn bank_records(State(svc): State<Svc>, headers: HeaderMap) -> Result<Resp
     Ok(json_ok(StatusCode::OK, &list))
 }
 
-#[utoipa::path(get, path = "/api/eport/forex/report", params(PeriodParams),
+/// Enterprises by foreign exchange class.
+#[utoipa::path(get, operation_id = "forex_report", path = "/api/eport/forex/report", params(PeriodParams),
     responses((status = 200, description = "enterprises by class (C first) with goods, funds, gap and divergence"),
         (status = 403, description = "not the foreign-exchange agency"),
         (status = 422, description = "a bad period")))]
@@ -169,7 +176,8 @@ async fn report(
     Ok(json_ok(StatusCode::OK, &r))
 }
 
-#[utoipa::path(get, path = "/api/eport/forex/my-status", params(PeriodParams),
+/// The enterprise's foreign exchange standing.
+#[utoipa::path(get, operation_id = "my_forex_status", path = "/api/eport/forex/my-status", params(PeriodParams),
     responses((status = 200, description = "the enterprise's own goods, funds and class"),
         (status = 403, description = "not an enterprise"),
         (status = 422, description = "a bad period")))]

@@ -397,6 +397,7 @@ async fn receipts_of(
     ))
 }
 
+/// A declaration's receipts, one per status change.
 #[utoipa::path(get, path = "/api/declarations/{id}/receipts",
     params(("id" = i64, Path, description = "declaration id")),
     responses((status = 200, description = "the declaration's receipts, one per status change, oldest first: JSON `{receipts: [...]}`, or with `Accept: application/xml` the single-window `<DEC_RESULTS>` of `<DEC_RESULT>` (docs/FORMATS.md \"Receipts\")"),

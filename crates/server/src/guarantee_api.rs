@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<Svc> {
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GuaranteeRegistrationBody)]
 pub(crate) struct GuaranteeBody {
     /// The bank's number of the guarantee, unique.
     #[schema(example = "BOC-G-2025-001")]
@@ -54,7 +55,8 @@ pub(crate) struct GuaranteeBody {
     purposes: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/guarantees", request_body = GuaranteeBody,
+/// Register a guarantee (bank).
+#[utoipa::path(post, operation_id = "register_guarantee", path = "/api/guarantees", request_body = GuaranteeBody,
     responses((status = 201, description = "registered, with its balance"),
         (status = 403, description = "not a bank user"),
         (status = 409, description = "the number is registered already"),
@@ -70,7 +72,8 @@ async fn register(
     Ok(json_ok(StatusCode::CREATED, &g))
 }
 
-#[utoipa::path(get, path = "/api/guarantees",
+/// List guarantees with balances.
+#[utoipa::path(get, operation_id = "list_guarantees", path = "/api/guarantees",
     responses((status = 200, description = "a bank's guarantees, or those securing the enterprise, with balances and reservations"),
         (status = 403, description = "neither a bank user nor an enterprise")))]
 async fn list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -79,7 +82,8 @@ async fn list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, Ap
     Ok(json_ok(StatusCode::OK, &list))
 }
 
-#[utoipa::path(get, path = "/api/guarantees/{id}",
+/// One guarantee with its balance and reservations.
+#[utoipa::path(get, operation_id = "get_guarantee", path = "/api/guarantees/{id}",
     params(("id" = String, Path, description = "the guarantee number")),
     responses((status = 200, description = "the guarantee with its balance and reservations"),
         (status = 404, description = "no such guarantee, or not the principal's")))]
@@ -93,7 +97,8 @@ async fn get_one(
     Ok(json_ok(StatusCode::OK, &g))
 }
 
-#[utoipa::path(post, path = "/api/guarantees/enforce",
+/// Claim the overdue reservations against their banks.
+#[utoipa::path(post, operation_id = "enforce_guarantees", path = "/api/guarantees/enforce",
     responses((status = 200, description = "the reservations due before today claimed against their banks, each once, with guarantee_enforced.v1 sent"),
         (status = 403, description = "not a tax officer")))]
 async fn enforce(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -33,6 +33,7 @@ use store::{DeclarationId, DeclarationKey};
 use utoipa::{OpenApi, ToSchema};
 
 mod aeo_api;
+mod api_doc;
 mod attachments_api;
 mod cargo_api;
 pub mod conn;
@@ -484,6 +485,7 @@ pub struct EmptyBody {}
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
+/// Whether the API serves.
 #[utoipa::path(get, path = "/api/health", responses((status = 200, description = "serving")))]
 async fn health() -> Response {
     json_ok(StatusCode::OK, &serde_json::json!({"status": "ok"}))
@@ -497,8 +499,8 @@ async fn alive() -> Response {
 
 /// Ready: the store answers. 503 with `Retry-After` otherwise.
 #[utoipa::path(get, path = "/ready", responses(
-    (status = 200, description = "the store answers"),
-    (status = 503, description = "the store does not answer; retry later")))]
+    (status = 200, description = "the store answers: `{\"status\": \"ready\"}`", body = Object),
+    (status = 503, description = "the store does not answer; retry later: `{\"status\": \"unavailable\", …}` (not the error shape)", body = Object)))]
 async fn ready(
     State(svc): State<Svc>,
     Extension(unhealthy): Extension<Unhealthy>,
@@ -614,8 +616,26 @@ async fn unlock_sign_in(
     ))
 }
 
+/// This document: OpenAPI 3.1, every operation with its security and error answers.
+#[utoipa::path(get, path = "/api/openapi.json",
+    responses((status = 200, description = "the OpenAPI document", body = Object)))]
 async fn openapi() -> Response {
-    let mut doc = ApiDoc::openapi();
+    let mut resp = document()
+        .finish()
+        .to_json()
+        .map(IntoResponse::into_response)
+        .unwrap_or_else(|_| ApiError::internal().into_response());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The document's parts, merged: the core's and each module's (a module's routes come with
+/// its part).
+fn document() -> api_doc::Parts {
+    let mut doc = api_doc::Parts::new(ApiDoc::openapi());
     doc.merge(<cargo_api::CargoApiDoc as OpenApi>::openapi());
     doc.merge(<risk_api::RiskApiDoc as OpenApi>::openapi());
     doc.merge(<eport_api::EportApiDoc as OpenApi>::openapi());
@@ -630,19 +650,12 @@ async fn openapi() -> Response {
     doc.merge(<formats_api::FormatsApiDoc as OpenApi>::openapi());
     doc.merge(<attachments_api::AttachmentsDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
-    let mut resp = doc
-        .to_json()
-        .map(IntoResponse::into_response)
-        .unwrap_or_else(|_| ApiError::internal().into_response());
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    doc
 }
 
-#[utoipa::path(post, path = "/api/session", request_body = LoginBody,
-    responses((status = 201, description = "signed in: token, expiry, who"), (status = 401, description = "wrong login or password"),
+/// Sign in: a session token.
+#[utoipa::path(post, operation_id = "sign_in", path = "/api/session", request_body = LoginBody,
+    responses((status = 201, description = "signed in: token, expiry, who", body = api_doc::SessionToken), (status = 401, description = "wrong login or password"),
         (status = 429, description = "too many failures for this login or client address: locked, see `Retry-After`"),
         (status = 503, description = "too many sign-ins waiting; see `Retry-After`")))]
 async fn login(
@@ -705,6 +718,8 @@ fn audit_lockouts(svc: &Clearance, lockouts: Vec<signin::Lockout>) {
     }
 }
 
+/// Change a password.
+///
 /// A user sets a new password: the current one (or the one-time password of a reset) is
 /// required; the same limits as a sign-in.
 #[utoipa::path(post, path = "/api/password", request_body = PasswordBody,
@@ -755,6 +770,8 @@ async fn change_password(
     ))
 }
 
+/// Reset a user's password (administrator).
+///
 /// An administrator resets a user's password: a one-time password, shown once in the answer,
 /// that can only be changed (`POST /api/password`); every session of the user ends.
 #[utoipa::path(post, path = "/api/users/{login}/password-reset",
@@ -813,6 +830,8 @@ async fn set_enabled(
     ))
 }
 
+/// The newest signed head of the audit chain.
+///
 /// The newest signed head of the audit chain kept outside the store (when the node anchors):
 /// an agency or an auditor keeps copies and checks a later `jinguan audit verify --head FILE`
 /// against them. Any signed-in user.
@@ -829,13 +848,15 @@ async fn audit_head(State(svc): State<Svc>, headers: HeaderMap) -> Result<Respon
     }
 }
 
-#[utoipa::path(delete, path = "/api/session", responses((status = 204, description = "signed out")))]
+/// Sign out: end this session.
+#[utoipa::path(delete, operation_id = "sign_out", path = "/api/session", responses((status = 204, description = "signed out")))]
 async fn logout(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, token) = principal(&svc, &headers).await?;
     blocking(move || svc.users().logout(&p, &token)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Who is signed in.
 #[utoipa::path(get, path = "/api/session", responses((status = 200,
     description = "who is signed in; `{\"user\": null}` when signed out (no token, or one expired or unknown), \
         so that a page can ask without an error")))]
@@ -850,6 +871,7 @@ async fn whoami(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, 
     }
 }
 
+/// Create a user (administrator).
 #[utoipa::path(post, path = "/api/users", request_body = NewUserBody,
     responses((status = 201, description = "user created"), (status = 403, description = "not an administrator")))]
 async fn create_user(
@@ -924,6 +946,7 @@ async fn create_user(
     Ok(json_ok(StatusCode::CREATED, &user))
 }
 
+/// End every session of a user (administrator).
 #[utoipa::path(post, path = "/api/users/{login}/revoke-sessions",
     params(("login" = String, Path, description = "the user")),
     responses((status = 200, description = "sessions revoked")))]
@@ -937,6 +960,7 @@ async fn revoke_sessions(
     Ok(json_ok(StatusCode::OK, &serde_json::json!({"revoked": n})))
 }
 
+/// Verify the audit chain.
 #[utoipa::path(get, path = "/api/audit/verify", responses((status = 200, description = "the audit chain report")))]
 async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
@@ -946,6 +970,7 @@ async fn verify_audit(State(svc): State<Svc>, headers: HeaderMap) -> Result<Resp
 
 /// `?tree_size=N` of `GET /api/audit/proof/{seq}`.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ProofParams {
     /// The size of the Merkle tree (the record number a signed head names); default: the
@@ -953,6 +978,8 @@ struct ProofParams {
     tree_size: Option<i64>,
 }
 
+/// One audit record with its inclusion proof (administrators).
+///
 /// One audit record and its RFC 9162 inclusion proof in the Merkle tree of the first
 /// `tree_size` records, with the signed head of that tree when this node kept it: what an
 /// agency checks alone with `jinguan audit check-proof`. Administrators.
@@ -989,11 +1016,14 @@ async fn audit_proof(
     Ok(json_ok(StatusCode::OK, &proof))
 }
 
-#[utoipa::path(post, path = "/api/declarations",
+/// File a declaration.
+#[utoipa::path(post, operation_id = "file_declaration", path = "/api/declarations",
     request_body(description = "a declaration: Jinguan's JSON form (docs/declaration-json.md), a single-window DecMessage (application/xml, text/xml; UTF-8 or GB2312/GBK by its prolog) or a UN/EDIFACT D.96B CUSDEC interchange (application/EDIFACT); docs/FORMATS.md",
-        content((Object = "application/json"), ("application/xml"), ("text/xml"), ("application/EDIFACT"))),
+        content((api_doc::DeclarationForm = "application/json"), ("application/xml"), ("text/xml"), ("application/EDIFACT"))),
     params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing (a DecMessage may carry it in DecSign/ClientSeqNo, a CUSDEC in BGM 1004)")),
-    responses((status = 201, description = "filed, accepted and numbered; in the format `Accept` asks: JSON, `application/xml` (the filing's DEC_RESULT receipts) or `application/EDIFACT` (a CUSRES)"), (status = 200, description = "a retry: the first result"),
+    responses((status = 201, description = "filed, accepted and numbered; in the format `Accept` asks: JSON, `application/xml` (the filing's DEC_RESULT receipts) or `application/EDIFACT` (a CUSRES)",
+            content((api_doc::Filing = "application/json"), ("application/xml"), ("application/EDIFACT"))),
+        (status = 200, description = "a retry: the first result", content((api_doc::Filing = "application/json"), ("application/xml"), ("application/EDIFACT"))),
         (status = 422, description = "invalid, or rejected by automatic review (recorded)"),
         (status = 503, description = "`store_unavailable`: the store cannot write now (database unreachable, disk full); the filing was NOT recorded. Retry after `Retry-After` seconds with the same `Client-Seq-No`: a filing recorded once is never recorded twice")))]
 async fn submit(
@@ -1037,9 +1067,10 @@ fn parse_id(id: &str) -> Result<DeclarationKey, ApiError> {
         .ok_or_else(ApiError::not_found)
 }
 
-#[utoipa::path(get, path = "/api/declarations/{id}",
+/// One declaration with its events, notices, tax and re-fileable form.
+#[utoipa::path(get, operation_id = "get_declaration", path = "/api/declarations/{id}",
     params(("id" = i64, Path, description = "declaration id")),
-    responses((status = 200, description = "the declaration with its events, notices and tax breakdown"), (status = 404, description = "no such declaration, or not visible to you")))]
+    responses((status = 200, description = "the declaration with its events, notices and tax breakdown, and `form`: the same declaration in the filing form, to file again as it is", body = api_doc::DeclarationDetail), (status = 404, description = "no such declaration, or not visible to you")))]
 async fn get_one(
     State(svc): State<Svc>,
     headers: HeaderMap,
@@ -1205,9 +1236,10 @@ async fn step(
 // OpenAPI
 
 macro_rules! step_docs {
-    ($($fn:ident, $path:literal, $body:ty, $what:literal;)*) => {
+    ($($fn:ident, $path:literal, $body:ty, $summary:literal, $what:literal;)*) => {
         $(
-            #[utoipa::path(post, path = $path, request_body = $body,
+            #[doc = $summary]
+            #[utoipa::path(post, path = $path, operation_id = stringify!($fn), request_body = $body,
                 params(("id" = i64, Path, description = "declaration id")),
                 responses((status = 200, description = $what), (status = 403, description = "not allowed"),
                     (status = 404, description = "not found or not visible"), (status = 409, description = "not allowed in the current status"),
@@ -1218,21 +1250,26 @@ macro_rules! step_docs {
     };
 }
 
-step_docs! {
-    doc_amendment, "/api/declarations/{id}/amendment-request", AmendmentBody, "amendment requested (enterprise)";
-    doc_cancellation, "/api/declarations/{id}/cancellation-request", ReasonBody, "cancellation requested (enterprise)";
-    doc_review, "/api/declarations/{id}/review", ExaminationBody, "document review recorded (reviewer)";
-    doc_inspection_order, "/api/declarations/{id}/inspection-order", ReasonBody, "inspection ordered (reviewer)";
-    doc_inspection, "/api/declarations/{id}/inspection", ExaminationBody, "inspection recorded (inspector)";
-    doc_assess, "/api/declarations/{id}/assess", EmptyBody, "taxes assessed, notices issued (tax officer)";
-    doc_release, "/api/declarations/{id}/release", EmptyBody, "released (release officer)";
-    doc_guarantee, "/api/declarations/{id}/guarantee-release", GuaranteeBody, "released against a guarantee (release officer)";
-    doc_close, "/api/declarations/{id}/close", EmptyBody, "import closed (release officer)";
-    doc_exit, "/api/declarations/{id}/exit-confirmation", ExitBody, "export exit confirmed and closed (release officer)";
-    doc_approve, "/api/declarations/{id}/request-approval", ReasonBody, "request approved (reviewer)";
-    doc_refuse, "/api/declarations/{id}/request-refusal", ReasonBody, "request refused (reviewer)";
-    doc_suspend, "/api/declarations/{id}/suspend", SuspendBody, "suspended (anti-smuggling)";
-    doc_unsuspend, "/api/declarations/{id}/unsuspend", ReasonBody, "resumed (anti-smuggling)";
+/// The steps as the document lists them (one handler, [`step`], serves them all).
+mod doc {
+    use super::*;
+
+    step_docs! {
+        request_amendment, "/api/declarations/{id}/amendment-request", AmendmentBody, "Request an amendment of a declaration.", "amendment requested (enterprise)";
+        request_cancellation, "/api/declarations/{id}/cancellation-request", ReasonBody, "Request the cancellation of a declaration.", "cancellation requested (enterprise)";
+        record_review, "/api/declarations/{id}/review", ExaminationBody, "Record a document review.", "document review recorded (reviewer)";
+        order_inspection, "/api/declarations/{id}/inspection-order", ReasonBody, "Order an inspection.", "inspection ordered (reviewer)";
+        record_inspection, "/api/declarations/{id}/inspection", ExaminationBody, "Record an inspection.", "inspection recorded (inspector)";
+        assess, "/api/declarations/{id}/assess", EmptyBody, "Assess taxes and issue the payment notices.", "taxes assessed, notices issued (tax officer)";
+        release, "/api/declarations/{id}/release", EmptyBody, "Release the goods.", "released (release officer)";
+        release_against_guarantee, "/api/declarations/{id}/guarantee-release", GuaranteeBody, "Release the goods against a guarantee.", "released against a guarantee (release officer)";
+        close, "/api/declarations/{id}/close", EmptyBody, "Close an import.", "import closed (release officer)";
+        confirm_exit, "/api/declarations/{id}/exit-confirmation", ExitBody, "Confirm an export's exit and close it.", "export exit confirmed and closed (release officer)";
+        approve_request, "/api/declarations/{id}/request-approval", ReasonBody, "Approve an amendment or cancellation request.", "request approved (reviewer)";
+        refuse_request, "/api/declarations/{id}/request-refusal", ReasonBody, "Refuse an amendment or cancellation request.", "request refused (reviewer)";
+        suspend, "/api/declarations/{id}/suspend", SuspendBody, "Suspend a declaration for an anti-smuggling case.", "suspended (anti-smuggling)";
+        unsuspend, "/api/declarations/{id}/unsuspend", ReasonBody, "Resume a suspended declaration.", "resumed (anti-smuggling)";
+    }
 }
 
 /// The OpenAPI document of the API.
@@ -1244,6 +1281,7 @@ step_docs! {
     ),
     paths(
         health,
+        openapi,
         alive,
         ready,
         change_password,
@@ -1265,20 +1303,20 @@ step_docs! {
         notifications_api::list,
         notifications_api::stream,
         get_one,
-        doc_amendment,
-        doc_cancellation,
-        doc_review,
-        doc_inspection_order,
-        doc_inspection,
-        doc_assess,
-        doc_release,
-        doc_guarantee,
-        doc_close,
-        doc_exit,
-        doc_approve,
-        doc_refuse,
-        doc_suspend,
-        doc_unsuspend,
+        doc::request_amendment,
+        doc::request_cancellation,
+        doc::record_review,
+        doc::order_inspection,
+        doc::record_inspection,
+        doc::assess,
+        doc::release,
+        doc::release_against_guarantee,
+        doc::close,
+        doc::confirm_exit,
+        doc::approve_request,
+        doc::refuse_request,
+        doc::suspend,
+        doc::unsuspend,
         ui_api::codes,
         ui_api::check,
         ui_api::stats_summary,

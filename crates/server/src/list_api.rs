@@ -17,6 +17,7 @@ use crate::{blocking, json_ok, principal, ApiError, Svc, PAGE_DEFAULT};
 
 /// Listing filters, sort and page (query string).
 #[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation of the parameters only: they are read one by one.
 pub struct ListParams {
     /// A status (`submitted`, `accepted`, `released`, …).
@@ -371,9 +372,10 @@ fn query_problem(e: axum::extract::rejection::QueryRejection) -> ApiError {
     ))
 }
 
-#[utoipa::path(get, path = "/api/declarations", params(ListParams),
+/// List declarations.
+#[utoipa::path(get, operation_id = "list_declarations", path = "/api/declarations", params(ListParams),
     responses(
-        (status = 200, description = "with `q`, `sort` or `page`: `{items, total, page, pages, limit}` (pages by number, sorted); otherwise `{items, next_cursor}` (newest first, by cursor)"),
+        (status = 200, description = "with `q`, `sort` or `page`: `{items, total, page, pages, limit}` (pages by number, sorted); otherwise `{items, next_cursor}` (newest first, by cursor)", body = crate::api_doc::DeclarationPage),
         (status = 422, description = "every bad parameter listed, each with its field and messages in Chinese and English")))]
 pub(crate) async fn list(
     State(svc): State<Svc>,
@@ -413,7 +415,8 @@ pub(crate) async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/api/declarations/export", params(ListParams),
+/// Export the declarations list as CSV or Excel.
+#[utoipa::path(get, operation_id = "export_declarations", path = "/api/declarations/export", params(ListParams),
     responses(
         (status = 200, description = "every declaration the list with the same parameters shows (all its pages, in its order; the caller's own only), as CSV (UTF-8 with BOM) or an .xlsx workbook"),
         (status = 422, description = "a bad parameter, or more than 10 000 rows: narrow the filter")))]

@@ -175,7 +175,8 @@ fn query_problem(e: axum::extract::rejection::QueryRejection) -> ApiError {
     ))
 }
 
-#[utoipa::path(get, path = "/api/notifications",
+/// The caller's notifications.
+#[utoipa::path(get, operation_id = "list_notifications", path = "/api/notifications",
     params(
         ("after" = Option<String>, Query, description = "a cursor an earlier answer gave: what happened after it, oldest first"),
         ("before" = Option<String>, Query, description = "a cursor (`older` of an answer): the newest before it"),
@@ -313,7 +314,8 @@ impl Live {
     }
 }
 
-#[utoipa::path(get, path = "/api/notifications/stream",
+/// The caller's notifications, live (server-sent events).
+#[utoipa::path(get, operation_id = "stream_notifications", path = "/api/notifications/stream",
     params(
         ("Last-Event-ID" = Option<String>, Header, description = "the cursor to resume after (an EventSource sends it when it reconnects)"),
         ("after" = Option<String>, Query, description = "the cursor to start after, when there is no Last-Event-ID; neither: from now")),

@@ -52,7 +52,8 @@ pub(crate) struct GrantBody {
     max_value_fen: Option<i64>,
 }
 
-#[utoipa::path(post, path = "/api/authorities", request_body = GrantBody,
+/// Grant a power of attorney to a broker.
+#[utoipa::path(post, operation_id = "grant_authority", path = "/api/authorities", request_body = GrantBody,
     responses((status = 201, description = "granted, with its standing"),
         (status = 403, description = "not an enterprise user"),
         (status = 422, description = "every problem with its field, in Chinese and English")))]
@@ -67,7 +68,8 @@ async fn grant(
     Ok(json_ok(StatusCode::CREATED, &a))
 }
 
-#[utoipa::path(get, path = "/api/authorities",
+/// Powers of attorney granted and held.
+#[utoipa::path(get, operation_id = "list_authorities", path = "/api/authorities",
     responses((status = 200, description = "the powers of attorney the enterprise granted and those it holds as a broker, each with its standing and use"),
         (status = 403, description = "not an enterprise user")))]
 async fn list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -76,7 +78,8 @@ async fn list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, Ap
     Ok(json_ok(StatusCode::OK, &v))
 }
 
-#[utoipa::path(post, path = "/api/authorities/{id}/revoke",
+/// Revoke a power of attorney.
+#[utoipa::path(post, operation_id = "revoke_authority", path = "/api/authorities/{id}/revoke",
     params(("id" = i64, Path, description = "the power of attorney")),
     responses((status = 200, description = "revoked: filings after this are refused"),
         (status = 404, description = "no such authority granted by this enterprise"),
@@ -92,12 +95,14 @@ async fn revoke(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LimitQuery {
     /// 1 to 500 (default 100).
     limit: Option<u32>,
 }
 
+/// The declarations a broker filed for its principals.
 #[utoipa::path(get, path = "/api/authorities/declarations", params(LimitQuery),
     responses((status = 200, description = "the declarations the signed-in broker filed for its principals, newest first")))]
 async fn agent_declarations(
@@ -129,6 +134,7 @@ pub(crate) struct OpenCaseBody {
     summary: String,
 }
 
+/// Open an anti-smuggling case.
 #[utoipa::path(post, path = "/api/cases", request_body = OpenCaseBody,
     responses((status = 201, description = "opened, numbered <office>JS<year><serial>"),
         (status = 403, description = "not an anti-smuggling officer of that office"),
@@ -145,12 +151,14 @@ async fn open_case(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CaseQuery {
     /// `open` or `closed`.
     status: Option<String>,
 }
 
+/// List anti-smuggling cases.
 #[utoipa::path(get, path = "/api/cases", params(CaseQuery),
     responses((status = 200, description = "the cases of the officer's offices, newest first"),
         (status = 403, description = "not an anti-smuggling officer")))]
@@ -178,6 +186,7 @@ async fn list_cases(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
+/// One anti-smuggling case.
 #[utoipa::path(get, path = "/api/cases/{id}",
     params(("id" = i64, Path, description = "the case")),
     responses((status = 200, description = "the case with its links, seizures, penalties and hearings"),
@@ -202,6 +211,7 @@ pub(crate) struct CaseStepBody {
     step: String,
 }
 
+/// Take a step on an anti-smuggling case.
 #[utoipa::path(post, path = "/api/cases/{id}/steps", request_body = CaseStepBody,
     params(("id" = i64, Path, description = "the case")),
     responses((status = 200, description = "the case after the step (a penalty carries the credit change it triggered)"),

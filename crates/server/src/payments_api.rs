@@ -56,6 +56,7 @@ pub(crate) struct ConfirmBody {
 
 /// Which bank and day to reconcile.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReconcileParams {
     /// The bank user's code; a bank user: its own (the default); tax officers: required.
@@ -65,7 +66,8 @@ pub(crate) struct ReconcileParams {
     day: Option<NaiveDate>,
 }
 
-#[utoipa::path(get, path = "/api/notices/{notice_no}",
+/// One payment notice with the amount due today.
+#[utoipa::path(get, operation_id = "get_notice", path = "/api/notices/{notice_no}",
     params(("notice_no" = String, Path, description = "payment notice number")),
     responses((status = 200, description = "the notice: issue date, due date, surcharge so far and amount due today (or what was paid)"),
         (status = 404, description = "unknown, or not visible to the caller")))]
@@ -79,7 +81,8 @@ async fn notice(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
-#[utoipa::path(post, path = "/api/notices/{notice_no}/payment-initiation", request_body = InitiationBody,
+/// Initiate a notice's payment through a bank.
+#[utoipa::path(post, operation_id = "initiate_payment", path = "/api/notices/{notice_no}/payment-initiation", request_body = InitiationBody,
     params(("notice_no" = String, Path, description = "payment notice number")),
     responses((status = 201, description = "initiated: the notice with the amount due today"),
         (status = 403, description = "not the declarant"),
@@ -98,7 +101,8 @@ async fn initiate(
     Ok(json_ok(StatusCode::CREATED, &v))
 }
 
-#[utoipa::path(post, path = "/api/bank/payments", request_body = ConfirmBody,
+/// Confirm a notice's payment (bank).
+#[utoipa::path(post, operation_id = "confirm_payment", path = "/api/bank/payments", request_body = ConfirmBody,
     responses((status = 201, description = "paid: the receipt (the same again for a repeated confirmation)"),
         (status = 403, description = "not a bank user"),
         (status = 404, description = "unknown notice, or not initiated through this bank"),
@@ -115,6 +119,7 @@ async fn confirm(
     Ok(json_ok(StatusCode::CREATED, &r))
 }
 
+/// A bank's day of payments with every mismatch.
 #[utoipa::path(get, path = "/api/bank/reconciliation", params(ReconcileParams),
     responses((status = 200, description = "the notices paid through the bank that day, its confirmations, and every mismatch"),
         (status = 403, description = "not a bank user or tax officer, or another bank's"),

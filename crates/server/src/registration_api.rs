@@ -62,6 +62,7 @@ pub(crate) struct SignUpBody {
     admin_password: String,
 }
 
+/// Register an enterprise with customs (sign-up).
 #[utoipa::path(post, path = "/api/registrations/sign-up", request_body = SignUpBody,
     responses((status = 201, description = "registered: a consignee effective with its 10-digit customs code, a broker pending review; the first administrator can sign in"),
         (status = 409, description = "the USCC is registered already (pending or in force), or the login is taken"),
@@ -133,13 +134,15 @@ const SIGN_UP_FIELDS: [&str; 10] = [
 ];
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusQuery {
     /// `pending_review`, `effective`, `refused` or `cancelled`.
     status: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/registrations", params(StatusQuery),
+/// List customs registrations (reviewer).
+#[utoipa::path(get, operation_id = "list_registrations", path = "/api/registrations", params(StatusQuery),
     responses((status = 200, description = "the registrations of the reviewer's offices, newest first"),
         (status = 403, description = "not an officer with the reviewer duty")))]
 async fn list(
@@ -163,7 +166,8 @@ async fn list(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
-#[utoipa::path(get, path = "/api/registrations/mine",
+/// The signed-in enterprise's registration.
+#[utoipa::path(get, operation_id = "my_registration", path = "/api/registrations/mine",
     responses((status = 200, description = "the signed-in enterprise user's registration"),
         (status = 404, description = "the enterprise has no registration on record")))]
 async fn mine(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -172,7 +176,8 @@ async fn mine(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, Ap
     Ok(json_ok(StatusCode::OK, &v))
 }
 
-#[utoipa::path(get, path = "/api/registrations/{id}",
+/// One customs registration with its changes.
+#[utoipa::path(get, operation_id = "get_registration", path = "/api/registrations/{id}",
     params(("id" = i64, Path, description = "the registration")),
     responses((status = 200, description = "the registration with its changes"),
         (status = 404, description = "not the user's enterprise, nor of the reviewer's offices")))]
@@ -195,7 +200,8 @@ pub(crate) struct ReviewBody {
     expected_version: Option<u64>,
 }
 
-#[utoipa::path(post, path = "/api/registrations/{id}/review", request_body = ReviewBody,
+/// Approve or refuse a registration.
+#[utoipa::path(post, operation_id = "review_registration", path = "/api/registrations/{id}/review", request_body = ReviewBody,
     params(("id" = i64, Path, description = "the registration")),
     responses((status = 200, description = "approved (effective, with its customs code) or refused"),
         (status = 404, description = "not of the reviewer's offices"),
@@ -218,6 +224,7 @@ async fn review(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RegistrationChangeBody)]
 pub(crate) struct ChangeBody {
     expected_version: Option<u64>,
     name: String,
@@ -227,7 +234,8 @@ pub(crate) struct ChangeBody {
     economic_type: String,
 }
 
-#[utoipa::path(post, path = "/api/registrations/{id}/change", request_body = ChangeBody,
+/// Change a registration's details.
+#[utoipa::path(post, operation_id = "change_registration", path = "/api/registrations/{id}/change", request_body = ChangeBody,
     params(("id" = i64, Path, description = "the registration")),
     responses((status = 200, description = "changed (the former details kept in `changes`)"),
         (status = 403, description = "not the enterprise's administrator"),
@@ -263,7 +271,8 @@ pub(crate) struct CancelBody {
     expected_version: Option<u64>,
 }
 
-#[utoipa::path(post, path = "/api/registrations/{id}/cancel", request_body = CancelBody,
+/// Cancel a registration.
+#[utoipa::path(post, operation_id = "cancel_registration", path = "/api/registrations/{id}/cancel", request_body = CancelBody,
     params(("id" = i64, Path, description = "the registration")),
     responses((status = 200, description = "cancelled: the enterprise files nothing more"),
         (status = 403, description = "neither the enterprise's administrator nor a reviewer of its office"),
@@ -284,7 +293,8 @@ async fn cancel(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
-#[utoipa::path(get, path = "/api/enterprise/users",
+/// The users of the administrator's enterprise.
+#[utoipa::path(get, operation_id = "list_enterprise_users", path = "/api/enterprise/users",
     responses((status = 200, description = "the users of the administrator's enterprise with their roles"),
         (status = 403, description = "not an enterprise administrator")))]
 async fn users(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -303,7 +313,8 @@ pub(crate) struct NewEnterpriseUserBody {
     roles: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/enterprise/users", request_body = NewEnterpriseUserBody,
+/// Add a user to the administrator's enterprise.
+#[utoipa::path(post, operation_id = "add_enterprise_user", path = "/api/enterprise/users", request_body = NewEnterpriseUserBody,
     responses((status = 201, description = "created, bound to the administrator's enterprise"),
         (status = 403, description = "not an enterprise administrator"),
         (status = 409, description = "the login is taken"),
@@ -329,7 +340,8 @@ pub(crate) struct RolesBody {
     roles: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/enterprise/users/{login}/roles", request_body = RolesBody,
+/// Replace an enterprise user's roles.
+#[utoipa::path(post, operation_id = "set_enterprise_user_roles", path = "/api/enterprise/users/{login}/roles", request_body = RolesBody,
     params(("login" = String, Path, description = "a user of the administrator's enterprise")),
     responses((status = 200, description = "the roles replaced"),
         (status = 403, description = "not an enterprise administrator"),
@@ -347,7 +359,8 @@ async fn set_roles(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
-#[utoipa::path(post, path = "/api/enterprise/users/{login}/disable",
+/// Disable an enterprise user.
+#[utoipa::path(post, operation_id = "disable_enterprise_user", path = "/api/enterprise/users/{login}/disable",
     params(("login" = String, Path, description = "a user of the administrator's enterprise")),
     responses((status = 200, description = "disabled; its sessions ended"),
         (status = 404, description = "no such user in this enterprise")))]
@@ -364,7 +377,8 @@ async fn disable(
     ))
 }
 
-#[utoipa::path(post, path = "/api/enterprise/users/{login}/enable",
+/// Enable an enterprise user.
+#[utoipa::path(post, operation_id = "enable_enterprise_user", path = "/api/enterprise/users/{login}/enable",
     params(("login" = String, Path, description = "a user of the administrator's enterprise")),
     responses((status = 200, description = "enabled"),
         (status = 404, description = "no such user in this enterprise")))]

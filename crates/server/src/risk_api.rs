@@ -90,12 +90,13 @@ pub(crate) struct SamplingBody {
     classes: Vec<ClassRatesBody>,
     /// Price-check thresholds (docs/RISK.md "Price checks"): `min_observations`, `max_ratio`
     /// and `min_robust_z` (decimals as strings), `lane`, `inspection`; all five when given.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::api_doc::PriceCheckPolicy>)]
     price_check: Option<app::risk_desk::PriceCheckPolicy>,
     /// The version read before editing (0 while the default runs); another answers 409.
     expected_version: u64,
 }
 
+/// The risk rules in force.
 #[utoipa::path(get, path = "/api/risk/rules",
     responses((status = 200, description = "the rules the analyst manages, with the version and fingerprint")))]
 async fn get_rules(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -104,6 +105,7 @@ async fn get_rules(State(svc): State<Svc>, headers: HeaderMap) -> Result<Respons
     Ok(json_ok(StatusCode::OK, &view))
 }
 
+/// Replace the risk rules.
 #[utoipa::path(put, path = "/api/risk/rules", request_body = RulesBody,
     responses((status = 200, description = "stored as a new version and in force"),
         (status = 422, description = "every error, with its line and field"),
@@ -119,6 +121,7 @@ async fn put_rules(
     Ok(json_ok(StatusCode::OK, &view))
 }
 
+/// The watch list in force.
 #[utoipa::path(get, path = "/api/risk/watch-list",
     responses((status = 200, description = "the entries in force")))]
 async fn watch_list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -127,6 +130,7 @@ async fn watch_list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Respon
     Ok(json_ok(StatusCode::OK, &list))
 }
 
+/// Add a watch-list entry.
 #[utoipa::path(post, path = "/api/risk/watch-list", request_body = WatchBody,
     responses((status = 201, description = "added and in force")))]
 async fn add_watch(
@@ -151,6 +155,7 @@ async fn add_watch(
     ))
 }
 
+/// Remove a watch-list entry.
 #[utoipa::path(delete, path = "/api/risk/watch-list/{id}",
     params(("id" = i64, Path, description = "watch-list entry id")),
     responses((status = 204, description = "removed")))]
@@ -174,6 +179,7 @@ async fn remove_watch(
     ))
 }
 
+/// Record an enterprise's credit class.
 #[utoipa::path(put, path = "/api/risk/credit-classes/{uscc}", request_body = CreditClassBody,
     params(("uscc" = String, Path, description = "the enterprise's USCC")),
     responses((status = 200, description = "recorded with its reason in the credit history; in force for its next filing"),
@@ -202,7 +208,8 @@ async fn set_credit_class(
     ))
 }
 
-#[utoipa::path(get, path = "/api/risk/report",
+/// Hit rate and effect of every risk rule.
+#[utoipa::path(get, operation_id = "risk_report", path = "/api/risk/report",
     responses((status = 200, description = "hit rate and effect (lift) of every rule and check")))]
 async fn report(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (p, _) = principal(&svc, &headers).await?;
@@ -210,6 +217,7 @@ async fn report(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, 
     Ok(json_ok(StatusCode::OK, &r))
 }
 
+/// The sampling seed, rates and price thresholds.
 #[utoipa::path(get, path = "/api/risk/sampling",
     responses((status = 200, description = "the published sampling seed, each credit class's rates and the price-check thresholds")))]
 async fn sampling(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -218,6 +226,7 @@ async fn sampling(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response
     Ok(json_ok(StatusCode::OK, &v))
 }
 
+/// Replace the sampling policy.
 #[utoipa::path(put, path = "/api/risk/sampling", request_body = SamplingBody,
     responses((status = 200, description = "stored as a new version and in force for the next declaration"),
         (status = 403, description = "not a risk analyst of HQ"),
@@ -248,6 +257,7 @@ async fn put_sampling(
     Ok(json_ok(StatusCode::OK, &v))
 }
 
+/// Stored versions of the risk policy.
 #[utoipa::path(get, path = "/api/risk/sampling/history",
     responses((status = 200, description = "stored versions of the risk policy, newest first (at most 100)")))]
 async fn sampling_history(
@@ -271,6 +281,7 @@ async fn sampling_history(
     Ok(json_ok(StatusCode::OK, &versions))
 }
 
+/// Rebuild the reference prices.
 #[utoipa::path(post, path = "/api/risk/prices/refresh",
     responses((status = 200, description = "reference prices rebuilt from released declarations")))]
 async fn refresh_prices(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, ApiError> {

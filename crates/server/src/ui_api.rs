@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::{blocking, body_bytes, invalid, json_ok, principal, require_json, ApiError, Svc};
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CodesParams {
     /// A code prefix or part of a Chinese or English name; empty: the whole table (first rows).
@@ -23,6 +24,7 @@ pub struct CodesParams {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     /// An office (and those below it); default the caller's scope.
@@ -43,6 +45,7 @@ fn bad_query(e: QueryRejection) -> ApiError {
     )
 }
 
+/// Look up a code table.
 #[utoipa::path(get, path = "/api/codes/{table}", params(("table" = String, Path, description = "offices, trade_modes, countries, currencies, units, tariff, …"), CodesParams),
     responses((status = 200, description = "matching rows (at most 50) and whether there were more"), (status = 404, description = "no such table")))]
 pub(crate) async fn codes(
@@ -55,8 +58,9 @@ pub(crate) async fn codes(
     Ok(json_ok(StatusCode::OK, &rows))
 }
 
+/// Check a declaration without filing it.
 #[utoipa::path(post, path = "/api/declarations/check",
-    request_body(content = Object, description = "a declaration in Jinguan's JSON form"),
+    request_body(content = crate::api_doc::DeclarationForm, description = "a declaration in Jinguan's JSON form"),
     responses((status = 200, description = "{problems:[…]}: every problem filing would report; nothing is recorded"), (status = 403, description = "not an enterprise")))]
 pub(crate) async fn check(
     State(svc): State<Svc>,
@@ -95,6 +99,7 @@ fn bound(field: &str, v: Option<&str>, end: bool) -> Result<Option<DateTime<Utc>
     Ok(domain::time::china_midnight(date))
 }
 
+/// The dashboard's volumes, lanes and clearance times.
 #[utoipa::path(get, path = "/api/stats/summary", params(StatsParams),
     responses((status = 200, description = "volumes today and this month, lane mix, clearance times (median, p90: histogram buckets of two significant figures), top commodities and partners, by office, all from the store's daily aggregates (nothing sampled; the period is counted in whole Beijing days, `from` and `to` in the answer); the exchange's health (outbox counts per agency, the feed's signing key)"),
         (status = 403, description = "not a statistician, or the office is outside your scope")))]
@@ -124,6 +129,7 @@ pub(crate) async fn stats_summary(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseParams {
     /// Group by: month, flow, chapter, hs4, hs6, hs8, partner, trade_mode, transport_mode,
@@ -141,6 +147,7 @@ pub struct WarehouseParams {
     pub limit: Option<u32>,
 }
 
+/// Trade statistics from the warehouse.
 #[utoipa::path(get, path = "/api/stats/warehouse", params(WarehouseParams),
     responses((status = 200, description = "trade by the dimension asked (CNY fen, USD cents; exports and imports), largest first"),
         (status = 422, description = "bad dimension, month, filter or limit (each problem with its field, zh and en)"), (status = 403, description = "not a statistician"),
@@ -223,6 +230,7 @@ pub(crate) async fn stats_warehouse(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BulletinParams {
     /// The month, `YYYY-MM`.
@@ -231,6 +239,7 @@ pub struct BulletinParams {
     pub format: Option<String>,
 }
 
+/// The monthly statistics bulletin.
 #[utoipa::path(get, path = "/api/stats/bulletin", params(BulletinParams),
     responses((status = 200, description = "the monthly bulletin as a CSV or Excel file"),
         (status = 422, description = "bad month or format (each problem with its field, zh and en)"), (status = 403, description = "not a statistician"),

@@ -101,6 +101,7 @@ pub(crate) fn parse_step(name: &str, headers: &HeaderMap, bytes: &[u8]) -> Resul
     })
 }
 
+/// Every version of a declaration.
 #[utoipa::path(get, path = "/api/declarations/{id}/versions",
     params(("id" = i64, Path, description = "declaration id, pre-entry or declaration number")),
     responses((status = 200, description = "every version, oldest first: the filing, then each amendment or correction with who, when, why, its differences and its re-assessment"),
@@ -117,9 +118,10 @@ pub(crate) async fn versions(
 }
 
 macro_rules! docs {
-    ($($fn:ident, $path:literal, $body:ty, $what:literal;)*) => {
+    ($($fn:ident, $path:literal, $body:ty, $summary:literal, $what:literal;)*) => {
         $(
-            #[utoipa::path(post, path = $path, request_body = $body,
+            #[doc = $summary]
+            #[utoipa::path(post, path = $path, operation_id = stringify!($fn), request_body = $body,
                 params(("id" = i64, Path, description = "declaration id")),
                 responses((status = 200, description = $what), (status = 403, description = "not allowed"),
                     (status = 404, description = "not found or not visible"), (status = 409, description = "not allowed in the current status, or out of time"),
@@ -131,20 +133,20 @@ macro_rules! docs {
 }
 
 docs! {
-    doc_correction, "/api/declarations/{id}/correction", CorrectionBody, "a new version with the officer and the reason, re-assessed (reviewer)";
-    doc_refund_request, "/api/declarations/{id}/refund-request", RefundBody, "refund requested within its period (enterprise)";
-    doc_refund_approval, "/api/declarations/{id}/refund-approval", RefundDecisionBody, "refund approved with its interest; duty_refunded.v1 to the tax agency (tax officer)";
-    doc_refund_refusal, "/api/declarations/{id}/refund-refusal", RefundDecisionBody, "refund refused with the reason (tax officer)";
+    record_correction, "/api/declarations/{id}/correction", CorrectionBody, "Correct a declaration: a new version (officer).", "a new version with the officer and the reason, re-assessed (reviewer)";
+    request_refund, "/api/declarations/{id}/refund-request", RefundBody, "Request a refund of duties paid.", "refund requested within its period (enterprise)";
+    approve_refund, "/api/declarations/{id}/refund-approval", RefundDecisionBody, "Approve a refund.", "refund approved with its interest; duty_refunded.v1 to the tax agency (tax officer)";
+    refuse_refund, "/api/declarations/{id}/refund-refusal", RefundDecisionBody, "Refuse a refund.", "refund refused with the reason (tax officer)";
 }
 
 #[derive(OpenApi)]
 #[openapi(
     paths(
         versions,
-        doc_correction,
-        doc_refund_request,
-        doc_refund_approval,
-        doc_refund_refusal
+        record_correction,
+        request_refund,
+        approve_refund,
+        refuse_refund
     ),
     components(schemas(CorrectionBody, RefundBody, RefundDecisionBody))
 )]

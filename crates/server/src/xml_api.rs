@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<Svc> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ParseXmlParams {
     /// `import` or `export`: used only when the file carries no I/E flag (`DecHead/IEFlag`).
@@ -73,6 +74,7 @@ fn direction_hint(q: &ParseXmlParams) -> Result<Option<Direction>, ApiError> {
     }
 }
 
+/// Read a DecMessage XML into the JSON form (nothing filed).
 #[utoipa::path(post, path = "/api/declarations/parse-xml", params(ParseXmlParams),
     request_body(description = "a single-window declaration message <DecMessage> (UTF-8, or GB2312/GBK as its XML prolog declares); at most 1 MiB",
         content(("application/xml"), ("text/xml"))),
