@@ -86,8 +86,14 @@ fn main() {
         let form = declaration_with(items);
         let docs: [(&str, Vec<u8>); 4] = [
             ("json", serde_json::to_vec(&form).expect("serialises")),
-            ("decmessage", decmessage::print(&form, Some("B1")).into_bytes()),
-            ("cusdec", cusdec::print(&form, Some("B1"), &env).into_bytes()),
+            (
+                "decmessage",
+                decmessage::print(&form, Some("B1")).into_bytes(),
+            ),
+            (
+                "cusdec",
+                cusdec::print(&form, Some("B1"), &env).into_bytes(),
+            ),
             ("wcodm", wcodm::print(&form, Some("B1")).into_bytes()),
         ];
         let read = |name: &str, bytes: &[u8]| -> DeclarationForm {
@@ -137,13 +143,20 @@ fn main() {
     }
     let (_, load_after) = machine();
     println!("load average after: {load_after}");
-    println!("one core. read = the document into the JSON form; filings/s = read + validate against the");
+    println!(
+        "one core. read = the document into the JSON form; filings/s = read + validate against the"
+    );
     println!("shipped reference data (what a filing costs before the durable write, the same for every format).");
     println!("vs JSON = filings/s of the format ÷ filings/s of the JSON form, same run.");
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let path = std::path::Path::new(&dir).join("bench-formats.json");
     let doc = serde_json::json!({"cpu": cpu, "load_before": load_before, "load_after": load_after, "results": results});
-    if std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap_or_default()).is_ok() {
+    if std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )
+    .is_ok()
+    {
         println!("results written to {}", path.display());
     }
 }

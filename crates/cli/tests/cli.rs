@@ -956,7 +956,15 @@ fn convert_between_formats() {
     let data = tempfile::tempdir().unwrap();
     let convert = |from: &str, to: &str, input: &[u8]| -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_jinguan"))
-            .args(["convert", "--from", from, "--to", to, "--client-seq-no", "CV-1"])
+            .args([
+                "convert",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--client-seq-no",
+                "CV-1",
+            ])
             .arg("--data-dir")
             .arg(data.path())
             .current_dir(root())
@@ -975,17 +983,38 @@ fn convert_between_formats() {
 
     // From the file: JSON → WCO.
     let o = jinguan(
-        &["convert", "--from", "json", "--to", "wcodm", example.to_str().unwrap()],
+        &[
+            "convert",
+            "--from",
+            "json",
+            "--to",
+            "wcodm",
+            example.to_str().unwrap(),
+        ],
         data.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let wco = o.stdout;
     assert!(String::from_utf8_lossy(&wco).contains("urn:wco:datamodel:WCO:DEC-DMS:2"));
     // Then through standard input: WCO → CUSDEC → DecMessage → JSON.
     let mut doc = wco;
-    for (from, to) in [("wcodm", "cusdec"), ("cusdec", "decmessage"), ("decmessage", "json")] {
+    for (from, to) in [
+        ("wcodm", "cusdec"),
+        ("cusdec", "decmessage"),
+        ("decmessage", "json"),
+    ] {
         let o = convert(from, to, &doc);
-        assert_eq!(o.status.code(), Some(0), "{from} → {to}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{from} → {to}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         doc = o.stdout;
     }
     assert_eq!(domain::validate::parse_form(&doc).unwrap(), want);
@@ -998,12 +1027,22 @@ fn convert_between_formats() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("Declaration: namespace"), "{err}");
-    assert!(err.contains("须在命名空间") && err.contains("must be in the namespace"), "{err}");
+    assert!(
+        err.contains("须在命名空间") && err.contains("must be in the namespace"),
+        "{err}"
+    );
 
     // What the target cannot carry: refused, naming the field.
     let cosmetics = root().join("examples/import-ecommerce-cosmetics.json");
     let o = jinguan(
-        &["convert", "--from", "json", "--to", "decmessage", cosmetics.to_str().unwrap()],
+        &[
+            "convert",
+            "--from",
+            "json",
+            "--to",
+            "decmessage",
+            cosmetics.to_str().unwrap(),
+        ],
         data.path(),
     );
     assert_eq!(o.status.code(), Some(1));
@@ -1012,6 +1051,16 @@ fn convert_between_formats() {
     assert!(o.stdout.is_empty());
 
     // A missing file: exit 2.
-    let o = jinguan(&["convert", "--from", "json", "--to", "wcodm", "no-such-file.json"], data.path());
+    let o = jinguan(
+        &[
+            "convert",
+            "--from",
+            "json",
+            "--to",
+            "wcodm",
+            "no-such-file.json",
+        ],
+        data.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
 }

@@ -78,7 +78,12 @@ pub struct Filing {
     pub message_reference: String,
 }
 
-const MODES: &[(&str, &str)] = &[("1", "vessel"), ("2", "train"), ("3", "truck"), ("4", "flight")];
+const MODES: &[(&str, &str)] = &[
+    ("1", "vessel"),
+    ("2", "train"),
+    ("3", "truck"),
+    ("4", "flight"),
+];
 
 fn p(field: impl Into<String>, code: &'static str, zh: String, en: String) -> Problem {
     Problem::new(field, code, zh, en)
@@ -177,8 +182,18 @@ fn read(segments: &[Segment], sep: &Separators) -> Result<Manifest, Vec<Problem>
                 let v = &mut m.voyage;
                 once(&mut v.voyage_no, s.get(1, 0), "SG4 TDT.8028", &mut problems);
                 once(&mut v.mode, s.get(2, 0), "SG4 TDT.C220.8067", &mut problems);
-                once(&mut v.means_id, s.get(7, 0), "SG4 TDT.C222.8213", &mut problems);
-                once(&mut v.means_name, s.get(7, 3), "SG4 TDT.C222.8212", &mut problems);
+                once(
+                    &mut v.means_id,
+                    s.get(7, 0),
+                    "SG4 TDT.C222.8213",
+                    &mut problems,
+                );
+                once(
+                    &mut v.means_name,
+                    s.get(7, 3),
+                    "SG4 TDT.C222.8212",
+                    &mut problems,
+                );
             }
             "LOC" if bill_at.is_none() => {
                 let dir = match s.get(0, 0) {
@@ -462,11 +477,7 @@ pub fn print(m: &Manifest, env: &Envelope) -> String {
     let mut s = Vec::new();
     s.push(seg(
         "BGM",
-        &[
-            &["785", "", "", &o(&m.kind)],
-            &[&o(&m.manifest_id)],
-            &["9"],
-        ],
+        &[&["785", "", "", &o(&m.kind)], &[&o(&m.manifest_id)], &["9"]],
     ));
     let v = &m.voyage;
     s.push(seg(

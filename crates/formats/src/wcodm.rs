@@ -84,7 +84,11 @@ const BILL: &str = "705";
 const HS: &str = "HS";
 /// `ChargeDeduction/ChargesTypeCode` prefixes of the charges; the form's mark (1 rate,
 /// 2 per unit, 3 total) follows: `FR3`.
-const CHARGES: &[(&str, &str)] = &[("FR", "freight"), ("IN", "insurance"), ("OC", "other_charges")];
+const CHARGES: &[(&str, &str)] = &[
+    ("FR", "freight"),
+    ("IN", "insurance"),
+    ("OC", "other_charges"),
+];
 /// The Chinese transaction terms codes that are Incoterms (`TradeTerms/ConditionCode`); the
 /// others go to `TradeTerms/Description` as they are.
 const INCOTERMS: &[(&str, &str)] = &[("1", "CIF"), ("2", "CFR"), ("3", "FOB"), ("7", "EXW")];
@@ -419,7 +423,12 @@ fn country_in(v: Option<String>) -> Option<String> {
 
 fn statements(el: &El) -> Vec<(String, Option<String>)> {
     el.all("AdditionalInformation")
-        .filter_map(|s| Some((s.text(&["StatementCode"])?, s.text(&["StatementDescription"]))))
+        .filter_map(|s| {
+            Some((
+                s.text(&["StatementCode"])?,
+                s.text(&["StatementDescription"]),
+            ))
+        })
         .collect()
 }
 
@@ -494,9 +503,17 @@ fn map(d: &El) -> Result<DeclarationForm, Vec<Problem>> {
 
     // The overseas party and the trader, by direction.
     let (overseas_el, trader_el, owner_el) = if export {
-        (g.child("Consignee"), d.child("Exporter"), g.child("Consignor"))
+        (
+            g.child("Consignee"),
+            d.child("Exporter"),
+            g.child("Consignor"),
+        )
     } else {
-        (d.child("Exporter"), g.child("Importer"), g.child("Consignee"))
+        (
+            d.child("Exporter"),
+            g.child("Importer"),
+            g.child("Consignee"),
+        )
     };
     let trading_country = overseas_el.and_then(|o| o.text(&["Address", "CountryCode"]));
     let overseas_party = overseas_el.and_then(|o| {
@@ -530,8 +547,9 @@ fn map(d: &El) -> Result<DeclarationForm, Vec<Problem>> {
         })
     };
 
-    let transaction_terms = g.child("TradeTerms").and_then(|t| {
-        match t.text(&["ConditionCode"]) {
+    let transaction_terms = g
+        .child("TradeTerms")
+        .and_then(|t| match t.text(&["ConditionCode"]) {
             Some(c) => Some(
                 INCOTERMS
                     .iter()
@@ -539,8 +557,7 @@ fn map(d: &El) -> Result<DeclarationForm, Vec<Problem>> {
                     .map_or(c, |(code, _)| (*code).to_owned()),
             ),
             None => t.text(&["Description"]),
-        }
-    });
+        });
 
     let bill_no = g
         .all("PreviousDocument")
@@ -624,7 +641,12 @@ fn item(el: &El, export: bool) -> ItemForm {
     let text = |path: &[&str]| commodity.and_then(|c| c.text(path));
     let hs = commodity.and_then(|c| {
         c.all("Classification")
-            .find(|k| matches!(k.text(&["IdentificationTypeCode"]).as_deref(), Some(HS) | None))
+            .find(|k| {
+                matches!(
+                    k.text(&["IdentificationTypeCode"]).as_deref(),
+                    Some(HS) | None
+                )
+            })
             .and_then(|k| k.text(&["ID"]))
     });
     let origin = el.child("Origin");
@@ -646,7 +668,8 @@ fn item(el: &El, export: bool) -> ItemForm {
         second_unit: statement(&s, "SECOND-UNIT"),
         unit_price: number(statement(&s, "UNIT-PRICE")),
         total_price: number(text(&["InvoiceLine", "ItemChargeAmount"])),
-        currency: commodity.and_then(|c| c.attr(&["InvoiceLine", "ItemChargeAmount"], "currencyID")),
+        currency: commodity
+            .and_then(|c| c.attr(&["InvoiceLine", "ItemChargeAmount"], "currencyID")),
         origin_country: country_in(origin.and_then(|o| o.text(&["CountryCode"]))),
         destination_country: country_in(destination.and_then(|o| o.text(&["CountryCode"]))),
         district: if export {
@@ -820,7 +843,10 @@ pub fn print(form: &DeclarationForm, client_seq_no: Option<&str>) -> String {
     let type_code = format!("{prefix}{}", form.entry_type.as_deref().unwrap_or(""));
     o.leaf("TypeCode", (!type_code.is_empty()).then_some(&type_code));
     let count = form.items.len().to_string();
-    o.leaf("GoodsItemQuantity", (!form.items.is_empty()).then_some(&count));
+    o.leaf(
+        "GoodsItemQuantity",
+        (!form.items.is_empty()).then_some(&count),
+    );
     o.leaf("DeclarationOfficeID", form.declaration_office.as_deref());
     o.leaf("TotalGrossMassMeasure", num(&form.gross_weight_kg));
     o.leaf("TotalPackageQuantity", num(&form.packages));
@@ -840,7 +866,10 @@ pub fn print(form: &DeclarationForm, client_seq_no: Option<&str>) -> String {
     o.statement("OWNER-USCC", uscc(&form.owner));
     o.statement("AGENT-USCC", uscc(&form.agent));
     if !export {
-        o.statement("IE-DATE", form.ie_date.as_deref().map(compact_date).as_deref());
+        o.statement(
+            "IE-DATE",
+            form.ie_date.as_deref().map(compact_date).as_deref(),
+        );
     }
     o.statement("VOYAGE-NO", form.voyage_no.as_deref());
     o.statement("DEST-PORT", form.destination_port.as_deref());
@@ -973,7 +1002,11 @@ pub fn print(form: &DeclarationForm, client_seq_no: Option<&str>) -> String {
 
 fn print_item(o: &mut Out, form: &DeclarationForm, item: &ItemForm, first: bool, export: bool) {
     o.open("GovernmentAgencyGoodsItem");
-    o.leaf_attr("SequenceNumeric", None, Some(num(&item.item_no).unwrap_or("")));
+    o.leaf_attr(
+        "SequenceNumeric",
+        None,
+        Some(num(&item.item_no).unwrap_or("")),
+    );
     o.document(RECORD, item.record_item.as_deref());
     o.statement("SPECIFICATION", item.specification.as_deref());
     o.statement("DECLARED-QTY", num(&item.declared_quantity));
@@ -1078,7 +1111,8 @@ pub fn wco_path(json_path: &str, direction: Option<Direction>) -> Option<String>
         let (index, _) = rest.split_once(']')?;
         let i: usize = index.parse().ok()?;
         let at = format!("{ITEM}[{i}]");
-        let item_stmt = |code: &str| format!("{at}.AdditionalInformation[{code}].StatementDescription");
+        let item_stmt =
+            |code: &str| format!("{at}.AdditionalInformation[{code}].StatementDescription");
         return Some(match field {
             None => at,
             Some("item_no") => format!("{at}.SequenceNumeric"),

@@ -217,7 +217,8 @@ fn pydifact_and_jinguan_agree_on_cuscar() {
             &json!({"build": {"segments": segs, "sender": "A", "recipient": "B", "reference": "R1"}}),
         );
         let text2 = built["text"].as_str().unwrap();
-        let back = formats::cuscar::parse(text2.as_bytes()).unwrap_or_else(|p| panic!("{p:?}\n{text2}"));
+        let back =
+            formats::cuscar::parse(text2.as_bytes()).unwrap_or_else(|p| panic!("{p:?}\n{text2}"));
         assert_eq!(back.manifest, manifest, "{text2}");
     }
 }

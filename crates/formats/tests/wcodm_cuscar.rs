@@ -116,7 +116,10 @@ fn hmrc_sample_reads_in_jinguan_terms() {
         Some("WLALONBTW"),
         "GoodsLocation/Name"
     );
-    assert_eq!(d.trader.as_ref().unwrap().customs_code.as_deref(), Some("GB553202734852"));
+    assert_eq!(
+        d.trader.as_ref().unwrap().customs_code.as_deref(),
+        Some("GB553202734852")
+    );
     let o = d.overseas_party.unwrap();
     assert_eq!(o.name.as_deref(), Some("US Clipper Inc."));
     assert_eq!(o.address.as_deref(), Some("1 Shaver Street"));
@@ -289,21 +292,36 @@ fn cuscar_problems_name_the_message_places() {
         );
     }
     // A CUSDEC is not a manifest; two messages are not one.
-    let p = cuscar::parse(read("tests/fixtures/cusdec_SYNTHETIC_import.edi").as_slice()).unwrap_err();
+    let p =
+        cuscar::parse(read("tests/fixtures/cusdec_SYNTHETIC_import.edi").as_slice()).unwrap_err();
     assert_eq!(p[0].code, "message_type");
     // Envelope problems come from the EDIFACT layer, every one at once.
-    let p = cuscar::parse(b"UNB+UNOW:4+A+B+250101:0000+R1'UNH+1+CUSCAR:D:96B:UN'BGM+785+M+9'UNT+9+1'UNZ+2+R2'").unwrap_err();
+    let p = cuscar::parse(
+        b"UNB+UNOW:4+A+B+250101:0000+R1'UNH+1+CUSCAR:D:96B:UN'BGM+785+M+9'UNT+9+1'UNZ+2+R2'",
+    )
+    .unwrap_err();
     let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
-    assert!(fields.contains(&"UNZ.0036") && fields.contains(&"UNZ.0020"), "{fields:?}");
-    assert_eq!(cuscar::edifact_path("bills[1].lines[0].packages").as_deref(), Some("SG7[1] SG14[0] GID.C213.7224"));
-    assert_eq!(cuscar::edifact_path("voyage.means.imo").as_deref(), Some("SG4 TDT.C222.8213"));
+    assert!(
+        fields.contains(&"UNZ.0036") && fields.contains(&"UNZ.0020"),
+        "{fields:?}"
+    );
+    assert_eq!(
+        cuscar::edifact_path("bills[1].lines[0].packages").as_deref(),
+        Some("SG7[1] SG14[0] GID.C213.7224")
+    );
+    assert_eq!(
+        cuscar::edifact_path("voyage.means.imo").as_deref(),
+        Some("SG4 TDT.C222.8213")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Round-trip properties, on generated valid-shaped forms (codes from the customs tables, where a
 // format's profile maps them: countries to alpha-2, the Chinese transaction terms to Incoterms)
 
-const COUNTRIES: &[&str] = &["USA", "CHN", "DEU", "JPN", "KOR", "GBR", "FRA", "AUS", "VNM", "XAS"];
+const COUNTRIES: &[&str] = &[
+    "USA", "CHN", "DEU", "JPN", "KOR", "GBR", "FRA", "AUS", "VNM", "XAS",
+];
 
 fn text() -> impl Strategy<Value = Option<String>> {
     prop::option::of("[a-zA-Z0-9中文示例 :+?'<>&.,|/-]{1,20}".prop_map(|s| s.trim().to_owned()))
@@ -508,15 +526,15 @@ fn manifest() -> impl Strategy<Value = cuscar::Manifest> {
         text(),
         prop::collection::vec("[A-Z]{4}[0-9]{7}", 0..3),
     )
-        .prop_map(|(packages, package_type, gross_weight_kg, description, containers)| {
-            cuscar::Line {
+        .prop_map(
+            |(packages, package_type, gross_weight_kg, description, containers)| cuscar::Line {
                 packages,
                 package_type,
                 gross_weight_kg,
                 description,
                 containers,
-            }
-        });
+            },
+        );
     let bill = (
         code("[0-9A-Z-]{1,20}"),
         code("[0-9A-Z-]{1,20}"),
@@ -537,28 +555,30 @@ fn manifest() -> impl Strategy<Value = cuscar::Manifest> {
         prop::option::of(("import|export", "[0-9]{4}")),
         prop::collection::vec(bill, 0..4),
     )
-        .prop_map(|(id, kind, mode, means_id, means_name, voyage_no, at, bills)| {
-            cuscar::Manifest {
-                manifest_id: Some(id),
-                kind,
-                voyage: cuscar::Voyage {
-                    mode,
-                    means_id,
-                    means_name,
-                    voyage_no,
-                    direction: at.as_ref().map(|a| a.0.clone()),
-                    office: at.map(|a| a.1),
-                },
-                bills: bills
-                    .into_iter()
-                    .map(|mut b| {
-                        // A bill number is required (the reader says so); keep the rest.
-                        b.bill_no.get_or_insert_with(|| "B-1".into());
-                        b
-                    })
-                    .collect(),
-            }
-        })
+        .prop_map(
+            |(id, kind, mode, means_id, means_name, voyage_no, at, bills)| {
+                cuscar::Manifest {
+                    manifest_id: Some(id),
+                    kind,
+                    voyage: cuscar::Voyage {
+                        mode,
+                        means_id,
+                        means_name,
+                        voyage_no,
+                        direction: at.as_ref().map(|a| a.0.clone()),
+                        office: at.map(|a| a.1),
+                    },
+                    bills: bills
+                        .into_iter()
+                        .map(|mut b| {
+                            // A bill number is required (the reader says so); keep the rest.
+                            b.bill_no.get_or_insert_with(|| "B-1".into());
+                            b
+                        })
+                        .collect(),
+                }
+            },
+        )
 }
 
 proptest! {

@@ -30,7 +30,9 @@ fn python() -> Option<&'static str> {
                 !ci,
                 "python3 must be installed in CI (WCO documents not validated against the schemas)"
             );
-            eprintln!("skipped: python3 not found, WCO documents not validated against the schemas");
+            eprintln!(
+                "skipped: python3 not found, WCO documents not validated against the schemas"
+            );
             None
         }
         Ok(true) => Some("python3"),
@@ -79,10 +81,9 @@ fn validate(py: &str, docs: &[String]) -> Vec<Vec<String>> {
 
 #[allow(clippy::disallowed_methods)] // a test reads its examples
 fn example(name: &str) -> DeclarationForm {
-    let mut f = domain::validate::parse_form(
-        &std::fs::read(root().join("examples").join(name)).unwrap(),
-    )
-    .unwrap();
+    let mut f =
+        domain::validate::parse_form(&std::fs::read(root().join("examples").join(name)).unwrap())
+            .unwrap();
     f.buyer = None;
     for i in &mut f.items {
         i.producer = None;
@@ -92,7 +93,9 @@ fn example(name: &str) -> DeclarationForm {
     f
 }
 
-const COUNTRIES: &[&str] = &["USA", "CHN", "DEU", "JPN", "KOR", "GBR", "VNM", "AUS", "BRA"];
+const COUNTRIES: &[&str] = &[
+    "USA", "CHN", "DEU", "JPN", "KOR", "GBR", "VNM", "AUS", "BRA",
+];
 
 /// An example varied at random: fields dropped, countries, charges and terms changed, items
 /// repeated, so that every element the printer writes (or leaves out) is checked.
@@ -123,13 +126,16 @@ fn varied(rng: &mut Rng, base: &DeclarationForm) -> DeclarationForm {
     ] {
         maybe_drop(o, rng);
     }
-    let pick = |rng: &mut Rng| Some(COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize].to_owned());
+    let pick =
+        |rng: &mut Rng| Some(COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize].to_owned());
     f.trading_country = pick(rng);
     f.dispatch_country = pick(rng);
     f.transaction_terms = Some(["1", "2", "3", "4", "5", "6", "7"][rng.below(7) as usize].into());
     f.licence_no = (rng.below(2) == 0).then(|| "LIC-2025-001".into());
     f.record_no = (rng.below(2) == 0).then(|| "C22335000123".into());
-    f.remarks = f.remarks.or_else(|| (rng.below(2) == 0).then(|| "备注 <&> remarks".into()));
+    f.remarks = f
+        .remarks
+        .or_else(|| (rng.below(2) == 0).then(|| "备注 <&> remarks".into()));
     f.net_weight_kg = (rng.below(2) == 0).then(|| NumberText::new("12.5"));
     f.insurance = (rng.below(2) == 0).then(|| domain::declaration::ChargeForm {
         mark: Some("1".into()),
@@ -201,10 +207,15 @@ fn documents_broken_on_purpose_are_invalid() {
         // An alpha-3 country where the profile takes alpha-2.
         good.replace("<ID>US</ID>", "<ID>USA</ID>"),
         // Elements out of the schema's order.
-        good.replace("<FunctionCode>9</FunctionCode>", "")
-            .replace("</Declaration>", "<FunctionCode>9</FunctionCode></Declaration>"),
+        good.replace("<FunctionCode>9</FunctionCode>", "").replace(
+            "</Declaration>",
+            "<FunctionCode>9</FunctionCode></Declaration>",
+        ),
         // An element the schema does not have.
-        good.replace("<TypeCode>IMM</TypeCode>", "<TypeCode>IMM</TypeCode><Colour>red</Colour>"),
+        good.replace(
+            "<TypeCode>IMM</TypeCode>",
+            "<TypeCode>IMM</TypeCode><Colour>red</Colour>",
+        ),
     ];
     for b in &broken {
         assert_ne!(b, &good, "the breakage must change the document");

@@ -201,19 +201,26 @@ const EDIFACT_DICT: &[&[u8]] = &[
 
 #[test]
 fn cuscar_edifact() {
-    let r = run("cuscar_edifact", vec![], EDIFACT_DICT, 64 * 1024, |bytes| {
-        match formats::cuscar::parse(bytes) {
-            Ok(f) => {
-                let body = f.manifest.to_json();
-                if body.get("manifest_id").is_some_and(|v| v.is_string()) {
-                    Ok(true)
-                } else {
-                    Err(format!("cuscar: a manifest read without its number: {body}"))
+    let r =
+        run(
+            "cuscar_edifact",
+            vec![],
+            EDIFACT_DICT,
+            64 * 1024,
+            |bytes| match formats::cuscar::parse(bytes) {
+                Ok(f) => {
+                    let body = f.manifest.to_json();
+                    if body.get("manifest_id").is_some_and(|v| v.is_string()) {
+                        Ok(true)
+                    } else {
+                        Err(format!(
+                            "cuscar: a manifest read without its number: {body}"
+                        ))
+                    }
                 }
-            }
-            Err(p) => proper_problems(&p, "cuscar").map(|()| false),
-        }
-    });
+                Err(p) => proper_problems(&p, "cuscar").map(|()| false),
+            },
+        );
     assert!(r.executions > 0);
 }
 

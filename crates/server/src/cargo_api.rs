@@ -255,8 +255,8 @@ async fn file_cuscar(svc: Svc, headers: HeaderMap, bytes: Bytes) -> Result<Respo
     .await;
     match out {
         Ok(_) if edi => Ok(formats_api::cusres_accepted(
-                &svc,
-                StatusCode::CREATED,
+            &svc,
+            StatusCode::CREATED,
             reference,
             Some(&filed),
         )),

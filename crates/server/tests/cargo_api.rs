@@ -1175,7 +1175,10 @@ async fn cuscar_files_a_manifest_and_cusres_answers() {
     assert_eq!(s, StatusCode::OK);
     let manifests = &doc["paths"]["/api/manifests"]["post"]["requestBody"]["content"];
     assert!(manifests["application/EDIFACT"].is_object(), "{manifests}");
-    assert!(manifests["application/json"]["schema"].is_object(), "{manifests}");
+    assert!(
+        manifests["application/json"]["schema"].is_object(),
+        "{manifests}"
+    );
     let declarations = &doc["paths"]["/api/declarations"]["post"]["requestBody"]["content"];
     assert!(
         declarations["application/vnd.wco.dm+xml"].is_object(),

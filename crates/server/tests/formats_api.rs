@@ -364,7 +364,10 @@ async fn wco_declaration_files_and_wco_response_answers() {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("invalid_xml") && body.contains("namespace"), "{body}");
+    assert!(
+        body.contains("invalid_xml") && body.contains("namespace"),
+        "{body}"
+    );
     let (s, _, body) = post(
         &t,
         &ent,
