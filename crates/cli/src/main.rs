@@ -12,6 +12,7 @@ mod bench_attack;
 mod bench_cmd;
 mod bench_stats;
 mod codes_cmd;
+mod convert_cmd;
 mod exchange_cmd;
 mod log_format;
 mod parse_cmd;
@@ -62,6 +63,12 @@ enum Command {
     ///
     /// Exit status: 0 valid, 1 invalid (with the reason).
     Parse(parse_cmd::Args),
+    /// Convert one declaration between formats: json, decmessage, cusdec, wcodm (FILE or
+    /// standard input to standard output).
+    ///
+    /// Exit status: 0 converted, 1 problems (listed with their place, in Chinese and English),
+    /// 2 the input could not be read.
+    Convert(convert_cmd::Args),
     /// Look up a code table: offices, countries, currencies, units, trade-modes, tariff, ...
     Codes(codes_cmd::Args),
     /// Manage reference tables.
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, args),
         Command::Parse(args) => parse_cmd::run(&cli.data_dir, args),
+        Command::Convert(args) => convert_cmd::run(args),
         Command::Codes(args) => codes_cmd::run(&cli.data_dir, args),
         Command::Refdata(cmd) => codes_cmd::run_refdata(&cli.data_dir, cmd),
         Command::Tax(args) => tax_cmd::run(&cli.data_dir, args),
@@ -148,6 +156,7 @@ impl Command {
         match self {
             Command::Validate(_)
             | Command::Parse(_)
+            | Command::Convert(_)
             | Command::Codes(_)
             | Command::Refdata(_)
             | Command::Tax(_)

@@ -944,3 +944,123 @@ fn serve_assesses_with_imported_trade_remedies() {
         "{measures:?}"
     );
 }
+
+/// `jinguan convert`: a declaration through every format and back to the same JSON form, from
+/// a file and from standard input; problems with their place in both languages, exit 1; a
+/// field the target cannot carry is refused, not dropped.
+#[test]
+fn convert_between_formats() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let data = tempfile::tempdir().unwrap();
+    let convert = |from: &str, to: &str, input: &[u8]| -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jinguan"))
+            .args([
+                "convert",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--client-seq-no",
+                "CV-1",
+            ])
+            .arg("--data-dir")
+            .arg(data.path())
+            .current_dir(root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let example = root().join("examples/import-laptops.json");
+    #[allow(clippy::disallowed_methods)] // a test reads the example
+    let json = std::fs::read(&example).unwrap();
+    let want = domain::validate::parse_form(&json).unwrap();
+
+    // From the file: JSON → WCO.
+    let o = jinguan(
+        &[
+            "convert",
+            "--from",
+            "json",
+            "--to",
+            "wcodm",
+            example.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let wco = o.stdout;
+    assert!(String::from_utf8_lossy(&wco).contains("urn:wco:datamodel:WCO:DEC-DMS:2"));
+    // Then through standard input: WCO → CUSDEC → DecMessage → JSON.
+    let mut doc = wco;
+    for (from, to) in [
+        ("wcodm", "cusdec"),
+        ("cusdec", "decmessage"),
+        ("decmessage", "json"),
+    ] {
+        let o = convert(from, to, &doc);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{from} → {to}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        doc = o.stdout;
+    }
+    assert_eq!(domain::validate::parse_form(&doc).unwrap(), want);
+    // The client sequence number travels.
+    let o = convert("json", "cusdec", &json);
+    assert!(stdout(&o).contains("BGM+929+CV-1+9'"), "{}", stdout(&o));
+
+    // Unreadable input: every problem with its place, in Chinese and English; exit 1.
+    let o = convert("wcodm", "json", b"<Declaration xmlns=\"urn:other\"/>");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Declaration: namespace"), "{err}");
+    assert!(
+        err.contains("须在命名空间") && err.contains("must be in the namespace"),
+        "{err}"
+    );
+
+    // What the target cannot carry: refused, naming the field.
+    let cosmetics = root().join("examples/import-ecommerce-cosmetics.json");
+    let o = jinguan(
+        &[
+            "convert",
+            "--from",
+            "json",
+            "--to",
+            "decmessage",
+            cosmetics.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("buyer: not_carried"), "{err}");
+    assert!(o.stdout.is_empty());
+
+    // A missing file: exit 2.
+    let o = jinguan(
+        &[
+            "convert",
+            "--from",
+            "json",
+            "--to",
+            "wcodm",
+            "no-such-file.json",
+        ],
+        data.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -743,7 +743,7 @@ fn split(v: &str, n: usize) -> Vec<String> {
     chars.chunks(n).map(|c| c.iter().collect()).collect()
 }
 
-fn seg(tag: &str, elements: &[&[&str]]) -> Segment {
+pub(crate) fn seg(tag: &str, elements: &[&[&str]]) -> Segment {
     Segment::new(
         tag,
         elements
@@ -985,7 +985,7 @@ pub struct Envelope {
     pub message_reference: String,
 }
 
-fn interchange(
+pub(crate) fn interchange(
     env: &Envelope,
     kind: (&str, &str, &str, &str),
     segments: Vec<Segment>,

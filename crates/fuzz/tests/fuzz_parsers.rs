@@ -127,6 +127,103 @@ fn decmessage_xml() {
     assert!(r.executions > 0);
 }
 
+const WCO_DICT: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"</",
+    b"/>",
+    b"<?xml version=\"1.0\" encoding=\"GB2312\"?>",
+    b"<![CDATA[",
+    b"]]>",
+    b"&amp;",
+    b"&#0;",
+    b"&unknown;",
+    b"<!DOCTYPE a [<!ENTITY e \"x\">]>",
+    b"xmlns=\"urn:wco:datamodel:WCO:DEC-DMS:2\"",
+    b"xmlns:md=\"urn:wco:datamodel:WCO:DocumentMetaData-DMS:2\"",
+    b"<Declaration>",
+    b"</Declaration>",
+    b"<GoodsShipment>",
+    b"<GovernmentAgencyGoodsItem>",
+    b"</GovernmentAgencyGoodsItem>",
+    b"<AdditionalInformation><StatementCode>TRADER-USCC</StatementCode>",
+    b"<TypeCode>IM",
+    b"<TypeCode>EX",
+    b" currencyID=\"",
+    b" unitCode=\"",
+    b"<CountryCode>ZZ</CountryCode>",
+    b"\xe4\xb8\xad",
+    b"\xff",
+];
+
+#[test]
+fn wcodm_xml() {
+    let r = run("wcodm_xml", vec![], WCO_DICT, 64 * 1024, |bytes| {
+        match formats::wcodm::parse_filing(bytes) {
+            Ok(f) => {
+                // What was read prints and reads back to the same form.
+                let again = formats::wcodm::print(&f.form, f.client_seq_no.as_deref());
+                match formats::wcodm::parse(again.as_bytes()) {
+                    Ok(back) if back == f.form => validate(&f.form),
+                    Ok(_) => Err("wcodm: print then parse changed the form".into()),
+                    Err(p) => Err(format!("wcodm: its own print is refused: {p:?}")),
+                }
+            }
+            Err(p) => proper_problems(&p, "wcodm").map(|()| false),
+        }
+    });
+    assert!(r.executions > 0);
+}
+
+const EDIFACT_DICT: &[&[u8]] = &[
+    b"UNA:+.? '",
+    b"UNA:+,? '",
+    b"UNB+UNOW:4+A+B+250101:0000+R1'",
+    b"UNH+1+CUSCAR:D:96B:UN'",
+    b"UNT+9+1'",
+    b"UNZ+1+R1'",
+    b"BGM+785:::original+M-1+9'",
+    b"TDT+20+V1+1+++++9074729:146::NAME'",
+    b"LOC+41+2233'",
+    b"LOC+42+5304'",
+    b"CNI+1+B-1'",
+    b"RFF+MB:B-0'",
+    b"GID+1+10:CT'",
+    b"FTX+AAA+++text'",
+    b"MEA+AAE+G+KGM:1.5'",
+    b"SGP+MSKU1234565'",
+    b"?",
+    b"'",
+    b"+",
+    b":",
+    b"\xe4\xb8\xad",
+];
+
+#[test]
+fn cuscar_edifact() {
+    let r =
+        run(
+            "cuscar_edifact",
+            vec![],
+            EDIFACT_DICT,
+            64 * 1024,
+            |bytes| match formats::cuscar::parse(bytes) {
+                Ok(f) => {
+                    let body = f.manifest.to_json();
+                    if body.get("manifest_id").is_some_and(|v| v.is_string()) {
+                        Ok(true)
+                    } else {
+                        Err(format!(
+                            "cuscar: a manifest read without its number: {body}"
+                        ))
+                    }
+                }
+                Err(p) => proper_problems(&p, "cuscar").map(|()| false),
+            },
+        );
+    assert!(r.executions > 0);
+}
+
 const RULE_DICT: &[&[u8]] = &[
     b"rule ",
     b"when ",

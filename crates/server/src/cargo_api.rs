@@ -18,7 +18,7 @@ use domain::codes::DeclarationNo;
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::{blocking, body_bytes, json_ok, parse_json, principal, ApiError, Svc};
+use crate::{blocking, body_bytes, formats_api, json_ok, parse_json, principal, ApiError, Svc};
 
 pub(crate) fn routes() -> Router<Svc> {
     Router::new()
@@ -174,20 +174,105 @@ async fn call<T: serde::Serialize + Send + 'static>(
 }
 
 /// File a manifest (carrier).
-#[utoipa::path(post, path = "/api/manifests", request_body = ManifestBody,
-    responses((status = 201, description = "filed (carrier)"), (status = 403, description = "not a carrier"),
+#[utoipa::path(post, path = "/api/manifests",
+    request_body(description = "a manifest: the JSON body, or a UN/EDIFACT D.96B CUSCAR interchange (application/EDIFACT; docs/FORMATS.md \"CUSCAR\")",
+        content((ManifestBody = "application/json"), ("application/EDIFACT"))),
+    responses((status = 201, description = "filed (carrier); JSON, or with `Accept: application/EDIFACT` a CUSRES (accepted, or rejected with every error in the message's terms)"), (status = 403, description = "not a carrier"),
         (status = 409, description = "exists"), (status = 422, description = "refused with reasons")))]
 async fn file_manifest(
     State(svc): State<Svc>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let b: ManifestBody = parse_json(&headers, &body_bytes(body)?)?;
+    let bytes = body_bytes(body)?;
+    if formats_api::is_edifact(&headers) {
+        return file_cuscar(svc, headers, bytes).await;
+    }
+    let b: ManifestBody = parse_json(&headers, &bytes)?;
     call(&svc, &headers, StatusCode::CREATED, move |s, p| {
         s.cargo()
             .file_manifest(p, b.manifest_id, b.kind, b.voyage, b.bills)
     })
     .await
+}
+
+/// A manifest filed as a UN/EDIFACT D.96B CUSCAR (docs/FORMATS.md "CUSCAR"): read by
+/// `formats::cuscar` into the JSON body above, then filed the same way. Answered in JSON, or
+/// with `Accept: application/EDIFACT` a CUSRES (accepted, or rejected with every error in the
+/// message's terms).
+async fn file_cuscar(svc: Svc, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let edi = formats_api::wants_edifact(&headers);
+    let refuse = |e: ApiError,
+                  svc: &Svc,
+                  filed: Option<&formats_api::Envelope>,
+                  reference: Option<&str>|
+     -> Result<Response, ApiError> {
+        if edi {
+            Ok(formats_api::cusres_error(e, svc, filed, reference))
+        } else {
+            Err(e)
+        }
+    };
+    let read = blocking(move || Ok(formats::cuscar::parse(&bytes))).await?;
+    let filing = match read {
+        Ok(f) => f,
+        Err(problems) => {
+            let e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_edifact",
+                "无法读取该 CUSCAR 舱单，问题如下",
+                "the CUSCAR manifest could not be read; see the problems",
+            )
+            .with_problems(problems.iter().map(app::FieldProblem::from).collect());
+            return refuse(e, &svc, None, None);
+        }
+    };
+    let filed: formats_api::Envelope = (
+        filing.sender.clone(),
+        filing.recipient.clone(),
+        filing.control_reference.clone(),
+        filing.message_reference.clone(),
+    );
+    let reference = filing.manifest.manifest_id.clone();
+    let b: ManifestBody = match serde_path_to_error::deserialize(filing.manifest.to_json()) {
+        Ok(b) => b,
+        Err(err) => {
+            let json_path = err.path().to_string();
+            let place = formats::cuscar::edifact_path(&json_path).unwrap_or(json_path);
+            let text = err.into_inner().to_string();
+            let e = crate::invalid(
+                place,
+                "invalid",
+                format!("舱单字段有误：{text}"),
+                format!("invalid manifest field: {text}"),
+            );
+            return refuse(e, &svc, Some(&filed), reference.as_deref());
+        }
+    };
+    let s = svc.clone();
+    let out = blocking(move || {
+        s.cargo()
+            .file_manifest(&p, b.manifest_id, b.kind, b.voyage, b.bills)
+    })
+    .await;
+    match out {
+        Ok(_) if edi => Ok(formats_api::cusres_accepted(
+            &svc,
+            StatusCode::CREATED,
+            reference,
+            Some(&filed),
+        )),
+        Ok(v) => Ok(json_ok(StatusCode::CREATED, &v)),
+        Err(mut e) => {
+            for problem in e.problems.iter_mut() {
+                if let Some(place) = formats::cuscar::edifact_path(&problem.field) {
+                    problem.field = place;
+                }
+            }
+            refuse(e, &svc, Some(&filed), reference.as_deref())
+        }
+    }
 }
 
 /// List the manifests the caller may see.

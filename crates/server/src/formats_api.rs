@@ -30,6 +30,8 @@ use crate::{blocking, invalid, json_ok, parse_id, principal, ApiError, Svc, CLIE
 pub(crate) enum Document {
     DecMessage,
     Cusdec,
+    /// A WCO Data Model 3.6 declaration (`formats::wcodm`).
+    Wco,
 }
 
 fn mime(v: &str) -> String {
@@ -40,11 +42,21 @@ fn mime(v: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// The document format of a request body by its `Content-Type`, if not JSON.
-pub(crate) fn document_kind(headers: &HeaderMap) -> Option<Document> {
+/// The document format of a request body by its `Content-Type`, if not JSON: the WCO media
+/// type (`application/vnd.wco.dm+xml`), or XML whose first 4 KiB name the WCO declaration's
+/// namespace, is a WCO declaration; other XML a `DecMessage`.
+pub(crate) fn document_kind(headers: &HeaderMap, body: &[u8]) -> Option<Document> {
     let m = mime(headers.get(header::CONTENT_TYPE)?.to_str().ok()?);
-    if m == "application/xml" || m == "text/xml" || m.ends_with("+xml") {
-        Some(Document::DecMessage)
+    if m == formats::wcodm::MEDIA_TYPE {
+        Some(Document::Wco)
+    } else if m == "application/xml" || m == "text/xml" || m.ends_with("+xml") {
+        let head = &body[..body.len().min(4096)];
+        let ns = formats::wcodm::NS_DEC.as_bytes();
+        if head.windows(ns.len()).any(|w| w == ns) {
+            Some(Document::Wco)
+        } else {
+            Some(Document::DecMessage)
+        }
     } else if m == "application/edifact" {
         Some(Document::Cusdec)
     } else {
@@ -58,6 +70,8 @@ enum Reply {
     Json,
     Xml,
     Edifact,
+    /// A WCO `Response` (`formats::wcodm::print_response`).
+    Wco,
 }
 
 /// By `Accept`: the first of its types Jinguan writes, in the order given (quality values are
@@ -71,6 +85,7 @@ fn reply_kind(headers: &HeaderMap) -> Reply {
             "application/json" => return Reply::Json,
             "application/xml" | "text/xml" => return Reply::Xml,
             "application/edifact" => return Reply::Edifact,
+            m if m == formats::wcodm::MEDIA_TYPE => return Reply::Wco,
             _ => {}
         }
     }
@@ -87,6 +102,11 @@ struct Read {
 fn read(kind: Document, bytes: &[u8]) -> Result<Read, Vec<domain::Problem>> {
     match kind {
         Document::DecMessage => formats::decmessage::parse_filing(bytes).map(|f| Read {
+            form: f.form,
+            seq: f.client_seq_no,
+            envelope: None,
+        }),
+        Document::Wco => formats::wcodm::parse_filing(bytes).map(|f| Read {
             form: f.form,
             seq: f.client_seq_no,
             envelope: None,
@@ -116,6 +136,7 @@ fn translate(p: &mut FieldProblem, kind: Document, direction: Option<Direction>)
             }),
         ),
         Document::Cusdec => formats::cusdec::edifact_path(&p.field, direction),
+        Document::Wco => formats::wcodm::wco_path(&p.field, direction),
     };
     if let Some(path) = path {
         for m in [&mut p.message_zh, &mut p.message_en] {
@@ -151,6 +172,11 @@ pub(crate) async fn submit_document(
                     "无法读取该 EDIFACT 交换，问题如下",
                     "the EDIFACT interchange could not be read; see the problems",
                 ),
+                Document::Wco => (
+                    "invalid_xml",
+                    "无法读取该 WCO 数据模型报关单，问题如下",
+                    "the WCO Data Model declaration could not be read; see the problems",
+                ),
             };
             let e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, en)
                 .with_problems(problems.iter().map(FieldProblem::from).collect());
@@ -164,6 +190,7 @@ pub(crate) async fn submit_document(
     let seq_field = match kind {
         Document::DecMessage => "DecSign.ClientSeqNo",
         Document::Cusdec => "BGM.C106.1004",
+        Document::Wco => "Declaration.FunctionalReferenceID",
     };
     let Some(seq) = header_seq.or(read.seq.clone()) else {
         let e = invalid(
@@ -213,6 +240,23 @@ pub(crate) async fn submit_document(
                         formats::receipt::print_all(&receipts),
                     ))
                 }
+                Reply::Wco => {
+                    let (code, _, _) = formats::receipt::channel(filing.status, false);
+                    let r = formats::wcodm::Response {
+                        accepted: true,
+                        client_seq_no: Some(seq),
+                        pre_entry_no: Some(filing.pre_entry_no.to_string()),
+                        declaration_no: filing.declaration_no.map(|n| n.to_string()),
+                        channel: Some(code.to_owned()),
+                        at: utc_stamp(&svc),
+                        errors: Vec::new(),
+                    };
+                    Ok(typed(
+                        status,
+                        formats::wcodm::MEDIA_TYPE,
+                        formats::wcodm::print_response(&r),
+                    ))
+                }
                 Reply::Edifact => {
                     let (code, _, _) = formats::receipt::channel(filing.status, false);
                     let r = formats::cusdec::Response {
@@ -238,6 +282,56 @@ pub(crate) async fn submit_document(
     }
 }
 
+/// Whether a request body is EDIFACT (`Content-Type: application/EDIFACT`).
+pub(crate) fn is_edifact(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| mime(v) == "application/edifact")
+}
+
+/// Whether `Accept` asks for EDIFACT (a CUSRES) before any other type Jinguan writes.
+pub(crate) fn wants_edifact(headers: &HeaderMap) -> bool {
+    reply_kind(headers) == Reply::Edifact
+}
+
+/// An interchange's envelope as read: sender, recipient, control and message references.
+pub(crate) type Envelope = (String, String, String, String);
+
+/// A CUSRES accepting a filing made in EDIFACT (a CUSCAR manifest): the filer's reference
+/// echoed, the envelope turned back.
+pub(crate) fn cusres_accepted(
+    svc: &Svc,
+    status: StatusCode,
+    reference: Option<String>,
+    filed: Option<&Envelope>,
+) -> Response {
+    let r = formats::cusdec::Response {
+        accepted: true,
+        client_seq_no: reference,
+        pre_entry_no: None,
+        declaration_no: None,
+        channel: None,
+        at: stamp(svc),
+        errors: Vec::new(),
+    };
+    typed(
+        status,
+        "application/EDIFACT",
+        formats::cusdec::print_response(&r, &envelope(svc, filed)),
+    )
+}
+
+/// An error as a CUSRES rejection with every problem.
+pub(crate) fn cusres_error(
+    e: ApiError,
+    svc: &Svc,
+    filed: Option<&Envelope>,
+    reference: Option<&str>,
+) -> Response {
+    error_reply(e, Reply::Edifact, svc, filed, reference)
+}
+
 fn typed(status: StatusCode, content_type: &'static str, body: String) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut()
@@ -251,6 +345,11 @@ fn stamp(svc: &Svc) -> String {
         .with_timezone(&domain::time::CHINA)
         .format("%Y%m%d%H%M")
         .to_string()
+}
+
+/// `CCYYMMDDhhmmss`, UTC, from the service's clock (WCO format code 304 with `Z`).
+fn utc_stamp(svc: &Svc) -> String {
+    svc.now().format("%Y%m%d%H%M%S").to_string()
 }
 
 /// The answer's envelope: the filing's sender and recipient swapped, its references echoed.
@@ -321,27 +420,27 @@ fn error_reply(
             x.push_str("</PROBLEMS></ERROR_RESULT>\n");
             with_error_headers(&e, typed(e.status, "application/xml", x))
         }
+        Reply::Wco => {
+            let r = formats::wcodm::Response {
+                accepted: false,
+                client_seq_no: seq.map(str::to_owned),
+                pre_entry_no: e.pre_entry_no.clone(),
+                declaration_no: None,
+                channel: None,
+                at: utc_stamp(svc),
+                errors: problem_list(&e),
+            };
+            with_error_headers(
+                &e,
+                typed(
+                    e.status,
+                    formats::wcodm::MEDIA_TYPE,
+                    formats::wcodm::print_response(&r),
+                ),
+            )
+        }
         Reply::Edifact => {
-            let mut errors: Vec<(String, String, String, String)> = e
-                .problems
-                .iter()
-                .map(|p| {
-                    (
-                        p.field.clone(),
-                        p.code.clone(),
-                        p.message_en.clone(),
-                        p.message_zh.clone(),
-                    )
-                })
-                .collect();
-            if errors.is_empty() {
-                errors.push((
-                    String::new(),
-                    e.code.to_owned(),
-                    e.message_en.clone(),
-                    e.message_zh.clone(),
-                ));
-            }
+            let errors = problem_list(&e);
             let r = formats::cusdec::Response {
                 accepted: false,
                 client_seq_no: seq.map(str::to_owned),
@@ -355,6 +454,32 @@ fn error_reply(
             with_error_headers(&e, typed(e.status, "application/EDIFACT", body))
         }
     }
+}
+
+/// Every problem of an error as (place, code, English, Chinese); the error itself when it has
+/// none.
+fn problem_list(e: &ApiError) -> Vec<(String, String, String, String)> {
+    let mut errors: Vec<(String, String, String, String)> = e
+        .problems
+        .iter()
+        .map(|p| {
+            (
+                p.field.clone(),
+                p.code.clone(),
+                p.message_en.clone(),
+                p.message_zh.clone(),
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        errors.push((
+            String::new(),
+            e.code.to_owned(),
+            e.message_en.clone(),
+            e.message_zh.clone(),
+        ));
+    }
+    errors
 }
 
 fn with_error_headers(e: &ApiError, mut resp: Response) -> Response {

@@ -1018,12 +1018,12 @@ async fn audit_proof(
 
 /// File a declaration.
 #[utoipa::path(post, operation_id = "file_declaration", path = "/api/declarations",
-    request_body(description = "a declaration: Jinguan's JSON form (docs/declaration-json.md), a single-window DecMessage (application/xml, text/xml; UTF-8 or GB2312/GBK by its prolog) or a UN/EDIFACT D.96B CUSDEC interchange (application/EDIFACT); docs/FORMATS.md",
-        content((api_doc::DeclarationForm = "application/json"), ("application/xml"), ("text/xml"), ("application/EDIFACT"))),
-    params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing (a DecMessage may carry it in DecSign/ClientSeqNo, a CUSDEC in BGM 1004)")),
-    responses((status = 201, description = "filed, accepted and numbered; in the format `Accept` asks: JSON, `application/xml` (the filing's DEC_RESULT receipts) or `application/EDIFACT` (a CUSRES)",
-            content((api_doc::Filing = "application/json"), ("application/xml"), ("application/EDIFACT"))),
-        (status = 200, description = "a retry: the first result", content((api_doc::Filing = "application/json"), ("application/xml"), ("application/EDIFACT"))),
+    request_body(description = "a declaration: Jinguan's JSON form (docs/declaration-json.md), a single-window DecMessage (application/xml, text/xml; UTF-8 or GB2312/GBK by its prolog), a UN/EDIFACT D.96B CUSDEC interchange (application/EDIFACT) or a WCO Data Model 3.6 declaration (application/vnd.wco.dm+xml, or XML naming the namespace urn:wco:datamodel:WCO:DEC-DMS:2); docs/FORMATS.md",
+        content((api_doc::DeclarationForm = "application/json"), ("application/xml"), ("text/xml"), ("application/EDIFACT"), ("application/vnd.wco.dm+xml"))),
+    params(("client-seq-no" = String, Header, description = "the client sequence number: the idempotency key of the filing (a DecMessage may carry it in DecSign/ClientSeqNo, a CUSDEC in BGM 1004, a WCO declaration in FunctionalReferenceID)")),
+    responses((status = 201, description = "filed, accepted and numbered; in the format `Accept` asks: JSON, `application/xml` (the filing's DEC_RESULT receipts), `application/EDIFACT` (a CUSRES) or `application/vnd.wco.dm+xml` (a WCO Response)",
+            content((api_doc::Filing = "application/json"), ("application/xml"), ("application/EDIFACT"), ("application/vnd.wco.dm+xml"))),
+        (status = 200, description = "a retry: the first result", content((api_doc::Filing = "application/json"), ("application/xml"), ("application/EDIFACT"), ("application/vnd.wco.dm+xml"))),
         (status = 422, description = "invalid, or rejected by automatic review (recorded)"),
         (status = 503, description = "`store_unavailable`: the store cannot write now (database unreachable, disk full); the filing was NOT recorded. Retry after `Retry-After` seconds with the same `Client-Seq-No`: a filing recorded once is never recorded twice")))]
 async fn submit(
@@ -1034,7 +1034,7 @@ async fn submit(
     let (p, _) = principal(&svc, &headers).await?;
     let bytes = body_bytes(body)?;
     // DecMessage XML and EDIFACT CUSDEC are adapters onto the same filing.
-    if let Some(kind) = formats_api::document_kind(&headers) {
+    if let Some(kind) = formats_api::document_kind(&headers, &bytes) {
         return formats_api::submit_document(svc, headers, p, bytes, kind).await;
     }
     require_json(&headers)?;

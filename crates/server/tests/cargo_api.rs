@@ -1082,3 +1082,106 @@ async fn late_bills_count_transit_goods_from_the_destination() {
         "{ordinary_fee} vs {transit_fee}"
     );
 }
+
+/// A manifest filed as a UN/EDIFACT D.96B CUSCAR (docs/FORMATS.md "CUSCAR"): the same filing as
+/// the JSON body, answered in JSON or, when asked, as a CUSRES; problems in the message's terms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cuscar_files_a_manifest_and_cusres_answers() {
+    let t = T::start().await;
+    let carrier = t.user("ca", Role::Carrier, None, Some(CARRIER)).await;
+    #[allow(clippy::disallowed_methods)] // a test reads its fixture
+    let edi = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../formats/tests/fixtures/cuscar_SYNTHETIC_import.edi"),
+    )
+    .unwrap();
+    let post = |body: String, accept: Option<&'static str>| {
+        let mut req = t
+            .client
+            .post(format!("{}/api/manifests", t.base))
+            .bearer_auth(&carrier)
+            .header("content-type", "application/EDIFACT")
+            .body(body);
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+
+    // Filed; a JSON answer by default, the manifest as the JSON body files it.
+    let (s, body) = post(edi.clone(), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (s, m) = t.get(&carrier, "/api/manifests/MF-CUSCAR-1").await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    let text = m.to_string();
+    for needle in ["999-12345675", "HB-2025-0001", "MSKU1234565", "CA986"] {
+        assert!(text.contains(needle), "{needle} not in {m}");
+    }
+
+    // The same number again, as EDIFACT: a CUSRES rejecting it, back to the sender.
+    let (s, body) = post(edi.clone(), Some("application/EDIFACT")).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let r = formats::cusdec::parse_response(body.as_bytes()).unwrap();
+    assert!(!r.accepted, "{body}");
+    assert_eq!(r.client_seq_no.as_deref(), Some("MF-CUSCAR-1"));
+    let i = formats::edifact::parse(body.as_bytes()).unwrap();
+    assert_eq!(
+        (i.sender.as_str(), i.recipient.as_str()),
+        ("JINGUAN", "CARRIER01")
+    );
+
+    // Another manifest with other bills: accepted in a CUSRES.
+    let (s, body) = post(
+        edi.replace("MF-CUSCAR-1", "MF-CUSCAR-2")
+            .replace("999-12345675", "MB-2025-0002")
+            .replace("HB-2025-0001", "HB-2025-0002"),
+        Some("application/EDIFACT"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let r = formats::cusdec::parse_response(body.as_bytes()).unwrap();
+    assert!(r.accepted, "{body}");
+    assert_eq!(r.client_seq_no.as_deref(), Some("MF-CUSCAR-2"));
+
+    // A bad container number: refused naming its place in the message.
+    let (s, body) = post(
+        edi.replace("MF-CUSCAR-1", "MF-CUSCAR-3")
+            .replace("MSKU1234565", "MSKU1234560"),
+        Some("application/EDIFACT"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let r = formats::cusdec::parse_response(body.as_bytes()).unwrap();
+    let places: Vec<&str> = r.errors.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(places, ["SG7[1] SG14[0] SGP.C237.8260"], "{body}");
+
+    // Interchange-level errors: every one, as JSON by default.
+    let (s, body) = post(edi.replace("UNZ+1+CC0001'", "UNZ+2+CC0009'"), None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "invalid_edifact", "{v}");
+    assert_eq!(codes(&v["error"]["problems"]).len(), 2, "{v}");
+    // Nothing was filed by the refusals.
+    let (s, _) = t.get(&carrier, "/api/manifests/MF-CUSCAR-3").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The OpenAPI document names the content types: CUSCAR for manifests, WCO for declarations.
+    let (s, doc) = t
+        .send(t.client.get(format!("{}/api/openapi.json", t.base)))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let manifests = &doc["paths"]["/api/manifests"]["post"]["requestBody"]["content"];
+    assert!(manifests["application/EDIFACT"].is_object(), "{manifests}");
+    assert!(
+        manifests["application/json"]["schema"].is_object(),
+        "{manifests}"
+    );
+    let declarations = &doc["paths"]["/api/declarations"]["post"]["requestBody"]["content"];
+    assert!(
+        declarations["application/vnd.wco.dm+xml"].is_object(),
+        "{declarations}"
+    );
+}

@@ -281,3 +281,102 @@ async fn cusdec_files_and_cusres_answers() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wco_declaration_files_and_wco_response_answers() {
+    let (t, ent) = start().await;
+    let form = example_form();
+    let wco = formats::wcodm::print(&form, Some("WCO-1"));
+    let media = formats::wcodm::MEDIA_TYPE;
+
+    // Filed under its media type with FunctionalReferenceID as the key; a WCO Response.
+    let (s, ct, body) = post(&t, &ent, media, Some(media), None, wco.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert!(ct.starts_with(media), "{ct}");
+    let r = formats::wcodm::parse_response(body.as_bytes()).unwrap();
+    assert!(r.accepted, "{body}");
+    assert_eq!(r.client_seq_no.as_deref(), Some("WCO-1"));
+    assert_eq!(r.declaration_no.as_ref().map(String::len), Some(18));
+    assert_eq!(r.channel.as_deref(), Some("S"), "assessed");
+
+    // The same document as plain application/xml is recognised by its namespace: a retry of
+    // the same filing (200), and the same as the JSON form under that key.
+    let (s, ct, body) = post(&t, &ent, "application/xml", None, None, wco.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(ct.starts_with("application/json"));
+    let first: Value = serde_json::from_str(&body).unwrap();
+    let (s, _, body) = post(
+        &t,
+        &ent,
+        "application/json",
+        None,
+        Some("WCO-1"),
+        serde_json::to_string(&form).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let again: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(again["id"], first["id"]);
+
+    // Invalid: every problem in the WCO document's terms, JSON and as a WCO Response.
+    let mut bad = form.clone();
+    bad.trader.as_mut().unwrap().uscc = Some("12345".into());
+    bad.items[0].commodity_code = Some("99".into());
+    bad.dispatch_country = Some("ZZZZ".into());
+    let doc = formats::wcodm::print(&bad, Some("WCO-2"));
+    let (s, _, body) = post(&t, &ent, media, None, None, doc.clone()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let fields: Vec<&str> = v["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    for want in [
+        "Declaration.AdditionalInformation[TRADER-USCC].StatementDescription",
+        "Declaration.GoodsShipment.GovernmentAgencyGoodsItem[0].Commodity.Classification.ID",
+        "Declaration.GoodsShipment.ExportCountry.ID",
+    ] {
+        assert!(fields.contains(&want), "{want} not in {v}");
+    }
+    let (s, ct, body) = post(&t, &ent, media, Some(media), Some("WCO-3"), doc).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(ct.starts_with(media));
+    let r = formats::wcodm::parse_response(body.as_bytes()).unwrap();
+    assert!(!r.accepted);
+    assert_eq!(r.client_seq_no.as_deref(), Some("WCO-3"));
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.0 == "Declaration.GoodsShipment.ExportCountry.ID" && !e.3.is_empty()),
+        "{body}"
+    );
+
+    // Unreadable: 422 invalid_xml with the place; no key anywhere: the WCO element named.
+    let (s, _, body) = post(
+        &t,
+        &ent,
+        media,
+        None,
+        Some("W"),
+        "<Declaration xmlns=\"urn:other\"/>".into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("invalid_xml") && body.contains("namespace"),
+        "{body}"
+    );
+    let (s, _, body) = post(
+        &t,
+        &ent,
+        media,
+        None,
+        None,
+        formats::wcodm::print(&form, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Declaration.FunctionalReferenceID"), "{body}");
+}
