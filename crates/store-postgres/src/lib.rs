@@ -54,6 +54,7 @@ mod registration;
 mod risk;
 mod schema;
 mod search;
+mod webhooks;
 pub mod tls;
 mod writer;
 
