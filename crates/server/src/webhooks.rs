@@ -104,10 +104,11 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     if *stop.borrow() {
         return true;
     }
-    tokio::select! {
-        () = tokio::time::sleep(d) => *stop.borrow(),
-        r = stop.changed() => r.is_err() || *stop.borrow(),
-    }
+    let gone = tokio::select! {
+        () = tokio::time::sleep(d) => false,
+        r = stop.changed() => r.is_err(),
+    };
+    gone || *stop.borrow()
 }
 
 /// The supervisor: one task per active subscription, until `stop`; the tasks are then ended
@@ -479,7 +480,7 @@ impl Subscription {
     async fn post(
         &self,
         url: &WebhookUrl,
-        headers: &[(&str, String)],
+        headers: &[(&'static str, String)],
         body: Vec<u8>,
     ) -> Result<u16, String> {
         let allow = self.settings.allow_private;
