@@ -285,7 +285,11 @@ pub struct WebhookArgs {
     /// --webhook-retry-max-seconds.
     #[arg(long, env = "JINGUAN_WEBHOOK_RETRY_SECONDS", default_value_t = 5)]
     webhook_retry_seconds: u64,
-    #[arg(long, env = "JINGUAN_WEBHOOK_RETRY_MAX_SECONDS", default_value_t = 3600)]
+    #[arg(
+        long,
+        env = "JINGUAN_WEBHOOK_RETRY_MAX_SECONDS",
+        default_value_t = 3600
+    )]
     webhook_retry_max_seconds: u64,
     /// A subscription failing for this many hours is disabled until its owner enables it.
     #[arg(long, env = "JINGUAN_WEBHOOK_GIVE_UP_HOURS", default_value_t = 24)]

@@ -54,8 +54,8 @@ mod registration;
 mod risk;
 mod schema;
 mod search;
-mod webhooks;
 pub mod tls;
+mod webhooks;
 mod writer;
 
 /// Tuning, all bounded.
