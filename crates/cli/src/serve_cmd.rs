@@ -285,6 +285,7 @@ pub struct WebhookArgs {
     /// --webhook-retry-max-seconds.
     #[arg(long, env = "JINGUAN_WEBHOOK_RETRY_SECONDS", default_value_t = 5)]
     webhook_retry_seconds: u64,
+    /// The longest delay between two retries of a webhook, in seconds.
     #[arg(
         long,
         env = "JINGUAN_WEBHOOK_RETRY_MAX_SECONDS",
