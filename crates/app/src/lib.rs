@@ -70,6 +70,8 @@
 //!   records; the steps write them). Uses core, assessment.
 //! - [`notifications`]: the notifications inbox, read from the audit chain and the events of
 //!   the declarations one may see (no write of its own). Uses core, steps (what one may see).
+//! - [`webhooks`]: enterprises' webhook subscriptions (the URL checked, the secret made, the
+//!   owner's replay and enabling; the delivery is the server's). Uses core.
 //!
 //! Module names do not shadow crate names (`risk`, `exchange`, `eport`, `cargo_control`, `tax`,
 //! `clearance`): the services are `*_desk`, `filing`, `steps`, `assessment`.
@@ -112,6 +114,7 @@ pub mod steps;
 pub mod users;
 pub mod versions;
 pub mod warehouse;
+pub mod webhooks;
 
 pub use access::{
     authorize, authorize_cargo, decide, Ask, CargoOperation, CargoResource, Denied, Duty,

@@ -296,6 +296,11 @@ impl Clearance {
         }
     }
 
+    /// Enterprises' webhook subscriptions (issue 18 item 4).
+    pub fn webhooks(&self) -> crate::webhooks::WebhookService<'_> {
+        crate::webhooks::WebhookService { core: &self.core }
+    }
+
     pub fn steps(&self) -> StepService<'_> {
         StepService {
             core: &self.core,

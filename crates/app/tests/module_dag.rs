@@ -102,6 +102,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("attachments", &["access", "error", "kernel", "steps"]),
     ("copy", &["access", "error", "kernel", "steps"]),
     ("notifications", &["access", "error", "steps"]),
+    ("webhooks", &["access", "error", "kernel"]),
     (
         "service",
         &[
@@ -126,6 +127,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "steps",
             "users",
             "warehouse",
+            "webhooks",
         ],
     ),
     (

@@ -148,6 +148,8 @@ pub struct ServeArgs {
     /// request: id, method, route template, status, latency, the principal's kind).
     #[arg(long, value_enum, env = "JINGUAN_LOG_FORMAT", default_value_t = crate::log_format::LogFormat::Text)]
     log_format: crate::log_format::LogFormat,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
 }
 
 /// HTTPS (docs/OPERATIONS.md, "TLS").
@@ -263,6 +265,57 @@ impl LimitArgs {
             bus_lag: None,
             tls: None,
             behind_https_proxy: false,
+            webhooks: Default::default(),
+        }
+    }
+}
+
+/// Webhook delivery (docs/FORMATS.md "Webhooks", docs/OPERATIONS.md, docs/SECURITY.md).
+#[derive(clap::Args)]
+pub struct WebhookArgs {
+    /// Deliver webhooks to private and local addresses too (loopback, RFC 1918, link-local,
+    /// unique local): for a receiver on the same network. Off: such addresses are refused,
+    /// in the URL and wherever a name resolves to one (`jinguan demo` turns it on).
+    #[arg(long, env = "JINGUAN_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
+    /// One delivery request, all in (resolve, connect, TLS, answer), in seconds.
+    #[arg(long, env = "JINGUAN_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10)]
+    webhook_timeout_seconds: u64,
+    /// The first retry's delay in seconds; each next one doubles (with jitter) up to
+    /// --webhook-retry-max-seconds.
+    #[arg(long, env = "JINGUAN_WEBHOOK_RETRY_SECONDS", default_value_t = 5)]
+    webhook_retry_seconds: u64,
+    /// The longest delay between two retries of a webhook, in seconds.
+    #[arg(
+        long,
+        env = "JINGUAN_WEBHOOK_RETRY_MAX_SECONDS",
+        default_value_t = 3600
+    )]
+    webhook_retry_max_seconds: u64,
+    /// A subscription failing for this many hours is disabled until its owner enables it.
+    #[arg(long, env = "JINGUAN_WEBHOOK_GIVE_UP_HOURS", default_value_t = 24)]
+    webhook_give_up_hours: u64,
+    /// Do not deliver from this process (another `jinguan serve` on the same PostgreSQL
+    /// database does).
+    #[arg(long, env = "JINGUAN_WEBHOOK_NO_DELIVERY")]
+    webhook_no_delivery: bool,
+}
+
+impl WebhookArgs {
+    fn settings(&self) -> server::webhooks::WebhookSettings {
+        use std::time::Duration;
+        server::webhooks::WebhookSettings {
+            deliver: !self.webhook_no_delivery,
+            allow_private: self.webhook_allow_private,
+            timeout: Duration::from_secs(self.webhook_timeout_seconds.max(1)),
+            retry_base: Duration::from_secs(self.webhook_retry_seconds.max(1)),
+            retry_max: Duration::from_secs(
+                self.webhook_retry_max_seconds
+                    .max(self.webhook_retry_seconds)
+                    .max(1),
+            ),
+            give_up_after: Duration::from_secs(self.webhook_give_up_hours.max(1) * 3600),
+            poll: Duration::from_secs(1),
         }
     }
 }
@@ -341,6 +394,15 @@ impl From<DemoArgs> for ServeArgs {
             sync_ms: 1_000,
             bus_lag_seconds: 10,
             log_format: crate::log_format::LogFormat::Text,
+            // The demo runs on one machine: its receivers are local.
+            webhooks: WebhookArgs {
+                webhook_allow_private: true,
+                webhook_timeout_seconds: 10,
+                webhook_retry_seconds: 5,
+                webhook_retry_max_seconds: 3600,
+                webhook_give_up_hours: 24,
+                webhook_no_delivery: false,
+            },
         }
     }
 }
@@ -372,6 +434,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let anchoring = Arc::new(anchoring);
     let mut options = args.limits.options();
     options.behind_https_proxy = args.tls.behind_https_proxy;
+    options.webhooks = args.webhooks.settings();
     if let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) {
         options.tls = Some(
             server::tls::ServerTls::load(cert, key)

@@ -56,6 +56,8 @@ pub mod tls;
 mod ui_api;
 mod versions_api;
 pub mod web;
+pub mod webhooks;
+mod webhooks_api;
 mod xml_api;
 pub use error::ApiError;
 
@@ -88,6 +90,9 @@ pub struct ServeOptions {
     /// A reverse proxy in front terminates HTTPS: answers carry `Strict-Transport-Security`
     /// and cookies `Secure` as if this server spoke TLS itself.
     pub behind_https_proxy: bool,
+    /// Webhook delivery (module `webhooks`): [`serve_with`] runs the worker when
+    /// `deliver`; the API checks URLs against `allow_private`.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 /// Asks the exchange bus whether it answers (`jinguan serve --nats`: a connection and the
@@ -107,6 +112,7 @@ impl Default for ServeOptions {
             bus_lag: None,
             tls: None,
             behind_https_proxy: false,
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -165,6 +171,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(xml_api::routes())
         .merge(attachments_api::routes())
         .merge(notifications_api::routes())
+        .merge(webhooks_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route(
             "/api/declarations/{id}/receipts",
@@ -194,6 +201,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .layer(Extension(Arc::new(notifications_api::Streams::default())))
         .layer(Extension(Unhealthy(options.unhealthy)))
         .layer(Extension(BusReady(options.bus_probe)))
+        .layer(Extension(Arc::new(options.webhooks)))
         .with_state(svc);
     if behind_https_proxy {
         router.layer(axum::middleware::from_fn(
@@ -226,7 +234,17 @@ pub async fn serve_with(
     let limits = options.limits.clone();
     let stats = options.conn_stats.clone();
     let tls = options.tls.clone();
-    conn::serve(
+    // The webhook worker runs while the server does; a request in flight when it stops is
+    // cut (and sent again, with the same id, at the next start).
+    let (stop_webhooks, stopped) = tokio::sync::watch::channel(false);
+    let worker = options.webhooks.deliver.then(|| {
+        tokio::spawn(webhooks::run(
+            svc.clone(),
+            Arc::new(options.webhooks.clone()),
+            stopped,
+        ))
+    });
+    let served = conn::serve(
         listener,
         router_with(svc, options),
         limits,
@@ -234,7 +252,12 @@ pub async fn serve_with(
         tls,
         shutdown,
     )
-    .await
+    .await;
+    let _ = stop_webhooks.send(true);
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    served
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -650,6 +673,7 @@ fn document() -> api_doc::Parts {
     doc.merge(<formats_api::FormatsApiDoc as OpenApi>::openapi());
     doc.merge(<attachments_api::AttachmentsDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
+    doc.merge(<webhooks_api::WebhooksApiDoc as OpenApi>::openapi());
     doc
 }
 

@@ -11,7 +11,8 @@
 //!   [`risk_contract`]: the sub-stores;
 //! - [`versions_contract`]: declaration versions and their re-assessment (issue 14);
 //! - [`parties_contract`]: powers of attorney and the case register (issue 19);
-//! - [`search_contract`]: searching declarations for the web interface's lists (issue 20).
+//! - [`search_contract`]: searching declarations for the web interface's lists (issue 20);
+//! - [`webhooks_contract`]: webhook subscriptions, their cursors and delivery log (issue 18).
 
 pub mod bench;
 pub mod cargo_contract;
@@ -25,3 +26,4 @@ pub mod parties_contract;
 pub mod risk_contract;
 pub mod search_contract;
 pub mod versions_contract;
+pub mod webhooks_contract;

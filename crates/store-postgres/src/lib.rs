@@ -55,6 +55,7 @@ mod risk;
 mod schema;
 mod search;
 pub mod tls;
+mod webhooks;
 mod writer;
 
 /// Tuning, all bounded.

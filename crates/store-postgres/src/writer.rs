@@ -48,6 +48,7 @@ pub(crate) mod parties;
 pub(crate) mod registration;
 pub(crate) mod risk;
 pub(crate) mod versions;
+pub(crate) mod webhooks;
 
 /// Start the writer thread; returns once its connection is open and its statements prepared.
 pub(crate) fn spawn(
@@ -1242,6 +1243,7 @@ impl Tx<'_> {
             Request::AddAttachment(x, reply) => {
                 Answer::new(reply, self.add_attachment(head, x).await)
             }
+            Request::Webhook(x, reply) => Answer::new(reply, self.webhook_write(head, x).await),
             Request::AppendWithOutbox(x, reply) => {
                 Answer::new(reply, self.append_with_outbox(head, x).await)
             }

@@ -285,8 +285,9 @@ fn migrations_are_versioned() {
         // 13 the dashboard's daily aggregates, 14 the account lifecycle, 15 powers of attorney and
         // cases, 16 customs registration, 17 the search text and attachments (issue 20), 18 new rows
         // counted by the writer, 19 AEO certification and re-registration (issue 19), 20 the writer
-        // of each manifest event (issue 16).
-        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20"
+        // of each manifest event (issue 16), 21 reserved (another branch of issue 18), 22 webhook
+        // subscriptions and their delivery log (issue 18 item 4).
+        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())
@@ -593,6 +594,15 @@ impl store_contract::versions_contract::VersionsHarness for PgHarness {
 
 // Declaration versions: the body replaced with the event, re-assessment notices, superseded.
 store_contract::versions_contract_tests!(pg_harness());
+
+impl store_contract::webhooks_contract::WebhooksHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// Webhook subscriptions: their owners, cursors, failures and delivery log (issue 18 item 4).
+store_contract::webhooks_contract_tests!(pg_harness());
 
 impl store_contract::daily_contract::DailyHarness for PgHarness {
     fn open(&self) -> Box<dyn Store> {

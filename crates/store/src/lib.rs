@@ -71,6 +71,7 @@ pub mod review;
 pub mod risk;
 pub mod search;
 pub mod versions;
+pub mod webhooks;
 pub mod writer;
 
 pub use audit::{AuditReport, BrokenLink, BrokenReason, SignedHead, VerifyOptions};
@@ -1099,6 +1100,12 @@ pub trait Store: writer::Queued + Send + Sync {
     /// Powers of attorney and the case register ([`parties::PartiesStore`]), if this backend
     /// has them.
     fn parties_store(&self) -> Option<&dyn parties::PartiesStore> {
+        None
+    }
+
+    /// Webhook subscriptions and their delivery log ([`webhooks::WebhookStore`]), if this
+    /// backend has them.
+    fn webhook_store(&self) -> Option<&dyn webhooks::WebhookStore> {
         None
     }
 

@@ -136,6 +136,8 @@ requests! {
     SetRoles((i64, Vec<Duty>, Actor, DateTime<Utc>)) -> u64,
     // Documents attached to a declaration (crate::attachments).
     AddAttachment(Box<crate::attachments::AttachmentWrite>) -> crate::attachments::StoredAttachment,
+    // Webhook subscriptions, their cursors and delivery log (crate::webhooks).
+    Webhook(Box<crate::webhooks::WebhookWrite>) -> i64,
 }
 
 /// A request's result, held until its batch commits.
@@ -205,6 +207,9 @@ macro_rules! provide_sub_stores {
             Some(self)
         }
         fn parties_store(&self) -> Option<&dyn $crate::parties::PartiesStore> {
+            Some(self)
+        }
+        fn webhook_store(&self) -> Option<&dyn $crate::webhooks::WebhookStore> {
             Some(self)
         }
     };
