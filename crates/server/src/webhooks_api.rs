@@ -88,7 +88,8 @@ fn webhook_id(id: &str) -> Result<i64, ApiError> {
         .ok_or_else(ApiError::not_found)
 }
 
-#[utoipa::path(post, path = "/api/webhooks",
+/// Subscribe a webhook (enterprise administrator); its secret is shown once.
+#[utoipa::path(post, operation_id = "create_webhook", path = "/api/webhooks",
     request_body = WebhookBody,
     responses(
         (status = 201, description = "the subscription `{id, url, events, format, status, cursor, failures, failing_since, created_by, created_at}` with its `secret` (`whsec_…`), shown this once: keep it to verify signatures"),
@@ -114,7 +115,8 @@ async fn create(
     Ok(json_ok(StatusCode::CREATED, &v))
 }
 
-#[utoipa::path(get, path = "/api/webhooks",
+/// List the enterprise's webhook subscriptions.
+#[utoipa::path(get, operation_id = "list_webhooks", path = "/api/webhooks",
     responses(
         (status = 200, description = "`{webhooks: [...]}`: the enterprise's subscriptions, oldest first, without secrets"),
         (status = 403, description = "not an enterprise user")))]
@@ -128,7 +130,8 @@ async fn list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, Ap
     ))
 }
 
-#[utoipa::path(get, path = "/api/webhooks/{id}",
+/// One webhook subscription.
+#[utoipa::path(get, operation_id = "get_webhook", path = "/api/webhooks/{id}",
     params(("id" = i64, Path, description = "subscription id")),
     responses(
         (status = 200, description = "the subscription, without its secret"),
@@ -144,7 +147,8 @@ async fn get_one(
     Ok(json_ok(StatusCode::OK, &view(&w)))
 }
 
-#[utoipa::path(delete, path = "/api/webhooks/{id}",
+/// Delete a webhook subscription and its delivery log.
+#[utoipa::path(delete, operation_id = "delete_webhook", path = "/api/webhooks/{id}",
     params(("id" = i64, Path, description = "subscription id")),
     responses(
         (status = 204, description = "deleted, with its delivery log"),
@@ -161,7 +165,8 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[utoipa::path(post, path = "/api/webhooks/{id}/replay",
+/// Deliver again from a point: the cursor moves back.
+#[utoipa::path(post, operation_id = "replay_webhook", path = "/api/webhooks/{id}/replay",
     params(("id" = i64, Path, description = "subscription id")),
     request_body = ReplayBody,
     responses(
@@ -182,7 +187,8 @@ async fn replay(
     Ok(json_ok(StatusCode::OK, &view(&w)))
 }
 
-#[utoipa::path(post, path = "/api/webhooks/{id}/enable",
+/// Enable a subscription disabled after failing too long.
+#[utoipa::path(post, operation_id = "enable_webhook", path = "/api/webhooks/{id}/enable",
     params(("id" = i64, Path, description = "subscription id")),
     responses(
         (status = 200, description = "the subscription, active again, its failures forgotten"),
@@ -200,6 +206,7 @@ async fn enable(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeliveriesParams {
     /// Attempts with ids below this (`older` of an answer).
@@ -208,7 +215,8 @@ pub(crate) struct DeliveriesParams {
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries",
+/// The delivery log of a subscription, newest first.
+#[utoipa::path(get, operation_id = "webhook_deliveries", path = "/api/webhooks/{id}/deliveries",
     params(("id" = i64, Path, description = "subscription id"), DeliveriesParams),
     responses(
         (status = 200, description = "`{deliveries, older}`: attempts newest first, each `{id, webhook_id, event_id, seq, at, status_code, error, duration_ms, delivered}`; `older` the `before` of the next page"),
