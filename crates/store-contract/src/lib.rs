@@ -11,12 +11,14 @@
 //!   [`risk_contract`]: the sub-stores;
 //! - [`versions_contract`]: declaration versions and their re-assessment (issue 14);
 //! - [`parties_contract`]: powers of attorney and the case register (issue 19);
-//! - [`search_contract`]: searching declarations for the web interface's lists (issue 20).
+//! - [`search_contract`]: searching declarations for the web interface's lists (issue 20);
+//! - [`drafts_contract`]: drafts kept by the server and the notifications read marker (issue 20).
 
 pub mod bench;
 pub mod cargo_contract;
 pub mod contract;
 pub mod daily_contract;
+pub mod drafts_contract;
 pub mod eport_contract;
 pub mod finance_contract;
 pub mod guarantee_contract;

@@ -174,6 +174,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE manifest_events ADD COLUMN writer bigint NOT NULL DEFAULT 0;
     CREATE SEQUENCE IF NOT EXISTS manifest_writers;
     "#,
+    // 21 (issue 20): drafts of forms kept by the server, and each user's notifications read
+    // marker (`crate::drafts`; store::drafts).
+    crate::drafts::MIGRATION,
 ];
 
 /// What [`migrate`] did.

@@ -40,6 +40,7 @@ pub(crate) mod accounts;
 pub(crate) mod aeo;
 pub(crate) mod attachments;
 pub(crate) mod cargo;
+pub(crate) mod drafts;
 pub(crate) mod eport;
 pub(crate) mod finance;
 pub(crate) mod guarantee;
@@ -1241,6 +1242,13 @@ impl Tx<'_> {
             Request::SetRoles(x, reply) => Answer::new(reply, self.set_roles(head, x).await),
             Request::AddAttachment(x, reply) => {
                 Answer::new(reply, self.add_attachment(head, x).await)
+            }
+            Request::SaveDraft(x, reply) => Answer::new(reply, self.save_draft(x).await),
+            Request::DeleteDraft((owner, id), reply) => {
+                Answer::new(reply, self.delete_draft(owner, *id).await)
+            }
+            Request::MarkNotificationsRead(x, reply) => {
+                Answer::new(reply, self.mark_notifications_read(x).await)
             }
             Request::AppendWithOutbox(x, reply) => {
                 Answer::new(reply, self.append_with_outbox(head, x).await)

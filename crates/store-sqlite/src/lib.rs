@@ -39,6 +39,7 @@ mod attachments;
 pub mod backup;
 mod cargo;
 mod daily;
+mod drafts;
 mod eport;
 mod finance;
 mod guarantee;
@@ -233,6 +234,9 @@ const MIGRATIONS: &[&str] = &[
     // 20 (issue 19): AEO certification (store::aeo), and a registration refused or cancelled
     // no longer blocks a new one for the same USCC.
     aeo::MIGRATION,
+    // 21 (issue 20): drafts of forms kept by the server, and each user's notifications read
+    // marker (store::drafts).
+    drafts::MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -713,6 +717,25 @@ impl Store for SqliteStore {
         q: &store::daily::DayQuery,
     ) -> Result<store::daily::DailyStats, StoreError> {
         self.read(|c| daily::read(c, q))
+    }
+
+    fn drafts(
+        &self,
+        owner: &store::drafts::DraftOwner,
+    ) -> Result<Vec<store::drafts::DraftSummary>, StoreError> {
+        self.read(|c| drafts::list(c, owner))
+    }
+
+    fn draft(
+        &self,
+        owner: &store::drafts::DraftOwner,
+        id: i64,
+    ) -> Result<Option<store::drafts::StoredDraft>, StoreError> {
+        self.read(|c| drafts::one(c, owner, id))
+    }
+
+    fn notifications_read(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
+        self.read(|c| drafts::read_marker(c, user_id))
     }
 
     fn changed_declarations(
@@ -1278,6 +1301,11 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::Registration(x, reply) => run!(reply, |c, h| registration::step(c, h, x)),
         Request::SetRoles(x, reply) => run!(reply, |c, h| registration::set_roles(c, h, x)),
         Request::AddAttachment(x, reply) => run!(reply, |c, h| attachments::add(c, h, x)),
+        Request::SaveDraft(x, reply) => run!(reply, |c, _| drafts::save(c, x)),
+        Request::DeleteDraft((owner, id), reply) => {
+            run!(reply, |c, _| drafts::delete(c, owner, *id))
+        }
+        Request::MarkNotificationsRead(x, reply) => run!(reply, |c, _| drafts::mark_read(c, x)),
     }
 }
 

@@ -136,6 +136,11 @@ requests! {
     SetRoles((i64, Vec<Duty>, Actor, DateTime<Utc>)) -> u64,
     // Documents attached to a declaration (crate::attachments).
     AddAttachment(Box<crate::attachments::AttachmentWrite>) -> crate::attachments::StoredAttachment,
+    // Drafts and the notifications read marker (crate::drafts).
+    SaveDraft(Box<crate::drafts::DraftWrite>) -> crate::drafts::DraftSummary,
+    /// `true` when the owner's draft was deleted.
+    DeleteDraft((crate::drafts::DraftOwner, i64)) -> bool,
+    MarkNotificationsRead(crate::drafts::ReadMarkWrite) -> i64,
 }
 
 /// A request's result, held until its batch commits.
