@@ -69,7 +69,9 @@
 //! - [`versions`]: versions of a declaration, their re-assessment and refunds (checks and
 //!   records; the steps write them). Uses core, assessment.
 //! - [`notifications`]: the notifications inbox, read from the audit chain and the events of
-//!   the declarations one may see (no write of its own). Uses core, steps (what one may see).
+//!   the declarations one may see, narrowed for officers to what their duties cover; each
+//!   user's read marker. Uses core, steps (what one may see), access (the duties).
+//! - [`drafts`]: drafts of forms kept by the server, each its owner's alone. Uses core, steps.
 //!
 //! Module names do not shadow crate names (`risk`, `exchange`, `eport`, `cargo_control`, `tax`,
 //! `clearance`): the services are `*_desk`, `filing`, `steps`, `assessment`.
@@ -92,6 +94,7 @@ pub mod case_desk;
 pub mod clock;
 pub mod copy;
 pub mod demo;
+pub mod drafts;
 pub mod eport_desk;
 pub mod error;
 pub mod exchange_desk;

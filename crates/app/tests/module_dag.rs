@@ -102,6 +102,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("attachments", &["access", "error", "kernel", "steps"]),
     ("copy", &["access", "error", "kernel", "steps"]),
     ("notifications", &["access", "error", "steps"]),
+    ("drafts", &["access", "error", "steps"]),
     (
         "service",
         &[
