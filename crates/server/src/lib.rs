@@ -35,6 +35,7 @@ use utoipa::{OpenApi, ToSchema};
 mod aeo_api;
 mod attachments_api;
 mod cargo_api;
+mod drafts_api;
 pub mod conn;
 mod eport_api;
 mod error;
@@ -164,6 +165,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(xml_api::routes())
         .merge(attachments_api::routes())
         .merge(notifications_api::routes())
+        .merge(drafts_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route(
             "/api/declarations/{id}/receipts",
@@ -629,6 +631,7 @@ async fn openapi() -> Response {
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     doc.merge(<formats_api::FormatsApiDoc as OpenApi>::openapi());
     doc.merge(<attachments_api::AttachmentsDoc as OpenApi>::openapi());
+    doc.merge(<drafts_api::DraftsApiDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
     let mut resp = doc
         .to_json()
@@ -1264,6 +1267,8 @@ step_docs! {
         list_api::export,
         notifications_api::list,
         notifications_api::stream,
+        notifications_api::read_marker,
+        notifications_api::mark_read,
         get_one,
         doc_amendment,
         doc_cancellation,
@@ -1297,7 +1302,8 @@ step_docs! {
         GuaranteeBody,
         ExitBody,
         SuspendBody,
-        EmptyBody
+        EmptyBody,
+        notifications_api::ReadBody
     ))
 )]
 pub struct ApiDoc;
