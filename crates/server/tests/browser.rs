@@ -1964,7 +1964,7 @@ async fn file_inspect_pay_release_in_a_browser() {
         other.confirm_dialog().await;
         other
             .until(
-                "!(document.querySelector('ul.drafts') || document.body).textContent.includes('DRAFT-SH-1') && document.getElementById('new-declaration') !== null",
+                "![...document.querySelectorAll('ul.drafts li')].some((li) => li.textContent.includes('DRAFT-SH-1')) && document.getElementById('new-declaration') !== null && document.querySelector('main').getAttribute('aria-busy') === 'false'",
                 "the draft deleted",
             )
             .await;
