@@ -544,6 +544,17 @@ enum OfficerRule {
     Never,
 }
 
+/// Whether an officer's (or HQ user's) duties allow `op` on a declaration of their scope: the
+/// duty half of the matrix ([`decide`] also checks the scope). The notifications inbox tells
+/// officers of what their duties cover with it (`crate::notifications`).
+pub fn duties_allow(duties: &BTreeSet<Duty>, op: Operation) -> bool {
+    match op.officer_duty() {
+        OfficerRule::AnyDuty => true,
+        OfficerRule::Needs(d) => duties.contains(&d),
+        OfficerRule::Never => false,
+    }
+}
+
 /// What an operation is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resource {
@@ -611,14 +622,124 @@ impl fmt::Display for Denied {
     }
 }
 
-pub(crate) fn denied(principal: &Principal, op: impl fmt::Debug) -> Denied {
+/// An operation as a user reads it in a refusal: what one may not do, in Chinese and English
+/// (never the name of the code's variant).
+pub trait Labelled {
+    /// `(zh, en)`: a verb phrase ("查询报关单列表", "list declarations").
+    fn label(&self) -> (&'static str, &'static str);
+}
+
+/// Who the principal is, as a refusal names them: `(zh, en)`.
+pub fn principal_label(p: &Principal) -> (&'static str, &'static str) {
+    match p {
+        Principal::Enterprise { .. } => ("企业用户", "an enterprise user"),
+        Principal::Officer { .. } => ("海关关员", "a customs officer"),
+        Principal::Hq { .. } => ("海关总署用户", "a headquarters user"),
+        Principal::Agency { .. } => ("协作部门用户", "a partner agency's user"),
+        Principal::Admin { .. } => ("系统管理员", "the system administrator"),
+        Principal::Carrier { .. } => ("承运人用户", "a carrier's user"),
+        Principal::PostalOperator { .. } => ("邮政企业用户", "a postal operator's user"),
+    }
+}
+
+/// The refusal of `op` to `principal`, in words the user reads (docs/SECURITY.md: no internal
+/// name reaches a message).
+pub(crate) fn denied(principal: &Principal, op: impl Labelled) -> Denied {
+    let (who_zh, who_en) = principal_label(principal);
+    let (op_zh, op_en) = op.label();
     Denied {
         code: "forbidden",
-        message_en: format!("a user of kind {} may not {op:?} here", principal.kind()),
-        message_zh: format!(
-            "{}用户无权在此执行该操作（{op:?}）",
-            domain::problem::user_kind_zh(principal.kind())
-        ),
+        message_en: format!("{who_en} may not {op_en} here"),
+        message_zh: format!("{who_zh}无权在此{op_zh}"),
+    }
+}
+
+impl Labelled for Operation {
+    fn label(&self) -> (&'static str, &'static str) {
+        match self {
+            Operation::View => ("查看此内容", "see this record"),
+            Operation::Attach => ("上传随附单据", "attach documents"),
+            Operation::List => ("查询报关单列表", "list declarations"),
+            Operation::Submit => ("申报报关单", "file declarations"),
+            Operation::RequestAmendment => ("申请修改报关单", "request amendments"),
+            Operation::RequestCancellation => ("申请删除报关单", "request cancellations"),
+            Operation::Pay => ("缴纳税款", "pay duties and taxes"),
+            Operation::RecordReview => ("录入单证审核结果", "record document reviews"),
+            Operation::OrderInspection => ("布控查验", "order inspections"),
+            Operation::RecordInspection => ("录入查验结果", "record inspections"),
+            Operation::Assess => ("计征税费", "assess duties and taxes"),
+            Operation::Release => ("放行货物", "release goods"),
+            Operation::ReleaseAgainstGuarantee => ("凭担保放行", "release against a guarantee"),
+            Operation::Close => ("结关或确认出境", "close declarations or confirm exits"),
+            Operation::DecideRequest => (
+                "审批修改或删单申请",
+                "decide amendment and cancellation requests",
+            ),
+            Operation::Suspend => ("挂起或解除挂起报关单", "suspend or resume declarations"),
+            Operation::ManageUsers => ("管理用户", "manage users"),
+            Operation::RevokeSessions => ("注销他人的会话", "end other users' sessions"),
+            Operation::VerifyAudit => ("核验审计日志", "verify the audit log"),
+            Operation::UnlockSignIn => ("解除登录锁定", "clear sign-in lockouts"),
+            Operation::ViewStatistics => ("查看统计数据", "see statistics"),
+            Operation::ManageRiskRules => ("管理风险规则", "manage risk rules"),
+            Operation::ManageWatchList => ("管理布控名单", "manage the watch list"),
+            Operation::SetCreditClass => ("设定企业信用等级", "set credit classes"),
+            Operation::ViewRiskReport => ("查看风险报告", "see the risk report"),
+            Operation::SetRiskPolicy => ("设定风险策略", "set the risk policy"),
+            Operation::ReadDeclarationFile => ("读取报关单文件", "read declaration files"),
+            Operation::ReadExchangeFeed => ("读取数据交换订阅", "read the exchange feed"),
+            Operation::IssueLicence => ("签发许可证", "issue licences"),
+            Operation::ViewLicences => ("查看许可证", "see licences"),
+            Operation::ManageRegistry => ("维护企业登记信息", "keep the enterprise registry"),
+            Operation::FileRefundClaim => ("申报出口退税", "file export tax refund claims"),
+            Operation::ViewRefundClaims => ("查看出口退税申报", "see export tax refund claims"),
+            Operation::RecordFunds => ("录入银行收付款", "record bank receipts and payments"),
+            Operation::ReconcilePayments => ("核对银行缴款", "reconcile bank payments"),
+            Operation::ViewForexMatch => ("查看外汇核对结果", "see the foreign-exchange match"),
+            Operation::RegisterGuarantee => ("登记担保", "register guarantees"),
+            Operation::ViewGuarantees => ("查看担保", "see guarantees"),
+            Operation::EnforceGuarantees => ("执行担保", "enforce guarantees"),
+            Operation::Correct => ("更正报关单", "correct declarations"),
+            Operation::RequestRefund => ("申请退税", "request refunds"),
+            Operation::DecideRefund => ("审批退税", "decide refunds"),
+            Operation::ManageAuthorities => ("管理代理报关委托", "manage powers of attorney"),
+            Operation::ManageCases => ("办理缉私案件", "work anti-smuggling cases"),
+            Operation::ManageEnterprise => (
+                "管理企业备案与用户",
+                "manage the enterprise's registration and users",
+            ),
+            Operation::ReviewRegistration => ("审核报关单位备案", "review customs registrations"),
+            Operation::ApplyCertification => ("申请AEO认证", "apply for AEO certification"),
+            Operation::AuditCertification => ("审核AEO认证", "audit AEO certifications"),
+        }
+    }
+}
+
+impl Labelled for CargoOperation {
+    fn label(&self) -> (&'static str, &'static str) {
+        match self {
+            CargoOperation::ViewManifest => ("查看舱单", "see manifests"),
+            CargoOperation::ListManifests => ("查询舱单列表", "list manifests"),
+            CargoOperation::FileManifest => ("申报舱单", "file manifests"),
+            CargoOperation::AmendManifest => ("修改舱单", "amend manifests"),
+            CargoOperation::ReportArrival => ("申报运抵", "report arrivals"),
+            CargoOperation::ReportTally => ("录入理货报告", "record tally reports"),
+            CargoOperation::ConfirmDeparture => ("确认离境", "confirm departures"),
+            CargoOperation::ListLateBills => ("查询逾期未报提运单", "list late bills"),
+            CargoOperation::ViewTransit => ("查看转关", "see transits"),
+            CargoOperation::DeclareTransit => ("申报转关", "declare transits"),
+            CargoOperation::ConfirmTransitDeparture => {
+                ("确认转关启运", "confirm transit departures")
+            }
+            CargoOperation::ConfirmTransitArrival => ("确认转关抵达", "confirm transit arrivals"),
+            CargoOperation::ClearTransit => ("办理转关核销", "clear transits"),
+            CargoOperation::CancelTransit => ("撤销转关", "cancel transits"),
+            CargoOperation::ListTransits => ("查询转关列表", "list transits"),
+            CargoOperation::ListTransitAlerts => ("查询转关预警", "list transit alerts"),
+            CargoOperation::FileParcels => ("申报邮递物品清单", "file parcel lists"),
+            CargoOperation::FileBaggage => ("录入旅客行李申报", "record baggage declarations"),
+            CargoOperation::ViewPostal => ("查看邮递物品", "see postal items"),
+        }
     }
 }
 

@@ -367,10 +367,13 @@ fn cargo_actor(p: &Principal) -> Result<CargoActor, AppError> {
         Principal::Enterprise { .. } | Principal::Agency { .. } | Principal::Admin { .. } => {
             return Err(AppError::Forbidden(crate::access::Denied {
                 code: "forbidden",
-                message_en: format!("a user of kind {} has no part in cargo control", p.kind()),
+                message_en: format!(
+                    "{} has no part in cargo control",
+                    crate::access::principal_label(p).1
+                ),
                 message_zh: format!(
-                    "{}用户无权办理舱单、转关或邮递物品业务",
-                    domain::problem::user_kind_zh(p.kind())
+                    "{}无权办理舱单、转关或邮递物品业务",
+                    crate::access::principal_label(p).0
                 ),
             }))
         }

@@ -69,7 +69,9 @@
 //! - [`versions`]: versions of a declaration, their re-assessment and refunds (checks and
 //!   records; the steps write them). Uses core, assessment.
 //! - [`notifications`]: the notifications inbox, read from the audit chain and the events of
-//!   the declarations one may see (no write of its own). Uses core, steps (what one may see).
+//!   the declarations one may see, narrowed for officers to what their duties cover; each
+//!   user's read marker. Uses core, steps (what one may see), access (the duties).
+//! - [`drafts`]: drafts of forms kept by the server, each its owner's alone. Uses core, steps.
 //! - [`webhooks`]: enterprises' webhook subscriptions (the URL checked, the secret made, the
 //!   owner's replay and enabling; the delivery is the server's). Uses core.
 //!
@@ -94,6 +96,7 @@ pub mod case_desk;
 pub mod clock;
 pub mod copy;
 pub mod demo;
+pub mod drafts;
 pub mod eport_desk;
 pub mod error;
 pub mod exchange_desk;

@@ -7,9 +7,17 @@
 //! Who sees what: exactly the declarations the user may open (`Operation::View`, the same
 //! check as `GET /api/declarations/{id}`; a declaration one may not see is skipped, never
 //! named): an enterprise its own and those it filed as a broker; an officer those of their
-//! offices; HQ every one. Of those, every event but the user's own steps (an officer is not
-//! told what they did themselves) and every document attached by someone else. Users who see
+//! offices; HQ every one. Of those, an enterprise is told of every event but its users' own
+//! steps by login, and of every document attached by someone else; an officer (or HQ user) only
+//! of what their duties cover (`operations_of`: the operations an event calls for or bears
+//! on, checked with `access::duties_allow`: a reviewer hears of a yellow lane and of
+//! amendment requests, an inspector of a red lane and of inspections ordered, a tax officer of
+//! findings to assess, a release officer of payments), never of their own steps. Users who see
 //! no declaration (agencies, administrators, carriers, postal operators) have an empty inbox.
+//!
+//! What a user has read is a marker kept by the server per user
+//! ([`StepService::mark_notifications_read`], `store::drafts::ReadMarkWrite`): every
+//! notification up to that cursor is read; the marker only moves forward.
 //!
 //! The cursor is an audit record's id: items come in commit order, each with a stable id
 //! (`{declaration}-{seq}` for an event, `{declaration}-a{record}` for a document) for
@@ -22,9 +30,10 @@ use chrono::{DateTime, Utc};
 use clearance::{Actor, EventKind, Lane, Status};
 use serde::Serialize;
 use store::activity::{DeclarationRecord, RecordRange};
+use store::drafts::ReadMarkWrite;
 use store::{DeclarationId, DeclarationKey, StoredEvent};
 
-use crate::access::Principal;
+use crate::access::{duties_allow, Operation, Principal};
 use crate::error::AppError;
 use crate::steps::StepService;
 
@@ -209,6 +218,41 @@ impl StepService<'_> {
         }
     }
 
+    /// The principal's read marker: every notification up to this cursor has been read
+    /// (`None` before the first mark). Kept by the server, so that every browser shows the
+    /// same unread count.
+    pub fn notifications_read(&self, principal: &Principal) -> Result<Option<i64>, AppError> {
+        Ok(self.core.store.notifications_read(principal.user_id())?)
+    }
+
+    /// Mark everything up to `up_to` (a cursor an answer gave, at most the chain's head) as
+    /// read; the marker never goes back. The marker now kept.
+    pub fn mark_notifications_read(
+        &self,
+        principal: &Principal,
+        up_to: i64,
+    ) -> Result<i64, AppError> {
+        let store = &self.core.store;
+        let head = store
+            .declaration_records(RecordRange::Before(i64::MAX), 1)?
+            .head;
+        if up_to < 0 || up_to > head {
+            return Err(AppError::invalid(
+                "up_to",
+                "bad_cursor",
+                format!("“up_to”须为此前答复给出的游标（0 至 {head}），而不是 {up_to}"),
+                format!(
+                    "`up_to` must be a cursor an earlier answer gave (0 to {head}), not {up_to}"
+                ),
+            ));
+        }
+        Ok(store.mark_notifications_read(ReadMarkWrite {
+            user_id: principal.user_id(),
+            up_to,
+            now: self.core.now(),
+        })?)
+    }
+
     /// The notifications one audit record gives `principal`, in commit order.
     fn items_of(
         &self,
@@ -217,7 +261,9 @@ impl StepService<'_> {
         seen: &mut HashMap<DeclarationId, Option<Seen>>,
     ) -> Result<Vec<Notification>, AppError> {
         let wants_events = rec.versions.is_some();
-        let wants_document = rec.action == "attachment.add" && !own_label(principal, &rec.actor);
+        let wants_document = rec.action == "attachment.add"
+            && !own_label(principal, &rec.actor)
+            && duties_cover(principal, DOCUMENT_OPERATIONS);
         if !wants_events && !wants_document {
             return Ok(Vec::new());
         }
@@ -274,7 +320,7 @@ impl StepService<'_> {
         }
         let events = s.events.as_deref().unwrap_or_default();
         for e in events.iter().filter(|e| e.seq > from && e.seq <= to) {
-            if own_actor(principal, &e.event.actor) {
+            if own_actor(principal, &e.event.actor) || !within_duties(principal, &e.event.kind) {
                 continue;
             }
             let (zh, en) = phrase(&e.event.kind);
@@ -288,6 +334,67 @@ impl StepService<'_> {
         }
         Ok(out)
     }
+}
+
+/// The customs operations a document attached bears on: the review of documents and the
+/// inspection.
+const DOCUMENT_OPERATIONS: &[Operation] = &[Operation::RecordReview, Operation::RecordInspection];
+
+/// The customs operations an event calls for or bears on: an officer is told of it when their
+/// duties allow one of them (`access::duties_allow`). An enterprise is told of every event
+/// of its declarations. Filing, acceptance and withdrawal call for no officer (automatic review
+/// and the lane follow at once); the lane calls for the lane's work; a finding for the
+/// assessment, and for the risk analysts and anti-smuggling officers who follow findings; a
+/// payment for the release and the reconciliation; a request for the reviewers who decide it.
+fn operations_of(kind: &EventKind) -> &'static [Operation] {
+    use Operation as O;
+    match kind {
+        EventKind::Submitted { .. }
+        | EventKind::Withdrawn { .. }
+        | EventKind::Rejected { .. }
+        | EventKind::Accepted { .. } => &[],
+        EventKind::LaneChosen { lane, .. } => match lane {
+            Lane::Green | Lane::Blue => &[O::Assess],
+            Lane::Yellow => &[O::RecordReview],
+            Lane::Red => &[O::RecordInspection],
+        },
+        EventKind::InspectionOrdered { .. } => &[O::RecordInspection],
+        EventKind::DocumentReviewRecorded { .. } => &[O::Assess],
+        EventKind::InspectionRecorded { .. } => &[O::Assess, O::ManageRiskRules, O::ManageCases],
+        EventKind::Assessed { .. } => &[O::Release, O::ReleaseAgainstGuarantee],
+        EventKind::PaymentInitiated { .. } => &[O::ReconcilePayments],
+        EventKind::NoticePaid { .. } => &[O::Release, O::ReconcilePayments],
+        EventKind::ReleasedAgainstGuarantee { .. } => &[O::EnforceGuarantees, O::Close],
+        EventKind::Released | EventKind::ExitConfirmed { .. } => &[O::Close],
+        EventKind::Closed => &[O::DecideRefund],
+        EventKind::AmendmentRequested { .. }
+        | EventKind::CancellationRequested { .. }
+        | EventKind::RequestApproved { .. }
+        | EventKind::RequestRefused { .. } => &[O::DecideRequest],
+        EventKind::Suspended { .. } | EventKind::Unsuspended { .. } => &[O::Suspend, O::Release],
+        EventKind::Versioned { .. } => &[O::Assess, O::DecideRefund],
+        EventKind::RefundRequested { .. } | EventKind::RefundDecided { .. } => &[O::DecideRefund],
+    }
+}
+
+/// Whether the principal's duties allow one of `ops` (always, for an enterprise).
+fn duties_cover(p: &Principal, ops: &[Operation]) -> bool {
+    match p {
+        Principal::Officer { duties, .. } | Principal::Hq { duties, .. } => {
+            ops.iter().any(|op| duties_allow(duties, *op))
+        }
+        Principal::Enterprise { .. }
+        | Principal::Agency { .. }
+        | Principal::Admin { .. }
+        | Principal::Carrier { .. }
+        | Principal::PostalOperator { .. } => true,
+    }
+}
+
+/// Whether an event is news for the principal: every event for an enterprise; for an officer,
+/// those their duties cover.
+fn within_duties(p: &Principal, kind: &EventKind) -> bool {
+    duties_cover(p, operations_of(kind))
 }
 
 /// Whether the principal may see any declaration at all.

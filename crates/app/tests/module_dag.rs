@@ -103,6 +103,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("copy", &["access", "error", "kernel", "steps"]),
     ("notifications", &["access", "error", "steps"]),
     ("webhooks", &["access", "error", "kernel"]),
+    ("drafts", &["access", "error", "steps"]),
     (
         "service",
         &[

@@ -37,6 +37,7 @@ mod api_doc;
 mod attachments_api;
 mod cargo_api;
 pub mod conn;
+mod drafts_api;
 mod eport_api;
 mod error;
 mod exchange_api;
@@ -172,6 +173,7 @@ pub fn router_with(svc: Svc, options: ServeOptions) -> Router {
         .merge(attachments_api::routes())
         .merge(notifications_api::routes())
         .merge(webhooks_api::routes())
+        .merge(drafts_api::routes())
         .route("/api/declarations/{id}", get(get_one))
         .route(
             "/api/declarations/{id}/receipts",
@@ -672,6 +674,7 @@ fn document() -> api_doc::Parts {
     doc.merge(<xml_api::XmlApiDoc as OpenApi>::openapi());
     doc.merge(<formats_api::FormatsApiDoc as OpenApi>::openapi());
     doc.merge(<attachments_api::AttachmentsDoc as OpenApi>::openapi());
+    doc.merge(<drafts_api::DraftsApiDoc as OpenApi>::openapi());
     doc.merge(<versions_api::VersionsApiDoc as OpenApi>::openapi());
     doc.merge(<webhooks_api::WebhooksApiDoc as OpenApi>::openapi());
     doc
@@ -1326,6 +1329,8 @@ mod doc {
         list_api::export,
         notifications_api::list,
         notifications_api::stream,
+        notifications_api::read_marker,
+        notifications_api::mark_read,
         get_one,
         doc::request_amendment,
         doc::request_cancellation,
@@ -1359,7 +1364,8 @@ mod doc {
         GuaranteeBody,
         ExitBody,
         SuspendBody,
-        EmptyBody
+        EmptyBody,
+        notifications_api::ReadBody
     ))
 )]
 pub struct ApiDoc;

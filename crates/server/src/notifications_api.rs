@@ -4,6 +4,10 @@
 //! - `GET /api/notifications?after=<cursor>&limit=`: what happened after the cursor, in commit
 //!   order; without `after`, the newest (`before=<cursor>` for older ones). Every answer has
 //!   `cursor`, where to go on from.
+//! - `GET /api/notifications/read`, `PUT /api/notifications/read {up_to}`: the user's read
+//!   marker, kept by the server (every notification up to that cursor is read; it never goes
+//!   back), so the unread count is the same on every browser; the list gives it too
+//!   (`read_up_to`).
 //! - `GET /api/notifications/stream`: the same items as server-sent events, as they are
 //!   committed. Each event is `event: notification`, its `data` the item's JSON; the `id` of the
 //!   last item of an audit record is that record's cursor, so that a reconnecting
@@ -55,6 +59,7 @@ pub(crate) fn routes() -> Router<Svc> {
     Router::new()
         .route("/api/notifications", get(list))
         .route("/api/notifications/stream", get(stream))
+        .route("/api/notifications/read", get(read_marker).put(mark_read))
 }
 
 /// The streams open per user (one per router: each server its own).
@@ -192,8 +197,68 @@ pub(crate) async fn list(
     let (p, _) = principal(&svc, &headers).await?;
     let Query(pairs) = query.map_err(query_problem)?;
     let (q, limit) = parse(pairs)?;
-    let page = blocking(move || svc.steps().notifications(&p, q, limit)).await?;
-    Ok(json_ok(StatusCode::OK, &page))
+    let (page, read) = blocking(move || {
+        let steps = svc.steps();
+        Ok((
+            steps.notifications(&p, q, limit)?,
+            steps.notifications_read(&p)?,
+        ))
+    })
+    .await?;
+    let mut v = serde_json::to_value(&page).map_err(|_| ApiError::internal())?;
+    v["read_up_to"] = marker_value(read);
+    Ok(json_ok(StatusCode::OK, &v))
+}
+
+/// A read marker as the API gives it: a cursor (a string, as every cursor), or null.
+fn marker_value(m: Option<i64>) -> serde_json::Value {
+    m.map_or(serde_json::Value::Null, |m| m.to_string().into())
+}
+
+#[utoipa::path(get, path = "/api/notifications/read",
+    responses(
+        (status = 200, description = "`{read_up_to}`: the cursor up to which the user has read every notification (null before the first mark); the same on every browser")))]
+pub(crate) async fn read_marker(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let read = blocking(move || svc.steps().notifications_read(&p)).await?;
+    Ok(json_ok(
+        StatusCode::OK,
+        &serde_json::json!({ "read_up_to": marker_value(read) }),
+    ))
+}
+
+/// Everything up to a cursor read.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadBody {
+    /// A cursor an answer gave (`cursor` of a page, or an item's): every notification up to it
+    /// is read.
+    pub up_to: String,
+}
+
+#[utoipa::path(put, path = "/api/notifications/read", request_body = ReadBody,
+    responses(
+        (status = 200, description = "`{read_up_to}`: the marker now kept (it never goes back: an older cursor leaves it)"),
+        (status = 422, description = "`up_to` is not a cursor an answer gave (not a whole number, or beyond the newest)")))]
+pub(crate) async fn mark_read(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: ReadBody = crate::parse_json(&headers, &crate::body_bytes(body)?)?;
+    let mut problems = Vec::new();
+    let Some(up_to) = cursor("up_to", &b.up_to, &mut problems) else {
+        return Err(ApiError::from(app::AppError::Invalid(problems)));
+    };
+    let read = blocking(move || svc.steps().mark_notifications_read(&p, up_to)).await?;
+    Ok(json_ok(
+        StatusCode::OK,
+        &serde_json::json!({ "read_up_to": marker_value(Some(read)) }),
+    ))
 }
 
 /// What a stream keeps between polls.

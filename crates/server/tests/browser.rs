@@ -866,6 +866,14 @@ async fn file_inspect_pay_release_in_a_browser() {
     );
     ui.type_into("f-contract_no", "KEEP-ME-1").await;
     let contract = "return document.getElementById('f-contract_no').value;";
+    // Autosaved to the server as it is typed (issue 20 item 1): the address names the draft,
+    // whose title is what was typed.
+    ui.until(
+        "location.hash.startsWith('#/portal/new?draft=') && document.getElementById('draft-status').dataset.state === 'saved'",
+        "the form autosaved as a draft",
+    )
+    .await;
+    until_draft(&ui, "KEEP-ME-1", true).await;
     ui.switch_lang("en").await;
     assert_eq!(
         ui.js(contract, vec![]).await,
@@ -895,6 +903,8 @@ async fn file_inspect_pay_release_in_a_browser() {
     )
     .await;
     ui.settled().await;
+    // A discarded form's draft is deleted.
+    until_draft(&ui, "KEEP-ME-1", false).await;
 
     // The form: a first try with mistakes shows every problem beside its field.
     ui.go("#/portal/new").await;
@@ -1007,6 +1017,14 @@ async fn file_inspect_pay_release_in_a_browser() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The form was a draft while it was typed; filed, its draft is gone.
+    assert!(
+        !server_drafts(&ui)
+            .await
+            .iter()
+            .any(|d| d["title"].as_str().unwrap_or("").contains("E2E-0001")),
+        "filing deletes the draft"
+    );
     // Accepted and numbered; the discredited filer's goods go to inspection.
     ui.status_is("inspection").await;
     let declaration_no = ui.text("#declaration-no").await;
@@ -1627,6 +1645,24 @@ async fn file_inspect_pay_release_in_a_browser() {
         "everything read",
     )
     .await;
+    // The read marker is the server's (issue 20): kept for the user, not in the browser, so a
+    // reload (or another browser) shows nothing unread.
+    let marker = api_get(&ui, &ent_token, "/api/notifications/read").await;
+    assert!(marker["read_up_to"].is_string(), "{marker}");
+    let stored = ui
+        .js(
+            "return Object.keys(localStorage).filter((k) => k.includes('inbox')).length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(stored, json!(0), "no read marker in the browser");
+    ui.c.refresh().await.unwrap();
+    ui.settled().await;
+    ui.until(
+        "document.querySelector('#inbox-list li') !== null && !document.querySelector('#inbox-list li.unread') && document.querySelector('#inbox-link .count').hidden",
+        "nothing unread after a reload",
+    )
+    .await;
     ui.assert_no_console_errors("inbox", false).await;
     ui.sign_out().await;
 
@@ -1821,17 +1857,57 @@ async fn file_inspect_pay_release_in_a_browser() {
     ui.shot("11-enterprise-licences").await;
     ui.both_languages("E-Port services (licence holder)", None)
         .await;
-    // A draft kept in this browser is listed to its author, and removed at sign-out: the next
-    // user of the browser (ent-sz below) sees none (docs/SECURITY.md, F6).
+    // Drafts are the server's (issue 20 item 1; docs/SECURITY.md gap 10): saved as the form is
+    // typed, listed to their author with the time saved; a language switch and a reload keep
+    // the form; the browser's storage holds none of it, before or after sign-out; and a new
+    // browser session (another profile, signed in afresh) lists the draft and resumes it. The
+    // next user of a browser (ent-sz below) sees none.
     ui.go("#/portal/new").await;
     ui.type_into("f-contract_no", "DRAFT-SH-1").await;
+    ui.type_into("f-items_0__name", "草稿货物").await;
     ui.click("#save-draft").await;
+    ui.until(
+        "location.hash.startsWith('#/portal/new?draft=') && document.getElementById('draft-status').dataset.state === 'saved' && document.getElementById('draft-status').textContent.length > 0",
+        "the draft saved",
+    )
+    .await;
+    ui.switch_lang("en").await;
+    let contract = "return document.getElementById('f-contract_no').value;";
+    assert_eq!(
+        ui.js(contract, vec![]).await,
+        json!("DRAFT-SH-1"),
+        "after the switch"
+    );
+    ui.c.refresh().await.unwrap();
+    ui.settled().await;
+    assert_eq!(
+        ui.js(contract, vec![]).await,
+        json!("DRAFT-SH-1"),
+        "after a reload"
+    );
+    assert_eq!(
+        ui.js(
+            "return document.getElementById('f-items_0__name').value;",
+            vec![]
+        )
+        .await,
+        json!("草稿货物")
+    );
+    ui.switch_lang("zh-CN").await;
+    let stored = "return JSON.stringify(Object.entries(localStorage).concat(Object.entries(sessionStorage)));";
+    let kept = ui.js(stored, vec![]).await;
+    assert!(
+        !kept.as_str().unwrap().contains("DRAFT-SH-1")
+            && !kept.as_str().unwrap().contains("草稿货物"),
+        "nothing of the form in the browser's storage: {kept}"
+    );
     ui.go("#/portal").await;
     ui.until(
-        "document.querySelector('ul.drafts') !== null && document.querySelector('ul.drafts').textContent.includes('DRAFT-SH-1')",
+        "document.querySelector('ul.drafts') !== null && document.querySelector('ul.drafts').textContent.includes('DRAFT-SH-1 · 草稿货物')",
         "ent-sh's draft listed",
     )
     .await;
+    ui.shot("02-portal-drafts").await;
     ui.sign_out().await;
     let kept = "return Object.keys(localStorage).concat(Object.keys(sessionStorage)).filter((k) => k.startsWith('jinguan.drafts') || k.startsWith('jinguan.form')).length;";
     assert_eq!(
@@ -1839,6 +1915,65 @@ async fn file_inspect_pay_release_in_a_browser() {
         json!(0),
         "drafts left after sign-out"
     );
+    {
+        // Another browser: a profile of its own, signed in afresh.
+        let profile2 = tempfile::tempdir().unwrap();
+        let (_driver2, c2, driver2) = start_browser(profile2.path()).await;
+        let other = Ui {
+            c: c2,
+            base: ui.base.clone(),
+            shots: ui.shots.clone(),
+            driver: driver2,
+            axe: axe_source(),
+            http: reqwest::Client::new(),
+        };
+        other.go("").await;
+        other.sign_in("ent-sh").await;
+        other.go("#/portal").await;
+        other
+            .until(
+                "document.querySelector('ul.drafts a') !== null && document.querySelector('ul.drafts').textContent.includes('DRAFT-SH-1')",
+                "the draft listed in another browser",
+            )
+            .await;
+        other
+            .js(
+                "[...document.querySelectorAll('ul.drafts a')].find((a) => a.textContent.includes('DRAFT-SH-1')).click();",
+                vec![],
+            )
+            .await;
+        other
+            .until(
+                "location.hash.startsWith('#/portal/new?draft=') && document.getElementById('f-contract_no') && document.getElementById('f-contract_no').value === 'DRAFT-SH-1'",
+                "the draft resumed in another browser",
+            )
+            .await;
+        other.settled().await;
+        assert!(
+            !other.text("#form-restored").await.is_empty(),
+            "the filer is told it was restored"
+        );
+        // Deleted from the list there: gone for its author everywhere.
+        other.go("#/portal").await;
+        other
+            .js(
+                "[...document.querySelectorAll('ul.drafts li')].find((li) => li.textContent.includes('DRAFT-SH-1')).querySelector('button').click();",
+                vec![],
+            )
+            .await;
+        other.confirm_dialog().await;
+        other
+            .until(
+                "![...document.querySelectorAll('ul.drafts li')].some((li) => li.textContent.includes('DRAFT-SH-1')) && document.getElementById('new-declaration') !== null && document.querySelector('main').getAttribute('aria-busy') === 'false'",
+                "the draft deleted",
+            )
+            .await;
+        other
+            .assert_no_console_errors("drafts in another browser", false)
+            .await;
+        other.sign_out().await;
+        other.c.clone().close().await.unwrap();
+    }
 
     // Export tax refund and foreign exchange (docs/EPORT.md): the demo's verified claims on
     // the tax desk, a receipt recorded from the bank's form, the class report on the
@@ -2072,6 +2207,43 @@ async fn file_inspect_pay_release_in_a_browser() {
 }
 
 /// A session token over the API (the scenario's set-up steps are not the screens under test).
+/// The signed-in user's drafts, as the server lists them (asked from the page, with its
+/// session cookie).
+async fn server_drafts(ui: &Ui) -> Vec<Value> {
+    let v = ui
+        .js(
+            "const x = new XMLHttpRequest(); x.open('GET', '/api/drafts', false); x.send(); return x.responseText;",
+            vec![],
+        )
+        .await;
+    serde_json::from_str::<Value>(v.as_str().unwrap())
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Wait until the signed-in user has (`present`) or no longer has a draft whose title holds
+/// `needle`, as the server lists them (the form saves as the typing pauses).
+async fn until_draft(ui: &Ui, needle: &str, present: bool) {
+    let started = Instant::now();
+    loop {
+        let has = server_drafts(ui)
+            .await
+            .iter()
+            .any(|d| d["title"].as_str().unwrap_or("").contains(needle));
+        if has == present {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the server's drafts {} {needle}",
+            if present { "never held" } else { "still hold" }
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn token(ui: &Ui, login: &str) -> String {
     let v: Value = ui
         .http

@@ -91,19 +91,21 @@ impl T {
         for (login, role, office, uscc, duties) in [
             ("ent-a", Role::Enterprise, None, Some(A), vec![]),
             ("ent-b", Role::Enterprise, None, Some(B), vec![]),
+            // Officers hear of what their duties cover: a yellow lane is the reviewer's, a green
+            // one (B's filings) the tax officer's assessment.
             (
                 "pd",
                 Role::Officer,
                 Some("2233"),
                 None,
-                vec![Duty::Reviewer],
+                vec![Duty::Reviewer, Duty::TaxOfficer],
             ),
             (
                 "gz",
                 Role::Officer,
                 Some("5100"),
                 None,
-                vec![Duty::Reviewer],
+                vec![Duty::Reviewer, Duty::TaxOfficer],
             ),
         ] {
             t.bootstrap(NewUserRequest {
@@ -440,4 +442,94 @@ async fn streams_per_user_are_bounded() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop(open);
+}
+
+/// The kinds of notification `token` has of declaration `id`, after cursor `after`.
+async fn kinds_of(t: &T, token: &str, after: &str, id: i64) -> Vec<String> {
+    let (items, _) = t.all_after(token, after.to_owned(), 200).await;
+    items
+        .iter()
+        .filter(|i| i["declaration_id"] == id)
+        .map(|i| i["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_is_told_what_their_duties_cover() {
+    let t = T::start().await;
+    for (login, duty) in [
+        ("insp", Duty::Inspector),
+        ("tax", Duty::TaxOfficer),
+        ("stat", Duty::Statistician),
+    ] {
+        t.bootstrap(NewUserRequest {
+            login: login.into(),
+            password: common::PASSWORD.into(),
+            role: Role::Officer,
+            duties: vec![duty],
+            office: Some(OfficeCode::parse("2233").unwrap()),
+            uscc: None,
+            agency: None,
+        });
+    }
+    let a = t.login("ent-a").await;
+    let pd = t.login("pd").await;
+    let insp = t.login("insp").await;
+    let tax = t.login("tax").await;
+    let stat = t.login("stat").await;
+    // A's filing goes to the yellow lane: documents to review.
+    let x = t.file(&a, A, "d-1").await;
+    assert_eq!(kinds_of(&t, &pd, "0", x).await, ["lane_chosen"]);
+    for other in [&insp, &tax, &stat] {
+        assert!(kinds_of(&t, other, "0", x).await.is_empty());
+    }
+    // The enterprise is told of everything.
+    let all = kinds_of(&t, &a, "0", x).await;
+    for k in ["submitted", "accepted", "lane_chosen"] {
+        assert!(all.iter().any(|i| i == k), "{k} missing from {all:?}");
+    }
+
+    // A document attached: for the reviewer and the inspector, not the tax officer.
+    let (_, page) = t.get(&a, "/api/notifications").await;
+    let mark = page["cursor"].as_str().unwrap().to_owned();
+    let resp = t
+        .client
+        .post(format!(
+            "{}/api/declarations/{x}/attachments?name=invoice.pdf",
+            t.base
+        ))
+        .bearer_auth(&a)
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.4 invoice".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(kinds_of(&t, &pd, &mark, x).await, ["attachment_added"]);
+    assert_eq!(kinds_of(&t, &insp, &mark, x).await, ["attachment_added"]);
+    assert!(kinds_of(&t, &tax, &mark, x).await.is_empty());
+
+    // The review recorded: the tax officer is told (the assessment is theirs now); the
+    // reviewer who recorded it and the inspector are not.
+    let (_, page) = t.get(&a, "/api/notifications").await;
+    let mark = page["cursor"].as_str().unwrap().to_owned();
+    let (s, v) = t
+        .post(
+            &pd,
+            &format!("/api/declarations/{x}/review"),
+            json!({"result": "conform"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        kinds_of(&t, &tax, &mark, x).await,
+        ["document_review_recorded"]
+    );
+    assert!(kinds_of(&t, &pd, &mark, x).await.is_empty());
+    assert!(kinds_of(&t, &insp, &mark, x).await.is_empty());
+    assert!(kinds_of(&t, &stat, &mark, x).await.is_empty());
+    assert_eq!(
+        kinds_of(&t, &a, &mark, x).await,
+        ["document_review_recorded"]
+    );
 }

@@ -13,11 +13,13 @@
 //! - [`parties_contract`]: powers of attorney and the case register (issue 19);
 //! - [`search_contract`]: searching declarations for the web interface's lists (issue 20);
 //! - [`webhooks_contract`]: webhook subscriptions, their cursors and delivery log (issue 18).
+//! - [`drafts_contract`]: drafts kept by the server and the notifications read marker (issue 20).
 
 pub mod bench;
 pub mod cargo_contract;
 pub mod contract;
 pub mod daily_contract;
+pub mod drafts_contract;
 pub mod eport_contract;
 pub mod finance_contract;
 pub mod guarantee_contract;

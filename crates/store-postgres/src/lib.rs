@@ -44,6 +44,7 @@ use tokio_postgres::{Client, Config, Row};
 mod aeo;
 mod cargo;
 mod daily;
+mod drafts;
 mod eport;
 mod finance;
 mod guarantee;
@@ -673,6 +674,25 @@ impl Store for PostgresStore {
         q: &store::daily::DayQuery,
     ) -> Result<store::daily::DailyStats, StoreError> {
         self.read_daily(q)
+    }
+
+    fn drafts(
+        &self,
+        owner: &store::drafts::DraftOwner,
+    ) -> Result<Vec<store::drafts::DraftSummary>, StoreError> {
+        self.list_drafts(owner)
+    }
+
+    fn draft(
+        &self,
+        owner: &store::drafts::DraftOwner,
+        id: i64,
+    ) -> Result<Option<store::drafts::StoredDraft>, StoreError> {
+        self.one_draft(owner, id)
+    }
+
+    fn notifications_read(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
+        self.read_marker(user_id)
     }
 
     fn changed_declarations(

@@ -174,8 +174,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE manifest_events ADD COLUMN writer bigint NOT NULL DEFAULT 0;
     CREATE SEQUENCE IF NOT EXISTS manifest_writers;
     "#,
-    // 21: reserved for another branch of issue 18 (the lead renumbers at merge); nothing here.
-    "SELECT 1",
+    // 21 (issue 20): drafts of forms kept by the server, and each user's notifications read
+    // marker (`crate::drafts`; store::drafts).
+    crate::drafts::MIGRATION,
     // 22 (issue 18 item 4): webhook subscriptions, their cursors and delivery log
     // (`crate::webhooks`; store::webhooks).
     crate::webhooks::MIGRATION,

@@ -40,6 +40,7 @@ pub(crate) mod accounts;
 pub(crate) mod aeo;
 pub(crate) mod attachments;
 pub(crate) mod cargo;
+pub(crate) mod drafts;
 pub(crate) mod eport;
 pub(crate) mod finance;
 pub(crate) mod guarantee;
@@ -1244,6 +1245,13 @@ impl Tx<'_> {
                 Answer::new(reply, self.add_attachment(head, x).await)
             }
             Request::Webhook(x, reply) => Answer::new(reply, self.webhook_write(head, x).await),
+            Request::SaveDraft(x, reply) => Answer::new(reply, self.save_draft(x).await),
+            Request::DeleteDraft((owner, id), reply) => {
+                Answer::new(reply, self.delete_draft(owner, *id).await)
+            }
+            Request::MarkNotificationsRead(x, reply) => {
+                Answer::new(reply, self.mark_notifications_read(x).await)
+            }
             Request::AppendWithOutbox(x, reply) => {
                 Answer::new(reply, self.append_with_outbox(head, x).await)
             }

@@ -285,8 +285,8 @@ fn migrations_are_versioned() {
         // 13 the dashboard's daily aggregates, 14 the account lifecycle, 15 powers of attorney and
         // cases, 16 customs registration, 17 the search text and attachments (issue 20), 18 new rows
         // counted by the writer, 19 AEO certification and re-registration (issue 19), 20 the writer
-        // of each manifest event (issue 16), 21 reserved (another branch of issue 18), 22 webhook
-        // subscriptions and their delivery log (issue 18 item 4).
+        // of each manifest event (issue 16), 21 drafts and notifications read markers (issue 20),
+        // 22 webhook subscriptions and their delivery log (issue 18 item 4).
         "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
@@ -633,6 +633,18 @@ impl store_contract::search_contract::SearchHarness for PgHarness {
 
 // Searching declarations: free text, every sort, pages with totals, filters (issue 20).
 store_contract::search_contract_tests!(match pg_harness() {
+    Some(h) => h,
+    None => return,
+});
+
+impl store_contract::drafts_contract::DraftsHarness for PgHarness {
+    fn open(&self) -> Box<dyn Store> {
+        Box::new(self.open_store(self.options()))
+    }
+}
+
+// Drafts kept by the server and the notifications read marker (issue 20).
+store_contract::drafts_contract_tests!(match pg_harness() {
     Some(h) => h,
     None => return,
 });

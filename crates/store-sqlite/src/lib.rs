@@ -39,6 +39,7 @@ mod attachments;
 pub mod backup;
 mod cargo;
 mod daily;
+mod drafts;
 mod eport;
 mod finance;
 mod guarantee;
@@ -234,8 +235,9 @@ const MIGRATIONS: &[&str] = &[
     // 20 (issue 19): AEO certification (store::aeo), and a registration refused or cancelled
     // no longer blocks a new one for the same USCC.
     aeo::MIGRATION,
-    // 21: reserved for another branch of issue 18 (the lead renumbers at merge); nothing here.
-    "SELECT 1;",
+    // 21 (issue 20): drafts of forms kept by the server, and each user's notifications read
+    // marker (store::drafts).
+    drafts::MIGRATION,
     // 22 (issue 18 item 4): webhook subscriptions, their cursors and delivery log
     // (store::webhooks).
     webhooks::MIGRATION,
@@ -719,6 +721,25 @@ impl Store for SqliteStore {
         q: &store::daily::DayQuery,
     ) -> Result<store::daily::DailyStats, StoreError> {
         self.read(|c| daily::read(c, q))
+    }
+
+    fn drafts(
+        &self,
+        owner: &store::drafts::DraftOwner,
+    ) -> Result<Vec<store::drafts::DraftSummary>, StoreError> {
+        self.read(|c| drafts::list(c, owner))
+    }
+
+    fn draft(
+        &self,
+        owner: &store::drafts::DraftOwner,
+        id: i64,
+    ) -> Result<Option<store::drafts::StoredDraft>, StoreError> {
+        self.read(|c| drafts::one(c, owner, id))
+    }
+
+    fn notifications_read(&self, user_id: i64) -> Result<Option<i64>, StoreError> {
+        self.read(|c| drafts::read_marker(c, user_id))
     }
 
     fn changed_declarations(
@@ -1285,6 +1306,11 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::SetRoles(x, reply) => run!(reply, |c, h| registration::set_roles(c, h, x)),
         Request::AddAttachment(x, reply) => run!(reply, |c, h| attachments::add(c, h, x)),
         Request::Webhook(x, reply) => run!(reply, |c, h| webhooks::write(c, h, x)),
+        Request::SaveDraft(x, reply) => run!(reply, |c, _| drafts::save(c, x)),
+        Request::DeleteDraft((owner, id), reply) => {
+            run!(reply, |c, _| drafts::delete(c, owner, *id))
+        }
+        Request::MarkNotificationsRead(x, reply) => run!(reply, |c, _| drafts::mark_read(c, x)),
     }
 }
 

@@ -107,7 +107,7 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // notices), 13 bank payments, 14 the dashboard's daily aggregates, 15 account lifecycle,
     // 16 powers of attorney and the case register, 17 customs registration, 18 the search text
     // and attachments (issue 20), 19 new rows counted by the writer, 20 AEO certification and
-    // re-registration (issue 19), 21 reserved (another branch of issue 18), 22 webhook
+    // re-registration (issue 19), 21 drafts and notifications read markers (issue 20), 22 webhook
     // subscriptions and their delivery log (issue 18 item 4).
     assert_eq!(version, 22);
     let conn = store_sqlite::open_write_connection(&h.db()).unwrap();

@@ -59,6 +59,7 @@ pub mod cargo;
 pub mod cases;
 pub mod daily;
 pub mod detail;
+pub mod drafts;
 pub mod eport;
 pub mod finance;
 pub mod guarantee;
@@ -863,6 +864,46 @@ pub trait Store: writer::Queued + Send + Sync {
         id: DeclarationId,
         attachment_id: i64,
     ) -> Result<Option<(attachments::StoredAttachment, Vec<u8>)>, StoreError>;
+
+    /// Save a draft ([`drafts`]): a new one (`w.id` `None`, version 1) or a new content of one
+    /// of `w.owner`'s (`NotFound` for a draft of anyone else; `Conflict` when
+    /// `w.expected_version` is given and the draft moved). Through the one write, without an
+    /// audit record; `Invalid` beyond the bounds of [`drafts::check`] or
+    /// [`drafts::DRAFTS_PER_USER`].
+    fn save_draft(&self, w: drafts::DraftWrite) -> Result<drafts::DraftSummary, StoreError> {
+        drafts::check(&w)?;
+        self.queue().call(|r| Request::SaveDraft(Box::new(w), r))
+    }
+
+    /// Delete one of the owner's drafts: `false` when the owner has no such draft.
+    fn delete_draft(&self, owner: &drafts::DraftOwner, id: i64) -> Result<bool, StoreError> {
+        let owner = owner.clone();
+        self.queue().call(|r| Request::DeleteDraft((owner, id), r))
+    }
+
+    /// The owner's drafts, the most recently saved first, without their bodies.
+    fn drafts(&self, owner: &drafts::DraftOwner) -> Result<Vec<drafts::DraftSummary>, StoreError>;
+
+    /// One of the owner's drafts with its body; `None` for a draft of anyone else.
+    fn draft(
+        &self,
+        owner: &drafts::DraftOwner,
+        id: i64,
+    ) -> Result<Option<drafts::StoredDraft>, StoreError>;
+
+    /// Move the user's notifications read marker forward to `w.up_to` (never back): the marker
+    /// now stored.
+    fn mark_notifications_read(&self, w: drafts::ReadMarkWrite) -> Result<i64, StoreError> {
+        if w.up_to < 0 {
+            return Err(StoreError::Invalid(
+                "a read marker is a cursor from 0".into(),
+            ));
+        }
+        self.queue().call(|r| Request::MarkNotificationsRead(w, r))
+    }
+
+    /// The user's notifications read marker, `None` before the first.
+    fn notifications_read(&self, user_id: i64) -> Result<Option<i64>, StoreError>;
 
     /// The declarations submitted in the period, counted in the store by office, status, lane
     /// and whether numbered (one row per combination present, in no particular order): exact at any

@@ -138,6 +138,11 @@ requests! {
     AddAttachment(Box<crate::attachments::AttachmentWrite>) -> crate::attachments::StoredAttachment,
     // Webhook subscriptions, their cursors and delivery log (crate::webhooks).
     Webhook(Box<crate::webhooks::WebhookWrite>) -> i64,
+    // Drafts and the notifications read marker (crate::drafts).
+    SaveDraft(Box<crate::drafts::DraftWrite>) -> crate::drafts::DraftSummary,
+    /// `true` when the owner's draft was deleted.
+    DeleteDraft((crate::drafts::DraftOwner, i64)) -> bool,
+    MarkNotificationsRead(crate::drafts::ReadMarkWrite) -> i64,
 }
 
 /// A request's result, held until its batch commits.

@@ -1,33 +1,32 @@
 // The declaration form: code lookups, inline validation (the server's own checks, without
-// filing), drafts kept in this browser (localStorage), JSON upload, and submission with a
-// client sequence number so that a retry never files twice. An uploaded single-window XML file
-// (DecMessage, UTF-8 or GB2312/GBK) is read by the server into the same JSON form.
+// filing), drafts kept by the server (autosaved as the filer types: /api/drafts), JSON upload,
+// and submission with a client sequence number so that a retry never files twice. An uploaded
+// single-window XML file (DecMessage, UTF-8 or GB2312/GBK) is read by the server into the same
+// JSON form.
 import { t, tk, pick } from './i18n.js';
-import { get, post, postFile, codes, ApiError } from './api.js';
+import { api, get, post, postFile, codes, ApiError } from './api.js';
 import { h, clear, toast, errorText, problemText, fieldLabel, registerFieldLabels, confirmDialog, fmtTime, dateAttrs } from './ui.js';
 
-// Drafts are kept per login and removed at sign-out (`clearUserData`): on a shared terminal
-// the next user never sees them. The old key shared by every user is dropped unread.
-const draftsKey = (login) => `jinguan.drafts.${login}`;
-try { localStorage.removeItem('jinguan.drafts'); } catch { /* storage unavailable */ }
-
-export function listDrafts(login) {
-  try {
-    return Object.values(JSON.parse(localStorage.getItem(draftsKey(login)) || '{}')).sort((a, b) => (a.saved_at < b.saved_at ? 1 : -1));
-  } catch {
-    return [];
+// Nothing of a form stays in the browser's storage (docs/SECURITY.md, gap 10): drafts are the
+// server's, per user and enterprise. What older versions of this page kept there is removed
+// unread.
+try {
+  for (const store of [localStorage, sessionStorage]) {
+    Object.keys(store).filter((k) => k.startsWith('jinguan.drafts') || k.startsWith('jinguan.form.')).forEach((k) => store.removeItem(k));
   }
-}
-function saveDraft(login, d) {
-  const all = JSON.parse(localStorage.getItem(draftsKey(login)) || '{}');
-  all[d.id] = d;
-  localStorage.setItem(draftsKey(login), JSON.stringify(all));
-}
-export function deleteDraft(login, id) {
-  const all = JSON.parse(localStorage.getItem(draftsKey(login)) || '{}');
-  delete all[id];
-  localStorage.setItem(draftsKey(login), JSON.stringify(all));
-}
+} catch { /* storage unavailable */ }
+
+// The user's drafts, the most recently saved first (without their content).
+export const listDrafts = () => get('/api/drafts');
+export const deleteDraft = (id) => api('DELETE', `/api/drafts/${encodeURIComponent(id)}`);
+
+// The form being filled in this page load (memory only, never storage): what a language switch
+// redraws at once, and what "New declaration" goes back to. Its draft on the server is the copy
+// a reload or another browser opens.
+// { login, id (the draft's, once saved), version, seq, checked, saved_at, form }
+let current = null;
+// The save on its way, if any: a redraw waits for it, so that the redrawn form knows its draft.
+let savingNow = null;
 
 // Fields: [path, label, options]. options: req (required), code (table), type, sel (options),
 // only ('import' | 'export').
@@ -208,54 +207,46 @@ function getAt(obj, path) {
   return path.split('.').reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), obj);
 }
 
-// The form being filled, kept in this tab (sessionStorage, one per user) at every change, so a
-// language switch, a reload or a visit to another page loses nothing; removed when the
-// declaration is filed or the user discards it. (Drafts kept by the server, listed and
-// resumable from any browser, need an endpoint that does not exist yet.)
-const workKey = (login) => `jinguan.form.${login}`;
-function loadWork(login) {
-  try {
-    return JSON.parse(sessionStorage.getItem(workKey(login)) || 'null');
-  } catch {
-    return null;
-  }
-}
-export function dropWork(login) {
-  sessionStorage.removeItem(workKey(login));
-}
-
-// At sign-out: what this browser keeps for `login` (drafts and the unsent form) is removed.
+// At sign-out: what this page holds for `login` is forgotten (its drafts stay on the server,
+// for that user only).
 export function clearUserData(login) {
+  if (current && current.login === login) current = null;
   saveCurrent = null;
-  try {
-    localStorage.removeItem(draftsKey(login));
-    dropWork(login);
-  } catch { /* storage unavailable */ }
 }
 
-// The current form's saver, called before the shell redraws the page (a language switch).
+// The current form's saver, called before the shell redraws the page (a language switch) and
+// when the page goes away (a reload: the save is sent with `keepalive`).
 let saveCurrent = null;
 window.addEventListener('jinguan:before-redraw', () => { if (saveCurrent) saveCurrent(); });
-window.addEventListener('pagehide', () => { if (saveCurrent) saveCurrent(); });
+window.addEventListener('pagehide', () => { if (saveCurrent) saveCurrent({ leaving: true }); });
 
 export async function declarationForm(el, { params, session }) {
   const login = session.principal.login;
-  const draftId = params.get('draft');
-  const draft = draftId ? listDrafts(login).find((d) => d.id === draftId) : null;
+  const draftParam = params.get('draft');
+  const draftId = draftParam && /^\d+$/.test(draftParam) ? Number(draftParam) : null;
   // Copy from a previous declaration: its form, fetched before anything is drawn.
   const copyId = params.get('copy');
   const copied = copyId && /^\d+$/.test(copyId) ? await get(`/api/declarations/${copyId}/form`) : null;
-  let work = loadWork(login);
-  // Opening a draft or a copy over an unsent form of another: that form is kept among the drafts first.
-  if ((draft || copied) && work && (copied || work.id !== draft.id) && work.form) {
-    const v = work.form.values || {};
-    saveDraft(login, { id: work.id, seq: work.seq, saved_at: work.saved_at, title: [v.contract_no, v['items[0].name']].filter(Boolean).join(' · '), form: work.form });
-    dropWork(login);
+  if (savingNow) await savingNow;
+  // The form to show: the one in memory when it is the draft asked for (or, with no draft
+  // asked, the one in progress), else the draft as the server keeps it.
+  const mine = current && current.login === login ? current : null;
+  let work = null;
+  if (copied) {
+    work = null;
+  } else if (draftId !== null && mine && mine.id === draftId) {
+    work = mine;
+  } else if (draftId !== null) {
+    const d = await get(`/api/drafts/${draftId}`);
+    const b = d.body || {};
+    work = { login, id: d.id, version: d.version, seq: b.seq || crypto.randomUUID(), checked: !!b.checked, saved_at: d.updated_at, form: b.form || null, json: b.json || null };
+  } else if (mine && mine.form) {
+    work = mine;
   }
-  if (draft || copied) work = null;
   const state = {
-    id: draft ? draft.id : (work && work.id) || `d-${Date.now()}`,
-    seq: draft ? draft.seq : (work && work.seq) || crypto.randomUUID(),
+    id: work ? work.id || null : null,
+    version: work ? work.version || null : null,
+    seq: (work && work.seq) || crypto.randomUUID(),
     touched: !!work,
   };
 
@@ -345,17 +336,91 @@ export async function declarationForm(el, { params, session }) {
     });
     applyDirection();
   };
-  const save = () => {
+  // The draft's status, said to screen readers when it changes.
+  const draftStatus = h('p.muted.small#draft-status', { role: 'status', 'aria-live': 'polite', dataset: { state: state.id ? 'saved' : 'new' } });
+  const showStatus = (key, vars) => {
+    draftStatus.dataset.state = key;
+    const keys = { saving: 'form.draft_status_saving', saved: 'form.draft_status_saved', failed: 'form.draft_status_failed' };
+    draftStatus.textContent = keys[key] ? t(keys[key], vars) : '';
+  };
+  const titleOf = () => {
+    const v = (k) => (form.querySelector(`[data-path="${k}"]`) || {}).value || '';
+    return [v('contract_no').trim(), v('items[0].name').trim()].filter(Boolean).join(' · ').slice(0, 200);
+  };
+  const draftBody = () => ({ kind: 'declaration', title: titleOf(), body: { seq: state.seq, checked: !summaryBox.hidden || !okBox.hidden, form: snapshot() } });
+  // Saves one at a time; a change while one is on its way is saved after it.
+  let inFlight = null;
+  let again = false;
+  const saveNow = async () => {
+    if (inFlight) {
+      again = true;
+      return inFlight;
+    }
+    // A save of the form drawn before a redraw may have moved the version since.
+    if (current && current.login === login && current.id && current.id === state.id && current.version > state.version) state.version = current.version;
+    const doc = draftBody();
+    current = { login, id: state.id, version: state.version, seq: state.seq, checked: doc.body.checked, saved_at: new Date().toISOString(), form: doc.body.form };
+    showStatus('saving');
+    inFlight = (async () => {
+      try {
+        const r = state.id
+          ? await api('PUT', `/api/drafts/${state.id}`, { ...doc, version: state.version })
+          : await post('/api/drafts', doc);
+        const first = !state.id;
+        state.id = r.id;
+        state.version = r.version;
+        if (current && current.login === login) Object.assign(current, { id: r.id, version: r.version, saved_at: r.updated_at });
+        if (first && form.isConnected && location.hash.split('?')[0] === '#/portal/new') {
+          // A reload opens this draft.
+          history.replaceState(null, '', `#/portal/new?draft=${r.id}`);
+        }
+        if (form.isConnected) showStatus('saved', { at: fmtTime(r.updated_at) });
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 'draft_conflict') {
+          // Saved elsewhere meanwhile: said once; this form's content wins the next save.
+          try { state.version = (await get(`/api/drafts/${state.id}`)).version; } catch { /* said below */ }
+          again = true;
+        } else if (e instanceof ApiError && e.status === 404 && state.id) {
+          // Deleted elsewhere while still being typed here: saved again as a new draft.
+          state.id = null;
+          state.version = null;
+          again = true;
+        }
+        if (form.isConnected) showStatus('failed', { why: errorText(e) });
+      } finally {
+        inFlight = null;
+        savingNow = null;
+      }
+      if (again && form.isConnected) {
+        again = false;
+        await saveNow();
+      }
+    })();
+    savingNow = inFlight;
+    return inFlight;
+  };
+  // Before a redraw or on leaving: what was typed goes to the server now. Leaving the page,
+  // the request is sent with `keepalive` so that it outlives the page.
+  const save = (opts) => {
     if (!form.isConnected || !state.touched) return;
-    sessionStorage.setItem(workKey(login), JSON.stringify({
-      id: state.id, seq: state.seq, checked: !summaryBox.hidden || !okBox.hidden, saved_at: new Date().toISOString(), form: snapshot(),
-    }));
+    clearTimeout(saveTimer);
+    if (opts && opts.leaving && state.id) {
+      const doc = draftBody();
+      try {
+        fetch(`/api/drafts/${state.id}`, { method: 'PUT', keepalive: true, credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...doc, version: state.version }) })
+          .catch(() => { /* too large for keepalive, or refused: the last autosave stands */ });
+      } catch { /* the last autosave stands */ }
+      return;
+    }
+    saveNow();
   };
   let saveTimer;
   const touched = () => {
     state.touched = true;
     clearTimeout(saveTimer);
-    saveTimer = setTimeout(save, 250);
+    // Autosave once the typing pauses.
+    saveTimer = setTimeout(saveNow, 800);
+    if (current && current.login === login && current.id === state.id) current.form = snapshot();
   };
   form.addEventListener('input', touched);
   form.addEventListener('change', touched);
@@ -442,19 +507,24 @@ export async function declarationForm(el, { params, session }) {
   const checkBtn = h('button.btn-secondary#check', { type: 'button' }, t('form.check'));
   checkBtn.addEventListener('click', busy(checkBtn, check));
   const draftBtn = h('button.btn-secondary#save-draft', { type: 'button' }, t('form.save_draft'));
-  draftBtn.addEventListener('click', () => {
-    const json = toJson();
-    const title = [json.contract_no, json.items[0] && json.items[0].name].filter(Boolean).join(' · ');
-    saveDraft(login, { id: state.id, seq: state.seq, saved_at: new Date().toISOString(), title, json });
-    toast(() => t('form.draft_saved'));
+  draftBtn.addEventListener('click', async () => {
+    state.touched = true;
+    clearTimeout(saveTimer);
+    await saveNow();
+    if (draftStatus.dataset.state === 'saved') toast(() => t('form.draft_saved'));
   });
-  // Starting afresh throws the typed form away: asked first.
+  // Starting afresh throws the typed form away, and its draft: asked first.
   const discardBtn = h('button.btn-danger#discard-form', { type: 'button' }, t('form.discard'));
   discardBtn.addEventListener('click', async () => {
     const ok = await confirmDialog({ title: t('form.discard'), text: t('form.discard_text'), danger: true, confirm: t('form.discard_confirm') });
     if (!ok) return;
     state.touched = false;
-    dropWork(login);
+    clearTimeout(saveTimer);
+    if (inFlight) await inFlight;
+    if (state.id) {
+      try { await deleteDraft(state.id); } catch { /* gone already */ }
+    }
+    current = null;
     location.hash = '#/portal/new';
     window.dispatchEvent(new HashChangeEvent('hashchange'));
   });
@@ -465,16 +535,25 @@ export async function declarationForm(el, { params, session }) {
       if (!(await check())) return;
       try {
         const r = await post('/api/declarations', toJson(), { 'client-seq-no': state.seq });
-        deleteDraft(login, state.id);
+        // Filed: its draft is no longer needed (a filing retried with the same sequence
+        // number is answered from the stored one, so nothing is lost if this fails).
         state.touched = false;
-        dropWork(login);
+        clearTimeout(saveTimer);
+        if (inFlight) await inFlight;
+        if (state.id) {
+          try { await deleteDraft(state.id); } catch { /* listed until deleted by hand */ }
+        }
+        current = null;
         toast(() => t('form.accepted', { no: r.declaration_no || r.pre_entry_no, lane: r.lane ? tk('lane', r.lane) : '' }));
         location.hash = `#/portal/d/${r.id}`;
       } catch (e) {
         if (e instanceof ApiError && e.problems.length) {
           showProblems(e.problems);
           // A rejection is recorded under this sequence number: the next try needs a new one.
-          if (e.code === 'rejected') state.seq = crypto.randomUUID();
+          if (e.code === 'rejected') {
+            state.seq = crypto.randomUUID();
+            touched();
+          }
         } else {
           throw e;
         }
@@ -489,29 +568,34 @@ export async function declarationForm(el, { params, session }) {
   const restored = h('p.ok-box#form-restored', { role: 'status', hidden: !work },
     work ? t('form.restored', { at: fmtTime(work.saved_at) }) : '');
   el.append(restored, summaryBox, okBox, form);
-  form.append(h('div.form-actions.card', discardBtn, checkBtn, draftBtn, submitBtn));
+  form.append(h('div.form-actions.card', draftStatus, discardBtn, checkBtn, draftBtn, submitBtn));
 
   form.querySelector('[data-path="direction"]').addEventListener('change', applyDirection);
   if (copied) {
     // A new filing: its own sequence number (state.seq is new), today's date, no date of
     // arrival yet; the parties, goods and amounts as they were.
     fromJson({ ...copied, declaration_date: new Date().toISOString().slice(0, 10), ie_date: null });
-    state.touched = true;
-    save();
     el.querySelector('#form-restored').hidden = false;
     el.querySelector('#form-restored').textContent = t('form.copied', { no: copyId });
-    // The copy is now the form in progress: a reload or a language switch keeps it as edited.
+    // The copy is now the form in progress, saved as a draft: a reload or a language switch
+    // keeps it as edited.
     history.replaceState(null, '', '#/portal/new');
-  } else if (draft && draft.form) {
-    restore(draft.form);
-  } else if (draft) {
-    fromJson(draft.json);
+    state.touched = true;
+    await saveNow();
   } else if (work && work.form) {
     restore(work.form);
+  } else if (work && work.json) {
+    fromJson(work.json);
   } else {
     addItem();
     const today = new Date().toISOString().slice(0, 10);
     fromJson({ direction: 'import', entry_type: 'M', declaration_date: today, trader: { uscc: session.principal.uscc }, items: [{}] });
+  }
+  if (work && work.id) {
+    current = { ...work, login, form: snapshot() };
+    // The address names the draft: a reload opens it.
+    if (draftId === null) history.replaceState(null, '', `#/portal/new?draft=${work.id}`);
+    showStatus('saved', { at: fmtTime(work.saved_at) });
   }
   applyDirection();
   // A form that was checked before the switch shows its problems again, in the new language.

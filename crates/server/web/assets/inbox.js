@@ -6,11 +6,11 @@
 //   reconnects by itself with Last-Event-ID; if the stream cannot be had at all (refused,
 //   no EventSource), GET /api/notifications?after= is polled instead.
 // - The inbox page (#/inbox): the newest first, older pages on demand, the unread marked.
-// - What was read is kept per user in this browser (localStorage: the cursor read up to), not
-//   on the server.
+// - What was read is kept per user by the server (PUT /api/notifications/read: the cursor read
+//   up to; every list gives it as `read_up_to`), so the badge is the same in every browser.
 import { t, tk, pick } from './i18n.js';
-import { get, ApiError } from './api.js';
-import { h, emptyState, fmtTime, toast } from './ui.js';
+import { api, get, ApiError } from './api.js';
+import { h, emptyState, fmtTime, toast, errorText } from './ui.js';
 
 const POLL_MS = 10000;
 const BADGE_MAX = 99;
@@ -21,21 +21,35 @@ const live = {
   source: null,
   timer: null,
   cursor: null,
+  // The read marker kept by the server (null: nothing marked read yet).
+  marker: null,
   // Unread items by id (a reconnection may bring an item again).
   unread: new Map(),
   // Items seen since the page loaded, newest last (the inbox page shows them at once).
   recent: [],
 };
 
-const readKey = (login) => `jinguan.inbox.${login}.read`;
-
+// The server's read marker as last heard (a number), or null before the first mark.
+const toMarker = (v) => (v !== null && v !== undefined && /^\d+$/.test(String(v)) ? Number(v) : null);
 function readMarker() {
-  const v = localStorage.getItem(readKey(live.login));
-  return v && /^\d+$/.test(v) ? Number(v) : null;
+  return live.marker;
 }
 
-function setReadMarker(cursor) {
-  if (live.login && cursor !== null && cursor !== undefined) localStorage.setItem(readKey(live.login), String(cursor));
+// A marker heard from the server: what it covers is no longer unread.
+function applyMarker(v) {
+  const m = toMarker(v);
+  if (m === null) return;
+  live.marker = live.marker === null ? m : Math.max(live.marker, m);
+  for (const [id, item] of live.unread) {
+    if (Number(item.cursor) <= live.marker) live.unread.delete(id);
+  }
+  renderBadge();
+}
+
+async function setReadMarker(cursor) {
+  if (!live.login || cursor === null || cursor === undefined) return;
+  const r = await api('PUT', '/api/notifications/read', { up_to: String(cursor) });
+  applyMarker(r.read_up_to);
 }
 
 // Whether the kind of user sees declarations (the others have an empty inbox: no badge).
@@ -100,11 +114,13 @@ export async function startLive(p) {
   stopLive();
   live.login = p.login;
   live.kind = p.kind;
-  // The unread since the read marker; without one, the newest page counts as unread.
-  const marker = readMarker();
+  live.marker = null;
+  // The unread since the server's read marker; without one, the newest page counts as unread.
   let page;
   try {
-    page = await get(marker === null ? '/api/notifications?limit=50' : `/api/notifications?after=${marker}&limit=200`);
+    const { read_up_to: marker } = await get('/api/notifications/read');
+    live.marker = toMarker(marker);
+    page = await get(live.marker === null ? '/api/notifications?limit=50' : `/api/notifications?after=${live.marker}&limit=200`);
   } catch {
     return;
   }
@@ -142,14 +158,15 @@ export function stopLive() {
   live.source = null;
   live.timer = null;
   live.login = null;
+  live.marker = null;
   live.unread.clear();
   live.recent = [];
   renderBadge();
 }
 
-function markAllRead(cursor) {
+async function markAllRead(cursor) {
   const cursors = [cursor, live.cursor, ...live.recent.map((x) => x.cursor)].map(Number).filter((n) => Number.isFinite(n));
-  setReadMarker(Math.max(0, ...cursors));
+  await setReadMarker(Math.max(0, ...cursors));
   live.unread.clear();
   renderBadge();
 }
@@ -169,10 +186,12 @@ function row(item, unread) {
 
 // The inbox page.
 export async function inboxView(el, ctx) {
-  const marker = readMarker();
-  const isUnread = (item) => marker === null || Number(item.cursor) > marker;
   const first = await get('/api/notifications?limit=50');
   if (!ctx.isCurrent()) return;
+  // The marker as the server keeps it now (another browser may have moved it).
+  applyMarker(first.read_up_to);
+  const marker = toMarker(first.read_up_to);
+  const isUnread = (item) => marker === null || Number(item.cursor) > marker;
   const list = h('ol.notes#inbox-list', { 'aria-label': t('inbox.title') });
   const shown = new Set();
   const add = (items, atTop) => {
@@ -183,8 +202,13 @@ export async function inboxView(el, ctx) {
     else list.append(...rows.reverse());
   };
   const markBtn = h('button.btn-secondary#inbox-mark-read', { type: 'button' }, t('inbox.mark_read'));
-  markBtn.addEventListener('click', () => {
-    markAllRead(first.cursor);
+  markBtn.addEventListener('click', async () => {
+    try {
+      await markAllRead(first.cursor);
+    } catch (e) {
+      toast(() => errorText(e), 'error');
+      return;
+    }
     list.querySelectorAll('li.unread').forEach((li) => {
       li.classList.remove('unread');
       const m = li.querySelector('.unread-mark');

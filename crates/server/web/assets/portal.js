@@ -1,4 +1,4 @@
-// Enterprise portal: my declarations (with drafts), one declaration with its timeline, taxes
+// Enterprise portal: my declarations (with my drafts, kept by the server), one declaration with its timeline, taxes
 // and payment through a bank (initiated here, confirmed by the bank's user), amendment / cancellation, and
 // the E-Port services, with the licence ledger (also the commerce agency's, on its desk).
 import { t, tk } from './i18n.js';
@@ -49,15 +49,21 @@ export async function portalList(el, { params, session }) {
   el.append(h('div.page-head', h('h1', t('portal.title')),
     h('a.btn-primary#new-declaration', { href: '#/portal/new' }, t('nav.new'))));
 
-  const drafts = listDrafts(session.principal.login);
+  // Drafts, kept by the server: the user's own, with the time each was last saved.
+  const drafts = await listDrafts();
   if (drafts.length) {
-    el.append(section('portal.drafts', h('p.muted.small', t('portal.drafts_note')), h('ul.drafts', drafts.map((d) => h('li',
-      h('a', { href: `#/portal/new?draft=${encodeURIComponent(d.id)}` }, d.title || t('portal.untitled')),
-      h('span.muted', ` ${t('portal.saved_at', { at: fmtTime(d.saved_at) })} `),
-      h('button.btn-link', { type: 'button', onclick: async () => {
-        if (await confirmDialog({ title: t('portal.delete_draft'), text: d.title, danger: true, confirm: t('action.delete') })) {
-          deleteDraft(session.principal.login, d.id);
-          location.reload();
+    el.append(section('portal.drafts', h('p.muted.small', t('portal.drafts_note')), h('ul.drafts#drafts', drafts.map((d) => h('li', { dataset: { draft: String(d.id) } },
+      h('a', { href: `#/portal/new?draft=${d.id}` }, d.title || t('portal.untitled')),
+      h('span.muted', ` ${t('portal.saved_at', { at: fmtTime(d.updated_at) })} `),
+      h('button.btn-link', { type: 'button', 'aria-label': `${t('action.delete')} ${d.title || t('portal.untitled')}`, onclick: async () => {
+        if (await confirmDialog({ title: t('portal.delete_draft'), text: d.title || t('portal.untitled'), danger: true, confirm: t('action.delete') })) {
+          try {
+            await deleteDraft(d.id);
+            toast(() => t('portal.draft_deleted'));
+          } catch (e) {
+            toast(() => errorText(e), 'error');
+          }
+          window.dispatchEvent(new HashChangeEvent('hashchange'));
         }
       } }, t('action.delete')))))));
   }
