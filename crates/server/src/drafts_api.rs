@@ -73,7 +73,8 @@ fn draft_id(id: &str) -> Result<i64, ApiError> {
         .ok_or_else(ApiError::not_found)
 }
 
-#[utoipa::path(get, path = "/api/drafts",
+/// List the user's drafts, newest first.
+#[utoipa::path(get, operation_id = "list_drafts", path = "/api/drafts",
     responses(
         (status = 200, description = "the user's drafts, the most recently saved first, without their content: [{id, kind, title, size, version, created_at, updated_at}]"),
         (status = 401, description = "not signed in")))]
@@ -83,7 +84,8 @@ async fn list(State(svc): State<Svc>, headers: HeaderMap) -> Result<Response, Ap
     Ok(json_ok(StatusCode::OK, &drafts))
 }
 
-#[utoipa::path(post, path = "/api/drafts", request_body = DraftBody,
+/// Save a new draft.
+#[utoipa::path(post, operation_id = "create_draft", path = "/api/drafts", request_body = DraftBody,
     responses(
         (status = 201, description = "saved: {id, kind, title, size, version (1), created_at, updated_at}"),
         (status = 422, description = "every problem listed: kind, title, body (not an object, larger than 256 KiB), draft (200 drafts already)")))]
@@ -98,7 +100,8 @@ async fn create(
     Ok(json_ok(StatusCode::CREATED, &saved))
 }
 
-#[utoipa::path(get, path = "/api/drafts/{id}",
+/// One of the user's drafts.
+#[utoipa::path(get, operation_id = "get_draft", path = "/api/drafts/{id}",
     params(("id" = i64, Path, description = "draft id")),
     responses(
         (status = 200, description = "the draft with its content: {id, kind, title, size, version, created_at, updated_at, body}"),
@@ -114,7 +117,8 @@ async fn read(
     Ok(json_ok(StatusCode::OK, &d))
 }
 
-#[utoipa::path(put, path = "/api/drafts/{id}", request_body = DraftBody,
+/// Save a draft again (optionally only if unchanged since a version).
+#[utoipa::path(put, operation_id = "update_draft", path = "/api/drafts/{id}", request_body = DraftBody,
     params(("id" = i64, Path, description = "draft id")),
     responses(
         (status = 200, description = "saved: the draft's summary with its next version"),
@@ -134,7 +138,8 @@ async fn update(
     Ok(json_ok(StatusCode::OK, &saved))
 }
 
-#[utoipa::path(delete, path = "/api/drafts/{id}",
+/// Delete a draft.
+#[utoipa::path(delete, operation_id = "delete_draft", path = "/api/drafts/{id}",
     params(("id" = i64, Path, description = "draft id")),
     responses(
         (status = 204, description = "deleted"),

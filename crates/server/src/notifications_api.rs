@@ -215,7 +215,8 @@ fn marker_value(m: Option<i64>) -> serde_json::Value {
     m.map_or(serde_json::Value::Null, |m| m.to_string().into())
 }
 
-#[utoipa::path(get, path = "/api/notifications/read",
+/// The user's read marker.
+#[utoipa::path(get, operation_id = "get_read_marker", path = "/api/notifications/read",
     responses(
         (status = 200, description = "`{read_up_to}`: the cursor up to which the user has read every notification (null before the first mark); the same on every browser")))]
 pub(crate) async fn read_marker(
@@ -239,7 +240,8 @@ pub struct ReadBody {
     pub up_to: String,
 }
 
-#[utoipa::path(put, path = "/api/notifications/read", request_body = ReadBody,
+/// Mark every notification up to a cursor read.
+#[utoipa::path(put, operation_id = "set_read_marker", path = "/api/notifications/read", request_body = ReadBody,
     responses(
         (status = 200, description = "`{read_up_to}`: the marker now kept (it never goes back: an older cursor leaves it)"),
         (status = 422, description = "`up_to` is not a cursor an answer gave (not a whole number, or beyond the newest)")))]
