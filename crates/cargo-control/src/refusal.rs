@@ -13,12 +13,12 @@ use crate::codes::{BillNo, ManifestId, TransitNo};
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum Refusal {
     // --- who may act -------------------------------------------------------------------------
-    #[error("an actor of kind {actor} may not {action}")]
+    #[error("a {} may not {}", domain::problem::user_kind_en(.actor), domain::problem::action_words(.action).1)]
     ActorNotPermitted {
         actor: &'static str,
         action: &'static str,
     },
-    #[error("only the carrier that filed the manifest may {action}")]
+    #[error("only the carrier that filed the manifest may {}", domain::problem::action_words(.action).1)]
     NotOwnManifest { action: &'static str },
     #[error(
         "an officer of office {actor_office} may not act on the work of office {target_office}"
@@ -27,13 +27,13 @@ pub enum Refusal {
         actor_office: OfficeCode,
         target_office: OfficeCode,
     },
-    #[error("{action} is not allowed while it is {status}")]
+    #[error("cannot {} while it is {status}", domain::problem::action_words(.action).1)]
     NotAllowedInStatus {
         status: &'static str,
         status_zh: &'static str,
         action: &'static str,
     },
-    #[error("{action} does not apply to an {direction} manifest")]
+    #[error("{} does not apply to an {direction} manifest", domain::problem::action_words(.action).1)]
     WrongDirection {
         action: &'static str,
         direction: Direction,
@@ -242,11 +242,15 @@ impl Refusal {
     pub fn message_zh(&self) -> String {
         match self {
             Refusal::ActorNotPermitted { actor, action } => format!(
-                "{}用户无权执行该操作（{action}）",
-                domain::problem::user_kind_zh(actor)
+                "{}无权{}",
+                domain::problem::user_kind_zh(actor),
+                domain::problem::action_words(action).0
             ),
             Refusal::NotOwnManifest { action } => {
-                format!("只有申报该舱单的承运人可以执行{action}")
+                format!(
+                    "只有申报该舱单的承运人可以{}",
+                    domain::problem::action_words(action).0
+                )
             }
             Refusal::WrongOffice {
                 actor_office,
@@ -254,9 +258,16 @@ impl Refusal {
             } => format!("关区{actor_office}的关员无权处理关区{target_office}的业务"),
             Refusal::NotAllowedInStatus {
                 status_zh, action, ..
-            } => format!("当前状态为“{status_zh}”，不能执行{action}"),
+            } => format!(
+                "当前状态为“{status_zh}”，不能{}",
+                domain::problem::action_words(action).0
+            ),
             Refusal::WrongDirection { action, direction } => {
-                format!("{action}不适用于{}舱单", direction.name_zh())
+                format!(
+                    "{}不适用于{}舱单",
+                    domain::problem::action_words(action).0,
+                    direction.name_zh()
+                )
             }
             Refusal::UnknownManifest { manifest_id } => format!("舱单{manifest_id}不存在"),
             Refusal::ManifestExists { manifest_id } => format!("舱单{manifest_id}已存在"),

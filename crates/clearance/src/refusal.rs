@@ -12,17 +12,17 @@ use crate::model::{RequestKind, Status};
 /// silently ignored. `code()` is stable and safe to match on; the messages are for people.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum Refusal {
-    #[error("{action} is not allowed while the declaration is {status}")]
+    #[error("cannot {} while the declaration is {status}", domain::problem::action_words(.action).1)]
     NotAllowedInStatus {
         status: Status,
         action: &'static str,
     },
-    #[error("an actor of kind {actor} may not {action}")]
+    #[error("a {} may not {}", domain::problem::user_kind_en(.actor), domain::problem::action_words(.action).1)]
     ActorNotPermitted {
         actor: &'static str,
         action: &'static str,
     },
-    #[error("only the declarant may {action}")]
+    #[error("only the declarant may {}", domain::problem::action_words(.action).1)]
     NotDeclarant { action: &'static str },
     #[error("an officer of office {actor_office} may not act on a declaration of office {declaration_office}")]
     WrongOffice {
@@ -119,15 +119,23 @@ impl Refusal {
     pub fn message_zh(&self) -> String {
         match self {
             Refusal::NotAllowedInStatus { status, action } => {
-                format!("报关单当前状态为“{}”，不能执行{action}", status.name_zh())
+                format!(
+                    "报关单当前状态为“{}”，不能{}",
+                    status.name_zh(),
+                    domain::problem::action_words(action).0
+                )
             }
             Refusal::ActorNotPermitted { actor, action } => {
                 format!(
-                    "{}用户无权执行该操作（{action}）",
-                    domain::problem::user_kind_zh(actor)
+                    "{}无权{}",
+                    domain::problem::user_kind_zh(actor),
+                    domain::problem::action_words(action).0
                 )
             }
-            Refusal::NotDeclarant { action } => format!("只有申报企业本身可以执行{action}"),
+            Refusal::NotDeclarant { action } => format!(
+                "只有申报企业本身可以{}",
+                domain::problem::action_words(action).0
+            ),
             Refusal::WrongOffice {
                 actor_office,
                 declaration_office,

@@ -687,12 +687,25 @@ fn refusals_have_codes_and_both_languages() {
     assert_eq!(r.code(), "not_allowed_in_status");
     assert_eq!(
         r.message_en(),
-        "release is not allowed while the declaration is closed"
+        "cannot release while the declaration is closed"
     );
     assert!(r.message_zh().contains("已结关"), "{}", r.message_zh());
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["code"], "not_allowed_in_status");
-    assert!(json["message_zh"].as_str().unwrap().contains("release"));
+    assert!(json["message_zh"].as_str().unwrap().contains("不能放行"));
+    // The step is named in words, never by its code name (issue 20).
+    let r = refused(
+        &s,
+        officer(),
+        Action::RecordReview {
+            result: ExaminationResult::Conform,
+        },
+    );
+    assert!(
+        !r.message_en().contains("record_review"),
+        "{}",
+        r.message_en()
+    );
 }
 
 #[test]
