@@ -23,11 +23,26 @@ pub struct AgencyArgs {
     #[arg(long)]
     agency: String,
     /// Consume from this NATS JetStream server (the agency's durable consumer).
-    #[arg(long, value_name = "URL", env = "JINGUAN_NATS_URL", conflicts_with = "feed")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "JINGUAN_NATS_URL",
+        conflicts_with = "feed"
+    )]
     nats: Option<String>,
     /// The JetStream stream of the exchange.
     #[arg(long, default_value = "JINGUAN_EXCHANGE")]
     stream: String,
+    /// The first tokens of the exchange's subjects (`PREFIX.AGENCY.KIND`).
+    #[arg(long, default_value = "jinguan.x")]
+    subject_prefix: String,
+    /// At most this many messages verified and applied in one ledger transaction (1..=4096).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    batch_max: u16,
+    /// JetStream redelivers a message not acknowledged within this many seconds (a receiver
+    /// that died holding it). Set when the durable consumer is first created.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
+    ack_wait_seconds: u16,
     #[command(flatten)]
     nats_security: NatsSecurityArgs,
     /// Without a bus: customs' server, whose signed feed `GET /api/exchange/feed` is read.
@@ -79,9 +94,14 @@ pub fn run(args: AgencyArgs) -> anyhow::Result<ExitCode> {
                 (Some(url), _) => {
                     let mut bus = BusConfig::new(url.clone());
                     bus.stream = args.stream.clone();
+                    bus.subject_prefix = args.subject_prefix.clone();
                     bus.security = args.nats_security.security();
-                    let consumer =
-                        agency::nats_consumer(&ledger, ring, bus, ConsumerConfig::default());
+                    let config = ConsumerConfig {
+                        batch_max: usize::from(args.batch_max),
+                        ack_wait: Duration::from_secs(u64::from(args.ack_wait_seconds)),
+                        ..ConsumerConfig::default()
+                    };
+                    let consumer = agency::nats_consumer(&ledger, ring, bus, config);
                     let stats = consumer.stats();
                     let stop = stop.clone();
                     let h = tokio::spawn(async move { Ok(consumer.run(stop).await?) });

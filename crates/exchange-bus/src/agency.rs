@@ -104,7 +104,8 @@ impl AgencyLedger {
         };
         {
             let conn = Connection::open(&path).map_err(err)?;
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
             conn.execute_batch(LEDGER_SCHEMA).map_err(err)?;
         }
         let effect: Box<Effect> = Box::new(|tx, m| {
