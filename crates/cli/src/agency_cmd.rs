@@ -23,12 +23,7 @@ pub struct AgencyArgs {
     #[arg(long)]
     agency: String,
     /// Consume from this NATS JetStream server (the agency's durable consumer).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "JINGUAN_NATS_URL",
-        conflicts_with = "feed"
-    )]
+    #[arg(long, value_name = "URL", conflicts_with = "feed")]
     nats: Option<String>,
     /// The JetStream stream of the exchange.
     #[arg(long, default_value = "JINGUAN_EXCHANGE")]
