@@ -38,6 +38,9 @@ pub struct StatusArgs {
     /// The JetStream stream of the exchange.
     #[arg(long, default_value = "JINGUAN_EXCHANGE")]
     stream: String,
+    /// The first tokens of the exchange's subjects (`PREFIX.AGENCY.KIND`).
+    #[arg(long, default_value = "jinguan.x")]
+    subject_prefix: String,
     #[command(flatten)]
     nats_security: NatsSecurityArgs,
     /// An agency's applied log (SQLite), for its refused count: AGENCY=PATH. Repeatable.
@@ -99,6 +102,7 @@ fn status(data_dir: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
         Some(url) => {
             let mut config = BusConfig::new(url.clone());
             config.stream = args.stream.clone();
+            config.subject_prefix = args.subject_prefix.clone();
             config.security = args.nats_security.security();
             Some(
                 bus_state_blocking(&config)

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod agency_cmd;
 mod anchor_file;
 mod backup_cmd;
 mod bench_attack;
@@ -99,6 +100,8 @@ enum Command {
     /// The E-Port exchange: status per agency.
     #[command(subcommand)]
     Exchange(exchange_cmd::ExchangeCommand),
+    /// A partner agency's receiver: consume, verify, apply once into its ledger, serve it.
+    Agency(agency_cmd::AgencyArgs),
     /// Risk rules: check a rule file, report hit rates from feedback, repeat a sampling draw.
     #[command(subcommand)]
     Risk(risk_cmd::RiskCommand),
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => backup_cmd::run_restore(&cli.data_dir, args),
         Command::Bench(cmd) => bench_cmd::run(&cli.data_dir, cmd),
         Command::Exchange(cmd) => exchange_cmd::run(&cli.data_dir, cmd),
+        Command::Agency(args) => agency_cmd::run(args),
         Command::Risk(cmd) => risk_cmd::run(&cli.data_dir, cmd),
         Command::Simulate(args) => simulate_cmd::run(&cli.data_dir, args),
         #[cfg(feature = "stats")]
@@ -172,6 +176,7 @@ impl Command {
             | Command::User(_)
             | Command::Bench(_)
             | Command::Exchange(_)
+            | Command::Agency(_)
             | Command::Simulate(_) => false,
         }
     }

@@ -6,11 +6,14 @@
 //! - [`consumer`]: [`Consumer`], an agency's durable pull consumer with explicit acks, applying
 //!   through [`exchange::Receiver`].
 //! - [`applied_log`]: [`SqliteAppliedLog`], an agency's durable applied-once log.
+//! - [`agency`]: a partner agency's receiver: its ledger (applied once, in SQLite), the bus or
+//!   feed source, and the read-only HTTP side (`jinguan agency`).
 //! - [`status`]: per-agency pending, delivered, failed, refused and lag.
 //! - [`bus`]: subjects, the stream's configuration, connecting.
 //!
 //! Formats and choices are in `docs/EXCHANGE.md`.
 
+pub mod agency;
 pub mod applied_log;
 pub mod bus;
 pub mod consumer;

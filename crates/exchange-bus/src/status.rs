@@ -38,6 +38,16 @@ pub struct AgencyStatus {
     pub delivered: Option<u64>,
     /// Delivered but failed so far and being retried, when the bus is known.
     pub failed: Option<u64>,
+    /// Delivered to the agency's durable consumer and not yet acknowledged (JetStream's
+    /// `num_ack_pending`: being applied, or held by a receiver that died and will be
+    /// redelivered after the ack wait), when the bus is known.
+    pub unacked: Option<u64>,
+    /// On the bus, not yet delivered to the consumer (JetStream's `num_pending`), when the bus
+    /// is known.
+    pub undelivered: Option<u64>,
+    /// Whether the agency has a durable consumer on the stream (a receiver ran at least once),
+    /// when the bus is known.
+    pub consumer: Option<bool>,
     /// Refused (unsigned, forged, unreadable), when the agency's applied log is known.
     pub refused: Option<u64>,
     /// In the outbox and not yet on the bus, when the outbox is known.
@@ -84,6 +94,9 @@ pub fn compute(
                     .as_ref()
                     .map(|b| b.on_bus.saturating_sub(b.num_pending + b.num_ack_pending)),
                 failed: b.as_ref().map(|b| b.num_redelivered),
+                unacked: b.as_ref().map(|b| b.num_ack_pending),
+                undelivered: b.as_ref().map(|b| b.num_pending),
+                consumer: b.as_ref().map(|b| b.consumer),
                 refused: refused.get(&a).copied(),
                 unpublished,
                 lag_s: o
@@ -261,19 +274,29 @@ pub fn render_table(status: &ExchangeStatus) -> String {
         v.map(|v| v.to_string()).unwrap_or_else(|| "-".to_owned())
     }
     let mut out = format!(
-        "{:<12} {:>10} {:>10} {:>8} {:>8} {:>12} {:>8}\n",
-        "agency", "pending", "delivered", "failed", "refused", "unpublished", "lag_s"
+        "{:<12} {:>10} {:>10} {:>8} {:>8} {:>8} {:>12} {:>8} {:>8}\n",
+        "agency",
+        "pending",
+        "delivered",
+        "unacked",
+        "failed",
+        "refused",
+        "unpublished",
+        "lag_s",
+        "consumer"
     );
     for a in &status.agencies {
         out.push_str(&format!(
-            "{:<12} {:>10} {:>10} {:>8} {:>8} {:>12} {:>8}\n",
+            "{:<12} {:>10} {:>10} {:>8} {:>8} {:>8} {:>12} {:>8} {:>8}\n",
             a.agency,
             a.pending,
             opt(a.delivered),
+            opt(a.unacked),
             opt(a.failed),
             opt(a.refused),
             opt(a.unpublished),
-            opt(a.lag_s)
+            opt(a.lag_s),
+            opt(a.consumer.map(|c| if c { "yes" } else { "none" }))
         ));
     }
     out
@@ -322,6 +345,10 @@ mod tests {
         assert_eq!(t.pending, 6);
         assert_eq!(t.delivered, Some(4));
         assert_eq!(t.failed, Some(1));
+        assert_eq!(
+            (t.unacked, t.undelivered, t.consumer),
+            (Some(1), Some(2), Some(true))
+        );
         assert_eq!(t.refused, Some(2));
         assert_eq!(t.lag_s, Some(7));
         assert!(render_table(&s).contains("TAX"));
@@ -356,6 +383,7 @@ mod tests {
         let s = compute(None, Some(&bus), &BTreeMap::new(), Utc::now());
         let p = s.agencies.iter().find(|a| a.agency == "POLICE").unwrap();
         assert_eq!((p.pending, p.delivered), (1351, Some(0)));
+        assert_eq!((p.unacked, p.consumer), (Some(0), Some(false)));
         assert_eq!(s.agencies.len(), 2);
     }
 }

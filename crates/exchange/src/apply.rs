@@ -50,7 +50,7 @@ pub struct Refusal {
     pub message_id: Option<String>,
     pub sender: Option<String>,
     /// Stable code: `malformed`, `not_addressed`, `unsigned`, `unknown_key`, `key_not_sender`,
-    /// `wrong_algorithm`, `malformed_signature`, `bad_signature`, `bad_proof`.
+    /// `key_not_valid`, `wrong_algorithm`, `malformed_signature`, `bad_signature`, `bad_proof`.
     pub reason: String,
     pub detail: String,
     pub size_bytes: usize,

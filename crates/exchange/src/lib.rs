@@ -38,4 +38,4 @@ pub use message::{
     Payload,
 };
 pub use outbox::{MemoryOutbox, Outbox, OutboxCounts, OutboxRecord};
-pub use sign::{Algorithm, KeyId, KeyRing, PublicKey, SigningKey, VerifyError};
+pub use sign::{Algorithm, KeyId, KeyRing, PublicKey, SigningKey, Validity, VerifyError};

@@ -27,6 +27,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchCache, BatchProof};
@@ -121,6 +122,8 @@ pub enum KeyError {
     Material { line: usize, algorithm: Algorithm },
     #[error("line {line}: key id {key_id} appears twice")]
     Duplicate { line: usize, key_id: KeyId },
+    #[error("line {line}: {detail} (validity is `from=RFC3339` and/or `until=RFC3339`, from before until)")]
+    Validity { line: usize, detail: String },
     #[error("the system random source failed")]
     Random,
 }
@@ -150,6 +153,8 @@ pub enum VerifyError {
     BadSignature,
     #[error("batch proof: {0}")]
     BadProof(String),
+    #[error("key {key_id} is not valid at the message's time {at}")]
+    KeyNotValid { key_id: KeyId, at: String },
 }
 
 impl VerifyError {
@@ -163,6 +168,7 @@ impl VerifyError {
             VerifyError::Malformed(_) => "malformed_signature",
             VerifyError::BadSignature => "bad_signature",
             VerifyError::BadProof(_) => "bad_proof",
+            VerifyError::KeyNotValid { .. } => "key_not_valid",
         }
     }
 }
@@ -442,10 +448,57 @@ fn split_line(line: &str, line_no: usize) -> Result<(Algorithm, Agency, KeyId, V
     Ok((algorithm, agency, key_id, material))
 }
 
-/// The public keys a receiver trusts, each bound to the agency that owns it.
+/// When a key of a ring may sign: messages whose `created_at` is at or after `from` and before
+/// `until` (either end open when absent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Validity {
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Validity {
+    pub fn contains(&self, at: &DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| *at >= f) && self.until.is_none_or(|u| *at < u)
+    }
+
+    /// `from=RFC3339` and `until=RFC3339` tokens after a key ring line's four fields.
+    fn parse(tokens: &[&str], line: usize) -> Result<Validity, KeyError> {
+        let mut v = Validity::default();
+        for t in tokens {
+            let bad = |detail: String| KeyError::Validity { line, detail };
+            let (name, value) = t
+                .split_once('=')
+                .ok_or_else(|| bad(format!("unexpected {t:?}")))?;
+            let at = DateTime::parse_from_rfc3339(value)
+                .map_err(|e| bad(format!("{name}: {e}")))?
+                .with_timezone(&Utc);
+            let slot = match name {
+                "from" => &mut v.from,
+                "until" => &mut v.until,
+                _ => return Err(bad(format!("unknown field {name:?}"))),
+            };
+            if slot.replace(at).is_some() {
+                return Err(bad(format!("{name} given twice")));
+            }
+        }
+        if let (Some(f), Some(u)) = (v.from, v.until) {
+            if f >= u {
+                return Err(KeyError::Validity {
+                    line,
+                    detail: "from is not before until".into(),
+                });
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// The public keys a receiver trusts, each bound to the agency that owns it, each with the
+/// period it may sign in (a rotation: the old key until a time, the new one from a time).
 #[derive(Clone, Debug, Default)]
 pub struct KeyRing {
     keys: HashMap<KeyId, (Agency, PublicKey)>,
+    validity: HashMap<KeyId, Validity>,
 }
 
 impl KeyRing {
@@ -453,9 +506,27 @@ impl KeyRing {
         KeyRing::default()
     }
 
-    /// Add a key; a key id already present is replaced.
+    /// Add a key, valid at all times; a key id already present is replaced.
     pub fn insert(&mut self, agency: Agency, key_id: KeyId, key: PublicKey) {
+        self.validity.remove(&key_id);
         self.keys.insert(key_id, (agency, key));
+    }
+
+    /// Add a key valid only in `validity`; a key id already present is replaced.
+    pub fn insert_valid(
+        &mut self,
+        agency: Agency,
+        key_id: KeyId,
+        key: PublicKey,
+        validity: Validity,
+    ) {
+        self.keys.insert(key_id.clone(), (agency, key));
+        self.validity.insert(key_id, validity);
+    }
+
+    /// When `key_id` may sign (all times when the ring says nothing).
+    pub fn validity(&self, key_id: &KeyId) -> Validity {
+        self.validity.get(key_id).copied().unwrap_or_default()
     }
 
     /// The agency and public key of `key_id`.
@@ -470,7 +541,8 @@ impl KeyRing {
         self.keys.is_empty()
     }
 
-    /// Parse a key ring file: one `ALGORITHM AGENCY KEY_ID PUBLIC_HEX` per line, `#` comments.
+    /// Parse a key ring file: one `ALGORITHM AGENCY KEY_ID PUBLIC_HEX [from=RFC3339]
+    /// [until=RFC3339]` per line, `#` comments.
     pub fn parse(text: &str) -> Result<KeyRing, KeyError> {
         let mut ring = KeyRing::new();
         for (i, line) in text.lines().enumerate() {
@@ -479,7 +551,10 @@ impl KeyRing {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (algorithm, agency, key_id, material) = split_line(line, line_no)?;
+            let tokens: Vec<&str> = line.split_whitespace().collect();
+            let (fields, rest) = tokens.split_at(tokens.len().min(4));
+            let validity = Validity::parse(rest, line_no)?;
+            let (algorithm, agency, key_id, material) = split_line(&fields.join(" "), line_no)?;
             let key = PublicKey::from_bytes(algorithm, &material).ok_or(KeyError::Material {
                 line: line_no,
                 algorithm,
@@ -490,7 +565,7 @@ impl KeyRing {
                     key_id,
                 });
             }
-            ring.insert(agency, key_id, key);
+            ring.insert_valid(agency, key_id, key, validity);
         }
         Ok(ring)
     }
@@ -617,6 +692,14 @@ pub fn verify_cached(
             found: sig.algorithm,
         });
     }
+    // A rotated key signs only in its period: `created_at` is inside the signed bytes, so a
+    // message cannot be moved into another key's period.
+    if !ring.validity(&sig.key_id).contains(&envelope.created_at) {
+        return Err(VerifyError::KeyNotValid {
+            key_id: sig.key_id.clone(),
+            at: timestamp_text(&envelope.created_at),
+        });
+    }
     match (&sig.batch, envelope.version) {
         (None, ENVELOPE_VERSION_SINGLE) => {
             let bytes = signing_bytes(envelope, sig.algorithm, &sig.key_id);
@@ -668,6 +751,86 @@ mod tests {
             br#"{"x":1}"#.to_vec(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_rotated_ring_accepts_each_key_only_in_its_period() {
+        let old = SigningKey::generate(
+            Algorithm::Sm2Sm3,
+            agency("CUSTOMS"),
+            KeyId::parse("customs-2026").unwrap(),
+        )
+        .unwrap();
+        let new = SigningKey::generate(
+            Algorithm::Ed25519,
+            agency("CUSTOMS"),
+            KeyId::parse("customs-2027").unwrap(),
+        )
+        .unwrap();
+        // The envelope is created 2026-11-28T08:00:00Z; the rotation is at 2026-12-01.
+        let text = format!(
+            "# customs' keys\n{} until=2026-12-01T00:00:00Z\n{} from=2026-12-01T00:00:00Z\n",
+            old.public_line(),
+            new.public_line()
+        );
+        let ring = KeyRing::parse(&text).unwrap();
+        let signed = |k: &SigningKey, days: i64| {
+            let mut e = envelope();
+            e.created_at += chrono::Duration::days(days);
+            sign(&mut e, k);
+            e
+        };
+        assert_eq!(verify(&signed(&old, 0), &ring), Ok(()));
+        assert_eq!(verify(&signed(&new, 3), &ring), Ok(()));
+        assert_eq!(verify(&signed(&new, 10), &ring), Ok(()));
+        for (k, days, at) in [
+            (&old, 3, "2026-12-01T08:00:00.000Z"),
+            (&new, 0, "2026-11-28T08:00:00.000Z"),
+        ] {
+            let e = signed(k, days);
+            let err = verify(&e, &ring).unwrap_err();
+            assert_eq!(
+                err,
+                VerifyError::KeyNotValid {
+                    key_id: k.key_id().clone(),
+                    at: at.into()
+                }
+            );
+            assert_eq!(err.code(), "key_not_valid");
+        }
+        // Batch-signed messages are held to the same periods.
+        let mut batch = vec![envelope(), envelope()];
+        batch[1].id = MessageId::new(agency("CUSTOMS"), 8);
+        sign_batch(&mut batch, &old);
+        assert_eq!(verify(&batch[1], &ring), Ok(()));
+        sign_batch(&mut batch, &new);
+        assert_eq!(
+            verify(&batch[1], &ring).unwrap_err().code(),
+            "key_not_valid"
+        );
+        // Without validity a key is valid at all times (the format before rotation).
+        assert_eq!(
+            KeyRing::parse(&new.public_line())
+                .unwrap()
+                .validity(new.key_id()),
+            Validity::default()
+        );
+        for bad in [
+            "until",
+            "until=tomorrow",
+            "since=2026-12-01T00:00:00Z",
+            "from=2026-12-01T00:00:00Z until=2026-12-01T00:00:00Z",
+            "from=2026-12-01T00:00:00Z from=2026-12-02T00:00:00Z",
+        ] {
+            let line = format!("{} {bad}", new.public_line());
+            assert!(
+                matches!(
+                    KeyRing::parse(&line),
+                    Err(KeyError::Validity { line: 1, .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     fn check(algorithm: Algorithm) {
