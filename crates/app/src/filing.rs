@@ -26,7 +26,7 @@ use crate::attorney::AttorneyService;
 use crate::cargo_desk::{BillLink, CargoService};
 use crate::eport_desk::EportService;
 use crate::error::{AppError, FieldProblem};
-use crate::kernel::{internal, Allowed, Core, CONFLICT_RETRIES};
+use crate::kernel::{internal, Allowed, Core, MATCH_RETRIES};
 use crate::registration;
 use crate::risk_desk::RiskService;
 
@@ -327,7 +327,7 @@ impl FilingService<'_> {
             );
             // Cargo: the reservation gives way to the match written (or to nothing).
             match reserved.settle(out) {
-                Err(StoreError::Conflict { .. }) if attempt < CONFLICT_RETRIES => {
+                Err(StoreError::Conflict { .. }) if attempt < MATCH_RETRIES => {
                     // The manifest log moved past the reservation: possibly through another
                     // process on the same database (a match of the same bill, an arrival), so
                     // the ledger reads it before the match is decided again.

@@ -24,6 +24,12 @@ use crate::error::AppError;
 /// Retries of a write that met a concurrent change.
 pub(crate) const CONFLICT_RETRIES: usize = 3;
 
+/// Retries of a filing whose bill match met another writer's manifest write. Several processes
+/// on one database filing against one busy manifest each lose rounds to the others (someone
+/// wins every round, so all get through); three was too few for 37 concurrent filings on 40
+/// bills across two processes (`app/tests/postgres_processes.rs`).
+pub(crate) const MATCH_RETRIES: usize = 32;
+
 /// The tax engine's tables, owned by the service.
 pub struct TaxTables {
     pub rates: RateTable,
