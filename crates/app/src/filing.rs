@@ -146,12 +146,10 @@ impl FilingService<'_> {
         let allowed = self
             .core
             .authorize(principal, (Operation::Submit, resource))?;
-        // A customs registration not in force files nothing: the declarant's, and the
-        // broker's when it acts (docs/PARTIES.md "Customs registration").
-        registration::may_file(self.core, header.declarant)?;
-        if let Some(a) = &agent {
-            registration::may_file(self.core, a.broker)?;
-        }
+        // A customs registration not in force files nothing (the declarant's, and the
+        // broker's when it acts: docs/PARTIES.md "Customs registration"). The writer checks it
+        // in the filing's transaction and refuses with the same words, so a filing does not
+        // read it here too; `review_problems`, which writes nothing, does.
         let actor = match &agent {
             Some(a) => Actor::Broker {
                 broker: a.broker,
@@ -234,6 +232,10 @@ impl FilingService<'_> {
         body: &[u8],
     ) -> Result<Vec<FieldProblem>, AppError> {
         let (_, req, review) = self.prepare(principal, "check", body)?;
+        registration::may_file(self.core, req.declarant)?;
+        if let Some(a) = &req.agent {
+            registration::may_file(self.core, a.broker)?;
+        }
         let mut problems: Vec<ReviewProblem> = match &review {
             AutomaticReview::Reject { problems } => problems.clone(),
             _ => Vec::new(),

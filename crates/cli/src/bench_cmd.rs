@@ -134,6 +134,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Filings over HTTP in each format the server reads (JSON, DecMessage XML, EDIFACT CUSDEC,
+    /// WCO DM 3.6), each answered in its own format, on one `jinguan serve` child: decl/s,
+    /// p50/p99 and the ratio to JSON measured in the same run (first and last).
+    Formats {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds of load per format.
+        #[arg(long, default_value_t = 4)]
+        seconds: u64,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// The in-memory pipeline (parse + validate + risk with 1,000 rules + tax) on one core,
     /// beside parsing alone, on the simulator's 5-item declarations.
     Pipeline {
@@ -284,17 +298,6 @@ fn bench_bill(n: u64) -> String {
     format!("BENCH-{n:07}")
 }
 
-/// The example declaration naming bill `n`.
-fn body_with_bill(body: &[u8], n: u64) -> Vec<u8> {
-    let text = std::str::from_utf8(body).expect("the template is UTF-8");
-    text.replacen(
-        TEMPLATE_BILL,
-        &format!("\"bill_no\": \"{}\"", bench_bill(n)),
-        1,
-    )
-    .into_bytes()
-}
-
 /// As `jinguan serve` runs cargo control, file (in process, through the use cases, on the
 /// server's ledger) an arrived air manifest with `bills` bills matching the example declaration
 /// (flight CA986, voyage 20250308, Pudong 2233, 10 packages, 260.5 kg).
@@ -412,6 +415,11 @@ pub fn run(data_dir: &Path, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             seconds,
             json,
         } => crate::bench_attack::run(data_dir, clients, attackers, seconds, json),
+        BenchCommand::Formats {
+            clients,
+            seconds,
+            json,
+        } => crate::bench_formats::run(data_dir, clients, seconds, json),
         BenchCommand::Pipeline {
             seconds,
             declarations,
@@ -1076,6 +1084,52 @@ pub(crate) async fn http_load(
     seconds: u64,
     first_bill: u64,
 ) -> Run {
+    let payload = Payload::json(body);
+    http_load_as(client, bases, token, &payload, clients, seconds, first_bill).await
+}
+
+/// What the load sends: a document naming the template's bill, which each request replaces
+/// with its own (`needle` → `BENCH-n`), in a content type, asking for an answer type.
+pub(crate) struct Payload {
+    pub(crate) template: Vec<u8>,
+    pub(crate) needle: String,
+    pub(crate) content_type: &'static str,
+    pub(crate) accept: &'static str,
+}
+
+impl Payload {
+    /// The JSON form (the example declaration), answered in JSON.
+    pub(crate) fn json(body: &[u8]) -> Payload {
+        Payload {
+            template: body.to_vec(),
+            needle: TEMPLATE_BILL.to_owned(),
+            content_type: "application/json",
+            accept: "application/json",
+        }
+    }
+
+    /// The request body naming bill `n`.
+    fn body(&self, n: u64) -> Vec<u8> {
+        let text = std::str::from_utf8(&self.template).expect("the template is UTF-8");
+        let bill = if self.needle == TEMPLATE_BILL {
+            format!("\"bill_no\": \"{}\"", bench_bill(n))
+        } else {
+            bench_bill(n)
+        };
+        text.replacen(&self.needle, &bill, 1).into_bytes()
+    }
+}
+
+/// As [`http_load`], sending `payload`.
+pub(crate) async fn http_load_as(
+    client: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    payload: &Payload,
+    clients: usize,
+    seconds: u64,
+    first_bill: u64,
+) -> Run {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -1085,7 +1139,12 @@ pub(crate) async fn http_load(
         let client = client.clone();
         let url = format!("{}/api/declarations", bases[c % bases.len()]);
         let auth = format!("Bearer {token}");
-        let template = body.to_vec();
+        let payload = Payload {
+            template: payload.template.clone(),
+            needle: payload.needle.clone(),
+            content_type: payload.content_type,
+            accept: payload.accept,
+        };
         let next_bill = next_bill.clone();
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
@@ -1095,13 +1154,14 @@ pub(crate) async fn http_load(
                 if n >= bills {
                     break;
                 }
-                let body = body_with_bill(&template, n);
+                let body = payload.body(n);
                 i += 1;
                 let t = Instant::now();
                 let r = client
                     .post(&url)
                     .header("authorization", &auth)
-                    .header("content-type", "application/json")
+                    .header("content-type", payload.content_type)
+                    .header("accept", payload.accept)
                     .header("client-seq-no", format!("b{first_bill}-{c}-{i}"))
                     .body(body)
                     .send()

@@ -11,6 +11,7 @@ mod anchor_file;
 mod backup_cmd;
 mod bench_attack;
 mod bench_cmd;
+mod bench_formats;
 mod bench_stats;
 mod codes_cmd;
 mod convert_cmd;

@@ -143,3 +143,46 @@ fn concurrent_submissions_share_commits() {
         "some requests shared a commit: {stats:?}"
     );
 }
+
+/// The WAL is checkpointed by the store's own thread, not left to grow and not at the writer's
+/// commits: the database file receives the committed pages while the store runs (with
+/// SQLite's automatic checkpoint off, nothing else copies them), and the WAL starts over.
+#[test]
+fn the_wal_is_checkpointed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    let db = dir.path().join(DB_FILE);
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let db_before = size(&db);
+    // ~2 MB of filings, well past one checkpoint's worth of pages.
+    for i in 0..600 {
+        let r = store_contract::contract::submit_request(
+            &format!("wal-{i}"),
+            store_contract::contract::sample_body(i),
+        );
+        store.submit(r).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size(&db) <= db_before + 256 * 1024 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        size(&db) > db_before + 256 * 1024,
+        "the database file received the committed pages: {} -> {} bytes (WAL {} bytes)",
+        db_before,
+        size(&db),
+        size(&wal)
+    );
+    drop(store);
+    // Everything is in the database after close: a fresh read sees every filing.
+    let c = Connection::open(&db).unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT count(*) FROM declarations WHERE client_seq_no LIKE 'wal-%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 600);
+}
