@@ -531,11 +531,29 @@ mod tests {
     #[test]
     fn senders_are_the_agencies_codes_and_each_bank_its_own() {
         let code = |p: &Principal| sender_code(p).map(|a| a.to_string());
-        assert_eq!(code(&agency_user("mofcom", "commerce")).as_deref(), Some("COMMERCE"));
-        assert_eq!(code(&agency_user("samr", "market_regulation")).as_deref(), Some("SAMR"));
-        assert_eq!(code(&agency_user("bank-boc", "bank")).as_deref(), Some("BANK_BOC"));
-        assert_eq!(code(&agency_user("bank-icbc", "bank")).as_deref(), Some("BANK_ICBC"));
-        assert_eq!(code(&Principal::Admin { user_id: 1, login: "admin".into() }), None);
+        assert_eq!(
+            code(&agency_user("mofcom", "commerce")).as_deref(),
+            Some("COMMERCE")
+        );
+        assert_eq!(
+            code(&agency_user("samr", "market_regulation")).as_deref(),
+            Some("SAMR")
+        );
+        assert_eq!(
+            code(&agency_user("bank-boc", "bank")).as_deref(),
+            Some("BANK_BOC")
+        );
+        assert_eq!(
+            code(&agency_user("bank-icbc", "bank")).as_deref(),
+            Some("BANK_ICBC")
+        );
+        assert_eq!(
+            code(&Principal::Admin {
+                user_id: 1,
+                login: "admin".into()
+            }),
+            None
+        );
     }
 
     #[test]

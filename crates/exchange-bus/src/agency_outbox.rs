@@ -396,12 +396,18 @@ mod tests {
             r#"{"uscc":"91310115MA1K4Q7B4Y","name":"示例","status":"active"}"#
         );
         let p = record(&body("declaration_released.v1", serde_json::json!({}))).unwrap_err();
-        assert_eq!((p[0].0.as_str(), p[0].1.as_str()), ("kind", "unsupported_kind"));
+        assert_eq!(
+            (p[0].0.as_str(), p[0].1.as_str()),
+            ("kind", "unsupported_kind")
+        );
         let extra = serde_json::json!({
             "name": "x", "status": "active", "uscc": "91310115MA1K4Q7B4Y", "extra": 1,
         });
         let p = record(&body("registry_updated.v1", extra)).unwrap_err();
-        assert_eq!((p[0].0.as_str(), p[0].1.as_str()), ("payload", "bad_payload"));
+        assert_eq!(
+            (p[0].0.as_str(), p[0].1.as_str()),
+            ("payload", "bad_payload")
+        );
         let bad_uscc = serde_json::json!({"name": "x", "status": "active", "uscc": "nope"});
         assert!(record(&body("registry_updated.v1", bad_uscc)).is_err());
     }
@@ -416,12 +422,20 @@ mod tests {
             assert_eq!(o.append(&kind, b"{}", now).unwrap(), i);
         }
         o.mark_published(&[1, 3], now).unwrap();
-        let unsent: Vec<u64> = o.fetch_unpublished(0, 10).unwrap().iter().map(|r| r.seq).collect();
+        let unsent: Vec<u64> = o
+            .fetch_unpublished(0, 10)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
         assert_eq!(unsent, [2]);
         let all = o.read_for(&customs(), 0, 10).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].recipients, vec![customs()]);
-        assert!(o.read_for(&Agency::parse("TAX").unwrap(), 0, 10).unwrap().is_empty());
+        assert!(o
+            .read_for(&Agency::parse("TAX").unwrap(), 0, 10)
+            .unwrap()
+            .is_empty());
         assert_eq!(o.totals().unwrap(), (3, 1));
         // Reopened: the same rows.
         drop(o);
