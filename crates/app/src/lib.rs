@@ -10,6 +10,7 @@
 //!                                registration
 //!             steps ───────────► cargo_desk, exchange_desk, risk_desk, assessment, attorney
 //!             finance ─────────► cargo_desk, exchange_desk, assessment
+//!             inbound_desk ────► eport_desk, finance, exchange_desk
 //!   layer 2   cargo_desk ──────► exchange_desk, risk_desk, assessment
 //!             stats ───────────► exchange_desk, warehouse (the trait cli fills)
 //!             case_desk ───────► risk_desk
@@ -43,6 +44,10 @@
 //! - [`finance`]: refund claims, bank records, the foreign-exchange match. Uses core,
 //!   assessment, exchange_desk (the `export_closed.v1` record claims are matched against),
 //!   cargo_desk (the manifest that proves a claimed export's exit).
+//! - [`inbound_desk`]: the agencies' own records as signed messages to customs (licences,
+//!   registry entries, bank records): verified, applied once as the sending agency through the
+//!   use cases of eport_desk and finance, the message's id recorded with the effect. Uses core,
+//!   eport_desk, finance, exchange_desk (agency codes).
 //! - [`stats`]: the HQ dashboard. Uses core, exchange_desk (the feed's key), [`warehouse`]
 //!   (the statistics warehouse's trait: trade values by month, chapter, partner, mode,
 //!   district; the bulletin; filled by `cli` with crates/stats, so no engine is built here).
@@ -103,6 +108,7 @@ pub mod exchange_desk;
 pub mod filing;
 pub mod finance;
 pub mod guarantee_desk;
+pub mod inbound_desk;
 pub mod kernel;
 pub mod notices;
 pub mod notifications;

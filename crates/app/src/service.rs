@@ -23,6 +23,7 @@ use crate::error::AppError;
 use crate::exchange_desk::{ExchangeDesk, ExchangeService};
 use crate::filing::FilingService;
 use crate::finance::FinanceService;
+use crate::inbound_desk::{InboundKeys, InboundResult, InboundService};
 use crate::kernel::{Core, Settings, TaxTables};
 use crate::portal::PortalService;
 use crate::risk_desk::{EnterpriseRegistry, RiskDesk, RiskService, StaticRegistry};
@@ -52,6 +53,9 @@ pub struct Clearance {
     anchoring: Option<Arc<Anchoring>>,
     /// The statistics warehouse (`crate::warehouse`); `None`: its answers are not found.
     warehouse: Option<Arc<dyn crate::warehouse::Warehouse>>,
+    /// The agencies' public keys (`crate::inbound_desk`); `None`: customs receives no agency
+    /// messages over HTTP.
+    inbound_keys: Option<Arc<InboundKeys>>,
 }
 
 impl Clearance {
@@ -69,6 +73,24 @@ impl Clearance {
             eport: false,
             anchoring: None,
             warehouse: None,
+            inbound_keys: None,
+        }
+    }
+
+    /// Receive the agencies' own records as signed messages, verified with these keys
+    /// (docs/EXCHANGE.md "The reverse direction").
+    pub fn with_inbound_keys(mut self, ring: exchange::KeyRing) -> Clearance {
+        self.inbound_keys = Some(Arc::new(InboundKeys::new(ring)));
+        self
+    }
+
+    /// The agencies' records to customs (`crate::inbound_desk`).
+    pub fn inbound(&self) -> InboundService<'_> {
+        InboundService {
+            core: &self.core,
+            keys: self.inbound_keys.as_deref(),
+            eport: self.eport(),
+            finance: self.finance(),
         }
     }
 
@@ -309,5 +331,38 @@ impl Clearance {
             exchange: self.exchange(),
             cargo: self.cargo(),
         }
+    }
+}
+
+/// Customs' side of the bus for the agencies' records: `exchange::Apply` over
+/// [`InboundService::apply_verified`], for the `exchange::Receiver` of the consumer named
+/// `CUSTOMS` (`jinguan serve --nats URL --agency-keys FILE`). Refused messages (recorded by the
+/// desk) are terminated, store failures redelivered.
+pub struct InboundApply(pub Arc<Clearance>);
+
+impl exchange::Apply for InboundApply {
+    fn apply_batch(
+        &self,
+        messages: &[exchange::Verified],
+    ) -> Result<Vec<exchange::Outcome>, exchange::ApplyError> {
+        let inbound = self.0.inbound();
+        Ok(messages
+            .iter()
+            .map(|m| match inbound.apply_verified(m) {
+                InboundResult::Applied => exchange::Outcome::Applied,
+                InboundResult::Duplicate => exchange::Outcome::Duplicate,
+                InboundResult::Refused { reason, problems } => exchange::Outcome::Rejected {
+                    reason,
+                    detail: serde_json::to_string(&problems).expect("problems serialise"),
+                },
+                InboundResult::Retry(why) => exchange::Outcome::Failed(why),
+            })
+            .collect())
+    }
+
+    /// Messages refused before applying (unsigned, forged, tampered, …) are logged by the
+    /// receiver and not recorded under their id: a forged copy must not block the genuine one.
+    fn record_refused(&self, _refusals: &[exchange::Refusal]) -> Result<(), exchange::ApplyError> {
+        Ok(())
     }
 }

@@ -60,6 +60,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "guarantee_desk",
         &["access", "error", "exchange_desk", "kernel"],
     ),
+    (
+        "inbound_desk",
+        &[
+            "access",
+            "eport_desk",
+            "error",
+            "exchange_desk",
+            "finance",
+            "kernel",
+        ],
+    ),
     ("warehouse", &[]),
     (
         "stats",
@@ -119,6 +130,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "filing",
             "finance",
             "guarantee_desk",
+            "inbound_desk",
             "kernel",
             "payments",
             "portal",

@@ -3,6 +3,10 @@
 //! from JetStream (`--nats`) or customs' signed HTTP feed (`--feed URL --token T`), verify each
 //! against customs' public key file, apply each once into the agency's SQLite ledger under
 //! `--ledger DIR`, acknowledge after the commit, and serve the ledger read-only on `--addr`.
+//! With `--key FILE` (the agency's secret key, `jinguan exchange keygen`), the reverse
+//! direction too: `POST /records` on `--addr` writes the agency's own records to its outbox,
+//! and a sender signs them in batches and delivers them to customs (the relay to
+//! `PREFIX.CUSTOMS.KIND` on the bus, or `POST /api/exchange/inbound` with `--feed`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,9 +56,14 @@ pub struct AgencyArgs {
     /// Customs' public key file (`ALGORITHM CUSTOMS KEY_ID HEX` lines; several keys for a rotation).
     #[arg(long, value_name = "FILE")]
     customs_key: PathBuf,
-    /// Where the ledger is served read-only (`GET /ledger?after=`, `GET /status`).
+    /// Where the ledger is served (`GET /ledger?after=`, `GET /status`; `POST /records` with
+    /// --key).
     #[arg(long, default_value = "127.0.0.1:8090")]
     addr: String,
+    /// The agency's secret key (`ALGORITHM AGENCY KEY_ID HEX`, from `jinguan exchange keygen`):
+    /// send the agency's own records to customs, signed with it (its agency is the sender).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
 }
 
 pub fn run(args: AgencyArgs) -> anyhow::Result<ExitCode> {
@@ -73,6 +82,24 @@ pub fn run(args: AgencyArgs) -> anyhow::Result<ExitCode> {
         args.customs_key.display()
     );
     let ledger = AgencyLedger::open(&args.ledger, &agency)?;
+    let key = match &args.key {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read --key {}", path.display()))?;
+            Some(Arc::new(
+                exchange::SigningKey::from_line(&text)
+                    .with_context(|| format!("failed to read --key {}", path.display()))?,
+            ))
+        }
+    };
+    let outbox = match &key {
+        None => None,
+        Some(_) => Some(Arc::new(
+            exchange_bus::agency_outbox::AgencyOutbox::open(ledger.path())
+                .context("failed to open the agency's outbox")?,
+        )),
+    };
     let rt = tokio::runtime::Runtime::new().context("failed to start the runtime")?;
     rt.block_on(async move {
         let (stop_tx, stop) = watch::channel(false);
@@ -96,6 +123,21 @@ pub fn run(args: AgencyArgs) -> anyhow::Result<ExitCode> {
                         ack_wait: Duration::from_secs(u64::from(args.ack_wait_seconds)),
                         ..ConsumerConfig::default()
                     };
+                    if let (Some(key), Some(outbox)) = (&key, &outbox) {
+                        // The agency's records to customs: the relay, as customs runs it.
+                        let relay = exchange_bus::Relay::new(
+                            outbox.clone(),
+                            key.clone(),
+                            bus.clone(),
+                            exchange_bus::RelayConfig::default(),
+                        );
+                        let stop = stop.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = relay.run(stop).await {
+                                tracing::error!("records to customs: the relay stopped: {e}");
+                            }
+                        });
+                    }
                     let consumer = agency::nats_consumer(&ledger, ring, bus, config);
                     let stats = consumer.stats();
                     let stop = stop.clone();
@@ -103,6 +145,24 @@ pub fn run(args: AgencyArgs) -> anyhow::Result<ExitCode> {
                     ("nats", stats, h)
                 }
                 (None, Some(url)) => {
+                    if let (Some(key), Some(outbox)) = (&key, &outbox) {
+                        let target = exchange_bus::agency_outbox::PostTarget {
+                            url: url.clone(),
+                            token: args.token.clone().unwrap_or_default(),
+                            idle_poll: Duration::from_millis(500),
+                        };
+                        let sent = Arc::new(watch::channel(0u64).0);
+                        let (key, outbox, stop) = (key.clone(), outbox.clone(), stop.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = exchange_bus::agency_outbox::run_post_sender(
+                                outbox, key, target, sent, stop,
+                            )
+                            .await
+                            {
+                                tracing::error!("records to customs: the sender stopped: {e}");
+                            }
+                        });
+                    }
                     let source = FeedSource {
                         url: url.clone(),
                         token: args.token.clone().unwrap_or_default(),
@@ -128,6 +188,10 @@ pub fn run(args: AgencyArgs) -> anyhow::Result<ExitCode> {
             source,
             path: args.ledger.join(format!("{agency}.sqlite")),
             stats,
+            outbox: key
+                .as_ref()
+                .zip(outbox)
+                .map(|(k, o)| (k.agency().clone(), o)),
         };
         let http = agency::serve(listener, served, stop.clone());
         let (w, h) = tokio::join!(work, http);

@@ -28,6 +28,49 @@ use crate::serve_cmd::StoreArgs;
 pub enum ExchangeCommand {
     /// Per agency: messages pending, delivered, failed, refused, and the lag.
     Status(StatusArgs),
+    /// Make an agency's signing key: the secret key file (mode 0600) written to --out, its
+    /// public key line printed for customs' --agency-keys file.
+    Keygen(KeygenArgs),
+}
+
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// The agency whose key this is: its exchange code (`COMMERCE`, `SAMR`, `BANK_BOC`, …) or
+    /// a user name of it (`commerce`, `tax`, …).
+    #[arg(long)]
+    agency: String,
+    /// The key id (1 to 64 of A-Z a-z 0-9 . _ -); default `AGENCY-YEAR` in lower case.
+    #[arg(long)]
+    key_id: Option<String>,
+    /// SM2-SM3 (default) or Ed25519.
+    #[arg(long, default_value = "SM2-SM3")]
+    algorithm: String,
+    /// Where the secret key is written (must not exist).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// `jinguan exchange keygen`: a new secret key file and its public line on stdout.
+fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
+    let agency = Agency::parse(&args.agency)
+        .ok()
+        .or_else(|| app::exchange_desk::agency_code(&args.agency))
+        .with_context(|| format!("--agency {:?}: not an agency code", args.agency))?;
+    let algorithm = Algorithm::parse(&args.algorithm)
+        .with_context(|| format!("--algorithm {:?}: SM2-SM3 or Ed25519", args.algorithm))?;
+    let key_id = args.key_id.unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            agency.as_str().to_ascii_lowercase().replace('_', "-"),
+            chrono::Utc::now().format("%Y")
+        )
+    });
+    let key_id = KeyId::parse(&key_id).with_context(|| format!("--key-id {key_id:?}"))?;
+    let key =
+        SigningKey::generate(algorithm, agency, key_id).context("failed to generate the key")?;
+    write_secret(&args.out, &format!("{}\n", key.to_secret_line()))?;
+    println!("{}", key.public_line());
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(clap::Args)]
@@ -59,6 +102,7 @@ pub struct StatusArgs {
 pub fn run(data_dir: &Path, cmd: ExchangeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ExchangeCommand::Status(args) => status(data_dir, args),
+        ExchangeCommand::Keygen(args) => keygen(args),
     }
 }
 
@@ -173,8 +217,34 @@ pub struct ExchangeArgs {
     /// The JetStream stream of the exchange.
     #[arg(long, default_value = "JINGUAN_EXCHANGE")]
     pub exchange_stream: String,
+    /// The first tokens of the exchange's subjects (`PREFIX.AGENCY.KIND`).
+    #[arg(long, default_value = "jinguan.x")]
+    pub exchange_subject_prefix: String,
     #[command(flatten)]
     pub nats_security: NatsSecurityArgs,
+    /// The agencies' public keys (a key ring file: `ALGORITHM AGENCY KEY_ID HEX [from=…]
+    /// [until=…]` lines, each key bound to its agency): customs then applies the agencies' own
+    /// records sent as signed messages, on `POST /api/exchange/inbound` and, with --nats, from
+    /// its durable consumer `CUSTOMS` (docs/EXCHANGE.md "The reverse direction").
+    #[arg(long, value_name = "FILE", env = "JINGUAN_AGENCY_KEYS")]
+    pub agency_keys: Option<PathBuf>,
+}
+
+/// The agencies' key ring of `--agency-keys`, if given.
+pub fn agency_keys(args: &ExchangeArgs) -> anyhow::Result<Option<exchange::KeyRing>> {
+    let Some(path) = &args.agency_keys else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read --agency-keys {}", path.display()))?;
+    let ring = exchange::KeyRing::parse(&text)
+        .with_context(|| format!("failed to read --agency-keys {}", path.display()))?;
+    anyhow::ensure!(
+        !ring.is_empty(),
+        "--agency-keys {}: no public key in it",
+        path.display()
+    );
+    Ok(Some(ring))
 }
 
 /// TLS and credentials of the NATS connection (docs/OPERATIONS.md, "TLS").
@@ -335,6 +405,7 @@ pub fn desk(
         Some(url) => {
             let mut bus = BusConfig::new(url.clone());
             bus.stream = args.exchange_stream.clone();
+            bus.subject_prefix = args.exchange_subject_prefix.clone();
             bus.security = args.nats_security.security();
             Some(Relay::new(desk.outbox(), key, bus, RelayConfig::default()))
         }

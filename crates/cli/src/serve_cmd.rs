@@ -449,6 +449,7 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.exchange.nats {
         let mut bus = exchange_bus::BusConfig::new(url.clone());
         bus.stream = args.exchange.exchange_stream.clone();
+        bus.subject_prefix = args.exchange.exchange_subject_prefix.clone();
         bus.security = args.exchange.nats_security.security();
         // The backlog per agency for /metrics, asked of the bus at most once a period.
         let lag = Arc::new(exchange_bus::status::LagCache::new(
@@ -531,10 +532,15 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         "this jinguan was built without the statistics warehouse 本程序未包含统计仓库: \
          build it with `cargo build --release --features stats` (docs/STATISTICS.md)"
     );
-    let built = service(data_dir, ledgers.clone(), clock.clone(), args.demo)?
+    // The agencies' own records to customs (docs/EXCHANGE.md "The reverse direction").
+    let agency_keys = crate::exchange_cmd::agency_keys(&args.exchange)?;
+    let mut built = service(data_dir, ledgers.clone(), clock.clone(), args.demo)?
         .with_cargo(Arc::new(desk))
         .with_exchange(exchange)
         .with_anchoring(anchoring);
+    if let Some(ring) = &agency_keys {
+        built = built.with_inbound_keys(ring.clone());
+    }
     #[cfg(feature = "stats")]
     let built = match &warehouse {
         Some(w) => built.with_warehouse(w.clone()),
@@ -587,6 +593,32 @@ pub fn run_serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 if let Err(e) = relay.run(stopped).await {
                     tracing::error!(error = %e, "exchange relay stopped");
                     say!("jinguan: exchange relay stopped: {e}");
+                }
+            });
+        }
+        // With a bus and the agencies' keys: customs' own durable consumer, `CUSTOMS`, applying
+        // the agencies' records once, acknowledged after the commit.
+        if let (Some(url), Some(ring)) = (&args.exchange.nats, agency_keys) {
+            let mut bus = exchange_bus::BusConfig::new(url.clone());
+            bus.stream = args.exchange.exchange_stream.clone();
+            bus.subject_prefix = args.exchange.exchange_subject_prefix.clone();
+            bus.security = args.exchange.nats_security.security();
+            let receiver = exchange::Receiver::new(
+                exchange::Agency::parse(app::exchange_desk::CUSTOMS).expect("agency code"),
+                Arc::new(ring),
+                Arc::new(app::service::InboundApply(svc.clone())),
+            );
+            let consumer = exchange_bus::Consumer::new(
+                bus,
+                receiver,
+                exchange_bus::ConsumerConfig::default(),
+            );
+            let (_stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let _stop = _stop;
+                if let Err(e) = consumer.run(stopped).await {
+                    tracing::error!(error = %e, "exchange consumer CUSTOMS stopped");
+                    say!("jinguan: exchange consumer CUSTOMS stopped: {e}");
                 }
             });
         }

@@ -15,7 +15,9 @@
 //! - On the feed: `GET FEED/api/exchange/feed?after=CURSOR` with the agency user's session
 //!   token; the cursor is kept in the ledger (`agency_feed_cursor`) and moved only after the
 //!   page was applied, and asking with it is what acknowledges the page to customs.
-//! - HTTP ([`router`]): `GET /ledger?after=SEQ&limit=N` and `GET /status`.
+//! - HTTP ([`router`]): `GET /ledger?after=SEQ&limit=N` and `GET /status`; with the agency's
+//!   key (`--key`), `POST /records`: the agency's own records to customs, written to its
+//!   outbox and sent by [`crate::agency_outbox`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -213,22 +215,81 @@ fn ledger_counts(path: &Path) -> rusqlite::Result<(i64, Option<String>)> {
     Ok((last, cursor))
 }
 
-/// What the HTTP side reads: the ledger file and the running receiver's counters.
+/// What the HTTP side reads: the ledger file and the running receiver's counters; with the
+/// agency's key, its outbox to customs and the sender code its records go as.
 #[derive(Clone)]
 pub struct Served {
     pub agency: Agency,
     pub source: &'static str,
     pub path: PathBuf,
     pub stats: watch::Receiver<ConsumerStats>,
+    pub outbox: Option<(Agency, Arc<crate::agency_outbox::AgencyOutbox>)>,
 }
 
-/// The read-only HTTP side: `GET /ledger?after=SEQ&limit=N` (N 1..=1000, default 100):
-/// `{"entries":[…],"next":SEQ}`; `GET /status`.
+/// The HTTP side: `GET /ledger?after=SEQ&limit=N` (N 1..=1000, default 100):
+/// `{"entries":[…],"next":SEQ}`; `GET /status`; `POST /records` (`{"kind", "payload"}`: 201
+/// with the record's `message_id`, 422 with problems; 404 without `--key`).
 pub fn router(served: Served) -> Router {
     Router::new()
         .route("/ledger", get(ledger_page))
         .route("/status", get(status_view))
+        .route("/records", post(post_record))
         .with_state(Arc::new(served))
+}
+
+/// `POST /records`: one of the agency's own records for customs, into its outbox.
+async fn post_record(State(s): State<Arc<Served>>, body: axum::body::Bytes) -> Response {
+    let Some((sender, outbox)) = s.outbox.clone() else {
+        let body = serde_json::json!({"error": {
+            "code": "not_found", "message_zh": "未配置本机构签名密钥（--key），不能发送记录",
+            "message_en": "this receiver has no signing key (--key): it sends no records",
+            "problems": [],
+        }});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    };
+    let parsed: Result<crate::agency_outbox::RecordBody, _> = serde_json::from_slice(&body);
+    let record = match parsed {
+        Err(e) => {
+            return invalid(
+                "",
+                "bad_body",
+                format!("请求体须为 {{\"kind\":…,\"payload\":{{…}}}}：{e}"),
+                format!("the body must be {{\"kind\":…,\"payload\":{{…}}}}: {e}"),
+            )
+        }
+        Ok(b) => b,
+    };
+    let (kind, payload) = match crate::agency_outbox::record(&record) {
+        Ok(x) => x,
+        Err(problems) => {
+            let problems: Vec<serde_json::Value> = problems
+                .into_iter()
+                .map(|(field, code, zh, en)| {
+                    serde_json::json!({"field": field, "code": code, "message_zh": zh, "message_en": en})
+                })
+                .collect();
+            let body = serde_json::json!({"error": {
+                "code": "invalid", "message_zh": "请求有误", "message_en": "invalid request",
+                "problems": problems,
+            }});
+            return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+        }
+    };
+    let o = outbox.clone();
+    let k = kind.clone();
+    match tokio::task::spawn_blocking(move || o.append(&k, &payload, chrono::Utc::now())).await {
+        Ok(Ok(seq)) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({
+                "seq": seq,
+                "message_id": format!("{sender}-{seq}"),
+                "kind": kind.as_str(),
+            })),
+        )
+            .into_response(),
+        Ok(Err(e)) => unavailable(e.to_string()),
+        Err(e) => unavailable(e.to_string()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -92,6 +92,9 @@ fn open_durable(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // An agency's outbox (crate::agency_outbox) writes to the same file from its own
+    // connection: wait for it rather than failing the batch.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
 }

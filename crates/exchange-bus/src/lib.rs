@@ -7,13 +7,16 @@
 //!   through [`exchange::Receiver`].
 //! - [`applied_log`]: [`SqliteAppliedLog`], an agency's durable applied-once log.
 //! - [`agency`]: a partner agency's receiver: its ledger (applied once, in SQLite), the bus or
-//!   feed source, and the read-only HTTP side (`jinguan agency`).
+//!   feed source, and the HTTP side (`jinguan agency`).
+//! - [`agency_outbox`]: the agency's own records to customs: its outbox, `POST /records`, and
+//!   the sender without a bus (`POST /api/exchange/inbound`); on the bus the [`Relay`].
 //! - [`status`]: per-agency pending, delivered, failed, refused and lag.
 //! - [`bus`]: subjects, the stream's configuration, connecting.
 //!
 //! Formats and choices are in `docs/EXCHANGE.md`.
 
 pub mod agency;
+pub mod agency_outbox;
 pub mod applied_log;
 pub mod bus;
 pub mod consumer;

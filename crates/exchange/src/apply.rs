@@ -38,9 +38,13 @@ pub enum Outcome {
     Applied,
     /// The id was applied before; nothing changed.
     Duplicate,
-    /// The effect failed (the ledger refused it or could not write); nothing changed, the
-    /// message will be delivered again.
+    /// The effect failed (the ledger could not write); nothing changed, the message will be
+    /// delivered again.
     Failed(String),
+    /// The receiver will never apply this message (a genuine message whose content its rules
+    /// refuse: invalid, not allowed to its sender); the refusal was recorded under the
+    /// message id, with the effect's transaction rules, so it is not delivered again.
+    Rejected { reason: String, detail: String },
 }
 
 /// A refused message, as logged: never applied, never redelivered.
@@ -80,6 +84,36 @@ pub enum Disposition {
     Failed(String),
 }
 
+/// Check one raw envelope for `agency`: readable, addressed to it, signed by a key of its
+/// sender in `keyring` ([`Receiver::check`]; also for a receiver that applies on its own, such
+/// as customs' HTTP channel of the agencies' records).
+pub fn check_envelope(
+    agency: &Agency,
+    keyring: &KeyRing,
+    batches: Option<&BatchCache>,
+    raw: &[u8],
+) -> Result<Verified, Refusal> {
+    let refusal = |e: Option<&Envelope>, reason: &str, detail: String| Refusal {
+        message_id: e.map(|e| e.id.to_string()),
+        sender: e.map(|e| e.sender.to_string()),
+        reason: reason.to_owned(),
+        detail,
+        size_bytes: raw.len(),
+    };
+    let envelope =
+        Envelope::from_wire(raw).map_err(|e| refusal(None, "malformed", e.to_string()))?;
+    if !envelope.recipients.contains(agency) {
+        return Err(refusal(
+            Some(&envelope),
+            "not_addressed",
+            format!("not addressed to {agency}"),
+        ));
+    }
+    verify_cached(&envelope, keyring, batches)
+        .map_err(|e| refusal(Some(&envelope), e.code(), e.to_string()))?;
+    Ok(Verified { envelope })
+}
+
 /// Verifies and applies for one agency. Batch signatures (envelope version 2) it has verified
 /// are remembered (bounded, [`crate::batch::BATCH_CACHE_MAX`]), so each is checked once.
 #[derive(Clone)]
@@ -106,25 +140,7 @@ impl Receiver {
 
     /// Check one raw envelope: readable, addressed to us, signed by a key of its sender.
     pub fn check(&self, raw: &[u8]) -> Result<Verified, Refusal> {
-        let refusal = |e: Option<&Envelope>, reason: &str, detail: String| Refusal {
-            message_id: e.map(|e| e.id.to_string()),
-            sender: e.map(|e| e.sender.to_string()),
-            reason: reason.to_owned(),
-            detail,
-            size_bytes: raw.len(),
-        };
-        let envelope =
-            Envelope::from_wire(raw).map_err(|e| refusal(None, "malformed", e.to_string()))?;
-        if !envelope.recipients.contains(&self.agency) {
-            return Err(refusal(
-                Some(&envelope),
-                "not_addressed",
-                format!("not addressed to {}", self.agency),
-            ));
-        }
-        verify_cached(&envelope, &self.keyring, Some(&self.batches))
-            .map_err(|e| refusal(Some(&envelope), e.code(), e.to_string()))?;
-        Ok(Verified { envelope })
+        check_envelope(&self.agency, &self.keyring, Some(&self.batches), raw)
     }
 
     /// Check a batch, on two threads when it is large: verification is the receiver's main
@@ -196,6 +212,16 @@ impl Receiver {
                     Outcome::Applied => Disposition::Applied,
                     Outcome::Duplicate => Disposition::Duplicate,
                     Outcome::Failed(why) => Disposition::Failed(why.clone()),
+                    Outcome::Rejected { reason, detail } => {
+                        let e = verified[i].envelope();
+                        Disposition::Refused(Refusal {
+                            message_id: Some(e.id.to_string()),
+                            sender: Some(e.sender.to_string()),
+                            reason: reason.clone(),
+                            detail: detail.clone(),
+                            size_bytes: e.payload.len(),
+                        })
+                    }
                 },
                 Err(i) => Disposition::Refused(refusals[i].clone()),
             })

@@ -28,14 +28,15 @@ pub mod outbox;
 pub mod sign;
 
 pub use apply::{
-    Apply, ApplyError, Disposition, MemoryAppliedLog, Outcome, Receiver, Refusal, Verified,
+    check_envelope, Apply, ApplyError, Disposition, MemoryAppliedLog, Outcome, Receiver, Refusal,
+    Verified,
 };
 pub use batch::{BatchCache, BatchProof};
 pub use feed::{FeedCursor, FeedPage, FeedReader};
 pub use message::{
-    encode_payload, Agency, DeclarationReleasedV1, DutyPaidV1, DutyRefundedV1, Envelope,
-    ExportClosedV1, GuaranteeEnforcedV1, Kind, LicenceWrittenOffV1, MessageId, MessageType,
-    Payload,
+    encode_payload, Agency, BankRecordV1, DeclarationReleasedV1, DutyPaidV1, DutyRefundedV1,
+    Envelope, ExportClosedV1, GuaranteeEnforcedV1, Kind, LicenceIssuedV1, LicenceWrittenOffV1,
+    MessageId, MessageType, Payload, RegistryUpdatedV1,
 };
 pub use outbox::{MemoryOutbox, Outbox, OutboxCounts, OutboxRecord};
 pub use sign::{Algorithm, KeyId, KeyRing, PublicKey, SigningKey, Validity, VerifyError};

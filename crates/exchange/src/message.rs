@@ -368,6 +368,69 @@ impl MessageType for AuditHeadPublishedV1 {
     const KIND: &'static str = "audit_head_published.v1";
 }
 
+// ---------------------------------------------------------------------------------------------
+// The agencies' own records, sent to customs (docs/EXCHANGE.md "The reverse direction").
+// Customs applies each through the same use case as its HTTP API, as the sending agency.
+
+/// The commerce agency (or the development-and-reform commission, for the tariff-quota
+/// certificates it allocates) issued a licence (许可证). To: CUSTOMS. The fields of the
+/// licence desk's `POST /api/eport/licences` body (`app::eport_desk::LicenceRequest`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceIssuedV1 {
+    pub licence_no: String,
+    /// `import`, `export` or `tariff_quota`.
+    pub kind: String,
+    pub holder: Uscc,
+    /// An HS code or a prefix of one (2 to 10 digits).
+    pub commodity: String,
+    /// A 3-digit unit code.
+    pub unit: String,
+    pub quantity: Decimal,
+    pub valid_from: chrono::NaiveDate,
+    pub valid_to: chrono::NaiveDate,
+}
+
+impl MessageType for LicenceIssuedV1 {
+    const KIND: &'static str = "licence_issued.v1";
+}
+
+/// The market-regulation agency recorded an enterprise in its registry (registered or
+/// deregistered). To: CUSTOMS. What the registry desk's `PUT /api/eport/registry/{uscc}` takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryUpdatedV1 {
+    pub uscc: Uscc,
+    pub name: String,
+    /// `active` or `deregistered`.
+    pub status: String,
+}
+
+impl MessageType for RegistryUpdatedV1 {
+    const KIND: &'static str = "registry_updated.v1";
+}
+
+/// A bank recorded a receipt (export proceeds) or a payment (import payment) of an enterprise.
+/// To: CUSTOMS. What a bank user's `POST /api/eport/bank-records` takes; the bank is the
+/// sender (its user, `bank-boc` for `BANK_BOC`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankRecordV1 {
+    /// `receipt` or `payment`.
+    pub kind: String,
+    pub uscc: Uscc,
+    pub amount: Decimal,
+    pub currency: CurrencyCode,
+    pub value_date: chrono::NaiveDate,
+    /// The bank's own reference, unique per bank.
+    pub bank_ref: String,
+    pub declaration_no: Option<DeclarationNo>,
+}
+
+impl MessageType for BankRecordV1 {
+    const KIND: &'static str = "bank_record.v1";
+}
+
 /// The payloads this build knows, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
@@ -378,6 +441,9 @@ pub enum Payload {
     DutyRefundedV1(DutyRefundedV1),
     DutyPaidV1(DutyPaidV1),
     AuditHeadPublishedV1(AuditHeadPublishedV1),
+    LicenceIssuedV1(LicenceIssuedV1),
+    RegistryUpdatedV1(RegistryUpdatedV1),
+    BankRecordV1(BankRecordV1),
 }
 
 /// The canonical payload bytes of a typed message: compact JSON, fields in the order the
@@ -411,6 +477,9 @@ impl Payload {
             DutyRefundedV1::KIND => Payload::DutyRefundedV1(decode(bytes)?),
             DutyPaidV1::KIND => Payload::DutyPaidV1(decode(bytes)?),
             AuditHeadPublishedV1::KIND => Payload::AuditHeadPublishedV1(decode(bytes)?),
+            LicenceIssuedV1::KIND => Payload::LicenceIssuedV1(decode(bytes)?),
+            RegistryUpdatedV1::KIND => Payload::RegistryUpdatedV1(decode(bytes)?),
+            BankRecordV1::KIND => Payload::BankRecordV1(decode(bytes)?),
             other => return Err(MessageError::UnknownKind(other.to_owned())),
         })
     }

@@ -120,3 +120,61 @@ impl OutboxStore for PostgresStore {
             .collect())
     }
 }
+
+/// Migration 23 (issue 18 item 6): the inbound log (store::inbound).
+pub(crate) const INBOUND_MIGRATION: &str = r#"
+    CREATE TABLE exchange_inbound (
+        message_id  text PRIMARY KEY,
+        sender      text NOT NULL,
+        kind        text NOT NULL,
+        created_at  timestamptz NOT NULL,
+        received_at timestamptz NOT NULL,
+        outcome     text NOT NULL CHECK (outcome IN ('applied', 'refused')),
+        problems    text
+    );
+    CREATE INDEX exchange_inbound_received ON exchange_inbound (received_at, outcome);
+"#;
+
+const INBOUND_COLUMNS: &str =
+    "message_id, sender, kind, created_at, received_at, outcome, problems";
+
+fn inbound_of(r: &Row) -> Result<store::inbound::InboundRow, StoreError> {
+    Ok(store::inbound::InboundRow {
+        tag: store::inbound::InboundTag {
+            message_id: r.get(0),
+            sender: r.get(1),
+            kind: r.get(2),
+            created_at: r.get(3),
+            received_at: r.get(4),
+        },
+        outcome: store::inbound::InboundOutcome::parse(r.get::<_, &str>(5))?,
+        problems: r.get(6),
+    })
+}
+
+impl store::inbound::InboundLog for PostgresStore {
+    fn inbound(&self, message_id: &str) -> Result<Option<store::inbound::InboundRow>, StoreError> {
+        let rows = self.query_owned(
+            format!("SELECT {INBOUND_COLUMNS} FROM exchange_inbound WHERE message_id = $1"),
+            vec![Box::new(message_id.to_owned())],
+        )?;
+        rows.first().map(inbound_of).transpose()
+    }
+
+    fn inbound_rows(
+        &self,
+        refused_only: bool,
+        limit: usize,
+    ) -> Result<Vec<store::inbound::InboundRow>, StoreError> {
+        let limit = limit.clamp(1, store::inbound::INBOUND_READ_MAX) as i64;
+        let rows = self.query_owned(
+            format!(
+                "SELECT {INBOUND_COLUMNS} FROM exchange_inbound \
+                 WHERE (NOT $1 OR outcome = 'refused') \
+                 ORDER BY received_at DESC, message_id DESC LIMIT $2"
+            ),
+            vec![Box::new(refused_only), Box::new(limit)],
+        )?;
+        rows.iter().map(inbound_of).collect()
+    }
+}

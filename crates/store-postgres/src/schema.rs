@@ -180,6 +180,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 22 (issue 18 item 4): webhook subscriptions, their cursors and delivery log
     // (`crate::webhooks`; store::webhooks).
     crate::webhooks::MIGRATION,
+    // 23 (issue 18 item 6): the agencies' messages customs applied or refused, each id once
+    // (`crate::outbox::INBOUND_MIGRATION`; store::inbound).
+    crate::outbox::INBOUND_MIGRATION,
 ];
 
 /// What [`migrate`] did.

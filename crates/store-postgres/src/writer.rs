@@ -1280,6 +1280,10 @@ impl Tx<'_> {
             Request::ClaimGuarantee(x, reply) => {
                 Answer::new(reply, self.claim_guarantee(head, x).await)
             }
+            Request::RecordInboundRefused(x, reply) => {
+                Answer::new(reply, self.record_inbound_refused(x).await)
+            }
+            Request::Inbound(w) => self.inbound_write(head, w).await,
         }
     }
 

@@ -243,6 +243,9 @@ const MIGRATIONS: &[&str] = &[
     // 22 (issue 18 item 4): webhook subscriptions, their cursors and delivery log
     // (store::webhooks).
     webhooks::MIGRATION,
+    // 23 (issue 18 item 6): the agencies' messages customs applied or refused, each id once
+    // (store::inbound).
+    outbox::INBOUND_MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -1383,6 +1386,10 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
             run!(reply, |c, _| drafts::delete(c, owner, *id))
         }
         Request::MarkNotificationsRead(x, reply) => run!(reply, |c, _| drafts::mark_read(c, x)),
+        Request::RecordInboundRefused(x, reply) => {
+            run!(reply, |c, _| outbox::record_inbound_refused(c, x))
+        }
+        Request::Inbound(w) => outbox::inbound_write(tx, head, w),
     }
 }
 

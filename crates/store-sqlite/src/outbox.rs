@@ -227,3 +227,170 @@ impl OutboxStore for SqliteStore {
         })
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The inbound log (store::inbound): the agencies' messages customs applied or refused.
+
+pub(super) const INBOUND_MIGRATION: &str = r#"
+    CREATE TABLE exchange_inbound (
+        message_id     TEXT PRIMARY KEY,
+        sender         TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        created_at_ms  INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        outcome        TEXT NOT NULL CHECK (outcome IN ('applied', 'refused')),
+        problems       TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX exchange_inbound_received ON exchange_inbound (received_at_ms, outcome);
+"#;
+
+/// Insert a message's row; `false` when its id is there already (nothing changed).
+fn insert_inbound(
+    c: &Connection,
+    tag: &store::inbound::InboundTag,
+    outcome: store::inbound::InboundOutcome,
+    problems: Option<&str>,
+) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO exchange_inbound \
+             (message_id, sender, kind, created_at_ms, received_at_ms, outcome, problems) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (message_id) DO NOTHING",
+        )
+        .map_err(backend)?
+        .execute(params![
+            tag.message_id,
+            tag.sender,
+            tag.kind,
+            to_ms(tag.created_at),
+            to_ms(tag.received_at),
+            outcome.as_str(),
+            problems
+        ])
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub(super) fn record_inbound_refused(
+    c: &Connection,
+    r: &store::inbound::InboundRefusal,
+) -> Result<bool, StoreError> {
+    insert_inbound(
+        c,
+        &r.tag,
+        store::inbound::InboundOutcome::Refused,
+        Some(&r.problems),
+    )
+}
+
+/// A write carrying an agency's message: the message's row and the write in one savepoint
+/// (`SAVEPOINT inbound`, around the write's own), so they commit together or not at all. A
+/// message id in the log already runs nothing and answers the write with the duplicate error.
+pub(super) fn inbound_write(
+    tx: &mut rusqlite::Transaction<'_>,
+    head: &mut ChainHead,
+    w: &store::inbound::InboundWrite,
+) -> Answer {
+    let begin = tx.execute_batch("SAVEPOINT inbound").map_err(backend);
+    if let Err(e) = begin {
+        return w.request.refuse(e);
+    }
+    let undo = |tx: &rusqlite::Transaction<'_>| {
+        // Failing to roll back leaves the batch's transaction unusable: its COMMIT fails and
+        // every request of the batch with it, so nothing half-done is kept.
+        let _ = tx.execute_batch("ROLLBACK TO inbound; RELEASE inbound");
+    };
+    match insert_inbound(tx, &w.tag, store::inbound::InboundOutcome::Applied, None) {
+        Err(e) => {
+            undo(tx);
+            return w.request.refuse(e);
+        }
+        Ok(false) => {
+            undo(tx);
+            return w
+                .request
+                .refuse(store::inbound::duplicate(&w.tag.message_id));
+        }
+        Ok(true) => {}
+    }
+    let answer = super::execute(tx, head, &w.request);
+    if answer.is_err() {
+        undo(tx);
+    } else if let Err(e) = tx.execute_batch("RELEASE inbound") {
+        undo(tx);
+        // The write itself succeeded but cannot be kept with its record: fail the batch.
+        return w.request.refuse(backend(e));
+    }
+    answer
+}
+
+type RawInbound = (String, String, String, i64, i64, String, Option<String>);
+
+fn inbound_of(
+    (message_id, sender, kind, created, received, outcome, problems): RawInbound,
+) -> Result<store::inbound::InboundRow, StoreError> {
+    Ok(store::inbound::InboundRow {
+        tag: store::inbound::InboundTag {
+            message_id,
+            sender,
+            kind,
+            created_at: from_ms(created)?,
+            received_at: from_ms(received)?,
+        },
+        outcome: store::inbound::InboundOutcome::parse(&outcome)?,
+        problems,
+    })
+}
+
+const INBOUND_COLUMNS: &str =
+    "message_id, sender, kind, created_at_ms, received_at_ms, outcome, problems";
+
+fn raw_inbound(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawInbound> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+impl store::inbound::InboundLog for SqliteStore {
+    fn inbound(&self, message_id: &str) -> Result<Option<store::inbound::InboundRow>, StoreError> {
+        self.read(|c| {
+            let raw = c
+                .prepare_cached(&format!(
+                    "SELECT {INBOUND_COLUMNS} FROM exchange_inbound WHERE message_id = ?1"
+                ))
+                .map_err(backend)?
+                .query_row([message_id], raw_inbound)
+                .optional()
+                .map_err(backend)?;
+            raw.map(inbound_of).transpose()
+        })
+    }
+
+    fn inbound_rows(
+        &self,
+        refused_only: bool,
+        limit: usize,
+    ) -> Result<Vec<store::inbound::InboundRow>, StoreError> {
+        let limit = limit.clamp(1, store::inbound::INBOUND_READ_MAX) as i64;
+        self.read(|c| {
+            let raw: Vec<RawInbound> = c
+                .prepare_cached(&format!(
+                    "SELECT {INBOUND_COLUMNS} FROM exchange_inbound \
+                     WHERE (?1 = 0 OR outcome = 'refused') \
+                     ORDER BY received_at_ms DESC, message_id DESC LIMIT ?2"
+                ))
+                .map_err(backend)?
+                .query_map(params![i64::from(refused_only), limit], raw_inbound)
+                .map_err(backend)?
+                .collect::<Result<_, _>>()
+                .map_err(backend)?;
+            raw.into_iter().map(inbound_of).collect()
+        })
+    }
+}

@@ -108,8 +108,9 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // 16 powers of attorney and the case register, 17 customs registration, 18 the search text
     // and attachments (issue 20), 19 new rows counted by the writer, 20 AEO certification and
     // re-registration (issue 19), 21 drafts and notifications read markers (issue 20), 22 webhook
-    // subscriptions and their delivery log (issue 18 item 4).
-    assert_eq!(version, 22);
+    // subscriptions and their delivery log (issue 18 item 4), 23 the agencies' messages customs
+    // applied or refused (issue 18 item 6).
+    assert_eq!(version, 23);
     let conn = store_sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))

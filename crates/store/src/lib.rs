@@ -63,6 +63,7 @@ pub mod drafts;
 pub mod eport;
 pub mod finance;
 pub mod guarantee;
+pub mod inbound;
 pub mod licence_message;
 pub mod outbox;
 pub mod parties;
@@ -1124,6 +1125,12 @@ pub trait Store: writer::Queued + Send + Sync {
 
     /// The exchange outbox ([`outbox::OutboxStore`]), if this backend has it.
     fn outbox_store(&self) -> Option<&dyn outbox::OutboxStore> {
+        None
+    }
+
+    /// The log of the agencies' messages customs received ([`inbound::InboundLog`]), if this
+    /// backend has it.
+    fn inbound_log(&self) -> Option<&dyn inbound::InboundLog> {
         None
     }
 

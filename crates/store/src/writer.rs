@@ -57,6 +57,9 @@ macro_rules! requests {
         /// One write for the backend's writer, with the channel its answer goes back on.
         pub enum Request {
             $( $(#[$doc])* $variant($payload, Reply<$answer>), )*
+            /// A write carrying an agency's message to customs (crate::inbound): the message's
+            /// row and the write commit in one savepoint; the write's own channel answers.
+            Inbound(Box<crate::inbound::InboundWrite>),
         }
 
         impl Request {
@@ -68,6 +71,16 @@ macro_rules! requests {
                         // The caller may have gone away; its answer is simply dropped.
                         let _ = reply.send(Err(StoreError::Backend(why.to_owned().into())));
                     } )*
+                    Request::Inbound(w) => w.request.fail(why),
+                }
+            }
+
+            /// The answer `error` to this request, delivered when the batch commits: for a
+            /// request the backend does not run (an inbound message seen before).
+            pub fn refuse(&self, error: StoreError) -> Answer {
+                match self {
+                    $( Request::$variant(_, reply) => Answer::new(reply, Err(error)), )*
+                    Request::Inbound(w) => w.request.refuse(error),
                 }
             }
         }
@@ -143,6 +156,9 @@ requests! {
     /// `true` when the owner's draft was deleted.
     DeleteDraft((crate::drafts::DraftOwner, i64)) -> bool,
     MarkNotificationsRead(crate::drafts::ReadMarkWrite) -> i64,
+    // The agencies' messages to customs (crate::inbound): a refused one recorded; `false`
+    // when its id was in the log already.
+    RecordInboundRefused(crate::inbound::InboundRefusal) -> bool,
 }
 
 /// A request's result, held until its batch commits.
@@ -215,6 +231,9 @@ macro_rules! provide_sub_stores {
             Some(self)
         }
         fn webhook_store(&self) -> Option<&dyn $crate::webhooks::WebhookStore> {
+            Some(self)
+        }
+        fn inbound_log(&self) -> Option<&dyn $crate::inbound::InboundLog> {
             Some(self)
         }
     };
@@ -294,9 +313,17 @@ impl Queue {
     pub fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let queue = self.tx.as_ref().ok_or(StoreError::Closed)?;
+        // A use case applying an agency's message: its write carries the message (crate::inbound).
+        let request = match crate::inbound::take_carried() {
+            None => request(reply),
+            Some(tag) => Request::Inbound(Box::new(crate::inbound::InboundWrite {
+                tag,
+                request: request(reply),
+            })),
+        };
         use std::sync::atomic::Ordering::Relaxed;
         self.waiting.fetch_add(1, Relaxed);
-        let sent = match queue.try_send(request(reply)) {
+        let sent = match queue.try_send(request) {
             Ok(()) => Ok(()),
             // Back-pressure: wait for room rather than failing.
             Err(TrySendError::Full(r)) => queue.send(r).map_err(|_| StoreError::Closed),

@@ -88,3 +88,66 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+impl Tx<'_> {
+    /// Insert a message's row of the inbound log (store::inbound); `false` when its id is
+    /// there already (nothing changed).
+    async fn insert_inbound(
+        &self,
+        tag: &store::inbound::InboundTag,
+        outcome: store::inbound::InboundOutcome,
+        problems: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .c
+            .execute(
+                "INSERT INTO exchange_inbound \
+                 (message_id, sender, kind, created_at, received_at, outcome, problems) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING",
+                &[
+                    &tag.message_id,
+                    &tag.sender,
+                    &tag.kind,
+                    &ms(tag.created_at),
+                    &ms(tag.received_at),
+                    &outcome.as_str(),
+                    &problems,
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    pub(super) async fn record_inbound_refused(
+        &self,
+        r: &store::inbound::InboundRefusal,
+    ) -> Result<bool, StoreError> {
+        self.insert_inbound(
+            &r.tag,
+            store::inbound::InboundOutcome::Refused,
+            Some(&r.problems),
+        )
+        .await
+    }
+
+    /// A write carrying an agency's message: the message's row, then the write, in the
+    /// request's savepoint (`Tx::single`), which rolls both back when the write fails. A
+    /// message id in the log already runs nothing and answers with the duplicate error.
+    pub(super) async fn inbound_write(
+        &self,
+        head: &mut ChainHead,
+        w: &store::inbound::InboundWrite,
+    ) -> store::writer::Answer {
+        match self
+            .insert_inbound(&w.tag, store::inbound::InboundOutcome::Applied, None)
+            .await
+        {
+            Err(e) => w.request.refuse(e),
+            Ok(false) => w
+                .request
+                .refuse(store::inbound::duplicate(&w.tag.message_id)),
+            Ok(true) => Box::pin(self.execute(head, &w.request)).await,
+        }
+    }
+}
