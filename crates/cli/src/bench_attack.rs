@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 
 use crate::bench_cmd::{
     bootstrap_bench_user, cpu_model, file_bench_manifests, http_load, rss_kib, service,
-    start_server, Run, Target, BENCH_PASSWORD, BILLS_PER_SECOND,
+    sign_in_bench, start_server, Run, Target, BENCH_PASSWORD, BILLS_PER_SECOND,
 };
 
 /// One phase's figures.
@@ -52,15 +52,7 @@ pub fn run(
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
-    let token: String = rt.block_on(async {
-        let r = client
-            .post(format!("{base}/api/session"))
-            .json(&serde_json::json!({"login": "bench", "password": BENCH_PASSWORD}))
-            .send()
-            .await?;
-        let v: serde_json::Value = r.error_for_status()?.json().await?;
-        anyhow::Ok(v["token"].as_str().unwrap_or_default().to_owned())
-    })?;
+    let token = rt.block_on(sign_in_bench(&client, &base))?;
     std::thread::sleep(Duration::from_millis(300));
     let rss_idle_kib = rss_kib(pid).unwrap_or(0);
 

@@ -763,15 +763,7 @@ fn serve_and_load(
             rss_peak_kib: rss_idle_kib,
         });
     }
-    let token: String = rt.block_on(async {
-        let r = client
-            .post(format!("{base}/api/session"))
-            .json(&serde_json::json!({"login": "bench", "password": BENCH_PASSWORD}))
-            .send()
-            .await?;
-        let v: serde_json::Value = r.error_for_status()?.json().await?;
-        anyhow::Ok(v["token"].as_str().unwrap_or_default().to_owned())
-    })?;
+    let token = rt.block_on(sign_in_bench(&client, &base))?;
 
     let stop_sampling = Arc::new(AtomicBool::new(false));
     let rss_peak = Arc::new(AtomicU64::new(0));
@@ -1120,6 +1112,17 @@ impl Payload {
     }
 }
 
+/// Sign the bench user in on the server at `base`: its session token.
+pub(crate) async fn sign_in_bench(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let r = client
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({"login": "bench", "password": BENCH_PASSWORD}))
+        .send()
+        .await?;
+    let v: serde_json::Value = r.error_for_status()?.json().await?;
+    Ok(v["token"].as_str().unwrap_or_default().to_owned())
+}
+
 /// As [`http_load`], sending `payload`.
 pub(crate) async fn http_load_as(
     client: &reqwest::Client,
@@ -1264,15 +1267,7 @@ fn run_processes(
                 .pool_max_idle_per_host(clients)
                 .build()?;
             // One session, in the database: every process accepts it.
-            let token: String = rt.block_on(async {
-                let r = client
-                    .post(format!("{}/api/session", bases[0]))
-                    .json(&serde_json::json!({"login": "bench", "password": BENCH_PASSWORD}))
-                    .send()
-                    .await?;
-                let v: serde_json::Value = r.error_for_status()?.json().await?;
-                anyhow::Ok(v["token"].as_str().unwrap_or_default().to_owned())
-            })?;
+            let token = rt.block_on(sign_in_bench(&client, &bases[0]))?;
             let run = rt.block_on(http_load(
                 &client, &bases, &token, &body, clients, seconds, 0,
             ));

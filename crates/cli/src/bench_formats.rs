@@ -13,8 +13,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use crate::bench_cmd::{
-    bootstrap_bench_user, cpu_model, file_bench_manifests, http_load_as, service, start_server,
-    Payload, Run, Target, BENCH_PASSWORD, BILLS_PER_SECOND,
+    bootstrap_bench_user, cpu_model, file_bench_manifests, http_load_as, service, sign_in_bench,
+    start_server, Payload, Run, Target, BILLS_PER_SECOND,
 };
 use crate::convert_cmd::{self, Format};
 
@@ -109,15 +109,7 @@ pub fn run(
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
-    let token: String = rt.block_on(async {
-        let r = client
-            .post(format!("{base}/api/session"))
-            .json(&serde_json::json!({"login": "bench", "password": BENCH_PASSWORD}))
-            .send()
-            .await?;
-        let v: serde_json::Value = r.error_for_status()?.json().await?;
-        anyhow::Ok(v["token"].as_str().unwrap_or_default().to_owned())
-    })?;
+    let token = rt.block_on(sign_in_bench(&client, &base))?;
     let load_before = loadavg();
     let mut runs: Vec<(usize, Run)> = Vec::new();
     for (k, c) in cases.iter().enumerate() {
