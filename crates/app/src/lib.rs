@@ -137,5 +137,5 @@ pub use portal::{CodeLookup, CodeRow};
 pub use risk_desk::{EnterpriseRegistry, StaticRegistry};
 pub use service::Clearance;
 pub use stats::{StatsQuery, StatsSummary};
-pub use steps::{DeclarationDetail, ListQuery, Step, StepDone, VersionView};
+pub use steps::{DeclarationDetail, ListQuery, ReceiptSources, Step, StepDone, VersionView};
 pub use users::{NewUserRequest, SessionToken, UserView};

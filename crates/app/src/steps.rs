@@ -135,6 +135,13 @@ pub struct StepDone {
     pub version: u64,
 }
 
+/// What a declaration's receipts are made of ([`StepService::receipt_sources`]).
+pub struct ReceiptSources {
+    pub events: Vec<store::StoredEvent>,
+    pub ie_date: Option<String>,
+    pub declaration_date: Option<String>,
+}
+
 /// One declaration with everything known about it.
 #[derive(Clone, Debug, Serialize)]
 pub struct DeclarationDetail {
@@ -684,13 +691,14 @@ impl StepService<'_> {
         }
     }
 
-    pub fn get(
+    /// A declaration's events as `principal` may see them (an enterprise does not see risk's
+    /// reasons).
+    fn visible_events(
         &self,
         principal: &Principal,
-        key: DeclarationKey,
-    ) -> Result<DeclarationDetail, AppError> {
-        let d = self.load_visible(principal, key)?;
-        let mut events = self.core.store.events(d.id)?;
+        id: DeclarationId,
+    ) -> Result<Vec<store::StoredEvent>, AppError> {
+        let mut events = self.core.store.events(id)?;
         if matches!(principal, Principal::Enterprise { .. }) {
             crate::risk_desk::redact_for_enterprise(&mut events);
             // Risk's re-evaluation of a version is for officers.
@@ -700,6 +708,42 @@ impl StepService<'_> {
                 }
             }
         }
+        Ok(events)
+    }
+
+    /// What a declaration's single-window receipts are made of (docs/FORMATS.md "Receipts"):
+    /// its events as `principal` may see them, and the body's import/export date and
+    /// declaration date (text, when the body has them). The same access as [`Self::get`],
+    /// without the rest of the detail (taxes, notices, the form), which the receipts do not
+    /// use.
+    pub fn receipt_sources(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+    ) -> Result<ReceiptSources, AppError> {
+        #[derive(serde::Deserialize)]
+        struct Dates {
+            ie_date: Option<serde_json::Value>,
+            declaration_date: Option<serde_json::Value>,
+        }
+        let d = self.load_visible(principal, key)?;
+        let events = self.visible_events(principal, d.id)?;
+        let dates: Dates = serde_json::from_str(&d.body_json).map_err(internal)?;
+        let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_owned));
+        Ok(ReceiptSources {
+            events,
+            ie_date: text(dates.ie_date),
+            declaration_date: text(dates.declaration_date),
+        })
+    }
+
+    pub fn get(
+        &self,
+        principal: &Principal,
+        key: DeclarationKey,
+    ) -> Result<DeclarationDetail, AppError> {
+        let d = self.load_visible(principal, key)?;
+        let events = self.visible_events(principal, d.id)?;
         let notices = self.core.store.payment_notices(d.id)?;
         let notice_views = crate::notices::views(self.core, &d)?;
         let typed: Option<Declaration> = match d.state.status {

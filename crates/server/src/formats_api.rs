@@ -502,23 +502,15 @@ async fn receipts_of(
 ) -> Result<Vec<formats::receipt::Receipt>, ApiError> {
     let s = svc.clone();
     let who = p.clone();
-    let detail = blocking(move || s.steps().get(&who, DeclarationKey::Id(id))).await?;
-    let events: Vec<(u64, clearance::Event)> = detail
-        .events
-        .into_iter()
-        .map(|e| (e.seq, e.event))
-        .collect();
-    let date = |k: &str| {
-        detail
-            .declaration
-            .get(k)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
+    // The events and two dates only: the whole detail (taxes assessed again, notices, the
+    // form) made a DecMessage filing answered in DEC_RESULT half as fast as JSON.
+    let src = blocking(move || s.steps().receipt_sources(&who, DeclarationKey::Id(id))).await?;
+    let events: Vec<(u64, clearance::Event)> =
+        src.events.into_iter().map(|e| (e.seq, e.event)).collect();
     Ok(formats::receipt::receipts(
         &events,
-        date("ie_date").as_deref(),
-        date("declaration_date").as_deref(),
+        src.ie_date.as_deref(),
+        src.declaration_date.as_deref(),
     ))
 }
 
