@@ -286,7 +286,7 @@ pub(crate) fn bootstrap_bench_user(svc: &Clearance) -> anyhow::Result<()> {
 
 /// The bill of lading the example declaration names; each HTTP request names its own bill
 /// instead (cargo control writes a bill off with one declaration).
-const TEMPLATE_BILL: &str = "\"bill_no\": \"999-12345675\"";
+pub(crate) const TEMPLATE_BILL_NO: &str = "999-12345675";
 /// Bills filed for a run: enough for this many submissions per second.
 pub(crate) const BILLS_PER_SECOND: u64 = 12_000;
 /// Bills per manifest (a flight's worth).
@@ -1080,11 +1080,10 @@ pub(crate) async fn http_load(
     http_load_as(client, bases, token, &payload, clients, seconds, first_bill).await
 }
 
-/// What the load sends: a document naming the template's bill, which each request replaces
-/// with its own (`needle` → `BENCH-n`), in a content type, asking for an answer type.
+/// What the load sends: a document naming the template's bill ([`TEMPLATE_BILL_NO`], once),
+/// which each request replaces with its own, in a content type, asking for an answer type.
 pub(crate) struct Payload {
     pub(crate) template: Vec<u8>,
-    pub(crate) needle: String,
     pub(crate) content_type: &'static str,
     pub(crate) accept: &'static str,
 }
@@ -1094,7 +1093,6 @@ impl Payload {
     pub(crate) fn json(body: &[u8]) -> Payload {
         Payload {
             template: body.to_vec(),
-            needle: TEMPLATE_BILL.to_owned(),
             content_type: "application/json",
             accept: "application/json",
         }
@@ -1103,12 +1101,8 @@ impl Payload {
     /// The request body naming bill `n`.
     fn body(&self, n: u64) -> Vec<u8> {
         let text = std::str::from_utf8(&self.template).expect("the template is UTF-8");
-        let bill = if self.needle == TEMPLATE_BILL {
-            format!("\"bill_no\": \"{}\"", bench_bill(n))
-        } else {
-            bench_bill(n)
-        };
-        text.replacen(&self.needle, &bill, 1).into_bytes()
+        text.replacen(TEMPLATE_BILL_NO, &bench_bill(n), 1)
+            .into_bytes()
     }
 }
 
@@ -1144,7 +1138,6 @@ pub(crate) async fn http_load_as(
         let auth = format!("Bearer {token}");
         let payload = Payload {
             template: payload.template.clone(),
-            needle: payload.needle.clone(),
             content_type: payload.content_type,
             accept: payload.accept,
         };

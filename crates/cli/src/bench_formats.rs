@@ -14,12 +14,9 @@ use anyhow::{bail, Context};
 
 use crate::bench_cmd::{
     bootstrap_bench_user, cpu_model, file_bench_manifests, http_load_as, service, sign_in_bench,
-    start_server, Payload, Run, Target, BILLS_PER_SECOND,
+    start_server, Payload, Run, Target, BILLS_PER_SECOND, TEMPLATE_BILL_NO,
 };
 use crate::convert_cmd::{self, Format};
-
-/// The bill the example declaration names, replaced in each request.
-const TEMPLATE_BILL_NO: &str = "999-12345675";
 
 struct Case {
     name: &'static str,
@@ -59,7 +56,6 @@ fn case(format: Format, form: &domain::declaration::DeclarationForm) -> anyhow::
         format,
         payload: Payload {
             template: text.into_bytes(),
-            needle: TEMPLATE_BILL_NO.to_owned(),
             content_type,
             accept: content_type,
         },

@@ -480,11 +480,23 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("jinguan-sqlite-checkpoint".into())
             .spawn(move || {
-                let checkpoint = || {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; retried");
+                // A failure (a full disk) is logged when it starts and when it ends, not at
+                // every attempt.
+                let mut failing = false;
+                let mut checkpoint = || match conn.query_row(
+                    "PRAGMA wal_checkpoint(PASSIVE)",
+                    [],
+                    |_| Ok(()),
+                ) {
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "WAL checkpoint failed; retried every 250 ms");
                     }
+                    Ok(()) if failing => {
+                        failing = false;
+                        tracing::info!("WAL checkpoint works again");
+                    }
+                    _ => {}
                 };
                 loop {
                     match stopped.recv_timeout(CHECKPOINT_EVERY) {
