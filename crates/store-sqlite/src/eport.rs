@@ -248,7 +248,7 @@ pub(super) fn file(
             filed: submit_reviewed(c, head, req, &review)?,
             matched: None,
         },
-        Some(m) => cargo::submit_matched(c, head, &(req.clone(), review, m.clone()))?,
+        Some(m) => cargo::submit_matched_parts(c, head, req, &review, m.as_ref())?,
     };
     let filed = &out.filed;
     if !filed.replayed && filed.status != Status::Rejected {

@@ -246,6 +246,9 @@ const MIGRATIONS: &[&str] = &[
     // 23 (issue 18 item 6): the agencies' messages customs applied or refused, each id once
     // (store::inbound).
     outbox::INBOUND_MIGRATION,
+    // 24 (issue 15): the filing's check that its manifest did not change under it reads only the
+    // events that change a manifest (a partial index), not every match since it read the ledger.
+    cargo::CHANGES_MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -1826,7 +1829,7 @@ fn file(
     let id = c.last_insert_rowid();
     daily::count_new_row(req.declaration_office, req.now, state, &req.body_json);
     let subject = format!("declaration:{id}");
-    insert_events(c, id, 0, &plan.events)?;
+    insert_serialized_events(c, id, 0, &plan.events, &plan.events_json)?;
     insert_notices(c, id, plan.review_events())?;
     audit(
         c,
@@ -2024,19 +2027,25 @@ fn insert_events(
     from_version: u64,
     events: &[clearance::Event],
 ) -> Result<(), StoreError> {
+    let json: Vec<String> = events.iter().map(store::detail::event_json).collect();
+    insert_serialized_events(c, id, from_version, events, &json)
+}
+
+/// [`insert_events`] for events serialized already (`json`, one per event, in order).
+fn insert_serialized_events(
+    c: &Connection,
+    id: i64,
+    from_version: u64,
+    events: &[clearance::Event],
+    json: &[String],
+) -> Result<(), StoreError> {
     let mut stmt = c
         .prepare_cached("INSERT INTO events (declaration_id, seq, type, at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)")
         .map_err(backend)?;
-    for (i, e) in events.iter().enumerate() {
+    for (i, (e, body)) in events.iter().zip(json).enumerate() {
         let seq = from_version + 1 + i as u64;
-        stmt.execute(params![
-            id,
-            seq as i64,
-            e.kind.name(),
-            to_ms(e.at),
-            serde_json::to_string(e).expect("event serializes")
-        ])
-        .map_err(backend)?;
+        stmt.execute(params![id, seq as i64, e.kind.name(), to_ms(e.at), body])
+            .map_err(backend)?;
     }
     Ok(())
 }

@@ -110,7 +110,7 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // re-registration (issue 19), 21 drafts and notifications read markers (issue 20), 22 webhook
     // subscriptions and their delivery log (issue 18 item 4), 23 the agencies' messages customs
     // applied or refused (issue 18 item 6).
-    assert_eq!(version, 23);
+    assert_eq!(version, 24);
     let conn = store_sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))

@@ -48,12 +48,39 @@ struct Events<'a> {
 /// Events appended to a declaration (an append, an acceptance, an automatic review): the
 /// versions, the events' names and the hash of the events as stored.
 pub fn events(from_version: u64, to_version: u64, events: &[Event]) -> String {
-    let json = serde_json::to_string(events).expect("events serialize");
+    let json: Vec<String> = events.iter().map(event_json).collect();
+    events_serialized(from_version, to_version, events, &json)
+}
+
+/// One event as stored (its row's `body`), and as it appears in the hash of [`events`].
+pub fn event_json(e: &Event) -> String {
+    serde_json::to_string(e).expect("an event serializes")
+}
+
+/// [`events`] for events already serialized one by one ([`event_json`], in the same order): a
+/// writer serializes each event once, for its row and for this hash. The hash is of the JSON
+/// array of the events, `[e1,e2,…]`, as serde_json writes it.
+pub fn events_serialized(
+    from_version: u64,
+    to_version: u64,
+    events: &[Event],
+    json: &[String],
+) -> String {
+    debug_assert_eq!(events.len(), json.len());
+    let mut array = String::with_capacity(2 + json.iter().map(|j| j.len() + 1).sum::<usize>());
+    array.push('[');
+    for (i, j) in json.iter().enumerate() {
+        if i > 0 {
+            array.push(',');
+        }
+        array.push_str(j);
+    }
+    array.push(']');
     compact(&Events {
         from_version,
         to_version,
         events: events.iter().map(|e| e.kind.name()).collect(),
-        events_sha256: sha256_hex(json.as_bytes()),
+        events_sha256: sha256_hex(array.as_bytes()),
     })
 }
 

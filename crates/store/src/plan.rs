@@ -119,6 +119,9 @@ pub fn review_takes_number(review: &AutomaticReview) -> bool {
 /// submission's, then the automatic review's), and its audit records.
 pub struct FilingPlan {
     pub events: Vec<Event>,
+    /// Each event as stored ([`crate::detail::event_json`]), serialized once for its row and
+    /// the review's audit hash.
+    pub events_json: Vec<String>,
     /// The state after every event (the row's narrow columns come from it).
     pub state: DeclarationState,
     /// The version after the submission alone; the review's events follow it.
@@ -151,6 +154,7 @@ pub fn filing(
     let mut events = submission(req, pre_entry_no)?;
     let mut state = events.iter().fold(DeclarationState::default(), apply);
     let submitted_version = events.len() as u64;
+    let mut events_json: Vec<String> = events.iter().map(crate::detail::event_json).collect();
     let submit_detail = crate::detail::submit(
         pre_entry_no,
         &req.client_seq_no,
@@ -162,17 +166,24 @@ pub fn filing(
         let (review_events, decision) =
             crate::review::review_steps(&mut state, review, declaration_no, req.now)?;
         let version = submitted_version + review_events.len() as u64;
-        review_detail = Some(crate::detail::events(
+        let review_json: Vec<String> = review_events
+            .iter()
+            .map(crate::detail::event_json)
+            .collect();
+        review_detail = Some(crate::detail::events_serialized(
             submitted_version,
             version,
             &review_events,
+            &review_json,
         ));
         feedback = decision;
         events.extend(review_events);
+        events_json.extend(review_json);
     }
     Ok(FilingPlan {
         version: events.len() as u64,
         events,
+        events_json,
         state,
         submitted_version,
         submit_detail,
