@@ -243,13 +243,9 @@ pub(super) fn file(
     if let Some(e) = lookup_err {
         return Err(e);
     }
-    let out = match cargo_match {
-        None => SubmittedMatched {
-            filed: submit_reviewed(c, head, req, &review)?,
-            matched: None,
-        },
-        Some(m) => cargo::submit_matched_parts(c, head, req, &review, m.as_ref())?,
-    };
+    // Without cargo control, or without a bill to match, this is the plain reviewed filing.
+    let pending = cargo_match.as_ref().and_then(Option::as_ref);
+    let out = cargo::submit_matched_parts(c, head, req, &review, pending)?;
     let filed = &out.filed;
     if !filed.replayed && filed.status != Status::Rejected {
         for claim in &claims {
