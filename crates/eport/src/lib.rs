@@ -20,7 +20,7 @@
 // error, never a bare `.unwrap()` (tests may unwrap).
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::codes::{Direction, HsCode, Uscc};
 use domain::declaration::Declaration;
 use rust_decimal::Decimal;
@@ -185,6 +185,110 @@ pub struct Standing {
     pub reserved: Decimal,
     /// Written off by released declarations.
     pub written_off: Decimal,
+    /// The issuing agency withdrew the licence (吊销/撤销): no filing may name it and no
+    /// declaration may be released on it from then on; what was written off stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<Withdrawal>,
+}
+
+/// At most this many characters in a withdrawal's reason.
+pub const REASON_CHARS_MAX: usize = 500;
+
+/// A licence's withdrawal by its issuing agency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withdrawal {
+    /// Why, in the agency's words.
+    pub reason: String,
+    /// When the agency withdrew it (its own record's time).
+    pub withdrawn_at: DateTime<Utc>,
+    /// The agency that withdrew it: the licence's issuer (`commerce`, `ndrc`).
+    pub withdrawn_by: String,
+}
+
+impl Withdrawal {
+    /// Whether the withdrawal is well formed: a reason of 1 to [`REASON_CHARS_MAX`] characters,
+    /// no control characters but line breaks.
+    pub fn problems(&self) -> Vec<Refusal> {
+        let r = self.reason.trim();
+        if r.is_empty()
+            || self.reason.chars().count() > REASON_CHARS_MAX
+            || self.reason.chars().any(|c| c.is_control() && c != '\n')
+        {
+            return vec![Refusal::new(
+                "reason",
+                "bad_reason",
+                format!("撤销原因须为 1 至 {REASON_CHARS_MAX} 个字符"),
+                format!("the reason has 1 to {REASON_CHARS_MAX} characters"),
+            )];
+        }
+        Vec::new()
+    }
+}
+
+/// Decide a licence's withdrawal by `agency` on the ledger as it stands (`None`: no such
+/// licence): only its issuer withdraws it, and only once. The refusal's code says which:
+/// `licence_not_found`, `not_issuer`, `licence_already_withdrawn` (or a bad reason).
+pub fn withdraw(standing: Option<&Standing>, no: &str, w: &Withdrawal) -> Result<(), Refusal> {
+    if let Some(p) = w.problems().into_iter().next() {
+        return Err(p);
+    }
+    let Some(s) = standing else {
+        return Err(Refusal::new(
+            LICENCE_FIELD,
+            "licence_not_found",
+            format!("许可证 {no} 不存在"),
+            format!("licence {no} does not exist"),
+        ));
+    };
+    if !s.licence.issued_by.eq_ignore_ascii_case(&w.withdrawn_by) {
+        return Err(Refusal::new(
+            LICENCE_FIELD,
+            "not_issuer",
+            format!(
+                "许可证 {no} 由 {} 签发，只有签发机构可以撤销",
+                s.licence.issued_by
+            ),
+            format!(
+                "licence {no} was issued by {}: only its issuer withdraws it",
+                s.licence.issued_by
+            ),
+        ));
+    }
+    if let Some(before) = &s.withdrawn {
+        return Err(Refusal::new(
+            LICENCE_FIELD,
+            "licence_already_withdrawn",
+            format!("许可证 {no} 已于 {} 撤销", before.withdrawn_at.to_rfc3339()),
+            format!(
+                "licence {no} was withdrawn already, at {}",
+                before.withdrawn_at.to_rfc3339()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Why a declaration's reserved use of a withdrawn licence cannot be written off (its release
+/// is refused); `None` when the licence stands.
+pub fn write_off_refusal(s: &Standing) -> Option<Refusal> {
+    let w = s.withdrawn.as_ref()?;
+    let no = &s.licence.licence_no;
+    let (zh, en) = (s.licence.kind.name_zh(), s.licence.kind.name_en());
+    Some(Refusal::new(
+        LICENCE_FIELD,
+        "licence_withdrawn",
+        format!(
+            "{zh} {no} 已于 {} 被签发机构撤销（{}），报关单不能放行、不能核销",
+            w.withdrawn_at.to_rfc3339(),
+            w.reason
+        ),
+        format!(
+            "{en} {no} was withdrawn by its issuer at {} ({}): the declaration cannot be released or written off against it",
+            w.withdrawn_at.to_rfc3339(),
+            w.reason
+        ),
+    ))
 }
 
 impl Standing {
@@ -418,6 +522,23 @@ fn check(
         };
         let l = &s.licence;
         let before = refusals.len();
+        if let Some(wd) = &s.withdrawn {
+            refusals.push(w.refusal(
+                item,
+                "withdrawn",
+                format!(
+                    "{dz} {no} 已于 {} 被签发机构撤销：{}",
+                    wd.withdrawn_at.to_rfc3339(),
+                    wd.reason
+                ),
+                format!(
+                    "{de} {no} was withdrawn by its issuer at {}: {}",
+                    wd.withdrawn_at.to_rfc3339(),
+                    wd.reason
+                ),
+            ));
+            continue;
+        }
         if l.kind != n.kind {
             refusals.push(w.refusal(
                 item,

@@ -14,7 +14,7 @@
 //! - **Once.** A declaration item is claimed once; the store enforces it with a unique key
 //!   (`(declaration_no, item_no)`), so that racing claims cannot both be recorded.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::codes::{CurrencyCode, DeclarationNo, Direction, HsCode, UnitCode, Uscc};
 use domain::money::Fen;
 use rust_decimal::Decimal;
@@ -79,12 +79,15 @@ pub struct ClaimRequest {
 pub enum ClaimStatus {
     /// Matched against the closed export declaration; recorded once.
     Verified,
+    /// The tax agency paid the refund ([`RefundPayment`]): once, on a verified claim.
+    Paid,
 }
 
 impl ClaimStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             ClaimStatus::Verified => "verified",
+            ClaimStatus::Paid => "paid",
         }
     }
 }
@@ -107,6 +110,152 @@ pub struct RefundClaim {
     pub fob_value: Decimal,
     pub status: ClaimStatus,
     pub claimed_at: DateTime<Utc>,
+    /// The tax agency's payment of the refund, once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<RefundPayment>,
+}
+
+/// At most this many characters in a bank reference of a refund payment.
+pub const BANK_REFERENCE_CHARS_MAX: usize = 64;
+
+/// The tax agency's payment of a verified claim (退税款已退付): what it paid, when, through
+/// which bank transfer, and the ceiling the amount was checked against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPayment {
+    /// In yuan, as fen; above zero, at most [`RefundPayment::ceiling_fen`].
+    pub amount_fen: Fen,
+    /// The day the refund was paid (the agency's record).
+    pub paid_on: NaiveDate,
+    /// The treasury's or bank's reference of the transfer.
+    pub bank_reference: String,
+    /// The agency that paid (`tax`).
+    pub paid_by: String,
+    /// When customs recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// What the claim allows ([`refund_ceiling_fen`]).
+    pub ceiling_fen: Fen,
+}
+
+/// The most a claim's refund may be: its customs FOB value in fen times `vat_rate`, the VAT
+/// rate of the claimed commodity, rounded down to the fen. An export refund rate (退税率) is
+/// never above the levy rate (征税率), and the refund rates per commodity are not modelled
+/// (docs/EPORT.md "Refund paid").
+pub fn refund_ceiling_fen(customs_fob_value_fen: Fen, vat_rate: Decimal) -> Fen {
+    let ceiling = (Decimal::from(customs_fob_value_fen.0) * vat_rate).floor();
+    Fen(i64::try_from(ceiling).unwrap_or(0).max(0))
+}
+
+/// Decide the payment of the claim on `(declaration_no, item_no)` as the ledger holds it
+/// (`None`: no such verified claim): the amount above zero and at most the ceiling, a bank
+/// reference, paid on or after the day the claim was verified and not after the day it is
+/// recorded (China dates), and the claim not paid before. The refusal's code:
+/// `refund_claim_not_found`, `refund_already_paid`, `refund_over_ceiling`,
+/// `amount_not_positive`, `bad_bank_reference`, `paid_before_claim`, `paid_in_future`.
+pub fn pay(
+    claim: Option<&RefundClaim>,
+    declaration_no: DeclarationNo,
+    item_no: u32,
+    p: &RefundPayment,
+) -> Result<(), Refusal> {
+    if p.amount_fen.0 <= 0 {
+        return Err(Refusal::new(
+            "amount_fen",
+            "amount_not_positive",
+            "退税金额须大于零".into(),
+            "the refund amount must be above zero".into(),
+        ));
+    }
+    let r = p.bank_reference.trim();
+    if r.is_empty()
+        || r != p.bank_reference
+        || r.chars().count() > BANK_REFERENCE_CHARS_MAX
+        || r.chars().any(char::is_control)
+    {
+        return Err(Refusal::new(
+            "bank_reference",
+            "bad_bank_reference",
+            format!("银行流水号须为 1 至 {BANK_REFERENCE_CHARS_MAX} 个可见字符"),
+            format!("the bank reference has 1 to {BANK_REFERENCE_CHARS_MAX} visible characters"),
+        ));
+    }
+    let Some(c) = claim else {
+        return Err(Refusal::new(
+            "declaration_no",
+            "refund_claim_not_found",
+            format!("报关单 {declaration_no} 第 {item_no} 项没有已核准的退税申报"),
+            format!("no verified refund claim for item {item_no} of declaration {declaration_no}"),
+        ));
+    };
+    if let Some(before) = &c.payment {
+        return Err(Refusal::new(
+            "declaration_no",
+            "refund_already_paid",
+            format!(
+                "报关单 {declaration_no} 第 {item_no} 项的退税已于 {} 支付（{} 元，流水号 {}），不能再次支付",
+                before.paid_on, before.amount_fen, before.bank_reference
+            ),
+            format!(
+                "the refund of item {item_no} of declaration {declaration_no} was paid on {} ({} yuan, reference {}); it is paid once",
+                before.paid_on, before.amount_fen, before.bank_reference
+            ),
+        ));
+    }
+    if p.amount_fen > p.ceiling_fen {
+        return Err(Refusal::new(
+            "amount_fen",
+            "refund_over_ceiling",
+            format!(
+                "退税金额 {} 元超过该项可退上限 {} 元（离岸价 {} 元 × 商品增值税税率）",
+                p.amount_fen, p.ceiling_fen, c.customs_fob_value_fen
+            ),
+            format!(
+                "the refund of {} yuan is above what the claim allows, {} yuan (FOB value {} yuan × the commodity's VAT rate)",
+                p.amount_fen, p.ceiling_fen, c.customs_fob_value_fen
+            ),
+        ));
+    }
+    let claimed_on = domain::time::china_date(c.claimed_at);
+    if p.paid_on < claimed_on {
+        return Err(Refusal::new(
+            "paid_on",
+            "paid_before_claim",
+            format!("支付日期 {} 早于退税申报核准日 {claimed_on}", p.paid_on),
+            format!(
+                "paid on {}, before the claim was verified on {claimed_on}",
+                p.paid_on
+            ),
+        ));
+    }
+    let today = domain::time::china_date(p.recorded_at);
+    if p.paid_on > today {
+        return Err(Refusal::new(
+            "paid_on",
+            "paid_in_future",
+            format!("支付日期 {} 晚于今天 {today}", p.paid_on),
+            format!("paid on {}, after today {today}", p.paid_on),
+        ));
+    }
+    Ok(())
+}
+
+/// Why a declaration with a paid refund cannot be amended or cancelled: changing it needs the
+/// tax authority's certificate first (出口退税证明; docs/EPORT.md "Refund paid").
+pub fn paid_refund_refusal(c: &RefundClaim) -> Option<Refusal> {
+    let p = c.payment.as_ref()?;
+    let (no, item) = (c.declaration_no, c.item_no);
+    Some(Refusal::new(
+        "declaration_no",
+        "refund_paid",
+        format!(
+            "报关单 {no} 第 {item} 项的出口退税已于 {} 支付（{} 元，流水号 {}）：修改或撤销此报关单须先取得税务机关出具的证明",
+            p.paid_on, p.amount_fen, p.bank_reference
+        ),
+        format!(
+            "the export tax refund of item {item} of declaration {no} was paid on {} ({} yuan, reference {}): amending or cancelling this declaration needs the tax authority's certificate first",
+            p.paid_on, p.amount_fen, p.bank_reference
+        ),
+    ))
 }
 
 impl RefundClaim {
@@ -153,6 +302,7 @@ impl Matched {
             fob_value: self.fob_value,
             status: ClaimStatus::Verified,
             claimed_at: at,
+            payment: None,
         }
     }
 }
@@ -357,6 +507,71 @@ mod tests {
         let c = m.claim(&claim(), a(), DateTime::<Utc>::UNIX_EPOCH);
         assert_eq!(c.status, ClaimStatus::Verified);
         assert!(c.validate().is_ok());
+    }
+
+    fn payment(amount: i64, paid_on: &str) -> RefundPayment {
+        RefundPayment {
+            amount_fen: Fen(amount),
+            paid_on: paid_on.parse().unwrap(),
+            bank_reference: "TR-2026-0001".into(),
+            paid_by: "tax".into(),
+            recorded_at: "2026-06-10T02:00:00Z".parse().unwrap(),
+            // 13 % of 532,289.80 yuan, rounded down to the fen.
+            ceiling_fen: refund_ceiling_fen(Fen(53_228_980), dec!(0.13)),
+        }
+    }
+
+    #[test]
+    fn a_verified_claim_is_paid_once_within_its_ceiling() {
+        assert_eq!(
+            refund_ceiling_fen(Fen(53_228_980), dec!(0.13)),
+            Fen(6_919_767)
+        );
+        let verified = check_claim(&claim(), &a(), Some(&record())).unwrap().claim(
+            &claim(),
+            a(),
+            "2026-06-01T02:00:00Z".parse().unwrap(),
+        );
+        let code =
+            |c: Option<&RefundClaim>, p: &RefundPayment| pay(c, no(), 1, p).unwrap_err().code;
+        assert!(pay(Some(&verified), no(), 1, &payment(6_919_767, "2026-06-09")).is_ok());
+        assert_eq!(
+            code(Some(&verified), &payment(6_919_768, "2026-06-09")),
+            "refund_over_ceiling"
+        );
+        assert_eq!(
+            code(Some(&verified), &payment(0, "2026-06-09")),
+            "amount_not_positive"
+        );
+        assert_eq!(
+            code(Some(&verified), &payment(100, "2026-05-31")),
+            "paid_before_claim"
+        );
+        assert_eq!(
+            code(Some(&verified), &payment(100, "2026-06-11")),
+            "paid_in_future"
+        );
+        assert_eq!(
+            code(None, &payment(100, "2026-06-09")),
+            "refund_claim_not_found"
+        );
+        let mut blank = payment(100, "2026-06-09");
+        blank.bank_reference = String::new();
+        assert_eq!(code(Some(&verified), &blank), "bad_bank_reference");
+        let paid = RefundClaim {
+            status: ClaimStatus::Paid,
+            payment: Some(payment(100, "2026-06-09")),
+            ..verified.clone()
+        };
+        assert_eq!(
+            code(Some(&paid), &payment(100, "2026-06-09")),
+            "refund_already_paid"
+        );
+        assert!(paid_refund_refusal(&verified).is_none());
+        let r = paid_refund_refusal(&paid).unwrap();
+        assert_eq!(r.code, "refund_paid");
+        assert!(r.message_zh.contains("税务机关") && r.message_en.contains("tax authority"));
+        assert!(r.message_en.contains("TR-2026-0001"));
     }
 
     #[test]

@@ -39,6 +39,7 @@ fn standing(reserved: Decimal) -> impl Fn(&str) -> Option<Standing> {
             licence: licence(dec!(10)),
             reserved,
             written_off: dec!(0),
+            withdrawn: None,
         })
     }
 }
@@ -188,11 +189,13 @@ fn quota_standing(q: Decimal, reserved: Decimal) -> impl Fn(&str) -> Option<Stan
             licence: certificate(q),
             reserved,
             written_off: dec!(0),
+            withdrawn: None,
         }),
         "L-001" => Some(Standing {
             licence: licence(dec!(10)),
             reserved: dec!(0),
             written_off: dec!(0),
+            withdrawn: None,
         }),
         _ => None,
     }
@@ -306,4 +309,80 @@ fn a_commodity_list_is_validated() {
     assert!(c.validate().is_err());
     c.commodity = vec!["10"; COMMODITIES_MAX + 1].join(",");
     assert!(c.validate().is_err());
+}
+
+fn withdrawal(by: &str) -> Withdrawal {
+    Withdrawal {
+        reason: "holder's export rights revoked".into(),
+        withdrawn_at: "2026-06-01T02:00:00Z".parse().unwrap(),
+        withdrawn_by: by.into(),
+    }
+}
+
+#[test]
+fn a_withdrawn_licence_refuses_every_filing_naming_it() {
+    let holder = uscc("91310115MA1K4Q7B4Y");
+    let withdrawn = |no: &str| {
+        (no == "L-001").then(|| Standing {
+            licence: licence(dec!(10)),
+            reserved: dec!(0),
+            written_off: dec!(2),
+            withdrawn: Some(withdrawal("commerce")),
+        })
+    };
+    let refused = check_licences(
+        &[need(Some("L-001"), dec!(1))],
+        &holder,
+        d("2026-06-02"),
+        withdrawn,
+    )
+    .unwrap_err();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].code, "licence_withdrawn");
+    assert_eq!(refused[0].field, LICENCE_FIELD);
+    assert!(refused[0].message_zh.contains("撤销"), "{refused:?}");
+    assert!(refused[0].message_en.contains("withdrawn"), "{refused:?}");
+}
+
+#[test]
+fn only_the_issuer_withdraws_and_only_once() {
+    let s = Standing {
+        licence: licence(dec!(10)),
+        reserved: dec!(3),
+        written_off: dec!(0),
+        withdrawn: None,
+    };
+    assert!(withdraw(Some(&s), "L-001", &withdrawal("COMMERCE")).is_ok());
+    assert_eq!(
+        withdraw(Some(&s), "L-001", &withdrawal("ndrc"))
+            .unwrap_err()
+            .code,
+        "not_issuer"
+    );
+    assert_eq!(
+        withdraw(None, "L-404", &withdrawal("commerce"))
+            .unwrap_err()
+            .code,
+        "licence_not_found"
+    );
+    let mut blank = withdrawal("commerce");
+    blank.reason = "  ".into();
+    assert_eq!(
+        withdraw(Some(&s), "L-001", &blank).unwrap_err().field,
+        "reason"
+    );
+    let done = Standing {
+        withdrawn: Some(withdrawal("commerce")),
+        ..s.clone()
+    };
+    assert_eq!(
+        withdraw(Some(&done), "L-001", &withdrawal("commerce"))
+            .unwrap_err()
+            .code,
+        "licence_already_withdrawn"
+    );
+    assert!(write_off_refusal(&s).is_none());
+    let r = write_off_refusal(&done).unwrap();
+    assert_eq!(r.code, "licence_withdrawn");
+    assert!(r.message_zh.contains("不能放行") && r.message_en.contains("cannot be released"));
 }

@@ -109,6 +109,139 @@ fn step(s: &dyn Store, id: DeclarationId, actor: Actor, action: Action, now: Dat
     .unwrap();
 }
 
+fn withdrawal(by: &str) -> ::eport::Withdrawal {
+    ::eport::Withdrawal {
+        reason: "export rights revoked".into(),
+        withdrawn_at: t0(),
+        withdrawn_by: by.into(),
+    }
+}
+
+fn eport_code(e: store::StoreError) -> String {
+    match e {
+        store::StoreError::Eport(r) => r.code.to_owned(),
+        other => panic!("expected an E-Port refusal, got {other:?}"),
+    }
+}
+
+/// The issuer withdraws a licence once (another agency, an unknown licence and a second
+/// withdrawal refused); from then on a filing naming it is refused `licence_withdrawn`, a
+/// release on it fails in its own transaction (writing nothing), what was written off stays,
+/// and a cancellation still gives its reservation back.
+pub fn licence_withdrawal_binds_filing_and_release(h: &dyn EportHarness) {
+    let s = h.open();
+    let e = ep(&*s);
+    e.issue_licence(licence("L-1", "10"), &commerce(), t0())
+        .unwrap();
+    let a = file(&*s, "wa", check("L-1", "4"));
+    let b = file(&*s, "wb", check("L-1", "2"));
+    assert_eq!((a.status, b.status), (Status::Paid, Status::Paid));
+    step(&*s, b.id, officer(), Action::Release, t0());
+
+    assert_eq!(
+        eport_code(
+            e.withdraw_licence("L-1", withdrawal("ndrc"), &commerce(), t0())
+                .unwrap_err()
+        ),
+        "not_issuer"
+    );
+    assert_eq!(
+        eport_code(
+            e.withdraw_licence("L-404", withdrawal("commerce"), &commerce(), t0())
+                .unwrap_err()
+        ),
+        "licence_not_found"
+    );
+    let mut blank = withdrawal("commerce");
+    blank.reason = String::new();
+    assert_eq!(
+        eport_code(
+            e.withdraw_licence("L-1", blank, &commerce(), t0())
+                .unwrap_err()
+        ),
+        "bad_reason"
+    );
+    let w = e
+        .withdraw_licence("L-1", withdrawal("COMMERCE"), &commerce(), t0())
+        .unwrap();
+    assert_eq!(w.withdrawn, Some(withdrawal("COMMERCE")));
+    assert_eq!((w.reserved, w.written_off), (q("4"), q("2")));
+    assert_eq!(e.licence("L-1").unwrap().unwrap(), w);
+    assert_eq!(e.licences_issued_by("commerce").unwrap(), [w.clone()]);
+    assert_eq!(
+        eport_code(
+            e.withdraw_licence("L-1", withdrawal("commerce"), &commerce(), t0())
+                .unwrap_err()
+        ),
+        "licence_already_withdrawn"
+    );
+
+    // A filing naming it is refused on the licence field.
+    let c = file(&*s, "wc", check("L-1", "1"));
+    assert_eq!(c.status, Status::Rejected);
+    assert_eq!(rejection_codes(&*s, c.id), ["licence_withdrawn"]);
+    assert!(e.uses(c.id).unwrap().is_empty());
+
+    // The declaration filed before cannot be released: nothing of the step is written.
+    let before = s.load(DeclarationKey::Id(a.id)).unwrap().unwrap();
+    let events = decide(
+        &before.state,
+        &Command {
+            actor: officer(),
+            action: Action::Release,
+        },
+        t0(),
+    )
+    .unwrap();
+    let refused = s
+        .append(AppendRequest {
+            id: a.id,
+            expected_version: before.version,
+            events,
+        })
+        .unwrap_err();
+    let store::StoreError::Eport(r) = refused else {
+        panic!("expected licence_withdrawn, got {refused:?}")
+    };
+    assert_eq!(
+        (r.code, r.field.as_str()),
+        ("licence_withdrawn", "licence_no")
+    );
+    assert!(r.message_zh.contains("不能放行"), "{}", r.message_zh);
+    let after = s.load(DeclarationKey::Id(a.id)).unwrap().unwrap();
+    assert_eq!(
+        (after.version, after.state.status),
+        (before.version, Status::Paid)
+    );
+    assert_eq!(e.uses(a.id).unwrap()[0].state, UseState::Reserved);
+    let l = e.licence("L-1").unwrap().unwrap();
+    assert_eq!((l.reserved, l.written_off), (q("4"), q("2")));
+
+    // Its cancellation gives the reservation back; the write-off before stays.
+    step(
+        &*s,
+        a.id,
+        Actor::Enterprise { uscc: declarant() },
+        Action::RequestCancellation {
+            reason: "licence withdrawn".into(),
+        },
+        t0(),
+    );
+    step(
+        &*s,
+        a.id,
+        officer(),
+        Action::ApproveRequest {
+            reason: "agreed".into(),
+        },
+        t0(),
+    );
+    let l = e.licence("L-1").unwrap().unwrap();
+    assert_eq!((l.reserved, l.written_off), (q("0"), q("2")));
+    assert_eq!(e.uses(b.id).unwrap()[0].state, UseState::WrittenOff);
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 pub fn licences_and_registry_roundtrip(h: &dyn EportHarness) {
     let s = h.open();
     let e = ep(&*s);
@@ -632,6 +765,7 @@ macro_rules! eport_contract_tests {
             licence_write_off_sends_its_message,
             quota_certificates_reserve_write_off_and_give_back,
             concurrent_filings_never_overuse_a_quota_certificate,
+            licence_withdrawal_binds_filing_and_release,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -292,6 +292,7 @@ pub fn claim(serial: u32, item_no: u32) -> RefundClaim {
         fob_value: Decimal::from_str("74000.00").unwrap(),
         status: ClaimStatus::Verified,
         claimed_at: t0(),
+        payment: None,
     }
 }
 
@@ -428,6 +429,195 @@ pub fn bank_records_unique_per_bank_and_read_by_period(h: &dyn FinanceHarness) {
     assert!(s.verify_audit().unwrap().is_intact());
 }
 
+// ---------------------------------------------------------------------------------------------
+// Refund paid (the tax agency's payment of a verified claim)
+
+fn refund_payment(serial: u32, item_no: u32, amount_fen: i64) -> RefundPaymentWrite {
+    RefundPaymentWrite {
+        declaration_no: no(serial),
+        item_no,
+        payment: ::eport::refund::RefundPayment {
+            amount_fen: Fen(amount_fen),
+            paid_on: domain::time::china_date(t0()),
+            bank_reference: format!("TR-{serial}-{item_no}"),
+            paid_by: "tax".into(),
+            recorded_at: t0(),
+            ceiling_fen: Fen(6_919_767),
+        },
+        actor: tax(),
+        now: t0(),
+    }
+}
+
+fn eport_code(e: store::StoreError) -> String {
+    match e {
+        store::StoreError::Eport(r) => r.code.to_owned(),
+        other => panic!("expected an E-Port refusal, got {other:?}"),
+    }
+}
+
+/// A verified claim is paid once, within its ceiling; an unknown claim is refused; the
+/// payment reads back in the claim and is audited.
+pub fn refund_paid_once_within_its_ceiling(h: &dyn FinanceHarness) {
+    let s = h.open();
+    let f = fin(&*s);
+    f.record_refund_claim(claim(11, 1), &tax(), t0()).unwrap();
+    assert_eq!(
+        eport_code(f.pay_refund(refund_payment(12, 1, 100)).unwrap_err()),
+        "refund_claim_not_found"
+    );
+    assert_eq!(
+        eport_code(f.pay_refund(refund_payment(11, 1, 6_919_768)).unwrap_err()),
+        "refund_over_ceiling"
+    );
+    let paid = f.pay_refund(refund_payment(11, 1, 6_919_767)).unwrap();
+    assert_eq!(paid.status, ClaimStatus::Paid);
+    assert_eq!(paid.payment.as_ref().unwrap().amount_fen, Fen(6_919_767));
+    assert_eq!(
+        f.refund_claims_on(&no(11)).unwrap(),
+        std::slice::from_ref(&paid)
+    );
+    assert_eq!(f.refund_claims_of(&declarant()).unwrap(), [paid.clone()]);
+    // Paid once: a second payment, even of another amount, is refused and changes nothing.
+    assert_eq!(
+        eport_code(f.pay_refund(refund_payment(11, 1, 50)).unwrap_err()),
+        "refund_already_paid"
+    );
+    assert_eq!(f.refund_claims_on(&no(11)).unwrap(), [paid]);
+    assert!(f.refund_claims_on(&no(12)).unwrap().is_empty());
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+/// N tax users pay the same claim at once: exactly one payment is recorded.
+pub fn racing_refund_payments_record_one(h: &dyn FinanceHarness) {
+    const N: usize = 12;
+    let s = h.open();
+    fin(&*s)
+        .record_refund_claim(claim(13, 1), &tax(), t0())
+        .unwrap();
+    let barrier = std::sync::Barrier::new(N);
+    let results: Vec<Result<RefundClaim, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let s = &*s;
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let mut w = refund_payment(13, 1, 1000 + i as i64);
+                    w.payment.bank_reference = format!("TR-RACE-{i}");
+                    barrier.wait();
+                    fin(s).pay_refund(w).map_err(eport_code)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert_eq!(r.as_ref().unwrap_err(), "refund_already_paid");
+    }
+    let won = results.into_iter().find_map(Result::ok).unwrap();
+    assert_eq!(fin(&*s).refund_claims_on(&no(13)).unwrap(), [won]);
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+/// A declaration whose refund was paid is not amended or cancelled: the store refuses the
+/// request inside the step's transaction, naming the payment, whatever the service checked
+/// before; other steps still write, and an unpaid claim refuses nothing.
+pub fn paid_refund_refuses_a_change_in_the_writer(h: &dyn FinanceHarness) {
+    use crate::contract::{step, submit_request, system};
+    use clearance::{decide, Action, Command};
+    let s = h.open();
+    let f = fin(&*s);
+    let accepted = |seq: &str, i: u64| {
+        let sub = s
+            .submit(submit_request(seq, crate::contract::sample_body(i)))
+            .unwrap();
+        let acc = s
+            .accept(store::AcceptRequest {
+                id: sub.id,
+                expected_version: 1,
+                actor: system(),
+                now: t0(),
+            })
+            .unwrap();
+        (sub.id, acc.declaration_no)
+    };
+    let (paid_id, paid_no) = accepted("RP-1", 31);
+    let (unpaid_id, unpaid_no) = accepted("RP-2", 32);
+    for (n, declaration_no) in [(21, paid_no), (22, unpaid_no)] {
+        let mut c = claim(n, 1);
+        c.declaration_no = declaration_no;
+        f.record_refund_claim(c, &tax(), t0()).unwrap();
+    }
+    let mut w = refund_payment(21, 1, 500_000);
+    w.declaration_no = paid_no;
+    f.pay_refund(w).unwrap();
+    let change = |id, action: Action| {
+        let d = s.load(store::DeclarationKey::Id(id)).unwrap().unwrap();
+        let events = decide(
+            &d.state,
+            &Command {
+                actor: clearance::Actor::Enterprise { uscc: declarant() },
+                action,
+            },
+            t0(),
+        )
+        .expect("the lifecycle allows the request");
+        s.append(store::AppendRequest {
+            id,
+            expected_version: d.version,
+            events,
+        })
+    };
+    let amend = || Action::RequestAmendment {
+        reason: "wrong quantity".into(),
+        changes: vec![clearance::FieldChange {
+            field: "items[0].declared_quantity".into(),
+            value: "90".into(),
+        }],
+    };
+    let before = s.load(store::DeclarationKey::Id(paid_id)).unwrap().unwrap();
+    for action in [
+        amend(),
+        Action::RequestCancellation {
+            reason: "goods not shipped".into(),
+        },
+    ] {
+        let e = change(paid_id, action).unwrap_err();
+        let store::StoreError::Eport(r) = e else {
+            panic!("expected refund_paid, got {e:?}")
+        };
+        assert_eq!(r.code, "refund_paid");
+        assert!(r.message_zh.contains("税务机关"), "{}", r.message_zh);
+        assert!(r.message_en.contains("TR-21-1"), "{}", r.message_en);
+    }
+    let after = s.load(store::DeclarationKey::Id(paid_id)).unwrap().unwrap();
+    assert_eq!(
+        after.version, before.version,
+        "nothing of a refused change is written"
+    );
+    // Steps that change nothing of the declaration's content still write.
+    step(
+        &*s,
+        paid_id,
+        system(),
+        Action::ChooseLane {
+            lane: clearance::Lane::Yellow,
+            reasons: vec![crate::contract::reason()],
+            inspection: None,
+            explanation: None,
+        },
+        t0(),
+    );
+    // A claim verified but not paid binds nothing.
+    change(unpaid_id, amend()).unwrap();
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
 /// Runs every finance contract test against a backend.
 #[macro_export]
 macro_rules! finance_contract_tests {
@@ -438,6 +628,9 @@ macro_rules! finance_contract_tests {
             bank_records_unique_per_bank_and_read_by_period,
             bank_payments_unique_per_bank_reference_and_notice,
             racing_payments_of_one_notice_record_one,
+            refund_paid_once_within_its_ceiling,
+            racing_refund_payments_record_one,
+            paid_refund_refuses_a_change_in_the_writer,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -43,11 +43,16 @@ pub(crate) const MIGRATION: &str = r#"
     );
 "#;
 
+/// Migration 24 (issue 18 item 6): a licence's withdrawal by its issuer (JSON of
+/// `eport::Withdrawal`; `NULL` while the licence stands).
+pub(crate) const WITHDRAWAL_MIGRATION: &str =
+    "ALTER TABLE eport_licences ADD COLUMN withdrawal text;";
+
 impl PostgresStore {
     fn standings(&self, sql: &'static str, key: String) -> Result<Vec<Standing>, StoreError> {
         self.query(sql, vec![Box::new(key)])?
             .iter()
-            .map(|r| read_standing(r.get(0), r.get(1), r.get(2)))
+            .map(|r| read_standing(r.get(0), r.get(1), r.get(2), r.get(3)))
             .collect()
     }
 }
@@ -56,7 +61,7 @@ impl EportStore for PostgresStore {
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError> {
         Ok(self
             .standings(
-                "SELECT licence, reserved, written_off FROM eport_licences WHERE licence_no = $1",
+                "SELECT licence, reserved, written_off, withdrawal FROM eport_licences WHERE licence_no = $1",
                 licence_no.to_owned(),
             )?
             .pop())
@@ -64,14 +69,14 @@ impl EportStore for PostgresStore {
 
     fn licences_held_by(&self, holder: &Uscc) -> Result<Vec<Standing>, StoreError> {
         self.standings(
-            "SELECT licence, reserved, written_off FROM eport_licences WHERE holder = $1 ORDER BY licence_no LIMIT 10000",
+            "SELECT licence, reserved, written_off, withdrawal FROM eport_licences WHERE holder = $1 ORDER BY licence_no LIMIT 10000",
             holder.to_string(),
         )
     }
 
     fn licences_issued_by(&self, issuer: &str) -> Result<Vec<Standing>, StoreError> {
         self.standings(
-            "SELECT licence, reserved, written_off FROM eport_licences WHERE issued_by = $1 ORDER BY licence_no LIMIT 10000",
+            "SELECT licence, reserved, written_off, withdrawal FROM eport_licences WHERE issued_by = $1 ORDER BY licence_no LIMIT 10000",
             issuer.to_owned(),
         )
     }

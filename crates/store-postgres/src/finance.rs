@@ -70,6 +70,17 @@ impl FinanceStore for PostgresStore {
         )
     }
 
+    fn refund_claims_on(
+        &self,
+        declaration_no: &domain::codes::DeclarationNo,
+    ) -> Result<Vec<RefundClaim>, StoreError> {
+        self.finance_rows(
+            "SELECT claim FROM eport_refund_claims WHERE declaration_no = $1 ORDER BY item_no",
+            vec![Box::new(declaration_no.to_string())],
+            |s| serde_json::from_str::<RefundClaim>(s),
+        )
+    }
+
     fn refund_claims(&self, limit: u32) -> Result<Vec<RefundClaim>, StoreError> {
         self.finance_rows(
             "SELECT claim FROM eport_refund_claims \

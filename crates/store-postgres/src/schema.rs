@@ -183,6 +183,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 23 (issue 18 item 6): the agencies' messages customs applied or refused, each id once
     // (`crate::outbox::INBOUND_MIGRATION`; store::inbound).
     crate::outbox::INBOUND_MIGRATION,
+    // 24 (issue 18 item 6): a licence's withdrawal by its issuer (store::eport); a refund
+    // claim's payment is written into the claim's own JSON, no column.
+    crate::eport::WITHDRAWAL_MIGRATION,
 ];
 
 /// What [`migrate`] did.

@@ -1211,6 +1211,9 @@ impl Tx<'_> {
                 Answer::new(reply, self.issue_licence(head, x).await)
             }
             Request::PutRegistry(x, reply) => Answer::new(reply, self.put_registry(head, x).await),
+            Request::WithdrawLicence(x, reply) => {
+                Answer::new(reply, self.withdraw_licence(head, x).await)
+            }
             Request::EportFile(x, reply) => {
                 let result = async {
                     self.admit_agent(&x.0).await?;
@@ -1274,6 +1277,7 @@ impl Tx<'_> {
             Request::RecordBankRecord(x, reply) => {
                 Answer::new(reply, self.record_bank_record(head, x).await)
             }
+            Request::PayRefund(x, reply) => Answer::new(reply, self.pay_refund(head, x).await),
             Request::RegisterGuarantee(x, reply) => {
                 Answer::new(reply, self.register_guarantee(head, x).await)
             }
@@ -1545,6 +1549,14 @@ impl Tx<'_> {
         actor: &str,
         action: &str,
     ) -> Result<Appended, StoreError> {
+        // A declaration whose export tax refund was paid is not amended or cancelled: checked
+        // on its claims as they are in this transaction (read under a share lock), before
+        // anything else (docs/EPORT.md).
+        if store::finance::changes_declaration(events) {
+            if let Some(no) = &row.state.declaration_no {
+                store::finance::check_change(&self.claims_on(no).await?)?;
+            }
+        }
         let plan = store::plan::events(id, row.state, row.version, events)?;
         // A suspension stands on a case open as it is in this transaction (the case row read
         // under a share lock): a case closed before the suspension reaches the writer refuses

@@ -287,8 +287,9 @@ fn migrations_are_versioned() {
         // counted by the writer, 19 AEO certification and re-registration (issue 19), 20 the writer
         // of each manifest event (issue 16), 21 drafts and notifications read markers (issue 20),
         // 22 webhook subscriptions and their delivery log (issue 18 item 4), 23 the agencies'
-        // messages customs applied or refused (issue 18 item 6).
-        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23"
+        // messages customs applied or refused (issue 18 item 6), 24 a licence's withdrawal by its
+        // issuer (issue 18 item 6).
+        "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24"
     );
     h.sql("INSERT INTO schema_version (version) VALUES (99)");
     let err = PostgresStore::open(&h.url, h.options())

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use ::eport::{Licence, RegistryEntry, RegistryStatus, Standing};
+use ::eport::{Licence, RegistryEntry, RegistryStatus, Standing, Withdrawal};
 use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 
@@ -39,26 +39,37 @@ pub(super) const MIGRATION: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
+/// Migration 24 (issue 18 item 6): a licence's withdrawal by its issuer (JSON of
+/// `eport::Withdrawal`; `NULL` while the licence stands).
+pub(super) const WITHDRAWAL_MIGRATION: &str =
+    "ALTER TABLE eport_licences ADD COLUMN withdrawal TEXT;";
+
 fn dec(s: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str(s).map_err(|e| corrupt(format!("quantity {s:?}: {e}")))
 }
 
+type StandingRow = (String, String, String, Option<String>);
+
 fn read_standing(
-    (licence, reserved, written_off): (String, String, String),
+    (licence, reserved, written_off, withdrawal): StandingRow,
 ) -> Result<Standing, StoreError> {
     Ok(Standing {
         licence: serde_json::from_str(&licence).map_err(|e| corrupt(format!("licence: {e}")))?,
         reserved: dec(&reserved)?,
         written_off: dec(&written_off)?,
+        withdrawn: withdrawal
+            .map(|w| serde_json::from_str(&w).map_err(|e| corrupt(format!("withdrawal: {e}"))))
+            .transpose()?,
     })
 }
 
-const SELECT_STANDING: &str = "SELECT licence, reserved, written_off FROM eport_licences";
+const SELECT_STANDING: &str =
+    "SELECT licence, reserved, written_off, withdrawal FROM eport_licences";
 
 fn standing_of(c: &Connection, no: &str) -> Result<Option<Standing>, StoreError> {
     c.prepare_cached(&format!("{SELECT_STANDING} WHERE licence_no = ?1"))
         .map_err(backend)?
-        .query_row([no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()
         .map_err(backend)?
         .map(read_standing)
@@ -124,6 +135,8 @@ pub(super) fn settle(
     for (no, q) in uses {
         let q = dec(&q)?;
         let s = standing_of(c, &no)?.ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
+        // A withdrawn licence writes nothing off: the release fails in its own transaction.
+        store::eport::check_write_off(to, &s)?;
         let settled = store::plan::settle_use(to, &s, id, q);
         set_totals(c, &no, settled.reserved, settled.written_off)?;
         // The commerce agency hears of the write-off in this transaction.
@@ -192,7 +205,31 @@ pub(super) fn issue_licence(
         licence: l.clone(),
         reserved: Decimal::ZERO,
         written_off: Decimal::ZERO,
+        withdrawn: None,
     })
+}
+
+pub(super) fn withdraw_licence(
+    c: &Connection,
+    head: &mut ChainHead,
+    (no, w, actor, now): &(String, Withdrawal, Actor, DateTime<Utc>),
+) -> Result<Standing, StoreError> {
+    let s = store::eport::withdrawal(standing_of(c, no)?, no, w)?;
+    let body = serde_json::to_string(w).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    c.prepare_cached("UPDATE eport_licences SET withdrawal = ?2 WHERE licence_no = ?1")
+        .map_err(backend)?
+        .execute(params![no, body])
+        .map_err(backend)?;
+    audit(
+        c,
+        head,
+        *now,
+        &actor.label(),
+        "eport.withdraw_licence",
+        &format!("licence:{no}"),
+        body,
+    )?;
+    Ok(s)
 }
 
 pub(super) fn put_registry(
@@ -278,12 +315,14 @@ pub(super) fn file(
 }
 
 fn standings(c: &Connection, column: &str, value: &str) -> Result<Vec<Standing>, StoreError> {
-    let rows: Vec<(String, String, String)> = c
+    let rows: Vec<StandingRow> = c
         .prepare_cached(&format!(
             "{SELECT_STANDING} WHERE {column} = ?1 ORDER BY licence_no LIMIT {LICENCES_MAX}"
         ))
         .map_err(backend)?
-        .query_map([value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([value], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .map_err(backend)?
         .collect::<Result<_, _>>()
         .map_err(backend)?;

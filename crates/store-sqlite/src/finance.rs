@@ -77,6 +77,50 @@ pub(super) fn record_refund_claim(
     Ok(())
 }
 
+/// The claims on one declaration, by item (few: one per item), as this transaction sees them.
+pub(super) fn claims_on(
+    c: &Connection,
+    no: &domain::codes::DeclarationNo,
+) -> Result<Vec<RefundClaim>, StoreError> {
+    rows(
+        c,
+        "SELECT claim FROM eport_refund_claims WHERE declaration_no = ?1 ORDER BY item_no",
+        [no.to_string()],
+    )
+}
+
+/// The tax agency's payment of a verified claim: decided on the claim as the writer reads it
+/// (`store::finance::payment`: once, within its ceiling), written into the claim's JSON.
+pub(super) fn pay_refund(
+    c: &Connection,
+    head: &mut ChainHead,
+    w: &RefundPaymentWrite,
+) -> Result<RefundClaim, StoreError> {
+    let current: Vec<RefundClaim> = rows(
+        c,
+        "SELECT claim FROM eport_refund_claims WHERE declaration_no = ?1 AND item_no = ?2",
+        params![w.declaration_no.to_string(), w.item_no],
+    )?;
+    let paid = store::finance::payment(current.into_iter().next(), w)?;
+    let body = json(&paid)?;
+    c.prepare_cached(
+        "UPDATE eport_refund_claims SET claim = ?3 WHERE declaration_no = ?1 AND item_no = ?2",
+    )
+    .map_err(backend)?
+    .execute(params![w.declaration_no.to_string(), w.item_no, body])
+    .map_err(backend)?;
+    audit(
+        c,
+        head,
+        w.now,
+        &w.actor.label(),
+        "eport.refund_paid",
+        &claim_subject(&paid),
+        json(&w.payment)?,
+    )?;
+    Ok(paid)
+}
+
 pub(super) fn record_bank_record(
     c: &Connection,
     head: &mut ChainHead,
@@ -142,6 +186,13 @@ impl FinanceStore for SqliteStore {
                 [claimant.to_string()],
             )
         })
+    }
+
+    fn refund_claims_on(
+        &self,
+        declaration_no: &domain::codes::DeclarationNo,
+    ) -> Result<Vec<RefundClaim>, StoreError> {
+        self.read(|c| claims_on(c, declaration_no))
     }
 
     fn refund_claims(&self, limit: u32) -> Result<Vec<RefundClaim>, StoreError> {

@@ -249,6 +249,9 @@ const MIGRATIONS: &[&str] = &[
     // 24 (issue 15): the filing's check that its manifest did not change under it reads only the
     // events that change a manifest (a partial index), not every match since it read the ledger.
     cargo::CHANGES_MIGRATION,
+    // 25 (issue 18 item 6): a licence's withdrawal by its issuer (store::eport); a refund
+    // claim's payment is written into the claim's own JSON, no column.
+    eport::WITHDRAWAL_MIGRATION,
 ];
 
 /// Apply the pending migrations in one transaction. Public so that the benchmark's raw
@@ -1371,6 +1374,9 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::AppendExamined(x, reply) => run!(reply, |c, h| risk::append_examined(c, h, x)),
         Request::IssueLicence(x, reply) => run!(reply, |c, h| eport::issue_licence(c, h, x)),
         Request::PutRegistry(x, reply) => run!(reply, |c, h| eport::put_registry(c, h, x)),
+        Request::WithdrawLicence(x, reply) => {
+            run!(reply, |c, h| eport::withdraw_licence(c, h, x))
+        }
         Request::EportFile(x, reply) => run!(reply, |c, h| eport::file(c, h, x)),
         Request::AppendWithOutbox(x, reply) => {
             run!(reply, |c, h| outbox::append_with_outbox(c, h, x))
@@ -1384,6 +1390,7 @@ fn execute(tx: &mut rusqlite::Transaction<'_>, head: &mut ChainHead, req: &Reque
         Request::RecordBankRecord(x, reply) => {
             run!(reply, |c, h| finance::record_bank_record(c, h, x))
         }
+        Request::PayRefund(x, reply) => run!(reply, |c, h| finance::pay_refund(c, h, x)),
         Request::RegisterGuarantee(x, reply) => run!(reply, |c, h| guarantee::register(c, h, x)),
         Request::ClaimGuarantee(x, reply) => run!(reply, |c, h| guarantee::claim(c, h, x)),
         Request::GrantAuthority(x, reply) => run!(reply, |c, h| parties::grant(c, h, x)),
@@ -1930,6 +1937,13 @@ fn write_events(
     actor: &str,
     action: &str,
 ) -> Result<Appended, StoreError> {
+    // A declaration whose export tax refund was paid is not amended or cancelled: checked on
+    // its claims as they are in this transaction, before anything else (docs/EPORT.md).
+    if store::finance::changes_declaration(events) {
+        if let Some(no) = &row.state.declaration_no {
+            store::finance::check_change(&finance::claims_on(c, no)?)?;
+        }
+    }
     let plan = store::plan::events(id, row.state, row.version, events)?;
     // A suspension stands on a case open as it is in this transaction: a case closed before
     // the suspension reaches the writer refuses it (docs/PARTIES.md).

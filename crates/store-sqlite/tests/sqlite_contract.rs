@@ -109,8 +109,9 @@ fn sqlite_runs_in_wal_with_synchronous_full() {
     // and attachments (issue 20), 19 new rows counted by the writer, 20 AEO certification and
     // re-registration (issue 19), 21 drafts and notifications read markers (issue 20), 22 webhook
     // subscriptions and their delivery log (issue 18 item 4), 23 the agencies' messages customs
-    // applied or refused (issue 18 item 6).
-    assert_eq!(version, 24);
+    // applied or refused (issue 18 item 6), 24 the partial index of the events that change a
+    // manifest (issue 15), 25 a licence's withdrawal by its issuer (issue 18 item 6).
+    assert_eq!(version, 25);
     let conn = store_sqlite::open_write_connection(&h.db()).unwrap();
     let sync: i64 = conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))

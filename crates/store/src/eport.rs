@@ -13,9 +13,15 @@
 //!   in the step's own transaction (the backends' common event-writing path, whatever use case
 //!   wrote the step): released (or closed) writes them off, cancelled or withdrawn gives them
 //!   back.
+//! - **Withdrawal.** [`EportStore::withdraw_licence`] records the issuer's withdrawal, decided
+//!   by [`withdrawal`] on the licence as it stands in the writer's transaction (only its
+//!   issuer, once). From then on the filing check refuses it (`licence_withdrawn`, the standing
+//!   carries the withdrawal), and a step that would write off a use of it (a release) fails in
+//!   its own transaction ([`check_write_off`]); uses given back still are, and what was written
+//!   off before stays.
 //! - Every write has its audit record in the same transaction.
 
-use ::eport::{Licence, Need, RegistryEntry, Standing};
+use ::eport::{Licence, Need, RegistryEntry, Standing, Withdrawal};
 use chrono::{DateTime, NaiveDate, Utc};
 use clearance::Actor;
 use domain::codes::Uscc;
@@ -25,6 +31,69 @@ use serde::Serialize;
 use crate::cargo::{PendingMatch, SubmittedMatched};
 use crate::writer::Request;
 use crate::{AutomaticReview, DeclarationId, Filed, StoreError, SubmitRequest};
+
+/// A refusal of the E-Port ledgers inside a write ([`StoreError::Eport`]): code, field and both
+/// languages, as the other ledgers' refusals.
+pub type EportRefusal = crate::cases::CaseRefusal;
+
+/// The codes the E-Port ledgers refuse a write with, as `'static` text (the store's error
+/// codes are): the refusals of `eport::withdraw`, `eport::write_off_refusal`,
+/// `eport::refund::pay` and `eport::refund::paid_refund_refusal`.
+const EPORT_CODES: &[&str] = &[
+    "licence_not_found",
+    "not_issuer",
+    "licence_already_withdrawn",
+    "bad_reason",
+    "licence_withdrawn",
+    "refund_claim_not_found",
+    "refund_already_paid",
+    "refund_over_ceiling",
+    "amount_not_positive",
+    "bad_bank_reference",
+    "paid_before_claim",
+    "paid_in_future",
+    "refund_paid",
+];
+
+/// An E-Port refusal as the store's error.
+pub fn refused(r: ::eport::Refusal) -> StoreError {
+    let code = EPORT_CODES
+        .iter()
+        .copied()
+        .find(|c| *c == r.code)
+        .unwrap_or("eport_refused");
+    StoreError::Eport(EportRefusal {
+        code,
+        field: r.field,
+        message_zh: r.message_zh,
+        message_en: r.message_en,
+    })
+}
+
+/// A licence's withdrawal as the writer decides it on the licence read in its transaction: the
+/// standing with the withdrawal, or the refusal ([`::eport::withdraw`]).
+pub fn withdrawal(
+    standing: Option<Standing>,
+    licence_no: &str,
+    w: &Withdrawal,
+) -> Result<Standing, StoreError> {
+    ::eport::withdraw(standing.as_ref(), licence_no, w).map_err(refused)?;
+    let mut s = standing.expect("withdraw refuses a missing licence");
+    s.withdrawn = Some(w.clone());
+    Ok(s)
+}
+
+/// Whether a use of the licence may settle to `to`: never written off once the licence is
+/// withdrawn (the release is refused); given back always.
+pub fn check_write_off(to: UseState, s: &Standing) -> Result<(), StoreError> {
+    if to != UseState::WrittenOff {
+        return Ok(());
+    }
+    match ::eport::write_off_refusal(s) {
+        Some(r) => Err(refused(r)),
+        None => Ok(()),
+    }
+}
 
 /// At most this many licences in one listing.
 pub const LICENCES_MAX: u32 = 10_000;
@@ -93,6 +162,25 @@ pub trait EportStore: crate::writer::Queued + Send + Sync {
     }
 
     fn licence(&self, licence_no: &str) -> Result<Option<Standing>, StoreError>;
+
+    /// Record the withdrawal of a licence by its issuer (`w.withdrawn_by`), decided by
+    /// [`withdrawal`] inside the writer's transaction: `Eport` refusals `licence_not_found`,
+    /// `not_issuer`, `licence_already_withdrawn`, `bad_reason`. Audited
+    /// (`eport.withdraw_licence`).
+    fn withdraw_licence(
+        &self,
+        licence_no: &str,
+        w: Withdrawal,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Standing, StoreError> {
+        if let Some(p) = w.problems().into_iter().next() {
+            return Err(refused(p));
+        }
+        let no = licence_no.to_owned();
+        self.queue()
+            .call(|r| Request::WithdrawLicence((no, w, actor.clone(), now), r))
+    }
 
     /// The licences held by an enterprise, by number.
     fn licences_held_by(&self, holder: &Uscc) -> Result<Vec<Standing>, StoreError>;

@@ -13,15 +13,21 @@
 //!   `(bank, reference)` is unique, and so is the notice: a reference used twice, or a notice
 //!   paid twice, is `Duplicate`. The reads below serve idempotence and the daily
 //!   reconciliation per bank (docs/TAX.md "Payment through the bank").
+//! - **Refund paid** ([`FinanceStore::pay_refund`]): the tax agency's payment of a verified
+//!   claim, decided by [`payment`] on the claim read in the writer's transaction (once, within
+//!   the claim's ceiling), written into the claim (`status = paid`). A declaration with a paid
+//!   refund is not amended or cancelled: the backends' event-writing path runs
+//!   [`check_change`] on the declaration's claims, in the step's transaction, before anything
+//!   else of the step ([`changes_declaration`] says which events it looks at).
 //! - Every write has its audit record in the same transaction, in the one hash chain. These
 //!   ledgers are low-volume: the SQLite backend writes them through its one writer, the
 //!   PostgreSQL backend in ordinary transactions under the writers' lock.
 
 use ::eport::forex::BankRecord;
-use ::eport::refund::RefundClaim;
+use ::eport::refund::{RefundClaim, RefundPayment};
 use chrono::{DateTime, NaiveDate, Utc};
-use clearance::Actor;
-use domain::codes::Uscc;
+use clearance::{Actor, Event, EventKind};
+use domain::codes::{DeclarationNo, Uscc};
 
 use crate::writer::Request;
 use crate::StoreError;
@@ -49,6 +55,20 @@ pub trait FinanceStore: crate::writer::Queued + Send + Sync {
 
     /// The claims of one enterprise, newest first.
     fn refund_claims_of(&self, claimant: &Uscc) -> Result<Vec<RefundClaim>, StoreError>;
+
+    /// The claims on one declaration, by item.
+    fn refund_claims_on(
+        &self,
+        declaration_no: &DeclarationNo,
+    ) -> Result<Vec<RefundClaim>, StoreError>;
+
+    /// Record the tax agency's payment of the verified claim on `(declaration_no, item_no)`,
+    /// decided by [`payment`] inside the writer's transaction: `Eport` refusals
+    /// `refund_claim_not_found`, `refund_already_paid` (even against a racing payment),
+    /// `refund_over_ceiling`, and the payment's own problems. Audited (`eport.refund_paid`).
+    fn pay_refund(&self, w: RefundPaymentWrite) -> Result<RefundClaim, StoreError> {
+        self.queue().call(|r| Request::PayRefund(Box::new(w), r))
+    }
 
     /// Every verified claim, newest first, at most `limit` (≤ [`FINANCE_LIST_MAX`]).
     fn refund_claims(&self, limit: u32) -> Result<Vec<RefundClaim>, StoreError>;
@@ -139,4 +159,51 @@ pub fn claim_subject(claim: &RefundClaim) -> String {
 /// The subject of a bank record's audit record.
 pub fn bank_record_subject(record: &BankRecord) -> String {
     format!("bank_record:{}/{}", record.bank, record.bank_ref)
+}
+
+/// A payment of a verified claim to record ([`FinanceStore::pay_refund`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundPaymentWrite {
+    pub declaration_no: DeclarationNo,
+    pub item_no: u32,
+    pub payment: RefundPayment,
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+}
+
+/// The claim after its payment, as the writer decides it on the claim read in its transaction
+/// ([`::eport::refund::pay`]).
+pub fn payment(
+    claim: Option<RefundClaim>,
+    w: &RefundPaymentWrite,
+) -> Result<RefundClaim, StoreError> {
+    ::eport::refund::pay(claim.as_ref(), w.declaration_no, w.item_no, &w.payment)
+        .map_err(crate::eport::refused)?;
+    let mut c = claim.expect("pay refuses a missing claim");
+    c.status = ::eport::refund::ClaimStatus::Paid;
+    c.payment = Some(w.payment.clone());
+    Ok(c)
+}
+
+/// Whether these events amend or cancel the declaration (or ask for it): the steps a paid
+/// refund refuses. An amendment or cancellation request, its approval, a new version.
+pub fn changes_declaration(events: &[Event]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::AmendmentRequested { .. }
+                | EventKind::CancellationRequested { .. }
+                | EventKind::RequestApproved { .. }
+                | EventKind::Versioned { .. }
+        )
+    })
+}
+
+/// The refusal of a change of a declaration with these claims when one of them was paid
+/// (`Eport` `refund_paid`, naming the payment).
+pub fn check_change(claims: &[RefundClaim]) -> Result<(), StoreError> {
+    match claims.iter().find_map(::eport::refund::paid_refund_refusal) {
+        Some(r) => Err(crate::eport::refused(r)),
+        None => Ok(()),
+    }
 }

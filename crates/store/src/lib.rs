@@ -674,6 +674,11 @@ pub enum StoreError {
     /// was kept.
     #[error("registration refused: {}", .0.message_en)]
     Registration(registration::RegistrationRefusal),
+    /// The E-Port ledgers refused (crate::eport, crate::finance): a licence withdrawal, a
+    /// release on a withdrawn licence, a refund payment, a change of a declaration whose
+    /// refund was paid. Nothing of the write was kept.
+    #[error("E-Port refused: {}", .0.message_en)]
+    Eport(crate::eport::EportRefusal),
     #[error("storage backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -696,6 +701,7 @@ impl StoreError {
             StoreError::Authority(r) => r.code(),
             StoreError::Case(r) => r.code,
             StoreError::Registration(r) => r.code,
+            StoreError::Eport(r) => r.code,
         }
     }
 }

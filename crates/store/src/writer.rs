@@ -123,6 +123,8 @@ requests! {
     // The E-Port ledgers (crate::eport).
     IssueLicence((::eport::Licence, Actor, DateTime<Utc>)) -> Standing,
     PutRegistry((::eport::RegistryEntry, Actor, DateTime<Utc>)) -> (),
+    /// A licence withdrawn by its issuer (licence number, withdrawal).
+    WithdrawLicence((String, ::eport::Withdrawal, Actor, DateTime<Utc>)) -> Standing,
     /// The filing, its checks, and the bill match when filed through cargo control.
     EportFile(Box<EportFiling>) -> SubmittedMatched,
     // The exchange outbox (crate::outbox).
@@ -132,6 +134,8 @@ requests! {
     // The tax and foreign-exchange ledgers (crate::finance).
     RecordRefundClaim((Box<::eport::refund::RefundClaim>, Actor, DateTime<Utc>)) -> (),
     RecordBankRecord((Box<::eport::forex::BankRecord>, Actor, DateTime<Utc>)) -> (),
+    /// The tax agency's payment of a verified refund claim.
+    PayRefund(Box<crate::finance::RefundPaymentWrite>) -> ::eport::refund::RefundClaim,
     // The guarantee ledger (crate::guarantee).
     RegisterGuarantee((crate::guarantee::RegisterWrite, Actor, DateTime<Utc>)) -> crate::guarantee::StoredGuarantee,
     ClaimGuarantee((crate::guarantee::ClaimWrite, Actor, DateTime<Utc>)) -> domain::money::Fen,

@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-use ::eport::{Licence, RegistryEntry, RegistryStatus, Standing};
+use ::eport::{Licence, RegistryEntry, RegistryStatus, Standing, Withdrawal};
 use chrono::{DateTime, Utc};
 use clearance::{Actor, Status};
 use domain::codes::Uscc;
@@ -28,11 +28,15 @@ pub(crate) fn read_standing(
     licence: &str,
     reserved: &str,
     written_off: &str,
+    withdrawal: Option<&str>,
 ) -> Result<Standing, StoreError> {
     Ok(Standing {
         licence: serde_json::from_str(licence).map_err(|e| corrupt(format!("licence: {e}")))?,
         reserved: dec(reserved)?,
         written_off: dec(written_off)?,
+        withdrawn: withdrawal
+            .map(|w| serde_json::from_str(w).map_err(|e| corrupt(format!("withdrawal: {e}"))))
+            .transpose()?,
     })
 }
 
@@ -41,12 +45,12 @@ impl Tx<'_> {
         let row = self
             .c
             .query_opt(
-                "SELECT licence, reserved, written_off FROM eport_licences WHERE licence_no = $1 FOR UPDATE",
+                "SELECT licence, reserved, written_off, withdrawal FROM eport_licences WHERE licence_no = $1 FOR UPDATE",
                 &[&no],
             )
             .await
             .map_err(backend)?;
-        row.map(|r| read_standing(r.get(0), r.get(1), r.get(2)))
+        row.map(|r| read_standing(r.get(0), r.get(1), r.get(2), r.get(3)))
             .transpose()
     }
 
@@ -94,6 +98,8 @@ impl Tx<'_> {
                 .standing_for_update(&no)
                 .await?
                 .ok_or_else(|| corrupt(format!("licence {no} of a use")))?;
+            // A withdrawn licence writes nothing off: the release fails in its own transaction.
+            store::eport::check_write_off(to, &s)?;
             let settled = store::plan::settle_use(to, &s, id, q);
             self.set_totals(&no, settled.reserved, settled.written_off)
                 .await?;
@@ -193,7 +199,34 @@ impl Tx<'_> {
             licence: l.clone(),
             reserved: Decimal::ZERO,
             written_off: Decimal::ZERO,
+            withdrawn: None,
         })
+    }
+
+    pub(super) async fn withdraw_licence(
+        &self,
+        head: &mut ChainHead,
+        (no, w, actor, now): &(String, Withdrawal, Actor, DateTime<Utc>),
+    ) -> Result<Standing, StoreError> {
+        let s = store::eport::withdrawal(self.standing_for_update(no).await?, no, w)?;
+        let body = serde_json::to_string(w).map_err(corrupt)?;
+        self.c
+            .execute(
+                "UPDATE eport_licences SET withdrawal = $2 WHERE licence_no = $1",
+                &[no, &body],
+            )
+            .await
+            .map_err(backend)?;
+        self.audit(
+            head,
+            *now,
+            &actor.label(),
+            "eport.withdraw_licence",
+            &format!("licence:{no}"),
+            body,
+        )
+        .await?;
+        Ok(s)
     }
 
     pub(super) async fn put_registry(
