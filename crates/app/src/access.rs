@@ -240,6 +240,7 @@ fn enterprise_role_allows(op: Operation, roles: &BTreeSet<Duty>) -> bool {
         | Operation::ReadExchangeFeed
         | Operation::IssueLicence
         | Operation::ManageRegistry
+        | Operation::PayExportRefund
         | Operation::RecordFunds
         | Operation::ReconcilePayments
         | Operation::RegisterGuarantee
@@ -323,6 +324,9 @@ pub enum Operation {
     FileRefundClaim,
     /// Read verified refund claims: the tax agency all of them, an enterprise its own.
     ViewRefundClaims,
+    /// Record the payment of a verified refund claim (the tax agency; docs/EPORT.md "Refund
+    /// paid").
+    PayExportRefund,
     /// Record a bank's receipts and payments and read its own records (bank users); confirm
     /// the payment of a notice initiated through the bank (docs/TAX.md "Payment through the
     /// bank").
@@ -368,7 +372,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 48] = [
+    pub const ALL: [Operation; 49] = [
         Operation::View,
         Operation::Attach,
         Operation::List,
@@ -402,6 +406,7 @@ impl Operation {
         Operation::ManageRegistry,
         Operation::FileRefundClaim,
         Operation::ViewRefundClaims,
+        Operation::PayExportRefund,
         Operation::RecordFunds,
         Operation::ReconcilePayments,
         Operation::ViewForexMatch,
@@ -462,6 +467,7 @@ impl Operation {
             | Operation::ManageRegistry
             | Operation::FileRefundClaim
             | Operation::ViewRefundClaims
+            | Operation::PayExportRefund
             | Operation::RecordFunds
             | Operation::ViewForexMatch
             | Operation::RegisterGuarantee
@@ -520,6 +526,7 @@ impl Operation {
             | Operation::ManageRegistry
             | Operation::FileRefundClaim
             | Operation::ViewRefundClaims
+            | Operation::PayExportRefund
             | Operation::RecordFunds
             | Operation::ViewForexMatch
             | Operation::ReconcilePayments
@@ -693,6 +700,7 @@ impl Labelled for Operation {
             Operation::ManageRegistry => ("维护企业登记信息", "keep the enterprise registry"),
             Operation::FileRefundClaim => ("申报出口退税", "file export tax refund claims"),
             Operation::ViewRefundClaims => ("查看出口退税申报", "see export tax refund claims"),
+            Operation::PayExportRefund => ("登记出口退税退付", "record export tax refunds paid"),
             Operation::RecordFunds => ("录入银行收付款", "record bank receipts and payments"),
             Operation::ReconcilePayments => ("核对银行缴款", "reconcile bank payments"),
             Operation::ViewForexMatch => ("查看外汇核对结果", "see the foreign-exchange match"),
@@ -963,7 +971,7 @@ fn declaration_row(
                 is_agency(agency, COMMERCE) || is_agency(agency, NDRC)
             }
             Operation::ManageRegistry => is_agency(agency, MARKET_REGULATION),
-            Operation::ViewRefundClaims => is_agency(agency, TAX),
+            Operation::ViewRefundClaims | Operation::PayExportRefund => is_agency(agency, TAX),
             Operation::RecordFunds
             | Operation::RegisterGuarantee
             | Operation::ViewGuarantees

@@ -16,6 +16,11 @@
 //!   kind `tariff_quota`: the items naming one ([`eport::quota_needs`]) are checked and reserved
 //!   with the licences; the commerce agency or the development-and-reform commission issues
 //!   them, each for the commodities whose quota it allocates (`QuotaCommodity::agency`).
+//! - **Withdrawal** ([`EportService::withdraw_licence`]): the issuing agency withdraws a licence
+//!   with a reason and a time, under the same access rule as issuing; the store decides it on the
+//!   licence as it stands in its writer (only the issuer, once). From then on a filing naming
+//!   it is refused (`licence_withdrawn` on `licence_no`) and a declaration filed before on it
+//!   cannot be released (the write-off is refused in the release's transaction, 409).
 //! - **Access** ([`crate::authorize`], deny by default): the commerce agency issues licences and
 //!   reads its ledger; an enterprise reads its own licences; the market-regulation agency keeps
 //!   the registry.
@@ -53,6 +58,21 @@ pub struct LicenceRequest {
     pub valid_to: NaiveDate,
 }
 
+/// A licence's withdrawal, as its issuing agency sends it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalRequest {
+    /// Why (1 to 500 characters).
+    pub reason: String,
+    /// When the agency withdrew it (RFC 3339); now when absent. Not in the future.
+    #[serde(default)]
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// A withdrawal's time may be at most this far ahead of customs' clock (the agencies' clocks
+/// drift a little).
+pub const WITHDRAWAL_CLOCK_SKEW_SECONDS: i64 = 300;
+
 /// A licence with what has been reserved, written off and what remains.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LicenceView {
@@ -61,11 +81,15 @@ pub struct LicenceView {
     pub reserved: Decimal,
     pub written_off: Decimal,
     pub remaining: Decimal,
+    /// The issuer's withdrawal, once withdrawn: nothing more is filed or released on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<eport::Withdrawal>,
 }
 
 impl From<Standing> for LicenceView {
     fn from(s: Standing) -> Self {
         LicenceView {
+            withdrawn: s.withdrawn.clone(),
             remaining: s.remaining(),
             reserved: s.reserved,
             written_off: s.written_off,
@@ -81,6 +105,16 @@ pub struct RegistryRequest {
     pub name: String,
     /// `active` or `deregistered`.
     pub status: RegistryStatus,
+}
+
+/// Whether two agency names are the same agency (`commerce` and `MOFCOM`).
+fn same_agency(a: &str, b: &str) -> bool {
+    use crate::access::{COMMERCE, NDRC};
+    let of = |names: &[&str], x: &str| names.iter().any(|n| x.eq_ignore_ascii_case(n));
+    a.eq_ignore_ascii_case(b)
+        || [COMMERCE, NDRC]
+            .iter()
+            .any(|names| of(names, a) && of(names, b))
 }
 
 /// The date in China (UTC+8): the day licences must be valid on.
@@ -194,6 +228,51 @@ impl EportService<'_> {
         self.may_issue(agency, &licence)?;
         Ok(ledgers
             .issue_licence(licence, &allowed.audit_actor(), self.core.now())?
+            .into())
+    }
+
+    /// Withdraw a licence (its issuing agency: the access rule of issuing, and the store checks
+    /// the issuer on the licence in its writer). 404 for an unknown licence, 403 for another
+    /// agency's, 409 when withdrawn already, 422 for a bad reason or a time in the future.
+    pub fn withdraw_licence(
+        &self,
+        by: &Principal,
+        licence_no: &str,
+        req: WithdrawalRequest,
+    ) -> Result<LicenceView, AppError> {
+        let allowed = self.core.authorize(
+            by,
+            (Operation::IssueLicence, Resource::Eport { holder: None }),
+        )?;
+        let ledgers = self.eport_ledgers()?;
+        let agency = allowed.agency()?;
+        let now = self.core.now();
+        let withdrawn_at = req.withdrawn_at.unwrap_or(now);
+        if withdrawn_at > now + chrono::Duration::seconds(WITHDRAWAL_CLOCK_SKEW_SECONDS) {
+            return Err(AppError::invalid(
+                "withdrawn_at",
+                "withdrawn_in_future",
+                format!("撤销时间 {} 晚于当前时间", withdrawn_at.to_rfc3339()),
+                format!(
+                    "withdrawn_at {} is in the future",
+                    withdrawn_at.to_rfc3339()
+                ),
+            ));
+        }
+        // The issuer is recorded under the name its user had (`commerce`, `mofcom`): any user
+        // of that same agency withdraws as it; any other agency is refused by the store.
+        let issuer = ledgers.licence(licence_no)?.map(|s| s.licence.issued_by);
+        let withdrawn_by = match issuer {
+            Some(i) if same_agency(&i, agency) => i,
+            _ => agency.to_ascii_lowercase(),
+        };
+        let w = eport::Withdrawal {
+            reason: req.reason,
+            withdrawn_at,
+            withdrawn_by,
+        };
+        Ok(ledgers
+            .withdraw_licence(licence_no, w, &allowed.audit_actor(), now)?
             .into())
     }
 

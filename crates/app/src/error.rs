@@ -203,6 +203,37 @@ pub fn case_refused(r: store::cases::CaseRefusal) -> AppError {
     }
 }
 
+/// A refusal of the E-Port ledgers inside a write (docs/EPORT.md): an unknown licence or claim
+/// 404, another agency's licence 403, bad input 422 with its field, anything else a conflict
+/// with the ledger's state (409: withdrawn already, a release on a withdrawn licence, paid
+/// already, a change of a declaration whose refund was paid).
+pub fn eport_refused(r: store::eport::EportRefusal) -> AppError {
+    match r.code {
+        "licence_not_found" | "refund_claim_not_found" => AppError::NotFound(r.message_en),
+        "not_issuer" => AppError::Forbidden(Denied {
+            code: r.code,
+            message_en: r.message_en,
+            message_zh: r.message_zh,
+        }),
+        "bad_reason"
+        | "amount_not_positive"
+        | "bad_bank_reference"
+        | "paid_before_claim"
+        | "paid_in_future"
+        | "refund_over_ceiling" => AppError::Invalid(vec![FieldProblem::new(
+            &r.field,
+            r.code,
+            r.message_zh,
+            r.message_en,
+        )]),
+        code => AppError::Conflict {
+            code,
+            message_en: r.message_en,
+            message_zh: r.message_zh,
+        },
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -237,6 +268,7 @@ impl From<StoreError> for AppError {
             StoreError::Guarantee(r) => guarantee_refused(r),
             StoreError::Authority(r) => authority_refused(r),
             StoreError::Case(r) | StoreError::Registration(r) => case_refused(r),
+            StoreError::Eport(r) => eport_refused(r),
             e @ (StoreError::SerialExhausted(_)
             | StoreError::Corrupt(_)
             | StoreError::Backend(_)) => AppError::Internal(e.to_string()),

@@ -21,9 +21,17 @@
 //!   converted to fen when it was recorded, at the customs rate the tax engine would pick for a
 //!   declaration of the value date.
 //! - **Classes** by [`eport::forex::FOREX_POLICY`].
+//! - **Refund paid** ([`FinanceService::pay_refund`]): the tax agency records its payment of a
+//!   verified claim (amount in fen, the day paid, the bank reference). The store decides it on
+//!   the claim in its writer: once, and at most the claim's ceiling, its customs FOB value
+//!   times the VAT rate of the claimed commodity ([`eport::refund::refund_ceiling_fen`]; the
+//!   refund rates per commodity are not modelled, and a refund rate is never above the levy
+//!   rate). A declaration whose refund was paid is not amended or cancelled (the step's own
+//!   transaction refuses it, `refund_paid`).
 //! - **Access** ([`crate::authorize`]): an enterprise files and follows its own claims and
-//!   reads its own match; the tax agency reads every verified claim; bank users record
-//!   receipts and payments and read their own; the foreign-exchange agency reads the report.
+//!   reads its own match; the tax agency reads every verified claim and records refunds paid;
+//!   bank users record receipts and payments and read their own; the foreign-exchange agency
+//!   reads the report.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clearance::Status;
@@ -36,7 +44,9 @@ use eport::forex::{
 };
 /// The claim as an enterprise files it (re-exported for the HTTP edge).
 pub use eport::refund::ClaimRequest;
-use eport::refund::{check_claim, ExportRecord, ExportRecordItem, RefundClaim};
+use eport::refund::{
+    check_claim, refund_ceiling_fen, ExportRecord, ExportRecordItem, RefundClaim, RefundPayment,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use store::finance::FinanceStore;
@@ -73,6 +83,22 @@ pub struct BankRecordRequest {
     #[serde(default)]
     pub declaration_no: Option<DeclarationNo>,
 }
+
+/// The tax agency's payment of a verified refund claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPaidRequest {
+    /// In yuan, as fen: above zero, at most the claim's ceiling.
+    pub amount_fen: Fen,
+    /// The day it was paid (not before the claim was verified, not after today; China dates).
+    pub paid_on: NaiveDate,
+    /// The treasury's or bank's reference of the transfer (1 to 64 visible characters).
+    pub bank_reference: String,
+}
+
+/// The VAT rate a claim's ceiling is taken at when the tariff has no line for its commodity on
+/// the claim's day: the standard rate, the highest there is.
+pub const STANDARD_VAT_RATE: Decimal = Decimal::from_parts(13, 0, 0, false, 2);
 
 /// A matching period, both days included (China dates).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +313,59 @@ impl FinanceService<'_> {
             ),
         )?;
         Ok(self.finance()?.refund_claims(CLAIMS_LIST_DEFAULT)?)
+    }
+
+    /// The most the refund of a claim may be: its customs FOB value times the VAT rate of its
+    /// commodity on the day it was verified (docs/EPORT.md "Refund paid").
+    pub fn refund_ceiling(&self, c: &RefundClaim) -> Fen {
+        let rate = self
+            .core
+            .refdata
+            .tariff_line(c.hs_code, china_day(c.claimed_at))
+            .map_or(STANDARD_VAT_RATE, |l| l.vat_rate);
+        refund_ceiling_fen(c.customs_fob_value_fen, rate)
+    }
+
+    /// Record the payment of the verified claim on item `item_no` of `declaration_no` (the tax
+    /// agency). 404 without such a claim; 409 when it was paid already (even by a racing
+    /// request); 422 with the field for an amount above the ceiling or not above zero, a bad
+    /// bank reference, a day before the claim or after today.
+    pub fn pay_refund(
+        &self,
+        by: &Principal,
+        declaration_no: DeclarationNo,
+        item_no: u32,
+        req: RefundPaidRequest,
+    ) -> Result<RefundClaim, AppError> {
+        let allowed = self.core.authorize(
+            by,
+            (Operation::PayExportRefund, Resource::Eport { holder: None }),
+        )?;
+        let ledger = self.finance()?;
+        let agency = allowed.agency()?.to_ascii_lowercase();
+        // The ceiling is the claim's, read here (a claim never changes but by its payment);
+        // the store decides the rest on the claim in its writer.
+        let ceiling_fen = ledger
+            .refund_claims_on(&declaration_no)?
+            .iter()
+            .find(|c| c.item_no == item_no)
+            .map_or(Fen::ZERO, |c| self.refund_ceiling(c));
+        let now = self.core.now();
+        let payment = RefundPayment {
+            amount_fen: req.amount_fen,
+            paid_on: req.paid_on,
+            bank_reference: req.bank_reference,
+            paid_by: agency,
+            recorded_at: now,
+            ceiling_fen,
+        };
+        Ok(ledger.pay_refund(store::finance::RefundPaymentWrite {
+            declaration_no,
+            item_no,
+            payment,
+            actor: allowed.audit_actor(),
+            now,
+        })?)
     }
 
     // -----------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The agencies' own records reaching customs over the exchange (docs/EXCHANGE.md "The reverse
-//! direction"): a licence issued (`licence_issued.v1`), a registry entry (`registry_updated.v1`),
-//! a bank's receipt or payment (`bank_record.v1`), each a signed message applied once.
+//! direction"): a licence issued (`licence_issued.v1`) or withdrawn (`licence_withdrawn.v1`), a
+//! registry entry (`registry_updated.v1`), a bank's receipt or payment (`bank_record.v1`), an
+//! export tax refund paid (`refund_paid.v1`), each a signed message applied once.
 //!
 //! - **Verified first**: only a message whose signature checks against the agencies' key ring
 //!   (each key bound to its agency, `exchange::KeyRing`) reaches this desk; on the HTTP channel
@@ -8,9 +9,10 @@
 //!   `exchange::Receiver` of customs' consumer, which calls [`InboundService::apply_verified`].
 //! - **As the sending agency**: the sender is mapped to a real agency user ([`sender_code`],
 //!   [`InboundService::sender_principal`]) and the message applied through the same use case and
-//!   authorization as the HTTP API (`eport_desk::issue_licence`, `put_registry`,
-//!   `finance::record_bank_record`): a licence signed by the tax agency is refused by the same
-//!   rule that refuses a tax user's `POST`.
+//!   authorization as the HTTP API (`eport_desk::issue_licence`, `withdraw_licence`,
+//!   `put_registry`, `finance::record_bank_record`, `pay_refund`): a licence signed by the tax
+//!   agency is refused by the same rule that refuses a tax user's `POST`, a withdrawal by
+//!   another agency than the issuer by the store's rule that refuses it over HTTP.
 //! - **Once**: the use case's write carries the message (`store::inbound::carrying`), so the
 //!   store records its id in the same savepoint as the effect (`exchange_inbound`); an id seen
 //!   before changes nothing and is a duplicate. A message the use case refuses (invalid, not
@@ -19,15 +21,18 @@
 
 use exchange::apply::{check_envelope, Verified};
 use exchange::batch::BatchCache;
-use exchange::message::{Agency, BankRecordV1, LicenceIssuedV1, Payload, RegistryUpdatedV1};
+use exchange::message::{
+    Agency, BankRecordV1, LicenceIssuedV1, LicenceWithdrawnV1, Payload, RefundPaidV1,
+    RegistryUpdatedV1,
+};
 use exchange::sign::KeyRing;
 use serde::Serialize;
 use store::inbound::{InboundRefusal, InboundRow, InboundTag};
 
 use crate::access::{Operation, Principal, Resource};
-use crate::eport_desk::{EportService, LicenceRequest, RegistryRequest};
+use crate::eport_desk::{EportService, LicenceRequest, RegistryRequest, WithdrawalRequest};
 use crate::error::{AppError, FieldProblem};
-use crate::finance::{BankRecordRequest, FinanceService};
+use crate::finance::{BankRecordRequest, FinanceService, RefundPaidRequest};
 use crate::kernel::Core;
 
 /// At most this many messages in one `POST /api/exchange/inbound`.
@@ -166,6 +171,12 @@ fn problems_of(e: &AppError) -> Vec<FieldProblem> {
             message_zh,
             message_en,
         } => problem("", code, message_zh.clone(), message_en.clone()),
+        AppError::NotFound(what) => problem(
+            "",
+            "not_found",
+            format!("不存在：{what}"),
+            format!("not found: {what}"),
+        ),
         AppError::Refused(r) => problem(
             "",
             r.code(),
@@ -396,6 +407,8 @@ impl InboundService<'_> {
                 Payload::LicenceIssuedV1(p) => self.issue_licence(by, p),
                 Payload::RegistryUpdatedV1(p) => self.put_registry(by, p),
                 Payload::BankRecordV1(p) => self.record_bank_record(by, p),
+                Payload::LicenceWithdrawnV1(p) => self.withdraw_licence(by, p),
+                Payload::RefundPaidV1(p) => self.pay_refund(by, p),
                 _ => {
                     let kind = v.envelope().kind.to_string();
                     Err(AppError::invalid(
@@ -498,6 +511,29 @@ impl InboundService<'_> {
             declaration_no: p.declaration_no,
         };
         self.finance.record_bank_record(by, req).map(|_| ())
+    }
+}
+
+impl InboundService<'_> {
+    fn withdraw_licence(&self, by: &Principal, p: LicenceWithdrawnV1) -> Result<(), AppError> {
+        let req = WithdrawalRequest {
+            reason: p.reason,
+            withdrawn_at: Some(p.withdrawn_at),
+        };
+        self.eport
+            .withdraw_licence(by, &p.licence_no, req)
+            .map(|_| ())
+    }
+
+    fn pay_refund(&self, by: &Principal, p: RefundPaidV1) -> Result<(), AppError> {
+        let req = RefundPaidRequest {
+            amount_fen: p.amount_fen,
+            paid_on: p.paid_on,
+            bank_reference: p.bank_reference,
+        };
+        self.finance
+            .pay_refund(by, p.declaration_no, p.item_no, req)
+            .map(|_| ())
     }
 }
 

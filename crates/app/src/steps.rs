@@ -234,6 +234,18 @@ impl StepService<'_> {
                     message_zh: format!("{} 为失信企业，不适用担保放行", header.declarant),
                 });
             }
+            // A declaration whose export tax refund was paid is not amended or cancelled
+            // (docs/EPORT.md "Refund paid"): said here, before the lifecycle, so that the
+            // answer names the payment; the store checks it again in the step's transaction.
+            if matches!(
+                step,
+                Step::RequestAmendment { .. }
+                    | Step::RequestCancellation { .. }
+                    | Step::ApproveRequest { .. }
+                    | Step::Correct { .. }
+            ) {
+                self.no_paid_refund(&d)?;
+            }
             let actor = self.actor_for(&allowed, op, &header)?;
             let now = self.core.now();
             // Versions and refunds (issue 14): decided here, with the version built from the
@@ -838,6 +850,15 @@ impl StepService<'_> {
         let events = decide(&d.state, &Command { actor, action }, self.core.now())
             .map_err(AppError::Refused)?;
         Ok(self.write(allowed, d, None, events)?)
+    }
+
+    /// Refuse a change of a declaration whose export tax refund was paid (409 `refund_paid`,
+    /// naming the payment).
+    fn no_paid_refund(&self, d: &StoredDeclaration) -> Result<(), AppError> {
+        let (Some(no), Some(f)) = (d.state.declaration_no, self.core.store.finance_store()) else {
+            return Ok(());
+        };
+        Ok(store::finance::check_change(&f.refund_claims_on(&no)?)?)
     }
 
     /// The step's one write: each feature's contribution, then the store. Only with the proof

@@ -444,7 +444,7 @@ fn eport_matrix() {
             // grains and cotton (the service refuses it a licence or another agency's quota).
             "ndrc" => &[IssueLicence, ViewLicences],
             "market_regulation" => &[ManageRegistry],
-            "tax" | "SAT" => &[ViewRefundClaims],
+            "tax" | "SAT" => &[ViewRefundClaims, PayExportRefund],
             "bank" => &[
                 RecordFunds,
                 RegisterGuarantee,

@@ -479,3 +479,200 @@ fn demo_seeds_refund_claims_and_bank_records() {
         .unwrap();
     assert_eq!(mine.matched.class, EnterpriseClass::B);
 }
+
+/// The issuing agency withdraws a licence (docs/EPORT.md "Licence withdrawal"): only the
+/// issuer (any user of it), once; a filing naming it is then rejected on `licence_no`, and a
+/// declaration filed on it before is not released (409 from the release's transaction).
+#[test]
+fn a_withdrawn_licence_refuses_filings_and_releases() {
+    use app::eport_desk::WithdrawalRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path());
+    svc.eport()
+        .issue_licence(&agency("commerce"), licence("AIL-WD-1", SH, "5"))
+        .unwrap();
+    let f = svc
+        .filing()
+        .submit(&enterprise(SH), "wd-1", &cars(SH, Some("AIL-WD-1"), 2))
+        .unwrap();
+    let key = DeclarationKey::Id(f.id);
+    let mut status = f.status;
+    if status == Status::AwaitingAssessment {
+        status = svc
+            .steps()
+            .step(&officer(), key, Step::Assess)
+            .unwrap()
+            .status;
+    }
+    for n in svc.steps().get(&enterprise(SH), key).unwrap().notices {
+        if n.paid_at.is_none() {
+            status = pay(&svc, &enterprise(SH), &n.notice_no);
+        }
+    }
+    assert_eq!(status, Status::Paid);
+
+    let why = |reason: &str| WithdrawalRequest {
+        reason: reason.into(),
+        withdrawn_at: None,
+    };
+    let withdraw = |by: &Principal, no: &str, req| svc.eport().withdraw_licence(by, no, req);
+    for by in [
+        enterprise(SH),
+        agency("tax"),
+        agency("market_regulation"),
+        officer(),
+    ] {
+        assert!(
+            matches!(
+                withdraw(&by, "AIL-WD-1", why("x")),
+                Err(AppError::Forbidden(_))
+            ),
+            "{by:?}"
+        );
+    }
+    assert!(matches!(
+        withdraw(&agency("ndrc"), "AIL-WD-1", why("x")),
+        Err(AppError::Forbidden(d)) if d.code == "not_issuer"
+    ));
+    assert!(matches!(
+        withdraw(&agency("commerce"), "AIL-404", why("x")),
+        Err(AppError::NotFound(_))
+    ));
+    let ahead = WithdrawalRequest {
+        reason: "x".into(),
+        withdrawn_at: Some(Utc.with_ymd_and_hms(2025, 3, 10, 3, 0, 0).unwrap()),
+    };
+    assert!(matches!(
+        withdraw(&agency("commerce"), "AIL-WD-1", ahead),
+        Err(AppError::Invalid(p)) if p[0].field == "withdrawn_at"
+    ));
+    assert!(matches!(
+        withdraw(&agency("commerce"), "AIL-WD-1", why("")),
+        Err(AppError::Invalid(p)) if p[0].field == "reason"
+    ));
+    // The same agency under its other name withdraws it.
+    let v = withdraw(&agency("MOFCOM"), "AIL-WD-1", why("obtained by fraud")).unwrap();
+    assert_eq!(v.withdrawn.as_ref().unwrap().withdrawn_by, "commerce");
+    assert_eq!((v.reserved, v.written_off), (q("2"), q("0")));
+    assert!(matches!(
+        withdraw(&agency("commerce"), "AIL-WD-1", why("again")),
+        Err(AppError::Conflict {
+            code: "licence_already_withdrawn",
+            ..
+        })
+    ));
+
+    let e = svc
+        .filing()
+        .submit(&enterprise(SH), "wd-2", &cars(SH, Some("AIL-WD-1"), 1))
+        .unwrap_err();
+    assert_eq!(
+        reasons(&e),
+        [("licence_no".into(), "licence_withdrawn".into())]
+    );
+    let e = svc
+        .steps()
+        .step(&officer(), key, Step::Release)
+        .unwrap_err();
+    assert!(
+        matches!(&e, AppError::Conflict { code: "licence_withdrawn", message_zh, .. } if message_zh.contains("不能放行")),
+        "{e:?}"
+    );
+    assert_eq!(
+        svc.steps().get(&enterprise(SH), key).unwrap().state.status,
+        Status::Paid
+    );
+    assert!(svc.store().verify_audit().unwrap().is_intact());
+}
+
+/// The tax agency pays a demo claim once (docs/EPORT.md "Refund paid"); nobody else may; the
+/// declaration is then not amended or cancelled (409 `refund_paid`).
+#[test]
+fn a_paid_refund_is_paid_once_and_binds_the_declaration() {
+    use app::finance::RefundPaidRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+    let desk =
+        app::cargo_desk::CargoDesk::open(store.clone(), app::cargo_desk::CargoPolicy::default())
+            .unwrap();
+    let svc = Clearance::new(
+        store,
+        Arc::new(refdata::RefData::embedded().unwrap()),
+        Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2025, 3, 10, 2, 0, 0).unwrap(),
+        )),
+    )
+    .with_lane_policy(Box::new(clearance::DefaultLanePolicy))
+    .with_eport()
+    .with_registry(Box::new(app::demo::registry()))
+    .with_cargo(Arc::new(desk));
+    app::demo::load(&svc, 50).unwrap();
+    let login = |l: &str| {
+        svc.users()
+            .login(l, app::demo::DEMO_PASSWORD)
+            .unwrap()
+            .principal
+    };
+    let sat = login("sat");
+    let claim = svc.finance().verified_refund_claims(&sat).unwrap()[0].clone();
+    let ceiling = svc.finance().refund_ceiling(&claim);
+    assert!(ceiling.0 > 0 && ceiling < claim.customs_fob_value_fen);
+    let req = |amount: i64, reference: &str| RefundPaidRequest {
+        amount_fen: domain::money::Fen(amount),
+        paid_on: NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+        bank_reference: reference.into(),
+    };
+    let pay_refund = |by: &Principal, r| {
+        svc.finance()
+            .pay_refund(by, claim.declaration_no, claim.item_no, r)
+    };
+    for by in ["safe", "bank-boc", "mofcom", "ent-sz"] {
+        assert!(
+            matches!(
+                pay_refund(&login(by), req(100, "T-0")),
+                Err(AppError::Forbidden(_))
+            ),
+            "{by}"
+        );
+    }
+    assert!(matches!(
+        pay_refund(&sat, req(ceiling.0 + 1, "T-1")),
+        Err(AppError::Invalid(p)) if p[0].field == "amount_fen" && p[0].code == "refund_over_ceiling"
+    ));
+    assert!(matches!(
+        svc.finance()
+            .pay_refund(&sat, claim.declaration_no, 99, req(100, "T-1")),
+        Err(AppError::NotFound(_))
+    ));
+    let paid = pay_refund(&sat, req(ceiling.0, "TR-APP-1")).unwrap();
+    assert_eq!(paid.status, eport::refund::ClaimStatus::Paid);
+    assert!(matches!(
+        pay_refund(&sat, req(1, "TR-APP-2")),
+        Err(AppError::Conflict {
+            code: "refund_already_paid",
+            ..
+        })
+    ));
+
+    let key = DeclarationKey::DeclarationNo(claim.declaration_no);
+    let sz = login("ent-sz");
+    for step in [
+        Step::RequestAmendment {
+            reason: "quantity".into(),
+            changes: vec![clearance::FieldChange {
+                field: "items[0].declared_quantity".into(),
+                value: "1".into(),
+            }],
+        },
+        Step::RequestCancellation {
+            reason: "goods returned".into(),
+        },
+    ] {
+        let e = svc.steps().step(&sz, key, step).unwrap_err();
+        assert!(
+            matches!(&e, AppError::Conflict { code: "refund_paid", message_en, .. } if message_en.contains("TR-APP-1")),
+            "{e:?}"
+        );
+    }
+    assert!(svc.store().verify_audit().unwrap().is_intact());
+}

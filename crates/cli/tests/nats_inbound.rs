@@ -7,7 +7,10 @@
 //!   `jinguan serve --nats --agency-keys` applies them, is killed with SIGKILL in the middle of
 //!   the stream and started again: every record is in customs exactly once (licences, bank
 //!   records and `exchange_inbound` counted), a tampered message is refused and never applied,
-//!   and a licence signed by the tax agency is refused (recorded) and never applied.
+//!   and a licence signed by the tax agency is refused (recorded) and never applied. Then the
+//!   commerce agency's `licence_withdrawn.v1` goes the same way and binds: a car import naming
+//!   the withdrawn licence is refused on `licence_no` (`licence_withdrawn`). (The tax agency's
+//!   `refund_paid.v1` and its binding are carried in `agency_http_inbound.rs`.)
 //! - Over HTTP (no bus needed): `POST /api/exchange/inbound` applies a signed envelope once
 //!   (the same envelope again is a duplicate), refuses a tampered one, one of another agency
 //!   than the signed-in one, a TAX-signed licence, an invalid licence (recorded: a duplicate
@@ -680,6 +683,61 @@ fn records_over_the_bus_apply_exactly_once_across_a_customs_crash() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    // A withdrawal over the bus binds the next filing naming the licence.
+    post_record(
+        &client,
+        &commerce,
+        "licence_withdrawn.v1",
+        json!({"licence_no": "BUS-L-0", "reason": "export rights revoked", "withdrawn_at": Utc::now()}),
+    );
+    let start = Instant::now();
+    while count(
+        &db(&data),
+        "SELECT count(*) FROM exchange_inbound WHERE kind = 'licence_withdrawn.v1' AND outcome = 'applied'",
+    ) != 1
+    {
+        assert!(start.elapsed() < GUARD, "hang guard: the withdrawal is not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ent = login(&client, &customs.base, "ent-sh");
+    let mut cars: Value = serde_json::from_str(app::demo::IMPORT_TEMPLATE).unwrap();
+    cars["bill_no"] = Value::Null;
+    cars["licence_no"] = "BUS-L-0".into();
+    let item = cars["items"][0].as_object_mut().unwrap();
+    item.remove("second_quantity");
+    item.remove("second_unit");
+    for (k, val) in [
+        ("commodity_code", "8703234190"),
+        ("name", "小轿车"),
+        ("specification", "1.5升<排气量≤2升|5座|品牌X|型号X2"),
+        ("declared_unit", "003"),
+        ("first_unit", "003"),
+        ("declared_quantity", "1"),
+        ("first_quantity", "1"),
+        ("unit_price", "20000.0000"),
+        ("total_price", "20000.00"),
+    ] {
+        item.insert(k.into(), val.into());
+    }
+    let r = client
+        .post(format!("{}/api/declarations", customs.base))
+        .bearer_auth(&ent)
+        .header("content-type", "application/json")
+        .header("client-seq-no", "bus-withdrawn-1")
+        .body(cars.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let v: Value = r.json().unwrap();
+    assert!(
+        v["error"]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["field"] == "licence_no" && p["code"] == "licence_withdrawn"),
+        "{v}"
+    );
+
     drop((commerce, bank, customs));
     rt.block_on(async {
         let js = async_nats::jetstream::new(async_nats::connect(url.as_str()).await.unwrap());

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use exchange::message::{
-    encode_payload, to_millis, Agency, BankRecordV1, Kind, LicenceIssuedV1, MessageType,
-    RegistryUpdatedV1,
+    encode_payload, to_millis, Agency, BankRecordV1, Kind, LicenceIssuedV1, LicenceWithdrawnV1,
+    MessageType, RefundPaidV1, RegistryUpdatedV1,
 };
 use exchange::outbox::{envelopes_of, Outbox, OutboxCounts, OutboxError, OutboxRecord};
 use exchange::sign::SigningKey;
@@ -204,6 +204,15 @@ impl Outbox for AgencyOutbox {
     }
 }
 
+/// The kinds an agency sends customs, as `POST /records` takes them.
+pub const INBOUND_KINDS: [&str; 5] = [
+    LicenceIssuedV1::KIND,
+    LicenceWithdrawnV1::KIND,
+    RegistryUpdatedV1::KIND,
+    BankRecordV1::KIND,
+    RefundPaidV1::KIND,
+];
+
 /// One problem with a `POST /records` body: `(field, code, message_zh, message_en)`.
 pub type RecordProblem = (String, String, String, String);
 
@@ -240,12 +249,18 @@ pub fn record(body: &RecordBody) -> Result<(Kind, Vec<u8>), Vec<RecordProblem>> 
         LicenceIssuedV1::KIND => typed::<LicenceIssuedV1>(&body.payload),
         RegistryUpdatedV1::KIND => typed::<RegistryUpdatedV1>(&body.payload),
         BankRecordV1::KIND => typed::<BankRecordV1>(&body.payload),
+        LicenceWithdrawnV1::KIND => typed::<LicenceWithdrawnV1>(&body.payload),
+        RefundPaidV1::KIND => typed::<RefundPaidV1>(&body.payload),
         other => Err(vec![(
             "kind".to_owned(),
             "unsupported_kind".to_owned(),
-            format!("海关不接收 {other} 报文：可发送 licence_issued.v1、registry_updated.v1、bank_record.v1"),
             format!(
-                "customs does not apply {other}: send licence_issued.v1, registry_updated.v1 or bank_record.v1"
+                "海关不接收 {other} 报文：可发送 {}",
+                INBOUND_KINDS.join("、")
+            ),
+            format!(
+                "customs does not apply {other}: send one of {}",
+                INBOUND_KINDS.join(", ")
             ),
         )]),
     }
@@ -410,6 +425,31 @@ mod tests {
         );
         let bad_uscc = serde_json::json!({"name": "x", "status": "active", "uscc": "nope"});
         assert!(record(&body("registry_updated.v1", bad_uscc)).is_err());
+    }
+
+    #[test]
+    fn withdrawals_and_refunds_paid_are_records_too() {
+        let w = serde_json::json!({
+            "licence_no": "L-1", "reason": "revoked", "withdrawn_at": "2026-06-01T02:00:00Z",
+        });
+        let (kind, bytes) = record(&body("licence_withdrawn.v1", w)).unwrap();
+        assert_eq!(kind.as_str(), "licence_withdrawn.v1");
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"licence_no":"L-1","reason":"revoked","withdrawn_at":"2026-06-01T02:00:00Z"}"#
+        );
+        let paid = serde_json::json!({
+            "declaration_no": "530420250000000045", "item_no": 1, "amount_fen": 100,
+            "paid_on": "2026-06-09", "bank_reference": "TR-1",
+        });
+        let (kind, _) = record(&body("refund_paid.v1", paid)).unwrap();
+        assert_eq!(kind.as_str(), "refund_paid.v1");
+        let no_item = serde_json::json!({
+            "declaration_no": "530420250000000045", "amount_fen": 100,
+            "paid_on": "2026-06-09", "bank_reference": "TR-1",
+        });
+        let p = record(&body("refund_paid.v1", no_item)).unwrap_err();
+        assert_eq!(p[0].1, "bad_payload");
     }
 
     #[test]

@@ -35,8 +35,8 @@ pub use batch::{BatchCache, BatchProof};
 pub use feed::{FeedCursor, FeedPage, FeedReader};
 pub use message::{
     encode_payload, Agency, BankRecordV1, DeclarationReleasedV1, DutyPaidV1, DutyRefundedV1,
-    Envelope, ExportClosedV1, GuaranteeEnforcedV1, Kind, LicenceIssuedV1, LicenceWrittenOffV1,
-    MessageId, MessageType, Payload, RegistryUpdatedV1,
+    Envelope, ExportClosedV1, GuaranteeEnforcedV1, Kind, LicenceIssuedV1, LicenceWithdrawnV1,
+    LicenceWrittenOffV1, MessageId, MessageType, Payload, RefundPaidV1, RegistryUpdatedV1,
 };
 pub use outbox::{MemoryOutbox, Outbox, OutboxCounts, OutboxRecord};
 pub use sign::{Algorithm, KeyId, KeyRing, PublicKey, SigningKey, Validity, VerifyError};

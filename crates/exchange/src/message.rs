@@ -431,6 +431,44 @@ impl MessageType for BankRecordV1 {
     const KIND: &'static str = "bank_record.v1";
 }
 
+/// The issuing agency withdrew a licence or a tariff-quota certificate (撤销许可证). To:
+/// CUSTOMS. What the licence desk's `POST /api/eport/licences/{licence_no}/withdrawal` takes;
+/// the sender must be the licence's issuer. From then on no filing may name it and no
+/// declaration filed on it is released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceWithdrawnV1 {
+    pub licence_no: String,
+    /// Why, in the agency's words (1 to 500 characters).
+    pub reason: String,
+    /// When the agency withdrew it.
+    pub withdrawn_at: DateTime<Utc>,
+}
+
+impl MessageType for LicenceWithdrawnV1 {
+    const KIND: &'static str = "licence_withdrawn.v1";
+}
+
+/// The tax agency paid the export tax refund of a verified claim (退税款已退付). To: CUSTOMS.
+/// What `POST /api/eport/refund-claims/{declaration_no}/{item_no}/payment` takes. A claim is
+/// paid once; the declaration is not amended or cancelled afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPaidV1 {
+    pub declaration_no: DeclarationNo,
+    /// 1-based item number of the claim.
+    pub item_no: u32,
+    /// In yuan, as fen.
+    pub amount_fen: Fen,
+    pub paid_on: chrono::NaiveDate,
+    /// The treasury's or bank's reference of the transfer.
+    pub bank_reference: String,
+}
+
+impl MessageType for RefundPaidV1 {
+    const KIND: &'static str = "refund_paid.v1";
+}
+
 /// The payloads this build knows, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
@@ -444,6 +482,8 @@ pub enum Payload {
     LicenceIssuedV1(LicenceIssuedV1),
     RegistryUpdatedV1(RegistryUpdatedV1),
     BankRecordV1(BankRecordV1),
+    LicenceWithdrawnV1(LicenceWithdrawnV1),
+    RefundPaidV1(RefundPaidV1),
 }
 
 /// The canonical payload bytes of a typed message: compact JSON, fields in the order the
@@ -480,6 +520,8 @@ impl Payload {
             LicenceIssuedV1::KIND => Payload::LicenceIssuedV1(decode(bytes)?),
             RegistryUpdatedV1::KIND => Payload::RegistryUpdatedV1(decode(bytes)?),
             BankRecordV1::KIND => Payload::BankRecordV1(decode(bytes)?),
+            LicenceWithdrawnV1::KIND => Payload::LicenceWithdrawnV1(decode(bytes)?),
+            RefundPaidV1::KIND => Payload::RefundPaidV1(decode(bytes)?),
             other => return Err(MessageError::UnknownKind(other.to_owned())),
         })
     }

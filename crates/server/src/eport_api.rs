@@ -1,7 +1,8 @@
 //! The HTTP endpoints of the E-Port ledgers (docs/EPORT.md "API"): the commerce agency issues
 //! licences and reads its ledger with what remains (it and the development-and-reform
 //! commission issue tariff-quota certificates, each for its commodities); an enterprise reads its own licences; the
-//! market-regulation agency keeps the enterprise registry. Authentication here; authorization
+//! market-regulation agency keeps the enterprise registry; the issuing agency withdraws a
+//! licence. Authentication here; authorization
 //! in the service (`app::authorize`), deny by default.
 
 use axum::body::Bytes;
@@ -9,7 +10,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use domain::codes::Uscc;
 use serde::Deserialize;
@@ -21,6 +22,10 @@ pub(crate) fn routes() -> Router<Svc> {
     Router::new()
         .route("/api/eport/licences", get(issued).post(issue))
         .route("/api/eport/my-licences", get(mine))
+        .route(
+            "/api/eport/licences/{licence_no}/withdrawal",
+            post(withdraw),
+        )
         .route("/api/eport/registry/{uscc}", put(put_registry))
 }
 
@@ -54,6 +59,20 @@ pub(crate) struct LicenceBody {
     valid_to: String,
 }
 
+/// A licence's withdrawal by its issuing agency (the body is read as
+/// `app::eport_desk::WithdrawalRequest`).
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WithdrawalBody {
+    /// Why (1 to 500 characters).
+    #[schema(example = "holder's import rights revoked")]
+    reason: String,
+    /// When the agency withdrew it (RFC 3339); now when absent; not in the future.
+    #[schema(example = "2025-06-01T08:00:00+08:00")]
+    withdrawn_at: Option<String>,
+}
+
 /// An enterprise's registry entry (the body is read as `app::eport_desk::RegistryRequest`).
 #[allow(dead_code)]
 #[derive(Deserialize, ToSchema)]
@@ -80,6 +99,30 @@ async fn issue(
     let b: app::eport_desk::LicenceRequest = parse_json(&headers, &body_bytes(body)?)?;
     let view = blocking(move || svc.eport().issue_licence(&p, b)).await?;
     Ok(json_ok(StatusCode::CREATED, &view))
+}
+
+/// Withdraw a licence (its issuing agency).
+///
+/// From then on a filing naming it is refused (`licence_withdrawn` on `licence_no`) and a
+/// declaration filed on it before cannot be released; what was written off stays.
+#[utoipa::path(post, operation_id = "withdraw_licence", path = "/api/eport/licences/{licence_no}/withdrawal",
+    request_body = WithdrawalBody,
+    params(("licence_no" = String, Path, description = "the licence's number")),
+    responses((status = 200, description = "withdrawn; the licence with its withdrawal and what remains"),
+        (status = 403, description = "not the commerce agency or the development-and-reform commission, or not the licence's issuer (`not_issuer`)"),
+        (status = 404, description = "no such licence"),
+        (status = 409, description = "withdrawn already (`licence_already_withdrawn`)"),
+        (status = 422, description = "no reason, or a time in the future")))]
+async fn withdraw(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path(licence_no): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let b: app::eport_desk::WithdrawalRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let view = blocking(move || svc.eport().withdraw_licence(&p, &licence_no, b)).await?;
+    Ok(json_ok(StatusCode::OK, &view))
 }
 
 /// The licences the agency issued.
@@ -129,7 +172,7 @@ async fn put_registry(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(issue, issued, mine, put_registry),
-    components(schemas(LicenceBody, RegistryBody))
+    paths(issue, issued, mine, put_registry, withdraw),
+    components(schemas(LicenceBody, RegistryBody, WithdrawalBody))
 )]
 pub(crate) struct EportApiDoc;

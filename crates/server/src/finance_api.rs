@@ -1,26 +1,30 @@
 //! The HTTP endpoints of export tax refund and foreign-exchange matching (docs/EPORT.md
 //! "API"): an enterprise files and follows its refund claims and reads its foreign-exchange
 //! status; the tax agency reads the verified claims; bank users record receipts and payments;
-//! the foreign-exchange agency reads the class report. Authentication here; authorization in
+//! the foreign-exchange agency reads the class report; the tax agency records a refund paid. Authentication here; authorization in
 //! the service (`app::authorize`), deny by default.
 
-use app::finance::{BankRecordRequest, ClaimRequest, PeriodQuery};
+use app::finance::{BankRecordRequest, ClaimRequest, PeriodQuery, RefundPaidRequest};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::{blocking, body_bytes, json_ok, parse_json, principal, ApiError, Svc};
+use crate::{blocking, body_bytes, invalid, json_ok, parse_json, principal, ApiError, Svc};
 
 pub(crate) fn routes() -> Router<Svc> {
     Router::new()
         .route("/api/eport/refund-claims", get(verified).post(file_claim))
         .route("/api/eport/my-refund-claims", get(my_claims))
+        .route(
+            "/api/eport/refund-claims/{declaration_no}/{item_no}/payment",
+            post(pay_refund),
+        )
         .route("/api/eport/bank-records", get(bank_records).post(record))
         .route("/api/eport/forex/report", get(report))
         .route("/api/eport/forex/my-status", get(my_status))
@@ -46,6 +50,24 @@ pub(crate) struct ClaimBody {
     /// The FOB value in yuan, as fen; within 1 fen of the customs record.
     #[schema(example = 53228980)]
     fob_value_fen: i64,
+}
+
+/// The tax agency's payment of a verified claim (the body is read as
+/// `app::finance::RefundPaidRequest`).
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefundPaidBody {
+    /// In yuan, as fen: above zero, at most the claim's ceiling (its customs FOB value × the
+    /// commodity's VAT rate).
+    #[schema(example = 6919767)]
+    amount_fen: i64,
+    /// The day it was paid: not before the claim was verified, not after today (China dates).
+    #[schema(example = "2025-06-09")]
+    paid_on: String,
+    /// The treasury's or bank's reference of the transfer (1 to 64 visible characters).
+    #[schema(example = "TR-2025-000981")]
+    bank_reference: String,
 }
 
 /// A receipt or payment (the body is read as `app::finance::BankRecordRequest`).
@@ -111,6 +133,50 @@ async fn file_claim(
     let b: ClaimRequest = parse_json(&headers, &body_bytes(body)?)?;
     let claim = blocking(move || svc.finance().file_refund_claim(&p, b)).await?;
     Ok(json_ok(StatusCode::CREATED, &claim))
+}
+
+/// Record a refund paid on a verified claim (tax agency).
+///
+/// Once per claim; the declaration is then not amended or cancelled (`refund_paid`).
+#[utoipa::path(post, operation_id = "pay_refund", path = "/api/eport/refund-claims/{declaration_no}/{item_no}/payment",
+    request_body = RefundPaidBody,
+    params(("declaration_no" = String, Path, description = "the declaration's number (18 digits)"),
+        ("item_no" = u32, Path, description = "the claimed item's number (1-based)")),
+    responses((status = 200, description = "paid; the claim with its payment"),
+        (status = 403, description = "not the tax agency"),
+        (status = 404, description = "no verified claim on that item"),
+        (status = 409, description = "the claim was paid already (`refund_already_paid`)"),
+        (status = 422, description = "the amount above the ceiling or not above zero, a bad bank reference, a day before the claim or after today; every problem with its field, in Chinese and English")))]
+async fn pay_refund(
+    State(svc): State<Svc>,
+    headers: HeaderMap,
+    Path((declaration_no, item_no)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (p, _) = principal(&svc, &headers).await?;
+    let no = domain::codes::DeclarationNo::parse(&declaration_no).map_err(|e| {
+        invalid(
+            "declaration_no",
+            "declaration_no",
+            format!("报关单号有误：{}", e.message_zh()),
+            format!("declaration number: {e}"),
+        )
+    })?;
+    let item = item_no
+        .parse::<u32>()
+        .ok()
+        .filter(|i| *i >= 1)
+        .ok_or_else(|| {
+            invalid(
+                "item_no",
+                "item_no",
+                "项号须为正整数",
+                "the item number is a positive integer",
+            )
+        })?;
+    let b: RefundPaidRequest = parse_json(&headers, &body_bytes(body)?)?;
+    let claim = blocking(move || svc.finance().pay_refund(&p, no, item, b)).await?;
+    Ok(json_ok(StatusCode::OK, &claim))
 }
 
 /// Every verified refund claim (tax agency).
@@ -196,6 +262,7 @@ async fn my_status(
 #[openapi(
     paths(
         file_claim,
+        pay_refund,
         verified,
         my_claims,
         record,
@@ -203,6 +270,6 @@ async fn my_status(
         report,
         my_status
     ),
-    components(schemas(ClaimBody, BankRecordBody))
+    components(schemas(ClaimBody, BankRecordBody, RefundPaidBody))
 )]
 pub(crate) struct FinanceApiDoc;

@@ -362,6 +362,210 @@ async fn concurrent_duplicate_claims_exactly_one_accepted() {
     assert_eq!(mine.as_array().unwrap().len(), 1);
 }
 
+/// The id of the declaration numbered `no`.
+fn id_of(t: &TestApp, no: &str) -> i64 {
+    let key =
+        store::DeclarationKey::DeclarationNo(domain::codes::DeclarationNo::parse(no).unwrap());
+    t.store.load(key).unwrap().unwrap().id.0
+}
+
+/// The tax agency records the refund paid on a verified claim: once (a second payment and all
+/// but one of racing payments 409), within the claim's ceiling (422 on `amount_fen` above
+/// it), only by the tax agency (403, nothing written); an unknown claim 404; bad input 422
+/// with its field. Then the declaration cannot be amended or cancelled: 409 `refund_paid`,
+/// naming the payment, in both languages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refund_paid_once_within_its_ceiling_and_binding_the_declaration() {
+    let t = Arc::new(TestApp::start().await);
+    let ent = t.login("ent-y").await;
+    let off = t.login("pd").await;
+    let tax = t.login("sat").await;
+    let no = t.export(&ent, &off, 4, true).await;
+    for (item, qty, amount) in [(1, "4000", "74000.00"), (2, "2000", "42500.00")] {
+        let (s, c) = t
+            .post(
+                &ent,
+                "/api/eport/refund-claims",
+                claim(&no, item, qty, usd_fen(amount)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+    }
+    let pay = |item: u32| format!("/api/eport/refund-claims/{no}/{item}/payment");
+    let body = |amount: i64, on: &str, reference: &str| json!({"amount_fen": amount, "paid_on": on, "bank_reference": reference});
+
+    // Nobody but the tax agency: 403, nothing written; without a session 401.
+    let before = t.audit_records();
+    for login in ["ent-y", "pd", "mofcom", "boc", "safe", "admin"] {
+        let token = t.login(login).await;
+        let (s, r) = t
+            .post(&token, &pay(1), body(100, "2025-03-10", "T-0"))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{login}: {r}");
+    }
+    let (s, _) = t
+        .call(
+            reqwest::Method::POST,
+            None,
+            &pay(1),
+            Some(body(100, "2025-03-10", "T-0")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Bad input: each with its field, never 500.
+    let ceiling = {
+        // Shoes (6403990000) bear VAT at 13 %: the ceiling is 13 % of the customs FOB value.
+        let fob = Decimal::from(usd_fen("74000.00"));
+        i64::try_from((fob * Decimal::from_str("0.13").unwrap()).floor()).unwrap()
+    };
+    for (b, field, code) in [
+        (
+            body(ceiling + 1, "2025-03-10", "T-1"),
+            "amount_fen",
+            "refund_over_ceiling",
+        ),
+        (
+            body(0, "2025-03-10", "T-1"),
+            "amount_fen",
+            "amount_not_positive",
+        ),
+        (
+            body(100, "2025-03-10", " "),
+            "bank_reference",
+            "bad_bank_reference",
+        ),
+        (body(100, "2025-03-11", "T-1"), "paid_on", "paid_in_future"),
+        (
+            body(100, "2025-03-09", "T-1"),
+            "paid_on",
+            "paid_before_claim",
+        ),
+    ] {
+        let (s, r) = t.post(&tax, &pay(1), b).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+        assert_eq!(codes(&r), pairs(&[(field, code)]), "{r}");
+    }
+    for (path, b) in [
+        (pay(1), json!({"amount_fen": "x"})),
+        (
+            pay(1),
+            json!({"amount_fen": 1, "paid_on": "2025-03-10", "bank_reference": "T", "x": 1}),
+        ),
+        (
+            "/api/eport/refund-claims/12/1/payment".to_owned(),
+            body(1, "2025-03-10", "T"),
+        ),
+        (
+            format!("/api/eport/refund-claims/{no}/0/payment"),
+            body(1, "2025-03-10", "T"),
+        ),
+    ] {
+        let (s, r) = t.post(&tax, &path, b).await;
+        assert!(
+            matches!(
+                s,
+                StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST
+            ),
+            "{path}: {s} {r}"
+        );
+        assert!(r["error"]["message_zh"].is_string(), "{r}");
+    }
+    let (s, _) = t.post(&tax, &pay(9), body(100, "2025-03-10", "T-9")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(t.audit_records(), before, "refusals write nothing");
+
+    // Paid at the ceiling exactly; the claim says so; a second payment 409.
+    let (s, c) = t
+        .post(&tax, &pay(1), body(ceiling, "2025-03-10", "TR-0001"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["status"], "paid");
+    assert_eq!(c["payment"]["amount_fen"], ceiling);
+    assert_eq!(c["payment"]["bank_reference"], "TR-0001");
+    assert_eq!(c["payment"]["paid_by"], "tax");
+    let (s, r) = t
+        .post(&tax, &pay(1), body(1, "2025-03-10", "TR-0002"))
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("refund_already_paid")),
+        "{r}"
+    );
+    let (_, mine) = t.get(&ent, "/api/eport/my-refund-claims").await;
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["item_no"] == 1 && c["status"] == "paid"),
+        "{mine}"
+    );
+
+    // 8 tax clients pay item 2 at once: exactly one is recorded.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (t, tax, path) = (t.clone(), tax.clone(), pay(2));
+        tasks.push(tokio::spawn(async move {
+            t.post(&tax, &path, json!({"amount_fen": 100 + i, "paid_on": "2025-03-10", "bank_reference": format!("TR-R-{i}")}))
+                .await
+        }));
+    }
+    let mut paid = 0;
+    for task in tasks {
+        let (s, r) = task.await.unwrap();
+        match s {
+            StatusCode::OK => paid += 1,
+            StatusCode::CONFLICT => assert_eq!(r["error"]["code"], "refund_already_paid", "{r}"),
+            other => panic!("unexpected {other}: {r}"),
+        }
+    }
+    assert_eq!(paid, 1);
+
+    // The declaration whose refund was paid is not amended or cancelled.
+    let id = id_of(&t, &no);
+    for (step, b) in [
+        (
+            "amendment-request",
+            json!({"reason": "quantity", "changes": [{"field": "items[0].declared_quantity", "value": "3900"}]}),
+        ),
+        ("cancellation-request", json!({"reason": "goods returned"})),
+    ] {
+        let (s, r) = t
+            .post(&ent, &format!("/api/declarations/{id}/{step}"), b)
+            .await;
+        assert_eq!(
+            (s, r["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("refund_paid")),
+            "{step}: {r}"
+        );
+        assert!(
+            r["error"]["message_zh"]
+                .as_str()
+                .unwrap()
+                .contains("税务机关"),
+            "{r}"
+        );
+        assert!(
+            r["error"]["message_en"]
+                .as_str()
+                .unwrap()
+                .contains("TR-0001"),
+            "{r}"
+        );
+    }
+    assert!(t.store.verify_audit().unwrap().is_intact());
+
+    // The OpenAPI document lists the endpoint.
+    let (_, doc) = t
+        .call(reqwest::Method::GET, None, "/api/openapi.json", None)
+        .await;
+    assert!(
+        doc["paths"]["/api/eport/refund-claims/{declaration_no}/{item_no}/payment"]
+            .get("post")
+            .is_some(),
+        "the payment in the OpenAPI document"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_records_and_the_forex_class_report() {
     let t = TestApp::start().await;
