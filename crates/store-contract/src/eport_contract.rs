@@ -200,8 +200,9 @@ pub fn licence_withdrawal_binds_filing_and_release(h: &dyn EportHarness) {
             events,
         })
         .unwrap_err();
-    let store::StoreError::Eport(r) = refused else {
-        panic!("expected licence_withdrawn, got {refused:?}")
+    let r = match refused {
+        store::StoreError::Eport(r) => r,
+        other => panic!("expected licence_withdrawn, got {other:?}"),
     };
     assert_eq!(
         (r.code, r.field.as_str()),

@@ -588,8 +588,9 @@ pub fn paid_refund_refuses_a_change_in_the_writer(h: &dyn FinanceHarness) {
         },
     ] {
         let e = change(paid_id, action).unwrap_err();
-        let store::StoreError::Eport(r) = e else {
-            panic!("expected refund_paid, got {e:?}")
+        let r = match e {
+            store::StoreError::Eport(r) => r,
+            other => panic!("expected refund_paid, got {other:?}"),
         };
         assert_eq!(r.code, "refund_paid");
         assert!(r.message_zh.contains("税务机关"), "{}", r.message_zh);
