@@ -38,6 +38,7 @@ use clearance::Status;
 use domain::codes::{CurrencyCode, DeclarationNo, Uscc};
 use domain::declaration::Declaration;
 use domain::money::Fen;
+use domain::reference::Reference;
 use eport::forex::{
     match_enterprises, BankRecord, EnterpriseClass, EnterpriseMatch, Figures, ForexPolicy,
     FundsEntry, FundsKind, GoodsEntry, FOREX_POLICY,

@@ -477,7 +477,10 @@ pub fn refund_paid_once_within_its_ceiling(h: &dyn FinanceHarness) {
         f.refund_claims_on(&no(11)).unwrap(),
         std::slice::from_ref(&paid)
     );
-    assert_eq!(f.refund_claims_of(&declarant()).unwrap(), [paid.clone()]);
+    assert_eq!(
+        f.refund_claims_of(&declarant()).unwrap(),
+        std::slice::from_ref(&paid)
+    );
     // Paid once: a second payment, even of another amount, is refused and changes nothing.
     assert_eq!(
         eport_code(f.pay_refund(refund_payment(11, 1, 50)).unwrap_err()),

@@ -39,7 +39,7 @@ pub(super) const MIGRATION: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
-/// Migration 24 (issue 18 item 6): a licence's withdrawal by its issuer (JSON of
+/// Migration 25 (issue 18 item 6; 24 on PostgreSQL): a licence's withdrawal by its issuer (JSON of
 /// `eport::Withdrawal`; `NULL` while the licence stands).
 pub(super) const WITHDRAWAL_MIGRATION: &str =
     "ALTER TABLE eport_licences ADD COLUMN withdrawal TEXT;";
