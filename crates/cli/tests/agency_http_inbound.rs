@@ -15,8 +15,10 @@
 
 mod common;
 
+use common::{count, db, free_port, login, post_record, root, spawn_agency, Proc};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -29,18 +31,6 @@ use serde_json::{json, Value};
 const GUARD: Duration = Duration::from_secs(180);
 /// Licences the commerce agency sends in the stream.
 const N: usize = 60;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `jinguan exchange keygen --agency A --out FILE`: the secret key file, and its public line.
 fn keygen(dir: &Path, code: &str) -> (PathBuf, String) {
@@ -81,18 +71,6 @@ fn licence(no: &str) -> LicenceIssuedV1 {
     }
 }
 
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `jinguan serve` on `addr`, the agencies' keys in `keys`; the demo (50 declarations, so that
 /// `ent-sz` has verified refund claims) on the first start only.
 fn serve(data: &Path, addr: &str, keys: &Path, demo: bool) -> Proc {
@@ -119,68 +97,17 @@ fn agency(
     ledger: &Path,
     customs_key: &Path,
 ) -> Proc {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_jinguan"))
-        .args([
-            "agency", "--agency", name, "--feed", customs, "--token", token,
-        ])
-        .arg("--ledger")
-        .arg(ledger)
-        .arg("--customs-key")
-        .arg(customs_key)
-        .arg("--key")
-        .arg(key)
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while reqwest::blocking::get(format!("{base}/status")).is_err() {
-        assert!(
-            start.elapsed() < GUARD,
-            "hang guard: agency {name} does not listen"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Proc { child, base }
-}
-
-fn post_record(client: &reqwest::blocking::Client, a: &Proc, kind: &str, payload: Value) {
-    let r = client
-        .post(format!("{}/records", a.base))
-        .json(&json!({"kind": kind, "payload": payload}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
-}
-
-fn login(client: &reqwest::blocking::Client, base: &str, who: &str) -> String {
-    let r = client
-        .post(format!("{base}/api/session"))
-        .json(&json!({"login": who, "password": "jinguan-demo"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201, "sign-in of {who}");
-    r.json::<Value>().unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn db(data: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open_with_flags(
-        data.join("jinguan.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    c.busy_timeout(Duration::from_secs(5)).unwrap();
-    c
-}
-
-fn count(c: &rusqlite::Connection, sql: &str) -> i64 {
-    c.query_row(sql, [], |r| r.get(0)).unwrap()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jinguan"));
+    cmd.args([
+        "agency", "--agency", name, "--feed", customs, "--token", token,
+    ])
+    .arg("--ledger")
+    .arg(ledger)
+    .arg("--customs-key")
+    .arg(customs_key)
+    .arg("--key")
+    .arg(key);
+    spawn_agency(cmd, name, GUARD)
 }
 
 /// Wait until `sql` counts `want` in customs' store.

@@ -19,8 +19,10 @@
 
 mod common;
 
+use common::{count, db, login, post_record, root, spawn_agency, Proc};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -44,20 +46,8 @@ fn nats_url() -> Option<String> {
     }
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn agency(s: &str) -> Agency {
     Agency::parse(s).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `jinguan exchange keygen --agency A --out FILE`: the secret key, and its public line.
@@ -157,19 +147,7 @@ fn wire(e: &Envelope) -> Value {
     serde_json::from_slice(&e.to_wire()).unwrap()
 }
 
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path, demo: bool, extra: &[&str]) -> Serve {
+fn serve(data: &Path, demo: bool, extra: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jinguan"));
     cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
@@ -179,20 +157,7 @@ fn serve(data: &Path, demo: bool, extra: &[&str]) -> Serve {
         cmd.args(["--demo", "--demo-declarations", "0"]);
     }
     let (child, base) = common::spawn_serve(&mut cmd);
-    Serve { child, base }
-}
-
-fn login(client: &reqwest::blocking::Client, base: &str, who: &str) -> String {
-    let r = client
-        .post(format!("{base}/api/session"))
-        .json(&json!({"login": who, "password": "jinguan-demo"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201, "sign-in of {who}");
-    r.json::<Value>().unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    Proc { child, base }
 }
 
 fn post_inbound(
@@ -209,20 +174,6 @@ fn post_inbound(
         .unwrap();
     let status = r.status().as_u16();
     (status, r.json().unwrap())
-}
-
-fn db(data: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open_with_flags(
-        data.join("jinguan.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    c.busy_timeout(Duration::from_secs(5)).unwrap();
-    c
-}
-
-fn count(c: &rusqlite::Connection, sql: &str) -> i64 {
-    c.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 #[test]
@@ -403,19 +354,6 @@ fn http_channel_applies_once_and_refuses_what_it_must() {
     drop(keys.dir);
 }
 
-/// A `jinguan agency` with its key, sending its records to customs over the bus.
-struct AgencyProc {
-    child: Child,
-    base: String,
-}
-
-impl Drop for AgencyProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn start_agency(
     name: &str,
@@ -425,42 +363,18 @@ fn start_agency(
     prefix: &str,
     ledger: &Path,
     customs_key: &Path,
-) -> AgencyProc {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_jinguan"))
-        .args([
-            "agency", "--agency", name, "--nats", url, "--stream", stream,
-        ])
-        .args(["--subject-prefix", prefix, "--ledger"])
-        .arg(ledger)
-        .arg("--customs-key")
-        .arg(customs_key)
-        .arg("--key")
-        .arg(key)
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while reqwest::blocking::get(format!("{base}/status")).is_err() {
-        assert!(
-            start.elapsed() < GUARD,
-            "hang guard: agency {name} does not listen"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    AgencyProc { child, base }
-}
-
-fn post_record(client: &reqwest::blocking::Client, a: &AgencyProc, kind: &str, payload: Value) {
-    let r = client
-        .post(format!("{}/records", a.base))
-        .json(&json!({"kind": kind, "payload": payload}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jinguan"));
+    cmd.args([
+        "agency", "--agency", name, "--nats", url, "--stream", stream,
+    ])
+    .args(["--subject-prefix", prefix, "--ledger"])
+    .arg(ledger)
+    .arg("--customs-key")
+    .arg(customs_key)
+    .arg("--key")
+    .arg(key);
+    spawn_agency(cmd, name, GUARD)
 }
 
 #[test]
